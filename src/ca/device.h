@@ -6,13 +6,19 @@
 // Thread safety: configuration changes and reads made by CLI sessions take mutex();
 // objects handed out (CertificateServer, KeyStore) are themselves thread-safe.
 
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "ca/certificate_server.h"
+#include "ca/keystore.h"
 #include "common/clock.h"
 #include "common/status.h"
+#include "pki/digest.h"
 
 namespace scepter::ca {
 
@@ -20,6 +26,26 @@ struct DeviceOptions {
   std::string nvram_dir;          // plays the router's NVRAM; startup-config lives here
   std::string flash_dir;          // `flash:`; default <nvram_dir>/../flash
   std::string master_passphrase;  // encrypts private keys at rest
+};
+
+// `crypto pki trustpoint NAME`. A certificate server creates one with its own label.
+struct TrustpointConfig {
+  std::string name;
+  std::string enrollment_url;
+  bool enrollment_mode_ra = false;
+  int retry_period_minutes = 0;  // 0: not configured (IOS default 1)
+  int retry_count = 0;           // 0: not configured
+  std::string subject_name;
+  std::string rsakeypair;
+  std::optional<pki::Hash> hash;
+  std::string revocation_check;  // "", "crl", "none", "ocsp"
+};
+
+// `ip http server`, `ip http port`, `ip http bind-address`.
+struct HttpConfig {
+  bool server = false;
+  int port = 80;
+  std::string bind_address;  // empty: all addresses
 };
 
 class Device {
@@ -41,6 +67,25 @@ class Device {
   const std::string& flash_dir() const { return options_.flash_dir; }
   std::string startup_config_path() const { return options_.nvram_dir + "/startup-config"; }
 
+  KeyStore& keys() { return *keys_; }
+
+  // Certificate servers by label. The map is guarded by its own lock so SCEP threads can
+  // look servers up while a CLI session holds mutex().
+  std::shared_ptr<CertificateServer> server(const std::string& label) const;
+  std::vector<std::shared_ptr<CertificateServer>> servers() const;
+  // Creates `crypto pki server LABEL` with its trustpoint. kAlreadyExists if present.
+  Result<std::shared_ptr<CertificateServer>> create_server(const std::string& label);
+  // `no crypto pki server LABEL`: the server, its trustpoint and its key.
+  Status delete_server(const std::string& label);
+  // The dependencies a server of this device gets.
+  ServerDeps server_deps();
+
+  std::map<std::string, TrustpointConfig>& trustpoints() { return trustpoints_; }
+  HttpConfig& http() { return http_; }
+
+  // Timers of every server; the daemon calls it about once a second.
+  void tick();
+
   // Resolves an IOS file-system URL to a local path: "nvram:x" -> <nvram>/x,
   // "flash:x" -> <flash>/x, "/abs/path" or "file:///abs" as is. Remote schemes
   // (tftp:, ftp:, http:, scp:, sftp:) fail with kInvalidArgument for now.
@@ -53,6 +98,11 @@ class Device {
   SystemClock& clock_;
   std::mutex mu_;
   std::string hostname_ = "Router";
+  std::unique_ptr<KeyStore> keys_;
+  mutable std::mutex servers_mu_;
+  std::map<std::string, std::shared_ptr<CertificateServer>> servers_;  // GUARDED_BY(servers_mu_)
+  std::map<std::string, TrustpointConfig> trustpoints_;                // GUARDED_BY(mu_)
+  HttpConfig http_;                                                    // GUARDED_BY(mu_)
 };
 
 }  // namespace scepter::ca

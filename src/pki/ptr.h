@@ -12,6 +12,8 @@
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/cms.h>
+#include <openssl/decoder.h>
+#include <openssl/encoder.h>
 #include <openssl/evp.h>
 #include <openssl/pkcs12.h>
 #include <openssl/pkcs7.h>
@@ -51,10 +53,38 @@ SCEPTER_PKI_FREE(AUTHORITY_KEYID, AUTHORITY_KEYID_free);
 SCEPTER_PKI_FREE(CMS_ContentInfo, CMS_ContentInfo_free);
 SCEPTER_PKI_FREE(PKCS7, PKCS7_free);
 SCEPTER_PKI_FREE(PKCS12, PKCS12_free);
+SCEPTER_PKI_FREE(X509_NAME_ENTRY, X509_NAME_ENTRY_free);
+SCEPTER_PKI_FREE(OSSL_ENCODER_CTX, OSSL_ENCODER_CTX_free);
+SCEPTER_PKI_FREE(OSSL_DECODER_CTX, OSSL_DECODER_CTX_free);
+SCEPTER_PKI_FREE(ASN1_OBJECT, ASN1_OBJECT_free);
+SCEPTER_PKI_FREE(X509_PUBKEY, X509_PUBKEY_free);
+SCEPTER_PKI_FREE(BASIC_CONSTRAINTS, BASIC_CONSTRAINTS_free);
+SCEPTER_PKI_FREE(GENERAL_NAME, GENERAL_NAME_free);
+SCEPTER_PKI_FREE(DIST_POINT, DIST_POINT_free);
+// Stacks: CRL_DIST_POINTS is STACK_OF(DIST_POINT), GENERAL_NAMES is STACK_OF(GENERAL_NAME).
+SCEPTER_PKI_FREE(STACK_OF(DIST_POINT), CRL_DIST_POINTS_free);
+SCEPTER_PKI_FREE(STACK_OF(GENERAL_NAME), GENERAL_NAMES_free);
+template <>
+struct Free<STACK_OF(X509)> {
+  void operator()(STACK_OF(X509) * p) const { sk_X509_pop_free(p, X509_free); }
+};
+template <>
+struct Free<STACK_OF(X509_EXTENSION)> {
+  void operator()(STACK_OF(X509_EXTENSION) * p) const {
+    sk_X509_EXTENSION_pop_free(p, X509_EXTENSION_free);
+  }
+};
 #undef SCEPTER_PKI_FREE
 
 template <class T>
 using Ptr = std::unique_ptr<T, Free<T>>;
+
+// Buffers OpenSSL allocates for the caller (i2d output, BN_bn2hex, ASN1_STRING_to_UTF8).
+struct OpenSslFree {
+  void operator()(void* p) const { OPENSSL_free(p); }
+};
+template <class T>
+using OpenSslBuf = std::unique_ptr<T, OpenSslFree>;
 
 inline Ptr<X509> up_ref(X509* p) {
   if (p) X509_up_ref(p);

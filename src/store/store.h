@@ -76,26 +76,40 @@ struct Revocation {
   TimePoint at{};
 };
 
-// A set of changes applied atomically by Store::write(), in order.
+// The largest serial an engine accepts (SQL engines keep serials in a signed 64-bit
+// column). A larger serial fails the batch with kInvalidArgument.
+inline constexpr Serial kMaxSerial = 0x7fffffffffffffffULL;
+
+// A set of changes applied atomically by Store::write(), in order: a later op sees the
+// effect of an earlier one (revoke after put_certificate of the same serial works).
+// Recording an op never fails; the checks happen in write(). Not thread-safe.
 class WriteBatch {
  public:
-  // Inserts a certificate; the batch fails with kAlreadyExists if the serial exists.
+  // Inserts a certificate; the batch fails with kAlreadyExists if the serial exists and
+  // kInvalidArgument if it is above kMaxSerial.
   void put_certificate(CertRecord rec);
-  // Inserts or replaces a request (keyed by id).
+  // Inserts or replaces a request (keyed by id). If rec.serial is set, that certificate
+  // must already exist (earlier in this batch, or stored): otherwise the batch fails with
+  // kInvalidArgument.
   void put_request(RequestRecord rec);
+  // Removes a request; deleting an unknown id is not an error.
   void delete_request(RequestId id);
   // Marks a certificate revoked; fails with kNotFound if the serial is unknown and
   // kAlreadyExists if it is already revoked.
   void revoke(Serial serial, TimePoint at);
   // Small named values: "last_serial", "last_request_id", "crl_number", "otp", ...
+  // Keys starting with "schema_" are reserved for the engines.
   void put_meta(std::string key, std::string value);
+  // Removes a value; deleting an unknown key is not an error.
   void delete_meta(std::string key);
 
   bool empty() const { return ops_.empty(); }
+  std::size_t size() const { return ops_.size(); }
+  void clear() { ops_.clear(); }
 
   struct Op {
     enum class Kind { kPutCert, kPutRequest, kDeleteRequest, kRevoke, kPutMeta, kDeleteMeta };
-    Kind kind;
+    Kind kind = Kind::kPutCert;
     CertRecord cert;
     RequestRecord request;
     RequestId request_id = 0;
@@ -110,38 +124,60 @@ class WriteBatch {
   std::vector<Op> ops_;
 };
 
+// Counters for tests and /metrics. Engines that do not count return zeros.
+struct StoreStats {
+  std::uint64_t batches_written = 0;  // write() calls that returned OK (empty ones too)
+  std::uint64_t batches_failed = 0;   // write() calls that returned an error
+  std::uint64_t commits = 0;          // durable commits (one fsync each for SQLite)
+  std::uint64_t largest_group = 0;    // most batches ever committed together
+};
+
 class Store {
  public:
   virtual ~Store() = default;
 
-  // Applies the whole batch or nothing; durable when it returns OK.
+  // Applies the whole batch or nothing; durable when it returns OK. On error nothing of
+  // the batch is applied: the codes of WriteBatch (kAlreadyExists, kNotFound,
+  // kInvalidArgument), or kUnavailable when the disk or database fails. A failing batch
+  // never affects other callers' batches, even when they share a commit.
   virtual Status write(const WriteBatch& batch) = 0;
 
   virtual Result<std::optional<std::string>> meta(const std::string& key) const = 0;
 
   // Fails with kNotFound if no certificate has this serial.
   virtual Result<CertRecord> certificate(Serial serial) const = 0;
-  // Visits certificates in serial order; stops early when `fn` returns false.
+  // Visits certificates in serial order; stops early when `fn` returns false. Engines
+  // read in bounded chunks (memory does not grow with the table) and call `fn` with no
+  // lock held, so `fn` may call this Store, writes included. The walk is not a
+  // snapshot: a certificate written meanwhile is seen if its serial is still ahead.
   virtual Status for_each_certificate(const std::function<bool(const CertRecord&)>& fn) const = 0;
   virtual Result<std::uint64_t> certificate_count() const = 0;
-  // Visits every revocation in serial order (used to rebuild the CRL at start-up).
+  // Visits every revocation in serial order (used to rebuild the CRL at start-up). Same
+  // chunking and locking as for_each_certificate.
   virtual Status for_each_revocation(const std::function<void(const Revocation&)>& fn) const = 0;
 
   // Fails with kNotFound if there is no such request.
   virtual Result<RequestRecord> request(RequestId id) const = 0;
-  // The newest request carrying this SCEP transactionID, or kNotFound.
+  // The newest request carrying this SCEP transactionID, or kNotFound. An empty tid
+  // (manual requests have none) matches nothing.
   virtual Result<RequestRecord> request_by_transaction(const std::string& tid) const = 0;
   // All requests, newest (highest id) first.
   virtual Result<std::vector<RequestRecord>> requests() const = 0;
+
+  virtual StoreStats stats() const { return {}; }
 };
 
 struct StoreConfig {
-  // "sqlite:/path/label.ser", "memory:", later "postgresql://...".
+  // "sqlite:/path/label.ser", "sqlite:///path/label.ser", a bare path ("/path/label.ser",
+  // "data/label.ser"; ":memory:" is a private SQLite database), "memory:" (MemoryStore),
+  // later "postgresql://...".
   std::string url;
 };
 
-// Picks the engine from the URL. Creates the database if it does not exist.
-// Fails with kUnavailable when the file or server cannot be opened.
+// Picks the engine from the URL. Creates the database if it does not exist (but not its
+// directory). Fails with kInvalidArgument for an empty URL, an unknown scheme or one not
+// supported yet (postgresql://), and with kUnavailable when the file or server cannot be
+// opened: missing directory, permission denied, not a database, or a newer schema.
 Result<std::unique_ptr<Store>> open_store(const StoreConfig& config);
 
 }  // namespace scepter::store

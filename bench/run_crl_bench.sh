@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# CRL generation benchmark: Scepter's CrlBuilder against `openssl ca -gencrl`, for a CA with
+# N revoked serials and an RSA-2048 key (the same key and serials for both).
+#
+#   bench/run_crl_bench.sh [BUILD_DIR [N...]]
+#
+# BUILD_DIR defaults to build-crl and must be configured already (cmake -S . -B build-crl -G
+# Ninja); N defaults to 100000 and 1000000. Each N runs crl_bench in a fresh process (so the
+# peak RSS is per N), checks its CRL with `openssl crl -verify`, then times `openssl ca
+# -gencrl` over an index.txt holding the same N serials as `R` lines. Files go to a fresh
+# directory under ${TMPDIR:-/tmp}; OPENSSL_REPEAT (default 3) sets the openssl runs per N.
+# Prints the machine, each tool's output, and a Markdown table for docs/performance.md.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+build=${1:-build-crl}
+shift || true
+sizes=("$@")
+if [ ${#sizes[@]} -eq 0 ]; then sizes=(100000 1000000); fi
+repeat=${OPENSSL_REPEAT:-3}
+
+ninja -C "$build" -j2 crl_bench >/dev/null
+work=$(mktemp -d "${TMPDIR:-/tmp}/crl_bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+now() { date +%s.%N; }
+ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" "$2"; }
+
+echo "== machine"
+echo "nproc: $(nproc)"
+echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+echo "ram: $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+echo "kernel: $(uname -r)"
+echo "openssl: $(openssl version)"
+echo "filesystem of $work: $(df -T "$work" | awk 'NR == 2 { print $2 " on " $1 }')"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+rows=()
+for n in "${sizes[@]}"; do
+  dir="$work/n$n"
+  mkdir -p "$dir"
+  echo
+  echo "== scepter crl_bench, N=$n"
+  "$build/bench/crl_bench" --n "$n" --dir "$dir" | tee "$dir/ours.txt"
+  openssl crl -inform DER -in "$dir/ca.crl" -CAfile "$dir/ca.pem" -noout -verify 2>&1 |
+    grep -q "verify OK" || { echo "our CRL does not verify" >&2; exit 1; }
+  echo "openssl crl -verify: OK"
+
+  echo
+  echo "== openssl ca -gencrl, N=$n"
+  # Serials 2..N+1 as even-length hex, each revoked at its own second, as crl_bench does.
+  awk -v n="$n" 'BEGIN {
+    for (i = 0; i < n; i++) {
+      s = sprintf("%X", i + 2); if (length(s) % 2) s = "0" s
+      r = i % 86400
+      printf "R\t350101000000Z\t2501%02d%02d%02d%02dZ\t%s\tunknown\t/CN=x\n",
+             int(i / 86400) + 1, int(r / 3600), int(r % 3600 / 60), r % 60, s
+    } }' >"$dir/index.txt"
+  echo "unique_subject = no" >"$dir/index.txt.attr"
+  echo 01 >"$dir/crlnumber"
+  cat >"$dir/openssl.cnf" <<EOF
+[ ca ]
+default_ca = CA_default
+[ CA_default ]
+database = $dir/index.txt
+crlnumber = $dir/crlnumber
+certificate = $dir/ca.pem
+private_key = $dir/ca.key
+default_md = sha256
+default_crl_hours = 6
+crl_extensions = crl_ext
+[ crl_ext ]
+authorityKeyIdentifier = keyid:always
+EOF
+  times=()
+  for ((r = 0; r < repeat; r++)); do
+    start=$(now)
+    /usr/bin/time -f "%M" -o "$dir/openssl_rss.txt" \
+      openssl ca -config "$dir/openssl.cnf" -gencrl -batch -out "$dir/openssl.crl" 2>"$dir/openssl.err" ||
+      { cat "$dir/openssl.err" >&2; exit 1; }
+    end=$(now)
+    times+=("$(ms "$start" "$end")")
+  done
+  openssl_ms=$(printf '%s\n' "${times[@]}" | median)
+  openssl_rss=$(awk '{ printf "%.1f", $1 / 1024 }' "$dir/openssl_rss.txt")
+  openssl_der=$(openssl crl -in "$dir/openssl.crl" -outform DER | wc -c)
+  echo "openssl ca -gencrl: ${times[*]} ms (median $openssl_ms ms), peak RSS $openssl_rss MB," \
+    "DER $openssl_der bytes"
+
+  f="$dir/ours.txt"
+  fill=$(field fill_ms "$f")
+  build_ms=$(field build_ms "$f")
+  write=$(field write_ms "$f")
+  regen=$(awk -v b="$build_ms" -v w="$write" 'BEGIN { printf "%.1f", b + w }')
+  cold=$(awk -v f="$fill" -v b="$build_ms" -v w="$write" 'BEGIN { printf "%.1f", f + b + w }')
+  rows+=("| $n | $fill | $(field load_ms "$f") | $build_ms | $write | $(field one_more_ms "$f") (max $(field one_more_max_ms "$f")) | $(field der_bytes "$f") | $(field rss_mb "$f") | $openssl_ms | $openssl_rss | $(awk -v o="$openssl_ms" -v c="$cold" 'BEGIN { printf "%.0f×", o / c }') | $(awk -v o="$openssl_ms" -v c="$regen" 'BEGIN { printf "%.0f×", o / c }') |")
+done
+
+echo
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "== table (times in ms, sizes in bytes, RSS in MB)"
+echo "| N | fill from N rows | load from .crl | build+sign | write+fsync | one more revoke, end to end | DER size | peak RSS | openssl ca -gencrl | openssl RSS | speed-up, cold (fill+build+write) | speed-up, regenerate (build+write) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+printf '%s\n' "${rows[@]}"

@@ -1,0 +1,33 @@
+// libFuzzer target: PKCS#10 requests as a SCEP client or an operator's paste delivers
+// them. Csr::parse must reject anything malformed with a Status, and every accessor of
+// a request it accepts must work.
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "pki/csr.h"
+#include "pki/name.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using scepter::pki::Csr;
+  const std::string_view input(reinterpret_cast<const char*>(data), size);
+  auto csr = Csr::parse(input);
+  if (!csr) return 0;
+  (void)csr->verify_signature();
+  (void)csr->der();
+  (void)csr->pem();
+  (void)scepter::pki::format_dn_ios(csr->subject());
+  (void)scepter::pki::format_dn_config(csr->subject());
+  (void)csr->requested_extensions().size();
+  (void)csr->challenge_password();
+  (void)csr->public_key().public_key_der();
+  (void)csr->public_key().is_rsa();
+  (void)csr->key_bits();
+  (void)csr->md5_fingerprint();
+  (void)csr->spki_md5_hex();
+  (void)csr->x509_req();
+  // Anything we print back as a config name must parse again.
+  (void)scepter::pki::parse_dn(scepter::pki::format_dn_config(csr->subject()));
+  return 0;
+}

@@ -1,0 +1,124 @@
+#include "ca/device.h"
+
+#include <string>
+
+#include "common/fs.h"
+
+namespace scepter::ca {
+namespace {
+
+constexpr std::string_view kClockFile = "clock-offset";
+
+bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+}  // namespace
+
+Device::Device(DeviceOptions options, SystemClock& clock)
+    : options_(std::move(options)), clock_(clock) {}
+
+Device::~Device() = default;
+
+Result<std::unique_ptr<Device>> Device::create(DeviceOptions options, SystemClock& clock) {
+  if (options.nvram_dir.empty()) return fail(invalid_argument("no nvram directory given"));
+  while (options.nvram_dir.size() > 1 && options.nvram_dir.back() == '/') {
+    options.nvram_dir.pop_back();
+  }
+  if (options.flash_dir.empty()) options.flash_dir = options.nvram_dir + "/../flash";
+  RETURN_IF_ERROR(fs::make_dirs(options.nvram_dir));
+  std::unique_ptr<Device> device(new Device(std::move(options), clock));
+  ASSIGN_OR_RETURN(device->keys_, KeyStore::open(device->nvram_dir() + "/private-keys",
+                                                 device->options_.master_passphrase));
+  // The clock offset set by `clock set` survives restarts, as a router's calendar does.
+  auto saved = fs::read_file(device->nvram_dir() + "/" + std::string(kClockFile));
+  if (saved.has_value()) {
+    try {
+      clock.set_offset_seconds(std::stoll(*saved));
+    } catch (...) {
+      return fail(invalid_argument("corrupt " + std::string(kClockFile) + " in nvram"));
+    }
+  }
+  return device;
+}
+
+Status Device::set_clock(TimePoint t) {
+  clock_.set_now(t);
+  return fs::write_atomic(nvram_dir() + "/" + std::string(kClockFile),
+                          std::to_string(clock_.offset_seconds()) + "\n", 0600);
+}
+
+std::shared_ptr<CertificateServer> Device::server(const std::string& label) const {
+  std::lock_guard<std::mutex> lock(servers_mu_);
+  auto it = servers_.find(label);
+  return it == servers_.end() ? nullptr : it->second;
+}
+
+std::vector<std::shared_ptr<CertificateServer>> Device::servers() const {
+  std::lock_guard<std::mutex> lock(servers_mu_);
+  std::vector<std::shared_ptr<CertificateServer>> out;
+  for (const auto& [label, s] : servers_) out.push_back(s);
+  return out;
+}
+
+ServerDeps Device::server_deps() {
+  return ServerDeps{*keys_, clock_, [this](std::string_view url) { return resolve_local_url(url); },
+                    options_.nvram_dir};
+}
+
+Result<std::shared_ptr<CertificateServer>> Device::create_server(const std::string& label) {
+  RETURN_IF_ERROR(KeyStore::check_label(label));
+  std::lock_guard<std::mutex> lock(servers_mu_);
+  if (servers_.count(label)) return fail(already_exists("certificate server " + label));
+  ServerConfig cfg;
+  cfg.label = label;
+  auto server = std::make_shared<CertificateServer>(cfg, server_deps());
+  servers_.emplace(label, server);
+  // IOS creates a trustpoint of the same name that holds the CA certificate.
+  if (!trustpoints_.count(label)) {
+    TrustpointConfig tp;
+    tp.name = label;
+    tp.rsakeypair = label;
+    tp.revocation_check = "crl";
+    trustpoints_.emplace(label, tp);
+  }
+  return server;
+}
+
+Status Device::delete_server(const std::string& label) {
+  std::shared_ptr<CertificateServer> server;
+  {
+    std::lock_guard<std::mutex> lock(servers_mu_);
+    auto it = servers_.find(label);
+    if (it == servers_.end()) return not_found("certificate server " + label + " does not exist");
+    server = it->second;
+    servers_.erase(it);
+  }
+  server->shutdown();
+  trustpoints_.erase(label);
+  RETURN_IF_ERROR(fs::remove_file(nvram_dir() + "/" + label + "#1CA.cer"));
+  if (keys_->get(label).has_value()) RETURN_IF_ERROR(keys_->remove(label));
+  return ok_status();
+}
+
+void Device::tick() {
+  for (const auto& s : servers()) s->tick();
+}
+
+Result<std::string> Device::resolve_local_url(std::string_view url) const {
+  auto join = [](const std::string& dir, std::string_view rest) {
+    while (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);
+    return rest.empty() ? dir : dir + "/" + std::string(rest);
+  };
+  if (starts_with(url, "nvram:")) return join(options_.nvram_dir, url.substr(6));
+  if (starts_with(url, "flash:")) return join(options_.flash_dir, url.substr(6));
+  if (starts_with(url, "file://")) url.remove_prefix(7);
+  if (!url.empty() && url.front() == '/') return std::string(url);
+  for (std::string_view scheme : {"tftp:", "ftp:", "http:", "https:", "scp:", "sftp:", "rcp:"}) {
+    if (starts_with(url, scheme)) {
+      return fail(invalid_argument("remote storage (" + std::string(scheme) +
+                                   ") is not supported yet; use nvram:, flash: or a local path"));
+    }
+  }
+  return fail(invalid_argument("invalid URL " + std::string(url)));
+}
+
+}  // namespace scepter::ca

@@ -1,0 +1,55 @@
+#pragma once
+// The configuration of one certificate server (`crypto pki server LABEL` and its
+// subcommands), with the seed's defaults and ranges. A plain value: the CLI edits a
+// copy and hands it to CertificateServer::set_config(), which enforces the locks.
+
+#include <optional>
+#include <string>
+
+#include "files/file_set.h"
+#include "pki/digest.h"
+
+namespace scepter::ca {
+
+enum class GrantMode { kManual, kAuto, kNone, kRaAuto };
+enum class ServerMode { kRoot, kRa, kRaTransparent, kSubCs };
+enum class ArchiveFormat { kPkcs12, kPem };
+
+// Ranges from the seed (and the IOS command reference where the seed is silent).
+inline constexpr int kMinLifetimeDays = 1, kMaxLifetimeDays = 1825;
+inline constexpr int kMinCrlHours = 1, kMaxCrlHours = 336;
+inline constexpr int kMinRequestHours = 1, kMaxRequestHours = 1000;
+inline constexpr int kMaxAutoRolloverDays = 1825;
+inline constexpr int kCertMarginDays = 30;  // certificate lifetime <= CA lifetime - 30 days
+inline constexpr int kDefaultCaKeyBits = 2048;
+
+struct ServerConfig {
+  std::string label;
+  files::Locations locations;  // `database url ...` (primary "nvram:" by default)
+  files::DbLevel level = files::DbLevel::kMinimal;
+  std::string db_username;
+  std::string db_password;
+  bool archive_enabled = true;  // `no database archive` turns it off
+  ArchiveFormat archive_format = ArchiveFormat::kPkcs12;
+  std::string archive_password;  // empty: asked at the first `no shutdown`
+  std::string issuer_name;       // empty: "CN=<label>"
+  int ca_lifetime_days = 1095;
+  int cert_lifetime_days = 365;
+  int crl_lifetime_hours = 168;  // the seed's default (newer IOS uses 6)
+  int request_lifetime_hours = 168;
+  std::string cdp_url;
+  GrantMode grant = GrantMode::kManual;
+  pki::Hash hash = pki::Hash::kSha256;
+  std::optional<int> auto_rollover_days;  // accepted and stored; rollover comes later
+  ServerMode mode = ServerMode::kRoot;
+  bool shutdown = true;
+
+  std::string effective_issuer() const { return issuer_name.empty() ? "CN=" + label : issuer_name; }
+  // The seed: "The maximum certificate lifetime is 1 month less than the lifetime of
+  // the CA certificate."
+  int max_cert_lifetime_days() const { return ca_lifetime_days - kCertMarginDays; }
+};
+
+const char* grant_mode_text(GrantMode mode);  // for `show crypto pki server`
+
+}  // namespace scepter::ca

@@ -1,0 +1,56 @@
+#pragma once
+// Private to ca/: the state a CertificateServer has only while enabled.
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "ca/certificate_server.h"
+#include "pki/crl.h"
+#include "pki/key.h"
+#include "store/store.h"
+
+namespace scepter::ca {
+
+// Meta keys in the main database.
+inline constexpr const char* kMetaCaCert = "ca_cert";
+inline constexpr const char* kMetaLastSerial = "last_serial";
+inline constexpr const char* kMetaLastRequest = "last_request_id";
+inline constexpr const char* kMetaCrlNumber = "crl_number";
+inline constexpr const char* kMetaOtp = "otp";  // "<sha256 hex> <expiry unix>"
+inline constexpr const char* kMetaArchived = "archived";
+
+struct CertificateServer::Runtime {
+  std::unique_ptr<store::Store> store;
+  // Set by enable() before the runtime is published; immutable afterwards.
+  std::optional<pki::Certificate> ca_cert;
+  std::optional<pki::Key> ca_key;
+
+  // Serial and request id allocation: a short lock, never held while signing.
+  std::mutex alloc_mu;
+  Serial last_serial = 0;      // GUARDED_BY(alloc_mu)
+  RequestId last_request = 0;  // GUARDED_BY(alloc_mu)
+
+  // Request state transitions (grant/reject/remove/expire) are serialised here so that
+  // a request is never granted twice.
+  std::mutex request_mu;
+
+  // The CRL: revocations and CRL builds are serialised.
+  mutable std::mutex crl_mu;
+  std::optional<pki::CrlBuilder> crl;  // GUARDED_BY(crl_mu)
+  std::string crl_der;                 // GUARDED_BY(crl_mu)
+  TimePoint crl_this_update{};         // GUARDED_BY(crl_mu)
+  TimePoint crl_next_update{};         // GUARDED_BY(crl_mu)
+  std::uint64_t crl_number = 0;        // GUARDED_BY(crl_mu)
+  bool crl_dirty = false;              // GUARDED_BY(crl_mu): last write failed
+
+  TimePoint last_expiry_check{};  // GUARDED_BY(request_mu)
+
+  std::mutex otp_mu;
+  std::string otp_digest;   // GUARDED_BY(otp_mu): SHA-256 hex of the live password
+  TimePoint otp_expires{};  // GUARDED_BY(otp_mu)
+};
+
+}  // namespace scepter::ca

@@ -1,0 +1,17 @@
+#include "cli/commands/commands.h"
+
+#include "cli/commands/cs_commands.h"
+
+namespace scepter::cli {
+
+void register_all_commands(CommandTable& t) {
+  register_system_commands(t);
+  register_config_commands(t);
+  register_clock_commands(t);
+  register_file_commands(t);
+  register_cs_server_commands(t);
+  register_cs_exec_commands(t);
+  register_cs_show_commands(t);
+}
+
+}  // namespace scepter::cli

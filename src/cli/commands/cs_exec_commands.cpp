@@ -1,0 +1,190 @@
+// Exec commands of a certificate server: crypto pki server LABEL grant|reject|remove|
+// revoke|request pkcs10|password generate.
+#include <cerrno>
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "ca/device.h"
+#include "cli/commands/cs_commands.h"
+#include "cli/context.h"
+#include "cli/questions.h"
+#include "common/fs.h"
+#include "pki/encoding.h"
+
+namespace scepter::cli {
+namespace {
+
+constexpr std::string_view kCrypto = "Encryption module";
+constexpr std::string_view kPki = "Public Key components";
+constexpr std::string_view kServer = "IOS Certificate server";
+constexpr std::string_view kLabel = "Name of the certificate server";
+
+std::shared_ptr<ca::CertificateServer> find_server(Context& ctx, const Args& a) {
+  return ctx.device().server(std::string(a.word("label")));
+}
+
+#define REQUIRE_SERVER(server)                                                               \
+  auto server = find_server(ctx, a);                                                         \
+  if (!server) {                                                                             \
+    return ctx.error(fmt::format("Certificate server {} does not exist.", a.word("label"))); \
+  }
+
+std::optional<store::RequestId> request_id(const Args& a) {
+  if (a.has("all")) return std::nullopt;
+  return static_cast<store::RequestId>(a.integer("id"));
+}
+
+std::string format_certificate(const pki::Certificate& cert, bool pem) {
+  return pem ? cert.pem() : pki::base64_encode(cert.der());
+}
+
+CmdResult grant(Context& ctx, const Args& a) {
+  REQUIRE_SERVER(server);
+  auto issued = server->grant(request_id(a));
+  if (!issued.has_value()) return ctx.error(issued.error().message());
+  for (const auto& i : *issued) {
+    // The seed: a manually submitted request's certificate is displayed when granted.
+    if (i.source == ca::RequestSource::kScep) continue;
+    ctx.printf("% Granted certificate for request {}:\n", i.request_id);
+    ctx.print(format_certificate(i.certificate, i.source == ca::RequestSource::kManualPem));
+  }
+  return {};
+}
+
+CmdResult reject(Context& ctx, const Args& a) {
+  REQUIRE_SERVER(server);
+  Status s = server->reject(request_id(a));
+  return s.ok() ? CmdResult{} : ctx.error(s.message());
+}
+
+CmdResult remove(Context& ctx, const Args& a) {
+  REQUIRE_SERVER(server);
+  Status s = server->remove(request_id(a));
+  return s.ok() ? CmdResult{} : ctx.error(s.message());
+}
+
+// The seed: "A string with a leading 0x, which is treated as a hexadecimal value; a
+// string with a leading 0 and no x, which is treated as octal; all other strings,
+// which are treated as decimal."
+std::optional<std::uint64_t> parse_serial(std::string_view text) {
+  std::string s(text);
+  int base = 10;
+  std::size_t start = 0;
+  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+    base = 16;
+    start = 2;
+  } else if (s.size() > 1 && s[0] == '0') {
+    base = 8;
+    start = 1;
+  }
+  if (start >= s.size()) return s == "0" ? std::optional<std::uint64_t>(0) : std::nullopt;
+  errno = 0;
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(s.c_str() + start, &end, base);
+  if (errno != 0 || end == s.c_str() + start || *end != '\0' || s[start] == '-' ||
+      s[start] == '+') {
+    return std::nullopt;
+  }
+  return v;
+}
+
+CmdResult revoke(Context& ctx, const Args& a) {
+  REQUIRE_SERVER(server);
+  auto serial = parse_serial(a.word("serial"));
+  if (!serial) return ctx.invalid_input(a, "serial");
+  Status s = server->revoke(*serial);
+  if (s.code() == Code::kNotFound) {
+    return ctx.error(
+        fmt::format("Certificate with serial number 0x{:X} was not issued by "
+                    "this server.",
+                    *serial));
+  }
+  if (s.code() == Code::kAlreadyExists) {
+    return ctx.error(
+        fmt::format("Certificate with serial number 0x{:X} is already revoked.", *serial));
+  }
+  return s.ok() ? CmdResult{} : ctx.error(s.message());
+}
+
+CmdResult submit_text(Context& ctx, std::shared_ptr<ca::CertificateServer> server,
+                      std::string_view text, bool pem_out) {
+  auto der = pki::decode_any(text, "CERTIFICATE REQUEST");
+  if (!der.has_value()) {
+    return ctx.error("Invalid PKCS10 request: " + der.error().message());
+  }
+  auto out = server->submit(
+      *der, pem_out ? ca::RequestSource::kManualPem : ca::RequestSource::kManualBase64);
+  if (!out.has_value()) return ctx.error(out.error().message());
+  if (out->certificate) {
+    ctx.printf("% Granted certificate:\n");
+    ctx.print(format_certificate(*out->certificate, pem_out));
+  } else if (out->request.state == store::RequestState::kDenied) {
+    ctx.printf("% Enrollment request denied, reqId={}\n", out->request.id);
+  } else {
+    ctx.printf("% Enrollment request pending, reqId={}\n", out->request.id);
+  }
+  return {};
+}
+
+CmdResult request_pkcs10(Context& ctx, const Args& a) {
+  REQUIRE_SERVER(server);
+  const bool pem_out = a.choice("format") == "pem";
+  if (a.has("url")) {
+    auto path = ctx.device().resolve_local_url(a.word("url"));
+    if (!path.has_value()) return ctx.error(path.error().message());
+    auto text = fs::read_file(*path);
+    if (!text.has_value()) return ctx.error(text.error().message());
+    return submit_text(ctx, server, *text, pem_out);
+  }
+  ctx.print("% Enter Base64 encoded or PEM formatted PKCS10 enrollment request.\n");
+  return ask_paste(ctx, {}, [server, pem_out](Context& c, std::string text) {
+    return submit_text(c, server, text, pem_out);
+  });
+}
+
+CmdResult password_generate(Context& ctx, const Args& a) {
+  REQUIRE_SERVER(server);
+  const int minutes = static_cast<int>(a.integer("minutes", 60));
+  auto otp = server->generate_password(minutes);
+  if (!otp.has_value()) return ctx.error(otp.error().message());
+  ctx.printf("% New one-time enrollment password: {}\n", otp->password);
+  ctx.printf("% It is valid for {} minutes (until {}) and replaces any previous one.\n", minutes,
+             format_ios_time(otp->expires));
+  return {};
+}
+
+}  // namespace
+
+void register_cs_exec_commands(CommandTable& t) {
+  const std::string_view kId = "Request ID";
+  for (auto [verb, help, fn] : {std::tuple{"grant", "Grant enrollment requests", &grant},
+                                std::tuple{"reject", "Reject enrollment requests", &reject},
+                                std::tuple{"remove", "Remove enrollment requests", &remove}}) {
+    t.add(Node::kExec, fmt::format("crypto pki server WORD$label {} all", verb),
+          {kCrypto, kPki, kServer, kLabel, help, "All pending requests"}, fn);
+    t.add(Node::kExec, fmt::format("crypto pki server WORD$label {} (1-2147483647)$id", verb),
+          {kCrypto, kPki, kServer, kLabel, help, kId}, fn);
+  }
+  t.add(Node::kExec, "crypto pki server WORD$label revoke WORD$serial",
+        {kCrypto, kPki, kServer, kLabel, "Revoke a certificate",
+         "Serial number: 0x<hex>, 0<octal> or decimal"},
+        revoke);
+  t.add(Node::kExec, "crypto pki server WORD$label request pkcs10 terminal [<base64|pem>$format]",
+        {kCrypto, kPki, kServer, kLabel, "Manual enrollment", "PKCS#10 request",
+         "Paste the request at the terminal", "Show the granted certificate in base64",
+         "Show the granted certificate in PEM"},
+        request_pkcs10);
+  t.add(Node::kExec,
+        "crypto pki server WORD$label request pkcs10 url WORD$url [<base64|pem>$format]",
+        {kCrypto, kPki, kServer, kLabel, "Manual enrollment", "PKCS#10 request",
+         "Read the request from a file", "nvram:NAME, flash:NAME or a local path",
+         "Show the granted certificate in base64", "Show the granted certificate in PEM"},
+        request_pkcs10);
+  t.add(Node::kExec, "crypto pki server WORD$label password generate [(1-1440)$minutes]",
+        {kCrypto, kPki, kServer, kLabel, "One-time enrollment password", "Generate a new password",
+         "Minutes it stays valid (default 60)"},
+        password_generate);
+}
+
+}  // namespace scepter::cli

@@ -1,0 +1,431 @@
+// crypto pki server LABEL (config mode) and its cs-server subcommands, `no shutdown`
+// with the IOS dialogue, and the running-config writer for certificate servers.
+#include <fmt/format.h>
+
+#include "ca/device.h"
+#include "cli/commands/cs_commands.h"
+#include "cli/context.h"
+#include "cli/questions.h"
+#include "pki/name.h"
+
+namespace scepter::cli {
+namespace {
+
+using ca::ServerConfig;
+
+// `no X` may omit the value; `X` alone is incomplete.
+bool incomplete(const Args& a, std::string_view name) { return !a.has("no") && !a.has(name); }
+
+std::shared_ptr<ca::CertificateServer> current_server(Context& ctx) {
+  return ctx.device().server(std::string(ctx.server_label()));
+}
+
+// Applies `edit` to a copy of the current configuration and hands it to the server,
+// which refuses changes to locked settings.
+CmdResult edit_config(Context& ctx, const std::function<Status(ServerConfig&)>& edit) {
+  auto server = current_server(ctx);
+  if (!server) return ctx.error("The certificate server no longer exists.");
+  ServerConfig cfg = server->config();
+  Status s = edit(cfg);
+  if (!s.ok()) return ctx.error(s.message());
+  s = server->set_config(cfg);
+  if (!s.ok()) return ctx.error(s.message());
+  return {};
+}
+
+CmdResult enter_server(Context& ctx, const Args& a) {
+  std::string label(a.word("label"));
+  if (!ctx.device().server(label)) {
+    auto created = ctx.device().create_server(label);
+    if (!created.has_value()) return ctx.error(created.error().message());
+  }
+  ctx.enter(Node::kCsServer, label);
+  return {};
+}
+
+CmdResult delete_server(Context& ctx, const Args& a) {
+  std::string label(a.word("label"));
+  if (!ctx.device().server(label)) {
+    return ctx.error(fmt::format("Certificate server {} does not exist.", label));
+  }
+  ctx.print(fmt::format(
+      "% The certificate server {0}, its trustpoint {0} and its key {0} will be deleted.\n",
+      label));
+  return confirm(ctx, "Are you sure you want to do this?", [label](Context& c) -> CmdResult {
+    Status s = c.device().delete_server(label);
+    if (!s.ok()) return c.error(s.message());
+    return {};
+  });
+}
+
+Status check_url(Context& ctx, std::string_view url) {
+  auto path = ctx.device().resolve_local_url(url);
+  return path.has_value() ? ok_status() : path.error();
+}
+
+CmdResult database_url(Context& ctx, const Args& a) {
+  const bool no = a.has("no");
+  std::string url(a.word("url"));
+  if (!no) {
+    Status s = check_url(ctx, url);
+    if (!s.ok()) return ctx.error(s.message());
+  }
+  auto server = current_server(ctx);
+  bool had_ca = server && server->has_ca_certificate();
+  std::string before = server ? server->config().locations.primary : "";
+  CmdResult r = edit_config(ctx, [&](ServerConfig& c) -> Status {
+    if (!a.has("type")) {
+      c.locations.primary = no ? "nvram:" : url;
+      return ok_status();
+    }
+    ASSIGN_OR_RETURN(files::FileType t, files::parse_type(a.choice("type")));
+    if (a.has("publish")) {
+      auto& list = c.locations.publish[t];
+      if (no) {
+        std::erase(list, url);
+        if (url.empty()) list.clear();
+        if (list.empty()) c.locations.publish.erase(t);
+      } else if (std::find(list.begin(), list.end(), url) == list.end()) {
+        list.push_back(url);
+      }
+      return ok_status();
+    }
+    if (no) {
+      c.locations.storage.erase(t);
+    } else {
+      c.locations.storage[t] = url;
+    }
+    return ok_status();
+  });
+  if (r.ok() && had_ca && ctx.interactive() &&
+      before != current_server(ctx)->config().locations.primary) {
+    ctx.print(
+        "% Server database url was changed. You need to move the\n"
+        "% existing database to the new location.\n");
+  }
+  return r;
+}
+
+CmdResult database_level(Context& ctx, const Args& a) {
+  if (incomplete(a, "level")) return ctx.error("Incomplete command.");
+  return edit_config(ctx, [&](ServerConfig& c) {
+    std::string_view l = a.choice("level");
+    c.level = a.has("no")       ? files::DbLevel::kMinimal
+              : l == "names"    ? files::DbLevel::kNames
+              : l == "complete" ? files::DbLevel::kComplete
+                                : files::DbLevel::kMinimal;
+    return ok_status();
+  });
+}
+
+CmdResult database_username(Context& ctx, const Args& a) {
+  if (incomplete(a, "user")) return ctx.error("Incomplete command.");
+  return edit_config(ctx, [&](ServerConfig& c) {
+    c.db_username = a.has("no") ? "" : std::string(a.word("user"));
+    c.db_password = a.has("no") ? "" : std::string(a.word("password"));
+    return ok_status();
+  });
+}
+
+CmdResult database_archive(Context& ctx, const Args& a) {
+  return edit_config(ctx, [&](ServerConfig& c) -> Status {
+    if (a.has("no")) {
+      c.archive_enabled = false;
+      c.archive_password.clear();
+      return ok_status();
+    }
+    std::string pw(a.word("password"));
+    if (!pw.empty() && (pw.size() < 8 || pw.size() > 200)) {
+      return invalid_argument("The archive password must be 8 to 200 characters long.");
+    }
+    c.archive_enabled = true;
+    c.archive_format =
+        a.choice("format") == "pem" ? ca::ArchiveFormat::kPem : ca::ArchiveFormat::kPkcs12;
+    c.archive_password = pw;
+    return ok_status();
+  });
+}
+
+CmdResult issuer_name(Context& ctx, const Args& a) {
+  if (incomplete(a, "dn")) return ctx.error("Incomplete command.");
+  return edit_config(ctx, [&](ServerConfig& c) -> Status {
+    if (a.has("no")) {
+      c.issuer_name.clear();
+      return ok_status();
+    }
+    std::string dn(a.line("dn"));
+    auto parsed = pki::parse_dn(dn);
+    if (!parsed.has_value()) return invalid_argument(dn + " is not a valid subject name");
+    c.issuer_name = pki::format_dn_config(parsed->get());
+    return ok_status();
+  });
+}
+
+CmdResult lifetime(Context& ctx, const Args& a) {
+  if (incomplete(a, "value")) return ctx.error("Incomplete command.");
+  return edit_config(ctx, [&](ServerConfig& c) {
+    const bool no = a.has("no");
+    const int v = static_cast<int>(a.integer("value"));
+    std::string_view what = a.choice("what");
+    if (what == "ca-certificate") c.ca_lifetime_days = no ? 1095 : v;
+    if (what == "certificate") c.cert_lifetime_days = no ? 365 : v;
+    if (a.has("crl")) c.crl_lifetime_hours = no ? 168 : v;
+    if (a.has("enrollment-request")) c.request_lifetime_hours = no ? 168 : v;
+    return ok_status();
+  });
+}
+
+CmdResult cdp_url(Context& ctx, const Args& a) {
+  if (incomplete(a, "url")) return ctx.error("Incomplete command.");
+  return edit_config(ctx, [&](ServerConfig& c) -> Status {
+    std::string url(a.line("url"));
+    if (!a.has("no") && !url.starts_with("http://") && !url.starts_with("https://")) {
+      return invalid_argument("The CDP URL must be an HTTP URL (http://...).");
+    }
+    c.cdp_url = a.has("no") ? "" : url;
+    return ok_status();
+  });
+}
+
+CmdResult set_grant(Context& ctx, const Args& a) {
+  if (incomplete(a, "mode")) return ctx.error("Incomplete command.");
+  const std::string mode(a.choice("mode"));
+  auto apply = [mode, no = a.has("no")](Context& c) -> CmdResult {
+    CmdResult r = edit_config(c, [&](ServerConfig& cfg) {
+      cfg.grant = no                  ? ca::GrantMode::kManual
+                  : mode == "auto"    ? ca::GrantMode::kAuto
+                  : mode == "none"    ? ca::GrantMode::kNone
+                  : mode == "ra-auto" ? ca::GrantMode::kRaAuto
+                                      : ca::GrantMode::kManual;
+      return ok_status();
+    });
+    if (r.ok() && !no && mode == "auto" && c.interactive()) {
+      c.print("%PKI-6-CS_GRANT_AUTO: All enrollment requests will be automatically granted.\n");
+    }
+    return r;
+  };
+  if (!a.has("no") && mode == "ra-auto") {
+    ctx.print(
+        "\n% This will cause all certificate requests already authorized by known RAs to be\n"
+        "automatically granted.\n");
+    return confirm(ctx, "Are you sure you want to do this?", apply);
+  }
+  return apply(ctx);
+}
+
+CmdResult set_hash(Context& ctx, const Args& a) {
+  if (incomplete(a, "hash")) return ctx.error("Incomplete command.");
+  return edit_config(ctx, [&](ServerConfig& c) -> Status {
+    if (a.has("no")) {
+      c.hash = pki::Hash::kSha256;
+      return ok_status();
+    }
+    ASSIGN_OR_RETURN(c.hash, pki::parse_hash(a.choice("hash")));
+    return ok_status();
+  });
+}
+
+CmdResult auto_rollover(Context& ctx, const Args& a) {
+  return edit_config(ctx, [&](ServerConfig& c) {
+    if (a.has("no")) {
+      c.auto_rollover_days.reset();
+    } else {
+      c.auto_rollover_days = static_cast<int>(a.integer("days", 30));
+    }
+    return ok_status();
+  });
+}
+
+CmdResult set_mode(Context& ctx, const Args& a) {
+  if (incomplete(a, "mode")) return ctx.error("Incomplete command.");
+  return edit_config(ctx, [&](ServerConfig& c) {
+    if (a.has("no")) {
+      c.mode = ca::ServerMode::kRoot;
+    } else if (a.choice("mode") == "sub-cs") {
+      c.mode = ca::ServerMode::kSubCs;
+    } else {
+      c.mode = a.has("transparent") ? ca::ServerMode::kRaTransparent : ca::ServerMode::kRa;
+    }
+    return ok_status();
+  });
+}
+
+CmdResult shutdown_server(Context& ctx, const Args&) {
+  auto server = current_server(ctx);
+  if (!server) return ctx.error("The certificate server no longer exists.");
+  server->shutdown();
+  return {};
+}
+
+CmdResult print_enable(Context& ctx, const Result<ca::EnableReport>& r, bool exporting_printed) {
+  if (!r.has_value()) return ctx.error(r.error().message());
+  if (r->generated_key) {
+    ctx.printf("% Generating {} bit RSA keys, keys will be non-exportable...[OK]\n", r->key_bits);
+  }
+  if (r->archived && !exporting_printed) {
+    ctx.print("% Exporting Certificate Server signing certificate and keys...\n");
+  }
+  if (r->generated_ca && !r->archived && !r->archive_skipped_reason.empty() &&
+      r->archive_skipped_reason != "archive disabled") {
+    ctx.printf("% The CA key was not archived: {}.\n", r->archive_skipped_reason);
+  }
+  ctx.print("% Certificate Server enabled.\n");
+  return {};
+}
+
+CmdResult no_shutdown(Context& ctx, const Args&) {
+  auto server = current_server(ctx);
+  if (!server) return ctx.error("The certificate server no longer exists.");
+  if (server->config().mode != ca::ServerMode::kRoot) {
+    return ctx.error(
+        "Only root certificate servers are supported so far; "
+        "enter \"no mode\" to configure a root CA.");
+  }
+  if (server->state() == ca::ServerState::kEnabled) return {};
+  if (!ctx.interactive() || server->has_ca_certificate()) {
+    return print_enable(ctx, server->enable({}), false);
+  }
+  ctx.print(
+      "% Ready to generate the CA certificate.\n"
+      "% Some server settings cannot be changed after CA certificate generation.\n");
+  return confirm(ctx, "Are you sure you want to do this?", [server](Context& c) -> CmdResult {
+    if (!server->needs_archive_password()) return print_enable(c, server->enable({}), false);
+    c.print(
+        "% Exporting Certificate Server signing certificate and keys...\n"
+        "% Please enter a passphrase to protect the private key.\n");
+    PasswordQuestion q;
+    q.reenter_prompt = "";
+    q.min_length = 8;
+    q.max_length = 200;
+    q.length_message = "% The passphrase must be {min} to {max} characters long.";
+    return ask_password(c, q, [server](Context& c2, std::string pw) -> CmdResult {
+      return print_enable(c2, server->enable({.archive_password = pw}), true);
+    });
+  });
+}
+
+void write_servers(ca::Device& device, ConfigText& out) {
+  for (const auto& server : device.servers()) {
+    const ServerConfig c = server->config();
+    out.line("crypto pki server " + c.label);
+    if (c.locations.primary != "nvram:") out.child("database url " + c.locations.primary);
+    for (const auto& [type, url] : c.locations.storage) {
+      out.child(fmt::format("database url {} {}", files::type_keyword(type), url));
+    }
+    for (const auto& [type, urls] : c.locations.publish) {
+      for (const auto& url : urls) {
+        out.child(fmt::format("database url {} publish {}", files::type_keyword(type), url));
+      }
+    }
+    if (c.level != files::DbLevel::kMinimal) {
+      out.child(fmt::format("database level {}", files::level_keyword(c.level)));
+    }
+    if (!c.db_username.empty()) {
+      out.child("database username " + c.db_username +
+                (c.db_password.empty() ? "" : " password " + c.db_password));
+    }
+    if (!c.archive_enabled) {
+      out.child("no database archive");
+    } else if (c.archive_format == ca::ArchiveFormat::kPem || !c.archive_password.empty()) {
+      out.child(std::string("database archive ") +
+                (c.archive_format == ca::ArchiveFormat::kPem ? "pem" : "pkcs12") +
+                (c.archive_password.empty() ? "" : " password " + c.archive_password));
+    }
+    if (!c.issuer_name.empty()) out.child("issuer-name " + c.issuer_name);
+    if (c.crl_lifetime_hours != 168)
+      out.child(fmt::format("lifetime crl {}", c.crl_lifetime_hours));
+    if (c.cert_lifetime_days != 365) {
+      out.child(fmt::format("lifetime certificate {}", c.cert_lifetime_days));
+    }
+    if (c.ca_lifetime_days != 1095) {
+      out.child(fmt::format("lifetime ca-certificate {}", c.ca_lifetime_days));
+    }
+    if (c.request_lifetime_hours != 168) {
+      out.child(fmt::format("lifetime enrollment-request {}", c.request_lifetime_hours));
+    }
+    if (!c.cdp_url.empty()) out.child("cdp-url " + c.cdp_url);
+    if (c.grant == ca::GrantMode::kAuto) out.child("grant auto");
+    if (c.grant == ca::GrantMode::kNone) out.child("grant none");
+    if (c.grant == ca::GrantMode::kRaAuto) out.child("grant ra-auto");
+    if (c.hash != pki::Hash::kSha256) out.child(fmt::format("hash {}", pki::hash_name(c.hash)));
+    if (c.auto_rollover_days) out.child(fmt::format("auto-rollover {}", *c.auto_rollover_days));
+    if (c.mode == ca::ServerMode::kRa) out.child("mode ra");
+    if (c.mode == ca::ServerMode::kRaTransparent) out.child("mode ra transparent");
+    if (c.mode == ca::ServerMode::kSubCs) out.child("mode sub-cs");
+    // Last, so that loading the configuration applies every setting before enabling.
+    out.child(c.shutdown ? "shutdown" : "no shutdown");
+  }
+}
+
+}  // namespace
+
+void register_cs_server_commands(CommandTable& t) {
+  constexpr std::string_view kCrypto = "Encryption module";
+  constexpr std::string_view kPki = "Public Key components";
+  t.add(Node::kConfig, "crypto pki server WORD$label",
+        {kCrypto, kPki, "Enable IOS Certificate server", "Name of the certificate server"},
+        enter_server);
+  t.add(Node::kConfig, "no crypto pki server WORD$label",
+        {"Negate a command or set its defaults", kCrypto, kPki, "Enable IOS Certificate server",
+         "Name of the certificate server"},
+        delete_server);
+  const std::string_view kDb = "Certificate database configuration";
+  const std::string_view kUrl = "Certificate database URL";
+  const std::string_view kRoot = "Root URL (nvram:, flash:DIR or a local directory)";
+  t.add(Node::kCsServer, "[no] database url WORD$url", {kNoHelp, kDb, kUrl, kRoot}, database_url);
+  t.add(Node::kCsServer, "[no] database url <cnm|crl|crt|p12|pem|ser>$type WORD$url",
+        {kNoHelp, kDb, kUrl, "Certificate name and expiration files", "CRL file",
+         "Issued certificate files", "Archive in PKCS#12 format", "Archive in PEM format",
+         "Main database (serial number) file", kRoot},
+        database_url);
+  t.add(Node::kCsServer, "[no] database url <cnm|crl|crt>$type publish WORD$url",
+        {kNoHelp, kDb, kUrl, "Certificate name and expiration files", "CRL file",
+         "Issued certificate files", "Publish a copy of the files", kRoot},
+        database_url);
+  t.add(Node::kCsServer, "[no] database level [<minimal|names|complete>$level]",
+        {kNoHelp, kDb, "Certificate database level", "Only what is needed to go on issuing",
+         "Also the name and expiry of each certificate", "Also each issued certificate"},
+        database_level);
+  t.add(Node::kCsServer, "[no] database username [WORD$user] [password WORD$password]",
+        {kNoHelp, kDb, "Username to access the database", "Username", "Password", "The password"},
+        database_username);
+  t.add(Node::kCsServer, "database archive <pkcs12|pem>$format [password WORD$password]",
+        {kDb, "CA key and certificate archive", "PKCS#12 archive (default)", "PEM archive",
+         "Password", "Archive password (8-200 characters)"},
+        database_archive);
+  t.add(Node::kCsServer, "no database archive", {kNoHelp, kDb, "CA key and certificate archive"},
+        database_archive);
+  t.add(Node::kCsServer, "[no] issuer-name [LINE$dn]",
+        {kNoHelp, "Issuer name", "Distinguished name, e.g. CN=ca1, O=Example, C=US"}, issuer_name);
+  t.add(Node::kCsServer, "[no] lifetime <ca-certificate|certificate>$what [(1-1825)$value]",
+        {kNoHelp, "Lifetimes of CA items", "Lifetime of the CA certificate",
+         "Lifetime of issued certificates", "Days (CA default 1095, certificate default 365)"},
+        lifetime);
+  t.add(Node::kCsServer, "[no] lifetime crl [(1-336)$value]",
+        {kNoHelp, "Lifetimes of CA items", "Certificate revocation list", "Hours (default 168)"},
+        lifetime);
+  t.add(Node::kCsServer, "[no] lifetime enrollment-request [(1-1000)$value]",
+        {kNoHelp, "Lifetimes of CA items", "Enrollment request", "Hours (default 168)"}, lifetime);
+  t.add(Node::kCsServer, "[no] cdp-url [LINE$url]",
+        {kNoHelp, "CRL distribution point put in issued certificates", "HTTP URL"}, cdp_url);
+  t.add(Node::kCsServer, "[no] grant [<auto|none|ra-auto>$mode]",
+        {kNoHelp, "Granting policy (default manual)", "Grant every request automatically",
+         "Reject every request", "Grant requests authorized by a known RA"},
+        set_grant);
+  t.add(Node::kCsServer, "[no] hash [<md5|sha1|sha256|sha384|sha512>$hash]",
+        {kNoHelp, "Hash function for signatures (default sha256)", "MD5 (not recommended)",
+         "SHA-1 (not recommended)", "SHA-256", "SHA-384", "SHA-512"},
+        set_hash);
+  t.add(Node::kCsServer, "[no] auto-rollover [(0-1825)$days]",
+        {kNoHelp, "Automatic CA certificate rollover", "Overlap in days (default 30)"},
+        auto_rollover);
+  t.add(Node::kCsServer, "[no] mode [<ra|sub-cs>$mode] [transparent]",
+        {kNoHelp, "Server mode (default root)", "Registration authority",
+         "Subordinate certificate server", "Forward requests unchanged (RA mode)"},
+        set_mode);
+  t.add(Node::kCsServer, "shutdown", {"Shut down the certificate server"}, shutdown_server);
+  t.add(Node::kCsServer, "no shutdown", {kNoHelp, "Enable the certificate server"}, no_shutdown);
+  t.add_config_writer(config_order::kCertificateServers, write_servers);
+}
+
+}  // namespace scepter::cli

@@ -1,0 +1,242 @@
+// What a certificate server shows: show crypto pki server [LABEL [requests|crl|
+// certificates]], the legacy `crypto pki server LABEL info requests|crl`, show crypto pki
+// certificates, and crypto pki export LABEL pem. Layouts follow the IOS guide.
+#include <fmt/format.h>
+
+#include "ca/device.h"
+#include "cli/commands/cs_commands.h"
+#include "cli/context.h"
+#include "common/fs.h"
+#include "pki/digest.h"
+#include "pki/name.h"
+
+namespace scepter::cli {
+namespace {
+
+constexpr std::string_view kCrypto = "Encryption module";
+constexpr std::string_view kPki = "Public Key components";
+constexpr std::string_view kServer = "IOS Certificate server";
+constexpr std::string_view kLabel = "Name of the certificate server";
+constexpr std::string_view kShow = "Show running system information";
+
+const char* level_text(files::DbLevel level) {
+  switch (level) {
+    case files::DbLevel::kMinimal:
+      return "Minimum - no cert data written to storage";
+    case files::DbLevel::kNames:
+      return "Names - all certificate names written as <serialnum>.cnm";
+    case files::DbLevel::kComplete:
+      return "Complete - all issued certs written as <serialnum>.cer";
+  }
+  return "";
+}
+
+void render_server(Context& ctx, const ca::CertificateServer& server) {
+  const ca::ServerInfo info = server.info();
+  const ca::ServerConfig& c = info.config;
+  ctx.printf("Certificate Server {}:\n", c.label);
+  if (info.state == ca::ServerState::kEnabled) {
+    ctx.print("  Status: enabled\n");
+  } else if (info.reason.empty()) {
+    ctx.print("  Status: disabled\n");
+  } else {
+    ctx.printf("  Status: disabled, {}\n", info.reason);
+  }
+  ctx.printf("  State: {}\n", ca::server_state_name(info.state));
+  if (c.shutdown) {
+    ctx.print("  Server's configuration is unlocked (enter \"no shut\" to lock it)\n");
+  } else {
+    ctx.print("  Server's configuration is locked (enter \"shut\" to unlock it)\n");
+  }
+  ctx.printf("  Issuer name: {}\n", c.effective_issuer());
+  if (info.ca_certificate) {
+    ctx.printf("  CA cert fingerprint: {}\n",
+               pki::ios_fingerprint(info.ca_certificate->md5_fingerprint()));
+  } else {
+    ctx.print("  CA cert fingerprint: -Not found-\n");
+  }
+  ctx.printf("  Granting mode is: {}\n", ca::grant_mode_text(c.grant));
+  ctx.printf("  Last certificate issued serial number: 0x{:X}\n", info.last_serial);
+  ctx.printf(
+      "  CA certificate expiration timer: {}\n",
+      format_ios_time(info.ca_certificate ? info.ca_certificate->not_after() : from_unix(0)));
+  if (info.crl_next_update) {
+    ctx.printf("  CRL NextUpdate timer: {}\n", format_ios_time(*info.crl_next_update));
+  } else {
+    ctx.print("  CRL not present.\n");
+  }
+  if (c.locations.storage.empty()) {
+    ctx.printf("  Current storage dir: {}\n", c.locations.primary);
+  } else {
+    ctx.printf("  Current primary storage dir: {}\n", c.locations.primary);
+    for (const auto& [type, url] : c.locations.storage) {
+      ctx.printf("  Current storage dir for .{} files: {}\n", files::type_keyword(type), url);
+    }
+  }
+  ctx.printf("  Database Level: {}\n", level_text(c.level));
+  if (c.auto_rollover_days) {
+    ctx.printf("  Auto-Rollover configured, overlap period {} days\n", *c.auto_rollover_days);
+    if (info.ca_certificate) {
+      ctx.printf("  Autorollover timer: {}\n",
+                 format_ios_time(info.ca_certificate->not_after() -
+                                 std::chrono::days(*c.auto_rollover_days)));
+    }
+  }
+}
+
+std::shared_ptr<ca::CertificateServer> named_server(Context& ctx, const Args& a) {
+  return ctx.device().server(std::string(a.word("label")));
+}
+
+CmdResult show_server(Context& ctx, const Args& a) {
+  if (a.has("label")) {
+    auto server = named_server(ctx, a);
+    if (!server)
+      return ctx.error(fmt::format("Certificate server {} does not exist.", a.word("label")));
+    render_server(ctx, *server);
+    return {};
+  }
+  for (const auto& server : ctx.device().servers()) render_server(ctx, *server);
+  return {};
+}
+
+void render_requests(Context& ctx, const std::vector<store::RequestRecord>& all) {
+  ctx.print("Enrollment Request Database:\n");
+  const std::pair<store::RequestKind, const char*> sections[] = {
+      {store::RequestKind::kSubCa, "Subordinate CA certificate requests:"},
+      {store::RequestKind::kRa, "RA certificate requests:"},
+      {store::RequestKind::kRouter, "Router certificates requests:"}};
+  for (const auto& [kind, title] : sections) {
+    ctx.printf("\n{}\nReqID  State      Fingerprint                      SubjectName\n", title);
+    ctx.print("--------------------------------------------------------------\n");
+    for (const auto& r : all) {
+      if (r.kind != kind) continue;
+      ctx.printf("{:<6} {:<10} {} {}\n", r.id, store::request_state_name(r.state), r.fingerprint,
+                 r.subject);
+    }
+  }
+}
+
+CmdResult show_requests(Context& ctx, const Args& a) {
+  auto server = named_server(ctx, a);
+  if (!server)
+    return ctx.error(fmt::format("Certificate server {} does not exist.", a.word("label")));
+  auto all = server->requests();
+  if (!all.has_value()) return ctx.error(all.error().message());
+  render_requests(ctx, *all);
+  return {};
+}
+
+CmdResult show_crl(Context& ctx, const Args& a) {
+  auto server = named_server(ctx, a);
+  if (!server)
+    return ctx.error(fmt::format("Certificate server {} does not exist.", a.word("label")));
+  auto crl = server->current_crl();
+  if (!crl.has_value()) return ctx.error(crl.error().message());
+  const pki::CrlInfo& info = crl->info;
+  ctx.print("Certificate Revocation List:\n");
+  ctx.printf("    Issuer: {}\n", pki::format_dn_ios(info.issuer.get()));
+  ctx.printf("    This Update: {}\n", format_ios_time(info.this_update));
+  if (info.next_update) ctx.printf("    Next Update: {}\n", format_ios_time(*info.next_update));
+  if (info.crl_number) ctx.printf("    CRL Number: {}\n", *info.crl_number);
+  ctx.printf("    Number of CRL entries: {}\n", info.entries.size());
+  ctx.printf("    CRL size: {} bytes\n", info.size_bytes);
+  for (const auto& e : info.entries) {
+    std::string hex = fmt::format("{:X}", e.serial);
+    if (hex.size() % 2) hex = "0" + hex;
+    ctx.printf("    Serial Number (hex): {}\n", hex);
+    ctx.printf("    Revocation Date: {}\n", format_ios_time(e.revoked_at));
+  }
+  return {};
+}
+
+CmdResult show_issued(Context& ctx, const Args& a) {
+  auto server = named_server(ctx, a);
+  if (!server)
+    return ctx.error(fmt::format("Certificate server {} does not exist.", a.word("label")));
+  ctx.print("Serial Issued date              Expire date               Subject Name\n");
+  Status s = server->for_each_certificate([&](const store::CertRecord& r) {
+    ctx.printf("{:<7X} {:<24} {:<25} {}{}\n", r.serial, format_ios_time(r.not_before),
+               format_ios_time(r.not_after), r.subject, r.revoked_at ? " (revoked)" : "");
+    return true;
+  });
+  return s.ok() ? CmdResult{} : ctx.error(s.message());
+}
+
+CmdResult show_certificates(Context& ctx, const Args& a) {
+  for (const auto& server : ctx.device().servers()) {
+    if (a.has("label") && server->label() != a.word("label")) continue;
+    const ca::ServerInfo info = server->info();
+    if (!info.ca_certificate) continue;
+    const pki::Certificate& cert = *info.ca_certificate;
+    std::string subject = pki::format_dn_ios(cert.subject());
+    std::string serial = cert.serial_hex();
+    if (serial.size() % 2) serial = "0" + serial;
+    ctx.print("CA Certificate\n  Status: Available\n");
+    ctx.printf("  Certificate Serial Number (hex): {}\n", serial);
+    ctx.print("  Certificate Usage: Signature\n");
+    ctx.printf("  Issuer: \n    {}\n", pki::format_dn_ios(cert.issuer()));
+    ctx.printf("  Subject: \n    {}\n", subject);
+    ctx.printf("  Validity Date: \n    start date: {}\n    end   date: {}\n",
+               format_ios_time(cert.not_before()), format_ios_time(cert.not_after()));
+    ctx.printf("  Associated Trustpoints: {} \n", server->label());
+    ctx.printf("  Storage: nvram:{}#1CA.cer\n\n", server->label());
+  }
+  return {};
+}
+
+CmdResult export_pem(Context& ctx, const Args& a) {
+  auto server = named_server(ctx, a);
+  std::optional<pki::Certificate> cert;
+  if (server) cert = server->info().ca_certificate;
+  if (!cert) {
+    return ctx.error(fmt::format("Trustpoint {} has no CA certificate.", a.word("label")));
+  }
+  if (a.has("url")) {
+    auto path = ctx.device().resolve_local_url(a.word("url"));
+    if (!path.has_value()) return ctx.error(path.error().message());
+    Status s = fs::write_atomic(*path, cert->pem());
+    if (!s.ok()) return ctx.error(s.message());
+    ctx.printf("% Exporting CA certificate to {}\n", a.word("url"));
+    return {};
+  }
+  ctx.print("% CA certificate:\n");
+  ctx.print(cert->pem());
+  return {};
+}
+
+}  // namespace
+
+void register_cs_show_commands(CommandTable& t) {
+  t.add(Node::kExec, "show crypto pki server [WORD$label]",
+        {kShow, kCrypto, kPki, "Show IOS Certificate server status", kLabel}, show_server);
+  t.add(Node::kExec, "show crypto pki server WORD$label requests",
+        {kShow, kCrypto, kPki, "Show IOS Certificate server status", kLabel,
+         "Enrollment request database"},
+        show_requests);
+  t.add(Node::kExec, "show crypto pki server WORD$label crl",
+        {kShow, kCrypto, kPki, "Show IOS Certificate server status", kLabel,
+         "Current certificate revocation list"},
+        show_crl);
+  t.add(Node::kExec, "show crypto pki server WORD$label certificates",
+        {kShow, kCrypto, kPki, "Show IOS Certificate server status", kLabel, "Issued certificates"},
+        show_issued);
+  t.add(Node::kExec, "crypto pki server WORD$label info requests",
+        {kCrypto, kPki, kServer, kLabel, "Information", "Enrollment request database"},
+        show_requests);
+  t.add(Node::kExec, "crypto pki server WORD$label info crl",
+        {kCrypto, kPki, kServer, kLabel, "Information", "Current certificate revocation list"},
+        show_crl);
+  t.add(Node::kExec, "show crypto pki certificates [WORD$label]",
+        {kShow, kCrypto, kPki, "Show certificates", "Trustpoint name"}, show_certificates);
+  t.add(Node::kConfig, "crypto pki export WORD$label pem terminal",
+        {kCrypto, kPki, "Export certificates or keys", "Trustpoint name", "PEM format",
+         "Print at the terminal"},
+        export_pem);
+  t.add(Node::kConfig, "crypto pki export WORD$label pem url WORD$url",
+        {kCrypto, kPki, "Export certificates or keys", "Trustpoint name", "PEM format",
+         "Write to a file", "nvram:NAME, flash:NAME or a local path"},
+        export_pem);
+}
+
+}  // namespace scepter::cli

@@ -1,0 +1,82 @@
+// ip http server, ip http port, ip http bind-address (config mode) and their config writer.
+// The SCEP service listens only while `ip http server` is configured (the seed: "The
+// HTTP server must be enabled on the router for the certificate server to use SCEP").
+#include <arpa/inet.h>
+
+#include <optional>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "ca/device.h"
+#include "cli/commands/more_commands.h"
+#include "cli/context.h"
+
+namespace scepter::cli {
+namespace {
+
+constexpr int kDefaultPort = 80;
+
+CmdResult http_server(Context& ctx, const Args& a) {
+  ctx.device().http().server = !a.has("no");
+  return {};
+}
+
+CmdResult http_port(Context& ctx, const Args& a) {
+  ctx.device().http().port = a.has("no") ? kDefaultPort : static_cast<int>(a.integer("number"));
+  return {};
+}
+
+// An IPv4 or IPv6 literal in its canonical text ("::1" for "0:0::0001"); nullopt when
+// `text` is neither.
+std::optional<std::string> canonical_address(std::string_view text) {
+  std::string s(text);
+  char buf[INET6_ADDRSTRLEN] = {};
+  in_addr a4{};
+  if (inet_pton(AF_INET, s.c_str(), &a4) == 1 && inet_ntop(AF_INET, &a4, buf, sizeof buf)) {
+    return std::string(buf);
+  }
+  in6_addr a6{};
+  if (inet_pton(AF_INET6, s.c_str(), &a6) == 1 && inet_ntop(AF_INET6, &a6, buf, sizeof buf)) {
+    return std::string(buf);
+  }
+  return std::nullopt;
+}
+
+CmdResult http_bind_address(Context& ctx, const Args& a) {
+  if (a.has("no")) {
+    ctx.device().http().bind_address.clear();
+    return {};
+  }
+  auto address = canonical_address(a.word("address"));
+  if (!address) return ctx.invalid_input(a, "address");
+  ctx.device().http().bind_address = *address;
+  return {};
+}
+
+// Port and address come before `ip http server`, so that a configuration being loaded
+// starts the server with its final settings.
+void write_http(ca::Device& device, ConfigText& out) {
+  const ca::HttpConfig& http = device.http();
+  if (http.port != kDefaultPort) out.line(fmt::format("ip http port {}", http.port));
+  if (!http.bind_address.empty()) out.line("ip http bind-address " + http.bind_address);
+  out.line(http.server ? "ip http server" : "no ip http server");
+}
+
+}  // namespace
+
+void register_http_commands(CommandTable& t) {
+  constexpr std::string_view kIp = "Global IP configuration subcommands";
+  constexpr std::string_view kHttp = "HTTP server configuration";
+  t.add(Node::kConfig, "[no] ip http server", {kNoHelp, kIp, kHttp, "Enable HTTP server"},
+        http_server);
+  t.add(Node::kConfig, "[no] ip http port (1-65535)$number",
+        {kNoHelp, kIp, kHttp, "HTTP server port", "Port number (default 80)"}, http_port);
+  t.add(Node::kConfig, "[no] ip http bind-address WORD$address",
+        {kNoHelp, kIp, kHttp, "Address the HTTP server listens on",
+         "IPv4 or IPv6 address (default: all addresses)"},
+        http_bind_address);
+  t.add_config_writer(config_order::kHttp, write_http);
+}
+
+}  // namespace scepter::cli

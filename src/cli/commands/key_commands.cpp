@@ -1,0 +1,259 @@
+// crypto key generate rsa|ec, crypto key zeroize, show crypto key mypubkey (the export
+// and import commands are in key_transfer_commands.cpp).
+//
+// scepterd keeps one key pair per label: `usage-keys` is recorded as the key's usage, but
+// no separate encryption pair is made, and `show` lists the one pair.
+#include <charconv>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "ca/device.h"
+#include "cli/commands/key_commands_common.h"
+#include "cli/commands/more_commands.h"
+#include "cli/context.h"
+#include "cli/questions.h"
+
+namespace scepter::cli {
+namespace {
+
+constexpr int kMinModulus = 360;
+constexpr int kMaxModulus = 4096;
+constexpr int kDefaultModulus = 2048;
+// OpenSSL 3 refuses to generate RSA keys below this size, though IOS accepts 360.
+constexpr int kOpensslMinModulus = 512;
+
+struct GenerateRequest {
+  KeyType type = KeyType::kRsa;
+  std::string label;
+  ca::KeyUsage usage = ca::KeyUsage::kGeneralPurpose;
+  bool exportable = false;
+  int bits = 0;  // 0: ask (RSA without `modulus`)
+};
+
+// "General Purpose Keys", as the modulus question names them.
+std::string_view usage_plural(ca::KeyUsage usage) {
+  switch (usage) {
+    case ca::KeyUsage::kGeneralPurpose:
+      return "General Purpose Keys";
+    case ca::KeyUsage::kUsageKeys:
+      return "Usage Keys";
+    case ca::KeyUsage::kSignature:
+      return "Signature Keys";
+    case ca::KeyUsage::kEncryption:
+      return "Encryption Keys";
+  }
+  return "General Purpose Keys";
+}
+
+CmdResult refuse_small_modulus(Context& ctx, int bits) {
+  return ctx.error(fmt::format(
+      "A modulus of {} bits is too small: the crypto library needs at least {} bits. Choose a "
+      "modulus from {} to {}.",
+      bits, kOpensslMinModulus, kOpensslMinModulus, kMaxModulus));
+}
+
+CmdResult generate_now(Context& ctx, const GenerateRequest& r) {
+  ctx.printf("% Generating {} bit {} keys, keys will be {}...\n", r.bits, type_name(r.type),
+             r.exportable ? "exportable" : "non-exportable");
+  auto start = std::chrono::steady_clock::now();
+  auto key =
+      r.type == KeyType::kRsa ? pki::Key::generate_rsa(r.bits) : pki::Key::generate_ec(r.bits);
+  if (!key.has_value()) return ctx.error("Key generation failed: " + key.error().message());
+  ca::KeyEntry entry{r.label, std::move(*key), r.usage, r.exportable, ctx.device().clock().now()};
+  Status s = ctx.device().keys().put(entry);
+  if (!s.ok()) return ctx.error("The keys could not be stored: " + s.message());
+  auto elapsed =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start);
+  ctx.printf("[OK] (elapsed time was {} seconds)\n", elapsed.count());
+  return {};
+}
+
+void ask_modulus(Context& ctx, GenerateRequest r);
+
+CmdResult on_modulus(Context& ctx, GenerateRequest r, std::string_view answer) {
+  std::string_view t = trim(answer);
+  int bits = kDefaultModulus;
+  if (!t.empty()) {
+    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), bits);
+    if (ec != std::errc() || end != t.data() + t.size() || bits < kMinModulus ||
+        bits > kMaxModulus) {
+      ctx.printf("% The modulus must be a number from {} to {}.\n", kMinModulus, kMaxModulus);
+      ask_modulus(ctx, std::move(r));
+      return {};
+    }
+  }
+  if (bits < kOpensslMinModulus) return refuse_small_modulus(ctx, bits);
+  r.bits = bits;
+  return generate_now(ctx, r);
+}
+
+void ask_modulus(Context& ctx, GenerateRequest r) {
+  Question q;
+  q.prompt = fmt::format("How many bits in the modulus [{}]: ", kDefaultModulus);
+  q.on_answer = [r = std::move(r)](Context& c, std::string_view answer) {
+    return on_modulus(c, r, answer);
+  };
+  ctx.ask(std::move(q));
+}
+
+// After any replace question: names the keys, then asks for the modulus or generates.
+CmdResult start_generation(Context& ctx, GenerateRequest r) {
+  ctx.printf("The name for the keys will be: {}\n", r.label);
+  if (r.type == KeyType::kEc) {
+    ctx.print("\n");
+    return generate_now(ctx, r);
+  }
+  if (r.bits == 0 && ctx.interactive()) {
+    ctx.printf(
+        "Choose the size of the key modulus in the range of {} to {} for your\n"
+        "  {}. Choosing a key modulus greater than 512 may take\n"
+        "  a few minutes.\n\n",
+        kMinModulus, kMaxModulus, usage_plural(r.usage));
+    ask_modulus(ctx, std::move(r));
+    return {};
+  }
+  if (r.bits == 0) r.bits = kDefaultModulus;
+  ctx.printf("\n% The key modulus size is {} bits\n", r.bits);
+  return generate_now(ctx, r);
+}
+
+CmdResult generate(Context& ctx, GenerateRequest r) {
+  Status s = ca::KeyStore::check_label(r.label);
+  if (!s.ok()) return ctx.error(fmt::format("Invalid key label {}: {}.", r.label, s.message()));
+  if (r.type == KeyType::kRsa && r.bits != 0 && r.bits < kOpensslMinModulus) {
+    return refuse_small_modulus(ctx, r.bits);
+  }
+  s = check_ca_key_replaceable(ctx.device(), r.label);
+  if (!s.ok()) return ctx.error(s.message());
+  auto existing = ctx.device().keys().get(r.label);
+  if (!existing) return start_generation(ctx, std::move(r));
+  ctx.printf("% You already have {} keys defined named {}.\n", type_name(type_of(existing->key)),
+             r.label);
+  return confirm(ctx, "% Do you really want to replace them?",
+                 [r](Context& c) { return start_generation(c, r); });
+}
+
+CmdResult generate_rsa(Context& ctx, const Args& a) {
+  GenerateRequest r;
+  r.label = a.has("label") ? std::string(a.word("label")) : ctx.device().hostname();
+  r.usage = usage_from_keyword(a.choice("usage"));
+  r.exportable = a.has("exportable");
+  r.bits = static_cast<int>(a.integer("bits", 0));
+  return generate(ctx, std::move(r));
+}
+
+CmdResult generate_ec(Context& ctx, const Args& a) {
+  GenerateRequest r;
+  r.type = KeyType::kEc;
+  r.label = a.has("label") ? std::string(a.word("label")) : ctx.device().hostname();
+  r.exportable = a.has("exportable");
+  r.bits = a.choice("bits") == "384" ? 384 : 256;
+  return generate(ctx, std::move(r));
+}
+
+// The keys `crypto key zeroize [rsa|ec [LABEL]]` removes.
+std::vector<std::string> zeroize_targets(Context& ctx, const Args& a) {
+  std::vector<std::string> labels;
+  for (const ca::KeyEntry& e : ctx.device().keys().list()) {
+    if (a.has("type") && type_name(type_of(e.key)) != upper(a.choice("type"))) continue;
+    if (a.has("label") && e.label != a.word("label")) continue;
+    labels.push_back(e.label);
+  }
+  return labels;
+}
+
+Status check_removable(ca::Device& device, const std::vector<std::string>& labels) {
+  for (const std::string& label : labels) {
+    auto server = device.server(label);
+    if (server && server->state() == ca::ServerState::kEnabled) {
+      return permission_denied(fmt::format(
+          "The keys named {0} are in use by certificate server {0}; shut the server down "
+          "first (crypto pki server {0}, shutdown).",
+          label));
+    }
+  }
+  return ok_status();
+}
+
+CmdResult zeroize(Context& ctx, const Args& a) {
+  std::vector<std::string> labels = zeroize_targets(ctx, a);
+  std::string kind = a.has("type") ? upper(a.choice("type")) + " " : "";
+  if (labels.empty() && a.has("label")) {
+    return ctx.error(fmt::format("No {}keys named {} exist.", kind, a.word("label")));
+  }
+  if (labels.empty()) return ctx.error(fmt::format("No {}keys exist.", kind));
+  Status s = check_removable(ctx.device(), labels);
+  if (!s.ok()) return ctx.error(s.message());
+  if (a.has("label")) {
+    ctx.printf("% Keys to be removed are named '{}'.\n", a.word("label"));
+  } else {
+    ctx.print(
+        "% All keys will be removed.\n"
+        "% All router certs issued using these keys will also be removed.\n");
+  }
+  return confirm(ctx, "Do you really want to remove these keys?", [labels](Context& c) {
+    // The question gave time for a server to be enabled.
+    Status checked = check_removable(c.device(), labels);
+    if (!checked.ok()) return c.error(checked.message());
+    for (const std::string& label : labels) {
+      Status removed = c.device().keys().remove(label);
+      if (!removed.ok() && removed.code() != Code::kNotFound) {
+        return c.error(fmt::format("Keys {} could not be removed: {}", label, removed.message()));
+      }
+    }
+    return CmdResult();
+  });
+}
+
+CmdResult show_mypubkey(Context& ctx, const Args& a) {
+  std::string want = upper(a.choice("type"));
+  for (const ca::KeyEntry& e : ctx.device().keys().list()) {
+    if (type_name(type_of(e.key)) != want) continue;
+    if (a.has("label") && e.label != a.word("label")) continue;
+    ctx.printf("% Key pair was generated at: {}\n", format_ios_time(e.created));
+    ctx.printf("Key name: {}\n", e.label);
+    ctx.printf("Key type: {} KEYS\n", want);
+    ctx.print(" Storage Device: private-config\n");
+    ctx.printf(" Usage: {}\n", ca::key_usage_name(e.usage));
+    ctx.printf(" Key is {}exportable.\n", e.exportable ? "" : "not ");
+    ctx.print(" Key Data:\n");
+    ctx.print(pki::ios_key_data(e.key));
+  }
+  return {};
+}
+
+}  // namespace
+
+void register_key_commands(CommandTable& t) {
+  t.add(Node::kConfig,
+        "crypto key generate rsa {<general-keys|usage-keys|signature|encryption>$usage|"
+        "label WORD$label|exportable|modulus (360-4096)$bits}",
+        {kCryptoHelp, kKeyHelp, "Generate new keys", "Generate RSA keys",
+         "Generate a general purpose RSA key pair for signing and encryption",
+         "Generate separate RSA key pairs for signing and encryption",
+         "Generate an RSA key pair for signing", "Generate an RSA key pair for encryption",
+         "Provide a label", "RSA key pair label", "Allow the key to be exported",
+         "Provide number of modulus bits on the command line", "size of the key modulus"},
+        generate_rsa);
+  t.add(Node::kConfig,
+        "crypto key generate ec keysize <256|384>$bits {label WORD$label|exportable}",
+        {kCryptoHelp, kKeyHelp, "Generate new keys", "Generate EC keys: ECDSA and ECDH",
+         "Number of bits", "256 bit keys (P-256)", "384 bit keys (P-384)", "Provide a label",
+         "EC key pair label", "Allow the key to be exported"},
+        generate_ec);
+  t.add(Node::kConfig, "crypto key zeroize [<rsa|ec>$type [WORD$label]]",
+        {kCryptoHelp, kKeyHelp, "Remove keys", "Remove RSA keys", "Remove EC keys",
+         "Key pair label (default: all keys of the type)"},
+        zeroize);
+  t.add(Node::kExec, "show crypto key mypubkey <rsa|ec>$type [WORD$label]",
+        {"Show running system information", kCryptoHelp, kKeyHelp,
+         "Show public keys associated with this router", "Show RSA public keys",
+         "Show EC public keys", "Key pair label"},
+        show_mypubkey);
+  register_key_transfer_commands(t);
+}
+
+}  // namespace scepter::cli

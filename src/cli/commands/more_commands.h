@@ -1,0 +1,24 @@
+#pragma once
+// Key pairs, trustpoints and the HTTP server: the device-level commands around the
+// certificate server. Each function adds its commands (and config writer, if any) to the
+// table once at start-up; a grammar mistake aborts there, as for every register_*.
+
+#include "cli/command_table.h"
+
+namespace scepter::cli {
+
+// crypto key generate rsa|ec, crypto key zeroize, crypto key export|import (config mode),
+// show crypto key mypubkey rsa|ec (exec). No config writer: keys live in the KeyStore
+// (IOS keeps them in private-config, not in the running-config).
+void register_key_commands(CommandTable& t);
+
+// crypto pki trustpoint NAME and its ca-trustpoint subcommands (enrollment, subject-name,
+// rsakeypair, hash, revocation-check), show crypto pki trustpoints, and the trustpoint
+// config writer (config_order::kTrustpoints).
+void register_trustpoint_commands(CommandTable& t);
+
+// ip http server, ip http port, ip http bind-address, and their config writer
+// (config_order::kHttp).
+void register_http_commands(CommandTable& t);
+
+}  // namespace scepter::cli

@@ -1,0 +1,113 @@
+// clock, dir, hostname, terminal.
+#include <chrono>
+#include <filesystem>
+#include <regex>
+
+#include <gtest/gtest.h>
+
+#include "cli/cli_testing.h"
+#include "cli/commands/clock_commands.h"
+#include "cli/commands/commands.h"
+#include "common/fs.h"
+
+namespace scepter::cli {
+namespace {
+
+class SystemCommandsTest : public ::testing::Test {
+ protected:
+  void SetUp() override { register_all_commands(table_); }
+  Reply run(std::string_view line) { return session_.execute(line); }
+  static std::string marker(std::size_t column) {
+    return std::string(column, ' ') + "^\n% Invalid input detected at '^' marker.\n";
+  }
+
+  CommandTable table_;
+  testing::TempDevice dev_;
+  Session session_{table_, dev_.device()};
+};
+
+TimePoint nov27_noon() {
+  using namespace std::chrono;
+  return time_point_cast<Seconds>(sys_days(year(2026) / November / 27)) + hours(12);
+}
+
+TEST_F(SystemCommandsTest, ClockSetDayFirstOrMonthFirst) {
+  for (std::string_view line : {"clock set 12:00:00 27 Nov 2026", "clock set 12:00:00 nov 27 2026",
+                                "clock set 12:00:00 27 NOVEMBER 2026"}) {
+    Reply r = run(line);
+    EXPECT_TRUE(r.ok) << line << ": " << r.output;
+    EXPECT_EQ(r.output, "");
+    auto drift = dev_.clock().now() - nov27_noon();
+    EXPECT_LE(std::chrono::abs(drift), Seconds(2)) << line;
+  }
+  std::string shown = run("show clock").output;
+  EXPECT_TRUE(std::regex_match(shown, std::regex(R"(\*12:00:0[0-2]\.\d{3} UTC Fri Nov 27 2026\n)")))
+      << shown;
+}
+
+TEST_F(SystemCommandsTest, ClockSetChecksEveryField) {
+  // "Router#" is 7 columns; the marker goes under the bad word.
+  EXPECT_EQ(run("clock set 24:00:00 1 Jan 2026").output, marker(7 + 10));
+  EXPECT_EQ(run("clock set 12:60:00 1 Jan 2026").output, marker(7 + 10));
+  EXPECT_EQ(run("clock set 12:00:00 32 Jan 2026").output, marker(7 + 19));
+  EXPECT_EQ(run("clock set 12:00:00 1 Foo 2026").output, marker(7 + 21));
+  EXPECT_EQ(run("clock set 12:00:00 1 Jan 2036").output, marker(7 + 25));
+  EXPECT_EQ(run("clock set 12:00:00 1 Jan 1992").output, marker(7 + 25));
+  EXPECT_EQ(run("clock set 12:00:00 31 Feb 2026").output, marker(7 + 19));
+  EXPECT_EQ(run("clock set 12:00:00 Feb 29 2026").output, marker(7 + 23));
+  EXPECT_TRUE(run("clock set 12:00:00 Feb 29 2028").ok);
+  EXPECT_EQ(run("clock set 12:00:00 1 Jan").output, "% Incomplete command.\n");
+}
+
+TEST(ShowClock, Format) {
+  using namespace std::chrono;
+  EXPECT_EQ(format_show_clock(nov27_noon(), 0), "*12:00:00.000 UTC Fri Nov 27 2026");
+  TimePoint t = time_point_cast<Seconds>(sys_days(year(2025) / January / 4)) + hours(9) +
+                minutes(8) + Seconds(7);
+  EXPECT_EQ(format_show_clock(t, 42), "*09:08:07.042 UTC Sat Jan 4 2025");
+}
+
+TEST_F(SystemCommandsTest, DirListsRegularFilesByName) {
+  ASSERT_TRUE(fs::write_atomic(dev_.device().nvram_dir() + "/b.ser", "12345").ok());
+  ASSERT_TRUE(fs::write_atomic(dev_.device().nvram_dir() + "/a.crl", "1").ok());
+  ASSERT_TRUE(fs::make_dirs(dev_.device().nvram_dir() + "/subdir").ok());
+  std::string out = run("dir nvram:").output;
+  EXPECT_TRUE(std::regex_match(out, std::regex("Directory of nvram:/\n\n"
+                                               "    1  -rw-           1 +<no date>  a.crl\n"
+                                               "    2  -rw-           5 +<no date>  b.ser\n"
+                                               "\n\\d+ bytes total \\(\\d+ bytes free\\)\n")))
+      << out;
+  out = run("dir").output;
+  EXPECT_TRUE(std::regex_match(out, std::regex("Directory of flash:/\n\nNo files in directory\n"
+                                               "\n\\d+ bytes total \\(\\d+ bytes free\\)\n")))
+      << out;
+  EXPECT_EQ(run("dir nv").output.substr(0, 20), "Directory of nvram:/");
+  std::filesystem::remove_all(dev_.device().flash_dir());
+  Reply r = run("dir flash:");
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.output, "%Error opening flash:/ (No such file or directory)\n");
+}
+
+TEST_F(SystemCommandsTest, Hostname) {
+  run("configure terminal");
+  const std::vector<std::string> bad_names = {"hostname 1abc", "hostname a_b", "hostname a-",
+                                              "hostname " + std::string(64, 'a')};
+  for (const std::string& bad : bad_names) {
+    Reply r = run(bad);
+    EXPECT_FALSE(r.ok) << bad;
+    EXPECT_EQ(r.output, "% Hostname contains one or more illegal characters.\n");
+  }
+  EXPECT_TRUE(run("hostname ca-1").ok);
+  EXPECT_EQ(session_.prompt(), "ca-1(config)#");
+  EXPECT_TRUE(run("no hostname").ok);
+  EXPECT_EQ(session_.prompt(), "Router(config)#");
+}
+
+TEST_F(SystemCommandsTest, TerminalSettingsAreAccepted) {
+  EXPECT_TRUE(run("terminal length 0").ok);
+  EXPECT_TRUE(run("term width 132").ok);
+  EXPECT_FALSE(run("terminal length 513").ok);
+}
+
+}  // namespace
+}  // namespace scepter::cli

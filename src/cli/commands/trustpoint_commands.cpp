@@ -1,0 +1,370 @@
+// crypto pki trustpoint NAME (config mode), its ca-trustpoint subcommands, show crypto
+// pki trustpoints, and the trustpoint config writer.
+//
+// A certificate server creates a trustpoint with its own label that holds its CA
+// certificate. Once that certificate exists, the trustpoint is locked (the seed: "the
+// trustpoint is locked so that it cannot be modified"); re-entering the values it already
+// has is accepted, so a saved configuration can be pasted back.
+#include <arpa/inet.h>
+
+#include <cctype>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "ca/device.h"
+#include "cli/commands/more_commands.h"
+#include "cli/context.h"
+#include "cli/questions.h"
+#include "pki/certificate.h"
+#include "pki/digest.h"
+#include "pki/name.h"
+
+namespace scepter::cli {
+namespace {
+
+using ca::TrustpointConfig;
+
+constexpr std::string_view kCrypto = "Encryption module";
+constexpr std::string_view kPki = "Public Key components";
+constexpr std::string_view kTrustpoint = "Define a CA trustpoint";
+
+// The subcommands that recreate `tp`, in the order the running-config shows them.
+std::vector<std::string> trustpoint_lines(const TrustpointConfig& tp) {
+  std::vector<std::string> out;
+  if (!tp.enrollment_url.empty()) out.push_back("enrollment url " + tp.enrollment_url);
+  if (tp.enrollment_mode_ra) out.push_back("enrollment mode ra");
+  if (tp.retry_period_minutes > 0) {
+    out.push_back(fmt::format("enrollment retry period {}", tp.retry_period_minutes));
+  }
+  if (tp.retry_count > 0) out.push_back(fmt::format("enrollment retry count {}", tp.retry_count));
+  if (!tp.subject_name.empty()) out.push_back("subject-name " + tp.subject_name);
+  if (!tp.revocation_check.empty()) out.push_back("revocation-check " + tp.revocation_check);
+  if (!tp.rsakeypair.empty()) out.push_back("rsakeypair " + tp.rsakeypair);
+  if (tp.hash) out.push_back(fmt::format("hash {}", pki::hash_name(*tp.hash)));
+  return out;
+}
+
+void write_trustpoints(ca::Device& device, ConfigText& out) {
+  for (const auto& [name, tp] : device.trustpoints()) {
+    out.line("crypto pki trustpoint " + name);
+    for (const std::string& line : trustpoint_lines(tp)) out.child(line);
+    out.bang();
+  }
+}
+
+// The CA certificate a trustpoint holds: a certificate server's, under its label.
+std::optional<pki::Certificate> ca_certificate(ca::Device& device, const std::string& name) {
+  auto server = device.server(name);
+  if (!server) return std::nullopt;
+  return server->info().ca_certificate;
+}
+
+Status check_trustpoint_name(std::string_view name) {
+  if (ca::KeyStore::check_label(std::string(name)).ok()) return ok_status();
+  return invalid_argument(fmt::format(
+      "Invalid trustpoint name {}: use 1 to 64 letters, digits, '.', '_' or '-'.", name));
+}
+
+CmdResult enter_trustpoint(Context& ctx, const Args& a) {
+  std::string name(a.word("name"));
+  Status s = check_trustpoint_name(name);
+  if (!s.ok()) return ctx.error(s.message());
+  auto& tps = ctx.device().trustpoints();
+  if (!tps.count(name)) {
+    TrustpointConfig tp;
+    tp.name = name;
+    tps.emplace(name, std::move(tp));
+  }
+  ctx.enter(Node::kCaTrustpoint, name);
+  return {};
+}
+
+CmdResult delete_trustpoint(Context& ctx, const Args& a) {
+  std::string name(a.word("name"));
+  if (!ctx.device().trustpoints().count(name)) {
+    return ctx.error(fmt::format("Trustpoint {} does not exist.", name));
+  }
+  if (ctx.device().server(name)) {
+    return ctx.error(fmt::format(
+        "The trustpoint {0} is used by certificate server {0}; remove the server first (no "
+        "crypto pki server {0}).",
+        name));
+  }
+  ctx.print(
+      "% Removing an enrolled trustpoint will destroy all certificates\n"
+      " received from the related Certificate Authority.\n\n");
+  return confirm(ctx, "Are you sure you want to do this?", [name](Context& c) {
+    c.device().trustpoints().erase(name);
+    return CmdResult();
+  });
+}
+
+// Applies `edit` to a copy of the current trustpoint and stores it, unless the
+// trustpoint is locked and the edit changes it.
+CmdResult edit_trustpoint(Context& ctx, const std::function<CmdResult(TrustpointConfig&)>& edit) {
+  std::string name(ctx.trustpoint_name());
+  auto& tps = ctx.device().trustpoints();
+  auto it = tps.find(name);
+  if (it == tps.end()) return ctx.error(fmt::format("Trustpoint {} no longer exists.", name));
+  TrustpointConfig tp = it->second;
+  CmdResult r = edit(tp);
+  if (!r.ok()) return r;
+  auto server = ctx.device().server(name);
+  if (server && server->has_ca_certificate() &&
+      trustpoint_lines(tp) != trustpoint_lines(it->second)) {
+    return ctx.error(fmt::format(
+        "Trustpoint {0} is locked: it holds the CA certificate of certificate server {0}.", name));
+  }
+  it->second = std::move(tp);
+  return {};
+}
+
+bool is_host_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
+}
+
+// http://host[:port][/path] or https://...; the host is a name, an IPv4 address or an
+// IPv6 address in brackets (http://[2001:DB8::1]:80, as in the IOS guide).
+Status check_enrollment_url(std::string_view url) {
+  auto bad = [url](std::string_view why) {
+    return invalid_argument(fmt::format("{} is not a valid enrollment URL: {}.", url, why));
+  };
+  for (char c : url) {
+    if (std::isspace(static_cast<unsigned char>(c))) return bad("it contains a blank");
+  }
+  std::string lower(url.substr(0, 8));
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string_view rest;
+  if (lower.starts_with("http://")) {
+    rest = url.substr(7);
+  } else if (lower.starts_with("https://")) {
+    rest = url.substr(8);
+  } else {
+    return bad("use http://host[:port][/path] or https://host[:port][/path]");
+  }
+  std::string_view authority = rest.substr(0, rest.find_first_of("/?"));
+  std::string_view port;
+  if (authority.starts_with('[')) {
+    auto close = authority.find(']');
+    if (close == std::string_view::npos) return bad("the IPv6 address has no ']'");
+    std::string addr(authority.substr(1, close - 1));
+    in6_addr a6{};
+    if (inet_pton(AF_INET6, addr.c_str(), &a6) != 1) return bad("the IPv6 address is invalid");
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty() && !after.starts_with(':')) return bad("junk after the IPv6 address");
+    if (!after.empty()) port = after.substr(1);
+  } else {
+    auto colon = authority.find(':');
+    std::string_view host = authority.substr(0, colon);
+    if (host.empty()) return bad("the host is missing");
+    for (char c : host) {
+      if (!is_host_char(c)) return bad("the host name has an invalid character");
+    }
+    if (colon != std::string_view::npos) {
+      port = authority.substr(colon + 1);
+      if (port.empty()) return bad("the port is missing");
+    }
+  }
+  if (!port.empty()) {
+    int value = 0;
+    for (char c : port) {
+      if (!std::isdigit(static_cast<unsigned char>(c)) || value > 65535) {
+        return bad("the port must be a number from 1 to 65535");
+      }
+      value = value * 10 + (c - '0');
+    }
+    if (value < 1 || value > 65535) return bad("the port must be a number from 1 to 65535");
+  }
+  return ok_status();
+}
+
+CmdResult enrollment_url(Context& ctx, const Args& a) {
+  std::string url(a.line("url"));
+  if (!a.has("no")) {
+    Status s = check_enrollment_url(url);
+    if (!s.ok()) return ctx.error(s.message());
+  }
+  return edit_trustpoint(ctx, [&](TrustpointConfig& tp) {
+    tp.enrollment_url = a.has("no") ? "" : url;
+    return CmdResult();
+  });
+}
+
+CmdResult enrollment_mode(Context& ctx, const Args& a) {
+  return edit_trustpoint(ctx, [&](TrustpointConfig& tp) {
+    tp.enrollment_mode_ra = !a.has("no");
+    return CmdResult();
+  });
+}
+
+CmdResult retry_period(Context& ctx, const Args& a) {
+  return edit_trustpoint(ctx, [&](TrustpointConfig& tp) {
+    tp.retry_period_minutes = a.has("no") ? 0 : static_cast<int>(a.integer("minutes"));
+    return CmdResult();
+  });
+}
+
+CmdResult retry_count(Context& ctx, const Args& a) {
+  return edit_trustpoint(ctx, [&](TrustpointConfig& tp) {
+    tp.retry_count = a.has("no") ? 0 : static_cast<int>(a.integer("polls"));
+    return CmdResult();
+  });
+}
+
+CmdResult subject_name(Context& ctx, const Args& a) {
+  std::string dn;
+  if (!a.has("no")) {
+    auto parsed = pki::parse_dn(a.line("dn"));
+    if (!parsed.has_value()) return ctx.error(parsed.error().message());
+    dn = pki::format_dn_config(parsed->get());
+  }
+  return edit_trustpoint(ctx, [&](TrustpointConfig& tp) {
+    tp.subject_name = dn;
+    return CmdResult();
+  });
+}
+
+// The key sizes IOS takes here are used when a router generates the pair at enrollment;
+// scepterd does not enroll, so they are accepted and not kept.
+CmdResult rsakeypair(Context& ctx, const Args& a) {
+  std::string label(a.word("label"));
+  if (!a.has("no")) {
+    Status s = ca::KeyStore::check_label(label);
+    if (!s.ok()) return ctx.error(fmt::format("Invalid key label {}: {}.", label, s.message()));
+  }
+  return edit_trustpoint(ctx, [&](TrustpointConfig& tp) {
+    tp.rsakeypair = a.has("no") ? "" : label;
+    return CmdResult();
+  });
+}
+
+CmdResult set_hash(Context& ctx, const Args& a) {
+  std::optional<pki::Hash> hash;
+  if (!a.has("no")) {
+    auto parsed = pki::parse_hash(a.choice("alg"));
+    if (!parsed.has_value()) return ctx.error(parsed.error().message());
+    hash = *parsed;
+  }
+  return edit_trustpoint(ctx, [&](TrustpointConfig& tp) {
+    tp.hash = hash;
+    return CmdResult();
+  });
+}
+
+CmdResult revocation_check(Context& ctx, const Args& a) {
+  return edit_trustpoint(ctx, [&](TrustpointConfig& tp) {
+    tp.revocation_check = a.has("no") ? "" : std::string(a.choice("method"));
+    return CmdResult();
+  });
+}
+
+std::string even_hex(std::string hex) { return hex.size() % 2 ? "0" + hex : hex; }
+
+// "Yes (General Purpose, non-exportable)" or "No".
+std::string key_state(ca::Device& device, const TrustpointConfig& tp) {
+  auto key = device.keys().get(tp.rsakeypair.empty() ? device.hostname() : tp.rsakeypair);
+  if (!key) return "No";
+  std::string usage = ca::key_usage_name(key->usage);
+  if (usage.ends_with(" Key")) usage.resize(usage.size() - 4);
+  return fmt::format("Yes ({}, {})", usage, key->exportable ? "exportable" : "non-exportable");
+}
+
+void show_trustpoint(Context& ctx, const TrustpointConfig& tp, bool status) {
+  auto cert = ca_certificate(ctx.device(), tp.name);
+  ctx.printf("Trustpoint {}:\n", tp.name);
+  if (!status) {
+    if (!cert) {
+      ctx.print("    Not authenticated.\n");
+      return;
+    }
+    ctx.printf("    Subject Name: \n    {}\n", pki::format_dn_ios(cert->subject()));
+    ctx.printf("          Serial Number (hex): {}\n", even_hex(cert->serial_hex()));
+    ctx.print("    Certificate configured.\n");
+    return;
+  }
+  if (cert) {
+    ctx.print("  Issuing CA certificate configured:\n");
+    ctx.printf("    Subject Name:\n     {}\n", pki::format_dn_ios(cert->subject()));
+    ctx.printf("    Fingerprint MD5: {} \n", pki::ios_fingerprint(cert->md5_fingerprint()));
+    ctx.printf("    Fingerprint SHA1: {} \n", pki::ios_fingerprint(cert->sha1_fingerprint()));
+  }
+  ctx.print("  State:\n");
+  ctx.printf("    Keys generated ............. {}\n", key_state(ctx.device(), tp));
+  ctx.printf("    Issuing CA authenticated ....... {}\n", cert ? "Yes" : "No");
+  ctx.print("    Certificate request(s) ..... None\n");
+}
+
+CmdResult show_trustpoints(Context& ctx, const Args& a) {
+  const auto& tps = ctx.device().trustpoints();
+  if (a.has("name")) {
+    auto it = tps.find(std::string(a.word("name")));
+    if (it == tps.end())
+      return ctx.error(fmt::format("Trustpoint {} does not exist.", a.word("name")));
+    show_trustpoint(ctx, it->second, a.has("status"));
+    return {};
+  }
+  for (const auto& [name, tp] : tps) show_trustpoint(ctx, tp, a.has("status"));
+  return {};
+}
+
+}  // namespace
+
+void register_trustpoint_commands(CommandTable& t) {
+  t.add(Node::kConfig, "crypto pki trustpoint WORD$name",
+        {kCrypto, kPki, kTrustpoint, "Trustpoint name"}, enter_trustpoint);
+  t.add(Node::kConfig, "no crypto pki trustpoint WORD$name",
+        {kNoHelp, kCrypto, kPki, kTrustpoint, "Trustpoint name"}, delete_trustpoint);
+
+  constexpr std::string_view kEnroll = "Enrollment parameters";
+  constexpr Node kTp = Node::kCaTrustpoint;
+  t.add(kTp, "[no] enrollment url LINE$url",
+        {kNoHelp, kEnroll, "CA server enrollment URL", "http://host[:port][/path] (or https://)"},
+        enrollment_url);
+  t.add(kTp, "[no] enrollment mode ra",
+        {kNoHelp, kEnroll, "Mode supported by the Certificate Authority",
+         "Registration Authority mode"},
+        enrollment_mode);
+  t.add(kTp, "[no] enrollment retry period (1-60)$minutes",
+        {kNoHelp, kEnroll, "Polling parameters", "Time between enrollment polls",
+         "Minutes (default 1)"},
+        retry_period);
+  t.add(kTp, "[no] enrollment retry count (1-100)$polls",
+        {kNoHelp, kEnroll, "Polling parameters", "Number of enrollment polls",
+         "Number of polls (default: poll indefinitely)"},
+        retry_count);
+  t.add(kTp, "[no] subject-name LINE$dn",
+        {kNoHelp, "Subject Name", "Distinguished name, e.g. CN=ra1, OU=ioscs RA, O=Example, C=US"},
+        subject_name);
+  t.add(kTp, "[no] rsakeypair WORD$label [(360-4096)$bits] [(360-4096)$encryption_bits]",
+        {kNoHelp, "Specify rsakeypair", "Key pair label", "Size of the signature (or general) key",
+         "Size of the encryption key"},
+        rsakeypair);
+  t.add(kTp, "hash <md5|sha1|sha256|sha384|sha512>$alg",
+        {"Hash algorithm for self-signed certificates", "MD5", "SHA-1", "SHA-256", "SHA-384",
+         "SHA-512"},
+        set_hash);
+  t.add(kTp, "no hash [<md5|sha1|sha256|sha384|sha512>$alg]",
+        {kNoHelp, "Hash algorithm for self-signed certificates", "MD5", "SHA-1", "SHA-256",
+         "SHA-384", "SHA-512"},
+        set_hash);
+  t.add(kTp, "revocation-check <crl|none|ocsp>$method",
+        {"Revocation checking options", "Check the CRL", "Ignore revocation check",
+         "Check with OCSP"},
+        revocation_check);
+  t.add(kTp, "no revocation-check [<crl|none|ocsp>$method]",
+        {kNoHelp, "Revocation checking options", "Check the CRL", "Ignore revocation check",
+         "Check with OCSP"},
+        revocation_check);
+  t.add_config_writer(config_order::kTrustpoints, write_trustpoints);
+
+  t.add(Node::kExec, "show crypto pki trustpoints [WORD$name] [status]",
+        {"Show running system information", kCrypto, kPki, "Show trustpoints", "Trustpoint name",
+         "Show trustpoint status"},
+        show_trustpoints);
+}
+
+}  // namespace scepter::cli

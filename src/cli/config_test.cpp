@@ -1,0 +1,185 @@
+// The running-config framework, saving it, and loading configuration text.
+#include "cli/config.h"
+
+#include <map>
+
+#include <gtest/gtest.h>
+
+#include "cli/cli_testing.h"
+#include "cli/commands/commands.h"
+#include "common/fs.h"
+
+namespace scepter::cli {
+namespace {
+
+// A stand-in certificate-server area: state kept by the test, written back by a writer.
+struct FakeServers {
+  struct Server {
+    std::string issuer;
+    std::int64_t crl_hours = 0;
+    bool shutdown = true;
+  };
+  std::map<std::string, Server, std::less<>> servers;
+};
+
+void add_fake_server_area(CommandTable& t, FakeServers& state) {
+  FakeServers* st = &state;
+  t.add(Node::kConfig, "crypto pki server WORD$label",
+        {"Encryption module", "Public Key components", "Enable IOS Certificate server",
+         "Certificate Server label"},
+        [st](Context& ctx, const Args& a) {
+          st->servers[std::string(a.word("label"))];
+          ctx.enter(Node::kCsServer, std::string(a.word("label")));
+          return CmdResult();
+        });
+  t.add(Node::kCsServer, "issuer-name LINE$dn", {"Issuer name", "Issuer name string"},
+        [st](Context& ctx, const Args& a) {
+          st->servers[std::string(ctx.server_label())].issuer = std::string(a.line("dn"));
+          return CmdResult();
+        });
+  t.add(Node::kCsServer, "[no] lifetime crl (1-336)$hours",
+        {kNoHelp, "Lifetimes of CA items", "Certificate revocation list", "Hours (default 168)"},
+        [st](Context& ctx, const Args& a) {
+          st->servers[std::string(ctx.server_label())].crl_hours = a.integer("hours");
+          return CmdResult();
+        });
+  t.add(Node::kCsServer, "[no] shutdown", {kNoHelp, "Shutdown IOS CS"},
+        [st](Context& ctx, const Args& a) {
+          st->servers[std::string(ctx.server_label())].shutdown = !a.has("no");
+          return CmdResult();
+        });
+  t.add_config_writer(config_order::kCertificateServers, [st](ca::Device&, ConfigText& out) {
+    for (const auto& [label, s] : st->servers) {
+      out.line("crypto pki server " + label);
+      if (!s.issuer.empty()) out.child("issuer-name " + s.issuer);
+      if (s.crl_hours) out.child("lifetime crl " + std::to_string(s.crl_hours));
+      if (!s.shutdown) out.child("no shutdown");
+      out.bang();
+    }
+  });
+}
+
+struct Configured {
+  CommandTable table;
+  FakeServers state;
+  testing::TempDevice dev;
+  Configured() {
+    // Only the system areas: the fake server area stands in for the real one.
+    register_system_commands(table);
+    register_config_commands(table);
+    add_fake_server_area(table, state);
+  }
+  std::string body() {
+    std::lock_guard<std::mutex> lock(dev.device().mutex());
+    return running_config(table, dev.device());
+  }
+};
+
+TEST(ConfigText, SeparatorsAndIndentation) {
+  ConfigText t;
+  t.bang();
+  t.line("crypto pki server a");
+  t.child("grant auto");
+  t.bang();
+  t.bang();
+  t.line("ip http server");
+  EXPECT_EQ(t.text(), "crypto pki server a\n grant auto\n!\nip http server\n");
+}
+
+TEST(RunningConfig, DefaultBodyAndFrame) {
+  Configured c;
+  std::string body = c.body();
+  EXPECT_EQ(body, "!\nhostname Router\n!\nend\n");
+  EXPECT_EQ(frame_running_config(body),
+            "Building configuration...\n\nCurrent configuration : 24 bytes\n"
+            "!\nhostname Router\n!\nend\n");
+}
+
+TEST(RunningConfig, RoundTrip) {
+  const std::string text =
+      "hostname ca1\n"
+      "crypto pki server mycs\n"
+      " issuer-name CN=mycs, O=Example, C=US\n"
+      " lifetime crl 24\n"
+      "crypto pki server b\n"
+      "  no shutdown\n"
+      "! a comment\n"
+      "end\n";
+  Configured first;
+  LoadResult r = load_config(first.table, first.dev.device(), text);
+  EXPECT_EQ(r.errors, 0) << r.output;
+  std::string body = first.body();
+  EXPECT_EQ(body,
+            "!\n"
+            "hostname ca1\n"
+            "!\n"
+            "crypto pki server b\n"
+            " no shutdown\n"
+            "!\n"
+            "crypto pki server mycs\n"
+            " issuer-name CN=mycs, O=Example, C=US\n"
+            " lifetime crl 24\n"
+            "!\n"
+            "end\n");
+  Configured second;
+  r = load_config(second.table, second.dev.device(), body);
+  EXPECT_EQ(r.errors, 0) << r.output;
+  EXPECT_EQ(second.body(), body);
+}
+
+TEST(LoadConfig, ReportsBadLinesAndGoesOn) {
+  Configured c;
+  LoadResult r = load_config(c.table, c.dev.device(), "hostname ca1\nbogus line\nhostname ca2\n");
+  EXPECT_EQ(r.errors, 1);
+  EXPECT_NE(r.output.find("line 2: bogus line\n"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("% Invalid input detected at '^' marker."), std::string::npos);
+  EXPECT_EQ(c.dev.device().hostname(), "ca2");
+}
+
+class SaveTest : public ::testing::Test {
+ protected:
+  void SetUp() override { register_all_commands(table_); }
+  std::string transcript(std::string_view input) {
+    return testing::run_transcript(session_, input);
+  }
+  CommandTable table_;
+  testing::TempDevice dev_;
+  Session session_{table_, dev_.device()};
+};
+
+TEST_F(SaveTest, WriteMemoryAndShowStartup) {
+  EXPECT_EQ(session_.execute("show startup-config").output, "startup-config is not present\n");
+  session_.execute("configure terminal");
+  session_.execute("hostname ca1");
+  session_.execute("end");
+  Reply r = session_.execute("write memory");
+  EXPECT_TRUE(r.ok);
+  EXPECT_EQ(r.output, "Building configuration...\n[OK]\n");
+  auto saved = fs::read_file(dev_.device().startup_config_path());
+  ASSERT_TRUE(saved.has_value());
+  EXPECT_EQ(*saved, "!\nhostname ca1\n!\nend\n");
+  EXPECT_EQ(session_.execute("show startup-config").output, *saved);
+  EXPECT_EQ(session_.execute("wr").output, "Building configuration...\n[OK]\n");
+  EXPECT_EQ(session_.execute("write terminal").output,
+            session_.execute("show running-config").output);
+}
+
+TEST_F(SaveTest, CopyRunningConfigAsksForTheName) {
+  EXPECT_EQ(transcript("copy running-config startup-config\n\n"),
+            "Router#copy running-config startup-config\n"
+            "Destination filename [startup-config]? \n"
+            "Building configuration...\n[OK]\n");
+  EXPECT_TRUE(fs::exists(dev_.device().startup_config_path()));
+  EXPECT_EQ(transcript("copy run start\nbackup-config\n"),
+            "Router#copy run start\n"
+            "Destination filename [startup-config]? backup-config\n"
+            "Building configuration...\n[OK]\n");
+  EXPECT_TRUE(fs::exists(dev_.device().nvram_dir() + "/backup-config"));
+  session_.execute("copy run start");
+  Reply r = session_.execute("../escape");
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.output, "% Invalid destination filename\n");
+}
+
+}  // namespace
+}  // namespace scepter::cli

@@ -1,0 +1,83 @@
+#pragma once
+// Session: the IOS command interpreter behind one shell connection (or one configuration
+// load). It keeps the mode stack (exec > config > cs-server ...) with the name each
+// submode was entered with, and the pending question, if any.
+//
+// A line that does not match in a config submode is tried in the parent modes (IOS leaves
+// the submode for the one where it matched, as with `crypto pki server b` typed inside
+// `crypto pki server a`). Lines starting with '!' and blank lines do nothing; leading
+// blanks are ignored (startup-config is indented).
+//
+// Thread safety: as ShellSession. execute() takes device.mutex() for the whole line, so
+// it must not be called with that mutex held; prompt() takes it briefly. The table must
+// outlive the session.
+
+#include <cstddef>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/command_table.h"
+#include "cli/context.h"
+#include "cli/matcher.h"
+#include "cli/shell_session.h"
+
+namespace scepter::ca {
+class Device;
+}
+
+namespace scepter::cli {
+
+struct SessionOptions {
+  // False for loading a configuration: questions answer themselves (questions.h).
+  bool interactive = true;
+  // Start in global configuration mode instead of exec mode.
+  bool start_in_config = false;
+};
+
+class Session final : public ShellSession {
+ public:
+  Session(const CommandTable& table, ca::Device& device, SessionOptions options = {});
+
+  Reply execute(std::string_view line) override;
+  std::string help(std::string_view line) override;
+  std::vector<std::string> complete(std::string_view line) override;
+  std::string prompt() const override;
+  bool input_hidden() const override;
+  void set_async_output(std::function<void(std::string_view)> sink) override;
+
+  Node node() const { return stack_.back().node; }
+  bool interactive() const { return options_.interactive; }
+  bool has_question() const { return question_.has_value(); }
+
+ private:
+  friend class Context;
+
+  struct Frame {
+    Node node;
+    std::string target;
+  };
+
+  // Runs one line with the device mutex held; appends to `out`.
+  CmdResult run_line(std::string_view line, std::string& out, std::size_t prompt_width);
+  CmdResult answer_question(std::string_view line, std::string& out);
+  // Runs a command line in `node` or, failing that, in its config parents.
+  CmdResult dispatch(std::string_view line, std::string& out, std::size_t marker_base);
+  CmdResult run_matched(const MatchResult& m, Node node, std::string& out, std::size_t marker_base);
+  std::string prompt_locked() const;
+  // `node` and the modes above it where a failed line is tried next.
+  std::vector<Node> fallback_chain(Node node) const;
+
+  const CommandTable& table_;
+  ca::Device& device_;
+  SessionOptions options_;
+  std::vector<Frame> stack_;
+  std::optional<Question> question_;
+  bool closed_ = false;
+  mutable std::mutex sink_mu_;
+  std::function<void(std::string_view)> sink_;
+};
+
+}  // namespace scepter::cli

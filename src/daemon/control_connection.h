@@ -1,0 +1,52 @@
+#pragma once
+// One control-socket connection: the ControlChannel that writes to it and the loop that
+// reads requests, drives the connection's ShellSession and answers. Internal to
+// ControlServer; exposed for its tests.
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string_view>
+
+#include "cli/shell_session.h"
+#include "daemon/control_fd.h"
+
+namespace scepter::daemon {
+
+// Makes the session for a new connection. Called on the connection's thread; may return
+// nullptr to refuse the connection (the client gets "% Internal error").
+using SessionFactory = std::function<std::unique_ptr<cli::ShellSession>()>;
+
+// The write side of a connection, shared by the connection's thread (answers) and any
+// thread that emits asynchronous output. Writes are whole lines under one mutex, so an
+// async line never lands inside an answer. Thread-safe. The descriptor stays open until
+// the last owner lets go, so shutdown() is safe from any thread.
+class ControlChannel {
+ public:
+  ControlChannel(UniqueFd fd, int write_timeout_ms);
+
+  int fd() const { return fd_.get(); }
+  // Writes all of `data`, or fails (returns false) once the channel is closed, the peer is
+  // gone, or the peer has read nothing for the write timeout; a failed channel is shut
+  // down, so the reader sees end-of-file.
+  bool write(std::string_view data);
+  // Ends the connection: the client sees end-of-file, and later writes are no-ops (after
+  // the session ends, stray async output is dropped).
+  void close();
+  // Wakes a reader blocked on this connection (shutdown(2) both ways).
+  void shutdown();
+
+ private:
+  const UniqueFd fd_;
+  const int write_timeout_ms_;
+  std::mutex mu_;
+  bool closed_ = false;  // GUARDED_BY(mu_)
+};
+
+// Serves one connection until the client disconnects, the session closes (`exit`), or the
+// channel is shut down. Creates the session with `factory` and destroys it before
+// returning. Never throws.
+void serve_connection(const std::shared_ptr<ControlChannel>& channel,
+                      const SessionFactory& factory);
+
+}  // namespace scepter::daemon

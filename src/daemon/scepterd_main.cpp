@@ -1,0 +1,109 @@
+// scepterd: the certificate server daemon. Wiring only: options, the master passphrase,
+// the Device, the command table, the startup-config, the control socket and the timer.
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "ca/device.h"
+#include "cli/command_table.h"
+#include "cli/commands/commands.h"
+#include "cli/config.h"
+#include "cli/session.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "daemon/control_server.h"
+#include "daemon/master_key.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+std::mutex g_mu;
+std::condition_variable g_cv;
+
+void on_signal(int) { g_stop = true; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace scepter;
+  CLI::App app{"scepterd: a certificate server with the Cisco IOS CLI"};
+  std::string nvram = "/var/lib/scepterd/nvram";
+  std::string flash;
+  std::string socket_path = "/run/scepterd/scepterd.sock";
+  std::string password_file;
+  std::string log_file;
+  bool verbose = false;
+  app.add_option("--nvram", nvram, "Directory that plays the router's NVRAM (startup-config)");
+  app.add_option("--flash", flash, "Directory for flash: (default <nvram>/../flash)");
+  app.add_option("--socket", socket_path, "Control socket for the scepter shell");
+  app.add_option("--password-file", password_file,
+                 "File holding the master passphrase that encrypts private keys");
+  app.add_option("--log", log_file, "Log file (default: standard error)");
+  app.add_flag("-v,--verbose", verbose, "Log debug messages");
+  CLI11_PARSE(app, argc, argv);
+
+  log::init(verbose, log_file);
+  auto master = daemon::load_master_passphrase(password_file, nvram);
+  if (!master.has_value()) {
+    std::fprintf(stderr, "scepterd: %s\n", master.error().to_string().c_str());
+    return 1;
+  }
+  if (master->generated) {
+    log::warn(
+        "no master passphrase given: generated one in {} (mode 0600); keep it with the "
+        "keys, or use --password-file",
+        master->source);
+  } else {
+    log::info("master passphrase from {}", master->source);
+  }
+
+  SystemClock clock;
+  auto device = ca::Device::create({nvram, flash, master->passphrase}, clock);
+  if (!device.has_value()) {
+    std::fprintf(stderr, "scepterd: %s\n", device.error().to_string().c_str());
+    return 1;
+  }
+  cli::CommandTable table;
+  cli::register_all_commands(table);
+
+  const std::string startup = (*device)->startup_config_path();
+  if (auto text = fs::read_file(startup); text.has_value()) {
+    cli::LoadResult r = cli::load_config(table, **device, *text);
+    if (!r.output.empty()) log::info("startup-config:\n{}", r.output);
+    if (r.errors > 0) log::warn("startup-config: {} line(s) failed", r.errors);
+  } else if (text.error().code() != Code::kNotFound) {
+    log::error("cannot read {}: {}", startup, text.error().message());
+  }
+
+  daemon::ControlServer control({.path = socket_path}, [&]() -> std::unique_ptr<cli::ShellSession> {
+    return std::make_unique<cli::Session>(table, **device);
+  });
+  if (Status s = control.start(); !s.ok()) {
+    std::fprintf(stderr, "scepterd: control socket: %s\n", s.to_string().c_str());
+    return 1;
+  }
+  log::info("scepterd ready; shell: scepter --socket {}", socket_path);
+
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  // The timers of every certificate server (CRL refresh, request expiry, recovery).
+  while (!g_stop) {
+    (*device)->tick();
+    std::unique_lock<std::mutex> lock(g_mu);
+    g_cv.wait_for(lock, std::chrono::seconds(1), [] { return g_stop.load(); });
+  }
+  log::info("scepterd stopping");
+  control.stop();
+  return 0;
+}

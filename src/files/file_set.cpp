@@ -1,0 +1,102 @@
+#include "files/file_set.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/fs.h"
+
+namespace scepter::files {
+
+std::string_view type_keyword(FileType type) {
+  switch (type) {
+    case FileType::kSer:
+      return "ser";
+    case FileType::kCrl:
+      return "crl";
+    case FileType::kCrt:
+      return "crt";
+    case FileType::kCnm:
+      return "cnm";
+    case FileType::kP12:
+      return "p12";
+    case FileType::kPem:
+      return "pem";
+  }
+  return "ser";
+}
+
+Result<FileType> parse_type(std::string_view keyword) {
+  for (FileType t : {FileType::kSer, FileType::kCrl, FileType::kCrt, FileType::kCnm, FileType::kP12,
+                     FileType::kPem}) {
+    if (type_keyword(t) == keyword) return t;
+  }
+  return fail(invalid_argument("unknown file type " + std::string(keyword)));
+}
+
+std::string_view level_keyword(DbLevel level) {
+  switch (level) {
+    case DbLevel::kMinimal:
+      return "minimal";
+    case DbLevel::kNames:
+      return "names";
+    case DbLevel::kComplete:
+      return "complete";
+  }
+  return "minimal";
+}
+
+const std::string& FileSet::url_for(FileType type) const {
+  auto it = locations_.storage.find(type);
+  return it == locations_.storage.end() ? locations_.primary : it->second;
+}
+
+Result<std::string> FileSet::dir_for(FileType type) const { return resolver_(url_for(type)); }
+
+Result<std::string> FileSet::path_for(FileType type, const std::string& name) const {
+  ASSIGN_OR_RETURN(std::string dir, dir_for(type));
+  return dir + "/" + name;
+}
+
+Status FileSet::write(FileType type, const std::string& name, std::string_view data, int mode) {
+  ASSIGN_OR_RETURN(std::string path, path_for(type, name));
+  RETURN_IF_ERROR(fs::write_atomic(path, data, mode));
+  auto it = locations_.publish.find(type);
+  if (it == locations_.publish.end()) return ok_status();
+  for (const std::string& url : it->second) {
+    ASSIGN_OR_RETURN(std::string dir, resolver_(url));
+    RETURN_IF_ERROR(fs::make_dirs(dir));
+    RETURN_IF_ERROR(fs::write_atomic(dir + "/" + name, data, mode));
+  }
+  return ok_status();
+}
+
+Result<std::string> FileSet::read(FileType type, const std::string& name) const {
+  ASSIGN_OR_RETURN(std::string path, path_for(type, name));
+  return fs::read_file(path);
+}
+
+Status FileSet::remove(FileType type, const std::string& name) {
+  ASSIGN_OR_RETURN(std::string path, path_for(type, name));
+  return fs::remove_file(path);
+}
+
+Status FileSet::check_writable(FileType type) const {
+  ASSIGN_OR_RETURN(std::string dir, dir_for(type));
+  // A missing directory is an error, not something to create: a typo in `database url`
+  // must not silently scatter the CA's files. Probe with a real file so that read-only
+  // mounts are caught even when running as root.
+  std::string probe = dir + "/.scepter-probe";
+  int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return unavailable("storage " + url_for(type) + " (" + dir +
+                       ") is not accessible: " + std::strerror(errno));
+  }
+  ::close(fd);
+  ::unlink(probe.c_str());
+  return ok_status();
+}
+
+}  // namespace scepter::files

@@ -1,0 +1,94 @@
+#include "files/file_set.h"
+
+#include <sys/stat.h>
+#include <cstdlib>
+
+#include "common/fs.h"
+#include "common/testing.h"
+
+namespace scepter::files {
+namespace {
+
+struct Dirs {
+  std::string root;
+  Resolver resolver() const {
+    std::string r = root;
+    return [r](std::string_view url) -> Result<std::string> {
+      if (url.starts_with("nvram:")) return r + "/nvram" + std::string(url.substr(6));
+      if (url.starts_with("/")) return std::string(url);
+      return fail(invalid_argument("remote"));
+    };
+  }
+};
+
+Dirs make_dirs() {
+  char tmpl[] = "/tmp/scepter-files-XXXXXX";
+  Dirs d{::mkdtemp(tmpl)};
+  EXPECT_OK(fs::make_dirs(d.root + "/nvram"));
+  return d;
+}
+
+TEST(FileSet, PerTypeOverrideBeatsPrimary) {
+  Dirs d = make_dirs();
+  Locations loc;
+  loc.primary = d.root + "/primary";
+  ASSERT_OK(fs::make_dirs(loc.primary));
+  loc.storage[FileType::kSer] = "nvram:";
+  FileSet fs_set(loc, d.resolver());
+  EXPECT_EQ(fs_set.url_for(FileType::kSer), "nvram:");
+  EXPECT_EQ(fs_set.url_for(FileType::kCrl), d.root + "/primary");
+  ASSERT_OK(fs_set.check_writable(FileType::kCrl));
+  ASSERT_OK(fs_set.write(FileType::kCrl, "ca.crl", "crl-bytes"));
+  EXPECT_EQ(*fs::read_file(d.root + "/primary/ca.crl"), "crl-bytes");
+}
+
+TEST(FileSet, PublishCopiesToEveryLocation) {
+  Dirs d = make_dirs();
+  Locations loc;
+  loc.publish[FileType::kCrl] = {d.root + "/pub1", d.root + "/pub2"};
+  FileSet fs_set(loc, d.resolver());
+  ASSERT_OK(fs_set.write(FileType::kCrl, "ca.crl", "x"));
+  EXPECT_EQ(*fs::read_file(d.root + "/nvram/ca.crl"), "x");
+  EXPECT_EQ(*fs::read_file(d.root + "/pub1/ca.crl"), "x");
+  EXPECT_EQ(*fs::read_file(d.root + "/pub2/ca.crl"), "x");
+}
+
+TEST(FileSet, RemoteUrlIsRefused) {
+  Dirs d = make_dirs();
+  Locations loc;
+  loc.primary = "tftp://10.0.0.1/";
+  FileSet fs_set(loc, d.resolver());
+  EXPECT_CODE(fs_set.write(FileType::kSer, "a", "b"), Code::kInvalidArgument);
+}
+
+TEST(FileSet, MissingDirectoryFailsCheck) {
+  Dirs d = make_dirs();
+  Locations loc;
+  loc.primary = d.root + "/missing";
+  FileSet fs_set(loc, d.resolver());
+  EXPECT_CODE(fs_set.check_writable(FileType::kSer), Code::kUnavailable);
+  EXPECT_FALSE(fs::exists(d.root + "/missing"));
+}
+
+TEST(FileSet, PathThroughAFileFailsCheck) {
+  // Root can write into any directory, so "unwritable" is simulated by a path whose
+  // parent is a regular file.
+  Dirs d = make_dirs();
+  ASSERT_OK(fs::write_atomic(d.root + "/plain", "x"));
+  Locations loc;
+  loc.primary = d.root + "/plain/sub";
+  FileSet fs_set(loc, d.resolver());
+  EXPECT_CODE(fs_set.check_writable(FileType::kSer), Code::kUnavailable);
+}
+
+TEST(FileSet, TypeKeywordsRoundTrip) {
+  for (auto k : {"ser", "crl", "crt", "cnm", "p12", "pem"}) {
+    auto t = parse_type(k);
+    ASSERT_OK(t);
+    EXPECT_EQ(type_keyword(*t), k);
+  }
+  EXPECT_CODE(parse_type("exe"), Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace scepter::files

@@ -1,0 +1,394 @@
+// One HTTP/1.x connection on Boost.Beast: reads a request at a time, passes it to the
+// handler on the worker pool, writes the answer, and repeats while keep-alive lasts.
+// The only file that includes Beast's HTTP code.
+
+#include <algorithm>
+#include <ctime>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+
+#include "common/log.h"
+#include "http/message.h"
+#include "http/server_core.h"
+
+namespace scepter::http::detail {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+using error_code = boost::system::error_code;
+
+namespace {
+
+constexpr std::size_t kReadChunk = 16 << 10;
+constexpr std::size_t kMaxDrainBytes = 4 << 20;
+constexpr auto kMaxDrainTime = std::chrono::seconds(2);
+
+// Formatting the date on every response shows up in profiles; it changes once a second.
+const std::string& cached_http_date() {
+  thread_local std::time_t last = 0;
+  thread_local std::string text;
+  const std::time_t now = std::time(nullptr);
+  if (now != last) {
+    last = now;
+    text = http_date(now);
+  }
+  return text;
+}
+
+std::string_view view(beast::string_view s) { return {s.data(), s.size()}; }
+
+}  // namespace
+
+// One client connection. All methods run on the connection's strand, except the
+// constructor, start() and executor().
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  using Core = HttpServer::Core;
+
+  Connection(Core& core, tcp::socket socket) : core_(core), stream_(std::move(socket)) {
+    ++core_.active;
+    error_code ec;
+    stream_.socket().set_option(tcp::no_delay(true), ec);
+    const tcp::endpoint remote = stream_.socket().remote_endpoint(ec);
+    if (!ec) {
+      net::ip::address addr = remote.address();
+      if (addr.is_v6() && addr.to_v6().is_v4_mapped()) {
+        addr = net::ip::make_address_v4(net::ip::v4_mapped, addr.to_v6());
+      }
+      remote_address_ = addr.to_string();
+      remote_port_ = remote.port();
+    }
+  }
+
+  ~Connection() {
+    std::lock_guard<std::mutex> lock(core_.mu);
+    if (id_ != 0) {
+      core_.connections.erase(id_);
+    }
+    if (--core_.active == 0) {
+      core_.idle_cv.notify_all();
+    }
+  }
+
+  net::any_io_executor executor() { return stream_.get_executor(); }
+
+  void start() {
+    {
+      std::lock_guard<std::mutex> lock(core_.mu);
+      id_ = core_.next_id++;
+      core_.connections.emplace(id_, weak_from_this());
+    }
+    net::dispatch(executor(), [self = shared_from_this()] { self->read_header(); });
+  }
+
+  // stop(): drop a connection that is not working on a request.
+  void close_if_idle() {
+    if (state_ == State::kIdle || state_ == State::kReading) {
+      close();
+    }
+  }
+
+  void close() {
+    state_ = State::kClosed;
+    error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.close();
+  }
+
+  // The handler's answer, posted back from the worker thread.
+  void write_response(Response r);
+
+ private:
+  enum class State { kIdle, kReading, kHandling, kWriting, kClosing, kClosed };
+
+  void await_request();
+  void read_header();
+  void on_header(const error_code& ec);
+  void read_body();
+  void on_read_error(const error_code& ec);
+  void dispatch_request();
+  void send(bool keep_alive);
+  void on_written(const error_code& ec, bool keep_alive);
+  void send_error(int status, std::string_view text);
+  void start_drain();
+  void drain();
+
+  Core& core_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bhttp::response<bhttp::string_body> res_;  // alive until async_write completes
+  std::string remote_address_;
+  std::uint16_t remote_port_ = 0;
+  std::uint64_t id_ = 0;
+  State state_ = State::kReading;
+  unsigned version_ = 11;
+  bool keep_alive_ = false;
+  bool head_ = false;
+  std::size_t drained_ = 0;
+};
+
+namespace {
+
+// A request on its way through the worker pool. Members die in reverse order: the
+// connection before the Core it refers to.
+struct HandlerJob {
+  std::shared_ptr<HttpServer::Core> core;
+  std::shared_ptr<Connection> conn;
+  Request request;
+
+  void operator()() {
+    Response response = core->call_handler(request);
+    const net::any_io_executor ex = conn->executor();
+    net::post(ex, [c = std::move(conn), r = std::move(response)]() mutable {
+      c->write_response(std::move(r));
+    });
+  }
+};
+
+}  // namespace
+
+// Keep-alive: wait up to the idle timeout for the first byte of the next request.
+void Connection::await_request() {
+  if (core_.stopping) {
+    return close();
+  }
+  if (buffer_.size() > 0) {
+    return read_header();  // pipelined: the next request is already here
+  }
+  if (buffer_.capacity() > 2 * kReadChunk) {
+    buffer_.shrink_to_fit();  // do not keep a large body's buffer on an idle connection
+  }
+  state_ = State::kIdle;
+  stream_.expires_after(core_.options.idle_timeout);
+  stream_.async_read_some(buffer_.prepare(kReadChunk),
+                          [self = shared_from_this()](const error_code& ec, std::size_t n) {
+                            self->buffer_.commit(n);
+                            if (ec) {
+                              return self->on_read_error(ec);
+                            }
+                            self->read_header();
+                          });
+}
+
+// From the first byte on, the whole request must arrive within the read timeout.
+void Connection::read_header() {
+  state_ = State::kReading;
+  parser_.emplace();
+  parser_->header_limit(static_cast<std::uint32_t>(
+      std::min<std::size_t>(core_.options.max_header_bytes, UINT32_MAX)));
+  parser_->body_limit(static_cast<std::uint64_t>(core_.options.max_body_bytes));
+  stream_.expires_after(core_.options.read_timeout);
+  bhttp::async_read_header(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](const error_code& ec, std::size_t) { self->on_header(ec); });
+}
+
+void Connection::on_header(const error_code& ec) {
+  if (ec) {
+    return on_read_error(ec);
+  }
+  if (parser_->is_done()) {
+    return dispatch_request();
+  }
+  const auto& req = parser_->get();
+  if (req.version() >= 11 && iequals(view(req[bhttp::field::expect]), "100-continue")) {
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
+                     [self = shared_from_this()](const error_code& ec2, std::size_t) {
+                       if (ec2) {
+                         return self->on_read_error(ec2);
+                       }
+                       self->read_body();
+                     });
+    return;
+  }
+  read_body();
+}
+
+void Connection::read_body() {
+  bhttp::async_read(stream_, buffer_, *parser_,
+                    [self = shared_from_this()](const error_code& ec, std::size_t) {
+                      if (ec) {
+                        return self->on_read_error(ec);
+                      }
+                      self->dispatch_request();
+                    });
+}
+
+void Connection::on_read_error(const error_code& ec) {
+  if (state_ == State::kClosed || ec == net::error::operation_aborted) {
+    return;
+  }
+  if (ec == beast::error::timeout) {
+    ++core_.timeouts;  // the stream has closed the socket already
+    return;
+  }
+  if (ec == bhttp::error::body_limit) {
+    return send_error(413, "Payload Too Large\n");
+  }
+  if (ec == bhttp::error::header_limit) {
+    return send_error(431, "Request Header Fields Too Large\n");
+  }
+  if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
+      ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+    return send_error(400, "Bad Request\n");
+  }
+  close();  // the peer closed or reset the connection
+}
+
+void Connection::dispatch_request() {
+  auto& msg = parser_->get();
+  Request req;
+  req.method = std::string(msg.method_string());
+  req.target = std::string(msg.target());
+  Target target = split_target(req.target);
+  req.path = std::move(target.path);
+  req.query = std::move(target.query);
+  req.params = QueryParams::parse(req.query);
+  for (const auto& field : msg) {
+    req.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
+  req.body = std::move(msg.body());
+  req.remote_address = remote_address_;
+  req.remote_port = remote_port_;
+  version_ = msg.version() == 10 ? 10 : 11;
+  req.version = static_cast<int>(version_);
+  keep_alive_ = msg.keep_alive();
+  head_ = req.method == "HEAD";
+  parser_.reset();
+
+  state_ = State::kHandling;
+  ++core_.requests;
+  core_.pool->post(HandlerJob{core_.shared_from_this(), shared_from_this(), std::move(req)});
+}
+
+void Connection::write_response(Response r) {
+  if (state_ != State::kHandling) {
+    return;  // closed by stop() meanwhile
+  }
+  if (r.status < 200 || r.status > 599) {
+    log::error("HTTP handler returned status {}; sending 500", r.status);
+    r = Response::text(500, "Internal Server Error\n");
+  }
+  try {
+    res_ = {};
+    res_.version(version_);
+    res_.result(static_cast<unsigned>(r.status));
+    res_.set(bhttp::field::server, core_.options.server_name);
+    res_.set(bhttp::field::date, cached_http_date());
+    const bool type_ok = !r.content_type.empty() && is_sendable_header("X", r.content_type);
+    res_.set(bhttp::field::content_type, type_ok ? r.content_type : "text/plain");
+    const std::vector<Header>* lists[] = {&core_.options.response_headers, &r.headers};
+    for (const std::vector<Header>* list : lists) {
+      for (const Header& h : *list) {
+        if (is_sendable_header(h.first, h.second)) {
+          res_.insert(h.first, h.second);
+        }
+      }
+    }
+    if (r.status == 204 || r.status == 304) {
+      r.body.clear();
+    }
+    if (head_) {
+      res_.content_length(r.body.size());  // the length GET would send, and no body
+    } else {
+      res_.body() = std::move(r.body);
+      res_.prepare_payload();
+    }
+  } catch (const std::exception& e) {
+    log::error("HTTP response for {} could not be built: {}", remote_address_, e.what());
+    return close();
+  }
+  send(keep_alive_ && !core_.stopping);
+}
+
+void Connection::send(bool keep_alive) {
+  res_.keep_alive(keep_alive);
+  state_ = State::kWriting;
+  stream_.expires_after(core_.options.write_timeout);
+  bhttp::async_write(stream_, res_,
+                     [self = shared_from_this(), keep_alive](const error_code& ec, std::size_t) {
+                       self->on_written(ec, keep_alive);
+                     });
+}
+
+void Connection::on_written(const error_code& ec, bool keep_alive) {
+  res_ = {};
+  if (ec) {
+    if (ec == beast::error::timeout) {
+      ++core_.timeouts;
+    }
+    return close();
+  }
+  if (state_ == State::kClosing) {
+    return start_drain();
+  }
+  if (!keep_alive) {
+    return close();
+  }
+  await_request();
+}
+
+// An answer from the server itself to a request it will not pass on; the connection
+// closes afterwards, since the rest of the request cannot be trusted.
+void Connection::send_error(int status, std::string_view text) {
+  ++core_.bad_requests;
+  parser_.reset();
+  res_ = {};
+  res_.version(11);
+  res_.result(static_cast<unsigned>(status));
+  res_.set(bhttp::field::server, core_.options.server_name);
+  res_.set(bhttp::field::date, cached_http_date());
+  res_.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+  res_.body() = std::string(text);
+  res_.prepare_payload();
+  send(false);
+  state_ = State::kClosing;  // on_written() drains instead of closing
+}
+
+void Connection::start_drain() {
+  error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream_.expires_after(
+      std::min<std::chrono::steady_clock::duration>(kMaxDrainTime, core_.options.read_timeout));
+  drain();
+}
+
+// Lingering close: after an error answer, read and discard what the client still sends
+// (for a while) so that closing does not reset the connection before it reads the answer.
+void Connection::drain() {
+  buffer_.clear();
+  stream_.async_read_some(buffer_.prepare(kReadChunk),
+                          [self = shared_from_this()](const error_code& ec2, std::size_t n) {
+                            self->drained_ += n;
+                            if (ec2 || self->drained_ > kMaxDrainBytes) {
+                              return self->close();
+                            }
+                            self->drain();
+                          });
+}
+
+void start_connection(HttpServer::Core& core, tcp::socket socket) {
+  std::make_shared<Connection>(core, std::move(socket))->start();
+}
+
+void post_close(std::shared_ptr<Connection> conn, bool only_idle, std::function<void()> done) {
+  const net::any_io_executor ex = conn->executor();
+  net::post(ex, [c = std::move(conn), only_idle, done = std::move(done)] {
+    if (only_idle) {
+      c->close_if_idle();
+    } else {
+      c->close();
+    }
+    done();
+  });
+}
+
+}  // namespace scepter::http::detail

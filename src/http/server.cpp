@@ -1,0 +1,285 @@
+// HttpServer: binding, accepting, start and graceful stop. The HTTP protocol itself is
+// in connection.cpp; see server_core.h for threads and lifetimes.
+
+#include "http/server.h"
+
+#include <algorithm>
+#include <future>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "common/log.h"
+#include "http/server_core.h"
+
+namespace scepter::http {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
+using error_code = boost::system::error_code;
+
+namespace {
+
+std::string endpoint_text(const net::ip::address& addr, std::uint16_t port) {
+  if (addr.is_v6()) {
+    return "[" + addr.to_string() + "]:" + std::to_string(port);
+  }
+  return addr.to_string() + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+HttpServer::Core::Core(const ServerOptions& o, Handler h)
+    : options(o),
+      handler(std::move(h)),
+      acceptor(net::make_strand(ioc)),
+      accept_retry(acceptor.get_executor()) {
+  const std::string body = "Service Unavailable\n";
+  rejection = "HTTP/1.1 503 Service Unavailable\r\nServer: " + options.server_name +
+              "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
+              std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+}
+
+void HttpServer::Core::do_accept() {
+  acceptor.async_accept(net::make_strand(ioc), [this](const error_code& ec, tcp::socket socket) {
+    on_accept(ec, std::move(socket));
+  });
+}
+
+void HttpServer::Core::on_accept(const error_code& ec, tcp::socket socket) {
+  if (ec == net::error::operation_aborted || stopping) {
+    return;
+  }
+  if (ec) {
+    // Typically out of file descriptors: pause instead of spinning on the error.
+    log::warn("HTTP server on {}: accept failed: {}", where, ec.message());
+    accept_retry.expires_after(std::chrono::milliseconds(100));
+    accept_retry.async_wait([this](const error_code& ec2) {
+      if (!ec2 && !stopping) {
+        do_accept();
+      }
+    });
+    return;
+  }
+  ++accepted;
+  if (active >= options.max_connections) {
+    reject(std::move(socket));
+  } else {
+    detail::start_connection(*this, std::move(socket));
+  }
+  do_accept();
+}
+
+// Over the connection cap: a canned 503, written without waiting, then close.
+void HttpServer::Core::reject(tcp::socket socket) {
+  ++rejected;
+  error_code ec;
+  socket.non_blocking(true, ec);
+  char sink[4096];
+  socket.read_some(net::buffer(sink), ec);  // what already arrived, so close does not reset
+  socket.write_some(net::buffer(rejection), ec);
+  socket.shutdown(tcp::socket::shutdown_both, ec);
+  socket.close(ec);
+}
+
+void HttpServer::Core::run_io() {
+  for (;;) {
+    try {
+      ioc.run();
+      return;
+    } catch (const std::exception& e) {
+      log::error("HTTP server on {}: network thread: {}", where, e.what());
+    }
+  }
+}
+
+Response HttpServer::Core::call_handler(const Request& request) {
+  try {
+    return handler(request);
+  } catch (const std::exception& e) {
+    log::error("HTTP {} {} from {}: handler failed: {}", request.method, request.path,
+               request.remote_address, e.what());
+  } catch (...) {
+    log::error("HTTP {} {} from {}: handler failed", request.method, request.path,
+               request.remote_address);
+  }
+  ++handler_failures;
+  return Response::text(500, "Internal Server Error\n");
+}
+
+void HttpServer::Core::close_connections(bool only_idle) {
+  std::vector<std::shared_ptr<detail::Connection>> live;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& [id, weak] : connections) {
+      if (auto conn = weak.lock()) {
+        live.push_back(std::move(conn));
+      }
+    }
+  }
+  // The references are dropped outside `mu`: ~Connection takes it.
+  auto all_ran = std::make_shared<std::promise<void>>();
+  auto pending = std::make_shared<std::atomic<std::size_t>>(live.size() + 1);
+  const auto finish_one = [all_ran, pending] {
+    if (--*pending == 0) {
+      all_ran->set_value();
+    }
+  };
+  for (auto& conn : live) {
+    detail::post_close(std::move(conn), only_idle, finish_one);
+  }
+  live.clear();
+  std::future<void> ran = all_ran->get_future();
+  finish_one();
+  ran.wait_for(std::chrono::seconds(1));
+}
+
+HttpServer::HttpServer(std::shared_ptr<Core> core) : core_(std::move(core)) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+Result<std::unique_ptr<HttpServer>> HttpServer::create(const ServerOptions& options,
+                                                       Handler handler) {
+  if (!handler) {
+    return fail(invalid_argument("HTTP server needs a handler"));
+  }
+  const std::string bind_text = options.bind_address.empty() ? "0.0.0.0" : options.bind_address;
+  error_code ec;
+  const net::ip::address addr = net::ip::make_address(bind_text, ec);
+  if (ec) {
+    return fail(invalid_argument("invalid HTTP bind address '" + bind_text + "'"));
+  }
+  try {
+    auto core = std::make_shared<Core>(options, std::move(handler));
+    core->where = endpoint_text(addr, options.port);
+    const tcp::endpoint endpoint(addr, options.port);
+    tcp::acceptor& acc = core->acceptor;
+    if (acc.open(endpoint.protocol(), ec); ec) {
+      return fail(unavailable("cannot open a socket for " + core->where + ": " + ec.message()));
+    }
+    // Lets a new server bind the port at once after stop(), despite TIME_WAIT connections.
+    acc.set_option(net::socket_base::reuse_address(true), ec);
+    if (acc.bind(endpoint, ec); ec) {
+      return fail(unavailable("cannot bind " + core->where + ": " + ec.message()));
+    }
+    if (acc.listen(net::socket_base::max_listen_connections, ec); ec) {
+      return fail(unavailable("cannot listen on " + core->where + ": " + ec.message()));
+    }
+    core->port = acc.local_endpoint(ec).port();
+    core->where = endpoint_text(addr, core->port);
+    return std::unique_ptr<HttpServer>(new HttpServer(std::move(core)));
+  } catch (const std::exception& e) {
+    return fail(unavailable("cannot create HTTP server on " + endpoint_text(addr, options.port) +
+                            ": " + e.what()));
+  }
+}
+
+Status HttpServer::start() {
+  Core& c = *core_;
+  std::lock_guard<std::mutex> lock(c.lifecycle_mu);
+  if (c.stopped) {
+    return unavailable("HTTP server on " + c.where + " was stopped");
+  }
+  if (c.started) {
+    return ok_status();
+  }
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const unsigned workers =
+      c.options.worker_threads != 0 ? c.options.worker_threads : std::max(4u, 2 * cores);
+  const unsigned io = c.options.io_threads != 0 ? c.options.io_threads : std::min(2u, cores);
+  try {
+    c.pool = std::make_unique<detail::WorkerPool>(workers);
+    c.work.emplace(c.ioc.get_executor());
+    net::post(c.acceptor.get_executor(), [core = &c] { core->do_accept(); });
+    for (unsigned i = 0; i < io; ++i) {
+      c.io_threads.emplace_back([core = &c] { core->run_io(); });
+    }
+  } catch (const std::exception& e) {
+    c.stopping = true;
+    c.ioc.stop();
+    for (std::thread& t : c.io_threads) {
+      t.join();
+    }
+    c.io_threads.clear();
+    if (c.pool) {
+      c.pool->shutdown(SteadyClock::now());
+    }
+    c.stopped = true;
+    return unavailable("cannot start HTTP server on " + c.where + ": " + e.what());
+  }
+  c.started = true;
+  log::info("HTTP server listening on {} ({} network, {} handler threads)", c.where, io, workers);
+  return ok_status();
+}
+
+void HttpServer::stop() {
+  Core& c = *core_;
+  std::lock_guard<std::mutex> lock(c.lifecycle_mu);
+  if (c.stopped) {
+    return;
+  }
+  c.stopped = true;
+  c.stopping = true;
+  error_code ec;
+  if (!c.started) {
+    c.acceptor.close(ec);  // no thread runs the io_context yet
+    return;
+  }
+  const auto deadline = SteadyClock::now() + c.options.stop_timeout;
+
+  // 1. Stop accepting. Once the acceptor is closed the port is free.
+  std::promise<void> closed;
+  net::post(c.acceptor.get_executor(), [&c, &closed] {
+    error_code ignored;
+    c.acceptor.close(ignored);
+    c.accept_retry.cancel();
+    closed.set_value();
+  });
+  closed.get_future().wait();
+
+  // 2. Close idle connections. Busy ones close after their answer (keep-alive is off).
+  c.close_connections(/*only_idle=*/true);
+
+  // 3. Let requests in flight finish.
+  {
+    std::unique_lock<std::mutex> lk(c.mu);
+    c.idle_cv.wait_until(lk, deadline, [&c] { return c.active == 0; });
+  }
+
+  // 4. Close what is left and stop the network threads.
+  c.close_connections(/*only_idle=*/false);
+  c.work.reset();
+  c.ioc.stop();
+  for (std::thread& t : c.io_threads) {
+    t.join();
+  }
+  c.io_threads.clear();
+
+  // 5. Handlers still running past the deadline finish on their own; the job keeps the
+  //    Core alive and the answer is dropped.
+  const unsigned left = c.pool->shutdown(std::max(deadline, SteadyClock::now()));
+  if (left > 0) {
+    log::warn("HTTP server on {}: {} handler(s) still running after stop", c.where, left);
+  }
+  log::info("HTTP server on {} stopped", c.where);
+}
+
+std::uint16_t HttpServer::port() const { return core_->port; }
+
+const std::string& HttpServer::address() const { return core_->options.bind_address; }
+
+ServerStats HttpServer::stats() const {
+  const Core& c = *core_;
+  ServerStats s;
+  s.connections_accepted = c.accepted;
+  s.connections_rejected = c.rejected;
+  s.active_connections = c.active;
+  s.requests = c.requests;
+  s.handler_failures = c.handler_failures;
+  s.bad_requests = c.bad_requests;
+  s.timeouts = c.timeouts;
+  return s;
+}
+
+}  // namespace scepter::http

@@ -1,0 +1,165 @@
+#pragma once
+// The HTTP/1.x server of scepterd: SCEP at /cgi-bin/pkiclient.exe (and any path ending in
+// pkiclient.exe), later the REST API, the web UI and /metrics.
+//
+// Clients are real network devices: Cisco IOS speaks HTTP/1.0 and closes after each
+// reply; others keep HTTP/1.1 connections open and may pipeline. The server reads one
+// request at a time per connection, hands it to the Handler on a worker thread (handlers
+// may block on crypto and database commits without stalling other connections), and
+// writes the Response with Content-Length, Content-Type, Date and "Server: scepterd".
+//
+// The server answers by itself, and closes the connection, when a request is malformed
+// (400), its body is over the limit (413) or its header is over the limit (431). A Handler
+// that throws yields 500; the server keeps running. Connections that trickle bytes are
+// cut off by the read timeout.
+//
+// No Boost type appears here: Asio lives in server.cpp and connection.cpp only, Beast in
+// connection.cpp only.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "http/query.h"
+
+namespace scepter::http {
+
+using Header = std::pair<std::string, std::string>;
+
+// One parsed request, owned by the server for the duration of the Handler call.
+struct Request {
+  std::string method;           // "GET", "POST", "HEAD", ... as sent (methods are case-sensitive)
+  std::string target;           // the raw request-target, e.g. "/cgi-bin/pkiclient.exe?operation=X"
+  std::string path;             // percent-decoded path without the query, always starts with '/'
+  std::string query;            // raw query string (after '?'), undecoded
+  QueryParams params;           // parsed `query`; each value also available undecoded
+  std::vector<Header> headers;  // in the order received, names as sent
+  std::string body;             // any bytes
+  std::string remote_address;   // "127.0.0.1", "::1" (IPv4-mapped IPv6 shown as IPv4)
+  std::uint16_t remote_port = 0;
+  int version = 11;  // 10 for HTTP/1.0, 11 for HTTP/1.1
+
+  // The value of the first header called `name` (compared case-insensitively), or nullopt.
+  // The view points into this Request.
+  std::optional<std::string_view> header(std::string_view name) const;
+};
+
+// What a Handler answers. The server sets Content-Length, Date, Server and Connection;
+// headers in `headers` with those names (or with CR/LF in them) are dropped.
+struct Response {
+  int status = 200;          // 200..599; anything else is sent as 500
+  std::string content_type;  // "text/plain" when empty
+  std::string body;
+  std::vector<Header> headers;  // extra headers, e.g. {"Cache-Control", "no-store"}
+
+  // A short text/plain response, e.g. text(404, "Not Found\n").
+  static Response text(int status, std::string body);
+};
+
+// Called once per request, on a worker thread, concurrently with other calls: it must be
+// thread-safe. It may block. Exceptions are caught by the server and answered with 500.
+using Handler = std::function<Response(const Request&)>;
+
+// Dispatches a request to a handler by path: exact paths first, then predicate routes in
+// the order they were added. No match: 404 with a short text body. A route that lists
+// methods answers other methods with 405 and an Allow header; HEAD goes where GET is
+// allowed. Build it fully before the server starts; routing is then read-only and
+// thread-safe. A Router is itself a Handler (copyable, callable).
+class Router {
+ public:
+  using PathPredicate = std::function<bool(std::string_view path)>;
+
+  // `methods` empty: any method.
+  void add(std::string path, Handler handler, std::vector<std::string> methods = {});
+  void add_if(PathPredicate matches, Handler handler, std::vector<std::string> methods = {});
+
+  Response operator()(const Request& request) const;
+
+ private:
+  struct Route {
+    std::string path;       // exact routes
+    PathPredicate matches;  // predicate routes
+    Handler handler;
+    std::vector<std::string> methods;
+  };
+  static Response dispatch(const Route& route, const Request& request);
+
+  std::vector<Route> exact_;
+  std::vector<Route> predicates_;
+};
+
+// True when the path's last segment is "pkiclient.exe" (any case), as SCEP clients build
+// it from their enrollment URL: "/cgi-bin/pkiclient.exe", "/scep/pkiclient.exe".
+bool is_pkiclient_path(std::string_view path);
+
+struct ServerOptions {
+  std::string bind_address = "0.0.0.0";     // numeric IPv4 or IPv6 ("127.0.0.1", "::1", "::")
+  std::uint16_t port = 80;                  // 0: an ephemeral port, see HttpServer::port()
+  unsigned worker_threads = 0;              // handler threads; 0: max(4, 2 x cores)
+  unsigned io_threads = 0;                  // network threads; 0: min(2, cores)
+  std::size_t max_body_bytes = 1 << 20;     // larger bodies: 413 and close
+  std::size_t max_header_bytes = 64 << 10;  // request line + headers; larger: 431 and close
+                                            // (GET PKIOperation carries the CMS in the URL)
+  std::size_t max_connections = 1024;       // beyond it: 503 and close at once
+  std::chrono::milliseconds read_timeout{10'000};  // connect (or, on keep-alive, the first
+                                                   // byte) to the last byte of a request
+  std::chrono::milliseconds idle_timeout{30'000};  // keep-alive wait for the next request
+  std::chrono::milliseconds write_timeout{10'000};
+  std::chrono::milliseconds stop_timeout{5'000};  // stop(): wait for in-flight requests
+  std::string server_name = "scepterd";           // the Server header
+  std::vector<Header> response_headers;           // added to every response
+};
+
+// Counters since create(), for tests and later for /metrics.
+struct ServerStats {
+  std::uint64_t connections_accepted = 0;
+  std::uint64_t connections_rejected = 0;  // over max_connections
+  std::uint64_t active_connections = 0;
+  std::uint64_t requests = 0;          // requests passed to the handler
+  std::uint64_t handler_failures = 0;  // the handler threw: answered 500
+  std::uint64_t bad_requests = 0;      // answered 400/413/431 by the server itself
+  std::uint64_t timeouts = 0;          // connections closed by a read/idle/write timeout
+};
+
+// The server. create() binds and listens; start() serves; stop() (or destruction) ends
+// it gracefully and releases the port at once, so a new server may bind it right after.
+// A stopped server cannot be started again: create a new one. Methods are thread-safe,
+// but stop() must not be called from inside a Handler.
+class HttpServer {
+ public:
+  // Binds and listens (clients queue in the kernel until start()). Fails with
+  // kInvalidArgument for an unparsable bind address or an empty handler, and with
+  // kUnavailable when the address cannot be bound
+  // ("cannot bind 127.0.0.1:80: Address already in use").
+  static Result<std::unique_ptr<HttpServer>> create(const ServerOptions& options, Handler handler);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Starts the threads and begins accepting. Fails with kUnavailable once stopped.
+  Status start();
+  // Stops accepting, closes idle connections, lets requests in flight finish (up to
+  // options.stop_timeout), then closes everything. Idempotent. A handler still running
+  // after the timeout finishes in the background; its answer is discarded.
+  void stop();
+
+  std::uint16_t port() const;          // the bound port (useful with port 0)
+  const std::string& address() const;  // the bind address as given
+  ServerStats stats() const;
+
+  struct Core;  // the implementation (server_core.h); named here for connection.cpp
+
+ private:
+  explicit HttpServer(std::shared_ptr<Core> core);
+  std::shared_ptr<Core> core_;
+};
+
+}  // namespace scepter::http

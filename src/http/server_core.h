@@ -1,0 +1,93 @@
+#pragma once
+// Internal to http/: the state the server (server.cpp: accept, start, stop) shares with
+// its connections (connection.cpp: the HTTP protocol, the only file with Beast). Only
+// those two files include this header, because it brings in Asio.
+//
+// Threads: a few network threads run one io_context, each connection on its own strand;
+// handlers run on a WorkerPool, so a handler blocked on a database commit never delays
+// reading, writing, accepting or timeouts on other connections.
+//
+// Lifetimes: HttpServer owns a shared Core. A connection is owned by its pending
+// operation (or by the handler job) and refers to the Core by reference; a handler job
+// also holds the Core, so a handler that outlives stop() still finds it. The members
+// that ~Connection touches are declared before the io_context, which dies first.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "http/server.h"
+#include "http/worker_pool.h"
+
+namespace scepter::http {
+
+namespace detail {
+
+class Connection;  // connection.cpp
+
+// Serves an accepted socket until the client leaves, a timeout, or stop().
+void start_connection(HttpServer::Core& core, boost::asio::ip::tcp::socket socket);
+
+// On the connection's strand: closes it (when `only_idle`, only if it is not working on
+// a request), then calls `done`.
+void post_close(std::shared_ptr<Connection> conn, bool only_idle, std::function<void()> done);
+
+}  // namespace detail
+
+struct HttpServer::Core : std::enable_shared_from_this<HttpServer::Core> {
+  using tcp = boost::asio::ip::tcp;
+
+  Core(const ServerOptions& o, Handler h);
+
+  void do_accept();
+  void on_accept(const boost::system::error_code& ec, tcp::socket socket);
+  void reject(tcp::socket socket);
+  void run_io();
+  // Calls the handler; an exception becomes a 500 answer.
+  Response call_handler(const Request& request);
+  // post_close() on every live connection; waits (bounded) until all of them ran.
+  void close_connections(bool only_idle);
+
+  const ServerOptions options;
+  const Handler handler;
+  std::string where;  // "127.0.0.1:8080", for messages
+  std::uint16_t port = 0;
+  std::string rejection;  // the canned 503 for connections over the cap
+
+  std::atomic<std::uint64_t> accepted{0}, rejected{0}, active{0}, requests{0};
+  std::atomic<std::uint64_t> handler_failures{0}, bad_requests{0}, timeouts{0};
+  std::atomic<bool> stopping{false};
+
+  std::mutex lifecycle_mu;  // start()/stop()
+  bool started = false;     // GUARDED_BY(lifecycle_mu)
+  bool stopped = false;     // GUARDED_BY(lifecycle_mu)
+  std::vector<std::thread> io_threads;
+  std::unique_ptr<detail::WorkerPool> pool;
+
+  std::mutex mu;
+  std::condition_variable idle_cv;  // `active` dropped to zero
+  std::unordered_map<std::uint64_t, std::weak_ptr<detail::Connection>>
+      connections;            // GUARDED_BY(mu)
+  std::uint64_t next_id = 1;  // GUARDED_BY(mu); 0 marks an unregistered connection
+
+  // Destroyed first (reverse order): pending operations own connections.
+  boost::asio::io_context ioc;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
+  tcp::acceptor acceptor;  // on a strand: accept and stop() never overlap
+  boost::asio::steady_timer accept_retry;
+};
+
+}  // namespace scepter::http

@@ -1,0 +1,201 @@
+#pragma once
+// A tiny blocking HTTP/1.x client on POSIX sockets, for the server's tests: it writes raw
+// bytes (so tests control every byte on the wire) and reads responses framed by
+// Content-Length. Not thread-safe; one client per thread.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace scepter::http::testing {
+
+struct RawResponse {
+  std::string status_line;  // "HTTP/1.1 200 OK"
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  std::optional<std::string> header(std::string_view name) const {
+    for (const auto& [k, v] : headers) {
+      if (k.size() == name.size() && strncasecmp(k.data(), name.data(), k.size()) == 0) {
+        return v;
+      }
+    }
+    return std::nullopt;
+  }
+};
+
+class RawClient {
+ public:
+  RawClient() = default;
+  RawClient(RawClient&& o) noexcept : fd_(std::exchange(o.fd_, -1)), buf_(std::move(o.buf_)) {}
+  RawClient& operator=(RawClient&& o) noexcept {
+    std::swap(fd_, o.fd_);
+    std::swap(buf_, o.buf_);
+    return *this;
+  }
+  ~RawClient() { close(); }
+
+  // Connects to a numeric IPv4 or IPv6 address; false on failure.
+  bool connect(const std::string& host, std::uint16_t port) {
+    close();
+    closed_ = false;
+    sockaddr_storage ss{};
+    socklen_t len = 0;
+    if (host.find(':') != std::string::npos) {
+      auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+      a->sin6_family = AF_INET6;
+      a->sin6_port = htons(port);
+      if (inet_pton(AF_INET6, host.c_str(), &a->sin6_addr) != 1) {
+        return false;
+      }
+      len = sizeof(*a);
+    } else {
+      auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+      a->sin_family = AF_INET;
+      a->sin_port = htons(port);
+      if (inet_pton(AF_INET, host.c_str(), &a->sin_addr) != 1) {
+        return false;
+      }
+      len = sizeof(*a);
+    }
+    fd_ = ::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) {
+      return false;
+    }
+    const int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+      close();
+      return false;
+    }
+    return true;
+  }
+
+  void close() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+    buf_.clear();
+  }
+
+  bool send(std::string_view data) {
+    while (!data.empty()) {
+      const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n <= 0) {
+        return false;
+      }
+      data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+  }
+
+  // Reads one response. `head` true: the response to a HEAD request (no body follows).
+  std::optional<RawResponse> read_response(
+      std::chrono::milliseconds timeout = std::chrono::seconds(5), bool head = false) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::size_t end;
+    while ((end = buf_.find("\r\n\r\n")) == std::string::npos) {
+      if (!fill(deadline)) {
+        return std::nullopt;
+      }
+    }
+    RawResponse r;
+    std::string_view head_text(buf_.data(), end);
+    std::size_t line_end = head_text.find("\r\n");
+    r.status_line = std::string(head_text.substr(0, line_end));
+    if (r.status_line.size() < 12) {
+      return std::nullopt;
+    }
+    r.status = std::atoi(r.status_line.c_str() + 9);
+    while (line_end != std::string_view::npos) {
+      const std::size_t start = line_end + 2;
+      line_end = head_text.find("\r\n", start);
+      std::string_view line = head_text.substr(start, line_end - start);
+      const std::size_t colon = line.find(':');
+      if (colon == std::string_view::npos) {
+        continue;
+      }
+      std::string_view value = line.substr(colon + 1);
+      while (!value.empty() && value.front() == ' ') {
+        value.remove_prefix(1);
+      }
+      r.headers.emplace_back(std::string(line.substr(0, colon)), std::string(value));
+    }
+    buf_.erase(0, end + 4);
+    std::size_t length = 0;
+    if (auto cl = r.header("Content-Length")) {
+      length = std::strtoull(cl->c_str(), nullptr, 10);
+    }
+    if (head || r.status == 100) {
+      length = 0;
+    }
+    while (buf_.size() < length) {
+      if (!fill(deadline)) {
+        return std::nullopt;
+      }
+    }
+    r.body = buf_.substr(0, length);
+    buf_.erase(0, length);
+    return r;
+  }
+
+  // True when the server closes (EOF or reset) within `timeout` with no further data.
+  bool wait_closed(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (fill(deadline)) {
+    }
+    return closed_;
+  }
+
+  bool closed() const { return closed_; }
+  int fd() const { return fd_; }
+
+ private:
+  // Reads what is available; false on timeout, EOF or error.
+  bool fill(std::chrono::steady_clock::time_point deadline) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || fd_ < 0) {
+      return false;
+    }
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+      return false;
+    }
+    char tmp[16384];
+    const ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+    if (n <= 0) {
+      closed_ = true;
+      return false;
+    }
+    buf_.append(tmp, static_cast<std::size_t>(n));
+    return true;
+  }
+
+  int fd_ = -1;
+  std::string buf_;
+  bool closed_ = false;
+};
+
+// "GET <target> HTTP/1.1" with Host and any extra header lines ("Name: value\r\n").
+inline std::string get_request(std::string_view target, std::string_view extra = "",
+                               std::string_view version = "HTTP/1.1") {
+  return std::string("GET ") + std::string(target) + " " + std::string(version) +
+         "\r\nHost: test\r\n" + std::string(extra) + "\r\n";
+}
+
+}  // namespace scepter::http::testing

@@ -1,0 +1,118 @@
+#include "pki/certificate.h"
+
+#include <climits>
+
+#include <openssl/err.h>
+
+#include "pki/asn1_time.h"
+#include "pki/digest.h"
+#include "pki/encoding.h"
+#include "pki/io.h"
+
+namespace scepter::pki {
+
+struct Certificate::State {
+  Ptr<X509> x509;
+  std::string der;
+  TimePoint not_before;
+  TimePoint not_after;
+};
+
+Result<Certificate> Certificate::make(Ptr<X509> x509, std::string der) {
+  auto nb = from_asn1_time(X509_get0_notBefore(x509.get()));
+  auto na = from_asn1_time(X509_get0_notAfter(x509.get()));
+  if (!nb || !na) return fail(invalid_argument("certificate has a malformed validity time"));
+  auto state = std::make_shared<State>(State{std::move(x509), std::move(der), *nb, *na});
+  return Certificate(std::move(state));
+}
+
+Result<Certificate> Certificate::from_der(std::string_view der) {
+  if (der.empty()) return fail(invalid_argument("empty certificate"));
+  if (der.size() > LONG_MAX) return fail(invalid_argument("certificate too large"));
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  Ptr<X509> x509(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+  if (!x509) return fail(last_error(Code::kInvalidArgument, "not a DER certificate"));
+  if (p != reinterpret_cast<const unsigned char*>(der.data() + der.size())) {
+    return fail(invalid_argument("trailing bytes after the certificate"));
+  }
+  return make(std::move(x509), std::string(der));
+}
+
+Result<Certificate> Certificate::from_pem(std::string_view pem) {
+  ASSIGN_OR_RETURN(const std::string der, pem_decode(pem, "CERTIFICATE"));
+  return from_der(der);
+}
+
+Result<Certificate> Certificate::from_x509(Ptr<X509> x509) {
+  if (!x509) return fail(invalid_argument("no certificate"));
+  const std::string der = to_der(i2d_X509, x509.get());
+  if (der.empty()) return fail(last_error(Code::kInvalidArgument, "cannot encode certificate"));
+  // Parse the encoding again rather than keep `x509`: one we just built holds the
+  // signer's EVP_PKEY (private part included) as its public key, and the copy must not.
+  return from_der(der);
+}
+
+const std::string& Certificate::der() const { return state_->der; }
+std::string Certificate::pem() const { return pem_encode("CERTIFICATE", state_->der); }
+X509* Certificate::x509() const { return state_->x509.get(); }
+
+Result<std::uint64_t> Certificate::serial() const {
+  std::uint64_t v = 0;
+  if (ASN1_INTEGER_get_uint64(&v, X509_get0_serialNumber(x509())) != 1) {
+    ERR_clear_error();
+    return fail(invalid_argument("serial number " + serial_hex() + " does not fit in 64 bits"));
+  }
+  return v;
+}
+
+std::string Certificate::serial_hex() const {
+  Ptr<BIGNUM> bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(x509()), nullptr));
+  if (!bn) return "?";
+  OpenSslBuf<char> hex(BN_bn2hex(bn.get()));
+  if (!hex) return "?";
+  std::string_view s(hex.get());
+  std::string sign;
+  if (!s.empty() && s.front() == '-') {
+    sign = "-";
+    s.remove_prefix(1);
+  }
+  while (s.size() > 1 && s.front() == '0') s.remove_prefix(1);
+  return sign + std::string(s.empty() ? "0" : s);
+}
+
+const X509_NAME* Certificate::subject() const { return X509_get_subject_name(x509()); }
+const X509_NAME* Certificate::issuer() const { return X509_get_issuer_name(x509()); }
+TimePoint Certificate::not_before() const { return state_->not_before; }
+TimePoint Certificate::not_after() const { return state_->not_after; }
+
+std::string Certificate::md5_fingerprint() const { return md5_hex(state_->der); }
+std::string Certificate::sha1_fingerprint() const {
+  return hex_upper(digest(Hash::kSha1, state_->der));
+}
+
+std::string Certificate::subject_key_id() const {
+  const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(x509());
+  return ski ? std::string(string_bytes(ski)) : std::string();
+}
+
+Result<Key> Certificate::public_key() const {
+  Ptr<EVP_PKEY> pkey(X509_get_pubkey(x509()));
+  if (!pkey) return fail(last_error(Code::kInvalidArgument, "unsupported public key"));
+  return Key::from_evp(std::move(pkey));
+}
+
+bool Certificate::is_ca() const { return (X509_get_extension_flags(x509()) & EXFLAG_CA) != 0; }
+
+bool Certificate::verify_signature(const Key& issuer_key) const {
+  const bool ok = X509_verify(x509(), issuer_key.evp()) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
+bool Certificate::signed_by(const Certificate& issuer) const {
+  if (X509_check_issued(issuer.x509(), x509()) != X509_V_OK) return false;
+  auto key = issuer.public_key();
+  return key && verify_signature(*key);
+}
+
+}  // namespace scepter::pki

@@ -1,0 +1,262 @@
+#include "pki/crl.h"
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/params.h>
+
+#include "pki/crl_der.h"
+
+namespace scepter::pki {
+namespace {
+
+// Average size of an entry (2 + INTEGER + UTCTime) for a serial of up to 4 bytes.
+constexpr std::size_t kTypicalEntryBytes = 23;
+
+template <class T>
+Result<std::string> to_der(int (*i2d)(const T*, unsigned char**), const T* obj, const char* what) {
+  const int n = i2d(obj, nullptr);
+  if (n <= 0) return fail(last_error(what));
+  std::string out(static_cast<std::size_t>(n), '\0');
+  auto* p = reinterpret_cast<unsigned char*>(out.data());
+  if (i2d(obj, &p) != n) return fail(last_error(what));
+  return out;
+}
+
+// The non-critical authorityKeyIdentifier extension (keyid only, as IOS writes it).
+Result<std::string> aki_extension(X509* issuer) {
+  Ptr<AUTHORITY_KEYID> aki(AUTHORITY_KEYID_new());
+  if (!aki) return fail(last_error("AUTHORITY_KEYID_new"));
+  if (const ASN1_OCTET_STRING* skid = X509_get0_subject_key_id(issuer)) {
+    aki->keyid = ASN1_OCTET_STRING_dup(skid);
+  } else {
+    // RFC 5280 4.2.1.2 method 1, which is what the issuer's SKI would have held.
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (X509_pubkey_digest(issuer, EVP_sha1(), md, &len) != 1) {
+      return fail(last_error("hashing the issuer public key"));
+    }
+    aki->keyid = ASN1_OCTET_STRING_new();
+    if (aki->keyid && ASN1_OCTET_STRING_set(aki->keyid, md, static_cast<int>(len)) != 1) {
+      return fail(last_error("ASN1_OCTET_STRING_set"));
+    }
+  }
+  if (!aki->keyid) return fail(last_error("copying the key identifier"));
+  Ptr<X509_EXTENSION> ext(X509V3_EXT_i2d(NID_authority_key_identifier, 0, aki.get()));
+  if (!ext) return fail(last_error("encoding authorityKeyIdentifier"));
+  return to_der(i2d_X509_EXTENSION, ext.get(), "encoding authorityKeyIdentifier");
+}
+
+Result<std::string> crl_number_extension(std::uint64_t number) {
+  Ptr<ASN1_STRING> value(ASN1_INTEGER_new());
+  if (!value || ASN1_INTEGER_set_uint64(value.get(), number) != 1) {
+    return fail(last_error("encoding cRLNumber"));
+  }
+  Ptr<X509_EXTENSION> ext(X509V3_EXT_i2d(NID_crl_number, 0, value.get()));
+  if (!ext) return fail(last_error("encoding cRLNumber"));
+  return to_der(i2d_X509_EXTENSION, ext.get(), "encoding cRLNumber");
+}
+
+// The AlgorithmIdentifier the signer will use. The provider knows it best (it is what
+// X509_sign puts in certificates); a key whose provider does not say gets the identifier
+// from OpenSSL's table, with NULL parameters for RSA as RFC 4055 asks.
+Result<std::string> signature_algorithm(EVP_PKEY_CTX* pctx, EVP_PKEY* key, const EVP_MD* md) {
+  unsigned char buf[256];
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, buf, sizeof buf),
+      OSSL_PARAM_construct_end()};
+  if (EVP_PKEY_CTX_get_params(pctx, params) == 1 && OSSL_PARAM_modified(&params[0]) &&
+      params[0].return_size > 0 && params[0].return_size <= sizeof buf) {
+    return std::string(reinterpret_cast<char*>(buf), params[0].return_size);
+  }
+  ERR_clear_error();
+  int md_nid = md ? EVP_MD_get_type(md) : NID_undef;
+  if (!md && EVP_PKEY_get_default_digest_nid(key, &md_nid) <= 0) {
+    return fail(last_error("no default digest for the CA key"));
+  }
+  const int key_nid = EVP_PKEY_get_base_id(key);
+  int sig_nid = NID_undef;
+  if (OBJ_find_sigid_by_algs(&sig_nid, md_nid, key_nid) != 1) {
+    return fail(internal_error("no signature algorithm for this digest and key"));
+  }
+  Ptr<X509_ALGOR> alg(X509_ALGOR_new());
+  if (!alg || X509_ALGOR_set0(alg.get(), OBJ_nid2obj(sig_nid),
+                              key_nid == EVP_PKEY_RSA ? V_ASN1_NULL : V_ASN1_UNDEF, nullptr) != 1) {
+    return fail(last_error("X509_ALGOR_set0"));
+  }
+  return to_der(i2d_X509_ALGOR, alg.get(), "encoding the signature algorithm");
+}
+
+}  // namespace
+
+Result<CrlBuilder> CrlBuilder::create(X509* issuer, EVP_PKEY* key) {
+  if (!issuer || !key) return fail(invalid_argument("CRL issuer certificate or key missing"));
+  if (X509_check_private_key(issuer, key) != 1) {
+    ERR_clear_error();
+    return fail(invalid_argument("the CRL signing key does not match the issuer certificate"));
+  }
+  CrlBuilder b;
+  b.key_ = up_ref(key);
+  const unsigned char* name = nullptr;
+  std::size_t name_len = 0;
+  // The cached encoding: the issuer's subject exactly as it is in the certificate.
+  if (X509_NAME_get0_der(X509_get_subject_name(issuer), &name, &name_len) != 1) {
+    return fail(last_error("encoding the issuer name"));
+  }
+  b.issuer_der_.assign(reinterpret_cast<const char*>(name), name_len);
+  ASSIGN_OR_RETURN(b.aki_extension_, aki_extension(issuer));
+  b.serial_scratch_.reset(ASN1_INTEGER_new());
+  b.time_scratch_.reset(ASN1_TIME_new());
+  if (!b.serial_scratch_ || !b.time_scratch_) return fail(last_error("ASN1_STRING_new"));
+  return b;
+}
+
+Result<CrlBuilder> CrlBuilder::load(X509* issuer, EVP_PKEY* key, std::string_view crl_der) {
+  ASSIGN_OR_RETURN(CrlBuilder b, create(issuer, key));
+  RETURN_IF_ERROR(verify_crl_signature(crl_der, X509_get0_pubkey(issuer)));
+  ASSIGN_OR_RETURN(der::CrlParts parts, der::split_crl(crl_der));
+  if (parts.issuer != b.issuer_der_) {
+    return fail(invalid_argument("the CRL was not issued by this certificate's subject"));
+  }
+  // The entries are already DER, signed by this issuer: keep them as they are and only
+  // index the serials. (No reserve: entry sizes vary, and a guess that overshoots a power
+  // of two doubles the index.)
+  std::string_view rest = parts.entries;
+  while (!rest.empty()) {
+    ASSIGN_OR_RETURN(der::RawEntry e, der::read_entry(rest));
+    if (!b.serials_.insert(e.serial)) {
+      return fail(invalid_argument("CRL lists serial " + std::to_string(e.serial) + " twice"));
+    }
+  }
+  b.entries_.assign(parts.entries);
+  return b;
+}
+
+void CrlBuilder::reserve(std::size_t n) {
+  entries_.reserve(entries_.size() + n * kTypicalEntryBytes);
+  serials_.reserve(serials_.size() + n);
+}
+
+Status CrlBuilder::add(std::uint64_t serial, TimePoint revoked_at) {
+  // Both encodings have fixed upper bounds: INTEGER of a uint64 2 + 9 bytes,
+  // GeneralizedTime 2 + 15 bytes.
+  unsigned char serial_der[32];
+  unsigned char time_der[32];
+  if (ASN1_INTEGER_set_uint64(serial_scratch_.get(), serial) != 1) {
+    return last_error("encoding a CRL serial");
+  }
+  if (!der::time_in_range(revoked_at) ||
+      !ASN1_TIME_set(time_scratch_.get(), static_cast<time_t>(to_unix(revoked_at)))) {
+    ERR_clear_error();
+    return invalid_argument("revocation time out of range: " + std::to_string(to_unix(revoked_at)));
+  }
+  unsigned char* p = serial_der;
+  const int serial_len = i2d_ASN1_INTEGER(serial_scratch_.get(), &p);
+  p = time_der;
+  const int time_len = i2d_ASN1_TIME(time_scratch_.get(), &p);
+  if (serial_len <= 0 || time_len <= 0) return last_error("encoding a CRL entry");
+  if (!serials_.insert(serial)) {
+    return already_exists("serial " + std::to_string(serial) + " is already on the CRL");
+  }
+  char header[der::kMaxHeaderSize];
+  const std::size_t content = static_cast<std::size_t>(serial_len + time_len);
+  entries_.append(header, der::put_header(der::kSequence, content, header));
+  entries_.append(reinterpret_cast<const char*>(serial_der), static_cast<std::size_t>(serial_len));
+  entries_.append(reinterpret_cast<const char*>(time_der), static_cast<std::size_t>(time_len));
+  return ok_status();
+}
+
+Status CrlBuilder::remove(std::uint64_t serial) {
+  if (!contains(serial)) {
+    return not_found("serial " + std::to_string(serial) + " is not on the CRL");
+  }
+  // Every entry starts with its serial's INTEGER, and all our INTEGERs are DER (minimal),
+  // so a prefix match on the encoding is an exact match on the value.
+  const std::string want = der::encode_serial(serial);
+  std::string_view rest = entries_;
+  std::size_t offset = 0;
+  while (!rest.empty()) {
+    Result<der::Tlv> entry = der::read_tlv(rest, "entry");
+    CA_ASSERT(entry.has_value(), "the CRL entry buffer is corrupt");
+    if (entry->content.starts_with(want)) {
+      entries_.erase(offset, entry->whole.size());
+      serials_.erase(serial);
+      return ok_status();
+    }
+    offset += entry->whole.size();
+  }
+  CA_ASSERT(false, "the CRL serial index and entry buffer disagree");
+  return internal_error("unreachable");
+}
+
+Result<std::string> CrlBuilder::build(TimePoint this_update, TimePoint next_update,
+                                      std::uint64_t crl_number, const EVP_MD* md) const {
+  if (next_update < this_update) {
+    return fail(invalid_argument("CRL nextUpdate is before thisUpdate"));
+  }
+  Ptr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
+  EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
+  if (!ctx || EVP_DigestSignInit(ctx.get(), &pctx, md, nullptr, key_.get()) != 1) {
+    return fail(last_error("starting to sign the CRL"));
+  }
+  ASSIGN_OR_RETURN(const std::string alg, signature_algorithm(pctx, key_.get(), md));
+  ASSIGN_OR_RETURN(const std::string this_der, der::encode_time(this_update));
+  ASSIGN_OR_RETURN(const std::string next_der, der::encode_time(next_update));
+  ASSIGN_OR_RETURN(const std::string number_ext, crl_number_extension(crl_number));
+  std::string exts_content;
+  exts_content.reserve(aki_extension_.size() + number_ext.size());
+  exts_content.append(aki_extension_).append(number_ext);
+  std::string exts_seq;
+  der::append_framed(exts_seq, der::kSequence, exts_content);
+  std::string exts;
+  der::append_framed(exts, der::kContext0, exts_seq);
+  const std::string version = der::encode_serial(1);  // v2 is INTEGER 1
+
+  // Sizes first, so the output is allocated once and entries_ copied once.
+  const std::size_t revoked_len =
+      entries_.empty() ? 0 : der::header_size(entries_.size()) + entries_.size();
+  const std::size_t tbs_content = version.size() + alg.size() + issuer_der_.size() +
+                                  this_der.size() + next_der.size() + revoked_len + exts.size();
+  const std::size_t tbs_len = der::header_size(tbs_content) + tbs_content;
+  const auto sig_max = static_cast<std::size_t>(EVP_PKEY_get_size(key_.get()));
+  const std::size_t bits_max = der::header_size(sig_max + 1) + sig_max + 1;
+  const std::size_t outer_max = tbs_len + alg.size() + bits_max;
+  // The outer header goes in front of the TBS once the signature length is known; leave
+  // room for the longest one it can need.
+  const std::size_t prefix = der::header_size(outer_max);
+
+  std::string out;
+  out.reserve(prefix + outer_max);
+  out.resize(prefix);
+  char header[der::kMaxHeaderSize];
+  out.append(header, der::put_header(der::kSequence, tbs_content, header));
+  out.append(version).append(alg).append(issuer_der_).append(this_der).append(next_der);
+  if (!entries_.empty()) {
+    out.append(header, der::put_header(der::kSequence, entries_.size(), header));
+    out.append(entries_);
+  }
+  out.append(exts);
+  CA_ASSERT(out.size() == prefix + tbs_len, "TBSCertList size");
+
+  std::string sig(sig_max, '\0');
+  std::size_t sig_len = sig_max;
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &sig_len,
+                     reinterpret_cast<const unsigned char*>(out.data() + prefix), tbs_len) != 1) {
+    return fail(last_error("signing the CRL"));
+  }
+  out.append(alg);
+  out.append(header, der::put_header(der::kBitString, sig_len + 1, header));
+  out.push_back('\0');  // no unused bits
+  out.append(sig.data(), sig_len);
+
+  const std::size_t outer_content = out.size() - prefix;
+  const std::size_t outer_header = der::header_size(outer_content);
+  const std::size_t start = prefix - outer_header;
+  der::put_header(der::kSequence, outer_content, out.data() + start);
+  // Only when the real signature is shorter than the maximum by enough to shrink the
+  // length octets (an ECDSA edge case) does the buffer move.
+  if (start != 0) out.erase(0, start);
+  return out;
+}
+
+}  // namespace scepter::pki

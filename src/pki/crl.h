@@ -1,0 +1,122 @@
+#pragma once
+// Certificate revocation lists (RFC 5280 section 5), built fast enough for a CA with a
+// million revoked serials.
+//
+// CrlBuilder holds the revoked entries of one issuer as finished DER, so revoking one more
+// certificate and re-signing the CRL costs a copy and a hash of the entry bytes, not a
+// re-encoding of every entry. The CA keeps one CrlBuilder per issuer key, refilled at
+// start-up from its database (add()) or from the last `<label>.crl` (load()).
+//
+// The CRL it writes is a v2 CRL: version, signature, issuer (the issuer certificate's
+// subject, byte for byte), thisUpdate, nextUpdate (UTCTime through 2049, GeneralizedTime
+// from 2050, as RFC 5280 4.1.2.5 says), revokedCertificates (left out when empty; each
+// entry is serial + revocationDate with no entry extensions, as IOS writes them), and the
+// crlExtensions authorityKeyIdentifier (keyid) and cRLNumber. IOS itself writes v1 CRLs
+// without extensions; v2 with AKI and a CRL number is what current relying parties expect
+// and what `openssl crl -verify` and strongSwan check.
+//
+// Serials are 64-bit here, as Scepter issues them; a CRL holding a larger or negative
+// serial is rejected by load() and parse_crl_info() with kInvalidArgument.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "pki/crl_serial_set.h"
+#include "pki/ptr.h"
+
+namespace scepter::pki {
+
+// Not thread-safe: the CA holds its CrlBuilder under its own lock. The const member
+// functions (build() included) do not modify the builder, so several threads may call
+// them at once while no thread calls a non-const one. Movable, not copyable.
+class CrlBuilder {
+ public:
+  // `issuer` is the CA certificate: its subject becomes the CRL issuer and its
+  // subjectKeyIdentifier the AKI keyid (SHA-1 of the public key, RFC 5280 method 1, when
+  // the certificate has none). `key` is the matching private key, RSA or EC, possibly on a
+  // token. Both are borrowed for the call; the builder takes its own reference to `key`.
+  // Fails with kInvalidArgument if either is null or the key does not match the
+  // certificate, kInternal on an OpenSSL failure.
+  static Result<CrlBuilder> create(X509* issuer, EVP_PKEY* key);
+
+  // create(), then refills the entries from a CRL this issuer signed (the CA's
+  // `<label>.crl`). The CRL's signature is checked with the issuer certificate's public key
+  // and its issuer name must equal the certificate's subject. Entries are kept byte for
+  // byte, entry extensions included. Fails with kInvalidArgument on anything that is not
+  // such a CRL (garbage, truncated, wrong issuer, bad signature, duplicate or non-64-bit
+  // serials), or as create() does.
+  static Result<CrlBuilder> load(X509* issuer, EVP_PKEY* key, std::string_view crl_der);
+
+  CrlBuilder(CrlBuilder&&) = default;
+  CrlBuilder& operator=(CrlBuilder&&) = default;
+
+  // Appends one revoked entry, O(1) amortised. Entries appear in the CRL in the order they
+  // were added. Fails with kAlreadyExists if the serial is already listed, kInvalidArgument
+  // if the time cannot be encoded (year outside 0000..9999).
+  Status add(std::uint64_t serial, TimePoint revoked_at);
+  // Removes an entry (for `unrevoke`); O(number of entries). Fails with kNotFound if the
+  // serial is not listed.
+  Status remove(std::uint64_t serial);
+  bool contains(std::uint64_t serial) const { return serials_.contains(serial); }
+  std::size_t size() const { return serials_.size(); }
+  // Bytes held by the entry buffer (the revokedCertificates content).
+  std::size_t entry_bytes() const { return entries_.size(); }
+  // Reserves room for `n` more entries; a bulk refill calls it first.
+  void reserve(std::size_t n);
+
+  // The DER of a signed v2 CRL holding every entry, signed with the issuer key using `md`
+  // (RSA PKCS#1 v1.5 or ECDSA; nullptr picks the key's default digest). Fails with
+  // kInvalidArgument if next_update is before this_update or a time cannot be encoded,
+  // kInternal if signing fails (e.g. a digest the key does not support, a token error).
+  Result<std::string> build(TimePoint this_update, TimePoint next_update, std::uint64_t crl_number,
+                            const EVP_MD* md) const;
+
+ private:
+  CrlBuilder() = default;
+
+  Ptr<EVP_PKEY> key_;
+  std::string issuer_der_;     // Name, as in the issuer certificate
+  std::string aki_extension_;  // Extension TLV, fixed for the issuer
+  std::string entries_;        // concatenated entry TLVs, in CRL order
+  SerialSet serials_;
+  Ptr<ASN1_STRING> serial_scratch_;  // reused by add(): no allocation per entry
+  Ptr<ASN1_STRING> time_scratch_;
+};
+
+// Checks the signature of a DER CRL with `issuer_key` (a public or private key). Supports
+// RSA PKCS#1 v1.5 and ECDSA with the usual digests. Fails with kInvalidArgument if the CRL
+// is malformed, its two algorithm identifiers differ, the algorithm does not fit the key or
+// the signature does not verify.
+Status verify_crl_signature(std::string_view crl_der, EVP_PKEY* issuer_key);
+
+// What `show crypto pki server <label> crl` displays about a CRL.
+struct CrlInfo {
+  struct Entry {
+    std::uint64_t serial = 0;
+    TimePoint revoked_at;
+  };
+  int version = 1;                  // 1 or 2
+  Ptr<X509_NAME> issuer;            // decoded issuer name
+  std::string issuer_der;           // the same, as it appears in the CRL
+  std::string signature_algorithm;  // long name, e.g. "sha256WithRSAEncryption"
+  TimePoint this_update;
+  std::optional<TimePoint> next_update;     // optional in RFC 5280
+  std::optional<std::uint64_t> crl_number;  // absent from v1 CRLs
+  std::string authority_key_id;             // raw keyid bytes; empty when absent
+  std::vector<Entry> entries;               // in CRL order
+  std::size_t size_bytes = 0;               // length of the DER
+};
+
+// Decodes a DER CRL for display. Does not check the signature (see
+// verify_crl_signature()). Fails with kInvalidArgument on anything that is not a DER CRL
+// with 64-bit serials and CRL number, whatever the bytes; never crashes on garbage.
+// Thread-safe.
+Result<CrlInfo> parse_crl_info(std::string_view crl_der);
+
+}  // namespace scepter::pki

@@ -1,0 +1,99 @@
+#pragma once
+// DER plumbing for the CRL engine (crl.h). Internal to pki/: nothing outside the CRL code
+// should include this header.
+//
+// Why we frame DER ourselves: a CRL with a million entries is one SEQUENCE OF a million
+// small SEQUENCEs. OpenSSL's X509_CRL keeps one X509_REVOKED object (plus an ASN1_INTEGER
+// and an ASN1_TIME) per entry, re-encodes every entry on each i2d and takes seconds and
+// hundreds of megabytes at that size. So the builder keeps each entry as its finished DER
+// bytes and only concatenates. Every value inside the CRL (integers, times, names,
+// algorithm identifiers, extensions) is still encoded by OpenSSL's i2d functions; the only
+// DER we write by hand is the identifier + length header of a SEQUENCE, [0] or BIT STRING
+// around bytes that are already DER, in put_der_header() below. Reading goes the same way:
+// ASN1_get_object() splits TLVs, OpenSSL's d2i functions decode the values.
+//
+// All functions are pure and thread-safe. Parsing functions take untrusted bytes and fail
+// with kInvalidArgument; the returned string_views point into the caller's buffer.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/clock.h"
+#include "common/status.h"
+
+namespace scepter::pki::der {
+
+// Identifier octets of the constructions we frame.
+inline constexpr unsigned char kSequence = 0x30;      // universal 16, constructed
+inline constexpr unsigned char kContext0 = 0xA0;      // [0], constructed (EXPLICIT)
+inline constexpr unsigned char kBitString = 0x03;     // universal 3, primitive
+inline constexpr std::size_t kMaxHeaderSize = 1 + 9;  // identifier + 0x88 + 8 length octets
+
+// Size of the identifier + length octets for `content_len` bytes of content (DER: short
+// form below 128, else the minimal long form).
+std::size_t header_size(std::size_t content_len);
+// Writes the identifier and length octets to `out`, which must have header_size(content_len)
+// bytes of room. Returns the number of bytes written.
+std::size_t put_header(unsigned char identifier, std::size_t content_len, char* out);
+// Appends header + content to `out`.
+void append_framed(std::string& out, unsigned char identifier, std::string_view content);
+
+// One TLV read from a buffer.
+struct Tlv {
+  int tag = 0;  // tag number (V_ASN1_SEQUENCE, 0 for [0], ...)
+  int cls = 0;  // V_ASN1_UNIVERSAL, V_ASN1_CONTEXT_SPECIFIC, ...
+  bool constructed = false;
+  std::string_view whole;    // header + content
+  std::string_view content;  // content only
+};
+
+// Reads the TLV at the front of `in` and advances `in` past it. Fails with kInvalidArgument
+// on a truncated TLV, an indefinite length or a non-minimal length (not DER).
+Result<Tlv> read_tlv(std::string_view& in, const char* what);
+// read_tlv() that also requires the given class, tag and form.
+Result<Tlv> expect_tlv(std::string_view& in, int cls, int tag, bool constructed, const char* what);
+
+// The pieces of a CertificateList (RFC 5280 5.1), as views into the input. Optional parts
+// that are absent are empty views.
+struct CrlParts {
+  std::string_view tbs;          // the whole TBSCertList TLV: the bytes that are signed
+  int version = 1;               // 1 (no version field) or 2
+  std::string_view tbs_sig_alg;  // AlgorithmIdentifier TLV inside the TBSCertList
+  std::string_view issuer;       // Name TLV
+  std::string_view this_update;  // Time TLV
+  std::string_view next_update;  // Time TLV, or empty
+  std::string_view entries;      // content of revokedCertificates (the entry TLVs), or empty
+  std::string_view extensions;   // Extensions TLV (inside [0]), or empty
+  std::string_view sig_alg;      // outer AlgorithmIdentifier TLV
+  std::string_view signature;    // BIT STRING value without the unused-bits octet
+};
+// Splits a DER CRL. Checks the structure only: no signature check, no value decoding beyond
+// the version. Fails with kInvalidArgument on anything that is not a DER CertificateList,
+// including trailing bytes.
+Result<CrlParts> split_crl(std::string_view der);
+
+// One revokedCertificates entry.
+struct RawEntry {
+  std::string_view whole;  // the entry TLV, as it appears in the CRL
+  std::uint64_t serial = 0;
+  std::string_view time;  // revocationDate TLV (UTCTime or GeneralizedTime)
+  bool has_extensions = false;
+};
+// Reads the entry at the front of `in` (CrlParts::entries) and advances `in`. Fails with
+// kInvalidArgument on a malformed entry or a serial that is negative or above 2^64-1
+// (Scepter's serials are 64-bit).
+Result<RawEntry> read_entry(std::string_view& in);
+
+// Whether a time fits a CRL Time field: years 0000..9999.
+bool time_in_range(TimePoint t);
+// DER INTEGER TLV of a 64-bit serial, encoded by OpenSSL.
+std::string encode_serial(std::uint64_t serial);
+// DER Time TLV: UTCTime for 1950..2049, GeneralizedTime otherwise (RFC 5280 4.1.2.5).
+// Fails with kInvalidArgument for years outside 0000..9999.
+Result<std::string> encode_time(TimePoint t);
+// Decodes a Time TLV. Fails with kInvalidArgument on a malformed time.
+Result<TimePoint> decode_time(std::string_view tlv);
+
+}  // namespace scepter::pki::der

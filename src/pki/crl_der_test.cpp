@@ -1,0 +1,155 @@
+// The one piece of DER we write by hand (identifier + length octets), checked against
+// OpenSSL's ASN1_put_object / ASN1_get_object at every length boundary.
+
+#include "pki/crl_der.h"
+
+#include <climits>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <openssl/asn1.h>
+
+#include "common/testing.h"
+
+namespace scepter::pki::der {
+namespace {
+
+std::string put(unsigned char identifier, std::size_t len) {
+  char buf[kMaxHeaderSize];
+  return std::string(buf, put_header(identifier, len, buf));
+}
+
+TEST(DerHeader, KnownEncodings) {
+  EXPECT_EQ(put(kSequence, 0), std::string("\x30\x00", 2));
+  EXPECT_EQ(put(kSequence, 127), "\x30\x7f");
+  EXPECT_EQ(put(kSequence, 128), "\x30\x81\x80");
+  EXPECT_EQ(put(kSequence, 255), "\x30\x81\xff");
+  EXPECT_EQ(put(kSequence, 256), std::string("\x30\x82\x01\x00", 4));
+  EXPECT_EQ(put(kContext0, 65535), "\xa0\x82\xff\xff");
+  EXPECT_EQ(put(kBitString, 65536), std::string("\x03\x83\x01\x00\x00", 5));
+  EXPECT_EQ(put(kSequence, 24000000), std::string("\x30\x84\x01\x6e\x36\x00", 6));
+  EXPECT_EQ(put(kSequence, 0x100000000ull), std::string("\x30\x85\x01\x00\x00\x00\x00", 7));
+  EXPECT_EQ(put(kSequence, SIZE_MAX), "\x30\x88\xff\xff\xff\xff\xff\xff\xff\xff");
+  EXPECT_EQ(header_size(SIZE_MAX), kMaxHeaderSize);
+}
+
+TEST(DerHeader, MatchesOpenSsl) {
+  std::vector<std::size_t> lengths;
+  for (std::size_t bits = 0; bits < 31; ++bits) {
+    const std::size_t v = std::size_t{1} << bits;
+    for (std::size_t l : {v - 1, v, v + 1}) lengths.push_back(l);
+  }
+  for (std::size_t len : lengths) {
+    if (len > INT_MAX - 16) continue;
+    for (const auto& [identifier, constructed, tag, cls] :
+         {std::tuple{kSequence, 1, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL},
+          std::tuple{kContext0, 1, 0, V_ASN1_CONTEXT_SPECIFIC},
+          std::tuple{kBitString, 0, V_ASN1_BIT_STRING, V_ASN1_UNIVERSAL}}) {
+      unsigned char want[16];
+      unsigned char* p = want;
+      ASN1_put_object(&p, constructed, static_cast<int>(len), tag, cls);
+      const std::string ours = put(identifier, len);
+      EXPECT_EQ(ours, std::string(reinterpret_cast<char*>(want), p - want)) << len;
+      EXPECT_EQ(header_size(len), ours.size()) << len;
+      EXPECT_EQ(static_cast<int>(ours.size() + len),
+                ASN1_object_size(constructed, static_cast<int>(len), tag))
+          << len;
+    }
+  }
+}
+
+TEST(DerHeader, ReadBackWithOurReader) {
+  for (std::size_t len : {0, 1, 127, 128, 255, 256, 1000, 70000}) {
+    std::string tlv;
+    append_framed(tlv, kSequence, std::string(len, 'x'));
+    std::string_view in = tlv;
+    Result<Tlv> t = read_tlv(in, "test");
+    ASSERT_OK(t);
+    EXPECT_TRUE(in.empty());
+    EXPECT_EQ(t->tag, V_ASN1_SEQUENCE);
+    EXPECT_TRUE(t->constructed);
+    EXPECT_EQ(t->content.size(), len);
+    EXPECT_EQ(t->whole.size(), tlv.size());
+  }
+}
+
+TEST(DerReader, RejectsNonDer) {
+  const std::vector<std::string> bad = {
+      "",
+      std::string("\x30", 1),                                       // no length
+      std::string("\x30\x02\x00", 3),                               // truncated content
+      std::string("\x30\x81\x05\x00\x00\x00\x00\x00", 8),           // long form for a short length
+      std::string("\x30\x82\x00\x80", 4) + std::string(128, '\0'),  // leading zero octet
+      std::string("\x30\x80\x00\x00", 4),                           // indefinite length (BER only)
+      std::string("\x30\x84\xff\xff\xff\xff", 6),                   // longer than the buffer
+      std::string("\x30\x89\x01\x00\x00\x00\x00\x00\x00\x00\x00", 11),  // > 64-bit length
+  };
+  for (const std::string& b : bad) {
+    std::string_view in = b;
+    EXPECT_CODE(read_tlv(in, "test"), Code::kInvalidArgument) << ::testing::PrintToString(b);
+  }
+}
+
+TEST(DerValues, SerialsAndTimes) {
+  EXPECT_EQ(encode_serial(0), std::string("\x02\x01\x00", 3));
+  EXPECT_EQ(encode_serial(2), std::string("\x02\x01\x02", 3));
+  EXPECT_EQ(encode_serial(0x80), std::string("\x02\x02\x00\x80", 4));
+  EXPECT_EQ(encode_serial(~0ull), std::string("\x02\x09\x00\xff\xff\xff\xff\xff\xff\xff\xff", 11));
+  Result<std::string> t = encode_time(from_unix(0));
+  ASSERT_OK(t);
+  EXPECT_EQ(*t,
+            "\x17\x0d"
+            "700101000000Z");
+  t = encode_time(from_unix(-631152001));  // 1949-12-31 23:59:59
+  ASSERT_OK(t);
+  EXPECT_EQ(*t,
+            "\x18\x0f"
+            "19491231235959Z");
+  for (std::int64_t s : {0ll, -631152001ll, 2524607999ll, 2524608000ll, 253402300799ll}) {
+    Result<std::string> enc = encode_time(from_unix(s));
+    ASSERT_OK(enc);
+    Result<TimePoint> dec = decode_time(*enc);
+    ASSERT_OK(dec);
+    EXPECT_EQ(to_unix(*dec), s);
+  }
+  EXPECT_CODE(encode_time(from_unix(253402300800)), Code::kInvalidArgument);  // year 10000
+  EXPECT_CODE(encode_time(from_unix(-62167219201)), Code::kInvalidArgument);  // year -1
+  EXPECT_OK(encode_time(from_unix(-62167219200)));                            // year 0
+  EXPECT_CODE(decode_time("\x17\x0d"
+                          "991399000000Z"),
+              Code::kInvalidArgument);
+  EXPECT_CODE(decode_time("\x17\x02"
+                          "99"),
+              Code::kInvalidArgument);
+}
+
+TEST(DerEntries, SerialRange) {
+  const std::string time =
+      "\x17\x0d"
+      "250104125834Z";
+  auto entry = [&](const std::string& serial) {
+    std::string e;
+    append_framed(e, kSequence, serial + time);
+    return e;
+  };
+  std::string ok = entry(encode_serial(~0ull));
+  std::string_view in = ok;
+  Result<RawEntry> e = read_entry(in);
+  ASSERT_OK(e);
+  EXPECT_EQ(e->serial, ~0ull);
+  EXPECT_EQ(e->time, time);
+  for (const std::string& serial : {
+           std::string("\x02\x01\xff", 3),                                   // negative
+           std::string("\x02\x02\x00\x01", 4),                               // padded
+           std::string("\x02\x09\x01\x00\x00\x00\x00\x00\x00\x00\x00", 11),  // 2^64
+           std::string("\x02\x00", 2),                                       // empty
+           std::string("\x04\x01\x01", 3),                                   // not INTEGER
+       }) {
+    std::string bad = entry(serial);
+    std::string_view view = bad;
+    EXPECT_CODE(read_entry(view), Code::kInvalidArgument) << ::testing::PrintToString(serial);
+  }
+}
+
+}  // namespace
+}  // namespace scepter::pki::der

@@ -1,0 +1,202 @@
+#include "pki/key.h"
+
+#include <gtest/gtest.h>
+
+#include "common/testing.h"
+#include "pki/encoding.h"
+#include "pki/test_support.h"
+
+namespace scepter::pki {
+namespace {
+
+using test::run;
+using test::TempDir;
+
+TEST(Key, GeneratesRsa) {
+  auto key = Key::generate_rsa(512);
+  ASSERT_OK(key);
+  EXPECT_TRUE(key->is_rsa());
+  EXPECT_FALSE(key->is_ec());
+  EXPECT_TRUE(key->has_private());
+  EXPECT_EQ(key->bits(), 512);
+  EXPECT_EQ(test::rsa_key_2048().bits(), 2048);
+}
+
+TEST(Key, RejectsRsaSizesOpensslRefuses) {
+  auto key = Key::generate_rsa(511);
+  ASSERT_FALSE(key);
+  EXPECT_EQ(key.error().code(), Code::kInvalidArgument);
+  EXPECT_NE(key.error().message().find("512"), std::string::npos) << key.error().message();
+  EXPECT_CODE(Key::generate_rsa(0), Code::kInvalidArgument);
+  EXPECT_CODE(Key::generate_rsa(-1), Code::kInvalidArgument);
+  EXPECT_CODE(Key::generate_rsa(100000), Code::kInvalidArgument);
+}
+
+TEST(Key, GeneratesEc) {
+  for (int bits : {256, 384}) {
+    auto key = Key::generate_ec(bits);
+    ASSERT_OK(key);
+    EXPECT_TRUE(key->is_ec());
+    EXPECT_EQ(key->bits(), bits);
+  }
+  EXPECT_CODE(Key::generate_ec(521), Code::kInvalidArgument);
+  EXPECT_CODE(Key::generate_ec(0), Code::kInvalidArgument);
+}
+
+TEST(Key, CopiesShareTheKey) {
+  const Key& original = test::ec_key_256();
+  Key copy = original;
+  EXPECT_EQ(copy.evp(), original.evp());
+  EXPECT_TRUE(copy.equals_public(original));
+  Key assigned = *Key::generate_ec(256);
+  EXPECT_FALSE(assigned.equals_public(original));
+  assigned = copy;
+  EXPECT_TRUE(assigned.equals_public(original));
+  EXPECT_TRUE(assigned.has_private());
+}
+
+TEST(Key, Pkcs8EncryptedRoundTrip) {
+  const Key& key = test::rsa_key_1024();
+  auto pem = key.to_pkcs8_encrypted_pem("s3cret pass");
+  ASSERT_OK(pem);
+  EXPECT_EQ(pem->rfind("-----BEGIN ENCRYPTED PRIVATE KEY-----\n", 0), 0u);
+  auto back = Key::from_pem(*pem, "s3cret pass");
+  ASSERT_OK(back);
+  EXPECT_TRUE(back->has_private());
+  EXPECT_TRUE(back->equals_public(key));
+  EXPECT_CODE(Key::from_pem(*pem, "wrong"), Code::kPermissionDenied);
+  EXPECT_CODE(Key::from_pem(*pem, ""), Code::kPermissionDenied);
+  EXPECT_CODE(key.to_pkcs8_encrypted_pem(""), Code::kInvalidArgument);
+
+  // An independent reader agrees, and sees AES-256-CBC.
+  TempDir dir;
+  dir.write("k.pem", *pem);
+  auto out = run("openssl pkcs8 -in " + dir.file("k.pem") +
+                 " -passin pass:'s3cret pass' -nocrypt -topk8 -out /dev/null && "
+                 "openssl asn1parse -in " +
+                 dir.file("k.pem"));
+  ASSERT_EQ(out.status, 0) << out.text;
+  EXPECT_NE(out.text.find("aes-256-cbc"), std::string::npos) << out.text;
+}
+
+TEST(Key, TraditionalPemLikeIosExport) {
+  const Key& key = test::rsa_key_1024();
+  TempDir dir;
+  struct Case {
+    PemCipher cipher;
+    const char* dek;
+  };
+  for (const Case& c : {Case{PemCipher::kTripleDes, "DEK-Info: DES-EDE3-CBC,"},
+                        Case{PemCipher::kAes256, "DEK-Info: AES-256-CBC,"},
+                        Case{PemCipher::kDes, "DEK-Info: DES-CBC,"}}) {
+    auto pem = key.to_traditional_pem("cisco123", c.cipher);
+    if (!pem && c.cipher == PemCipher::kDes && pem.error().code() == Code::kUnavailable) {
+      continue;  // no legacy provider on this machine
+    }
+    ASSERT_OK(pem);
+    EXPECT_EQ(pem->rfind("-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n", 0), 0u)
+        << *pem;
+    EXPECT_NE(pem->find(c.dek), std::string::npos) << *pem;
+    auto back = Key::from_pem(*pem, "cisco123");
+    ASSERT_OK(back);
+    EXPECT_TRUE(back->equals_public(key));
+    EXPECT_CODE(Key::from_pem(*pem, "cisco124"), Code::kPermissionDenied);
+
+    dir.write("t.pem", *pem);
+    auto out = run("openssl rsa -in " + dir.file("t.pem") +
+                   " -passin pass:cisco123 -check -noout -provider default -provider legacy");
+    EXPECT_EQ(out.status, 0) << out.text;
+  }
+  auto ec = test::ec_key_256().to_traditional_pem("pw", PemCipher::kAes256);
+  ASSERT_OK(ec);
+  EXPECT_EQ(ec->rfind("-----BEGIN EC PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n", 0), 0u);
+  EXPECT_CODE(key.to_traditional_pem("", PemCipher::kAes256), Code::kInvalidArgument);
+}
+
+TEST(Key, ReadsKeysMadeByOpenssl) {
+  TempDir dir;
+  const std::string d = dir.file("");
+  auto out = run("cd " + d +
+                 " && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out p8.pem"
+                 " && openssl rsa -in p8.pem -traditional -out trad.pem"
+                 " && openssl rsa -in p8.pem -traditional -aes128 -passout pass:pw -out tenc.pem"
+                 " && openssl pkcs8 -topk8 -in p8.pem -v2 aes-256-cbc -passout pass:pw -out p8e.pem"
+                 " && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out ec.pem"
+                 " && openssl ec -in ec.pem -out ectrad.pem"
+                 " && openssl pkey -in p8.pem -pubout -out pub.pem");
+  ASSERT_EQ(out.status, 0) << out.text;
+  auto p8 = Key::from_pem(dir.read("p8.pem"));
+  ASSERT_OK(p8);
+  EXPECT_TRUE(p8->is_rsa());
+  EXPECT_EQ(p8->bits(), 1024);
+  for (const char* f : {"trad.pem", "tenc.pem", "p8e.pem"}) {
+    auto k = Key::from_pem(dir.read(f), "pw");
+    ASSERT_OK(k) << f;
+    EXPECT_TRUE(k->has_private()) << f;
+    EXPECT_TRUE(k->equals_public(*p8)) << f;
+  }
+  EXPECT_CODE(Key::from_pem(dir.read("tenc.pem")), Code::kPermissionDenied);
+  auto ec = Key::from_pem(dir.read("ec.pem"));
+  ASSERT_OK(ec);
+  EXPECT_TRUE(ec->is_ec());
+  EXPECT_EQ(ec->bits(), 384);
+  auto ectrad = Key::from_pem(dir.read("ectrad.pem"));
+  ASSERT_OK(ectrad);
+  EXPECT_TRUE(ectrad->equals_public(*ec));
+  EXPECT_FALSE(ec->equals_public(*p8));
+
+  // Public key: same PEM as OpenSSL writes, and readable as a public-only key.
+  EXPECT_EQ(p8->public_pem(), dir.read("pub.pem"));
+  auto pub = Key::from_pem(dir.read("pub.pem"));
+  ASSERT_OK(pub);
+  EXPECT_FALSE(pub->has_private());
+  EXPECT_TRUE(pub->equals_public(*p8));
+  EXPECT_CODE(pub->to_pkcs8_encrypted_pem("x"), Code::kInvalidArgument);
+  auto from_der = Key::from_public_der(p8->public_key_der());
+  ASSERT_OK(from_der);
+  EXPECT_FALSE(from_der->has_private());
+  EXPECT_TRUE(from_der->equals_public(*p8));
+}
+
+TEST(Key, RejectsBadInput) {
+  EXPECT_CODE(Key::from_pem(""), Code::kInvalidArgument);
+  EXPECT_CODE(Key::from_pem("hello"), Code::kInvalidArgument);
+  EXPECT_CODE(Key::from_pem(pem_encode("PRIVATE KEY", "\x30\x03\x02\x01\x00")),
+              Code::kInvalidArgument);
+  EXPECT_CODE(Key::from_pem(pem_encode("CERTIFICATE", "\x30\x00")), Code::kInvalidArgument);
+  const std::string spki = test::ec_key_256().public_key_der();
+  EXPECT_CODE(Key::from_public_der(spki.substr(0, spki.size() - 1)), Code::kInvalidArgument);
+  EXPECT_CODE(Key::from_public_der(spki + "x"), Code::kInvalidArgument);
+  EXPECT_CODE(Key::from_public_der(""), Code::kInvalidArgument);
+  EXPECT_CODE(Key::from_evp(nullptr), Code::kInvalidArgument);
+}
+
+TEST(Key, IosKeyData) {
+  const Key& key = test::rsa_key_1024();
+  const std::string data = ios_key_data(key);
+  // 1024-bit RSA SPKI is 162 bytes = 324 hex digits: 5 full lines of 64 and one of 4.
+  EXPECT_EQ(data.rfind("  30819F30 0D06092A 864886F7 0D010101 05000381 8D003081 89028181 ", 0), 0u)
+      << data;
+  std::string joined;
+  std::size_t lines = 0;
+  std::size_t start = 0;
+  while (start < data.size()) {
+    const std::size_t end = data.find('\n', start);
+    ASSERT_NE(end, std::string::npos);
+    const std::string line = data.substr(start, end - start);
+    ASSERT_EQ(line.substr(0, 2), "  ");
+    if (end + 1 < data.size()) {
+      EXPECT_EQ(line.size(), 2u + 8 * 8 + 7);
+    }
+    for (char c : line.substr(2)) {
+      if (c != ' ') joined.push_back(c);
+    }
+    start = end + 1;
+    ++lines;
+  }
+  EXPECT_EQ(lines, 6u);
+  EXPECT_EQ(joined, hex_upper(key.public_key_der()));
+}
+
+}  // namespace
+}  // namespace scepter::pki

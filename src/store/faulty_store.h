@@ -1,0 +1,69 @@
+#pragma once
+// FaultyStore: a Store decorator for tests that fails on demand, the way LevelDB's
+// SpecialEnv fakes a full disk. Everything is forwarded to the wrapped store except the
+// calls told to fail, which return the given Status without reaching it (so a failed
+// write leaves the wrapped store unchanged, as a real failed write would).
+//
+//   auto base = open_store({"memory:"}).value();
+//   FaultyStore store(std::move(base));
+//   store.fail_next_writes(1);  // the next write() returns kUnavailable
+//
+// Thread-safe if the wrapped store is.
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+
+#include "store/store.h"
+
+namespace scepter::store {
+
+class FaultyStore final : public Store {
+ public:
+  // Wraps `base`, which must outlive this object.
+  explicit FaultyStore(Store& base) : base_(base) {}
+  // Wraps and owns `base`.
+  explicit FaultyStore(std::unique_ptr<Store> base) : owned_(std::move(base)), base_(*owned_) {}
+
+  // The next `n` write() calls fail with `why` (default: a full disk, kUnavailable).
+  void fail_next_writes(int n, Status why = default_failure());
+  // Every write() fails with `why` until heal().
+  void fail_all_writes(Status why = default_failure());
+  // Every read (meta, certificate, iteration, count, requests) fails with `why` until heal().
+  void fail_all_reads(Status why = default_failure());
+  // Back to forwarding everything.
+  void heal();
+  // write() calls failed on purpose so far.
+  std::uint64_t failed_writes() const;
+
+  Store& base() { return base_; }
+
+  Status write(const WriteBatch& batch) override;
+  Result<std::optional<std::string>> meta(const std::string& key) const override;
+  Result<CertRecord> certificate(Serial serial) const override;
+  Status for_each_certificate(const std::function<bool(const CertRecord&)>& fn) const override;
+  Result<std::uint64_t> certificate_count() const override;
+  Status for_each_revocation(const std::function<void(const Revocation&)>& fn) const override;
+  Result<RequestRecord> request(RequestId id) const override;
+  Result<RequestRecord> request_by_transaction(const std::string& tid) const override;
+  Result<std::vector<RequestRecord>> requests() const override;
+  StoreStats stats() const override { return base_.stats(); }
+
+  static Status default_failure() {
+    return unavailable("injected failure: no space left on device");
+  }
+
+ private:
+  Status read_failure() const;  // OK when reads are to be forwarded
+
+  std::unique_ptr<Store> owned_;  // declared first: base_ may refer to it
+  Store& base_;
+  mutable std::mutex mu_;
+  int fail_writes_ = 0;              // GUARDED_BY(mu_); < 0 means "all"
+  Status write_failure_;             // GUARDED_BY(mu_)
+  bool fail_reads_ = false;          // GUARDED_BY(mu_)
+  Status read_failure_;              // GUARDED_BY(mu_)
+  std::uint64_t failed_writes_ = 0;  // GUARDED_BY(mu_)
+};
+
+}  // namespace scepter::store

@@ -1,0 +1,241 @@
+#include "store/memory/memory_store.h"
+
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace scepter::store {
+
+// What it takes to reverse one applied op: the previous value of the touched entry,
+// or nothing if the op created it.
+struct MemoryStore::Undo {
+  enum class Table { kCert, kRequest, kMeta };
+  static Undo of_cert(Serial serial, std::optional<CertRecord> before) {
+    Undo u;
+    u.table = Table::kCert;
+    u.serial = serial;
+    u.cert = std::move(before);
+    return u;
+  }
+  static Undo of_request(RequestId id, std::optional<RequestRecord> before) {
+    Undo u;
+    u.table = Table::kRequest;
+    u.request_id = id;
+    u.request = std::move(before);
+    return u;
+  }
+  static Undo of_meta(std::string key, std::optional<std::string> before) {
+    Undo u;
+    u.table = Table::kMeta;
+    u.key = std::move(key);
+    u.value = std::move(before);
+    return u;
+  }
+
+  Table table = Table::kCert;
+  Serial serial = 0;
+  RequestId request_id = 0;
+  std::string key;
+  std::optional<CertRecord> cert;
+  std::optional<RequestRecord> request;
+  std::optional<std::string> value;
+};
+
+Status MemoryStore::apply(const WriteBatch::Op& op, std::vector<Undo>& undo) {
+  using Kind = WriteBatch::Op::Kind;
+  switch (op.kind) {
+    case Kind::kPutCert: {
+      if (op.cert.serial > kMaxSerial) {
+        return invalid_argument(fmt::format("serial {:#x} is too large", op.cert.serial));
+      }
+      if (certs_.contains(op.cert.serial)) {
+        return already_exists(
+            fmt::format("a certificate with serial {:#x} already exists", op.cert.serial));
+      }
+      certs_.emplace(op.cert.serial, op.cert);
+      undo.push_back(Undo::of_cert(op.cert.serial, std::nullopt));
+      return ok_status();
+    }
+    case Kind::kRevoke: {
+      auto it = certs_.find(op.serial);
+      if (it == certs_.end()) {
+        return not_found(fmt::format("no certificate with serial {:#x}", op.serial));
+      }
+      if (it->second.revoked_at) {
+        return already_exists(fmt::format("certificate {:#x} is already revoked", op.serial));
+      }
+      undo.push_back(Undo::of_cert(op.serial, it->second));
+      it->second.revoked_at = op.at;
+      return ok_status();
+    }
+    case Kind::kPutRequest: {
+      const RequestRecord& rec = op.request;
+      if (rec.serial && !certs_.contains(*rec.serial)) {
+        return invalid_argument(
+            fmt::format("request {} refers to unknown certificate {:#x}", rec.id, *rec.serial));
+      }
+      auto it = requests_.find(rec.id);
+      if (it != requests_.end()) {
+        undo.push_back(Undo::of_request(rec.id, std::move(it->second)));
+        it->second = rec;
+      } else {
+        undo.push_back(Undo::of_request(rec.id, std::nullopt));
+        requests_.emplace(rec.id, rec);
+      }
+      return ok_status();
+    }
+    case Kind::kDeleteRequest: {
+      auto it = requests_.find(op.request_id);
+      if (it != requests_.end()) {
+        undo.push_back(Undo::of_request(op.request_id, it->second));
+        requests_.erase(it);
+      }
+      return ok_status();
+    }
+    case Kind::kPutMeta:
+    case Kind::kDeleteMeta: {
+      auto it = meta_.find(op.key);
+      Undo u = Undo::of_meta(op.key, it != meta_.end() ? std::optional(it->second) : std::nullopt);
+      if (op.kind == Kind::kPutMeta) {
+        meta_[op.key] = op.value;
+      } else if (it != meta_.end()) {
+        meta_.erase(it);
+      }
+      undo.push_back(std::move(u));
+      return ok_status();
+    }
+  }
+  return internal_error("unknown write op");
+}
+
+void MemoryStore::roll_back(std::vector<Undo>& undo) {
+  for (auto u = undo.rbegin(); u != undo.rend(); ++u) {
+    switch (u->table) {
+      case Undo::Table::kCert:
+        if (u->cert) {
+          certs_[u->serial] = std::move(*u->cert);
+        } else {
+          certs_.erase(u->serial);
+        }
+        break;
+      case Undo::Table::kRequest:
+        if (u->request) {
+          requests_[u->request_id] = std::move(*u->request);
+        } else {
+          requests_.erase(u->request_id);
+        }
+        break;
+      case Undo::Table::kMeta:
+        if (u->value) {
+          meta_[u->key] = std::move(*u->value);
+        } else {
+          meta_.erase(u->key);
+        }
+        break;
+    }
+  }
+}
+
+Status MemoryStore::write(const WriteBatch& batch) {
+  std::lock_guard lock(mu_);
+  std::vector<Undo> undo;
+  undo.reserve(batch.size());
+  for (const auto& op : batch.ops()) {
+    Status s = apply(op, undo);
+    if (!s.ok()) {
+      roll_back(undo);
+      ++stats_.batches_failed;
+      return s;
+    }
+  }
+  ++stats_.batches_written;
+  if (!batch.empty()) {
+    ++stats_.commits;
+    stats_.largest_group = 1;
+  }
+  return ok_status();
+}
+
+Result<std::optional<std::string>> MemoryStore::meta(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  auto it = meta_.find(key);
+  if (it == meta_.end()) return std::optional<std::string>();
+  return std::optional<std::string>(it->second);
+}
+
+Result<CertRecord> MemoryStore::certificate(Serial serial) const {
+  std::lock_guard lock(mu_);
+  auto it = certs_.find(serial);
+  if (it == certs_.end())
+    return fail(not_found(fmt::format("no certificate with serial {:#x}", serial)));
+  return it->second;
+}
+
+// One element per lock: the callback runs unlocked (it may call back into the store) and
+// the walk resumes after the last serial seen, like the SQLite engine's keyset cursor.
+Status MemoryStore::for_each_certificate(const std::function<bool(const CertRecord&)>& fn) const {
+  std::optional<Serial> last;
+  for (;;) {
+    CertRecord rec;
+    {
+      std::lock_guard lock(mu_);
+      auto it = last ? certs_.upper_bound(*last) : certs_.begin();
+      if (it == certs_.end()) return ok_status();
+      rec = it->second;
+    }
+    last = rec.serial;
+    if (!fn(rec)) return ok_status();
+  }
+}
+
+Result<std::uint64_t> MemoryStore::certificate_count() const {
+  std::lock_guard lock(mu_);
+  return static_cast<std::uint64_t>(certs_.size());
+}
+
+Status MemoryStore::for_each_revocation(const std::function<void(const Revocation&)>& fn) const {
+  std::optional<Serial> last;
+  for (;;) {
+    Revocation rev;
+    {
+      std::lock_guard lock(mu_);
+      auto it = last ? certs_.upper_bound(*last) : certs_.begin();
+      while (it != certs_.end() && !it->second.revoked_at) ++it;
+      if (it == certs_.end()) return ok_status();
+      rev = {.serial = it->first, .at = *it->second.revoked_at};
+    }
+    last = rev.serial;
+    fn(rev);
+  }
+}
+
+Result<RequestRecord> MemoryStore::request(RequestId id) const {
+  std::lock_guard lock(mu_);
+  auto it = requests_.find(id);
+  if (it == requests_.end()) return fail(not_found(fmt::format("no request with id {}", id)));
+  return it->second;
+}
+
+Result<RequestRecord> MemoryStore::request_by_transaction(const std::string& tid) const {
+  std::lock_guard lock(mu_);
+  if (tid.empty()) return fail(not_found("no request with an empty transaction id"));
+  for (auto it = requests_.rbegin(); it != requests_.rend(); ++it) {
+    if (it->second.transaction_id == tid) return it->second;
+  }
+  return fail(not_found(fmt::format("no request with transaction id '{}'", tid)));
+}
+
+Result<std::vector<RequestRecord>> MemoryStore::requests() const {
+  std::lock_guard lock(mu_);
+  std::vector<RequestRecord> out;
+  out.reserve(requests_.size());
+  for (auto it = requests_.rbegin(); it != requests_.rend(); ++it) out.push_back(it->second);
+  return out;
+}
+
+StoreStats MemoryStore::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+}  // namespace scepter::store

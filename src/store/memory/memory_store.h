@@ -1,0 +1,41 @@
+#pragma once
+// MemoryStore: the Store contract kept in memory, for tests of the modules above the
+// store. Same semantics and error codes as SqliteStore (the contract suite runs against
+// both); nothing survives the object. Thread-safe: one mutex guards all state.
+
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "store/store.h"
+
+namespace scepter::store {
+
+class MemoryStore final : public Store {
+ public:
+  MemoryStore() = default;
+
+  Status write(const WriteBatch& batch) override;
+  Result<std::optional<std::string>> meta(const std::string& key) const override;
+  Result<CertRecord> certificate(Serial serial) const override;
+  Status for_each_certificate(const std::function<bool(const CertRecord&)>& fn) const override;
+  Result<std::uint64_t> certificate_count() const override;
+  Status for_each_revocation(const std::function<void(const Revocation&)>& fn) const override;
+  Result<RequestRecord> request(RequestId id) const override;
+  Result<RequestRecord> request_by_transaction(const std::string& tid) const override;
+  Result<std::vector<RequestRecord>> requests() const override;
+  StoreStats stats() const override;
+
+ private:
+  struct Undo;
+  Status apply(const WriteBatch::Op& op, std::vector<Undo>& undo);  // needs mu_
+  void roll_back(std::vector<Undo>& undo);                          // needs mu_
+
+  mutable std::mutex mu_;
+  std::map<Serial, CertRecord> certs_;           // GUARDED_BY(mu_)
+  std::map<RequestId, RequestRecord> requests_;  // GUARDED_BY(mu_)
+  std::map<std::string, std::string> meta_;      // GUARDED_BY(mu_)
+  StoreStats stats_;                             // GUARDED_BY(mu_)
+};
+
+}  // namespace scepter::store

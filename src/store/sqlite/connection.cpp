@@ -1,0 +1,212 @@
+#include "store/sqlite/connection.h"
+
+#include <fmt/format.h>
+
+namespace scepter::store::sqlite {
+namespace {
+
+// 'SCPT': lets `file` and our own open tell a scepter database from another SQLite file.
+constexpr int kApplicationId = 0x53435054;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE meta(
+  key TEXT PRIMARY KEY NOT NULL,
+  value BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE counters(
+  name TEXT PRIMARY KEY NOT NULL,
+  n INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO counters VALUES ('certificates', 0);
+CREATE TABLE certificates(
+  serial INTEGER PRIMARY KEY CHECK (serial >= 0),
+  der BLOB NOT NULL,
+  subject TEXT NOT NULL,
+  not_before INTEGER NOT NULL,
+  not_after INTEGER NOT NULL,
+  revoked_at INTEGER,
+  request_id INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX certificates_revoked ON certificates(serial, revoked_at)
+  WHERE revoked_at IS NOT NULL;
+CREATE TRIGGER certificates_counted AFTER INSERT ON certificates BEGIN
+  UPDATE counters SET n = n + 1 WHERE name = 'certificates';
+END;
+CREATE TRIGGER certificates_uncounted AFTER DELETE ON certificates BEGIN
+  UPDATE counters SET n = n - 1 WHERE name = 'certificates';
+END;
+CREATE TABLE requests(
+  id INTEGER PRIMARY KEY,
+  state INTEGER NOT NULL,
+  kind INTEGER NOT NULL,
+  transaction_id TEXT NOT NULL,
+  csr_der BLOB NOT NULL,
+  fingerprint TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  serial INTEGER REFERENCES certificates(serial),
+  signer_cert_der BLOB NOT NULL,
+  flags INTEGER NOT NULL
+);
+CREATE INDEX requests_transaction ON requests(transaction_id, id);
+)sql";
+
+constexpr const char* kCertColumns =
+    "serial, der, subject, not_before, not_after, revoked_at, request_id";
+constexpr const char* kRequestColumns =
+    "id, state, kind, transaction_id, csr_der, fingerprint, subject, created, serial, "
+    "signer_cert_der, flags";
+
+Status open_error(const std::string& path, const Status& s) {
+  return Status(s.code() == Code::kInternal ? Code::kInternal : Code::kUnavailable,
+                fmt::format("cannot open database '{}': {}", path, s.message()));
+}
+
+// Runs a one-row, one-column query (pragmas); an empty result reads as "".
+Result<std::string> query_text(sqlite3* db, const char* sql) {
+  ASSIGN_OR_RETURN(Stmt st, Stmt::prepare(db, sql));
+  Query q(st);
+  const int rc = q.step();
+  if (rc == SQLITE_DONE) return std::string();
+  if (rc != SQLITE_ROW) return fail(sqlite_error(db, rc, sql));
+  return q.blob(0);
+}
+
+Status prepare_all(sqlite3* db, Statements& s) {
+  struct Entry {
+    Stmt* stmt;
+    std::string sql;
+  };
+  const Entry entries[] = {
+      {&s.begin, "BEGIN IMMEDIATE"},
+      {&s.commit, "COMMIT"},
+      {&s.rollback, "ROLLBACK"},
+      {&s.savepoint, "SAVEPOINT batch"},
+      {&s.release, "RELEASE batch"},
+      {&s.rollback_to, "ROLLBACK TO batch"},
+      {&s.insert_cert, fmt::format("INSERT INTO certificates({}) VALUES (?1, ?2, ?3, ?4, ?5, "
+                                   "?6, ?7)",
+                                   kCertColumns)},
+      {&s.cert_revoked_at, "SELECT revoked_at FROM certificates WHERE serial = ?1"},
+      {&s.revoke_cert, "UPDATE certificates SET revoked_at = ?2 WHERE serial = ?1"},
+      {&s.upsert_request,
+       fmt::format("INSERT INTO requests({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+                   "?11) ON CONFLICT(id) DO UPDATE SET state = excluded.state, kind = "
+                   "excluded.kind, transaction_id = excluded.transaction_id, csr_der = "
+                   "excluded.csr_der, fingerprint = excluded.fingerprint, subject = "
+                   "excluded.subject, created = excluded.created, serial = excluded.serial, "
+                   "signer_cert_der = excluded.signer_cert_der, flags = excluded.flags",
+                   kRequestColumns)},
+      {&s.delete_request, "DELETE FROM requests WHERE id = ?1"},
+      {&s.upsert_meta,
+       "INSERT INTO meta(key, value) VALUES (?1, ?2) "
+       "ON CONFLICT(key) DO UPDATE SET value = excluded.value"},
+      {&s.delete_meta, "DELETE FROM meta WHERE key = ?1"},
+      {&s.get_meta, "SELECT value FROM meta WHERE key = ?1"},
+      {&s.get_cert, fmt::format("SELECT {} FROM certificates WHERE serial = ?1", kCertColumns)},
+      {&s.certs_after, fmt::format("SELECT {} FROM certificates WHERE serial > ?1 "
+                                   "ORDER BY serial LIMIT ?2",
+                                   kCertColumns)},
+      {&s.revocations_after,
+       "SELECT serial, revoked_at FROM certificates INDEXED BY certificates_revoked "
+       "WHERE revoked_at IS NOT NULL AND serial > ?1 ORDER BY serial LIMIT ?2"},
+      {&s.count_certs, "SELECT n FROM counters WHERE name = 'certificates'"},
+      {&s.get_request, fmt::format("SELECT {} FROM requests WHERE id = ?1", kRequestColumns)},
+      {&s.request_by_tid, fmt::format("SELECT {} FROM requests WHERE transaction_id = ?1 "
+                                      "ORDER BY id DESC LIMIT 1",
+                                      kRequestColumns)},
+      {&s.all_requests, fmt::format("SELECT {} FROM requests ORDER BY id DESC", kRequestColumns)},
+  };
+  for (const Entry& e : entries) {
+    ASSIGN_OR_RETURN(*e.stmt, Stmt::prepare(db, e.sql));
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, Role role,
+                                                     int busy_timeout_ms) {
+  std::unique_ptr<Connection> c(new Connection());
+  Status s = c->configure(path, role, busy_timeout_ms);
+  if (!s.ok()) return fail(open_error(path, s));
+  if (role == Role::kWriter) {
+    s = c->init_schema();
+    if (!s.ok()) return fail(open_error(path, s));
+  }
+  s = prepare_all(c->db(), c->sql_);
+  if (!s.ok()) return fail(open_error(path, s));
+  return c;
+}
+
+Status Connection::configure(const std::string& path, Role role, int busy_timeout_ms) {
+  // NOMUTEX: the engine serialises each connection itself (mu_).
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+  if (role == Role::kWriter) flags |= SQLITE_OPEN_CREATE;
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  db_.reset(raw);  // SQLite returns a handle even on failure; it must still be closed
+  if (rc != SQLITE_OK) return sqlite_error(raw, rc, "open");
+  sqlite3* db = db_.get();
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, busy_timeout_ms);
+  // A file from disk is not trusted: no schema tricks, no functions called from it.
+  sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+  sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
+  if (sqlite3_db_readonly(db, "main") == 1) {
+    return unavailable("the file is read-only (permission denied)");
+  }
+
+  // The first statements read the header: "file is not a database" shows up here.
+  ASSIGN_OR_RETURN(std::string mode, query_text(db, "PRAGMA journal_mode=WAL"));
+  const bool in_memory = path.empty() || path == ":memory:";
+  if (mode != "wal" && !in_memory) {
+    return unavailable(fmt::format("cannot use write-ahead logging (journal mode '{}')", mode));
+  }
+  RETURN_IF_ERROR(exec(db, "PRAGMA synchronous=FULL"));
+  if (role == Role::kWriter) {
+    RETURN_IF_ERROR(exec(db, "PRAGMA foreign_keys=ON"));
+    // After a checkpoint the WAL is reused; past this size it is also truncated, so one
+    // large batch does not leave a large file behind.
+    RETURN_IF_ERROR(exec(db, "PRAGMA journal_size_limit=67108864"));
+  } else {
+    RETURN_IF_ERROR(exec(db, "PRAGMA query_only=ON"));
+  }
+  return ok_status();
+}
+
+Status Connection::init_schema() {
+  sqlite3* db = db_.get();
+  RETURN_IF_ERROR(exec(db, "BEGIN IMMEDIATE"));
+  auto body = [&]() -> Status {
+    ASSIGN_OR_RETURN(std::string app, query_text(db, "PRAGMA application_id"));
+    ASSIGN_OR_RETURN(std::string tables,
+                     query_text(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"));
+    if (tables == "0" && (app == "0" || app.empty())) {
+      RETURN_IF_ERROR(exec(db, kSchema));
+      RETURN_IF_ERROR(exec(db, fmt::format("PRAGMA application_id={}", kApplicationId).c_str()));
+      return exec(
+          db,
+          fmt::format("INSERT INTO meta VALUES ('schema_version', '{}')", kSchemaVersion).c_str());
+    }
+    if (app != std::to_string(kApplicationId)) {
+      return unavailable("not a scepter database (another application's SQLite file)");
+    }
+    ASSIGN_OR_RETURN(std::string version,
+                     query_text(db, "SELECT value FROM meta WHERE key = 'schema_version'"));
+    if (version != std::to_string(kSchemaVersion)) {
+      // Only version 1 exists; an older one would be migrated here.
+      return unavailable(fmt::format("schema version '{}' is not supported (this build: {})",
+                                     version, kSchemaVersion));
+    }
+    return ok_status();
+  };
+  Status s = body();
+  if (!s.ok()) {
+    (void)exec(db, "ROLLBACK");
+    return s;
+  }
+  return exec(db, "COMMIT");
+}
+
+}  // namespace scepter::store::sqlite

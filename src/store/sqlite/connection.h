@@ -1,0 +1,53 @@
+#pragma once
+// One SQLite connection of the engine with its prepared statements, opened with the
+// engine's pragmas; the writer also creates or checks the schema. Not thread-safe: hold
+// mu() while using db() or the statements.
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "common/status.h"
+#include "store/sqlite/db.h"
+
+namespace scepter::store::sqlite {
+
+// The schema this code writes. A file with a higher version is refused (kUnavailable).
+inline constexpr int kSchemaVersion = 1;
+
+// Every statement the engine runs more than once, prepared when the connection opens.
+struct Statements {
+  Stmt begin, commit, rollback, savepoint, release, rollback_to;
+  Stmt insert_cert, cert_revoked_at, revoke_cert;
+  Stmt upsert_request, delete_request;
+  Stmt upsert_meta, delete_meta, get_meta;
+  Stmt get_cert, certs_after, revocations_after, count_certs;
+  Stmt get_request, request_by_tid, all_requests;
+};
+
+class Connection {
+ public:
+  enum class Role {
+    kWriter,  // creates the file and schema; synchronous=FULL, foreign keys on
+    kReader,  // the file must exist; query_only
+  };
+  // Fails with kUnavailable (path and SQLite's message) when the file cannot be opened or
+  // created, is read-only, is not a SQLite database or not ours, or has a newer schema.
+  static Result<std::unique_ptr<Connection>> open(const std::string& path, Role role,
+                                                  int busy_timeout_ms);
+
+  sqlite3* db() const { return db_.get(); }
+  const Statements& sql() const { return sql_; }
+  std::mutex& mu() const { return mu_; }
+
+ private:
+  Connection() = default;
+  Status configure(const std::string& path, Role role, int busy_timeout_ms);
+  Status init_schema();
+
+  mutable std::mutex mu_;
+  Db db_;           // declared before sql_: the statements are finalised first
+  Statements sql_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace scepter::store::sqlite

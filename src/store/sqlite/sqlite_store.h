@@ -1,0 +1,82 @@
+#pragma once
+// SqliteStore: the embedded engine, one SQLite file per certificate server (<label>.ser).
+//
+// The file is in WAL mode with synchronous=FULL, so write() returns OK only after its
+// batch is committed and fsync'ed, and the file survives a crash or SIGKILL at any point.
+// Concurrent write() calls are grouped (as LevelDB's DBImpl::Write does): the first
+// caller in the queue commits every queued batch in one transaction, each batch inside
+// its own savepoint, with one fsync, then wakes the others with their own Status. A
+// batch that fails is rolled back alone and only its caller sees the error. A lone
+// caller commits at once: there is no timer.
+//
+// Reads use a second connection with its own mutex (WAL readers do not wait for the
+// writer); a ":memory:" database has a single connection shared by both.
+//
+// Thread-safe. Owns its connections; closing the store closes the file.
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "store/store.h"
+
+namespace scepter::store {
+
+namespace sqlite {
+class Connection;
+}
+
+struct SqliteOptions {
+  // How long a connection waits for a lock held by another process before the call
+  // fails with kUnavailable.
+  int busy_timeout_ms = 5000;
+};
+
+class SqliteStore final : public Store {
+ public:
+  // Opens or creates the database at `path` (":memory:" for a private one). Fails with
+  // kUnavailable, naming the path and SQLite's message, if the directory is missing,
+  // access is denied, the file is not a scepter database or has a newer schema.
+  static Result<std::unique_ptr<SqliteStore>> open(const std::string& path,
+                                                   const SqliteOptions& options = {});
+  ~SqliteStore() override;
+
+  Status write(const WriteBatch& batch) override;
+  Result<std::optional<std::string>> meta(const std::string& key) const override;
+  Result<CertRecord> certificate(Serial serial) const override;
+  Status for_each_certificate(const std::function<bool(const CertRecord&)>& fn) const override;
+  Result<std::uint64_t> certificate_count() const override;
+  Status for_each_revocation(const std::function<void(const Revocation&)>& fn) const override;
+  Result<RequestRecord> request(RequestId id) const override;
+  Result<RequestRecord> request_by_transaction(const std::string& tid) const override;
+  Result<std::vector<RequestRecord>> requests() const override;
+  StoreStats stats() const override;
+
+  // SQLite's PRAGMA integrity_check: OK, or kUnavailable with the first problems found.
+  // Reads the whole file; meant for tests and an operator's explicit check.
+  Status check_integrity() const;
+  // Batches waiting in write(), the one being committed included.
+  std::size_t queued_writes() const;
+  const std::string& path() const { return path_; }
+
+ private:
+  struct Writer;
+  SqliteStore(std::string path, std::unique_ptr<sqlite::Connection> writer,
+              std::unique_ptr<sqlite::Connection> reader);
+  void commit_group(const std::vector<Writer*>& group);  // the leader, without queue_mu_
+  Status apply_batch(const WriteBatch& batch);           // needs writer_->mu()
+
+  const std::string path_;
+  std::unique_ptr<sqlite::Connection> writer_;
+  std::unique_ptr<sqlite::Connection> own_reader_;  // null for ":memory:"
+  sqlite::Connection* reader_;                      // own_reader_ or writer_
+
+  mutable std::mutex queue_mu_;
+  std::deque<Writer*> queue_;  // GUARDED_BY(queue_mu_); front() is the leader
+  StoreStats stats_;           // GUARDED_BY(queue_mu_)
+};
+
+}  // namespace scepter::store

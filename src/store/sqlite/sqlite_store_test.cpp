@@ -1,0 +1,331 @@
+// SqliteStore beyond the contract: files, errors, grouping of concurrent writes.
+
+#include "store/sqlite/sqlite_store.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "common/testing.h"
+#include "store/sqlite/db.h"
+#include "store/test_util.h"
+
+namespace scepter::store {
+namespace {
+
+using testing::make_cert;
+using testing::make_request;
+using testing::one_cert;
+using testing::TempDir;
+
+// Polls until `cond` holds; false after 10 s (the test then fails instead of hanging).
+bool eventually(const std::function<bool()>& cond) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!cond()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+// Another process's connection to the same file, as far as SQLite can tell.
+class RawConnection {
+ public:
+  explicit RawConnection(const std::string& path) {
+    sqlite3* db = nullptr;
+    sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+    db_.reset(db);
+  }
+  Status exec(const char* sql) { return sqlite::exec(db_.get(), sql); }
+
+ private:
+  sqlite::Db db_;
+};
+
+void write_file(const std::string& path, const std::string& data) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
+}
+
+TEST(SqliteStore, PersistsAcrossReopen) {
+  TempDir dir;
+  const std::string path = dir.file("ca.ser");
+  RequestRecord granted = make_request(2, "tid-2");
+  granted.state = RequestState::kGranted;
+  granted.serial = 2;
+  {
+    auto s = SqliteStore::open(path);
+    ASSERT_OK(s);
+    WriteBatch b;
+    b.put_certificate(make_cert(1));
+    b.put_certificate(make_cert(2));
+    b.put_certificate(make_cert(3));
+    b.revoke(3, from_unix(1234));
+    b.put_request(make_request(1, "tid-1"));
+    b.put_request(granted);
+    b.put_meta("last_serial", "3");
+    ASSERT_OK((*s)->write(b));
+  }
+  EXPECT_FALSE(std::filesystem::exists(path + "-wal"));  // checkpointed on close
+  auto s = SqliteStore::open(path);
+  ASSERT_OK(s);
+  Store& store = **s;
+  EXPECT_EQ(store.certificate_count().value_or(0), 3u);
+  EXPECT_EQ(store.certificate(2)->der, make_cert(2).der);
+  EXPECT_EQ(store.certificate(3)->revoked_at, from_unix(1234));
+  EXPECT_EQ(store.request_by_transaction("tid-2")->serial, Serial{2});
+  EXPECT_EQ(store.requests()->size(), 2u);
+  EXPECT_EQ(store.meta("last_serial")->value_or(""), "3");
+  EXPECT_OK((*s)->check_integrity());
+  EXPECT_CODE(store.write(one_cert(2)), Code::kAlreadyExists);
+}
+
+TEST(SqliteStore, EmptyFileBecomesADatabase) {
+  TempDir dir;
+  write_file(dir.file("ca.ser"), "");
+  auto s = SqliteStore::open(dir.file("ca.ser"));
+  ASSERT_OK(s);
+  EXPECT_OK((*s)->write(one_cert(1)));
+}
+
+TEST(SqliteStore, MissingDirectoryIsUnavailable) {
+  TempDir dir;
+  const std::string path = dir.file("missing/ca.ser");
+  auto s = SqliteStore::open(path);
+  EXPECT_CODE(s, Code::kUnavailable);
+  ASSERT_FALSE(s.has_value());
+  EXPECT_NE(s.error().message().find(path), std::string::npos) << s.error().message();
+  EXPECT_NE(s.error().message().find("unable to open"), std::string::npos) << s.error().message();
+}
+
+TEST(SqliteStore, DirectoryIsUnavailable) {
+  TempDir dir;
+  EXPECT_CODE(SqliteStore::open(dir.path()), Code::kUnavailable);
+}
+
+TEST(SqliteStore, NotADatabaseIsUnavailable) {
+  TempDir dir;
+  const std::string path = dir.file("ca.ser");
+  std::string junk;
+  while (junk.size() < 8192) junk += "this is not a database; ";
+  write_file(path, junk);
+  auto s = SqliteStore::open(path);
+  EXPECT_CODE(s, Code::kUnavailable);
+  ASSERT_FALSE(s.has_value());
+  EXPECT_NE(s.error().message().find(path), std::string::npos) << s.error().message();
+  EXPECT_NE(s.error().message().find("not a database"), std::string::npos) << s.error().message();
+}
+
+TEST(SqliteStore, AnotherApplicationsDatabaseIsUnavailable) {
+  TempDir dir;
+  const std::string path = dir.file("other.db");
+  {
+    RawConnection raw(path);
+    ASSERT_OK(raw.exec("CREATE TABLE things(x)"));
+  }
+  auto s = SqliteStore::open(path);
+  EXPECT_CODE(s, Code::kUnavailable);
+  ASSERT_FALSE(s.has_value());
+  EXPECT_NE(s.error().message().find("not a scepter database"), std::string::npos);
+}
+
+TEST(SqliteStore, NewerSchemaIsUnavailable) {
+  TempDir dir;
+  const std::string path = dir.file("ca.ser");
+  ASSERT_OK(SqliteStore::open(path));
+  {
+    RawConnection raw(path);
+    ASSERT_OK(raw.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'"));
+  }
+  auto s = SqliteStore::open(path);
+  EXPECT_CODE(s, Code::kUnavailable);
+  ASSERT_FALSE(s.has_value());
+  EXPECT_NE(s.error().message().find("schema version"), std::string::npos);
+}
+
+TEST(SqliteStore, ReadOnlyFileIsUnavailable) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root ignores file permissions";
+  TempDir dir;
+  const std::string path = dir.file("ca.ser");
+  ASSERT_OK(SqliteStore::open(path));
+  ASSERT_EQ(::chmod(path.c_str(), 0400), 0);
+  EXPECT_CODE(SqliteStore::open(path), Code::kUnavailable);
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0500), 0);
+  EXPECT_CODE(SqliteStore::open(dir.file("new.ser")), Code::kUnavailable);
+  ::chmod(dir.path().c_str(), 0700);
+}
+
+// A damaged file must give errors, never a crash: overwrite pages in the middle.
+TEST(SqliteStore, CorruptFileGivesErrorsNotCrashes) {
+  TempDir dir;
+  const std::string path = dir.file("ca.ser");
+  {
+    auto s = SqliteStore::open(path);
+    ASSERT_OK(s);
+    WriteBatch b;
+    for (Serial i = 1; i <= 2000; ++i) b.put_certificate(make_cert(i));
+    for (RequestId i = 1; i <= 200; ++i) b.put_request(make_request(i, "t"));
+    ASSERT_OK((*s)->write(b));
+    WriteBatch r;
+    for (Serial i = 1; i <= 2000; i += 3) r.revoke(i, from_unix(5));
+    ASSERT_OK((*s)->write(r));
+  }
+  const auto size = std::filesystem::file_size(path);
+  ASSERT_GT(size, 40'000u);
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    for (std::uint64_t off = 4096 * 2; off < size; off += 4096 * 3) {
+      f.seekp(static_cast<std::streamoff>(off));
+      const std::string garbage(1500, '\xa5');
+      f.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+    }
+  }
+  auto s = SqliteStore::open(path);
+  if (!s.has_value()) {
+    EXPECT_EQ(s.error().code(), Code::kUnavailable) << s.error().to_string();
+    return;
+  }
+  Store& store = **s;
+  EXPECT_CODE((*s)->check_integrity(), Code::kUnavailable);
+  // Whatever each call returns, it returns.
+  (void)store.certificate_count();
+  for (Serial i = 1; i <= 2000; i += 97) (void)store.certificate(i);
+  (void)store.for_each_certificate([](const CertRecord&) { return true; });
+  (void)store.for_each_revocation([](const Revocation&) {});
+  (void)store.requests();
+  (void)store.request_by_transaction("t");
+  (void)store.write(one_cert(5000));
+  (void)store.meta("schema_version");
+}
+
+TEST(SqliteStore, CorruptHeaderIsUnavailable) {
+  TempDir dir;
+  const std::string path = dir.file("ca.ser");
+  ASSERT_OK(SqliteStore::open(path));
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.write("garbage garbage garbage", 23);
+  }
+  EXPECT_CODE(SqliteStore::open(path), Code::kUnavailable);
+}
+
+TEST(SqliteStore, LockedDatabaseTimesOut) {
+  TempDir dir;
+  const std::string path = dir.file("ca.ser");
+  auto s = SqliteStore::open(path, {.busy_timeout_ms = 50});
+  ASSERT_OK(s);
+  RawConnection other(path);
+  ASSERT_OK(other.exec("BEGIN IMMEDIATE"));
+  EXPECT_CODE((*s)->write(one_cert(1)), Code::kUnavailable);
+  ASSERT_OK(other.exec("ROLLBACK"));
+  ASSERT_OK((*s)->write(one_cert(1)));
+}
+
+// While a write waits for the file lock, reads are served by the read connection.
+TEST(SqliteStore, ReadsDoNotWaitForTheWriter) {
+  TempDir dir;
+  const std::string path = dir.file("ca.ser");
+  auto opened = SqliteStore::open(path, {.busy_timeout_ms = 60'000});
+  ASSERT_OK(opened);
+  SqliteStore& store = **opened;
+  ASSERT_OK(store.write(one_cert(1)));
+  RawConnection other(path);
+  ASSERT_OK(other.exec("BEGIN IMMEDIATE"));
+  std::thread writer([&] { EXPECT_OK(store.write(one_cert(2))); });
+  ASSERT_TRUE(eventually([&] { return store.queued_writes() == 1; }));
+  EXPECT_EQ(store.certificate_count().value_or(0), 1u);
+  EXPECT_OK(store.certificate(1));
+  EXPECT_CODE(store.certificate(2), Code::kNotFound);
+  EXPECT_EQ(store.queued_writes(), 1u);  // the write is still stuck
+  ASSERT_OK(other.exec("ROLLBACK"));
+  writer.join();
+  EXPECT_OK(store.certificate(2));
+}
+
+// Batches that queue while a commit is in progress go out together in the next one,
+// and a failing batch only fails its own caller.
+TEST(SqliteStore, QueuedBatchesShareOneCommit) {
+  TempDir dir;
+  const std::string path = dir.file("ca.ser");
+  auto opened = SqliteStore::open(path, {.busy_timeout_ms = 60'000});
+  ASSERT_OK(opened);
+  SqliteStore& store = **opened;
+  RawConnection other(path);
+  ASSERT_OK(other.exec("BEGIN IMMEDIATE"));  // holds the first leader in BEGIN
+
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] { EXPECT_OK(store.write(one_cert(1))); });
+  ASSERT_TRUE(eventually([&] { return store.queued_writes() == 1; }));
+  for (Serial s = 2; s <= 6; ++s) {
+    threads.emplace_back([&, s] { EXPECT_OK(store.write(one_cert(s))); });
+  }
+  threads.emplace_back([&] { EXPECT_CODE(store.write(one_cert(1)), Code::kAlreadyExists); });
+  threads.emplace_back([&] {
+    WriteBatch b;  // fails on its second op: its first must not survive
+    b.put_certificate(make_cert(100));
+    b.revoke(999, from_unix(1));
+    EXPECT_CODE(store.write(b), Code::kNotFound);
+  });
+  ASSERT_TRUE(eventually([&] { return store.queued_writes() == 8; }));
+  ASSERT_OK(other.exec("ROLLBACK"));
+  for (auto& t : threads) t.join();
+
+  const StoreStats st = store.stats();
+  EXPECT_EQ(st.commits, 2u);  // the first batch alone, then the seven queued behind it
+  EXPECT_EQ(st.largest_group, 7u);
+  EXPECT_EQ(st.batches_written, 6u);
+  EXPECT_EQ(st.batches_failed, 2u);
+  EXPECT_EQ(store.certificate_count().value_or(0), 6u);
+  EXPECT_CODE(store.certificate(100), Code::kNotFound);
+  EXPECT_OK(store.check_integrity());
+}
+
+TEST(SqliteStore, ConcurrentWritersAreGrouped) {
+  constexpr int kThreads = 8;
+  constexpr int kBatches = 200;
+  TempDir dir;
+  auto opened = SqliteStore::open(dir.file("ca.ser"));
+  ASSERT_OK(opened);
+  SqliteStore& store = **opened;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kBatches; ++i) {
+        const Serial serial = static_cast<Serial>(i * kThreads + t + 1);
+        WriteBatch b;
+        b.put_certificate(make_cert(serial));
+        b.put_meta("last_serial", std::to_string(serial));
+        EXPECT_OK(store.write(b));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+
+  constexpr Serial kTotal = kThreads * kBatches;
+  EXPECT_EQ(store.certificate_count().value_or(0), kTotal);
+  Serial expect = 1;
+  ASSERT_OK(store.for_each_certificate([&](const CertRecord& c) {
+    EXPECT_EQ(c.serial, expect++);
+    return true;
+  }));
+  EXPECT_EQ(expect, kTotal + 1);
+  const StoreStats st = store.stats();
+  EXPECT_EQ(st.batches_written, kTotal);
+  EXPECT_LE(st.commits, kTotal);
+  std::printf("%d threads x %d batches: %llu commits, largest group %llu\n", kThreads, kBatches,
+              static_cast<unsigned long long>(st.commits),
+              static_cast<unsigned long long>(st.largest_group));
+  RecordProperty("commits", static_cast<int>(st.commits));
+  EXPECT_OK(store.check_integrity());
+}
+
+}  // namespace
+}  // namespace scepter::store

@@ -1,0 +1,162 @@
+#include "store/store.h"
+
+#include <string_view>
+#include <utility>
+
+#include "store/memory/memory_store.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace scepter::store {
+
+void WriteBatch::put_certificate(CertRecord rec) {
+  Op op;
+  op.kind = Op::Kind::kPutCert;
+  op.serial = rec.serial;
+  op.cert = std::move(rec);
+  ops_.push_back(std::move(op));
+}
+
+void WriteBatch::put_request(RequestRecord rec) {
+  Op op;
+  op.kind = Op::Kind::kPutRequest;
+  op.request_id = rec.id;
+  op.request = std::move(rec);
+  ops_.push_back(std::move(op));
+}
+
+void WriteBatch::delete_request(RequestId id) {
+  Op op;
+  op.kind = Op::Kind::kDeleteRequest;
+  op.request_id = id;
+  ops_.push_back(std::move(op));
+}
+
+void WriteBatch::revoke(Serial serial, TimePoint at) {
+  Op op;
+  op.kind = Op::Kind::kRevoke;
+  op.serial = serial;
+  op.at = at;
+  ops_.push_back(std::move(op));
+}
+
+void WriteBatch::put_meta(std::string key, std::string value) {
+  Op op;
+  op.kind = Op::Kind::kPutMeta;
+  op.key = std::move(key);
+  op.value = std::move(value);
+  ops_.push_back(std::move(op));
+}
+
+void WriteBatch::delete_meta(std::string key) {
+  Op op;
+  op.kind = Op::Kind::kDeleteMeta;
+  op.key = std::move(key);
+  ops_.push_back(std::move(op));
+}
+
+const char* request_state_name(RequestState s) {
+  switch (s) {
+    case RequestState::kInitial:
+      return "initial";
+    case RequestState::kAuthorized:
+      return "authorized";
+    case RequestState::kDenied:
+      return "denied";
+    case RequestState::kGranted:
+      return "granted";
+    case RequestState::kMalformed:
+      return "malformed";
+    case RequestState::kPending:
+      return "pending";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// RFC 3986 scheme: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) followed by ':'. A path
+// such as "/var/lib/a:b.ser", "data/x.ser" or ":memory:" has none.
+std::string_view scheme_of(std::string_view url) {
+  const auto colon = url.find(':');
+  if (colon == std::string_view::npos || colon == 0) return {};
+  const std::string_view scheme = url.substr(0, colon);
+  auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  if (!alpha(scheme[0])) return {};
+  for (char c : scheme) {
+    const bool ok = alpha(c) || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
+    if (!ok) return {};
+  }
+  return scheme;
+}
+
+// The URL as it may appear in an error message: a password in "scheme://user:pw@host" is
+// replaced by "***" (these messages end up in logs and on the operator's terminal).
+std::string redacted(std::string_view url) {
+  const auto start = url.find("://");
+  if (start == std::string_view::npos) return std::string(url);
+  const auto host = start + 3;
+  const auto end = url.find_first_of("/?#", host);
+  const auto at = url.substr(0, end).rfind('@');
+  if (at == std::string_view::npos || at < host) return std::string(url);
+  const auto colon = url.substr(0, at).find(':', host);
+  if (colon == std::string_view::npos) return std::string(url);
+  return std::string(url.substr(0, colon + 1)) + "***" + std::string(url.substr(at));
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; };
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+Result<std::string> sqlite_path(std::string_view url, std::string_view rest) {
+  const std::string shown = redacted(url);
+  // "sqlite:///abs/path" is the URL spelling of "sqlite:/abs/path"; a host is not allowed.
+  if (rest.starts_with("//")) {
+    rest.remove_prefix(2);
+    if (!rest.starts_with("/")) {
+      return fail(invalid_argument("database URL '" + shown +
+                                   "': a sqlite URL names a file, not a host "
+                                   "(use sqlite:/path/label.ser)"));
+    }
+  }
+  if (rest.empty()) {
+    return fail(invalid_argument("database URL '" + shown + "' has no file path"));
+  }
+  return std::string(rest);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> open_store(const StoreConfig& config) {
+  const std::string_view url = config.url;
+  if (url.empty()) return fail(invalid_argument("empty database URL"));
+  const std::string_view scheme = scheme_of(url);
+  const std::string_view rest = scheme.empty() ? url : url.substr(scheme.size() + 1);
+  const std::string shown = redacted(url);
+
+  if (scheme.empty() || iequals(scheme, "sqlite")) {
+    ASSIGN_OR_RETURN(std::string path, scheme.empty() ? Result<std::string>(std::string(url))
+                                                      : sqlite_path(url, rest));
+    ASSIGN_OR_RETURN(auto db, SqliteStore::open(path));
+    return std::unique_ptr<Store>(std::move(db));
+  }
+  if (iequals(scheme, "memory")) {
+    if (!rest.empty()) {
+      return fail(invalid_argument("database URL '" + shown +
+                                   "': the memory engine takes no path (use memory:)"));
+    }
+    return std::unique_ptr<Store>(std::make_unique<MemoryStore>());
+  }
+  if (iequals(scheme, "postgresql") || iequals(scheme, "postgres")) {
+    return fail(invalid_argument("database URL '" + shown + "': PostgreSQL is not supported yet"));
+  }
+  return fail(invalid_argument("database URL '" + shown + "': unknown scheme '" +
+                               std::string(scheme) +
+                               "' (use sqlite:<path>, a file path, or memory:)"));
+}
+
+}  // namespace scepter::store
