@@ -25,7 +25,6 @@ trap 'rm -rf "$work"' EXIT
 
 now() { date +%s.%N; }
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" "$2"; }
 
 echo "== machine"
@@ -74,34 +73,37 @@ crl_extensions = crl_ext
 [ crl_ext ]
 authorityKeyIdentifier = keyid:always
 EOF
-  times=()
+  : >"$dir/openssl_runs.txt"
   for ((r = 0; r < repeat; r++)); do
     start=$(now)
-    /usr/bin/time -f "%M" -o "$dir/openssl_rss.txt" \
+    /usr/bin/time -f "%U %S %M" -o "$dir/openssl_time.txt" \
       openssl ca -config "$dir/openssl.cnf" -gencrl -batch -out "$dir/openssl.crl" 2>"$dir/openssl.err" ||
       { cat "$dir/openssl.err" >&2; exit 1; }
     end=$(now)
-    times+=("$(ms "$start" "$end")")
+    # wall ms, CPU ms (user + system, 10 ms resolution), peak RSS MB
+    awk -v w="$(ms "$start" "$end")" '{ printf "%s %.0f %.1f\n", w, ($1 + $2) * 1000, $3 / 1024 }' \
+      "$dir/openssl_time.txt" >>"$dir/openssl_runs.txt"
   done
-  openssl_ms=$(printf '%s\n' "${times[@]}" | median)
-  openssl_rss=$(awk '{ printf "%.1f", $1 / 1024 }' "$dir/openssl_rss.txt")
+  read -r openssl_ms openssl_cpu openssl_rss < <(sort -n "$dir/openssl_runs.txt" |
+    awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }')
   openssl_der=$(openssl crl -in "$dir/openssl.crl" -outform DER | wc -c)
-  echo "openssl ca -gencrl: ${times[*]} ms (median $openssl_ms ms), peak RSS $openssl_rss MB," \
-    "DER $openssl_der bytes"
+  echo "openssl ca -gencrl runs (wall ms, CPU ms, RSS MB):" $(tr '\n' ';' <"$dir/openssl_runs.txt")
+  echo "median: $openssl_ms ms (CPU $openssl_cpu ms), peak RSS $openssl_rss MB, DER $openssl_der bytes"
 
   f="$dir/ours.txt"
-  fill=$(field fill_ms "$f")
   build_ms=$(field build_ms "$f")
   write=$(field write_ms "$f")
+  cold=$(field cold_ms "$f")
+  cold_cpu=$(field cold_cpu_ms "$f")
   regen=$(awk -v b="$build_ms" -v w="$write" 'BEGIN { printf "%.1f", b + w }')
-  cold=$(awk -v f="$fill" -v b="$build_ms" -v w="$write" 'BEGIN { printf "%.1f", f + b + w }')
-  rows+=("| $n | $fill | $(field load_ms "$f") | $build_ms | $write | $(field one_more_ms "$f") (max $(field one_more_max_ms "$f")) | $(field der_bytes "$f") | $(field rss_mb "$f") | $openssl_ms | $openssl_rss | $(awk -v o="$openssl_ms" -v c="$cold" 'BEGIN { printf "%.0f×", o / c }') | $(awk -v o="$openssl_ms" -v c="$regen" 'BEGIN { printf "%.0f×", o / c }') |")
+  ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f×", a / b }'; }
+  rows+=("| $n | $(field fill_ms "$f") (CPU $(field fill_cpu_ms "$f")) | $(field load_ms "$f") | $build_ms (CPU $(field build_cpu_ms "$f")) | $write | $cold (CPU $cold_cpu) | $(field one_more_ms "$f") (max $(field one_more_max_ms "$f")) | $(field der_bytes "$f") | $(field rss_mb "$f") | $openssl_ms (CPU $openssl_cpu) | $openssl_rss | $(ratio "$openssl_ms" "$cold") (CPU $(ratio "$openssl_cpu" "$cold_cpu")) | $(ratio "$openssl_ms" "$regen") |")
 done
 
 echo
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "== table (times in ms, sizes in bytes, RSS in MB)"
-echo "| N | fill from N rows | load from .crl | build+sign | write+fsync | one more revoke, end to end | DER size | peak RSS | openssl ca -gencrl | openssl RSS | speed-up, cold (fill+build+write) | speed-up, regenerate (build+write) |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| N | fill from N rows | load from .crl | build+sign | write+fsync | cold: fill+build+write | one more revoke, end to end | DER size | peak RSS | openssl ca -gencrl | openssl RSS | speed-up, cold | speed-up, regenerate (build+write) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"

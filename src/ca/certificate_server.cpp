@@ -61,8 +61,28 @@ std::string CertificateServer::trustpoint_cert_path() const {
 
 bool CertificateServer::has_ca_certificate() const { return fs::exists(trustpoint_cert_path()); }
 
+std::optional<pki::Certificate> CertificateServer::stored_ca_certificate() const {
+  auto der = fs::read_file(trustpoint_cert_path());
+  if (!der.has_value()) return std::nullopt;
+  auto cert = pki::Certificate::from_der(*der);
+  if (!cert.has_value()) return std::nullopt;
+  return std::move(*cert);
+}
+
 files::FileSet CertificateServer::file_set(const ServerConfig& cfg) const {
   return files::FileSet(cfg.locations, deps_.resolver);
+}
+
+Status CertificateServer::check_storage(const ServerConfig& cfg) const {
+  files::FileSet files = file_set(cfg);
+  std::vector<files::FileType> needed = {files::FileType::kSer, files::FileType::kCrl};
+  if (cfg.level != files::DbLevel::kMinimal) needed.push_back(files::FileType::kCnm);
+  if (cfg.level == files::DbLevel::kComplete) needed.push_back(files::FileType::kCrt);
+  for (files::FileType t : needed) {
+    Status s = files.check_writable(t);
+    if (!s.ok()) return unavailable("Storage inaccessible: " + s.message());
+  }
+  return ok_status();
 }
 
 bool CertificateServer::needs_archive_password() const {
@@ -84,12 +104,19 @@ Status CertificateServer::set_config(const ServerConfig& next) {
       return permission_denied("Server's configuration is locked (enter \"shut\" to unlock it).");
     }
   }
-  if (has_ca_certificate()) {
-    if (next.effective_issuer() != cur.effective_issuer()) {
+  if (auto ca = stored_ca_certificate(); ca.has_value()) {
+    // A change back to what the CA certificate holds is allowed: at start-up the
+    // configuration is loaded line by line into a server whose CA already exists.
+    auto issuer = pki::parse_dn(next.effective_issuer());
+    const bool issuer_is_ca = issuer.has_value() && pki::format_dn_config(issuer->get()) ==
+                                                        pki::format_dn_config(ca->subject());
+    if (next.effective_issuer() != cur.effective_issuer() && !issuer_is_ca) {
       return permission_denied(
           "The issuer name cannot be changed after CA certificate generation.");
     }
-    if (next.ca_lifetime_days != cur.ca_lifetime_days) {
+    const auto ca_days =
+        std::chrono::floor<std::chrono::days>(ca->not_after() - ca->not_before()).count();
+    if (next.ca_lifetime_days != cur.ca_lifetime_days && next.ca_lifetime_days != ca_days) {
       return permission_denied(
           "The CA certificate lifetime cannot be changed after CA certificate generation.");
     }
@@ -154,14 +181,8 @@ Result<EnableReport> CertificateServer::enable_locked(const EnableOptions& optio
     log::warn("certificate server {}: enabling check failed: {}", label_, s.message());
     return fail(s);
   };
+  if (Status s = check_storage(cfg); !s.ok()) return fail_check(s);
   files::FileSet files = file_set(cfg);
-  std::vector<files::FileType> needed = {files::FileType::kSer, files::FileType::kCrl};
-  if (cfg.level != files::DbLevel::kMinimal) needed.push_back(files::FileType::kCnm);
-  if (cfg.level == files::DbLevel::kComplete) needed.push_back(files::FileType::kCrt);
-  for (files::FileType t : needed) {
-    Status s = files.check_writable(t);
-    if (!s.ok()) return fail_check(unavailable("Storage inaccessible: " + s.message()));
-  }
   auto rt = std::make_shared<Runtime>();
   auto ser_path = files.path_for(files::FileType::kSer, label_ + ".ser");
   if (!ser_path.has_value()) return fail_check(ser_path.error());
@@ -222,6 +243,10 @@ Result<EnableReport> CertificateServer::enable_locked(const EnableOptions& optio
   auto last_req = rt->store->meta(kMetaLastRequest);
   if (!last_req.has_value()) return fail_check(last_req.error());
   rt->last_request = last_req->has_value() ? std::stoll(**last_req) : 0;
+  // Concurrent submits may commit out of order: never hand out an id still in use.
+  auto stored_requests = rt->store->requests();
+  if (!stored_requests.has_value()) return fail_check(stored_requests.error());
+  for (const auto& r : *stored_requests) rt->last_request = std::max(rt->last_request, r.id);
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: last issued serial number is 0x{:X}",
              rt->last_serial);
   Status crl = load_crl(*rt, cfg);
@@ -303,6 +328,9 @@ void CertificateServer::tick() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (state_ == ServerState::kCheckFailed && runtime_ == rt) {
+      // The failure may have been a certificate file rather than the CRL: come back only
+      // once every storage location can be written again.
+      if (!check_storage(config_).ok()) return;
       state_ = ServerState::kEnabled;
       reason_.clear();
       log::info("certificate server {} back to normal", label_);
@@ -329,10 +357,8 @@ ServerInfo CertificateServer::info() const {
     }
     std::lock_guard<std::mutex> lock(rt->crl_mu);
     if (!rt->crl_der.empty()) out.crl_next_update = rt->crl_next_update;
-  } else if (auto der = fs::read_file(trustpoint_cert_path()); der.has_value()) {
-    if (auto cert = pki::Certificate::from_der(*der); cert.has_value()) {
-      out.ca_certificate = std::move(*cert);
-    }
+  } else {
+    out.ca_certificate = stored_ca_certificate();
   }
   return out;
 }

@@ -28,6 +28,7 @@
 #include "files/file_set.h"
 #include "pki/certificate.h"
 #include "pki/crl.h"
+#include "pki/csr.h"
 #include "store/store.h"
 
 namespace scepter::ca {
@@ -70,6 +71,38 @@ struct IssuedCertificate {
 struct SubmitOutcome {
   RequestRecord request;                        // as stored (state after policy)
   std::optional<pki::Certificate> certificate;  // when granted at once
+};
+
+// What the SCEP layer knows about a PKCSReq/RenewalReq beyond the PKCS#10.
+struct ScepRequest {
+  std::string transaction_id;
+  std::string signer_cert_der;  // the certificate that signed the PKIMessage
+  bool renewal = false;         // messageType RenewalReq (17)
+};
+
+// RFC 8894 failInfo values.
+enum class ScepFailInfo {
+  kBadAlg = 0,
+  kBadMessageCheck = 1,
+  kBadRequest = 2,
+  kBadTime = 3,
+  kBadCertId = 4
+};
+
+// The answer a SCEP CertRep carries.
+struct ScepOutcome {
+  enum class Status { kSuccess, kPending, kFailure };
+  Status status = Status::kPending;
+  ScepFailInfo fail_info = ScepFailInfo::kBadRequest;
+  std::string fail_text;                        // failInfoText, for the operator's eyes
+  std::optional<pki::Certificate> certificate;  // kSuccess
+  RequestId request_id = 0;
+};
+
+// The CA's certificate and key while enabled (for decrypting requests, signing replies).
+struct SigningIdentity {
+  pki::Certificate certificate;
+  pki::Key key;
 };
 
 struct OneTimePassword {
@@ -153,6 +186,20 @@ class CertificateServer {
 
   ServerInfo info() const;
 
+  // --- SCEP ---
+  // PKCSReq / RenewalReq. A transactionID already in the request database answers from
+  // it (pending, the same certificate, or the failure); otherwise a new request is
+  // recorded and the grant policy applied. Failures of the request itself are an
+  // outcome (kFailure with failInfo), not an error; errors are for the server's own
+  // trouble (disabled, database down).
+  Result<ScepOutcome> scep_enroll(std::string_view csr_der, const ScepRequest& scep);
+  // CertPoll (GetCertInitial): the state of the request with this transactionID.
+  Result<ScepOutcome> scep_poll(const std::string& transaction_id);
+  // GetCert: a certificate this server issued. kNotFound otherwise.
+  Result<pki::Certificate> certificate_by_serial(Serial serial) const;
+  // The CA certificate and key; kUnavailable unless enabled.
+  Result<SigningIdentity> signing_identity() const;
+
  private:
   struct Runtime;  // what exists only while enabled: store, CA key, CRL builder
 
@@ -162,13 +209,20 @@ class CertificateServer {
                      const EnableOptions& options);
   Status load_crl(Runtime& rt, const ServerConfig& cfg);
   Status publish_crl_locked(Runtime& rt, const ServerConfig& cfg);
-  Result<pki::Certificate> issue_for(Runtime& rt, RequestRecord& request);
+  Result<pki::Certificate> issue_for(Runtime& rt, RequestRecord& request,
+                                     const pki::Csr* parsed = nullptr);
+  Result<ScepOutcome> scep_answer_existing(Runtime& rt, RequestRecord& request);
+  bool issued_by_us(Runtime& rt, const pki::Certificate& cert) const;
   Status write_cert_files(const ServerConfig& cfg, const store::CertRecord& rec);
   void fail_critical(const Status& why);
   void expire_requests(Runtime& rt);
   std::shared_ptr<Runtime> runtime() const;
   files::FileSet file_set(const ServerConfig& cfg) const;
+  // Every storage location the configuration needs can be written (kUnavailable).
+  Status check_storage(const ServerConfig& cfg) const;
   std::string trustpoint_cert_path() const;
+  // The CA certificate kept in the trustpoint (nvram), whether enabled or not.
+  std::optional<pki::Certificate> stored_ca_certificate() const;
 
   const std::string label_;
   ServerDeps deps_;

@@ -42,6 +42,8 @@ struct ServerConfig {
   pki::Hash hash = pki::Hash::kSha256;
   std::optional<int> auto_rollover_days;  // accepted and stored; rollover comes later
   ServerMode mode = ServerMode::kRoot;
+  // Scepter extension (`scep allow-des`): accept single-DES envelopes from old IOS.
+  bool scep_allow_des = false;
   bool shutdown = true;
 
   std::string effective_issuer() const { return issuer_name.empty() ? "CN=" + label : issuer_name; }

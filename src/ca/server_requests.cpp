@@ -36,9 +36,15 @@ std::string sha256_hex(std::string_view s) {
 
 }  // namespace
 
-Result<pki::Certificate> CertificateServer::issue_for(Runtime& rt, RequestRecord& request) {
+Result<pki::Certificate> CertificateServer::issue_for(Runtime& rt, RequestRecord& request,
+                                                      const pki::Csr* parsed) {
   const ServerConfig cfg = config();
-  ASSIGN_OR_RETURN(pki::Csr csr, pki::Csr::parse(request.csr_der));
+  std::optional<pki::Csr> reparsed;
+  if (parsed == nullptr) {
+    ASSIGN_OR_RETURN(reparsed, pki::Csr::parse(request.csr_der));
+    parsed = &*reparsed;
+  }
+  const pki::Csr& csr = *parsed;
   const TimePoint now = deps_.clock.now();
   TimePoint not_after = now + std::chrono::days(cfg.cert_lifetime_days);
   // Never past the CA certificate.
@@ -71,7 +77,11 @@ Result<pki::Certificate> CertificateServer::issue_for(Runtime& rt, RequestRecord
   batch.put_certificate(rec);
   batch.put_request(request);
   batch.put_meta(kMetaLastSerial, std::to_string(serial));
-  batch.put_meta(kMetaLastRequest, std::to_string(request.id));
+  {
+    // The counter, not this request's id: granting an older request must not move it back.
+    std::lock_guard<std::mutex> lock(rt.alloc_mu);
+    batch.put_meta(kMetaLastRequest, std::to_string(rt.last_request));
+  }
   // Durable before anyone sees the certificate.
   RETURN_IF_ERROR(rt.store->write(batch));
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: issued certificate 0x{:X} for request {}",

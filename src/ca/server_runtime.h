@@ -37,6 +37,11 @@ struct CertificateServer::Runtime {
   // a request is never granted twice.
   std::mutex request_mu;
 
+  // SCEP requests with the same transactionID are serialised on one of these stripes, so
+  // a retry never creates a second request; different transactions run in parallel.
+  static constexpr std::size_t kTransactionStripes = 64;
+  std::mutex transaction_mu[kTransactionStripes];
+
   // The CRL: revocations and CRL builds are serialised.
   mutable std::mutex crl_mu;
   std::optional<pki::CrlBuilder> crl;  // GUARDED_BY(crl_mu)

@@ -127,6 +127,34 @@ TEST(RunningConfig, RoundTrip) {
   EXPECT_EQ(second.body(), body);
 }
 
+TEST(RunningConfig, RoundTripWithTheRealCommands) {
+  const std::string text =
+      "hostname ca1\n"
+      "crypto pki server mycs\n"
+      " database level complete\n"
+      " issuer-name CN=mycs, O=Example, C=US\n"
+      " lifetime crl 24\n"
+      " lifetime certificate 200\n"
+      " grant auto\n"
+      " cdp-url http://ca1.example.com/cgi-bin/pkiclient.exe?operation=GetCRL\n"
+      "end\n";
+  auto body_of = [](CommandTable& table, testing::TempDevice& dev, std::string_view config) {
+    LoadResult r = load_config(table, dev.device(), config);
+    EXPECT_EQ(r.errors, 0) << r.output;
+    std::lock_guard<std::mutex> lock(dev.device().mutex());
+    return running_config(table, dev.device());
+  };
+  CommandTable table;
+  register_all_commands(table);
+  testing::TempDevice first;
+  std::string body = body_of(table, first, text);
+  EXPECT_NE(body.find("hostname ca1\n"), std::string::npos) << body;
+  EXPECT_NE(body.find("crypto pki server mycs\n"), std::string::npos) << body;
+  EXPECT_NE(body.find(" issuer-name CN=mycs, O=Example, C=US\n"), std::string::npos) << body;
+  testing::TempDevice second;
+  EXPECT_EQ(body_of(table, second, body), body);
+}
+
 TEST(LoadConfig, ReportsBadLinesAndGoesOn) {
   Configured c;
   LoadResult r = load_config(c.table, c.dev.device(), "hostname ca1\nbogus line\nhostname ca2\n");

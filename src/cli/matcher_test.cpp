@@ -160,6 +160,18 @@ TEST_F(MatcherTest, ExplicitNoFormBeatsRelaxedOne) {
   EXPECT_EQ(m.command->grammar, "[no] database url WORD$url");
 }
 
+TEST_F(MatcherTest, NestedOptionalSequences) {
+  testing::add_recorded(table_, Node::kExec, "rollover [request [pkcs10 terminal]]",
+                        {"Rollover", "Request", "PKCS#10", "From the terminal"});
+  EXPECT_EQ(match("rollover").status, MatchStatus::kOk);
+  EXPECT_EQ(match("rollover request").status, MatchStatus::kOk);
+  EXPECT_EQ(match("rollover request pkcs10").status, MatchStatus::kIncomplete);
+  MatchResult m = match("rollover req pk term");
+  ASSERT_EQ(m.status, MatchStatus::kOk);
+  EXPECT_TRUE(m.args.has("terminal"));
+  EXPECT_EQ(match("rollover pkcs10").status, MatchStatus::kInvalid);
+}
+
 TEST(SplitWords, KeepsOffsets) {
   auto w = split_words("  a\tbb  c ");
   ASSERT_EQ(w.size(), 3u);

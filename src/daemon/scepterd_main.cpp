@@ -19,6 +19,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "daemon/control_server.h"
+#include "daemon/http_frontend.h"
 #include "daemon/master_key.h"
 
 namespace {
@@ -97,9 +98,12 @@ int main(int argc, char** argv) {
   sigaction(SIGINT, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  // The timers of every certificate server (CRL refresh, request expiry, recovery).
+  // The timers of every certificate server (CRL refresh, request expiry, recovery), and
+  // the HTTP listener following `ip http ...`.
+  daemon::HttpFrontend http(**device);
   while (!g_stop) {
     (*device)->tick();
+    http.reconcile();
     std::unique_lock<std::mutex> lock(g_mu);
     g_cv.wait_for(lock, std::chrono::seconds(1), [] { return g_stop.load(); });
   }

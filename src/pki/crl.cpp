@@ -122,8 +122,9 @@ Result<CrlBuilder> CrlBuilder::load(X509* issuer, EVP_PKEY* key, std::string_vie
   // index the serials. (No reserve: entry sizes vary, and a guess that overshoots a power
   // of two doubles the index.)
   std::string_view rest = parts.entries;
+  der::RawEntry e;
   while (!rest.empty()) {
-    ASSIGN_OR_RETURN(der::RawEntry e, der::read_entry(rest));
+    RETURN_IF_ERROR(der::read_entry(rest, e));
     if (!b.serials_.insert(e.serial)) {
       return fail(invalid_argument("CRL lists serial " + std::to_string(e.serial) + " twice"));
     }

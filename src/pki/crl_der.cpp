@@ -65,8 +65,8 @@ void append_framed(std::string& out, unsigned char identifier, std::string_view 
   out.append(content);
 }
 
-Result<Tlv> read_tlv(std::string_view& in, const char* what) {
-  if (in.empty()) return fail(malformed(what, "missing"));
+const char* next_tlv(std::string_view& in, Tlv& out) {
+  if (in.empty()) return "missing";
   const auto* start = reinterpret_cast<const unsigned char*>(in.data());
   const unsigned char* p = start;
   long len = 0;
@@ -76,23 +76,26 @@ Result<Tlv> read_tlv(std::string_view& in, const char* what) {
       in.size() > static_cast<std::size_t>(LONG_MAX) ? LONG_MAX : static_cast<long>(in.size());
   const int rc = ASN1_get_object(&p, &len, &tag, &cls, max);
   if (rc & 0x80) {
-    ERR_clear_error();  // we report our own message; the queue holds nothing more useful
-    return fail(malformed(what, "truncated or bad length"));
+    ERR_clear_error();  // callers report their own message; the queue adds nothing
+    return "truncated or bad length";
   }
-  if (rc & 0x01) return fail(malformed(what, "indefinite length"));
+  if (rc & 0x01) return "indefinite length";
   const auto header = static_cast<std::size_t>(p - start);
   const auto content_len = static_cast<std::size_t>(len);
   // ASN1_get_object accepts BER lengths; DER wants the minimal form.
-  if (header != tag_octets(tag) + header_size(content_len) - 1) {
-    return fail(malformed(what, "length not in DER form"));
-  }
-  Tlv t;
-  t.tag = tag;
-  t.cls = cls;
-  t.constructed = (rc & V_ASN1_CONSTRUCTED) != 0;
-  t.whole = in.substr(0, header + content_len);
-  t.content = in.substr(header, content_len);
+  if (header != tag_octets(tag) + header_size(content_len) - 1) return "length not in DER form";
+  out.tag = tag;
+  out.cls = cls;
+  out.constructed = (rc & V_ASN1_CONSTRUCTED) != 0;
+  out.whole = in.substr(0, header + content_len);
+  out.content = out.whole.substr(header);
   in.remove_prefix(header + content_len);
+  return nullptr;
+}
+
+Result<Tlv> read_tlv(std::string_view& in, const char* what) {
+  Tlv t;
+  if (const char* why = next_tlv(in, t)) return fail(malformed(what, why));
   return t;
 }
 
@@ -171,31 +174,43 @@ Result<CrlParts> split_crl(std::string_view der) {
   return parts;
 }
 
-Result<RawEntry> read_entry(std::string_view& in) {
-  ASSIGN_OR_RETURN(Tlv e, expect_tlv(in, V_ASN1_UNIVERSAL, V_ASN1_SEQUENCE, true, "entry"));
+Status read_entry(std::string_view& in, RawEntry& out) {
+  // The per-entry path of a million-entry CRL: no Result<> temporaries, no messages
+  // built unless something is wrong.
+  Tlv e;
+  Tlv serial;
+  Tlv time;
+  if (const char* why = next_tlv(in, e)) return malformed("entry", why);
+  if (e.cls != V_ASN1_UNIVERSAL || e.tag != V_ASN1_SEQUENCE || !e.constructed) {
+    return malformed("entry", "unexpected tag");
+  }
   std::string_view c = e.content;
-  ASSIGN_OR_RETURN(Tlv serial,
-                   expect_tlv(c, V_ASN1_UNIVERSAL, V_ASN1_INTEGER, false, "userCertificate"));
-  ASSIGN_OR_RETURN(Tlv time, read_tlv(c, "revocationDate"));
-  if (!is_time_tag(time)) return fail(malformed("revocationDate", "not a Time"));
-  RawEntry entry;
+  if (const char* why = next_tlv(c, serial)) return malformed("userCertificate", why);
+  if (serial.cls != V_ASN1_UNIVERSAL || serial.tag != V_ASN1_INTEGER || serial.constructed) {
+    return malformed("userCertificate", "unexpected tag");
+  }
+  if (const char* why = next_tlv(c, time)) return malformed("revocationDate", why);
+  if (!is_time_tag(time)) return malformed("revocationDate", "not a Time");
+  out.has_extensions = false;
   if (!c.empty()) {
-    const Result<Tlv> exts =
-        expect_tlv(c, V_ASN1_UNIVERSAL, V_ASN1_SEQUENCE, true, "crlEntryExtensions");
-    if (!exts.has_value()) return fail(exts.error());
-    if (!c.empty()) return fail(malformed("entry", "trailing bytes"));
-    entry.has_extensions = true;
+    Tlv exts;
+    if (const char* why = next_tlv(c, exts)) return malformed("crlEntryExtensions", why);
+    if (exts.cls != V_ASN1_UNIVERSAL || exts.tag != V_ASN1_SEQUENCE || !exts.constructed) {
+      return malformed("crlEntryExtensions", "unexpected tag");
+    }
+    if (!c.empty()) return malformed("entry", "trailing bytes");
+    out.has_extensions = true;
   }
   // d2i rejects non-minimal INTEGERs; get_uint64 rejects negative and too-large values.
   const auto* p = reinterpret_cast<const unsigned char*>(serial.whole.data());
   Ptr<ASN1_STRING> value(d2i_ASN1_INTEGER(nullptr, &p, static_cast<long>(serial.whole.size())));
-  if (!value || ASN1_INTEGER_get_uint64(&entry.serial, value.get()) != 1) {
+  if (!value || ASN1_INTEGER_get_uint64(&out.serial, value.get()) != 1) {
     ERR_clear_error();
-    return fail(invalid_argument("malformed CRL: serial is not an integer in 0..2^64-1"));
+    return invalid_argument("malformed CRL: serial is not an integer in 0..2^64-1");
   }
-  entry.whole = e.whole;
-  entry.time = time.whole;
-  return entry;
+  out.whole = e.whole;
+  out.time = time.whole;
+  return ok_status();
 }
 
 std::string encode_serial(std::uint64_t serial) {

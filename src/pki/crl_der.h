@@ -50,8 +50,12 @@ struct Tlv {
 };
 
 // Reads the TLV at the front of `in` and advances `in` past it. Fails with kInvalidArgument
-// on a truncated TLV, an indefinite length or a non-minimal length (not DER).
+// on a truncated TLV, an indefinite length or a non-minimal length (not DER); `what` names
+// the field in the message.
 Result<Tlv> read_tlv(std::string_view& in, const char* what);
+// The same for hot loops: fills `out` and returns nullptr, or returns why the TLV is bad
+// (and leaves `in` alone).
+const char* next_tlv(std::string_view& in, Tlv& out);
 // read_tlv() that also requires the given class, tag and form.
 Result<Tlv> expect_tlv(std::string_view& in, int cls, int tag, bool constructed, const char* what);
 
@@ -81,10 +85,10 @@ struct RawEntry {
   std::string_view time;  // revocationDate TLV (UTCTime or GeneralizedTime)
   bool has_extensions = false;
 };
-// Reads the entry at the front of `in` (CrlParts::entries) and advances `in`. Fails with
-// kInvalidArgument on a malformed entry or a serial that is negative or above 2^64-1
-// (Scepter's serials are 64-bit).
-Result<RawEntry> read_entry(std::string_view& in);
+// Reads the entry at the front of `in` (CrlParts::entries) into `out` and advances `in`.
+// Fails with kInvalidArgument on a malformed entry or a serial that is negative or above
+// 2^64-1 (Scepter's serials are 64-bit).
+Status read_entry(std::string_view& in, RawEntry& out);
 
 // Whether a time fits a CRL Time field: years 0000..9999.
 bool time_in_range(TimePoint t);

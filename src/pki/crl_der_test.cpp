@@ -134,10 +134,12 @@ TEST(DerEntries, SerialRange) {
   };
   std::string ok = entry(encode_serial(~0ull));
   std::string_view in = ok;
-  Result<RawEntry> e = read_entry(in);
-  ASSERT_OK(e);
-  EXPECT_EQ(e->serial, ~0ull);
-  EXPECT_EQ(e->time, time);
+  RawEntry e;
+  ASSERT_OK(read_entry(in, e));
+  EXPECT_EQ(e.serial, ~0ull);
+  EXPECT_EQ(e.time, time);
+  EXPECT_FALSE(e.has_extensions);
+  EXPECT_TRUE(in.empty());
   for (const std::string& serial : {
            std::string("\x02\x01\xff", 3),                                   // negative
            std::string("\x02\x02\x00\x01", 4),                               // padded
@@ -147,7 +149,7 @@ TEST(DerEntries, SerialRange) {
        }) {
     std::string bad = entry(serial);
     std::string_view view = bad;
-    EXPECT_CODE(read_entry(view), Code::kInvalidArgument) << ::testing::PrintToString(serial);
+    EXPECT_CODE(read_entry(view, e), Code::kInvalidArgument) << ::testing::PrintToString(serial);
   }
 }
 

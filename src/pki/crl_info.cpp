@@ -120,8 +120,9 @@ Result<CrlInfo> parse_crl_info(std::string_view crl_der) {
   }
   if (!parts.extensions.empty()) RETURN_IF_ERROR(read_extensions(parts.extensions, info));
   std::string_view rest = parts.entries;
+  der::RawEntry e;
   while (!rest.empty()) {
-    ASSIGN_OR_RETURN(der::RawEntry e, der::read_entry(rest));
+    RETURN_IF_ERROR(der::read_entry(rest, e));
     ASSIGN_OR_RETURN(TimePoint at, der::decode_time(e.time));
     info.entries.push_back({e.serial, at});
   }

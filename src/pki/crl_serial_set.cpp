@@ -13,8 +13,11 @@ constexpr std::size_t kMinSlots = 16;
 }  // namespace
 
 std::size_t SerialSet::home(std::uint64_t key) const {
-  // Fibonacci hashing: sequential serials spread evenly, and so do strided ones.
-  return static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_);
+  // Eight consecutive keys share a 64-byte block, so sequential serials (the usual case: a
+  // CA numbers its certificates 2, 3, 4...) cost one cache miss per eight; the blocks are
+  // spread by Fibonacci hashing, so strided or random serials scatter as well.
+  const std::uint64_t block = ((key >> 3) * 0x9E3779B97F4A7C15ull) >> shift_;
+  return static_cast<std::size_t>((block << 3) | (key & 7));
 }
 
 std::size_t SerialSet::find_slot(std::uint64_t key) const {
@@ -81,7 +84,7 @@ void SerialSet::reserve(std::size_t n) {
 
 void SerialSet::rehash(std::size_t slot_count) {
   std::vector<std::uint64_t> old = std::exchange(slots_, std::vector<std::uint64_t>(slot_count));
-  shift_ = 64 - static_cast<unsigned>(std::countr_zero(slot_count));
+  shift_ = 64 + 3 - static_cast<unsigned>(std::countr_zero(slot_count));  // block bits
   for (std::uint64_t key : old) {
     if (key != kEmpty) slots_[find_slot(key)] = key;
   }

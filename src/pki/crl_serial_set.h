@@ -39,7 +39,7 @@ class SerialSet {
   void rehash(std::size_t slot_count);
 
   std::vector<std::uint64_t> slots_;  // size is 0 or a power of two
-  unsigned shift_ = 64;               // 64 - log2(slots_.size())
+  unsigned shift_ = 64;               // 64 - log2(number of 8-slot blocks)
   std::size_t size_ = 0;              // values held, has_max_ included
   bool has_max_ = false;
 };

@@ -137,6 +137,22 @@ TEST(DecodeErrors, TamperedContentIsBadMessageCheck) {
   expect_replyable(decode(msg), FailInfo::kBadMessageCheck);
 }
 
+TEST(DecodeErrors, SwappedContentIsBadMessageCheck) {
+  // A second, equally valid envelope of the same length put in place of the signed one:
+  // only the messageDigest check can notice.
+  const std::string csr = csr_der(shared_pki().csr.get());
+  std::string env = ca_envelope(csr);
+  std::string other = ca_envelope(csr);
+  ASSERT_EQ(env.size(), other.size());
+  ASSERT_NE(env, other);
+  std::string msg = client_signed(env, scep_attrs("19"));
+  size_t at = msg.find(env);
+  ASSERT_NE(at, std::string::npos);
+  ASSERT_TRUE(decode(msg).has_value());
+  msg.replace(at, env.size(), other);
+  expect_replyable(decode(msg), FailInfo::kBadMessageCheck);
+}
+
 TEST(DecodeErrors, EnvelopeForAnotherKeyIsBadMessageCheck) {
   const testing::Pki& p = shared_pki();
   PkiRequestParams rq;

@@ -70,9 +70,11 @@ const EVP_CIPHER* evp_cipher(CipherAlg cipher);
 std::optional<DigestAlg> digest_from_nid(int nid);
 std::optional<CipherAlg> cipher_from_nid(int nid);
 
-// Single DES lives in OpenSSL 3's legacy provider. Loads it (and keeps the default
-// provider) the first time it is asked; false when the module is not installed, in
-// which case DES-CBC messages are refused with badAlg. Thread-safe.
+// Single DES lives in OpenSSL 3's legacy provider. Loads it into the default library
+// context (next to the default provider) the first time it is asked, for the life of
+// the process; false when the module is not installed, in which case DES-CBC messages
+// are refused with badAlg. Thread-safe. Threads still using DES must be joined before
+// static destruction, which unloads it.
 bool des_available();
 
 // One SCEP attribute type, registered with OpenSSL (OBJ_create) on first use. Both

@@ -1,9 +1,12 @@
 // Client -> server -> client: every cipher and digest a SCEP client may pick, and
 // every reply status.
 
+#include <atomic>
 #include <cstdlib>
 #include <ctime>
+#include <thread>
 #include <tuple>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -303,6 +306,54 @@ TEST(RoundTripTest, DegenerateCertsAndNextCaCert) {
   ASSERT_OK(inner);
   ASSERT_EQ(inner->certificates.size(), 1u);
   EXPECT_EQ(X509_cmp(inner->certificates[0].get(), p.other_cert.get()), 0);
+}
+
+TEST(RoundTripTest, ConcurrentCallsShareKeysAndCertificates) {
+  const testing::Pki& p = shared_pki();
+  const std::string csr = csr_der(p.csr.get());
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        PkiRequestParams rq = request_params(MessageType::kPkcsReq, csr);
+        rq.cipher = (t % 2) ? CipherAlg::kAes256Cbc : CipherAlg::kDes3Cbc;
+        auto msg = encode_pki_request(rq);
+        if (!msg) {
+          ++failures;
+          continue;
+        }
+        DecodeResult req = decode_pki_message(*msg, p.ca_key.get(), p.ca_cert.get());
+        if (!req) {
+          ++failures;
+          continue;
+        }
+        CertRepParams rp = reply_to(*req, PkiStatus::kSuccess);
+        rp.certificates = {p.ca_cert.get()};
+        auto der = encode_cert_rep(rp);
+        auto rep = der ? decode_cert_rep(*der, p.client_key.get(), p.ca_cert.get())
+                       : Result<CertRep>(fail(der.error()));
+        if (!rep || rep->certificates.size() != 1) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
+TEST(RoundTripTest, SigningTimeComesFromTheCaller) {
+  const testing::Pki& p = shared_pki();
+  DecodedRequest req =
+      decode_ok(*encode_pki_request(request_params(MessageType::kPkcsReq, csr_der(p.csr.get()))));
+  CertRepParams rp = reply_to(req, PkiStatus::kPending);
+  rp.signing_time = 2000000000;  // 2033-05-18, a `clock set` far from the system clock
+  auto der = encode_cert_rep(rp);
+  ASSERT_OK(der);
+  auto cms = detail::parse_cms(*der);
+  ASSERT_OK(cms);
+  CMS_SignerInfo* si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms->get()), 0);
+  EXPECT_EQ(detail::signing_time(si), std::optional<std::time_t>(2000000000));
+  EXPECT_EQ(CMS_signed_get_attr_count(si), 8);  // no second signingTime from OpenSSL
 }
 
 TEST(RoundTripTest, TransactionIdIsUpperHexMd5OfSpki) {

@@ -3,14 +3,11 @@
 #include <fcntl.h>
 #include <histedit.h>
 #include <poll.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cwchar>
@@ -103,8 +100,8 @@ class Shell {
   ControlClient& client_;
   std::string prompt_;
   bool hidden_;
+  std::unique_ptr<History, HistoryDeleter> history_;  // outlives the editor that uses it
   std::unique_ptr<EditLine, ElDeleter> el_;
-  std::unique_ptr<History, HistoryDeleter> history_;
   HistEvent event_{};
   std::string history_path_;
   enum class Reading { kNothing, kEditing, kHidden } reading_ = Reading::kNothing;
@@ -129,13 +126,14 @@ void Shell::setup_editor() {
   // end-of-file by the kernel (Ctrl-D). The editor shows them once, at the prompt.
   el_set(el, EL_SETTY, "-x", "-echo", "-icanon", nullptr);
   el_source(el, nullptr);  // ~/.editrc, before our keys so they stay IOS-like
-  el_set(el, EL_ADDFN, "scepter-help", "Show help for the line so far", &Shell::help_fn);
-  el_set(el, EL_ADDFN, "scepter-complete", "Complete the word", &Shell::complete_fn);
-  el_set(el, EL_ADDFN, "scepter-end", "Run the line, then leave configuration mode",
-         &Shell::ctrl_z_fn);
-  el_set(el, EL_ADDFN, "scepter-eof", "Delete a character, or quit on an empty line",
-         &Shell::ctrl_d_fn);
-  el_set(el, EL_ADDFN, "scepter-cancel", "Discard the line", &Shell::ctrl_c_fn);
+  // The wide call keeps our static names; the narrow one copies them and never frees.
+  el_wset(el, EL_ADDFN, L"scepter-help", L"Show help for the line so far", &Shell::help_fn);
+  el_wset(el, EL_ADDFN, L"scepter-complete", L"Complete the word", &Shell::complete_fn);
+  el_wset(el, EL_ADDFN, L"scepter-end", L"Run the line, then leave configuration mode",
+          &Shell::ctrl_z_fn);
+  el_wset(el, EL_ADDFN, L"scepter-eof", L"Delete a character, or quit on an empty line",
+          &Shell::ctrl_d_fn);
+  el_wset(el, EL_ADDFN, L"scepter-cancel", L"Discard the line", &Shell::ctrl_c_fn);
   el_set(el, EL_BIND, "?", "scepter-help", nullptr);
   el_set(el, EL_BIND, "^I", "scepter-complete", nullptr);
   el_set(el, EL_BIND, "^Z", "scepter-end", nullptr);

@@ -180,7 +180,7 @@ TEST_F(InteractiveTest, PromptHelpCompletionPasswordAndExit) {
   ASSERT_TRUE(pty.expect("ca1#"));
 
   pty.type("exit\r");
-  EXPECT_EQ(pty.wait_exit(), 0);
+  EXPECT_EQ(pty.wait_exit(), 0) << pty.screen();
   EXPECT_EQ(pty.screen().find("s3cret"), std::string::npos) << pty.screen();
 
   // History: commands yes, answers to questions no; private file.
@@ -206,7 +206,7 @@ TEST_F(InteractiveTest, AsyncOutputKeepsTheLineBeingTyped) {
   pty.type("o still typing\r");
   ASSERT_TRUE(pty.expect("still typing\n"));
   pty.type("exit\r");
-  EXPECT_EQ(pty.wait_exit(), 0);
+  EXPECT_EQ(pty.wait_exit(), 0) << pty.screen();
 }
 
 TEST_F(InteractiveTest, CtrlDLeavesConfigThenQuits) {
@@ -217,7 +217,7 @@ TEST_F(InteractiveTest, CtrlDLeavesConfigThenQuits) {
   pty.type("\x04");
   ASSERT_TRUE(pty.expect("ca1#"));
   pty.type("\x04");
-  EXPECT_EQ(pty.wait_exit(), 0);
+  EXPECT_EQ(pty.wait_exit(), 0) << pty.screen();
   EXPECT_TRUE(wait_until([&] { return hub_.live() == 0; }));
 }
 
@@ -229,14 +229,14 @@ TEST_F(InteractiveTest, CtrlCDiscardsTheLine) {
   pty.type("echo fresh\r");
   ASSERT_TRUE(pty.expect("\nfresh\n"));
   pty.type("exit\r");
-  EXPECT_EQ(pty.wait_exit(), 0);
+  EXPECT_EQ(pty.wait_exit(), 0) << pty.screen();
 }
 
 TEST_F(InteractiveTest, NoDaemon) {
   Pty pty(dir_ + "/none.sock", dir_);
   ASSERT_TRUE(pty.expect("% Cannot connect to scepterd at " + dir_ +
                          "/none.sock: No such file or directory"));
-  EXPECT_EQ(pty.wait_exit(), 2);
+  EXPECT_EQ(pty.wait_exit(), 2) << pty.screen();
 }
 
 TEST_F(InteractiveTest, DaemonGoingAway) {
@@ -244,7 +244,7 @@ TEST_F(InteractiveTest, DaemonGoingAway) {
   ASSERT_TRUE(pty.expect("ca1#"));
   server_->stop();
   ASSERT_TRUE(pty.expect("% Lost the connection to scepterd"));
-  EXPECT_EQ(pty.wait_exit(), 2);
+  EXPECT_EQ(pty.wait_exit(), 2) << pty.screen();
 }
 
 }  // namespace

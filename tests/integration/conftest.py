@@ -1,7 +1,10 @@
 """Fixtures for end-to-end tests: a real scepterd in a temporary NVRAM directory,
 driven through the real `scepter` shell over its UNIX socket."""
 
+import base64
+import datetime
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -13,6 +16,17 @@ import pytest
 BIN_DIR = os.environ.get("SCEPTER_BIN_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
 SCEPTERD = os.path.join(BIN_DIR, "src/daemon/scepterd")
 SCEPTER = os.path.join(BIN_DIR, "src/shell/scepter")
+
+
+LABEL = "mycs"
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+def _check_rc(rc, out, ok, what):
+    if ok is True:
+        assert rc == 0, f"{what} failed:\n{out}"
+    elif ok is False:
+        assert rc == 1, f"{what} should have failed:\n{out}"
 
 
 class Daemon:
@@ -76,14 +90,85 @@ class Daemon:
         for line in lines:
             args += ["-c", line]
         rc, out = self.run_raw(args)
-        if ok is True:
-            assert rc == 0, f"lines {lines} failed:\n{out}"
-        elif ok is False:
-            assert rc == 1, f"lines {lines} should have failed:\n{out}"
+        _check_rc(rc, out, ok, f"lines {lines}")
         return out
 
     def path(self, name):
         return os.path.join(self.nvram, name)
+
+    # --- certificate server helpers ---
+
+    def cs(self, *lines, label=LABEL, ok=True):
+        """Runs cs-server mode lines for `label` (configure terminal ... end)."""
+        return self.sh("configure terminal", f"crypto pki server {label}", *lines, "end", ok=ok)
+
+    def create_ca(self, *lines, label=LABEL, archive_password="cisco1234"):
+        """Configures `label` with `lines` and enables it with the first-time dialogue.
+        With archive_password set (and no `database archive` line), the password is put
+        in the configuration; None answers the Password: prompt with "prompt-pass1"."""
+        config = list(lines)
+        answers = ["yes"]
+        if archive_password and not any(l.startswith("database archive") or
+                                        l.startswith("no database archive") for l in lines):
+            config.insert(0, f"database archive pkcs12 password {archive_password}")
+        elif archive_password is None:
+            answers.append("prompt-pass1")
+        out = self.sh("configure terminal", f"crypto pki server {label}", *config,
+                      "no shutdown", *answers, "end")
+        assert "% Certificate Server enabled." in out, out
+        return out
+
+    def show_server(self, label=LABEL):
+        return self.sh(f"show crypto pki server {label}")
+
+    def server_enabled(self, label=LABEL):
+        return "Status: enabled" in self.show_server(label)
+
+    def ca_der(self, label=LABEL):
+        with open(self.path(f"{label}#1CA.cer"), "rb") as f:
+            return f.read()
+
+    def ca_pem_file(self, label=LABEL):
+        """Writes the CA certificate as PEM beside nvram and returns its path."""
+        path = os.path.join(self.root, f"{label}-ca.pem")
+        with open(path, "w") as f:
+            f.write(der_to_pem(self.ca_der(label)))
+        return path
+
+    def submit(self, csr_pem, fmt="pem", label=LABEL, via="stdin", ok=True):
+        """`crypto pki server LABEL request pkcs10 terminal FMT`, pasting the CSR. via:
+        "stdin" (lines on standard input), "lines" (-c per line), "base64" (the bare
+        base64 body as -c lines)."""
+        command = f"crypto pki server {label} request pkcs10 terminal {fmt}"
+        if via == "stdin":
+            rc, out = self.run_raw([], stdin=command + "\n" + csr_pem.rstrip("\n") + "\n\n")
+            _check_rc(rc, out, ok, command)
+            return out
+        body = csr_pem.strip().splitlines()
+        if via == "base64":
+            body = [l for l in body if not l.startswith("-----")]
+        return self.sh(command, *body, "", ok=ok)
+
+    def requests(self, label=LABEL):
+        """The rows of `info requests`: list of dicts id/state/fingerprint/subject."""
+        out = self.sh(f"crypto pki server {label} info requests")
+        return parse_requests(out)
+
+    def now(self):
+        """The server clock (from `show clock`), as an aware UTC datetime."""
+        out = self.sh("show clock").strip()
+        m = re.match(r"\*(\d+):(\d+):(\d+)\.\d+ UTC \w+ (\w+) (\d+) (\d+)$", out)
+        assert m, out
+        hh, mm, ss, mon, day, year = m.groups()
+        month = MONTHS.index(mon) + 1
+        return datetime.datetime(int(year), month, int(day), int(hh), int(mm), int(ss),
+                                 tzinfo=datetime.timezone.utc)
+
+    def set_clock(self, when):
+        self.sh("clock set " + clock_words(when))
+
+    def advance_clock(self, delta):
+        self.set_clock(self.now() + delta)
 
 
 @pytest.fixture
@@ -107,9 +192,14 @@ def openssl(*args, input=None):
 
 
 def make_csr(workdir, name, subject, key="rsa:2048", extra=()):
+    """Makes a key and a CSR with `openssl req`. key: "rsa:BITS", "ec:CURVE", or
+    "shared" (one RSA-2048 key reused by the whole test session, to save time)."""
     key_path = os.path.join(workdir, name + ".key")
     csr_path = os.path.join(workdir, name + ".csr")
-    if key.startswith("ec:"):
+    if key == "shared":
+        shutil.copy(shared_rsa_key(), key_path)
+        args = ["-key", key_path]
+    elif key.startswith("ec:"):
         subprocess.run(["openssl", "ecparam", "-name", key[3:], "-genkey", "-noout",
                         "-out", key_path], check=True, capture_output=True)
         args = ["-key", key_path]
@@ -119,3 +209,116 @@ def make_csr(workdir, name, subject, key="rsa:2048", extra=()):
                     *extra], check=True, capture_output=True)
     with open(csr_path) as f:
         return f.read()
+
+
+_SHARED_KEY = None
+
+
+def shared_rsa_key():
+    global _SHARED_KEY
+    if _SHARED_KEY is None:
+        d = tempfile.mkdtemp(prefix="scepter-it-key-")
+        _SHARED_KEY = os.path.join(d, "shared.key")
+        subprocess.run(["openssl", "genrsa", "-out", _SHARED_KEY, "2048"], check=True,
+                       capture_output=True)
+    return _SHARED_KEY
+
+
+def der_to_pem(der, kind="CERTIFICATE"):
+    b64 = base64.b64encode(der).decode()
+    lines = [b64[i:i + 64] for i in range(0, len(b64), 64)]
+    return f"-----BEGIN {kind}-----\n" + "\n".join(lines) + f"\n-----END {kind}-----\n"
+
+
+def csr_der(csr_pem):
+    body = "".join(l for l in csr_pem.splitlines() if not l.startswith("-----"))
+    return base64.b64decode(body)
+
+
+def extract_certificate(out):
+    """The certificate a grant printed (PEM or bare base64), as PEM."""
+    m = re.search(r"-----BEGIN CERTIFICATE-----\n.*?-----END CERTIFICATE-----\n", out, re.S)
+    if m:
+        return m.group(0)
+    lines = out.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("% Granted certificate"):
+            body = []
+            for l in lines[i + 1:]:
+                if not re.fullmatch(r"[A-Za-z0-9+/=]+", l):
+                    break
+                body.append(l)
+            assert body, out
+            return der_to_pem(base64.b64decode("".join(body)))
+    raise AssertionError("no certificate in output:\n" + out)
+
+
+def extract_certificates(out):
+    """Every certificate printed (PEM or base64), in order, as PEM."""
+    chunks = re.split(r"(?m)^% Granted certificate", out)[1:]
+    return [extract_certificate("% Granted certificate" + c) for c in chunks]
+
+
+def parse_requests(out):
+    rows = []
+    for line in out.splitlines():
+        m = re.match(r"^(\d+)\s+(\w+)\s+([0-9A-F]{32})\s+(.*)$", line)
+        if m:
+            rows.append({"id": int(m.group(1)), "state": m.group(2),
+                         "fingerprint": m.group(3), "subject": m.group(4)})
+    return rows
+
+
+def clock_words(when):
+    """`clock set` arguments for a datetime: HH:MM:SS DAY MONTH YEAR."""
+    return f"{when:%H:%M:%S} {when.day} {MONTHS[when.month - 1]} {when.year}"
+
+
+def wait_for(predicate, timeout=15, what="condition", interval=0.2):
+    """Polls `predicate` until it returns a truthy value or the deadline passes."""
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def x509_text(pem_or_path, inform="PEM"):
+    """`openssl x509 -text` of a certificate given as PEM text or a path."""
+    if os.path.exists(pem_or_path):
+        rc, out = openssl("x509", "-noout", "-text", "-inform", inform, "-in", pem_or_path)
+    else:
+        rc, out = openssl("x509", "-noout", "-text", input=pem_or_path.encode())
+    assert rc == 0, out
+    return out
+
+
+def x509_field(pem, *flags):
+    rc, out = openssl("x509", "-noout", *flags, input=pem.encode())
+    assert rc == 0, out
+    return out.strip()
+
+
+def cert_serial(pem):
+    return int(x509_field(pem, "-serial").split("=")[1], 16)
+
+
+def openssl_date(text):
+    return datetime.datetime.strptime(text.strip(), "%b %d %H:%M:%S %Y %Z").replace(
+        tzinfo=datetime.timezone.utc)
+
+
+def cert_validity(pem):
+    """(notBefore, notAfter) as aware datetimes."""
+    nb = openssl_date(x509_field(pem, "-startdate").split("=", 1)[1])
+    na = openssl_date(x509_field(pem, "-enddate").split("=", 1)[1])
+    return nb, na
+
+
+def write(path, text, mode="w"):
+    with open(path, mode) as f:
+        f.write(text)
+    return path

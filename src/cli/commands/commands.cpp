@@ -1,6 +1,7 @@
 #include "cli/commands/commands.h"
 
 #include "cli/commands/cs_commands.h"
+#include "cli/commands/more_commands.h"
 
 namespace scepter::cli {
 
@@ -12,6 +13,9 @@ void register_all_commands(CommandTable& t) {
   register_cs_server_commands(t);
   register_cs_exec_commands(t);
   register_cs_show_commands(t);
+  register_key_commands(t);
+  register_trustpoint_commands(t);
+  register_http_commands(t);
 }
 
 }  // namespace scepter::cli

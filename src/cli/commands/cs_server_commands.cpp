@@ -214,13 +214,13 @@ CmdResult set_grant(Context& ctx, const Args& a) {
 }
 
 CmdResult set_hash(Context& ctx, const Args& a) {
-  if (incomplete(a, "hash")) return ctx.error("Incomplete command.");
+  if (incomplete(a, "alg")) return ctx.error("Incomplete command.");
   return edit_config(ctx, [&](ServerConfig& c) -> Status {
     if (a.has("no")) {
       c.hash = pki::Hash::kSha256;
       return ok_status();
     }
-    ASSIGN_OR_RETURN(c.hash, pki::parse_hash(a.choice("hash")));
+    ASSIGN_OR_RETURN(c.hash, pki::parse_hash(a.choice("alg")));
     return ok_status();
   });
 }
@@ -237,11 +237,11 @@ CmdResult auto_rollover(Context& ctx, const Args& a) {
 }
 
 CmdResult set_mode(Context& ctx, const Args& a) {
-  if (incomplete(a, "mode")) return ctx.error("Incomplete command.");
+  if (incomplete(a, "kind")) return ctx.error("Incomplete command.");
   return edit_config(ctx, [&](ServerConfig& c) {
     if (a.has("no")) {
       c.mode = ca::ServerMode::kRoot;
-    } else if (a.choice("mode") == "sub-cs") {
+    } else if (a.choice("kind") == "sub-cs") {
       c.mode = ca::ServerMode::kSubCs;
     } else {
       c.mode = a.has("transparent") ? ca::ServerMode::kRaTransparent : ca::ServerMode::kRa;
@@ -334,10 +334,17 @@ void write_servers(ca::Device& device, ConfigText& out) {
     if (!c.issuer_name.empty()) out.child("issuer-name " + c.issuer_name);
     if (c.crl_lifetime_hours != 168)
       out.child(fmt::format("lifetime crl {}", c.crl_lifetime_hours));
+    // Each line is checked against the other lifetime when loaded (certificate <= CA
+    // less 30 days), starting from the defaults: a certificate lifetime longer than the
+    // default CA lifetime allows needs the CA lifetime first, a shorter one needs it after.
+    const bool ca_first = c.cert_lifetime_days > ServerConfig{}.max_cert_lifetime_days();
+    if (ca_first && c.ca_lifetime_days != 1095) {
+      out.child(fmt::format("lifetime ca-certificate {}", c.ca_lifetime_days));
+    }
     if (c.cert_lifetime_days != 365) {
       out.child(fmt::format("lifetime certificate {}", c.cert_lifetime_days));
     }
-    if (c.ca_lifetime_days != 1095) {
+    if (!ca_first && c.ca_lifetime_days != 1095) {
       out.child(fmt::format("lifetime ca-certificate {}", c.ca_lifetime_days));
     }
     if (c.request_lifetime_hours != 168) {
@@ -412,14 +419,14 @@ void register_cs_server_commands(CommandTable& t) {
         {kNoHelp, "Granting policy (default manual)", "Grant every request automatically",
          "Reject every request", "Grant requests authorized by a known RA"},
         set_grant);
-  t.add(Node::kCsServer, "[no] hash [<md5|sha1|sha256|sha384|sha512>$hash]",
+  t.add(Node::kCsServer, "[no] hash [<md5|sha1|sha256|sha384|sha512>$alg]",
         {kNoHelp, "Hash function for signatures (default sha256)", "MD5 (not recommended)",
          "SHA-1 (not recommended)", "SHA-256", "SHA-384", "SHA-512"},
         set_hash);
   t.add(Node::kCsServer, "[no] auto-rollover [(0-1825)$days]",
         {kNoHelp, "Automatic CA certificate rollover", "Overlap in days (default 30)"},
         auto_rollover);
-  t.add(Node::kCsServer, "[no] mode [<ra|sub-cs>$mode] [transparent]",
+  t.add(Node::kCsServer, "[no] mode [<ra|sub-cs>$kind] [transparent]",
         {kNoHelp, "Server mode (default root)", "Registration authority",
          "Subordinate certificate server", "Forward requests unchanged (RA mode)"},
         set_mode);

@@ -55,12 +55,13 @@ CmdResult http_bind_address(Context& ctx, const Args& a) {
 }
 
 // Port and address come before `ip http server`, so that a configuration being loaded
-// starts the server with its final settings.
+// starts the server with its final settings. Like every writer, it leaves defaults out:
+// the server is off by default in scepterd, so "no ip http server" is not printed.
 void write_http(ca::Device& device, ConfigText& out) {
   const ca::HttpConfig& http = device.http();
   if (http.port != kDefaultPort) out.line(fmt::format("ip http port {}", http.port));
   if (!http.bind_address.empty()) out.line("ip http bind-address " + http.bind_address);
-  out.line(http.server ? "ip http server" : "no ip http server");
+  if (http.server) out.line("ip http server");
 }
 
 }  // namespace

@@ -1,0 +1,92 @@
+#pragma once
+// Helpers for the ca/ unit tests only: a certificate server on a FakeClock in a scratch
+// directory, and PKCS#10 requests made with pki::make_csr. Header-only.
+
+#include <memory>
+#include <string>
+
+#include "ca/certificate_server.h"
+#include "ca/keystore.h"
+#include "common/clock.h"
+#include "common/testing.h"
+#include "pki/csr.h"
+#include "pki/key.h"
+#include "pki/name.h"
+#include "store/test_util.h"
+
+namespace scepter::ca::testing {
+
+// 2027-01-15T08:00:00Z: calendar-valid, well before 2049.
+inline constexpr std::int64_t kStart = 1'800'000'000;
+
+// One RSA key for every CA in a test binary: generating 2048-bit keys is the slow part.
+inline const pki::Key& shared_ca_key() {
+  static const pki::Key key = *pki::Key::generate_rsa(2048);
+  return key;
+}
+
+// A PKCS#10 for `subject` (IOS/RFC 4514 text) on a new P-256 key.
+inline std::string make_csr_der(const std::string& subject, const std::string& challenge = "") {
+  auto name = pki::parse_dn(subject);
+  auto key = pki::Key::generate_ec(256);
+  auto csr = pki::make_csr({.subject = name->get(), .key = *key, .challenge_password = challenge});
+  return csr->der();
+}
+
+// Resolves "nvram:x" to <dir>/x and absolute paths as they are, like Device does.
+inline files::Resolver resolver_for(const std::string& dir) {
+  return [dir](std::string_view url) -> Result<std::string> {
+    if (url.starts_with("nvram:")) {
+      std::string rest(url.substr(6));
+      return rest.empty() ? dir : dir + "/" + rest;
+    }
+    if (url.starts_with("/")) return std::string(url);
+    return fail(invalid_argument("unsupported URL " + std::string(url)));
+  };
+}
+
+// A KeyStore and a CertificateServer "ca" in a scratch directory. The CA key is put in
+// the key store up front (exportable, so it is archived).
+class ServerHarness {
+ public:
+  explicit ServerHarness(ServerConfig config = default_config()) {
+    keys_ = std::move(*KeyStore::open(dir_.file("keys"), "master-passphrase"));
+    KeyEntry e{"ca", shared_ca_key(), KeyUsage::kGeneralPurpose, true, clock_.now()};
+    (void)keys_->put(e);
+    make_server(std::move(config));
+  }
+
+  static ServerConfig default_config() {
+    ServerConfig c;
+    c.label = "ca";
+    c.archive_password = "archive-password";
+    return c;
+  }
+
+  // A new CertificateServer over the same directory and keys, as after a restart.
+  void make_server(ServerConfig config) {
+    server_.reset();
+    server_ = std::make_unique<CertificateServer>(
+        std::move(config), ServerDeps{*keys_, clock_, resolver_for(dir_.path()), dir_.path()});
+  }
+
+  CertificateServer& server() { return *server_; }
+  FakeClock& clock() { return clock_; }
+  KeyStore& keys() { return *keys_; }
+  const store::testing::TempDir& dir() const { return dir_; }
+  std::string file(const std::string& name) const { return dir_.file(name); }
+
+  Status set(const std::function<void(ServerConfig&)>& edit) {
+    ServerConfig c = server_->config();
+    edit(c);
+    return server_->set_config(c);
+  }
+
+ private:
+  store::testing::TempDir dir_;
+  FakeClock clock_{from_unix(kStart)};
+  std::unique_ptr<KeyStore> keys_;
+  std::unique_ptr<CertificateServer> server_;
+};
+
+}  // namespace scepter::ca::testing

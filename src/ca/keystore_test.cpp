@@ -1,0 +1,113 @@
+#include "ca/keystore.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include "ca/ca_test_support.h"
+#include "common/fs.h"
+
+namespace scepter::ca {
+namespace {
+
+using testing::shared_ca_key;
+
+class KeyStoreTest : public ::testing::Test {
+ protected:
+  std::string dir() const { return tmp_.file("keys"); }
+  std::unique_ptr<KeyStore> open(const std::string& passphrase = "master") {
+    auto ks = KeyStore::open(dir(), passphrase);
+    EXPECT_OK(ks);
+    return ks.has_value() ? std::move(*ks) : nullptr;
+  }
+
+  store::testing::TempDir tmp_;
+};
+
+TEST_F(KeyStoreTest, PutGetListRemove) {
+  auto ks = open();
+  ASSERT_TRUE(ks);
+  EXPECT_FALSE(ks->get("a").has_value());
+  auto ec = pki::Key::generate_ec(256);
+  ASSERT_OK(ks->put({"b", *ec, KeyUsage::kSignature, false, from_unix(1'700'000'000)}));
+  ASSERT_OK(ks->put({"a", shared_ca_key(), KeyUsage::kGeneralPurpose, true, from_unix(1)}));
+  auto a = ks->get("a");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_TRUE(a->key.equals_public(shared_ca_key()));
+  EXPECT_TRUE(a->exportable);
+  auto list = ks->list();
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].label, "a");
+  EXPECT_EQ(list[1].label, "b");
+  ASSERT_OK(ks->remove("a"));
+  EXPECT_FALSE(ks->get("a").has_value());
+  EXPECT_FALSE(fs::exists(dir() + "/a.key"));
+  EXPECT_CODE(ks->remove("a"), Code::kNotFound);
+}
+
+TEST_F(KeyStoreTest, KeysAreEncryptedFilesReadableOnlyByTheOwner) {
+  auto ks = open();
+  ASSERT_TRUE(ks);
+  ASSERT_OK(ks->put({"ca", shared_ca_key(), KeyUsage::kGeneralPurpose, false, from_unix(5)}));
+  const std::string path = dir() + "/ca.key";
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto text = fs::read_file(path);
+  ASSERT_OK(text);
+  EXPECT_EQ(text->find("BEGIN PRIVATE KEY"), std::string::npos);
+  EXPECT_EQ(text->find("BEGIN RSA PRIVATE KEY"), std::string::npos);
+  EXPECT_NE(text->find("BEGIN ENCRYPTED PRIVATE KEY"), std::string::npos);
+}
+
+TEST_F(KeyStoreTest, ReopensWithAttributes) {
+  {
+    auto ks = open();
+    ASSERT_TRUE(ks);
+    ASSERT_OK(ks->put({"r1", shared_ca_key(), KeyUsage::kUsageKeys, true, from_unix(1234)}));
+    auto ec = pki::Key::generate_ec(384);
+    ASSERT_OK(ks->put({"e1", *ec, KeyUsage::kEncryption, false, from_unix(99)}));
+  }
+  auto ks = open();
+  ASSERT_TRUE(ks);
+  auto r1 = ks->get("r1");
+  ASSERT_TRUE(r1.has_value());
+  EXPECT_TRUE(r1->key.has_private());
+  EXPECT_TRUE(r1->key.equals_public(shared_ca_key()));
+  EXPECT_EQ(r1->usage, KeyUsage::kUsageKeys);
+  EXPECT_TRUE(r1->exportable);
+  EXPECT_EQ(r1->created, from_unix(1234));
+  auto e1 = ks->get("e1");
+  ASSERT_TRUE(e1.has_value());
+  EXPECT_TRUE(e1->key.is_ec());
+  EXPECT_EQ(e1->key.bits(), 384);
+  EXPECT_EQ(e1->usage, KeyUsage::kEncryption);
+  EXPECT_FALSE(e1->exportable);
+}
+
+TEST_F(KeyStoreTest, WrongMasterPassphraseIsPermissionDenied) {
+  {
+    auto ks = open("right");
+    ASSERT_TRUE(ks);
+    ASSERT_OK(ks->put({"ca", shared_ca_key(), KeyUsage::kGeneralPurpose, false, from_unix(1)}));
+  }
+  auto wrong = KeyStore::open(dir(), "wrong");
+  EXPECT_CODE(wrong, Code::kPermissionDenied);
+  EXPECT_NE(wrong.error().message().find("ca"), std::string::npos);
+  EXPECT_TRUE(open("right"));
+}
+
+TEST_F(KeyStoreTest, LabelRules) {
+  EXPECT_OK(KeyStore::check_label("mycs"));
+  EXPECT_OK(KeyStore::check_label("a.b_c-9"));
+  EXPECT_OK(KeyStore::check_label(std::string(64, 'x')));
+  for (const std::string& bad :
+       std::vector<std::string>{"", "..", ".", "a/b", "a b", "ü", std::string(65, 'x')}) {
+    EXPECT_CODE(KeyStore::check_label(bad), Code::kInvalidArgument) << bad;
+  }
+  auto ks = open();
+  ASSERT_TRUE(ks);
+  EXPECT_CODE(ks->put({"../evil", shared_ca_key()}), Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace scepter::ca

@@ -1,0 +1,80 @@
+// ip http server, ip http port, ip http bind-address and their running-config lines.
+#include <gtest/gtest.h>
+
+#include "cli/commands/more_commands_testing.h"
+
+namespace scepter::cli {
+namespace {
+
+class HttpCommandsTest : public testing::MoreCommandsTest {
+ protected:
+  void SetUp() override { run("configure terminal"); }
+  const ca::HttpConfig& http() { return dev_.device().http(); }
+  // The HTTP lines of the running-config, which follow every other block.
+  std::string http_config() {
+    std::string config = exec("do show running-config").output;
+    auto start = config.find("\nip http");
+    return start == std::string::npos ? "" : config.substr(start + 1);
+  }
+  // "Router(config)#" is 15 columns.
+  static std::string marker(std::size_t column) {
+    return std::string(15 + column, ' ') + "^\n% Invalid input detected at '^' marker.\n";
+  }
+};
+
+TEST_F(HttpCommandsTest, OffByDefault) {
+  EXPECT_FALSE(http().server);
+  EXPECT_EQ(http().port, 80);
+  EXPECT_EQ(http().bind_address, "");
+  EXPECT_EQ(http_config(), "");
+}
+
+TEST_F(HttpCommandsTest, Server) {
+  Reply r = exec("ip http server");
+  EXPECT_TRUE(r.ok);
+  EXPECT_EQ(r.output, "");
+  EXPECT_TRUE(http().server);
+  EXPECT_EQ(http_config(), "ip http server\n!\nend\n");
+  EXPECT_TRUE(exec("no ip http server").ok);
+  EXPECT_FALSE(http().server);
+  EXPECT_EQ(http_config(), "");
+}
+
+TEST_F(HttpCommandsTest, Port) {
+  EXPECT_TRUE(exec("ip http port 8080").ok);
+  EXPECT_EQ(http().port, 8080);
+  EXPECT_TRUE(exec("ip http server").ok);
+  EXPECT_EQ(http_config(), "ip http port 8080\nip http server\n!\nend\n");
+  EXPECT_TRUE(exec("no ip http port").ok);
+  EXPECT_EQ(http().port, 80);
+  EXPECT_EQ(exec("ip http port 0").output, marker(13));
+  EXPECT_EQ(exec("ip http port 65536").output, marker(13));
+  EXPECT_EQ(exec("ip http port").output, "% Incomplete command.\n");
+  EXPECT_EQ(http().port, 80);
+}
+
+TEST_F(HttpCommandsTest, BindAddress) {
+  EXPECT_TRUE(exec("ip http bind-address 192.0.2.1").ok);
+  EXPECT_EQ(http().bind_address, "192.0.2.1");
+  EXPECT_TRUE(exec("ip http bind-address 2001:DB8:0::0001").ok);
+  EXPECT_EQ(http().bind_address, "2001:db8::1");
+  EXPECT_EQ(http_config(), "ip http bind-address 2001:db8::1\n!\nend\n");
+  for (std::string_view bad : {"300.1.1.1", "192.0.2", "[::1]", "ca.example.com", "::1%eth0"}) {
+    Reply r = exec("ip http bind-address " + std::string(bad));
+    EXPECT_FALSE(r.ok) << bad;
+    EXPECT_EQ(r.output, marker(21)) << bad;
+  }
+  EXPECT_EQ(http().bind_address, "2001:db8::1");
+  EXPECT_TRUE(exec("no ip http bind-address").ok);
+  EXPECT_EQ(http().bind_address, "");
+}
+
+TEST_F(HttpCommandsTest, Help) {
+  std::string help = session_->help("ip http ");
+  for (std::string_view word : {"bind-address", "port", "server"}) {
+    EXPECT_NE(help.find(word), std::string::npos) << help;
+  }
+}
+
+}  // namespace
+}  // namespace scepter::cli

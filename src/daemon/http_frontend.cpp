@@ -1,0 +1,87 @@
+#include "daemon/http_frontend.h"
+
+#include "common/log.h"
+#include "http/server.h"
+
+namespace scepter::daemon {
+namespace {
+
+bool same(const ca::HttpConfig& a, const ca::HttpConfig& b) {
+  return a.server == b.server && a.port == b.port && a.bind_address == b.bind_address;
+}
+
+}  // namespace
+
+HttpFrontend::HttpFrontend(ca::Device& device) : device_(device), scep_(device) {}
+
+HttpFrontend::~HttpFrontend() {
+  if (server_) server_->stop();
+}
+
+int HttpFrontend::port() const { return server_ ? server_->port() : 0; }
+
+void HttpFrontend::reconcile() {
+  ca::HttpConfig want;
+  {
+    std::lock_guard<std::mutex> lock(device_.mutex());
+    want = device_.http();
+  }
+  if (server_ && same(want, running_)) return;
+  if (!server_ && !want.server) return;
+  if (server_) {
+    server_->stop();
+    server_.reset();
+    log::info("HTTP server stopped");
+  }
+  running_ = want;
+  if (!want.server) return;
+
+  http::Router router;
+  router.add_if(http::is_pkiclient_path,
+                [this](const http::Request& req) {
+                  scep::ScepHttpRequest in;
+                  in.method = req.method == "HEAD" ? "GET" : req.method;
+                  in.operation = std::string(req.params.get("operation").value_or(""));
+                  if (auto raw = req.params.raw("message")) {
+                    in.message_raw = std::string(*raw);
+                    in.has_message = true;
+                  }
+                  in.body = req.body;
+                  scep::ScepHttpResponse out = scep_.handle(in);
+                  http::Response resp;
+                  resp.status = out.status;
+                  resp.content_type = std::move(out.content_type);
+                  resp.body = std::move(out.body);
+                  resp.headers = {{"Cache-Control", "no-store, no-cache, must-revalidate"},
+                                  {"Pragma", "no-cache"}};
+                  return resp;
+                },
+                {"GET", "POST"});
+  http::ServerOptions options;
+  options.bind_address = want.bind_address.empty() ? "::" : want.bind_address;
+  options.port = static_cast<std::uint16_t>(want.port);
+  auto server = http::HttpServer::create(options, router);
+  if (!server.has_value() && want.bind_address.empty()) {
+    // No IPv6 on this machine: all IPv4 addresses then.
+    options.bind_address = "0.0.0.0";
+    server = http::HttpServer::create(options, router);
+  }
+  if (!server.has_value()) {
+    if (server.error().message() != last_error_) {
+      log::error("HTTP server: {}", server.error().message());
+      last_error_ = server.error().message();
+    }
+    running_ = {};  // retry on the next call
+    return;
+  }
+  if (Status s = (*server)->start(); !s.ok()) {
+    log::error("HTTP server: {}", s.message());
+    running_ = {};
+    return;
+  }
+  last_error_.clear();
+  server_ = std::move(*server);
+  log::info("HTTP server listening on {} port {}", options.bind_address, server_->port());
+}
+
+}  // namespace scepter::daemon
