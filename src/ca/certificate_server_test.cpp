@@ -116,6 +116,20 @@ TEST_F(CertificateServerTest, CertificatesStopAtTheCaExpiry) {
   EXPECT_EQ(out.certificate->not_after(), ca_end);
 }
 
+TEST_F(CertificateServerTest, NothingIsIssuedOnceTheCaHasExpired) {
+  ASSERT_OK(h_.set([](ServerConfig& c) {
+    c.cert_lifetime_days = 30;
+    c.ca_lifetime_days = 60;
+    c.grant = GrantMode::kAuto;
+  }));
+  enable();
+  h_.clock().set(h_.server().info().ca_certificate->not_after() + 1h);
+  auto out = h_.server().submit(make_csr_der("CN=after"), RequestSource::kManualPem);
+  EXPECT_CODE(out, Code::kUnavailable);
+  EXPECT_NE(out.error().message().find("The CA certificate expired"), std::string::npos);
+  EXPECT_EQ(h_.server().info().last_serial, 1u);  // no serial used up
+}
+
 TEST_F(CertificateServerTest, ConcurrentSubmitsGetUniqueSerials) {
   enable();
   set_grant(GrantMode::kAuto);

@@ -46,6 +46,12 @@ Result<pki::Certificate> CertificateServer::issue_for(Runtime& rt, RequestRecord
   }
   const pki::Csr& csr = *parsed;
   const TimePoint now = deps_.clock.now();
+  if (now >= rt.ca_cert->not_after()) {
+    return fail(
+        unavailable(fmt::format("The CA certificate expired at {}; no certificate can "
+                                "be issued.",
+                                format_ios_time(rt.ca_cert->not_after()))));
+  }
   TimePoint not_after = now + std::chrono::days(cfg.cert_lifetime_days);
   // Never past the CA certificate.
   if (not_after > rt.ca_cert->not_after()) not_after = rt.ca_cert->not_after();

@@ -101,8 +101,9 @@ ScepHttpResponse failure(const Reply& r, FailInfo info, std::string why) {
 }  // namespace
 
 std::string ScepService::capabilities() {
-  // Only what scepterd really does. GetNextCACert comes with CA rollover.
-  return "AES\nDES3\nPOSTPKIOperation\nRenewal\nSHA-1\nSHA-256\nSHA-512\nSCEPStandard\n";
+  // Only what scepterd really does. GetNextCACert comes with CA rollover. SHA-384 is
+  // supported too, and strongSwan 5.9.8 needs to see it before it will use AES.
+  return "AES\nDES3\nPOSTPKIOperation\nRenewal\nSHA-1\nSHA-256\nSHA-384\nSHA-512\nSCEPStandard\n";
 }
 
 ScepHttpResponse ScepService::handle(const ScepHttpRequest& request) const {

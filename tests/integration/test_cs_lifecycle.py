@@ -373,3 +373,37 @@ def test_clock_not_set_waits_and_enables_once_time_is_set(daemon):
     daemon.set_clock(now)
     wait_for(lambda: "Status: enabled" in daemon.show_server(), what="server enabled by itself")
     assert os.path.exists(daemon.path("mycs#1CA.cer"))
+
+
+@pytest.mark.parametrize("hash_name,algorithm", [("md5", "md5WithRSAEncryption"),
+                                                 ("sha1", "sha1WithRSAEncryption"),
+                                                 ("sha384", "sha384WithRSAEncryption")])
+def test_hash_signs_ca_certificate_issued_certificates_and_crl(daemon, workdir, hash_name,
+                                                               algorithm):
+    from conftest import make_csr, extract_certificate
+    daemon.create_ca(f"hash {hash_name}", "grant auto")
+    assert algorithm in x509_text(der_to_pem(daemon.ca_der()))
+    csr = make_csr(workdir, "h", "/CN=h", key="shared")
+    pem = extract_certificate(daemon.submit(csr))
+    assert f"Signature Algorithm: {algorithm}" in x509_text(pem)
+    rc, out = openssl("crl", "-inform", "DER", "-in", daemon.path("mycs.crl"), "-noout",
+                      "-text")
+    assert rc == 0 and f"Signature Algorithm: {algorithm}" in out, out
+
+
+def test_show_crypto_pki_certificates_and_export(daemon):
+    daemon.create_ca()
+    out = daemon.sh("show crypto pki certificates mycs")
+    assert out.startswith("CA Certificate\n  Status: Available\n")
+    assert "  Certificate Serial Number (hex): 01\n" in out
+    assert "  Issuer: \n    cn=mycs\n  Subject: \n    cn=mycs\n" in out
+    assert "  Associated Trustpoints: mycs" in out
+    assert "  Storage: nvram:mycs#1CA.cer\n" in out
+    assert daemon.sh("show crypto pki certificates") == out
+    out = daemon.sh("configure terminal", "crypto pki export mycs pem terminal",
+                    "crypto pki export mycs pem url nvram:exported.pem", "end")
+    assert der_to_pem(daemon.ca_der()) in out
+    assert open(daemon.path("exported.pem")).read() == der_to_pem(daemon.ca_der())
+    out = daemon.sh("configure terminal", "crypto pki export nosuch pem terminal", "end",
+                    ok=False)
+    assert "% Trustpoint nosuch has no CA certificate." in out

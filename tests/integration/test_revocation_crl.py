@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -296,3 +297,23 @@ def test_database_url_change_message(daemon, workdir):
         if f.startswith("mycs.") and f != "mycs.p12":
             shutil.move(daemon.path(f), os.path.join(other, f))
     wait_for(lambda: "Status: enabled" in daemon.show_server(), what="enabled in new location")
+
+
+def test_certificate_file_failure_disables_until_storage_is_back(daemon, workdir):
+    crt = os.path.join(workdir, "crt")
+    os.makedirs(crt)
+    daemon.create_ca("grant auto", "database level complete", f"database url crt {crt}")
+    os.rmdir(crt)
+    write(crt, "not a directory")
+    # the certificate is in the database, so it is handed out; then the server stops
+    out = daemon.submit(make_csr(workdir, "a", "/CN=a", key="ec:prime256v1"))
+    assert "% Granted certificate" in out
+    show = daemon.show_server()
+    assert "Status: disabled, cannot write certificate files" in show
+    time.sleep(2)  # two timer ticks: the storage is still broken, so it stays down
+    assert "Status: disabled, cannot write certificate files" in daemon.show_server()
+    os.remove(crt)
+    os.makedirs(crt)
+    wait_for(lambda: "Status: enabled" in daemon.show_server(), what="recovery")
+    issue(daemon, workdir, 1)
+    assert os.path.exists(os.path.join(crt, "3.cer"))

@@ -250,6 +250,13 @@ CmdResult set_mode(Context& ctx, const Args& a) {
   });
 }
 
+CmdResult allow_des(Context& ctx, const Args& a) {
+  return edit_config(ctx, [&](ServerConfig& c) {
+    c.scep_allow_des = !a.has("no");
+    return ok_status();
+  });
+}
+
 CmdResult shutdown_server(Context& ctx, const Args&) {
   auto server = current_server(ctx);
   if (!server) return ctx.error("The certificate server no longer exists.");
@@ -359,6 +366,7 @@ void write_servers(ca::Device& device, ConfigText& out) {
     if (c.mode == ca::ServerMode::kRa) out.child("mode ra");
     if (c.mode == ca::ServerMode::kRaTransparent) out.child("mode ra transparent");
     if (c.mode == ca::ServerMode::kSubCs) out.child("mode sub-cs");
+    if (c.scep_allow_des) out.child("scep allow-des");
     // Last, so that loading the configuration applies every setting before enabling.
     out.child(c.shutdown ? "shutdown" : "no shutdown");
   }
@@ -430,6 +438,9 @@ void register_cs_server_commands(CommandTable& t) {
         {kNoHelp, "Server mode (default root)", "Registration authority",
          "Subordinate certificate server", "Forward requests unchanged (RA mode)"},
         set_mode);
+  t.add(Node::kCsServer, "[no] scep allow-des",
+        {kNoHelp, "SCEP settings", "Accept single-DES envelopes (old IOS clients; insecure)"},
+        allow_des);
   t.add(Node::kCsServer, "shutdown", {"Shut down the certificate server"}, shutdown_server);
   t.add(Node::kCsServer, "no shutdown", {kNoHelp, "Enable the certificate server"}, no_shutdown);
   t.add_config_writer(config_order::kCertificateServers, write_servers);
