@@ -227,11 +227,13 @@ int main(int argc, char** argv) {
               "peak RSS, serving (fill+build+write+revoke)", rss_serving, rss_before);
   std::printf("  %-46s %9.1f MB\n", "peak RSS, whole run (+ load + parse)", peak_rss_mb());
   std::printf(
-      "RESULT n=%zu fill_ms=%.1f fill_cpu_ms=%.1f load_ms=%.1f build_ms=%.1f build_cpu_ms=%.1f "
-      "write_ms=%.1f cold_ms=%.1f cold_cpu_ms=%.1f one_more_ms=%.1f one_more_max_ms=%.1f "
-      "info_ms=%.1f der_bytes=%zu rss_mb=%.1f rss_all_mb=%.1f\n",
-      n, fill.wall * 1e3, fill.cpu * 1e3, load.wall * 1e3, build.wall * 1e3, build.cpu * 1e3,
-      write.wall * 1e3, cold.wall * 1e3, cold.cpu * 1e3, revoke.wall * 1e3,
-      max_wall(one_more) * 1e3, info.wall * 1e3, der_size, rss_serving, peak_rss_mb());
+      "RESULT n=%zu fill_ms=%.1f fill_cpu_ms=%.1f load_ms=%.1f load_cpu_ms=%.1f build_ms=%.1f "
+      "build_cpu_ms=%.1f write_ms=%.1f write_cpu_ms=%.1f cold_ms=%.1f cold_cpu_ms=%.1f "
+      "one_more_ms=%.1f one_more_cpu_ms=%.1f one_more_max_ms=%.1f info_ms=%.1f der_bytes=%zu "
+      "rss_mb=%.1f rss_all_mb=%.1f\n",
+      n, fill.wall * 1e3, fill.cpu * 1e3, load.wall * 1e3, load.cpu * 1e3, build.wall * 1e3,
+      build.cpu * 1e3, write.wall * 1e3, write.cpu * 1e3, cold.wall * 1e3, cold.cpu * 1e3,
+      revoke.wall * 1e3, revoke.cpu * 1e3, max_wall(one_more) * 1e3, info.wall * 1e3, der_size,
+      rss_serving, peak_rss_mb());
   return 0;
 }

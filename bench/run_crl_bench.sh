@@ -37,6 +37,7 @@ echo "filesystem of $work: $(df -T "$work" | awk 'NR == 2 { print $2 " on " $1 }
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 rows=()
+speedups=()
 for n in "${sizes[@]}"; do
   dir="$work/n$n"
   mkdir -p "$dir"
@@ -94,16 +95,23 @@ EOF
   build_ms=$(field build_ms "$f")
   write=$(field write_ms "$f")
   cold=$(field cold_ms "$f")
-  cold_cpu=$(field cold_cpu_ms "$f")
   regen=$(awk -v b="$build_ms" -v w="$write" 'BEGIN { printf "%.1f", b + w }')
+  from_file=$(awk -v l="$(field load_ms "$f")" -v b="$build_ms" -v w="$write" \
+    'BEGIN { printf "%.1f", l + b + w }')
   ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f×", a / b }'; }
-  rows+=("| $n | $(field fill_ms "$f") (CPU $(field fill_cpu_ms "$f")) | $(field load_ms "$f") | $build_ms (CPU $(field build_cpu_ms "$f")) | $write | $cold (CPU $cold_cpu) | $(field one_more_ms "$f") (max $(field one_more_max_ms "$f")) | $(field der_bytes "$f") | $(field rss_mb "$f") | $openssl_ms (CPU $openssl_cpu) | $openssl_rss | $(ratio "$openssl_ms" "$cold") (CPU $(ratio "$openssl_cpu" "$cold_cpu")) | $(ratio "$openssl_ms" "$regen") |")
+  rows+=("| $n | $(field fill_ms "$f") ($(field fill_cpu_ms "$f")) | $(field load_ms "$f") ($(field load_cpu_ms "$f")) | $build_ms ($(field build_cpu_ms "$f")) | $write ($(field write_cpu_ms "$f")) | $cold ($(field cold_cpu_ms "$f")) | $(field one_more_ms "$f") ($(field one_more_cpu_ms "$f")), slowest $(field one_more_max_ms "$f") | $(field der_bytes "$f") | $(field rss_mb "$f") | $openssl_ms ($openssl_cpu) | $openssl_rss |")
+  speedups+=("| $n | $openssl_ms | $regen: $(ratio "$openssl_ms" "$regen") | $from_file: $(ratio "$openssl_ms" "$from_file") | $cold: $(ratio "$openssl_ms" "$cold") (CPU $(ratio "$openssl_cpu" "$(field cold_cpu_ms "$f")")) |")
 done
 
 echo
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "== table (times in ms, sizes in bytes, RSS in MB)"
-echo "| N | fill from N rows | load from .crl | build+sign | write+fsync | cold: fill+build+write | one more revoke, end to end | DER size | peak RSS | openssl ca -gencrl | openssl RSS | speed-up, cold | speed-up, regenerate (build+write) |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "== results: times in ms (CPU ms), sizes in bytes, RSS in MB"
+echo "| N | fill | load from .crl | build+sign | write+fsync | cold: fill+build+write | one more revoke, end to end | DER size | peak RSS | \`openssl ca -gencrl\` | openssl RSS |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
+echo
+echo "== speed-up against openssl ca -gencrl (wall ms: ratio)"
+echo "| N | \`openssl ca -gencrl\` | regenerate: build+write | cold from .crl: load+build+write | cold from rows: fill+build+write |"
+echo "|---|---|---|---|---|"
+printf '%s\n' "${speedups[@]}"

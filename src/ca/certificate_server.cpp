@@ -87,7 +87,12 @@ Status CertificateServer::check_storage(const ServerConfig& cfg) const {
 
 bool CertificateServer::needs_archive_password() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return !has_ca_certificate() && config_.archive_enabled && config_.archive_password.empty();
+  if (has_ca_certificate() || !config_.archive_enabled || !config_.archive_password.empty()) {
+    return false;
+  }
+  // An operator's key that is not exportable is not archived (see generate_ca).
+  auto key = deps_.keys.get(label_);
+  return !key.has_value() || key->exportable;
 }
 
 Status CertificateServer::set_config(const ServerConfig& next) {

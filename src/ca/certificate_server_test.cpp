@@ -85,6 +85,19 @@ TEST_F(CertificateServerTest, GeneratesTheKeyWhenMissingAndNeedsAnArchivePasswor
   EXPECT_TRUE(fs::exists(h_.file("fresh.p12")));
 }
 
+TEST_F(CertificateServerTest, NonExportableOperatorKeyIsNotArchived) {
+  ServerConfig c = ServerHarness::default_config();
+  c.archive_password.clear();
+  ASSERT_OK(h_.keys().put({"ca", testing::shared_ca_key(), KeyUsage::kGeneralPurpose, false}));
+  h_.make_server(c);
+  EXPECT_FALSE(h_.server().needs_archive_password());  // nothing to protect with it
+  auto report = h_.server().enable({});
+  ASSERT_OK(report);
+  EXPECT_FALSE(report->archived);
+  EXPECT_NE(report->archive_skipped_reason.find("not exportable"), std::string::npos);
+  EXPECT_FALSE(fs::exists(h_.file("ca.p12")));
+}
+
 TEST_F(CertificateServerTest, IssuesWithIncreasingSerialsAndConfiguredLifetime) {
   enable();
   set_grant(GrantMode::kAuto);

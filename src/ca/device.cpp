@@ -25,6 +25,8 @@ Result<std::unique_ptr<Device>> Device::create(DeviceOptions options, SystemCloc
   }
   if (options.flash_dir.empty()) options.flash_dir = options.nvram_dir + "/../flash";
   RETURN_IF_ERROR(fs::make_dirs(options.nvram_dir));
+  // flash: exists on every router; a missing directory is created like NVRAM.
+  RETURN_IF_ERROR(fs::make_dirs(options.flash_dir));
   std::unique_ptr<Device> device(new Device(std::move(options), clock));
   ASSIGN_OR_RETURN(device->keys_, KeyStore::open(device->nvram_dir() + "/private-keys",
                                                  device->options_.master_passphrase));

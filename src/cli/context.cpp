@@ -83,4 +83,15 @@ std::function<void(std::string_view)> Context::async_output() const {
   return session_.sink_;
 }
 
+void Context::attach(const std::string& key, std::shared_ptr<void> value) {
+  session_.attachments_.erase(key);
+  session_.attachments_[key] = std::move(value);
+}
+
+void Context::detach(const std::string& key) { session_.attachments_.erase(key); }
+
+bool Context::attached(const std::string& key) const {
+  return session_.attachments_.count(key) != 0;
+}
+
 }  // namespace scepter::cli

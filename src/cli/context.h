@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -93,6 +94,12 @@ class Context {
   // Text for the user that arrives later (debug traces); empty when the transport gave no
   // sink. The sink is thread-safe.
   std::function<void(std::string_view)> async_output() const;
+  // Keeps `value` alive as long as the session (or until detach), under `key`; an
+  // existing value with the same key is released first. For per-session resources such
+  // as a `debug` subscription, whose destructor undoes it.
+  void attach(const std::string& key, std::shared_ptr<void> value);
+  void detach(const std::string& key);
+  bool attached(const std::string& key) const;
 
  private:
   Session& session_;

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -78,6 +79,9 @@ class Session final : public ShellSession {
   bool closed_ = false;
   mutable std::mutex sink_mu_;
   std::function<void(std::string_view)> sink_;
+  // Things that live as long as the session (e.g. a `debug` subscription), by name.
+  // Declared last: destroyed first, while the sink is still valid.
+  std::map<std::string, std::shared_ptr<void>> attachments_;
 };
 
 }  // namespace scepter::cli

@@ -1,5 +1,5 @@
 #pragma once
-// OpenSSL providers. Internal to pki/.
+// OpenSSL providers, for pki/ and scep/ (single-DES SCEP envelopes).
 
 namespace scepter::pki {
 

@@ -1,5 +1,7 @@
 #include "scep/message.h"
 
+#include "pki/provider.h"
+
 #include "common/status.h"
 
 #include <charconv>
@@ -221,20 +223,9 @@ std::optional<CipherAlg> cipher_from_nid(int nid) {
 }
 
 bool des_available() {
-  struct Unload {
-    void operator()(OSSL_PROVIDER* p) const { OSSL_PROVIDER_unload(p); }
-  };
-  // The initializer runs (and initialises OpenSSL, which registers its atexit cleanup)
-  // before this static's destructor is registered, so the destructor runs first and
-  // unloads the provider while OpenSSL is still alive; leak checkers see nothing left.
-  // retain_fallbacks = 1: loading legacy must not switch off the implicit default
-  // provider, which carries everything else.
-  static const std::unique_ptr<OSSL_PROVIDER, Unload> legacy = [] {
-    std::unique_ptr<OSSL_PROVIDER, Unload> p(OSSL_PROVIDER_try_load(nullptr, "legacy", 1));
-    ERR_clear_error();
-    return p;
-  }();
-  return legacy != nullptr;
+  // One place loads OpenSSL's legacy provider, together with the default one: loading
+  // legacy alone here once left the process without a DRBG ("unable to fetch drbg").
+  return pki::load_legacy_provider();
 }
 
 const AttributeTypes& attribute_types() {

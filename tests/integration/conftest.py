@@ -211,6 +211,20 @@ def make_csr(workdir, name, subject, key="rsa:2048", extra=()):
         return f.read()
 
 
+def make_otp_csr(workdir, name, cn, password):
+    """A CSR whose challengePassword attribute carries `password`."""
+    cnf = write(os.path.join(workdir, name + ".cnf"),
+                "[req]\ndistinguished_name = dn\nattributes = attrs\nprompt = no\n"
+                f"[dn]\nCN = {cn}\n[attrs]\nchallengePassword = {password}\n")
+    key = os.path.join(workdir, name + ".key")
+    subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out",
+                    key], check=True, capture_output=True)
+    csr = os.path.join(workdir, name + ".csr")
+    subprocess.run(["openssl", "req", "-new", "-key", key, "-config", cnf, "-out", csr],
+                   check=True, capture_output=True)
+    return open(csr).read()
+
+
 _SHARED_KEY = None
 
 

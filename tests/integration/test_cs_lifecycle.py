@@ -9,7 +9,8 @@ import re
 
 import pytest
 
-from conftest import openssl, x509_text, cert_validity, der_to_pem, wait_for, clock_words
+from conftest import (openssl, x509_text, cert_validity, der_to_pem, wait_for, make_csr,
+                      extract_certificate)
 
 
 def fingerprint_groups(der):
@@ -152,7 +153,6 @@ def test_no_database_archive_writes_no_archive(daemon):
 
 
 def test_shutdown_and_no_shutdown(daemon, workdir):
-    from conftest import make_csr
     daemon.create_ca("grant auto")
     fp = fingerprint_groups(daemon.ca_der())
     daemon.cs("shutdown")
@@ -246,6 +246,8 @@ def test_no_crypto_pki_server_removes_server_trustpoint_and_key(daemon):
     assert "% Certificate server mycs does not exist." in out
     assert "crypto pki server" not in daemon.sh("show running-config")
     assert "crypto pki trustpoint mycs" not in daemon.sh("show running-config")
+    assert "mycs" not in daemon.sh("show crypto pki trustpoints", ok=None)
+    assert "mycs" not in daemon.sh("show crypto key mypubkey rsa", ok=None)
     assert not os.path.exists(daemon.path("private-keys/mycs.key"))
     assert not os.path.exists(daemon.path("mycs#1CA.cer"))
     # answering no keeps it; deleting a server that does not exist is an error
@@ -380,7 +382,6 @@ def test_clock_not_set_waits_and_enables_once_time_is_set(daemon):
                                                  ("sha384", "sha384WithRSAEncryption")])
 def test_hash_signs_ca_certificate_issued_certificates_and_crl(daemon, workdir, hash_name,
                                                                algorithm):
-    from conftest import make_csr, extract_certificate
     daemon.create_ca(f"hash {hash_name}", "grant auto")
     assert algorithm in x509_text(der_to_pem(daemon.ca_der()))
     csr = make_csr(workdir, "h", "/CN=h", key="shared")
@@ -407,3 +408,31 @@ def test_show_crypto_pki_certificates_and_export(daemon):
     out = daemon.sh("configure terminal", "crypto pki export nosuch pem terminal", "end",
                     ok=False)
     assert "% Trustpoint nosuch has no CA certificate." in out
+
+
+def test_no_forms_restore_defaults(daemon, workdir):
+    a, b = os.path.join(workdir, "a"), os.path.join(workdir, "b")
+    daemon.cs(f"database url {a}", f"database url crl {b}", f"database url crl publish {a}",
+              f"database url crl publish {b}", "database level names",
+              "database username admin password secret", "issuer-name CN=x, O=y",
+              "lifetime certificate 100", "lifetime ca-certificate 400", "lifetime crl 12",
+              "lifetime enrollment-request 10", "cdp-url http://x/crl", "grant none",
+              "hash sha1", "auto-rollover", "database archive pem password cisco1234")
+    cfg = running_config(daemon)
+    assert " auto-rollover 30\n" in cfg
+    assert " database username admin password secret\n" in cfg
+    assert " database archive pem password cisco1234\n" in cfg
+    daemon.cs(f"no database url crl publish {a}")
+    cfg = running_config(daemon)
+    assert f" database url crl publish {a}\n" not in cfg
+    assert f" database url crl publish {b}\n" in cfg
+    daemon.cs("no database url", f"no database url crl {b}", f"no database url crl publish {b}",
+              "no database level", "no database username", "no issuer-name",
+              "no lifetime certificate", "no lifetime ca-certificate", "no lifetime crl",
+              "no lifetime enrollment-request", "no cdp-url", "no grant", "no hash",
+              "no auto-rollover", "database archive pkcs12")
+    section = re.search(r"(?ms)^crypto pki server mycs\n.*?^!", running_config(daemon))
+    assert section.group(0) == "crypto pki server mycs\n shutdown\n!"
+    show = daemon.show_server()
+    assert "Granting mode is: manual" in show and "Issuer name: CN=mycs" in show
+    assert "Current storage dir: nvram:" in show

@@ -12,8 +12,8 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 
-from conftest import (openssl, make_csr, csr_der, extract_certificate, extract_certificates,
-                      cert_serial, cert_validity, wait_for, write)
+from conftest import (openssl, make_csr, make_otp_csr, csr_der, extract_certificate,
+                      extract_certificates, cert_serial, cert_validity, wait_for, write)
 
 
 def load_cert(pem):
@@ -33,20 +33,6 @@ def verify(daemon, cert_pem, workdir, at=None):
 
 def md5_upper(data):
     return hashlib.md5(data).hexdigest().upper()
-
-
-def make_otp_csr(workdir, name, cn, password):
-    """A CSR whose challengePassword attribute carries `password`."""
-    cnf = write(os.path.join(workdir, name + ".cnf"),
-                "[req]\ndistinguished_name = dn\nattributes = attrs\nprompt = no\n"
-                f"[dn]\nCN = {cn}\n[attrs]\nchallengePassword = {password}\n")
-    key = os.path.join(workdir, name + ".key")
-    subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out",
-                    key], check=True, capture_output=True)
-    csr = os.path.join(workdir, name + ".csr")
-    subprocess.run(["openssl", "req", "-new", "-key", key, "-config", cnf, "-out", csr],
-                   check=True, capture_output=True)
-    return open(csr).read()
 
 
 def otp_of(out):
@@ -201,6 +187,17 @@ def test_certificates_never_outlive_the_ca(daemon, workdir):
     pem = extract_certificate(daemon.submit(csr))
     assert cert_validity(pem)[1] == ca_end
     verify(daemon, pem, workdir, at=daemon.now())
+
+
+def test_nothing_is_issued_after_the_ca_expires(manual_ca, workdir):
+    d = manual_ca
+    d.submit(make_csr(workdir, "p", "/CN=p", key="ec:prime256v1"))
+    ca_end = cert_validity(open(d.ca_pem_file()).read())[1]
+    d.set_clock(ca_end + datetime.timedelta(hours=1))
+    out = d.sh("crypto pki server mycs grant 1", ok=False)
+    assert "% The CA certificate expired at " in out
+    assert d.requests()[0]["state"] == "pending"
+    assert "Last certificate issued serial number: 0x1" in d.show_server()
 
 
 def test_cdp_url_goes_into_certificates(daemon, workdir):

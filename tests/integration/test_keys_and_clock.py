@@ -2,11 +2,11 @@
 nvram: file system, and private keys at rest under the master passphrase."""
 
 import datetime
+import hashlib
 import os
 import re
 import stat
 import subprocess
-import time
 
 import pytest
 
@@ -136,3 +136,44 @@ def test_wrong_master_passphrase_is_reported(daemon):
     daemon.env["SCEPTER_PASSWORD"] = "integration-master-passphrase"
     daemon.start()
     assert "Status: enabled" in daemon.show_server()
+
+
+def test_operator_key_becomes_the_ca_key(daemon):
+    daemon.sh("configure terminal",
+              "crypto key generate rsa general-keys label mycs modulus 2048 exportable", "end")
+    before = open(daemon.path("private-keys/mycs.key")).read()
+    out = daemon.create_ca(archive_password=None)  # asks for the archive passphrase
+    assert "% Generating" not in out  # the existing key is used
+    assert "Password:" in out
+    assert open(daemon.path("private-keys/mycs.key")).read() == before
+    rc, key_mod = openssl("pkcs12", "-in", daemon.path("mycs.p12"), "-passin",
+                          "pass:prompt-pass1", "-nocerts", "-nodes")
+    assert rc == 0, key_mod
+
+
+def test_non_exportable_operator_key_is_not_archived(daemon):
+    daemon.sh("configure terminal", "crypto key generate rsa general-keys label mycs modulus 2048",
+              "end")
+    out = daemon.sh("configure terminal", "crypto pki server mycs", "no shutdown", "yes", "end")
+    assert "Password:" not in out  # nothing to protect: no passphrase is asked for
+    assert "% The CA key was not archived: the key mycs is not exportable." in out
+    assert "% Certificate Server enabled." in out
+    assert not os.path.exists(daemon.path("mycs.p12"))
+
+
+def test_ca_key_cannot_be_zeroized_while_the_server_runs(daemon):
+    daemon.create_ca()
+    out = daemon.sh("configure terminal", "crypto key zeroize rsa mycs", "yes", "end", ok=False)
+    assert "in use by certificate server mycs" in out
+    assert os.path.exists(daemon.path("private-keys/mycs.key"))
+    assert "Status: enabled" in daemon.show_server()
+
+
+def test_server_trustpoint_holds_the_ca_certificate(daemon):
+    daemon.create_ca()
+    out = daemon.sh("show crypto pki trustpoints mycs status")
+    fp = " ".join(hashlib.md5(daemon.ca_der()).hexdigest().upper()[i:i + 8]
+                  for i in range(0, 32, 8))
+    assert f"Fingerprint MD5: {fp}" in out
+    cfg = daemon.sh("show running-config")
+    assert "crypto pki trustpoint mycs\n" in cfg and " rsakeypair mycs\n" in cfg

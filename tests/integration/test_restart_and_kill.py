@@ -9,7 +9,8 @@ import subprocess
 import threading
 import time
 
-from conftest import (SCEPTER, make_csr, extract_certificate, cert_serial, wait_for, openssl)
+from conftest import (SCEPTER, make_csr, make_otp_csr, extract_certificate, extract_certificates,
+                      cert_serial, wait_for, openssl)
 
 
 def test_restart_keeps_ca_serials_requests_crl_and_otp(daemon, workdir):
@@ -38,7 +39,6 @@ def test_restart_keeps_ca_serials_requests_crl_and_otp(daemon, workdir):
     out = d.sh("crypto pki server mycs grant 3")
     assert cert_serial(extract_certificate(out)) == 3
     # the one-time password still works after the restart (once)
-    from test_enrollment import make_otp_csr
     out = d.submit(make_otp_csr(workdir, "otp", "otp", otp))
     assert "% Granted certificate:" in out
     assert cert_serial(extract_certificate(out)) == 4
@@ -155,3 +155,23 @@ def test_sigkill_during_concurrent_issuing_never_reuses_a_serial(daemon, workdir
         f.write(pem)
     rc, out = openssl("verify", "-CAfile", d.ca_pem_file(), os.path.join(workdir, "last.pem"))
     assert rc == 0, out
+
+
+def test_concurrent_grant_all_grants_each_request_once(daemon, workdir):
+    d = daemon
+    d.create_ca()
+    csr = make_csr(workdir, "g", "/CN=g", key="ec:prime256v1")
+    for _ in range(12):
+        d.submit(csr)
+    outputs = [None, None, None]
+
+    def grant_all(i):
+        outputs[i] = d.sh("crypto pki server mycs grant all")
+    threads = [threading.Thread(target=grant_all, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    serials = [cert_serial(pem) for out in outputs for pem in extract_certificates(out)]
+    assert sorted(serials) == list(range(2, 14))
+    assert all(r["state"] == "granted" for r in d.requests())

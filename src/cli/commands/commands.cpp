@@ -10,6 +10,7 @@ void register_all_commands(CommandTable& t) {
   register_config_commands(t);
   register_clock_commands(t);
   register_file_commands(t);
+  register_debug_commands(t);
   register_cs_server_commands(t);
   register_cs_exec_commands(t);
   register_cs_show_commands(t);

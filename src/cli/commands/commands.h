@@ -17,5 +17,7 @@ void register_config_commands(CommandTable& t);
 void register_clock_commands(CommandTable& t);
 // dir nvram: / flash:.
 void register_file_commands(CommandTable& t);
+// debug crypto pki server|transactions, undebug, show debugging.
+void register_debug_commands(CommandTable& t);
 
 }  // namespace scepter::cli

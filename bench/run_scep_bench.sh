@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# SCEP benchmark: enrolments per second and GetCACaps/GetCACert requests per second of
+# scepterd and of micromdm's scepserver (Debian package `scep`), in one run, on this
+# machine, with RSA-2048 CA keys and the same N pre-built PKCSReq messages per row.
+#
+#   bench/run_scep_bench.sh [BUILD_DIR]
+#
+# BUILD_DIR defaults to build-bench (configured with -DCMAKE_BUILD_TYPE=Release). The
+# environment tunes it: N (enrolments per row, default 2000), CONCURRENCY (default
+# "1 4 16"), OTP_N (enrolments of the one-time-password row, default 200), SECONDS_GET
+# (length of each GetCACaps/GetCACert run, default 5), PORT (scepterd, default 18090),
+# MDM_PORT (scepserver, default 18091).
+#
+# Every enrolment row starts from an empty CA (a fresh scepterd NVRAM, a fresh scepserver
+# depot), so all rows see the same database size. scepterd listens on 127.0.0.1 only.
+# scepserver cannot be told to listen on loopback alone, so it runs in a network namespace
+# that has nothing but `lo`, and its load generator runs in the same namespace. The RSA
+# keys are generated once (before any clock starts) and reused by every row; each row has
+# its own transactionIDs and subjects. Prints the machine, each tool's output and Markdown
+# tables for docs/performance.md. Cleans up processes, namespace and files on exit.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+root=$(pwd)
+build=${1:-build-bench}
+n=${N:-2000}
+read -r -a levels <<<"${CONCURRENCY:-1 4 16}"
+otp_n=${OTP_N:-200}
+get_seconds=${SECONDS_GET:-5}
+port=${PORT:-18090}
+mdm_port=${MDM_PORT:-18091}
+ns=scepbench
+challenge=bench-challenge
+
+ninja -C "$build" -j2 scepterd scepter scep_load >/dev/null
+scepterd_bin=$root/$build/src/daemon/scepterd
+scepter_bin=$root/$build/src/shell/scepter
+load=$root/$build/bench/scep_load
+command -v scepserver >/dev/null || { echo "scepserver missing: apt-get install scep" >&2; exit 1; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/scep_bench.XXXXXX")
+scepterd_pid=""
+mdm_pid=""
+cleanup() {
+  if [ -n "$scepterd_pid" ]; then kill "$scepterd_pid" 2>/dev/null; wait "$scepterd_pid" 2>/dev/null; fi
+  if [ -n "$mdm_pid" ]; then kill "$mdm_pid" 2>/dev/null; wait "$mdm_pid" 2>/dev/null; fi
+  ip netns del "$ns" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" "$2" | tail -1; }
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+
+wait_http() {  # wait_http URL [netns]: until the URL answers 200
+  for _ in $(seq 1 200); do
+    if [ -n "${2:-}" ]; then
+      ip netns exec "$2" curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    else
+      curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    fi
+    sleep 0.1
+  done
+  echo "no answer from $1" >&2
+  exit 1
+}
+
+# scepterd with an empty NVRAM, one RSA-2048 CA "ca", grant auto, listening on 127.0.0.1.
+start_scepterd() {
+  local dir=$work/scepterd.$1
+  mkdir -p "$dir/nvram"
+  SCEPTER_PASSWORD=bench-master "$scepterd_bin" --nvram "$dir/nvram" --socket "$dir/s.sock" \
+    --log "$dir/scepterd.log" &
+  scepterd_pid=$!
+  for _ in $(seq 1 100); do [ -S "$dir/s.sock" ] && break; sleep 0.1; done
+  sock=$dir/s.sock
+  "$scepter_bin" --socket "$sock" -c "configure terminal" -c "ip http server" \
+    -c "ip http port $port" -c "ip http bind-address 127.0.0.1" -c "crypto pki server ca" \
+    -c "grant auto" -c "database archive pkcs12 password 12345678" -c "no shutdown" -c yes \
+    -c end >"$dir/setup.txt"
+  wait_http "http://127.0.0.1:$port/cgi-bin/pkiclient.exe?operation=GetCACert&message=ca"
+}
+stop_scepterd() {
+  kill "$scepterd_pid"
+  wait "$scepterd_pid" 2>/dev/null || true
+  scepterd_pid=""
+}
+scepterd_cmd() { "$scepter_bin" --socket "$sock" "$@"; }
+
+# scepserver with a fresh RSA-2048 CA in the namespace, challenge password required.
+start_mdm() {
+  local dir=$work/mdm.$1
+  mkdir -p "$dir"
+  (cd "$dir" && scepserver ca -init -depot depot -keySize 2048 >/dev/null 2>&1)
+  ip netns exec "$ns" scepserver -depot "$dir/depot" -port "$mdm_port" -challenge "$challenge" \
+    >"$dir/scepserver.log" 2>&1 &
+  mdm_pid=$!
+  wait_http "http://127.0.0.1:$mdm_port/scep?operation=GetCACaps" "$ns"
+}
+stop_mdm() {
+  kill "$mdm_pid"
+  wait "$mdm_pid" 2>/dev/null || true
+  mdm_pid=""
+}
+
+echo "== machine"
+echo "nproc: $(nproc)"
+echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+echo "ram: $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+echo "kernel: $(uname -r)"
+echo "openssl: $(openssl version)"
+echo "scepserver: $(scepserver -version 2>&1 | head -1)"
+echo "filesystem of $work: $(df -T "$work" | awk 'NR == 2 { print $2 " on " $1 }')"
+echo "load average before: $(loadavg)"
+
+ip netns del "$ns" 2>/dev/null || true
+ip netns add "$ns"
+ip netns exec "$ns" ip link set lo up
+echo "namespace $ns: $(ip netns exec "$ns" ip -o link show | awk -F': ' '{ printf "%s ", $2 }')"
+
+keys=$work/keys.pem
+enrol_rows=()
+get_rows=()
+
+# run_enrol SERVER ROWNAME OUT [netns] -- scep_load args
+run_enrol() {
+  local server=$1 name=$2 out=$3 netns=$4
+  shift 4
+  echo
+  echo "== $server: $name (load average $(loadavg))"
+  if [ -n "$netns" ]; then
+    ip netns exec "$netns" "$load" --keys "$keys" --n "$n" "$@" | tee "$out"
+  else
+    "$load" --keys "$keys" --n "$n" "$@" | tee "$out"
+  fi
+  enrol_rows+=("| $server | $name | $(field rate "$out") | $(field p50_ms "$out") | $(field p99_ms "$out") | $(field success "$out") | $(field pending "$out") | $(field failure "$out") | $(($(field http_errors "$out") + $(field bad_replies "$out"))) | $(field dup_serials "$out") | $(($(field unverified "$out") + $(field wrong_key "$out"))) |")
+}
+
+# run_get SERVER OPERATION URL_BASE PORT PATH [netns]: scep_load and wrk, c=16
+run_get() {
+  local server=$1 op=$2 p=$3 path=$4 netns=${5:-}
+  local mode out=$work/get.$server.$op.txt wout=$work/wrk.$server.$op.txt
+  mode=$(echo "$op" | tr '[:upper:]' '[:lower:]')
+  local url="http://127.0.0.1:$p$path?operation=$op&message=ca"
+  local prefix=()
+  [ -n "$netns" ] && prefix=(ip netns exec "$netns")
+  echo
+  echo "== $server: $op, keep-alive (load average $(loadavg))"
+  "${prefix[@]}" "$load" --port "$p" --path "$path" --mode "$mode" --c 16 \
+    --seconds "$get_seconds" | tee "$out"
+  "${prefix[@]}" wrk -t2 -c16 -d"${get_seconds}s" --latency "$url" | tee "$wout"
+  local wrk_rate
+  wrk_rate=$(awk '/^Requests\/sec/ { printf "%.0f", $2 }' "$wout")
+  local wrk_bad
+  wrk_bad=$(awk '/Non-2xx|Socket errors/ { print }' "$wout" | tr '\n' ' ')
+  get_rows+=("| $server | $op | $(field rate "$out") (p99 $(field p99_ms "$out") ms, failed $(field failed "$out")) | $wrk_rate ${wrk_bad:+($wrk_bad)} |")
+}
+
+# ---- scepterd ----
+for c in "${levels[@]}"; do
+  start_scepterd "c$c"
+  if [ "$c" = "${levels[0]}" ]; then
+    run_get scepterd GetCACaps "$port" /cgi-bin/pkiclient.exe
+    run_get scepterd GetCACert "$port" /cgi-bin/pkiclient.exe
+  fi
+  run_enrol scepterd "c=$c POST" "$work/scepterd.c$c.txt" "" \
+    --port "$port" --c "$c" --tag "s$c" --challenge "$challenge"
+  if [ "$c" = "${levels[-1]}" ]; then
+    run_enrol scepterd "c=$c GET" "$work/scepterd.get.txt" "" \
+      --port "$port" --c "$c" --tag "g$c" --challenge "$challenge" --get
+    # Manual grant: every request carries a challenge password that is not the live
+    # one-time password, so each is stored and answered PENDING.
+    scepterd_cmd -c "configure terminal" -c "crypto pki server ca" -c "no grant auto" -c end \
+      >/dev/null
+    run_enrol scepterd "c=$c manual, wrong password (PENDING)" "$work/scepterd.pending.txt" "" \
+      --port "$port" --c "$c" --tag "p$c" --challenge "$challenge"
+    # Manual grant with a fresh one-time password per request, one at a time.
+    echo
+    echo "== scepterd: one-time passwords, $otp_n enrolments (load average $(loadavg))"
+    "$load" --keys "$keys" --n "$otp_n" --port "$port" --mode otp --tag "o" \
+      --control-socket "$sock" | tee "$work/scepterd.otp.txt"
+    out=$work/scepterd.otp.txt
+    enrol_rows+=("| scepterd | c=1 manual, one-time password per request (password generate + CSR + PKCSReq in the clock) | $(field rate "$out") | $(field p50_ms "$out") | $(field p99_ms "$out") | $(field success "$out") | $(field pending "$out") | $(field failure "$out") | $(($(field http_errors "$out") + $(field bad_replies "$out"))) | $(field dup_serials "$out") | $(($(field unverified "$out") + $(field wrong_key "$out"))) |")
+  fi
+  stop_scepterd
+done
+
+# ---- micromdm scepserver ----
+for c in "${levels[@]}"; do
+  start_mdm "c$c"
+  if [ "$c" = "${levels[0]}" ]; then
+    run_get scepserver GetCACaps "$mdm_port" /scep "$ns"
+    run_get scepserver GetCACert "$mdm_port" /scep "$ns"
+  fi
+  run_enrol scepserver "c=$c POST" "$work/mdm.c$c.txt" "$ns" \
+    --port "$mdm_port" --path /scep --c "$c" --tag "m$c" --challenge "$challenge"
+  stop_mdm
+done
+
+echo
+echo "load average after: $(loadavg)"
+echo
+echo "== enrolments (N=$n per row; RSA-2048 requester keys, AES-128-CBC, SHA-256, keep-alive)"
+echo "| server | run | enrolments/s | p50 ms | p99 ms | SUCCESS | PENDING | FAILURE | HTTP errors / bad replies | duplicate serials | certificates not verifying |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
+printf '%s\n' "${enrol_rows[@]}"
+echo
+echo "== GetCACaps / GetCACert, 16 keep-alive connections, ${get_seconds} s each (requests/s)"
+echo "| server | request | scep_load | wrk -t2 -c16 |"
+echo "|---|---|---|---|"
+printf '%s\n' "${get_rows[@]}"

@@ -1,0 +1,670 @@
+// SCEP load generator: enrolments per second of a running SCEP server (scepterd, or any
+// RFC 8894 server such as micromdm's scepserver), and requests per second of its
+// GetCACaps / GetCACert. Run by bench/run_scep_bench.sh.
+//
+//   scep_load --port P [--host 127.0.0.1] [--path /cgi-bin/pkiclient.exe] [--label ca]
+//             [--mode enroll|otp|getcacaps|getcacert] [--n 2000] [--c 16] [--get]
+//             [--keys FILE] [--tag TEXT] [--challenge PW] [--threads T] [--seconds S]
+//             [--control-socket PATH]
+//
+// enroll     Before the clock starts: fetches the CA certificate (GetCACert), takes N
+//            distinct RSA-2048 keys (read from --keys FILE when it holds enough,
+//            otherwise generated on T threads and appended to it), and builds N PKCSReq
+//            messages: PKCS#10 with the challenge password, signed by a throw-away
+//            self-signed certificate with SHA-256, enveloped to the CA with AES-128-CBC.
+//            Each message gets its own transactionID: MD5 over the public key and the
+//            --tag, so that keys may be reused by later runs against the same CA.
+//            Then C threads, each on one keep-alive HTTP/1.1 connection, send them (POST
+//            with application/x-pki-message, or GET with --get) until all N are answered.
+//            After the clock stops, every CertRep is checked: signature by the CA,
+//            transactionID and recipientNonce, envelope opened with the requester's key
+//            (DES replies need OpenSSL's legacy provider), issued certificate for the
+//            requester's key, chain to the CA (X509_verify_cert), and duplicate serials.
+// otp        scepterd with manual grant and one-time passwords: for each of N requests,
+//            `crypto pki server <label> password generate` over the control socket, then
+//            a PKCSReq carrying that password (built inside the clock, since the password
+//            is inside the signed CSR), one at a time: only one password is live at once.
+// getcacaps, getcacert
+//            C keep-alive connections send the GET for S seconds; requests per second.
+//
+// Prints a report, then one "RESULT key=value ..." line for scripts. Exit status 0 when
+// the run completed (whatever the servers answered), 1 on a setup error.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509_vfy.h>
+
+#include "pki/certificate.h"
+#include "pki/csr.h"
+#include "pki/key.h"
+#include "pki/name.h"
+#include "scep/client.h"
+#include "scep/message.h"
+#include "scep/request.h"
+#include "shell/control_client.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using scepter::Result;
+using scepter::pki::Certificate;
+using scepter::pki::Key;
+using scepter::pki::Ptr;
+namespace scep = scepter::scep;
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "scep_load: %s\n", what.c_str());
+  std::exit(1);
+}
+
+template <class T>
+T check(Result<T> r, const std::string& what) {
+  if (!r.has_value()) die(what + ": " + r.error().to_string());
+  return std::move(*r);
+}
+
+struct Args {
+  std::string host = "127.0.0.1";
+  int port = 0;
+  std::string path = "/cgi-bin/pkiclient.exe";
+  std::string label = "ca";
+  std::string mode = "enroll";
+  int n = 2000;
+  int c = 16;
+  bool get = false;
+  std::string keys_file;
+  std::string tag;
+  std::string challenge = "bench-challenge";
+  int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int seconds = 5;
+  std::string control_socket;
+};
+
+Args parse_args(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string f = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) die("missing value for " + f);
+      return argv[++i];
+    };
+    if (f == "--host") a.host = value();
+    else if (f == "--port") a.port = std::atoi(value().c_str());
+    else if (f == "--path") a.path = value();
+    else if (f == "--label") a.label = value();
+    else if (f == "--mode") a.mode = value();
+    else if (f == "--n") a.n = std::atoi(value().c_str());
+    else if (f == "--c") a.c = std::atoi(value().c_str());
+    else if (f == "--get") a.get = true;
+    else if (f == "--keys") a.keys_file = value();
+    else if (f == "--tag") a.tag = value();
+    else if (f == "--challenge") a.challenge = value();
+    else if (f == "--threads") a.threads = std::atoi(value().c_str());
+    else if (f == "--seconds") a.seconds = std::atoi(value().c_str());
+    else if (f == "--control-socket") a.control_socket = value();
+    else die("unknown flag " + f);
+  }
+  if (a.port <= 0 || a.n <= 0 || a.c <= 0 || a.threads <= 0 || a.seconds <= 0) {
+    die("--port, --n, --c, --threads and --seconds must be positive");
+  }
+  if (a.tag.empty()) a.tag = std::to_string(std::time(nullptr));
+  return a;
+}
+
+// Runs fn(i) for i in [0, n) on `threads` threads.
+void parallel_for(int n, int threads, const std::function<void(int)>& fn) {
+  std::atomic<int> next{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < std::min(threads, n); ++t) {
+    pool.emplace_back([&] {
+      for (int i; (i = next++) < n;) fn(i);
+    });
+  }
+  for (auto& t : pool) t.join();
+}
+
+// ---- A blocking HTTP/1.1 client: keep-alive, Content-Length or chunked bodies. ----
+
+struct HttpReply {
+  int status = 0;
+  std::string content_type;
+  std::string body;
+};
+
+class HttpConn {
+ public:
+  HttpConn(std::string host, int port) : host_(std::move(host)), port_(port) {}
+  ~HttpConn() { close(); }
+  HttpConn(const HttpConn&) = delete;
+  HttpConn& operator=(const HttpConn&) = delete;
+
+  // Sends `request` (a complete HTTP/1.1 message) and reads the answer. Reconnects once
+  // when a kept-alive connection turns out closed. nullopt on failure.
+  std::optional<HttpReply> exchange(const std::string& request) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      const bool fresh = fd_ < 0;
+      if (fresh && !connect()) return std::nullopt;
+      if (send_all(request)) {
+        if (auto r = read_reply()) return r;
+      }
+      close();
+      if (fresh) return std::nullopt;  // a new connection failed: do not retry
+    }
+    return std::nullopt;
+  }
+  int reconnects() const { return connects_ > 0 ? connects_ - 1 : 0; }
+
+ private:
+  bool connect() {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port_));
+    if (inet_pton(AF_INET, host_.c_str(), &a.sin_addr) != 1) return false;
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) return false;
+    const int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    timeval tv{120, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      close();
+      return false;
+    }
+    ++connects_;
+    return true;
+  }
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    buf_.clear();
+  }
+  bool send_all(std::string_view d) {
+    while (!d.empty()) {
+      const ssize_t n = ::send(fd_, d.data(), d.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      d.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+  bool fill() {
+    char tmp[65536];
+    const ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+    if (n <= 0) return false;
+    buf_.append(tmp, static_cast<size_t>(n));
+    return true;
+  }
+  // The position after the next CRLF at or after `from`, reading as needed.
+  std::optional<size_t> line_end(size_t from) {
+    size_t p;
+    while ((p = buf_.find("\r\n", from)) == std::string::npos) {
+      if (!fill()) return std::nullopt;
+    }
+    return p + 2;
+  }
+  bool need(size_t bytes) {
+    while (buf_.size() < bytes) {
+      if (!fill()) return false;
+    }
+    return true;
+  }
+
+  std::optional<HttpReply> read_reply() {
+    size_t end;
+    while ((end = buf_.find("\r\n\r\n")) == std::string::npos) {
+      if (!fill()) return std::nullopt;
+    }
+    HttpReply r;
+    const std::string head = buf_.substr(0, end + 2);
+    buf_.erase(0, end + 4);
+    if (head.size() < 12 || head.compare(0, 5, "HTTP/") != 0) return std::nullopt;
+    r.status = std::atoi(head.c_str() + 9);
+    std::optional<size_t> length;
+    bool chunked = false, close_after = head.compare(0, 8, "HTTP/1.0") == 0;
+    for (size_t pos = head.find("\r\n") + 2; pos < head.size();) {
+      const size_t eol = head.find("\r\n", pos);
+      const std::string line = head.substr(pos, eol - pos);
+      pos = eol + 2;
+      const size_t colon = line.find(':');
+      if (colon == std::string::npos) continue;
+      std::string name = line.substr(0, colon), value = line.substr(colon + 1);
+      while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+      for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      std::string lower = value;
+      for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (name == "content-length") length = std::strtoull(value.c_str(), nullptr, 10);
+      if (name == "content-type") r.content_type = value;
+      if (name == "transfer-encoding" && lower.find("chunked") != std::string::npos) chunked = true;
+      if (name == "connection" && lower.find("close") != std::string::npos) close_after = true;
+      if (name == "connection" && lower.find("keep-alive") != std::string::npos) close_after = false;
+    }
+    if (chunked) {
+      for (;;) {
+        auto eol = line_end(0);
+        if (!eol) return std::nullopt;
+        const size_t size = std::strtoull(buf_.c_str(), nullptr, 16);
+        buf_.erase(0, *eol);
+        if (size == 0) {
+          // Trailers, if any, then the final CRLF.
+          for (;;) {
+            auto t = line_end(0);
+            if (!t) return std::nullopt;
+            const bool last = *t == 2;
+            buf_.erase(0, *t);
+            if (last) break;
+          }
+          break;
+        }
+        if (!need(size + 2)) return std::nullopt;
+        r.body.append(buf_, 0, size);
+        buf_.erase(0, size + 2);
+      }
+    } else if (length) {
+      if (!need(*length)) return std::nullopt;
+      r.body = buf_.substr(0, *length);
+      buf_.erase(0, *length);
+    } else {
+      while (fill()) {
+      }
+      r.body = std::move(buf_);
+      buf_.clear();
+      close_after = true;
+    }
+    if (close_after) close();
+    return r;
+  }
+
+  std::string host_;
+  int port_;
+  int fd_ = -1;
+  int connects_ = 0;
+  std::string buf_;
+};
+
+std::string get_request(const Args& a, const std::string& query) {
+  return "GET " + a.path + "?" + query + " HTTP/1.1\r\nHost: " + a.host + ":" +
+         std::to_string(a.port) + "\r\nUser-Agent: scep_load\r\n\r\n";
+}
+
+std::string post_request(const Args& a, const std::string& body) {
+  return "POST " + a.path + "?operation=PKIOperation HTTP/1.1\r\nHost: " + a.host + ":" +
+         std::to_string(a.port) +
+         "\r\nUser-Agent: scep_load\r\nContent-Type: application/x-pki-message\r\n"
+         "Content-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p / 100.0 * v.size()));
+  return v[i];
+}
+
+// ---- CA certificate and keys ----
+
+Certificate fetch_ca(const Args& a) {
+  HttpConn conn(a.host, a.port);
+  auto caps = conn.exchange(get_request(a, "operation=GetCACaps&message=" + a.label));
+  if (!caps || caps->status != 200) die("GetCACaps failed");
+  std::string caps_line = caps->body;
+  std::replace(caps_line.begin(), caps_line.end(), '\n', ' ');
+  std::printf("GetCACaps: %s\n", caps_line.c_str());
+  auto r = conn.exchange(get_request(a, "operation=GetCACert&message=" + a.label));
+  if (!r || r->status != 200) die("GetCACert failed");
+  if (r->content_type.find("ca-ra-cert") == std::string::npos) {
+    return check(Certificate::from_der(r->body), "GetCACert answer");
+  }
+  // A chain: the CA is the certificate that is a CA.
+  auto certs = check(scep::decode_certs_only(r->body), "GetCACert chain");
+  for (auto& x : certs.certificates) {
+    auto c = check(Certificate::from_x509(std::move(x)), "GetCACert chain");
+    if (c.is_ca()) return c;
+  }
+  die("no CA certificate in the GetCACert chain");
+}
+
+std::vector<Key> load_or_make_keys(const Args& a, int n) {
+  std::vector<Key> keys;
+  if (!a.keys_file.empty()) {
+    Ptr<BIO> bio(BIO_new_file(a.keys_file.c_str(), "r"));
+    while (bio && static_cast<int>(keys.size()) < n) {
+      Ptr<EVP_PKEY> k(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+      if (!k) break;
+      keys.push_back(check(Key::from_evp(std::move(k)), "key file"));
+    }
+    ERR_clear_error();
+  }
+  const int have = static_cast<int>(keys.size());
+  if (have >= n) {
+    std::printf("keys: %d RSA-2048 keys read from %s\n", n, a.keys_file.c_str());
+    return keys;
+  }
+  const auto start = Clock::now();
+  std::vector<std::optional<Key>> fresh(static_cast<size_t>(n - have));
+  parallel_for(n - have, a.threads, [&](int i) {
+    fresh[static_cast<size_t>(i)] = check(Key::generate_rsa(2048), "RSA key generation");
+  });
+  const double s = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf("keys: %d read, %d RSA-2048 keys generated on %d threads in %.1f s\n", have,
+              n - have, a.threads, s);
+  if (!a.keys_file.empty()) {
+    Ptr<BIO> out(BIO_new_file(a.keys_file.c_str(), "a"));
+    for (auto& k : fresh) {
+      if (!out || PEM_write_bio_PrivateKey(out.get(), k->evp(), nullptr, nullptr, 0, nullptr,
+                                           nullptr) != 1) {
+        die("cannot write " + a.keys_file);
+      }
+    }
+  }
+  for (auto& k : fresh) keys.push_back(std::move(*k));
+  return keys;
+}
+
+// ---- Enrolment ----
+
+struct Enrolment {
+  std::optional<Key> key;
+  std::string transaction_id;
+  std::string nonce;
+  std::string http_request;  // the whole HTTP message
+  // Filled by the load phase.
+  std::optional<HttpReply> reply;
+  double latency_ms = 0;
+};
+
+std::string hex_md5(const std::string& data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  if (EVP_Digest(data.data(), data.size(), md, &len, EVP_md5(), nullptr) != 1) die("MD5");
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 15];
+  }
+  return out;
+}
+
+// Builds the PKCSReq for `e` (its key set): CSR with `challenge`, signer, envelope.
+void prepare(const Args& a, const Certificate& ca, int index, const std::string& challenge,
+             Enrolment& e) {
+  const std::string dn = "CN=scep-load-" + a.tag + "-" + std::to_string(index) + ",O=Scepter bench";
+  auto subject = check(scepter::pki::parse_dn(dn), "subject");
+  auto csr = check(scepter::pki::make_csr({.subject = subject.get(),
+                                           .key = *e.key,
+                                           .challenge_password = challenge}),
+                   "make_csr");
+  auto signer = check(scep::make_self_signed_signer(e.key->evp(), subject.get()), "signer");
+  e.transaction_id = hex_md5(e.key->public_key_der() + a.tag);
+  e.nonce.resize(scep::kNonceSize);
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(e.nonce.data()), scep::kNonceSize) != 1) {
+    die("RAND_bytes");
+  }
+  scep::PkiRequestParams p;
+  p.type = scep::MessageType::kPkcsReq;
+  p.payload = csr.der();
+  p.signer_cert = signer.get();
+  p.signer_key = e.key->evp();
+  p.recipient_cert = ca.x509();
+  p.digest = scep::DigestAlg::kSha256;
+  p.cipher = scep::CipherAlg::kAes128Cbc;
+  p.transaction_id = e.transaction_id;
+  p.sender_nonce = e.nonce;
+  const std::string der = check(scep::encode_pki_request(p), "encode_pki_request");
+  e.http_request = a.get ? get_request(a, "operation=PKIOperation&message=" +
+                                              scep::encode_get_message(der))
+                         : post_request(a, der);
+}
+
+struct Verdicts {
+  int success = 0, pending = 0, failure = 0;
+  int http_errors = 0;   // no answer, or an HTTP status other than 200
+  int bad_replies = 0;   // not a CertRep signed by the CA, wrong transactionID or nonce
+  int unverified = 0;    // SUCCESS whose certificate does not chain to the CA
+  int wrong_key = 0;     // SUCCESS whose certificate is not for the requester's key
+  int duplicate_serials = 0;
+  std::map<std::string, int> fail_infos;
+  std::string first_problem;
+};
+
+Verdicts verify_all(const Args& a, const Certificate& ca, std::vector<Enrolment>& all) {
+  Ptr<X509_STORE> store(X509_STORE_new());
+  if (!store || X509_STORE_add_cert(store.get(), ca.x509()) != 1) die("X509_STORE");
+  std::mutex mu;
+  Verdicts v;
+  std::map<std::string, int> serials;
+  auto problem = [&](int& counter, const std::string& what) {
+    std::lock_guard<std::mutex> lock(mu);
+    ++counter;
+    if (v.first_problem.empty()) v.first_problem = what;
+  };
+  parallel_for(static_cast<int>(all.size()), a.threads, [&](int i) {
+    Enrolment& e = all[static_cast<size_t>(i)];
+    if (!e.reply || e.reply->status != 200) {
+      return problem(v.http_errors, e.reply ? "HTTP " + std::to_string(e.reply->status) + ": " +
+                                                  e.reply->body.substr(0, 200)
+                                            : "no HTTP answer");
+    }
+    auto rep = scep::decode_cert_rep(e.reply->body, e.key->evp(), ca.x509());
+    if (!rep.has_value()) return problem(v.bad_replies, rep.error().to_string());
+    if (rep->transaction_id != e.transaction_id || rep->recipient_nonce != e.nonce) {
+      return problem(v.bad_replies, "transactionID or recipientNonce does not match");
+    }
+    if (rep->status == scep::PkiStatus::kPending) {
+      std::lock_guard<std::mutex> lock(mu);
+      ++v.pending;
+      return;
+    }
+    if (rep->status == scep::PkiStatus::kFailure) {
+      std::lock_guard<std::mutex> lock(mu);
+      ++v.failure;
+      ++v.fail_infos[std::string(scep::fail_info_name(*rep->fail_info)) +
+                     (rep->fail_info_text.empty() ? "" : " (" + rep->fail_info_text + ")")];
+      return;
+    }
+    X509* issued = nullptr;
+    for (auto& c : rep->certificates) {
+      if (EVP_PKEY_eq(X509_get0_pubkey(c.get()), e.key->evp()) == 1) issued = c.get();
+    }
+    if (issued == nullptr) return problem(v.wrong_key, "no certificate for the requester's key");
+    Ptr<X509_STORE_CTX> ctx(X509_STORE_CTX_new());
+    const bool chain_ok = ctx && X509_STORE_CTX_init(ctx.get(), store.get(), issued, nullptr) == 1 &&
+                          X509_verify_cert(ctx.get()) == 1;
+    std::string why = chain_ok ? "" : X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()));
+    Ptr<BIGNUM> bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(issued), nullptr));
+    char* hex = bn ? BN_bn2hex(bn.get()) : nullptr;
+    const std::string serial = hex ? hex : "?";
+    OPENSSL_free(hex);
+    std::lock_guard<std::mutex> lock(mu);
+    ++v.success;
+    ++serials[serial];
+    if (!chain_ok) {
+      ++v.unverified;
+      if (v.first_problem.empty()) v.first_problem = "certificate does not verify: " + why;
+    }
+  });
+  for (const auto& [serial, count] : serials) {
+    if (count > 1) v.duplicate_serials += count - 1;
+  }
+  return v;
+}
+
+void report(const Args& a, const char* mode, std::vector<Enrolment>& all, double elapsed,
+            const Certificate& ca, int reconnects) {
+  std::vector<double> lat;
+  for (const auto& e : all) lat.push_back(e.latency_ms);
+  const double rate = static_cast<double>(all.size()) / elapsed;
+  const double p50 = percentile(lat, 50), p99 = percentile(lat, 99);
+  const double mx = lat.empty() ? 0 : *std::max_element(lat.begin(), lat.end());
+  std::printf("load: %zu requests, c=%d, %s, %.2f s: %.1f enrolments/s, latency p50 %.1f ms, "
+              "p99 %.1f ms, max %.1f ms, reconnects %d\n",
+              all.size(), a.c, a.get ? "GET" : "POST", elapsed, rate, p50, p99, mx, reconnects);
+  const auto start = Clock::now();
+  Verdicts v = verify_all(a, ca, all);
+  std::printf("verified %zu replies in %.1f s: SUCCESS %d, PENDING %d, FAILURE %d, HTTP errors %d, "
+              "bad replies %d, certificates not verifying %d, wrong key %d, duplicate serials %d\n",
+              all.size(), std::chrono::duration<double>(Clock::now() - start).count(), v.success,
+              v.pending, v.failure, v.http_errors, v.bad_replies, v.unverified, v.wrong_key,
+              v.duplicate_serials);
+  for (const auto& [info, count] : v.fail_infos) std::printf("  FAILURE %d x %s\n", count, info.c_str());
+  if (!v.first_problem.empty()) std::printf("  first problem: %s\n", v.first_problem.c_str());
+  std::printf("RESULT mode=%s method=%s n=%zu c=%d seconds=%.3f rate=%.1f p50_ms=%.1f p99_ms=%.1f "
+              "max_ms=%.1f success=%d pending=%d failure=%d http_errors=%d bad_replies=%d "
+              "unverified=%d wrong_key=%d dup_serials=%d\n",
+              mode, a.get ? "GET" : "POST", all.size(), a.c, elapsed, rate, p50, p99, mx,
+              v.success, v.pending, v.failure, v.http_errors, v.bad_replies, v.unverified,
+              v.wrong_key, v.duplicate_serials);
+}
+
+int run_enroll(const Args& a) {
+  const Certificate ca = fetch_ca(a);
+  std::printf("CA: %s, serial %s\n", scepter::pki::format_dn_ios(ca.subject()).c_str(),
+              ca.serial_hex().c_str());
+  std::vector<Key> keys = load_or_make_keys(a, a.n);
+  std::vector<Enrolment> all(static_cast<size_t>(a.n));
+  const auto prep_start = Clock::now();
+  parallel_for(a.n, a.threads, [&](int i) {
+    Enrolment& e = all[static_cast<size_t>(i)];
+    e.key = keys[static_cast<size_t>(i)];
+    prepare(a, ca, i, a.challenge, e);
+  });
+  std::printf("prepared %d signed and enveloped PKCSReq messages (AES-128-CBC, SHA-256) in %.1f s\n",
+              a.n, std::chrono::duration<double>(Clock::now() - prep_start).count());
+  std::fflush(stdout);
+
+  std::atomic<int> next{0}, reconnects{0};
+  const auto start = Clock::now();
+  std::vector<std::thread> clients;
+  for (int t = 0; t < a.c; ++t) {
+    clients.emplace_back([&] {
+      HttpConn conn(a.host, a.port);
+      for (int i; (i = next++) < a.n;) {
+        Enrolment& e = all[static_cast<size_t>(i)];
+        const auto t0 = Clock::now();
+        e.reply = conn.exchange(e.http_request);
+        e.latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+      }
+      reconnects += conn.reconnects();
+    });
+  }
+  for (auto& t : clients) t.join();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  report(a, "enroll", all, elapsed, ca, reconnects);
+  return 0;
+}
+
+// One PKCSReq after another, each with a fresh one-time password from the control socket.
+int run_otp(const Args& a) {
+  if (a.control_socket.empty()) die("--mode otp needs --control-socket");
+  const Certificate ca = fetch_ca(a);
+  std::vector<Key> keys = load_or_make_keys(a, a.n);
+  auto session = check(scepter::shell::open_session(a.control_socket), "control socket");
+  const std::string command = "crypto pki server " + a.label + " password generate";
+  std::vector<Enrolment> all(static_cast<size_t>(a.n));
+  HttpConn conn(a.host, a.port);
+  double otp_ms = 0;
+  const auto start = Clock::now();
+  for (int i = 0; i < a.n; ++i) {
+    Enrolment& e = all[static_cast<size_t>(i)];
+    const auto t0 = Clock::now();
+    auto answer = check(session.client->exec(command), "password generate");
+    static constexpr std::string_view kMarker = "enrollment password: ";
+    const size_t at = answer.output.find(kMarker);
+    if (!answer.ok || at == std::string::npos) die("password generate said: " + answer.output);
+    const size_t from = at + kMarker.size();
+    const std::string password = answer.output.substr(from, answer.output.find('\n', from) - from);
+    otp_ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    e.key = keys[static_cast<size_t>(i)];
+    prepare(a, ca, i, password, e);
+    e.reply = conn.exchange(e.http_request);
+    e.latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  }
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf("one-time passwords: %.2f ms each on average (control socket, one fsync)\n",
+              otp_ms / a.n);
+  Args shown = a;
+  shown.c = 1;
+  report(shown, "otp", all, elapsed, ca, conn.reconnects());
+  return 0;
+}
+
+int run_get(const Args& a, const std::string& operation) {
+  const std::string request = get_request(a, "operation=" + operation + "&message=" + a.label);
+  {
+    HttpConn probe(a.host, a.port);
+    auto r = probe.exchange(request);
+    if (!r || r->status != 200 || r->body.empty()) die(operation + " does not answer 200");
+  }
+  std::atomic<bool> done{false};
+  std::atomic<long> ok{0}, bad{0};
+  std::vector<std::vector<double>> lat(static_cast<size_t>(a.c));
+  std::vector<std::thread> clients;
+  const auto start = Clock::now();
+  for (int t = 0; t < a.c; ++t) {
+    clients.emplace_back([&, t] {
+      HttpConn conn(a.host, a.port);
+      auto& mine = lat[static_cast<size_t>(t)];
+      while (!done) {
+        const auto t0 = Clock::now();
+        auto r = conn.exchange(request);
+        mine.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+        (r && r->status == 200 && !r->body.empty() ? ok : bad)++;
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(a.seconds));
+  done = true;
+  for (auto& t : clients) t.join();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  std::vector<double> all;
+  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
+  const double rate = static_cast<double>(ok + bad) / elapsed;
+  std::printf("%s: c=%d keep-alive, %.1f s: %ld OK, %ld failed, %.0f requests/s, p50 %.3f ms, "
+              "p99 %.3f ms\n",
+              operation.c_str(), a.c, elapsed, ok.load(), bad.load(), rate, percentile(all, 50),
+              percentile(all, 99));
+  std::printf("RESULT mode=%s c=%d seconds=%.3f requests=%ld failed=%ld rate=%.0f p50_ms=%.3f "
+              "p99_ms=%.3f\n",
+              operation.c_str(), a.c, elapsed, ok.load() + bad.load(), bad.load(), rate,
+              percentile(all, 50), percentile(all, 99));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  const Args a = parse_args(argc, argv);
+  std::printf("OpenSSL legacy provider (single DES): %s\n",
+              scep::des_available() ? "available" : "not available");
+  if (a.mode == "enroll") return run_enroll(a);
+  if (a.mode == "otp") return run_otp(a);
+  if (a.mode == "getcacaps") return run_get(a, "GetCACaps");
+  if (a.mode == "getcacert") return run_get(a, "GetCACert");
+  die("unknown --mode " + a.mode);
+}

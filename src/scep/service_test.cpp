@@ -1,0 +1,525 @@
+// ScepService::handle() against a real ca::Device with an enabled certificate server:
+// requests are built the way clients build them (scep/client.h) and every answer is
+// read back as a client reads it.
+
+#include "scep/service.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <openssl/x509.h>
+
+#include "ca/device.h"
+#include "common/testing.h"
+#include "scep/cert_rep.h"
+#include "scep/client.h"
+#include "scep/payload.h"
+#include "scep/request.h"
+#include "scep/test_fixtures.h"
+#include "store/test_util.h"
+
+namespace scepter::scep {
+namespace {
+
+using testing::csr_der;
+using testing::make_csr;
+using testing::shared_pki;
+
+constexpr char kLabel[] = "ca";
+const std::string kNonce = "0123456789abcdef";
+
+// RSA keys are slow to make (more so under the sanitizers): one set per test binary.
+const pki::Key& device_ca_key() {
+  static const pki::Key key = *pki::Key::generate_rsa(2048);
+  return key;
+}
+
+EVP_PKEY* client_key(size_t i) {
+  static std::vector<pki::Ptr<EVP_PKEY>> keys;
+  while (keys.size() <= i) keys.push_back(testing::rsa_key(2048));
+  return keys[i].get();
+}
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
+    s.replace(at, from.size(), to);
+  }
+  return s;
+}
+
+// The `message=` value as IOS sends it: base64 with a line break every 64 characters,
+// then '+', '/', '=' and the line breaks percent-escaped.
+std::string ios_get_message(std::string_view der) {
+  pki::Ptr<BIO> b64(BIO_new(BIO_f_base64()));  // wraps at 64 characters with '\n'
+  BIO* mem = BIO_new(BIO_s_mem());
+  BIO_push(b64.get(), mem);  // freed with b64 (BIO_free_all)
+  BIO_write(b64.get(), der.data(), static_cast<int>(der.size()));
+  (void)BIO_flush(b64.get());
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(mem, &data);
+  std::string text(data, static_cast<size_t>(len));
+  text = replace_all(text, "+", "%2B");
+  text = replace_all(text, "/", "%2F");
+  text = replace_all(text, "=", "%3D");
+  return replace_all(text, "\n", "%0A");
+}
+
+X509_NAME* subject_of(X509_REQ* csr) { return X509_REQ_get_subject_name(csr); }
+
+class ScepServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto d = ca::Device::create({tmp_.file("nvram"), "", "passphrase"}, clock_);
+    ASSERT_OK(d);
+    device_ = std::move(*d);
+    auto s = device_->create_server(kLabel);
+    ASSERT_OK(s);
+    server_ = *s;
+    ca::KeyEntry key{kLabel, device_ca_key(), ca::KeyUsage::kGeneralPurpose, true, clock_.now()};
+    ASSERT_OK(device_->keys().put(key));
+    ca::ServerConfig c = server_->config();
+    c.archive_password = "archive-password";
+    ASSERT_OK(server_->set_config(c));
+    ASSERT_OK(server_->enable({}));
+    auto id = server_->signing_identity();
+    ASSERT_OK(id);
+    ca_cert_ = pki::up_ref(id->certificate.x509());
+    service_ = std::make_unique<ScepService>(*device_);
+  }
+
+  void set_grant(ca::GrantMode mode) {
+    ca::ServerConfig c = server_->config();
+    c.grant = mode;
+    ASSERT_OK(server_->set_config(c));
+  }
+
+  void allow_des(bool on) {
+    ca::ServerConfig c = server_->config();
+    c.scep_allow_des = on;
+    ASSERT_OK(server_->set_config(c));
+  }
+
+  // A PKIOperation from `key`, signed by `signer` (a throw-away self-signed certificate
+  // when null) and encrypted to our CA.
+  PkiRequestParams params(MessageType type, std::string payload, EVP_PKEY* key,
+                          X509* signer = nullptr) {
+    PkiRequestParams rq;
+    rq.type = type;
+    rq.payload = std::move(payload);
+    if (signer == nullptr) {
+      auto self = make_self_signed_signer(key, testing::name("SCEP SIGNER").get());
+      EXPECT_OK(self);
+      signers_.push_back(std::move(*self));
+      signer = signers_.back().get();
+    }
+    rq.signer_cert = signer;
+    rq.signer_key = key;
+    rq.recipient_cert = ca_cert_.get();
+    rq.transaction_id = *transaction_id_for(key);
+    rq.sender_nonce = kNonce;
+    return rq;
+  }
+
+  PkiRequestParams pkcs_req(EVP_PKEY* key, std::string_view cn, std::string_view challenge = "",
+                            X509* signer = nullptr) {
+    auto csr = make_csr(key, cn, challenge);
+    return params(MessageType::kPkcsReq, csr_der(csr.get()), key, signer);
+  }
+
+  // A renewal: a PKCS#10 for `new_key`, signed with the current certificate and its key.
+  PkiRequestParams renewal(MessageType type, EVP_PKEY* new_key, X509* old_cert, EVP_PKEY* old_key) {
+    auto csr = make_csr(new_key, "r1", "");
+    PkiRequestParams rq = params(type, csr_der(csr.get()), old_key, old_cert);
+    rq.transaction_id = *transaction_id_for(new_key);
+    return rq;
+  }
+
+  PkiRequestParams cert_poll(EVP_PKEY* key, std::string_view cn) {
+    auto csr = make_csr(key, cn);
+    auto body =
+        encode_issuer_and_subject(X509_get_subject_name(ca_cert_.get()), subject_of(csr.get()));
+    EXPECT_OK(body);
+    return params(MessageType::kCertPoll, *body, key);
+  }
+
+  PkiRequestParams by_serial(MessageType type, EVP_PKEY* key, long serial) {
+    pki::Ptr<ASN1_INTEGER> n(ASN1_INTEGER_new());
+    ASN1_INTEGER_set(n.get(), serial);
+    auto body = encode_issuer_and_serial(X509_get_subject_name(ca_cert_.get()), n.get());
+    EXPECT_OK(body);
+    return params(type, *body, key);
+  }
+
+  ScepHttpResponse post(const std::string& der) const {
+    return service_->handle({"POST", "PKIOperation", "", false, der});
+  }
+
+  ScepHttpResponse get(const std::string& message_value) const {
+    return service_->handle({"GET", "PKIOperation", message_value, true, ""});
+  }
+
+  ScepHttpResponse send(const PkiRequestParams& rq) const {
+    auto msg = encode_pki_request(rq);
+    EXPECT_OK(msg);
+    return post(msg.value_or(""));
+  }
+
+  // The CertRep in `resp`, checked against our CA certificate and opened with `key`.
+  CertRep rep_of(const ScepHttpResponse& resp, EVP_PKEY* key) const {
+    EXPECT_EQ(resp.status, 200) << resp.body;
+    EXPECT_EQ(resp.content_type, "application/x-pki-message");
+    auto rep = decode_cert_rep(resp.body, key, ca_cert_.get());
+    EXPECT_OK(rep);
+    if (!rep.has_value()) return {};
+    EXPECT_EQ(rep->recipient_nonce, kNonce);
+    EXPECT_NE(rep->sender_nonce, kNonce);
+    return std::move(*rep);
+  }
+
+  CertRep exchange(const PkiRequestParams& rq) const {
+    CertRep rep = rep_of(send(rq), rq.signer_key);
+    EXPECT_EQ(rep.transaction_id, rq.transaction_id);
+    return rep;
+  }
+
+  // The certificate of a SUCCESS reply, checked to be signed by our CA.
+  pki::Ptr<X509> issued(CertRep& rep) const {
+    EXPECT_EQ(rep.status, PkiStatus::kSuccess) << rep.fail_info_text;
+    if (rep.certificates.empty()) {
+      ADD_FAILURE() << "no certificate in the reply";
+      return nullptr;
+    }
+    X509* cert = rep.certificates.front().get();
+    EXPECT_EQ(X509_verify(cert, X509_get0_pubkey(ca_cert_.get())), 1);
+    EXPECT_EQ(X509_NAME_cmp(X509_get_issuer_name(cert), X509_get_subject_name(ca_cert_.get())), 0);
+    return std::move(rep.certificates.front());
+  }
+
+  void expect_failure(const CertRep& rep, FailInfo want) const {
+    EXPECT_EQ(rep.status, PkiStatus::kFailure);
+    ASSERT_TRUE(rep.fail_info.has_value());
+    EXPECT_EQ(*rep.fail_info, want) << rep.fail_info_text;
+    EXPECT_FALSE(rep.fail_info_text.empty());
+  }
+
+  std::vector<store::RequestRecord> requests() const {
+    auto r = server_->requests();
+    EXPECT_OK(r);
+    return r.value_or(std::vector<store::RequestRecord>{});
+  }
+
+  store::testing::TempDir tmp_;
+  SystemClock clock_;
+  std::unique_ptr<ca::Device> device_;
+  std::shared_ptr<ca::CertificateServer> server_;
+  pki::Ptr<X509> ca_cert_;
+  std::unique_ptr<ScepService> service_;
+  std::vector<pki::Ptr<X509>> signers_;
+};
+
+long serial_of(X509* cert) { return ASN1_INTEGER_get(X509_get0_serialNumber(cert)); }
+
+TEST_F(ScepServiceTest, GetCaCapsListsWhatTheServerDoes) {
+  ScepHttpResponse r = service_->handle({"GET", "GetCACaps", "", false, ""});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "text/plain");
+  for (const char* cap : {"AES\n", "DES3\n", "POSTPKIOperation\n", "Renewal\n", "SHA-1\n",
+                          "SHA-256\n", "SHA-512\n", "SCEPStandard\n"}) {
+    EXPECT_NE(r.body.find(cap), std::string::npos) << cap;
+  }
+  EXPECT_EQ(r.body.find("GetNextCACert"), std::string::npos);  // no rollover certificate
+}
+
+TEST_F(ScepServiceTest, GetCaCertIsTheDerCaCertificateWhateverTheMessage) {
+  for (const char* message : {"", kLabel, "CAIdentifier", "router-trustpoint"}) {
+    ScepHttpResponse r = service_->handle({"GET", "GetCACert", message, *message != 0, ""});
+    EXPECT_EQ(r.status, 200) << message;
+    EXPECT_EQ(r.content_type, "application/x-x509-ca-cert");
+    EXPECT_EQ(r.body, testing::cert_der(ca_cert_.get())) << message;
+  }
+}
+
+TEST_F(ScepServiceTest, PlainGetCrlIsTheDerCrl) {
+  ScepHttpResponse r = service_->handle({"GET", "GetCRL", "", false, ""});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "application/pkix-crl");
+  const auto* p = reinterpret_cast<const unsigned char*>(r.body.data());
+  pki::Ptr<X509_CRL> crl(d2i_X509_CRL(nullptr, &p, static_cast<long>(r.body.size())));
+  ASSERT_TRUE(crl);
+  EXPECT_EQ(X509_CRL_verify(crl.get(), X509_get0_pubkey(ca_cert_.get())), 1);
+}
+
+TEST_F(ScepServiceTest, UnknownOperationsAndGetNextCaCert) {
+  EXPECT_EQ(service_->handle({"GET", "", "", false, ""}).status, 400);
+  EXPECT_EQ(service_->handle({"GET", "Bogus", "", false, ""}).status, 400);
+  EXPECT_EQ(service_->handle({"GET", "GetNextCACert", "", false, ""}).status, 404);
+}
+
+TEST_F(ScepServiceTest, NothingIsServedWhileTheServerIsShutDown) {
+  server_->shutdown();
+  EXPECT_EQ(service_->handle({"GET", "GetCACert", "", false, ""}).status, 503);
+  EXPECT_EQ(service_->handle({"GET", "GetCRL", "", false, ""}).status, 503);
+  auto msg = encode_pki_request(pkcs_req(client_key(0), "r1"));
+  ASSERT_OK(msg);
+  EXPECT_EQ(post(*msg).status, 503);
+}
+
+TEST_F(ScepServiceTest, AutoGrantOverPost) {
+  set_grant(ca::GrantMode::kAuto);
+  PkiRequestParams rq = pkcs_req(client_key(0), "router1.example.com");
+  CertRep rep = exchange(rq);
+  auto cert = issued(rep);
+  ASSERT_TRUE(cert);
+  EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(cert.get()), client_key(0)), 1);
+  EXPECT_EQ(rep.cipher, CipherAlg::kAes128Cbc);  // the reply follows the request
+  auto reqs = requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].state, store::RequestState::kGranted);
+  EXPECT_EQ(reqs[0].transaction_id, rq.transaction_id);
+  ASSERT_TRUE(reqs[0].serial.has_value());
+  EXPECT_EQ(static_cast<long>(*reqs[0].serial), serial_of(cert.get()));
+}
+
+TEST_F(ScepServiceTest, AutoGrantOverGetAsEncodedByTheClientLibrary) {
+  set_grant(ca::GrantMode::kAuto);
+  PkiRequestParams rq = pkcs_req(client_key(0), "r1");
+  rq.cipher = CipherAlg::kDes3Cbc;
+  rq.digest = DigestAlg::kSha1;
+  auto msg = encode_pki_request(rq);
+  ASSERT_OK(msg);
+  CertRep rep = rep_of(get(encode_get_message(*msg)), rq.signer_key);
+  EXPECT_TRUE(issued(rep));
+  EXPECT_EQ(rep.cipher, CipherAlg::kDes3Cbc);
+  EXPECT_EQ(rep.digest, DigestAlg::kSha1);
+}
+
+TEST_F(ScepServiceTest, AutoGrantOverGetWithIosLineBreaks) {
+  set_grant(ca::GrantMode::kAuto);
+  PkiRequestParams rq = pkcs_req(client_key(0), "r1");
+  auto msg = encode_pki_request(rq);
+  ASSERT_OK(msg);
+  const std::string value = ios_get_message(*msg);
+  ASSERT_NE(value.find("%0A"), std::string::npos);
+  CertRep rep = rep_of(get(value), rq.signer_key);
+  EXPECT_TRUE(issued(rep));
+}
+
+TEST_F(ScepServiceTest, ManualGrantPendsUntilTheOperatorGrants) {
+  PkiRequestParams rq = pkcs_req(client_key(0), "r1", "not-a-password");
+  EXPECT_EQ(exchange(rq).status, PkiStatus::kPending);
+  auto reqs = requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].state, store::RequestState::kPending);
+
+  PkiRequestParams poll = cert_poll(client_key(0), "r1");
+  EXPECT_EQ(exchange(poll).status, PkiStatus::kPending);
+  ASSERT_OK(server_->grant(reqs[0].id));
+  CertRep rep = exchange(poll);
+  auto cert = issued(rep);
+  ASSERT_TRUE(cert);
+  // The PKCSReq re-sent (as IOS and micromdm do instead of polling) gets the same one.
+  CertRep again = exchange(rq);
+  auto same = issued(again);
+  ASSERT_TRUE(same);
+  EXPECT_EQ(X509_cmp(cert.get(), same.get()), 0);
+  EXPECT_EQ(requests().size(), 1u);
+}
+
+TEST_F(ScepServiceTest, RejectedRequestIsAFailure) {
+  EXPECT_EQ(exchange(pkcs_req(client_key(0), "r1")).status, PkiStatus::kPending);
+  ASSERT_OK(server_->reject(requests()[0].id));
+  expect_failure(exchange(cert_poll(client_key(0), "r1")), FailInfo::kBadRequest);
+  expect_failure(exchange(pkcs_req(client_key(0), "r1")), FailInfo::kBadRequest);
+}
+
+TEST_F(ScepServiceTest, GrantNoneRejectsAtOnce) {
+  set_grant(ca::GrantMode::kNone);
+  expect_failure(exchange(pkcs_req(client_key(0), "r1")), FailInfo::kBadRequest);
+  ASSERT_EQ(requests().size(), 1u);
+  EXPECT_EQ(requests()[0].state, store::RequestState::kDenied);
+}
+
+TEST_F(ScepServiceTest, OneTimePasswordGrantsOnceInManualMode) {
+  auto otp = server_->generate_password(60);
+  ASSERT_OK(otp);
+  CertRep rep = exchange(pkcs_req(client_key(0), "r1", otp->password));
+  EXPECT_TRUE(issued(rep));
+  // Replayed with another key: not a password any more, so it waits for the operator.
+  EXPECT_EQ(exchange(pkcs_req(client_key(1), "r2", otp->password)).status, PkiStatus::kPending);
+  auto reqs = requests();
+  ASSERT_EQ(reqs.size(), 2u);
+  EXPECT_EQ(reqs[0].state, store::RequestState::kPending);  // newest first
+  EXPECT_EQ(reqs[1].state, store::RequestState::kGranted);
+}
+
+TEST_F(ScepServiceTest, ExpiredOneTimePasswordPends) {
+  auto otp = server_->generate_password(1);
+  ASSERT_OK(otp);
+  clock_.set_offset_seconds(clock_.offset_seconds() + 120);
+  EXPECT_EQ(exchange(pkcs_req(client_key(0), "r1", otp->password)).status, PkiStatus::kPending);
+}
+
+TEST_F(ScepServiceTest, BadSignatureIsBadMessageCheck) {
+  set_grant(ca::GrantMode::kAuto);
+  PkiRequestParams rq = pkcs_req(client_key(0), "r1");
+  auto msg = encode_pki_request(rq);
+  ASSERT_OK(msg);
+  std::string forged = *msg;
+  forged[forged.size() - 20] ^= 0x01;  // inside the signerInfo's RSA signature
+  CertRep rep = rep_of(post(forged), rq.signer_key);
+  expect_failure(rep, FailInfo::kBadMessageCheck);
+  EXPECT_EQ(rep.transaction_id, rq.transaction_id);
+  EXPECT_TRUE(requests().empty());
+}
+
+TEST_F(ScepServiceTest, EnvelopeForAnotherRecipientIsBadMessageCheck) {
+  set_grant(ca::GrantMode::kAuto);
+  PkiRequestParams rq = pkcs_req(client_key(0), "r1");
+  rq.recipient_cert = shared_pki().other_cert.get();
+  CertRep rep = exchange(rq);
+  expect_failure(rep, FailInfo::kBadMessageCheck);
+  EXPECT_TRUE(requests().empty());
+}
+
+TEST_F(ScepServiceTest, CertPollForAnUnknownTransactionIsBadCertId) {
+  expect_failure(exchange(cert_poll(client_key(0), "r1")), FailInfo::kBadCertId);
+}
+
+TEST_F(ScepServiceTest, GetCertForIssuedAndUnknownSerials) {
+  set_grant(ca::GrantMode::kAuto);
+  CertRep rep = exchange(pkcs_req(client_key(0), "r1"));
+  auto cert = issued(rep);
+  ASSERT_TRUE(cert);
+  CertRep got = exchange(by_serial(MessageType::kGetCert, client_key(1), serial_of(cert.get())));
+  auto same = issued(got);
+  ASSERT_TRUE(same);
+  EXPECT_EQ(X509_cmp(cert.get(), same.get()), 0);
+  expect_failure(exchange(by_serial(MessageType::kGetCert, client_key(1), 0x7777)),
+                 FailInfo::kBadCertId);
+}
+
+TEST_F(ScepServiceTest, GetCrlMessageCarriesTheCrl) {
+  CertRep rep = exchange(by_serial(MessageType::kGetCrl, client_key(0), 1));
+  EXPECT_EQ(rep.status, PkiStatus::kSuccess) << rep.fail_info_text;
+  ASSERT_TRUE(rep.crl);
+  EXPECT_EQ(X509_CRL_verify(rep.crl.get(), X509_get0_pubkey(ca_cert_.get())), 1);
+}
+
+TEST_F(ScepServiceTest, TruncatedAndGarbageMessagesAreHttp400) {
+  auto msg = encode_pki_request(pkcs_req(client_key(0), "r1"));
+  ASSERT_OK(msg);
+  std::vector<std::string> bad = {"",
+                                  "garbage",
+                                  std::string("\x30\x80\x00\x00", 4),
+                                  msg->substr(0, 10),
+                                  msg->substr(0, msg->size() / 2),
+                                  msg->substr(0, msg->size() - 1)};
+  for (const std::string& body : bad) {
+    ScepHttpResponse r = post(body);
+    EXPECT_EQ(r.status, 400) << body.size();
+    EXPECT_EQ(r.content_type, "text/plain");
+  }
+  EXPECT_EQ(get("!!!not base64!!!").status, 400);
+  EXPECT_EQ(get(encode_get_message(msg->substr(0, msg->size() / 2))).status, 400);
+  EXPECT_EQ(service_->handle({"GET", "PKIOperation", "", false, ""}).status, 400);
+  EXPECT_TRUE(requests().empty());
+}
+
+TEST_F(ScepServiceTest, RenewalSignedByAnotherCaIsBadRequest) {
+  set_grant(ca::GrantMode::kAuto);
+  const testing::Pki& other = shared_pki();
+  // A certificate for client_key(0) from a CA that is not ours.
+  auto old_csr = make_csr(client_key(0), "r1");
+  auto foreign = testing::issue(old_csr.get(), other.ca_cert.get(), other.ca_key.get(), 2);
+  PkiRequestParams rq =
+      renewal(MessageType::kRenewalReq, client_key(1), foreign.get(), client_key(0));
+  expect_failure(exchange(rq), FailInfo::kBadRequest);
+  ASSERT_EQ(requests().size(), 1u);
+  EXPECT_EQ(requests()[0].state, store::RequestState::kDenied);
+}
+
+TEST_F(ScepServiceTest, PkcsReqSignedByOurCertificateRenewsInManualMode) {
+  auto otp = server_->generate_password(60);
+  ASSERT_OK(otp);
+  CertRep first = exchange(pkcs_req(client_key(0), "r1", otp->password));
+  auto old_cert = issued(first);
+  ASSERT_TRUE(old_cert);
+  // A new key, signed with the current certificate and its key, no password.
+  PkiRequestParams rq =
+      renewal(MessageType::kPkcsReq, client_key(1), old_cert.get(), client_key(0));
+  CertRep rep = exchange(rq);
+  auto renewed = issued(rep);
+  ASSERT_TRUE(renewed);
+  EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(renewed.get()), client_key(1)), 1);
+  EXPECT_NE(serial_of(renewed.get()), serial_of(old_cert.get()));
+  // RenewalReq (17) works the same way.
+  PkiRequestParams rq3 =
+      renewal(MessageType::kRenewalReq, client_key(2), renewed.get(), client_key(1));
+  CertRep rep3 = exchange(rq3);
+  EXPECT_TRUE(issued(rep3));
+}
+
+TEST_F(ScepServiceTest, RevokedSignerIsNoRenewal) {
+  auto otp = server_->generate_password(60);
+  ASSERT_OK(otp);
+  CertRep first = exchange(pkcs_req(client_key(0), "r1", otp->password));
+  auto old_cert = issued(first);
+  ASSERT_TRUE(old_cert);
+  ASSERT_OK(server_->revoke(static_cast<store::Serial>(serial_of(old_cert.get()))));
+
+  PkiRequestParams rq =
+      renewal(MessageType::kPkcsReq, client_key(1), old_cert.get(), client_key(0));
+  EXPECT_EQ(exchange(rq).status, PkiStatus::kPending);  // an ordinary new request
+  PkiRequestParams rq2 =
+      renewal(MessageType::kRenewalReq, client_key(2), old_cert.get(), client_key(0));
+  expect_failure(exchange(rq2), FailInfo::kBadRequest);
+}
+
+TEST_F(ScepServiceTest, SameTransactionIdTwiceIsOneRequestAndOneCertificate) {
+  set_grant(ca::GrantMode::kAuto);
+  PkiRequestParams rq = pkcs_req(client_key(0), "r1");
+  CertRep a = exchange(rq);
+  auto first = issued(a);
+  rq.sender_nonce = "fedcba9876543210";
+  auto msg = encode_pki_request(rq);
+  ASSERT_OK(msg);
+  auto again = decode_cert_rep(get(encode_get_message(*msg)).body, rq.signer_key, ca_cert_.get());
+  ASSERT_OK(again);
+  EXPECT_EQ(again->recipient_nonce, rq.sender_nonce);
+  auto second = issued(*again);
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(X509_cmp(first.get(), second.get()), 0);
+  EXPECT_EQ(requests().size(), 1u);
+}
+
+TEST_F(ScepServiceTest, SingleDesNeedsAllowDes) {
+  if (!des_available()) GTEST_SKIP() << "OpenSSL legacy provider not installed";
+  set_grant(ca::GrantMode::kAuto);
+  PkiRequestParams rq = pkcs_req(client_key(0), "r1");
+  rq.cipher = CipherAlg::kDesCbc;
+  expect_failure(exchange(rq), FailInfo::kBadAlg);
+  EXPECT_TRUE(requests().empty());
+  allow_des(true);
+  CertRep rep = exchange(rq);
+  EXPECT_TRUE(issued(rep));
+  EXPECT_EQ(rep.cipher, CipherAlg::kDesCbc);
+}
+
+TEST_F(ScepServiceTest, SigningTimeTwoDaysOffIsBadTime) {
+  set_grant(ca::GrantMode::kAuto);
+  auto msg = encode_pki_request(pkcs_req(client_key(0), "r1"));  // signed now
+  ASSERT_OK(msg);
+  for (std::int64_t days : {2, -2}) {
+    clock_.set_offset_seconds(days * 86400);
+    CertRep rep = rep_of(post(*msg), client_key(0));
+    expect_failure(rep, FailInfo::kBadTime);
+  }
+  EXPECT_TRUE(requests().empty());
+  clock_.set_offset_seconds(3600);  // an hour off is within the tolerance
+  EXPECT_EQ(rep_of(post(*msg), client_key(0)).status, PkiStatus::kSuccess);
+}
+
+}  // namespace
+}  // namespace scepter::scep

@@ -1,0 +1,360 @@
+"""Helpers for the SCEP end-to-end tests: scepterd's HTTP listener on a free loopback
+port, plain HTTP requests, the real SCEP clients (micromdm `scepclient`, strongSwan
+`pki --scep`/`--scepca`), an HTTP relay that edits GetCACaps on the way, and checks of
+what comes back."""
+
+import http.client
+import http.server
+import os
+import re
+import select
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+
+from conftest import LABEL, openssl, parse_requests, wait_for
+
+SCEP_PATH = "/cgi-bin/pkiclient.exe"
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def connection_refused(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return False
+    except ConnectionRefusedError:
+        return True
+
+
+class ScepServer:
+    """A Daemon with one certificate server and its HTTP listener on 127.0.0.1."""
+
+    def __init__(self, daemon, workdir):
+        self.d = daemon
+        self.workdir = workdir
+        self.port = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}{SCEP_PATH}"
+
+    def listen(self, port=None):
+        """`ip http server` on `port` (a free one by default), bound to 127.0.0.1; waits
+        until the listener accepts connections."""
+        self.port = port or free_port()
+        self.d.sh("configure terminal", "ip http server", f"ip http port {self.port}",
+                  "ip http bind-address 127.0.0.1", "end")
+        wait_for(lambda: port_open(self.port), what=f"HTTP listener on port {self.port}")
+        return self
+
+    def create_ca(self, *lines):
+        self.d.create_ca(*lines)
+        return self
+
+    def ca_pem(self):
+        return self.d.ca_pem_file()
+
+    def requests(self):
+        return self.d.requests()
+
+    def request_ids(self, state):
+        return [r["id"] for r in self.d.requests() if r["state"] == state]
+
+    def wait_for_request(self, state, count=1):
+        """Waits until `count` requests are in `state`; returns their rows."""
+        return wait_for(lambda: [r for r in self.d.requests() if r["state"] == state]
+                        if len(self.request_ids(state)) >= count else None,
+                        what=f"{count} request(s) {state}")
+
+    def password(self, minutes=None):
+        """`password generate [minutes]`: the new one-time password."""
+        cmd = f"crypto pki server {LABEL} password generate" + (f" {minutes}" if minutes else "")
+        out = self.d.sh(cmd)
+        m = re.search(r"% New one-time enrollment password: (\S+)", out)
+        assert m, out
+        return m.group(1)
+
+    def exec(self, what):
+        """`crypto pki server LABEL <what>` (grant ID, reject ID, remove ID, revoke N...)."""
+        return self.d.sh(f"crypto pki server {LABEL} {what}")
+
+    def get(self, query, path=SCEP_PATH, method="GET", body=None, headers=None):
+        return http_request(self.port, method, f"{path}?{query}" if query else path, body,
+                            headers)
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers  # lower-case names
+        self.body = body
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+
+def http_request(port, method, target, body=None, headers=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+    try:
+        conn.request(method, target, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+    finally:
+        conn.close()
+
+
+# --- keys ---
+
+_KEY_DIR = None
+_KEYS = {}
+
+
+def rsa_key(dest, index):
+    """Copies RSA-2048 key number `index` of this test session to `dest`. Each daemon
+    starts with an empty database, so tests may share keys; within one test, distinct
+    clients need distinct indexes (the transactionID follows the key)."""
+    global _KEY_DIR
+    if index not in _KEYS:
+        if _KEY_DIR is None:
+            _KEY_DIR = tempfile.mkdtemp(prefix="scepter-it-rsa-")
+        path = os.path.join(_KEY_DIR, f"rsa{index}.pem")
+        subprocess.run(["openssl", "genrsa", "-out", path, "2048"], check=True,
+                       capture_output=True)
+        _KEYS[index] = path
+    os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
+    shutil.copy(_KEYS[index], dest)
+    return dest
+
+
+# --- checks ---
+
+def verify(ca_pem, cert_path):
+    """`openssl verify -CAfile`: the certificate chains to the CA."""
+    rc, out = openssl("verify", "-CAfile", ca_pem, cert_path)
+    assert rc == 0 and f"{cert_path}: OK" in out, out
+
+
+def cert_field(path, *flags):
+    rc, out = openssl("x509", "-noout", "-in", path, *flags)
+    assert rc == 0, out
+    return out.strip()
+
+
+def cert_serial_of(path):
+    return int(cert_field(path, "-serial").split("=")[1], 16)
+
+
+def public_key_of(path, private=False):
+    args = ["pkey", "-in", path, "-pubout"] if private else ["x509", "-in", path, "-noout",
+                                                             "-pubkey"]
+    rc, out = openssl(*args)
+    assert rc == 0, out
+    return out
+
+
+def request_rows(out):
+    return parse_requests(out)
+
+
+# --- micromdm scepclient ---
+
+class Micromdm:
+    """micromdm's `scepclient` in its own directory: it keeps key.pem, csr.pem,
+    self.pem (the throw-away signer) and client.pem (the certificate) there. With an
+    existing client.pem it sends a RenewalReq signed by that certificate."""
+
+    def __init__(self, root, name, url, key_index, cn=None):
+        self.dir = os.path.join(root, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.key = rsa_key(os.path.join(self.dir, "key.pem"), key_index)
+        self.cert = os.path.join(self.dir, "client.pem")
+        self.csr = os.path.join(self.dir, "csr.pem")
+        self.url = url
+        self.cn = cn or name
+
+    def args(self, challenge=None):
+        a = ["scepclient", "-server-url", self.url, "-private-key", self.key,
+             "-certificate", self.cert, "-cn", self.cn, "-organization", "Example",
+             "-ou", "Lab", "-debug"]
+        return a + (["-challenge", challenge] if challenge else [])
+
+    def run(self, challenge=None, timeout=30):
+        """Runs to completion; (exit status, output)."""
+        p = subprocess.run(self.args(challenge), capture_output=True, text=True,
+                           timeout=timeout)
+        return p.returncode, p.stdout + p.stderr
+
+    def run_until_pending(self, challenge=None, timeout=20):
+        """Runs until the client reports PENDING (it would then sleep 30 s and send the
+        same PKCSReq again), and stops it there. Returns the output."""
+        p = subprocess.Popen(self.args(challenge), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT)
+        out = b""
+        deadline = time.time() + timeout
+        try:
+            while b"pkiStatus=PENDING" not in out:
+                left = deadline - time.time()
+                assert left > 0, f"scepclient never reported PENDING:\n{out.decode()}"
+                ready, _, _ = select.select([p.stdout], [], [], left)
+                chunk = os.read(p.stdout.fileno(), 4096) if ready else b""
+                if ready and not chunk:
+                    raise AssertionError(f"scepclient exited rc={p.wait()}:\n{out.decode()}")
+                out += chunk
+        finally:
+            p.kill()
+            p.wait()
+            p.stdout.close()
+        return out.decode()
+
+    def csr_der(self):
+        rc, out = openssl("req", "-in", self.csr, "-outform", "DER", "-out", self.csr + ".der")
+        assert rc == 0, out
+        with open(self.csr + ".der", "rb") as f:
+            return f.read()
+
+
+# --- strongSwan pki ---
+
+def _pki_output(text):
+    """pki's output without the TPM plugin's complaints (no TPM here)."""
+    return "\n".join(l for l in text.splitlines()
+                     if "libtss2" not in l and "plugin 'tpm'" not in l)
+
+
+def pki_scepca(url, caout):
+    """`pki --scepca`: fetches the CA certificate into `caout` (PEM)."""
+    p = subprocess.run(["pki", "--scepca", "--url", url, "--caout", caout, "--outform", "pem",
+                        "--force"], capture_output=True, text=True, timeout=30)
+    return p.returncode, _pki_output(p.stdout + p.stderr)
+
+
+class StrongSwan:
+    """strongSwan `pki --scep` for one key (`key_index`), writing the certificate to
+    <root>/<name>.pem."""
+
+    def __init__(self, root, name, url, ca_pem, key_index, dn=None):
+        self.url = url
+        self.ca_pem = ca_pem
+        self.key = rsa_key(os.path.join(root, name + ".key"), key_index)
+        self.cert = os.path.join(root, name + ".pem")
+        self.dn = dn or f"C=US, O=Example, CN={name}"
+
+    def args(self, cipher="aes", digest="sha256", password=None, old=None, poll=None):
+        a = ["pki", "--scep", "--url", self.url, "--in", self.key, "--dn", self.dn,
+             "--cacert-enc", self.ca_pem, "--cacert-sig", self.ca_pem, "--cipher", cipher,
+             "--digest", digest, "--outform", "pem"]
+        if password:
+            a += ["--password", password]
+        if old:
+            a += ["--cert", old.cert, "--key", old.key]
+        if poll:
+            a += ["--interval", "1", "--maxpolltime", str(poll)]
+        return a
+
+    def run(self, timeout=60, **kw):
+        """Runs to completion; (exit status, output). The certificate goes to self.cert."""
+        with open(self.cert, "wb") as out:
+            p = subprocess.run(self.args(**kw), stdout=out, stderr=subprocess.PIPE,
+                               timeout=timeout)
+        return p.returncode, _pki_output(p.stderr.decode(errors="replace"))
+
+    def start(self, **kw):
+        """Starts in the background (give poll=SECONDS); finish() waits for it."""
+        self._out = open(self.cert, "wb")
+        self._proc = subprocess.Popen(self.args(**kw), stdout=self._out, stderr=subprocess.PIPE)
+        return self
+
+    def finish(self, timeout=60):
+        try:
+            _, err = self._proc.communicate(timeout=timeout)
+        finally:
+            if self._proc.poll() is None:
+                self._proc.kill()
+                self._proc.wait()
+            self._out.close()
+        return self._proc.returncode, _pki_output(err.decode(errors="replace"))
+
+
+# --- an HTTP relay in front of scepterd ---
+
+class CapsRelay:
+    """Forwards every request to scepterd unchanged, except that GetCACaps answers lose
+    the keywords in `drop` (e.g. POSTPKIOperation, which makes clients use GET for
+    PKIOperation). Records (method, path, body) of each request it forwards."""
+
+    def __init__(self, upstream_port, drop=()):
+        relay = self
+        self.seen = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
+            def _forward(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                relay.seen.append((self.command, self.path, body))
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() in ("content-type",)}
+                r = http_request(upstream_port, self.command, self.path, body, headers)
+                payload = r.body
+                if "operation=GetCACaps" in self.path:
+                    lines = [l for l in payload.decode().splitlines() if l not in drop]
+                    payload = ("\n".join(lines) + "\n").encode()
+                self.send_response(r.status)
+                if r.header("content-type"):
+                    self.send_header("Content-Type", r.header("content-type"))
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = _forward
+            do_POST = _forward
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}{SCEP_PATH}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+    def operations(self):
+        """(method, operation) of each request seen."""
+        out = []
+        for method, path, _ in self.seen:
+            m = re.search(r"operation=([A-Za-z]+)", path)
+            out.append((method, m.group(1) if m else None))
+        return out
+
+
+def fetch(url, timeout=15):
+    """urllib GET: (status, content type, body)."""
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.status, r.headers.get("Content-Type"), r.read()
