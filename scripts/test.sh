@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Builds Scepter three ways and runs every test: the unit and integration tests
-# (release build), the unit tests under ASan+UBSan, and each libFuzzer target briefly.
+# Builds Scepter twice and runs every test:
+#   1. release build (gcc): unit tests and end-to-end integration tests;
+#   2. sanitizer build (clang, ASan+UBSan, libFuzzer coverage): the unit tests again, and
+#      each libFuzzer target for a short while.
 # Exits non-zero when anything fails.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 jobs=$(nproc)
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+# Cache hits across checkouts in different directories.
+export CCACHE_BASEDIR=$PWD CCACHE_NOHASHDIR=1
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+fuzz_seconds=${SCEPTER_FUZZ_SECONDS:-20}
 
 echo "== format check"
 find src bench fuzz tests -name '*.cpp' -o -name '*.h' | xargs -r clang-format --dry-run --Werror
@@ -19,23 +24,24 @@ ninja -C build -j "$jobs"
 echo "== unit and integration tests"
 ctest --test-dir build --output-on-failure -j "$jobs"
 
-echo "== sanitizer build (ASan+UBSan), unit tests"
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSCEPTER_SANITIZE=ON \
-  -DSCEPTER_INTEGRATION=OFF >/dev/null
+echo "== sanitizer build (clang, ASan+UBSan) with fuzz targets"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
+  -DCMAKE_CXX_FLAGS=-O1 -DSCEPTER_FUZZ=ON -DSCEPTER_INTEGRATION=OFF >/dev/null
 ninja -C build-asan -j "$jobs"
-ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE integration
 
-echo "== fuzz targets (libFuzzer, ASan+UBSan), 20 s each"
-cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSCEPTER_FUZZ=ON \
-  -DSCEPTER_TESTS=OFF -DCMAKE_CXX_COMPILER=clang++ >/dev/null
-ninja -C build-fuzz -j "$jobs"
-for f in build-fuzz/fuzz/fuzz_*; do
+echo "== unit tests under ASan+UBSan"
+ctest --test-dir build-asan --output-on-failure -j "$jobs" -L unit
+
+echo "== fuzz targets, ${fuzz_seconds} s each"
+for f in build-asan/fuzz/fuzz_*; do
   [ -x "$f" ] || continue
   name=$(basename "$f")
-  corpus=fuzz/corpus/${name#fuzz_}
-  mkdir -p "build-fuzz/corpus-$name"
+  corpus=build-asan/corpus/$name
+  mkdir -p "$corpus"
+  seeds=()
+  [ -d "fuzz/corpus/${name#fuzz_}" ] && seeds+=("fuzz/corpus/${name#fuzz_}")
   echo "-- $name"
-  "$f" -max_total_time=20 -timeout=5 -rss_limit_mb=2048 "build-fuzz/corpus-$name" \
-    $( [ -d "$corpus" ] && echo "$corpus" ) 2>&1 | tail -n 3
+  "$f" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=0 \
+    "$corpus" "${seeds[@]}" 2>&1 | tail -n 2
 done
 echo "== all tests passed"

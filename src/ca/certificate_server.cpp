@@ -181,9 +181,12 @@ Result<EnableReport> CertificateServer::enable_locked(const EnableOptions& optio
     return fail(unavailable("Time has not been set. Cannot start the Certificate server."));
   }
   auto fail_check = [&](Status s) -> Result<EnableReport> {
+    // The timer retries every second: log a reason once, not at every retry.
+    if (state_ != ServerState::kCheckFailed || reason_ != s.message()) {
+      log::warn("certificate server {}: enabling check failed: {}", label_, s.message());
+    }
     state_ = ServerState::kCheckFailed;
     reason_ = s.message();
-    log::warn("certificate server {}: enabling check failed: {}", label_, s.message());
     return fail(s);
   };
   if (Status s = check_storage(cfg); !s.ok()) return fail_check(s);
@@ -191,6 +194,14 @@ Result<EnableReport> CertificateServer::enable_locked(const EnableOptions& optio
   auto rt = std::make_shared<Runtime>();
   auto ser_path = files.path_for(files::FileType::kSer, label_ + ".ser");
   if (!ser_path.has_value()) return fail_check(ser_path.error());
+  if (has_ca_certificate() && !fs::exists(*ser_path)) {
+    // Do not create an empty database next to an existing CA: a new serial sequence
+    // would repeat serials already issued.
+    return fail_check(unavailable(fmt::format(
+        "The CA certificate exists but there is no database {}{}.ser; move the existing "
+        "database to the new location.",
+        files.url_for(files::FileType::kSer), label_)));
+  }
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: file opened: {}{}.ser",
              files.url_for(files::FileType::kSer), label_);
   auto store = store::open_store({"sqlite:" + *ser_path});
@@ -224,6 +235,10 @@ Result<EnableReport> CertificateServer::enable_locked(const EnableOptions& optio
       return fail_check(
           invalid_argument("The key " + label_ + " does not match the CA certificate."));
     }
+    // The issuer name is fixed by the certificate; a configuration that lost it (never
+    // saved) shows the truth.
+    std::string issuer = pki::format_dn_config(cert->subject());
+    if (config_.effective_issuer() != issuer) config_.issuer_name = issuer;
     rt->ca_cert = std::move(*cert);
     rt->ca_key = key->key;
     if (!fs::exists(trustpoint_cert_path())) {
@@ -252,6 +267,7 @@ Result<EnableReport> CertificateServer::enable_locked(const EnableOptions& optio
   auto stored_requests = rt->store->requests();
   if (!stored_requests.has_value()) return fail_check(stored_requests.error());
   for (const auto& r : *stored_requests) rt->last_request = std::max(rt->last_request, r.id);
+  rt->last_issued = rt->last_serial;
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: last issued serial number is 0x{:X}",
              rt->last_serial);
   Status crl = load_crl(*rt, cfg);
@@ -294,6 +310,19 @@ void CertificateServer::tick() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!want_enabled_) return;
+    const bool clock_valid = to_unix(deps_.clock.now()) >= kEarliestValidTime;
+    if (state_ == ServerState::kEnabled && !clock_valid) {
+      // `clock set` into the past: stop issuing until the time is right again.
+      state_ = ServerState::kWaitingForTime;
+      reason_ = "waiting for time setting";
+      log::warn("certificate server {}: the clock is not set; issuing suspended", label_);
+      return;
+    }
+    if (state_ == ServerState::kWaitingForTime && runtime_ && clock_valid) {
+      state_ = ServerState::kEnabled;
+      reason_.clear();
+      log::info("%PKI-6-CS_ENABLED: Certificate server {} now enabled.", label_);
+    }
     if (state_ != ServerState::kEnabled) {
       // Recovery: a failed check or a critical failure is retried until it passes.
       if (runtime_ && state_ == ServerState::kCheckFailed) {
@@ -307,7 +336,7 @@ void CertificateServer::tick() {
         runtime_.reset();
         auto r = enable_locked(EnableOptions{});
         if (!r.has_value()) return;
-        log::info("certificate server {} enabled again", label_);
+        log::info("%PKI-6-CS_ENABLED: Certificate server {} now enabled.", label_);
         return;
       }
     } else {
@@ -358,7 +387,7 @@ ServerInfo CertificateServer::info() const {
     out.ca_certificate = rt->ca_cert;
     {
       std::lock_guard<std::mutex> lock(rt->alloc_mu);
-      out.last_serial = rt->last_serial;
+      out.last_serial = rt->last_issued;
     }
     std::lock_guard<std::mutex> lock(rt->crl_mu);
     if (!rt->crl_der.empty()) out.crl_next_update = rt->crl_next_update;

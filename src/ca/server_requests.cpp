@@ -90,6 +90,10 @@ Result<pki::Certificate> CertificateServer::issue_for(Runtime& rt, RequestRecord
   }
   // Durable before anyone sees the certificate.
   RETURN_IF_ERROR(rt.store->write(batch));
+  {
+    std::lock_guard<std::mutex> lock(rt.alloc_mu);
+    rt.last_issued = std::max(rt.last_issued, serial);
+  }
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: issued certificate 0x{:X} for request {}",
              serial, request.id);
   Status files = write_cert_files(cfg, rec);
@@ -119,6 +123,11 @@ Result<SubmitOutcome> CertificateServer::submit(std::string_view csr_der, Reques
   if (pub.is_rsa() && pub.bits() < kMinRsaBits) {
     return fail(invalid_argument(fmt::format(
         "The request's RSA key has {} bits; at least {} are required.", pub.bits(), kMinRsaBits)));
+  }
+  if (pki::requests_ca_certificate(csr)) {
+    return fail(permission_denied(
+        "The request asks for a CA certificate (basicConstraints CA:TRUE); a root certificate "
+        "server issues end-entity certificates only."));
   }
   const ServerConfig cfg = config();
   RequestRecord req;

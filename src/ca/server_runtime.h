@@ -30,7 +30,8 @@ struct CertificateServer::Runtime {
 
   // Serial and request id allocation: a short lock, never held while signing.
   std::mutex alloc_mu;
-  Serial last_serial = 0;      // GUARDED_BY(alloc_mu)
+  Serial last_serial = 0;      // GUARDED_BY(alloc_mu): last serial handed out
+  Serial last_issued = 0;      // GUARDED_BY(alloc_mu): highest serial committed
   RequestId last_request = 0;  // GUARDED_BY(alloc_mu)
 
   // Request state transitions (grant/reject/remove/expire) are serialised here so that

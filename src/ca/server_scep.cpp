@@ -9,6 +9,7 @@
 #include "ca/certificate_server.h"
 #include "ca/server_runtime.h"
 #include "common/log.h"
+#include "pki/issuer.h"
 #include "pki/name.h"
 
 namespace scepter::ca {
@@ -44,6 +45,14 @@ bool is_ra_name(const std::string& ios_subject) {
   std::string s = ios_subject;
   std::transform(s.begin(), s.end(), s.begin(), ::tolower);
   return s.find("cn=ioscs ra") != std::string::npos || s.find("ou=ioscs ra") != std::string::npos;
+}
+
+// Whether two PKCS#10 requests are for the same key. An unreadable one is not compared:
+// the answer recorded for it covers that case.
+bool same_key(std::string_view a_der, std::string_view b_der) {
+  auto a = pki::Csr::parse(a_der);
+  auto b = pki::Csr::parse(b_der);
+  return !a.has_value() || !b.has_value() || a->public_key().equals_public(b->public_key());
 }
 
 }  // namespace
@@ -131,7 +140,15 @@ Result<ScepOutcome> CertificateServer::scep_enroll(std::string_view csr_der,
                          Runtime::kTransactionStripes]);
   if (!scep.transaction_id.empty()) {
     auto existing = rt->store->request_by_transaction(scep.transaction_id);
-    if (existing.has_value()) return scep_answer_existing(*rt, *existing);
+    if (existing.has_value()) {
+      // The transactionID stands for the key it was first used with (IOS derives it
+      // from the key): another key under it must not get that key's certificate.
+      if (!same_key(existing->csr_der, csr_der)) {
+        return failure(ScepFailInfo::kBadRequest,
+                       "the transactionID belongs to a request for another key", existing->id);
+      }
+      return scep_answer_existing(*rt, *existing);
+    }
     if (existing.error().code() != Code::kNotFound) return fail(existing.error());
   }
   const ServerConfig cfg = config();
@@ -179,6 +196,10 @@ Result<ScepOutcome> CertificateServer::scep_enroll(std::string_view csr_der,
                    fmt::format("RSA keys of {} bits are refused; at least {} are required",
                                pub.bits(), kMinRsaBits),
                    req.id);
+  }
+  if (pki::requests_ca_certificate(*csr)) {
+    RETURN_IF_ERROR(record(RequestState::kDenied));
+    return failure(ScepFailInfo::kBadRequest, "the request asks for a CA certificate", req.id);
   }
 
   // Who signed the message decides what it may do.

@@ -51,6 +51,10 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   log::init(verbose, log_file);
+  if (Status s = fs::make_dirs(nvram); !s.ok()) {
+    std::fprintf(stderr, "scepterd: %s\n", s.to_string().c_str());
+    return 1;
+  }
   auto master = daemon::load_master_passphrase(password_file, nvram);
   if (!master.has_value()) {
     std::fprintf(stderr, "scepterd: %s\n", master.error().to_string().c_str());

@@ -106,8 +106,7 @@ Result<CrlBuilder> CrlBuilder::create(X509* issuer, EVP_PKEY* key) {
   b.issuer_der_.assign(reinterpret_cast<const char*>(name), name_len);
   ASSIGN_OR_RETURN(b.aki_extension_, aki_extension(issuer));
   b.serial_scratch_.reset(ASN1_INTEGER_new());
-  b.time_scratch_.reset(ASN1_TIME_new());
-  if (!b.serial_scratch_ || !b.time_scratch_) return fail(last_error("ASN1_STRING_new"));
+  if (!b.serial_scratch_) return fail(last_error("ASN1_INTEGER_new"));
   return b;
 }
 
@@ -139,31 +138,29 @@ void CrlBuilder::reserve(std::size_t n) {
 }
 
 Status CrlBuilder::add(std::uint64_t serial, TimePoint revoked_at) {
-  // Both encodings have fixed upper bounds: INTEGER of a uint64 2 + 9 bytes,
-  // GeneralizedTime 2 + 15 bytes.
+  // Both encodings have fixed upper bounds: INTEGER of a uint64 2 + 9 bytes, Time
+  // der::kMaxTimeSize. The time is encoded by der::put_time, not ASN1_TIME_set: this loop
+  // is the CA's start-up path (see crl_der.h).
   unsigned char serial_der[32];
-  unsigned char time_der[32];
+  char time_der[der::kMaxTimeSize];
+  const std::size_t time_len = der::put_time(revoked_at, time_der);
+  if (time_len == 0) {
+    return invalid_argument("revocation time out of range: " + std::to_string(to_unix(revoked_at)));
+  }
   if (ASN1_INTEGER_set_uint64(serial_scratch_.get(), serial) != 1) {
     return last_error("encoding a CRL serial");
   }
-  if (!der::time_in_range(revoked_at) ||
-      !ASN1_TIME_set(time_scratch_.get(), static_cast<time_t>(to_unix(revoked_at)))) {
-    ERR_clear_error();
-    return invalid_argument("revocation time out of range: " + std::to_string(to_unix(revoked_at)));
-  }
   unsigned char* p = serial_der;
   const int serial_len = i2d_ASN1_INTEGER(serial_scratch_.get(), &p);
-  p = time_der;
-  const int time_len = i2d_ASN1_TIME(time_scratch_.get(), &p);
-  if (serial_len <= 0 || time_len <= 0) return last_error("encoding a CRL entry");
+  if (serial_len <= 0) return last_error("encoding a CRL entry");
   if (!serials_.insert(serial)) {
     return already_exists("serial " + std::to_string(serial) + " is already on the CRL");
   }
   char header[der::kMaxHeaderSize];
-  const std::size_t content = static_cast<std::size_t>(serial_len + time_len);
+  const std::size_t content = static_cast<std::size_t>(serial_len) + time_len;
   entries_.append(header, der::put_header(der::kSequence, content, header));
   entries_.append(reinterpret_cast<const char*>(serial_der), static_cast<std::size_t>(serial_len));
-  entries_.append(reinterpret_cast<const char*>(time_der), static_cast<std::size_t>(time_len));
+  entries_.append(time_der, time_len);
   return ok_status();
 }
 

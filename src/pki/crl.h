@@ -86,7 +86,6 @@ class CrlBuilder {
   std::string entries_;        // concatenated entry TLVs, in CRL order
   SerialSet serials_;
   Ptr<ASN1_STRING> serial_scratch_;  // reused by add(): no allocation per entry
-  Ptr<ASN1_STRING> time_scratch_;
 };
 
 // Checks the signature of a DER CRL with `issuer_key` (a public or private key). Supports

@@ -230,18 +230,43 @@ bool time_in_range(TimePoint t) {
   return to_unix(t) >= kYear0 && to_unix(t) <= kYear9999;
 }
 
+std::size_t put_time(TimePoint t, char* out) {
+  if (!time_in_range(t)) return 0;
+  using namespace std::chrono;
+  const sys_days day = floor<days>(t);
+  const year_month_day ymd(day);
+  const hh_mm_ss<Seconds> hms(t - day);
+  const int y = static_cast<int>(ymd.year());  // 0..9999
+  const bool utc = y >= 1950 && y <= 2049;
+  // Two decimal digits of v (0..99) at p.
+  const auto two = [](char* p, unsigned v) {
+    p[0] = static_cast<char>('0' + v / 10);
+    p[1] = static_cast<char>('0' + v % 10);
+  };
+  char* p = out;
+  *p++ = static_cast<char>(utc ? kUtcTime : kGeneralizedTime);
+  *p++ = static_cast<char>(utc ? 13 : 15);
+  if (!utc) {
+    two(p, static_cast<unsigned>(y / 100));
+    p += 2;
+  }
+  two(p, static_cast<unsigned>(y % 100));
+  two(p + 2, static_cast<unsigned>(ymd.month()));
+  two(p + 4, static_cast<unsigned>(ymd.day()));
+  two(p + 6, static_cast<unsigned>(hms.hours().count()));
+  two(p + 8, static_cast<unsigned>(hms.minutes().count()));
+  two(p + 10, static_cast<unsigned>(hms.seconds().count()));
+  p[12] = 'Z';
+  return static_cast<std::size_t>(p + 13 - out);
+}
+
 Result<std::string> encode_time(TimePoint t) {
-  Ptr<ASN1_STRING> value(time_in_range(t) ? ASN1_TIME_set(nullptr, static_cast<time_t>(to_unix(t)))
-                                          : nullptr);
-  if (!value) {
-    ERR_clear_error();
+  char buf[kMaxTimeSize];
+  const std::size_t n = put_time(t, buf);
+  if (n == 0) {
     return fail(invalid_argument("time out of range for a CRL: " + std::to_string(to_unix(t))));
   }
-  unsigned char buf[32];  // GeneralizedTime YYYYMMDDHHMMSSZ is 2 + 15 bytes
-  unsigned char* p = buf;
-  const int n = i2d_ASN1_TIME(value.get(), &p);
-  CA_ASSERT(n > 0 && n <= static_cast<int>(sizeof buf), "i2d_ASN1_TIME");
-  return std::string(reinterpret_cast<char*>(buf), static_cast<std::size_t>(n));
+  return std::string(buf, n);
 }
 
 Result<TimePoint> decode_time(std::string_view tlv) {

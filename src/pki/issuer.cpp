@@ -208,4 +208,11 @@ Result<Certificate> issue_certificate(const IssueSpec& spec) {
   return sign(std::move(x), spec.ca_key, spec.hash);
 }
 
+bool requests_ca_certificate(const Csr& csr) {
+  for (const auto& ext : csr.requested_extensions()) {
+    if (requests_ca(ext.get())) return true;
+  }
+  return false;
+}
+
 }  // namespace scepter::pki

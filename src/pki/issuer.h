@@ -65,6 +65,10 @@ struct IssueSpec {
 // Verifies the request's signature first.
 Result<Certificate> issue_certificate(const IssueSpec& spec);
 
+// True when the request asks for basicConstraints CA:TRUE (or carries one that cannot be
+// decoded): issue_certificate() refuses it unless IssueSpec::allow_ca is set.
+bool requests_ca_certificate(const Csr& csr);
+
 // RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING value.
 std::string key_identifier(const Key& key);
 

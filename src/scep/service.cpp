@@ -85,6 +85,8 @@ ScepHttpResponse cert_rep(const Reply& r, CertRepParams p) {
   }
   log::trace(Category::kPkiServer, "CRYPTO_CS: sending CertRep {} for transaction {}",
              pki_status_name(p.status), r.transaction_id);
+  log::trace(Category::kPkiTransactions, "CRYPTO_PKI: transaction {}: CertRep {}", r.transaction_id,
+             pki_status_name(p.status));
   return {200, "application/x-pki-message", std::move(*der)};
 }
 
@@ -179,6 +181,10 @@ ScepHttpResponse ScepService::pki_operation(const ScepHttpRequest& request) cons
   Reply reply{&*chosen_id, req.transaction_id, req.sender_nonce, req.digest, now};
   log::trace(Category::kPkiServer, "CRYPTO_PKI_SCEP: CS received {} request, transaction {}",
              message_type_name(req.type), req.transaction_id);
+  log::trace(Category::kPkiTransactions,
+             "CRYPTO_PKI: received {} ({} bytes, {}, {}), transaction {}",
+             message_type_name(req.type), der.size(), digest_name(req.digest),
+             cipher_name(req.cipher), req.transaction_id);
   if (req.signing_time && std::abs(*req.signing_time - now) > options_.max_clock_skew.count()) {
     return failure(reply, FailInfo::kBadTime, "signingTime is too far from the server's clock");
   }

@@ -494,6 +494,18 @@ TEST_F(ScepServiceTest, SameTransactionIdTwiceIsOneRequestAndOneCertificate) {
   EXPECT_EQ(requests().size(), 1u);
 }
 
+TEST_F(ScepServiceTest, TransactionIdOfAnotherKeyIsRefused) {
+  set_grant(ca::GrantMode::kAuto);
+  PkiRequestParams first = pkcs_req(client_key(0), "r1");
+  CertRep a = exchange(first);
+  ASSERT_TRUE(issued(a));
+  // Another key under the same transactionID must not get the first key's certificate.
+  PkiRequestParams other = pkcs_req(client_key(1), "r2");
+  other.transaction_id = first.transaction_id;
+  expect_failure(exchange(other), FailInfo::kBadRequest);
+  EXPECT_EQ(requests().size(), 1u);
+}
+
 TEST_F(ScepServiceTest, SingleDesNeedsAllowDes) {
   if (!des_available()) GTEST_SKIP() << "OpenSSL legacy provider not installed";
   set_grant(ca::GrantMode::kAuto);

@@ -16,7 +16,7 @@ import threading
 import time
 import urllib.request
 
-from conftest import LABEL, openssl, parse_requests, wait_for
+from conftest import LABEL, openssl, wait_for
 
 SCEP_PATH = "/cgi-bin/pkiclient.exe"
 
@@ -130,13 +130,14 @@ _KEYS = {}
 def rsa_key(dest, index):
     """Copies RSA-2048 key number `index` of this test session to `dest`. Each daemon
     starts with an empty database, so tests may share keys; within one test, distinct
-    clients need distinct indexes (the transactionID follows the key)."""
+    clients need distinct indexes (the transactionID follows the key). PKCS#1 PEM
+    ("RSA PRIVATE KEY"): micromdm's scepclient reads nothing else."""
     global _KEY_DIR
     if index not in _KEYS:
         if _KEY_DIR is None:
             _KEY_DIR = tempfile.mkdtemp(prefix="scepter-it-rsa-")
         path = os.path.join(_KEY_DIR, f"rsa{index}.pem")
-        subprocess.run(["openssl", "genrsa", "-out", path, "2048"], check=True,
+        subprocess.run(["openssl", "genrsa", "-traditional", "-out", path, "2048"], check=True,
                        capture_output=True)
         _KEYS[index] = path
     os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
@@ -168,10 +169,6 @@ def public_key_of(path, private=False):
     rc, out = openssl(*args)
     assert rc == 0, out
     return out
-
-
-def request_rows(out):
-    return parse_requests(out)
 
 
 # --- micromdm scepclient ---
@@ -344,6 +341,19 @@ class CapsRelay:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=10)
+
+    def message_types(self):
+        """The SCEP messageType of each PKIOperation POSTed through the relay ("19"
+        PKCSReq, "17" RenewalReq, "20" CertPoll, ...), read with `openssl cms`."""
+        out = []
+        for method, _, body in self.seen:
+            if method != "POST":
+                continue
+            p = subprocess.run(["openssl", "cms", "-cmsout", "-print", "-inform", "DER"],
+                               input=body, capture_output=True)
+            m = re.search(rb"113733\.1\.9\.2\)\s+set:\s+PRINTABLESTRING:(\d+)", p.stdout)
+            out.append(m.group(1).decode() if m else None)
+        return out
 
     def operations(self):
         """(method, operation) of each request seen."""

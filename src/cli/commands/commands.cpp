@@ -14,6 +14,7 @@ void register_all_commands(CommandTable& t) {
   register_cs_server_commands(t);
   register_cs_exec_commands(t);
   register_cs_show_commands(t);
+  register_pki_import_commands(t);
   register_key_commands(t);
   register_trustpoint_commands(t);
   register_http_commands(t);
