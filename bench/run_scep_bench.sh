@@ -9,14 +9,15 @@
 # environment tunes it: N (enrolments per row, default 2000), CONCURRENCY (default
 # "1 4 16"), OTP_N (enrolments of the one-time-password row, default 200), SECONDS_GET
 # (length of each GetCACaps/GetCACert run, default 5), PORT (scepterd, default 18090),
-# MDM_PORT (scepserver, default 18091).
+# MDM_PORT (scepserver, default 18091), KEYS (see below).
 #
 # Every enrolment row starts from an empty CA (a fresh scepterd NVRAM, a fresh scepserver
 # depot), so all rows see the same database size. scepterd listens on 127.0.0.1 only.
 # scepserver cannot be told to listen on loopback alone, so it runs in a network namespace
-# that has nothing but `lo`, and its load generator runs in the same namespace. The RSA
-# keys are generated once (before any clock starts) and reused by every row; each row has
-# its own transactionIDs and subjects. Prints the machine, each tool's output and Markdown
+# that has nothing but `lo`, and its load generator runs in the same namespace. The N
+# requester keys (RSA-2048) are generated once, before any clock starts, and kept in KEYS
+# (default BUILD_DIR/bench/scep_load_keys.pem) for later runs; every row uses the same
+# keys with its own transactionIDs and subjects. Prints the machine, each tool's output and Markdown
 # tables for docs/performance.md. Cleans up processes, namespace and files on exit.
 set -euo pipefail
 
@@ -33,6 +34,7 @@ ns=scepbench
 challenge=bench-challenge
 
 ninja -C "$build" -j2 scepterd scepter scep_load >/dev/null
+keys=${KEYS:-$root/$build/bench/scep_load_keys.pem}
 scepterd_bin=$root/$build/src/daemon/scepterd
 scepter_bin=$root/$build/src/shell/scepter
 load=$root/$build/bench/scep_load
@@ -119,7 +121,7 @@ ip netns add "$ns"
 ip netns exec "$ns" ip link set lo up
 echo "namespace $ns: $(ip netns exec "$ns" ip -o link show | awk -F': ' '{ printf "%s ", $2 }')"
 
-keys=$work/keys.pem
+
 enrol_rows=()
 get_rows=()
 

@@ -53,6 +53,8 @@ struct CertificateServer::Runtime {
   bool crl_dirty = false;              // GUARDED_BY(crl_mu): last write failed
 
   TimePoint last_expiry_check{};  // GUARDED_BY(request_mu)
+  // When the database was last checkpointed (timer thread only).
+  std::atomic<std::int64_t> last_checkpoint{0};
 
   std::mutex otp_mu;
   std::string otp_digest;   // GUARDED_BY(otp_mu): SHA-256 hex of the live password

@@ -165,6 +165,11 @@ class Store {
   virtual Result<std::vector<RequestRecord>> requests() const = 0;
 
   virtual StoreStats stats() const { return {}; }
+
+  // Moves everything written so far into the main database file, so that copying that
+  // one file (the IOS-style backup of LABEL.ser) captures it. A no-op for engines
+  // without a separate log.
+  virtual Status checkpoint() { return ok_status(); }
 };
 
 struct StoreConfig {

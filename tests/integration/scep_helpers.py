@@ -3,6 +3,7 @@ port, plain HTTP requests, the real SCEP clients (micromdm `scepclient`, strongS
 `pki --scep`/`--scepca`), an HTTP relay that edits GetCACaps on the way, and checks of
 what comes back."""
 
+import atexit
 import http.client
 import http.server
 import os
@@ -42,6 +43,8 @@ def connection_refused(port):
             return False
     except ConnectionRefusedError:
         return True
+    except OSError:
+        return False
 
 
 class ScepServer:
@@ -75,14 +78,12 @@ class ScepServer:
     def requests(self):
         return self.d.requests()
 
-    def request_ids(self, state):
-        return [r["id"] for r in self.d.requests() if r["state"] == state]
-
     def wait_for_request(self, state, count=1):
         """Waits until `count` requests are in `state`; returns their rows."""
-        return wait_for(lambda: [r for r in self.d.requests() if r["state"] == state]
-                        if len(self.request_ids(state)) >= count else None,
-                        what=f"{count} request(s) {state}")
+        def rows():
+            found = [r for r in self.d.requests() if r["state"] == state]
+            return found if len(found) >= count else None
+        return wait_for(rows, what=f"{count} request(s) {state}")
 
     def password(self, minutes=None):
         """`password generate [minutes]`: the new one-time password."""
@@ -136,6 +137,7 @@ def rsa_key(dest, index):
     if index not in _KEYS:
         if _KEY_DIR is None:
             _KEY_DIR = tempfile.mkdtemp(prefix="scepter-it-rsa-")
+            atexit.register(shutil.rmtree, _KEY_DIR, ignore_errors=True)
         path = os.path.join(_KEY_DIR, f"rsa{index}.pem")
         subprocess.run(["openssl", "genrsa", "-traditional", "-out", path, "2048"], check=True,
                        capture_output=True)

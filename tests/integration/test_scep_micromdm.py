@@ -163,6 +163,7 @@ def test_pki_operation_over_get_with_ios_line_breaks(scep, workdir):
         c = Micromdm(scep.workdir, "m1", relay.url, 0)
         rc, out = c.run()
     assert rc == 0, out
+    enrolled(scep, c, out)
     [body] = [b for method, _, b in relay.seen if method == "POST"]
     # The same PKIOperation as IOS would send it: base64 broken every 64 characters,
     # percent-escaped (%0A, %2B, %2F, %3D).

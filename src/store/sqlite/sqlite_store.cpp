@@ -442,6 +442,11 @@ std::size_t SqliteStore::queued_writes() const {
   return queue_.size();
 }
 
+Status SqliteStore::checkpoint() {
+  std::lock_guard lock(writer_->mu());
+  return sqlite::exec(writer_->db(), "PRAGMA wal_checkpoint(PASSIVE)");
+}
+
 Status SqliteStore::check_integrity() const {
   std::lock_guard lock(reader_->mu());
   ASSIGN_OR_RETURN(Stmt st, Stmt::prepare(reader_->db(), "PRAGMA integrity_check"));

@@ -58,6 +58,9 @@ class SqliteStore final : public Store {
   // SQLite's PRAGMA integrity_check: OK, or kUnavailable with the first problems found.
   // Reads the whole file; meant for tests and an operator's explicit check.
   Status check_integrity() const;
+  // PRAGMA wal_checkpoint(PASSIVE): copies committed pages into the .ser file without
+  // waiting for readers.
+  Status checkpoint() override;
   // Batches waiting in write(), the one being committed included.
   std::size_t queued_writes() const;
   const std::string& path() const { return path_; }
