@@ -44,8 +44,8 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/scep_bench.XXXXXX")
 scepterd_pid=""
 mdm_pid=""
 cleanup() {
-  if [ -n "$scepterd_pid" ]; then kill "$scepterd_pid" 2>/dev/null; wait "$scepterd_pid" 2>/dev/null; fi
-  if [ -n "$mdm_pid" ]; then kill "$mdm_pid" 2>/dev/null; wait "$mdm_pid" 2>/dev/null; fi
+  if [ -n "$scepterd_pid" ]; then kill "$scepterd_pid" 2>/dev/null || true; wait "$scepterd_pid" 2>/dev/null || true; fi
+  if [ -n "$mdm_pid" ]; then kill "$mdm_pid" 2>/dev/null || true; wait "$mdm_pid" 2>/dev/null || true; fi
   ip netns del "$ns" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -81,6 +81,13 @@ start_scepterd() {
     -c "ip http port $port" -c "ip http bind-address 127.0.0.1" -c "crypto pki server ca" \
     -c "grant auto" -c "database archive pkcs12 password 12345678" -c "no shutdown" -c yes \
     -c end >"$dir/setup.txt"
+  # scepterd applies `ip http ...` once a second: wait for the final listener, bound to
+  # 127.0.0.1, and for one more period, so that no restart of it falls into a measurement.
+  for _ in $(seq 1 100); do
+    ss -Hltn "sport = :$port" | grep -q "127.0.0.1:$port" && break
+    sleep 0.1
+  done
+  sleep 1.2
   wait_http "http://127.0.0.1:$port/cgi-bin/pkiclient.exe?operation=GetCACert&message=ca"
 }
 stop_scepterd() {

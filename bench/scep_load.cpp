@@ -622,6 +622,7 @@ int run_get(const Args& a, const std::string& operation) {
   }
   std::atomic<bool> done{false};
   std::atomic<long> ok{0}, bad{0};
+  std::string first_bad;  // written by the thread that counts the first failure
   std::vector<std::vector<double>> lat(static_cast<size_t>(a.c));
   std::vector<std::thread> clients;
   const auto start = Clock::now();
@@ -633,7 +634,12 @@ int run_get(const Args& a, const std::string& operation) {
         const auto t0 = Clock::now();
         auto r = conn.exchange(request);
         mine.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-        (r && r->status == 200 && !r->body.empty() ? ok : bad)++;
+        if (r && r->status == 200 && !r->body.empty()) {
+          ++ok;
+        } else if (bad++ == 0) {
+          first_bad = r ? "HTTP " + std::to_string(r->status) + ": " + r->body.substr(0, 100)
+                        : "no answer";
+        }
       }
     });
   }
@@ -648,6 +654,7 @@ int run_get(const Args& a, const std::string& operation) {
               "p99 %.3f ms\n",
               operation.c_str(), a.c, elapsed, ok.load(), bad.load(), rate, percentile(all, 50),
               percentile(all, 99));
+  if (bad > 0) std::printf("  first failure: %s\n", first_bad.c_str());
   std::printf("RESULT mode=%s c=%d seconds=%.3f requests=%ld failed=%ld rate=%.0f p50_ms=%.3f "
               "p99_ms=%.3f\n",
               operation.c_str(), a.c, elapsed, ok.load() + bad.load(), bad.load(), rate,

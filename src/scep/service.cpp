@@ -4,6 +4,8 @@
 #include <ctime>
 
 #include <fmt/format.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "ca/device.h"
 #include "common/log.h"
@@ -193,6 +195,12 @@ ScepHttpResponse ScepService::pki_operation(const ScepHttpRequest& request) cons
                    "single DES is not accepted (scep allow-des enables it for old clients)");
   }
 
+  // The reply is enveloped to the requester's signer certificate with RSA key transport
+  // (RFC 8894); other key types could not be answered, so refuse before issuing.
+  if (EVP_PKEY* signer_key = X509_get0_pubkey(req.signer.get());
+      signer_key == nullptr || EVP_PKEY_base_id(signer_key) != EVP_PKEY_RSA) {
+    return failure(reply, FailInfo::kBadAlg, "the signer certificate must have an RSA key");
+  }
   CertRepParams ok;
   ok.status = PkiStatus::kSuccess;
   ok.recipient_cert = req.signer.get();

@@ -149,9 +149,11 @@ def rsa_key(dest, index):
 
 # --- checks ---
 
-def verify(ca_pem, cert_path):
-    """`openssl verify -CAfile`: the certificate chains to the CA."""
-    rc, out = openssl("verify", "-CAfile", ca_pem, cert_path)
+def verify(ca_pem, cert_path, at=None):
+    """`openssl verify -CAfile`: the certificate chains to the CA (and is valid now, or
+    at the datetime `at`: the server's clock after `clock set`)."""
+    when = ["-attime", str(int(at.timestamp()))] if at else []
+    rc, out = openssl("verify", *when, "-CAfile", ca_pem, cert_path)
     assert rc == 0 and f"{cert_path}: OK" in out, out
 
 

@@ -1,17 +1,19 @@
-"""micromdm's `scepclient` against scepterd. The client always encrypts with single DES
-(so the server needs `scep allow-des`), signs with SHA-1 or SHA-256, and derives its
-transactionID from the key. On PENDING it sleeps 30 s and sends the same PKCSReq again
-(it has no CertPoll); the tests stop it at PENDING and run it again instead, which is
-the same request. With an existing certificate it sends a RenewalReq signed by it."""
+"""micromdm's `scepclient` (2.1) against scepterd. The client always encrypts with single
+DES (so the server needs `scep allow-des`) and signs with SHA-1, whatever GetCACaps
+says; its transactionID derives from the key. On PENDING it sleeps 30 s and sends the
+same PKCSReq again (it has no CertPoll): the tests stop it at PENDING and run it again
+instead, which sends the same request. With an existing certificate it sends a
+RenewalReq signed by that certificate, with the same key."""
 
 import base64
+import datetime
 import hashlib
 import re
 import urllib.parse
 
 import pytest
 
-from conftest import openssl, write
+from conftest import openssl, wait_for, write
 from scep_helpers import CapsRelay, Micromdm, ScepServer, cert_serial_of, verify
 
 
@@ -24,9 +26,9 @@ def client(scep, name, key_index):
     return Micromdm(scep.workdir, name, scep.url, key_index)
 
 
-def enrolled(scep, c, out):
+def enrolled(scep, c, out, at=None):
     assert "pkiStatus=SUCCESS" in out, out
-    verify(scep.ca_pem(), c.cert)
+    verify(scep.ca_pem(), c.cert, at)
     return cert_serial_of(c.cert)
 
 
@@ -124,30 +126,35 @@ def test_rejected_request_fails(scep):
 
 
 def test_renewal_req_signed_by_the_current_certificate(scep):
-    scep.create_ca("scep allow-des")  # manual: only the OTP or a renewal is granted
+    # manual: only the OTP or a renewal is granted
+    scep.create_ca("scep allow-des", "lifetime enrollment-request 1")
     c = client(scep, "m1", 0)
     rc, out = c.run(challenge=scep.password())
     assert rc == 0, out
-    old_serial = enrolled(scep, c, out)
-    old = open(c.cert).read()
+    serials = [enrolled(scep, c, out)]
     # The client renews with the same key, so the same transactionID: while the first
-    # request is in the database it answers with the old certificate. Once the
-    # operator removes it, the RenewalReq is a new request, granted because the
-    # certificate that signed it is a valid one of this CA.
+    # request is in the database that answers, with the same certificate. Once the
+    # request has expired (or the operator removed it), the RenewalReq is a new
+    # request, granted because a valid certificate of this CA signed it.
+    scep.d.advance_clock(datetime.timedelta(hours=2))
+    wait_for(lambda: scep.requests() == [], what="the request expired")
+    rc, out = c.run()
+    assert rc == 0, out
+    serials.append(enrolled(scep, c, out, at=scep.d.now()))
     [row] = scep.requests()
+    assert row["state"] == "granted"
     scep.exec(f"remove {row['id']}")
     rc, out = c.run()
     assert rc == 0, out
-    new_serial = enrolled(scep, c, out)
-    assert new_serial != old_serial
-    assert open(c.cert).read() != old
+    serials.append(enrolled(scep, c, out, at=scep.d.now()))
+    assert len(set(serials)) == 3, serials
     assert [r["state"] for r in scep.requests()] == ["granted"]
 
 
 def test_pki_operation_over_get(scep):
     scep.create_ca("grant auto", "scep allow-des")
     # Without POSTPKIOperation in GetCACaps the client sends PKIOperation with GET
-    # (micromdm: URL-safe base64).
+    # (micromdm: URL-safe base64, unescaped, `message=` before `operation=`).
     with CapsRelay(scep.port, drop=("POSTPKIOperation", "SCEPStandard")) as relay:
         c = Micromdm(scep.workdir, "m1", relay.url, 0)
         rc, out = c.run()
