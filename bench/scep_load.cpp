@@ -30,25 +30,16 @@
 // Prints a report, then one "RESULT key=value ..." line for scripts. Exit status 0 when
 // the run completed (whatever the servers answered), 1 on a setup error.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <fstream>
+#include <ctime>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
-#include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -58,7 +49,9 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509_vfy.h>
+#include <CLI/CLI.hpp>
 
+#include "http_client.h"
 #include "pki/certificate.h"
 #include "pki/csr.h"
 #include "pki/key.h"
@@ -72,6 +65,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using scepter::Result;
+using scepter::bench::HttpConn;
+using scepter::bench::HttpReply;
 using scepter::pki::Certificate;
 using scepter::pki::Key;
 using scepter::pki::Ptr;
@@ -107,27 +102,25 @@ struct Args {
 
 Args parse_args(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string f = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) die("missing value for " + f);
-      return argv[++i];
-    };
-    if (f == "--host") a.host = value();
-    else if (f == "--port") a.port = std::atoi(value().c_str());
-    else if (f == "--path") a.path = value();
-    else if (f == "--label") a.label = value();
-    else if (f == "--mode") a.mode = value();
-    else if (f == "--n") a.n = std::atoi(value().c_str());
-    else if (f == "--c") a.c = std::atoi(value().c_str());
-    else if (f == "--get") a.get = true;
-    else if (f == "--keys") a.keys_file = value();
-    else if (f == "--tag") a.tag = value();
-    else if (f == "--challenge") a.challenge = value();
-    else if (f == "--threads") a.threads = std::atoi(value().c_str());
-    else if (f == "--seconds") a.seconds = std::atoi(value().c_str());
-    else if (f == "--control-socket") a.control_socket = value();
-    else die("unknown flag " + f);
+  CLI::App app{"scep_load: SCEP enrolment and GetCACaps/GetCACert load"};
+  app.add_option("--host", a.host, "Server address (numeric IPv4)");
+  app.add_option("--port", a.port, "Server port")->required();
+  app.add_option("--path", a.path, "Path of the SCEP CGI");
+  app.add_option("--label", a.label, "message= of GetCACert and GetCACaps; the CA label");
+  app.add_option("--mode", a.mode, "enroll, otp, getcacaps or getcacert");
+  app.add_option("--n", a.n, "Enrolments");
+  app.add_option("--c", a.c, "Concurrent keep-alive connections");
+  app.add_flag("--get", a.get, "PKIOperation with GET instead of POST");
+  app.add_option("--keys", a.keys_file, "PEM file of requester keys, read and extended");
+  app.add_option("--tag", a.tag, "Makes this run's transactionIDs and subjects unique");
+  app.add_option("--challenge", a.challenge, "challengePassword of the requests");
+  app.add_option("--threads", a.threads, "Threads for key generation, preparation, checks");
+  app.add_option("--seconds", a.seconds, "Length of a getcacaps/getcacert run");
+  app.add_option("--control-socket", a.control_socket, "scepterd's control socket (otp)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e));
   }
   if (a.port <= 0 || a.n <= 0 || a.c <= 0 || a.threads <= 0 || a.seconds <= 0) {
     die("--port, --n, --c, --threads and --seconds must be positive");
@@ -147,163 +140,6 @@ void parallel_for(int n, int threads, const std::function<void(int)>& fn) {
   }
   for (auto& t : pool) t.join();
 }
-
-// ---- A blocking HTTP/1.1 client: keep-alive, Content-Length or chunked bodies. ----
-
-struct HttpReply {
-  int status = 0;
-  std::string content_type;
-  std::string body;
-};
-
-class HttpConn {
- public:
-  HttpConn(std::string host, int port) : host_(std::move(host)), port_(port) {}
-  ~HttpConn() { close(); }
-  HttpConn(const HttpConn&) = delete;
-  HttpConn& operator=(const HttpConn&) = delete;
-
-  // Sends `request` (a complete HTTP/1.1 message) and reads the answer. Reconnects once
-  // when a kept-alive connection turns out closed. nullopt on failure.
-  std::optional<HttpReply> exchange(const std::string& request) {
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      const bool fresh = fd_ < 0;
-      if (fresh && !connect()) return std::nullopt;
-      if (send_all(request)) {
-        if (auto r = read_reply()) return r;
-      }
-      close();
-      if (fresh) return std::nullopt;  // a new connection failed: do not retry
-    }
-    return std::nullopt;
-  }
-  int reconnects() const { return connects_ > 0 ? connects_ - 1 : 0; }
-
- private:
-  bool connect() {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(port_));
-    if (inet_pton(AF_INET, host_.c_str(), &a.sin_addr) != 1) return false;
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd_ < 0) return false;
-    const int one = 1;
-    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    timeval tv{120, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-      close();
-      return false;
-    }
-    ++connects_;
-    return true;
-  }
-  void close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-    buf_.clear();
-  }
-  bool send_all(std::string_view d) {
-    while (!d.empty()) {
-      const ssize_t n = ::send(fd_, d.data(), d.size(), MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      d.remove_prefix(static_cast<size_t>(n));
-    }
-    return true;
-  }
-  bool fill() {
-    char tmp[65536];
-    const ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
-    if (n <= 0) return false;
-    buf_.append(tmp, static_cast<size_t>(n));
-    return true;
-  }
-  // The position after the next CRLF at or after `from`, reading as needed.
-  std::optional<size_t> line_end(size_t from) {
-    size_t p;
-    while ((p = buf_.find("\r\n", from)) == std::string::npos) {
-      if (!fill()) return std::nullopt;
-    }
-    return p + 2;
-  }
-  bool need(size_t bytes) {
-    while (buf_.size() < bytes) {
-      if (!fill()) return false;
-    }
-    return true;
-  }
-
-  std::optional<HttpReply> read_reply() {
-    size_t end;
-    while ((end = buf_.find("\r\n\r\n")) == std::string::npos) {
-      if (!fill()) return std::nullopt;
-    }
-    HttpReply r;
-    const std::string head = buf_.substr(0, end + 2);
-    buf_.erase(0, end + 4);
-    if (head.size() < 12 || head.compare(0, 5, "HTTP/") != 0) return std::nullopt;
-    r.status = std::atoi(head.c_str() + 9);
-    std::optional<size_t> length;
-    bool chunked = false, close_after = head.compare(0, 8, "HTTP/1.0") == 0;
-    for (size_t pos = head.find("\r\n") + 2; pos < head.size();) {
-      const size_t eol = head.find("\r\n", pos);
-      const std::string line = head.substr(pos, eol - pos);
-      pos = eol + 2;
-      const size_t colon = line.find(':');
-      if (colon == std::string::npos) continue;
-      std::string name = line.substr(0, colon), value = line.substr(colon + 1);
-      while (!value.empty() && value.front() == ' ') value.erase(0, 1);
-      for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      std::string lower = value;
-      for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      if (name == "content-length") length = std::strtoull(value.c_str(), nullptr, 10);
-      if (name == "content-type") r.content_type = value;
-      if (name == "transfer-encoding" && lower.find("chunked") != std::string::npos) chunked = true;
-      if (name == "connection" && lower.find("close") != std::string::npos) close_after = true;
-      if (name == "connection" && lower.find("keep-alive") != std::string::npos) close_after = false;
-    }
-    if (chunked) {
-      for (;;) {
-        auto eol = line_end(0);
-        if (!eol) return std::nullopt;
-        const size_t size = std::strtoull(buf_.c_str(), nullptr, 16);
-        buf_.erase(0, *eol);
-        if (size == 0) {
-          // Trailers, if any, then the final CRLF.
-          for (;;) {
-            auto t = line_end(0);
-            if (!t) return std::nullopt;
-            const bool last = *t == 2;
-            buf_.erase(0, *t);
-            if (last) break;
-          }
-          break;
-        }
-        if (!need(size + 2)) return std::nullopt;
-        r.body.append(buf_, 0, size);
-        buf_.erase(0, size + 2);
-      }
-    } else if (length) {
-      if (!need(*length)) return std::nullopt;
-      r.body = buf_.substr(0, *length);
-      buf_.erase(0, *length);
-    } else {
-      while (fill()) {
-      }
-      r.body = std::move(buf_);
-      buf_.clear();
-      close_after = true;
-    }
-    if (close_after) close();
-    return r;
-  }
-
-  std::string host_;
-  int port_;
-  int fd_ = -1;
-  int connects_ = 0;
-  std::string buf_;
-};
 
 std::string get_request(const Args& a, const std::string& query) {
   return "GET " + a.path + "?" + query + " HTTP/1.1\r\nHost: " + a.host + ":" +
@@ -370,8 +206,8 @@ std::vector<Key> load_or_make_keys(const Args& a, int n) {
     fresh[static_cast<size_t>(i)] = check(Key::generate_rsa(2048), "RSA key generation");
   });
   const double s = std::chrono::duration<double>(Clock::now() - start).count();
-  std::printf("keys: %d read, %d RSA-2048 keys generated on %d threads in %.1f s\n", have,
-              n - have, a.threads, s);
+  std::printf("keys: %d read, %d RSA-2048 keys generated on %d threads in %.1f s\n", have, n - have,
+              a.threads, s);
   if (!a.keys_file.empty()) {
     Ptr<BIO> out(BIO_new_file(a.keys_file.c_str(), "a"));
     for (auto& k : fresh) {
@@ -415,9 +251,8 @@ void prepare(const Args& a, const Certificate& ca, int index, const std::string&
              Enrolment& e) {
   const std::string dn = "CN=scep-load-" + a.tag + "-" + std::to_string(index) + ",O=Scepter bench";
   auto subject = check(scepter::pki::parse_dn(dn), "subject");
-  auto csr = check(scepter::pki::make_csr({.subject = subject.get(),
-                                           .key = *e.key,
-                                           .challenge_password = challenge}),
+  auto csr = check(scepter::pki::make_csr(
+                       {.subject = subject.get(), .key = *e.key, .challenge_password = challenge}),
                    "make_csr");
   auto signer = check(scep::make_self_signed_signer(e.key->evp(), subject.get()), "signer");
   e.transaction_id = hex_md5(e.key->public_key_der() + a.tag);
@@ -436,19 +271,20 @@ void prepare(const Args& a, const Certificate& ca, int index, const std::string&
   p.transaction_id = e.transaction_id;
   p.sender_nonce = e.nonce;
   const std::string der = check(scep::encode_pki_request(p), "encode_pki_request");
-  e.http_request = a.get ? get_request(a, "operation=PKIOperation&message=" +
-                                              scep::encode_get_message(der))
-                         : post_request(a, der);
+  e.http_request =
+      a.get ? get_request(a, "operation=PKIOperation&message=" + scep::encode_get_message(der))
+            : post_request(a, der);
 }
 
 struct Verdicts {
   int success = 0, pending = 0, failure = 0;
-  int http_errors = 0;   // no answer, or an HTTP status other than 200
-  int bad_replies = 0;   // not a CertRep signed by the CA, wrong transactionID or nonce
-  int unverified = 0;    // SUCCESS whose certificate does not chain to the CA
-  int wrong_key = 0;     // SUCCESS whose certificate is not for the requester's key
+  int http_errors = 0;  // no answer, or an HTTP status other than 200
+  int bad_replies = 0;  // not a CertRep signed by the CA, wrong transactionID or nonce
+  int unverified = 0;   // SUCCESS whose certificate does not chain to the CA
+  int wrong_key = 0;    // SUCCESS whose certificate is not for the requester's key
   int duplicate_serials = 0;
   std::map<std::string, int> fail_infos;
+  std::map<std::string, int> reply_ciphers;  // of the SUCCESS envelopes
   std::string first_problem;
 };
 
@@ -493,9 +329,11 @@ Verdicts verify_all(const Args& a, const Certificate& ca, std::vector<Enrolment>
     }
     if (issued == nullptr) return problem(v.wrong_key, "no certificate for the requester's key");
     Ptr<X509_STORE_CTX> ctx(X509_STORE_CTX_new());
-    const bool chain_ok = ctx && X509_STORE_CTX_init(ctx.get(), store.get(), issued, nullptr) == 1 &&
+    const bool chain_ok = ctx &&
+                          X509_STORE_CTX_init(ctx.get(), store.get(), issued, nullptr) == 1 &&
                           X509_verify_cert(ctx.get()) == 1;
-    std::string why = chain_ok ? "" : X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()));
+    std::string why =
+        chain_ok ? "" : X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()));
     Ptr<BIGNUM> bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(issued), nullptr));
     char* hex = bn ? BN_bn2hex(bn.get()) : nullptr;
     const std::string serial = hex ? hex : "?";
@@ -503,6 +341,7 @@ Verdicts verify_all(const Args& a, const Certificate& ca, std::vector<Enrolment>
     std::lock_guard<std::mutex> lock(mu);
     ++v.success;
     ++serials[serial];
+    ++v.reply_ciphers[rep->cipher ? std::string(scep::cipher_name(*rep->cipher)) : "?"];
     if (!chain_ok) {
       ++v.unverified;
       if (v.first_problem.empty()) v.first_problem = "certificate does not verify: " + why;
@@ -521,24 +360,30 @@ void report(const Args& a, const char* mode, std::vector<Enrolment>& all, double
   const double rate = static_cast<double>(all.size()) / elapsed;
   const double p50 = percentile(lat, 50), p99 = percentile(lat, 99);
   const double mx = lat.empty() ? 0 : *std::max_element(lat.begin(), lat.end());
-  std::printf("load: %zu requests, c=%d, %s, %.2f s: %.1f enrolments/s, latency p50 %.1f ms, "
-              "p99 %.1f ms, max %.1f ms, reconnects %d\n",
-              all.size(), a.c, a.get ? "GET" : "POST", elapsed, rate, p50, p99, mx, reconnects);
+  std::printf(
+      "load: %zu requests, c=%d, %s, %.2f s: %.1f enrolments/s, latency p50 %.1f ms, "
+      "p99 %.1f ms, max %.1f ms, reconnects %d\n",
+      all.size(), a.c, a.get ? "GET" : "POST", elapsed, rate, p50, p99, mx, reconnects);
   const auto start = Clock::now();
   Verdicts v = verify_all(a, ca, all);
-  std::printf("verified %zu replies in %.1f s: SUCCESS %d, PENDING %d, FAILURE %d, HTTP errors %d, "
-              "bad replies %d, certificates not verifying %d, wrong key %d, duplicate serials %d\n",
-              all.size(), std::chrono::duration<double>(Clock::now() - start).count(), v.success,
-              v.pending, v.failure, v.http_errors, v.bad_replies, v.unverified, v.wrong_key,
-              v.duplicate_serials);
-  for (const auto& [info, count] : v.fail_infos) std::printf("  FAILURE %d x %s\n", count, info.c_str());
+  std::printf(
+      "verified %zu replies in %.1f s: SUCCESS %d, PENDING %d, FAILURE %d, HTTP errors %d, "
+      "bad replies %d, certificates not verifying %d, wrong key %d, duplicate serials %d\n",
+      all.size(), std::chrono::duration<double>(Clock::now() - start).count(), v.success, v.pending,
+      v.failure, v.http_errors, v.bad_replies, v.unverified, v.wrong_key, v.duplicate_serials);
+  for (const auto& [info, count] : v.fail_infos)
+    std::printf("  FAILURE %d x %s\n", count, info.c_str());
+  for (const auto& [cipher, count] : v.reply_ciphers) {
+    std::printf("  SUCCESS envelopes: %d x %s\n", count, cipher.c_str());
+  }
   if (!v.first_problem.empty()) std::printf("  first problem: %s\n", v.first_problem.c_str());
-  std::printf("RESULT mode=%s method=%s n=%zu c=%d seconds=%.3f rate=%.1f p50_ms=%.1f p99_ms=%.1f "
-              "max_ms=%.1f success=%d pending=%d failure=%d http_errors=%d bad_replies=%d "
-              "unverified=%d wrong_key=%d dup_serials=%d\n",
-              mode, a.get ? "GET" : "POST", all.size(), a.c, elapsed, rate, p50, p99, mx,
-              v.success, v.pending, v.failure, v.http_errors, v.bad_replies, v.unverified,
-              v.wrong_key, v.duplicate_serials);
+  std::printf(
+      "RESULT mode=%s method=%s n=%zu c=%d seconds=%.3f rate=%.1f p50_ms=%.1f p99_ms=%.1f "
+      "max_ms=%.1f success=%d pending=%d failure=%d http_errors=%d bad_replies=%d "
+      "unverified=%d wrong_key=%d dup_serials=%d\n",
+      mode, a.get ? "GET" : "POST", all.size(), a.c, elapsed, rate, p50, p99, mx, v.success,
+      v.pending, v.failure, v.http_errors, v.bad_replies, v.unverified, v.wrong_key,
+      v.duplicate_serials);
 }
 
 int run_enroll(const Args& a) {
@@ -553,8 +398,9 @@ int run_enroll(const Args& a) {
     e.key = keys[static_cast<size_t>(i)];
     prepare(a, ca, i, a.challenge, e);
   });
-  std::printf("prepared %d signed and enveloped PKCSReq messages (AES-128-CBC, SHA-256) in %.1f s\n",
-              a.n, std::chrono::duration<double>(Clock::now() - prep_start).count());
+  std::printf(
+      "prepared %d signed and enveloped PKCSReq messages (AES-128-CBC, SHA-256) in %.1f s\n", a.n,
+      std::chrono::duration<double>(Clock::now() - prep_start).count());
   std::fflush(stdout);
 
   std::atomic<int> next{0}, reconnects{0};
@@ -637,8 +483,8 @@ int run_get(const Args& a, const std::string& operation) {
         if (r && r->status == 200 && !r->body.empty()) {
           ++ok;
         } else if (bad++ == 0) {
-          first_bad = r ? "HTTP " + std::to_string(r->status) + ": " + r->body.substr(0, 100)
-                        : "no answer";
+          first_bad =
+              r ? "HTTP " + std::to_string(r->status) + ": " + r->body.substr(0, 100) : "no answer";
         }
       }
     });
@@ -650,15 +496,17 @@ int run_get(const Args& a, const std::string& operation) {
   std::vector<double> all;
   for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
   const double rate = static_cast<double>(ok + bad) / elapsed;
-  std::printf("%s: c=%d keep-alive, %.1f s: %ld OK, %ld failed, %.0f requests/s, p50 %.3f ms, "
-              "p99 %.3f ms\n",
-              operation.c_str(), a.c, elapsed, ok.load(), bad.load(), rate, percentile(all, 50),
-              percentile(all, 99));
+  std::printf(
+      "%s: c=%d keep-alive, %.1f s: %ld OK, %ld failed, %.0f requests/s, p50 %.3f ms, "
+      "p99 %.3f ms\n",
+      operation.c_str(), a.c, elapsed, ok.load(), bad.load(), rate, percentile(all, 50),
+      percentile(all, 99));
   if (bad > 0) std::printf("  first failure: %s\n", first_bad.c_str());
-  std::printf("RESULT mode=%s c=%d seconds=%.3f requests=%ld failed=%ld rate=%.0f p50_ms=%.3f "
-              "p99_ms=%.3f\n",
-              operation.c_str(), a.c, elapsed, ok.load() + bad.load(), bad.load(), rate,
-              percentile(all, 50), percentile(all, 99));
+  std::printf(
+      "RESULT mode=%s c=%d seconds=%.3f requests=%ld failed=%ld rate=%.0f p50_ms=%.3f "
+      "p99_ms=%.3f\n",
+      operation.c_str(), a.c, elapsed, ok.load() + bad.load(), bad.load(), rate,
+      percentile(all, 50), percentile(all, 99));
   return 0;
 }
 

@@ -212,6 +212,8 @@ class CertificateServer {
   Result<pki::Certificate> issue_for(Runtime& rt, RequestRecord& request,
                                      const pki::Csr* parsed = nullptr);
   Result<ScepOutcome> scep_answer_existing(Runtime& rt, RequestRecord& request);
+  Result<std::vector<RequestRecord>> open_requests(Runtime& rt, std::optional<RequestId> id,
+                                                   std::string_view verb);
   bool issued_by_us(Runtime& rt, const pki::Certificate& cert) const;
   Status write_cert_files(const ServerConfig& cfg, const store::CertRecord& rec);
   void fail_critical(const Status& why);

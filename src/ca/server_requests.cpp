@@ -170,29 +170,37 @@ Result<SubmitOutcome> CertificateServer::submit(std::string_view csr_der, Reques
   return out;
 }
 
+// The requests `grant` or `reject` act on: the one named (which must still be open), or
+// every pending and authorized request, oldest first (serials then follow request order).
+Result<std::vector<RequestRecord>> CertificateServer::open_requests(Runtime& rt,
+                                                                    std::optional<RequestId> id,
+                                                                    std::string_view verb) {
+  auto open = [](const RequestRecord& r) {
+    return r.state == RequestState::kPending || r.state == RequestState::kAuthorized;
+  };
+  std::vector<RequestRecord> out;
+  if (id.has_value()) {
+    ASSIGN_OR_RETURN(RequestRecord r, rt.store->request(*id));
+    if (!open(r)) {
+      return fail(invalid_argument(fmt::format("Request {} is {}; only pending requests can be {}.",
+                                               r.id, store::request_state_name(r.state), verb)));
+    }
+    out.push_back(std::move(r));
+    return out;
+  }
+  ASSIGN_OR_RETURN(auto all, rt.store->requests());
+  for (auto& r : all) {
+    if (open(r)) out.push_back(std::move(r));
+  }
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
 Result<std::vector<IssuedCertificate>> CertificateServer::grant(std::optional<RequestId> id) {
   auto rt = runtime();
   if (!rt) return fail(unavailable("The certificate server is not enabled."));
   std::lock_guard<std::mutex> lock(rt->request_mu);
-  std::vector<RequestRecord> todo;
-  if (id.has_value()) {
-    ASSIGN_OR_RETURN(RequestRecord r, rt->store->request(*id));
-    if (r.state != RequestState::kPending && r.state != RequestState::kAuthorized) {
-      return fail(
-          invalid_argument(fmt::format("Request {} is {}; only pending requests can be "
-                                       "granted.",
-                                       r.id, store::request_state_name(r.state))));
-    }
-    todo.push_back(std::move(r));
-  } else {
-    ASSIGN_OR_RETURN(auto all, rt->store->requests());
-    for (auto& r : all) {
-      if (r.state == RequestState::kPending || r.state == RequestState::kAuthorized) {
-        todo.push_back(std::move(r));
-      }
-    }
-    std::reverse(todo.begin(), todo.end());  // oldest first: serials follow request order
-  }
+  ASSIGN_OR_RETURN(std::vector<RequestRecord> todo, open_requests(*rt, id, "granted"));
   std::vector<IssuedCertificate> out;
   for (auto& r : todo) {
     ASSIGN_OR_RETURN(pki::Certificate cert, issue_for(*rt, r));
@@ -205,24 +213,7 @@ Status CertificateServer::reject(std::optional<RequestId> id) {
   auto rt = runtime();
   if (!rt) return unavailable("The certificate server is not enabled.");
   std::lock_guard<std::mutex> lock(rt->request_mu);
-  std::vector<RequestRecord> todo;
-  if (id.has_value()) {
-    ASSIGN_OR_RETURN(RequestRecord r, rt->store->request(*id));
-    if (r.state != RequestState::kPending && r.state != RequestState::kAuthorized) {
-      return invalid_argument(
-          fmt::format("Request {} is {}; only pending requests can be "
-                      "rejected.",
-                      r.id, store::request_state_name(r.state)));
-    }
-    todo.push_back(std::move(r));
-  } else {
-    ASSIGN_OR_RETURN(auto all, rt->store->requests());
-    for (auto& r : all) {
-      if (r.state == RequestState::kPending || r.state == RequestState::kAuthorized) {
-        todo.push_back(std::move(r));
-      }
-    }
-  }
+  ASSIGN_OR_RETURN(std::vector<RequestRecord> todo, open_requests(*rt, id, "rejected"));
   store::WriteBatch batch;
   for (auto& r : todo) {
     r.state = RequestState::kDenied;

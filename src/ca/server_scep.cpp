@@ -3,8 +3,10 @@
 
 #include <algorithm>
 #include <functional>
+#include <string_view>
 
 #include <fmt/format.h>
+#include <openssl/x509.h>
 
 #include "ca/certificate_server.h"
 #include "ca/server_runtime.h"
@@ -39,6 +41,15 @@ ScepOutcome success(pki::Certificate cert, RequestId id) {
   o.certificate = std::move(cert);
   o.request_id = id;
   return o;
+}
+
+// True when `der` holds the DER encoding of `name` somewhere.
+bool contains_name(std::string_view der, const X509_NAME* name) {
+  const unsigned char* enc = nullptr;
+  std::size_t len = 0;
+  if (X509_NAME_get0_der(name, &enc, &len) != 1 || len == 0) return true;
+  return der.find(std::string_view(reinterpret_cast<const char*>(enc), len)) !=
+         std::string_view::npos;
 }
 
 bool is_ra_name(const std::string& ios_subject) {
@@ -202,9 +213,13 @@ Result<ScepOutcome> CertificateServer::scep_enroll(std::string_view csr_der,
     return failure(ScepFailInfo::kBadRequest, "the request asks for a CA certificate", req.id);
   }
 
-  // Who signed the message decides what it may do.
+  // Who signed the message decides what it may do. Only a certificate of ours can
+  // authorise anything, and ours carry the CA certificate's subject, byte for byte, as
+  // their issuer: a signer without those bytes (the usual throw-away self-signed one) is
+  // not parsed, which would decode its public key again (costly: docs/performance.md).
   std::optional<pki::Certificate> signer;
-  if (!scep.signer_cert_der.empty()) {
+  if (!scep.signer_cert_der.empty() &&
+      contains_name(scep.signer_cert_der, rt->ca_cert->subject())) {
     if (auto c = pki::Certificate::from_der(scep.signer_cert_der); c.has_value()) signer = *c;
   }
   const bool signer_is_ours = signer && issued_by_us(*rt, *signer);

@@ -58,9 +58,14 @@ std::shared_ptr<CertificateServer> pick(const ca::Device& device, const std::str
   return nullptr;
 }
 
+// Encoded only: parsing the DER again would decode its public key once more, one of
+// the costliest steps of an enrolment with OpenSSL 3 (docs/performance.md).
 std::string der_of(X509* cert) {
-  auto c = pki::Certificate::from_x509(pki::up_ref(cert));
-  return c.has_value() ? c->der() : std::string();
+  const int len = i2d_X509(cert, nullptr);
+  if (len <= 0) return {};
+  std::string der(static_cast<std::size_t>(len), '\0');
+  auto* p = reinterpret_cast<unsigned char*>(der.data());
+  return i2d_X509(cert, &p) == len ? der : std::string();
 }
 
 FailInfo to_wire(ca::ScepFailInfo f) { return static_cast<FailInfo>(static_cast<int>(f)); }

@@ -15,10 +15,7 @@
 namespace scepter::cli {
 namespace {
 
-constexpr std::string_view kCrypto = "Encryption module";
-constexpr std::string_view kPki = "Public Key components";
-constexpr std::string_view kServer = "IOS Certificate server";
-constexpr std::string_view kLabel = "Name of the certificate server";
+using namespace cs_help;
 
 std::shared_ptr<ca::CertificateServer> find_server(Context& ctx, const Args& a) {
   return ctx.device().server(std::string(a.word("label")));

@@ -13,10 +13,7 @@
 namespace scepter::cli {
 namespace {
 
-constexpr std::string_view kCrypto = "Encryption module";
-constexpr std::string_view kPki = "Public Key components";
-constexpr std::string_view kServer = "IOS Certificate server";
-constexpr std::string_view kLabel = "Name of the certificate server";
+using namespace cs_help;
 constexpr std::string_view kShow = "Show running system information";
 
 const char* level_text(files::DbLevel level) {
