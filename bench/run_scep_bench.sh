@@ -114,6 +114,9 @@ stop_mdm() {
   kill "$mdm_pid"
   wait "$mdm_pid" 2>/dev/null || true
   mdm_pid=""
+  echo "scepserver errors logged (count, message):"
+  sed -n 's/.*msg="\([^"]*\)" err="\([^"]*\)".*/\1: \2/p' "$work/mdm.$1/scepserver.log" |
+    sed 's/[0-9]\{1,\}/N/g' | sort | uniq -c | sort -rn | head -5
 }
 
 echo "== machine"
@@ -209,7 +212,7 @@ for c in "${levels[@]}"; do
   fi
   run_enrol scepserver "c=$c POST" "$work/mdm.c$c.txt" "$ns" \
     --port "$mdm_port" --path /scep --c "$c" --tag "m$c" --challenge "$challenge"
-  stop_mdm
+  stop_mdm "c$c"
 done
 
 echo

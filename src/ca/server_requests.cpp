@@ -1,9 +1,6 @@
 // CertificateServer: the enrollment request database, granting and issuing, and the
 // one-time enrollment password.
 
-#include <openssl/crypto.h>
-#include <openssl/rand.h>
-
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -273,10 +270,9 @@ void CertificateServer::expire_requests(Runtime& rt) {
 Result<OneTimePassword> CertificateServer::generate_password(int minutes) {
   auto rt = runtime();
   if (!rt) return fail(unavailable("The certificate server is not enabled."));
-  unsigned char raw[8];
-  if (RAND_bytes(raw, sizeof raw) != 1) return fail(internal_error("no randomness"));
+  ASSIGN_OR_RETURN(std::string raw, pki::random_bytes(8));
   OneTimePassword otp;
-  otp.password = pki::hex_upper(std::string_view(reinterpret_cast<char*>(raw), sizeof raw));
+  otp.password = pki::hex_upper(raw);
   otp.expires = deps_.clock.now() + std::chrono::minutes(minutes);
   std::lock_guard<std::mutex> lock(rt->otp_mu);
   store::WriteBatch batch;
@@ -293,10 +289,7 @@ bool CertificateServer::consume_password(std::string_view candidate) {
   std::lock_guard<std::mutex> lock(rt->otp_mu);
   if (rt->otp_digest.empty() || deps_.clock.now() >= rt->otp_expires) return false;
   const std::string d = sha256_hex(candidate);
-  if (d.size() != rt->otp_digest.size() ||
-      CRYPTO_memcmp(d.data(), rt->otp_digest.data(), d.size()) != 0) {
-    return false;
-  }
+  if (!pki::constant_time_equal(d, rt->otp_digest)) return false;
   store::WriteBatch batch;
   batch.delete_meta(kMetaOtp);
   if (!rt->store->write(batch).ok()) return false;  // unused if we cannot record its use

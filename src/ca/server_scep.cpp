@@ -6,7 +6,6 @@
 #include <string_view>
 
 #include <fmt/format.h>
-#include <openssl/x509.h>
 
 #include "ca/certificate_server.h"
 #include "ca/server_runtime.h"
@@ -41,15 +40,6 @@ ScepOutcome success(pki::Certificate cert, RequestId id) {
   o.certificate = std::move(cert);
   o.request_id = id;
   return o;
-}
-
-// True when `der` holds the DER encoding of `name` somewhere.
-bool contains_name(std::string_view der, const X509_NAME* name) {
-  const unsigned char* enc = nullptr;
-  std::size_t len = 0;
-  if (X509_NAME_get0_der(name, &enc, &len) != 1 || len == 0) return true;
-  return der.find(std::string_view(reinterpret_cast<const char*>(enc), len)) !=
-         std::string_view::npos;
 }
 
 bool is_ra_name(const std::string& ios_subject) {
@@ -219,7 +209,7 @@ Result<ScepOutcome> CertificateServer::scep_enroll(std::string_view csr_der,
   // not parsed, which would decode its public key again (costly: docs/performance.md).
   std::optional<pki::Certificate> signer;
   if (!scep.signer_cert_der.empty() &&
-      contains_name(scep.signer_cert_der, rt->ca_cert->subject())) {
+      pki::der_contains_name(scep.signer_cert_der, rt->ca_cert->subject())) {
     if (auto c = pki::Certificate::from_der(scep.signer_cert_der); c.has_value()) signer = *c;
   }
   const bool signer_is_ours = signer && issued_by_us(*rt, *signer);

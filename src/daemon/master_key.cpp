@@ -1,10 +1,10 @@
 #include "daemon/master_key.h"
 
-#include <openssl/rand.h>
-
 #include <cstdlib>
 
 #include "common/fs.h"
+#include "pki/digest.h"
+#include "pki/encoding.h"
 
 namespace scepter::daemon {
 namespace {
@@ -33,14 +33,8 @@ Result<MasterPassphrase> load_master_passphrase(const std::string& password_file
     std::string p = trim(*text);
     if (!p.empty()) return MasterPassphrase{p, path, false};
   }
-  unsigned char raw[32];
-  if (RAND_bytes(raw, sizeof raw) != 1) return fail(internal_error("no randomness"));
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string p;
-  for (unsigned char c : raw) {
-    p += kHex[c >> 4];
-    p += kHex[c & 15];
-  }
+  ASSIGN_OR_RETURN(std::string raw, pki::random_bytes(32));
+  std::string p = pki::hex_upper(raw);
   RETURN_IF_ERROR(fs::write_atomic(path, p + "\n", 0600));
   return MasterPassphrase{p, path, true};
 }

@@ -1,5 +1,8 @@
 #include "pki/digest.h"
 
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
 #include "pki/encoding.h"
 
 namespace scepter::pki {
@@ -68,6 +71,18 @@ std::string ios_fingerprint(std::string_view hex) {
     out.append(hex.substr(i, 8));
   }
   return out;
+}
+
+Result<std::string> random_bytes(std::size_t n) {
+  std::string out(n, '\0');
+  if (n > 0 && RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) {
+    return fail(internal_error("the random number generator failed"));
+  }
+  return out;
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 }  // namespace scepter::pki

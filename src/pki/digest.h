@@ -29,6 +29,11 @@ const EVP_MD* evp_md(Hash hash);
 std::string digest(Hash hash, std::string_view bytes);
 // MD5 of `bytes` as 32 upper-case hex digits: IOS's certificate and request fingerprint.
 std::string md5_hex(std::string_view bytes);
+
+// `n` bytes from OpenSSL's CSPRNG; kInternal if it fails.
+Result<std::string> random_bytes(std::size_t n);
+// Compares in time independent of where the inputs differ (for secrets).
+bool constant_time_equal(std::string_view a, std::string_view b);
 // Cuts a hex string into groups of 8 separated by single spaces, as IOS prints
 // fingerprints: "CF2C23D1 560F25DB 22E9D10F E595A6D6". No trailing space (some IOS
 // screens print one; the display code adds it).

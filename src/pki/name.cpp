@@ -350,4 +350,12 @@ std::string format_dn_ios(const X509_NAME* name) {
   return out;
 }
 
+bool der_contains_name(std::string_view der, const X509_NAME* name) {
+  const unsigned char* enc = nullptr;
+  std::size_t len = 0;
+  if (X509_NAME_get0_der(name, &enc, &len) != 1 || len == 0) return true;
+  return der.find(std::string_view(reinterpret_cast<const char*>(enc), len)) !=
+         std::string_view::npos;
+}
+
 }  // namespace scepter::pki

@@ -49,4 +49,9 @@ std::string format_dn_config(const X509_NAME* name);
 // printed as "#" + hex.
 std::string format_dn_ios(const X509_NAME* name);
 
+// True when the DER encoding of `name` occurs in `der` (e.g. as a certificate's issuer):
+// a cheap pre-check that avoids parsing certificates that cannot be ours. An unencodable
+// name counts as present, so callers go on to the full check.
+bool der_contains_name(std::string_view der, const X509_NAME* name);
+
 }  // namespace scepter::pki
