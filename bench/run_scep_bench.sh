@@ -19,8 +19,9 @@
 # that has nothing but `lo`, and its load generator runs in the same namespace. The N
 # requester keys (RSA-2048) are generated once, before any clock starts, and kept in KEYS
 # (default BUILD_DIR/bench/scep_load_keys.pem) for later runs; every row uses the same
-# keys with its own transactionIDs and subjects. Prints the machine, each tool's output and Markdown
-# tables for docs/performance.md. Cleans up processes, namespace and files on exit.
+# keys with its own transactionIDs and subjects. Prints the machine, each tool's output
+# and Markdown tables for docs/performance.md. Cleans up processes, namespace and files
+# on exit.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -36,19 +37,25 @@ nice_level=${NICE:-0}
 ns=scepbench
 challenge=bench-challenge
 
+case $build in /*) ;; *) build=$root/$build ;; esac
 ninja -C "$build" -j2 scepterd scepter scep_load >/dev/null
-keys=${KEYS:-$root/$build/bench/scep_load_keys.pem}
-scepterd_bin=$root/$build/src/daemon/scepterd
-scepter_bin=$root/$build/src/shell/scepter
-load=$root/$build/bench/scep_load
+keys=${KEYS:-$build/bench/scep_load_keys.pem}
+scepterd_bin=$build/src/daemon/scepterd
+scepter_bin=$build/src/shell/scepter
+load=$build/bench/scep_load
 command -v scepserver >/dev/null || { echo "scepserver missing: apt-get install scep" >&2; exit 1; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/scep_bench.XXXXXX")
 scepterd_pid=""
 mdm_pid=""
 cleanup() {
-  if [ -n "$scepterd_pid" ]; then kill "$scepterd_pid" 2>/dev/null || true; wait "$scepterd_pid" 2>/dev/null || true; fi
-  if [ -n "$mdm_pid" ]; then kill "$mdm_pid" 2>/dev/null || true; wait "$mdm_pid" 2>/dev/null || true; fi
+  local pid
+  for pid in "$scepterd_pid" "$mdm_pid"; do
+    if [ -n "$pid" ]; then
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
   ip netns del "$ns" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -75,8 +82,8 @@ wait_http() {  # wait_http URL [netns]: until the URL answers 200
 start_scepterd() {
   local dir=$work/scepterd.$1
   mkdir -p "$dir/nvram"
-  SCEPTER_PASSWORD=bench-master nice -n "$nice_level" "$scepterd_bin" --nvram "$dir/nvram" --socket "$dir/s.sock" \
-    --log "$dir/scepterd.log" &
+  SCEPTER_PASSWORD=bench-master nice -n "$nice_level" "$scepterd_bin" --nvram "$dir/nvram" \
+    --socket "$dir/s.sock" --log "$dir/scepterd.log" &
   scepterd_pid=$!
   for _ in $(seq 1 100); do [ -S "$dir/s.sock" ] && break; sleep 0.1; done
   sock=$dir/s.sock
@@ -105,8 +112,8 @@ start_mdm() {
   local dir=$work/mdm.$1
   mkdir -p "$dir"
   (cd "$dir" && scepserver ca -init -depot depot -keySize 2048 >/dev/null 2>&1)
-  nice -n "$nice_level" ip netns exec "$ns" scepserver -depot "$dir/depot" -port "$mdm_port" -challenge "$challenge" \
-    >"$dir/scepserver.log" 2>&1 &
+  nice -n "$nice_level" ip netns exec "$ns" scepserver -depot "$dir/depot" -port "$mdm_port" \
+    -challenge "$challenge" >"$dir/scepserver.log" 2>&1 &
   mdm_pid=$!
   wait_http "http://127.0.0.1:$mdm_port/scep?operation=GetCACaps" "$ns"
 }
@@ -138,7 +145,17 @@ echo "namespace $ns: $(ip netns exec "$ns" ip -o link show | awk -F': ' '{ print
 enrol_rows=()
 get_rows=()
 
-# run_enrol SERVER ROWNAME OUT [netns] -- scep_load args
+# add_row SERVER ROWNAME LOAD RESULT_FILE: one row of the enrolment table
+add_row() {
+  local f=$4
+  local bad=$(($(field http_errors "$f") + $(field bad_replies "$f")))
+  local unverified=$(($(field unverified "$f") + $(field wrong_key "$f")))
+  enrol_rows+=("| $1 | $2 | $3 | $(field rate "$f") | $(field p50_ms "$f") | \
+$(field p99_ms "$f") | $(field success "$f") | $(field pending "$f") | $(field failure "$f") | \
+$bad | $(field dup_serials "$f") | $unverified |")
+}
+
+# run_enrol SERVER ROWNAME OUT NETNS scep_load-args...: one enrolment row
 run_enrol() {
   local server=$1 name=$2 out=$3 netns=$4 load1
   shift 4
@@ -150,7 +167,7 @@ run_enrol() {
   else
     nice -n "$nice_level" "$load" --keys "$keys" --n "$n" "$@" | tee "$out"
   fi
-  enrol_rows+=("| $server | $name | $load1 | $(field rate "$out") | $(field p50_ms "$out") | $(field p99_ms "$out") | $(field success "$out") | $(field pending "$out") | $(field failure "$out") | $(($(field http_errors "$out") + $(field bad_replies "$out"))) | $(field dup_serials "$out") | $(($(field unverified "$out") + $(field wrong_key "$out"))) |")
+  add_row "$server" "$name" "$load1" "$out"
 }
 
 # run_get SERVER OPERATION URL_BASE PORT PATH [netns]: scep_load and wrk, c=16
@@ -170,7 +187,8 @@ run_get() {
   wrk_rate=$(awk '/^Requests\/sec/ { printf "%.0f", $2 }' "$wout")
   local wrk_bad
   wrk_bad=$(awk '/Non-2xx|Socket errors/ { print }' "$wout" | tr '\n' ' ')
-  get_rows+=("| $server | $op | $(field rate "$out") (p99 $(field p99_ms "$out") ms, failed $(field failed "$out")) | $wrk_rate ${wrk_bad:+($wrk_bad)} |")
+  get_rows+=("| $server | $op | $(field rate "$out") (p99 $(field p99_ms "$out") ms, \
+failed $(field failed "$out")) | $wrk_rate ${wrk_bad:+($wrk_bad)} |")
 }
 
 # ---- scepterd ----
@@ -195,10 +213,10 @@ for c in "${levels[@]}"; do
     load1=$(cut -d' ' -f1 /proc/loadavg)
     echo
     echo "== scepterd: one-time passwords, $otp_n enrolments (load average $(loadavg))"
-    nice -n "$nice_level" "$load" --keys "$keys" --n "$otp_n" --port "$port" --mode otp --tag "o" \
-      --control-socket "$sock" | tee "$work/scepterd.otp.txt"
-    out=$work/scepterd.otp.txt
-    enrol_rows+=("| scepterd | c=1 manual, one-time password per request (password generate + CSR + PKCSReq in the clock), N=$otp_n | $load1 | $(field rate "$out") | $(field p50_ms "$out") | $(field p99_ms "$out") | $(field success "$out") | $(field pending "$out") | $(field failure "$out") | $(($(field http_errors "$out") + $(field bad_replies "$out"))) | $(field dup_serials "$out") | $(($(field unverified "$out") + $(field wrong_key "$out"))) |")
+    nice -n "$nice_level" "$load" --keys "$keys" --n "$otp_n" --port "$port" --mode otp \
+      --tag "o" --control-socket "$sock" | tee "$work/scepterd.otp.txt"
+    add_row scepterd "c=1 manual, one-time password per request (password generate + CSR + \
+PKCSReq in the clock), N=$otp_n" "$load1" "$work/scepterd.otp.txt"
   fi
   stop_scepterd
 done
@@ -219,7 +237,8 @@ echo
 echo "load average after: $(loadavg)"
 echo
 echo "== enrolments (N=$n per row; RSA-2048 requester keys, AES-128-CBC, SHA-256, keep-alive)"
-echo "| server | run | load (1 min) | enrolments/s | p50 ms | p99 ms | SUCCESS | PENDING | FAILURE | HTTP errors / bad replies | duplicate serials | certificates not verifying |"
+echo "| server | run | load (1 min) | enrolments/s | p50 ms | p99 ms | SUCCESS | PENDING |" \
+  "FAILURE | HTTP errors / bad replies | duplicate serials | certificates not verifying |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${enrol_rows[@]}"
 echo
