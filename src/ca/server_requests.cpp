@@ -17,16 +17,6 @@
 namespace scepter::ca {
 namespace {
 
-// Requests for keys smaller than this are refused: old IOS images generate 512-bit
-// keys on their own, and a CA should not silently certify them.
-constexpr int kMinRsaBits = 1024;
-
-bool is_ra_subject(const std::string& ios_subject) {
-  std::string s = ios_subject;
-  std::transform(s.begin(), s.end(), s.begin(), ::tolower);
-  return s.find("cn=ioscs ra") != std::string::npos || s.find("ou=ioscs ra") != std::string::npos;
-}
-
 std::string sha256_hex(std::string_view s) {
   return pki::hex_upper(pki::digest(pki::Hash::kSha256, s));
 }
@@ -135,7 +125,7 @@ Result<SubmitOutcome> CertificateServer::submit(std::string_view csr_der, Reques
   req.csr_der = csr.der();
   req.fingerprint = csr.md5_fingerprint();
   req.subject = pki::format_dn_ios(csr.subject());
-  req.kind = is_ra_subject(req.subject) ? store::RequestKind::kRa : store::RequestKind::kRouter;
+  req.kind = is_ra_name(req.subject) ? store::RequestKind::kRa : store::RequestKind::kRouter;
   req.created = deps_.clock.now();
   req.flags = static_cast<int>(source);
   req.state = RequestState::kPending;

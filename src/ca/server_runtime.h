@@ -1,6 +1,7 @@
 #pragma once
 // Private to ca/: the state a CertificateServer has only while enabled.
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -21,6 +22,18 @@ inline constexpr const char* kMetaLastRequest = "last_request_id";
 inline constexpr const char* kMetaCrlNumber = "crl_number";
 inline constexpr const char* kMetaOtp = "otp";  // "<sha256 hex> <expiry unix>"
 inline constexpr const char* kMetaArchived = "archived";
+
+// Requests for RSA keys smaller than this are refused: old IOS images generate 512-bit
+// keys on their own, and a CA should not silently certify them.
+inline constexpr int kMinRsaBits = 1024;
+
+// The seed's rule for RA certificates: "cn=ioscs RA" or "ou=ioscs RA" in the subject
+// (IOS display form, any case).
+inline bool is_ra_name(std::string ios_subject) {
+  std::transform(ios_subject.begin(), ios_subject.end(), ios_subject.begin(), ::tolower);
+  return ios_subject.find("cn=ioscs ra") != std::string::npos ||
+         ios_subject.find("ou=ioscs ra") != std::string::npos;
+}
 
 struct CertificateServer::Runtime {
   std::unique_ptr<store::Store> store;

@@ -16,8 +16,6 @@
 namespace scepter::ca {
 namespace {
 
-constexpr int kMinRsaBits = 1024;
-
 ScepOutcome failure(ScepFailInfo info, std::string text, RequestId id = 0) {
   ScepOutcome o;
   o.status = ScepOutcome::Status::kFailure;
@@ -40,12 +38,6 @@ ScepOutcome success(pki::Certificate cert, RequestId id) {
   o.certificate = std::move(cert);
   o.request_id = id;
   return o;
-}
-
-bool is_ra_name(const std::string& ios_subject) {
-  std::string s = ios_subject;
-  std::transform(s.begin(), s.end(), s.begin(), ::tolower);
-  return s.find("cn=ioscs ra") != std::string::npos || s.find("ou=ioscs ra") != std::string::npos;
 }
 
 // Whether two PKCS#10 requests are for the same key. An unreadable one is not compared:
