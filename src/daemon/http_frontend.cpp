@@ -10,6 +10,12 @@ bool same(const ca::HttpConfig& a, const ca::HttpConfig& b) {
   return a.server == b.server && a.port == b.port && a.bind_address == b.bind_address;
 }
 
+// PKIOperation signs and commits to the database: it waits in the server's bounded queue.
+// GetCACert, GetCACaps, GetCRL and everything else are light and never wait behind it.
+bool is_heavy_request(const http::Request& req) {
+  return http::is_pkiclient_path(req.path) && req.params.get("operation") == "PKIOperation";
+}
+
 }  // namespace
 
 HttpFrontend::HttpFrontend(ca::Device& device) : device_(device), scep_(device) {}
@@ -60,6 +66,7 @@ void HttpFrontend::reconcile() {
   http::ServerOptions options;
   options.bind_address = want.bind_address.empty() ? "::" : want.bind_address;
   options.port = static_cast<std::uint16_t>(want.port);
+  options.is_heavy = is_heavy_request;  // the other limits keep their defaults (server.h)
   auto server = http::HttpServer::create(options, router);
   if (!server.has_value() && want.bind_address.empty()) {
     // No IPv6 on this machine: all IPv4 addresses then.

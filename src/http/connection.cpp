@@ -1,5 +1,6 @@
 // One HTTP/1.x connection on Boost.Beast: reads a request at a time, passes it to the
-// handler on the worker pool, writes the answer, and repeats while keep-alive lasts.
+// handler on the heavy or the light worker pool, writes the answer, and repeats while
+// keep-alive lasts. The per-address request rate and the heavy queue are enforced here.
 // The only file that includes Beast's HTTP code.
 
 #include <algorithm>
@@ -51,22 +52,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   using Core = HttpServer::Core;
 
-  Connection(Core& core, tcp::socket socket) : core_(core), stream_(std::move(socket)) {
+  Connection(Core& core, tcp::socket socket, Peer peer)
+      : core_(core), stream_(std::move(socket)), peer_(std::move(peer)) {
     ++core_.active;
     error_code ec;
     stream_.socket().set_option(tcp::no_delay(true), ec);
-    const tcp::endpoint remote = stream_.socket().remote_endpoint(ec);
-    if (!ec) {
-      net::ip::address addr = remote.address();
-      if (addr.is_v6() && addr.to_v6().is_v4_mapped()) {
-        addr = net::ip::make_address_v4(net::ip::v4_mapped, addr.to_v6());
-      }
-      remote_address_ = addr.to_string();
-      remote_port_ = remote.port();
-    }
   }
 
   ~Connection() {
+    if (peer_.limited) {
+      core_.limits.close_connection(peer_.address, std::chrono::steady_clock::now());
+    }
     std::lock_guard<std::mutex> lock(core_.mu);
     if (id_ != 0) {
       core_.connections.erase(id_);
@@ -101,8 +97,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     stream_.close();
   }
 
-  // The handler's answer, posted back from the worker thread.
-  void write_response(Response r);
+  // The handler's answer, posted back from the worker thread. `close_after`: close the
+  // connection after it, whatever the client asked.
+  void write_response(Response r, bool close_after = false);
 
  private:
   enum class State { kIdle, kReading, kHandling, kWriting, kClosing, kClosed };
@@ -112,10 +109,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_header(const error_code& ec);
   void read_body();
   void on_read_error(const error_code& ec);
+  bool over_rate();
   void dispatch_request();
+  bool is_heavy(const Request& request) const;
   void send(bool keep_alive);
   void on_written(const error_code& ec, bool keep_alive);
-  void send_error(int status, std::string_view text);
+  void send_error(int status, std::string_view text, std::chrono::seconds retry_after = {});
   void start_drain();
   void drain();
 
@@ -124,8 +123,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bhttp::response<bhttp::string_body> res_;  // alive until async_write completes
-  std::string remote_address_;
-  std::uint16_t remote_port_ = 0;
+  const Peer peer_;
   std::uint64_t id_ = 0;
   State state_ = State::kReading;
   unsigned version_ = 11;
@@ -136,18 +134,47 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
 namespace {
 
-// A request on its way through the worker pool. Members die in reverse order: the
+// What the server answers when it is too busy; the connection closes after it.
+Response busy_response() {
+  Response r = Response::text(503, "Service Unavailable\n");
+  r.headers = {{"Retry-After", "1"}};
+  return r;
+}
+
+// Whole seconds for Retry-After, rounded up, at least one.
+std::chrono::seconds retry_seconds(std::chrono::milliseconds wait) {
+  return std::max(std::chrono::seconds(1), std::chrono::ceil<std::chrono::seconds>(wait));
+}
+
+// A request on its way through a worker pool. Members die in reverse order: the
 // connection before the Core it refers to.
 struct HandlerJob {
   std::shared_ptr<HttpServer::Core> core;
   std::shared_ptr<Connection> conn;
   Request request;
+  bool heavy = false;
+  std::chrono::steady_clock::time_point queued_at;
 
   void operator()() {
-    Response response = core->call_handler(request);
+    Response response;
+    bool close = false;
+    if (heavy) {
+      --core->heavy_queued;
+      const auto deadline = core->options.queue_deadline;
+      if (deadline.count() > 0 && std::chrono::steady_clock::now() - queued_at > deadline) {
+        // The client has likely given up; the work would be wasted.
+        ++core->heavy_deadline;
+        response = busy_response();
+        close = true;
+      }
+    }
+    if (!close) {
+      ++core->requests;
+      response = core->call_handler(request);
+    }
     const net::any_io_executor ex = conn->executor();
-    net::post(ex, [c = std::move(conn), r = std::move(response)]() mutable {
-      c->write_response(std::move(r));
+    net::post(ex, [c = std::move(conn), r = std::move(response), close]() mutable {
+      c->write_response(std::move(r), close);
     });
   }
 };
@@ -194,6 +221,9 @@ void Connection::on_header(const error_code& ec) {
   if (ec) {
     return on_read_error(ec);
   }
+  if (over_rate()) {
+    return;
+  }
   if (parser_->is_done()) {
     return dispatch_request();
   }
@@ -231,16 +261,46 @@ void Connection::on_read_error(const error_code& ec) {
     return;
   }
   if (ec == bhttp::error::body_limit) {
+    ++core_.bad_requests;
     return send_error(413, "Payload Too Large\n");
   }
   if (ec == bhttp::error::header_limit) {
+    ++core_.bad_requests;
     return send_error(431, "Request Header Fields Too Large\n");
   }
   if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
       ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+    ++core_.bad_requests;
     return send_error(400, "Bad Request\n");
   }
   close();  // the peer closed or reset the connection
+}
+
+// Once the header is in and before the body is read: a client over its request rate gets
+// 429 and the connection closes (lingering, as after any error answer).
+bool Connection::over_rate() {
+  if (!peer_.limited) {
+    return false;
+  }
+  const std::chrono::milliseconds wait =
+      core_.limits.take_request(peer_.address, std::chrono::steady_clock::now());
+  if (wait.count() == 0) {
+    return false;
+  }
+  ++core_.rate_limited;
+  send_error(429, "Too Many Requests\n", retry_seconds(wait));
+  return true;
+}
+
+bool Connection::is_heavy(const Request& request) const {
+  if (!core_.options.is_heavy) {
+    return true;
+  }
+  try {
+    return core_.options.is_heavy(request);
+  } catch (...) {
+    return true;  // a broken predicate must not let work past the bounded queue
+  }
 }
 
 void Connection::dispatch_request() {
@@ -256,8 +316,8 @@ void Connection::dispatch_request() {
     req.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   }
   req.body = std::move(msg.body());
-  req.remote_address = remote_address_;
-  req.remote_port = remote_port_;
+  req.remote_address = peer_.address;
+  req.remote_port = peer_.port;
   version_ = msg.version() == 10 ? 10 : 11;
   req.version = static_cast<int>(version_);
   keep_alive_ = msg.keep_alive();
@@ -265,11 +325,22 @@ void Connection::dispatch_request() {
   parser_.reset();
 
   state_ = State::kHandling;
-  ++core_.requests;
-  core_.pool->post(HandlerJob{core_.shared_from_this(), shared_from_this(), std::move(req)});
+  const bool heavy = is_heavy(req) || !core_.light_pool;
+  HandlerJob job{core_.shared_from_this(), shared_from_this(), std::move(req), heavy,
+                 std::chrono::steady_clock::now()};
+  if (!heavy) {
+    core_.light_pool->post(std::move(job));
+    return;
+  }
+  ++core_.heavy_queued;
+  if (!core_.pool->try_post(std::move(job), core_.options.max_queued_heavy)) {
+    --core_.heavy_queued;
+    ++core_.heavy_queue_full;
+    write_response(busy_response(), /*close=*/true);
+  }
 }
 
-void Connection::write_response(Response r) {
+void Connection::write_response(Response r, bool close_after) {
   if (state_ != State::kHandling) {
     return;  // closed by stop() meanwhile
   }
@@ -303,10 +374,10 @@ void Connection::write_response(Response r) {
       res_.prepare_payload();
     }
   } catch (const std::exception& e) {
-    log::error("HTTP response for {} could not be built: {}", remote_address_, e.what());
+    log::error("HTTP response for {} could not be built: {}", peer_.address, e.what());
     return close();
   }
-  send(keep_alive_ && !core_.stopping);
+  send(keep_alive_ && !close_after && !core_.stopping);
 }
 
 void Connection::send(bool keep_alive) {
@@ -337,9 +408,9 @@ void Connection::on_written(const error_code& ec, bool keep_alive) {
 }
 
 // An answer from the server itself to a request it will not pass on; the connection
-// closes afterwards, since the rest of the request cannot be trusted.
-void Connection::send_error(int status, std::string_view text) {
-  ++core_.bad_requests;
+// closes afterwards, since the rest of the request cannot be trusted (or, when refused
+// for its rate, is not worth reading).
+void Connection::send_error(int status, std::string_view text, std::chrono::seconds retry_after) {
   parser_.reset();
   res_ = {};
   res_.version(11);
@@ -347,6 +418,9 @@ void Connection::send_error(int status, std::string_view text) {
   res_.set(bhttp::field::server, core_.options.server_name);
   res_.set(bhttp::field::date, cached_http_date());
   res_.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+  if (retry_after.count() > 0) {
+    res_.set(bhttp::field::retry_after, std::to_string(retry_after.count()));
+  }
   res_.body() = std::string(text);
   res_.prepare_payload();
   send(false);
@@ -375,8 +449,8 @@ void Connection::drain() {
                           });
 }
 
-void start_connection(HttpServer::Core& core, tcp::socket socket) {
-  std::make_shared<Connection>(core, std::move(socket))->start();
+void start_connection(HttpServer::Core& core, tcp::socket socket, Peer peer) {
+  std::make_shared<Connection>(core, std::move(socket), std::move(peer))->start();
 }
 
 void post_close(std::shared_ptr<Connection> conn, bool only_idle, std::function<void()> done) {

@@ -28,17 +28,47 @@ std::string endpoint_text(const net::ip::address& addr, std::uint16_t port) {
   return addr.to_string() + ":" + std::to_string(port);
 }
 
+detail::ClientLimitsOptions limits_options(const ServerOptions& o) {
+  detail::ClientLimitsOptions l;
+  l.max_connections = o.max_connections_per_address;
+  l.rate = o.max_requests_per_second_per_address;
+  l.burst = o.request_burst_per_address;
+  l.max_addresses = o.max_tracked_addresses;
+  return l;
+}
+
+detail::Peer peer_of(const tcp::socket& socket, const ServerOptions& options) {
+  detail::Peer peer;
+  error_code ec;
+  const tcp::endpoint remote = socket.remote_endpoint(ec);
+  if (ec) {
+    return peer;  // already gone; the connection ends at its first read
+  }
+  net::ip::address addr = remote.address();
+  if (addr.is_v6() && addr.to_v6().is_v4_mapped()) {
+    addr = net::ip::make_address_v4(net::ip::v4_mapped, addr.to_v6());
+  }
+  peer.address = addr.to_string();
+  peer.port = remote.port();
+  peer.limited = options.limit_loopback || !addr.is_loopback();
+  return peer;
+}
+
 }  // namespace
 
 HttpServer::Core::Core(const ServerOptions& o, Handler h)
     : options(o),
       handler(std::move(h)),
+      limits(limits_options(o)),
+      per_address_limits(o.max_connections_per_address != 0 ||
+                         o.max_requests_per_second_per_address > 0),
       acceptor(net::make_strand(ioc)),
       accept_retry(acceptor.get_executor()) {
   const std::string body = "Service Unavailable\n";
   rejection = "HTTP/1.1 503 Service Unavailable\r\nServer: " + options.server_name +
               "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
-              std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+              std::to_string(body.size()) + "\r\nRetry-After: 1\r\nConnection: close\r\n\r\n" +
+              body;
 }
 
 void HttpServer::Core::do_accept() {
@@ -64,16 +94,23 @@ void HttpServer::Core::on_accept(const error_code& ec, tcp::socket socket) {
   }
   ++accepted;
   if (active >= options.max_connections) {
-    reject(std::move(socket));
+    reject(std::move(socket), rejected);
   } else {
-    detail::start_connection(*this, std::move(socket));
+    detail::Peer peer = peer_of(socket, options);
+    peer.limited = peer.limited && per_address_limits && !peer.address.empty();
+    if (peer.limited && !limits.open_connection(peer.address, SteadyClock::now())) {
+      reject(std::move(socket), rejected_per_address);
+    } else {
+      detail::start_connection(*this, std::move(socket), std::move(peer));
+    }
   }
   do_accept();
 }
 
-// Over the connection cap: a canned 503, written without waiting, then close.
-void HttpServer::Core::reject(tcp::socket socket) {
-  ++rejected;
+// Over a connection cap: a canned 503, written without waiting, then close. The request
+// is not read (only what already arrived is discarded, so close does not reset).
+void HttpServer::Core::reject(tcp::socket socket, std::atomic<std::uint64_t>& counter) {
+  ++counter;
   error_code ec;
   socket.non_blocking(true, ec);
   char sink[4096];
@@ -187,9 +224,14 @@ Status HttpServer::start() {
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   const unsigned workers =
       c.options.worker_threads != 0 ? c.options.worker_threads : std::max(4u, 2 * cores);
+  const unsigned light =
+      c.options.light_worker_threads != 0 ? c.options.light_worker_threads : std::max(2u, cores);
   const unsigned io = c.options.io_threads != 0 ? c.options.io_threads : std::min(2u, cores);
   try {
     c.pool = std::make_unique<detail::WorkerPool>(workers);
+    if (c.options.is_heavy) {
+      c.light_pool = std::make_unique<detail::WorkerPool>(light);
+    }
     c.work.emplace(c.ioc.get_executor());
     net::post(c.acceptor.get_executor(), [core = &c] { core->do_accept(); });
     for (unsigned i = 0; i < io; ++i) {
@@ -202,14 +244,21 @@ Status HttpServer::start() {
       t.join();
     }
     c.io_threads.clear();
-    if (c.pool) {
-      c.pool->shutdown(SteadyClock::now());
+    for (auto* pool : {&c.pool, &c.light_pool}) {
+      if (*pool) {
+        (*pool)->shutdown(SteadyClock::now());
+      }
     }
     c.stopped = true;
     return unavailable("cannot start HTTP server on " + c.where + ": " + e.what());
   }
   c.started = true;
-  log::info("HTTP server listening on {} ({} network, {} handler threads)", c.where, io, workers);
+  if (c.light_pool) {
+    log::info("HTTP server listening on {} ({} network, {} heavy and {} light handler threads)",
+              c.where, io, workers, light);
+  } else {
+    log::info("HTTP server listening on {} ({} network, {} handler threads)", c.where, io, workers);
+  }
   return ok_status();
 }
 
@@ -258,7 +307,10 @@ void HttpServer::stop() {
 
   // 5. Handlers still running past the deadline finish on their own; the job keeps the
   //    Core alive and the answer is dropped.
-  const unsigned left = c.pool->shutdown(std::max(deadline, SteadyClock::now()));
+  unsigned left = c.pool->shutdown(std::max(deadline, SteadyClock::now()));
+  if (c.light_pool) {
+    left += c.light_pool->shutdown(std::max(deadline, SteadyClock::now()));
+  }
   if (left > 0) {
     log::warn("HTTP server on {}: {} handler(s) still running after stop", c.where, left);
   }
@@ -279,6 +331,13 @@ ServerStats HttpServer::stats() const {
   s.handler_failures = c.handler_failures;
   s.bad_requests = c.bad_requests;
   s.timeouts = c.timeouts;
+  s.connections_rejected_per_address = c.rejected_per_address;
+  s.requests_rate_limited = c.rate_limited;
+  s.heavy_rejected_queue_full = c.heavy_queue_full;
+  s.heavy_rejected_deadline = c.heavy_deadline;
+  s.heavy_queued = c.heavy_queued;
+  s.tracked_addresses = c.limits.size();
+  s.address_evictions = c.limits.evictions();
   return s;
 }
 

@@ -9,7 +9,9 @@
 // writes the Response with Content-Length, Content-Type, Date and "Server: scepterd".
 //
 // The server answers by itself, and closes the connection, when a request is malformed
-// (400), its body is over the limit (413) or its header is over the limit (431). A Handler
+// (400), its body is over the limit (413) or its header is over the limit (431), and
+// when a client or the server is over a limit (503 or 429 with Retry-After; see
+// ServerOptions). A Handler
 // that throws yields 500; the server keeps running. Connections that trickle bytes are
 // cut off by the read timeout.
 //
@@ -64,8 +66,9 @@ struct Response {
   static Response text(int status, std::string body);
 };
 
-// Called once per request, on a worker thread, concurrently with other calls: it must be
-// thread-safe. It may block. Exceptions are caught by the server and answered with 500.
+// Called once per request, on a worker thread (of the heavy or the light pool, see
+// ServerOptions::is_heavy), concurrently with other calls: it must be thread-safe. It
+// may block. Exceptions are caught by the server and answered with 500.
 using Handler = std::function<Response(const Request&)>;
 
 // Dispatches a request to a handler by path: exact paths first, then predicate routes in
@@ -100,10 +103,19 @@ class Router {
 // it from their enrollment URL: "/cgi-bin/pkiclient.exe", "/scep/pkiclient.exe".
 bool is_pkiclient_path(std::string_view path);
 
+// A predicate on a parsed request, for ServerOptions::is_heavy. Called on a network
+// thread for every request: it must be fast, must not block and must not throw.
+using RequestPredicate = std::function<bool(const Request&)>;
+
+// Limits and timeouts. The defaults suit a deployment on the open network and leave room
+// for a single busy client such as the SCEP benchmark (16 keep-alive connections, about
+// 650 enrolments and 40k GetCACaps per second). Refusals by the server carry
+// "Retry-After" and close the connection.
 struct ServerOptions {
   std::string bind_address = "0.0.0.0";     // numeric IPv4 or IPv6 ("127.0.0.1", "::1", "::")
   std::uint16_t port = 80;                  // 0: an ephemeral port, see HttpServer::port()
-  unsigned worker_threads = 0;              // handler threads; 0: max(4, 2 x cores)
+  unsigned worker_threads = 0;              // heavy-request threads; 0: max(4, 2 x cores)
+  unsigned light_worker_threads = 0;        // light-request threads; 0: max(2, cores)
   unsigned io_threads = 0;                  // network threads; 0: min(2, cores)
   std::size_t max_body_bytes = 1 << 20;     // larger bodies: 413 and close
   std::size_t max_header_bytes = 64 << 10;  // request line + headers; larger: 431 and close
@@ -116,6 +128,53 @@ struct ServerOptions {
   std::chrono::milliseconds stop_timeout{5'000};  // stop(): wait for in-flight requests
   std::string server_name = "scepterd";           // the Server header
   std::vector<Header> response_headers;           // added to every response
+
+  // --- Per client address (IPv4-mapped IPv6 counts as the IPv4 address) ---
+
+  // Open connections one address may hold (default 64; 0: no cap). One address must not
+  // take all of max_connections; a real client needs a few (IOS: one at a time), a NAT
+  // gateway in front of many devices some dozens. Beyond it the new connection gets a
+  // canned 503 with "Retry-After: 1" and is closed before its request is read.
+  std::size_t max_connections_per_address = 64;
+  // Token bucket of requests per address: refills at this rate per second up to the
+  // burst; each request takes one token (default 1000/s, burst 2000; rate 0: no cap).
+  // An enrolment is a few requests, so the default only ever stops floods. Over it, the
+  // request is answered, before its body is read, with 429 Too Many Requests and a
+  // Retry-After of the seconds until a token is back. 429 rather than 503 because the
+  // cause is this client, not the server's load: other clients are still served, and
+  // logs and counters tell the two apart.
+  double max_requests_per_second_per_address = 1000;
+  double request_burst_per_address = 2000;
+  // Addresses the table above remembers without an open connection (default 16384, a
+  // few MB at most). Addresses with connections are always tracked (at most
+  // max_connections of them); beyond this bound the least recently used of the others
+  // is forgotten, so clients with many source addresses cannot grow it.
+  std::size_t max_tracked_addresses = 16384;
+  // Whether the per-address limits apply to loopback clients (127.0.0.0/8, ::1). Off by
+  // default: a reverse proxy or a monitoring agent on the same machine speaks for many
+  // clients through one address, and a local user can exhaust the machine anyway. The
+  // global limits (max_connections, the heavy queue) always apply.
+  bool limit_loopback = false;
+
+  // --- Two classes of work ---
+
+  // Which requests are heavy (for scepterd: PKIOperation, which signs and commits to the
+  // database). Heavy requests run on the worker_threads pool behind a bounded queue;
+  // the others (GetCACert, GetCACaps, GetCRL) run on their own light_worker_threads
+  // pool, so they are answered while enrolments wait. The light pool has its own
+  // threads rather than the network threads because a light handler may still read the
+  // database (GetCRL) or wait on a lock; its queue needs no bound of its own, since a
+  // connection has at most one request in flight (max_connections bounds it).
+  // Empty (the default): every request is heavy, as a handler may block.
+  RequestPredicate is_heavy;
+  // Heavy requests that may wait for a worker when every worker is busy (default 256,
+  // about 0.4 s of enrolments at the benchmark's rate; 0: none wait). Beyond it: 503
+  // with "Retry-After: 1" at once, without calling the handler.
+  std::size_t max_queued_heavy = 256;
+  // A heavy request that waited longer than this for a worker is answered 503 with
+  // "Retry-After: 1" without calling the handler (default 10 s: SCEP clients time out
+  // or retry by then, and the work would be wasted; 0: no deadline).
+  std::chrono::milliseconds queue_deadline{10'000};
 };
 
 // Counters since create(), for tests and later for /metrics.
@@ -127,6 +186,15 @@ struct ServerStats {
   std::uint64_t handler_failures = 0;  // the handler threw: answered 500
   std::uint64_t bad_requests = 0;      // answered 400/413/431 by the server itself
   std::uint64_t timeouts = 0;          // connections closed by a read/idle/write timeout
+  // Refusals, each answered with Retry-After and not passed to the handler.
+  std::uint64_t connections_rejected_per_address = 0;  // over max_connections_per_address
+  std::uint64_t requests_rate_limited = 0;             // 429: over the per-address rate
+  std::uint64_t heavy_rejected_queue_full = 0;         // 503: over max_queued_heavy
+  std::uint64_t heavy_rejected_deadline = 0;           // 503: waited over queue_deadline
+  // Gauges.
+  std::uint64_t heavy_queued = 0;       // heavy requests waiting for a worker now
+  std::uint64_t tracked_addresses = 0;  // entries of the per-address table
+  std::uint64_t address_evictions = 0;  // addresses forgotten to respect its bound
 };
 
 // The server. create() binds and listens; start() serves; stop() (or destruction) ends

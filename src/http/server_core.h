@@ -4,8 +4,9 @@
 // those two files include this header, because it brings in Asio.
 //
 // Threads: a few network threads run one io_context, each connection on its own strand;
-// handlers run on a WorkerPool, so a handler blocked on a database commit never delays
-// reading, writing, accepting or timeouts on other connections.
+// handlers run on two WorkerPools (heavy and light requests), so a handler blocked on a
+// database commit never delays reading, writing, accepting or timeouts on other
+// connections, and light requests never wait behind heavy ones.
 //
 // Lifetimes: HttpServer owns a shared Core. A connection is owned by its pending
 // operation (or by the handler job) and refers to the Core by reference; a handler job
@@ -29,6 +30,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "http/client_limits.h"
 #include "http/server.h"
 #include "http/worker_pool.h"
 
@@ -38,8 +40,15 @@ namespace detail {
 
 class Connection;  // connection.cpp
 
+// The client of a connection.
+struct Peer {
+  std::string address;  // "192.0.2.1", "2001:db8::1" (IPv4-mapped IPv6 shown as IPv4)
+  std::uint16_t port = 0;
+  bool limited = false;  // counted in Core::limits (release it when the connection ends)
+};
+
 // Serves an accepted socket until the client leaves, a timeout, or stop().
-void start_connection(HttpServer::Core& core, boost::asio::ip::tcp::socket socket);
+void start_connection(HttpServer::Core& core, boost::asio::ip::tcp::socket socket, Peer peer);
 
 // On the connection's strand: closes it (when `only_idle`, only if it is not working on
 // a request), then calls `done`.
@@ -54,7 +63,8 @@ struct HttpServer::Core : std::enable_shared_from_this<HttpServer::Core> {
 
   void do_accept();
   void on_accept(const boost::system::error_code& ec, tcp::socket socket);
-  void reject(tcp::socket socket);
+  // Answers the canned 503 and closes; `counter` counts the refusal.
+  void reject(tcp::socket socket, std::atomic<std::uint64_t>& counter);
   void run_io();
   // Calls the handler; an exception becomes a 500 answer.
   Response call_handler(const Request& request);
@@ -65,17 +75,23 @@ struct HttpServer::Core : std::enable_shared_from_this<HttpServer::Core> {
   const Handler handler;
   std::string where;  // "127.0.0.1:8080", for messages
   std::uint16_t port = 0;
-  std::string rejection;  // the canned 503 for connections over the cap
+  std::string rejection;  // the canned 503 for connections over a cap
+  detail::ClientLimits limits;
+  const bool per_address_limits;  // any per-address limit is on
 
   std::atomic<std::uint64_t> accepted{0}, rejected{0}, active{0}, requests{0};
   std::atomic<std::uint64_t> handler_failures{0}, bad_requests{0}, timeouts{0};
+  std::atomic<std::uint64_t> rejected_per_address{0}, rate_limited{0};
+  std::atomic<std::uint64_t> heavy_queue_full{0}, heavy_deadline{0};
+  std::atomic<std::uint64_t> heavy_queued{0};  // posted heavy jobs not yet started
   std::atomic<bool> stopping{false};
 
   std::mutex lifecycle_mu;  // start()/stop()
   bool started = false;     // GUARDED_BY(lifecycle_mu)
   bool stopped = false;     // GUARDED_BY(lifecycle_mu)
   std::vector<std::thread> io_threads;
-  std::unique_ptr<detail::WorkerPool> pool;
+  std::unique_ptr<detail::WorkerPool> pool;        // heavy requests (all without is_heavy)
+  std::unique_ptr<detail::WorkerPool> light_pool;  // only with is_heavy
 
   std::mutex mu;
   std::condition_variable idle_cv;  // `active` dropped to zero

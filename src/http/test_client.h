@@ -48,8 +48,9 @@ class RawClient {
   }
   ~RawClient() { close(); }
 
-  // Connects to a numeric IPv4 or IPv6 address; false on failure.
-  bool connect(const std::string& host, std::uint16_t port) {
+  // Connects to a numeric IPv4 or IPv6 address; false on failure. `source`, when given,
+  // is the numeric IPv4 address to connect from (any of 127.0.0.0/8 for loopback tests).
+  bool connect(const std::string& host, std::uint16_t port, const std::string& source = "") {
     close();
     closed_ = false;
     sockaddr_storage ss{};
@@ -77,6 +78,15 @@ class RawClient {
     }
     const int one = 1;
     ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (!source.empty()) {
+      sockaddr_in from{};
+      from.sin_family = AF_INET;
+      if (ss.ss_family != AF_INET || inet_pton(AF_INET, source.c_str(), &from.sin_addr) != 1 ||
+          ::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) {
+        close();
+        return false;
+      }
+    }
     if (::connect(fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
       close();
       return false;

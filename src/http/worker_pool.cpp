@@ -15,6 +15,7 @@ struct WorkerPool::State {
   std::deque<Job> jobs;             // GUARDED_BY(mu)
   bool stopping = false;            // GUARDED_BY(mu)
   unsigned running = 0;             // GUARDED_BY(mu): threads not yet exited
+  unsigned busy = 0;                // GUARDED_BY(mu): threads in a job
 };
 
 WorkerPool::WorkerPool(unsigned threads) : state_(std::make_shared<State>()) {
@@ -49,6 +50,25 @@ void WorkerPool::post(Job job) {
   state_->work_cv.notify_one();
 }
 
+bool WorkerPool::try_post(Job job, std::size_t max_waiting) {
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    if (state_->stopping) {
+      return true;  // `job` is destroyed outside the lock, as post() does
+    }
+    // Started or waiting jobs against threads plus waiting room: a job taken by a thread
+    // moves from `jobs` to `busy` under this lock, so the answer does not depend on how
+    // fast threads wake up.
+    const std::size_t in_system = state_->jobs.size() + state_->busy;
+    if (in_system >= state_->running + max_waiting) {
+      return false;
+    }
+    state_->jobs.push_back(std::move(job));
+  }
+  state_->work_cv.notify_one();
+  return true;
+}
+
 unsigned WorkerPool::shutdown(std::chrono::steady_clock::time_point deadline) {
   std::deque<Job> dropped;
   unsigned left = 0;
@@ -76,12 +96,16 @@ void WorkerPool::run(const std::shared_ptr<State>& state) {
       }
       job = std::move(state->jobs.front());
       state->jobs.pop_front();
+      ++state->busy;
     }
     try {
       job();
     } catch (...) {
       // Jobs catch their own exceptions; this only keeps a bug from killing the process.
     }
+    job = nullptr;  // its captures (a connection) die before the thread counts as free
+    std::lock_guard<std::mutex> lock(state->mu);
+    --state->busy;
   }
   std::lock_guard<std::mutex> lock(state->mu);
   --state->running;

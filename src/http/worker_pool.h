@@ -6,6 +6,7 @@
 // job that never returns without leaving a dangling pool behind. Thread-safe.
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 
@@ -26,6 +27,10 @@ class WorkerPool {
 
   // Queues `job` (FIFO). After shutdown() the job is destroyed without running.
   void post(Job job);
+  // Queues `job` unless `max_waiting` jobs already wait with every thread busy; then
+  // returns false and `job` is destroyed (outside the pool's lock). After shutdown() the
+  // job is destroyed without running, and the answer is true.
+  bool try_post(Job job, std::size_t max_waiting);
 
   // Drops queued jobs, lets running ones finish and waits for every thread to exit or for
   // `deadline`. Returns how many threads are still running (busy in a job) at the end.
