@@ -22,10 +22,17 @@ void FaultyStore::fail_all_reads(Status why) {
   read_failure_ = std::move(why);
 }
 
+void FaultyStore::fail_all_allocations(Status why) {
+  std::lock_guard lock(mu_);
+  fail_allocations_ = true;
+  allocation_failure_ = std::move(why);
+}
+
 void FaultyStore::heal() {
   std::lock_guard lock(mu_);
   fail_writes_ = 0;
   fail_reads_ = false;
+  fail_allocations_ = false;
 }
 
 std::uint64_t FaultyStore::failed_writes() const {
@@ -33,15 +40,21 @@ std::uint64_t FaultyStore::failed_writes() const {
   return failed_writes_;
 }
 
+Status FaultyStore::write_failure() {
+  std::lock_guard lock(mu_);
+  if (fail_writes_ == 0) return ok_status();
+  if (fail_writes_ > 0) --fail_writes_;
+  ++failed_writes_;
+  return write_failure_;
+}
+
+Status FaultyStore::allocation_failure() const {
+  std::lock_guard lock(mu_);
+  return fail_allocations_ ? allocation_failure_ : ok_status();
+}
+
 Status FaultyStore::write(const WriteBatch& batch) {
-  {
-    std::lock_guard lock(mu_);
-    if (fail_writes_ != 0) {
-      if (fail_writes_ > 0) --fail_writes_;
-      ++failed_writes_;
-      return write_failure_;
-    }
-  }
+  RETURN_IF_ERROR(write_failure());
   return base_.write(batch);
 }
 
@@ -70,6 +83,11 @@ Result<std::uint64_t> FaultyStore::certificate_count() const {
   return base_.certificate_count();
 }
 
+Result<Serial> FaultyStore::last_serial() const {
+  RETURN_IF_ERROR(read_failure());
+  return base_.last_serial();
+}
+
 Status FaultyStore::for_each_revocation(const std::function<void(const Revocation&)>& fn) const {
   RETURN_IF_ERROR(read_failure());
   return base_.for_each_revocation(fn);
@@ -88,6 +106,37 @@ Result<RequestRecord> FaultyStore::request_by_transaction(const std::string& tid
 Result<std::vector<RequestRecord>> FaultyStore::requests() const {
   RETURN_IF_ERROR(read_failure());
   return base_.requests();
+}
+
+Result<std::vector<RequestRecord>> FaultyStore::requests_page(RequestId before_id,
+                                                              std::size_t limit) const {
+  RETURN_IF_ERROR(read_failure());
+  return base_.requests_page(before_id, limit);
+}
+
+Status FaultyStore::for_each_request(const std::function<bool(const RequestRecord&)>& fn) const {
+  RETURN_IF_ERROR(read_failure());
+  return base_.for_each_request(fn);
+}
+
+Result<std::uint64_t> FaultyStore::count_requests(const std::vector<RequestState>& states) const {
+  RETURN_IF_ERROR(read_failure());
+  return base_.count_requests(states);
+}
+
+Result<std::uint64_t> FaultyStore::delete_requests_created_before(TimePoint cutoff) {
+  RETURN_IF_ERROR(write_failure());
+  return base_.delete_requests_created_before(cutoff);
+}
+
+Result<Serial> FaultyStore::allocate_serial() {
+  RETURN_IF_ERROR(allocation_failure());
+  return base_.allocate_serial();
+}
+
+Result<RequestId> FaultyStore::next_request_id() {
+  RETURN_IF_ERROR(allocation_failure());
+  return base_.next_request_id();
 }
 
 }  // namespace scepter::store

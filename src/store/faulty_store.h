@@ -25,15 +25,20 @@ class FaultyStore final : public Store {
   // Wraps and owns `base`.
   explicit FaultyStore(std::unique_ptr<Store> base) : owned_(std::move(base)), base_(*owned_) {}
 
-  // The next `n` write() calls fail with `why` (default: a full disk, kUnavailable).
+  // The next `n` writes fail with `why` (default: a full disk, kUnavailable). Writes are
+  // write() and delete_requests_created_before().
   void fail_next_writes(int n, Status why = default_failure());
-  // Every write() fails with `why` until heal().
+  // Every write fails with `why` until heal().
   void fail_all_writes(Status why = default_failure());
-  // Every read (meta, certificate, iteration, count, requests) fails with `why` until heal().
+  // Every read (meta, certificate, iteration, counts, requests, pages) fails with `why`
+  // until heal().
   void fail_all_reads(Status why = default_failure());
+  // Every allocate_serial() and next_request_id() fails with `why` until heal() (a
+  // database that cannot be reached; SQLite's counters themselves never fail).
+  void fail_all_allocations(Status why = default_failure());
   // Back to forwarding everything.
   void heal();
-  // write() calls failed on purpose so far.
+  // Writes failed on purpose so far.
   std::uint64_t failed_writes() const;
 
   Store& base() { return base_; }
@@ -43,18 +48,29 @@ class FaultyStore final : public Store {
   Result<CertRecord> certificate(Serial serial) const override;
   Status for_each_certificate(const std::function<bool(const CertRecord&)>& fn) const override;
   Result<std::uint64_t> certificate_count() const override;
+  Result<Serial> last_serial() const override;
   Status for_each_revocation(const std::function<void(const Revocation&)>& fn) const override;
   Result<RequestRecord> request(RequestId id) const override;
   Result<RequestRecord> request_by_transaction(const std::string& tid) const override;
   Result<std::vector<RequestRecord>> requests() const override;
+  Result<std::vector<RequestRecord>> requests_page(RequestId before_id,
+                                                   std::size_t limit) const override;
+  Status for_each_request(const std::function<bool(const RequestRecord&)>& fn) const override;
+  Result<std::uint64_t> count_requests(const std::vector<RequestState>& states) const override;
+  Result<std::uint64_t> delete_requests_created_before(TimePoint cutoff) override;
+  Result<Serial> allocate_serial() override;
+  Result<RequestId> next_request_id() override;
   StoreStats stats() const override { return base_.stats(); }
+  Status checkpoint() override { return base_.checkpoint(); }
 
   static Status default_failure() {
     return unavailable("injected failure: no space left on device");
   }
 
  private:
-  Status read_failure() const;  // OK when reads are to be forwarded
+  Status read_failure() const;        // OK when reads are to be forwarded
+  Status write_failure();             // OK when writes are to be forwarded; counts failures
+  Status allocation_failure() const;  // OK when allocations are to be forwarded
 
   std::unique_ptr<Store> owned_;  // declared first: base_ may refer to it
   Store& base_;
@@ -63,6 +79,8 @@ class FaultyStore final : public Store {
   Status write_failure_;             // GUARDED_BY(mu_)
   bool fail_reads_ = false;          // GUARDED_BY(mu_)
   Status read_failure_;              // GUARDED_BY(mu_)
+  bool fail_allocations_ = false;    // GUARDED_BY(mu_)
+  Status allocation_failure_;        // GUARDED_BY(mu_)
   std::uint64_t failed_writes_ = 0;  // GUARDED_BY(mu_)
 };
 

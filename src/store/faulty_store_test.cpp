@@ -9,6 +9,7 @@
 namespace scepter::store {
 namespace {
 
+using testing::make_request;
 using testing::one_cert;
 
 TEST(FaultyStore, FailsTheNextWritesThenForwards) {
@@ -39,6 +40,7 @@ TEST(FaultyStore, FailsReads) {
   EXPECT_CODE(store.certificate(1), Code::kUnavailable);
   EXPECT_CODE(store.meta("x"), Code::kUnavailable);
   EXPECT_CODE(store.certificate_count(), Code::kUnavailable);
+  EXPECT_CODE(store.last_serial(), Code::kUnavailable);
   EXPECT_CODE(store.requests(), Code::kUnavailable);
   EXPECT_CODE(store.request(1), Code::kUnavailable);
   EXPECT_CODE(store.request_by_transaction("t"), Code::kUnavailable);
@@ -48,6 +50,72 @@ TEST(FaultyStore, FailsReads) {
   ASSERT_OK(store.write(one_cert(2)));  // writes still go through
   store.heal();
   EXPECT_EQ(store.certificate_count().value_or(0), 2u);
+}
+
+TEST(FaultyStore, FailsRequestReads) {
+  FaultyStore store(std::make_unique<MemoryStore>());
+  WriteBatch b;
+  b.put_request(make_request(1));
+  ASSERT_OK(store.write(b));
+  store.fail_all_reads(unavailable("db down"));
+  EXPECT_CODE(store.requests_page(0, 10), Code::kUnavailable);
+  EXPECT_CODE(store.count_requests({}), Code::kUnavailable);
+  int visited = 0;
+  EXPECT_CODE(store.for_each_request([&](const RequestRecord&) { return ++visited > 0; }),
+              Code::kUnavailable);
+  EXPECT_EQ(visited, 0);
+  ASSERT_OK(store.allocate_serial());  // allocations are not reads
+  store.heal();
+  EXPECT_EQ(store.requests_page(0, 10)->size(), 1u);
+  EXPECT_EQ(store.count_requests({RequestState::kPending}).value_or(0), 1u);
+  ASSERT_OK(store.for_each_request([&](const RequestRecord&) { return ++visited > 0; }));
+  EXPECT_EQ(visited, 1);
+}
+
+TEST(FaultyStore, ExpiryIsAWrite) {
+  MemoryStore base;
+  FaultyStore store(base);
+  WriteBatch b;
+  b.put_request(make_request(1));  // created 1'700'000'001
+  ASSERT_OK(store.write(b));
+  store.fail_next_writes(1);
+  EXPECT_CODE(store.delete_requests_created_before(from_unix(2'000'000'000)), Code::kUnavailable);
+  EXPECT_EQ(store.failed_writes(), 1u);
+  ASSERT_OK(base.request(1));  // nothing reached the base
+  EXPECT_EQ(store.delete_requests_created_before(from_unix(2'000'000'000)).value_or(0), 1u);
+  store.fail_all_writes();
+  EXPECT_CODE(store.delete_requests_created_before(from_unix(1)), Code::kUnavailable);
+  EXPECT_EQ(store.failed_writes(), 2u);
+}
+
+TEST(FaultyStore, FailsAllocationsUntilHealed) {
+  MemoryStore base;
+  FaultyStore store(base);
+  EXPECT_EQ(store.allocate_serial().value_or(0), 2u);
+  EXPECT_EQ(store.next_request_id().value_or(0), 1);
+  store.fail_all_allocations(unavailable("sequence unreachable"));
+  EXPECT_CODE(store.allocate_serial(), Code::kUnavailable);
+  EXPECT_CODE(store.next_request_id(), Code::kUnavailable);
+  ASSERT_OK(store.write(one_cert(9)));  // writes and reads still go through
+  ASSERT_OK(store.certificate(9));
+  EXPECT_EQ(store.failed_writes(), 0u);
+  store.heal();
+  EXPECT_EQ(store.allocate_serial().value_or(0), 10u);  // the base's counter, untouched
+  EXPECT_EQ(store.next_request_id().value_or(0), 2);
+}
+
+TEST(FaultyStore, ForwardsDeleteMetaIf) {
+  FaultyStore store(std::make_unique<MemoryStore>());
+  WriteBatch set;
+  set.put_meta("otp", "x");
+  ASSERT_OK(store.write(set));
+  WriteBatch use;
+  use.delete_meta_if("otp", "x");
+  store.fail_next_writes(1);
+  EXPECT_CODE(store.write(use), Code::kUnavailable);
+  EXPECT_EQ(store.meta("otp")->value_or(""), "x");  // still there: the failure came first
+  ASSERT_OK(store.write(use));
+  EXPECT_CODE(store.write(use), Code::kNotFound);
 }
 
 }  // namespace

@@ -54,6 +54,14 @@ void WriteBatch::delete_meta(std::string key) {
   ops_.push_back(std::move(op));
 }
 
+void WriteBatch::delete_meta_if(std::string key, std::string expected) {
+  Op op;
+  op.kind = Op::Kind::kDeleteMetaIf;
+  op.key = std::move(key);
+  op.value = std::move(expected);
+  ops_.push_back(std::move(op));
+}
+
 const char* request_state_name(RequestState s) {
   switch (s) {
     case RequestState::kInitial:

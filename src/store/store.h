@@ -12,6 +12,7 @@
 //
 // Thread safety: every method may be called from several threads at once.
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -59,6 +60,7 @@ struct RequestRecord {
   std::optional<Serial> serial;  // the certificate, once granted
   std::string signer_cert_der;   // SCEP: certificate that signed the request
   int flags = 0;                 // engine-opaque bits for the CA (e.g. OTP used)
+  std::string reason;            // why it was refused or dropped, for the operator; may be empty
 };
 
 struct CertRecord {
@@ -69,6 +71,10 @@ struct CertRecord {
   TimePoint not_after{};
   std::optional<TimePoint> revoked_at;  // set once revoked
   RequestId request_id = 0;             // 0 for certificates not issued from a request
+  // The certificate this one renewed (rollover, re-enrolment), if any. Not checked
+  // against the table: the predecessor may have been removed or imported elsewhere.
+  // Above kMaxSerial fails the batch with kInvalidArgument.
+  std::optional<Serial> predecessor;
 };
 
 struct Revocation {
@@ -102,13 +108,26 @@ class WriteBatch {
   void put_meta(std::string key, std::string value);
   // Removes a value; deleting an unknown key is not an error.
   void delete_meta(std::string key);
+  // Removes a value only if it is present and equal to `expected` (byte for byte) when
+  // the batch is applied; otherwise the whole batch fails with kNotFound. For one-time
+  // values (an enrolment password): of two batches consuming the same value, however
+  // concurrent, exactly one succeeds.
+  void delete_meta_if(std::string key, std::string expected);
 
   bool empty() const { return ops_.empty(); }
   std::size_t size() const { return ops_.size(); }
   void clear() { ops_.clear(); }
 
   struct Op {
-    enum class Kind { kPutCert, kPutRequest, kDeleteRequest, kRevoke, kPutMeta, kDeleteMeta };
+    enum class Kind {
+      kPutCert,
+      kPutRequest,
+      kDeleteRequest,
+      kRevoke,
+      kPutMeta,
+      kDeleteMeta,
+      kDeleteMetaIf,  // `value` holds the expected value
+    };
     Kind kind = Kind::kPutCert;
     CertRecord cert;
     RequestRecord request;
@@ -144,6 +163,32 @@ class Store {
 
   virtual Result<std::optional<std::string>> meta(const std::string& key) const = 0;
 
+  // --- Serials and request ids -------------------------------------------------------
+  //
+  // Both allocators are atomic across threads and never return a value they returned
+  // before for this database, also after the process restarts, as long as every value
+  // that left the CA was committed first (a certificate row is written before the
+  // certificate is sent; a request row before its id is shown). A value allocated but
+  // never committed may come back after a restart. Values are increasing within one
+  // process but may have gaps (a failed issue wastes its serial). Nor do they return a
+  // serial or id that write() has already stored, so explicit values may be mixed in.
+  // SQLite keeps the counters in memory, initialised at open (no I/O per call; one
+  // writer process per file); a server engine (PostgreSQL) uses sequences, raised with
+  // setval when an explicitly stored value passes them.
+  //
+  // The next certificate serial: one above the largest serial ever stored or allocated.
+  // On an empty database the first one is 2 (serial 1 is the CA's own certificate).
+  // At open SQLite starts after max(largest certificate serial, meta "last_serial",
+  // 1). Fails with kInvalidArgument once kMaxSerial has been reached (never in
+  // practice), kUnavailable if the database cannot be reached.
+  virtual Result<Serial> allocate_serial() = 0;
+  // The next request id, starting at 1. Ids are never reused, also after the request is
+  // deleted (delete_request, expiry): engines keep a high-water mark that every batch
+  // with put_request raises in the same transaction (SQLite: meta
+  // "schema_last_request_id"); at open SQLite starts after max(that mark, largest
+  // stored id, meta "last_request_id"). Fails like allocate_serial.
+  virtual Result<RequestId> next_request_id() = 0;
+
   // Fails with kNotFound if no certificate has this serial.
   virtual Result<CertRecord> certificate(Serial serial) const = 0;
   // Visits certificates in serial order; stops early when `fn` returns false. Engines
@@ -152,6 +197,10 @@ class Store {
   // snapshot: a certificate written meanwhile is seen if its serial is still ahead.
   virtual Status for_each_certificate(const std::function<bool(const CertRecord&)>& fn) const = 0;
   virtual Result<std::uint64_t> certificate_count() const = 0;
+  // The largest serial of a stored certificate (committed, so never one only allocated),
+  // or 0 when there is none: IOS's "Last certificate issued serial number". One indexed
+  // read. Fails with kUnavailable if the database cannot be read.
+  virtual Result<Serial> last_serial() const = 0;
   // Visits every revocation in serial order (used to rebuild the CRL at start-up). Same
   // chunking and locking as for_each_certificate.
   virtual Status for_each_revocation(const std::function<void(const Revocation&)>& fn) const = 0;
@@ -161,8 +210,26 @@ class Store {
   // The newest request carrying this SCEP transactionID, or kNotFound. An empty tid
   // (manual requests have none) matches nothing.
   virtual Result<RequestRecord> request_by_transaction(const std::string& tid) const = 0;
-  // All requests, newest (highest id) first.
+  // All requests, newest (highest id) first. Loads the whole table: for small databases
+  // and tests; servers use requests_page(), for_each_request() and count_requests().
   virtual Result<std::vector<RequestRecord>> requests() const = 0;
+  // Up to `limit` requests with an id below `before_id` (0: from the newest), newest
+  // first. The next page starts before the last id returned; a page shorter than
+  // `limit` is the last one. Memory grows with `limit` (0 gives an empty page).
+  virtual Result<std::vector<RequestRecord>> requests_page(RequestId before_id,
+                                                           std::size_t limit) const = 0;
+  // Visits requests in ascending id order; stops early when `fn` returns false. Same
+  // chunking, locking and (non-)snapshot rules as for_each_certificate: `fn` may call
+  // this Store, writes included.
+  virtual Status for_each_request(const std::function<bool(const RequestRecord&)>& fn) const = 0;
+  // How many requests are in any of `states` (repeats count once); an empty list counts
+  // every request. One indexed count: no rows are loaded.
+  virtual Result<std::uint64_t> count_requests(const std::vector<RequestState>& states) const = 0;
+  // Deletes every request created strictly before `cutoff` (lifetime enrollment-request)
+  // in one durable transaction, without loading rows, and returns how many went. Their
+  // ids are not reused. Fails with kUnavailable when the disk or database fails (then
+  // nothing is deleted).
+  virtual Result<std::uint64_t> delete_requests_created_before(TimePoint cutoff) = 0;
 
   virtual StoreStats stats() const { return {}; }
 

@@ -14,82 +14,36 @@
 #include "store/memory/memory_store.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
+#include "store/store_contract.h"
 #include "store/test_util.h"
 
 namespace scepter::store {
 namespace {
 
+using testing::Engine;
+using testing::expect_same;
 using testing::make_cert;
 using testing::make_request;
 using testing::one_cert;
+using testing::StoreContract;
 
-// Owns whatever the engine needs besides the store (a scratch directory).
-struct Engine {
-  std::unique_ptr<testing::TempDir> dir;
-  std::unique_ptr<Store> store;
-};
-using StoreFactory = Engine (*)();
-
-Engine make_memory_store() { return {nullptr, std::make_unique<MemoryStore>()}; }
+Engine make_memory_store() { return {nullptr, std::make_unique<MemoryStore>(), nullptr}; }
 
 Engine make_sqlite_in_memory() {
   auto s = SqliteStore::open(":memory:");
-  return {nullptr, s ? std::move(*s) : nullptr};
+  return {nullptr, s ? std::move(*s) : nullptr, nullptr};
 }
 
 Engine make_sqlite_file() {
   auto dir = std::make_unique<testing::TempDir>();
-  auto s = SqliteStore::open(dir->file("ca.ser"));
-  return {std::move(dir), s ? std::move(*s) : nullptr};
-}
-
-class StoreContract : public ::testing::TestWithParam<StoreFactory> {
- protected:
-  void SetUp() override {
-    engine_ = GetParam()();
-    ASSERT_NE(engine_.store, nullptr);
-  }
-  Store& store() { return *engine_.store; }
-
-  std::vector<Serial> serials() {
-    std::vector<Serial> out;
-    EXPECT_OK(store().for_each_certificate([&](const CertRecord& c) {
-      out.push_back(c.serial);
-      return true;
-    }));
-    return out;
-  }
-  std::vector<Revocation> revocations() {
-    std::vector<Revocation> out;
-    EXPECT_OK(store().for_each_revocation([&](const Revocation& r) { out.push_back(r); }));
-    return out;
-  }
-
-  Engine engine_;
-};
-
-void expect_same(const CertRecord& a, const CertRecord& b) {
-  EXPECT_EQ(a.serial, b.serial);
-  EXPECT_EQ(a.der, b.der);
-  EXPECT_EQ(a.subject, b.subject);
-  EXPECT_EQ(a.not_before, b.not_before);
-  EXPECT_EQ(a.not_after, b.not_after);
-  EXPECT_EQ(a.revoked_at, b.revoked_at);
-  EXPECT_EQ(a.request_id, b.request_id);
-}
-
-void expect_same(const RequestRecord& a, const RequestRecord& b) {
-  EXPECT_EQ(a.id, b.id);
-  EXPECT_EQ(a.state, b.state);
-  EXPECT_EQ(a.kind, b.kind);
-  EXPECT_EQ(a.transaction_id, b.transaction_id);
-  EXPECT_EQ(a.csr_der, b.csr_der);
-  EXPECT_EQ(a.fingerprint, b.fingerprint);
-  EXPECT_EQ(a.subject, b.subject);
-  EXPECT_EQ(a.created, b.created);
-  EXPECT_EQ(a.serial, b.serial);
-  EXPECT_EQ(a.signer_cert_der, b.signer_cert_der);
-  EXPECT_EQ(a.flags, b.flags);
+  const std::string path = dir->file("ca.ser");
+  auto s = SqliteStore::open(path);
+  auto reopen = [path]() -> std::unique_ptr<Store> {
+    auto again = SqliteStore::open(path);
+    EXPECT_OK(again);
+    return again ? std::move(*again) : nullptr;
+  };
+  return {std::move(dir), s ? std::move(*s) : nullptr, reopen};
 }
 
 TEST_P(StoreContract, EmptyStore) {

@@ -1,5 +1,7 @@
 #include "store/memory/memory_store.h"
 
+#include <algorithm>
+#include <limits>
 #include <utility>
 
 #include <fmt/format.h>
@@ -52,7 +54,13 @@ Status MemoryStore::apply(const WriteBatch::Op& op, std::vector<Undo>& undo) {
         return already_exists(
             fmt::format("a certificate with serial {:#x} already exists", op.cert.serial));
       }
+      if (op.cert.predecessor && *op.cert.predecessor > kMaxSerial) {
+        return invalid_argument(
+            fmt::format("predecessor {:#x} is too large", *op.cert.predecessor));
+      }
       certs_.emplace(op.cert.serial, op.cert);
+      // A rolled-back batch leaves the counter raised: a skipped serial is harmless.
+      last_serial_ = std::max(last_serial_, op.cert.serial);
       undo.push_back(Undo::of_cert(op.cert.serial, std::nullopt));
       return ok_status();
     }
@@ -74,6 +82,7 @@ Status MemoryStore::apply(const WriteBatch::Op& op, std::vector<Undo>& undo) {
         return invalid_argument(
             fmt::format("request {} refers to unknown certificate {:#x}", rec.id, *rec.serial));
       }
+      last_request_id_ = std::max(last_request_id_, rec.id);
       auto it = requests_.find(rec.id);
       if (it != requests_.end()) {
         undo.push_back(Undo::of_request(rec.id, std::move(it->second)));
@@ -102,6 +111,15 @@ Status MemoryStore::apply(const WriteBatch::Op& op, std::vector<Undo>& undo) {
         meta_.erase(it);
       }
       undo.push_back(std::move(u));
+      return ok_status();
+    }
+    case Kind::kDeleteMetaIf: {
+      auto it = meta_.find(op.key);
+      if (it == meta_.end() || it->second != op.value) {
+        return not_found(fmt::format("'{}' is not set to the expected value", op.key));
+      }
+      undo.push_back(Undo::of_meta(op.key, std::move(it->second)));
+      meta_.erase(it);
       return ok_status();
     }
   }
@@ -193,6 +211,11 @@ Result<std::uint64_t> MemoryStore::certificate_count() const {
   return static_cast<std::uint64_t>(certs_.size());
 }
 
+Result<Serial> MemoryStore::last_serial() const {
+  std::lock_guard lock(mu_);
+  return certs_.empty() ? Serial{0} : certs_.rbegin()->first;
+}
+
 Status MemoryStore::for_each_revocation(const std::function<void(const Revocation&)>& fn) const {
   std::optional<Serial> last;
   for (;;) {
@@ -231,6 +254,68 @@ Result<std::vector<RequestRecord>> MemoryStore::requests() const {
   out.reserve(requests_.size());
   for (auto it = requests_.rbegin(); it != requests_.rend(); ++it) out.push_back(it->second);
   return out;
+}
+
+Result<std::vector<RequestRecord>> MemoryStore::requests_page(RequestId before_id,
+                                                              std::size_t limit) const {
+  std::lock_guard lock(mu_);
+  std::vector<RequestRecord> out;
+  auto it = before_id == 0 ? requests_.end() : requests_.lower_bound(before_id);
+  while (out.size() < limit && it != requests_.begin()) {
+    --it;
+    out.push_back(it->second);
+  }
+  return out;
+}
+
+Status MemoryStore::for_each_request(const std::function<bool(const RequestRecord&)>& fn) const {
+  std::optional<RequestId> last;
+  for (;;) {
+    RequestRecord rec;
+    {
+      std::lock_guard lock(mu_);
+      auto it = last ? requests_.upper_bound(*last) : requests_.begin();
+      if (it == requests_.end()) return ok_status();
+      rec = it->second;
+    }
+    last = rec.id;
+    if (!fn(rec)) return ok_status();
+  }
+}
+
+Result<std::uint64_t> MemoryStore::count_requests(const std::vector<RequestState>& states) const {
+  std::lock_guard lock(mu_);
+  std::uint64_t n = 0;
+  for (const auto& [id, rec] : requests_) {
+    if (states.empty() || std::find(states.begin(), states.end(), rec.state) != states.end()) {
+      ++n;
+    }
+  }
+  return n;
+}
+
+Result<std::uint64_t> MemoryStore::delete_requests_created_before(TimePoint cutoff) {
+  std::lock_guard lock(mu_);
+  const auto n =
+      std::erase_if(requests_, [&](const auto& kv) { return kv.second.created < cutoff; });
+  ++stats_.commits;
+  return static_cast<std::uint64_t>(n);
+}
+
+Result<Serial> MemoryStore::allocate_serial() {
+  std::lock_guard lock(mu_);
+  if (last_serial_ >= kMaxSerial) {
+    return fail(invalid_argument(fmt::format("no serial left above {:#x}", last_serial_)));
+  }
+  return ++last_serial_;
+}
+
+Result<RequestId> MemoryStore::next_request_id() {
+  std::lock_guard lock(mu_);
+  if (last_request_id_ == std::numeric_limits<RequestId>::max()) {
+    return fail(invalid_argument("no request id left"));
+  }
+  return ++last_request_id_;
 }
 
 StoreStats MemoryStore::stats() const {

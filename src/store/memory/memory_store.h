@@ -20,10 +20,18 @@ class MemoryStore final : public Store {
   Result<CertRecord> certificate(Serial serial) const override;
   Status for_each_certificate(const std::function<bool(const CertRecord&)>& fn) const override;
   Result<std::uint64_t> certificate_count() const override;
+  Result<Serial> last_serial() const override;
   Status for_each_revocation(const std::function<void(const Revocation&)>& fn) const override;
   Result<RequestRecord> request(RequestId id) const override;
   Result<RequestRecord> request_by_transaction(const std::string& tid) const override;
   Result<std::vector<RequestRecord>> requests() const override;
+  Result<std::vector<RequestRecord>> requests_page(RequestId before_id,
+                                                   std::size_t limit) const override;
+  Status for_each_request(const std::function<bool(const RequestRecord&)>& fn) const override;
+  Result<std::uint64_t> count_requests(const std::vector<RequestState>& states) const override;
+  Result<std::uint64_t> delete_requests_created_before(TimePoint cutoff) override;
+  Result<Serial> allocate_serial() override;
+  Result<RequestId> next_request_id() override;
   StoreStats stats() const override;
 
  private:
@@ -36,6 +44,9 @@ class MemoryStore final : public Store {
   std::map<RequestId, RequestRecord> requests_;  // GUARDED_BY(mu_)
   std::map<std::string, std::string> meta_;      // GUARDED_BY(mu_)
   StoreStats stats_;                             // GUARDED_BY(mu_)
+  // The last serial and request id allocated or stored (serial 1 is the CA's).
+  Serial last_serial_ = 1;         // GUARDED_BY(mu_)
+  RequestId last_request_id_ = 0;  // GUARDED_BY(mu_)
 };
 
 }  // namespace scepter::store

@@ -1,5 +1,7 @@
 #include "store/sqlite/connection.h"
 
+#include <iterator>
+
 #include <fmt/format.h>
 
 namespace scepter::store::sqlite {
@@ -8,7 +10,9 @@ namespace {
 // 'SCPT': lets `file` and our own open tell a scepter database from another SQLite file.
 constexpr int kApplicationId = 0x53435054;
 
-constexpr const char* kSchema = R"sql(
+// Version 1 as first released. Never edit it: a new database is created at version 1
+// and brought up to date by the same migrations as an old file, so both end up alike.
+constexpr const char* kSchemaV1 = R"sql(
 CREATE TABLE meta(
   key TEXT PRIMARY KEY NOT NULL,
   value BLOB NOT NULL
@@ -51,11 +55,29 @@ CREATE TABLE requests(
 CREATE INDEX requests_transaction ON requests(transaction_id, id);
 )sql";
 
+struct Migration {
+  int to;           // the version after `sql`
+  const char* sql;  // runs inside the writer's opening transaction
+};
+
+constexpr Migration kMigrations[] = {
+    {2, R"sql(
+ALTER TABLE certificates ADD COLUMN predecessor INTEGER;
+ALTER TABLE requests ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+CREATE INDEX requests_created ON requests(created);
+CREATE INDEX requests_state ON requests(state);
+INSERT INTO meta(key, value)
+  SELECT 'schema_last_request_id', CAST(COALESCE(MAX(id), 0) AS TEXT) FROM requests;
+)sql"},
+};
+static_assert(std::size(kMigrations) == kSchemaVersion - 1, "one migration per version");
+
+// The column order the engine's row readers expect (sqlite_store.cpp).
 constexpr const char* kCertColumns =
-    "serial, der, subject, not_before, not_after, revoked_at, request_id";
+    "serial, der, subject, not_before, not_after, revoked_at, request_id, predecessor";
 constexpr const char* kRequestColumns =
     "id, state, kind, transaction_id, csr_der, fingerprint, subject, created, serial, "
-    "signer_cert_der, flags";
+    "signer_cert_der, flags, reason";
 
 Status open_error(const std::string& path, const Status& s) {
   return Status(s.code() == Code::kInternal ? Code::kInternal : Code::kUnavailable,
@@ -85,23 +107,34 @@ Status prepare_all(sqlite3* db, Statements& s) {
       {&s.release, "RELEASE batch"},
       {&s.rollback_to, "ROLLBACK TO batch"},
       {&s.insert_cert, fmt::format("INSERT INTO certificates({}) VALUES (?1, ?2, ?3, ?4, ?5, "
-                                   "?6, ?7)",
+                                   "?6, ?7, ?8)",
                                    kCertColumns)},
       {&s.cert_revoked_at, "SELECT revoked_at FROM certificates WHERE serial = ?1"},
       {&s.revoke_cert, "UPDATE certificates SET revoked_at = ?2 WHERE serial = ?1"},
       {&s.upsert_request,
        fmt::format("INSERT INTO requests({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-                   "?11) ON CONFLICT(id) DO UPDATE SET state = excluded.state, kind = "
+                   "?11, ?12) ON CONFLICT(id) DO UPDATE SET state = excluded.state, kind = "
                    "excluded.kind, transaction_id = excluded.transaction_id, csr_der = "
                    "excluded.csr_der, fingerprint = excluded.fingerprint, subject = "
                    "excluded.subject, created = excluded.created, serial = excluded.serial, "
-                   "signer_cert_der = excluded.signer_cert_der, flags = excluded.flags",
+                   "signer_cert_der = excluded.signer_cert_der, flags = excluded.flags, "
+                   "reason = excluded.reason",
                    kRequestColumns)},
       {&s.delete_request, "DELETE FROM requests WHERE id = ?1"},
+      {&s.raise_request_mark,
+       fmt::format("INSERT INTO meta(key, value) VALUES ('{0}', CAST(?1 AS TEXT)) "
+                   "ON CONFLICT(key) DO UPDATE SET value = excluded.value "
+                   "WHERE CAST(meta.value AS INTEGER) < CAST(excluded.value AS INTEGER)",
+                   kRequestMarkKey)},
+      {&s.delete_requests_before, "DELETE FROM requests WHERE created < ?1"},
       {&s.upsert_meta,
        "INSERT INTO meta(key, value) VALUES (?1, ?2) "
        "ON CONFLICT(key) DO UPDATE SET value = excluded.value"},
       {&s.delete_meta, "DELETE FROM meta WHERE key = ?1"},
+      // Compared as bytes whatever the stored type (put_meta binds blobs; the engine's
+      // own keys are text).
+      {&s.delete_meta_if,
+       "DELETE FROM meta WHERE key = ?1 AND CAST(value AS BLOB) = CAST(?2 AS BLOB)"},
       {&s.get_meta, "SELECT value FROM meta WHERE key = ?1"},
       {&s.get_cert, fmt::format("SELECT {} FROM certificates WHERE serial = ?1", kCertColumns)},
       {&s.certs_after, fmt::format("SELECT {} FROM certificates WHERE serial > ?1 "
@@ -111,11 +144,22 @@ Status prepare_all(sqlite3* db, Statements& s) {
        "SELECT serial, revoked_at FROM certificates INDEXED BY certificates_revoked "
        "WHERE revoked_at IS NOT NULL AND serial > ?1 ORDER BY serial LIMIT ?2"},
       {&s.count_certs, "SELECT n FROM counters WHERE name = 'certificates'"},
+      {&s.max_serial, "SELECT MAX(serial) FROM certificates"},
       {&s.get_request, fmt::format("SELECT {} FROM requests WHERE id = ?1", kRequestColumns)},
       {&s.request_by_tid, fmt::format("SELECT {} FROM requests WHERE transaction_id = ?1 "
                                       "ORDER BY id DESC LIMIT 1",
                                       kRequestColumns)},
       {&s.all_requests, fmt::format("SELECT {} FROM requests ORDER BY id DESC", kRequestColumns)},
+      {&s.requests_after, fmt::format("SELECT {} FROM requests WHERE id > ?1 "
+                                      "ORDER BY id LIMIT ?2",
+                                      kRequestColumns)},
+      {&s.requests_before, fmt::format("SELECT {} FROM requests WHERE id < ?1 "
+                                       "ORDER BY id DESC LIMIT ?2",
+                                       kRequestColumns)},
+      {&s.count_requests, "SELECT COUNT(*) FROM requests"},
+      // Every state fits in the six slots; unused ones repeat a wanted state.
+      {&s.count_requests_in,
+       "SELECT COUNT(*) FROM requests WHERE state IN (?1, ?2, ?3, ?4, ?5, ?6)"},
   };
   for (const Entry& e : entries) {
     ASSIGN_OR_RETURN(*e.stmt, Stmt::prepare(db, e.sql));
@@ -183,21 +227,28 @@ Status Connection::init_schema() {
     ASSIGN_OR_RETURN(std::string tables,
                      query_text(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"));
     if (tables == "0" && (app == "0" || app.empty())) {
-      RETURN_IF_ERROR(exec(db, kSchema));
+      RETURN_IF_ERROR(exec(db, kSchemaV1));
       RETURN_IF_ERROR(exec(db, fmt::format("PRAGMA application_id={}", kApplicationId).c_str()));
-      return exec(
-          db,
-          fmt::format("INSERT INTO meta VALUES ('schema_version', '{}')", kSchemaVersion).c_str());
-    }
-    if (app != std::to_string(kApplicationId)) {
+      RETURN_IF_ERROR(exec(db, "INSERT INTO meta VALUES ('schema_version', '1')"));
+    } else if (app != std::to_string(kApplicationId)) {
       return unavailable("not a scepter database (another application's SQLite file)");
     }
     ASSIGN_OR_RETURN(std::string version,
                      query_text(db, "SELECT value FROM meta WHERE key = 'schema_version'"));
-    if (version != std::to_string(kSchemaVersion)) {
-      // Only version 1 exists; an older one would be migrated here.
+    int from = 0;
+    for (int v = 1; v <= kSchemaVersion; ++v) {
+      if (version == std::to_string(v)) from = v;
+    }
+    if (from == 0) {
       return unavailable(fmt::format("schema version '{}' is not supported (this build: {})",
                                      version, kSchemaVersion));
+    }
+    for (const Migration& m : kMigrations) {
+      if (m.to <= from) continue;
+      RETURN_IF_ERROR(exec(db, m.sql));
+      RETURN_IF_ERROR(exec(
+          db,
+          fmt::format("UPDATE meta SET value = '{}' WHERE key = 'schema_version'", m.to).c_str()));
     }
     return ok_status();
   };

@@ -12,17 +12,24 @@
 
 namespace scepter::store::sqlite {
 
-// The schema this code writes. A file with a higher version is refused (kUnavailable).
-inline constexpr int kSchemaVersion = 1;
+// The schema this code writes. An older file is migrated when the writer opens it (in
+// one transaction, keeping its data); a file with a higher version is refused
+// (kUnavailable). Version 2 added certificates.predecessor, requests.reason, the
+// request indexes on created and state, and meta "schema_last_request_id".
+inline constexpr int kSchemaVersion = 2;
+
+// The engine's meta key for the request id high-water mark (see Store::next_request_id).
+inline constexpr const char* kRequestMarkKey = "schema_last_request_id";
 
 // Every statement the engine runs more than once, prepared when the connection opens.
 struct Statements {
   Stmt begin, commit, rollback, savepoint, release, rollback_to;
   Stmt insert_cert, cert_revoked_at, revoke_cert;
-  Stmt upsert_request, delete_request;
-  Stmt upsert_meta, delete_meta, get_meta;
-  Stmt get_cert, certs_after, revocations_after, count_certs;
-  Stmt get_request, request_by_tid, all_requests;
+  Stmt upsert_request, delete_request, raise_request_mark, delete_requests_before;
+  Stmt upsert_meta, delete_meta, delete_meta_if, get_meta;
+  Stmt get_cert, certs_after, revocations_after, count_certs, max_serial;
+  Stmt get_request, request_by_tid, all_requests, requests_after, requests_before;
+  Stmt count_requests, count_requests_in;
 };
 
 class Connection {

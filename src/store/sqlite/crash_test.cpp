@@ -143,6 +143,12 @@ TEST(SqliteCrash, SigkillLosesNothingReported) {
     std::printf("round %d: killed after %d acks; %zu reported, %llu stored, %llu revoked\n", round,
                 kill_after, reported.size(), static_cast<unsigned long long>(rows),
                 static_cast<unsigned long long>(revoked));
+    // Every serial the child reported is behind the allocator after the restart.
+    const Serial next = store.allocate_serial().value_or(0);
+    EXPECT_GT(next, highest);
+    if (!reported.empty()) {
+      EXPECT_GT(next, *reported.rbegin());
+    }
     first = highest + 1;  // the next child goes on where this one stopped
   }
 }

@@ -1,6 +1,9 @@
 #include "store/sqlite/sqlite_store.h"
 
 #include <algorithm>
+#include <charconv>
+#include <limits>
+#include <optional>
 #include <utility>
 
 #include <fmt/format.h>
@@ -8,11 +11,14 @@
 #include "common/fs.h"
 #include "store/sqlite/connection.h"
 #include "store/sqlite/db.h"
+#include "store/sqlite/rows.h"
 
 namespace scepter::store {
 
+using sqlite::cert_from_row;
 using sqlite::Connection;
 using sqlite::Query;
+using sqlite::request_from_row;
 using sqlite::sqlite_error;
 using sqlite::Stmt;
 
@@ -24,6 +30,7 @@ constexpr std::size_t kMaxGroup = 256;
 // Rows per read while iterating: memory stays bounded whatever the table size.
 constexpr int kCertChunk = 256;
 constexpr int kRevocationChunk = 4096;
+constexpr int kRequestChunk = 128;  // a request carries its CSR: a few KB
 
 bool in_memory(const std::string& path) { return path.empty() || path == ":memory:"; }
 
@@ -42,119 +49,66 @@ Status run(const Stmt& stmt, std::string_view what) {
   return sqlite_error(q.db(), rc, what);
 }
 
-CertRecord cert_from_row(const Query& q) {
-  CertRecord c;
-  c.serial = static_cast<Serial>(q.int64(0));
-  c.der = q.blob(1);
-  c.subject = q.blob(2);
-  c.not_before = from_unix(q.int64(3));
-  c.not_after = from_unix(q.int64(4));
-  if (!q.is_null(5)) c.revoked_at = from_unix(q.int64(5));
-  c.request_id = q.int64(6);
-  return c;
+// A counter stored as decimal text; nullopt when absent or not a number.
+std::optional<std::int64_t> parse_counter(const std::optional<std::string>& text) {
+  if (!text || text->empty()) return std::nullopt;
+  std::int64_t v = 0;
+  const char* end = text->data() + text->size();
+  const auto [ptr, ec] = std::from_chars(text->data(), end, v);
+  if (ec != std::errc() || ptr != end) return std::nullopt;
+  return v;
 }
 
-// The enums come from disk: a value this build does not know means a damaged file.
-Result<RequestRecord> request_from_row(const Query& q) {
-  RequestRecord r;
-  r.id = q.int64(0);
-  const std::int64_t state = q.int64(1);
-  const std::int64_t kind = q.int64(2);
-  if (state < 0 || state > static_cast<int>(RequestState::kPending) || kind < 0 ||
-      kind > static_cast<int>(RequestKind::kRaRollover)) {
-    return fail(unavailable(
-        fmt::format("request {} has state {} and kind {}: corrupt database", r.id, state, kind)));
-  }
-  r.state = static_cast<RequestState>(state);
-  r.kind = static_cast<RequestKind>(kind);
-  r.transaction_id = q.blob(3);
-  r.csr_der = q.blob(4);
-  r.fingerprint = q.blob(5);
-  r.subject = q.blob(6);
-  r.created = from_unix(q.int64(7));
-  if (!q.is_null(8)) r.serial = static_cast<Serial>(q.int64(8));
-  r.signer_cert_der = q.blob(9);
-  r.flags = static_cast<int>(q.int64(10));
-  return r;
-}
-
-Status put_certificate(const sqlite::Statements& sql, const CertRecord& c) {
-  if (c.serial > kMaxSerial) {
-    return invalid_argument(fmt::format("serial {:#x} is too large", c.serial));
-  }
-  Query q(sql.insert_cert);
-  q.bind(1, static_cast<std::int64_t>(c.serial))
-      .bind_blob(2, c.der)
-      .bind_text(3, c.subject)
-      .bind(4, to_unix(c.not_before))
-      .bind(5, to_unix(c.not_after))
-      .bind(7, c.request_id);
-  if (c.revoked_at) {
-    q.bind(6, to_unix(*c.revoked_at));
-  } else {
-    q.bind_null(6);
-  }
-  const int rc = q.step();
-  if (rc == SQLITE_DONE) return ok_status();
-  if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
-    return already_exists(fmt::format("a certificate with serial {:#x} already exists", c.serial));
-  }
-  return sqlite_error(q.db(), rc, fmt::format("storing certificate {:#x}", c.serial));
-}
-
-Status revoke(const sqlite::Statements& sql, Serial serial, TimePoint at) {
-  {
-    Query q(sql.cert_revoked_at);
-    q.bind(1, static_cast<std::int64_t>(serial));
-    const int rc = q.step();
-    if (rc == SQLITE_DONE)
-      return not_found(fmt::format("no certificate with serial {:#x}", serial));
-    if (rc != SQLITE_ROW) {
-      return sqlite_error(q.db(), rc, fmt::format("reading certificate {:#x}", serial));
-    }
-    if (!q.is_null(0)) {
-      return already_exists(fmt::format("certificate {:#x} is already revoked", serial));
-    }
-  }
-  Query q(sql.revoke_cert);
-  q.bind(1, static_cast<std::int64_t>(serial)).bind(2, to_unix(at));
-  const int rc = q.step();
-  if (rc == SQLITE_DONE) return ok_status();
-  return sqlite_error(q.db(), rc, fmt::format("revoking certificate {:#x}", serial));
-}
-
-Status put_request(const sqlite::Statements& sql, const RequestRecord& r) {
-  Query q(sql.upsert_request);
-  q.bind(1, r.id)
-      .bind(2, static_cast<int>(r.state))
-      .bind(3, static_cast<int>(r.kind))
-      .bind_text(4, r.transaction_id)
-      .bind_blob(5, r.csr_der)
-      .bind_text(6, r.fingerprint)
-      .bind_text(7, r.subject)
-      .bind(8, to_unix(r.created))
-      .bind_blob(10, r.signer_cert_der)
-      .bind(11, r.flags);
-  if (r.serial) {
-    q.bind(9, static_cast<std::int64_t>(*r.serial));
-  } else {
-    q.bind_null(9);
-  }
-  const int rc = q.step();
-  if (rc == SQLITE_DONE) return ok_status();
-  if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
-    return invalid_argument(
-        fmt::format("request {} refers to unknown certificate {:#x}", r.id, r.serial.value_or(0)));
-  }
-  return sqlite_error(q.db(), rc, fmt::format("storing request {}", r.id));
-}
-
-Status delete_by_key(const Stmt& stmt, std::string_view key, std::string_view what) {
-  Query q(stmt);
+Result<std::optional<std::string>> read_meta(const Connection& c, const char* key) {
+  Query q(c.sql().get_meta);
   q.bind_text(1, key);
   const int rc = q.step();
-  if (rc == SQLITE_DONE) return ok_status();
-  return sqlite_error(q.db(), rc, what);
+  if (rc == SQLITE_DONE) return std::optional<std::string>();
+  if (rc != SQLITE_ROW) return fail(sqlite_error(q.db(), rc, fmt::format("reading '{}'", key)));
+  return std::optional<std::string>(q.blob(0));
+}
+
+// A one-row, one-column integer query; 0 for NULL (MAX over an empty table).
+Result<std::int64_t> read_max(const Connection& c, const char* sql) {
+  ASSIGN_OR_RETURN(Stmt st, Stmt::prepare(c.db(), sql));
+  Query q(st);
+  const int rc = q.step();
+  if (rc != SQLITE_ROW) return fail(sqlite_error(q.db(), rc, sql));
+  return q.is_null(0) ? 0 : q.int64(0);
+}
+
+struct Counters {
+  Serial last_serial = 1;  // serial 1 is the CA's own certificate
+  RequestId last_request_id = 0;
+};
+
+// Where the allocators start: past everything this file has stored or recorded. The
+// legacy keys written by the CA are only hints (a damaged one is ignored); the engine's
+// own mark must parse.
+Result<Counters> load_counters(const Connection& c) {
+  std::lock_guard lock(c.mu());
+  Counters out;
+  ASSIGN_OR_RETURN(const std::int64_t max_serial,
+                   read_max(c, "SELECT MAX(serial) FROM certificates"));
+  out.last_serial = std::max<Serial>(out.last_serial, static_cast<Serial>(max_serial));
+  ASSIGN_OR_RETURN(auto last_serial, read_meta(c, "last_serial"));
+  if (auto v = parse_counter(last_serial); v && *v > 0) {
+    out.last_serial = std::max(out.last_serial, static_cast<Serial>(*v));
+  }
+  ASSIGN_OR_RETURN(const std::int64_t max_id, read_max(c, "SELECT MAX(id) FROM requests"));
+  out.last_request_id = std::max(out.last_request_id, max_id);
+  ASSIGN_OR_RETURN(auto legacy_id, read_meta(c, "last_request_id"));
+  if (auto v = parse_counter(legacy_id)) out.last_request_id = std::max(out.last_request_id, *v);
+  ASSIGN_OR_RETURN(auto mark, read_meta(c, sqlite::kRequestMarkKey));
+  if (mark) {
+    const auto v = parse_counter(mark);
+    if (!v) {
+      return fail(unavailable(
+          fmt::format("'{}' is '{}': corrupt database", sqlite::kRequestMarkKey, *mark)));
+    }
+    out.last_request_id = std::max(out.last_request_id, *v);
+  }
+  return out;
 }
 
 }  // namespace
@@ -179,37 +133,49 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
     Status s = fs::fsync_dir(parent_dir(path));
     if (!s.ok()) return fail(unavailable(fmt::format("database '{}': {}", path, s.message())));
   }
+  auto counters = load_counters(*writer);
+  if (!counters) {
+    return fail(Status(counters.error().code(),
+                       fmt::format("database '{}': {}", path, counters.error().message())));
+  }
   std::unique_ptr<Connection> reader;
   if (!memory) {
     ASSIGN_OR_RETURN(reader,
                      Connection::open(path, Connection::Role::kReader, options.busy_timeout_ms));
   }
-  return std::unique_ptr<SqliteStore>(new SqliteStore(path, std::move(writer), std::move(reader)));
+  return std::unique_ptr<SqliteStore>(new SqliteStore(path, std::move(writer), std::move(reader),
+                                                      counters->last_serial,
+                                                      counters->last_request_id));
 }
 
 SqliteStore::SqliteStore(std::string path, std::unique_ptr<Connection> writer,
-                         std::unique_ptr<Connection> reader)
+                         std::unique_ptr<Connection> reader, Serial last_serial,
+                         RequestId last_request_id)
     : path_(std::move(path)),
       writer_(std::move(writer)),
       own_reader_(std::move(reader)),
-      reader_(own_reader_ ? own_reader_.get() : writer_.get()) {}
+      reader_(own_reader_ ? own_reader_.get() : writer_.get()),
+      last_serial_(last_serial),
+      last_request_id_(last_request_id) {}
 
 SqliteStore::~SqliteStore() = default;
 
 Status SqliteStore::apply_batch(const WriteBatch& batch) {
   using Kind = WriteBatch::Op::Kind;
   const sqlite::Statements& sql = writer_->sql();
+  std::optional<RequestId> highest_request;
   for (const WriteBatch::Op& op : batch.ops()) {
     Status s;
     switch (op.kind) {
       case Kind::kPutCert:
-        s = put_certificate(sql, op.cert);
+        s = sqlite::put_certificate(sql, op.cert);
         break;
       case Kind::kRevoke:
-        s = revoke(sql, op.serial, op.at);
+        s = sqlite::revoke(sql, op.serial, op.at);
         break;
       case Kind::kPutRequest:
-        s = put_request(sql, op.request);
+        s = sqlite::put_request(sql, op.request);
+        highest_request = std::max(highest_request.value_or(op.request.id), op.request.id);
         break;
       case Kind::kDeleteRequest: {
         Query q(sql.delete_request);
@@ -228,11 +194,16 @@ Status SqliteStore::apply_batch(const WriteBatch& batch) {
         break;
       }
       case Kind::kDeleteMeta:
-        s = delete_by_key(sql.delete_meta, op.key, fmt::format("deleting '{}'", op.key));
+        s = sqlite::delete_by_key(sql.delete_meta, op.key, fmt::format("deleting '{}'", op.key));
+        break;
+      case Kind::kDeleteMetaIf:
+        s = sqlite::delete_meta_if(sql, op.key, op.value);
         break;
     }
     if (!s.ok()) return s;
   }
+  // Once per batch: ids stay unique after the request is deleted, across restarts.
+  if (highest_request) return sqlite::raise_request_mark(sql, *highest_request);
   return ok_status();
 }
 
@@ -286,7 +257,22 @@ void SqliteStore::commit_group(const std::vector<Writer*>& group) {
   ++stats_.commits;
 }
 
+// Before the batch is queued, so an allocation racing with it cannot hand out a value
+// it stores. A batch that then fails leaves a harmless gap.
+void SqliteStore::raise_counters(const WriteBatch& batch) {
+  using Kind = WriteBatch::Op::Kind;
+  std::lock_guard lock(counter_mu_);
+  for (const WriteBatch::Op& op : batch.ops()) {
+    if (op.kind == Kind::kPutCert && op.cert.serial <= kMaxSerial) {
+      last_serial_ = std::max(last_serial_, op.cert.serial);
+    } else if (op.kind == Kind::kPutRequest) {
+      last_request_id_ = std::max(last_request_id_, op.request.id);
+    }
+  }
+}
+
 Status SqliteStore::write(const WriteBatch& batch) {
+  raise_counters(batch);
   Writer w(batch);
   std::unique_lock lock(queue_mu_);
   if (batch.empty()) {
@@ -373,6 +359,14 @@ Result<std::uint64_t> SqliteStore::certificate_count() const {
   return static_cast<std::uint64_t>(q.int64(0));
 }
 
+Result<Serial> SqliteStore::last_serial() const {
+  std::lock_guard lock(reader_->mu());
+  Query q(reader_->sql().max_serial);
+  const int rc = q.step();
+  if (rc != SQLITE_ROW) return fail(sqlite_error(q.db(), rc, "reading the last serial"));
+  return q.is_null(0) ? Serial{0} : static_cast<Serial>(q.int64(0));
+}
+
 Status SqliteStore::for_each_revocation(const std::function<void(const Revocation&)>& fn) const {
   std::int64_t after = -1;
   std::vector<Revocation> chunk;
@@ -430,6 +424,117 @@ Result<std::vector<RequestRecord>> SqliteStore::requests() const {
   }
   if (rc != SQLITE_DONE) return fail(sqlite_error(q.db(), rc, "reading requests"));
   return out;
+}
+
+Result<std::vector<RequestRecord>> SqliteStore::requests_page(RequestId before_id,
+                                                              std::size_t limit) const {
+  std::vector<RequestRecord> out;
+  if (limit == 0) return out;
+  const std::int64_t before = before_id == 0 ? std::numeric_limits<std::int64_t>::max() : before_id;
+  const auto max_rows = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
+  std::lock_guard lock(reader_->mu());
+  Query q(reader_->sql().requests_before);
+  q.bind(1, before).bind(2, static_cast<std::int64_t>(std::min(limit, max_rows)));
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW) {
+    ASSIGN_OR_RETURN(RequestRecord r, request_from_row(q));
+    out.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return fail(sqlite_error(q.db(), rc, "reading requests"));
+  return out;
+}
+
+// Keyset pagination as in for_each_certificate.
+Status SqliteStore::for_each_request(const std::function<bool(const RequestRecord&)>& fn) const {
+  std::int64_t after = std::numeric_limits<std::int64_t>::min();
+  std::vector<RequestRecord> chunk;
+  chunk.reserve(kRequestChunk);
+  for (;;) {
+    chunk.clear();
+    {
+      std::lock_guard lock(reader_->mu());
+      Query q(reader_->sql().requests_after);
+      q.bind(1, after).bind(2, kRequestChunk);
+      int rc;
+      while ((rc = q.step()) == SQLITE_ROW) {
+        ASSIGN_OR_RETURN(RequestRecord r, request_from_row(q));
+        chunk.push_back(std::move(r));
+      }
+      if (rc != SQLITE_DONE) return sqlite_error(q.db(), rc, "reading requests");
+    }
+    for (const RequestRecord& r : chunk) {
+      if (!fn(r)) return ok_status();
+    }
+    if (chunk.size() < static_cast<std::size_t>(kRequestChunk)) return ok_status();
+    after = chunk.back().id;
+  }
+}
+
+Result<std::uint64_t> SqliteStore::count_requests(const std::vector<RequestState>& states) const {
+  std::vector<RequestState> wanted;
+  for (RequestState st : states) {
+    if (std::find(wanted.begin(), wanted.end(), st) == wanted.end()) wanted.push_back(st);
+  }
+  constexpr std::size_t kSlots = 6;  // the ?1..?6 of count_requests_in
+  if (wanted.size() > kSlots) {
+    return fail(invalid_argument(fmt::format("{} distinct request states", wanted.size())));
+  }
+  std::lock_guard lock(reader_->mu());
+  const sqlite::Statements& sql = reader_->sql();
+  Query q(wanted.empty() ? sql.count_requests : sql.count_requests_in);
+  for (std::size_t i = 0; i < kSlots && !wanted.empty(); ++i) {
+    const RequestState st = wanted[std::min(i, wanted.size() - 1)];
+    q.bind(static_cast<int>(i + 1), static_cast<int>(st));
+  }
+  const int rc = q.step();
+  if (rc != SQLITE_ROW) return fail(sqlite_error(q.db(), rc, "counting requests"));
+  return static_cast<std::uint64_t>(q.int64(0));
+}
+
+// One statement in its own transaction on the write connection. Holding its mutex keeps
+// it out of a group commit in progress (the leader holds it for the whole transaction).
+Result<std::uint64_t> SqliteStore::delete_requests_created_before(TimePoint cutoff) {
+  std::uint64_t deleted = 0;
+  {
+    std::lock_guard lock(writer_->mu());
+    const sqlite::Statements& sql = writer_->sql();
+    sqlite3* db = writer_->db();
+    Status s = run(sql.begin, "beginning a transaction");
+    if (s.ok()) {
+      Query q(sql.delete_requests_before);
+      q.bind(1, to_unix(cutoff));
+      const int rc = q.step();
+      if (rc == SQLITE_DONE) {
+        deleted = static_cast<std::uint64_t>(sqlite3_changes64(db));
+      } else {
+        s = sqlite_error(db, rc, "deleting expired requests");
+      }
+    }
+    if (s.ok()) s = run(sql.commit, "committing");
+    if (!s.ok()) {
+      if (sqlite3_get_autocommit(db) == 0) (void)run(sql.rollback, "rolling back");
+      return fail(s);
+    }
+  }
+  std::lock_guard lock(queue_mu_);
+  ++stats_.commits;
+  return deleted;
+}
+
+Result<Serial> SqliteStore::allocate_serial() {
+  std::lock_guard lock(counter_mu_);
+  if (last_serial_ >= kMaxSerial) {
+    return fail(invalid_argument(fmt::format("no serial left above {:#x}", last_serial_)));
+  }
+  return ++last_serial_;
+}
+
+Result<RequestId> SqliteStore::next_request_id() {
+  std::lock_guard lock(counter_mu_);
+  if (last_request_id_ == std::numeric_limits<RequestId>::max()) {
+    return fail(invalid_argument("no request id left"));
+  }
+  return ++last_request_id_;
 }
 
 StoreStats SqliteStore::stats() const {

@@ -12,10 +12,16 @@
 // Reads use a second connection with its own mutex (WAL readers do not wait for the
 // writer); a ":memory:" database has a single connection shared by both.
 //
+// allocate_serial() and next_request_id() are in-memory counters loaded at open and
+// raised by every write() that stores a larger value: no I/O per call. This assumes one
+// writer process per file (a second process would hand out the same values; its
+// writes would then fail with kAlreadyExists rather than overwrite anything).
+//
 // Thread-safe. Owns its connections; closing the store closes the file.
 
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -49,10 +55,18 @@ class SqliteStore final : public Store {
   Result<CertRecord> certificate(Serial serial) const override;
   Status for_each_certificate(const std::function<bool(const CertRecord&)>& fn) const override;
   Result<std::uint64_t> certificate_count() const override;
+  Result<Serial> last_serial() const override;
   Status for_each_revocation(const std::function<void(const Revocation&)>& fn) const override;
   Result<RequestRecord> request(RequestId id) const override;
   Result<RequestRecord> request_by_transaction(const std::string& tid) const override;
   Result<std::vector<RequestRecord>> requests() const override;
+  Result<std::vector<RequestRecord>> requests_page(RequestId before_id,
+                                                   std::size_t limit) const override;
+  Status for_each_request(const std::function<bool(const RequestRecord&)>& fn) const override;
+  Result<std::uint64_t> count_requests(const std::vector<RequestState>& states) const override;
+  Result<std::uint64_t> delete_requests_created_before(TimePoint cutoff) override;
+  Result<Serial> allocate_serial() override;
+  Result<RequestId> next_request_id() override;
   StoreStats stats() const override;
 
   // SQLite's PRAGMA integrity_check: OK, or kUnavailable with the first problems found.
@@ -68,7 +82,9 @@ class SqliteStore final : public Store {
  private:
   struct Writer;
   SqliteStore(std::string path, std::unique_ptr<sqlite::Connection> writer,
-              std::unique_ptr<sqlite::Connection> reader);
+              std::unique_ptr<sqlite::Connection> reader, Serial last_serial,
+              RequestId last_request_id);
+  void raise_counters(const WriteBatch& batch);
   void commit_group(const std::vector<Writer*>& group);  // the leader, without queue_mu_
   Status apply_batch(const WriteBatch& batch);           // needs writer_->mu()
 
@@ -80,6 +96,10 @@ class SqliteStore final : public Store {
   mutable std::mutex queue_mu_;
   std::deque<Writer*> queue_;  // GUARDED_BY(queue_mu_); front() is the leader
   StoreStats stats_;           // GUARDED_BY(queue_mu_)
+
+  mutable std::mutex counter_mu_;
+  Serial last_serial_;         // GUARDED_BY(counter_mu_); allocated or stored
+  RequestId last_request_id_;  // GUARDED_BY(counter_mu_); allocated or stored
 };
 
 }  // namespace scepter::store

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include "common/testing.h"
+#include "store/sqlite/connection.h"
 #include "store/sqlite/db.h"
 #include "store/test_util.h"
 
@@ -46,6 +48,24 @@ class RawConnection {
     db_.reset(db);
   }
   Status exec(const char* sql) { return sqlite::exec(db_.get(), sql); }
+  // The first column of the first row as text ("" when there is none).
+  std::string query(const char* sql) {
+    auto st = sqlite::Stmt::prepare(db_.get(), sql);
+    EXPECT_OK(st);
+    if (!st) return "(error)";
+    sqlite::Query q(*st);
+    return q.step() == SQLITE_ROW ? q.blob(0) : std::string();
+  }
+  // EXPLAIN QUERY PLAN: the detail column of every row, joined.
+  std::string plan(const std::string& sql) {
+    auto st = sqlite::Stmt::prepare(db_.get(), "EXPLAIN QUERY PLAN " + sql);
+    EXPECT_OK(st);
+    if (!st) return "(error)";
+    sqlite::Query q(*st);
+    std::string out;
+    while (q.step() == SQLITE_ROW) out += q.blob(3) + "; ";
+    return out;
+  }
 
  private:
   sqlite::Db db_;
@@ -143,7 +163,9 @@ TEST(SqliteStore, NewerSchemaIsUnavailable) {
   ASSERT_OK(SqliteStore::open(path));
   {
     RawConnection raw(path);
-    ASSERT_OK(raw.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'"));
+    const std::string newer = std::to_string(sqlite::kSchemaVersion + 1);
+    ASSERT_OK(
+        raw.exec(("UPDATE meta SET value = '" + newer + "' WHERE key = 'schema_version'").c_str()));
   }
   auto s = SqliteStore::open(path);
   EXPECT_CODE(s, Code::kUnavailable);
@@ -324,6 +346,229 @@ TEST(SqliteStore, ConcurrentWritersAreGrouped) {
               static_cast<unsigned long long>(st.commits),
               static_cast<unsigned long long>(st.largest_group));
   RecordProperty("commits", static_cast<int>(st.commits));
+  EXPECT_OK(store.check_integrity());
+}
+
+// Schema version 1 exactly as that release created it (do not change: it is the
+// starting point the migrations must handle).
+constexpr const char* kVersion1Schema = R"sql(
+PRAGMA application_id=1396920404;
+CREATE TABLE meta(
+  key TEXT PRIMARY KEY NOT NULL,
+  value BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE counters(
+  name TEXT PRIMARY KEY NOT NULL,
+  n INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO counters VALUES ('certificates', 0);
+CREATE TABLE certificates(
+  serial INTEGER PRIMARY KEY CHECK (serial >= 0),
+  der BLOB NOT NULL,
+  subject TEXT NOT NULL,
+  not_before INTEGER NOT NULL,
+  not_after INTEGER NOT NULL,
+  revoked_at INTEGER,
+  request_id INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX certificates_revoked ON certificates(serial, revoked_at)
+  WHERE revoked_at IS NOT NULL;
+CREATE TRIGGER certificates_counted AFTER INSERT ON certificates BEGIN
+  UPDATE counters SET n = n + 1 WHERE name = 'certificates';
+END;
+CREATE TRIGGER certificates_uncounted AFTER DELETE ON certificates BEGIN
+  UPDATE counters SET n = n - 1 WHERE name = 'certificates';
+END;
+CREATE TABLE requests(
+  id INTEGER PRIMARY KEY,
+  state INTEGER NOT NULL,
+  kind INTEGER NOT NULL,
+  transaction_id TEXT NOT NULL,
+  csr_der BLOB NOT NULL,
+  fingerprint TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  serial INTEGER REFERENCES certificates(serial),
+  signer_cert_der BLOB NOT NULL,
+  flags INTEGER NOT NULL
+);
+CREATE INDEX requests_transaction ON requests(transaction_id, id);
+INSERT INTO meta VALUES ('schema_version', '1');
+)sql";
+
+// What a version-1 server left behind: certificates 1-3 (3 revoked), requests 4 (granted,
+// serial 3) and 6 (pending), and its own counters in meta.
+void write_version1_database(const std::string& path) {
+  RawConnection raw(path);
+  ASSERT_OK(raw.exec("PRAGMA journal_mode=WAL"));
+  ASSERT_OK(raw.exec(kVersion1Schema));
+  ASSERT_OK(raw.exec(R"sql(
+INSERT INTO certificates VALUES (1, X'3082', 'cn=ca', 1700000000, 1800000000, NULL, 0);
+INSERT INTO certificates VALUES (2, X'308201', 'cn=r2', 1700000001, 1800000001, NULL, 4);
+INSERT INTO certificates VALUES (3, X'308202', 'cn=r3', 1700000002, 1800000002, 1700000500, 5);
+INSERT INTO requests VALUES (4, 3, 0, 'tid-4', X'3082AA', '0123456789ABCDEF0123456789ABCDEF',
+                             'hostname=r4', 1700000004, 3, X'3000', 1);
+INSERT INTO requests VALUES (6, 5, 1, '', X'3082BB', 'FEDCBA9876543210FEDCBA9876543210',
+                             'cn=ioscs RA', 1700000006, NULL, X'', 0);
+INSERT INTO meta VALUES ('last_serial', CAST('3' AS BLOB));
+INSERT INTO meta VALUES ('last_request_id', CAST('7' AS BLOB));
+INSERT INTO meta VALUES ('otp', CAST('abc 1700009999' AS BLOB));
+)sql"));
+}
+
+TEST(SqliteStore, Version1DatabaseIsMigratedAndKeepsItsData) {
+  TempDir dir;
+  const std::string path = dir.file("ca.ser");
+  write_version1_database(path);
+  {
+    auto opened = SqliteStore::open(path);
+    ASSERT_OK(opened);
+    SqliteStore& store = **opened;
+    EXPECT_OK(store.check_integrity());
+    EXPECT_EQ(store.meta("schema_version")->value_or(""), std::to_string(sqlite::kSchemaVersion));
+    EXPECT_EQ(store.meta("otp")->value_or(""), "abc 1700009999");
+    EXPECT_EQ(store.certificate_count().value_or(0), 3u);
+    auto c3 = store.certificate(3);
+    ASSERT_OK(c3);
+    EXPECT_EQ(c3->der, std::string("\x30\x82\x02", 3));
+    EXPECT_EQ(c3->subject, "cn=r3");
+    EXPECT_EQ(c3->revoked_at, from_unix(1700000500));
+    EXPECT_EQ(c3->request_id, 5);
+    EXPECT_FALSE(c3->predecessor.has_value());
+    auto r4 = store.request_by_transaction("tid-4");
+    ASSERT_OK(r4);
+    EXPECT_EQ(r4->id, 4);
+    EXPECT_EQ(r4->state, RequestState::kGranted);
+    EXPECT_EQ(r4->serial, Serial{3});
+    EXPECT_EQ(r4->signer_cert_der, std::string("\x30\x00", 2));
+    EXPECT_EQ(r4->flags, 1);
+    EXPECT_EQ(r4->reason, "");
+    EXPECT_EQ(store.request(6)->kind, RequestKind::kRa);
+    EXPECT_EQ(store.count_requests({RequestState::kPending}).value_or(0), 1u);
+    int revoked = 0;
+    ASSERT_OK(store.for_each_revocation([&](const Revocation& r) {
+      EXPECT_EQ(r.serial, 3u);
+      ++revoked;
+    }));
+    EXPECT_EQ(revoked, 1);
+    // The counters continue from the old data.
+    EXPECT_EQ(store.allocate_serial().value_or(0), 4u);
+    EXPECT_EQ(store.next_request_id().value_or(0), 8);
+
+    // New fields work on the migrated tables.
+    CertRecord renewed = make_cert(4);
+    renewed.predecessor = 2;
+    RequestRecord refused = make_request(8);
+    refused.reason = "refused";
+    WriteBatch b;
+    b.put_certificate(renewed);
+    b.put_request(refused);
+    ASSERT_OK(store.write(b));
+    WriteBatch del;
+    del.delete_request(8);
+    ASSERT_OK(store.write(del));
+  }
+  RawConnection raw(path);
+  EXPECT_EQ(raw.query("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
+                      "('requests_created', 'requests_state')"),
+            "2");
+  EXPECT_EQ(raw.query("SELECT value FROM meta WHERE key = 'schema_last_request_id'"), "8");
+  auto opened = SqliteStore::open(path);  // opening again migrates nothing
+  ASSERT_OK(opened);
+  EXPECT_EQ((*opened)->certificate(4)->predecessor, Serial{2});
+  EXPECT_EQ((*opened)->next_request_id().value_or(0), 9);  // 8 was deleted, not reused
+  EXPECT_EQ((*opened)->allocate_serial().value_or(0), 5u);
+  EXPECT_OK((*opened)->check_integrity());
+}
+
+// A fresh file gets the same schema as a migrated one.
+TEST(SqliteStore, NewAndMigratedSchemasAgree) {
+  TempDir dir;
+  const std::string fresh = dir.file("fresh.ser");
+  const std::string old = dir.file("old.ser");
+  ASSERT_OK(SqliteStore::open(fresh));
+  {
+    RawConnection raw(old);
+    ASSERT_OK(raw.exec(kVersion1Schema));
+  }
+  ASSERT_OK(SqliteStore::open(old));
+  const char* kSchemaSql =
+      "SELECT group_concat(type || ' ' || name || ': ' || sql, char(10)) FROM "
+      "(SELECT * FROM sqlite_master ORDER BY type, name)";
+  const std::string want = RawConnection(fresh).query(kSchemaSql);
+  EXPECT_NE(want.find("requests_state"), std::string::npos) << want;
+  EXPECT_EQ(RawConnection(old).query(kSchemaSql), want);
+  EXPECT_EQ(RawConnection(old).query("SELECT value FROM meta WHERE key = 'schema_last_request_id'"),
+            "0");
+}
+
+// The indexes are what keeps counting and expiry from reading the whole table.
+TEST(SqliteStore, RequestQueriesUseTheIndexes) {
+  TempDir dir;
+  const std::string path = dir.file("ca.ser");
+  ASSERT_OK(SqliteStore::open(path));
+  RawConnection raw(path);
+  EXPECT_NE(raw.plan("SELECT COUNT(*) FROM requests WHERE state IN (1, 2, 2, 2, 2, 2)")
+                .find("requests_state"),
+            std::string::npos);
+  EXPECT_NE(raw.plan("DELETE FROM requests WHERE created < 5").find("requests_created"),
+            std::string::npos);
+}
+
+TEST(SqliteStore, DamagedRequestMarkIsUnavailable) {
+  TempDir dir;
+  const std::string path = dir.file("ca.ser");
+  ASSERT_OK(SqliteStore::open(path));
+  {
+    RawConnection raw(path);
+    ASSERT_OK(raw.exec("UPDATE meta SET value = 'junk' WHERE key = 'schema_last_request_id'"));
+  }
+  auto s = SqliteStore::open(path);
+  EXPECT_CODE(s, Code::kUnavailable);
+  ASSERT_FALSE(s.has_value());
+  EXPECT_NE(s.error().message().find("schema_last_request_id"), std::string::npos);
+}
+
+TEST(SqliteStore, UnknownOldSchemaVersionIsUnavailable) {
+  TempDir dir;
+  const std::string path = dir.file("ca.ser");
+  ASSERT_OK(SqliteStore::open(path));
+  {
+    RawConnection raw(path);
+    ASSERT_OK(raw.exec("UPDATE meta SET value = '0' WHERE key = 'schema_version'"));
+  }
+  EXPECT_CODE(SqliteStore::open(path), Code::kUnavailable);
+}
+
+// Allocation is a counter in memory: it stays cheap however fast it is called, and
+// expiry shares the write connection with grouped batches without breaking either.
+TEST(SqliteStore, ExpiryRunsBesideGroupedWrites) {
+  TempDir dir;
+  auto opened = SqliteStore::open(dir.file("ca.ser"));
+  ASSERT_OK(opened);
+  SqliteStore& store = **opened;
+  std::atomic<bool> stop{false};
+  std::thread expirer([&] {
+    while (!stop.load()) EXPECT_OK(store.delete_requests_created_before(from_unix(1'700'000'100)));
+  });
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([&] {
+      for (int i = 0; i < 100; ++i) {
+        const RequestId id = store.next_request_id().value_or(0);
+        RequestRecord r = make_request(id);  // created 1'700'000'000 + id
+        WriteBatch b;
+        b.put_request(r);
+        EXPECT_OK(store.write(b));
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  stop = true;
+  expirer.join();
+  ASSERT_OK(store.delete_requests_created_before(from_unix(1'700'000'100)));
+  EXPECT_EQ(store.count_requests({}).value_or(0), 301u);  // ids 100..400 remain
+  EXPECT_EQ(store.requests_page(0, 1)->front().id, 400);
   EXPECT_OK(store.check_integrity());
 }
 

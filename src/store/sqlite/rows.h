@@ -1,0 +1,32 @@
+#pragma once
+// Rows of the SQLite engine: reading records from a result row and the write ops of a
+// batch, each on the write connection's prepared statements. Callers hold the
+// connection's mutex; the write ops run inside the batch's savepoint.
+
+#include "common/status.h"
+#include "store/sqlite/connection.h"
+#include "store/sqlite/db.h"
+#include "store/store.h"
+
+namespace scepter::store::sqlite {
+
+// A row of kCertColumns / kRequestColumns (connection.cpp). A request whose state or
+// kind this build does not know fails with kUnavailable (a damaged file).
+CertRecord cert_from_row(const Query& q);
+Result<RequestRecord> request_from_row(const Query& q);
+
+// kInvalidArgument for a serial or predecessor above kMaxSerial, kAlreadyExists for a
+// used serial.
+Status put_certificate(const Statements& sql, const CertRecord& c);
+// kNotFound for an unknown serial, kAlreadyExists if already revoked.
+Status revoke(const Statements& sql, Serial serial, TimePoint at);
+// Insert or replace; kInvalidArgument if it refers to an unknown certificate.
+Status put_request(const Statements& sql, const RequestRecord& r);
+// `stmt` takes the key as ?1.
+Status delete_by_key(const Stmt& stmt, std::string_view key, std::string_view what);
+// kNotFound unless `key` holds exactly `expected`.
+Status delete_meta_if(const Statements& sql, const std::string& key, const std::string& expected);
+// Keeps the request id high-water mark (kRequestMarkKey) at least `id`.
+Status raise_request_mark(const Statements& sql, RequestId id);
+
+}  // namespace scepter::store::sqlite
