@@ -8,6 +8,7 @@
 
 #include "pki/csr.h"
 #include "pki/name.h"
+#include "pki/profile.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using scepter::pki::Csr;
@@ -27,6 +28,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)csr->md5_fingerprint();
   (void)csr->spki_md5_hex();
   (void)csr->x509_req();
+  (void)scepter::pki::key_description(csr->public_key());
+  // The profile reads the requested extensions again: it must take whatever parse took.
+  (void)scepter::pki::evaluate_profile(*csr, {});
+  (void)scepter::pki::profile_extensions(*csr, {.ca = scepter::pki::CaProfile{.path_len = 1},
+                                                .extra_ekus = {scepter::pki::Eku::kServerAuth}});
   // Anything we print back as a config name must parse again.
   (void)scepter::pki::parse_dn(scepter::pki::format_dn_config(csr->subject()));
   return 0;

@@ -1,7 +1,12 @@
 #include "pki/csr.h"
 
+#include <algorithm>
 #include <climits>
+#include <cstdint>
 
+#include <fmt/format.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 
 #include "pki/encoding.h"
@@ -19,25 +24,240 @@ struct Csr::State {
 
 namespace {
 
+// One DER TLV, read with ASN1_get_object: definite length only, inside the buffer.
+struct Tlv {
+  int tag = 0;
+  int cls = 0;
+  const unsigned char* body = nullptr;
+  std::size_t len = 0;
+};
+
+bool next_tlv(const unsigned char*& p, const unsigned char* end, Tlv& t) {
+  if (p >= end) return false;
+  const unsigned char* q = p;
+  long len = 0;
+  int tag = 0;
+  int cls = 0;
+  const int rc = ASN1_get_object(&q, &len, &tag, &cls, end - p);
+  // 0x80: an error or a length past the end; 0x01: indefinite length (BER, not DER).
+  if ((rc & 0x80) != 0 || (rc & 0x01) != 0 || len < 0 || len > end - q) {
+    ERR_clear_error();
+    return false;
+  }
+  t = Tlv{tag, cls, q, static_cast<std::size_t>(len)};
+  p = q + len;
+  return true;
+}
+
+bool is_universal(const Tlv& t, int tag) { return t.cls == V_ASN1_UNIVERSAL && t.tag == tag; }
+
+// The SubjectPublicKeyInfo TLV inside a CertificationRequest DER, found by walking the
+// outer structure only, so the key can be checked before OpenSSL decodes it.
+bool find_spki(std::string_view der, std::string_view& spki) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  const unsigned char* end = p + der.size();
+  Tlv t;
+  if (!next_tlv(p, end, t) || !is_universal(t, V_ASN1_SEQUENCE)) return false;  // request
+  p = t.body;
+  end = t.body + t.len;
+  if (!next_tlv(p, end, t) || !is_universal(t, V_ASN1_SEQUENCE)) return false;  // info
+  p = t.body;
+  end = t.body + t.len;
+  if (!next_tlv(p, end, t) || !is_universal(t, V_ASN1_INTEGER)) return false;   // version
+  if (!next_tlv(p, end, t) || !is_universal(t, V_ASN1_SEQUENCE)) return false;  // subject
+  const unsigned char* start = p;
+  if (!next_tlv(p, end, t) || !is_universal(t, V_ASN1_SEQUENCE)) return false;
+  spki =
+      std::string_view(reinterpret_cast<const char*>(start), static_cast<std::size_t>(p - start));
+  return true;
+}
+
+// A non-negative DER INTEGER body without its leading zero bytes; false if negative or empty.
+bool unsigned_magnitude(const Tlv& t, const unsigned char*& digits, std::size_t& len) {
+  if (!is_universal(t, V_ASN1_INTEGER) || t.len == 0 || (t.body[0] & 0x80) != 0) return false;
+  digits = t.body;
+  len = t.len;
+  while (len > 0 && *digits == 0) {
+    ++digits;
+    --len;
+  }
+  return true;
+}
+
+std::string object_text(const ASN1_OBJECT* obj) {
+  const int nid = OBJ_obj2nid(obj);
+  if (nid != NID_undef) return OBJ_nid2sn(nid);
+  char buf[80];  // a longer OID is cut short: this is for messages only
+  if (OBJ_obj2txt(buf, sizeof buf, obj, 1) <= 0) return "an unknown OID";
+  return buf;
+}
+
+constexpr char kKeyAdvice[] = "use RSA (up to 4096 bits) or EC on P-256, P-384 or P-521";
+
+// RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }, read from the
+// BIT STRING without any RSA arithmetic.
+Status check_rsa_key(const Tlv& bits) {
+  const Status malformed = invalid_argument("the request's RSA public key is malformed");
+  if (bits.len < 1 || bits.body[0] != 0) return malformed;  // unused-bits octet
+  const unsigned char* p = bits.body + 1;
+  const unsigned char* end = bits.body + bits.len;
+  Tlv seq;
+  Tlv n;
+  Tlv e;
+  if (!next_tlv(p, end, seq) || !is_universal(seq, V_ASN1_SEQUENCE)) return malformed;
+  p = seq.body;
+  end = seq.body + seq.len;
+  if (!next_tlv(p, end, n) || !next_tlv(p, end, e)) return malformed;
+  const unsigned char* digits = nullptr;
+  std::size_t len = 0;
+  if (!unsigned_magnitude(n, digits, len) || len == 0) return malformed;
+  std::size_t modulus_bits = (len - 1) * 8;
+  for (unsigned top = digits[0]; top != 0; top >>= 1) ++modulus_bits;
+  if (modulus_bits > static_cast<std::size_t>(kMaxRsaBits)) {
+    return invalid_argument(fmt::format(
+        "the request's RSA key has {} bits; at most {} are accepted (the largest IOS key)",
+        modulus_bits, kMaxRsaBits));
+  }
+  const Status bad_exponent = invalid_argument(
+      "the request's RSA public exponent is not accepted: it must be odd, greater than 1 and "
+      "below 2^32 (65537 is usual)");
+  if (!unsigned_magnitude(e, digits, len) || len > 4) return bad_exponent;
+  std::uint32_t exponent = 0;
+  for (std::size_t i = 0; i < len; ++i) exponent = (exponent << 8) | digits[i];
+  if (exponent <= 1 || exponent % 2 == 0) return bad_exponent;
+  return ok_status();
+}
+
+// RSA and EC on the named NIST curves only, checked on the encoding before the key is
+// decoded: explicit curve parameters never reach OpenSSL's EC code and an oversized RSA
+// key or exponent never reaches a verification.
+Status check_public_key(std::string_view spki_der) {
+  const Status malformed = invalid_argument("the request's public key is malformed");
+  const auto* p = reinterpret_cast<const unsigned char*>(spki_der.data());
+  const unsigned char* end = p + spki_der.size();
+  Tlv spki;
+  if (!next_tlv(p, end, spki)) return malformed;
+  p = spki.body;
+  end = spki.body + spki.len;
+  const unsigned char* alg_start = p;
+  Tlv alg;
+  Tlv bits;
+  if (!next_tlv(p, end, alg) || !is_universal(alg, V_ASN1_SEQUENCE)) return malformed;
+  const unsigned char* q = alg_start;
+  Ptr<X509_ALGOR> algor(d2i_X509_ALGOR(nullptr, &q, p - alg_start));
+  if (!algor || q != p) {
+    ERR_clear_error();
+    return malformed;
+  }
+  if (!next_tlv(p, end, bits) || !is_universal(bits, V_ASN1_BIT_STRING) || p != end) {
+    return malformed;
+  }
+  const ASN1_OBJECT* oid = nullptr;
+  int param_type = 0;
+  const void* param = nullptr;
+  X509_ALGOR_get0(&oid, &param_type, &param, algor.get());
+  switch (OBJ_obj2nid(oid)) {
+    case NID_rsaEncryption:
+      return check_rsa_key(bits);
+    case NID_X9_62_id_ecPublicKey: {
+      if (param_type != V_ASN1_OBJECT) {
+        return invalid_argument(
+            std::string("the request's EC key has explicit curve parameters; ") + kKeyAdvice);
+      }
+      const auto* curve = static_cast<const ASN1_OBJECT*>(param);
+      switch (OBJ_obj2nid(curve)) {
+        case NID_X9_62_prime256v1:
+        case NID_secp384r1:
+        case NID_secp521r1:
+          return ok_status();
+        default:
+          return invalid_argument(fmt::format("the request's EC key is on the curve {}; {}",
+                                              object_text(curve), kKeyAdvice));
+      }
+    }
+    default:
+      return invalid_argument(
+          fmt::format("the request's {} key is not supported; {}", object_text(oid), kKeyAdvice));
+  }
+}
+
+// Sorting the OIDs keeps the duplicate check O(n log n).
+Status check_duplicates(const std::vector<Ptr<X509_EXTENSION>>& exts) {
+  std::vector<const ASN1_OBJECT*> oids;
+  oids.reserve(exts.size());
+  for (const auto& ext : exts) oids.push_back(X509_EXTENSION_get_object(ext.get()));
+  std::sort(oids.begin(), oids.end(),
+            [](const ASN1_OBJECT* a, const ASN1_OBJECT* b) { return OBJ_cmp(a, b) < 0; });
+  const auto dup = std::adjacent_find(
+      oids.begin(), oids.end(),
+      [](const ASN1_OBJECT* a, const ASN1_OBJECT* b) { return OBJ_cmp(a, b) == 0; });
+  if (dup != oids.end()) {
+    return invalid_argument(
+        fmt::format("the request asks for the extension {} twice", object_text(*dup)));
+  }
+  return ok_status();
+}
+
+// Counts the GeneralNames in the DER before decoding them, then checks they decode.
+Status check_subject_alt_name(X509_EXTENSION* ext) {
+  const Status malformed = invalid_argument("the request's subjectAltName is malformed");
+  const ASN1_OCTET_STRING* value = X509_EXTENSION_get_data(ext);
+  const unsigned char* p = ASN1_STRING_get0_data(value);
+  const unsigned char* end = p + ASN1_STRING_length(value);
+  Tlv seq;
+  if (!next_tlv(p, end, seq) || !is_universal(seq, V_ASN1_SEQUENCE) || p != end) {
+    return malformed;
+  }
+  p = seq.body;
+  end = seq.body + seq.len;
+  std::size_t count = 0;
+  for (Tlv name; p < end; ++count) {
+    if (!next_tlv(p, end, name)) return malformed;
+    if (count == kMaxSubjectAltNames) {
+      return invalid_argument(fmt::format("the request's subjectAltName has more than {} entries",
+                                          kMaxSubjectAltNames));
+    }
+  }
+  Ptr<STACK_OF(GENERAL_NAME)> names(static_cast<STACK_OF(GENERAL_NAME)*>(X509V3_EXT_d2i(ext)));
+  if (!names) {
+    ERR_clear_error();
+    return malformed;
+  }
+  return ok_status();
+}
+
 Result<std::vector<Ptr<X509_EXTENSION>>> extract_extensions(X509_REQ* req) {
   std::vector<Ptr<X509_EXTENSION>> out;
-  const bool present = X509_REQ_get_attr_by_NID(req, NID_ext_req, -1) >= 0 ||
-                       X509_REQ_get_attr_by_NID(req, NID_ms_ext_req, -1) >= 0;
-  Ptr<STACK_OF(X509_EXTENSION)> exts(X509_REQ_get_extensions(req));
-  if (!exts) {
-    if (present) return fail(last_error(Code::kInvalidArgument, "malformed extension request"));
-    ERR_clear_error();
-    return out;
+  // OpenSSL reads only the first extension request attribute and its first value: a
+  // second one would be ignored silently, so it is refused.
+  int requests = 0;
+  const int attrs = X509_REQ_get_attr_count(req);
+  for (int i = 0; i < attrs; ++i) {
+    X509_ATTRIBUTE* attr = X509_REQ_get_attr(req, i);
+    const int nid = OBJ_obj2nid(X509_ATTRIBUTE_get0_object(attr));
+    if (nid != NID_ext_req && nid != NID_ms_ext_req) continue;
+    if (++requests > 1 || X509_ATTRIBUTE_count(attr) != 1) {
+      return fail(invalid_argument("the request carries more than one extension request"));
+    }
   }
+  if (requests == 0) return out;
+  Ptr<STACK_OF(X509_EXTENSION)> exts(X509_REQ_get_extensions(req));
+  if (!exts) return fail(last_error(Code::kInvalidArgument, "malformed extension request"));
+  const int count = sk_X509_EXTENSION_num(exts.get());
+  if (count > static_cast<int>(kMaxRequestedExtensions)) {
+    return fail(
+        invalid_argument(fmt::format("the request asks for {} extensions; at most {} are "
+                                     "accepted",
+                                     count, kMaxRequestedExtensions)));
+  }
+  out.reserve(static_cast<std::size_t>(count));
   while (sk_X509_EXTENSION_num(exts.get()) > 0) {
     out.emplace_back(sk_X509_EXTENSION_shift(exts.get()));
   }
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    for (std::size_t j = i + 1; j < out.size(); ++j) {
-      if (OBJ_cmp(X509_EXTENSION_get_object(out[i].get()),
-                  X509_EXTENSION_get_object(out[j].get())) == 0) {
-        return fail(invalid_argument("the request asks for the same extension twice"));
-      }
+  RETURN_IF_ERROR(check_duplicates(out));
+  for (const auto& ext : out) {
+    if (OBJ_obj2nid(X509_EXTENSION_get_object(ext.get())) == NID_subject_alt_name) {
+      RETURN_IF_ERROR(check_subject_alt_name(ext.get()));
     }
   }
   return out;
@@ -76,8 +296,26 @@ Result<std::optional<std::string>> extract_challenge(const X509_REQ* req) {
 }  // namespace
 
 Result<Csr> Csr::parse(std::string_view data) {
+  // DER starts with a SEQUENCE tag; anything else is PEM or base64 text.
+  const bool is_der = !data.empty() && data.front() == 0x30;
+  if (!is_der && data.size() > kMaxCsrTextBytes) {
+    return fail(invalid_argument(fmt::format(
+        "the request text is {} bytes; at most {} are accepted", data.size(), kMaxCsrTextBytes)));
+  }
+  if (data.size() > kMaxCsrDerBytes && is_der) {
+    return fail(invalid_argument(fmt::format("the request is {} bytes; at most {} are accepted",
+                                             data.size(), kMaxCsrDerBytes)));
+  }
   ASSIGN_OR_RETURN(std::string der, decode_any(data, "CERTIFICATE REQUEST"));
-  if (der.size() > LONG_MAX) return fail(invalid_argument("request too large"));
+  if (der.size() > kMaxCsrDerBytes) {
+    return fail(invalid_argument(fmt::format("the request is {} bytes; at most {} are accepted",
+                                             der.size(), kMaxCsrDerBytes)));
+  }
+  std::string_view spki;
+  if (!find_spki(der, spki)) {
+    return fail(invalid_argument("not a PKCS#10 certificate request (malformed DER)"));
+  }
+  RETURN_IF_ERROR(check_public_key(spki));
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
   Ptr<X509_REQ> req(d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size())));
   if (!req) return fail(last_error(Code::kInvalidArgument, "not a PKCS#10 certificate request"));
@@ -90,6 +328,11 @@ Result<Csr> Csr::parse(std::string_view data) {
   }
   auto key = Key::from_evp(std::move(pkey));
   if (!key) return fail(invalid_argument("unusable public key in the request"));
+  // The encoding was checked above; this guards against OpenSSL reading it differently.
+  if (!(key->is_rsa() && key->bits() <= kMaxRsaBits) && !key->is_ec()) {
+    return fail(
+        invalid_argument(std::string("unsupported public key in the request; ") + kKeyAdvice));
+  }
   ASSIGN_OR_RETURN(auto extensions, extract_extensions(req.get()));
   ASSIGN_OR_RETURN(auto challenge, extract_challenge(req.get()));
   auto state = std::make_shared<State>(State{std::move(req), std::move(der), std::move(*key),
@@ -118,6 +361,23 @@ X509_REQ* Csr::x509_req() const { return state_->req.get(); }
 
 std::string Csr::spki_md5_hex() const {
   return md5_hex(to_der(i2d_X509_PUBKEY, X509_REQ_get_X509_PUBKEY(x509_req())));
+}
+
+std::string key_description(const Key& key) {
+  if (key.is_rsa()) return fmt::format("RSA {}", key.bits());
+  if (key.is_ec()) {
+    char group[64] = {};
+    if (EVP_PKEY_get_utf8_string_param(key.evp(), OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
+                                       nullptr) != 1) {
+      ERR_clear_error();
+      return fmt::format("EC {}", key.bits());
+    }
+    const int nid = OBJ_sn2nid(group);
+    const char* nist = nid == NID_undef ? nullptr : EC_curve_nid2nist(nid);
+    return fmt::format("EC {}", nist != nullptr ? nist : group);
+  }
+  const char* type = EVP_PKEY_get0_type_name(key.evp());
+  return type != nullptr ? type : "unknown key";
 }
 
 Result<Csr> make_csr(const CsrSpec& spec) {

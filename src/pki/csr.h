@@ -10,6 +10,7 @@
 // (copying is cheap). Any number of threads may read one at once. Borrowed pointers stay
 // valid while the Csr or a copy of it lives.
 
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,6 +24,15 @@
 
 namespace scepter::pki {
 
+// Limits Csr::parse() enforces on untrusted requests, before any expensive work.
+inline constexpr std::size_t kMaxCsrDerBytes = 16 * 1024;
+// PEM or base64 text: the DER limit in base64 with line breaks and PEM armour.
+inline constexpr std::size_t kMaxCsrTextBytes = 24 * 1024;
+inline constexpr std::size_t kMaxRequestedExtensions = 32;
+inline constexpr std::size_t kMaxSubjectAltNames = 64;
+// IOS's largest RSA key. The smallest one accepted is the CA's policy, not parse()'s.
+inline constexpr int kMaxRsaBits = 4096;
+
 class Csr {
  public:
   // Accepts DER, PEM ("CERTIFICATE REQUEST" or "NEW CERTIFICATE REQUEST") or bare base64
@@ -30,6 +40,21 @@ class Csr {
   // that the extension request (PKCS#9 extensionRequest, or Microsoft's older OID) is
   // well formed without duplicate extensions, and that a challengePassword is a string.
   // It does not check the signature: call verify_signature().
+  //
+  // The bytes are untrusted; each of these is refused with kInvalidArgument and a
+  // message naming the limit. Sizes first, then the key, read from its encoding before
+  // OpenSSL decodes the request (so no RSA or EC arithmetic ever runs on a refused key):
+  //  - DER over kMaxCsrDerBytes, or PEM/base64 text over kMaxCsrTextBytes;
+  //  - a public key other than RSA (rsaEncryption) or EC (id-ecPublicKey);
+  //  - an RSA modulus over kMaxRsaBits, or a public exponent that is even, 1, or not
+  //    below 2^32;
+  //  - an EC key with explicit parameters or on a curve other than P-256, P-384, P-521;
+  // then, in time linear (n log n for duplicates) in the request's size:
+  //  - more than one extension request attribute, more than kMaxRequestedExtensions
+  //    requested extensions, the same extension twice, or a subjectAltName with more
+  //    than kMaxSubjectAltNames entries (or that does not decode).
+  // The smallest RSA key accepted is the CA's policy: parse() takes any size up to
+  // kMaxRsaBits.
   static Result<Csr> parse(std::string_view data);
 
   // Fails with kInvalidArgument when the request's own key does not verify its
@@ -66,6 +91,10 @@ class Csr {
 
   std::shared_ptr<const State> state_;
 };
+
+// The key as messages name it: "RSA 2048", "EC P-256" ("EC secp256k1" for a curve
+// without a NIST name), or OpenSSL's type name for other keys ("ED25519").
+std::string key_description(const Key& key);
 
 // What make_csr() puts in a request.
 struct CsrSpec {

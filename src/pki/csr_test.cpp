@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+
 #include "common/testing.h"
 #include "pki/encoding.h"
 #include "pki/io.h"
@@ -227,6 +232,225 @@ TEST(Csr, CopiesShareState) {
   const Csr copy = *csr;
   EXPECT_EQ(copy.x509_req(), csr->x509_req());
   EXPECT_EQ(copy.der(), csr->der());
+}
+
+// DER by hand, for requests OpenSSL would not build: tag, definite length, body.
+std::string tlv(unsigned char tag, const std::string& body) {
+  std::string out(1, static_cast<char>(tag));
+  std::string len;
+  for (std::size_t n = body.size(); n > 0; n >>= 8)
+    len.insert(len.begin(), static_cast<char>(n & 0xFF));
+  if (body.size() < 0x80) {
+    out.push_back(static_cast<char>(body.size()));
+  } else {
+    out.push_back(static_cast<char>(0x80 | len.size()));
+    out += len;
+  }
+  return out + body;
+}
+
+// A CertificationRequest for CN=k with this SubjectPublicKeyInfo, no attributes and a
+// junk signature: parse() does not verify signatures, so it reaches the key checks.
+std::string request_with_spki(const std::string& spki) {
+  auto name = parse_dn("CN=k");
+  const std::string info = tlv(0x30, tlv(0x02, std::string(1, '\0')) +
+                                         to_der(i2d_X509_NAME, name->get()) + spki + tlv(0xA0, ""));
+  const std::string alg =
+      tlv(0x30, tlv(0x06, "\x2A\x86\x48\x86\xF7\x0D\x01\x01\x0B") + tlv(0x05, ""));
+  return tlv(0x30, info + alg + tlv(0x03, std::string(1, '\0') + std::string(64, 'x')));
+}
+
+// rsaEncryption SubjectPublicKeyInfo with a modulus of `bits` bits and exponent bytes `e`.
+std::string rsa_spki(int bits, const std::string& e) {
+  std::string n(static_cast<std::size_t>((bits + 7) / 8), '\xA5');
+  n[0] = static_cast<char>(0xFF >> ((8 - bits % 8) % 8));  // exactly `bits` bits
+  n = std::string(1, '\0') + n;                            // positive
+  const std::string alg =
+      tlv(0x30, tlv(0x06, "\x2A\x86\x48\x86\xF7\x0D\x01\x01\x01") + tlv(0x05, ""));
+  const std::string key = tlv(0x30, tlv(0x02, n) + tlv(0x02, e));
+  return tlv(0x30, alg + tlv(0x03, std::string(1, '\0') + key));
+}
+
+std::string message_of(const Result<Csr>& r) {
+  return r ? std::string("accepted") : r.error().message();
+}
+
+TEST(CsrLimits, RsaModulusAndExponent) {
+  const std::string f4("\x01\x00\x01", 3);
+  EXPECT_OK(Csr::parse(request_with_spki(rsa_spki(4096, f4))));
+  EXPECT_OK(Csr::parse(request_with_spki(rsa_spki(1024, f4))));  // the CA's minimum, not ours
+  auto big = Csr::parse(request_with_spki(rsa_spki(5000, f4)));
+  EXPECT_CODE(big, Code::kInvalidArgument);
+  EXPECT_EQ(message_of(big),
+            "the request's RSA key has 5000 bits; at most 4096 are accepted (the largest IOS key)");
+  EXPECT_CODE(Csr::parse(request_with_spki(rsa_spki(4097, f4))), Code::kInvalidArgument);
+
+  EXPECT_OK(Csr::parse(request_with_spki(rsa_spki(2048, "\x03"))));
+  EXPECT_OK(Csr::parse(request_with_spki(rsa_spki(2048, std::string("\x00\xFF\xFF\xFF\xFF", 5)))));
+  for (const std::string& e :
+       {std::string("\x01\x00\x00\x00\x00\x01", 6) /* 2^40+1 */,
+        std::string("\x01\x00\x00\x00\x01", 5) /* 2^32+1 */, std::string("\x01", 1),
+        std::string("\x00", 1), std::string("\x01\x00\x00", 3) /* even */,
+        std::string("\xFF", 1) /* negative */}) {
+    auto r = Csr::parse(request_with_spki(rsa_spki(2048, e)));
+    EXPECT_CODE(r, Code::kInvalidArgument) << hex_upper(e);
+    EXPECT_NE(message_of(r).find("RSA public exponent is not accepted"), std::string::npos)
+        << message_of(r);
+  }
+}
+
+Ptr<EVP_PKEY> ec_key_on(const char* curve) {
+  Ptr<EVP_PKEY> key(EVP_EC_gen(curve));
+  if (!key) std::abort();
+  return key;
+}
+
+std::string spki_of(EVP_PKEY* key) { return to_der(i2d_PUBKEY, key); }
+
+TEST(CsrLimits, EcOnlyOnNamedNistCurves) {
+  for (const char* curve : {"P-256", "P-384", "P-521"}) {
+    Ptr<EVP_PKEY> key = ec_key_on(curve);
+    auto own = Key::from_evp(std::move(key));
+    ASSERT_OK(own);
+    auto subject = parse_dn("CN=ec");
+    auto csr = make_csr(CsrSpec{.subject = subject->get(), .key = *own});
+    ASSERT_OK(csr) << curve;
+    EXPECT_OK(csr->verify_signature());
+    EXPECT_EQ(key_description(csr->public_key()), std::string("EC ") + curve);
+  }
+  for (const char* curve : {"secp256k1", "prime192v1"}) {
+    Ptr<EVP_PKEY> key = ec_key_on(curve);
+    auto r = Csr::parse(request_with_spki(spki_of(key.get())));
+    EXPECT_CODE(r, Code::kInvalidArgument);
+    EXPECT_EQ(message_of(r), std::string("the request's EC key is on the curve ") + curve +
+                                 "; use RSA (up to 4096 bits) or EC on P-256, P-384 or P-521");
+  }
+  // P-256 itself, with its parameters spelled out instead of named.
+  Ptr<EVP_PKEY> key = ec_key_on("P-256");
+  ASSERT_EQ(EVP_PKEY_set_utf8_string_param(key.get(), OSSL_PKEY_PARAM_EC_ENCODING,
+                                           OSSL_PKEY_EC_ENCODING_EXPLICIT),
+            1);
+  auto r = Csr::parse(request_with_spki(spki_of(key.get())));
+  EXPECT_CODE(r, Code::kInvalidArgument);
+  EXPECT_NE(message_of(r).find("explicit curve parameters"), std::string::npos) << message_of(r);
+  // Neither RSA nor EC.
+  Ptr<EVP_PKEY> ed(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
+  ASSERT_TRUE(ed);
+  r = Csr::parse(request_with_spki(spki_of(ed.get())));
+  EXPECT_CODE(r, Code::kInvalidArgument);
+  EXPECT_NE(message_of(r).find("ED25519 key is not supported"), std::string::npos) << message_of(r);
+}
+
+TEST(CsrLimits, KeyDescription) {
+  EXPECT_EQ(key_description(test::rsa_key_2048()), "RSA 2048");
+  EXPECT_EQ(key_description(test::ec_key_256()), "EC P-256");
+  auto k1 = Key::from_evp(ec_key_on("secp256k1"));
+  ASSERT_OK(k1);
+  EXPECT_EQ(key_description(*k1), "EC secp256k1");
+}
+
+// A request signed by the test EC key with these extensions in one extensionRequest (or,
+// with `twice`, the same list again under Microsoft's OID), built without make_csr().
+std::string signed_request(const std::vector<Ptr<X509_EXTENSION>>& exts, bool twice = false) {
+  auto subject = parse_dn("CN=limits");
+  Ptr<X509_REQ> req(X509_REQ_new());
+  X509_REQ_set_subject_name(req.get(), subject->get());
+  X509_REQ_set_pubkey(req.get(), test::ec_key_256().evp());
+  Ptr<STACK_OF(X509_EXTENSION)> stack(sk_X509_EXTENSION_new_null());
+  for (const auto& e : exts) sk_X509_EXTENSION_push(stack.get(), X509_EXTENSION_dup(e.get()));
+  if (!exts.empty()) X509_REQ_add_extensions(req.get(), stack.get());
+  if (twice) X509_REQ_add_extensions_nid(req.get(), stack.get(), NID_ms_ext_req);
+  if (X509_REQ_sign(req.get(), test::ec_key_256().evp(), EVP_sha256()) <= 0) std::abort();
+  return to_der(i2d_X509_REQ, req.get());
+}
+
+Ptr<X509_EXTENSION> unknown_ext(int arc, std::size_t payload = 0) {
+  Ptr<ASN1_OBJECT> obj(OBJ_txt2obj(("1.3.6.1.4.1.99999." + std::to_string(arc)).c_str(), 1));
+  Ptr<ASN1_STRING> data(ASN1_OCTET_STRING_new());
+  const std::string value(payload, 'v');
+  ASN1_OCTET_STRING_set(data.get(), reinterpret_cast<const unsigned char*>(value.data()),
+                        static_cast<int>(value.size()));
+  return Ptr<X509_EXTENSION>(X509_EXTENSION_create_by_OBJ(nullptr, obj.get(), 0, data.get()));
+}
+
+TEST(CsrLimits, RequestSize) {
+  std::vector<Ptr<X509_EXTENSION>> exts;
+  exts.push_back(unknown_ext(1, 15900));
+  const std::string near = signed_request(exts);
+  ASSERT_GT(near.size(), 16000u);
+  ASSERT_LE(near.size(), kMaxCsrDerBytes);
+  EXPECT_OK(Csr::parse(near));
+  EXPECT_OK(Csr::parse(pem_encode("CERTIFICATE REQUEST", near)));  // fits in the text limit
+  EXPECT_OK(Csr::parse(base64_encode(near, 64)));
+
+  const std::string over = std::string(1, '\x30') + std::string(kMaxCsrDerBytes, '\0');
+  auto r = Csr::parse(over);
+  EXPECT_CODE(r, Code::kInvalidArgument);
+  EXPECT_EQ(message_of(r), "the request is 16385 bytes; at most 16384 are accepted");
+  exts[0] = unknown_ext(1, 16400);
+  const std::string big = signed_request(exts);
+  EXPECT_CODE(Csr::parse(big), Code::kInvalidArgument);
+  // As text: refused by the text limit, or after decoding by the DER limit.
+  r = Csr::parse(base64_encode(big, 64));
+  EXPECT_NE(message_of(r).find("at most 16384"), std::string::npos) << message_of(r);
+  r = Csr::parse(std::string(kMaxCsrTextBytes + 1, 'A'));
+  EXPECT_EQ(message_of(r), "the request text is 24577 bytes; at most 24576 are accepted");
+}
+
+TEST(CsrLimits, ExtensionCountAndDuplicates) {
+  std::vector<Ptr<X509_EXTENSION>> exts;
+  for (int i = 0; i < 32; ++i) exts.push_back(unknown_ext(i));
+  auto ok = Csr::parse(signed_request(exts));
+  ASSERT_OK(ok);
+  EXPECT_EQ(ok->requested_extensions().size(), 32u);
+  exts.push_back(unknown_ext(32));
+  auto r = Csr::parse(signed_request(exts));
+  EXPECT_CODE(r, Code::kInvalidArgument);
+  EXPECT_EQ(message_of(r), "the request asks for 33 extensions; at most 32 are accepted");
+
+  exts.pop_back();
+  exts.back() = unknown_ext(3);
+  r = Csr::parse(signed_request(exts));
+  EXPECT_EQ(message_of(r), "the request asks for the extension 1.3.6.1.4.1.99999.3 twice");
+
+  // Many copies of one extension: refused by the count, in linear time.
+  std::vector<Ptr<X509_EXTENSION>> copies;
+  for (int i = 0; i < 1000; ++i) copies.push_back(unknown_ext(1));
+  const std::string many = signed_request(copies);
+  ASSERT_LE(many.size(), kMaxCsrDerBytes);
+  const auto start = std::chrono::steady_clock::now();
+  r = Csr::parse(many);
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(message_of(r), "the request asks for 1000 extensions; at most 32 are accepted");
+  EXPECT_LT(took, std::chrono::milliseconds(200));
+
+  // A second extension request attribute would be ignored by OpenSSL: refused.
+  std::vector<Ptr<X509_EXTENSION>> one;
+  one.push_back(unknown_ext(1));
+  r = Csr::parse(signed_request(one, true));
+  EXPECT_EQ(message_of(r), "the request carries more than one extension request");
+}
+
+TEST(CsrLimits, SubjectAltNameEntries) {
+  auto with_names = [](int n) {
+    std::string value;
+    for (int i = 0; i < n; ++i) value += (i ? ",DNS:h" : "DNS:h") + std::to_string(i) + ".example";
+    std::vector<Ptr<X509_EXTENSION>> exts;
+    exts.emplace_back(X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, value.c_str()));
+    return signed_request(exts);
+  };
+  EXPECT_OK(Csr::parse(with_names(64)));
+  auto r = Csr::parse(with_names(65));
+  EXPECT_CODE(r, Code::kInvalidArgument);
+  EXPECT_EQ(message_of(r), "the request's subjectAltName has more than 64 entries");
+  // A subjectAltName that does not decode.
+  std::vector<Ptr<X509_EXTENSION>> exts;
+  Ptr<ASN1_OBJECT> obj(OBJ_nid2obj(NID_subject_alt_name));
+  Ptr<ASN1_STRING> data(ASN1_OCTET_STRING_new());
+  ASN1_OCTET_STRING_set(data.get(), reinterpret_cast<const unsigned char*>("\x30\x03\x82\x05x"), 5);
+  exts.emplace_back(X509_EXTENSION_create_by_OBJ(nullptr, obj.get(), 0, data.get()));
+  r = Csr::parse(signed_request(exts));
+  EXPECT_EQ(message_of(r), "the request's subjectAltName is malformed");
 }
 
 }  // namespace

@@ -171,6 +171,14 @@ Result<Certificate> make_ca_certificate(const CaCertSpec& spec) {
   return sign(std::move(x), spec.key, spec.hash);
 }
 
+Profile issue_profile(const IssueSpec& spec) {
+  Profile profile{.ca = spec.ca, .extra_ekus = spec.extra_ekus};
+  if (!profile.ca && spec.allow_ca && requests_ca_certificate(spec.csr)) {
+    profile.ca = CaProfile{};
+  }
+  return profile;
+}
+
 Result<Certificate> issue_certificate(const IssueSpec& spec) {
   RETURN_IF_ERROR(spec.csr.verify_signature());
   ASSIGN_OR_RETURN(const Key ca_public, spec.ca_cert.public_key());
@@ -180,27 +188,17 @@ Result<Certificate> issue_certificate(const IssueSpec& spec) {
   ASSIGN_OR_RETURN(Ptr<X509> x,
                    new_certificate(spec.serial, spec.not_before, spec.not_after, spec.csr.subject(),
                                    spec.ca_cert.subject(), spec.csr.public_key()));
-  bool has_ski = false;
-  for (const auto& ext : spec.csr.requested_extensions()) {
-    const int nid = OBJ_obj2nid(X509_EXTENSION_get_object(ext.get()));
-    if (nid == NID_authority_key_identifier) continue;
-    if (nid == NID_subject_key_identifier) has_ski = true;
-    if (!spec.allow_ca && requests_ca(ext.get())) {
-      return fail(permission_denied("the request asks for a CA certificate"));
-    }
-    RETURN_IF_ERROR(add(x.get(), ext.get()));
-  }
+  ASSIGN_OR_RETURN(const auto profiled, profile_extensions(spec.csr, issue_profile(spec)));
+  for (const auto& ext : profiled) RETURN_IF_ERROR(add(x.get(), ext.get()));
   std::string ca_keyid = spec.ca_cert.subject_key_id();
   if (ca_keyid.empty()) ca_keyid = key_identifier(ca_public);
   if (ca_keyid.empty()) return fail(internal_error("cannot compute the CA key identifier"));
   ASSIGN_OR_RETURN(auto aki, authority_key_id_ext(ca_keyid));
   RETURN_IF_ERROR(add(x.get(), aki.get()));
-  if (!has_ski) {
-    const std::string keyid = key_identifier(spec.csr.public_key());
-    if (keyid.empty()) return fail(internal_error("cannot compute the key identifier"));
-    ASSIGN_OR_RETURN(auto ski, subject_key_id_ext(keyid));
-    RETURN_IF_ERROR(add(x.get(), ski.get()));
-  }
+  const std::string keyid = key_identifier(spec.csr.public_key());
+  if (keyid.empty()) return fail(internal_error("cannot compute the key identifier"));
+  ASSIGN_OR_RETURN(auto ski, subject_key_id_ext(keyid));
+  RETURN_IF_ERROR(add(x.get(), ski.get()));
   if (!spec.cdp_url.empty()) {
     ASSIGN_OR_RETURN(auto cdp, crl_distribution_point_ext(spec.cdp_url));
     RETURN_IF_ERROR(add(x.get(), cdp.get()));

@@ -1,20 +1,23 @@
 #pragma once
 // Making certificates the way the IOS certificate server does (ios-cs-behaviour.md
-// 2.1 and 2.2): a self-signed CA certificate, and end-entity certificates from PKCS#10
-// requests. Policy (who may get what, lifetimes, serial allocation, truncation to the
-// CA's lifetime) belongs to ca/; these functions put exactly what they are given into
-// the certificate.
+// 2.1 and 2.2): a self-signed CA certificate, and certificates from PKCS#10 requests
+// whose extensions follow a profile (profile.h), never the request's word. Policy (who
+// may get what, lifetimes, serial allocation, truncation to the CA's lifetime, the
+// minimum key size) belongs to ca/; these functions put what they are given, and what
+// the profile allows, into the certificate.
 //
 // Failures: kInvalidArgument for inputs that cannot make a valid certificate (serial 0,
 // not_after not after not_before, a key that cannot sign with the hash, a CSR whose
-// signature does not verify); kPermissionDenied when a request asks for a CA certificate
-// and the spec does not allow it; kInternal for OpenSSL failures.
+// signature does not verify, a negative CA path length, an empty subject without a
+// subjectAltName the profile keeps); kInternal for OpenSSL failures.
 //
 // Thread-safe: the functions share no state; the same CA Key and Certificate may be used
 // by several threads at once.
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -22,6 +25,7 @@
 #include "pki/csr.h"
 #include "pki/digest.h"
 #include "pki/key.h"
+#include "pki/profile.h"
 
 namespace scepter::pki {
 
@@ -49,24 +53,45 @@ struct IssueSpec {
   TimePoint not_before = {};  // used as given
   TimePoint not_after = {};
   Hash hash = Hash::kSha256;
-  // When set, a cRLDistributionPoints extension with this one fullName URI is added.
+  // When set, a cRLDistributionPoints extension with this one fullName URI is added. A
+  // CDP in the request is never used.
   std::string cdp_url = {};
-  // A request for basicConstraints CA:TRUE is refused (kPermissionDenied) unless this is
-  // set: ca/ sets it when granting a subordinate CA (`mode sub-cs`) request.
+  // Kept for existing callers; prefer `ca`. When set and `ca` is not, a request that asks
+  // for basicConstraints CA:TRUE gets the CA profile without a path length (any other
+  // request gets the end-entity profile).
   bool allow_ca = false;
+  // Set: a subordinate CA certificate, whatever the request asks (ca/ sets it when the
+  // operator grants a `mode sub-cs` request). Unset: an end-entity certificate, even for
+  // a request that asks for CA:TRUE.
+  std::optional<CaProfile> ca = std::nullopt;
+  // Extended key usages added to end-entity certificates (IOS `eku`).
+  std::vector<Eku> extra_ekus = {};
 };
+
+// The Profile issue_certificate() applies for `spec` (its ca, allow_ca and extra_ekus):
+// pass it to evaluate_profile() to show the operator what granting would give.
+Profile issue_profile(const IssueSpec& spec);
 
 // An X.509 v3 certificate for the request's key: issuer = the CA certificate's subject
 // (byte for byte), subject = the request's subject copied verbatim (same RDN order,
-// string types and multi-valued RDNs). Extensions: the requested ones, unchanged and in
-// request order, except a requested authorityKeyIdentifier, which is dropped; then
-// authorityKeyIdentifier (keyid of the CA's SKI), subjectKeyIdentifier (computed as
-// above, unless the request carried one) and, with cdp_url, cRLDistributionPoints.
+// string types and multi-valued RDNs). Extensions, in this order:
+//   1. basicConstraints, critical: CA:FALSE, or CA:TRUE with the CaProfile's pathLen;
+//   2. keyUsage, critical: digitalSignature+keyEncipherment (RSA key),
+//      digitalSignature+keyAgreement (EC key), digitalSignature+keyCertSign+cRLSign (CA);
+//   3. extendedKeyUsage, end-entity only and when not empty: the requested EKUs in the
+//      allow-list plus extra_ekus (see profile.h);
+//   4. subjectAltName, when the request has DNS, IP, email or URI entries: those, in
+//      request order; critical when the subject is empty;
+//   5. authorityKeyIdentifier: keyid of the CA certificate's SKI;
+//   6. subjectKeyIdentifier: computed from the request's key (method 1, below);
+//   7. cRLDistributionPoints, with cdp_url only.
+// Nothing else the request asks for is used (evaluate_profile() lists what is dropped).
 // Verifies the request's signature first.
 Result<Certificate> issue_certificate(const IssueSpec& spec);
 
 // True when the request asks for basicConstraints CA:TRUE (or carries one that cannot be
-// decoded): issue_certificate() refuses it unless IssueSpec::allow_ca is set.
+// decoded). ca/ refuses such requests at submission unless it issues sub-CAs; the
+// certificate issued follows the IssueSpec, not this.
 bool requests_ca_certificate(const Csr& csr);
 
 // RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING value.
