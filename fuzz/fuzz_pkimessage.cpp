@@ -1,7 +1,9 @@
 // libFuzzer target: bytes from the network into the SCEP PKIOperation decoders.
 //
-// The input goes to decode_pki_message() as a POST body and, as text, to
-// decode_get_message() (whose output is decoded again, as a GET request would be).
+// The input goes to decode_pki_message() as a POST body (and through the two steps
+// ScepService takes: PendingPkiMessage::parse(), the recipient checks, open()) and, as
+// text, to decode_get_message() (whose output is decoded again, as a GET request would
+// be).
 // Since a requester signs with a self-signed certificate of its own, whatever sits
 // inside the envelope is attacker-chosen too: the payload decoders get the bytes
 // directly. So do the client-side decoders, which read what an upstream CA sends.
@@ -10,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <utility>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -48,10 +51,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const Ca& c = ca();
   std::string_view bytes(reinterpret_cast<const char*>(data), size);
 
+  if (size > scepter::scep::kMaxPkiMessageSize) return 0;  // ScepService answers 413
+  const std::uint64_t decryptions = scepter::scep::envelope_decryptions();
   auto post = scepter::scep::decode_pki_message(bytes, c.key.get(), c.cert.get());
+  // At most one private-key operation per message, whatever it holds.
+  if (scepter::scep::envelope_decryptions() - decryptions > 1) __builtin_trap();
   if (!post && post.error().replyable) {
     // A replyable error must carry what the FAILURE CertRep echoes.
     if (post.error().transaction_id.empty() || post.error().sender_nonce.empty()) __builtin_trap();
+  }
+
+  auto pending = scepter::scep::PendingPkiMessage::parse(bytes);
+  if (pending) {
+    (void)pending->recipient_text();
+    (void)pending->not_addressed_to_us();
+    if (pending->addressed_to(c.cert.get())) {
+      (void)std::move(*pending).open(c.key.get(), c.cert.get());
+    }
   }
 
   auto get = scepter::scep::decode_get_message(bytes);

@@ -60,6 +60,7 @@ void HttpFrontend::reconcile() {
                   resp.body = std::move(out.body);
                   resp.headers = {{"Cache-Control", "no-store, no-cache, must-revalidate"},
                                   {"Pragma", "no-cache"}};
+                  for (auto& header : out.headers) resp.headers.push_back(std::move(header));
                   return resp;
                 },
                 {"GET", "POST"});

@@ -1,6 +1,11 @@
 #include "scep/cms_util.h"
 
+#include <algorithm>
 #include <climits>
+#include <memory>
+#include <utility>
+
+#include <openssl/asn1t.h>
 
 #include <openssl/err.h>
 #include <openssl/objects.h>
@@ -38,6 +43,75 @@ Status add_signing_time(CMS_SignerInfo* si, std::time_t when) {
   }
   return ok_status();
 }
+
+// Just enough of an EnvelopedData ContentInfo (RFC 5652 §6.1) to read the
+// content-encryption algorithm and the RecipientInfos without a key; whatever is not
+// needed stays opaque (ANY). OpenSSL's template decoder accepts BER as well as DER.
+// The template macros end without a semicolon, which clang-format cannot lay out.
+// clang-format off
+struct ScepKtri {  // KeyTransRecipientInfo
+  ASN1_INTEGER* version;
+  ASN1_TYPE* rid;  // IssuerAndSerialNumber or [0] SubjectKeyIdentifier
+  X509_ALGOR* key_encryption_algorithm;
+  ASN1_OCTET_STRING* encrypted_key;
+};
+ASN1_SEQUENCE(ScepKtri) = {
+  ASN1_SIMPLE(ScepKtri, version, ASN1_INTEGER),
+  ASN1_SIMPLE(ScepKtri, rid, ASN1_ANY),
+  ASN1_SIMPLE(ScepKtri, key_encryption_algorithm, X509_ALGOR),
+  ASN1_SIMPLE(ScepKtri, encrypted_key, ASN1_OCTET_STRING),
+} static_ASN1_SEQUENCE_END(ScepKtri)
+
+struct ScepEncryptedContentInfo {
+  ASN1_OBJECT* content_type;
+  X509_ALGOR* algorithm;
+  ASN1_OCTET_STRING* content;  // [0] IMPLICIT, optional
+};
+ASN1_SEQUENCE(ScepEncryptedContentInfo) = {
+  ASN1_SIMPLE(ScepEncryptedContentInfo, content_type, ASN1_OBJECT),
+  ASN1_SIMPLE(ScepEncryptedContentInfo, algorithm, X509_ALGOR),
+  ASN1_IMP_OPT(ScepEncryptedContentInfo, content, ASN1_OCTET_STRING, 0),
+} static_ASN1_SEQUENCE_END(ScepEncryptedContentInfo)
+
+struct ScepEnvelopedData {
+  ASN1_INTEGER* version;
+  STACK_OF(ASN1_TYPE)* originator_info;  // [0] IMPLICIT, optional
+  STACK_OF(ASN1_TYPE)* recipient_infos;
+  ScepEncryptedContentInfo* encrypted_content_info;
+  STACK_OF(ASN1_TYPE)* unprotected_attrs;  // [1] IMPLICIT, optional
+};
+ASN1_SEQUENCE(ScepEnvelopedData) = {
+  ASN1_SIMPLE(ScepEnvelopedData, version, ASN1_INTEGER),
+  ASN1_IMP_SEQUENCE_OF_OPT(ScepEnvelopedData, originator_info, ASN1_ANY, 0),
+  ASN1_SET_OF(ScepEnvelopedData, recipient_infos, ASN1_ANY),
+  ASN1_SIMPLE(ScepEnvelopedData, encrypted_content_info, ScepEncryptedContentInfo),
+  ASN1_IMP_SET_OF_OPT(ScepEnvelopedData, unprotected_attrs, ASN1_ANY, 1),
+} static_ASN1_SEQUENCE_END(ScepEnvelopedData)
+
+struct ScepEnvelopeInfo {  // ContentInfo
+  ASN1_OBJECT* content_type;
+  ScepEnvelopedData* enveloped;  // [0] EXPLICIT
+};
+ASN1_SEQUENCE(ScepEnvelopeInfo) = {
+  ASN1_SIMPLE(ScepEnvelopeInfo, content_type, ASN1_OBJECT),
+  ASN1_EXP(ScepEnvelopeInfo, enveloped, ScepEnvelopedData, 0),
+} static_ASN1_SEQUENCE_END(ScepEnvelopeInfo)
+    // clang-format on
+
+    template <class T>
+    struct ItemFree;
+template <>
+struct ItemFree<ScepKtri> {
+  void operator()(ScepKtri* p) const {
+    ASN1_item_free(reinterpret_cast<ASN1_VALUE*>(p), ASN1_ITEM_rptr(ScepKtri));
+  }
+};
+template <>
+struct ItemFree<ScepEnvelopeInfo> {
+  void operator()(ScepEnvelopeInfo* p) const {
+    ASN1_item_free(reinterpret_cast<ASN1_VALUE*>(p), ASN1_ITEM_rptr(ScepEnvelopeInfo));
+  }
+};
 
 }  // namespace
 
@@ -168,16 +242,63 @@ Result<std::string> degenerate(const std::vector<X509*>& certs,
 }
 
 Result<EnvelopeCipher> envelope_cipher(std::string_view der) {
+  ASSIGN_OR_RETURN(EnvelopeLayout layout, envelope_layout(der));
+  return std::move(layout.cipher);
+}
+
+Result<EnvelopeLayout> envelope_layout(std::string_view der) {
   if (der.empty() || der.size() > LONG_MAX) return fail(invalid_argument("empty EnvelopedData"));
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-  pki::Ptr<PKCS7> p7(d2i_PKCS7(nullptr, &p, static_cast<long>(der.size())));
-  if (!p7 || !PKCS7_type_is_enveloped(p7.get()) || p7->d.enveloped == nullptr ||
-      p7->d.enveloped->enc_data == nullptr || p7->d.enveloped->enc_data->algorithm == nullptr) {
+  std::unique_ptr<ScepEnvelopeInfo, ItemFree<ScepEnvelopeInfo>> info(
+      reinterpret_cast<ScepEnvelopeInfo*>(ASN1_item_d2i(nullptr, &p, static_cast<long>(der.size()),
+                                                        ASN1_ITEM_rptr(ScepEnvelopeInfo))));
+  if (!info || p != reinterpret_cast<const unsigned char*>(der.data()) + der.size() ||
+      OBJ_obj2nid(info->content_type) != NID_pkcs7_enveloped) {
     ERR_clear_error();
-    return fail(invalid_argument("not a PKCS#7 EnvelopedData"));
+    return fail(invalid_argument("not an EnvelopedData"));
   }
-  const ASN1_OBJECT* oid = p7->d.enveloped->enc_data->algorithm->algorithm;
-  return EnvelopeCipher{cipher_from_nid(OBJ_obj2nid(oid)), oid_text(oid)};
+  const ScepEnvelopedData& env = *info->enveloped;
+  EnvelopeLayout out;
+  const ASN1_OBJECT* oid = env.encrypted_content_info->algorithm->algorithm;
+  out.cipher = EnvelopeCipher{cipher_from_nid(OBJ_obj2nid(oid)), oid_text(oid)};
+  const int count = sk_ASN1_TYPE_num(env.recipient_infos);
+  out.recipient_count = count > 0 ? static_cast<std::size_t>(count) : 0;
+  if (count <= 0) return out;
+  // RecipientInfo ::= CHOICE { ktri KeyTransRecipientInfo (SEQUENCE), kari [1], kekri [2],
+  // pwri [3], ori [4] }: only the untagged SEQUENCE is key transport.
+  const ASN1_TYPE* first = sk_ASN1_TYPE_value(env.recipient_infos, 0);
+  if (first == nullptr || first->type != V_ASN1_SEQUENCE) return out;
+  const std::string_view ktri_der = view(first->value.sequence);
+  if (ktri_der.empty()) return out;
+  const auto* q = reinterpret_cast<const unsigned char*>(ktri_der.data());
+  std::unique_ptr<ScepKtri, ItemFree<ScepKtri>> ktri(reinterpret_cast<ScepKtri*>(
+      ASN1_item_d2i(nullptr, &q, static_cast<long>(ktri_der.size()), ASN1_ITEM_rptr(ScepKtri))));
+  if (!ktri || q != reinterpret_cast<const unsigned char*>(ktri_der.data()) + ktri_der.size()) {
+    ERR_clear_error();
+    return out;
+  }
+  out.first_is_key_transport = true;
+  out.encrypted_key_size = static_cast<std::size_t>(ASN1_STRING_length(ktri->encrypted_key));
+  return out;
+}
+
+std::string printable_text(std::string_view text, std::size_t max) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  const std::size_t n = std::min(text.size(), max);
+  out.reserve(n + 8);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+    }
+  }
+  if (text.size() > max) out += "...";
+  return out;
 }
 
 Result<std::string> random_bytes(size_t n) {

@@ -6,6 +6,7 @@
 // Every function builds its own OpenSSL objects, so all are safe to call from several
 // threads at once with shared certificates and keys.
 
+#include <cstddef>
 #include <ctime>
 #include <memory>
 #include <optional>
@@ -85,14 +86,32 @@ Result<std::string> envelope(std::string_view content, X509* recipient, CipherAl
 // `openssl crl2pkcs7`.
 Result<std::string> degenerate(const std::vector<X509*>& certs, const std::vector<X509_CRL*>& crls);
 
-// The content-encryption algorithm of a DER/BER EnvelopedData. CMS has no accessor
-// for it; the PKCS#7 structures are public, and SCEP envelopes are PKCS#7 v0
-// EnvelopedData. kInvalidArgument when `der` is not one.
+// The content-encryption algorithm of a DER/BER EnvelopedData (CMS or PKCS#7). CMS has
+// no accessor for it. kInvalidArgument when `der` is not an EnvelopedData.
 struct EnvelopeCipher {
   std::optional<CipherAlg> cipher;  // nullopt: not one SCEP uses
   std::string oid;                  // dotted, for messages
 };
 Result<EnvelopeCipher> envelope_cipher(std::string_view der);
+
+// What an EnvelopedData ContentInfo (DER or BER) says before any key is used, read with
+// ASN.1 templates of our own: CMS has no accessor for a RecipientInfo's encryptedKey.
+// Parsing is linear in the input; nothing is decrypted. kInvalidArgument when `der` is
+// not a ContentInfo holding an EnvelopedData.
+struct EnvelopeLayout {
+  EnvelopeCipher cipher;
+  std::size_t recipient_count = 0;
+  // The first RecipientInfo, when it is a KeyTransRecipientInfo (the untagged SEQUENCE
+  // of the RecipientInfo CHOICE) that parses:
+  bool first_is_key_transport = false;
+  std::size_t encrypted_key_size = 0;
+};
+Result<EnvelopeLayout> envelope_layout(std::string_view der);
+
+// `text` made safe for a log line or a terminal: printable ASCII is kept, a backslash and
+// every other byte become \xHH escapes, and input past `max` bytes is cut and marked
+// with "...".
+std::string printable_text(std::string_view text, std::size_t max = 128);
 
 // `n` bytes from the CSPRNG.
 Result<std::string> random_bytes(size_t n);

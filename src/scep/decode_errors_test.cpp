@@ -1,6 +1,8 @@
 // decode_pki_message on hostile, broken and unusual input: the failInfo it picks, and
 // whether a FAILURE CertRep can be sent back.
 
+#include <cstdint>
+
 #include <gtest/gtest.h>
 #include <openssl/err.h>
 
@@ -162,10 +164,12 @@ TEST(DecodeErrors, EnvelopeForAnotherKeyIsBadMessageCheck) {
   rq.recipient_cert = p.other_cert.get();  // not the CA
   rq.transaction_id = kTid;
   rq.sender_nonce = kNonce;
+  const std::uint64_t before = envelope_decryptions();
   DecodeResult r = decode(*encode_pki_request(rq));
   expect_replyable(r, FailInfo::kBadMessageCheck);
-  EXPECT_EQ(r.error().type, MessageType::kPkcsReq);
+  EXPECT_EQ(r.error().status.message(), kEnvelopeFailureText);
   EXPECT_TRUE(r.error().signer);
+  EXPECT_EQ(envelope_decryptions(), before);  // refused on the recipientInfo alone
 }
 
 TEST(DecodeErrors, UnknownCipherIsBadAlgWithOid) {
@@ -229,22 +233,27 @@ TEST(DecodeErrors, UnknownOrMissingMessageTypeIsBadRequest) {
   expect_replyable(decode(client_signed(env, scep_attrs(""))), FailInfo::kBadRequest);
 }
 
-TEST(DecodeErrors, PayloadOfTheWrongKindIsBadRequest) {
+// Decrypted content that is not what the messageType says gets the answer of an
+// envelope that does not decrypt: no oracle on the padding inside.
+TEST(DecodeErrors, PayloadOfTheWrongKindIsLikeAnUndecryptableEnvelope) {
   const testing::Pki& p = shared_pki();
   pki::Ptr<ASN1_STRING> serial(ASN1_INTEGER_new());
   ASN1_INTEGER_set(serial.get(), 5);
   std::string ias = *encode_issuer_and_serial(X509_get_subject_name(p.ca_cert.get()), serial.get());
-  expect_replyable(decode(client_signed(ca_envelope(ias), scep_attrs("19"))),
-                   FailInfo::kBadRequest);
-  expect_replyable(decode(client_signed(ca_envelope(csr_der(p.csr.get())), scep_attrs("21"))),
-                   FailInfo::kBadRequest);
-  expect_replyable(decode(client_signed(ca_envelope("not DER"), scep_attrs("20"))),
-                   FailInfo::kBadRequest);
+  for (const std::string& msg : {client_signed(ca_envelope(ias), scep_attrs("19")),
+                                 client_signed(ca_envelope(csr_der(p.csr.get())), scep_attrs("21")),
+                                 client_signed(ca_envelope("not DER"), scep_attrs("20"))}) {
+    DecodeResult r = decode(msg);
+    expect_replyable(r, FailInfo::kBadMessageCheck);
+    EXPECT_EQ(r.error().status.message(), kEnvelopeFailureText);
+    EXPECT_FALSE(r.error().detail.empty());
+  }
 }
 
 TEST(DecodeErrors, ContentThatIsNoEnvelopeIsBadMessageCheck) {
-  expect_replyable(decode(client_signed("plain text", scep_attrs("19"))),
-                   FailInfo::kBadMessageCheck);
+  DecodeResult r = decode(client_signed("plain text", scep_attrs("19")));
+  expect_replyable(r, FailInfo::kBadMessageCheck);
+  EXPECT_EQ(r.error().status.message(), kEnvelopeFailureText);
 }
 
 TEST(DecodeErrors, MissingSignerCertificateIsBadMessageCheck) {

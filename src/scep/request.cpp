@@ -1,12 +1,15 @@
 #include "scep/request.h"
 
+#include <atomic>
 #include <climits>
 #include <utility>
 
+#include <openssl/bn.h>
 #include <openssl/cms.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
-#include <openssl/pkcs7.h>
+#include <openssl/rsa.h>
 
 #include "scep/cms_util.h"
 #include "scep/payload.h"
@@ -16,43 +19,11 @@ namespace {
 
 using detail::X509Stack;
 
-// The decoder collects what a FAILURE reply must echo as it goes, so that every exit
-// after the transactionID and senderNonce were read can still be answered.
-class Decoder {
- public:
-  Decoder(EVP_PKEY* key, X509* cert) : key_(key), cert_(cert) {}
+std::atomic<std::uint64_t> g_envelope_decryptions{0};
 
-  DecodeResult run(std::string_view der) {
-    bool ok = decode(der);
-    ERR_clear_error();  // OpenSSL leaves traces even on success (recipients tried)
-    if (!ok) return tl::unexpected(std::move(err_));
-    return std::move(req_);
-  }
-
- private:
-  // Each step returns false after recording the failure in err_.
-  bool refuse(FailInfo fail_info, Status status) {
-    err_.fail_info = fail_info;
-    err_.status = std::move(status);
-    return false;
-  }
-  bool refuse(FailInfo fail_info, std::string message) {
-    return refuse(fail_info, invalid_argument(std::move(message)));
-  }
-
-  bool decode(std::string_view der);
-  // Signed layer: algorithms, signer, signature, messageType.
-  bool check_signed(CMS_ContentInfo* cms, CMS_SignerInfo* si);
-  // Envelope: algorithm, recipient, decryption.
-  bool open_envelope(std::string_view env_der);
-  // Payload by messageType.
-  bool parse_payload();
-
-  EVP_PKEY* key_;
-  X509* cert_;
-  DecodeError err_;
-  DecodedRequest req_;
-};
+constexpr int kMinSignerBits = 1024;
+constexpr int kMaxSignerBits = 4096;
+constexpr int kMaxSignerExponentBits = 32;  // odd and <= 2^32 means < 2^32
 
 bool printable_ascii(std::string_view s) {
   for (char c : s) {
@@ -61,181 +32,363 @@ bool printable_ascii(std::string_view s) {
   return true;
 }
 
-bool Decoder::decode(std::string_view der) {
-  if (key_ == nullptr) return refuse(FailInfo::kBadMessageCheck, internal_error("no SCEP key"));
-  const AttributeTypes& types = attribute_types();
-
-  auto parsed = detail::parse_cms(der);
-  if (!parsed) return refuse(FailInfo::kBadRequest, parsed.error());
-  CMS_ContentInfo* cms = parsed->get();
-  if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed) {
-    return refuse(FailInfo::kBadRequest, "PKIMessage is not a SignedData");
+std::string hex(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char ch : bytes) {
+    const auto c = static_cast<unsigned char>(ch);
+    out += kHex[c >> 4];
+    out += kHex[c & 0xF];
   }
-  STACK_OF(CMS_SignerInfo)* infos = CMS_get0_SignerInfos(cms);
-  if (infos == nullptr || sk_CMS_SignerInfo_num(infos) != 1) {
-    return refuse(FailInfo::kBadMessageCheck, "PKIMessage must have exactly one signerInfo");
-  }
-  CMS_SignerInfo* si = sk_CMS_SignerInfo_value(infos, 0);
-
-  // What a FAILURE reply echoes. Without both there is nobody to answer.
-  auto tid = detail::string_attr(si, types.transaction_id);
-  if (!tid || tid->empty() || tid->size() > kMaxTransactionIdSize || !printable_ascii(*tid)) {
-    return refuse(FailInfo::kBadRequest, "missing or malformed transactionID");
-  }
-  auto nonce = detail::octet_attr(si, types.sender_nonce);
-  if (!nonce || nonce->empty() || nonce->size() > kMaxNonceSize) {
-    return refuse(FailInfo::kBadRequest, "missing or malformed senderNonce");
-  }
-  err_.transaction_id = *tid;
-  err_.sender_nonce = *nonce;
-  err_.replyable = true;
-  req_.transaction_id = std::move(*tid);
-  req_.sender_nonce = std::move(*nonce);
-
-  if (!check_signed(cms, si)) return false;
-
-  ASN1_OCTET_STRING** content = CMS_get0_content(cms);
-  if (content == nullptr || *content == nullptr) {
-    return refuse(FailInfo::kBadMessageCheck, "PKIMessage has no pkcsPKIEnvelope");
-  }
-  if (!open_envelope(detail::view(*content))) return false;
-  return parse_payload();
+  return out;
 }
 
-bool Decoder::check_signed(CMS_ContentInfo* cms, CMS_SignerInfo* si) {
+// The signer key bounds the cost of the signature check and must be able to receive
+// the reply (RSA key transport). Checked before any public-key operation.
+Status check_signer_key(X509* signer) {
+  EVP_PKEY* key = X509_get0_pubkey(signer);
+  if (key == nullptr) {
+    ERR_clear_error();
+    return invalid_argument("the signer certificate's public key cannot be read");
+  }
+  if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) {
+    return invalid_argument("the signer certificate must have an RSA key");
+  }
+  const int bits = EVP_PKEY_get_bits(key);
+  if (bits < kMinSignerBits || bits > kMaxSignerBits) {
+    return invalid_argument("the signer's RSA key must have 1024 to 4096 bits");
+  }
+  BIGNUM* e_raw = nullptr;
+  if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e_raw) != 1 || e_raw == nullptr) {
+    ERR_clear_error();
+    return invalid_argument("the signer's RSA exponent cannot be read");
+  }
+  pki::Ptr<BIGNUM> e(e_raw);
+  if (BN_is_negative(e.get()) || !BN_is_odd(e.get()) || BN_is_one(e.get()) ||
+      BN_num_bits(e.get()) > kMaxSignerExponentBits) {
+    return invalid_argument("the signer's RSA exponent must be odd, above 1 and at most 2^32");
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+struct PendingPkiMessage::State {
+  pki::Ptr<CMS_ContentInfo> cms;       // the SignedData
+  CMS_SignerInfo* si = nullptr;        // borrowed from cms
+  pki::Ptr<CMS_ContentInfo> envelope;  // the EnvelopedData
+  CMS_RecipientInfo* ri = nullptr;     // borrowed from envelope: its only recipient
+  std::size_t encrypted_key_size = 0;
+  DecodeError err;  // the echo fields, ready for a refusal
+  DecodedRequest req;
+};
+
+namespace {
+
+// The decoder collects what a FAILURE reply must echo as it goes, so that every exit
+// after the transactionID and senderNonce were read can still be answered.
+using State = PendingPkiMessage::State;
+
+DecodeError refuse(State& st, FailInfo fail_info, Status status, std::string detail = {}) {
+  DecodeError e = std::move(st.err);
+  e.fail_info = fail_info;
+  e.status = std::move(status);
+  e.detail = std::move(detail);
+  return e;
+}
+
+DecodeError refuse(State& st, FailInfo fail_info, std::string message) {
+  return refuse(st, fail_info, invalid_argument(std::move(message)));
+}
+
+// Every refusal from the envelope on: one failInfo, one text; the reason for the trace.
+DecodeError refuse_envelope(State& st, std::string detail) {
+  return refuse(st, FailInfo::kBadMessageCheck, invalid_argument(kEnvelopeFailureText),
+                std::move(detail));
+}
+
+// Signed layer, no key: digest algorithm, signer certificate and its key.
+std::optional<DecodeError> check_signer(State& st) {
   X509_ALGOR* digest_alg = nullptr;
-  CMS_SignerInfo_get0_algs(si, nullptr, nullptr, &digest_alg, nullptr);
+  CMS_SignerInfo_get0_algs(st.si, nullptr, nullptr, &digest_alg, nullptr);
   const ASN1_OBJECT* digest_oid = nullptr;
   X509_ALGOR_get0(&digest_oid, nullptr, nullptr, digest_alg);
   auto digest = digest_from_nid(OBJ_obj2nid(digest_oid));
   if (!digest) {
-    return refuse(FailInfo::kBadAlg,
+    return refuse(st, FailInfo::kBadAlg,
                   "unsupported digest algorithm " + detail::oid_text(digest_oid));
   }
-  err_.digest = *digest;
-  req_.digest = *digest;
+  st.err.digest = *digest;
+  st.req.digest = *digest;
 
   // The signer certificate comes from the message itself; clients sign with a
   // throw-away self-signed certificate, or with their current one when renewing.
-  X509Stack certs(CMS_get1_certs(cms));
+  X509Stack certs(CMS_get1_certs(st.cms.get()));
   X509* signer = nullptr;
   for (int i = 0; certs && i < sk_X509_num(certs.get()); ++i) {
-    if (CMS_SignerInfo_cert_cmp(si, sk_X509_value(certs.get(), i)) == 0) {
+    if (CMS_SignerInfo_cert_cmp(st.si, sk_X509_value(certs.get(), i)) == 0) {
       signer = sk_X509_value(certs.get(), i);
       break;
     }
   }
   if (signer == nullptr) {
-    return refuse(FailInfo::kBadMessageCheck, "signer certificate is not in the PKIMessage");
+    return refuse(st, FailInfo::kBadMessageCheck, "signer certificate is not in the PKIMessage");
   }
-  err_.signer = pki::up_ref(signer);
-  req_.signer = pki::up_ref(signer);
-
-  // Signature over the signed attributes and messageDigest over the content, with
-  // only that certificate and no chain verification.
-  X509Stack only(sk_X509_new_null());
-  pki::Ptr<X509> ref = pki::up_ref(signer);
-  if (!only || sk_X509_push(only.get(), ref.get()) <= 0) {
-    return refuse(FailInfo::kBadMessageCheck, pki::last_error("sk_X509_push"));
-  }
-  ref.release();
-  // No output BIO: OpenSSL reads the content into a null sink to check the digest; the
-  // envelope is taken from the parsed structure afterwards, without a copy.
-  const unsigned flags = CMS_NO_SIGNER_CERT_VERIFY | CMS_NOINTERN | CMS_BINARY;
-  if (CMS_verify(cms, only.get(), nullptr, nullptr, nullptr, flags) != 1) {
-    return refuse(FailInfo::kBadMessageCheck,
-                  pki::last_error(Code::kInvalidArgument, "PKIMessage signature check failed"));
-  }
-
-  // Only now are the attributes authentic.
-  req_.signing_time = detail::signing_time(si);
-  auto type_text = detail::string_attr(si, attribute_types().message_type);
-  if (!type_text) return refuse(FailInfo::kBadRequest, "missing or malformed messageType");
-  auto type = parse_message_type(*type_text);
-  if (!type) return refuse(FailInfo::kBadRequest, "unknown messageType '" + *type_text + "'");
-  err_.type = *type;
-  req_.type = *type;
-  if (*type == MessageType::kCertRep) {
-    return refuse(FailInfo::kBadRequest, "a CertRep is not a request");
-  }
-  return true;
+  st.err.signer = pki::up_ref(signer);
+  st.req.signer = pki::up_ref(signer);
+  if (Status s = check_signer_key(signer); !s.ok()) return refuse(st, FailInfo::kBadAlg, s);
+  return std::nullopt;
 }
 
-bool Decoder::open_envelope(std::string_view env_der) {
-  if (env_der.empty() || env_der.size() > LONG_MAX) {
-    return refuse(FailInfo::kBadMessageCheck, "empty pkcsPKIEnvelope");
+// Envelope, no key: algorithm, and one KeyTransRecipientInfo.
+std::optional<DecodeError> check_envelope(State& st) {
+  ASN1_OCTET_STRING** content = CMS_get0_content(st.cms.get());
+  if (content == nullptr || *content == nullptr) {
+    return refuse(st, FailInfo::kBadMessageCheck, "PKIMessage has no pkcsPKIEnvelope");
   }
-  auto alg = detail::envelope_cipher(env_der);
-  if (!alg) return refuse(FailInfo::kBadMessageCheck, "pkcsPKIEnvelope: " + alg.error().message());
-  auto cipher = alg->cipher;
-  if (!cipher) {
-    return refuse(FailInfo::kBadAlg, "unsupported content-encryption algorithm " + alg->oid);
+  const std::string_view env_der = detail::view(*content);
+  auto layout = detail::envelope_layout(env_der);
+  if (!layout) return refuse_envelope(st, "pkcsPKIEnvelope: " + layout.error().message());
+  if (!layout->cipher.cipher) {
+    return refuse(st, FailInfo::kBadAlg,
+                  "unsupported content-encryption algorithm " + layout->cipher.oid);
   }
-  if (Status s = detail::cipher_ready(*cipher); !s.ok()) return refuse(FailInfo::kBadAlg, s);
-  req_.cipher = *cipher;
+  if (Status s = detail::cipher_ready(*layout->cipher.cipher); !s.ok()) {
+    return refuse(st, FailInfo::kBadAlg, s);
+  }
+  st.req.cipher = *layout->cipher.cipher;
+  if (layout->recipient_count != 1) {
+    return refuse_envelope(st, "pkcsPKIEnvelope has " + std::to_string(layout->recipient_count) +
+                                   " recipientInfos, not one");
+  }
+  if (!layout->first_is_key_transport) {
+    return refuse_envelope(st, "the recipientInfo is not a KeyTransRecipientInfo");
+  }
+  st.encrypted_key_size = layout->encrypted_key_size;
 
   auto env = detail::parse_cms(env_der);
   if (!env || OBJ_obj2nid(CMS_get0_type(env->get())) != NID_pkcs7_enveloped) {
-    return refuse(FailInfo::kBadMessageCheck, "pkcsPKIEnvelope is not an EnvelopedData");
+    ERR_clear_error();
+    return refuse_envelope(st, "pkcsPKIEnvelope is not an EnvelopedData");
   }
-  req_.recipient_matched = false;
   STACK_OF(CMS_RecipientInfo)* infos = CMS_get0_RecipientInfos(env->get());
-  for (int i = 0; cert_ != nullptr && infos && i < sk_CMS_RecipientInfo_num(infos); ++i) {
-    CMS_RecipientInfo* ri = sk_CMS_RecipientInfo_value(infos, i);
-    if (CMS_RecipientInfo_type(ri) == CMS_RECIPINFO_TRANS &&
-        CMS_RecipientInfo_ktri_cert_cmp(ri, cert_) == 0) {
-      req_.recipient_matched = true;
-    }
+  if (infos == nullptr || sk_CMS_RecipientInfo_num(infos) != 1 ||
+      CMS_RecipientInfo_type(sk_CMS_RecipientInfo_value(infos, 0)) != CMS_RECIPINFO_TRANS) {
+    return refuse_envelope(st, "pkcsPKIEnvelope: recipientInfos read differently by CMS");
   }
-
-  // The certificate is deliberately not passed: OpenSSL then tries every recipient
-  // and, if none opens, decrypts with a random key instead of failing early. Every
-  // failure looks the same from outside, which is the defence against Bleichenbacher's
-  // attack on PKCS#1 v1.5 key transport; hence no OpenSSL detail in the message either.
-  pki::Ptr<BIO> out(BIO_new(BIO_s_mem()));
-  if (!out) return refuse(FailInfo::kBadMessageCheck, pki::last_error("BIO_new"));
-  if (CMS_decrypt(env->get(), key_, nullptr, nullptr, out.get(), CMS_BINARY) != 1) {
-    return refuse(FailInfo::kBadMessageCheck, "cannot decrypt the pkcsPKIEnvelope");
-  }
-  req_.payload = detail::bio_bytes(out.get());
-  return true;
+  st.ri = sk_CMS_RecipientInfo_value(infos, 0);
+  st.envelope = std::move(*env);
+  return std::nullopt;
 }
 
-bool Decoder::parse_payload() {
-  switch (req_.type) {
+std::optional<DecodeError> parse_payload(State& st) {
+  DecodedRequest& req = st.req;
+  switch (req.type) {
     case MessageType::kPkcsReq:
     case MessageType::kRenewalReq: {
-      auto csr = decode_pkcs10(req_.payload);
-      if (!csr) return refuse(FailInfo::kBadRequest, csr.error());
-      req_.csr = std::move(*csr);
+      auto csr = decode_pkcs10(req.payload);
+      if (!csr) return refuse_envelope(st, "payload: " + csr.error().message());
+      req.csr = std::move(*csr);
       break;
     }
     case MessageType::kCertPoll: {
-      auto ias = decode_issuer_and_subject(req_.payload);
-      if (!ias) return refuse(FailInfo::kBadRequest, ias.error());
-      req_.issuer = std::move(ias->issuer);
-      req_.subject = std::move(ias->subject);
+      auto ias = decode_issuer_and_subject(req.payload);
+      if (!ias) return refuse_envelope(st, "payload: " + ias.error().message());
+      req.issuer = std::move(ias->issuer);
+      req.subject = std::move(ias->subject);
       break;
     }
     case MessageType::kGetCert:
     case MessageType::kGetCrl: {
-      auto ias = decode_issuer_and_serial(req_.payload);
-      if (!ias) return refuse(FailInfo::kBadRequest, ias.error());
-      req_.issuer = std::move(ias->issuer);
-      req_.serial = std::move(ias->serial);
+      auto ias = decode_issuer_and_serial(req.payload);
+      if (!ias) return refuse_envelope(st, "payload: " + ias.error().message());
+      req.issuer = std::move(ias->issuer);
+      req.serial = std::move(ias->serial);
       break;
     }
     case MessageType::kCertRep:
-      return refuse(FailInfo::kBadRequest, "a CertRep is not a request");
+      return refuse(st, FailInfo::kBadRequest, "a CertRep is not a request");
   }
-  return true;
+  return std::nullopt;
 }
 
 }  // namespace
 
+PendingPkiMessage::PendingPkiMessage(std::unique_ptr<State> state) : state_(std::move(state)) {}
+PendingPkiMessage::PendingPkiMessage(PendingPkiMessage&&) noexcept = default;
+PendingPkiMessage& PendingPkiMessage::operator=(PendingPkiMessage&&) noexcept = default;
+PendingPkiMessage::~PendingPkiMessage() = default;
+
+const std::string& PendingPkiMessage::transaction_id() const { return state_->req.transaction_id; }
+
+tl::expected<PendingPkiMessage, DecodeError> PendingPkiMessage::parse(std::string_view der) {
+  auto st = std::make_unique<State>();
+  const AttributeTypes& types = attribute_types();
+  // OpenSSL leaves traces in its error queue even on paths that end well.
+  struct ClearErrors {
+    ~ClearErrors() { ERR_clear_error(); }
+  } clear_errors;
+
+  auto parsed = detail::parse_cms(der);
+  if (!parsed) return tl::unexpected(refuse(*st, FailInfo::kBadRequest, parsed.error()));
+  st->cms = std::move(*parsed);
+  if (OBJ_obj2nid(CMS_get0_type(st->cms.get())) != NID_pkcs7_signed) {
+    return tl::unexpected(refuse(*st, FailInfo::kBadRequest, "PKIMessage is not a SignedData"));
+  }
+  STACK_OF(CMS_SignerInfo)* infos = CMS_get0_SignerInfos(st->cms.get());
+  if (infos == nullptr || sk_CMS_SignerInfo_num(infos) != 1) {
+    return tl::unexpected(
+        refuse(*st, FailInfo::kBadMessageCheck, "PKIMessage must have exactly one signerInfo"));
+  }
+  st->si = sk_CMS_SignerInfo_value(infos, 0);
+
+  // What a FAILURE reply echoes. Without both there is nobody to answer.
+  auto tid = detail::string_attr(st->si, types.transaction_id);
+  if (!tid || tid->empty() || tid->size() > kMaxTransactionIdSize || !printable_ascii(*tid)) {
+    return tl::unexpected(refuse(*st, FailInfo::kBadRequest, "missing or malformed transactionID"));
+  }
+  auto nonce = detail::octet_attr(st->si, types.sender_nonce);
+  if (!nonce || nonce->empty() || nonce->size() > kMaxNonceSize) {
+    return tl::unexpected(refuse(*st, FailInfo::kBadRequest, "missing or malformed senderNonce"));
+  }
+  st->err.transaction_id = *tid;
+  st->err.sender_nonce = *nonce;
+  st->err.replyable = true;
+  st->req.transaction_id = std::move(*tid);
+  st->req.sender_nonce = std::move(*nonce);
+
+  if (auto e = check_signer(*st)) return tl::unexpected(std::move(*e));
+  if (auto e = check_envelope(*st)) return tl::unexpected(std::move(*e));
+  return PendingPkiMessage(std::move(st));
+}
+
+bool PendingPkiMessage::addressed_to(X509* cert) const {
+  if (cert == nullptr || state_->ri == nullptr) return false;
+  // Compares the issuerAndSerialNumber, or the subjectKeyIdentifier with the
+  // certificate's SKI extension; nothing else is computed.
+  const bool match = CMS_RecipientInfo_ktri_cert_cmp(state_->ri, cert) == 0;
+  ERR_clear_error();
+  return match;
+}
+
+std::string PendingPkiMessage::recipient_text() const {
+  ASN1_OCTET_STRING* key_id = nullptr;
+  X509_NAME* issuer = nullptr;
+  ASN1_INTEGER* serial = nullptr;
+  if (state_->ri == nullptr ||
+      CMS_RecipientInfo_ktri_get0_signer_id(state_->ri, &key_id, &issuer, &serial) != 1) {
+    ERR_clear_error();
+    return "(unknown recipient)";
+  }
+  if (key_id != nullptr) {
+    return "subjectKeyIdentifier " + hex(detail::view(key_id).substr(0, 64));
+  }
+  std::string name = "(none)";
+  if (issuer != nullptr) {
+    char buf[256];
+    if (X509_NAME_oneline(issuer, buf, sizeof buf) != nullptr) name = buf;
+  }
+  ERR_clear_error();
+  return "issuer " + detail::printable_text(name, 200) + " serial " +
+         hex(detail::view(serial).substr(0, 32));
+}
+
+DecodeError PendingPkiMessage::not_addressed_to_us() const {
+  State copy;
+  copy.err.replyable = state_->err.replyable;
+  copy.err.transaction_id = state_->err.transaction_id;
+  copy.err.sender_nonce = state_->err.sender_nonce;
+  copy.err.digest = state_->err.digest;
+  if (state_->err.signer) copy.err.signer = pki::up_ref(state_->err.signer.get());
+  return refuse_envelope(
+      copy, "the recipientInfo names " + recipient_text() + ", none of our certificates");
+}
+
+DecodeResult PendingPkiMessage::open(EVP_PKEY* recipient_key, X509* recipient_cert) && {
+  State& st = *state_;
+  struct ClearErrors {
+    ~ClearErrors() { ERR_clear_error(); }
+  } clear_errors;
+  if (recipient_key == nullptr || recipient_cert == nullptr ||
+      EVP_PKEY_get_base_id(recipient_key) != EVP_PKEY_RSA) {
+    return tl::unexpected(refuse(st, FailInfo::kBadMessageCheck,
+                                 internal_error("no RSA key to open SCEP envelopes")));
+  }
+  if (!addressed_to(recipient_cert)) {
+    return tl::unexpected(refuse_envelope(
+        st, "the recipientInfo names " + recipient_text() + ", not our certificate"));
+  }
+  // An RSA ciphertext is exactly as long as the modulus.
+  const int modulus_bytes = EVP_PKEY_get_size(recipient_key);
+  if (modulus_bytes <= 0 || st.encrypted_key_size != static_cast<std::size_t>(modulus_bytes)) {
+    return tl::unexpected(
+        refuse_envelope(st, "encryptedKey has " + std::to_string(st.encrypted_key_size) +
+                                " bytes, the key " + std::to_string(modulus_bytes)));
+  }
+
+  // Signature over the signed attributes and messageDigest over the content, with
+  // only the signer certificate (its key bounded by check_signer_key) and no chain
+  // verification.
+  X509Stack only(sk_X509_new_null());
+  pki::Ptr<X509> ref = pki::up_ref(st.req.signer.get());
+  if (!only || sk_X509_push(only.get(), ref.get()) <= 0) {
+    return tl::unexpected(refuse(st, FailInfo::kBadMessageCheck, pki::last_error("sk_X509_push")));
+  }
+  ref.release();
+  // No output BIO: OpenSSL reads the content into a null sink to check the digest; the
+  // envelope was taken from the parsed structure, without a copy.
+  const unsigned flags = CMS_NO_SIGNER_CERT_VERIFY | CMS_NOINTERN | CMS_BINARY;
+  if (CMS_verify(st.cms.get(), only.get(), nullptr, nullptr, nullptr, flags) != 1) {
+    return tl::unexpected(
+        refuse(st, FailInfo::kBadMessageCheck,
+               pki::last_error(Code::kInvalidArgument, "PKIMessage signature check failed")));
+  }
+
+  // Only now are the attributes authentic.
+  st.req.signing_time = detail::signing_time(st.si);
+  auto type_text = detail::string_attr(st.si, attribute_types().message_type);
+  if (!type_text) {
+    return tl::unexpected(refuse(st, FailInfo::kBadRequest, "missing or malformed messageType"));
+  }
+  auto type = parse_message_type(*type_text);
+  if (!type) {
+    return tl::unexpected(
+        refuse(st, FailInfo::kBadRequest,
+               "unknown messageType '" + detail::printable_text(*type_text, 16) + "'"));
+  }
+  st.err.type = *type;
+  st.req.type = *type;
+  if (*type == MessageType::kCertRep) {
+    return tl::unexpected(refuse(st, FailInfo::kBadRequest, "a CertRep is not a request"));
+  }
+
+  // One private-key operation, on the one recipientInfo, which names our certificate.
+  // Given the certificate and without CMS_DEBUG_DECRYPT, OpenSSL goes on with a random
+  // content key when the key transport fails (bad padding) instead of returning an
+  // error: bad padding and a wrong key both end as undecryptable or meaningless
+  // content, and get the same answer as every other failure below.
+  pki::Ptr<BIO> out(BIO_new(BIO_s_mem()));
+  if (!out)
+    return tl::unexpected(refuse(st, FailInfo::kBadMessageCheck, pki::last_error("BIO_new")));
+  g_envelope_decryptions.fetch_add(1, std::memory_order_relaxed);
+  if (CMS_decrypt(st.envelope.get(), recipient_key, recipient_cert, nullptr, out.get(),
+                  CMS_BINARY) != 1) {
+    return tl::unexpected(refuse_envelope(st, "the pkcsPKIEnvelope does not decrypt"));
+  }
+  st.req.payload = detail::bio_bytes(out.get());
+  if (auto e = parse_payload(st)) return tl::unexpected(std::move(*e));
+  return std::move(st.req);
+}
+
 DecodeResult decode_pki_message(std::string_view der, EVP_PKEY* recipient_key,
                                 X509* recipient_cert) {
-  return Decoder(recipient_key, recipient_cert).run(der);
+  auto pending = PendingPkiMessage::parse(der);
+  if (!pending) return tl::unexpected(std::move(pending.error()));
+  return std::move(*pending).open(recipient_key, recipient_cert);
+}
+
+std::uint64_t envelope_decryptions() {
+  return g_envelope_decryptions.load(std::memory_order_relaxed);
 }
 
 }  // namespace scepter::scep

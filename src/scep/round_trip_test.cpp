@@ -82,7 +82,6 @@ TEST_P(RoundTrip, PkcsReqSuccess) {
   EXPECT_EQ(req.sender_nonce, kNonce);
   EXPECT_EQ(req.digest, digest);
   EXPECT_EQ(req.cipher, cipher);
-  EXPECT_TRUE(req.recipient_matched);
   EXPECT_EQ(X509_cmp(req.signer.get(), p.client_signer.get()), 0);
   ASSERT_TRUE(req.signing_time.has_value());  // OpenSSL always adds one
   EXPECT_LT(std::abs(*req.signing_time - time(nullptr)), 600);
@@ -265,18 +264,6 @@ TEST(RoundTripTest, RenewalSignedWithTheCurrentCertificate) {
     ASSERT_TRUE(req.csr);
     EXPECT_EQ(EVP_PKEY_eq(X509_REQ_get0_pubkey(req.csr.get()), new_key.get()), 1);
   }
-}
-
-TEST(RoundTripTest, WrongIssuerAndSerialButRightKeyStillDecrypts) {
-  const testing::Pki& p = shared_pki();
-  // Same CA key, another certificate: the recipientInfo names the wrong certificate.
-  auto stale = make_self_signed_signer(p.ca_key.get(), testing::name("Old CA name").get());
-  ASSERT_OK(stale);
-  PkiRequestParams rq = request_params(MessageType::kPkcsReq, csr_der(p.csr.get()));
-  rq.recipient_cert = stale->get();
-  DecodedRequest req = decode_ok(*encode_pki_request(rq));
-  EXPECT_FALSE(req.recipient_matched);
-  EXPECT_TRUE(req.csr);
 }
 
 TEST(RoundTripTest, DegenerateCertsAndNextCaCert) {

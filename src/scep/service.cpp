@@ -10,6 +10,7 @@
 #include "ca/device.h"
 #include "common/log.h"
 #include "scep/cert_rep.h"
+#include "scep/cms_util.h"
 #include "scep/message.h"
 #include "scep/request.h"
 
@@ -20,8 +21,37 @@ using ca::CertificateServer;
 using log::Category;
 
 ScepHttpResponse text(int status, std::string body) {
-  return {status, "text/plain", std::move(body) + "\n"};
+  return {status, "text/plain", std::move(body) + "\n", {}};
 }
+
+// The server's own trouble: try again later, the request itself may well be fine.
+ScepHttpResponse unavailable_reply(Seconds retry_after, std::string body) {
+  ScepHttpResponse r = text(503, std::move(body));
+  r.headers.emplace_back("Retry-After", std::to_string(retry_after.count()));
+  return r;
+}
+
+bool server_trouble(const Status& s) {
+  return s.code() == Code::kUnavailable || s.code() == Code::kInternal;
+}
+
+// What the reply to a request signed with `request` is signed with: never below SHA-256.
+DigestAlg reply_digest(DigestAlg request) {
+  switch (request) {
+    case DigestAlg::kMd5:
+    case DigestAlg::kSha1:
+    case DigestAlg::kSha224:
+    case DigestAlg::kSha256:
+      return DigestAlg::kSha256;
+    case DigestAlg::kSha384:
+    case DigestAlg::kSha512:
+      return request;
+  }
+  return DigestAlg::kSha256;
+}
+
+// Attacker-chosen text on its way to a log line or a terminal.
+std::string esc(std::string_view s) { return detail::printable_text(s, 512); }
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -81,7 +111,7 @@ struct Reply {
 ScepHttpResponse cert_rep(const Reply& r, CertRepParams p) {
   p.signer_cert = r.id->certificate.x509();
   p.signer_key = r.id->key.evp();
-  p.digest = r.digest;
+  p.digest = reply_digest(r.digest);
   p.transaction_id = r.transaction_id;
   p.recipient_nonce = r.recipient_nonce;
   p.signing_time = r.now;
@@ -94,12 +124,12 @@ ScepHttpResponse cert_rep(const Reply& r, CertRepParams p) {
              pki_status_name(p.status), r.transaction_id);
   log::trace(Category::kPkiTransactions, "CRYPTO_PKI: transaction {}: CertRep {}", r.transaction_id,
              pki_status_name(p.status));
-  return {200, "application/x-pki-message", std::move(*der)};
+  return {200, "application/x-pki-message", std::move(*der), {}};
 }
 
 ScepHttpResponse failure(const Reply& r, FailInfo info, std::string why) {
-  log::trace(Category::kPkiServer, "CRYPTO_CS: request refused ({}): {}", fail_info_name(info),
-             why);
+  log::trace(Category::kPkiServer, "CRYPTO_CS: transaction {}: request refused ({}): {}",
+             r.transaction_id, fail_info_name(info), esc(why));
   CertRepParams p;
   p.status = PkiStatus::kFailure;
   p.fail_info = info;
@@ -119,15 +149,15 @@ ScepHttpResponse ScepService::handle(const ScepHttpRequest& request) const {
   const std::string& op = request.operation;
   if (op == "GetCACaps") {
     log::trace(Category::kPkiServer, "CRYPTO_PKI_SCEP: CS received GetCACaps request");
-    return {200, "text/plain", capabilities()};
+    return {200, "text/plain", capabilities(), {}};
   }
   if (op == "GetCACert") {
     log::trace(Category::kPkiServer, "CRYPTO_PKI_SCEP: CS received GetCACert request");
     auto server = pick(device_, decode_label(request.message_raw));
-    if (!server) return text(503, "no certificate server is enabled");
+    if (!server) return unavailable_reply(options_.retry_after, "no certificate server is enabled");
     auto id = server->signing_identity();
-    if (!id.has_value()) return text(503, id.error().message());
-    return {200, "application/x-x509-ca-cert", id->certificate.der()};
+    if (!id.has_value()) return unavailable_reply(options_.retry_after, id.error().message());
+    return {200, "application/x-x509-ca-cert", id->certificate.der(), {}};
   }
   if (op == "GetNextCACert") {
     return text(404, "no rollover CA certificate");
@@ -135,59 +165,120 @@ ScepHttpResponse ScepService::handle(const ScepHttpRequest& request) const {
   if (op == "GetCRL") {
     // The plain form, for HTTP CDPs (`cdp-url http://ca/cgi-bin/pkiclient.exe?operation=GetCRL`).
     auto server = pick(device_, request.has_message ? decode_label(request.message_raw) : "");
-    if (!server) return text(503, "no certificate server is enabled");
+    if (!server) return unavailable_reply(options_.retry_after, "no certificate server is enabled");
     auto crl = server->current_crl();
-    if (!crl.has_value()) return text(503, crl.error().message());
-    return {200, "application/pkix-crl", crl->der};
+    if (!crl.has_value()) {
+      log::warn("SCEP GetCRL: certificate server {}: {}", server->label(), crl.error().message());
+      return unavailable_reply(options_.retry_after, "the CRL is not available");
+    }
+    return {200, "application/pkix-crl", crl->der, {}};
   }
   if (op == "PKIOperation") return pki_operation(request);
-  return text(400, op.empty() ? "missing operation" : "unknown operation " + op);
+  return text(400, op.empty() ? "missing operation" : "unknown operation " + esc(op));
 }
 
+namespace {
+
+// The server's own trouble while answering `reply`: 503 with Retry-After for
+// kUnavailable / kInternal, else a FAILURE that names no internal detail.
+ScepHttpResponse server_error(const Reply& reply, const CertificateServer& server,
+                              const Status& error, Seconds retry_after) {
+  log::error("SCEP: certificate server {}: transaction {}: {}", server.label(),
+             reply.transaction_id, esc(error.message()));
+  if (server_trouble(error)) {
+    return unavailable_reply(retry_after, "the certificate server cannot answer now");
+  }
+  return failure(reply, FailInfo::kBadRequest, "The request cannot be processed.");
+}
+
+// A CA outcome with failInfo badMessageCheck (a CSR that does not verify) says what an
+// envelope that cannot be opened says: it comes from the decrypted content.
+ScepHttpResponse outcome_failure(const Reply& reply, const ca::ScepOutcome& outcome) {
+  const FailInfo info = to_wire(outcome.fail_info);
+  if (info == FailInfo::kBadMessageCheck) {
+    log::trace(Category::kPkiServer, "CRYPTO_CS: transaction {}: CA: {}", reply.transaction_id,
+               esc(outcome.fail_text));
+    return failure(reply, info, kEnvelopeFailureText);
+  }
+  return failure(reply, info, outcome.fail_text);
+}
+
+}  // namespace
+
 ScepHttpResponse ScepService::pki_operation(const ScepHttpRequest& request) const {
+  // Sizes are capped before anything is parsed. A base64 `message=` is 4/3 of the DER,
+  // and may be percent-escaped and broken into lines (IOS): allow for that before
+  // decoding, then cap the DER itself.
+  constexpr std::size_t kMaxRawGetMessage = 4 * kMaxPkiMessageSize;
   std::string der;
   if (request.method == "POST") {
+    if (request.body.size() > kMaxPkiMessageSize) return text(413, "PKIOperation too large");
     der = request.body;
   } else {
     if (!request.has_message) return text(400, "PKIOperation without message");
+    if (request.message_raw.size() > kMaxRawGetMessage) {
+      return text(413, "PKIOperation too large");
+    }
     auto decoded = decode_get_message(request.message_raw);
     if (!decoded.has_value()) return text(400, "message is not base64");
+    if (decoded->size() > kMaxPkiMessageSize) return text(413, "PKIOperation too large");
     der = std::move(*decoded);
   }
   if (der.empty()) return text(400, "empty PKIOperation");
 
-  // The envelope says which CA it is for: try every enabled server, and take the one
-  // whose certificate the client named (or, failing that, whose key opens it).
-  std::shared_ptr<CertificateServer> chosen;
-  std::optional<ca::SigningIdentity> chosen_id;
-  std::optional<DecodeResult> result;
+  // The enabled servers, and the one that answers a message addressed to none of them:
+  // the one `message=` names on a POST (a CA identifier there), else the first.
+  struct Candidate {
+    std::shared_ptr<CertificateServer> server;
+    ca::SigningIdentity id;
+  };
+  std::vector<Candidate> candidates;
   for (const auto& server : device_.servers()) {
     if (server->state() != ca::ServerState::kEnabled) continue;
     auto id = server->signing_identity();
-    if (!id.has_value()) continue;
-    DecodeResult r = decode_pki_message(der, id->key.evp(), id->certificate.x509());
-    bool better = !result.has_value() || (r.has_value() && !result->has_value()) ||
-                  (r.has_value() && r->recipient_matched && !(*result)->recipient_matched);
-    if (better) {
-      result = std::move(r);
-      chosen = server;
-      chosen_id = std::move(*id);
+    if (!id.has_value()) continue;  // disabled meanwhile
+    candidates.push_back({server, std::move(*id)});
+  }
+  if (candidates.empty()) {
+    return unavailable_reply(options_.retry_after, "no certificate server is enabled");
+  }
+  const Candidate* fallback = &candidates.front();
+  if (request.method == "POST" && request.has_message) {
+    const std::string label = decode_label(request.message_raw);
+    for (const Candidate& c : candidates) {
+      if (c.server->label() == label) fallback = &c;
     }
-    if (result->has_value() && (*result)->recipient_matched) break;
   }
-  if (!chosen) return text(503, "no certificate server is enabled");
+
   const std::time_t now = to_unix(device_.clock().now());
-  if (!result->has_value()) {
-    const DecodeError& e = result->error();
-    log::trace(Category::kPkiServer, "CRYPTO_CS: PKIOperation refused: {}", e.status.message());
-    if (!e.replyable) return text(400, "malformed PKIOperation: " + e.status.message());
-    Reply r{&*chosen_id, e.transaction_id, e.sender_nonce, e.digest, now};
+  auto refused = [&](const Candidate& by, const DecodeError& e) {
+    log::trace(Category::kPkiServer, "CRYPTO_CS: PKIOperation refused: {}",
+               esc(e.detail.empty() ? e.status.message() : e.detail));
+    if (!e.replyable) return text(400, "malformed PKIOperation: " + esc(e.status.message()));
+    Reply r{&by.id, e.transaction_id, e.sender_nonce, e.digest, now};
     return failure(r, e.fail_info, e.status.message());
+  };
+
+  auto pending = PendingPkiMessage::parse(der);
+  if (!pending.has_value()) return refused(*fallback, pending.error());
+  // No cryptography yet: the recipientInfo names the server whose key may be tried.
+  const Candidate* chosen = nullptr;
+  for (const Candidate& c : candidates) {
+    if (pending->addressed_to(c.id.certificate.x509())) {
+      chosen = &c;
+      break;
+    }
   }
-  const DecodedRequest& req = **result;
-  Reply reply{&*chosen_id, req.transaction_id, req.sender_nonce, req.digest, now};
-  log::trace(Category::kPkiServer, "CRYPTO_PKI_SCEP: CS received {} request, transaction {}",
-             message_type_name(req.type), req.transaction_id);
+  if (chosen == nullptr) return refused(*fallback, pending->not_addressed_to_us());
+  DecodeResult result =
+      std::move(*pending).open(chosen->id.key.evp(), chosen->id.certificate.x509());
+  if (!result.has_value()) return refused(*chosen, result.error());
+
+  const DecodedRequest& req = *result;
+  CertificateServer& server = *chosen->server;
+  Reply reply{&chosen->id, req.transaction_id, req.sender_nonce, req.digest, now};
+  log::trace(Category::kPkiServer, "CRYPTO_PKI_SCEP: CS {} received {} request, transaction {}",
+             server.label(), message_type_name(req.type), req.transaction_id);
   log::trace(Category::kPkiTransactions,
              "CRYPTO_PKI: received {} ({} bytes, {}, {}), transaction {}",
              message_type_name(req.type), der.size(), digest_name(req.digest),
@@ -195,17 +286,13 @@ ScepHttpResponse ScepService::pki_operation(const ScepHttpRequest& request) cons
   if (req.signing_time && std::abs(*req.signing_time - now) > options_.max_clock_skew.count()) {
     return failure(reply, FailInfo::kBadTime, "signingTime is too far from the server's clock");
   }
-  if (req.cipher == CipherAlg::kDesCbc && !chosen->config().scep_allow_des) {
+  if (req.cipher == CipherAlg::kDesCbc && !server.config().scep_allow_des) {
     return failure(reply, FailInfo::kBadAlg,
                    "single DES is not accepted (scep allow-des enables it for old clients)");
   }
 
-  // The reply is enveloped to the requester's signer certificate with RSA key transport
-  // (RFC 8894); other key types could not be answered, so refuse before issuing.
-  if (EVP_PKEY* signer_key = X509_get0_pubkey(req.signer.get());
-      signer_key == nullptr || EVP_PKEY_base_id(signer_key) != EVP_PKEY_RSA) {
-    return failure(reply, FailInfo::kBadAlg, "the signer certificate must have an RSA key");
-  }
+  // The decoder made sure the signer key is RSA: the reply is enveloped to it with RSA
+  // key transport (RFC 8894).
   CertRepParams ok;
   ok.status = PkiStatus::kSuccess;
   ok.recipient_cert = req.signer.get();
@@ -216,11 +303,11 @@ ScepHttpResponse ScepService::pki_operation(const ScepHttpRequest& request) cons
     case MessageType::kCertPoll: {
       Result<ca::ScepOutcome> outcome =
           req.type == MessageType::kCertPoll
-              ? chosen->scep_poll(req.transaction_id)
-              : chosen->scep_enroll(req.payload, {req.transaction_id, der_of(req.signer.get()),
-                                                  req.type == MessageType::kRenewalReq});
+              ? server.scep_poll(req.transaction_id)
+              : server.scep_enroll(req.payload, {req.transaction_id, der_of(req.signer.get()),
+                                                 req.type == MessageType::kRenewalReq});
       if (!outcome.has_value()) {
-        return failure(reply, FailInfo::kBadRequest, "server error: " + outcome.error().message());
+        return server_error(reply, server, outcome.error(), options_.retry_after);
       }
       switch (outcome->status) {
         case ca::ScepOutcome::Status::kSuccess:
@@ -232,7 +319,7 @@ ScepHttpResponse ScepService::pki_operation(const ScepHttpRequest& request) cons
           return cert_rep(reply, std::move(p));
         }
         case ca::ScepOutcome::Status::kFailure:
-          return failure(reply, to_wire(outcome->fail_info), outcome->fail_text);
+          return outcome_failure(reply, *outcome);
       }
       break;
     }
@@ -241,16 +328,19 @@ ScepHttpResponse ScepService::pki_operation(const ScepHttpRequest& request) cons
       if (!req.serial || ASN1_INTEGER_get_uint64(&serial, req.serial.get()) != 1) {
         return failure(reply, FailInfo::kBadCertId, "serial number out of range");
       }
-      auto cert = chosen->certificate_by_serial(serial);
+      auto cert = server.certificate_by_serial(serial);
       if (!cert.has_value()) {
+        if (cert.error().code() != Code::kNotFound) {
+          return server_error(reply, server, cert.error(), options_.retry_after);
+        }
         return failure(reply, FailInfo::kBadCertId, fmt::format("no certificate 0x{:X}", serial));
       }
       ok.certificates = {cert->x509()};
       return cert_rep(reply, std::move(ok));
     }
     case MessageType::kGetCrl: {
-      auto crl = chosen->current_crl();
-      if (!crl.has_value()) return failure(reply, FailInfo::kBadRequest, crl.error().message());
+      auto crl = server.current_crl();
+      if (!crl.has_value()) return server_error(reply, server, crl.error(), options_.retry_after);
       ok.crl_der = crl->der;
       return cert_rep(reply, std::move(ok));
     }

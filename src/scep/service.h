@@ -4,13 +4,36 @@
 // CertPoll, GetCert, GetCRL) and the plain `operation=GetCRL` used by HTTP CDPs.
 //
 // It knows nothing of HTTP sockets: the HTTP layer hands it the operation, the raw
-// `message=` value and the body, and sends back what it returns. Every answer to a
-// PKIOperation that could be parsed is a signed CertRep (FAILURE with a failInfo when
-// something is wrong), never an HTTP error.
+// `message=` value and the body, and sends back what it returns (status, content type,
+// body and the extra headers).
+//
+// PKIOperation:
+//   - A POST body, or the DER of a GET `message=`, over kMaxPkiMessageSize (64 KiB) is
+//     answered 413 before anything is parsed.
+//   - One message costs at most one private-key operation whatever the number of
+//     enabled certificate servers: the envelope's single recipientInfo is read first
+//     (no cryptography), the enabled server whose CA certificate it names is picked,
+//     and only that server's key verifies and decrypts (request.h). A message that
+//     names none of them gets FAILURE badMessageCheck, signed by the server `message=`
+//     names on a POST, else by the first enabled one.
+//   - Every answer to a message that could be parsed is a signed CertRep (FAILURE with a
+//     failInfo when the request is wrong). Every refusal from the envelope on, and a CA
+//     answer with failInfo badMessageCheck, says the same failInfoText
+//     (kEnvelopeFailureText); the reason goes to the `debug crypto pki server` trace.
+//   - The server's own trouble is not the request's fault and is no CertRep: when the
+//     certificate server fails with kUnavailable or kInternal (database down, disk full,
+//     disabled meanwhile), the answer is HTTP 503 text/plain with `Retry-After`, so that
+//     clients try again rather than give up. No enabled server at all: 503 as well.
+//   - CertReps are signed with SHA-256 or stronger: a request signed with MD5, SHA-1 or
+//     SHA-224 gets a SHA-256 reply, SHA-384 and SHA-512 requests get their own digest.
+//     The signatureAlgorithm stays rsaEncryption (cert_rep.h); clients verify the
+//     digest the signerInfo names, as strongSwan, sscep, micromdm and OpenSSL do.
+//   - Text from the request reaches logs and traces only escaped (printable ASCII).
 //
 // Thread-safe: handle() may run on many threads at once; it holds no lock of its own.
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/clock.h"
@@ -33,12 +56,16 @@ struct ScepHttpResponse {
   int status = 200;
   std::string content_type;
   std::string body;
+  // Extra headers to send, e.g. {"Retry-After", "30"} with a 503.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 struct ScepServiceOptions {
   // A request whose signingTime is further than this from the server's clock is answered
   // FAILURE badTime.
   Seconds max_clock_skew = Seconds(24 * 3600);
+  // The `Retry-After` of a 503 for the server's own trouble.
+  Seconds retry_after = Seconds(30);
 };
 
 class ScepService {
