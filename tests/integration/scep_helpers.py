@@ -372,3 +372,82 @@ def fetch(url, timeout=15):
     """urllib GET: (status, content type, body)."""
     with urllib.request.urlopen(url, timeout=timeout) as r:
         return r.status, r.headers.get("Content-Type"), r.read()
+
+
+# --- bench/scep_attack: malicious SCEP requests ---
+
+def scep_attack_path():
+    """bench/scep_attack in the build directory of the binaries under test."""
+    from conftest import BIN_DIR
+    return os.path.join(BIN_DIR, "bench/scep_attack")
+
+
+_ATTACK_KEYS = None
+
+
+def attack_keys_file():
+    """A PEM file of RSA-2048 keys that every scep_attack run of this test session reads
+    (and extends), so that each key is generated once."""
+    global _ATTACK_KEYS
+    if _ATTACK_KEYS is None:
+        d = tempfile.mkdtemp(prefix="scepter-it-attack-keys-")
+        atexit.register(shutil.rmtree, d, ignore_errors=True)
+        _ATTACK_KEYS = os.path.join(d, "keys.pem")
+    return _ATTACK_KEYS
+
+
+_ATTACK_FIELD = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
+
+
+def _attack_fields(text):
+    out = {}
+    for name, value in _ATTACK_FIELD.findall(text):
+        if value.startswith('"'):
+            value = re.sub(r'\\(.)', r'\1', value[1:-1])
+        out[name] = value
+    return out
+
+
+class AttackRun:
+    """What scep_attack printed: `replies`, one dict per request (kind, role, http,
+    pkiStatus, failInfo, failInfoText, tid, serial, cert...), and `result`, the RESULT
+    line's fields."""
+
+    def __init__(self, output):
+        self.output = output
+        self.replies = [_attack_fields(l.split(":", 1)[1]) for l in output.splitlines()
+                        if re.match(r"^request \d+: ", l)]
+        results = [l for l in output.splitlines() if l.startswith("RESULT ")]
+        assert results, output
+        self.result = _attack_fields(results[-1])
+
+    def attacks(self):
+        return [r for r in self.replies if r["role"] in ("attack", "replay")]
+
+
+def run_scep_attack(scep, kind, *args, count=1, out_dir=None, key_index=0, timeout=120):
+    """Runs bench/scep_attack against `scep` (a ScepServer): `count` requests of `kind`,
+    with the extra command-line `args`. Asserts that it ran; returns an AttackRun."""
+    cmd = [scep_attack_path(), "--url", scep.url, "--ca", scep.ca_pem(), "--kind", kind,
+           "--count", str(count), "--keys", attack_keys_file(), "--key-index", str(key_index),
+           *args]
+    if out_dir:
+        os.makedirs(out_dir, exist_ok=True)
+        cmd += ["--out", out_dir]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    output = p.stdout + p.stderr
+    assert p.returncode == 0, f"scep_attack {kind} rc={p.returncode}:\n{output}"
+    return AttackRun(output)
+
+
+def database_counts(daemon, label=LABEL):
+    """(requests, certificates) rows in the certificate server's SQLite database
+    (nvram:LABEL.ser), read-only, next to the running server."""
+    import sqlite3
+    db = sqlite3.connect(f"file:{daemon.path(label + '.ser')}?mode=ro", uri=True, timeout=10)
+    try:
+        requests = db.execute("SELECT COUNT(*) FROM requests").fetchone()[0]
+        certificates = db.execute("SELECT COUNT(*) FROM certificates").fetchone()[0]
+        return requests, certificates
+    finally:
+        db.close()
