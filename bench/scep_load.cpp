@@ -5,7 +5,7 @@
 //   scep_load --port P [--host 127.0.0.1] [--path /cgi-bin/pkiclient.exe] [--label ca]
 //             [--mode enroll|otp|getcacaps|getcacert] [--n 2000] [--c 16] [--get]
 //             [--keys FILE] [--tag TEXT] [--challenge PW] [--threads T] [--seconds S]
-//             [--control-socket PATH]
+//             [--control-socket PATH] [--save-dir DIR] [--retry [--retry-seconds 60]]
 //
 // enroll     Before the clock starts: fetches the CA certificate (GetCACert), takes N
 //            distinct RSA-2048 keys (read from --keys FILE when it holds enough,
@@ -20,6 +20,14 @@
 //            transactionID and recipientNonce, envelope opened with the requester's key
 //            (DES replies need OpenSSL's legacy provider), issued certificate for the
 //            requester's key, chain to the CA (X509_verify_cert), and duplicate serials.
+//            --save-dir DIR: each CertRep is checked as it arrives instead (inside the
+//            clock), and each certificate that passes is written at once, atomically, to
+//            DIR/<transactionID>.der, so a test can watch them come in.
+//            --retry: a message that gets no answer (connection refused or reset: the
+//            server is being restarted), HTTP 5xx or 429 is sent again, byte for byte,
+//            on a new connection after a short back-off (25 ms doubling to 500 ms), until
+//            --retry-seconds after its first sending. SCEP makes a resend safe: the same
+//            transactionID gets the same answer. GetCACert at the start is retried too.
 // otp        scepterd with manual grant and one-time passwords: for each of N requests,
 //            `crypto pki server <label> password generate` over the control socket, then
 //            a PKCSReq carrying that password (built inside the clock, since the password
@@ -27,8 +35,9 @@
 // getcacaps, getcacert
 //            C keep-alive connections send the GET for S seconds; requests per second.
 //
-// Prints a report, then one "RESULT key=value ..." line for scripts. Exit status 0 when
-// the run completed (whatever the servers answered), 1 on a setup error.
+// Prints a report, then one "RESULT key=value ..." line for scripts (with --retry it ends
+// in retries= retried= gave_up=, with --save-dir in saved= save_errors=). Exit status 0
+// when the run completed (whatever the servers answered), 1 on a setup error.
 
 #include <algorithm>
 #include <atomic>
@@ -40,6 +49,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -51,6 +61,8 @@
 #include <openssl/x509_vfy.h>
 #include <CLI/CLI.hpp>
 
+#include "cert_rep_check.h"
+#include "common/fs.h"
 #include "http_client.h"
 #include "pki/certificate.h"
 #include "pki/csr.h"
@@ -65,6 +77,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using scepter::Result;
+using scepter::bench::CertRepCheck;
 using scepter::bench::HttpConn;
 using scepter::bench::HttpReply;
 using scepter::pki::Certificate;
@@ -98,6 +111,9 @@ struct Args {
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int seconds = 5;
   std::string control_socket;
+  std::string save_dir;
+  bool retry = false;
+  int retry_seconds = 60;
 };
 
 Args parse_args(int argc, char** argv) {
@@ -117,13 +133,19 @@ Args parse_args(int argc, char** argv) {
   app.add_option("--threads", a.threads, "Threads for key generation, preparation, checks");
   app.add_option("--seconds", a.seconds, "Length of a getcacaps/getcacert run");
   app.add_option("--control-socket", a.control_socket, "scepterd's control socket (otp)");
+  app.add_option("--save-dir", a.save_dir,
+                 "enroll: write each issued certificate to DIR/<transactionID>.der");
+  app.add_flag("--retry", a.retry,
+               "enroll: resend a message on no answer, HTTP 5xx or 429 (server restarts)");
+  app.add_option("--retry-seconds", a.retry_seconds, "How long one message is resent");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     std::exit(app.exit(e));
   }
-  if (a.port <= 0 || a.n <= 0 || a.c <= 0 || a.threads <= 0 || a.seconds <= 0) {
-    die("--port, --n, --c, --threads and --seconds must be positive");
+  if (a.port <= 0 || a.n <= 0 || a.c <= 0 || a.threads <= 0 || a.seconds <= 0 ||
+      a.retry_seconds <= 0) {
+    die("--port, --n, --c, --threads, --seconds and --retry-seconds must be positive");
   }
   if (a.tag.empty()) a.tag = std::to_string(std::time(nullptr));
   return a;
@@ -163,15 +185,22 @@ double percentile(std::vector<double> v, double p) {
 
 // ---- CA certificate and keys ----
 
-Certificate fetch_ca(const Args& a) {
+// The CA certificate; nullopt with `why` set when the server did not answer 200.
+std::optional<Certificate> try_fetch_ca(const Args& a, std::string& why) {
   HttpConn conn(a.host, a.port);
   auto caps = conn.exchange(get_request(a, "operation=GetCACaps&message=" + a.label));
-  if (!caps || caps->status != 200) die("GetCACaps failed");
+  if (!caps || caps->status != 200) {
+    why = "GetCACaps failed";
+    return std::nullopt;
+  }
   std::string caps_line = caps->body;
   std::replace(caps_line.begin(), caps_line.end(), '\n', ' ');
   std::printf("GetCACaps: %s\n", caps_line.c_str());
   auto r = conn.exchange(get_request(a, "operation=GetCACert&message=" + a.label));
-  if (!r || r->status != 200) die("GetCACert failed");
+  if (!r || r->status != 200) {
+    why = "GetCACert failed";
+    return std::nullopt;
+  }
   if (r->content_type.find("ca-ra-cert") == std::string::npos) {
     return check(Certificate::from_der(r->body), "GetCACert answer");
   }
@@ -182,6 +211,16 @@ Certificate fetch_ca(const Args& a) {
     if (c.is_ca()) return c;
   }
   die("no CA certificate in the GetCACert chain");
+}
+
+Certificate fetch_ca(const Args& a) {
+  const auto deadline = Clock::now() + std::chrono::seconds(a.retry_seconds);
+  std::string why;
+  for (;;) {
+    if (auto ca = try_fetch_ca(a, why)) return *ca;
+    if (!a.retry || Clock::now() >= deadline) die(why);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
 }
 
 std::vector<Key> load_or_make_keys(const Args& a, int n) {
@@ -231,6 +270,7 @@ struct Enrolment {
   // Filled by the load phase.
   std::optional<HttpReply> reply;
   double latency_ms = 0;
+  std::optional<CertRepCheck> checked;  // with --save-dir, checked as it arrived
 };
 
 std::string hex_md5(const std::string& data) {
@@ -288,63 +328,50 @@ struct Verdicts {
   std::string first_problem;
 };
 
-Verdicts verify_all(const Args& a, const Certificate& ca, std::vector<Enrolment>& all) {
+// A store holding the CA certificate, shared by the threads that verify chains.
+Ptr<X509_STORE> ca_store(const Certificate& ca) {
   Ptr<X509_STORE> store(X509_STORE_new());
   if (!store || X509_STORE_add_cert(store.get(), ca.x509()) != 1) die("X509_STORE");
+  return store;
+}
+
+CertRepCheck check_reply(const Certificate& ca, X509_STORE* store, const Enrolment& e) {
+  return scepter::bench::check_cert_rep(ca, store, e.reply, *e.key, e.transaction_id, e.nonce);
+}
+
+Verdicts verify_all(const Args& a, const Certificate& ca, std::vector<Enrolment>& all) {
+  const Ptr<X509_STORE> store = ca_store(ca);
   std::mutex mu;
   Verdicts v;
   std::map<std::string, int> serials;
-  auto problem = [&](int& counter, const std::string& what) {
-    std::lock_guard<std::mutex> lock(mu);
-    ++counter;
-    if (v.first_problem.empty()) v.first_problem = what;
-  };
   parallel_for(static_cast<int>(all.size()), a.threads, [&](int i) {
     Enrolment& e = all[static_cast<size_t>(i)];
-    if (!e.reply || e.reply->status != 200) {
-      return problem(v.http_errors, e.reply ? "HTTP " + std::to_string(e.reply->status) + ": " +
-                                                  e.reply->body.substr(0, 200)
-                                            : "no HTTP answer");
-    }
-    auto rep = scep::decode_cert_rep(e.reply->body, e.key->evp(), ca.x509());
-    if (!rep.has_value()) return problem(v.bad_replies, rep.error().to_string());
-    if (rep->transaction_id != e.transaction_id || rep->recipient_nonce != e.nonce) {
-      return problem(v.bad_replies, "transactionID or recipientNonce does not match");
-    }
-    if (rep->status == scep::PkiStatus::kPending) {
-      std::lock_guard<std::mutex> lock(mu);
-      ++v.pending;
-      return;
-    }
-    if (rep->status == scep::PkiStatus::kFailure) {
-      std::lock_guard<std::mutex> lock(mu);
-      ++v.failure;
-      ++v.fail_infos[std::string(scep::fail_info_name(*rep->fail_info)) +
-                     (rep->fail_info_text.empty() ? "" : " (" + rep->fail_info_text + ")")];
-      return;
-    }
-    X509* issued = nullptr;
-    for (auto& c : rep->certificates) {
-      if (EVP_PKEY_eq(X509_get0_pubkey(c.get()), e.key->evp()) == 1) issued = c.get();
-    }
-    if (issued == nullptr) return problem(v.wrong_key, "no certificate for the requester's key");
-    Ptr<X509_STORE_CTX> ctx(X509_STORE_CTX_new());
-    const bool chain_ok = ctx &&
-                          X509_STORE_CTX_init(ctx.get(), store.get(), issued, nullptr) == 1 &&
-                          X509_verify_cert(ctx.get()) == 1;
-    std::string why =
-        chain_ok ? "" : X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()));
-    Ptr<BIGNUM> bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(issued), nullptr));
-    char* hex = bn ? BN_bn2hex(bn.get()) : nullptr;
-    const std::string serial = hex ? hex : "?";
-    OPENSSL_free(hex);
+    const CertRepCheck c = e.checked ? *e.checked : check_reply(ca, store.get(), e);
     std::lock_guard<std::mutex> lock(mu);
-    ++v.success;
-    ++serials[serial];
-    ++v.reply_ciphers[rep->cipher ? std::string(scep::cipher_name(*rep->cipher)) : "?"];
-    if (!chain_ok) {
-      ++v.unverified;
-      if (v.first_problem.empty()) v.first_problem = "certificate does not verify: " + why;
+    auto problem = [&](int& counter, const std::string& what) {
+      ++counter;
+      if (v.first_problem.empty()) v.first_problem = what;
+    };
+    switch (c.kind) {
+      case CertRepCheck::Kind::kHttpError:
+        return problem(v.http_errors, c.detail);
+      case CertRepCheck::Kind::kBadReply:
+        return problem(v.bad_replies, c.detail);
+      case CertRepCheck::Kind::kWrongKey:
+        return problem(v.wrong_key, c.detail);
+      case CertRepCheck::Kind::kPending:
+        ++v.pending;
+        return;
+      case CertRepCheck::Kind::kFailure:
+        ++v.failure;
+        ++v.fail_infos[c.detail];
+        return;
+      case CertRepCheck::Kind::kSuccess:
+        ++v.success;
+        ++serials[c.serial];
+        ++v.reply_ciphers[c.cipher];
+        if (!c.chain_ok) problem(v.unverified, "certificate does not verify: " + c.detail);
+        return;
     }
   });
   for (const auto& [serial, count] : serials) {
@@ -353,8 +380,61 @@ Verdicts verify_all(const Args& a, const Certificate& ca, std::vector<Enrolment>
   return v;
 }
 
+// What --retry and --save-dir did, over all client threads.
+struct ResendStats {
+  std::atomic<int> resends{0};        // messages sent again
+  std::atomic<int> resent{0};         // distinct messages sent more than once
+  std::atomic<int> no_answer{0};      // resends after no answer (refused, reset, closed)
+  std::atomic<int> server_errors{0};  // resends after HTTP 5xx or 429
+  std::atomic<int> gave_up{0};        // messages still unanswered at --retry-seconds
+  std::atomic<int> saved{0};          // certificates written to --save-dir
+  std::atomic<int> save_errors{0};
+};
+
+bool retryable(const std::optional<HttpReply>& r) {
+  return !r || r->status >= 500 || r->status == 429;
+}
+
+// Sends `request` on `conn`; with --retry, sends it again (the same bytes) while the
+// answer is retryable(), backing off, until --retry-seconds after the first sending.
+// HttpConn reconnects on its own after a failed exchange.
+std::optional<HttpReply> send(const Args& a, HttpConn& conn, const std::string& request,
+                              std::minstd_rand& rng, ResendStats& stats) {
+  const auto deadline = Clock::now() + std::chrono::seconds(a.retry_seconds);
+  auto backoff = std::chrono::milliseconds(25);
+  for (int attempt = 0;; ++attempt) {
+    auto r = conn.exchange(request);
+    if (!a.retry || !retryable(r)) return r;
+    if (Clock::now() + backoff >= deadline) {
+      ++stats.gave_up;
+      return r;
+    }
+    ++(r ? stats.server_errors : stats.no_answer);
+    ++stats.resends;
+    if (attempt == 0) ++stats.resent;
+    // Jitter spreads the clients' reconnections over the back-off.
+    std::uniform_int_distribution<long> jitter(backoff.count() / 2, backoff.count());
+    std::this_thread::sleep_for(std::chrono::milliseconds(jitter(rng)));
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(500));
+  }
+}
+
+// Checks the answer of `e` now and writes its certificate to --save-dir when it passes.
+void check_and_save(const Args& a, const Certificate& ca, X509_STORE* store, Enrolment& e,
+                    ResendStats& stats) {
+  e.checked = check_reply(ca, store, e);
+  if (e.checked->kind != CertRepCheck::Kind::kSuccess || !e.checked->chain_ok) return;
+  const auto st =
+      scepter::fs::write_atomic(a.save_dir + "/" + e.transaction_id + ".der", e.checked->der);
+  if (st.ok()) {
+    ++stats.saved;
+  } else if (stats.save_errors++ == 0) {
+    std::fprintf(stderr, "scep_load: saving a certificate: %s\n", st.to_string().c_str());
+  }
+}
+
 void report(const Args& a, const char* mode, std::vector<Enrolment>& all, double elapsed,
-            const Certificate& ca, int reconnects) {
+            const Certificate& ca, int reconnects, const ResendStats* resends = nullptr) {
   std::vector<double> lat;
   for (const auto& e : all) lat.push_back(e.latency_ms);
   const double rate = static_cast<double>(all.size()) / elapsed;
@@ -377,13 +457,30 @@ void report(const Args& a, const char* mode, std::vector<Enrolment>& all, double
     std::printf("  SUCCESS envelopes: %d x %s\n", count, cipher.c_str());
   }
   if (!v.first_problem.empty()) std::printf("  first problem: %s\n", v.first_problem.c_str());
+  std::string extra;
+  if (resends != nullptr && a.retry) {
+    std::printf(
+        "retries: %d resends of %d messages (%d after no answer, %d after HTTP 5xx/429), "
+        "%d given up after %d s\n",
+        resends->resends.load(), resends->resent.load(), resends->no_answer.load(),
+        resends->server_errors.load(), resends->gave_up.load(), a.retry_seconds);
+    extra += " retries=" + std::to_string(resends->resends) +
+             " retried=" + std::to_string(resends->resent) +
+             " gave_up=" + std::to_string(resends->gave_up);
+  }
+  if (resends != nullptr && !a.save_dir.empty()) {
+    std::printf("saved %d certificates to %s, %d could not be written\n", resends->saved.load(),
+                a.save_dir.c_str(), resends->save_errors.load());
+    extra += " saved=" + std::to_string(resends->saved) +
+             " save_errors=" + std::to_string(resends->save_errors);
+  }
   std::printf(
       "RESULT mode=%s method=%s n=%zu c=%d seconds=%.3f rate=%.1f p50_ms=%.1f p99_ms=%.1f "
       "max_ms=%.1f success=%d pending=%d failure=%d http_errors=%d bad_replies=%d "
-      "unverified=%d wrong_key=%d dup_serials=%d\n",
+      "unverified=%d wrong_key=%d dup_serials=%d%s\n",
       mode, a.get ? "GET" : "POST", all.size(), a.c, elapsed, rate, p50, p99, mx, v.success,
       v.pending, v.failure, v.http_errors, v.bad_replies, v.unverified, v.wrong_key,
-      v.duplicate_serials);
+      v.duplicate_serials, extra.c_str());
 }
 
 int run_enroll(const Args& a) {
@@ -403,24 +500,32 @@ int run_enroll(const Args& a) {
       std::chrono::duration<double>(Clock::now() - prep_start).count());
   std::fflush(stdout);
 
+  if (!a.save_dir.empty()) {
+    const auto st = scepter::fs::make_dirs(a.save_dir);
+    if (!st.ok()) die("--save-dir: " + st.to_string());
+  }
+  const Ptr<X509_STORE> store = ca_store(ca);
+  ResendStats stats;
   std::atomic<int> next{0}, reconnects{0};
   const auto start = Clock::now();
   std::vector<std::thread> clients;
   for (int t = 0; t < a.c; ++t) {
-    clients.emplace_back([&] {
+    clients.emplace_back([&, t] {
       HttpConn conn(a.host, a.port);
+      std::minstd_rand rng(static_cast<unsigned>(t + 1));
       for (int i; (i = next++) < a.n;) {
         Enrolment& e = all[static_cast<size_t>(i)];
         const auto t0 = Clock::now();
-        e.reply = conn.exchange(e.http_request);
+        e.reply = send(a, conn, e.http_request, rng, stats);
         e.latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+        if (!a.save_dir.empty()) check_and_save(a, ca, store.get(), e, stats);
       }
       reconnects += conn.reconnects();
     });
   }
   for (auto& t : clients) t.join();
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  report(a, "enroll", all, elapsed, ca, reconnects);
+  report(a, "enroll", all, elapsed, ca, reconnects, &stats);
   return 0;
 }
 
