@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 
+#include <charconv>
+#include <cstdint>
 #include <sstream>
 
 #include "common/fs.h"
@@ -34,19 +36,37 @@ KeyUsage usage_from(const std::string& s) {
   return KeyUsage::kGeneralPurpose;
 }
 
-// "# scepter-key usage=general exportable=no created=1735995514"
-void parse_header(const std::string& text, KeyEntry& e) {
+// "# scepter-key usage=general exportable=no created=1735995514". A value that does not
+// parse leaves the default and is reported; the key itself stays usable.
+Status parse_header(const std::string& text, KeyEntry& e) {
   std::istringstream in(text.substr(0, text.find('\n')));
   std::string word;
   in >> word >> word;  // "#", "scepter-key"
+  Status status;
   while (in >> word) {
     auto eq = word.find('=');
     if (eq == std::string::npos) continue;
     std::string k = word.substr(0, eq), v = word.substr(eq + 1);
     if (k == "usage") e.usage = usage_from(v);
     if (k == "exportable") e.exportable = v == "yes";
-    if (k == "created") e.created = from_unix(std::stoll(v));
+    if (k == "created") {
+      std::int64_t seconds = 0;
+      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), seconds);
+      if (ec != std::errc() || end != v.data() + v.size()) {
+        status = invalid_argument("bad created= value");
+        continue;
+      }
+      e.created = from_unix(seconds);
+    }
   }
+  return status;
+}
+
+// True when `pem` is protected as put() protects keys today.
+bool is_current_protection(const std::string& pem, int iterations) {
+  auto p = pki::pkcs8_protection(pem);
+  return p.has_value() && p->scheme == "PBES2" && p->kdf == "PBKDF2" &&
+         p->prf == "hmacWithSHA256" && p->cipher == "aes-256-cbc" && p->iterations >= iterations;
 }
 
 }  // namespace
@@ -82,9 +102,10 @@ std::string KeyStore::path_of(const std::string& label) const {
   return dir_ + "/" + label + std::string(kSuffix);
 }
 
-Result<std::unique_ptr<KeyStore>> KeyStore::open(std::string dir, std::string master_passphrase) {
+Result<std::unique_ptr<KeyStore>> KeyStore::open(std::string dir, std::string master_passphrase,
+                                                 int kdf_iterations) {
   RETURN_IF_ERROR(fs::make_dirs(dir));
-  std::unique_ptr<KeyStore> ks(new KeyStore(dir, std::move(master_passphrase)));
+  std::unique_ptr<KeyStore> ks(new KeyStore(dir, std::move(master_passphrase), kdf_iterations));
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) return fail(unavailable("cannot read key directory " + dir));
   std::vector<std::string> names;
@@ -104,10 +125,20 @@ Result<std::unique_ptr<KeyStore>> KeyStore::open(std::string dir, std::string ma
     }
     KeyEntry e{label, std::move(*key)};
     if (text.starts_with(kHeader)) {
-      try {
-        parse_header(text, e);
-      } catch (...) {
-        log::warn("key {}: unreadable attribute line, using defaults", label);
+      if (Status s = parse_header(text, e); !s.ok()) {
+        log::warn("key {}: unreadable attribute line ({}), using defaults", label, s.message());
+      }
+    }
+    if (!is_current_protection(text, kdf_iterations)) {
+      // Decrypted anyway: now is the cheapest moment to bring the file up to date.
+      auto text_now = ks->encode(e);
+      Status s = text_now.has_value() ? fs::write_atomic(ks->path_of(label), *text_now, 0600)
+                                      : Status(text_now.error());
+      if (s.ok()) {
+        log::info("key {}: re-encrypted with PBES2 AES-256-CBC, PBKDF2-HMAC-SHA256 ({} iterations)",
+                  label, kdf_iterations);
+      } else {
+        log::warn("key {}: cannot re-encrypt with stronger parameters: {}", label, s.message());
       }
     }
     ks->keys_.emplace(label, std::move(e));
@@ -115,12 +146,17 @@ Result<std::unique_ptr<KeyStore>> KeyStore::open(std::string dir, std::string ma
   return ks;
 }
 
+Result<std::string> KeyStore::encode(const KeyEntry& entry) const {
+  ASSIGN_OR_RETURN(std::string pem, entry.key.to_encrypted_pkcs8_pem(passphrase_, kdf_iterations_));
+  return std::string(kHeader) + " usage=" + usage_token(entry.usage) +
+         " exportable=" + (entry.exportable ? "yes" : "no") +
+         " created=" + std::to_string(to_unix(entry.created)) + "\n" + pem;
+}
+
 Status KeyStore::put(const KeyEntry& entry) {
   RETURN_IF_ERROR(check_label(entry.label));
-  ASSIGN_OR_RETURN(std::string pem, entry.key.to_pkcs8_encrypted_pem(passphrase_));
-  std::string text = std::string(kHeader) + " usage=" + usage_token(entry.usage) +
-                     " exportable=" + (entry.exportable ? "yes" : "no") +
-                     " created=" + std::to_string(to_unix(entry.created)) + "\n" + pem;
+  // The key derivation takes a noticeable time: outside the lock.
+  ASSIGN_OR_RETURN(std::string text, encode(entry));
   std::lock_guard<std::mutex> lock(mu_);
   RETURN_IF_ERROR(fs::write_atomic(path_of(entry.label), text, 0600));
   keys_.insert_or_assign(entry.label, entry);

@@ -3,8 +3,11 @@
 // CA's signing key, which carries the certificate server's label).
 //
 // Private keys never rest on disk in clear: each key is a PKCS#8 PEM encrypted with the
-// device's master passphrase (AES-256-CBC, PBKDF2), in <dir>/<label>.key with mode 0600.
+// device's master passphrase (PBES2: AES-256-CBC, PBKDF2-HMAC-SHA256 with 600,000
+// iterations, see pki::Key::to_encrypted_pkcs8_pem), in <dir>/<label>.key with mode 0600.
 // A comment line before the PEM keeps the IOS attributes (usage, exportable, creation).
+// Each key is decrypted once, by open(); put() encrypts once (about 0.3 s): nothing on a
+// request path decrypts or encrypts.
 //
 // Thread-safe: every method may be called from several threads; KeyEntry values are
 // copies that share the (immutable, thread-safe) EVP_PKEY.
@@ -35,9 +38,13 @@ struct KeyEntry {
 
 class KeyStore {
  public:
-  // Loads every key in `dir` (created if missing). Fails with kPermissionDenied when a
-  // key cannot be decrypted with `master_passphrase`, kUnavailable on I/O errors.
-  static Result<std::unique_ptr<KeyStore>> open(std::string dir, std::string master_passphrase);
+  // Loads every key in `dir` (created if missing). A key file written with weaker
+  // protection than today's (an older scepter used PBKDF2 with 2048 iterations) is read
+  // and then rewritten with `kdf_iterations`; a failed rewrite is logged, not fatal.
+  // `kdf_iterations` is for tests only: keep the default. Fails with kPermissionDenied
+  // when a key cannot be decrypted with `master_passphrase`, kUnavailable on I/O errors.
+  static Result<std::unique_ptr<KeyStore>> open(std::string dir, std::string master_passphrase,
+                                                int kdf_iterations = pki::kKeyEncryptionIterations);
 
   // Labels are 1-64 characters of [A-Za-z0-9._-]; anything else is kInvalidArgument.
   static Status check_label(const std::string& label);
@@ -50,12 +57,15 @@ class KeyStore {
   Status remove(const std::string& label);
 
  private:
-  KeyStore(std::string dir, std::string passphrase)
-      : dir_(std::move(dir)), passphrase_(std::move(passphrase)) {}
+  KeyStore(std::string dir, std::string passphrase, int kdf_iterations)
+      : dir_(std::move(dir)), passphrase_(std::move(passphrase)), kdf_iterations_(kdf_iterations) {}
   std::string path_of(const std::string& label) const;
+  // The file's text: the attribute line and the encrypted PEM.
+  Result<std::string> encode(const KeyEntry& entry) const;
 
   const std::string dir_;
   const std::string passphrase_;
+  const int kdf_iterations_;
   mutable std::mutex mu_;
   std::map<std::string, KeyEntry> keys_;  // GUARDED_BY(mu_)
 };

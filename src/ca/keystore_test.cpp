@@ -14,8 +14,9 @@ using testing::shared_ca_key;
 class KeyStoreTest : public ::testing::Test {
  protected:
   std::string dir() const { return tmp_.file("keys"); }
-  std::unique_ptr<KeyStore> open(const std::string& passphrase = "master") {
-    auto ks = KeyStore::open(dir(), passphrase);
+  // Few iterations keep these tests fast; one test below checks the default.
+  std::unique_ptr<KeyStore> open(const std::string& passphrase = "master", int iterations = 1000) {
+    auto ks = KeyStore::open(dir(), passphrase, iterations);
     EXPECT_OK(ks);
     return ks.has_value() ? std::move(*ks) : nullptr;
   }
@@ -94,6 +95,77 @@ TEST_F(KeyStoreTest, WrongMasterPassphraseIsPermissionDenied) {
   EXPECT_CODE(wrong, Code::kPermissionDenied);
   EXPECT_NE(wrong.error().message().find("ca"), std::string::npos);
   EXPECT_TRUE(open("right"));
+}
+
+TEST_F(KeyStoreTest, KeysAreProtectedWithPbes2Aes256AndManyIterations) {
+  auto ks = open("master", pki::kKeyEncryptionIterations);
+  ASSERT_TRUE(ks);
+  ASSERT_OK(ks->put({"ca", shared_ca_key(), KeyUsage::kGeneralPurpose, false, from_unix(5)}));
+  auto text = fs::read_file(dir() + "/ca.key");
+  ASSERT_OK(text);
+  auto p = pki::pkcs8_protection(*text);
+  ASSERT_OK(p);
+  EXPECT_EQ(p->scheme, "PBES2");
+  EXPECT_EQ(p->kdf, "PBKDF2");
+  EXPECT_EQ(p->prf, "hmacWithSHA256");
+  EXPECT_EQ(p->cipher, "aes-256-cbc");
+  EXPECT_EQ(p->iterations, 600'000);
+}
+
+TEST_F(KeyStoreTest, OldKeyFilesAreReadAndReEncrypted) {
+  ASSERT_OK(fs::make_dirs(dir()));
+  // What an older scepter wrote: OpenSSL's default of 2048 iterations.
+  auto old_pem = shared_ca_key().to_encrypted_pkcs8_pem("master", 2048);
+  ASSERT_OK(old_pem);
+  ASSERT_OK(fs::write_atomic(dir() + "/old.key",
+                             "# scepter-key usage=signature exportable=yes created=77\n" + *old_pem,
+                             0600));
+  // And a 3DES traditional PEM.
+  auto trad = pki::Key::generate_ec(256);
+  ASSERT_OK(trad);
+  auto trad_pem = trad->to_traditional_pem("master", pki::PemCipher::kTripleDes);
+  ASSERT_OK(trad_pem);
+  ASSERT_OK(fs::write_atomic(dir() + "/trad.key", *trad_pem, 0600));
+
+  auto ks = KeyStore::open(dir(), "master", 4096);
+  ASSERT_OK(ks);
+  auto old = (*ks)->get("old");
+  ASSERT_TRUE(old.has_value());
+  EXPECT_TRUE(old->key.equals_public(shared_ca_key()));
+  EXPECT_EQ(old->usage, KeyUsage::kSignature);
+  EXPECT_EQ(old->created, from_unix(77));
+  auto trad_entry = (*ks)->get("trad");
+  ASSERT_TRUE(trad_entry.has_value());
+  EXPECT_TRUE(trad_entry->key.equals_public(*trad));
+  for (const char* name : {"/old.key", "/trad.key"}) {
+    auto text = fs::read_file(dir() + name);
+    ASSERT_OK(text);
+    auto p = pki::pkcs8_protection(*text);
+    ASSERT_OK(p) << name;
+    EXPECT_EQ(p->cipher, "aes-256-cbc") << name;
+    EXPECT_EQ(p->iterations, 4096) << name;
+    EXPECT_TRUE(text->starts_with("# scepter-key")) << name;
+  }
+  // A second open finds nothing to upgrade and still reads the attributes.
+  auto again = KeyStore::open(dir(), "master", 4096);
+  ASSERT_OK(again);
+  EXPECT_EQ((*again)->get("old")->created, from_unix(77));
+}
+
+TEST_F(KeyStoreTest, CorruptAttributeLineKeepsTheKey) {
+  ASSERT_OK(fs::make_dirs(dir()));
+  auto pem = shared_ca_key().to_encrypted_pkcs8_pem("master", 1000);
+  ASSERT_OK(pem);
+  for (const std::string created : {"99999999999999999999999", "12abc", "", "-"}) {
+    ASSERT_OK(fs::write_atomic(
+        dir() + "/k.key", "# scepter-key usage=signature created=" + created + "\n" + *pem, 0600));
+    auto ks = KeyStore::open(dir(), "master", 1000);
+    ASSERT_OK(ks) << created;
+    auto k = (*ks)->get("k");
+    ASSERT_TRUE(k.has_value()) << created;
+    EXPECT_EQ(k->usage, KeyUsage::kSignature);
+    EXPECT_EQ(k->created, TimePoint{}) << created;
+  }
 }
 
 TEST_F(KeyStoreTest, LabelRules) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "cli/session.h"
+#include "cli/type7.h"
 #include "common/fs.h"
 
 namespace scepter::cli {
@@ -39,7 +40,8 @@ std::string frame_running_config(std::string_view body) {
 }
 
 Status save_config(std::string_view body, const std::string& path) {
-  return fs::write_atomic(path, body, 0644);
+  // The configuration holds passwords (type 7 only hides them): owner only.
+  return fs::write_atomic(path, body, 0600);
 }
 
 LoadResult load_config(const CommandTable& table, ca::Device& device, std::string_view text) {
@@ -54,7 +56,8 @@ LoadResult load_config(const CommandTable& table, ca::Device& device, std::strin
     Reply r = session.execute(line);
     if (!r.ok) {
       ++result.errors;
-      result.output += fmt::format("line {}: {}\n", number, line);
+      // This goes to the daemon's log: the line's secrets stay out of it.
+      result.output += fmt::format("line {}: {}\n", number, mask_passwords(line));
     }
     result.output += r.output;
     if (r.closed) break;

@@ -22,12 +22,13 @@ std::string running_config(const CommandTable& table, ca::Device& device);
 // "Building configuration...\n\nCurrent configuration : <N> bytes\n" + body.
 std::string frame_running_config(std::string_view body);
 
-// Writes the body atomically to `path`.
+// Writes the body atomically to `path`, mode 0600: it holds passwords (see type7.h).
 Status save_config(std::string_view body, const std::string& path);
 
 struct LoadResult {
   int errors = 0;      // lines that failed
-  std::string output;  // what the commands printed; failing lines are named
+  std::string output;  // what the commands printed; failing lines are named, with
+                       // anything after a `password` keyword masked (mask_passwords)
 };
 
 // Runs configuration text in config mode in a non-interactive session, as scepterd does

@@ -1,13 +1,17 @@
 // The running-config framework, saving it, and loading configuration text.
 #include "cli/config.h"
 
+#include <sys/stat.h>
+
 #include <map>
 
 #include <gtest/gtest.h>
 
 #include "cli/cli_testing.h"
 #include "cli/commands/commands.h"
+#include "cli/type7.h"
 #include "common/fs.h"
+#include "common/testing.h"
 
 namespace scepter::cli {
 namespace {
@@ -164,6 +168,140 @@ TEST(LoadConfig, ReportsBadLinesAndGoesOn) {
   EXPECT_EQ(c.dev.device().hostname(), "ca2");
 }
 
+TEST(Type7, KnownVectorsDecode) {
+  // Texts written by IOS routers (and by every published decoder).
+  EXPECT_EQ(*type7_decode("0822455D0A16"), "cisco");
+  EXPECT_EQ(*type7_decode("094F471A1A0A"), "cisco");
+  EXPECT_EQ(*type7_decode("02050D480809"), "cisco");
+  EXPECT_EQ(*type7_decode("0822455d0a16"), "cisco");  // lower-case hex too
+}
+
+TEST(Type7, RoundTripAndStableText) {
+  for (const std::string& clear :
+       {std::string("cisco1234"), std::string("p@ss word with spaces!"), std::string(200, 'x'),
+        std::string("a"), std::string("\xC3\xA9t\xC3\xA9 2026")}) {
+    const std::string hidden = type7_encode(clear);
+    EXPECT_EQ(hidden, type7_encode(clear)) << "the text must not change between shows";
+    EXPECT_EQ(hidden.find(clear), std::string::npos);
+    auto back = type7_decode(hidden);
+    ASSERT_OK(back) << hidden;
+    EXPECT_EQ(*back, clear);
+  }
+  EXPECT_EQ(type7_encode("cisco"), "01100F175804");  // offset: byte sum mod 16
+}
+
+TEST(Type7, RejectsWhatIsNotType7) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", "08", "0822455D0A1", "0822455D0AZZ", "X822455D0A16",
+                                "5322455D0A16", "08" + std::string(514, 'A'), "0841" /* NUL */}) {
+    EXPECT_CODE(type7_decode(bad), Code::kInvalidArgument) << bad;
+  }
+  EXPECT_CODE(type7_decode(type7_encode(std::string("a\nb"))), Code::kInvalidArgument);
+}
+
+TEST(Type7, MaskPasswords) {
+  EXPECT_EQ(mask_passwords(" database archive pem password cisco1234"),
+            " database archive pem password *****");
+  EXPECT_EQ(mask_passwords("database username admin password 7 0822455D0A16"),
+            "database username admin password 7 *****");
+  EXPECT_EQ(mask_passwords("database username admin pass 0 secret extra words"),
+            "database username admin pass 0 *****");
+  EXPECT_EQ(mask_passwords("database username admin passwd secret"),
+            "database username admin passwd *****");
+  EXPECT_EQ(mask_passwords("database archive pem PASSWORD 7x"),
+            "database archive pem PASSWORD *****");
+  EXPECT_EQ(mask_passwords("issuer-name CN=ca1"), "issuer-name CN=ca1");
+  EXPECT_EQ(mask_passwords("database username admin password"), "database username admin password");
+}
+
+// The real certificate-server commands: passwords are written as type 7, read back in
+// all three IOS forms, and a failing line at load time is logged without its secret.
+class PasswordConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override { register_all_commands(table_); }
+  LoadResult load(testing::TempDevice& dev, std::string_view text) {
+    return load_config(table_, dev.device(), text);
+  }
+  std::string body(testing::TempDevice& dev) {
+    std::lock_guard<std::mutex> lock(dev.device().mutex());
+    return running_config(table_, dev.device());
+  }
+  CommandTable table_;
+};
+
+TEST_F(PasswordConfigTest, RunningConfigNeverShowsAPasswordInClear) {
+  testing::TempDevice dev;
+  LoadResult r = load(dev,
+                      "crypto pki server mycs\n"
+                      " database username admin password s3cretDbPass\n"
+                      " database archive pem password cisco1234\n"
+                      "end\n");
+  ASSERT_EQ(r.errors, 0) << r.output;
+  const std::string text = body(dev);
+  EXPECT_EQ(text.find("s3cretDbPass"), std::string::npos) << text;
+  EXPECT_EQ(text.find("cisco1234"), std::string::npos) << text;
+  EXPECT_NE(text.find(" database username admin password 7 " + type7_encode("s3cretDbPass") + "\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find(" database archive pem password 7 " + type7_encode("cisco1234") + "\n"),
+            std::string::npos)
+      << text;
+
+  // The saved startup-config is the same text, readable by the owner only.
+  ASSERT_OK(save_config(text, dev.device().startup_config_path()));
+  struct stat st {};
+  ASSERT_EQ(::stat(dev.device().startup_config_path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  // Round trip: the type 7 text loads back to the same passwords.
+  testing::TempDevice second;
+  r = load(second, text);
+  ASSERT_EQ(r.errors, 0) << r.output;
+  EXPECT_EQ(body(second), text);
+  auto server = second.device().server("mycs");
+  ASSERT_TRUE(server);
+  EXPECT_EQ(server->config().db_password, "s3cretDbPass");
+  EXPECT_EQ(server->config().archive_password, "cisco1234");
+}
+
+TEST_F(PasswordConfigTest, AcceptsClearType0AndType7) {
+  for (const std::string& line : std::vector<std::string>{
+           " database archive pkcs12 password cisco1234",
+           " database archive pkcs12 password 0 cisco1234",
+           " database archive pkcs12 password 7 " + type7_encode("cisco1234")}) {
+    testing::TempDevice dev;
+    LoadResult r = load(dev, "crypto pki server mycs\n" + line + "\nend\n");
+    ASSERT_EQ(r.errors, 0) << line << "\n" << r.output;
+    EXPECT_EQ(dev.device().server("mycs")->config().archive_password, "cisco1234") << line;
+  }
+  testing::TempDevice dev;
+  LoadResult r = load(dev,
+                      "crypto pki server mycs\n"
+                      " database username admin password 0 plain\n"
+                      "end\n");
+  ASSERT_EQ(r.errors, 0) << r.output;
+  EXPECT_EQ(dev.device().server("mycs")->config().db_password, "plain");
+}
+
+TEST_F(PasswordConfigTest, FailingLinesAreLoggedWithoutTheirSecret) {
+  testing::TempDevice dev;
+  LoadResult r = load(dev,
+                      "crypto pki server mycs\n"
+                      " database archive pem password short\n"
+                      " database archive pem password 7 ZZsecretZZ\n"
+                      " database username admin password 7 0822455D0A1\n"
+                      "end\n");
+  EXPECT_EQ(r.errors, 3) << r.output;
+  EXPECT_EQ(r.output.find("short"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("secret"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("0822455D0A1"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("line 2:  database archive pem password *****\n"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("line 3:  database archive pem password 7 *****\n"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("Invalid encrypted password."), std::string::npos) << r.output;
+}
+
 class SaveTest : public ::testing::Test {
  protected:
   void SetUp() override { register_all_commands(table_); }
@@ -186,6 +324,9 @@ TEST_F(SaveTest, WriteMemoryAndShowStartup) {
   auto saved = fs::read_file(dev_.device().startup_config_path());
   ASSERT_TRUE(saved.has_value());
   EXPECT_EQ(*saved, "!\nhostname ca1\n!\nend\n");
+  struct stat st {};
+  ASSERT_EQ(::stat(dev_.device().startup_config_path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_EQ(session_.execute("show startup-config").output, *saved);
   EXPECT_EQ(session_.execute("wr").output, "Building configuration...\n[OK]\n");
   EXPECT_EQ(session_.execute("write terminal").output,

@@ -45,7 +45,78 @@ spdlog::level::level_enum to_spd(Level l) {
   return spdlog::level::info;
 }
 
+// Length of the well-formed UTF-8 sequence of two or more bytes at the start of `s`
+// (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF) and its code
+// point; 0 when there is none.
+std::size_t utf8_sequence(std::string_view s, char32_t& cp) {
+  const auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  const auto cont = [&](std::size_t i) { return i < s.size() && (b(i) & 0xC0) == 0x80; };
+  const unsigned char c = b(0);
+  if (c >= 0xC2 && c <= 0xDF && cont(1)) {
+    cp = static_cast<char32_t>(((c & 0x1F) << 6) | (b(1) & 0x3F));
+    return 2;
+  }
+  if (c >= 0xE0 && c <= 0xEF && cont(1) && cont(2)) {
+    if ((c == 0xE0 && b(1) < 0xA0) || (c == 0xED && b(1) > 0x9F)) return 0;
+    cp = static_cast<char32_t>(((c & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F));
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4 && cont(1) && cont(2) && cont(3)) {
+    if ((c == 0xF0 && b(1) < 0x90) || (c == 0xF4 && b(1) > 0x8F)) return 0;
+    cp = static_cast<char32_t>(((c & 0x07) << 18) | ((b(1) & 0x3F) << 12) | ((b(2) & 0x3F) << 6) |
+                               (b(3) & 0x3F));
+    return 4;
+  }
+  return 0;
+}
+
+// Code points that are valid UTF-8 but still act on a terminal or hide text.
+bool unsafe_code_point(char32_t cp) {
+  return (cp >= 0x80 && cp <= 0x9F) ||      // C1 controls (0x9B is CSI)
+         cp == 0x2028 || cp == 0x2029 ||    // line and paragraph separators
+         (cp >= 0x202A && cp <= 0x202E) ||  // bidirectional embeddings and overrides
+         (cp >= 0x2066 && cp <= 0x2069);    // bidirectional isolates
+}
+
+void append_hex(std::string& out, std::string_view bytes) {
+  for (char ch : bytes) out += fmt::format("\\x{:02X}", static_cast<unsigned char>(ch));
+}
+
 }  // namespace
+
+std::string escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7F) {
+      out.push_back(static_cast<char>(c));
+      ++i;
+    } else if (c == '\n') {
+      out += "\\n";
+      ++i;
+    } else if (c < 0x80) {
+      append_hex(out, text.substr(i, 1));
+      ++i;
+    } else {
+      char32_t cp = 0;
+      const std::size_t n = utf8_sequence(text.substr(i), cp);
+      if (n == 0) {
+        append_hex(out, text.substr(i, 1));
+        ++i;
+      } else {
+        if (unsafe_code_point(cp)) {
+          append_hex(out, text.substr(i, n));
+        } else {
+          out.append(text.substr(i, n));
+        }
+        i += n;
+      }
+    }
+  }
+  return out;
+}
 
 void init(bool verbose, const std::string& file) {
   std::shared_ptr<spdlog::logger> logger;
@@ -61,7 +132,9 @@ void init(bool verbose, const std::string& file) {
   state().verbose = verbose;
 }
 
-void write(Level level, std::string_view message) { spdlog::log(to_spd(level), "{}", message); }
+void write(Level level, std::string_view message) {
+  spdlog::log(to_spd(level), "{}", escape(message));
+}
 
 bool debug_enabled(Category category) {
   State& s = state();
@@ -71,11 +144,14 @@ bool debug_enabled(Category category) {
 
 void debug(Category category, std::string_view message) {
   State& s = state();
-  if (s.verbose.load(std::memory_order_relaxed)) spdlog::debug("{}", message);
+  const bool verbose = s.verbose.load(std::memory_order_relaxed);
+  if (!verbose && s.listeners_per_category[static_cast<int>(category)].load() == 0) return;
+  const std::string safe = escape(message);
+  if (verbose) spdlog::debug("{}", safe);
   if (s.listeners_per_category[static_cast<int>(category)].load() == 0) return;
   std::lock_guard<std::mutex> lock(s.mu);
   for (auto& [id, sub] : s.subscribers) {
-    if (sub.category == category) sub.listener(category, message);
+    if (sub.category == category) sub.listener(category, safe);
   }
 }
 

@@ -3,6 +3,12 @@
 // Besides the daemon's log, listeners can subscribe to debug categories: that is how
 // `debug crypto pki server` streams the certificate server's trace to a shell session.
 // All functions are thread-safe.
+//
+// Messages often carry text an attacker chose (a CSR's subject, a transactionID, a URL,
+// a configuration line). Every message is passed through escape() here, before it
+// reaches the log file or a listener (an operator's terminal), so that no caller needs
+// to remember: a forged "\n2026-... INFO granted" or a terminal escape sequence is
+// shown as text, never acted on.
 
 #include <cstdint>
 #include <functional>
@@ -22,8 +28,17 @@ enum class Category : std::uint8_t {
   kPkiTransactions = 2,  // debug crypto pki transactions (CRYPTO_PKI: ...)
 };
 
+// Printable ASCII and well-formed UTF-8 are kept as they are; a newline becomes the two
+// characters "\n"; other control characters (C0, DEL, C1 such as U+009B), the Unicode
+// line and paragraph separators, bidirectional overrides (U+202A-U+202E,
+// U+2066-U+2069) and bytes that are not valid UTF-8 become "\xNN", one per byte.
+// Backslashes are kept. Linear in the size of `text`.
+std::string escape(std::string_view text);
+
+// Writes `message` (escaped) to the log.
 void write(Level level, std::string_view message);
-// A debug line in `category`; cheap when nobody listens and the log level is info.
+// A debug line (escaped) in `category`; cheap when nobody listens and the log level is
+// info.
 void debug(Category category, std::string_view message);
 bool debug_enabled(Category category);
 

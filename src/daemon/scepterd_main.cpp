@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
+#include <string_view>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -51,8 +52,12 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   log::init(verbose, log_file);
-  if (Status s = fs::make_dirs(nvram); !s.ok()) {
-    std::fprintf(stderr, "scepterd: %s\n", s.to_string().c_str());
+  // NVRAM holds the keys, the startup-config and the private-config: a directory another
+  // user can write to (or its parent) would let them swap any of these.
+  Status nvram_ok = fs::make_dirs(nvram);
+  if (nvram_ok.ok()) nvram_ok = fs::check_private_dir(nvram, "NVRAM directory");
+  if (!nvram_ok.ok()) {
+    std::fprintf(stderr, "scepterd: %s\n", nvram_ok.message().c_str());
     return 1;
   }
   auto master = daemon::load_master_passphrase(password_file, nvram);
@@ -71,8 +76,13 @@ int main(int argc, char** argv) {
 
   SystemClock clock;
   auto device = ca::Device::create({nvram, flash, master->passphrase}, clock);
+  daemon::wipe(master->passphrase);  // the Device keeps the one copy it needs
   if (!device.has_value()) {
     std::fprintf(stderr, "scepterd: %s\n", device.error().to_string().c_str());
+    return 1;
+  }
+  if (Status s = fs::check_private_dir((*device)->flash_dir(), "Flash directory"); !s.ok()) {
+    std::fprintf(stderr, "scepterd: %s\n", s.message().c_str());
     return 1;
   }
   cli::CommandTable table;
@@ -80,8 +90,19 @@ int main(int argc, char** argv) {
 
   const std::string startup = (*device)->startup_config_path();
   if (auto text = fs::read_file(startup); text.has_value()) {
+    // It holds passwords: an older version wrote it 0644.
+    if (Status s = fs::restrict_mode(startup, 0600); !s.ok()) {
+      log::warn("cannot make {} private: {}", startup, s.message());
+    }
     cli::LoadResult r = cli::load_config(table, **device, *text);
-    if (!r.output.empty()) log::info("startup-config:\n{}", r.output);
+    // One log line per output line: the log escapes newlines. Failing lines come with
+    // their passwords masked (load_config).
+    std::string_view out = r.output;
+    while (!out.empty()) {
+      const auto nl = out.find('\n');
+      log::info("startup-config: {}", out.substr(0, nl));
+      out.remove_prefix(nl == std::string_view::npos ? out.size() : nl + 1);
+    }
     if (r.errors > 0) log::warn("startup-config: {} line(s) failed", r.errors);
   } else if (text.error().code() != Code::kNotFound) {
     log::error("cannot read {}: {}", startup, text.error().message());

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "common/fs.h"
@@ -61,14 +62,18 @@ Result<std::string> FileSet::path_for(FileType type, const std::string& name) co
 }
 
 Status FileSet::write(FileType type, const std::string& name, std::string_view data, int mode) {
-  ASSIGN_OR_RETURN(std::string path, path_for(type, name));
-  RETURN_IF_ERROR(fs::write_atomic(path, data, mode));
+  ASSIGN_OR_RETURN(std::string dir, dir_for(type));
+  // Checked on every write, not only at enable time: permissions can change while the
+  // server runs, and a file written into a directory others control is theirs to swap.
+  RETURN_IF_ERROR(fs::check_private_dir(dir, "Storage directory"));
+  RETURN_IF_ERROR(fs::write_atomic(dir + "/" + name, data, mode));
   auto it = locations_.publish.find(type);
   if (it == locations_.publish.end()) return ok_status();
   for (const std::string& url : it->second) {
-    ASSIGN_OR_RETURN(std::string dir, resolver_(url));
-    RETURN_IF_ERROR(fs::make_dirs(dir));
-    RETURN_IF_ERROR(fs::write_atomic(dir + "/" + name, data, mode));
+    ASSIGN_OR_RETURN(std::string pub, resolver_(url));
+    RETURN_IF_ERROR(fs::make_dirs(pub));
+    RETURN_IF_ERROR(fs::check_private_dir(pub, "Publish directory"));
+    RETURN_IF_ERROR(fs::write_atomic(pub + "/" + name, data, mode));
   }
   return ok_status();
 }
@@ -87,15 +92,28 @@ Status FileSet::check_writable(FileType type) const {
   ASSIGN_OR_RETURN(std::string dir, dir_for(type));
   // A missing directory is an error, not something to create: a typo in `database url`
   // must not silently scatter the CA's files. Probe with a real file so that read-only
-  // mounts are caught even when running as root.
-  std::string probe = dir + "/.scepter-probe";
-  int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  // mounts are caught even when running as root. The probe gets a fresh random name
+  // (O_EXCL): a fixed name could be a symlink planted by another user, and opening it
+  // with O_TRUNC as root would truncate whatever it points at.
+  std::string probe = dir + "/.scepter-probe.XXXXXX";
+  int fd = ::mkostemp(probe.data(), O_CLOEXEC);
   if (fd < 0) {
     return unavailable("storage " + url_for(type) + " (" + dir +
                        ") is not accessible: " + std::strerror(errno));
   }
   ::close(fd);
   ::unlink(probe.c_str());
+  Status shared = fs::check_private_dir(dir, "Storage directory");
+  if (!shared.ok()) return unavailable(shared.message());
+  auto it = locations_.publish.find(type);
+  if (it == locations_.publish.end()) return ok_status();
+  for (const std::string& url : it->second) {
+    auto pub = resolver_(url);
+    // Publish directories are created on first use; only an existing one can be judged.
+    if (!pub.has_value() || !fs::exists(*pub)) continue;
+    shared = fs::check_private_dir(*pub, "Publish directory");
+    if (!shared.ok()) return unavailable(shared.message());
+  }
   return ok_status();
 }
 

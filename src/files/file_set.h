@@ -47,13 +47,19 @@ class FileSet {
   Result<std::string> dir_for(FileType type) const;
   Result<std::string> path_for(FileType type, const std::string& name) const;
 
-  // Writes the file atomically to its storage location, then to every publish location.
-  // Any failure is returned: the caller treats it as critical, as IOS does.
+  // Writes the file atomically to its storage location, then to every publish location
+  // (created if missing). Any failure is returned: the caller treats it as critical, as
+  // IOS does. A storage or publish directory that other users can write to (see
+  // fs::check_private_dir) is refused with kPermissionDenied before anything is written
+  // there.
   Status write(FileType type, const std::string& name, std::string_view data, int mode = 0644);
   Result<std::string> read(FileType type, const std::string& name) const;
   Status remove(FileType type, const std::string& name);
-  // Storage check at enable time: the directory exists (created if missing) and a file
-  // can be created in it. kUnavailable with the reason otherwise.
+  // Storage check at enable time: the directory exists (it is not created: a typo in
+  // `database url` must not scatter files), a file can be created in it, and neither it
+  // nor an existing publish directory of the type is writable by other users or owned by
+  // another non-root user. kUnavailable with the reason otherwise, e.g.
+  //   "Storage directory /x is writable by other users; fix its permissions (chmod go-w /x)"
   Status check_writable(FileType type) const;
 
   const Locations& locations() const { return locations_; }

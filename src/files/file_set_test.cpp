@@ -1,6 +1,8 @@
 #include "files/file_set.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdlib>
 
 #include "common/fs.h"
@@ -79,6 +81,95 @@ TEST(FileSet, PathThroughAFileFailsCheck) {
   loc.primary = d.root + "/plain/sub";
   FileSet fs_set(loc, d.resolver());
   EXPECT_CODE(fs_set.check_writable(FileType::kSer), Code::kUnavailable);
+}
+
+TEST(FileSet, WorldWritableStorageIsRefused) {
+  Dirs d = make_dirs();
+  Locations loc;
+  loc.primary = d.root + "/shared";
+  ASSERT_OK(fs::make_dirs(loc.primary));
+  ASSERT_EQ(::chmod(loc.primary.c_str(), 0777), 0);
+  FileSet fs_set(loc, d.resolver());
+  Status s = fs_set.check_writable(FileType::kSer);
+  EXPECT_CODE(s, Code::kUnavailable);
+  EXPECT_EQ(s.message(), "Storage directory " + loc.primary +
+                             " is writable by other users; fix its permissions (chmod go-w " +
+                             loc.primary + ")");
+  EXPECT_CODE(fs_set.write(FileType::kCrl, "ca.crl", "x"), Code::kPermissionDenied);
+  EXPECT_FALSE(fs::exists(loc.primary + "/ca.crl"));
+  // Fixed permissions make it usable again.
+  ASSERT_EQ(::chmod(loc.primary.c_str(), 0755), 0);
+  ASSERT_OK(fs_set.check_writable(FileType::kSer));
+  ASSERT_OK(fs_set.write(FileType::kCrl, "ca.crl", "x"));
+}
+
+TEST(FileSet, GroupWritableStorageIsRefusedStickyIsNot) {
+  Dirs d = make_dirs();
+  Locations loc;
+  loc.primary = d.root + "/group";
+  ASSERT_OK(fs::make_dirs(loc.primary));
+  ASSERT_EQ(::chmod(loc.primary.c_str(), 0770), 0);
+  FileSet fs_set(loc, d.resolver());
+  EXPECT_CODE(fs_set.check_writable(FileType::kSer), Code::kUnavailable);
+  // With the sticky bit (as /tmp) others cannot rename or delete our files.
+  ASSERT_EQ(::chmod(loc.primary.c_str(), 01777), 0);
+  ASSERT_OK(fs_set.check_writable(FileType::kSer));
+}
+
+TEST(FileSet, WritableParentIsRefused) {
+  Dirs d = make_dirs();
+  const std::string parent = d.root + "/open";
+  Locations loc;
+  loc.primary = parent + "/store";
+  ASSERT_OK(fs::make_dirs(loc.primary));
+  ASSERT_EQ(::chmod(parent.c_str(), 0777), 0);
+  FileSet fs_set(loc, d.resolver());
+  Status s = fs_set.check_writable(FileType::kSer);
+  EXPECT_CODE(s, Code::kUnavailable);
+  EXPECT_NE(s.message().find("its parent " + parent + " is writable by other users"),
+            std::string::npos)
+      << s.message();
+}
+
+TEST(FileSet, WorldWritablePublishDirectoryIsRefused) {
+  Dirs d = make_dirs();
+  Locations loc;
+  const std::string pub = d.root + "/pub";
+  loc.publish[FileType::kCrl] = {pub};
+  ASSERT_OK(fs::make_dirs(pub));
+  ASSERT_EQ(::chmod(pub.c_str(), 0777), 0);
+  FileSet fs_set(loc, d.resolver());
+  Status s = fs_set.check_writable(FileType::kCrl);
+  EXPECT_CODE(s, Code::kUnavailable);
+  EXPECT_NE(s.message().find("Publish directory " + pub + " is writable by other users"),
+            std::string::npos)
+      << s.message();
+  EXPECT_CODE(fs_set.write(FileType::kCrl, "ca.crl", "x"), Code::kPermissionDenied);
+  EXPECT_FALSE(fs::exists(pub + "/ca.crl"));
+}
+
+TEST(FileSet, DirectoryOfAnotherUserIsRefused) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give a directory away";
+  Dirs d = make_dirs();
+  Locations loc;
+  loc.primary = d.root + "/theirs";
+  ASSERT_OK(fs::make_dirs(loc.primary));
+  ASSERT_EQ(::chown(loc.primary.c_str(), 54321, 54321), 0);
+  FileSet fs_set(loc, d.resolver());
+  Status s = fs_set.check_writable(FileType::kSer);
+  EXPECT_CODE(s, Code::kUnavailable);
+  EXPECT_NE(s.message().find("is owned by another user (uid 54321)"), std::string::npos)
+      << s.message();
+}
+
+TEST(FileSet, ProbeDoesNotFollowAPlantedSymlink) {
+  Dirs d = make_dirs();
+  const std::string victim = d.root + "/victim";
+  ASSERT_OK(fs::write_atomic(victim, "precious"));
+  ASSERT_EQ(::symlink(victim.c_str(), (d.root + "/nvram/.scepter-probe").c_str()), 0);
+  FileSet fs_set(Locations{}, d.resolver());
+  ASSERT_OK(fs_set.check_writable(FileType::kSer));
+  EXPECT_EQ(*fs::read_file(victim), "precious");
 }
 
 TEST(FileSet, TypeKeywordsRoundTrip) {

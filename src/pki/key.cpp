@@ -1,11 +1,15 @@
 #include "pki/key.h"
 
+#include <algorithm>
 #include <climits>
 #include <cstring>
+#include <memory>
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/x509.h>
 
 #include "pki/encoding.h"
 #include "pki/io.h"
@@ -16,6 +20,43 @@ namespace {
 
 constexpr int kMinRsaBits = 512;  // OpenSSL 3 refuses smaller moduli
 constexpr int kMaxRsaBits = 16384;
+constexpr int kSaltBytes = 16;  // RFC 8018 asks for at least 8; NIST SP 800-132 for 16
+
+// Owners for the PKCS#8 structures only this file uses (pki::Ptr covers the common types).
+template <class T, void (*Fn)(T*)>
+struct FreeWith {
+  void operator()(T* p) const { Fn(p); }
+};
+using SigPtr = std::unique_ptr<X509_SIG, FreeWith<X509_SIG, X509_SIG_free>>;
+using P8InfoPtr =
+    std::unique_ptr<PKCS8_PRIV_KEY_INFO, FreeWith<PKCS8_PRIV_KEY_INFO, PKCS8_PRIV_KEY_INFO_free>>;
+using PbeParamPtr = std::unique_ptr<PBEPARAM, FreeWith<PBEPARAM, PBEPARAM_free>>;
+using Pbe2ParamPtr = std::unique_ptr<PBE2PARAM, FreeWith<PBE2PARAM, PBE2PARAM_free>>;
+using Pbkdf2ParamPtr = std::unique_ptr<PBKDF2PARAM, FreeWith<PBKDF2PARAM, PBKDF2PARAM_free>>;
+
+std::string object_name(const ASN1_OBJECT* obj) {
+  const int nid = OBJ_obj2nid(obj);
+  if (nid != NID_undef) return OBJ_nid2ln(nid);
+  char buf[128];
+  const int n = OBJ_obj2txt(buf, sizeof buf, obj, 1);
+  return n > 0
+             ? std::string(buf, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof buf - 1))
+             : "unknown";
+}
+
+// ASN1_INTEGER_get returns -1 on failure and for negative numbers; both read as "bad".
+long integer_value(const ASN1_INTEGER* i) {
+  if (i == nullptr) return -1;
+  const long v = ASN1_INTEGER_get(i);
+  ERR_clear_error();
+  return v;
+}
+
+template <class T>
+T* unpack(const ASN1_ITEM* item, const ASN1_TYPE* param) {
+  if (param == nullptr || param->type != V_ASN1_SEQUENCE) return nullptr;
+  return static_cast<T*>(ASN1_TYPE_unpack_sequence(item, param));
+}
 
 struct Passphrase {
   std::string_view text;
@@ -105,9 +146,55 @@ Result<Key> Key::generate_ec(int bits) {
   return make(std::move(pkey), true);
 }
 
+Result<Pkcs8Protection> pkcs8_protection(std::string_view pem) {
+  Ptr<BIO> bio = read_bio(pem);
+  if (!bio) return fail(last_error("allocating BIO"));
+  SigPtr sig(PEM_read_bio_PKCS8(bio.get(), nullptr, nullptr, nullptr));
+  if (!sig) return fail(last_error(Code::kInvalidArgument, "no encrypted PKCS#8 key in PEM"));
+  const X509_ALGOR* alg = nullptr;
+  X509_SIG_get0(sig.get(), &alg, nullptr);
+  Pkcs8Protection out;
+  out.scheme = object_name(alg->algorithm);
+  const auto bad = [] { return fail(invalid_argument("unreadable key encryption parameters")); };
+  if (OBJ_obj2nid(alg->algorithm) != NID_pbes2) {
+    PbeParamPtr pbe(unpack<PBEPARAM>(ASN1_ITEM_rptr(PBEPARAM), alg->parameter));
+    if (!pbe) return bad();
+    out.iterations = integer_value(pbe->iter);
+    out.salt_length = pbe->salt ? static_cast<std::size_t>(ASN1_STRING_length(pbe->salt)) : 0;
+    return out;
+  }
+  Pbe2ParamPtr pbe2(unpack<PBE2PARAM>(ASN1_ITEM_rptr(PBE2PARAM), alg->parameter));
+  if (!pbe2 || !pbe2->keyfunc || !pbe2->encryption) return bad();
+  out.kdf = object_name(pbe2->keyfunc->algorithm);
+  out.cipher = object_name(pbe2->encryption->algorithm);
+  if (OBJ_obj2nid(pbe2->keyfunc->algorithm) == NID_id_pbkdf2) {
+    Pbkdf2ParamPtr kdf(unpack<PBKDF2PARAM>(ASN1_ITEM_rptr(PBKDF2PARAM), pbe2->keyfunc->parameter));
+    if (!kdf) return bad();
+    out.iterations = integer_value(kdf->iter);
+    // RFC 8018: an absent PRF means HMAC-SHA1.
+    out.prf = kdf->prf ? object_name(kdf->prf->algorithm) : OBJ_nid2ln(NID_hmacWithSHA1);
+    if (kdf->salt && kdf->salt->type == V_ASN1_OCTET_STRING) {
+      out.salt_length = static_cast<std::size_t>(ASN1_STRING_length(kdf->salt->value.octet_string));
+    }
+  }
+  return out;
+}
+
 Result<Key> Key::from_pem(std::string_view pem, std::string_view passphrase) {
-  const bool encrypted = pem.find("ENCRYPTED PRIVATE KEY") != std::string_view::npos ||
-                         pem.find("Proc-Type: 4,ENCRYPTED") != std::string_view::npos;
+  const bool pkcs8_encrypted = pem.find("ENCRYPTED PRIVATE KEY") != std::string_view::npos;
+  const bool encrypted =
+      pkcs8_encrypted || pem.find("Proc-Type: 4,ENCRYPTED") != std::string_view::npos;
+  if (pkcs8_encrypted) {
+    // OpenSSL runs whatever iteration count the file names: look before decrypting.
+    auto protection = pkcs8_protection(pem);
+    if (protection.has_value() && protection->iterations > kMaxKeyEncryptionIterations) {
+      return fail(invalid_argument("the private key asks for " +
+                                   std::to_string(protection->iterations) +
+                                   " key derivation iterations; at most " +
+                                   std::to_string(kMaxKeyEncryptionIterations) + " are accepted"));
+    }
+    ERR_clear_error();
+  }
   // IOS exports with single DES, which lives in the legacy provider.
   if (encrypted) load_legacy_provider();
   Ptr<BIO> bio = read_bio(pem);
@@ -156,15 +243,28 @@ bool Key::is_rsa() const { return EVP_PKEY_is_a(pkey_.get(), "RSA") == 1; }
 bool Key::is_ec() const { return EVP_PKEY_is_a(pkey_.get(), "EC") == 1; }
 int Key::bits() const { return EVP_PKEY_get_bits(pkey_.get()); }
 
-Result<std::string> Key::to_pkcs8_encrypted_pem(std::string_view passphrase) const {
+Result<std::string> Key::to_encrypted_pkcs8_pem(std::string_view passphrase, int iterations) const {
   if (!has_private_) return fail(invalid_argument("the key has no private part"));
   if (passphrase.empty()) return fail(invalid_argument("a passphrase is required"));
   if (passphrase.size() > INT_MAX) return fail(invalid_argument("passphrase too long"));
+  if (iterations < 1 || iterations > kMaxKeyEncryptionIterations) {
+    return fail(invalid_argument("iteration count out of range"));
+  }
+  // PEM_write_bio_PKCS8PrivateKey would use OpenSSL's default of 2048 iterations: build
+  // the PBES2 parameters ourselves. A null salt and IV make OpenSSL draw random ones.
+  Ptr<X509_ALGOR> pbe(PKCS5_pbe2_set_iv_ex(EVP_aes_256_cbc(), iterations, nullptr, kSaltBytes,
+                                           nullptr, NID_hmacWithSHA256, nullptr));
+  if (!pbe) return fail(last_error("setting up PBES2"));
+  P8InfoPtr info(EVP_PKEY2PKCS8(pkey_.get()));
+  if (!info) return fail(last_error("encoding private key"));
+  SigPtr sig(PKCS8_set0_pbe_ex(passphrase.data(), static_cast<int>(passphrase.size()), info.get(),
+                               pbe.get(), nullptr, nullptr));
+  if (!sig) return fail(last_error("encrypting private key"));
+  pbe.release();  // the X509_SIG owns it now
   Ptr<BIO> bio = write_bio();
   if (!bio) return fail(last_error("allocating BIO"));
-  if (PEM_write_bio_PKCS8PrivateKey(bio.get(), pkey_.get(), EVP_aes_256_cbc(), passphrase.data(),
-                                    static_cast<int>(passphrase.size()), nullptr, nullptr) != 1) {
-    return fail(last_error("encrypting private key"));
+  if (PEM_write_bio_PKCS8(bio.get(), sig.get()) != 1) {
+    return fail(last_error("writing encrypted private key"));
   }
   return bio_contents(bio.get());
 }

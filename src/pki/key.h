@@ -12,6 +12,7 @@
 // (OpenSSL 3 allows concurrent use of a const EVP_PKEY). A moved-from Key may only be
 // assigned to or destroyed.
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -19,6 +20,28 @@
 #include "pki/ptr.h"
 
 namespace scepter::pki {
+
+// PBKDF2-HMAC-SHA256 iterations for a private key kept at rest (key store, CA archive,
+// PKCS#12 exports): OWASP's 2023 figure for PBKDF2-HMAC-SHA256. About 0.2-0.3 s of one
+// core per encryption or decryption, so keys are decrypted at start-up or on an
+// operator's command, never per request.
+inline constexpr int kKeyEncryptionIterations = 600'000;
+// Encrypted keys asking for more than this are refused before any work: a file that
+// names 2^31 iterations would otherwise hold a thread for hours.
+inline constexpr int kMaxKeyEncryptionIterations = 10'000'000;
+
+// What protects an "ENCRYPTED PRIVATE KEY" (PKCS#8 EncryptedPrivateKeyInfo), read
+// without the passphrase. Names are OpenSSL's long names.
+struct Pkcs8Protection {
+  std::string scheme;           // "PBES2", or a PBES1/PKCS#12 scheme such as "pbeWithMD5AndDES-CBC"
+  std::string kdf;              // PBES2 only: "PBKDF2", "scrypt"
+  std::string prf;              // PBKDF2 only: "hmacWithSHA256" (the default is hmacWithSHA1)
+  std::string cipher;           // PBES2 only: "aes-256-cbc"
+  long iterations = 0;          // PBKDF2 or PBES1 iteration count; 0 for scrypt
+  std::size_t salt_length = 0;  // PBKDF2 salt in bytes
+};
+// Fails with kInvalidArgument when `pem` holds no readable EncryptedPrivateKeyInfo.
+Result<Pkcs8Protection> pkcs8_protection(std::string_view pem);
 
 // Encryption of a traditional ("BEGIN RSA PRIVATE KEY") PEM export, the choices of IOS
 // `crypto key export rsa <label> pem ... {des|3des|aes}`.
@@ -38,7 +61,8 @@ class Key {
   // or without "Proc-Type: 4,ENCRYPTED"). Without a private key, a "PUBLIC KEY" block is
   // read as a public-only key. Never prompts on a terminal. Fails with kPermissionDenied
   // for an encrypted key when the passphrase is empty or wrong, kInvalidArgument when
-  // there is no usable key.
+  // there is no usable key or an encrypted PKCS#8 key asks for more than
+  // kMaxKeyEncryptionIterations.
   static Result<Key> from_pem(std::string_view pem, std::string_view passphrase = {});
   // A public-only key from a DER SubjectPublicKeyInfo. kInvalidArgument on bad bytes.
   static Result<Key> from_public_der(std::string_view spki_der);
@@ -58,13 +82,24 @@ class Key {
   // Modulus size for RSA, field size for EC (256, 384).
   int bits() const;
 
-  // PKCS#8 encrypted with PBES2 (AES-256-CBC, PBKDF2-HMAC-SHA256): how keys are kept at
-  // rest. Fails with kInvalidArgument without a private key or with an empty passphrase.
-  Result<std::string> to_pkcs8_encrypted_pem(std::string_view passphrase) const;
+  // How keys are kept at rest: "-----BEGIN ENCRYPTED PRIVATE KEY-----", a PKCS#8
+  // EncryptedPrivateKeyInfo with PBES2 (RFC 8018): PBKDF2 with HMAC-SHA256, a random
+  // 16-byte salt and `iterations` rounds, deriving a 256-bit key for AES-256-CBC with a
+  // random IV. `iterations` exists for tests that encrypt many keys; production code
+  // keeps the default. Fails with kInvalidArgument without a private key, with an empty
+  // passphrase or with iterations outside 1..kMaxKeyEncryptionIterations.
+  Result<std::string> to_encrypted_pkcs8_pem(std::string_view passphrase,
+                                             int iterations = kKeyEncryptionIterations) const;
+  // The former name of to_encrypted_pkcs8_pem(), same parameters.
+  Result<std::string> to_pkcs8_encrypted_pem(std::string_view passphrase) const {
+    return to_encrypted_pkcs8_pem(passphrase);
+  }
   // The traditional encrypted PEM of IOS `crypto key export rsa ... pem`:
   // "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: DES-EDE3-CBC,..."
-  // ("EC PRIVATE KEY" for EC). Single DES needs OpenSSL's legacy provider and fails with
-  // kUnavailable without it. kInvalidArgument without a private key or passphrase.
+  // ("EC PRIVATE KEY" for EC). Its key derivation is a single MD5 round (EVP_BytesToKey):
+  // for interoperability with IOS only, never for keys at rest. Single DES needs OpenSSL's legacy
+  // provider and fails with kUnavailable without it. kInvalidArgument without a private key or
+  // passphrase.
   Result<std::string> to_traditional_pem(std::string_view passphrase, PemCipher cipher) const;
 
   // DER SubjectPublicKeyInfo (computed once, when the Key is made).

@@ -55,9 +55,9 @@ TEST(Key, CopiesShareTheKey) {
   EXPECT_TRUE(assigned.has_private());
 }
 
-TEST(Key, Pkcs8EncryptedRoundTrip) {
+TEST(Key, EncryptedPkcs8IsPbes2Aes256WithStrongPbkdf2) {
   const Key& key = test::rsa_key_1024();
-  auto pem = key.to_pkcs8_encrypted_pem("s3cret pass");
+  auto pem = key.to_encrypted_pkcs8_pem("s3cret pass");  // the default: 600,000 iterations
   ASSERT_OK(pem);
   EXPECT_EQ(pem->rfind("-----BEGIN ENCRYPTED PRIVATE KEY-----\n", 0), 0u);
   auto back = Key::from_pem(*pem, "s3cret pass");
@@ -66,9 +66,21 @@ TEST(Key, Pkcs8EncryptedRoundTrip) {
   EXPECT_TRUE(back->equals_public(key));
   EXPECT_CODE(Key::from_pem(*pem, "wrong"), Code::kPermissionDenied);
   EXPECT_CODE(Key::from_pem(*pem, ""), Code::kPermissionDenied);
-  EXPECT_CODE(key.to_pkcs8_encrypted_pem(""), Code::kInvalidArgument);
+  EXPECT_CODE(key.to_encrypted_pkcs8_pem(""), Code::kInvalidArgument);
+  EXPECT_CODE(key.to_encrypted_pkcs8_pem("x", 0), Code::kInvalidArgument);
 
-  // An independent reader agrees, and sees AES-256-CBC.
+  // Our own reading of the parameters...
+  auto p = pkcs8_protection(*pem);
+  ASSERT_OK(p);
+  EXPECT_EQ(p->scheme, "PBES2");
+  EXPECT_EQ(p->kdf, "PBKDF2");
+  EXPECT_EQ(p->prf, "hmacWithSHA256");
+  EXPECT_EQ(p->cipher, "aes-256-cbc");
+  EXPECT_EQ(p->iterations, 600'000);
+  EXPECT_EQ(p->salt_length, 16u);
+
+  // ...and an independent one: OpenSSL decrypts it and its ASN.1 dump shows PBES2,
+  // PBKDF2 with 600000 (0x0927C0) iterations and HMAC-SHA256, and AES-256-CBC.
   TempDir dir;
   dir.write("k.pem", *pem);
   auto out = run("openssl pkcs8 -in " + dir.file("k.pem") +
@@ -76,7 +88,89 @@ TEST(Key, Pkcs8EncryptedRoundTrip) {
                  "openssl asn1parse -in " +
                  dir.file("k.pem"));
   ASSERT_EQ(out.status, 0) << out.text;
-  EXPECT_NE(out.text.find("aes-256-cbc"), std::string::npos) << out.text;
+  for (const char* want :
+       {":PBES2", ":PBKDF2", "INTEGER           :0927C0", ":hmacWithSHA256", ":aes-256-cbc"}) {
+    EXPECT_NE(out.text.find(want), std::string::npos) << want << "\n" << out.text;
+  }
+}
+
+TEST(Key, EncryptedPkcs8WithFewerIterationsForTests) {
+  const Key& key = test::ec_key_256();
+  auto pem = key.to_encrypted_pkcs8_pem("pw", 1000);
+  ASSERT_OK(pem);
+  EXPECT_EQ(pkcs8_protection(*pem)->iterations, 1000);
+  auto back = Key::from_pem(*pem, "pw");
+  ASSERT_OK(back);
+  EXPECT_TRUE(back->equals_public(key));
+}
+
+TEST(Key, ReadsOldEncryptions) {
+  // Files written before: OpenSSL's PKCS#8 default (2048 iterations), PBES1, and the
+  // traditional 3DES PEM of the old archive.
+  TempDir dir;
+  const std::string d = dir.file("");
+  auto out = run("cd " + d +
+                 " && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out p8.pem"
+                 " && openssl pkcs8 -topk8 -in p8.pem -v2 aes-256-cbc -passout pass:pw"
+                 " -out v2.pem"
+                 " && openssl pkcs8 -topk8 -in p8.pem -v1 PBE-SHA1-3DES -passout pass:pw"
+                 " -out v1.pem"
+                 " && openssl rsa -in p8.pem -traditional -des3 -passout pass:pw -out des3.pem");
+  ASSERT_EQ(out.status, 0) << out.text;
+  auto plain = Key::from_pem(dir.read("p8.pem"));
+  ASSERT_OK(plain);
+  for (const char* f : {"v2.pem", "v1.pem", "des3.pem"}) {
+    auto k = Key::from_pem(dir.read(f), "pw");
+    ASSERT_OK(k) << f;
+    EXPECT_TRUE(k->equals_public(*plain)) << f;
+  }
+  auto v2 = pkcs8_protection(dir.read("v2.pem"));
+  ASSERT_OK(v2);
+  EXPECT_EQ(v2->iterations, 2048);
+  auto v1 = pkcs8_protection(dir.read("v1.pem"));
+  ASSERT_OK(v1);
+  EXPECT_EQ(v1->scheme, "pbeWithSHA1And3-KeyTripleDES-CBC");
+  EXPECT_EQ(v1->iterations, 2048);
+  EXPECT_CODE(pkcs8_protection(dir.read("des3.pem")), Code::kInvalidArgument);
+}
+
+// An EncryptedPrivateKeyInfo naming `iter` PBKDF2 iterations, with junk ciphertext.
+std::string pkcs8_naming_iterations(const TempDir& dir, const std::string& iter) {
+  dir.write("gen.cnf",
+            "asn1=SEQUENCE:epki\n"
+            "[epki]\nalg=SEQUENCE:alg\ndata=FORMAT:HEX,OCTETSTRING:"
+            "00112233445566778899AABBCCDDEEFF\n"
+            "[alg]\noid=OID:PBES2\nparams=SEQUENCE:pbes2\n"
+            "[pbes2]\nkdf=SEQUENCE:kdf\nenc=SEQUENCE:enc\n"
+            "[kdf]\noid=OID:PBKDF2\np=SEQUENCE:kdfp\n"
+            "[kdfp]\nsalt=FORMAT:HEX,OCTETSTRING:0011223344556677\niter=INTEGER:" +
+                iter +
+                "\nprf=SEQUENCE:prf\n"
+                "[prf]\noid=OID:hmacWithSHA256\nnull=NULL\n"
+                "[enc]\noid=OID:aes-256-cbc\niv=FORMAT:HEX,OCTETSTRING:"
+                "00112233445566778899AABBCCDDEEFF\n");
+  auto out = run("openssl asn1parse -genconf " + dir.file("gen.cnf") + " -noout -out " +
+                 dir.file("gen.der"));
+  EXPECT_EQ(out.status, 0) << out.text;
+  return pem_encode("ENCRYPTED PRIVATE KEY", dir.read("gen.der"));
+}
+
+TEST(Key, RefusesAbsurdIterationCountsBeforeDecrypting) {
+  TempDir dir;
+  // 2^31-1 rounds would hold the thread for hours (this test would time out): the count
+  // is read and refused before any key derivation.
+  const std::string slow = pkcs8_naming_iterations(dir, "2147483647");
+  auto p = pkcs8_protection(slow);
+  ASSERT_OK(p);
+  EXPECT_EQ(p->iterations, 2147483647);
+  EXPECT_EQ(p->prf, "hmacWithSHA256");
+  auto k = Key::from_pem(slow, "pw");
+  EXPECT_CODE(k, Code::kInvalidArgument);
+  EXPECT_NE(k.error().message().find("2147483647"), std::string::npos) << k.error().message();
+  // A sane count goes on to decryption, which fails on the junk ciphertext.
+  EXPECT_CODE(Key::from_pem(pkcs8_naming_iterations(dir, "1000"), "pw"), Code::kPermissionDenied);
+  EXPECT_CODE(test::ec_key_256().to_encrypted_pkcs8_pem("pw", kMaxKeyEncryptionIterations + 1),
+              Code::kInvalidArgument);
 }
 
 TEST(Key, TraditionalPemLikeIosExport) {
@@ -151,7 +245,7 @@ TEST(Key, ReadsKeysMadeByOpenssl) {
   ASSERT_OK(pub);
   EXPECT_FALSE(pub->has_private());
   EXPECT_TRUE(pub->equals_public(*p8));
-  EXPECT_CODE(pub->to_pkcs8_encrypted_pem("x"), Code::kInvalidArgument);
+  EXPECT_CODE(pub->to_encrypted_pkcs8_pem("x"), Code::kInvalidArgument);
   auto from_der = Key::from_public_der(p8->public_key_der());
   ASSERT_OK(from_der);
   EXPECT_FALSE(from_der->has_private());

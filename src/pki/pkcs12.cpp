@@ -8,16 +8,15 @@
 #include "pki/provider.h"
 
 namespace scepter::pki {
-namespace {
-
-constexpr int kIterations = PKCS12_DEFAULT_ITER;
-
-}  // namespace
 
 Result<std::string> make_pkcs12(const Certificate& cert, const Key& key,
                                 std::string_view passphrase, std::string_view friendly_name,
-                                const std::vector<Certificate>& chain, Pkcs12Cipher cipher) {
+                                const std::vector<Certificate>& chain, Pkcs12Cipher cipher,
+                                int iterations) {
   if (passphrase.empty()) return fail(invalid_argument("a passphrase is required"));
+  if (iterations < 1 || iterations > kMaxKeyEncryptionIterations) {
+    return fail(invalid_argument("iteration count out of range"));
+  }
   if (passphrase.size() > INT_MAX) return fail(invalid_argument("passphrase too long"));
   if (!key.has_private()) return fail(invalid_argument("the key has no private part"));
   ASSIGN_OR_RETURN(const Key cert_key, cert.public_key());
@@ -38,10 +37,10 @@ Result<std::string> make_pkcs12(const Certificate& cert, const Key& key,
   // mac_iter -1: no MAC here, so that we choose its digest below (PKCS12_create would
   // use SHA-1).
   Ptr<PKCS12> p12(PKCS12_create(pass.c_str(), name.empty() ? nullptr : name.c_str(), key.evp(),
-                                cert.x509(), ca.get(), nid, nid, kIterations, -1, 0));
+                                cert.x509(), ca.get(), nid, nid, iterations, -1, 0));
   if (!p12) return fail(last_error("building PKCS#12"));
-  if (PKCS12_set_mac(p12.get(), pass.c_str(), static_cast<int>(pass.size()), nullptr, 0,
-                     kIterations, aes ? EVP_sha256() : EVP_sha1()) != 1) {
+  if (PKCS12_set_mac(p12.get(), pass.c_str(), static_cast<int>(pass.size()), nullptr, 0, iterations,
+                     aes ? EVP_sha256() : EVP_sha1()) != 1) {
     return fail(last_error("adding PKCS#12 MAC"));
   }
   std::string der = to_der(i2d_PKCS12, p12.get());
@@ -61,6 +60,17 @@ Result<Pkcs12Contents> parse_pkcs12(std::string_view der, std::string_view passp
     return fail(invalid_argument("trailing bytes after the PKCS#12"));
   }
   const std::string pass(passphrase);
+  if (PKCS12_mac_present(p12.get()) == 1) {
+    // OpenSSL runs whatever count the file names: look before verifying.
+    const ASN1_INTEGER* mac_iter = nullptr;
+    PKCS12_get0_mac(nullptr, nullptr, nullptr, &mac_iter, p12.get());
+    // Absent means 1 (RFC 7292).
+    const long iter = mac_iter == nullptr ? 1 : ASN1_INTEGER_get(mac_iter);
+    if (iter < 0 || iter > kMaxKeyEncryptionIterations) {
+      ERR_clear_error();
+      return fail(invalid_argument("the PKCS#12 MAC asks for too many iterations"));
+    }
+  }
   if (PKCS12_mac_present(p12.get()) == 1 &&
       PKCS12_verify_mac(p12.get(), pass.c_str(), static_cast<int>(pass.size())) != 1) {
     ERR_clear_error();

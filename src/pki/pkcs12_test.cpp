@@ -52,17 +52,84 @@ TEST(Pkcs12, RoundTripBothCiphers) {
     TempDir dir;
     dir.write("f.p12", *der);
     auto out =
-        run("openssl pkcs12 -info -nokeys -in " + dir.file("f.p12") + " -passin 'pass:p12 pass'");
+        run("openssl pkcs12 -info -nodes -in " + dir.file("f.p12") + " -passin 'pass:p12 pass'");
     ASSERT_EQ(out.status, 0) << out.text;
     EXPECT_NE(out.text.find("friendlyName: mycs"), std::string::npos) << out.text;
     if (cipher == Pkcs12Cipher::kAes256) {
-      EXPECT_NE(out.text.find("MAC: sha256"), std::string::npos) << out.text;
-      EXPECT_NE(out.text.find("AES-256-CBC"), std::string::npos) << out.text;
+      // The default strength: 600,000 iterations for the key, the certificates and the
+      // MAC alike (a cheaper MAC would be the cheaper way to test passphrases).
+      for (const char* want :
+           {"MAC: sha256, Iteration 600000\n",
+            "PKCS7 Encrypted data: PBES2, PBKDF2, AES-256-CBC, Iteration 600000, PRF "
+            "hmacWithSHA256\n",
+            "Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC, Iteration 600000, PRF "
+            "hmacWithSHA256\n"}) {
+        EXPECT_NE(out.text.find(want), std::string::npos) << want << out.text;
+      }
     } else {
-      EXPECT_NE(out.text.find("MAC: sha1"), std::string::npos) << out.text;
-      EXPECT_NE(out.text.find("pbeWithSHA1And3-KeyTripleDES-CBC"), std::string::npos) << out.text;
+      EXPECT_NE(out.text.find("MAC: sha1, Iteration 600000\n"), std::string::npos) << out.text;
+      EXPECT_NE(out.text.find("pbeWithSHA1And3-KeyTripleDES-CBC, Iteration 600000"),
+                std::string::npos)
+          << out.text;
     }
   }
+}
+
+TEST(Pkcs12, IterationsForTestsAndTheirLimits) {
+  const Chain c = make_chain();
+  auto der = make_pkcs12(c.leaf, c.leaf_key, "pw", "", {}, Pkcs12Cipher::kAes256, 1000);
+  ASSERT_OK(der);
+  TempDir dir;
+  dir.write("f.p12", *der);
+  auto out = run("openssl pkcs12 -info -nokeys -in " + dir.file("f.p12") + " -passin pass:pw");
+  ASSERT_EQ(out.status, 0) << out.text;
+  EXPECT_NE(out.text.find("MAC: sha256, Iteration 1000\n"), std::string::npos) << out.text;
+  ASSERT_OK(parse_pkcs12(*der, "pw"));
+  EXPECT_CODE(make_pkcs12(c.leaf, c.leaf_key, "pw", "", {}, Pkcs12Cipher::kAes256, 0),
+              Code::kInvalidArgument);
+  EXPECT_CODE(make_pkcs12(c.leaf, c.leaf_key, "pw", "", {}, Pkcs12Cipher::kAes256,
+                          kMaxKeyEncryptionIterations + 1),
+              Code::kInvalidArgument);
+}
+
+TEST(Pkcs12, RefusesAMacAskingForAbsurdIterations) {
+  // The MAC's iteration count is read before the (otherwise hours long) verification.
+  const Chain c = make_chain();
+  TempDir dir;
+  dir.write("cert.pem", c.leaf.pem());
+  dir.write("key.pem", *c.leaf_key.to_encrypted_pkcs8_pem("pw", 1000));
+  auto out =
+      run("openssl pkcs12 -export -in " + dir.file("cert.pem") + " -inkey " + dir.file("key.pem") +
+          " -passin pass:pw -passout pass:pw -iter 1000 -nomaciter -macalg sha256 -out " +
+          dir.file("f.p12"));
+  ASSERT_EQ(out.status, 0) << out.text;
+  std::string der = dir.read("f.p12");
+  ASSERT_OK(parse_pkcs12(der, "pw"));
+  // With -nomaciter the MacData ends "... salt, no iterations": append
+  // INTEGER 0x7FFFFFFF by hand, fixing the lengths of MacData and the PFX.
+  ASSERT_EQ(static_cast<unsigned char>(der[0]), 0x30);
+  ASSERT_EQ(static_cast<unsigned char>(der[1]), 0x82);
+  const std::string iter("\x02\x04\x7F\xFF\xFF\xFF", 6);
+  // MacData = SEQUENCE { DigestInfo (SHA-256), salt }: its tag and length sit just
+  // before the DigestInfo's fixed prefix.
+  const std::string digest_info("\x30\x31\x30\x0D\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01", 15);
+  const std::size_t found = der.rfind(digest_info);
+  ASSERT_NE(found, std::string::npos);
+  ASSERT_GE(found, 2u);
+  const std::size_t mac = found - 2;
+  ASSERT_EQ(static_cast<unsigned char>(der[mac]), 0x30);
+  ASSERT_EQ(mac + 2 + static_cast<unsigned char>(der[mac + 1]), der.size());
+  der[mac + 1] = static_cast<char>(static_cast<unsigned char>(der[mac + 1]) + iter.size());
+  der += iter;
+  const std::size_t body = der.size() - 4;
+  der[2] = static_cast<char>(body >> 8);
+  der[3] = static_cast<char>(body & 0xFF);
+  dir.write("g.p12", der);
+  auto info = run("openssl pkcs12 -info -noout -in " + dir.file("g.p12") +
+                  " -passin pass:pw -nomacver 2>&1; openssl asn1parse -inform DER -in " +
+                  dir.file("g.p12") + " | tail -3");
+  EXPECT_NE(info.text.find(":7FFFFFFF"), std::string::npos) << info.text;
+  EXPECT_CODE(parse_pkcs12(der, "pw"), Code::kInvalidArgument);
 }
 
 TEST(Pkcs12, ReadsFilesMadeByOpenssl) {
@@ -70,7 +137,7 @@ TEST(Pkcs12, ReadsFilesMadeByOpenssl) {
   TempDir dir;
   dir.write("cert.pem", c.leaf.pem());
   dir.write("ca.pem", c.root.pem());
-  dir.write("key.pem", *c.leaf_key.to_pkcs8_encrypted_pem("kp"));
+  dir.write("key.pem", *c.leaf_key.to_encrypted_pkcs8_pem("kp", 1000));
   for (const std::string extra : {"", " -legacy"}) {
     auto out = run("openssl pkcs12 -export -in " + dir.file("cert.pem") + " -inkey " +
                    dir.file("key.pem") + " -passin pass:kp -certfile " + dir.file("ca.pem") +
@@ -93,7 +160,7 @@ TEST(Pkcs12, RejectsBadInput) {
   auto pub = Key::from_public_der(c.leaf_key.public_key_der());
   EXPECT_CODE(make_pkcs12(c.leaf, *pub, "pw", "x"), Code::kInvalidArgument);
 
-  auto der = make_pkcs12(c.leaf, c.leaf_key, "pw", "");
+  auto der = make_pkcs12(c.leaf, c.leaf_key, "pw", "", {}, Pkcs12Cipher::kAes256, 1000);
   ASSERT_OK(der);
   EXPECT_CODE(parse_pkcs12("", "pw"), Code::kInvalidArgument);
   EXPECT_CODE(parse_pkcs12("garbage", "pw"), Code::kInvalidArgument);

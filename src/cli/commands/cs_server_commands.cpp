@@ -6,6 +6,7 @@
 #include "cli/commands/cs_commands.h"
 #include "cli/context.h"
 #include "cli/questions.h"
+#include "cli/type7.h"
 #include "pki/name.h"
 
 namespace scepter::cli {
@@ -120,9 +121,10 @@ CmdResult database_level(Context& ctx, const Args& a) {
 
 CmdResult database_username(Context& ctx, const Args& a) {
   if (incomplete(a, "user")) return ctx.error("Incomplete command.");
-  return edit_config(ctx, [&](ServerConfig& c) {
+  return edit_config(ctx, [&](ServerConfig& c) -> Status {
+    ASSIGN_OR_RETURN(std::string pw, password_argument(a));
     c.db_username = a.has("no") ? "" : std::string(a.word("user"));
-    c.db_password = a.has("no") ? "" : std::string(a.word("password"));
+    c.db_password = a.has("no") ? "" : pw;
     return ok_status();
   });
 }
@@ -134,7 +136,7 @@ CmdResult database_archive(Context& ctx, const Args& a) {
       c.archive_password.clear();
       return ok_status();
     }
-    std::string pw(a.word("password"));
+    ASSIGN_OR_RETURN(std::string pw, password_argument(a));
     if (!pw.empty() && (pw.size() < 8 || pw.size() > 200)) {
       return invalid_argument("The archive password must be 8 to 200 characters long.");
     }
@@ -329,14 +331,15 @@ void write_servers(ca::Device& device, ConfigText& out) {
     }
     if (!c.db_username.empty()) {
       out.child("database username " + c.db_username +
-                (c.db_password.empty() ? "" : " password " + c.db_password));
+                (c.db_password.empty() ? "" : " password 7 " + type7_encode(c.db_password)));
     }
     if (!c.archive_enabled) {
       out.child("no database archive");
     } else if (c.archive_format == ca::ArchiveFormat::kPem || !c.archive_password.empty()) {
       out.child(std::string("database archive ") +
                 (c.archive_format == ca::ArchiveFormat::kPem ? "pem" : "pkcs12") +
-                (c.archive_password.empty() ? "" : " password " + c.archive_password));
+                (c.archive_password.empty() ? ""
+                                            : " password 7 " + type7_encode(c.archive_password)));
     }
     if (!c.issuer_name.empty()) out.child("issuer-name " + c.issuer_name);
     if (c.crl_lifetime_hours != 168)
@@ -361,6 +364,7 @@ void write_servers(ca::Device& device, ConfigText& out) {
     if (c.grant == ca::GrantMode::kAuto) out.child("grant auto");
     if (c.grant == ca::GrantMode::kNone) out.child("grant none");
     if (c.grant == ca::GrantMode::kRaAuto) out.child("grant ra-auto");
+      // Passwords as IOS type 7, never in clear (see cli/type7.h for what that is worth).
     if (c.hash != pki::Hash::kSha256) out.child(fmt::format("hash {}", pki::hash_name(c.hash)));
     if (c.auto_rollover_days) out.child(fmt::format("auto-rollover {}", *c.auto_rollover_days));
     if (c.mode == ca::ServerMode::kRa) out.child("mode ra");
@@ -401,12 +405,16 @@ void register_cs_server_commands(CommandTable& t) {
         {kNoHelp, kDb, "Certificate database level", "Only what is needed to go on issuing",
          "Also the name and expiry of each certificate", "Also each issued certificate"},
         database_level);
-  t.add(Node::kCsServer, "[no] database username [WORD$user] [password WORD$password]",
-        {kNoHelp, kDb, "Username to access the database", "Username", "Password", "The password"},
+  t.add(Node::kCsServer,
+        "[no] database username [WORD$user] [password [<0|7>$enc] WORD$password]",
+        {kNoHelp, kDb, "Username to access the database", "Username", "Password",
+         kHelpPasswordClear, kHelpPasswordHidden, "The password"},
         database_username);
-  t.add(Node::kCsServer, "database archive <pkcs12|pem>$format [password WORD$password]",
+  t.add(Node::kCsServer,
+        "database archive <pkcs12|pem>$format [password [<0|7>$enc] WORD$password]",
         {kDb, "CA key and certificate archive", "PKCS#12 archive (default)", "PEM archive",
-         "Password", "Archive password (8-200 characters)"},
+         "Password", kHelpPasswordClear, kHelpPasswordHidden,
+         "Archive password (8-200 characters)"},
         database_archive);
   t.add(Node::kCsServer, "no database archive", {kNoHelp, kDb, "CA key and certificate archive"},
         database_archive);
