@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Builds Scepter twice and runs every test:
+# Builds Scepter three times and runs every test:
 #   1. release build (gcc): unit tests and end-to-end integration tests;
-#   2. sanitizer build (clang, ASan+UBSan, libFuzzer coverage): the unit tests again, and
-#      each libFuzzer target for a short while.
+#   2. sanitizer build (clang, ASan+UBSan, libFuzzer coverage, -Wthread-safety): the unit
+#      tests again, and each libFuzzer target for a short while;
+#   3. ThreadSanitizer build (clang): the unit tests again (they include concurrent
+#      issuing, one-time password races and SCEP under load).
 # Exits non-zero when anything fails.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -44,4 +46,10 @@ for f in build-asan/fuzz/fuzz_*; do
   "$f" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=0 \
     "$corpus" "${seeds[@]}" 2>&1 | tail -n 2
 done
+echo "== ThreadSanitizer build (clang) and the unit tests under it"
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
+  -DCMAKE_CXX_FLAGS=-O1 -DSCEPTER_TSAN=ON -DSCEPTER_INTEGRATION=OFF >/dev/null
+ninja -C build-tsan -j "$jobs"
+ctest --test-dir build-tsan --output-on-failure -j "$jobs" -L unit
 echo "== all tests passed"

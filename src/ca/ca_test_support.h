@@ -2,7 +2,9 @@
 // Helpers for the ca/ unit tests only: a certificate server on a FakeClock in a scratch
 // directory, and PKCS#10 requests made with pki::make_csr. Header-only.
 
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include "ca/certificate_server.h"
@@ -19,9 +21,16 @@ namespace scepter::ca::testing {
 // 2027-01-15T08:00:00Z: calendar-valid, well before 2049.
 inline constexpr std::int64_t kStart = 1'800'000'000;
 
-// One RSA key for every CA in a test binary: generating 2048-bit keys is the slow part.
+// The CA key of every test CA: a fixed key from tests/keys (tests/keys/make.sh).
 inline const pki::Key& shared_ca_key() {
-  static const pki::Key key = *pki::Key::generate_rsa(2048);
+  static const pki::Key key = [] {
+    std::ifstream f(::scepter::testing::source_path("tests/keys/rsa-2048-b.pem"));
+    std::stringstream pem;
+    pem << f.rdbuf();
+    auto k = pki::Key::from_pem(pem.str());
+    CA_ASSERT(k.has_value(), "missing test key");
+    return *k;
+  }();
   return key;
 }
 
@@ -32,6 +41,8 @@ inline std::string make_csr_der(const std::string& subject, const std::string& c
   auto csr = pki::make_csr({.subject = name->get(), .key = *key, .challenge_password = challenge});
   return csr->der();
 }
+
+inline constexpr int kTestKdfIterations = 1000;
 
 // Resolves "nvram:x" to <dir>/x and absolute paths as they are, like Device does.
 inline files::Resolver resolver_for(const std::string& dir) {
@@ -50,7 +61,8 @@ inline files::Resolver resolver_for(const std::string& dir) {
 class ServerHarness {
  public:
   explicit ServerHarness(ServerConfig config = default_config()) {
-    keys_ = std::move(*KeyStore::open(dir_.file("keys"), "master-passphrase"));
+    // Cheap key derivation: the tests check what is encrypted, not how slowly.
+    keys_ = std::move(*KeyStore::open(dir_.file("keys"), "master-passphrase", kTestKdfIterations));
     KeyEntry e{"ca", shared_ca_key(), KeyUsage::kGeneralPurpose, true, clock_.now()};
     (void)keys_->put(e);
     make_server(std::move(config));
@@ -64,10 +76,12 @@ class ServerHarness {
   }
 
   // A new CertificateServer over the same directory and keys, as after a restart.
-  void make_server(ServerConfig config) {
+  // `opener` replaces SQLite for the main database (FaultyStore, a blocking opener...).
+  void make_server(ServerConfig config, StoreOpener opener = {}) {
     server_.reset();
     server_ = std::make_unique<CertificateServer>(
-        std::move(config), ServerDeps{*keys_, clock_, resolver_for(dir_.path()), dir_.path()});
+        std::move(config), ServerDeps{*keys_, clock_, resolver_for(dir_.path()), dir_.path(),
+                                      std::move(opener), kTestKdfIterations});
   }
 
   CertificateServer& server() { return *server_; }

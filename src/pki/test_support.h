@@ -14,6 +14,8 @@
 #include <string>
 
 #include "common/clock.h"
+#include "common/status.h"
+#include "common/testing.h"
 #include "pki/issuer.h"
 #include "pki/key.h"
 #include "pki/name.h"
@@ -84,17 +86,26 @@ inline std::string openssl_fingerprint(const std::string& der_file, const std::s
   return hex;
 }
 
-// Keys generated once per test binary (RSA generation is slow).
+// Fixed keys from tests/keys (made by tests/keys/make.sh): RSA generation is slow, and
+// fixed keys make every run the same.
+inline Key fixed_key(const std::string& name) {
+  std::ifstream f(::scepter::testing::source_path("tests/keys/" + name + ".pem"));
+  std::stringstream pem;
+  pem << f.rdbuf();
+  auto key = Key::from_pem(pem.str());
+  CA_ASSERT(key.has_value(), "missing test key");
+  return *key;
+}
 inline const Key& rsa_key_2048() {
-  static const Key key = *Key::generate_rsa(2048);
+  static const Key key = fixed_key("rsa-2048-a");
   return key;
 }
 inline const Key& rsa_key_1024() {
-  static const Key key = *Key::generate_rsa(1024);
+  static const Key key = fixed_key("rsa-1024");
   return key;
 }
 inline const Key& ec_key_256() {
-  static const Key key = *Key::generate_ec(256);
+  static const Key key = fixed_key("ec-p256");
   return key;
 }
 
