@@ -30,27 +30,13 @@ const char* grant_mode_text(GrantMode mode) {
   return "manual";
 }
 
-const char* server_state_name(ServerState state) {
-  switch (state) {
-    case ServerState::kDisabled:
-      return "disabled";
-    case ServerState::kEnabled:
-      return "enabled";
-    case ServerState::kCheckFailed:
-      return "check failed";
-    case ServerState::kWaitingForTime:
-      return "waiting for time setting";
-  }
-  return "disabled";
-}
-
 CertificateServer::CertificateServer(ServerConfig config, ServerDeps deps)
     : label_(config.label), deps_(std::move(deps)), config_(std::move(config)) {}
 
 CertificateServer::~CertificateServer() = default;
 
 ServerConfig CertificateServer::config() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return config_;
 }
 
@@ -86,17 +72,18 @@ Status CertificateServer::check_storage(const ServerConfig& cfg) const {
 }
 
 bool CertificateServer::needs_archive_password() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (has_ca_certificate() || !config_.archive_enabled || !config_.archive_password.empty()) {
-    return false;
-  }
+  return !has_ca_certificate() && needs_archive_password(config());
+}
+
+bool CertificateServer::needs_archive_password(const ServerConfig& cfg) const {
+  if (!cfg.archive_enabled || !cfg.archive_password.empty()) return false;
   // An operator's key that is not exportable is not archived (see generate_ca).
   auto key = deps_.keys.get(label_);
   return !key.has_value() || key->exportable;
 }
 
 Status CertificateServer::set_config(const ServerConfig& next) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   const ServerConfig& cur = config_;
   const bool running = state_ != ServerState::kDisabled;
   if (running) {
@@ -141,207 +128,227 @@ Status CertificateServer::set_config(const ServerConfig& next) {
 }
 
 ServerState CertificateServer::state() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return state_;
 }
 
 std::string CertificateServer::reason() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return reason_;
 }
 
 std::shared_ptr<CertificateServer::Runtime> CertificateServer::runtime() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (state_ != ServerState::kEnabled) return nullptr;
   return runtime_;
 }
 
-Result<EnableReport> CertificateServer::enable(const EnableOptions& options) {
-  std::lock_guard<std::mutex> lock(mu_);
-  want_enabled_ = true;
-  config_.shutdown = false;
-  auto report = enable_locked(options);
-  if (report.has_value()) {
-    log::trace(log::Category::kPkiServer, "CRYPTO_CS: exit FSM: new state enabled");
-    log::info("%PKI-6-CS_ENABLED: Certificate server {} now enabled.", label_);
-  }
-  return report;
+void CertificateServer::transition(LifeEvent event, std::string reason) {
+  const auto to = next_state(state_, event);
+  CA_ASSERT(to.has_value(), "certificate server life cycle: no such transition");
+  log::trace(log::Category::kPkiServer, "CRYPTO_CS: FSM: {} --{}--> {}", server_state_name(state_),
+             life_event_name(event), server_state_name(*to));
+  state_ = *to;
+  reason_ = std::move(reason);
 }
 
-Result<EnableReport> CertificateServer::enable_locked(const EnableOptions& options) {
-  log::trace(log::Category::kPkiServer,
-             "CRYPTO_CS: enter FSM: input state {}, input signal no shut",
-             server_state_name(state_));
-  if (state_ == ServerState::kEnabled) return EnableReport{};
-  log::trace(log::Category::kPkiServer, "CRYPTO_CS: starting enabling checks");
-  const ServerConfig cfg = config_;
-  if (to_unix(deps_.clock.now()) < kEarliestValidTime) {
-    state_ = ServerState::kWaitingForTime;
-    reason_ = "waiting for time setting";
-    return fail(unavailable("Time has not been set. Cannot start the Certificate server."));
-  }
-  auto fail_check = [&](Status s) -> Result<EnableReport> {
-    // The timer retries every second: log a reason once, not at every retry.
-    if (state_ != ServerState::kCheckFailed || reason_ != s.message()) {
-      log::warn("certificate server {}: enabling check failed: {}", label_, s.message());
+Result<EnableReport> CertificateServer::enable(const EnableOptions& options) {
+  // One enabling run at a time (the operator's, or the timer's retry); show and SCEP only
+  // take mu_, for a moment, and are never blocked by key generation or database work.
+  MutexLock run(enable_mu_);
+  return enable_run(options, LifeEvent::kNoShutdown);
+}
+
+Result<EnableReport> CertificateServer::enable_run(const EnableOptions& options,
+                                                   LifeEvent trigger) {
+  ServerConfig cfg;
+  std::uint64_t generation = 0;
+  {
+    MutexLock lock(mu_);
+    want_enabled_ = true;
+    config_.shutdown = false;
+    if (state_ == ServerState::kEnabled) return EnableReport{};
+    if (state_ == ServerState::kCheckFailed && runtime_) {
+      // A critical failure with the state intact: recovery is the timer's (tick()).
+      return fail(unavailable(reason_));
     }
-    state_ = ServerState::kCheckFailed;
-    reason_ = s.message();
-    return fail(s);
+    if (!next_state(state_, trigger).has_value()) {
+      return fail(
+          unavailable(fmt::format("The certificate server is {}.", server_state_name(state_))));
+    }
+    transition(trigger);
+    cfg = config_;
+    generation = ++generation_;
+  }
+  log::trace(log::Category::kPkiServer, "CRYPTO_CS: starting enabling checks");
+  Prepared p = prepare(cfg, options);
+
+  MutexLock lock(mu_);
+  if (generation != generation_ || state_ != ServerState::kChecking) {
+    // `shutdown` while the checks ran: their result is void.
+    return fail(unavailable("The certificate server was shut down."));
+  }
+  if (!p.failure.ok()) {
+    // The timer retries every second: log a reason once, not at every retry.
+    if (p.failure.message() != last_failure_) {
+      log::warn("certificate server {}: enabling check failed: {}", label_, p.failure.message());
+      last_failure_ = p.failure.message();
+    }
+    transition(p.event, p.event == LifeEvent::kClockInvalid ? "waiting for time setting"
+                                                            : p.failure.message());
+    return fail(p.failure);
+  }
+  if (!p.issuer_name.empty()) config_.issuer_name = p.issuer_name;
+  runtime_ = std::move(p.runtime);
+  last_failure_.clear();
+  transition(LifeEvent::kChecksPassed);
+  log::trace(log::Category::kPkiServer, "CRYPTO_CS: SCEP server started");
+  log::info("%PKI-6-CS_ENABLED: Certificate server {} now enabled.", label_);
+  return p.report;
+}
+
+// The enabling checks and the first-time generation, outside mu_. Returns the runtime
+// to publish, or the failure and the life-cycle event it stands for.
+CertificateServer::Prepared CertificateServer::prepare(const ServerConfig& cfg,
+                                                       const EnableOptions& options) {
+  Prepared p;
+  auto fail_with = [&](Status s, LifeEvent event = LifeEvent::kCheckFailed) -> Prepared {
+    p.failure = std::move(s);
+    p.event = event;
+    p.runtime.reset();
+    return std::move(p);
   };
-  if (Status s = check_storage(cfg); !s.ok()) return fail_check(s);
+  if (to_unix(deps_.clock.now()) < kEarliestValidTime) {
+    return fail_with(unavailable("Time has not been set. Cannot start the Certificate server."),
+                     LifeEvent::kClockInvalid);
+  }
+  if (Status s = check_storage(cfg); !s.ok()) return fail_with(s);
   files::FileSet files = file_set(cfg);
   auto rt = std::make_shared<Runtime>();
   auto ser_path = files.path_for(files::FileType::kSer, label_ + ".ser");
-  if (!ser_path.has_value()) return fail_check(ser_path.error());
-  if (has_ca_certificate() && !fs::exists(*ser_path)) {
+  if (!ser_path.has_value()) return fail_with(ser_path.error());
+  const bool ca_exists = has_ca_certificate();
+  if (ca_exists && !fs::exists(*ser_path)) {
     // Do not create an empty database next to an existing CA: a new serial sequence
     // would repeat serials already issued.
-    return fail_check(unavailable(fmt::format(
+    return fail_with(unavailable(fmt::format(
         "The CA certificate exists but there is no database {}{}.ser; move the existing "
         "database to the new location.",
         files.url_for(files::FileType::kSer), label_)));
   }
+  if (!ca_exists && needs_archive_password(cfg) && options.archive_password.empty()) {
+    return fail_with(permission_denied("The CA key archive needs a password: enter \"no "
+                                       "shutdown\" on the console to give it."),
+                     LifeEvent::kNeedsOperator);
+  }
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: file opened: {}{}.ser",
              files.url_for(files::FileType::kSer), label_);
-  auto store = store::open_store({"sqlite:" + *ser_path});
+  auto store =
+      deps_.open_store ? deps_.open_store(*ser_path) : store::open_store({"sqlite:" + *ser_path});
   if (!store.has_value()) {
-    return fail_check(unavailable("Storage inaccessible: " + store.error().message()));
+    return fail_with(unavailable("Storage inaccessible: " + store.error().message()));
   }
   rt->store = std::move(*store);
 
-  EnableReport report;
   auto ca_der = rt->store->meta(kMetaCaCert);
-  if (!ca_der.has_value()) return fail_check(ca_der.error());
+  if (!ca_der.has_value()) return fail_with(ca_der.error());
   if (!ca_der->has_value()) {
-    if (has_ca_certificate()) {
-      return fail_check(unavailable(fmt::format(
+    if (ca_exists) {
+      return fail_with(unavailable(fmt::format(
           "The CA certificate exists but the database {}{}.ser does not hold it; move the "
           "existing database to the new location.",
           files.url_for(files::FileType::kSer), label_)));
     }
-    Status s = generate_ca(*rt, cfg, report, options);
-    if (!s.ok()) return fail_check(s);
+    Status s = generate_ca(*rt, cfg, p.report, options);
+    if (!s.ok()) return fail_with(s);
   } else {
     log::trace(log::Category::kPkiServer, "CRYPTO_CS: found existing serial file.");
     auto cert = pki::Certificate::from_der(**ca_der);
-    if (!cert.has_value()) return fail_check(cert.error());
+    if (!cert.has_value()) return fail_with(cert.error());
     auto key = deps_.keys.get(label_);
     if (!key.has_value()) {
-      return fail_check(not_found("The CA key " + label_ + " does not exist."));
+      return fail_with(not_found("The CA key " + label_ + " does not exist."));
     }
     auto cert_key = cert->public_key();
     if (!cert_key.has_value() || !key->key.equals_public(*cert_key)) {
-      return fail_check(
+      return fail_with(
           invalid_argument("The key " + label_ + " does not match the CA certificate."));
     }
     // The issuer name is fixed by the certificate; a configuration that lost it (never
     // saved) shows the truth.
     std::string issuer = pki::format_dn_config(cert->subject());
-    if (config_.effective_issuer() != issuer) config_.issuer_name = issuer;
+    if (cfg.effective_issuer() != issuer) p.issuer_name = issuer;
     rt->ca_cert = std::move(*cert);
     rt->ca_key = key->key;
     if (!fs::exists(trustpoint_cert_path())) {
       Status s = fs::write_atomic(trustpoint_cert_path(), rt->ca_cert->der());
-      if (!s.ok()) return fail_check(s);
+      if (!s.ok()) return fail_with(s);
     }
   }
-  // The last serial. Every issue writes it with the certificate, but concurrent issues
-  // may commit out of order, so look past it for a few serials that a later-committing
-  // (lower) write left unrecorded; far more than the number of concurrent issuers.
-  auto last = rt->store->meta(kMetaLastSerial);
-  if (!last.has_value()) return fail_check(last.error());
-  rt->last_serial = last->has_value() ? std::stoull(**last) : 0;
-  for (Serial probe = rt->last_serial + 1; probe <= rt->last_serial + 1024; ++probe) {
-    auto found = rt->store->certificate(probe);
-    if (found.has_value()) {
-      rt->last_serial = probe;
-    } else if (found.error().code() != Code::kNotFound) {
-      return fail_check(found.error());
-    }
-  }
-  auto last_req = rt->store->meta(kMetaLastRequest);
-  if (!last_req.has_value()) return fail_check(last_req.error());
-  rt->last_request = last_req->has_value() ? std::stoll(**last_req) : 0;
-  // Concurrent submits may commit out of order: never hand out an id still in use.
-  auto stored_requests = rt->store->requests();
-  if (!stored_requests.has_value()) return fail_check(stored_requests.error());
-  for (const auto& r : *stored_requests) rt->last_request = std::max(rt->last_request, r.id);
-  rt->last_issued = rt->last_serial;
-  log::trace(log::Category::kPkiServer, "CRYPTO_CS: last issued serial number is 0x{:X}",
-             rt->last_serial);
-  Status crl = load_crl(*rt, cfg);
-  if (!crl.ok()) return fail_check(crl);
-  auto otp = rt->store->meta(kMetaOtp);
-  if (otp.has_value() && otp->has_value()) {
-    auto space = (*otp)->find(' ');
-    if (space != std::string::npos) {
-      rt->otp_digest = (*otp)->substr(0, space);
-      rt->otp_expires = from_unix(std::stoll((*otp)->substr(space + 1)));
-    }
-  }
-  runtime_ = rt;
-  state_ = ServerState::kEnabled;
-  reason_.clear();
-  log::trace(log::Category::kPkiServer, "CRYPTO_CS: SCEP server started");
-  return report;
+  rt->issuer = std::make_unique<Issuer>(*rt->store, *rt->ca_cert, *rt->ca_key, deps_.clock);
+  auto last = rt->store->last_serial();
+  if (!last.has_value()) return fail_with(last.error());
+  rt->issuer->note_issued(*last);
+  if (Status s = repair_recent_cert_files(*rt, cfg, *last); !s.ok()) return fail_with(s);
+  log::trace(log::Category::kPkiServer, "CRYPTO_CS: last issued serial number is 0x{:X}", *last);
+  rt->otp = std::make_unique<OtpStore>(*rt->store, deps_.clock);
+  if (Status s = rt->otp->load(); !s.ok()) return fail_with(s);
+  if (Status s = load_crl(*rt, cfg); !s.ok()) return fail_with(s);
+  p.runtime = std::move(rt);
+  return p;
 }
 
 void CertificateServer::shutdown() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   want_enabled_ = false;
   config_.shutdown = true;
+  ++generation_;     // an enabling run in progress is void
   runtime_.reset();  // in-flight operations keep their shared_ptr until they finish
-  state_ = ServerState::kDisabled;
-  reason_.clear();
+  if (state_ != ServerState::kDisabled) transition(LifeEvent::kShutdown);
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: SCEP server stopped");
 }
 
 void CertificateServer::fail_critical(const Status& why) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (state_ != ServerState::kEnabled) return;
-  state_ = ServerState::kCheckFailed;
-  reason_ = why.message();
+  transition(LifeEvent::kCriticalFailure, why.message());
   log::error("certificate server {} disabled: {}", label_, why.message());
 }
 
 void CertificateServer::tick() {
   std::shared_ptr<Runtime> rt;
+  bool retry = false;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (!want_enabled_) return;
     const bool clock_valid = to_unix(deps_.clock.now()) >= kEarliestValidTime;
     if (state_ == ServerState::kEnabled && !clock_valid) {
       // `clock set` into the past: stop issuing until the time is right again.
-      state_ = ServerState::kWaitingForTime;
-      reason_ = "waiting for time setting";
+      transition(LifeEvent::kClockInvalid, "waiting for time setting");
       log::warn("certificate server {}: the clock is not set; issuing suspended", label_);
       return;
     }
     if (state_ == ServerState::kWaitingForTime && runtime_ && clock_valid) {
-      state_ = ServerState::kEnabled;
-      reason_.clear();
+      transition(LifeEvent::kClockValid);
       log::info("%PKI-6-CS_ENABLED: Certificate server {} now enabled.", label_);
     }
-    if (state_ != ServerState::kEnabled) {
-      // Recovery: a failed check or a critical failure is retried until it passes.
-      if (runtime_ && state_ == ServerState::kCheckFailed) {
-        rt = runtime_;
-      } else {
-        // A first enable that still needs the operator's archive passphrase is not
-        // retried behind their back.
-        if (!has_ca_certificate() && config_.archive_enabled && config_.archive_password.empty()) {
-          return;
-        }
-        runtime_.reset();
-        auto r = enable_locked(EnableOptions{});
-        if (!r.has_value()) return;
-        log::info("%PKI-6-CS_ENABLED: Certificate server {} now enabled.", label_);
-        return;
-      }
+    if (state_ == ServerState::kEnabled || (state_ == ServerState::kCheckFailed && runtime_)) {
+      rt = runtime_;  // issuing, or recovering from a critical failure
     } else {
-      rt = runtime_;
+      // A failed check is retried until it passes; a server waiting for its operator (the
+      // first `no shutdown` needs the archive password) is not retried behind their back.
+      retry = state_ == ServerState::kCheckFailed ||
+              (state_ == ServerState::kWaitingForTime && !runtime_ && clock_valid);
+      if (retry) runtime_.reset();
     }
+  }
+  if (retry) {
+    // Never wait behind the operator's own enabling run (it may be generating a key).
+    if (enable_mu_.try_lock()) {
+      (void)enable_run(EnableOptions{}, LifeEvent::kRetry);
+      enable_mu_.unlock();
+    }
+    return;
   }
   if (!rt) return;
   {
@@ -360,13 +367,12 @@ void CertificateServer::tick() {
     }
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (state_ == ServerState::kCheckFailed && runtime_ == rt) {
       // The failure may have been a certificate file rather than the CRL: come back only
       // once every storage location can be written again.
       if (!check_storage(config_).ok()) return;
-      state_ = ServerState::kEnabled;
-      reason_.clear();
+      transition(LifeEvent::kRecovered);
       log::info("certificate server {} back to normal", label_);
     }
   }
@@ -386,7 +392,7 @@ ServerInfo CertificateServer::info() const {
   ServerInfo out;
   std::shared_ptr<Runtime> rt;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     out.config = config_;
     out.state = state_;
     out.reason = reason_;
@@ -394,10 +400,7 @@ ServerInfo CertificateServer::info() const {
   }
   if (rt) {
     out.ca_certificate = rt->ca_cert;
-    {
-      std::lock_guard<std::mutex> lock(rt->alloc_mu);
-      out.last_serial = rt->last_issued;
-    }
+    out.last_serial = rt->issuer->last_issued();
     std::lock_guard<std::mutex> lock(rt->crl_mu);
     if (!rt->crl_der.empty()) out.crl_next_update = rt->crl_next_update;
   } else {

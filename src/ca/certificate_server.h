@@ -3,18 +3,19 @@
 // (once generated), the main database (LABEL.ser), the request database, issuing,
 // revocation and the CRL, and the one-time enrollment password.
 //
-// Life cycle, as the IOS guide describes it:
-//   shutdown (configuration unlocked) --no shutdown--> enabling checks --> enabled
-//   enabled --critical failure (e.g. CRL cannot be written)--> disabled with a reason,
-//   back to enabled by itself (tick()) once the cause is fixed.
-// The first `no shutdown` generates the key (if LABEL has none), the self-signed CA
-// certificate (serial 1), the archive and the first CRL.
+// It is a facade over parts with one job each: the request policy (request_policy.h)
+// decides, the Issuer (issuer.h) makes and commits certificates, OtpStore keeps the
+// one-time password, and the life cycle (life_cycle.h, docs/life-cycle.md) is an
+// explicit state table. The first `no shutdown` generates the key (if LABEL has none),
+// the self-signed CA certificate (serial 1), the archive and the first CRL — outside the
+// server's lock, so `show` and SCEP are never blocked by it.
 //
 // Thread safety: every public method is safe to call from several threads (CLI
-// sessions, SCEP requests, the timer thread). Issuing allocates the serial under a short
-// lock and signs outside it; revocations and CRL builds are serialised by the CRL lock.
+// sessions, SCEP requests, the timer thread). Serials come from the store; signing holds
+// no lock; revocations and CRL builds are serialised by the CRL lock.
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -22,13 +23,18 @@
 #include <vector>
 
 #include "ca/keystore.h"
+#include "ca/life_cycle.h"
+#include "ca/otp_store.h"
+#include "ca/request_policy.h"
 #include "ca/server_config.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "files/file_set.h"
 #include "pki/certificate.h"
 #include "pki/crl.h"
 #include "pki/csr.h"
+#include "pki/key.h"
 #include "store/store.h"
 
 namespace scepter::ca {
@@ -37,13 +43,6 @@ using store::RequestId;
 using store::RequestRecord;
 using store::RequestState;
 using store::Serial;
-
-enum class ServerState {
-  kDisabled,        // shut down by the operator
-  kEnabled,         // issuing
-  kCheckFailed,     // an enabling check or a critical operation failed (reason())
-  kWaitingForTime,  // the clock is not calendar-valid
-};
 
 // Where a request came from and how its certificate is shown when granted.
 enum class RequestSource { kManualBase64 = 0, kManualPem = 1, kScep = 2 };
@@ -80,15 +79,6 @@ struct ScepRequest {
   bool renewal = false;         // messageType RenewalReq (17)
 };
 
-// RFC 8894 failInfo values.
-enum class ScepFailInfo {
-  kBadAlg = 0,
-  kBadMessageCheck = 1,
-  kBadRequest = 2,
-  kBadTime = 3,
-  kBadCertId = 4
-};
-
 // The answer a SCEP CertRep carries.
 struct ScepOutcome {
   enum class Status { kSuccess, kPending, kFailure };
@@ -103,11 +93,6 @@ struct ScepOutcome {
 struct SigningIdentity {
   pki::Certificate certificate;
   pki::Key key;
-};
-
-struct OneTimePassword {
-  std::string password;
-  TimePoint expires{};
 };
 
 // A snapshot for `show crypto pki server`.
@@ -125,11 +110,19 @@ struct CrlSummary {
   pki::CrlInfo info;
 };
 
+// Opens the main database at a local path (LABEL.ser). Tests inject engines (memory,
+// FaultyStore) here; empty means SQLite.
+using StoreOpener = std::function<Result<std::unique_ptr<store::Store>>(const std::string& path)>;
+
 struct ServerDeps {
   KeyStore& keys;
   Clock& clock;
   files::Resolver resolver;
   std::string trustpoint_dir;  // where the CA certificate copy lives (nvram)
+  StoreOpener open_store = {};
+  // PBKDF2 iterations protecting the CA key archive (.p12 / .pem). Tests lower it; the
+  // default is the project's standard for keys at rest (pki/key.h).
+  int archive_kdf_iterations = pki::kKeyEncryptionIterations;
 };
 
 class CertificateServer {
@@ -171,7 +164,9 @@ class CertificateServer {
   Result<std::vector<IssuedCertificate>> grant(std::optional<RequestId> id);
   Status reject(std::optional<RequestId> id);
   Status remove(std::optional<RequestId> id);
+  // The newest kMaxListedRequests requests, newest first.
   Result<std::vector<RequestRecord>> requests() const;
+  static constexpr std::size_t kMaxListedRequests = 1000;
 
   // --- certificates and revocation ---
   // Fails with kNotFound for an unknown serial, kAlreadyExists when already revoked.
@@ -203,19 +198,51 @@ class CertificateServer {
  private:
   struct Runtime;  // what exists only while enabled: store, CA key, CRL builder
 
-  Status run_checks();
-  Result<EnableReport> enable_locked(const EnableOptions& options);
+  // What prepare() made ready, or why it could not.
+  struct Prepared {
+    std::shared_ptr<Runtime> runtime;
+    EnableReport report;
+    std::string issuer_name;  // the CA certificate's, when the configuration lost it
+    Status failure;
+    LifeEvent event = LifeEvent::kCheckFailed;
+  };
+  Result<EnableReport> enable_run(const EnableOptions& options, LifeEvent trigger)
+      REQUIRES(enable_mu_);
+  Prepared prepare(const ServerConfig& cfg, const EnableOptions& options);
+  void transition(LifeEvent event, std::string reason = {}) REQUIRES(mu_);
+  bool needs_archive_password(const ServerConfig& cfg) const;
   Status generate_ca(Runtime& rt, const ServerConfig& cfg, EnableReport& report,
                      const EnableOptions& options);
   Status load_crl(Runtime& rt, const ServerConfig& cfg);
   Status publish_crl_locked(Runtime& rt, const ServerConfig& cfg);
-  Result<pki::Certificate> issue_for(Runtime& rt, RequestRecord& request,
-                                     const pki::Csr* parsed = nullptr);
-  Result<ScepOutcome> scep_answer_existing(Runtime& rt, RequestRecord& request);
+  // The request policy's inputs for one request, and its decision.
+  struct Evaluation {
+    Decision decision;
+    RequestClass request_class = RequestClass::kEndEntity;
+    Signer signer = Signer::kNone;
+    std::optional<pki::Certificate> signer_cert;  // when the signer is a certificate of ours
+  };
+  struct Decided {
+    Decision decision;
+    std::optional<pki::Certificate> certificate;  // when granted
+  };
+  Signer classify_signer(Runtime& rt, std::string_view der,
+                         std::optional<pki::Certificate>& cert) const;
+  Result<Evaluation> evaluate(Runtime& rt, const pki::Csr& csr, RequestPath path,
+                              std::string_view signer_der, const ServerConfig& cfg, bool allow_otp);
+  // A new request: decides, then issues (kGrant), stores it (kPending) or drops it.
+  Result<Decided> decide_and_record(Runtime& rt, RequestRecord& req, const pki::Csr& csr,
+                                    RequestPath path, const ServerConfig& cfg);
+  Result<pki::Certificate> issue_granted(Runtime& rt, RequestRecord& request, const pki::Csr& csr,
+                                         const Evaluation& ev, const ServerConfig& cfg);
+  Result<ScepOutcome> scep_answer_existing(Runtime& rt, const RequestRecord& request);
+  Result<ScepOutcome> answer_closed(Runtime& rt, const RequestRecord& request);
+  static std::mutex& transaction_stripe(Runtime& rt, const std::string& tid);
   Result<std::vector<RequestRecord>> open_requests(Runtime& rt, std::optional<RequestId> id,
                                                    std::string_view verb);
-  bool issued_by_us(Runtime& rt, const pki::Certificate& cert) const;
   Status write_cert_files(const ServerConfig& cfg, const store::CertRecord& rec);
+  Status ensure_cert_files(const ServerConfig& cfg, const store::CertRecord& rec);
+  Status repair_recent_cert_files(Runtime& rt, const ServerConfig& cfg, Serial last);
   void fail_critical(const Status& why);
   void expire_requests(Runtime& rt);
   std::shared_ptr<Runtime> runtime() const;
@@ -229,14 +256,18 @@ class CertificateServer {
   const std::string label_;
   ServerDeps deps_;
 
-  mutable std::mutex mu_;                       // config, state, runtime pointer
-  ServerConfig config_;                         // GUARDED_BY(mu_)
-  ServerState state_ = ServerState::kDisabled;  // GUARDED_BY(mu_)
-  std::string reason_;                          // GUARDED_BY(mu_)
-  std::shared_ptr<Runtime> runtime_;            // GUARDED_BY(mu_)
-  bool want_enabled_ = false;                   // GUARDED_BY(mu_): operator said no shutdown
+  // Held for a whole enabling run (checks, key generation, database open, CRL), never
+  // by show or SCEP paths.
+  Mutex enable_mu_ ACQUIRED_BEFORE(mu_);
+  // Held for moments only: the configuration, the state and the runtime pointer.
+  mutable Mutex mu_;
+  ServerConfig config_ GUARDED_BY(mu_);
+  ServerState state_ GUARDED_BY(mu_) = ServerState::kDisabled;
+  std::string reason_ GUARDED_BY(mu_);
+  std::string last_failure_ GUARDED_BY(mu_);  // logged once, not at every retry
+  std::shared_ptr<Runtime> runtime_ GUARDED_BY(mu_);
+  bool want_enabled_ GUARDED_BY(mu_) = false;     // the operator said `no shutdown`
+  std::uint64_t generation_ GUARDED_BY(mu_) = 0;  // bumped by shutdown: voids a run
 };
-
-const char* server_state_name(ServerState state);
 
 }  // namespace scepter::ca

@@ -239,13 +239,13 @@ TEST_F(CertificateServerTest, ManualPolicyGrantRejectRemove) {
   EXPECT_EQ(submit("CN=next").request.id, 5);  // ids are never reused
 }
 
-TEST_F(CertificateServerTest, GrantNoneDenies) {
+TEST_F(CertificateServerTest, GrantNoneRefusesAndStoresNothing) {
   enable();
   set_grant(GrantMode::kNone);
-  SubmitOutcome out = submit("CN=n");
-  EXPECT_EQ(out.request.state, RequestState::kDenied);
-  EXPECT_FALSE(out.certificate.has_value());
-  EXPECT_EQ(requests().at(0).state, RequestState::kDenied);
+  auto out = h_.server().submit(make_csr_der("CN=n"), RequestSource::kManualPem);
+  EXPECT_CODE(out, Code::kPermissionDenied);
+  EXPECT_NE(out.error().message().find("grant none"), std::string::npos);
+  EXPECT_TRUE(requests().empty());
 }
 
 TEST_F(CertificateServerTest, OneTimePasswordGrantsOnceUntilItExpires) {
@@ -287,7 +287,7 @@ TEST_F(CertificateServerTest, BadRequestsAreRefusedAndNotRecorded) {
   auto name = pki::parse_dn("CN=small");
   auto csr = pki::make_csr({.subject = name->get(), .key = *small});
   ASSERT_OK(csr);
-  EXPECT_CODE(h_.server().submit(csr->der(), RequestSource::kManualPem), Code::kInvalidArgument);
+  EXPECT_CODE(h_.server().submit(csr->der(), RequestSource::kManualPem), Code::kPermissionDenied);
   EXPECT_TRUE(requests().empty());
   EXPECT_EQ(submit("CN=good").request.id, 1);
 }

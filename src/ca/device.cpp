@@ -3,6 +3,7 @@
 #include <string>
 
 #include "common/fs.h"
+#include "common/parse.h"
 
 namespace scepter::ca {
 namespace {
@@ -13,12 +14,12 @@ bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.
 
 }  // namespace
 
-Device::Device(DeviceOptions options, SystemClock& clock)
+Device::Device(DeviceOptions options, SettableClock& clock)
     : options_(std::move(options)), clock_(clock) {}
 
 Device::~Device() = default;
 
-Result<std::unique_ptr<Device>> Device::create(DeviceOptions options, SystemClock& clock) {
+Result<std::unique_ptr<Device>> Device::create(DeviceOptions options, SettableClock& clock) {
   if (options.nvram_dir.empty()) return fail(invalid_argument("no nvram directory given"));
   while (options.nvram_dir.size() > 1 && options.nvram_dir.back() == '/') {
     options.nvram_dir.pop_back();
@@ -33,11 +34,13 @@ Result<std::unique_ptr<Device>> Device::create(DeviceOptions options, SystemCloc
   // The clock offset set by `clock set` survives restarts, as a router's calendar does.
   auto saved = fs::read_file(device->nvram_dir() + "/" + std::string(kClockFile));
   if (saved.has_value()) {
-    try {
-      clock.set_offset_seconds(std::stoll(*saved));
-    } catch (...) {
+    std::string_view text(*saved);
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+    auto offset = parse_decimal<std::int64_t>(text);
+    if (!offset.has_value()) {
       return fail(invalid_argument("corrupt " + std::string(kClockFile) + " in nvram"));
     }
+    clock.set_offset_seconds(*offset);
   }
   return device;
 }
@@ -121,6 +124,16 @@ Result<std::string> Device::resolve_local_url(std::string_view url) const {
     }
   }
   return fail(invalid_argument("invalid URL " + std::string(url)));
+}
+
+HttpConfig Device::http() const {
+  MutexLock lock(http_mu_);
+  return http_;
+}
+
+void Device::edit_http(const std::function<void(HttpConfig&)>& edit) {
+  MutexLock lock(http_mu_);
+  edit(http_);
 }
 
 }  // namespace scepter::ca

@@ -6,6 +6,7 @@
 // Thread safety: configuration changes and reads made by CLI sessions take mutex();
 // objects handed out (CertificateServer, KeyStore) are themselves thread-safe.
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -17,6 +18,7 @@
 #include "ca/certificate_server.h"
 #include "ca/keystore.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "pki/digest.h"
 
@@ -51,7 +53,7 @@ struct HttpConfig {
 class Device {
  public:
   // Fails with kUnavailable if nvram_dir cannot be created or read.
-  static Result<std::unique_ptr<Device>> create(DeviceOptions options, SystemClock& clock);
+  static Result<std::unique_ptr<Device>> create(DeviceOptions options, SettableClock& clock);
   ~Device();
 
   std::mutex& mutex() { return mu_; }
@@ -59,7 +61,7 @@ class Device {
   const std::string& hostname() const { return hostname_; }
   void set_hostname(std::string name) { hostname_ = std::move(name); }
 
-  SystemClock& clock() { return clock_; }
+  SettableClock& clock() { return clock_; }
   // `clock set`: moves the server clock and persists the offset in nvram.
   Status set_clock(TimePoint t);
 
@@ -81,7 +83,10 @@ class Device {
   ServerDeps server_deps();
 
   std::map<std::string, TrustpointConfig>& trustpoints() { return trustpoints_; }
-  HttpConfig& http() { return http_; }
+  // The `ip http` settings: read by the HTTP front end's timer without the CLI's lock, so
+  // a long CLI line (key generation) never holds the listener back.
+  HttpConfig http() const;
+  void edit_http(const std::function<void(HttpConfig&)>& edit);
 
   // Timers of every server; the daemon calls it about once a second.
   void tick();
@@ -92,17 +97,18 @@ class Device {
   Result<std::string> resolve_local_url(std::string_view url) const;
 
  private:
-  Device(DeviceOptions options, SystemClock& clock);
+  Device(DeviceOptions options, SettableClock& clock);
 
   DeviceOptions options_;
-  SystemClock& clock_;
+  SettableClock& clock_;
   std::mutex mu_;
   std::string hostname_ = "Router";
   std::unique_ptr<KeyStore> keys_;
   mutable std::mutex servers_mu_;
   std::map<std::string, std::shared_ptr<CertificateServer>> servers_;  // GUARDED_BY(servers_mu_)
   std::map<std::string, TrustpointConfig> trustpoints_;                // GUARDED_BY(mu_)
-  HttpConfig http_;                                                    // GUARDED_BY(mu_)
+  mutable Mutex http_mu_;
+  HttpConfig http_ GUARDED_BY(http_mu_);
 };
 
 }  // namespace scepter::ca

@@ -22,6 +22,8 @@ inline constexpr int kMinRequestHours = 1, kMaxRequestHours = 1000;
 inline constexpr int kMaxAutoRolloverDays = 1825;
 inline constexpr int kCertMarginDays = 30;  // certificate lifetime <= CA lifetime - 30 days
 inline constexpr int kDefaultCaKeyBits = 2048;
+inline constexpr int kDefaultMinRsaBits = 2048, kLowestMinRsaBits = 1024, kHighestMinRsaBits = 4096;
+inline constexpr int kDefaultMaxPendingRequests = 1000, kMaxPendingRequestsLimit = 1000000;
 
 struct ServerConfig {
   std::string label;
@@ -44,6 +46,14 @@ struct ServerConfig {
   ServerMode mode = ServerMode::kRoot;
   // Scepter extension (`scep allow-des`): accept single-DES envelopes from old IOS.
   bool scep_allow_des = false;
+  // `grant auto renewal` (default on): a request signed by a valid certificate of this CA
+  // for exactly that certificate's identity is granted without the operator.
+  bool renewal_auto = true;
+  // Scepter extension (`limit rsa-key-size minimum BITS`): smallest requester RSA key.
+  int min_rsa_bits = kDefaultMinRsaBits;
+  // Scepter extension (`limit pending-requests N`): requests waiting for the operator;
+  // new ones past it are refused.
+  int max_pending_requests = kDefaultMaxPendingRequests;
   bool shutdown = true;
 
   std::string effective_issuer() const { return issuer_name.empty() ? "CN=" + label : issuer_name; }

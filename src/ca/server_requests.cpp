@@ -1,91 +1,130 @@
-// CertificateServer: the enrollment request database, granting and issuing, and the
-// one-time enrollment password.
+// CertificateServer: the enrollment request database, the request policy's inputs, and
+// granting.
 
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <openssl/objects.h>
 
 #include "ca/certificate_server.h"
 #include "ca/server_runtime.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "pki/csr.h"
-#include "pki/digest.h"
-#include "pki/encoding.h"
+#include "pki/identity.h"
 #include "pki/issuer.h"
 #include "pki/name.h"
 
 namespace scepter::ca {
 namespace {
 
-std::string sha256_hex(std::string_view s) {
-  return pki::hex_upper(pki::digest(pki::Hash::kSha256, s));
-}
+constexpr std::string_view kRaRoleName = "ioscs RA";
 
 }  // namespace
 
-Result<pki::Certificate> CertificateServer::issue_for(Runtime& rt, RequestRecord& request,
-                                                      const pki::Csr* parsed) {
-  const ServerConfig cfg = config();
-  std::optional<pki::Csr> reparsed;
-  if (parsed == nullptr) {
-    ASSIGN_OR_RETURN(reparsed, pki::Csr::parse(request.csr_der));
-    parsed = &*reparsed;
-  }
-  const pki::Csr& csr = *parsed;
-  const TimePoint now = deps_.clock.now();
-  if (now >= rt.ca_cert->not_after()) {
-    return fail(
-        unavailable(fmt::format("The CA certificate expired at {}; no certificate can "
-                                "be issued.",
-                                format_ios_time(rt.ca_cert->not_after()))));
-  }
-  TimePoint not_after = now + std::chrono::days(cfg.cert_lifetime_days);
-  // Never past the CA certificate.
-  if (not_after > rt.ca_cert->not_after()) not_after = rt.ca_cert->not_after();
-  Serial serial;
-  {
-    std::lock_guard<std::mutex> lock(rt.alloc_mu);
-    serial = ++rt.last_serial;
-  }
-  const pki::IssueSpec spec{.csr = csr,
-                            .ca_cert = *rt.ca_cert,
-                            .ca_key = *rt.ca_key,
-                            .serial = serial,
-                            .not_before = now,
-                            .not_after = not_after,
-                            .hash = cfg.hash,
-                            .cdp_url = cfg.cdp_url};
-  ASSIGN_OR_RETURN(pki::Certificate cert, pki::issue_certificate(spec));
+bool is_open_state(RequestState s) {
+  return s == RequestState::kPending || s == RequestState::kAuthorized ||
+         s == RequestState::kInitial;
+}
 
-  store::CertRecord rec;
-  rec.serial = serial;
-  rec.der = cert.der();
-  rec.subject = request.subject;
-  rec.not_before = now;
-  rec.not_after = not_after;
-  rec.request_id = request.id;
-  request.state = RequestState::kGranted;
-  request.serial = serial;
-  store::WriteBatch batch;
-  batch.put_certificate(rec);
-  batch.put_request(request);
-  batch.put_meta(kMetaLastSerial, std::to_string(serial));
-  {
-    // The counter, not this request's id: granting an older request must not move it back.
-    std::lock_guard<std::mutex> lock(rt.alloc_mu);
-    batch.put_meta(kMetaLastRequest, std::to_string(rt.last_request));
+bool is_ra_certificate_name(const X509_NAME* subject) {
+  return pki::name_has_attribute(subject, NID_commonName, kRaRoleName) ||
+         pki::name_has_attribute(subject, NID_organizationalUnitName, kRaRoleName);
+}
+
+RequestClass request_class(const pki::Csr& csr) {
+  if (pki::requests_ca_certificate(csr)) return RequestClass::kCa;
+  if (is_ra_certificate_name(csr.subject())) return RequestClass::kRa;
+  return RequestClass::kEndEntity;
+}
+
+// Who signed a request. Only a certificate of ours can vouch for anything, and ours
+// carry the CA certificate's subject, byte for byte, as their issuer: a signer without
+// those bytes (the usual throw-away self-signed one) is not parsed, which would decode
+// its public key again (costly: docs/performance.md).
+Signer CertificateServer::classify_signer(Runtime& rt, std::string_view der,
+                                          std::optional<pki::Certificate>& cert) const {
+  cert.reset();
+  if (der.empty()) return Signer::kNone;
+  if (!pki::der_contains_name(der, rt.ca_cert->subject())) return Signer::kSelfSigned;
+  auto parsed = pki::Certificate::from_der(der);
+  if (!parsed.has_value()) return Signer::kForeign;
+  if (pki::same_name(parsed->subject(), parsed->issuer())) return Signer::kSelfSigned;
+  auto serial = parsed->serial();
+  if (!serial.has_value() || !pki::same_name(parsed->issuer(), rt.ca_cert->subject())) {
+    return Signer::kForeign;
   }
-  // Durable before anyone sees the certificate.
-  RETURN_IF_ERROR(rt.store->write(batch));
-  {
-    std::lock_guard<std::mutex> lock(rt.alloc_mu);
-    rt.last_issued = std::max(rt.last_issued, serial);
+  // The byte-identical certificate is in our database: its signature is ours.
+  auto rec = rt.store->certificate(*serial);
+  if (!rec.has_value() || rec->der != der || *serial == 1) return Signer::kForeign;
+  cert = std::move(*parsed);
+  if (rec->revoked_at.has_value()) return Signer::kRevoked;
+  const TimePoint now = deps_.clock.now();
+  if (now < cert->not_before() || now >= cert->not_after()) return Signer::kExpired;
+  return is_ra_certificate_name(cert->subject()) ? Signer::kRa : Signer::kOurs;
+}
+
+Result<CertificateServer::Evaluation> CertificateServer::evaluate(Runtime& rt, const pki::Csr& csr,
+                                                                  RequestPath path,
+                                                                  std::string_view signer_der,
+                                                                  const ServerConfig& cfg,
+                                                                  bool allow_otp) {
+  Evaluation ev;
+  PolicyInput in;
+  in.path = path;
+  in.request = request_class(csr);
+  in.signer = classify_signer(rt, signer_der, ev.signer_cert);
+  in.same_identity = in.signer == Signer::kOurs && pki::same_identity(csr, *ev.signer_cert);
+  in.rsa = csr.public_key().is_rsa();
+  in.key_bits = csr.public_key().bits();
+  const auto& challenge = csr.challenge_password();
+  in.otp = allow_otp && challenge.has_value() && rt.otp->matches(*challenge);
+  ev.decision = decide(in, cfg);
+  const bool is_new = path == RequestPath::kManual || path == RequestPath::kPkcsReq ||
+                      path == RequestPath::kRenewalReq;
+  if (ev.decision.verdict == Verdict::kPending && is_new) {
+    // Counted only for a request that would wait: the limit concerns nobody else.
+    ASSIGN_OR_RETURN(in.open_requests,
+                     rt.store->count_requests({RequestState::kPending, RequestState::kAuthorized,
+                                               RequestState::kInitial}));
+    ev.decision = decide(in, cfg);
   }
-  log::trace(log::Category::kPkiServer, "CRYPTO_CS: issued certificate 0x{:X} for request {}",
-             serial, request.id);
-  Status files = write_cert_files(cfg, rec);
+  ev.request_class = in.request;
+  ev.signer = in.signer;
+  log::trace(log::Category::kPkiServer, "CRYPTO_CS: policy: {} of {} signed by {}{}: {}{}",
+             request_path_name(path), pki::format_dn_ios(csr.subject()), signer_name(in.signer),
+             in.same_identity ? " (same identity)" : "", verdict_name(ev.decision.verdict),
+             ev.decision.reason.empty() ? "" : " (" + ev.decision.reason + ")");
+  return ev;
+}
+
+Result<pki::Certificate> CertificateServer::issue_granted(Runtime& rt, RequestRecord& request,
+                                                          const pki::Csr& csr, const Evaluation& ev,
+                                                          const ServerConfig& cfg) {
+  CA_ASSERT(ev.decision.verdict == Verdict::kGrant, "issuing without a grant");
+  store::WriteBatch also;
+  if (ev.decision.consumes_otp) {
+    const auto& challenge = csr.challenge_password();
+    if (!challenge.has_value() || !rt.otp->add_consumption(*challenge, also)) {
+      return fail(not_found("The one-time password was used or expired meanwhile."));
+    }
+    log::trace(log::Category::kPkiServer, "CRYPTO_CS: request {} carries the one-time password",
+               request.id);
+  }
+  std::optional<Serial> predecessor;
+  if (ev.decision.renewal && ev.signer_cert.has_value()) {
+    if (auto s = ev.signer_cert->serial(); s.has_value()) predecessor = *s;
+  }
+  auto rec = rt.issuer->issue({.request = request,
+                               .csr = csr,
+                               .config = cfg,
+                               .predecessor = predecessor,
+                               .also = std::move(also)});
+  if (!rec.has_value()) return fail(rec.error());
+  if (ev.decision.consumes_otp) rt.otp->consumed();
+  Status files = write_cert_files(cfg, *rec);
   if (!files.ok()) fail_critical(unavailable("cannot write certificate files: " + files.message()));
-  return cert;
+  return pki::Certificate::from_der(rec->der);
 }
 
 Status CertificateServer::write_cert_files(const ServerConfig& cfg, const store::CertRecord& rec) {
@@ -101,59 +140,102 @@ Status CertificateServer::write_cert_files(const ServerConfig& cfg, const store:
   return ok_status();
 }
 
+// The files of a certificate already committed: written again when missing (a process
+// killed between the commit and the files; the certificate's resend, or the next start,
+// puts them back).
+Status CertificateServer::ensure_cert_files(const ServerConfig& cfg, const store::CertRecord& rec) {
+  if (cfg.level == files::DbLevel::kMinimal) return ok_status();
+  files::FileSet files = file_set(cfg);
+  const std::string base = fmt::format("{:X}", rec.serial);
+  auto present = [&](files::FileType type, const std::string& name) {
+    auto path = files.path_for(type, name);
+    return path.has_value() && fs::exists(*path);
+  };
+  const bool cnm = present(files::FileType::kCnm, base + ".cnm");
+  const bool cer =
+      cfg.level != files::DbLevel::kComplete || present(files::FileType::kCrt, base + ".cer");
+  if (cnm && cer) return ok_status();
+  log::info("certificate server {}: writing the missing files of certificate 0x{}", label_, base);
+  return write_cert_files(cfg, rec);
+}
+
+Status CertificateServer::repair_recent_cert_files(Runtime& rt, const ServerConfig& cfg,
+                                                   Serial last) {
+  if (cfg.level == files::DbLevel::kMinimal) return ok_status();
+  // Only certificates committed while the process died can lack their files, and at most
+  // as many were in flight as requests run at once: the newest few are enough.
+  constexpr Serial kWindow = 256;
+  for (Serial s = last > kWindow ? last - kWindow + 1 : 2; s <= last; ++s) {
+    auto rec = rt.store->certificate(s);
+    if (!rec.has_value()) {
+      if (rec.error().code() == Code::kNotFound) continue;
+      return rec.error();
+    }
+    RETURN_IF_ERROR(ensure_cert_files(cfg, *rec));
+  }
+  return ok_status();
+}
+
+Result<CertificateServer::Decided> CertificateServer::decide_and_record(Runtime& rt,
+                                                                        RequestRecord& req,
+                                                                        const pki::Csr& csr,
+                                                                        RequestPath path,
+                                                                        const ServerConfig& cfg) {
+  ASSIGN_OR_RETURN(Evaluation ev, evaluate(rt, csr, path, req.signer_cert_der, cfg, true));
+  req.kind =
+      ev.request_class == RequestClass::kRa ? store::RequestKind::kRa : store::RequestKind::kRouter;
+  if (ev.decision.verdict != Verdict::kReject) {
+    // Ids go to requests that are kept: a refusal uses none up.
+    ASSIGN_OR_RETURN(req.id, rt.store->next_request_id());
+    log::trace(log::Category::kPkiServer, "CRYPTO_CS: new request {} ({}), fingerprint {}", req.id,
+               req.subject, req.fingerprint);
+  }
+  if (ev.decision.verdict == Verdict::kGrant) {
+    auto cert = issue_granted(rt, req, csr, ev, cfg);
+    if (cert.has_value()) return Decided{ev.decision, std::move(*cert)};
+    if (!(ev.decision.consumes_otp && cert.error().code() == Code::kNotFound)) {
+      return fail(cert.error());
+    }
+    // Another request used the password first: decide again without it.
+    ASSIGN_OR_RETURN(ev, evaluate(rt, csr, path, req.signer_cert_der, cfg, false));
+    if (ev.decision.verdict == Verdict::kGrant) {
+      ASSIGN_OR_RETURN(pki::Certificate c, issue_granted(rt, req, csr, ev, cfg));
+      return Decided{ev.decision, std::move(c)};
+    }
+  }
+  if (ev.decision.verdict == Verdict::kPending) {
+    req.state = ev.decision.authorized ? RequestState::kAuthorized : RequestState::kPending;
+    store::WriteBatch batch;
+    batch.put_request(req);
+    RETURN_IF_ERROR(rt.store->write(batch));
+  } else {
+    // Refused requests are not stored: the same rules refuse a resend again.
+    log::info("certificate server {}: request from {} refused: {}", label_, req.subject,
+              ev.decision.reason);
+  }
+  return Decided{ev.decision, std::nullopt};
+}
+
 Result<SubmitOutcome> CertificateServer::submit(std::string_view csr_der, RequestSource source) {
   auto rt = runtime();
   if (!rt) return fail(unavailable("The certificate server is not enabled."));
   ASSIGN_OR_RETURN(pki::Csr csr, pki::Csr::parse(csr_der));
   RETURN_IF_ERROR(csr.verify_signature());
-  const pki::Key& pub = csr.public_key();
-  if (pub.is_rsa() && pub.bits() < kMinRsaBits) {
-    return fail(invalid_argument(fmt::format(
-        "The request's RSA key has {} bits; at least {} are required.", pub.bits(), kMinRsaBits)));
-  }
-  if (pki::requests_ca_certificate(csr)) {
-    return fail(permission_denied(
-        "The request asks for a CA certificate (basicConstraints CA:TRUE); a root certificate "
-        "server issues end-entity certificates only."));
-  }
   const ServerConfig cfg = config();
   RequestRecord req;
-  {
-    std::lock_guard<std::mutex> lock(rt->alloc_mu);
-    req.id = ++rt->last_request;
-  }
   req.csr_der = csr.der();
   req.fingerprint = csr.md5_fingerprint();
   req.subject = pki::format_dn_ios(csr.subject());
-  req.kind = is_ra_name(req.subject) ? store::RequestKind::kRa : store::RequestKind::kRouter;
   req.created = deps_.clock.now();
   req.flags = static_cast<int>(source);
   req.state = RequestState::kPending;
-  log::trace(log::Category::kPkiServer, "CRYPTO_CS: new request {} ({}), fingerprint {}", req.id,
-             req.subject, req.fingerprint);
-
-  bool grant_now = cfg.grant == GrantMode::kAuto;
-  if (cfg.grant == GrantMode::kNone) req.state = RequestState::kDenied;
-  if (!grant_now && cfg.grant != GrantMode::kNone) {
-    auto challenge = csr.challenge_password();
-    if (challenge.has_value() && !challenge->empty() && consume_password(*challenge)) {
-      log::trace(log::Category::kPkiServer, "CRYPTO_CS: request {} carries the one-time password",
-                 req.id);
-      grant_now = true;
-    }
+  ASSIGN_OR_RETURN(Decided d, decide_and_record(*rt, req, csr, RequestPath::kManual, cfg));
+  if (d.decision.verdict == Verdict::kReject) {
+    return fail(permission_denied(d.decision.reason));
   }
   SubmitOutcome out;
-  std::lock_guard<std::mutex> lock(rt->request_mu);
-  if (grant_now) {
-    ASSIGN_OR_RETURN(pki::Certificate cert, issue_for(*rt, req));
-    out.certificate = std::move(cert);
-  } else {
-    store::WriteBatch batch;
-    batch.put_request(req);
-    batch.put_meta(kMetaLastRequest, std::to_string(req.id));
-    RETURN_IF_ERROR(rt->store->write(batch));
-  }
   out.request = req;
+  out.certificate = std::move(d.certificate);
   return out;
 }
 
@@ -162,35 +244,45 @@ Result<SubmitOutcome> CertificateServer::submit(std::string_view csr_der, Reques
 Result<std::vector<RequestRecord>> CertificateServer::open_requests(Runtime& rt,
                                                                     std::optional<RequestId> id,
                                                                     std::string_view verb) {
-  auto open = [](const RequestRecord& r) {
-    return r.state == RequestState::kPending || r.state == RequestState::kAuthorized;
-  };
   std::vector<RequestRecord> out;
   if (id.has_value()) {
     ASSIGN_OR_RETURN(RequestRecord r, rt.store->request(*id));
-    if (!open(r)) {
+    if (!is_open_state(r.state)) {
       return fail(invalid_argument(fmt::format("Request {} is {}; only pending requests can be {}.",
                                                r.id, store::request_state_name(r.state), verb)));
     }
     out.push_back(std::move(r));
     return out;
   }
-  ASSIGN_OR_RETURN(auto all, rt.store->requests());
-  for (auto& r : all) {
-    if (open(r)) out.push_back(std::move(r));
-  }
-  std::reverse(out.begin(), out.end());
+  RETURN_IF_ERROR(rt.store->for_each_request([&](const RequestRecord& r) {
+    if (is_open_state(r.state)) out.push_back(r);
+    return true;
+  }));
   return out;
 }
 
 Result<std::vector<IssuedCertificate>> CertificateServer::grant(std::optional<RequestId> id) {
   auto rt = runtime();
   if (!rt) return fail(unavailable("The certificate server is not enabled."));
+  const ServerConfig cfg = config();
   std::lock_guard<std::mutex> lock(rt->request_mu);
   ASSIGN_OR_RETURN(std::vector<RequestRecord> todo, open_requests(*rt, id, "granted"));
   std::vector<IssuedCertificate> out;
   for (auto& r : todo) {
-    ASSIGN_OR_RETURN(pki::Certificate cert, issue_for(*rt, r));
+    auto csr = pki::Csr::parse(r.csr_der);
+    if (!csr.has_value()) {
+      if (id.has_value()) return fail(csr.error());
+      continue;
+    }
+    ASSIGN_OR_RETURN(Evaluation ev,
+                     evaluate(*rt, *csr, RequestPath::kShellGrant, r.signer_cert_der, cfg, false));
+    if (ev.decision.verdict != Verdict::kGrant) {
+      if (id.has_value()) return fail(permission_denied(ev.decision.reason));
+      log::warn("certificate server {}: request {} not granted: {}", label_, r.id,
+                ev.decision.reason);
+      continue;
+    }
+    ASSIGN_OR_RETURN(pki::Certificate cert, issue_granted(*rt, r, *csr, ev, cfg));
     out.push_back({r.id, static_cast<RequestSource>(r.flags & 3), std::move(cert)});
   }
   return out;
@@ -204,6 +296,7 @@ Status CertificateServer::reject(std::optional<RequestId> id) {
   store::WriteBatch batch;
   for (auto& r : todo) {
     r.state = RequestState::kDenied;
+    r.reason = "rejected by the operator";
     batch.put_request(r);
   }
   if (batch.empty()) return ok_status();
@@ -219,8 +312,10 @@ Status CertificateServer::remove(std::optional<RequestId> id) {
     ASSIGN_OR_RETURN(RequestRecord r, rt->store->request(*id));
     batch.delete_request(r.id);
   } else {
-    ASSIGN_OR_RETURN(auto all, rt->store->requests());
-    for (const auto& r : all) batch.delete_request(r.id);
+    RETURN_IF_ERROR(rt->store->for_each_request([&](const RequestRecord& r) {
+      batch.delete_request(r.id);
+      return true;
+    }));
   }
   if (batch.empty()) return ok_status();
   return rt->store->write(batch);
@@ -229,11 +324,11 @@ Status CertificateServer::remove(std::optional<RequestId> id) {
 Result<std::vector<RequestRecord>> CertificateServer::requests() const {
   std::shared_ptr<Runtime> rt;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     rt = runtime_;
   }
   if (!rt) return std::vector<RequestRecord>{};
-  return rt->store->requests();
+  return rt->store->requests_page(0, kMaxListedRequests);
 }
 
 void CertificateServer::expire_requests(Runtime& rt) {
@@ -242,49 +337,23 @@ void CertificateServer::expire_requests(Runtime& rt) {
   if (now - rt.last_expiry_check < Seconds(30) && now >= rt.last_expiry_check) return;
   rt.last_expiry_check = now;
   const auto lifetime = std::chrono::hours(config().request_lifetime_hours);
-  auto all = rt.store->requests();
-  if (!all.has_value()) return;
-  store::WriteBatch batch;
-  for (const auto& r : *all) {
-    if (r.created + lifetime <= now) {
-      batch.delete_request(r.id);
-      log::trace(log::Category::kPkiServer, "CRYPTO_CS: request {} expired", r.id);
-    }
-  }
-  if (!batch.empty()) {
-    Status s = rt.store->write(batch);
-    if (!s.ok()) log::warn("cannot expire requests: {}", s.message());
+  auto n = rt.store->delete_requests_created_before(now - lifetime);
+  if (!n.has_value()) {
+    log::warn("cannot expire requests: {}", n.error().message());
+  } else if (*n > 0) {
+    log::trace(log::Category::kPkiServer, "CRYPTO_CS: {} request(s) expired", *n);
   }
 }
 
 Result<OneTimePassword> CertificateServer::generate_password(int minutes) {
   auto rt = runtime();
   if (!rt) return fail(unavailable("The certificate server is not enabled."));
-  ASSIGN_OR_RETURN(std::string raw, pki::random_bytes(8));
-  OneTimePassword otp;
-  otp.password = pki::hex_upper(raw);
-  otp.expires = deps_.clock.now() + std::chrono::minutes(minutes);
-  std::lock_guard<std::mutex> lock(rt->otp_mu);
-  store::WriteBatch batch;
-  batch.put_meta(kMetaOtp, sha256_hex(otp.password) + " " + std::to_string(to_unix(otp.expires)));
-  RETURN_IF_ERROR(rt->store->write(batch));
-  rt->otp_digest = sha256_hex(otp.password);
-  rt->otp_expires = otp.expires;
-  return otp;
+  return rt->otp->generate(minutes);
 }
 
 bool CertificateServer::consume_password(std::string_view candidate) {
   auto rt = runtime();
-  if (!rt) return false;
-  std::lock_guard<std::mutex> lock(rt->otp_mu);
-  if (rt->otp_digest.empty() || deps_.clock.now() >= rt->otp_expires) return false;
-  const std::string d = sha256_hex(candidate);
-  if (!pki::constant_time_equal(d, rt->otp_digest)) return false;
-  store::WriteBatch batch;
-  batch.delete_meta(kMetaOtp);
-  if (!rt->store->write(batch).ok()) return false;  // unused if we cannot record its use
-  rt->otp_digest.clear();
-  return true;
+  return rt && rt->otp->consume(candidate);
 }
 
 }  // namespace scepter::ca

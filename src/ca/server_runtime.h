@@ -9,6 +9,8 @@
 #include <string>
 
 #include "ca/certificate_server.h"
+#include "ca/issuer.h"
+#include "ca/otp_store.h"
 #include "pki/crl.h"
 #include "pki/key.h"
 #include "store/store.h"
@@ -17,23 +19,15 @@ namespace scepter::ca {
 
 // Meta keys in the main database.
 inline constexpr const char* kMetaCaCert = "ca_cert";
-inline constexpr const char* kMetaLastSerial = "last_serial";
-inline constexpr const char* kMetaLastRequest = "last_request_id";
 inline constexpr const char* kMetaCrlNumber = "crl_number";
 inline constexpr const char* kMetaOtp = "otp";  // "<sha256 hex> <expiry unix>"
 inline constexpr const char* kMetaArchived = "archived";
 
-// Requests for RSA keys smaller than this are refused: old IOS images generate 512-bit
-// keys on their own, and a CA should not silently certify them.
-inline constexpr int kMinRsaBits = 1024;
-
-// The seed's rule for RA certificates: "cn=ioscs RA" or "ou=ioscs RA" in the subject
-// (IOS display form, any case).
-inline bool is_ra_name(std::string ios_subject) {
-  std::transform(ios_subject.begin(), ios_subject.end(), ios_subject.begin(), ::tolower);
-  return ios_subject.find("cn=ioscs ra") != std::string::npos ||
-         ios_subject.find("ou=ioscs ra") != std::string::npos;
-}
+// A request still waiting for a decision (pending, authorized, initial).
+bool is_open_state(RequestState s);
+// The seed's RA rule: an attribute cn or ou equal to "ioscs RA" (case ignored).
+bool is_ra_certificate_name(const X509_NAME* subject);
+RequestClass request_class(const pki::Csr& csr);
 
 struct CertificateServer::Runtime {
   std::unique_ptr<store::Store> store;
@@ -41,11 +35,9 @@ struct CertificateServer::Runtime {
   std::optional<pki::Certificate> ca_cert;
   std::optional<pki::Key> ca_key;
 
-  // Serial and request id allocation: a short lock, never held while signing.
-  std::mutex alloc_mu;
-  Serial last_serial = 0;      // GUARDED_BY(alloc_mu): last serial handed out
-  Serial last_issued = 0;      // GUARDED_BY(alloc_mu): highest serial committed
-  RequestId last_request = 0;  // GUARDED_BY(alloc_mu)
+  // Set by enable() before the runtime is published.
+  std::unique_ptr<Issuer> issuer;
+  std::unique_ptr<OtpStore> otp;
 
   // Request state transitions (grant/reject/remove/expire) are serialised here so that
   // a request is never granted twice.
@@ -68,10 +60,6 @@ struct CertificateServer::Runtime {
   TimePoint last_expiry_check{};  // GUARDED_BY(request_mu)
   // When the database was last checkpointed (timer thread only).
   std::atomic<std::int64_t> last_checkpoint{0};
-
-  std::mutex otp_mu;
-  std::string otp_digest;   // GUARDED_BY(otp_mu): SHA-256 hex of the live password
-  TimePoint otp_expires{};  // GUARDED_BY(otp_mu)
 };
 
 }  // namespace scepter::ca

@@ -1,7 +1,6 @@
-// CertificateServer: what SCEP needs — enrolment keyed by transactionID, polling,
-// renewal authorised by a certificate of this CA, RA-authorised requests, GetCert.
+// CertificateServer: what SCEP needs — enrolment keyed by transactionID, polling, and
+// GetCert. Every decision is the request policy's (request_policy.h).
 
-#include <algorithm>
 #include <functional>
 #include <string_view>
 
@@ -10,7 +9,6 @@
 #include "ca/certificate_server.h"
 #include "ca/server_runtime.h"
 #include "common/log.h"
-#include "pki/issuer.h"
 #include "pki/name.h"
 
 namespace scepter::ca {
@@ -40,15 +38,32 @@ ScepOutcome success(pki::Certificate cert, RequestId id) {
   return o;
 }
 
-// Whether two PKCS#10 requests are for the same key. An unreadable one is not compared:
-// the answer recorded for it covers that case.
-bool same_key(std::string_view a_der, std::string_view b_der) {
-  auto a = pki::Csr::parse(a_der);
-  auto b = pki::Csr::parse(b_der);
-  return !a.has_value() || !b.has_value() || a->public_key().equals_public(b->public_key());
+ScepOutcome from_decision(const Decision& d, std::optional<pki::Certificate> cert, RequestId id) {
+  switch (d.verdict) {
+    case Verdict::kGrant:
+      return success(std::move(*cert), id);
+    case Verdict::kPending:
+      return pending(id);
+    case Verdict::kReject:
+      return failure(d.fail_info, d.reason, id);
+  }
+  return pending(id);
+}
+
+// Whether two PKCS#10 requests are for the same key. An unreadable stored one is not
+// compared: nothing can be issued for it anyway.
+bool same_key(std::string_view stored_der, const pki::Csr& csr) {
+  auto stored = pki::Csr::parse(stored_der);
+  return !stored.has_value() || stored->public_key().equals_public(csr.public_key());
 }
 
 }  // namespace
+
+// SCEP requests with the same transactionID are serialised, so a retry never creates a
+// second request; different transactions run in parallel.
+std::mutex& CertificateServer::transaction_stripe(Runtime& rt, const std::string& tid) {
+  return rt.transaction_mu[std::hash<std::string>{}(tid) % Runtime::kTransactionStripes];
+}
 
 Result<SigningIdentity> CertificateServer::signing_identity() const {
   auto rt = runtime();
@@ -63,61 +78,55 @@ Result<pki::Certificate> CertificateServer::certificate_by_serial(Serial serial)
   return pki::Certificate::from_der(rec.der);
 }
 
-// A certificate this server issued, still valid and not revoked: the byte-identical
-// certificate is in our database, so the signature check is implied.
-bool CertificateServer::issued_by_us(Runtime& rt, const pki::Certificate& cert) const {
-  auto serial = cert.serial();
-  if (!serial.has_value() || *serial == 1) return false;
-  auto rec = rt.store->certificate(*serial);
-  if (!rec.has_value() || rec->der != cert.der() || rec->revoked_at.has_value()) return false;
-  const TimePoint now = deps_.clock.now();
-  return cert.not_before() <= now && now < cert.not_after();
+// A request that is no longer open: the answer it got stays its answer.
+Result<ScepOutcome> CertificateServer::answer_closed(Runtime& rt, const RequestRecord& r) {
+  if (r.state == RequestState::kGranted) {
+    if (!r.serial) return fail(internal_error("granted request without a certificate"));
+    ASSIGN_OR_RETURN(store::CertRecord rec, rt.store->certificate(*r.serial));
+    ASSIGN_OR_RETURN(pki::Certificate cert, pki::Certificate::from_der(rec.der));
+    if (Status s = ensure_cert_files(config(), rec); !s.ok()) {
+      fail_critical(unavailable("cannot write certificate files: " + s.message()));
+    }
+    return success(std::move(cert), r.id);
+  }
+  if (r.state == RequestState::kMalformed) {
+    return failure(ScepFailInfo::kBadMessageCheck, "The request is malformed.", r.id);
+  }
+  return failure(ScepFailInfo::kBadRequest,
+                 r.reason.empty() ? "The request was rejected." : r.reason, r.id);
 }
 
-Result<ScepOutcome> CertificateServer::scep_answer_existing(Runtime& rt, RequestRecord& r) {
-  switch (r.state) {
-    case RequestState::kGranted: {
-      if (!r.serial) return failure(ScepFailInfo::kBadCertId, "granted certificate missing", r.id);
-      ASSIGN_OR_RETURN(store::CertRecord rec, rt.store->certificate(*r.serial));
-      ASSIGN_OR_RETURN(pki::Certificate cert, pki::Certificate::from_der(rec.der));
-      return success(std::move(cert), r.id);
-    }
-    case RequestState::kDenied:
-      return failure(ScepFailInfo::kBadRequest, "the request was rejected", r.id);
-    case RequestState::kMalformed:
-      return failure(ScepFailInfo::kBadMessageCheck, "the request is malformed", r.id);
-    case RequestState::kPending:
-    case RequestState::kAuthorized:
-    case RequestState::kInitial: {
-      // IOS examines the request again at each poll: a policy changed to `grant auto`
-      // since, or an operator's grant, takes effect now.
-      const GrantMode mode = config().grant;
-      if (mode == GrantMode::kAuto || r.state == RequestState::kAuthorized) {
-        std::lock_guard<std::mutex> lock(rt.request_mu);
-        auto fresh = rt.store->request(r.id);
-        if (!fresh.has_value()) return fail(fresh.error());
-        if (fresh->state == RequestState::kGranted) return scep_answer_existing(rt, *fresh);
-        ASSIGN_OR_RETURN(pki::Certificate cert, issue_for(rt, *fresh));
-        return success(std::move(cert), r.id);
-      }
-      if (mode == GrantMode::kNone) {
-        return failure(ScepFailInfo::kBadRequest, "all requests are rejected", r.id);
-      }
-      return pending(r.id);
-    }
+// A stored request examined again (CertPoll, or a PKCSReq/RenewalReq resent with its
+// transactionID). IOS examines a request again at each poll: a mode changed to `grant
+// auto`, or an operator's grant, takes effect now — and an RA revoked since no longer
+// vouches for what it forwarded.
+Result<ScepOutcome> CertificateServer::scep_answer_existing(Runtime& rt, const RequestRecord& r) {
+  if (!is_open_state(r.state)) return answer_closed(rt, r);
+  const ServerConfig cfg = config();
+  // Serialised with the operator's grant/reject so that a request is issued once.
+  std::lock_guard<std::mutex> lock(rt.request_mu);
+  ASSIGN_OR_RETURN(RequestRecord fresh, rt.store->request(r.id));
+  if (!is_open_state(fresh.state)) return answer_closed(rt, fresh);
+  auto csr = pki::Csr::parse(fresh.csr_der);
+  if (!csr.has_value()) {
+    return fail(internal_error("stored request " + std::to_string(r.id) +
+                               " is unreadable: " + csr.error().message()));
   }
-  return pending(r.id);
+  ASSIGN_OR_RETURN(Evaluation ev,
+                   evaluate(rt, *csr, RequestPath::kPoll, fresh.signer_cert_der, cfg, false));
+  if (ev.decision.verdict != Verdict::kGrant) return from_decision(ev.decision, {}, fresh.id);
+  ASSIGN_OR_RETURN(pki::Certificate cert, issue_granted(rt, fresh, *csr, ev, cfg));
+  return success(std::move(cert), fresh.id);
 }
 
 Result<ScepOutcome> CertificateServer::scep_poll(const std::string& transaction_id) {
   auto rt = runtime();
   if (!rt) return fail(unavailable("certificate server " + label_ + " is not enabled"));
-  std::lock_guard<std::mutex> tlock(
-      rt->transaction_mu[std::hash<std::string>{}(transaction_id) % Runtime::kTransactionStripes]);
+  std::lock_guard<std::mutex> tlock(transaction_stripe(*rt, transaction_id));
   auto r = rt->store->request_by_transaction(transaction_id);
   if (!r.has_value()) {
     if (r.error().code() == Code::kNotFound) {
-      return failure(ScepFailInfo::kBadCertId, "no request with this transactionID");
+      return failure(ScepFailInfo::kBadCertId, "No request has this transactionID.");
     }
     return fail(r.error());
   }
@@ -128,17 +137,28 @@ Result<ScepOutcome> CertificateServer::scep_enroll(std::string_view csr_der,
                                                    const ScepRequest& scep) {
   auto rt = runtime();
   if (!rt) return fail(unavailable("certificate server " + label_ + " is not enabled"));
-  std::lock_guard<std::mutex> tlock(
-      rt->transaction_mu[std::hash<std::string>{}(scep.transaction_id) %
-                         Runtime::kTransactionStripes]);
+  // Decrypted bytes that are not a request we can verify: the same answer as an envelope
+  // that cannot be opened (no oracle on the envelope's padding); details to the trace.
+  auto csr = pki::Csr::parse(csr_der);
+  if (!csr.has_value()) {
+    log::trace(log::Category::kPkiServer, "CRYPTO_CS: transaction {}: not a usable PKCS#10: {}",
+               scep.transaction_id, csr.error().message());
+    return failure(ScepFailInfo::kBadMessageCheck, "the request cannot be verified");
+  }
+  if (Status s = csr->verify_signature(); !s.ok()) {
+    log::trace(log::Category::kPkiServer, "CRYPTO_CS: transaction {}: PKCS#10 signature invalid",
+               scep.transaction_id);
+    return failure(ScepFailInfo::kBadMessageCheck, "the request cannot be verified");
+  }
+  std::lock_guard<std::mutex> tlock(transaction_stripe(*rt, scep.transaction_id));
   if (!scep.transaction_id.empty()) {
     auto existing = rt->store->request_by_transaction(scep.transaction_id);
     if (existing.has_value()) {
       // The transactionID stands for the key it was first used with (IOS derives it
       // from the key): another key under it must not get that key's certificate.
-      if (!same_key(existing->csr_der, csr_der)) {
+      if (!same_key(existing->csr_der, *csr)) {
         return failure(ScepFailInfo::kBadRequest,
-                       "the transactionID belongs to a request for another key", existing->id);
+                       "The transactionID belongs to a request for another key.", existing->id);
       }
       return scep_answer_existing(*rt, *existing);
     }
@@ -150,98 +170,15 @@ Result<ScepOutcome> CertificateServer::scep_enroll(std::string_view csr_der,
   req.signer_cert_der = scep.signer_cert_der;
   req.created = deps_.clock.now();
   req.flags = static_cast<int>(RequestSource::kScep);
-  {
-    std::lock_guard<std::mutex> lock(rt->alloc_mu);
-    req.id = ++rt->last_request;
-  }
-  auto record = [&](RequestState state) -> Status {
-    req.state = state;
-    store::WriteBatch batch;
-    batch.put_request(req);
-    batch.put_meta(kMetaLastRequest, std::to_string(req.id));
-    return rt->store->write(batch);
-  };
-
-  auto csr = pki::Csr::parse(csr_der);
-  if (!csr.has_value()) {
-    req.csr_der = std::string(csr_der);
-    req.fingerprint = pki::md5_hex(csr_der);
-    req.subject = "(unreadable request)";
-    RETURN_IF_ERROR(record(RequestState::kMalformed));
-    return failure(ScepFailInfo::kBadRequest, "not a PKCS#10 request: " + csr.error().message(),
-                   req.id);
-  }
   req.csr_der = csr->der();
   req.fingerprint = csr->md5_fingerprint();
   req.subject = pki::format_dn_ios(csr->subject());
-  req.kind = is_ra_name(req.subject) ? store::RequestKind::kRa : store::RequestKind::kRouter;
-  log::trace(log::Category::kPkiServer,
-             "CRYPTO_CS: received PKCSReq, transaction {}, request {} ({})", req.transaction_id,
-             req.id, req.subject);
-  if (Status s = csr->verify_signature(); !s.ok()) {
-    RETURN_IF_ERROR(record(RequestState::kMalformed));
-    return failure(ScepFailInfo::kBadMessageCheck, "the PKCS#10 signature is invalid", req.id);
-  }
-  const pki::Key& pub = csr->public_key();
-  if (pub.is_rsa() && pub.bits() < kMinRsaBits) {
-    RETURN_IF_ERROR(record(RequestState::kDenied));
-    return failure(ScepFailInfo::kBadRequest,
-                   fmt::format("RSA keys of {} bits are refused; at least {} are required",
-                               pub.bits(), kMinRsaBits),
-                   req.id);
-  }
-  if (pki::requests_ca_certificate(*csr)) {
-    RETURN_IF_ERROR(record(RequestState::kDenied));
-    return failure(ScepFailInfo::kBadRequest, "the request asks for a CA certificate", req.id);
-  }
-
-  // Who signed the message decides what it may do. Only a certificate of ours can
-  // authorise anything, and ours carry the CA certificate's subject, byte for byte, as
-  // their issuer: a signer without those bytes (the usual throw-away self-signed one) is
-  // not parsed, which would decode its public key again (costly: docs/performance.md).
-  std::optional<pki::Certificate> signer;
-  if (!scep.signer_cert_der.empty() &&
-      pki::der_contains_name(scep.signer_cert_der, rt->ca_cert->subject())) {
-    if (auto c = pki::Certificate::from_der(scep.signer_cert_der); c.has_value()) signer = *c;
-  }
-  const bool signer_is_ours = signer && issued_by_us(*rt, *signer);
-  if (scep.renewal && !signer_is_ours) {
-    RETURN_IF_ERROR(record(RequestState::kDenied));
-    return failure(ScepFailInfo::kBadRequest,
-                   "RenewalReq must be signed by a valid certificate of this CA", req.id);
-  }
-  bool grant_now = false;
-  if (cfg.grant == GrantMode::kNone) {
-    RETURN_IF_ERROR(record(RequestState::kDenied));
-    return failure(ScepFailInfo::kBadRequest, "all requests are rejected", req.id);
-  }
-  if (signer_is_ours && !is_ra_name(pki::format_dn_ios(signer->subject()))) {
-    // Renewal: authorised by the certificate that signed it (RFC 8894 §3.3.1.2; IOS,
-    // macOS and sscep renew with a PKCSReq signed by the old certificate).
-    log::trace(log::Category::kPkiServer, "CRYPTO_CS: request {} is a renewal of 0x{}", req.id,
-               signer->serial_hex());
-    grant_now = true;
-  } else if (signer_is_ours) {
-    // Forwarded by a registration authority of ours.
-    req.state = RequestState::kAuthorized;
-    grant_now = cfg.grant == GrantMode::kRaAuto || cfg.grant == GrantMode::kAuto;
-  } else if (cfg.grant == GrantMode::kAuto) {
-    grant_now = true;
-  } else {
-    auto challenge = csr->challenge_password();
-    if (challenge.has_value() && !challenge->empty() && consume_password(*challenge)) {
-      log::trace(log::Category::kPkiServer, "CRYPTO_CS: request {} carries the one-time password",
-                 req.id);
-      grant_now = true;
-    }
-  }
-  if (!grant_now) {
-    RETURN_IF_ERROR(record(req.state == RequestState::kAuthorized ? RequestState::kAuthorized
-                                                                  : RequestState::kPending));
-    return pending(req.id);
-  }
-  ASSIGN_OR_RETURN(pki::Certificate cert, issue_for(*rt, req, &*csr));
-  return success(std::move(cert), req.id);
+  log::trace(log::Category::kPkiServer, "CRYPTO_CS: received {}, transaction {} ({})",
+             scep.renewal ? "RenewalReq" : "PKCSReq", req.transaction_id, req.subject);
+  // A new request needs no request lock: nobody else can act on it before it is stored.
+  const RequestPath path = scep.renewal ? RequestPath::kRenewalReq : RequestPath::kPkcsReq;
+  ASSIGN_OR_RETURN(Decided d, decide_and_record(*rt, req, *csr, path, cfg));
+  return from_decision(d.decision, std::move(d.certificate), req.id);
 }
 
 }  // namespace scepter::ca

@@ -6,6 +6,7 @@
 #include "ca/server_runtime.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/parse.h"
 #include "pki/encoding.h"
 #include "pki/issuer.h"
 #include "pki/name.h"
@@ -54,7 +55,6 @@ Status CertificateServer::generate_ca(Runtime& rt, const ServerConfig& cfg, Enab
   rec.not_after = cert.not_after();
   batch.put_certificate(rec);
   batch.put_meta(kMetaCaCert, cert.der());
-  batch.put_meta(kMetaLastSerial, "1");
   RETURN_IF_ERROR(rt.store->write(batch));
   RETURN_IF_ERROR(fs::write_atomic(trustpoint_cert_path(), cert.der()));
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: serial number 0x1 written.");
@@ -76,11 +76,13 @@ Status CertificateServer::generate_ca(Runtime& rt, const ServerConfig& cfg, Enab
     } else {
       files::FileSet files = file_set(cfg);
       if (cfg.archive_format == ArchiveFormat::kPkcs12) {
-        ASSIGN_OR_RETURN(std::string p12, pki::make_pkcs12(cert, entry.key, password, label_));
+        ASSIGN_OR_RETURN(std::string p12, pki::make_pkcs12(cert, entry.key, password, label_, {},
+                                                           pki::Pkcs12Cipher::kAes256,
+                                                           deps_.archive_kdf_iterations));
         RETURN_IF_ERROR(files.write(files::FileType::kP12, label_ + ".p12", p12, 0600));
       } else {
         ASSIGN_OR_RETURN(std::string key_pem,
-                         entry.key.to_traditional_pem(password, pki::PemCipher::kTripleDes));
+                         entry.key.to_encrypted_pkcs8_pem(password, deps_.archive_kdf_iterations));
         RETURN_IF_ERROR(
             files.write(files::FileType::kPem, label_ + ".pem", cert.pem() + key_pem, 0600));
       }
@@ -109,7 +111,12 @@ Status CertificateServer::load_crl(Runtime& rt, const ServerConfig& cfg) {
   rt.crl.emplace(std::move(*builder));
   auto number = rt.store->meta(kMetaCrlNumber);
   if (!number.has_value()) return number.error();
-  rt.crl_number = number->has_value() ? std::stoull(**number) : 0;
+  rt.crl_number = 0;
+  if (number->has_value()) {
+    auto n = parse_decimal<std::uint64_t>(**number);
+    if (!n.has_value()) return invalid_argument("corrupt CRL number in the main database");
+    rt.crl_number = *n;
+  }
 
   // Reload the current CRL (the seed: "When the certificate server is rebooted, it
   // reloads the current CRL"); issue a new one if it is missing, unreadable, stale or
@@ -183,7 +190,7 @@ Status CertificateServer::revoke(Serial serial) {
 Result<CrlSummary> CertificateServer::current_crl() const {
   auto rt = runtime();
   if (!rt) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (!runtime_) return fail(unavailable("CRL not present."));
     rt = runtime_;
   }
@@ -197,7 +204,7 @@ Status CertificateServer::for_each_certificate(
     const std::function<bool(const store::CertRecord&)>& fn) const {
   std::shared_ptr<Runtime> rt;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     rt = runtime_;
   }
   if (!rt) return unavailable("The certificate server is not enabled.");

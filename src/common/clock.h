@@ -23,29 +23,43 @@ class Clock {
   virtual TimePoint now() const = 0;
 };
 
+// A clock the operator can set (`clock set`). The setting is kept as an offset from the
+// clock's own time, which is what survives a restart.
+class SettableClock : public Clock {
+ public:
+  // Makes now() return `t` at this moment.
+  virtual void set_now(TimePoint t) = 0;
+  virtual std::int64_t offset_seconds() const = 0;
+  virtual void set_offset_seconds(std::int64_t s) = 0;
+};
+
 // System time plus an operator-set offset.
-class SystemClock final : public Clock {
+class SystemClock final : public SettableClock {
  public:
   TimePoint now() const override;
-  // Makes now() return `t` at this moment (the offset is kept, not the value).
-  void set_now(TimePoint t);
-  std::int64_t offset_seconds() const { return offset_.load(); }
-  void set_offset_seconds(std::int64_t s) { offset_.store(s); }
+  void set_now(TimePoint t) override;
+  std::int64_t offset_seconds() const override { return offset_.load(); }
+  void set_offset_seconds(std::int64_t s) override { offset_.store(s); }
 
  private:
   std::atomic<std::int64_t> offset_{0};
 };
 
-// A clock that moves only when told to; for tests.
-class FakeClock final : public Clock {
+// A clock that moves only when told to; for tests. Its "own time" is the start time
+// plus every advance(); an offset set through SettableClock moves now() the same way.
+class FakeClock final : public SettableClock {
  public:
-  explicit FakeClock(TimePoint start) : now_(start.time_since_epoch().count()) {}
-  TimePoint now() const override { return TimePoint(Seconds(now_.load())); }
-  void advance(Seconds d) { now_ += d.count(); }
-  void set(TimePoint t) { now_ = t.time_since_epoch().count(); }
+  explicit FakeClock(TimePoint start) : base_(start.time_since_epoch().count()) {}
+  TimePoint now() const override { return TimePoint(Seconds(base_.load() + offset_.load())); }
+  void advance(Seconds d) { base_ += d.count(); }
+  void set(TimePoint t) { base_ = t.time_since_epoch().count() - offset_.load(); }
+  void set_now(TimePoint t) override { offset_ = t.time_since_epoch().count() - base_.load(); }
+  std::int64_t offset_seconds() const override { return offset_.load(); }
+  void set_offset_seconds(std::int64_t s) override { offset_ = s; }
 
  private:
-  std::atomic<std::int64_t> now_;
+  std::atomic<std::int64_t> base_;
+  std::atomic<std::int64_t> offset_{0};
 };
 
 inline TimePoint from_unix(std::int64_t s) { return TimePoint(Seconds(s)); }

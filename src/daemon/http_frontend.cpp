@@ -27,11 +27,7 @@ HttpFrontend::~HttpFrontend() {
 int HttpFrontend::port() const { return server_ ? server_->port() : 0; }
 
 void HttpFrontend::reconcile() {
-  ca::HttpConfig want;
-  {
-    std::lock_guard<std::mutex> lock(device_.mutex());
-    want = device_.http();
-  }
+  const ca::HttpConfig want = device_.http();
   if (server_ && same(want, running_)) return;
   if (!server_ && !want.server) return;
   if (server_) {

@@ -417,11 +417,17 @@ def test_no_forms_restore_defaults(daemon, workdir):
               "database username admin password secret", "issuer-name CN=x, O=y",
               "lifetime certificate 100", "lifetime ca-certificate 400", "lifetime crl 12",
               "lifetime enrollment-request 10", "cdp-url http://x/crl", "grant none",
-              "hash sha1", "auto-rollover", "database archive pem password cisco1234")
+              "hash sha512", "auto-rollover", "database archive pem password cisco1234",
+              "no grant auto renewal", "limit rsa-key-size minimum 1024",
+              "limit pending-requests 50")
     cfg = running_config(daemon)
     assert " auto-rollover 30\n" in cfg
-    assert " database username admin password secret\n" in cfg
-    assert " database archive pem password cisco1234\n" in cfg
+    assert " no grant auto renewal\n limit rsa-key-size minimum 1024\n" in cfg
+    assert " limit pending-requests 50\n" in cfg
+    # Passwords appear as IOS type 7, never in clear.
+    assert " database username admin password 7 06150A225E4B1D\n" in cfg
+    assert " database archive pem password 7 110A1016141D5A5E577E\n" in cfg
+    assert "secret" not in cfg and "cisco1234" not in cfg
     daemon.cs(f"no database url crl publish {a}")
     cfg = running_config(daemon)
     assert f" database url crl publish {a}\n" not in cfg
@@ -430,9 +436,17 @@ def test_no_forms_restore_defaults(daemon, workdir):
               "no database level", "no database username", "no issuer-name",
               "no lifetime certificate", "no lifetime ca-certificate", "no lifetime crl",
               "no lifetime enrollment-request", "no cdp-url", "no grant", "no hash",
-              "no auto-rollover", "database archive pkcs12")
+              "no auto-rollover", "database archive pkcs12", "grant auto renewal",
+              "no limit rsa-key-size minimum", "no limit pending-requests")
     section = re.search(r"(?ms)^crypto pki server mycs\n.*?^!", running_config(daemon))
     assert section.group(0) == "crypto pki server mycs\n shutdown\n!"
     show = daemon.show_server()
     assert "Granting mode is: manual" in show and "Issuer name: CN=mycs" in show
     assert "Current storage dir: nvram:" in show
+
+
+def test_md5_and_sha1_signatures_are_refused(daemon):
+    for alg in ("md5", "sha1"):
+        out = daemon.cs(f"hash {alg}", ok=False)
+        assert "% MD5 and SHA-1 signatures need random serial numbers" in out
+    assert " hash " not in running_config(daemon)

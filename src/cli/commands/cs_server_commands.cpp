@@ -215,6 +215,31 @@ CmdResult set_grant(Context& ctx, const Args& a) {
   return apply(ctx);
 }
 
+CmdResult grant_auto_renewal(Context& ctx, const Args& a) {
+  return edit_config(ctx, [&](ServerConfig& c) {
+    c.renewal_auto = !a.has("no");
+    return ok_status();
+  });
+}
+
+CmdResult limit_rsa_key_size(Context& ctx, const Args& a) {
+  if (incomplete(a, "bits")) return ctx.error("Incomplete command.");
+  return edit_config(ctx, [&](ServerConfig& c) {
+    c.min_rsa_bits =
+        a.has("no") ? ca::kDefaultMinRsaBits : static_cast<int>(a.integer("bits", 2048));
+    return ok_status();
+  });
+}
+
+CmdResult limit_pending_requests(Context& ctx, const Args& a) {
+  if (incomplete(a, "count")) return ctx.error("Incomplete command.");
+  return edit_config(ctx, [&](ServerConfig& c) {
+    c.max_pending_requests =
+        a.has("no") ? ca::kDefaultMaxPendingRequests : static_cast<int>(a.integer("count", 1000));
+    return ok_status();
+  });
+}
+
 CmdResult set_hash(Context& ctx, const Args& a) {
   if (incomplete(a, "alg")) return ctx.error("Incomplete command.");
   return edit_config(ctx, [&](ServerConfig& c) -> Status {
@@ -222,7 +247,15 @@ CmdResult set_hash(Context& ctx, const Args& a) {
       c.hash = pki::Hash::kSha256;
       return ok_status();
     }
-    ASSIGN_OR_RETURN(c.hash, pki::parse_hash(a.choice("alg")));
+    ASSIGN_OR_RETURN(pki::Hash hash, pki::parse_hash(a.choice("alg")));
+    if (hash == pki::Hash::kMd5 || hash == pki::Hash::kSha1) {
+      // Sequential serials are safe only with a collision-resistant hash (the 2008 MD5
+      // rogue-CA attack); signing with MD5/SHA-1 needs unpredictable serials first.
+      return invalid_argument(
+          "MD5 and SHA-1 signatures need random serial numbers, which this version does not "
+          "issue; use sha256 or stronger.");
+    }
+    c.hash = hash;
     return ok_status();
   });
 }
@@ -330,16 +363,17 @@ void write_servers(ca::Device& device, ConfigText& out) {
       out.child(fmt::format("database level {}", files::level_keyword(c.level)));
     }
     if (!c.db_username.empty()) {
+      // Passwords as IOS type 7, never in clear (see cli/type7.h for what that is worth).
       out.child("database username " + c.db_username +
                 (c.db_password.empty() ? "" : " password 7 " + type7_encode(c.db_password)));
     }
     if (!c.archive_enabled) {
       out.child("no database archive");
     } else if (c.archive_format == ca::ArchiveFormat::kPem || !c.archive_password.empty()) {
-      out.child(std::string("database archive ") +
-                (c.archive_format == ca::ArchiveFormat::kPem ? "pem" : "pkcs12") +
-                (c.archive_password.empty() ? ""
-                                            : " password 7 " + type7_encode(c.archive_password)));
+      out.child(
+          std::string("database archive ") +
+          (c.archive_format == ca::ArchiveFormat::kPem ? "pem" : "pkcs12") +
+          (c.archive_password.empty() ? "" : " password 7 " + type7_encode(c.archive_password)));
     }
     if (!c.issuer_name.empty()) out.child("issuer-name " + c.issuer_name);
     if (c.crl_lifetime_hours != 168)
@@ -364,7 +398,13 @@ void write_servers(ca::Device& device, ConfigText& out) {
     if (c.grant == ca::GrantMode::kAuto) out.child("grant auto");
     if (c.grant == ca::GrantMode::kNone) out.child("grant none");
     if (c.grant == ca::GrantMode::kRaAuto) out.child("grant ra-auto");
-      // Passwords as IOS type 7, never in clear (see cli/type7.h for what that is worth).
+    if (!c.renewal_auto) out.child("no grant auto renewal");
+    if (c.min_rsa_bits != ca::kDefaultMinRsaBits) {
+      out.child(fmt::format("limit rsa-key-size minimum {}", c.min_rsa_bits));
+    }
+    if (c.max_pending_requests != ca::kDefaultMaxPendingRequests) {
+      out.child(fmt::format("limit pending-requests {}", c.max_pending_requests));
+    }
     if (c.hash != pki::Hash::kSha256) out.child(fmt::format("hash {}", pki::hash_name(c.hash)));
     if (c.auto_rollover_days) out.child(fmt::format("auto-rollover {}", *c.auto_rollover_days));
     if (c.mode == ca::ServerMode::kRa) out.child("mode ra");
@@ -405,17 +445,15 @@ void register_cs_server_commands(CommandTable& t) {
         {kNoHelp, kDb, "Certificate database level", "Only what is needed to go on issuing",
          "Also the name and expiry of each certificate", "Also each issued certificate"},
         database_level);
-  t.add(Node::kCsServer,
-        "[no] database username [WORD$user] [password [<0|7>$enc] WORD$password]",
+  t.add(Node::kCsServer, "[no] database username [WORD$user] [password [<0|7>$enc] WORD$password]",
         {kNoHelp, kDb, "Username to access the database", "Username", "Password",
          kHelpPasswordClear, kHelpPasswordHidden, "The password"},
         database_username);
-  t.add(Node::kCsServer,
-        "database archive <pkcs12|pem>$format [password [<0|7>$enc] WORD$password]",
-        {kDb, "CA key and certificate archive", "PKCS#12 archive (default)", "PEM archive",
-         "Password", kHelpPasswordClear, kHelpPasswordHidden,
-         "Archive password (8-200 characters)"},
-        database_archive);
+  t.add(
+      Node::kCsServer, "database archive <pkcs12|pem>$format [password [<0|7>$enc] WORD$password]",
+      {kDb, "CA key and certificate archive", "PKCS#12 archive (default)", "PEM archive",
+       "Password", kHelpPasswordClear, kHelpPasswordHidden, "Archive password (8-200 characters)"},
+      database_archive);
   t.add(Node::kCsServer, "no database archive", {kNoHelp, kDb, "CA key and certificate archive"},
         database_archive);
   t.add(Node::kCsServer, "[no] issuer-name [LINE$dn]",
@@ -435,6 +473,18 @@ void register_cs_server_commands(CommandTable& t) {
         {kNoHelp, "Granting policy (default manual)", "Grant every request automatically",
          "Reject every request", "Grant requests authorized by a known RA"},
         set_grant);
+  t.add(Node::kCsServer, "[no] grant auto renewal",
+        {kNoHelp, "Granting policy (default manual)", "Grant requests automatically",
+         "Renewals signed by the certificate they renew, same identity (default on)"},
+        grant_auto_renewal);
+  t.add(Node::kCsServer, "[no] limit rsa-key-size minimum [(1024-4096)$bits]",
+        {kNoHelp, "Limits on requests", "RSA key size of requesters", "Smallest size accepted",
+         "Bits (default 2048)"},
+        limit_rsa_key_size);
+  t.add(Node::kCsServer, "[no] limit pending-requests [(1-1000000)$count]",
+        {kNoHelp, "Limits on requests", "Requests waiting for the operator",
+         "Most requests kept waiting (default 1000)"},
+        limit_pending_requests);
   t.add(Node::kCsServer, "[no] hash [<md5|sha1|sha256|sha384|sha512>$alg]",
         {kNoHelp, "Hash function for signatures (default sha256)", "MD5 (not recommended)",
          "SHA-1 (not recommended)", "SHA-256", "SHA-384", "SHA-512"},

@@ -54,7 +54,7 @@ CmdResult debug_on(Context& ctx, const Args& a) {
   if (area == nullptr) return ctx.error("Incomplete command.");
   auto sink = ctx.async_output();
   if (!sink) return ctx.error("Debug output needs an interactive shell connection.");
-  SystemClock& clock = ctx.device().clock();
+  SettableClock& clock = ctx.device().clock();
   const std::uint64_t id =
       log::subscribe(area->category, [sink, &clock](log::Category, std::string_view line) {
         sink(stamp(clock.now()) + std::string(line) + "\n");

@@ -18,12 +18,14 @@ namespace {
 constexpr int kDefaultPort = 80;
 
 CmdResult http_server(Context& ctx, const Args& a) {
-  ctx.device().http().server = !a.has("no");
+  ctx.device().edit_http([&](ca::HttpConfig& h) { h.server = !a.has("no"); });
   return {};
 }
 
 CmdResult http_port(Context& ctx, const Args& a) {
-  ctx.device().http().port = a.has("no") ? kDefaultPort : static_cast<int>(a.integer("number"));
+  ctx.device().edit_http([&](ca::HttpConfig& h) {
+    h.port = a.has("no") ? kDefaultPort : static_cast<int>(a.integer("number"));
+  });
   return {};
 }
 
@@ -45,12 +47,12 @@ std::optional<std::string> canonical_address(std::string_view text) {
 
 CmdResult http_bind_address(Context& ctx, const Args& a) {
   if (a.has("no")) {
-    ctx.device().http().bind_address.clear();
+    ctx.device().edit_http([](ca::HttpConfig& h) { h.bind_address.clear(); });
     return {};
   }
   auto address = canonical_address(a.word("address"));
   if (!address) return ctx.invalid_input(a, "address");
-  ctx.device().http().bind_address = *address;
+  ctx.device().edit_http([&](ca::HttpConfig& h) { h.bind_address = *address; });
   return {};
 }
 
@@ -58,7 +60,7 @@ CmdResult http_bind_address(Context& ctx, const Args& a) {
 // starts the server with its final settings. Like every writer, it leaves defaults out:
 // the server is off by default in scepterd, so "no ip http server" is not printed.
 void write_http(ca::Device& device, ConfigText& out) {
-  const ca::HttpConfig& http = device.http();
+  const ca::HttpConfig http = device.http();
   if (http.port != kDefaultPort) out.line(fmt::format("ip http port {}", http.port));
   if (!http.bind_address.empty()) out.line("ip http bind-address " + http.bind_address);
   if (http.server) out.line("ip http server");

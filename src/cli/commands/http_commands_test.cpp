@@ -9,7 +9,7 @@ namespace {
 class HttpCommandsTest : public testing::MoreCommandsTest {
  protected:
   void SetUp() override { run("configure terminal"); }
-  const ca::HttpConfig& http() { return dev_.device().http(); }
+  ca::HttpConfig http() { return dev_.device().http(); }
   // The HTTP lines of the running-config, which follow every other block.
   std::string http_config() {
     std::string config = exec("do show running-config").output;

@@ -1,0 +1,64 @@
+#include "ca/issuer.h"
+
+#include <fmt/format.h>
+
+#include "common/log.h"
+#include "pki/issuer.h"
+
+namespace scepter::ca {
+
+Issuer::Issuer(store::Store& store, pki::Certificate ca_cert, pki::Key ca_key, const Clock& clock)
+    : store_(store), ca_cert_(std::move(ca_cert)), ca_key_(std::move(ca_key)), clock_(clock) {}
+
+void Issuer::note_issued(store::Serial serial) {
+  store::Serial cur = last_issued_.load();
+  while (serial > cur && !last_issued_.compare_exchange_weak(cur, serial)) {
+  }
+}
+
+Result<store::CertRecord> Issuer::issue(Order order) {
+  const ServerConfig& cfg = order.config;
+  const TimePoint now = clock_.now();
+  if (now >= ca_cert_.not_after()) {
+    return fail(
+        unavailable(fmt::format("The CA certificate expired at {}; no certificate can be issued.",
+                                format_ios_time(ca_cert_.not_after()))));
+  }
+  TimePoint not_after = now + std::chrono::days(cfg.cert_lifetime_days);
+  if (not_after > ca_cert_.not_after()) not_after = ca_cert_.not_after();  // never past the CA
+  ASSIGN_OR_RETURN(store::Serial serial, store_.allocate_serial());
+  const pki::IssueSpec spec{.csr = order.csr,
+                            .ca_cert = ca_cert_,
+                            .ca_key = ca_key_,
+                            .serial = serial,
+                            .not_before = now,
+                            .not_after = not_after,
+                            .hash = cfg.hash,
+                            .cdp_url = cfg.cdp_url};
+  ASSIGN_OR_RETURN(pki::Certificate cert, pki::issue_certificate(spec));
+
+  store::CertRecord rec;
+  rec.serial = serial;
+  rec.der = cert.der();
+  rec.subject = order.request.subject;
+  rec.not_before = now;
+  rec.not_after = not_after;
+  rec.request_id = order.request.id;
+  rec.predecessor = order.predecessor;
+  store::RequestRecord granted = order.request;
+  granted.state = store::RequestState::kGranted;
+  granted.serial = serial;
+  store::WriteBatch& batch = order.also;
+  batch.put_certificate(rec);
+  batch.put_request(granted);
+  // Durable before anyone sees the certificate.
+  RETURN_IF_ERROR(store_.write(batch));
+  order.request = std::move(granted);
+  note_issued(serial);
+  log::trace(log::Category::kPkiServer, "CRYPTO_CS: issued certificate 0x{:X} for request {}{}",
+             serial, order.request.id,
+             order.predecessor ? fmt::format(" (renews 0x{:X})", *order.predecessor) : "");
+  return rec;
+}
+
+}  // namespace scepter::ca

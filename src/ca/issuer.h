@@ -1,0 +1,57 @@
+#pragma once
+// Issuer: turns a granted request into a certificate — serial, validity, profile,
+// signature — and commits it durably with the request's new state before anyone sees
+// it. It decides nothing: the request policy (request_policy.h) granted the request
+// before it gets here. In the spirit of Botan's X509_CA: the signer, the store and the
+// clock are given to it.
+//
+// Failures: kUnavailable when the CA certificate has expired or the store cannot commit
+// (nothing was handed out; the serial may be skipped, never reused); kInvalidArgument for
+// a request the profile cannot certify; the store's codes for a batch that fails (e.g.
+// kNotFound when a one-time password added to `also` was used meanwhile).
+//
+// Thread-safe: several threads may issue at once; serials come from the store.
+
+#include <atomic>
+#include <optional>
+
+#include "ca/server_config.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "pki/certificate.h"
+#include "pki/csr.h"
+#include "pki/key.h"
+#include "store/store.h"
+
+namespace scepter::ca {
+
+class Issuer {
+ public:
+  // All borrowed except the CA certificate and key, which are shared handles.
+  Issuer(store::Store& store, pki::Certificate ca_cert, pki::Key ca_key, const Clock& clock);
+
+  const pki::Certificate& ca_certificate() const { return ca_cert_; }
+  const pki::Key& ca_key() const { return ca_key_; }
+
+  struct Order {
+    store::RequestRecord& request;             // stored as granted with the serial on success
+    const pki::Csr& csr;                       // the request's parsed PKCS#10
+    const ServerConfig& config;                // lifetime, hash, cdp-url
+    std::optional<store::Serial> predecessor;  // renewal of this certificate
+    store::WriteBatch also;  // committed in the same transaction (e.g. the OTP's use)
+  };
+  Result<store::CertRecord> issue(Order order);
+
+  // The highest serial committed by this Issuer, or given to it at start.
+  store::Serial last_issued() const { return last_issued_.load(); }
+  void note_issued(store::Serial serial);
+
+ private:
+  store::Store& store_;
+  const pki::Certificate ca_cert_;
+  const pki::Key ca_key_;
+  const Clock& clock_;
+  std::atomic<store::Serial> last_issued_{0};
+};
+
+}  // namespace scepter::ca

@@ -1,0 +1,138 @@
+#include "ca/request_policy.h"
+
+#include <fmt/format.h>
+
+namespace scepter::ca {
+namespace {
+
+Decision grant(bool renewal = false, bool otp = false) {
+  Decision d;
+  d.verdict = Verdict::kGrant;
+  d.renewal = renewal;
+  d.consumes_otp = otp;
+  return d;
+}
+
+Decision pending(bool authorized = false) {
+  Decision d;
+  d.verdict = Verdict::kPending;
+  d.authorized = authorized;
+  return d;
+}
+
+Decision reject(ScepFailInfo info, std::string reason) {
+  Decision d;
+  d.verdict = Verdict::kReject;
+  d.fail_info = info;
+  d.reason = std::move(reason);
+  return d;
+}
+
+bool is_new(RequestPath p) {
+  return p == RequestPath::kManual || p == RequestPath::kPkcsReq || p == RequestPath::kRenewalReq;
+}
+
+}  // namespace
+
+Decision decide(const PolicyInput& in, const ServerConfig& cfg) {
+  // What the request asks for, whoever decides.
+  if (in.request == RequestClass::kCa) {
+    return reject(ScepFailInfo::kBadRequest,
+                  "The request asks for a CA certificate (basicConstraints CA:TRUE); a root "
+                  "certificate server issues end-entity certificates only.");
+  }
+  if (in.rsa && in.key_bits < cfg.min_rsa_bits) {
+    return reject(ScepFailInfo::kBadAlg,
+                  fmt::format("RSA keys of {} bits are refused; at least {} are required.",
+                              in.key_bits, cfg.min_rsa_bits));
+  }
+  // The operator's own decision on a stored request.
+  if (in.path == RequestPath::kShellGrant) return grant();
+
+  if (cfg.grant == GrantMode::kNone) {
+    return reject(ScepFailInfo::kBadRequest, "All requests are rejected (grant none).");
+  }
+  // Signers that cannot vouch for anything.
+  if (in.signer == Signer::kRevoked) {
+    return reject(ScepFailInfo::kBadRequest,
+                  "The request is signed by a revoked certificate of this CA.");
+  }
+  if (in.path == RequestPath::kRenewalReq && in.signer != Signer::kOurs &&
+      in.signer != Signer::kRa) {
+    return reject(ScepFailInfo::kBadRequest,
+                  "A RenewalReq must be signed by a valid certificate of this CA.");
+  }
+  // A certificate for the RA role is the operator's decision alone: neither grant auto,
+  // nor a one-time password, nor a certificate of ours (an RA's included) can obtain it.
+  if (in.request == RequestClass::kRa) return pending();
+
+  // Renewal: the same identity, vouched for by its own valid certificate.
+  if (in.signer == Signer::kOurs && in.same_identity && cfg.renewal_auto) {
+    return grant(/*renewal=*/true);
+  }
+  // Forwarded by one of our RAs.
+  if (in.signer == Signer::kRa) {
+    if (cfg.grant == GrantMode::kRaAuto || cfg.grant == GrantMode::kAuto) return grant();
+    return pending(/*authorized=*/true);
+  }
+  // Everything else proves nothing about its requester.
+  if (cfg.grant == GrantMode::kAuto) return grant();
+  if (in.otp && is_new(in.path)) return grant(false, /*otp=*/true);
+  if (is_new(in.path) && in.open_requests >= static_cast<std::uint64_t>(cfg.max_pending_requests)) {
+    return reject(ScepFailInfo::kBadRequest,
+                  fmt::format("Too many requests ({}) are waiting for the operator; try again "
+                              "later.",
+                              in.open_requests));
+  }
+  return pending();
+}
+
+const char* verdict_name(Verdict v) {
+  switch (v) {
+    case Verdict::kGrant:
+      return "grant";
+    case Verdict::kPending:
+      return "pending";
+    case Verdict::kReject:
+      return "reject";
+  }
+  return "reject";
+}
+
+const char* signer_name(Signer s) {
+  switch (s) {
+    case Signer::kNone:
+      return "none";
+    case Signer::kSelfSigned:
+      return "self-signed";
+    case Signer::kOurs:
+      return "ours";
+    case Signer::kRa:
+      return "RA";
+    case Signer::kRevoked:
+      return "revoked";
+    case Signer::kExpired:
+      return "expired";
+    case Signer::kForeign:
+      return "foreign";
+  }
+  return "foreign";
+}
+
+const char* request_path_name(RequestPath p) {
+  switch (p) {
+    case RequestPath::kManual:
+      return "request pkcs10";
+    case RequestPath::kPkcsReq:
+      return "PKCSReq";
+    case RequestPath::kRenewalReq:
+      return "RenewalReq";
+    case RequestPath::kPoll:
+      return "poll";
+    case RequestPath::kShellGrant:
+      return "shell grant";
+  }
+  return "poll";
+}
+
+}  // namespace scepter::ca

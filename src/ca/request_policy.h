@@ -1,0 +1,96 @@
+#pragma once
+// The request policy: the one function that decides whether a request gets a
+// certificate. Every path that can lead to a certificate asks it — `request pkcs10` and
+// `grant` in the shell, SCEP PKCSReq and RenewalReq, a CertPoll or a resend of a stored
+// request — and nothing issues without its kGrant. docs/policy.md is its table, and
+// request_policy_test.cpp walks every cell.
+//
+// decide() is pure: it sees facts the caller established (who signed the request, what
+// the request asks for, the configuration) and reads no clock, store or global state.
+// Thread-safe.
+
+#include <cstdint>
+#include <string>
+
+#include "ca/server_config.h"
+
+namespace scepter::ca {
+
+// How the request reached the decision.
+enum class RequestPath {
+  kManual,      // `crypto pki server X request pkcs10 ...`: pasted by the operator
+  kPkcsReq,     // SCEP PKCSReq (also IOS's renewal: a PKCSReq signed by the old certificate)
+  kRenewalReq,  // SCEP RenewalReq (RFC 8894 3.3.1.2)
+  kPoll,        // a CertPoll, or a PKCSReq/RenewalReq resent with a stored transactionID
+  kShellGrant,  // `crypto pki server X grant ID|all`: the operator's decision
+};
+
+// Who signed a SCEP request, as the CA established it from the signer certificate.
+enum class Signer {
+  kNone,        // manual requests: no signer
+  kSelfSigned,  // the usual throw-away certificate of a first enrolment
+  kOurs,        // a valid, unrevoked certificate this CA issued (not an RA's)
+  kRa,          // a valid, unrevoked RA certificate this CA issued
+  kRevoked,     // a certificate this CA issued and revoked
+  kExpired,     // a certificate this CA issued, outside its validity
+  kForeign,     // anything else: another CA's certificate, or one bearing our name
+                // that is not in our database
+};
+
+// What the request asks for.
+enum class RequestClass {
+  kEndEntity,  // an ordinary device certificate
+  kRa,         // the subject names the RA role (cn= or ou= "ioscs RA")
+  kCa,         // basicConstraints CA:TRUE
+};
+
+struct PolicyInput {
+  RequestPath path = RequestPath::kPkcsReq;
+  RequestClass request = RequestClass::kEndEntity;
+  Signer signer = Signer::kNone;
+  // With Signer::kOurs: the request has exactly the signer certificate's subject and
+  // subjectAltNames.
+  bool same_identity = false;
+  // The request carries the live one-time password (checked, not yet consumed).
+  bool otp = false;
+  // The request's key.
+  bool rsa = true;
+  int key_bits = 2048;
+  // Requests now waiting for a decision (pending or authorized); counted only for a new
+  // request that may have to wait.
+  std::uint64_t open_requests = 0;
+};
+
+enum class Verdict { kGrant, kPending, kReject };
+
+// RFC 8894 failInfo values.
+enum class ScepFailInfo {
+  kBadAlg = 0,
+  kBadMessageCheck = 1,
+  kBadRequest = 2,
+  kBadTime = 3,
+  kBadCertId = 4
+};
+
+struct Decision {
+  Verdict verdict = Verdict::kPending;
+  // kPending: whether the request is stored as "authorized" (an RA vouched for it) rather
+  // than "pending".
+  bool authorized = false;
+  // kGrant: the one-time password must be consumed for this grant to stand; if it is gone
+  // by then, decide again with otp = false.
+  bool consumes_otp = false;
+  // kGrant: a renewal of the signer certificate (the new certificate records it).
+  bool renewal = false;
+  // kReject: what the client is told, and why (for the operator and the client alike).
+  ScepFailInfo fail_info = ScepFailInfo::kBadRequest;
+  std::string reason;
+};
+
+Decision decide(const PolicyInput& in, const ServerConfig& config);
+
+const char* verdict_name(Verdict v);
+const char* signer_name(Signer s);
+const char* request_path_name(RequestPath p);
+
+}  // namespace scepter::ca

@@ -1,0 +1,258 @@
+#include "ca/request_policy.h"
+
+#include <gtest/gtest.h>
+
+#include "common/testing.h"
+
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace scepter::ca {
+namespace {
+
+std::string trim(std::string s) {
+  const auto b = s.find_first_not_of(' ');
+  const auto e = s.find_last_not_of(' ');
+  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+std::vector<std::string> cells(const std::string& line) {
+  std::vector<std::string> out;
+  std::stringstream in(line);
+  std::string cell;
+  std::getline(in, cell, '|');  // before the first bar
+  while (std::getline(in, cell, '|')) out.push_back(trim(cell));
+  if (!out.empty() && out.back().empty()) out.pop_back();
+  return out;
+}
+
+// The table of docs/policy.md, between its markers.
+std::vector<std::vector<std::string>> policy_table() {
+  std::ifstream f(::scepter::testing::source_path("docs/policy.md"));
+  EXPECT_TRUE(f.good()) << "docs/policy.md not found";
+  std::vector<std::vector<std::string>> rows;
+  std::string line;
+  bool inside = false;
+  while (std::getline(f, line)) {
+    if (line.find("policy-table:begin") != std::string::npos) {
+      inside = true;
+    } else if (line.find("policy-table:end") != std::string::npos) {
+      break;
+    } else if (inside && line.rfind("|", 0) == 0 && line.find("---") == std::string::npos) {
+      rows.push_back(cells(line));
+    }
+  }
+  return rows;
+}
+
+GrantMode mode_of(const std::string& s) {
+  if (s == "auto") return GrantMode::kAuto;
+  if (s == "none") return GrantMode::kNone;
+  if (s == "ra-auto") return GrantMode::kRaAuto;
+  EXPECT_EQ(s, "manual");
+  return GrantMode::kManual;
+}
+
+// Signer column -> (signer, same identity).
+std::pair<Signer, bool> signer_of(const std::string& s) {
+  static const std::map<std::string, std::pair<Signer, bool>> kSigners = {
+      {"self-signed", {Signer::kSelfSigned, false}},
+      {"ours, same identity", {Signer::kOurs, true}},
+      {"ours, other identity", {Signer::kOurs, false}},
+      {"RA", {Signer::kRa, false}},
+      {"revoked", {Signer::kRevoked, false}},
+      {"expired", {Signer::kExpired, false}},
+      {"foreign", {Signer::kForeign, false}},
+  };
+  auto it = kSigners.find(s);
+  EXPECT_NE(it, kSigners.end()) << s;
+  return it == kSigners.end() ? std::pair{Signer::kForeign, false} : it->second;
+}
+
+std::string outcome(const Decision& d) {
+  switch (d.verdict) {
+    case Verdict::kGrant:
+      return d.renewal ? "renewal" : "grant";
+    case Verdict::kPending:
+      return d.authorized ? "authorized" : "pending";
+    case Verdict::kReject:
+      return "reject";
+  }
+  return "?";
+}
+
+TEST(RequestPolicy, EveryCellOfTheDocumentedTable) {
+  const auto rows = policy_table();
+  ASSERT_EQ(rows.size(), 1u + 4 * 7) << "header plus 4 grant modes x 7 signers";
+  const std::vector<std::string> header = rows[0];
+  ASSERT_EQ(header.size(), 7u);
+  // Column -> path. CertPoll and resend are both a stored request examined again.
+  const std::map<std::string, RequestPath> paths = {{"PKCSReq", RequestPath::kPkcsReq},
+                                                    {"RenewalReq", RequestPath::kRenewalReq},
+                                                    {"CertPoll", RequestPath::kPoll},
+                                                    {"resend", RequestPath::kPoll},
+                                                    {"shell grant", RequestPath::kShellGrant}};
+  int checked = 0;
+  for (std::size_t r = 1; r < rows.size(); ++r) {
+    const auto& row = rows[r];
+    ASSERT_EQ(row.size(), 7u) << "row " << r;
+    ServerConfig cfg;
+    cfg.grant = mode_of(row[0]);
+    auto [signer, same] = signer_of(row[1]);
+    for (std::size_t c = 2; c < 7; ++c) {
+      PolicyInput in;
+      in.path = paths.at(header[c]);
+      in.signer = signer;
+      in.same_identity = same;
+      const Decision d = decide(in, cfg);
+      EXPECT_EQ(outcome(d), row[c]) << row[0] << " / " << row[1] << " / " << header[c];
+      if (d.verdict == Verdict::kReject) {
+        EXPECT_FALSE(d.reason.empty());
+      }
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 4 * 7 * 5);
+}
+
+const GrantMode kModes[] = {GrantMode::kManual, GrantMode::kAuto, GrantMode::kNone,
+                            GrantMode::kRaAuto};
+const Signer kSigners[] = {Signer::kSelfSigned, Signer::kOurs,    Signer::kRa,
+                           Signer::kRevoked,    Signer::kExpired, Signer::kForeign};
+const RequestPath kPaths[] = {RequestPath::kManual, RequestPath::kPkcsReq, RequestPath::kRenewalReq,
+                              RequestPath::kPoll, RequestPath::kShellGrant};
+
+TEST(RequestPolicy, CaRequestsAreRefusedEverywhere) {
+  for (GrantMode m : kModes) {
+    for (Signer s : kSigners) {
+      for (RequestPath p : kPaths) {
+        ServerConfig cfg;
+        cfg.grant = m;
+        PolicyInput in{.path = p,
+                       .request = RequestClass::kCa,
+                       .signer = s,
+                       .same_identity = true,
+                       .otp = true};
+        const Decision d = decide(in, cfg);
+        EXPECT_EQ(d.verdict, Verdict::kReject);
+        EXPECT_EQ(d.fail_info, ScepFailInfo::kBadRequest);
+      }
+    }
+  }
+}
+
+TEST(RequestPolicy, RaRoleRequestsWaitForTheOperator) {
+  for (GrantMode m : kModes) {
+    for (Signer s : kSigners) {
+      for (RequestPath p : kPaths) {
+        for (bool same : {false, true}) {
+          ServerConfig cfg;
+          cfg.grant = m;
+          PolicyInput in{.path = p,
+                         .request = RequestClass::kRa,
+                         .signer = s,
+                         .same_identity = same,
+                         .otp = true};
+          const Decision d = decide(in, cfg);
+          std::string want = "pending";
+          if (p == RequestPath::kShellGrant) {
+            want = "grant";
+          } else if (m == GrantMode::kNone || s == Signer::kRevoked ||
+                     (p == RequestPath::kRenewalReq && s != Signer::kOurs && s != Signer::kRa)) {
+            want = "reject";
+          }
+          EXPECT_EQ(outcome(d), want)
+              << grant_mode_text(m) << " " << signer_name(s) << " " << request_path_name(p);
+        }
+      }
+    }
+  }
+}
+
+TEST(RequestPolicy, OneTimePasswordGrantsNewUnauthenticatedRequestsOnly) {
+  ServerConfig cfg;  // grant manual
+  for (RequestPath p : {RequestPath::kManual, RequestPath::kPkcsReq}) {
+    const Decision d = decide({.path = p, .signer = Signer::kSelfSigned, .otp = true}, cfg);
+    EXPECT_EQ(d.verdict, Verdict::kGrant);
+    EXPECT_TRUE(d.consumes_otp);
+  }
+  EXPECT_EQ(
+      decide({.path = RequestPath::kPoll, .signer = Signer::kSelfSigned, .otp = true}, cfg).verdict,
+      Verdict::kPending);
+  cfg.grant = GrantMode::kNone;
+  EXPECT_EQ(decide({.path = RequestPath::kPkcsReq, .otp = true}, cfg).verdict, Verdict::kReject);
+  cfg.grant = GrantMode::kRaAuto;
+  EXPECT_EQ(decide({.path = RequestPath::kPkcsReq, .otp = true}, cfg).verdict, Verdict::kGrant);
+  // Without the password nothing is consumed.
+  cfg.grant = GrantMode::kAuto;
+  EXPECT_FALSE(decide({.path = RequestPath::kPkcsReq, .otp = true}, cfg).consumes_otp);
+}
+
+TEST(RequestPolicy, RenewalFollowsTheModeWhenAutoRenewalIsOff) {
+  ServerConfig cfg;
+  cfg.renewal_auto = false;
+  for (RequestPath p : {RequestPath::kPkcsReq, RequestPath::kRenewalReq, RequestPath::kPoll}) {
+    EXPECT_EQ(outcome(decide({.path = p, .signer = Signer::kOurs, .same_identity = true}, cfg)),
+              "pending");
+  }
+  cfg.grant = GrantMode::kAuto;
+  EXPECT_EQ(
+      outcome(decide(
+          {.path = RequestPath::kRenewalReq, .signer = Signer::kOurs, .same_identity = true}, cfg)),
+      "grant");
+}
+
+TEST(RequestPolicy, SmallRsaKeysAreRefusedOnEveryPath) {
+  for (GrantMode m : kModes) {
+    for (RequestPath p : kPaths) {
+      ServerConfig cfg;
+      cfg.grant = m;
+      const Decision d = decide({.path = p,
+                                 .signer = Signer::kOurs,
+                                 .same_identity = true,
+                                 .rsa = true,
+                                 .key_bits = 1024},
+                                cfg);
+      EXPECT_EQ(d.verdict, Verdict::kReject);
+      EXPECT_EQ(d.fail_info, ScepFailInfo::kBadAlg);
+      EXPECT_NE(d.reason.find("1024"), std::string::npos);
+    }
+  }
+  ServerConfig old_devices;
+  old_devices.min_rsa_bits = 1024;
+  old_devices.grant = GrantMode::kAuto;
+  EXPECT_EQ(decide({.path = RequestPath::kPkcsReq, .key_bits = 1024}, old_devices).verdict,
+            Verdict::kGrant);
+  // EC keys are judged by their curve when parsed, not by this size.
+  ServerConfig cfg;
+  cfg.grant = GrantMode::kAuto;
+  EXPECT_EQ(decide({.path = RequestPath::kPkcsReq, .rsa = false, .key_bits = 256}, cfg).verdict,
+            Verdict::kGrant);
+}
+
+TEST(RequestPolicy, PendingLimitRefusesNewRequestsOnly) {
+  ServerConfig cfg;
+  cfg.max_pending_requests = 3;
+  EXPECT_EQ(decide({.path = RequestPath::kPkcsReq, .open_requests = 2}, cfg).verdict,
+            Verdict::kPending);
+  for (RequestPath p : {RequestPath::kPkcsReq, RequestPath::kManual, RequestPath::kRenewalReq}) {
+    const Decision d = decide({.path = p, .signer = Signer::kOurs, .open_requests = 3}, cfg);
+    EXPECT_EQ(d.verdict, Verdict::kReject) << request_path_name(p);
+  }
+  EXPECT_EQ(decide({.path = RequestPath::kPoll, .open_requests = 3}, cfg).verdict,
+            Verdict::kPending);
+  // Requests granted at once are not limited.
+  EXPECT_EQ(decide({.path = RequestPath::kPkcsReq,
+                    .signer = Signer::kOurs,
+                    .same_identity = true,
+                    .open_requests = 3},
+                   cfg)
+                .verdict,
+            Verdict::kGrant);
+}
+
+}  // namespace
+}  // namespace scepter::ca

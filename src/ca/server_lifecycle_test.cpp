@@ -1,0 +1,155 @@
+// The certificate server's life cycle and failure paths with injected stores: slow
+// enabling work does not block `show` or SCEP, a shutdown voids a run in progress, and a
+// store that fails mid-issue hands out no certificate and reuses no serial.
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <future>
+#include <set>
+
+#include "ca/ca_test_support.h"
+#include "ca/certificate_server.h"
+#include "store/faulty_store.h"
+
+namespace scepter::ca {
+namespace {
+
+using testing::make_csr_der;
+using testing::ServerHarness;
+
+// Opens a SQLite database but first waits until released: a slow disk or database.
+class GatedOpener {
+ public:
+  StoreOpener opener() {
+    return [this](const std::string& path) -> Result<std::unique_ptr<store::Store>> {
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        entered_ = true;
+        cv_.notify_all();
+        cv_.wait(lock, [&] { return released_; });
+      }
+      return store::open_store({"sqlite:" + path});
+    };
+  }
+  void wait_entered() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return entered_; });
+  }
+  void release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool entered_ = false, released_ = false;
+};
+
+TEST(ServerLifeCycle, ShowAndScepAreNotBlockedWhileEnabling) {
+  ServerHarness h;
+  GatedOpener gate;
+  h.make_server(ServerHarness::default_config(), gate.opener());
+  auto enabling = std::async(std::launch::async, [&] { return h.server().enable({}); });
+  gate.wait_entered();
+  // The enabling run holds the database open call; everything else answers at once.
+  EXPECT_EQ(h.server().state(), ServerState::kChecking);
+  EXPECT_EQ(h.server().info().state, ServerState::kChecking);
+  EXPECT_CODE(h.server().scep_poll("x"), Code::kUnavailable);
+  EXPECT_CODE(h.server().submit(make_csr_der("CN=x"), RequestSource::kManualPem),
+              Code::kUnavailable);
+  gate.release();
+  ASSERT_OK(enabling.get());
+  EXPECT_EQ(h.server().state(), ServerState::kEnabled);
+}
+
+TEST(ServerLifeCycle, ShutdownWhileCheckingVoidsTheRun) {
+  ServerHarness h;
+  GatedOpener gate;
+  h.make_server(ServerHarness::default_config(), gate.opener());
+  auto enabling = std::async(std::launch::async, [&] { return h.server().enable({}); });
+  gate.wait_entered();
+  h.server().shutdown();
+  EXPECT_EQ(h.server().state(), ServerState::kDisabled);
+  gate.release();
+  EXPECT_CODE(enabling.get(), Code::kUnavailable);
+  EXPECT_EQ(h.server().state(), ServerState::kDisabled);
+  h.server().tick();  // the timer does not bring it back either
+  EXPECT_EQ(h.server().state(), ServerState::kDisabled);
+}
+
+TEST(ServerLifeCycle, FirstEnableWithoutTheArchivePasswordWaitsForTheOperator) {
+  ServerHarness h;
+  ServerConfig c = ServerHarness::default_config();
+  c.label = "fresh";
+  c.archive_password.clear();
+  h.make_server(c);
+  EXPECT_CODE(h.server().enable({}), Code::kPermissionDenied);
+  EXPECT_EQ(h.server().state(), ServerState::kWaitingForOperator);
+  EXPECT_FALSE(h.server().has_ca_certificate());
+  h.server().tick();  // never retried behind the operator's back
+  EXPECT_EQ(h.server().state(), ServerState::kWaitingForOperator);
+  ASSERT_OK(h.server().enable({.archive_password = "typed-at-prompt"}));
+  EXPECT_EQ(h.server().state(), ServerState::kEnabled);
+}
+
+class FaultyStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    h_.make_server(ServerHarness::default_config(),
+                   [this](const std::string& path) -> Result<std::unique_ptr<store::Store>> {
+                     ASSIGN_OR_RETURN(auto base, store::open_store({"sqlite:" + path}));
+                     auto faulty = std::make_unique<store::FaultyStore>(std::move(base));
+                     faulty_ = faulty.get();
+                     return std::unique_ptr<store::Store>(std::move(faulty));
+                   });
+    ASSERT_OK(h_.server().enable({}));
+    ASSERT_OK(h_.set([](ServerConfig& c) { c.grant = GrantMode::kAuto; }));
+  }
+
+  ServerHarness h_;
+  store::FaultyStore* faulty_ = nullptr;
+};
+
+TEST_F(FaultyStoreTest, AWriteThatFailsMidIssueHandsOutNothingAndReusesNoSerial) {
+  auto first = h_.server().scep_enroll(make_csr_der("CN=a"), {"t-a", "", false});
+  ASSERT_OK(first);
+  ASSERT_EQ(first->status, ScepOutcome::Status::kSuccess);
+  const auto first_serial = *first->certificate->serial();
+
+  faulty_->fail_next_writes(1);
+  auto failed = h_.server().scep_enroll(make_csr_der("CN=b"), {"t-b", "", false});
+  // The server's own trouble is an error (HTTP 503 for SCEP), never a certificate.
+  EXPECT_CODE(failed, Code::kUnavailable);
+  auto rows = h_.server().requests();
+  ASSERT_OK(rows);
+  for (const auto& r : *rows) EXPECT_NE(r.transaction_id, "t-b");
+
+  auto retry = h_.server().scep_enroll(make_csr_der("CN=b"), {"t-b", "", false});
+  ASSERT_OK(retry);
+  ASSERT_EQ(retry->status, ScepOutcome::Status::kSuccess);
+  EXPECT_GT(*retry->certificate->serial(), first_serial);
+  std::set<store::Serial> serials;
+  ASSERT_OK(h_.server().for_each_certificate([&](const store::CertRecord& rec) {
+    EXPECT_TRUE(serials.insert(rec.serial).second) << rec.serial;
+    return true;
+  }));
+  EXPECT_EQ(serials.size(), 3u);  // the CA's, a's and b's
+}
+
+TEST_F(FaultyStoreTest, AnUnreachableDatabaseIsTemporaryTrouble) {
+  faulty_->fail_all_allocations();
+  EXPECT_CODE(h_.server().scep_enroll(make_csr_der("CN=c"), {"t-c", "", false}),
+              Code::kUnavailable);
+  faulty_->fail_all_reads();
+  EXPECT_CODE(h_.server().scep_poll("t-a"), Code::kUnavailable);
+  faulty_->heal();
+  auto ok = h_.server().scep_enroll(make_csr_der("CN=c"), {"t-c", "", false});
+  ASSERT_OK(ok);
+  EXPECT_EQ(ok->status, ScepOutcome::Status::kSuccess);
+}
+
+}  // namespace
+}  // namespace scepter::ca
