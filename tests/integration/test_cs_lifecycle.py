@@ -377,9 +377,8 @@ def test_clock_not_set_waits_and_enables_once_time_is_set(daemon):
     assert os.path.exists(daemon.path("mycs#1CA.cer"))
 
 
-@pytest.mark.parametrize("hash_name,algorithm", [("md5", "md5WithRSAEncryption"),
-                                                 ("sha1", "sha1WithRSAEncryption"),
-                                                 ("sha384", "sha384WithRSAEncryption")])
+@pytest.mark.parametrize("hash_name,algorithm", [("sha384", "sha384WithRSAEncryption"),
+                                                 ("sha512", "sha512WithRSAEncryption")])
 def test_hash_signs_ca_certificate_issued_certificates_and_crl(daemon, workdir, hash_name,
                                                                algorithm):
     daemon.create_ca(f"hash {hash_name}", "grant auto")

@@ -99,7 +99,9 @@ def test_manual_request_pending_then_granted(manual_ca, workdir):
     assert aki.key_identifier == ski.digest
     assert ExtensionOID.SUBJECT_KEY_IDENTIFIER in ext
     assert ExtensionOID.CRL_DISTRIBUTION_POINTS not in ext  # no cdp-url configured
-    assert ExtensionOID.BASIC_CONSTRAINTS not in ext
+    # The profile decides (docs/policy.md): a critical CA:FALSE, whatever the request says.
+    assert ext[ExtensionOID.BASIC_CONSTRAINTS].critical
+    assert ext[ExtensionOID.BASIC_CONSTRAINTS].value.ca is False
     assert cert.signature_hash_algorithm.name == "sha256"
     nb, na = cert_validity(pem)
     assert na - nb == datetime.timedelta(days=365)
@@ -249,19 +251,19 @@ def test_reject_remove_and_all_variants(manual_ca, workdir):
     assert "reqId=8" in d.submit(csr)
 
 
-def test_grant_none_denies_and_grant_auto_grants(daemon, workdir):
+def test_grant_none_refuses_and_grant_auto_grants(daemon, workdir):
     daemon.create_ca("grant none")
     assert "Granting mode is: none" in daemon.show_server()
     csr = make_csr(workdir, "n", "/CN=n", key="ec:prime256v1")
-    out = daemon.submit(csr)
-    assert "% Enrollment request denied, reqId=1" in out
-    assert daemon.requests()[0]["state"] == "denied"
+    out = daemon.submit(csr, ok=False)
+    assert "% All requests are rejected (grant none)." in out
+    assert daemon.requests() == []  # refused requests are not stored
     daemon.cs("grant auto")
     out = daemon.submit(csr)
     assert "% Granted certificate:" in out
-    assert daemon.requests()[0] == {**daemon.requests()[0], "id": 2, "state": "granted"}
+    assert daemon.requests()[0] == {**daemon.requests()[0], "id": 1, "state": "granted"}
     daemon.cs("no grant")
-    assert "reqId=3" in daemon.submit(csr)
+    assert "reqId=2" in daemon.submit(csr)
     assert "Granting mode is: manual" in daemon.show_server()
 
 

@@ -116,8 +116,6 @@ CmdResult submit_text(Context& ctx, std::shared_ptr<ca::CertificateServer> serve
   if (out->certificate) {
     ctx.printf("% Granted certificate:\n");
     ctx.print(format_certificate(*out->certificate, pem_out));
-  } else if (out->request.state == store::RequestState::kDenied) {
-    ctx.printf("% Enrollment request denied, reqId={}\n", out->request.id);
   } else {
     ctx.printf("% Enrollment request pending, reqId={}\n", out->request.id);
   }
