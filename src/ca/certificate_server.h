@@ -164,6 +164,10 @@ class CertificateServer {
   Result<std::vector<IssuedCertificate>> grant(std::optional<RequestId> id);
   Status reject(std::optional<RequestId> id);
   Status remove(std::optional<RequestId> id);
+  // What the certificate profile would leave out of what `request` asks for (one line per
+  // item: "extendedKeyUsage codeSigning", ...): shown to the operator before granting.
+  // Empty for a request without a readable PKCS#10.
+  std::vector<std::string> dropped_by_profile(const RequestRecord& request) const;
   // The newest kMaxListedRequests requests, newest first.
   Result<std::vector<RequestRecord>> requests() const;
   static constexpr std::size_t kMaxListedRequests = 1000;

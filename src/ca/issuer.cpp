@@ -4,6 +4,7 @@
 
 #include "common/log.h"
 #include "pki/issuer.h"
+#include "pki/profile.h"
 
 namespace scepter::ca {
 
@@ -35,6 +36,14 @@ Result<store::CertRecord> Issuer::issue(Order order) {
                             .not_after = not_after,
                             .hash = cfg.hash,
                             .cdp_url = cfg.cdp_url};
+  if (log::debug_enabled(log::Category::kPkiServer)) {
+    // Only while someone watches: the profile is applied again inside issue_certificate().
+    for (const std::string& item :
+         pki::evaluate_profile(order.csr, pki::issue_profile(spec)).dropped) {
+      log::trace(log::Category::kPkiServer, "CRYPTO_CS: request {}: not granted: {}",
+                 order.request.id, item);
+    }
+  }
   ASSIGN_OR_RETURN(pki::Certificate cert, pki::issue_certificate(spec));
 
   store::CertRecord rec;

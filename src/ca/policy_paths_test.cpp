@@ -255,3 +255,27 @@ TEST_F(PolicyPathsTest, ShellGrantAppliesTheKeyRule) {
 
 }  // namespace
 }  // namespace scepter::ca
+
+namespace scepter::ca {
+namespace {
+
+TEST_F(PolicyPathsTest, TheOperatorSeesWhatTheProfileWillNotGrant) {
+  pki::Ptr<X509_EXTENSION> eku(
+      X509V3_EXT_conf_nid(nullptr, nullptr, NID_ext_key_usage, "codeSigning,clientAuth"));
+  pki::Ptr<X509_EXTENSION> ku(
+      X509V3_EXT_conf_nid(nullptr, nullptr, NID_key_usage, "critical,keyCertSign"));
+  ASSERT_TRUE(eku && ku);
+  auto out = h_.server().submit(csr_der(requester("CN=greedy"), "", {eku.get(), ku.get()}),
+                                RequestSource::kManualPem);
+  ASSERT_OK(out);
+  const auto dropped = h_.server().dropped_by_profile(out->request);
+  ASSERT_EQ(dropped.size(), 2u);
+  EXPECT_NE(dropped[0].find("codeSigning"), std::string::npos) << dropped[0];
+  EXPECT_NE(dropped[1].find("keyCertSign"), std::string::npos) << dropped[1];
+  store::RequestRecord modest;
+  modest.csr_der = csr_der(requester("CN=modest"));
+  EXPECT_TRUE(h_.server().dropped_by_profile(modest).empty());
+}
+
+}  // namespace
+}  // namespace scepter::ca

@@ -14,6 +14,7 @@
 #include "pki/identity.h"
 #include "pki/issuer.h"
 #include "pki/name.h"
+#include "pki/profile.h"
 
 namespace scepter::ca {
 namespace {
@@ -125,6 +126,13 @@ Result<pki::Certificate> CertificateServer::issue_granted(Runtime& rt, RequestRe
   Status files = write_cert_files(cfg, *rec);
   if (!files.ok()) fail_critical(unavailable("cannot write certificate files: " + files.message()));
   return pki::Certificate::from_der(rec->der);
+}
+
+std::vector<std::string> CertificateServer::dropped_by_profile(const RequestRecord& r) const {
+  if (r.csr_der.empty()) return {};
+  auto csr = pki::Csr::parse(r.csr_der);
+  if (!csr.has_value()) return {};
+  return pki::evaluate_profile(*csr, pki::Profile{}).dropped;
 }
 
 Status CertificateServer::write_cert_files(const ServerConfig& cfg, const store::CertRecord& rec) {

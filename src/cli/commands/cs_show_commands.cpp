@@ -101,7 +101,8 @@ CmdResult show_server(Context& ctx, const Args& a) {
   return {};
 }
 
-void render_requests(Context& ctx, const std::vector<store::RequestRecord>& all) {
+void render_requests(Context& ctx, const ca::CertificateServer& server,
+                     const std::vector<store::RequestRecord>& all) {
   ctx.print("Enrollment Request Database:\n");
   const std::pair<store::RequestKind, const char*> sections[] = {
       {store::RequestKind::kSubCa, "Subordinate CA certificate requests:"},
@@ -114,6 +115,10 @@ void render_requests(Context& ctx, const std::vector<store::RequestRecord>& all)
       if (r.kind != kind) continue;
       ctx.printf("{:<6} {:<10} {} {}\n", r.id, store::request_state_name(r.state), r.fingerprint,
                  r.subject);
+      // What the request asks for that the certificate profile will not put in.
+      for (const std::string& item : server.dropped_by_profile(r)) {
+        ctx.printf("       not granted: {}\n", item);
+      }
     }
   }
 }
@@ -124,7 +129,7 @@ CmdResult show_requests(Context& ctx, const Args& a) {
     return ctx.error(fmt::format("Certificate server {} does not exist.", a.word("label")));
   auto all = server->requests();
   if (!all.has_value()) return ctx.error(all.error().message());
-  render_requests(ctx, *all);
+  render_requests(ctx, *server, *all);
   return {};
 }
 
