@@ -207,7 +207,9 @@ class ScepServiceTest : public ::testing::Test {
   }
 
   store::testing::TempDir tmp_;
-  SystemClock clock_;
+  // The server's clock stands still unless a test moves it (set_offset_seconds); it
+  // starts at the real time because clients sign their messages with the real time.
+  FakeClock clock_{std::chrono::floor<Seconds>(SysClock::now())};
   std::unique_ptr<ca::Device> device_;
   std::shared_ptr<ca::CertificateServer> server_;
   pki::Ptr<X509> ca_cert_;
