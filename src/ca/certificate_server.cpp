@@ -293,7 +293,9 @@ CertificateServer::Prepared CertificateServer::prepare(const ServerConfig& cfg,
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: last issued serial number is 0x{:X}", *last);
   rt->otp = std::make_unique<OtpStore>(*rt->store, deps_.clock);
   if (Status s = rt->otp->load(); !s.ok()) return fail_with(s);
-  if (Status s = load_crl(*rt, cfg); !s.ok()) return fail_with(s);
+  rt->crl =
+      std::make_unique<CrlPublisher>(*rt->store, *rt->ca_cert, *rt->ca_key, deps_.clock, label_);
+  if (Status s = rt->crl->load(cfg, files); !s.ok()) return fail_with(s);
   p.runtime = std::move(rt);
   return p;
 }
@@ -352,18 +354,10 @@ void CertificateServer::tick() {
   }
   if (!rt) return;
   {
-    std::lock_guard<std::mutex> crl_lock(rt->crl_mu);
-    const TimePoint now = deps_.clock.now();
-    const auto lifetime = rt->crl_next_update - rt->crl_this_update;
-    // Reissue when 1/8 of the lifetime is left (at least a minute early), and retry a
-    // failed write at every tick.
-    const auto margin = std::max<Seconds>(Seconds(60), lifetime / 8);
-    if (rt->crl_dirty || now >= rt->crl_next_update - margin) {
-      Status s = publish_crl_locked(*rt, config());
-      if (!s.ok()) {
-        fail_critical(unavailable("CRL could not be written: " + s.message()));
-        return;
-      }
+    const ServerConfig cfg = config();
+    if (Status s = rt->crl->refresh_if_due(cfg, file_set(cfg)); !s.ok()) {
+      fail_critical(unavailable("CRL could not be written: " + s.message()));
+      return;
     }
   }
   {
@@ -401,8 +395,7 @@ ServerInfo CertificateServer::info() const {
   if (rt) {
     out.ca_certificate = rt->ca_cert;
     out.last_serial = rt->issuer->last_issued();
-    std::lock_guard<std::mutex> lock(rt->crl_mu);
-    if (!rt->crl_der.empty()) out.crl_next_update = rt->crl_next_update;
+    out.crl_next_update = rt->crl->next_update();
   } else {
     out.ca_certificate = stored_ca_certificate();
   }

@@ -176,7 +176,12 @@ class CertificateServer {
   // Fails with kNotFound for an unknown serial, kAlreadyExists when already revoked.
   Status revoke(Serial serial);
   Status for_each_certificate(const std::function<bool(const store::CertRecord&)>& fn) const;
+  // The current CRL with its parsed fields, for `show` and `info crl` (parses it: not for
+  // hot paths).
   Result<CrlSummary> current_crl() const;
+  // The current CRL's bytes, shared (GetCRL serves them without a copy); null when the
+  // server has none (not enabled).
+  std::shared_ptr<const std::string> crl_der() const;
 
   // `password generate [minutes]`: a new one-time enrollment password; voids the old.
   Result<OneTimePassword> generate_password(int minutes);
@@ -217,8 +222,6 @@ class CertificateServer {
   bool needs_archive_password(const ServerConfig& cfg) const;
   Status generate_ca(Runtime& rt, const ServerConfig& cfg, EnableReport& report,
                      const EnableOptions& options);
-  Status load_crl(Runtime& rt, const ServerConfig& cfg);
-  Status publish_crl_locked(Runtime& rt, const ServerConfig& cfg);
   // The request policy's inputs for one request, and its decision.
   struct Evaluation {
     Decision decision;

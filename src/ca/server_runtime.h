@@ -9,6 +9,7 @@
 #include <string>
 
 #include "ca/certificate_server.h"
+#include "ca/crl_publisher.h"
 #include "ca/issuer.h"
 #include "ca/otp_store.h"
 #include "pki/crl.h"
@@ -49,13 +50,7 @@ struct CertificateServer::Runtime {
   std::mutex transaction_mu[kTransactionStripes];
 
   // The CRL: revocations and CRL builds are serialised.
-  mutable std::mutex crl_mu;
-  std::optional<pki::CrlBuilder> crl;  // GUARDED_BY(crl_mu)
-  std::string crl_der;                 // GUARDED_BY(crl_mu)
-  TimePoint crl_this_update{};         // GUARDED_BY(crl_mu)
-  TimePoint crl_next_update{};         // GUARDED_BY(crl_mu)
-  std::uint64_t crl_number = 0;        // GUARDED_BY(crl_mu)
-  bool crl_dirty = false;              // GUARDED_BY(crl_mu): last write failed
+  std::unique_ptr<CrlPublisher> crl;
 
   TimePoint last_expiry_check{};  // GUARDED_BY(request_mu)
   // When the database was last checkpointed (timer thread only).

@@ -99,105 +99,30 @@ Status CertificateServer::generate_ca(Runtime& rt, const ServerConfig& cfg, Enab
   return ok_status();
 }
 
-Status CertificateServer::load_crl(Runtime& rt, const ServerConfig& cfg) {
-  std::lock_guard<std::mutex> lock(rt.crl_mu);
-  auto builder = pki::CrlBuilder::create(rt.ca_cert->x509(), rt.ca_key->evp());
-  if (!builder.has_value()) return builder.error();
-  Status add_status;
-  RETURN_IF_ERROR(rt.store->for_each_revocation([&](const store::Revocation& r) {
-    if (add_status.ok()) add_status = builder->add(r.serial, r.at);
-  }));
-  RETURN_IF_ERROR(add_status);
-  rt.crl.emplace(std::move(*builder));
-  auto number = rt.store->meta(kMetaCrlNumber);
-  if (!number.has_value()) return number.error();
-  rt.crl_number = 0;
-  if (number->has_value()) {
-    auto n = parse_decimal<std::uint64_t>(**number);
-    if (!n.has_value()) return invalid_argument("corrupt CRL number in the main database");
-    rt.crl_number = *n;
-  }
-
-  // Reload the current CRL (the seed: "When the certificate server is rebooted, it
-  // reloads the current CRL"); issue a new one if it is missing, unreadable, stale or
-  // does not list every revocation.
-  files::FileSet files = file_set(cfg);
-  auto der = files.read(files::FileType::kCrl, label_ + ".crl");
-  if (der.has_value()) {
-    auto info = pki::parse_crl_info(*der);
-    bool valid = info.has_value() && pki::verify_crl_signature(*der, rt.ca_key->evp()).ok() &&
-                 info->entries.size() == rt.crl->size() && info->next_update.has_value() &&
-                 *info->next_update > deps_.clock.now();
-    if (valid) {
-      log::trace(log::Category::kPkiServer, "CRYPTO_CS: Read {} bytes from crl file {}.crl.",
-                 der->size(), label_);
-      rt.crl_der = std::move(*der);
-      rt.crl_this_update = info->this_update;
-      rt.crl_next_update = *info->next_update;
-      if (info->crl_number) rt.crl_number = std::max(rt.crl_number, *info->crl_number);
-      return ok_status();
-    }
-  }
-  return publish_crl_locked(rt, cfg);
-}
-
-// `cfg` is passed in because callers may hold mu_ (enable) or not (revoke, tick).
-Status CertificateServer::publish_crl_locked(Runtime& rt, const ServerConfig& cfg) {
-  const TimePoint now = deps_.clock.now();
-  const TimePoint next = now + std::chrono::hours(cfg.crl_lifetime_hours);
-  const std::uint64_t number = rt.crl_number + 1;
-  ASSIGN_OR_RETURN(std::string der, rt.crl->build(now, next, number, pki::evp_md(cfg.hash)));
-  // The number is made durable before the CRL that carries it, so it never repeats.
-  store::WriteBatch batch;
-  batch.put_meta(kMetaCrlNumber, std::to_string(number));
-  RETURN_IF_ERROR(rt.store->write(batch));
-  rt.crl_number = number;
-  files::FileSet files = file_set(cfg);
-  Status s = files.write(files::FileType::kCrl, label_ + ".crl", der);
-  if (!s.ok()) {
-    rt.crl_dirty = true;
-    return s;
-  }
-  log::trace(log::Category::kPkiServer, "CRYPTO_CS: Publishing {} bytes to crl file {}{}.crl",
-             der.size(), files.url_for(files::FileType::kCrl), label_);
-  rt.crl_der = std::move(der);
-  rt.crl_this_update = now;
-  rt.crl_next_update = next;
-  rt.crl_dirty = false;
-  return ok_status();
-}
-
 Status CertificateServer::revoke(Serial serial) {
   auto rt = runtime();
   if (!rt) return unavailable("The certificate server is not enabled.");
   if (serial == 1) return invalid_argument("The CA certificate cannot be revoked.");
-  std::lock_guard<std::mutex> lock(rt->crl_mu);
-  const TimePoint now = deps_.clock.now();
-  store::WriteBatch batch;
-  batch.revoke(serial, now);
-  RETURN_IF_ERROR(rt->store->write(batch));
-  RETURN_IF_ERROR(rt->crl->add(serial, now));
-  log::trace(log::Category::kPkiServer, "CRYPTO_CS: revoked certificate 0x{:X}", serial);
-  Status s = publish_crl_locked(*rt, config());
-  if (!s.ok()) {
-    fail_critical(unavailable("CRL could not be written: " + s.message()));
-    return unavailable("The certificate is revoked, but the CRL could not be written: " +
-                       s.message());
+  const ServerConfig cfg = config();
+  Status s = rt->crl->revoke(serial, cfg, file_set(cfg));
+  if (!s.ok() && rt->crl->dirty()) fail_critical(unavailable("CRL could not be written"));
+  return s;
+}
+
+std::shared_ptr<const std::string> CertificateServer::crl_der() const {
+  std::shared_ptr<Runtime> rt;
+  {
+    MutexLock lock(mu_);
+    rt = runtime_;  // a CRL is served while the server waits to recover, as on IOS
   }
-  return ok_status();
+  return rt ? rt->crl->der() : nullptr;
 }
 
 Result<CrlSummary> CertificateServer::current_crl() const {
-  auto rt = runtime();
-  if (!rt) {
-    MutexLock lock(mu_);
-    if (!runtime_) return fail(unavailable("CRL not present."));
-    rt = runtime_;
-  }
-  std::lock_guard<std::mutex> lock(rt->crl_mu);
-  if (rt->crl_der.empty()) return fail(unavailable("CRL not present."));
-  ASSIGN_OR_RETURN(pki::CrlInfo info, pki::parse_crl_info(rt->crl_der));
-  return CrlSummary{rt->crl_der, std::move(info)};
+  auto der = crl_der();
+  if (!der) return fail(unavailable("CRL not present."));
+  ASSIGN_OR_RETURN(pki::CrlInfo info, pki::parse_crl_info(*der));
+  return CrlSummary{*der, std::move(info)};
 }
 
 Status CertificateServer::for_each_certificate(

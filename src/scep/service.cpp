@@ -166,12 +166,13 @@ ScepHttpResponse ScepService::handle(const ScepHttpRequest& request) const {
     // The plain form, for HTTP CDPs (`cdp-url http://ca/cgi-bin/pkiclient.exe?operation=GetCRL`).
     auto server = pick(device_, request.has_message ? decode_label(request.message_raw) : "");
     if (!server) return unavailable_reply(options_.retry_after, "no certificate server is enabled");
-    auto crl = server->current_crl();
-    if (!crl.has_value()) {
-      log::warn("SCEP GetCRL: certificate server {}: {}", server->label(), crl.error().message());
+    // The bytes as published: never parsed again on this path.
+    auto crl = server->crl_der();
+    if (!crl) {
+      log::warn("SCEP GetCRL: certificate server {} has no CRL", server->label());
       return unavailable_reply(options_.retry_after, "the CRL is not available");
     }
-    return {200, "application/pkix-crl", crl->der, {}};
+    return {200, "application/pkix-crl", *crl, {}};
   }
   if (op == "PKIOperation") return pki_operation(request);
   return text(400, op.empty() ? "missing operation" : "unknown operation " + esc(op));
@@ -339,9 +340,11 @@ ScepHttpResponse ScepService::pki_operation(const ScepHttpRequest& request) cons
       return cert_rep(reply, std::move(ok));
     }
     case MessageType::kGetCrl: {
-      auto crl = server.current_crl();
-      if (!crl.has_value()) return server_error(reply, server, crl.error(), options_.retry_after);
-      ok.crl_der = crl->der;
+      auto crl = server.crl_der();
+      if (!crl) {
+        return server_error(reply, server, unavailable("CRL not present."), options_.retry_after);
+      }
+      ok.crl_der = *crl;
       return cert_rep(reply, std::move(ok));
     }
     case MessageType::kCertRep:

@@ -1,0 +1,122 @@
+#include "ca/crl_publisher.h"
+
+#include <algorithm>
+
+#include "ca/server_runtime.h"
+#include "common/log.h"
+#include "common/parse.h"
+#include "pki/crl.h"
+
+namespace scepter::ca {
+
+CrlPublisher::CrlPublisher(store::Store& store, pki::Certificate ca_cert, pki::Key ca_key,
+                           const Clock& clock, std::string label)
+    : store_(store),
+      ca_cert_(std::move(ca_cert)),
+      ca_key_(std::move(ca_key)),
+      clock_(clock),
+      label_(std::move(label)) {}
+
+Status CrlPublisher::load(const ServerConfig& cfg, files::FileSet files) {
+  MutexLock lock(mu_);
+  ASSIGN_OR_RETURN(pki::CrlBuilder builder,
+                   pki::CrlBuilder::create(ca_cert_.x509(), ca_key_.evp()));
+  Status add_status;
+  RETURN_IF_ERROR(store_.for_each_revocation([&](const store::Revocation& r) {
+    if (add_status.ok()) add_status = builder.add(r.serial, r.at);
+  }));
+  RETURN_IF_ERROR(add_status);
+  crl_.emplace(std::move(builder));
+  ASSIGN_OR_RETURN(std::optional<std::string> number, store_.meta(kMetaCrlNumber));
+  number_ = 0;
+  if (number.has_value()) {
+    auto n = parse_decimal<std::uint64_t>(*number);
+    if (!n.has_value()) return invalid_argument("corrupt CRL number in the main database");
+    number_ = *n;
+  }
+  // Reuse the current CRL unless it is missing, unreadable, stale or does not list every
+  // revocation.
+  auto der = files.read(files::FileType::kCrl, label_ + ".crl");
+  if (der.has_value()) {
+    auto info = pki::parse_crl_info(*der);
+    const bool valid = info.has_value() && pki::verify_crl_signature(*der, ca_key_.evp()).ok() &&
+                       info->entries.size() == crl_->size() && info->next_update.has_value() &&
+                       *info->next_update > clock_.now();
+    if (valid) {
+      log::trace(log::Category::kPkiServer, "CRYPTO_CS: Read {} bytes from crl file {}.crl.",
+                 der->size(), label_);
+      der_ = std::make_shared<const std::string>(std::move(*der));
+      this_update_ = info->this_update;
+      next_update_ = *info->next_update;
+      if (info->crl_number) number_ = std::max(number_, *info->crl_number);
+      return ok_status();
+    }
+  }
+  return publish_locked(cfg, std::move(files));
+}
+
+Status CrlPublisher::publish_locked(const ServerConfig& cfg, files::FileSet files) {
+  const TimePoint now = clock_.now();
+  const TimePoint next = now + std::chrono::hours(cfg.crl_lifetime_hours);
+  const std::uint64_t number = number_ + 1;
+  ASSIGN_OR_RETURN(std::string der, crl_->build(now, next, number, pki::evp_md(cfg.hash)));
+  // The number is made durable before the CRL that carries it, so it never repeats.
+  store::WriteBatch batch;
+  batch.put_meta(kMetaCrlNumber, std::to_string(number));
+  RETURN_IF_ERROR(store_.write(batch));
+  number_ = number;
+  if (Status s = files.write(files::FileType::kCrl, label_ + ".crl", der); !s.ok()) {
+    dirty_ = true;
+    return s;
+  }
+  log::trace(log::Category::kPkiServer, "CRYPTO_CS: Publishing {} bytes to crl file {}{}.crl",
+             der.size(), files.url_for(files::FileType::kCrl), label_);
+  der_ = std::make_shared<const std::string>(std::move(der));
+  this_update_ = now;
+  next_update_ = next;
+  dirty_ = false;
+  return ok_status();
+}
+
+Status CrlPublisher::revoke(store::Serial serial, const ServerConfig& cfg,
+                            files::FileSet files) {
+  MutexLock lock(mu_);
+  const TimePoint now = clock_.now();
+  store::WriteBatch batch;
+  batch.revoke(serial, now);
+  RETURN_IF_ERROR(store_.write(batch));
+  RETURN_IF_ERROR(crl_->add(serial, now));
+  log::trace(log::Category::kPkiServer, "CRYPTO_CS: revoked certificate 0x{:X}", serial);
+  if (Status s = publish_locked(cfg, files); !s.ok()) {
+    dirty_ = true;
+    return unavailable("The certificate is revoked, but the CRL could not be written: " +
+                       s.message());
+  }
+  return ok_status();
+}
+
+Status CrlPublisher::refresh_if_due(const ServerConfig& cfg, files::FileSet files) {
+  MutexLock lock(mu_);
+  const auto lifetime = next_update_ - this_update_;
+  const auto margin = std::max<Seconds>(Seconds(60), lifetime / 8);
+  if (!dirty_ && clock_.now() < next_update_ - margin) return ok_status();
+  return publish_locked(cfg, files);
+}
+
+std::shared_ptr<const std::string> CrlPublisher::der() const {
+  MutexLock lock(mu_);
+  return der_;
+}
+
+std::optional<TimePoint> CrlPublisher::next_update() const {
+  MutexLock lock(mu_);
+  if (!der_) return std::nullopt;
+  return next_update_;
+}
+
+bool CrlPublisher::dirty() const {
+  MutexLock lock(mu_);
+  return dirty_;
+}
+
+}  // namespace scepter::ca

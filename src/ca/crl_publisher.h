@@ -1,0 +1,73 @@
+#pragma once
+// CrlPublisher: the CRL of one certificate server. It keeps every revocation in a
+// pki::CrlBuilder (finished DER per entry), signs a new CRL when a certificate is revoked
+// and before nextUpdate, makes each CRL number durable before the CRL that carries it,
+// and writes LABEL.crl to its storage and publish locations.
+//
+// Failures: a CRL that cannot be written leaves dirty() set; the caller treats it as
+// critical (IOS disables the server) and refresh_if_due() retries it at every call.
+//
+// Thread-safe: revocations and CRL builds are serialised on one lock; readers get the
+// current CRL's bytes as a shared, immutable string, so serving it (GetCRL) copies
+// nothing and never waits for a build longer than the swap.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "ca/server_config.h"
+#include "common/clock.h"
+#include "common/mutex.h"
+#include "common/status.h"
+#include "files/file_set.h"
+#include "pki/certificate.h"
+#include "pki/crl.h"
+#include "pki/key.h"
+#include "store/store.h"
+
+namespace scepter::ca {
+
+class CrlPublisher {
+ public:
+  // `store` and `clock` are borrowed and must outlive the publisher.
+  CrlPublisher(store::Store& store, pki::Certificate ca_cert, pki::Key ca_key, const Clock& clock,
+               std::string label);
+
+  // Start-up: every revocation from the store; the CRL file is reused when it is valid
+  // (signed by us, lists every revocation, not past nextUpdate), otherwise a new one is
+  // published. The seed: "When the certificate server is rebooted, it reloads the
+  // current CRL".
+  Status load(const ServerConfig& cfg, files::FileSet files);
+  // Records the revocation durably, then publishes a new CRL at once. kNotFound for an
+  // unknown serial, kAlreadyExists when already revoked; kUnavailable (with dirty() set)
+  // when the revocation is recorded but the CRL could not be written.
+  Status revoke(store::Serial serial, const ServerConfig& cfg, files::FileSet files);
+  // The timer: a new CRL when 1/8 of its lifetime is left (at least a minute early), or
+  // when the last write failed.
+  Status refresh_if_due(const ServerConfig& cfg, files::FileSet files);
+
+  // The current CRL (DER), or null before the first one.
+  std::shared_ptr<const std::string> der() const;
+  std::optional<TimePoint> next_update() const;
+  bool dirty() const;
+
+ private:
+  Status publish_locked(const ServerConfig& cfg, files::FileSet files) REQUIRES(mu_);
+
+  store::Store& store_;
+  const pki::Certificate ca_cert_;
+  const pki::Key ca_key_;
+  const Clock& clock_;
+  const std::string label_;
+
+  mutable Mutex mu_;
+  std::optional<pki::CrlBuilder> crl_ GUARDED_BY(mu_);
+  std::shared_ptr<const std::string> der_ GUARDED_BY(mu_);
+  TimePoint this_update_ GUARDED_BY(mu_){};
+  TimePoint next_update_ GUARDED_BY(mu_){};
+  std::uint64_t number_ GUARDED_BY(mu_) = 0;
+  bool dirty_ GUARDED_BY(mu_) = false;  // the last write failed
+};
+
+}  // namespace scepter::ca
