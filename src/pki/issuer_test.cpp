@@ -485,7 +485,8 @@ Ptr<X509_EXTENSION> mixed_san() {
   take();
   GENERAL_NAME* other = GENERAL_NAME_new();
   ASN1_TYPE* utf8 = ASN1_TYPE_new();
-  ASN1_TYPE_set1(utf8, V_ASN1_UTF8STRING, ia5("upn@corp"));
+  Ptr<ASN1_STRING> upn(ia5("upn@corp"));
+  ASN1_TYPE_set1(utf8, V_ASN1_UTF8STRING, upn.get());  // copies it
   GENERAL_NAME_set0_othername(other, OBJ_txt2obj("1.3.6.1.4.1.311.20.2.3", 1), utf8);
   sk_GENERAL_NAME_push(names.get(), other);
   take();

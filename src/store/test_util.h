@@ -54,7 +54,7 @@ inline RequestRecord make_request(RequestId id, std::string tid = "") {
   r.csr_der = std::string("\x30\x82\x00\x00", 4) + std::to_string(id);
   r.fingerprint = "0123456789ABCDEF0123456789ABCDEF";
   r.subject = "hostname=req" + std::to_string(id);
-  r.created = from_unix(1'700'000'000 + id);
+  r.created = from_unix(1'700'000'000 + id % 1'000'000'000);
   r.signer_cert_der = std::string("\x30\x00", 2);
   r.flags = 3;
   return r;
