@@ -92,10 +92,14 @@ Result<CertificateServer::Evaluation> CertificateServer::evaluate(Runtime& rt, c
   }
   ev.request_class = in.request;
   ev.signer = in.signer;
-  log::trace(log::Category::kPkiServer, "CRYPTO_CS: policy: {} of {} signed by {}{}: {}{}",
-             request_path_name(path), pki::format_dn_ios(csr.subject()), signer_name(in.signer),
-             in.same_identity ? " (same identity)" : "", verdict_name(ev.decision.verdict),
-             ev.decision.reason.empty() ? "" : " (" + ev.decision.reason + ")");
+  if (log::debug_enabled(log::Category::kPkiServer)) {  // the subject is formatted only then
+    log::debug(
+        log::Category::kPkiServer,
+        fmt::format("CRYPTO_CS: policy: {} of {} signed by {}{}: {}{}", request_path_name(path),
+                    pki::format_dn_ios(csr.subject()), signer_name(in.signer),
+                    in.same_identity ? " (same identity)" : "", verdict_name(ev.decision.verdict),
+                    ev.decision.reason.empty() ? "" : " (" + ev.decision.reason + ")"));
+  }
   return ev;
 }
 
