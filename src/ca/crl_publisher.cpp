@@ -78,8 +78,7 @@ Status CrlPublisher::publish_locked(const ServerConfig& cfg, files::FileSet file
   return ok_status();
 }
 
-Status CrlPublisher::revoke(store::Serial serial, const ServerConfig& cfg,
-                            files::FileSet files) {
+Status CrlPublisher::revoke(store::Serial serial, const ServerConfig& cfg, files::FileSet files) {
   MutexLock lock(mu_);
   const TimePoint now = clock_.now();
   store::WriteBatch batch;
