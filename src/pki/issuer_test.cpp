@@ -8,82 +8,14 @@
 #include "common/testing.h"
 #include "pki/encoding.h"
 #include "pki/io.h"
+#include "pki/issuer_test_support.h"
 #include "pki/name.h"
 #include "pki/test_support.h"
 
 namespace scepter::pki {
 namespace {
 
-using test::run;
-using test::TempDir;
-
-constexpr char kCdp[] = "http://ca1.example.com/cgi-bin/pkiclient.exe?operation=GetCRL";
-
-std::vector<int> extension_nids(const Certificate& cert) {
-  std::vector<int> nids;
-  for (int i = 0; i < X509_get_ext_count(cert.x509()); ++i) {
-    nids.push_back(OBJ_obj2nid(X509_EXTENSION_get_object(X509_get_ext(cert.x509(), i))));
-  }
-  return nids;
-}
-
-std::string extension_value(const Certificate& cert, int nid) {
-  const int i = X509_get_ext_by_NID(cert.x509(), nid, -1);
-  if (i < 0) return {};
-  return std::string(string_bytes(X509_EXTENSION_get_data(X509_get_ext(cert.x509(), i))));
-}
-
-bool extension_critical(const Certificate& cert, int nid) {
-  const int i = X509_get_ext_by_NID(cert.x509(), nid, -1);
-  return i >= 0 && X509_EXTENSION_get_critical(X509_get_ext(cert.x509(), i)) == 1;
-}
-
-// `openssl x509 -noout -text` of a certificate.
-std::string openssl_text(const TempDir& dir, const Certificate& cert) {
-  dir.write("text.pem", cert.pem());
-  auto out = run("openssl x509 -noout -text -in " + dir.file("text.pem"));
-  EXPECT_EQ(out.status, 0) << out.text;
-  return out.text;
-}
-
-// Runs `openssl verify` of `leaf` against `ca`; returns its output, "OK" lines included.
-test::Output openssl_verify(const TempDir& dir, const Certificate& ca, const Certificate& leaf) {
-  dir.write("ca.pem", ca.pem());
-  dir.write("leaf.pem", leaf.pem());
-  return run("openssl verify -attime " + std::to_string(test::kNow + 1000) + " -CAfile " +
-             dir.file("ca.pem") + " " + dir.file("leaf.pem"));
-}
-
-// Asserts that the strings appear in `text` in this order.
-void expect_in_order(const std::string& text, const std::vector<std::string>& parts) {
-  std::size_t pos = 0;
-  for (const std::string& p : parts) {
-    const std::size_t at = text.find(p, pos);
-    ASSERT_NE(at, std::string::npos) << "missing or out of order: " << p << "\n" << text;
-    pos = at + p.size();
-  }
-}
-
-Csr request(const std::string& dn, const Key& key, std::vector<const X509_EXTENSION*> exts = {}) {
-  auto subject = parse_dn(dn);
-  auto csr = make_csr(CsrSpec{.subject = subject->get(), .key = key, .extensions = exts});
-  if (!csr) std::abort();
-  return *csr;
-}
-
-Result<Certificate> issue(const Csr& csr, const Certificate& ca, const Key& ca_key,
-                          std::uint64_t serial = 2, std::string cdp = {}, bool allow_ca = false,
-                          Hash hash = Hash::kSha256) {
-  return issue_certificate(IssueSpec{.csr = csr,
-                                     .ca_cert = ca,
-                                     .ca_key = ca_key,
-                                     .serial = serial,
-                                     .not_before = from_unix(test::kNow + 100),
-                                     .not_after = from_unix(test::kNow + 100 + 365 * 86400),
-                                     .hash = hash,
-                                     .cdp_url = std::move(cdp),
-                                     .allow_ca = allow_ca});
-}
+using namespace issuer_testing;
 
 TEST(CaCertificate, HasTheIosShape) {
   const Key& key = test::rsa_key_2048();
@@ -254,12 +186,6 @@ TEST(IssueCertificate, NoCdpWithoutUrlAndEcKeys) {
   ASSERT_OK(ee);
   TempDir dir;
   EXPECT_NE(openssl_text(dir, *ee).find("URI:" + url + "\n"), std::string::npos);
-}
-
-Ptr<X509_EXTENSION> conf_ext(int nid, const char* value) {
-  Ptr<X509_EXTENSION> ext(X509V3_EXT_conf_nid(nullptr, nullptr, nid, value));
-  if (!ext) std::abort();
-  return ext;
 }
 
 // An extension OpenSSL has no encoder for: `oid` with arbitrary content.
@@ -442,105 +368,6 @@ TEST(IssueCertificate, AllowedEkusPassAndOperatorEkusAreAdded) {
   auto none = issue(request("CN=ssh", test::ec_key_256(), {ssh.get()}), ca, ca_key);
   ASSERT_OK(none);
   EXPECT_EQ(count_nid(extension_nids(*none), NID_ext_key_usage), 0);
-}
-
-GENERAL_NAME* general_name(int type, void* value) {
-  GENERAL_NAME* gen = GENERAL_NAME_new();
-  GENERAL_NAME_set0_value(gen, type, value);
-  return gen;
-}
-
-ASN1_STRING* ia5(const std::string& s) {
-  ASN1_STRING* str = ASN1_IA5STRING_new();
-  ASN1_STRING_set(str, s.data(), static_cast<int>(s.size()));
-  return str;
-}
-
-ASN1_STRING* octets(const std::string& s) {
-  ASN1_STRING* str = ASN1_OCTET_STRING_new();
-  ASN1_OCTET_STRING_set(str, reinterpret_cast<const unsigned char*>(s.data()),
-                        static_cast<int>(s.size()));
-  return str;
-}
-
-// The SAN entries the profile keeps, as GENERAL_NAMEs.
-Ptr<STACK_OF(GENERAL_NAME)> kept_names() {
-  Ptr<STACK_OF(GENERAL_NAME)> names(GENERAL_NAMES_new());
-  sk_GENERAL_NAME_push(names.get(), general_name(GEN_DNS, ia5("a.example")));
-  sk_GENERAL_NAME_push(names.get(),
-                       general_name(GEN_IPADD, octets(std::string("\xC0\x00\x02\x01", 4))));
-  sk_GENERAL_NAME_push(
-      names.get(), general_name(GEN_IPADD, octets(std::string(
-                                               "\x20\x01\x0D\xB8\0\0\0\0\0\0\0\0\0\0\0\x01", 16))));
-  sk_GENERAL_NAME_push(names.get(), general_name(GEN_EMAIL, ia5("a@example.com")));
-  sk_GENERAL_NAME_push(names.get(), general_name(GEN_URI, ia5("https://example.com/x")));
-  return names;
-}
-
-// kept_names() interleaved with kinds the profile drops.
-Ptr<X509_EXTENSION> mixed_san() {
-  Ptr<STACK_OF(GENERAL_NAME)> keep = kept_names();
-  Ptr<STACK_OF(GENERAL_NAME)> names(GENERAL_NAMES_new());
-  auto take = [&] { sk_GENERAL_NAME_push(names.get(), sk_GENERAL_NAME_shift(keep.get())); };
-  take();
-  GENERAL_NAME* other = GENERAL_NAME_new();
-  ASN1_TYPE* utf8 = ASN1_TYPE_new();
-  Ptr<ASN1_STRING> upn(ia5("upn@corp"));
-  ASN1_TYPE_set1(utf8, V_ASN1_UTF8STRING, upn.get());  // copies it
-  GENERAL_NAME_set0_othername(other, OBJ_txt2obj("1.3.6.1.4.1.311.20.2.3", 1), utf8);
-  sk_GENERAL_NAME_push(names.get(), other);
-  take();
-  auto dn = parse_dn("CN=dir");
-  sk_GENERAL_NAME_push(names.get(), general_name(GEN_DIRNAME, X509_NAME_dup(dn->get())));
-  take();
-  sk_GENERAL_NAME_push(names.get(), general_name(GEN_RID, OBJ_txt2obj("1.2.3.4", 1)));
-  // An address with a mask (name-constraint form) and a DNS name with a NUL byte.
-  sk_GENERAL_NAME_push(names.get(), general_name(GEN_IPADD, octets(std::string(8, '\x0A'))));
-  sk_GENERAL_NAME_push(names.get(),
-                       general_name(GEN_DNS, ia5(std::string("bank.example\0.evil", 18))));
-  take();
-  take();
-  return Ptr<X509_EXTENSION>(X509V3_EXT_i2d(NID_subject_alt_name, 1, names.get()));
-}
-
-TEST(IssueCertificate, SubjectAltNameKeepsOnlyKnownKinds) {
-  const Key& ca_key = test::ec_key_256();
-  const Certificate ca = test::make_test_ca(ca_key);
-  auto san = mixed_san();
-  ASSERT_TRUE(san);
-  auto ee = issue(request("CN=sans", test::ec_key_256(), {san.get()}), ca, ca_key);
-  ASSERT_OK(ee);
-  EXPECT_EQ(extension_nids(*ee),
-            (std::vector<int>{NID_basic_constraints, NID_key_usage, NID_subject_alt_name,
-                              NID_authority_key_identifier, NID_subject_key_identifier}));
-  // Requested critical, issued non-critical: the subject is not empty.
-  EXPECT_FALSE(extension_critical(*ee, NID_subject_alt_name));
-  Ptr<STACK_OF(GENERAL_NAME)> kept = kept_names();
-  EXPECT_EQ(extension_value(*ee, NID_subject_alt_name), to_der(i2d_GENERAL_NAMES, kept.get()));
-  TempDir dir;
-  const std::string text = openssl_text(dir, *ee);
-  EXPECT_NE(text.find("DNS:a.example, IP Address:192.0.2.1, IP Address:2001:DB8:0:0:0:0:0:1, "
-                      "email:a@example.com, URI:https://example.com/x\n"),
-            std::string::npos)
-      << text;
-
-  // An empty subject makes the subjectAltName critical, and is refused without one.
-  Ptr<X509_NAME> empty(X509_NAME_new());
-  auto keep_san = Ptr<X509_EXTENSION>(X509V3_EXT_i2d(NID_subject_alt_name, 0, kept.get()));
-  auto csr = make_csr(
-      CsrSpec{.subject = empty.get(), .key = test::ec_key_256(), .extensions = {keep_san.get()}});
-  ASSERT_OK(csr);
-  auto anonymous = issue(*csr, ca, ca_key);
-  ASSERT_OK(anonymous);
-  EXPECT_TRUE(extension_critical(*anonymous, NID_subject_alt_name));
-  auto other_only = conf_ext(NID_subject_alt_name, "RID:1.2.3.4");
-  csr = make_csr(
-      CsrSpec{.subject = empty.get(), .key = test::ec_key_256(), .extensions = {other_only.get()}});
-  ASSERT_OK(csr);
-  EXPECT_CODE(issue(*csr, ca, ca_key), Code::kInvalidArgument);
-  csr = make_csr(CsrSpec{.subject = empty.get(), .key = test::ec_key_256()});
-  ASSERT_OK(csr);
-  EXPECT_CODE(issue(*csr, ca, ca_key), Code::kInvalidArgument);
 }
 
 Result<Certificate> issue_ca(const Csr& csr, const Certificate& ca, const Key& ca_key,
