@@ -163,7 +163,8 @@ int main(int argc, char** argv) {
     builder.emplace(check(CrlBuilder::create(ca.cert.get(), ca.key.get()), "create"));
     builder->reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
-      check(builder->add(2 + i, first_revocation + scepter::Seconds(static_cast<std::int64_t>(i))),
+      check(builder->add(scepter::pki::SerialNumber{2 + i},
+                         first_revocation + scepter::Seconds(static_cast<std::int64_t>(i))),
             "add");
     }
   });
@@ -188,7 +189,7 @@ int main(int argc, char** argv) {
   for (int r = 0; r < repeat; ++r) {
     const std::uint64_t serial = 2 + n + static_cast<std::uint64_t>(r);
     one_more.push_back(measure([&] {
-      check(builder->add(serial, now), "add");
+      check(builder->add(scepter::pki::SerialNumber{serial}, now), "add");
       der = check(builder->build(now, next_update, ++crl_number, EVP_sha256()), "build");
       check(scepter::fs::write_atomic(crl_path, der), "write_atomic");
     }));

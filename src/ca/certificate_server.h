@@ -173,8 +173,11 @@ class CertificateServer {
   static constexpr std::size_t kMaxListedRequests = 1000;
 
   // --- certificates and revocation ---
-  // Fails with kNotFound for an unknown serial, kAlreadyExists when already revoked.
-  Status revoke(Serial serial);
+  // Revokes by sequence number (`revoke 0x3`, as on IOS) when `serial` has no entropy,
+  // otherwise only the certificate whose serial is exactly `serial`. Fails with
+  // kNotFound for an unknown serial, kAlreadyExists when already revoked.
+  Status revoke(const pki::SerialNumber& serial);
+  Status revoke(Serial sequence) { return revoke(pki::SerialNumber{sequence}); }
   Status for_each_certificate(const std::function<bool(const store::CertRecord&)>& fn) const;
   // The current CRL with its parsed fields, for `show` and `info crl` (parses it: not for
   // hot paths).
@@ -199,8 +202,9 @@ class CertificateServer {
   Result<ScepOutcome> scep_enroll(std::string_view csr_der, const ScepRequest& scep);
   // CertPoll (GetCertInitial): the state of the request with this transactionID.
   Result<ScepOutcome> scep_poll(const std::string& transaction_id);
-  // GetCert: a certificate this server issued. kNotFound otherwise.
-  Result<pki::Certificate> certificate_by_serial(Serial serial) const;
+  // GetCert: a certificate this server issued, by its whole serial (entropy included).
+  // kNotFound otherwise.
+  Result<pki::Certificate> certificate_by_serial(const pki::SerialNumber& serial) const;
   // The CA certificate and key; kUnavailable unless enabled.
   Result<SigningIdentity> signing_identity() const;
 

@@ -19,7 +19,7 @@ using testing::kStart;
 using testing::make_csr_der;
 using testing::ServerHarness;
 
-std::uint64_t serial_of(const pki::Certificate& c) { return *c.serial(); }
+std::uint64_t serial_of(const pki::Certificate& c) { return c.serial()->sequence; }
 
 class CertificateServerTest : public ::testing::Test {
  protected:
@@ -192,7 +192,7 @@ TEST_F(CertificateServerTest, RevokeUpdatesTheCrl) {
   auto after = h_.server().current_crl();
   ASSERT_OK(after);
   ASSERT_EQ(after->info.entries.size(), 1u);
-  EXPECT_EQ(after->info.entries[0].serial, 3u);
+  EXPECT_EQ(after->info.entries[0].serial, pki::SerialNumber{3});
   EXPECT_EQ(after->info.entries[0].revoked_at, h_.clock().now());
   EXPECT_EQ(after->info.this_update, h_.clock().now());
   EXPECT_GT(*after->info.crl_number, *before->info.crl_number);
@@ -203,6 +203,61 @@ TEST_F(CertificateServerTest, RevokeUpdatesTheCrl) {
   EXPECT_CODE(h_.server().revoke(99), Code::kNotFound);
   EXPECT_CODE(h_.server().revoke(1), Code::kInvalidArgument);
   EXPECT_EQ(h_.server().current_crl()->der, after->der);
+}
+
+// Under `hash md5|sha1` every new serial is the sequence number followed by 64 random
+// bits; the database keys on the sequence number, the certificate, GetCert and the CRL
+// carry the whole serial, and the operator may revoke by either.
+TEST_F(CertificateServerTest, WeakHashSerialsCarryEntropy) {
+  enable();
+  set_grant(GrantMode::kAuto);
+  ASSERT_OK(h_.set([](ServerConfig& c) { c.hash = pki::Hash::kSha1; }));
+  const SubmitOutcome a = submit("CN=a");
+  const SubmitOutcome b = submit("CN=b");
+  ASSERT_TRUE(a.certificate && b.certificate);
+  auto sa = a.certificate->serial();
+  auto sb = b.certificate->serial();
+  ASSERT_OK(sa);
+  ASSERT_OK(sb);
+  EXPECT_EQ(sa->sequence, 2u);
+  EXPECT_EQ(sb->sequence, 3u);
+  ASSERT_TRUE(sa->entropy.has_value() && sb->entropy.has_value());
+  EXPECT_NE(*sa->entropy, *sb->entropy);  // 2^-64 chance of a false failure
+  EXPECT_EQ(X509_get_signature_nid(a.certificate->x509()), NID_sha1WithRSAEncryption);
+  EXPECT_EQ(a.certificate->serial_hex(), sa->hex());
+  EXPECT_GE(sa->hex().size(), 17u);
+
+  // GetCert wants the whole serial.
+  ASSERT_OK(h_.server().certificate_by_serial(*sa));
+  EXPECT_EQ(h_.server().certificate_by_serial(*sa)->der(), a.certificate->der());
+  EXPECT_CODE(h_.server().certificate_by_serial(pki::SerialNumber{2}), Code::kNotFound);
+  EXPECT_CODE(h_.server().certificate_by_serial(pki::SerialNumber{2, *sa->entropy + 1}),
+              Code::kNotFound);
+
+  // Revoke by the whole serial (a wrong one is refused) or by the sequence number.
+  EXPECT_CODE(h_.server().revoke(pki::SerialNumber{2, *sa->entropy ^ 1}), Code::kNotFound);
+  ASSERT_OK(h_.server().revoke(*sa));
+  ASSERT_OK(h_.server().revoke(3));
+  auto crl = h_.server().current_crl();
+  ASSERT_OK(crl);
+  ASSERT_EQ(crl->info.entries.size(), 2u);
+  EXPECT_EQ(crl->info.entries[0].serial, *sa);
+  EXPECT_EQ(crl->info.entries[1].serial, *sb);
+
+  // Back to SHA-256: plain sequence numbers again, and a restart rebuilds the same CRL
+  // entries from the database.
+  ASSERT_OK(h_.set([](ServerConfig& c) { c.hash = pki::Hash::kSha256; }));
+  const SubmitOutcome c = submit("CN=c");
+  ASSERT_TRUE(c.certificate);
+  EXPECT_EQ(*c.certificate->serial(), pki::SerialNumber{4});
+  ASSERT_OK(fs::remove_file(h_.file("ca.crl")));
+  h_.make_server(h_.server().config());
+  enable();
+  auto rebuilt = h_.server().current_crl();
+  ASSERT_OK(rebuilt);
+  ASSERT_EQ(rebuilt->info.entries.size(), 2u);
+  EXPECT_EQ(rebuilt->info.entries[0].serial, *sa);
+  EXPECT_EQ(rebuilt->info.entries[1].serial, *sb);
 }
 
 TEST_F(CertificateServerTest, ManualPolicyGrantRejectRemove) {
@@ -416,7 +471,7 @@ TEST_F(CertificateServerTest, CrlWriteFailureDisablesUntilFixed) {
   auto crl = h_.server().current_crl();
   ASSERT_OK(crl);
   ASSERT_EQ(crl->info.entries.size(), 1u);
-  EXPECT_EQ(crl->info.entries[0].serial, 2u);
+  EXPECT_EQ(crl->info.entries[0].serial, pki::SerialNumber{2});
   EXPECT_EQ(*fs::read_file(crls + "/ca.crl"), crl->der);
 }
 

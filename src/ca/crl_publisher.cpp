@@ -23,7 +23,7 @@ Status CrlPublisher::load(const ServerConfig& cfg, files::FileSet files) {
                    pki::CrlBuilder::create(ca_cert_.x509(), ca_key_.evp()));
   Status add_status;
   RETURN_IF_ERROR(store_.for_each_revocation([&](const store::Revocation& r) {
-    if (add_status.ok()) add_status = builder.add(r.serial, r.at);
+    if (add_status.ok()) add_status = builder.add({r.serial, r.serial_entropy}, r.at);
   }));
   RETURN_IF_ERROR(add_status);
   crl_.emplace(std::move(builder));
@@ -78,14 +78,15 @@ Status CrlPublisher::publish_locked(const ServerConfig& cfg, files::FileSet file
   return ok_status();
 }
 
-Status CrlPublisher::revoke(store::Serial serial, const ServerConfig& cfg, files::FileSet files) {
+Status CrlPublisher::revoke(const pki::SerialNumber& serial, const ServerConfig& cfg,
+                            files::FileSet files) {
   MutexLock lock(mu_);
   const TimePoint now = clock_.now();
   store::WriteBatch batch;
-  batch.revoke(serial, now);
+  batch.revoke(serial.sequence, now);
   RETURN_IF_ERROR(store_.write(batch));
   RETURN_IF_ERROR(crl_->add(serial, now));
-  log::trace(log::Category::kPkiServer, "CRYPTO_CS: revoked certificate 0x{:X}", serial);
+  log::trace(log::Category::kPkiServer, "CRYPTO_CS: revoked certificate 0x{}", serial.hex());
   if (Status s = publish_locked(cfg, files); !s.ok()) {
     dirty_ = true;
     return unavailable("The certificate is revoked, but the CRL could not be written: " +

@@ -39,10 +39,11 @@ class CrlPublisher {
   // published. The seed: "When the certificate server is rebooted, it reloads the
   // current CRL".
   Status load(const ServerConfig& cfg, files::FileSet files);
-  // Records the revocation durably, then publishes a new CRL at once. kNotFound for an
+  // Records the revocation durably, then publishes a new CRL at once. `serial` is the
+  // certificate's whole serial (the CRL entry carries its entropy). kNotFound for an
   // unknown serial, kAlreadyExists when already revoked; kUnavailable (with dirty() set)
   // when the revocation is recorded but the CRL could not be written.
-  Status revoke(store::Serial serial, const ServerConfig& cfg, files::FileSet files);
+  Status revoke(const pki::SerialNumber& serial, const ServerConfig& cfg, files::FileSet files);
   // The timer: a new CRL when 1/8 of its lifetime is left (at least a minute early), or
   // when the last write failed.
   Status refresh_if_due(const ServerConfig& cfg, files::FileSet files);

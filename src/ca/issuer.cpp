@@ -28,10 +28,16 @@ Result<store::CertRecord> Issuer::issue(Order order) {
   TimePoint not_after = now + std::chrono::days(cfg.cert_lifetime_days);
   if (not_after > ca_cert_.not_after()) not_after = ca_cert_.not_after();  // never past the CA
   ASSIGN_OR_RETURN(store::Serial serial, store_.allocate_serial());
+  // A sequence number alone is predictable; with MD5 or SHA-1 that would let a requester
+  // prepare a colliding certificate (the 2008 rogue-CA attack).
+  pki::SerialNumber number{serial};
+  if (pki::collision_prone(cfg.hash)) {
+    ASSIGN_OR_RETURN(number, pki::SerialNumber::with_entropy(serial));
+  }
   const pki::IssueSpec spec{.csr = order.csr,
                             .ca_cert = ca_cert_,
                             .ca_key = ca_key_,
-                            .serial = serial,
+                            .serial = number,
                             .not_before = now,
                             .not_after = not_after,
                             .hash = cfg.hash,
@@ -54,6 +60,7 @@ Result<store::CertRecord> Issuer::issue(Order order) {
   rec.not_after = not_after;
   rec.request_id = order.request.id;
   rec.predecessor = order.predecessor;
+  rec.serial_entropy = number.entropy;
   store::RequestRecord granted = order.request;
   granted.state = store::RequestState::kGranted;
   granted.serial = serial;
@@ -64,8 +71,8 @@ Result<store::CertRecord> Issuer::issue(Order order) {
   RETURN_IF_ERROR(store_.write(batch));
   order.request = std::move(granted);
   note_issued(serial);
-  log::trace(log::Category::kPkiServer, "CRYPTO_CS: issued certificate 0x{:X} for request {}{}",
-             serial, order.request.id,
+  log::trace(log::Category::kPkiServer, "CRYPTO_CS: issued certificate 0x{} for request {}{}",
+             number.hex(), order.request.id,
              order.predecessor ? fmt::format(" (renews 0x{:X})", *order.predecessor) : "");
   return rec;
 }

@@ -117,7 +117,7 @@ TEST_F(FaultyStoreTest, AWriteThatFailsMidIssueHandsOutNothingAndReusesNoSerial)
   auto first = h_.server().scep_enroll(make_csr_der("CN=a"), {"t-a", "", false});
   ASSERT_OK(first);
   ASSERT_EQ(first->status, ScepOutcome::Status::kSuccess);
-  const auto first_serial = *first->certificate->serial();
+  const auto first_serial = first->certificate->serial()->sequence;
 
   faulty_->fail_next_writes(1);
   auto failed = h_.server().scep_enroll(make_csr_der("CN=b"), {"t-b", "", false});
@@ -130,7 +130,7 @@ TEST_F(FaultyStoreTest, AWriteThatFailsMidIssueHandsOutNothingAndReusesNoSerial)
   auto retry = h_.server().scep_enroll(make_csr_der("CN=b"), {"t-b", "", false});
   ASSERT_OK(retry);
   ASSERT_EQ(retry->status, ScepOutcome::Status::kSuccess);
-  EXPECT_GT(*retry->certificate->serial(), first_serial);
+  EXPECT_GT(retry->certificate->serial()->sequence, first_serial);
   std::set<store::Serial> serials;
   ASSERT_OK(h_.server().for_each_certificate([&](const store::CertRecord& rec) {
     EXPECT_TRUE(serials.insert(rec.serial).second) << rec.serial;

@@ -56,8 +56,8 @@ Signer CertificateServer::classify_signer(Runtime& rt, std::string_view der,
     return Signer::kForeign;
   }
   // The byte-identical certificate is in our database: its signature is ours.
-  auto rec = rt.store->certificate(*serial);
-  if (!rec.has_value() || rec->der != der || *serial == 1) return Signer::kForeign;
+  auto rec = rt.store->certificate(serial->sequence);
+  if (!rec.has_value() || rec->der != der || serial->sequence == 1) return Signer::kForeign;
   cert = std::move(*parsed);
   if (rec->revoked_at.has_value()) return Signer::kRevoked;
   const TimePoint now = deps_.clock.now();
@@ -118,7 +118,7 @@ Result<pki::Certificate> CertificateServer::issue_granted(Runtime& rt, RequestRe
   }
   std::optional<Serial> predecessor;
   if (ev.decision.renewal && ev.signer_cert.has_value()) {
-    if (auto s = ev.signer_cert->serial(); s.has_value()) predecessor = *s;
+    if (auto s = ev.signer_cert->serial(); s.has_value()) predecessor = s->sequence;
   }
   auto rec = rt.issuer->issue({.request = request,
                                .csr = csr,
@@ -143,8 +143,10 @@ Status CertificateServer::write_cert_files(const ServerConfig& cfg, const store:
   if (cfg.level == files::DbLevel::kMinimal) return ok_status();
   files::FileSet files = file_set(cfg);
   const std::string base = fmt::format("{:X}", rec.serial);
-  std::string cnm = fmt::format("serial=0x{:X}\nsubject={}\nexpires={}\n", rec.serial, rec.subject,
-                                format_iso_time(rec.not_after));
+  // Named by sequence number; the whole serial (with its entropy, if any) is inside.
+  std::string cnm = fmt::format("serial=0x{}\nsubject={}\nexpires={}\n",
+                                pki::SerialNumber{rec.serial, rec.serial_entropy}.hex(),
+                                rec.subject, format_iso_time(rec.not_after));
   RETURN_IF_ERROR(files.write(files::FileType::kCnm, base + ".cnm", cnm));
   if (cfg.level == files::DbLevel::kComplete) {
     RETURN_IF_ERROR(files.write(files::FileType::kCrt, base + ".cer", rec.der));

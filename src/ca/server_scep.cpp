@@ -71,10 +71,14 @@ Result<SigningIdentity> CertificateServer::signing_identity() const {
   return SigningIdentity{*rt->ca_cert, *rt->ca_key};
 }
 
-Result<pki::Certificate> CertificateServer::certificate_by_serial(Serial serial) const {
+Result<pki::Certificate> CertificateServer::certificate_by_serial(
+    const pki::SerialNumber& serial) const {
   auto rt = runtime();
   if (!rt) return fail(unavailable("certificate server " + label_ + " is not enabled"));
-  ASSIGN_OR_RETURN(store::CertRecord rec, rt->store->certificate(serial));
+  ASSIGN_OR_RETURN(store::CertRecord rec, rt->store->certificate(serial.sequence));
+  if (rec.serial_entropy != serial.entropy) {
+    return fail(not_found("no certificate with serial number " + serial.hex()));
+  }
   return pki::Certificate::from_der(rec.der);
 }
 

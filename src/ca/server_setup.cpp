@@ -99,12 +99,17 @@ Status CertificateServer::generate_ca(Runtime& rt, const ServerConfig& cfg, Enab
   return ok_status();
 }
 
-Status CertificateServer::revoke(Serial serial) {
+Status CertificateServer::revoke(const pki::SerialNumber& serial) {
   auto rt = runtime();
   if (!rt) return unavailable("The certificate server is not enabled.");
-  if (serial == 1) return invalid_argument("The CA certificate cannot be revoked.");
+  if (serial.sequence == 1) return invalid_argument("The CA certificate cannot be revoked.");
+  auto rec = rt->store->certificate(serial.sequence);
+  if (!rec.has_value()) return rec.error();
+  if (serial.entropy.has_value() && serial.entropy != rec->serial_entropy) {
+    return not_found("no certificate with serial number " + serial.hex());
+  }
   const ServerConfig cfg = config();
-  Status s = rt->crl->revoke(serial, cfg, file_set(cfg));
+  Status s = rt->crl->revoke({rec->serial, rec->serial_entropy}, cfg, file_set(cfg));
   if (!s.ok() && rt->crl->dirty()) fail_critical(unavailable("CRL could not be written"));
   return s;
 }

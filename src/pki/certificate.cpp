@@ -56,13 +56,8 @@ const std::string& Certificate::der() const { return state_->der; }
 std::string Certificate::pem() const { return pem_encode("CERTIFICATE", state_->der); }
 X509* Certificate::x509() const { return state_->x509.get(); }
 
-Result<std::uint64_t> Certificate::serial() const {
-  std::uint64_t v = 0;
-  if (ASN1_INTEGER_get_uint64(&v, X509_get0_serialNumber(x509())) != 1) {
-    ERR_clear_error();
-    return fail(invalid_argument("serial number " + serial_hex() + " does not fit in 64 bits"));
-  }
-  return v;
+Result<SerialNumber> Certificate::serial() const {
+  return SerialNumber::from_asn1(X509_get0_serialNumber(x509()));
 }
 
 std::string Certificate::serial_hex() const {

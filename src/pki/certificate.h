@@ -17,6 +17,7 @@
 #include "common/status.h"
 #include "pki/key.h"
 #include "pki/ptr.h"
+#include "pki/serial_number.h"
 
 namespace scepter::pki {
 
@@ -33,9 +34,10 @@ class Certificate {
   const std::string& der() const;
   std::string pem() const;
 
-  // The serial number. Fails with kInvalidArgument when it is negative or above 2^64-1
-  // (possible in certificates from other CAs; Scepter's own serials always fit).
-  Result<std::uint64_t> serial() const;
+  // The serial number, split as Scepter numbers certificates (serial_number.h). Fails
+  // with kInvalidArgument when it is negative or not below 2^128 (possible in
+  // certificates from other CAs; Scepter's own serials always fit).
+  Result<SerialNumber> serial() const;
   // The serial in upper-case hex without leading zeros: "1", "1F" ("0" for zero; a '-'
   // in front for a negative serial).
   std::string serial_hex() const;

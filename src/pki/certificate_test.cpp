@@ -16,7 +16,7 @@ using test::TempDir;
 TEST(Certificate, AccessorsOfOurCaCertificate) {
   const Key& key = test::rsa_key_2048();
   const Certificate ca = test::make_test_ca(key);
-  EXPECT_EQ(*ca.serial(), 1u);
+  EXPECT_EQ(ca.serial()->sequence, 1u);
   EXPECT_EQ(ca.serial_hex(), "1");
   EXPECT_EQ(format_dn_config(ca.subject()), "CN=testca, O=Test, C=US");
   EXPECT_EQ(X509_NAME_cmp(ca.subject(), ca.issuer()), 0);
@@ -70,8 +70,13 @@ TEST(Certificate, LargeSerialFromAnotherCa) {
   ASSERT_EQ(out.status, 0) << out.text;
   auto cert = Certificate::from_pem(dir.read("c.pem"));
   ASSERT_OK(cert);
-  EXPECT_CODE(cert->serial(), Code::kInvalidArgument);
+  // Above 2^64: read as a sequence number followed by 64 bits of entropy.
+  auto serial = cert->serial();
+  ASSERT_OK(serial);
+  EXPECT_EQ(serial->sequence, 0xABu);
+  EXPECT_EQ(serial->entropy, std::uint64_t{0xCDEF0123456789AB});
   EXPECT_EQ(cert->serial_hex(), "ABCDEF0123456789AB");
+  EXPECT_EQ(serial->hex(), "ABCDEF0123456789AB");
 }
 
 TEST(Certificate, RejectsBadInput) {

@@ -105,8 +105,6 @@ Result<CrlBuilder> CrlBuilder::create(X509* issuer, EVP_PKEY* key) {
   }
   b.issuer_der_.assign(reinterpret_cast<const char*>(name), name_len);
   ASSIGN_OR_RETURN(b.aki_extension_, aki_extension(issuer));
-  b.serial_scratch_.reset(ASN1_INTEGER_new());
-  if (!b.serial_scratch_) return fail(last_error("ASN1_INTEGER_new"));
   return b;
 }
 
@@ -124,8 +122,9 @@ Result<CrlBuilder> CrlBuilder::load(X509* issuer, EVP_PKEY* key, std::string_vie
   der::RawEntry e;
   while (!rest.empty()) {
     RETURN_IF_ERROR(der::read_entry(rest, e));
-    if (!b.serials_.insert(e.serial)) {
-      return fail(invalid_argument("CRL lists serial " + std::to_string(e.serial) + " twice"));
+    if (!b.serials_.insert(e.serial.sequence)) {
+      return fail(invalid_argument("CRL lists serial number " + std::to_string(e.serial.sequence) +
+                                   " twice"));
     }
   }
   b.entries_.assign(parts.entries);
@@ -137,40 +136,36 @@ void CrlBuilder::reserve(std::size_t n) {
   serials_.reserve(serials_.size() + n);
 }
 
-Status CrlBuilder::add(std::uint64_t serial, TimePoint revoked_at) {
-  // Both encodings have fixed upper bounds: INTEGER of a uint64 2 + 9 bytes, Time
-  // der::kMaxTimeSize. The time is encoded by der::put_time, not ASN1_TIME_set: this loop
-  // is the CA's start-up path (see crl_der.h).
-  unsigned char serial_der[32];
+Status CrlBuilder::add(const SerialNumber& serial, TimePoint revoked_at) {
+  // Both encodings have fixed upper bounds (SerialNumber::kMaxDerSize, der::kMaxTimeSize)
+  // and are written by hand, not by OpenSSL: this loop is the CA's start-up path (see
+  // crl_der.h).
+  unsigned char serial_der[SerialNumber::kMaxDerSize];
   char time_der[der::kMaxTimeSize];
   const std::size_t time_len = der::put_time(revoked_at, time_der);
   if (time_len == 0) {
     return invalid_argument("revocation time out of range: " + std::to_string(to_unix(revoked_at)));
   }
-  if (ASN1_INTEGER_set_uint64(serial_scratch_.get(), serial) != 1) {
-    return last_error("encoding a CRL serial");
-  }
-  unsigned char* p = serial_der;
-  const int serial_len = i2d_ASN1_INTEGER(serial_scratch_.get(), &p);
-  if (serial_len <= 0) return last_error("encoding a CRL entry");
-  if (!serials_.insert(serial)) {
-    return already_exists("serial " + std::to_string(serial) + " is already on the CRL");
+  const std::size_t serial_len = serial.put_der(serial_der);
+  if (!serials_.insert(serial.sequence)) {
+    return already_exists("serial number " + std::to_string(serial.sequence) +
+                          " is already on the CRL");
   }
   char header[der::kMaxHeaderSize];
-  const std::size_t content = static_cast<std::size_t>(serial_len) + time_len;
+  const std::size_t content = serial_len + time_len;
   entries_.append(header, der::put_header(der::kSequence, content, header));
-  entries_.append(reinterpret_cast<const char*>(serial_der), static_cast<std::size_t>(serial_len));
+  entries_.append(reinterpret_cast<const char*>(serial_der), serial_len);
   entries_.append(time_der, time_len);
   return ok_status();
 }
 
-Status CrlBuilder::remove(std::uint64_t serial) {
-  if (!contains(serial)) {
-    return not_found("serial " + std::to_string(serial) + " is not on the CRL");
+Status CrlBuilder::remove(const SerialNumber& serial) {
+  if (!contains(serial.sequence)) {
+    return not_found("serial number " + std::to_string(serial.sequence) + " is not on the CRL");
   }
   // Every entry starts with its serial's INTEGER, and all our INTEGERs are DER (minimal),
   // so a prefix match on the encoding is an exact match on the value.
-  const std::string want = der::encode_serial(serial);
+  const std::string want = serial.der();
   std::string_view rest = entries_;
   std::size_t offset = 0;
   while (!rest.empty()) {
@@ -178,13 +173,12 @@ Status CrlBuilder::remove(std::uint64_t serial) {
     CA_ASSERT(entry.has_value(), "the CRL entry buffer is corrupt");
     if (entry->content.starts_with(want)) {
       entries_.erase(offset, entry->whole.size());
-      serials_.erase(serial);
+      serials_.erase(serial.sequence);
       return ok_status();
     }
     offset += entry->whole.size();
   }
-  CA_ASSERT(false, "the CRL serial index and entry buffer disagree");
-  return internal_error("unreachable");
+  return not_found("serial number " + serial.hex() + " is not on the CRL");
 }
 
 Result<std::string> CrlBuilder::build(TimePoint this_update, TimePoint next_update,

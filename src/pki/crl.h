@@ -15,8 +15,10 @@
 // without extensions; v2 with AKI and a CRL number is what current relying parties expect
 // and what `openssl crl -verify` and strongSwan check.
 //
-// Serials are 64-bit here, as Scepter issues them; a CRL holding a larger or negative
-// serial is rejected by load() and parse_crl_info() with kInvalidArgument.
+// Serials are Scepter's (serial_number.h): a sequence number, with 64 bits of entropy
+// after it when a weak hash was in force. The builder indexes entries by sequence number;
+// a CRL holding a negative serial or one not below 2^128 is rejected by load() and
+// parse_crl_info() with kInvalidArgument.
 
 #include <cstddef>
 #include <cstdint>
@@ -29,6 +31,7 @@
 #include "common/status.h"
 #include "pki/crl_serial_set.h"
 #include "pki/ptr.h"
+#include "pki/serial_number.h"
 
 namespace scepter::pki {
 
@@ -49,7 +52,7 @@ class CrlBuilder {
   // `<label>.crl`). The CRL's signature is checked with the issuer certificate's public key
   // and its issuer name must equal the certificate's subject. Entries are kept byte for
   // byte, entry extensions included. Fails with kInvalidArgument on anything that is not
-  // such a CRL (garbage, truncated, wrong issuer, bad signature, duplicate or non-64-bit
+  // such a CRL (garbage, truncated, wrong issuer, bad signature, duplicate or non-Scepter
   // serials), or as create() does.
   static Result<CrlBuilder> load(X509* issuer, EVP_PKEY* key, std::string_view crl_der);
 
@@ -57,13 +60,13 @@ class CrlBuilder {
   CrlBuilder& operator=(CrlBuilder&&) = default;
 
   // Appends one revoked entry, O(1) amortised. Entries appear in the CRL in the order they
-  // were added. Fails with kAlreadyExists if the serial is already listed, kInvalidArgument
-  // if the time cannot be encoded (year outside 0000..9999).
-  Status add(std::uint64_t serial, TimePoint revoked_at);
-  // Removes an entry (for `unrevoke`); O(number of entries). Fails with kNotFound if the
-  // serial is not listed.
-  Status remove(std::uint64_t serial);
-  bool contains(std::uint64_t serial) const { return serials_.contains(serial); }
+  // were added. Fails with kAlreadyExists if the sequence number is already listed,
+  // kInvalidArgument if the time cannot be encoded (year outside 0000..9999).
+  Status add(const SerialNumber& serial, TimePoint revoked_at);
+  // Removes an entry (for `unrevoke`); O(number of entries). Fails with kNotFound if this
+  // serial (entropy included) is not listed.
+  Status remove(const SerialNumber& serial);
+  bool contains(std::uint64_t sequence) const { return serials_.contains(sequence); }
   std::size_t size() const { return serials_.size(); }
   // Bytes held by the entry buffer (the revokedCertificates content).
   std::size_t entry_bytes() const { return entries_.size(); }
@@ -84,8 +87,7 @@ class CrlBuilder {
   std::string issuer_der_;     // Name, as in the issuer certificate
   std::string aki_extension_;  // Extension TLV, fixed for the issuer
   std::string entries_;        // concatenated entry TLVs, in CRL order
-  SerialSet serials_;
-  Ptr<ASN1_STRING> serial_scratch_;  // reused by add(): no allocation per entry
+  SerialSet serials_;          // sequence numbers
 };
 
 // Checks the signature of a DER CRL with `issuer_key` (a public or private key). Supports
@@ -97,7 +99,7 @@ Status verify_crl_signature(std::string_view crl_der, EVP_PKEY* issuer_key);
 // What `show crypto pki server <label> crl` displays about a CRL.
 struct CrlInfo {
   struct Entry {
-    std::uint64_t serial = 0;
+    SerialNumber serial;
     TimePoint revoked_at;
   };
   int version = 1;                  // 1 or 2
@@ -114,7 +116,7 @@ struct CrlInfo {
 
 // Decodes a DER CRL for display. Does not check the signature (see
 // verify_crl_signature()). Fails with kInvalidArgument on anything that is not a DER CRL
-// with 64-bit serials and CRL number, whatever the bytes; never crashes on garbage.
+// with Scepter serials and a 64-bit CRL number, whatever the bytes; never crashes on garbage.
 // Thread-safe.
 Result<CrlInfo> parse_crl_info(std::string_view crl_der);
 

@@ -201,13 +201,12 @@ Status read_entry(std::string_view& in, RawEntry& out) {
     if (!c.empty()) return malformed("entry", "trailing bytes");
     out.has_extensions = true;
   }
-  // d2i rejects non-minimal INTEGERs; get_uint64 rejects negative and too-large values.
-  const auto* p = reinterpret_cast<const unsigned char*>(serial.whole.data());
-  Ptr<ASN1_STRING> value(d2i_ASN1_INTEGER(nullptr, &p, static_cast<long>(serial.whole.size())));
-  if (!value || ASN1_INTEGER_get_uint64(&out.serial, value.get()) != 1) {
-    ERR_clear_error();
-    return invalid_argument("malformed CRL: serial is not an integer in 0..2^64-1");
+  Result<SerialNumber> value = SerialNumber::from_integer_content(serial.content);
+  if (!value.has_value()) {
+    return invalid_argument("malformed CRL: serial is not an integer in 0..2^128-1 (" +
+                            value.error().message() + ")");
   }
+  out.serial = *value;
   out.whole = e.whole;
   out.time = time.whole;
   return ok_status();

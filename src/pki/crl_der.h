@@ -23,6 +23,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "pki/serial_number.h"
 
 namespace scepter::pki::der {
 
@@ -82,13 +83,13 @@ Result<CrlParts> split_crl(std::string_view der);
 // One revokedCertificates entry.
 struct RawEntry {
   std::string_view whole;  // the entry TLV, as it appears in the CRL
-  std::uint64_t serial = 0;
+  SerialNumber serial;
   std::string_view time;  // revocationDate TLV (UTCTime or GeneralizedTime)
   bool has_extensions = false;
 };
 // Reads the entry at the front of `in` (CrlParts::entries) into `out` and advances `in`.
-// Fails with kInvalidArgument on a malformed entry or a serial that is negative or above
-// 2^64-1 (Scepter's serials are 64-bit).
+// Fails with kInvalidArgument on a malformed entry or a serial that is negative or not
+// below 2^128 (not a Scepter serial, serial_number.h).
 Status read_entry(std::string_view& in, RawEntry& out);
 
 // Whether a time fits a CRL Time field: years 0000..9999.

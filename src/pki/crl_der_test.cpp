@@ -287,16 +287,29 @@ TEST(DerEntries, SerialRange) {
   std::string_view in = ok;
   RawEntry e;
   ASSERT_OK(read_entry(in, e));
-  EXPECT_EQ(e.serial, ~0ull);
+  EXPECT_EQ(e.serial, SerialNumber{~0ull});
   EXPECT_EQ(e.time, time);
+  // 2^64 and above: a sequence number followed by 64 bits of entropy, up to 2^128 - 1.
+  for (const auto& [serial, want] : {
+           std::pair{std::string("\x02\x09\x01\x00\x00\x00\x00\x00\x00\x00\x07", 11),
+                     SerialNumber{1, 7}},
+           std::pair{std::string("\x02\x11\x00", 3) + std::string(16, '\xff'),
+                     SerialNumber{~0ull, ~0ull}},
+       }) {
+    std::string big = entry(serial);
+    std::string_view rest = big;
+    ASSERT_OK(read_entry(rest, e));
+    EXPECT_EQ(e.serial, want);
+    EXPECT_EQ(want.der(), serial);
+  }
   EXPECT_FALSE(e.has_extensions);
   EXPECT_TRUE(in.empty());
   for (const std::string& serial : {
-           std::string("\x02\x01\xff", 3),                                   // negative
-           std::string("\x02\x02\x00\x01", 4),                               // padded
-           std::string("\x02\x09\x01\x00\x00\x00\x00\x00\x00\x00\x00", 11),  // 2^64
-           std::string("\x02\x00", 2),                                       // empty
-           std::string("\x04\x01\x01", 3),                                   // not INTEGER
+           std::string("\x02\x01\xff", 3),                       // negative
+           std::string("\x02\x02\x00\x01", 4),                   // padded
+           std::string("\x02\x11\x01") + std::string(16, '\0'),  // 2^128
+           std::string("\x02\x00", 2),                           // empty
+           std::string("\x04\x01\x01", 3),                       // not INTEGER
        }) {
     std::string bad = entry(serial);
     std::string_view view = bad;

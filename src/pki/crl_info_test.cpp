@@ -61,7 +61,8 @@ std::string openssl_crl(const TestCa& ca, const std::vector<std::uint64_t>& seri
 
 Result<std::string> our_crl(const TestCa& ca, std::size_t n) {
   ASSIGN_OR_RETURN(CrlBuilder b, CrlBuilder::create(ca.cert.get(), ca.key.get()));
-  for (std::size_t i = 0; i < n; ++i) RETURN_IF_ERROR(b.add(2 + i, test_now() - Seconds(i)));
+  for (std::size_t i = 0; i < n; ++i)
+    RETURN_IF_ERROR(b.add(SerialNumber{2 + i}, test_now() - Seconds(i)));
   return b.build(test_now(), test_now() + Seconds(3600), 42, EVP_sha256());
 }
 
@@ -78,8 +79,8 @@ TEST(CrlLoad, RoundTripGivesTheSameBytes) {
   Result<std::string> again = b->build(test_now(), test_now() + Seconds(3600), 42, EVP_sha256());
   ASSERT_OK(again);
   EXPECT_EQ(*again, *crl);
-  ASSERT_OK(b->remove(500));
-  ASSERT_OK(b->add(5000, test_now()));
+  ASSERT_OK(b->remove(SerialNumber{500}));
+  ASSERT_OK(b->add(SerialNumber{5000}, test_now()));
   EXPECT_EQ(b->size(), 1000u);
 }
 
@@ -117,8 +118,8 @@ TEST(CrlLoad, KeepsEntryExtensions) {
   const std::string with_reason = openssl_crl(ca, {7, 8}, /*v2=*/true, /*keyCompromise*/ 1);
   Result<CrlBuilder> b = CrlBuilder::load(ca.cert.get(), ca.key.get(), with_reason);
   ASSERT_OK(b);
-  ASSERT_OK(b->add(9, test_now()));
-  ASSERT_OK(b->remove(7));
+  ASSERT_OK(b->add(SerialNumber{9}, test_now()));
+  ASSERT_OK(b->remove(SerialNumber{7}));
   Result<std::string> crl = b->build(test_now(), test_now() + Seconds(60), 2, EVP_sha256());
   ASSERT_OK(crl);
   const unsigned char* p = reinterpret_cast<const unsigned char*>(crl->data());

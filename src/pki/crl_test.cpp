@@ -22,7 +22,7 @@ using crl_testing::test_now;
 using crl_testing::TestCa;
 
 struct Entry {
-  std::uint64_t serial;
+  SerialNumber serial;
   TimePoint at;
 };
 
@@ -39,7 +39,8 @@ const TestCa& ec_ca() {
 std::vector<Entry> sequential(std::uint64_t first, std::size_t n) {
   std::vector<Entry> out;
   for (std::size_t i = 0; i < n; ++i) {
-    out.push_back({first + i, test_now() - Seconds(3600 * static_cast<std::int64_t>(n - i))});
+    out.push_back(
+        {SerialNumber{first + i}, test_now() - Seconds(3600 * static_cast<std::int64_t>(n - i))});
   }
   return out;
 }
@@ -64,9 +65,11 @@ std::string openssl_crl(const TestCa& ca, const std::vector<Entry>& entries, Tim
   X509_CRL_set1_nextUpdate(crl.get(), t.get());
   for (const Entry& e : entries) {
     Ptr<X509_REVOKED> rev(X509_REVOKED_new());
-    Ptr<ASN1_STRING> serial(ASN1_INTEGER_new());
+    const std::string serial_der = e.serial.der();
+    const auto* p = reinterpret_cast<const unsigned char*>(serial_der.data());
+    Ptr<ASN1_STRING> serial(d2i_ASN1_INTEGER(nullptr, &p, static_cast<long>(serial_der.size())));
+    CA_ASSERT(serial != nullptr, "d2i_ASN1_INTEGER");
     Ptr<ASN1_STRING> at(ASN1_TIME_set(nullptr, to_unix(e.at)));
-    ASN1_INTEGER_set_uint64(serial.get(), e.serial);
     X509_REVOKED_set_serialNumber(rev.get(), serial.get());
     X509_REVOKED_set_revocationDate(rev.get(), at.get());
     CA_ASSERT(X509_CRL_add0_revoked(crl.get(), rev.get()) == 1, "add0_revoked");
@@ -138,7 +141,7 @@ TEST(CrlBuilder, EmptyCrlVerifiesAndHasNoRevokedList) {
 
 TEST(CrlBuilder, OneEntry) {
   const TestCa& ca = rsa_ca();
-  const std::vector<Entry> entries = {{0x1234, test_now() - Seconds(60)}};
+  const std::vector<Entry> entries = {{SerialNumber{0x1234}, test_now() - Seconds(60)}};
   Result<std::string> crl = build_crl(ca, entries, test_now() + Seconds(3600), 7, EVP_sha256());
   ASSERT_OK(crl);
   const std::string text = check_with_openssl(ca, *crl);
@@ -180,7 +183,8 @@ TEST(CrlBuilder, NextUpdateAfter2049IsGeneralizedTime) {
   const TestCa& ca = rsa_ca();
   const TimePoint last_utc = from_unix(2524607999);   // 2049-12-31 23:59:59
   const TimePoint first_gen = from_unix(2524608000);  // 2050-01-01 00:00:00
-  Result<std::string> crl = build_crl(ca, {{5, first_gen}}, first_gen, 3, EVP_sha256());
+  Result<std::string> crl =
+      build_crl(ca, {{SerialNumber{5}, first_gen}}, first_gen, 3, EVP_sha256());
   ASSERT_OK(crl);
   const std::string text = check_with_openssl(ca, *crl);
   EXPECT_NE(text.find("Next Update: Jan  1 00:00:00 2050 GMT"), std::string::npos) << text;
@@ -282,36 +286,68 @@ TEST(CrlBuilder, AddRemoveContains) {
   EXPECT_EQ(b->size(), 5u);
   EXPECT_TRUE(b->contains(12));
   EXPECT_FALSE(b->contains(15));
-  EXPECT_CODE(b->add(12, test_now()), Code::kAlreadyExists);
-  EXPECT_CODE(b->remove(99), Code::kNotFound);
-  ASSERT_OK(b->remove(12));
-  ASSERT_OK(b->remove(14));  // the last one
-  ASSERT_OK(b->remove(10));  // the first one
+  EXPECT_CODE(b->add(SerialNumber{12}, test_now()), Code::kAlreadyExists);
+  EXPECT_CODE(b->add(SerialNumber{12, 7}, test_now()), Code::kAlreadyExists);  // same sequence
+  EXPECT_CODE(b->remove(SerialNumber{99}), Code::kNotFound);
+  EXPECT_CODE(b->remove(SerialNumber{12, 7}), Code::kNotFound);  // listed without entropy
+  ASSERT_OK(b->remove(SerialNumber{12}));
+  ASSERT_OK(b->remove(SerialNumber{14}));  // the last one
+  ASSERT_OK(b->remove(SerialNumber{10}));  // the first one
   EXPECT_FALSE(b->contains(12));
   EXPECT_EQ(b->size(), 2u);
-  ASSERT_OK(b->add(12, test_now()));  // unrevoke, then revoke again: goes to the end
+  ASSERT_OK(b->add(SerialNumber{12}, test_now()));  // unrevoke, revoke again: goes to the end
   Result<std::string> crl = b->build(test_now(), test_now() + Seconds(60), 4, EVP_sha256());
   ASSERT_OK(crl);
   check_with_openssl(ca, *crl);
   Result<CrlInfo> info = parse_crl_info(*crl);
   ASSERT_OK(info);
   ASSERT_EQ(info->entries.size(), 3u);
-  EXPECT_EQ(info->entries[0].serial, 11u);
-  EXPECT_EQ(info->entries[1].serial, 13u);
-  EXPECT_EQ(info->entries[2].serial, 12u);
+  EXPECT_EQ(info->entries[0].serial, SerialNumber{11});
+  EXPECT_EQ(info->entries[1].serial, SerialNumber{13});
+  EXPECT_EQ(info->entries[2].serial, SerialNumber{12});
   // Removing everything gives an empty CRL again.
-  for (std::uint64_t s : {11, 12, 13}) ASSERT_OK(b->remove(s));
+  for (std::uint64_t s : {11, 12, 13}) ASSERT_OK(b->remove(SerialNumber{s}));
   EXPECT_EQ(b->entry_bytes(), 0u);
   crl = b->build(test_now(), test_now() + Seconds(60), 5, EVP_sha256());
   ASSERT_OK(crl);
   EXPECT_EQ(*crl, openssl_crl(ca, {}, test_now() + Seconds(60), 5, EVP_sha256()));
 }
 
+// Serials issued while a weak hash was in force carry 64 random bits after the sequence
+// number: the entries are the same bytes OpenSSL writes, and they survive load().
+TEST(CrlBuilder, SerialsWithEntropy) {
+  const TestCa& ca = rsa_ca();
+  const std::vector<Entry> entries = {
+      {SerialNumber{2, 0xFFFFFFFFFFFFFFFFull}, test_now() - Seconds(30)},  // high bit: pad
+      {SerialNumber{3}, test_now() - Seconds(20)},
+      {SerialNumber{0x7FFFFFFFFFFFFFFFull, 0x0000000000000001ull}, test_now() - Seconds(10)},
+  };
+  const TimePoint next = test_now() + Seconds(3600);
+  Result<std::string> crl = build_crl(ca, entries, next, 9, EVP_sha256());
+  ASSERT_OK(crl);
+  EXPECT_EQ(*crl, openssl_crl(ca, entries, next, 9, EVP_sha256()));
+  const std::string text = check_with_openssl(ca, *crl);
+  EXPECT_NE(text.find("Serial Number: 02FFFFFFFFFFFFFFFF"), std::string::npos) << text;
+  Result<CrlInfo> info = parse_crl_info(*crl);
+  ASSERT_OK(info);
+  ASSERT_EQ(info->entries.size(), entries.size());
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    EXPECT_EQ(info->entries[i].serial, entries[i].serial) << i;
+  }
+  Result<CrlBuilder> loaded = CrlBuilder::load(ca.cert.get(), ca.key.get(), *crl);
+  ASSERT_OK(loaded);
+  EXPECT_TRUE(loaded->contains(2));
+  EXPECT_TRUE(loaded->contains(0x7FFFFFFFFFFFFFFFull));
+  EXPECT_CODE(loaded->add(SerialNumber{2}, test_now()), Code::kAlreadyExists);
+  ASSERT_OK(loaded->remove(entries[0].serial));
+  EXPECT_FALSE(loaded->contains(2));
+}
+
 TEST(CrlBuilder, BuildDoesNotChangeTheBuilder) {
   const TestCa& ca = rsa_ca();
   Result<CrlBuilder> b = CrlBuilder::create(ca.cert.get(), ca.key.get());
   ASSERT_OK(b);
-  ASSERT_OK(b->add(2, test_now()));
+  ASSERT_OK(b->add(SerialNumber{2}, test_now()));
   Result<std::string> first = b->build(test_now(), test_now() + Seconds(60), 1, EVP_sha256());
   Result<std::string> second = b->build(test_now(), test_now() + Seconds(60), 1, EVP_sha256());
   ASSERT_OK(first);
@@ -329,13 +365,15 @@ TEST(CrlBuilder, RejectsBadArguments) {
   ASSERT_OK(b);
   EXPECT_CODE(b->build(test_now(), test_now() - Seconds(1), 1, EVP_sha256()),
               Code::kInvalidArgument);
-  EXPECT_CODE(b->add(1, from_unix(400000000000)), Code::kInvalidArgument);  // year 14645
+  EXPECT_CODE(b->add(SerialNumber{1}, from_unix(400000000000)),
+              Code::kInvalidArgument);  // year 14645
   EXPECT_EQ(b->size(), 0u);
 }
 
 TEST(CrlBuilder, IssuerWithoutSkiGetsMethodOneKeyId) {
   const TestCa ca = make_ca(KeyKind::kEcP256, "No SKI CA", /*ski=*/false);
-  Result<std::string> crl = build_crl(ca, {{2, test_now()}}, test_now(), 1, EVP_sha256());
+  Result<std::string> crl =
+      build_crl(ca, {{SerialNumber{2}, test_now()}}, test_now(), 1, EVP_sha256());
   ASSERT_OK(crl);
   check_with_openssl(ca, *crl);
   unsigned char md[EVP_MAX_MD_SIZE];

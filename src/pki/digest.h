@@ -21,6 +21,9 @@ enum class Hash { kMd5, kSha1, kSha256, kSha384, kSha512 };
 Result<Hash> parse_hash(std::string_view name);
 // The lower-case name parse_hash() accepts: "sha256".
 std::string_view hash_name(Hash hash);
+// MD5 and SHA-1: chosen-prefix collisions are practical, so a certificate signed with
+// them is safe only if its serial is unpredictable (serial_number.h).
+inline bool collision_prone(Hash hash) { return hash == Hash::kMd5 || hash == Hash::kSha1; }
 // OpenSSL's static descriptor; never null, not owned.
 const EVP_MD* evp_md(Hash hash);
 

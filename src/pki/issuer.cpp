@@ -101,18 +101,22 @@ bool requests_ca(X509_EXTENSION* ext) {
 }
 
 // Serial, validity, names and key of a new certificate.
-Result<Ptr<X509>> new_certificate(std::uint64_t serial, TimePoint not_before, TimePoint not_after,
-                                  const X509_NAME* subject, const X509_NAME* issuer,
-                                  const Key& key) {
-  if (serial == 0) return fail(invalid_argument("serial number 0 is not allowed"));
+Result<Ptr<X509>> new_certificate(const SerialNumber& serial, TimePoint not_before,
+                                  TimePoint not_after, const X509_NAME* subject,
+                                  const X509_NAME* issuer, const Key& key) {
+  if (serial.sequence == 0) return fail(invalid_argument("serial number 0 is not allowed"));
   if (not_after <= not_before) {
     return fail(invalid_argument("the certificate would expire before it becomes valid"));
   }
   ASSIGN_OR_RETURN(Ptr<ASN1_TIME> nb, to_asn1_time(not_before));
   ASSIGN_OR_RETURN(Ptr<ASN1_TIME> na, to_asn1_time(not_after));
+  const std::string serial_der = serial.der();
+  const auto* p = reinterpret_cast<const unsigned char*>(serial_der.data());
+  Ptr<ASN1_STRING> serial_value(
+      d2i_ASN1_INTEGER(nullptr, &p, static_cast<long>(serial_der.size())));
   Ptr<X509> x(X509_new());
-  if (!x || X509_set_version(x.get(), X509_VERSION_3) != 1 ||
-      ASN1_INTEGER_set_uint64(X509_get_serialNumber(x.get()), serial) != 1 ||
+  if (!x || !serial_value || X509_set_version(x.get(), X509_VERSION_3) != 1 ||
+      X509_set_serialNumber(x.get(), serial_value.get()) != 1 ||
       X509_set_subject_name(x.get(), subject) != 1 || X509_set_issuer_name(x.get(), issuer) != 1 ||
       X509_set1_notBefore(x.get(), nb.get()) != 1 || X509_set1_notAfter(x.get(), na.get()) != 1 ||
       X509_set_pubkey(x.get(), key.evp()) != 1) {
@@ -157,8 +161,9 @@ std::string key_identifier(const Key& key) {
 
 Result<Certificate> make_ca_certificate(const CaCertSpec& spec) {
   if (spec.subject == nullptr) return fail(invalid_argument("no subject"));
-  ASSIGN_OR_RETURN(Ptr<X509> x, new_certificate(spec.serial, spec.not_before, spec.not_after,
-                                                spec.subject, spec.subject, spec.key));
+  ASSIGN_OR_RETURN(Ptr<X509> x,
+                   new_certificate(SerialNumber{spec.serial}, spec.not_before, spec.not_after,
+                                   spec.subject, spec.subject, spec.key));
   const std::string keyid = key_identifier(spec.key);
   if (keyid.empty()) return fail(internal_error("cannot compute the key identifier"));
   ASSIGN_OR_RETURN(auto bc, basic_constraints_ca());

@@ -26,6 +26,7 @@
 #include "pki/digest.h"
 #include "pki/key.h"
 #include "pki/profile.h"
+#include "pki/serial_number.h"
 
 namespace scepter::pki {
 
@@ -49,7 +50,7 @@ struct IssueSpec {
   const Csr& csr;
   const Certificate& ca_cert;
   const Key& ca_key;  // must match ca_cert
-  std::uint64_t serial = 0;
+  SerialNumber serial = {};
   TimePoint not_before = {};  // used as given
   TimePoint not_after = {};
   Hash hash = Hash::kSha256;

@@ -105,7 +105,7 @@ TEST(CaCertificate, RejectsBadSpecs) {
   // Serials up to 2^64-1 are positive DER INTEGERs.
   auto big = make(~std::uint64_t{0}, test::kNow, test::kNow + 1, Hash::kSha256, key);
   ASSERT_OK(big);
-  EXPECT_EQ(*big->serial(), ~std::uint64_t{0});
+  EXPECT_EQ(big->serial()->sequence, ~std::uint64_t{0});
   EXPECT_EQ(big->serial_hex(), "FFFFFFFFFFFFFFFF");
 }
 
@@ -310,7 +310,7 @@ TEST(IssueCertificate, GrantsNothingTheRequestMayNotChoose) {
   auto grandchild = issue_certificate(IssueSpec{.csr = request("CN=forged", test::ec_key_256()),
                                                 .ca_cert = *ee,
                                                 .ca_key = test::rsa_key_1024(),
-                                                .serial = 9,
+                                                .serial = SerialNumber{9},
                                                 .not_before = from_unix(test::kNow + 200),
                                                 .not_after = from_unix(test::kNow + 86400)});
   ASSERT_OK(grandchild);
@@ -343,7 +343,7 @@ TEST(IssueCertificate, AllowedEkusPassAndOperatorEkusAreAdded) {
   auto spec = IssueSpec{.csr = plain,
                         .ca_cert = ca,
                         .ca_key = ca_key,
-                        .serial = 5,
+                        .serial = SerialNumber{5},
                         .not_before = from_unix(test::kNow),
                         .not_after = from_unix(test::kNow + 86400),
                         .extra_ekus = {Eku::kSshClient, Eku::kServerAuth}};
@@ -356,7 +356,7 @@ TEST(IssueCertificate, AllowedEkusPassAndOperatorEkusAreAdded) {
   auto merged = issue_certificate(IssueSpec{.csr = asks,
                                             .ca_cert = ca,
                                             .ca_key = ca_key,
-                                            .serial = 6,
+                                            .serial = SerialNumber{6},
                                             .not_before = from_unix(test::kNow),
                                             .not_after = from_unix(test::kNow + 86400),
                                             .extra_ekus = {Eku::kServerAuth}});
@@ -375,7 +375,7 @@ Result<Certificate> issue_ca(const Csr& csr, const Certificate& ca, const Key& c
   return issue_certificate(IssueSpec{.csr = csr,
                                      .ca_cert = ca,
                                      .ca_key = ca_key,
-                                     .serial = serial,
+                                     .serial = SerialNumber{serial},
                                      .not_before = from_unix(test::kNow + 100),
                                      .not_after = from_unix(test::kNow + 100 + 365 * 86400),
                                      .ca = CaProfile{.path_len = path_len}});
@@ -476,7 +476,7 @@ TEST(IssueCertificate, RejectsBadInput) {
   EXPECT_CODE(issue_certificate(IssueSpec{.csr = csr,
                                           .ca_cert = ca,
                                           .ca_key = ca_key,
-                                          .serial = 2,
+                                          .serial = SerialNumber{2},
                                           .not_before = from_unix(test::kNow),
                                           .not_after = from_unix(test::kNow - 1)}),
               Code::kInvalidArgument);
@@ -498,7 +498,7 @@ TEST(IssueCertificate, SharedCaKeyFromSeveralThreads) {
       for (int i = 0; i < 10; ++i) {
         const std::uint64_t serial = 100 + static_cast<std::uint64_t>(t * 10 + i);
         auto ee = issue(csr, ca, ca_key, serial);
-        if (ee && ee->signed_by(ca) && *ee->serial() == serial) ++good;
+        if (ee && ee->signed_by(ca) && ee->serial()->sequence == serial) ++good;
       }
     });
   }

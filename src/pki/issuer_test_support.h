@@ -82,7 +82,7 @@ inline Result<Certificate> issue(const Csr& csr, const Certificate& ca, const Ke
   return issue_certificate(IssueSpec{.csr = csr,
                                      .ca_cert = ca,
                                      .ca_key = ca_key,
-                                     .serial = serial,
+                                     .serial = SerialNumber{serial},
                                      .not_before = from_unix(test::kNow + 100),
                                      .not_after = from_unix(test::kNow + 100 + 365 * 86400),
                                      .hash = hash,

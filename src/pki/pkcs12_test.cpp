@@ -25,7 +25,7 @@ Chain make_chain() {
   auto leaf = issue_certificate(IssueSpec{.csr = *csr,
                                           .ca_cert = c.root,
                                           .ca_key = c.root_key,
-                                          .serial = 2,
+                                          .serial = SerialNumber{2},
                                           .not_before = from_unix(test::kNow),
                                           .not_after = from_unix(test::kNow + 86400)});
   c.leaf = *leaf;

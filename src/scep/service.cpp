@@ -325,16 +325,16 @@ ScepHttpResponse ScepService::pki_operation(const ScepHttpRequest& request) cons
       break;
     }
     case MessageType::kGetCert: {
-      std::uint64_t serial = 0;
-      if (!req.serial || ASN1_INTEGER_get_uint64(&serial, req.serial.get()) != 1) {
+      auto serial = pki::SerialNumber::from_asn1(req.serial.get());
+      if (!serial.has_value()) {
         return failure(reply, FailInfo::kBadCertId, "serial number out of range");
       }
-      auto cert = server.certificate_by_serial(serial);
+      auto cert = server.certificate_by_serial(*serial);
       if (!cert.has_value()) {
         if (cert.error().code() != Code::kNotFound) {
           return server_error(reply, server, cert.error(), options_.retry_after);
         }
-        return failure(reply, FailInfo::kBadCertId, fmt::format("no certificate 0x{:X}", serial));
+        return failure(reply, FailInfo::kBadCertId, "no certificate 0x" + serial->hex());
       }
       ok.certificates = {cert->x509()};
       return cert_rep(reply, std::move(ok));

@@ -25,7 +25,9 @@
 
 namespace scepter::store {
 
-using Serial = std::uint64_t;  // scepterd issues small sequential serials (CA = 1)
+// The sequence number of a certificate's serial (pki/serial_number.h): scepterd numbers
+// certificates sequentially (CA = 1), and this is what the database keys on.
+using Serial = std::uint64_t;
 using RequestId = std::int64_t;
 
 // The states of the seed's Table 3 (plus "rejected" is spelled "denied" as in IOS).
@@ -75,11 +77,15 @@ struct CertRecord {
   // against the table: the predecessor may have been removed or imported elsewhere.
   // Above kMaxSerial fails the batch with kInvalidArgument.
   std::optional<Serial> predecessor;
+  // The 64 random bits after the sequence number in the certificate's serial, for
+  // certificates issued while a weak hash was in force (pki/serial_number.h).
+  std::optional<std::uint64_t> serial_entropy;
 };
 
 struct Revocation {
   Serial serial = 0;
   TimePoint at{};
+  std::optional<std::uint64_t> serial_entropy;  // as in the certificate's CertRecord
 };
 
 // The largest serial an engine accepts (SQL engines keep serials in a signed 64-bit

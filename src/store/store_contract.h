@@ -65,6 +65,7 @@ inline void expect_same(const CertRecord& a, const CertRecord& b) {
   EXPECT_EQ(a.revoked_at, b.revoked_at);
   EXPECT_EQ(a.request_id, b.request_id);
   EXPECT_EQ(a.predecessor, b.predecessor);
+  EXPECT_EQ(a.serial_entropy, b.serial_entropy);
 }
 
 inline void expect_same(const RequestRecord& a, const RequestRecord& b) {

@@ -78,6 +78,36 @@ TEST_P(StoreContract, PredecessorAndReasonRoundTrip) {
   expect_same(*store().request(4), refused);
 }
 
+// All 64 bits of the entropy survive, the top one included (SQL engines keep it in a
+// signed column), in the certificate and in the revocation walk.
+TEST_P(StoreContract, SerialEntropyRoundTrip) {
+  CertRecord weak = make_cert(5);
+  weak.serial_entropy = 0x8000000000000001ull;
+  CertRecord zero = make_cert(6);
+  zero.serial_entropy = 0;
+  WriteBatch b;
+  b.put_certificate(weak);
+  b.put_certificate(zero);
+  b.put_certificate(make_cert(7));
+  b.revoke(5, from_unix(1'700'000'100));
+  b.revoke(7, from_unix(1'700'000'200));
+  ASSERT_OK(store().write(b));
+  weak.revoked_at = from_unix(1'700'000'100);
+  expect_same(*store().certificate(5), weak);
+  expect_same(*store().certificate(6), zero);
+  EXPECT_FALSE(store().certificate(7)->serial_entropy.has_value());
+  std::vector<Revocation> seen;
+  ASSERT_OK(store().for_each_revocation([&](const Revocation& r) { seen.push_back(r); }));
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].serial, 5u);
+  EXPECT_EQ(seen[0].serial_entropy, std::uint64_t{0x8000000000000001ull});
+  EXPECT_EQ(seen[1].serial, 7u);
+  EXPECT_FALSE(seen[1].serial_entropy.has_value());
+  if (!can_reopen()) return;
+  reopen();
+  expect_same(*store().certificate(5), weak);
+}
+
 TEST_P(StoreContract, ExpiryDeletesRequestsCreatedBeforeTheCutoff) {
   // make_request(id) is created at 1'700'000'000 + id.
   WriteBatch b;

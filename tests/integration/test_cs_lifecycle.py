@@ -10,7 +10,7 @@ import re
 import pytest
 
 from conftest import (openssl, x509_text, cert_validity, der_to_pem, wait_for, make_csr,
-                      extract_certificate)
+                      extract_certificate, cert_serial)
 
 
 def fingerprint_groups(der):
@@ -444,8 +444,42 @@ def test_no_forms_restore_defaults(daemon, workdir):
     assert "Current storage dir: nvram:" in show
 
 
-def test_md5_and_sha1_signatures_are_refused(daemon):
-    for alg in ("md5", "sha1"):
-        out = daemon.cs(f"hash {alg}", ok=False)
-        assert "% MD5 and SHA-1 signatures need random serial numbers" in out
+def test_md5_and_sha1_ask_first_and_make_serials_unpredictable(daemon, workdir):
+    daemon.create_ca("grant auto")
+    out = daemon.cs("hash sha1", "no")
+    assert "% SHA-1 signatures are open to chosen-prefix collisions" in out
+    assert "Are you sure you want to do this? [yes/no]:" in out
     assert " hash " not in running_config(daemon)
+    daemon.cs("hash sha1", "yes")
+    assert " hash sha1\n" in running_config(daemon)
+
+    pem = extract_certificate(daemon.submit(make_csr(workdir, "weak", "/CN=weak", key="shared")))
+    serial = cert_serial(pem)
+    # The sequence number (2: the first after the CA), then 64 random bits.
+    assert serial >> 64 == 2, hex(serial)
+    assert "Signature Algorithm: sha1WithRSAEncryption" in x509_text(pem)
+    full = f"{serial:X}"
+    assert f"\n{full} " in daemon.sh("show crypto pki server mycs certificates")
+
+    # The operator revokes by the sequence number, as on IOS; the CRL lists the whole serial.
+    daemon.sh("crypto pki server mycs revoke 0x2")
+    assert f"Serial Number (hex): {'0' * (len(full) % 2)}{full}\n" in \
+        daemon.sh("show crypto pki server mycs crl")
+    rc, text = openssl("crl", "-inform", "DER", "-in", daemon.path("mycs.crl"), "-noout", "-text")
+    assert rc == 0 and f"Serial Number: {'0' * (len(full) % 2)}{full}" in text, text
+    # A whole serial with the wrong random part names no certificate.
+    wrong = f"0x{serial ^ 1:X}"
+    out = daemon.sh(f"crypto pki server mycs revoke {wrong}", ok=False)
+    assert f"% Certificate with serial number {wrong} was not issued by this server." in out
+
+    # The setting survives a restart (the configuration load answers its question), and
+    # sha256 brings plain sequence numbers back.
+    daemon.sh("write memory")
+    daemon.restart()
+    assert " hash sha1\n" in running_config(daemon)
+    daemon.cs("no hash")
+    pem = extract_certificate(daemon.submit(make_csr(workdir, "strong", "/CN=strong",
+                                                     key="shared")))
+    assert cert_serial(pem) == 3
+
+

@@ -63,9 +63,11 @@ CmdResult remove(Context& ctx, const Args& a) {
 
 // The seed: "A string with a leading 0x, which is treated as a hexadecimal value; a
 // string with a leading 0 and no x, which is treated as octal; all other strings,
-// which are treated as decimal."
-std::optional<std::uint64_t> parse_serial(std::string_view text) {
-  std::string s(text);
+// which are treated as decimal." A number below 2^64 is a sequence number (it revokes
+// that certificate whatever the random bits of its serial); a longer hex string is a
+// whole serial of a certificate issued under `hash md5|sha1`, as `show` prints it.
+std::optional<pki::SerialNumber> parse_serial(std::string_view text) {
+  const std::string s(text);
   int base = 10;
   std::size_t start = 0;
   if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
@@ -75,7 +77,13 @@ std::optional<std::uint64_t> parse_serial(std::string_view text) {
     base = 8;
     start = 1;
   }
-  if (start >= s.size()) return s == "0" ? std::optional<std::uint64_t>(0) : std::nullopt;
+  if (start >= s.size()) {
+    return s == "0" ? std::optional<pki::SerialNumber>(pki::SerialNumber{0}) : std::nullopt;
+  }
+  if (base == 16 && s.size() - start > 16) {
+    auto whole = pki::SerialNumber::from_hex(std::string_view(s).substr(start));
+    return whole.has_value() ? std::optional<pki::SerialNumber>(*whole) : std::nullopt;
+  }
   errno = 0;
   char* end = nullptr;
   unsigned long long v = std::strtoull(s.c_str() + start, &end, base);
@@ -83,7 +91,7 @@ std::optional<std::uint64_t> parse_serial(std::string_view text) {
       s[start] == '+') {
     return std::nullopt;
   }
-  return v;
+  return pki::SerialNumber{v};
 }
 
 CmdResult revoke(Context& ctx, const Args& a) {
@@ -92,14 +100,12 @@ CmdResult revoke(Context& ctx, const Args& a) {
   if (!serial) return ctx.invalid_input(a, "serial");
   Status s = server->revoke(*serial);
   if (s.code() == Code::kNotFound) {
-    return ctx.error(
-        fmt::format("Certificate with serial number 0x{:X} was not issued by "
-                    "this server.",
-                    *serial));
+    return ctx.error(fmt::format(
+        "Certificate with serial number 0x{} was not issued by this server.", serial->hex()));
   }
   if (s.code() == Code::kAlreadyExists) {
     return ctx.error(
-        fmt::format("Certificate with serial number 0x{:X} is already revoked.", *serial));
+        fmt::format("Certificate with serial number 0x{} is already revoked.", serial->hex()));
   }
   return s.ok() ? CmdResult{} : ctx.error(s.message());
 }

@@ -242,22 +242,29 @@ CmdResult limit_pending_requests(Context& ctx, const Args& a) {
 
 CmdResult set_hash(Context& ctx, const Args& a) {
   if (incomplete(a, "alg")) return ctx.error("Incomplete command.");
-  return edit_config(ctx, [&](ServerConfig& c) -> Status {
-    if (a.has("no")) {
-      c.hash = pki::Hash::kSha256;
+  pki::Hash hash = pki::Hash::kSha256;
+  if (!a.has("no")) {
+    auto parsed = pki::parse_hash(a.choice("alg"));
+    if (!parsed.has_value()) return ctx.error(parsed.error().message());
+    hash = *parsed;
+  }
+  auto apply = [hash](Context& c) -> CmdResult {
+    return edit_config(c, [&](ServerConfig& cfg) {
+      cfg.hash = hash;
       return ok_status();
-    }
-    ASSIGN_OR_RETURN(pki::Hash hash, pki::parse_hash(a.choice("alg")));
-    if (hash == pki::Hash::kMd5 || hash == pki::Hash::kSha1) {
-      // Sequential serials are safe only with a collision-resistant hash (the 2008 MD5
-      // rogue-CA attack); signing with MD5/SHA-1 needs unpredictable serials first.
-      return invalid_argument(
-          "MD5 and SHA-1 signatures need random serial numbers, which this version does not "
-          "issue; use sha256 or stronger.");
-    }
-    c.hash = hash;
-    return ok_status();
-  });
+    });
+  };
+  if (!pki::collision_prone(hash)) return apply(ctx);
+  // Sequential serials are safe only with a collision-resistant hash (the 2008 MD5
+  // rogue-CA attack): the issuer adds 64 random bits to every serial while this is in force.
+  if (ctx.interactive()) {
+    ctx.printf(
+        "\n% {0} signatures are open to chosen-prefix collisions. While hash {1} is in\n"
+        "% force, every new certificate serial number carries 64 random bits after its\n"
+        "% sequence number. Use {1} only for devices that cannot verify SHA-256.\n",
+        hash == pki::Hash::kMd5 ? "MD5" : "SHA-1", pki::hash_name(hash));
+  }
+  return confirm(ctx, "Are you sure you want to do this?", apply);
 }
 
 CmdResult auto_rollover(Context& ctx, const Args& a) {

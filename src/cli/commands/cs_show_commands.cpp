@@ -148,7 +148,7 @@ CmdResult show_crl(Context& ctx, const Args& a) {
   ctx.printf("    Number of CRL entries: {}\n", info.entries.size());
   ctx.printf("    CRL size: {} bytes\n", info.size_bytes);
   for (const auto& e : info.entries) {
-    std::string hex = fmt::format("{:X}", e.serial);
+    std::string hex = e.serial.hex();
     if (hex.size() % 2) hex = "0" + hex;
     ctx.printf("    Serial Number (hex): {}\n", hex);
     ctx.printf("    Revocation Date: {}\n", format_ios_time(e.revoked_at));
@@ -162,7 +162,8 @@ CmdResult show_issued(Context& ctx, const Args& a) {
     return ctx.error(fmt::format("Certificate server {} does not exist.", a.word("label")));
   ctx.print("Serial Issued date              Expire date               Subject Name\n");
   Status s = server->for_each_certificate([&](const store::CertRecord& r) {
-    ctx.printf("{:<7X} {:<24} {:<25} {}{}\n", r.serial, format_ios_time(r.not_before),
+    const pki::SerialNumber serial{r.serial, r.serial_entropy};
+    ctx.printf("{:<7} {:<24} {:<25} {}{}\n", serial.hex(), format_ios_time(r.not_before),
                format_ios_time(r.not_after), r.subject, r.revoked_at ? " (revoked)" : "");
     return true;
   });

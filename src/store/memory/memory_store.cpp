@@ -225,7 +225,9 @@ Status MemoryStore::for_each_revocation(const std::function<void(const Revocatio
       auto it = last ? certs_.upper_bound(*last) : certs_.begin();
       while (it != certs_.end() && !it->second.revoked_at) ++it;
       if (it == certs_.end()) return ok_status();
-      rev = {.serial = it->first, .at = *it->second.revoked_at};
+      rev = {.serial = it->first,
+             .at = *it->second.revoked_at,
+             .serial_entropy = it->second.serial_entropy};
     }
     last = rev.serial;
     fn(rev);

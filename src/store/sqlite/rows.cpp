@@ -16,6 +16,8 @@ CertRecord cert_from_row(const Query& q) {
   if (!q.is_null(5)) c.revoked_at = from_unix(q.int64(5));
   c.request_id = q.int64(6);
   if (!q.is_null(7)) c.predecessor = static_cast<Serial>(q.int64(7));
+  // Kept as the same 64 bits in a signed column.
+  if (!q.is_null(8)) c.serial_entropy = static_cast<std::uint64_t>(q.int64(8));
   return c;
 }
 
@@ -67,6 +69,11 @@ Status put_certificate(const sqlite::Statements& sql, const CertRecord& c) {
     q.bind(8, static_cast<std::int64_t>(*c.predecessor));
   } else {
     q.bind_null(8);
+  }
+  if (c.serial_entropy) {
+    q.bind(9, static_cast<std::int64_t>(*c.serial_entropy));
+  } else {
+    q.bind_null(9);
   }
   const int rc = q.step();
   if (rc == SQLITE_DONE) return ok_status();

@@ -379,7 +379,11 @@ Status SqliteStore::for_each_revocation(const std::function<void(const Revocatio
       q.bind(1, after).bind(2, kRevocationChunk);
       int rc;
       while ((rc = q.step()) == SQLITE_ROW) {
-        chunk.push_back({.serial = static_cast<Serial>(q.int64(0)), .at = from_unix(q.int64(1))});
+        Revocation r;
+        r.serial = static_cast<Serial>(q.int64(0));
+        r.at = from_unix(q.int64(1));
+        if (!q.is_null(2)) r.serial_entropy = static_cast<std::uint64_t>(q.int64(2));
+        chunk.push_back(r);
       }
       if (rc != SQLITE_DONE) return sqlite_error(q.db(), rc, "reading revocations");
     }

@@ -458,6 +458,7 @@ TEST(SqliteStore, Version1DatabaseIsMigratedAndKeepsItsData) {
     // New fields work on the migrated tables.
     CertRecord renewed = make_cert(4);
     renewed.predecessor = 2;
+    renewed.serial_entropy = ~std::uint64_t{0};
     RequestRecord refused = make_request(8);
     refused.reason = "refused";
     WriteBatch b;
@@ -476,6 +477,7 @@ TEST(SqliteStore, Version1DatabaseIsMigratedAndKeepsItsData) {
   auto opened = SqliteStore::open(path);  // opening again migrates nothing
   ASSERT_OK(opened);
   EXPECT_EQ((*opened)->certificate(4)->predecessor, Serial{2});
+  EXPECT_EQ((*opened)->certificate(4)->serial_entropy, ~std::uint64_t{0});
   EXPECT_EQ((*opened)->next_request_id().value_or(0), 9);  // 8 was deleted, not reused
   EXPECT_EQ((*opened)->allocate_serial().value_or(0), 5u);
   EXPECT_OK((*opened)->check_integrity());
