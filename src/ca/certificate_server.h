@@ -248,7 +248,7 @@ class CertificateServer {
                                          const Evaluation& ev, const ServerConfig& cfg);
   Result<ScepOutcome> scep_answer_existing(Runtime& rt, const RequestRecord& request);
   Result<ScepOutcome> answer_closed(Runtime& rt, const RequestRecord& request);
-  static std::mutex& transaction_stripe(Runtime& rt, const std::string& tid);
+  static Mutex& transaction_stripe(Runtime& rt, const std::string& tid);
   Result<std::vector<RequestRecord>> open_requests(Runtime& rt, std::optional<RequestId> id,
                                                    std::string_view verb);
   Status write_cert_files(const ServerConfig& cfg, const store::CertRecord& rec);

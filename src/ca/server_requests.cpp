@@ -279,7 +279,7 @@ Result<std::vector<IssuedCertificate>> CertificateServer::grant(std::optional<Re
   auto rt = runtime();
   if (!rt) return fail(unavailable("The certificate server is not enabled."));
   const ServerConfig cfg = config();
-  std::lock_guard<std::mutex> lock(rt->request_mu);
+  MutexLock lock(rt->request_mu);
   ASSIGN_OR_RETURN(std::vector<RequestRecord> todo, open_requests(*rt, id, "granted"));
   std::vector<IssuedCertificate> out;
   for (auto& r : todo) {
@@ -305,7 +305,7 @@ Result<std::vector<IssuedCertificate>> CertificateServer::grant(std::optional<Re
 Status CertificateServer::reject(std::optional<RequestId> id) {
   auto rt = runtime();
   if (!rt) return unavailable("The certificate server is not enabled.");
-  std::lock_guard<std::mutex> lock(rt->request_mu);
+  MutexLock lock(rt->request_mu);
   ASSIGN_OR_RETURN(std::vector<RequestRecord> todo, open_requests(*rt, id, "rejected"));
   store::WriteBatch batch;
   for (auto& r : todo) {
@@ -320,7 +320,7 @@ Status CertificateServer::reject(std::optional<RequestId> id) {
 Status CertificateServer::remove(std::optional<RequestId> id) {
   auto rt = runtime();
   if (!rt) return unavailable("The certificate server is not enabled.");
-  std::lock_guard<std::mutex> lock(rt->request_mu);
+  MutexLock lock(rt->request_mu);
   store::WriteBatch batch;
   if (id.has_value()) {
     ASSIGN_OR_RETURN(RequestRecord r, rt->store->request(*id));
@@ -347,7 +347,7 @@ Result<std::vector<RequestRecord>> CertificateServer::requests() const {
 
 void CertificateServer::expire_requests(Runtime& rt) {
   const TimePoint now = deps_.clock.now();
-  std::lock_guard<std::mutex> lock(rt.request_mu);
+  MutexLock lock(rt.request_mu);
   if (now - rt.last_expiry_check < Seconds(30) && now >= rt.last_expiry_check) return;
   rt.last_expiry_check = now;
   const auto lifetime = std::chrono::hours(config().request_lifetime_hours);

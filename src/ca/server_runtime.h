@@ -42,17 +42,17 @@ struct CertificateServer::Runtime {
 
   // Request state transitions (grant/reject/remove/expire) are serialised here so that
   // a request is never granted twice.
-  std::mutex request_mu;
+  Mutex request_mu;
 
   // SCEP requests with the same transactionID are serialised on one of these stripes, so
   // a retry never creates a second request; different transactions run in parallel.
   static constexpr std::size_t kTransactionStripes = 64;
-  std::mutex transaction_mu[kTransactionStripes];
+  Mutex transaction_mu[kTransactionStripes];
 
   // The CRL: revocations and CRL builds are serialised.
   std::unique_ptr<CrlPublisher> crl;
 
-  TimePoint last_expiry_check{};  // GUARDED_BY(request_mu)
+  TimePoint last_expiry_check GUARDED_BY(request_mu){};
   // When the database was last checkpointed (timer thread only).
   std::atomic<std::int64_t> last_checkpoint{0};
 };

@@ -61,7 +61,7 @@ bool same_key(std::string_view stored_der, const pki::Csr& csr) {
 
 // SCEP requests with the same transactionID are serialised, so a retry never creates a
 // second request; different transactions run in parallel.
-std::mutex& CertificateServer::transaction_stripe(Runtime& rt, const std::string& tid) {
+Mutex& CertificateServer::transaction_stripe(Runtime& rt, const std::string& tid) {
   return rt.transaction_mu[std::hash<std::string>{}(tid) % Runtime::kTransactionStripes];
 }
 
@@ -108,7 +108,7 @@ Result<ScepOutcome> CertificateServer::scep_answer_existing(Runtime& rt, const R
   if (!is_open_state(r.state)) return answer_closed(rt, r);
   const ServerConfig cfg = config();
   // Serialised with the operator's grant/reject so that a request is issued once.
-  std::lock_guard<std::mutex> lock(rt.request_mu);
+  MutexLock lock(rt.request_mu);
   ASSIGN_OR_RETURN(RequestRecord fresh, rt.store->request(r.id));
   if (!is_open_state(fresh.state)) return answer_closed(rt, fresh);
   auto csr = pki::Csr::parse(fresh.csr_der);
@@ -126,7 +126,7 @@ Result<ScepOutcome> CertificateServer::scep_answer_existing(Runtime& rt, const R
 Result<ScepOutcome> CertificateServer::scep_poll(const std::string& transaction_id) {
   auto rt = runtime();
   if (!rt) return fail(unavailable("certificate server " + label_ + " is not enabled"));
-  std::lock_guard<std::mutex> tlock(transaction_stripe(*rt, transaction_id));
+  MutexLock tlock(transaction_stripe(*rt, transaction_id));
   auto r = rt->store->request_by_transaction(transaction_id);
   if (!r.has_value()) {
     if (r.error().code() == Code::kNotFound) {
@@ -154,7 +154,7 @@ Result<ScepOutcome> CertificateServer::scep_enroll(std::string_view csr_der,
                scep.transaction_id);
     return failure(ScepFailInfo::kBadMessageCheck, "the request cannot be verified");
   }
-  std::lock_guard<std::mutex> tlock(transaction_stripe(*rt, scep.transaction_id));
+  MutexLock tlock(transaction_stripe(*rt, scep.transaction_id));
   if (!scep.transaction_id.empty()) {
     auto existing = rt->store->request_by_transaction(scep.transaction_id);
     if (existing.has_value()) {

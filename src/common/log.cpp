@@ -129,6 +129,9 @@ void init(bool verbose, const std::string& file) {
   logger->set_level(verbose ? spdlog::level::debug : spdlog::level::info);
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
+  // Debug lines are many and not flushed one by one; a reader of the log file sees them
+  // within a second all the same.
+  if (verbose) spdlog::flush_every(std::chrono::seconds(1));
   state().verbose = verbose;
 }
 

@@ -3,6 +3,7 @@
 // `GUARDED_BY(mu_)` members are checked at compile time in the clang build
 // (-Wthread-safety). Same cost as std::mutex.
 
+#include <condition_variable>
 #include <mutex>
 
 #include "common/thread_annotations.h"
@@ -24,6 +25,27 @@ class CAPABILITY("mutex") Mutex {
 
  private:
   std::mutex mu_;
+};
+
+// Holds a Mutex for the scope (std::unique_lock, annotated): may be released and taken
+// again inside the scope, and waits on a condition variable with the mutex released.
+// Guarded state read in the wait loop's condition is checked like any other access:
+//   UniqueMutexLock lock(mu_);
+//   while (!done_) lock.wait(cv_);
+class SCOPED_CAPABILITY UniqueMutexLock {
+ public:
+  explicit UniqueMutexLock(Mutex& mu) ACQUIRE(mu) : lock_(mu.native()) {}
+  ~UniqueMutexLock() RELEASE() {}
+  UniqueMutexLock(const UniqueMutexLock&) = delete;
+  UniqueMutexLock& operator=(const UniqueMutexLock&) = delete;
+
+  void lock() ACQUIRE() { lock_.lock(); }
+  void unlock() RELEASE() { lock_.unlock(); }
+  // Returns with the mutex held again, possibly spuriously: call it in a loop.
+  void wait(std::condition_variable& cv) { cv.wait(lock_); }
+
+ private:
+  std::unique_lock<std::mutex> lock_;
 };
 
 // Holds a Mutex for the scope (std::lock_guard, annotated).

@@ -5,43 +5,43 @@
 namespace scepter::store {
 
 void FaultyStore::fail_next_writes(int n, Status why) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   fail_writes_ = n > 0 ? n : 0;
   write_failure_ = std::move(why);
 }
 
 void FaultyStore::fail_all_writes(Status why) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   fail_writes_ = -1;
   write_failure_ = std::move(why);
 }
 
 void FaultyStore::fail_all_reads(Status why) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   fail_reads_ = true;
   read_failure_ = std::move(why);
 }
 
 void FaultyStore::fail_all_allocations(Status why) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   fail_allocations_ = true;
   allocation_failure_ = std::move(why);
 }
 
 void FaultyStore::heal() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   fail_writes_ = 0;
   fail_reads_ = false;
   fail_allocations_ = false;
 }
 
 std::uint64_t FaultyStore::failed_writes() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return failed_writes_;
 }
 
 Status FaultyStore::write_failure() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (fail_writes_ == 0) return ok_status();
   if (fail_writes_ > 0) --fail_writes_;
   ++failed_writes_;
@@ -49,7 +49,7 @@ Status FaultyStore::write_failure() {
 }
 
 Status FaultyStore::allocation_failure() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return fail_allocations_ ? allocation_failure_ : ok_status();
 }
 
@@ -59,7 +59,7 @@ Status FaultyStore::write(const WriteBatch& batch) {
 }
 
 Status FaultyStore::read_failure() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return fail_reads_ ? read_failure_ : ok_status();
 }
 

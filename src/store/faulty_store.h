@@ -12,8 +12,8 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 
+#include "common/mutex.h"
 #include "store/store.h"
 
 namespace scepter::store {
@@ -74,14 +74,14 @@ class FaultyStore final : public Store {
 
   std::unique_ptr<Store> owned_;  // declared first: base_ may refer to it
   Store& base_;
-  mutable std::mutex mu_;
-  int fail_writes_ = 0;              // GUARDED_BY(mu_); < 0 means "all"
-  Status write_failure_;             // GUARDED_BY(mu_)
-  bool fail_reads_ = false;          // GUARDED_BY(mu_)
-  Status read_failure_;              // GUARDED_BY(mu_)
-  bool fail_allocations_ = false;    // GUARDED_BY(mu_)
-  Status allocation_failure_;        // GUARDED_BY(mu_)
-  std::uint64_t failed_writes_ = 0;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  int fail_writes_ GUARDED_BY(mu_) = 0;  // < 0 means "all"
+  Status write_failure_ GUARDED_BY(mu_);
+  bool fail_reads_ GUARDED_BY(mu_) = false;
+  Status read_failure_ GUARDED_BY(mu_);
+  bool fail_allocations_ GUARDED_BY(mu_) = false;
+  Status allocation_failure_ GUARDED_BY(mu_);
+  std::uint64_t failed_writes_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace scepter::store

@@ -155,7 +155,7 @@ void MemoryStore::roll_back(std::vector<Undo>& undo) {
 }
 
 Status MemoryStore::write(const WriteBatch& batch) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<Undo> undo;
   undo.reserve(batch.size());
   for (const auto& op : batch.ops()) {
@@ -175,14 +175,14 @@ Status MemoryStore::write(const WriteBatch& batch) {
 }
 
 Result<std::optional<std::string>> MemoryStore::meta(const std::string& key) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = meta_.find(key);
   if (it == meta_.end()) return std::optional<std::string>();
   return std::optional<std::string>(it->second);
 }
 
 Result<CertRecord> MemoryStore::certificate(Serial serial) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = certs_.find(serial);
   if (it == certs_.end())
     return fail(not_found(fmt::format("no certificate with serial {:#x}", serial)));
@@ -196,7 +196,7 @@ Status MemoryStore::for_each_certificate(const std::function<bool(const CertReco
   for (;;) {
     CertRecord rec;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       auto it = last ? certs_.upper_bound(*last) : certs_.begin();
       if (it == certs_.end()) return ok_status();
       rec = it->second;
@@ -207,12 +207,12 @@ Status MemoryStore::for_each_certificate(const std::function<bool(const CertReco
 }
 
 Result<std::uint64_t> MemoryStore::certificate_count() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return static_cast<std::uint64_t>(certs_.size());
 }
 
 Result<Serial> MemoryStore::last_serial() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return certs_.empty() ? Serial{0} : certs_.rbegin()->first;
 }
 
@@ -221,7 +221,7 @@ Status MemoryStore::for_each_revocation(const std::function<void(const Revocatio
   for (;;) {
     Revocation rev;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       auto it = last ? certs_.upper_bound(*last) : certs_.begin();
       while (it != certs_.end() && !it->second.revoked_at) ++it;
       if (it == certs_.end()) return ok_status();
@@ -235,14 +235,14 @@ Status MemoryStore::for_each_revocation(const std::function<void(const Revocatio
 }
 
 Result<RequestRecord> MemoryStore::request(RequestId id) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = requests_.find(id);
   if (it == requests_.end()) return fail(not_found(fmt::format("no request with id {}", id)));
   return it->second;
 }
 
 Result<RequestRecord> MemoryStore::request_by_transaction(const std::string& tid) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (tid.empty()) return fail(not_found("no request with an empty transaction id"));
   for (auto it = requests_.rbegin(); it != requests_.rend(); ++it) {
     if (it->second.transaction_id == tid) return it->second;
@@ -251,7 +251,7 @@ Result<RequestRecord> MemoryStore::request_by_transaction(const std::string& tid
 }
 
 Result<std::vector<RequestRecord>> MemoryStore::requests() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<RequestRecord> out;
   out.reserve(requests_.size());
   for (auto it = requests_.rbegin(); it != requests_.rend(); ++it) out.push_back(it->second);
@@ -260,7 +260,7 @@ Result<std::vector<RequestRecord>> MemoryStore::requests() const {
 
 Result<std::vector<RequestRecord>> MemoryStore::requests_page(RequestId before_id,
                                                               std::size_t limit) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<RequestRecord> out;
   auto it = before_id == 0 ? requests_.end() : requests_.lower_bound(before_id);
   while (out.size() < limit && it != requests_.begin()) {
@@ -275,7 +275,7 @@ Status MemoryStore::for_each_request(const std::function<bool(const RequestRecor
   for (;;) {
     RequestRecord rec;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       auto it = last ? requests_.upper_bound(*last) : requests_.begin();
       if (it == requests_.end()) return ok_status();
       rec = it->second;
@@ -286,7 +286,7 @@ Status MemoryStore::for_each_request(const std::function<bool(const RequestRecor
 }
 
 Result<std::uint64_t> MemoryStore::count_requests(const std::vector<RequestState>& states) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::uint64_t n = 0;
   for (const auto& [id, rec] : requests_) {
     if (states.empty() || std::find(states.begin(), states.end(), rec.state) != states.end()) {
@@ -297,7 +297,7 @@ Result<std::uint64_t> MemoryStore::count_requests(const std::vector<RequestState
 }
 
 Result<std::uint64_t> MemoryStore::delete_requests_created_before(TimePoint cutoff) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const auto n =
       std::erase_if(requests_, [&](const auto& kv) { return kv.second.created < cutoff; });
   ++stats_.commits;
@@ -305,7 +305,7 @@ Result<std::uint64_t> MemoryStore::delete_requests_created_before(TimePoint cuto
 }
 
 Result<Serial> MemoryStore::allocate_serial() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (last_serial_ >= kMaxSerial) {
     return fail(invalid_argument(fmt::format("no serial left above {:#x}", last_serial_)));
   }
@@ -313,7 +313,7 @@ Result<Serial> MemoryStore::allocate_serial() {
 }
 
 Result<RequestId> MemoryStore::next_request_id() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (last_request_id_ == std::numeric_limits<RequestId>::max()) {
     return fail(invalid_argument("no request id left"));
   }
@@ -321,7 +321,7 @@ Result<RequestId> MemoryStore::next_request_id() {
 }
 
 StoreStats MemoryStore::stats() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return stats_;
 }
 

@@ -4,9 +4,9 @@
 // both); nothing survives the object. Thread-safe: one mutex guards all state.
 
 #include <map>
-#include <mutex>
 #include <string>
 
+#include "common/mutex.h"
 #include "store/store.h"
 
 namespace scepter::store {
@@ -36,17 +36,17 @@ class MemoryStore final : public Store {
 
  private:
   struct Undo;
-  Status apply(const WriteBatch::Op& op, std::vector<Undo>& undo);  // needs mu_
-  void roll_back(std::vector<Undo>& undo);                          // needs mu_
+  Status apply(const WriteBatch::Op& op, std::vector<Undo>& undo) REQUIRES(mu_);
+  void roll_back(std::vector<Undo>& undo) REQUIRES(mu_);
 
-  mutable std::mutex mu_;
-  std::map<Serial, CertRecord> certs_;           // GUARDED_BY(mu_)
-  std::map<RequestId, RequestRecord> requests_;  // GUARDED_BY(mu_)
-  std::map<std::string, std::string> meta_;      // GUARDED_BY(mu_)
-  StoreStats stats_;                             // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::map<Serial, CertRecord> certs_ GUARDED_BY(mu_);
+  std::map<RequestId, RequestRecord> requests_ GUARDED_BY(mu_);
+  std::map<std::string, std::string> meta_ GUARDED_BY(mu_);
+  StoreStats stats_ GUARDED_BY(mu_);
   // The last serial and request id allocated or stored (serial 1 is the CA's).
-  Serial last_serial_ = 1;         // GUARDED_BY(mu_)
-  RequestId last_request_id_ = 0;  // GUARDED_BY(mu_)
+  Serial last_serial_ GUARDED_BY(mu_) = 1;
+  RequestId last_request_id_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace scepter::store

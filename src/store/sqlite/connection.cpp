@@ -186,7 +186,10 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, Ro
     s = c->init_schema();
     if (!s.ok()) return fail(open_error(path, s));
   }
-  s = prepare_all(c->db(), c->sql_);
+  {
+    MutexLock lock(c->mu_);  // not shared yet; taken for the analysis
+    s = prepare_all(c->db(), c->sql_);
+  }
   if (!s.ok()) return fail(open_error(path, s));
   return c;
 }

@@ -4,9 +4,9 @@
 // mu() while using db() or the statements.
 
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "store/sqlite/db.h"
 
@@ -45,17 +45,17 @@ class Connection {
                                                   int busy_timeout_ms);
 
   sqlite3* db() const { return db_.get(); }
-  const Statements& sql() const { return sql_; }
-  std::mutex& mu() const { return mu_; }
+  const Statements& sql() const REQUIRES(mu_) { return sql_; }
+  Mutex& mu() const RETURN_CAPABILITY(mu_) { return mu_; }
 
  private:
   Connection() = default;
   Status configure(const std::string& path, Role role, int busy_timeout_ms);
   Status init_schema();
 
-  mutable std::mutex mu_;
-  Db db_;           // declared before sql_: the statements are finalised first
-  Statements sql_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  Db db_;                          // declared before sql_: the statements are finalised first
+  Statements sql_ GUARDED_BY(mu_);
 };
 
 }  // namespace scepter::store::sqlite

@@ -20,6 +20,7 @@ using sqlite::Connection;
 using sqlite::Query;
 using sqlite::request_from_row;
 using sqlite::sqlite_error;
+using sqlite::Statements;
 using sqlite::Stmt;
 
 namespace {
@@ -59,7 +60,8 @@ std::optional<std::int64_t> parse_counter(const std::optional<std::string>& text
   return v;
 }
 
-Result<std::optional<std::string>> read_meta(const Connection& c, const char* key) {
+Result<std::optional<std::string>> read_meta(const Connection& c, const std::string& key)
+    REQUIRES(c.mu()) {
   Query q(c.sql().get_meta);
   q.bind_text(1, key);
   const int rc = q.step();
@@ -86,7 +88,7 @@ struct Counters {
 // legacy keys written by the CA are only hints (a damaged one is ignored); the engine's
 // own mark must parse.
 Result<Counters> load_counters(const Connection& c) {
-  std::lock_guard lock(c.mu());
+  MutexLock lock(c.mu());
   Counters out;
   ASSIGN_OR_RETURN(const std::int64_t max_serial,
                    read_max(c, "SELECT MAX(serial) FROM certificates"));
@@ -118,7 +120,7 @@ struct SqliteStore::Writer {
   explicit Writer(const WriteBatch& b) : batch(b) {}
   const WriteBatch& batch;
   Status status;
-  bool done = false;  // GUARDED_BY(queue_mu_)
+  bool done = false;  // under the store's queue_mu_
   std::condition_variable cv;
 };
 
@@ -210,7 +212,7 @@ Status SqliteStore::apply_batch(const WriteBatch& batch) {
 // Called by the leader alone, so only it touches the write connection's transaction
 // state. Every Writer of the group leaves with its status set.
 void SqliteStore::commit_group(const std::vector<Writer*>& group) {
-  std::lock_guard conn_lock(writer_->mu());
+  MutexLock conn_lock(writer_->mu());
   const sqlite::Statements& sql = writer_->sql();
   sqlite3* db = writer_->db();
   auto fail_all = [&](const Status& why) {
@@ -253,7 +255,7 @@ void SqliteStore::commit_group(const std::vector<Writer*>& group) {
     if (sqlite3_get_autocommit(db) == 0) (void)run(sql.rollback, "rolling back");
     return fail_all(s);
   }
-  std::lock_guard lock(queue_mu_);
+  MutexLock lock(queue_mu_);
   ++stats_.commits;
 }
 
@@ -261,7 +263,7 @@ void SqliteStore::commit_group(const std::vector<Writer*>& group) {
 // it stores. A batch that then fails leaves a harmless gap.
 void SqliteStore::raise_counters(const WriteBatch& batch) {
   using Kind = WriteBatch::Op::Kind;
-  std::lock_guard lock(counter_mu_);
+  MutexLock lock(counter_mu_);
   for (const WriteBatch::Op& op : batch.ops()) {
     if (op.kind == Kind::kPutCert && op.cert.serial <= kMaxSerial) {
       last_serial_ = std::max(last_serial_, op.cert.serial);
@@ -274,13 +276,13 @@ void SqliteStore::raise_counters(const WriteBatch& batch) {
 Status SqliteStore::write(const WriteBatch& batch) {
   raise_counters(batch);
   Writer w(batch);
-  std::unique_lock lock(queue_mu_);
+  UniqueMutexLock lock(queue_mu_);
   if (batch.empty()) {
     ++stats_.batches_written;
     return ok_status();
   }
   queue_.push_back(&w);
-  while (!w.done && queue_.front() != &w) w.cv.wait(lock);
+  while (!w.done && queue_.front() != &w) lock.wait(w.cv);
   if (w.done) return w.status;
 
   // This caller leads: it commits itself and whoever queued behind it so far.
@@ -303,19 +305,14 @@ Status SqliteStore::write(const WriteBatch& batch) {
 }
 
 Result<std::optional<std::string>> SqliteStore::meta(const std::string& key) const {
-  std::lock_guard lock(reader_->mu());
-  Query q(reader_->sql().get_meta);
-  q.bind_text(1, key);
-  const int rc = q.step();
-  if (rc == SQLITE_DONE) return std::optional<std::string>();
-  if (rc != SQLITE_ROW) return fail(sqlite_error(q.db(), rc, fmt::format("reading '{}'", key)));
-  return std::optional<std::string>(q.blob(0));
+  MutexLock lock(reader_->mu());
+  return read_meta(*reader_, key);
 }
 
 Result<CertRecord> SqliteStore::certificate(Serial serial) const {
   if (serial > kMaxSerial)
     return fail(not_found(fmt::format("no certificate with serial {:#x}", serial)));
-  std::lock_guard lock(reader_->mu());
+  MutexLock lock(reader_->mu());
   Query q(reader_->sql().get_cert);
   q.bind(1, static_cast<std::int64_t>(serial));
   const int rc = q.step();
@@ -327,32 +324,46 @@ Result<CertRecord> SqliteStore::certificate(Serial serial) const {
   return cert_from_row(q);
 }
 
-// Keyset pagination: each chunk is one short read transaction under the reader's
-// mutex, and `fn` runs between chunks with no lock held.
-Status SqliteStore::for_each_certificate(const std::function<bool(const CertRecord&)>& fn) const {
-  std::int64_t after = -1;
-  std::vector<CertRecord> chunk;
-  chunk.reserve(kCertChunk);
+// Keyset pagination: each chunk is one short read transaction under the reader's mutex,
+// and `visit` runs between chunks with no lock held (it may call the store). `stmt`
+// takes the last key seen and the chunk size; `read` turns a row into a Row (or fails);
+// `key` gives a Row's key; `visit` returns false to stop.
+template <class Row, class Read, class Key, class Visit>
+Status SqliteStore::walk(Stmt Statements::*stmt, std::int64_t first_after, int chunk_size,
+                         const char* what, Read read, Key key, Visit visit) const {
+  std::int64_t after = first_after;
+  std::vector<Row> chunk;
+  chunk.reserve(static_cast<std::size_t>(chunk_size));
   for (;;) {
     chunk.clear();
     {
-      std::lock_guard lock(reader_->mu());
-      Query q(reader_->sql().certs_after);
-      q.bind(1, after).bind(2, kCertChunk);
+      MutexLock lock(reader_->mu());
+      Query q(reader_->sql().*stmt);
+      q.bind(1, after).bind(2, chunk_size);
       int rc;
-      while ((rc = q.step()) == SQLITE_ROW) chunk.push_back(cert_from_row(q));
-      if (rc != SQLITE_DONE) return sqlite_error(q.db(), rc, "reading certificates");
+      while ((rc = q.step()) == SQLITE_ROW) {
+        ASSIGN_OR_RETURN(Row row, read(q));
+        chunk.push_back(std::move(row));
+      }
+      if (rc != SQLITE_DONE) return sqlite_error(q.db(), rc, what);
     }
-    for (const CertRecord& c : chunk) {
-      if (!fn(c)) return ok_status();
+    for (const Row& row : chunk) {
+      if (!visit(row)) return ok_status();
     }
-    if (chunk.size() < static_cast<std::size_t>(kCertChunk)) return ok_status();
-    after = static_cast<std::int64_t>(chunk.back().serial);
+    if (chunk.size() < static_cast<std::size_t>(chunk_size)) return ok_status();
+    after = key(chunk.back());
   }
 }
 
+Status SqliteStore::for_each_certificate(const std::function<bool(const CertRecord&)>& fn) const {
+  return walk<CertRecord>(
+      &Statements::certs_after, -1, kCertChunk, "reading certificates",
+      [](const Query& q) -> Result<CertRecord> { return cert_from_row(q); },
+      [](const CertRecord& c) { return static_cast<std::int64_t>(c.serial); }, fn);
+}
+
 Result<std::uint64_t> SqliteStore::certificate_count() const {
-  std::lock_guard lock(reader_->mu());
+  MutexLock lock(reader_->mu());
   Query q(reader_->sql().count_certs);
   const int rc = q.step();
   if (rc != SQLITE_ROW) return fail(sqlite_error(q.db(), rc, "counting certificates"));
@@ -360,7 +371,7 @@ Result<std::uint64_t> SqliteStore::certificate_count() const {
 }
 
 Result<Serial> SqliteStore::last_serial() const {
-  std::lock_guard lock(reader_->mu());
+  MutexLock lock(reader_->mu());
   Query q(reader_->sql().max_serial);
   const int rc = q.step();
   if (rc != SQLITE_ROW) return fail(sqlite_error(q.db(), rc, "reading the last serial"));
@@ -368,33 +379,24 @@ Result<Serial> SqliteStore::last_serial() const {
 }
 
 Status SqliteStore::for_each_revocation(const std::function<void(const Revocation&)>& fn) const {
-  std::int64_t after = -1;
-  std::vector<Revocation> chunk;
-  chunk.reserve(kRevocationChunk);
-  for (;;) {
-    chunk.clear();
-    {
-      std::lock_guard lock(reader_->mu());
-      Query q(reader_->sql().revocations_after);
-      q.bind(1, after).bind(2, kRevocationChunk);
-      int rc;
-      while ((rc = q.step()) == SQLITE_ROW) {
+  return walk<Revocation>(
+      &Statements::revocations_after, -1, kRevocationChunk, "reading revocations",
+      [](const Query& q) -> Result<Revocation> {
         Revocation r;
         r.serial = static_cast<Serial>(q.int64(0));
         r.at = from_unix(q.int64(1));
         if (!q.is_null(2)) r.serial_entropy = static_cast<std::uint64_t>(q.int64(2));
-        chunk.push_back(r);
-      }
-      if (rc != SQLITE_DONE) return sqlite_error(q.db(), rc, "reading revocations");
-    }
-    for (const Revocation& r : chunk) fn(r);
-    if (chunk.size() < static_cast<std::size_t>(kRevocationChunk)) return ok_status();
-    after = static_cast<std::int64_t>(chunk.back().serial);
-  }
+        return r;
+      },
+      [](const Revocation& r) { return static_cast<std::int64_t>(r.serial); },
+      [&](const Revocation& r) {
+        fn(r);
+        return true;
+      });
 }
 
 Result<RequestRecord> SqliteStore::request(RequestId id) const {
-  std::lock_guard lock(reader_->mu());
+  MutexLock lock(reader_->mu());
   Query q(reader_->sql().get_request);
   q.bind(1, id);
   const int rc = q.step();
@@ -406,7 +408,7 @@ Result<RequestRecord> SqliteStore::request(RequestId id) const {
 
 Result<RequestRecord> SqliteStore::request_by_transaction(const std::string& tid) const {
   if (tid.empty()) return fail(not_found("no request with an empty transaction id"));
-  std::lock_guard lock(reader_->mu());
+  MutexLock lock(reader_->mu());
   Query q(reader_->sql().request_by_tid);
   q.bind_text(1, tid);
   const int rc = q.step();
@@ -418,7 +420,7 @@ Result<RequestRecord> SqliteStore::request_by_transaction(const std::string& tid
 }
 
 Result<std::vector<RequestRecord>> SqliteStore::requests() const {
-  std::lock_guard lock(reader_->mu());
+  MutexLock lock(reader_->mu());
   Query q(reader_->sql().all_requests);
   std::vector<RequestRecord> out;
   int rc;
@@ -436,7 +438,7 @@ Result<std::vector<RequestRecord>> SqliteStore::requests_page(RequestId before_i
   if (limit == 0) return out;
   const std::int64_t before = before_id == 0 ? std::numeric_limits<std::int64_t>::max() : before_id;
   const auto max_rows = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
-  std::lock_guard lock(reader_->mu());
+  MutexLock lock(reader_->mu());
   Query q(reader_->sql().requests_before);
   q.bind(1, before).bind(2, static_cast<std::int64_t>(std::min(limit, max_rows)));
   int rc;
@@ -448,30 +450,11 @@ Result<std::vector<RequestRecord>> SqliteStore::requests_page(RequestId before_i
   return out;
 }
 
-// Keyset pagination as in for_each_certificate.
 Status SqliteStore::for_each_request(const std::function<bool(const RequestRecord&)>& fn) const {
-  std::int64_t after = std::numeric_limits<std::int64_t>::min();
-  std::vector<RequestRecord> chunk;
-  chunk.reserve(kRequestChunk);
-  for (;;) {
-    chunk.clear();
-    {
-      std::lock_guard lock(reader_->mu());
-      Query q(reader_->sql().requests_after);
-      q.bind(1, after).bind(2, kRequestChunk);
-      int rc;
-      while ((rc = q.step()) == SQLITE_ROW) {
-        ASSIGN_OR_RETURN(RequestRecord r, request_from_row(q));
-        chunk.push_back(std::move(r));
-      }
-      if (rc != SQLITE_DONE) return sqlite_error(q.db(), rc, "reading requests");
-    }
-    for (const RequestRecord& r : chunk) {
-      if (!fn(r)) return ok_status();
-    }
-    if (chunk.size() < static_cast<std::size_t>(kRequestChunk)) return ok_status();
-    after = chunk.back().id;
-  }
+  return walk<RequestRecord>(
+      &Statements::requests_after, std::numeric_limits<std::int64_t>::min(), kRequestChunk,
+      "reading requests", [](const Query& q) { return request_from_row(q); },
+      [](const RequestRecord& r) { return r.id; }, fn);
 }
 
 Result<std::uint64_t> SqliteStore::count_requests(const std::vector<RequestState>& states) const {
@@ -483,7 +466,7 @@ Result<std::uint64_t> SqliteStore::count_requests(const std::vector<RequestState
   if (wanted.size() > kSlots) {
     return fail(invalid_argument(fmt::format("{} distinct request states", wanted.size())));
   }
-  std::lock_guard lock(reader_->mu());
+  MutexLock lock(reader_->mu());
   const sqlite::Statements& sql = reader_->sql();
   Query q(wanted.empty() ? sql.count_requests : sql.count_requests_in);
   for (std::size_t i = 0; i < kSlots && !wanted.empty(); ++i) {
@@ -500,7 +483,7 @@ Result<std::uint64_t> SqliteStore::count_requests(const std::vector<RequestState
 Result<std::uint64_t> SqliteStore::delete_requests_created_before(TimePoint cutoff) {
   std::uint64_t deleted = 0;
   {
-    std::lock_guard lock(writer_->mu());
+    MutexLock lock(writer_->mu());
     const sqlite::Statements& sql = writer_->sql();
     sqlite3* db = writer_->db();
     Status s = run(sql.begin, "beginning a transaction");
@@ -520,13 +503,13 @@ Result<std::uint64_t> SqliteStore::delete_requests_created_before(TimePoint cuto
       return fail(s);
     }
   }
-  std::lock_guard lock(queue_mu_);
+  MutexLock lock(queue_mu_);
   ++stats_.commits;
   return deleted;
 }
 
 Result<Serial> SqliteStore::allocate_serial() {
-  std::lock_guard lock(counter_mu_);
+  MutexLock lock(counter_mu_);
   if (last_serial_ >= kMaxSerial) {
     return fail(invalid_argument(fmt::format("no serial left above {:#x}", last_serial_)));
   }
@@ -534,7 +517,7 @@ Result<Serial> SqliteStore::allocate_serial() {
 }
 
 Result<RequestId> SqliteStore::next_request_id() {
-  std::lock_guard lock(counter_mu_);
+  MutexLock lock(counter_mu_);
   if (last_request_id_ == std::numeric_limits<RequestId>::max()) {
     return fail(invalid_argument("no request id left"));
   }
@@ -542,22 +525,22 @@ Result<RequestId> SqliteStore::next_request_id() {
 }
 
 StoreStats SqliteStore::stats() const {
-  std::lock_guard lock(queue_mu_);
+  MutexLock lock(queue_mu_);
   return stats_;
 }
 
 std::size_t SqliteStore::queued_writes() const {
-  std::lock_guard lock(queue_mu_);
+  MutexLock lock(queue_mu_);
   return queue_.size();
 }
 
 Status SqliteStore::checkpoint() {
-  std::lock_guard lock(writer_->mu());
+  MutexLock lock(writer_->mu());
   return sqlite::exec(writer_->db(), "PRAGMA wal_checkpoint(PASSIVE)");
 }
 
 Status SqliteStore::check_integrity() const {
-  std::lock_guard lock(reader_->mu());
+  MutexLock lock(reader_->mu());
   ASSIGN_OR_RETURN(Stmt st, Stmt::prepare(reader_->db(), "PRAGMA integrity_check"));
   Query q(st);
   std::string problems;

@@ -24,16 +24,13 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "common/mutex.h"
+#include "store/sqlite/connection.h"
 #include "store/store.h"
 
 namespace scepter::store {
-
-namespace sqlite {
-class Connection;
-}
 
 struct SqliteOptions {
   // How long a connection waits for a lock held by another process before the call
@@ -85,21 +82,25 @@ class SqliteStore final : public Store {
               std::unique_ptr<sqlite::Connection> reader, Serial last_serial,
               RequestId last_request_id);
   void raise_counters(const WriteBatch& batch);
-  void commit_group(const std::vector<Writer*>& group);  // the leader, without queue_mu_
-  Status apply_batch(const WriteBatch& batch);           // needs writer_->mu()
+  template <class Row, class Read, class Key, class Visit>
+  Status walk(sqlite::Stmt sqlite::Statements::*stmt, std::int64_t first_after, int chunk_size,
+              const char* what, Read read, Key key, Visit visit) const;
+  void commit_group(const std::vector<Writer*>& group) EXCLUDES(queue_mu_);  // the leader
+  Status apply_batch(const WriteBatch& batch) REQUIRES(writer_->mu());
 
   const std::string path_;
   std::unique_ptr<sqlite::Connection> writer_;
   std::unique_ptr<sqlite::Connection> own_reader_;  // null for ":memory:"
   sqlite::Connection* reader_;                      // own_reader_ or writer_
 
-  mutable std::mutex queue_mu_;
-  std::deque<Writer*> queue_;  // GUARDED_BY(queue_mu_); front() is the leader
-  StoreStats stats_;           // GUARDED_BY(queue_mu_)
+  mutable Mutex queue_mu_;
+  std::deque<Writer*> queue_ GUARDED_BY(queue_mu_);  // front() is the leader
+  StoreStats stats_ GUARDED_BY(queue_mu_);
 
-  mutable std::mutex counter_mu_;
-  Serial last_serial_;         // GUARDED_BY(counter_mu_); allocated or stored
-  RequestId last_request_id_;  // GUARDED_BY(counter_mu_); allocated or stored
+  mutable Mutex counter_mu_;
+  // Allocated or stored.
+  Serial last_serial_ GUARDED_BY(counter_mu_);
+  RequestId last_request_id_ GUARDED_BY(counter_mu_);
 };
 
 }  // namespace scepter::store
