@@ -45,20 +45,32 @@ Result<std::unique_ptr<Device>> Device::create(DeviceOptions options, SettableCl
   return device;
 }
 
+std::string Device::hostname() const {
+  MutexLock lock(hostname_mu_);
+  return hostname_;
+}
+
+void Device::set_hostname(std::string name) {
+  MutexLock lock(hostname_mu_);
+  hostname_ = std::move(name);
+}
+
 Status Device::set_clock(TimePoint t) {
+  // Two `clock set` at once: the file ends with the offset the clock ends with.
+  MutexLock lock(clock_mu_);
   clock_.set_now(t);
   return fs::write_atomic(nvram_dir() + "/" + std::string(kClockFile),
                           std::to_string(clock_.offset_seconds()) + "\n", 0600);
 }
 
 std::shared_ptr<CertificateServer> Device::server(const std::string& label) const {
-  std::lock_guard<std::mutex> lock(servers_mu_);
+  MutexLock lock(servers_mu_);
   auto it = servers_.find(label);
   return it == servers_.end() ? nullptr : it->second;
 }
 
 std::vector<std::shared_ptr<CertificateServer>> Device::servers() const {
-  std::lock_guard<std::mutex> lock(servers_mu_);
+  MutexLock lock(servers_mu_);
   std::vector<std::shared_ptr<CertificateServer>> out;
   for (const auto& [label, s] : servers_) out.push_back(s);
   return out;
@@ -71,11 +83,13 @@ ServerDeps Device::server_deps() {
 
 Result<std::shared_ptr<CertificateServer>> Device::create_server(const std::string& label) {
   RETURN_IF_ERROR(KeyStore::check_label(label));
-  std::lock_guard<std::mutex> lock(servers_mu_);
+  MutexLock lock(servers_mu_);
   if (servers_.count(label)) return fail(already_exists("certificate server " + label));
   ServerConfig cfg;
   cfg.label = label;
   auto server = std::make_shared<CertificateServer>(cfg, server_deps());
+  // Both locks: the server and its trustpoint appear together.
+  MutexLock tp_lock(trustpoints_mu_);
   servers_.emplace(label, server);
   // IOS creates a trustpoint of the same name that holds the CA certificate.
   if (!trustpoints_.count(label)) {
@@ -91,16 +105,62 @@ Result<std::shared_ptr<CertificateServer>> Device::create_server(const std::stri
 Status Device::delete_server(const std::string& label) {
   std::shared_ptr<CertificateServer> server;
   {
-    std::lock_guard<std::mutex> lock(servers_mu_);
+    MutexLock lock(servers_mu_);
     auto it = servers_.find(label);
     if (it == servers_.end()) return not_found("certificate server " + label + " does not exist");
+    MutexLock tp_lock(trustpoints_mu_);
     server = it->second;
     servers_.erase(it);
+    trustpoints_.erase(label);
   }
   server->shutdown();
-  trustpoints_.erase(label);
   RETURN_IF_ERROR(fs::remove_file(nvram_dir() + "/" + label + "#1CA.cer"));
   if (keys_->get(label).has_value()) RETURN_IF_ERROR(keys_->remove(label));
+  return ok_status();
+}
+
+std::optional<TrustpointConfig> Device::trustpoint(const std::string& name) const {
+  MutexLock lock(trustpoints_mu_);
+  auto it = trustpoints_.find(name);
+  if (it == trustpoints_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<TrustpointConfig> Device::trustpoints() const {
+  MutexLock lock(trustpoints_mu_);
+  std::vector<TrustpointConfig> out;
+  out.reserve(trustpoints_.size());
+  for (const auto& [name, tp] : trustpoints_) out.push_back(tp);
+  return out;
+}
+
+Status Device::edit_trustpoint(const std::string& name,
+                               const std::function<Status(TrustpointConfig&)>& edit, bool create) {
+  MutexLock lock(trustpoints_mu_);
+  auto it = trustpoints_.find(name);
+  TrustpointConfig tp;
+  if (it != trustpoints_.end()) {
+    tp = it->second;
+  } else if (create) {
+    tp.name = name;
+  } else {
+    return not_found("trustpoint " + name + " does not exist");
+  }
+  RETURN_IF_ERROR(edit(tp));
+  tp.name = name;  // the key of the map and the name stay one
+  trustpoints_.insert_or_assign(name, std::move(tp));
+  return ok_status();
+}
+
+Status Device::remove_trustpoint(const std::string& name) {
+  MutexLock lock(servers_mu_);
+  MutexLock tp_lock(trustpoints_mu_);
+  auto it = trustpoints_.find(name);
+  if (it == trustpoints_.end()) return not_found("trustpoint " + name + " does not exist");
+  if (servers_.count(name)) {
+    return permission_denied("trustpoint " + name + " is used by certificate server " + name);
+  }
+  trustpoints_.erase(it);
   return ok_status();
 }
 

@@ -3,13 +3,31 @@
 // flash:), key pairs, trustpoints, certificate servers and HTTP server settings. The CLI
 // operates on it; the daemon owns exactly one.
 //
-// Thread safety: configuration changes and reads made by CLI sessions take mutex();
-// objects handed out (CertificateServer, KeyStore) are themselves thread-safe.
+// Thread safety: every method may be called from any thread. There is no device-wide
+// lock: each piece of state has its own (hostname, trustpoints, servers, clock, http),
+// and the objects handed out (CertificateServer, KeyStore) lock themselves. So a long
+// CLI line in one shell (key generation, an import, a copy) holds nothing another shell
+// needs beyond the object it is changing.
+//
+// What is atomic: each method on its own. create_server() adds the server and its
+// trustpoint together (a reader sees both or neither once it returns);
+// remove_trustpoint() refuses, in the same step, a trustpoint a server uses;
+// edit_trustpoint() reads, changes and stores one trustpoint with no other edit in
+// between; set_clock() moves the clock and persists the offset in the same order as
+// other set_clock() calls; KeyStore::put_if_unchanged() is a compare-and-set.
+// What is not: anything across objects. `show running-config` or `write memory` while
+// another shell edits reads each object (hostname, the trustpoint list, each server's
+// configuration) as one consistent snapshot, but may see one edit and not the next, as
+// on IOS. delete_server() removes the server and its trustpoint at once, then shuts the
+// server down and removes its files and key.
+//
+// Lock order (outer first): servers_mu_, trustpoints_mu_, then the locks inside
+// CertificateServer and KeyStore. Callbacks (edit_trustpoint, edit_http) run with the
+// Device's lock held: they must not call back into the Device.
 
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,10 +74,8 @@ class Device {
   static Result<std::unique_ptr<Device>> create(DeviceOptions options, SettableClock& clock);
   ~Device();
 
-  std::mutex& mutex() { return mu_; }
-
-  const std::string& hostname() const { return hostname_; }
-  void set_hostname(std::string name) { hostname_ = std::move(name); }
+  std::string hostname() const;
+  void set_hostname(std::string name);
 
   SettableClock& clock() { return clock_; }
   // `clock set`: moves the server clock and persists the offset in nvram.
@@ -71,8 +87,7 @@ class Device {
 
   KeyStore& keys() { return *keys_; }
 
-  // Certificate servers by label. The map is guarded by its own lock so SCEP threads can
-  // look servers up while a CLI session holds mutex().
+  // Certificate servers by label.
   std::shared_ptr<CertificateServer> server(const std::string& label) const;
   std::vector<std::shared_ptr<CertificateServer>> servers() const;
   // Creates `crypto pki server LABEL` with its trustpoint. kAlreadyExists if present.
@@ -82,7 +97,18 @@ class Device {
   // The dependencies a server of this device gets.
   ServerDeps server_deps();
 
-  std::map<std::string, TrustpointConfig>& trustpoints() { return trustpoints_; }
+  // `crypto pki trustpoint NAME`: copies of one (nullopt if none) or of all, by name.
+  std::optional<TrustpointConfig> trustpoint(const std::string& name) const;
+  std::vector<TrustpointConfig> trustpoints() const;
+  // Runs `edit` on a copy of trustpoint `name` and stores the copy if `edit` returns OK;
+  // the trustpoint's lock is held throughout, so concurrent edits do not lose each
+  // other. A missing trustpoint is created (with `name` set) when `create`, else the
+  // result is kNotFound. `edit`'s failure is returned as is and nothing changes.
+  Status edit_trustpoint(const std::string& name,
+                         const std::function<Status(TrustpointConfig&)>& edit, bool create = false);
+  // `no crypto pki trustpoint NAME`. kNotFound if missing, kPermissionDenied if a
+  // certificate server of the same label holds it (checked in the same step).
+  Status remove_trustpoint(const std::string& name);
   // The `ip http` settings: read by the HTTP front end's timer without the CLI's lock, so
   // a long CLI line (key generation) never holds the listener back.
   HttpConfig http() const;
@@ -101,12 +127,15 @@ class Device {
 
   DeviceOptions options_;
   SettableClock& clock_;
-  std::mutex mu_;
-  std::string hostname_ = "Router";
-  std::unique_ptr<KeyStore> keys_;
-  mutable std::mutex servers_mu_;
-  std::map<std::string, std::shared_ptr<CertificateServer>> servers_;  // GUARDED_BY(servers_mu_)
-  std::map<std::string, TrustpointConfig> trustpoints_;                // GUARDED_BY(mu_)
+  mutable Mutex hostname_mu_;
+  std::string hostname_ GUARDED_BY(hostname_mu_) = "Router";
+  // set_clock(): the clock's offset is atomic; this keeps the offset file in step with it.
+  Mutex clock_mu_;
+  std::unique_ptr<KeyStore> keys_;  // set by create(), then never changed
+  mutable Mutex servers_mu_ ACQUIRED_BEFORE(trustpoints_mu_);
+  std::map<std::string, std::shared_ptr<CertificateServer>> servers_ GUARDED_BY(servers_mu_);
+  mutable Mutex trustpoints_mu_;
+  std::map<std::string, TrustpointConfig> trustpoints_ GUARDED_BY(trustpoints_mu_);
   mutable Mutex http_mu_;
   HttpConfig http_ GUARDED_BY(http_mu_);
 };

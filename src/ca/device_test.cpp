@@ -1,5 +1,8 @@
 #include "ca/device.h"
 
+#include <future>
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "ca/ca_test_support.h"
@@ -43,9 +46,11 @@ TEST_F(DeviceTest, CreateAndDeleteServer) {
   EXPECT_EQ(d->server("mycs"), *s);
   EXPECT_CODE(d->create_server("mycs"), Code::kAlreadyExists);
   EXPECT_CODE(d->create_server("bad label"), Code::kInvalidArgument);
-  ASSERT_EQ(d->trustpoints().count("mycs"), 1u);
-  EXPECT_EQ(d->trustpoints()["mycs"].rsakeypair, "mycs");
-  EXPECT_EQ(d->trustpoints()["mycs"].revocation_check, "crl");
+  auto tp = d->trustpoint("mycs");
+  ASSERT_TRUE(tp.has_value());
+  EXPECT_EQ(tp->rsakeypair, "mycs");
+  EXPECT_EQ(tp->revocation_check, "crl");
+  EXPECT_CODE(d->remove_trustpoint("mycs"), Code::kPermissionDenied);
 
   ServerConfig c = (*s)->config();
   c.archive_password = "archive-password";
@@ -57,11 +62,74 @@ TEST_F(DeviceTest, CreateAndDeleteServer) {
   ASSERT_OK(d->delete_server("mycs"));
   EXPECT_EQ(d->server("mycs"), nullptr);
   EXPECT_EQ((*s)->state(), ServerState::kDisabled);
-  EXPECT_EQ(d->trustpoints().count("mycs"), 0u);
+  EXPECT_FALSE(d->trustpoint("mycs").has_value());
   EXPECT_FALSE(d->keys().get("mycs").has_value());
   EXPECT_FALSE(fs::exists(tmp_.file("nvram/mycs#1CA.cer")));
   EXPECT_FALSE(fs::exists(tmp_.file("nvram/private-keys/mycs.key")));
   EXPECT_CODE(d->delete_server("mycs"), Code::kNotFound);
+}
+
+TEST_F(DeviceTest, TrustpointsAreEditedInOneStep) {
+  auto d = make();
+  ASSERT_TRUE(d);
+  auto set_url = [](TrustpointConfig& tp) {
+    tp.enrollment_url = "http://ca";
+    return ok_status();
+  };
+  EXPECT_CODE(d->edit_trustpoint("tp", set_url), Code::kNotFound);
+  EXPECT_FALSE(d->trustpoint("tp").has_value());
+  ASSERT_OK(d->edit_trustpoint("tp", set_url, /*create=*/true));
+  ASSERT_TRUE(d->trustpoint("tp").has_value());
+  EXPECT_EQ(d->trustpoint("tp")->name, "tp");
+  EXPECT_EQ(d->trustpoint("tp")->enrollment_url, "http://ca");
+  // A failed edit changes nothing, even what it changed before failing.
+  EXPECT_CODE(d->edit_trustpoint("tp",
+                                 [](TrustpointConfig& tp) {
+                                   tp.enrollment_url = "http://other";
+                                   return permission_denied("locked");
+                                 }),
+              Code::kPermissionDenied);
+  EXPECT_EQ(d->trustpoint("tp")->enrollment_url, "http://ca");
+  ASSERT_OK(d->edit_trustpoint("a", set_url, true));
+  auto all = d->trustpoints();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].name, "a");
+  EXPECT_EQ(all[1].name, "tp");
+  ASSERT_OK(d->remove_trustpoint("tp"));
+  EXPECT_CODE(d->remove_trustpoint("tp"), Code::kNotFound);
+  EXPECT_EQ(d->trustpoints().size(), 1u);
+}
+
+// No device-wide lock: while one caller is inside a trustpoint edit (holding that lock),
+// another reads and changes everything else. Event-based: the edit waits for the test.
+TEST_F(DeviceTest, OneObjectsLockDoesNotHoldTheOthers) {
+  auto d = make();
+  ASSERT_TRUE(d);
+  ASSERT_OK(d->create_server("cs"));
+  std::promise<void> inside;
+  std::promise<void> release;
+  std::thread editor([&] {
+    EXPECT_OK(d->edit_trustpoint(
+        "slow",
+        [&](TrustpointConfig&) {
+          inside.set_value();
+          release.get_future().wait();
+          return ok_status();
+        },
+        true));
+  });
+  inside.get_future().wait();
+  d->set_hostname("other");
+  EXPECT_EQ(d->hostname(), "other");
+  ASSERT_OK(d->keys().put({"k", testing::shared_ca_key()}));
+  EXPECT_EQ(d->keys().list().size(), 1u);
+  EXPECT_NE(d->server("cs"), nullptr);
+  EXPECT_EQ(d->servers().size(), 1u);
+  d->edit_http([](HttpConfig& h) { h.port = 8080; });
+  EXPECT_EQ(d->http().port, 8080);
+  release.set_value();
+  editor.join();
+  EXPECT_TRUE(d->trustpoint("slow").has_value());
 }
 
 TEST_F(DeviceTest, ClockOffsetPersists) {

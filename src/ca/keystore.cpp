@@ -141,6 +141,7 @@ Result<std::unique_ptr<KeyStore>> KeyStore::open(std::string dir, std::string ma
         log::warn("key {}: cannot re-encrypt with stronger parameters: {}", label, s.message());
       }
     }
+    MutexLock lock(ks->mu_);  // nobody else has the store yet; for the analysis
     ks->keys_.emplace(label, std::move(e));
   }
   return ks;
@@ -157,28 +158,46 @@ Status KeyStore::put(const KeyEntry& entry) {
   RETURN_IF_ERROR(check_label(entry.label));
   // The key derivation takes a noticeable time: outside the lock.
   ASSIGN_OR_RETURN(std::string text, encode(entry));
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
+  return store_locked(entry, text);
+}
+
+Status KeyStore::put_if_unchanged(const KeyEntry& entry, const std::optional<KeyEntry>& expected) {
+  RETURN_IF_ERROR(check_label(entry.label));
+  ASSIGN_OR_RETURN(std::string text, encode(entry));
+  MutexLock lock(mu_);
+  auto it = keys_.find(entry.label);
+  const bool unchanged = expected.has_value()
+                             ? it != keys_.end() && it->second.key.equals_public(expected->key)
+                             : it == keys_.end();
+  if (!unchanged) {
+    return already_exists("key " + entry.label + " was changed by another writer");
+  }
+  return store_locked(entry, text);
+}
+
+Status KeyStore::store_locked(const KeyEntry& entry, const std::string& text) {
   RETURN_IF_ERROR(fs::write_atomic(path_of(entry.label), text, 0600));
   keys_.insert_or_assign(entry.label, entry);
   return ok_status();
 }
 
 std::optional<KeyEntry> KeyStore::get(const std::string& label) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = keys_.find(label);
   if (it == keys_.end()) return std::nullopt;
   return it->second;
 }
 
 std::vector<KeyEntry> KeyStore::list() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::vector<KeyEntry> out;
   for (const auto& [label, e] : keys_) out.push_back(e);
   return out;
 }
 
 Status KeyStore::remove(const std::string& label) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = keys_.find(label);
   if (it == keys_.end()) return not_found("no key named " + label);
   RETURN_IF_ERROR(fs::remove_file(path_of(label)));

@@ -10,16 +10,20 @@
 // request path decrypts or encrypts.
 //
 // Thread-safe: every method may be called from several threads; KeyEntry values are
-// copies that share the (immutable, thread-safe) EVP_PKEY.
+// copies that share the (immutable, thread-safe) EVP_PKEY. The store's lock covers only
+// the map and the file write: encryption runs before it is taken, and keys are generated
+// by the caller, so listing keys never waits for a key being made. A caller that makes a
+// key from what it read earlier (generation, import after a question) stores it with
+// put_if_unchanged(), so that of two such writers one wins and the other is told.
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "pki/key.h"
 
@@ -51,6 +55,11 @@ class KeyStore {
 
   // Stores (or replaces) a key and writes it to disk before returning.
   Status put(const KeyEntry& entry);
+  // Compare-and-set: stores `entry` only if the label's key is still `expected` (the same
+  // public key), or still absent when `expected` is nullopt. Otherwise stores nothing
+  // and fails with kAlreadyExists ("changed by another writer"), and the key already
+  // there (or its absence) stays as it is, on disk as in memory.
+  Status put_if_unchanged(const KeyEntry& entry, const std::optional<KeyEntry>& expected);
   std::optional<KeyEntry> get(const std::string& label) const;
   std::vector<KeyEntry> list() const;  // sorted by label
   // Deletes the key file. kNotFound if there is no such key.
@@ -66,8 +75,11 @@ class KeyStore {
   const std::string dir_;
   const std::string passphrase_;
   const int kdf_iterations_;
-  mutable std::mutex mu_;
-  std::map<std::string, KeyEntry> keys_;  // GUARDED_BY(mu_)
+  // Writes the file and the map entry; the caller holds mu_.
+  Status store_locked(const KeyEntry& entry, const std::string& text) REQUIRES(mu_);
+
+  mutable Mutex mu_;
+  std::map<std::string, KeyEntry> keys_ GUARDED_BY(mu_);
 };
 
 }  // namespace scepter::ca

@@ -24,6 +24,39 @@ class KeyStoreTest : public ::testing::Test {
   store::testing::TempDir tmp_;
 };
 
+// The compare-and-set of a caller that made a key outside the store's lock: the first
+// writer wins, the second is refused and changes nothing, in memory or on disk.
+TEST_F(KeyStoreTest, PutIfUnchangedHasOneWinner) {
+  auto ks = open();
+  ASSERT_TRUE(ks);
+  auto first = pki::Key::generate_ec(256);
+  auto second = pki::Key::generate_ec(256);
+  ASSERT_OK(first);
+  ASSERT_OK(second);
+  // Both writers saw no key "k"; the first stores, the second is refused.
+  ASSERT_OK(ks->put_if_unchanged({"k", *first}, std::nullopt));
+  EXPECT_CODE(ks->put_if_unchanged({"k", *second}, std::nullopt), Code::kAlreadyExists);
+  ASSERT_TRUE(ks->get("k").has_value());
+  EXPECT_TRUE(ks->get("k")->key.equals_public(*first));
+  // A writer that saw the first key may replace it; one that saw another key may not.
+  auto seen = ks->get("k");
+  EXPECT_CODE(ks->put_if_unchanged({"k", shared_ca_key()}, KeyEntry{"k", *second}),
+              Code::kAlreadyExists);
+  ASSERT_OK(ks->put_if_unchanged({"k", *second}, seen));
+  EXPECT_TRUE(ks->get("k")->key.equals_public(*second));
+  // Removed meanwhile: a writer that saw a key is refused and nothing comes back.
+  ASSERT_OK(ks->remove("k"));
+  EXPECT_CODE(ks->put_if_unchanged({"k", *first}, seen), Code::kAlreadyExists);
+  EXPECT_FALSE(ks->get("k").has_value());
+  // The disk agrees with memory.
+  ASSERT_OK(ks->put_if_unchanged({"k", *first}, std::nullopt));
+  ks.reset();
+  ks = open();
+  ASSERT_TRUE(ks);
+  ASSERT_TRUE(ks->get("k").has_value());
+  EXPECT_TRUE(ks->get("k")->key.equals_public(*first));
+}
+
 TEST_F(KeyStoreTest, PutGetListRemove) {
   auto ks = open();
   ASSERT_TRUE(ks);

@@ -74,7 +74,6 @@ struct Configured {
     add_fake_server_area(table, state);
   }
   std::string body() {
-    std::lock_guard<std::mutex> lock(dev.device().mutex());
     return running_config(table, dev.device());
   }
 };
@@ -145,7 +144,6 @@ TEST(RunningConfig, RoundTripWithTheRealCommands) {
   auto body_of = [](CommandTable& table, testing::TempDevice& dev, std::string_view config) {
     LoadResult r = load_config(table, dev.device(), config);
     EXPECT_EQ(r.errors, 0) << r.output;
-    std::lock_guard<std::mutex> lock(dev.device().mutex());
     return running_config(table, dev.device());
   };
   CommandTable table;
@@ -223,7 +221,6 @@ class PasswordConfigTest : public ::testing::Test {
     return load_config(table_, dev.device(), text);
   }
   std::string body(testing::TempDevice& dev) {
-    std::lock_guard<std::mutex> lock(dev.device().mutex());
     return running_config(table_, dev.device());
   }
   CommandTable table_;

@@ -79,7 +79,7 @@ CmdResult Context::run_in(Node mode, std::string_view line, std::size_t offset) 
 }
 
 std::function<void(std::string_view)> Context::async_output() const {
-  std::lock_guard<std::mutex> lock(session_.sink_mu_);
+  MutexLock lock(session_.sink_mu_);
   return session_.sink_;
 }
 

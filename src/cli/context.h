@@ -8,7 +8,10 @@
 //   }
 //
 // A Context lives for one line; handlers must not keep it. Continuations of questions get
-// a fresh one. Handlers run with the device mutex held (Session::execute takes it).
+// a fresh one. Handlers run with no device-wide lock held: another session's handler may
+// run at the same time, so a handler changes shared state only through the Device's and
+// its objects' own operations, each of which is atomic (ca/device.h says which), and
+// must not assume that what it read a moment ago is still so.
 
 #include <cstddef>
 #include <functional>

@@ -37,8 +37,7 @@ Reply Session::execute(std::string_view line) {
   bool answering = question_.has_value();
   bool secret = answering && question_->hidden;
   try {
-    std::lock_guard<std::mutex> lock(device_.mutex());
-    CmdResult r = run_line(line, reply.output, prompt_locked().size());
+    CmdResult r = run_line(line, reply.output, prompt().size());
     reply.ok = r.ok();
   } catch (const std::exception& e) {
     // The one catch-all of the CLI: a throwing library must not take the daemon down.
@@ -116,14 +115,9 @@ CmdResult Session::run_matched(const MatchResult& m, Node node, std::string& out
   return r;
 }
 
-std::string Session::prompt_locked() const {
+std::string Session::prompt() const {
   if (question_) return question_->prompt;
   return render_prompt(node(), device_.hostname());
-}
-
-std::string Session::prompt() const {
-  std::lock_guard<std::mutex> lock(device_.mutex());
-  return prompt_locked();
 }
 
 bool Session::input_hidden() const { return question_ && question_->hidden; }
@@ -162,7 +156,7 @@ std::vector<std::string> Session::complete(std::string_view line) {
 }
 
 void Session::set_async_output(std::function<void(std::string_view)> sink) {
-  std::lock_guard<std::mutex> lock(sink_mu_);
+  MutexLock lock(sink_mu_);
   sink_ = std::move(sink);
 }
 

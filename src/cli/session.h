@@ -8,14 +8,15 @@
 // `crypto pki server a`). Lines starting with '!' and blank lines do nothing; leading
 // blanks are ignored (startup-config is indented).
 //
-// Thread safety: as ShellSession. execute() takes device.mutex() for the whole line, so
-// it must not be called with that mutex held; prompt() takes it briefly. The table must
-// outlive the session.
+// Thread safety: as ShellSession: one thread drives a session (the control server gives
+// each connection its own session and thread), except set_async_output() and the sink
+// it sets, which any thread may use. No device-wide lock is held while a line runs: the
+// Device and the objects it hands out lock themselves (see ca/device.h), so a long line
+// in one session does not hold up another. The table must outlive the session.
 
 #include <cstddef>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +25,7 @@
 #include "cli/context.h"
 #include "cli/matcher.h"
 #include "cli/shell_session.h"
+#include "common/mutex.h"
 
 namespace scepter::ca {
 class Device;
@@ -61,13 +63,12 @@ class Session final : public ShellSession {
     std::string target;
   };
 
-  // Runs one line with the device mutex held; appends to `out`.
+  // Runs one line; appends to `out`.
   CmdResult run_line(std::string_view line, std::string& out, std::size_t prompt_width);
   CmdResult answer_question(std::string_view line, std::string& out);
   // Runs a command line in `node` or, failing that, in its config parents.
   CmdResult dispatch(std::string_view line, std::string& out, std::size_t marker_base);
   CmdResult run_matched(const MatchResult& m, Node node, std::string& out, std::size_t marker_base);
-  std::string prompt_locked() const;
   // `node` and the modes above it where a failed line is tried next.
   std::vector<Node> fallback_chain(Node node) const;
 
@@ -77,8 +78,8 @@ class Session final : public ShellSession {
   std::vector<Frame> stack_;
   std::optional<Question> question_;
   bool closed_ = false;
-  mutable std::mutex sink_mu_;
-  std::function<void(std::string_view)> sink_;
+  mutable Mutex sink_mu_;
+  std::function<void(std::string_view)> sink_ GUARDED_BY(sink_mu_);
   // Things that live as long as the session (e.g. a `debug` subscription), by name.
   // Declared last: destroyed first, while the sink is still valid.
   std::map<std::string, std::shared_ptr<void>> attachments_;

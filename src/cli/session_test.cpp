@@ -1,12 +1,19 @@
 // Modes, fall-through to parent modes, do/end/exit, error markers and comments.
 #include "cli/session.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <future>
 #include <stdexcept>
+#include <thread>
 
 #include <gtest/gtest.h>
 
 #include "cli/cli_testing.h"
 #include "cli/commands/commands.h"
+#include "cli/commands/more_commands_testing.h"
 #include "cli/test_table.h"
 
 namespace scepter::cli {
@@ -154,6 +161,82 @@ TEST_F(SessionTest, Transcript) {
             "Router#conf t\n"
             "Enter configuration commands, one per line.  End with CNTL/Z.\n"
             "Router(config)#end\n");
+}
+
+// Two shells on one device: a line that takes long in the first (key generation, an
+// import, a copy) holds up nothing in the second. Event-based: the first session is held
+// inside its line until the second is done; if the first held a device-wide lock, the
+// second session's lines would never return.
+class ConcurrentSessionsTest : public ::testing::Test {
+ protected:
+  ConcurrentSessionsTest() { testing::build_full_table(table_); }
+
+  // What another shell can do meanwhile: read the configuration and the keys, change
+  // the hostname, make a key.
+  void second_shell_works() {
+    Session second(table_, dev_.device());
+    Reply r = second.execute("show running-config");
+    EXPECT_TRUE(r.ok) << r.output;
+    EXPECT_NE(r.output.find("hostname Router\n"), std::string::npos) << r.output;
+    EXPECT_TRUE(second.execute("configure terminal").ok);
+    r = second.execute("crypto key generate ec keysize 256 label meanwhile");
+    EXPECT_TRUE(r.ok) << r.output;
+    EXPECT_TRUE(second.execute("hostname other").ok);
+    EXPECT_EQ(second.prompt(), "other(config)#");
+    r = second.execute("do show crypto key mypubkey ec");
+    EXPECT_TRUE(r.ok) << r.output;
+    EXPECT_NE(r.output.find("Key name: meanwhile\n"), std::string::npos) << r.output;
+  }
+
+  CommandTable table_;
+  testing::KeyDevice dev_;
+};
+
+TEST_F(ConcurrentSessionsTest, SecondSessionRunsWhileFirstIsInsideALine) {
+  std::promise<void> inside;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  table_.add(Node::kExec, "slow-line", {"Blocks until the test releases it"},
+             [&](Context& ctx, const Args&) -> CmdResult {
+               inside.set_value();
+               released.wait();
+               ctx.print("done\n");
+               return {};
+             });
+  Session first(table_, dev_.device());
+  Reply first_reply;
+  std::thread shell([&] { first_reply = first.execute("slow-line"); });
+  inside.get_future().wait();
+  second_shell_works();
+  release.set_value();
+  shell.join();
+  EXPECT_TRUE(first_reply.ok);
+  EXPECT_EQ(first_reply.output, "done\n");
+  EXPECT_EQ(first.prompt(), "other#");
+}
+
+// The same with a real command: `crypto pki import` reading its file from a FIFO stays
+// inside the line until the test writes the file, as a slow copy would.
+TEST_F(ConcurrentSessionsTest, SecondSessionRunsWhileFirstImports) {
+  const std::string fifo = (dev_.root() / "slow.p12").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  Session first(table_, dev_.device());
+  ASSERT_TRUE(first.execute("configure terminal").ok);
+  Reply first_reply;
+  std::thread shell(
+      [&] { first_reply = first.execute("crypto pki import imp pkcs12 " + fifo + " secret"); });
+  // Opening the FIFO for writing returns once the import has opened it to read: the
+  // first session is then inside its line, waiting for the data.
+  int fd = ::open(fifo.c_str(), O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  second_shell_works();
+  ASSERT_EQ(::write(fd, "not pkcs12", 10), 10);
+  ::close(fd);
+  shell.join();
+  EXPECT_FALSE(first_reply.ok);
+  EXPECT_NE(first_reply.output.find("% Not a PKCS12 file"), std::string::npos)
+      << first_reply.output;
+  EXPECT_FALSE(dev_.device().keys().get("imp").has_value());
 }
 
 }  // namespace

@@ -140,7 +140,7 @@ ControlChannel::ControlChannel(UniqueFd fd, int write_timeout_ms)
     : fd_(std::move(fd)), write_timeout_ms_(write_timeout_ms) {}
 
 bool ControlChannel::write(std::string_view data) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (closed_) return false;
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(write_timeout_ms_);
@@ -172,7 +172,7 @@ bool ControlChannel::write(std::string_view data) {
 }
 
 void ControlChannel::close() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   closed_ = true;
   // The descriptor lives on until the last owner lets go; the client must see the end now.
   ::shutdown(fd_.get(), SHUT_RDWR);

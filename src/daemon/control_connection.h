@@ -5,10 +5,10 @@
 
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string_view>
 
 #include "cli/shell_session.h"
+#include "common/mutex.h"
 #include "daemon/control_fd.h"
 
 namespace scepter::daemon {
@@ -39,8 +39,8 @@ class ControlChannel {
  private:
   const UniqueFd fd_;
   const int write_timeout_ms_;
-  std::mutex mu_;
-  bool closed_ = false;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  bool closed_ GUARDED_BY(mu_) = false;
 };
 
 // Serves one connection until the client disconnects, the session closes (`exit`), or the

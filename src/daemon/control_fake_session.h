@@ -17,7 +17,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -26,6 +25,7 @@
 #include <vector>
 
 #include "cli/shell_session.h"
+#include "common/mutex.h"
 
 namespace scepter::daemon::testing {
 
@@ -136,12 +136,12 @@ class FakeShellSession final : public cli::ShellSession {
   }
 
   void set_async_output(std::function<void(std::string_view)> sink) override {
-    std::lock_guard lock(sink_mu_);
+    MutexLock lock(sink_mu_);
     sink_ = std::move(sink);
   }
 
   void emit(std::string_view text) {
-    std::lock_guard lock(sink_mu_);
+    MutexLock lock(sink_mu_);
     if (sink_) sink_(text);
   }
 
@@ -198,8 +198,8 @@ class FakeShellSession final : public cli::ShellSession {
   std::string mode_;  // "", "config", "cs-server"
   Question question_ = Question::kNone;
   std::string password_;
-  std::mutex sink_mu_;
-  std::function<void(std::string_view)> sink_;
+  Mutex sink_mu_;
+  std::function<void(std::string_view)> sink_ GUARDED_BY(sink_mu_);
 };
 
 class FakeSessionHub {
@@ -211,7 +211,7 @@ class FakeSessionHub {
   int live() const { return live_.load(); }
   // Sends `text` as async output of every live session.
   void broadcast(std::string_view text) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (auto& [id, s] : sessions_) s->emit(text);
   }
 
@@ -219,18 +219,18 @@ class FakeSessionHub {
   friend class FakeShellSession;
   std::atomic<int> next_id_{0};
   std::atomic<int> live_{0};
-  std::mutex mu_;
-  std::map<int, FakeShellSession*> sessions_;
+  Mutex mu_;
+  std::map<int, FakeShellSession*> sessions_ GUARDED_BY(mu_);
 };
 
 inline FakeShellSession::FakeShellSession(FakeSessionHub& hub, int id) : hub_(hub), id_(id) {
-  std::lock_guard lock(hub_.mu_);
+  MutexLock lock(hub_.mu_);
   hub_.sessions_[id_] = this;
   hub_.live_.fetch_add(1);
 }
 
 inline FakeShellSession::~FakeShellSession() {
-  std::lock_guard lock(hub_.mu_);
+  MutexLock lock(hub_.mu_);
   hub_.sessions_.erase(id_);
   hub_.live_.fetch_sub(1);
 }

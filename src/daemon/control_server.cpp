@@ -107,13 +107,13 @@ struct ControlServer::State {
   std::thread accept_thread;
   std::atomic<std::size_t> active{0};
 
-  std::mutex mu;
-  std::list<Connection> connections;  // GUARDED_BY(mu)
+  Mutex mu;
+  std::list<Connection> connections GUARDED_BY(mu);
 
   void reap_finished() {
     std::list<Connection> finished;
     {
-      std::lock_guard lock(mu);
+      MutexLock lock(mu);
       for (auto it = connections.begin(); it != connections.end();) {
         auto next = std::next(it);
         if (it->done->load()) finished.splice(finished.end(), connections, it);
@@ -130,17 +130,17 @@ ControlServer::ControlServer(ControlServerOptions options, SessionFactory factor
 ControlServer::~ControlServer() { stop(); }
 
 bool ControlServer::running() const {
-  std::lock_guard lock(lifecycle_mu_);
+  MutexLock lock(lifecycle_mu_);
   return state_ != nullptr;
 }
 
 std::size_t ControlServer::connection_count() const {
-  std::lock_guard lock(lifecycle_mu_);
+  MutexLock lock(lifecycle_mu_);
   return state_ ? state_->active.load() : 0;
 }
 
 Status ControlServer::start() {
-  std::lock_guard lock(lifecycle_mu_);
+  MutexLock lock(lifecycle_mu_);
   if (state_) return already_exists("control server is already running");
   const std::string& path = options_.path;
   ASSIGN_OR_RETURN(sockaddr_un addr, socket_address(path));
@@ -217,13 +217,13 @@ void ControlServer::accept_loop(State& state) {
       state.active.fetch_sub(1);
       done->store(true);
     });
-    std::lock_guard lock(state.mu);
+    MutexLock lock(state.mu);
     state.connections.push_back(std::move(conn));
   }
 }
 
 void ControlServer::stop() {
-  std::lock_guard lock(lifecycle_mu_);
+  MutexLock lock(lifecycle_mu_);
   if (!state_) return;
   State& state = *state_;
   char byte = 0;
@@ -233,7 +233,7 @@ void ControlServer::stop() {
 
   std::list<State::Connection> connections;
   {
-    std::lock_guard conn_lock(state.mu);
+    MutexLock conn_lock(state.mu);
     connections.swap(state.connections);
   }
   for (auto& c : connections) c.channel->shutdown();

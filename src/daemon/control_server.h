@@ -17,10 +17,10 @@
 
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "cli/shell_session.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "daemon/control_connection.h"  // SessionFactory
 
@@ -62,8 +62,8 @@ class ControlServer {
 
   const ControlServerOptions options_;
   const SessionFactory factory_;
-  mutable std::mutex lifecycle_mu_;  // serialises start() and stop()
-  std::unique_ptr<State> state_;     // GUARDED_BY(lifecycle_mu_); null while stopped
+  mutable Mutex lifecycle_mu_;                              // serialises start() and stop()
+  std::unique_ptr<State> state_ GUARDED_BY(lifecycle_mu_);  // null while stopped
 };
 
 }  // namespace scepter::daemon

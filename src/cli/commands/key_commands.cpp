@@ -5,6 +5,7 @@
 // no separate encryption pair is made, and `show` lists the one pair.
 #include <charconv>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,10 @@ struct GenerateRequest {
   ca::KeyUsage usage = ca::KeyUsage::kGeneralPurpose;
   bool exportable = false;
   int bits = 0;  // 0: ask (RSA without `modulus`)
+  // The key the label had when the command was typed (nullopt: none). The new key is
+  // stored only if that is still so: of two sessions generating the same label at once,
+  // the first to finish wins and the other is told.
+  std::optional<ca::KeyEntry> expected;
 };
 
 // "General Purpose Keys", as the modulus question names them.
@@ -63,7 +68,15 @@ CmdResult generate_now(Context& ctx, const GenerateRequest& r) {
       r.type == KeyType::kRsa ? pki::Key::generate_rsa(r.bits) : pki::Key::generate_ec(r.bits);
   if (!key.has_value()) return ctx.error("Key generation failed: " + key.error().message());
   ca::KeyEntry entry{r.label, std::move(*key), r.usage, r.exportable, ctx.device().clock().now()};
-  Status s = ctx.device().keys().put(entry);
+  // Generated without any lock held (it can take minutes); stored only if nobody else
+  // changed the label meanwhile.
+  Status s = ctx.device().keys().put_if_unchanged(entry, r.expected);
+  if (s.code() == Code::kAlreadyExists) {
+    return ctx.error(fmt::format(
+        "The keys named {} were changed by another session while these were generated; the "
+        "new keys were discarded.",
+        r.label));
+  }
   if (!s.ok()) return ctx.error("The keys could not be stored: " + s.message());
   auto elapsed =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start);
@@ -129,6 +142,7 @@ CmdResult generate(Context& ctx, GenerateRequest r) {
   s = check_ca_key_replaceable(ctx.device(), r.label);
   if (!s.ok()) return ctx.error(s.message());
   auto existing = ctx.device().keys().get(r.label);
+  r.expected = existing;
   if (!existing) return start_generation(ctx, std::move(r));
   ctx.printf("% You already have {} keys defined named {}.\n", type_name(type_of(existing->key)),
              r.label);

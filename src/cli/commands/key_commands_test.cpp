@@ -37,6 +37,33 @@ TEST_F(KeyCommandsTest, GenerateWithModulus) {
   EXPECT_EQ(k->usage, ca::KeyUsage::kGeneralPurpose);
 }
 
+// Generation runs without a lock, so two shells may generate one label at once: the
+// first to finish stores its keys, the other is told and stores nothing. Here the first
+// shell waits at the modulus question while the second makes the key.
+TEST_F(KeyCommandsTest, ConcurrentGenerationOfOneLabelHasOneWinner) {
+  ASSERT_TRUE(exec("configure terminal").ok);
+  Reply r = exec("crypto key generate rsa label race");
+  ASSERT_TRUE(session_->has_question()) << r.output;
+  Session other(table_, dev_.device());
+  ASSERT_TRUE(other.execute("configure terminal").ok);
+  r = other.execute("crypto key generate ec keysize 256 label race");
+  ASSERT_TRUE(r.ok) << r.output;
+  r = exec("512");
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.output.find("% The keys named race were changed by another session while these "
+                          "were generated; the new keys were discarded.\n"),
+            std::string::npos)
+      << r.output;
+  auto k = key("race");
+  ASSERT_TRUE(k.has_value());
+  EXPECT_TRUE(k->key.is_ec());
+  // The disk holds the winner too.
+  dev_.reopen();
+  k = key("race");
+  ASSERT_TRUE(k.has_value());
+  EXPECT_TRUE(k->key.is_ec());
+}
+
 TEST_F(KeyCommandsTest, OptionsInAnyOrderAndAbbreviated) {
   std::string out = run("conf t\ncry key gen rsa exp mod 512 usage-keys lab k3");
   EXPECT_NE(out.find("% Generating 512 bit RSA keys, keys will be exportable...\n"),

@@ -101,6 +101,9 @@ struct ImportRequest {
   bool exportable = false;
   std::string passphrase;
   std::optional<std::string> url;
+  // The key the label had when the command was typed (nullopt: none); the import is
+  // stored only if that is still so (another session may have changed it meanwhile).
+  std::optional<ca::KeyEntry> expected;
 };
 
 CmdResult import_failed(Context& ctx, std::string_view why) {
@@ -141,7 +144,12 @@ CmdResult finish_import(Context& ctx, const ImportRequest& r, std::string_view p
   Status s = check_ca_key_replaceable(ctx.device(), r.label, &*key);
   if (!s.ok()) return ctx.error(s.message());
   ca::KeyEntry entry{r.label, std::move(*key), r.usage, r.exportable, ctx.device().clock().now()};
-  s = ctx.device().keys().put(entry);
+  s = ctx.device().keys().put_if_unchanged(entry, r.expected);
+  if (s.code() == Code::kAlreadyExists) {
+    return import_failed(ctx, fmt::format("the keys named {} were changed by another session "
+                                          "meanwhile; nothing was imported.",
+                                          r.label));
+  }
   if (!s.ok()) return import_failed(ctx, s.message());
   ctx.print("% Key pair import succeeded.\n");
   return {};
@@ -179,6 +187,7 @@ CmdResult import_key(Context& ctx, const Args& a) {
   Status s = ca::KeyStore::check_label(r.label);
   if (!s.ok()) return ctx.error(fmt::format("Invalid key label {}: {}.", r.label, s.message()));
   auto existing = ctx.device().keys().get(r.label);
+  r.expected = existing;
   if (!existing) return start_import(ctx, r);
   ctx.printf("% You already have {} keys defined named {}.\n", type_name(type_of(existing->key)),
              r.label);

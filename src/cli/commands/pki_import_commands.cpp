@@ -29,15 +29,19 @@ CmdResult import_pkcs12(Context& ctx, const Args& a) {
       server && server->state() == ca::ServerState::kEnabled) {
     return ctx.error(fmt::format("Certificate server {} is enabled; shut it down first.", label));
   }
-  if (ctx.device().keys().get(label).has_value()) {
+  auto key_exists = [&] {
     return ctx.error(
         fmt::format("A key named {} already exists; remove it first with "
                     "\"crypto key zeroize rsa {}\".",
                     label, label));
-  }
+  };
+  if (ctx.device().keys().get(label).has_value()) return key_exists();
   ca::KeyEntry entry{label, p12->key, ca::KeyUsage::kGeneralPurpose, false,
                      ctx.device().clock().now()};
-  if (Status s = ctx.device().keys().put(entry); !s.ok()) return ctx.error(s.message());
+  // Only if the label is still free: another session may have made the key meanwhile.
+  Status s = ctx.device().keys().put_if_unchanged(entry, std::nullopt);
+  if (s.code() == Code::kAlreadyExists) return key_exists();
+  if (!s.ok()) return ctx.error(s.message());
   if (p12->cert.is_ca()) {
     // The trustpoint copy of the CA certificate (the database holds the original).
     const std::string tp = ctx.device().nvram_dir() + "/" + label + "#1CA.cer";

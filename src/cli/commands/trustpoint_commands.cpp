@@ -49,8 +49,8 @@ std::vector<std::string> trustpoint_lines(const TrustpointConfig& tp) {
 }
 
 void write_trustpoints(ca::Device& device, ConfigText& out) {
-  for (const auto& [name, tp] : device.trustpoints()) {
-    out.line("crypto pki trustpoint " + name);
+  for (const TrustpointConfig& tp : device.trustpoints()) {
+    out.line("crypto pki trustpoint " + tp.name);
     for (const std::string& line : trustpoint_lines(tp)) out.child(line);
     out.bang();
   }
@@ -73,19 +73,16 @@ CmdResult enter_trustpoint(Context& ctx, const Args& a) {
   std::string name(a.word("name"));
   Status s = check_trustpoint_name(name);
   if (!s.ok()) return ctx.error(s.message());
-  auto& tps = ctx.device().trustpoints();
-  if (!tps.count(name)) {
-    TrustpointConfig tp;
-    tp.name = name;
-    tps.emplace(name, std::move(tp));
-  }
+  s = ctx.device().edit_trustpoint(
+      name, [](TrustpointConfig&) { return ok_status(); }, /*create=*/true);
+  if (!s.ok()) return ctx.error(s.message());
   ctx.enter(Node::kCaTrustpoint, name);
   return {};
 }
 
 CmdResult delete_trustpoint(Context& ctx, const Args& a) {
   std::string name(a.word("name"));
-  if (!ctx.device().trustpoints().count(name)) {
+  if (!ctx.device().trustpoint(name)) {
     return ctx.error(fmt::format("Trustpoint {} does not exist.", name));
   }
   if (ctx.device().server(name)) {
@@ -98,28 +95,40 @@ CmdResult delete_trustpoint(Context& ctx, const Args& a) {
       "% Removing an enrolled trustpoint will destroy all certificates\n"
       " received from the related Certificate Authority.\n\n");
   return confirm(ctx, "Are you sure you want to do this?", [name](Context& c) {
-    c.device().trustpoints().erase(name);
+    // Checked again: the question gave time for a server to take the trustpoint.
+    Status s = c.device().remove_trustpoint(name);
+    if (s.code() == Code::kNotFound) return CmdResult();  // removed meanwhile: nothing to do
+    if (s.code() == Code::kPermissionDenied) {
+      return c.error(fmt::format(
+          "The trustpoint {0} is used by certificate server {0}; remove the server first (no "
+          "crypto pki server {0}).",
+          name));
+    }
+    if (!s.ok()) return c.error(s.message());
     return CmdResult();
   });
 }
 
-// Applies `edit` to a copy of the current trustpoint and stores it, unless the
+// Applies `edit` to the current trustpoint, in one step on the device, unless the
 // trustpoint is locked and the edit changes it.
-CmdResult edit_trustpoint(Context& ctx, const std::function<CmdResult(TrustpointConfig&)>& edit) {
+CmdResult edit_trustpoint(Context& ctx, const std::function<void(TrustpointConfig&)>& edit) {
   std::string name(ctx.trustpoint_name());
-  auto& tps = ctx.device().trustpoints();
-  auto it = tps.find(name);
-  if (it == tps.end()) return ctx.error(fmt::format("Trustpoint {} no longer exists.", name));
-  TrustpointConfig tp = it->second;
-  CmdResult r = edit(tp);
-  if (!r.ok()) return r;
+  // Looked up first: the device's trustpoint lock is held while the edit runs.
   auto server = ctx.device().server(name);
-  if (server && server->has_ca_certificate() &&
-      trustpoint_lines(tp) != trustpoint_lines(it->second)) {
-    return ctx.error(fmt::format(
-        "Trustpoint {0} is locked: it holds the CA certificate of certificate server {0}.", name));
+  Status s = ctx.device().edit_trustpoint(name, [&](TrustpointConfig& tp) -> Status {
+    const std::vector<std::string> before = trustpoint_lines(tp);
+    edit(tp);
+    if (server && server->has_ca_certificate() && trustpoint_lines(tp) != before) {
+      return permission_denied(fmt::format(
+          "Trustpoint {0} is locked: it holds the CA certificate of certificate server {0}.",
+          name));
+    }
+    return ok_status();
+  });
+  if (s.code() == Code::kNotFound) {
+    return ctx.error(fmt::format("Trustpoint {} no longer exists.", name));
   }
-  it->second = std::move(tp);
+  if (!s.ok()) return ctx.error(s.message());
   return {};
 }
 
@@ -188,30 +197,23 @@ CmdResult enrollment_url(Context& ctx, const Args& a) {
     Status s = check_enrollment_url(url);
     if (!s.ok()) return ctx.error(s.message());
   }
-  return edit_trustpoint(ctx, [&](TrustpointConfig& tp) {
-    tp.enrollment_url = a.has("no") ? "" : url;
-    return CmdResult();
-  });
+  return edit_trustpoint(ctx,
+                         [&](TrustpointConfig& tp) { tp.enrollment_url = a.has("no") ? "" : url; });
 }
 
 CmdResult enrollment_mode(Context& ctx, const Args& a) {
-  return edit_trustpoint(ctx, [&](TrustpointConfig& tp) {
-    tp.enrollment_mode_ra = !a.has("no");
-    return CmdResult();
-  });
+  return edit_trustpoint(ctx, [&](TrustpointConfig& tp) { tp.enrollment_mode_ra = !a.has("no"); });
 }
 
 CmdResult retry_period(Context& ctx, const Args& a) {
   return edit_trustpoint(ctx, [&](TrustpointConfig& tp) {
     tp.retry_period_minutes = a.has("no") ? 0 : static_cast<int>(a.integer("minutes"));
-    return CmdResult();
   });
 }
 
 CmdResult retry_count(Context& ctx, const Args& a) {
   return edit_trustpoint(ctx, [&](TrustpointConfig& tp) {
     tp.retry_count = a.has("no") ? 0 : static_cast<int>(a.integer("polls"));
-    return CmdResult();
   });
 }
 
@@ -222,10 +224,7 @@ CmdResult subject_name(Context& ctx, const Args& a) {
     if (!parsed.has_value()) return ctx.error(parsed.error().message());
     dn = pki::format_dn_config(parsed->get());
   }
-  return edit_trustpoint(ctx, [&](TrustpointConfig& tp) {
-    tp.subject_name = dn;
-    return CmdResult();
-  });
+  return edit_trustpoint(ctx, [&](TrustpointConfig& tp) { tp.subject_name = dn; });
 }
 
 // The key sizes IOS takes here are used when a router generates the pair at enrollment;
@@ -236,10 +235,8 @@ CmdResult rsakeypair(Context& ctx, const Args& a) {
     Status s = ca::KeyStore::check_label(label);
     if (!s.ok()) return ctx.error(fmt::format("Invalid key label {}: {}.", label, s.message()));
   }
-  return edit_trustpoint(ctx, [&](TrustpointConfig& tp) {
-    tp.rsakeypair = a.has("no") ? "" : label;
-    return CmdResult();
-  });
+  return edit_trustpoint(ctx,
+                         [&](TrustpointConfig& tp) { tp.rsakeypair = a.has("no") ? "" : label; });
 }
 
 CmdResult set_hash(Context& ctx, const Args& a) {
@@ -249,16 +246,12 @@ CmdResult set_hash(Context& ctx, const Args& a) {
     if (!parsed.has_value()) return ctx.error(parsed.error().message());
     hash = *parsed;
   }
-  return edit_trustpoint(ctx, [&](TrustpointConfig& tp) {
-    tp.hash = hash;
-    return CmdResult();
-  });
+  return edit_trustpoint(ctx, [&](TrustpointConfig& tp) { tp.hash = hash; });
 }
 
 CmdResult revocation_check(Context& ctx, const Args& a) {
   return edit_trustpoint(ctx, [&](TrustpointConfig& tp) {
     tp.revocation_check = a.has("no") ? "" : std::string(a.choice("method"));
-    return CmdResult();
   });
 }
 
@@ -299,15 +292,15 @@ void show_trustpoint(Context& ctx, const TrustpointConfig& tp, bool status) {
 }
 
 CmdResult show_trustpoints(Context& ctx, const Args& a) {
-  const auto& tps = ctx.device().trustpoints();
   if (a.has("name")) {
-    auto it = tps.find(std::string(a.word("name")));
-    if (it == tps.end())
-      return ctx.error(fmt::format("Trustpoint {} does not exist.", a.word("name")));
-    show_trustpoint(ctx, it->second, a.has("status"));
+    auto tp = ctx.device().trustpoint(std::string(a.word("name")));
+    if (!tp) return ctx.error(fmt::format("Trustpoint {} does not exist.", a.word("name")));
+    show_trustpoint(ctx, *tp, a.has("status"));
     return {};
   }
-  for (const auto& [name, tp] : tps) show_trustpoint(ctx, tp, a.has("status"));
+  for (const TrustpointConfig& tp : ctx.device().trustpoints()) {
+    show_trustpoint(ctx, tp, a.has("status"));
+  }
   return {};
 }
 

@@ -1,6 +1,6 @@
 // crypto pki trustpoint, its subcommands, show crypto pki trustpoints, and the
 // running-config round trip of trustpoints, certificate servers and the HTTP server.
-#include <mutex>
+#include <map>
 
 #include <gtest/gtest.h>
 
@@ -18,11 +18,13 @@ constexpr std::string_view kConfigure =
 
 class TrustpointCommandsTest : public testing::MoreCommandsTest {
  protected:
-  std::map<std::string, ca::TrustpointConfig>& trustpoints() { return dev_.device().trustpoints(); }
-  std::string running_config_of(ca::Device& device) {
-    std::lock_guard<std::mutex> lock(device.mutex());
-    return running_config(table_, device);
+  // A copy of the device's trustpoints, by name.
+  std::map<std::string, ca::TrustpointConfig> trustpoints() {
+    std::map<std::string, ca::TrustpointConfig> out;
+    for (auto& tp : dev_.device().trustpoints()) out.emplace(tp.name, tp);
+    return out;
   }
+  std::string running_config_of(ca::Device& device) { return running_config(table_, device); }
 };
 
 TEST_F(TrustpointCommandsTest, EnteringCreatesTheTrustpoint) {
@@ -47,7 +49,7 @@ TEST_F(TrustpointCommandsTest, SubcommandsAndTheirNoForms) {
       " rsakeypair ms2 2048\n"
       " hash sha384\n"
       "end");
-  const ca::TrustpointConfig& tp = trustpoints().at("sub");
+  const ca::TrustpointConfig tp = trustpoints().at("sub");
   EXPECT_EQ(tp.enrollment_url, "http://192.0.2.6");
   EXPECT_TRUE(tp.enrollment_mode_ra);
   EXPECT_EQ(tp.retry_period_minutes, 5);
