@@ -14,8 +14,9 @@ class Device;
 
 namespace scepter::cli {
 
-// The configuration body: "!\n" ... "end\n", as `write memory` saves it. Call with the
-// device mutex held (command handlers do).
+// The configuration body: "!\n" ... "end\n", as `write memory` saves it. Each object
+// is read as one snapshot under its own lock; another shell's edit made meanwhile may
+// show on one side of it, as on IOS.
 std::string running_config(const CommandTable& table, ca::Device& device);
 
 // What `show running-config` prints around the body:
@@ -33,7 +34,7 @@ struct LoadResult {
 
 // Runs configuration text in config mode in a non-interactive session, as scepterd does
 // with its startup-config at start-up: questions take their defaults, lines that fail are
-// reported and skipped. Takes the device mutex per line (do not hold it).
+// reported and skipped.
 LoadResult load_config(const CommandTable& table, ca::Device& device, std::string_view text);
 
 }  // namespace scepter::cli

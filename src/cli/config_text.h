@@ -13,7 +13,7 @@
 //   end
 //
 // A writer must print only commands that parse back to the same state (a round-trip test
-// checks this). Writers run with the device mutex held.
+// checks this). Writers read the objects through their own locks (see config.h).
 
 #include <functional>
 #include <string>

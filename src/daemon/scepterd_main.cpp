@@ -27,8 +27,7 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 // The main loop's one-second sleep. A plain std::mutex on purpose: it guards no data (the
-// flag is atomic, set by the signal handler), and std::condition_variable needs a
-// std::unique_lock<std::mutex>; scepter::Mutex has no annotated condition variable.
+// flag is atomic, set by the signal handler) and only serves the condition variable.
 std::mutex g_mu;
 std::condition_variable g_cv;
 

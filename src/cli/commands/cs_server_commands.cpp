@@ -38,7 +38,10 @@ CmdResult enter_server(Context& ctx, const Args& a) {
   std::string label(a.word("label"));
   if (!ctx.device().server(label)) {
     auto created = ctx.device().create_server(label);
-    if (!created.has_value()) return ctx.error(created.error().message());
+    // Another shell may have created it meanwhile: enter it all the same.
+    if (!created.has_value() && created.error().code() != Code::kAlreadyExists) {
+      return ctx.error(created.error().message());
+    }
   }
   ctx.enter(Node::kCsServer, label);
   return {};
