@@ -2,6 +2,7 @@
 
 #include "common/log.h"
 #include "http/server.h"
+#include "scep/request.h"
 
 namespace scepter::daemon {
 namespace {
@@ -22,6 +23,7 @@ HttpFrontend::HttpFrontend(ca::Device& device) : device_(device), scep_(device) 
 
 HttpFrontend::~HttpFrontend() {
   if (server_) server_->stop();
+  device_.set_http_listening({});
 }
 
 int HttpFrontend::port() const { return server_ ? server_->port() : 0; }
@@ -33,6 +35,7 @@ void HttpFrontend::reconcile() {
   if (server_) {
     server_->stop();
     server_.reset();
+    device_.set_http_listening({});
     log::info("HTTP server stopped");
   }
   running_ = want;
@@ -62,8 +65,11 @@ void HttpFrontend::reconcile() {
                 {"GET", "POST"});
   http::ServerOptions options;
   options.bind_address = want.bind_address.empty() ? "::" : want.bind_address;
-  options.port = static_cast<std::uint16_t>(want.port);
+  options.port = static_cast<std::uint16_t>(want.port);  // 0: any free port
   options.is_heavy = is_heavy_request;  // the other limits keep their defaults (server.h)
+  // The only body SCEP takes is a POST PKIOperation: a declared Content-Length over its
+  // cap is refused with 413 before the body is read, instead of after.
+  options.max_body_bytes = scep::kMaxPkiMessageSize;
   auto server = http::HttpServer::create(options, router);
   if (!server.has_value() && want.bind_address.empty()) {
     // No IPv6 on this machine: all IPv4 addresses then.
@@ -85,6 +91,7 @@ void HttpFrontend::reconcile() {
   }
   last_error_.clear();
   server_ = std::move(*server);
+  device_.set_http_listening({want, server_->port()});
   log::info("HTTP server listening on {} port {}", options.bind_address, server_->port());
 }
 
