@@ -22,8 +22,8 @@ bool is_heavy_request(const http::Request& req) {
 HttpFrontend::HttpFrontend(ca::Device& device) : device_(device), scep_(device) {}
 
 HttpFrontend::~HttpFrontend() {
-  if (server_) server_->stop();
   device_.set_http_listening({});
+  if (server_) server_->stop();
 }
 
 int HttpFrontend::port() const { return server_ ? server_->port() : 0; }
@@ -32,10 +32,19 @@ void HttpFrontend::reconcile() {
   const ca::HttpConfig want = device_.http();
   if (server_ && same(want, running_)) return;
   if (!server_ && !want.server) return;
+  if (server_ && want.server && running_.port == 0 && want.port == server_->port() &&
+      want.bind_address == running_.bind_address) {
+    // `ip http port N` for the port that `ip http port 0` bound: the listener stays.
+    running_ = want;
+    device_.set_http_listening({want, server_->port()});
+    return;
+  }
   if (server_) {
+    // Cleared first: once a client sees the port closed, `show ip http server status`
+    // no longer shows it.
+    device_.set_http_listening({});
     server_->stop();
     server_.reset();
-    device_.set_http_listening({});
     log::info("HTTP server stopped");
   }
   running_ = want;
