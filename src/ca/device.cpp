@@ -196,4 +196,14 @@ void Device::edit_http(const std::function<void(HttpConfig&)>& edit) {
   edit(http_);
 }
 
+Device::HttpListening Device::http_listening() const {
+  MutexLock lock(http_mu_);
+  return http_listening_;
+}
+
+void Device::set_http_listening(HttpListening listening) {
+  MutexLock lock(http_mu_);
+  http_listening_ = std::move(listening);
+}
+
 }  // namespace scepter::ca

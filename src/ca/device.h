@@ -113,6 +113,15 @@ class Device {
   // a long CLI line (key generation) never holds the listener back.
   HttpConfig http() const;
   void edit_http(const std::function<void(HttpConfig&)>& edit);
+  // Where the HTTP front end listens, for `show ip http server status`: the settings it
+  // was started with and the port it bound (0: not listening). Set by the front end after
+  // it binds, cleared when it stops.
+  struct HttpListening {
+    HttpConfig config;
+    int port = 0;
+  };
+  HttpListening http_listening() const;
+  void set_http_listening(HttpListening listening);
 
   // Timers of every server; the daemon calls it about once a second.
   void tick();
@@ -138,6 +147,7 @@ class Device {
   std::map<std::string, TrustpointConfig> trustpoints_ GUARDED_BY(trustpoints_mu_);
   mutable Mutex http_mu_;
   HttpConfig http_ GUARDED_BY(http_mu_);
+  HttpListening http_listening_ GUARDED_BY(http_mu_);
 };
 
 }  // namespace scepter::ca

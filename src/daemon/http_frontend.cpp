@@ -2,6 +2,7 @@
 
 #include "common/log.h"
 #include "http/server.h"
+#include "scep/request.h"
 
 namespace scepter::daemon {
 namespace {
@@ -21,6 +22,7 @@ bool is_heavy_request(const http::Request& req) {
 HttpFrontend::HttpFrontend(ca::Device& device) : device_(device), scep_(device) {}
 
 HttpFrontend::~HttpFrontend() {
+  device_.set_http_listening({});
   if (server_) server_->stop();
 }
 
@@ -30,7 +32,17 @@ void HttpFrontend::reconcile() {
   const ca::HttpConfig want = device_.http();
   if (server_ && same(want, running_)) return;
   if (!server_ && !want.server) return;
+  if (server_ && want.server && running_.port == 0 && want.port == server_->port() &&
+      want.bind_address == running_.bind_address) {
+    // `ip http port N` for the port that `ip http port 0` bound: the listener stays.
+    running_ = want;
+    device_.set_http_listening({want, server_->port()});
+    return;
+  }
   if (server_) {
+    // Cleared first: once a client sees the port closed, `show ip http server status`
+    // no longer shows it.
+    device_.set_http_listening({});
     server_->stop();
     server_.reset();
     log::info("HTTP server stopped");
@@ -62,8 +74,11 @@ void HttpFrontend::reconcile() {
                 {"GET", "POST"});
   http::ServerOptions options;
   options.bind_address = want.bind_address.empty() ? "::" : want.bind_address;
-  options.port = static_cast<std::uint16_t>(want.port);
+  options.port = static_cast<std::uint16_t>(want.port);  // 0: any free port
   options.is_heavy = is_heavy_request;  // the other limits keep their defaults (server.h)
+  // The only body SCEP takes is a POST PKIOperation: a declared Content-Length over its
+  // cap is refused with 413 before the body is read, instead of after.
+  options.max_body_bytes = scep::kMaxPkiMessageSize;
   auto server = http::HttpServer::create(options, router);
   if (!server.has_value() && want.bind_address.empty()) {
     // No IPv6 on this machine: all IPv4 addresses then.
@@ -85,6 +100,7 @@ void HttpFrontend::reconcile() {
   }
   last_error_.clear();
   server_ = std::move(*server);
+  device_.set_http_listening({want, server_->port()});
   log::info("HTTP server listening on {} port {}", options.bind_address, server_->port());
 }
 

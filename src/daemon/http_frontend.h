@@ -2,7 +2,9 @@
 // The HTTP side of scepterd: follows the device's `ip http server`, `ip http port` and
 // `ip http bind-address` settings (starting, stopping or moving the listener when they
 // change) and routes every path ending in pkiclient.exe to the SCEP service. Other paths
-// answer 404, as on IOS.
+// answer 404, as on IOS. `ip http port 0` binds any free port; the port bound (with the
+// settings it serves) is published through Device::set_http_listening() for
+// `show ip http server status`, and cleared when the listener stops.
 //
 // Thread safety: reconcile() is called from the daemon's timer thread only.
 

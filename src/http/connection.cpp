@@ -27,7 +27,12 @@ using error_code = boost::system::error_code;
 namespace {
 
 constexpr std::size_t kReadChunk = 16 << 10;
-constexpr std::size_t kMaxDrainBytes = 4 << 20;
+// After an error answer (413, 431, 400, 429) the connection reads and drops at most this
+// much of what the client still sends, then closes. Enough for a client that sends a
+// body somewhat over the limit before it reads to get the answer rather than a reset;
+// a client that keeps sending past it is cut off (on Linux it can still read the answer
+// after its send fails), so refusing a huge body costs little.
+constexpr std::size_t kMaxDrainBytes = 64 << 10;
 constexpr auto kMaxDrainTime = std::chrono::seconds(2);
 
 // Formatting the date on every response shows up in profiles; it changes once a second.
@@ -436,13 +441,16 @@ void Connection::start_drain() {
 }
 
 // Lingering close: after an error answer, read and discard what the client still sends
-// (for a while) so that closing does not reset the connection before it reads the answer.
+// (up to kMaxDrainBytes and kMaxDrainTime) so that closing does not reset the connection
+// before a client that is still sending reads the answer.
 void Connection::drain() {
   buffer_.clear();
-  stream_.async_read_some(buffer_.prepare(kReadChunk),
+  const std::size_t want = std::min(kReadChunk, kMaxDrainBytes - drained_);
+  stream_.async_read_some(buffer_.prepare(want),
                           [self = shared_from_this()](const error_code& ec2, std::size_t n) {
                             self->drained_ += n;
-                            if (ec2 || self->drained_ > kMaxDrainBytes) {
+                            self->core_.drained_bytes += n;
+                            if (ec2 || self->drained_ >= kMaxDrainBytes) {
                               return self->close();
                             }
                             self->drain();

@@ -331,6 +331,7 @@ ServerStats HttpServer::stats() const {
   s.handler_failures = c.handler_failures;
   s.bad_requests = c.bad_requests;
   s.timeouts = c.timeouts;
+  s.bytes_drained = c.drained_bytes;
   s.connections_rejected_per_address = c.rejected_per_address;
   s.requests_rate_limited = c.rate_limited;
   s.heavy_rejected_queue_full = c.heavy_queue_full;

@@ -11,7 +11,10 @@
 // The server answers by itself, and closes the connection, when a request is malformed
 // (400), its body is over the limit (413) or its header is over the limit (431), and
 // when a client or the server is over a limit (503 or 429 with Retry-After; see
-// ServerOptions). A Handler
+// ServerOptions). A declared Content-Length over the limit is refused as soon as the
+// header is in, without reading the body; before closing, the server reads and drops at
+// most 64 KiB of what the client still sends (enough for a client that writes a body
+// somewhat over the limit before it reads to get the answer, not a reset). A Handler
 // that throws yields 500; the server keeps running. Connections that trickle bytes are
 // cut off by the read timeout.
 //
@@ -117,7 +120,8 @@ struct ServerOptions {
   unsigned worker_threads = 0;              // heavy-request threads; 0: max(4, 2 x cores)
   unsigned light_worker_threads = 0;        // light-request threads; 0: max(2, cores)
   unsigned io_threads = 0;                  // network threads; 0: min(2, cores)
-  std::size_t max_body_bytes = 1 << 20;     // larger bodies: 413 and close
+  std::size_t max_body_bytes = 1 << 20;     // larger bodies: 413 and close (a declared
+                                            // Content-Length: before the body is read)
   std::size_t max_header_bytes = 64 << 10;  // request line + headers; larger: 431 and close
                                             // (GET PKIOperation carries the CMS in the URL)
   std::size_t max_connections = 1024;       // beyond it: 503 and close at once
@@ -186,6 +190,8 @@ struct ServerStats {
   std::uint64_t handler_failures = 0;  // the handler threw: answered 500
   std::uint64_t bad_requests = 0;      // answered 400/413/431 by the server itself
   std::uint64_t timeouts = 0;          // connections closed by a read/idle/write timeout
+  std::uint64_t bytes_drained = 0;     // read and dropped after an answer of the server's own
+                                       // (400/413/431/429): at most 64 KiB per connection
   // Refusals, each answered with Retry-After and not passed to the handler.
   std::uint64_t connections_rejected_per_address = 0;  // over max_connections_per_address
   std::uint64_t requests_rate_limited = 0;             // 429: over the per-address rate

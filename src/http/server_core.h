@@ -84,6 +84,7 @@ struct HttpServer::Core : std::enable_shared_from_this<HttpServer::Core> {
   std::atomic<std::uint64_t> rejected_per_address{0}, rate_limited{0};
   std::atomic<std::uint64_t> heavy_queue_full{0}, heavy_deadline{0};
   std::atomic<std::uint64_t> heavy_queued{0};  // posted heavy jobs not yet started
+  std::atomic<std::uint64_t> drained_bytes{0};
   std::atomic<bool> stopping{false};
 
   std::mutex lifecycle_mu;  // start()/stop()

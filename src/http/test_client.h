@@ -115,7 +115,7 @@ class RawClient {
 
   // Reads one response. `head` true: the response to a HEAD request (no body follows).
   std::optional<RawResponse> read_response(
-      std::chrono::milliseconds timeout = std::chrono::seconds(5), bool head = false) {
+      std::chrono::milliseconds timeout = std::chrono::seconds(30), bool head = false) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     std::size_t end;
     while ((end = buf_.find("\r\n\r\n")) == std::string::npos) {
@@ -164,7 +164,7 @@ class RawClient {
   }
 
   // True when the server closes (EOF or reset) within `timeout` with no further data.
-  bool wait_closed(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  bool wait_closed(std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (fill(deadline)) {
     }

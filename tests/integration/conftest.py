@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -184,6 +185,20 @@ def daemon(workdir):
     d.start()
     yield d
     d.kill()
+
+
+@pytest.fixture
+def reserved_port():
+    """A TCP port on 127.0.0.1 kept for this test: a socket with SO_REUSEADDR stays bound
+    to it without listening. Nobody else gets the port (bind() without SO_REUSEADDR fails,
+    and the kernel hands it out neither for bind(0) nor for outgoing connections), while
+    scepterd, which sets SO_REUSEADDR on its listener, may bind and listen on it, also
+    across restarts. For tests that need a port fixed in advance, where `ip http port 0`
+    does not do (a port change, a daemon restarted on the same port)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", 0))
+        yield s.getsockname()[1]
 
 
 def openssl(*args, input=None):

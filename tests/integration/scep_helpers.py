@@ -1,5 +1,6 @@
-"""Helpers for the SCEP end-to-end tests: scepterd's HTTP listener on a free loopback
-port, plain HTTP requests, the real SCEP clients (micromdm `scepclient`, strongSwan
+"""Helpers for the SCEP end-to-end tests: scepterd's HTTP listener on a loopback port it
+picks itself (`ip http port 0`, read back from `show ip http server status`), plain HTTP
+requests, the real SCEP clients (micromdm `scepclient`, strongSwan
 `pki --scep`/`--scepca`), an HTTP relay that edits GetCACaps on the way, and checks of
 what comes back."""
 
@@ -22,11 +23,26 @@ from conftest import LABEL, openssl, wait_for
 SCEP_PATH = "/cgi-bin/pkiclient.exe"
 
 
-def free_port():
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+_STATUS_PORT = re.compile(r"^HTTP server port: (\d+)$", re.M)
+
+
+def http_listening_port(daemon):
+    """The port scepterd's HTTP listener has bound, from `show ip http server status`;
+    None while it does not serve the current `ip http` settings (the line then says "not
+    listening") or the server is disabled."""
+    out = daemon.sh("show ip http server status")
+    m = _STATUS_PORT.search(out)
+    return int(m.group(1)) if m and "HTTP server status: Enabled" in out else None
+
+
+def wait_listening(daemon, port=0, timeout=30):
+    """Waits until scepterd listens for its current `ip http` settings (on `port`, when
+    not 0); returns the port bound."""
+    def bound():
+        p = http_listening_port(daemon)
+        return p if p and port in (0, p) else None
+    return wait_for(bound, timeout=timeout, interval=0.05,
+                    what=f"HTTP listener{f' on port {port}' if port else ''}")
 
 
 def port_open(port):
@@ -47,6 +63,19 @@ def connection_refused(port):
         return False
 
 
+def wait_timer_ticks(daemon, n):
+    """Waits until scepterd's timer loop has run `n` full passes from now on. Each pass
+    runs the certificate servers' timers, then brings the HTTP listener in line with the
+    `ip http` settings; so each change of the bind address shows in `show ip http server
+    status` only after a pass, and the pass after that one starts with a full timer run.
+    Leaves the HTTP server on, on 127.0.0.1 and a free port."""
+    for i in range(n + 1):
+        address = "127.0.0.1" if (n - i) % 2 == 0 else "127.0.0.2"
+        daemon.sh("configure terminal", "ip http server", "ip http port 0",
+                  f"ip http bind-address {address}", "end")
+        wait_listening(daemon)
+
+
 class ScepServer:
     """A Daemon with one certificate server and its HTTP listener on 127.0.0.1."""
 
@@ -59,13 +88,13 @@ class ScepServer:
     def url(self):
         return f"http://127.0.0.1:{self.port}{SCEP_PATH}"
 
-    def listen(self, port=None):
-        """`ip http server` on `port` (a free one by default), bound to 127.0.0.1; waits
-        until the listener accepts connections."""
-        self.port = port or free_port()
-        self.d.sh("configure terminal", "ip http server", f"ip http port {self.port}",
+    def listen(self, port=0):
+        """`ip http server` on `port` (0, the default: any free port, which scepterd picks
+        when it binds), bound to 127.0.0.1; waits until `show ip http server status`
+        shows the listener, and takes the port from there."""
+        self.d.sh("configure terminal", "ip http server", f"ip http port {port}",
                   "ip http bind-address 127.0.0.1", "end")
-        wait_for(lambda: port_open(self.port), what=f"HTTP listener on port {self.port}")
+        self.port = wait_listening(self.d, port)
         return self
 
     def create_ca(self, *lines):

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from conftest import (BIN_DIR, LABEL, make_csr, make_otp_csr, extract_certificate,
                       extract_certificates, cert_serial, wait_for, openssl, write)
-from scep_helpers import ScepServer, port_open
+from scep_helpers import ScepServer, wait_listening
 
 
 def test_restart_keeps_ca_serials_requests_crl_and_otp(daemon, workdir):
@@ -102,14 +102,16 @@ LOAD_N = 300
 LOAD_TAG = "kill"
 
 
-def test_sigkill_during_concurrent_issuing_never_reuses_a_serial(daemon, workdir):
+def test_sigkill_during_concurrent_issuing_never_reuses_a_serial(daemon, workdir,
+                                                                 reserved_port):
     """16 SCEP clients (bench/scep_load --retry) enrol while scepterd is killed with
     SIGKILL and restarted four times. Every request ends in SUCCESS; each certificate a
     client holds is in the database, once, with its own serial; a transaction that was
     resent after a kill got the same certificate, not a second one."""
     assert os.path.exists(scep_load_path()), "build bench/scep_load (ninja scep_load)"
     d = daemon
-    scep = ScepServer(d, workdir).listen()
+    # A fixed port (kept for the test): scep_load reconnects to it after each restart.
+    scep = ScepServer(d, workdir).listen(reserved_port)
     scep.create_ca("grant auto", "database level complete")
     d.sh("write memory")
     ca_pem = scep.ca_pem()
@@ -154,7 +156,7 @@ def test_sigkill_during_concurrent_issuing_never_reuses_a_serial(daemon, workdir
             d.kill()
             d.start()
             wait_for(lambda: "Status: enabled" in d.show_server(), what="server enabled")
-            wait_for(lambda: port_open(scep.port), what="HTTP listener after the restart")
+            wait_listening(d, scep.port)  # the restarted daemon's listener
             # the restarted server's counter is above every committed certificate, and
             # above every certificate a client held when the old process died
             listed = [s for s, _ in list_certificates(d)]

@@ -8,8 +8,8 @@ import socket
 import pytest
 
 from conftest import LABEL, openssl, make_csr, extract_certificate, wait_for, write
-from scep_helpers import (SCEP_PATH, ScepServer, connection_refused, fetch, free_port,
-                          port_open)
+from scep_helpers import (SCEP_PATH, ScepServer, connection_refused, fetch,
+                          http_listening_port, port_open, wait_listening)
 
 
 @pytest.fixture
@@ -141,19 +141,34 @@ def test_malformed_pki_operations_are_http_400(scep):
     assert scep.d.server_enabled()
 
 
+def test_show_ip_http_server_status(scep):
+    out = scep.d.sh("show ip http server status")
+    assert out == ("HTTP server status: Enabled\n"
+                   f"HTTP server port: {scep.port}\n"
+                   "HTTP server bind address: 127.0.0.1\n"), out
+    assert port_open(scep.port)
+    # Port 0 is saved as such: a restart binds a free port again.
+    assert "ip http port 0\n" in scep.d.sh("show running-config")
+
+
 def test_no_ip_http_server_refuses_connections(scep):
     scep.d.sh("configure terminal", "no ip http server", "end")
     wait_for(lambda: connection_refused(scep.port), what="listener closed")
+    assert http_listening_port(scep.d) is None
+    out = scep.d.sh("show ip http server status")
+    assert "HTTP server status: Disabled\nHTTP server port: 0 (any free port)\n" in out, out
     scep.d.sh("configure terminal", "ip http server", "end")
-    wait_for(lambda: port_open(scep.port), what="listener back")
+    scep.port = wait_listening(scep.d)  # any free port again, maybe another one
+    assert port_open(scep.port)
     assert scep.get("operation=GetCACaps").status == 200
 
 
-def test_ip_http_port_moves_the_listener(scep):
+def test_ip_http_port_moves_the_listener(scep, reserved_port):
     old = scep.port
-    new = free_port()
+    new = reserved_port
     scep.d.sh("configure terminal", f"ip http port {new}", "end")
-    wait_for(lambda: port_open(new), what=f"listener on {new}")
+    assert wait_listening(scep.d, new) == new
+    assert port_open(new)
     wait_for(lambda: connection_refused(old), what=f"nothing on {old}")
     scep.port = new
     r = scep.get("operation=GetCACert")

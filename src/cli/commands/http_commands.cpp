@@ -1,6 +1,8 @@
-// ip http server, ip http port, ip http bind-address (config mode) and their config writer.
-// The SCEP service listens only while `ip http server` is configured (the seed: "The
-// HTTP server must be enabled on the router for the certificate server to use SCEP").
+// ip http server, ip http port, ip http bind-address (config mode), their config writer,
+// and `show ip http server status` (exec). The SCEP service listens only while `ip http
+// server` is configured (the seed: "The HTTP server must be enabled on the router for the
+// certificate server to use SCEP"). `ip http port 0` (a Scepter extension) binds any free
+// port; `show ip http server status` tells which.
 #include <arpa/inet.h>
 
 #include <optional>
@@ -59,6 +61,24 @@ CmdResult http_bind_address(Context& ctx, const Args& a) {
 // Port and address come before `ip http server`, so that a configuration being loaded
 // starts the server with its final settings. Like every writer, it leaves defaults out:
 // the server is off by default in scepterd, so "no ip http server" is not printed.
+// IOS's first lines of `show ip http server status`, with the port actually bound, and the
+// bind address (a Scepter setting). While the listener does not (yet) serve the current
+// settings, the configured port is shown with "not listening".
+CmdResult show_http_server_status(Context& ctx, const Args&) {
+  const ca::HttpConfig http = ctx.device().http();
+  const ca::Device::HttpListening listening = ctx.device().http_listening();
+  const bool serving = http.server && listening.port != 0 && listening.config.port == http.port &&
+                       listening.config.bind_address == http.bind_address;
+  std::string port = std::to_string(serving ? listening.port : http.port);
+  if (!serving && http.port == 0) port += " (any free port)";
+  if (!serving && http.server) port += ", not listening";
+  ctx.printf("HTTP server status: {}\n", http.server ? "Enabled" : "Disabled");
+  ctx.printf("HTTP server port: {}\n", port);
+  ctx.printf("HTTP server bind address: {}\n",
+             http.bind_address.empty() ? "all addresses" : http.bind_address);
+  return {};
+}
+
 void write_http(ca::Device& device, ConfigText& out) {
   const ca::HttpConfig http = device.http();
   if (http.port != kDefaultPort) out.line(fmt::format("ip http port {}", http.port));
@@ -73,12 +93,17 @@ void register_http_commands(CommandTable& t) {
   constexpr std::string_view kHttp = "HTTP server configuration";
   t.add(Node::kConfig, "[no] ip http server", {kNoHelp, kIp, kHttp, "Enable HTTP server"},
         http_server);
-  t.add(Node::kConfig, "[no] ip http port (1-65535)$number",
-        {kNoHelp, kIp, kHttp, "HTTP server port", "Port number (default 80)"}, http_port);
+  t.add(Node::kConfig, "[no] ip http port (0-65535)$number",
+        {kNoHelp, kIp, kHttp, "HTTP server port", "Port number (default 80; 0: any free port)"},
+        http_port);
   t.add(Node::kConfig, "[no] ip http bind-address WORD$address",
         {kNoHelp, kIp, kHttp, "Address the HTTP server listens on",
          "IPv4 or IPv6 address (default: all addresses)"},
         http_bind_address);
+  t.add(Node::kExec, "show ip http server status",
+        {"Show running system information", "IP information", "HTTP information",
+         "HTTP server information", "HTTP server status"},
+        show_http_server_status);
   t.add_config_writer(config_order::kHttp, write_http);
 }
 

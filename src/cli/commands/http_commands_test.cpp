@@ -1,4 +1,5 @@
-// ip http server, ip http port, ip http bind-address and their running-config lines.
+// ip http server, ip http port, ip http bind-address, their running-config lines and
+// show ip http server status.
 #include <gtest/gtest.h>
 
 #include "cli/commands/more_commands_testing.h"
@@ -47,10 +48,90 @@ TEST_F(HttpCommandsTest, Port) {
   EXPECT_EQ(http_config(), "ip http port 8080\nip http server\n!\nend\n");
   EXPECT_TRUE(exec("no ip http port").ok);
   EXPECT_EQ(http().port, 80);
-  EXPECT_EQ(exec("ip http port 0").output, marker(13));
   EXPECT_EQ(exec("ip http port 65536").output, marker(13));
+  EXPECT_EQ(exec("ip http port -1").output, marker(13));
+  EXPECT_EQ(exec("ip http port x").output, marker(13));
   EXPECT_EQ(exec("ip http port").output, "% Incomplete command.\n");
   EXPECT_EQ(http().port, 80);
+}
+
+// A Scepter extension: port 0 is any free port, saved as such.
+TEST_F(HttpCommandsTest, PortZeroIsAnyFreePort) {
+  Reply r = exec("ip http port 0");
+  EXPECT_TRUE(r.ok);
+  EXPECT_EQ(r.output, "");
+  EXPECT_EQ(http().port, 0);
+  EXPECT_EQ(http_config(), "ip http port 0\n!\nend\n");
+  EXPECT_NE(session_->help("ip http port ").find("0: any free port"), std::string::npos);
+}
+
+TEST_F(HttpCommandsTest, ShowStatusDisabled) {
+  EXPECT_EQ(exec("do show ip http server status").output,
+            "HTTP server status: Disabled\n"
+            "HTTP server port: 80\n"
+            "HTTP server bind address: all addresses\n");
+  EXPECT_TRUE(exec("ip http port 0").ok);
+  EXPECT_EQ(exec("do show ip http server status").output,
+            "HTTP server status: Disabled\n"
+            "HTTP server port: 0 (any free port)\n"
+            "HTTP server bind address: all addresses\n");
+  // A listener still up for settings that are no longer current does not count.
+  dev_.device().set_http_listening({http(), 4242});
+  EXPECT_EQ(exec("do show ip http server status").output,
+            "HTTP server status: Disabled\n"
+            "HTTP server port: 0 (any free port)\n"
+            "HTTP server bind address: all addresses\n");
+}
+
+// The port shown is the one the front end bound, once it serves the current settings.
+TEST_F(HttpCommandsTest, ShowStatusShowsTheBoundPort) {
+  EXPECT_TRUE(exec("ip http port 0").ok);
+  EXPECT_TRUE(exec("ip http bind-address 127.0.0.1").ok);
+  EXPECT_TRUE(exec("ip http server").ok);
+  EXPECT_EQ(exec("do show ip http server status").output,
+            "HTTP server status: Enabled\n"
+            "HTTP server port: 0 (any free port), not listening\n"
+            "HTTP server bind address: 127.0.0.1\n");
+  dev_.device().set_http_listening({http(), 41234});
+  EXPECT_EQ(exec("do show ip http server status").output,
+            "HTTP server status: Enabled\n"
+            "HTTP server port: 41234\n"
+            "HTTP server bind address: 127.0.0.1\n");
+  // Exec mode too.
+  EXPECT_TRUE(exec("end").ok);
+  EXPECT_EQ(exec("show ip http server status").output,
+            "HTTP server status: Enabled\n"
+            "HTTP server port: 41234\n"
+            "HTTP server bind address: 127.0.0.1\n");
+  EXPECT_TRUE(exec("configure terminal").ok);
+
+  // New settings: not listening until the front end has moved the listener.
+  EXPECT_TRUE(exec("ip http port 8080").ok);
+  EXPECT_EQ(exec("do show ip http server status").output,
+            "HTTP server status: Enabled\n"
+            "HTTP server port: 8080, not listening\n"
+            "HTTP server bind address: 127.0.0.1\n");
+  dev_.device().set_http_listening({http(), 8080});
+  EXPECT_EQ(exec("do show ip http server status").output,
+            "HTTP server status: Enabled\n"
+            "HTTP server port: 8080\n"
+            "HTTP server bind address: 127.0.0.1\n");
+  EXPECT_TRUE(exec("no ip http bind-address").ok);
+  EXPECT_EQ(exec("do show ip http server status").output,
+            "HTTP server status: Enabled\n"
+            "HTTP server port: 8080, not listening\n"
+            "HTTP server bind address: all addresses\n");
+  EXPECT_TRUE(exec("no ip http server").ok);
+  dev_.device().set_http_listening({});
+  EXPECT_EQ(exec("do show ip http server status").output,
+            "HTTP server status: Disabled\n"
+            "HTTP server port: 8080\n"
+            "HTTP server bind address: all addresses\n");
+}
+
+TEST_F(HttpCommandsTest, ShowStatusBadInput) {
+  EXPECT_FALSE(exec("do show ip http server statu x").ok);
+  EXPECT_EQ(exec("do show ip http server").output, "% Incomplete command.\n");
 }
 
 TEST_F(HttpCommandsTest, BindAddress) {
