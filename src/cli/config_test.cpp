@@ -73,9 +73,7 @@ struct Configured {
     register_config_commands(table);
     add_fake_server_area(table, state);
   }
-  std::string body() {
-    return running_config(table, dev.device());
-  }
+  std::string body() { return running_config(table, dev.device()); }
 };
 
 TEST(ConfigText, SeparatorsAndIndentation) {
@@ -220,9 +218,7 @@ class PasswordConfigTest : public ::testing::Test {
   LoadResult load(testing::TempDevice& dev, std::string_view text) {
     return load_config(table_, dev.device(), text);
   }
-  std::string body(testing::TempDevice& dev) {
-    return running_config(table_, dev.device());
-  }
+  std::string body(testing::TempDevice& dev) { return running_config(table_, dev.device()); }
   CommandTable table_;
 };
 

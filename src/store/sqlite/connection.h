@@ -54,7 +54,7 @@ class Connection {
   Status init_schema();
 
   mutable Mutex mu_;
-  Db db_;                          // declared before sql_: the statements are finalised first
+  Db db_;  // declared before sql_: the statements are finalised first
   Statements sql_ GUARDED_BY(mu_);
 };
 
