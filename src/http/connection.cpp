@@ -32,7 +32,10 @@ constexpr std::size_t kReadChunk = 16 << 10;
 // body somewhat over the limit before it reads to get the answer rather than a reset;
 // a client that keeps sending past it is cut off (on Linux it can still read the answer
 // after its send fails), so refusing a huge body costs little.
-constexpr std::size_t kMaxDrainBytes = 64 << 10;
+// Enough for any body a SCEP client could mean to send, so that its 413 reaches it even
+// when it writes everything before reading: closing on unread data resets the connection,
+// and the reset can discard the answer on the client's side.
+constexpr std::size_t kMaxDrainBytes = 4 << 20;
 constexpr auto kMaxDrainTime = std::chrono::seconds(2);
 
 // Formatting the date on every response shows up in profiles; it changes once a second.
