@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
 
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
@@ -413,16 +412,13 @@ TEST(CsrLimits, ExtensionCountAndDuplicates) {
   r = Csr::parse(signed_request(exts));
   EXPECT_EQ(message_of(r), "the request asks for the extension 1.3.6.1.4.1.99999.3 twice");
 
-  // Many copies of one extension: refused by the count, in linear time.
+  // Many copies of one extension: refused by the count, before any duplicate check.
   std::vector<Ptr<X509_EXTENSION>> copies;
   for (int i = 0; i < 1000; ++i) copies.push_back(unknown_ext(1));
   const std::string many = signed_request(copies);
   ASSERT_LE(many.size(), kMaxCsrDerBytes);
-  const auto start = std::chrono::steady_clock::now();
   r = Csr::parse(many);
-  const auto took = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(message_of(r), "the request asks for 1000 extensions; at most 32 are accepted");
-  EXPECT_LT(took, std::chrono::milliseconds(200));
 
   // A second extension request attribute would be ignored by OpenSSL: refused.
   std::vector<Ptr<X509_EXTENSION>> one;
