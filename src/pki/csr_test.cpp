@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 
-
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 
