@@ -80,7 +80,7 @@ class FakeShellSession final : public cli::ShellSession {
       return {"sent " + std::to_string(n) + "\n"};
     }
     if (cmd == "sleep" && w.size() > 1) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::stoi(w[1])));
+      sleep_for(std::chrono::milliseconds(std::stoi(w[1])));
       return {"slept\n"};
     }
     return {"% Invalid input detected at '^' marker.\n", false};
@@ -193,6 +193,8 @@ class FakeShellSession final : public cli::ShellSession {
     return {};
   }
 
+  void sleep_for(std::chrono::milliseconds ms);  // counted in FakeSessionHub::sleeping()
+
   FakeSessionHub& hub_;
   int id_;
   std::string mode_;  // "", "config", "cs-server"
@@ -209,6 +211,8 @@ class FakeSessionHub {
   }
   int created() const { return next_id_.load(); }
   int live() const { return live_.load(); }
+  // Sessions inside a `sleep` line right now.
+  int sleeping() const { return sleeping_.load(); }
   // Sends `text` as async output of every live session.
   void broadcast(std::string_view text) {
     MutexLock lock(mu_);
@@ -219,6 +223,7 @@ class FakeSessionHub {
   friend class FakeShellSession;
   std::atomic<int> next_id_{0};
   std::atomic<int> live_{0};
+  std::atomic<int> sleeping_{0};
   Mutex mu_;
   std::map<int, FakeShellSession*> sessions_ GUARDED_BY(mu_);
 };
@@ -227,6 +232,12 @@ inline FakeShellSession::FakeShellSession(FakeSessionHub& hub, int id) : hub_(hu
   MutexLock lock(hub_.mu_);
   hub_.sessions_[id_] = this;
   hub_.live_.fetch_add(1);
+}
+
+inline void FakeShellSession::sleep_for(std::chrono::milliseconds ms) {
+  hub_.sleeping_.fetch_add(1);
+  std::this_thread::sleep_for(ms);
+  hub_.sleeping_.fetch_sub(1);
 }
 
 inline FakeShellSession::~FakeShellSession() {

@@ -84,8 +84,7 @@ TEST_F(BatchRunnerTest, NoDaemonGivesStatusTwo) {
 
 TEST_F(BatchRunnerTest, DaemonGoingAwayGivesStatusTwo) {
   std::thread stopper([&] {
-    ASSERT_TRUE(wait_until([&] { return hub_.live() == 1; }));
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // into "sleep 400"
+    ASSERT_TRUE(wait_until([&] { return hub_.sleeping() == 1; }));  // inside "sleep 400"
     server_->stop();
   });
   Outcome r = run({"echo a", "sleep 400", "echo b"});
