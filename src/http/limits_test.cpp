@@ -22,36 +22,7 @@ using testing::get_request;
 using testing::RawClient;
 using testing::RawResponse;
 
-// Heavy handlers wait here until the test opens it.
-class Gate {
- public:
-  void pass() {
-    std::unique_lock<std::mutex> lock(mu_);
-    ++entered_;
-    cv_.notify_all();
-    cv_.wait(lock, [&] { return open_; });
-  }
-  void open() {
-    std::lock_guard<std::mutex> lock(mu_);
-    open_ = true;
-    cv_.notify_all();
-  }
-  // Waits until `n` handlers have entered.
-  void wait_entered(int n) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return entered_ >= n; });
-  }
-  int entered() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return entered_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int entered_ = 0;
-  bool open_ = false;
-};
+using testing::Gate;
 
 // Polls `pred` until it holds; the bound is only a safety net against a hung test.
 template <class Pred>
@@ -223,7 +194,7 @@ TEST_F(LimitsTest, FullHeavyQueueIsRefusedAtOnceWhileLightIsServed) {
   // One heavy request runs (and blocks), one waits.
   RawClient running = connect(), waiting = connect();
   ASSERT_TRUE(running.send(get_request("/heavy")));
-  gate_.wait_entered(1);
+  ASSERT_TRUE(gate_.wait_entered(1));
   ASSERT_TRUE(waiting.send(get_request("/heavy")));
   ASSERT_TRUE(wait_until([&] { return server_->stats().heavy_queued == 1; }));
 
@@ -266,7 +237,7 @@ TEST_F(LimitsTest, WithoutPredicateEveryRequestIsHeavy) {
   start(options);
   RawClient running = connect();
   ASSERT_TRUE(running.send(get_request("/heavy")));
-  gate_.wait_entered(1);
+  ASSERT_TRUE(gate_.wait_entered(1));
   RawClient other = connect();
   auto r = ask(other, "/light");
   ASSERT_TRUE(r.has_value());
@@ -283,7 +254,7 @@ TEST_F(LimitsTest, HeavyRequestPastItsDeadlineIsNotRun) {
   start(options);
   RawClient running = connect(), late = connect();
   ASSERT_TRUE(running.send(get_request("/heavy")));
-  gate_.wait_entered(1);
+  ASSERT_TRUE(gate_.wait_entered(1));
   ASSERT_TRUE(late.send(get_request("/heavy")));
   ASSERT_TRUE(wait_until([&] { return server_->stats().heavy_queued == 1; }));
   std::this_thread::sleep_for(milliseconds(60));  // at least the deadline, queued

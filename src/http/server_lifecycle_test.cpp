@@ -28,36 +28,7 @@ using testing::RawClient;
 // A deadline against a hung test, never a measure of speed.
 constexpr milliseconds kPatience{30'000};
 
-// "/gated" handlers wait here until the test opens it.
-class Gate {
- public:
-  void pass() {
-    std::unique_lock<std::mutex> lock(mu_);
-    ++entered_;
-    cv_.notify_all();
-    cv_.wait(lock, [&] { return open_; });
-    ++left_;
-    cv_.notify_all();
-  }
-  void open() {
-    std::lock_guard<std::mutex> lock(mu_);
-    open_ = true;
-    cv_.notify_all();
-  }
-  // Waits until `n` handlers have entered (or left, with `left`).
-  bool wait_entered(int n, bool left = false) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, kPatience, [&] { return (left ? left_ : entered_) >= n; });
-  }
-  bool wait_left(int n) { return wait_entered(n, /*left=*/true); }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int entered_ = 0;
-  int left_ = 0;
-  bool open_ = false;
-};
+using testing::Gate;
 
 Handler test_handler(std::shared_ptr<Gate> gate = std::make_shared<Gate>()) {
   Router router;

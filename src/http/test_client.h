@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +22,46 @@
 #include <vector>
 
 namespace scepter::http::testing {
+
+// Handlers of a test server wait in pass() until the test opens the gate; the test waits
+// for them to enter or leave. Waits give up after 30 s (a hung test, never a measure of
+// speed) and say whether the event happened.
+class Gate {
+ public:
+  static constexpr std::chrono::milliseconds kPatience{30'000};
+
+  void pass() {
+    std::unique_lock<std::mutex> lock(mu_);
+    ++entered_;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return open_; });
+    ++left_;
+    cv_.notify_all();
+  }
+  void open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  bool wait_entered(int n) { return wait_count(entered_, n); }
+  bool wait_left(int n) { return wait_count(left_, n); }
+  int entered() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return entered_;
+  }
+
+ private:
+  bool wait_count(const int& count, int n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, kPatience, [&] { return count >= n; });
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int entered_ = 0;
+  int left_ = 0;
+  bool open_ = false;
+};
 
 struct RawResponse {
   std::string status_line;  // "HTTP/1.1 200 OK"
