@@ -28,13 +28,10 @@ namespace {
 
 constexpr std::size_t kReadChunk = 16 << 10;
 // After an error answer (413, 431, 400, 429) the connection reads and drops at most this
-// much of what the client still sends, then closes. Enough for a client that sends a
-// body somewhat over the limit before it reads to get the answer rather than a reset;
-// a client that keeps sending past it is cut off (on Linux it can still read the answer
-// after its send fails), so refusing a huge body costs little.
-// Enough for any body a SCEP client could mean to send, so that its 413 reaches it even
-// when it writes everything before reading: closing on unread data resets the connection,
-// and the reset can discard the answer on the client's side.
+// much of what the client still sends, then closes. Enough for any body a SCEP client
+// could mean to send, so that its 413 reaches it even when it writes everything before
+// reading: closing on unread data resets the connection, and the reset can discard the
+// answer on the client's side. A client that keeps sending past it is cut off.
 constexpr std::size_t kMaxDrainBytes = 4 << 20;
 constexpr auto kMaxDrainTime = std::chrono::seconds(2);
 

@@ -13,8 +13,8 @@
 // when a client or the server is over a limit (503 or 429 with Retry-After; see
 // ServerOptions). A declared Content-Length over the limit is refused as soon as the
 // header is in, without reading the body; before closing, the server reads and drops at
-// most 64 KiB of what the client still sends (enough for a client that writes a body
-// somewhat over the limit before it reads to get the answer, not a reset). A Handler
+// most 4 MiB (for at most 2 s) of what the client still sends, so that a client that
+// writes its whole body before it reads gets the answer, not a reset. A Handler
 // that throws yields 500; the server keeps running. Connections that trickle bytes are
 // cut off by the read timeout.
 //
@@ -191,7 +191,7 @@ struct ServerStats {
   std::uint64_t bad_requests = 0;      // answered 400/413/431 by the server itself
   std::uint64_t timeouts = 0;          // connections closed by a read/idle/write timeout
   std::uint64_t bytes_drained = 0;     // read and dropped after an answer of the server's own
-                                       // (400/413/431/429): at most 64 KiB per connection
+                                       // (400/413/431/429): at most 4 MiB per connection
   // Refusals, each answered with Retry-After and not passed to the handler.
   std::uint64_t connections_rejected_per_address = 0;  // over max_connections_per_address
   std::uint64_t requests_rate_limited = 0;             // 429: over the per-address rate

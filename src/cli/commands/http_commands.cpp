@@ -58,9 +58,6 @@ CmdResult http_bind_address(Context& ctx, const Args& a) {
   return {};
 }
 
-// Port and address come before `ip http server`, so that a configuration being loaded
-// starts the server with its final settings. Like every writer, it leaves defaults out:
-// the server is off by default in scepterd, so "no ip http server" is not printed.
 // IOS's first lines of `show ip http server status`, with the port actually bound, and the
 // bind address (a Scepter setting). While the listener does not (yet) serve the current
 // settings, the configured port is shown with "not listening".
@@ -79,6 +76,9 @@ CmdResult show_http_server_status(Context& ctx, const Args&) {
   return {};
 }
 
+// Port and address come before `ip http server`, so that a configuration being loaded
+// starts the server with its final settings. Like every writer, it leaves defaults out:
+// the server is off by default in scepterd, so "no ip http server" is not printed.
 void write_http(ca::Device& device, ConfigText& out) {
   const ca::HttpConfig http = device.http();
   if (http.port != kDefaultPort) out.line(fmt::format("ip http port {}", http.port));

@@ -65,22 +65,22 @@ TEST_F(HttpCommandsTest, PortZeroIsAnyFreePort) {
   EXPECT_NE(session_->help("ip http port ").find("0: any free port"), std::string::npos);
 }
 
+// What `show ip http server status` prints.
+std::string status(std::string_view state, std::string_view port, std::string_view bind) {
+  return fmt::format("HTTP server status: {}\nHTTP server port: {}\nHTTP server bind address: {}\n",
+                     state, port, bind);
+}
+
 TEST_F(HttpCommandsTest, ShowStatusDisabled) {
   EXPECT_EQ(exec("do show ip http server status").output,
-            "HTTP server status: Disabled\n"
-            "HTTP server port: 80\n"
-            "HTTP server bind address: all addresses\n");
+            status("Disabled", "80", "all addresses"));
   EXPECT_TRUE(exec("ip http port 0").ok);
   EXPECT_EQ(exec("do show ip http server status").output,
-            "HTTP server status: Disabled\n"
-            "HTTP server port: 0 (any free port)\n"
-            "HTTP server bind address: all addresses\n");
+            status("Disabled", "0 (any free port)", "all addresses"));
   // A listener still up for settings that are no longer current does not count.
   dev_.device().set_http_listening({http(), 4242});
   EXPECT_EQ(exec("do show ip http server status").output,
-            "HTTP server status: Disabled\n"
-            "HTTP server port: 0 (any free port)\n"
-            "HTTP server bind address: all addresses\n");
+            status("Disabled", "0 (any free port)", "all addresses"));
 }
 
 // The port shown is the one the front end bound, once it serves the current settings.
@@ -89,44 +89,27 @@ TEST_F(HttpCommandsTest, ShowStatusShowsTheBoundPort) {
   EXPECT_TRUE(exec("ip http bind-address 127.0.0.1").ok);
   EXPECT_TRUE(exec("ip http server").ok);
   EXPECT_EQ(exec("do show ip http server status").output,
-            "HTTP server status: Enabled\n"
-            "HTTP server port: 0 (any free port), not listening\n"
-            "HTTP server bind address: 127.0.0.1\n");
+            status("Enabled", "0 (any free port), not listening", "127.0.0.1"));
   dev_.device().set_http_listening({http(), 41234});
-  EXPECT_EQ(exec("do show ip http server status").output,
-            "HTTP server status: Enabled\n"
-            "HTTP server port: 41234\n"
-            "HTTP server bind address: 127.0.0.1\n");
+  EXPECT_EQ(exec("do show ip http server status").output, status("Enabled", "41234", "127.0.0.1"));
   // Exec mode too.
   EXPECT_TRUE(exec("end").ok);
-  EXPECT_EQ(exec("show ip http server status").output,
-            "HTTP server status: Enabled\n"
-            "HTTP server port: 41234\n"
-            "HTTP server bind address: 127.0.0.1\n");
+  EXPECT_EQ(exec("show ip http server status").output, status("Enabled", "41234", "127.0.0.1"));
   EXPECT_TRUE(exec("configure terminal").ok);
 
   // New settings: not listening until the front end has moved the listener.
   EXPECT_TRUE(exec("ip http port 8080").ok);
   EXPECT_EQ(exec("do show ip http server status").output,
-            "HTTP server status: Enabled\n"
-            "HTTP server port: 8080, not listening\n"
-            "HTTP server bind address: 127.0.0.1\n");
+            status("Enabled", "8080, not listening", "127.0.0.1"));
   dev_.device().set_http_listening({http(), 8080});
-  EXPECT_EQ(exec("do show ip http server status").output,
-            "HTTP server status: Enabled\n"
-            "HTTP server port: 8080\n"
-            "HTTP server bind address: 127.0.0.1\n");
+  EXPECT_EQ(exec("do show ip http server status").output, status("Enabled", "8080", "127.0.0.1"));
   EXPECT_TRUE(exec("no ip http bind-address").ok);
   EXPECT_EQ(exec("do show ip http server status").output,
-            "HTTP server status: Enabled\n"
-            "HTTP server port: 8080, not listening\n"
-            "HTTP server bind address: all addresses\n");
+            status("Enabled", "8080, not listening", "all addresses"));
   EXPECT_TRUE(exec("no ip http server").ok);
   dev_.device().set_http_listening({});
   EXPECT_EQ(exec("do show ip http server status").output,
-            "HTTP server status: Disabled\n"
-            "HTTP server port: 8080\n"
-            "HTTP server bind address: all addresses\n");
+            status("Disabled", "8080", "all addresses"));
 }
 
 TEST_F(HttpCommandsTest, ShowStatusBadInput) {
