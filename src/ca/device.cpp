@@ -31,6 +31,8 @@ Result<std::unique_ptr<Device>> Device::create(DeviceOptions options, SettableCl
   std::unique_ptr<Device> device(new Device(std::move(options), clock));
   ASSIGN_OR_RETURN(device->keys_, KeyStore::open(device->nvram_dir() + "/private-keys",
                                                  device->options_.master_passphrase));
+  device->enrollment_ = std::make_unique<TrustpointClient>(
+      *device->keys_, clock, device->nvram_dir(), device->options_.upstream);
   // The clock offset set by `clock set` survives restarts, as a router's calendar does.
   auto saved = fs::read_file(device->nvram_dir() + "/" + std::string(kClockFile));
   if (saved.has_value()) {
@@ -114,6 +116,7 @@ Status Device::delete_server(const std::string& label) {
     trustpoints_.erase(label);
   }
   server->shutdown();
+  RETURN_IF_ERROR(enrollment_->forget(label));
   RETURN_IF_ERROR(fs::remove_file(nvram_dir() + "/" + label + "#1CA.cer"));
   if (keys_->get(label).has_value()) RETURN_IF_ERROR(keys_->remove(label));
   return ok_status();
@@ -161,11 +164,14 @@ Status Device::remove_trustpoint(const std::string& name) {
     return permission_denied("trustpoint " + name + " is used by certificate server " + name);
   }
   trustpoints_.erase(it);
-  return ok_status();
+  // The certificates it received go with it (IOS: "will destroy all certificates
+  // received from the related Certificate Authority").
+  return enrollment_->forget(name);
 }
 
 void Device::tick() {
   for (const auto& s : servers()) s->tick();
+  enrollment_->tick([this](const std::string& name) { return trustpoint(name); });
 }
 
 Result<std::string> Device::resolve_local_url(std::string_view url) const {

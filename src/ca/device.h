@@ -35,6 +35,8 @@
 
 #include "ca/certificate_server.h"
 #include "ca/keystore.h"
+#include "ca/trustpoint_client.h"
+#include "ca/upstream_ca.h"
 #include "common/clock.h"
 #include "common/mutex.h"
 #include "common/status.h"
@@ -46,6 +48,8 @@ struct DeviceOptions {
   std::string nvram_dir;          // plays the router's NVRAM; startup-config lives here
   std::string flash_dir;          // `flash:`; default <nvram_dir>/../flash
   std::string master_passphrase;  // encrypts private keys at rest
+  // scepterd's SCEP client, for trustpoints that enrol (null: enrolment is refused).
+  std::shared_ptr<UpstreamCa> upstream = nullptr;
 };
 
 // `crypto pki trustpoint NAME`. A certificate server creates one with its own label.
@@ -57,6 +61,7 @@ struct TrustpointConfig {
   int retry_count = 0;           // 0: not configured
   std::string subject_name;
   std::string rsakeypair;
+  int rsakeypair_bits = 0;  // the size a key generated at enrolment gets (0: 2048)
   std::optional<pki::Hash> hash;
   std::string revocation_check;  // "", "crl", "none", "ocsp"
 };
@@ -86,6 +91,8 @@ class Device {
   std::string startup_config_path() const { return options_.nvram_dir + "/startup-config"; }
 
   KeyStore& keys() { return *keys_; }
+  // The trustpoints' side as SCEP clients: authentication, enrolment, polling.
+  TrustpointClient& enrollment() { return *enrollment_; }
 
   // Certificate servers by label.
   std::shared_ptr<CertificateServer> server(const std::string& label) const;
@@ -123,7 +130,8 @@ class Device {
   HttpListening http_listening() const;
   void set_http_listening(HttpListening listening);
 
-  // Timers of every server; the daemon calls it about once a second.
+  // Timers of every server and every trustpoint's polling; the daemon calls it about once
+  // a second.
   void tick();
 
   // Resolves an IOS file-system URL to a local path: "nvram:x" -> <nvram>/x,
@@ -140,7 +148,8 @@ class Device {
   std::string hostname_ GUARDED_BY(hostname_mu_) = "Router";
   // set_clock(): the clock's offset is atomic; this keeps the offset file in step with it.
   Mutex clock_mu_;
-  std::unique_ptr<KeyStore> keys_;  // set by create(), then never changed
+  std::unique_ptr<KeyStore> keys_;                // set by create(), then never changed
+  std::unique_ptr<TrustpointClient> enrollment_;  // likewise
   mutable Mutex servers_mu_ ACQUIRED_BEFORE(trustpoints_mu_);
   std::map<std::string, std::shared_ptr<CertificateServer>> servers_ GUARDED_BY(servers_mu_);
   mutable Mutex trustpoints_mu_;

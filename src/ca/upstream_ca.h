@@ -29,15 +29,15 @@ namespace scepter::ca {
 // GetCACaps, one flag per capability the upstream announced (case ignored, as RFC 8894
 // §3.5.2 says). An upstream that answers GetCACaps with an HTTP error has none.
 struct UpstreamCaps {
-  bool post = false;              // POSTPKIOperation
-  bool renewal = false;           // Renewal
-  bool get_next_ca_cert = false;  // GetNextCACert
-  bool aes = false;               // AES
-  bool des3 = false;              // DES3
-  bool sha1 = false;              // SHA-1
-  bool sha256 = false;            // SHA-256
-  bool sha512 = false;            // SHA-512
-  bool scep_standard = false;     // SCEPStandard (implies AES, POST, SHA-256)
+  bool post = false;                   // POSTPKIOperation
+  bool renewal = false;                // Renewal
+  bool get_next_ca_cert = false;       // GetNextCACert
+  bool aes = false;                    // AES
+  bool des3 = false;                   // DES3
+  bool sha1 = false;                   // SHA-1
+  bool sha256 = false;                 // SHA-256
+  bool sha512 = false;                 // SHA-512
+  bool scep_standard = false;          // SCEPStandard (implies AES, POST, SHA-256)
   std::vector<std::string> announced;  // every line, as sent (for the debug trace)
 };
 
@@ -55,7 +55,9 @@ struct UpstreamCertificates {
 
   const pki::Certificate& issuing_ca() const { return ca_chain.front(); }
   // Whom a PKIOperation is encrypted to, and whose signature a CertRep must carry.
-  const pki::Certificate& recipient() const { return ra_encrypter ? *ra_encrypter : ca_chain.front(); }
+  const pki::Certificate& recipient() const {
+    return ra_encrypter ? *ra_encrypter : ca_chain.front();
+  }
   const pki::Certificate& reply_signer() const { return ra_signer ? *ra_signer : ca_chain.front(); }
   // The certificate the operator accepts in `crypto pki authenticate`: the root of what
   // was sent (the last of ca_chain).
@@ -65,16 +67,19 @@ struct UpstreamCertificates {
 // One PKIOperation.
 struct UpstreamRequest {
   enum class Kind { kPkcsReq, kRenewalReq, kCertPoll };
-  std::string url;    // the trustpoint's `enrollment url` (http://host[:port][/path])
+  std::string url;  // the trustpoint's `enrollment url` (http://host[:port][/path])
   Kind kind = Kind::kPkcsReq;
   // The PKCS#10 (DER). For kCertPoll, the request being polled: its subject goes into the
   // IssuerAndSubject with the issuing CA's name.
   std::string csr_der;
   std::string transaction_id;  // the same for a request and all its polls
-  // Signs the message: a throw-away self-signed certificate for a first enrolment, the
-  // current certificate for a renewal or when an RA forwards. The key opens the reply.
-  pki::Certificate signer_cert;
-  pki::Key signer_key;
+  // Signs the message and opens the reply (required; optional only because pki::Key has
+  // no empty state).
+  std::optional<pki::Key> signer_key;
+  // The certificate that signs: the current one for a renewal, or the RA's when an RA
+  // forwards. Absent for a first enrolment: the implementation makes a throw-away
+  // self-signed certificate for signer_key with the request's subject, as clients do.
+  std::optional<pki::Certificate> signer_cert;
   UpstreamCertificates upstream;  // as authenticated
   UpstreamCaps caps;              // chooses POST or GET, the cipher and the digest
 };

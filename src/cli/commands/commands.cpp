@@ -17,6 +17,7 @@ void register_all_commands(CommandTable& t) {
   register_pki_import_commands(t);
   register_key_commands(t);
   register_trustpoint_commands(t);
+  register_enroll_commands(t);
   register_http_commands(t);
 }
 

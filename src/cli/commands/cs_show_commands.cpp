@@ -5,6 +5,7 @@
 
 #include "ca/device.h"
 #include "cli/commands/cs_commands.h"
+#include "cli/commands/more_commands.h"
 #include "cli/context.h"
 #include "common/fs.h"
 #include "pki/digest.h"
@@ -189,6 +190,7 @@ CmdResult show_certificates(Context& ctx, const Args& a) {
     ctx.printf("  Associated Trustpoints: {} \n", server->label());
     ctx.printf("  Storage: nvram:{}#1CA.cer\n\n", server->label());
   }
+  render_trustpoint_certificates(ctx, a.has("label") ? std::string(a.word("label")) : "");
   return {};
 }
 

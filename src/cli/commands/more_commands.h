@@ -3,6 +3,8 @@
 // certificate server. Each function adds its commands (and config writer, if any) to the
 // table once at start-up; a grammar mistake aborts there, as for every register_*.
 
+#include <string>
+
 #include "cli/command_table.h"
 
 namespace scepter::cli {
@@ -16,6 +18,14 @@ void register_key_commands(CommandTable& t);
 // rsakeypair, hash, revocation-check), show crypto pki trustpoints, and the trustpoint
 // config writer (config_order::kTrustpoints).
 void register_trustpoint_commands(CommandTable& t);
+
+// crypto pki authenticate NAME, crypto pki enroll NAME and no crypto pki enroll NAME
+// (config mode): scepterd as a SCEP client of the trustpoint's CA.
+void register_enroll_commands(CommandTable& t);
+// The trustpoints' own, RA and CA certificates in `show crypto pki certificates` (all
+// trustpoints, or only `name`).
+class Context;
+void render_trustpoint_certificates(Context& ctx, const std::string& name);
 
 // ip http server, ip http port, ip http bind-address, and their config writer
 // (config_order::kHttp).

@@ -59,11 +59,18 @@ class KeyDevice {
 
   void reopen() {
     device_.reset();
-    auto d = ca::Device::create(
-        ca::DeviceOptions{(root_ / "nvram").string(), (root_ / "flash").string(), "master-pass"},
-        clock_);
+    auto d =
+        ca::Device::create(ca::DeviceOptions{(root_ / "nvram").string(), (root_ / "flash").string(),
+                                             "master-pass", upstream_},
+                           clock_);
     ASSERT_TRUE(d.has_value()) << d.error().to_string();
     device_ = std::move(*d);
+  }
+
+  // The SCEP client the device's trustpoints use (none by default); reopens the device.
+  void set_upstream(std::shared_ptr<ca::UpstreamCa> upstream) {
+    upstream_ = std::move(upstream);
+    reopen();
   }
 
   ca::Device& device() { return *device_; }
@@ -73,6 +80,7 @@ class KeyDevice {
  private:
   std::filesystem::path root_;
   SystemClock clock_;
+  std::shared_ptr<ca::UpstreamCa> upstream_;
   std::unique_ptr<ca::Device> device_;
 };
 

@@ -19,6 +19,7 @@
 #include "cli/commands/more_commands.h"
 #include "cli/context.h"
 #include "cli/questions.h"
+#include "common/clock.h"
 #include "pki/certificate.h"
 #include "pki/digest.h"
 #include "pki/name.h"
@@ -43,7 +44,11 @@ std::vector<std::string> trustpoint_lines(const TrustpointConfig& tp) {
   if (tp.retry_count > 0) out.push_back(fmt::format("enrollment retry count {}", tp.retry_count));
   if (!tp.subject_name.empty()) out.push_back("subject-name " + tp.subject_name);
   if (!tp.revocation_check.empty()) out.push_back("revocation-check " + tp.revocation_check);
-  if (!tp.rsakeypair.empty()) out.push_back("rsakeypair " + tp.rsakeypair);
+  if (!tp.rsakeypair.empty()) {
+    out.push_back(tp.rsakeypair_bits > 0
+                      ? fmt::format("rsakeypair {} {}", tp.rsakeypair, tp.rsakeypair_bits)
+                      : "rsakeypair " + tp.rsakeypair);
+  }
   if (tp.hash) out.push_back(fmt::format("hash {}", pki::hash_name(*tp.hash)));
   return out;
 }
@@ -227,16 +232,22 @@ CmdResult subject_name(Context& ctx, const Args& a) {
   return edit_trustpoint(ctx, [&](TrustpointConfig& tp) { tp.subject_name = dn; });
 }
 
-// The key sizes IOS takes here are used when a router generates the pair at enrollment;
-// scepterd does not enroll, so they are accepted and not kept.
+// The size is the one a key generated at enrolment gets (a key that exists keeps its
+// own). The encryption key size of IOS usage-keys is accepted and not used: scepterd
+// enrols one general-purpose key.
 CmdResult rsakeypair(Context& ctx, const Args& a) {
   std::string label(a.word("label"));
   if (!a.has("no")) {
     Status s = ca::KeyStore::check_label(label);
     if (!s.ok()) return ctx.error(fmt::format("Invalid key label {}: {}.", label, s.message()));
+    if (a.has("bits") && a.integer("bits") < 1024) {
+      return ctx.error("Keys of fewer than 1024 bits cannot be enrolled; use 1024 to 4096.");
+    }
   }
-  return edit_trustpoint(ctx,
-                         [&](TrustpointConfig& tp) { tp.rsakeypair = a.has("no") ? "" : label; });
+  return edit_trustpoint(ctx, [&](TrustpointConfig& tp) {
+    tp.rsakeypair = a.has("no") ? "" : label;
+    tp.rsakeypair_bits = !a.has("no") && a.has("bits") ? static_cast<int>(a.integer("bits")) : 0;
+  });
 }
 
 CmdResult set_hash(Context& ctx, const Args& a) {
@@ -268,6 +279,8 @@ std::string key_state(ca::Device& device, const TrustpointConfig& tp) {
 
 void show_trustpoint(Context& ctx, const TrustpointConfig& tp, bool status) {
   auto cert = ca_certificate(ctx.device(), tp.name);
+  const auto enrolled = ctx.device().enrollment().state(tp.name);
+  if (!cert && enrolled && enrolled->ca) cert = enrolled->ca->root();
   ctx.printf("Trustpoint {}:\n", tp.name);
   if (!status) {
     if (!cert) {
@@ -285,10 +298,30 @@ void show_trustpoint(Context& ctx, const TrustpointConfig& tp, bool status) {
     ctx.printf("    Fingerprint MD5: {} \n", pki::ios_fingerprint(cert->md5_fingerprint()));
     ctx.printf("    Fingerprint SHA1: {} \n", pki::ios_fingerprint(cert->sha1_fingerprint()));
   }
+  if (enrolled && enrolled->certificate) {
+    const pki::Certificate& mine = *enrolled->certificate;
+    ctx.print("  Router General Purpose certificate configured:\n");
+    ctx.printf("    Subject Name:\n     {}\n", pki::format_dn_ios(mine.subject()));
+    ctx.printf("    Fingerprint MD5: {} \n", pki::ios_fingerprint(mine.md5_fingerprint()));
+    ctx.printf("    Fingerprint SHA1: {} \n", pki::ios_fingerprint(mine.sha1_fingerprint()));
+  }
+  std::string requests = "None";
+  if (enrolled && enrolled->pending) {
+    requests = enrolled->pending->delivered ? "Pending" : "Pending (not yet received by the CA)";
+  } else if (enrolled && enrolled->certificate) {
+    requests = "Yes";
+  }
   ctx.print("  State:\n");
   ctx.printf("    Keys generated ............. {}\n", key_state(ctx.device(), tp));
   ctx.printf("    Issuing CA authenticated ....... {}\n", cert ? "Yes" : "No");
-  ctx.print("    Certificate request(s) ..... None\n");
+  ctx.printf("    Certificate request(s) ..... {}\n", requests);
+  if (enrolled && enrolled->pending) {
+    ctx.printf("    Next attempt ............... {}\n",
+               format_ios_time(enrolled->pending->next_attempt));
+  }
+  if (enrolled && !enrolled->last_error.empty()) {
+    ctx.printf("    Last error ................. {}\n", enrolled->last_error);
+  }
 }
 
 CmdResult show_trustpoints(Context& ctx, const Args& a) {
@@ -335,6 +368,11 @@ void register_trustpoint_commands(CommandTable& t) {
   t.add(kTp, "[no] rsakeypair WORD$label [(360-4096)$bits] [(360-4096)$encryption_bits]",
         {kNoHelp, "Specify rsakeypair", "Key pair label", "Size of the signature (or general) key",
          "Size of the encryption key"},
+        rsakeypair);
+  // The spelling of the seed's subordinate CA example.
+  t.add(kTp, "[no] rsa keypair WORD$label [(360-4096)$bits] [(360-4096)$encryption_bits]",
+        {kNoHelp, "RSA key pair", "Specify rsakeypair", "Key pair label",
+         "Size of the signature (or general) key", "Size of the encryption key"},
         rsakeypair);
   t.add(kTp, "hash <md5|sha1|sha256|sha384|sha512>$alg",
         {"Hash algorithm for self-signed certificates", "MD5", "SHA-1", "SHA-256", "SHA-384",

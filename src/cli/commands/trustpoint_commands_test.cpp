@@ -67,7 +67,7 @@ TEST_F(TrustpointCommandsTest, SubcommandsAndTheirNoForms) {
                         " enrollment retry count 20\n"
                         " subject-name CN=myra, OU=ioscs RA, O=company, C=us\n"
                         " revocation-check none\n"
-                        " rsakeypair ms2\n"
+                        " rsakeypair ms2 2048\n"
                         " hash sha384\n"
                         "!\n"),
             std::string::npos)

@@ -1,0 +1,146 @@
+#pragma once
+// For ca/ tests only: an UpstreamCa that answers as a CA would, in process. It is a fake
+// because the ca/ tests must drive every answer (PENDING, FAILURE, an unreachable or
+// lying CA) at will; the real SCEP client (scep/upstream_client.h) is tested against a
+// real scepterd over HTTP on 127.0.0.1. Header-only.
+
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "ca/upstream_ca.h"
+#include "common/clock.h"
+#include "common/mutex.h"
+#include "pki/csr.h"
+#include "pki/issuer.h"
+#include "pki/name.h"
+
+namespace scepter::ca::testing {
+
+class FakeUpstream : public UpstreamCa {
+ public:
+  // How the next PKIOperation is answered.
+  enum class Answer { kGrant, kPending, kReject, kDown, kForged };
+
+  FakeUpstream(const pki::Key& ca_key, TimePoint now, const std::string& subject = "CN=upstream")
+      : key_(ca_key) {
+    auto name = pki::parse_dn(subject);
+    auto cert = pki::make_ca_certificate({.subject = name->get(),
+                                          .key = key_,
+                                          .serial = 1,
+                                          .not_before = now - std::chrono::hours(1),
+                                          .not_after = now + std::chrono::days(3650)});
+    ca_.push_back(*cert);
+    now_ = now;
+  }
+
+  const pki::Certificate& ca_cert() const { return ca_.front(); }
+
+  // Answers used in order; when empty, `fallback`.
+  void script(std::initializer_list<Answer> answers) {
+    MutexLock lock(mu_);
+    for (Answer a : answers) answers_.push_back(a);
+  }
+  void set_fallback(Answer a) {
+    MutexLock lock(mu_);
+    fallback_ = a;
+  }
+  std::vector<UpstreamRequest::Kind> kinds() const {
+    MutexLock lock(mu_);
+    return kinds_;
+  }
+  std::vector<std::string> transaction_ids() const {
+    MutexLock lock(mu_);
+    return tids_;
+  }
+  // The last request's PKCS#10.
+  std::string last_csr() const {
+    MutexLock lock(mu_);
+    return last_csr_;
+  }
+  int issued() const {
+    MutexLock lock(mu_);
+    return issued_;
+  }
+
+  Result<UpstreamCaps> get_ca_caps(const std::string&, const std::string&) override {
+    if (down()) return fail(unavailable("cannot reach the fake CA"));
+    UpstreamCaps caps;
+    caps.post = caps.aes = caps.sha256 = caps.renewal = true;
+    caps.announced = {"POSTPKIOperation", "AES", "SHA-256", "Renewal"};
+    return caps;
+  }
+  Result<UpstreamCertificates> get_ca_cert(const std::string&, const std::string&) override {
+    if (down()) return fail(unavailable("cannot reach the fake CA"));
+    UpstreamCertificates out;
+    out.ca_chain = ca_;
+    return out;
+  }
+  Result<UpstreamReply> send(const UpstreamRequest& req) override {
+    Answer a;
+    {
+      MutexLock lock(mu_);
+      kinds_.push_back(req.kind);
+      tids_.push_back(req.transaction_id);
+      last_csr_ = req.csr_der;
+      if (answers_.empty()) {
+        a = fallback_;
+      } else {
+        a = answers_.front();
+        answers_.pop_front();
+      }
+    }
+    UpstreamReply reply;
+    switch (a) {
+      case Answer::kDown:
+        return fail(unavailable("cannot reach 127.0.0.1: Connection refused"));
+      case Answer::kForged:
+        return fail(invalid_argument("the CertRep's signature does not verify"));
+      case Answer::kPending:
+        reply.status = UpstreamReply::Status::kPending;
+        return reply;
+      case Answer::kReject:
+        reply.status = UpstreamReply::Status::kFailure;
+        reply.fail_info = ScepFailInfo::kBadRequest;
+        reply.fail_text = "rejected by the operator";
+        return reply;
+      case Answer::kGrant:
+        break;
+    }
+    auto csr = pki::Csr::parse(req.csr_der);
+    if (!csr.has_value()) return fail(csr.error());
+    MutexLock lock(mu_);
+    auto cert = pki::issue_certificate(
+        {.csr = *csr,
+         .ca_cert = ca_.front(),
+         .ca_key = key_,
+         .serial = pki::SerialNumber{static_cast<std::uint64_t>(100 + issued_)},
+         .not_before = now_,
+         .not_after = now_ + std::chrono::days(365),
+         .allow_ca = true});
+    if (!cert.has_value()) return fail(cert.error());
+    ++issued_;
+    reply.status = UpstreamReply::Status::kSuccess;
+    reply.certificates = {ca_.front(), *cert};
+    return reply;
+  }
+
+ private:
+  bool down() {
+    MutexLock lock(mu_);
+    return fallback_ == Answer::kDown && answers_.empty();
+  }
+
+  pki::Key key_;
+  std::vector<pki::Certificate> ca_;
+  TimePoint now_;
+  mutable Mutex mu_;
+  std::deque<Answer> answers_ GUARDED_BY(mu_);
+  Answer fallback_ GUARDED_BY(mu_) = Answer::kGrant;
+  std::vector<UpstreamRequest::Kind> kinds_ GUARDED_BY(mu_);
+  std::vector<std::string> tids_ GUARDED_BY(mu_);
+  std::string last_csr_ GUARDED_BY(mu_);
+  int issued_ GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace scepter::ca::testing

@@ -1,0 +1,522 @@
+#include "ca/trustpoint_client.h"
+
+#include <openssl/x509v3.h>
+
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "ca/device.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "pki/digest.h"
+#include "pki/encoding.h"
+#include "pki/name.h"
+
+namespace scepter::ca {
+namespace {
+
+using json = nlohmann::json;
+using Status_ = UpstreamReply::Status;
+
+constexpr int kDefaultRetryMinutes = 1;  // IOS: one minute between polls
+
+const char* fail_info_name(ScepFailInfo info) {
+  switch (info) {
+    case ScepFailInfo::kBadAlg:
+      return "badAlg";
+    case ScepFailInfo::kBadMessageCheck:
+      return "badMessageCheck";
+    case ScepFailInfo::kBadRequest:
+      return "badRequest";
+    case ScepFailInfo::kBadTime:
+      return "badTime";
+    case ScepFailInfo::kBadCertId:
+      return "badCertId";
+  }
+  return "badRequest";
+}
+
+std::string pem_of(const pki::Certificate& c) { return c.pem(); }
+
+Result<pki::Certificate> cert_from(const json& j) {
+  if (!j.is_string()) return fail(invalid_argument("a certificate is not a PEM string"));
+  return pki::Certificate::from_pem(j.get<std::string>());
+}
+
+json caps_to_json(const UpstreamCaps& caps) {
+  return json{{"post", caps.post},
+              {"renewal", caps.renewal},
+              {"next_ca", caps.get_next_ca_cert},
+              {"aes", caps.aes},
+              {"des3", caps.des3},
+              {"sha1", caps.sha1},
+              {"sha256", caps.sha256},
+              {"sha512", caps.sha512},
+              {"scep_standard", caps.scep_standard},
+              {"announced", caps.announced}};
+}
+
+UpstreamCaps caps_from_json(const json& j) {
+  UpstreamCaps caps;
+  caps.post = j.value("post", false);
+  caps.renewal = j.value("renewal", false);
+  caps.get_next_ca_cert = j.value("next_ca", false);
+  caps.aes = j.value("aes", false);
+  caps.des3 = j.value("des3", false);
+  caps.sha1 = j.value("sha1", false);
+  caps.sha256 = j.value("sha256", false);
+  caps.sha512 = j.value("sha512", false);
+  caps.scep_standard = j.value("scep_standard", false);
+  caps.announced = j.value("announced", std::vector<std::string>{});
+  return caps;
+}
+
+std::string encode_state(const EnrollmentState& s) {
+  json j = json::object();
+  if (s.ca) {
+    json chain = json::array();
+    for (const auto& c : s.ca->ca_chain) chain.push_back(pem_of(c));
+    j["ca_chain"] = chain;
+    if (s.ca->ra_signer) j["ra_signer"] = pem_of(*s.ca->ra_signer);
+    if (s.ca->ra_encrypter) j["ra_encrypter"] = pem_of(*s.ca->ra_encrypter);
+    j["caps"] = caps_to_json(s.caps);
+  }
+  if (s.certificate) j["certificate"] = pem_of(*s.certificate);
+  if (s.pending) {
+    const auto& p = *s.pending;
+    j["pending"] = json{{"csr", pki::pem_encode("CERTIFICATE REQUEST", p.csr_der)},
+                        {"key", p.key_label},
+                        {"transaction_id", p.transaction_id},
+                        {"fingerprint", p.fingerprint_md5},
+                        {"delivered", p.delivered},
+                        {"renewal", p.renewal},
+                        {"polls", p.polls},
+                        {"next_attempt", to_unix(p.next_attempt)}};
+  }
+  if (!s.last_error.empty()) j["last_error"] = s.last_error;
+  return j.dump(1) + "\n";
+}
+
+Result<EnrollmentState> decode_state(const std::string& text) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return fail(invalid_argument("not a JSON object"));
+  EnrollmentState s;
+  if (j.contains("ca_chain")) {
+    UpstreamCertificates certs;
+    if (!j["ca_chain"].is_array() || j["ca_chain"].empty()) {
+      return fail(invalid_argument("ca_chain is empty"));
+    }
+    for (const auto& c : j["ca_chain"]) {
+      ASSIGN_OR_RETURN(auto cert, cert_from(c));
+      certs.ca_chain.push_back(std::move(cert));
+    }
+    if (j.contains("ra_signer")) {
+      ASSIGN_OR_RETURN(auto cert, cert_from(j["ra_signer"]));
+      certs.ra_signer = std::move(cert);
+    }
+    if (j.contains("ra_encrypter")) {
+      ASSIGN_OR_RETURN(auto cert, cert_from(j["ra_encrypter"]));
+      certs.ra_encrypter = std::move(cert);
+    }
+    s.ca = std::move(certs);
+    if (j.contains("caps")) s.caps = caps_from_json(j["caps"]);
+  }
+  if (j.contains("certificate")) {
+    ASSIGN_OR_RETURN(auto cert, cert_from(j["certificate"]));
+    s.certificate = std::move(cert);
+  }
+  if (j.contains("pending")) {
+    const json& p = j["pending"];
+    if (!p.is_object()) return fail(invalid_argument("pending is not an object"));
+    EnrollmentState::Pending pending;
+    ASSIGN_OR_RETURN(pending.csr_der,
+                     pki::pem_decode(p.value("csr", std::string()), "CERTIFICATE REQUEST"));
+    pending.key_label = p.value("key", std::string());
+    pending.transaction_id = p.value("transaction_id", std::string());
+    pending.fingerprint_md5 = p.value("fingerprint", std::string());
+    pending.delivered = p.value("delivered", false);
+    pending.renewal = p.value("renewal", false);
+    pending.polls = p.value("polls", 0);
+    pending.next_attempt = from_unix(p.value("next_attempt", std::int64_t{0}));
+    if (pending.key_label.empty() || pending.transaction_id.empty()) {
+      return fail(invalid_argument("pending has no key or transactionID"));
+    }
+    s.pending = std::move(pending);
+  }
+  s.last_error = j.value("last_error", std::string());
+  return s;
+}
+
+Result<pki::Ptr<X509_EXTENSION>> make_extension(int nid, const char* value) {
+  pki::Ptr<X509_EXTENSION> ext(X509V3_EXT_conf_nid(nullptr, nullptr, nid, value));
+  if (!ext) return fail(internal_error(fmt::format("cannot make extension {}", value)));
+  return ext;
+}
+
+// The upstream's fingerprints in IOS words, for the trace.
+std::string describe(const pki::Certificate& cert) {
+  return fmt::format("{} (MD5 {})", pki::format_dn_ios(cert.subject()),
+                     pki::ios_fingerprint(cert.md5_fingerprint()));
+}
+
+}  // namespace
+
+Result<std::string> enrollment_subject(const TrustpointConfig& tp, const EnrollOptions& options,
+                                       const std::string& hostname) {
+  if (!options.subject.empty()) return options.subject;
+  // The hostname RDN (with serialNumber and ipaddress when asked) is the most specific,
+  // so it is written first (RFC 4514 order) and ends up last in the DER, as IOS sends it.
+  std::string first;
+  if (options.include_serial) {
+    auto id = fs::read_file("/etc/machine-id");
+    std::string serial = id.has_value() ? id->substr(0, 8) : std::string("00000000");
+    first += "serialNumber=" + serial + "+";
+  }
+  first += "hostname=" + hostname;
+  if (!options.ip_address.empty()) first += "+ipaddress=" + options.ip_address;
+  std::string dn = tp.subject_name.empty() ? first : first + ", " + tp.subject_name;
+  ASSIGN_OR_RETURN(auto name, pki::parse_dn(dn));
+  return pki::format_dn_config(name.get());
+}
+
+TrustpointClient::TrustpointClient(KeyStore& keys, Clock& clock, std::string dir,
+                                   std::shared_ptr<UpstreamCa> upstream)
+    : keys_(keys), clock_(clock), dir_(std::move(dir)), upstream_(std::move(upstream)) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+    const std::string file = entry.path().filename().string();
+    if (!file.ends_with(".tp")) continue;
+    const std::string name = file.substr(0, file.size() - 3);
+    auto text = fs::read_file(entry.path().string());
+    Result<EnrollmentState> state =
+        text.has_value() ? decode_state(*text) : Result<EnrollmentState>(fail(text.error()));
+    if (!state.has_value()) {
+      log::error(
+          "%PKI-3-TRUSTPOINT: the saved state of trustpoint {} cannot be read ({}); it "
+          "starts unauthenticated",
+          name, state.error().message());
+      continue;
+    }
+    MutexLock lock(mu_);
+    states_.emplace(name, std::move(*state));
+  }
+}
+
+TrustpointClient::~TrustpointClient() = default;
+
+std::string TrustpointClient::path_of(const std::string& name) const {
+  return dir_ + "/" + name + ".tp";
+}
+
+Status TrustpointClient::save(const std::string& name, const EnrollmentState& state) const {
+  return fs::write_atomic(path_of(name), encode_state(state), 0600);
+}
+
+bool TrustpointClient::claim(const std::string& name) {
+  MutexLock lock(mu_);
+  return busy_.insert(name).second;
+}
+
+void TrustpointClient::release(const std::string& name) {
+  MutexLock lock(mu_);
+  busy_.erase(name);
+}
+
+Result<TrustpointClient::Fetched> TrustpointClient::fetch_ca(const TrustpointConfig& tp,
+                                                             const std::string& ident) {
+  if (tp.enrollment_url.empty()) {
+    return fail(permission_denied(
+        "You must specify an enrollment URL for this CA before you can authenticate it."));
+  }
+  if (!upstream_) return fail(permission_denied("this scepterd has no SCEP client"));
+  log::trace(log::Category::kPkiTransactions, "CRYPTO_PKI: authenticating trustpoint '{}' at {}",
+             tp.name, tp.enrollment_url);
+  Fetched out;
+  ASSIGN_OR_RETURN(out.caps, upstream_->get_ca_caps(tp.enrollment_url, ident));
+  ASSIGN_OR_RETURN(out.certificates, upstream_->get_ca_cert(tp.enrollment_url, ident));
+  // `enrollment mode ra` says an RA answers: its certificate must be there (IOS fails the
+  // authentication otherwise); without it, an RA certificate is still honoured.
+  if (tp.enrollment_mode_ra && !out.certificates.ra_signer && !out.certificates.ra_encrypter) {
+    return fail(invalid_argument("the trustpoint is in RA mode but the CA sent no RA certificate"));
+  }
+  log::trace(log::Category::kPkiTransactions, "CRYPTO_PKI: CA certificate received: {}",
+             describe(out.certificates.issuing_ca()));
+  return out;
+}
+
+Status TrustpointClient::accept_ca(const std::string& name, const Fetched& fetched) {
+  MutexLock lock(mu_);
+  EnrollmentState next;
+  auto it = states_.find(name);
+  if (it != states_.end() && it->second.ca &&
+      it->second.ca->issuing_ca() == fetched.certificates.issuing_ca()) {
+    next = it->second;  // the same CA again: keep what was enrolled under it
+  }
+  next.ca = fetched.certificates;
+  next.caps = fetched.caps;
+  RETURN_IF_ERROR(save(name, next));
+  states_[name] = std::move(next);
+  log::trace(log::Category::kPkiTransactions, "CRYPTO_PKI: trustpoint {} authentication status = 0",
+             name);
+  return ok_status();
+}
+
+Result<EnrollResult> TrustpointClient::enroll(const TrustpointConfig& tp,
+                                              const EnrollOptions& options,
+                                              const std::string& hostname) {
+  if (!upstream_) return fail(permission_denied("this scepterd has no SCEP client"));
+  const std::string& name = tp.name;
+  {
+    MutexLock lock(mu_);
+    auto it = states_.find(name);
+    if (it == states_.end() || !it->second.ca) {
+      return fail(permission_denied(fmt::format(
+          "You must authenticate the Certificate Authority before you can enroll with it "
+          "(crypto pki authenticate {}).",
+          name)));
+    }
+    if (it->second.pending) {
+      return fail(permission_denied(fmt::format(
+          "A certificate request for trustpoint {} is already waiting for the CA.", name)));
+    }
+  }
+  if (!claim(name)) {
+    return fail(permission_denied(
+        fmt::format("Trustpoint {} is talking to its CA; try again in a moment.", name)));
+  }
+  struct Release {
+    TrustpointClient* self;
+    std::string name;
+    ~Release() { self->release(name); }
+  } release_guard{this, name};
+
+  // The key: the trustpoint's rsakeypair, or the hostname's (IOS).
+  const std::string label = tp.rsakeypair.empty() ? hostname : tp.rsakeypair;
+  std::optional<KeyEntry> key = keys_.get(label);
+  if (!key) {
+    const int bits = tp.rsakeypair_bits > 0 ? tp.rsakeypair_bits : options.key_bits;
+    log::info("% Generating {} bit RSA keys for trustpoint {} (label {})", bits, name, label);
+    ASSIGN_OR_RETURN(pki::Key fresh, pki::Key::generate_rsa(bits));
+    KeyEntry entry{label, std::move(fresh), KeyUsage::kGeneralPurpose, false, clock_.now()};
+    Status put = keys_.put_if_unchanged(entry, std::nullopt);
+    if (!put.ok() && put.code() != Code::kAlreadyExists) return fail(put);
+    key = keys_.get(label);
+    if (!key) return fail(internal_error("the key " + label + " vanished"));
+  }
+
+  ASSIGN_OR_RETURN(std::string dn, enrollment_subject(tp, options, hostname));
+  ASSIGN_OR_RETURN(auto subject, pki::parse_dn(dn));
+  std::vector<pki::Ptr<X509_EXTENSION>> owned;
+  if (options.ca_request) {
+    ASSIGN_OR_RETURN(auto bc, make_extension(NID_basic_constraints, "critical,CA:TRUE"));
+    ASSIGN_OR_RETURN(
+        auto ku, make_extension(NID_key_usage, "critical,digitalSignature,keyCertSign,cRLSign"));
+    owned.push_back(std::move(bc));
+    owned.push_back(std::move(ku));
+  }
+  std::vector<const X509_EXTENSION*> exts;
+  for (const auto& e : owned) exts.push_back(e.get());
+  ASSIGN_OR_RETURN(pki::Csr csr,
+                   pki::make_csr(pki::CsrSpec{.subject = subject.get(),
+                                              .key = key->key,
+                                              .hash = tp.hash.value_or(pki::Hash::kSha256),
+                                              .challenge_password = options.challenge_password,
+                                              .extensions = exts}));
+  ASSIGN_OR_RETURN(std::string nonce, pki::random_bytes(16));
+
+  EnrollmentState::Pending pending;
+  pending.csr_der = csr.der();
+  pending.key_label = label;
+  // A fresh transactionID for every request: re-enrolling with the same key after a
+  // rejection must not be taken for a resend of the refused request.
+  pending.transaction_id = pki::hex_upper(nonce);
+  pending.fingerprint_md5 = csr.md5_fingerprint();
+  pending.next_attempt = clock_.now();
+  {
+    MutexLock lock(mu_);
+    EnrollmentState& s = states_[name];
+    if (s.pending) {
+      return fail(permission_denied(fmt::format(
+          "A certificate request for trustpoint {} is already waiting for the CA.", name)));
+    }
+    s.pending = pending;
+    s.last_error.clear();
+    RETURN_IF_ERROR(save(name, s));
+  }
+  log::trace(log::Category::kPkiTransactions, "CRYPTO_PKI: Certificate Request Fingerprint MD5: {}",
+             pki::ios_fingerprint(pending.fingerprint_md5));
+  EnrollResult result = exchange(tp, name);
+  result.fingerprint_md5 = pending.fingerprint_md5;
+  result.fingerprint_sha1 = pki::hex_upper(pki::digest(pki::Hash::kSha1, csr.der()));
+  return result;
+}
+
+EnrollResult TrustpointClient::exchange(const TrustpointConfig& tp, const std::string& name) {
+  EnrollmentState snapshot;
+  {
+    MutexLock lock(mu_);
+    auto it = states_.find(name);
+    if (it == states_.end() || !it->second.pending || !it->second.ca) return {};
+    snapshot = it->second;
+  }
+  const EnrollmentState::Pending& p = *snapshot.pending;
+  EnrollResult result;
+  UpstreamRequest req;
+  req.url = tp.enrollment_url;
+  req.kind = p.delivered ? UpstreamRequest::Kind::kCertPoll : UpstreamRequest::Kind::kPkcsReq;
+  req.csr_der = p.csr_der;
+  req.transaction_id = p.transaction_id;
+  req.upstream = *snapshot.ca;
+  req.caps = snapshot.caps;
+  std::optional<KeyEntry> key = keys_.get(p.key_label);
+  Result<UpstreamReply> reply = fail(permission_denied(
+      fmt::format("the key {} of the request is gone; enrol again", p.key_label)));
+  if (key) {
+    req.signer_key = key->key;
+    if (p.renewal && snapshot.certificate) req.signer_cert = *snapshot.certificate;
+    log::trace(log::Category::kPkiTransactions, "CRYPTO_PKI: sending {} for trustpoint {} to {}",
+               p.delivered ? "CertPoll" : "PKCSReq", name, tp.enrollment_url);
+    reply = upstream_ ? upstream_->send(req)
+                      : Result<UpstreamReply>(fail(permission_denied("no SCEP client")));
+  }
+
+  bool changed = false;
+  {
+    MutexLock lock(mu_);
+    auto it = states_.find(name);
+    // Cancelled, forgotten or replaced meanwhile: the answer is for nobody.
+    if (it == states_.end() || !it->second.pending ||
+        it->second.pending->transaction_id != p.transaction_id) {
+      result.status = Status_::kFailure;
+      result.error = "the request was cancelled";
+      return result;
+    }
+    EnrollmentState& s = it->second;
+    const int period = tp.retry_period_minutes > 0 ? tp.retry_period_minutes : kDefaultRetryMinutes;
+    auto wait_more = [&](std::string why) {
+      // A CertPoll, or an attempt that failed, is one of the `retry count`; the PENDING
+      // answer to the request itself is not.
+      if (p.delivered || !why.empty()) ++s.pending->polls;
+      s.pending->next_attempt = clock_.now() + std::chrono::minutes(period);
+      if (!why.empty()) s.last_error = std::move(why);
+      if (tp.retry_count > 0 && s.pending->polls >= tp.retry_count) {
+        s.last_error = fmt::format(
+            "no certificate after {} attempts{}; enrol again (crypto pki enroll {})",
+            s.pending->polls, s.last_error.empty() ? "" : " (" + s.last_error + ")", name);
+        s.pending.reset();
+        changed = true;
+        result.status = Status_::kFailure;
+        result.error = s.last_error;
+      }
+    };
+    if (!reply.has_value()) {
+      const Status& err = reply.error();
+      result.status = Status_::kPending;
+      result.error = err.message();
+      wait_more(err.message());
+      log::warn("%PKI-3-POLLCACERT: trustpoint {}: {}", name, err.message());
+    } else if (reply->status == Status_::kPending) {
+      const bool first = !s.pending->delivered;
+      s.pending->delivered = true;
+      if (first) s.last_error.clear();
+      result.status = Status_::kPending;
+      wait_more({});
+      log::trace(log::Category::kPkiTransactions,
+                 "CRYPTO_PKI: status = 102: certificate request pending");
+    } else if (reply->status == Status_::kFailure) {
+      std::string why = "the CA rejected the request";
+      if (reply->fail_info) why += fmt::format(": {}", fail_info_name(*reply->fail_info));
+      if (!reply->fail_text.empty()) why += " (" + reply->fail_text + ")";
+      s.pending.reset();
+      s.last_error = why;
+      changed = true;
+      result.status = Status_::kFailure;
+      result.error = why;
+      log::warn(
+          "%PKI-6-CERTREJECT: Certificate enrollment request for trustpoint {} was "
+          "rejected by the Certificate Authority: {}",
+          name, why);
+    } else {
+      // SUCCESS: ours is the certificate for our key, issued by the CA we authenticated.
+      std::optional<pki::Certificate> mine;
+      for (const pki::Certificate& c : reply->certificates) {
+        auto pub = c.public_key();
+        if (pub.has_value() && key && pub->equals_public(key->key)) mine = c;
+      }
+      if (!mine || !mine->signed_by(s.ca->issuing_ca())) {
+        result.status = Status_::kPending;
+        result.error = mine ? "the certificate received is not signed by the authenticated CA"
+                            : "the reply holds no certificate for our key";
+        wait_more(result.error);
+        log::warn("%PKI-3-CERTRETFAIL: trustpoint {}: {}", name, result.error);
+      } else {
+        s.certificate = mine;
+        s.pending.reset();
+        s.last_error.clear();
+        changed = true;
+        result.status = Status_::kSuccess;
+        result.certificate = mine;
+        log::info(
+            "%PKI-6-CERTRET: Certificate received from Certificate Authority for "
+            "trustpoint {}",
+            name);
+      }
+    }
+    Status saved = save(name, s);
+    if (!saved.ok()) {
+      log::error("%PKI-3-TRUSTPOINT: cannot save the state of trustpoint {}: {}", name,
+                 saved.message());
+    }
+  }
+  if (changed && on_change_) on_change_(name);
+  return result;
+}
+
+Status TrustpointClient::cancel(const std::string& name) {
+  MutexLock lock(mu_);
+  auto it = states_.find(name);
+  if (it == states_.end() || !it->second.pending) {
+    return not_found(fmt::format("Trustpoint {} has no request waiting.", name));
+  }
+  it->second.pending.reset();
+  return save(name, it->second);
+}
+
+void TrustpointClient::tick(
+    const std::function<std::optional<TrustpointConfig>(const std::string&)>& config) {
+  std::vector<std::string> due;
+  {
+    MutexLock lock(mu_);
+    const TimePoint now = clock_.now();
+    for (const auto& [name, s] : states_) {
+      if (s.pending && s.pending->next_attempt <= now && !busy_.count(name)) due.push_back(name);
+    }
+  }
+  for (const std::string& name : due) {
+    std::optional<TrustpointConfig> tp = config(name);
+    if (!tp) {
+      (void)forget(name);
+      continue;
+    }
+    if (!claim(name)) continue;
+    exchange(*tp, name);
+    release(name);
+  }
+}
+
+std::optional<EnrollmentState> TrustpointClient::state(const std::string& name) const {
+  MutexLock lock(mu_);
+  auto it = states_.find(name);
+  if (it == states_.end()) return std::nullopt;
+  return it->second;
+}
+
+Status TrustpointClient::forget(const std::string& name) {
+  MutexLock lock(mu_);
+  states_.erase(name);
+  return fs::remove_file(path_of(name));
+}
+
+}  // namespace scepter::ca

@@ -1,0 +1,147 @@
+#pragma once
+// TrustpointClient: what a router's trustpoint does as a SCEP client of its CA, for every
+// `crypto pki trustpoint` of the device — `crypto pki authenticate` (fetch the CA's
+// certificates, have the operator accept the root's fingerprint), `crypto pki enroll`
+// (a key, a PKCS#10, PKCSReq) and the polling that follows (CertPoll every `enrollment
+// retry period` minutes, at most `enrollment retry count` times). A subordinate CA and an
+// RA obtain their own certificates through it too.
+//
+// State that must outlive a restart is kept per trustpoint in <dir>/<name>.tp (JSON,
+// written atomically after every change): the authenticated certificates, the enrolled
+// certificate, and a request in flight (its PKCS#10, transactionID, poll count and next
+// poll time), so a restart mid-poll goes on polling the same request and never asks twice.
+//
+// Network calls never run under the client's lock: a trustpoint being enrolled or polled
+// is marked busy, and a second enroll of it is refused meanwhile; show reads snapshots.
+// Thread-safe.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "ca/keystore.h"
+#include "ca/upstream_ca.h"
+#include "common/clock.h"
+#include "common/mutex.h"
+#include "common/status.h"
+#include "pki/certificate.h"
+#include "pki/csr.h"
+
+namespace scepter::ca {
+
+struct TrustpointConfig;
+
+// Where a trustpoint stands, for `show crypto pki trustpoints status` and the certificate
+// server that depends on it.
+struct EnrollmentState {
+  std::optional<UpstreamCertificates> ca;  // set by authenticate
+  UpstreamCaps caps;
+  std::optional<pki::Certificate> certificate;  // ours, once the CA granted it
+  // A request the CA has not decided yet.
+  struct Pending {
+    std::string csr_der;
+    std::string key_label;
+    std::string transaction_id;
+    std::string fingerprint_md5;  // of the PKCS#10, as IOS prints it
+    bool delivered = false;       // the CA answered PENDING at least once
+    bool renewal = false;         // signed by the current certificate
+    int polls = 0;                // CertPolls (or resends) after the first answer
+    TimePoint next_attempt{};
+  };
+  std::optional<Pending> pending;
+  // The latest thing that went wrong, for the operator ("cannot reach ...", "the CA
+  // rejected the request: badRequest ..."). Cleared when a certificate arrives.
+  std::string last_error;
+};
+
+// What `crypto pki enroll` (or a server's own enrolment) asks for.
+struct EnrollOptions {
+  std::string challenge_password = {};  // empty: none
+  bool include_serial = false;          // serialNumber in the subject
+  std::string ip_address = {};          // unstructuredAddress in the subject; empty: none
+  // The subject; empty: the trustpoint's subject-name with the hostname, as IOS.
+  std::string subject = {};
+  // A subordinate CA asks for basicConstraints CA:TRUE and keyCertSign+cRLSign.
+  bool ca_request = false;
+  int key_bits = 2048;  // when the key must be generated
+};
+
+// The outcome of one exchange with the CA.
+struct EnrollResult {
+  UpstreamReply::Status status = UpstreamReply::Status::kPending;
+  std::string fingerprint_md5;  // of the request
+  std::string fingerprint_sha1;
+  std::optional<pki::Certificate> certificate;  // kSuccess
+  std::string error;                            // kFailure: why (the CA's words)
+};
+
+class TrustpointClient {
+ public:
+  // Reads the saved state of every trustpoint in `dir`. A file that cannot be read is
+  // logged and skipped (that trustpoint starts unauthenticated), never fatal.
+  TrustpointClient(KeyStore& keys, Clock& clock, std::string dir,
+                   std::shared_ptr<UpstreamCa> upstream);
+  ~TrustpointClient();
+
+  // Called (without the client's lock) after a trustpoint received its certificate or
+  // was refused, e.g. to let a subordinate CA finish enabling. Set once, before use.
+  void on_change(std::function<void(const std::string& name)> fn) { on_change_ = std::move(fn); }
+
+  // `crypto pki authenticate`, step 1: GetCACaps and GetCACert from the trustpoint's
+  // enrollment url. Nothing is stored. kPermissionDenied without an enrollment url or
+  // a SCEP client; the upstream's errors as UpstreamCa says.
+  struct Fetched {
+    UpstreamCaps caps;
+    UpstreamCertificates certificates;
+  };
+  Result<Fetched> fetch_ca(const TrustpointConfig& tp, const std::string& ident);
+  // Step 2: the operator accepted them. Replaces what the trustpoint had (a certificate
+  // enrolled under another CA is dropped with it).
+  Status accept_ca(const std::string& name, const Fetched& fetched);
+
+  // `crypto pki enroll`: builds the request with the trustpoint's key (generated when
+  // missing), sends PKCSReq and records the answer. A PENDING answer or an unreachable
+  // CA leaves the request to tick(). kPermissionDenied when not authenticated, when a
+  // request is already in flight, or without a SCEP client.
+  Result<EnrollResult> enroll(const TrustpointConfig& tp, const EnrollOptions& options,
+                              const std::string& hostname);
+  // Drops a request in flight (`no crypto pki enroll`); the CA is not told.
+  Status cancel(const std::string& name);
+
+  // Polls every request whose time has come. `config` gives a trustpoint's current
+  // configuration (nullopt: removed, so its state is forgotten).
+  void tick(const std::function<std::optional<TrustpointConfig>(const std::string&)>& config);
+
+  std::optional<EnrollmentState> state(const std::string& name) const;
+  // `no crypto pki trustpoint`: forgets the trustpoint's certificates and request.
+  Status forget(const std::string& name);
+
+ private:
+  Status save(const std::string& name, const EnrollmentState& state) const;
+  std::string path_of(const std::string& name) const;
+  // One exchange for `pending`, outside the lock; updates the stored state.
+  EnrollResult exchange(const TrustpointConfig& tp, const std::string& name);
+  bool claim(const std::string& name);
+  void release(const std::string& name);
+
+  KeyStore& keys_;
+  Clock& clock_;
+  const std::string dir_;
+  const std::shared_ptr<UpstreamCa> upstream_;
+  std::function<void(const std::string&)> on_change_;
+
+  mutable Mutex mu_;
+  std::map<std::string, EnrollmentState> states_ GUARDED_BY(mu_);
+  std::set<std::string> busy_ GUARDED_BY(mu_);
+};
+
+// The subject a trustpoint asks for: `subject` when given, else the subject-name
+// followed by hostname= (and serialNumber=, ipaddress= when asked), as IOS builds it.
+Result<std::string> enrollment_subject(const TrustpointConfig& tp, const EnrollOptions& options,
+                                       const std::string& hostname);
+
+}  // namespace scepter::ca

@@ -1,0 +1,167 @@
+// crypto pki authenticate / enroll with their IOS dialogues, against a fake CA (the real
+// SCEP client is tested over HTTP in scep/ and end to end in tests/integration).
+#include <gtest/gtest.h>
+
+#include "ca/fake_upstream.h"
+#include "cli/commands/more_commands_testing.h"
+#include "pki/digest.h"
+
+namespace scepter::cli {
+namespace {
+
+using ca::testing::FakeUpstream;
+
+class EnrollCommandsTest : public testing::MoreCommandsTest {
+ protected:
+  EnrollCommandsTest() {
+    dev_.set_upstream(upstream_);
+    new_session();
+    run("configure terminal\n"
+        "crypto pki trustpoint tp\n"
+        " enrollment url http://127.0.0.1:1\n"
+        " subject-name CN=r1, O=Example\n"
+        " rsakeypair r1key 1024\n"
+        "end");
+  }
+
+  std::string fingerprints() const {
+    const pki::Certificate& ca = upstream_->ca_cert();
+    return "Certificate has the following attributes:\n"
+           "  Fingerprint MD5: " +
+           pki::ios_fingerprint(ca.md5_fingerprint()) +
+           "\n"
+           "  Fingerprint SHA1: " +
+           pki::ios_fingerprint(ca.sha1_fingerprint()) + "\n";
+  }
+
+  std::shared_ptr<FakeUpstream> upstream_ =
+      std::make_shared<FakeUpstream>(*pki::Key::generate_ec(256), SystemClock().now());
+};
+
+TEST_F(EnrollCommandsTest, AuthenticateShowsTheFingerprintAndAsks) {
+  EXPECT_EQ(run("configure terminal\ncrypto pki authenticate tp\nno\nend"),
+            "Router#configure terminal\n"
+            "Enter configuration commands, one per line.  End with CNTL/Z.\n"
+            "Router(config)#crypto pki authenticate tp\n" +
+                fingerprints() +
+                "% Do you accept this certificate? [yes/no]: no\n"
+                "% Certificate not accepted by user.\n"
+                "Router(config)#end\n");
+  EXPECT_FALSE(dev_.device().enrollment().state("tp").has_value());
+  std::string out = run("configure terminal\ncrypto pki authenticate tp\nyes\nend");
+  EXPECT_NE(out.find("[yes/no]: yes\nTrustpoint CA certificate accepted.\n"), std::string::npos)
+      << out;
+  auto state = dev_.device().enrollment().state("tp");
+  ASSERT_TRUE(state && state->ca);
+  EXPECT_EQ(state->ca->issuing_ca(), upstream_->ca_cert());
+}
+
+TEST_F(EnrollCommandsTest, AuthenticateErrors) {
+  EXPECT_EQ(exec("configure terminal").output.empty(), false);
+  EXPECT_EQ(exec("crypto pki authenticate nope").output, "% Trustpoint nope does not exist.\n");
+  run("crypto pki trustpoint bare\nexit");
+  EXPECT_EQ(exec("crypto pki authenticate bare").output,
+            "% You must specify an enrollment URL for this CA before you can authenticate it.\n");
+  upstream_->set_fallback(FakeUpstream::Answer::kDown);
+  EXPECT_EQ(exec("crypto pki authenticate tp").output,
+            "% Error in receiving Certificate Authority certificate: cannot reach the fake CA\n"
+            "% Failed to authenticate the Certificate Authority\n");
+}
+
+TEST_F(EnrollCommandsTest, EnrollDialogueAndCertificate) {
+  run("configure terminal\ncrypto pki authenticate tp\nyes\nend");
+  std::string out =
+      run("configure terminal\n"
+          "crypto pki enroll tp\n"
+          "challenge1\nchallenge1\n"
+          "no\n"  // serial number
+          "yes\n"
+          "192.0.2.7\n"
+          "yes\n"
+          "end");
+  EXPECT_NE(out.find("% Start certificate enrollment ..\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("% The subject name in the certificate will include: CN=r1, O=Example\n"
+                     "% The subject name in the certificate will include: Router\n"
+                     "% Include the router serial number in the subject name? [yes/no]: no\n"
+                     "% Include an IP address in the subject name? [no]: yes\n"
+                     "Enter IP Address[]: 192.0.2.7\n"
+                     "Request certificate from CA? [yes/no]: yes\n"
+                     "% Certificate request sent to Certificate Authority\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("%PKI-6-CERTRET: Certificate received from Certificate Authority\n"),
+            std::string::npos)
+      << out;
+  auto csr = pki::Csr::parse(upstream_->last_csr());
+  ASSERT_TRUE(csr.has_value());
+  EXPECT_EQ(pki::format_dn_ios(csr->subject()),
+            "hostname=Router+ipaddress=192.0.2.7,cn=r1,o=Example");
+  EXPECT_EQ(csr->challenge_password().value_or(""), "challenge1");
+  EXPECT_EQ(csr->key_bits(), 1024);  // rsakeypair r1key 1024: generated at enrolment
+  ASSERT_TRUE(dev_.device().keys().get("r1key").has_value());
+
+  std::string status = exec("show crypto pki trustpoints tp status").output;
+  EXPECT_NE(status.find("  Router General Purpose certificate configured:\n"), std::string::npos)
+      << status;
+  EXPECT_NE(status.find("    Certificate request(s) ..... Yes\n"), std::string::npos) << status;
+  std::string certs = exec("show crypto pki certificates tp").output;
+  EXPECT_NE(certs.find("Certificate\n  Status: Available\n"), std::string::npos) << certs;
+  EXPECT_NE(certs.find("CA Certificate\n  Status: Available\n"), std::string::npos) << certs;
+  EXPECT_NE(certs.find("    hostname=Router+ipaddress=192.0.2.7,cn=r1,o=Example\n"),
+            std::string::npos)
+      << certs;
+
+  // Kept across a restart of the daemon.
+  dev_.reopen();
+  new_session();
+  run("configure terminal\ncrypto pki trustpoint tp\nend");  // the startup-config's part
+  status = exec("show crypto pki trustpoints tp status").output;
+  EXPECT_NE(status.find("    Certificate request(s) ..... Yes\n"), std::string::npos) << status;
+}
+
+TEST_F(EnrollCommandsTest, PendingShowsAndCanBeCancelled) {
+  run("configure terminal\ncrypto pki authenticate tp\nyes\nend");
+  upstream_->script({FakeUpstream::Answer::kPending});
+  std::string out = run("configure terminal\ncrypto pki enroll tp\n\n\nno\n\nyes\nend");
+  EXPECT_NE(out.find("% Enrollment in progress...\n"), std::string::npos) << out;
+  std::string status = exec("show crypto pki trustpoints tp status").output;
+  EXPECT_NE(status.find("    Certificate request(s) ..... Pending\n"), std::string::npos) << status;
+  EXPECT_NE(exec("show crypto pki certificates").output.find("  Status: Pending\n"),
+            std::string::npos);
+  exec("configure terminal");
+  EXPECT_NE(exec("crypto pki enroll tp").output.find("already waiting for the CA"),
+            std::string::npos);
+  EXPECT_EQ(exec("no crypto pki enroll tp").output,
+            "% Enrollment request for trustpoint tp cancelled.\n");
+  EXPECT_EQ(exec("no crypto pki enroll tp").output, "% Trustpoint tp has no request waiting.\n");
+}
+
+TEST_F(EnrollCommandsTest, EnrollNeedsAuthenticationAndRejectionIsReported) {
+  exec("configure terminal");
+  EXPECT_EQ(exec("crypto pki enroll tp").output,
+            "% You must authenticate the Certificate Authority before you can enroll with it "
+            "(crypto pki authenticate tp).\n");
+  run("crypto pki authenticate tp\nyes");
+  upstream_->script({FakeUpstream::Answer::kReject});
+  std::string out = run("crypto pki enroll tp\n\n\nno\n\nyes");
+  EXPECT_NE(out.find("% Certificate enrollment failed: the CA rejected the request: badRequest "
+                     "(rejected by the operator)\n"),
+            std::string::npos)
+      << out;
+  std::string status = exec("do show crypto pki trustpoints tp status").output;
+  EXPECT_NE(status.find("    Last error ................. the CA rejected the request"),
+            std::string::npos)
+      << status;
+}
+
+TEST_F(EnrollCommandsTest, RsaKeypairSpellingsAndSizeInTheRunningConfig) {
+  run("configure terminal\ncrypto pki trustpoint sub\n rsa keypair ms2 2048\nend");
+  EXPECT_NE(exec("show running-config").output.find(" rsakeypair ms2 2048\n"), std::string::npos);
+  EXPECT_EQ(exec("configure terminal").output.empty(), false);
+  run("crypto pki trustpoint sub");
+  EXPECT_EQ(exec("rsakeypair small 512").output,
+            "% Keys of fewer than 1024 bits cannot be enrolled; use 1024 to 4096.\n");
+}
+
+}  // namespace
+}  // namespace scepter::cli
