@@ -75,11 +75,10 @@ Decision decide(const PolicyInput& in, const ServerConfig& cfg) {
   }
   // A certificate for the RA role is the operator's decision alone: neither grant auto,
   // nor a one-time password, nor a certificate of ours (an RA's included) can obtain it.
-  if (in.request == RequestClass::kRa) return pending();
   // So is a subordinate CA: its certificate can issue any certificate under this CA's
-  // name. It waits even under grant auto, and it takes its place among the requests
+  // name. Both wait even under grant auto, and take their place among the requests
   // waiting for the operator.
-  if (in.request == RequestClass::kCa) {
+  if (in.request == RequestClass::kRa || in.request == RequestClass::kCa) {
     if (is_new(in.path) && over_limit(in, cfg)) return too_many(in);
     return pending();
   }

@@ -350,6 +350,17 @@ TEST(RequestPolicy, PendingLimitRefusesNewRequestsOnly) {
   }
   EXPECT_EQ(decide({.path = RequestPath::kPoll, .open_requests = 3}, cfg).verdict,
             Verdict::kPending);
+  // Requests for the RA role wait for the operator, so they count too.
+  const Decision ra = decide({.path = RequestPath::kPkcsReq,
+                              .request = RequestClass::kRa,
+                              .signer = Signer::kSelfSigned,
+                              .open_requests = 3},
+                             cfg);
+  EXPECT_EQ(ra.verdict, Verdict::kReject);
+  EXPECT_EQ(
+      decide({.path = RequestPath::kPoll, .request = RequestClass::kRa, .open_requests = 3}, cfg)
+          .verdict,
+      Verdict::kPending);
   // Requests granted at once are not limited.
   EXPECT_EQ(decide({.path = RequestPath::kPkcsReq,
                     .signer = Signer::kOurs,
