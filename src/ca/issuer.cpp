@@ -41,7 +41,8 @@ Result<store::CertRecord> Issuer::issue(Order order) {
                             .not_before = now,
                             .not_after = not_after,
                             .hash = cfg.hash,
-                            .cdp_url = cfg.cdp_url};
+                            .cdp_url = cfg.cdp_url,
+                            .ca = order.ca};
   if (log::debug_enabled(log::Category::kPkiServer)) {
     // Only while someone watches: the profile is applied again inside issue_certificate().
     for (const std::string& item :

@@ -21,6 +21,7 @@
 #include "pki/certificate.h"
 #include "pki/csr.h"
 #include "pki/key.h"
+#include "pki/profile.h"
 #include "store/store.h"
 
 namespace scepter::ca {
@@ -38,6 +39,9 @@ class Issuer {
     const pki::Csr& csr;                       // the request's parsed PKCS#10
     const ServerConfig& config;                // lifetime, hash, cdp-url
     std::optional<store::Serial> predecessor;  // renewal of this certificate
+    // Set: a subordinate CA certificate (the operator granted a CA request). Its
+    // validity, like any certificate's, ends at the latest with the CA certificate's.
+    std::optional<pki::CaProfile> ca = std::nullopt;
     store::WriteBatch also;  // committed in the same transaction (e.g. the OTP's use)
   };
   Result<store::CertRecord> issue(Order order);

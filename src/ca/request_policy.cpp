@@ -32,14 +32,25 @@ bool is_new(RequestPath p) {
   return p == RequestPath::kManual || p == RequestPath::kPkcsReq || p == RequestPath::kRenewalReq;
 }
 
+bool over_limit(const PolicyInput& in, const ServerConfig& cfg) {
+  return in.open_requests >= static_cast<std::uint64_t>(cfg.max_pending_requests);
+}
+
+Decision too_many(const PolicyInput& in) {
+  return reject(ScepFailInfo::kBadRequest,
+                fmt::format("Too many requests ({}) are waiting for the operator; try again later.",
+                            in.open_requests));
+}
+
 }  // namespace
 
 Decision decide(const PolicyInput& in, const ServerConfig& cfg) {
   // What the request asks for, whoever decides.
-  if (in.request == RequestClass::kCa) {
+  if (in.request == RequestClass::kCa &&
+      (cfg.mode == ServerMode::kRa || cfg.mode == ServerMode::kRaTransparent)) {
     return reject(ScepFailInfo::kBadRequest,
-                  "The request asks for a CA certificate (basicConstraints CA:TRUE); a root "
-                  "certificate server issues end-entity certificates only.");
+                  "The request asks for a CA certificate (basicConstraints CA:TRUE); a "
+                  "certificate server in RA mode issues no CA certificates.");
   }
   if (in.rsa && in.key_bits < cfg.min_rsa_bits) {
     return reject(ScepFailInfo::kBadAlg,
@@ -64,7 +75,13 @@ Decision decide(const PolicyInput& in, const ServerConfig& cfg) {
   }
   // A certificate for the RA role is the operator's decision alone: neither grant auto,
   // nor a one-time password, nor a certificate of ours (an RA's included) can obtain it.
-  if (in.request == RequestClass::kRa) return pending();
+  // So is a subordinate CA: its certificate can issue any certificate under this CA's
+  // name. Both wait even under grant auto, and take their place among the requests
+  // waiting for the operator.
+  if (in.request == RequestClass::kRa || in.request == RequestClass::kCa) {
+    if (is_new(in.path) && over_limit(in, cfg)) return too_many(in);
+    return pending();
+  }
 
   // Renewal: the same identity, vouched for by its own valid certificate.
   if (in.signer == Signer::kOurs && in.same_identity && cfg.renewal_auto) {
@@ -78,12 +95,7 @@ Decision decide(const PolicyInput& in, const ServerConfig& cfg) {
   // Everything else proves nothing about its requester.
   if (cfg.grant == GrantMode::kAuto) return grant();
   if (in.otp && is_new(in.path)) return grant(false, /*otp=*/true);
-  if (is_new(in.path) && in.open_requests >= static_cast<std::uint64_t>(cfg.max_pending_requests)) {
-    return reject(ScepFailInfo::kBadRequest,
-                  fmt::format("Too many requests ({}) are waiting for the operator; try again "
-                              "later.",
-                              in.open_requests));
-  }
+  if (is_new(in.path) && over_limit(in, cfg)) return too_many(in);
   return pending();
 }
 

@@ -41,7 +41,7 @@ enum class Signer {
 enum class RequestClass {
   kEndEntity,  // an ordinary device certificate
   kRa,         // the subject names the RA role (cn= or ou= "ioscs RA")
-  kCa,         // basicConstraints CA:TRUE
+  kCa,         // basicConstraints CA:TRUE: a subordinate CA, granted by the operator only
 };
 
 struct PolicyInput {

@@ -29,17 +29,18 @@ std::vector<std::string> cells(const std::string& line) {
   return out;
 }
 
-// The table of docs/policy.md, between its markers.
-std::vector<std::vector<std::string>> policy_table() {
+// A table of docs/policy.md, between its markers `<!-- NAME:begin -->` and
+// `<!-- NAME:end -->`.
+std::vector<std::vector<std::string>> policy_table(const std::string& name) {
   std::ifstream f(::scepter::testing::source_path("docs/policy.md"));
   EXPECT_TRUE(f.good()) << "docs/policy.md not found";
   std::vector<std::vector<std::string>> rows;
   std::string line;
   bool inside = false;
   while (std::getline(f, line)) {
-    if (line.find("policy-table:begin") != std::string::npos) {
+    if (line.find("<!-- " + name + ":begin -->") != std::string::npos) {
       inside = true;
-    } else if (line.find("policy-table:end") != std::string::npos) {
+    } else if (line.find("<!-- " + name + ":end -->") != std::string::npos) {
       break;
     } else if (inside && line.rfind("|", 0) == 0 && line.find("---") == std::string::npos) {
       rows.push_back(cells(line));
@@ -84,9 +85,10 @@ std::string outcome(const Decision& d) {
   return "?";
 }
 
-TEST(RequestPolicy, EveryCellOfTheDocumentedTable) {
-  const auto rows = policy_table();
-  ASSERT_EQ(rows.size(), 1u + 4 * 7) << "header plus 4 grant modes x 7 signers";
+// Checks every cell of the table `name` against decide() for requests of class `request`.
+void check_table(const std::string& name, RequestClass request) {
+  const auto rows = policy_table(name);
+  ASSERT_EQ(rows.size(), 1u + 4 * 7) << name << ": header plus 4 grant modes x 7 signers";
   const std::vector<std::string> header = rows[0];
   ASSERT_EQ(header.size(), 7u);
   // Column -> path. CertPoll and resend are both a stored request examined again.
@@ -98,17 +100,19 @@ TEST(RequestPolicy, EveryCellOfTheDocumentedTable) {
   int checked = 0;
   for (std::size_t r = 1; r < rows.size(); ++r) {
     const auto& row = rows[r];
-    ASSERT_EQ(row.size(), 7u) << "row " << r;
+    ASSERT_EQ(row.size(), 7u) << name << " row " << r;
     ServerConfig cfg;
     cfg.grant = mode_of(row[0]);
     auto [signer, same] = signer_of(row[1]);
     for (std::size_t c = 2; c < 7; ++c) {
       PolicyInput in;
       in.path = paths.at(header[c]);
+      in.request = request;
       in.signer = signer;
       in.same_identity = same;
       const Decision d = decide(in, cfg);
-      EXPECT_EQ(outcome(d), row[c]) << row[0] << " / " << row[1] << " / " << header[c];
+      EXPECT_EQ(outcome(d), row[c])
+          << name << ": " << row[0] << " / " << row[1] << " / " << header[c];
       if (d.verdict == Verdict::kReject) {
         EXPECT_FALSE(d.reason.empty());
       }
@@ -118,6 +122,14 @@ TEST(RequestPolicy, EveryCellOfTheDocumentedTable) {
   EXPECT_EQ(checked, 4 * 7 * 5);
 }
 
+TEST(RequestPolicy, EveryCellOfTheDocumentedTable) {
+  check_table("policy-table", RequestClass::kEndEntity);
+}
+
+TEST(RequestPolicy, EveryCellOfTheDocumentedCaTable) {
+  check_table("policy-table-ca", RequestClass::kCa);
+}
+
 const GrantMode kModes[] = {GrantMode::kManual, GrantMode::kAuto, GrantMode::kNone,
                             GrantMode::kRaAuto};
 const Signer kSigners[] = {Signer::kSelfSigned, Signer::kOurs,    Signer::kRa,
@@ -125,22 +137,116 @@ const Signer kSigners[] = {Signer::kSelfSigned, Signer::kOurs,    Signer::kRa,
 const RequestPath kPaths[] = {RequestPath::kManual, RequestPath::kPkcsReq, RequestPath::kRenewalReq,
                               RequestPath::kPoll, RequestPath::kShellGrant};
 
-TEST(RequestPolicy, CaRequestsAreRefusedEverywhere) {
+// Neither grant auto, nor grant ra-auto, nor the one-time password, nor a certificate of
+// ours (an RA's included) obtains a CA certificate: only the operator's grant does.
+TEST(RequestPolicy, CaRequestsWaitForTheOperator) {
   for (GrantMode m : kModes) {
     for (Signer s : kSigners) {
       for (RequestPath p : kPaths) {
-        ServerConfig cfg;
-        cfg.grant = m;
-        PolicyInput in{.path = p,
-                       .request = RequestClass::kCa,
-                       .signer = s,
-                       .same_identity = true,
-                       .otp = true};
-        const Decision d = decide(in, cfg);
-        EXPECT_EQ(d.verdict, Verdict::kReject);
-        EXPECT_EQ(d.fail_info, ScepFailInfo::kBadRequest);
+        for (bool same : {false, true}) {
+          ServerConfig cfg;
+          cfg.grant = m;
+          PolicyInput in{.path = p,
+                         .request = RequestClass::kCa,
+                         .signer = s,
+                         .same_identity = same,
+                         .otp = true};
+          const Decision d = decide(in, cfg);
+          std::string want = "pending";
+          if (p == RequestPath::kShellGrant) {
+            want = "grant";
+          } else if (m == GrantMode::kNone || s == Signer::kRevoked ||
+                     (p == RequestPath::kRenewalReq && s != Signer::kOurs && s != Signer::kRa)) {
+            want = "reject";
+          }
+          EXPECT_EQ(outcome(d), want)
+              << grant_mode_text(m) << " " << signer_name(s) << " " << request_path_name(p);
+          EXPECT_FALSE(d.consumes_otp);
+          EXPECT_FALSE(d.renewal);
+          if (d.verdict == Verdict::kReject) {
+            EXPECT_EQ(d.fail_info, ScepFailInfo::kBadRequest);
+          }
+        }
       }
     }
+  }
+}
+
+TEST(RequestPolicy, CaRequestsUnderGrantAutoOrWithThePasswordStillWait) {
+  ServerConfig cfg;
+  cfg.grant = GrantMode::kAuto;
+  for (Signer s : {Signer::kSelfSigned, Signer::kRa, Signer::kForeign}) {
+    EXPECT_EQ(outcome(decide(
+                  {.path = RequestPath::kPkcsReq, .request = RequestClass::kCa, .signer = s}, cfg)),
+              "pending")
+        << signer_name(s);
+  }
+  cfg.grant = GrantMode::kManual;
+  for (RequestPath p : {RequestPath::kManual, RequestPath::kPkcsReq}) {
+    const Decision d = decide(
+        {.path = p, .request = RequestClass::kCa, .signer = Signer::kSelfSigned, .otp = true}, cfg);
+    EXPECT_EQ(d.verdict, Verdict::kPending) << request_path_name(p);
+    EXPECT_FALSE(d.consumes_otp);
+  }
+  cfg.grant = GrantMode::kNone;
+  EXPECT_EQ(decide({.path = RequestPath::kPkcsReq, .request = RequestClass::kCa}, cfg).verdict,
+            Verdict::kReject);
+}
+
+TEST(RequestPolicy, CaRequestsMeetTheKeyRuleAndThePendingLimit) {
+  ServerConfig cfg;
+  cfg.grant = GrantMode::kAuto;
+  cfg.max_pending_requests = 2;
+  for (RequestPath p : kPaths) {
+    const Decision d =
+        decide({.path = p, .request = RequestClass::kCa, .rsa = true, .key_bits = 1024}, cfg);
+    EXPECT_EQ(d.verdict, Verdict::kReject) << request_path_name(p);
+    EXPECT_EQ(d.fail_info, ScepFailInfo::kBadAlg);
+  }
+  for (RequestPath p : {RequestPath::kManual, RequestPath::kPkcsReq, RequestPath::kRenewalReq}) {
+    const Decision d = decide(
+        {.path = p, .request = RequestClass::kCa, .signer = Signer::kOurs, .open_requests = 2},
+        cfg);
+    EXPECT_EQ(d.verdict, Verdict::kReject) << request_path_name(p);
+    EXPECT_NE(d.reason.find("Too many"), std::string::npos) << d.reason;
+  }
+  EXPECT_EQ(
+      decide({.path = RequestPath::kPkcsReq, .request = RequestClass::kCa, .open_requests = 1}, cfg)
+          .verdict,
+      Verdict::kPending);
+  // A stored request is polled, and granted by the operator, whatever the count.
+  EXPECT_EQ(
+      decide({.path = RequestPath::kPoll, .request = RequestClass::kCa, .open_requests = 2}, cfg)
+          .verdict,
+      Verdict::kPending);
+  EXPECT_EQ(
+      decide({.path = RequestPath::kShellGrant, .request = RequestClass::kCa, .open_requests = 2},
+             cfg)
+          .verdict,
+      Verdict::kGrant);
+}
+
+// An RA issues no certificate of its own, least of all a CA's.
+TEST(RequestPolicy, CaRequestsAreRefusedInRaMode) {
+  for (ServerMode mode : {ServerMode::kRa, ServerMode::kRaTransparent}) {
+    for (GrantMode m : kModes) {
+      for (RequestPath p : kPaths) {
+        ServerConfig cfg;
+        cfg.mode = mode;
+        cfg.grant = m;
+        const Decision d =
+            decide({.path = p, .request = RequestClass::kCa, .signer = Signer::kSelfSigned}, cfg);
+        EXPECT_EQ(d.verdict, Verdict::kReject) << request_path_name(p);
+        EXPECT_EQ(d.fail_info, ScepFailInfo::kBadRequest);
+        EXPECT_NE(d.reason.find("RA mode"), std::string::npos) << d.reason;
+      }
+    }
+  }
+  for (ServerMode mode : {ServerMode::kRoot, ServerMode::kSubCs}) {
+    ServerConfig cfg;
+    cfg.mode = mode;
+    EXPECT_EQ(decide({.path = RequestPath::kShellGrant, .request = RequestClass::kCa}, cfg).verdict,
+              Verdict::kGrant);
   }
 }
 
@@ -244,6 +350,17 @@ TEST(RequestPolicy, PendingLimitRefusesNewRequestsOnly) {
   }
   EXPECT_EQ(decide({.path = RequestPath::kPoll, .open_requests = 3}, cfg).verdict,
             Verdict::kPending);
+  // Requests for the RA role wait for the operator, so they count too.
+  const Decision ra = decide({.path = RequestPath::kPkcsReq,
+                              .request = RequestClass::kRa,
+                              .signer = Signer::kSelfSigned,
+                              .open_requests = 3},
+                             cfg);
+  EXPECT_EQ(ra.verdict, Verdict::kReject);
+  EXPECT_EQ(
+      decide({.path = RequestPath::kPoll, .request = RequestClass::kRa, .open_requests = 3}, cfg)
+          .verdict,
+      Verdict::kPending);
   // Requests granted at once are not limited.
   EXPECT_EQ(decide({.path = RequestPath::kPkcsReq,
                     .signer = Signer::kOurs,

@@ -54,6 +54,10 @@ struct ServerConfig {
   // Scepter extension (`limit pending-requests N`): requests waiting for the operator;
   // new ones past it are refused.
   int max_pending_requests = kDefaultMaxPendingRequests;
+  // Scepter extension (`pathlen N`): the basicConstraints pathLenConstraint of the
+  // subordinate CA certificates the operator grants; absent (the default): none, as on the
+  // CA certificates IOS makes.
+  std::optional<int> sub_ca_path_len;
   bool shutdown = true;
 
   std::string effective_issuer() const { return issuer_name.empty() ? "CN=" + label : issuer_name; }

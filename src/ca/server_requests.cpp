@@ -21,6 +21,14 @@ namespace {
 
 constexpr std::string_view kRaRoleName = "ioscs RA";
 
+// The profile of a granted request: a CA request only ever reaches a grant through the
+// operator (request_policy.h), and then gets a subordinate CA certificate with the
+// configured path length.
+std::optional<pki::CaProfile> issue_as_ca(RequestClass request, const ServerConfig& cfg) {
+  if (request != RequestClass::kCa) return std::nullopt;
+  return pki::CaProfile{.path_len = cfg.sub_ca_path_len};
+}
+
 }  // namespace
 
 bool is_open_state(RequestState s) {
@@ -124,6 +132,7 @@ Result<pki::Certificate> CertificateServer::issue_granted(Runtime& rt, RequestRe
                                .csr = csr,
                                .config = cfg,
                                .predecessor = predecessor,
+                               .ca = issue_as_ca(ev.request_class, cfg),
                                .also = std::move(also)});
   if (!rec.has_value()) return fail(rec.error());
   if (ev.decision.consumes_otp) rt.otp->consumed();
@@ -136,7 +145,8 @@ std::vector<std::string> CertificateServer::dropped_by_profile(const RequestReco
   if (r.csr_der.empty()) return {};
   auto csr = pki::Csr::parse(r.csr_der);
   if (!csr.has_value()) return {};
-  return pki::evaluate_profile(*csr, pki::Profile{}).dropped;
+  return pki::evaluate_profile(*csr, pki::Profile{.ca = issue_as_ca(request_class(*csr), config())})
+      .dropped;
 }
 
 Status CertificateServer::write_cert_files(const ServerConfig& cfg, const store::CertRecord& rec) {
@@ -196,8 +206,9 @@ Result<CertificateServer::Decided> CertificateServer::decide_and_record(Runtime&
                                                                         RequestPath path,
                                                                         const ServerConfig& cfg) {
   ASSIGN_OR_RETURN(Evaluation ev, evaluate(rt, csr, path, req.signer_cert_der, cfg, true));
-  req.kind =
-      ev.request_class == RequestClass::kRa ? store::RequestKind::kRa : store::RequestKind::kRouter;
+  req.kind = ev.request_class == RequestClass::kCa   ? store::RequestKind::kSubCa
+             : ev.request_class == RequestClass::kRa ? store::RequestKind::kRa
+                                                     : store::RequestKind::kRouter;
   if (ev.decision.verdict != Verdict::kReject) {
     // Ids go to requests that are kept: a refusal uses none up.
     ASSIGN_OR_RETURN(req.id, rt.store->next_request_id());

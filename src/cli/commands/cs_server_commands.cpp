@@ -243,6 +243,18 @@ CmdResult limit_pending_requests(Context& ctx, const Args& a) {
   });
 }
 
+CmdResult path_len(Context& ctx, const Args& a) {
+  if (incomplete(a, "depth")) return ctx.error("Incomplete command.");
+  return edit_config(ctx, [&](ServerConfig& c) {
+    if (a.has("no")) {
+      c.sub_ca_path_len.reset();
+    } else {
+      c.sub_ca_path_len = static_cast<int>(a.integer("depth", 0));
+    }
+    return ok_status();
+  });
+}
+
 CmdResult set_hash(Context& ctx, const Args& a) {
   if (incomplete(a, "alg")) return ctx.error("Incomplete command.");
   pki::Hash hash = pki::Hash::kSha256;
@@ -415,6 +427,7 @@ void write_servers(ca::Device& device, ConfigText& out) {
     if (c.max_pending_requests != ca::kDefaultMaxPendingRequests) {
       out.child(fmt::format("limit pending-requests {}", c.max_pending_requests));
     }
+    if (c.sub_ca_path_len) out.child(fmt::format("pathlen {}", *c.sub_ca_path_len));
     if (c.hash != pki::Hash::kSha256) out.child(fmt::format("hash {}", pki::hash_name(c.hash)));
     if (c.auto_rollover_days) out.child(fmt::format("auto-rollover {}", *c.auto_rollover_days));
     if (c.mode == ca::ServerMode::kRa) out.child("mode ra");
@@ -495,6 +508,10 @@ void register_cs_server_commands(CommandTable& t) {
         {kNoHelp, "Limits on requests", "Requests waiting for the operator",
          "Most requests kept waiting (default 1000)"},
         limit_pending_requests);
+  t.add(Node::kCsServer, "[no] pathlen [(0-8)$depth]",
+        {kNoHelp, "Path length of subordinate CA certificates (default none)",
+         "CA certificates allowed below a subordinate CA"},
+        path_len);
   t.add(Node::kCsServer, "[no] hash [<md5|sha1|sha256|sha384|sha512>$alg]",
         {kNoHelp, "Hash function for signatures (default sha256)", "MD5 (not recommended)",
          "SHA-1 (not recommended)", "SHA-256", "SHA-384", "SHA-512"},

@@ -1,0 +1,137 @@
+// cs-server commands: `pathlen`, its running-config line and its range.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <openssl/x509v3.h>
+
+#include "cli/commands/more_commands_testing.h"
+#include "cli/config.h"
+#include "pki/csr.h"
+#include "pki/key.h"
+#include "pki/name.h"
+
+namespace scepter::cli {
+namespace {
+
+class CsServerCommandsTest : public testing::MoreCommandsTest {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(exec("configure terminal").ok);
+    ASSERT_TRUE(exec("crypto pki server mycs").ok);
+  }
+  ca::ServerConfig config() { return dev_.device().server("mycs")->config(); }
+  // The server's block of the running-config.
+  std::string server_config() {
+    const std::string all = running_config(table_, dev_.device());
+    const auto start = all.find("crypto pki server mycs\n");
+    if (start == std::string::npos) return "";
+    return all.substr(start, all.find("!", start) - start);
+  }
+};
+
+TEST_F(CsServerCommandsTest, PathLenIsAbsentByDefault) {
+  EXPECT_FALSE(config().sub_ca_path_len.has_value());
+  EXPECT_EQ(server_config().find("pathlen"), std::string::npos) << server_config();
+}
+
+TEST_F(CsServerCommandsTest, PathLenSetShownAndRemoved) {
+  Reply r = exec("pathlen 2");
+  EXPECT_TRUE(r.ok) << r.output;
+  EXPECT_EQ(r.output, "");
+  EXPECT_EQ(config().sub_ca_path_len, 2);
+  EXPECT_NE(server_config().find("\n pathlen 2\n"), std::string::npos) << server_config();
+  EXPECT_TRUE(exec("pathlen 0").ok);
+  EXPECT_EQ(config().sub_ca_path_len, 0);
+  EXPECT_NE(server_config().find("\n pathlen 0\n"), std::string::npos) << server_config();
+  EXPECT_TRUE(exec("no pathlen").ok);
+  EXPECT_FALSE(config().sub_ca_path_len.has_value());
+  EXPECT_EQ(server_config().find("pathlen"), std::string::npos) << server_config();
+  // `no pathlen N` takes the value too, as IOS's `no` forms do.
+  EXPECT_TRUE(exec("pathlen 3").ok);
+  EXPECT_TRUE(exec("no pathlen 3").ok);
+  EXPECT_FALSE(config().sub_ca_path_len.has_value());
+}
+
+TEST_F(CsServerCommandsTest, PathLenOutOfRange) {
+  // "Router(cs-server)#" is 18 columns; the value starts 8 further.
+  const std::string marker =
+      std::string(18 + 8, ' ') + "^\n% Invalid input detected at '^' marker.\n";
+  EXPECT_EQ(exec("pathlen 9").output, marker);
+  EXPECT_EQ(exec("pathlen -1").output, marker);
+  EXPECT_EQ(exec("pathlen x").output, marker);
+  EXPECT_EQ(exec("pathlen").output, "% Incomplete command.\n");
+  EXPECT_FALSE(config().sub_ca_path_len.has_value());
+  EXPECT_NE(session_->help("pathlen ").find("<0-8>"), std::string::npos)
+      << session_->help("pathlen ");
+}
+
+// Like `lifetime certificate`, it applies to what is issued next: no lock.
+TEST_F(CsServerCommandsTest, PathLenChangesWhileEnabled) {
+  ASSERT_NE(enabled_server("mycs"), nullptr);
+  Reply r = exec("pathlen 1");
+  EXPECT_TRUE(r.ok) << r.output;
+  EXPECT_EQ(config().sub_ca_path_len, 1);
+  EXPECT_TRUE(exec("no pathlen").ok);
+  EXPECT_FALSE(config().sub_ca_path_len.has_value());
+}
+
+// A subordinate CA's request is listed in its own table, with what the CA profile leaves
+// out of it.
+TEST_F(CsServerCommandsTest, SubCaRequestsAreListedApart) {
+  auto server = enabled_server("mycs");
+  ASSERT_NE(server, nullptr);
+  ASSERT_TRUE(exec("grant auto").ok);
+  pki::Ptr<X509_EXTENSION> bc(
+      X509V3_EXT_conf_nid(nullptr, nullptr, NID_basic_constraints, "critical,CA:TRUE,pathlen:3"));
+  ASSERT_TRUE(bc);
+  auto key = pki::Key::generate_ec(256);
+  auto name = pki::parse_dn("CN=sub1.example.com");
+  auto csr = pki::make_csr({.subject = name->get(), .key = *key, .extensions = {bc.get()}});
+  ASSERT_TRUE(csr.has_value());
+  auto out = server->submit(csr->der(), ca::RequestSource::kManualPem);
+  ASSERT_TRUE(out.has_value()) << out.error().to_string();
+  EXPECT_FALSE(out->certificate.has_value());  // grant auto: still waits
+
+  auto listing = [&] { return exec("do show crypto pki server mycs requests").output; };
+  const std::string line = fmt::format("{:<6} pending    {} cn=sub1.example.com\n", out->request.id,
+                                       out->request.fingerprint);
+  std::string text = listing();
+  const auto sub = text.find("Subordinate CA certificate requests:");
+  const auto at = text.find(line);
+  const auto ra = text.find("RA certificate requests:");
+  ASSERT_NE(at, std::string::npos) << text;
+  EXPECT_LT(sub, at) << text;
+  EXPECT_LT(at, ra) << text;
+  EXPECT_NE(text.find("not granted: basicConstraints pathlen:3 (replaced by the profile)"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("CA:TRUE"), std::string::npos) << text;
+  // With pathlen 3 configured, nothing of the request is left out.
+  ASSERT_TRUE(exec("pathlen 3").ok);
+  text = listing();
+  EXPECT_EQ(text.find("not granted"), std::string::npos) << text;
+}
+
+TEST(CsServerConfig, PathLenRoundTrip) {
+  CommandTable table;
+  testing::build_full_table(table);
+  const std::string text =
+      "crypto pki server mycs\n"
+      " lifetime certificate 200\n"
+      " pathlen 0\n"
+      " grant auto\n"
+      "end\n";
+  testing::TempDevice first;
+  LoadResult r = load_config(table, first.device(), text);
+  EXPECT_EQ(r.errors, 0) << r.output;
+  EXPECT_EQ(first.device().server("mycs")->config().sub_ca_path_len, 0);
+  const std::string body = running_config(table, first.device());
+  EXPECT_NE(body.find("\n pathlen 0\n"), std::string::npos) << body;
+  testing::TempDevice second;
+  r = load_config(table, second.device(), body);
+  EXPECT_EQ(r.errors, 0) << r.output;
+  EXPECT_EQ(running_config(table, second.device()), body);
+  EXPECT_EQ(second.device().server("mycs")->config().sub_ca_path_len, 0);
+}
+
+}  // namespace
+}  // namespace scepter::cli
