@@ -1,6 +1,5 @@
 #include "scep/upstream_client.h"
 
-#include <algorithm>
 #include <cctype>
 #include <memory>
 #include <optional>
