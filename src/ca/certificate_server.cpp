@@ -259,8 +259,14 @@ CertificateServer::Prepared CertificateServer::prepare(const ServerConfig& cfg,
           "existing database to the new location.",
           files.url_for(files::FileType::kSer), label_)));
     }
-    Status s = generate_ca(*rt, cfg, p.report, options);
-    if (!s.ok()) return fail_with(s);
+    if (cfg.mode == ServerMode::kSubCs) {
+      LifeEvent event = LifeEvent::kCheckFailed;
+      Status s = obtain_superior_ca(*rt, cfg, p.report, options, event);
+      if (!s.ok()) return fail_with(s, event);
+    } else {
+      Status s = generate_ca(*rt, cfg, p.report, options);
+      if (!s.ok()) return fail_with(s);
+    }
   } else {
     log::trace(log::Category::kPkiServer, "CRYPTO_CS: found existing serial file.");
     auto cert = pki::Certificate::from_der(**ca_der);
@@ -280,6 +286,12 @@ CertificateServer::Prepared CertificateServer::prepare(const ServerConfig& cfg,
     if (cfg.effective_issuer() != issuer) p.issuer_name = issuer;
     rt->ca_cert = std::move(*cert);
     rt->ca_key = key->key;
+    if (cfg.mode == ServerMode::kSubCs && deps_.superior_state) {
+      // The chain to the root, as the trustpoint authenticated it.
+      if (auto state = deps_.superior_state(); state && state->ca) {
+        rt->upper_chain = state->ca->ca_chain;
+      }
+    }
     if (!fs::exists(trustpoint_cert_path())) {
       Status s = fs::write_atomic(trustpoint_cert_path(), rt->ca_cert->der());
       if (!s.ok()) return fail_with(s);
@@ -340,7 +352,8 @@ void CertificateServer::tick() {
       // A failed check is retried until it passes; a server waiting for its operator (the
       // first `no shutdown` needs the archive password) is not retried behind their back.
       retry = state_ == ServerState::kCheckFailed ||
-              (state_ == ServerState::kWaitingForTime && !runtime_ && clock_valid);
+              (state_ == ServerState::kWaitingForTime && !runtime_ && clock_valid) ||
+              (state_ == ServerState::kWaitingForSuperior && superior_answered_.exchange(false));
       if (retry) runtime_.reset();
     }
   }
@@ -398,6 +411,9 @@ ServerInfo CertificateServer::info() const {
     out.crl_next_update = rt->crl->next_update();
   } else {
     out.ca_certificate = stored_ca_certificate();
+  }
+  if (out.config.mode == ServerMode::kSubCs && deps_.superior_state) {
+    if (auto state = deps_.superior_state(); state && state->ca) out.upper_ca = state->ca->root();
   }
   return out;
 }

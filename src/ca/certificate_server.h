@@ -27,6 +27,7 @@
 #include "ca/otp_store.h"
 #include "ca/request_policy.h"
 #include "ca/server_config.h"
+#include "ca/trustpoint_client.h"
 #include "common/clock.h"
 #include "common/mutex.h"
 #include "common/status.h"
@@ -48,7 +49,10 @@ using store::Serial;
 enum class RequestSource { kManualBase64 = 0, kManualPem = 1, kScep = 2 };
 
 struct EnableOptions {
-  std::string archive_password;  // when the config has none and an archive is written
+  std::string archive_password = {};  // when the config has none and an archive is written
+  // mode sub-cs: the operator's `no shutdown` asks the superior CA for the CA certificate
+  // when none is on its way (a restart or the timer only waits for one already asked).
+  bool request_superior = false;
 };
 
 // What happened during enable(), for the CLI to print in IOS words.
@@ -58,6 +62,10 @@ struct EnableReport {
   bool generated_ca = false;
   bool archived = false;
   std::string archive_skipped_reason;
+  // mode sub-cs: the CA certificate was requested from the superior CA (fingerprint of
+  // the request, MD5).
+  bool requested_superior = false;
+  std::string request_fingerprint;
 };
 
 struct IssuedCertificate {
@@ -93,6 +101,9 @@ struct ScepOutcome {
 struct SigningIdentity {
   pki::Certificate certificate;
   pki::Key key;
+  // mode sub-cs: the superior CAs, the one that issued `certificate` first, up to the
+  // root. Empty for a root.
+  std::vector<pki::Certificate> chain = {};
 };
 
 // A snapshot for `show crypto pki server`.
@@ -103,6 +114,8 @@ struct ServerInfo {
   std::optional<pki::Certificate> ca_certificate;
   Serial last_serial = 0;
   std::optional<TimePoint> crl_next_update;
+  // mode sub-cs: the superior's root, as authenticated by the operator.
+  std::optional<pki::Certificate> upper_ca = std::nullopt;
 };
 
 struct CrlSummary {
@@ -123,6 +136,10 @@ struct ServerDeps {
   // PBKDF2 iterations protecting the CA key archive (.p12 / .pem). Tests lower it; the
   // default is the project's standard for keys at rest (pki/key.h).
   int archive_kdf_iterations = pki::kKeyEncryptionIterations;
+  // mode sub-cs: the trustpoint of the server's label as a client of the superior CA
+  // (the Device wires its TrustpointClient here). Empty: a subordinate CA cannot enable.
+  std::function<std::optional<EnrollmentState>()> superior_state = {};
+  std::function<Result<EnrollResult>(const EnrollOptions&)> superior_enroll = {};
 };
 
 class CertificateServer {
@@ -151,6 +168,9 @@ class CertificateServer {
   void shutdown();
   ServerState state() const;
   std::string reason() const;
+  // mode sub-cs: the trustpoint's request was answered (granted or refused); the next
+  // tick() takes the answer.
+  void superior_answered() { superior_answered_ = true; }
 
   // Timers: CRL refresh before nextUpdate, request expiry, and recovery from a failed
   // state. Called about once a second by the daemon.
@@ -226,6 +246,15 @@ class CertificateServer {
   bool needs_archive_password(const ServerConfig& cfg) const;
   Status generate_ca(Runtime& rt, const ServerConfig& cfg, EnableReport& report,
                      const EnableOptions& options);
+  // mode sub-cs: installs the CA certificate the superior granted, or asks for it;
+  // otherwise fails with the life-cycle event in `event`.
+  Status obtain_superior_ca(Runtime& rt, const ServerConfig& cfg, EnableReport& report,
+                            const EnableOptions& options, LifeEvent& event);
+  Result<KeyEntry> ensure_ca_key(EnableReport& report);
+  // Stores the CA certificate (with its key) in the database and the trustpoint, and
+  // writes the archive once.
+  Status install_ca(Runtime& rt, const ServerConfig& cfg, const pki::Certificate& cert,
+                    const KeyEntry& entry, EnableReport& report, const EnableOptions& options);
   // The request policy's inputs for one request, and its decision.
   struct Evaluation {
     Decision decision;
@@ -279,6 +308,7 @@ class CertificateServer {
   std::shared_ptr<Runtime> runtime_ GUARDED_BY(mu_);
   bool want_enabled_ GUARDED_BY(mu_) = false;     // the operator said `no shutdown`
   std::uint64_t generation_ GUARDED_BY(mu_) = 0;  // bumped by shutdown: voids a run
+  std::atomic<bool> superior_answered_{false};
 };
 
 }  // namespace scepter::ca

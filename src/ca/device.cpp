@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include <fmt/format.h>
+
 #include "common/fs.h"
 #include "common/parse.h"
 
@@ -33,6 +35,11 @@ Result<std::unique_ptr<Device>> Device::create(DeviceOptions options, SettableCl
                                                  device->options_.master_passphrase));
   device->enrollment_ = std::make_unique<TrustpointClient>(
       *device->keys_, clock, device->nvram_dir(), device->options_.upstream);
+  // A subordinate CA waiting for its certificate hears when the request is answered.
+  Device* self = device.get();
+  device->enrollment_->on_change([self](const std::string& name) {
+    if (auto server = self->server(name)) server->superior_answered();
+  });
   // The clock offset set by `clock set` survives restarts, as a router's calendar does.
   auto saved = fs::read_file(device->nvram_dir() + "/" + std::string(kClockFile));
   if (saved.has_value()) {
@@ -78,9 +85,26 @@ std::vector<std::shared_ptr<CertificateServer>> Device::servers() const {
   return out;
 }
 
-ServerDeps Device::server_deps() {
-  return ServerDeps{*keys_, clock_, [this](std::string_view url) { return resolve_local_url(url); },
-                    options_.nvram_dir};
+ServerDeps Device::server_deps(const std::string& label) {
+  ServerDeps deps{*keys_, clock_, [this](std::string_view url) { return resolve_local_url(url); },
+                  options_.nvram_dir};
+  // mode sub-cs: the trustpoint of the server's label is its client of the superior CA.
+  deps.superior_state = [this, label] { return enrollment_->state(label); };
+  deps.superior_enroll = [this, label](const EnrollOptions& options) -> Result<EnrollResult> {
+    std::optional<TrustpointConfig> tp = trustpoint(label);
+    if (!tp) return fail(not_found("trustpoint " + label + " does not exist"));
+    // The CA key is the server's own key pair, whatever the trustpoint names.
+    if (!tp->rsakeypair.empty() && tp->rsakeypair != label) {
+      return fail(invalid_argument(fmt::format(
+          "The key of certificate server {0} is the key pair {0}; trustpoint {0} names "
+          "rsakeypair {1}. Enter \"no rsakeypair\" (or \"rsakeypair {0}\") under crypto pki "
+          "trustpoint {0}.",
+          label, tp->rsakeypair)));
+    }
+    tp->rsakeypair = label;
+    return enrollment_->enroll(*tp, options, hostname());
+  };
+  return deps;
 }
 
 Result<std::shared_ptr<CertificateServer>> Device::create_server(const std::string& label) {
@@ -89,7 +113,7 @@ Result<std::shared_ptr<CertificateServer>> Device::create_server(const std::stri
   if (servers_.count(label)) return fail(already_exists("certificate server " + label));
   ServerConfig cfg;
   cfg.label = label;
-  auto server = std::make_shared<CertificateServer>(cfg, server_deps());
+  auto server = std::make_shared<CertificateServer>(cfg, server_deps(label));
   // Both locks: the server and its trustpoint appear together.
   MutexLock tp_lock(trustpoints_mu_);
   servers_.emplace(label, server);

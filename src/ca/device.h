@@ -101,8 +101,8 @@ class Device {
   Result<std::shared_ptr<CertificateServer>> create_server(const std::string& label);
   // `no crypto pki server LABEL`: the server, its trustpoint and its key.
   Status delete_server(const std::string& label);
-  // The dependencies a server of this device gets.
-  ServerDeps server_deps();
+  // The dependencies a server `label` of this device gets.
+  ServerDeps server_deps(const std::string& label);
 
   // `crypto pki trustpoint NAME`: copies of one (nullopt if none) or of all, by name.
   std::optional<TrustpointConfig> trustpoint(const std::string& name) const;

@@ -12,6 +12,7 @@ constexpr Transition kTable[] = {
     {S::kChecking, E::kCheckFailed, S::kCheckFailed},
     {S::kChecking, E::kNeedsOperator, S::kWaitingForOperator},
     {S::kChecking, E::kClockInvalid, S::kWaitingForTime},
+    {S::kChecking, E::kNeedsSuperior, S::kWaitingForSuperior},
     {S::kChecking, E::kShutdown, S::kDisabled},
     {S::kCheckFailed, E::kRetry, S::kChecking},
     {S::kCheckFailed, E::kNoShutdown, S::kChecking},
@@ -19,6 +20,9 @@ constexpr Transition kTable[] = {
     {S::kCheckFailed, E::kShutdown, S::kDisabled},
     {S::kWaitingForOperator, E::kNoShutdown, S::kChecking},
     {S::kWaitingForOperator, E::kShutdown, S::kDisabled},
+    {S::kWaitingForSuperior, E::kRetry, S::kChecking},
+    {S::kWaitingForSuperior, E::kNoShutdown, S::kChecking},
+    {S::kWaitingForSuperior, E::kShutdown, S::kDisabled},
     {S::kWaitingForTime, E::kRetry, S::kChecking},
     {S::kWaitingForTime, E::kNoShutdown, S::kChecking},
     {S::kWaitingForTime, E::kClockValid, S::kEnabled},
@@ -51,6 +55,8 @@ const char* server_state_name(ServerState state) {
       return "waiting for the operator";
     case S::kCheckFailed:
       return "check failed";
+    case S::kWaitingForSuperior:
+      return "waiting for the superior CA";
     case S::kEnabled:
       return "enabled";
   }
@@ -71,6 +77,8 @@ const char* life_event_name(LifeEvent event) {
       return "check failed";
     case E::kNeedsOperator:
       return "needs the operator";
+    case E::kNeedsSuperior:
+      return "needs the superior CA";
     case E::kClockInvalid:
       return "clock invalid";
     case E::kClockValid:

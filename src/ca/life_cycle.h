@@ -16,6 +16,7 @@ enum class ServerState {
   kWaitingForTime,      // the clock is not calendar-valid: nothing is issued
   kWaitingForOperator,  // the first `no shutdown` needs the archive password
   kCheckFailed,         // an enabling check or a critical operation failed (reason())
+  kWaitingForSuperior,  // mode sub-cs: the CA certificate is requested from the superior
   kEnabled,             // issuing
 };
 
@@ -26,6 +27,7 @@ enum class LifeEvent {
   kChecksPassed,     // everything needed to issue is ready
   kCheckFailed,      // a check failed; the timer will retry
   kNeedsOperator,    // a check needs something only the operator can give
+  kNeedsSuperior,    // mode sub-cs: the superior CA has not granted the CA certificate yet
   kClockInvalid,     // the clock is before 2020
   kClockValid,       // the clock is right again (the server's state still exists)
   kCriticalFailure,  // while issuing: e.g. the CRL or a certificate file cannot be written

@@ -13,14 +13,15 @@
 namespace scepter::ca {
 namespace {
 
-constexpr ServerState kStates[] = {ServerState::kDisabled,       ServerState::kChecking,
-                                   ServerState::kWaitingForTime, ServerState::kWaitingForOperator,
-                                   ServerState::kCheckFailed,    ServerState::kEnabled};
-constexpr LifeEvent kEvents[] = {LifeEvent::kNoShutdown,      LifeEvent::kRetry,
-                                 LifeEvent::kShutdown,        LifeEvent::kChecksPassed,
-                                 LifeEvent::kCheckFailed,     LifeEvent::kNeedsOperator,
-                                 LifeEvent::kClockInvalid,    LifeEvent::kClockValid,
-                                 LifeEvent::kCriticalFailure, LifeEvent::kRecovered};
+constexpr ServerState kStates[] = {
+    ServerState::kDisabled,           ServerState::kChecking,    ServerState::kWaitingForTime,
+    ServerState::kWaitingForOperator, ServerState::kCheckFailed, ServerState::kEnabled,
+    ServerState::kWaitingForSuperior};
+constexpr LifeEvent kEvents[] = {
+    LifeEvent::kNoShutdown,   LifeEvent::kRetry,        LifeEvent::kShutdown,
+    LifeEvent::kChecksPassed, LifeEvent::kCheckFailed,  LifeEvent::kNeedsOperator,
+    LifeEvent::kClockInvalid, LifeEvent::kClockValid,   LifeEvent::kCriticalFailure,
+    LifeEvent::kRecovered,    LifeEvent::kNeedsSuperior};
 
 using Row = std::tuple<std::string, std::string, std::string>;
 

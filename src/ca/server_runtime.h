@@ -35,6 +35,8 @@ struct CertificateServer::Runtime {
   // Set by enable() before the runtime is published; immutable afterwards.
   std::optional<pki::Certificate> ca_cert;
   std::optional<pki::Key> ca_key;
+  // mode sub-cs: the superior CAs, issuing first, up to the root.
+  std::vector<pki::Certificate> upper_chain;
 
   // Set by enable() before the runtime is published.
   std::unique_ptr<Issuer> issuer;

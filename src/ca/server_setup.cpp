@@ -20,21 +20,23 @@ constexpr std::int64_t kLastUtcTime = 2524607999;  // 2049-12-31T23:59:59Z
 
 }  // namespace
 
+Result<KeyEntry> CertificateServer::ensure_ca_key(EnableReport& report) {
+  std::optional<KeyEntry> existing = deps_.keys.get(label_);
+  if (existing.has_value()) return *existing;
+  log::trace(log::Category::kPkiServer,
+             "CRYPTO_CS: key '{}' does not exist; generated automatically", label_);
+  ASSIGN_OR_RETURN(pki::Key key, pki::Key::generate_rsa(kDefaultCaKeyBits));
+  KeyEntry entry{label_, std::move(key), KeyUsage::kGeneralPurpose, false, deps_.clock.now()};
+  RETURN_IF_ERROR(deps_.keys.put(entry));
+  report.generated_key = true;
+  report.key_bits = kDefaultCaKeyBits;
+  return entry;
+}
+
 Status CertificateServer::generate_ca(Runtime& rt, const ServerConfig& cfg, EnableReport& report,
                                       const EnableOptions& options) {
   ASSIGN_OR_RETURN(auto subject, pki::parse_dn(cfg.effective_issuer()));
-  std::optional<KeyEntry> existing = deps_.keys.get(label_);
-  if (!existing.has_value()) {
-    log::trace(log::Category::kPkiServer,
-               "CRYPTO_CS: key '{}' does not exist; generated automatically", label_);
-    ASSIGN_OR_RETURN(pki::Key key, pki::Key::generate_rsa(kDefaultCaKeyBits));
-    existing =
-        KeyEntry{label_, std::move(key), KeyUsage::kGeneralPurpose, false, deps_.clock.now()};
-    RETURN_IF_ERROR(deps_.keys.put(*existing));
-    report.generated_key = true;
-    report.key_bits = kDefaultCaKeyBits;
-  }
-  const KeyEntry& entry = *existing;
+  ASSIGN_OR_RETURN(const KeyEntry entry, ensure_ca_key(report));
   const TimePoint now = deps_.clock.now();
   TimePoint not_after = now + std::chrono::days(cfg.ca_lifetime_days);
   if (to_unix(not_after) > kLastUtcTime) not_after = from_unix(kLastUtcTime);
@@ -45,15 +47,85 @@ Status CertificateServer::generate_ca(Runtime& rt, const ServerConfig& cfg, Enab
                              .not_after = not_after,
                              .hash = cfg.hash};
   ASSIGN_OR_RETURN(pki::Certificate cert, pki::make_ca_certificate(spec));
+  return install_ca(rt, cfg, cert, entry, report, options);
+}
 
+Status CertificateServer::obtain_superior_ca(Runtime& rt, const ServerConfig& cfg,
+                                             EnableReport& report, const EnableOptions& options,
+                                             LifeEvent& event) {
+  event = LifeEvent::kCheckFailed;
+  if (!deps_.superior_state || !deps_.superior_enroll) {
+    return unavailable("This scepterd has no SCEP client to reach a superior CA.");
+  }
+  ASSIGN_OR_RETURN(const KeyEntry entry, ensure_ca_key(report));
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::optional<EnrollmentState> state = deps_.superior_state();
+    if (!state || !state->ca) {
+      event = LifeEvent::kNeedsOperator;
+      return permission_denied(fmt::format(
+          "The superior CA is not authenticated: give trustpoint {} an enrollment url and enter "
+          "\"no shutdown\" on the console.",
+          label_));
+    }
+    if (state->certificate) {
+      const pki::Certificate& cert = *state->certificate;
+      auto cert_key = cert.public_key();
+      if (cert_key.has_value() && cert_key->equals_public(entry.key) && cert.is_ca()) {
+        log::info("%PKI-6-CERTRET: Certificate received from Certificate Authority");
+        log::trace(log::Category::kPkiServer,
+                   "CRYPTO_CS: enter FSM: input state check failed, input signal cert configured");
+        rt.upper_chain = state->ca->ca_chain;
+        return install_ca(rt, cfg, cert, entry, report, options);
+      }
+    }
+    if (state->pending) {
+      event = LifeEvent::kNeedsSuperior;
+      return unavailable(fmt::format(
+          "Waiting for the superior CA to grant the CA certificate (request fingerprint {}).",
+          pki::ios_fingerprint(state->pending->fingerprint_md5)));
+    }
+    if (!options.request_superior || attempt > 0) {
+      event = LifeEvent::kNeedsOperator;
+      return permission_denied(
+          state->last_error.empty()
+              ? std::string("The CA certificate has not been requested from the superior CA: "
+                            "enter \"no shutdown\" on the console.")
+              : fmt::format("{}; enter \"no shutdown\" to request the CA certificate again.",
+                            state->last_error));
+    }
+    log::trace(log::Category::kPkiServer, "CRYPTO_CS: enrolling the server's trustpoint '{}'",
+               label_);
+    EnrollOptions request;
+    request.subject = cfg.effective_issuer();
+    request.ca_request = true;
+    auto sent = deps_.superior_enroll(request);
+    if (!sent.has_value()) return sent.error();
+    report.requested_superior = true;
+    report.request_fingerprint = sent->fingerprint_md5;
+    if (sent->status == UpstreamReply::Status::kFailure) {
+      event = LifeEvent::kNeedsOperator;
+      return permission_denied(sent->error);
+    }
+    // SUCCESS or PENDING: look again (the certificate, or the request waiting).
+  }
+  return internal_error("unreachable");
+}
+
+Status CertificateServer::install_ca(Runtime& rt, const ServerConfig& cfg,
+                                     const pki::Certificate& cert, const KeyEntry& entry,
+                                     EnableReport& report, const EnableOptions& options) {
   store::WriteBatch batch;
-  store::CertRecord rec;
-  rec.serial = 1;
-  rec.der = cert.der();
-  rec.subject = pki::format_dn_ios(cert.subject());
-  rec.not_before = cert.not_before();
-  rec.not_after = cert.not_after();
-  batch.put_certificate(rec);
+  if (cert.signed_by(cert)) {
+    // A root's own certificate is serial 1 of its database, as on IOS. A subordinate
+    // CA's certificate has the superior's serial and lives in the superior's database.
+    store::CertRecord rec;
+    rec.serial = 1;
+    rec.der = cert.der();
+    rec.subject = pki::format_dn_ios(cert.subject());
+    rec.not_before = cert.not_before();
+    rec.not_after = cert.not_after();
+    batch.put_certificate(rec);
+  }
   batch.put_meta(kMetaCaCert, cert.der());
   RETURN_IF_ERROR(rt.store->write(batch));
   RETURN_IF_ERROR(fs::write_atomic(trustpoint_cert_path(), cert.der()));

@@ -73,13 +73,13 @@ struct UpstreamRequest {
   // IssuerAndSubject with the issuing CA's name.
   std::string csr_der;
   std::string transaction_id;  // the same for a request and all its polls
-  // Signs the message and opens the reply (required; optional only because pki::Key has
-  // no empty state).
-  std::optional<pki::Key> signer_key;
   // The certificate that signs: the current one for a renewal, or the RA's when an RA
   // forwards. Absent for a first enrolment: the implementation makes a throw-away
   // self-signed certificate for signer_key with the request's subject, as clients do.
-  std::optional<pki::Certificate> signer_cert;
+  std::optional<pki::Certificate> signer_cert = std::nullopt;
+  // Signs the message and opens the reply (required; optional only because pki::Key has
+  // no empty state).
+  std::optional<pki::Key> signer_key = std::nullopt;
   UpstreamCertificates upstream;  // as authenticated
   UpstreamCaps caps;              // chooses POST or GET, the cipher and the digest
 };

@@ -22,6 +22,7 @@
 #include "daemon/control_server.h"
 #include "daemon/http_frontend.h"
 #include "daemon/master_key.h"
+#include "scep/upstream_client.h"
 
 namespace {
 
@@ -77,7 +78,9 @@ int main(int argc, char** argv) {
   }
 
   SystemClock clock;
-  auto device = ca::Device::create({nvram, flash, master->passphrase}, clock);
+  // The trustpoints' SCEP client (crypto pki authenticate/enroll, sub-CA and RA).
+  auto device = ca::Device::create(
+      {nvram, flash, master->passphrase, std::make_shared<scep::HttpUpstream>()}, clock);
   daemon::wipe(master->passphrase);  // the Device keeps the one copy it needs
   if (!device.has_value()) {
     std::fprintf(stderr, "scepterd: %s\n", device.error().to_string().c_str());

@@ -157,7 +157,15 @@ ScepHttpResponse ScepService::handle(const ScepHttpRequest& request) const {
     if (!server) return unavailable_reply(options_.retry_after, "no certificate server is enabled");
     auto id = server->signing_identity();
     if (!id.has_value()) return unavailable_reply(options_.retry_after, id.error().message());
-    return {200, "application/x-x509-ca-cert", id->certificate.der(), {}};
+    if (id->chain.empty()) return {200, "application/x-x509-ca-cert", id->certificate.der(), {}};
+    // A subordinate CA: the chain, issuing CA first, up to the root (RFC 8894 4.2.1.2).
+    std::vector<X509*> chain{id->certificate.x509()};
+    for (const pki::Certificate& c : id->chain) chain.push_back(c.x509());
+    auto bundle = encode_degenerate_certs(chain);
+    if (!bundle.has_value()) {
+      return unavailable_reply(options_.retry_after, bundle.error().message());
+    }
+    return {200, "application/x-x509-ca-ra-cert", std::move(*bundle), {}};
   }
   if (op == "GetNextCACert") {
     return text(404, "no rollover CA certificate");

@@ -558,7 +558,7 @@ Result<ca::UpstreamReply> HttpUpstream::send(const ca::UpstreamRequest& request)
     return fail(
         invalid_argument("no upstream CA certificate (the trustpoint is not authenticated)"));
   }
-  if (!request.signer_key.has_private()) {
+  if (!request.signer_key || !request.signer_key->has_private()) {
     return fail(invalid_argument("the request's signing key has no private part"));
   }
   if (request.transaction_id.empty()) return fail(invalid_argument("no transactionID"));
@@ -584,10 +584,19 @@ Result<ca::UpstreamReply> HttpUpstream::send(const ca::UpstreamRequest& request)
   PkiRequestParams params;
   params.type = type;
   params.payload = std::move(payload);
-  params.signer_cert = request.signer_cert.x509();
-  params.signer_key = request.signer_key.evp();
-  params.recipient_cert = request.upstream.recipient().x509();
   params.digest = choose_digest(request.caps);
+  // A first enrolment signs with a throw-away certificate for its own key, as clients do.
+  pki::Ptr<X509> self_signed;
+  if (request.signer_cert) {
+    params.signer_cert = request.signer_cert->x509();
+  } else {
+    ASSIGN_OR_RETURN(self_signed,
+                     make_self_signed_signer(request.signer_key->evp(),
+                                             X509_REQ_get_subject_name(csr->get()), params.digest));
+    params.signer_cert = self_signed.get();
+  }
+  params.signer_key = request.signer_key->evp();
+  params.recipient_cert = request.upstream.recipient().x509();
   params.cipher = choose_cipher(request.caps);
   params.transaction_id = request.transaction_id;
   params.sender_nonce = nonce;
@@ -608,7 +617,7 @@ Result<ca::UpstreamReply> HttpUpstream::send(const ca::UpstreamRequest& request)
   }
 
   const pki::Certificate& signer = request.upstream.reply_signer();
-  auto rep = decode_cert_rep(answer.body, request.signer_key.evp(), signer.x509());
+  auto rep = decode_cert_rep(answer.body, request.signer_key->evp(), signer.x509());
   if (!rep.has_value()) {
     log::trace(kTrace, "CRYPTO_PKI: CertRep from {} refused: {}", target.host,
                rep.error().message());

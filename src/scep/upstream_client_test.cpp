@@ -552,7 +552,7 @@ TEST_F(UpstreamFakeCaTest, SuccessOverPostWithTheStrongestAnnouncedAlgorithms) {
   ASSERT_OK(reply);
   EXPECT_EQ(reply->status, UpstreamReply::Status::kSuccess);
   ASSERT_EQ(reply->certificates.size(), 2u);
-  EXPECT_TRUE(reply->certificates[0].public_key()->equals_public(rq.signer_key));
+  EXPECT_TRUE(reply->certificates[0].public_key()->equals_public(*rq.signer_key));
   EXPECT_EQ(reply->certificates[1], hierarchy().sub);
   EXPECT_EQ(reply->method, "POST");
   EXPECT_EQ(reply->digest, "SHA-512");
@@ -720,7 +720,7 @@ TEST_F(UpstreamScepTest, AuthenticateAndEnrollWithAutoGrant) {
   ASSERT_EQ(reply->status, UpstreamReply::Status::kSuccess) << reply->fail_text;
   ASSERT_FALSE(reply->certificates.empty());
   const pki::Certificate& issued = reply->certificates.front();
-  EXPECT_TRUE(issued.public_key()->equals_public(rq.signer_key));
+  EXPECT_TRUE(issued.public_key()->equals_public(*rq.signer_key));
   EXPECT_TRUE(issued.signed_by(certs_->issuing_ca()));
   EXPECT_EQ(reply->method, "POST");
   EXPECT_EQ(reply->digest, "SHA-512");
@@ -753,7 +753,7 @@ TEST_F(UpstreamScepTest, ManualGrantPendsThenCertPollSucceeds) {
   ASSERT_OK(granted);
   ASSERT_EQ(granted->status, UpstreamReply::Status::kSuccess) << granted->fail_text;
   ASSERT_FALSE(granted->certificates.empty());
-  EXPECT_TRUE(granted->certificates.front().public_key()->equals_public(rq.signer_key));
+  EXPECT_TRUE(granted->certificates.front().public_key()->equals_public(*rq.signer_key));
   EXPECT_EQ(requests().size(), 1u);
 }
 

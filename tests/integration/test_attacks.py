@@ -10,7 +10,7 @@ import tempfile
 
 import pytest
 
-from conftest import Daemon, x509_text
+from conftest import LABEL, Daemon, x509_text
 from scep_helpers import (ScepServer, database_counts, run_scep_attack, scep_attack_path,
                           verify)
 
@@ -103,15 +103,23 @@ def test_oversized_bodies_are_413(shared_scep):
     assert_still_serving(scep)
 
 
-def test_ca_request_refused_and_not_stored(shared_scep):
+def test_ca_request_waits_for_the_operator_even_under_grant_auto(shared_scep):
+    """A request for a CA certificate is a subordinate CA's: `grant auto` does not issue
+    it; it waits under "Subordinate CA certificate requests", and a resend adds nothing."""
     scep = shared_scep
-    before = database_counts(scep.d)
-    reply = only(attack(scep, "csr-ca-true", count=1))
-    assert (reply["pkiStatus"], reply["failInfo"]) == ("FAILURE", "badRequest"), reply
-    # Refused requests are not stored, and a resend of another one is refused the same way.
-    reply = only(attack(scep, "csr-ca-true", key_index=1))
-    assert (reply["pkiStatus"], reply["failInfo"]) == ("FAILURE", "badRequest"), reply
-    assert database_counts(scep.d) == before
+    requests, certificates = database_counts(scep.d)
+    reply = only(attack(scep, "csr-ca-true", count=1, key_index=3))
+    assert reply["pkiStatus"] == "PENDING", reply
+    reply = only(attack(scep, "csr-ca-true", count=1, key_index=3))
+    assert reply["pkiStatus"] == "PENDING", reply
+    assert database_counts(scep.d) == (requests + 1, certificates)
+    out = scep.d.sh(f"crypto pki server {LABEL} info requests")
+    section = out.split("Subordinate CA certificate requests:")[1].split("requests:")[0]
+    assert "pending" in section, out
+    # Removed again: the other tests of this server count requests from their own start.
+    pending = [r for r in scep.requests() if r["state"] == "pending"]
+    for row in pending:
+        scep.exec(f"remove {row['id']}")
     assert_still_serving(scep)
 
 

@@ -357,9 +357,9 @@ def test_cli_errors_and_abbreviations(daemon):
     assert "% Certificate server nosuch does not exist." in out
 
 
-def test_only_root_mode_can_be_enabled(daemon):
+def test_ra_mode_cannot_be_enabled_yet(daemon):
     out = daemon.cs("mode ra", "no shutdown", ok=False)
-    assert "Only root certificate servers are supported" in out
+    assert "RA mode is not supported yet" in out
     assert not os.path.exists(daemon.path("mycs#1CA.cer"))
 
 

@@ -7,6 +7,8 @@
 #include "cli/context.h"
 #include "cli/questions.h"
 #include "cli/type7.h"
+#include "common/log.h"
+#include "pki/digest.h"
 #include "pki/name.h"
 
 namespace scepter::cli {
@@ -337,14 +339,78 @@ CmdResult print_enable(Context& ctx, const Result<ca::EnableReport>& r, bool exp
   return {};
 }
 
+// mode sub-cs: enables with the CA certificate from the superior, or asks for it and
+// says that the server waits.
+CmdResult enable_subordinate(Context& ctx, const std::shared_ptr<ca::CertificateServer>& server) {
+  const auto before = ctx.device().enrollment().state(server->label());
+  const bool was_pending = before && before->pending;
+  auto r = server->enable({.request_superior = ctx.interactive()});
+  if (r.has_value()) {
+    if (r->archived) ctx.print("% Exporting Certificate Server signing certificate and keys...\n");
+    ctx.print("% Certificate Server enabled.\n");
+    return {};
+  }
+  if (server->state() == ca::ServerState::kWaitingForSuperior) {
+    if (!was_pending) ctx.print("% Certificate request sent to Certificate Authority\n");
+    ctx.printf("% Enrollment in progress... {}\n", r.error().message());
+    return {};
+  }
+  return ctx.error(r.error().message());
+}
+
+CmdResult no_shutdown_subordinate(Context& ctx,
+                                  const std::shared_ptr<ca::CertificateServer>& server) {
+  const ca::ServerConfig cfg = server->config();
+  if (!server->has_ca_certificate() && server->needs_archive_password()) {
+    // The archive is written when the superior grants, maybe after a restart: the
+    // password must be in the configuration by then.
+    return ctx.error(
+        "A subordinate CA archives its key when the superior CA grants its certificate: "
+        "configure \"database archive pkcs12 password PASSWORD\" (or \"no database "
+        "archive\") first.");
+  }
+  const std::string label = server->label();
+  auto state = ctx.device().enrollment().state(label);
+  if (server->has_ca_certificate() || (state && state->ca) || !ctx.interactive()) {
+    return enable_subordinate(ctx, server);
+  }
+  std::optional<ca::TrustpointConfig> tp = ctx.device().trustpoint(label);
+  if (!tp) return ctx.error(fmt::format("Trustpoint {} no longer exists.", label));
+  log::trace(log::Category::kPkiServer, "CRYPTO_CS: authenticating the CA '{}'", label);
+  auto fetched = ctx.device().enrollment().fetch_ca(*tp, label);
+  if (!fetched.has_value()) {
+    ctx.printf("% {}\n", fetched.error().message());
+    return ctx.error("Failed to authenticate the Certificate Authority");
+  }
+  auto shared = std::make_shared<const ca::TrustpointClient::Fetched>(std::move(*fetched));
+  const pki::Certificate& root = shared->certificates.root();
+  ctx.print("Certificate has the following attributes:\n");
+  ctx.printf("  Fingerprint MD5: {}\n", pki::ios_fingerprint(root.md5_fingerprint()));
+  ctx.printf("  Fingerprint SHA1: {}\n", pki::ios_fingerprint(root.sha1_fingerprint()));
+  return confirm(
+      ctx, "% Do you accept this certificate?",
+      [server, shared](Context& c) -> CmdResult {
+        Status s = c.device().enrollment().accept_ca(server->label(), *shared);
+        if (!s.ok()) return c.error(s.message());
+        c.print("Trustpoint CA certificate accepted.\n");
+        return enable_subordinate(c, server);
+      },
+      [](Context& c) -> CmdResult {
+        return c.error("Certificate not accepted by user. The server stays disabled.");
+      });
+}
+
 CmdResult no_shutdown(Context& ctx, const Args&) {
   auto server = current_server(ctx);
   if (!server) return ctx.error("The certificate server no longer exists.");
-  if (server->config().mode != ca::ServerMode::kRoot) {
+  if (server->config().mode == ca::ServerMode::kRa ||
+      server->config().mode == ca::ServerMode::kRaTransparent) {
     return ctx.error(
-        "Only root certificate servers are supported so far; "
-        "enter \"no mode\" to configure a root CA.");
+        "RA mode is not supported yet; enter \"no mode\" to configure a root CA, or \"mode "
+        "sub-cs\" for a subordinate CA.");
   }
+  if (server->state() == ca::ServerState::kEnabled) return {};
+  if (server->config().mode == ca::ServerMode::kSubCs) return no_shutdown_subordinate(ctx, server);
   if (server->state() == ca::ServerState::kEnabled) return {};
   if (!ctx.interactive() || server->has_ca_certificate()) {
     return print_enable(ctx, server->enable({}), false);

@@ -57,6 +57,13 @@ void render_server(Context& ctx, const ca::CertificateServer& server) {
   } else {
     ctx.print("  CA cert fingerprint: -Not found-\n");
   }
+  if (c.mode == ca::ServerMode::kSubCs) {
+    ctx.print("  Server configured in subordinate server mode\n");
+    if (info.upper_ca) {
+      ctx.printf("  Upper CA cert fingerprint: {}\n",
+                 pki::ios_fingerprint(info.upper_ca->md5_fingerprint()));
+    }
+  }
   ctx.printf("  Granting mode is: {}\n", ca::grant_mode_text(c.grant));
   ctx.printf("  Last certificate issued serial number: 0x{:X}\n", info.last_serial);
   ctx.printf(
