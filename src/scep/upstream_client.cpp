@@ -436,29 +436,18 @@ Result<ca::UpstreamCertificates> classify_ca_certificates(std::vector<pki::Certi
   return out;
 }
 
-HttpUpstream::HttpUpstream(HttpUpstreamOptions options) : options_(std::move(options)) {
-  init_curl();
-}
-
-Result<ca::UpstreamCaps> HttpUpstream::get_ca_caps(const std::string& url,
-                                                   const std::string& ident) {
-  ASSIGN_OR_RETURN(Target target, make_target(url, "GetCACaps", escape_ident(ident)));
-  log::trace(kTrace, "CRYPTO_PKI: Sending CA Capabilities Request:");
-  log::trace(kTrace, "GET {} HTTP/1.1", traced_target(target));
-  ASSIGN_OR_RETURN(HttpAnswer answer, fetch(options_, target, nullptr));
+ca::UpstreamCaps parse_ca_caps(std::string_view body) {
   ca::UpstreamCaps caps;
-  if (answer.status != 200) {
-    log::trace(kTrace, "CRYPTO_PKI: GetCACaps answered HTTP {}: no capabilities assumed",
-               answer.status);
-    return caps;
-  }
-  std::string_view rest = answer.body;
+  std::string_view rest = body;
   while (!rest.empty()) {
     const size_t eol = rest.find('\n');
     const std::string_view line = trim(rest.substr(0, eol));
     rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 1);
     if (line.empty()) continue;
-    caps.announced.emplace_back(line);
+    // What is kept is bounded: a hostile answer cannot make the trustpoint's state big.
+    if (caps.announced.size() < kMaxAnnouncedCaps) {
+      caps.announced.emplace_back(line.substr(0, kMaxCapLength));
+    }
     const std::string key = lower(line);
     if (key == "postpkioperation") {
       caps.post = true;
@@ -480,6 +469,71 @@ Result<ca::UpstreamCaps> HttpUpstream::get_ca_caps(const std::string& url,
       caps.scep_standard = true;
     }
   }
+  return caps;
+}
+
+Result<std::vector<pki::Certificate>> read_ca_certificates(std::string_view content_type,
+                                                           std::string_view body,
+                                                           std::string_view host) {
+  std::vector<pki::Certificate> certs;
+  if (content_type == "application/x-x509-ca-cert") {
+    log::trace(kTrace, "Content-Type indicates we have received a CA certificate.");
+    auto cert = pki::Certificate::from_der(body);
+    if (!cert.has_value() && body.find("-----BEGIN") != std::string::npos) {
+      cert = pki::Certificate::from_pem(body);
+    }
+    if (!cert.has_value()) {
+      return fail(invalid_argument(fmt::format("GetCACert answer from {} is not a certificate: {}",
+                                               host, cert.error().message())));
+    }
+    certs.push_back(std::move(*cert));
+  } else if (content_type == "application/x-x509-ca-ra-cert") {
+    log::trace(kTrace, "Content-Type indicates we have received CA and RA certificates.");
+    auto bundle = decode_certs_only(body);
+    if (!bundle.has_value()) {
+      return fail(
+          invalid_argument(fmt::format("GetCACert answer from {} is not a certs-only PKCS#7: {}",
+                                       host, bundle.error().message())));
+    }
+    if (bundle->certificates.size() > kMaxUpstreamCertificates) {
+      return fail(invalid_argument(
+          fmt::format("GetCACert answer from {} holds {} certificates (at most {})", host,
+                      bundle->certificates.size(), kMaxUpstreamCertificates)));
+    }
+    for (pki::Ptr<X509>& x : bundle->certificates) {
+      auto cert = pki::Certificate::from_x509(std::move(x));
+      if (!cert.has_value()) {
+        return fail(invalid_argument(
+            fmt::format("GetCACert answer from {}: {}", host, cert.error().message())));
+      }
+      certs.push_back(std::move(*cert));
+    }
+  } else {
+    return fail(invalid_argument(fmt::format(
+        "GetCACert answer from {} has Content-Type \"{}\", not application/x-x509-ca-cert or "
+        "application/x-x509-ca-ra-cert",
+        host, content_type)));
+  }
+  return certs;
+}
+
+HttpUpstream::HttpUpstream(HttpUpstreamOptions options) : options_(std::move(options)) {
+  init_curl();
+}
+
+Result<ca::UpstreamCaps> HttpUpstream::get_ca_caps(const std::string& url,
+                                                   const std::string& ident) {
+  ASSIGN_OR_RETURN(Target target, make_target(url, "GetCACaps", escape_ident(ident)));
+  log::trace(kTrace, "CRYPTO_PKI: Sending CA Capabilities Request:");
+  log::trace(kTrace, "GET {} HTTP/1.1", traced_target(target));
+  ASSIGN_OR_RETURN(HttpAnswer answer, fetch(options_, target, nullptr));
+  ca::UpstreamCaps caps;
+  if (answer.status != 200) {
+    log::trace(kTrace, "CRYPTO_PKI: GetCACaps answered HTTP {}: no capabilities assumed",
+               answer.status);
+    return caps;
+  }
+  caps = parse_ca_caps(answer.body);
   std::string list;
   for (const std::string& c : caps.announced) list += (list.empty() ? "" : ", ") + c;
   log::trace(kTrace, "CRYPTO_PKI: transaction GetCACaps completed");
@@ -498,45 +552,8 @@ Result<ca::UpstreamCertificates> HttpUpstream::get_ca_cert(const std::string& ur
         unavailable(fmt::format("HTTP {} from {} for GetCACert", answer.status, target.host)));
   }
 
-  std::vector<pki::Certificate> certs;
-  if (answer.content_type == "application/x-x509-ca-cert") {
-    log::trace(kTrace, "Content-Type indicates we have received a CA certificate.");
-    auto cert = pki::Certificate::from_der(answer.body);
-    if (!cert.has_value() && answer.body.find("-----BEGIN") != std::string::npos) {
-      cert = pki::Certificate::from_pem(answer.body);
-    }
-    if (!cert.has_value()) {
-      return fail(invalid_argument(fmt::format("GetCACert answer from {} is not a certificate: {}",
-                                               target.host, cert.error().message())));
-    }
-    certs.push_back(std::move(*cert));
-  } else if (answer.content_type == "application/x-x509-ca-ra-cert") {
-    log::trace(kTrace, "Content-Type indicates we have received CA and RA certificates.");
-    auto bundle = decode_certs_only(answer.body);
-    if (!bundle.has_value()) {
-      return fail(
-          invalid_argument(fmt::format("GetCACert answer from {} is not a certs-only PKCS#7: {}",
-                                       target.host, bundle.error().message())));
-    }
-    if (bundle->certificates.size() > kMaxUpstreamCertificates) {
-      return fail(invalid_argument(
-          fmt::format("GetCACert answer from {} holds {} certificates (at most {})", target.host,
-                      bundle->certificates.size(), kMaxUpstreamCertificates)));
-    }
-    for (pki::Ptr<X509>& x : bundle->certificates) {
-      auto cert = pki::Certificate::from_x509(std::move(x));
-      if (!cert.has_value()) {
-        return fail(invalid_argument(
-            fmt::format("GetCACert answer from {}: {}", target.host, cert.error().message())));
-      }
-      certs.push_back(std::move(*cert));
-    }
-  } else {
-    return fail(invalid_argument(fmt::format(
-        "GetCACert answer from {} has Content-Type \"{}\", not application/x-x509-ca-cert or "
-        "application/x-x509-ca-ra-cert",
-        target.host, answer.content_type)));
-  }
+  ASSIGN_OR_RETURN(std::vector<pki::Certificate> certs,
+                   read_ca_certificates(answer.content_type, answer.body, target.host));
   log::trace(kTrace, "Received {} bytes from server as CA certificate:", answer.body.size());
 
   ASSIGN_OR_RETURN(ca::UpstreamCertificates out, classify_ca_certificates(std::move(certs)));

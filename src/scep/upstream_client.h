@@ -59,6 +59,8 @@ struct HttpUpstreamOptions {
 
 // GetCACert answers with more certificates than this are refused.
 inline constexpr std::size_t kMaxUpstreamCertificates = 16;
+// GetCACaps: lines kept in UpstreamCaps::announced, and the length kept of each.
+inline constexpr std::size_t kMaxAnnouncedCaps = 32, kMaxCapLength = 64;
 
 class HttpUpstream final : public ca::UpstreamCa {
  public:
@@ -110,5 +112,17 @@ Result<std::string> operation_url(std::string_view enrollment_url, std::string_v
 // issuing CA is ambiguous, when a certificate fits no role (a leaf the CAs did not
 // issue, a CA outside the chain, an RA with neither usage) or two fit the same one.
 Result<ca::UpstreamCertificates> classify_ca_certificates(std::vector<pki::Certificate> certs);
+
+// The body of a GetCACaps answer: one capability per line, case ignored, blanks trimmed.
+// Never fails; unknown lines are only kept in `announced` (bounded, see above).
+ca::UpstreamCaps parse_ca_caps(std::string_view body);
+
+// The certificates of a GetCACert answer body, before classification: one DER (or PEM)
+// certificate for `application/x-x509-ca-cert`, a certs-only PKCS#7 of at most
+// kMaxUpstreamCertificates for `application/x-x509-ca-ra-cert`. kInvalidArgument, naming
+// `host`, for another Content-Type or bytes that do not parse.
+Result<std::vector<pki::Certificate>> read_ca_certificates(std::string_view content_type,
+                                                           std::string_view body,
+                                                           std::string_view host);
 
 }  // namespace scepter::scep

@@ -1,0 +1,175 @@
+// mode sub-cs: a certificate server whose CA certificate comes from a superior CA through
+// its trustpoint (TrustpointClient over a FakeUpstream standing in for the superior).
+#include <gtest/gtest.h>
+
+#include "ca/ca_test_support.h"
+#include "ca/certificate_server.h"
+#include "ca/device.h"
+#include "ca/fake_upstream.h"
+#include "ca/trustpoint_client.h"
+#include "common/fs.h"
+#include "pki/name.h"
+
+namespace scepter::ca {
+namespace {
+
+using testing::FakeUpstream;
+using testing::kStart;
+using Answer = FakeUpstream::Answer;
+
+class SubCaTest : public ::testing::Test {
+ protected:
+  SubCaTest() {
+    keys_ = std::move(*KeyStore::open(dir_.file("keys"), "master", testing::kTestKdfIterations));
+    // The CA key up front (generating one would only slow the tests down).
+    KeyEntry e{"sub", testing::shared_ca_key(), KeyUsage::kGeneralPurpose, true, clock_.now()};
+    EXPECT_TRUE(keys_->put(e).ok());
+    tp_.name = "sub";
+    tp_.enrollment_url = "http://127.0.0.1:1";
+    tp_.rsakeypair = "sub";
+    client_ = std::make_unique<TrustpointClient>(*keys_, clock_, dir_.path(), upstream_);
+    client_->on_change([this](const std::string&) {
+      if (server_) server_->superior_answered();
+    });
+    make_server();
+  }
+
+  void make_server() {
+    server_.reset();
+    ServerConfig cfg;
+    cfg.label = "sub";
+    cfg.mode = ServerMode::kSubCs;
+    cfg.issuer_name = "CN=sub, O=Example";
+    cfg.archive_password = "archive-password";
+    cfg.grant = GrantMode::kAuto;
+    ServerDeps deps{*keys_,      clock_, testing::resolver_for(dir_.path()),
+                    dir_.path(), {},     testing::kTestKdfIterations};
+    deps.superior_state = [this] { return client_->state("sub"); };
+    deps.superior_enroll = [this](const EnrollOptions& o) {
+      return client_->enroll(tp_, o, "host");
+    };
+    server_ = std::make_unique<CertificateServer>(cfg, std::move(deps));
+  }
+
+  void authenticate() {
+    auto fetched = client_->fetch_ca(tp_, "sub");
+    ASSERT_TRUE(fetched.has_value());
+    ASSERT_TRUE(client_->accept_ca("sub", *fetched).ok());
+  }
+
+  // One pass of the daemon's timer: the trustpoint polls, then the server's timers run.
+  void tick() {
+    client_->tick([this](const std::string&) -> std::optional<TrustpointConfig> { return tp_; });
+    server_->tick();
+  }
+
+  store::testing::TempDir dir_;
+  FakeClock clock_{from_unix(kStart)};
+  std::unique_ptr<KeyStore> keys_;
+  std::shared_ptr<FakeUpstream> upstream_ =
+      std::make_shared<FakeUpstream>(*pki::Key::generate_ec(256), from_unix(kStart), "CN=root");
+  std::unique_ptr<TrustpointClient> client_;
+  TrustpointConfig tp_;
+  std::unique_ptr<CertificateServer> server_;
+};
+
+TEST_F(SubCaTest, WithoutAnAuthenticatedSuperiorItWaitsForTheOperator) {
+  auto r = server_->enable({.request_superior = true});
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(server_->state(), ServerState::kWaitingForOperator);
+  EXPECT_NE(r.error().message().find("not authenticated"), std::string::npos);
+  EXPECT_TRUE(upstream_->kinds().empty());
+}
+
+TEST_F(SubCaTest, RequestsACaCertificateWaitsAndEnablesWhenGranted) {
+  authenticate();
+  upstream_->script({Answer::kPending, Answer::kPending});
+  auto r = server_->enable({.request_superior = true});
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(server_->state(), ServerState::kWaitingForSuperior);
+  EXPECT_NE(r.error().message().find("Waiting for the superior CA"), std::string::npos);
+  EXPECT_FALSE(server_->signing_identity().has_value());
+  // The request: the issuer name, a CA certificate, the server's key.
+  auto csr = pki::Csr::parse(upstream_->last_csr());
+  ASSERT_TRUE(csr.has_value());
+  EXPECT_EQ(pki::format_dn_ios(csr->subject()), "cn=sub,o=Example");
+  EXPECT_TRUE(pki::requests_ca_certificate(*csr));
+  EXPECT_TRUE(csr->public_key().equals_public(testing::shared_ca_key()));
+
+  // Still pending at the first poll: the server keeps waiting.
+  clock_.advance(std::chrono::minutes(1));
+  tick();
+  EXPECT_EQ(server_->state(), ServerState::kWaitingForSuperior);
+  // Granted at the next: the server enables itself.
+  clock_.advance(std::chrono::minutes(1));
+  tick();
+  ASSERT_EQ(server_->state(), ServerState::kEnabled) << server_->reason();
+  auto id = server_->signing_identity();
+  ASSERT_TRUE(id.has_value());
+  ASSERT_EQ(id->chain.size(), 1u);
+  EXPECT_EQ(id->chain[0], upstream_->ca_cert());
+  EXPECT_TRUE(id->certificate.signed_by(upstream_->ca_cert()));
+  EXPECT_TRUE(id->certificate.is_ca());
+  ASSERT_TRUE(server_->info().upper_ca.has_value());
+  EXPECT_EQ(*server_->info().upper_ca, upstream_->ca_cert());
+  EXPECT_TRUE(fs::exists(dir_.file("sub.p12")));  // archived when the certificate came
+
+  // It issues under its own name, and the certificates chain to the superior.
+  auto issued = server_->submit(testing::make_csr_der("CN=leaf"), RequestSource::kManualPem);
+  ASSERT_TRUE(issued.has_value()) << issued.error().message();
+  ASSERT_TRUE(issued->certificate.has_value());
+  EXPECT_TRUE(issued->certificate->signed_by(id->certificate));
+  EXPECT_EQ(pki::format_dn_ios(issued->certificate->issuer()), "cn=sub,o=Example");
+  auto crl = server_->current_crl();
+  ASSERT_TRUE(crl.has_value());
+  EXPECT_EQ(pki::format_dn_ios(crl->info.issuer.get()), "cn=sub,o=Example");
+
+  // After a restart it enables from its database, with the chain.
+  make_server();
+  ASSERT_TRUE(server_->enable({}).has_value());
+  id = server_->signing_identity();
+  ASSERT_TRUE(id.has_value());
+  EXPECT_EQ(id->chain.size(), 1u);
+  EXPECT_EQ(upstream_->kinds().size(), 3u);  // the request and two polls; nothing more
+}
+
+TEST_F(SubCaTest, ARefusalWaitsForTheOperatorWhoMayAskAgain) {
+  authenticate();
+  upstream_->script({Answer::kPending, Answer::kReject});
+  ASSERT_FALSE(server_->enable({.request_superior = true}).has_value());
+  clock_.advance(std::chrono::minutes(1));
+  tick();  // the poll is refused; the server hears of it
+  EXPECT_EQ(server_->state(), ServerState::kWaitingForOperator);
+  EXPECT_NE(server_->reason().find("the CA rejected the request"), std::string::npos)
+      << server_->reason();
+  // The timer does not ask again behind the operator's back.
+  for (int i = 0; i < 3; ++i) {
+    clock_.advance(std::chrono::minutes(1));
+    tick();
+  }
+  EXPECT_EQ(upstream_->kinds().size(), 2u);
+  // A start-up without the operator does not ask either.
+  make_server();
+  ASSERT_FALSE(server_->enable({}).has_value());
+  EXPECT_EQ(upstream_->kinds().size(), 2u);
+  // The operator's no shutdown does; this time it is granted at once.
+  auto r = server_->enable({.request_superior = true});
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(server_->state(), ServerState::kEnabled);
+  EXPECT_EQ(upstream_->kinds().size(), 3u);
+}
+
+TEST_F(SubCaTest, ShutdownWhileWaitingAndTheRequestStillCounts) {
+  authenticate();
+  upstream_->script({Answer::kPending});
+  ASSERT_FALSE(server_->enable({.request_superior = true}).has_value());
+  server_->shutdown();
+  EXPECT_EQ(server_->state(), ServerState::kDisabled);
+  // The request waits at the superior all the same; no shutdown does not send another.
+  ASSERT_FALSE(server_->enable({.request_superior = true}).has_value());
+  EXPECT_EQ(server_->state(), ServerState::kWaitingForSuperior);
+  EXPECT_EQ(upstream_->kinds().size(), 1u);
+}
+
+}  // namespace
+}  // namespace scepter::ca
