@@ -195,7 +195,7 @@ Status Device::remove_trustpoint(const std::string& name) {
 
 void Device::tick() {
   for (const auto& s : servers()) s->tick();
-  enrollment_->tick([this](const std::string& name) { return trustpoint(name); });
+  enrollment_->tick([this](const std::string& name) { return trustpoint(name); }, hostname());
 }
 
 Result<std::string> Device::resolve_local_url(std::string_view url) const {

@@ -64,6 +64,12 @@ struct TrustpointConfig {
   int rsakeypair_bits = 0;  // the size a key generated at enrolment gets (0: 2048)
   std::optional<pki::Hash> hash;
   std::string revocation_check;  // "", "crl", "none", "ocsp"
+  // `auto-enroll [PERCENT] [regenerate]`: enrol by itself once authenticated, and renew
+  // when PERCENT of the certificate's lifetime has passed (0: at expiry), with a new key
+  // pair when `regenerate`.
+  bool auto_enroll = false;
+  int auto_enroll_percent = 0;
+  bool auto_enroll_regenerate = false;
 };
 
 // `ip http server`, `ip http port`, `ip http bind-address`.

@@ -62,6 +62,16 @@ class FakeUpstream : public UpstreamCa {
     MutexLock lock(mu_);
     return issued_;
   }
+  // The certificate that signed the last request (absent: a throw-away one).
+  std::optional<pki::Certificate> last_signer() const {
+    MutexLock lock(mu_);
+    return last_signer_;
+  }
+  // Certificates are issued from this time on, for a year.
+  void set_now(TimePoint now) {
+    MutexLock lock(mu_);
+    now_ = now;
+  }
 
   Result<UpstreamCaps> get_ca_caps(const std::string&, const std::string&) override {
     if (down()) return fail(unavailable("cannot reach the fake CA"));
@@ -83,6 +93,7 @@ class FakeUpstream : public UpstreamCa {
       kinds_.push_back(req.kind);
       tids_.push_back(req.transaction_id);
       last_csr_ = req.csr_der;
+      last_signer_ = req.signer_cert;
       if (answers_.empty()) {
         a = fallback_;
       } else {
@@ -133,8 +144,9 @@ class FakeUpstream : public UpstreamCa {
 
   pki::Key key_;
   std::vector<pki::Certificate> ca_;
-  TimePoint now_;
   mutable Mutex mu_;
+  TimePoint now_ GUARDED_BY(mu_);
+  std::optional<pki::Certificate> last_signer_ GUARDED_BY(mu_);
   std::deque<Answer> answers_ GUARDED_BY(mu_);
   Answer fallback_ GUARDED_BY(mu_) = Answer::kGrant;
   std::vector<UpstreamRequest::Kind> kinds_ GUARDED_BY(mu_);

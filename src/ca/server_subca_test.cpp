@@ -59,7 +59,8 @@ class SubCaTest : public ::testing::Test {
 
   // One pass of the daemon's timer: the trustpoint polls, then the server's timers run.
   void tick() {
-    client_->tick([this](const std::string&) -> std::optional<TrustpointConfig> { return tp_; });
+    client_->tick([this](const std::string&) -> std::optional<TrustpointConfig> { return tp_; },
+                  "host");
     server_->tick();
   }
 

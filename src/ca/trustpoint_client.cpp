@@ -88,6 +88,7 @@ std::string encode_state(const EnrollmentState& s) {
     const auto& p = *s.pending;
     j["pending"] = json{{"csr", pki::pem_encode("CERTIFICATE REQUEST", p.csr_der)},
                         {"key", p.key_label},
+                        {"signer_key", p.signer_key_label},
                         {"transaction_id", p.transaction_id},
                         {"fingerprint", p.fingerprint_md5},
                         {"delivered", p.delivered},
@@ -134,6 +135,7 @@ Result<EnrollmentState> decode_state(const std::string& text) {
     ASSIGN_OR_RETURN(pending.csr_der,
                      pki::pem_decode(p.value("csr", std::string()), "CERTIFICATE REQUEST"));
     pending.key_label = p.value("key", std::string());
+    pending.signer_key_label = p.value("signer_key", std::string());
     pending.transaction_id = p.value("transaction_id", std::string());
     pending.fingerprint_md5 = p.value("fingerprint", std::string());
     pending.delivered = p.value("delivered", false);
@@ -324,15 +326,21 @@ Result<EnrollResult> TrustpointClient::enroll(const TrustpointConfig& tp,
                                               .hash = tp.hash.value_or(pki::Hash::kSha256),
                                               .challenge_password = options.challenge_password,
                                               .extensions = exts}));
-  ASSIGN_OR_RETURN(std::string nonce, pki::random_bytes(16));
-
   EnrollmentState::Pending pending;
-  pending.csr_der = csr.der();
   pending.key_label = label;
+  return submit(tp, std::move(pending), csr.der());
+}
+
+Result<EnrollResult> TrustpointClient::submit(const TrustpointConfig& tp,
+                                              EnrollmentState::Pending pending,
+                                              const std::string& csr_der) {
+  const std::string& name = tp.name;
+  ASSIGN_OR_RETURN(std::string nonce, pki::random_bytes(16));
+  pending.csr_der = csr_der;
   // A fresh transactionID for every request: re-enrolling with the same key after a
   // rejection must not be taken for a resend of the refused request.
   pending.transaction_id = pki::hex_upper(nonce);
-  pending.fingerprint_md5 = csr.md5_fingerprint();
+  pending.fingerprint_md5 = pki::md5_hex(csr_der);
   pending.next_attempt = clock_.now();
   {
     MutexLock lock(mu_);
@@ -349,8 +357,43 @@ Result<EnrollResult> TrustpointClient::enroll(const TrustpointConfig& tp,
              pki::ios_fingerprint(pending.fingerprint_md5));
   EnrollResult result = exchange(tp, name);
   result.fingerprint_md5 = pending.fingerprint_md5;
-  result.fingerprint_sha1 = pki::hex_upper(pki::digest(pki::Hash::kSha1, csr.der()));
+  result.fingerprint_sha1 = pki::hex_upper(pki::digest(pki::Hash::kSha1, csr_der));
   return result;
+}
+
+Status TrustpointClient::start_renewal(const TrustpointConfig& tp, const std::string& hostname) {
+  const std::string& name = tp.name;
+  std::optional<EnrollmentState> state = this->state(name);
+  if (!state || !state->certificate || state->pending) return ok_status();
+  const std::string label = tp.rsakeypair.empty() ? hostname : tp.rsakeypair;
+  std::optional<KeyEntry> current = keys_.get(label);
+  if (!current) return not_found("the key " + label + " of the certificate is gone");
+  // With `regenerate`, the new key waits beside the current one, as LABEL.new, until its
+  // certificate arrives (IOS appends '#', which key labels here do not allow).
+  std::string new_label = label;
+  std::optional<KeyEntry> key = current;
+  if (tp.auto_enroll_regenerate) {
+    new_label = label + ".new";
+    key = keys_.get(new_label);
+    if (!key) {
+      const int bits = tp.rsakeypair_bits > 0 ? tp.rsakeypair_bits : 2048;
+      ASSIGN_OR_RETURN(pki::Key fresh, pki::Key::generate_rsa(bits));
+      KeyEntry entry{new_label, std::move(fresh), KeyUsage::kGeneralPurpose, false, clock_.now()};
+      RETURN_IF_ERROR(keys_.put(entry));
+      key = entry;
+    }
+  }
+  ASSIGN_OR_RETURN(pki::Csr csr,
+                   pki::make_csr(pki::CsrSpec{.subject = state->certificate->subject(),
+                                              .key = key->key,
+                                              .hash = tp.hash.value_or(pki::Hash::kSha256)}));
+  log::info("%PKI-6-CERTRENEWAUTO: Renewing the router certificate for trustpoint {}", name);
+  EnrollmentState::Pending pending;
+  pending.key_label = new_label;
+  pending.signer_key_label = label;
+  pending.renewal = true;
+  auto sent = submit(tp, std::move(pending), csr.der());
+  return sent.has_value() ? ok_status() : sent.error();
 }
 
 EnrollResult TrustpointClient::exchange(const TrustpointConfig& tp, const std::string& name) {
@@ -365,24 +408,34 @@ EnrollResult TrustpointClient::exchange(const TrustpointConfig& tp, const std::s
   EnrollResult result;
   UpstreamRequest req;
   req.url = tp.enrollment_url;
-  req.kind = p.delivered ? UpstreamRequest::Kind::kCertPoll : UpstreamRequest::Kind::kPkcsReq;
+  // A renewal is a RenewalReq where the CA offers it, else a PKCSReq signed by the current
+  // certificate, as IOS sends it.
+  req.kind = p.delivered                          ? UpstreamRequest::Kind::kCertPoll
+             : p.renewal && snapshot.caps.renewal ? UpstreamRequest::Kind::kRenewalReq
+                                                  : UpstreamRequest::Kind::kPkcsReq;
   req.csr_der = p.csr_der;
   req.transaction_id = p.transaction_id;
   req.upstream = *snapshot.ca;
   req.caps = snapshot.caps;
+  // The key the request certifies, and the one that signs it (the current certificate's,
+  // for a renewal).
   std::optional<KeyEntry> key = keys_.get(p.key_label);
-  Result<UpstreamReply> reply = fail(permission_denied(
-      fmt::format("the key {} of the request is gone; enrol again", p.key_label)));
-  if (key) {
-    req.signer_key = key->key;
+  std::optional<KeyEntry> signer =
+      p.renewal && !p.signer_key_label.empty() ? keys_.get(p.signer_key_label) : key;
+  Result<UpstreamReply> reply = fail(permission_denied(fmt::format(
+      "the key {} of the request is gone; enrol again", key ? p.signer_key_label : p.key_label)));
+  if (key && signer) {
+    req.signer_key = signer->key;
     if (p.renewal && snapshot.certificate) req.signer_cert = *snapshot.certificate;
     log::trace(log::Category::kPkiTransactions, "CRYPTO_PKI: sending {} for trustpoint {} to {}",
-               p.delivered ? "CertPoll" : "PKCSReq", name, tp.enrollment_url);
+               p.delivered ? "CertPoll" : (p.renewal ? "renewal" : "PKCSReq"), name,
+               tp.enrollment_url);
     reply = upstream_ ? upstream_->send(req)
                       : Result<UpstreamReply>(fail(permission_denied("no SCEP client")));
   }
 
   bool changed = false;
+  std::optional<KeyEntry> promote;  // a regenerated key whose certificate arrived
   {
     MutexLock lock(mu_);
     auto it = states_.find(name);
@@ -453,6 +506,7 @@ EnrollResult TrustpointClient::exchange(const TrustpointConfig& tp, const std::s
         log::warn("%PKI-3-CERTRETFAIL: trustpoint {}: {}", name, result.error);
       } else {
         s.certificate = mine;
+        if (p.renewal && p.key_label != p.signer_key_label) promote = key;
         s.pending.reset();
         s.last_error.clear();
         changed = true;
@@ -470,6 +524,17 @@ EnrollResult TrustpointClient::exchange(const TrustpointConfig& tp, const std::s
                  saved.message());
     }
   }
+  if (promote) {
+    // The new key takes the trustpoint's label; the old one goes with its certificate.
+    KeyEntry entry = *promote;
+    entry.label = p.signer_key_label;
+    Status moved = keys_.put(entry);
+    if (moved.ok()) moved = keys_.remove(p.key_label);
+    if (!moved.ok()) {
+      log::error("%PKI-3-TRUSTPOINT: trustpoint {}: the renewed key {} could not replace {}: {}",
+                 name, p.key_label, p.signer_key_label, moved.message());
+    }
+  }
   if (changed && on_change_) on_change_(name);
   return result;
 }
@@ -485,13 +550,17 @@ Status TrustpointClient::cancel(const std::string& name) {
 }
 
 void TrustpointClient::tick(
-    const std::function<std::optional<TrustpointConfig>(const std::string&)>& config) {
+    const std::function<std::optional<TrustpointConfig>(const std::string&)>& config,
+    const std::string& hostname) {
   std::vector<std::string> due;
+  std::vector<std::string> idle;  // authenticated, nothing in flight: maybe auto-enroll
   {
     MutexLock lock(mu_);
     const TimePoint now = clock_.now();
     for (const auto& [name, s] : states_) {
-      if (s.pending && s.pending->next_attempt <= now && !busy_.count(name)) due.push_back(name);
+      if (busy_.count(name)) continue;
+      if (s.pending && s.pending->next_attempt <= now) due.push_back(name);
+      if (!s.pending && s.ca && s.last_error.empty()) idle.push_back(name);
     }
   }
   for (const std::string& name : due) {
@@ -503,6 +572,37 @@ void TrustpointClient::tick(
     if (!claim(name)) continue;
     exchange(*tp, name);
     release(name);
+  }
+  for (const std::string& name : idle) {
+    std::optional<TrustpointConfig> tp = config(name);
+    if (!tp || !tp->auto_enroll) continue;
+    std::optional<EnrollmentState> s = state(name);
+    if (!s || s->pending || !s->last_error.empty()) continue;
+    Status started;
+    if (!s->certificate) {
+      // auto-enroll: the first certificate without the dialogue, as IOS does.
+      auto r = enroll(*tp, EnrollOptions{}, hostname);
+      if (!r.has_value()) started = r.error();
+    } else {
+      const pki::Certificate& c = *s->certificate;
+      const int percent = tp->auto_enroll_percent > 0 ? tp->auto_enroll_percent : 100;
+      const auto life = c.not_after() - c.not_before();
+      const TimePoint renew_at = c.not_before() + life * percent / 100;
+      if (clock_.now() < renew_at) continue;
+      if (!claim(name)) continue;
+      started = start_renewal(*tp, hostname);
+      release(name);
+    }
+    if (!started.ok()) {
+      log::warn("%PKI-3-ENROLL_FAIL: trustpoint {}: automatic enrolment failed: {}", name,
+                started.message());
+      MutexLock lock(mu_);
+      auto it = states_.find(name);
+      if (it != states_.end() && !it->second.pending) {
+        it->second.last_error = started.message();
+        (void)save(name, it->second);
+      }
+    }
   }
 }
 

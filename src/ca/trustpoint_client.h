@@ -44,7 +44,8 @@ struct EnrollmentState {
   // A request the CA has not decided yet.
   struct Pending {
     std::string csr_der;
-    std::string key_label;
+    std::string key_label;         // the key the request certifies
+    std::string signer_key_label;  // a renewal: the current certificate's key (signs)
     std::string transaction_id;
     std::string fingerprint_md5;  // of the PKCS#10, as IOS prints it
     bool delivered = false;       // the CA answered PENDING at least once
@@ -114,7 +115,10 @@ class TrustpointClient {
 
   // Polls every request whose time has come. `config` gives a trustpoint's current
   // configuration (nullopt: removed, so its state is forgotten).
-  void tick(const std::function<std::optional<TrustpointConfig>(const std::string&)>& config);
+  // With `auto-enroll`, also enrols an authenticated trustpoint that has no certificate
+  // (nor a refusal on record), and renews a certificate when its time has come.
+  void tick(const std::function<std::optional<TrustpointConfig>(const std::string&)>& config,
+            const std::string& hostname);
 
   std::optional<EnrollmentState> state(const std::string& name) const;
   // `no crypto pki trustpoint`: forgets the trustpoint's certificates and request.
@@ -125,6 +129,11 @@ class TrustpointClient {
   std::string path_of(const std::string& name) const;
   // One exchange for `pending`, outside the lock; updates the stored state.
   EnrollResult exchange(const TrustpointConfig& tp, const std::string& name);
+  // `auto-enroll`: a renewal of the current certificate (same subject, signed by it).
+  Status start_renewal(const TrustpointConfig& tp, const std::string& hostname);
+  // Records a new request in flight and makes the first exchange.
+  Result<EnrollResult> submit(const TrustpointConfig& tp, EnrollmentState::Pending pending,
+                              const std::string& csr_der);
   bool claim(const std::string& name);
   void release(const std::string& name);
 

@@ -49,10 +49,12 @@ class TrustpointClientTest : public ::testing::Test {
   }
 
   void tick() {
-    client_->tick([this](const std::string& name) -> std::optional<TrustpointConfig> {
-      if (name == tp_.name) return tp_;
-      return std::nullopt;
-    });
+    client_->tick(
+        [this](const std::string& name) -> std::optional<TrustpointConfig> {
+          if (name == tp_.name) return tp_;
+          return std::nullopt;
+        },
+        "r1.example.com");
   }
 
   store::testing::TempDir dir_;
@@ -259,6 +261,71 @@ TEST_F(TrustpointClientTest, ACorruptStateFileIsSkipped) {
   reopen();
   EXPECT_FALSE(client_->state("bad").has_value());
   EXPECT_TRUE(client_->state("tp").has_value());
+}
+
+TEST_F(TrustpointClientTest, AutoEnrollEnrolsOnceAuthenticated) {
+  tp_.auto_enroll = true;
+  tick();  // not authenticated: nothing to do
+  EXPECT_TRUE(upstream_->kinds().empty());
+  authenticate();
+  tick();
+  auto st = client_->state("tp");
+  ASSERT_TRUE(st && st->certificate);
+  tick();  // enrolled: nothing more until renewal time
+  EXPECT_EQ(upstream_->kinds().size(), 1u);
+}
+
+TEST_F(TrustpointClientTest, AutoEnrollRenewsAtItsPercentSignedByTheCurrentCertificate) {
+  authenticate();
+  ASSERT_TRUE(enroll().has_value());
+  const pki::Certificate first = *client_->state("tp")->certificate;
+  tp_.auto_enroll = true;
+  tp_.auto_enroll_percent = 80;  // of 365 days: 292
+  clock_.advance(std::chrono::days(291));
+  tick();
+  EXPECT_EQ(upstream_->kinds().size(), 1u);
+  clock_.advance(std::chrono::days(2));
+  upstream_->set_now(clock_.now());
+  tick();
+  // The CA offers Renewal: a RenewalReq, signed by the certificate it renews, same key.
+  ASSERT_EQ(upstream_->kinds().size(), 2u);
+  EXPECT_EQ(upstream_->kinds()[1], Kind::kRenewalReq);
+  ASSERT_TRUE(upstream_->last_signer().has_value());
+  EXPECT_EQ(*upstream_->last_signer(), first);
+  auto csr = pki::Csr::parse(upstream_->last_csr());
+  EXPECT_EQ(pki::format_dn_ios(csr->subject()), pki::format_dn_ios(first.subject()));
+  const pki::Certificate renewed = *client_->state("tp")->certificate;
+  EXPECT_NE(renewed, first);
+  EXPECT_TRUE(renewed.public_key()->equals_public(testing::shared_ca_key()));
+  tick();  // the new certificate is young: no second renewal
+  EXPECT_EQ(upstream_->kinds().size(), 2u);
+}
+
+TEST_F(TrustpointClientTest, AutoEnrollRegenerateRenewsWithANewKey) {
+  authenticate();
+  ASSERT_TRUE(enroll().has_value());
+  const pki::Certificate first = *client_->state("tp")->certificate;
+  tp_.auto_enroll = true;
+  tp_.auto_enroll_percent = 50;
+  tp_.auto_enroll_regenerate = true;
+  tp_.rsakeypair_bits = 1024;  // quick to generate
+  clock_.advance(std::chrono::days(200));
+  upstream_->set_now(clock_.now());
+  upstream_->script({Answer::kPending});
+  tick();
+  // While the CA decides, the new key waits beside the current one.
+  ASSERT_TRUE(keys_->get("r1-key.new").has_value());
+  EXPECT_TRUE(keys_->get("r1-key")->key.equals_public(testing::shared_ca_key()));
+  clock_.advance(std::chrono::minutes(1));
+  tick();
+  auto st = client_->state("tp");
+  ASSERT_TRUE(st && st->certificate);
+  EXPECT_NE(*st->certificate, first);
+  auto key = keys_->get("r1-key");
+  ASSERT_TRUE(key.has_value());
+  EXPECT_FALSE(key->key.equals_public(testing::shared_ca_key()));
+  EXPECT_TRUE(st->certificate->public_key()->equals_public(key->key));
+  EXPECT_FALSE(keys_->get("r1-key.new").has_value());
 }
 
 }  // namespace

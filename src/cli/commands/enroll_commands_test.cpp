@@ -163,5 +163,27 @@ TEST_F(EnrollCommandsTest, RsaKeypairSpellingsAndSizeInTheRunningConfig) {
             "% Keys of fewer than 1024 bits cannot be enrolled; use 1024 to 4096.\n");
 }
 
+TEST_F(EnrollCommandsTest, AutoEnrollIsKeptAndEnrolsByItself) {
+  run("configure terminal\ncrypto pki trustpoint tp\n auto-enroll 70 regenerate\nend");
+  auto tp = dev_.device().trustpoint("tp");
+  ASSERT_TRUE(tp.has_value());
+  EXPECT_TRUE(tp->auto_enroll);
+  EXPECT_EQ(tp->auto_enroll_percent, 70);
+  EXPECT_TRUE(tp->auto_enroll_regenerate);
+  EXPECT_NE(exec("show running-config").output.find(" auto-enroll 70 regenerate\n"),
+            std::string::npos);
+  EXPECT_EQ(exec("configure terminal").output.empty(), false);
+  run("crypto pki trustpoint tp\nauto-enroll 0");  // out of range
+  EXPECT_EQ(dev_.device().trustpoint("tp")->auto_enroll_percent, 70);
+  // Once authenticated, the timer enrols without a dialogue.
+  run("end\nconfigure terminal\ncrypto pki authenticate tp\nyes\nend");
+  dev_.device().tick();
+  auto state = dev_.device().enrollment().state("tp");
+  ASSERT_TRUE(state && state->certificate);
+  run("configure terminal\ncrypto pki trustpoint tp\n no auto-enroll\nend");
+  EXPECT_FALSE(dev_.device().trustpoint("tp")->auto_enroll);
+  EXPECT_EQ(exec("show running-config").output.find("auto-enroll"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace scepter::cli

@@ -50,6 +50,12 @@ std::vector<std::string> trustpoint_lines(const TrustpointConfig& tp) {
                       : "rsakeypair " + tp.rsakeypair);
   }
   if (tp.hash) out.push_back(fmt::format("hash {}", pki::hash_name(*tp.hash)));
+  if (tp.auto_enroll) {
+    std::string line = "auto-enroll";
+    if (tp.auto_enroll_percent > 0) line += fmt::format(" {}", tp.auto_enroll_percent);
+    if (tp.auto_enroll_regenerate) line += " regenerate";
+    out.push_back(line);
+  }
   return out;
 }
 
@@ -260,6 +266,15 @@ CmdResult set_hash(Context& ctx, const Args& a) {
   return edit_trustpoint(ctx, [&](TrustpointConfig& tp) { tp.hash = hash; });
 }
 
+CmdResult auto_enroll(Context& ctx, const Args& a) {
+  return edit_trustpoint(ctx, [&](TrustpointConfig& tp) {
+    const bool on = !a.has("no");
+    tp.auto_enroll = on;
+    tp.auto_enroll_percent = on && a.has("percent") ? static_cast<int>(a.integer("percent")) : 0;
+    tp.auto_enroll_regenerate = on && a.has("regenerate");
+  });
+}
+
 CmdResult revocation_check(Context& ctx, const Args& a) {
   return edit_trustpoint(ctx, [&](TrustpointConfig& tp) {
     tp.revocation_check = a.has("no") ? "" : std::string(a.choice("method"));
@@ -390,6 +405,15 @@ void register_trustpoint_commands(CommandTable& t) {
         {kNoHelp, "Revocation checking options", "Check the CRL", "Ignore revocation check",
          "Check with OCSP"},
         revocation_check);
+  t.add(
+      kTp, "auto-enroll [(1-100)$percent] [regenerate]",
+      {"Auto enroll", "Renew at this percentage of the certificate's lifetime (default: at expiry)",
+       "Generate a new key pair for the renewal"},
+      auto_enroll);
+  t.add(kTp, "no auto-enroll [(1-100)$percent] [regenerate]",
+        {kNoHelp, "Auto enroll", "Renew at this percentage of the certificate's lifetime",
+         "Generate a new key pair for the renewal"},
+        auto_enroll);
   t.add_config_writer(config_order::kTrustpoints, write_trustpoints);
 
   t.add(Node::kExec, "show crypto pki trustpoints [WORD$name] [status]",
