@@ -2,6 +2,8 @@
 // Helpers for the ca/ unit tests only: a certificate server on a FakeClock in a scratch
 // directory, and PKCS#10 requests made with pki::make_csr. Header-only.
 
+#include <openssl/x509v3.h>
+
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -39,6 +41,16 @@ inline std::string make_csr_der(const std::string& subject, const std::string& c
   auto name = pki::parse_dn(subject);
   auto key = pki::Key::generate_ec(256);
   auto csr = pki::make_csr({.subject = name->get(), .key = *key, .challenge_password = challenge});
+  return csr->der();
+}
+
+// The same asking for a CA certificate (basicConstraints CA:TRUE, as a sub-CA does).
+inline std::string make_csr_der_ca(const std::string& subject) {
+  auto name = pki::parse_dn(subject);
+  auto key = pki::Key::generate_ec(256);
+  pki::Ptr<X509_EXTENSION> bc(
+      X509V3_EXT_conf_nid(nullptr, nullptr, NID_basic_constraints, "critical,CA:TRUE"));
+  auto csr = pki::make_csr({.subject = name->get(), .key = *key, .extensions = {bc.get()}});
   return csr->der();
 }
 

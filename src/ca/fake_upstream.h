@@ -67,6 +67,11 @@ class FakeUpstream : public UpstreamCa {
     MutexLock lock(mu_);
     return last_signer_;
   }
+  // A CA certificate it grants gets this pathLen (default none).
+  void set_ca_path_len(std::optional<int> n) {
+    MutexLock lock(mu_);
+    ca_path_len_ = n;
+  }
   // Certificates are issued from this time on, for a year.
   void set_now(TimePoint now) {
     MutexLock lock(mu_);
@@ -128,7 +133,9 @@ class FakeUpstream : public UpstreamCa {
          .serial = pki::SerialNumber{static_cast<std::uint64_t>(100 + issued_)},
          .not_before = now_,
          .not_after = now_ + std::chrono::days(365),
-         .allow_ca = true});
+         .ca = pki::requests_ca_certificate(*csr)
+                   ? std::optional<pki::CaProfile>(pki::CaProfile{.path_len = ca_path_len_})
+                   : std::nullopt});
     if (!cert.has_value()) return fail(cert.error());
     ++issued_;
     reply.status = UpstreamReply::Status::kSuccess;
@@ -147,6 +154,7 @@ class FakeUpstream : public UpstreamCa {
   mutable Mutex mu_;
   TimePoint now_ GUARDED_BY(mu_);
   std::optional<pki::Certificate> last_signer_ GUARDED_BY(mu_);
+  std::optional<int> ca_path_len_ GUARDED_BY(mu_);
   std::deque<Answer> answers_ GUARDED_BY(mu_);
   Answer fallback_ GUARDED_BY(mu_) = Answer::kGrant;
   std::vector<UpstreamRequest::Kind> kinds_ GUARDED_BY(mu_);

@@ -52,6 +52,11 @@ Decision decide(const PolicyInput& in, const ServerConfig& cfg) {
                   "The request asks for a CA certificate (basicConstraints CA:TRUE); a "
                   "certificate server in RA mode issues no CA certificates.");
   }
+  if (in.request == RequestClass::kCa && in.issuer_path_len && *in.issuer_path_len <= 0) {
+    return reject(ScepFailInfo::kBadRequest,
+                  "The request asks for a CA certificate, and this CA's own certificate allows "
+                  "no CA below it (pathLen 0).");
+  }
   if (in.rsa && in.key_bits < cfg.min_rsa_bits) {
     return reject(ScepFailInfo::kBadAlg,
                   fmt::format("RSA keys of {} bits are refused; at least {} are required.",

@@ -10,6 +10,7 @@
 // Thread-safe.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "ca/server_config.h"
@@ -53,6 +54,9 @@ struct PolicyInput {
   bool same_identity = false;
   // The request carries the live one-time password (checked, not yet consumed).
   bool otp = false;
+  // The pathLenConstraint of this CA's own certificate (nullopt: none). At 0 it may
+  // certify no CA below it.
+  std::optional<int> issuer_path_len = std::nullopt;
   // The request's key.
   bool rsa = true;
   int key_bits = 2048;

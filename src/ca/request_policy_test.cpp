@@ -250,6 +250,30 @@ TEST(RequestPolicy, CaRequestsAreRefusedInRaMode) {
   }
 }
 
+TEST(RequestPolicy, CaRequestsAreRefusedUnderAPathLengthOfZero) {
+  for (GrantMode m : kModes) {
+    for (RequestPath p : kPaths) {
+      ServerConfig cfg;
+      cfg.grant = m;
+      PolicyInput in{.path = p, .request = RequestClass::kCa, .signer = Signer::kSelfSigned};
+      in.issuer_path_len = 0;
+      const Decision d = decide(in, cfg);
+      EXPECT_EQ(d.verdict, Verdict::kReject) << request_path_name(p);
+      EXPECT_NE(d.reason.find("pathLen 0"), std::string::npos) << d.reason;
+      in.issuer_path_len = 1;  // room for one more CA: the usual rules
+      const Decision usual = decide(in, cfg);
+      EXPECT_EQ(
+          usual.verdict,
+          decide({.path = p, .request = RequestClass::kCa, .signer = Signer::kSelfSigned}, cfg)
+              .verdict);
+    }
+  }
+  // End-entity requests do not care.
+  PolicyInput ee{.path = RequestPath::kShellGrant};
+  ee.issuer_path_len = 0;
+  EXPECT_EQ(decide(ee, ServerConfig{}).verdict, Verdict::kGrant);
+}
+
 TEST(RequestPolicy, RaRoleRequestsWaitForTheOperator) {
   for (GrantMode m : kModes) {
     for (Signer s : kSigners) {

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 #include <openssl/objects.h>
+#include <openssl/x509v3.h>
 
 #include "ca/certificate_server.h"
 #include "ca/server_runtime.h"
@@ -23,10 +24,22 @@ constexpr std::string_view kRaRoleName = "ioscs RA";
 
 // The profile of a granted request: a CA request only ever reaches a grant through the
 // operator (request_policy.h), and then gets a subordinate CA certificate with the
-// configured path length.
-std::optional<pki::CaProfile> issue_as_ca(RequestClass request, const ServerConfig& cfg) {
+// configured path length, never more than the issuing CA's own allows (one less).
+std::optional<pki::CaProfile> issue_as_ca(RequestClass request, const ServerConfig& cfg,
+                                          std::optional<int> issuer_path_len) {
   if (request != RequestClass::kCa) return std::nullopt;
-  return pki::CaProfile{.path_len = cfg.sub_ca_path_len};
+  std::optional<int> path_len = cfg.sub_ca_path_len;
+  if (issuer_path_len)
+    path_len = std::max(0, std::min(path_len.value_or(*issuer_path_len - 1), *issuer_path_len - 1));
+  return pki::CaProfile{.path_len = path_len};
+}
+
+// The pathLenConstraint of a CA certificate, when it has one.
+std::optional<int> path_len_of(const std::optional<pki::Certificate>& cert) {
+  if (!cert) return std::nullopt;
+  const long n = X509_get_pathlen(cert->x509());
+  if (n < 0) return std::nullopt;
+  return static_cast<int>(std::min<long>(n, 1000));
 }
 
 }  // namespace
@@ -84,6 +97,7 @@ Result<CertificateServer::Evaluation> CertificateServer::evaluate(Runtime& rt, c
   in.request = request_class(csr);
   in.signer = classify_signer(rt, signer_der, ev.signer_cert);
   in.same_identity = in.signer == Signer::kOurs && pki::same_identity(csr, *ev.signer_cert);
+  in.issuer_path_len = path_len_of(rt.ca_cert);
   in.rsa = csr.public_key().is_rsa();
   in.key_bits = csr.public_key().bits();
   const auto& challenge = csr.challenge_password();
@@ -132,7 +146,7 @@ Result<pki::Certificate> CertificateServer::issue_granted(Runtime& rt, RequestRe
                                .csr = csr,
                                .config = cfg,
                                .predecessor = predecessor,
-                               .ca = issue_as_ca(ev.request_class, cfg),
+                               .ca = issue_as_ca(ev.request_class, cfg, path_len_of(rt.ca_cert)),
                                .also = std::move(also)});
   if (!rec.has_value()) return fail(rec.error());
   if (ev.decision.consumes_otp) rt.otp->consumed();
@@ -145,7 +159,10 @@ std::vector<std::string> CertificateServer::dropped_by_profile(const RequestReco
   if (r.csr_der.empty()) return {};
   auto csr = pki::Csr::parse(r.csr_der);
   if (!csr.has_value()) return {};
-  return pki::evaluate_profile(*csr, pki::Profile{.ca = issue_as_ca(request_class(*csr), config())})
+  auto rt = runtime();
+  const std::optional<int> issuer_path_len = rt ? path_len_of(rt->ca_cert) : std::nullopt;
+  return pki::evaluate_profile(
+             *csr, pki::Profile{.ca = issue_as_ca(request_class(*csr), config(), issuer_path_len)})
       .dropped;
 }
 

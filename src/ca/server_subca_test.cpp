@@ -1,6 +1,7 @@
 // mode sub-cs: a certificate server whose CA certificate comes from a superior CA through
 // its trustpoint (TrustpointClient over a FakeUpstream standing in for the superior).
 #include <gtest/gtest.h>
+#include <openssl/x509v3.h>
 
 #include "ca/ca_test_support.h"
 #include "ca/certificate_server.h"
@@ -170,6 +171,29 @@ TEST_F(SubCaTest, ShutdownWhileWaitingAndTheRequestStillCounts) {
   ASSERT_FALSE(server_->enable({.request_superior = true}).has_value());
   EXPECT_EQ(server_->state(), ServerState::kWaitingForSuperior);
   EXPECT_EQ(upstream_->kinds().size(), 1u);
+}
+
+TEST_F(SubCaTest, ItsOwnPathLengthBoundsWhatItGrants) {
+  authenticate();
+  upstream_->set_ca_path_len(0);
+  ASSERT_TRUE(server_->enable({.request_superior = true}).has_value());
+  // pathLen 0: no CA below it, not even by the operator's grant.
+  auto r = server_->submit(testing::make_csr_der_ca("CN=subsub"), RequestSource::kManualPem);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message().find("pathLen 0"), std::string::npos) << r.error().message();
+}
+
+TEST_F(SubCaTest, ASubCaBelowItGetsAShorterPath) {
+  authenticate();
+  upstream_->set_ca_path_len(2);
+  ASSERT_TRUE(server_->enable({.request_superior = true}).has_value());
+  auto r = server_->submit(testing::make_csr_der_ca("CN=subsub"), RequestSource::kManualPem);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(r->request.state, RequestState::kPending);
+  auto granted = server_->grant(r->request.id);
+  ASSERT_TRUE(granted.has_value()) << granted.error().message();
+  ASSERT_EQ(granted->size(), 1u);
+  EXPECT_EQ(X509_get_pathlen((*granted)[0].certificate.x509()), 1);
 }
 
 }  // namespace
