@@ -250,7 +250,7 @@ class CertificateServer {
   // otherwise fails with the life-cycle event in `event`.
   Status obtain_superior_ca(Runtime& rt, const ServerConfig& cfg, EnableReport& report,
                             const EnableOptions& options, LifeEvent& event);
-  Result<KeyEntry> ensure_ca_key(EnableReport& report);
+  Result<KeyEntry> ensure_ca_key(Runtime& rt, EnableReport& report);
   // Stores the CA certificate (with its key) in the database and the trustpoint, and
   // writes the archive once.
   Status install_ca(Runtime& rt, const ServerConfig& cfg, const pki::Certificate& cert,

@@ -23,6 +23,9 @@ inline constexpr const char* kMetaCaCert = "ca_cert";
 inline constexpr const char* kMetaCrlNumber = "crl_number";
 inline constexpr const char* kMetaOtp = "otp";  // "<sha256 hex> <expiry unix>"
 inline constexpr const char* kMetaArchived = "archived";
+// "1" once the server generated its own key (a subordinate CA's certificate, and so its
+// archive, may come in a later run than the key).
+inline constexpr const char* kMetaKeyGenerated = "key_generated";
 
 // A request still waiting for a decision (pending, authorized, initial).
 bool is_open_state(RequestState s);

@@ -263,22 +263,25 @@ Result<EnvelopeLayout> envelope_layout(std::string_view der) {
   out.cipher = EnvelopeCipher{cipher_from_nid(OBJ_obj2nid(oid)), oid_text(oid)};
   const int count = sk_ASN1_TYPE_num(env.recipient_infos);
   out.recipient_count = count > 0 ? static_cast<std::size_t>(count) : 0;
-  if (count <= 0) return out;
-  // RecipientInfo ::= CHOICE { ktri KeyTransRecipientInfo (SEQUENCE), kari [1], kekri [2],
-  // pwri [3], ori [4] }: only the untagged SEQUENCE is key transport.
-  const ASN1_TYPE* first = sk_ASN1_TYPE_value(env.recipient_infos, 0);
-  if (first == nullptr || first->type != V_ASN1_SEQUENCE) return out;
-  const std::string_view ktri_der = view(first->value.sequence);
-  if (ktri_der.empty()) return out;
-  const auto* q = reinterpret_cast<const unsigned char*>(ktri_der.data());
-  std::unique_ptr<ScepKtri, ItemFree<ScepKtri>> ktri(reinterpret_cast<ScepKtri*>(
-      ASN1_item_d2i(nullptr, &q, static_cast<long>(ktri_der.size()), ASN1_ITEM_rptr(ScepKtri))));
-  if (!ktri || q != reinterpret_cast<const unsigned char*>(ktri_der.data()) + ktri_der.size()) {
-    ERR_clear_error();
-    return out;
+  if (count <= 0 || out.recipient_count > kMaxLaidOutRecipients) return out;
+  std::vector<std::size_t> sizes;
+  for (int i = 0; i < count; ++i) {
+    // RecipientInfo ::= CHOICE { ktri KeyTransRecipientInfo (SEQUENCE), kari [1], kekri
+    // [2], pwri [3], ori [4] }: only the untagged SEQUENCE is key transport.
+    const ASN1_TYPE* ri = sk_ASN1_TYPE_value(env.recipient_infos, i);
+    if (ri == nullptr || ri->type != V_ASN1_SEQUENCE) return out;
+    const std::string_view ktri_der = view(ri->value.sequence);
+    if (ktri_der.empty()) return out;
+    const auto* q = reinterpret_cast<const unsigned char*>(ktri_der.data());
+    std::unique_ptr<ScepKtri, ItemFree<ScepKtri>> ktri(reinterpret_cast<ScepKtri*>(
+        ASN1_item_d2i(nullptr, &q, static_cast<long>(ktri_der.size()), ASN1_ITEM_rptr(ScepKtri))));
+    if (!ktri || q != reinterpret_cast<const unsigned char*>(ktri_der.data()) + ktri_der.size()) {
+      ERR_clear_error();
+      return out;
+    }
+    sizes.push_back(static_cast<std::size_t>(ASN1_STRING_length(ktri->encrypted_key)));
   }
-  out.first_is_key_transport = true;
-  out.encrypted_key_size = static_cast<std::size_t>(ASN1_STRING_length(ktri->encrypted_key));
+  out.encrypted_key_sizes = std::move(sizes);
   return out;
 }
 

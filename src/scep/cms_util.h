@@ -101,11 +101,12 @@ Result<EnvelopeCipher> envelope_cipher(std::string_view der);
 struct EnvelopeLayout {
   EnvelopeCipher cipher;
   std::size_t recipient_count = 0;
-  // The first RecipientInfo, when it is a KeyTransRecipientInfo (the untagged SEQUENCE
-  // of the RecipientInfo CHOICE) that parses:
-  bool first_is_key_transport = false;
-  std::size_t encrypted_key_size = 0;
+  // The encryptedKey size of each RecipientInfo, in order, when there are at most
+  // kMaxLaidOutRecipients and every one is a KeyTransRecipientInfo (the untagged SEQUENCE
+  // of the RecipientInfo CHOICE) that parses; empty otherwise.
+  std::vector<std::size_t> encrypted_key_sizes;
 };
+inline constexpr std::size_t kMaxLaidOutRecipients = 4;
 Result<EnvelopeLayout> envelope_layout(std::string_view der);
 
 // `text` made safe for a log line or a terminal: printable ASCII is kept, a backslash and

@@ -79,12 +79,26 @@ TEST(EnvelopeChecks, TenThousandRecipientInfosAreRefusedWithoutDecrypting) {
       << d.result.error().detail;
 }
 
-TEST(EnvelopeChecks, TwoRecipientInfosAreRefusedWithoutDecrypting) {
+TEST(EnvelopeChecks, AFewRecipientInfosOpenTheOneNamingUsOnce) {
   const testing::Pki& p = shared_pki();
+  // As micromdm's scepclient sends it to a subordinate CA: encrypted to the whole chain.
   for (const std::vector<X509*>& recipients :
        {std::vector<X509*>{p.ca_cert.get(), p.other_cert.get()},
         std::vector<X509*>{p.other_cert.get(), p.ca_cert.get()},
-        std::vector<X509*>{p.ca_cert.get(), p.ca_cert.get()}}) {
+        std::vector<X509*>{p.other_cert.get(), p.other_cert.get(), p.other_cert.get(),
+                           p.ca_cert.get()}}) {
+    Decoded d = decode_counting(from_client(envelope_to(csr_der(p.csr.get()), recipients)));
+    ASSERT_TRUE(d.result.has_value()) << d.result.error().detail;
+    EXPECT_EQ(d.decryptions, 1u);
+  }
+}
+
+TEST(EnvelopeChecks, RecipientInfosNamingUsTwiceOrTooManyAreRefusedWithoutDecrypting) {
+  const testing::Pki& p = shared_pki();
+  for (const std::vector<X509*>& recipients :
+       {std::vector<X509*>{p.ca_cert.get(), p.ca_cert.get()},
+        std::vector<X509*>{p.other_cert.get(), p.other_cert.get(), p.other_cert.get(),
+                           p.other_cert.get(), p.ca_cert.get()}}) {
     Decoded d = decode_counting(from_client(envelope_to(csr_der(p.csr.get()), recipients)));
     expect_envelope_failure(d.result);
     EXPECT_EQ(d.decryptions, 0u);

@@ -77,8 +77,10 @@ struct PendingPkiMessage::State {
   pki::Ptr<CMS_ContentInfo> cms;       // the SignedData
   CMS_SignerInfo* si = nullptr;        // borrowed from cms
   pki::Ptr<CMS_ContentInfo> envelope;  // the EnvelopedData
-  CMS_RecipientInfo* ri = nullptr;     // borrowed from envelope: its only recipient
-  std::size_t encrypted_key_size = 0;
+  // Borrowed from envelope: its RecipientInfos (at most kMaxLaidOutRecipients, all key
+  // transport) with their encryptedKey sizes, in order.
+  std::vector<CMS_RecipientInfo*> ris;
+  std::vector<std::size_t> encrypted_key_sizes;
   DecodeError err;  // the echo fields, ready for a refusal
   DecodedRequest req;
 };
@@ -157,14 +159,18 @@ std::optional<DecodeError> check_envelope(State& st) {
     return refuse(st, FailInfo::kBadAlg, s);
   }
   st.req.cipher = *layout->cipher.cipher;
-  if (layout->recipient_count != 1) {
+  // One recipient is the rule (RFC 8894); a few are accepted because some clients
+  // (micromdm's scepclient) encrypt to every certificate GetCACert gave them, the whole
+  // chain of a subordinate CA included. Only the one naming us is ever decrypted.
+  if (layout->recipient_count < 1 || layout->recipient_count > detail::kMaxLaidOutRecipients) {
     return refuse_envelope(st, "pkcsPKIEnvelope has " + std::to_string(layout->recipient_count) +
-                                   " recipientInfos, not one");
+                                   " recipientInfos, not 1 to " +
+                                   std::to_string(detail::kMaxLaidOutRecipients));
   }
-  if (!layout->first_is_key_transport) {
-    return refuse_envelope(st, "the recipientInfo is not a KeyTransRecipientInfo");
+  if (layout->encrypted_key_sizes.size() != layout->recipient_count) {
+    return refuse_envelope(st, "a recipientInfo is not a KeyTransRecipientInfo");
   }
-  st.encrypted_key_size = layout->encrypted_key_size;
+  st.encrypted_key_sizes = layout->encrypted_key_sizes;
 
   auto env = detail::parse_cms(env_der);
   if (!env || OBJ_obj2nid(CMS_get0_type(env->get())) != NID_pkcs7_enveloped) {
@@ -172,11 +178,17 @@ std::optional<DecodeError> check_envelope(State& st) {
     return refuse_envelope(st, "pkcsPKIEnvelope is not an EnvelopedData");
   }
   STACK_OF(CMS_RecipientInfo)* infos = CMS_get0_RecipientInfos(env->get());
-  if (infos == nullptr || sk_CMS_RecipientInfo_num(infos) != 1 ||
-      CMS_RecipientInfo_type(sk_CMS_RecipientInfo_value(infos, 0)) != CMS_RECIPINFO_TRANS) {
+  const int count = infos == nullptr ? 0 : sk_CMS_RecipientInfo_num(infos);
+  if (count < 0 || static_cast<std::size_t>(count) != layout->recipient_count) {
     return refuse_envelope(st, "pkcsPKIEnvelope: recipientInfos read differently by CMS");
   }
-  st.ri = sk_CMS_RecipientInfo_value(infos, 0);
+  for (int i = 0; i < count; ++i) {
+    CMS_RecipientInfo* ri = sk_CMS_RecipientInfo_value(infos, i);
+    if (CMS_RecipientInfo_type(ri) != CMS_RECIPINFO_TRANS) {
+      return refuse_envelope(st, "pkcsPKIEnvelope: recipientInfos read differently by CMS");
+    }
+    st.ris.push_back(ri);
+  }
   st.envelope = std::move(*env);
   return std::nullopt;
 }
@@ -262,21 +274,32 @@ tl::expected<PendingPkiMessage, DecodeError> PendingPkiMessage::parse(std::strin
   return PendingPkiMessage(std::move(st));
 }
 
-bool PendingPkiMessage::addressed_to(X509* cert) const {
-  if (cert == nullptr || state_->ri == nullptr) return false;
+std::optional<std::size_t> PendingPkiMessage::recipient_for(X509* cert) const {
+  if (cert == nullptr) return std::nullopt;
   // Compares the issuerAndSerialNumber, or the subjectKeyIdentifier with the
-  // certificate's SKI extension; nothing else is computed.
-  const bool match = CMS_RecipientInfo_ktri_cert_cmp(state_->ri, cert) == 0;
+  // certificate's SKI extension; nothing else is computed. Exactly one must name us: two
+  // would be two decryptions to try.
+  std::optional<std::size_t> found;
+  for (std::size_t i = 0; i < state_->ris.size(); ++i) {
+    if (CMS_RecipientInfo_ktri_cert_cmp(state_->ris[i], cert) != 0) continue;
+    if (found) {
+      found.reset();
+      break;
+    }
+    found = i;
+  }
   ERR_clear_error();
-  return match;
+  return found;
 }
+
+bool PendingPkiMessage::addressed_to(X509* cert) const { return recipient_for(cert).has_value(); }
 
 std::string PendingPkiMessage::recipient_text() const {
   ASN1_OCTET_STRING* key_id = nullptr;
   X509_NAME* issuer = nullptr;
   ASN1_INTEGER* serial = nullptr;
-  if (state_->ri == nullptr ||
-      CMS_RecipientInfo_ktri_get0_signer_id(state_->ri, &key_id, &issuer, &serial) != 1) {
+  if (state_->ris.empty() ||
+      CMS_RecipientInfo_ktri_get0_signer_id(state_->ris.front(), &key_id, &issuer, &serial) != 1) {
     ERR_clear_error();
     return "(unknown recipient)";
   }
@@ -314,16 +337,18 @@ DecodeResult PendingPkiMessage::open(EVP_PKEY* recipient_key, X509* recipient_ce
     return tl::unexpected(refuse(st, FailInfo::kBadMessageCheck,
                                  internal_error("no RSA key to open SCEP envelopes")));
   }
-  if (!addressed_to(recipient_cert)) {
+  const std::optional<std::size_t> mine = recipient_for(recipient_cert);
+  if (!mine) {
     return tl::unexpected(refuse_envelope(
-        st, "the recipientInfo names " + recipient_text() + ", not our certificate"));
+        st, "the recipientInfo names " + recipient_text() + ", not our certificate (or twice)"));
   }
   // An RSA ciphertext is exactly as long as the modulus.
   const int modulus_bytes = EVP_PKEY_get_size(recipient_key);
-  if (modulus_bytes <= 0 || st.encrypted_key_size != static_cast<std::size_t>(modulus_bytes)) {
-    return tl::unexpected(
-        refuse_envelope(st, "encryptedKey has " + std::to_string(st.encrypted_key_size) +
-                                " bytes, the key " + std::to_string(modulus_bytes)));
+  const std::size_t key_size = st.encrypted_key_sizes[*mine];
+  if (modulus_bytes <= 0 || key_size != static_cast<std::size_t>(modulus_bytes)) {
+    return tl::unexpected(refuse_envelope(st, "encryptedKey has " + std::to_string(key_size) +
+                                                  " bytes, the key " +
+                                                  std::to_string(modulus_bytes)));
   }
 
   // Signature over the signed attributes and messageDigest over the content, with

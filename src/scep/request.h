@@ -17,8 +17,10 @@
 //   - Decoding runs in two steps. PendingPkiMessage::parse() does everything that needs
 //     no key: ASN.1 parsing, the echo fields, the algorithms, the signer's key (RSA,
 //     1024..4096 bits, odd e with 1 < e <= 2^32, else badAlg) and the envelope's shape:
-//     exactly one RecipientInfo, a KeyTransRecipientInfo. addressed_to() then tells,
-//     without cryptography, whether its rid names a given certificate
+//     one to four RecipientInfos (one is the rule; clients such as micromdm's scepclient
+//     encrypt to every certificate of a chain), all KeyTransRecipientInfos.
+//     addressed_to() then tells, without cryptography, whether exactly one rid names a
+//     given certificate
 //     (issuerAndSerialNumber, or subjectKeyIdentifier equal to the certificate's SKI
 //     extension), so that a caller serving several CAs picks the one named. open()
 //     checks the encryptedKey length against the key's modulus, verifies the signature
@@ -140,6 +142,9 @@ class PendingPkiMessage {
   // issuerAndSerialNumber, or the value of its subjectKeyIdentifier extension. No
   // cryptography.
   bool addressed_to(X509* cert) const;
+  // The index of the one recipientInfo naming `cert`; nullopt when none does, or more
+  // than one.
+  std::optional<std::size_t> recipient_for(X509* cert) const;
   // The recipientInfo's identifier, printable, for the trace: "issuer <DN> serial <hex>"
   // or "subjectKeyIdentifier <hex>".
   std::string recipient_text() const;

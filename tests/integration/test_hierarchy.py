@@ -141,7 +141,7 @@ def test_subordinate_ca_end_to_end(workdir):
     """The seed's subordinate CA task: the sub-CA authenticates the root, asks for its CA
     certificate, waits (even under the root's grant auto) until the root's operator
     grants, then issues certificates that chain to the root."""
-    from scep_helpers import StrongSwan, http_request, pki_scepca, wait_listening
+    from scep_helpers import Micromdm, StrongSwan, http_request, pki_scepca, wait_listening
 
     root = Daemon(os.path.join(workdir, "root"))
     root.start()
@@ -156,7 +156,8 @@ def test_subordinate_ca_end_to_end(workdir):
         sub_port = wait_listening(sub)
         out = sub.sh("configure terminal", "crypto pki server subca",
                      "database archive pkcs12 password cisco1234",
-                     "issuer-name CN=subca, O=Example", "grant auto", "mode sub-cs",
+                     "issuer-name CN=subca, O=Example", "grant auto", "scep allow-des",
+                     "mode sub-cs",
                      "no shutdown", "yes", "end")
         assert f"  Fingerprint MD5: {fingerprint(root_pem, 'md5')}\n" in out, out
         assert "Trustpoint CA certificate accepted." in out, out
@@ -164,6 +165,7 @@ def test_subordinate_ca_end_to_end(workdir):
         status = sub.sh("show crypto pki server subca")
         assert "State: waiting for the superior CA" in status, status
         assert "Server configured in subordinate server mode" in status, status
+        assert not os.path.exists(sub.path("subca.p12"))  # written when the certificate comes
         # Not a CA yet: nothing to hand out.
         r = http_request(sub_port, "GET", "/cgi-bin/pkiclient.exe?operation=GetCACert")
         assert r.status == 503, r.status
@@ -179,6 +181,7 @@ def test_subordinate_ca_end_to_end(workdir):
         wait_for(lambda: sub.server_enabled("subca"), timeout=30, what="the sub-CA enabled")
         status = sub.sh("show crypto pki server subca")
         assert f"Upper CA cert fingerprint: {fingerprint(root_pem, 'md5')}" in status, status
+        assert os.path.exists(sub.path("subca.p12")), sub.log()  # key and certificate archived
 
         # Clients see the chain and enrol at the sub-CA; their certificates verify to the root.
         url = f"http://127.0.0.1:{sub_port}/cgi-bin/pkiclient.exe"
@@ -196,6 +199,13 @@ def test_subordinate_ca_end_to_end(workdir):
         verified = ossl("verify", "-attime", at, "-CAfile", root_pem, "-untrusted", sub_pem,
                         client.cert)
         assert verified.strip().endswith("OK"), verified
+        # micromdm's scepclient too; revoked at the sub-CA, it is on the sub-CA's CRL.
+        mdm = Micromdm(workdir, "leaf2", url, key_index=2)
+        rc, out = mdm.run()
+        assert rc == 0, out + sub.log()[-3000:]
+        ossl("verify", "-attime", at, "-CAfile", root_pem, "-untrusted", sub_pem, mdm.cert)
+        leaf2_serial = ossl("x509", "-in", mdm.cert, "-noout", "-serial").split("=")[1].strip()
+        sub.sh(f"crypto pki server subca revoke 0x{leaf2_serial}")
         text = ossl("x509", "-in", sub_pem, "-noout", "-text")
         assert "CA:TRUE" in text and "Certificate Sign, CRL Sign" in text, text
         # The sub-CA's CRL is its own, signed by its key.
@@ -206,7 +216,8 @@ def test_subordinate_ca_end_to_end(workdir):
         chain = os.path.join(workdir, "chain.pem")
         with open(root_pem) as a, open(sub_pem) as b:
             write(chain, a.read() + b.read())
-        out = ossl("crl", "-inform", "DER", "-in", crl, "-CAfile", chain, "-noout")
+        out = ossl("crl", "-inform", "DER", "-in", crl, "-CAfile", chain, "-noout", "-text")
+        assert f"Serial Number: {leaf2_serial}" in out, out
         # And the sub-CA's certificate, revoked on the root, is on the root's CRL.
         sub_serial = ossl("x509", "-in", sub_pem, "-noout", "-serial").split("=")[1].strip()
         scep.exec(f"revoke 0x{sub_serial}")
