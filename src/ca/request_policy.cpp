@@ -152,4 +152,20 @@ const char* request_path_name(RequestPath p) {
   return "poll";
 }
 
+const char* fail_info_name(ScepFailInfo info) {
+  switch (info) {
+    case ScepFailInfo::kBadAlg:
+      return "badAlg";
+    case ScepFailInfo::kBadMessageCheck:
+      return "badMessageCheck";
+    case ScepFailInfo::kBadRequest:
+      return "badRequest";
+    case ScepFailInfo::kBadTime:
+      return "badTime";
+    case ScepFailInfo::kBadCertId:
+      return "badCertId";
+  }
+  return "badRequest";
+}
+
 }  // namespace scepter::ca

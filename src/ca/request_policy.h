@@ -96,5 +96,7 @@ Decision decide(const PolicyInput& in, const ServerConfig& config);
 const char* verdict_name(Verdict v);
 const char* signer_name(Signer s);
 const char* request_path_name(RequestPath p);
+// RFC 8894's names: "badAlg", "badMessageCheck", "badRequest", "badTime", "badCertId".
+const char* fail_info_name(ScepFailInfo info);
 
 }  // namespace scepter::ca

@@ -22,22 +22,6 @@ using Status_ = UpstreamReply::Status;
 
 constexpr int kDefaultRetryMinutes = 1;  // IOS: one minute between polls
 
-const char* fail_info_name(ScepFailInfo info) {
-  switch (info) {
-    case ScepFailInfo::kBadAlg:
-      return "badAlg";
-    case ScepFailInfo::kBadMessageCheck:
-      return "badMessageCheck";
-    case ScepFailInfo::kBadRequest:
-      return "badRequest";
-    case ScepFailInfo::kBadTime:
-      return "badTime";
-    case ScepFailInfo::kBadCertId:
-      return "badCertId";
-  }
-  return "badRequest";
-}
-
 std::string pem_of(const pki::Certificate& c) { return c.pem(); }
 
 Result<pki::Certificate> cert_from(const json& j) {
