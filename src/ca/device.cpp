@@ -195,6 +195,9 @@ Status Device::remove_trustpoint(const std::string& name) {
 
 void Device::tick() {
   for (const auto& s : servers()) s->tick();
+}
+
+void Device::poll_trustpoints() {
   enrollment_->tick([this](const std::string& name) { return trustpoint(name); }, hostname());
 }
 

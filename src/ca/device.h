@@ -136,9 +136,12 @@ class Device {
   HttpListening http_listening() const;
   void set_http_listening(HttpListening listening);
 
-  // Timers of every server and every trustpoint's polling; the daemon calls it about once
-  // a second.
+  // Timers of every server; the daemon calls it about once a second.
   void tick();
+  // The trustpoints' polls and automatic enrolment: network calls that may take a
+  // connect timeout, so the daemon runs them on their own thread, never in the way of
+  // tick() (a CRL refresh must not wait for an unreachable CA).
+  void poll_trustpoints();
 
   // Resolves an IOS file-system URL to a local path: "nvram:x" -> <nvram>/x,
   // "flash:x" -> <flash>/x, "/abs/path" or "file:///abs" as is. Remote schemes

@@ -131,6 +131,14 @@ int main(int argc, char** argv) {
   // The timers of every certificate server (CRL refresh, request expiry, recovery), and
   // the HTTP listener following `ip http ...`.
   daemon::HttpFrontend http(**device);
+  // The trustpoints talk to their CAs on a thread of their own (see poll_trustpoints()).
+  std::thread trustpoints([&device] {
+    while (!g_stop) {
+      (*device)->poll_trustpoints();
+      std::unique_lock<std::mutex> lock(g_mu);
+      g_cv.wait_for(lock, std::chrono::seconds(1), [] { return g_stop.load(); });
+    }
+  });
   while (!g_stop) {
     (*device)->tick();
     http.reconcile();
@@ -138,6 +146,7 @@ int main(int argc, char** argv) {
     g_cv.wait_for(lock, std::chrono::seconds(1), [] { return g_stop.load(); });
   }
   log::info("scepterd stopping");
+  trustpoints.join();
   control.stop();
   return 0;
 }

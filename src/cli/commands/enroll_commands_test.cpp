@@ -177,7 +177,7 @@ TEST_F(EnrollCommandsTest, AutoEnrollIsKeptAndEnrolsByItself) {
   EXPECT_EQ(dev_.device().trustpoint("tp")->auto_enroll_percent, 70);
   // Once authenticated, the timer enrols without a dialogue.
   run("end\nconfigure terminal\ncrypto pki authenticate tp\nyes\nend");
-  dev_.device().tick();
+  dev_.device().poll_trustpoints();
   auto state = dev_.device().enrollment().state("tp");
   ASSERT_TRUE(state && state->certificate);
   run("configure terminal\ncrypto pki trustpoint tp\n no auto-enroll\nend");
