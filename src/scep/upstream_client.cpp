@@ -12,6 +12,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/log.h"
+#include "common/parse.h"
 #include "pki/name.h"
 #include "scep/client.h"
 #include "scep/payload.h"
@@ -42,22 +43,10 @@ struct CurlFree {
 template <class T>
 using CurlPtr = std::unique_ptr<T, CurlFree>;
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) { return lower(a) == lower(b); }
+bool iequals(std::string_view a, std::string_view b) { return ascii_lower(a) == ascii_lower(b); }
 
 bool ends_with_ci(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && iequals(s.substr(s.size() - suffix.size()), suffix);
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
 }
 
 // One part of a parsed URL, or nullopt when it is absent.
@@ -84,7 +73,7 @@ Result<Target> make_target(std::string_view enrollment_url, std::string_view ope
   init_curl();
   CurlPtr<CURLU> url(curl_url());
   if (!url) return fail(internal_error("curl_url failed"));
-  const std::string text(trim(enrollment_url));
+  const std::string text(trim_space(enrollment_url));
   if (text.empty()) return bad("empty");
   if (CURLUcode rc = curl_url_set(url.get(), CURLUPART_URL, text.c_str(), 0); rc != CURLUE_OK) {
     return bad(curl_url_strerror(rc));
@@ -158,7 +147,7 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
 size_t on_header(char* data, size_t size, size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
   const size_t n = size * count;
-  std::string_view line = trim(std::string_view(data, n));
+  std::string_view line = trim_space(std::string_view(data, n));
   if (line.starts_with("HTTP/")) {  // a new response (after a 100 Continue): start over
     t->header_lines.clear();
     t->header_bytes = 0;
@@ -248,34 +237,13 @@ Result<HttpAnswer> fetch(const HttpUpstreamOptions& options, const Target& targe
   char* type = nullptr;
   if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &type) == CURLE_OK && type != nullptr) {
     std::string_view t(type);
-    answer.content_type = lower(trim(t.substr(0, t.find(';'))));
+    answer.content_type = ascii_lower(trim_space(t.substr(0, t.find(';'))));
   }
   answer.body = std::move(transfer.body);
   log::trace(kTrace, "CRYPTO_PKI: received msg of {} bytes", answer.body.size());
   log::trace(kTrace, "CRYPTO_PKI: HTTP response header:");
   for (const std::string& line : transfer.header_lines) log::trace(kTrace, "    {}", line);
   return answer;
-}
-
-std::string describe(const pki::Certificate& cert) {
-  return fmt::format("{} (MD5 fingerprint {})", pki::format_dn_ios(cert.subject()),
-                     cert.md5_fingerprint());
-}
-
-bool self_issued(const pki::Certificate& cert) {
-  return X509_NAME_cmp(cert.subject(), cert.issuer()) == 0;
-}
-
-// keyUsage of an RA certificate: which of the two roles it may take.
-struct RaRoles {
-  bool sign = false;
-  bool encrypt = false;
-};
-RaRoles ra_roles(const pki::Certificate& cert) {
-  if ((X509_get_extension_flags(cert.x509()) & EXFLAG_KUSAGE) == 0) return {true, true};
-  const uint32_t usage = X509_get_key_usage(cert.x509());
-  return {(usage & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)) != 0,
-          (usage & KU_KEY_ENCIPHERMENT) != 0};
 }
 
 ca::ScepFailInfo to_ca(FailInfo info) {
@@ -328,195 +296,6 @@ Result<std::string> operation_url(std::string_view enrollment_url, std::string_v
   return std::move(target.url);
 }
 
-Result<ca::UpstreamCertificates> classify_ca_certificates(std::vector<pki::Certificate> certs) {
-  if (certs.empty()) return fail(invalid_argument("GetCACert answer holds no certificate"));
-  if (certs.size() > kMaxUpstreamCertificates) {
-    return fail(invalid_argument(fmt::format("GetCACert answer holds {} certificates (at most {})",
-                                             certs.size(), kMaxUpstreamCertificates)));
-  }
-  std::vector<pki::Certificate> cas;
-  std::vector<pki::Certificate> ras;
-  const bool single = certs.size() == 1;
-  for (pki::Certificate& cert : certs) {
-    const bool v1_root =
-        single && self_issued(cert) && (X509_get_extension_flags(cert.x509()) & EXFLAG_BCONS) == 0;
-    (cert.is_ca() || v1_root ? cas : ras).push_back(std::move(cert));
-  }
-  if (cas.empty()) {
-    return fail(invalid_argument(fmt::format(
-        "GetCACert answer holds no CA certificate (basicConstraints CA:TRUE); {} is not "
-        "one",
-        describe(ras.front()))));
-  }
-
-  // The issuing CA: the issuer of the RA certificates, else the CA that issued no other.
-  std::optional<size_t> issuing;
-  if (!ras.empty()) {
-    for (const pki::Certificate& ra : ras) {
-      std::optional<size_t> by;
-      for (size_t i = 0; i < cas.size() && !by; ++i) {
-        if (ra.signed_by(cas[i])) by = i;
-      }
-      if (!by) {
-        return fail(invalid_argument(
-            fmt::format("GetCACert answer: {} is neither a CA certificate nor issued by one of the "
-                        "answer",
-                        describe(ra))));
-      }
-      if (issuing && *issuing != *by) {
-        return fail(invalid_argument(
-            fmt::format("GetCACert answer: the RA certificates are issued by two CAs, {} and {}",
-                        describe(cas[*issuing]), describe(cas[*by]))));
-      }
-      issuing = by;
-    }
-  } else {
-    std::vector<size_t> bottom;
-    for (size_t i = 0; i < cas.size(); ++i) {
-      bool issued_another = false;
-      for (size_t j = 0; j < cas.size() && !issued_another; ++j) {
-        issued_another = j != i && cas[j].signed_by(cas[i]);
-      }
-      if (!issued_another) bottom.push_back(i);
-    }
-    if (bottom.size() != 1) {
-      std::string names;
-      for (size_t i : bottom) names += (names.empty() ? "" : ", ") + describe(cas[i]);
-      return fail(invalid_argument(
-          fmt::format("GetCACert answer: cannot tell which CA certificate issues ({}{})",
-                      bottom.empty() ? "they all issue one another" : "candidates: ", names)));
-    }
-    issuing = bottom.front();
-  }
-
-  // The chain up from the issuing CA, through the issuers present.
-  ca::UpstreamCertificates out;
-  std::vector<bool> used(cas.size(), false);
-  size_t current = *issuing;
-  used[current] = true;
-  out.ca_chain.push_back(cas[current]);
-  while (!self_issued(cas[current]) || !cas[current].signed_by(cas[current])) {
-    std::optional<size_t> parent;
-    for (size_t i = 0; i < cas.size() && !parent; ++i) {
-      if (!used[i] && cas[current].signed_by(cas[i])) parent = i;
-    }
-    if (!parent) break;
-    current = *parent;
-    used[current] = true;
-    out.ca_chain.push_back(cas[current]);
-  }
-  for (size_t i = 0; i < cas.size(); ++i) {
-    if (!used[i]) {
-      return fail(invalid_argument(fmt::format(
-          "GetCACert answer: CA certificate {} is not in the chain of the issuing CA {}",
-          describe(cas[i]), describe(cas[*issuing]))));
-    }
-  }
-
-  for (pki::Certificate& ra : ras) {
-    const RaRoles roles = ra_roles(ra);
-    if (!roles.sign && !roles.encrypt) {
-      return fail(invalid_argument(fmt::format(
-          "GetCACert answer: RA certificate {} has neither digitalSignature nor keyEncipherment",
-          describe(ra))));
-    }
-    if (roles.sign && out.ra_signer) {
-      return fail(invalid_argument(
-          fmt::format("GetCACert answer: two RA certificates for signing, {} and {}",
-                      describe(*out.ra_signer), describe(ra))));
-    }
-    if (roles.encrypt && out.ra_encrypter) {
-      return fail(invalid_argument(
-          fmt::format("GetCACert answer: two RA certificates for encryption, {} and {}",
-                      describe(*out.ra_encrypter), describe(ra))));
-    }
-    if (roles.sign) out.ra_signer = ra;
-    if (roles.encrypt) out.ra_encrypter = ra;
-  }
-  return out;
-}
-
-ca::UpstreamCaps parse_ca_caps(std::string_view body) {
-  ca::UpstreamCaps caps;
-  std::string_view rest = body;
-  while (!rest.empty()) {
-    const size_t eol = rest.find('\n');
-    const std::string_view line = trim(rest.substr(0, eol));
-    rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 1);
-    if (line.empty()) continue;
-    // What is kept is bounded: a hostile answer cannot make the trustpoint's state big.
-    if (caps.announced.size() < kMaxAnnouncedCaps) {
-      caps.announced.emplace_back(line.substr(0, kMaxCapLength));
-    }
-    const std::string key = lower(line);
-    if (key == "postpkioperation") {
-      caps.post = true;
-    } else if (key == "renewal") {
-      caps.renewal = true;
-    } else if (key == "getnextcacert") {
-      caps.get_next_ca_cert = true;
-    } else if (key == "aes") {
-      caps.aes = true;
-    } else if (key == "des3") {
-      caps.des3 = true;
-    } else if (key == "sha-1" || key == "sha1") {
-      caps.sha1 = true;
-    } else if (key == "sha-256" || key == "sha256") {
-      caps.sha256 = true;
-    } else if (key == "sha-512" || key == "sha512") {
-      caps.sha512 = true;
-    } else if (key == "scepstandard") {
-      caps.scep_standard = true;
-    }
-  }
-  return caps;
-}
-
-Result<std::vector<pki::Certificate>> read_ca_certificates(std::string_view content_type,
-                                                           std::string_view body,
-                                                           std::string_view host) {
-  std::vector<pki::Certificate> certs;
-  if (content_type == "application/x-x509-ca-cert") {
-    log::trace(kTrace, "Content-Type indicates we have received a CA certificate.");
-    auto cert = pki::Certificate::from_der(body);
-    if (!cert.has_value() && body.find("-----BEGIN") != std::string::npos) {
-      cert = pki::Certificate::from_pem(body);
-    }
-    if (!cert.has_value()) {
-      return fail(invalid_argument(fmt::format("GetCACert answer from {} is not a certificate: {}",
-                                               host, cert.error().message())));
-    }
-    certs.push_back(std::move(*cert));
-  } else if (content_type == "application/x-x509-ca-ra-cert") {
-    log::trace(kTrace, "Content-Type indicates we have received CA and RA certificates.");
-    auto bundle = decode_certs_only(body);
-    if (!bundle.has_value()) {
-      return fail(
-          invalid_argument(fmt::format("GetCACert answer from {} is not a certs-only PKCS#7: {}",
-                                       host, bundle.error().message())));
-    }
-    if (bundle->certificates.size() > kMaxUpstreamCertificates) {
-      return fail(invalid_argument(
-          fmt::format("GetCACert answer from {} holds {} certificates (at most {})", host,
-                      bundle->certificates.size(), kMaxUpstreamCertificates)));
-    }
-    for (pki::Ptr<X509>& x : bundle->certificates) {
-      auto cert = pki::Certificate::from_x509(std::move(x));
-      if (!cert.has_value()) {
-        return fail(invalid_argument(
-            fmt::format("GetCACert answer from {}: {}", host, cert.error().message())));
-      }
-      certs.push_back(std::move(*cert));
-    }
-  } else {
-    return fail(invalid_argument(fmt::format(
-        "GetCACert answer from {} has Content-Type \"{}\", not application/x-x509-ca-cert or "
-        "application/x-x509-ca-ra-cert",
-        host, content_type)));
-  }
-  return certs;
-}
-
 HttpUpstream::HttpUpstream(HttpUpstreamOptions options) : options_(std::move(options)) {
   init_curl();
 }
@@ -559,13 +338,14 @@ Result<ca::UpstreamCertificates> HttpUpstream::get_ca_cert(const std::string& ur
   ASSIGN_OR_RETURN(ca::UpstreamCertificates out, classify_ca_certificates(std::move(certs)));
   log::trace(kTrace, "CRYPTO_PKI: transaction GetCACert completed");
   log::trace(kTrace, "CRYPTO_PKI: CA certificate received.");
-  log::trace(kTrace, "CRYPTO_PKI: issuing CA {}", describe(out.issuing_ca()));
+  log::trace(kTrace, "CRYPTO_PKI: issuing CA {}", describe_certificate(out.issuing_ca()));
   for (size_t i = 1; i < out.ca_chain.size(); ++i) {
-    log::trace(kTrace, "CRYPTO_PKI: CA {}", describe(out.ca_chain[i]));
+    log::trace(kTrace, "CRYPTO_PKI: CA {}", describe_certificate(out.ca_chain[i]));
   }
-  if (out.ra_signer) log::trace(kTrace, "CRYPTO_PKI: RA signing {}", describe(*out.ra_signer));
+  if (out.ra_signer)
+    log::trace(kTrace, "CRYPTO_PKI: RA signing {}", describe_certificate(*out.ra_signer));
   if (out.ra_encrypter) {
-    log::trace(kTrace, "CRYPTO_PKI: RA encryption {}", describe(*out.ra_encrypter));
+    log::trace(kTrace, "CRYPTO_PKI: RA encryption {}", describe_certificate(*out.ra_encrypter));
   }
   return out;
 }
@@ -625,7 +405,7 @@ Result<ca::UpstreamReply> HttpUpstream::send(const ca::UpstreamRequest& request)
   log::trace(kTrace, "CRYPTO_PKI: Sending {} for {} (transaction ID {}): {}, {}, {}, to {}",
              message_type_name(type), pki::format_dn_ios(X509_REQ_get_subject_name(csr->get())),
              request.transaction_id, post ? "POST" : "GET", digest_name(params.digest),
-             cipher_name(params.cipher), describe(request.upstream.recipient()));
+             cipher_name(params.cipher), describe_certificate(request.upstream.recipient()));
   log::trace(kTrace, "{} {} HTTP/1.1", post ? "POST" : "GET", traced_target(target));
   ASSIGN_OR_RETURN(HttpAnswer answer, fetch(options_, target, post ? &message : nullptr));
   if (answer.status != 200) {
@@ -653,7 +433,7 @@ Result<ca::UpstreamReply> HttpUpstream::send(const ca::UpstreamRequest& request)
                     target.host)));
   }
   log::trace(kTrace, "CRYPTO_PKI: The PKCS #7 message has 1 verified signers.");
-  log::trace(kTrace, "CRYPTO_PKI: signing cert: {}", describe(signer));
+  log::trace(kTrace, "CRYPTO_PKI: signing cert: {}", describe_certificate(signer));
   log::trace(kTrace, "CRYPTO_PKI: transaction {} completed", message_type_name(type));
 
   ca::UpstreamReply reply;

@@ -113,6 +113,10 @@ Result<std::string> operation_url(std::string_view enrollment_url, std::string_v
 // issue, a CA outside the chain, an RA with neither usage) or two fit the same one.
 Result<ca::UpstreamCertificates> classify_ca_certificates(std::vector<pki::Certificate> certs);
 
+// "<subject> (MD5 fingerprint <hex>)": how traces and errors name an upstream's
+// certificate.
+std::string describe_certificate(const pki::Certificate& cert);
+
 // The body of a GetCACaps answer: one capability per line, case ignored, blanks trimmed.
 // Never fails; unknown lines are only kept in `announced` (bounded, see above).
 ca::UpstreamCaps parse_ca_caps(std::string_view body);

@@ -4,6 +4,7 @@
 
 #include "ca/device.h"
 #include "cli/commands/cs_commands.h"
+#include "cli/commands/more_commands.h"
 #include "cli/context.h"
 #include "cli/questions.h"
 #include "cli/type7.h"
@@ -383,10 +384,7 @@ CmdResult no_shutdown_subordinate(Context& ctx,
     return ctx.error("Failed to authenticate the Certificate Authority");
   }
   auto shared = std::make_shared<const ca::TrustpointClient::Fetched>(std::move(*fetched));
-  const pki::Certificate& root = shared->certificates.root();
-  ctx.print("Certificate has the following attributes:\n");
-  ctx.printf("  Fingerprint MD5: {}\n", pki::ios_fingerprint(root.md5_fingerprint()));
-  ctx.printf("  Fingerprint SHA1: {}\n", pki::ios_fingerprint(root.sha1_fingerprint()));
+  print_ca_fingerprints(ctx, shared->certificates.root());
   return confirm(
       ctx, "% Do you accept this certificate?",
       [server, shared](Context& c) -> CmdResult {

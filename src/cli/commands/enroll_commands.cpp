@@ -26,12 +26,6 @@ using ca::TrustpointConfig;
 constexpr std::string_view kCrypto = "Encryption module";
 constexpr std::string_view kPki = "Public Key components";
 
-void print_fingerprints(Context& ctx, const pki::Certificate& cert) {
-  ctx.print("Certificate has the following attributes:\n");
-  ctx.printf("  Fingerprint MD5: {}\n", pki::ios_fingerprint(cert.md5_fingerprint()));
-  ctx.printf("  Fingerprint SHA1: {}\n", pki::ios_fingerprint(cert.sha1_fingerprint()));
-}
-
 CmdResult authenticate(Context& ctx, const Args& a) {
   const std::string name(a.word("name"));
   std::optional<TrustpointConfig> tp = ctx.device().trustpoint(name);
@@ -49,7 +43,7 @@ CmdResult authenticate(Context& ctx, const Args& a) {
     ctx.printf("% The CA sent a chain of {} CA certificates; the root is:\n",
                certs.ca_chain.size());
   }
-  print_fingerprints(ctx, certs.root());
+  print_ca_fingerprints(ctx, certs.root());
   return confirm(
       ctx, "% Do you accept this certificate?",
       [name, shared](Context& c) -> CmdResult {
@@ -203,6 +197,12 @@ CmdResult cancel_enroll(Context& ctx, const Args& a) {
 }
 
 }  // namespace
+
+void print_ca_fingerprints(Context& ctx, const pki::Certificate& cert) {
+  ctx.print("Certificate has the following attributes:\n");
+  ctx.printf("  Fingerprint MD5: {}\n", pki::ios_fingerprint(cert.md5_fingerprint()));
+  ctx.printf("  Fingerprint SHA1: {}\n", pki::ios_fingerprint(cert.sha1_fingerprint()));
+}
 
 void render_trustpoint_certificates(Context& ctx, const std::string& only) {
   for (const TrustpointConfig& tp : ctx.device().trustpoints()) {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/command_table.h"
+#include "pki/certificate.h"
 
 namespace scepter::cli {
 
@@ -26,6 +27,9 @@ void register_enroll_commands(CommandTable& t);
 // trustpoints, or only `name`).
 class Context;
 void render_trustpoint_certificates(Context& ctx, const std::string& name);
+// "Certificate has the following attributes:" with the MD5 and SHA1 fingerprints: what
+// the operator compares before accepting a CA (authenticate, a sub-CA's no shutdown).
+void print_ca_fingerprints(Context& ctx, const pki::Certificate& cert);
 
 // ip http server, ip http port, ip http bind-address, and their config writer
 // (config_order::kHttp).

@@ -1,0 +1,127 @@
+#include "ca/trustpoint_state.h"
+
+#include <nlohmann/json.hpp>
+
+#include "pki/encoding.h"
+
+namespace scepter::ca {
+namespace {
+
+using json = nlohmann::json;
+
+std::string pem_of(const pki::Certificate& c) { return c.pem(); }
+
+Result<pki::Certificate> cert_from(const json& j) {
+  if (!j.is_string()) return fail(invalid_argument("a certificate is not a PEM string"));
+  return pki::Certificate::from_pem(j.get<std::string>());
+}
+
+json caps_to_json(const UpstreamCaps& caps) {
+  return json{{"post", caps.post},
+              {"renewal", caps.renewal},
+              {"next_ca", caps.get_next_ca_cert},
+              {"aes", caps.aes},
+              {"des3", caps.des3},
+              {"sha1", caps.sha1},
+              {"sha256", caps.sha256},
+              {"sha512", caps.sha512},
+              {"scep_standard", caps.scep_standard},
+              {"announced", caps.announced}};
+}
+
+UpstreamCaps caps_from_json(const json& j) {
+  UpstreamCaps caps;
+  caps.post = j.value("post", false);
+  caps.renewal = j.value("renewal", false);
+  caps.get_next_ca_cert = j.value("next_ca", false);
+  caps.aes = j.value("aes", false);
+  caps.des3 = j.value("des3", false);
+  caps.sha1 = j.value("sha1", false);
+  caps.sha256 = j.value("sha256", false);
+  caps.sha512 = j.value("sha512", false);
+  caps.scep_standard = j.value("scep_standard", false);
+  caps.announced = j.value("announced", std::vector<std::string>{});
+  return caps;
+}
+
+}  // namespace
+
+std::string encode_state(const EnrollmentState& s) {
+  json j = json::object();
+  if (s.ca) {
+    json chain = json::array();
+    for (const auto& c : s.ca->ca_chain) chain.push_back(pem_of(c));
+    j["ca_chain"] = chain;
+    if (s.ca->ra_signer) j["ra_signer"] = pem_of(*s.ca->ra_signer);
+    if (s.ca->ra_encrypter) j["ra_encrypter"] = pem_of(*s.ca->ra_encrypter);
+    j["caps"] = caps_to_json(s.caps);
+  }
+  if (s.certificate) j["certificate"] = pem_of(*s.certificate);
+  if (s.pending) {
+    const auto& p = *s.pending;
+    j["pending"] = json{{"csr", pki::pem_encode("CERTIFICATE REQUEST", p.csr_der)},
+                        {"key", p.key_label},
+                        {"signer_key", p.signer_key_label},
+                        {"transaction_id", p.transaction_id},
+                        {"fingerprint", p.fingerprint_md5},
+                        {"delivered", p.delivered},
+                        {"renewal", p.renewal},
+                        {"polls", p.polls},
+                        {"next_attempt", to_unix(p.next_attempt)}};
+  }
+  if (!s.last_error.empty()) j["last_error"] = s.last_error;
+  return j.dump(1) + "\n";
+}
+
+Result<EnrollmentState> decode_state(const std::string& text) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return fail(invalid_argument("not a JSON object"));
+  EnrollmentState s;
+  if (j.contains("ca_chain")) {
+    UpstreamCertificates certs;
+    if (!j["ca_chain"].is_array() || j["ca_chain"].empty()) {
+      return fail(invalid_argument("ca_chain is empty"));
+    }
+    for (const auto& c : j["ca_chain"]) {
+      ASSIGN_OR_RETURN(auto cert, cert_from(c));
+      certs.ca_chain.push_back(std::move(cert));
+    }
+    if (j.contains("ra_signer")) {
+      ASSIGN_OR_RETURN(auto cert, cert_from(j["ra_signer"]));
+      certs.ra_signer = std::move(cert);
+    }
+    if (j.contains("ra_encrypter")) {
+      ASSIGN_OR_RETURN(auto cert, cert_from(j["ra_encrypter"]));
+      certs.ra_encrypter = std::move(cert);
+    }
+    s.ca = std::move(certs);
+    if (j.contains("caps")) s.caps = caps_from_json(j["caps"]);
+  }
+  if (j.contains("certificate")) {
+    ASSIGN_OR_RETURN(auto cert, cert_from(j["certificate"]));
+    s.certificate = std::move(cert);
+  }
+  if (j.contains("pending")) {
+    const json& p = j["pending"];
+    if (!p.is_object()) return fail(invalid_argument("pending is not an object"));
+    EnrollmentState::Pending pending;
+    ASSIGN_OR_RETURN(pending.csr_der,
+                     pki::pem_decode(p.value("csr", std::string()), "CERTIFICATE REQUEST"));
+    pending.key_label = p.value("key", std::string());
+    pending.signer_key_label = p.value("signer_key", std::string());
+    pending.transaction_id = p.value("transaction_id", std::string());
+    pending.fingerprint_md5 = p.value("fingerprint", std::string());
+    pending.delivered = p.value("delivered", false);
+    pending.renewal = p.value("renewal", false);
+    pending.polls = p.value("polls", 0);
+    pending.next_attempt = from_unix(p.value("next_attempt", std::int64_t{0}));
+    if (pending.key_label.empty() || pending.transaction_id.empty()) {
+      return fail(invalid_argument("pending has no key or transactionID"));
+    }
+    s.pending = std::move(pending);
+  }
+  s.last_error = j.value("last_error", std::string());
+  return s;
+}
+
+}  // namespace scepter::ca
