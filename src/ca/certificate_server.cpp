@@ -76,7 +76,7 @@ bool CertificateServer::needs_archive_password() const {
 }
 
 bool CertificateServer::needs_archive_password(const ServerConfig& cfg) const {
-  if (!cfg.archive_enabled || !cfg.archive_password.empty()) return false;
+  if (!cfg.archive_enabled || !cfg.archive_password.empty() || is_ra_mode(cfg)) return false;
   // An operator's key that is not exportable is not archived (see generate_ca).
   auto key = deps_.keys.get(label_);
   return !key.has_value() || key->exportable;
@@ -259,7 +259,7 @@ CertificateServer::Prepared CertificateServer::prepare(const ServerConfig& cfg,
           "existing database to the new location.",
           files.url_for(files::FileType::kSer), label_)));
     }
-    if (cfg.mode == ServerMode::kSubCs) {
+    if (cfg.mode == ServerMode::kSubCs || is_ra_mode(cfg)) {
       LifeEvent event = LifeEvent::kCheckFailed;
       Status s = obtain_superior_ca(*rt, cfg, p.report, options, event);
       if (!s.ok()) return fail_with(s, event);
@@ -282,11 +282,12 @@ CertificateServer::Prepared CertificateServer::prepare(const ServerConfig& cfg,
     }
     // The issuer name is fixed by the certificate; a configuration that lost it (never
     // saved) shows the truth.
+    // (An RA's certificate is named by its trustpoint, not by issuer-name.)
     std::string issuer = pki::format_dn_config(cert->subject());
-    if (cfg.effective_issuer() != issuer) p.issuer_name = issuer;
+    if (cfg.effective_issuer() != issuer && !is_ra_mode(cfg)) p.issuer_name = issuer;
     rt->ca_cert = std::move(*cert);
     rt->ca_key = key->key;
-    if (cfg.mode == ServerMode::kSubCs && deps_.superior_state) {
+    if ((cfg.mode == ServerMode::kSubCs || is_ra_mode(cfg)) && deps_.superior_state) {
       // The chain to the root, as the trustpoint authenticated it.
       if (auto state = deps_.superior_state(); state && state->ca) {
         rt->upper_chain = state->ca->ca_chain;
@@ -296,6 +297,19 @@ CertificateServer::Prepared CertificateServer::prepare(const ServerConfig& cfg,
       Status s = fs::write_atomic(trustpoint_cert_path(), rt->ca_cert->der());
       if (!s.ok()) return fail_with(s);
     }
+  }
+  if (is_ra_mode(cfg)) {
+    // An RA has no serials and no CRL of its own: its granted requests go upstream.
+    if (!deps_.upstream) {
+      return fail_with(unavailable("This scepterd has no SCEP client to reach the issuing CA."));
+    }
+    rt->forwarder =
+        std::make_unique<RaForwarder>(*deps_.upstream, deps_.clock, *rt->ca_cert, *rt->ca_key,
+                                      cfg.mode == ServerMode::kRaTransparent);
+    rt->otp = std::make_unique<OtpStore>(*rt->store, deps_.clock);
+    if (Status s = rt->otp->load(); !s.ok()) return fail_with(s);
+    p.runtime = std::move(rt);
+    return p;
   }
   rt->issuer = std::make_unique<Issuer>(*rt->store, *rt->ca_cert, *rt->ca_key, deps_.clock);
   auto last = rt->store->last_serial();
@@ -366,7 +380,7 @@ void CertificateServer::tick() {
     return;
   }
   if (!rt) return;
-  {
+  if (rt->crl) {
     const ServerConfig cfg = config();
     if (Status s = rt->crl->refresh_if_due(cfg, file_set(cfg)); !s.ok()) {
       fail_critical(unavailable("CRL could not be written: " + s.message()));
@@ -407,13 +421,16 @@ ServerInfo CertificateServer::info() const {
   }
   if (rt) {
     out.ca_certificate = rt->ca_cert;
-    out.last_serial = rt->issuer->last_issued();
-    out.crl_next_update = rt->crl->next_update();
+    if (rt->issuer) out.last_serial = rt->issuer->last_issued();
+    if (rt->crl) out.crl_next_update = rt->crl->next_update();
   } else {
     out.ca_certificate = stored_ca_certificate();
   }
-  if (out.config.mode == ServerMode::kSubCs && deps_.superior_state) {
-    if (auto state = deps_.superior_state(); state && state->ca) out.upper_ca = state->ca->root();
+  if ((out.config.mode == ServerMode::kSubCs || is_ra_mode(out.config)) && deps_.superior_state) {
+    if (auto state = deps_.superior_state(); state && state->ca) {
+      out.upper_ca = state->ca->root();
+      out.issuing_ca = state->ca->issuing_ca();
+    }
   }
   return out;
 }

@@ -28,6 +28,7 @@
 #include "ca/request_policy.h"
 #include "ca/server_config.h"
 #include "ca/trustpoint_client.h"
+#include "ca/upstream_ca.h"
 #include "common/clock.h"
 #include "common/mutex.h"
 #include "common/status.h"
@@ -111,11 +112,14 @@ struct ServerInfo {
   ServerConfig config;
   ServerState state = ServerState::kDisabled;
   std::string reason;  // why not enabled, when state is kCheckFailed / kWaitingForTime
+  // The CA certificate; in RA mode the RA's own certificate.
   std::optional<pki::Certificate> ca_certificate;
   Serial last_serial = 0;
   std::optional<TimePoint> crl_next_update;
-  // mode sub-cs: the superior's root, as authenticated by the operator.
+  // mode sub-cs and mode ra: the superior's root, as authenticated by the operator, and
+  // the CA that issues (the same for a two-tier PKI).
   std::optional<pki::Certificate> upper_ca = std::nullopt;
+  std::optional<pki::Certificate> issuing_ca = std::nullopt;
 };
 
 struct CrlSummary {
@@ -140,7 +144,14 @@ struct ServerDeps {
   // (the Device wires its TrustpointClient here). Empty: a subordinate CA cannot enable.
   std::function<std::optional<EnrollmentState>()> superior_state = {};
   std::function<Result<EnrollResult>(const EnrollOptions&)> superior_enroll = {};
+  // mode ra: where granted requests go (the trustpoint of the server's label), and the
+  // SCEP client that takes them there. Empty: an RA cannot enable.
+  std::function<Result<UpstreamTarget>()> superior_target = {};
+  std::shared_ptr<UpstreamCa> upstream = {};
 };
+
+// Whether the configuration puts the server in RA mode (`mode ra [transparent]`).
+bool is_ra_mode(const ServerConfig& config);
 
 class CertificateServer {
  public:
@@ -168,9 +179,14 @@ class CertificateServer {
   void shutdown();
   ServerState state() const;
   std::string reason() const;
-  // mode sub-cs: the trustpoint's request was answered (granted or refused); the next
-  // tick() takes the answer.
+  // mode sub-cs and mode ra: the trustpoint's request was answered (granted or refused);
+  // the next tick() takes the answer.
   void superior_answered() { superior_answered_ = true; }
+
+  // mode ra: exchanges with the issuing CA for the requests waiting there (forwarded, not
+  // yet answered) whose `enrollment retry period` has passed. Makes network calls: run
+  // it where waiting is harmless, not on the timer that refreshes CRLs.
+  void poll_upstream();
 
   // Timers: CRL refresh before nextUpdate, request expiry, and recovery from a failed
   // state. Called about once a second by the daemon.
@@ -181,6 +197,8 @@ class CertificateServer {
   // Bad input fails with kInvalidArgument and records nothing.
   Result<SubmitOutcome> submit(std::string_view csr_der, RequestSource source);
   // `grant ID` / `grant all`: issues certificates for pending (or authorized) requests.
+  // In RA mode the requests are forwarded to the issuing CA instead; those it grants at
+  // once are returned, the others wait there as "authorized".
   Result<std::vector<IssuedCertificate>> grant(std::optional<RequestId> id);
   Status reject(std::optional<RequestId> id);
   Status remove(std::optional<RequestId> id);
@@ -225,7 +243,8 @@ class CertificateServer {
   // GetCert: a certificate this server issued, by its whole serial (entropy included).
   // kNotFound otherwise.
   Result<pki::Certificate> certificate_by_serial(const pki::SerialNumber& serial) const;
-  // The CA certificate and key; kUnavailable unless enabled.
+  // The CA certificate and key (an RA's own certificate and key in RA mode);
+  // kUnavailable unless enabled.
   Result<SigningIdentity> signing_identity() const;
 
  private:
@@ -246,8 +265,9 @@ class CertificateServer {
   bool needs_archive_password(const ServerConfig& cfg) const;
   Status generate_ca(Runtime& rt, const ServerConfig& cfg, EnableReport& report,
                      const EnableOptions& options);
-  // mode sub-cs: installs the CA certificate the superior granted, or asks for it;
-  // otherwise fails with the life-cycle event in `event`.
+  // mode sub-cs and mode ra: installs the certificate the superior granted (a CA
+  // certificate, or an RA's), or asks for it; otherwise fails with the life-cycle event
+  // in `event`.
   Status obtain_superior_ca(Runtime& rt, const ServerConfig& cfg, EnableReport& report,
                             const EnableOptions& options, LifeEvent& event);
   Result<KeyEntry> ensure_ca_key(Runtime& rt, EnableReport& report);
@@ -276,6 +296,16 @@ class CertificateServer {
   Result<pki::Certificate> issue_granted(Runtime& rt, RequestRecord& request, const pki::Csr& csr,
                                          const Evaluation& ev, const ServerConfig& cfg);
   Result<ScepOutcome> scep_answer_existing(Runtime& rt, const RequestRecord& request);
+  bool resigned_by_ra(Runtime& rt, const pki::Csr& csr, const ScepRequest& scep) const;
+  // mode ra (server_ra.cpp): a request the RA granted is stored as authorized (the
+  // one-time password consumed with it), then sent to the issuing CA; the answer becomes
+  // the request's state. The caller holds the request's transaction stripe.
+  Status ra_authorize(Runtime& rt, RequestRecord& request, const pki::Csr& csr,
+                      const Evaluation& ev);
+  Result<ScepOutcome> ra_forward(Runtime& rt, RequestRecord& request, const pki::Csr& csr);
+  Result<ScepOutcome> ra_answer_existing(Runtime& rt, const RequestRecord& request);
+  Result<std::vector<IssuedCertificate>> ra_grant(Runtime& rt, std::optional<RequestId> id);
+  Result<ScepOutcome> ra_forward_stored(Runtime& rt, RequestId id);
   Result<ScepOutcome> answer_closed(Runtime& rt, const RequestRecord& request);
   static Mutex& transaction_stripe(Runtime& rt, const std::string& tid);
   Result<std::vector<RequestRecord>> open_requests(Runtime& rt, std::optional<RequestId> id,

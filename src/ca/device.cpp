@@ -104,6 +104,25 @@ ServerDeps Device::server_deps(const std::string& label) {
     tp->rsakeypair = label;
     return enrollment_->enroll(*tp, options, hostname());
   };
+  // mode ra: the requests it grants go where its trustpoint enrolled.
+  deps.upstream = options_.upstream;
+  deps.superior_target = [this, label]() -> Result<UpstreamTarget> {
+    std::optional<TrustpointConfig> tp = trustpoint(label);
+    if (!tp || tp->enrollment_url.empty()) {
+      return fail(permission_denied("trustpoint " + label + " has no enrollment url"));
+    }
+    std::optional<EnrollmentState> state = enrollment_->state(label);
+    if (!state || !state->ca) {
+      return fail(permission_denied("trustpoint " + label + " is not authenticated"));
+    }
+    UpstreamTarget target;
+    target.url = tp->enrollment_url;
+    target.certificates = std::move(*state->ca);
+    target.caps = std::move(state->caps);
+    // IOS's default `enrollment retry period` is one minute.
+    target.retry_period = Seconds(60 * std::max(1, tp->retry_period_minutes));
+    return target;
+  };
   return deps;
 }
 
@@ -199,6 +218,8 @@ void Device::tick() {
 
 void Device::poll_trustpoints() {
   enrollment_->tick([this](const std::string& name) { return trustpoint(name); }, hostname());
+  // RAs ask the issuing CA about the requests waiting there.
+  for (const auto& server : servers()) server->poll_upstream();
 }
 
 Result<std::string> Device::resolve_local_url(std::string_view url) const {

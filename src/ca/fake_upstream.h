@@ -20,7 +20,9 @@ namespace scepter::ca::testing {
 class FakeUpstream : public UpstreamCa {
  public:
   // How the next PKIOperation is answered.
-  enum class Answer { kGrant, kPending, kReject, kDown, kForged };
+  // kUnknown: FAILURE badCertId, as a CA answers a CertPoll for a transaction it has not
+  // seen.
+  enum class Answer { kGrant, kPending, kReject, kUnknown, kDown, kForged };
 
   FakeUpstream(const pki::Key& ca_key, TimePoint now, const std::string& subject = "CN=upstream")
       : key_(ca_key) {
@@ -120,14 +122,25 @@ class FakeUpstream : public UpstreamCa {
         reply.fail_info = ScepFailInfo::kBadRequest;
         reply.fail_text = "rejected by the operator";
         return reply;
+      case Answer::kUnknown:
+        reply.status = UpstreamReply::Status::kFailure;
+        reply.fail_info = ScepFailInfo::kBadCertId;
+        return reply;
       case Answer::kGrant:
         break;
     }
     auto csr = pki::Csr::parse(req.csr_der);
     if (!csr.has_value()) return fail(csr.error());
+    // As a scepterd CA does: a request re-signed by an RA it certified is the RA's word.
+    std::optional<pki::Key> ra_key;
+    if (!csr->verify_signature().ok() && req.signer_cert &&
+        req.signer_cert->signed_by(ca_.front())) {
+      if (auto k = req.signer_cert->public_key(); k.has_value()) ra_key = *k;
+    }
     MutexLock lock(mu_);
     auto cert = pki::issue_certificate(
         {.csr = *csr,
+         .csr_signer = ra_key ? &*ra_key : nullptr,
          .ca_cert = ca_.front(),
          .ca_key = key_,
          .serial = pki::SerialNumber{static_cast<std::uint64_t>(100 + issued_)},

@@ -35,6 +35,7 @@ Result<store::CertRecord> Issuer::issue(Order order) {
     ASSIGN_OR_RETURN(number, pki::SerialNumber::with_entropy(serial));
   }
   const pki::IssueSpec spec{.csr = order.csr,
+                            .csr_signer = order.csr_signer ? &*order.csr_signer : nullptr,
                             .ca_cert = ca_cert_,
                             .ca_key = ca_key_,
                             .serial = number,

@@ -35,8 +35,10 @@ class Issuer {
   const pki::Key& ca_key() const { return ca_key_; }
 
   struct Order {
-    store::RequestRecord& request;             // stored as granted with the serial on success
-    const pki::Csr& csr;                       // the request's parsed PKCS#10
+    store::RequestRecord& request;  // stored as granted with the serial on success
+    const pki::Csr& csr;            // the request's parsed PKCS#10
+    // The RA key that re-signed the request, when its own key did not sign it.
+    std::optional<pki::Key> csr_signer = std::nullopt;
     const ServerConfig& config;                // lifetime, hash, cdp-url
     std::optional<store::Serial> predecessor;  // renewal of this certificate
     // Set: a subordinate CA certificate (the operator granted a CA request). Its

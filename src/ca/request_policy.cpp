@@ -1,6 +1,9 @@
 #include "ca/request_policy.h"
 
 #include <fmt/format.h>
+#include <openssl/objects.h>
+
+#include "pki/identity.h"
 
 namespace scepter::ca {
 namespace {
@@ -102,6 +105,12 @@ Decision decide(const PolicyInput& in, const ServerConfig& cfg) {
   if (in.otp && is_new(in.path)) return grant(false, /*otp=*/true);
   if (is_new(in.path) && over_limit(in, cfg)) return too_many(in);
   return pending();
+}
+
+bool is_ra_certificate_name(const X509_NAME* subject) {
+  constexpr std::string_view kRaRoleName = "ioscs RA";
+  return pki::name_has_attribute(subject, NID_commonName, kRaRoleName) ||
+         pki::name_has_attribute(subject, NID_organizationalUnitName, kRaRoleName);
 }
 
 const char* verdict_name(Verdict v) {

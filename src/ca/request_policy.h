@@ -13,6 +13,8 @@
 #include <optional>
 #include <string>
 
+#include <openssl/x509.h>
+
 #include "ca/server_config.h"
 
 namespace scepter::ca {
@@ -92,6 +94,10 @@ struct Decision {
 };
 
 Decision decide(const PolicyInput& in, const ServerConfig& config);
+
+// The seed's RA rule, for requests and certificates alike: an attribute cn or ou equal
+// to "ioscs RA" (case ignored).
+bool is_ra_certificate_name(const X509_NAME* subject);
 
 const char* verdict_name(Verdict v);
 const char* signer_name(Signer s);

@@ -20,8 +20,6 @@
 namespace scepter::ca {
 namespace {
 
-constexpr std::string_view kRaRoleName = "ioscs RA";
-
 // The profile of a granted request: a CA request only ever reaches a grant through the
 // operator (request_policy.h), and then gets a subordinate CA certificate with the
 // configured path length, never more than the issuing CA's own allows (one less).
@@ -49,11 +47,6 @@ bool is_open_state(RequestState s) {
          s == RequestState::kInitial;
 }
 
-bool is_ra_certificate_name(const X509_NAME* subject) {
-  return pki::name_has_attribute(subject, NID_commonName, kRaRoleName) ||
-         pki::name_has_attribute(subject, NID_organizationalUnitName, kRaRoleName);
-}
-
 RequestClass request_class(const pki::Csr& csr) {
   if (pki::requests_ca_certificate(csr)) return RequestClass::kCa;
   if (is_ra_certificate_name(csr.subject())) return RequestClass::kRa;
@@ -68,6 +61,9 @@ Signer CertificateServer::classify_signer(Runtime& rt, std::string_view der,
                                           std::optional<pki::Certificate>& cert) const {
   cert.reset();
   if (der.empty()) return Signer::kNone;
+  // An RA issues nothing: no signer is one of its own. (Its grant policy treats every
+  // signer as proving nothing; the issuing CA judges renewals.)
+  if (rt.forwarder) return Signer::kForeign;
   if (!pki::der_contains_name(der, rt.ca_cert->subject())) return Signer::kSelfSigned;
   auto parsed = pki::Certificate::from_der(der);
   if (!parsed.has_value()) return Signer::kForeign;
@@ -142,8 +138,15 @@ Result<pki::Certificate> CertificateServer::issue_granted(Runtime& rt, RequestRe
   if (ev.decision.renewal && ev.signer_cert.has_value()) {
     if (auto s = ev.signer_cert->serial(); s.has_value()) predecessor = s->sequence;
   }
+  // A request re-signed by one of our RAs carries the RA's signature, not its own.
+  std::optional<pki::Key> csr_signer;
+  if (ev.signer == Signer::kRa && ev.signer_cert && !csr.verify_signature().ok()) {
+    auto key = ev.signer_cert->public_key();
+    if (key.has_value()) csr_signer = std::move(*key);
+  }
   auto rec = rt.issuer->issue({.request = request,
                                .csr = csr,
+                               .csr_signer = std::move(csr_signer),
                                .config = cfg,
                                .predecessor = predecessor,
                                .ca = issue_as_ca(ev.request_class, cfg, path_len_of(rt.ca_cert)),
@@ -156,7 +159,7 @@ Result<pki::Certificate> CertificateServer::issue_granted(Runtime& rt, RequestRe
 }
 
 std::vector<std::string> CertificateServer::dropped_by_profile(const RequestRecord& r) const {
-  if (r.csr_der.empty()) return {};
+  if (r.csr_der.empty() || is_ra_mode(config())) return {};  // an RA's issuer decides
   auto csr = pki::Csr::parse(r.csr_der);
   if (!csr.has_value()) return {};
   auto rt = runtime();
@@ -167,7 +170,8 @@ std::vector<std::string> CertificateServer::dropped_by_profile(const RequestReco
 }
 
 Status CertificateServer::write_cert_files(const ServerConfig& cfg, const store::CertRecord& rec) {
-  if (cfg.level == files::DbLevel::kMinimal) return ok_status();
+  // An RA's certificates are the issuing CA's to keep.
+  if (cfg.level == files::DbLevel::kMinimal || is_ra_mode(cfg)) return ok_status();
   files::FileSet files = file_set(cfg);
   const std::string base = fmt::format("{:X}", rec.serial);
   // Named by sequence number; the whole serial (with its entropy, if any) is inside.
@@ -185,7 +189,7 @@ Status CertificateServer::write_cert_files(const ServerConfig& cfg, const store:
 // killed between the commit and the files; the certificate's resend, or the next start,
 // puts them back).
 Status CertificateServer::ensure_cert_files(const ServerConfig& cfg, const store::CertRecord& rec) {
-  if (cfg.level == files::DbLevel::kMinimal) return ok_status();
+  if (cfg.level == files::DbLevel::kMinimal || is_ra_mode(cfg)) return ok_status();
   files::FileSet files = file_set(cfg);
   const std::string base = fmt::format("{:X}", rec.serial);
   auto present = [&](files::FileType type, const std::string& name) {
@@ -231,6 +235,28 @@ Result<CertificateServer::Decided> CertificateServer::decide_and_record(Runtime&
     ASSIGN_OR_RETURN(req.id, rt.store->next_request_id());
     log::trace(log::Category::kPkiServer, "CRYPTO_CS: new request {} ({}), fingerprint {}", req.id,
                req.subject, req.fingerprint);
+  }
+  if (ev.decision.verdict == Verdict::kGrant && rt.forwarder) {
+    // An RA: granted means authorized here and sent to the issuing CA, whose answer is
+    // the client's.
+    Status s = ra_authorize(rt, req, csr, ev);
+    if (!s.ok() && ev.decision.consumes_otp && s.code() == Code::kNotFound) {
+      // Another request used the password first: decide again without it.
+      ASSIGN_OR_RETURN(ev, evaluate(rt, csr, path, req.signer_cert_der, cfg, false));
+      s = ev.decision.verdict == Verdict::kGrant ? ra_authorize(rt, req, csr, ev) : ok_status();
+    }
+    RETURN_IF_ERROR(s);
+    if (ev.decision.verdict == Verdict::kGrant) {
+      ASSIGN_OR_RETURN(ScepOutcome o, ra_forward(rt, req, csr));
+      Decision d = ev.decision;
+      if (o.status == ScepOutcome::Status::kPending) d.verdict = Verdict::kPending;
+      if (o.status == ScepOutcome::Status::kFailure) {
+        d.verdict = Verdict::kReject;
+        d.fail_info = o.fail_info;
+        d.reason = o.fail_text;
+      }
+      return Decided{d, std::move(o.certificate)};
+    }
   }
   if (ev.decision.verdict == Verdict::kGrant) {
     auto cert = issue_granted(rt, req, csr, ev, cfg);
@@ -306,6 +332,7 @@ Result<std::vector<RequestRecord>> CertificateServer::open_requests(Runtime& rt,
 Result<std::vector<IssuedCertificate>> CertificateServer::grant(std::optional<RequestId> id) {
   auto rt = runtime();
   if (!rt) return fail(unavailable("The certificate server is not enabled."));
+  if (rt->forwarder) return ra_grant(*rt, id);
   const ServerConfig cfg = config();
   MutexLock lock(rt->request_mu);
   ASSIGN_OR_RETURN(std::vector<RequestRecord> todo, open_requests(*rt, id, "granted"));

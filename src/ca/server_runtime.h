@@ -12,6 +12,7 @@
 #include "ca/crl_publisher.h"
 #include "ca/issuer.h"
 #include "ca/otp_store.h"
+#include "ca/ra_forwarder.h"
 #include "pki/crl.h"
 #include "pki/key.h"
 #include "store/store.h"
@@ -27,11 +28,20 @@ inline constexpr const char* kMetaArchived = "archived";
 // archive, may come in a later run than the key).
 inline constexpr const char* kMetaKeyGenerated = "key_generated";
 
+// RequestRecord::flags: bits 0-1 are the RequestSource; this one says that an RA sent
+// the request to the issuing CA (so a restart polls for it rather than sending it again).
+inline constexpr int kFlagSentUpstream = 4;
+
 // A request still waiting for a decision (pending, authorized, initial).
 bool is_open_state(RequestState s);
-// The seed's RA rule: an attribute cn or ou equal to "ioscs RA" (case ignored).
-bool is_ra_certificate_name(const X509_NAME* subject);
 RequestClass request_class(const pki::Csr& csr);
+
+// The answers a SCEP CertRep carries (server_scep.cpp).
+ScepOutcome scep_failure(ScepFailInfo info, std::string text, RequestId id = 0);
+ScepOutcome scep_pending(RequestId id);
+ScepOutcome scep_success(pki::Certificate cert, RequestId id);
+// kGrant needs the certificate.
+ScepOutcome scep_outcome(const Decision& d, std::optional<pki::Certificate> cert, RequestId id);
 
 struct CertificateServer::Runtime {
   std::unique_ptr<store::Store> store;
@@ -41,8 +51,10 @@ struct CertificateServer::Runtime {
   // mode sub-cs: the superior CAs, issuing first, up to the root.
   std::vector<pki::Certificate> upper_chain;
 
-  // Set by enable() before the runtime is published.
+  // Set by enable() before the runtime is published. A CA has an issuer and a CRL; an
+  // RA (mode ra) has neither, and a forwarder instead.
   std::unique_ptr<Issuer> issuer;
+  std::unique_ptr<RaForwarder> forwarder;
   std::unique_ptr<OtpStore> otp;
 
   // Request state transitions (grant/reject/remove/expire) are serialised here so that

@@ -14,42 +14,6 @@
 namespace scepter::ca {
 namespace {
 
-ScepOutcome failure(ScepFailInfo info, std::string text, RequestId id = 0) {
-  ScepOutcome o;
-  o.status = ScepOutcome::Status::kFailure;
-  o.fail_info = info;
-  o.fail_text = std::move(text);
-  o.request_id = id;
-  return o;
-}
-
-ScepOutcome pending(RequestId id) {
-  ScepOutcome o;
-  o.status = ScepOutcome::Status::kPending;
-  o.request_id = id;
-  return o;
-}
-
-ScepOutcome success(pki::Certificate cert, RequestId id) {
-  ScepOutcome o;
-  o.status = ScepOutcome::Status::kSuccess;
-  o.certificate = std::move(cert);
-  o.request_id = id;
-  return o;
-}
-
-ScepOutcome from_decision(const Decision& d, std::optional<pki::Certificate> cert, RequestId id) {
-  switch (d.verdict) {
-    case Verdict::kGrant:
-      return success(std::move(*cert), id);
-    case Verdict::kPending:
-      return pending(id);
-    case Verdict::kReject:
-      return failure(d.fail_info, d.reason, id);
-  }
-  return pending(id);
-}
-
 // Whether two PKCS#10 requests are for the same key. An unreadable stored one is not
 // compared: nothing can be issued for it anyway.
 bool same_key(std::string_view stored_der, const pki::Csr& csr) {
@@ -58,6 +22,42 @@ bool same_key(std::string_view stored_der, const pki::Csr& csr) {
 }
 
 }  // namespace
+
+ScepOutcome scep_failure(ScepFailInfo info, std::string text, RequestId id) {
+  ScepOutcome o;
+  o.status = ScepOutcome::Status::kFailure;
+  o.fail_info = info;
+  o.fail_text = std::move(text);
+  o.request_id = id;
+  return o;
+}
+
+ScepOutcome scep_pending(RequestId id) {
+  ScepOutcome o;
+  o.status = ScepOutcome::Status::kPending;
+  o.request_id = id;
+  return o;
+}
+
+ScepOutcome scep_success(pki::Certificate cert, RequestId id) {
+  ScepOutcome o;
+  o.status = ScepOutcome::Status::kSuccess;
+  o.certificate = std::move(cert);
+  o.request_id = id;
+  return o;
+}
+
+ScepOutcome scep_outcome(const Decision& d, std::optional<pki::Certificate> cert, RequestId id) {
+  switch (d.verdict) {
+    case Verdict::kGrant:
+      return scep_success(std::move(*cert), id);
+    case Verdict::kPending:
+      return scep_pending(id);
+    case Verdict::kReject:
+      return scep_failure(d.fail_info, d.reason, id);
+  }
+  return scep_pending(id);
+}
 
 // SCEP requests with the same transactionID are serialised, so a retry never creates a
 // second request; different transactions run in parallel.
@@ -75,6 +75,10 @@ Result<pki::Certificate> CertificateServer::certificate_by_serial(
     const pki::SerialNumber& serial) const {
   auto rt = runtime();
   if (!rt) return fail(unavailable("certificate server " + label_ + " is not enabled"));
+  if (rt->forwarder) {
+    // The RA's own numbering is not the issuing CA's serials: ask the issuing CA.
+    return fail(not_found("an RA does not look certificates up by serial number"));
+  }
   ASSIGN_OR_RETURN(store::CertRecord rec, rt->store->certificate(serial.sequence));
   if (rec.serial_entropy != serial.entropy) {
     return fail(not_found("no certificate with serial number " + serial.hex()));
@@ -91,13 +95,13 @@ Result<ScepOutcome> CertificateServer::answer_closed(Runtime& rt, const RequestR
     if (Status s = ensure_cert_files(config(), rec); !s.ok()) {
       fail_critical(unavailable("cannot write certificate files: " + s.message()));
     }
-    return success(std::move(cert), r.id);
+    return scep_success(std::move(cert), r.id);
   }
   if (r.state == RequestState::kMalformed) {
-    return failure(ScepFailInfo::kBadMessageCheck, "The request is malformed.", r.id);
+    return scep_failure(ScepFailInfo::kBadMessageCheck, "The request is malformed.", r.id);
   }
-  return failure(ScepFailInfo::kBadRequest,
-                 r.reason.empty() ? "The request was rejected." : r.reason, r.id);
+  return scep_failure(ScepFailInfo::kBadRequest,
+                      r.reason.empty() ? "The request was rejected." : r.reason, r.id);
 }
 
 // A stored request examined again (CertPoll, or a PKCSReq/RenewalReq resent with its
@@ -105,6 +109,7 @@ Result<ScepOutcome> CertificateServer::answer_closed(Runtime& rt, const RequestR
 // auto`, or an operator's grant, takes effect now — and an RA revoked since no longer
 // vouches for what it forwarded.
 Result<ScepOutcome> CertificateServer::scep_answer_existing(Runtime& rt, const RequestRecord& r) {
+  if (rt.forwarder) return ra_answer_existing(rt, r);
   if (!is_open_state(r.state)) return answer_closed(rt, r);
   const ServerConfig cfg = config();
   // Serialised with the operator's grant/reject so that a request is issued once.
@@ -118,9 +123,9 @@ Result<ScepOutcome> CertificateServer::scep_answer_existing(Runtime& rt, const R
   }
   ASSIGN_OR_RETURN(Evaluation ev,
                    evaluate(rt, *csr, RequestPath::kPoll, fresh.signer_cert_der, cfg, false));
-  if (ev.decision.verdict != Verdict::kGrant) return from_decision(ev.decision, {}, fresh.id);
+  if (ev.decision.verdict != Verdict::kGrant) return scep_outcome(ev.decision, {}, fresh.id);
   ASSIGN_OR_RETURN(pki::Certificate cert, issue_granted(rt, fresh, *csr, ev, cfg));
-  return success(std::move(cert), fresh.id);
+  return scep_success(std::move(cert), fresh.id);
 }
 
 Result<ScepOutcome> CertificateServer::scep_poll(const std::string& transaction_id) {
@@ -130,11 +135,25 @@ Result<ScepOutcome> CertificateServer::scep_poll(const std::string& transaction_
   auto r = rt->store->request_by_transaction(transaction_id);
   if (!r.has_value()) {
     if (r.error().code() == Code::kNotFound) {
-      return failure(ScepFailInfo::kBadCertId, "No request has this transactionID.");
+      return scep_failure(ScepFailInfo::kBadCertId, "No request has this transactionID.");
     }
     return fail(r.error());
   }
   return scep_answer_existing(*rt, *r);
+}
+
+// A request forwarded by one of our RAs that re-signed it (ra_forwarder.h): the PKCS#10
+// is signed by the RA's key, and the RA vouches for the requester holding its key.
+bool CertificateServer::resigned_by_ra(Runtime& rt, const pki::Csr& csr,
+                                       const ScepRequest& scep) const {
+  if (rt.forwarder) return false;  // an RA takes requests from clients only
+  std::optional<pki::Certificate> signer;
+  if (classify_signer(rt, scep.signer_cert_der, signer) != Signer::kRa) return false;
+  auto key = signer->public_key();
+  if (!key.has_value() || !csr.verify_signature_with(*key).ok()) return false;
+  log::trace(log::Category::kPkiServer, "CRYPTO_CS: transaction {}: PKCS#10 re-signed by the RA {}",
+             scep.transaction_id, pki::format_dn_ios(signer->subject()));
+  return true;
 }
 
 Result<ScepOutcome> CertificateServer::scep_enroll(std::string_view csr_der,
@@ -147,12 +166,12 @@ Result<ScepOutcome> CertificateServer::scep_enroll(std::string_view csr_der,
   if (!csr.has_value()) {
     log::trace(log::Category::kPkiServer, "CRYPTO_CS: transaction {}: not a usable PKCS#10: {}",
                scep.transaction_id, csr.error().message());
-    return failure(ScepFailInfo::kBadMessageCheck, "the request cannot be verified");
+    return scep_failure(ScepFailInfo::kBadMessageCheck, "the request cannot be verified");
   }
-  if (Status s = csr->verify_signature(); !s.ok()) {
+  if (Status s = csr->verify_signature(); !s.ok() && !resigned_by_ra(*rt, *csr, scep)) {
     log::trace(log::Category::kPkiServer, "CRYPTO_CS: transaction {}: PKCS#10 signature invalid",
                scep.transaction_id);
-    return failure(ScepFailInfo::kBadMessageCheck, "the request cannot be verified");
+    return scep_failure(ScepFailInfo::kBadMessageCheck, "the request cannot be verified");
   }
   MutexLock tlock(transaction_stripe(*rt, scep.transaction_id));
   if (!scep.transaction_id.empty()) {
@@ -161,8 +180,9 @@ Result<ScepOutcome> CertificateServer::scep_enroll(std::string_view csr_der,
       // The transactionID stands for the key it was first used with (IOS derives it
       // from the key): another key under it must not get that key's certificate.
       if (!same_key(existing->csr_der, *csr)) {
-        return failure(ScepFailInfo::kBadRequest,
-                       "The transactionID belongs to a request for another key.", existing->id);
+        return scep_failure(ScepFailInfo::kBadRequest,
+                            "The transactionID belongs to a request for another key.",
+                            existing->id);
       }
       return scep_answer_existing(*rt, *existing);
     }
@@ -180,9 +200,12 @@ Result<ScepOutcome> CertificateServer::scep_enroll(std::string_view csr_der,
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: received {}, transaction {} ({})",
              scep.renewal ? "RenewalReq" : "PKCSReq", req.transaction_id, req.subject);
   // A new request needs no request lock: nobody else can act on it before it is stored.
-  const RequestPath path = scep.renewal ? RequestPath::kRenewalReq : RequestPath::kPkcsReq;
+  // An RA renews nothing itself: a RenewalReq is a request like any other, which the
+  // issuing CA receives in the RA's name.
+  const RequestPath path =
+      scep.renewal && !rt->forwarder ? RequestPath::kRenewalReq : RequestPath::kPkcsReq;
   ASSIGN_OR_RETURN(Decided d, decide_and_record(*rt, req, *csr, path, cfg));
-  return from_decision(d.decision, std::move(d.certificate), req.id);
+  return scep_outcome(d.decision, std::move(d.certificate), req.id);
 }
 
 }  // namespace scepter::ca

@@ -53,6 +53,15 @@ Result<std::string> enrollment_subject(const TrustpointConfig& tp, const EnrollO
   return pki::format_dn_config(name.get());
 }
 
+Status check_ra_subject(const X509_NAME* subject, const std::string& trustpoint) {
+  if (is_ra_certificate_name(subject)) return ok_status();
+  return invalid_argument(fmt::format(
+      "The subject name of an RA must include \"cn=ioscs RA\" or \"ou=ioscs RA\" so that the "
+      "issuing CA recognizes it: enter \"subject-name cn=NAME, ou=ioscs RA\" under crypto pki "
+      "trustpoint {}.",
+      trustpoint));
+}
+
 TrustpointClient::TrustpointClient(KeyStore& keys, Clock& clock, std::string dir,
                                    std::shared_ptr<UpstreamCa> upstream)
     : keys_(keys), clock_(clock), dir_(std::move(dir)), upstream_(std::move(upstream)) {
@@ -180,6 +189,7 @@ Result<EnrollResult> TrustpointClient::enroll(const TrustpointConfig& tp,
 
   ASSIGN_OR_RETURN(std::string dn, enrollment_subject(tp, options, hostname));
   ASSIGN_OR_RETURN(auto subject, pki::parse_dn(dn));
+  if (options.ra_request) RETURN_IF_ERROR(check_ra_subject(subject.get(), name));
   std::vector<pki::Ptr<X509_EXTENSION>> owned;
   if (options.ca_request) {
     ASSIGN_OR_RETURN(auto bc, make_extension(NID_basic_constraints, "critical,CA:TRUE"));

@@ -68,6 +68,9 @@ struct EnrollOptions {
   std::string subject = {};
   // A subordinate CA asks for basicConstraints CA:TRUE and keyCertSign+cRLSign.
   bool ca_request = false;
+  // An RA's own certificate: the subject must name the RA role (cn= or ou= "ioscs RA"),
+  // as the seed requires, or the issuing CA cannot tell the RA from a router.
+  bool ra_request = false;
   int key_bits = 2048;  // when the key must be generated
 };
 
@@ -152,5 +155,9 @@ class TrustpointClient {
 // followed by hostname= (and serialNumber=, ipaddress= when asked), as IOS builds it.
 Result<std::string> enrollment_subject(const TrustpointConfig& tp, const EnrollOptions& options,
                                        const std::string& hostname);
+
+// An RA's own request must name the RA role (cn= or ou= "ioscs RA"); kInvalidArgument
+// with what to configure otherwise.
+Status check_ra_subject(const X509_NAME* subject, const std::string& trustpoint);
 
 }  // namespace scepter::ca

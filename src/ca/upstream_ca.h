@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "ca/request_policy.h"
+#include "common/clock.h"
 #include "common/status.h"
 #include "pki/certificate.h"
 #include "pki/key.h"
@@ -98,6 +99,15 @@ struct UpstreamReply {
   std::string method;
   std::string digest;
   std::string cipher;
+};
+
+// Where a trustpoint's requests go, as its configuration and `crypto pki authenticate`
+// left it: a subordinate CA or an RA sends through the trustpoint of its own label.
+struct UpstreamTarget {
+  std::string url;
+  UpstreamCertificates certificates;
+  UpstreamCaps caps;
+  Seconds retry_period{60};  // `enrollment retry period`
 };
 
 class UpstreamCa {

@@ -340,8 +340,10 @@ Result<Csr> Csr::parse(std::string_view data) {
   return Csr(std::move(state));
 }
 
-Status Csr::verify_signature() const {
-  const int rc = X509_REQ_verify(x509_req(), state_->key.evp());
+Status Csr::verify_signature() const { return verify_signature_with(state_->key); }
+
+Status Csr::verify_signature_with(const Key& key) const {
+  const int rc = X509_REQ_verify(x509_req(), key.evp());
   ERR_clear_error();
   if (rc != 1) return invalid_argument("the certificate request's signature does not verify");
   return ok_status();
@@ -386,7 +388,8 @@ Result<Csr> make_csr(const CsrSpec& spec) {
   Ptr<X509_REQ> req(X509_REQ_new());
   if (!req || X509_REQ_set_version(req.get(), X509_REQ_VERSION_1) != 1 ||
       X509_REQ_set_subject_name(req.get(), spec.subject) != 1 ||
-      X509_REQ_set_pubkey(req.get(), spec.key.evp()) != 1) {
+      X509_REQ_set_pubkey(req.get(), (spec.subject_key ? spec.subject_key : &spec.key)->evp()) !=
+          1) {
     return fail(last_error("building certificate request"));
   }
   if (!spec.challenge_password.empty()) {

@@ -60,6 +60,9 @@ class Csr {
   // Fails with kInvalidArgument when the request's own key does not verify its
   // signature (a corrupted or forged request).
   Status verify_signature() const;
+  // Whether `key` made the signature: an RA that re-signs the requests it forwards signs
+  // with its own key (a request it vouches for, not one proving possession).
+  Status verify_signature_with(const Key& key) const;
 
   // The DER as received (the bytes that were signed and fingerprinted).
   const std::string& der() const;
@@ -99,7 +102,10 @@ std::string key_description(const Key& key);
 // What make_csr() puts in a request.
 struct CsrSpec {
   const X509_NAME* subject;  // borrowed
-  const Key& key;            // needs its private part
+  const Key& key;            // signs; needs its private part
+  // The key the request is for, when it is not `key` (an RA re-signing a client's
+  // request); borrowed. Null: `key`.
+  const Key* subject_key = nullptr;
   Hash hash = Hash::kSha256;
   std::string challenge_password = {};  // empty: no challengePassword attribute
   // Copied into an extensionRequest attribute, in this order; borrowed.

@@ -185,7 +185,8 @@ Profile issue_profile(const IssueSpec& spec) {
 }
 
 Result<Certificate> issue_certificate(const IssueSpec& spec) {
-  RETURN_IF_ERROR(spec.csr.verify_signature());
+  RETURN_IF_ERROR(spec.csr_signer ? spec.csr.verify_signature_with(*spec.csr_signer)
+                                  : spec.csr.verify_signature());
   ASSIGN_OR_RETURN(const Key ca_public, spec.ca_cert.public_key());
   if (!ca_public.equals_public(spec.ca_key)) {
     return fail(invalid_argument("the CA key does not match the CA certificate"));

@@ -48,6 +48,9 @@ Result<Certificate> make_ca_certificate(const CaCertSpec& spec);
 
 struct IssueSpec {
   const Csr& csr;
+  // The key that signed the request when it is not the request's own: an RA of this CA
+  // that re-signed a client's request (ca/ra_forwarder.h). Null: the request's key.
+  const Key* csr_signer = nullptr;
   const Certificate& ca_cert;
   const Key& ca_key;  // must match ca_cert
   SerialNumber serial = {};

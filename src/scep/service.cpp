@@ -174,6 +174,7 @@ ScepHttpResponse ScepService::handle(const ScepHttpRequest& request) const {
     // The plain form, for HTTP CDPs (`cdp-url http://ca/cgi-bin/pkiclient.exe?operation=GetCRL`).
     auto server = pick(device_, request.has_message ? decode_label(request.message_raw) : "");
     if (!server) return unavailable_reply(options_.retry_after, "no certificate server is enabled");
+    if (ca::is_ra_mode(server->config())) return text(404, "an RA has no CRL");
     // The bytes as published: never parsed again on this path.
     auto crl = server->crl_der();
     if (!crl) {
@@ -348,6 +349,9 @@ ScepHttpResponse ScepService::pki_operation(const ScepHttpRequest& request) cons
       return cert_rep(reply, std::move(ok));
     }
     case MessageType::kGetCrl: {
+      if (ca::is_ra_mode(server.config())) {
+        return failure(reply, FailInfo::kBadRequest, "an RA has no CRL: ask the issuing CA");
+      }
       auto crl = server.crl_der();
       if (!crl) {
         return server_error(reply, server, unavailable("CRL not present."), options_.retry_after);

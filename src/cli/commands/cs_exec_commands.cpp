@@ -40,6 +40,11 @@ CmdResult grant(Context& ctx, const Args& a) {
   REQUIRE_SERVER(server);
   auto issued = server->grant(request_id(a));
   if (!issued.has_value()) return ctx.error(issued.error().message());
+  if (ca::is_ra_mode(server->config())) {
+    // The issuing CA decides now: what it granted at once is shown below; the rest is
+    // "authorized" in `info requests` until it answers.
+    ctx.print("% Granted requests are forwarded to the issuing CA.\n");
+  }
   for (const auto& i : *issued) {
     // The seed: a manually submitted request's certificate is displayed when granted.
     if (i.source == ca::RequestSource::kScep) continue;

@@ -340,8 +340,8 @@ CmdResult print_enable(Context& ctx, const Result<ca::EnableReport>& r, bool exp
   return {};
 }
 
-// mode sub-cs: enables with the CA certificate from the superior, or asks for it and
-// says that the server waits.
+// mode sub-cs and mode ra: enables with the certificate from the superior (a CA
+// certificate, or the RA's), or asks for it and says that the server waits.
 CmdResult enable_subordinate(Context& ctx, const std::shared_ptr<ca::CertificateServer>& server) {
   const auto before = ctx.device().enrollment().state(server->label());
   const bool was_pending = before && before->pending;
@@ -371,6 +371,18 @@ CmdResult no_shutdown_subordinate(Context& ctx,
         "archive\") first.");
   }
   const std::string label = server->label();
+  if (ca::is_ra_mode(cfg) && !server->has_ca_certificate()) {
+    // Said before the operator is asked anything: the RA's request must name its role.
+    std::optional<ca::TrustpointConfig> tp = ctx.device().trustpoint(label);
+    auto dn = tp ? ca::enrollment_subject(*tp, {}, ctx.device().hostname())
+                 : Result<std::string>(fail(not_found("Trustpoint " + label + " does not exist.")));
+    if (!dn.has_value()) return ctx.error(dn.error().message());
+    auto name = pki::parse_dn(*dn);
+    if (!name.has_value()) return ctx.error(name.error().message());
+    if (Status s = ca::check_ra_subject(name->get(), label); !s.ok()) {
+      return ctx.error(s.message());
+    }
+  }
   auto state = ctx.device().enrollment().state(label);
   if (server->has_ca_certificate() || (state && state->ca) || !ctx.interactive()) {
     return enable_subordinate(ctx, server);
@@ -401,15 +413,11 @@ CmdResult no_shutdown_subordinate(Context& ctx,
 CmdResult no_shutdown(Context& ctx, const Args&) {
   auto server = current_server(ctx);
   if (!server) return ctx.error("The certificate server no longer exists.");
-  if (server->config().mode == ca::ServerMode::kRa ||
-      server->config().mode == ca::ServerMode::kRaTransparent) {
-    return ctx.error(
-        "RA mode is not supported yet; enter \"no mode\" to configure a root CA, or \"mode "
-        "sub-cs\" for a subordinate CA.");
+  // A second `no shutdown` once enabled (the seed's RA task has one) changes nothing.
+  if (server->state() == ca::ServerState::kEnabled) return {};
+  if (server->config().mode == ca::ServerMode::kSubCs || ca::is_ra_mode(server->config())) {
+    return no_shutdown_subordinate(ctx, server);
   }
-  if (server->state() == ca::ServerState::kEnabled) return {};
-  if (server->config().mode == ca::ServerMode::kSubCs) return no_shutdown_subordinate(ctx, server);
-  if (server->state() == ca::ServerState::kEnabled) return {};
   if (!ctx.interactive() || server->has_ca_certificate()) {
     return print_enable(ctx, server->enable({}), false);
   }

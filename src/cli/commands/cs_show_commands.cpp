@@ -29,6 +29,41 @@ const char* level_text(files::DbLevel level) {
   return "";
 }
 
+void render_storage(Context& ctx, const ca::ServerConfig& c) {
+  if (c.locations.storage.empty()) {
+    ctx.printf("  Current storage dir: {}\n", c.locations.primary);
+  } else {
+    ctx.printf("  Current primary storage dir: {}\n", c.locations.primary);
+    for (const auto& [type, url] : c.locations.storage) {
+      ctx.printf("  Current storage dir for .{} files: {}\n", files::type_keyword(type), url);
+    }
+  }
+  ctx.printf("  Database Level: {}\n", level_text(c.level));
+}
+
+// RA mode, as an IOS RA shows it: the issuer name is the RA's own subject, the CA
+// fingerprint the issuing CA's; no serial, CRL or expiry timers (the CA has those).
+void render_ra(Context& ctx, const ca::ServerInfo& info) {
+  const ca::ServerConfig& c = info.config;
+  if (info.ca_certificate) {
+    ctx.printf("  Issuer name: {}\n", pki::format_dn_ios(info.ca_certificate->subject()));
+  }
+  if (info.issuing_ca) {
+    ctx.printf("  CA cert fingerprint: {}\n",
+               pki::ios_fingerprint(info.issuing_ca->md5_fingerprint()));
+  } else {
+    ctx.print("  CA cert fingerprint: -Not found-\n");
+  }
+  ctx.printf("  Server configured in RA mode{}\n",
+             c.mode == ca::ServerMode::kRaTransparent ? " (transparent)" : "");
+  if (info.ca_certificate) {
+    ctx.printf("  RA cert fingerprint: {}\n",
+               pki::ios_fingerprint(info.ca_certificate->md5_fingerprint()));
+  }
+  ctx.printf("  Granting mode is: {}\n", ca::grant_mode_text(c.grant));
+  render_storage(ctx, c);
+}
+
 void render_server(Context& ctx, const ca::CertificateServer& server) {
   const ca::ServerInfo info = server.info();
   const ca::ServerConfig& c = info.config;
@@ -49,6 +84,10 @@ void render_server(Context& ctx, const ca::CertificateServer& server) {
     ctx.print("  Server's configuration is unlocked (enter \"no shut\" to lock it)\n");
   } else {
     ctx.print("  Server's configuration is locked (enter \"shut\" to unlock it)\n");
+  }
+  if (ca::is_ra_mode(c)) {
+    render_ra(ctx, info);
+    return;
   }
   ctx.printf("  Issuer name: {}\n", c.effective_issuer());
   if (info.ca_certificate) {
@@ -74,15 +113,7 @@ void render_server(Context& ctx, const ca::CertificateServer& server) {
   } else {
     ctx.print("  CRL not present.\n");
   }
-  if (c.locations.storage.empty()) {
-    ctx.printf("  Current storage dir: {}\n", c.locations.primary);
-  } else {
-    ctx.printf("  Current primary storage dir: {}\n", c.locations.primary);
-    for (const auto& [type, url] : c.locations.storage) {
-      ctx.printf("  Current storage dir for .{} files: {}\n", files::type_keyword(type), url);
-    }
-  }
-  ctx.printf("  Database Level: {}\n", level_text(c.level));
+  render_storage(ctx, c);
   if (c.auto_rollover_days) {
     ctx.printf("  Auto-Rollover configured, overlap period {} days\n", *c.auto_rollover_days);
     if (info.ca_certificate) {

@@ -1,0 +1,369 @@
+// mode ra: a certificate server that enrols its own RA certificate through its
+// trustpoint, grants by its own policy, and forwards what it grants to the issuing CA (a
+// FakeUpstream standing in for it, answering as scripted).
+#include <gtest/gtest.h>
+
+#include "ca/ca_test_support.h"
+#include "ca/certificate_server.h"
+#include "ca/device.h"
+#include "ca/fake_upstream.h"
+#include "ca/trustpoint_client.h"
+#include "common/fs.h"
+#include "pki/name.h"
+
+namespace scepter::ca {
+namespace {
+
+using testing::FakeUpstream;
+using testing::kStart;
+using Answer = FakeUpstream::Answer;
+using Kind = UpstreamRequest::Kind;
+
+struct Client {
+  pki::Key key = *pki::Key::generate_ec(256);
+  std::string csr_der;
+  std::string tid;
+};
+
+Client make_client(const std::string& subject, const std::string& challenge = "") {
+  Client c;
+  auto name = pki::parse_dn(subject);
+  c.csr_der =
+      pki::make_csr({.subject = name->get(), .key = c.key, .challenge_password = challenge})->der();
+  c.tid = "TID-" + subject;
+  return c;
+}
+
+class RaTest : public ::testing::Test {
+ protected:
+  RaTest() {
+    keys_ = std::move(*KeyStore::open(dir_.file("keys"), "master", testing::kTestKdfIterations));
+    KeyEntry e{"ra", testing::shared_ca_key(), KeyUsage::kGeneralPurpose, true, clock_.now()};
+    EXPECT_TRUE(keys_->put(e).ok());
+    tp_.name = "ra";
+    tp_.enrollment_url = "http://127.0.0.1:1";
+    tp_.subject_name = "cn=myra, ou=ioscs RA, o=Example";
+    tp_.rsakeypair = "ra";
+    tp_.retry_period_minutes = 2;
+    client_ = std::make_unique<TrustpointClient>(*keys_, clock_, dir_.path(), upstream_);
+    client_->on_change([this](const std::string&) {
+      if (server_) server_->superior_answered();
+    });
+    make_server();
+  }
+
+  void make_server(ServerMode mode = ServerMode::kRa, GrantMode grant = GrantMode::kAuto) {
+    server_.reset();
+    ServerConfig cfg;
+    cfg.label = "ra";
+    cfg.mode = mode;
+    cfg.grant = grant;
+    ServerDeps deps{*keys_,      clock_, testing::resolver_for(dir_.path()),
+                    dir_.path(), {},     testing::kTestKdfIterations};
+    deps.superior_state = [this] { return client_->state("ra"); };
+    deps.superior_enroll = [this](const EnrollOptions& o) {
+      return client_->enroll(tp_, o, "ra.example");
+    };
+    deps.superior_target = [this]() -> Result<UpstreamTarget> {
+      auto state = client_->state("ra");
+      if (!state || !state->ca) return fail(permission_denied("not authenticated"));
+      return UpstreamTarget{tp_.enrollment_url, *state->ca, state->caps,
+                            Seconds(60 * tp_.retry_period_minutes)};
+    };
+    deps.upstream = upstream_;
+    server_ = std::make_unique<CertificateServer>(cfg, std::move(deps));
+  }
+
+  // The seed's RA task: authenticate, `no shutdown` (the request goes up), the issuing
+  // CA's operator grants, the RA enables itself.
+  void enable_ra() {
+    auto fetched = client_->fetch_ca(tp_, "ra");
+    ASSERT_TRUE(fetched.has_value());
+    ASSERT_TRUE(client_->accept_ca("ra", *fetched).ok());
+    upstream_->script({Answer::kPending});
+    auto r = server_->enable({.request_superior = true});
+    ASSERT_FALSE(r.has_value());
+    ASSERT_EQ(server_->state(), ServerState::kWaitingForSuperior) << r.error().message();
+    clock_.advance(std::chrono::minutes(3));
+    tick();
+    ASSERT_EQ(server_->state(), ServerState::kEnabled) << server_->reason();
+  }
+
+  void tick() {
+    client_->tick([this](const std::string&) -> std::optional<TrustpointConfig> { return tp_; },
+                  "ra.example");
+    server_->tick();
+  }
+
+  Result<ScepOutcome> enroll(const Client& c) {
+    return server_->scep_enroll(c.csr_der, {c.tid, /*signer=*/"", false});
+  }
+
+  RequestRecord request(RequestId id) {
+    auto all = server_->requests();
+    for (const auto& r : *all) {
+      if (r.id == id) return r;
+    }
+    ADD_FAILURE() << "no request " << id;
+    return {};
+  }
+
+  pki::Certificate ra_cert() { return server_->signing_identity()->certificate; }
+
+  store::testing::TempDir dir_;
+  FakeClock clock_{from_unix(kStart)};
+  std::unique_ptr<KeyStore> keys_;
+  std::shared_ptr<FakeUpstream> upstream_ =
+      std::make_shared<FakeUpstream>(*pki::Key::generate_ec(256), from_unix(kStart), "CN=root");
+  std::unique_ptr<TrustpointClient> client_;
+  TrustpointConfig tp_;
+  std::unique_ptr<CertificateServer> server_;
+};
+
+TEST_F(RaTest, RefusesASubjectThatDoesNotNameTheRaRole) {
+  tp_.subject_name = "CN=myra, O=Example";
+  auto fetched = client_->fetch_ca(tp_, "ra");
+  ASSERT_TRUE(client_->accept_ca("ra", *fetched).ok());
+  auto r = server_->enable({.request_superior = true});
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message().find("ou=ioscs RA"), std::string::npos) << r.error().message();
+  EXPECT_NE(server_->state(), ServerState::kEnabled);
+  EXPECT_TRUE(upstream_->kinds().empty());  // nothing was sent
+}
+
+TEST_F(RaTest, EnrolsItsOwnRaCertificateAndServesItWithTheChain) {
+  enable_ra();
+  // The request: the trustpoint's subject with the hostname, no CA certificate asked.
+  auto csr = pki::Csr::parse(upstream_->last_csr());
+  ASSERT_TRUE(csr.has_value());
+  EXPECT_EQ(pki::format_dn_ios(csr->subject()),
+            "hostname=ra.example,cn=myra,ou=ioscs RA,o=Example");
+  EXPECT_FALSE(pki::requests_ca_certificate(*csr));
+
+  auto id = server_->signing_identity();
+  ASSERT_TRUE(id.has_value());
+  EXPECT_FALSE(id->certificate.is_ca());
+  EXPECT_TRUE(id->certificate.signed_by(upstream_->ca_cert()));
+  ASSERT_EQ(id->chain.size(), 1u);
+  EXPECT_EQ(id->chain[0], upstream_->ca_cert());
+  const ServerInfo info = server_->info();
+  ASSERT_TRUE(info.issuing_ca.has_value());
+  EXPECT_EQ(*info.issuing_ca, upstream_->ca_cert());
+  EXPECT_EQ(info.last_serial, 0u);
+  // No CRL and no revocation on an RA: the issuing CA has them.
+  EXPECT_EQ(server_->crl_der(), nullptr);
+  EXPECT_EQ(server_->revoke(2).code(), Code::kPermissionDenied);
+  EXPECT_FALSE(fs::exists(dir_.file("ra.p12")));  // no CA key to archive
+
+  // A restart comes back as the same RA.
+  make_server();
+  ASSERT_TRUE(server_->enable({}).has_value());
+  EXPECT_EQ(ra_cert(), id->certificate);
+}
+
+TEST_F(RaTest, GrantedRequestsAreResignedByTheRaAndForwardedWithTheClientsTransaction) {
+  enable_ra();
+  const int before = upstream_->issued();
+  Client c = make_client("CN=leaf, O=Example", "secret-for-the-ra");
+  auto out = enroll(c);
+  ASSERT_TRUE(out.has_value());
+  ASSERT_EQ(out->status, ScepOutcome::Status::kSuccess) << out->fail_text;
+  EXPECT_EQ(upstream_->issued(), before + 1);
+  // The issued certificate is the client's key, from the issuing CA.
+  auto key = out->certificate->public_key();
+  EXPECT_TRUE(key->equals_public(c.key));
+  EXPECT_TRUE(out->certificate->signed_by(upstream_->ca_cert()));
+  // Upstream: PKCSReq with the client's transactionID, signed by the RA certificate.
+  EXPECT_EQ(upstream_->kinds().back(), Kind::kPkcsReq);
+  EXPECT_EQ(upstream_->transaction_ids().back(), c.tid);
+  ASSERT_TRUE(upstream_->last_signer().has_value());
+  EXPECT_EQ(*upstream_->last_signer(), ra_cert());
+  // The PKCS#10 went up re-signed: same subject and key, the RA's signature, and the
+  // challenge password (the RA's secret) left out.
+  auto sent = pki::Csr::parse(upstream_->last_csr());
+  ASSERT_TRUE(sent.has_value());
+  EXPECT_NE(sent->der(), c.csr_der);
+  EXPECT_EQ(pki::format_dn_ios(sent->subject()), "cn=leaf,o=Example");
+  EXPECT_TRUE(sent->public_key().equals_public(c.key));
+  EXPECT_FALSE(sent->verify_signature().ok());
+  EXPECT_TRUE(sent->verify_signature_with(*ra_cert().public_key()).ok());
+  EXPECT_FALSE(sent->challenge_password().has_value());
+
+  // The resend gets the same certificate, without asking upstream again.
+  const auto calls = upstream_->kinds().size();
+  auto again = enroll(c);
+  ASSERT_EQ(again->status, ScepOutcome::Status::kSuccess);
+  EXPECT_EQ(*again->certificate, *out->certificate);
+  EXPECT_EQ(upstream_->kinds().size(), calls);
+  EXPECT_EQ(request(out->request_id).state, store::RequestState::kGranted);
+}
+
+TEST_F(RaTest, TransparentForwardsTheClientsRequestUnchanged) {
+  make_server(ServerMode::kRaTransparent);
+  enable_ra();
+  Client c = make_client("CN=leaf2", "pw");
+  auto out = enroll(c);
+  ASSERT_EQ(out->status, ScepOutcome::Status::kSuccess) << out->fail_text;
+  EXPECT_EQ(upstream_->last_csr(), c.csr_der);
+  EXPECT_EQ(*upstream_->last_signer(), ra_cert());
+}
+
+TEST_F(RaTest, ManualGrantThenTheIssuingCaDecidesAndTheClientsPollCollects) {
+  make_server(ServerMode::kRa, GrantMode::kManual);
+  enable_ra();
+  const auto calls = upstream_->kinds().size();
+  Client c = make_client("CN=waiting");
+  auto out = enroll(c);
+  ASSERT_EQ(out->status, ScepOutcome::Status::kPending);
+  const RequestId id = out->request_id;
+  // Waiting for the RA's operator: nothing goes upstream, however often the client polls.
+  ASSERT_EQ(server_->scep_poll(c.tid)->status, ScepOutcome::Status::kPending);
+  EXPECT_EQ(upstream_->kinds().size(), calls);
+  EXPECT_EQ(request(id).state, store::RequestState::kPending);
+
+  // The RA's operator grants: forwarded, pending at the issuing CA.
+  upstream_->script({Answer::kPending});
+  auto granted = server_->grant(id);
+  ASSERT_TRUE(granted.has_value());
+  EXPECT_TRUE(granted->empty());
+  EXPECT_EQ(request(id).state, store::RequestState::kAuthorized);
+  EXPECT_EQ(upstream_->kinds().back(), Kind::kPkcsReq);
+  // A poll right away does not go upstream again...
+  const auto sent = upstream_->kinds().size();
+  EXPECT_EQ(server_->scep_poll(c.tid)->status, ScepOutcome::Status::kPending);
+  EXPECT_EQ(upstream_->kinds().size(), sent);
+  // ...one a little later asks the issuing CA, which has granted meanwhile.
+  clock_.advance(Seconds(5));
+  auto done = server_->scep_poll(c.tid);
+  ASSERT_EQ(done->status, ScepOutcome::Status::kSuccess) << done->fail_text;
+  EXPECT_EQ(upstream_->kinds().back(), Kind::kCertPoll);
+  EXPECT_EQ(upstream_->transaction_ids().back(), c.tid);
+  EXPECT_TRUE(done->certificate->public_key()->equals_public(c.key));
+  EXPECT_EQ(request(id).state, store::RequestState::kGranted);
+}
+
+TEST_F(RaTest, ARefusalUpstreamIsTheClientsAnswer) {
+  enable_ra();
+  upstream_->script({Answer::kReject});
+  Client c = make_client("CN=refused");
+  auto out = enroll(c);
+  ASSERT_EQ(out->status, ScepOutcome::Status::kFailure);
+  EXPECT_EQ(out->fail_info, ScepFailInfo::kBadRequest);
+  EXPECT_NE(out->fail_text.find("issuing CA rejected"), std::string::npos) << out->fail_text;
+  const RequestRecord r = request(out->request_id);
+  EXPECT_EQ(r.state, store::RequestState::kDenied);
+  // And stays so.
+  auto poll = server_->scep_poll(c.tid);
+  EXPECT_EQ(poll->status, ScepOutcome::Status::kFailure);
+}
+
+TEST_F(RaTest, AnUnreachableCaIsAskedAgainAndARestartPollsRatherThanResends) {
+  enable_ra();
+  upstream_->script({Answer::kDown});
+  Client c = make_client("CN=patient");
+  auto out = enroll(c);
+  ASSERT_EQ(out->status, ScepOutcome::Status::kPending);
+  const RequestId id = out->request_id;
+  EXPECT_EQ(request(id).state, store::RequestState::kAuthorized);
+
+  // Restarted while the request waits: the timer asks about it (CertPoll: it may have
+  // arrived), and the issuing CA that never saw it gets it again.
+  make_server();
+  ASSERT_TRUE(server_->enable({}).has_value());
+  upstream_->script({Answer::kUnknown, Answer::kPending});
+  server_->poll_upstream();
+  auto kinds = upstream_->kinds();
+  ASSERT_GE(kinds.size(), 2u);
+  EXPECT_EQ(kinds.back(), Kind::kCertPoll);
+  // Not before the retry period.
+  server_->poll_upstream();
+  EXPECT_EQ(upstream_->kinds().size(), kinds.size());
+  clock_.advance(std::chrono::minutes(2));
+  server_->poll_upstream();
+  EXPECT_EQ(upstream_->kinds().back(), Kind::kPkcsReq);  // sent again: the CA did not know it
+  EXPECT_EQ(request(id).state, store::RequestState::kAuthorized);
+  clock_.advance(std::chrono::minutes(2));
+  const int before = upstream_->issued();
+  server_->poll_upstream();
+  EXPECT_EQ(upstream_->kinds().back(), Kind::kCertPoll);
+  EXPECT_EQ(upstream_->issued(), before + 1);
+  EXPECT_EQ(request(id).state, store::RequestState::kGranted);
+  auto collected = server_->scep_poll(c.tid);
+  ASSERT_EQ(collected->status, ScepOutcome::Status::kSuccess);
+  EXPECT_EQ(upstream_->issued(), before + 1);  // no second certificate
+}
+
+TEST_F(RaTest, AnUnusableAnswerLeavesTheRequestWaiting) {
+  enable_ra();
+  upstream_->script({Answer::kForged});
+  Client c = make_client("CN=forged");
+  auto out = enroll(c);
+  ASSERT_EQ(out->status, ScepOutcome::Status::kPending);
+  EXPECT_EQ(request(out->request_id).state, store::RequestState::kAuthorized);
+}
+
+TEST_F(RaTest, IssuesNoCaCertificatesAndTakesRenewalsAsNewRequests) {
+  enable_ra();
+  auto ca = server_->scep_enroll(testing::make_csr_der_ca("CN=wannabe-ca"), {"T-CA", "", false});
+  ASSERT_EQ(ca->status, ScepOutcome::Status::kFailure);
+  EXPECT_NE(ca->fail_text.find("RA mode"), std::string::npos);
+  Client c = make_client("CN=renewing");
+  auto renewal = server_->scep_enroll(c.csr_der, {c.tid, "", /*renewal=*/true});
+  ASSERT_EQ(renewal->status, ScepOutcome::Status::kSuccess) << renewal->fail_text;
+  EXPECT_EQ(upstream_->kinds().back(), Kind::kPkcsReq);
+}
+
+// The issuing CA's side: a request an RA of this CA re-signed is the RA's word.
+class RaResignedTest : public ::testing::Test {
+ protected:
+  RaResignedTest() {
+    EXPECT_TRUE(h_.set([](ServerConfig& c) { c.grant = GrantMode::kRaAuto; }).ok());
+    EXPECT_TRUE(h_.server().enable({}).has_value());
+  }
+
+  // A certificate of this CA for a new key, granted by the operator.
+  std::pair<pki::Certificate, pki::Key> certify(const std::string& subject) {
+    pki::Key key = *pki::Key::generate_ec(256);
+    auto name = pki::parse_dn(subject);
+    auto csr = pki::make_csr({.subject = name->get(), .key = key});
+    auto out = h_.server().submit(csr->der(), RequestSource::kManualPem);
+    EXPECT_TRUE(out.has_value());
+    auto granted = h_.server().grant(out->request.id);
+    EXPECT_TRUE(granted.has_value() && granted->size() == 1u);
+    return {granted->front().certificate, key};
+  }
+
+  // The client's request for `subject`, signed by `signer` instead of its own key.
+  std::string resigned(const std::string& subject, const pki::Key& client, const pki::Key& signer) {
+    auto name = pki::parse_dn(subject);
+    return pki::make_csr({.subject = name->get(), .key = signer, .subject_key = &client})->der();
+  }
+
+  testing::ServerHarness h_;
+};
+
+TEST_F(RaResignedTest, GrantsARequestReSignedByItsRaAndNoOtherCertificate) {
+  auto [ra, ra_key] = certify("CN=myra, OU=ioscs RA");
+  pki::Key client = *pki::Key::generate_ec(256);
+  auto out = h_.server().scep_enroll(resigned("CN=leaf", client, ra_key), {"T1", ra.der(), false});
+  ASSERT_TRUE(out.has_value());
+  ASSERT_EQ(out->status, ScepOutcome::Status::kSuccess) << out->fail_text;
+  EXPECT_TRUE(out->certificate->public_key()->equals_public(client));
+
+  // A certificate of ours that is not an RA's vouches for nobody else's key.
+  auto [router, router_key] = certify("CN=router");
+  pki::Key other = *pki::Key::generate_ec(256);
+  auto refused =
+      h_.server().scep_enroll(resigned("CN=other", other, router_key), {"T2", router.der(), false});
+  ASSERT_EQ(refused->status, ScepOutcome::Status::kFailure);
+  EXPECT_EQ(refused->fail_info, ScepFailInfo::kBadMessageCheck);
+  // Nor does the RA once revoked.
+  ASSERT_TRUE(h_.server().revoke(*ra.serial()).ok());
+  pki::Key late = *pki::Key::generate_ec(256);
+  auto revoked =
+      h_.server().scep_enroll(resigned("CN=late", late, ra_key), {"T3", ra.der(), false});
+  ASSERT_EQ(revoked->status, ScepOutcome::Status::kFailure);
+}
+
+}  // namespace
+}  // namespace scepter::ca
