@@ -74,7 +74,15 @@ Result<Forwarded> RaForwarder::send(const UpstreamTarget& target, const pki::Csr
   request.caps = target.caps;
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: RA: {} for transaction {} to {}",
              poll ? "CertPoll" : "PKCSReq", transaction_id, target.url);
-  ASSIGN_OR_RETURN(UpstreamReply reply, upstream_.send(request));
+  auto sent = upstream_.send(request);
+  if (!sent.has_value()) {
+    if (sent.error().code() == Code::kUnavailable) {
+      MutexLock lock(mu_);
+      unreachable_until_ = clock_.now() + kUnreachableBackoff;
+    }
+    return fail(sent.error());
+  }
+  const UpstreamReply& reply = *sent;
   Forwarded out;
   out.status = reply.status;
   switch (reply.status) {
@@ -102,6 +110,13 @@ bool RaForwarder::claim_exchange(store::RequestId id, Seconds gap) {
   if (last_exchange_.size() >= kMaxTracked) last_exchange_.clear();
   last_exchange_[id] = now;
   return true;
+}
+
+bool RaForwarder::reachable() const {
+  const TimePoint now = clock_.now();
+  MutexLock lock(mu_);
+  // A clock set back does not prolong the pause.
+  return now >= unreachable_until_ || unreachable_until_ - now > kUnreachableBackoff;
 }
 
 void RaForwarder::forget(store::RequestId id) {

@@ -59,6 +59,11 @@ class RaForwarder {
   // The request is closed: nothing more goes upstream for it.
   void forget(store::RequestId id);
 
+  // False for kUnreachableBackoff after the issuing CA could not be reached: requests
+  // then wait without each spending a connect timeout (and an HTTP worker) on it.
+  bool reachable() const;
+  static constexpr Seconds kUnreachableBackoff{10};
+
   const pki::Certificate& certificate() const { return ra_cert_; }
 
  private:
@@ -71,8 +76,9 @@ class RaForwarder {
   const pki::Key ra_key_;
   const bool transparent_;
 
-  Mutex mu_;
+  mutable Mutex mu_;
   std::unordered_map<store::RequestId, TimePoint> last_exchange_ GUARDED_BY(mu_);
+  TimePoint unreachable_until_ GUARDED_BY(mu_){};
 };
 
 }  // namespace scepter::ca

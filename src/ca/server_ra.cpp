@@ -68,6 +68,12 @@ Result<ScepOutcome> CertificateServer::ra_forward(Runtime& rt, RequestRecord& re
               target.error().message());
     return scep_pending(req.id);
   }
+  if (!rt.forwarder->reachable()) {
+    log::trace(log::Category::kPkiServer,
+               "CRYPTO_CS: RA: request {} waits: the issuing CA was unreachable moments ago",
+               req.id);
+    return scep_pending(req.id);
+  }
   const bool poll = (req.flags & kFlagSentUpstream) != 0;
   if (!poll) {
     // Recorded before the message leaves: after a crash the RA asks about the request

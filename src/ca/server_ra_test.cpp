@@ -7,6 +7,7 @@
 #include "ca/certificate_server.h"
 #include "ca/device.h"
 #include "ca/fake_upstream.h"
+#include "ca/ra_forwarder.h"
 #include "ca/trustpoint_client.h"
 #include "common/fs.h"
 #include "pki/name.h"
@@ -265,6 +266,16 @@ TEST_F(RaTest, AnUnreachableCaIsAskedAgainAndARestartPollsRatherThanResends) {
   ASSERT_EQ(out->status, ScepOutcome::Status::kPending);
   const RequestId id = out->request_id;
   EXPECT_EQ(request(id).state, store::RequestState::kAuthorized);
+
+  // For a while the issuing CA is not tried again: another request waits without a
+  // connect timeout of its own.
+  const auto tried = upstream_->kinds().size();
+  Client other = make_client("CN=also-patient");
+  auto waiting = enroll(other);
+  ASSERT_EQ(waiting->status, ScepOutcome::Status::kPending);
+  EXPECT_EQ(upstream_->kinds().size(), tried);
+  ASSERT_TRUE(server_->remove(waiting->request_id).ok());
+  clock_.advance(RaForwarder::kUnreachableBackoff);
 
   // Restarted while the request waits: the timer asks about it (CertPoll: it may have
   // arrived), and the issuing CA that never saw it gets it again.
