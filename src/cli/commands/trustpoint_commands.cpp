@@ -20,6 +20,7 @@
 #include "cli/context.h"
 #include "cli/questions.h"
 #include "common/clock.h"
+#include "common/parse.h"
 #include "pki/certificate.h"
 #include "pki/digest.h"
 #include "pki/name.h"
@@ -202,14 +203,30 @@ Status check_enrollment_url(std::string_view url) {
   return ok_status();
 }
 
+// `enrollment url URL`, and the guide's one-line form `enrollment [mode ra] [retry period
+// MIN] [retry count N] url URL [pem]`, which sets the same things as the separate lines.
 CmdResult enrollment_url(Context& ctx, const Args& a) {
   std::string url(a.line("url"));
-  if (!a.has("no")) {
+  const bool no = a.has("no");
+  if (!no) {
+    std::string_view rest = trim_space(url);
+    if (rest.ends_with(" pem") || rest.ends_with("\tpem")) {
+      // PEM boundaries are for requests copied by hand (`enrollment terminal pem`); a
+      // request sent over SCEP has none.
+      return ctx.error(
+          "The pem keyword is for requests copied by hand; scepterd sends its requests over "
+          "SCEP. Enter the command without \"pem\".");
+    }
     Status s = check_enrollment_url(url);
     if (!s.ok()) return ctx.error(s.message());
   }
-  return edit_trustpoint(ctx,
-                         [&](TrustpointConfig& tp) { tp.enrollment_url = a.has("no") ? "" : url; });
+  return edit_trustpoint(ctx, [&](TrustpointConfig& tp) {
+    tp.enrollment_url = no ? "" : url;
+    if (no) return;
+    if (a.has("ra")) tp.enrollment_mode_ra = true;
+    if (a.has("minutes")) tp.retry_period_minutes = static_cast<int>(a.integer("minutes"));
+    if (a.has("polls")) tp.retry_count = static_cast<int>(a.integer("polls"));
+  });
 }
 
 CmdResult enrollment_mode(Context& ctx, const Args& a) {
@@ -248,6 +265,13 @@ CmdResult rsakeypair(Context& ctx, const Args& a) {
     if (!s.ok()) return ctx.error(fmt::format("Invalid key label {}: {}.", label, s.message()));
     if (a.has("bits") && a.integer("bits") < 1024) {
       return ctx.error("Keys of fewer than 1024 bits cannot be enrolled; use 1024 to 4096.");
+    }
+    if (a.has("encryption_bits")) {
+      // A second size means usage keys (one to sign, one to encrypt), each enrolled for a
+      // certificate of its own; scepterd enrols one general-purpose key.
+      return ctx.error(
+          "Usage keys (a separate encryption key) are not supported; give one size for a "
+          "general-purpose key.");
     }
   }
   return edit_trustpoint(ctx, [&](TrustpointConfig& tp) {
@@ -364,6 +388,32 @@ void register_trustpoint_commands(CommandTable& t) {
   constexpr Node kTp = Node::kCaTrustpoint;
   t.add(kTp, "[no] enrollment url LINE$url",
         {kNoHelp, kEnroll, "CA server enrollment URL", "http://host[:port][/path] (or https://)"},
+        enrollment_url);
+  // The one-line form of the guide's "Configuring a Subordinate Certificate Server".
+  t.add(kTp,
+        "enrollment <mode ra [retry period (1-60)$minutes] [retry count (1-100)$polls]|retry "
+        "period (1-60)$minutes [retry count (1-100)$polls]|retry count (1-100)$polls> url "
+        "LINE$url",
+        {kEnroll,
+         "Mode supported by the Certificate Authority",
+         "Registration Authority mode",
+         "Polling parameters",
+         "Time between enrollment polls",
+         "Minutes (default 1)",
+         "Polling parameters",
+         "Number of enrollment polls",
+         "Number of polls",
+         "Polling parameters",
+         "Time between enrollment polls",
+         "Minutes (default 1)",
+         "Polling parameters",
+         "Number of enrollment polls",
+         "Number of polls",
+         "Polling parameters",
+         "Number of enrollment polls",
+         "Number of polls",
+         "CA server enrollment URL",
+         "http://host[:port][/path] (or https://) [pem]"},
         enrollment_url);
   t.add(kTp, "[no] enrollment mode ra",
         {kNoHelp, kEnroll, "Mode supported by the Certificate Authority",

@@ -116,6 +116,26 @@ TEST_F(TrustpointCommandsTest, EnrollmentUrls) {
   }
   EXPECT_EQ(trustpoints().at("tp").enrollment_url, "http://192.0.2.6/scep?x=1");
   EXPECT_EQ(exec("enrollment url").output, "% Incomplete command.\n");
+
+  // The guide's one-line form sets what the separate lines set.
+  Reply r = exec("enrollment mode ra retry period 5 retry count 20 url http://[2001:DB8::1]:80");
+  ASSERT_TRUE(r.ok) << r.output;
+  ca::TrustpointConfig tp = trustpoints().at("tp");
+  EXPECT_EQ(tp.enrollment_url, "http://[2001:DB8::1]:80");
+  EXPECT_TRUE(tp.enrollment_mode_ra);
+  EXPECT_EQ(tp.retry_period_minutes, 5);
+  EXPECT_EQ(tp.retry_count, 20);
+  ASSERT_TRUE(exec("enrollment retry count 7 url http://ca2").ok);
+  EXPECT_EQ(trustpoints().at("tp").retry_count, 7);
+  EXPECT_EQ(trustpoints().at("tp").retry_period_minutes, 5);
+  EXPECT_EQ(trustpoints().at("tp").enrollment_url, "http://ca2");
+  EXPECT_NE(exec("enrollment retry period 61 url http://ca3").output.find("% Invalid input"),
+            std::string::npos);
+  // `pem` is refused, not ignored, and changes nothing.
+  r = exec("enrollment url http://ca4 pem");
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.output.find("pem keyword"), std::string::npos) << r.output;
+  EXPECT_EQ(trustpoints().at("tp").enrollment_url, "http://ca2");
 }
 
 TEST_F(TrustpointCommandsTest, ValuesTheGrammarCannotCheck) {
