@@ -14,6 +14,22 @@ namespace {
 // past. IOS refuses to start the server in that case ("Time has not been set").
 constexpr std::int64_t kEarliestValidTime = 1577836800;  // 2020-01-01T00:00:00Z
 
+// Whether `cert`, the server's own certificate, is one a server in `mode` has: a root's
+// is a self-signed CA certificate, a subordinate CA's a CA certificate from its
+// superior, an RA's no CA certificate at all.
+bool mode_fits_certificate(ServerMode mode, const pki::Certificate& cert) {
+  switch (mode) {
+    case ServerMode::kRoot:
+      return cert.is_ca() && cert.signed_by(cert);
+    case ServerMode::kSubCs:
+      return cert.is_ca() && !cert.signed_by(cert);
+    case ServerMode::kRa:
+    case ServerMode::kRaTransparent:
+      return !cert.is_ca();
+  }
+  return false;
+}
+
 }  // namespace
 
 const char* grant_mode_text(GrantMode mode) {
@@ -112,7 +128,9 @@ Status CertificateServer::set_config(const ServerConfig& next) {
       return permission_denied(
           "The CA certificate lifetime cannot be changed after CA certificate generation.");
     }
-    if (next.mode != cur.mode) {
+    // The certificate says what the server is; at start-up the configuration's `mode`
+    // line comes after the certificate exists, and must be taken.
+    if (next.mode != cur.mode && !mode_fits_certificate(next.mode, *ca)) {
       return permission_denied(
           "The server mode cannot be changed after CA certificate generation.");
     }

@@ -160,6 +160,15 @@ TEST_F(RaTest, EnrolsItsOwnRaCertificateAndServesItWithTheChain) {
   make_server();
   ASSERT_TRUE(server_->enable({}).has_value());
   EXPECT_EQ(ra_cert(), id->certificate);
+
+  // At start-up the configuration is replayed line by line into a server whose
+  // certificate exists: `mode ra` is taken, a mode the certificate does not fit is not.
+  make_server(ServerMode::kRoot);
+  ServerConfig cfg = server_->config();
+  cfg.mode = ServerMode::kSubCs;
+  EXPECT_EQ(server_->set_config(cfg).code(), Code::kPermissionDenied);
+  cfg.mode = ServerMode::kRa;
+  EXPECT_TRUE(server_->set_config(cfg).ok());
 }
 
 TEST_F(RaTest, GrantedRequestsAreResignedByTheRaAndForwardedWithTheClientsTransaction) {

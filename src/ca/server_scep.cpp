@@ -148,7 +148,12 @@ bool CertificateServer::resigned_by_ra(Runtime& rt, const pki::Csr& csr,
                                        const ScepRequest& scep) const {
   if (rt.forwarder) return false;  // an RA takes requests from clients only
   std::optional<pki::Certificate> signer;
-  if (classify_signer(rt, scep.signer_cert_der, signer) != Signer::kRa) return false;
+  // A revoked RA's request gets past this check so that the policy can refuse it for
+  // what it is (a revoked signer, badRequest) rather than as unverifiable.
+  const Signer by = classify_signer(rt, scep.signer_cert_der, signer);
+  if (by != Signer::kRa && !(by == Signer::kRevoked && is_ra_certificate_name(signer->subject()))) {
+    return false;
+  }
   auto key = signer->public_key();
   if (!key.has_value() || !csr.verify_signature_with(*key).ok()) return false;
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: transaction {}: PKCS#10 re-signed by the RA {}",

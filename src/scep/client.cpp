@@ -133,6 +133,9 @@ Result<CertRep> decode_cert_rep(std::string_view der, EVP_PKEY* requester_key, X
   const std::string env_der = detail::bio_bytes(content_bio.get());
   ASSIGN_OR_RETURN(detail::EnvelopeCipher alg, detail::envelope_cipher(env_der));
   rep.cipher = alg.cipher;
+  // Some CAs (micromdm's scepserver) answer with single DES whatever the request used:
+  // the reply is the CA's choice, and only opening it needs the legacy provider.
+  if (alg.cipher) RETURN_IF_ERROR(detail::cipher_ready(*alg.cipher));
   ASSIGN_OR_RETURN(pki::Ptr<CMS_ContentInfo> env, detail::parse_cms(env_der));
   if (OBJ_obj2nid(CMS_get0_type(env.get())) != NID_pkcs7_enveloped) {
     return fail(malformed("SUCCESS content is not an EnvelopedData"));

@@ -231,6 +231,9 @@ def test_subordinate_ca_end_to_end(workdir):
         sub.sh("write memory")
         sub.restart()
         wait_for(lambda: sub.server_enabled("subca"), timeout=30, what="the sub-CA enabled")
+        status = sub.sh("show crypto pki server subca")
+        assert "Server configured in subordinate server mode" in status, status + sub.log()
+        assert f"Upper CA cert fingerprint: {fingerprint(root_pem, 'md5')}" in status, status
     finally:
         sub.kill()
         root.kill()
