@@ -12,11 +12,16 @@
 //            otherwise generated on T threads and appended to it), and builds N PKCSReq
 //            messages: PKCS#10 with the challenge password, signed by a throw-away
 //            self-signed certificate with SHA-256, enveloped to the CA with AES-128-CBC.
+//            When GetCACert names an RA (RFC 8894 §3.5.1: a certificate of the
+//            application/x-x509-ca-ra-cert bundle that is not a CA's; with two, the one
+//            with keyEncipherment encrypts and the one with digitalSignature signs), the
+//            envelopes are for the RA's encryption certificate and the CertReps must be
+//            signed by its signing certificate; issued certificates still chain to the CA.
 //            Each message gets its own transactionID: MD5 over the public key and the
 //            --tag, so that keys may be reused by later runs against the same CA.
 //            Then C threads, each on one keep-alive HTTP/1.1 connection, send them (POST
 //            with application/x-pki-message, or GET with --get) until all N are answered.
-//            After the clock stops, every CertRep is checked: signature by the CA,
+//            After the clock stops, every CertRep is checked: signature by the CA (or RA),
 //            transactionID and recipientNonce, envelope opened with the requester's key
 //            (DES replies need OpenSSL's legacy provider), issued certificate for the
 //            requester's key, chain to the CA (X509_verify_cert), and duplicate serials.
@@ -71,6 +76,7 @@
 #include "scep/client.h"
 #include "scep/message.h"
 #include "scep/request.h"
+#include "scep/upstream_client.h"
 #include "shell/control_client.h"
 
 namespace {
@@ -84,6 +90,10 @@ using scepter::pki::Certificate;
 using scepter::pki::Key;
 using scepter::pki::Ptr;
 namespace scep = scepter::scep;
+
+// The certificates GetCACert named: the CA and its chain, and the RA in front of it if
+// any (recipient() is encrypted to, reply_signer() signs the CertReps).
+using ServerCerts = scepter::ca::UpstreamCertificates;
 
 [[noreturn]] void die(const std::string& what) {
   std::fprintf(stderr, "scep_load: %s\n", what.c_str());
@@ -185,8 +195,8 @@ double percentile(std::vector<double> v, double p) {
 
 // ---- CA certificate and keys ----
 
-// The CA certificate; nullopt with `why` set when the server did not answer 200.
-std::optional<Certificate> try_fetch_ca(const Args& a, std::string& why) {
+// The server's certificates; nullopt with `why` set when the server did not answer 200.
+std::optional<ServerCerts> try_fetch_ca(const Args& a, std::string& why) {
   HttpConn conn(a.host, a.port);
   auto caps = conn.exchange(get_request(a, "operation=GetCACaps&message=" + a.label));
   if (!caps || caps->status != 200) {
@@ -201,19 +211,16 @@ std::optional<Certificate> try_fetch_ca(const Args& a, std::string& why) {
     why = "GetCACert failed";
     return std::nullopt;
   }
-  if (r->content_type.find("ca-ra-cert") == std::string::npos) {
-    return check(Certificate::from_der(r->body), "GetCACert answer");
-  }
-  // A chain: the CA is the certificate that is a CA.
-  auto certs = check(scep::decode_certs_only(r->body), "GetCACert chain");
-  for (auto& x : certs.certificates) {
-    auto c = check(Certificate::from_x509(std::move(x)), "GetCACert chain");
-    if (c.is_ca()) return c;
-  }
-  die("no CA certificate in the GetCACert chain");
+  // Anything but a bundle is taken as one DER certificate, whatever its parameters.
+  const bool bundle = r->content_type.find("ca-ra-cert") != std::string::npos;
+  auto certs = check(
+      scep::read_ca_certificates(
+          bundle ? "application/x-x509-ca-ra-cert" : "application/x-x509-ca-cert", r->body, a.host),
+      "GetCACert answer");
+  return check(scep::classify_ca_certificates(std::move(certs)), "GetCACert answer");
 }
 
-Certificate fetch_ca(const Args& a) {
+ServerCerts fetch_ca(const Args& a) {
   const auto deadline = Clock::now() + std::chrono::seconds(a.retry_seconds);
   std::string why;
   for (;;) {
@@ -286,8 +293,9 @@ std::string hex_md5(const std::string& data) {
   return out;
 }
 
-// Builds the PKCSReq for `e` (its key set): CSR with `challenge`, signer, envelope.
-void prepare(const Args& a, const Certificate& ca, int index, const std::string& challenge,
+// Builds the PKCSReq for `e` (its key set): CSR with `challenge`, signer, envelope to
+// `recipient` (the CA, or the RA's encryption certificate).
+void prepare(const Args& a, const Certificate& recipient, int index, const std::string& challenge,
              Enrolment& e) {
   const std::string dn = "CN=scep-load-" + a.tag + "-" + std::to_string(index) + ",O=Scepter bench";
   auto subject = check(scepter::pki::parse_dn(dn), "subject");
@@ -305,7 +313,7 @@ void prepare(const Args& a, const Certificate& ca, int index, const std::string&
   p.payload = csr.der();
   p.signer_cert = signer.get();
   p.signer_key = e.key->evp();
-  p.recipient_cert = ca.x509();
+  p.recipient_cert = recipient.x509();
   p.digest = scep::DigestAlg::kSha256;
   p.cipher = scep::CipherAlg::kAes128Cbc;
   p.transaction_id = e.transaction_id;
@@ -319,7 +327,7 @@ void prepare(const Args& a, const Certificate& ca, int index, const std::string&
 struct Verdicts {
   int success = 0, pending = 0, failure = 0;
   int http_errors = 0;  // no answer, or an HTTP status other than 200
-  int bad_replies = 0;  // not a CertRep signed by the CA, wrong transactionID or nonce
+  int bad_replies = 0;  // not a CertRep signed by the CA (or RA), wrong transactionID or nonce
   int unverified = 0;   // SUCCESS whose certificate does not chain to the CA
   int wrong_key = 0;    // SUCCESS whose certificate is not for the requester's key
   int duplicate_serials = 0;
@@ -328,25 +336,30 @@ struct Verdicts {
   std::string first_problem;
 };
 
-// A store holding the CA certificate, shared by the threads that verify chains.
-Ptr<X509_STORE> ca_store(const Certificate& ca) {
+// A store holding the issuing CA and its chain, shared by the threads that verify chains.
+Ptr<X509_STORE> ca_store(const ServerCerts& certs) {
   Ptr<X509_STORE> store(X509_STORE_new());
-  if (!store || X509_STORE_add_cert(store.get(), ca.x509()) != 1) die("X509_STORE");
+  if (!store) die("X509_STORE");
+  for (const Certificate& ca : certs.ca_chain) {
+    if (X509_STORE_add_cert(store.get(), ca.x509()) != 1) die("X509_STORE");
+  }
   return store;
 }
 
-CertRepCheck check_reply(const Certificate& ca, X509_STORE* store, const Enrolment& e) {
-  return scepter::bench::check_cert_rep(ca, store, e.reply, *e.key, e.transaction_id, e.nonce);
+// The CertRep must be signed by the RA's signing certificate, or by the CA without one.
+CertRepCheck check_reply(const ServerCerts& certs, X509_STORE* store, const Enrolment& e) {
+  return scepter::bench::check_cert_rep(certs.reply_signer(), store, e.reply, *e.key,
+                                        e.transaction_id, e.nonce);
 }
 
-Verdicts verify_all(const Args& a, const Certificate& ca, std::vector<Enrolment>& all) {
-  const Ptr<X509_STORE> store = ca_store(ca);
+Verdicts verify_all(const Args& a, const ServerCerts& certs, std::vector<Enrolment>& all) {
+  const Ptr<X509_STORE> store = ca_store(certs);
   std::mutex mu;
   Verdicts v;
   std::map<std::string, int> serials;
   parallel_for(static_cast<int>(all.size()), a.threads, [&](int i) {
     Enrolment& e = all[static_cast<size_t>(i)];
-    const CertRepCheck c = e.checked ? *e.checked : check_reply(ca, store.get(), e);
+    const CertRepCheck c = e.checked ? *e.checked : check_reply(certs, store.get(), e);
     std::lock_guard<std::mutex> lock(mu);
     auto problem = [&](int& counter, const std::string& what) {
       ++counter;
@@ -420,9 +433,9 @@ std::optional<HttpReply> send(const Args& a, HttpConn& conn, const std::string& 
 }
 
 // Checks the answer of `e` now and writes its certificate to --save-dir when it passes.
-void check_and_save(const Args& a, const Certificate& ca, X509_STORE* store, Enrolment& e,
+void check_and_save(const Args& a, const ServerCerts& certs, X509_STORE* store, Enrolment& e,
                     ResendStats& stats) {
-  e.checked = check_reply(ca, store, e);
+  e.checked = check_reply(certs, store, e);
   if (e.checked->kind != CertRepCheck::Kind::kSuccess || !e.checked->chain_ok) return;
   const auto st =
       scepter::fs::write_atomic(a.save_dir + "/" + e.transaction_id + ".der", e.checked->der);
@@ -434,7 +447,7 @@ void check_and_save(const Args& a, const Certificate& ca, X509_STORE* store, Enr
 }
 
 void report(const Args& a, const char* mode, std::vector<Enrolment>& all, double elapsed,
-            const Certificate& ca, int reconnects, const ResendStats* resends = nullptr) {
+            const ServerCerts& certs, int reconnects, const ResendStats* resends = nullptr) {
   std::vector<double> lat;
   for (const auto& e : all) lat.push_back(e.latency_ms);
   const double rate = static_cast<double>(all.size()) / elapsed;
@@ -445,7 +458,7 @@ void report(const Args& a, const char* mode, std::vector<Enrolment>& all, double
       "p99 %.1f ms, max %.1f ms, reconnects %d\n",
       all.size(), a.c, a.get ? "GET" : "POST", elapsed, rate, p50, p99, mx, reconnects);
   const auto start = Clock::now();
-  Verdicts v = verify_all(a, ca, all);
+  Verdicts v = verify_all(a, certs, all);
   std::printf(
       "verified %zu replies in %.1f s: SUCCESS %d, PENDING %d, FAILURE %d, HTTP errors %d, "
       "bad replies %d, certificates not verifying %d, wrong key %d, duplicate serials %d\n",
@@ -483,17 +496,31 @@ void report(const Args& a, const char* mode, std::vector<Enrolment>& all, double
       v.duplicate_serials, extra.c_str());
 }
 
+// Prints the CA and, when there is one, the RA.
+void print_server_certs(const ServerCerts& certs) {
+  const auto print = [](const char* role, const Certificate& c) {
+    std::printf("%s: %s, serial %s\n", role, scepter::pki::format_dn_ios(c.subject()).c_str(),
+                c.serial_hex().c_str());
+  };
+  print("CA", certs.issuing_ca());
+  if (certs.ra_encrypter && certs.ra_signer && *certs.ra_encrypter == *certs.ra_signer) {
+    print("RA (encrypts, signs)", *certs.ra_encrypter);
+  } else {
+    if (certs.ra_encrypter) print("RA (encrypts)", *certs.ra_encrypter);
+    if (certs.ra_signer) print("RA (signs)", *certs.ra_signer);
+  }
+}
+
 int run_enroll(const Args& a) {
-  const Certificate ca = fetch_ca(a);
-  std::printf("CA: %s, serial %s\n", scepter::pki::format_dn_ios(ca.subject()).c_str(),
-              ca.serial_hex().c_str());
+  const ServerCerts certs = fetch_ca(a);
+  print_server_certs(certs);
   std::vector<Key> keys = load_or_make_keys(a, a.n);
   std::vector<Enrolment> all(static_cast<size_t>(a.n));
   const auto prep_start = Clock::now();
   parallel_for(a.n, a.threads, [&](int i) {
     Enrolment& e = all[static_cast<size_t>(i)];
     e.key = keys[static_cast<size_t>(i)];
-    prepare(a, ca, i, a.challenge, e);
+    prepare(a, certs.recipient(), i, a.challenge, e);
   });
   std::printf(
       "prepared %d signed and enveloped PKCSReq messages (AES-128-CBC, SHA-256) in %.1f s\n", a.n,
@@ -504,7 +531,7 @@ int run_enroll(const Args& a) {
     const auto st = scepter::fs::make_dirs(a.save_dir);
     if (!st.ok()) die("--save-dir: " + st.to_string());
   }
-  const Ptr<X509_STORE> store = ca_store(ca);
+  const Ptr<X509_STORE> store = ca_store(certs);
   ResendStats stats;
   std::atomic<int> next{0}, reconnects{0};
   const auto start = Clock::now();
@@ -518,21 +545,21 @@ int run_enroll(const Args& a) {
         const auto t0 = Clock::now();
         e.reply = send(a, conn, e.http_request, rng, stats);
         e.latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-        if (!a.save_dir.empty()) check_and_save(a, ca, store.get(), e, stats);
+        if (!a.save_dir.empty()) check_and_save(a, certs, store.get(), e, stats);
       }
       reconnects += conn.reconnects();
     });
   }
   for (auto& t : clients) t.join();
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  report(a, "enroll", all, elapsed, ca, reconnects, &stats);
+  report(a, "enroll", all, elapsed, certs, reconnects, &stats);
   return 0;
 }
 
 // One PKCSReq after another, each with a fresh one-time password from the control socket.
 int run_otp(const Args& a) {
   if (a.control_socket.empty()) die("--mode otp needs --control-socket");
-  const Certificate ca = fetch_ca(a);
+  const ServerCerts certs = fetch_ca(a);
   std::vector<Key> keys = load_or_make_keys(a, a.n);
   auto session = check(scepter::shell::open_session(a.control_socket), "control socket");
   const std::string command = "crypto pki server " + a.label + " password generate";
@@ -551,7 +578,7 @@ int run_otp(const Args& a) {
     const std::string password = answer.output.substr(from, answer.output.find('\n', from) - from);
     otp_ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     e.key = keys[static_cast<size_t>(i)];
-    prepare(a, ca, i, password, e);
+    prepare(a, certs.recipient(), i, password, e);
     e.reply = conn.exchange(e.http_request);
     e.latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   }
@@ -560,7 +587,7 @@ int run_otp(const Args& a) {
               otp_ms / a.n);
   Args shown = a;
   shown.c = 1;
-  report(shown, "otp", all, elapsed, ca, conn.reconnects());
+  report(shown, "otp", all, elapsed, certs, conn.reconnects());
   return 0;
 }
 
