@@ -209,7 +209,12 @@ Result<EnableReport> CertificateServer::enable_run(const EnableOptions& options,
   if (!p.failure.ok()) {
     // The timer retries every second: log a reason once, not at every retry.
     if (p.failure.message() != last_failure_) {
-      log::warn("certificate server {}: enabling check failed: {}", label_, p.failure.message());
+      if (p.event == LifeEvent::kNeedsSuperior) {
+        // Not a failure: the superior's operator has not decided yet.
+        log::info("certificate server {}: {}", label_, p.failure.message());
+      } else {
+        log::warn("certificate server {}: enabling check failed: {}", label_, p.failure.message());
+      }
       last_failure_ = p.failure.message();
     }
     transition(p.event, p.event == LifeEvent::kClockInvalid ? "waiting for time setting"
@@ -239,6 +244,9 @@ CertificateServer::Prepared CertificateServer::prepare(const ServerConfig& cfg,
   if (to_unix(deps_.clock.now()) < kEarliestValidTime) {
     return fail_with(unavailable("Time has not been set. Cannot start the Certificate server."),
                      LifeEvent::kClockInvalid);
+  }
+  if (std::string revoked = superior_revocation(); !revoked.empty()) {
+    return fail_with(permission_denied(revoked), LifeEvent::kNeedsOperator);
   }
   if (Status s = check_storage(cfg); !s.ok()) return fail_with(s);
   files::FileSet files = file_set(cfg);
@@ -361,12 +369,35 @@ void CertificateServer::fail_critical(const Status& why) {
   log::error("certificate server {} disabled: {}", label_, why.message());
 }
 
+std::string CertificateServer::superior_revocation() const {
+  const ServerConfig cfg = config();
+  if (cfg.mode != ServerMode::kSubCs && !is_ra_mode(cfg)) return {};
+  if (!deps_.superior_state) return {};
+  std::optional<EnrollmentState> s = deps_.superior_state();
+  if (!s || !s->revoked_at || !s->certificate) return {};
+  return fmt::format(
+      "The superior CA revoked this server's certificate (serial {}); it issues nothing more.",
+      s->certificate->serial_hex());
+}
+
 void CertificateServer::tick() {
   std::shared_ptr<Runtime> rt;
   bool retry = false;
+  // Asked before mu_ is taken: it reads the trustpoint's state.
+  const std::string revoked = superior_revocation();
   {
     MutexLock lock(mu_);
     if (!want_enabled_) return;
+    if (!revoked.empty() && (state_ == ServerState::kEnabled ||
+                             (state_ == ServerState::kCheckFailed && reason_ != revoked))) {
+      // A subordinate CA or an RA whose own certificate its superior revoked: what it
+      // issued or forwarded would no longer verify. It stops, and stays stopped.
+      if (state_ == ServerState::kEnabled) transition(LifeEvent::kCriticalFailure, revoked);
+      reason_ = revoked;
+      log::error("certificate server {}: {}", label_, revoked);
+      return;
+    }
+    if (!revoked.empty() && state_ == ServerState::kCheckFailed) return;
     const bool clock_valid = to_unix(deps_.clock.now()) >= kEarliestValidTime;
     if (state_ == ServerState::kEnabled && !clock_valid) {
       // `clock set` into the past: stop issuing until the time is right again.

@@ -314,6 +314,9 @@ class CertificateServer {
   Status ensure_cert_files(const ServerConfig& cfg, const store::CertRecord& rec);
   Status repair_recent_cert_files(Runtime& rt, const ServerConfig& cfg, Serial last);
   void fail_critical(const Status& why);
+  // mode sub-cs and mode ra, unless the trustpoint says `revocation-check none`: why the
+  // server must not run (the superior CA's CRL lists its certificate); empty otherwise.
+  std::string superior_revocation() const;
   void expire_requests(Runtime& rt);
   std::shared_ptr<Runtime> runtime() const;
   files::FileSet file_set(const ServerConfig& cfg) const;

@@ -93,6 +93,19 @@ class FakeUpstream : public UpstreamCa {
     out.ca_chain = ca_;
     return out;
   }
+  // The CRL GetCRL answers (empty: HTTP 404, as from a CA that serves none).
+  void set_crl(std::string der) {
+    MutexLock lock(mu_);
+    crl_ = std::move(der);
+  }
+  Result<std::string> get_crl(const std::string&, const std::string&) override {
+    if (down()) return fail(unavailable("cannot reach the fake CA"));
+    MutexLock lock(mu_);
+    if (crl_.empty()) return fail(unavailable("HTTP 404 from the fake CA for GetCRL"));
+    return crl_;
+  }
+  const pki::Key& key() const { return key_; }
+
   Result<UpstreamReply> send(const UpstreamRequest& req) override {
     Answer a;
     {
@@ -173,6 +186,7 @@ class FakeUpstream : public UpstreamCa {
   std::vector<UpstreamRequest::Kind> kinds_ GUARDED_BY(mu_);
   std::vector<std::string> tids_ GUARDED_BY(mu_);
   std::string last_csr_ GUARDED_BY(mu_);
+  std::string crl_ GUARDED_BY(mu_);
   int issued_ GUARDED_BY(mu_) = 0;
 };
 

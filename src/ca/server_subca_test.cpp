@@ -9,6 +9,7 @@
 #include "ca/fake_upstream.h"
 #include "ca/trustpoint_client.h"
 #include "common/fs.h"
+#include "pki/crl.h"
 #include "pki/name.h"
 
 namespace scepter::ca {
@@ -194,6 +195,41 @@ TEST_F(SubCaTest, ASubCaBelowItGetsAShorterPath) {
   ASSERT_TRUE(granted.has_value()) << granted.error().message();
   ASSERT_EQ(granted->size(), 1u);
   EXPECT_EQ(X509_get_pathlen((*granted)[0].certificate.x509()), 1);
+}
+
+// `revocation-check crl` (the default of a server's trustpoint): a sub-CA whose
+// certificate its superior revoked stops issuing, and stays stopped after a restart.
+TEST_F(SubCaTest, RevokedByItsSuperiorItStops) {
+  tp_.revocation_check = "crl";
+  authenticate();
+  ASSERT_TRUE(server_->enable({.request_superior = true}).has_value());
+  const pki::Certificate mine = server_->signing_identity()->certificate;
+  auto crl_with = [&](std::vector<pki::SerialNumber> serials) {
+    auto b = pki::CrlBuilder::create(upstream_->ca_cert().x509(), upstream_->key().evp());
+    for (const auto& s : serials) EXPECT_TRUE(b->add(s, clock_.now()).ok());
+    return *b->build(clock_.now(), clock_.now() + std::chrono::hours(24), 1, nullptr);
+  };
+  // The CRL without it: nothing changes.
+  upstream_->set_crl(crl_with({pki::SerialNumber{5}}));
+  tick();
+  EXPECT_EQ(server_->state(), ServerState::kEnabled);
+  EXPECT_FALSE(client_->state("sub")->revoked_at.has_value());
+  // Listed an hour later (the next check): the server stops.
+  upstream_->set_crl(crl_with({pki::SerialNumber{5}, *mine.serial()}));
+  clock_.advance(TrustpointClient::kCrlCheckInterval);
+  tick();
+  ASSERT_TRUE(client_->state("sub")->revoked_at.has_value());
+  tick();
+  EXPECT_EQ(server_->state(), ServerState::kCheckFailed);
+  EXPECT_NE(server_->reason().find("revoked"), std::string::npos) << server_->reason();
+  EXPECT_FALSE(server_->signing_identity().has_value());
+  tick();
+  EXPECT_NE(server_->state(), ServerState::kEnabled);
+  // A restart does not bring it back.
+  make_server();
+  auto again = server_->enable({});
+  ASSERT_FALSE(again.has_value());
+  EXPECT_NE(again.error().message().find("revoked"), std::string::npos);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "ca/trustpoint_state.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "pki/crl.h"
 #include "pki/digest.h"
 #include "pki/encoding.h"
 #include "pki/name.h"
@@ -386,6 +387,8 @@ EnrollResult TrustpointClient::exchange(const TrustpointConfig& tp, const std::s
         log::warn("%PKI-3-CERTRETFAIL: trustpoint {}: {}", name, result.error);
       } else {
         s.certificate = mine;
+        s.revoked_at.reset();
+        s.crl_checked = TimePoint{};
         if (p.renewal && p.key_label != p.signer_key_label) promote = key;
         s.pending.reset();
         s.last_error.clear();
@@ -434,6 +437,7 @@ void TrustpointClient::tick(
     const std::string& hostname) {
   std::vector<std::string> due;
   std::vector<std::string> idle;  // authenticated, nothing in flight: maybe auto-enroll
+  std::vector<std::string> crl_due;
   {
     MutexLock lock(mu_);
     const TimePoint now = clock_.now();
@@ -441,7 +445,19 @@ void TrustpointClient::tick(
       if (busy_.count(name)) continue;
       if (s.pending && s.pending->next_attempt <= now) due.push_back(name);
       if (!s.pending && s.ca && s.last_error.empty()) idle.push_back(name);
+      // A clock set back checks again rather than never.
+      if (s.ca && s.certificate && !s.revoked_at &&
+          (now - s.crl_checked >= kCrlCheckInterval || now < s.crl_checked)) {
+        crl_due.push_back(name);
+      }
     }
+  }
+  for (const std::string& name : crl_due) {
+    std::optional<TrustpointConfig> tp = config(name);
+    // As on IOS, checking is the default: only `revocation-check none` turns it off.
+    if (!tp || tp->revocation_check == "none" || !claim(name)) continue;
+    check_revocation(*tp, name);
+    release(name);
   }
   for (const std::string& name : due) {
     std::optional<TrustpointConfig> tp = config(name);
@@ -484,6 +500,52 @@ void TrustpointClient::tick(
       }
     }
   }
+}
+
+void TrustpointClient::check_revocation(const TrustpointConfig& tp, const std::string& name) {
+  std::optional<EnrollmentState> s = state(name);
+  if (!s || !s->ca || !s->certificate || !upstream_) return;
+  const TimePoint now = clock_.now();
+  std::string error;
+  bool revoked = false;
+  auto crl = upstream_->get_crl(tp.enrollment_url, name);
+  if (!crl.has_value()) {
+    error = crl.error().message();
+  } else {
+    auto listed =
+        pki::crl_lists_certificate(*crl, s->ca->issuing_ca().x509(), s->certificate->x509());
+    if (!listed.has_value()) {
+      error = listed.error().message();
+    } else {
+      revoked = *listed;
+    }
+  }
+  bool changed = false;
+  {
+    MutexLock lock(mu_);
+    auto it = states_.find(name);
+    // The certificate may have been replaced meanwhile: the answer is about the old one.
+    if (it == states_.end() || !it->second.certificate ||
+        !(*it->second.certificate == *s->certificate)) {
+      return;
+    }
+    EnrollmentState& cur = it->second;
+    cur.crl_checked = now;
+    if (!error.empty() && error != cur.crl_error) {
+      log::warn("%PKI-4-CRL_FETCH_FAIL: trustpoint {}: cannot check the CA's CRL: {}", name, error);
+    }
+    cur.crl_error = error;
+    if (revoked) {
+      cur.revoked_at = now;
+      (void)save(name, cur);
+      changed = true;
+      log::error(
+          "%PKI-3-CERT_REVOKED: trustpoint {}: the CA's CRL lists this trustpoint's certificate "
+          "(serial {})",
+          name, s->certificate->serial_hex());
+    }
+  }
+  if (changed && on_change_) on_change_(name);
 }
 
 std::optional<EnrollmentState> TrustpointClient::state(const std::string& name) const {

@@ -57,6 +57,12 @@ struct EnrollmentState {
   // The latest thing that went wrong, for the operator ("cannot reach ...", "the CA
   // rejected the request: badRequest ..."). Cleared when a certificate arrives.
   std::string last_error;
+  // `revocation-check crl`: when the CA's CRL was found to list `certificate` (cleared
+  // when another certificate arrives); the last check, and why the last one failed (not
+  // saved: a restart checks again).
+  std::optional<TimePoint> revoked_at;
+  TimePoint crl_checked{};
+  std::string crl_error;
 };
 
 // What `crypto pki enroll` (or a server's own enrolment) asks for.
@@ -85,6 +91,9 @@ struct EnrollResult {
 
 class TrustpointClient {
  public:
+  // How often `revocation-check crl` fetches the CA's CRL.
+  static constexpr Seconds kCrlCheckInterval{3600};
+
   // Reads the saved state of every trustpoint in `dir`. A file that cannot be read is
   // logged and skipped (that trustpoint starts unauthenticated), never fatal.
   TrustpointClient(KeyStore& keys, Clock& clock, std::string dir,
@@ -130,6 +139,9 @@ class TrustpointClient {
  private:
   Status save(const std::string& name, const EnrollmentState& state) const;
   std::string path_of(const std::string& name) const;
+  // `revocation-check crl`: fetches the CA's CRL and looks for the trustpoint's
+  // certificate in it, outside the lock.
+  void check_revocation(const TrustpointConfig& tp, const std::string& name);
   // One exchange for `pending`, outside the lock; updates the stored state.
   EnrollResult exchange(const TrustpointConfig& tp, const std::string& name);
   // `auto-enroll`: a renewal of the current certificate (same subject, signed by it).

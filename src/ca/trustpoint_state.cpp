@@ -70,6 +70,7 @@ std::string encode_state(const EnrollmentState& s) {
                         {"next_attempt", to_unix(p.next_attempt)}};
   }
   if (!s.last_error.empty()) j["last_error"] = s.last_error;
+  if (s.revoked_at) j["revoked_at"] = to_unix(*s.revoked_at);
   return j.dump(1) + "\n";
 }
 
@@ -121,6 +122,11 @@ Result<EnrollmentState> decode_state(const std::string& text) {
     s.pending = std::move(pending);
   }
   s.last_error = j.value("last_error", std::string());
+  if (j.contains("revoked_at")) {
+    if (!j["revoked_at"].is_number_integer())
+      return fail(invalid_argument("revoked_at is not a time"));
+    s.revoked_at = from_unix(j["revoked_at"].get<std::int64_t>());
+  }
   return s;
 }
 

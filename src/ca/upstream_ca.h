@@ -120,6 +120,9 @@ class UpstreamCa {
                                                    const std::string& ident) = 0;
   // PKCSReq, RenewalReq or CertPoll, and the checked CertRep.
   virtual Result<UpstreamReply> send(const UpstreamRequest& request) = 0;
+  // The CA's CRL by the plain `operation=GetCRL` (what IOS and scepterd serve for HTTP
+  // CDPs), with `message=ident`: the DER bytes, unchecked (the caller verifies them).
+  virtual Result<std::string> get_crl(const std::string& url, const std::string& ident) = 0;
 };
 
 }  // namespace scepter::ca

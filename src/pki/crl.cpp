@@ -1,9 +1,12 @@
 #include "pki/crl.h"
 
 #include <openssl/core_names.h>
+#include <openssl/x509.h>
+
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/params.h>
+#include <climits>
 
 #include "pki/crl_der.h"
 
@@ -249,6 +252,30 @@ Result<std::string> CrlBuilder::build(TimePoint this_update, TimePoint next_upda
   // length octets (an ECDSA edge case) does the buffer move.
   if (start != 0) out.erase(0, start);
   return out;
+}
+
+Result<bool> crl_lists_certificate(std::string_view crl_der, X509* issuer, X509* cert) {
+  if (crl_der.size() > static_cast<std::size_t>(INT_MAX)) {
+    return fail(invalid_argument("the CRL is too large"));
+  }
+  const auto* p = reinterpret_cast<const unsigned char*>(crl_der.data());
+  Ptr<X509_CRL> crl(d2i_X509_CRL(nullptr, &p, static_cast<long>(crl_der.size())));
+  if (!crl || p != reinterpret_cast<const unsigned char*>(crl_der.data()) + crl_der.size()) {
+    ERR_clear_error();
+    return fail(invalid_argument("not a DER CRL"));
+  }
+  if (X509_NAME_cmp(X509_CRL_get_issuer(crl.get()), X509_get_subject_name(issuer)) != 0) {
+    return fail(invalid_argument("the CRL is not the issuing CA's"));
+  }
+  EVP_PKEY* key = X509_get0_pubkey(issuer);
+  if (key == nullptr || X509_CRL_verify(crl.get(), key) != 1) {
+    ERR_clear_error();
+    return fail(invalid_argument("the CRL's signature does not verify with the issuing CA's key"));
+  }
+  X509_REVOKED* entry = nullptr;
+  const bool listed = X509_CRL_get0_by_serial(crl.get(), &entry, X509_get0_serialNumber(cert)) == 1;
+  ERR_clear_error();
+  return listed;
 }
 
 }  // namespace scepter::pki

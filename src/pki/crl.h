@@ -96,6 +96,12 @@ class CrlBuilder {
 // the signature does not verify.
 Status verify_crl_signature(std::string_view crl_der, EVP_PKEY* issuer_key);
 
+// Whether `crl_der`, a CRL of `issuer` (its name, and a signature its key verifies),
+// lists `cert` (by serial number, whatever its size). For a CA's CRL fetched over the
+// network: kInvalidArgument when the bytes are not a DER CRL, name another issuer, or the
+// signature does not verify; never crashes on garbage. Thread-safe.
+Result<bool> crl_lists_certificate(std::string_view crl_der, X509* issuer, X509* cert);
+
 // What `show crypto pki server <label> crl` displays about a CRL.
 struct CrlInfo {
   struct Entry {

@@ -384,5 +384,42 @@ TEST(CrlBuilder, IssuerWithoutSkiGetsMethodOneKeyId) {
   EXPECT_EQ(info->authority_key_id, std::string(reinterpret_cast<char*>(md), len));
 }
 
+// A certificate with only a serial number: all crl_lists_certificate() looks at.
+Ptr<X509> cert_with_serial(long serial) {
+  Ptr<X509> x(X509_new());
+  ASN1_INTEGER_set(X509_get_serialNumber(x.get()), serial);
+  return x;
+}
+
+TEST(CrlListsCertificate, FindsTheSerialInTheIssuersSignedCrl) {
+  const TestCa& ca = rsa_ca();
+  Result<std::string> crl = build_crl(ca, {{SerialNumber{0x1234}, test_now() - Seconds(60)}},
+                                      test_now() + Seconds(3600), 1, EVP_sha256());
+  ASSERT_OK(crl);
+  auto listed = crl_lists_certificate(*crl, ca.cert.get(), cert_with_serial(0x1234).get());
+  ASSERT_OK(listed);
+  EXPECT_TRUE(*listed);
+  auto other = crl_lists_certificate(*crl, ca.cert.get(), cert_with_serial(0x1235).get());
+  ASSERT_OK(other);
+  EXPECT_FALSE(*other);
+}
+
+TEST(CrlListsCertificate, RefusesAnotherIssuerAForgeryAndGarbage) {
+  const TestCa& ca = rsa_ca();
+  Result<std::string> crl = build_crl(ca, {{SerialNumber{7}, test_now() - Seconds(60)}},
+                                      test_now() + Seconds(3600), 1, EVP_sha256());
+  ASSERT_OK(crl);
+  const auto cert = cert_with_serial(7);
+  auto wrong_issuer = crl_lists_certificate(*crl, ec_ca().cert.get(), cert.get());
+  ASSERT_FALSE(wrong_issuer.has_value());
+  EXPECT_EQ(wrong_issuer.error().code(), Code::kInvalidArgument);
+  std::string forged = *crl;
+  forged[forged.size() - 1] ^= 1;  // the last byte of the signature
+  EXPECT_FALSE(crl_lists_certificate(forged, ca.cert.get(), cert.get()).has_value());
+  EXPECT_FALSE(crl_lists_certificate(*crl + "x", ca.cert.get(), cert.get()).has_value());
+  EXPECT_FALSE(crl_lists_certificate("garbage", ca.cert.get(), cert.get()).has_value());
+  EXPECT_FALSE(crl_lists_certificate("", ca.cert.get(), cert.get()).has_value());
+}
+
 }  // namespace
 }  // namespace scepter::pki

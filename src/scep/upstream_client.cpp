@@ -320,6 +320,18 @@ Result<ca::UpstreamCaps> HttpUpstream::get_ca_caps(const std::string& url,
   return caps;
 }
 
+Result<std::string> HttpUpstream::get_crl(const std::string& url, const std::string& ident) {
+  ASSIGN_OR_RETURN(Target target, make_target(url, "GetCRL", escape_ident(ident)));
+  log::trace(kTrace, "CRYPTO_PKI: Sending CRL Request:");
+  log::trace(kTrace, "GET {} HTTP/1.1", traced_target(target));
+  ASSIGN_OR_RETURN(HttpAnswer answer, fetch(options_, target, nullptr));
+  if (answer.status != 200) {
+    return fail(unavailable(fmt::format("HTTP {} from {} for GetCRL", answer.status, target.host)));
+  }
+  log::trace(kTrace, "CRYPTO_PKI: received a CRL of {} bytes", answer.body.size());
+  return std::move(answer.body);
+}
+
 Result<ca::UpstreamCertificates> HttpUpstream::get_ca_cert(const std::string& url,
                                                            const std::string& ident) {
   ASSIGN_OR_RETURN(Target target, make_target(url, "GetCACert", escape_ident(ident)));

@@ -87,6 +87,10 @@ class HttpUpstream final : public ca::UpstreamCa {
   // key).
   Result<ca::UpstreamReply> send(const ca::UpstreamRequest& request) override;
 
+  // `operation=GetCRL`: the body of a 200 answer (at most max_response_bytes), else
+  // kUnavailable.
+  Result<std::string> get_crl(const std::string& url, const std::string& ident) override;
+
  private:
   HttpUpstreamOptions options_;
 };

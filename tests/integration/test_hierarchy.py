@@ -218,13 +218,6 @@ def test_subordinate_ca_end_to_end(workdir):
             write(chain, a.read() + b.read())
         out = ossl("crl", "-inform", "DER", "-in", crl, "-CAfile", chain, "-noout", "-text")
         assert f"Serial Number: {leaf2_serial}" in out, out
-        # And the sub-CA's certificate, revoked on the root, is on the root's CRL.
-        sub_serial = ossl("x509", "-in", sub_pem, "-noout", "-serial").split("=")[1].strip()
-        scep.exec(f"revoke 0x{sub_serial}")
-        r = http_request(scep.port, "GET", "/cgi-bin/pkiclient.exe?operation=GetCRL")
-        root_crl = write(os.path.join(workdir, "root.crl"), r.body, "wb")
-        listed = ossl("crl", "-inform", "DER", "-in", root_crl, "-noout", "-text")
-        assert f"Serial Number: {sub_serial}" in listed, listed
         assert "verify OK" in out, out
 
         # A restart keeps it a working sub-CA with its chain.
@@ -234,6 +227,22 @@ def test_subordinate_ca_end_to_end(workdir):
         status = sub.sh("show crypto pki server subca")
         assert "Server configured in subordinate server mode" in status, status + sub.log()
         assert f"Upper CA cert fingerprint: {fingerprint(root_pem, 'md5')}" in status, status
+
+        # The sub-CA's certificate, revoked on the root, is on the root's CRL; at its next
+        # CRL check (revocation-check crl, hourly) the sub-CA finds it there and stops.
+        sub_serial = ossl("x509", "-in", sub_pem, "-noout", "-serial").split("=")[1].strip()
+        scep.exec(f"revoke 0x{sub_serial}")
+        r = http_request(scep.port, "GET", "/cgi-bin/pkiclient.exe?operation=GetCRL")
+        root_crl = write(os.path.join(workdir, "root.crl"), r.body, "wb")
+        listed = ossl("crl", "-inform", "DER", "-in", root_crl, "-noout", "-text")
+        assert f"Serial Number: {sub_serial}" in listed, listed
+        sub.advance_clock(datetime.timedelta(minutes=61))
+        wait_for(lambda: not sub.server_enabled("subca"), timeout=30, what="the sub-CA stopped")
+        status = sub.sh("show crypto pki server subca")
+        assert "The superior CA revoked this server's certificate" in status, status
+        port = wait_listening(sub)  # `ip http port 0`: another port since the restart
+        r = http_request(port, "GET", "/cgi-bin/pkiclient.exe?operation=GetCACert")
+        assert r.status == 503, r.status
     finally:
         sub.kill()
         root.kill()

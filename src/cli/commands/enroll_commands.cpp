@@ -212,7 +212,8 @@ void render_trustpoint_certificates(Context& ctx, const std::string& only) {
     auto block = [&](std::string_view title, const pki::Certificate& cert, std::string_view usage) {
       std::string serial = cert.serial_hex();
       if (serial.size() % 2) serial = "0" + serial;
-      ctx.printf("{}\n  Status: Available\n", title);
+      const bool revoked = state->revoked_at && state->certificate && cert == *state->certificate;
+      ctx.printf("{}\n  Status: {}\n", title, revoked ? "Revoked" : "Available");
       ctx.printf("  Certificate Serial Number (hex): {}\n", serial);
       ctx.printf("  Certificate Usage: {}\n", usage);
       ctx.printf("  Issuer: \n    {}\n", pki::format_dn_ios(cert.issuer()));

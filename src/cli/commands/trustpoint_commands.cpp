@@ -300,6 +300,10 @@ CmdResult auto_enroll(Context& ctx, const Args& a) {
 }
 
 CmdResult revocation_check(Context& ctx, const Args& a) {
+  if (!a.has("no") && a.choice("method") == "ocsp") {
+    // Said rather than stored: nothing would check.
+    return ctx.error("OCSP revocation checking is not supported; use \"revocation-check crl\".");
+  }
   return edit_trustpoint(ctx, [&](TrustpointConfig& tp) {
     tp.revocation_check = a.has("no") ? "" : std::string(a.choice("method"));
   });
@@ -360,6 +364,12 @@ void show_trustpoint(Context& ctx, const TrustpointConfig& tp, bool status) {
   }
   if (enrolled && !enrolled->last_error.empty()) {
     ctx.printf("    Last error ................. {}\n", enrolled->last_error);
+  }
+  if (enrolled && enrolled->revoked_at) {
+    ctx.printf("    Certificate revoked ........ Yes (found on the CA's CRL {})\n",
+               format_ios_time(*enrolled->revoked_at));
+  } else if (enrolled && !enrolled->crl_error.empty()) {
+    ctx.printf("    CRL check .................. {}\n", enrolled->crl_error);
   }
 }
 

@@ -241,6 +241,9 @@ TEST_F(TrustpointCommandsTest, ACertificateServersTrustpoint) {
   EXPECT_EQ(r.output,
             "% Trustpoint ca is locked: it holds the CA certificate of certificate server ca.\n");
   EXPECT_TRUE(exec("revocation-check crl").ok);
+  // Refused rather than stored: nothing would check.
+  EXPECT_EQ(exec("revocation-check ocsp").output,
+            "% OCSP revocation checking is not supported; use \"revocation-check crl\".\n");
   EXPECT_TRUE(exec("rsakeypair ca").ok);
   EXPECT_FALSE(exec("no rsakeypair").ok);
   EXPECT_EQ(trustpoints().at("ca").rsakeypair, "ca");
@@ -254,7 +257,7 @@ TEST_F(TrustpointCommandsTest, RunningConfigRoundTrip) {
       " enrollment retry period 2\n"
       " enrollment retry count 7\n"
       " subject-name CN=ra\\, one, O=Example+OU=PKI, C=US\n"
-      " revocation-check ocsp\n"
+      " revocation-check none\n"
       " rsakeypair ra-key\n"
       " hash sha512\n"
       "crypto pki trustpoint empty\n"
