@@ -357,10 +357,13 @@ def test_cli_errors_and_abbreviations(daemon):
     assert "% Certificate server nosuch does not exist." in out
 
 
-def test_ra_mode_cannot_be_enabled_yet(daemon):
+def test_ra_mode_needs_a_subject_naming_the_ra_role(daemon):
+    """An RA's request must say `ioscs RA` (the seed's rule): refused before anything is
+    asked or generated, and the server never makes a CA certificate of its own."""
     out = daemon.cs("mode ra", "no shutdown", ok=False)
-    assert "RA mode is not supported yet" in out
+    assert 'must include "cn=ioscs RA" or "ou=ioscs RA"' in out, out
     assert not os.path.exists(daemon.path("mycs#1CA.cer"))
+    assert "Status: disabled" in daemon.show_server()
 
 
 def test_clock_not_set_waits_and_enables_once_time_is_set(daemon):
