@@ -27,6 +27,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 root=$(pwd)
+# shellcheck source=bench/common.sh
+. bench/common.sh
 build=${1:-build-bench}
 n=${N:-1000}
 read -r -a levels <<<"${CONCURRENCY:-1 4 16}"
@@ -46,13 +48,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/ra_bench.XXXXXX")
 root_pid=""
 ra_pid=""
 cleanup() {
-  local pid
-  for pid in "$ra_pid" "$root_pid"; do
-    if [ -n "$pid" ]; then
-      kill "$pid" 2>/dev/null || true
-      wait "$pid" 2>/dev/null || true
-    fi
-  done
+  stop_pids "$ra_pid" "$root_pid"
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -60,8 +56,6 @@ trap 'exit 130' INT TERM
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }  # utime + stime
 hz=$(getconf CLK_TCK)
-field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" "$2" | tail -1; }
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 # start_daemon DIR: scepterd with an empty NVRAM in DIR; sets daemon_pid.
 start_daemon() {
@@ -166,12 +160,7 @@ stop_pair() {
 }
 
 echo "== machine"
-echo "nproc: $(nproc)"
-echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
-echo "ram: $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
-echo "kernel: $(uname -r)"
-echo "openssl: $(openssl version)"
-echo "filesystem of $work: $(df -T "$work" | awk 'NR == 2 { print $2 " on " $1 }')"
+print_machine "$work"
 echo "load average before: $(loadavg)"
 echo
 echo "== openssl speed -seconds 3 rsa2048 (one core)"

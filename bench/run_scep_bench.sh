@@ -26,6 +26,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 root=$(pwd)
+# shellcheck source=bench/common.sh
+. bench/common.sh
 build=${1:-build-bench}
 n=${N:-2000}
 read -r -a levels <<<"${CONCURRENCY:-1 4 16}"
@@ -49,21 +51,13 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/scep_bench.XXXXXX")
 scepterd_pid=""
 mdm_pid=""
 cleanup() {
-  local pid
-  for pid in "$scepterd_pid" "$mdm_pid"; do
-    if [ -n "$pid" ]; then
-      kill "$pid" 2>/dev/null || true
-      wait "$pid" 2>/dev/null || true
-    fi
-  done
+  stop_pids "$scepterd_pid" "$mdm_pid"
   ip netns del "$ns" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" "$2" | tail -1; }
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 wait_http() {  # wait_http URL [netns]: until the URL answers 200
   for _ in $(seq 1 200); do
@@ -127,13 +121,8 @@ stop_mdm() {
 }
 
 echo "== machine"
-echo "nproc: $(nproc)"
-echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
-echo "ram: $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
-echo "kernel: $(uname -r)"
-echo "openssl: $(openssl version)"
+print_machine "$work"
 echo "scepserver: $(scepserver -version 2>&1 | head -1)"
-echo "filesystem of $work: $(df -T "$work" | awk 'NR == 2 { print $2 " on " $1 }')"
 echo "load average before: $(loadavg)"
 
 ip netns del "$ns" 2>/dev/null || true

@@ -313,6 +313,19 @@ TEST_F(RaTest, AnUnreachableCaIsAskedAgainAndARestartPollsRatherThanResends) {
   EXPECT_EQ(upstream_->issued(), before + 1);  // no second certificate
 }
 
+TEST_F(RaTest, WhatWaitsForTheIssuingCaCountsAgainstThePendingLimit) {
+  enable_ra();
+  ServerConfig cfg = server_->config();
+  cfg.max_pending_requests = 1;
+  ASSERT_TRUE(server_->set_config(cfg).ok());
+  upstream_->set_fallback(Answer::kDown);
+  ASSERT_EQ(enroll(make_client("CN=first"))->status, ScepOutcome::Status::kPending);
+  auto second = enroll(make_client("CN=second"));
+  ASSERT_EQ(second->status, ScepOutcome::Status::kFailure);
+  EXPECT_NE(second->fail_text.find("waiting for the issuing CA"), std::string::npos);
+  EXPECT_EQ(server_->requests()->size(), 1u);  // the refusal is not stored
+}
+
 TEST_F(RaTest, AnUnusableAnswerLeavesTheRequestWaiting) {
   enable_ra();
   upstream_->script({Answer::kForged});

@@ -238,7 +238,21 @@ Result<CertificateServer::Decided> CertificateServer::decide_and_record(Runtime&
   }
   if (ev.decision.verdict == Verdict::kGrant && rt.forwarder) {
     // An RA: granted means authorized here and sent to the issuing CA, whose answer is
-    // the client's.
+    // the client's. What waits for the issuing CA (which may be down) counts against
+    // `limit pending-requests` like what waits for the operator.
+    ASSIGN_OR_RETURN(const std::uint64_t open,
+                     rt.store->count_requests({RequestState::kPending, RequestState::kAuthorized,
+                                               RequestState::kInitial}));
+    if (open >= static_cast<std::uint64_t>(cfg.max_pending_requests)) {
+      Decision refused;
+      refused.verdict = Verdict::kReject;
+      refused.fail_info = ScepFailInfo::kBadRequest;
+      refused.reason = fmt::format(
+          "Too many requests ({}) are waiting for the issuing CA; try again later.", open);
+      log::info("certificate server {}: request from {} refused: {}", label_, req.subject,
+                refused.reason);
+      return Decided{refused, std::nullopt};
+    }
     Status s = ra_authorize(rt, req, csr, ev);
     if (!s.ok() && ev.decision.consumes_otp && s.code() == Code::kNotFound) {
       // Another request used the password first: decide again without it.

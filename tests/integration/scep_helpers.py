@@ -326,11 +326,14 @@ class StrongSwan:
 # --- an HTTP relay in front of scepterd ---
 
 class CapsRelay:
-    """Forwards every request to scepterd unchanged, except that GetCACaps answers lose
-    the keywords in `drop` (e.g. POSTPKIOperation, which makes clients use GET for
-    PKIOperation). Records (method, path, body) of each request it forwards."""
+    """Forwards every request to a SCEP server on 127.0.0.1 unchanged, except that
+    GetCACaps answers lose the keywords in `drop` (e.g. POSTPKIOperation, which makes
+    clients use GET for PKIOperation), and that with `path` every request goes to that
+    path, query and body kept (micromdm's scepserver answers at /scep alone, where
+    scepterd, as IOS, asks at <enrollment url path>/pkiclient.exe). Records (method,
+    path, body) of each request it forwards. A context manager, or start() and close()."""
 
-    def __init__(self, upstream_port, drop=()):
+    def __init__(self, upstream_port, drop=(), path=None):
         relay = self
         self.seen = []
 
@@ -343,7 +346,8 @@ class CapsRelay:
                 relay.seen.append((self.command, self.path, body))
                 headers = {k: v for k, v in self.headers.items()
                            if k.lower() in ("content-type",)}
-                r = http_request(upstream_port, self.command, self.path, body, headers)
+                target = self.path if path is None else f"{path}?{self.path.partition('?')[2]}"
+                r = http_request(upstream_port, self.command, target, body, headers)
                 payload = r.body
                 if "operation=GetCACaps" in self.path:
                     lines = [l for l in payload.decode().splitlines() if l not in drop]
@@ -366,14 +370,20 @@ class CapsRelay:
         self.url = f"http://127.0.0.1:{self.port}{SCEP_PATH}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self):
+    def start(self):
         self.thread.start()
         return self
 
-    def __exit__(self, *exc):
+    def close(self):
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=10)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
 
     def message_types(self):
         """The SCEP messageType of each PKIOperation POSTed through the relay ("19"

@@ -6,7 +6,6 @@ them under its own policy and forwards them to the issuing CA, which issues the
 certificates. The seed's "RA Mode Certificate Server Example"."""
 
 import datetime
-import http.server
 import os
 import re
 import select
@@ -14,14 +13,13 @@ import shutil
 import signal
 import socket
 import subprocess
-import threading
 import time
 
 import pytest
 
 from conftest import Daemon, openssl, wait_for, write
-from scep_helpers import (SCEP_PATH, Micromdm, ScepServer, StrongSwan, database_counts,
-                          http_request, pki_scepca, wait_listening)
+from scep_helpers import (SCEP_PATH, CapsRelay, Micromdm, ScepServer, StrongSwan,
+                          database_counts, http_request, pki_scepca, wait_listening)
 from test_hierarchy import fingerprint, trustpoint_state
 
 RA = "myra"
@@ -181,7 +179,7 @@ def cleanup():
     for item in reversed(items):
         if isinstance(item, Daemon):
             item.kill()
-        elif isinstance(item, PathRelay):
+        elif isinstance(item, CapsRelay):
             item.close()
         elif isinstance(item, subprocess.Popen) and item.poll() is None:
             item.send_signal(signal.SIGTERM)
@@ -408,46 +406,6 @@ def free_port():
         return s.getsockname()[1]
 
 
-class PathRelay:
-    """An HTTP relay on 127.0.0.1 that sends every request to `upstream_port` at `path`,
-    keeping the query and the body. As IOS does, scepterd asks the CA at
-    <enrollment url path>/pkiclient.exe (/cgi-bin/pkiclient.exe when the URL has no path),
-    while micromdm's scepserver answers at /scep alone."""
-
-    def __init__(self, upstream_port, path):
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.0"
-
-            def _forward(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
-                query = self.path.partition("?")[2]
-                headers = {k: v for k, v in self.headers.items() if k.lower() == "content-type"}
-                r = http_request(upstream_port, self.command, f"{path}?{query}", body, headers)
-                self.send_response(r.status)
-                if r.header("content-type"):
-                    self.send_header("Content-Type", r.header("content-type"))
-                self.send_header("Content-Length", str(len(r.body)))
-                self.end_headers()
-                self.wfile.write(r.body)
-
-            do_GET = _forward
-            do_POST = _forward
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
-
 @pytest.mark.skipif(not shutil.which("scepserver"), reason="micromdm scepserver not installed")
 def test_transparent_ra_in_front_of_micromdm(workdir, cleanup):
     """`mode ra transparent` in front of micromdm's scepserver, which issues whatever it is
@@ -463,7 +421,7 @@ def test_transparent_ra_in_front_of_micromdm(workdir, cleanup):
                                "-allowrenew", "0"], stdout=log, stderr=subprocess.STDOUT)
     cleanup.append(server)
     wait_for(lambda: _connects(port), timeout=15, what="scepserver listening")
-    relay = PathRelay(port, "/scep")
+    relay = CapsRelay(port, path="/scep").start()
     cleanup.append(relay)
 
     ra = start_ra(workdir, cleanup, relay.port)
