@@ -9,6 +9,8 @@
 #include <exception>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "common/log.h"
 #include "daemon/control_protocol.h"
 
@@ -139,19 +141,35 @@ void read_requests(ControlChannel& channel, ConnectionLoop& loop) {
 ControlChannel::ControlChannel(UniqueFd fd, int write_timeout_ms)
     : fd_(std::move(fd)), write_timeout_ms_(write_timeout_ms) {}
 
-bool ControlChannel::write(std::string_view data) {
-  MutexLock lock(mu_);
-  if (closed_) return false;
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(write_timeout_ms_);
-  while (!data.empty()) {
-    ssize_t n = ::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+void ControlChannel::fail() {
+  // A half-written line cannot be taken back: end the connection.
+  closed_ = true;
+  ::shutdown(fd_.get(), SHUT_RDWR);
+}
+
+ControlChannel::Sent ControlChannel::send_pending_now() {
+  while (!pending_.empty()) {
+    ssize_t n = ::send(fd_.get(), pending_.data(), pending_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
-      data.remove_prefix(static_cast<std::size_t>(n));
+      pending_.erase(0, static_cast<std::size_t>(n));
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Sent::kWouldBlock;
+    return Sent::kFailed;
+  }
+  return Sent::kAll;
+}
+
+bool ControlChannel::send_all(std::string_view data) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(write_timeout_ms_);
+  // What an async line left behind goes first: the peer reads whole messages.
+  pending_.append(data);
+  for (;;) {
+    const Sent sent = send_pending_now();
+    if (sent == Sent::kAll) return true;
+    if (sent == Sent::kWouldBlock) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                       deadline - std::chrono::steady_clock::now())
                       .count();
@@ -163,12 +181,50 @@ bool ControlChannel::write(std::string_view data) {
       log::warn("control: dropping a shell that has not read its output for {} ms",
                 write_timeout_ms_);
     }
-    // A half-written line cannot be taken back: end the connection.
-    closed_ = true;
-    ::shutdown(fd_.get(), SHUT_RDWR);
+    pending_.clear();
+    fail();
     return false;
   }
-  return true;
+}
+
+bool ControlChannel::write(std::string_view data) {
+  MutexLock lock(mu_);
+  if (closed_) return false;
+  return send_all(data);
+}
+
+bool ControlChannel::write_async(std::string_view text) {
+  MutexLock lock(mu_);
+  if (closed_) return false;
+  auto attempt = [this](std::string message) {
+    if (!pending_.empty()) {
+      const Sent sent = send_pending_now();
+      if (sent == Sent::kFailed) {
+        pending_.clear();
+        fail();
+        return false;
+      }
+      if (sent == Sent::kWouldBlock) {
+        ++dropped_;
+        return true;
+      }
+    }
+    pending_ = std::move(message);
+    if (send_pending_now() == Sent::kFailed) {
+      pending_.clear();
+      fail();
+    }
+    return !closed_;
+  };
+  if (dropped_ > 0 && pending_.empty()) {
+    const std::uint64_t n = dropped_;
+    dropped_ = 0;
+    if (!attempt(encode_async(fmt::format(
+            "% {} debug line(s) dropped: this shell did not read them in time.\n", n)))) {
+      return false;
+    }
+  }
+  return attempt(encode_async(text));
 }
 
 void ControlChannel::close() {
@@ -196,7 +252,7 @@ void serve_connection(const std::shared_ptr<ControlChannel>& channel,
   // made) may call it from another thread even while this thread is tearing down.
   std::weak_ptr<ControlChannel> weak = channel;
   session->set_async_output([weak](std::string_view text) {
-    if (auto ch = weak.lock()) ch->write(encode_async(text));
+    if (auto ch = weak.lock()) ch->write_async(text);
   });
   ConnectionLoop loop(*channel, *session);
   read_requests(*channel, loop);

@@ -30,6 +30,11 @@ class ControlChannel {
   // gone, or the peer has read nothing for the write timeout; a failed channel is shut
   // down, so the reader sees end-of-file.
   bool write(std::string_view data);
+  // Output nobody waits for (a debug trace, from whatever thread produced it): sent as an
+  // async message without ever blocking the caller. What the socket cannot take now is
+  // dropped and counted, and the count is told to the shell with the next line that
+  // fits; a line the socket took in part is finished first. False once closed.
+  bool write_async(std::string_view text);
   // Ends the connection: the client sees end-of-file, and later writes are no-ops (after
   // the session ends, stray async output is dropped).
   void close();
@@ -37,10 +42,19 @@ class ControlChannel {
   void shutdown();
 
  private:
+  enum class Sent { kAll, kWouldBlock, kFailed };
+  // Sends what it can of `pending_` now, without waiting.
+  Sent send_pending_now() REQUIRES(mu_);
+  // Sends `pending_`, then `data`, waiting up to the write timeout; closes on failure.
+  bool send_all(std::string_view data) REQUIRES(mu_);
+  void fail() REQUIRES(mu_);
+
   const UniqueFd fd_;
   const int write_timeout_ms_;
   Mutex mu_;
   bool closed_ GUARDED_BY(mu_) = false;
+  std::string pending_ GUARDED_BY(mu_);  // the rest of an async line sent in part
+  std::uint64_t dropped_ GUARDED_BY(mu_) = 0;
 };
 
 // Serves one connection until the client disconnects, the session closes (`exit`), or the

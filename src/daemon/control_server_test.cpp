@@ -178,6 +178,43 @@ TEST_F(ControlServerTest, AsyncLinesNeverSplitAnswers) {
   noise.join();
 }
 
+// A shell that does not read its debug trace costs the threads that trace nothing: the
+// lines that do not fit are dropped (and counted to the shell), the shell stays connected,
+// and its commands are answered.
+TEST_F(ControlServerTest, AShellThatDoesNotReadLosesTraceLinesNotTheConnection) {
+  start();
+  auto c = connect();
+  ASSERT_EQ(exec(*c, "echo ready")["output"], "ready\n");
+  // Far more than a socket buffer holds, while the client reads nothing.
+  const std::string line = "CRYPTO_CS: flood " + std::string(4000, 'f') + "\n";
+  for (int i = 0; i < 3000; ++i) hub_.broadcast(line);
+  hub_.broadcast("CRYPTO_CS: after the flood\n");
+  ASSERT_TRUE(c->exec("echo still here"));
+  bool told = false;
+  for (;;) {
+    json j = c->read_json();
+    ASSERT_FALSE(j.is_discarded()) << "the connection was dropped";
+    if (j.contains("async")) {
+      const std::string text = j["async"];
+      if (text.find("debug line(s) dropped") != std::string::npos) told = true;
+      continue;
+    }
+    EXPECT_EQ(j["output"], "still here\n");
+    break;
+  }
+  // The count comes with the first line that fits once the client reads again.
+  hub_.broadcast("CRYPTO_CS: later\n");
+  for (int i = 0; i < 3 && !told; ++i) {
+    json j = c->read_json();
+    ASSERT_FALSE(j.is_discarded());
+    if (j.contains("async") &&
+        std::string(j["async"]).find("debug line(s) dropped") != std::string::npos) {
+      told = true;
+    }
+  }
+  EXPECT_TRUE(told);
+}
+
 TEST_F(ControlServerTest, MalformedRequestsKeepTheConnection) {
   start();
   auto c = connect();
