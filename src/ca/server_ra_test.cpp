@@ -8,6 +8,7 @@
 #include "ca/device.h"
 #include "ca/fake_upstream.h"
 #include "ca/ra_forwarder.h"
+#include "ca/superior_test_support.h"
 #include "ca/trustpoint_client.h"
 #include "common/fs.h"
 #include "pki/name.h"
@@ -35,21 +36,11 @@ Client make_client(const std::string& subject, const std::string& challenge = ""
   return c;
 }
 
-class RaTest : public ::testing::Test {
+class RaTest : public testing::SuperiorFixture {
  protected:
-  RaTest() {
-    keys_ = std::move(*KeyStore::open(dir_.file("keys"), "master", testing::kTestKdfIterations));
-    KeyEntry e{"ra", testing::shared_ca_key(), KeyUsage::kGeneralPurpose, true, clock_.now()};
-    EXPECT_TRUE(keys_->put(e).ok());
-    tp_.name = "ra";
-    tp_.enrollment_url = "http://127.0.0.1:1";
+  RaTest() : SuperiorFixture("ra", "ra.example") {
     tp_.subject_name = "cn=myra, ou=ioscs RA, o=Example";
-    tp_.rsakeypair = "ra";
     tp_.retry_period_minutes = 2;
-    client_ = std::make_unique<TrustpointClient>(*keys_, clock_, dir_.path(), upstream_);
-    client_->on_change([this](const std::string&) {
-      if (server_) server_->superior_answered();
-    });
     make_server();
   }
 
@@ -59,28 +50,13 @@ class RaTest : public ::testing::Test {
     cfg.label = "ra";
     cfg.mode = mode;
     cfg.grant = grant;
-    ServerDeps deps{*keys_,      clock_, testing::resolver_for(dir_.path()),
-                    dir_.path(), {},     testing::kTestKdfIterations};
-    deps.superior_state = [this] { return client_->state("ra"); };
-    deps.superior_enroll = [this](const EnrollOptions& o) {
-      return client_->enroll(tp_, o, "ra.example");
-    };
-    deps.superior_target = [this]() -> Result<UpstreamTarget> {
-      auto state = client_->state("ra");
-      if (!state || !state->ca) return fail(permission_denied("not authenticated"));
-      return UpstreamTarget{tp_.enrollment_url, *state->ca, state->caps,
-                            Seconds(60 * tp_.retry_period_minutes)};
-    };
-    deps.upstream = upstream_;
-    server_ = std::make_unique<CertificateServer>(cfg, std::move(deps));
+    server_ = std::make_unique<CertificateServer>(cfg, deps());
   }
 
   // The seed's RA task: authenticate, `no shutdown` (the request goes up), the issuing
   // CA's operator grants, the RA enables itself.
   void enable_ra() {
-    auto fetched = client_->fetch_ca(tp_, "ra");
-    ASSERT_TRUE(fetched.has_value());
-    ASSERT_TRUE(client_->accept_ca("ra", *fetched).ok());
+    ASSERT_NO_FATAL_FAILURE(authenticate());
     upstream_->script({Answer::kPending});
     auto r = server_->enable({.request_superior = true});
     ASSERT_FALSE(r.has_value());
@@ -88,12 +64,6 @@ class RaTest : public ::testing::Test {
     clock_.advance(std::chrono::minutes(3));
     tick();
     ASSERT_EQ(server_->state(), ServerState::kEnabled) << server_->reason();
-  }
-
-  void tick() {
-    client_->tick([this](const std::string&) -> std::optional<TrustpointConfig> { return tp_; },
-                  "ra.example");
-    server_->tick();
   }
 
   Result<ScepOutcome> enroll(const Client& c) {
@@ -110,21 +80,11 @@ class RaTest : public ::testing::Test {
   }
 
   pki::Certificate ra_cert() { return server_->signing_identity()->certificate; }
-
-  store::testing::TempDir dir_;
-  FakeClock clock_{from_unix(kStart)};
-  std::unique_ptr<KeyStore> keys_;
-  std::shared_ptr<FakeUpstream> upstream_ =
-      std::make_shared<FakeUpstream>(*pki::Key::generate_ec(256), from_unix(kStart), "CN=root");
-  std::unique_ptr<TrustpointClient> client_;
-  TrustpointConfig tp_;
-  std::unique_ptr<CertificateServer> server_;
 };
 
 TEST_F(RaTest, RefusesASubjectThatDoesNotNameTheRaRole) {
   tp_.subject_name = "CN=myra, O=Example";
-  auto fetched = client_->fetch_ca(tp_, "ra");
-  ASSERT_TRUE(client_->accept_ca("ra", *fetched).ok());
+  authenticate();
   auto r = server_->enable({.request_superior = true});
   ASSERT_FALSE(r.has_value());
   EXPECT_NE(r.error().message().find("ou=ioscs RA"), std::string::npos) << r.error().message();

@@ -7,6 +7,7 @@
 #include "ca/certificate_server.h"
 #include "ca/device.h"
 #include "ca/fake_upstream.h"
+#include "ca/superior_test_support.h"
 #include "ca/trustpoint_client.h"
 #include "common/fs.h"
 #include "pki/crl.h"
@@ -19,22 +20,9 @@ using testing::FakeUpstream;
 using testing::kStart;
 using Answer = FakeUpstream::Answer;
 
-class SubCaTest : public ::testing::Test {
+class SubCaTest : public testing::SuperiorFixture {
  protected:
-  SubCaTest() {
-    keys_ = std::move(*KeyStore::open(dir_.file("keys"), "master", testing::kTestKdfIterations));
-    // The CA key up front (generating one would only slow the tests down).
-    KeyEntry e{"sub", testing::shared_ca_key(), KeyUsage::kGeneralPurpose, true, clock_.now()};
-    EXPECT_TRUE(keys_->put(e).ok());
-    tp_.name = "sub";
-    tp_.enrollment_url = "http://127.0.0.1:1";
-    tp_.rsakeypair = "sub";
-    client_ = std::make_unique<TrustpointClient>(*keys_, clock_, dir_.path(), upstream_);
-    client_->on_change([this](const std::string&) {
-      if (server_) server_->superior_answered();
-    });
-    make_server();
-  }
+  SubCaTest() : SuperiorFixture("sub", "host") { make_server(); }
 
   void make_server() {
     server_.reset();
@@ -44,36 +32,8 @@ class SubCaTest : public ::testing::Test {
     cfg.issuer_name = "CN=sub, O=Example";
     cfg.archive_password = "archive-password";
     cfg.grant = GrantMode::kAuto;
-    ServerDeps deps{*keys_,      clock_, testing::resolver_for(dir_.path()),
-                    dir_.path(), {},     testing::kTestKdfIterations};
-    deps.superior_state = [this] { return client_->state("sub"); };
-    deps.superior_enroll = [this](const EnrollOptions& o) {
-      return client_->enroll(tp_, o, "host");
-    };
-    server_ = std::make_unique<CertificateServer>(cfg, std::move(deps));
+    server_ = std::make_unique<CertificateServer>(cfg, deps());
   }
-
-  void authenticate() {
-    auto fetched = client_->fetch_ca(tp_, "sub");
-    ASSERT_TRUE(fetched.has_value());
-    ASSERT_TRUE(client_->accept_ca("sub", *fetched).ok());
-  }
-
-  // One pass of the daemon's timer: the trustpoint polls, then the server's timers run.
-  void tick() {
-    client_->tick([this](const std::string&) -> std::optional<TrustpointConfig> { return tp_; },
-                  "host");
-    server_->tick();
-  }
-
-  store::testing::TempDir dir_;
-  FakeClock clock_{from_unix(kStart)};
-  std::unique_ptr<KeyStore> keys_;
-  std::shared_ptr<FakeUpstream> upstream_ =
-      std::make_shared<FakeUpstream>(*pki::Key::generate_ec(256), from_unix(kStart), "CN=root");
-  std::unique_ptr<TrustpointClient> client_;
-  TrustpointConfig tp_;
-  std::unique_ptr<CertificateServer> server_;
 };
 
 TEST_F(SubCaTest, WithoutAnAuthenticatedSuperiorItWaitsForTheOperator) {
