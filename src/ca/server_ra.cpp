@@ -24,6 +24,8 @@ namespace {
 
 // A client's CertPoll sends a CertPoll upstream at most this often per request.
 constexpr Seconds kClientPollGap{5};
+// How often the timer looks for requests due for an exchange with the issuing CA.
+constexpr Seconds kUpstreamScanGap{10};
 
 }  // namespace
 
@@ -241,6 +243,12 @@ Result<std::vector<IssuedCertificate>> CertificateServer::ra_grant(Runtime& rt,
 void CertificateServer::poll_upstream() {
   auto rt = runtime();
   if (!rt || !rt->forwarder || !deps_.superior_target) return;
+  // The retry period is a minute or more: looking every few seconds is enough, and spares
+  // a database that keeps many answered requests a scan every second.
+  const std::int64_t now = to_unix(deps_.clock.now());
+  const std::int64_t last = rt->last_upstream_scan.load();
+  if (now >= last && now - last < kUpstreamScanGap.count()) return;
+  rt->last_upstream_scan = now;
   auto waiting = rt->store->count_requests({RequestState::kAuthorized});
   if (!waiting.has_value() || *waiting == 0) return;
   auto target = deps_.superior_target();

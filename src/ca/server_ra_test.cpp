@@ -255,10 +255,11 @@ TEST_F(RaTest, AnUnreachableCaIsAskedAgainAndARestartPollsRatherThanResends) {
   auto kinds = upstream_->kinds();
   ASSERT_GE(kinds.size(), 2u);
   EXPECT_EQ(kinds.back(), Kind::kCertPoll);
-  // Not before the retry period.
+  // Not before the retry period (two minutes here).
+  clock_.advance(Seconds(30));
   server_->poll_upstream();
   EXPECT_EQ(upstream_->kinds().size(), kinds.size());
-  clock_.advance(std::chrono::minutes(2));
+  clock_.advance(Seconds(90));
   server_->poll_upstream();
   EXPECT_EQ(upstream_->kinds().back(), Kind::kPkcsReq);  // sent again: the CA did not know it
   EXPECT_EQ(request(id).state, store::RequestState::kAuthorized);

@@ -72,6 +72,8 @@ struct CertificateServer::Runtime {
   TimePoint last_expiry_check GUARDED_BY(request_mu){};
   // When the database was last checkpointed (timer thread only).
   std::atomic<std::int64_t> last_checkpoint{0};
+  // mode ra: when poll_upstream() last looked for requests due upstream (unix seconds).
+  std::atomic<std::int64_t> last_upstream_scan{0};
 };
 
 }  // namespace scepter::ca
