@@ -4,7 +4,9 @@
 
 #include "ca/fake_upstream.h"
 #include "cli/commands/more_commands_testing.h"
+#include "pki/csr.h"
 #include "pki/digest.h"
+#include "pki/name.h"
 
 namespace scepter::cli {
 namespace {
@@ -183,6 +185,51 @@ TEST_F(EnrollCommandsTest, AutoEnrollIsKeptAndEnrolsByItself) {
   run("configure terminal\ncrypto pki trustpoint tp\n no auto-enroll\nend");
   EXPECT_FALSE(dev_.device().trustpoint("tp")->auto_enroll);
   EXPECT_EQ(exec("show running-config").output.find("auto-enroll"), std::string::npos);
+}
+
+// The seed's RA example in the shell: `mode ra` and `no shutdown` enrol the RA; then the
+// RA shows itself as IOS does, forwards what its operator grants, and revokes nothing.
+TEST_F(EnrollCommandsTest, RaModeInTheShell) {
+  run("configure terminal\n"
+      "crypto pki trustpoint myra\n"
+      " enrollment url http://127.0.0.1:1\n"
+      " subject-name cn=myra, ou=ioscs RA, o=company, c=us\n"
+      " exit\n"
+      "crypto pki server myra\n"
+      " mode ra\n"
+      " end");
+  // The issuing CA grants the RA's own request at once.
+  std::string out = run("configure terminal\ncrypto pki server myra\nno shutdown\nyes\nend");
+  EXPECT_NE(out.find(fingerprints()), std::string::npos) << out;
+  EXPECT_NE(out.find("% Certificate Server enabled.\n"), std::string::npos) << out;
+  const std::string show = exec("show crypto pki server myra").output;
+  EXPECT_NE(show.find("  Server configured in RA mode\n"), std::string::npos) << show;
+  EXPECT_NE(show.find("  CA cert fingerprint: " +
+                      pki::ios_fingerprint(upstream_->ca_cert().md5_fingerprint())),
+            std::string::npos)
+      << show;
+  EXPECT_NE(show.find("  RA cert fingerprint: "), std::string::npos) << show;
+  EXPECT_NE(show.find("  Issuer name: hostname=Router,cn=myra,ou=ioscs RA,o=company,c=us\n"),
+            std::string::npos)
+      << show;
+  EXPECT_EQ(show.find("serial number"), std::string::npos) << show;  // the CA's business
+  EXPECT_EQ(exec("crypto pki server myra revoke 2").output,
+            "% A certificate server in RA mode revokes nothing: revoke the certificate on the "
+            "issuing CA.\n");
+
+  // A request pasted on the RA waits for its operator; the grant forwards it, and the
+  // issuing CA's certificate is shown as for a CA.
+  auto name = pki::parse_dn("CN=pasted, O=Example");
+  auto key = pki::Key::generate_ec(256);
+  auto csr = pki::make_csr({.subject = name->get(), .key = *key});
+  out = run("crypto pki server myra request pkcs10 terminal pem\n" + csr->pem() + "\n");
+  EXPECT_NE(out.find("% Enrollment request pending, reqId=1\n"), std::string::npos) << out;
+  out = exec("crypto pki server myra grant 1").output;
+  EXPECT_NE(out.find("% Granted requests are forwarded to the issuing CA.\n"
+                     "% Granted certificate for request 1:\n-----BEGIN CERTIFICATE-----"),
+            std::string::npos)
+      << out;
+  EXPECT_TRUE(pki::Csr::parse(upstream_->last_csr())->public_key().equals_public(*key));
 }
 
 }  // namespace
