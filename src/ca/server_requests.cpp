@@ -65,7 +65,11 @@ Signer CertificateServer::classify_signer(Runtime& rt, std::string_view der,
   // signer as proving nothing; the issuing CA judges renewals.)
   if (rt.forwarder) return Signer::kForeign;
   if (!pki::der_contains_name(der, rt.ca_cert->subject())) return Signer::kSelfSigned;
-  auto parsed = pki::Certificate::from_der(der);
+  // Our own certificates that sign requests again and again (an RA forwards every request
+  // it grants) are parsed once; the database still says, each time, whether they stand.
+  std::optional<pki::Certificate> known = rt.signers.find(der);
+  auto parsed =
+      known ? Result<pki::Certificate>(std::move(*known)) : pki::Certificate::from_der(der);
   if (!parsed.has_value()) return Signer::kForeign;
   if (pki::same_name(parsed->subject(), parsed->issuer())) return Signer::kSelfSigned;
   auto serial = parsed->serial();
@@ -75,6 +79,7 @@ Signer CertificateServer::classify_signer(Runtime& rt, std::string_view der,
   // The byte-identical certificate is in our database: its signature is ours.
   auto rec = rt.store->certificate(serial->sequence);
   if (!rec.has_value() || rec->der != der || serial->sequence == 1) return Signer::kForeign;
+  if (!known) rt.signers.add(der, *parsed);  // only what the database vouches for
   cert = std::move(*parsed);
   if (rec->revoked_at.has_value()) return Signer::kRevoked;
   const TimePoint now = deps_.clock.now();

@@ -7,6 +7,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 
 #include "ca/certificate_server.h"
 #include "ca/crl_publisher.h"
@@ -43,6 +45,28 @@ ScepOutcome scep_success(pki::Certificate cert, RequestId id);
 // kGrant needs the certificate.
 ScepOutcome scep_outcome(const Decision& d, std::optional<pki::Certificate> cert, RequestId id);
 
+// Parsed certificates of this CA that signed requests, by their DER. Bounded: when full it
+// starts over. Thread-safe.
+class SignerCache {
+ public:
+  std::optional<pki::Certificate> find(std::string_view der) const {
+    MutexLock lock(mu_);
+    auto it = map_.find(std::string(der));
+    if (it == map_.end()) return std::nullopt;
+    return it->second;
+  }
+  void add(std::string_view der, const pki::Certificate& cert) {
+    MutexLock lock(mu_);
+    if (map_.size() >= kMaxEntries) map_.clear();
+    map_.emplace(std::string(der), cert);
+  }
+  static constexpr std::size_t kMaxEntries = 256;
+
+ private:
+  mutable Mutex mu_;
+  std::unordered_map<std::string, pki::Certificate> map_ GUARDED_BY(mu_);
+};
+
 struct CertificateServer::Runtime {
   std::unique_ptr<store::Store> store;
   // Set by enable() before the runtime is published; immutable afterwards.
@@ -56,6 +80,8 @@ struct CertificateServer::Runtime {
   std::unique_ptr<Issuer> issuer;
   std::unique_ptr<RaForwarder> forwarder;
   std::unique_ptr<OtpStore> otp;
+
+  SignerCache signers;
 
   // Request state transitions (grant/reject/remove/expire) are serialised here so that
   // a request is never granted twice.
