@@ -193,38 +193,39 @@ bool ControlChannel::write(std::string_view data) {
   return send_all(data);
 }
 
+bool ControlChannel::send_async(std::string message) {
+  if (!pending_.empty()) {
+    const Sent sent = send_pending_now();
+    if (sent == Sent::kFailed) {
+      pending_.clear();
+      fail();
+      return false;
+    }
+    if (sent == Sent::kWouldBlock) {
+      ++dropped_;
+      return true;
+    }
+  }
+  pending_ = std::move(message);
+  if (send_pending_now() == Sent::kFailed) {
+    pending_.clear();
+    fail();
+  }
+  return !closed_;
+}
+
 bool ControlChannel::write_async(std::string_view text) {
   MutexLock lock(mu_);
   if (closed_) return false;
-  auto attempt = [this](std::string message) {
-    if (!pending_.empty()) {
-      const Sent sent = send_pending_now();
-      if (sent == Sent::kFailed) {
-        pending_.clear();
-        fail();
-        return false;
-      }
-      if (sent == Sent::kWouldBlock) {
-        ++dropped_;
-        return true;
-      }
-    }
-    pending_ = std::move(message);
-    if (send_pending_now() == Sent::kFailed) {
-      pending_.clear();
-      fail();
-    }
-    return !closed_;
-  };
   if (dropped_ > 0 && pending_.empty()) {
     const std::uint64_t n = dropped_;
     dropped_ = 0;
-    if (!attempt(encode_async(fmt::format(
+    if (!send_async(encode_async(fmt::format(
             "% {} debug line(s) dropped: this shell did not read them in time.\n", n)))) {
       return false;
     }
   }
-  return attempt(encode_async(text));
+  return send_async(encode_async(text));
 }
 
 void ControlChannel::close() {

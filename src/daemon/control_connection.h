@@ -48,6 +48,9 @@ class ControlChannel {
   // Sends `pending_`, then `data`, waiting up to the write timeout; closes on failure.
   bool send_all(std::string_view data) REQUIRES(mu_);
   void fail() REQUIRES(mu_);
+  // One async message: after what an earlier one left (dropped, and counted, when that
+  // cannot go now), sent as far as the socket takes it now.
+  bool send_async(std::string message) REQUIRES(mu_);
 
   const UniqueFd fd_;
   const int write_timeout_ms_;
