@@ -14,6 +14,15 @@ namespace {
 
 constexpr std::string_view kSuffix = ".key";
 constexpr std::string_view kHeader = "# scepter-key";
+constexpr std::string_view kPemBegin = "-----BEGIN ";
+
+// The second PEM of a usage-keys file (the encryption pair); empty when there is none.
+std::string_view second_pem(std::string_view text) {
+  auto first = text.find(kPemBegin);
+  if (first == std::string_view::npos) return {};
+  auto second = text.find(kPemBegin, first + kPemBegin.size());
+  return second == std::string_view::npos ? std::string_view{} : text.substr(second);
+}
 
 std::string usage_token(KeyUsage u) {
   switch (u) {
@@ -129,6 +138,14 @@ Result<std::unique_ptr<KeyStore>> KeyStore::open(std::string dir, std::string ma
         log::warn("key {}: unreadable attribute line ({}), using defaults", label, s.message());
       }
     }
+    if (std::string_view enc = second_pem(text); !enc.empty()) {
+      auto enc_key = pki::Key::from_pem(enc, ks->passphrase_);
+      if (!enc_key.has_value()) {
+        return fail(permission_denied("cannot decrypt the encryption key of " + label +
+                                      " with the master passphrase: " + enc_key.error().message()));
+      }
+      if (e.usage == KeyUsage::kUsageKeys) e.encryption_key = std::move(*enc_key);
+    }
     if (!is_current_protection(text, kdf_iterations)) {
       // Decrypted anyway: now is the cheapest moment to bring the file up to date.
       auto text_now = ks->encode(e);
@@ -149,6 +166,14 @@ Result<std::unique_ptr<KeyStore>> KeyStore::open(std::string dir, std::string ma
 
 Result<std::string> KeyStore::encode(const KeyEntry& entry) const {
   ASSIGN_OR_RETURN(std::string pem, entry.key.to_encrypted_pkcs8_pem(passphrase_, kdf_iterations_));
+  if (entry.encryption_key.has_value()) {
+    if (entry.usage != KeyUsage::kUsageKeys) {
+      return fail(invalid_argument("only usage keys have a separate encryption pair"));
+    }
+    ASSIGN_OR_RETURN(std::string enc,
+                     entry.encryption_key->to_encrypted_pkcs8_pem(passphrase_, kdf_iterations_));
+    pem += enc;
+  }
   return std::string(kHeader) + " usage=" + usage_token(entry.usage) +
          " exportable=" + (entry.exportable ? "yes" : "no") +
          " created=" + std::to_string(to_unix(entry.created)) + "\n" + pem;

@@ -6,6 +6,8 @@
 // device's master passphrase (PBES2: AES-256-CBC, PBKDF2-HMAC-SHA256 with 600,000
 // iterations, see pki::Key::to_encrypted_pkcs8_pem), in <dir>/<label>.key with mode 0600.
 // A comment line before the PEM keeps the IOS attributes (usage, exportable, creation).
+// Usage keys (IOS `usage-keys`) are two pairs under one label, one to sign and one to
+// encrypt: the file then holds two PEMs, the signature key first.
 // Each key is decrypted once, by open(); put() encrypts once (about 0.3 s): nothing on a
 // request path decrypts or encrypts.
 //
@@ -34,10 +36,16 @@ const char* key_usage_name(KeyUsage usage);  // "General Purpose Key", ...
 
 struct KeyEntry {
   std::string label;
-  pki::Key key;
+  pki::Key key;  // with usage keys, the signature pair
   KeyUsage usage = KeyUsage::kGeneralPurpose;
   bool exportable = false;
   TimePoint created{};
+  // Usage keys: the encryption pair. Set only when usage is kUsageKeys (a usage-keys
+  // label written by an older scepter has only the signature pair).
+  std::optional<pki::Key> encryption_key = std::nullopt;
+
+  // The pair that decrypts what is sent to this label's certificates.
+  const pki::Key& decryption_key() const { return encryption_key ? *encryption_key : key; }
 };
 
 class KeyStore {

@@ -118,6 +118,37 @@ TEST_F(KeyStoreTest, ReopensWithAttributes) {
   EXPECT_FALSE(e1->exportable);
 }
 
+// Usage keys: two pairs under one label, both back after a restart, the signature pair
+// first; the encryption pair is what decrypts.
+TEST_F(KeyStoreTest, UsageKeysKeepBothPairs) {
+  auto enc = pki::Key::generate_rsa(1024);
+  ASSERT_OK(enc);
+  {
+    auto ks = open();
+    ASSERT_TRUE(ks);
+    KeyEntry entry{"uk", shared_ca_key(), KeyUsage::kUsageKeys, false, from_unix(77), *enc};
+    ASSERT_OK(ks->put(entry));
+    // A general-purpose key has one pair: a second one is refused, nothing written.
+    KeyEntry wrong{"gp", shared_ca_key(), KeyUsage::kGeneralPurpose, false, from_unix(77), *enc};
+    EXPECT_EQ(ks->put(wrong).code(), Code::kInvalidArgument);
+    EXPECT_FALSE(ks->get("gp").has_value());
+  }
+  auto ks = open();
+  ASSERT_TRUE(ks);
+  auto uk = ks->get("uk");
+  ASSERT_TRUE(uk.has_value());
+  EXPECT_EQ(uk->usage, KeyUsage::kUsageKeys);
+  EXPECT_TRUE(uk->key.equals_public(shared_ca_key()));
+  ASSERT_TRUE(uk->encryption_key.has_value());
+  EXPECT_TRUE(uk->encryption_key->has_private());
+  EXPECT_TRUE(uk->encryption_key->equals_public(*enc));
+  EXPECT_TRUE(uk->decryption_key().equals_public(*enc));
+  // A usage-keys label with one pair (as older versions wrote it) decrypts with it.
+  auto r1 = ks->get("uk");
+  r1->encryption_key.reset();
+  EXPECT_TRUE(r1->decryption_key().equals_public(shared_ca_key()));
+}
+
 TEST_F(KeyStoreTest, WrongMasterPassphraseIsPermissionDenied) {
   {
     auto ks = open("right");
