@@ -313,6 +313,18 @@ CertificateServer::Prepared CertificateServer::prepare(const ServerConfig& cfg,
     if (cfg.effective_issuer() != issuer && !is_ra_mode(cfg)) p.issuer_name = issuer;
     rt->ca_cert = std::move(*cert);
     rt->ca_key = key->key;
+    if (is_ra_mode(cfg) && key->encryption_key) {
+      // Usage keys: the encryption certificate was stored beside the signature one.
+      auto enc_der = rt->store->meta(kMetaRaEncryptionCert);
+      if (!enc_der.has_value()) return fail_with(enc_der.error());
+      if (!enc_der->has_value()) {
+        return fail_with(not_found("The RA encryption certificate of " + label_ +
+                                   " is not in the database; enrol the RA again."));
+      }
+      auto enc = pki::Certificate::from_der(**enc_der);
+      if (!enc.has_value()) return fail_with(enc.error());
+      if (Status s = use_ra_encryption(*rt, *enc, *key); !s.ok()) return fail_with(s);
+    }
     if ((cfg.mode == ServerMode::kSubCs || is_ra_mode(cfg)) && deps_.superior_state) {
       // The chain to the root, as the trustpoint authenticated it.
       if (auto state = deps_.superior_state(); state && state->ca) {
@@ -470,6 +482,7 @@ ServerInfo CertificateServer::info() const {
   }
   if (rt) {
     out.ca_certificate = rt->ca_cert;
+    out.ra_encryption_certificate = rt->ra_encryption_cert;
     if (rt->issuer) out.last_serial = rt->issuer->last_issued();
     if (rt->crl) out.crl_next_update = rt->crl->next_update();
   } else {

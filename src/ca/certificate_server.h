@@ -102,9 +102,18 @@ struct ScepOutcome {
 struct SigningIdentity {
   pki::Certificate certificate;
   pki::Key key;
-  // mode sub-cs: the superior CAs, the one that issued `certificate` first, up to the
-  // root. Empty for a root.
+  // mode sub-cs and mode ra: the superior CAs, the one that issued `certificate` first,
+  // up to the root. Empty for a root.
   std::vector<pki::Certificate> chain = {};
+  // An RA with usage keys: the certificate (keyEncipherment) clients encrypt to, and its
+  // key; `certificate` then only signs. Absent: `certificate` does both.
+  std::optional<pki::Certificate> encryption_certificate = std::nullopt;
+  std::optional<pki::Key> encryption_key = std::nullopt;
+
+  const pki::Certificate& decryption_certificate() const {
+    return encryption_certificate ? *encryption_certificate : certificate;
+  }
+  const pki::Key& decryption_key() const { return encryption_key ? *encryption_key : key; }
 };
 
 // A snapshot for `show crypto pki server`.
@@ -112,8 +121,10 @@ struct ServerInfo {
   ServerConfig config;
   ServerState state = ServerState::kDisabled;
   std::string reason;  // why not enabled, when state is kCheckFailed / kWaitingForTime
-  // The CA certificate; in RA mode the RA's own certificate.
+  // The CA certificate; in RA mode the RA's own certificate (with usage keys, the
+  // signature one, and `ra_encryption_certificate` the other).
   std::optional<pki::Certificate> ca_certificate;
+  std::optional<pki::Certificate> ra_encryption_certificate = std::nullopt;
   Serial last_serial = 0;
   std::optional<TimePoint> crl_next_update;
   // mode sub-cs and mode ra: the superior's root, as authenticated by the operator, and
@@ -271,6 +282,9 @@ class CertificateServer {
   Status obtain_superior_ca(Runtime& rt, const ServerConfig& cfg, EnableReport& report,
                             const EnableOptions& options, LifeEvent& event);
   Result<KeyEntry> ensure_ca_key(Runtime& rt, EnableReport& report);
+  // mode ra with usage keys: checks the RA's encryption certificate against the
+  // encryption key of `entry` and keeps both in the runtime.
+  Status use_ra_encryption(Runtime& rt, const pki::Certificate& cert, const KeyEntry& entry);
   // Stores the CA certificate (with its key) in the database and the trustpoint, and
   // writes the archive once.
   Status install_ca(Runtime& rt, const ServerConfig& cfg, const pki::Certificate& cert,

@@ -62,6 +62,9 @@ struct TrustpointConfig {
   std::string subject_name;
   std::string rsakeypair;
   int rsakeypair_bits = 0;  // the size a key generated at enrolment gets (0: 2048)
+  // IOS usage keys (`rsakeypair LABEL SIZE ENC-SIZE`): the size of the encryption key,
+  // which is enrolled for a certificate of its own. 0: one general-purpose key.
+  int rsakeypair_encryption_bits = 0;
   std::optional<pki::Hash> hash;
   std::string revocation_check;  // "", "crl", "none", "ocsp"
   // `auto-enroll [PERCENT] [regenerate]`: enrol by itself once authenticated, and renew

@@ -23,6 +23,8 @@ namespace scepter::ca {
 
 // Meta keys in the main database.
 inline constexpr const char* kMetaCaCert = "ca_cert";
+// mode ra with usage keys: the RA's encryption certificate (DER).
+inline constexpr const char* kMetaRaEncryptionCert = "ra_encryption_cert";
 inline constexpr const char* kMetaCrlNumber = "crl_number";
 inline constexpr const char* kMetaOtp = "otp";  // "<sha256 hex> <expiry unix>"
 inline constexpr const char* kMetaArchived = "archived";
@@ -74,6 +76,9 @@ struct CertificateServer::Runtime {
   std::optional<pki::Key> ca_key;
   // mode sub-cs: the superior CAs, issuing first, up to the root.
   std::vector<pki::Certificate> upper_chain;
+  // mode ra with usage keys: the certificate and key clients encrypt to.
+  std::optional<pki::Certificate> ra_encryption_cert;
+  std::optional<pki::Key> ra_encryption_key;
 
   // Set by enable() before the runtime is published. A CA has an issuer and a CRL; an
   // RA (mode ra) has neither, and a forwarder instead.

@@ -68,7 +68,8 @@ Mutex& CertificateServer::transaction_stripe(Runtime& rt, const std::string& tid
 Result<SigningIdentity> CertificateServer::signing_identity() const {
   auto rt = runtime();
   if (!rt) return fail(unavailable("certificate server " + label_ + " is not enabled"));
-  return SigningIdentity{*rt->ca_cert, *rt->ca_key, rt->upper_chain};
+  return SigningIdentity{*rt->ca_cert, *rt->ca_key, rt->upper_chain, rt->ra_encryption_cert,
+                         rt->ra_encryption_key};
 }
 
 Result<pki::Certificate> CertificateServer::certificate_by_serial(

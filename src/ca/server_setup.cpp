@@ -60,11 +60,17 @@ Status CertificateServer::obtain_superior_ca(Runtime& rt, const ServerConfig& cf
   if (!deps_.superior_state || !deps_.superior_enroll) {
     return unavailable("This scepterd has no SCEP client to reach a superior CA.");
   }
-  ASSIGN_OR_RETURN(const KeyEntry entry, ensure_ca_key(rt, report));
   // An RA asks for a certificate of its own under the trustpoint's subject-name (which
   // names the RA role); a subordinate CA for a CA certificate under its issuer name.
   const bool ra = is_ra_mode(cfg);
   const char* what = ra ? "RA certificate" : "CA certificate";
+  // A subordinate CA's key is made here (and archived later). An RA's is made by its
+  // trustpoint when it enrols, so that `rsakeypair LABEL SIZE ENC-SIZE` gives it usage
+  // keys: one certificate to sign, another for clients to encrypt to.
+  if (!ra) {
+    auto key = ensure_ca_key(rt, report);
+    if (!key.has_value()) return key.error();
+  }
   for (int attempt = 0; attempt < 2; ++attempt) {
     std::optional<EnrollmentState> state = deps_.superior_state();
     if (!state || !state->ca) {
@@ -74,24 +80,28 @@ Status CertificateServer::obtain_superior_ca(Runtime& rt, const ServerConfig& cf
           "\"no shutdown\" on the console.",
           label_));
     }
-    if (state->certificate) {
+    const std::optional<KeyEntry> entry = deps_.keys.get(label_);
+    if (entry && state->enrolled(entry->encryption_key.has_value())) {
       const pki::Certificate& cert = *state->certificate;
       auto cert_key = cert.public_key();
       const bool usable =
           ra ? !cert.is_ca() && is_ra_certificate_name(cert.subject()) : cert.is_ca();
-      if (cert_key.has_value() && cert_key->equals_public(entry.key) && usable) {
+      if (cert_key.has_value() && cert_key->equals_public(entry->key) && usable) {
         log::info("%PKI-6-CERTRET: Certificate received from Certificate Authority");
         log::trace(log::Category::kPkiServer,
                    "CRYPTO_CS: enter FSM: input state check failed, input signal cert configured");
         rt.upper_chain = state->ca->ca_chain;
-        return install_ca(rt, cfg, cert, entry, report, options);
+        if (entry->encryption_key) {
+          RETURN_IF_ERROR(use_ra_encryption(rt, *state->encryption_certificate, *entry));
+        }
+        return install_ca(rt, cfg, cert, *entry, report, options);
       }
     }
     if (state->pending) {
       event = LifeEvent::kNeedsSuperior;
       return unavailable(
           fmt::format("Waiting for the superior CA to grant the {} (request fingerprint {}).", what,
-                      pki::ios_fingerprint(state->pending->fingerprint_md5)));
+                      pki::ios_fingerprint(state->pending->fingerprint_md5())));
     }
     if (!options.request_superior || attempt > 0) {
       event = LifeEvent::kNeedsOperator;
@@ -122,6 +132,22 @@ Status CertificateServer::obtain_superior_ca(Runtime& rt, const ServerConfig& cf
   return internal_error("unreachable");
 }
 
+Status CertificateServer::use_ra_encryption(Runtime& rt, const pki::Certificate& cert,
+                                            const KeyEntry& entry) {
+  auto cert_key = cert.public_key();
+  if (!entry.encryption_key || !cert_key.has_value() ||
+      !cert_key->equals_public(*entry.encryption_key)) {
+    return invalid_argument("The RA encryption certificate does not match the encryption key " +
+                            label_ + ".");
+  }
+  if (cert.is_ca() || !is_ra_certificate_name(cert.subject())) {
+    return invalid_argument("The RA encryption certificate is not an RA certificate.");
+  }
+  rt.ra_encryption_cert = cert;
+  rt.ra_encryption_key = *entry.encryption_key;
+  return ok_status();
+}
+
 Status CertificateServer::install_ca(Runtime& rt, const ServerConfig& cfg,
                                      const pki::Certificate& cert, const KeyEntry& entry,
                                      EnableReport& report, const EnableOptions& options) {
@@ -138,6 +164,7 @@ Status CertificateServer::install_ca(Runtime& rt, const ServerConfig& cfg,
     batch.put_certificate(rec);
   }
   batch.put_meta(kMetaCaCert, cert.der());
+  if (rt.ra_encryption_cert) batch.put_meta(kMetaRaEncryptionCert, rt.ra_encryption_cert->der());
   RETURN_IF_ERROR(rt.store->write(batch));
   RETURN_IF_ERROR(fs::write_atomic(trustpoint_cert_path(), cert.der()));
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: serial number 0x1 written.");

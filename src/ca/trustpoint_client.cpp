@@ -2,6 +2,7 @@
 
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -179,13 +180,17 @@ Result<EnrollResult> TrustpointClient::enroll(const TrustpointConfig& tp,
   std::optional<KeyEntry> key = keys_.get(label);
   if (!key) {
     const int bits = tp.rsakeypair_bits > 0 ? tp.rsakeypair_bits : options.key_bits;
-    log::info("% Generating {} bit RSA keys for trustpoint {} (label {})", bits, name, label);
-    ASSIGN_OR_RETURN(pki::Key fresh, pki::Key::generate_rsa(bits));
-    KeyEntry entry{label, std::move(fresh), KeyUsage::kGeneralPurpose, false, clock_.now()};
+    ASSIGN_OR_RETURN(KeyEntry entry, generate_key(label, bits, tp.rsakeypair_encryption_bits));
+    log::info("% Generating {} bit RSA {} for trustpoint {} (label {})", bits,
+              entry.encryption_key ? "usage keys" : "keys", name, label);
     Status put = keys_.put_if_unchanged(entry, std::nullopt);
     if (!put.ok() && put.code() != Code::kAlreadyExists) return fail(put);
     key = keys_.get(label);
     if (!key) return fail(internal_error("the key " + label + " vanished"));
+  }
+  if (options.ca_request && key->encryption_key) {
+    return fail(invalid_argument(fmt::format(
+        "The key {} is usage keys; a CA signs and decrypts with one general-purpose key.", label)));
   }
 
   ASSIGN_OR_RETURN(std::string dn, enrollment_subject(tp, options, hostname));
@@ -201,27 +206,69 @@ Result<EnrollResult> TrustpointClient::enroll(const TrustpointConfig& tp,
   }
   std::vector<const X509_EXTENSION*> exts;
   for (const auto& e : owned) exts.push_back(e.get());
-  ASSIGN_OR_RETURN(pki::Csr csr,
-                   pki::make_csr(pki::CsrSpec{.subject = subject.get(),
-                                              .key = key->key,
-                                              .hash = tp.hash.value_or(pki::Hash::kSha256),
-                                              .challenge_password = options.challenge_password,
-                                              .extensions = exts}));
   EnrollmentState::Pending pending;
+  ASSIGN_OR_RETURN(pending.parts,
+                   make_requests(tp, subject.get(), *key, exts, options.challenge_password));
   pending.key_label = label;
-  return submit(tp, std::move(pending), csr.der());
+  return submit(tp, std::move(pending));
+}
+
+Result<std::vector<EnrollmentState::Pending::Part>> TrustpointClient::make_requests(
+    const TrustpointConfig& tp, const X509_NAME* subject, const KeyEntry& key,
+    const std::vector<const X509_EXTENSION*>& extensions, const std::string& challenge) const {
+  std::vector<EnrollmentState::Pending::Part> parts;
+  // Usage keys: each request asks for its key's usage, so that the CA certifies the
+  // signature key to sign and the encryption key to encrypt.
+  auto one = [&](const pki::Key& k, const char* usage, bool encryption) -> Status {
+    std::vector<const X509_EXTENSION*> exts = extensions;
+    pki::Ptr<X509_EXTENSION> ku;
+    if (usage != nullptr) {
+      ASSIGN_OR_RETURN(ku, make_extension(NID_key_usage, usage));
+      exts.push_back(ku.get());
+    }
+    ASSIGN_OR_RETURN(pki::Csr csr,
+                     pki::make_csr(pki::CsrSpec{.subject = subject,
+                                                .key = k,
+                                                .hash = tp.hash.value_or(pki::Hash::kSha256),
+                                                .challenge_password = challenge,
+                                                .extensions = exts}));
+    EnrollmentState::Pending::Part part;
+    part.csr_der = csr.der();
+    part.encryption = encryption;
+    parts.push_back(std::move(part));
+    return ok_status();
+  };
+  if (!key.encryption_key) {
+    RETURN_IF_ERROR(one(key.key, nullptr, false));
+  } else {
+    RETURN_IF_ERROR(one(key.key, "critical,digitalSignature", false));
+    RETURN_IF_ERROR(one(*key.encryption_key, "critical,keyEncipherment", true));
+  }
+  return parts;
+}
+
+Result<KeyEntry> TrustpointClient::generate_key(const std::string& label, int bits,
+                                                int encryption_bits) const {
+  ASSIGN_OR_RETURN(pki::Key fresh, pki::Key::generate_rsa(bits));
+  KeyEntry entry{label, std::move(fresh), KeyUsage::kGeneralPurpose, false, clock_.now()};
+  if (encryption_bits > 0) {
+    ASSIGN_OR_RETURN(pki::Key enc, pki::Key::generate_rsa(encryption_bits));
+    entry.usage = KeyUsage::kUsageKeys;
+    entry.encryption_key = std::move(enc);
+  }
+  return entry;
 }
 
 Result<EnrollResult> TrustpointClient::submit(const TrustpointConfig& tp,
-                                              EnrollmentState::Pending pending,
-                                              const std::string& csr_der) {
+                                              EnrollmentState::Pending pending) {
   const std::string& name = tp.name;
-  ASSIGN_OR_RETURN(std::string nonce, pki::random_bytes(16));
-  pending.csr_der = csr_der;
-  // A fresh transactionID for every request: re-enrolling with the same key after a
-  // rejection must not be taken for a resend of the refused request.
-  pending.transaction_id = pki::hex_upper(nonce);
-  pending.fingerprint_md5 = pki::md5_hex(csr_der);
+  for (EnrollmentState::Pending::Part& part : pending.parts) {
+    ASSIGN_OR_RETURN(std::string nonce, pki::random_bytes(16));
+    // A fresh transactionID for every request: re-enrolling with the same key after a
+    // rejection must not be taken for a resend of the refused request.
+    part.transaction_id = pki::hex_upper(nonce);
+    part.fingerprint_md5 = pki::md5_hex(part.csr_der);
+  }
   pending.next_attempt = clock_.now();
   {
     MutexLock lock(mu_);
@@ -234,11 +281,21 @@ Result<EnrollResult> TrustpointClient::submit(const TrustpointConfig& tp,
     s.last_error.clear();
     RETURN_IF_ERROR(save(name, s));
   }
-  log::trace(log::Category::kPkiTransactions, "CRYPTO_PKI: Certificate Request Fingerprint MD5: {}",
-             pki::ios_fingerprint(pending.fingerprint_md5));
   EnrollResult result = exchange(tp, name);
-  result.fingerprint_md5 = pending.fingerprint_md5;
-  result.fingerprint_sha1 = pki::hex_upper(pki::digest(pki::Hash::kSha1, csr_der));
+  for (const EnrollmentState::Pending::Part& part : pending.parts) {
+    log::trace(log::Category::kPkiTransactions,
+               "CRYPTO_PKI: {}Certificate Request Fingerprint MD5: {}",
+               pending.parts.size() == 1 ? "" : (part.encryption ? "Encryption " : "Signing "),
+               pki::ios_fingerprint(part.fingerprint_md5));
+    const std::string sha1 = pki::hex_upper(pki::digest(pki::Hash::kSha1, part.csr_der));
+    if (part.encryption) {
+      result.encryption_fingerprint_md5 = part.fingerprint_md5;
+      result.encryption_fingerprint_sha1 = sha1;
+    } else {
+      result.fingerprint_md5 = part.fingerprint_md5;
+      result.fingerprint_sha1 = sha1;
+    }
+  }
   return result;
 }
 
@@ -258,23 +315,50 @@ Status TrustpointClient::start_renewal(const TrustpointConfig& tp, const std::st
     key = keys_.get(new_label);
     if (!key) {
       const int bits = tp.rsakeypair_bits > 0 ? tp.rsakeypair_bits : 2048;
-      ASSIGN_OR_RETURN(pki::Key fresh, pki::Key::generate_rsa(bits));
-      KeyEntry entry{new_label, std::move(fresh), KeyUsage::kGeneralPurpose, false, clock_.now()};
+      const int enc_bits = current->encryption_key ? (tp.rsakeypair_encryption_bits > 0
+                                                          ? tp.rsakeypair_encryption_bits
+                                                          : current->encryption_key->bits())
+                                                   : 0;
+      ASSIGN_OR_RETURN(KeyEntry entry, generate_key(new_label, bits, enc_bits));
       RETURN_IF_ERROR(keys_.put(entry));
       key = entry;
     }
   }
-  ASSIGN_OR_RETURN(pki::Csr csr,
-                   pki::make_csr(pki::CsrSpec{.subject = state->certificate->subject(),
-                                              .key = key->key,
-                                              .hash = tp.hash.value_or(pki::Hash::kSha256)}));
   log::info("%PKI-6-CERTRENEWAUTO: Renewing the router certificate for trustpoint {}", name);
   EnrollmentState::Pending pending;
+  ASSIGN_OR_RETURN(pending.parts,
+                   make_requests(tp, state->certificate->subject(), *key, {}, std::string()));
   pending.key_label = new_label;
   pending.signer_key_label = label;
   pending.renewal = true;
-  auto sent = submit(tp, std::move(pending), csr.der());
+  auto sent = submit(tp, std::move(pending));
   return sent.has_value() ? ok_status() : sent.error();
+}
+
+Result<UpstreamReply> TrustpointClient::send_part(const TrustpointConfig& tp,
+                                                  const std::string& name,
+                                                  const EnrollmentState& snapshot,
+                                                  const EnrollmentState::Pending::Part& part,
+                                                  const pki::Key& signer) {
+  const EnrollmentState::Pending& p = *snapshot.pending;
+  UpstreamRequest req;
+  req.url = tp.enrollment_url;
+  // A renewal is a RenewalReq where the CA offers it, else a PKCSReq signed by the current
+  // certificate, as IOS sends it.
+  req.kind = part.delivered                       ? UpstreamRequest::Kind::kCertPoll
+             : p.renewal && snapshot.caps.renewal ? UpstreamRequest::Kind::kRenewalReq
+                                                  : UpstreamRequest::Kind::kPkcsReq;
+  req.csr_der = part.csr_der;
+  req.transaction_id = part.transaction_id;
+  req.upstream = *snapshot.ca;
+  req.caps = snapshot.caps;
+  req.signer_key = signer;
+  if (p.renewal && snapshot.certificate) req.signer_cert = *snapshot.certificate;
+  log::trace(log::Category::kPkiTransactions, "CRYPTO_PKI: sending {} for trustpoint {} to {}",
+             part.delivered ? "CertPoll" : (p.renewal ? "renewal" : "PKCSReq"), name,
+             tp.enrollment_url);
+  if (!upstream_) return fail(permission_denied("no SCEP client"));
+  return upstream_->send(req);
 }
 
 EnrollResult TrustpointClient::exchange(const TrustpointConfig& tp, const std::string& name) {
@@ -287,54 +371,134 @@ EnrollResult TrustpointClient::exchange(const TrustpointConfig& tp, const std::s
   }
   const EnrollmentState::Pending& p = *snapshot.pending;
   EnrollResult result;
-  UpstreamRequest req;
-  req.url = tp.enrollment_url;
-  // A renewal is a RenewalReq where the CA offers it, else a PKCSReq signed by the current
-  // certificate, as IOS sends it.
-  req.kind = p.delivered                          ? UpstreamRequest::Kind::kCertPoll
-             : p.renewal && snapshot.caps.renewal ? UpstreamRequest::Kind::kRenewalReq
-                                                  : UpstreamRequest::Kind::kPkcsReq;
-  req.csr_der = p.csr_der;
-  req.transaction_id = p.transaction_id;
-  req.upstream = *snapshot.ca;
-  req.caps = snapshot.caps;
   // The key the request certifies, and the one that signs it (the current certificate's,
   // for a renewal).
   std::optional<KeyEntry> key = keys_.get(p.key_label);
   std::optional<KeyEntry> signer =
       p.renewal && !p.signer_key_label.empty() ? keys_.get(p.signer_key_label) : key;
-  Result<UpstreamReply> reply = fail(permission_denied(fmt::format(
-      "the key {} of the request is gone; enrol again", key ? p.signer_key_label : p.key_label)));
-  if (key && signer) {
-    req.signer_key = signer->key;
-    if (p.renewal && snapshot.certificate) req.signer_cert = *snapshot.certificate;
-    log::trace(log::Category::kPkiTransactions, "CRYPTO_PKI: sending {} for trustpoint {} to {}",
-               p.delivered ? "CertPoll" : (p.renewal ? "renewal" : "PKCSReq"), name,
-               tp.enrollment_url);
-    reply = upstream_ ? upstream_->send(req)
-                      : Result<UpstreamReply>(fail(permission_denied("no SCEP client")));
+  // Each part's key: the request's own, or with usage keys the encryption pair for the
+  // encryption request.
+  auto part_key = [&key](const EnrollmentState::Pending::Part& part) -> const pki::Key* {
+    if (!key) return nullptr;
+    if (!part.encryption) return &key->key;
+    return key->encryption_key ? &*key->encryption_key : nullptr;
+  };
+  std::vector<Result<UpstreamReply>> replies;
+  for (const EnrollmentState::Pending::Part& part : p.parts) {
+    const pki::Key* own = part_key(part);
+    if (own == nullptr || !signer) {
+      replies.push_back(
+          fail(permission_denied(fmt::format("the key {} of the request is gone; enrol again",
+                                             key ? p.signer_key_label : p.key_label))));
+      continue;
+    }
+    // A first request is signed by its own key (proof of possession); a renewal by the
+    // current certificate.
+    replies.push_back(send_part(tp, name, snapshot, part, p.renewal ? signer->key : *own));
   }
 
   bool changed = false;
-  std::optional<KeyEntry> promote;  // a regenerated key whose certificate arrived
+  std::optional<KeyEntry> promote;  // a regenerated key whose certificates arrived
   {
     MutexLock lock(mu_);
     auto it = states_.find(name);
     // Cancelled, forgotten or replaced meanwhile: the answer is for nobody.
-    if (it == states_.end() || !it->second.pending ||
-        it->second.pending->transaction_id != p.transaction_id) {
+    auto same_request = [&p](const EnrollmentState& s) {
+      if (!s.pending || s.pending->key_label != p.key_label) return false;
+      for (const auto& mine : p.parts) {
+        for (const auto& theirs : s.pending->parts) {
+          if (mine.transaction_id == theirs.transaction_id) return true;
+        }
+      }
+      return false;
+    };
+    if (it == states_.end() || !same_request(it->second)) {
       result.status = Status_::kFailure;
       result.error = "the request was cancelled";
       return result;
     }
     EnrollmentState& s = it->second;
+    std::string waiting_why;  // an attempt that failed, for the operator
+    bool waiting = false;
+    for (std::size_t i = 0; i < p.parts.size() && s.pending; ++i) {
+      const EnrollmentState::Pending::Part& sent = p.parts[i];
+      auto cur =
+          std::find_if(s.pending->parts.begin(), s.pending->parts.end(),
+                       [&sent](const auto& q) { return q.transaction_id == sent.transaction_id; });
+      if (cur == s.pending->parts.end()) continue;
+      const Result<UpstreamReply>& reply = replies[i];
+      if (!reply.has_value()) {
+        waiting = true;
+        waiting_why = reply.error().message();
+        log::warn("%PKI-3-POLLCACERT: trustpoint {}: {}", name, waiting_why);
+      } else if (reply->status == Status_::kPending) {
+        if (!cur->delivered && !p.delivered()) s.last_error.clear();
+        cur->delivered = true;
+        waiting = true;
+        log::trace(log::Category::kPkiTransactions,
+                   "CRYPTO_PKI: status = 102: certificate request pending");
+      } else if (reply->status == Status_::kFailure) {
+        std::string why = "the CA rejected the request";
+        if (reply->fail_info) why += fmt::format(": {}", fail_info_name(*reply->fail_info));
+        if (!reply->fail_text.empty()) why += " (" + reply->fail_text + ")";
+        s.pending.reset();
+        s.last_error = why;
+        changed = true;
+        result.status = Status_::kFailure;
+        result.error = why;
+        log::warn(
+            "%PKI-6-CERTREJECT: Certificate enrollment request for trustpoint {} was "
+            "rejected by the Certificate Authority: {}",
+            name, why);
+      } else {
+        // SUCCESS: ours is the certificate for the part's key, issued by the CA we
+        // authenticated.
+        const pki::Key* own = part_key(sent);
+        std::optional<pki::Certificate> mine;
+        for (const pki::Certificate& c : reply->certificates) {
+          auto pub = c.public_key();
+          if (pub.has_value() && own != nullptr && pub->equals_public(*own)) mine = c;
+        }
+        if (!mine || !mine->signed_by(s.ca->issuing_ca())) {
+          waiting = true;
+          waiting_why = mine ? "the certificate received is not signed by the authenticated CA"
+                             : "the reply holds no certificate for our key";
+          log::warn("%PKI-3-CERTRETFAIL: trustpoint {}: {}", name, waiting_why);
+          continue;
+        }
+        if (sent.encryption) {
+          s.encryption_certificate = mine;
+        } else {
+          s.certificate = mine;
+          // A general-purpose certificate replaces usage keys' pair of them.
+          if (!key || !key->encryption_key) s.encryption_certificate.reset();
+          s.revoked_at.reset();
+          s.crl_checked = TimePoint{};
+          result.certificate = mine;
+        }
+        s.pending->parts.erase(cur);
+        changed = true;
+        log::info(
+            "%PKI-6-CERTRET: {}Certificate received from Certificate Authority for "
+            "trustpoint {}",
+            p.parts.size() == 1 ? "" : (sent.encryption ? "Encryption " : "Signing "), name);
+      }
+    }
     const int period = tp.retry_period_minutes > 0 ? tp.retry_period_minutes : kDefaultRetryMinutes;
-    auto wait_more = [&](std::string why) {
+    if (s.pending && s.pending->parts.empty()) {
+      if (p.renewal && p.key_label != p.signer_key_label) promote = key;
+      s.pending.reset();
+      s.last_error.clear();
+      result.status = Status_::kSuccess;
+      if (!result.certificate) result.certificate = s.certificate;
+    } else if (s.pending && waiting) {
       // A CertPoll, or an attempt that failed, is one of the `retry count`; the PENDING
       // answer to the request itself is not.
-      if (p.delivered || !why.empty()) ++s.pending->polls;
+      if (p.delivered() || !waiting_why.empty()) ++s.pending->polls;
       s.pending->next_attempt = clock_.now() + std::chrono::minutes(period);
-      if (!why.empty()) s.last_error = std::move(why);
+      if (!waiting_why.empty()) s.last_error = waiting_why;
+      result.status = Status_::kPending;
+      result.error = waiting_why;
       if (tp.retry_count > 0 && s.pending->polls >= tp.retry_count) {
         s.last_error = fmt::format(
             "no certificate after {} attempts{}; enrol again (crypto pki enroll {})",
@@ -343,62 +507,6 @@ EnrollResult TrustpointClient::exchange(const TrustpointConfig& tp, const std::s
         changed = true;
         result.status = Status_::kFailure;
         result.error = s.last_error;
-      }
-    };
-    if (!reply.has_value()) {
-      const Status& err = reply.error();
-      result.status = Status_::kPending;
-      result.error = err.message();
-      wait_more(err.message());
-      log::warn("%PKI-3-POLLCACERT: trustpoint {}: {}", name, err.message());
-    } else if (reply->status == Status_::kPending) {
-      const bool first = !s.pending->delivered;
-      s.pending->delivered = true;
-      if (first) s.last_error.clear();
-      result.status = Status_::kPending;
-      wait_more({});
-      log::trace(log::Category::kPkiTransactions,
-                 "CRYPTO_PKI: status = 102: certificate request pending");
-    } else if (reply->status == Status_::kFailure) {
-      std::string why = "the CA rejected the request";
-      if (reply->fail_info) why += fmt::format(": {}", fail_info_name(*reply->fail_info));
-      if (!reply->fail_text.empty()) why += " (" + reply->fail_text + ")";
-      s.pending.reset();
-      s.last_error = why;
-      changed = true;
-      result.status = Status_::kFailure;
-      result.error = why;
-      log::warn(
-          "%PKI-6-CERTREJECT: Certificate enrollment request for trustpoint {} was "
-          "rejected by the Certificate Authority: {}",
-          name, why);
-    } else {
-      // SUCCESS: ours is the certificate for our key, issued by the CA we authenticated.
-      std::optional<pki::Certificate> mine;
-      for (const pki::Certificate& c : reply->certificates) {
-        auto pub = c.public_key();
-        if (pub.has_value() && key && pub->equals_public(key->key)) mine = c;
-      }
-      if (!mine || !mine->signed_by(s.ca->issuing_ca())) {
-        result.status = Status_::kPending;
-        result.error = mine ? "the certificate received is not signed by the authenticated CA"
-                            : "the reply holds no certificate for our key";
-        wait_more(result.error);
-        log::warn("%PKI-3-CERTRETFAIL: trustpoint {}: {}", name, result.error);
-      } else {
-        s.certificate = mine;
-        s.revoked_at.reset();
-        s.crl_checked = TimePoint{};
-        if (p.renewal && p.key_label != p.signer_key_label) promote = key;
-        s.pending.reset();
-        s.last_error.clear();
-        changed = true;
-        result.status = Status_::kSuccess;
-        result.certificate = mine;
-        log::info(
-            "%PKI-6-CERTRET: Certificate received from Certificate Authority for "
-            "trustpoint {}",
-            name);
       }
     }
     Status saved = save(name, s);

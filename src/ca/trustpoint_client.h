@@ -40,20 +40,42 @@ struct TrustpointConfig;
 struct EnrollmentState {
   std::optional<UpstreamCertificates> ca;  // set by authenticate
   UpstreamCaps caps;
-  std::optional<pki::Certificate> certificate;  // ours, once the CA granted it
-  // A request the CA has not decided yet.
+  // Ours, once the CA granted it: the general-purpose certificate, or with usage keys
+  // (`rsakeypair LABEL SIZE ENC-SIZE`) the signature one.
+  std::optional<pki::Certificate> certificate;
+  // Usage keys: the certificate of the encryption key.
+  std::optional<pki::Certificate> encryption_certificate;
+  // A request the CA has not decided yet: one PKCS#10, or with usage keys two (one per
+  // key, each under its own transactionID), sent and polled together, as IOS does.
   struct Pending {
-    std::string csr_der;
+    struct Part {
+      std::string csr_der;
+      std::string transaction_id;
+      std::string fingerprint_md5;  // of the PKCS#10, as IOS prints it
+      bool delivered = false;       // the CA answered PENDING at least once
+      bool encryption = false;      // usage keys: the encryption key's request
+    };
+    std::vector<Part> parts;       // the signature (or only) request first
     std::string key_label;         // the key the request certifies
     std::string signer_key_label;  // a renewal: the current certificate's key (signs)
-    std::string transaction_id;
-    std::string fingerprint_md5;  // of the PKCS#10, as IOS prints it
-    bool delivered = false;       // the CA answered PENDING at least once
-    bool renewal = false;         // signed by the current certificate
-    int polls = 0;                // CertPolls (or resends) after the first answer
+    bool renewal = false;          // signed by the current certificate
+    int polls = 0;                 // CertPolls (or resends) after the first answer
     TimePoint next_attempt{};
+
+    bool delivered() const {
+      for (const Part& p : parts) {
+        if (p.delivered) return true;
+      }
+      return false;
+    }
+    const std::string& fingerprint_md5() const { return parts.front().fingerprint_md5; }
   };
   std::optional<Pending> pending;
+  // True when what the trustpoint enrolled is complete: a certificate, and with usage
+  // keys the encryption certificate too.
+  bool enrolled(bool usage_keys) const {
+    return certificate.has_value() && (!usage_keys || encryption_certificate.has_value());
+  }
   // The latest thing that went wrong, for the operator ("cannot reach ...", "the CA
   // rejected the request: badRequest ..."). Cleared when a certificate arrives.
   std::string last_error;
@@ -83,8 +105,11 @@ struct EnrollOptions {
 // The outcome of one exchange with the CA.
 struct EnrollResult {
   UpstreamReply::Status status = UpstreamReply::Status::kPending;
-  std::string fingerprint_md5;  // of the request
+  std::string fingerprint_md5;  // of the request (with usage keys, the signature one)
   std::string fingerprint_sha1;
+  // Usage keys: the encryption key's request.
+  std::string encryption_fingerprint_md5 = {};
+  std::string encryption_fingerprint_sha1 = {};
   std::optional<pki::Certificate> certificate;  // kSuccess
   std::string error;                            // kFailure: why (the CA's words)
 };
@@ -142,13 +167,26 @@ class TrustpointClient {
   // `revocation-check crl`: fetches the CA's CRL and looks for the trustpoint's
   // certificate in it, outside the lock.
   void check_revocation(const TrustpointConfig& tp, const std::string& name);
-  // One exchange for `pending`, outside the lock; updates the stored state.
+  // One exchange for each part of `pending` still waiting, outside the lock; updates the
+  // stored state.
   EnrollResult exchange(const TrustpointConfig& tp, const std::string& name);
+  // One part's exchange; `key` certifies, `signer` signs (the current certificate's key
+  // for a renewal).
+  Result<UpstreamReply> send_part(const TrustpointConfig& tp, const std::string& name,
+                                  const EnrollmentState& snapshot,
+                                  const EnrollmentState::Pending::Part& part,
+                                  const pki::Key& signer);
+  // The PKCS#10s of a request for `key`: one, or with usage keys one per key, each
+  // asking for its key usage.
+  Result<std::vector<EnrollmentState::Pending::Part>> make_requests(
+      const TrustpointConfig& tp, const X509_NAME* subject, const KeyEntry& key,
+      const std::vector<const X509_EXTENSION*>& extensions, const std::string& challenge) const;
+  // A new key for `label`: usage keys when `encryption_bits` > 0.
+  Result<KeyEntry> generate_key(const std::string& label, int bits, int encryption_bits) const;
   // `auto-enroll`: a renewal of the current certificate (same subject, signed by it).
   Status start_renewal(const TrustpointConfig& tp, const std::string& hostname);
   // Records a new request in flight and makes the first exchange.
-  Result<EnrollResult> submit(const TrustpointConfig& tp, EnrollmentState::Pending pending,
-                              const std::string& csr_der);
+  Result<EnrollResult> submit(const TrustpointConfig& tp, EnrollmentState::Pending pending);
   bool claim(const std::string& name);
   void release(const std::string& name);
 

@@ -126,7 +126,7 @@ TEST_F(TrustpointClientTest, PendingIsPolledAtTheRetryPeriodAndSurvivesARestart)
   reopen();
   auto st = client_->state("tp");
   ASSERT_TRUE(st && st->pending);
-  EXPECT_TRUE(st->pending->delivered);
+  EXPECT_TRUE(st->pending->delivered());
   EXPECT_EQ(st->pending->polls, 1);
   clock_.advance(std::chrono::minutes(2));
   tick();  // the fallback grants
@@ -151,7 +151,7 @@ TEST_F(TrustpointClientTest, AnUnreachableCaIsRetriedWithTheSameRequest) {
   EXPECT_NE(r->error.find("Connection refused"), std::string::npos);
   auto st = client_->state("tp");
   ASSERT_TRUE(st && st->pending);
-  EXPECT_FALSE(st->pending->delivered);
+  EXPECT_FALSE(st->pending->delivered());
   EXPECT_NE(st->last_error.find("Connection refused"), std::string::npos);
   clock_.advance(std::chrono::minutes(1));
   tick();

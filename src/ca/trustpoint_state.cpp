@@ -57,17 +57,20 @@ std::string encode_state(const EnrollmentState& s) {
     j["caps"] = caps_to_json(s.caps);
   }
   if (s.certificate) j["certificate"] = pem_of(*s.certificate);
+  if (s.encryption_certificate) j["encryption_certificate"] = pem_of(*s.encryption_certificate);
   if (s.pending) {
     const auto& p = *s.pending;
-    j["pending"] = json{{"csr", pki::pem_encode("CERTIFICATE REQUEST", p.csr_der)},
-                        {"key", p.key_label},
-                        {"signer_key", p.signer_key_label},
-                        {"transaction_id", p.transaction_id},
-                        {"fingerprint", p.fingerprint_md5},
-                        {"delivered", p.delivered},
-                        {"renewal", p.renewal},
-                        {"polls", p.polls},
-                        {"next_attempt", to_unix(p.next_attempt)}};
+    json parts = json::array();
+    for (const auto& part : p.parts) {
+      parts.push_back(json{{"csr", pki::pem_encode("CERTIFICATE REQUEST", part.csr_der)},
+                           {"transaction_id", part.transaction_id},
+                           {"fingerprint", part.fingerprint_md5},
+                           {"delivered", part.delivered},
+                           {"encryption", part.encryption}});
+    }
+    j["pending"] = json{
+        {"parts", parts},       {"key", p.key_label}, {"signer_key", p.signer_key_label},
+        {"renewal", p.renewal}, {"polls", p.polls},   {"next_attempt", to_unix(p.next_attempt)}};
   }
   if (!s.last_error.empty()) j["last_error"] = s.last_error;
   if (s.revoked_at) j["revoked_at"] = to_unix(*s.revoked_at);
@@ -102,22 +105,46 @@ Result<EnrollmentState> decode_state(const std::string& text) {
     ASSIGN_OR_RETURN(auto cert, cert_from(j["certificate"]));
     s.certificate = std::move(cert);
   }
+  if (j.contains("encryption_certificate")) {
+    ASSIGN_OR_RETURN(auto cert, cert_from(j["encryption_certificate"]));
+    s.encryption_certificate = std::move(cert);
+  }
   if (j.contains("pending")) {
     const json& p = j["pending"];
     if (!p.is_object()) return fail(invalid_argument("pending is not an object"));
     EnrollmentState::Pending pending;
-    ASSIGN_OR_RETURN(pending.csr_der,
-                     pki::pem_decode(p.value("csr", std::string()), "CERTIFICATE REQUEST"));
+    auto read_part = [](const json& q) -> Result<EnrollmentState::Pending::Part> {
+      if (!q.is_object()) return fail(invalid_argument("a pending request is not an object"));
+      EnrollmentState::Pending::Part part;
+      ASSIGN_OR_RETURN(part.csr_der,
+                       pki::pem_decode(q.value("csr", std::string()), "CERTIFICATE REQUEST"));
+      part.transaction_id = q.value("transaction_id", std::string());
+      part.fingerprint_md5 = q.value("fingerprint", std::string());
+      part.delivered = q.value("delivered", false);
+      part.encryption = q.value("encryption", false);
+      if (part.transaction_id.empty()) {
+        return fail(invalid_argument("a pending request has no transactionID"));
+      }
+      return part;
+    };
+    if (p.contains("parts")) {
+      if (!p["parts"].is_array()) return fail(invalid_argument("pending parts is not a list"));
+      for (const json& q : p["parts"]) {
+        ASSIGN_OR_RETURN(auto part, read_part(q));
+        pending.parts.push_back(std::move(part));
+      }
+    } else {
+      // Written before usage keys: the one request's fields beside the others.
+      ASSIGN_OR_RETURN(auto part, read_part(p));
+      pending.parts.push_back(std::move(part));
+    }
     pending.key_label = p.value("key", std::string());
     pending.signer_key_label = p.value("signer_key", std::string());
-    pending.transaction_id = p.value("transaction_id", std::string());
-    pending.fingerprint_md5 = p.value("fingerprint", std::string());
-    pending.delivered = p.value("delivered", false);
     pending.renewal = p.value("renewal", false);
     pending.polls = p.value("polls", 0);
     pending.next_attempt = from_unix(p.value("next_attempt", std::int64_t{0}));
-    if (pending.key_label.empty() || pending.transaction_id.empty()) {
-      return fail(invalid_argument("pending has no key or transactionID"));
+    if (pending.key_label.empty() || pending.parts.empty() || pending.parts.size() > 2) {
+      return fail(invalid_argument("pending has no key or no request"));
     }
     s.pending = std::move(pending);
   }

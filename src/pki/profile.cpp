@@ -122,15 +122,21 @@ void review_key_usage(X509_EXTENSION* ext, Decision& d) {
     return;
   }
   std::vector<std::string> refused;
+  std::vector<int> granted;  // asked for and allowed, in bit order
   for (int bit = 0; bit < static_cast<int>(kKeyUsageNames.size()); ++bit) {
-    if (ASN1_BIT_STRING_get_bit(ku.get(), bit) == 1 &&
-        std::find(d.key_usage.begin(), d.key_usage.end(), bit) == d.key_usage.end()) {
+    if (ASN1_BIT_STRING_get_bit(ku.get(), bit) != 1) continue;
+    if (std::find(d.key_usage.begin(), d.key_usage.end(), bit) == d.key_usage.end()) {
       refused.emplace_back(kKeyUsageNames[static_cast<std::size_t>(bit)]);
+    } else {
+      granted.push_back(bit);
     }
   }
   if (!refused.empty()) {
     d.report.dropped.push_back("keyUsage " + join(refused) + " (replaced by the profile)");
   }
+  // An end entity may ask for less than the profile allows (IOS usage keys: one key to
+  // sign, one to encrypt); a CA always gets the CA usages.
+  if (!d.ca && !granted.empty()) d.key_usage = std::move(granted);
 }
 
 void review_ekus(X509_EXTENSION* ext, Decision& d) {

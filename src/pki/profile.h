@@ -81,7 +81,8 @@ struct ProfileReport {
 // The profile's rules, applied to `csr`:
 //  - basicConstraints, critical: CA:FALSE; with profile.ca, CA:TRUE with its pathLen.
 //  - keyUsage, critical: RSA digitalSignature+keyEncipherment; EC digitalSignature+
-//    keyAgreement; a CA digitalSignature+keyCertSign+cRLSign.
+//    keyAgreement; a CA digitalSignature+keyCertSign+cRLSign. An end entity that asks
+//    for some of its usages (a usage-keys signature or encryption key) gets those only.
 //  - extendedKeyUsage, non-critical, end-entity only: the request's EKUs that are in the
 //    allow-list (see Eku), plus profile.extra_ekus, in Eku order; absent when empty.
 //  - subjectAltName: the request's DNS, IP (4 or 16 bytes), rfc822Name and URI entries,

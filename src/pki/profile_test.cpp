@@ -61,7 +61,8 @@ TEST(Profile, EndEntityReport) {
   const Csr csr = request(test::rsa_key_1024(), everything());
   const ProfileReport r = evaluate_profile(csr, Profile{});
   EXPECT_EQ(r.basic_constraints, "CA:FALSE");
-  EXPECT_EQ(r.key_usage, "digitalSignature, keyEncipherment");
+  // Of what it asks, only digitalSignature is an end entity's: that is what it gets.
+  EXPECT_EQ(r.key_usage, "digitalSignature");
   EXPECT_EQ(r.ekus, (Strings{"serverAuth", "clientAuth"}));
   EXPECT_EQ(r.sans, (Strings{"DNS:r1.example.com", "IP:192.0.2.1", "IP:2001:db8::1",
                              "email:ops@example.com", "URI:https://example.com/r1"}));
@@ -95,6 +96,36 @@ TEST(Profile, EcKeyAndOperatorEkus) {
   r = evaluate_profile(request(test::ec_key_256(), modest), Profile{});
   EXPECT_TRUE(r.dropped.empty()) << r.dropped.front();
   EXPECT_EQ(r.ekus, (Strings{"clientAuth"}));
+  EXPECT_EQ(r.key_usage, "digitalSignature");
+}
+
+// IOS usage keys: the signature key's request asks for digitalSignature, the encryption
+// key's for keyEncipherment, and each certificate carries what its request asked for —
+// never more than the profile allows, and a CA keeps the CA usages.
+TEST(Profile, UsageKeysNarrowTheKeyUsage) {
+  std::vector<Ptr<X509_EXTENSION>> sign, encrypt, both, alien;
+  sign.push_back(conf_ext(NID_key_usage, "critical,digitalSignature"));
+  encrypt.push_back(conf_ext(NID_key_usage, "critical,keyEncipherment"));
+  both.push_back(conf_ext(NID_key_usage, "critical,keyEncipherment,digitalSignature"));
+  alien.push_back(conf_ext(NID_key_usage, "critical,keyCertSign"));
+  const Key& key = test::rsa_key_1024();
+  EXPECT_EQ(evaluate_profile(request(key, sign), Profile{}).key_usage, "digitalSignature");
+  EXPECT_EQ(evaluate_profile(request(key, encrypt), Profile{}).key_usage, "keyEncipherment");
+  EXPECT_EQ(evaluate_profile(request(key, both), Profile{}).key_usage,
+            "digitalSignature, keyEncipherment");
+  // Nothing of an end entity's asked for: the profile's usages.
+  ProfileReport r = evaluate_profile(request(key, alien), Profile{});
+  EXPECT_EQ(r.key_usage, "digitalSignature, keyEncipherment");
+  EXPECT_EQ(r.dropped, (Strings{"keyUsage keyCertSign (replaced by the profile)"}));
+  r = evaluate_profile(request(key, encrypt), Profile{.ca = CaProfile{}});
+  EXPECT_EQ(r.key_usage, "digitalSignature, keyCertSign, cRLSign");
+  // The certificate says what the report says.
+  auto exts = profile_extensions(request(key, encrypt), Profile{});
+  ASSERT_TRUE(exts.has_value());
+  Ptr<ASN1_BIT_STRING> ku(static_cast<ASN1_BIT_STRING*>(X509V3_EXT_d2i((*exts)[1].get())));
+  ASSERT_TRUE(ku);
+  EXPECT_EQ(ASN1_BIT_STRING_get_bit(ku.get(), 0), 0);  // digitalSignature
+  EXPECT_EQ(ASN1_BIT_STRING_get_bit(ku.get(), 2), 1);  // keyEncipherment
 }
 
 TEST(Profile, CaReport) {

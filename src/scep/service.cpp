@@ -159,7 +159,10 @@ ScepHttpResponse ScepService::handle(const ScepHttpRequest& request) const {
     if (!id.has_value()) return unavailable_reply(options_.retry_after, id.error().message());
     if (id->chain.empty()) return {200, "application/x-x509-ca-cert", id->certificate.der(), {}};
     // A subordinate CA: the chain, issuing CA first, up to the root (RFC 8894 4.2.1.2).
+    // An RA: its certificate first (with usage keys, the signature one, then the
+    // encryption one: clients tell them apart by keyUsage), then the issuing CA's chain.
     std::vector<X509*> chain{id->certificate.x509()};
+    if (id->encryption_certificate) chain.push_back(id->encryption_certificate->x509());
     for (const pki::Certificate& c : id->chain) chain.push_back(c.x509());
     auto bundle = encode_degenerate_certs(chain);
     if (!bundle.has_value()) {
@@ -274,14 +277,14 @@ ScepHttpResponse ScepService::pki_operation(const ScepHttpRequest& request) cons
   // No cryptography yet: the recipientInfo names the server whose key may be tried.
   const Candidate* chosen = nullptr;
   for (const Candidate& c : candidates) {
-    if (pending->addressed_to(c.id.certificate.x509())) {
+    if (pending->addressed_to(c.id.decryption_certificate().x509())) {
       chosen = &c;
       break;
     }
   }
   if (chosen == nullptr) return refused(*fallback, pending->not_addressed_to_us());
-  DecodeResult result =
-      std::move(*pending).open(chosen->id.key.evp(), chosen->id.certificate.x509());
+  DecodeResult result = std::move(*pending).open(chosen->id.decryption_key().evp(),
+                                                 chosen->id.decryption_certificate().x509());
   if (!result.has_value()) return refused(*chosen, result.error());
 
   const DecodedRequest& req = *result;

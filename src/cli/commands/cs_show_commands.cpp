@@ -60,6 +60,11 @@ void render_ra(Context& ctx, const ca::ServerInfo& info) {
     ctx.printf("  RA cert fingerprint: {}\n",
                pki::ios_fingerprint(info.ca_certificate->md5_fingerprint()));
   }
+  if (info.ra_encryption_certificate) {
+    // Usage keys: the certificate clients encrypt their requests to.
+    ctx.printf("  RA encryption cert fingerprint: {}\n",
+               pki::ios_fingerprint(info.ra_encryption_certificate->md5_fingerprint()));
+  }
   ctx.printf("  Granting mode is: {}\n", ca::grant_mode_text(c.grant));
   render_storage(ctx, c);
 }

@@ -75,10 +75,22 @@ CmdResult send_request(Context& ctx, const Answers& ans) {
   ctx.print("% Certificate request sent to Certificate Authority\n");
   ctx.printf("% The 'show crypto pki certificates {}' command will show the fingerprint.\n",
              ans->name);
-  ctx.printf("% Certificate Request Fingerprint MD5: {}\n",
-             pki::ios_fingerprint(result->fingerprint_md5));
-  ctx.printf("% Certificate Request Fingerprint SHA1: {}\n",
-             pki::ios_fingerprint(result->fingerprint_sha1));
+  if (result->encryption_fingerprint_md5.empty()) {
+    ctx.printf("% Certificate Request Fingerprint MD5: {}\n",
+               pki::ios_fingerprint(result->fingerprint_md5));
+    ctx.printf("% Certificate Request Fingerprint SHA1: {}\n",
+               pki::ios_fingerprint(result->fingerprint_sha1));
+  } else {
+    // Usage keys: one request per key, as IOS prints them.
+    ctx.printf("% Signing Certificate Request Fingerprint MD5: {}\n",
+               pki::ios_fingerprint(result->fingerprint_md5));
+    ctx.printf("% Signing Certificate Request Fingerprint SHA1: {}\n",
+               pki::ios_fingerprint(result->fingerprint_sha1));
+    ctx.printf("% Encryption Certificate Request Fingerprint MD5: {}\n",
+               pki::ios_fingerprint(result->encryption_fingerprint_md5));
+    ctx.printf("% Encryption Certificate Request Fingerprint SHA1: {}\n",
+               pki::ios_fingerprint(result->encryption_fingerprint_sha1));
+  }
   switch (result->status) {
     case ca::UpstreamReply::Status::kSuccess:
       ctx.print("%PKI-6-CERTRET: Certificate received from Certificate Authority\n");
@@ -222,13 +234,25 @@ void render_trustpoint_certificates(Context& ctx, const std::string& only) {
                  format_ios_time(cert.not_before()), format_ios_time(cert.not_after()));
       ctx.printf("  Associated Trustpoints: {} \n\n", tp.name);
     };
+    // Usage keys have a certificate (and a request) per key.
+    const bool usage_keys = state->encryption_certificate.has_value() ||
+                            (state->pending && state->pending->parts.size() > 1);
     if (state->pending) {
-      ctx.print("Certificate\n  Status: Pending\n  Key Usage: General Purpose\n");
-      ctx.printf("  Certificate Request Fingerprint MD5: {}\n",
-                 pki::ios_fingerprint(state->pending->fingerprint_md5));
-      ctx.printf("  Associated Trustpoint: {}\n\n", tp.name);
+      for (const auto& part : state->pending->parts) {
+        ctx.printf(
+            "Certificate\n  Status: Pending\n  Key Usage: {}\n",
+            !usage_keys ? "General Purpose" : (part.encryption ? "Encryption" : "Signature"));
+        ctx.printf("  Certificate Request Fingerprint MD5: {}\n",
+                   pki::ios_fingerprint(part.fingerprint_md5));
+        ctx.printf("  Associated Trustpoint: {}\n\n", tp.name);
+      }
     }
-    if (state->certificate) block("Certificate", *state->certificate, "General Purpose");
+    if (state->certificate) {
+      block("Certificate", *state->certificate, usage_keys ? "Signature" : "General Purpose");
+    }
+    if (state->encryption_certificate) {
+      block("Certificate", *state->encryption_certificate, "Encryption");
+    }
     if (state->ca) {
       const ca::UpstreamCertificates& ca = *state->ca;
       if (ca.ra_signer && ca.ra_encrypter && *ca.ra_signer == *ca.ra_encrypter) {

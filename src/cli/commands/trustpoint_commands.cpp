@@ -46,9 +46,11 @@ std::vector<std::string> trustpoint_lines(const TrustpointConfig& tp) {
   if (!tp.subject_name.empty()) out.push_back("subject-name " + tp.subject_name);
   if (!tp.revocation_check.empty()) out.push_back("revocation-check " + tp.revocation_check);
   if (!tp.rsakeypair.empty()) {
-    out.push_back(tp.rsakeypair_bits > 0
-                      ? fmt::format("rsakeypair {} {}", tp.rsakeypair, tp.rsakeypair_bits)
-                      : "rsakeypair " + tp.rsakeypair);
+    std::string line = "rsakeypair " + tp.rsakeypair;
+    if (tp.rsakeypair_bits > 0) line += fmt::format(" {}", tp.rsakeypair_bits);
+    if (tp.rsakeypair_encryption_bits > 0)
+      line += fmt::format(" {}", tp.rsakeypair_encryption_bits);
+    out.push_back(std::move(line));
   }
   if (tp.hash) out.push_back(fmt::format("hash {}", pki::hash_name(*tp.hash)));
   if (tp.auto_enroll) {
@@ -255,28 +257,25 @@ CmdResult subject_name(Context& ctx, const Args& a) {
   return edit_trustpoint(ctx, [&](TrustpointConfig& tp) { tp.subject_name = dn; });
 }
 
-// The size is the one a key generated at enrolment gets (a key that exists keeps its
-// own). The encryption key size of IOS usage-keys is accepted and not used: scepterd
-// enrols one general-purpose key.
+// The sizes are the ones a key generated at enrolment gets (a key that exists keeps its
+// own). A second size asks for IOS usage keys: a signature key and an encryption key,
+// each enrolled for a certificate of its own.
 CmdResult rsakeypair(Context& ctx, const Args& a) {
   std::string label(a.word("label"));
   if (!a.has("no")) {
     Status s = ca::KeyStore::check_label(label);
     if (!s.ok()) return ctx.error(fmt::format("Invalid key label {}: {}.", label, s.message()));
-    if (a.has("bits") && a.integer("bits") < 1024) {
+    if ((a.has("bits") && a.integer("bits") < 1024) ||
+        (a.has("encryption_bits") && a.integer("encryption_bits") < 1024)) {
       return ctx.error("Keys of fewer than 1024 bits cannot be enrolled; use 1024 to 4096.");
-    }
-    if (a.has("encryption_bits")) {
-      // A second size means usage keys (one to sign, one to encrypt), each enrolled for a
-      // certificate of its own; scepterd enrols one general-purpose key.
-      return ctx.error(
-          "Usage keys (a separate encryption key) are not supported; give one size for a "
-          "general-purpose key.");
     }
   }
   return edit_trustpoint(ctx, [&](TrustpointConfig& tp) {
-    tp.rsakeypair = a.has("no") ? "" : label;
-    tp.rsakeypair_bits = !a.has("no") && a.has("bits") ? static_cast<int>(a.integer("bits")) : 0;
+    const bool on = !a.has("no");
+    tp.rsakeypair = on ? label : "";
+    tp.rsakeypair_bits = on && a.has("bits") ? static_cast<int>(a.integer("bits")) : 0;
+    tp.rsakeypair_encryption_bits =
+        on && a.has("encryption_bits") ? static_cast<int>(a.integer("encryption_bits")) : 0;
   });
 }
 
@@ -341,16 +340,22 @@ void show_trustpoint(Context& ctx, const TrustpointConfig& tp, bool status) {
     ctx.printf("    Fingerprint MD5: {} \n", pki::ios_fingerprint(cert->md5_fingerprint()));
     ctx.printf("    Fingerprint SHA1: {} \n", pki::ios_fingerprint(cert->sha1_fingerprint()));
   }
-  if (enrolled && enrolled->certificate) {
-    const pki::Certificate& mine = *enrolled->certificate;
-    ctx.print("  Router General Purpose certificate configured:\n");
+  auto router_cert = [&ctx](std::string_view usage, const pki::Certificate& mine) {
+    ctx.printf("  Router {} certificate configured:\n", usage);
     ctx.printf("    Subject Name:\n     {}\n", pki::format_dn_ios(mine.subject()));
     ctx.printf("    Fingerprint MD5: {} \n", pki::ios_fingerprint(mine.md5_fingerprint()));
     ctx.printf("    Fingerprint SHA1: {} \n", pki::ios_fingerprint(mine.sha1_fingerprint()));
+  };
+  if (enrolled && enrolled->certificate) {
+    router_cert(enrolled->encryption_certificate ? "Signature" : "General Purpose",
+                *enrolled->certificate);
+  }
+  if (enrolled && enrolled->encryption_certificate) {
+    router_cert("Encryption", *enrolled->encryption_certificate);
   }
   std::string requests = "None";
   if (enrolled && enrolled->pending) {
-    requests = enrolled->pending->delivered ? "Pending" : "Pending (not yet received by the CA)";
+    requests = enrolled->pending->delivered() ? "Pending" : "Pending (not yet received by the CA)";
   } else if (enrolled && enrolled->certificate) {
     requests = "Yes";
   }
