@@ -1,8 +1,5 @@
 // crypto key generate rsa|ec, crypto key zeroize, show crypto key mypubkey (the export
 // and import commands are in key_transfer_commands.cpp).
-//
-// scepterd keeps one key pair per label: `usage-keys` is recorded as the key's usage, but
-// no separate encryption pair is made, and `show` lists the one pair.
 #include <charconv>
 #include <chrono>
 #include <optional>
@@ -31,7 +28,10 @@ struct GenerateRequest {
   std::string label;
   ca::KeyUsage usage = ca::KeyUsage::kGeneralPurpose;
   bool exportable = false;
-  int bits = 0;  // 0: ask (RSA without `modulus`)
+  int bits = 0;  // 0: ask (RSA without `modulus`), for each pair of usage keys
+  // Usage keys: the signature pair, once made. The encryption pair is made next, and
+  // both are stored together, or neither.
+  std::optional<pki::Key> signature_key;
   // The key the label had when the command was typed (nullopt: none). The new key is
   // stored only if that is still so: of two sessions generating the same label at once,
   // the first to finish wins and the other is told.
@@ -60,14 +60,32 @@ CmdResult refuse_small_modulus(Context& ctx, int bits) {
       bits, kOpensslMinModulus, kOpensslMinModulus, kMaxModulus));
 }
 
-CmdResult generate_now(Context& ctx, const GenerateRequest& r) {
-  ctx.printf("% Generating {} bit {} keys, keys will be {}...\n", r.bits, type_name(r.type),
+CmdResult start_pair(Context& ctx, GenerateRequest r);
+
+CmdResult generate_now(Context& ctx, GenerateRequest r, int bits) {
+  ctx.printf("% Generating {} bit {} keys, keys will be {}...\n", bits, type_name(r.type),
              r.exportable ? "exportable" : "non-exportable");
   auto start = std::chrono::steady_clock::now();
-  auto key =
-      r.type == KeyType::kRsa ? pki::Key::generate_rsa(r.bits) : pki::Key::generate_ec(r.bits);
+  auto key = r.type == KeyType::kRsa ? pki::Key::generate_rsa(bits) : pki::Key::generate_ec(bits);
   if (!key.has_value()) return ctx.error("Key generation failed: " + key.error().message());
+  auto print_elapsed = [&ctx, start] {
+    auto elapsed =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start);
+    ctx.printf("[OK] (elapsed time was {} seconds)\n", elapsed.count());
+  };
+  if (r.usage == ca::KeyUsage::kUsageKeys && !r.signature_key) {
+    // As on IOS, the signature pair is made (and reported) before the encryption pair is
+    // asked for; nothing is stored until both exist.
+    r.signature_key = std::move(*key);
+    print_elapsed();
+    ctx.print("\n");
+    return start_pair(ctx, std::move(r));
+  }
   ca::KeyEntry entry{r.label, std::move(*key), r.usage, r.exportable, ctx.device().clock().now()};
+  if (r.signature_key) {
+    entry.encryption_key = std::move(entry.key);
+    entry.key = std::move(*r.signature_key);
+  }
   // Generated without any lock held (it can take minutes); stored only if nobody else
   // changed the label meanwhile.
   Status s = ctx.device().keys().put_if_unchanged(entry, r.expected);
@@ -78,9 +96,7 @@ CmdResult generate_now(Context& ctx, const GenerateRequest& r) {
         r.label));
   }
   if (!s.ok()) return ctx.error("The keys could not be stored: " + s.message());
-  auto elapsed =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start);
-  ctx.printf("[OK] (elapsed time was {} seconds)\n", elapsed.count());
+  print_elapsed();
   return {};
 }
 
@@ -99,8 +115,7 @@ CmdResult on_modulus(Context& ctx, GenerateRequest r, std::string_view answer) {
     }
   }
   if (bits < kOpensslMinModulus) return refuse_small_modulus(ctx, bits);
-  r.bits = bits;
-  return generate_now(ctx, r);
+  return generate_now(ctx, std::move(r), bits);
 }
 
 void ask_modulus(Context& ctx, GenerateRequest r) {
@@ -112,25 +127,37 @@ void ask_modulus(Context& ctx, GenerateRequest r) {
   ctx.ask(std::move(q));
 }
 
+// The modulus question, or the size given, for the next pair: the only one, or with usage
+// keys the signature pair and then the encryption pair.
+CmdResult start_pair(Context& ctx, GenerateRequest r) {
+  if (r.bits == 0 && ctx.interactive()) {
+    ca::KeyUsage pair = r.usage;
+    if (pair == ca::KeyUsage::kUsageKeys) {
+      pair = r.signature_key ? ca::KeyUsage::kEncryption : ca::KeyUsage::kSignature;
+    }
+    ctx.printf(
+        "Choose the size of the key modulus in the range of {} to {} for your\n"
+        "  {}. Choosing a key modulus greater than 512 may take\n"
+        "  a few minutes.\n\n",
+        kMinModulus, kMaxModulus, usage_plural(pair));
+    ask_modulus(ctx, std::move(r));
+    return {};
+  }
+  const int bits = r.bits == 0 ? kDefaultModulus : r.bits;
+  ctx.printf("% The key modulus size is {} bits\n", bits);
+  return generate_now(ctx, std::move(r), bits);
+}
+
 // After any replace question: names the keys, then asks for the modulus or generates.
 CmdResult start_generation(Context& ctx, GenerateRequest r) {
   ctx.printf("The name for the keys will be: {}\n", r.label);
   if (r.type == KeyType::kEc) {
     ctx.print("\n");
-    return generate_now(ctx, r);
+    const int bits = r.bits;
+    return generate_now(ctx, std::move(r), bits);
   }
-  if (r.bits == 0 && ctx.interactive()) {
-    ctx.printf(
-        "Choose the size of the key modulus in the range of {} to {} for your\n"
-        "  {}. Choosing a key modulus greater than 512 may take\n"
-        "  a few minutes.\n\n",
-        kMinModulus, kMaxModulus, usage_plural(r.usage));
-    ask_modulus(ctx, std::move(r));
-    return {};
-  }
-  if (r.bits == 0) r.bits = kDefaultModulus;
-  ctx.printf("\n% The key modulus size is {} bits\n", r.bits);
-  return generate_now(ctx, r);
+  if (r.bits != 0 || !ctx.interactive()) ctx.print("\n");
+  return start_pair(ctx, std::move(r));
 }
 
 CmdResult generate(Context& ctx, GenerateRequest r) {
@@ -227,14 +254,17 @@ CmdResult show_mypubkey(Context& ctx, const Args& a) {
   for (const ca::KeyEntry& e : ctx.device().keys().list()) {
     if (type_name(type_of(e.key)) != want) continue;
     if (a.has("label") && e.label != a.word("label")) continue;
-    ctx.printf("% Key pair was generated at: {}\n", format_ios_time(e.created));
-    ctx.printf("Key name: {}\n", e.label);
-    ctx.printf("Key type: {} KEYS\n", want);
-    ctx.print(" Storage Device: private-config\n");
-    ctx.printf(" Usage: {}\n", ca::key_usage_name(e.usage));
-    ctx.printf(" Key is {}exportable.\n", e.exportable ? "" : "not ");
-    ctx.print(" Key Data:\n");
-    ctx.print(pki::ios_key_data(e.key));
+    // Usage keys are two blocks with the same name, as on IOS.
+    for (const UsagePair& pair : usage_pairs(e)) {
+      ctx.printf("% Key pair was generated at: {}\n", format_ios_time(e.created));
+      ctx.printf("Key name: {}\n", e.label);
+      ctx.printf("Key type: {} KEYS\n", want);
+      ctx.print(" Storage Device: private-config\n");
+      ctx.printf(" Usage: {}\n", ca::key_usage_name(pair.usage));
+      ctx.printf(" Key is {}exportable.\n", e.exportable ? "" : "not ");
+      ctx.print(" Key Data:\n");
+      ctx.print(pki::ios_key_data(pair.key));
+    }
   }
   return {};
 }

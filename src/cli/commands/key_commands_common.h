@@ -5,6 +5,7 @@
 #include <cctype>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -44,6 +45,22 @@ inline ca::KeyUsage usage_from_keyword(std::string_view keyword) {
   if (keyword == "signature") return ca::KeyUsage::kSignature;
   if (keyword == "encryption") return ca::KeyUsage::kEncryption;
   return ca::KeyUsage::kGeneralPurpose;
+}
+
+// One key pair of a label, with the usage IOS shows for it.
+struct UsagePair {
+  ca::KeyUsage usage;
+  pki::Key key;
+};
+
+// The pairs `show` and `export` list for a label, in IOS's order: usage keys are a
+// signature pair and an encryption pair (only the first if the label was written before
+// scepterd kept both); any other label is its one pair, with its own usage.
+inline std::vector<UsagePair> usage_pairs(const ca::KeyEntry& entry) {
+  if (entry.usage != ca::KeyUsage::kUsageKeys) return {{entry.usage, entry.key}};
+  std::vector<UsagePair> pairs{{ca::KeyUsage::kSignature, entry.key}};
+  if (entry.encryption_key) pairs.push_back({ca::KeyUsage::kEncryption, *entry.encryption_key});
+  return pairs;
 }
 
 // The keys of a certificate server whose CA certificate exists signed that certificate:

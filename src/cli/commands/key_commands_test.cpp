@@ -101,6 +101,107 @@ TEST_F(KeyCommandsTest, AsksForTheModulus) {
   EXPECT_EQ(key("k4")->key.bits(), 1024);
 }
 
+// Usage keys are two pairs, the signature pair and the encryption pair, made one after
+// the other as on IOS and stored together under one label.
+TEST_F(KeyCommandsTest, GenerateUsageKeysWithModulus) {
+  EXPECT_EQ(run("configure terminal\ncrypto key generate rsa usage-keys label u modulus 1024"),
+            std::string(kConfigure) +
+                "Router(config)#crypto key generate rsa usage-keys label u modulus 1024\n"
+                "The name for the keys will be: u\n"
+                "\n"
+                "% The key modulus size is 1024 bits\n"
+                "% Generating 1024 bit RSA keys, keys will be non-exportable...\n"
+                "[OK] (elapsed time was N seconds)\n"
+                "\n"
+                "% The key modulus size is 1024 bits\n"
+                "% Generating 1024 bit RSA keys, keys will be non-exportable...\n"
+                "[OK] (elapsed time was N seconds)\n");
+  auto k = key("u");
+  ASSERT_TRUE(k.has_value());
+  EXPECT_EQ(k->usage, ca::KeyUsage::kUsageKeys);
+  ASSERT_TRUE(k->encryption_key.has_value());
+  EXPECT_EQ(k->key.bits(), 1024);
+  EXPECT_EQ(k->encryption_key->bits(), 1024);
+  EXPECT_TRUE(k->encryption_key->has_private());
+  EXPECT_FALSE(k->encryption_key->equals_public(k->key));
+  // Both pairs are on disk.
+  dev_.reopen();
+  auto again = key("u");
+  ASSERT_TRUE(again.has_value());
+  EXPECT_TRUE(again->key.equals_public(k->key));
+  ASSERT_TRUE(again->encryption_key.has_value());
+  EXPECT_TRUE(again->encryption_key->equals_public(*k->encryption_key));
+}
+
+TEST_F(KeyCommandsTest, GenerateUsageKeysAsksTwice) {
+  EXPECT_EQ(run("configure terminal\ncrypto key generate rsa usage-keys label u exportable\n"
+                "1024\nabc\n1024"),
+            std::string(kConfigure) +
+                "Router(config)#crypto key generate rsa usage-keys label u exportable\n"
+                "The name for the keys will be: u\n"
+                "Choose the size of the key modulus in the range of 360 to 4096 for your\n"
+                "  Signature Keys. Choosing a key modulus greater than 512 may take\n"
+                "  a few minutes.\n"
+                "\n"
+                "How many bits in the modulus [2048]: 1024\n"
+                "% Generating 1024 bit RSA keys, keys will be exportable...\n"
+                "[OK] (elapsed time was N seconds)\n"
+                "\n"
+                "Choose the size of the key modulus in the range of 360 to 4096 for your\n"
+                "  Encryption Keys. Choosing a key modulus greater than 512 may take\n"
+                "  a few minutes.\n"
+                "\n"
+                "How many bits in the modulus [2048]: abc\n"
+                "% The modulus must be a number from 360 to 4096.\n"
+                "How many bits in the modulus [2048]: 1024\n"
+                "% Generating 1024 bit RSA keys, keys will be exportable...\n"
+                "[OK] (elapsed time was N seconds)\n");
+  auto k = key("u");
+  ASSERT_TRUE(k.has_value());
+  EXPECT_EQ(k->usage, ca::KeyUsage::kUsageKeys);
+  EXPECT_TRUE(k->exportable);
+  ASSERT_TRUE(k->encryption_key.has_value());
+  EXPECT_FALSE(k->encryption_key->equals_public(k->key));
+}
+
+// A size refused for the encryption pair ends the command: the signature pair already
+// made is not stored alone, and keys already under the label stay.
+TEST_F(KeyCommandsTest, UsageKeysRefusedHalfwayStoreNothing) {
+  run("configure terminal\ncrypto key generate rsa label u modulus 1024");
+  const std::string before = key("u")->key.public_key_der();
+  std::string out = run("crypto key generate rsa usage-keys label u\nyes\n1024\n400");
+  EXPECT_TRUE(
+      out.ends_with("How many bits in the modulus [2048]: 400\n"
+                    "% A modulus of 400 bits is too small: the crypto library needs at least 512 "
+                    "bits. Choose a modulus from 512 to 4096.\n"))
+      << out;
+  ASSERT_TRUE(key("u").has_value());
+  EXPECT_EQ(key("u")->key.public_key_der(), before);
+  EXPECT_EQ(key("u")->usage, ca::KeyUsage::kGeneralPurpose);
+  EXPECT_FALSE(key("u")->encryption_key.has_value());
+}
+
+// The question for the encryption pair gives another session time to change the label:
+// the usage keys are then discarded, both pairs.
+TEST_F(KeyCommandsTest, UsageKeysChangedMeanwhileAreDiscarded) {
+  ASSERT_TRUE(exec("configure terminal").ok);
+  exec("crypto key generate rsa usage-keys label race");
+  Reply r = exec("1024");
+  ASSERT_TRUE(session_->has_question()) << r.output;
+  Session other(table_, dev_.device());
+  ASSERT_TRUE(other.execute("configure terminal").ok);
+  ASSERT_TRUE(other.execute("crypto key generate ec keysize 256 label race").ok);
+  r = exec("1024");
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.output.find("% The keys named race were changed by another session while these "
+                          "were generated; the new keys were discarded.\n"),
+            std::string::npos)
+      << r.output;
+  ASSERT_TRUE(key("race").has_value());
+  EXPECT_TRUE(key("race")->key.is_ec());
+  EXPECT_FALSE(key("race")->encryption_key.has_value());
+}
+
 TEST_F(KeyCommandsTest, DefaultLabelIsTheHostname) {
   run("configure terminal\nhostname ca1\ncrypto key generate rsa modulus 512");
   EXPECT_TRUE(key("ca1").has_value());
@@ -193,13 +294,16 @@ TEST_F(KeyCommandsTest, KeysSurviveARestart) {
   EXPECT_FALSE(e1_again->exportable);
 }
 
-std::string mypubkey_block(const ca::KeyEntry& e, std::string_view type, bool exportable) {
+std::string mypubkey_block(const ca::KeyEntry& e, std::string_view type, bool exportable,
+                           std::string_view usage = "General Purpose Key",
+                           const pki::Key* key = nullptr) {
   return "% Key pair was generated at: " + format_ios_time(e.created) + "\n" +
          "Key name: " + e.label + "\n" + "Key type: " + std::string(type) + " KEYS\n" +
          " Storage Device: private-config\n"
-         " Usage: General Purpose Key\n" +
+         " Usage: " +
+         std::string(usage) + "\n" +
          (exportable ? " Key is exportable.\n" : " Key is not exportable.\n") + " Key Data:\n" +
-         pki::ios_key_data(e.key);
+         pki::ios_key_data(key ? *key : e.key);
 }
 
 TEST_F(KeyCommandsTest, ShowMypubkey) {
@@ -220,6 +324,25 @@ TEST_F(KeyCommandsTest, ShowMypubkey) {
       << a;
 }
 
+TEST_F(KeyCommandsTest, ShowMypubkeyUsageKeysAsTwoBlocks) {
+  run("configure terminal\ncrypto key generate rsa usage-keys label u modulus 1024\n"
+      "crypto key generate rsa label g modulus 1024\nend");
+  auto u = key("u");
+  ASSERT_TRUE(u && u->encryption_key);
+  const std::string usage_blocks =
+      mypubkey_block(*u, "RSA", false, "Signature Key") +
+      mypubkey_block(*u, "RSA", false, "Encryption Key", &*u->encryption_key);
+  EXPECT_EQ(exec("show crypto key mypubkey rsa u").output, usage_blocks);
+  EXPECT_EQ(exec("show crypto key mypubkey rsa").output,
+            mypubkey_block(*key("g"), "RSA", false) + usage_blocks);
+
+  // A usage-keys label written before both pairs were kept has the signature pair only.
+  ca::KeyEntry old{"old", u->key, ca::KeyUsage::kUsageKeys, true, u->created};
+  ASSERT_TRUE(dev_.device().keys().put(old).ok());
+  EXPECT_EQ(exec("show crypto key mypubkey rsa old").output,
+            mypubkey_block(old, "RSA", true, "Signature Key"));
+}
+
 TEST_F(KeyCommandsTest, ZeroizeOneLabel) {
   run("configure terminal\ncrypto key generate rsa label k1 modulus 512\n"
       "crypto key generate rsa label k2 modulus 512");
@@ -234,6 +357,19 @@ TEST_F(KeyCommandsTest, ZeroizeOneLabel) {
   EXPECT_FALSE(key("k1").has_value());
   EXPECT_TRUE(key("k2").has_value());
   EXPECT_FALSE(std::filesystem::exists(dev_.nvram("private-keys/k1.key")));
+}
+
+TEST_F(KeyCommandsTest, ZeroizeUsageKeysRemovesBothPairs) {
+  run("configure terminal\ncrypto key generate rsa usage-keys label u modulus 1024");
+  ASSERT_TRUE(key("u") && key("u")->encryption_key);
+  EXPECT_EQ(run("crypto key zeroize rsa u\nyes"),
+            "Router(config)#crypto key zeroize rsa u\n"
+            "% Keys to be removed are named 'u'.\n"
+            "Do you really want to remove these keys? [yes/no]: yes\n");
+  EXPECT_FALSE(key("u").has_value());
+  EXPECT_FALSE(std::filesystem::exists(dev_.nvram("private-keys/u.key")));
+  dev_.reopen();
+  EXPECT_FALSE(key("u").has_value());
 }
 
 TEST_F(KeyCommandsTest, ZeroizeAll) {

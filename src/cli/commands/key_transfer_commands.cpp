@@ -1,10 +1,13 @@
 // crypto key export rsa|ec LABEL pem ... and crypto key import rsa|ec LABEL pem ...: key
 // pairs in PEM, the public key in one block and the private key encrypted with a
-// passphrase in another, at the terminal or in two files NAME.pub and NAME.prv.
+// passphrase in another, at the terminal or in two files NAME.pub and NAME.prv. Usage
+// keys are two such pairs, the signature pair first; in files, the encryption pair is
+// NAME-encr.pub and NAME-encr.prv.
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -18,14 +21,14 @@
 namespace scepter::cli {
 namespace {
 
-// IOS's word for the key in the import prompts: "public General Purpose key".
-std::string_view usage_words(ca::KeyUsage usage) {
-  switch (usage) {
+// IOS's word for the key in the import prompts: "public General Purpose key". Usage keys
+// name each of their pairs (`pair` is kSignature or kEncryption then).
+std::string_view usage_words(ca::KeyUsage pair) {
+  switch (pair) {
     case ca::KeyUsage::kGeneralPurpose:
       return "General Purpose";
     case ca::KeyUsage::kUsageKeys:
     case ca::KeyUsage::kSignature:
-      // With usage-keys IOS asks for the signature pair first; scepterd keeps that one.
       return "Signature";
     case ca::KeyUsage::kEncryption:
       return "Encryption";
@@ -33,15 +36,15 @@ std::string_view usage_words(ca::KeyUsage usage) {
   return "General Purpose";
 }
 
-// The two files of `url`: "nvram:mycs" -> nvram:mycs.pub and nvram:mycs.prv. A bare file
-// system or a directory ("nvram:", "flash:keys/") gets the label as the file name, as in
-// the guide's `crypto key export rsa mycs pem url nvram: 3des PASSWORD`.
-struct KeyFiles {
-  std::string pub_url, prv_url;    // as shown to the user
-  std::string pub_path, prv_path;  // local paths
+// Where `url` puts a label's files, without the extension: "nvram:mycs" -> nvram:mycs. A
+// bare file system or a directory ("nvram:", "flash:keys/") gets the label as the file
+// name, as in the guide's `crypto key export rsa mycs pem url nvram: 3des PASSWORD`.
+struct KeyFileBase {
+  std::string url;   // as shown to the user
+  std::string path;  // local path
 };
 
-Result<KeyFiles> key_files(ca::Device& device, std::string url, const std::string& label) {
+Result<KeyFileBase> key_file_base(ca::Device& device, std::string url, const std::string& label) {
   ASSIGN_OR_RETURN(std::string path, device.resolve_local_url(url));
   std::error_code ec;
   if (url.ends_with(':') || url.ends_with('/') || std::filesystem::is_directory(path, ec)) {
@@ -49,7 +52,24 @@ Result<KeyFiles> key_files(ca::Device& device, std::string url, const std::strin
     url += label;
     path += "/" + label;
   }
-  return KeyFiles{url + ".pub", url + ".prv", path + ".pub", path + ".prv"};
+  return KeyFileBase{std::move(url), std::move(path)};
+}
+
+// The two files of one pair: BASE.pub and BASE.prv, or with the encryption pair of usage
+// keys BASE-encr.pub and BASE-encr.prv. The signature pair keeps the plain name, so a
+// general-purpose export and the first pair of a usage-keys export use the same two
+// files: either imports with or without `usage-keys`, and files written before scepterd
+// kept two pairs still import.
+struct KeyFiles {
+  std::string pub_url, prv_url;    // as shown to the user
+  std::string pub_path, prv_path;  // local paths
+};
+
+KeyFiles key_files(const KeyFileBase& base, bool encryption_pair) {
+  const std::string_view suffix = encryption_pair ? "-encr" : "";
+  return KeyFiles{
+      fmt::format("{}{}.pub", base.url, suffix), fmt::format("{}{}.prv", base.url, suffix),
+      fmt::format("{}{}.pub", base.path, suffix), fmt::format("{}{}.prv", base.path, suffix)};
 }
 
 pki::PemCipher cipher_from_keyword(std::string_view keyword) {
@@ -57,6 +77,14 @@ pki::PemCipher cipher_from_keyword(std::string_view keyword) {
   if (keyword == "aes256") return pki::PemCipher::kAes256;
   return pki::PemCipher::kTripleDes;
 }
+
+// One pair ready to be printed or written: its usage, its file names, its two PEMs.
+struct ExportedPair {
+  ca::KeyUsage usage;
+  bool encryption_pair;  // the second pair of usage keys
+  std::string public_pem;
+  std::string private_pem;
+};
 
 CmdResult export_key(Context& ctx, const Args& a) {
   const KeyType type = type_from_keyword(a.choice("type"));
@@ -68,29 +96,45 @@ CmdResult export_key(Context& ctx, const Args& a) {
   if (!entry->exportable) {
     return ctx.error(fmt::format("{} keypair '{}' is not exportable.", type_name(type), label));
   }
-  auto private_pem =
-      entry->key.to_traditional_pem(a.word("passphrase"), cipher_from_keyword(a.choice("cipher")));
-  if (!private_pem.has_value()) {
-    return ctx.error("The private key could not be encrypted: " + private_pem.error().message());
+  // Every private key is encrypted before anything is printed or written.
+  std::vector<ExportedPair> pairs;
+  for (const UsagePair& pair : usage_pairs(*entry)) {
+    auto private_pem =
+        pair.key.to_traditional_pem(a.word("passphrase"), cipher_from_keyword(a.choice("cipher")));
+    if (!private_pem.has_value()) {
+      return ctx.error("The private key could not be encrypted: " + private_pem.error().message());
+    }
+    pairs.push_back(
+        {pair.usage,
+         entry->usage == ca::KeyUsage::kUsageKeys && pair.usage == ca::KeyUsage::kEncryption,
+         pair.key.public_pem(), std::move(*private_pem)});
   }
-  const std::string public_pem = entry->key.public_pem();
-  const std::string header =
-      fmt::format("% Key name: {}\n   Usage: {}\n", label, ca::key_usage_name(entry->usage));
+  auto header = [&label](const ExportedPair& pair) {
+    return fmt::format("% Key name: {}\n   Usage: {}\n", label, ca::key_usage_name(pair.usage));
+  };
   if (!a.has("url")) {
-    ctx.print(header);
-    ctx.print("Key data:\n");
-    ctx.print(public_pem);
-    ctx.print(*private_pem);
+    for (const ExportedPair& pair : pairs) {
+      ctx.print(header(pair));
+      ctx.print("Key data:\n");
+      ctx.print(pair.public_pem);
+      ctx.print(pair.private_pem);
+    }
     return {};
   }
-  auto files = key_files(ctx.device(), std::string(a.word("url")), label);
-  if (!files.has_value()) return ctx.error(files.error().message());
-  Status s = fs::write_atomic(files->pub_path, public_pem, 0644);
-  if (s.ok()) s = fs::write_atomic(files->prv_path, *private_pem, 0600);
-  if (!s.ok()) return ctx.error("Export failed: " + s.message());
-  ctx.print(header);
-  ctx.printf("Exporting public key...\nWriting file to {}\n", files->pub_url);
-  ctx.printf("Exporting private key...\nWriting file to {}\n", files->prv_url);
+  auto base = key_file_base(ctx.device(), std::string(a.word("url")), label);
+  if (!base.has_value()) return ctx.error(base.error().message());
+  for (const ExportedPair& pair : pairs) {
+    const KeyFiles files = key_files(*base, pair.encryption_pair);
+    Status s = fs::write_atomic(files.pub_path, pair.public_pem, 0644);
+    if (s.ok()) s = fs::write_atomic(files.prv_path, pair.private_pem, 0600);
+    if (!s.ok()) return ctx.error("Export failed: " + s.message());
+  }
+  for (const ExportedPair& pair : pairs) {
+    const KeyFiles files = key_files(*base, pair.encryption_pair);
+    ctx.print(header(pair));
+    ctx.printf("Exporting public key...\nWriting file to {}\n", files.pub_url);
+    ctx.printf("Exporting private key...\nWriting file to {}\n", files.prv_url);
+  }
   return {};
 }
 
@@ -104,6 +148,16 @@ struct ImportRequest {
   // The key the label had when the command was typed (nullopt: none); the import is
   // stored only if that is still so (another session may have changed it meanwhile).
   std::optional<ca::KeyEntry> expected;
+  // Usage keys: the signature pair, once read. The encryption pair is read next, and both
+  // are stored together, or neither.
+  std::optional<pki::Key> signature_key;
+
+  // The pair read now: the only one, or with usage keys the signature pair, then the
+  // encryption pair.
+  ca::KeyUsage pair() const {
+    if (usage != ca::KeyUsage::kUsageKeys) return usage;
+    return signature_key ? ca::KeyUsage::kEncryption : ca::KeyUsage::kSignature;
+  }
 };
 
 CmdResult import_failed(Context& ctx, std::string_view why) {
@@ -119,31 +173,60 @@ Result<pki::Key> read_public(std::string_view text) {
   return pki::Key::from_pem(text);
 }
 
-CmdResult finish_import(Context& ctx, const ImportRequest& r, std::string_view public_text,
-                        std::string_view private_text) {
-  if (trim(private_text).empty()) return import_failed(ctx, "no private key was given.");
+// One pair: the private key, checked against the public key or certificate when one was
+// given. Fails with kInvalidArgument and the reason, worded to follow "import failed: ".
+Result<pki::Key> read_pair(const ImportRequest& r, std::string_view public_text,
+                           std::string_view private_text) {
+  if (trim(private_text).empty()) return fail(invalid_argument("no private key was given."));
   auto key = pki::Key::from_pem(private_text, r.passphrase);
   if (!key.has_value()) {
     if (key.error().code() == Code::kPermissionDenied) {
-      return import_failed(ctx, "the passphrase does not decrypt the private key.");
+      return fail(invalid_argument("the passphrase does not decrypt the private key."));
     }
-    return import_failed(ctx, "the private key cannot be read.");
+    return fail(invalid_argument("the private key cannot be read."));
   }
-  if (!key->has_private()) return import_failed(ctx, "no private key was given.");
+  if (!key->has_private()) return fail(invalid_argument("no private key was given."));
   if (type_of(*key) != r.type) {
-    return import_failed(ctx, fmt::format("the private key is not an {} key.", type_name(r.type)));
+    return fail(
+        invalid_argument(fmt::format("the private key is not an {} key.", type_name(r.type))));
   }
   if (!trim(public_text).empty()) {
     auto pub = read_public(public_text);
-    if (!pub.has_value())
-      return import_failed(ctx, "the public key or certificate cannot be read.");
+    if (!pub.has_value()) {
+      return fail(invalid_argument("the public key or certificate cannot be read."));
+    }
     if (!pub->equals_public(*key)) {
-      return import_failed(ctx, "the private key does not match the public key or certificate.");
+      return fail(
+          invalid_argument("the private key does not match the public key or certificate."));
     }
   }
-  Status s = check_ca_key_replaceable(ctx.device(), r.label, &*key);
-  if (!s.ok()) return ctx.error(s.message());
+  return key;
+}
+
+CmdResult read_next_pair(Context& ctx, ImportRequest r);
+
+CmdResult on_pair(Context& ctx, ImportRequest r, std::string_view public_text,
+                  std::string_view private_text) {
+  auto key = read_pair(r, public_text, private_text);
+  if (!key.has_value()) {
+    if (r.usage != ca::KeyUsage::kUsageKeys) return import_failed(ctx, key.error().message());
+    return import_failed(
+        ctx, fmt::format("in the {} key pair, {}",
+                         r.pair() == ca::KeyUsage::kSignature ? "signature" : "encryption",
+                         key.error().message()));
+  }
+  if (r.usage == ca::KeyUsage::kUsageKeys && !r.signature_key) {
+    r.signature_key = std::move(*key);
+    return read_next_pair(ctx, std::move(r));
+  }
   ca::KeyEntry entry{r.label, std::move(*key), r.usage, r.exportable, ctx.device().clock().now()};
+  if (r.signature_key) {
+    entry.encryption_key = std::move(entry.key);
+    entry.key = std::move(*r.signature_key);
+  }
+  // A certificate server's CA certificate was signed with the (signature) key.
+  Status s = check_ca_key_replaceable(ctx.device(), r.label, &entry.key);
+  if (!s.ok()) return ctx.error(s.message());
   s = ctx.device().keys().put_if_unchanged(entry, r.expected);
   if (s.code() == Code::kAlreadyExists) {
     return import_failed(ctx, fmt::format("the keys named {} were changed by another session "
@@ -155,23 +238,25 @@ CmdResult finish_import(Context& ctx, const ImportRequest& r, std::string_view p
   return {};
 }
 
-CmdResult start_import(Context& ctx, const ImportRequest& r) {
+// Reads the pair r.pair() from its two files, or asks for it at the terminal.
+CmdResult read_next_pair(Context& ctx, ImportRequest r) {
   if (r.url) {
-    auto files = key_files(ctx.device(), *r.url, r.label);
-    if (!files.has_value()) return ctx.error(files.error().message());
-    auto pub = fs::read_file(files->pub_path);
-    if (!pub.has_value()) return ctx.error(fmt::format("Error opening {}", files->pub_url));
-    auto prv = fs::read_file(files->prv_path);
-    if (!prv.has_value()) return ctx.error(fmt::format("Error opening {}", files->prv_url));
-    return finish_import(ctx, r, *pub, *prv);
+    auto base = key_file_base(ctx.device(), *r.url, r.label);
+    if (!base.has_value()) return ctx.error(base.error().message());
+    const KeyFiles files = key_files(*base, r.signature_key.has_value());
+    auto pub = fs::read_file(files.pub_path);
+    if (!pub.has_value()) return ctx.error(fmt::format("Error opening {}", files.pub_url));
+    auto prv = fs::read_file(files.prv_path);
+    if (!prv.has_value()) return ctx.error(fmt::format("Error opening {}", files.prv_url));
+    return on_pair(ctx, std::move(r), *pub, *prv);
   }
-  ctx.printf("% Enter PEM-formatted public {} key or certificate.\n", usage_words(r.usage));
+  ctx.printf("% Enter PEM-formatted public {} key or certificate.\n", usage_words(r.pair()));
   return ask_paste(ctx, {}, [r](Context& c, std::string public_text) {
-    c.printf("% Enter PEM-formatted encrypted private {} key.\n", usage_words(r.usage));
+    c.printf("% Enter PEM-formatted encrypted private {} key.\n", usage_words(r.pair()));
     // A private key has no blank lines, but only "quit" ends it, as on IOS.
     return ask_paste(c, PasteQuestion{.blank_line_ends = false},
                      [r, public_text](Context& c2, std::string private_text) {
-                       return finish_import(c2, r, public_text, private_text);
+                       return on_pair(c2, r, public_text, private_text);
                      });
   });
 }
@@ -188,11 +273,11 @@ CmdResult import_key(Context& ctx, const Args& a) {
   if (!s.ok()) return ctx.error(fmt::format("Invalid key label {}: {}.", r.label, s.message()));
   auto existing = ctx.device().keys().get(r.label);
   r.expected = existing;
-  if (!existing) return start_import(ctx, r);
+  if (!existing) return read_next_pair(ctx, r);
   ctx.printf("% You already have {} keys defined named {}.\n", type_name(type_of(existing->key)),
              r.label);
   return confirm(ctx, "% Do you really want to replace them?",
-                 [r](Context& c) { return start_import(c, r); });
+                 [r](Context& c) { return read_next_pair(c, r); });
 }
 
 }  // namespace
@@ -215,8 +300,8 @@ void register_key_transfer_commands(CommandTable& t) {
       "[<usage-keys|signature|encryption>$usage] <terminal|url WORD$url> [exportable] "
       "WORD$passphrase",
       {kCryptoHelp, kKeyHelp, "Import keys", "Import RSA keys", "Import EC keys", "Key pair label",
-       "File format is PEM", "Usage keys (one key pair is kept)", "Signature key", "Encryption key",
-       "Import keys from the terminal", "Import keys from two files", kUrl,
+       "File format is PEM", "Usage keys: a signature and an encryption key pair", "Signature key",
+       "Encryption key", "Import keys from the terminal", "Import keys from two files", kUrl,
        "Allow the key to be exported", "Passphrase that decrypts the private key"},
       import_key);
 }

@@ -2,6 +2,8 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -27,6 +29,19 @@ class KeyTransferTest : public testing::MoreCommandsTest {
   static std::string private_part(const std::string& out, std::string_view begin) {
     auto pos = out.find(begin);
     return pos == std::string::npos ? "" : out.substr(pos);
+  }
+  // The PEM blocks of an export's output, in order.
+  static std::vector<std::string> pem_blocks(const std::string& out) {
+    std::vector<std::string> blocks;
+    std::size_t pos = 0;
+    while ((pos = out.find("-----BEGIN ", pos)) != std::string::npos) {
+      const std::size_t end_marker = out.find("-----END ", pos);
+      if (end_marker == std::string::npos) break;
+      const std::size_t end = out.find('\n', end_marker);
+      blocks.push_back(out.substr(pos, end == std::string::npos ? end : end + 1 - pos));
+      pos = end == std::string::npos ? out.size() : end + 1;
+    }
+    return blocks;
   }
   static bool openssl_accepts(const std::string& file, const std::string& pass) {
     std::string cmd =
@@ -227,6 +242,182 @@ TEST_F(KeyTransferTest, CertificateAsThePublicPartAndCaKeys) {
                     "first (no crypto pki server k1).\n"))
       << got;
   EXPECT_TRUE(key("k1")->key.equals_public(*server->info().ca_certificate->public_key()));
+}
+
+// Usage keys: label u, exportable, and its two pairs.
+class UsageKeysTransferTest : public KeyTransferTest {
+ protected:
+  void SetUp() override {
+    KeyTransferTest::SetUp();
+    run("crypto key generate rsa usage-keys label u modulus 1024 exportable");
+    auto u = key("u");
+    ASSERT_TRUE(u && u->encryption_key);
+    sign_ = u->key;
+    encr_ = *u->encryption_key;
+  }
+  // The imported label holds exactly u's two pairs, as usage keys.
+  void expect_usage_keys_of_u(const std::string& label) {
+    auto k = key(label);
+    ASSERT_TRUE(k.has_value()) << label;
+    EXPECT_EQ(k->usage, ca::KeyUsage::kUsageKeys);
+    EXPECT_TRUE(k->key.equals_public(*sign_));
+    EXPECT_TRUE(k->key.has_private());
+    ASSERT_TRUE(k->encryption_key.has_value());
+    EXPECT_TRUE(k->encryption_key->equals_public(*encr_));
+    EXPECT_TRUE(k->encryption_key->has_private());
+  }
+  std::optional<pki::Key> sign_, encr_;
+};
+
+TEST_F(UsageKeysTransferTest, ExportToTerminalAndImportBack) {
+  Reply r = exec("crypto key export rsa u pem terminal 3des pass1234");
+  ASSERT_TRUE(r.ok) << r.output;
+  std::vector<std::string> blocks = pem_blocks(r.output);
+  ASSERT_EQ(blocks.size(), 4u) << r.output;
+  EXPECT_EQ(r.output, "% Key name: u\n   Usage: Signature Key\nKey data:\n" + blocks[0] +
+                          blocks[1] + "% Key name: u\n   Usage: Encryption Key\nKey data:\n" +
+                          blocks[2] + blocks[3]);
+  EXPECT_EQ(blocks[0], sign_->public_pem());
+  EXPECT_EQ(blocks[2], encr_->public_pem());
+  auto sign_back = pki::Key::from_pem(blocks[1], "pass1234");
+  auto encr_back = pki::Key::from_pem(blocks[3], "pass1234");
+  ASSERT_TRUE(sign_back && encr_back);
+  EXPECT_TRUE(sign_back->equals_public(*sign_));
+  EXPECT_TRUE(encr_back->equals_public(*encr_));
+
+  std::string got =
+      run("crypto key import rsa u2 pem usage-keys terminal exportable pass1234\n" + blocks[0] +
+          "\n" + blocks[1] + "quit\n" + blocks[2] + "\n" + blocks[3] + "quit");
+  EXPECT_EQ(got,
+            "Router(config)#crypto key import rsa u2 pem usage-keys terminal exportable "
+            "pass1234\n"
+            "% Enter PEM-formatted public Signature key or certificate.\n"
+            "% End with a blank line or \"quit\" on a line by itself.\n" +
+                blocks[0] +
+                "\n"
+                "% Enter PEM-formatted encrypted private Signature key.\n"
+                "% End with \"quit\" on a line by itself.\n" +
+                blocks[1] +
+                "quit\n"
+                "% Enter PEM-formatted public Encryption key or certificate.\n"
+                "% End with a blank line or \"quit\" on a line by itself.\n" +
+                blocks[2] +
+                "\n"
+                "% Enter PEM-formatted encrypted private Encryption key.\n"
+                "% End with \"quit\" on a line by itself.\n" +
+                blocks[3] +
+                "quit\n"
+                "% Key pair import succeeded.\n");
+  expect_usage_keys_of_u("u2");
+  EXPECT_TRUE(key("u2")->exportable);
+}
+
+TEST_F(UsageKeysTransferTest, ExportToFilesAndImportBack) {
+  Reply r = exec("crypto key export rsa u pem url nvram: aes256 pass1234");
+  ASSERT_TRUE(r.ok) << r.output;
+  EXPECT_EQ(r.output,
+            "% Key name: u\n   Usage: Signature Key\n"
+            "Exporting public key...\nWriting file to nvram:u.pub\n"
+            "Exporting private key...\nWriting file to nvram:u.prv\n"
+            "% Key name: u\n   Usage: Encryption Key\n"
+            "Exporting public key...\nWriting file to nvram:u-encr.pub\n"
+            "Exporting private key...\nWriting file to nvram:u-encr.prv\n");
+  EXPECT_EQ(*fs::read_file(dev_.nvram("u.pub")), sign_->public_pem());
+  EXPECT_EQ(*fs::read_file(dev_.nvram("u-encr.pub")), encr_->public_pem());
+  for (const char* prv : {"u.prv", "u-encr.prv"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(dev_.nvram(prv).c_str(), &st), 0) << prv;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << prv;
+    EXPECT_TRUE(openssl_accepts(dev_.nvram(prv), "pass1234")) << prv;
+  }
+
+  r = exec("crypto key import rsa u2 pem usage-keys url nvram:u pass1234");
+  EXPECT_TRUE(r.ok) << r.output;
+  EXPECT_EQ(r.output, "% Key pair import succeeded.\n");
+  expect_usage_keys_of_u("u2");
+  EXPECT_FALSE(key("u2")->exportable);
+  EXPECT_EQ(exec("crypto key export rsa u2 pem terminal 3des pass1234").output,
+            "% RSA keypair 'u2' is not exportable.\n");
+  // Without `usage-keys` the same files give the signature pair alone.
+  r = exec("crypto key import rsa g pem url nvram:u pass1234");
+  EXPECT_TRUE(r.ok) << r.output;
+  EXPECT_EQ(key("g")->usage, ca::KeyUsage::kGeneralPurpose);
+  EXPECT_TRUE(key("g")->key.equals_public(*sign_));
+  EXPECT_FALSE(key("g")->encryption_key.has_value());
+  // A restart keeps both imported pairs.
+  dev_.reopen();
+  expect_usage_keys_of_u("u2");
+}
+
+TEST_F(UsageKeysTransferTest, NonExportableUsageKeysAreRefused) {
+  run("crypto key generate rsa usage-keys label v modulus 1024");
+  Reply r = exec("crypto key export rsa v pem url nvram: 3des pass1234");
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.output, "% RSA keypair 'v' is not exportable.\n");
+  EXPECT_FALSE(std::filesystem::exists(dev_.nvram("v.pub")));
+  EXPECT_FALSE(std::filesystem::exists(dev_.nvram("v-encr.prv")));
+}
+
+// A bad encryption pair refuses the whole import: nothing is stored, not even the
+// signature pair, and the label keeps the keys it had.
+TEST_F(UsageKeysTransferTest, BadEncryptionPairImportsNothing) {
+  std::vector<std::string> blocks =
+      pem_blocks(exec("crypto key export rsa u pem terminal 3des pass1234").output);
+  ASSERT_EQ(blocks.size(), 4u);
+  const std::string other_pub = key("k1")->key.public_pem();
+  const std::string prefix = "crypto key import rsa u2 pem usage-keys terminal pass1234\n" +
+                             blocks[0] + "\n" + blocks[1] + "quit\n";
+
+  // The encryption private key does not match the public key given with it.
+  std::string got = run(prefix + other_pub + "\n" + blocks[3] + "quit");
+  EXPECT_TRUE(got.ends_with(
+      "% Key pair import failed: in the encryption key pair, the private key does not match the "
+      "public key or certificate.\n"))
+      << got;
+  // The encryption private key is garbled: damaged ciphertext does not decrypt, and a
+  // block that is no key at all cannot be read.
+  std::string garbled = blocks[3];
+  garbled.replace(garbled.find("\n\n") + 2, 8, "AAAAAAAA");
+  got = run(prefix + blocks[2] + "\n" + garbled + "quit");
+  EXPECT_TRUE(
+      got.ends_with("% Key pair import failed: in the encryption key pair, the passphrase does not "
+                    "decrypt the private key.\n"))
+      << got;
+  got = run(prefix + blocks[2] +
+            "\n-----BEGIN RSA PRIVATE KEY-----\nbm90IGEga2V5\n-----END RSA PRIVATE KEY-----\nquit");
+  EXPECT_TRUE(got.ends_with(
+      "% Key pair import failed: in the encryption key pair, the private key cannot be read.\n"))
+      << got;
+  // No encryption private key at all.
+  got = run(prefix + blocks[2] + "\nquit");
+  EXPECT_TRUE(
+      got.ends_with("% Key pair import failed: in the encryption key pair, no private key was "
+                    "given.\n"))
+      << got;
+  // A bad signature pair ends the command before the encryption pair is asked for.
+  got = run("crypto key import rsa u2 pem usage-keys terminal wrongpass\nquit\n" + blocks[1] +
+            "quit");
+  EXPECT_TRUE(
+      got.ends_with("% Key pair import failed: in the signature key pair, the passphrase does not "
+                    "decrypt the private key.\n"))
+      << got;
+  EXPECT_FALSE(session_->has_question());
+  EXPECT_FALSE(key("u2").has_value());
+
+  // Replacing a label: a bad encryption pair leaves the old keys in place.
+  const std::string k1_before = key("k1")->key.public_key_der();
+  got = run("crypto key import rsa k1 pem usage-keys terminal pass1234\nyes\n" + blocks[0] + "\n" +
+            blocks[1] + "quit\n" + other_pub + "\n" + blocks[3] + "quit");
+  EXPECT_TRUE(got.ends_with("the private key does not match the public key or certificate.\n"))
+      << got;
+  EXPECT_EQ(key("k1")->key.public_key_der(), k1_before);
+  EXPECT_EQ(key("k1")->usage, ca::KeyUsage::kGeneralPurpose);
+
+  // From files: the encryption pair's files must be there too.
+  ASSERT_TRUE(exec("crypto key export rsa k1 pem url nvram:half 3des pass1234").ok);
+  EXPECT_EQ(exec("crypto key import rsa u2 pem usage-keys url nvram:half pass1234").output,
+            "% Error opening nvram:half-encr.pub\n");
+  EXPECT_FALSE(key("u2").has_value());
 }
 
 }  // namespace
