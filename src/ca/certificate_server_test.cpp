@@ -98,6 +98,20 @@ TEST_F(CertificateServerTest, NonExportableOperatorKeyIsNotArchived) {
   EXPECT_FALSE(fs::exists(h_.file("ca.p12")));
 }
 
+// A CA's key signs and decrypts: usage keys (two pairs) are refused rather than half used.
+TEST_F(CertificateServerTest, UsageKeysCannotBeTheCaKey) {
+  auto enc = pki::Key::generate_rsa(1024);
+  ASSERT_OK(enc);
+  ASSERT_OK(h_.keys().put(
+      {"ca", testing::shared_ca_key(), KeyUsage::kUsageKeys, true, TimePoint{}, *enc}));
+  h_.make_server(ServerHarness::default_config());
+  auto report = h_.server().enable({});
+  ASSERT_FALSE(report.has_value());
+  EXPECT_NE(report.error().message().find("usage keys"), std::string::npos)
+      << report.error().message();
+  EXPECT_NE(h_.server().state(), ServerState::kEnabled);
+}
+
 TEST_F(CertificateServerTest, IssuesWithIncreasingSerialsAndConfiguredLifetime) {
   enable();
   set_grant(GrantMode::kAuto);

@@ -2,6 +2,7 @@
 // trustpoint, grants by its own policy, and forwards what it grants to the issuing CA (a
 // FakeUpstream standing in for it, answering as scripted).
 #include <gtest/gtest.h>
+#include <openssl/x509v3.h>
 
 #include "ca/ca_test_support.h"
 #include "ca/certificate_server.h"
@@ -129,6 +130,48 @@ TEST_F(RaTest, EnrolsItsOwnRaCertificateAndServesItWithTheChain) {
   EXPECT_EQ(server_->set_config(cfg).code(), Code::kPermissionDenied);
   cfg.mode = ServerMode::kRa;
   EXPECT_TRUE(server_->set_config(cfg).ok());
+}
+
+// The other shape of RA (RFC 8894 3.5.1): usage keys, one certificate that signs and one
+// that clients encrypt to. Both are enrolled, both are served before the CA, requests
+// are opened with the encryption key and forwarded under the signature certificate, and
+// a restart brings both back.
+TEST_F(RaTest, UsageKeysServeASignatureAndAnEncryptionCertificate) {
+  ASSERT_TRUE(keys_->remove("ra").ok());
+  tp_.rsakeypair_bits = 1024;
+  tp_.rsakeypair_encryption_bits = 1024;
+  enable_ra();
+  auto key = keys_->get("ra");
+  ASSERT_TRUE(key && key->encryption_key);
+  auto id = server_->signing_identity();
+  ASSERT_TRUE(id.has_value());
+  ASSERT_TRUE(id->encryption_certificate && id->encryption_key);
+  EXPECT_TRUE(id->encryption_key->equals_public(*key->encryption_key));
+  EXPECT_TRUE(id->key.equals_public(key->key));
+  EXPECT_EQ(X509_get_key_usage(id->certificate.x509()),
+            static_cast<std::uint32_t>(KU_DIGITAL_SIGNATURE));
+  EXPECT_EQ(X509_get_key_usage(id->encryption_certificate->x509()),
+            static_cast<std::uint32_t>(KU_KEY_ENCIPHERMENT));
+  EXPECT_TRUE(is_ra_certificate_name(id->encryption_certificate->subject()));
+  EXPECT_EQ(id->decryption_certificate(), *id->encryption_certificate);
+  const ServerInfo info = server_->info();
+  ASSERT_TRUE(info.ra_encryption_certificate.has_value());
+  EXPECT_EQ(*info.ra_encryption_certificate, *id->encryption_certificate);
+
+  // A granted request goes upstream under the signature certificate.
+  Client c = make_client("CN=leaf, O=Example", "secret-for-the-ra");
+  auto out = enroll(c);
+  ASSERT_TRUE(out.has_value());
+  ASSERT_EQ(out->status, ScepOutcome::Status::kSuccess) << out->fail_text;
+  ASSERT_TRUE(upstream_->last_signer().has_value());
+  EXPECT_EQ(*upstream_->last_signer(), id->certificate);
+
+  make_server();
+  ASSERT_TRUE(server_->enable({}).has_value()) << server_->reason();
+  auto again = server_->signing_identity();
+  ASSERT_TRUE(again.has_value() && again->encryption_certificate);
+  EXPECT_EQ(*again->encryption_certificate, *id->encryption_certificate);
+  EXPECT_EQ(again->certificate, id->certificate);
 }
 
 TEST_F(RaTest, GrantedRequestsAreResignedByTheRaAndForwardedWithTheClientsTransaction) {

@@ -22,6 +22,12 @@ constexpr std::int64_t kLastUtcTime = 2524607999;  // 2049-12-31T23:59:59Z
 
 Result<KeyEntry> CertificateServer::ensure_ca_key(Runtime& rt, EnableReport& report) {
   std::optional<KeyEntry> existing = deps_.keys.get(label_);
+  if (existing.has_value() && existing->encryption_key) {
+    return fail(invalid_argument(fmt::format(
+        "The key {0} is usage keys; a CA signs and decrypts with one general-purpose key. "
+        "Remove it (crypto key zeroize rsa {0}) or name another key.",
+        label_)));
+  }
   if (existing.has_value()) return *existing;
   log::trace(log::Category::kPkiServer,
              "CRYPTO_CS: key '{}' does not exist; generated automatically", label_);

@@ -481,7 +481,8 @@ EnrollResult TrustpointClient::exchange(const TrustpointConfig& tp, const std::s
         log::info(
             "%PKI-6-CERTRET: {}Certificate received from Certificate Authority for "
             "trustpoint {}",
-            p.parts.size() == 1 ? "" : (sent.encryption ? "Encryption " : "Signing "), name);
+            !key || !key->encryption_key ? "" : (sent.encryption ? "Encryption " : "Signing "),
+            name);
       }
     }
     const int period = tp.retry_period_minutes > 0 ? tp.retry_period_minutes : kDefaultRetryMinutes;

@@ -1,6 +1,7 @@
 #include "ca/trustpoint_client.h"
 
 #include <gtest/gtest.h>
+#include <openssl/x509v3.h>
 
 #include "ca/ca_test_support.h"
 #include "ca/device.h"
@@ -261,6 +262,86 @@ TEST_F(TrustpointClientTest, ACorruptStateFileIsSkipped) {
   reopen();
   EXPECT_FALSE(client_->state("bad").has_value());
   EXPECT_TRUE(client_->state("tp").has_value());
+}
+
+// IOS usage keys (`rsakeypair LABEL SIZE ENC-SIZE`): both keys are made at enrolment,
+// each is requested with its own PKCS#10 and transactionID asking for its key usage,
+// the two are polled together across a restart, and the trustpoint ends with a
+// signature and an encryption certificate.
+TEST_F(TrustpointClientTest, UsageKeysEnrolTwoCertificatesTogether) {
+  tp_.rsakeypair = "uk";
+  tp_.rsakeypair_bits = 1024;
+  tp_.rsakeypair_encryption_bits = 1024;
+  tp_.retry_period_minutes = 1;
+  authenticate();
+  upstream_->script({Answer::kPending, Answer::kGrant, Answer::kPending});
+  auto r = enroll();
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(r->status, RS::kPending);
+  EXPECT_EQ(r->encryption_fingerprint_md5.size(), 32u);
+  EXPECT_NE(r->encryption_fingerprint_md5, r->fingerprint_md5);
+  auto key = keys_->get("uk");
+  ASSERT_TRUE(key && key->encryption_key);
+  EXPECT_EQ(key->usage, KeyUsage::kUsageKeys);
+  EXPECT_EQ(key->key.bits(), 1024);
+  EXPECT_EQ(key->encryption_key->bits(), 1024);
+  // The encryption request went second, for the encryption key, asking to encrypt.
+  auto csr = pki::Csr::parse(upstream_->last_csr());
+  ASSERT_TRUE(csr.has_value());
+  EXPECT_TRUE(csr->public_key().equals_public(*key->encryption_key));
+  auto st = client_->state("tp");
+  ASSERT_TRUE(st && st->pending);
+  ASSERT_EQ(st->pending->parts.size(), 1u);  // the encryption one was granted at once
+  EXPECT_FALSE(st->pending->parts[0].encryption);
+  ASSERT_TRUE(st->encryption_certificate.has_value());
+  EXPECT_FALSE(st->certificate.has_value());
+  EXPECT_FALSE(st->enrolled(true));
+  EXPECT_EQ(X509_get_key_usage(st->encryption_certificate->x509()),
+            static_cast<std::uint32_t>(KU_KEY_ENCIPHERMENT));
+
+  reopen();  // the signature request is still polled after a restart
+  clock_.advance(std::chrono::minutes(1));
+  tick();  // PENDING again
+  clock_.advance(std::chrono::minutes(1));
+  tick();  // granted
+  EXPECT_EQ(upstream_->kinds(),
+            (std::vector<Kind>{Kind::kPkcsReq, Kind::kPkcsReq, Kind::kCertPoll, Kind::kCertPoll}));
+  st = client_->state("tp");
+  ASSERT_TRUE(st.has_value());
+  EXPECT_FALSE(st->pending.has_value());
+  ASSERT_TRUE(st->enrolled(true));
+  auto sig_key = st->certificate->public_key();
+  ASSERT_TRUE(sig_key.has_value());
+  EXPECT_TRUE(sig_key->equals_public(key->key));
+  EXPECT_EQ(X509_get_key_usage(st->certificate->x509()),
+            static_cast<std::uint32_t>(KU_DIGITAL_SIGNATURE));
+  reopen();
+  st = client_->state("tp");
+  ASSERT_TRUE(st && st->enrolled(true));
+
+  // A CA is never usage keys.
+  ASSERT_TRUE(client_->forget("tp").ok());
+  authenticate();
+  auto ca = enroll({.ca_request = true});
+  ASSERT_FALSE(ca.has_value());
+  EXPECT_EQ(ca.error().code(), Code::kInvalidArgument);
+}
+
+// One of the two requests refused: the enrolment fails as a whole, with the CA's words.
+TEST_F(TrustpointClientTest, UsageKeysOneRefusalFailsTheEnrolment) {
+  tp_.rsakeypair = "uk";
+  tp_.rsakeypair_bits = 1024;
+  tp_.rsakeypair_encryption_bits = 1024;
+  authenticate();
+  upstream_->script({Answer::kPending, Answer::kReject});
+  auto r = enroll();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, RS::kFailure);
+  EXPECT_NE(r->error.find("rejected by the operator"), std::string::npos) << r->error;
+  auto st = client_->state("tp");
+  ASSERT_TRUE(st.has_value());
+  EXPECT_FALSE(st->pending.has_value());
+  EXPECT_FALSE(st->enrolled(true));
 }
 
 TEST_F(TrustpointClientTest, AutoEnrollEnrolsOnceAuthenticated) {

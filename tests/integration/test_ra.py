@@ -37,12 +37,15 @@ class RaClient(StrongSwan):
     which also signs the answers (--cacert-enc, --cacert-sig), and the issued certificate
     chains through `cacerts` (--cacert, the issuing CA and those above it)."""
 
-    def __init__(self, root, name, url, ra_pem, cacerts, key_index, dn=None):
+    def __init__(self, root, name, url, ra_pem, cacerts, key_index, dn=None, enc_pem=None):
         super().__init__(root, name, url, ra_pem, key_index, dn)
         self.cacerts = list(cacerts)
+        self.enc_pem = enc_pem  # an RA with usage keys: the certificate to encrypt to
 
     def args(self, **kw):
         a = super().args(**kw)
+        if self.enc_pem:
+            a[a.index("--cacert-enc") + 1] = self.enc_pem
         for path in self.cacerts:
             a += ["--cacert", path]
         return a
@@ -243,6 +246,59 @@ def test_ra_with_automatic_grants(workdir, cleanup):
     assert rc == 0, out + ra.d.log()[-3000:]
     verify_chain(root_pem, mdm.cert)
     assert database_counts(scep.d)[1] == issued + 2
+
+
+def test_ra_with_usage_keys(workdir, cleanup):
+    """The other RA shape of RFC 8894 3.5.1: the RA's trustpoint has usage keys
+    (`rsakeypair myra 2048 2048`), so the RA enrols two certificates — one that signs,
+    one that clients encrypt to — and serves both before the CA. strongSwan (told which
+    is which) and micromdm (which encrypts to every certificate it got) enrol through
+    it."""
+    scep = start_root(workdir, cleanup, "grant ra-auto", "yes")
+    root_pem = scep.ca_pem()
+    ra = start_ra(workdir, cleanup, scep.port)
+    ra.d.sh("configure terminal", f"crypto pki trustpoint {RA}",
+            f"rsakeypair {RA} 2048 2048", "end")
+    out = ra.enable("grant auto", "scep allow-des")
+    assert "% Enrollment in progress..." in out, out
+    # Two RA certificate requests wait on the root, one per key.
+    rows = scep.wait_for_request("pending", count=2)
+    for row in rows:
+        assert "ou=ioscs RA" in row["subject"], row
+        scep.exec(f"grant {row['id']}")
+    ra.d.advance_clock(datetime.timedelta(minutes=2))
+    wait_for(ra.enabled, timeout=30, what="the RA enabled")
+    state = trustpoint_state(ra.d, RA)
+    sig_pem = write(os.path.join(workdir, "ra-sig.pem"), state["certificate"])
+    enc_pem = write(os.path.join(workdir, "ra-enc.pem"), state["encryption_certificate"])
+    assert "Digital Signature" in ossl("x509", "-in", sig_pem, "-noout", "-ext", "keyUsage")
+    usage = ossl("x509", "-in", enc_pem, "-noout", "-ext", "keyUsage")
+    assert "Key Encipherment" in usage and "Digital Signature" not in usage, usage
+    status = ra.show()
+    assert f"RA cert fingerprint: {fingerprint(sig_pem, 'md5')}" in status, status
+    assert f"RA encryption cert fingerprint: {fingerprint(enc_pem, 'md5')}" in status, status
+    certs = ra.d.sh(f"show crypto pki certificates {RA}")
+    assert "Certificate Usage: Signature" in certs and \
+        "Certificate Usage: Encryption" in certs, certs
+
+    # GetCACert: both RA certificates and the root; strongSwan tells them apart.
+    rc, out = pki_scepca(ra.url, os.path.join(workdir, "ra-bundle.pem"))
+    assert rc == 0, out
+    assert "Root CA cert" in out and out.count("RA cert is trusted") == 2, out
+
+    client = RaClient(workdir, "leaf1", ra.url, sig_pem, [root_pem], key_index=1,
+                      enc_pem=enc_pem)
+    rc, out = client.run()
+    assert rc == 0, out + ra.d.log()[-3000:]
+    verify_chain(root_pem, client.cert)
+    mdm = Micromdm(workdir, "leaf2", ra.url, key_index=2)
+    rc, out = mdm.run()
+    assert rc == 0, out + ra.d.log()[-3000:]
+    verify_chain(root_pem, mdm.cert)
+    # The RA's requests went up signed by its signature certificate, and nothing else
+    # was issued.
+    granted = [r for r in scep.requests() if r["state"] == "granted"]
+    assert len(granted) == 4, scep.requests()
 
 
 def test_ra_with_manual_grants_restart_and_revocation(workdir, cleanup, reserved_port):

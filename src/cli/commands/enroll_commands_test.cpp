@@ -163,6 +163,13 @@ TEST_F(EnrollCommandsTest, RsaKeypairSpellingsAndSizeInTheRunningConfig) {
   run("crypto pki trustpoint sub");
   EXPECT_EQ(exec("rsakeypair small 512").output,
             "% Keys of fewer than 1024 bits cannot be enrolled; use 1024 to 4096.\n");
+  EXPECT_EQ(exec("rsakeypair small 2048 512").output,
+            "% Keys of fewer than 1024 bits cannot be enrolled; use 1024 to 4096.\n");
+  // Two sizes: IOS usage keys, kept as typed.
+  EXPECT_EQ(exec("rsakeypair uk 2048 1024").output, "");
+  run("end");
+  EXPECT_NE(exec("show running-config").output.find(" rsakeypair uk 2048 1024\n"),
+            std::string::npos);
 }
 
 TEST_F(EnrollCommandsTest, AutoEnrollIsKeptAndEnrolsByItself) {
