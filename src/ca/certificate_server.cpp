@@ -298,10 +298,18 @@ CertificateServer::Prepared CertificateServer::prepare(const ServerConfig& cfg,
     auto cert = pki::Certificate::from_der(**ca_der);
     if (!cert.has_value()) return fail_with(cert.error());
     auto key = deps_.keys.get(label_);
+    auto cert_key = cert->public_key();
+    if (cert_key.has_value() && (!key || !key->key.equals_public(*cert_key)) &&
+        deps_.keys.get(shadow_key_label())) {
+      // A rollover interrupted between the database and the key store: finish it.
+      if (Status s = finish_interrupted_switch(*cert); s.ok()) {
+        log::info("certificate server {}: the interrupted rollover was completed", label_);
+        key = deps_.keys.get(label_);
+      }
+    }
     if (!key.has_value()) {
       return fail_with(not_found("The CA key " + label_ + " does not exist."));
     }
-    auto cert_key = cert->public_key();
     if (!cert_key.has_value() || !key->key.equals_public(*cert_key)) {
       return fail_with(
           invalid_argument("The key " + label_ + " does not match the CA certificate."));
@@ -360,6 +368,11 @@ CertificateServer::Prepared CertificateServer::prepare(const ServerConfig& cfg,
   rt->crl =
       std::make_unique<CrlPublisher>(*rt->store, *rt->ca_cert, *rt->ca_key, deps_.clock, label_);
   if (Status s = rt->crl->load(cfg, files); !s.ok()) return fail_with(s);
+  if (Status s = load_shadow(*rt); !s.ok()) {
+    // Enabling goes on: the timer (or the operator) makes another one.
+    log::error("certificate server {}: the rollover CA certificate is not usable: {}", label_,
+               s.message());
+  }
   p.runtime = std::move(rt);
   return p;
 }
@@ -458,6 +471,7 @@ void CertificateServer::tick() {
       log::info("certificate server {} back to normal", label_);
     }
   }
+  rollover_tick(rt);
   expire_requests(*rt);
   // Keep LABEL.ser self-contained for file-level backups (the guide tells operators to
   // back up the .ser file): fold the write-ahead log in once a minute.
@@ -483,6 +497,7 @@ ServerInfo CertificateServer::info() const {
   if (rt) {
     out.ca_certificate = rt->ca_cert;
     out.ra_encryption_certificate = rt->ra_encryption_cert;
+    if (auto shadow = rt->shadow()) out.rollover_certificate = shadow->cert;
     if (rt->issuer) out.last_serial = rt->issuer->last_issued();
     if (rt->crl) out.crl_next_update = rt->crl->next_update();
   } else {

@@ -125,6 +125,8 @@ struct ServerInfo {
   // signature one, and `ra_encryption_certificate` the other).
   std::optional<pki::Certificate> ca_certificate;
   std::optional<pki::Certificate> ra_encryption_certificate = std::nullopt;
+  // The shadow (rollover) CA certificate, between stage two and stage three.
+  std::optional<pki::Certificate> rollover_certificate = std::nullopt;
   Serial last_serial = 0;
   std::optional<TimePoint> crl_next_update;
   // mode sub-cs and mode ra: the superior's root, as authenticated by the operator, and
@@ -258,6 +260,20 @@ class CertificateServer {
   // kUnavailable unless enabled.
   Result<SigningIdentity> signing_identity() const;
 
+  // --- rollover ---
+  // `crypto pki server X rollover`: stage two now — a root makes its shadow (rollover)
+  // key and CA certificate: the same subject, valid from the current certificate's
+  // expiry for `lifetime ca-certificate`. With `database archive` the shadow is archived
+  // first (LABEL-rollover.p12/.pem), with the configured password or `archive_password`;
+  // when that fails there is no rollover. kAlreadyExists when a shadow exists,
+  // kPermissionDenied for a subordinate CA or an RA, kUnavailable unless enabled.
+  Status start_rollover(const std::string& archive_password = {});
+  // `crypto pki server X rollover cancel`: deletes the shadow key, certificate and
+  // archive. kNotFound without a shadow.
+  Status cancel_rollover();
+  // The shadow CA certificate while one exists (stage two).
+  std::optional<pki::Certificate> rollover_certificate() const;
+
  private:
   struct Runtime;  // what exists only while enabled: store, CA key, CRL builder
 
@@ -285,6 +301,24 @@ class CertificateServer {
   // mode ra with usage keys: checks the RA's encryption certificate against the
   // encryption key of `entry` and keeps both in the runtime.
   Status use_ra_encryption(Runtime& rt, const pki::Certificate& cert, const KeyEntry& entry);
+  // The archive of a CA certificate and key: NAME.p12 or NAME.pem, as configured.
+  Status write_archive(const ServerConfig& cfg, const pki::Certificate& cert, const pki::Key& key,
+                       const std::string& password, const std::string& name);
+  // --- rollover (server_rollover.cpp) ---
+  // Makes the shadow CA key and certificate of a root; the caller holds the runtime's
+  // rollover_op_mu.
+  Status make_shadow(Runtime& rt, const ServerConfig& cfg, const std::string& archive_password);
+  // prepare(): the shadow of an earlier run, if any.
+  Status load_shadow(Runtime& rt);
+  // Stage three: the shadow becomes the CA certificate and key, durably; the runtime is
+  // then rebuilt from what was written, as at a restart.
+  Status switch_to_shadow(Runtime& rt, const ServerConfig& cfg);
+  // prepare(): a switch interrupted after the database took the new certificate but
+  // before the key store took the new key is finished.
+  Status finish_interrupted_switch(const pki::Certificate& ca_cert);
+  // The timer: stage two at the autorollover time, stage three at the CA's expiry.
+  void rollover_tick(const std::shared_ptr<Runtime>& rt);
+  std::string shadow_key_label() const { return label_ + ".rollover"; }
   // Stores the CA certificate (with its key) in the database and the trustpoint, and
   // writes the archive once.
   Status install_ca(Runtime& rt, const ServerConfig& cfg, const pki::Certificate& cert,

@@ -26,6 +26,8 @@ inline constexpr const char* kMetaCaCert = "ca_cert";
 // mode ra with usage keys: the RA's encryption certificate (DER).
 inline constexpr const char* kMetaRaEncryptionCert = "ra_encryption_cert";
 inline constexpr const char* kMetaCrlNumber = "crl_number";
+// Rollover stage two: the shadow CA certificate (DER); its key is LABEL.rollover.
+inline constexpr const char* kMetaRolloverCert = "rollover_cert";
 inline constexpr const char* kMetaOtp = "otp";  // "<sha256 hex> <expiry unix>"
 inline constexpr const char* kMetaArchived = "archived";
 // "1" once the server generated its own key (a subordinate CA's certificate, and so its
@@ -105,6 +107,29 @@ struct CertificateServer::Runtime {
   std::atomic<std::int64_t> last_checkpoint{0};
   // mode ra: when poll_upstream() last looked for requests due upstream (unix seconds).
   std::atomic<std::int64_t> last_upstream_scan{0};
+
+  // Rollover: the shadow CA certificate and key between stage two and stage three.
+  // rollover_op_mu serialises making, cancelling and activating it (key generation runs
+  // under it); readers take the pointer under rollover_mu only.
+  struct Shadow {
+    pki::Certificate cert;
+    pki::Key key;
+  };
+  Mutex rollover_op_mu;
+  std::shared_ptr<const Shadow> shadow() const {
+    MutexLock lock(rollover_mu);
+    return rollover;
+  }
+  void set_shadow(std::shared_ptr<const Shadow> next) {
+    MutexLock lock(rollover_mu);
+    rollover = std::move(next);
+  }
+  // When the timer last tried stage two and failed (unix seconds): retried hourly.
+  std::atomic<std::int64_t> last_rollover_attempt{0};
+
+ private:
+  mutable Mutex rollover_mu;
+  std::shared_ptr<const Shadow> rollover GUARDED_BY(rollover_mu);
 };
 
 }  // namespace scepter::ca

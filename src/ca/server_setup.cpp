@@ -154,6 +154,21 @@ Status CertificateServer::use_ra_encryption(Runtime& rt, const pki::Certificate&
   return ok_status();
 }
 
+Status CertificateServer::write_archive(const ServerConfig& cfg, const pki::Certificate& cert,
+                                        const pki::Key& key, const std::string& password,
+                                        const std::string& name) {
+  files::FileSet files = file_set(cfg);
+  if (cfg.archive_format == ArchiveFormat::kPkcs12) {
+    ASSIGN_OR_RETURN(std::string p12,
+                     pki::make_pkcs12(cert, key, password, label_, {}, pki::Pkcs12Cipher::kAes256,
+                                      deps_.archive_kdf_iterations));
+    return files.write(files::FileType::kP12, name + ".p12", p12, 0600);
+  }
+  ASSIGN_OR_RETURN(std::string key_pem,
+                   key.to_encrypted_pkcs8_pem(password, deps_.archive_kdf_iterations));
+  return files.write(files::FileType::kPem, name + ".pem", cert.pem() + key_pem, 0600);
+}
+
 Status CertificateServer::install_ca(Runtime& rt, const ServerConfig& cfg,
                                      const pki::Certificate& cert, const KeyEntry& entry,
                                      EnableReport& report, const EnableOptions& options) {
@@ -199,18 +214,7 @@ Status CertificateServer::install_ca(Runtime& rt, const ServerConfig& cfg,
     if (password.empty()) {
       report.archive_skipped_reason = "no archive password";
     } else {
-      files::FileSet files = file_set(cfg);
-      if (cfg.archive_format == ArchiveFormat::kPkcs12) {
-        ASSIGN_OR_RETURN(std::string p12, pki::make_pkcs12(cert, entry.key, password, label_, {},
-                                                           pki::Pkcs12Cipher::kAes256,
-                                                           deps_.archive_kdf_iterations));
-        RETURN_IF_ERROR(files.write(files::FileType::kP12, label_ + ".p12", p12, 0600));
-      } else {
-        ASSIGN_OR_RETURN(std::string key_pem,
-                         entry.key.to_encrypted_pkcs8_pem(password, deps_.archive_kdf_iterations));
-        RETURN_IF_ERROR(
-            files.write(files::FileType::kPem, label_ + ".pem", cert.pem() + key_pem, 0600));
-      }
+      RETURN_IF_ERROR(write_archive(cfg, cert, entry.key, password, label_));
       store::WriteBatch archived;
       archived.put_meta(kMetaArchived, "1");
       RETURN_IF_ERROR(rt.store->write(archived));

@@ -1,5 +1,5 @@
 // Exec commands of a certificate server: crypto pki server LABEL grant|reject|remove|
-// revoke|request pkcs10|password generate.
+// revoke|request pkcs10|password generate|rollover [cancel].
 #include <cerrno>
 #include <cstdlib>
 
@@ -160,6 +160,43 @@ CmdResult password_generate(Context& ctx, const Args& a) {
   return {};
 }
 
+CmdResult rollover_started(Context& ctx, ca::CertificateServer& server, Status s) {
+  if (!s.ok()) return ctx.error(s.message());
+  auto cert = server.rollover_certificate();
+  if (!cert) return ctx.error("The rollover CA certificate was cancelled meanwhile.");
+  ctx.printf("% Rollover CA certificate generated: fingerprint {}\n",
+             pki::ios_fingerprint(cert->md5_fingerprint()));
+  ctx.printf("% It becomes the CA certificate at {}, when the current one expires.\n",
+             format_ios_time(cert->not_before()));
+  return {};
+}
+
+// `crypto pki server X rollover`: stage two now. The shadow key is archived like the CA
+// key: without a configured archive password, it is asked for, as at the first
+// `no shutdown`.
+CmdResult rollover(Context& ctx, const Args& a) {
+  REQUIRE_SERVER(server);
+  const ca::ServerConfig cfg = server->config();
+  if (cfg.archive_enabled && cfg.archive_password.empty() && cfg.mode == ca::ServerMode::kRoot &&
+      server->state() == ca::ServerState::kEnabled && !server->rollover_certificate()) {
+    ctx.print(
+        "% The rollover CA key will be archived: enter the password that protects the archive.\n");
+    PasswordQuestion q;
+    return ask_password(ctx, q, [server](Context& c, std::string password) {
+      return rollover_started(c, *server, server->start_rollover(password));
+    });
+  }
+  return rollover_started(ctx, *server, server->start_rollover());
+}
+
+CmdResult rollover_cancel(Context& ctx, const Args& a) {
+  REQUIRE_SERVER(server);
+  Status s = server->cancel_rollover();
+  if (!s.ok()) return ctx.error(s.message());
+  ctx.print("% Rollover CA certificate and keys deleted.\n");
+  return {};
+}
+
 }  // namespace
 
 void register_cs_exec_commands(CommandTable& t) {
@@ -187,6 +224,15 @@ void register_cs_exec_commands(CommandTable& t) {
          "Read the request from a file", "nvram:NAME, flash:NAME or a local path",
          "Show the granted certificate in base64", "Show the granted certificate in PEM"},
         request_pkcs10);
+  for (Node node : {Node::kExec, Node::kConfig}) {
+    // The guide shows both prompts for these.
+    t.add(node, "crypto pki server WORD$label rollover",
+          {kCrypto, kPki, kServer, kLabel, "Start the CA certificate rollover now"}, rollover);
+    t.add(node, "crypto pki server WORD$label rollover cancel",
+          {kCrypto, kPki, kServer, kLabel, "CA certificate rollover",
+           "Delete the rollover CA certificate and keys"},
+          rollover_cancel);
+  }
   t.add(Node::kExec, "crypto pki server WORD$label password generate [(1-1440)$minutes]",
         {kCrypto, kPki, kServer, kLabel, "One-time enrollment password", "Generate a new password",
          "Minutes it stays valid (default 60)"},

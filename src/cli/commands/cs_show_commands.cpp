@@ -119,9 +119,17 @@ void render_server(Context& ctx, const ca::CertificateServer& server) {
     ctx.print("  CRL not present.\n");
   }
   render_storage(ctx, c);
+  if (info.rollover_certificate) {
+    // The guide's "Verifying CA Certificate Information" layout.
+    ctx.print("  Rollover status: available for rollover\n");
+    ctx.printf("    Rollover CA cert fingerprint: {}\n",
+               pki::ios_fingerprint(info.rollover_certificate->md5_fingerprint()));
+    ctx.printf("    Rollover CA certificate expiration timer: {}\n",
+               format_ios_time(info.rollover_certificate->not_after()));
+  }
   if (c.auto_rollover_days) {
     ctx.printf("  Auto-Rollover configured, overlap period {} days\n", *c.auto_rollover_days);
-    if (info.ca_certificate) {
+    if (info.ca_certificate && !info.rollover_certificate) {
       ctx.printf("  Autorollover timer: {}\n",
                  format_ios_time(info.ca_certificate->not_after() -
                                  std::chrono::days(*c.auto_rollover_days)));

@@ -1,0 +1,210 @@
+// Automatic CA certificate and key rollover of a root: stage two (the shadow key and
+// certificate) at the autorollover timer or at the operator's `rollover`, stage three
+// (the shadow takes over) when the current CA certificate expires, and what survives a
+// restart or a crash in between.
+#include <gtest/gtest.h>
+
+#include "ca/ca_test_support.h"
+#include "ca/certificate_server.h"
+#include "common/fs.h"
+#include "pki/crl.h"
+#include "pki/name.h"
+#include "store/store.h"
+
+namespace scepter::ca {
+namespace {
+
+using testing::ServerHarness;
+
+class RolloverTest : public ::testing::Test {
+ protected:
+  RolloverTest() : h_(config()) {}
+
+  static ServerConfig config() {
+    ServerConfig c = ServerHarness::default_config();
+    c.auto_rollover_days = 30;
+    c.grant = GrantMode::kAuto;
+    return c;
+  }
+
+  void enable() {
+    auto r = h_.server().enable({});
+    ASSERT_TRUE(r.has_value()) << r.error().message();
+  }
+  void restart(ServerConfig c = config()) {
+    h_.make_server(std::move(c));
+    enable();
+  }
+  pki::Certificate ca_cert() { return h_.server().signing_identity()->certificate; }
+  TimePoint ca_expiry() { return h_.server().signing_identity()->certificate.not_after(); }
+
+  pki::Certificate issue(const std::string& subject) {
+    auto out = h_.server().submit(testing::make_csr_der(subject), RequestSource::kManualPem);
+    EXPECT_TRUE(out.has_value() && out->certificate.has_value());
+    return *out->certificate;
+  }
+
+  // The timer until the server is enabled again (a switch rebuilds it).
+  void tick_until_enabled() {
+    for (int i = 0; i < 3 && h_.server().state() != ServerState::kEnabled; ++i) {
+      h_.server().tick();
+    }
+  }
+
+  ServerHarness h_;
+};
+
+TEST_F(RolloverTest, AutoRolloverMakesTheShadowAtItsTimerAndSwitchesAtExpiry) {
+  enable();
+  const pki::Certificate old_ca = h_.server().signing_identity()->certificate;
+  const TimePoint expiry = old_ca.not_after();
+  const pki::Certificate early = issue("CN=early, O=Example");
+  ASSERT_TRUE(h_.server().revoke(pki::SerialNumber{2}).ok());
+
+  h_.clock().set(expiry - std::chrono::days(31));
+  h_.server().tick();
+  EXPECT_FALSE(h_.server().rollover_certificate().has_value());
+  h_.clock().set(expiry - std::chrono::days(29));
+  h_.server().tick();
+  auto shadow = h_.server().rollover_certificate();
+  ASSERT_TRUE(shadow.has_value());
+  // The seed's stage two: same subject, a new key, valid from the current expiry for the
+  // CA lifetime, self-signed; archived, and its key kept beside the CA key.
+  EXPECT_EQ(pki::format_dn_ios(shadow->subject()), pki::format_dn_ios(old_ca.subject()));
+  EXPECT_TRUE(shadow->is_ca());
+  EXPECT_TRUE(shadow->signed_by(*shadow));
+  EXPECT_EQ(shadow->not_before(), expiry);
+  EXPECT_EQ(shadow->not_after(), expiry + std::chrono::days(h_.server().config().ca_lifetime_days));
+  auto shadow_key = h_.keys().get("ca.rollover");
+  ASSERT_TRUE(shadow_key.has_value());
+  EXPECT_FALSE(shadow_key->key.equals_public(*old_ca.public_key()));
+  EXPECT_TRUE(shadow_key->key.equals_public(*shadow->public_key()));
+  EXPECT_TRUE(fs::exists(h_.file("ca-rollover.p12")));
+  EXPECT_TRUE(fs::exists(h_.file("ca.p12")));
+  const ServerInfo info = h_.server().info();
+  ASSERT_TRUE(info.rollover_certificate.has_value());
+  EXPECT_EQ(*info.rollover_certificate, *shadow);
+  // Its serial is the CA's next one: never handed to anyone else.
+  const pki::Certificate during = issue("CN=during, O=Example");
+  EXPECT_EQ(during.serial_hex(), "4");
+  EXPECT_EQ(shadow->serial_hex(), "3");
+
+  // A restart during the overlap keeps the shadow.
+  restart();
+  ASSERT_TRUE(h_.server().rollover_certificate().has_value());
+  EXPECT_EQ(*h_.server().rollover_certificate(), *shadow);
+
+  // Stage three at the expiry: the shadow is the CA.
+  h_.clock().set(expiry + std::chrono::seconds(1));
+  tick_until_enabled();
+  h_.server().tick();
+  tick_until_enabled();
+  ASSERT_EQ(h_.server().state(), ServerState::kEnabled) << h_.server().reason();
+  EXPECT_EQ(ca_cert(), *shadow);
+  EXPECT_FALSE(h_.server().rollover_certificate().has_value());
+  auto key = h_.keys().get("ca");
+  ASSERT_TRUE(key.has_value());
+  EXPECT_TRUE(key->key.equals_public(*shadow->public_key()));
+  EXPECT_FALSE(h_.keys().get("ca.rollover").has_value());
+  EXPECT_FALSE(fs::exists(h_.file("ca-rollover.p12")));
+  EXPECT_TRUE(fs::exists(h_.file("ca.p12")));
+  // New certificates and the CRL come from the new key; the revocation is still listed.
+  const pki::Certificate after = issue("CN=after, O=Example");
+  EXPECT_TRUE(after.signed_by(*shadow));
+  EXPECT_FALSE(after.signed_by(old_ca));
+  auto crl = h_.server().crl_der();
+  ASSERT_TRUE(crl);
+  auto listed = pki::crl_lists_certificate(*crl, shadow->x509(), early.x509());
+  ASSERT_TRUE(listed.has_value()) << listed.error().message();
+  EXPECT_TRUE(*listed);
+  // And the next rollover is timed from the new certificate.
+  restart();
+  EXPECT_EQ(ca_cert(), *shadow);
+  h_.server().tick();
+  EXPECT_FALSE(h_.server().rollover_certificate().has_value());
+}
+
+TEST_F(RolloverTest, RolloverNowAndCancel) {
+  ServerConfig c = config();
+  c.auto_rollover_days.reset();
+  restart(c);
+  ASSERT_TRUE(h_.server().start_rollover().ok());
+  auto shadow = h_.server().rollover_certificate();
+  ASSERT_TRUE(shadow.has_value());
+  EXPECT_EQ(h_.server().start_rollover().code(), Code::kAlreadyExists);
+  ASSERT_TRUE(h_.server().cancel_rollover().ok());
+  EXPECT_FALSE(h_.server().rollover_certificate().has_value());
+  EXPECT_FALSE(h_.keys().get("ca.rollover").has_value());
+  EXPECT_FALSE(fs::exists(h_.file("ca-rollover.p12")));
+  EXPECT_EQ(h_.server().cancel_rollover().code(), Code::kNotFound);
+  restart(c);
+  EXPECT_FALSE(h_.server().rollover_certificate().has_value());
+  // Without auto-rollover nothing happens at expiry but the end of issuing.
+  ASSERT_TRUE(h_.server().start_rollover().ok());
+  ASSERT_TRUE(h_.server().cancel_rollover().ok());
+  h_.clock().set(ca_expiry() + std::chrono::seconds(1));
+  h_.server().tick();
+  EXPECT_EQ(h_.server().state(), ServerState::kEnabled);
+  auto out = h_.server().submit(testing::make_csr_der("CN=late"), RequestSource::kManualPem);
+  EXPECT_FALSE(out.has_value() && out->certificate.has_value());
+}
+
+// The guide: "if auto-archive is configured and fails, rollover does not occur".
+TEST_F(RolloverTest, NoArchivePasswordNoRollover) {
+  ServerConfig c = config();
+  c.archive_password.clear();
+  h_.make_server(c);
+  ASSERT_TRUE(h_.server().enable({.archive_password = "typed-at-the-console"}).has_value());
+  h_.clock().set(ca_expiry() - std::chrono::days(1));
+  h_.server().tick();
+  EXPECT_FALSE(h_.server().rollover_certificate().has_value());
+  EXPECT_FALSE(h_.keys().get("ca.rollover").has_value());
+  Status s = h_.server().start_rollover();
+  EXPECT_EQ(s.code(), Code::kPermissionDenied);
+  EXPECT_NE(s.message().find("archive password"), std::string::npos) << s.message();
+  // Typed at the console, it is used for this archive only.
+  ASSERT_TRUE(h_.server().start_rollover("typed-again").ok());
+  EXPECT_TRUE(fs::exists(h_.file("ca-rollover.p12")));
+  EXPECT_FALSE(h_.server().config().archive_password.size());
+}
+
+// A crash after the database took the new CA certificate and before the key store took
+// its key: the restart finishes the switch rather than refusing a key that does not match.
+TEST_F(RolloverTest, AnInterruptedSwitchIsFinishedAtRestart) {
+  enable();
+  ASSERT_TRUE(h_.server().start_rollover().ok());
+  const pki::Certificate shadow = *h_.server().rollover_certificate();
+  h_.server().shutdown();
+  {
+    auto db = store::open_store({"sqlite:" + h_.file("ca.ser")});
+    ASSERT_TRUE(db.has_value()) << db.error().message();
+    store::WriteBatch batch;
+    batch.put_meta("ca_cert", shadow.der());
+    batch.delete_meta("rollover_cert");
+    ASSERT_TRUE((*db)->write(batch).ok());
+  }
+  h_.clock().set(shadow.not_before() + std::chrono::seconds(5));
+  restart();
+  EXPECT_EQ(ca_cert(), shadow);
+  EXPECT_TRUE(h_.keys().get("ca")->key.equals_public(*shadow.public_key()));
+  EXPECT_FALSE(h_.keys().get("ca.rollover").has_value());
+  EXPECT_TRUE(issue("CN=after").signed_by(shadow));
+}
+
+// A clock moved back into the time before the autorollover timer: the shadow stays, and
+// nothing switches until the expiry comes again.
+TEST_F(RolloverTest, AClockMovedBackKeepsTheShadow) {
+  enable();
+  const TimePoint expiry = ca_expiry();
+  h_.clock().set(expiry - std::chrono::days(10));
+  h_.server().tick();
+  auto shadow = h_.server().rollover_certificate();
+  ASSERT_TRUE(shadow.has_value());
+  h_.clock().set(expiry - std::chrono::days(100));
+  h_.server().tick();
+  EXPECT_EQ(h_.server().rollover_certificate(), shadow);
+  EXPECT_NE(ca_cert(), *shadow);
+}
+
+}  // namespace
+}  // namespace scepter::ca
