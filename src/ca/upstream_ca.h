@@ -123,6 +123,16 @@ class UpstreamCa {
   // The CA's CRL by the plain `operation=GetCRL` (what IOS and scepterd serve for HTTP
   // CDPs), with `message=ident`: the DER bytes, unchecked (the caller verifies them).
   virtual Result<std::string> get_crl(const std::string& url, const std::string& ident) = 0;
+  // GetNextCACert with `message=ident`, during the upstream's CA rollover: the rollover
+  // certificates, classified as GetCACert's, from an answer signed by `current` (its
+  // issuing CA, or its RA signing certificate). Besides the errors above, kNotFound when
+  // the upstream has no rollover certificate (HTTP 404). This default, for clients that
+  // cannot fetch one, fails with kUnavailable "not supported by this client".
+  virtual Result<UpstreamCertificates> get_next_ca_cert(const std::string& /*url*/,
+                                                        const std::string& /*ident*/,
+                                                        const UpstreamCertificates& /*current*/) {
+    return fail(unavailable("GetNextCACert is not supported by this client"));
+  }
 };
 
 }  // namespace scepter::ca

@@ -15,6 +15,7 @@
 #include "common/parse.h"
 #include "pki/name.h"
 #include "scep/client.h"
+#include "scep/next_ca.h"
 #include "scep/payload.h"
 #include "scep/request.h"
 
@@ -360,6 +361,58 @@ Result<ca::UpstreamCertificates> HttpUpstream::get_ca_cert(const std::string& ur
     log::trace(kTrace, "CRYPTO_PKI: RA encryption {}", describe_certificate(*out.ra_encrypter));
   }
   return out;
+}
+
+Result<ca::UpstreamCertificates> HttpUpstream::get_next_ca_cert(
+    const std::string& url, const std::string& ident, const ca::UpstreamCertificates& current) {
+  if (current.ca_chain.empty()) {
+    return fail(
+        invalid_argument("no upstream CA certificate (the trustpoint is not authenticated)"));
+  }
+  ASSIGN_OR_RETURN(Target target, make_target(url, "GetNextCACert", escape_ident(ident)));
+  log::trace(kTrace, "CRYPTO_PKI: Sending Next CA Certificate Request:");
+  log::trace(kTrace, "GET {} HTTP/1.1", traced_target(target));
+  ASSIGN_OR_RETURN(HttpAnswer answer, fetch(options_, target, nullptr));
+  if (answer.status == 404) {
+    return fail(not_found(fmt::format(
+        "HTTP 404 from {} for GetNextCACert: the CA has no rollover certificate", target.host)));
+  }
+  if (answer.status != 200) {
+    return fail(unavailable(
+        fmt::format("HTTP {} from {} for GetNextCACert: no rollover certificate obtained",
+                    answer.status, target.host)));
+  }
+  if (answer.content_type != kNextCaCertContentType) {
+    return fail(
+        invalid_argument(fmt::format("GetNextCACert answer from {} has Content-Type \"{}\", not {}",
+                                     target.host, answer.content_type, kNextCaCertContentType)));
+  }
+  auto certs = decode_next_ca_cert(answer.body, {current.issuing_ca(), current.ra_signer});
+  if (!certs.has_value()) {
+    log::trace(kTrace, "CRYPTO_PKI: GetNextCACert answer from {} refused: {}", target.host,
+               certs.error().message());
+    return fail(invalid_argument(fmt::format("from {}: {}", target.host, certs.error().message())));
+  }
+  auto next = classify_ca_certificates(std::move(*certs));
+  if (!next.has_value()) {
+    return fail(invalid_argument(
+        fmt::format("GetNextCACert answer from {}: {}", target.host, next.error().message())));
+  }
+  log::trace(kTrace, "CRYPTO_PKI: transaction GetNextCACert completed");
+  log::trace(kTrace, "CRYPTO_PKI: rollover issuing CA {}",
+             describe_certificate(next->issuing_ca()));
+  for (size_t i = 1; i < next->ca_chain.size(); ++i) {
+    log::trace(kTrace, "CRYPTO_PKI: rollover CA {}", describe_certificate(next->ca_chain[i]));
+  }
+  if (next->ra_signer) {
+    log::trace(kTrace, "CRYPTO_PKI: rollover RA signing {}",
+               describe_certificate(*next->ra_signer));
+  }
+  if (next->ra_encrypter) {
+    log::trace(kTrace, "CRYPTO_PKI: rollover RA encryption {}",
+               describe_certificate(*next->ra_encrypter));
+  }
+  return std::move(*next);
 }
 
 Result<ca::UpstreamReply> HttpUpstream::send(const ca::UpstreamRequest& request) {

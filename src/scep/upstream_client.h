@@ -91,6 +91,17 @@ class HttpUpstream final : public ca::UpstreamCa {
   // kUnavailable.
   Result<std::string> get_crl(const std::string& url, const std::string& ident) override;
 
+  // GetNextCACert. The answer must be `application/x-x509-next-ca-cert` and pass
+  // decode_next_ca_cert() (scep/next_ca.h) with current.issuing_ca() and
+  // current.ra_signer as the trusted signers; its certificates are then sorted by
+  // classify_ca_certificates(). HTTP 404 gives kNotFound ("the CA has no rollover
+  // certificate"), another HTTP error kUnavailable; kInvalidArgument for another
+  // Content-Type, an answer that does not verify or does not classify, or a `current`
+  // with no CA certificate.
+  Result<ca::UpstreamCertificates> get_next_ca_cert(
+      const std::string& url, const std::string& ident,
+      const ca::UpstreamCertificates& current) override;
+
  private:
   HttpUpstreamOptions options_;
 };
