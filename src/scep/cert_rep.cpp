@@ -88,15 +88,4 @@ Result<std::string> encode_degenerate_certs(const std::vector<X509*>& certs,
   return detail::degenerate(certs, crls);
 }
 
-Result<std::string> encode_next_ca_cert(const std::vector<X509*>& next_certs, X509* signer_cert,
-                                        EVP_PKEY* signer_key, DigestAlg digest) {
-  if (next_certs.empty()) return fail(invalid_argument("no rollover certificate"));
-  ASSIGN_OR_RETURN(std::string inner, detail::degenerate(next_certs, {}));
-  detail::SignSpec spec;
-  spec.cert = signer_cert;
-  spec.key = signer_key;
-  spec.digest = digest;
-  return detail::sign_data(inner, spec, {});
-}
-
 }  // namespace scepter::scep

@@ -67,11 +67,4 @@ Result<std::string> encode_cert_rep(const CertRepParams& params);
 Result<std::string> encode_degenerate_certs(const std::vector<X509*>& certs,
                                             const std::vector<X509_CRL*>& crls = {});
 
-// GetNextCACert (`application/x-x509-next-ca-cert`): a SignedData by the *current* CA
-// whose content is the degenerate certs-only SignedData of `next_certs` (the rollover
-// CA certificate, plus the rollover RA certificates in RA mode).
-Result<std::string> encode_next_ca_cert(const std::vector<X509*>& next_certs, X509* signer_cert,
-                                        EVP_PKEY* signer_key,
-                                        DigestAlg digest = DigestAlg::kSha256);
-
 }  // namespace scepter::scep

@@ -276,23 +276,6 @@ TEST(RoundTripTest, DegenerateCertsAndNextCaCert) {
   EXPECT_EQ(X509_cmp(certs->certificates[0].get(), p.ca_cert.get()), 0);
   EXPECT_EQ(X509_cmp(certs->certificates[1].get(), p.other_cert.get()), 0);
   EXPECT_CODE(encode_degenerate_certs({}), Code::kInvalidArgument);
-
-  // GetNextCACert: signed by the current CA around the degenerate PKCS#7.
-  auto next = encode_next_ca_cert({p.other_cert.get()}, p.ca_cert.get(), p.ca_key.get());
-  ASSERT_OK(next);
-  const auto* q = reinterpret_cast<const unsigned char*>(next->data());
-  pki::Ptr<CMS_ContentInfo> cms(d2i_CMS_ContentInfo(nullptr, &q, static_cast<long>(next->size())));
-  ASSERT_TRUE(cms);
-  pki::Ptr<BIO> out(BIO_new(BIO_s_mem()));
-  detail::X509Stack ca(sk_X509_new_null());
-  sk_X509_push(ca.get(), pki::up_ref(p.ca_cert.get()).release());
-  ASSERT_EQ(CMS_verify(cms.get(), ca.get(), nullptr, nullptr, out.get(),
-                       CMS_NO_SIGNER_CERT_VERIFY | CMS_NOINTERN | CMS_BINARY),
-            1);
-  auto inner = decode_certs_only(detail::bio_bytes(out.get()));
-  ASSERT_OK(inner);
-  ASSERT_EQ(inner->certificates.size(), 1u);
-  EXPECT_EQ(X509_cmp(inner->certificates[0].get(), p.other_cert.get()), 0);
 }
 
 TEST(RoundTripTest, ConcurrentCallsShareKeysAndCertificates) {

@@ -12,6 +12,7 @@
 #include "scep/cert_rep.h"
 #include "scep/cms_util.h"
 #include "scep/message.h"
+#include "scep/next_ca.h"
 #include "scep/request.h"
 
 namespace scepter::scep {
@@ -140,7 +141,8 @@ ScepHttpResponse failure(const Reply& r, FailInfo info, std::string why) {
 }  // namespace
 
 std::string ScepService::capabilities() {
-  // Only what scepterd really does. GetNextCACert comes with CA rollover. SHA-384 is
+  // Only what scepterd really does (GetNextCACert is added while a rollover CA certificate
+  // exists, see GetCACaps below). SHA-384 is
   // supported too, and strongSwan 5.9.8 needs to see it before it will use AES.
   return "AES\nDES3\nPOSTPKIOperation\nRenewal\nSHA-1\nSHA-256\nSHA-384\nSHA-512\nSCEPStandard\n";
 }
@@ -149,7 +151,12 @@ ScepHttpResponse ScepService::handle(const ScepHttpRequest& request) const {
   const std::string& op = request.operation;
   if (op == "GetCACaps") {
     log::trace(Category::kPkiServer, "CRYPTO_PKI_SCEP: CS received GetCACaps request");
-    return {200, "text/plain", capabilities(), {}};
+    // GetNextCACert only while the server named (or the first) has a rollover
+    // certificate to give (RFC 8894 3.5.2).
+    auto server = pick(device_, decode_label(request.message_raw));
+    std::string caps = capabilities();
+    if (server && server->rollover_certificate()) caps += "GetNextCACert\n";
+    return {200, "text/plain", std::move(caps), {}};
   }
   if (op == "GetCACert") {
     log::trace(Category::kPkiServer, "CRYPTO_PKI_SCEP: CS received GetCACert request");
@@ -171,7 +178,19 @@ ScepHttpResponse ScepService::handle(const ScepHttpRequest& request) const {
     return {200, "application/x-x509-ca-ra-cert", std::move(*bundle), {}};
   }
   if (op == "GetNextCACert") {
-    return text(404, "no rollover CA certificate");
+    log::trace(Category::kPkiServer, "CRYPTO_PKI_SCEP: CS received GetNextCACert request");
+    auto server = pick(device_, decode_label(request.message_raw));
+    if (!server) return unavailable_reply(options_.retry_after, "no certificate server is enabled");
+    auto next = server->rollover_certificate();
+    // No CertRep without a transactionID: a plain refusal (RFC 8894 4.7).
+    if (!next) return text(404, "no rollover CA certificate");
+    auto id = server->signing_identity();
+    if (!id.has_value()) return unavailable_reply(options_.retry_after, id.error().message());
+    // Signed by the current CA key, which the client already trusts.
+    auto der =
+        encode_next_ca_cert({*next}, id->certificate, id->key, to_unix(device_.clock().now()));
+    if (!der.has_value()) return unavailable_reply(options_.retry_after, der.error().message());
+    return {200, std::string(kNextCaCertContentType), std::move(*der), {}};
   }
   if (op == "GetCRL") {
     // The plain form, for HTTP CDPs (`cdp-url http://ca/cgi-bin/pkiclient.exe?operation=GetCRL`).

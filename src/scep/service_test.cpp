@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <openssl/x509.h>
 
+#include "scep/next_ca.h"
 #include "scep/service_fixture.h"
 
 namespace scepter::scep {
@@ -59,6 +60,33 @@ TEST_F(ScepServiceTest, UnknownOperationsAndGetNextCaCert) {
   EXPECT_EQ(service_->handle({"GET", "", "", false, ""}).status, 400);
   EXPECT_EQ(service_->handle({"GET", "Bogus", "", false, ""}).status, 400);
   EXPECT_EQ(service_->handle({"GET", "GetNextCACert", "", false, ""}).status, 404);
+}
+
+// Rollover stage two: GetCACaps offers GetNextCACert, and GetNextCACert gives the
+// shadow CA certificate in a SignedData of the current CA key (what a client checks with
+// the CA it already trusts); once cancelled, neither.
+TEST_F(ScepServiceTest, GetNextCaCertDuringARollover) {
+  ASSERT_OK(server_->start_rollover());
+  auto shadow = server_->rollover_certificate();
+  ASSERT_TRUE(shadow.has_value());
+  ScepHttpResponse caps = service_->handle({"GET", "GetCACaps", kLabel, true, ""});
+  EXPECT_NE(caps.body.find("GetNextCACert\n"), std::string::npos) << caps.body;
+  ScepHttpResponse r = service_->handle({"GET", "GetNextCACert", kLabel, true, ""});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.content_type, "application/x-x509-next-ca-cert");
+  auto current = pki::Certificate::from_der(testing::cert_der(ca_cert_.get()));
+  ASSERT_OK(current);
+  auto next = decode_next_ca_cert(r.body, {*current});
+  ASSERT_OK(next);
+  ASSERT_EQ(next->size(), 1u);
+  EXPECT_EQ((*next)[0], *shadow);
+  // Not something the shadow could have signed for itself.
+  EXPECT_FALSE(decode_next_ca_cert(r.body, {*shadow}).has_value());
+
+  ASSERT_OK(server_->cancel_rollover());
+  caps = service_->handle({"GET", "GetCACaps", kLabel, true, ""});
+  EXPECT_EQ(caps.body.find("GetNextCACert"), std::string::npos);
+  EXPECT_EQ(service_->handle({"GET", "GetNextCACert", kLabel, true, ""}).status, 404);
 }
 
 TEST_F(ScepServiceTest, NothingIsServedWhileTheServerIsShutDown) {

@@ -1,4 +1,4 @@
-// cs-server commands: `pathlen`, its running-config line and its range.
+// cs-server commands: `pathlen`, its running-config line and its range; `rollover`.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <openssl/x509v3.h>
@@ -131,6 +131,44 @@ TEST(CsServerConfig, PathLenRoundTrip) {
   EXPECT_EQ(r.errors, 0) << r.output;
   EXPECT_EQ(running_config(table, second.device()), body);
   EXPECT_EQ(second.device().server("mycs")->config().sub_ca_path_len, 0);
+}
+
+// The guide's "Starting Automated CA Certificate Rollover Immediately": the shadow is made,
+// `show crypto pki server` gives its fingerprint and expiry in the guide's layout, and
+// `rollover cancel` deletes it. In configuration mode as in exec mode.
+TEST_F(CsServerCommandsTest, RolloverNowShowAndCancel) {
+  auto server = enabled_server("mycs");
+  ASSERT_NE(server, nullptr);
+  ASSERT_TRUE(exec("end").ok);
+  Reply r = exec("crypto pki server mycs rollover");
+  ASSERT_TRUE(r.ok) << r.output;
+  auto shadow = server->rollover_certificate();
+  ASSERT_TRUE(shadow.has_value());
+  const std::string fp = pki::ios_fingerprint(shadow->md5_fingerprint());
+  EXPECT_EQ(r.output.find("% Rollover CA certificate generated: fingerprint " + fp + "\n"), 0u)
+      << r.output;
+  const std::string show = exec("show crypto pki server mycs").output;
+  EXPECT_NE(show.find("  Rollover status: available for rollover\n"
+                      "    Rollover CA cert fingerprint: " +
+                      fp +
+                      "\n"
+                      "    Rollover CA certificate expiration timer: " +
+                      format_ios_time(shadow->not_after()) + "\n"),
+            std::string::npos)
+      << show;
+  EXPECT_EQ(exec("crypto pki server mycs rollover").output,
+            "% A rollover CA certificate exists already (crypto pki server mycs rollover cancel "
+            "deletes it).\n");
+  ASSERT_TRUE(exec("configure terminal").ok);
+  r = exec("crypto pki server mycs rollover cancel");
+  EXPECT_EQ(r.output, "% Rollover CA certificate and keys deleted.\n");
+  EXPECT_FALSE(server->rollover_certificate().has_value());
+  EXPECT_EQ(exec("do show crypto pki server mycs").output.find("Rollover status"),
+            std::string::npos);
+  EXPECT_EQ(exec("crypto pki server mycs rollover cancel").output,
+            "% There is no rollover CA certificate to cancel.\n");
+  EXPECT_EQ(exec("crypto pki server nosuch rollover").output,
+            "% Certificate server nosuch does not exist.\n");
 }
 
 }  // namespace
