@@ -163,6 +163,9 @@ struct ServerDeps {
   std::shared_ptr<UpstreamCa> upstream = {};
 };
 
+// Whether a request is a rollover request (issued under the shadow CA key).
+bool is_rollover_request(const store::RequestRecord& request);
+
 // Whether the configuration puts the server in RA mode (`mode ra [transparent]`).
 bool is_ra_mode(const ServerConfig& config);
 
@@ -208,7 +211,10 @@ class CertificateServer {
   // --- requests ---
   // Adds a PKCS#10 (DER) to the request database and applies the grant policy.
   // Bad input fails with kInvalidArgument and records nothing.
-  Result<SubmitOutcome> submit(std::string_view csr_der, RequestSource source);
+  // `rollover`: `rollover request pkcs10`, a client rollover certificate, issued under the
+  // shadow CA key (kPermissionDenied without one).
+  Result<SubmitOutcome> submit(std::string_view csr_der, RequestSource source,
+                               bool rollover = false);
   // `grant ID` / `grant all`: issues certificates for pending (or authorized) requests.
   // In RA mode the requests are forwarded to the issuing CA instead; those it grants at
   // once are returned, the others wait there as "authorized".
@@ -343,6 +349,8 @@ class CertificateServer {
                                     RequestPath path, const ServerConfig& cfg);
   Result<pki::Certificate> issue_granted(Runtime& rt, RequestRecord& request, const pki::Csr& csr,
                                          const Evaluation& ev, const ServerConfig& cfg);
+  // How much shorter than configured a rollover certificate is (random, see .cpp).
+  Result<Seconds> rollover_jitter(const ServerConfig& cfg, TimePoint shadow_start) const;
   Result<ScepOutcome> scep_answer_existing(Runtime& rt, const RequestRecord& request);
   bool resigned_by_ra(Runtime& rt, const pki::Csr& csr, const ScepRequest& scep) const;
   // mode ra (server_ra.cpp): a request the RA granted is stored as authorized (the

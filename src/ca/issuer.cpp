@@ -25,8 +25,10 @@ Result<store::CertRecord> Issuer::issue(Order order) {
         unavailable(fmt::format("The CA certificate expired at {}; no certificate can be issued.",
                                 format_ios_time(ca_cert_.not_after()))));
   }
-  TimePoint not_after = now + std::chrono::days(cfg.cert_lifetime_days);
+  const TimePoint not_before = order.not_before.value_or(now);
+  TimePoint not_after = not_before + std::chrono::days(cfg.cert_lifetime_days) - order.shorten;
   if (not_after > ca_cert_.not_after()) not_after = ca_cert_.not_after();  // never past the CA
+  if (not_after <= not_before) return fail(invalid_argument("no validity left to certify"));
   ASSIGN_OR_RETURN(store::Serial serial, store_.allocate_serial());
   // A sequence number alone is predictable; with MD5 or SHA-1 that would let a requester
   // prepare a colliding certificate (the 2008 rogue-CA attack).
@@ -39,7 +41,7 @@ Result<store::CertRecord> Issuer::issue(Order order) {
                             .ca_cert = ca_cert_,
                             .ca_key = ca_key_,
                             .serial = number,
-                            .not_before = now,
+                            .not_before = not_before,
                             .not_after = not_after,
                             .hash = cfg.hash,
                             .cdp_url = cfg.cdp_url,
@@ -58,7 +60,7 @@ Result<store::CertRecord> Issuer::issue(Order order) {
   rec.serial = serial;
   rec.der = cert.der();
   rec.subject = order.request.subject;
-  rec.not_before = now;
+  rec.not_before = not_before;
   rec.not_after = not_after;
   rec.request_id = order.request.id;
   rec.predecessor = order.predecessor;

@@ -45,6 +45,11 @@ class Issuer {
     // validity, like any certificate's, ends at the latest with the CA certificate's.
     std::optional<pki::CaProfile> ca = std::nullopt;
     store::WriteBatch also;  // committed in the same transaction (e.g. the OTP's use)
+    // A rollover certificate (issued under a shadow CA before it is in force): valid from
+    // `not_before` rather than now, and `shorten` less long than configured (jitter, so
+    // that the clients of a rollover do not all renew at once).
+    std::optional<TimePoint> not_before = std::nullopt;
+    Seconds shorten{0};
   };
   Result<store::CertRecord> issue(Order order);
 

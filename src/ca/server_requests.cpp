@@ -12,6 +12,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "pki/csr.h"
+#include "pki/digest.h"
 #include "pki/identity.h"
 #include "pki/issuer.h"
 #include "pki/name.h"
@@ -149,13 +150,30 @@ Result<pki::Certificate> CertificateServer::issue_granted(Runtime& rt, RequestRe
     auto key = ev.signer_cert->public_key();
     if (key.has_value()) csr_signer = std::move(*key);
   }
-  auto rec = rt.issuer->issue({.request = request,
-                               .csr = csr,
-                               .csr_signer = std::move(csr_signer),
-                               .config = cfg,
-                               .predecessor = predecessor,
-                               .ca = issue_as_ca(ev.request_class, cfg, path_len_of(rt.ca_cert)),
-                               .also = std::move(also)});
+  // A rollover request while the shadow exists: issued under the shadow key, from the
+  // moment it takes over (the CertRep is still signed by the current key).
+  std::shared_ptr<const Runtime::Shadow> shadow =
+      (request.flags & kFlagRollover) && ev.request_class == RequestClass::kEndEntity ? rt.shadow()
+                                                                                      : nullptr;
+  Issuer& issuer = shadow ? *shadow->issuer : *rt.issuer;
+  Seconds shorten{0};
+  if (shadow) {
+    ASSIGN_OR_RETURN(shorten, rollover_jitter(cfg, shadow->cert.not_before()));
+    log::trace(log::Category::kPkiServer,
+               "CRYPTO_CS: request {} is a rollover request: issued under the rollover CA "
+               "certificate, {} s shorter",
+               request.id, shorten.count());
+  }
+  auto rec = issuer.issue(
+      {.request = request,
+       .csr = csr,
+       .csr_signer = std::move(csr_signer),
+       .config = cfg,
+       .predecessor = predecessor,
+       .ca = issue_as_ca(ev.request_class, cfg, path_len_of(rt.ca_cert)),
+       .also = std::move(also),
+       .not_before = shadow ? std::optional<TimePoint>(shadow->cert.not_before()) : std::nullopt,
+       .shorten = shorten});
   if (!rec.has_value()) return fail(rec.error());
   if (ev.decision.consumes_otp) rt.otp->consumed();
   Status files = write_cert_files(cfg, *rec);
@@ -226,6 +244,21 @@ Status CertificateServer::repair_recent_cert_files(Runtime& rt, const ServerConf
   return ok_status();
 }
 
+Result<Seconds> CertificateServer::rollover_jitter(const ServerConfig& cfg,
+                                                   TimePoint shadow_start) const {
+  // Up to a tenth of the lifetime, and no more than the overlap left: the clients that
+  // roll over together then renew spread over that span next time.
+  const auto life = std::chrono::duration_cast<Seconds>(std::chrono::days(cfg.cert_lifetime_days));
+  Seconds span = life / 10;
+  const Seconds overlap = std::chrono::duration_cast<Seconds>(shadow_start - deps_.clock.now());
+  if (overlap < span) span = overlap;
+  if (span <= Seconds(0)) return Seconds(0);
+  ASSIGN_OR_RETURN(std::string bytes, pki::random_bytes(8));
+  std::uint64_t r = 0;
+  for (unsigned char c : bytes) r = (r << 8) | c;
+  return Seconds(static_cast<std::int64_t>(r % static_cast<std::uint64_t>(span.count() + 1)));
+}
+
 Result<CertificateServer::Decided> CertificateServer::decide_and_record(Runtime& rt,
                                                                         RequestRecord& req,
                                                                         const pki::Csr& csr,
@@ -235,6 +268,12 @@ Result<CertificateServer::Decided> CertificateServer::decide_and_record(Runtime&
   req.kind = ev.request_class == RequestClass::kCa   ? store::RequestKind::kSubCa
              : ev.request_class == RequestClass::kRa ? store::RequestKind::kRa
                                                      : store::RequestKind::kRouter;
+  // During a rollover, a client renewing with its valid certificate of ours asks for its
+  // certificate under the next CA (the guide's client rollover certificate).
+  if (ev.signer == Signer::kOurs && ev.request_class == RequestClass::kEndEntity && !rt.forwarder &&
+      rt.shadow()) {
+    req.flags |= kFlagRollover;
+  }
   if (ev.decision.verdict != Verdict::kReject) {
     // Ids go to requests that are kept: a refusal uses none up.
     ASSIGN_OR_RETURN(req.id, rt.store->next_request_id());
@@ -303,9 +342,16 @@ Result<CertificateServer::Decided> CertificateServer::decide_and_record(Runtime&
   return Decided{ev.decision, std::nullopt};
 }
 
-Result<SubmitOutcome> CertificateServer::submit(std::string_view csr_der, RequestSource source) {
+Result<SubmitOutcome> CertificateServer::submit(std::string_view csr_der, RequestSource source,
+                                                bool rollover) {
   auto rt = runtime();
   if (!rt) return fail(unavailable("The certificate server is not enabled."));
+  if (rollover && (!rt->issuer || !rt->shadow())) {
+    return fail(permission_denied(
+        fmt::format("Certificate server {} has no rollover CA certificate (crypto pki server {} "
+                    "rollover makes one).",
+                    label_, label_)));
+  }
   ASSIGN_OR_RETURN(pki::Csr csr, pki::Csr::parse(csr_der));
   RETURN_IF_ERROR(csr.verify_signature());
   const ServerConfig cfg = config();
@@ -314,7 +360,7 @@ Result<SubmitOutcome> CertificateServer::submit(std::string_view csr_der, Reques
   req.fingerprint = csr.md5_fingerprint();
   req.subject = pki::format_dn_ios(csr.subject());
   req.created = deps_.clock.now();
-  req.flags = static_cast<int>(source);
+  req.flags = static_cast<int>(source) | (rollover ? kFlagRollover : 0);
   req.state = RequestState::kPending;
   ASSIGN_OR_RETURN(Decided d, decide_and_record(*rt, req, csr, RequestPath::kManual, cfg));
   if (d.decision.verdict == Verdict::kReject) {

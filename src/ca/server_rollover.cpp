@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "ca/certificate_server.h"
+#include "ca/issuer.h"
 #include "ca/server_runtime.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -33,6 +34,10 @@ constexpr std::int64_t kRolloverRetrySeconds = 3600;
 std::string archive_name(const std::string& label) { return label + "-rollover"; }
 
 }  // namespace
+
+bool is_rollover_request(const store::RequestRecord& request) {
+  return (request.flags & kFlagRollover) != 0;
+}
 
 Status CertificateServer::make_shadow(Runtime& rt, const ServerConfig& cfg,
                                       const std::string& archive_password) {
@@ -91,7 +96,8 @@ Status CertificateServer::make_shadow(Runtime& rt, const ServerConfig& cfg,
   batch.put_certificate(rec);
   batch.put_meta(kMetaRolloverCert, cert.der());
   RETURN_IF_ERROR(rt.store->write(batch));
-  rt.set_shadow(std::make_shared<const Runtime::Shadow>(Runtime::Shadow{cert, key}));
+  rt.set_shadow(std::make_shared<const Runtime::Shadow>(
+      Runtime::Shadow{cert, key, std::make_shared<Issuer>(*rt.store, cert, key, deps_.clock)}));
   log::info(
       "%PKI-6-CS_ROLLOVER_AVAILABLE: [Sub/RA]CS Rollover certificate has been generated for {}, "
       "and it will be active at {}",
@@ -112,7 +118,8 @@ Status CertificateServer::load_shadow(Runtime& rt) {
         "deletes the certificate).",
         shadow_key_label(), label_));
   }
-  rt.set_shadow(std::make_shared<const Runtime::Shadow>(Runtime::Shadow{cert, key->key}));
+  rt.set_shadow(std::make_shared<const Runtime::Shadow>(Runtime::Shadow{
+      cert, key->key, std::make_shared<Issuer>(*rt.store, cert, key->key, deps_.clock)}));
   return ok_status();
 }
 

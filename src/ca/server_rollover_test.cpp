@@ -8,6 +8,7 @@
 #include "ca/certificate_server.h"
 #include "common/fs.h"
 #include "pki/crl.h"
+#include "pki/csr.h"
 #include "pki/name.h"
 #include "store/store.h"
 
@@ -166,6 +167,71 @@ TEST_F(RolloverTest, NoArchivePasswordNoRollover) {
   ASSERT_TRUE(h_.server().start_rollover("typed-again").ok());
   EXPECT_TRUE(fs::exists(h_.file("ca-rollover.p12")));
   EXPECT_FALSE(h_.server().config().archive_password.size());
+}
+
+// Stage two, seen by the clients: a renewal signed by a valid certificate of ours is a
+// client rollover request, certified under the shadow key from the moment it takes over,
+// a little shorter than configured; a new enrolment still gets the current CA's
+// certificate; `rollover request pkcs10` certifies under the shadow too.
+TEST_F(RolloverTest, RolloverRequestsAreCertifiedUnderTheShadow) {
+  enable();
+  const pki::Certificate current = ca_cert();
+  const pki::Key client_key = *pki::Key::generate_ec(256);
+  auto subject = pki::parse_dn("CN=r1, O=Example");
+  const std::string csr = pki::make_csr({.subject = subject->get(), .key = client_key})->der();
+  auto first = h_.server().scep_enroll(csr, {"T1", "", false});
+  ASSERT_TRUE(first.has_value() && first->certificate.has_value());
+  const pki::Certificate held = *first->certificate;
+
+  ASSERT_TRUE(h_.server().start_rollover().ok());
+  const pki::Certificate shadow = *h_.server().rollover_certificate();
+  h_.clock().advance(std::chrono::hours(1));
+  auto renewed = h_.server().scep_enroll(csr, {"T2", held.der(), true});
+  ASSERT_TRUE(renewed.has_value() && renewed->certificate.has_value()) << renewed->fail_text;
+  const pki::Certificate next = *renewed->certificate;
+  EXPECT_TRUE(next.signed_by(shadow));
+  EXPECT_FALSE(next.signed_by(current));
+  EXPECT_EQ(next.not_before(), shadow.not_before());
+  const auto life = std::chrono::days(h_.server().config().cert_lifetime_days);
+  EXPECT_LE(next.not_after(), shadow.not_before() + life);
+  EXPECT_GE(next.not_after(), shadow.not_before() + life - life / 10);
+  auto rows = h_.server().requests();
+  ASSERT_TRUE(rows.has_value());
+  ASSERT_FALSE(rows->empty());
+  EXPECT_TRUE(is_rollover_request(rows->front()));  // newest first
+
+  // Somebody new during the overlap: the current CA, until it expires.
+  const pki::Certificate fresh = issue("CN=fresh, O=Example");
+  EXPECT_TRUE(fresh.signed_by(current));
+  EXPECT_LE(fresh.not_after(), current.not_after());
+
+  // By hand.
+  auto manual = h_.server().submit(testing::make_csr_der("CN=manual"), RequestSource::kManualPem,
+                                   /*rollover=*/true);
+  ASSERT_TRUE(manual.has_value() && manual->certificate.has_value());
+  EXPECT_TRUE(manual->certificate->signed_by(shadow));
+  ASSERT_TRUE(h_.server().cancel_rollover().ok());
+  EXPECT_EQ(h_.server()
+                .submit(testing::make_csr_der("CN=manual2"), RequestSource::kManualPem, true)
+                .error()
+                .code(),
+            Code::kPermissionDenied);
+
+  // After the switch the rollover certificate is the one in force, and it renews.
+  ASSERT_TRUE(h_.server().start_rollover().ok());
+  const pki::Certificate shadow2 = *h_.server().rollover_certificate();
+  auto again = h_.server().scep_enroll(csr, {"T3", held.der(), true});
+  ASSERT_TRUE(again.has_value() && again->certificate.has_value());
+  const pki::Certificate rolled = *again->certificate;
+  h_.clock().set(current.not_after() + std::chrono::seconds(1));
+  tick_until_enabled();
+  h_.server().tick();
+  tick_until_enabled();
+  ASSERT_EQ(ca_cert(), shadow2);
+  EXPECT_TRUE(rolled.signed_by(ca_cert()));
+  auto after = h_.server().scep_enroll(csr, {"T4", rolled.der(), true});
+  ASSERT_TRUE(after.has_value() && after->certificate.has_value()) << after->fail_text;
+  EXPECT_TRUE(after->certificate->signed_by(shadow2));
 }
 
 // A crash after the database took the new CA certificate and before the key store took

@@ -37,6 +37,9 @@ inline constexpr const char* kMetaKeyGenerated = "key_generated";
 // RequestRecord::flags: bits 0-1 are the RequestSource; this one says that an RA sent
 // the request to the issuing CA (so a restart polls for it rather than sending it again).
 inline constexpr int kFlagSentUpstream = 4;
+// A rollover request: issued under the shadow CA key while one exists (signed by a valid
+// certificate of ours during the overlap, or `rollover request pkcs10`).
+inline constexpr int kFlagRollover = 8;
 
 // A request still waiting for a decision (pending, authorized, initial).
 bool is_open_state(RequestState s);
@@ -114,6 +117,8 @@ struct CertificateServer::Runtime {
   struct Shadow {
     pki::Certificate cert;
     pki::Key key;
+    // Issues rollover certificates: valid from the shadow's start.
+    std::shared_ptr<Issuer> issuer;
   };
   Mutex rollover_op_mu;
   std::shared_ptr<const Shadow> shadow() const {

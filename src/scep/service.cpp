@@ -342,9 +342,15 @@ ScepHttpResponse ScepService::pki_operation(const ScepHttpRequest& request) cons
         return server_error(reply, server, outcome.error(), options_.retry_after);
       }
       switch (outcome->status) {
-        case ca::ScepOutcome::Status::kSuccess:
+        case ca::ScepOutcome::Status::kSuccess: {
           ok.certificates = {outcome->certificate->x509()};
+          // A client rollover certificate comes with the rollover CA certificate that
+          // signed it (the client has not fetched it yet, perhaps).
+          std::optional<pki::Certificate> next = server.rollover_certificate();
+          if (next && outcome->certificate->signed_by(*next))
+            ok.certificates.push_back(next->x509());
           return cert_rep(reply, std::move(ok));
+        }
         case ca::ScepOutcome::Status::kPending: {
           CertRepParams p;
           p.status = PkiStatus::kPending;

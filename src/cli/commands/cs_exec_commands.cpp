@@ -116,13 +116,13 @@ CmdResult revoke(Context& ctx, const Args& a) {
 }
 
 CmdResult submit_text(Context& ctx, std::shared_ptr<ca::CertificateServer> server,
-                      std::string_view text, bool pem_out) {
+                      std::string_view text, bool pem_out, bool rollover = false) {
   auto der = pki::decode_any(text, "CERTIFICATE REQUEST");
   if (!der.has_value()) {
     return ctx.error("Invalid PKCS10 request: " + der.error().message());
   }
   auto out = server->submit(
-      *der, pem_out ? ca::RequestSource::kManualPem : ca::RequestSource::kManualBase64);
+      *der, pem_out ? ca::RequestSource::kManualPem : ca::RequestSource::kManualBase64, rollover);
   if (!out.has_value()) return ctx.error(out.error().message());
   if (out->certificate) {
     ctx.printf("% Granted certificate:\n");
@@ -146,6 +146,23 @@ CmdResult request_pkcs10(Context& ctx, const Args& a) {
   ctx.print("% Enter Base64 encoded or PEM formatted PKCS10 enrollment request.\n");
   return ask_paste(ctx, {}, [server, pem_out](Context& c, std::string text) {
     return submit_text(c, server, text, pem_out);
+  });
+}
+
+// The guide's "Requesting a Certificate Server Client Rollover Certificate": the request
+// is certified under the rollover CA certificate, from the moment it takes over.
+CmdResult rollover_request(Context& ctx, const Args& a) {
+  REQUIRE_SERVER(server);
+  if (!server->rollover_certificate()) {
+    return ctx.error(fmt::format(
+        "Certificate server {} has no rollover CA certificate (crypto pki server {} rollover "
+        "makes one).",
+        server->label(), server->label()));
+  }
+  const bool pem_out = a.choice("format") == "pem";
+  ctx.print("% Enter Base64 encoded or PEM formatted PKCS10 enrollment request.\n");
+  return ask_paste(ctx, {}, [server, pem_out](Context& c, std::string text) {
+    return submit_text(c, server, text, pem_out, /*rollover=*/true);
   });
 }
 
@@ -233,6 +250,13 @@ void register_cs_exec_commands(CommandTable& t) {
            "Delete the rollover CA certificate and keys"},
           rollover_cancel);
   }
+  t.add(Node::kExec,
+        "crypto pki server WORD$label rollover request pkcs10 terminal [<base64|pem>$format]",
+        {kCrypto, kPki, kServer, kLabel, "CA certificate rollover",
+         "Client rollover certificate request", "PKCS#10 request",
+         "Paste the request at the terminal", "Show the granted certificate in base64",
+         "Show the granted certificate in PEM"},
+        rollover_request);
   t.add(Node::kExec, "crypto pki server WORD$label password generate [(1-1440)$minutes]",
         {kCrypto, kPki, kServer, kLabel, "One-time enrollment password", "Generate a new password",
          "Minutes it stays valid (default 60)"},

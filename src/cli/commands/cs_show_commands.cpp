@@ -1,6 +1,8 @@
 // What a certificate server shows: show crypto pki server [LABEL [requests|crl|
 // certificates]], the legacy `crypto pki server LABEL info requests|crl`, show crypto pki
 // certificates, and crypto pki export LABEL pem. Layouts follow the IOS guide.
+#include <tuple>
+
 #include <fmt/format.h>
 
 #include "ca/device.h"
@@ -156,15 +158,19 @@ CmdResult show_server(Context& ctx, const Args& a) {
 void render_requests(Context& ctx, const ca::CertificateServer& server,
                      const std::vector<store::RequestRecord>& all) {
   ctx.print("Enrollment Request Database:\n");
-  const std::pair<store::RequestKind, const char*> sections[] = {
-      {store::RequestKind::kSubCa, "Subordinate CA certificate requests:"},
-      {store::RequestKind::kRa, "RA certificate requests:"},
-      {store::RequestKind::kRouter, "Router certificates requests:"}};
-  for (const auto& [kind, title] : sections) {
+  // The guide's sections; rollover requests (issued under the rollover CA certificate)
+  // apart, as in its "shadow PKI certificate information requests" example.
+  const std::tuple<store::RequestKind, bool, const char*> sections[] = {
+      {store::RequestKind::kSubCa, false, "Subordinate CA certificate requests:"},
+      {store::RequestKind::kRa, false, "RA certificate requests:"},
+      {store::RequestKind::kRa, true, "RA rollover certificate requests:"},
+      {store::RequestKind::kRouter, false, "Router certificates requests:"},
+      {store::RequestKind::kRouter, true, "Router rollover certificates requests:"}};
+  for (const auto& [kind, rollover, title] : sections) {
     ctx.printf("\n{}\nReqID  State      Fingerprint                      SubjectName\n", title);
     ctx.print("--------------------------------------------------------------\n");
     for (const auto& r : all) {
-      if (r.kind != kind) continue;
+      if (r.kind != kind || ca::is_rollover_request(r) != rollover) continue;
       ctx.printf("{:<6} {:<10} {} {}\n", r.id, store::request_state_name(r.state), r.fingerprint,
                  r.subject);
       // What the request asks for that the certificate profile will not put in.
