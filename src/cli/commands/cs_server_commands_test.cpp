@@ -159,7 +159,12 @@ TEST_F(CsServerCommandsTest, RolloverNowShowAndCancel) {
   EXPECT_EQ(exec("crypto pki server mycs rollover").output,
             "% A rollover CA certificate exists already (crypto pki server mycs rollover cancel "
             "deletes it).\n");
+  const std::string certs = exec("show crypto pki certificates mycs").output;
+  EXPECT_NE(certs.find("CA Certificate (Rollover)\n  Status: Available\n"), std::string::npos)
+      << certs;
   ASSERT_TRUE(exec("configure terminal").ok);
+  EXPECT_EQ(exec("crypto pki export mycs pem terminal rollover").output,
+            "% Rollover CA certificate:\n" + shadow->pem());
   r = exec("crypto pki server mycs rollover cancel");
   EXPECT_EQ(r.output, "% Rollover CA certificate and keys deleted.\n");
   EXPECT_FALSE(server->rollover_certificate().has_value());
@@ -167,6 +172,10 @@ TEST_F(CsServerCommandsTest, RolloverNowShowAndCancel) {
             std::string::npos);
   EXPECT_EQ(exec("crypto pki server mycs rollover cancel").output,
             "% There is no rollover CA certificate to cancel.\n");
+  EXPECT_EQ(exec("crypto pki export mycs pem terminal rollover").output,
+            "% Trustpoint mycs has no rollover CA certificate.\n");
+  EXPECT_EQ(exec("do show crypto pki certificates mycs").output.find("(Rollover)"),
+            std::string::npos);
   EXPECT_EQ(exec("crypto pki server nosuch rollover").output,
             "% Certificate server nosuch does not exist.\n");
 }

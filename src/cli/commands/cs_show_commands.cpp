@@ -233,19 +233,25 @@ CmdResult show_certificates(Context& ctx, const Args& a) {
     if (a.has("label") && server->label() != a.word("label")) continue;
     const ca::ServerInfo info = server->info();
     if (!info.ca_certificate) continue;
-    const pki::Certificate& cert = *info.ca_certificate;
-    std::string subject = pki::format_dn_ios(cert.subject());
-    std::string serial = cert.serial_hex();
-    if (serial.size() % 2) serial = "0" + serial;
-    ctx.print("CA Certificate\n  Status: Available\n");
-    ctx.printf("  Certificate Serial Number (hex): {}\n", serial);
-    ctx.print("  Certificate Usage: Signature\n");
-    ctx.printf("  Issuer: \n    {}\n", pki::format_dn_ios(cert.issuer()));
-    ctx.printf("  Subject: \n    {}\n", subject);
-    ctx.printf("  Validity Date: \n    start date: {}\n    end   date: {}\n",
-               format_ios_time(cert.not_before()), format_ios_time(cert.not_after()));
-    ctx.printf("  Associated Trustpoints: {} \n", server->label());
-    ctx.printf("  Storage: nvram:{}#1CA.cer\n\n", server->label());
+    auto block = [&](std::string_view title, const pki::Certificate& cert, std::string storage) {
+      std::string serial = cert.serial_hex();
+      if (serial.size() % 2) serial = "0" + serial;
+      ctx.printf("{}\n  Status: Available\n", title);
+      ctx.printf("  Certificate Serial Number (hex): {}\n", serial);
+      ctx.print("  Certificate Usage: Signature\n");
+      ctx.printf("  Issuer: \n    {}\n", pki::format_dn_ios(cert.issuer()));
+      ctx.printf("  Subject: \n    {}\n", pki::format_dn_ios(cert.subject()));
+      ctx.printf("  Validity Date: \n    start date: {}\n    end   date: {}\n",
+                 format_ios_time(cert.not_before()), format_ios_time(cert.not_after()));
+      ctx.printf("  Associated Trustpoints: {} \n", server->label());
+      ctx.printf("  Storage: {}\n\n", storage);
+    };
+    block("CA Certificate", *info.ca_certificate, fmt::format("nvram:{}#1CA.cer", server->label()));
+    if (info.rollover_certificate) {
+      // The shadow of a rollover, labelled as IOS labels it.
+      block("CA Certificate (Rollover)", *info.rollover_certificate,
+            fmt::format("{}.ser (database)", server->label()));
+    }
   }
   render_trustpoint_certificates(ctx, a.has("label") ? std::string(a.word("label")) : "");
   return {};
@@ -254,19 +260,23 @@ CmdResult show_certificates(Context& ctx, const Args& a) {
 CmdResult export_pem(Context& ctx, const Args& a) {
   auto server = named_server(ctx, a);
   std::optional<pki::Certificate> cert;
-  if (server) cert = server->info().ca_certificate;
+  // `rollover`: the shadow CA certificate of a rollover (the guide's "Exporting a CA
+  // Rollover Certificate").
+  const bool rollover = a.has("rollover");
+  if (server) cert = rollover ? server->rollover_certificate() : server->info().ca_certificate;
   if (!cert) {
-    return ctx.error(fmt::format("Trustpoint {} has no CA certificate.", a.word("label")));
+    return ctx.error(fmt::format("Trustpoint {} has no {}CA certificate.", a.word("label"),
+                                 rollover ? "rollover " : ""));
   }
   if (a.has("url")) {
     auto path = ctx.device().resolve_local_url(a.word("url"));
     if (!path.has_value()) return ctx.error(path.error().message());
     Status s = fs::write_atomic(*path, cert->pem());
     if (!s.ok()) return ctx.error(s.message());
-    ctx.printf("% Exporting CA certificate to {}\n", a.word("url"));
+    ctx.printf("% Exporting {}CA certificate to {}\n", rollover ? "rollover " : "", a.word("url"));
     return {};
   }
-  ctx.print("% CA certificate:\n");
+  ctx.print(rollover ? "% Rollover CA certificate:\n" : "% CA certificate:\n");
   ctx.print(cert->pem());
   return {};
 }
@@ -295,14 +305,15 @@ void register_cs_show_commands(CommandTable& t) {
         show_crl);
   t.add(Node::kExec, "show crypto pki certificates [WORD$label]",
         {kShow, kCrypto, kPki, "Show certificates", "Trustpoint name"}, show_certificates);
-  t.add(Node::kConfig, "crypto pki export WORD$label pem terminal",
+  t.add(Node::kConfig, "crypto pki export WORD$label pem terminal [rollover]",
         {kCrypto, kPki, "Export certificates or keys", "Trustpoint name", "PEM format",
-         "Print at the terminal"},
+         "Print at the terminal", "The rollover CA certificate"},
         export_pem);
-  t.add(Node::kConfig, "crypto pki export WORD$label pem url WORD$url",
-        {kCrypto, kPki, "Export certificates or keys", "Trustpoint name", "PEM format",
-         "Write to a file", "nvram:NAME, flash:NAME or a local path"},
-        export_pem);
+  t.add(
+      Node::kConfig, "crypto pki export WORD$label pem url WORD$url [rollover]",
+      {kCrypto, kPki, "Export certificates or keys", "Trustpoint name", "PEM format",
+       "Write to a file", "nvram:NAME, flash:NAME or a local path", "The rollover CA certificate"},
+      export_pem);
 }
 
 }  // namespace scepter::cli
