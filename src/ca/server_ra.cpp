@@ -127,12 +127,7 @@ Result<ScepOutcome> CertificateServer::ra_forward(Runtime& rt, RequestRecord& re
   // serial is the issuing CA's), so that a client's resend gets the same certificate.
   const pki::Certificate& cert = *answer->certificate;
   ASSIGN_OR_RETURN(Serial local, rt.store->allocate_serial());
-  store::CertRecord rec;
-  rec.serial = local;
-  rec.der = cert.der();
-  rec.subject = pki::format_dn_ios(cert.subject());
-  rec.not_before = cert.not_before();
-  rec.not_after = cert.not_after();
+  store::CertRecord rec = certificate_record(cert, local);
   rec.request_id = req.id;
   req.state = RequestState::kGranted;
   req.serial = local;

@@ -35,6 +35,16 @@ std::string archive_name(const std::string& label) { return label + "-rollover";
 
 }  // namespace
 
+store::CertRecord certificate_record(const pki::Certificate& cert, Serial serial) {
+  store::CertRecord rec;
+  rec.serial = serial;
+  rec.der = cert.der();
+  rec.subject = pki::format_dn_ios(cert.subject());
+  rec.not_before = cert.not_before();
+  rec.not_after = cert.not_after();
+  return rec;
+}
+
 bool is_rollover_request(const store::RequestRecord& request) {
   return (request.flags & kFlagRollover) != 0;
 }
@@ -86,14 +96,8 @@ Status CertificateServer::make_shadow(Runtime& rt, const ServerConfig& cfg,
   KeyEntry entry{shadow_key_label(), key, KeyUsage::kGeneralPurpose,
                  current_key && current_key->exportable, deps_.clock.now()};
   RETURN_IF_ERROR(deps_.keys.put(entry));
-  store::CertRecord rec;
-  rec.serial = serial;
-  rec.der = cert.der();
-  rec.subject = pki::format_dn_ios(cert.subject());
-  rec.not_before = cert.not_before();
-  rec.not_after = cert.not_after();
   store::WriteBatch batch;
-  batch.put_certificate(rec);
+  batch.put_certificate(certificate_record(cert, serial));
   batch.put_meta(kMetaRolloverCert, cert.der());
   RETURN_IF_ERROR(rt.store->write(batch));
   rt.set_shadow(std::make_shared<const Runtime::Shadow>(

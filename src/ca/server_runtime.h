@@ -41,6 +41,10 @@ inline constexpr int kFlagSentUpstream = 4;
 // certificate of ours during the overlap, or `rollover request pkcs10`).
 inline constexpr int kFlagRollover = 8;
 
+// The database record of a certificate kept under our serial `serial` (the CA's own, a
+// rollover CA certificate, or what an RA handed out).
+store::CertRecord certificate_record(const pki::Certificate& cert, Serial serial);
+
 // A request still waiting for a decision (pending, authorized, initial).
 bool is_open_state(RequestState s);
 RequestClass request_class(const pki::Csr& csr);

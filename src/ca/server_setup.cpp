@@ -176,13 +176,7 @@ Status CertificateServer::install_ca(Runtime& rt, const ServerConfig& cfg,
   if (cert.signed_by(cert)) {
     // A root's own certificate is serial 1 of its database, as on IOS. A subordinate
     // CA's certificate has the superior's serial and lives in the superior's database.
-    store::CertRecord rec;
-    rec.serial = 1;
-    rec.der = cert.der();
-    rec.subject = pki::format_dn_ios(cert.subject());
-    rec.not_before = cert.not_before();
-    rec.not_after = cert.not_after();
-    batch.put_certificate(rec);
+    batch.put_certificate(certificate_record(cert, 1));
   }
   batch.put_meta(kMetaCaCert, cert.der());
   if (rt.ra_encryption_cert) batch.put_meta(kMetaRaEncryptionCert, rt.ra_encryption_cert->der());

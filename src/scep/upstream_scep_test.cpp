@@ -43,18 +43,7 @@ class UpstreamScepTest : public testing::ScepServiceTest {
   void SetUp() override {
     ScepServiceTest::SetUp();
     if (HasFatalFailure()) return;
-    server_http_ = TestServer::start([this](const http::Request& req) {
-      ScepHttpRequest in;
-      in.method = req.method;
-      in.operation = std::string(req.params.get("operation").value_or(""));
-      if (auto raw = req.params.raw("message")) {
-        in.message_raw = std::string(*raw);
-        in.has_message = true;
-      }
-      in.body = req.body;
-      ScepHttpResponse out = service_->handle(in);
-      return answer(out.status, out.content_type, out.body);
-    });
+    server_http_ = serve_scep(*service_);
     ASSERT_TRUE(server_http_);
     url_ = server_http_->url();
   }

@@ -156,6 +156,23 @@ inline http::Response answer(int status, std::string content_type, std::string b
   return r;
 }
 
+// `service` behind a TestServer, wired as scepterd's HTTP front end wires it
+// (daemon/http_frontend.cpp).
+inline std::unique_ptr<TestServer> serve_scep(const ScepService& service) {
+  return TestServer::start([&service](const http::Request& req) {
+    ScepHttpRequest in;
+    in.method = req.method;
+    in.operation = std::string(req.params.get("operation").value_or(""));
+    if (auto raw = req.params.raw("message")) {
+      in.message_raw = std::string(*raw);
+      in.has_message = true;
+    }
+    in.body = req.body;
+    ScepHttpResponse out = service.handle(in);
+    return answer(out.status, out.content_type, out.body);
+  });
+}
+
 // The DER of a PKIOperation request as the server received it.
 inline std::string pki_message_of(const http::Request& r) {
   if (r.method == "POST") return r.body;
