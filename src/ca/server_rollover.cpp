@@ -247,7 +247,8 @@ void CertificateServer::rollover_tick(const std::shared_ptr<Runtime>& rt) {
     runtime_.reset();
     return;
   }
-  if (!cfg.auto_rollover_days || rt->shadow() || cfg.mode != ServerMode::kRoot) return;
+  // A subordinate CA is told, hourly in the log, that it cannot roll over yet.
+  if (!cfg.auto_rollover_days || rt->shadow()) return;
   const TimePoint due = current.not_after() - std::chrono::days(*cfg.auto_rollover_days);
   if (now < due) return;
   const std::int64_t now_s = to_unix(now);
