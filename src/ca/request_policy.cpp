@@ -39,6 +39,19 @@ bool over_limit(const PolicyInput& in, const ServerConfig& cfg) {
   return in.open_requests >= static_cast<std::uint64_t>(cfg.max_pending_requests);
 }
 
+// A subordinate CA or an RA of ours asking, with the certificate it holds, for a new one
+// of the same identity and the same kind (IOS's rollover re-enrolment).
+bool is_rollover_granted(const PolicyInput& in, const ServerConfig& cfg) {
+  if (!in.same_identity) return false;
+  if (in.request == RequestClass::kCa) {
+    return cfg.rollover_auto_ca && in.signer == Signer::kOurs && in.signer_is_ca;
+  }
+  if (in.request == RequestClass::kRa) {
+    return cfg.rollover_auto_ra && in.signer == Signer::kRa && !in.signer_is_ca;
+  }
+  return false;
+}
+
 Decision too_many(const PolicyInput& in) {
   return reject(ScepFailInfo::kBadRequest,
                 fmt::format("Too many requests ({}) are waiting for the operator; try again later.",
@@ -85,7 +98,10 @@ Decision decide(const PolicyInput& in, const ServerConfig& cfg) {
   // nor a one-time password, nor a certificate of ours (an RA's included) can obtain it.
   // So is a subordinate CA: its certificate can issue any certificate under this CA's
   // name. Both wait even under grant auto, and take their place among the requests
-  // waiting for the operator.
+  // waiting for the operator. The one exception is the operator's standing decision
+  // `grant auto rollover`: an RA or sub-CA the operator certified may replace its own
+  // certificate with one of the same identity (and the same path length rules, above).
+  if (is_rollover_granted(in, cfg)) return grant(/*renewal=*/true);
   if (in.request == RequestClass::kRa || in.request == RequestClass::kCa) {
     if (is_new(in.path) && over_limit(in, cfg)) return too_many(in);
     return pending();

@@ -32,7 +32,8 @@ enum class RequestPath {
 enum class Signer {
   kNone,        // manual requests: no signer
   kSelfSigned,  // the usual throw-away certificate of a first enrolment
-  kOurs,        // a valid, unrevoked certificate this CA issued (not an RA's)
+  kOurs,        // a valid, unrevoked certificate this CA issued (not an RA's), a
+                // subordinate CA's included
   kRa,          // a valid, unrevoked RA certificate this CA issued
   kRevoked,     // a certificate this CA issued and revoked
   kExpired,     // a certificate this CA issued, outside its validity
@@ -44,16 +45,21 @@ enum class Signer {
 enum class RequestClass {
   kEndEntity,  // an ordinary device certificate
   kRa,         // the subject names the RA role (cn= or ou= "ioscs RA")
-  kCa,         // basicConstraints CA:TRUE: a subordinate CA, granted by the operator only
+  kCa,         // basicConstraints CA:TRUE: a subordinate CA, granted by the operator (or,
+               // for its own rollover, by `grant auto rollover ca-cert`)
 };
 
 struct PolicyInput {
   RequestPath path = RequestPath::kPkcsReq;
   RequestClass request = RequestClass::kEndEntity;
   Signer signer = Signer::kNone;
-  // With Signer::kOurs: the request has exactly the signer certificate's subject and
-  // subjectAltNames.
+  // With Signer::kOurs or Signer::kRa: the request has exactly the signer certificate's
+  // subject and subjectAltNames. With Signer::kRa, also that its PKCS#10 is signed with its
+  // own key: a request an RA forwards re-signed with the RA key is not the RA's own.
   bool same_identity = false;
+  // The signer certificate is a CA certificate (basicConstraints CA:TRUE): with
+  // Signer::kOurs, one of this CA's subordinate CAs.
+  bool signer_is_ca = false;
   // The request carries the live one-time password (checked, not yet consumed).
   bool otp = false;
   // The pathLenConstraint of this CA's own certificate (nullopt: none). At 0 it may
@@ -86,7 +92,8 @@ struct Decision {
   // kGrant: the one-time password must be consumed for this grant to stand; if it is gone
   // by then, decide again with otp = false.
   bool consumes_otp = false;
-  // kGrant: a renewal of the signer certificate (the new certificate records it).
+  // kGrant: a renewal of the signer certificate (the new certificate records it): a
+  // renewal under `grant auto renewal`, or a rollover under `grant auto rollover`.
   bool renewal = false;
   // kReject: what the client is told, and why (for the operator and the client alike).
   ScepFailInfo fail_info = ScepFailInfo::kBadRequest;

@@ -395,5 +395,167 @@ TEST(RequestPolicy, PendingLimitRefusesNewRequestsOnly) {
             Verdict::kGrant);
 }
 
+// The signers of the rollover table: kind, same identity, CA certificate.
+struct RolloverSigner {
+  Signer signer;
+  bool same_identity;
+  bool is_ca;
+};
+
+RolloverSigner rollover_signer_of(const std::string& s) {
+  static const std::map<std::string, RolloverSigner> kSigners = {
+      {"sub-CA, same identity", {Signer::kOurs, true, true}},
+      {"sub-CA, other identity", {Signer::kOurs, false, true}},
+      {"ours, same identity", {Signer::kOurs, true, false}},
+      {"RA, same identity", {Signer::kRa, true, false}},
+      {"RA, other identity", {Signer::kRa, false, false}},
+      {"RA CA, same identity", {Signer::kRa, true, true}},
+      {"revoked", {Signer::kRevoked, false, false}},
+      {"expired", {Signer::kExpired, false, false}},
+      {"foreign", {Signer::kForeign, false, false}},
+      {"self-signed", {Signer::kSelfSigned, false, false}},
+  };
+  auto it = kSigners.find(s);
+  EXPECT_NE(it, kSigners.end()) << s;
+  return it == kSigners.end() ? RolloverSigner{Signer::kForeign, false, false} : it->second;
+}
+
+// Every cell of the rollover table, in every grant mode, with and without each setting.
+TEST(RequestPolicy, EveryCellOfTheDocumentedRolloverTable) {
+  const auto rows = policy_table("policy-table-rollover");
+  ASSERT_EQ(rows.size(), 1u + 8 + 9) << "header plus 8 CA and 9 RA rows";
+  const std::vector<std::string> header = rows[0];
+  ASSERT_EQ(header.size(), 7u);
+  const std::map<std::string, RequestPath> paths = {{"PKCSReq", RequestPath::kPkcsReq},
+                                                    {"RenewalReq", RequestPath::kRenewalReq},
+                                                    {"CertPoll", RequestPath::kPoll},
+                                                    {"resend", RequestPath::kPoll},
+                                                    {"shell grant", RequestPath::kShellGrant}};
+  int granted = 0;
+  for (std::size_t r = 1; r < rows.size(); ++r) {
+    const auto& row = rows[r];
+    ASSERT_EQ(row.size(), 7u) << "row " << r;
+    ASSERT_TRUE(row[0] == "CA" || row[0] == "RA") << row[0];
+    const RequestClass request = row[0] == "CA" ? RequestClass::kCa : RequestClass::kRa;
+    const RolloverSigner signer = rollover_signer_of(row[1]);
+    for (GrantMode m : kModes) {
+      for (bool ca_setting : {false, true}) {
+        for (bool ra_setting : {false, true}) {
+          ServerConfig cfg;
+          cfg.grant = m;
+          cfg.rollover_auto_ca = ca_setting;
+          cfg.rollover_auto_ra = ra_setting;
+          const bool setting = request == RequestClass::kCa ? ca_setting : ra_setting;
+          for (std::size_t c = 2; c < 7; ++c) {
+            std::string want = row[c];
+            if (want == "renewal" && !setting) want = "pending";
+            if (m == GrantMode::kNone && header[c] != "shell grant") want = "reject";
+            PolicyInput in{.path = paths.at(header[c]),
+                           .request = request,
+                           .signer = signer.signer,
+                           .same_identity = signer.same_identity,
+                           .signer_is_ca = signer.is_ca,
+                           .otp = true};
+            const Decision d = decide(in, cfg);
+            EXPECT_EQ(outcome(d), want)
+                << row[0] << " / " << row[1] << " / " << header[c] << " / " << grant_mode_text(m)
+                << " ca-cert " << ca_setting << " ra-cert " << ra_setting;
+            // The password is never used up by a CA or RA request.
+            EXPECT_FALSE(d.consumes_otp);
+            if (outcome(d) == "renewal") ++granted;
+          }
+        }
+      }
+    }
+  }
+  // Two rows x 4 paths x 3 grant modes x the 2 configurations with the setting on.
+  EXPECT_EQ(granted, 2 * 4 * 3 * 2);
+}
+
+// An end-entity request gains nothing from either setting: the usual renewal rule decides.
+TEST(RequestPolicy, RolloverSettingsGrantNoEndEntityRequest) {
+  for (GrantMode m : kModes) {
+    for (Signer s : kSigners) {
+      for (RequestPath p : kPaths) {
+        for (bool same : {false, true}) {
+          for (bool ca : {false, true}) {
+            for (bool renewal : {false, true}) {
+              ServerConfig off;
+              off.grant = m;
+              off.renewal_auto = renewal;
+              ServerConfig on = off;
+              on.rollover_auto_ca = on.rollover_auto_ra = true;
+              const PolicyInput in{.path = p,
+                                   .request = RequestClass::kEndEntity,
+                                   .signer = s,
+                                   .same_identity = same,
+                                   .signer_is_ca = ca};
+              EXPECT_EQ(outcome(decide(in, on)), outcome(decide(in, off)))
+                  << grant_mode_text(m) << " " << signer_name(s) << " " << request_path_name(p);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// The rules before still hold: RA mode, pathLen 0, the key size; and the pending limit
+// does not concern a request granted at once.
+TEST(RequestPolicy, RolloverKeepsTheRulesThatComeFirst) {
+  ServerConfig cfg;
+  cfg.rollover_auto_ca = cfg.rollover_auto_ra = true;
+  const PolicyInput sub_ca{.path = RequestPath::kPkcsReq,
+                           .request = RequestClass::kCa,
+                           .signer = Signer::kOurs,
+                           .same_identity = true,
+                           .signer_is_ca = true};
+  const PolicyInput ra{.path = RequestPath::kPkcsReq,
+                       .request = RequestClass::kRa,
+                       .signer = Signer::kRa,
+                       .same_identity = true};
+  ASSERT_EQ(outcome(decide(sub_ca, cfg)), "renewal");
+  ASSERT_EQ(outcome(decide(ra, cfg)), "renewal");
+
+  for (int path_len : {0, -1}) {
+    PolicyInput in = sub_ca;
+    in.issuer_path_len = path_len;
+    const Decision d = decide(in, cfg);
+    EXPECT_EQ(d.verdict, Verdict::kReject) << path_len;
+    EXPECT_NE(d.reason.find("pathLen 0"), std::string::npos) << d.reason;
+  }
+  PolicyInput room = sub_ca;
+  room.issuer_path_len = 1;
+  EXPECT_EQ(outcome(decide(room, cfg)), "renewal");
+
+  for (ServerMode mode : {ServerMode::kRa, ServerMode::kRaTransparent}) {
+    ServerConfig ra_mode = cfg;
+    ra_mode.mode = mode;
+    const Decision d = decide(sub_ca, ra_mode);
+    EXPECT_EQ(d.verdict, Verdict::kReject);
+    EXPECT_NE(d.reason.find("RA mode"), std::string::npos) << d.reason;
+  }
+  ServerConfig sub_cs = cfg;
+  sub_cs.mode = ServerMode::kSubCs;
+  EXPECT_EQ(outcome(decide(sub_ca, sub_cs)), "renewal");
+
+  for (const PolicyInput& base : {sub_ca, ra}) {
+    PolicyInput small = base;
+    small.key_bits = 1024;
+    const Decision d = decide(small, cfg);
+    EXPECT_EQ(d.verdict, Verdict::kReject);
+    EXPECT_EQ(d.fail_info, ScepFailInfo::kBadAlg);
+
+    ServerConfig limited = cfg;
+    limited.max_pending_requests = 1;
+    PolicyInput crowded = base;
+    crowded.open_requests = 5;
+    EXPECT_EQ(outcome(decide(crowded, limited)), "renewal");
+    // Without the setting it would wait, and the limit refuses it.
+    limited.rollover_auto_ca = limited.rollover_auto_ra = false;
+    EXPECT_EQ(outcome(decide(crowded, limited)), "reject");
+  }
+}
+
 }  // namespace
 }  // namespace scepter::ca

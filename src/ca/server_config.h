@@ -49,6 +49,13 @@ struct ServerConfig {
   // `grant auto renewal` (default on): a request signed by a valid certificate of this CA
   // for exactly that certificate's identity is granted without the operator.
   bool renewal_auto = true;
+  // `grant auto rollover ca-cert` (default off): a subordinate CA's request for a new CA
+  // certificate of its own identity, signed by its valid CA certificate from this CA, is
+  // granted without the operator.
+  bool rollover_auto_ca = false;
+  // `grant auto rollover ra-cert` (default off): the same for an RA's request for a new RA
+  // certificate, signed by its valid RA certificate from this CA.
+  bool rollover_auto_ra = false;
   // Scepter extension (`limit rsa-key-size minimum BITS`): smallest requester RSA key.
   int min_rsa_bits = kDefaultMinRsaBits;
   // Scepter extension (`limit pending-requests N`): requests waiting for the operator;

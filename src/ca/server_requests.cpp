@@ -98,7 +98,15 @@ Result<CertificateServer::Evaluation> CertificateServer::evaluate(Runtime& rt, c
   in.path = path;
   in.request = request_class(csr);
   in.signer = classify_signer(rt, signer_der, ev.signer_cert);
-  in.same_identity = in.signer == Signer::kOurs && pki::same_identity(csr, *ev.signer_cert);
+  if (ev.signer_cert && (in.signer == Signer::kOurs || in.signer == Signer::kRa)) {
+    in.signer_is_ca = ev.signer_cert->is_ca();
+    in.same_identity = pki::same_identity(csr, *ev.signer_cert);
+    // An RA re-signs the requests it forwards with its own key: only a PKCS#10 that proves
+    // possession of its own key is the RA's own (checked only then: it is rare, and costs).
+    if (in.same_identity && in.signer == Signer::kRa) {
+      in.same_identity = csr.verify_signature().ok();
+    }
+  }
   in.issuer_path_len = path_len_of(rt.ca_cert);
   in.rsa = csr.public_key().is_rsa();
   in.key_bits = csr.public_key().bits();

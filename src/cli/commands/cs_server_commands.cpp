@@ -228,6 +228,15 @@ CmdResult grant_auto_renewal(Context& ctx, const Args& a) {
   });
 }
 
+CmdResult grant_auto_rollover(Context& ctx, const Args& a) {
+  if (!a.has("which")) return ctx.error("Incomplete command.");
+  const bool ca_cert = a.choice("which") == "ca-cert";
+  return edit_config(ctx, [&](ServerConfig& c) {
+    (ca_cert ? c.rollover_auto_ca : c.rollover_auto_ra) = !a.has("no");
+    return ok_status();
+  });
+}
+
 CmdResult limit_rsa_key_size(Context& ctx, const Args& a) {
   if (incomplete(a, "bits")) return ctx.error("Incomplete command.");
   return edit_config(ctx, [&](ServerConfig& c) {
@@ -493,6 +502,8 @@ void write_servers(ca::Device& device, ConfigText& out) {
     if (c.grant == ca::GrantMode::kNone) out.child("grant none");
     if (c.grant == ca::GrantMode::kRaAuto) out.child("grant ra-auto");
     if (!c.renewal_auto) out.child("no grant auto renewal");
+    if (c.rollover_auto_ca) out.child("grant auto rollover ca-cert");
+    if (c.rollover_auto_ra) out.child("grant auto rollover ra-cert");
     if (c.min_rsa_bits != ca::kDefaultMinRsaBits) {
       out.child(fmt::format("limit rsa-key-size minimum {}", c.min_rsa_bits));
     }
@@ -572,6 +583,12 @@ void register_cs_server_commands(CommandTable& t) {
         {kNoHelp, "Granting policy (default manual)", "Grant requests automatically",
          "Renewals signed by the certificate they renew, same identity (default on)"},
         grant_auto_renewal);
+  t.add(Node::kCsServer, "[no] grant auto rollover <ca-cert|ra-cert>$which",
+        {kNoHelp, "Granting policy (default manual)", "Grant requests automatically",
+         "Rollover (re-enrollment) requests of subordinate CAs and RA mode CAs",
+         "Subordinate CA rollover certificate (default off)",
+         "RA mode CA rollover certificate (default off)"},
+        grant_auto_rollover);
   t.add(Node::kCsServer, "[no] limit rsa-key-size minimum [(1024-4096)$bits]",
         {kNoHelp, "Limits on requests", "RSA key size of requesters", "Smallest size accepted",
          "Bits (default 2048)"},

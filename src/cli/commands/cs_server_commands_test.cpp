@@ -180,5 +180,72 @@ TEST_F(CsServerCommandsTest, RolloverNowShowAndCancel) {
             "% Certificate server nosuch does not exist.\n");
 }
 
+// `grant auto rollover {ca-cert | ra-cert}`: two settings, off by default, each with its
+// `no` form and its running-config line, which loads back into the same settings.
+TEST_F(CsServerCommandsTest, GrantAutoRolloverSetShownAndRemoved) {
+  EXPECT_FALSE(config().rollover_auto_ca);
+  EXPECT_FALSE(config().rollover_auto_ra);
+  EXPECT_EQ(server_config().find("rollover"), std::string::npos) << server_config();
+
+  Reply r = exec("grant auto rollover ca-cert");
+  EXPECT_TRUE(r.ok) << r.output;
+  EXPECT_EQ(r.output, "");
+  EXPECT_TRUE(config().rollover_auto_ca);
+  EXPECT_FALSE(config().rollover_auto_ra);
+  EXPECT_NE(server_config().find("\n grant auto rollover ca-cert\n"), std::string::npos)
+      << server_config();
+  EXPECT_EQ(server_config().find("ra-cert"), std::string::npos) << server_config();
+  // Unique prefixes, as everywhere.
+  r = exec("gr au ro ra");
+  EXPECT_TRUE(r.ok) << r.output;
+  EXPECT_TRUE(config().rollover_auto_ra);
+  EXPECT_NE(server_config().find("\n grant auto rollover ca-cert\n"
+                                 " grant auto rollover ra-cert\n"),
+            std::string::npos)
+      << server_config();
+  // The other grant settings are untouched.
+  EXPECT_EQ(config().grant, ca::GrantMode::kManual);
+  EXPECT_TRUE(config().renewal_auto);
+
+  // The running-config loads back into the same settings.
+  const std::string body = running_config(table_, dev_.device());
+  testing::TempDevice second;
+  LoadResult loaded = load_config(table_, second.device(), body);
+  EXPECT_EQ(loaded.errors, 0) << loaded.output;
+  EXPECT_EQ(running_config(table_, second.device()), body);
+  EXPECT_TRUE(second.device().server("mycs")->config().rollover_auto_ca);
+  EXPECT_TRUE(second.device().server("mycs")->config().rollover_auto_ra);
+
+  // Each `no` form turns its own setting off.
+  EXPECT_TRUE(exec("no grant auto rollover ca-cert").ok);
+  EXPECT_FALSE(config().rollover_auto_ca);
+  EXPECT_TRUE(config().rollover_auto_ra);
+  EXPECT_EQ(server_config().find("ca-cert"), std::string::npos) << server_config();
+  EXPECT_NE(server_config().find("\n grant auto rollover ra-cert\n"), std::string::npos)
+      << server_config();
+  EXPECT_TRUE(exec("no grant auto rollover ra-cert").ok);
+  EXPECT_FALSE(config().rollover_auto_ra);
+  EXPECT_EQ(server_config().find("rollover"), std::string::npos) << server_config();
+
+  // The keyword is required; `?` lists both with their help.
+  EXPECT_EQ(exec("grant auto rollover").output, "% Incomplete command.\n");
+  EXPECT_EQ(exec("no grant auto rollover").output, "% Incomplete command.\n");
+  EXPECT_FALSE(config().rollover_auto_ca);
+  EXPECT_FALSE(config().rollover_auto_ra);
+  const std::string help = session_->help("grant auto rollover ");
+  EXPECT_NE(help.find("ca-cert"), std::string::npos) << help;
+  EXPECT_NE(help.find("Subordinate CA rollover certificate"), std::string::npos) << help;
+  EXPECT_NE(help.find("ra-cert"), std::string::npos) << help;
+  EXPECT_NE(help.find("RA mode CA rollover certificate"), std::string::npos) << help;
+  const std::string auto_help = session_->help("grant auto ");
+  EXPECT_NE(auto_help.find("rollover"), std::string::npos) << auto_help;
+  EXPECT_NE(auto_help.find("renewal"), std::string::npos) << auto_help;
+
+  // Like the granting mode, it may change while the server runs.
+  ASSERT_NE(enabled_server("mycs"), nullptr);
+  EXPECT_TRUE(exec("grant auto rollover ca-cert").ok);
+  EXPECT_TRUE(config().rollover_auto_ca);
+}
+
 }  // namespace
 }  // namespace scepter::cli
