@@ -277,10 +277,15 @@ Result<CertificateServer::Decided> CertificateServer::decide_and_record(Runtime&
              : ev.request_class == RequestClass::kRa ? store::RequestKind::kRa
                                                      : store::RequestKind::kRouter;
   // During a rollover, a client renewing with its valid certificate of ours asks for its
-  // certificate under the next CA (the guide's client rollover certificate).
+  // certificate under the next CA (the guide's client rollover certificate) — if the one
+  // it holds lasts until the switch: one that ends sooner is renewed under the current
+  // CA, or the client would be without a valid certificate until the switch.
   if (ev.signer == Signer::kOurs && ev.request_class == RequestClass::kEndEntity && !rt.forwarder &&
-      rt.shadow()) {
-    req.flags |= kFlagRollover;
+      ev.signer_cert) {
+    if (auto shadow = rt.shadow();
+        shadow && ev.signer_cert->not_after() >= shadow->cert.not_before()) {
+      req.flags |= kFlagRollover;
+    }
   }
   if (ev.decision.verdict != Verdict::kReject) {
     // Ids go to requests that are kept: a refusal uses none up.

@@ -176,12 +176,15 @@ TEST_F(RolloverTest, NoArchivePasswordNoRollover) {
 TEST_F(RolloverTest, RolloverRequestsAreCertifiedUnderTheShadow) {
   enable();
   const pki::Certificate current = ca_cert();
+  // Late in the CA's life: the client's certificate ends with the CA's.
+  h_.clock().set(current.not_after() - std::chrono::days(100));
   const pki::Key client_key = *pki::Key::generate_ec(256);
   auto subject = pki::parse_dn("CN=r1, O=Example");
   const std::string csr = pki::make_csr({.subject = subject->get(), .key = client_key})->der();
   auto first = h_.server().scep_enroll(csr, {"T1", "", false});
   ASSERT_TRUE(first.has_value() && first->certificate.has_value());
   const pki::Certificate held = *first->certificate;
+  ASSERT_EQ(held.not_after(), current.not_after());
 
   ASSERT_TRUE(h_.server().start_rollover().ok());
   const pki::Certificate shadow = *h_.server().rollover_certificate();
@@ -232,6 +235,28 @@ TEST_F(RolloverTest, RolloverRequestsAreCertifiedUnderTheShadow) {
   auto after = h_.server().scep_enroll(csr, {"T4", rolled.der(), true});
   ASSERT_TRUE(after.has_value() && after->certificate.has_value()) << after->fail_text;
   EXPECT_TRUE(after->certificate->signed_by(shadow2));
+}
+
+// A client whose certificate ends before the switch renews under the current CA: a
+// certificate of the next CA would leave it without a valid one until then.
+TEST_F(RolloverTest, ACertificateEndingBeforeTheSwitchRenewsUnderTheCurrentCa) {
+  ServerConfig c = config();
+  c.cert_lifetime_days = 30;
+  restart(c);
+  const pki::Certificate current = ca_cert();
+  const pki::Key client_key = *pki::Key::generate_ec(256);
+  auto subject = pki::parse_dn("CN=short, O=Example");
+  const std::string csr = pki::make_csr({.subject = subject->get(), .key = client_key})->der();
+  auto first = h_.server().scep_enroll(csr, {"S1", "", false});
+  ASSERT_TRUE(first.has_value() && first->certificate.has_value());
+  ASSERT_LT(first->certificate->not_after(), current.not_after());
+  ASSERT_TRUE(h_.server().start_rollover().ok());
+  auto renewed = h_.server().scep_enroll(csr, {"S2", first->certificate->der(), true});
+  ASSERT_TRUE(renewed.has_value() && renewed->certificate.has_value()) << renewed->fail_text;
+  EXPECT_TRUE(renewed->certificate->signed_by(current));
+  auto rows = h_.server().requests();
+  ASSERT_TRUE(rows.has_value() && !rows->empty());
+  EXPECT_FALSE(is_rollover_request(rows->front()));
 }
 
 // A crash after the database took the new CA certificate and before the key store took
