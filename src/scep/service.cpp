@@ -177,21 +177,7 @@ ScepHttpResponse ScepService::handle(const ScepHttpRequest& request) const {
     }
     return {200, "application/x-x509-ca-ra-cert", std::move(*bundle), {}};
   }
-  if (op == "GetNextCACert") {
-    log::trace(Category::kPkiServer, "CRYPTO_PKI_SCEP: CS received GetNextCACert request");
-    auto server = pick(device_, decode_label(request.message_raw));
-    if (!server) return unavailable_reply(options_.retry_after, "no certificate server is enabled");
-    auto next = server->rollover_certificate();
-    // No CertRep without a transactionID: a plain refusal (RFC 8894 4.7).
-    if (!next) return text(404, "no rollover CA certificate");
-    auto id = server->signing_identity();
-    if (!id.has_value()) return unavailable_reply(options_.retry_after, id.error().message());
-    // Signed by the current CA key, which the client already trusts.
-    auto der =
-        encode_next_ca_cert({*next}, id->certificate, id->key, to_unix(device_.clock().now()));
-    if (!der.has_value()) return unavailable_reply(options_.retry_after, der.error().message());
-    return {200, std::string(kNextCaCertContentType), std::move(*der), {}};
-  }
+  if (op == "GetNextCACert") return next_ca_cert(request);
   if (op == "GetCRL") {
     // The plain form, for HTTP CDPs (`cdp-url http://ca/cgi-bin/pkiclient.exe?operation=GetCRL`).
     auto server = pick(device_, request.has_message ? decode_label(request.message_raw) : "");
@@ -207,6 +193,35 @@ ScepHttpResponse ScepService::handle(const ScepHttpRequest& request) const {
   }
   if (op == "PKIOperation") return pki_operation(request);
   return text(400, op.empty() ? "missing operation" : "unknown operation " + esc(op));
+}
+
+ScepHttpResponse ScepService::next_ca_cert(const ScepHttpRequest& request) const {
+  log::trace(Category::kPkiServer, "CRYPTO_PKI_SCEP: CS received GetNextCACert request");
+  auto server = pick(device_, decode_label(request.message_raw));
+  if (!server) return unavailable_reply(options_.retry_after, "no certificate server is enabled");
+  auto next = server->rollover_certificate();
+  // No CertRep without a transactionID: a plain refusal (RFC 8894 4.7).
+  if (!next) return text(404, "no rollover CA certificate");
+  auto id = server->signing_identity();
+  if (!id.has_value()) return unavailable_reply(options_.retry_after, id.error().message());
+  const std::string& signer = id->certificate.der();
+  const std::string& next_der = next->der();
+  {
+    MutexLock lock(next_ca_mu_);
+    auto it = next_ca_answers_.find(server->label());
+    if (it != next_ca_answers_.end() && it->second.signer == signer &&
+        it->second.next == next_der) {
+      return {200, std::string(kNextCaCertContentType), it->second.body, {}};
+    }
+  }
+  // Signed by the current CA key, which the client already trusts.
+  auto der = encode_next_ca_cert({*next}, id->certificate, id->key, to_unix(device_.clock().now()));
+  if (!der.has_value()) return unavailable_reply(options_.retry_after, der.error().message());
+  {
+    MutexLock lock(next_ca_mu_);
+    next_ca_answers_[server->label()] = NextCaAnswer{signer, next_der, *der};
+  }
+  return {200, std::string(kNextCaCertContentType), std::move(*der), {}};
 }
 
 namespace {

@@ -30,13 +30,20 @@
 //     digest the signerInfo names, as strongSwan, sscep, micromdm and OpenSSL do.
 //   - Text from the request reaches logs and traces only escaped (printable ASCII).
 //
-// Thread-safe: handle() may run on many threads at once; it holds no lock of its own.
+// GetNextCACert costs a CA private-key signature only once per rollover certificate: the
+// answer is kept and served again until the rollover certificate or the CA certificate
+// changes (an unauthenticated client cannot make the server sign on demand).
+//
+// Thread-safe: handle() may run on many threads at once. The only lock of its own guards
+// the kept GetNextCACert answers, and no cryptography runs under it.
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 
 namespace scepter::ca {
 class Device;
@@ -80,9 +87,20 @@ class ScepService {
 
  private:
   ScepHttpResponse pki_operation(const ScepHttpRequest& request) const;
+  ScepHttpResponse next_ca_cert(const ScepHttpRequest& request) const;
+
+  // A GetNextCACert answer, valid while the server still signs with `signer` and rolls
+  // over to `next` (both DER).
+  struct NextCaAnswer {
+    std::string signer;
+    std::string next;
+    std::string body;
+  };
 
   ca::Device& device_;
   ScepServiceOptions options_;
+  mutable Mutex next_ca_mu_;
+  mutable std::map<std::string, NextCaAnswer> next_ca_answers_ GUARDED_BY(next_ca_mu_);
 };
 
 }  // namespace scepter::scep

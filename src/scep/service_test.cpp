@@ -89,6 +89,33 @@ TEST_F(ScepServiceTest, GetNextCaCertDuringARollover) {
   EXPECT_EQ(service_->handle({"GET", "GetNextCACert", kLabel, true, ""}).status, 404);
 }
 
+// One CA signature per rollover certificate: GetNextCACert is unauthenticated, so a
+// second request (even a minute later, when a new signature would carry a new
+// signingTime) gets the answer already made; a new rollover certificate gets a new one.
+TEST_F(ScepServiceTest, GetNextCaCertIsSignedOncePerRolloverCertificate) {
+  ASSERT_OK(server_->start_rollover());
+  ScepHttpResponse first = service_->handle({"GET", "GetNextCACert", kLabel, true, ""});
+  ASSERT_EQ(first.status, 200) << first.body;
+  clock_.advance(Seconds(60));
+  ScepHttpResponse again = service_->handle({"GET", "GetNextCACert", "", false, ""});
+  ASSERT_EQ(again.status, 200);
+  EXPECT_EQ(again.body, first.body);
+
+  ASSERT_OK(server_->cancel_rollover());
+  ASSERT_OK(server_->start_rollover());
+  auto shadow = server_->rollover_certificate();
+  ASSERT_TRUE(shadow.has_value());
+  ScepHttpResponse renewed = service_->handle({"GET", "GetNextCACert", kLabel, true, ""});
+  ASSERT_EQ(renewed.status, 200);
+  EXPECT_NE(renewed.body, first.body);
+  auto current = pki::Certificate::from_der(testing::cert_der(ca_cert_.get()));
+  ASSERT_OK(current);
+  auto next = decode_next_ca_cert(renewed.body, {*current});
+  ASSERT_OK(next);
+  ASSERT_EQ(next->size(), 1u);
+  EXPECT_EQ((*next)[0], *shadow);
+}
+
 TEST_F(ScepServiceTest, NothingIsServedWhileTheServerIsShutDown) {
   server_->shutdown();
   EXPECT_EQ(service_->handle({"GET", "GetCACert", "", false, ""}).status, 503);
