@@ -299,12 +299,29 @@ CertificateServer::Prepared CertificateServer::prepare(const ServerConfig& cfg,
     if (!cert.has_value()) return fail_with(cert.error());
     auto key = deps_.keys.get(label_);
     auto cert_key = cert->public_key();
-    if (cert_key.has_value() && (!key || !key->key.equals_public(*cert_key)) &&
-        deps_.keys.get(shadow_key_label())) {
+    if (cert_key.has_value() && (!key || !key->key.equals_public(*cert_key))) {
+      auto next = rt->store->meta(kMetaRolloverCert);
+      std::optional<pki::Certificate> shadow;
+      if (next.has_value() && next->has_value()) {
+        if (auto c = pki::Certificate::from_der(**next); c.has_value()) shadow = std::move(*c);
+      }
+      auto shadow_key = shadow ? shadow->public_key() : Result<pki::Key>(fail(not_found("")));
+      if (key && shadow && shadow_key.has_value() && key->key.equals_public(*shadow_key)) {
+        // The key store took the shadow key before the database took its certificate (a
+        // subordinate's trustpoint moved it): the database follows.
+        store::WriteBatch batch;
+        batch.put_meta(kMetaCaCert, shadow->der());
+        batch.delete_meta(kMetaRolloverCert);
+        if (Status s = rt->store->write(batch); !s.ok()) return fail_with(s);
+        cert = std::move(*shadow);
+        cert_key = cert->public_key();
+      }
       // A rollover interrupted between the database and the key store: finish it.
-      if (Status s = finish_interrupted_switch(*cert); s.ok()) {
-        log::info("certificate server {}: the interrupted rollover was completed", label_);
-        key = deps_.keys.get(label_);
+      if (deps_.keys.get(shadow_key_label())) {
+        if (Status s = finish_interrupted_switch(*cert); s.ok()) {
+          log::info("certificate server {}: the interrupted rollover was completed", label_);
+          key = deps_.keys.get(label_);
+        }
       }
     }
     if (!key.has_value()) {
@@ -334,10 +351,15 @@ CertificateServer::Prepared CertificateServer::prepare(const ServerConfig& cfg,
       if (Status s = use_ra_encryption(*rt, *enc, *key); !s.ok()) return fail_with(s);
     }
     if ((cfg.mode == ServerMode::kSubCs || is_ra_mode(cfg)) && deps_.superior_state) {
-      // The chain to the root, as the trustpoint authenticated it.
-      if (auto state = deps_.superior_state(); state && state->ca) {
-        rt->upper_chain = state->ca->ca_chain;
+      auto state = deps_.superior_state();
+      if (state && state->rollover_certificate && *state->rollover_certificate == *rt->ca_cert &&
+          deps_.superior_promote) {
+        // A switch interrupted before the trustpoint took the rollover certificate.
+        if (Status s = deps_.superior_promote(); !s.ok()) return fail_with(s);
+        state = deps_.superior_state();
       }
+      // The chain to the root, as the trustpoint authenticated it.
+      if (state && state->ca) rt->upper_chain = state->ca->ca_chain;
     }
     if (!fs::exists(trustpoint_cert_path())) {
       Status s = fs::write_atomic(trustpoint_cert_path(), rt->ca_cert->der());
@@ -507,6 +529,7 @@ ServerInfo CertificateServer::info() const {
     if (auto state = deps_.superior_state(); state && state->ca) {
       out.upper_ca = state->ca->root();
       out.issuing_ca = state->ca->issuing_ca();
+      out.rollover_requested = state->pending && state->pending->rollover;
     }
   }
   return out;

@@ -127,6 +127,8 @@ struct ServerInfo {
   std::optional<pki::Certificate> ra_encryption_certificate = std::nullopt;
   // The shadow (rollover) CA certificate, between stage two and stage three.
   std::optional<pki::Certificate> rollover_certificate = std::nullopt;
+  // A subordinate CA or an RA: its rollover request waits for the superior.
+  bool rollover_requested = false;
   Serial last_serial = 0;
   std::optional<TimePoint> crl_next_update;
   // mode sub-cs and mode ra: the superior's root, as authenticated by the operator, and
@@ -157,11 +159,20 @@ struct ServerDeps {
   // (the Device wires its TrustpointClient here). Empty: a subordinate CA cannot enable.
   std::function<std::optional<EnrollmentState>()> superior_state = {};
   std::function<Result<EnrollResult>(const EnrollOptions&)> superior_enroll = {};
+  // The server's rollover through that trustpoint: a request for the shadow key
+  // (LABEL.rollover) signed by the current certificate; the rollover certificate taking
+  // over (TrustpointClient::promote_rollover); the rollover forgotten.
+  std::function<Result<EnrollResult>(const EnrollOptions&)> superior_rollover = {};
+  std::function<Status()> superior_promote = {};
+  std::function<Status()> superior_cancel_rollover = {};
   // mode ra: where granted requests go (the trustpoint of the server's label), and the
   // SCEP client that takes them there. Empty: an RA cannot enable.
   std::function<Result<UpstreamTarget>()> superior_target = {};
   std::shared_ptr<UpstreamCa> upstream = {};
 };
+
+// The label of a certificate server's shadow (rollover) key.
+inline std::string rollover_key_label(const std::string& label) { return label + ".rollover"; }
 
 // Whether a request is a rollover request (issued under the shadow CA key).
 bool is_rollover_request(const store::RequestRecord& request);
@@ -269,16 +280,21 @@ class CertificateServer {
   // --- rollover ---
   // `crypto pki server X rollover`: stage two now — a root makes its shadow (rollover)
   // key and CA certificate: the same subject, valid from the current certificate's
-  // expiry for `lifetime ca-certificate`. With `database archive` the shadow is archived
-  // first (LABEL-rollover.p12/.pem), with the configured password or `archive_password`;
-  // when that fails there is no rollover. kAlreadyExists when a shadow exists,
-  // kPermissionDenied for a subordinate CA or an RA, kUnavailable unless enabled.
+  // expiry for `lifetime ca-certificate`. A subordinate CA or an RA asks its superior for
+  // one, for a new key (LABEL.rollover), signed with its current certificate; the shadow
+  // exists once the superior grants it (at once, or at a later tick). With `database
+  // archive` the shadow is archived first (LABEL-rollover.p12/.pem), with the configured
+  // password or `archive_password`; when that fails there is no rollover.
+  // kAlreadyExists when a shadow exists, kUnavailable unless enabled.
   Status start_rollover(const std::string& archive_password = {});
   // `crypto pki server X rollover cancel`: deletes the shadow key, certificate and
-  // archive. kNotFound without a shadow.
+  // archive (and a rollover request waiting for the superior). kNotFound without either.
   Status cancel_rollover();
   // The shadow CA certificate while one exists (stage two).
   std::optional<pki::Certificate> rollover_certificate() const;
+  // GetNextCACert: the shadow certificate followed by the certificates above it (a
+  // subordinate CA's or an RA's next chain); empty without a shadow.
+  std::vector<pki::Certificate> rollover_chain() const;
 
  private:
   struct Runtime;  // what exists only while enabled: store, CA key, CRL builder
@@ -314,6 +330,13 @@ class CertificateServer {
   // Makes the shadow CA key and certificate of a root; the caller holds the runtime's
   // rollover_op_mu.
   Status make_shadow(Runtime& rt, const ServerConfig& cfg, const std::string& archive_password);
+  // A subordinate CA or an RA: asks the superior for the shadow (or takes the one it
+  // granted); the caller holds rollover_op_mu.
+  Status request_shadow(Runtime& rt, const ServerConfig& cfg, const std::string& archive_password);
+  // Installs the rollover certificate the superior granted as the shadow.
+  Status adopt_shadow(Runtime& rt, const ServerConfig& cfg, const std::string& archive_password);
+  // The certificates above a subordinate's shadow certificate.
+  std::vector<pki::Certificate> shadow_chain(const pki::Certificate& cert) const;
   // prepare(): the shadow of an earlier run, if any.
   Status load_shadow(Runtime& rt);
   // Stage three: the shadow becomes the CA certificate and key, durably; the runtime is
@@ -324,7 +347,7 @@ class CertificateServer {
   Status finish_interrupted_switch(const pki::Certificate& ca_cert);
   // The timer: stage two at the autorollover time, stage three at the CA's expiry.
   void rollover_tick(const std::shared_ptr<Runtime>& rt);
-  std::string shadow_key_label() const { return label_ + ".rollover"; }
+  std::string shadow_key_label() const { return rollover_key_label(label_); }
   // Stores the CA certificate (with its key) in the database and the trustpoint, and
   // writes the archive once.
   Status install_ca(Runtime& rt, const ServerConfig& cfg, const pki::Certificate& cert,
@@ -335,11 +358,15 @@ class CertificateServer {
     RequestClass request_class = RequestClass::kEndEntity;
     Signer signer = Signer::kNone;
     std::optional<pki::Certificate> signer_cert;  // when the signer is a certificate of ours
+    bool same_identity = false;                   // the signer's identity (PolicyInput)
   };
   struct Decided {
     Decision decision;
     std::optional<pki::Certificate> certificate;  // when granted
   };
+  // A subordinate CA or an RA of ours asking, with its valid certificate, for a
+  // certificate of the same identity and kind for a new key: its rollover.
+  static bool is_subordinate_rollover(const Evaluation& ev, const pki::Csr& csr);
   Signer classify_signer(Runtime& rt, std::string_view der,
                          std::optional<pki::Certificate>& cert) const;
   Result<Evaluation> evaluate(Runtime& rt, const pki::Csr& csr, RequestPath path,

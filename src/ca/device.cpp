@@ -104,6 +104,14 @@ ServerDeps Device::server_deps(const std::string& label) {
     tp->rsakeypair = label;
     return enrollment_->enroll(*tp, options, hostname());
   };
+  deps.superior_rollover = [this, label](const EnrollOptions& options) -> Result<EnrollResult> {
+    std::optional<TrustpointConfig> tp = trustpoint(label);
+    if (!tp) return fail(not_found("trustpoint " + label + " does not exist"));
+    tp->rsakeypair = label;
+    return enrollment_->enroll_rollover(*tp, options, rollover_key_label(label));
+  };
+  deps.superior_promote = [this, label] { return enrollment_->promote_rollover(label); };
+  deps.superior_cancel_rollover = [this, label] { return enrollment_->cancel_rollover(label); };
   // mode ra: the requests it grants go where its trustpoint enrolled.
   deps.upstream = options_.upstream;
   deps.superior_target = [this, label]() -> Result<UpstreamTarget> {

@@ -80,6 +80,41 @@ class FakeUpstream : public UpstreamCa {
     now_ = now;
   }
 
+  // Its own rollover: a next CA certificate for `key` (the same subject, valid from the
+  // current one's end). Requests signed by a certificate (renewals, rollovers) are then
+  // issued under it, from its start, and GetNextCACert answers it.
+  void roll_over(const pki::Key& key) {
+    const pki::Certificate& current = ca_.front();
+    auto cert =
+        pki::make_ca_certificate({.subject = current.subject(),
+                                  .key = key,
+                                  .serial = 2,
+                                  .not_before = current.not_after(),
+                                  .not_after = current.not_after() + std::chrono::days(3650)});
+    MutexLock lock(mu_);
+    next_key_ = key;
+    next_ = *cert;
+  }
+  std::optional<pki::Certificate> next_ca_cert() const {
+    MutexLock lock(mu_);
+    return next_;
+  }
+  int next_ca_fetches() const {
+    MutexLock lock(mu_);
+    return next_fetches_;
+  }
+
+  Result<UpstreamCertificates> get_next_ca_cert(const std::string&, const std::string&,
+                                                const UpstreamCertificates&) override {
+    if (down()) return fail(unavailable("cannot reach the fake CA"));
+    MutexLock lock(mu_);
+    ++next_fetches_;
+    if (!next_) return fail(unavailable("HTTP 404 from the fake CA for GetNextCACert"));
+    UpstreamCertificates out;
+    out.ca_chain = {*next_};
+    return out;
+  }
+
   Result<UpstreamCaps> get_ca_caps(const std::string&, const std::string&) override {
     if (down()) return fail(unavailable("cannot reach the fake CA"));
     UpstreamCaps caps;
@@ -151,21 +186,24 @@ class FakeUpstream : public UpstreamCa {
       if (auto k = req.signer_cert->public_key(); k.has_value()) ra_key = *k;
     }
     MutexLock lock(mu_);
+    const bool under_next = next_ && req.signer_cert;
+    const pki::Certificate& issuer = under_next ? *next_ : ca_.front();
+    const TimePoint from = under_next ? next_->not_before() : now_;
     auto cert = pki::issue_certificate(
         {.csr = *csr,
          .csr_signer = ra_key ? &*ra_key : nullptr,
-         .ca_cert = ca_.front(),
-         .ca_key = key_,
+         .ca_cert = issuer,
+         .ca_key = under_next ? *next_key_ : key_,
          .serial = pki::SerialNumber{static_cast<std::uint64_t>(100 + issued_)},
-         .not_before = now_,
-         .not_after = now_ + std::chrono::days(365),
+         .not_before = from,
+         .not_after = from + std::chrono::days(365),
          .ca = pki::requests_ca_certificate(*csr)
                    ? std::optional<pki::CaProfile>(pki::CaProfile{.path_len = ca_path_len_})
                    : std::nullopt});
     if (!cert.has_value()) return fail(cert.error());
     ++issued_;
     reply.status = UpstreamReply::Status::kSuccess;
-    reply.certificates = {ca_.front(), *cert};
+    reply.certificates = {issuer, *cert};
     return reply;
   }
 
@@ -181,6 +219,9 @@ class FakeUpstream : public UpstreamCa {
   TimePoint now_ GUARDED_BY(mu_);
   std::optional<pki::Certificate> last_signer_ GUARDED_BY(mu_);
   std::optional<int> ca_path_len_ GUARDED_BY(mu_);
+  std::optional<pki::Key> next_key_ GUARDED_BY(mu_);
+  std::optional<pki::Certificate> next_ GUARDED_BY(mu_);
+  int next_fetches_ GUARDED_BY(mu_) = 0;
   std::deque<Answer> answers_ GUARDED_BY(mu_);
   Answer fallback_ GUARDED_BY(mu_) = Answer::kGrant;
   std::vector<UpstreamRequest::Kind> kinds_ GUARDED_BY(mu_);

@@ -124,6 +124,7 @@ Result<CertificateServer::Evaluation> CertificateServer::evaluate(Runtime& rt, c
   }
   ev.request_class = in.request;
   ev.signer = in.signer;
+  ev.same_identity = in.same_identity;
   if (log::debug_enabled(log::Category::kPkiServer)) {  // the subject is formatted only then
     log::debug(
         log::Category::kPkiServer,
@@ -159,29 +160,38 @@ Result<pki::Certificate> CertificateServer::issue_granted(Runtime& rt, RequestRe
     if (key.has_value()) csr_signer = std::move(*key);
   }
   // A rollover request while the shadow exists: issued under the shadow key, from the
-  // moment it takes over (the CertRep is still signed by the current key).
-  std::shared_ptr<const Runtime::Shadow> shadow =
-      (request.flags & kFlagRollover) && ev.request_class == RequestClass::kEndEntity ? rt.shadow()
-                                                                                      : nullptr;
+  // moment it takes over (the CertRep is still signed by the current key). A subordinate
+  // rolling over while this CA does not: from the end of its current certificate.
+  const bool rollover = (request.flags & kFlagRollover) != 0;
+  std::shared_ptr<const Runtime::Shadow> shadow = rollover ? rt.shadow() : nullptr;
+  if (shadow && ev.signer_cert && ev.signer_cert->not_after() < shadow->cert.not_before()) {
+    shadow = nullptr;  // a subordinate whose certificate ends before ours
+  }
+  std::optional<TimePoint> not_before;
+  if (shadow) {
+    not_before = shadow->cert.not_before();
+  } else if (rollover && ev.request_class != RequestClass::kEndEntity && ev.signer_cert &&
+             ev.signer_cert->not_after() > deps_.clock.now()) {
+    not_before = ev.signer_cert->not_after();
+  }
   Issuer& issuer = shadow ? *shadow->issuer : *rt.issuer;
   Seconds shorten{0};
-  if (shadow) {
+  if (shadow && ev.request_class == RequestClass::kEndEntity) {
     ASSIGN_OR_RETURN(shorten, rollover_jitter(cfg, shadow->cert.not_before()));
     log::trace(log::Category::kPkiServer,
                "CRYPTO_CS: request {} is a rollover request: issued under the rollover CA "
                "certificate, {} s shorter",
                request.id, shorten.count());
   }
-  auto rec = issuer.issue(
-      {.request = request,
-       .csr = csr,
-       .csr_signer = std::move(csr_signer),
-       .config = cfg,
-       .predecessor = predecessor,
-       .ca = issue_as_ca(ev.request_class, cfg, path_len_of(rt.ca_cert)),
-       .also = std::move(also),
-       .not_before = shadow ? std::optional<TimePoint>(shadow->cert.not_before()) : std::nullopt,
-       .shorten = shorten});
+  auto rec = issuer.issue({.request = request,
+                           .csr = csr,
+                           .csr_signer = std::move(csr_signer),
+                           .config = cfg,
+                           .predecessor = predecessor,
+                           .ca = issue_as_ca(ev.request_class, cfg, path_len_of(rt.ca_cert)),
+                           .also = std::move(also),
+                           .not_before = not_before,
+                           .shorten = shorten});
   if (!rec.has_value()) return fail(rec.error());
   if (ev.decision.consumes_otp) rt.otp->consumed();
   Status files = write_cert_files(cfg, *rec);
@@ -252,6 +262,17 @@ Status CertificateServer::repair_recent_cert_files(Runtime& rt, const ServerConf
   return ok_status();
 }
 
+bool CertificateServer::is_subordinate_rollover(const Evaluation& ev, const pki::Csr& csr) {
+  if (ev.request_class == RequestClass::kEndEntity || !ev.same_identity || !ev.signer_cert) {
+    return false;
+  }
+  if (ev.signer != Signer::kOurs && ev.signer != Signer::kRa) return false;
+  // The same kind of certificate, for a new key.
+  if (ev.signer_cert->is_ca() != (ev.request_class == RequestClass::kCa)) return false;
+  auto signer_key = ev.signer_cert->public_key();
+  return signer_key.has_value() && !signer_key->equals_public(csr.public_key());
+}
+
 Result<Seconds> CertificateServer::rollover_jitter(const ServerConfig& cfg,
                                                    TimePoint shadow_start) const {
   // Up to a tenth of the lifetime, and no more than the overlap left: the clients that
@@ -284,6 +305,26 @@ Result<CertificateServer::Decided> CertificateServer::decide_and_record(Runtime&
       ev.signer_cert) {
     if (auto shadow = rt.shadow();
         shadow && ev.signer_cert->not_after() >= shadow->cert.not_before()) {
+      req.flags |= kFlagRollover;
+    }
+  }
+  // A subordinate CA or an RA of ours rolling over: its new key's certificate, for after
+  // the one it signs with. Under our rollover certificate when it lasts until ours takes
+  // over; else from the end of its current one, which must end before ours.
+  if (is_subordinate_rollover(ev, csr) && !rt.forwarder &&
+      ev.decision.verdict != Verdict::kReject) {
+    auto shadow = rt.shadow();
+    if (shadow && ev.signer_cert->not_after() >= shadow->cert.not_before()) {
+      req.flags |= kFlagRollover;
+    } else if (ev.signer_cert->not_after() >= rt.ca_cert->not_after()) {
+      ev.decision = Decision{};
+      ev.decision.verdict = Verdict::kReject;
+      ev.decision.fail_info = ScepFailInfo::kBadRequest;
+      ev.decision.reason = fmt::format(
+          "The certificate to roll over ends with this CA's own ({}): this CA must roll over "
+          "first (crypto pki server {} rollover).",
+          format_ios_time(rt.ca_cert->not_after()), label_);
+    } else {
       req.flags |= kFlagRollover;
     }
   }

@@ -1,6 +1,9 @@
 // CertificateServer: automatic CA certificate and key rollover (the guide's "Automatic CA
 // Certificate and Key Rollover"). Stage two makes a shadow key and CA certificate that
-// take over, in stage three, at the moment the current CA certificate expires.
+// take over, in stage three, at the moment the current CA certificate expires. A root
+// signs its shadow itself; a subordinate CA or an RA asks its superior through its
+// trustpoint (a request for the key LABEL.rollover signed by the current certificate)
+// and installs what the superior grants.
 //
 // What is durable, and in which order, so that a crash at any point leaves a state a
 // restart understands:
@@ -10,16 +13,20 @@
 //     replaced by the next one.
 //   - stage three: in one transaction meta ca_cert := the shadow, rollover_cert deleted;
 //     then the key store (LABEL := the shadow key, LABEL.rollover removed), the
-//     trustpoint's copy and the archive. A restart that finds the database ahead of the
-//     key store finishes the switch (finish_interrupted_switch).
+//     trustpoint's copy and the archive (a subordinate's trustpoint then takes the
+//     rollover certificate as its own). A restart that finds the database ahead of the
+//     key store finishes the switch (finish_interrupted_switch); one that finds the key
+//     store ahead (the trustpoint moved the key first) finishes it in the database.
 
 #include <fmt/format.h>
 
 #include "ca/certificate_server.h"
 #include "ca/issuer.h"
+#include "ca/request_policy.h"
 #include "ca/server_runtime.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "pki/digest.h"
 #include "pki/issuer.h"
 #include "pki/name.h"
 
@@ -51,11 +58,6 @@ bool is_rollover_request(const store::RequestRecord& request) {
 
 Status CertificateServer::make_shadow(Runtime& rt, const ServerConfig& cfg,
                                       const std::string& archive_password) {
-  if (cfg.mode != ServerMode::kRoot) {
-    return permission_denied(
-        "A subordinate CA or an RA rolls over through its superior CA, which scepterd does not "
-        "do yet; roll the superior over and enrol this server again.");
-  }
   if (rt.shadow()) {
     return already_exists(fmt::format(
         "A rollover CA certificate exists already (crypto pki server {} rollover cancel "
@@ -122,33 +124,155 @@ Status CertificateServer::load_shadow(Runtime& rt) {
         "deletes the certificate).",
         shadow_key_label(), label_));
   }
-  rt.set_shadow(std::make_shared<const Runtime::Shadow>(Runtime::Shadow{
-      cert, key->key, std::make_shared<Issuer>(*rt.store, cert, key->key, deps_.clock)}));
+  // An RA's shadow issues nothing: it only signs and decrypts after the switch.
+  std::shared_ptr<Issuer> issuer =
+      rt.issuer ? std::make_shared<Issuer>(*rt.store, cert, key->key, deps_.clock) : nullptr;
+  std::vector<pki::Certificate> chain = shadow_chain(cert);
+  rt.set_shadow(std::make_shared<const Runtime::Shadow>(
+      Runtime::Shadow{cert, key->key, std::move(issuer), std::move(chain)}));
+  return ok_status();
+}
+
+std::vector<pki::Certificate> CertificateServer::shadow_chain(const pki::Certificate& cert) const {
+  if (config().mode == ServerMode::kRoot || !deps_.superior_state) return {};
+  std::optional<EnrollmentState> state = deps_.superior_state();
+  if (!state || !state->ca) return {};
+  // Issued under the superior's next certificate: the next chain; else the current one.
+  if (state->next_ca && cert.signed_by(state->next_ca->issuing_ca())) {
+    return state->next_ca->ca_chain;
+  }
+  return state->ca->ca_chain;
+}
+
+Status CertificateServer::request_shadow(Runtime& rt, const ServerConfig& cfg,
+                                         const std::string& archive_password) {
+  if (rt.shadow()) {
+    return already_exists(fmt::format(
+        "A rollover certificate exists already (crypto pki server {} rollover cancel deletes "
+        "it).",
+        label_));
+  }
+  if (!deps_.superior_state || !deps_.superior_rollover) {
+    return unavailable("This scepterd has no SCEP client to reach a superior CA.");
+  }
+  const bool ra = is_ra_mode(cfg);
+  if (!archive_password.empty()) rt.rollover_password = archive_password;
+  const std::string& password =
+      cfg.archive_password.empty() ? rt.rollover_password : cfg.archive_password;
+  if (!ra && cfg.archive_enabled && password.empty()) {
+    return permission_denied(
+        "The rollover CA key must be archived and no archive password is configured: "
+        "configure \"database archive pkcs12|pem password PASSWORD\" or start the rollover at "
+        "the console.");
+  }
+  std::optional<EnrollmentState> state = deps_.superior_state();
+  if (state && state->rollover_certificate) return adopt_shadow(rt, cfg, password);
+  if (state && state->pending && state->pending->rollover) {
+    return ok_status();  // asked already: the superior's answer is polled for
+  }
+  EnrollOptions request;
+  request.ca_request = !ra;
+  request.ra_request = ra;
+  ASSIGN_OR_RETURN(EnrollResult sent, deps_.superior_rollover(request));
+  if (sent.status == UpstreamReply::Status::kFailure) {
+    return permission_denied("The superior CA refused the rollover request: " + sent.error);
+  }
+  if (sent.status == UpstreamReply::Status::kSuccess) return adopt_shadow(rt, cfg, password);
+  log::info(
+      "certificate server {}: rollover certificate requested from the superior CA (fingerprint "
+      "{}); waiting for its grant",
+      label_, pki::ios_fingerprint(sent.fingerprint_md5));
+  return ok_status();
+}
+
+Status CertificateServer::adopt_shadow(Runtime& rt, const ServerConfig& cfg,
+                                       const std::string& archive_password) {
+  std::optional<EnrollmentState> state = deps_.superior_state();
+  if (!state || !state->rollover_certificate) {
+    return not_found("The superior CA has not granted the rollover certificate yet.");
+  }
+  const pki::Certificate cert = *state->rollover_certificate;
+  const pki::Certificate& current = *rt.ca_cert;
+  std::optional<KeyEntry> key = deps_.keys.get(shadow_key_label());
+  auto cert_key = cert.public_key();
+  if (!key || !cert_key.has_value() || !key->key.equals_public(*cert_key)) {
+    return invalid_argument(
+        fmt::format("The rollover certificate from the superior CA is not for the key {}.",
+                    shadow_key_label()));
+  }
+  const bool ra = is_ra_mode(cfg);
+  if (ra ? cert.is_ca() || !is_ra_certificate_name(cert.subject()) : !cert.is_ca()) {
+    return invalid_argument(
+        fmt::format("The rollover certificate from the superior CA is not {} certificate.",
+                    ra ? "an RA" : "a CA"));
+  }
+  if (cert.not_after() <= current.not_after()) {
+    // Of no use: forgotten, so that the next attempt asks again.
+    if (deps_.superior_cancel_rollover) (void)deps_.superior_cancel_rollover();
+    return permission_denied(fmt::format(
+        "The rollover certificate from the superior CA ends ({}) no later than the current one: "
+        "the superior CA must roll over first.",
+        format_ios_time(cert.not_after())));
+  }
+  if (!ra && cfg.archive_enabled) {
+    if (archive_password.empty()) {
+      return permission_denied(
+          "The rollover CA key must be archived and no archive password is configured: "
+          "configure \"database archive pkcs12|pem password PASSWORD\" or enter \"crypto pki "
+          "server " +
+          label_ + " rollover\" at the console.");
+    }
+    RETURN_IF_ERROR(write_archive(cfg, cert, key->key, archive_password, archive_name(label_)));
+  }
+  store::WriteBatch batch;
+  batch.put_meta(kMetaRolloverCert, cert.der());
+  RETURN_IF_ERROR(rt.store->write(batch));
+  rt.rollover_password.clear();
+  std::shared_ptr<Issuer> issuer =
+      rt.issuer ? std::make_shared<Issuer>(*rt.store, cert, key->key, deps_.clock) : nullptr;
+  rt.set_shadow(std::make_shared<const Runtime::Shadow>(
+      Runtime::Shadow{cert, key->key, std::move(issuer), shadow_chain(cert)}));
+  log::info(
+      "%PKI-6-CS_ROLLOVER_AVAILABLE: [Sub/RA]CS Rollover certificate has been generated for {}, "
+      "and it will be active at {}",
+      label_, format_ios_time(current.not_after()));
   return ok_status();
 }
 
 Status CertificateServer::start_rollover(const std::string& archive_password) {
   auto rt = runtime();
   if (!rt) return unavailable("The certificate server is not enabled.");
-  if (!rt->issuer) {
-    return permission_denied(
-        "A certificate server in RA mode rolls its certificate over through the issuing CA, "
-        "which scepterd does not do yet.");
-  }
+  const ServerConfig cfg = config();
   MutexLock op(rt->rollover_op_mu);
-  return make_shadow(*rt, config(), archive_password);
+  if (cfg.mode == ServerMode::kRoot) return make_shadow(*rt, cfg, archive_password);
+  return request_shadow(*rt, cfg, archive_password);
 }
 
 Status CertificateServer::cancel_rollover() {
   auto rt = runtime();
   if (!rt) return unavailable("The certificate server is not enabled.");
   MutexLock op(rt->rollover_op_mu);
-  if (!rt->shadow()) return not_found("There is no rollover CA certificate to cancel.");
+  bool requested = false;
+  if (config().mode != ServerMode::kRoot && deps_.superior_state) {
+    std::optional<EnrollmentState> state = deps_.superior_state();
+    requested =
+        state && (state->rollover_certificate || (state->pending && state->pending->rollover));
+  }
+  if (!rt->shadow() && !requested) {
+    return not_found("There is no rollover CA certificate to cancel.");
+  }
   // The database first: without the meta, a key left behind by a crash is ignored.
   store::WriteBatch batch;
   batch.delete_meta(kMetaRolloverCert);
   RETURN_IF_ERROR(rt->store->write(batch));
   rt->set_shadow(nullptr);
+  rt->rollover_password.clear();
+  if (requested && deps_.superior_cancel_rollover) {
+    if (Status s = deps_.superior_cancel_rollover(); !s.ok()) {
+      log::warn("certificate server {}: the rollover request could not be forgotten: {}", label_,
+                s.message());
+    }
+  }
   if (Status s = deps_.keys.remove(shadow_key_label()); !s.ok() && s.code() != Code::kNotFound) {
     log::warn("certificate server {}: the rollover key could not be deleted: {}", label_,
               s.message());
@@ -170,6 +294,16 @@ std::optional<pki::Certificate> CertificateServer::rollover_certificate() const 
   return shadow->cert;
 }
 
+std::vector<pki::Certificate> CertificateServer::rollover_chain() const {
+  auto rt = runtime();
+  if (!rt) return {};
+  auto shadow = rt->shadow();
+  if (!shadow) return {};
+  std::vector<pki::Certificate> out{shadow->cert};
+  out.insert(out.end(), shadow->chain.begin(), shadow->chain.end());
+  return out;
+}
+
 Status CertificateServer::switch_to_shadow(Runtime& rt, const ServerConfig& cfg) {
   auto shadow = rt.shadow();
   if (!shadow) return not_found("no rollover certificate");
@@ -181,6 +315,10 @@ Status CertificateServer::switch_to_shadow(Runtime& rt, const ServerConfig& cfg)
   // From here on the new certificate is the CA's: what follows is finished by a restart
   // if it is interrupted.
   RETURN_IF_ERROR(finish_interrupted_switch(shadow->cert));
+  if (cfg.mode != ServerMode::kRoot && deps_.superior_promote) {
+    // The trustpoint's certificate (and CA, when the superior rolled over too) follow.
+    RETURN_IF_ERROR(deps_.superior_promote());
+  }
   // The archive of the new CA takes the archive's usual name (the old key is of no use
   // once its certificate has expired).
   files::FileSet files = file_set(cfg);
@@ -223,7 +361,7 @@ Status CertificateServer::finish_interrupted_switch(const pki::Certificate& ca_c
 }
 
 void CertificateServer::rollover_tick(const std::shared_ptr<Runtime>& rt) {
-  if (!rt->issuer || state() != ServerState::kEnabled) return;  // an RA, or not issuing
+  if (state() != ServerState::kEnabled) return;  // not issuing
   const ServerConfig cfg = config();
   const TimePoint now = deps_.clock.now();
   const pki::Certificate& current = *rt->ca_cert;
@@ -247,20 +385,37 @@ void CertificateServer::rollover_tick(const std::shared_ptr<Runtime>& rt) {
     runtime_.reset();
     return;
   }
-  // A subordinate CA is told, hourly in the log, that it cannot roll over yet.
-  if (!cfg.auto_rollover_days || rt->shadow()) return;
-  const TimePoint due = current.not_after() - std::chrono::days(*cfg.auto_rollover_days);
-  if (now < due) return;
+  if (rt->shadow()) return;
+  const bool subordinate = cfg.mode != ServerMode::kRoot;
+  // A subordinate's rollover certificate granted since the last tick.
+  bool granted = false;
+  if (subordinate && deps_.superior_state) {
+    std::optional<EnrollmentState> state = deps_.superior_state();
+    granted = state && state->rollover_certificate;
+  }
+  const bool due = cfg.auto_rollover_days &&
+                   now >= current.not_after() - std::chrono::days(*cfg.auto_rollover_days);
+  if (!granted && !due) return;
   const std::int64_t now_s = to_unix(now);
   const std::int64_t last = rt->last_rollover_attempt.load();
   if (last != 0 && now_s >= last && now_s - last < kRolloverRetrySeconds) return;
-  rt->last_rollover_attempt = now_s;
   Status s;
   {
     MutexLock op(rt->rollover_op_mu);
-    s = rt->shadow() ? ok_status() : make_shadow(*rt, cfg, {});
+    if (rt->shadow()) {
+      s = ok_status();
+    } else if (subordinate) {
+      // Asks the superior (a request already waiting is left to the trustpoint's polls),
+      // or installs what it granted.
+      const std::string password =
+          cfg.archive_password.empty() ? rt->rollover_password : cfg.archive_password;
+      s = granted ? adopt_shadow(*rt, cfg, password) : request_shadow(*rt, cfg, {});
+    } else {
+      s = make_shadow(*rt, cfg, {});
+    }
   }
   if (!s.ok()) {
+    rt->last_rollover_attempt = now_s;  // tried again an hour later
     log::error("%PKI-3-CS_ROLLOVER_FAIL: certificate server {}: no rollover: {}", label_,
                s.message());
   }

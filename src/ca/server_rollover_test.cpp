@@ -3,6 +3,7 @@
 // (the shadow takes over) when the current CA certificate expires, and what survives a
 // restart or a crash in between.
 #include <gtest/gtest.h>
+#include <openssl/x509v3.h>
 
 #include "ca/ca_test_support.h"
 #include "ca/certificate_server.h"
@@ -235,6 +236,68 @@ TEST_F(RolloverTest, RolloverRequestsAreCertifiedUnderTheShadow) {
   auto after = h_.server().scep_enroll(csr, {"T4", rolled.der(), true});
   ASSERT_TRUE(after.has_value() && after->certificate.has_value()) << after->fail_text;
   EXPECT_TRUE(after->certificate->signed_by(shadow2));
+}
+
+// A subordinate CA of this CA rolling over (a CA request for a new key of the same name,
+// signed by its current certificate): under this CA's rollover certificate when its own
+// lasts until the switch, from the end of its current certificate otherwise; and refused
+// while this CA has no rollover certificate and the subordinate's ends with this CA's.
+TEST_F(RolloverTest, SubordinateRolloversFollowTheCasOwn) {
+  ServerConfig c = config();
+  c.cert_lifetime_days = 3650;  // a subordinate's certificate ends with the CA's
+  c.rollover_auto_ca = true;
+  c.auto_rollover_days.reset();
+  restart(c);
+  const pki::Certificate current = ca_cert();
+  auto ca_csr = [](const pki::Key& key) {
+    auto name = pki::parse_dn("CN=sub, O=Example");
+    pki::Ptr<X509_EXTENSION> bc(
+        X509V3_EXT_conf_nid(nullptr, nullptr, NID_basic_constraints, "critical,CA:TRUE"));
+    auto csr = pki::make_csr({.subject = name->get(), .key = key, .extensions = {bc.get()}});
+    EXPECT_TRUE(csr.has_value());
+    return csr->der();
+  };
+  auto certify_sub = [&] {
+    auto out = h_.server().submit(ca_csr(*pki::Key::generate_ec(256)), RequestSource::kManualPem);
+    EXPECT_TRUE(out.has_value() && !out->certificate);  // the operator's decision
+    auto granted = h_.server().grant(out->request.id);
+    EXPECT_TRUE(granted.has_value());
+    return granted->at(0).certificate;
+  };
+  const pki::Certificate sub = certify_sub();
+  ASSERT_EQ(sub.not_after(), current.not_after());
+
+  auto refused =
+      h_.server().scep_enroll(ca_csr(*pki::Key::generate_ec(256)), {"S1", sub.der(), true});
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status, ScepOutcome::Status::kFailure);
+  EXPECT_NE(refused->fail_text.find("this CA must roll over first"), std::string::npos)
+      << refused->fail_text;
+
+  ASSERT_TRUE(h_.server().start_rollover().ok());
+  const pki::Certificate shadow = *h_.server().rollover_certificate();
+  const pki::Key next_key = *pki::Key::generate_ec(256);
+  auto rolled = h_.server().scep_enroll(ca_csr(next_key), {"S2", sub.der(), true});
+  ASSERT_TRUE(rolled.has_value() && rolled->certificate.has_value()) << rolled->fail_text;
+  EXPECT_TRUE(rolled->certificate->is_ca());
+  EXPECT_TRUE(rolled->certificate->signed_by(shadow));
+  EXPECT_EQ(rolled->certificate->not_before(), shadow.not_before());
+  EXPECT_EQ(rolled->certificate->not_after(), shadow.not_after());  // not shortened
+  auto rows = h_.server().requests();
+  ASSERT_TRUE(rows.has_value());
+  EXPECT_TRUE(is_rollover_request(rows->front()));
+
+  // A subordinate whose certificate ends before this CA's: from its end, under the
+  // current CA (the rollover certificate does not exist yet when it begins).
+  ASSERT_TRUE(h_.server().cancel_rollover().ok());
+  ASSERT_TRUE(h_.set([](ServerConfig& cfg) { cfg.cert_lifetime_days = 30; }).ok());
+  const pki::Certificate short_sub = certify_sub();
+  ASSERT_LT(short_sub.not_after(), current.not_after());
+  auto next =
+      h_.server().scep_enroll(ca_csr(*pki::Key::generate_ec(256)), {"S3", short_sub.der(), true});
+  ASSERT_TRUE(next.has_value() && next->certificate.has_value()) << next->fail_text;
+  EXPECT_TRUE(next->certificate->signed_by(current));
+  EXPECT_EQ(next->certificate->not_before(), short_sub.not_after());
 }
 
 // A client whose certificate ends before the switch renews under the current CA: a

@@ -121,8 +121,11 @@ struct CertificateServer::Runtime {
   struct Shadow {
     pki::Certificate cert;
     pki::Key key;
-    // Issues rollover certificates: valid from the shadow's start.
+    // Issues rollover certificates: valid from the shadow's start (none in RA mode).
     std::shared_ptr<Issuer> issuer;
+    // A subordinate CA's or an RA's: the certificates above it, up to the root (the
+    // superior's next ones when the superior rolls over too).
+    std::vector<pki::Certificate> chain = {};
   };
   Mutex rollover_op_mu;
   std::shared_ptr<const Shadow> shadow() const {
@@ -135,6 +138,10 @@ struct CertificateServer::Runtime {
   }
   // When the timer last tried stage two and failed (unix seconds): retried hourly.
   std::atomic<std::int64_t> last_rollover_attempt{0};
+  // A subordinate CA's rollover: the archive password given at the console for the
+  // shadow the superior has not granted yet (not saved: after a restart the configured
+  // one, or the console again).
+  std::string rollover_password GUARDED_BY(rollover_op_mu);
 
  private:
   mutable Mutex rollover_mu;

@@ -43,6 +43,11 @@ class SuperiorFixture : public ::testing::Test {
     d.superior_enroll = [this](const EnrollOptions& o) {
       return client_->enroll(tp_, o, hostname_);
     };
+    d.superior_rollover = [this](const EnrollOptions& o) {
+      return client_->enroll_rollover(tp_, o, rollover_key_label(label_));
+    };
+    d.superior_promote = [this] { return client_->promote_rollover(label_); };
+    d.superior_cancel_rollover = [this] { return client_->cancel_rollover(label_); };
     d.superior_target = [this]() -> Result<UpstreamTarget> {
       auto state = client_->state(label_);
       if (!state || !state->ca) return fail(permission_denied("not authenticated"));

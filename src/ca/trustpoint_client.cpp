@@ -196,6 +196,18 @@ Result<EnrollResult> TrustpointClient::enroll(const TrustpointConfig& tp,
   ASSIGN_OR_RETURN(std::string dn, enrollment_subject(tp, options, hostname));
   ASSIGN_OR_RETURN(auto subject, pki::parse_dn(dn));
   if (options.ra_request) RETURN_IF_ERROR(check_ra_subject(subject.get(), name));
+  ASSIGN_OR_RETURN(auto owned, request_extensions(options));
+  std::vector<const X509_EXTENSION*> exts;
+  for (const auto& e : owned) exts.push_back(e.get());
+  EnrollmentState::Pending pending;
+  ASSIGN_OR_RETURN(pending.parts,
+                   make_requests(tp, subject.get(), *key, exts, options.challenge_password));
+  pending.key_label = label;
+  return submit(tp, std::move(pending));
+}
+
+Result<std::vector<pki::Ptr<X509_EXTENSION>>> TrustpointClient::request_extensions(
+    const EnrollOptions& options) {
   std::vector<pki::Ptr<X509_EXTENSION>> owned;
   if (options.ca_request) {
     ASSIGN_OR_RETURN(auto bc, make_extension(NID_basic_constraints, "critical,CA:TRUE"));
@@ -204,13 +216,7 @@ Result<EnrollResult> TrustpointClient::enroll(const TrustpointConfig& tp,
     owned.push_back(std::move(bc));
     owned.push_back(std::move(ku));
   }
-  std::vector<const X509_EXTENSION*> exts;
-  for (const auto& e : owned) exts.push_back(e.get());
-  EnrollmentState::Pending pending;
-  ASSIGN_OR_RETURN(pending.parts,
-                   make_requests(tp, subject.get(), *key, exts, options.challenge_password));
-  pending.key_label = label;
-  return submit(tp, std::move(pending));
+  return owned;
 }
 
 Result<std::vector<EnrollmentState::Pending::Part>> TrustpointClient::make_requests(
@@ -397,6 +403,32 @@ EnrollResult TrustpointClient::exchange(const TrustpointConfig& tp, const std::s
     replies.push_back(send_part(tp, name, snapshot, part, p.renewal ? signer->key : *own));
   }
 
+  // A certificate that the authenticated CA did not sign may come from its next CA (a
+  // rollover certificate, issued under the CA's rollover certificate): learn that one
+  // now, outside the lock, unless it is known already.
+  auto ours_in =
+      [&part_key](const UpstreamReply& reply,
+                  const EnrollmentState::Pending::Part& part) -> std::optional<pki::Certificate> {
+    const pki::Key* own = part_key(part);
+    for (const pki::Certificate& c : reply.certificates) {
+      auto pub = c.public_key();
+      if (pub.has_value() && own != nullptr && pub->equals_public(*own)) return c;
+    }
+    return std::nullopt;
+  };
+  std::optional<UpstreamCertificates> next_ca = snapshot.next_ca;
+  for (std::size_t i = 0; i < p.parts.size(); ++i) {
+    if (!replies[i].has_value() || replies[i]->status != Status_::kSuccess) continue;
+    auto mine = ours_in(*replies[i], p.parts[i]);
+    if (!mine || mine->signed_by(snapshot.ca->issuing_ca()) ||
+        (next_ca && mine->signed_by(next_ca->issuing_ca()))) {
+      continue;
+    }
+    auto fetched = fetch_next_ca(tp, name, *snapshot.ca);
+    if (fetched.has_value()) next_ca = std::move(*fetched);
+    break;
+  }
+
   bool changed = false;
   std::optional<KeyEntry> promote;  // a regenerated key whose certificates arrived
   {
@@ -420,6 +452,7 @@ EnrollResult TrustpointClient::exchange(const TrustpointConfig& tp, const std::s
     EnrollmentState& s = it->second;
     std::string waiting_why;  // an attempt that failed, for the operator
     bool waiting = false;
+    bool got_rollover = false;
     for (std::size_t i = 0; i < p.parts.size() && s.pending; ++i) {
       const EnrollmentState::Pending::Part& sent = p.parts[i];
       auto cur =
@@ -452,21 +485,37 @@ EnrollResult TrustpointClient::exchange(const TrustpointConfig& tp, const std::s
             name, why);
       } else {
         // SUCCESS: ours is the certificate for the part's key, issued by the CA we
-        // authenticated.
-        const pki::Key* own = part_key(sent);
-        std::optional<pki::Certificate> mine;
-        for (const pki::Certificate& c : reply->certificates) {
-          auto pub = c.public_key();
-          if (pub.has_value() && own != nullptr && pub->equals_public(*own)) mine = c;
-        }
-        if (!mine || !mine->signed_by(s.ca->issuing_ca())) {
+        // authenticated, or by its next CA (a rollover certificate).
+        std::optional<pki::Certificate> mine = ours_in(*reply, sent);
+        const bool under_current = mine && mine->signed_by(s.ca->issuing_ca());
+        const bool under_next =
+            mine && !under_current && next_ca && mine->signed_by(next_ca->issuing_ca());
+        if (!under_current && !under_next) {
           waiting = true;
           waiting_why = mine ? "the certificate received is not signed by the authenticated CA"
                              : "the reply holds no certificate for our key";
           log::warn("%PKI-3-CERTRETFAIL: trustpoint {}: {}", name, waiting_why);
           continue;
         }
-        if (sent.encryption) {
+        if (p.rollover || under_next) {
+          // Kept beside the current certificate until its validity begins.
+          if (sent.encryption) {
+            waiting = true;
+            waiting_why = "usage keys cannot roll over";
+            continue;
+          }
+          s.rollover_certificate = mine;
+          got_rollover = true;
+          if (under_next) s.next_ca = next_ca;
+          if (p.key_label != p.signer_key_label && !p.signer_key_label.empty()) {
+            s.rollover_key_label = p.key_label;
+            s.rollover_key_target = p.signer_key_label;
+          } else {
+            s.rollover_key_label.clear();
+            s.rollover_key_target.clear();
+          }
+          result.certificate = mine;
+        } else if (sent.encryption) {
           s.encryption_certificate = mine;
         } else {
           s.certificate = mine;
@@ -487,7 +536,10 @@ EnrollResult TrustpointClient::exchange(const TrustpointConfig& tp, const std::s
     }
     const int period = tp.retry_period_minutes > 0 ? tp.retry_period_minutes : kDefaultRetryMinutes;
     if (s.pending && s.pending->parts.empty()) {
-      if (p.renewal && p.key_label != p.signer_key_label) promote = key;
+      // A rollover certificate's key moves when the certificate takes over, not now.
+      if (p.renewal && p.key_label != p.signer_key_label && !got_rollover) {
+        promote = key;
+      }
       s.pending.reset();
       s.last_error.clear();
       result.status = Status_::kSuccess;
@@ -547,11 +599,16 @@ void TrustpointClient::tick(
   std::vector<std::string> due;
   std::vector<std::string> idle;  // authenticated, nothing in flight: maybe auto-enroll
   std::vector<std::string> crl_due;
+  std::vector<std::string> rolled;  // the rollover certificate's (or next CA's) time came
   {
     MutexLock lock(mu_);
     const TimePoint now = clock_.now();
     for (const auto& [name, s] : states_) {
       if (busy_.count(name)) continue;
+      if ((s.rollover_certificate && now >= s.rollover_certificate->not_before()) ||
+          (!s.rollover_certificate && s.next_ca && now >= s.next_ca->issuing_ca().not_before())) {
+        rolled.push_back(name);
+      }
       if (s.pending && s.pending->next_attempt <= now) due.push_back(name);
       if (!s.pending && s.ca && s.last_error.empty()) idle.push_back(name);
       // A clock set back checks again rather than never.
@@ -559,6 +616,18 @@ void TrustpointClient::tick(
           (now - s.crl_checked >= kCrlCheckInterval || now < s.crl_checked)) {
         crl_due.push_back(name);
       }
+    }
+  }
+  for (const std::string& name : rolled) {
+    if (!claim(name)) continue;
+    Status s = promote_rollover(name);
+    release(name);
+    if (!s.ok()) {
+      log::error(
+          "%PKI-3-TRUSTPOINT: trustpoint {}: the rollover certificate could not take over: {}",
+          name, s.message());
+    } else if (on_change_) {
+      on_change_(name);
     }
   }
   for (const std::string& name : crl_due) {

@@ -45,6 +45,16 @@ struct EnrollmentState {
   std::optional<pki::Certificate> certificate;
   // Usage keys: the certificate of the encryption key.
   std::optional<pki::Certificate> encryption_certificate;
+  // The CA's rollover: its next certificates (GetNextCACert, checked against `ca`), and
+  // ours under them or for after our current one ends (a rollover enrolment). Both take
+  // the place of `ca` and `certificate` when the rollover certificate's validity begins
+  // (promote_rollover).
+  std::optional<UpstreamCertificates> next_ca;
+  std::optional<pki::Certificate> rollover_certificate;
+  // Where the rollover certificate's key waits when it is not the trustpoint's own key
+  // (a new key), and the label it takes at promotion.
+  std::string rollover_key_label;
+  std::string rollover_key_target;
   // A request the CA has not decided yet: one PKCS#10, or with usage keys two (one per
   // key, each under its own transactionID), sent and polled together, as IOS does.
   struct Pending {
@@ -59,7 +69,10 @@ struct EnrollmentState {
     std::string key_label;         // the key the request certifies
     std::string signer_key_label;  // a renewal: the current certificate's key (signs)
     bool renewal = false;          // signed by the current certificate
-    int polls = 0;                 // CertPolls (or resends) after the first answer
+    // A rollover enrolment: the certificate received becomes `rollover_certificate`, and
+    // the key stays under `key_label` (the certificate server's shadow key).
+    bool rollover = false;
+    int polls = 0;  // CertPolls (or resends) after the first answer
     TimePoint next_attempt{};
 
     bool delivered() const {
@@ -150,6 +163,21 @@ class TrustpointClient {
   // Drops a request in flight (`no crypto pki enroll`); the CA is not told.
   Status cancel(const std::string& name);
 
+  // A certificate server's rollover (subordinate CA or RA): a new certificate for the key
+  // `key_label` (generated when missing, as `options.key_bits`), with the subject of the
+  // current certificate, signed by the current certificate, for after the current one
+  // ends. The certificate, once granted, is kept as `rollover_certificate`.
+  // kPermissionDenied without a current certificate, with a request in flight, or with
+  // usage keys (their rollover is not implemented).
+  Result<EnrollResult> enroll_rollover(const TrustpointConfig& tp, const EnrollOptions& options,
+                                       const std::string& key_label);
+  // The rollover certificate becomes the trustpoint's certificate, and the CA's next
+  // certificates (when it was issued under them) its CA. No-op when there is none; the key
+  // is the caller's to move.
+  Status promote_rollover(const std::string& name);
+  // Forgets the rollover request in flight and the rollover certificate.
+  Status cancel_rollover(const std::string& name);
+
   // Polls every request whose time has come. `config` gives a trustpoint's current
   // configuration (nullopt: removed, so its state is forgotten).
   // With `auto-enroll`, also enrols an authenticated trustpoint that has no certificate
@@ -181,10 +209,17 @@ class TrustpointClient {
   Result<std::vector<EnrollmentState::Pending::Part>> make_requests(
       const TrustpointConfig& tp, const X509_NAME* subject, const KeyEntry& key,
       const std::vector<const X509_EXTENSION*>& extensions, const std::string& challenge) const;
+  // The extensions `options` asks for (a CA's basicConstraints and keyUsage).
+  static Result<std::vector<pki::Ptr<X509_EXTENSION>>> request_extensions(
+      const EnrollOptions& options);
   // A new key for `label`: usage keys when `encryption_bits` > 0.
   Result<KeyEntry> generate_key(const std::string& label, int bits, int encryption_bits) const;
   // `auto-enroll`: a renewal of the current certificate (same subject, signed by it).
   Status start_renewal(const TrustpointConfig& tp, const std::string& hostname);
+  // The CA's next certificates (GetNextCACert), checked against what the trustpoint
+  // authenticated; recorded as `next_ca`.
+  Result<UpstreamCertificates> fetch_next_ca(const TrustpointConfig& tp, const std::string& name,
+                                             const UpstreamCertificates& current);
   // Records a new request in flight and makes the first exchange.
   Result<EnrollResult> submit(const TrustpointConfig& tp, EnrollmentState::Pending pending);
   bool claim(const std::string& name);

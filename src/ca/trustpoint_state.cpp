@@ -44,20 +44,51 @@ UpstreamCaps caps_from_json(const json& j) {
   return caps;
 }
 
+json certs_to_json(const UpstreamCertificates& certs) {
+  json j = json::object();
+  json chain = json::array();
+  for (const auto& c : certs.ca_chain) chain.push_back(pem_of(c));
+  j["ca_chain"] = chain;
+  if (certs.ra_signer) j["ra_signer"] = pem_of(*certs.ra_signer);
+  if (certs.ra_encrypter) j["ra_encrypter"] = pem_of(*certs.ra_encrypter);
+  return j;
+}
+
+Result<UpstreamCertificates> certs_from_json(const json& j) {
+  UpstreamCertificates certs;
+  if (!j["ca_chain"].is_array() || j["ca_chain"].empty()) {
+    return fail(invalid_argument("ca_chain is empty"));
+  }
+  for (const auto& c : j["ca_chain"]) {
+    ASSIGN_OR_RETURN(auto cert, cert_from(c));
+    certs.ca_chain.push_back(std::move(cert));
+  }
+  if (j.contains("ra_signer")) {
+    ASSIGN_OR_RETURN(auto cert, cert_from(j["ra_signer"]));
+    certs.ra_signer = std::move(cert);
+  }
+  if (j.contains("ra_encrypter")) {
+    ASSIGN_OR_RETURN(auto cert, cert_from(j["ra_encrypter"]));
+    certs.ra_encrypter = std::move(cert);
+  }
+  return certs;
+}
+
 }  // namespace
 
 std::string encode_state(const EnrollmentState& s) {
   json j = json::object();
   if (s.ca) {
-    json chain = json::array();
-    for (const auto& c : s.ca->ca_chain) chain.push_back(pem_of(c));
-    j["ca_chain"] = chain;
-    if (s.ca->ra_signer) j["ra_signer"] = pem_of(*s.ca->ra_signer);
-    if (s.ca->ra_encrypter) j["ra_encrypter"] = pem_of(*s.ca->ra_encrypter);
+    j = certs_to_json(*s.ca);
     j["caps"] = caps_to_json(s.caps);
   }
+  if (s.next_ca) j["next_ca"] = certs_to_json(*s.next_ca);
   if (s.certificate) j["certificate"] = pem_of(*s.certificate);
   if (s.encryption_certificate) j["encryption_certificate"] = pem_of(*s.encryption_certificate);
+  if (s.rollover_certificate) j["rollover_certificate"] = pem_of(*s.rollover_certificate);
+  if (!s.rollover_key_label.empty()) {
+    j["rollover_key"] = json{{"label", s.rollover_key_label}, {"target", s.rollover_key_target}};
+  }
   if (s.pending) {
     const auto& p = *s.pending;
     json parts = json::array();
@@ -69,8 +100,9 @@ std::string encode_state(const EnrollmentState& s) {
                            {"encryption", part.encryption}});
     }
     j["pending"] = json{
-        {"parts", parts},       {"key", p.key_label}, {"signer_key", p.signer_key_label},
-        {"renewal", p.renewal}, {"polls", p.polls},   {"next_attempt", to_unix(p.next_attempt)}};
+        {"parts", parts},        {"key", p.key_label}, {"signer_key", p.signer_key_label},
+        {"renewal", p.renewal},  {"polls", p.polls},   {"next_attempt", to_unix(p.next_attempt)},
+        {"rollover", p.rollover}};
   }
   if (!s.last_error.empty()) j["last_error"] = s.last_error;
   if (s.revoked_at) j["revoked_at"] = to_unix(*s.revoked_at);
@@ -82,24 +114,25 @@ Result<EnrollmentState> decode_state(const std::string& text) {
   if (!j.is_object()) return fail(invalid_argument("not a JSON object"));
   EnrollmentState s;
   if (j.contains("ca_chain")) {
-    UpstreamCertificates certs;
-    if (!j["ca_chain"].is_array() || j["ca_chain"].empty()) {
-      return fail(invalid_argument("ca_chain is empty"));
-    }
-    for (const auto& c : j["ca_chain"]) {
-      ASSIGN_OR_RETURN(auto cert, cert_from(c));
-      certs.ca_chain.push_back(std::move(cert));
-    }
-    if (j.contains("ra_signer")) {
-      ASSIGN_OR_RETURN(auto cert, cert_from(j["ra_signer"]));
-      certs.ra_signer = std::move(cert);
-    }
-    if (j.contains("ra_encrypter")) {
-      ASSIGN_OR_RETURN(auto cert, cert_from(j["ra_encrypter"]));
-      certs.ra_encrypter = std::move(cert);
-    }
-    s.ca = std::move(certs);
+    ASSIGN_OR_RETURN(s.ca, certs_from_json(j));
     if (j.contains("caps")) s.caps = caps_from_json(j["caps"]);
+  }
+  if (j.contains("next_ca")) {
+    if (!j["next_ca"].is_object()) return fail(invalid_argument("next_ca is not an object"));
+    ASSIGN_OR_RETURN(s.next_ca, certs_from_json(j["next_ca"]));
+  }
+  if (j.contains("rollover_certificate")) {
+    ASSIGN_OR_RETURN(auto cert, cert_from(j["rollover_certificate"]));
+    s.rollover_certificate = std::move(cert);
+  }
+  if (j.contains("rollover_key")) {
+    const json& k = j["rollover_key"];
+    if (!k.is_object()) return fail(invalid_argument("rollover_key is not an object"));
+    s.rollover_key_label = k.value("label", std::string());
+    s.rollover_key_target = k.value("target", std::string());
+    if (s.rollover_key_label.empty() || s.rollover_key_target.empty()) {
+      return fail(invalid_argument("rollover_key names no key"));
+    }
   }
   if (j.contains("certificate")) {
     ASSIGN_OR_RETURN(auto cert, cert_from(j["certificate"]));
@@ -141,6 +174,7 @@ Result<EnrollmentState> decode_state(const std::string& text) {
     pending.key_label = p.value("key", std::string());
     pending.signer_key_label = p.value("signer_key", std::string());
     pending.renewal = p.value("renewal", false);
+    pending.rollover = p.value("rollover", false);
     pending.polls = p.value("polls", 0);
     pending.next_attempt = from_unix(p.value("next_attempt", std::int64_t{0}));
     if (pending.key_label.empty() || pending.parts.empty() || pending.parts.size() > 2) {

@@ -199,13 +199,15 @@ ScepHttpResponse ScepService::next_ca_cert(const ScepHttpRequest& request) const
   log::trace(Category::kPkiServer, "CRYPTO_PKI_SCEP: CS received GetNextCACert request");
   auto server = pick(device_, decode_label(request.message_raw));
   if (!server) return unavailable_reply(options_.retry_after, "no certificate server is enabled");
-  auto next = server->rollover_certificate();
+  // The rollover certificate, and a subordinate's next chain above it.
+  std::vector<pki::Certificate> next = server->rollover_chain();
   // No CertRep without a transactionID: a plain refusal (RFC 8894 4.7).
-  if (!next) return text(404, "no rollover CA certificate");
+  if (next.empty()) return text(404, "no rollover CA certificate");
   auto id = server->signing_identity();
   if (!id.has_value()) return unavailable_reply(options_.retry_after, id.error().message());
   const std::string& signer = id->certificate.der();
-  const std::string& next_der = next->der();
+  std::string next_der;
+  for (const pki::Certificate& c : next) next_der += c.der();
   {
     MutexLock lock(next_ca_mu_);
     auto it = next_ca_answers_.find(server->label());
@@ -215,7 +217,7 @@ ScepHttpResponse ScepService::next_ca_cert(const ScepHttpRequest& request) const
     }
   }
   // Signed by the current CA key, which the client already trusts.
-  auto der = encode_next_ca_cert({*next}, id->certificate, id->key, to_unix(device_.clock().now()));
+  auto der = encode_next_ca_cert(next, id->certificate, id->key, to_unix(device_.clock().now()));
   if (!der.has_value()) return unavailable_reply(options_.retry_after, der.error().message());
   {
     MutexLock lock(next_ca_mu_);

@@ -180,6 +180,13 @@ CmdResult password_generate(Context& ctx, const Args& a) {
 CmdResult rollover_started(Context& ctx, ca::CertificateServer& server, Status s) {
   if (!s.ok()) return ctx.error(s.message());
   auto cert = server.rollover_certificate();
+  if (!cert && server.config().mode != ca::ServerMode::kRoot) {
+    // A subordinate CA or an RA: its superior decides.
+    ctx.print(
+        "% Rollover certificate requested from the superior CA: it is installed when the CA "
+        "grants it.\n");
+    return {};
+  }
   if (!cert) return ctx.error("The rollover CA certificate was cancelled meanwhile.");
   ctx.printf("% Rollover CA certificate generated: fingerprint {}\n",
              pki::ios_fingerprint(cert->md5_fingerprint()));
@@ -194,7 +201,7 @@ CmdResult rollover_started(Context& ctx, ca::CertificateServer& server, Status s
 CmdResult rollover(Context& ctx, const Args& a) {
   REQUIRE_SERVER(server);
   const ca::ServerConfig cfg = server->config();
-  if (cfg.archive_enabled && cfg.archive_password.empty() && cfg.mode == ca::ServerMode::kRoot &&
+  if (cfg.archive_enabled && cfg.archive_password.empty() && !ca::is_ra_mode(cfg) &&
       server->state() == ca::ServerState::kEnabled && !server->rollover_certificate()) {
     ctx.print(
         "% The rollover CA key will be archived: enter the password that protects the archive.\n");

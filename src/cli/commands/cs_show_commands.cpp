@@ -45,6 +45,30 @@ void render_storage(Context& ctx, const ca::ServerConfig& c) {
 
 // RA mode, as an IOS RA shows it: the issuer name is the RA's own subject, the CA
 // fingerprint the issuing CA's; no serial, CRL or expiry timers (the CA has those).
+// The rollover lines of `show crypto pki server`, in the guide's "Verifying CA
+// Certificate Information" layout.
+void render_rollover(Context& ctx, const ca::ServerInfo& info) {
+  const ca::ServerConfig& c = info.config;
+  const std::string_view what = ca::is_ra_mode(c) ? "RA" : "CA";
+  if (info.rollover_certificate) {
+    ctx.print("  Rollover status: available for rollover\n");
+    ctx.printf("    Rollover {} cert fingerprint: {}\n", what,
+               pki::ios_fingerprint(info.rollover_certificate->md5_fingerprint()));
+    ctx.printf("    Rollover {} certificate expiration timer: {}\n", what,
+               format_ios_time(info.rollover_certificate->not_after()));
+  } else if (info.rollover_requested) {
+    ctx.print("  Rollover status: requested from the superior CA\n");
+  }
+  if (c.auto_rollover_days) {
+    ctx.printf("  Auto-Rollover configured, overlap period {} days\n", *c.auto_rollover_days);
+    if (info.ca_certificate && !info.rollover_certificate) {
+      ctx.printf("  Autorollover timer: {}\n",
+                 format_ios_time(info.ca_certificate->not_after() -
+                                 std::chrono::days(*c.auto_rollover_days)));
+    }
+  }
+}
+
 void render_ra(Context& ctx, const ca::ServerInfo& info) {
   const ca::ServerConfig& c = info.config;
   if (info.ca_certificate) {
@@ -68,7 +92,12 @@ void render_ra(Context& ctx, const ca::ServerInfo& info) {
                pki::ios_fingerprint(info.ra_encryption_certificate->md5_fingerprint()));
   }
   ctx.printf("  Granting mode is: {}\n", ca::grant_mode_text(c.grant));
+  if (info.ca_certificate) {
+    ctx.printf("  RA certificate expiration timer: {}\n",
+               format_ios_time(info.ca_certificate->not_after()));
+  }
   render_storage(ctx, c);
+  render_rollover(ctx, info);
 }
 
 void render_server(Context& ctx, const ca::CertificateServer& server) {
@@ -121,22 +150,7 @@ void render_server(Context& ctx, const ca::CertificateServer& server) {
     ctx.print("  CRL not present.\n");
   }
   render_storage(ctx, c);
-  if (info.rollover_certificate) {
-    // The guide's "Verifying CA Certificate Information" layout.
-    ctx.print("  Rollover status: available for rollover\n");
-    ctx.printf("    Rollover CA cert fingerprint: {}\n",
-               pki::ios_fingerprint(info.rollover_certificate->md5_fingerprint()));
-    ctx.printf("    Rollover CA certificate expiration timer: {}\n",
-               format_ios_time(info.rollover_certificate->not_after()));
-  }
-  if (c.auto_rollover_days) {
-    ctx.printf("  Auto-Rollover configured, overlap period {} days\n", *c.auto_rollover_days);
-    if (info.ca_certificate && !info.rollover_certificate) {
-      ctx.printf("  Autorollover timer: {}\n",
-                 format_ios_time(info.ca_certificate->not_after() -
-                                 std::chrono::days(*c.auto_rollover_days)));
-    }
-  }
+  render_rollover(ctx, info);
 }
 
 std::shared_ptr<ca::CertificateServer> named_server(Context& ctx, const Args& a) {

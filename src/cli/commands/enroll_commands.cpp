@@ -247,11 +247,26 @@ void render_trustpoint_certificates(Context& ctx, const std::string& only) {
         ctx.printf("  Associated Trustpoint: {}\n\n", tp.name);
       }
     }
+    // A certificate server's own certificate says what it is, as on IOS; so does a
+    // rollover certificate (the next one, held until it takes over).
+    std::string kind;
+    if (auto server = ctx.device().server(tp.name)) {
+      const ca::ServerConfig cfg = server->config();
+      if (cfg.mode == ca::ServerMode::kSubCs) kind = "subordinate CA certificate";
+      if (ca::is_ra_mode(cfg)) kind = "RA mode CS certificate";
+    }
+    auto title = [&kind](bool rollover) -> std::string {
+      if (kind.empty()) return rollover ? "Certificate (Rollover)" : "Certificate";
+      return fmt::format("Certificate ({}{})", kind, rollover ? ", Rollover" : "");
+    };
     if (state->certificate) {
-      block("Certificate", *state->certificate, usage_keys ? "Signature" : "General Purpose");
+      block(title(false), *state->certificate, usage_keys ? "Signature" : "General Purpose");
     }
     if (state->encryption_certificate) {
-      block("Certificate", *state->encryption_certificate, "Encryption");
+      block(title(false), *state->encryption_certificate, "Encryption");
+    }
+    if (state->rollover_certificate) {
+      block(title(true), *state->rollover_certificate, "General Purpose");
     }
     if (state->ca) {
       const ca::UpstreamCertificates& ca = *state->ca;
@@ -262,6 +277,11 @@ void render_trustpoint_certificates(Context& ctx, const std::string& only) {
         if (ca.ra_encrypter) block("RA Certificate", *ca.ra_encrypter, "Encryption");
       }
       for (const pki::Certificate& c : ca.ca_chain) block("CA Certificate", c, "Signature");
+    }
+    if (state->next_ca) {
+      for (const pki::Certificate& c : state->next_ca->ca_chain) {
+        block("CA Certificate (Rollover)", c, "Signature");
+      }
     }
   }
 }

@@ -353,9 +353,23 @@ void show_trustpoint(Context& ctx, const TrustpointConfig& tp, bool status) {
   if (enrolled && enrolled->encryption_certificate) {
     router_cert("Encryption", *enrolled->encryption_certificate);
   }
+  // The CA's rollover, as this trustpoint knows it.
+  if (enrolled && enrolled->next_ca) {
+    const pki::Certificate& next = enrolled->next_ca->issuing_ca();
+    ctx.print("  Rollover CA certificate configured:\n");
+    ctx.printf("    Subject Name:\n     {}\n", pki::format_dn_ios(next.subject()));
+    ctx.printf("    Fingerprint MD5: {} \n", pki::ios_fingerprint(next.md5_fingerprint()));
+    ctx.printf("    Fingerprint SHA1: {} \n", pki::ios_fingerprint(next.sha1_fingerprint()));
+  }
+  if (enrolled && enrolled->rollover_certificate) {
+    router_cert("Rollover", *enrolled->rollover_certificate);
+    ctx.printf("    Takes over at: {}\n",
+               format_ios_time(enrolled->rollover_certificate->not_before()));
+  }
   std::string requests = "None";
   if (enrolled && enrolled->pending) {
     requests = enrolled->pending->delivered() ? "Pending" : "Pending (not yet received by the CA)";
+    if (enrolled->pending->rollover) requests += " (rollover)";
   } else if (enrolled && enrolled->certificate) {
     requests = "Yes";
   }
