@@ -11,7 +11,7 @@ import re
 
 from conftest import Daemon, openssl, wait_for, write
 from scep_helpers import (SCEP_PATH, Micromdm, ScepServer, StrongSwan, http_request,
-                          wait_listening)
+                          pki_scepca, wait_listening)
 
 LABEL = "mycs"
 
@@ -167,3 +167,142 @@ def test_root_rollover_with_real_clients(workdir):
         ossl("crl", "-inform", "DER", "-in", crl, "-noout", "-CAfile", new_ca)
     finally:
         d.kill()
+
+
+def test_subordinate_ca_and_ra_roll_over_with_the_root(workdir):
+    """A root, a subordinate CA and an RA whose certificates all end with the root's: the
+    subordinate's rollover is refused until the root has its rollover certificate, then
+    granted at once (`grant auto rollover ca-cert`) under it; the RA's waits for the root's
+    operator (no `grant auto rollover ra-cert`). Both fetch the root's next certificate
+    (GetNextCACert), hand their own next chain out, and at the expiry all three switch;
+    strongSwan then enrols at the subordinate CA and through the RA under the new chain."""
+    from test_hierarchy import trustpoint_state
+    from test_ra import Ra, approve_ra, verify_chain
+
+    cleanup = []
+    root = Daemon(os.path.join(workdir, "root"))
+    cleanup.append(root)
+    root.start()
+    try:
+        real_now = root.now()
+        root.set_clock(real_now - datetime.timedelta(days=30, hours=1))
+        scep = ScepServer(root, workdir).listen()
+        scep.create_ca("grant auto", "lifetime certificate 1", "lifetime ca-certificate 31",
+                       "grant auto rollover ca-cert")
+        root.set_clock(real_now)
+        old_root = scep.ca_pem()
+        expiry = not_after(old_root)
+        assert expiry - real_now < datetime.timedelta(hours=23, minutes=5), expiry
+
+        # The subordinate CA, granted by the root's operator.
+        sub = Daemon(os.path.join(workdir, "sub"))
+        cleanup.append(sub)
+        sub.start()
+        sub.sh("configure terminal", "hostname sub", "ip http server", "ip http port 0",
+               "ip http bind-address 127.0.0.1", "crypto pki trustpoint subca",
+               f"enrollment url http://127.0.0.1:{scep.port}", "exit", "end")
+        sub_port = wait_listening(sub)
+        sub.sh("configure terminal", "crypto pki server subca",
+               "database archive pkcs12 password cisco1234", "issuer-name CN=subca, O=Example",
+               "grant auto", "mode sub-cs", "no shutdown", "yes", "end")
+        scep.exec(f"grant {scep.wait_for_request('pending')[0]['id']}")
+        sub.advance_clock(datetime.timedelta(minutes=2))
+        wait_for(lambda: sub.server_enabled("subca"), timeout=30, what="the sub-CA enabled")
+        old_sub = write(os.path.join(workdir, "old-sub.pem"),
+                        trustpoint_state(sub, "subca")["certificate"])
+        assert not_after(old_sub) == expiry
+
+        # The RA, granted by the root's operator too.
+        ra = Ra(workdir, cleanup, scep.port)
+        ra.enable("grant auto", "scep allow-des")  # micromdm sends single DES
+        old_ra = write(os.path.join(workdir, "old-ra.pem"), open(approve_ra(scep, ra)).read())
+        assert not_after(old_ra) == expiry
+
+        # The subordinate's timer fires; the root has no rollover certificate yet.
+        sub.sh("configure terminal", "crypto pki server subca", "auto-rollover 2", "end")
+        wait_for(lambda: "this CA must roll over first" in sub.log(), timeout=20,
+                 what="the refusal of the root")
+        assert "Rollover status" not in sub.show_server("subca")
+
+        # The root rolls over; an hour later the subordinate asks again and is granted.
+        root.sh("configure terminal", f"crypto pki server {LABEL}", "auto-rollover 31", "end")
+        wait_for(lambda: "Rollover status: available for rollover" in root.show_server(),
+                 timeout=20, what="the root's rollover certificate")
+        sub.advance_clock(datetime.timedelta(minutes=61))
+        wait_for(lambda: "Rollover status: available for rollover" in sub.show_server("subca"),
+                 timeout=30, what="the sub-CA's rollover certificate")
+        table = root.sh(f"crypto pki server {LABEL} info requests")
+        section = table.split("Subordinate CA rollover certificate requests:")[1].split(
+            "RA certificate requests:")[0]
+        assert "granted" in section and "cn=subca" in section, table
+        certs = sub.sh("show crypto pki certificates subca")
+        assert "Certificate (subordinate CA certificate, Rollover)\n" in certs, certs
+        assert "CA Certificate (Rollover)\n" in certs, certs
+        assert "Rollover CA certificate configured:" in sub.sh(
+            "show crypto pki trustpoints subca status")
+
+        # Its GetNextCACert: signed by its current certificate, its next one and the root's.
+        r = http_request(sub_port, "GET", f"{SCEP_PATH}?operation=GetNextCACert")
+        assert r.status == 200, r.status
+        nextder = write(os.path.join(workdir, "sub-next.der"), r.body, "wb")
+        inner = os.path.join(workdir, "sub-inner.der")
+        ossl("cms", "-verify", "-binary", "-inform", "DER", "-in", nextder, "-CAfile", old_root,
+             "-certfile", old_sub, "-out", inner)
+        bundle = os.path.join(workdir, "sub-next.pem")
+        ossl("pkcs7", "-inform", "DER", "-in", inner, "-print_certs", "-out", bundle)
+        pems = re.findall(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----\n",
+                          open(bundle).read(), re.S)
+        assert len(pems) == 2, pems
+        new_sub = write(os.path.join(workdir, "new-sub.pem"), pems[0])
+        new_root = write(os.path.join(workdir, "new-root.pem"), pems[1])
+        after_switch = expiry + datetime.timedelta(minutes=10)
+        verify_at(new_root, new_sub, after_switch)
+        assert md5(new_root) != md5(old_root)
+
+        # The RA's rollover waits for the root's operator.
+        ra.d.sh("configure terminal", "crypto pki server myra", "auto-rollover 2", "end")
+        wait_for(lambda: "Rollover status: requested from the superior CA" in ra.show(),
+                 timeout=20, what="the RA's rollover request")
+        row = scep.wait_for_request("pending")[0]
+        table = root.sh(f"crypto pki server {LABEL} info requests")
+        section = table.split("RA rollover certificate requests:")[1].split("Router")[0]
+        assert row["fingerprint"] in section, table
+        scep.exec(f"grant {row['id']}")
+        ra.d.advance_clock(datetime.timedelta(minutes=2))
+        wait_for(lambda: "Rollover status: available for rollover" in ra.show(), timeout=30,
+                 what="the RA's rollover certificate")
+
+        # The switch, everywhere.
+        for d in (root, sub, ra.d):
+            d.set_clock(expiry + datetime.timedelta(seconds=2))
+        wait_for(lambda: f"\n  CA cert fingerprint: {md5(new_root)}" in root.show_server(),
+                 timeout=20, what="the root's new certificate")
+        wait_for(lambda: f"\n  CA cert fingerprint: {md5(new_sub)}" in
+                 sub.show_server("subca"), timeout=20, what="the sub-CA's new certificate")
+        wait_for(lambda: sub.server_enabled("subca"), timeout=20, what="the sub-CA enabled")
+        wait_for(lambda: "Rollover status" not in ra.show() and ra.enabled(), timeout=20,
+                 what="the RA's new certificate")
+        wait_for(root.server_enabled, timeout=20, what="the root enabled")
+        status = sub.show_server("subca")
+        assert f"Upper CA cert fingerprint: {md5(new_root)}" in status, status
+        new_ra = ra.cert_pem()
+        assert md5(new_ra) != md5(old_ra)
+        verify_at(new_root, new_ra, after_switch)
+
+        # After: a client of the subordinate CA, and one of the RA, under the new chain.
+        url = f"http://127.0.0.1:{sub_port}{SCEP_PATH}"
+        rc, out = pki_scepca(url, os.path.join(workdir, "bundle.pem"))
+        assert rc == 0, out
+        leaf = StrongSwan(workdir, "leaf", url, new_sub, 1)
+        rc, out = leaf.run()
+        assert rc == 0, out + sub.log()[-3000:]
+        verify_chain(new_root, leaf.cert, [new_sub], at=after_switch)
+        # (micromdm's scepclient: strongSwan checks the RA certificate against its own
+        # clock, a day behind the servers' here, before the new one begins.)
+        client = Micromdm(workdir, "ra-leaf", ra.url, key_index=2)
+        rc, out = client.run()
+        assert rc == 0, out + ra.d.log()[-3000:]
+        verify_chain(new_root, client.cert, at=after_switch)
+    finally:
+        for d in cleanup:
+            d.kill()

@@ -172,10 +172,13 @@ CmdResult show_server(Context& ctx, const Args& a) {
 void render_requests(Context& ctx, const ca::CertificateServer& server,
                      const std::vector<store::RequestRecord>& all) {
   ctx.print("Enrollment Request Database:\n");
-  // The guide's sections; rollover requests (issued under the rollover CA certificate)
-  // apart, as in its "shadow PKI certificate information requests" example.
+  // The guide's sections; rollover requests (issued under the rollover CA certificate,
+  // or a subordinate's for after its current certificate) apart, as in its "shadow PKI
+  // certificate information requests" example (which shows no subordinate CA; its
+  // rollover section is named as the others).
   const std::tuple<store::RequestKind, bool, const char*> sections[] = {
       {store::RequestKind::kSubCa, false, "Subordinate CA certificate requests:"},
+      {store::RequestKind::kSubCa, true, "Subordinate CA rollover certificate requests:"},
       {store::RequestKind::kRa, false, "RA certificate requests:"},
       {store::RequestKind::kRa, true, "RA rollover certificate requests:"},
       {store::RequestKind::kRouter, false, "Router certificates requests:"},
