@@ -331,7 +331,7 @@ class CertificateServer {
   // rollover_op_mu.
   Status make_shadow(Runtime& rt, const ServerConfig& cfg, const std::string& archive_password);
   // A subordinate CA or an RA: asks the superior for the shadow (or takes the one it
-  // granted); the caller holds rollover_op_mu.
+  // granted), archived with `archive_password`; the caller holds rollover_op_mu.
   Status request_shadow(Runtime& rt, const ServerConfig& cfg, const std::string& archive_password);
   // Installs the rollover certificate the superior granted as the shadow.
   Status adopt_shadow(Runtime& rt, const ServerConfig& cfg, const std::string& archive_password);

@@ -156,9 +156,7 @@ Status CertificateServer::request_shadow(Runtime& rt, const ServerConfig& cfg,
     return unavailable("This scepterd has no SCEP client to reach a superior CA.");
   }
   const bool ra = is_ra_mode(cfg);
-  if (!archive_password.empty()) rt.rollover_password = archive_password;
-  const std::string& password =
-      cfg.archive_password.empty() ? rt.rollover_password : cfg.archive_password;
+  const std::string& password = archive_password;
   if (!ra && cfg.archive_enabled && password.empty()) {
     return permission_denied(
         "The rollover CA key must be archived and no archive password is configured: "
@@ -227,7 +225,6 @@ Status CertificateServer::adopt_shadow(Runtime& rt, const ServerConfig& cfg,
   store::WriteBatch batch;
   batch.put_meta(kMetaRolloverCert, cert.der());
   RETURN_IF_ERROR(rt.store->write(batch));
-  rt.rollover_password.clear();
   std::shared_ptr<Issuer> issuer =
       rt.issuer ? std::make_shared<Issuer>(*rt.store, cert, key->key, deps_.clock) : nullptr;
   rt.set_shadow(std::make_shared<const Runtime::Shadow>(
@@ -245,7 +242,12 @@ Status CertificateServer::start_rollover(const std::string& archive_password) {
   const ServerConfig cfg = config();
   MutexLock op(rt->rollover_op_mu);
   if (cfg.mode == ServerMode::kRoot) return make_shadow(*rt, cfg, archive_password);
-  return request_shadow(*rt, cfg, archive_password);
+  // Kept for a grant that comes later (archived then).
+  if (!archive_password.empty()) rt->rollover_password = archive_password;
+  Status s = request_shadow(
+      *rt, cfg, cfg.archive_password.empty() ? rt->rollover_password : cfg.archive_password);
+  if (rt->shadow()) rt->rollover_password.clear();
+  return s;
 }
 
 Status CertificateServer::cancel_rollover() {
@@ -409,7 +411,8 @@ void CertificateServer::rollover_tick(const std::shared_ptr<Runtime>& rt) {
       // or installs what it granted.
       const std::string password =
           cfg.archive_password.empty() ? rt->rollover_password : cfg.archive_password;
-      s = granted ? adopt_shadow(*rt, cfg, password) : request_shadow(*rt, cfg, {});
+      s = granted ? adopt_shadow(*rt, cfg, password) : request_shadow(*rt, cfg, password);
+      if (rt->shadow()) rt->rollover_password.clear();
     } else {
       s = make_shadow(*rt, cfg, {});
     }
