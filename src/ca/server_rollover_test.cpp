@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <openssl/x509v3.h>
 
+#include <filesystem>
+
 #include "ca/ca_test_support.h"
 #include "ca/certificate_server.h"
 #include "common/fs.h"
@@ -168,6 +170,22 @@ TEST_F(RolloverTest, NoArchivePasswordNoRollover) {
   ASSERT_TRUE(h_.server().start_rollover("typed-again").ok());
   EXPECT_TRUE(fs::exists(h_.file("ca-rollover.p12")));
   EXPECT_FALSE(h_.server().config().archive_password.size());
+}
+
+// The archive cannot be written (here: a directory where the file goes): no rollover,
+// and nothing of it is left behind; once it can be written, the next attempt succeeds.
+TEST_F(RolloverTest, AnArchiveThatCannotBeWrittenMeansNoRollover) {
+  enable();
+  ASSERT_TRUE(fs::make_dirs(h_.file("ca-rollover.p12")).ok());
+  Status s = h_.server().start_rollover();
+  EXPECT_FALSE(s.ok());
+  EXPECT_FALSE(h_.server().rollover_certificate().has_value());
+  EXPECT_FALSE(h_.keys().get("ca.rollover").has_value());
+  restart();
+  EXPECT_FALSE(h_.server().rollover_certificate().has_value());
+  std::filesystem::remove_all(h_.file("ca-rollover.p12"));
+  ASSERT_TRUE(h_.server().start_rollover().ok());
+  EXPECT_TRUE(h_.server().rollover_certificate().has_value());
 }
 
 // Stage two, seen by the clients: a renewal signed by a valid certificate of ours is a

@@ -259,10 +259,24 @@ def test_subordinate_ca_and_ra_roll_over_with_the_root(workdir):
         verify_at(new_root, new_sub, after_switch)
         assert md5(new_root) != md5(old_root)
 
-        # The RA's rollover waits for the root's operator.
+        # Killed now, the subordinate comes back with its rollover certificate.
+        sub.sh("write memory")
+        sub.kill()
+        sub.start()
+        wait_for(lambda: sub.server_enabled("subca"), timeout=30, what="the sub-CA enabled")
+        assert "Rollover status: available for rollover" in sub.show_server("subca")
+        sub_port = wait_listening(sub)  # `ip http port 0`: another port since the restart
+
+        # The RA's rollover waits for the root's operator, across a SIGKILL of the RA.
         ra.d.sh("configure terminal", "crypto pki server myra", "auto-rollover 2", "end")
         wait_for(lambda: "Rollover status: requested from the superior CA" in ra.show(),
                  timeout=20, what="the RA's rollover request")
+        ra.d.sh("write memory")
+        ra.d.kill()
+        ra.d.start()
+        ra.port = wait_listening(ra.d)
+        wait_for(ra.enabled, timeout=30, what="the RA enabled")
+        assert "Rollover status: requested from the superior CA" in ra.show()
         row = scep.wait_for_request("pending")[0]
         table = root.sh(f"crypto pki server {LABEL} info requests")
         section = table.split("RA rollover certificate requests:")[1].split("Router")[0]
