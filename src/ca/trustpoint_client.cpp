@@ -657,7 +657,7 @@ void TrustpointClient::tick(
       // auto-enroll: the first certificate without the dialogue, as IOS does.
       auto r = enroll(*tp, EnrollOptions{}, hostname);
       if (!r.has_value()) started = r.error();
-    } else {
+    } else if (!s->rollover_certificate) {  // a rollover certificate is its renewal
       const pki::Certificate& c = *s->certificate;
       const int percent = tp->auto_enroll_percent > 0 ? tp->auto_enroll_percent : 100;
       const auto life = c.not_after() - c.not_before();

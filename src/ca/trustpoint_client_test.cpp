@@ -409,5 +409,49 @@ TEST_F(TrustpointClientTest, AutoEnrollRegenerateRenewsWithANewKey) {
   EXPECT_FALSE(keys_->get("r1-key.new").has_value());
 }
 
+// The CA rolls over while a router's certificate is due for renewal: the CA certifies the
+// renewal under its next certificate, which the trustpoint fetches (GetNextCACert) to
+// check it. The certificate waits, with its new key, until its validity begins; then it
+// and the CA's next certificate take over, and the new key takes the trustpoint's label.
+TEST_F(TrustpointClientTest, ARenewalDuringTheCasRolloverTakesOverWithTheNextCa) {
+  authenticate();
+  ASSERT_TRUE(enroll().has_value());
+  const pki::Certificate first = *client_->state("tp")->certificate;
+  upstream_->roll_over(*pki::Key::generate_ec(256));
+  const pki::Certificate next_ca = *upstream_->next_ca_cert();
+  tp_.auto_enroll = true;
+  tp_.auto_enroll_percent = 50;
+  tp_.auto_enroll_regenerate = true;
+  tp_.rsakeypair_bits = 1024;  // quick to generate
+  clock_.advance(std::chrono::days(200));
+  tick();
+  auto st = client_->state("tp");
+  ASSERT_TRUE(st && st->rollover_certificate) << st->last_error;
+  EXPECT_TRUE(st->rollover_certificate->signed_by(next_ca));
+  EXPECT_EQ(*st->certificate, first);
+  ASSERT_TRUE(st->next_ca.has_value());
+  EXPECT_EQ(st->next_ca->issuing_ca(), next_ca);
+  EXPECT_EQ(upstream_->next_ca_fetches(), 1);
+  EXPECT_TRUE(keys_->get("r1-key")->key.equals_public(testing::shared_ca_key()));
+  ASSERT_TRUE(keys_->get("r1-key.new").has_value());
+  // Nothing more is asked meanwhile, and a restart keeps it all.
+  clock_.advance(std::chrono::days(1));
+  tick();
+  EXPECT_EQ(upstream_->kinds().size(), 2u);
+  reopen();
+  ASSERT_TRUE(client_->state("tp")->rollover_certificate.has_value());
+
+  clock_.set(next_ca.not_before());
+  tick();
+  st = client_->state("tp");
+  ASSERT_TRUE(st && st->certificate);
+  EXPECT_TRUE(st->certificate->signed_by(next_ca));
+  EXPECT_FALSE(st->rollover_certificate.has_value());
+  EXPECT_FALSE(st->next_ca.has_value());
+  EXPECT_EQ(st->ca->issuing_ca(), next_ca);
+  EXPECT_TRUE(st->certificate->public_key()->equals_public(keys_->get("r1-key")->key));
+  EXPECT_FALSE(keys_->get("r1-key.new").has_value());
+}
+
 }  // namespace
 }  // namespace scepter::ca
