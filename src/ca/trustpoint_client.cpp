@@ -605,7 +605,10 @@ void TrustpointClient::tick(
     const TimePoint now = clock_.now();
     for (const auto& [name, s] : states_) {
       if (busy_.count(name)) continue;
-      if ((s.rollover_certificate && now >= s.rollover_certificate->not_before()) ||
+      // A rollover certificate takes over when it begins and the current one has ended
+      // (a superior that certified it from now does not cut the current one short).
+      if ((s.rollover_certificate && now >= s.rollover_certificate->not_before() &&
+           (!s.certificate || now >= s.certificate->not_after())) ||
           (!s.rollover_certificate && s.next_ca && now >= s.next_ca->issuing_ca().not_before())) {
         rolled.push_back(name);
       }
