@@ -26,12 +26,7 @@ class SubCaTest : public testing::SuperiorFixture {
 
   void make_server() {
     server_.reset();
-    ServerConfig cfg;
-    cfg.label = "sub";
-    cfg.mode = ServerMode::kSubCs;
-    cfg.issuer_name = "CN=sub, O=Example";
-    cfg.archive_password = "archive-password";
-    cfg.grant = GrantMode::kAuto;
+    ServerConfig cfg = sub_ca_config();
     server_ = std::make_unique<CertificateServer>(cfg, deps());
   }
 };

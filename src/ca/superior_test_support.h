@@ -58,6 +58,17 @@ class SuperiorFixture : public ::testing::Test {
     return d;
   }
 
+  // A subordinate CA of this label, as the sub-CA tests configure it.
+  ServerConfig sub_ca_config() const {
+    ServerConfig cfg;
+    cfg.label = label_;
+    cfg.mode = ServerMode::kSubCs;
+    cfg.issuer_name = "CN=" + label_ + ", O=Example";
+    cfg.archive_password = "archive-password";
+    cfg.grant = GrantMode::kAuto;
+    return cfg;
+  }
+
   // `crypto pki authenticate`, the operator accepting.
   void authenticate() {
     auto fetched = client_->fetch_ca(tp_, label_);

@@ -224,6 +224,12 @@ class TrustpointClient {
   Result<EnrollResult> submit(const TrustpointConfig& tp, EnrollmentState::Pending pending);
   bool claim(const std::string& name);
   void release(const std::string& name);
+  // Releases a trustpoint claimed with claim() at the end of a scope.
+  struct ReleaseOnExit {
+    TrustpointClient* self;
+    std::string name;
+    ~ReleaseOnExit() { self->release(name); }
+  };
 
   KeyStore& keys_;
   Clock& clock_;

@@ -63,11 +63,7 @@ Result<EnrollResult> TrustpointClient::enroll_rollover(const TrustpointConfig& t
     return fail(permission_denied(
         fmt::format("Trustpoint {} is talking to its CA; try again in a moment.", name)));
   }
-  struct Release {
-    TrustpointClient* self;
-    std::string name;
-    ~Release() { self->release(name); }
-  } release_guard{this, name};
+  ReleaseOnExit release_guard{this, name};
 
   std::optional<KeyEntry> key = keys_.get(key_label);
   if (!key) {
