@@ -11,6 +11,7 @@ constexpr NodeInfo kNodes[] = {
     {Node::kConfig, Node::kExec, "config", "{host}(config)#"},
     {Node::kCsServer, Node::kConfig, "cs-server", "{host}(cs-server)#"},
     {Node::kCaTrustpoint, Node::kConfig, "ca-trustpoint", "{host}(ca-trustpoint)#"},
+    {Node::kCertChain, Node::kConfig, "config-cert-chain", "{host}(config-cert-chain)#"},
 };
 static_assert(std::size(kNodes) == static_cast<std::size_t>(Node::kCount),
               "every Node needs a row in kNodes");

@@ -16,6 +16,7 @@ enum class Node : std::uint8_t {
   kConfig,        // Router(config)#
   kCsServer,      // Router(cs-server)#      crypto pki server <label>
   kCaTrustpoint,  // Router(ca-trustpoint)#  crypto pki trustpoint <name>
+  kCertChain,     // Router(config-cert-chain)#  crypto pki certificate chain <name>
   kCount,
 };
 

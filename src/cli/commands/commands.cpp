@@ -18,6 +18,7 @@ void register_all_commands(CommandTable& t) {
   register_key_commands(t);
   register_trustpoint_commands(t);
   register_enroll_commands(t);
+  register_cert_chain_commands(t);
   register_http_commands(t);
 }
 

@@ -23,6 +23,9 @@ void register_trustpoint_commands(CommandTable& t);
 // crypto pki authenticate NAME, crypto pki enroll NAME and no crypto pki enroll NAME
 // (config mode): scepterd as a SCEP client of the trustpoint's CA.
 void register_enroll_commands(CommandTable& t);
+// crypto pki certificate chain NAME (config mode) and its config-cert-chain mode: the
+// trustpoint's certificates, current and rollover.
+void register_cert_chain_commands(CommandTable& t);
 // The trustpoints' own, RA and CA certificates in `show crypto pki certificates` (all
 // trustpoints, or only `name`).
 class Context;
