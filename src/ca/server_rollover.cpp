@@ -40,6 +40,16 @@ constexpr std::int64_t kRolloverRetrySeconds = 3600;
 
 std::string archive_name(const std::string& label) { return label + "-rollover"; }
 
+// The guide: if the archive fails, there is no rollover. Without a password it cannot be
+// written, so the rollover does not begin.
+Status no_archive_password(const std::string& label) {
+  return permission_denied(fmt::format(
+      "The rollover CA key must be archived and no archive password is configured: configure "
+      "\"database archive pkcs12|pem password PASSWORD\" or enter \"crypto pki server {} "
+      "rollover\" at the console.",
+      label));
+}
+
 }  // namespace
 
 store::CertRecord certificate_record(const pki::Certificate& cert, Serial serial) {
@@ -66,13 +76,7 @@ Status CertificateServer::make_shadow(Runtime& rt, const ServerConfig& cfg,
   }
   const pki::Certificate& current = *rt.ca_cert;
   std::string password = cfg.archive_password.empty() ? archive_password : cfg.archive_password;
-  if (cfg.archive_enabled && password.empty()) {
-    // The guide: if the archive fails, there is no rollover.
-    return permission_denied(
-        "The rollover CA key must be archived and no archive password is configured: "
-        "configure \"database archive pkcs12|pem password PASSWORD\" or start the rollover at "
-        "the console.");
-  }
+  if (cfg.archive_enabled && password.empty()) return no_archive_password(label_);
   const int bits = rt.ca_key->bits() > 0 ? rt.ca_key->bits() : kDefaultCaKeyBits;
   ASSIGN_OR_RETURN(pki::Key key,
                    rt.ca_key->is_ec() ? pki::Key::generate_ec(bits) : pki::Key::generate_rsa(bits));
@@ -157,12 +161,7 @@ Status CertificateServer::request_shadow(Runtime& rt, const ServerConfig& cfg,
   }
   const bool ra = is_ra_mode(cfg);
   const std::string& password = archive_password;
-  if (!ra && cfg.archive_enabled && password.empty()) {
-    return permission_denied(
-        "The rollover CA key must be archived and no archive password is configured: "
-        "configure \"database archive pkcs12|pem password PASSWORD\" or start the rollover at "
-        "the console.");
-  }
+  if (!ra && cfg.archive_enabled && password.empty()) return no_archive_password(label_);
   std::optional<EnrollmentState> state = deps_.superior_state();
   if (state && state->rollover_certificate) return adopt_shadow(rt, cfg, password);
   if (state && state->pending && state->pending->rollover) {
@@ -213,13 +212,7 @@ Status CertificateServer::adopt_shadow(Runtime& rt, const ServerConfig& cfg,
         format_ios_time(cert.not_after())));
   }
   if (!ra && cfg.archive_enabled) {
-    if (archive_password.empty()) {
-      return permission_denied(
-          "The rollover CA key must be archived and no archive password is configured: "
-          "configure \"database archive pkcs12|pem password PASSWORD\" or enter \"crypto pki "
-          "server " +
-          label_ + " rollover\" at the console.");
-    }
+    if (archive_password.empty()) return no_archive_password(label_);
     RETURN_IF_ERROR(write_archive(cfg, cert, key->key, archive_password, archive_name(label_)));
   }
   store::WriteBatch batch;

@@ -453,5 +453,33 @@ TEST_F(TrustpointClientTest, ARenewalDuringTheCasRolloverTakesOverWithTheNextCa)
   EXPECT_FALSE(keys_->get("r1-key.new").has_value());
 }
 
+// Usage keys would need two rollover certificates, which are not implemented: a renewal
+// that the CA certifies under its next certificate ends at once with the reason, and
+// nothing is asked again (not polled to the retry count, not renewed at every tick).
+TEST_F(TrustpointClientTest, AUsageKeysRenewalUnderTheNextCaEndsAtOnce) {
+  tp_.rsakeypair = "uk";
+  tp_.rsakeypair_bits = 1024;
+  tp_.rsakeypair_encryption_bits = 1024;
+  authenticate();
+  ASSERT_TRUE(enroll().has_value());
+  ASSERT_TRUE(client_->state("tp")->enrolled(true));
+  upstream_->roll_over(*pki::Key::generate_ec(256));
+  tp_.auto_enroll = true;
+  tp_.auto_enroll_percent = 50;
+  clock_.advance(std::chrono::days(200));
+  tick();
+  auto st = client_->state("tp");
+  ASSERT_TRUE(st.has_value());
+  EXPECT_FALSE(st->pending.has_value());
+  EXPECT_FALSE(st->rollover_certificate.has_value());
+  EXPECT_NE(st->last_error.find("the rollover of usage keys is not implemented"),
+            std::string::npos)
+      << st->last_error;
+  const std::size_t sent = upstream_->kinds().size();
+  clock_.advance(std::chrono::hours(2));
+  tick();
+  EXPECT_EQ(upstream_->kinds().size(), sent);
+}
+
 }  // namespace
 }  // namespace scepter::ca
