@@ -362,10 +362,12 @@ ScepHttpResponse ScepService::pki_operation(const ScepHttpRequest& request) cons
         case ca::ScepOutcome::Status::kSuccess: {
           ok.certificates = {outcome->certificate->x509()};
           // A client rollover certificate comes with the rollover CA certificate that
-          // signed it (the client has not fetched it yet, perhaps).
-          std::optional<pki::Certificate> next = server.rollover_certificate();
-          if (next && outcome->certificate->signed_by(*next))
-            ok.certificates.push_back(next->x509());
+          // signed it, and a subordinate's next chain above it (the client has not
+          // fetched them yet, perhaps).
+          const std::vector<pki::Certificate> next = server.rollover_chain();
+          if (!next.empty() && outcome->certificate->signed_by(next.front())) {
+            for (const pki::Certificate& c : next) ok.certificates.push_back(c.x509());
+          }
           return cert_rep(reply, std::move(ok));
         }
         case ca::ScepOutcome::Status::kPending: {

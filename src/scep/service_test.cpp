@@ -330,6 +330,39 @@ TEST_F(ScepServiceTest, PkcsReqSignedByOurCertificateRenewsInManualMode) {
   EXPECT_TRUE(issued(rep3));
 }
 
+// During a rollover, a renewal by a certificate that lasts until the switch is certified
+// under the rollover CA certificate, which comes with it in the CertRep.
+TEST_F(ScepServiceTest, ARolloverCertificateComesWithTheRolloverCaCertificate) {
+  // 100 days before the CA's expiry (on the server's clock; the messages' signingTime is
+  // the real time, so the service takes any skew), a client's certificate ends with the
+  // CA's.
+  ScepServiceOptions options;
+  options.max_clock_skew = Seconds(std::int64_t{10} * 365 * 24 * 3600);
+  service_ = std::make_unique<ScepService>(*device_, options);
+  auto ca = pki::Certificate::from_x509(pki::up_ref(ca_cert_.get()));
+  ASSERT_OK(ca);
+  clock_.set_now(ca->not_after() - std::chrono::days(100));
+  auto otp = server_->generate_password(60);
+  ASSERT_OK(otp);
+  CertRep enrolled = exchange(pkcs_req(client_key(0), "r1", otp->password));
+  auto old_cert = issued(enrolled);
+  ASSERT_TRUE(old_cert);
+  ASSERT_OK(server_->start_rollover());
+  const std::optional<pki::Certificate> shadow = server_->rollover_certificate();
+  ASSERT_TRUE(shadow.has_value());
+  CertRep rep =
+      exchange(renewal(MessageType::kPkcsReq, client_key(1), old_cert.get(), client_key(0)));
+  ASSERT_EQ(rep.status, PkiStatus::kSuccess) << rep.fail_info_text;
+  ASSERT_EQ(rep.certificates.size(), 2u);
+  EXPECT_EQ(X509_verify(rep.certificates[0].get(), X509_get0_pubkey(shadow->x509())), 1);
+  EXPECT_EQ(X509_cmp(rep.certificates[1].get(), shadow->x509()), 0);
+  // Not a rollover: the certificate alone.
+  auto otp2 = server_->generate_password(60);
+  ASSERT_OK(otp2);
+  CertRep first = exchange(pkcs_req(client_key(2), "r2", otp2->password));
+  EXPECT_EQ(first.certificates.size(), 1u);
+}
+
 TEST_F(ScepServiceTest, RevokedSignerIsNoRenewal) {
   auto otp = server_->generate_password(60);
   ASSERT_OK(otp);
