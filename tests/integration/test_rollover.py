@@ -94,6 +94,16 @@ def test_root_rollover_with_real_clients(workdir):
         assert start == ossl("x509", "-in", old_ca, "-noout", "-enddate").split("=", 1)[1]
         status = d.show_server()
         assert f"    Rollover CA cert fingerprint: {md5(new_ca)}" in status, status
+        # Killed during the overlap, the server comes back with the same rollover
+        # certificate.
+        d.sh("write memory")
+        d.kill()
+        d.start()
+        scep.port = wait_listening(d)  # `ip http port 0`: another port since the restart
+        sw.url = mdm.url = scep.url
+        wait_for(d.server_enabled, timeout=30, what="the server enabled after the kill")
+        status = d.show_server()
+        assert f"    Rollover CA cert fingerprint: {md5(new_ca)}" in status, status
         # Signed by anything but the current CA, the answer would not verify.
         rc, out = openssl("cms", "-verify", "-binary", "-inform", "DER", "-in", nextder,
                           "-CAfile", new_ca, "-out", inner)
@@ -131,9 +141,14 @@ def test_root_rollover_with_real_clients(workdir):
 
         # A one-day overlap from now on: the next CA's own rollover is a month away.
         d.sh("configure terminal", f"crypto pki server {LABEL}", "auto-rollover 1", "end")
+        d.sh("write memory")
         # The switch: the next CA is the CA. (Just past the expiry: the clients' clocks
-        # are a day behind the server's now.)
+        # are a day behind the server's now.) Killed at once, wherever the switch is, the
+        # server finishes it when it starts again.
         d.set_clock(expiry + datetime.timedelta(seconds=2))
+        d.kill()
+        d.start()
+        scep.port = wait_listening(d)
         wait_for(lambda: f"\n  CA cert fingerprint: {md5(new_ca)}" in d.show_server(),
                  timeout=20, what="the new CA certificate in force")
         wait_for(d.server_enabled, timeout=20, what="the server enabled again")
