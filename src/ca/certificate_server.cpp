@@ -312,6 +312,13 @@ CertificateServer::Prepared CertificateServer::prepare(const ServerConfig& cfg,
         store::WriteBatch batch;
         batch.put_meta(kMetaCaCert, shadow->der());
         batch.delete_meta(kMetaRolloverCert);
+        // An RA with usage keys: the encryption certificate follows too.
+        auto enc = rt->store->meta(kMetaRolloverRaEncryptionCert);
+        if (!enc.has_value()) return fail_with(enc.error());
+        if (enc->has_value()) {
+          batch.put_meta(kMetaRaEncryptionCert, **enc);
+          batch.delete_meta(kMetaRolloverRaEncryptionCert);
+        }
         if (Status s = rt->store->write(batch); !s.ok()) return fail_with(s);
         cert = std::move(*shadow);
         cert_key = cert->public_key();
@@ -376,6 +383,11 @@ CertificateServer::Prepared CertificateServer::prepare(const ServerConfig& cfg,
                                       cfg.mode == ServerMode::kRaTransparent);
     rt->otp = std::make_unique<OtpStore>(*rt->store, deps_.clock);
     if (Status s = rt->otp->load(); !s.ok()) return fail_with(s);
+    if (Status s = load_shadow(*rt); !s.ok()) {
+      // Enabling goes on: the superior's grant is adopted again at the next tick.
+      log::error("certificate server {}: the rollover RA certificate is not usable: {}", label_,
+                 s.message());
+    }
     p.runtime = std::move(rt);
     return p;
   }

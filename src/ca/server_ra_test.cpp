@@ -174,6 +174,65 @@ TEST_F(RaTest, UsageKeysServeASignatureAndAnEncryptionCertificate) {
   EXPECT_EQ(again->certificate, id->certificate);
 }
 
+// An RA with usage keys rolls over with a new pair of usage keys: two requests, a shadow
+// once both certificates have come (served by GetNextCACert as GetCACert orders them,
+// kept across a restart), and both take over at the expiry of the current ones.
+TEST_F(RaTest, UsageKeysRollOverTogether) {
+  ASSERT_TRUE(keys_->remove("ra").ok());
+  tp_.rsakeypair_bits = 1024;
+  tp_.rsakeypair_encryption_bits = 1024;
+  enable_ra();
+  ServerConfig cfg = server_->config();
+  cfg.auto_rollover_days = 30;
+  ASSERT_TRUE(server_->set_config(cfg).ok());
+  const SigningIdentity before = *server_->signing_identity();
+  ASSERT_TRUE(before.encryption_certificate.has_value());
+
+  clock_.set(before.certificate.not_after() - std::chrono::days(29));
+  upstream_->set_now(clock_.now());
+  const std::size_t sent = upstream_->kinds().size();
+  tick();
+  auto shadow = server_->rollover_chain();
+  ASSERT_EQ(shadow.size(), 3u) << server_->reason();
+  EXPECT_EQ(upstream_->kinds().size(), sent + 2);  // one request per key
+  auto next = keys_->get("ra.rollover");
+  ASSERT_TRUE(next && next->encryption_key);
+  EXPECT_EQ(next->encryption_key->bits(), 1024);
+  EXPECT_TRUE(shadow[0].public_key()->equals_public(next->key));
+  EXPECT_TRUE(shadow[1].public_key()->equals_public(*next->encryption_key));
+  EXPECT_EQ(X509_get_key_usage(shadow[1].x509()), static_cast<std::uint32_t>(KU_KEY_ENCIPHERMENT));
+  EXPECT_EQ(shadow[2], upstream_->ca_cert());
+  EXPECT_EQ(*server_->rollover_certificate(), shadow[0]);
+  make_server();
+  cfg.label = "ra";
+  ASSERT_TRUE(server_->set_config(cfg).ok());
+  ASSERT_TRUE(server_->enable({}).has_value()) << server_->reason();
+  EXPECT_EQ(server_->rollover_chain(), shadow);
+
+  clock_.set(before.certificate.not_after() + std::chrono::seconds(1));
+  upstream_->set_now(clock_.now());
+  tick();  // the switch, which rebuilds the server
+  for (int i = 0; i < 3 && server_->state() != ServerState::kEnabled; ++i) tick();
+  ASSERT_EQ(server_->state(), ServerState::kEnabled) << server_->reason();
+  auto after = server_->signing_identity();
+  ASSERT_TRUE(after.has_value() && after->encryption_certificate);
+  EXPECT_EQ(after->certificate, shadow[0]);
+  EXPECT_EQ(*after->encryption_certificate, shadow[1]);
+  EXPECT_TRUE(after->encryption_key->equals_public(*next->encryption_key));
+  EXPECT_FALSE(server_->rollover_certificate().has_value());
+  auto state = client_->state("ra");
+  ASSERT_TRUE(state && state->encryption_certificate);
+  EXPECT_EQ(*state->certificate, shadow[0]);
+  EXPECT_EQ(*state->encryption_certificate, shadow[1]);
+  EXPECT_FALSE(state->rollover_encryption_certificate.has_value());
+  // Requests are forwarded under the new signature certificate.
+  Client c = make_client("CN=leaf, O=Example", "secret-for-the-ra");
+  auto out = enroll(c);
+  ASSERT_TRUE(out.has_value());
+  ASSERT_EQ(out->status, ScepOutcome::Status::kSuccess) << out->fail_text;
+  EXPECT_EQ(*upstream_->last_signer(), shadow[0]);
+}
+
 TEST_F(RaTest, GrantedRequestsAreResignedByTheRaAndForwardedWithTheClientsTransaction) {
   enable_ra();
   const int before = upstream_->issued();

@@ -128,12 +128,25 @@ Status CertificateServer::load_shadow(Runtime& rt) {
         "deletes the certificate).",
         shadow_key_label(), label_));
   }
+  std::optional<pki::Certificate> enc;
+  if (key->encryption_key) {
+    // An RA with usage keys: the next encryption certificate was stored beside it.
+    auto enc_der = rt.store->meta(kMetaRolloverRaEncryptionCert);
+    if (!enc_der.has_value()) return enc_der.error();
+    if (!enc_der->has_value()) {
+      return not_found(fmt::format(
+          "The rollover RA encryption certificate is not in the database (crypto pki server {} "
+          "rollover cancel deletes the rollover certificate).",
+          label_));
+    }
+    ASSIGN_OR_RETURN(enc, pki::Certificate::from_der(**enc_der));
+  }
   // An RA's shadow issues nothing: it only signs and decrypts after the switch.
   std::shared_ptr<Issuer> issuer =
       rt.issuer ? std::make_shared<Issuer>(*rt.store, cert, key->key, deps_.clock) : nullptr;
   std::vector<pki::Certificate> chain = shadow_chain(cert);
   rt.set_shadow(std::make_shared<const Runtime::Shadow>(
-      Runtime::Shadow{cert, key->key, std::move(issuer), std::move(chain)}));
+      Runtime::Shadow{cert, key->key, std::move(issuer), std::move(chain), std::move(enc)}));
   return ok_status();
 }
 
@@ -163,7 +176,7 @@ Status CertificateServer::request_shadow(Runtime& rt, const ServerConfig& cfg,
   const std::string& password = archive_password;
   if (!ra && cfg.archive_enabled && password.empty()) return no_archive_password(label_);
   std::optional<EnrollmentState> state = deps_.superior_state();
-  if (state && state->rollover_certificate) return adopt_shadow(rt, cfg, password);
+  if (state && state->rollover_granted()) return adopt_shadow(rt, cfg, password);
   if (state && state->pending && state->pending->rollover) {
     return ok_status();  // asked already: the superior's answer is polled for
   }
@@ -185,7 +198,7 @@ Status CertificateServer::request_shadow(Runtime& rt, const ServerConfig& cfg,
 Status CertificateServer::adopt_shadow(Runtime& rt, const ServerConfig& cfg,
                                        const std::string& archive_password) {
   std::optional<EnrollmentState> state = deps_.superior_state();
-  if (!state || !state->rollover_certificate) {
+  if (!state || !state->rollover_granted()) {
     return not_found("The superior CA has not granted the rollover certificate yet.");
   }
   const pki::Certificate cert = *state->rollover_certificate;
@@ -203,13 +216,31 @@ Status CertificateServer::adopt_shadow(Runtime& rt, const ServerConfig& cfg,
         fmt::format("The rollover certificate from the superior CA is not {} certificate.",
                     ra ? "an RA" : "a CA"));
   }
-  if (cert.not_after() <= current.not_after()) {
+  // An RA with usage keys: the encryption certificate of the new pair, as the current
+  // one is checked at enabling.
+  std::optional<pki::Certificate> enc;
+  if (ra && key->encryption_key) {
+    if (!state->rollover_encryption_certificate) {
+      return not_found("The superior CA has not granted the rollover encryption certificate.");
+    }
+    enc = *state->rollover_encryption_certificate;
+    auto enc_key = enc->public_key();
+    if (!enc_key.has_value() || !enc_key->equals_public(*key->encryption_key) || enc->is_ca() ||
+        !is_ra_certificate_name(enc->subject())) {
+      return invalid_argument(fmt::format(
+          "The rollover encryption certificate from the superior CA is not an RA certificate "
+          "for the encryption key of {}.",
+          shadow_key_label()));
+    }
+  }
+  const TimePoint ends = enc ? std::min(cert.not_after(), enc->not_after()) : cert.not_after();
+  if (ends <= current.not_after()) {
     // Of no use: forgotten, so that the next attempt asks again.
     if (deps_.superior_cancel_rollover) (void)deps_.superior_cancel_rollover();
     return permission_denied(fmt::format(
         "The rollover certificate from the superior CA ends ({}) no later than the current one: "
         "the superior CA must roll over first.",
-        format_ios_time(cert.not_after())));
+        format_ios_time(ends)));
   }
   if (!ra && cfg.archive_enabled) {
     if (archive_password.empty()) return no_archive_password(label_);
@@ -217,11 +248,12 @@ Status CertificateServer::adopt_shadow(Runtime& rt, const ServerConfig& cfg,
   }
   store::WriteBatch batch;
   batch.put_meta(kMetaRolloverCert, cert.der());
+  if (enc) batch.put_meta(kMetaRolloverRaEncryptionCert, enc->der());
   RETURN_IF_ERROR(rt.store->write(batch));
   std::shared_ptr<Issuer> issuer =
       rt.issuer ? std::make_shared<Issuer>(*rt.store, cert, key->key, deps_.clock) : nullptr;
   rt.set_shadow(std::make_shared<const Runtime::Shadow>(
-      Runtime::Shadow{cert, key->key, std::move(issuer), shadow_chain(cert)}));
+      Runtime::Shadow{cert, key->key, std::move(issuer), shadow_chain(cert), std::move(enc)}));
   log::info(
       "%PKI-6-CS_ROLLOVER_AVAILABLE: [Sub/RA]CS Rollover certificate has been generated for {}, "
       "and it will be active at {}",
@@ -259,6 +291,7 @@ Status CertificateServer::cancel_rollover() {
   // The database first: without the meta, a key left behind by a crash is ignored.
   store::WriteBatch batch;
   batch.delete_meta(kMetaRolloverCert);
+  batch.delete_meta(kMetaRolloverRaEncryptionCert);
   RETURN_IF_ERROR(rt->store->write(batch));
   rt->set_shadow(nullptr);
   rt->rollover_password.clear();
@@ -294,7 +327,10 @@ std::vector<pki::Certificate> CertificateServer::rollover_chain() const {
   if (!rt) return {};
   auto shadow = rt->shadow();
   if (!shadow) return {};
+  // As GetCACert orders them: an RA with usage keys, its signature then its encryption
+  // certificate.
   std::vector<pki::Certificate> out{shadow->cert};
+  if (shadow->encryption_cert) out.push_back(*shadow->encryption_cert);
   out.insert(out.end(), shadow->chain.begin(), shadow->chain.end());
   return out;
 }
@@ -306,6 +342,10 @@ Status CertificateServer::switch_to_shadow(Runtime& rt, const ServerConfig& cfg)
   store::WriteBatch batch;
   batch.put_meta(kMetaCaCert, shadow->cert.der());
   batch.delete_meta(kMetaRolloverCert);
+  if (shadow->encryption_cert) {
+    batch.put_meta(kMetaRaEncryptionCert, shadow->encryption_cert->der());
+    batch.delete_meta(kMetaRolloverRaEncryptionCert);
+  }
   RETURN_IF_ERROR(rt.store->write(batch));
   // From here on the new certificate is the CA's: what follows is finished by a restart
   // if it is interrupted.
@@ -386,7 +426,7 @@ void CertificateServer::rollover_tick(const std::shared_ptr<Runtime>& rt) {
   bool granted = false;
   if (subordinate && deps_.superior_state) {
     std::optional<EnrollmentState> state = deps_.superior_state();
-    granted = state && state->rollover_certificate;
+    granted = state && state->rollover_granted();
   }
   const bool due = cfg.auto_rollover_days &&
                    now >= current.not_after() - std::chrono::days(*cfg.auto_rollover_days);

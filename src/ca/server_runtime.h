@@ -28,6 +28,8 @@ inline constexpr const char* kMetaRaEncryptionCert = "ra_encryption_cert";
 inline constexpr const char* kMetaCrlNumber = "crl_number";
 // Rollover stage two: the shadow CA certificate (DER); its key is LABEL.rollover.
 inline constexpr const char* kMetaRolloverCert = "rollover_cert";
+// An RA with usage keys: the shadow's encryption certificate (DER).
+inline constexpr const char* kMetaRolloverRaEncryptionCert = "rollover_ra_encryption_cert";
 inline constexpr const char* kMetaOtp = "otp";  // "<sha256 hex> <expiry unix>"
 inline constexpr const char* kMetaArchived = "archived";
 // "1" once the server generated its own key (a subordinate CA's certificate, and so its
@@ -126,6 +128,9 @@ struct CertificateServer::Runtime {
     // A subordinate CA's or an RA's: the certificates above it, up to the root (the
     // superior's next ones when the superior rolls over too).
     std::vector<pki::Certificate> chain = {};
+    // An RA with usage keys: the next encryption certificate (the key is the encryption
+    // pair of LABEL.rollover).
+    std::optional<pki::Certificate> encryption_cert = std::nullopt;
   };
   Mutex rollover_op_mu;
   std::shared_ptr<const Shadow> shadow() const {

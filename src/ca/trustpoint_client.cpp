@@ -356,8 +356,9 @@ void TrustpointClient::tick(
     for (const auto& [name, s] : states_) {
       if (busy_.count(name)) continue;
       // A rollover certificate takes over when it begins and the current one has ended
-      // (a superior that certified it from now does not cut the current one short).
-      if ((s.rollover_certificate && now >= s.rollover_certificate->not_before() &&
+      // (a superior that certified it from now does not cut the current one short); with
+      // usage keys, once both have arrived.
+      if ((s.rollover_granted() && now >= s.rollover_certificate->not_before() &&
            (!s.certificate || now >= s.certificate->not_after())) ||
           (!s.rollover_certificate && s.next_ca && now >= s.next_ca->issuing_ca().not_before())) {
         rolled.push_back(name);

@@ -51,6 +51,8 @@ struct EnrollmentState {
   // (promote_rollover).
   std::optional<UpstreamCertificates> next_ca;
   std::optional<pki::Certificate> rollover_certificate;
+  // Usage keys: the rollover certificate of the encryption key.
+  std::optional<pki::Certificate> rollover_encryption_certificate;
   // Where the rollover certificate's key waits when it is not the trustpoint's own key
   // (a new key), and the label it takes at promotion.
   std::string rollover_key_label;
@@ -88,6 +90,11 @@ struct EnrollmentState {
   // keys the encryption certificate too.
   bool enrolled(bool usage_keys) const {
     return certificate.has_value() && (!usage_keys || encryption_certificate.has_value());
+  }
+  // True when the rollover certificate is complete: received, with usage keys the
+  // encryption one too (no part of the rollover request still waits).
+  bool rollover_granted() const {
+    return rollover_certificate.has_value() && !(pending && pending->rollover);
   }
   // The latest thing that went wrong, for the operator ("cannot reach ...", "the CA
   // rejected the request: badRequest ..."). Cleared when a certificate arrives.
@@ -167,8 +174,9 @@ class TrustpointClient {
   // `key_label` (generated when missing, as `options.key_bits`), with the subject of the
   // current certificate, signed by the current certificate, for after the current one
   // ends. The certificate, once granted, is kept as `rollover_certificate`.
-  // kPermissionDenied without a current certificate, with a request in flight, or with
-  // usage keys (their rollover is not implemented).
+  // With usage keys, a new pair of them (of the current sizes) and two requests, as for an
+  // enrolment. kPermissionDenied without a current certificate or with a request in
+  // flight.
   Result<EnrollResult> enroll_rollover(const TrustpointConfig& tp, const EnrollOptions& options,
                                        const std::string& key_label);
   // The rollover certificate becomes the trustpoint's certificate, and the CA's next

@@ -453,32 +453,45 @@ TEST_F(TrustpointClientTest, ARenewalDuringTheCasRolloverTakesOverWithTheNextCa)
   EXPECT_FALSE(keys_->get("r1-key.new").has_value());
 }
 
-// Usage keys would need two rollover certificates, which are not implemented: a renewal
-// that the CA certifies under its next certificate ends at once with the reason, and
-// nothing is asked again (not polled to the retry count, not renewed at every tick).
-TEST_F(TrustpointClientTest, AUsageKeysRenewalUnderTheNextCaEndsAtOnce) {
+// A usage-keys renewal certified under the CA's next certificate: both rollover
+// certificates wait beside the current ones, and take over together with the next CA.
+TEST_F(TrustpointClientTest, AUsageKeysRenewalUnderTheNextCaTakesOverWithBothCertificates) {
   tp_.rsakeypair = "uk";
   tp_.rsakeypair_bits = 1024;
   tp_.rsakeypair_encryption_bits = 1024;
   authenticate();
   ASSERT_TRUE(enroll().has_value());
-  ASSERT_TRUE(client_->state("tp")->enrolled(true));
+  const EnrollmentState first = *client_->state("tp");
+  ASSERT_TRUE(first.enrolled(true));
   upstream_->roll_over(*pki::Key::generate_ec(256));
+  const pki::Certificate next_ca = *upstream_->next_ca_cert();
   tp_.auto_enroll = true;
   tp_.auto_enroll_percent = 50;
+  tp_.auto_enroll_regenerate = true;
   clock_.advance(std::chrono::days(200));
   tick();
   auto st = client_->state("tp");
   ASSERT_TRUE(st.has_value());
-  EXPECT_FALSE(st->pending.has_value());
-  EXPECT_FALSE(st->rollover_certificate.has_value());
-  EXPECT_NE(st->last_error.find("the rollover of usage keys is not implemented"),
-            std::string::npos)
-      << st->last_error;
-  const std::size_t sent = upstream_->kinds().size();
-  clock_.advance(std::chrono::hours(2));
+  ASSERT_TRUE(st->rollover_granted()) << st->last_error;
+  ASSERT_TRUE(st->rollover_encryption_certificate.has_value());
+  EXPECT_TRUE(st->rollover_certificate->signed_by(next_ca));
+  EXPECT_TRUE(st->rollover_encryption_certificate->signed_by(next_ca));
+  EXPECT_EQ(*st->certificate, *first.certificate);
+  EXPECT_EQ(*st->encryption_certificate, *first.encryption_certificate);
+  reopen();
+  ASSERT_TRUE(client_->state("tp")->rollover_encryption_certificate.has_value());
+
+  clock_.set(next_ca.not_before());
   tick();
-  EXPECT_EQ(upstream_->kinds().size(), sent);
+  st = client_->state("tp");
+  ASSERT_TRUE(st && st->enrolled(true));
+  EXPECT_TRUE(st->certificate->signed_by(next_ca));
+  EXPECT_TRUE(st->encryption_certificate->signed_by(next_ca));
+  EXPECT_FALSE(st->rollover_encryption_certificate.has_value());
+  auto key = keys_->get("uk");
+  ASSERT_TRUE(key && key->encryption_key);
+  EXPECT_TRUE(st->encryption_certificate->public_key()->equals_public(*key->encryption_key));
+  EXPECT_TRUE(st->certificate->public_key()->equals_public(key->key));
 }
 
 }  // namespace

@@ -176,25 +176,13 @@ EnrollResult TrustpointClient::exchange(const TrustpointConfig& tp, const std::s
           log::warn("%PKI-3-CERTRETFAIL: trustpoint {}: {}", name, waiting_why);
           continue;
         }
-        if ((p.rollover || under_next) && key && key->encryption_key) {
-          // Usage keys would need two rollover certificates: not implemented. Asking
-          // again would get the same answer, so the request ends here.
-          const std::string why = fmt::format(
-              "the CA certified the renewal under its next CA certificate, and the rollover "
-              "of usage keys is not implemented: once the CA has switched, authenticate it "
-              "again and enrol (crypto pki authenticate {0}, crypto pki enroll {0})",
-              name);
-          s.pending.reset();
-          s.last_error = why;
-          changed = true;
-          result.status = Status_::kFailure;
-          result.error = why;
-          log::warn("%PKI-3-CERTRETFAIL: trustpoint {}: {}", name, why);
-          break;
-        }
         if (p.rollover || under_next) {
-          // Kept beside the current certificate until its validity begins.
-          s.rollover_certificate = mine;
+          // Kept beside the current certificate(s) until its validity begins.
+          if (sent.encryption) {
+            s.rollover_encryption_certificate = mine;
+          } else {
+            s.rollover_certificate = mine;
+          }
           got_rollover = true;
           if (under_next) s.next_ca = next_ca;
           if (p.key_label != p.signer_key_label && !p.signer_key_label.empty()) {
@@ -204,7 +192,7 @@ EnrollResult TrustpointClient::exchange(const TrustpointConfig& tp, const std::s
             s.rollover_key_label.clear();
             s.rollover_key_target.clear();
           }
-          result.certificate = mine;
+          if (!sent.encryption) result.certificate = mine;
         } else if (sent.encryption) {
           s.encryption_certificate = mine;
         } else {

@@ -53,12 +53,6 @@ Result<EnrollResult> TrustpointClient::enroll_rollover(const TrustpointConfig& t
     return fail(permission_denied(fmt::format(
         "Trustpoint {}: the key {} of the current certificate is gone.", name, tp.rsakeypair)));
   }
-  if (current->encryption_key) {
-    return fail(permission_denied(fmt::format(
-        "Trustpoint {} has usage keys, whose rollover is not implemented: enrol it again with "
-        "new keys before its certificates expire.",
-        name)));
-  }
   if (!claim(name)) {
     return fail(permission_denied(
         fmt::format("Trustpoint {} is talking to its CA; try again in a moment.", name)));
@@ -67,14 +61,22 @@ Result<EnrollResult> TrustpointClient::enroll_rollover(const TrustpointConfig& t
 
   std::optional<KeyEntry> key = keys_.get(key_label);
   if (!key) {
-    // A key of the same kind and size as the current one.
+    // Keys of the same kind and size as the current ones.
     const int bits = current->key.bits() > 0 ? current->key.bits() : options.key_bits;
     ASSIGN_OR_RETURN(pki::Key fresh, current->key.is_ec() ? pki::Key::generate_ec(bits)
                                                           : pki::Key::generate_rsa(bits));
     KeyEntry entry{key_label, std::move(fresh), KeyUsage::kGeneralPurpose, current->exportable,
                    clock_.now()};
-    log::info("% Generating {} bit {} keys for the rollover of trustpoint {} (label {})", bits,
-              current->key.is_ec() ? "EC" : "RSA", name, key_label);
+    if (current->encryption_key) {
+      const pki::Key& enc = *current->encryption_key;
+      ASSIGN_OR_RETURN(pki::Key fresh_enc, enc.is_ec() ? pki::Key::generate_ec(enc.bits())
+                                                       : pki::Key::generate_rsa(enc.bits()));
+      entry.encryption_key = std::move(fresh_enc);
+      entry.usage = KeyUsage::kUsageKeys;
+    }
+    log::info("% Generating {} bit {} {} for the rollover of trustpoint {} (label {})", bits,
+              current->key.is_ec() ? "EC" : "RSA", current->encryption_key ? "usage keys" : "keys",
+              name, key_label);
     RETURN_IF_ERROR(keys_.put(entry));
     key = std::move(entry);
   }
@@ -116,7 +118,7 @@ Status TrustpointClient::promote_rollover(const std::string& name) {
       s.ca = std::move(s.next_ca);
     }
     s.certificate = std::move(s.rollover_certificate);
-    s.encryption_certificate.reset();
+    s.encryption_certificate = std::move(s.rollover_encryption_certificate);
     s.revoked_at.reset();
     s.crl_checked = TimePoint{};
   } else {
@@ -125,6 +127,7 @@ Status TrustpointClient::promote_rollover(const std::string& name) {
   }
   s.next_ca.reset();
   s.rollover_certificate.reset();
+  s.rollover_encryption_certificate.reset();
   s.rollover_key_label.clear();
   s.rollover_key_target.clear();
   log::info("%PKI-6-CERT_ROLLOVER_ACTIVE: trustpoint {}: the rollover certificate is now active",
@@ -141,6 +144,7 @@ Status TrustpointClient::cancel_rollover(const std::string& name) {
   if (!pending && !s.rollover_certificate) return ok_status();
   if (pending) s.pending.reset();
   s.rollover_certificate.reset();
+  s.rollover_encryption_certificate.reset();
   s.rollover_key_label.clear();
   s.rollover_key_target.clear();
   return save(name, s);

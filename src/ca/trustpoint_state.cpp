@@ -86,6 +86,9 @@ std::string encode_state(const EnrollmentState& s) {
   if (s.certificate) j["certificate"] = pem_of(*s.certificate);
   if (s.encryption_certificate) j["encryption_certificate"] = pem_of(*s.encryption_certificate);
   if (s.rollover_certificate) j["rollover_certificate"] = pem_of(*s.rollover_certificate);
+  if (s.rollover_encryption_certificate) {
+    j["rollover_encryption_certificate"] = pem_of(*s.rollover_encryption_certificate);
+  }
   if (!s.rollover_key_label.empty()) {
     j["rollover_key"] = json{{"label", s.rollover_key_label}, {"target", s.rollover_key_target}};
   }
@@ -124,6 +127,10 @@ Result<EnrollmentState> decode_state(const std::string& text) {
   if (j.contains("rollover_certificate")) {
     ASSIGN_OR_RETURN(auto cert, cert_from(j["rollover_certificate"]));
     s.rollover_certificate = std::move(cert);
+  }
+  if (j.contains("rollover_encryption_certificate")) {
+    ASSIGN_OR_RETURN(auto cert, cert_from(j["rollover_encryption_certificate"]));
+    s.rollover_encryption_certificate = std::move(cert);
   }
   if (j.contains("rollover_key")) {
     const json& k = j["rollover_key"];

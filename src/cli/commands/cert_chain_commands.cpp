@@ -47,12 +47,12 @@ std::vector<ChainEntry> chain_entries(ca::Device& device, const std::string& nam
   if (state->encryption_certificate) out.push_back({"certificate", *state->encryption_certificate});
   auto add_ca = [&out](const ca::UpstreamCertificates& ca, bool rollover) {
     if (ca.ra_signer && ca.ra_encrypter && *ca.ra_signer == *ca.ra_encrypter) {
-      out.push_back({rollover ? "certificate rollover ra-general" : "certificate ra-general",
-                     *ca.ra_signer});
+      out.push_back(
+          {rollover ? "certificate rollover ra-general" : "certificate ra-general", *ca.ra_signer});
     } else {
       if (ca.ra_signer) {
-        out.push_back({rollover ? "certificate rollover ra-sign" : "certificate ra-sign",
-                       *ca.ra_signer});
+        out.push_back(
+            {rollover ? "certificate rollover ra-sign" : "certificate ra-sign", *ca.ra_signer});
       }
       if (ca.ra_encrypter) {
         out.push_back({rollover ? "certificate rollover ra-encrypt" : "certificate ra-encrypt",
@@ -66,6 +66,9 @@ std::vector<ChainEntry> chain_entries(ca::Device& device, const std::string& nam
   if (state->ca) add_ca(*state->ca, false);
   if (state->rollover_certificate) {
     out.push_back({"certificate rollover", *state->rollover_certificate});
+  }
+  if (state->rollover_encryption_certificate) {
+    out.push_back({"certificate rollover", *state->rollover_encryption_certificate});
   }
   if (state->next_ca) add_ca(*state->next_ca, true);
   return out;
@@ -109,8 +112,8 @@ void register_cert_chain_commands(CommandTable& t) {
         {kCert, "Rollover (shadow) certificate", "CA certificate", "RA general purpose certificate",
          "RA signature certificate", "RA encryption certificate", "Serial number (hex)"},
         refuse_entry);
-  t.add(Node::kCertChain, "no certificate WORD$serial",
-        {kNoHelp, kCert, "Serial number (hex)"}, refuse_removal);
+  t.add(Node::kCertChain, "no certificate WORD$serial", {kNoHelp, kCert, "Serial number (hex)"},
+        refuse_removal);
 }
 
 }  // namespace scepter::cli

@@ -266,7 +266,11 @@ void render_trustpoint_certificates(Context& ctx, const std::string& only) {
       block(title(false), *state->encryption_certificate, "Encryption");
     }
     if (state->rollover_certificate) {
-      block(title(true), *state->rollover_certificate, "General Purpose");
+      block(title(true), *state->rollover_certificate,
+            usage_keys ? "Signature" : "General Purpose");
+    }
+    if (state->rollover_encryption_certificate) {
+      block(title(true), *state->rollover_encryption_certificate, "Encryption");
     }
     if (state->ca) {
       const ca::UpstreamCertificates& ca = *state->ca;
