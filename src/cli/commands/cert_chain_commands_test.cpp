@@ -56,9 +56,9 @@ TEST_F(CertChainCommandsTest, AnEnrolledTrustpointListsItsRolloverCertificates) 
   ASSERT_TRUE(enrolled.has_value()) << enrolled.error().to_string();
   const pki::Certificate own = *client.state("tp")->certificate;
   ASSERT_TRUE(exec("configure terminal").ok);
-  EXPECT_EQ(exec("crypto pki certificate chain tp").output,
-            "certificate " + serial(own) + "\ncertificate ca " + serial(upstream->ca_cert()) +
-                "\n");
+  EXPECT_EQ(
+      exec("crypto pki certificate chain tp").output,
+      "certificate " + serial(own) + "\ncertificate ca " + serial(upstream->ca_cert()) + "\n");
 
   // The CA rolls over, and the trustpoint is certified under its next certificate.
   ASSERT_TRUE(exec("end").ok);
