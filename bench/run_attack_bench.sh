@@ -26,6 +26,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 root=$(pwd)
+# shellcheck source=bench/common.sh
+. bench/common.sh
 build=${1:-build-bench}
 n=${N:-200}
 n_big=${N_BIG:-20}
@@ -44,27 +46,19 @@ hz=$(getconf CLK_TCK)
 work=$(mktemp -d "${TMPDIR:-/tmp}/attack_bench.XXXXXX")
 pid=""
 cleanup() {
-  if [ -n "$pid" ]; then
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
+  stop_pids "$pid"
   rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 # utime + stime of the server, in clock ticks (fields 14 and 15; the command name in
 # field 2 has no spaces).
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
-field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" "$2" | tail -1; }
 outcomes() { sed -n 's/.* outcomes="\(.*\)"$/\1/p' "$1" | tail -1; }
 
 echo "== machine"
-echo "nproc: $(nproc)"
-echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
-echo "kernel: $(uname -r)"
-echo "openssl: $(openssl version)"
+print_machine "$work"
 echo "commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 echo "load average before: $(loadavg)"
 

@@ -13,6 +13,8 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
+. bench/common.sh
 build=${1:-build-crl}
 shift || true
 sizes=("$@")
@@ -25,16 +27,10 @@ trap 'rm -rf "$work"' EXIT
 
 now() { date +%s.%N; }
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
-field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" "$2"; }
 
 echo "== machine"
-echo "nproc: $(nproc)"
-echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
-echo "ram: $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
-echo "kernel: $(uname -r)"
-echo "openssl: $(openssl version)"
-echo "filesystem of $work: $(df -T "$work" | awk 'NR == 2 { print $2 " on " $1 }')"
-echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+print_machine "$work"
+echo "load average before: $(loadavg)"
 
 rows=()
 speedups=()
@@ -88,7 +84,7 @@ EOF
   read -r openssl_ms openssl_cpu openssl_rss < <(sort -n "$dir/openssl_runs.txt" |
     awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }')
   openssl_der=$(openssl crl -in "$dir/openssl.crl" -outform DER | wc -c)
-  echo "openssl ca -gencrl runs (wall ms, CPU ms, RSS MB):" $(tr '\n' ';' <"$dir/openssl_runs.txt")
+  echo "openssl ca -gencrl runs (wall ms, CPU ms, RSS MB):" "$(tr '\n' ';' <"$dir/openssl_runs.txt")"
   echo "median: $openssl_ms ms (CPU $openssl_cpu ms), peak RSS $openssl_rss MB, DER $openssl_der bytes"
 
   f="$dir/ours.txt"
@@ -104,7 +100,7 @@ EOF
 done
 
 echo
-echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load average after: $(loadavg)"
 echo
 echo "== results: times in ms (CPU ms), sizes in bytes, RSS in MB"
 echo "| N | fill | load from .crl | build+sign | write+fsync | cold: fill+build+write | one more revoke, end to end | DER size | peak RSS | \`openssl ca -gencrl\` | openssl RSS |"

@@ -85,18 +85,24 @@ std::string outcome(const Decision& d) {
   return "?";
 }
 
+// A table's column -> the path of the request. CertPoll and resend are both a stored
+// request examined again.
+const std::map<std::string, RequestPath>& column_paths() {
+  static const std::map<std::string, RequestPath> paths = {
+      {"PKCSReq", RequestPath::kPkcsReq},
+      {"RenewalReq", RequestPath::kRenewalReq},
+      {"CertPoll", RequestPath::kPoll},
+      {"resend", RequestPath::kPoll},
+      {"shell grant", RequestPath::kShellGrant}};
+  return paths;
+}
+
 // Checks every cell of the table `name` against decide() for requests of class `request`.
 void check_table(const std::string& name, RequestClass request) {
   const auto rows = policy_table(name);
   ASSERT_EQ(rows.size(), 1u + 4 * 7) << name << ": header plus 4 grant modes x 7 signers";
   const std::vector<std::string> header = rows[0];
   ASSERT_EQ(header.size(), 7u);
-  // Column -> path. CertPoll and resend are both a stored request examined again.
-  const std::map<std::string, RequestPath> paths = {{"PKCSReq", RequestPath::kPkcsReq},
-                                                    {"RenewalReq", RequestPath::kRenewalReq},
-                                                    {"CertPoll", RequestPath::kPoll},
-                                                    {"resend", RequestPath::kPoll},
-                                                    {"shell grant", RequestPath::kShellGrant}};
   int checked = 0;
   for (std::size_t r = 1; r < rows.size(); ++r) {
     const auto& row = rows[r];
@@ -106,7 +112,7 @@ void check_table(const std::string& name, RequestClass request) {
     auto [signer, same] = signer_of(row[1]);
     for (std::size_t c = 2; c < 7; ++c) {
       PolicyInput in;
-      in.path = paths.at(header[c]);
+      in.path = column_paths().at(header[c]);
       in.request = request;
       in.signer = signer;
       in.same_identity = same;
@@ -426,11 +432,6 @@ TEST(RequestPolicy, EveryCellOfTheDocumentedRolloverTable) {
   ASSERT_EQ(rows.size(), 1u + 8 + 9) << "header plus 8 CA and 9 RA rows";
   const std::vector<std::string> header = rows[0];
   ASSERT_EQ(header.size(), 7u);
-  const std::map<std::string, RequestPath> paths = {{"PKCSReq", RequestPath::kPkcsReq},
-                                                    {"RenewalReq", RequestPath::kRenewalReq},
-                                                    {"CertPoll", RequestPath::kPoll},
-                                                    {"resend", RequestPath::kPoll},
-                                                    {"shell grant", RequestPath::kShellGrant}};
   int granted = 0;
   for (std::size_t r = 1; r < rows.size(); ++r) {
     const auto& row = rows[r];
@@ -450,7 +451,7 @@ TEST(RequestPolicy, EveryCellOfTheDocumentedRolloverTable) {
             std::string want = row[c];
             if (want == "renewal" && !setting) want = "pending";
             if (m == GrantMode::kNone && header[c] != "shell grant") want = "reject";
-            PolicyInput in{.path = paths.at(header[c]),
+            PolicyInput in{.path = column_paths().at(header[c]),
                            .request = request,
                            .signer = signer.signer,
                            .same_identity = signer.same_identity,

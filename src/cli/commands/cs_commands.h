@@ -1,10 +1,16 @@
 #pragma once
-// Certificate server commands: configuration (cs_server_commands.cpp), exec actions and
-// show commands (cs_exec_commands.cpp, cs_show_commands.cpp).
+// Certificate server commands: configuration (cs_server_commands.cpp), enabling
+// (cs_enable_commands.cpp), exec actions and show commands (cs_exec_commands.cpp,
+// cs_show_commands.cpp).
 
+#include <memory>
 #include <string_view>
 
 #include "cli/command_table.h"
+
+namespace scepter::ca {
+class CertificateServer;
+}
 
 namespace scepter::cli {
 
@@ -16,7 +22,13 @@ inline constexpr std::string_view kServer = "IOS Certificate server";
 inline constexpr std::string_view kLabel = "Name of the certificate server";
 }  // namespace cs_help
 
+class Context;
+// The server of the cs-server mode the line runs in (null once it was removed).
+std::shared_ptr<ca::CertificateServer> current_server(Context& ctx);
+
 void register_cs_server_commands(CommandTable& t);
+// shutdown, no shutdown (cs-server mode).
+void register_cs_enable_commands(CommandTable& t);
 void register_cs_exec_commands(CommandTable& t);
 void register_cs_show_commands(CommandTable& t);
 // crypto pki import LABEL pkcs12 (restoring a server from its archive).

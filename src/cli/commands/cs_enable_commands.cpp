@@ -1,0 +1,146 @@
+// `shutdown` and `no shutdown` in cs-server mode: enabling a certificate server with the
+// IOS dialogues — the confirmation and archive passphrase of a root, and for a
+// subordinate CA or an RA the superior's certificate to accept and the request to it.
+#include <fmt/format.h>
+
+#include "ca/device.h"
+#include "cli/commands/cs_commands.h"
+#include "cli/commands/more_commands.h"
+#include "cli/context.h"
+#include "cli/questions.h"
+#include "common/log.h"
+#include "pki/name.h"
+
+namespace scepter::cli {
+namespace {
+
+CmdResult shutdown_server(Context& ctx, const Args&) {
+  auto server = current_server(ctx);
+  if (!server) return ctx.error("The certificate server no longer exists.");
+  server->shutdown();
+  return {};
+}
+
+CmdResult print_enable(Context& ctx, const Result<ca::EnableReport>& r, bool exporting_printed) {
+  if (!r.has_value()) return ctx.error(r.error().message());
+  if (r->generated_key) {
+    ctx.printf("% Generating {} bit RSA keys, keys will be non-exportable...[OK]\n", r->key_bits);
+  }
+  if (r->archived && !exporting_printed) {
+    ctx.print("% Exporting Certificate Server signing certificate and keys...\n");
+  }
+  if (r->generated_ca && !r->archived && !r->archive_skipped_reason.empty() &&
+      r->archive_skipped_reason != "archive disabled") {
+    ctx.printf("% The CA key was not archived: {}.\n", r->archive_skipped_reason);
+  }
+  ctx.print("% Certificate Server enabled.\n");
+  return {};
+}
+
+// mode sub-cs and mode ra: enables with the certificate from the superior (a CA
+// certificate, or the RA's), or asks for it and says that the server waits.
+CmdResult enable_subordinate(Context& ctx, const std::shared_ptr<ca::CertificateServer>& server) {
+  const auto before = ctx.device().enrollment().state(server->label());
+  const bool was_pending = before && before->pending;
+  auto r = server->enable({.request_superior = ctx.interactive()});
+  if (r.has_value()) {
+    if (r->archived) ctx.print("% Exporting Certificate Server signing certificate and keys...\n");
+    ctx.print("% Certificate Server enabled.\n");
+    return {};
+  }
+  if (server->state() == ca::ServerState::kWaitingForSuperior) {
+    if (!was_pending) ctx.print("% Certificate request sent to Certificate Authority\n");
+    ctx.printf("% Enrollment in progress... {}\n", r.error().message());
+    return {};
+  }
+  return ctx.error(r.error().message());
+}
+
+CmdResult no_shutdown_subordinate(Context& ctx,
+                                  const std::shared_ptr<ca::CertificateServer>& server) {
+  const ca::ServerConfig cfg = server->config();
+  if (!server->has_ca_certificate() && server->needs_archive_password()) {
+    // The archive is written when the superior grants, maybe after a restart: the
+    // password must be in the configuration by then.
+    return ctx.error(
+        "A subordinate CA archives its key when the superior CA grants its certificate: "
+        "configure \"database archive pkcs12 password PASSWORD\" (or \"no database "
+        "archive\") first.");
+  }
+  const std::string label = server->label();
+  if (ca::is_ra_mode(cfg) && !server->has_ca_certificate()) {
+    // Said before the operator is asked anything: the RA's request must name its role.
+    std::optional<ca::TrustpointConfig> tp = ctx.device().trustpoint(label);
+    auto dn = tp ? ca::enrollment_subject(*tp, {}, ctx.device().hostname())
+                 : Result<std::string>(fail(not_found("Trustpoint " + label + " does not exist.")));
+    if (!dn.has_value()) return ctx.error(dn.error().message());
+    auto name = pki::parse_dn(*dn);
+    if (!name.has_value()) return ctx.error(name.error().message());
+    if (Status s = ca::check_ra_subject(name->get(), label); !s.ok()) {
+      return ctx.error(s.message());
+    }
+  }
+  auto state = ctx.device().enrollment().state(label);
+  if (server->has_ca_certificate() || (state && state->ca) || !ctx.interactive()) {
+    return enable_subordinate(ctx, server);
+  }
+  std::optional<ca::TrustpointConfig> tp = ctx.device().trustpoint(label);
+  if (!tp) return ctx.error(fmt::format("Trustpoint {} no longer exists.", label));
+  log::trace(log::Category::kPkiServer, "CRYPTO_CS: authenticating the CA '{}'", label);
+  auto fetched = ctx.device().enrollment().fetch_ca(*tp, label);
+  if (!fetched.has_value()) {
+    ctx.printf("% {}\n", fetched.error().message());
+    return ctx.error("Failed to authenticate the Certificate Authority");
+  }
+  auto shared = std::make_shared<const ca::TrustpointClient::Fetched>(std::move(*fetched));
+  print_ca_fingerprints(ctx, shared->certificates.root());
+  return confirm(
+      ctx, "% Do you accept this certificate?",
+      [server, shared](Context& c) -> CmdResult {
+        Status s = c.device().enrollment().accept_ca(server->label(), *shared);
+        if (!s.ok()) return c.error(s.message());
+        c.print("Trustpoint CA certificate accepted.\n");
+        return enable_subordinate(c, server);
+      },
+      [](Context& c) -> CmdResult {
+        return c.error("Certificate not accepted by user. The server stays disabled.");
+      });
+}
+
+CmdResult no_shutdown(Context& ctx, const Args&) {
+  auto server = current_server(ctx);
+  if (!server) return ctx.error("The certificate server no longer exists.");
+  // A second `no shutdown` once enabled (the seed's RA task has one) changes nothing.
+  if (server->state() == ca::ServerState::kEnabled) return {};
+  if (server->config().mode == ca::ServerMode::kSubCs || ca::is_ra_mode(server->config())) {
+    return no_shutdown_subordinate(ctx, server);
+  }
+  if (!ctx.interactive() || server->has_ca_certificate()) {
+    return print_enable(ctx, server->enable({}), false);
+  }
+  ctx.print(
+      "% Ready to generate the CA certificate.\n"
+      "% Some server settings cannot be changed after CA certificate generation.\n");
+  return confirm(ctx, "Are you sure you want to do this?", [server](Context& c) -> CmdResult {
+    if (!server->needs_archive_password()) return print_enable(c, server->enable({}), false);
+    c.print(
+        "% Exporting Certificate Server signing certificate and keys...\n"
+        "% Please enter a passphrase to protect the private key.\n");
+    PasswordQuestion q;
+    q.reenter_prompt = "";
+    q.min_length = 8;
+    q.max_length = 200;
+    q.length_message = "% The passphrase must be {min} to {max} characters long.";
+    return ask_password(c, q, [server](Context& c2, std::string pw) -> CmdResult {
+      return print_enable(c2, server->enable({.archive_password = pw}), true);
+    });
+  });
+}
+}  // namespace
+
+void register_cs_enable_commands(CommandTable& t) {
+  t.add(Node::kCsServer, "shutdown", {"Shut down the certificate server"}, shutdown_server);
+  t.add(Node::kCsServer, "no shutdown", {kNoHelp, "Enable the certificate server"}, no_shutdown);
+}
+
+}  // namespace scepter::cli
