@@ -61,6 +61,10 @@ std::string CertificateServer::trustpoint_cert_path() const {
   return deps_.trustpoint_dir + "/" + label_ + "#1CA.cer";
 }
 
+Result<std::string> CertificateServer::database_path() const {
+  return file_set(config()).path_for(files::FileType::kSer, label_ + ".ser");
+}
+
 bool CertificateServer::has_ca_certificate() const { return fs::exists(trustpoint_cert_path()); }
 
 std::optional<pki::Certificate> CertificateServer::stored_ca_certificate() const {

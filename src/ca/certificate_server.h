@@ -195,6 +195,8 @@ class CertificateServer {
 
   // True once the CA certificate exists (the trustpoint holds it).
   bool has_ca_certificate() const;
+  // The database file (LABEL.ser under the configured `database url`), local.
+  Result<std::string> database_path() const;
   // Whether enable() will need EnableOptions::archive_password.
   bool needs_archive_password() const;
 

@@ -6,6 +6,7 @@
 #include "cli/config.h"
 #include "cli/context.h"
 #include "common/fs.h"
+#include "common/parse.h"
 
 namespace scepter::cli {
 namespace {
@@ -48,12 +49,7 @@ CmdResult write_config(Context& ctx, const Args& a) {
 
 // The name typed at "Destination filename [startup-config]? ": a file in nvram.
 CmdResult copy_to_named(Context& ctx, std::string_view answer) {
-  while (!answer.empty() && (answer.back() == ' ' || answer.back() == '\t')) {
-    answer.remove_suffix(1);
-  }
-  while (!answer.empty() && (answer.front() == ' ' || answer.front() == '\t')) {
-    answer.remove_prefix(1);
-  }
+  answer = trim_space(answer);
   if (answer.starts_with("nvram:")) answer.remove_prefix(6);
   if (answer.empty() || answer == kStartupConfig) {
     return save_to(ctx, ctx.device().startup_config_path());

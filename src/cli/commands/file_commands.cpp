@@ -1,5 +1,8 @@
-// dir nvram: / dir flash:.
+// dir nvram: / dir flash:, and copy SOURCE DESTINATION between them and local paths (a
+// live database is copied as one consistent snapshot).
 #include <sys/statvfs.h>
+
+#include <chrono>
 
 #include <algorithm>
 #include <cerrno>
@@ -13,6 +16,10 @@
 #include "ca/device.h"
 #include "cli/commands/commands.h"
 #include "cli/context.h"
+#include "cli/questions.h"
+#include "common/fs.h"
+#include "common/parse.h"
+#include "store/sqlite/backup.h"
 
 namespace scepter::cli {
 namespace {
@@ -57,11 +64,142 @@ CmdResult dir(Context& ctx, const Args& a) {
   return {};
 }
 
+// The certificate server whose database is `path` and which may be writing to it (not
+// shut down), or null.
+std::shared_ptr<ca::CertificateServer> live_database_owner(ca::Device& device,
+                                                           const std::string& path) {
+  std::error_code ec;
+  for (const auto& server : device.servers()) {
+    if (server->state() == ca::ServerState::kDisabled) continue;
+    auto db = server->database_path();
+    if (db.has_value() && std::filesystem::equivalent(*db, path, ec)) return server;
+  }
+  return nullptr;
+}
+
+// Why `dst` may not be written with `src` ("" when it may): the same file, or the database
+// of a server that may be writing to it.
+std::string refusal(ca::Device& device, const std::string& src, const std::string& dst,
+                    std::string_view dst_url) {
+  std::error_code ec;
+  if (std::filesystem::exists(dst, ec) && std::filesystem::equivalent(src, dst, ec)) {
+    return "The source and the destination are the same file.";
+  }
+  if (auto owner = live_database_owner(device, dst)) {
+    return fmt::format(
+        "{0} is the database of certificate server {1}, which is not shut down: enter "
+        "\"shutdown\" under crypto pki server {1} before replacing it.",
+        dst_url, owner->label());
+  }
+  return {};
+}
+
+CmdResult do_copy(Context& ctx, const std::string& src, const std::string& dst,
+                  std::string_view dst_url) {
+  // Again after the question: the server may have been enabled meanwhile.
+  if (std::string why = refusal(ctx.device(), src, dst, dst_url); !why.empty()) {
+    return ctx.error(why);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  std::uint64_t bytes = 0;
+  if (store::sqlite::is_database_file(src)) {
+    // A database (perhaps in use): one consistent snapshot, with what its journal holds.
+    auto copied = store::sqlite::backup_database(src, dst);
+    if (!copied.has_value()) {
+      ctx.printf("%Error copying {} ({})\n", dst_url, copied.error().message());
+      return CmdResult::printed_failure();
+    }
+    bytes = *copied;
+  } else {
+    auto data = fs::read_file(src);
+    if (!data.has_value()) {
+      ctx.printf("%Error reading {} ({})\n", src, data.error().message());
+      return CmdResult::printed_failure();
+    }
+    if (Status s = fs::write_atomic(dst, *data, 0600); !s.ok()) {
+      ctx.printf("%Error copying {} ({})\n", dst_url, s.message());
+      return CmdResult::printed_failure();
+    }
+    bytes = data->size();
+  }
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto rate = static_cast<std::uint64_t>(static_cast<double>(bytes) / std::max(secs, 0.001));
+  ctx.printf("\n{} bytes copied in {:.3f} secs ({} bytes/sec)\n", bytes, secs, rate);
+  return {};
+}
+
+// The name typed at "Destination filename [NAME]? ": empty for NAME, else a file name in
+// the destination's directory.
+CmdResult copy_named(Context& ctx, const std::string& src, const std::string& dir,
+                     const std::string& fallback, std::string_view dst_prefix,
+                     std::string_view answer) {
+  answer = trim_space(answer);
+  const std::string name = answer.empty() ? fallback : std::string(answer);
+  if (name.find('/') != std::string::npos || name == "." || name == "..") {
+    return ctx.error("Invalid destination filename");
+  }
+  const std::string dst = dir + "/" + name;
+  const std::string dst_url = std::string(dst_prefix) + name;
+  if (std::string why = refusal(ctx.device(), src, dst, dst_url); !why.empty()) {
+    return ctx.error(why);
+  }
+  std::error_code ec;
+  if (ctx.interactive() && std::filesystem::exists(dst, ec)) {
+    ctx.print("%Warning:There is a file already existing with this name\n");
+    return confirm_or(ctx, "Do you want to over write?", true,
+                      [src, dst, dst_url](Context& c) { return do_copy(c, src, dst, dst_url); });
+  }
+  return do_copy(ctx, src, dst, dst_url);
+}
+
+CmdResult copy(Context& ctx, const Args& a) {
+  const std::string src_url(a.word("src"));
+  const std::string dst_url(a.word("dst"));
+  auto src = ctx.device().resolve_local_url(src_url);
+  if (!src.has_value()) return ctx.error(src.error().message());
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(*src, ec)) {
+    ctx.printf("%Error opening {} (No such file or directory)\n", src_url);
+    return CmdResult::printed_failure();
+  }
+  auto dst = ctx.device().resolve_local_url(dst_url);
+  if (!dst.has_value()) return ctx.error(dst.error().message());
+  // "nvram:", "flash:" or a directory: the source's name there.
+  std::filesystem::path where(*dst);
+  std::string dir;
+  std::string name;
+  std::string prefix = dst_url;
+  if (std::filesystem::is_directory(where, ec)) {
+    dir = where.string();
+    name = std::filesystem::path(*src).filename().string();
+    if (!prefix.empty() && prefix.back() != ':' && prefix.back() != '/') prefix += '/';
+  } else {
+    dir = where.parent_path().string();
+    name = where.filename().string();
+    prefix.resize(prefix.size() - name.size());
+    if (!std::filesystem::is_directory(dir, ec)) {
+      ctx.printf("%Error opening {} (No such file or directory)\n", dst_url);
+      return CmdResult::printed_failure();
+    }
+  }
+  if (!ctx.interactive()) return copy_named(ctx, *src, dir, name, prefix, "");
+  ctx.ask(Question{fmt::format("Destination filename [{}]? ", name), false,
+                   [src = *src, dir, name, prefix](Context& c, std::string_view answer) {
+                     return copy_named(c, src, dir, name, prefix, answer);
+                   }});
+  return {};
+}
+
 }  // namespace
 
 void register_file_commands(CommandTable& t) {
   t.add(Node::kExec, "dir [<flash:|nvram:>$fs]",
         {"List files on a filesystem", "Directory or file name", "Directory or file name"}, dir);
+  t.add(Node::kExec, "copy WORD$src WORD$dst",
+        {"Copy from one file to another", "Source: nvram:NAME, flash:NAME or a local path",
+         "Destination: nvram:[NAME], flash:[NAME] or a local path"},
+        copy);
 }
 
 }  // namespace scepter::cli

@@ -1,0 +1,149 @@
+// copy SOURCE DESTINATION: the IOS dialogue, a live database copied as one consistent
+// snapshot while certificates are issued, the live database never overwritten, and the
+// seed's restore (a backup copied back over a server that was shut down).
+#include <atomic>
+#include <regex>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "ca/ca_test_support.h"
+#include "cli/commands/more_commands_testing.h"
+#include "common/fs.h"
+#include "store/store.h"
+
+namespace scepter::cli {
+namespace {
+
+// "N bytes copied in S secs (R bytes/sec)" with the numbers blanked.
+std::string blank_numbers(const std::string& out) {
+  static const std::regex kCopied(R"(\d+ bytes copied in [0-9.]+ secs \(\d+ bytes/sec\))");
+  return std::regex_replace(out, kCopied, "N bytes copied in S secs (R bytes/sec)");
+}
+
+class FileCommandsTest : public testing::MoreCommandsTest {
+ protected:
+  std::string flash(const std::string& name) { return dev_.device().flash_dir() + "/" + name; }
+  std::string nvram(const std::string& name) { return dev_.device().nvram_dir() + "/" + name; }
+  // The serials in the database file at `path`, opened as the server opens it.
+  std::uint64_t last_serial(const std::string& path) {
+    auto store = store::open_store({"sqlite:" + path});
+    EXPECT_TRUE(store.has_value()) << store.error().to_string();
+    if (!store.has_value()) return 0;
+    auto last = (*store)->last_serial();
+    EXPECT_TRUE(last.has_value());
+    return last.value_or(0);
+  }
+};
+
+TEST_F(FileCommandsTest, CopyAsksForTheNameAndSaysHowMuchWasCopied) {
+  ASSERT_TRUE(fs::write_atomic(nvram("notes.txt"), "twelve bytes").ok());
+  EXPECT_EQ(blank_numbers(run("copy nvram:notes.txt flash:\n\n")),
+            "Router#copy nvram:notes.txt flash:\n"
+            "Destination filename [notes.txt]? \n"
+            "\nN bytes copied in S secs (R bytes/sec)\n");
+  EXPECT_EQ(*fs::read_file(flash("notes.txt")), "twelve bytes");
+  EXPECT_NE(run("copy nvram:notes.txt flash:other.txt\n\n").find("\n12 bytes copied in "),
+            std::string::npos);
+  EXPECT_EQ(*fs::read_file(flash("other.txt")), "twelve bytes");
+  // Another name typed at the question; an existing file is overwritten once confirmed.
+  EXPECT_EQ(blank_numbers(run("copy nvram:notes.txt flash:\nrenamed.txt\n")),
+            "Router#copy nvram:notes.txt flash:\n"
+            "Destination filename [notes.txt]? renamed.txt\n"
+            "\nN bytes copied in S secs (R bytes/sec)\n");
+  EXPECT_TRUE(fs::exists(flash("renamed.txt")));
+  ASSERT_TRUE(fs::write_atomic(nvram("notes.txt"), "changed").ok());
+  EXPECT_EQ(blank_numbers(run("copy nvram:notes.txt flash:renamed.txt\n\nno\n")),
+            "Router#copy nvram:notes.txt flash:renamed.txt\n"
+            "Destination filename [renamed.txt]? \n"
+            "%Warning:There is a file already existing with this name\n"
+            "Do you want to over write? [yes]: no\n");
+  EXPECT_EQ(*fs::read_file(flash("renamed.txt")), "twelve bytes");
+  run("copy nvram:notes.txt flash:renamed.txt\n\n\n");
+  EXPECT_EQ(*fs::read_file(flash("renamed.txt")), "changed");
+}
+
+TEST_F(FileCommandsTest, BadSourcesAndDestinationsAreRefused) {
+  EXPECT_EQ(exec("copy nvram:nosuch flash:").output,
+            "%Error opening nvram:nosuch (No such file or directory)\n");
+  EXPECT_EQ(exec("copy tftp://127.0.0.1/backup.ser nvram:").output,
+            "% remote storage (tftp:) is not supported yet; use nvram:, flash: or a local path\n");
+  ASSERT_TRUE(fs::write_atomic(nvram("a.txt"), "a").ok());
+  EXPECT_EQ(exec("copy nvram:a.txt flash:nosuchdir/a.txt").output,
+            "%Error opening flash:nosuchdir/a.txt (No such file or directory)\n");
+  ASSERT_TRUE(exec("copy nvram:a.txt nvram:").ok);
+  Reply r = exec("");
+  EXPECT_EQ(r.output, "% The source and the destination are the same file.\n");
+  ASSERT_TRUE(exec("copy nvram:a.txt flash:").ok);
+  r = exec("../escape");
+  EXPECT_EQ(r.output, "% Invalid destination filename\n");
+}
+
+// A backup of a database in use is one consistent snapshot, taken while certificates are
+// issued; the live database cannot be overwritten; shut down, the server takes the backup
+// back (the seed's restore) and continues its serials from it.
+TEST_F(FileCommandsTest, ALiveDatabaseIsCopiedConsistentlyAndRestoredOnlyWhenShutDown) {
+  auto server = enabled_server("mycs");
+  ASSERT_NE(server, nullptr);
+  ca::ServerConfig cfg = server->config();
+  cfg.grant = ca::GrantMode::kAuto;
+  ASSERT_TRUE(server->set_config(cfg).ok());
+  std::atomic<bool> stop{false};
+  std::atomic<int> issued{0};
+  std::thread writer([&] {
+    while (!stop) {
+      auto out = server->submit(ca::testing::make_csr_der("CN=leaf" + std::to_string(issued)),
+                                ca::RequestSource::kManualPem);
+      if (out.has_value() && out->certificate) ++issued;
+    }
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (issued < 5 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (issued < 5) {
+    stop = true;
+    writer.join();
+    FAIL() << "no certificates issued";
+  }
+  std::string out;
+  for (int i = 0; i < 3; ++i) {
+    out = run("copy nvram:mycs.ser flash:backup" + std::to_string(i) + ".ser\n\n");
+    EXPECT_NE(out.find(" bytes copied in "), std::string::npos) << out;
+  }
+  stop = true;
+  writer.join();
+  // Each copy opens as a database whose certificates are all there up to its last serial.
+  for (int i = 0; i < 3; ++i) {
+    const std::string copy = flash("backup" + std::to_string(i) + ".ser");
+    auto store = store::open_store({"sqlite:" + copy});
+    ASSERT_TRUE(store.has_value()) << store.error().to_string();
+    auto last = (*store)->last_serial();
+    ASSERT_TRUE(last.has_value());
+    EXPECT_GE(*last, 5u);
+    for (std::uint64_t serial = 2; serial <= *last; ++serial) {
+      auto cert = (*store)->certificate(serial);
+      ASSERT_TRUE(cert.has_value()) << copy << " serial " << serial;
+    }
+  }
+  const std::uint64_t backed_up = last_serial(flash("backup0.ser"));
+  const std::uint64_t live = server->info().last_serial;
+  ASSERT_GT(live, backed_up);
+
+  EXPECT_EQ(exec("copy flash:backup0.ser nvram:mycs.ser").output, "");
+  EXPECT_EQ(exec("").output,
+            "% nvram:mycs.ser is the database of certificate server mycs, which is not shut "
+            "down: enter \"shutdown\" under crypto pki server mycs before replacing it.\n");
+  server->shutdown();
+  out = run("copy flash:backup0.ser nvram:mycs.ser\n\n\n");
+  EXPECT_NE(out.find("Do you want to over write? [yes]: \n\n"), std::string::npos) << out;
+  auto report = server->enable({});
+  ASSERT_TRUE(report.has_value()) << report.error().to_string();
+  EXPECT_EQ(server->info().last_serial, backed_up);
+  auto next = server->submit(ca::testing::make_csr_der("CN=after"), ca::RequestSource::kManualPem);
+  ASSERT_TRUE(next.has_value() && next->certificate);
+  EXPECT_EQ(next->certificate->serial()->sequence, backed_up + 1);
+}
+
+}  // namespace
+}  // namespace scepter::cli
