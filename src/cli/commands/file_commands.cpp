@@ -15,10 +15,9 @@
 
 #include "ca/device.h"
 #include "cli/commands/commands.h"
+#include "cli/commands/destination.h"
 #include "cli/context.h"
-#include "cli/questions.h"
 #include "common/fs.h"
-#include "common/parse.h"
 #include "store/sqlite/backup.h"
 
 namespace scepter::cli {
@@ -129,33 +128,8 @@ CmdResult do_copy(Context& ctx, const std::string& src, const std::string& dst,
   return {};
 }
 
-// The name typed at "Destination filename [NAME]? ": empty for NAME, else a file name in
-// the destination's directory.
-CmdResult copy_named(Context& ctx, const std::string& src, const std::string& dir,
-                     const std::string& fallback, std::string_view dst_prefix,
-                     std::string_view answer) {
-  answer = trim_space(answer);
-  const std::string name = answer.empty() ? fallback : std::string(answer);
-  if (name.find('/') != std::string::npos || name == "." || name == "..") {
-    return ctx.error("Invalid destination filename");
-  }
-  const std::string dst = dir + "/" + name;
-  const std::string dst_url = std::string(dst_prefix) + name;
-  if (std::string why = refusal(ctx.device(), src, dst, dst_url); !why.empty()) {
-    return ctx.error(why);
-  }
-  std::error_code ec;
-  if (ctx.interactive() && std::filesystem::exists(dst, ec)) {
-    ctx.print("%Warning:There is a file already existing with this name\n");
-    return confirm_or(ctx, "Do you want to over write?", true,
-                      [src, dst, dst_url](Context& c) { return do_copy(c, src, dst, dst_url); });
-  }
-  return do_copy(ctx, src, dst, dst_url);
-}
-
 CmdResult copy(Context& ctx, const Args& a) {
   const std::string src_url(a.word("src"));
-  const std::string dst_url(a.word("dst"));
   auto src = ctx.device().resolve_local_url(src_url);
   if (!src.has_value()) return ctx.error(src.error().message());
   std::error_code ec;
@@ -163,32 +137,14 @@ CmdResult copy(Context& ctx, const Args& a) {
     ctx.printf("%Error opening {} (No such file or directory)\n", src_url);
     return CmdResult::printed_failure();
   }
-  auto dst = ctx.device().resolve_local_url(dst_url);
-  if (!dst.has_value()) return ctx.error(dst.error().message());
-  // "nvram:", "flash:" or a directory: the source's name there.
-  std::filesystem::path where(*dst);
-  std::string dir;
-  std::string name;
-  std::string prefix = dst_url;
-  if (std::filesystem::is_directory(where, ec)) {
-    dir = where.string();
-    name = std::filesystem::path(*src).filename().string();
-    if (!prefix.empty() && prefix.back() != ':' && prefix.back() != '/') prefix += '/';
-  } else {
-    dir = where.parent_path().string();
-    name = where.filename().string();
-    prefix.resize(prefix.size() - name.size());
-    if (!std::filesystem::is_directory(dir, ec)) {
-      ctx.printf("%Error opening {} (No such file or directory)\n", dst_url);
-      return CmdResult::printed_failure();
-    }
-  }
-  if (!ctx.interactive()) return copy_named(ctx, *src, dir, name, prefix, "");
-  ctx.ask(Question{fmt::format("Destination filename [{}]? ", name), false,
-                   [src = *src, dir, name, prefix](Context& c, std::string_view answer) {
-                     return copy_named(c, src, dir, name, prefix, answer);
-                   }});
-  return {};
+  return ask_destination(
+      ctx, a.word("dst"), std::filesystem::path(*src).filename().string(),
+      [src = *src](Context& c, const DestinationFile& dst) {
+        return refusal(c.device(), src, dst.path, dst.url);
+      },
+      [src = *src](Context& c, const DestinationFile& dst) {
+        return do_copy(c, src, dst.path, dst.url);
+      });
 }
 
 }  // namespace

@@ -1,0 +1,76 @@
+#include "cli/commands/destination.h"
+
+#include <filesystem>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "ca/device.h"
+#include "cli/questions.h"
+#include "common/parse.h"
+
+namespace scepter::cli {
+namespace {
+
+struct Target {
+  std::string dir;
+  std::string name;    // proposed
+  std::string prefix;  // the url without the name
+  DestinationCheck check;
+  DestinationWrite write;
+};
+
+// The name typed at "Destination filename [NAME]? ": empty for NAME, else a file name in
+// the destination's directory.
+CmdResult named(Context& ctx, const std::shared_ptr<const Target>& t, std::string_view answer) {
+  answer = trim_space(answer);
+  const std::string name = answer.empty() ? t->name : std::string(answer);
+  if (name.find('/') != std::string::npos || name == "." || name == "..") {
+    return ctx.error("Invalid destination filename");
+  }
+  const DestinationFile file{t->dir + "/" + name, t->prefix + name};
+  if (t->check) {
+    if (std::string why = t->check(ctx, file); !why.empty()) return ctx.error(why);
+  }
+  std::error_code ec;
+  if (ctx.interactive() && std::filesystem::exists(file.path, ec)) {
+    ctx.print("%Warning:There is a file already existing with this name\n");
+    return confirm_or(ctx, "Do you want to over write?", true,
+                      [t, file](Context& c) { return t->write(c, file); });
+  }
+  return t->write(ctx, file);
+}
+
+}  // namespace
+
+CmdResult ask_destination(Context& ctx, std::string_view url, const std::string& default_name,
+                          DestinationCheck check, DestinationWrite write) {
+  auto resolved = ctx.device().resolve_local_url(url);
+  if (!resolved.has_value()) return ctx.error(resolved.error().message());
+  auto t = std::make_shared<Target>();
+  t->check = std::move(check);
+  t->write = std::move(write);
+  t->prefix = std::string(url);
+  const std::filesystem::path where(*resolved);
+  std::error_code ec;
+  if (std::filesystem::is_directory(where, ec)) {
+    // "nvram:", "flash:" or a directory: the default name there.
+    t->dir = where.string();
+    t->name = default_name;
+    if (!t->prefix.empty() && t->prefix.back() != ':' && t->prefix.back() != '/') t->prefix += '/';
+  } else {
+    t->dir = where.parent_path().string();
+    t->name = where.filename().string();
+    t->prefix.resize(t->prefix.size() - std::min(t->prefix.size(), t->name.size()));
+    if (!std::filesystem::is_directory(t->dir, ec)) {
+      ctx.printf("%Error opening {} (No such file or directory)\n", url);
+      return CmdResult::printed_failure();
+    }
+  }
+  if (!ctx.interactive()) return named(ctx, t, "");
+  ctx.ask(Question{fmt::format("Destination filename [{}]? ", t->name), false,
+                   [t](Context& c, std::string_view answer) { return named(c, t, answer); }});
+  return {};
+}
+
+}  // namespace scepter::cli

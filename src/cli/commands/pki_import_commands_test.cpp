@@ -1,0 +1,70 @@
+// crypto pki export LABEL pkcs12 and crypto pki import LABEL pkcs12: the manual backup of a
+// certificate server's exportable key with its certificate, read back by the import and
+// by OpenSSL's PKCS#12 reader; a key that is not exportable never leaves.
+#include <gtest/gtest.h>
+
+#include "cli/commands/more_commands_testing.h"
+#include "common/fs.h"
+#include "pki/pkcs12.h"
+
+namespace scepter::cli {
+namespace {
+
+class PkiExportTest : public testing::MoreCommandsTest {
+ protected:
+  std::string flash(const std::string& name) { return dev_.device().flash_dir() + "/" + name; }
+};
+
+TEST_F(PkiExportTest, AnExportableCaKeyIsExportedAndImportedBack) {
+  run("configure terminal\n"
+      "crypto key generate rsa general-keys label mycs exportable modulus 2048\n"
+      "end");
+  auto server = enabled_server("mycs");
+  ASSERT_NE(server, nullptr);
+  const pki::Certificate ca = *server->info().ca_certificate;
+  EXPECT_EQ(run("configure terminal\n"
+                "crypto pki export mycs pkcs12 flash: backup-pass\n"
+                "\n"
+                "end"),
+            "Router#configure terminal\n"
+            "Enter configuration commands, one per line.  End with CNTL/Z.\n"
+            "Router(config)#crypto pki export mycs pkcs12 flash: backup-pass\n"
+            "Destination filename [mycs]? \n"
+            "Writing pkcs12 file to flash:mycs\n"
+            "CRYPTO_PKI: Exported PKCS12 file successfully.\n"
+            "Router(config)#end\n");
+  auto der = fs::read_file(flash("mycs"));
+  ASSERT_TRUE(der.has_value());
+  auto p12 = pki::parse_pkcs12(*der, "backup-pass");
+  ASSERT_TRUE(p12.has_value()) << p12.error().to_string();
+  EXPECT_EQ(p12->cert, ca);
+  EXPECT_TRUE(p12->key.equals_public(dev_.device().keys().get("mycs")->key));
+  EXPECT_FALSE(pki::parse_pkcs12(*der, "wrong-pass").has_value());
+
+  // The import takes it back under another label.
+  ASSERT_TRUE(exec("configure terminal").ok);
+  EXPECT_EQ(exec("crypto pki import copy pkcs12 flash:mycs backup-pass").output,
+            "CRYPTO_PKI: Imported PKCS12 file successfully.\n");
+  auto imported = dev_.device().keys().get("copy");
+  ASSERT_TRUE(imported.has_value());
+  EXPECT_TRUE(imported->key.equals_public(p12->key));
+}
+
+TEST_F(PkiExportTest, AKeyThatIsNotExportableStays) {
+  auto server = enabled_server("mycs");  // generates a non-exportable key
+  ASSERT_NE(server, nullptr);
+  ASSERT_TRUE(exec("configure terminal").ok);
+  EXPECT_EQ(exec("crypto pki export mycs pkcs12 flash:mycs.p12 backup-pass").output,
+            "% The key mycs is not exportable: only a key generated or imported with "
+            "\"exportable\" leaves the device.\n");
+  EXPECT_FALSE(fs::exists(flash("mycs.p12")));
+  EXPECT_EQ(exec("crypto pki export nosuch pkcs12 flash: backup-pass").output,
+            "% Trustpoint nosuch does not exist.\n");
+  ASSERT_TRUE(exec("crypto pki trustpoint empty").ok);
+  ASSERT_TRUE(exec("exit").ok);
+  EXPECT_EQ(exec("crypto pki export empty pkcs12 flash: backup-pass").output,
+            "% Trustpoint empty has no certificate to export.\n");
+}
+
+}  // namespace
+}  // namespace scepter::cli
