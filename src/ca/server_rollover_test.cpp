@@ -214,7 +214,9 @@ TEST_F(RolloverTest, RolloverRequestsAreCertifiedUnderTheShadow) {
   EXPECT_TRUE(next.signed_by(shadow));
   EXPECT_FALSE(next.signed_by(current));
   EXPECT_EQ(next.not_before(), shadow.not_before());
-  const auto life = std::chrono::days(h_.server().config().cert_lifetime_days);
+  // In seconds: a tenth of a lifetime in days is not a whole number of days.
+  const auto life = std::chrono::duration_cast<Seconds>(
+      std::chrono::days(h_.server().config().cert_lifetime_days));
   EXPECT_LE(next.not_after(), shadow.not_before() + life);
   EXPECT_GE(next.not_after(), shadow.not_before() + life - life / 10);
   auto rows = h_.server().requests();
