@@ -23,12 +23,6 @@ struct ChainEntry {
   pki::Certificate cert;
 };
 
-std::string even_hex(const pki::Certificate& cert) {
-  std::string serial = cert.serial_hex();
-  if (serial.size() % 2) serial.insert(0, "0");
-  return serial;
-}
-
 // The trustpoint's certificates: its own, its CA's (and RA's), then the rollover ones.
 // A root certificate server's trustpoint holds its own CA certificate and its shadow.
 std::vector<ChainEntry> chain_entries(ca::Device& device, const std::string& name) {
@@ -80,7 +74,7 @@ CmdResult enter_chain(Context& ctx, const Args& a) {
     return ctx.error(fmt::format("Trustpoint {} does not exist.", name));
   }
   for (const ChainEntry& e : chain_entries(ctx.device(), name)) {
-    ctx.printf("{} {}\n", e.kind, even_hex(e.cert));
+    ctx.printf("{} {}\n", e.kind, even_hex(e.cert.serial_hex()));
   }
   ctx.enter(Node::kCertChain, name);
   return {};

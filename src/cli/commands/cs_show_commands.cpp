@@ -223,9 +223,7 @@ CmdResult show_crl(Context& ctx, const Args& a) {
   ctx.printf("    Number of CRL entries: {}\n", info.entries.size());
   ctx.printf("    CRL size: {} bytes\n", info.size_bytes);
   for (const auto& e : info.entries) {
-    std::string hex = e.serial.hex();
-    if (hex.size() % 2) hex = "0" + hex;
-    ctx.printf("    Serial Number (hex): {}\n", hex);
+    ctx.printf("    Serial Number (hex): {}\n", even_hex(e.serial.hex()));
     ctx.printf("    Revocation Date: {}\n", format_ios_time(e.revoked_at));
   }
   return {};
@@ -251,8 +249,7 @@ CmdResult show_certificates(Context& ctx, const Args& a) {
     const ca::ServerInfo info = server->info();
     if (!info.ca_certificate) continue;
     auto block = [&](std::string_view title, const pki::Certificate& cert, std::string storage) {
-      std::string serial = cert.serial_hex();
-      if (serial.size() % 2) serial = "0" + serial;
+      const std::string serial = even_hex(cert.serial_hex());
       ctx.printf("{}\n  Status: Available\n", title);
       ctx.printf("  Certificate Serial Number (hex): {}\n", serial);
       ctx.print("  Certificate Usage: Signature\n");

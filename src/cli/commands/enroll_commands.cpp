@@ -222,8 +222,7 @@ void render_trustpoint_certificates(Context& ctx, const std::string& only) {
     auto state = ctx.device().enrollment().state(tp.name);
     if (!state) continue;
     auto block = [&](std::string_view title, const pki::Certificate& cert, std::string_view usage) {
-      std::string serial = cert.serial_hex();
-      if (serial.size() % 2) serial = "0" + serial;
+      const std::string serial = even_hex(cert.serial_hex());
       const bool revoked = state->revoked_at && state->certificate && cert == *state->certificate;
       ctx.printf("{}\n  Status: {}\n", title, revoked ? "Revoked" : "Available");
       ctx.printf("  Certificate Serial Number (hex): {}\n", serial);

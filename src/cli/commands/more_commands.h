@@ -26,6 +26,8 @@ void register_enroll_commands(CommandTable& t);
 // crypto pki certificate chain NAME (config mode) and its config-cert-chain mode: the
 // trustpoint's certificates, current and rollover.
 void register_cert_chain_commands(CommandTable& t);
+// A serial number's hex as IOS prints it: an even number of digits ("06", not "6").
+inline std::string even_hex(std::string hex) { return hex.size() % 2 ? "0" + hex : hex; }
 // The trustpoints' own, RA and CA certificates in `show crypto pki certificates` (all
 // trustpoints, or only `name`).
 class Context;

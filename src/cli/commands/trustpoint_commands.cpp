@@ -308,8 +308,6 @@ CmdResult revocation_check(Context& ctx, const Args& a) {
   });
 }
 
-std::string even_hex(std::string hex) { return hex.size() % 2 ? "0" + hex : hex; }
-
 // "Yes (General Purpose, non-exportable)" or "No".
 std::string key_state(ca::Device& device, const TrustpointConfig& tp) {
   auto key = device.keys().get(tp.rsakeypair.empty() ? device.hostname() : tp.rsakeypair);
