@@ -21,6 +21,7 @@ packages=(
   libexpected-dev libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-pytest python3-cryptography procps iproute2
   scep strongswan-pki libstrongswan-extra-plugins
+  vsftpd tftpd-hpa nginx-light openssh-server
 )
 
 install_packages() {
@@ -31,8 +32,17 @@ install_packages() {
   if ((${#missing[@]})); then
     echo "== installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
+    # The file servers the tests start on 127.0.0.1 (vsftpd, tftpd-hpa, nginx, sshd) are
+    # not to be started as system services on every address by their packages.
+    local own_policy=
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+      chmod +x /usr/sbin/policy-rc.d
+      own_policy=1
+    fi
     apt-get update -q
     apt-get install -y -q --no-install-recommends "${missing[@]}"
+    [[ -z $own_policy ]] || rm -f /usr/sbin/policy-rc.d
   fi
 }
 

@@ -50,8 +50,9 @@ echo "== ThreadSanitizer build (clang) and the unit tests under it"
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
   -DCMAKE_CXX_FLAGS=-O1 -DSCEPTER_TSAN=ON -DSCEPTER_INTEGRATION=OFF >/dev/null
-# The modules with shared state between threads: the CA core, the store, SCEP, HTTP.
-tsan_tests=(store_test ca_test scep_test http_test)
+# The modules with shared state between threads: the CA core, the store, the publish
+# queue, SCEP, HTTP.
+tsan_tests=(store_test files_test ca_test scep_test http_test)
 ninja -C build-tsan -j "$jobs" "${tsan_tests[@]}"
 for t in "${tsan_tests[@]}"; do
   echo "-- $t"

@@ -17,7 +17,13 @@ bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.
 }  // namespace
 
 Device::Device(DeviceOptions options, SettableClock& clock)
-    : options_(std::move(options)), clock_(clock) {}
+    : options_(std::move(options)),
+      remote_files_([this] {
+        files::TransferOptions transfer;
+        transfer.ssh_known_hosts = ssh_known_hosts_path();
+        return transfer;
+      }()),
+      clock_(clock) {}
 
 Device::~Device() = default;
 
@@ -246,6 +252,18 @@ Result<std::string> Device::resolve_local_url(std::string_view url) const {
     }
   }
   return fail(invalid_argument("invalid URL " + std::string(url)));
+}
+
+Result<std::string> Device::read_url(std::string_view url) const {
+  if (files::is_remote_url(url)) return remote_files_.read(std::string(url), {});
+  ASSIGN_OR_RETURN(std::string path, resolve_local_url(url));
+  return fs::read_file(path);
+}
+
+Status Device::write_url(std::string_view url, std::string_view data, int mode) const {
+  if (files::is_remote_url(url)) return remote_files_.write(std::string(url), {}, data);
+  ASSIGN_OR_RETURN(std::string path, resolve_local_url(url));
+  return fs::write_atomic(path, data, mode);
 }
 
 HttpConfig Device::http() const {

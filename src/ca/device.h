@@ -40,6 +40,7 @@
 #include "common/clock.h"
 #include "common/mutex.h"
 #include "common/status.h"
+#include "files/remote.h"
 #include "pki/digest.h"
 
 namespace scepter::ca {
@@ -98,6 +99,10 @@ class Device {
   const std::string& nvram_dir() const { return options_.nvram_dir; }
   const std::string& flash_dir() const { return options_.flash_dir; }
   std::string startup_config_path() const { return options_.nvram_dir + "/startup-config"; }
+  // Where scp: and sftp: servers' host keys are (OpenSSH known_hosts format).
+  std::string ssh_known_hosts_path() const { return options_.nvram_dir + "/ssh_known_hosts"; }
+  // Transfers to and from remote URLs (copy, export, database url).
+  const files::RemoteFiles& remote_files() const { return remote_files_; }
 
   KeyStore& keys() { return *keys_; }
   // The trustpoints' side as SCEP clients: authentication, enrolment, polling.
@@ -147,14 +152,19 @@ class Device {
   void poll_trustpoints();
 
   // Resolves an IOS file-system URL to a local path: "nvram:x" -> <nvram>/x,
-  // "flash:x" -> <flash>/x, "/abs/path" or "file:///abs" as is. Remote schemes
-  // (tftp:, ftp:, http:, scp:, sftp:) fail with kInvalidArgument for now.
+  // "flash:x" -> <flash>/x, "/abs/path" or "file:///abs" as is. Remote URLs (tftp:,
+  // ftp:, http:, scp:, sftp:) fail with kInvalidArgument: remote_files() moves those.
   Result<std::string> resolve_local_url(std::string_view url) const;
+  // A whole file at a local or remote URL (a login in a remote URL is used). Reads are
+  // bounded by the transfer options; local writes are atomic with `mode`.
+  Result<std::string> read_url(std::string_view url) const;
+  Status write_url(std::string_view url, std::string_view data, int mode) const;
 
  private:
   Device(DeviceOptions options, SettableClock& clock);
 
   DeviceOptions options_;
+  files::RemoteFiles remote_files_;
   SettableClock& clock_;
   mutable Mutex hostname_mu_;
   std::string hostname_ GUARDED_BY(hostname_mu_) = "Router";

@@ -43,6 +43,11 @@ class SCOPED_CAPABILITY UniqueMutexLock {
   void unlock() RELEASE() { lock_.unlock(); }
   // Returns with the mutex held again, possibly spuriously: call it in a loop.
   void wait(std::condition_variable& cv) { cv.wait(lock_); }
+  // As wait(), returning at `deadline` at the latest.
+  template <class TimePoint>
+  void wait_until(std::condition_variable& cv, TimePoint deadline) {
+    cv.wait_until(lock_, deadline);
+  }
 
  private:
   std::unique_lock<std::mutex> lock_;

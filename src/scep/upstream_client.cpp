@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "common/parse.h"
+#include "files/curl_util.h"
 #include "pki/name.h"
 #include "scep/client.h"
 #include "scep/next_ca.h"
@@ -28,21 +29,8 @@ constexpr std::size_t kMaxTracedHeaderBytes = 4096;
 // Longest request-target shown in the trace (a GET PKIOperation carries kilobytes).
 constexpr std::size_t kMaxTracedTarget = 160;
 
-// libcurl must be initialised once, before any other thread uses it; a function-local
-// static makes that both once and thread-safe. The process keeps it until exit.
-void init_curl() {
-  static const CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-  (void)rc;  // a failure shows as curl_easy_init() returning null
-}
-
-struct CurlFree {
-  void operator()(CURL* p) const { curl_easy_cleanup(p); }
-  void operator()(CURLU* p) const { curl_url_cleanup(p); }
-  void operator()(curl_slist* p) const { curl_slist_free_all(p); }
-  void operator()(char* p) const { curl_free(p); }
-};
-template <class T>
-using CurlPtr = std::unique_ptr<T, CurlFree>;
+using files::CurlPtr;
+using files::init_curl;
 
 bool iequals(std::string_view a, std::string_view b) { return ascii_lower(a) == ascii_lower(b); }
 

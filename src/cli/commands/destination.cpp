@@ -7,7 +7,9 @@
 
 #include "ca/device.h"
 #include "cli/questions.h"
+#include "common/fs.h"
 #include "common/parse.h"
+#include "files/remote.h"
 
 namespace scepter::cli {
 namespace {
@@ -28,12 +30,12 @@ CmdResult named(Context& ctx, const std::shared_ptr<const Target>& t, std::strin
   if (name.find('/') != std::string::npos || name == "." || name == "..") {
     return ctx.error("Invalid destination filename");
   }
-  const DestinationFile file{t->dir + "/" + name, t->prefix + name};
+  const DestinationFile file{t->dir.empty() ? "" : t->dir + "/" + name, t->prefix + name};
   if (t->check) {
     if (std::string why = t->check(ctx, file); !why.empty()) return ctx.error(why);
   }
   std::error_code ec;
-  if (ctx.interactive() && std::filesystem::exists(file.path, ec)) {
+  if (ctx.interactive() && !file.remote() && std::filesystem::exists(file.path, ec)) {
     ctx.print("%Warning:There is a file already existing with this name\n");
     return confirm_or(ctx, "Do you want to over write?", true,
                       [t, file](Context& c) { return t->write(c, file); });
@@ -41,16 +43,42 @@ CmdResult named(Context& ctx, const std::shared_ptr<const Target>& t, std::strin
   return t->write(ctx, file);
 }
 
+// The question, then named().
+CmdResult ask(Context& ctx, const std::shared_ptr<Target>& t) {
+  if (!ctx.interactive()) return named(ctx, t, "");
+  ctx.ask(Question{fmt::format("Destination filename [{}]? ", t->name), false,
+                   [t](Context& c, std::string_view answer) { return named(c, t, answer); }});
+  return {};
+}
+
 }  // namespace
 
 CmdResult ask_destination(Context& ctx, std::string_view url, const std::string& default_name,
                           DestinationCheck check, DestinationWrite write) {
-  auto resolved = ctx.device().resolve_local_url(url);
-  if (!resolved.has_value()) return ctx.error(resolved.error().message());
   auto t = std::make_shared<Target>();
   t->check = std::move(check);
   t->write = std::move(write);
   t->prefix = std::string(url);
+  if (files::is_remote_url(url)) {
+    if (Status s = files::validate_remote_url(url, /*allow_password=*/true); !s.ok()) {
+      return ctx.error(s.message());
+    }
+    // tftp://host/dir/NAME, or tftp://host/dir/ for the default name.
+    const std::size_t path_start = url.find('/', url.find("://") + 3);
+    const std::size_t slash = url.rfind('/');
+    if (path_start == std::string_view::npos) {
+      t->prefix += '/';
+      t->name = default_name;
+    } else if (slash + 1 == url.size()) {
+      t->name = default_name;
+    } else {
+      t->name = std::string(url.substr(slash + 1));
+      t->prefix.resize(slash + 1);
+    }
+    return ask(ctx, t);
+  }
+  auto resolved = ctx.device().resolve_local_url(url);
+  if (!resolved.has_value()) return ctx.error(resolved.error().message());
   const std::filesystem::path where(*resolved);
   std::error_code ec;
   if (std::filesystem::is_directory(where, ec)) {
@@ -67,10 +95,13 @@ CmdResult ask_destination(Context& ctx, std::string_view url, const std::string&
       return CmdResult::printed_failure();
     }
   }
-  if (!ctx.interactive()) return named(ctx, t, "");
-  ctx.ask(Question{fmt::format("Destination filename [{}]? ", t->name), false,
-                   [t](Context& c, std::string_view answer) { return named(c, t, answer); }});
-  return {};
+  return ask(ctx, t);
+}
+
+Status write_destination(Context& ctx, const DestinationFile& file, std::string_view data,
+                         int mode) {
+  if (file.remote()) return ctx.device().remote_files().write(file.url, {}, data);
+  return fs::write_atomic(file.path, data, mode);
 }
 
 }  // namespace scepter::cli

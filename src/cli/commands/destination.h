@@ -1,7 +1,7 @@
 #pragma once
 // A file that a command writes where the operator says (copy, crypto pki export ...
 // pkcs12): the destination resolved locally, its name asked as IOS asks it
-// ("Destination filename [NAME]? "), and a file that exists overwritten only once
+// ("Destination filename [NAME]? "), and a local file that exists overwritten only once
 // confirmed.
 
 #include <functional>
@@ -13,18 +13,24 @@
 namespace scepter::cli {
 
 struct DestinationFile {
-  std::string path;  // where it is written
-  std::string url;   // as the operator names it: "flash:mycs.ser"
+  std::string path;  // where it is written; empty for a remote URL
+  std::string url;   // as the operator names it: "flash:mycs.ser", "tftp://h/mycs.ser"
+  bool remote() const { return path.empty(); }
 };
 
 // Why `file` may not be written ("" when it may), checked before the overwrite question.
 using DestinationCheck = std::function<std::string(Context&, const DestinationFile&)>;
 using DestinationWrite = std::function<CmdResult(Context&, const DestinationFile&)>;
 
-// `url` is nvram:[NAME], flash:[NAME] or a local path; a file system or a directory takes
-// `default_name`. Asks for the name (interactive sessions), then `check` (may be empty),
-// the overwrite question, and `write`.
+// `url` is nvram:[NAME], flash:[NAME], a local path or a remote URL; a file system or a
+// directory (a remote URL ending in '/') takes `default_name`. Asks for the name
+// (interactive sessions), then `check` (may be empty), the overwrite question (local files:
+// a remote server is not asked what it holds), and `write`.
 CmdResult ask_destination(Context& ctx, std::string_view url, const std::string& default_name,
                           DestinationCheck check, DestinationWrite write);
+
+// Writes `data` to `file`: a local file atomically with `mode`, a remote one uploaded.
+Status write_destination(Context& ctx, const DestinationFile& file, std::string_view data,
+                         int mode);
 
 }  // namespace scepter::cli

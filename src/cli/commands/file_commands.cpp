@@ -1,10 +1,11 @@
-// dir nvram: / dir flash:, and copy SOURCE DESTINATION between them and local paths (a
-// live database is copied as one consistent snapshot).
+// dir nvram: / dir flash:, and copy SOURCE DESTINATION between them, local paths and
+// remote URLs (a live database is copied as one consistent snapshot).
 #include <sys/statvfs.h>
 
 #include <chrono>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -18,6 +19,7 @@
 #include "cli/commands/destination.h"
 #include "cli/context.h"
 #include "common/fs.h"
+#include "files/remote.h"
 #include "store/sqlite/backup.h"
 
 namespace scepter::cli {
@@ -76,12 +78,14 @@ std::shared_ptr<ca::CertificateServer> live_database_owner(ca::Device& device,
   return nullptr;
 }
 
-// Why `dst` may not be written with `src` ("" when it may): the same file, or the database
+// Why `dst` may not be written with the local file `src` (empty: a remote one), "" when it
+// may: the same file, or the database
 // of a server that may be writing to it.
 std::string refusal(ca::Device& device, const std::string& src, const std::string& dst,
                     std::string_view dst_url) {
   std::error_code ec;
-  if (std::filesystem::exists(dst, ec) && std::filesystem::equivalent(src, dst, ec)) {
+  if (!src.empty() && std::filesystem::exists(dst, ec) &&
+      std::filesystem::equivalent(src, dst, ec)) {
     return "The source and the destination are the same file.";
   }
   if (auto owner = live_database_owner(device, dst)) {
@@ -93,43 +97,121 @@ std::string refusal(ca::Device& device, const std::string& src, const std::strin
   return {};
 }
 
-CmdResult do_copy(Context& ctx, const std::string& src, const std::string& dst,
-                  std::string_view dst_url) {
+void print_copied(Context& ctx, std::uint64_t bytes, std::chrono::steady_clock::time_point start) {
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto rate = static_cast<std::uint64_t>(static_cast<double>(bytes) / std::max(secs, 0.001));
+  ctx.printf("\n{} bytes copied in {:.3f} secs ({} bytes/sec)\n", bytes, secs, rate);
+}
+
+CmdResult copy_failed(Context& ctx, std::string_view url, const Status& s) {
+  ctx.printf("%Error copying {} ({})\n", files::redact_url(url), s.message());
+  return CmdResult::printed_failure();
+}
+
+// A local file to a local or remote destination.
+CmdResult copy_local(Context& ctx, const std::string& src, const DestinationFile& dst) {
   // Again after the question: the server may have been enabled meanwhile.
-  if (std::string why = refusal(ctx.device(), src, dst, dst_url); !why.empty()) {
-    return ctx.error(why);
+  if (!dst.remote()) {
+    if (std::string why = refusal(ctx.device(), src, dst.path, dst.url); !why.empty()) {
+      return ctx.error(why);
+    }
   }
   const auto start = std::chrono::steady_clock::now();
   std::uint64_t bytes = 0;
   if (store::sqlite::is_database_file(src)) {
     // A database (perhaps in use): one consistent snapshot, with what its journal holds.
-    auto copied = store::sqlite::backup_database(src, dst);
-    if (!copied.has_value()) {
-      ctx.printf("%Error copying {} ({})\n", dst_url, copied.error().message());
-      return CmdResult::printed_failure();
+    // A remote copy is made from a snapshot beside the database, removed afterwards.
+    static std::atomic<unsigned> snapshots{0};
+    const std::string to =
+        dst.remote() ? fmt::format("{}.snapshot-{}", src, snapshots.fetch_add(1)) : dst.path;
+    auto copied = store::sqlite::backup_database(src, to);
+    if (copied.has_value() && dst.remote()) {
+      copied = ctx.device().remote_files().upload(to, dst.url, {});
+      (void)fs::remove_file(to);
     }
+    if (!copied.has_value()) return copy_failed(ctx, dst.url, copied.error());
     bytes = *copied;
+  } else if (dst.remote()) {
+    auto sent = ctx.device().remote_files().upload(src, dst.url, {});
+    if (!sent.has_value()) return copy_failed(ctx, dst.url, sent.error());
+    bytes = *sent;
   } else {
     auto data = fs::read_file(src);
     if (!data.has_value()) {
       ctx.printf("%Error reading {} ({})\n", src, data.error().message());
       return CmdResult::printed_failure();
     }
-    if (Status s = fs::write_atomic(dst, *data, 0600); !s.ok()) {
-      ctx.printf("%Error copying {} ({})\n", dst_url, s.message());
-      return CmdResult::printed_failure();
+    if (Status s = fs::write_atomic(dst.path, *data, 0600); !s.ok()) {
+      return copy_failed(ctx, dst.url, s);
     }
     bytes = data->size();
   }
-  const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const auto rate = static_cast<std::uint64_t>(static_cast<double>(bytes) / std::max(secs, 0.001));
-  ctx.printf("\n{} bytes copied in {:.3f} secs ({} bytes/sec)\n", bytes, secs, rate);
+  print_copied(ctx, bytes, start);
   return {};
+}
+
+// A remote file to a local destination: downloaded beside it, then put in its place. A
+// database replaces the old one together with its journal (-wal, -shm), which belongs to
+// the old file and must not be applied to the new one.
+CmdResult copy_remote(Context& ctx, const std::string& src_url, const DestinationFile& dst) {
+  if (dst.remote()) {
+    return ctx.error(
+        "Copying from one remote URL to another is not supported; copy to flash: "
+        "first.");
+  }
+  if (std::string why = refusal(ctx.device(), "", dst.path, dst.url); !why.empty()) {
+    return ctx.error(why);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const std::string tmp = dst.path + ".download";
+  auto got = ctx.device().remote_files().download(src_url, {}, tmp);
+  if (!got.has_value()) {
+    ctx.printf("%Error opening {} ({})\n", files::redact_url(src_url), got.error().message());
+    return CmdResult::printed_failure();
+  }
+  Status s = ok_status();
+  if (store::sqlite::is_database_file(tmp)) {
+    s = fs::remove_file(dst.path + "-wal");
+    if (s.ok()) s = fs::remove_file(dst.path + "-shm");
+  }
+  if (s.ok() && std::rename(tmp.c_str(), dst.path.c_str()) != 0) {
+    s = unavailable(std::strerror(errno));
+  }
+  if (s.ok()) s = fs::fsync_dir(std::filesystem::path(dst.path).parent_path().string());
+  if (!s.ok()) {
+    (void)fs::remove_file(tmp);
+    return copy_failed(ctx, dst.url, s);
+  }
+  print_copied(ctx, *got, start);
+  return {};
+}
+
+// The last segment of a URL's path: the name a copy proposes for its destination.
+std::string last_name(std::string_view url) {
+  const auto slash = url.rfind('/');
+  std::string_view name = slash == std::string_view::npos ? url : url.substr(slash + 1);
+  if (const auto colon = name.rfind(':'); colon != std::string_view::npos) {
+    name.remove_prefix(colon + 1);
+  }
+  return std::string(name);
 }
 
 CmdResult copy(Context& ctx, const Args& a) {
   const std::string src_url(a.word("src"));
+  if (files::is_remote_url(src_url)) {
+    if (Status s = files::validate_remote_url(src_url, /*allow_password=*/true); !s.ok()) {
+      return ctx.error(s.message());
+    }
+    std::string name = last_name(src_url);
+    if (name.empty()) return ctx.error("No file name in " + files::redact_url(src_url));
+    return ask_destination(
+        ctx, a.word("dst"), name,
+        [](Context& c, const DestinationFile& dst) {
+          return dst.remote() ? std::string() : refusal(c.device(), "", dst.path, dst.url);
+        },
+        [src_url](Context& c, const DestinationFile& dst) { return copy_remote(c, src_url, dst); });
+  }
   auto src = ctx.device().resolve_local_url(src_url);
   if (!src.has_value()) return ctx.error(src.error().message());
   std::error_code ec;
@@ -140,11 +222,9 @@ CmdResult copy(Context& ctx, const Args& a) {
   return ask_destination(
       ctx, a.word("dst"), std::filesystem::path(*src).filename().string(),
       [src = *src](Context& c, const DestinationFile& dst) {
-        return refusal(c.device(), src, dst.path, dst.url);
+        return dst.remote() ? std::string() : refusal(c.device(), src, dst.path, dst.url);
       },
-      [src = *src](Context& c, const DestinationFile& dst) {
-        return do_copy(c, src, dst.path, dst.url);
-      });
+      [src = *src](Context& c, const DestinationFile& dst) { return copy_local(c, src, dst); });
 }
 
 }  // namespace
@@ -153,8 +233,9 @@ void register_file_commands(CommandTable& t) {
   t.add(Node::kExec, "dir [<flash:|nvram:>$fs]",
         {"List files on a filesystem", "Directory or file name", "Directory or file name"}, dir);
   t.add(Node::kExec, "copy WORD$src WORD$dst",
-        {"Copy from one file to another", "Source: nvram:NAME, flash:NAME or a local path",
-         "Destination: nvram:[NAME], flash:[NAME] or a local path"},
+        {"Copy from one file to another",
+         "Source: nvram:NAME, flash:NAME, a local path or tftp:, ftp:, http(s):, sftp:, scp: URL",
+         "Destination: nvram:[NAME], flash:[NAME], a local path or a remote URL"},
         copy);
 }
 

@@ -66,8 +66,14 @@ TEST_F(FileCommandsTest, CopyAsksForTheNameAndSaysHowMuchWasCopied) {
 TEST_F(FileCommandsTest, BadSourcesAndDestinationsAreRefused) {
   EXPECT_EQ(exec("copy nvram:nosuch flash:").output,
             "%Error opening nvram:nosuch (No such file or directory)\n");
-  EXPECT_EQ(exec("copy tftp://127.0.0.1/backup.ser nvram:").output,
-            "% remote storage (tftp:) is not supported yet; use nvram:, flash: or a local path\n");
+  EXPECT_EQ(exec("copy rcp://127.0.0.1/backup.ser nvram:").output,
+            "% rcp: is not supported; use scp: or sftp:\n");
+  EXPECT_EQ(exec("copy ftp://u:secret@127.0.0.1/a%0d%0aDELE%20b nvram:").output,
+            "% ftp://u:*@127.0.0.1/a%0d%0aDELE%20b is not a usable URL: control character in "
+            "the path\n");
+  EXPECT_EQ(exec("copy ftp://127.0.0.1/ nvram:").output, "% No file name in ftp://127.0.0.1/\n");
+  EXPECT_EQ(exec("copy nvram:a.txt ftp://u:pw@127.0.0.1/?x").output,
+            "%Error opening nvram:a.txt (No such file or directory)\n");
   ASSERT_TRUE(fs::write_atomic(nvram("a.txt"), "a").ok());
   EXPECT_EQ(exec("copy nvram:a.txt flash:nosuchdir/a.txt").output,
             "%Error opening flash:nosuchdir/a.txt (No such file or directory)\n");

@@ -13,6 +13,7 @@
 #include "cli/commands/destination.h"
 #include "cli/context.h"
 #include "common/fs.h"
+#include "files/remote.h"
 #include "pki/pkcs12.h"
 
 namespace scepter::cli {
@@ -21,9 +22,7 @@ namespace {
 CmdResult import_pkcs12(Context& ctx, const Args& a) {
   const std::string label(a.word("label"));
   if (Status s = ca::KeyStore::check_label(label); !s.ok()) return ctx.error(s.message());
-  auto path = ctx.device().resolve_local_url(a.word("url"));
-  if (!path.has_value()) return ctx.error(path.error().message());
-  auto der = fs::read_file(*path);
+  auto der = ctx.device().read_url(a.word("url"));
   if (!der.has_value()) return ctx.error(der.error().message());
   auto p12 = pki::parse_pkcs12(*der, a.word("passphrase"));
   if (!p12.has_value()) {
@@ -115,8 +114,8 @@ CmdResult export_pkcs12(Context& ctx, const Args& a) {
                            auto p12 = pki::make_pkcs12(shared->cert, shared->key.key, passphrase,
                                                        label, shared->chain);
                            if (!p12.has_value()) return c.error(p12.error().message());
-                           c.printf("Writing pkcs12 file to {}\n", dst.url);
-                           if (Status s = fs::write_atomic(dst.path, *p12, 0600); !s.ok()) {
+                           c.printf("Writing pkcs12 file to {}\n", files::redact_url(dst.url));
+                           if (Status s = write_destination(c, dst, *p12, 0600); !s.ok()) {
                              return c.error("Exporting PKCS12 failed: " + s.message());
                            }
                            c.print("CRYPTO_PKI: Exported PKCS12 file successfully.\n");
@@ -129,12 +128,12 @@ CmdResult export_pkcs12(Context& ctx, const Args& a) {
 void register_pki_import_commands(CommandTable& t) {
   t.add(Node::kConfig, "crypto pki import WORD$label pkcs12 WORD$url WORD$passphrase",
         {"Encryption module", "Public Key components", "Import certificates or keys",
-         "Trustpoint name", "PKCS12 file", "nvram:NAME, flash:NAME or a local path",
+         "Trustpoint name", "PKCS12 file", "nvram:NAME, flash:NAME, a local path or a URL",
          "Passphrase of the PKCS12 file"},
         import_pkcs12);
   t.add(Node::kConfig, "crypto pki export WORD$label pkcs12 WORD$url WORD$passphrase",
         {"Encryption module", "Public Key components", "Export certificates or keys",
-         "Trustpoint name", "PKCS12 file", "nvram:[NAME], flash:[NAME] or a local path",
+         "Trustpoint name", "PKCS12 file", "nvram:[NAME], flash:[NAME], a local path or a URL",
          "Passphrase that protects the PKCS12 file"},
         export_pkcs12);
 }
