@@ -47,7 +47,10 @@ const char* grant_mode_text(GrantMode mode) {
 }
 
 CertificateServer::CertificateServer(ServerConfig config, ServerDeps deps)
-    : label_(config.label), deps_(std::move(deps)), config_(std::move(config)) {}
+    : label_(config.label), deps_(std::move(deps)), config_(std::move(config)) {
+  // Copies that waited for a file server when the process stopped go out now.
+  if (deps_.remote != nullptr && fs::exists(publish_spool_dir())) (void)publish_queue();
+}
 
 CertificateServer::~CertificateServer() = default;
 
@@ -75,8 +78,42 @@ std::optional<pki::Certificate> CertificateServer::stored_ca_certificate() const
   return std::move(*cert);
 }
 
+std::string CertificateServer::publish_spool_dir() const {
+  return deps_.trustpoint_dir + "/" + label_ + ".publish";
+}
+
+files::PublishQueue* CertificateServer::publish_queue() const {
+  if (deps_.remote == nullptr) return nullptr;
+  MutexLock lock(publish_mu_);
+  if (!publish_) {
+    files::PublishQueue::Options options;
+    options.spool_dir = publish_spool_dir();
+    auto queue = files::PublishQueue::open(
+        options, *deps_.remote,
+        [this](const std::string& location) { return config().locations.login_for(location); });
+    if (!queue.has_value()) {
+      log::error("certificate server {}: publish queue {}: {}", label_, options.spool_dir,
+                 queue.error().message());
+      return nullptr;
+    }
+    publish_ = std::move(*queue);
+  }
+  return publish_.get();
+}
+
 files::FileSet CertificateServer::file_set(const ServerConfig& cfg) const {
-  return files::FileSet(cfg.locations, deps_.resolver);
+  // The queue is opened only for a configuration that publishes to a server.
+  bool remote = false;
+  for (const auto& [type, urls] : cfg.locations.publish) {
+    for (const auto& url : urls) remote = remote || files::is_remote_url(url);
+  }
+  for (auto type : {files::FileType::kCrt, files::FileType::kCnm}) {
+    auto it = cfg.locations.storage.find(type);
+    remote = remote || files::is_remote_url(
+                           it == cfg.locations.storage.end() ? cfg.locations.primary : it->second);
+  }
+  return files::FileSet(cfg.locations, deps_.resolver, deps_.remote,
+                        remote ? publish_queue() : nullptr);
 }
 
 Status CertificateServer::check_storage(const ServerConfig& cfg) const {
@@ -110,8 +147,7 @@ Status CertificateServer::set_config(const ServerConfig& next) {
     bool storage_changed = next.locations.primary != cur.locations.primary ||
                            next.locations.storage != cur.locations.storage ||
                            next.archive_enabled != cur.archive_enabled ||
-                           next.archive_format != cur.archive_format ||
-                           next.db_username != cur.db_username;
+                           next.archive_format != cur.archive_format;
     if (storage_changed) {
       return permission_denied("Server's configuration is locked (enter \"shut\" to unlock it).");
     }
@@ -540,6 +576,10 @@ ServerInfo CertificateServer::info() const {
     if (rt->crl) out.crl_next_update = rt->crl->next_update();
   } else {
     out.ca_certificate = stored_ca_certificate();
+  }
+  {
+    MutexLock lock(publish_mu_);
+    if (publish_) out.publish = publish_->state();
   }
   if ((out.config.mode == ServerMode::kSubCs || is_ra_mode(out.config)) && deps_.superior_state) {
     if (auto state = deps_.superior_state(); state && state->ca) {

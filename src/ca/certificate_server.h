@@ -135,6 +135,8 @@ struct ServerInfo {
   // the CA that issues (the same for a two-tier PKI).
   std::optional<pki::Certificate> upper_ca = std::nullopt;
   std::optional<pki::Certificate> issuing_ca = std::nullopt;
+  // Copies on their way to remote locations, once there have been any.
+  std::optional<files::PublishQueue::State> publish = std::nullopt;
 };
 
 struct CrlSummary {
@@ -169,6 +171,8 @@ struct ServerDeps {
   // SCEP client that takes them there. Empty: an RA cannot enable.
   std::function<Result<UpstreamTarget>()> superior_target = {};
   std::shared_ptr<UpstreamCa> upstream = {};
+  // Transfers to remote `database url` locations (null: they are refused).
+  const files::RemoteFiles* remote = nullptr;
 };
 
 // The label of a certificate server's shadow (rollover) key.
@@ -405,6 +409,11 @@ class CertificateServer {
   void expire_requests(Runtime& rt);
   std::shared_ptr<Runtime> runtime() const;
   files::FileSet file_set(const ServerConfig& cfg) const;
+  // The queue of copies for remote locations, opened on first need (and at construction
+  // when its spool, nvram:LABEL.publish, holds copies from before a restart). Null
+  // without deps_.remote or when the spool cannot be opened (logged).
+  files::PublishQueue* publish_queue() const;
+  std::string publish_spool_dir() const;
   // Every storage location the configuration needs can be written (kUnavailable).
   Status check_storage(const ServerConfig& cfg) const;
   std::string trustpoint_cert_path() const;
@@ -427,6 +436,9 @@ class CertificateServer {
   bool want_enabled_ GUARDED_BY(mu_) = false;     // the operator said `no shutdown`
   std::uint64_t generation_ GUARDED_BY(mu_) = 0;  // bumped by shutdown: voids a run
   std::atomic<bool> superior_answered_{false};
+  // Last: its thread reads the configuration, so it goes first.
+  mutable Mutex publish_mu_;
+  mutable std::unique_ptr<files::PublishQueue> publish_ GUARDED_BY(publish_mu_);
 };
 
 }  // namespace scepter::ca

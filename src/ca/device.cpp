@@ -94,6 +94,7 @@ std::vector<std::shared_ptr<CertificateServer>> Device::servers() const {
 ServerDeps Device::server_deps(const std::string& label) {
   ServerDeps deps{*keys_, clock_, [this](std::string_view url) { return resolve_local_url(url); },
                   options_.nvram_dir};
+  deps.remote = &remote_files_;
   // mode sub-cs: the trustpoint of the server's label is its client of the superior CA.
   deps.superior_state = [this, label] { return enrollment_->state(label); };
   deps.superior_enroll = [this, label](const EnrollOptions& options) -> Result<EnrollResult> {

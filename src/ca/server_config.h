@@ -27,10 +27,9 @@ inline constexpr int kDefaultMaxPendingRequests = 1000, kMaxPendingRequestsLimit
 
 struct ServerConfig {
   std::string label;
-  files::Locations locations;  // `database url ...` (primary "nvram:" by default)
+  // `database url ...` (primary "nvram:" by default) and `database username`
+  files::Locations locations;
   files::DbLevel level = files::DbLevel::kMinimal;
-  std::string db_username;
-  std::string db_password;
   bool archive_enabled = true;  // `no database archive` turns it off
   ArchiveFormat archive_format = ArchiveFormat::kPkcs12;
   std::string archive_password;  // empty: asked at the first `no shutdown`

@@ -7,8 +7,13 @@ namespace scepter::cli {
 void CommandTable::add(Node node, std::string_view grammar,
                        std::initializer_list<std::string_view> helps, Handler handler,
                        CommandOptions options) {
-  Status s = try_add(node, grammar, std::span<const std::string_view>(helps.begin(), helps.size()),
-                     std::move(handler), std::move(options));
+  add(node, grammar, std::span<const std::string_view>(helps.begin(), helps.size()),
+      std::move(handler), std::move(options));
+}
+
+void CommandTable::add(Node node, std::string_view grammar, std::span<const std::string_view> helps,
+                       Handler handler, CommandOptions options) {
+  Status s = try_add(node, grammar, helps, std::move(handler), std::move(options));
   if (!s.ok()) assert_fail(__FILE__, __LINE__, "command grammar", s.message().c_str());
 }
 

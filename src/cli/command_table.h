@@ -55,6 +55,8 @@ class CommandTable {
   // help lines do not match the tokens (a bug, caught at start-up and by the unit tests).
   void add(Node node, std::string_view grammar, std::initializer_list<std::string_view> helps,
            Handler handler, CommandOptions options = {});
+  void add(Node node, std::string_view grammar, std::span<const std::string_view> helps,
+           Handler handler, CommandOptions options = {});
   // The same, reporting the problem instead (kInvalidArgument).
   Status try_add(Node node, std::string_view grammar, std::span<const std::string_view> helps,
                  Handler handler, CommandOptions options = {});

@@ -253,7 +253,7 @@ TEST_F(PasswordConfigTest, RunningConfigNeverShowsAPasswordInClear) {
   EXPECT_EQ(body(second), text);
   auto server = second.device().server("mycs");
   ASSERT_TRUE(server);
-  EXPECT_EQ(server->config().db_password, "s3cretDbPass");
+  EXPECT_EQ(server->config().locations.default_login.password, "s3cretDbPass");
   EXPECT_EQ(server->config().archive_password, "cisco1234");
 }
 
@@ -273,7 +273,7 @@ TEST_F(PasswordConfigTest, AcceptsClearType0AndType7) {
                       " database username admin password 0 plain\n"
                       "end\n");
   ASSERT_EQ(r.errors, 0) << r.output;
-  EXPECT_EQ(dev.device().server("mycs")->config().db_password, "plain");
+  EXPECT_EQ(dev.device().server("mycs")->config().locations.default_login.password, "plain");
 }
 
 TEST_F(PasswordConfigTest, FailingLinesAreLoggedWithoutTheirSecret) {

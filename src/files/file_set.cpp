@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <fmt/format.h>
+
 #include "common/fs.h"
 
 namespace scepter::files {
@@ -49,6 +51,11 @@ std::string_view level_keyword(DbLevel level) {
   return "minimal";
 }
 
+const Credentials& Locations::login_for(const std::string& url) const {
+  auto it = logins.find(url);
+  return it == logins.end() ? default_login : it->second;
+}
+
 const std::string& FileSet::url_for(FileType type) const {
   auto it = locations_.storage.find(type);
   return it == locations_.storage.end() ? locations_.primary : it->second;
@@ -61,15 +68,36 @@ Result<std::string> FileSet::path_for(FileType type, const std::string& name) co
   return dir + "/" + name;
 }
 
+Status FileSet::write_remote(FileType type, const std::string& location, const std::string& name,
+                             std::string_view data) {
+  if (type == FileType::kCrt || type == FileType::kCnm) {
+    if (queue_ == nullptr) return unavailable("no publish queue for " + redact_url(location));
+    return queue_->enqueue(location, name, data);
+  }
+  if (remote_ == nullptr) return unavailable("remote storage is not available here");
+  return remote_->write(join_url(location, name), locations_.login_for(location), data);
+}
+
 Status FileSet::write(FileType type, const std::string& name, std::string_view data, int mode) {
-  ASSIGN_OR_RETURN(std::string dir, dir_for(type));
-  // Checked on every write, not only at enable time: permissions can change while the
-  // server runs, and a file written into a directory others control is theirs to swap.
-  RETURN_IF_ERROR(fs::check_private_dir(dir, "Storage directory"));
-  RETURN_IF_ERROR(fs::write_atomic(dir + "/" + name, data, mode));
+  const std::string& url = url_for(type);
+  if (is_remote_url(url)) {
+    RETURN_IF_ERROR(write_remote(type, url, name, data));
+  } else {
+    ASSIGN_OR_RETURN(std::string dir, dir_for(type));
+    // Checked on every write, not only at enable time: permissions can change while the
+    // server runs, and a file written into a directory others control is theirs to swap.
+    RETURN_IF_ERROR(fs::check_private_dir(dir, "Storage directory"));
+    RETURN_IF_ERROR(fs::write_atomic(dir + "/" + name, data, mode));
+  }
   auto it = locations_.publish.find(type);
   if (it == locations_.publish.end()) return ok_status();
   for (const std::string& url : it->second) {
+    if (is_remote_url(url)) {
+      // Published copies never hold issuing up: all of them go through the queue.
+      if (queue_ == nullptr) return unavailable("no publish queue for " + redact_url(url));
+      RETURN_IF_ERROR(queue_->enqueue(url, name, data));
+      continue;
+    }
     ASSIGN_OR_RETURN(std::string pub, resolver_(url));
     RETURN_IF_ERROR(fs::make_dirs(pub));
     RETURN_IF_ERROR(fs::check_private_dir(pub, "Publish directory"));
@@ -79,16 +107,36 @@ Status FileSet::write(FileType type, const std::string& name, std::string_view d
 }
 
 Result<std::string> FileSet::read(FileType type, const std::string& name) const {
+  if (const std::string& url = url_for(type); is_remote_url(url)) {
+    if (remote_ == nullptr) return fail(unavailable("remote storage is not available here"));
+    return remote_->read(join_url(url, name), locations_.login_for(url));
+  }
   ASSIGN_OR_RETURN(std::string path, path_for(type, name));
   return fs::read_file(path);
 }
 
 Status FileSet::remove(FileType type, const std::string& name) {
+  if (is_remote(type)) {
+    return unavailable(fmt::format("{} is left on {}", name, redact_url(url_for(type))));
+  }
   ASSIGN_OR_RETURN(std::string path, path_for(type, name));
   return fs::remove_file(path);
 }
 
 Status FileSet::check_writable(FileType type) const {
+  if (const std::string& url = url_for(type); is_remote_url(url)) {
+    if (type == FileType::kSer) {
+      return unavailable(fmt::format(
+          "the main database (.ser) cannot be on {}: it is a local database file; enter "
+          "\"database url ser nvram:\" (or a local directory) and copy it to the server for "
+          "backups",
+          redact_url(url)));
+    }
+    Status s = validate_remote_url(url, /*allow_password=*/false);
+    if (!s.ok()) return unavailable(s.message());
+    if (remote_ == nullptr) return unavailable("remote storage is not available here");
+    return ok_status();
+  }
   ASSIGN_OR_RETURN(std::string dir, dir_for(type));
   // A missing directory is an error, not something to create: a typo in `database url`
   // must not silently scatter the CA's files. Probe with a real file so that read-only
@@ -108,6 +156,11 @@ Status FileSet::check_writable(FileType type) const {
   auto it = locations_.publish.find(type);
   if (it == locations_.publish.end()) return ok_status();
   for (const std::string& url : it->second) {
+    if (is_remote_url(url)) {
+      if (Status s = validate_remote_url(url, false); !s.ok()) return unavailable(s.message());
+      if (queue_ == nullptr) return unavailable("no publish queue for " + redact_url(url));
+      continue;
+    }
     auto pub = resolver_(url);
     // Publish directories are created on first use; only an existing one can be judged.
     if (!pub.has_value() || !fs::exists(*pub)) continue;

@@ -55,12 +55,14 @@ TEST(FileSet, PublishCopiesToEveryLocation) {
   EXPECT_EQ(*fs::read_file(d.root + "/pub2/ca.crl"), "x");
 }
 
-TEST(FileSet, RemoteUrlIsRefused) {
+TEST(FileSet, ARemoteUrlNeedsTransfers) {
   Dirs d = make_dirs();
   Locations loc;
   loc.primary = "tftp://10.0.0.1/";
   FileSet fs_set(loc, d.resolver());
-  EXPECT_CODE(fs_set.write(FileType::kSer, "a", "b"), Code::kInvalidArgument);
+  EXPECT_CODE(fs_set.write(FileType::kCrl, "a", "b"), Code::kUnavailable);
+  EXPECT_CODE(fs_set.read(FileType::kCrl, "a"), Code::kUnavailable);
+  EXPECT_CODE(fs_set.check_writable(FileType::kCrl), Code::kUnavailable);
 }
 
 TEST(FileSet, MissingDirectoryFailsCheck) {
@@ -179,6 +181,63 @@ TEST(FileSet, TypeKeywordsRoundTrip) {
     EXPECT_EQ(type_keyword(*t), k);
   }
   EXPECT_CODE(parse_type("exe"), Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace scepter::files
+
+namespace scepter::files {
+namespace {
+
+TEST(FileSetRemote, AMainDatabaseOnAFileServerIsRefusedWithTheWayOut) {
+  Dirs d = make_dirs();
+  Locations loc;
+  loc.primary = "ftp://127.0.0.1/ca";
+  RemoteFiles remote;
+  FileSet set(loc, d.resolver(), &remote);
+  Status s = set.check_writable(FileType::kSer);
+  EXPECT_CODE(s, Code::kUnavailable);
+  EXPECT_NE(s.message().find("database url ser nvram:"), std::string::npos) << s.message();
+  EXPECT_OK(set.check_writable(FileType::kCrl));
+  loc.storage[FileType::kSer] = "nvram:";
+  EXPECT_OK(FileSet(loc, d.resolver(), &remote).check_writable(FileType::kSer));
+}
+
+TEST(FileSetRemote, CertificateFilesAndPublishedCopiesGoThroughTheQueue) {
+  Dirs d = make_dirs();
+  Locations loc;
+  loc.primary = "nvram:";
+  loc.storage[FileType::kCnm] = "ftp://a/names";
+  loc.publish[FileType::kCrl] = {"http://b/crl", "nvram:/pub"};
+  loc.logins["http://b/crl"] = Credentials{"web", "pw"};
+  loc.default_login = Credentials{"cs", "pw2"};
+  std::vector<std::string> sent;
+  Mutex mu;
+  PublishQueue::Options o;
+  o.spool_dir = d.root + "/spool";
+  RemoteFiles remote;
+  auto queue = PublishQueue::open(
+      o, remote, [&](const std::string& url) { return loc.login_for(url); },
+      [&](const std::string& url, const Credentials& login, std::string_view data,
+          const std::atomic<bool>&) {
+        MutexLock lock(mu);
+        sent.push_back(url + " " + login.username + " " + std::string(data));
+        return ok_status();
+      });
+  ASSERT_TRUE(queue.has_value());
+  FileSet set(loc, d.resolver(), &remote, queue->get());
+  EXPECT_OK(set.check_writable(FileType::kCnm));
+  EXPECT_OK(set.write(FileType::kCnm, "2.cnm", "names"));
+  EXPECT_OK(set.write(FileType::kCrl, "mycs.crl", "crl"));
+  ASSERT_TRUE((*queue)->wait_empty(std::chrono::seconds(5)));
+  MutexLock lock(mu);
+  EXPECT_EQ(sent, (std::vector<std::string>{"ftp://a/names/2.cnm cs names",
+                                            "http://b/crl/mycs.crl web crl"}));
+  EXPECT_EQ(*fs::read_file(d.root + "/nvram/mycs.crl"), "crl");
+  EXPECT_EQ(*fs::read_file(d.root + "/nvram/pub/mycs.crl"), "crl");
+  // Without a queue, a copy for a server cannot be taken.
+  EXPECT_CODE(FileSet(loc, d.resolver(), &remote).write(FileType::kCnm, "3.cnm", "x"),
+              Code::kUnavailable);
 }
 
 }  // namespace

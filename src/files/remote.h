@@ -34,6 +34,7 @@ bool is_remote_url(std::string_view url);
 struct Credentials {
   std::string username;
   std::string password;
+  bool operator==(const Credentials&) const = default;
 };
 
 // Checks a remote URL before it is used or stored: a known scheme, a host, a path.

@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 import file_servers
-from conftest import make_csr
+from conftest import make_csr, wait_for
 
 pytestmark = pytest.mark.skipif(not file_servers.binaries_present(),
                                 reason="vsftpd, tftpd-hpa, nginx and openssh-server are needed")
@@ -135,3 +135,84 @@ def test_a_live_database_is_copied_out_consistently_and_restored(daemon, servers
     daemon.cs("no shutdown")
     show = daemon.show_server()
     assert "Last certificate issued serial number: 0x4" in show, show
+
+
+def crl_serials(der):
+    """The revoked serial numbers listed by a DER CRL, as ints."""
+    from cryptography import x509
+    return sorted(r.serial_number for r in x509.load_der_x509_crl(der))
+
+
+def test_the_seeds_split_database_with_real_servers(daemon, servers, workdir):
+    """The seed's example: critical files on a remote primary location (ftp, with a
+    login), the database in nvram:, the CRL also published to a second server (http, with
+    its own login); then each server fails and comes back while the CA issues."""
+    ftp = servers("ftp")
+    http = servers("http")
+    user, pw = file_servers.USER, file_servers.PASSWORD
+    daemon.create_ca(f"database url {ftp.url()} username {user} password {pw}",
+                     "database url ser nvram:",
+                     f"database url crl publish {http.url('crl/')} username {user} password {pw}",
+                     "database level names", "grant auto")
+    config = daemon.sh("show running-config")
+    assert pw not in config
+    assert f" database url {ftp.url()} username {user} password 7 " in config, config
+    assert f" database url crl publish {http.url('crl/')} username {user} password 7 " in config
+    show = daemon.show_server()
+    assert f"Current primary storage dir: {ftp.url()}\n" in show, show
+    assert "Current storage dir for .ser files: nvram:\n" in show, show
+    # The critical files are on the ftp server at once; the database stays local.
+    assert os.path.exists(daemon.path("mycs.ser"))
+    assert not os.path.exists(ftp.path("mycs.ser"))
+    assert crl_serials(ftp.read("mycs.crl")) == []
+    assert ftp.read("mycs.p12")[:1] == b"\x30"
+    wait_for(lambda: os.path.exists(http.path("crl/mycs.crl")), what="the published CRL")
+
+    for i in range(2):
+        daemon.submit(make_csr(workdir, f"d{i}", f"/CN=device{i}.example.com"))
+    wait_for(lambda: os.path.exists(ftp.path("3.cnm")), what="the .cnm files on the ftp server")
+    assert b"subject=cn=device0.example.com" in ftp.read("2.cnm").lower()
+
+    # The publish server is down: revoking and issuing go on, the copy waits and says why.
+    http.stop()
+    daemon.sh("crypto pki server mycs revoke 2")
+    daemon.submit(make_csr(workdir, "d2", "/CN=device2.example.com"))
+    assert crl_serials(ftp.read("mycs.crl")) == [2]
+    # (The new certificate's .cnm goes to the ftp server meanwhile.)
+    wait_for(lambda: "Last error: cannot write http://" in daemon.show_server() and
+             "Publish queue: 1 file waiting" in daemon.show_server(),
+             what="the publish error in show")
+    assert "State: enabled" in daemon.show_server()
+    assert os.path.exists(ftp.path("4.cnm"))
+    # It stays queued across a restart and goes out once the server is back.
+    daemon.sh("write memory")
+    daemon.restart()
+    http.start()
+    wait_for(lambda: os.path.exists(http.path("crl/mycs.crl")) and
+             crl_serials(http.read("crl/mycs.crl")) == [2], timeout=30,
+             what="the CRL published after the server came back")
+    wait_for(lambda: "Publish queue: 0 files waiting" in daemon.show_server(),
+             what="an empty publish queue")
+
+    # The critical location is down: the server stops issuing and says why, then comes
+    # back by itself when the server is back.
+    ftp.stop()
+    out = daemon.sh("crypto pki server mycs revoke 3", ok=False)
+    assert "CRL could not be written" in out, out
+    ftp.start()
+    wait_for(lambda: "State: enabled" in daemon.show_server() and
+             crl_serials(ftp.read("mycs.crl")) == [2, 3], timeout=90,
+             what="the server enabled again with the CRL written")
+
+
+def test_a_remote_main_database_is_refused_with_the_way_out(daemon, servers):
+    ftp = servers("ftp")
+    out = daemon.cs("database archive pkcs12 password cisco1234",
+                    f"database url {ftp.url()} username {file_servers.USER} password x",
+                    "no shutdown", "yes", ok=None)
+    assert "the main database (.ser) cannot be on ftp://" in out, out
+    show = daemon.show_server()
+    assert "the main database (.ser) cannot be on ftp://" in show, show
+    assert 'database url ser nvram:' in show
+    out = daemon.cs(f"database url ftp://u:secret@127.0.0.1/x", ok=False)
+    assert "not in the URL" in out and "secret" not in out, out

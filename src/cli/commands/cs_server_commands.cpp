@@ -66,6 +66,9 @@ CmdResult delete_server(Context& ctx, const Args& a) {
 }
 
 Status check_url(Context& ctx, std::string_view url) {
+  // Kept in the configuration: a password goes in `password`, where it is stored as
+  // type 7, not in the URL.
+  if (files::is_remote_url(url)) return files::validate_remote_url(url, /*allow_password=*/false);
   auto path = ctx.device().resolve_local_url(url);
   return path.has_value() ? ok_status() : path.error();
 }
@@ -80,7 +83,16 @@ CmdResult database_url(Context& ctx, const Args& a) {
   auto server = current_server(ctx);
   bool had_ca = server && server->has_ca_certificate();
   std::string before = server ? server->config().locations.primary : "";
+  if (!no && a.has("user") && !files::is_remote_url(url)) {
+    return ctx.error("A username is for a remote location (tftp:, ftp:, http:, sftp:, scp:).");
+  }
   CmdResult r = edit_config(ctx, [&](ServerConfig& c) -> Status {
+    if (no) {
+      c.locations.logins.erase(url);
+    } else if (a.has("user")) {
+      ASSIGN_OR_RETURN(std::string pw, password_argument(a));
+      c.locations.logins[url] = files::Credentials{std::string(a.word("user")), pw};
+    }
     if (!a.has("type")) {
       c.locations.primary = no ? "nvram:" : url;
       return ok_status();
@@ -129,8 +141,8 @@ CmdResult database_username(Context& ctx, const Args& a) {
   if (incomplete(a, "user")) return ctx.error("Incomplete command.");
   return edit_config(ctx, [&](ServerConfig& c) -> Status {
     ASSIGN_OR_RETURN(std::string pw, password_argument(a));
-    c.db_username = a.has("no") ? "" : std::string(a.word("user"));
-    c.db_password = a.has("no") ? "" : pw;
+    c.locations.default_login =
+        a.has("no") ? files::Credentials{} : files::Credentials{std::string(a.word("user")), pw};
     return ok_status();
   });
 }
@@ -330,22 +342,33 @@ void write_servers(ca::Device& device, ConfigText& out) {
   for (const auto& server : device.servers()) {
     const ServerConfig c = server->config();
     out.line("crypto pki server " + c.label);
-    if (c.locations.primary != "nvram:") out.child("database url " + c.locations.primary);
+    // A location's login follows its URL; passwords as IOS type 7, never in clear (see
+    // cli/type7.h for what that is worth).
+    auto login = [&](const std::string& url) -> std::string {
+      auto it = c.locations.logins.find(url);
+      if (it == c.locations.logins.end()) return "";
+      return " username " + it->second.username +
+             (it->second.password.empty() ? ""
+                                          : " password 7 " + type7_encode(it->second.password));
+    };
+    if (c.locations.primary != "nvram:") {
+      out.child("database url " + c.locations.primary + login(c.locations.primary));
+    }
     for (const auto& [type, url] : c.locations.storage) {
-      out.child(fmt::format("database url {} {}", files::type_keyword(type), url));
+      out.child(fmt::format("database url {} {}{}", files::type_keyword(type), url, login(url)));
     }
     for (const auto& [type, urls] : c.locations.publish) {
       for (const auto& url : urls) {
-        out.child(fmt::format("database url {} publish {}", files::type_keyword(type), url));
+        out.child(fmt::format("database url {} publish {}{}", files::type_keyword(type), url,
+                              login(url)));
       }
     }
     if (c.level != files::DbLevel::kMinimal) {
       out.child(fmt::format("database level {}", files::level_keyword(c.level)));
     }
-    if (!c.db_username.empty()) {
-      // Passwords as IOS type 7, never in clear (see cli/type7.h for what that is worth).
-      out.child("database username " + c.db_username +
-                (c.db_password.empty() ? "" : " password 7 " + type7_encode(c.db_password)));
+    if (const files::Credentials& d = c.locations.default_login; !d.username.empty()) {
+      out.child("database username " + d.username +
+                (d.password.empty() ? "" : " password 7 " + type7_encode(d.password)));
     }
     if (!c.archive_enabled) {
       out.child("no database archive");
@@ -413,16 +436,25 @@ void register_cs_server_commands(CommandTable& t) {
         delete_server);
   const std::string_view kDb = "Certificate database configuration";
   const std::string_view kUrl = "Certificate database URL";
-  const std::string_view kRoot = "Root URL (nvram:, flash:DIR or a local directory)";
-  t.add(Node::kCsServer, "[no] database url WORD$url", {kNoHelp, kDb, kUrl, kRoot}, database_url);
-  t.add(Node::kCsServer, "[no] database url <cnm|crl|crt|p12|pem|ser>$type WORD$url",
-        {kNoHelp, kDb, kUrl, "Certificate name and expiration files", "CRL file",
-         "Issued certificate files", "Archive in PKCS#12 format", "Archive in PEM format",
-         "Main database (serial number) file", kRoot},
+  const std::string_view kRoot =
+      "Root URL (nvram:, flash:DIR, a local directory, tftp:, ftp:, http(s):, sftp:, scp:)";
+  // `... username U password [0|7] P` after each form: the login for that location.
+  const std::string login = " [username WORD$user [password [<0|7>$enc] WORD$password]]";
+  auto with_login = [](std::vector<std::string_view> help) {
+    help.insert(help.end(), {"Username for the location", "Username", "Password",
+                             kHelpPasswordClear, kHelpPasswordHidden, "The password"});
+    return help;
+  };
+  t.add(Node::kCsServer, "[no] database url WORD$url" + login,
+        with_login({kNoHelp, kDb, kUrl, kRoot}), database_url);
+  t.add(Node::kCsServer, "[no] database url <cnm|crl|crt|p12|pem|ser>$type WORD$url" + login,
+        with_login({kNoHelp, kDb, kUrl, "Certificate name and expiration files", "CRL file",
+                    "Issued certificate files", "Archive in PKCS#12 format",
+                    "Archive in PEM format", "Main database (serial number) file", kRoot}),
         database_url);
-  t.add(Node::kCsServer, "[no] database url <cnm|crl|crt>$type publish WORD$url",
-        {kNoHelp, kDb, kUrl, "Certificate name and expiration files", "CRL file",
-         "Issued certificate files", "Publish a copy of the files", kRoot},
+  t.add(Node::kCsServer, "[no] database url <cnm|crl|crt>$type publish WORD$url" + login,
+        with_login({kNoHelp, kDb, kUrl, "Certificate name and expiration files", "CRL file",
+                    "Issued certificate files", "Publish a copy of the files", kRoot}),
         database_url);
   t.add(Node::kCsServer, "[no] database level [<minimal|names|complete>$level]",
         {kNoHelp, kDb, "Certificate database level", "Only what is needed to go on issuing",

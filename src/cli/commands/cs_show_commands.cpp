@@ -43,6 +43,20 @@ void render_storage(Context& ctx, const ca::ServerConfig& c) {
   ctx.printf("  Database Level: {}\n", level_text(c.level));
 }
 
+// Copies on their way to remote locations (`database url ... publish ftp://...`): how
+// many wait, and why the last try failed.
+void render_publish(Context& ctx, const ca::ServerInfo& info) {
+  if (!info.publish) return;
+  const auto& p = *info.publish;
+  ctx.printf("  Publish queue: {} file{} waiting, {} sent\n", p.waiting, p.waiting == 1 ? "" : "s",
+             p.sent);
+  if (!p.last_error.empty()) {
+    ctx.printf("    Last error: {}", p.last_error);
+    if (p.next_try.count() > 0) ctx.printf(" (next try in {} s)", p.next_try.count());
+    ctx.print("\n");
+  }
+}
+
 // RA mode, as an IOS RA shows it: the issuer name is the RA's own subject, the CA
 // fingerprint the issuing CA's; no serial, CRL or expiry timers (the CA has those).
 // The rollover lines of `show crypto pki server`, in the guide's "Verifying CA
@@ -97,6 +111,7 @@ void render_ra(Context& ctx, const ca::ServerInfo& info) {
                format_ios_time(info.ca_certificate->not_after()));
   }
   render_storage(ctx, c);
+  render_publish(ctx, info);
   render_rollover(ctx, info);
 }
 
@@ -150,6 +165,7 @@ void render_server(Context& ctx, const ca::CertificateServer& server) {
     ctx.print("  CRL not present.\n");
   }
   render_storage(ctx, c);
+  render_publish(ctx, info);
   render_rollover(ctx, info);
 }
 
