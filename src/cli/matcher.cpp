@@ -41,10 +41,27 @@ std::size_t MatchResult::progress() const {
   return std::string_view::npos;
 }
 
+namespace {
+
+// IOS 12.3(7)T renamed `crypto ca ...` to `crypto pki ...` and still accepts the old
+// words (the guide's restore example uses them); the configuration is written with the new.
+// Only the word is replaced: offsets stay those of the line as typed.
+void apply_aliases(std::vector<Word>& words) {
+  std::size_t i = 0;
+  if (i < words.size() && (words[i].text == "no" || words[i].text == "do")) ++i;
+  if (i + 1 < words.size() && words[i].text.size() >= 3 &&
+      std::string_view("crypto").starts_with(words[i].text) && words[i + 1].text == "ca") {
+    words[i + 1].text = "pki";
+  }
+}
+
+}  // namespace
+
 MatchResult match_command(const CommandTable& table, Node node, std::string_view line) {
   MatchResult m;
   std::vector<Word> words = split_words(line);
   if (words.empty()) return m;
+  apply_aliases(words);
   WalkResult w = walk(table, node, line, words, false);
   if (w.status == WalkStatus::kInvalid) {
     m.status = MatchStatus::kInvalid;

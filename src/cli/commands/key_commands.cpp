@@ -13,6 +13,7 @@
 #include "cli/commands/more_commands.h"
 #include "cli/context.h"
 #include "cli/questions.h"
+#include "common/parse.h"
 
 namespace scepter::cli {
 namespace {
@@ -103,7 +104,7 @@ CmdResult generate_now(Context& ctx, GenerateRequest r, int bits) {
 void ask_modulus(Context& ctx, GenerateRequest r);
 
 CmdResult on_modulus(Context& ctx, GenerateRequest r, std::string_view answer) {
-  std::string_view t = trim(answer);
+  std::string_view t = trim_space(answer);
   int bits = kDefaultModulus;
   if (!t.empty()) {
     auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), bits);

@@ -33,12 +33,6 @@ inline std::string upper(std::string_view s) {
   return out;
 }
 
-inline std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
 // The grammar's usage keyword ("" when none was typed: general purpose).
 inline ca::KeyUsage usage_from_keyword(std::string_view keyword) {
   if (keyword == "usage-keys") return ca::KeyUsage::kUsageKeys;

@@ -16,6 +16,7 @@
 #include "cli/context.h"
 #include "cli/questions.h"
 #include "common/fs.h"
+#include "common/parse.h"
 #include "pki/certificate.h"
 
 namespace scepter::cli {
@@ -177,7 +178,7 @@ Result<pki::Key> read_public(std::string_view text) {
 // given. Fails with kInvalidArgument and the reason, worded to follow "import failed: ".
 Result<pki::Key> read_pair(const ImportRequest& r, std::string_view public_text,
                            std::string_view private_text) {
-  if (trim(private_text).empty()) return fail(invalid_argument("no private key was given."));
+  if (trim_space(private_text).empty()) return fail(invalid_argument("no private key was given."));
   auto key = pki::Key::from_pem(private_text, r.passphrase);
   if (!key.has_value()) {
     if (key.error().code() == Code::kPermissionDenied) {
@@ -190,7 +191,7 @@ Result<pki::Key> read_pair(const ImportRequest& r, std::string_view public_text,
     return fail(
         invalid_argument(fmt::format("the private key is not an {} key.", type_name(r.type))));
   }
-  if (!trim(public_text).empty()) {
+  if (!trim_space(public_text).empty()) {
     auto pub = read_public(public_text);
     if (!pub.has_value()) {
       return fail(invalid_argument("the public key or certificate cannot be read."));

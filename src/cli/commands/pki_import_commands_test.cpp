@@ -68,3 +68,44 @@ TEST_F(PkiExportTest, AKeyThatIsNotExportableStays) {
 
 }  // namespace
 }  // namespace scepter::cli
+
+namespace scepter::cli {
+namespace {
+
+// crypto pki import LABEL pem url: a PEM archive as `database archive pem` writes it, and
+// what goes wrong with one.
+TEST_F(PkiExportTest, APemArchiveIsImportedAndItsFaultsAreSaid) {
+  auto server = enabled_server("mycs");
+  ASSERT_NE(server, nullptr);
+  const pki::Certificate ca = *server->info().ca_certificate;
+  const pki::Key key = dev_.device().keys().get("mycs")->key;
+  auto key_pem = key.to_encrypted_pkcs8_pem("pem-pass-1", 1000);
+  ASSERT_TRUE(key_pem.has_value());
+  ASSERT_TRUE(fs::write_atomic(flash("arch.pem"), ca.pem() + *key_pem).ok());
+  auto other = pki::Key::generate_rsa(2048);
+  ASSERT_TRUE(other.has_value());
+  ASSERT_TRUE(fs::write_atomic(flash("wrong.pem"),
+                               ca.pem() + *other->to_encrypted_pkcs8_pem("pem-pass-1", 1000))
+                  .ok());
+
+  ASSERT_TRUE(exec("configure terminal").ok);
+  EXPECT_EQ(exec("crypto ca import copy pem url flash:arch.pem wrong-pass").output,
+            "% PEM files import failed: the passphrase does not decrypt the general purpose "
+            "private key.\n");
+  EXPECT_EQ(exec("crypto pki import copy pem url flash:wrong.pem pem-pass-1").output,
+            "% PEM files import failed: the private key does not belong to the certificate.\n");
+  EXPECT_TRUE(exec("crypto pki import copy pem url flash:nosuch pem-pass-1")
+                  .output.starts_with("%Error opening flash:nosuch.ca ("));
+  EXPECT_EQ(exec("crypto pki import mycs pem url flash:arch.pem pem-pass-1").output,
+            "% Certificate server mycs is enabled; shut it down first.\n");
+  EXPECT_FALSE(dev_.device().keys().get("copy").has_value());
+  EXPECT_EQ(exec("crypto pki import copy pem url flash:arch.pem pem-pass-1").output,
+            "% PEM files import succeeded.\n");
+  auto imported = dev_.device().keys().get("copy");
+  ASSERT_TRUE(imported.has_value());
+  EXPECT_TRUE(imported->key.equals_public(key));
+  EXPECT_TRUE(fs::exists(dev_.device().nvram_dir() + "/copy#1CA.cer"));
+}
+
+}  // namespace
+}  // namespace scepter::cli
