@@ -1,10 +1,14 @@
 #include "ca/certificate_server.h"
 
+#include <filesystem>
+
 #include <fmt/format.h>
 
+#include "ca/crl_publisher.h"
 #include "ca/server_runtime.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/parse.h"
 #include "pki/name.h"
 
 namespace scepter::ca {
@@ -101,6 +105,20 @@ files::PublishQueue* CertificateServer::publish_queue() const {
   return publish_.get();
 }
 
+void CertificateServer::discard_publish_queue() {
+  std::unique_ptr<files::PublishQueue> queue;
+  {
+    MutexLock lock(publish_mu_);
+    queue = std::move(publish_);
+  }
+  queue.reset();  // joins its thread
+  std::error_code ec;
+  std::filesystem::remove_all(publish_spool_dir(), ec);
+  if (ec)
+    log::warn("certificate server {}: cannot remove {}: {}", label_, publish_spool_dir(),
+              ec.message());
+}
+
 files::FileSet CertificateServer::file_set(const ServerConfig& cfg) const {
   // The queue is opened only for a configuration that publishes to a server.
   bool remote = false;
@@ -147,7 +165,8 @@ Status CertificateServer::set_config(const ServerConfig& next) {
     bool storage_changed = next.locations.primary != cur.locations.primary ||
                            next.locations.storage != cur.locations.storage ||
                            next.archive_enabled != cur.archive_enabled ||
-                           next.archive_format != cur.archive_format;
+                           next.archive_format != cur.archive_format ||
+                           next.serial_number_above != cur.serial_number_above;
     if (storage_changed) {
       return permission_denied("Server's configuration is locked (enter \"shut\" to unlock it).");
     }
@@ -294,12 +313,19 @@ CertificateServer::Prepared CertificateServer::prepare(const ServerConfig& cfg,
   auto ser_path = files.path_for(files::FileType::kSer, label_ + ".ser");
   if (!ser_path.has_value()) return fail_with(ser_path.error());
   const bool ca_exists = has_ca_certificate();
-  if (ca_exists && !fs::exists(*ser_path)) {
+  if (is_ra_mode(cfg) && cfg.serial_number_above != 0) {
+    return fail_with(
+        invalid_argument("serial-number is for a CA: an RA issues no serial numbers (enter \"no "
+                         "serial-number\")."));
+  }
+  if (ca_exists && !fs::exists(*ser_path) && cfg.serial_number_above == 0) {
     // Do not create an empty database next to an existing CA: a new serial sequence
-    // would repeat serials already issued.
+    // would repeat serials already issued. A CA moved from another server says where its
+    // serials go on with `serial-number`.
     return fail_with(unavailable(fmt::format(
         "The CA certificate exists but there is no database {}{}.ser; move the existing "
-        "database to the new location.",
+        "database to the new location (or, for a CA moved from another server, set "
+        "\"serial-number\" to the last serial number it issued there).",
         files.url_for(files::FileType::kSer), label_)));
   }
   if (!ca_exists && needs_archive_password(cfg) && options.archive_password.empty()) {
@@ -309,15 +335,26 @@ CertificateServer::Prepared CertificateServer::prepare(const ServerConfig& cfg,
   }
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: file opened: {}{}.ser",
              files.url_for(files::FileType::kSer), label_);
-  auto store =
-      deps_.open_store ? deps_.open_store(*ser_path) : store::open_store({"sqlite:" + *ser_path});
-  if (!store.has_value()) {
-    return fail_with(unavailable("Storage inaccessible: " + store.error().message()));
-  }
-  rt->store = std::move(*store);
+  auto open_store = [&]() -> Status {
+    rt->store.reset();
+    auto store =
+        deps_.open_store ? deps_.open_store(*ser_path) : store::open_store({"sqlite:" + *ser_path});
+    if (!store.has_value()) return unavailable("Storage inaccessible: " + store.error().message());
+    rt->store = std::move(*store);
+    return ok_status();
+  };
+  if (Status s = open_store(); !s.ok()) return fail_with(s);
 
   auto ca_der = rt->store->meta(kMetaCaCert);
   if (!ca_der.has_value()) return fail_with(ca_der.error());
+  if (!ca_der->has_value() && ca_exists && cfg.serial_number_above != 0 && !is_ra_mode(cfg)) {
+    // A CA moved here: its key and certificate were imported, its database starts now.
+    if (Status s = adopt_ca(*rt, cfg, files); !s.ok()) return fail_with(s);
+    // Opened again: the serial allocator takes its floor from the database at open.
+    if (Status s = open_store(); !s.ok()) return fail_with(s);
+    ca_der = rt->store->meta(kMetaCaCert);
+    if (!ca_der.has_value()) return fail_with(ca_der.error());
+  }
   if (!ca_der->has_value()) {
     if (ca_exists) {
       return fail_with(unavailable(fmt::format(
@@ -411,6 +448,26 @@ CertificateServer::Prepared CertificateServer::prepare(const ServerConfig& cfg,
     if (!fs::exists(trustpoint_cert_path())) {
       Status s = fs::write_atomic(trustpoint_cert_path(), rt->ca_cert->der());
       if (!s.ok()) return fail_with(s);
+    }
+  }
+  if (cfg.serial_number_above != 0) {
+    // `serial-number N`: the next serial above N. The allocator reads the floor when the
+    // database opens, so the database is opened again after raising it.
+    auto last = rt->store->last_serial();
+    auto floor = rt->store->meta("last_serial");
+    if (!last.has_value()) return fail_with(last.error());
+    if (!floor.has_value()) return fail_with(floor.error());
+    std::uint64_t current = *last;
+    if (floor->has_value()) {
+      current = std::max<std::uint64_t>(current, parse_decimal<std::uint64_t>(**floor).value_or(0));
+    }
+    if (cfg.serial_number_above > current) {
+      store::WriteBatch batch;
+      batch.put_meta("last_serial", std::to_string(cfg.serial_number_above));
+      if (Status s = rt->store->write(batch); !s.ok()) return fail_with(s);
+      if (Status s = open_store(); !s.ok()) return fail_with(s);
+      log::info("certificate server {}: new serial numbers start above 0x{:X}", label_,
+                cfg.serial_number_above);
     }
   }
   if (is_ra_mode(cfg)) {
@@ -556,6 +613,51 @@ void CertificateServer::tick() {
       log::warn("certificate server {}: database checkpoint failed: {}", label_, s.message());
     }
   }
+}
+
+Status CertificateServer::adopt_ca(Runtime& rt, const ServerConfig& cfg,
+                                   const files::FileSet& files) {
+  std::optional<pki::Certificate> cert = stored_ca_certificate();
+  if (!cert) return not_found("The imported CA certificate cannot be read.");
+  auto key = deps_.keys.get(label_);
+  auto cert_key = cert->public_key();
+  if (!key || !cert_key.has_value() || !key->key.equals_public(*cert_key)) {
+    return invalid_argument("The key " + label_ + " does not match the imported CA certificate.");
+  }
+  store::WriteBatch batch;
+  batch.put_meta(kMetaCaCert, cert->der());
+  batch.put_meta("last_serial", std::to_string(cfg.serial_number_above));
+  batch.put_meta(kMetaAdoptedSerial, std::to_string(cfg.serial_number_above));
+  // The revocations of the old server, from its last CRL (copied beside the database).
+  std::size_t revoked = 0;
+  auto crl = files.read(files::FileType::kCrl, label_ + ".crl");
+  if (!crl.has_value() && crl.error().code() != Code::kNotFound) return crl.error();
+  if (crl.has_value()) {
+    auto info = pki::parse_crl_info(*crl);
+    if (!info.has_value() || !pki::verify_crl_signature(*crl, key->key.evp()).ok()) {
+      return invalid_argument(fmt::format(
+          "{}{}.crl is not a CRL signed by this CA: copy the CA's own CRL there, or remove it "
+          "to start without revocations.",
+          files.url_for(files::FileType::kCrl), label_));
+    }
+    for (const auto& e : info->entries) {
+      if (e.serial.sequence > cfg.serial_number_above) {
+        return invalid_argument(fmt::format(
+            "The CRL revokes serial number 0x{}, above serial-number 0x{:X}: set serial-number "
+            "to the last serial number the CA issued.",
+            e.serial.hex(), cfg.serial_number_above));
+      }
+    }
+    batch.put_meta(kMetaForeignRevocations, format_foreign_revocations(info->entries));
+    if (info->crl_number) batch.put_meta(kMetaCrlNumber, std::to_string(*info->crl_number));
+    revoked = info->entries.size();
+  }
+  RETURN_IF_ERROR(rt.store->write(batch));
+  log::info(
+      "certificate server {}: took over CA {} (serial numbers up to 0x{:X} issued elsewhere, "
+      "{} of them revoked)",
+      label_, pki::format_dn_config(cert->subject()), cfg.serial_number_above, revoked);
+  return ok_status();
 }
 
 ServerInfo CertificateServer::info() const {

@@ -266,6 +266,9 @@ class CertificateServer {
   bool consume_password(std::string_view candidate);
 
   ServerInfo info() const;
+  // `no crypto pki server`: stops the publish queue and deletes what it still held for
+  // remote locations (the server's files stay where they are).
+  void discard_publish_queue();
 
   // --- SCEP ---
   // PKCSReq / RenewalReq. A transactionID already in the request database answers from
@@ -409,6 +412,9 @@ class CertificateServer {
   void expire_requests(Runtime& rt);
   std::shared_ptr<Runtime> runtime() const;
   files::FileSet file_set(const ServerConfig& cfg) const;
+  // `serial-number` with an imported CA and no database yet: the database takes the CA
+  // certificate, the serial floor and the revocations of the CA's LABEL.crl.
+  Status adopt_ca(Runtime& rt, const ServerConfig& cfg, const files::FileSet& files);
   // The queue of copies for remote locations, opened on first need (and at construction
   // when its spool, nvram:LABEL.publish, holds copies from before a restart). Null
   // without deps_.remote or when the spool cannot be opened (logged).

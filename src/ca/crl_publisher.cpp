@@ -1,6 +1,9 @@
 #include "ca/crl_publisher.h"
 
 #include <algorithm>
+#include <chrono>
+
+#include <fmt/format.h>
 
 #include "ca/server_runtime.h"
 #include "common/log.h"
@@ -17,6 +20,42 @@ CrlPublisher::CrlPublisher(store::Store& store, pki::Certificate ca_cert, pki::K
       clock_(clock),
       label_(std::move(label)) {}
 
+std::string format_foreign_revocations(const std::vector<pki::CrlInfo::Entry>& entries) {
+  std::string out;
+  for (const auto& e : entries) {
+    out += fmt::format(
+        "{} {} {}\n", e.serial.sequence,
+        e.serial.entropy ? std::to_string(*e.serial.entropy) : std::string("-"),
+        std::chrono::duration_cast<std::chrono::seconds>(e.revoked_at.time_since_epoch()).count());
+  }
+  return out;
+}
+
+Result<std::vector<pki::CrlInfo::Entry>> parse_foreign_revocations(std::string_view text) {
+  std::vector<pki::CrlInfo::Entry> out;
+  while (!text.empty()) {
+    const auto nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+    if (line.empty()) continue;
+    const auto sp1 = line.find(' ');
+    const auto sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+    if (sp2 == std::string_view::npos) {
+      return fail(invalid_argument("corrupt foreign revocations in the main database"));
+    }
+    auto seq = parse_decimal<std::uint64_t>(line.substr(0, sp1));
+    const std::string_view entropy_text = line.substr(sp1 + 1, sp2 - sp1 - 1);
+    auto entropy = entropy_text == "-" ? std::optional<std::uint64_t>()
+                                       : parse_decimal<std::uint64_t>(entropy_text);
+    auto at = parse_decimal<std::int64_t>(line.substr(sp2 + 1));
+    if (!seq || !at || (entropy_text != "-" && !entropy)) {
+      return fail(invalid_argument("corrupt foreign revocations in the main database"));
+    }
+    out.push_back({pki::SerialNumber{*seq, entropy}, TimePoint(std::chrono::seconds(*at))});
+  }
+  return out;
+}
+
 Status CrlPublisher::load(const ServerConfig& cfg, files::FileSet files) {
   MutexLock lock(mu_);
   ASSIGN_OR_RETURN(pki::CrlBuilder builder,
@@ -26,6 +65,11 @@ Status CrlPublisher::load(const ServerConfig& cfg, files::FileSet files) {
     if (add_status.ok()) add_status = builder.add({r.serial, r.serial_entropy}, r.at);
   }));
   RETURN_IF_ERROR(add_status);
+  ASSIGN_OR_RETURN(std::optional<std::string> foreign, store_.meta(kMetaForeignRevocations));
+  if (foreign.has_value()) {
+    ASSIGN_OR_RETURN(auto entries, parse_foreign_revocations(*foreign));
+    for (const auto& e : entries) RETURN_IF_ERROR(builder.add(e.serial, e.revoked_at));
+  }
   crl_.emplace(std::move(builder));
   ASSIGN_OR_RETURN(std::optional<std::string> number, store_.meta(kMetaCrlNumber));
   number_ = 0;
@@ -87,6 +131,37 @@ Status CrlPublisher::revoke(const pki::SerialNumber& serial, const ServerConfig&
   RETURN_IF_ERROR(store_.write(batch));
   RETURN_IF_ERROR(crl_->add(serial, now));
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: revoked certificate 0x{}", serial.hex());
+  if (Status s = publish_locked(cfg, files); !s.ok()) {
+    dirty_ = true;
+    return unavailable("The certificate is revoked, but the CRL could not be written: " +
+                       s.message());
+  }
+  return ok_status();
+}
+
+Status CrlPublisher::revoke_foreign(const pki::SerialNumber& serial, const ServerConfig& cfg,
+                                    files::FileSet files) {
+  MutexLock lock(mu_);
+  ASSIGN_OR_RETURN(std::optional<std::string> text, store_.meta(kMetaForeignRevocations));
+  std::vector<pki::CrlInfo::Entry> entries;
+  if (text.has_value()) {
+    ASSIGN_OR_RETURN(entries, parse_foreign_revocations(*text));
+  }
+  for (const auto& e : entries) {
+    if (e.serial.sequence == serial.sequence) {
+      return already_exists(fmt::format("certificate 0x{} is already revoked", serial.hex()));
+    }
+  }
+  const TimePoint now = clock_.now();
+  entries.push_back({serial, now});
+  store::WriteBatch batch;
+  batch.put_meta(kMetaForeignRevocations, format_foreign_revocations(entries));
+  RETURN_IF_ERROR(store_.write(batch));
+  RETURN_IF_ERROR(crl_->add(serial, now));
+  log::trace(log::Category::kPkiServer,
+             "CRYPTO_CS: revoked certificate 0x{} (issued before the "
+             "move)",
+             serial.hex());
   if (Status s = publish_locked(cfg, files); !s.ok()) {
     dirty_ = true;
     return unavailable("The certificate is revoked, but the CRL could not be written: " +

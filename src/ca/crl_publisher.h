@@ -15,6 +15,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "ca/server_config.h"
 #include "common/clock.h"
@@ -28,14 +30,21 @@
 
 namespace scepter::ca {
 
+// Revocations of certificates the database does not hold: those of a CA moved here from
+// another server (the entries of its last CRL, and what is revoked later of what it issued
+// there). Kept in meta kMetaForeignRevocations, one "SEQUENCE ENTROPY|- UNIX-SECONDS" line
+// each (decimal).
+std::string format_foreign_revocations(const std::vector<pki::CrlInfo::Entry>& entries);
+Result<std::vector<pki::CrlInfo::Entry>> parse_foreign_revocations(std::string_view text);
+
 class CrlPublisher {
  public:
   // `store` and `clock` are borrowed and must outlive the publisher.
   CrlPublisher(store::Store& store, pki::Certificate ca_cert, pki::Key ca_key, const Clock& clock,
                std::string label);
 
-  // Start-up: every revocation from the store; the CRL file is reused when it is valid
-  // (signed by us, lists every revocation, not past nextUpdate), otherwise a new one is
+  // Start-up: every revocation from the store (the foreign ones too); the CRL file is reused when
+  // it is valid (signed by us, lists every revocation, not past nextUpdate), otherwise a new one is
   // published. The seed: "When the certificate server is rebooted, it reloads the
   // current CRL".
   Status load(const ServerConfig& cfg, files::FileSet files);
@@ -44,6 +53,11 @@ class CrlPublisher {
   // unknown serial, kAlreadyExists when already revoked; kUnavailable (with dirty() set)
   // when the revocation is recorded but the CRL could not be written.
   Status revoke(const pki::SerialNumber& serial, const ServerConfig& cfg, files::FileSet files);
+  // The same for a certificate the database does not hold (issued by this CA on the
+  // server it came from): recorded with the foreign revocations. kAlreadyExists when
+  // listed already.
+  Status revoke_foreign(const pki::SerialNumber& serial, const ServerConfig& cfg,
+                        files::FileSet files);
   // The timer: a new CRL when 1/8 of its lifetime is left (at least a minute early), or
   // when the last write failed.
   Status refresh_if_due(const ServerConfig& cfg, files::FileSet files);

@@ -174,6 +174,7 @@ Status Device::delete_server(const std::string& label) {
     trustpoints_.erase(label);
   }
   server->shutdown();
+  server->discard_publish_queue();
   RETURN_IF_ERROR(enrollment_->forget(label));
   RETURN_IF_ERROR(fs::remove_file(nvram_dir() + "/" + label + "#1CA.cer"));
   if (keys_->get(label).has_value()) RETURN_IF_ERROR(keys_->remove(label));

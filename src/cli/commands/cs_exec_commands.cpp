@@ -66,39 +66,6 @@ CmdResult remove(Context& ctx, const Args& a) {
   return s.ok() ? CmdResult{} : ctx.error(s.message());
 }
 
-// The seed: "A string with a leading 0x, which is treated as a hexadecimal value; a
-// string with a leading 0 and no x, which is treated as octal; all other strings,
-// which are treated as decimal." A number below 2^64 is a sequence number (it revokes
-// that certificate whatever the random bits of its serial); a longer hex string is a
-// whole serial of a certificate issued under `hash md5|sha1`, as `show` prints it.
-std::optional<pki::SerialNumber> parse_serial(std::string_view text) {
-  const std::string s(text);
-  int base = 10;
-  std::size_t start = 0;
-  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-    base = 16;
-    start = 2;
-  } else if (s.size() > 1 && s[0] == '0') {
-    base = 8;
-    start = 1;
-  }
-  if (start >= s.size()) {
-    return s == "0" ? std::optional<pki::SerialNumber>(pki::SerialNumber{0}) : std::nullopt;
-  }
-  if (base == 16 && s.size() - start > 16) {
-    auto whole = pki::SerialNumber::from_hex(std::string_view(s).substr(start));
-    return whole.has_value() ? std::optional<pki::SerialNumber>(*whole) : std::nullopt;
-  }
-  errno = 0;
-  char* end = nullptr;
-  unsigned long long v = std::strtoull(s.c_str() + start, &end, base);
-  if (errno != 0 || end == s.c_str() + start || *end != '\0' || s[start] == '-' ||
-      s[start] == '+') {
-    return std::nullopt;
-  }
-  return pki::SerialNumber{v};
-}
-
 CmdResult revoke(Context& ctx, const Args& a) {
   REQUIRE_SERVER(server);
   auto serial = parse_serial(a.word("serial"));
@@ -222,6 +189,39 @@ CmdResult rollover_cancel(Context& ctx, const Args& a) {
 }
 
 }  // namespace
+
+// The seed: "A string with a leading 0x, which is treated as a hexadecimal value; a
+// string with a leading 0 and no x, which is treated as octal; all other strings,
+// which are treated as decimal." A number below 2^64 is a sequence number (it revokes
+// that certificate whatever the random bits of its serial); a longer hex string is a
+// whole serial of a certificate issued under `hash md5|sha1`, as `show` prints it.
+std::optional<pki::SerialNumber> parse_serial(std::string_view text) {
+  const std::string s(text);
+  int base = 10;
+  std::size_t start = 0;
+  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+    base = 16;
+    start = 2;
+  } else if (s.size() > 1 && s[0] == '0') {
+    base = 8;
+    start = 1;
+  }
+  if (start >= s.size()) {
+    return s == "0" ? std::optional<pki::SerialNumber>(pki::SerialNumber{0}) : std::nullopt;
+  }
+  if (base == 16 && s.size() - start > 16) {
+    auto whole = pki::SerialNumber::from_hex(std::string_view(s).substr(start));
+    return whole.has_value() ? std::optional<pki::SerialNumber>(*whole) : std::nullopt;
+  }
+  errno = 0;
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(s.c_str() + start, &end, base);
+  if (errno != 0 || end == s.c_str() + start || *end != '\0' || s[start] == '-' ||
+      s[start] == '+') {
+    return std::nullopt;
+  }
+  return pki::SerialNumber{v};
+}
 
 void register_cs_exec_commands(CommandTable& t) {
   const std::string_view kId = "Request ID";

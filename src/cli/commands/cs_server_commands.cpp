@@ -279,6 +279,26 @@ CmdResult path_len(Context& ctx, const Args& a) {
   });
 }
 
+CmdResult serial_number(Context& ctx, const Args& a) {
+  if (incomplete(a, "serial")) return ctx.error("Incomplete command.");
+  std::uint64_t above = 0;
+  if (!a.has("no")) {
+    auto serial = parse_serial(a.word("serial"));
+    if (!serial || serial->entropy || serial->sequence == 0 ||
+        serial->sequence >= store::kMaxSerial) {
+      return ctx.error(
+          fmt::format("Invalid serial number {}: give the last serial number the "
+                      "CA issued, as 0xHEX, 0OCTAL or decimal.",
+                      a.word("serial")));
+    }
+    above = serial->sequence;
+  }
+  return edit_config(ctx, [&](ServerConfig& c) {
+    c.serial_number_above = above;
+    return ok_status();
+  });
+}
+
 CmdResult set_hash(Context& ctx, const Args& a) {
   if (incomplete(a, "alg")) return ctx.error("Incomplete command.");
   pki::Hash hash = pki::Hash::kSha256;
@@ -411,6 +431,9 @@ void write_servers(ca::Device& device, ConfigText& out) {
       out.child(fmt::format("limit pending-requests {}", c.max_pending_requests));
     }
     if (c.sub_ca_path_len) out.child(fmt::format("pathlen {}", *c.sub_ca_path_len));
+    if (c.serial_number_above != 0) {
+      out.child(fmt::format("serial-number 0x{:X}", c.serial_number_above));
+    }
     if (c.hash != pki::Hash::kSha256) out.child(fmt::format("hash {}", pki::hash_name(c.hash)));
     if (c.auto_rollover_days) out.child(fmt::format("auto-rollover {}", *c.auto_rollover_days));
     if (c.mode == ca::ServerMode::kRa) out.child("mode ra");
@@ -510,6 +533,10 @@ void register_cs_server_commands(CommandTable& t) {
         {kNoHelp, "Path length of subordinate CA certificates (default none)",
          "CA certificates allowed below a subordinate CA"},
         path_len);
+  t.add(Node::kCsServer, "[no] serial-number [WORD$serial]",
+        {kNoHelp, "New serial numbers start above this one (a CA moved from another server)",
+         "The last serial number the CA issued there: 0xHEX, 0OCTAL or decimal"},
+        serial_number);
   t.add(Node::kCsServer, "[no] hash [<md5|sha1|sha256|sha384|sha512>$alg]",
         {kNoHelp, "Hash function for signatures (default sha256)", "MD5 (not recommended)",
          "SHA-1 (not recommended)", "SHA-256", "SHA-384", "SHA-512"},
