@@ -415,6 +415,9 @@ class CertificateServer {
   // `serial-number` with an imported CA and no database yet: the database takes the CA
   // certificate, the serial floor and the revocations of the CA's LABEL.crl.
   Status adopt_ca(Runtime& rt, const ServerConfig& cfg, const files::FileSet& files);
+  // `serial-number N` above the database's floor: N becomes the floor (true). The store
+  // must be opened again for its allocator to see it.
+  Result<bool> raise_serial_floor(Runtime& rt, const ServerConfig& cfg);
   // The queue of copies for remote locations, opened on first need (and at construction
   // when its spool, nvram:LABEL.publish, holds copies from before a restart). Null
   // without deps_.remote or when the spool cannot be opened (logged).

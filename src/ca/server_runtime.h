@@ -26,6 +26,8 @@ inline constexpr const char* kMetaCaCert = "ca_cert";
 // mode ra with usage keys: the RA's encryption certificate (DER).
 inline constexpr const char* kMetaRaEncryptionCert = "ra_encryption_cert";
 inline constexpr const char* kMetaCrlNumber = "crl_number";
+// The store's serial floor: the allocator starts above it when the database opens.
+inline constexpr const char* kMetaLastSerial = "last_serial";
 // A CA moved from another server (`serial-number`): the revocations of certificates it
 // issued there, which this database does not hold (crl_publisher.h), and the last serial
 // it issued there.
