@@ -411,7 +411,10 @@ CertificateServer::Prepared CertificateServer::prepare(const ServerConfig& cfg,
   rt->issuer = std::make_unique<Issuer>(*rt->store, *rt->ca_cert, *rt->ca_key, deps_.clock);
   auto last = rt->store->last_serial();
   if (!last.has_value()) return fail_with(last.error());
-  rt->issuer->note_issued(*last);
+  // "Last certificate issued": a moved CA's last serial before its first one here.
+  auto used = serials_used(*rt->store);
+  if (!used.has_value()) return fail_with(used.error());
+  rt->issuer->note_issued(*used);
   if (Status s = repair_recent_cert_files(*rt, cfg, *last); !s.ok()) return fail_with(s);
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: last issued serial number is 0x{:X}", *last);
   rt->otp = std::make_unique<OtpStore>(*rt->store, deps_.clock);

@@ -54,6 +54,11 @@ inline constexpr int kFlagRollover = 8;
 // rollover CA certificate, or what an RA handed out).
 store::CertRecord certificate_record(const pki::Certificate& cert, Serial serial);
 
+// The serials spent: the largest stored, or the floor above which new ones start (a CA
+// moved here: the last it issued where it came from), whichever is larger
+// (server_storage.cpp).
+Result<Serial> serials_used(const store::Store& store);
+
 // A request still waiting for a decision (pending, authorized, initial).
 bool is_open_state(RequestState s);
 RequestClass request_class(const pki::Csr& csr);

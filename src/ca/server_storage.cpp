@@ -123,13 +123,17 @@ Status CertificateServer::adopt_ca(Runtime& rt, const ServerConfig& cfg,
   return ok_status();
 }
 
-Result<bool> CertificateServer::raise_serial_floor(Runtime& rt, const ServerConfig& cfg) {
-  ASSIGN_OR_RETURN(store::Serial last, rt.store->last_serial());
-  ASSIGN_OR_RETURN(std::optional<std::string> floor, rt.store->meta(kMetaLastSerial));
-  std::uint64_t current = last;
+Result<store::Serial> serials_used(const store::Store& store) {
+  ASSIGN_OR_RETURN(store::Serial last, store.last_serial());
+  ASSIGN_OR_RETURN(std::optional<std::string> floor, store.meta(kMetaLastSerial));
   if (floor.has_value()) {
-    current = std::max<std::uint64_t>(current, parse_decimal<std::uint64_t>(*floor).value_or(0));
+    last = std::max<store::Serial>(last, parse_decimal<store::Serial>(*floor).value_or(0));
   }
+  return last;
+}
+
+Result<bool> CertificateServer::raise_serial_floor(Runtime& rt, const ServerConfig& cfg) {
+  ASSIGN_OR_RETURN(store::Serial current, serials_used(*rt.store));
   if (cfg.serial_number_above <= current) return false;
   store::WriteBatch batch;
   batch.put_meta(kMetaLastSerial, std::to_string(cfg.serial_number_above));

@@ -80,7 +80,8 @@ def test_restore_from_a_pkcs12_archive(daemon, workdir, tftp):
     out = daemon.sh(f"copy {tftp.url('backup.crl')} nvram:mycs.crl", "")
     assert "bytes copied in" in out, out
     out = daemon.sh("configure terminal",
-                    f"crypto pki import mycs pkcs12 {tftp.url('backup.p12')} {PASS}", "end")
+                    f"crypto pki import mycs pkcs12 {tftp.url('backup.p12')} {PASS}", "", "end")
+    assert "Source filename [backup.p12]?" in out, out
     assert "CRYPTO_PKI: Imported PKCS12 file successfully." in out, out
     out = daemon.sh("configure terminal", "crypto pki server mycs", "no shutdown", "end")
     assert "% Certificate Server enabled." in out, out
@@ -189,7 +190,8 @@ def test_moving_an_ios_ca_to_scepterd(daemon, workdir, tftp):
         os.chmod(tftp.path(name), 0o644)
 
     out = daemon.sh("configure terminal",
-                    f"crypto pki import iosca pkcs12 {tftp.url('iosca.p12')} {PASS}", "end")
+                    f"crypto pki import iosca pkcs12 {tftp.url('iosca.p12')} {PASS}", "",
+                    "end")
     assert "CRYPTO_PKI: Imported PKCS12 file successfully." in out, out
     daemon.sh(f"copy {tftp.url('iosca.crl')} nvram:", "")
     # Without serial-number, scepterd does not guess where the serials go on.
@@ -204,6 +206,8 @@ def test_moving_an_ios_ca_to_scepterd(daemon, workdir, tftp):
     daemon.cs("shutdown", "serial-number 0x10", "no shutdown", label="iosca", ok=None)
     show = daemon.show_server("iosca")
     assert "State: enabled" in show, show
+    # The router's last serial is the last issued until scepterd issues one.
+    assert "Last certificate issued serial number: 0x10" in show, show
     assert daemon.ca_der("iosca") == cert.public_bytes(serialization.Encoding.DER)
     assert " serial-number 0x10\n" in daemon.sh("show running-config")
 
@@ -230,6 +234,7 @@ def test_moving_an_ios_ca_to_scepterd(daemon, workdir, tftp):
     assert sorted(r.serial_number for r in current_crl()) == [3, 4, 5, 17]
     # A larger serial-number later raises the next serial; a smaller one changes nothing.
     daemon.cs("shutdown", "serial-number 0x20", "no shutdown", label="iosca")
+    assert "Last certificate issued serial number: 0x20" in daemon.show_server("iosca")
     daemon.submit(make_csr(workdir, "n2", "/CN=new2.example.com"), label="iosca")
     assert "Last certificate issued serial number: 0x21" in daemon.show_server("iosca")
     daemon.cs("shutdown", "serial-number 0x5", "no shutdown", label="iosca")

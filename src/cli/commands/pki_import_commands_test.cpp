@@ -41,10 +41,19 @@ TEST_F(PkiExportTest, AnExportableCaKeyIsExportedAndImportedBack) {
   EXPECT_TRUE(p12->key.equals_public(dev_.device().keys().get("mycs")->key));
   EXPECT_FALSE(pki::parse_pkcs12(*der, "wrong-pass").has_value());
 
-  // The import takes it back under another label.
-  ASSERT_TRUE(exec("configure terminal").ok);
-  EXPECT_EQ(exec("crypto pki import copy pkcs12 flash:mycs backup-pass").output,
-            "CRYPTO_PKI: Imported PKCS12 file successfully.\n");
+  // The import takes it back under another label, asking for the source name as IOS
+  // does: another name replaces the file name of the URL.
+  ASSERT_TRUE(fs::write_atomic(flash("elsewhere.p12"), "not a PKCS12").ok());
+  EXPECT_EQ(run("configure terminal\n"
+                "crypto pki import copy pkcs12 flash:elsewhere.p12 backup-pass\n"
+                "mycs\n"
+                "end"),
+            "Router#configure terminal\n"
+            "Enter configuration commands, one per line.  End with CNTL/Z.\n"
+            "Router(config)#crypto pki import copy pkcs12 flash:elsewhere.p12 backup-pass\n"
+            "Source filename [elsewhere.p12]? mycs\n"
+            "CRYPTO_PKI: Imported PKCS12 file successfully.\n"
+            "Router(config)#end\n");
   auto imported = dev_.device().keys().get("copy");
   ASSERT_TRUE(imported.has_value());
   EXPECT_TRUE(imported->key.equals_public(p12->key));
