@@ -21,6 +21,7 @@ Device::Device(DeviceOptions options, SettableClock& clock)
       remote_files_([this] {
         files::TransferOptions transfer;
         transfer.ssh_known_hosts = ssh_known_hosts_path();
+        transfer.https_ca_file = https_ca_path();
         return transfer;
       }()),
       clock_(clock) {}

@@ -101,6 +101,8 @@ class Device {
   std::string startup_config_path() const { return options_.nvram_dir + "/startup-config"; }
   // Where scp: and sftp: servers' host keys are (OpenSSH known_hosts format).
   std::string ssh_known_hosts_path() const { return options_.nvram_dir + "/ssh_known_hosts"; }
+  // The CAs of https file servers, when not the system's (files/remote.h).
+  std::string https_ca_path() const { return options_.nvram_dir + "/https_ca_certificates.pem"; }
   // Transfers to and from remote URLs (copy, export, database url).
   const files::RemoteFiles& remote_files() const { return remote_files_; }
 

@@ -3,14 +3,10 @@
 #include <cctype>
 #include <memory>
 
+#include "common/parse.h"
+
 namespace scepter::cli {
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -28,7 +24,7 @@ void ask_yes_no(Context& ctx, std::string prompt, std::optional<bool> fallback, 
   q.prompt = prompt;
   q.on_answer = [prompt, fallback, on_yes, on_no](Context& c, std::string_view answer) {
     std::optional<bool> yes = parse_yes_no(answer);
-    if (!yes && fallback && trim(answer).empty()) yes = fallback;
+    if (!yes && fallback && trim_space(answer).empty()) yes = fallback;
     if (!yes) {
       c.print("% Please answer 'yes' or 'no'.\n");
       ask_yes_no(c, prompt, fallback, on_yes, on_no);
@@ -101,7 +97,7 @@ struct PasteState {
 void ask_next_line(Context& ctx, std::shared_ptr<PasteState> st) {
   Question next;
   next.on_answer = [st](Context& c, std::string_view line) {
-    std::string_view t = trim(line);
+    std::string_view t = trim_space(line);
     if (iequals(t, "quit") || (t.empty() && st->q.blank_line_ends)) {
       return st->on_text(c, std::move(st->text));
     }
@@ -119,7 +115,7 @@ void ask_next_line(Context& ctx, std::shared_ptr<PasteState> st) {
 }  // namespace
 
 std::optional<bool> parse_yes_no(std::string_view answer) {
-  std::string_view a = trim(answer);
+  std::string_view a = trim_space(answer);
   for (std::string_view yes : {"y", "ye", "yes"}) {
     if (iequals(a, yes)) return true;
   }
@@ -132,6 +128,19 @@ std::optional<bool> parse_yes_no(std::string_view answer) {
 CmdResult confirm(Context& ctx, std::string question, Then on_yes, Then on_no) {
   if (!ctx.interactive()) return run(on_yes, ctx);
   ask_yes_no(ctx, question + " [yes/no]: ", std::nullopt, std::move(on_yes), std::move(on_no));
+  return {};
+}
+
+CmdResult ask_confirm(Context& ctx, std::string question, Then on_yes) {
+  if (!ctx.interactive()) return run(on_yes, ctx);
+  Question q;
+  q.prompt = question + "[confirm]";
+  q.on_answer = [on_yes = std::move(on_yes)](Context& c, std::string_view answer) {
+    answer = trim_space(answer);
+    if (answer.empty() || parse_yes_no(answer) == std::optional<bool>(true)) return run(on_yes, c);
+    return CmdResult();
+  };
+  ctx.ask(std::move(q));
   return {};
 }
 

@@ -29,6 +29,9 @@ using Then = std::function<CmdResult(Context&)>;
 // else prints "% Please answer 'yes' or 'no'." and asks again. `on_no` may be empty
 // (nothing happens).
 CmdResult confirm(Context& ctx, std::string question, Then on_yes, Then on_no = nullptr);
+// IOS's "<question>[confirm]": Return, y or yes go on; any other answer drops the
+// command silently, as IOS does.
+CmdResult ask_confirm(Context& ctx, std::string question, Then on_yes);
 // The same with a default taken on an empty answer: "<question> [no]: ".
 CmdResult confirm_or(Context& ctx, std::string question, bool default_yes, Then on_yes,
                      Then on_no = nullptr);

@@ -223,8 +223,12 @@ TEST_F(ConcurrentSessionsTest, SecondSessionRunsWhileFirstImports) {
   Session first(table_, dev_.device());
   ASSERT_TRUE(first.execute("configure terminal").ok);
   Reply first_reply;
-  std::thread shell(
-      [&] { first_reply = first.execute("crypto pki import imp pkcs12 " + fifo + " secret"); });
+  std::thread shell([&] {
+    // Asked "Source filename [slow.p12]?": Return reads it.
+    first_reply = first.execute("crypto pki import imp pkcs12 " + fifo + " secret");
+    EXPECT_EQ(first.prompt(), "Source filename [slow.p12]? ");
+    first_reply = first.execute("");
+  });
   // Opening the FIFO for writing returns once the import has opened it to read: the
   // first session is then inside its line, waiting for the data.
   int fd = ::open(fifo.c_str(), O_WRONLY | O_CLOEXEC);

@@ -116,8 +116,9 @@ Result<std::string> FileSet::read(FileType type, const std::string& name) const 
 }
 
 Status FileSet::remove(FileType type, const std::string& name) {
-  if (is_remote(type)) {
-    return unavailable(fmt::format("{} is left on {}", name, redact_url(url_for(type))));
+  if (const std::string& url = url_for(type); is_remote_url(url)) {
+    if (remote_ == nullptr) return fail(unavailable("remote storage is not available here"));
+    return remote_->remove(join_url(url, name), locations_.login_for(url));
   }
   ASSIGN_OR_RETURN(std::string path, path_for(type, name));
   return fs::remove_file(path);

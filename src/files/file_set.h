@@ -76,7 +76,8 @@ class FileSet {
   // there.
   Status write(FileType type, const std::string& name, std::string_view data, int mode = 0644);
   Result<std::string> read(FileType type, const std::string& name) const;
-  // Local files only: a file on a server is left there (kUnavailable).
+  // Deletes the file at its storage location (a local file, or one on a server that can
+  // delete: see RemoteFiles::remove); publish copies stay.
   Status remove(FileType type, const std::string& name);
   // Storage check at enable time: the directory exists (it is not created: a typo in
   // `database url` must not scatter files), a file can be created in it, and neither it

@@ -85,11 +85,43 @@ std::size_t on_upload(char* buffer, std::size_t size, std::size_t n, void* user)
   return len;
 }
 
-enum class Direction { kRead, kWrite };
+enum class Direction { kRead, kWrite, kDelete };
 
 Status transfer_error(Direction dir, const std::string& url, Code code, std::string_view why) {
-  return Status(code, fmt::format("cannot {} {}: {}", dir == Direction::kRead ? "read" : "write",
-                                  redact_url(url), why));
+  constexpr std::string_view kVerb[] = {"read", "write", "delete"};
+  return Status(
+      code, fmt::format("cannot {} {}: {}", kVerb[static_cast<int>(dir)], redact_url(url), why));
+}
+
+// Appends `cmd` to a curl command list.
+Status append_command(CurlPtr<curl_slist>& list, const std::string& cmd) {
+  curl_slist* grown = curl_slist_append(list.get(), cmd.c_str());
+  if (grown == nullptr) return internal_error("curl_slist_append failed");
+  (void)list.release();
+  list.reset(grown);
+  return ok_status();
+}
+
+// The command that deletes the file of `url` after the connection is made: ftp deletes
+// by its name in the URL's directory (where curl has changed to), sftp by its path
+// ("/~/x" is x in the login's home); http asks DELETE of the URL itself.
+Result<std::string> delete_command(std::string_view scheme, const std::string& url) {
+  CurlPtr<CURLU> parsed(curl_url());
+  curl_url_set(parsed.get(), CURLUPART_URL, url.c_str(), 0);
+  const std::string path = url_part(parsed.get(), CURLUPART_PATH, CURLU_URLDECODE).value_or("");
+  const std::string base = path.substr(path.rfind('/') + 1);
+  if (base.empty()) {
+    return fail(transfer_error(Direction::kDelete, url, Code::kInvalidArgument, "no file name"));
+  }
+  if (scheme == "ftp") return "DELE " + base;
+  // sftp quote commands take a quoted path; validate_remote_url refused control
+  // characters, and a quote could end the argument.
+  if (path.find('"') != std::string::npos) {
+    return fail(transfer_error(Direction::kDelete, url, Code::kInvalidArgument,
+                               "a '\"' in the path cannot be sent to the sftp server"));
+  }
+  const std::string where = path.rfind("/~/", 0) == 0 ? path.substr(3) : path;
+  return "rm \"" + where + "\"";
 }
 
 // One transfer of `stream` to or from `url`.
@@ -125,12 +157,25 @@ Status perform(const TransferOptions& options, Direction dir, const std::string&
     curl_url_set(parsed.get(), CURLUPART_PATH, temp_path.c_str(), 0);
     target = url_part(parsed.get(), CURLUPART_URL).value_or(url);
     for (const std::string& cmd : {"RNFR " + temp, "RNTO " + base}) {
-      curl_slist* grown = curl_slist_append(post_quote.get(), cmd.c_str());
-      if (grown == nullptr) return internal_error("curl_slist_append failed");
-      (void)post_quote.release();
-      post_quote.reset(grown);
+      RETURN_IF_ERROR(append_command(post_quote, cmd));
     }
     curl_easy_setopt(h, CURLOPT_POSTQUOTE, post_quote.get());
+  }
+  if (dir == Direction::kDelete) {
+    if (scheme == "tftp" || scheme == "scp") {
+      return transfer_error(dir, url, Code::kInvalidArgument,
+                            fmt::format("{} cannot delete files{}", scheme,
+                                        scheme == "scp" ? "; use sftp:// for this server" : ""));
+    }
+    // No transfer: ftp and sftp send the command once connected, http asks DELETE.
+    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    if (scheme == "http" || scheme == "https") {
+      curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
+    } else {
+      ASSIGN_OR_RETURN(std::string cmd, delete_command(scheme, url));
+      RETURN_IF_ERROR(append_command(post_quote, cmd));
+      curl_easy_setopt(h, CURLOPT_POSTQUOTE, post_quote.get());
+    }
   }
 
   curl_easy_setopt(h, CURLOPT_URL, target.c_str());
@@ -156,6 +201,12 @@ Status perform(const TransferOptions& options, Direction dir, const std::string&
     curl_easy_setopt(h, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
     curl_easy_setopt(h, CURLOPT_FAILONERROR, 0L);
   }
+  const bool own_cas = scheme == "https" && !options.https_ca_file.empty() &&
+                       ::access(options.https_ca_file.c_str(), F_OK) == 0;
+  if (own_cas) {
+    curl_easy_setopt(h, CURLOPT_CAINFO, options.https_ca_file.c_str());
+    curl_easy_setopt(h, CURLOPT_CAPATH, nullptr);
+  }
   if (scheme == "ftp" || scheme == "sftp") {
     curl_easy_setopt(h, CURLOPT_FTP_CREATE_MISSING_DIRS, static_cast<long>(CURLFTP_CREATE_DIR));
   }
@@ -166,7 +217,9 @@ Status perform(const TransferOptions& options, Direction dir, const std::string&
                      static_cast<long>(CURLSSH_AUTH_PASSWORD | CURLSSH_AUTH_KEYBOARD));
     curl_easy_setopt(h, CURLOPT_NEW_FILE_PERMS, 0644L);
   }
-  if (dir == Direction::kWrite) {
+  if (dir == Direction::kDelete) {
+    // Nothing moves.
+  } else if (dir == Direction::kWrite) {
     curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(h, CURLOPT_READFUNCTION, on_upload);
     curl_easy_setopt(h, CURLOPT_READDATA, &stream);
@@ -210,6 +263,22 @@ Status perform(const TransferOptions& options, Direction dir, const std::string&
                         "ssh-keyscan if the server is the right one",
                         options.ssh_known_hosts, why));
       }
+      if (!options.https_ca_file.empty()) {
+        return transfer_error(
+            dir, url, Code::kPermissionDenied,
+            own_cas ? fmt::format("the server's certificate is not trusted by the CAs in {} ({})",
+                                  options.https_ca_file, why)
+                    : fmt::format("the server's certificate is not trusted by the system's CAs "
+                                  "({}); a private CA's certificate goes in {}",
+                                  why, options.https_ca_file));
+      }
+      return transfer_error(dir, url, Code::kPermissionDenied, why);
+    case CURLE_QUOTE_ERROR:
+      // The server refused the delete command; an sftp server says why in words.
+      if (dir == Direction::kDelete &&
+          (why.find("550") != std::string::npos || why.find("No such file") != std::string::npos)) {
+        return transfer_error(dir, url, Code::kNotFound, "no such file");
+      }
       return transfer_error(dir, url, Code::kPermissionDenied, why);
     case CURLE_REMOTE_DISK_FULL:
       return transfer_error(dir, url, Code::kUnavailable, "the server's disk is full");
@@ -223,7 +292,7 @@ Status perform(const TransferOptions& options, Direction dir, const std::string&
       return transfer_error(dir, url, Code::kPermissionDenied,
                             fmt::format("HTTP {} (login or permission refused)", status));
     }
-    if (status == 404 && dir == Direction::kRead) {
+    if (status == 404 && dir != Direction::kWrite) {
       return transfer_error(dir, url, Code::kNotFound, "no such file (HTTP 404)");
     }
     if (status == 507) {
@@ -319,6 +388,11 @@ Status RemoteFiles::write(const std::string& url, const Credentials& login, std:
   stream.upload = data;
   stream.cancel = cancel;
   return perform(options_, Direction::kWrite, url, login, stream, data.size());
+}
+
+Status RemoteFiles::remove(const std::string& url, const Credentials& login) const {
+  Stream stream;
+  return perform(options_, Direction::kDelete, url, login, stream, 0);
 }
 
 Result<std::uint64_t> RemoteFiles::download(const std::string& url, const Credentials& login,

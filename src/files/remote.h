@@ -15,7 +15,8 @@
 // a dead server costs seconds, not a hung thread.
 //
 // SSH host keys are checked against an OpenSSH known_hosts file; a host not in it, or with
-// another key, is refused (never trusted on first use).
+// another key, is refused (never trusted on first use). An https server's certificate is
+// checked against the system's CAs, or the operator's own CA file when there is one.
 
 #include <atomic>
 #include <chrono>
@@ -56,6 +57,9 @@ struct TransferOptions {
   std::uint64_t max_download_bytes = std::uint64_t{4} << 30;
   // OpenSSH known_hosts file for sftp and scp (required for them).
   std::string ssh_known_hosts;
+  // PEM file of the CAs that https servers' certificates are checked against, instead of
+  // the system's, when the file exists (a file server with a certificate of a private CA).
+  std::string https_ca_file;
 };
 
 // Errors: kNotFound when the server says the file does not exist; kPermissionDenied for a
@@ -72,6 +76,9 @@ class RemoteFiles {
   // `cancel` (optional) aborts the transfer soon after it becomes true (kUnavailable).
   Status write(const std::string& url, const Credentials& login, std::string_view data,
                const std::atomic<bool>* cancel = nullptr) const;
+  // Deletes the file (ftp DELE, sftp rm, http DELETE): kNotFound when it is not there;
+  // tftp and scp have no way to delete (kInvalidArgument, with the way out for scp).
+  Status remove(const std::string& url, const Credentials& login) const;
   // Streams between a local file and a URL (for database copies: no size in memory).
   // download() writes `local_path` atomically (a temporary file beside it, synced, renamed).
   Result<std::uint64_t> download(const std::string& url, const Credentials& login,

@@ -207,7 +207,7 @@ http {{
   access_log off;
   client_body_temp_path {self.root}/body;
   server {{
-    listen 127.0.0.1:{self.port};
+    listen 127.0.0.1:{self.port}{self._tls()};
     root {self.data};
     location / {{
       dav_methods PUT DELETE MKCOL;
@@ -221,6 +221,38 @@ http {{
 }}
 """)
         return ["/usr/sbin/nginx", "-p", self.root, "-c", conf, "-e", self.log]
+
+    def _tls(self):
+        return ""
+
+
+class HttpsServer(HttpServer):
+    """The same over TLS, with a certificate from a CA of its own (`ca_pem`), which no
+    system trust store holds."""
+    scheme = "https"
+
+    def __init__(self):
+        super().__init__()
+        self.ca_pem = os.path.join(self.root, "ca.pem")
+        ca_key = os.path.join(self.root, "ca.key")
+        csr = os.path.join(self.root, "tls.csr")
+        self.cert = os.path.join(self.root, "tls.pem")
+        self.key = os.path.join(self.root, "tls.key")  # 0600: nginx reads it as root
+        ext = os.path.join(self.root, "ext.cnf")
+        with open(ext, "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1\n")
+
+        def openssl(*args):
+            subprocess.run(["openssl", *args], check=True, capture_output=True)
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out",
+                self.ca_pem, "-subj", "/CN=File server test CA", "-days", "2")
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", self.key, "-out", csr,
+                "-subj", "/CN=127.0.0.1")
+        openssl("x509", "-req", "-in", csr, "-CA", self.ca_pem, "-CAkey", ca_key,
+                "-CAcreateserial", "-out", self.cert, "-days", "2", "-extfile", ext)
+
+    def _tls(self):
+        return f" ssl;\n    ssl_certificate {self.cert};\n    ssl_certificate_key {self.key}"
 
 
 class SshServer(FileServer):
@@ -255,7 +287,8 @@ class SshServer(FileServer):
         return ["/usr/sbin/sshd", "-D", "-e", "-f", conf]
 
 
-SERVERS = {"ftp": FtpServer, "tftp": TftpServer, "http": HttpServer, "sftp": SshServer}
+SERVERS = {"ftp": FtpServer, "tftp": TftpServer, "http": HttpServer, "https": HttpsServer,
+           "sftp": SshServer}
 
 
 def binaries_present():

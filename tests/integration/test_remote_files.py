@@ -1,5 +1,5 @@
 """Files on other machines, with real servers on 127.0.0.1 (file_servers.py): `copy`
-to and from tftp, ftp, http (WebDAV PUT), sftp and scp, a live database copied out and
+and `delete` with tftp, ftp, http(s) (WebDAV PUT and DELETE), sftp and scp, a live database copied out and
 restored, and what an operator sees when a server is down, refuses the login, cannot be
 written or is not the host it claims to be."""
 
@@ -71,6 +71,46 @@ def test_copy_to_and_from_each_kind_of_server(daemon, servers, scheme):
         out = daemon.sh(f"copy flash:blob.bin {server.url('sub/my%20blob.bin', login=True)}", "")
         assert "70000 bytes copied in" in out, out
         assert sorted(os.listdir(server.path("sub"))) == ["blob.bin", "my blob.bin"]
+
+    # delete: ftp, http and sftp delete; tftp and scp cannot, and say so.
+    out = daemon.sh(f"delete {remote}", "", "", ok=scheme not in ("tftp", "scp"))
+    assert "Delete filename [blob.bin]? " in out and "[confirm]" in out, out
+    if scheme in ("tftp", "scp"):
+        assert f"{scheme} cannot delete files" in out, out
+        assert server.read(name) == data
+    else:
+        assert "%Error" not in out, out
+        assert not os.path.exists(server.path(name))
+        out = daemon.sh(f"delete /force {remote}", "", ok=False)
+        assert "no such file" in out, out
+
+
+def test_an_https_server_with_a_private_ca_is_trusted_only_through_nvram(daemon, servers):
+    https = servers("https")
+    flash_file(daemon, "c.bin", b"y" * 5000)
+    remote = https.url("pub/c.bin", login=True)
+    # Not in the system's trust store: refused, with where its CA goes.
+    out = daemon.sh(f"copy flash:c.bin {remote}", "", ok=False)
+    assert "not trusted by the system's CAs" in out and "https_ca_certificates.pem" in out, out
+    assert not os.path.exists(https.path("pub/c.bin"))
+    # Its CA in nvram: the copy goes through, and back.
+    with open(https.ca_pem) as src, open(daemon.path("https_ca_certificates.pem"), "w") as dst:
+        dst.write(src.read())
+    out = daemon.sh(f"copy flash:c.bin {remote}", "")
+    assert "5000 bytes copied in" in out, out
+    assert https.read("pub/c.bin") == b"y" * 5000
+    out = daemon.sh(f"copy {remote} flash:", "d.bin")
+    assert "5000 bytes copied in" in out, out
+    # Another CA in the file: refused again.
+    other = file_servers.HttpsServer()
+    try:
+        with open(other.ca_pem) as src, \
+                open(daemon.path("https_ca_certificates.pem"), "w") as dst:
+            dst.write(src.read())
+    finally:
+        other.remove()
+    out = daemon.sh(f"copy flash:c.bin {remote}", "", ok=False)
+    assert "not trusted by the CAs in" in out, out
 
 
 def test_what_goes_wrong_is_said_and_nothing_is_left_half_done(daemon, servers):

@@ -98,22 +98,22 @@ CmdResult ask_destination(Context& ctx, std::string_view url, const std::string&
   return ask(ctx, t);
 }
 
-CmdResult ask_source(Context& ctx, std::string_view url,
-                     std::function<CmdResult(Context&, const std::string&)> read) {
-  if (!ctx.interactive()) return read(ctx, std::string(url));
+CmdResult ask_file_name(Context& ctx, std::string_view what, std::string_view url,
+                        std::function<CmdResult(Context&, const std::string&)> then) {
+  if (!ctx.interactive()) return then(ctx, std::string(url));
   // The name is what follows the last '/' (a URL or a path) or the file system's ':'.
   const std::size_t cut = url.find_last_of(files::is_remote_url(url) ? "/" : "/:");
   const std::string prefix(url.substr(0, cut == std::string_view::npos ? 0 : cut + 1));
   const std::string name(url.substr(prefix.size()));
-  ctx.ask(Question{fmt::format("Source filename [{}]? ", name), false,
-                   [prefix, name, read = std::move(read)](Context& c, std::string_view answer) {
+  ctx.ask(Question{fmt::format("{} [{}]? ", what, name), false,
+                   [prefix, name, then = std::move(then)](Context& c, std::string_view answer) {
                      answer = trim_space(answer);
-                     if (answer.empty()) return read(c, prefix + name);
+                     if (answer.empty()) return then(c, prefix + name);
                      if (answer.find('/') != std::string_view::npos || answer == "." ||
                          answer == "..") {
-                       return c.error("Invalid source filename");
+                       return c.error("Invalid filename");
                      }
-                     return read(c, prefix + std::string(answer));
+                     return then(c, prefix + std::string(answer));
                    }});
   return {};
 }

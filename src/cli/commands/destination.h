@@ -29,11 +29,12 @@ using DestinationWrite = std::function<CmdResult(Context&, const DestinationFile
 CmdResult ask_destination(Context& ctx, std::string_view url, const std::string& default_name,
                           DestinationCheck check, DestinationWrite write);
 
-// A file that a command reads where the operator names it (crypto pki import ... pkcs12
-// URL): interactive sessions are asked "Source filename [NAME]? " as IOS asks; Return keeps
-// the URL, another name replaces its last part. `read` gets the URL to read.
-CmdResult ask_source(Context& ctx, std::string_view url,
-                     std::function<CmdResult(Context&, const std::string&)> read);
+// A file that a command reads or deletes where the operator names it (crypto pki import
+// ... pkcs12 URL, delete URL): interactive sessions are asked "<what> [NAME]? " as IOS
+// asks ("Source filename", "Delete filename"); Return keeps the URL, another name
+// replaces its last part. `then` gets the URL.
+CmdResult ask_file_name(Context& ctx, std::string_view what, std::string_view url,
+                        std::function<CmdResult(Context&, const std::string&)> then);
 
 // Writes `data` to `file`: a local file atomically with `mode`, a remote one uploaded.
 Status write_destination(Context& ctx, const DestinationFile& file, std::string_view data,

@@ -1,6 +1,7 @@
-// dir nvram: / dir flash:, and copy SOURCE DESTINATION between them, local paths and
+// dir nvram: / dir flash:, delete URL, and copy SOURCE DESTINATION between them, local paths and
 // remote URLs (a live database is copied as one consistent snapshot).
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <chrono>
 
@@ -18,6 +19,7 @@
 #include "cli/commands/commands.h"
 #include "cli/commands/destination.h"
 #include "cli/context.h"
+#include "cli/questions.h"
 #include "common/fs.h"
 #include "files/remote.h"
 #include "store/sqlite/backup.h"
@@ -227,9 +229,63 @@ CmdResult copy(Context& ctx, const Args& a) {
       [src = *src](Context& c, const DestinationFile& dst) { return copy_local(c, src, dst); });
 }
 
+// delete [/force] URL: a local file, or one on a server that can delete (ftp, sftp,
+// http DELETE). A database in use stays.
+CmdResult delete_now(Context& ctx, const std::string& url) {
+  if (files::is_remote_url(url)) {
+    if (Status s = ctx.device().remote_files().remove(url, {}); !s.ok()) {
+      ctx.printf("%Error deleting {} ({})\n", files::redact_url(url), s.message());
+      return CmdResult::printed_failure();
+    }
+    return {};
+  }
+  auto path = ctx.device().resolve_local_url(url);
+  if (!path.has_value()) return ctx.error(path.error().message());
+  if (auto owner = live_database_owner(ctx.device(), *path)) {
+    return ctx.error(
+        fmt::format("{0} is the database of certificate server {1}, which is not shut down: enter "
+                    "\"shutdown\" under crypto pki server {1} before deleting it.",
+                    url, owner->label()));
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(*path, ec)) {
+    ctx.printf(
+        "%Error deleting {} ({})\n", url,
+        std::filesystem::is_directory(*path, ec) ? "Is a directory" : "No such file or directory");
+    return CmdResult::printed_failure();
+  }
+  if (::unlink(path->c_str()) != 0) {
+    ctx.printf("%Error deleting {} ({})\n", url, std::strerror(errno));
+    return CmdResult::printed_failure();
+  }
+  if (Status s = fs::fsync_dir(std::filesystem::path(*path).parent_path().string()); !s.ok()) {
+    return ctx.error(s.message());
+  }
+  return {};
+}
+
+CmdResult delete_file(Context& ctx, const Args& a) {
+  const std::string url(a.word("url"));
+  if (files::is_remote_url(url)) {
+    if (Status s = files::validate_remote_url(url, /*allow_password=*/true); !s.ok()) {
+      return ctx.error(s.message());
+    }
+  }
+  const bool force = a.has("force");
+  return ask_file_name(ctx, "Delete filename", url, [force](Context& c, const std::string& file) {
+    if (force) return delete_now(c, file);
+    return ask_confirm(c, fmt::format("Delete {}? ", files::redact_url(file)),
+                       [file](Context& cc) { return delete_now(cc, file); });
+  });
+}
+
 }  // namespace
 
 void register_file_commands(CommandTable& t) {
+  t.add(Node::kExec, "delete [/force$force] WORD$url",
+        {"Delete a file", "Delete without asking for confirmation",
+         "nvram:NAME, flash:NAME, a local path or an ftp:, http(s): or sftp: URL"},
+        delete_file);
   t.add(Node::kExec, "dir [<flash:|nvram:>$fs]",
         {"List files on a filesystem", "Directory or file name", "Directory or file name"}, dir);
   t.add(Node::kExec, "copy WORD$src WORD$dst",

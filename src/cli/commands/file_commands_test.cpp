@@ -63,6 +63,46 @@ TEST_F(FileCommandsTest, CopyAsksForTheNameAndSaysHowMuchWasCopied) {
   EXPECT_EQ(*fs::read_file(flash("renamed.txt")), "changed");
 }
 
+TEST_F(FileCommandsTest, DeleteAsksTheNameAndForConfirmation) {
+  for (const char* name : {"a.txt", "b.txt", "c.txt"}) {
+    ASSERT_TRUE(fs::write_atomic(flash(name), "x").ok());
+  }
+  // "n" at [confirm] keeps the file; Return deletes it.
+  EXPECT_EQ(run("delete flash:a.txt\n\nn\n"),
+            "Router#delete flash:a.txt\n"
+            "Delete filename [a.txt]? \n"
+            "Delete flash:a.txt? [confirm]n\n");
+  EXPECT_TRUE(fs::exists(flash("a.txt")));
+  EXPECT_EQ(run("delete flash:a.txt\nb.txt\n\n"),
+            "Router#delete flash:a.txt\n"
+            "Delete filename [a.txt]? b.txt\n"
+            "Delete flash:b.txt? [confirm]\n");
+  EXPECT_TRUE(fs::exists(flash("a.txt")));
+  EXPECT_FALSE(fs::exists(flash("b.txt")));
+  EXPECT_EQ(run("delete /force flash:c.txt\n\n"),
+            "Router#delete /force flash:c.txt\n"
+            "Delete filename [c.txt]? \n");
+  EXPECT_FALSE(fs::exists(flash("c.txt")));
+  EXPECT_EQ(run("delete /force flash:c.txt\n\n"),
+            "Router#delete /force flash:c.txt\n"
+            "Delete filename [c.txt]? \n"
+            "%Error deleting flash:c.txt (No such file or directory)\n");
+  EXPECT_EQ(run("delete /force tftp://127.0.0.1/c.txt\n\n"),
+            "Router#delete /force tftp://127.0.0.1/c.txt\n"
+            "Delete filename [c.txt]? \n"
+            "%Error deleting tftp://127.0.0.1/c.txt (cannot delete tftp://127.0.0.1/c.txt: tftp "
+            "cannot delete files)\n");
+  // The database of an enabled server stays.
+  auto server = enabled_server("mycs");
+  ASSERT_NE(server, nullptr);
+  EXPECT_EQ(run("delete /force nvram:mycs.ser\n\n"),
+            "Router#delete /force nvram:mycs.ser\n"
+            "Delete filename [mycs.ser]? \n"
+            "% nvram:mycs.ser is the database of certificate server mycs, which is not shut "
+            "down: enter \"shutdown\" under crypto pki server mycs before deleting it.\n");
+  EXPECT_TRUE(fs::exists(nvram("mycs.ser")));
+}
+
 TEST_F(FileCommandsTest, BadSourcesAndDestinationsAreRefused) {
   EXPECT_EQ(exec("copy nvram:nosuch flash:").output,
             "%Error opening nvram:nosuch (No such file or directory)\n");

@@ -64,21 +64,20 @@ CmdResult install_import(Context& ctx, const std::string& label, const pki::Cert
 CmdResult import_pkcs12(Context& ctx, const Args& a) {
   const std::string label(a.word("label"));
   if (Status s = ca::KeyStore::check_label(label); !s.ok()) return ctx.error(s.message());
-  return ask_source(ctx, a.word("url"),
-                    [label, passphrase = std::string(a.word("passphrase"))](
-                        Context& c, const std::string& url) {
-                      auto der = c.device().read_url(url);
-                      if (!der.has_value()) return c.error(der.error().message());
-                      auto p12 = pki::parse_pkcs12(*der, passphrase);
-                      if (!p12.has_value()) {
-                        return c.error(p12.error().code() == Code::kPermissionDenied
-                                           ? "Wrong passphrase for the PKCS12 file."
-                                           : "Not a PKCS12 file: " + p12.error().message());
-                      }
-                      return install_import(c, label, p12->cert, std::move(p12->key),
-                                            std::nullopt,
-                                            "CRYPTO_PKI: Imported PKCS12 file successfully.\n");
-                    });
+  return ask_file_name(
+      ctx, "Source filename", a.word("url"),
+      [label, passphrase = std::string(a.word("passphrase"))](Context& c, const std::string& url) {
+        auto der = c.device().read_url(url);
+        if (!der.has_value()) return c.error(der.error().message());
+        auto p12 = pki::parse_pkcs12(*der, passphrase);
+        if (!p12.has_value()) {
+          return c.error(p12.error().code() == Code::kPermissionDenied
+                             ? "Wrong passphrase for the PKCS12 file."
+                             : "Not a PKCS12 file: " + p12.error().message());
+        }
+        return install_import(c, label, p12->cert, std::move(p12->key), std::nullopt,
+                              "CRYPTO_PKI: Imported PKCS12 file successfully.\n");
+      });
 }
 
 // crypto pki import LABEL pem [usage-keys] {terminal | url URL} PASSPHRASE: what the
