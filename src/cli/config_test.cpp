@@ -155,6 +155,30 @@ TEST(RunningConfig, RoundTripWithTheRealCommands) {
   EXPECT_EQ(body_of(table, second, body), body);
 }
 
+// A certificate server's section as a router's `show running-config` prints it.
+TEST(LoadConfig, ARoutersCertificateServerSectionLoadsCleanly) {
+  CommandTable table;
+  register_all_commands(table);
+  testing::TempDevice dev;
+  LoadResult r = load_config(table, dev.device(),
+                             "crypto pki server iosca\n"
+                             " database level minimum\n"
+                             " database url crl publish tftp://192.0.2.71/ username myname "
+                             "password 7 0822455D0A16\n"
+                             " database username admin password 7 094F471A1A0A\n"
+                             " database archive pkcs12 password 7 070C285F4D06485744\n"
+                             " issuer-name CN=iosca\n"
+                             " lifetime crl 24\n"
+                             " lifetime certificate 200\n"
+                             " cdp-url http://192.0.2.1/cgi-bin/pkiclient.exe?operation=GetCRL\n"
+                             " shutdown\n");
+  EXPECT_EQ(r.errors, 0) << r.output;
+  const std::string body = running_config(table, dev.device());
+  EXPECT_NE(body.find(" database archive pkcs12 password 7 "), std::string::npos) << body;
+  EXPECT_EQ(body.find("cisco"), std::string::npos) << body;  // cisco, cisco123
+  EXPECT_EQ(body.find("database level"), std::string::npos) << body;  // the default
+}
+
 TEST(LoadConfig, ReportsBadLinesAndGoesOn) {
   Configured c;
   LoadResult r = load_config(c.table, c.dev.device(), "hostname ca1\nbogus line\nhostname ca2\n");

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "ca/device.h"
+#include "cli/output_filter.h"
 #include "common/log.h"
 
 namespace scepter::cli {
@@ -85,6 +86,25 @@ std::vector<Node> Session::fallback_chain(Node node) const {
 CmdResult Session::dispatch(std::string_view line, std::string& out, std::size_t marker_base) {
   std::string_view text = trim(line);
   if (text.empty() || text.front() == '!') return {};
+  if (auto piped = split_pipe(line)) {
+    // show ... | include REGEX: the filter is checked first, then applied to what the
+    // command prints.
+    std::size_t offset = 0;
+    auto filter = OutputFilter::parse(piped->filter, &offset);
+    if (!filter.has_value()) {
+      if (offset != std::string_view::npos) {
+        out += fmt::format("{:>{}}\n", "^", marker_base + piped->filter_column + offset + 1);
+      }
+      out += "% " + filter.error().message() + "\n";
+      return CmdResult::printed_failure();
+    }
+    std::string unfiltered;
+    CmdResult r = dispatch(line.substr(0, piped->command.data() + piped->command.size() -
+                                              line.data()),
+                           unfiltered, marker_base);
+    out += filter->apply(unfiltered);
+    return r;
+  }
   std::optional<MatchResult> best_failure;
   for (Node n : fallback_chain(node())) {
     MatchResult m = match_command(table_, n, line);

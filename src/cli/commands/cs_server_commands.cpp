@@ -479,9 +479,11 @@ void register_cs_server_commands(CommandTable& t) {
         with_login({kNoHelp, kDb, kUrl, "Certificate name and expiration files", "CRL file",
                     "Issued certificate files", "Publish a copy of the files", kRoot}),
         database_url);
-  t.add(Node::kCsServer, "[no] database level [<minimal|names|complete>$level]",
+  // "minimum" is what routers accept and print; the guide says "minimal".
+  t.add(Node::kCsServer, "[no] database level [<minimal|minimum|names|complete>$level]",
         {kNoHelp, kDb, "Certificate database level", "Only what is needed to go on issuing",
-         "Also the name and expiry of each certificate", "Also each issued certificate"},
+         "The same as minimal", "Also the name and expiry of each certificate",
+         "Also each issued certificate"},
         database_level);
   t.add(Node::kCsServer, "[no] database username [WORD$user] [password [<0|7>$enc] WORD$password]",
         {kNoHelp, kDb, "Username to access the database", "Username", "Password",

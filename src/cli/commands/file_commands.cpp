@@ -1,4 +1,4 @@
-// dir nvram: / dir flash:, delete URL, and copy SOURCE DESTINATION between them, local paths and
+// dir nvram: / dir flash:, more URL, delete URL, and copy SOURCE DESTINATION between them, local paths and
 // remote URLs (a live database is copied as one consistent snapshot).
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -264,6 +264,38 @@ CmdResult delete_now(Context& ctx, const std::string& url) {
   return {};
 }
 
+// more URL: a text file of nvram:, flash: or a local path, as it is (filters apply).
+CmdResult more(Context& ctx, const Args& a) {
+  constexpr std::uintmax_t kMaxBytes = std::uintmax_t{4} << 20;
+  const std::string url(a.word("url"));
+  if (files::is_remote_url(url)) {
+    return ctx.error("more reads nvram:, flash: and local files; copy the file to flash: first.");
+  }
+  auto path = ctx.device().resolve_local_url(url);
+  if (!path.has_value()) return ctx.error(path.error().message());
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(*path, ec)) {
+    ctx.printf("%Error opening {} ({})\n", url,
+               std::filesystem::is_directory(*path, ec) ? "Is a directory"
+                                                        : "No such file or directory");
+    return CmdResult::printed_failure();
+  }
+  if (std::filesystem::file_size(*path, ec) > kMaxBytes) {
+    return ctx.error(fmt::format("{} is larger than {} MiB.", url, kMaxBytes >> 20));
+  }
+  auto text = fs::read_file(*path);
+  if (!text.has_value()) {
+    ctx.printf("%Error opening {} ({})\n", url, text.error().message());
+    return CmdResult::printed_failure();
+  }
+  if (text->find('\0') != std::string::npos) {
+    return ctx.error(url + " is not a text file.");
+  }
+  ctx.print(*text);
+  if (!text->empty() && text->back() != '\n') ctx.print("\n");
+  return {};
+}
+
 CmdResult delete_file(Context& ctx, const Args& a) {
   const std::string url(a.word("url"));
   if (files::is_remote_url(url)) {
@@ -282,6 +314,8 @@ CmdResult delete_file(Context& ctx, const Args& a) {
 }  // namespace
 
 void register_file_commands(CommandTable& t) {
+  t.add(Node::kExec, "more WORD$url",
+        {"Display the contents of a file", "nvram:NAME, flash:NAME or a local path"}, more);
   t.add(Node::kExec, "delete [/force$force] WORD$url",
         {"Delete a file", "Delete without asking for confirmation",
          "nvram:NAME, flash:NAME, a local path or an ftp:, http(s): or sftp: URL"},

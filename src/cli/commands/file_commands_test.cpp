@@ -103,6 +103,25 @@ TEST_F(FileCommandsTest, DeleteAsksTheNameAndForConfirmation) {
   EXPECT_TRUE(fs::exists(nvram("mycs.ser")));
 }
 
+TEST_F(FileCommandsTest, MoreShowsATextFileAndFiltersApply) {
+  run("write memory\n");
+  const std::string saved = *fs::read_file(nvram("startup-config"));
+  EXPECT_EQ(run("more nvram:startup-config\n"), "Router#more nvram:startup-config\n" + saved);
+  EXPECT_EQ(run("more nvram:startup-config | include ^hostname\n"),
+            "Router#more nvram:startup-config | include ^hostname\nhostname Router\n");
+  EXPECT_EQ(run("show running-config | count ^hostname\n"),
+            "Router#show running-config | count ^hostname\n"
+            "Number of lines which match regexp = 1\n");
+  EXPECT_EQ(run("show running-config | grep x\n"),
+            "Router#show running-config | grep x\n"
+            "                             ^\n"
+            "% Invalid input detected at '^' marker.\n");
+  EXPECT_EQ(run("more nvram:nosuch\n"),
+            "Router#more nvram:nosuch\n%Error opening nvram:nosuch (No such file or directory)\n");
+  ASSERT_TRUE(fs::write_atomic(flash("bin"), std::string("a\0b", 3)).ok());
+  EXPECT_EQ(run("more flash:bin\n"), "Router#more flash:bin\n% flash:bin is not a text file.\n");
+}
+
 TEST_F(FileCommandsTest, BadSourcesAndDestinationsAreRefused) {
   EXPECT_EQ(exec("copy nvram:nosuch flash:").output,
             "%Error opening nvram:nosuch (No such file or directory)\n");
