@@ -113,7 +113,7 @@ class Daemon:
                                         l.startswith("no database archive") for l in lines):
             config.insert(0, f"database archive pkcs12 password {archive_password}")
         elif archive_password is None:
-            answers.append("prompt-pass1")
+            answers += ["prompt-pass1", "prompt-pass1"]  # Password:, Re-enter password:
         out = self.sh("configure terminal", f"crypto pki server {label}", *config,
                       "no shutdown", *answers, "end")
         assert "% Certificate Server enabled." in out, out

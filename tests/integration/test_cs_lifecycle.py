@@ -110,7 +110,10 @@ def test_password_prompt_issuer_lifetime_and_hash(daemon):
 
 def test_password_prompt_refuses_short_passphrase(daemon):
     out = daemon.sh("configure terminal", "crypto pki server mycs", "no shutdown", "yes",
-                    "short", "long-enough-1", "end")
+                    "short", "long-enough-1", "long-enough-2", "long-enough-1",
+                    "long-enough-1", "end")
+    assert "Re-enter password:" in out
+    assert "% Passwords do not match." in out
     assert "% The passphrase must be 8 to 200 characters long." in out
     assert "% Certificate Server enabled." in out
     rc, out = openssl("pkcs12", "-info", "-in", daemon.path("mycs.p12"), "-passin",
@@ -123,7 +126,8 @@ def test_empty_passphrase_or_no_cancels_first_enable(daemon):
     assert "% Certificate Server enabled." not in out
     assert not os.path.exists(daemon.path("mycs#1CA.cer"))
     out = daemon.sh("configure terminal", "crypto pki server mycs", "no shutdown", "yes", "",
-                    "end")
+                    "end", ok=False)
+    assert "% Aborted." in out
     assert "% Certificate Server enabled." not in out
     assert not os.path.exists(daemon.path("mycs#1CA.cer"))
     assert "Status: enabled" not in daemon.show_server()

@@ -126,14 +126,17 @@ CmdResult no_shutdown(Context& ctx, const Args&) {
     c.print(
         "% Exporting Certificate Server signing certificate and keys...\n"
         "% Please enter a passphrase to protect the private key.\n");
+    // Typed twice, as IOS asks; Return at the first prompt gives up.
     PasswordQuestion q;
-    q.reenter_prompt = "";
     q.min_length = 8;
     q.max_length = 200;
     q.length_message = "% The passphrase must be {min} to {max} characters long.";
-    return ask_password(c, q, [server](Context& c2, std::string pw) -> CmdResult {
-      return print_enable(c2, server->enable({.archive_password = pw}), true);
-    });
+    return ask_password(
+        c, q,
+        [server](Context& c2, std::string pw) -> CmdResult {
+          return print_enable(c2, server->enable({.archive_password = pw}), true);
+        },
+        [](Context& c2) -> CmdResult { return c2.error("Aborted."); });
   });
 }
 }  // namespace
