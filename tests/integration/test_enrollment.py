@@ -163,9 +163,13 @@ def test_request_pkcs10_url(auto_ca, workdir):
     verify(auto_ca, extract_certificate(out), workdir)
     out = auto_ca.sh(f"crypto pki server mycs request pkcs10 url {workdir}/file.csr")
     assert "% Granted certificate:" in out
+    # As on IOS, the URL may come without the `url` keyword (`terminal` stays the paste:
+    # test_paste_bare_base64_and_pem_output).
+    out = auto_ca.sh(f"crypto pki server mycs request pkcs10 {workdir}/file.csr pem")
+    assert "% Granted certificate:" in out and "-----BEGIN CERTIFICATE-----" in out, out
     out = auto_ca.sh("crypto pki server mycs request pkcs10 url nvram:missing.csr", ok=False)
     assert out.startswith("% ")
-    assert len(auto_ca.requests()) == 2
+    assert len(auto_ca.requests()) == 3
 
 
 def test_serials_increase_and_validity_follows_lifetime(daemon, workdir):

@@ -104,9 +104,7 @@ CmdResult request_pkcs10(Context& ctx, const Args& a) {
   REQUIRE_SERVER(server);
   const bool pem_out = a.choice("format") == "pem";
   if (a.has("url")) {
-    auto path = ctx.device().resolve_local_url(a.word("url"));
-    if (!path.has_value()) return ctx.error(path.error().message());
-    auto text = fs::read_file(*path);
+    auto text = ctx.device().read_url(a.word("url"));
     if (!text.has_value()) return ctx.error(text.error().message());
     return submit_text(ctx, server, *text, pem_out);
   }
@@ -245,7 +243,13 @@ void register_cs_exec_commands(CommandTable& t) {
   t.add(Node::kExec,
         "crypto pki server WORD$label request pkcs10 url WORD$url [<base64|pem>$format]",
         {kCrypto, kPki, kServer, kLabel, "Manual enrollment", "PKCS#10 request",
-         "Read the request from a file", "nvram:NAME, flash:NAME or a local path",
+         "Read the request from a file", "nvram:NAME, flash:NAME, a local path or a remote URL",
+         "Show the granted certificate in base64", "Show the granted certificate in PEM"},
+        request_pkcs10);
+  // IOS also takes the URL without the `url` keyword.
+  t.add(Node::kExec, "crypto pki server WORD$label request pkcs10 WORD$url [<base64|pem>$format]",
+        {kCrypto, kPki, kServer, kLabel, "Manual enrollment", "PKCS#10 request",
+         "nvram:NAME, flash:NAME, a local path or a remote URL",
          "Show the granted certificate in base64", "Show the granted certificate in PEM"},
         request_pkcs10);
   for (Node node : {Node::kExec, Node::kConfig}) {

@@ -299,9 +299,7 @@ CmdResult export_pem(Context& ctx, const Args& a) {
                                  rollover ? "rollover " : ""));
   }
   if (a.has("url")) {
-    auto path = ctx.device().resolve_local_url(a.word("url"));
-    if (!path.has_value()) return ctx.error(path.error().message());
-    Status s = fs::write_atomic(*path, cert->pem());
+    Status s = ctx.device().write_url(a.word("url"), cert->pem(), 0644);
     if (!s.ok()) return ctx.error(s.message());
     ctx.printf("% Exporting {}CA certificate to {}\n", rollover ? "rollover " : "", a.word("url"));
     return {};

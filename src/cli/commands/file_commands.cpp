@@ -33,25 +33,44 @@ struct FileRow {
 };
 
 CmdResult dir(Context& ctx, const Args& a) {
-  std::string fs_name = a.has("fs") ? std::string(a.choice("fs")) : "flash:";
-  const std::string& dir =
-      fs_name == "nvram:" ? ctx.device().nvram_dir() : ctx.device().flash_dir();
+  // nvram:, flash:, a directory in them, a local directory, or one file.
+  std::string fs_name = a.has("fs") ? std::string(a.word("fs")) : "flash:";
+  // "dir nv" as a keyword would be read.
+  for (std::string_view fs : {"nvram", "flash"}) {
+    if (!fs_name.empty() && fs.starts_with(fs_name)) fs_name = std::string(fs) + ":";
+  }
+  if (files::is_remote_url(fs_name)) {
+    return ctx.error("dir lists nvram:, flash: and local directories.");
+  }
+  auto resolved = ctx.device().resolve_local_url(fs_name);
+  if (!resolved.has_value()) return ctx.error(resolved.error().message());
+  std::string dir = *resolved;
   std::error_code ec;
   std::vector<FileRow> rows;
-  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    if (!it->is_regular_file(ec)) continue;
-    auto size = it->file_size(ec);
-    if (ec) continue;
-    rows.push_back(FileRow{it->path().filename().string(), size});
+  const bool one_file = std::filesystem::is_regular_file(dir, ec);
+  if (one_file) {
+    rows.push_back(FileRow{std::filesystem::path(dir).filename().string(),
+                           std::filesystem::file_size(dir, ec)});
+    dir = std::filesystem::path(dir).parent_path().string();
+  } else {
+    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end;
+         it.increment(ec)) {
+      if (!it->is_regular_file(ec)) continue;
+      auto size = it->file_size(ec);
+      if (ec) continue;
+      rows.push_back(FileRow{it->path().filename().string(), size});
+    }
   }
   if (ec) {
     // IOS prints this one without the usual space after '%'.
-    ctx.printf("%Error opening {}/ ({})\n", fs_name, ec.message());
+    ctx.printf("%Error opening {}{} ({})\n", fs_name, fs_name.ends_with('/') ? "" : "/",
+               ec.message());
     return CmdResult::printed_failure();
   }
+  if (!one_file && !fs_name.ends_with('/')) fs_name += '/';
   std::sort(rows.begin(), rows.end(),
             [](const FileRow& x, const FileRow& y) { return x.name < y.name; });
-  ctx.printf("Directory of {}/\n\n", fs_name);
+  ctx.printf("Directory of {}\n\n", fs_name);
   if (rows.empty()) ctx.print("No files in directory\n");
   for (std::size_t i = 0; i < rows.size(); ++i) {
     ctx.printf("{:>5}  -rw-  {:>10}  {:>27}  {}\n", i + 1, rows[i].size, "<no date>", rows[i].name);
@@ -320,8 +339,12 @@ void register_file_commands(CommandTable& t) {
         {"Delete a file", "Delete without asking for confirmation",
          "nvram:NAME, flash:NAME, a local path or an ftp:, http(s): or sftp: URL"},
         delete_file);
-  t.add(Node::kExec, "dir [<flash:|nvram:>$fs]",
-        {"List files on a filesystem", "Directory or file name", "Directory or file name"}, dir);
+  t.add(Node::kExec, "dir [WORD$fs]",
+        {"List files on a filesystem", "flash:, nvram:, a directory or a file (default flash:)"},
+        dir);
+  t.add(Node::kExec, "enable",
+        {"Turn on privileged commands (the shell is always privileged: nothing changes)"},
+        [](Context&, const Args&) { return CmdResult(); });
   t.add(Node::kExec, "copy WORD$src WORD$dst",
         {"Copy from one file to another",
          "Source: nvram:NAME, flash:NAME, a local path or tftp:, ftp:, http(s):, sftp:, scp: URL",

@@ -80,7 +80,7 @@ TEST_F(KeyTransferTest, ExportErrors) {
   EXPECT_EQ(exec("crypto key export ec k1 pem terminal 3des pass1234").output,
             "% EC keypair 'k1' does not exist.\n");
   EXPECT_EQ(exec("crypto key export rsa k1 pem url tftp://host/k1 3des pass1234").output,
-            "% remote storage (tftp:) is not supported yet; use nvram:, flash: or a local path\n");
+            "% a local file is needed here (nvram:, flash: or a local path), not tftp:\n");
   EXPECT_EQ(exec("crypto key export rsa k1 pem terminal 3des").output, "% Incomplete command.\n");
 }
 

@@ -82,6 +82,19 @@ TEST_F(SystemCommandsTest, DirListsRegularFilesByName) {
                                                "\n\\d+ bytes total \\(\\d+ bytes free\\)\n")))
       << out;
   EXPECT_EQ(run("dir nv").output.substr(0, 20), "Directory of nvram:/");
+  // A directory or a file anywhere on the machine, as IOS lists disk0:/dir or a file.
+  const std::string sub = dev_.device().nvram_dir() + "/subdir";
+  ASSERT_TRUE(fs::write_atomic(sub + "/c.txt", "123").ok());
+  out = run("dir " + sub).output;
+  EXPECT_EQ(out.substr(0, out.find("\n\n") + 2), "Directory of " + sub + "/\n\n") << out;
+  EXPECT_NE(out.find("  c.txt\n"), std::string::npos) << out;
+  out = run("dir nvram:b.ser").output;
+  EXPECT_TRUE(std::regex_search(out, std::regex("Directory of nvram:b.ser\n\n"
+                                                "    1  -rw-           5 +<no date>  b.ser\n")))
+      << out;
+  EXPECT_EQ(run("dir tftp://192.0.2.1/").output,
+            "% dir lists nvram:, flash: and local directories.\n");
+  EXPECT_TRUE(run("enable").ok);
   std::filesystem::remove_all(dev_.device().flash_dir());
   Reply r = run("dir flash:");
   EXPECT_FALSE(r.ok);
