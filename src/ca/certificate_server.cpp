@@ -39,7 +39,7 @@ const char* grant_mode_text(GrantMode mode) {
     case GrantMode::kAuto:
       return "auto";
     case GrantMode::kNone:
-      return "none (all requests are rejected)";
+      return "none";
     case GrantMode::kRaAuto:
       return "auto for RA-authorized requests, manual otherwise";
   }
@@ -436,6 +436,7 @@ void CertificateServer::shutdown() {
   want_enabled_ = false;
   config_.shutdown = true;
   ++generation_;     // an enabling run in progress is void
+  remember_last_serial();
   runtime_.reset();  // in-flight operations keep their shared_ptr until they finish
   if (state_ != ServerState::kDisabled) transition(LifeEvent::kShutdown);
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: SCEP server stopped");
@@ -496,7 +497,10 @@ void CertificateServer::tick() {
       retry = state_ == ServerState::kCheckFailed ||
               (state_ == ServerState::kWaitingForTime && !runtime_ && clock_valid) ||
               (state_ == ServerState::kWaitingForSuperior && superior_answered_.exchange(false));
-      if (retry) runtime_.reset();
+      if (retry) {
+        remember_last_serial();
+        runtime_.reset();
+      }
     }
   }
   if (retry) {
@@ -538,6 +542,10 @@ void CertificateServer::tick() {
   }
 }
 
+void CertificateServer::remember_last_serial() {
+  if (runtime_ && runtime_->issuer) last_serial_ = runtime_->issuer->last_issued();
+}
+
 ServerInfo CertificateServer::info() const {
   ServerInfo out;
   std::shared_ptr<Runtime> rt;
@@ -552,10 +560,11 @@ ServerInfo CertificateServer::info() const {
     out.ca_certificate = rt->ca_cert;
     out.ra_encryption_certificate = rt->ra_encryption_cert;
     if (auto shadow = rt->shadow()) out.rollover_certificate = shadow->cert;
-    if (rt->issuer) out.last_serial = rt->issuer->last_issued();
+    out.last_serial = rt->issuer ? rt->issuer->last_issued() : last_serial_.load();
     if (rt->crl) out.crl_next_update = rt->crl->next_update();
   } else {
     out.ca_certificate = stored_ca_certificate();
+    out.last_serial = last_serial_.load();  // as it was when the server last ran
   }
   {
     MutexLock lock(publish_mu_);

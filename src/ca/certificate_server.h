@@ -320,6 +320,8 @@ class CertificateServer {
       REQUIRES(enable_mu_);
   Prepared prepare(const ServerConfig& cfg, const EnableOptions& options);
   void transition(LifeEvent event, std::string reason = {}) REQUIRES(mu_);
+  // Keeps the runtime's last issued serial before the runtime goes (last_serial_).
+  void remember_last_serial() REQUIRES(mu_);
   bool needs_archive_password(const ServerConfig& cfg) const;
   Status generate_ca(Runtime& rt, const ServerConfig& cfg, EnableReport& report,
                      const EnableOptions& options);
@@ -445,6 +447,8 @@ class CertificateServer {
   bool want_enabled_ GUARDED_BY(mu_) = false;     // the operator said `no shutdown`
   std::uint64_t generation_ GUARDED_BY(mu_) = 0;  // bumped by shutdown: voids a run
   std::atomic<bool> superior_answered_{false};
+  // The last serial issued when the runtime was last torn down: `show` while shut down.
+  std::atomic<store::Serial> last_serial_{0};
   // Last: its thread reads the configuration, so it goes first.
   mutable Mutex publish_mu_;
   mutable std::unique_ptr<files::PublishQueue> publish_ GUARDED_BY(publish_mu_);

@@ -417,6 +417,7 @@ void CertificateServer::rollover_tick(const std::shared_ptr<Runtime>& rt) {
     }
     // Rebuilt from what was written, as at a restart: the next tick enables it again.
     transition(LifeEvent::kCriticalFailure, "activating the rollover CA certificate");
+    remember_last_serial();
     runtime_.reset();
     return;
   }

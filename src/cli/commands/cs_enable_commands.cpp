@@ -34,6 +34,7 @@ CmdResult print_enable(Context& ctx, const Result<ca::EnableReport>& r, bool exp
     ctx.printf("% The CA key was not archived: {}.\n", r->archive_skipped_reason);
   }
   ctx.print("% Certificate Server enabled.\n");
+  if (!ctx.device().http().server) ctx.print(kHttpOffNote);
   return {};
 }
 
@@ -46,6 +47,7 @@ CmdResult enable_subordinate(Context& ctx, const std::shared_ptr<ca::Certificate
   if (r.has_value()) {
     if (r->archived) ctx.print("% Exporting Certificate Server signing certificate and keys...\n");
     ctx.print("% Certificate Server enabled.\n");
+    if (!ctx.device().http().server) ctx.print(kHttpOffNote);
     return {};
   }
   if (server->state() == ca::ServerState::kWaitingForSuperior) {

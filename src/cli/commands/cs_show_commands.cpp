@@ -127,10 +127,6 @@ void render_server(Context& ctx, const ca::CertificateServer& server) {
     ctx.printf("  Status: disabled, {}\n", info.reason);
   }
   ctx.printf("  State: {}\n", ca::server_state_name(info.state));
-  if (!ctx.device().http().server) {
-    // The guide: without the HTTP server only manual PKCS#10 enrollment works.
-    ctx.print("  HTTP Server is disabled: SCEP is off, manual enrollment only\n");
-  }
   if (c.shutdown) {
     ctx.print("  Server's configuration is unlocked (enter \"no shut\" to lock it)\n");
   } else {

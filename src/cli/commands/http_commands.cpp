@@ -20,7 +20,16 @@ namespace {
 constexpr int kDefaultPort = 80;
 
 CmdResult http_server(Context& ctx, const Args& a) {
+  const bool was_on = ctx.device().http().server;
   ctx.device().edit_http([&](ca::HttpConfig& h) { h.server = !a.has("no"); });
+  if (was_on && a.has("no")) {
+    for (const auto& server : ctx.device().servers()) {
+      if (server->state() == ca::ServerState::kEnabled) {
+        ctx.print(kHttpOffNote);
+        break;
+      }
+    }
+  }
   return {};
 }
 

@@ -4,11 +4,20 @@
 // table once at start-up; a grammar mistake aborts there, as for every register_*.
 
 #include <string>
+#include <string_view>
 
 #include "cli/command_table.h"
 #include "pki/certificate.h"
 
 namespace scepter::cli {
+
+// Said where IOS would refuse to enable a certificate server without `ip http server`
+// (scepterd enables it for manual enrollment): at `no shutdown`, and at `no ip http
+// server` under an enabled server.
+inline constexpr std::string_view kHttpOffNote =
+    "% The HTTP server is off (\"ip http server\"): SCEP clients cannot reach the "
+    "certificate server; requests are taken with \"crypto pki server LABEL request "
+    "pkcs10\" only.\n";
 
 // crypto key generate rsa|ec, crypto key zeroize, crypto key export|import (config mode),
 // show crypto key mypubkey rsa|ec (exec). No config writer: keys live in the KeyStore
