@@ -127,6 +127,9 @@ TEST_F(CertificateServerTest, IssuesWithIncreasingSerialsAndConfiguredLifetime) 
     EXPECT_TRUE(out.certificate->signed_by(*h_.server().info().ca_certificate));
   }
   EXPECT_EQ(h_.server().info().last_serial, 5u);
+  // Shut down, show still says what was issued last (IOS does not go back to 0x0).
+  h_.server().shutdown();
+  EXPECT_EQ(h_.server().info().last_serial, 5u);
 }
 
 TEST_F(CertificateServerTest, CertificatesStopAtTheCaExpiry) {

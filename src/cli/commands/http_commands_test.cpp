@@ -41,6 +41,20 @@ TEST_F(HttpCommandsTest, Server) {
   EXPECT_EQ(http_config(), "");
 }
 
+// Where IOS would not enable a certificate server, scepterd does and says what it means.
+TEST_F(HttpCommandsTest, TurningItOffUnderAnEnabledServerIsSaid) {
+  exec("ip http server");
+  auto server = enabled_server("mycs");
+  ASSERT_NE(server, nullptr);
+  run("configure terminal");
+  EXPECT_EQ(exec("no ip http server").output, kHttpOffNote);
+  EXPECT_EQ(exec("no ip http server").output, "");  // already off
+  server->shutdown();
+  EXPECT_NE(run("crypto pki server mycs\nno shutdown\n").find(
+                std::string("% Certificate Server enabled.\n") + std::string(kHttpOffNote)),
+            std::string::npos);
+}
+
 TEST_F(HttpCommandsTest, Port) {
   EXPECT_TRUE(exec("ip http port 8080").ok);
   EXPECT_EQ(http().port, 8080);
