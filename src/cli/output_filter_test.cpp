@@ -29,15 +29,17 @@ std::string filtered(std::string_view filter, std::string_view text = kConfig) {
 TEST(OutputFilterTest, EachFilterKeepsWhatIosKeeps) {
   EXPECT_EQ(filtered("include crypto"), "crypto pki server cs1\ncrypto pki trustpoint cs1\n");
   EXPECT_EQ(filtered("i grant|revocation"), " grant auto\n revocation-check crl\n");
-  EXPECT_EQ(filtered("exclude ^( |!)"), "hostname ca1\ncrypto pki server cs1\n"
-                                        "crypto pki trustpoint cs1\nip http server\nend\n");
+  EXPECT_EQ(filtered("exclude ^( |!)"),
+            "hostname ca1\ncrypto pki server cs1\n"
+            "crypto pki trustpoint cs1\nip http server\nend\n");
   EXPECT_EQ(filtered("begin trustpoint"),
             "crypto pki trustpoint cs1\n revocation-check crl\n!\nip http server\nend\n");
   EXPECT_EQ(filtered("count pki"), "Number of lines which match regexp = 2\n");
   // A section is printed whole when its header or one of its lines matches.
   EXPECT_EQ(filtered("section crypto pki server"),
             "crypto pki server cs1\n database level complete\n grant auto\n");
-  EXPECT_EQ(filtered("sec grant"), "crypto pki server cs1\n database level complete\n grant auto\n");
+  EXPECT_EQ(filtered("sec grant"),
+            "crypto pki server cs1\n database level complete\n grant auto\n");
   EXPECT_EQ(filtered("section crypto"),
             "crypto pki server cs1\n database level complete\n grant auto\n"
             "crypto pki trustpoint cs1\n revocation-check crl\n");

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <string>
 
 namespace scepter {
@@ -65,7 +66,40 @@ class FakeClock final : public SettableClock {
 inline TimePoint from_unix(std::int64_t s) { return TimePoint(Seconds(s)); }
 inline std::int64_t to_unix(TimePoint t) { return t.time_since_epoch().count(); }
 
-// IOS style: "12:58:34 UTC Jan 4 2025" (day not zero-padded). scepterd prints UTC.
+// The zone times are shown in, as IOS's `clock timezone` and `clock summer-time ...
+// recurring` set it: UTC by default. One per process (scepterd is one device); `show`
+// output, `clock set` and the running-config use it, never the certificates.
+struct SummerTimeRule {
+  int week = 2;      // 1-4, or 5 for the last such day of the month
+  int weekday = 0;   // 0 = Sunday
+  int month = 3;     // 1-12
+  int minute = 120;  // of the local day
+  bool operator==(const SummerTimeRule&) const = default;
+};
+struct DisplayZone {
+  std::string name = "UTC";
+  int offset_minutes = 0;   // east of UTC
+  std::string summer_name;  // empty: no summer time
+  // The United States' rules, IOS's default for `recurring`.
+  SummerTimeRule summer_start{2, 0, 3, 120};
+  SummerTimeRule summer_end{1, 0, 11, 120};
+  int summer_offset_minutes = 60;
+  bool operator==(const DisplayZone&) const = default;
+};
+void set_display_zone(const DisplayZone& zone);
+DisplayZone display_zone();
+
+// `t` as the display zone shows it: the local time (as a TimePoint whose fields read as
+// local) and the zone's name then (the summer name during summer time).
+struct LocalTime {
+  TimePoint local;
+  std::string zone;
+};
+LocalTime to_display_zone(TimePoint t);
+// The UTC instant of a local time typed in the display zone (`clock set`).
+TimePoint from_display_zone(TimePoint local);
+
+// IOS style: "12:58:34 UTC Jan 4 2025" (day not zero-padded), in the display zone.
 std::string format_ios_time(TimePoint t);
 // RFC 3339: "2025-01-04T12:58:34Z".
 std::string format_iso_time(TimePoint t);

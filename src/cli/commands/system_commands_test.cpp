@@ -59,6 +59,54 @@ TEST_F(SystemCommandsTest, ClockSetChecksEveryField) {
   EXPECT_EQ(run("clock set 12:00:00 1 Jan").output, "% Incomplete command.\n");
 }
 
+// The seed's PST/PDT: times are shown, and `clock set` is read, in the configured zone.
+TEST_F(SystemCommandsTest, TimeZoneAndSummerTime) {
+  using namespace std::chrono;
+  ASSERT_TRUE(run("configure terminal").ok);
+  ASSERT_TRUE(run("clock timezone PST -8").ok);
+  ASSERT_TRUE(run("clock summer-time PDT recurring").ok);
+  // 12:00 UTC on Nov 27 is 04:00 PST; in June it is 05:00 PDT.
+  EXPECT_EQ(format_ios_time(nov27_noon()), "04:00:00 PST Nov 27 2026");
+  const TimePoint june = time_point_cast<Seconds>(sys_days(year(2026) / June / 1)) + hours(12);
+  EXPECT_EQ(format_ios_time(june), "05:00:00 PDT Jun 1 2026");
+  // The US rules: from 2:00 on the second Sunday of March (Mar 8 2026, 10:00 UTC) to
+  // 2:00 PDT on the first Sunday of November (Nov 1 2026, 09:00 UTC).
+  const TimePoint mar8 = time_point_cast<Seconds>(sys_days(year(2026) / March / 8));
+  EXPECT_EQ(format_ios_time(mar8 + hours(10) - Seconds(1)), "01:59:59 PST Mar 8 2026");
+  EXPECT_EQ(format_ios_time(mar8 + hours(10)), "03:00:00 PDT Mar 8 2026");
+  const TimePoint nov1 = time_point_cast<Seconds>(sys_days(year(2026) / November / 1));
+  EXPECT_EQ(format_ios_time(nov1 + hours(9) - Seconds(1)), "01:59:59 PDT Nov 1 2026");
+  EXPECT_EQ(format_ios_time(nov1 + hours(9)), "01:00:00 PST Nov 1 2026");
+  // clock set takes local time.
+  ASSERT_TRUE(run("end").ok);
+  ASSERT_TRUE(run("clock set 04:00:00 27 Nov 2026").ok);
+  EXPECT_LE(abs(dev_.clock().now() - nov27_noon()), Seconds(2));
+  EXPECT_NE(run("show clock").output.find(" PST Fri Nov 27 2026"), std::string::npos);
+  std::string config = run("show running-config").output;
+  EXPECT_NE(config.find("clock timezone PST -8 0\nclock summer-time PDT recurring\n"),
+            std::string::npos)
+      << config;
+  // Other rules (central Europe), and what is refused.
+  ASSERT_TRUE(run("configure terminal").ok);
+  ASSERT_TRUE(run("clock timezone CET 1").ok);
+  ASSERT_TRUE(run("clock summer-time CEST recurring last Sun Mar 2:00 last Sun Oct 3:00").ok);
+  EXPECT_EQ(format_ios_time(june), "14:00:00 CEST Jun 1 2026");
+  EXPECT_EQ(format_ios_time(nov27_noon()), "13:00:00 CET Nov 27 2026");
+  config = run("do show running-config").output;
+  EXPECT_NE(config.find("clock summer-time CEST recurring last Sun Mar 2:00 last Sun Oct 3:00\n"),
+            std::string::npos)
+      << config;
+  EXPECT_FALSE(run("clock summer-time CEST recurring 6 Sun Mar 2:00 last Sun Oct 3:00").ok);
+  EXPECT_FALSE(run("clock timezone XYZ 24").ok);
+  EXPECT_NE(run("clock summer-time X date Mar 1 2026 2:00 Nov 1 2026 2:00")
+                .output.find("Only recurring summer time is supported"),
+            std::string::npos);
+  ASSERT_TRUE(run("no clock summer-time").ok);
+  ASSERT_TRUE(run("no clock timezone").ok);
+  EXPECT_EQ(format_ios_time(nov27_noon()), "12:00:00 UTC Nov 27 2026");
+  EXPECT_EQ(display_zone(), DisplayZone{});
+}
+
 TEST(ShowClock, Format) {
   using namespace std::chrono;
   EXPECT_EQ(format_show_clock(nov27_noon(), 0), "*12:00:00.000 UTC Fri Nov 27 2026");
