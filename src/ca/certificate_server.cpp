@@ -435,7 +435,7 @@ void CertificateServer::shutdown() {
   MutexLock lock(mu_);
   want_enabled_ = false;
   config_.shutdown = true;
-  ++generation_;     // an enabling run in progress is void
+  ++generation_;  // an enabling run in progress is void
   remember_last_serial();
   runtime_.reset();  // in-flight operations keep their shared_ptr until they finish
   if (state_ != ServerState::kDisabled) transition(LifeEvent::kShutdown);

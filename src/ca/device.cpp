@@ -250,9 +250,10 @@ Result<std::string> Device::resolve_local_url(std::string_view url) const {
   if (!url.empty() && url.front() == '/') return std::string(url);
   for (std::string_view scheme : {"tftp:", "ftp:", "http:", "https:", "scp:", "sftp:", "rcp:"}) {
     if (starts_with(url, scheme)) {
-      return fail(invalid_argument("a local file is needed here (nvram:, flash: or a local "
-                                   "path), not " +
-                                   std::string(scheme)));
+      return fail(
+          invalid_argument("a local file is needed here (nvram:, flash: or a local "
+                           "path), not " +
+                           std::string(scheme)));
     }
   }
   return fail(invalid_argument("invalid URL " + std::string(url)));

@@ -175,7 +175,7 @@ TEST(LoadConfig, ARoutersCertificateServerSectionLoadsCleanly) {
   EXPECT_EQ(r.errors, 0) << r.output;
   const std::string body = running_config(table, dev.device());
   EXPECT_NE(body.find(" database archive pkcs12 password 7 "), std::string::npos) << body;
-  EXPECT_EQ(body.find("cisco"), std::string::npos) << body;  // cisco, cisco123
+  EXPECT_EQ(body.find("cisco"), std::string::npos) << body;           // cisco, cisco123
   EXPECT_EQ(body.find("database level"), std::string::npos) << body;  // the default
 }
 

@@ -99,9 +99,9 @@ CmdResult Session::dispatch(std::string_view line, std::string& out, std::size_t
       return CmdResult::printed_failure();
     }
     std::string unfiltered;
-    CmdResult r = dispatch(line.substr(0, piped->command.data() + piped->command.size() -
-                                              line.data()),
-                           unfiltered, marker_base);
+    CmdResult r =
+        dispatch(line.substr(0, piped->command.data() + piped->command.size() - line.data()),
+                 unfiltered, marker_base);
     out += filter->apply(unfiltered);
     return r;
   }

@@ -1,5 +1,5 @@
-// dir nvram: / dir flash:, more URL, delete URL, and copy SOURCE DESTINATION between them, local paths and
-// remote URLs (a live database is copied as one consistent snapshot).
+// dir nvram: / dir flash:, more URL, delete URL, and copy SOURCE DESTINATION between them, local
+// paths and remote URLs (a live database is copied as one consistent snapshot).
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -53,8 +53,7 @@ CmdResult dir(Context& ctx, const Args& a) {
                            std::filesystem::file_size(dir, ec)});
     dir = std::filesystem::path(dir).parent_path().string();
   } else {
-    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end;
-         it.increment(ec)) {
+    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
       if (!it->is_regular_file(ec)) continue;
       auto size = it->file_size(ec);
       if (ec) continue;
@@ -294,9 +293,9 @@ CmdResult more(Context& ctx, const Args& a) {
   if (!path.has_value()) return ctx.error(path.error().message());
   std::error_code ec;
   if (!std::filesystem::is_regular_file(*path, ec)) {
-    ctx.printf("%Error opening {} ({})\n", url,
-               std::filesystem::is_directory(*path, ec) ? "Is a directory"
-                                                        : "No such file or directory");
+    ctx.printf(
+        "%Error opening {} ({})\n", url,
+        std::filesystem::is_directory(*path, ec) ? "Is a directory" : "No such file or directory");
     return CmdResult::printed_failure();
   }
   if (std::filesystem::file_size(*path, ec) > kMaxBytes) {

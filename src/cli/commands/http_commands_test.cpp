@@ -50,8 +50,8 @@ TEST_F(HttpCommandsTest, TurningItOffUnderAnEnabledServerIsSaid) {
   EXPECT_EQ(exec("no ip http server").output, kHttpOffNote);
   EXPECT_EQ(exec("no ip http server").output, "");  // already off
   server->shutdown();
-  EXPECT_NE(run("crypto pki server mycs\nno shutdown\n").find(
-                std::string("% Certificate Server enabled.\n") + std::string(kHttpOffNote)),
+  EXPECT_NE(run("crypto pki server mycs\nno shutdown\n")
+                .find(std::string("% Certificate Server enabled.\n") + std::string(kHttpOffNote)),
             std::string::npos);
 }
 
