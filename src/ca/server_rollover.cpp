@@ -308,8 +308,14 @@ Status CertificateServer::cancel_rollover() {
   const ServerConfig cfg = config();
   files::FileSet files = file_set(cfg);
   const std::string name = archive_name(label_);
-  (void)files.remove(files::FileType::kP12, name + ".p12");
-  (void)files.remove(files::FileType::kPem, name + ".pem");
+  for (auto [type, ext] :
+       {std::pair{files::FileType::kP12, ".p12"}, std::pair{files::FileType::kPem, ".pem"}}) {
+    // A file server that cannot delete (tftp, scp) keeps it: said, as the guide tells.
+    if (Status s = files.remove(type, name + ext); !s.ok() && s.code() != Code::kNotFound) {
+      log::warn("certificate server {}: the rollover archive {}{} stays: {}", label_, name, ext,
+                s.message());
+    }
+  }
   log::info("certificate server {}: rollover CA certificate and key deleted", label_);
   return ok_status();
 }

@@ -80,9 +80,8 @@ LocalTime to_display_zone(TimePoint t) {
 
 TimePoint from_display_zone(TimePoint local) {
   const DisplayZone z = display_zone();
-  const TimePoint standard = local;
-  TimePoint utc = standard - std::chrono::minutes(z.offset_minutes);
-  if (in_summer(z, standard - std::chrono::minutes(z.summer_offset_minutes))) {
+  TimePoint utc = local - std::chrono::minutes(z.offset_minutes);
+  if (in_summer(z, local - std::chrono::minutes(z.summer_offset_minutes))) {
     utc -= std::chrono::minutes(z.summer_offset_minutes);
   }
   return utc;

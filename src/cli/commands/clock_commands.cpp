@@ -2,7 +2,6 @@
 // their running-config lines.
 #include "cli/commands/clock_commands.h"
 
-#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <optional>
@@ -78,8 +77,7 @@ std::optional<int> parse_weekday(std::string_view d) {
   static constexpr const char* kNames[] = {"sunday",   "monday", "tuesday", "wednesday",
                                            "thursday", "friday", "saturday"};
   if (d.size() < 3) return std::nullopt;
-  std::string lower;
-  for (char c : d) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string lower = ascii_lower(d);
   for (int i = 0; i < 7; ++i) {
     if (std::string_view(kNames[i]).starts_with(lower)) return i;
   }

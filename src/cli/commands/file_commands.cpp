@@ -98,6 +98,28 @@ std::shared_ptr<ca::CertificateServer> live_database_owner(ca::Device& device,
   return nullptr;
 }
 
+// Why the file at `path` may not be changed ("" when it may): it is the database of a
+// server that may be writing to it. `doing`: "replacing", "deleting".
+std::string in_use(ca::Device& device, const std::string& path, std::string_view url,
+                   std::string_view doing) {
+  auto owner = live_database_owner(device, path);
+  if (!owner) return {};
+  return fmt::format(
+      "{0} is the database of certificate server {1}, which is not shut down: enter "
+      "\"shutdown\" under crypto pki server {1} before {2} it.",
+      url, owner->label(), doing);
+}
+
+// IOS's "%Error <doing> URL (...)" for a local path that is not a regular file.
+CmdResult not_a_file(Context& ctx, std::string_view doing, std::string_view url,
+                     const std::string& path) {
+  std::error_code ec;
+  ctx.printf(
+      "%Error {} {} ({})\n", doing, url,
+      std::filesystem::is_directory(path, ec) ? "Is a directory" : "No such file or directory");
+  return CmdResult::printed_failure();
+}
+
 // Why `dst` may not be written with the local file `src` (empty: a remote one), "" when it
 // may: the same file, or the database
 // of a server that may be writing to it.
@@ -108,13 +130,7 @@ std::string refusal(ca::Device& device, const std::string& src, const std::strin
       std::filesystem::equivalent(src, dst, ec)) {
     return "The source and the destination are the same file.";
   }
-  if (auto owner = live_database_owner(device, dst)) {
-    return fmt::format(
-        "{0} is the database of certificate server {1}, which is not shut down: enter "
-        "\"shutdown\" under crypto pki server {1} before replacing it.",
-        dst_url, owner->label());
-  }
-  return {};
+  return in_use(device, dst, dst_url, "replacing");
 }
 
 void print_copied(Context& ctx, std::uint64_t bytes, std::chrono::steady_clock::time_point start) {
@@ -259,21 +275,13 @@ CmdResult delete_now(Context& ctx, const std::string& url) {
   }
   auto path = ctx.device().resolve_local_url(url);
   if (!path.has_value()) return ctx.error(path.error().message());
-  if (auto owner = live_database_owner(ctx.device(), *path)) {
-    return ctx.error(
-        fmt::format("{0} is the database of certificate server {1}, which is not shut down: enter "
-                    "\"shutdown\" under crypto pki server {1} before deleting it.",
-                    url, owner->label()));
+  if (std::string why = in_use(ctx.device(), *path, url, "deleting"); !why.empty()) {
+    return ctx.error(why);
   }
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(*path, ec)) {
-    ctx.printf(
-        "%Error deleting {} ({})\n", url,
-        std::filesystem::is_directory(*path, ec) ? "Is a directory" : "No such file or directory");
-    return CmdResult::printed_failure();
-  }
-  if (::unlink(path->c_str()) != 0) {
-    ctx.printf("%Error deleting {} ({})\n", url, std::strerror(errno));
+  if (!std::filesystem::is_regular_file(*path, ec)) return not_a_file(ctx, "deleting", url, *path);
+  if (Status s = fs::remove_file(*path); !s.ok()) {
+    ctx.printf("%Error deleting {} ({})\n", url, s.message());
     return CmdResult::printed_failure();
   }
   if (Status s = fs::fsync_dir(std::filesystem::path(*path).parent_path().string()); !s.ok()) {
@@ -292,12 +300,7 @@ CmdResult more(Context& ctx, const Args& a) {
   auto path = ctx.device().resolve_local_url(url);
   if (!path.has_value()) return ctx.error(path.error().message());
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(*path, ec)) {
-    ctx.printf(
-        "%Error opening {} ({})\n", url,
-        std::filesystem::is_directory(*path, ec) ? "Is a directory" : "No such file or directory");
-    return CmdResult::printed_failure();
-  }
+  if (!std::filesystem::is_regular_file(*path, ec)) return not_a_file(ctx, "opening", url, *path);
   if (std::filesystem::file_size(*path, ec) > kMaxBytes) {
     return ctx.error(fmt::format("{} is larger than {} MiB.", url, kMaxBytes >> 20));
   }
