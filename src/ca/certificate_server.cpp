@@ -190,7 +190,13 @@ Result<EnableReport> CertificateServer::enable_run(const EnableOptions& options,
     generation = ++generation_;
   }
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: starting enabling checks");
-  Prepared p = prepare(cfg, options);
+  EnableOptions opts = options;
+  if (!opts.archive_password.empty()) {
+    pending_archive_password_ = opts.archive_password;
+  } else {
+    opts.archive_password = pending_archive_password_;
+  }
+  Prepared p = prepare(cfg, opts);
 
   MutexLock lock(mu_);
   if (generation != generation_ || state_ != ServerState::kChecking) {
@@ -213,6 +219,7 @@ Result<EnableReport> CertificateServer::enable_run(const EnableOptions& options,
     return fail(p.failure);
   }
   if (!p.issuer_name.empty()) config_.issuer_name = p.issuer_name;
+  pending_archive_password_.clear();
   runtime_ = std::move(p.runtime);
   last_failure_.clear();
   transition(LifeEvent::kChecksPassed);

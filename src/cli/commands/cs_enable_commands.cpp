@@ -38,12 +38,23 @@ CmdResult print_enable(Context& ctx, const Result<ca::EnableReport>& r, bool exp
   return {};
 }
 
+// The archive passphrase, typed twice as IOS asks; Return at the first prompt gives up.
+PasswordQuestion archive_passphrase_question() {
+  PasswordQuestion q;
+  q.min_length = 8;
+  q.max_length = 200;
+  q.length_message = "% The passphrase must be {min} to {max} characters long.";
+  return q;
+}
+
 // mode sub-cs and mode ra: enables with the certificate from the superior (a CA
 // certificate, or the RA's), or asks for it and says that the server waits.
-CmdResult enable_subordinate(Context& ctx, const std::shared_ptr<ca::CertificateServer>& server) {
+CmdResult enable_subordinate(Context& ctx, const std::shared_ptr<ca::CertificateServer>& server,
+                             const std::string& archive_password) {
   const auto before = ctx.device().enrollment().state(server->label());
   const bool was_pending = before && before->pending;
-  auto r = server->enable({.request_superior = ctx.interactive()});
+  auto r = server->enable(
+      {.archive_password = archive_password, .request_superior = ctx.interactive()});
   if (r.has_value()) {
     if (r->archived) ctx.print("% Exporting Certificate Server signing certificate and keys...\n");
     ctx.print("% Certificate Server enabled.\n");
@@ -58,17 +69,10 @@ CmdResult enable_subordinate(Context& ctx, const std::shared_ptr<ca::Certificate
   return ctx.error(r.error().message());
 }
 
-CmdResult no_shutdown_subordinate(Context& ctx,
-                                  const std::shared_ptr<ca::CertificateServer>& server) {
+// The checks and the dialogue with the superior that follow the passphrase.
+CmdResult subordinate_dialogue(Context& ctx, const std::shared_ptr<ca::CertificateServer>& server,
+                               const std::string& archive_password) {
   const ca::ServerConfig cfg = server->config();
-  if (!server->has_ca_certificate() && server->needs_archive_password()) {
-    // The archive is written when the superior grants, maybe after a restart: the
-    // password must be in the configuration by then.
-    return ctx.error(
-        "A subordinate CA archives its key when the superior CA grants its certificate: "
-        "configure \"database archive pkcs12 password PASSWORD\" (or \"no database "
-        "archive\") first.");
-  }
   const std::string label = server->label();
   if (ca::is_ra_mode(cfg) && !server->has_ca_certificate()) {
     // Said before the operator is asked anything: the RA's request must name its role.
@@ -84,7 +88,7 @@ CmdResult no_shutdown_subordinate(Context& ctx,
   }
   auto state = ctx.device().enrollment().state(label);
   if (server->has_ca_certificate() || (state && state->ca) || !ctx.interactive()) {
-    return enable_subordinate(ctx, server);
+    return enable_subordinate(ctx, server, archive_password);
   }
   std::optional<ca::TrustpointConfig> tp = ctx.device().trustpoint(label);
   if (!tp) return ctx.error(fmt::format("Trustpoint {} no longer exists.", label));
@@ -98,15 +102,40 @@ CmdResult no_shutdown_subordinate(Context& ctx,
   print_ca_fingerprints(ctx, shared->certificates.root());
   return confirm(
       ctx, "% Do you accept this certificate?",
-      [server, shared](Context& c) -> CmdResult {
+      [server, shared, archive_password](Context& c) -> CmdResult {
         Status s = c.device().enrollment().accept_ca(server->label(), *shared);
         if (!s.ok()) return c.error(s.message());
         c.print("Trustpoint CA certificate accepted.\n");
-        return enable_subordinate(c, server);
+        return enable_subordinate(c, server, archive_password);
       },
       [](Context& c) -> CmdResult {
         return c.error("Certificate not accepted by user. The server stays disabled.");
       });
+}
+
+CmdResult no_shutdown_subordinate(Context& ctx,
+                                  const std::shared_ptr<ca::CertificateServer>& server) {
+  if (server->has_ca_certificate() || !server->needs_archive_password()) {
+    return subordinate_dialogue(ctx, server, {});
+  }
+  if (!ctx.interactive()) {
+    return ctx.error(
+        "The CA key archive needs a password: enter \"no shutdown\" on the console to give "
+        "it, or configure \"database archive pkcs12 password PASSWORD\" (or \"no database "
+        "archive\").");
+  }
+  // As IOS asks, before the key is generated. The superior grants later: the server
+  // keeps the passphrase in memory until then, and asks again after a restart.
+  ctx.print(
+      "%Some server settings cannot be changed after CA certificate generation.\n"
+      "% Please enter a passphrase to protect the private key\n"
+      "% or type Return to exit\n");
+  return ask_password(
+      ctx, archive_passphrase_question(),
+      [server](Context& c, std::string pw) -> CmdResult {
+        return subordinate_dialogue(c, server, pw);
+      },
+      [](Context& c) -> CmdResult { return c.error("Aborted."); });
 }
 
 CmdResult no_shutdown(Context& ctx, const Args&) {
@@ -128,13 +157,8 @@ CmdResult no_shutdown(Context& ctx, const Args&) {
     c.print(
         "% Exporting Certificate Server signing certificate and keys...\n"
         "% Please enter a passphrase to protect the private key.\n");
-    // Typed twice, as IOS asks; Return at the first prompt gives up.
-    PasswordQuestion q;
-    q.min_length = 8;
-    q.max_length = 200;
-    q.length_message = "% The passphrase must be {min} to {max} characters long.";
     return ask_password(
-        c, q,
+        c, archive_passphrase_question(),
         [server](Context& c2, std::string pw) -> CmdResult {
           return print_enable(c2, server->enable({.archive_password = pw}), true);
         },

@@ -260,14 +260,14 @@ void register_cs_exec_commands(CommandTable& t) {
           {kCrypto, kPki, kServer, kLabel, "CA certificate rollover",
            "Delete the rollover CA certificate and keys"},
           rollover_cancel);
+    t.add(node,
+          "crypto pki server WORD$label rollover request pkcs10 terminal [<base64|pem>$format]",
+          {kCrypto, kPki, kServer, kLabel, "CA certificate rollover",
+           "Client rollover certificate request", "PKCS#10 request",
+           "Paste the request at the terminal", "Show the granted certificate in base64",
+           "Show the granted certificate in PEM"},
+          rollover_request);
   }
-  t.add(Node::kExec,
-        "crypto pki server WORD$label rollover request pkcs10 terminal [<base64|pem>$format]",
-        {kCrypto, kPki, kServer, kLabel, "CA certificate rollover",
-         "Client rollover certificate request", "PKCS#10 request",
-         "Paste the request at the terminal", "Show the granted certificate in base64",
-         "Show the granted certificate in PEM"},
-        rollover_request);
   t.add(Node::kExec, "crypto pki server WORD$label password generate [(1-1440)$minutes]",
         {kCrypto, kPki, kServer, kLabel, "One-time enrollment password", "Generate a new password",
          "Minutes it stays valid (default 60)"},
