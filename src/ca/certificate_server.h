@@ -252,6 +252,12 @@ class CertificateServer {
   // kNotFound for an unknown serial, kAlreadyExists when already revoked.
   Status revoke(const pki::SerialNumber& serial);
   Status revoke(Serial sequence) { return revoke(pki::SerialNumber{sequence}); }
+  // `unrevoke`: takes a revocation back (a certificate revoked by mistake) and publishes a
+  // new CRL without it at once. Serials as for revoke(), and the same refusals (not
+  // enabled, RA mode); kNotFound for an unknown serial, kInvalidArgument when the
+  // certificate is not revoked.
+  Status unrevoke(const pki::SerialNumber& serial);
+  Status unrevoke(Serial sequence) { return unrevoke(pki::SerialNumber{sequence}); }
   Status for_each_certificate(const std::function<bool(const store::CertRecord&)>& fn) const;
   // The current CRL with its parsed fields, for `show` and `info crl` (parses it: not for
   // hot paths).

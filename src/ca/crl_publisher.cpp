@@ -122,6 +122,22 @@ Status CrlPublisher::publish_locked(const ServerConfig& cfg, files::FileSet file
   return ok_status();
 }
 
+Status CrlPublisher::publish_change_locked(std::string_view done, const ServerConfig& cfg,
+                                           files::FileSet files) {
+  if (Status s = publish_locked(cfg, std::move(files)); !s.ok()) {
+    dirty_ = true;
+    return unavailable(fmt::format("The certificate is {}, but the CRL could not be written: {}",
+                                   done, s.message()));
+  }
+  return ok_status();
+}
+
+Result<std::vector<pki::CrlInfo::Entry>> CrlPublisher::foreign_locked() const {
+  ASSIGN_OR_RETURN(std::optional<std::string> text, store_.meta(kMetaForeignRevocations));
+  if (!text.has_value()) return std::vector<pki::CrlInfo::Entry>{};
+  return parse_foreign_revocations(*text);
+}
+
 Status CrlPublisher::revoke(const pki::SerialNumber& serial, const ServerConfig& cfg,
                             files::FileSet files) {
   MutexLock lock(mu_);
@@ -131,22 +147,13 @@ Status CrlPublisher::revoke(const pki::SerialNumber& serial, const ServerConfig&
   RETURN_IF_ERROR(store_.write(batch));
   RETURN_IF_ERROR(crl_->add(serial, now));
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: revoked certificate 0x{}", serial.hex());
-  if (Status s = publish_locked(cfg, files); !s.ok()) {
-    dirty_ = true;
-    return unavailable("The certificate is revoked, but the CRL could not be written: " +
-                       s.message());
-  }
-  return ok_status();
+  return publish_change_locked("revoked", cfg, std::move(files));
 }
 
 Status CrlPublisher::revoke_foreign(const pki::SerialNumber& serial, const ServerConfig& cfg,
                                     files::FileSet files) {
   MutexLock lock(mu_);
-  ASSIGN_OR_RETURN(std::optional<std::string> text, store_.meta(kMetaForeignRevocations));
-  std::vector<pki::CrlInfo::Entry> entries;
-  if (text.has_value()) {
-    ASSIGN_OR_RETURN(entries, parse_foreign_revocations(*text));
-  }
+  ASSIGN_OR_RETURN(std::vector<pki::CrlInfo::Entry> entries, foreign_locked());
   for (const auto& e : entries) {
     if (e.serial.sequence == serial.sequence) {
       return already_exists(fmt::format("certificate 0x{} is already revoked", serial.hex()));
@@ -162,12 +169,41 @@ Status CrlPublisher::revoke_foreign(const pki::SerialNumber& serial, const Serve
              "CRYPTO_CS: revoked certificate 0x{} (issued before the "
              "move)",
              serial.hex());
-  if (Status s = publish_locked(cfg, files); !s.ok()) {
-    dirty_ = true;
-    return unavailable("The certificate is revoked, but the CRL could not be written: " +
-                       s.message());
+  return publish_change_locked("revoked", cfg, std::move(files));
+}
+
+Status CrlPublisher::unrevoke(const pki::SerialNumber& serial, const ServerConfig& cfg,
+                              files::FileSet files) {
+  MutexLock lock(mu_);
+  store::WriteBatch batch;
+  batch.unrevoke(serial.sequence);
+  RETURN_IF_ERROR(store_.write(batch));
+  RETURN_IF_ERROR(crl_->remove(serial));
+  log::trace(log::Category::kPkiServer, "CRYPTO_CS: unrevoked certificate 0x{}", serial.hex());
+  return publish_change_locked("no longer revoked", cfg, std::move(files));
+}
+
+Status CrlPublisher::unrevoke_foreign(const pki::SerialNumber& serial, const ServerConfig& cfg,
+                                      files::FileSet files) {
+  MutexLock lock(mu_);
+  ASSIGN_OR_RETURN(std::vector<pki::CrlInfo::Entry> entries, foreign_locked());
+  // The entry as listed: the CRL builder removes it by its whole serial.
+  auto listed = std::find_if(entries.begin(), entries.end(), [&](const pki::CrlInfo::Entry& e) {
+    return e.serial.sequence == serial.sequence &&
+           (!serial.entropy.has_value() || serial.entropy == e.serial.entropy);
+  });
+  if (listed == entries.end()) {
+    return invalid_argument(fmt::format("certificate 0x{} is not revoked", serial.hex()));
   }
-  return ok_status();
+  const pki::SerialNumber whole = listed->serial;
+  entries.erase(listed);
+  store::WriteBatch batch;
+  batch.put_meta(kMetaForeignRevocations, format_foreign_revocations(entries));
+  RETURN_IF_ERROR(store_.write(batch));
+  RETURN_IF_ERROR(crl_->remove(whole));
+  log::trace(log::Category::kPkiServer,
+             "CRYPTO_CS: unrevoked certificate 0x{} (issued before the move)", whole.hex());
+  return publish_change_locked("no longer revoked", cfg, std::move(files));
 }
 
 Status CrlPublisher::refresh_if_due(const ServerConfig& cfg, files::FileSet files) {

@@ -1,8 +1,8 @@
 #pragma once
 // CrlPublisher: the CRL of one certificate server. It keeps every revocation in a
 // pki::CrlBuilder (finished DER per entry), signs a new CRL when a certificate is revoked
-// and before nextUpdate, makes each CRL number durable before the CRL that carries it,
-// and writes LABEL.crl to its storage and publish locations.
+// or unrevoked and before nextUpdate, makes each CRL number durable before the CRL that
+// carries it, and writes LABEL.crl to its storage and publish locations.
 //
 // Failures: a CRL that cannot be written leaves dirty() set; the caller treats it as
 // critical (IOS disables the server) and refresh_if_due() retries it at every call.
@@ -58,6 +58,15 @@ class CrlPublisher {
   // listed already.
   Status revoke_foreign(const pki::SerialNumber& serial, const ServerConfig& cfg,
                         files::FileSet files);
+  // Takes a revocation back (`unrevoke`) durably, then publishes a new CRL at once without
+  // it. `serial` is the certificate's whole serial, as for revoke(). kNotFound for an
+  // unknown serial, kInvalidArgument when not revoked; kUnavailable (with dirty() set) when
+  // the change is recorded but the CRL could not be written.
+  Status unrevoke(const pki::SerialNumber& serial, const ServerConfig& cfg, files::FileSet files);
+  // The same for a foreign revocation: kInvalidArgument when none lists this sequence
+  // number (and, if `serial` has entropy, this entropy).
+  Status unrevoke_foreign(const pki::SerialNumber& serial, const ServerConfig& cfg,
+                          files::FileSet files);
   // The timer: a new CRL when 1/8 of its lifetime is left (at least a minute early), or
   // when the last write failed.
   Status refresh_if_due(const ServerConfig& cfg, files::FileSet files);
@@ -69,6 +78,11 @@ class CrlPublisher {
 
  private:
   Status publish_locked(const ServerConfig& cfg, files::FileSet files) REQUIRES(mu_);
+  // publish_locked() after a change to the revocations; `done` says what was recorded
+  // ("revoked") in the kUnavailable message when the CRL could not be written.
+  Status publish_change_locked(std::string_view done, const ServerConfig& cfg, files::FileSet files)
+      REQUIRES(mu_);
+  Result<std::vector<pki::CrlInfo::Entry>> foreign_locked() const REQUIRES(mu_);
 
   store::Store& store_;
   const pki::Certificate ca_cert_;

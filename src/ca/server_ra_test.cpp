@@ -115,6 +115,7 @@ TEST_F(RaTest, EnrolsItsOwnRaCertificateAndServesItWithTheChain) {
   // No CRL and no revocation on an RA: the issuing CA has them.
   EXPECT_EQ(server_->crl_der(), nullptr);
   EXPECT_EQ(server_->revoke(2).code(), Code::kPermissionDenied);
+  EXPECT_EQ(server_->unrevoke(2).code(), Code::kPermissionDenied);
   EXPECT_FALSE(fs::exists(dir_.file("ra.p12")));  // no CA key to archive
 
   // A restart comes back as the same RA.

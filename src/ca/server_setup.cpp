@@ -1,4 +1,5 @@
-// CertificateServer: generating the CA at the first `no shutdown`, and the CRL.
+// CertificateServer: generating the CA at the first `no shutdown`, and the CRL: revoke and
+// unrevoke.
 
 #include <fmt/format.h>
 
@@ -17,6 +18,30 @@ namespace {
 
 // IOS clients do not accept CA certificates that expire after 2049 (UTCTime).
 constexpr std::int64_t kLastUtcTime = 2524607999;  // 2049-12-31T23:59:59Z
+
+// What revoke and unrevoke act on: a certificate of the database, by its whole serial; or,
+// for a CA moved here, a serial it issued on the server it came from (`foreign`), which
+// the database does not hold. kNotFound for any other serial, and for a whole serial
+// whose entropy is not the certificate's.
+struct RevocationTarget {
+  pki::SerialNumber serial;
+  bool foreign = false;
+};
+
+Result<RevocationTarget> revocation_target(const store::Store& store,
+                                           const pki::SerialNumber& serial) {
+  auto rec = store.certificate(serial.sequence);
+  if (!rec.has_value() && rec.error().code() == Code::kNotFound) {
+    ASSIGN_OR_RETURN(std::optional<std::string> adopted, store.meta(kMetaAdoptedSerial));
+    const auto floor = adopted.has_value() ? parse_decimal<std::uint64_t>(*adopted) : std::nullopt;
+    if (floor && serial.sequence <= *floor) return RevocationTarget{serial, true};
+  }
+  if (!rec.has_value()) return fail(rec.error());
+  if (serial.entropy.has_value() && serial.entropy != rec->serial_entropy) {
+    return fail(not_found("no certificate with serial number " + serial.hex()));
+  }
+  return RevocationTarget{{rec->serial, rec->serial_entropy}, false};
+}
 
 }  // namespace
 
@@ -231,25 +256,26 @@ Status CertificateServer::revoke(const pki::SerialNumber& serial) {
         "issuing CA.");
   }
   if (serial.sequence == 1) return invalid_argument("The CA certificate cannot be revoked.");
+  ASSIGN_OR_RETURN(const RevocationTarget target, revocation_target(*rt->store, serial));
   const ServerConfig cfg = config();
-  auto rec = rt->store->certificate(serial.sequence);
-  if (!rec.has_value() && rec.error().code() == Code::kNotFound) {
-    // A CA moved here: what it issued on the server it came from is not in the database.
-    auto adopted = rt->store->meta(kMetaAdoptedSerial);
-    if (!adopted.has_value()) return adopted.error();
-    const auto floor =
-        adopted->has_value() ? parse_decimal<std::uint64_t>(**adopted) : std::nullopt;
-    if (floor && serial.sequence <= *floor) {
-      Status s = rt->crl->revoke_foreign(serial, cfg, file_set(cfg));
-      if (!s.ok() && rt->crl->dirty()) fail_critical(unavailable("CRL could not be written"));
-      return s;
-    }
+  Status s = target.foreign ? rt->crl->revoke_foreign(target.serial, cfg, file_set(cfg))
+                            : rt->crl->revoke(target.serial, cfg, file_set(cfg));
+  if (!s.ok() && rt->crl->dirty()) fail_critical(unavailable("CRL could not be written"));
+  return s;
+}
+
+Status CertificateServer::unrevoke(const pki::SerialNumber& serial) {
+  auto rt = runtime();
+  if (!rt) return unavailable("The certificate server is not enabled.");
+  if (!rt->crl) {
+    return permission_denied(
+        "A certificate server in RA mode unrevokes nothing: unrevoke the certificate on the "
+        "issuing CA.");
   }
-  if (!rec.has_value()) return rec.error();
-  if (serial.entropy.has_value() && serial.entropy != rec->serial_entropy) {
-    return not_found("no certificate with serial number " + serial.hex());
-  }
-  Status s = rt->crl->revoke({rec->serial, rec->serial_entropy}, cfg, file_set(cfg));
+  ASSIGN_OR_RETURN(const RevocationTarget target, revocation_target(*rt->store, serial));
+  const ServerConfig cfg = config();
+  Status s = target.foreign ? rt->crl->unrevoke_foreign(target.serial, cfg, file_set(cfg))
+                            : rt->crl->unrevoke(target.serial, cfg, file_set(cfg));
   if (!s.ok() && rt->crl->dirty()) fail_critical(unavailable("CRL could not be written"));
   return s;
 }

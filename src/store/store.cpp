@@ -39,6 +39,13 @@ void WriteBatch::revoke(Serial serial, TimePoint at) {
   ops_.push_back(std::move(op));
 }
 
+void WriteBatch::unrevoke(Serial serial) {
+  Op op;
+  op.kind = Op::Kind::kUnrevoke;
+  op.serial = serial;
+  ops_.push_back(std::move(op));
+}
+
 void WriteBatch::put_meta(std::string key, std::string value) {
   Op op;
   op.kind = Op::Kind::kPutMeta;

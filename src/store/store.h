@@ -93,7 +93,8 @@ struct Revocation {
 inline constexpr Serial kMaxSerial = 0x7fffffffffffffffULL;
 
 // A set of changes applied atomically by Store::write(), in order: a later op sees the
-// effect of an earlier one (revoke after put_certificate of the same serial works).
+// effect of an earlier one (revoke after put_certificate of the same serial works, and
+// unrevoke after revoke).
 // Recording an op never fails; the checks happen in write(). Not thread-safe.
 class WriteBatch {
  public:
@@ -109,6 +110,10 @@ class WriteBatch {
   // Marks a certificate revoked; fails with kNotFound if the serial is unknown and
   // kAlreadyExists if it is already revoked.
   void revoke(Serial serial, TimePoint at);
+  // Takes a revocation back (`unrevoke`): the certificate is no longer revoked and may
+  // be revoked again. Fails with kNotFound if the serial is unknown and
+  // kInvalidArgument if it is not revoked.
+  void unrevoke(Serial serial);
   // Small named values: "last_serial", "last_request_id", "crl_number", "otp", ...
   // Keys starting with "schema_" are reserved for the engines.
   void put_meta(std::string key, std::string value);
@@ -130,6 +135,7 @@ class WriteBatch {
       kPutRequest,
       kDeleteRequest,
       kRevoke,
+      kUnrevoke,
       kPutMeta,
       kDeleteMeta,
       kDeleteMetaIf,  // `value` holds the expected value

@@ -177,6 +177,84 @@ TEST_P(StoreContract, RevocationsInSerialOrder) {
   EXPECT_EQ(got, (std::vector<Serial>{2, 7, 9}));
 }
 
+WriteBatch unrevoke_batch(Serial serial) {
+  WriteBatch b;
+  b.unrevoke(serial);
+  return b;
+}
+
+TEST_P(StoreContract, UnrevokeClearsTheRevocation) {
+  CertRecord c = make_cert(3);
+  c.serial_entropy = 0xFEEDFACECAFEBEEF;
+  WriteBatch b;
+  b.put_certificate(c);
+  b.put_certificate(make_cert(4));
+  b.revoke(3, from_unix(10));
+  b.revoke(4, from_unix(11));
+  ASSERT_OK(store().write(b));
+  ASSERT_OK(store().write(unrevoke_batch(3)));
+  EXPECT_FALSE(store().certificate(3)->revoked_at.has_value());
+  ASSERT_EQ(revocations().size(), 1u);
+  EXPECT_EQ(revocations()[0].serial, 4u);
+  if (can_reopen()) {
+    reopen();
+    EXPECT_FALSE(store().certificate(3)->revoked_at.has_value());
+    EXPECT_EQ(revocations().size(), 1u);
+  }
+  // A later revoke works again, with its own date and the certificate's entropy.
+  WriteBatch again;
+  again.revoke(3, from_unix(20));
+  ASSERT_OK(store().write(again));
+  EXPECT_EQ(store().certificate(3)->revoked_at, from_unix(20));
+  ASSERT_EQ(revocations().size(), 2u);
+  EXPECT_EQ(revocations()[0].serial, 3u);
+  EXPECT_EQ(revocations()[0].at, from_unix(20));
+  EXPECT_EQ(revocations()[0].serial_entropy, std::uint64_t{0xFEEDFACECAFEBEEF});
+}
+
+TEST_P(StoreContract, UnrevokeUnknownSerialIsNotFound) {
+  EXPECT_CODE(store().write(unrevoke_batch(42)), Code::kNotFound);
+  EXPECT_CODE(store().write(unrevoke_batch(kMaxSerial + 1)), Code::kNotFound);
+}
+
+TEST_P(StoreContract, UnrevokeNotRevokedIsInvalidArgument) {
+  ASSERT_OK(store().write(one_cert(3)));
+  EXPECT_CODE(store().write(unrevoke_batch(3)), Code::kInvalidArgument);
+  EXPECT_TRUE(store().certificate(3).has_value());
+
+  WriteBatch twice;  // twice in one batch: the second finds it not revoked
+  twice.revoke(3, from_unix(10));
+  twice.unrevoke(3);
+  twice.unrevoke(3);
+  EXPECT_CODE(store().write(twice), Code::kInvalidArgument);
+  EXPECT_FALSE(store().certificate(3)->revoked_at.has_value());
+  EXPECT_TRUE(revocations().empty());
+}
+
+TEST_P(StoreContract, UnrevokeInTheBatchThatRevokes) {
+  WriteBatch b;
+  b.put_certificate(make_cert(9));
+  b.revoke(9, from_unix(77));
+  b.unrevoke(9);
+  ASSERT_OK(store().write(b));
+  EXPECT_FALSE(store().certificate(9)->revoked_at.has_value());
+  EXPECT_TRUE(revocations().empty());
+}
+
+TEST_P(StoreContract, FailingBatchKeepsTheRevocation) {
+  WriteBatch b;
+  b.put_certificate(make_cert(5));
+  b.revoke(5, from_unix(50));
+  ASSERT_OK(store().write(b));
+  WriteBatch failing;
+  failing.unrevoke(5);
+  failing.unrevoke(404);  // fails: the first unrevoke must be undone
+  EXPECT_CODE(store().write(failing), Code::kNotFound);
+  EXPECT_EQ(store().certificate(5)->revoked_at, from_unix(50));
+  ASSERT_EQ(revocations().size(), 1u);
+  EXPECT_EQ(revocations()[0].at, from_unix(50));
+}
+
 TEST_P(StoreContract, RequestRoundTripsAndUpserts) {
   RequestRecord r = make_request(1, "tid-1");
   WriteBatch b;

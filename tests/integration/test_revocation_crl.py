@@ -1,6 +1,6 @@
-"""Revocation and the CRL: `revoke` in its three number bases, the CRL file and `info crl`,
-the CRL timer, the database levels and storage/publish locations, and what happens when
-storage fails (the server disables itself with the reason and recovers by itself)."""
+"""Revocation and the CRL: `revoke` in its three number bases, `unrevoke`, the CRL file and
+`info crl`, the CRL timer, the database levels and storage/publish locations, and what
+happens when storage fails (the server disables itself with the reason and recovers by itself)."""
 
 import datetime
 import os
@@ -11,7 +11,7 @@ import pytest
 
 from conftest import (openssl, make_csr, extract_certificate, cert_serial, wait_for, write,
                       openssl_date)
-from scep_helpers import wait_timer_ticks
+from scep_helpers import ScepServer, wait_timer_ticks
 
 
 def issue(d, workdir, n):
@@ -101,6 +101,41 @@ def test_revoke_errors(ca, workdir):
     for bad in ("0xZZ", "09", "abc", "-1"):
         out = ca.sh(f"crypto pki server mycs revoke {bad}", ok=False)
         assert "% Invalid input detected at '^' marker." in out, bad
+
+
+def test_unrevoke_takes_the_certificate_off_the_crl(daemon, workdir):
+    scep = ScepServer(daemon, workdir).listen().create_ca("grant auto", "lifetime crl 24")
+    certs = issue(daemon, workdir, 2)  # serials 2 and 3
+    daemon.sh("crypto pki server mycs revoke 2", "crypto pki server mycs revoke 0x3")
+    revoked = crl_text(daemon)
+    assert sorted(revoked_serials(revoked)) == [2, 3]
+    rc, out = verify_crl_check(daemon, workdir, certs[2])
+    assert rc != 0 and "certificate revoked" in out, out
+
+    daemon.sh("crypto pki server mycs unrevoke 0x2")
+    text = crl_text(daemon)
+    assert revoked_serials(text) == [3]
+    assert crl_number(text) > crl_number(revoked)
+    rc, out = verify_crl_check(daemon, workdir, certs[2])
+    assert rc == 0, out
+    listing = daemon.sh("show crypto pki server mycs certificates")
+    assert not re.search(r"(?m)^2\s.*\(revoked\)$", listing), listing
+    assert re.search(r"(?m)^3\s.*\(revoked\)$", listing), listing
+    # GetCRL serves the new CRL.
+    r = scep.get("operation=GetCRL")
+    assert r.status == 200
+    assert r.body == open(daemon.path("mycs.crl"), "rb").read()
+    served = write(os.path.join(workdir, "served.crl"), r.body, "wb")
+    assert revoked_serials(crl_text(daemon, served)) == [3]
+
+    out = daemon.sh("crypto pki server mycs unrevoke 2", ok=False)
+    assert "% Certificate with serial number 0x2 is not revoked." in out, out
+    out = daemon.sh("crypto pki server mycs unrevoke 0x77", ok=False)
+    assert "% Certificate with serial number 0x77 was not issued by this server." in out, out
+    assert open(daemon.path("mycs.crl"), "rb").read() == r.body
+    # It can be revoked again.
+    daemon.sh("crypto pki server mycs revoke 2")
+    assert sorted(revoked_serials(crl_text(daemon))) == [2, 3]
 
 
 def test_info_crl_layout_and_lifetime(ca, workdir):

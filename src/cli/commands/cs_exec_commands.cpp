@@ -1,5 +1,5 @@
 // Exec commands of a certificate server: crypto pki server LABEL grant|reject|remove|
-// revoke|request pkcs10|password generate|rollover [cancel].
+// revoke|unrevoke|request pkcs10|password generate|rollover [cancel].
 #include <cerrno>
 #include <cstdlib>
 
@@ -78,6 +78,22 @@ CmdResult revoke(Context& ctx, const Args& a) {
   if (s.code() == Code::kAlreadyExists) {
     return ctx.error(
         fmt::format("Certificate with serial number 0x{} is already revoked.", serial->hex()));
+  }
+  return s.ok() ? CmdResult{} : ctx.error(s.message());
+}
+
+CmdResult unrevoke(Context& ctx, const Args& a) {
+  REQUIRE_SERVER(server);
+  auto serial = parse_serial(a.word("serial"));
+  if (!serial) return ctx.invalid_input(a, "serial");
+  Status s = server->unrevoke(*serial);
+  if (s.code() == Code::kNotFound) {
+    return ctx.error(fmt::format(
+        "Certificate with serial number 0x{} was not issued by this server.", serial->hex()));
+  }
+  if (s.code() == Code::kInvalidArgument) {
+    return ctx.error(
+        fmt::format("Certificate with serial number 0x{} is not revoked.", serial->hex()));
   }
   return s.ok() ? CmdResult{} : ctx.error(s.message());
 }
@@ -235,6 +251,10 @@ void register_cs_exec_commands(CommandTable& t) {
         {kCrypto, kPki, kServer, kLabel, "Revoke a certificate",
          "Serial number: 0x<hex>, 0<octal> or decimal"},
         revoke);
+  t.add(Node::kExec, "crypto pki server WORD$label unrevoke WORD$serial",
+        {kCrypto, kPki, kServer, kLabel, "Unrevoke a certificate",
+         "Serial number: 0x<hex>, 0<octal> or decimal"},
+        unrevoke);
   t.add(Node::kExec, "crypto pki server WORD$label request pkcs10 terminal [<base64|pem>$format]",
         {kCrypto, kPki, kServer, kLabel, "Manual enrollment", "PKCS#10 request",
          "Paste the request at the terminal", "Show the granted certificate in base64",

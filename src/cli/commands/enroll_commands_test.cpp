@@ -223,6 +223,9 @@ TEST_F(EnrollCommandsTest, RaModeInTheShell) {
   EXPECT_EQ(exec("crypto pki server myra revoke 2").output,
             "% A certificate server in RA mode revokes nothing: revoke the certificate on the "
             "issuing CA.\n");
+  EXPECT_EQ(exec("crypto pki server myra unrevoke 2").output,
+            "% A certificate server in RA mode unrevokes nothing: unrevoke the certificate on the "
+            "issuing CA.\n");
 
   // A request pasted on the RA waits for its operator; the grant forwards it, and the
   // issuing CA's certificate is shown as for a CA.

@@ -76,6 +76,18 @@ Status MemoryStore::apply(const WriteBatch::Op& op, std::vector<Undo>& undo) {
       it->second.revoked_at = op.at;
       return ok_status();
     }
+    case Kind::kUnrevoke: {
+      auto it = certs_.find(op.serial);
+      if (it == certs_.end()) {
+        return not_found(fmt::format("no certificate with serial {:#x}", op.serial));
+      }
+      if (!it->second.revoked_at) {
+        return invalid_argument(fmt::format("certificate {:#x} is not revoked", op.serial));
+      }
+      undo.push_back(Undo::of_cert(op.serial, it->second));
+      it->second.revoked_at.reset();
+      return ok_status();
+    }
     case Kind::kPutRequest: {
       const RequestRecord& rec = op.request;
       if (rec.serial && !certs_.contains(*rec.serial)) {

@@ -83,25 +83,41 @@ Status put_certificate(const sqlite::Statements& sql, const CertRecord& c) {
   return sqlite_error(q.db(), rc, fmt::format("storing certificate {:#x}", c.serial));
 }
 
-Status revoke(const sqlite::Statements& sql, Serial serial, TimePoint at) {
-  {
-    Query q(sql.cert_revoked_at);
-    q.bind(1, static_cast<std::int64_t>(serial));
-    const int rc = q.step();
-    if (rc == SQLITE_DONE)
-      return not_found(fmt::format("no certificate with serial {:#x}", serial));
-    if (rc != SQLITE_ROW) {
-      return sqlite_error(q.db(), rc, fmt::format("reading certificate {:#x}", serial));
-    }
-    if (!q.is_null(0)) {
-      return already_exists(fmt::format("certificate {:#x} is already revoked", serial));
-    }
+namespace {
+
+// Whether the certificate is revoked; kNotFound for an unknown serial.
+Result<bool> is_revoked(const sqlite::Statements& sql, Serial serial) {
+  Query q(sql.cert_revoked_at);
+  q.bind(1, static_cast<std::int64_t>(serial));
+  const int rc = q.step();
+  if (rc == SQLITE_DONE)
+    return fail(not_found(fmt::format("no certificate with serial {:#x}", serial)));
+  if (rc != SQLITE_ROW) {
+    return fail(sqlite_error(q.db(), rc, fmt::format("reading certificate {:#x}", serial)));
   }
+  return !q.is_null(0);
+}
+
+}  // namespace
+
+Status revoke(const sqlite::Statements& sql, Serial serial, TimePoint at) {
+  ASSIGN_OR_RETURN(const bool revoked, is_revoked(sql, serial));
+  if (revoked) return already_exists(fmt::format("certificate {:#x} is already revoked", serial));
   Query q(sql.revoke_cert);
   q.bind(1, static_cast<std::int64_t>(serial)).bind(2, to_unix(at));
   const int rc = q.step();
   if (rc == SQLITE_DONE) return ok_status();
   return sqlite_error(q.db(), rc, fmt::format("revoking certificate {:#x}", serial));
+}
+
+Status unrevoke(const sqlite::Statements& sql, Serial serial) {
+  ASSIGN_OR_RETURN(const bool revoked, is_revoked(sql, serial));
+  if (!revoked) return invalid_argument(fmt::format("certificate {:#x} is not revoked", serial));
+  Query q(sql.revoke_cert);
+  q.bind(1, static_cast<std::int64_t>(serial)).bind_null(2);
+  const int rc = q.step();
+  if (rc == SQLITE_DONE) return ok_status();
+  return sqlite_error(q.db(), rc, fmt::format("unrevoking certificate {:#x}", serial));
 }
 
 Status put_request(const sqlite::Statements& sql, const RequestRecord& r) {

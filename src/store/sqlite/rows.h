@@ -20,6 +20,8 @@ Result<RequestRecord> request_from_row(const Query& q);
 Status put_certificate(const Statements& sql, const CertRecord& c);
 // kNotFound for an unknown serial, kAlreadyExists if already revoked.
 Status revoke(const Statements& sql, Serial serial, TimePoint at);
+// kNotFound for an unknown serial, kInvalidArgument if not revoked.
+Status unrevoke(const Statements& sql, Serial serial);
 // Insert or replace; kInvalidArgument if it refers to an unknown certificate.
 Status put_request(const Statements& sql, const RequestRecord& r);
 // `stmt` takes the key as ?1.

@@ -175,6 +175,9 @@ Status SqliteStore::apply_batch(const WriteBatch& batch) {
       case Kind::kRevoke:
         s = sqlite::revoke(sql, op.serial, op.at);
         break;
+      case Kind::kUnrevoke:
+        s = sqlite::unrevoke(sql, op.serial);
+        break;
       case Kind::kPutRequest:
         s = sqlite::put_request(sql, op.request);
         highest_request = std::max(highest_request.value_or(op.request.id), op.request.id);
