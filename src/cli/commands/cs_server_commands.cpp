@@ -549,6 +549,12 @@ void register_cs_server_commands(CommandTable& t) {
         database_archive);
   t.add(Node::kCsServer, "[no] issuer-name [LINE$dn]",
         {kNoHelp, "Issuer name", "Distinguished name, e.g. CN=ca1, O=Example, C=US"}, issuer_name);
+  // The guide's "issuer name DN-string" (Step 8 of the subordinate server), hidden: typed
+  // `issuer name`, "issuer" abbreviates issuer-name here as in the line above, and "name"
+  // matches this keyword before that LINE.
+  t.add(Node::kCsServer, "[no] issuer-name name [LINE$dn]",
+        {kNoHelp, "Issuer name", "Issuer name", "Distinguished name, e.g. CN=ca1, O=Example, C=US"},
+        issuer_name, CommandOptions{.hidden = true, .line_node = std::nullopt});
   t.add(Node::kCsServer, "[no] lifetime <ca-certificate|certificate>$what [(1-1825)$value]",
         {kNoHelp, "Lifetimes of CA items", "Lifetime of the CA certificate",
          "Lifetime of issued certificates", "Days (CA default 1095, certificate default 365)"},

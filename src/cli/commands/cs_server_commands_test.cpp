@@ -1,5 +1,5 @@
 // cs-server commands: `pathlen`, its running-config line and its range; `rollover`;
-// `grant auto rollover`; `eku`.
+// `grant auto rollover`; `eku`; `issuer name`, the guide's spelling of `issuer-name`.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <openssl/x509v3.h>
@@ -336,6 +336,51 @@ TEST_F(CsServerCommandsTest, EkuChangesWhileEnabled) {
   EXPECT_EQ(config().ekus, (std::vector<pki::Eku>{pki::Eku::kClientAuth}));
   EXPECT_TRUE(exec("no eku").ok);
   EXPECT_TRUE(config().ekus.empty());
+}
+
+// The guide's Step 8 writes `issuer name DN-string`: the same as `issuer-name`, printed
+// back as `issuer-name`. `issuer` alone still abbreviates `issuer-name`.
+TEST_F(CsServerCommandsTest, IssuerNameTwoWordsIsIssuerName) {
+  Reply r = exec("issuer name CN=sub CA, O=Cisco, C=us");
+  EXPECT_TRUE(r.ok) << r.output;
+  EXPECT_EQ(r.output, "");
+  const std::string two_words = config().issuer_name;
+  EXPECT_NE(two_words.find("CN=sub CA"), std::string::npos) << two_words;
+  EXPECT_EQ(server_config().find("issuer name"), std::string::npos) << server_config();
+  EXPECT_NE(server_config().find("\n issuer-name " + two_words + "\n"), std::string::npos)
+      << server_config();
+  ASSERT_TRUE(exec("no issuer-name").ok);
+  ASSERT_TRUE(exec("issuer-name CN=sub CA, O=Cisco, C=us").ok);
+  EXPECT_EQ(config().issuer_name, two_words);
+
+  EXPECT_TRUE(exec("no issuer name").ok);
+  EXPECT_TRUE(config().issuer_name.empty());
+  EXPECT_EQ(server_config().find("issuer"), std::string::npos) << server_config();
+
+  // Abbreviations of either word.
+  EXPECT_TRUE(exec("iss nam CN=a").ok);
+  EXPECT_EQ(config().issuer_name, "CN=a");
+  EXPECT_TRUE(exec("ISSUER NAME CN=b").ok);
+  EXPECT_EQ(config().issuer_name, "CN=b");
+  // `issuer` still abbreviates `issuer-name` before a DN.
+  r = exec("issuer CN=c, O=Example");
+  EXPECT_TRUE(r.ok) << r.output;
+  EXPECT_EQ(config().issuer_name, "CN=c, O=Example");
+  EXPECT_TRUE(exec("iss CN=d").ok);
+  EXPECT_EQ(config().issuer_name, "CN=d");
+  EXPECT_TRUE(exec("no issuer").ok);
+  EXPECT_TRUE(config().issuer_name.empty());
+
+  EXPECT_EQ(exec("issuer name").output, "% Incomplete command.\n");
+  EXPECT_EQ(exec("issuer").output, "% Incomplete command.\n");
+  // Not offered by `?`: the configuration says issuer-name.
+  EXPECT_EQ(session_->help("issuer-name ").find("  name"), std::string::npos)
+      << session_->help("issuer-name ");
+
+  // Fixed once the CA certificate exists, whichever the spelling.
+  ASSERT_NE(enabled_server("mycs"), nullptr);
+  EXPECT_EQ(exec("issuer name CN=other").output,
+            "% The issuer name cannot be changed after CA certificate generation.\n");
 }
 
 }  // namespace
