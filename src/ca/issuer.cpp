@@ -45,7 +45,8 @@ Result<store::CertRecord> Issuer::issue(Order order) {
                             .not_after = not_after,
                             .hash = cfg.hash,
                             .cdp_url = cfg.cdp_url,
-                            .ca = order.ca};
+                            .ca = order.ca,
+                            .extra_ekus = cfg.ekus};
   if (log::debug_enabled(log::Category::kPkiServer)) {
     // Only while someone watches: the profile is applied again inside issue_certificate().
     for (const std::string& item :

@@ -39,7 +39,7 @@ class Issuer {
     const pki::Csr& csr;            // the request's parsed PKCS#10
     // The RA key that re-signed the request, when its own key did not sign it.
     std::optional<pki::Key> csr_signer = std::nullopt;
-    const ServerConfig& config;                // lifetime, hash, cdp-url
+    const ServerConfig& config;                // lifetime, hash, cdp-url, eku
     std::optional<store::Serial> predecessor;  // renewal of this certificate
     // Set: a subordinate CA certificate (the operator granted a CA request). Its
     // validity, like any certificate's, ends at the latest with the CA certificate's.

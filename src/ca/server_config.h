@@ -5,9 +5,11 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "files/file_set.h"
 #include "pki/digest.h"
+#include "pki/profile.h"
 
 namespace scepter::ca {
 
@@ -41,6 +43,10 @@ struct ServerConfig {
   std::string cdp_url;
   GrantMode grant = GrantMode::kManual;
   pki::Hash hash = pki::Hash::kSha256;
+  // `eku` (IOS-XE): extended key usages added to every end-entity certificate issued from
+  // now on, whatever the request asks; a CA certificate gets none (pki::Profile). Each
+  // once, in pki::Eku order. Empty (the default): only those the request asks for.
+  std::vector<pki::Eku> ekus;
   std::optional<int> auto_rollover_days;  // accepted and stored; rollover comes later
   ServerMode mode = ServerMode::kRoot;
   // Scepter extension (`scep allow-des`): accept single-DES envelopes from old IOS.

@@ -205,8 +205,10 @@ std::vector<std::string> CertificateServer::dropped_by_profile(const RequestReco
   if (!csr.has_value()) return {};
   auto rt = runtime();
   const std::optional<int> issuer_path_len = rt ? path_len_of(rt->ca_cert) : std::nullopt;
+  const ServerConfig cfg = config();
   return pki::evaluate_profile(
-             *csr, pki::Profile{.ca = issue_as_ca(request_class(*csr), config(), issuer_path_len)})
+             *csr, pki::Profile{.ca = issue_as_ca(request_class(*csr), cfg, issuer_path_len),
+                                .extra_ekus = cfg.ekus})
       .dropped;
 }
 

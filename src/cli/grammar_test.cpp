@@ -75,6 +75,12 @@ TEST(Grammar, UnorderedGroupEndsAnywhere) {
   EXPECT_TRUE(g->can_end(rsa, false));
 }
 
+// Nine options (cs-server `eku`) compile; ten are refused (2^n states).
+TEST(Grammar, UnorderedGroupOfNineAtMost) {
+  EXPECT_TRUE(compile("eku {a|b|c|d|e|f|g|h|i}", n_helps(10)).has_value());
+  EXPECT_FALSE(compile("eku {a|b|c|d|e|f|g|h|i|j}", n_helps(11)).has_value());
+}
+
 TEST(Grammar, NoFormMaySkipTrailingVariables) {
   auto g = compile("[no] lifetime crl (1-336)", n_helps(4));
   ASSERT_OK(g);

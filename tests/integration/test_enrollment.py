@@ -221,6 +221,18 @@ def test_cdp_url_goes_into_certificates(daemon, workdir):
     assert cert.signature_hash_algorithm.name == "sha384"
 
 
+def test_eku_goes_into_certificates(daemon, workdir):
+    daemon.create_ca("grant auto", "eku server-auth client-auth")
+    assert "\n eku server-auth client-auth\n" in daemon.sh("show running-config")
+    csr = make_csr(workdir, "eku", "/CN=eku", key="ec:prime256v1")
+    pem = extract_certificate(daemon.submit(csr))
+    verify(daemon, pem, workdir)
+    rc, text = openssl("x509", "-noout", "-text", input=pem.encode())
+    assert rc == 0, text
+    assert re.search(r"X509v3 Extended Key Usage: *\n *TLS Web Server Authentication, "
+                     r"TLS Web Client Authentication\n", text), text
+
+
 def test_reject_remove_and_all_variants(manual_ca, workdir):
     d = manual_ca
     for i in range(1, 6):

@@ -1,6 +1,10 @@
 // crypto pki server LABEL (config mode) and its cs-server subcommands (but `shutdown` and
 // `no shutdown`: cs_enable_commands.cpp), and the running-config writer for certificate
 // servers.
+#include <algorithm>
+#include <array>
+#include <utility>
+
 #include <fmt/format.h>
 
 #include "ca/device.h"
@@ -10,6 +14,7 @@
 #include "cli/type7.h"
 #include "pki/digest.h"
 #include "pki/name.h"
+#include "pki/profile.h"
 
 namespace scepter::cli {
 
@@ -326,6 +331,47 @@ CmdResult set_hash(Context& ctx, const Args& a) {
   return confirm(ctx, "Are you sure you want to do this?", apply);
 }
 
+// The `eku` keywords, as IOS-XE spells them, with their help: exactly those pki::parse_eku
+// takes. IOS-XE's code-signing, ocsp-signing and time-stamping are not among them (the CA
+// issues no such certificates) and are refused at the '^' marker.
+constexpr std::array<std::pair<std::string_view, std::string_view>, 9> kEkuKeywords = {{
+    {"client-auth", "Client Authentication"},
+    {"email-protection", "Email Protection"},
+    {"ipsec-end-system", "IPSEC End System"},
+    {"ipsec-ike", "IPSEC IKE"},
+    {"ipsec-tunnel", "IPSEC Tunnel"},
+    {"ipsec-user", "IPSEC User"},
+    {"server-auth", "Server Authentication"},
+    {"ssh-client", "SSH Client"},
+    {"ssh-server", "SSH Server"},
+}};
+
+std::string_view eku_keyword(pki::Eku eku) {
+  for (const auto& [word, help] : kEkuKeywords) {
+    if (auto e = pki::parse_eku(word); e.has_value() && *e == eku) return word;
+  }
+  CA_ASSERT(false, "an extended key usage without an eku keyword");
+  return "";
+}
+
+// Replaces the whole list; `no eku` empties it. Like `lifetime certificate`, it applies to
+// the certificates issued from now on, so it may change while the server is enabled.
+CmdResult set_eku(Context& ctx, const Args& a) {
+  std::vector<pki::Eku> ekus;
+  for (const auto& [word, help] : kEkuKeywords) {
+    if (!a.has(word)) continue;
+    auto eku = pki::parse_eku(word);
+    if (!eku.has_value()) return ctx.error(eku.error().message());
+    ekus.push_back(*eku);
+  }
+  if (!a.has("no") && ekus.empty()) return ctx.error("Incomplete command.");
+  std::sort(ekus.begin(), ekus.end());  // certificate order, whatever the typing order
+  return edit_config(ctx, [&](ServerConfig& c) {
+    c.ekus = a.has("no") ? std::vector<pki::Eku>{} : ekus;
+    return ok_status();
+  });
+}
+
 CmdResult auto_rollover(Context& ctx, const Args& a) {
   return edit_config(ctx, [&](ServerConfig& c) {
     if (a.has("no")) {
@@ -435,6 +481,11 @@ void write_servers(ca::Device& device, ConfigText& out) {
       out.child(fmt::format("serial-number 0x{:X}", c.serial_number_above));
     }
     if (c.hash != pki::Hash::kSha256) out.child(fmt::format("hash {}", pki::hash_name(c.hash)));
+    if (!c.ekus.empty()) {
+      std::string line = "eku";
+      for (pki::Eku e : c.ekus) line += " " + std::string(eku_keyword(e));
+      out.child(line);
+    }
     if (c.auto_rollover_days) out.child(fmt::format("auto-rollover {}", *c.auto_rollover_days));
     if (c.mode == ca::ServerMode::kRa) out.child("mode ra");
     if (c.mode == ca::ServerMode::kRaTransparent) out.child("mode ra transparent");
@@ -498,6 +549,12 @@ void register_cs_server_commands(CommandTable& t) {
         database_archive);
   t.add(Node::kCsServer, "[no] issuer-name [LINE$dn]",
         {kNoHelp, "Issuer name", "Distinguished name, e.g. CN=ca1, O=Example, C=US"}, issuer_name);
+  // The guide's "issuer name DN-string" (Step 8 of the subordinate server), hidden: typed
+  // `issuer name`, "issuer" abbreviates issuer-name here as in the line above, and "name"
+  // matches this keyword before that LINE.
+  t.add(Node::kCsServer, "[no] issuer-name name [LINE$dn]",
+        {kNoHelp, "Issuer name", "Issuer name", "Distinguished name, e.g. CN=ca1, O=Example, C=US"},
+        issuer_name, CommandOptions{.hidden = true, .line_node = std::nullopt});
   t.add(Node::kCsServer, "[no] lifetime <ca-certificate|certificate>$what [(1-1825)$value]",
         {kNoHelp, "Lifetimes of CA items", "Lifetime of the CA certificate",
          "Lifetime of issued certificates", "Days (CA default 1095, certificate default 365)"},
@@ -543,6 +600,13 @@ void register_cs_server_commands(CommandTable& t) {
         {kNoHelp, "Hash function for signatures (default sha256)", "MD5 (not recommended)",
          "SHA-1 (not recommended)", "SHA-256", "SHA-384", "SHA-512"},
         set_hash);
+  std::string eku_grammar = "[no] eku {";
+  std::vector<std::string_view> eku_help = {kNoHelp, "Extended key usages of issued certificates"};
+  for (const auto& [word, help] : kEkuKeywords) {
+    eku_grammar += std::string(eku_help.size() > 2 ? "|" : "") + std::string(word);
+    eku_help.push_back(help);
+  }
+  t.add(Node::kCsServer, eku_grammar + "}", eku_help, set_eku);
   t.add(Node::kCsServer, "[no] auto-rollover [(0-1825)$days]",
         {kNoHelp, "Automatic CA certificate rollover", "Overlap in days (default 30)"},
         auto_rollover);

@@ -1,4 +1,5 @@
-// cs-server commands: `pathlen`, its running-config line and its range; `rollover`.
+// cs-server commands: `pathlen`, its running-config line and its range; `rollover`;
+// `grant auto rollover`; `eku`; `issuer name`, the guide's spelling of `issuer-name`.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <openssl/x509v3.h>
@@ -8,6 +9,7 @@
 #include "pki/csr.h"
 #include "pki/key.h"
 #include "pki/name.h"
+#include "pki/profile.h"
 
 namespace scepter::cli {
 namespace {
@@ -245,6 +247,140 @@ TEST_F(CsServerCommandsTest, GrantAutoRolloverSetShownAndRemoved) {
   ASSERT_NE(enabled_server("mycs"), nullptr);
   EXPECT_TRUE(exec("grant auto rollover ca-cert").ok);
   EXPECT_TRUE(config().rollover_auto_ca);
+}
+
+// `eku` (IOS-XE): one or more keywords on a line, replacing the list; `no eku` empties it.
+// The running-config prints them in certificate order, after `hash`.
+TEST_F(CsServerCommandsTest, EkuSetShownAndRemoved) {
+  EXPECT_TRUE(config().ekus.empty());
+  EXPECT_EQ(server_config().find("eku"), std::string::npos) << server_config();
+
+  Reply r = exec("eku client-auth server-auth");
+  EXPECT_TRUE(r.ok) << r.output;
+  EXPECT_EQ(r.output, "");
+  EXPECT_EQ(config().ekus, (std::vector<pki::Eku>{pki::Eku::kServerAuth, pki::Eku::kClientAuth}));
+  EXPECT_NE(server_config().find("\n eku server-auth client-auth\n"), std::string::npos)
+      << server_config();
+  // A new line replaces the list; unique prefixes, as everywhere.
+  r = exec("eku ssh-s em");
+  EXPECT_TRUE(r.ok) << r.output;
+  EXPECT_EQ(config().ekus,
+            (std::vector<pki::Eku>{pki::Eku::kEmailProtection, pki::Eku::kSshServer}));
+  EXPECT_NE(server_config().find("\n eku email-protection ssh-server\n"), std::string::npos)
+      << server_config();
+  // Every keyword at once: each is one the profile takes.
+  r = exec(
+      "eku server-auth client-auth ipsec-ike ipsec-end-system ipsec-tunnel ipsec-user "
+      "email-protection ssh-client ssh-server");
+  EXPECT_TRUE(r.ok) << r.output;
+  EXPECT_EQ(config().ekus.size(), 9u);
+  // After `hash`.
+  ASSERT_TRUE(exec("hash sha384").ok);
+  EXPECT_NE(
+      server_config().find("\n hash sha384\n"
+                           " eku server-auth client-auth ipsec-ike ipsec-end-system "
+                           "ipsec-tunnel ipsec-user email-protection ssh-client ssh-server\n"),
+      std::string::npos)
+      << server_config();
+
+  // The running-config loads back into the same settings.
+  ASSERT_TRUE(exec("eku server-auth client-auth").ok);
+  const std::string body = running_config(table_, dev_.device());
+  testing::TempDevice second;
+  LoadResult loaded = load_config(table_, second.device(), body);
+  EXPECT_EQ(loaded.errors, 0) << loaded.output;
+  EXPECT_EQ(running_config(table_, second.device()), body);
+  EXPECT_EQ(second.device().server("mycs")->config().ekus, config().ekus);
+
+  // `no eku`, with or without keywords, removes them all.
+  EXPECT_TRUE(exec("no eku").ok);
+  EXPECT_TRUE(config().ekus.empty());
+  EXPECT_EQ(server_config().find("eku"), std::string::npos) << server_config();
+  ASSERT_TRUE(exec("eku server-auth client-auth").ok);
+  EXPECT_TRUE(exec("no eku client-auth").ok);
+  EXPECT_TRUE(config().ekus.empty());
+}
+
+// Only the usages the CA issues: IOS-XE's code-signing, ocsp-signing and time-stamping,
+// a repeated keyword or a stray word are refused at the marker, and nothing changes.
+TEST_F(CsServerCommandsTest, EkuRefusesWhatTheCaDoesNotIssue) {
+  ASSERT_TRUE(exec("eku server-auth").ok);
+  // "Router(cs-server)#" is 18 columns.
+  auto marker = [](std::size_t column) {
+    return std::string(18 + column, ' ') + "^\n% Invalid input detected at '^' marker.\n";
+  };
+  EXPECT_EQ(exec("eku code-signing").output, marker(4));
+  EXPECT_EQ(exec("eku ocsp-signing").output, marker(4));
+  EXPECT_EQ(exec("eku client-auth time-stamping").output, marker(16));
+  EXPECT_EQ(exec("eku client-auth client-auth").output, marker(16));
+  EXPECT_EQ(exec("eku serverAuth").output, marker(4));
+  EXPECT_EQ(exec("eku s").output, "% Ambiguous command:  \"eku s\"\n");
+  EXPECT_EQ(exec("eku").output, "% Incomplete command.\n");
+  EXPECT_EQ(config().ekus, (std::vector<pki::Eku>{pki::Eku::kServerAuth}));
+  // `?` lists exactly the usages the CA issues.
+  const std::string help = session_->help("eku ");
+  for (std::string_view word :
+       {"client-auth", "email-protection", "ipsec-end-system", "ipsec-ike", "ipsec-tunnel",
+        "ipsec-user", "server-auth", "ssh-client", "ssh-server"}) {
+    EXPECT_NE(help.find(word), std::string::npos) << word << "\n" << help;
+  }
+  EXPECT_EQ(help.find("code-signing"), std::string::npos) << help;
+  EXPECT_EQ(session_->help("eku server-auth ").find("server-auth"), std::string::npos);
+}
+
+// Like `lifetime certificate`, it applies to what is issued next: no lock.
+TEST_F(CsServerCommandsTest, EkuChangesWhileEnabled) {
+  ASSERT_NE(enabled_server("mycs"), nullptr);
+  Reply r = exec("eku client-auth");
+  EXPECT_TRUE(r.ok) << r.output;
+  EXPECT_EQ(config().ekus, (std::vector<pki::Eku>{pki::Eku::kClientAuth}));
+  EXPECT_TRUE(exec("no eku").ok);
+  EXPECT_TRUE(config().ekus.empty());
+}
+
+// The guide's Step 8 writes `issuer name DN-string`: the same as `issuer-name`, printed
+// back as `issuer-name`. `issuer` alone still abbreviates `issuer-name`.
+TEST_F(CsServerCommandsTest, IssuerNameTwoWordsIsIssuerName) {
+  Reply r = exec("issuer name CN=sub CA, O=Cisco, C=us");
+  EXPECT_TRUE(r.ok) << r.output;
+  EXPECT_EQ(r.output, "");
+  const std::string two_words = config().issuer_name;
+  EXPECT_NE(two_words.find("CN=sub CA"), std::string::npos) << two_words;
+  EXPECT_EQ(server_config().find("issuer name"), std::string::npos) << server_config();
+  EXPECT_NE(server_config().find("\n issuer-name " + two_words + "\n"), std::string::npos)
+      << server_config();
+  ASSERT_TRUE(exec("no issuer-name").ok);
+  ASSERT_TRUE(exec("issuer-name CN=sub CA, O=Cisco, C=us").ok);
+  EXPECT_EQ(config().issuer_name, two_words);
+
+  EXPECT_TRUE(exec("no issuer name").ok);
+  EXPECT_TRUE(config().issuer_name.empty());
+  EXPECT_EQ(server_config().find("issuer"), std::string::npos) << server_config();
+
+  // Abbreviations of either word.
+  EXPECT_TRUE(exec("iss nam CN=a").ok);
+  EXPECT_EQ(config().issuer_name, "CN=a");
+  EXPECT_TRUE(exec("ISSUER NAME CN=b").ok);
+  EXPECT_EQ(config().issuer_name, "CN=b");
+  // `issuer` still abbreviates `issuer-name` before a DN.
+  r = exec("issuer CN=c, O=Example");
+  EXPECT_TRUE(r.ok) << r.output;
+  EXPECT_EQ(config().issuer_name, "CN=c, O=Example");
+  EXPECT_TRUE(exec("iss CN=d").ok);
+  EXPECT_EQ(config().issuer_name, "CN=d");
+  EXPECT_TRUE(exec("no issuer").ok);
+  EXPECT_TRUE(config().issuer_name.empty());
+
+  EXPECT_EQ(exec("issuer name").output, "% Incomplete command.\n");
+  EXPECT_EQ(exec("issuer").output, "% Incomplete command.\n");
+  // Not offered by `?`: the configuration says issuer-name.
+  EXPECT_EQ(session_->help("issuer-name ").find("  name"), std::string::npos)
+      << session_->help("issuer-name ");
+
+  // Fixed once the CA certificate exists, whichever the spelling.
+  ASSERT_NE(enabled_server("mycs"), nullptr);
+  EXPECT_EQ(exec("issuer name CN=other").output,
+            "% The issuer name cannot be changed after CA certificate generation.\n");
 }
 
 }  // namespace
