@@ -53,8 +53,8 @@ CmdResult enable_subordinate(Context& ctx, const std::shared_ptr<ca::Certificate
                              const std::string& archive_password) {
   const auto before = ctx.device().enrollment().state(server->label());
   const bool was_pending = before && before->pending;
-  auto r = server->enable(
-      {.archive_password = archive_password, .request_superior = ctx.interactive()});
+  auto r =
+      server->enable({.archive_password = archive_password, .request_superior = ctx.interactive()});
   if (r.has_value()) {
     if (r->archived) ctx.print("% Exporting Certificate Server signing certificate and keys...\n");
     ctx.print("% Certificate Server enabled.\n");
