@@ -6,6 +6,8 @@
 #include <thread>
 #include <utility>
 
+#include <openssl/crypto.h>
+
 namespace scepter::http::detail {
 
 struct WorkerPool::State {
@@ -107,6 +109,10 @@ void WorkerPool::run(const std::shared_ptr<State>& state) {
     std::lock_guard<std::mutex> lock(state->mu);
     --state->busy;
   }
+  // Handlers sign and decrypt here: free this thread's OpenSSL state (its random generators,
+  // its error queue) now rather than in a thread-exit destructor that may run after the
+  // process has begun to exit, so the thread holds nothing once shutdown() counts it gone.
+  OPENSSL_thread_stop();
   std::lock_guard<std::mutex> lock(state->mu);
   --state->running;
   state->exit_cv.notify_all();
