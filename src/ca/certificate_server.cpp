@@ -126,6 +126,12 @@ Status CertificateServer::set_config(const ServerConfig& next) {
           "The server mode cannot be changed after CA certificate generation.");
     }
   }
+  if (is_ra_mode(next) && !next.ekus.empty()) {
+    // Accepted, it would do nothing: the issuing CA decides what an RA's requests get.
+    return invalid_argument(
+        "eku is for a CA: in RA mode the issuing CA decides the extended key usages (enter "
+        "\"no eku\").");
+  }
   if (next.cert_lifetime_days > next.max_cert_lifetime_days()) {
     return invalid_argument(fmt::format(
         "The certificate lifetime must be at most the CA certificate lifetime less {} days "
@@ -170,6 +176,7 @@ Result<EnableReport> CertificateServer::enable(const EnableOptions& options) {
 
 Result<EnableReport> CertificateServer::enable_run(const EnableOptions& options,
                                                    LifeEvent trigger) {
+  EnableOptions opts = options;
   ServerConfig cfg;
   std::uint64_t generation = 0;
   {
@@ -188,14 +195,13 @@ Result<EnableReport> CertificateServer::enable_run(const EnableOptions& options,
     transition(trigger);
     cfg = config_;
     generation = ++generation_;
+    if (!opts.archive_password.empty()) {
+      pending_archive_password_ = opts.archive_password;
+    } else {
+      opts.archive_password = pending_archive_password_;
+    }
   }
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: starting enabling checks");
-  EnableOptions opts = options;
-  if (!opts.archive_password.empty()) {
-    pending_archive_password_ = opts.archive_password;
-  } else {
-    opts.archive_password = pending_archive_password_;
-  }
   Prepared p = prepare(cfg, opts);
 
   MutexLock lock(mu_);
@@ -443,6 +449,7 @@ void CertificateServer::shutdown() {
   want_enabled_ = false;
   config_.shutdown = true;
   ++generation_;  // an enabling run in progress is void
+  pending_archive_password_.clear();
   remember_last_serial();
   runtime_.reset();  // in-flight operations keep their shared_ptr until they finish
   if (state_ != ServerState::kDisabled) transition(LifeEvent::kShutdown);

@@ -443,12 +443,12 @@ class CertificateServer {
   // Held for a whole enabling run (checks, key generation, database open, CRL), never
   // by show or SCEP paths.
   Mutex enable_mu_ ACQUIRED_BEFORE(mu_);
-  // mode sub-cs: the archive passphrase typed at `no shutdown`, kept in memory until the
-  // superior grants and the archive is written (a restart forgets it: the operator's next
-  // `no shutdown` asks again). Cleared once the server is enabled.
-  std::string pending_archive_password_ GUARDED_BY(enable_mu_);
   // Held for moments only: the configuration, the state and the runtime pointer.
   mutable Mutex mu_;
+  // mode sub-cs: the archive passphrase typed at `no shutdown`, kept in memory until the
+  // superior grants and the archive is written (a restart forgets it: the operator's next
+  // `no shutdown` asks again). Cleared once the server is enabled, and by `shutdown`.
+  std::string pending_archive_password_ GUARDED_BY(mu_);
   ServerConfig config_ GUARDED_BY(mu_);
   ServerState state_ GUARDED_BY(mu_) = ServerState::kDisabled;
   std::string reason_ GUARDED_BY(mu_);

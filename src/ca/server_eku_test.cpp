@@ -94,5 +94,22 @@ TEST_F(ServerEkuTest, ASubordinateCaCertificateGetsNone) {
   EXPECT_TRUE(eku_nids(sub).empty());
 }
 
+// In RA mode the issuing CA decides the usages: `eku` would be accepted and do nothing, so
+// it is refused whichever of the two lines comes first.
+TEST(ServerEkuRaTest, IsRefusedInRaMode) {
+  ServerHarness h;
+  ASSERT_OK(h.set([](ServerConfig& c) { c.mode = ServerMode::kRa; }));
+  Status s = h.set([](ServerConfig& c) { c.ekus = {pki::Eku::kClientAuth}; });
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("no eku"), std::string::npos) << s.message();
+  EXPECT_TRUE(h.server().config().ekus.empty());
+
+  ServerHarness other;
+  ASSERT_OK(other.set([](ServerConfig& c) { c.ekus = {pki::Eku::kClientAuth}; }));
+  EXPECT_EQ(other.set([](ServerConfig& c) { c.mode = ServerMode::kRaTransparent; }).code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(other.server().config().mode, ServerMode::kRoot);
+}
+
 }  // namespace
 }  // namespace scepter::ca

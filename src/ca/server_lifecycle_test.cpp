@@ -95,6 +95,24 @@ TEST(ServerLifeCycle, FirstEnableWithoutTheArchivePasswordWaitsForTheOperator) {
   EXPECT_EQ(h.server().state(), ServerState::kEnabled);
 }
 
+// The passphrase typed at `no shutdown` is kept while the server waits (here, for the
+// clock), so the retry can use it; `shutdown` forgets it.
+TEST(ServerLifeCycle, ShutdownForgetsAPassphraseTypedForAServerThatNeverCameUp) {
+  ServerHarness h;
+  ServerConfig c = ServerHarness::default_config();
+  c.label = "fresh";
+  c.archive_password.clear();
+  h.make_server(c);
+  const TimePoint start = h.clock().now();
+  h.clock().set(from_unix(0));
+  EXPECT_CODE(h.server().enable({.archive_password = "typed-at-prompt"}), Code::kUnavailable);
+  h.server().shutdown();
+  h.clock().set(start);
+  EXPECT_CODE(h.server().enable({}), Code::kPermissionDenied);
+  EXPECT_EQ(h.server().state(), ServerState::kWaitingForOperator);
+  EXPECT_FALSE(h.server().has_ca_certificate());
+}
+
 class FaultyStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
