@@ -252,6 +252,10 @@ CertificateServer::Prepared CertificateServer::prepare(const ServerConfig& cfg,
   if (std::string revoked = superior_revocation(); !revoked.empty()) {
     return fail_with(permission_denied(revoked), LifeEvent::kNeedsOperator);
   }
+  // `issuer-name` takes any line, as on IOS; this is where a non-DN is refused.
+  if (auto issuer = pki::parse_dn(cfg.effective_issuer()); !issuer.has_value()) {
+    return fail_with(issuer.error());
+  }
   if (Status s = check_storage(cfg); !s.ok()) return fail_with(s);
   files::FileSet files = file_set(cfg);
   auto rt = std::make_shared<Runtime>();

@@ -327,11 +327,19 @@ def test_certificate_lifetime_must_leave_30_days_of_ca_lifetime(daemon):
     assert " lifetime ca-certificate 100\n" in running_config(daemon)
 
 
-@pytest.mark.parametrize("dn", ["foo", "CN", "XX=bar", "CN=a,,O=b"])
-def test_bad_issuer_name(daemon, dn):
-    out = daemon.cs(f"issuer-name {dn}", ok=False)
-    assert f"% {dn} is not a valid subject name" in out
-    assert "issuer-name" not in daemon.sh("show running-config")
+@pytest.mark.parametrize("dn", ["my-server", "CN", "XX=bar", "CN=a,,O=b"])
+def test_bad_issuer_name_is_refused_at_no_shutdown(daemon, dn):
+    # As on IOS (the guide's own `issuer-name my-server`): the line is taken as typed,
+    # and enabling refuses it, before any key or certificate is made.
+    daemon.cs(f"issuer-name {dn}", "database archive pkcs12 password cisco1234")
+    assert f" issuer-name {dn}\n" in daemon.sh("show running-config")
+    out = daemon.cs("no shutdown", "yes", ok=False)
+    assert f"% {dn} is not a valid subject name" in out, out
+    show = daemon.show_server()
+    assert "Status: disabled" in show and "State: check failed" in show, show
+    assert not os.path.exists(daemon.path("mycs#1CA.cer"))
+    daemon.cs("issuer-name CN=good", "no shutdown", "yes")
+    assert daemon.server_enabled()
 
 
 def test_cli_errors_and_abbreviations(daemon):

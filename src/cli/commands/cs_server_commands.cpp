@@ -178,10 +178,11 @@ CmdResult issuer_name(Context& ctx, const Args& a) {
       c.issuer_name.clear();
       return ok_status();
     }
+    // Kept as typed when it is no DN: IOS takes the line and refuses it at `no shutdown`
+    // ("my-server is not a valid subject name"), where the enabling checks say so.
     std::string dn(a.line("dn"));
     auto parsed = pki::parse_dn(dn);
-    if (!parsed.has_value()) return invalid_argument(dn + " is not a valid subject name");
-    c.issuer_name = pki::format_dn_config(parsed->get());
+    c.issuer_name = parsed.has_value() ? pki::format_dn_config(parsed->get()) : dn;
     return ok_status();
   });
 }
