@@ -9,8 +9,10 @@ standard input, the way an admin pastes into a terminal. What the runner adds, a
     Return, or a passphrase where the guide's `Password:` hides what was typed;
   - host names in URLs point at servers on 127.0.0.1 (tftp, ftp, http), since the
     guide's hosts do not exist here;
-  - PRELUDE: what the guide did before an example and does not show (a server that
-    exists, a request waiting).
+  - a prelude: what the guide did before an example and does not show (a server that
+    exists and is enabled, requests waiting, certificates issued).
+Then the `show` output is compared with the guide's, label by label and in order
+(assert_same_shape), where the guide shows it.
 """
 
 import os
@@ -19,7 +21,7 @@ import sys
 
 import pytest
 
-from conftest import Daemon
+from conftest import Daemon, make_csr
 import file_servers
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -125,7 +127,176 @@ def script(example, servers):
             lines.append("exit")
         mode = next_mode(m, text)
         lines.append(rewrite_hosts(text, servers))
+        if (example["line"], text) in UNSHOWN_ANSWERS:
+            lines.append(UNSHOWN_ANSWERS[(example["line"], text)])
     return lines
+
+
+# --- What the guide did before an example and does not show -------------------------
+
+# An exec command naming a server (and perhaps a request id or serial number).
+EXEC_REF = re.compile(r"^(?:show )?crypto pki server (\S+)(?: (grant|reject|remove|revoke|"
+                      r"unrevoke)\s+(\d+))?")
+# A configuration command acting on an existing server (not the one entering its mode).
+CONFIG_REF = re.compile(r"^(?:no crypto pki server (\S+)$|crypto pki server (\S+) \S)")
+
+# Examples whose `show` reflects a server the guide configured beforehand: the label, its
+# configuration lines, and exec lines run once it is enabled.
+PRELUDE = {
+    484: ("ms2", ["database level complete"], []),
+    # Configured by the guide's storage example just before, and left shut down.
+    1330: ("mycs", ["database url ftp://cs-db.company.com",
+                    "database url crl publish ftp://crl.company.com username myname "
+                    "password secret", "database url ser nvram:"], None),
+    958: ("mycs", [], []),
+    1237: ("routercs", ["issuer-name CN=walnutcs", "grant auto"],
+           ["crypto pki server routercs rollover"]),
+    1911: ("mycs", [], []),
+    1954: ("mycs", ["auto-rollover 25"], []),
+}
+
+
+def own_server(example):
+    """The label of the server `example` enables itself, or None."""
+    label = None
+    for kind, _, text in example["items"]:
+        if kind == "cmd" and re.match(r"crypto pki server \S+$", text):
+            label = text.split()[3]
+        if kind == "cmd" and text == "no shutdown" and label:
+            return label
+    return None
+
+
+def prelude(example):
+    """{label: (config lines, exec lines, requests to submit, grant them)} for `example`,
+    and the configuration lines that go before the example's own server."""
+    label = own_server(example)
+    if label:
+        # The guide's router asked for no passphrase: it had one in its configuration.
+        asked = any(k == "out" and "Password:" in t for k, _, t in example["items"])
+        ra = any(k == "cmd" and t.startswith("mode ra") for k, _, t in example["items"])
+        config = list(PRELUDE.get(example["line"], (label, [], []))[1])
+        if not asked and not ra:
+            config.append(f"database archive pkcs12 password {PASSPHRASE}")
+        return {}, {label: config}
+    wanted = {}
+    if example["line"] in PRELUDE:
+        label, config, after = PRELUDE[example["line"]]
+        if after is None:  # configured, not enabled
+            return {}, {label: config}
+        wanted[label] = [config, after, 0, False]
+    for mode, command in ((m, c) for k, m, c in example["items"] if k == "cmd"):
+        if mode == "config" and (c := CONFIG_REF.match(command)):
+            wanted.setdefault(c.group(1) or c.group(2), [[], [], 0, False])
+            continue
+        m = EXEC_REF.match(command) if mode in ("exec", "user") else None
+        if not m:
+            continue
+        entry = wanted.setdefault(m.group(1), [[], [], 0, False])
+        if m.group(2) in ("revoke", "unrevoke"):
+            # Serial N: N-1 requests granted after the CA certificate (serial 1).
+            entry[2], entry[3] = max(entry[2], int(m.group(3)) - 1), True
+            if m.group(2) == "unrevoke":
+                entry[1].append(f"crypto pki server {m.group(1)} revoke {m.group(3)}")
+        elif m.group(2):
+            entry[2] = max(entry[2], int(m.group(3)))  # request id N
+    return wanted, {}
+
+
+def run_prelude(d, example, workdir, servers):
+    enabled, configured = prelude(example)
+    for label, config in configured.items():
+        if config:
+            d.cs(*(rewrite_hosts(line, servers) for line in config), label=label)
+    for label, (config, after, requests, grant) in enabled.items():
+        d.create_ca(*config, label=label)
+        for i in range(requests):
+            d.submit(make_csr(workdir, f"seed-{i}", f"/CN=seed-{i}", key="shared"), label=label)
+        if grant:
+            d.sh(f"crypto pki server {label} grant all")
+        if after:
+            d.sh(*after)
+
+
+# Questions the guide's transcript does not show (its router did not ask, or the
+# conversion lost them), by example line and command: the answer typed.
+UNSHOWN_ANSWERS = {(518, "no shutdown"): "yes"}
+
+
+# --- The shape of `show` output: labels in order, as the guide prints them --------------
+
+# 12.x names of lines the 15.x/IOS-XE layout (what scepterd prints, docs/decisions.md)
+# calls otherwise.
+LABEL_ALIASES = {
+    "Certificate Server status": "Status",
+    "Server's current state": "State",
+    "Rollover CA certificate fingerprint": "Rollover CA cert fingerprint",
+    "Rollover CA certificate expiration time": "Rollover CA certificate expiration timer",
+    "Subordinate CS certificate requests": "Subordinate CA certificate requests",
+    "Router certificate requests": "Router certificates requests",
+}
+# Lines of the guide's output left out of the comparison, with the line after them (a
+# table header), and why.
+GUIDE_QUIRKS = {
+    (1774, "RA certificate requests"): "listed twice by the guide's 12.4 output, before and "
+    "after the subordinate CA's; its other examples (1190, 1890) list it once, after them",
+}
+# Values compared as well as labels (the first word of Status: enabled/disabled).
+COMPARED_VALUES = {"Status", "Granting mode is", "Database Level", "Rollover status"}
+SHAPED = re.compile(r"^(show crypto pki server(?: \S+)?|crypto pki server \S+ info req\w*)$")
+# Shown by examples that test_restore.py and test_hierarchy.py play with real backups and a
+# real superior; the guide's PEM (1595) does not survive the PDF conversion.
+SHAPE_ELSEWHERE = {1558, 1595, 1798, 1836}
+
+
+def shape(lines):
+    """[(label, value)] of a `show` output, prose and the guide's `!` notes left out."""
+    out = []
+    for line in lines:
+        text = line.strip()
+        if not text or text.startswith("!") or text.startswith("---") or len(text.split()) > 14:
+            continue
+        if re.match(r"^\d+\s", text) or ":" not in text and re.search(r"\w=\w.*,", text):
+            continue  # a row of a table (or its wrapped subject): data, not shape
+        if re.match(r"^Certificate Server \S+:$", text):
+            out.append(("Certificate Server", ""))
+            continue
+        m = re.match(r"^([^:]+?)\s*:\s*(.*)$", text)
+        label, value = (m.group(1), m.group(2)) if m else (text, "")
+        label = " ".join(label.split())
+        label = LABEL_ALIASES.get(label, label)
+        if label == "Status":
+            value = value.split(",")[0].strip()
+        out.append((label, value if label in COMPARED_VALUES else ""))
+    return out
+
+
+def guide_shows(example):
+    """[(command, guide output lines)] for the shaped commands of `example`."""
+    shows, current = [], None
+    for kind, mode, text in example["items"]:
+        if kind == "cmd":
+            current = None
+            if mode in ("exec", "user") and SHAPED.match(text):
+                current = (text, [])
+                shows.append(current)
+        elif kind == "out" and current is not None:
+            current[1].append(text)
+    return shows
+
+
+def assert_same_shape(example, command, guide_lines, ours):
+    """Every line of the guide's output is in ours, in the same order (ours may say more:
+    the 15.x `State:` and lock lines)."""
+    want, have = shape(guide_lines), shape(ours.splitlines())
+    for i, (label, _) in enumerate(want):
+        if (example["line"], label) in GUIDE_QUIRKS:
+            del want[i:i + 2]
+            break
+    it = iter(have)
+    missing = [w for w in want if not any(w == h for h in it)]
+    assert not missing, (f"{command}: the guide's lines {missing} are not in this order in\n"
+                         f"{ours}\nguide: {want}\nours: {have}")
 
 
 @pytest.fixture(scope="module")
@@ -146,15 +317,23 @@ def test_example_is_accepted(example, servers, workdir):
     d = Daemon(workdir)
     d.start()
     try:
+        run_prelude(d, example, workdir, servers)
         typed = script(example, servers)
         rc, out = d.run_raw([], stdin="\n".join(typed) + "\n", timeout=120)
+        print("TYPED:\n" + "\n".join(typed) + "\nOUTPUT:\n" + out)
+        if example["line"] in HARDWARE:
+            assert "%" in out, out
+            return
+        assert not PARSE_ERROR.search(out), out
+        # What the command names exists: the server, the request, the serial.
+        assert not re.search(r"% (Certificate server|Request|Certificate with serial number) "
+                             r"\S+ does not exist", out), out
+        if example["line"] in SHAPE_ELSEWHERE:
+            return
+        for command, guide_lines in guide_shows(example):
+            assert_same_shape(example, command, guide_lines, d.sh(command))
     finally:
         d.kill()
-    print("TYPED:\n" + "\n".join(typed) + "\nOUTPUT:\n" + out)
-    if example["line"] in HARDWARE:
-        assert "%" in out, out
-        return
-    assert not PARSE_ERROR.search(out), out
 
 
 def test_fixture_is_what_the_script_extracts():
@@ -174,3 +353,28 @@ def test_every_example_is_found():
     # The guide's transcripts and step examples; a parser change that loses some fails here.
     assert len(EXAMPLES) >= 110
     assert sum(1 for e in EXAMPLES for k, _, _ in e["items"] if k == "cmd") >= 190
+
+
+def test_outputs_are_compared_where_the_guide_shows_them():
+    compared = [e["line"] for e in EXAMPLES
+                if guide_shows(e) and e["line"] not in SHAPE_ELSEWHERE]
+    assert len(compared) >= 12, compared
+
+
+def test_shape_comparison_sees_a_missing_or_moved_line():
+    guide = ["Certificate Server mycs:", "  Status: enabled, configured",
+             "  Server's current state: enabled", "  Granting mode is: manual",
+             "  Database Level: Minimum - no cert data written to storage"]
+    ours = ("Certificate Server mycs:\n  Status: enabled\n  State: enabled\n"
+            "  Server's configuration is locked (enter \"shut\" to unlock it)\n"
+            "  Granting mode is: manual\n"
+            "  Database Level: Minimum - no cert data written to storage\n")
+    example = {"line": 0}
+    assert_same_shape(example, "show", guide, ours)
+    with pytest.raises(AssertionError):
+        assert_same_shape(example, "show", guide, ours.replace("manual", "auto"))
+    with pytest.raises(AssertionError):
+        assert_same_shape(example, "show", guide, ours.replace("  State: enabled\n", ""))
+    with pytest.raises(AssertionError):
+        moved = ours.replace("  Granting mode is: manual\n", "") + "  Granting mode is: manual\n"
+        assert_same_shape(example, "show", guide, moved)
