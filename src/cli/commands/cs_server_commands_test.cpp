@@ -136,6 +136,17 @@ TEST(CsServerConfig, PathLenRoundTrip) {
 }
 
 // The guide's "Starting Automated CA Certificate Rollover Immediately": the shadow is made,
+// The publish queue has its own command; `show crypto pki server` keeps IOS's lines.
+TEST_F(CsServerCommandsTest, PublishQueueIsShownApart) {
+  ASSERT_NE(enabled_server("mycs"), nullptr);
+  ASSERT_TRUE(exec("end").ok);
+  EXPECT_EQ(exec("show crypto pki server mycs publish").output,
+            "Certificate Server mycs publishes to no remote location.\n");
+  EXPECT_EQ(exec("show crypto pki server other publish").output,
+            "% Certificate server other does not exist.\n");
+  EXPECT_EQ(exec("show crypto pki server mycs").output.find("ublish"), std::string::npos);
+}
+
 // `show crypto pki server` gives its fingerprint and expiry in the guide's layout, and
 // `rollover cancel` deletes it. In configuration mode as in exec mode.
 TEST_F(CsServerCommandsTest, RolloverNowShowAndCancel) {

@@ -43,20 +43,6 @@ void render_storage(Context& ctx, const ca::ServerConfig& c) {
   ctx.printf("  Database Level: {}\n", level_text(c.level));
 }
 
-// Copies on their way to remote locations (`database url ... publish ftp://...`): how
-// many wait, and why the last try failed.
-void render_publish(Context& ctx, const ca::ServerInfo& info) {
-  if (!info.publish) return;
-  const auto& p = *info.publish;
-  ctx.printf("  Publish queue: {} file{} waiting, {} sent\n", p.waiting, p.waiting == 1 ? "" : "s",
-             p.sent);
-  if (!p.last_error.empty()) {
-    ctx.printf("    Last error: {}", p.last_error);
-    if (p.next_try.count() > 0) ctx.printf(" (next try in {} s)", p.next_try.count());
-    ctx.print("\n");
-  }
-}
-
 // RA mode, as an IOS RA shows it: the issuer name is the RA's own subject, the CA
 // fingerprint the issuing CA's; no serial, CRL or expiry timers (the CA has those).
 // The rollover lines of `show crypto pki server`, in the guide's "Verifying CA
@@ -111,7 +97,6 @@ void render_ra(Context& ctx, const ca::ServerInfo& info) {
                format_ios_time(info.ca_certificate->not_after()));
   }
   render_storage(ctx, c);
-  render_publish(ctx, info);
   render_rollover(ctx, info);
 }
 
@@ -161,7 +146,6 @@ void render_server(Context& ctx, const ca::CertificateServer& server) {
     ctx.print("  CRL not present.\n");
   }
   render_storage(ctx, c);
-  render_publish(ctx, info);
   render_rollover(ctx, info);
 }
 
@@ -217,6 +201,29 @@ CmdResult show_requests(Context& ctx, const Args& a) {
   auto all = server->requests();
   if (!all.has_value()) return ctx.error(all.error().message());
   render_requests(ctx, *server, *all);
+  return {};
+}
+
+// scepterd's own: copies on their way to remote locations (`database url ... publish
+// ftp://...`): how many wait, and why the last try failed. Kept out of `show crypto pki
+// server`, whose lines are IOS's; a failed try is also logged when it happens.
+CmdResult show_publish(Context& ctx, const Args& a) {
+  auto server = named_server(ctx, a);
+  if (!server)
+    return ctx.error(fmt::format("Certificate server {} does not exist.", a.word("label")));
+  const ca::ServerInfo info = server->info();
+  if (!info.publish) {
+    ctx.printf("Certificate Server {} publishes to no remote location.\n", a.word("label"));
+    return {};
+  }
+  const auto& p = *info.publish;
+  ctx.printf("Publish queue of certificate server {}:\n", a.word("label"));
+  ctx.printf("  {} file{} waiting, {} sent\n", p.waiting, p.waiting == 1 ? "" : "s", p.sent);
+  if (!p.last_error.empty()) {
+    ctx.printf("  Last error: {}", p.last_error);
+    if (p.next_try.count() > 0) ctx.printf(" (next try in {} s)", p.next_try.count());
+    ctx.print("\n");
+  }
   return {};
 }
 
@@ -318,6 +325,10 @@ void register_cs_show_commands(CommandTable& t) {
         {kShow, kCrypto, kPki, "Show IOS Certificate server status", kLabel,
          "Current certificate revocation list"},
         show_crl);
+  t.add(Node::kExec, "show crypto pki server WORD$label publish",
+        {kShow, kCrypto, kPki, "Show IOS Certificate server status", kLabel,
+         "Copies waiting for remote publish locations"},
+        show_publish);
   t.add(Node::kExec, "show crypto pki server WORD$label certificates",
         {kShow, kCrypto, kPki, "Show IOS Certificate server status", kLabel, "Issued certificates"},
         show_issued);
