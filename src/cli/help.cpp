@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "cli/matcher.h"
+#include "cli/output_filter.h"
 #include "cli/walk.h"
 
 namespace scepter::cli {
@@ -71,7 +72,8 @@ void for_each_next(const WalkResult& w, Fn fn) {
   }
 }
 
-std::string format_entries(const WalkResult& w) {
+// `pipe`: the command takes an output filter, so where it may end, `|` may follow.
+std::string format_entries(const WalkResult& w, bool pipe) {
   // Variables and ranges first as declared, then keywords alphabetically (as IOS).
   std::vector<std::pair<std::string, std::string>> vars;
   std::vector<std::pair<std::string, std::string>> keywords;
@@ -84,6 +86,7 @@ std::string format_entries(const WalkResult& w) {
   std::sort(keywords.begin(), keywords.end());
   bool cr = std::any_of(w.paths.begin(), w.paths.end(), [](const Path& p) { return p.can_end(); });
   if (vars.empty() && keywords.empty() && !cr) return std::string(kUnrecognized);
+  if (cr && pipe) keywords.emplace_back("|", "Output modifiers");  // last, as IOS
   std::size_t width = 0;
   for (const auto* list : {&vars, &keywords}) {
     for (const auto& e : *list) width = std::max(width, e.first.size());
@@ -133,7 +136,8 @@ std::string help_listing(const CommandTable& table, Node node, std::string_view 
   if (auto d = delegate_of(w, s.complete, s.partial)) {
     return help_listing(table, d->node, line.substr(d->offset), recognized);
   }
-  std::string out = s.partial ? format_partial(w, s.partial->text) : format_entries(w);
+  std::string out =
+      s.partial ? format_partial(w, s.partial->text) : format_entries(w, takes_output_filter(line));
   recognized = out != kUnrecognized;
   return out;
 }

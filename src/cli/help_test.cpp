@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "cli/matcher.h"
+#include "cli/output_filter.h"
 #include "cli/test_table.h"
 
 namespace scepter::cli {
@@ -34,11 +35,30 @@ TEST_F(HelpTest, NextKeywordsInTwoColumns) {
 TEST_F(HelpTest, VariablesFirstAndCarriageReturn) {
   EXPECT_EQ(help("show crypto pki server "),
             "  WORD  Certificate Server label\n"
+            "  |     Output modifiers\n"
             "  <cr>\n");
   EXPECT_EQ(help("grant "),
             "  <1-2147483647>  Request id\n"
             "  all             Grant all requests\n");
-  EXPECT_EQ(help("show clock "), "  <cr>\n");
+  EXPECT_EQ(help("show clock "), "  |  Output modifiers\n  <cr>\n");
+}
+
+// After '|': the filters, a partial filter word, then the expression (a LINE), as IOS.
+TEST(OutputFilterHelp, ListsTheFiltersThenTheExpression) {
+  EXPECT_EQ(output_filter_help(" "),
+            "  begin    Begin with the line that matches\n"
+            "  count    Count number of lines which match regexp\n"
+            "  exclude  Exclude lines that match\n"
+            "  include  Include lines that match\n"
+            "  section  Filter a section of output\n");
+  EXPECT_EQ(output_filter_help(""), output_filter_help(" "));
+  EXPECT_EQ(output_filter_help(" e"), "exclude\n");
+  EXPECT_EQ(output_filter_help(" c"), "count\n");
+  EXPECT_EQ(output_filter_help(" x"), "% Unrecognized command\n");
+  EXPECT_EQ(output_filter_help(" include "), "  LINE  Regular Expression\n");
+  EXPECT_EQ(output_filter_help(" i crypto"), "LINE\n");
+  EXPECT_EQ(output_filter_help(" sec crypto pki "), "  LINE  Regular Expression\n  <cr>\n");
+  EXPECT_EQ(output_filter_help(" bogus crypto "), "% Unrecognized command\n");
 }
 
 TEST_F(HelpTest, Ranges) {

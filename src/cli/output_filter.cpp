@@ -2,6 +2,7 @@
 
 #include <regex.h>
 
+#include <algorithm>
 #include <array>
 #include <vector>
 
@@ -51,13 +52,18 @@ struct OutputFilter::Regex {
   ~Regex() { regfree(&compiled); }
 };
 
+bool takes_output_filter(std::string_view command) {
+  command = trim_space(command);
+  std::string_view word = first_word(command);
+  if (word == "do") word = first_word(trim_space(command.substr(2)));
+  return abbreviates(word, "show", 2) || abbreviates(word, "more", 2);
+}
+
 std::optional<PipedLine> split_pipe(std::string_view line) {
   const std::size_t bar = line.find('|');
   if (bar == std::string_view::npos) return std::nullopt;
   std::string_view command = trim_space(line.substr(0, bar));
-  std::string_view word = first_word(command);
-  if (word == "do") word = first_word(trim_space(command.substr(2)));
-  if (!abbreviates(word, "show", 2) && !abbreviates(word, "more", 2)) return std::nullopt;
+  if (!takes_output_filter(command)) return std::nullopt;
   PipedLine p;
   p.command = command;
   std::string_view rest = line.substr(bar + 1);
@@ -73,19 +79,56 @@ OutputFilter::OutputFilter(OutputFilter&&) noexcept = default;
 OutputFilter& OutputFilter::operator=(OutputFilter&&) noexcept = default;
 OutputFilter::~OutputFilter() = default;
 
+namespace {
+
+struct FilterWord {
+  std::string_view name;
+  OutputFilter::Kind kind;
+  std::string_view help;
+};
+constexpr std::array<FilterWord, 5> kFilterWords = {{
+    {"begin", OutputFilter::Kind::kBegin, "Begin with the line that matches"},
+    {"count", OutputFilter::Kind::kCount, "Count number of lines which match regexp"},
+    {"exclude", OutputFilter::Kind::kExclude, "Exclude lines that match"},
+    {"include", OutputFilter::Kind::kInclude, "Include lines that match"},
+    {"section", OutputFilter::Kind::kSection, "Filter a section of output"},
+}};
+
+}  // namespace
+
+std::string output_filter_help(std::string_view after_bar) {
+  constexpr std::string_view kUnrecognized = "% Unrecognized command\n";
+  const std::string_view text =
+      after_bar.substr(std::min(after_bar.size(), after_bar.find_first_not_of(' ')));
+  const std::string_view word = first_word(text);
+  const bool word_done = word.size() < text.size();  // a space after the filter word
+  if (word.empty()) {
+    std::string out;
+    for (const FilterWord& f : kFilterWords) out += fmt::format("  {:<7}  {}\n", f.name, f.help);
+    return out;
+  }
+  if (!word_done) {
+    std::string out;
+    for (const FilterWord& f : kFilterWords) {
+      if (abbreviates(word, f.name, 1)) out += (out.empty() ? "" : "  ") + std::string(f.name);
+    }
+    return out.empty() ? std::string(kUnrecognized) : out + "\n";
+  }
+  const bool known = std::any_of(kFilterWords.begin(), kFilterWords.end(),
+                                 [&](const FilterWord& f) { return abbreviates(word, f.name, 1); });
+  if (!known) return std::string(kUnrecognized);
+  const std::string_view expression = text.substr(word.size());
+  if (trim_space(expression).empty()) return "  LINE  Regular Expression\n";
+  // The expression is a LINE: it goes on, and the command may end after any of it.
+  return expression.back() == ' ' ? "  LINE  Regular Expression\n  <cr>\n" : "LINE\n";
+}
+
 Result<OutputFilter> OutputFilter::parse(std::string_view text, std::size_t* error_offset) {
-  static constexpr std::array<std::pair<std::string_view, Kind>, 5> kWords = {{
-      {"begin", Kind::kBegin},
-      {"count", Kind::kCount},
-      {"exclude", Kind::kExclude},
-      {"include", Kind::kInclude},
-      {"section", Kind::kSection},
-  }};
   *error_offset = std::string_view::npos;
   const std::string_view word = first_word(text);
   std::optional<Kind> kind;
-  for (const auto& [name, k] : kWords) {
-    if (abbreviates(word, name, 1)) kind = k;
+  for (const FilterWord& f : kFilterWords) {
+    if (abbreviates(word, f.name, 1)) kind = f.kind;
   }
   if (word.empty()) return fail(invalid_argument("Incomplete command."));
   if (!kind) {

@@ -24,6 +24,15 @@ struct PipedLine {
 };
 std::optional<PipedLine> split_pipe(std::string_view line);
 
+// True if `command` (the words before any '|') is one that takes a filter: show or more,
+// also after `do`.
+bool takes_output_filter(std::string_view command);
+
+// `?` after '|': `after_bar` is what follows the '|' up to the '?'. The filter words with
+// their help, the partial word's candidates, or `LINE` for the expression, as IOS lists
+// them.
+std::string output_filter_help(std::string_view after_bar);
+
 class OutputFilter {
  public:
   enum class Kind { kInclude, kExclude, kBegin, kSection, kCount };

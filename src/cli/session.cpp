@@ -146,6 +146,10 @@ std::string Session::help(std::string_view line) {
   if (question_) return "";
   try {
     line = trim_newline(line);
+    if (const std::size_t bar = line.find('|');
+        bar != std::string_view::npos && takes_output_filter(line.substr(0, bar))) {
+      return output_filter_help(line.substr(bar + 1));
+    }
     std::string first;
     for (Node n : fallback_chain(node())) {
       bool recognized = false;

@@ -90,6 +90,9 @@ TEST_F(SessionTest, DoRunsExecCommandsAndStays) {
             "  crypto  Encryption module\n");
   EXPECT_EQ(session_.help("do sh"), "show  shutdown\n");
   EXPECT_EQ(session_.help("do "), "  LINE  Exec Command\n");
+  EXPECT_EQ(session_.help("do show clock "), "  |  Output modifiers\n  <cr>\n");
+  EXPECT_EQ(session_.help("do show clock | in"), "include\n");
+  EXPECT_EQ(session_.help("do show clock | include "), "  LINE  Regular Expression\n");
   EXPECT_EQ(session_.complete("do show cr"), std::vector<std::string>{"crypto"});
   EXPECT_EQ(session_.prompt(), "Router(cs-server)#");
   // Modes entered inside `do` do not stick.
