@@ -171,12 +171,33 @@ TEST(LoadConfig, ARoutersCertificateServerSectionLoadsCleanly) {
                              " lifetime crl 24\n"
                              " lifetime certificate 200\n"
                              " cdp-url http://192.0.2.1/cgi-bin/pkiclient.exe?operation=GetCRL\n"
-                             " shutdown\n");
+                             " shutdown\n"
+                             "crypto pki server edge\n"
+                             " no database archive\n"
+                             " hash sha256\n"
+                             " eku server-auth client-auth\n"
+                             " lifetime ca-certificate 1825\n"
+                             " shutdown\n"
+                             "crypto pki trustpoint edge\n"
+                             " revocation-check crl\n"
+                             " rsakeypair edge\n");
   EXPECT_EQ(r.errors, 0) << r.output;
   const std::string body = running_config(table, dev.device());
   EXPECT_NE(body.find(" database archive pkcs12 password 7 "), std::string::npos) << body;
   EXPECT_EQ(body.find("cisco"), std::string::npos) << body;           // cisco, cisco123
   EXPECT_EQ(body.find("database level"), std::string::npos) << body;  // the default
+  EXPECT_EQ(body.find("hash sha256"), std::string::npos) << body;     // the default
+  EXPECT_NE(body.find("crypto pki server edge\n"
+                      " no database archive\n"
+                      " lifetime ca-certificate 1825\n"
+                      " eku server-auth client-auth\n"
+                      " shutdown\n"),
+            std::string::npos)
+      << body;
+  // Printed back, it loads into the same configuration.
+  testing::TempDevice again;
+  EXPECT_EQ(load_config(table, again.device(), body).errors, 0);
+  EXPECT_EQ(running_config(table, again.device()), body);
 }
 
 TEST(LoadConfig, ReportsBadLinesAndGoesOn) {
