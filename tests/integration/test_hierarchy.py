@@ -11,6 +11,7 @@ import pytest
 
 from conftest import Daemon, openssl, wait_for, write
 from scep_helpers import ScepServer
+from seed_shapes import assert_guide_shape
 
 
 def ossl(*args):
@@ -181,6 +182,8 @@ def test_subordinate_ca_end_to_end(workdir):
         wait_for(lambda: sub.server_enabled("subca"), timeout=30, what="the sub-CA enabled")
         status = sub.sh("show crypto pki server subca")
         assert f"Upper CA cert fingerprint: {fingerprint(root_pem, 'md5')}" in status, status
+        # The guide's enabled sub-CA (it grants by hand; this one automatically).
+        assert_guide_shape(1798, status, values=False)
         assert os.path.exists(sub.path("subca.p12")), sub.log()  # key and certificate archived
 
         # Clients see the chain and enrol at the sub-CA; their certificates verify to the root.

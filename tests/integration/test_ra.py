@@ -20,6 +20,7 @@ import pytest
 from conftest import Daemon, openssl, wait_for, write
 from scep_helpers import (SCEP_PATH, CapsRelay, Micromdm, ScepServer, StrongSwan,
                           database_counts, http_request, pki_scepca, wait_listening)
+from seed_shapes import assert_guide_shape
 from test_hierarchy import fingerprint, trustpoint_state
 
 RA = "myra"
@@ -314,6 +315,7 @@ def test_ra_with_manual_grants_restart_and_revocation(workdir, cleanup, reserved
     ra_pem = approve_ra(scep, ra)
     check_enabled(ra, ra_pem, root_pem)
     assert "Granting mode is: manual" in ra.show(), ra.show()
+    assert_guide_shape(1836, ra.show())  # the guide's enabled RA
     issued = database_counts(scep.d)[1]
 
     # 1. strongSwan polls the RA (every second) while both operators decide.
