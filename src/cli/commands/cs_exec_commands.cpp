@@ -66,36 +66,34 @@ CmdResult remove(Context& ctx, const Args& a) {
   return s.ok() ? CmdResult{} : ctx.error(s.message());
 }
 
-CmdResult revoke(Context& ctx, const Args& a) {
+// `revoke` and `unrevoke` differ in the server call and in the refusal when the
+// certificate already is as asked: `already` is its code, `already_text` ends the message.
+CmdResult change_revocation(Context& ctx, const Args& a,
+                            Status (ca::CertificateServer::*op)(const pki::SerialNumber&),
+                            Code already, std::string_view already_text) {
   REQUIRE_SERVER(server);
   auto serial = parse_serial(a.word("serial"));
   if (!serial) return ctx.invalid_input(a, "serial");
-  Status s = server->revoke(*serial);
+  Status s = ((*server).*op)(*serial);
   if (s.code() == Code::kNotFound) {
     return ctx.error(fmt::format(
         "Certificate with serial number 0x{} was not issued by this server.", serial->hex()));
   }
-  if (s.code() == Code::kAlreadyExists) {
+  if (s.code() == already) {
     return ctx.error(
-        fmt::format("Certificate with serial number 0x{} is already revoked.", serial->hex()));
+        fmt::format("Certificate with serial number 0x{} {}.", serial->hex(), already_text));
   }
   return s.ok() ? CmdResult{} : ctx.error(s.message());
 }
 
+CmdResult revoke(Context& ctx, const Args& a) {
+  return change_revocation(ctx, a, &ca::CertificateServer::revoke, Code::kAlreadyExists,
+                           "is already revoked");
+}
+
 CmdResult unrevoke(Context& ctx, const Args& a) {
-  REQUIRE_SERVER(server);
-  auto serial = parse_serial(a.word("serial"));
-  if (!serial) return ctx.invalid_input(a, "serial");
-  Status s = server->unrevoke(*serial);
-  if (s.code() == Code::kNotFound) {
-    return ctx.error(fmt::format(
-        "Certificate with serial number 0x{} was not issued by this server.", serial->hex()));
-  }
-  if (s.code() == Code::kInvalidArgument) {
-    return ctx.error(
-        fmt::format("Certificate with serial number 0x{} is not revoked.", serial->hex()));
-  }
-  return s.ok() ? CmdResult{} : ctx.error(s.message());
+  return change_revocation(ctx, a, &ca::CertificateServer::unrevoke, Code::kInvalidArgument,
+                           "is not revoked");
 }
 
 CmdResult submit_text(Context& ctx, std::shared_ptr<ca::CertificateServer> server,

@@ -1,14 +1,14 @@
 // crypto pki server LABEL (config mode) and its cs-server subcommands (but `shutdown` and
-// `no shutdown`: cs_enable_commands.cpp), and the running-config writer for certificate
-// servers.
+// `no shutdown`: cs_enable_commands.cpp; the running-config writer:
+// cs_server_config_writer.cpp).
 #include <algorithm>
-#include <array>
 #include <utility>
 
 #include <fmt/format.h>
 
 #include "ca/device.h"
 #include "cli/commands/cs_commands.h"
+#include "cli/commands/cs_server_config.h"
 #include "cli/context.h"
 #include "cli/questions.h"
 #include "cli/type7.h"
@@ -332,29 +332,6 @@ CmdResult set_hash(Context& ctx, const Args& a) {
   return confirm(ctx, "Are you sure you want to do this?", apply);
 }
 
-// The `eku` keywords, as IOS-XE spells them, with their help: exactly those pki::parse_eku
-// takes. IOS-XE's code-signing, ocsp-signing and time-stamping are not among them (the CA
-// issues no such certificates) and are refused at the '^' marker.
-constexpr std::array<std::pair<std::string_view, std::string_view>, 9> kEkuKeywords = {{
-    {"client-auth", "Client Authentication"},
-    {"email-protection", "Email Protection"},
-    {"ipsec-end-system", "IPSEC End System"},
-    {"ipsec-ike", "IPSEC IKE"},
-    {"ipsec-tunnel", "IPSEC Tunnel"},
-    {"ipsec-user", "IPSEC User"},
-    {"server-auth", "Server Authentication"},
-    {"ssh-client", "SSH Client"},
-    {"ssh-server", "SSH Server"},
-}};
-
-std::string_view eku_keyword(pki::Eku eku) {
-  for (const auto& [word, help] : kEkuKeywords) {
-    if (auto e = pki::parse_eku(word); e.has_value() && *e == eku) return word;
-  }
-  CA_ASSERT(false, "an extended key usage without an eku keyword");
-  return "";
-}
-
 // Replaces the whole list; `no eku` empties it. Like `lifetime certificate`, it applies to
 // the certificates issued from now on, so it may change while the server is enabled.
 CmdResult set_eku(Context& ctx, const Args& a) {
@@ -403,98 +380,6 @@ CmdResult allow_des(Context& ctx, const Args& a) {
     c.scep_allow_des = !a.has("no");
     return ok_status();
   });
-}
-
-void write_servers(ca::Device& device, ConfigText& out) {
-  for (const auto& server : device.servers()) {
-    const ServerConfig c = server->config();
-    out.line("crypto pki server " + c.label);
-    // A location's login follows its URL; passwords as IOS type 7, never in clear (see
-    // cli/type7.h for what that is worth).
-    auto login = [&](const std::string& url) -> std::string {
-      auto it = c.locations.logins.find(url);
-      if (it == c.locations.logins.end()) return "";
-      return " username " + it->second.username +
-             (it->second.password.empty() ? ""
-                                          : " password 7 " + type7_encode(it->second.password));
-    };
-    if (c.locations.primary != "nvram:") {
-      out.child("database url " + c.locations.primary + login(c.locations.primary));
-    }
-    for (const auto& [type, url] : c.locations.storage) {
-      out.child(fmt::format("database url {} {}{}", files::type_keyword(type), url, login(url)));
-    }
-    for (const auto& [type, urls] : c.locations.publish) {
-      for (const auto& url : urls) {
-        out.child(fmt::format("database url {} publish {}{}", files::type_keyword(type), url,
-                              login(url)));
-      }
-    }
-    if (c.level != files::DbLevel::kMinimal) {
-      out.child(fmt::format("database level {}", files::level_keyword(c.level)));
-    }
-    if (const files::Credentials& d = c.locations.default_login; !d.username.empty()) {
-      out.child("database username " + d.username +
-                (d.password.empty() ? "" : " password 7 " + type7_encode(d.password)));
-    }
-    if (!c.archive_enabled) {
-      out.child("no database archive");
-    } else if (c.archive_format == ca::ArchiveFormat::kPem || !c.archive_password.empty()) {
-      out.child(
-          std::string("database archive ") +
-          (c.archive_format == ca::ArchiveFormat::kPem ? "pem" : "pkcs12") +
-          (c.archive_password.empty() ? "" : " password 7 " + type7_encode(c.archive_password)));
-    }
-    if (!c.issuer_name.empty()) out.child("issuer-name " + c.issuer_name);
-    if (c.crl_lifetime_hours != 168)
-      out.child(fmt::format("lifetime crl {}", c.crl_lifetime_hours));
-    // Each line is checked against the other lifetime when loaded (certificate <= CA
-    // less 30 days), starting from the defaults: a certificate lifetime longer than the
-    // default CA lifetime allows needs the CA lifetime first, a shorter one needs it after.
-    const bool ca_first = c.cert_lifetime_days > ServerConfig{}.max_cert_lifetime_days();
-    if (ca_first && c.ca_lifetime_days != 1095) {
-      out.child(fmt::format("lifetime ca-certificate {}", c.ca_lifetime_days));
-    }
-    if (c.cert_lifetime_days != 365) {
-      out.child(fmt::format("lifetime certificate {}", c.cert_lifetime_days));
-    }
-    if (!ca_first && c.ca_lifetime_days != 1095) {
-      out.child(fmt::format("lifetime ca-certificate {}", c.ca_lifetime_days));
-    }
-    if (c.request_lifetime_hours != 168) {
-      out.child(fmt::format("lifetime enrollment-request {}", c.request_lifetime_hours));
-    }
-    if (!c.cdp_url.empty()) out.child("cdp-url " + c.cdp_url);
-    if (c.grant == ca::GrantMode::kAuto) out.child("grant auto");
-    if (c.grant == ca::GrantMode::kNone) out.child("grant none");
-    if (c.grant == ca::GrantMode::kRaAuto) out.child("grant ra-auto");
-    if (!c.renewal_auto) out.child("no grant auto renewal");
-    if (c.rollover_auto_ca) out.child("grant auto rollover ca-cert");
-    if (c.rollover_auto_ra) out.child("grant auto rollover ra-cert");
-    if (c.min_rsa_bits != ca::kDefaultMinRsaBits) {
-      out.child(fmt::format("limit rsa-key-size minimum {}", c.min_rsa_bits));
-    }
-    if (c.max_pending_requests != ca::kDefaultMaxPendingRequests) {
-      out.child(fmt::format("limit pending-requests {}", c.max_pending_requests));
-    }
-    if (c.sub_ca_path_len) out.child(fmt::format("pathlen {}", *c.sub_ca_path_len));
-    if (c.serial_number_above != 0) {
-      out.child(fmt::format("serial-number 0x{:X}", c.serial_number_above));
-    }
-    if (c.hash != pki::Hash::kSha256) out.child(fmt::format("hash {}", pki::hash_name(c.hash)));
-    if (!c.ekus.empty()) {
-      std::string line = "eku";
-      for (pki::Eku e : c.ekus) line += " " + std::string(eku_keyword(e));
-      out.child(line);
-    }
-    if (c.auto_rollover_days) out.child(fmt::format("auto-rollover {}", *c.auto_rollover_days));
-    if (c.mode == ca::ServerMode::kRa) out.child("mode ra");
-    if (c.mode == ca::ServerMode::kRaTransparent) out.child("mode ra transparent");
-    if (c.mode == ca::ServerMode::kSubCs) out.child("mode sub-cs");
-    if (c.scep_allow_des) out.child("scep allow-des");
-    // Last, so that loading the configuration applies every setting before enabling.
-    out.child(c.shutdown ? "shutdown" : "no shutdown");
-  }
 }
 
 }  // namespace

@@ -83,18 +83,20 @@ Status put_certificate(const sqlite::Statements& sql, const CertRecord& c) {
   return sqlite_error(q.db(), rc, fmt::format("storing certificate {:#x}", c.serial));
 }
 
+Status step_to_certificate(Query& q, Serial serial) {
+  q.bind(1, static_cast<std::int64_t>(serial));
+  const int rc = q.step();
+  if (rc == SQLITE_ROW) return ok_status();
+  if (rc == SQLITE_DONE) return not_found(fmt::format("no certificate with serial {:#x}", serial));
+  return sqlite_error(q.db(), rc, fmt::format("reading certificate {:#x}", serial));
+}
+
 namespace {
 
 // Whether the certificate is revoked; kNotFound for an unknown serial.
 Result<bool> is_revoked(const sqlite::Statements& sql, Serial serial) {
   Query q(sql.cert_revoked_at);
-  q.bind(1, static_cast<std::int64_t>(serial));
-  const int rc = q.step();
-  if (rc == SQLITE_DONE)
-    return fail(not_found(fmt::format("no certificate with serial {:#x}", serial)));
-  if (rc != SQLITE_ROW) {
-    return fail(sqlite_error(q.db(), rc, fmt::format("reading certificate {:#x}", serial)));
-  }
+  RETURN_IF_ERROR(step_to_certificate(q, serial));
   return !q.is_null(0);
 }
 

@@ -14,6 +14,9 @@ namespace scepter::store::sqlite {
 // kind this build does not know fails with kUnavailable (a damaged file).
 CertRecord cert_from_row(const Query& q);
 Result<RequestRecord> request_from_row(const Query& q);
+// Binds `serial` as ?1 of `q`, a query for one certificate, and steps to its row:
+// kNotFound if no certificate has this serial, else sqlite_error() of a failed step.
+Status step_to_certificate(Query& q, Serial serial);
 
 // kInvalidArgument for a serial or predecessor above kMaxSerial, kAlreadyExists for a
 // used serial.

@@ -317,13 +317,7 @@ Result<CertRecord> SqliteStore::certificate(Serial serial) const {
     return fail(not_found(fmt::format("no certificate with serial {:#x}", serial)));
   MutexLock lock(reader_->mu());
   Query q(reader_->sql().get_cert);
-  q.bind(1, static_cast<std::int64_t>(serial));
-  const int rc = q.step();
-  if (rc == SQLITE_DONE)
-    return fail(not_found(fmt::format("no certificate with serial {:#x}", serial)));
-  if (rc != SQLITE_ROW) {
-    return fail(sqlite_error(q.db(), rc, fmt::format("reading certificate {:#x}", serial)));
-  }
+  RETURN_IF_ERROR(sqlite::step_to_certificate(q, serial));
   return cert_from_row(q);
 }
 
