@@ -194,9 +194,13 @@ TEST_F(ServerIssueTest, ManualPolicyGrantRejectRemove) {
   EXPECT_CODE(h_.server().grant(1), Code::kInvalidArgument);
   ASSERT_OK(h_.server().reject(2));
   EXPECT_CODE(h_.server().grant(2), Code::kInvalidArgument);
-  EXPECT_CODE(h_.server().grant(42), Code::kNotFound);
+  auto missing = h_.server().grant(42);
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code(), Code::kNotFound);
+  EXPECT_EQ(missing.error().message(), "Request 42 does not exist.");
   ASSERT_OK(h_.server().remove(3));
   EXPECT_CODE(h_.server().remove(3), Code::kNotFound);
+  EXPECT_EQ(h_.server().remove(3).message(), "Request 3 does not exist.");
 
   auto all = h_.server().grant(std::nullopt);
   ASSERT_OK(all);

@@ -21,6 +21,16 @@
 namespace scepter::ca {
 namespace {
 
+// A request the operator names by id: "Request N does not exist." rather than the store's
+// own words.
+Result<RequestRecord> named_request(store::Store& store, RequestId id) {
+  auto r = store.request(id);
+  if (!r.has_value() && r.error().code() == Code::kNotFound) {
+    return fail(not_found(fmt::format("Request {} does not exist.", id)));
+  }
+  return r;
+}
+
 // The profile of a granted request: a CA request only ever reaches a grant through the
 // operator (request_policy.h), and then gets a subordinate CA certificate with the
 // configured path length, never more than the issuing CA's own allows (one less).
@@ -437,7 +447,7 @@ Result<std::vector<RequestRecord>> CertificateServer::open_requests(Runtime& rt,
                                                                     std::string_view verb) {
   std::vector<RequestRecord> out;
   if (id.has_value()) {
-    ASSIGN_OR_RETURN(RequestRecord r, rt.store->request(*id));
+    ASSIGN_OR_RETURN(RequestRecord r, named_request(*rt.store, *id));
     if (!is_open_state(r.state)) {
       return fail(invalid_argument(fmt::format("Request {} is {}; only pending requests can be {}.",
                                                r.id, store::request_state_name(r.state), verb)));
@@ -501,7 +511,7 @@ Status CertificateServer::remove(std::optional<RequestId> id) {
   MutexLock lock(rt->request_mu);
   store::WriteBatch batch;
   if (id.has_value()) {
-    ASSIGN_OR_RETURN(RequestRecord r, rt->store->request(*id));
+    ASSIGN_OR_RETURN(RequestRecord r, named_request(*rt->store, *id));
     batch.delete_request(r.id);
   } else {
     RETURN_IF_ERROR(rt->store->for_each_request([&](const RequestRecord& r) {

@@ -232,8 +232,8 @@ def test_example_is_accepted(example, servers, workdir):
             return
         assert not PARSE_ERROR.search(out), out
         # What the command names exists: the server, the request, the serial.
-        assert not re.search(r"% (Certificate server|Request|Certificate with serial number) "
-                             r"\S+ does not exist", out), out
+        assert not re.search(r"% (Certificate server \S+ does not exist|Request \d+ does not "
+                             r"exist|Certificate with serial number \S+ was not issued)", out), out
         if example["line"] in SHAPE_ELSEWHERE:
             return
         for command, guide_lines in guide_shows(example):
