@@ -4,10 +4,12 @@
 
 #include <openssl/x509v3.h>
 
+#include <cstdint>
 #include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "ca/certificate_server.h"
 #include "ca/keystore.h"
@@ -113,6 +115,25 @@ class ServerHarness {
   FakeClock clock_{from_unix(kStart)};
   std::unique_ptr<KeyStore> keys_;
   std::unique_ptr<CertificateServer> server_;
+};
+
+inline std::uint64_t serial_of(const pki::Certificate& c) { return c.serial()->sequence; }
+
+// A fixture around one ServerHarness, with the steps most server tests take.
+class ServerTest : public ::testing::Test {
+ protected:
+  void enable() { ASSERT_OK(h_.server().enable({})); }
+  void set_grant(GrantMode mode) {
+    ASSERT_OK(h_.set([&](ServerConfig& c) { c.grant = mode; }));
+  }
+  SubmitOutcome submit(const std::string& subject, const std::string& challenge = "") {
+    auto out = h_.server().submit(make_csr_der(subject, challenge), RequestSource::kManualPem);
+    EXPECT_OK(out);
+    return out.has_value() ? *out : SubmitOutcome{};
+  }
+  std::vector<store::RequestRecord> requests() { return *h_.server().requests(); }
+
+  ServerHarness h_;
 };
 
 }  // namespace scepter::ca::testing

@@ -15,17 +15,8 @@ using testing::kStart;
 using testing::make_csr_der;
 using testing::ServerHarness;
 
-std::uint64_t serial_of(const pki::Certificate& c) { return c.serial()->sequence; }
-
-class CertificateServerTest : public ::testing::Test {
- protected:
-  void enable() {
-    auto r = h_.server().enable({});
-    ASSERT_OK(r);
-  }
-
-  ServerHarness h_;
-};
+using testing::serial_of;
+using CertificateServerTest = testing::ServerTest;
 
 TEST_F(CertificateServerTest, FirstEnableGeneratesCaArchiveAndCrl) {
   EXPECT_FALSE(h_.server().has_ca_certificate());

@@ -18,26 +18,8 @@ using namespace std::chrono_literals;
 using testing::make_csr_der;
 using testing::ServerHarness;
 
-std::uint64_t serial_of(const pki::Certificate& c) { return c.serial()->sequence; }
-
-class ServerIssueTest : public ::testing::Test {
- protected:
-  void enable() {
-    auto r = h_.server().enable({});
-    ASSERT_OK(r);
-  }
-  void set_grant(GrantMode mode) {
-    ASSERT_OK(h_.set([&](ServerConfig& c) { c.grant = mode; }));
-  }
-  SubmitOutcome submit(const std::string& subject, const std::string& challenge = "") {
-    auto out = h_.server().submit(make_csr_der(subject, challenge), RequestSource::kManualPem);
-    EXPECT_OK(out);
-    return out.has_value() ? *out : SubmitOutcome{};
-  }
-  std::vector<RequestRecord> requests() { return *h_.server().requests(); }
-
-  ServerHarness h_;
-};
+using testing::serial_of;
+using ServerIssueTest = testing::ServerTest;
 
 TEST_F(ServerIssueTest, IssuesWithIncreasingSerialsAndConfiguredLifetime) {
   enable();

@@ -15,23 +15,7 @@ using namespace std::chrono_literals;
 using testing::make_csr_der;
 using testing::ServerHarness;
 
-class ServerStorageTest : public ::testing::Test {
- protected:
-  void enable() {
-    auto r = h_.server().enable({});
-    ASSERT_OK(r);
-  }
-  void set_grant(GrantMode mode) {
-    ASSERT_OK(h_.set([&](ServerConfig& c) { c.grant = mode; }));
-  }
-  SubmitOutcome submit(const std::string& subject, const std::string& challenge = "") {
-    auto out = h_.server().submit(make_csr_der(subject, challenge), RequestSource::kManualPem);
-    EXPECT_OK(out);
-    return out.has_value() ? *out : SubmitOutcome{};
-  }
-
-  ServerHarness h_;
-};
+using ServerStorageTest = testing::ServerTest;
 
 TEST_F(ServerStorageTest, RevokeUpdatesTheCrl) {
   enable();
