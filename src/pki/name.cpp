@@ -324,28 +324,46 @@ std::string format_dn_config(const X509_NAME* name) {
   return out;
 }
 
-std::string format_dn_ios(const X509_NAME* name) {
+std::vector<std::vector<IosAttribute>> ios_rdns(const X509_NAME* name) {
   const auto rdns = rdns_of(name);
-  std::string out;
+  std::vector<std::vector<IosAttribute>> out;
   for (auto rdn = rdns.rbegin(); rdn != rdns.rend(); ++rdn) {
-    if (!out.empty()) out += ",";
-    bool first = true;
+    std::vector<IosAttribute>& attrs = out.emplace_back();
     for (const X509_NAME_ENTRY* e : *rdn) {
-      if (!first) out += "+";
-      first = false;
+      IosAttribute& a = attrs.emplace_back();
       const ASN1_OBJECT* obj = X509_NAME_ENTRY_get_object(e);
       const int nid = OBJ_obj2nid(obj);
       if (const Attribute* attr = find_attribute(nid)) {
-        out += attr->ios;
+        a.label = attr->ios;
       } else if (nid != NID_undef) {
-        out += OBJ_nid2sn(nid);
+        a.label = OBJ_nid2sn(nid);
       } else {
-        out += dotted(obj);
+        a.label = dotted(obj);
       }
-      out += "=";
       const auto value = utf8_value(e);
-      out += value ? escape_display(*value) : raw_hex_value(e);
+      a.value = value ? escape_display(*value) : raw_hex_value(e);
     }
+  }
+  return out;
+}
+
+std::vector<std::string> format_dn_ios_lines(const X509_NAME* name) {
+  std::vector<std::string> lines;
+  for (const auto& rdn : ios_rdns(name)) {
+    std::string& line = lines.emplace_back();
+    for (const IosAttribute& a : rdn) {
+      if (!line.empty()) line += "+";
+      line += a.label + "=" + a.value;
+    }
+  }
+  return lines;
+}
+
+std::string format_dn_ios(const X509_NAME* name) {
+  std::string out;
+  for (const std::string& line : format_dn_ios_lines(name)) {
+    if (!out.empty()) out += ",";
+    out += line;
   }
   return out;
 }

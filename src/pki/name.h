@@ -12,6 +12,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 #include "pki/ptr.h"
@@ -48,6 +49,21 @@ std::string format_dn_config(const X509_NAME* name);
 // (UTF-8), with control characters as "\XX". Never fails: a value that is not text is
 // printed as "#" + hex.
 std::string format_dn_ios(const X509_NAME* name);
+
+// One attribute of a name as format_dn_ios prints it: the IOS label ("cn", "hostname",
+// "serialNumber", ...) and the display value.
+struct IosAttribute {
+  std::string label;
+  std::string value;
+};
+// The RDNs of `name` in IOS's display order (reverse DER order), each with its attributes
+// in stored order, labelled and valued as in format_dn_ios. Never fails.
+std::vector<std::vector<IosAttribute>> ios_rdns(const X509_NAME* name);
+// The lines of the multi-line display (`show crypto pki certificates`, `show crypto pki
+// trustpoints`): one RDN per line, its attributes joined by '+' ("hostname=r1+ipaddress=
+// 192.0.2.7", "cn=r1", "o=Example, Inc"). Values may contain ',' or '+', so the lines
+// cannot be rebuilt by splitting format_dn_ios. Never fails.
+std::vector<std::string> format_dn_ios_lines(const X509_NAME* name);
 
 // True when the DER encoding of `name` occurs in `der` (e.g. as a certificate's issuer):
 // a cheap pre-check that avoids parsing certificates that cannot be ours. An unencodable

@@ -178,6 +178,29 @@ TEST(FormatDn, IosDisplayForm) {
   EXPECT_EQ(format_dn_config(empty.get()), "");
 }
 
+// One RDN per line for the multi-line displays; a ',' or '+' inside a value stays in its
+// line, which splitting format_dn_ios could not tell apart.
+TEST(FormatDn, IosLines) {
+  auto name = parse_dn("serialNumber=67111345+hostname=R27.otus.ru,cn=R27,o=Otus\\, Inc,c=RU");
+  ASSERT_OK(name);
+  Ptr<X509_NAME> der = reparse(name->get());
+  ASSERT_TRUE(der);
+  EXPECT_EQ(format_dn_ios_lines(der.get()),
+            (std::vector<std::string>{"serialNumber=67111345+hostname=R27.otus.ru", "cn=R27",
+                                      "o=Otus, Inc", "c=RU"}));
+  EXPECT_EQ(format_dn_ios(der.get()),
+            "serialNumber=67111345+hostname=R27.otus.ru,cn=R27,o=Otus, Inc,c=RU");
+  const auto rdns = ios_rdns(der.get());
+  ASSERT_EQ(rdns.size(), 4u);
+  ASSERT_EQ(rdns[0].size(), 2u);
+  EXPECT_EQ(rdns[0][1].label, "hostname");
+  EXPECT_EQ(rdns[0][1].value, "R27.otus.ru");
+  EXPECT_EQ(rdns[2][0].label, "o");
+  EXPECT_EQ(rdns[2][0].value, "Otus, Inc");
+  Ptr<X509_NAME> empty(X509_NAME_new());
+  EXPECT_TRUE(format_dn_ios_lines(empty.get()).empty());
+}
+
 // An IOS-style subject made by OpenSSL: our config form matches OpenSSL's RFC 2253 print
 // (apart from spacing), and the IOS form is the reference's example.
 TEST(FormatDn, AgreesWithOpenssl) {

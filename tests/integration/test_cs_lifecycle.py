@@ -409,12 +409,35 @@ def test_hash_signs_ca_certificate_issued_certificates_and_crl(daemon, workdir, 
 def test_show_crypto_pki_certificates_and_export(daemon):
     daemon.create_ca()
     out = daemon.sh("show crypto pki certificates mycs")
-    assert out.startswith("CA Certificate\n  Status: Available\n")
-    assert "  Certificate Serial Number (hex): 01\n" in out
-    assert "  Issuer: \n    cn=mycs\n  Subject: \n    cn=mycs\n" in out
-    assert "  Associated Trustpoints: mycs" in out
-    assert "  Storage: nvram:mycs#1CA.cer\n" in out
+    nb, na = cert_validity(der_to_pem(daemon.ca_der()))
+
+    def ios(when):
+        return f"{when:%H:%M:%S} UTC {when:%b} {when.day} {when.year}"
+
+    # Line for line, the 15.x / IOS-XE layout (and a blank line after the block).
+    assert out.rstrip("\n").split("\n") == [
+        "CA Certificate",
+        "  Status: Available",
+        "  Certificate Serial Number (hex): 01",
+        "  Certificate Usage: Signature",
+        "  Issuer: ",
+        "    cn=mycs",
+        "  Subject: ",
+        "    cn=mycs",
+        "  Validity Date: ",
+        f"    start date: {ios(nb)}",
+        f"    end   date: {ios(na)}",
+        "  Associated Trustpoints: mycs ",
+        "  Storage: nvram:mycs#1CA.cer",
+    ], out
     assert daemon.sh("show crypto pki certificates") == out
+    assert daemon.sh("show crypto pki trustpoints").rstrip("\n").split("\n") == [
+        "Trustpoint mycs:",
+        "    Subject Name:",
+        "    cn=mycs",
+        "          Serial Number (hex): 01",
+        "    Certificate configured.",
+    ]
     out = daemon.sh("configure terminal", "crypto pki export mycs pem terminal",
                     "crypto pki export mycs pem url nvram:exported.pem", "end")
     assert der_to_pem(daemon.ca_der()) in out

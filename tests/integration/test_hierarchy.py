@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from conftest import Daemon, openssl, wait_for, write
+from conftest import Daemon, cert_validity, openssl, wait_for, write
 from scep_helpers import ScepServer
 from seed_shapes import assert_guide_shape
 
@@ -110,8 +110,59 @@ def test_enrolment_waits_for_the_operator_across_restarts(pki_pair, workdir):
     key_out = client.sh("show crypto key mypubkey rsa r1key")
     assert "r1key" in key_out
     certs = client.sh("show crypto pki certificates up")
-    assert "Certificate\n  Status: Available\n" in certs, certs
-    assert "CA Certificate\n  Status: Available\n" in certs, certs
+
+    def block(pem):
+        serial = ossl("x509", "-in", pem, "-noout", "-serial").split("=", 1)[1].strip()
+        nb, na = cert_validity(open(pem).read())
+        return serial, f"{nb:%H:%M:%S} UTC {nb:%b} {nb.day} {nb.year}", \
+            f"{na:%H:%M:%S} UTC {na:%b} {na.day} {na.year}"
+
+    serial, start, end = block(cert)
+    ca_serial, ca_start, ca_end = block(scep.ca_pem())
+    # Line for line, the 15.x / IOS-XE layout: the router's certificate, then the CA's.
+    assert certs.split("\n") == [
+        "Certificate",
+        "  Status: Available",
+        f"  Certificate Serial Number (hex): {serial}",
+        "  Certificate Usage: General Purpose",
+        "  Issuer: ",
+        "    cn=mycs",
+        "  Subject:",
+        "    Name: r1",
+        "    hostname=r1",
+        "    cn=r1",
+        "    o=Example",
+        "  Validity Date: ",
+        f"    start date: {start}",
+        f"    end   date: {end}",
+        "  Associated Trustpoints: up ",
+        "",
+        "CA Certificate",
+        "  Status: Available",
+        f"  Certificate Serial Number (hex): {ca_serial}",
+        "  Certificate Usage: Signature",
+        "  Issuer: ",
+        "    cn=mycs",
+        "  Subject: ",
+        "    cn=mycs",
+        "  Validity Date: ",
+        f"    start date: {ca_start}",
+        f"    end   date: {ca_end}",
+        "  Associated Trustpoints: up ",
+        "",
+        "",
+    ], certs
+    assert client.sh("show crypto pki trustpoints up").split("\n") == [
+        "Trustpoint up:",
+        "    Subject Name:",
+        "    cn=mycs",
+        f"          Serial Number (hex): {ca_serial}",
+        "    Certificate configured.",
+        f"    SCEP URL: http://127.0.0.1:{scep.port}/cgi-bin",
+        "    Enrollment Protocol:",
+        "      SCEPv1",
+        "",
+    ]
     status = client.sh("show crypto pki trustpoints up status")
     assert "    Certificate request(s) ..... Yes\n" in status, status
 

@@ -262,30 +262,9 @@ CmdResult show_issued(Context& ctx, const Args& a) {
   return s.ok() ? CmdResult{} : ctx.error(s.message());
 }
 
+// Certificate servers' CA certificates with the trustpoints' certificates: one listing,
+// as on IOS, where a server's CA certificate is its trustpoint's.
 CmdResult show_certificates(Context& ctx, const Args& a) {
-  for (const auto& server : ctx.device().servers()) {
-    if (a.has("label") && server->label() != a.word("label")) continue;
-    const ca::ServerInfo info = server->info();
-    if (!info.ca_certificate) continue;
-    auto block = [&](std::string_view title, const pki::Certificate& cert, std::string storage) {
-      const std::string serial = even_hex(cert.serial_hex());
-      ctx.printf("{}\n  Status: Available\n", title);
-      ctx.printf("  Certificate Serial Number (hex): {}\n", serial);
-      ctx.print("  Certificate Usage: Signature\n");
-      ctx.printf("  Issuer: \n    {}\n", pki::format_dn_ios(cert.issuer()));
-      ctx.printf("  Subject: \n    {}\n", pki::format_dn_ios(cert.subject()));
-      ctx.printf("  Validity Date: \n    start date: {}\n    end   date: {}\n",
-                 format_ios_time(cert.not_before()), format_ios_time(cert.not_after()));
-      ctx.printf("  Associated Trustpoints: {} \n", server->label());
-      ctx.printf("  Storage: {}\n\n", storage);
-    };
-    block("CA Certificate", *info.ca_certificate, fmt::format("nvram:{}#1CA.cer", server->label()));
-    if (info.rollover_certificate) {
-      // The shadow of a rollover, labelled as IOS labels it.
-      block("CA Certificate (Rollover)", *info.rollover_certificate,
-            fmt::format("{}.ser (database)", server->label()));
-    }
-  }
   render_trustpoint_certificates(ctx, a.has("label") ? std::string(a.word("label")) : "");
   return {};
 }

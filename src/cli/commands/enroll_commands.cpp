@@ -1,18 +1,23 @@
-// crypto pki authenticate NAME, crypto pki enroll NAME (and its no form), and the
-// trustpoint part of show crypto pki certificates: scepterd as a SCEP client of a CA,
-// with the dialogues of an IOS router.
+// crypto pki authenticate NAME, crypto pki enroll NAME (and its no form), and show crypto
+// pki certificates: scepterd as a SCEP client of a CA, with the dialogues of an IOS
+// router, and the certificates its trustpoints and certificate servers hold.
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "ca/device.h"
 #include "cli/commands/more_commands.h"
 #include "cli/context.h"
 #include "cli/questions.h"
 #include "common/clock.h"
+#include "pki/csr.h"
 #include "pki/digest.h"
 #include "pki/name.h"
 
@@ -216,75 +221,216 @@ void print_ca_fingerprints(Context& ctx, const pki::Certificate& cert) {
   ctx.printf("  Fingerprint SHA1: {}\n", pki::ios_fingerprint(cert.sha1_fingerprint()));
 }
 
-void render_trustpoint_certificates(Context& ctx, const std::string& only) {
-  for (const TrustpointConfig& tp : ctx.device().trustpoints()) {
-    if (!only.empty() && tp.name != only) continue;
-    auto state = ctx.device().enrollment().state(tp.name);
-    if (!state) continue;
-    auto block = [&](std::string_view title, const pki::Certificate& cert, std::string_view usage) {
-      const std::string serial = even_hex(cert.serial_hex());
-      const bool revoked = state->revoked_at && state->certificate && cert == *state->certificate;
-      ctx.printf("{}\n  Status: {}\n", title, revoked ? "Revoked" : "Available");
-      ctx.printf("  Certificate Serial Number (hex): {}\n", serial);
-      ctx.printf("  Certificate Usage: {}\n", usage);
-      ctx.printf("  Issuer: \n    {}\n", pki::format_dn_ios(cert.issuer()));
-      ctx.printf("  Subject: \n    {}\n", pki::format_dn_ios(cert.subject()));
-      ctx.printf("  Validity Date: \n    start date: {}\n    end   date: {}\n",
-                 format_ios_time(cert.not_before()), format_ios_time(cert.not_after()));
-      ctx.printf("  Associated Trustpoints: {} \n\n", tp.name);
-    };
-    // Usage keys have a certificate (and a request) per key.
-    const bool usage_keys = state->encryption_certificate.has_value() ||
-                            (state->pending && state->pending->parts.size() > 1);
-    if (state->pending) {
-      for (const auto& part : state->pending->parts) {
-        ctx.printf(
-            "Certificate\n  Status: Pending\n  Key Usage: {}\n",
-            !usage_keys ? "General Purpose" : (part.encryption ? "Encryption" : "Signature"));
-        ctx.printf("  Certificate Request Fingerprint MD5: {}\n",
-                   pki::ios_fingerprint(part.fingerprint_md5));
-        ctx.printf("  Associated Trustpoint: {}\n\n", tp.name);
+namespace {
+
+// One entry of `show crypto pki certificates`: a certificate, or a request the CA has not
+// answered yet, with every trustpoint it belongs to (IOS lists a CA certificate that two
+// trustpoints share once, naming both).
+struct Listed {
+  std::string title = {};  // "Certificate", "CA Certificate", "CA Certificate (Rollover)", ...
+  std::string usage = {};  // "General Purpose", "Signature", "Encryption"
+  std::optional<pki::Certificate> cert = {};
+  bool revoked = false;
+  // The device's own certificate: its subject starts with the identity lines.
+  bool own = false;
+  std::string storage = {};  // the Storage line; empty: none
+  // A request not granted yet (cert is empty): the PKCS#10 and its MD5 fingerprint.
+  std::optional<pki::Csr> request = {};
+  std::string request_fingerprint = {};
+  std::vector<std::string> trustpoints = {};
+};
+
+// The identity lines IOS puts above a device certificate's subject: "Name:" (the host
+// name, unstructuredName, or else the common name), "IP Address:" (unstructuredAddress)
+// and "Serial Number:" (serialNumber).
+std::vector<std::string> identity_lines(const X509_NAME* subject) {
+  std::string host, cn, ip, serial;
+  for (const auto& rdn : pki::ios_rdns(subject)) {
+    for (const pki::IosAttribute& a : rdn) {
+      std::string* slot = a.label == "hostname"       ? &host
+                          : a.label == "cn"           ? &cn
+                          : a.label == "ipaddress"    ? &ip
+                          : a.label == "serialNumber" ? &serial
+                                                      : nullptr;
+      if (slot && slot->empty()) *slot = a.value;
+    }
+  }
+  std::vector<std::string> out;
+  if (!host.empty() || !cn.empty()) out.push_back("Name: " + (host.empty() ? cn : host));
+  if (!ip.empty()) out.push_back("IP Address: " + ip);
+  if (!serial.empty()) out.push_back("Serial Number: " + serial);
+  return out;
+}
+
+// The 15.x / IOS-XE block of a certificate.
+void print_certificate(Context& ctx, const Listed& e) {
+  const pki::Certificate& cert = *e.cert;
+  ctx.printf("{}\n  Status: {}\n", e.title, e.revoked ? "Revoked" : "Available");
+  ctx.printf("  Certificate Serial Number (hex): {}\n", even_hex(cert.serial_hex()));
+  ctx.printf("  Certificate Usage: {}\n", e.usage);
+  ctx.print("  Issuer: \n");
+  for (const std::string& line : pki::format_dn_ios_lines(cert.issuer())) {
+    ctx.printf("    {}\n", line);
+  }
+  const std::vector<std::string> identity =
+      e.own ? identity_lines(cert.subject()) : std::vector<std::string>{};
+  // As IOS: "Subject:" ends in a blank unless the identity lines follow.
+  ctx.print(identity.empty() ? "  Subject: \n" : "  Subject:\n");
+  for (const std::string& line : identity) ctx.printf("    {}\n", line);
+  for (const std::string& line : pki::format_dn_ios_lines(cert.subject())) {
+    ctx.printf("    {}\n", line);
+  }
+  ctx.printf("  Validity Date: \n    start date: {}\n    end   date: {}\n",
+             format_ios_time(cert.not_before()), format_ios_time(cert.not_after()));
+  ctx.printf("  Associated Trustpoints: {} \n", fmt::join(e.trustpoints, " "));
+  if (!e.storage.empty()) ctx.printf("  Storage: {}\n", e.storage);
+  ctx.print("\n");
+}
+
+// The guide's block of a request sent but not granted: the identity lines under "Subject
+// Name", then the RDNs they do not already show.
+void print_request(Context& ctx, const Listed& e) {
+  ctx.printf("{}\n  Subject Name\n", e.title);
+  const X509_NAME* subject = e.request ? e.request->subject() : nullptr;
+  if (subject) {
+    for (const std::string& line : identity_lines(subject)) ctx.printf("    {}\n", line);
+    for (const auto& rdn : pki::ios_rdns(subject)) {
+      std::string line;
+      bool identity_only = true;
+      for (const pki::IosAttribute& a : rdn) {
+        if (a.label != "hostname" && a.label != "ipaddress" && a.label != "serialNumber") {
+          identity_only = false;
+        }
+        line += (line.empty() ? "" : "+") + a.label + "=" + a.value;
+      }
+      if (!identity_only) ctx.printf("    {}\n", line);
+    }
+  }
+  ctx.print("    Status: Pending\n");
+  ctx.printf("    Key Usage: {}\n", e.usage);
+  ctx.printf("    Fingerprint: {}\n", pki::ios_fingerprint(e.request_fingerprint));
+  ctx.printf("    Associated Trustpoint: {}\n\n", fmt::join(e.trustpoints, " "));
+}
+
+// Everything a trustpoint holds, in IOS's order: its requests, its own certificates, the
+// RA's and then the CA's; a certificate server's CA certificate for its own trustpoint.
+std::vector<Listed> collect_certificates(Context& ctx) {
+  std::vector<Listed> out;
+  auto add = [&out](Listed e, const std::string& tp) {
+    for (Listed& seen : out) {
+      if (seen.cert && e.cert && seen.title == e.title && *seen.cert == *e.cert) {
+        if (std::find(seen.trustpoints.begin(), seen.trustpoints.end(), tp) ==
+            seen.trustpoints.end()) {
+          seen.trustpoints.push_back(tp);
+        }
+        return;
       }
     }
+    e.trustpoints.push_back(tp);
+    out.push_back(std::move(e));
+  };
+  for (const TrustpointConfig& tp : ctx.device().trustpoints()) {
+    std::optional<ca::ServerInfo> info;
+    if (auto server = ctx.device().server(tp.name)) info = server->info();
     // A certificate server's own certificate says what it is, as on IOS; so does a
     // rollover certificate (the next one, held until it takes over).
     std::string kind;
-    if (auto server = ctx.device().server(tp.name)) {
-      const ca::ServerConfig cfg = server->config();
-      if (cfg.mode == ca::ServerMode::kSubCs) kind = "subordinate CA certificate";
-      if (ca::is_ra_mode(cfg)) kind = "RA mode CS certificate";
-    }
+    if (info && info->config.mode == ca::ServerMode::kSubCs) kind = "subordinate CA certificate";
+    if (info && ca::is_ra_mode(info->config)) kind = "RA mode CS certificate";
     auto title = [&kind](bool rollover) -> std::string {
       if (kind.empty()) return rollover ? "Certificate (Rollover)" : "Certificate";
       return fmt::format("Certificate ({}{})", kind, rollover ? ", Rollover" : "");
     };
-    if (state->certificate) {
-      block(title(false), *state->certificate, usage_keys ? "Signature" : "General Purpose");
+    if (info && kind.empty() && info->ca_certificate) {
+      // A root CA's certificate, where IOS keeps it.
+      add({.title = "CA Certificate",
+           .usage = "Signature",
+           .cert = info->ca_certificate,
+           .storage = fmt::format("nvram:{}#1CA.cer", tp.name)},
+          tp.name);
+      if (info->rollover_certificate) {
+        // The shadow of a rollover, labelled as IOS labels it.
+        add({.title = "CA Certificate (Rollover)",
+             .usage = "Signature",
+             .cert = info->rollover_certificate,
+             .storage = fmt::format("{}.ser (database)", tp.name)},
+            tp.name);
+      }
     }
-    if (state->encryption_certificate) {
-      block(title(false), *state->encryption_certificate, "Encryption");
+    const auto state = ctx.device().enrollment().state(tp.name);
+    // Usage keys have a certificate (and a request) per key.
+    const bool usage_keys = (state && (state->encryption_certificate.has_value() ||
+                                       (state->pending && state->pending->parts.size() > 1))) ||
+                            (info && info->ra_encryption_certificate);
+    const std::string general = usage_keys ? "Signature" : "General Purpose";
+    if (state && state->pending) {
+      for (const auto& part : state->pending->parts) {
+        auto csr = pki::Csr::parse(part.csr_der);
+        Listed e{.title = "Certificate",
+                 .usage = part.encryption ? "Encryption" : general,
+                 .request_fingerprint = part.fingerprint_md5};
+        if (csr.has_value()) e.request = std::move(*csr);
+        add(std::move(e), tp.name);
+      }
     }
-    if (state->rollover_certificate) {
-      block(title(true), *state->rollover_certificate,
-            usage_keys ? "Signature" : "General Purpose");
+    auto own = [&](bool rollover, const std::optional<pki::Certificate>& cert,
+                   const std::string& usage) {
+      if (!cert) return;
+      const bool revoked = !rollover && state && state->revoked_at && state->certificate &&
+                           *cert == *state->certificate;
+      add({.title = title(rollover), .usage = usage, .cert = cert, .revoked = revoked, .own = true},
+          tp.name);
+    };
+    if (state) {
+      own(false, state->certificate, general);
+      own(false, state->encryption_certificate, "Encryption");
+      own(true, state->rollover_certificate, general);
+      own(true, state->rollover_encryption_certificate, "Encryption");
     }
-    if (state->rollover_encryption_certificate) {
-      block(title(true), *state->rollover_encryption_certificate, "Encryption");
+    if (info && !kind.empty()) {
+      // A subordinate CA's or an RA's certificate is its server's too: listed from there
+      // when the trustpoint's record lacks it (a server restored from its archive).
+      own(false, info->ca_certificate, general);
+      own(false, info->ra_encryption_certificate, "Encryption");
     }
+    if (!state) continue;
     if (state->ca) {
       const ca::UpstreamCertificates& ca = *state->ca;
       if (ca.ra_signer && ca.ra_encrypter && *ca.ra_signer == *ca.ra_encrypter) {
-        block("RA Certificate", *ca.ra_signer, "General Purpose");
+        add({.title = "RA Certificate", .usage = "General Purpose", .cert = ca.ra_signer}, tp.name);
       } else {
-        if (ca.ra_signer) block("RA Certificate", *ca.ra_signer, "Signature");
-        if (ca.ra_encrypter) block("RA Certificate", *ca.ra_encrypter, "Encryption");
+        if (ca.ra_signer) {
+          add({.title = "RA Certificate", .usage = "Signature", .cert = ca.ra_signer}, tp.name);
+        }
+        if (ca.ra_encrypter) {
+          add({.title = "RA Certificate", .usage = "Encryption", .cert = ca.ra_encrypter}, tp.name);
+        }
       }
-      for (const pki::Certificate& c : ca.ca_chain) block("CA Certificate", c, "Signature");
+      for (const pki::Certificate& c : ca.ca_chain) {
+        add({.title = "CA Certificate", .usage = "Signature", .cert = c}, tp.name);
+      }
     }
     if (state->next_ca) {
       for (const pki::Certificate& c : state->next_ca->ca_chain) {
-        block("CA Certificate (Rollover)", c, "Signature");
+        add({.title = "CA Certificate (Rollover)", .usage = "Signature", .cert = c}, tp.name);
       }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void render_trustpoint_certificates(Context& ctx, const std::string& only) {
+  for (const Listed& e : collect_certificates(ctx)) {
+    if (!only.empty() &&
+        std::find(e.trustpoints.begin(), e.trustpoints.end(), only) == e.trustpoints.end()) {
+      continue;
+    }
+    if (e.cert) {
+      print_certificate(ctx, e);
+    } else {
+      print_request(ctx, e);
     }
   }
 }

@@ -1,9 +1,14 @@
 // crypto pki authenticate / enroll with their IOS dialogues, against a fake CA (the real
 // SCEP client is tested over HTTP in scep/ and end to end in tests/integration).
+#include <string>
+#include <utility>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "ca/fake_upstream.h"
 #include "cli/commands/more_commands_testing.h"
+#include "common/clock.h"
 #include "pki/csr.h"
 #include "pki/digest.h"
 #include "pki/name.h"
@@ -106,12 +111,75 @@ TEST_F(EnrollCommandsTest, EnrollDialogueAndCertificate) {
   EXPECT_NE(status.find("  Router General Purpose certificate configured:\n"), std::string::npos)
       << status;
   EXPECT_NE(status.find("    Certificate request(s) ..... Yes\n"), std::string::npos) << status;
-  std::string certs = exec("show crypto pki certificates tp").output;
-  EXPECT_NE(certs.find("Certificate\n  Status: Available\n"), std::string::npos) << certs;
-  EXPECT_NE(certs.find("CA Certificate\n  Status: Available\n"), std::string::npos) << certs;
-  EXPECT_NE(certs.find("    hostname=Router+ipaddress=192.0.2.7,cn=r1,o=Example\n"),
-            std::string::npos)
-      << certs;
+  auto state = dev_.device().enrollment().state("tp");
+  ASSERT_TRUE(state && state->certificate);
+  const pki::Certificate& mine = *state->certificate;
+  const pki::Certificate& ca = upstream_->ca_cert();
+  // The 15.x / IOS-XE layout: one RDN a line, the identity lines above the subject.
+  const std::string listing =
+      "Certificate\n"
+      "  Status: Available\n"
+      "  Certificate Serial Number (hex): " +
+      even_hex(mine.serial_hex()) +
+      "\n"
+      "  Certificate Usage: General Purpose\n"
+      "  Issuer: \n"
+      "    cn=upstream\n"
+      "  Subject:\n"
+      "    Name: Router\n"
+      "    IP Address: 192.0.2.7\n"
+      "    hostname=Router+ipaddress=192.0.2.7\n"
+      "    cn=r1\n"
+      "    o=Example\n"
+      "  Validity Date: \n"
+      "    start date: " +
+      format_ios_time(mine.not_before()) +
+      "\n"
+      "    end   date: " +
+      format_ios_time(mine.not_after()) +
+      "\n"
+      "  Associated Trustpoints: tp \n"
+      "\n"
+      "CA Certificate\n"
+      "  Status: Available\n"
+      "  Certificate Serial Number (hex): 01\n"
+      "  Certificate Usage: Signature\n"
+      "  Issuer: \n"
+      "    cn=upstream\n"
+      "  Subject: \n"
+      "    cn=upstream\n"
+      "  Validity Date: \n"
+      "    start date: " +
+      format_ios_time(ca.not_before()) +
+      "\n"
+      "    end   date: " +
+      format_ios_time(ca.not_after()) +
+      "\n"
+      "  Associated Trustpoints: tp \n"
+      "\n";
+  EXPECT_EQ(exec("show crypto pki certificates tp").output, listing);
+  EXPECT_EQ(exec("show crypto pki certificates").output, listing);
+  EXPECT_EQ(exec("show crypto pki certificates other").output, "");
+  EXPECT_EQ(exec("show crypto pki trustpoints tp").output,
+            "Trustpoint tp:\n"
+            "    Subject Name:\n"
+            "    cn=upstream\n"
+            "          Serial Number (hex): 01\n"
+            "    Certificate configured.\n"
+            "    SCEP URL: http://127.0.0.1:1/cgi-bin\n"
+            "    Enrollment Protocol:\n"
+            "      SCEPv1\n");
+  // A URL with a path is shown as typed; without one, with "/cgi-bin".
+  for (const auto& [url, shown] : std::vector<std::pair<std::string, std::string>>{
+           {"http://127.0.0.1:1/", "http://127.0.0.1:1/cgi-bin"},
+           {"http://127.0.0.1:1/scep", "http://127.0.0.1:1/scep"},
+           {"HTTP://[2001:DB8::1]", "HTTP://[2001:DB8::1]/cgi-bin"}}) {
+    run("configure terminal\ncrypto pki trustpoint tp\nenrollment url " + url + "\nend");
+    EXPECT_NE(exec("show crypto pki trustpoints tp").output.find("    SCEP URL: " + shown + "\n"),
+              std::string::npos)
+        << url;
+  }
+  run("configure terminal\ncrypto pki trustpoint tp\nenrollment url http://127.0.0.1:1\nend");
 
   // Kept across a restart of the daemon.
   dev_.reopen();
@@ -128,14 +196,115 @@ TEST_F(EnrollCommandsTest, PendingShowsAndCanBeCancelled) {
   EXPECT_NE(out.find("% Enrollment in progress...\n"), std::string::npos) << out;
   std::string status = exec("show crypto pki trustpoints tp status").output;
   EXPECT_NE(status.find("    Certificate request(s) ..... Pending\n"), std::string::npos) << status;
-  EXPECT_NE(exec("show crypto pki certificates").output.find("  Status: Pending\n"),
-            std::string::npos);
+  // The guide's layout of a request not granted yet, then the CA's certificate.
+  auto state = dev_.device().enrollment().state("tp");
+  ASSERT_TRUE(state && state->pending);
+  const pki::Certificate& ca = upstream_->ca_cert();
+  EXPECT_EQ(exec("show crypto pki certificates").output,
+            "Certificate\n"
+            "  Subject Name\n"
+            "    Name: Router\n"
+            "    cn=r1\n"
+            "    o=Example\n"
+            "    Status: Pending\n"
+            "    Key Usage: General Purpose\n"
+            "    Fingerprint: " +
+                pki::ios_fingerprint(state->pending->fingerprint_md5()) +
+                "\n"
+                "    Associated Trustpoint: tp\n"
+                "\n"
+                "CA Certificate\n"
+                "  Status: Available\n"
+                "  Certificate Serial Number (hex): 01\n"
+                "  Certificate Usage: Signature\n"
+                "  Issuer: \n"
+                "    cn=upstream\n"
+                "  Subject: \n"
+                "    cn=upstream\n"
+                "  Validity Date: \n"
+                "    start date: " +
+                format_ios_time(ca.not_before()) +
+                "\n"
+                "    end   date: " +
+                format_ios_time(ca.not_after()) +
+                "\n"
+                "  Associated Trustpoints: tp \n"
+                "\n");
   exec("configure terminal");
   EXPECT_NE(exec("crypto pki enroll tp").output.find("already waiting for the CA"),
             std::string::npos);
   EXPECT_EQ(exec("no crypto pki enroll tp").output,
             "% Enrollment request for trustpoint tp cancelled.\n");
   EXPECT_EQ(exec("no crypto pki enroll tp").output, "% Trustpoint tp has no request waiting.\n");
+}
+
+// A CA certificate two trustpoints hold is listed once, naming both, as on IOS.
+TEST_F(EnrollCommandsTest, ASharedCaCertificateIsListedOnce) {
+  run("configure terminal\n"
+      "crypto pki trustpoint tp2\n"
+      " enrollment url http://127.0.0.1:1/scep\n"
+      " exit\n"
+      "crypto pki authenticate tp\nyes\n"
+      "crypto pki authenticate tp2\nyes\n"
+      "end");
+  const std::string all = exec("show crypto pki certificates").output;
+  EXPECT_EQ(all.find("CA Certificate\n"), 0u) << all;
+  EXPECT_EQ(all.find("CA Certificate\n", 1), std::string::npos) << all;
+  EXPECT_NE(all.find("  Associated Trustpoints: tp tp2 \n"), std::string::npos) << all;
+  EXPECT_EQ(exec("show crypto pki certificates tp2").output, all);
+  EXPECT_EQ(exec("show crypto pki trustpoints").output,
+            "Trustpoint tp:\n"
+            "    Subject Name:\n"
+            "    cn=upstream\n"
+            "          Serial Number (hex): 01\n"
+            "    Certificate configured.\n"
+            "    SCEP URL: http://127.0.0.1:1/cgi-bin\n"
+            "    Enrollment Protocol:\n"
+            "      SCEPv1\n"
+            "\n"
+            "\n"
+            "Trustpoint tp2:\n"
+            "    Subject Name:\n"
+            "    cn=upstream\n"
+            "          Serial Number (hex): 01\n"
+            "    Certificate configured.\n"
+            "    SCEP URL: http://127.0.0.1:1/scep\n"
+            "    Enrollment Protocol:\n"
+            "      SCEPv1\n");
+}
+
+// Usage keys: one request per key, each listed with its usage.
+TEST_F(EnrollCommandsTest, UsageKeyRequestsAreListedPerKey) {
+  run("configure terminal\n"
+      "crypto pki trustpoint tp\n"
+      " rsakeypair uk 1024 1024\n"
+      " exit\n"
+      "crypto pki authenticate tp\nyes\n"
+      "end");
+  upstream_->script({FakeUpstream::Answer::kPending, FakeUpstream::Answer::kPending});
+  run("configure terminal\ncrypto pki enroll tp\n\n\nyes\n\nyes\nend");
+  auto state = dev_.device().enrollment().state("tp");
+  ASSERT_TRUE(state && state->pending);
+  ASSERT_EQ(state->pending->parts.size(), 2u);
+  const std::string out = exec("show crypto pki certificates tp").output;
+  // The router serial number was asked for: it is shown, each time.
+  const std::string head = "Certificate\n  Subject Name\n    Name: Router\n    Serial Number: ";
+  const auto first = out.find(head);
+  EXPECT_EQ(first, 0u) << out;
+  EXPECT_NE(out.find(head, first + 1), std::string::npos) << out;
+  for (const auto& part : state->pending->parts) {
+    const std::string usage = part.encryption ? "Encryption" : "Signature";
+    EXPECT_NE(out.find("    Status: Pending\n"
+                       "    Key Usage: " +
+                       usage +
+                       "\n"
+                       "    Fingerprint: " +
+                       pki::ios_fingerprint(part.fingerprint_md5) +
+                       "\n"
+                       "    Associated Trustpoint: tp\n"),
+              std::string::npos)
+        << out;
+  }
 }
 
 TEST_F(EnrollCommandsTest, EnrollNeedsAuthenticationAndRejectionIsReported) {
@@ -220,6 +389,62 @@ TEST_F(EnrollCommandsTest, RaModeInTheShell) {
             std::string::npos)
       << show;
   EXPECT_EQ(show.find("serial number"), std::string::npos) << show;  // the CA's business
+  // The RA's own certificate says what it is; its trustpoint holds the issuing CA's.
+  auto state = dev_.device().enrollment().state("myra");
+  ASSERT_TRUE(state && state->certificate);
+  const pki::Certificate& ra = *state->certificate;
+  const pki::Certificate& ca = upstream_->ca_cert();
+  EXPECT_EQ(exec("show crypto pki certificates myra").output,
+            "Certificate (RA mode CS certificate)\n"
+            "  Status: Available\n"
+            "  Certificate Serial Number (hex): " +
+                even_hex(ra.serial_hex()) +
+                "\n"
+                "  Certificate Usage: General Purpose\n"
+                "  Issuer: \n"
+                "    cn=upstream\n"
+                "  Subject:\n"
+                "    Name: Router\n"
+                "    hostname=Router\n"
+                "    cn=myra\n"
+                "    ou=ioscs RA\n"
+                "    o=company\n"
+                "    c=us\n"
+                "  Validity Date: \n"
+                "    start date: " +
+                format_ios_time(ra.not_before()) +
+                "\n"
+                "    end   date: " +
+                format_ios_time(ra.not_after()) +
+                "\n"
+                "  Associated Trustpoints: myra \n"
+                "\n"
+                "CA Certificate\n"
+                "  Status: Available\n"
+                "  Certificate Serial Number (hex): 01\n"
+                "  Certificate Usage: Signature\n"
+                "  Issuer: \n"
+                "    cn=upstream\n"
+                "  Subject: \n"
+                "    cn=upstream\n"
+                "  Validity Date: \n"
+                "    start date: " +
+                format_ios_time(ca.not_before()) +
+                "\n"
+                "    end   date: " +
+                format_ios_time(ca.not_after()) +
+                "\n"
+                "  Associated Trustpoints: myra \n"
+                "\n");
+  EXPECT_EQ(exec("show crypto pki trustpoints myra").output,
+            "Trustpoint myra:\n"
+            "    Subject Name:\n"
+            "    cn=upstream\n"
+            "          Serial Number (hex): 01\n"
+            "    Certificate configured.\n"
+            "    SCEP URL: http://127.0.0.1:1/cgi-bin\n"
+            "    Enrollment Protocol:\n"
+            "      SCEPv1\n");
   EXPECT_EQ(exec("crypto pki server myra revoke 2").output,
             "% A certificate server in RA mode revokes nothing: revoke the certificate on the "
             "issuing CA.\n");

@@ -37,8 +37,8 @@ void register_enroll_commands(CommandTable& t);
 void register_cert_chain_commands(CommandTable& t);
 // A serial number's hex as IOS prints it: an even number of digits ("06", not "6").
 inline std::string even_hex(std::string hex) { return hex.size() % 2 ? "0" + hex : hex; }
-// The trustpoints' own, RA and CA certificates in `show crypto pki certificates` (all
-// trustpoints, or only `name`).
+// `show crypto pki certificates`: the trustpoints' requests, own, RA and CA certificates
+// and the certificate servers' CA certificates (all trustpoints, or only `name`).
 class Context;
 void render_trustpoint_certificates(Context& ctx, const std::string& name);
 // "Certificate has the following attributes:" with the MD5 and SHA1 fingerprints: what

@@ -7,6 +7,7 @@
 // has is accepted, so a saved configuration can be pasted back.
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cctype>
 #include <functional>
 #include <optional>
@@ -70,9 +71,23 @@ void write_trustpoints(ca::Device& device, ConfigText& out) {
   }
 }
 
-// The CA certificate a trustpoint holds: a certificate server's, under its label.
-std::optional<pki::Certificate> ca_certificate(ca::Device& device, const std::string& name) {
+// A root certificate server under the trustpoint's label: its trustpoint holds the
+// server's own CA certificate (a subordinate CA's or an RA's holds the superior's).
+std::shared_ptr<ca::CertificateServer> root_server(ca::Device& device, const std::string& name) {
   auto server = device.server(name);
+  if (!server) return nullptr;
+  const ca::ServerConfig cfg = server->config();
+  if (cfg.mode == ca::ServerMode::kSubCs || ca::is_ra_mode(cfg)) return nullptr;
+  return server;
+}
+
+// The CA certificate a trustpoint holds: the root its operator authenticated, or a root
+// certificate server's own.
+std::optional<pki::Certificate> ca_certificate(ca::Device& device, const std::string& name) {
+  if (auto enrolled = device.enrollment().state(name); enrolled && enrolled->ca) {
+    return enrolled->ca->root();
+  }
+  auto server = root_server(device, name);
   if (!server) return std::nullopt;
   return server->info().ca_certificate;
 }
@@ -317,19 +332,44 @@ std::string key_state(ca::Device& device, const TrustpointConfig& tp) {
   return fmt::format("Yes ({}, {})", usage, key->exportable ? "exportable" : "non-exportable");
 }
 
+// Where the trustpoint's SCEP client sends its requests, as IOS shows it: the enrollment
+// URL, with "/cgi-bin" (where IOS looks for pkiclient.exe) when it has no path.
+std::string scep_url(const std::string& url) {
+  const auto scheme = url.find("://");
+  const auto path =
+      std::min(url.find_first_of("/?#", scheme == std::string::npos ? 0 : scheme + 3), url.size());
+  const auto path_end = std::min(url.find_first_of("?#", path), url.size());
+  if (url.find_first_not_of('/', path) < path_end) return url;
+  return url.substr(0, path) + "/cgi-bin" + url.substr(path_end);
+}
+
 void show_trustpoint(Context& ctx, const TrustpointConfig& tp, bool status) {
-  auto cert = ca_certificate(ctx.device(), tp.name);
+  const auto cert = ca_certificate(ctx.device(), tp.name);
   const auto enrolled = ctx.device().enrollment().state(tp.name);
-  if (!cert && enrolled && enrolled->ca) cert = enrolled->ca->root();
   ctx.printf("Trustpoint {}:\n", tp.name);
   if (!status) {
     if (!cert) {
       ctx.print("    Not authenticated.\n");
       return;
     }
-    ctx.printf("    Subject Name: \n    {}\n", pki::format_dn_ios(cert->subject()));
+    ctx.print("    Subject Name:\n");
+    for (const std::string& line : pki::format_dn_ios_lines(cert->subject())) {
+      ctx.printf("    {}\n", line);
+    }
     ctx.printf("          Serial Number (hex): {}\n", even_hex(cert->serial_hex()));
     ctx.print("    Certificate configured.\n");
+    // The CA's next certificate: a certificate server's shadow, or the one this
+    // trustpoint fetched with GetNextCACert.
+    auto server = root_server(ctx.device(), tp.name);
+    if ((server && server->rollover_certificate()) || (enrolled && enrolled->next_ca)) {
+      ctx.print("    Rollover certificate configured.\n");
+    }
+    if (!tp.enrollment_url.empty()) ctx.printf("    SCEP URL: {}\n", scep_url(tp.enrollment_url));
+    if (enrolled && enrolled->ca && !tp.enrollment_url.empty()) {
+      // What the CA said it can do (GetCACaps), in the guide's words.
+      ctx.printf("    Enrollment Protocol:\n      SCEPv1{}\n",
+                 enrolled->caps.get_next_ca_cert ? ", PKI Rollover" : "");
+    }
     return;
   }
   if (cert) {
@@ -397,7 +437,11 @@ CmdResult show_trustpoints(Context& ctx, const Args& a) {
     show_trustpoint(ctx, *tp, a.has("status"));
     return {};
   }
+  bool first = true;
   for (const TrustpointConfig& tp : ctx.device().trustpoints()) {
+    // IOS leaves two blank lines between trustpoints.
+    if (!first) ctx.print("\n\n");
+    first = false;
     show_trustpoint(ctx, tp, a.has("status"));
   }
   return {};

@@ -184,8 +184,9 @@ TEST_F(TrustpointCommandsTest, RemovingATrustpoint) {
 TEST_F(TrustpointCommandsTest, ShowUnauthenticatedTrustpoints) {
   run("configure terminal\ncrypto pki trustpoint b\nrsakeypair bkey\n"
       "crypto pki trustpoint a\nexit\ncrypto key generate rsa modulus 512 exportable\nend");
+  // IOS leaves two blank lines between trustpoints.
   EXPECT_EQ(exec("show crypto pki trustpoints").output,
-            "Trustpoint a:\n    Not authenticated.\nTrustpoint b:\n    Not authenticated.\n");
+            "Trustpoint a:\n    Not authenticated.\n\n\nTrustpoint b:\n    Not authenticated.\n");
   // Trustpoint a has no rsakeypair: it uses the default key, named after the host.
   EXPECT_EQ(exec("show crypto pki trustpoints status").output,
             "Trustpoint a:\n"
@@ -193,6 +194,8 @@ TEST_F(TrustpointCommandsTest, ShowUnauthenticatedTrustpoints) {
             "    Keys generated ............. Yes (General Purpose, exportable)\n"
             "    Issuing CA authenticated ....... No\n"
             "    Certificate request(s) ..... None\n"
+            "\n"
+            "\n"
             "Trustpoint b:\n"
             "  State:\n"
             "    Keys generated ............. No\n"
@@ -214,7 +217,7 @@ TEST_F(TrustpointCommandsTest, ACertificateServersTrustpoint) {
   const pki::Certificate cert = *server->info().ca_certificate;
   EXPECT_EQ(exec("show crypto pki trustpoints").output,
             "Trustpoint ca:\n"
-            "    Subject Name: \n"
+            "    Subject Name:\n"
             "    cn=ca\n"
             "          Serial Number (hex): 01\n"
             "    Certificate configured.\n");
@@ -233,6 +236,16 @@ TEST_F(TrustpointCommandsTest, ACertificateServersTrustpoint) {
                 "    Keys generated ............. Yes (General Purpose, non-exportable)\n"
                 "    Issuing CA authenticated ....... Yes\n"
                 "    Certificate request(s) ..... None\n");
+
+  // A rollover (shadow) CA certificate, as the guide's example shows it.
+  ASSERT_TRUE(exec("crypto pki server ca rollover").ok);
+  EXPECT_EQ(exec("show crypto pki trustpoints ca").output,
+            "Trustpoint ca:\n"
+            "    Subject Name:\n"
+            "    cn=ca\n"
+            "          Serial Number (hex): 01\n"
+            "    Certificate configured.\n"
+            "    Rollover certificate configured.\n");
 
   // The trustpoint holding the CA certificate is locked; its own values may be re-entered.
   run("configure terminal\ncrypto pki trustpoint ca");
