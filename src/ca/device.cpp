@@ -71,6 +71,21 @@ void Device::set_hostname(std::string name) {
   hostname_ = std::move(name);
 }
 
+std::string Device::domain_name() const {
+  MutexLock lock(hostname_mu_);
+  return domain_name_;
+}
+
+void Device::set_domain_name(std::string name) {
+  MutexLock lock(hostname_mu_);
+  domain_name_ = std::move(name);
+}
+
+std::string Device::fqdn() const {
+  MutexLock lock(hostname_mu_);
+  return domain_name_.empty() ? hostname_ : hostname_ + "." + domain_name_;
+}
+
 Status Device::set_clock(TimePoint t) {
   // Two `clock set` at once: the file ends with the offset the clock ends with.
   MutexLock lock(clock_mu_);
