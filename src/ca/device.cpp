@@ -125,7 +125,7 @@ ServerDeps Device::server_deps(const std::string& label) {
           label, tp->rsakeypair)));
     }
     tp->rsakeypair = label;
-    return enrollment_->enroll(*tp, options, hostname());
+    return enrollment_->enroll(*tp, options, fqdn());
   };
   deps.superior_rollover = [this, label](const EnrollOptions& options) -> Result<EnrollResult> {
     std::optional<TrustpointConfig> tp = trustpoint(label);
@@ -249,7 +249,7 @@ void Device::tick() {
 }
 
 void Device::poll_trustpoints() {
-  enrollment_->tick([this](const std::string& name) { return trustpoint(name); }, hostname());
+  enrollment_->tick([this](const std::string& name) { return trustpoint(name); }, fqdn());
   // RAs ask the issuing CA about the requests waiting there.
   for (const auto& server : servers()) server->poll_upstream();
 }
