@@ -71,6 +71,21 @@ void Device::set_hostname(std::string name) {
   hostname_ = std::move(name);
 }
 
+std::string Device::domain_name() const {
+  MutexLock lock(hostname_mu_);
+  return domain_name_;
+}
+
+void Device::set_domain_name(std::string name) {
+  MutexLock lock(hostname_mu_);
+  domain_name_ = std::move(name);
+}
+
+std::string Device::fqdn() const {
+  MutexLock lock(hostname_mu_);
+  return domain_name_.empty() ? hostname_ : hostname_ + "." + domain_name_;
+}
+
 Status Device::set_clock(TimePoint t) {
   // Two `clock set` at once: the file ends with the offset the clock ends with.
   MutexLock lock(clock_mu_);
@@ -110,7 +125,7 @@ ServerDeps Device::server_deps(const std::string& label) {
           label, tp->rsakeypair)));
     }
     tp->rsakeypair = label;
-    return enrollment_->enroll(*tp, options, hostname());
+    return enrollment_->enroll(*tp, options, fqdn());
   };
   deps.superior_rollover = [this, label](const EnrollOptions& options) -> Result<EnrollResult> {
     std::optional<TrustpointConfig> tp = trustpoint(label);
@@ -234,7 +249,7 @@ void Device::tick() {
 }
 
 void Device::poll_trustpoints() {
-  enrollment_->tick([this](const std::string& name) { return trustpoint(name); }, hostname());
+  enrollment_->tick([this](const std::string& name) { return trustpoint(name); }, fqdn());
   // RAs ask the issuing CA about the requests waiting there.
   for (const auto& server : servers()) server->poll_upstream();
 }

@@ -1,7 +1,7 @@
 #pragma once
-// The Device is what a router is to IOS: its hostname, clock, file systems (nvram:,
-// flash:), key pairs, trustpoints, certificate servers and HTTP server settings. The CLI
-// operates on it; the daemon owns exactly one.
+// The Device is what a router is to IOS: its hostname and domain name, clock, file
+// systems (nvram:, flash:), key pairs, trustpoints, certificate servers and HTTP server
+// settings. The CLI operates on it; the daemon owns exactly one.
 //
 // Thread safety: every method may be called from any thread. There is no device-wide
 // lock: each piece of state has its own (hostname, trustpoints, servers, clock, http),
@@ -91,6 +91,13 @@ class Device {
 
   std::string hostname() const;
   void set_hostname(std::string name);
+  // `ip domain name`: empty when none is set. The caller checks the syntax.
+  std::string domain_name() const;
+  void set_domain_name(std::string name);
+  // The router's name as IOS uses it for default key labels and the subject's
+  // unstructuredName: "hostname.domain", or the hostname alone without a domain name.
+  // Read as one snapshot of both.
+  std::string fqdn() const;
 
   SettableClock& clock() { return clock_; }
   // `clock set`: moves the server clock and persists the offset in nvram.
@@ -168,8 +175,9 @@ class Device {
   DeviceOptions options_;
   files::RemoteFiles remote_files_;
   SettableClock& clock_;
-  mutable Mutex hostname_mu_;
+  mutable Mutex hostname_mu_;  // the hostname and the domain name
   std::string hostname_ GUARDED_BY(hostname_mu_) = "Router";
+  std::string domain_name_ GUARDED_BY(hostname_mu_);
   // set_clock(): the clock's offset is atomic; this keeps the offset file in step with it.
   Mutex clock_mu_;
   std::unique_ptr<KeyStore> keys_;                // set by create(), then never changed

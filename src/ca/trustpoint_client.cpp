@@ -34,7 +34,7 @@ std::string describe(const pki::Certificate& cert) {
 }  // namespace
 
 Result<std::string> enrollment_subject(const TrustpointConfig& tp, const EnrollOptions& options,
-                                       const std::string& hostname) {
+                                       const std::string& fqdn) {
   if (!options.subject.empty()) return options.subject;
   // The hostname RDN (with serialNumber and ipaddress when asked) is the most specific,
   // so it is written first (RFC 4514 order) and ends up last in the DER, as IOS sends it.
@@ -44,7 +44,7 @@ Result<std::string> enrollment_subject(const TrustpointConfig& tp, const EnrollO
     std::string serial = id.has_value() ? id->substr(0, 8) : std::string("00000000");
     first += "serialNumber=" + serial + "+";
   }
-  first += "hostname=" + hostname;
+  first += "hostname=" + fqdn;
   if (!options.ip_address.empty()) first += "+ipaddress=" + options.ip_address;
   std::string dn = tp.subject_name.empty() ? first : first + ", " + tp.subject_name;
   ASSIGN_OR_RETURN(auto name, pki::parse_dn(dn));
@@ -144,7 +144,7 @@ Status TrustpointClient::accept_ca(const std::string& name, const Fetched& fetch
 
 Result<EnrollResult> TrustpointClient::enroll(const TrustpointConfig& tp,
                                               const EnrollOptions& options,
-                                              const std::string& hostname) {
+                                              const std::string& fqdn) {
   if (!upstream_) return fail(permission_denied("this scepterd has no SCEP client"));
   const std::string& name = tp.name;
   {
@@ -167,8 +167,9 @@ Result<EnrollResult> TrustpointClient::enroll(const TrustpointConfig& tp,
   }
   ReleaseOnExit release_guard{this, name};
 
-  // The key: the trustpoint's rsakeypair, or the hostname's (IOS).
-  const std::string label = tp.rsakeypair.empty() ? hostname : tp.rsakeypair;
+  // The key: the trustpoint's rsakeypair, or the router's default key, named after its
+  // FQDN (IOS).
+  const std::string label = tp.rsakeypair.empty() ? fqdn : tp.rsakeypair;
   std::optional<KeyEntry> key = keys_.get(label);
   if (!key) {
     const int bits = tp.rsakeypair_bits > 0 ? tp.rsakeypair_bits : options.key_bits;
@@ -185,7 +186,7 @@ Result<EnrollResult> TrustpointClient::enroll(const TrustpointConfig& tp,
         "The key {} is usage keys; a CA signs and decrypts with one general-purpose key.", label)));
   }
 
-  ASSIGN_OR_RETURN(std::string dn, enrollment_subject(tp, options, hostname));
+  ASSIGN_OR_RETURN(std::string dn, enrollment_subject(tp, options, fqdn));
   ASSIGN_OR_RETURN(auto subject, pki::parse_dn(dn));
   if (options.ra_request) RETURN_IF_ERROR(check_ra_subject(subject.get(), name));
   ASSIGN_OR_RETURN(auto owned, request_extensions(options));
@@ -297,11 +298,11 @@ Result<EnrollResult> TrustpointClient::submit(const TrustpointConfig& tp,
   return result;
 }
 
-Status TrustpointClient::start_renewal(const TrustpointConfig& tp, const std::string& hostname) {
+Status TrustpointClient::start_renewal(const TrustpointConfig& tp, const std::string& fqdn) {
   const std::string& name = tp.name;
   std::optional<EnrollmentState> state = this->state(name);
   if (!state || !state->certificate || state->pending) return ok_status();
-  const std::string label = tp.rsakeypair.empty() ? hostname : tp.rsakeypair;
+  const std::string label = tp.rsakeypair.empty() ? fqdn : tp.rsakeypair;
   std::optional<KeyEntry> current = keys_.get(label);
   if (!current) return not_found("the key " + label + " of the certificate is gone");
   // With `regenerate`, the new key waits beside the current one, as LABEL.new, until its
@@ -345,7 +346,7 @@ Status TrustpointClient::cancel(const std::string& name) {
 
 void TrustpointClient::tick(
     const std::function<std::optional<TrustpointConfig>(const std::string&)>& config,
-    const std::string& hostname) {
+    const std::string& fqdn) {
   std::vector<std::string> due;
   std::vector<std::string> idle;  // authenticated, nothing in flight: maybe auto-enroll
   std::vector<std::string> crl_due;
@@ -409,7 +410,7 @@ void TrustpointClient::tick(
     Status started;
     if (!s->certificate) {
       // auto-enroll: the first certificate without the dialogue, as IOS does.
-      auto r = enroll(*tp, EnrollOptions{}, hostname);
+      auto r = enroll(*tp, EnrollOptions{}, fqdn);
       if (!r.has_value()) started = r.error();
     } else if (!s->rollover_certificate) {  // a rollover certificate is its renewal
       const pki::Certificate& c = *s->certificate;
@@ -418,7 +419,7 @@ void TrustpointClient::tick(
       const TimePoint renew_at = c.not_before() + life * percent / 100;
       if (clock_.now() < renew_at) continue;
       if (!claim(name)) continue;
-      started = start_renewal(*tp, hostname);
+      started = start_renewal(*tp, fqdn);
       release(name);
     }
     if (!started.ok()) {

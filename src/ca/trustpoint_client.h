@@ -112,7 +112,7 @@ struct EnrollOptions {
   std::string challenge_password = {};  // empty: none
   bool include_serial = false;          // serialNumber in the subject
   std::string ip_address = {};          // unstructuredAddress in the subject; empty: none
-  // The subject; empty: the trustpoint's subject-name with the hostname, as IOS.
+  // The subject; empty: the trustpoint's subject-name with the router's FQDN, as IOS.
   std::string subject = {};
   // A subordinate CA asks for basicConstraints CA:TRUE and keyCertSign+cRLSign.
   bool ca_request = false;
@@ -162,11 +162,13 @@ class TrustpointClient {
   Status accept_ca(const std::string& name, const Fetched& fetched);
 
   // `crypto pki enroll`: builds the request with the trustpoint's key (generated when
-  // missing), sends PKCSReq and records the answer. A PENDING answer or an unreachable
+  // missing; without `rsakeypair`, the key named `fqdn`, the router's default key as on
+  // IOS), sends PKCSReq and records the answer. `fqdn` (Device::fqdn()) is also the
+  // subject's unstructuredName. A PENDING answer or an unreachable
   // CA leaves the request to tick(). kPermissionDenied when not authenticated, when a
   // request is already in flight, or without a SCEP client.
   Result<EnrollResult> enroll(const TrustpointConfig& tp, const EnrollOptions& options,
-                              const std::string& hostname);
+                              const std::string& fqdn);
   // Drops a request in flight (`no crypto pki enroll`); the CA is not told.
   Status cancel(const std::string& name);
 
@@ -191,7 +193,7 @@ class TrustpointClient {
   // With `auto-enroll`, also enrols an authenticated trustpoint that has no certificate
   // (nor a refusal on record), and renews a certificate when its time has come.
   void tick(const std::function<std::optional<TrustpointConfig>(const std::string&)>& config,
-            const std::string& hostname);
+            const std::string& fqdn);
 
   std::optional<EnrollmentState> state(const std::string& name) const;
   // `no crypto pki trustpoint`: forgets the trustpoint's certificates and request.
@@ -223,7 +225,7 @@ class TrustpointClient {
   // A new key for `label`: usage keys when `encryption_bits` > 0.
   Result<KeyEntry> generate_key(const std::string& label, int bits, int encryption_bits) const;
   // `auto-enroll`: a renewal of the current certificate (same subject, signed by it).
-  Status start_renewal(const TrustpointConfig& tp, const std::string& hostname);
+  Status start_renewal(const TrustpointConfig& tp, const std::string& fqdn);
   // The CA's next certificates (GetNextCACert), checked against what the trustpoint
   // authenticated; recorded as `next_ca`.
   Result<UpstreamCertificates> fetch_next_ca(const TrustpointConfig& tp, const std::string& name,
@@ -251,9 +253,9 @@ class TrustpointClient {
 };
 
 // The subject a trustpoint asks for: `subject` when given, else the subject-name
-// followed by hostname= (and serialNumber=, ipaddress= when asked), as IOS builds it.
+// followed by hostname=FQDN (and serialNumber=, ipaddress= when asked), as IOS builds it.
 Result<std::string> enrollment_subject(const TrustpointConfig& tp, const EnrollOptions& options,
-                                       const std::string& hostname);
+                                       const std::string& fqdn);
 
 // An RA's own request must name the RA role (cn= or ou= "ioscs RA"); kInvalidArgument
 // with what to configure otherwise.

@@ -202,13 +202,14 @@ def test_locked_settings_are_refused(daemon):
 def test_running_config_round_trip_across_restart(daemon, workdir):
     store = os.path.join(workdir, "store")
     os.makedirs(store)
-    daemon.sh("configure terminal", "hostname ca1", "end")
+    daemon.sh("configure terminal", "hostname ca1", "ip domain-name example.com", "end")
     daemon.create_ca(f"database url {store}", "database level complete",
                      "issuer-name CN=ca1, O=Example, C=US", "lifetime certificate 200",
                      "lifetime crl 24", "lifetime enrollment-request 48",
                      "cdp-url http://ca1.example.com/cgi-bin/pkiclient.exe?operation=GetCRL",
                      "grant auto", "hash sha384", "auto-rollover 20")
     cfg = running_config(daemon)
+    assert "hostname ca1\nip domain name example.com\n" in cfg, cfg
     for line in (" database url " + store, " database level complete",
                  " issuer-name CN=ca1, O=Example, C=US", " lifetime certificate 200",
                  " lifetime crl 24", " lifetime enrollment-request 48",

@@ -9,7 +9,7 @@ namespace scepter::cli {
 
 void register_all_commands(CommandTable& t);
 
-// configure terminal, end, exit, do, hostname, terminal length/width.
+// configure terminal, end, exit, do, hostname, ip domain name, terminal length/width.
 void register_system_commands(CommandTable& t);
 // show running-config, show startup-config, write, copy running-config startup-config.
 void register_config_commands(CommandTable& t);

@@ -77,7 +77,7 @@ CmdResult subordinate_dialogue(Context& ctx, const std::shared_ptr<ca::Certifica
   if (ca::is_ra_mode(cfg) && !server->has_ca_certificate()) {
     // Said before the operator is asked anything: the RA's request must name its role.
     std::optional<ca::TrustpointConfig> tp = ctx.device().trustpoint(label);
-    auto dn = tp ? ca::enrollment_subject(*tp, {}, ctx.device().hostname())
+    auto dn = tp ? ca::enrollment_subject(*tp, {}, ctx.device().fqdn())
                  : Result<std::string>(fail(not_found("Trustpoint " + label + " does not exist.")));
     if (!dn.has_value()) return ctx.error(dn.error().message());
     auto name = pki::parse_dn(*dn);

@@ -75,7 +75,7 @@ using Answers = std::shared_ptr<EnrollAnswers>;
 CmdResult send_request(Context& ctx, const Answers& ans) {
   std::optional<TrustpointConfig> tp = ctx.device().trustpoint(ans->name);
   if (!tp) return ctx.error(fmt::format("Trustpoint {} no longer exists.", ans->name));
-  auto result = ctx.device().enrollment().enroll(*tp, ans->options, ctx.device().hostname());
+  auto result = ctx.device().enrollment().enroll(*tp, ans->options, ctx.device().fqdn());
   if (!result.has_value()) return ctx.error(result.error().message());
   ctx.print("% Certificate request sent to Certificate Authority\n");
   ctx.printf("% The 'show crypto pki certificates {}' command will show the fingerprint.\n",
@@ -150,7 +150,7 @@ CmdResult ask_subject(Context& ctx, const Answers& ans) {
   if (!tp->subject_name.empty()) {
     ctx.printf("% The subject name in the certificate will include: {}\n", tp->subject_name);
   }
-  ctx.printf("% The subject name in the certificate will include: {}\n", ctx.device().hostname());
+  ctx.printf("% The subject name in the certificate will include: {}\n", ctx.device().fqdn());
   return confirm(
       ctx, "% Include the router serial number in the subject name?",
       [ans](Context& c) {

@@ -189,6 +189,32 @@ TEST_F(EnrollCommandsTest, EnrollDialogueAndCertificate) {
   EXPECT_NE(status.find("    Certificate request(s) ..... Yes\n"), std::string::npos) << status;
 }
 
+// Without rsakeypair, IOS enrols the router's default key, named after its FQDN, which
+// is also the subject's unstructuredName.
+TEST_F(EnrollCommandsTest, DefaultKeyAndSubjectAreTheFqdn) {
+  run("configure terminal\n"
+      "hostname r1\n"
+      "ip domain name example.com\n"
+      "crypto pki trustpoint dflt\n"
+      " enrollment url http://127.0.0.1:1\n"
+      "exit\n"
+      "crypto pki authenticate dflt\nyes\n"
+      "end");
+  std::string out = run("configure terminal\ncrypto pki enroll dflt\n\n\nno\n\nyes\nend");
+  EXPECT_NE(out.find("% The subject name in the certificate will include: r1.example.com\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("% Certificate request sent to Certificate Authority\n"), std::string::npos)
+      << out;
+  auto csr = pki::Csr::parse(upstream_->last_csr());
+  ASSERT_TRUE(csr.has_value());
+  EXPECT_EQ(pki::format_dn_ios(csr->subject()), "hostname=r1.example.com");
+  auto key = dev_.device().keys().get("r1.example.com");
+  ASSERT_TRUE(key.has_value());
+  EXPECT_FALSE(dev_.device().keys().get("r1").has_value());
+  EXPECT_TRUE(key->key.equals_public(csr->public_key()));
+}
+
 TEST_F(EnrollCommandsTest, PendingShowsAndCanBeCancelled) {
   run("configure terminal\ncrypto pki authenticate tp\nyes\nend");
   upstream_->script({FakeUpstream::Answer::kPending});

@@ -178,9 +178,23 @@ CmdResult generate(Context& ctx, GenerateRequest r) {
                  [r](Context& c) { return start_generation(c, r); });
 }
 
+// The label given, or IOS's default: the router's FQDN (hostname.domain), which needs
+// `ip domain name` first (nullopt without one). The key keeps the name it was made with
+// when the hostname or domain name changes later, as on IOS.
+std::optional<std::string> label_or_default(Context& ctx, const Args& a) {
+  if (a.has("label")) return std::string(a.word("label"));
+  const std::string domain = ctx.device().domain_name();
+  if (domain.empty()) return std::nullopt;
+  return ctx.device().hostname() + "." + domain;
+}
+
+constexpr std::string_view kNoDomain = "Please define a domain-name first.";
+
 CmdResult generate_rsa(Context& ctx, const Args& a) {
   GenerateRequest r;
-  r.label = a.has("label") ? std::string(a.word("label")) : ctx.device().hostname();
+  std::optional<std::string> label = label_or_default(ctx, a);
+  if (!label) return ctx.error(kNoDomain);
+  r.label = std::move(*label);
   r.usage = usage_from_keyword(a.choice("usage"));
   r.exportable = a.has("exportable");
   r.bits = static_cast<int>(a.integer("bits", 0));
@@ -190,7 +204,9 @@ CmdResult generate_rsa(Context& ctx, const Args& a) {
 CmdResult generate_ec(Context& ctx, const Args& a) {
   GenerateRequest r;
   r.type = KeyType::kEc;
-  r.label = a.has("label") ? std::string(a.word("label")) : ctx.device().hostname();
+  std::optional<std::string> label = label_or_default(ctx, a);
+  if (!label) return ctx.error(kNoDomain);
+  r.label = std::move(*label);
   r.exportable = a.has("exportable");
   r.bits = a.choice("bits") == "384" ? 384 : 256;
   return generate(ctx, std::move(r));

@@ -202,9 +202,41 @@ TEST_F(KeyCommandsTest, UsageKeysChangedMeanwhileAreDiscarded) {
   EXPECT_FALSE(key("race")->encryption_key.has_value());
 }
 
-TEST_F(KeyCommandsTest, DefaultLabelIsTheHostname) {
-  run("configure terminal\nhostname ca1\ncrypto key generate rsa modulus 512");
-  EXPECT_TRUE(key("ca1").has_value());
+// As on IOS: unlabelled keys are named after the FQDN, so they need a domain name.
+TEST_F(KeyCommandsTest, DefaultLabelIsTheFqdn) {
+  EXPECT_EQ(run("configure terminal\nhostname ca1\ncrypto key generate rsa modulus 512\n"
+                "crypto key generate ec keysize 256"),
+            std::string(kConfigure) +
+                "Router(config)#hostname ca1\n"
+                "ca1(config)#crypto key generate rsa modulus 512\n"
+                "% Please define a domain-name first.\n"
+                "ca1(config)#crypto key generate ec keysize 256\n"
+                "% Please define a domain-name first.\n");
+  EXPECT_TRUE(dev_.device().keys().list().empty());
+  // A label needs no domain name.
+  EXPECT_TRUE(exec("crypto key generate rsa label k1 modulus 512").ok);
+  EXPECT_TRUE(key("k1").has_value());
+
+  EXPECT_EQ(run("ip domain name example.com\ncrypto key generate rsa modulus 512"),
+            "ca1(config)#ip domain name example.com\n"
+            "ca1(config)#crypto key generate rsa modulus 512\n"
+            "The name for the keys will be: ca1.example.com\n"
+            "\n"
+            "% The key modulus size is 512 bits\n"
+            "% Generating 512 bit RSA keys, keys will be non-exportable...\n"
+            "[OK] (elapsed time was N seconds)\n");
+  EXPECT_TRUE(key("ca1.example.com").has_value());
+  EXPECT_FALSE(key("ca1").has_value());
+
+  // A new hostname or domain name does not rename the keys; the next ones get the new name.
+  ASSERT_TRUE(exec("hostname ca2").ok);
+  ASSERT_TRUE(exec("ip domain-name example.org").ok);
+  EXPECT_TRUE(key("ca1.example.com").has_value());
+  EXPECT_TRUE(exec("crypto key generate ec keysize 256").ok);
+  ASSERT_TRUE(key("ca2.example.org").has_value());
+  EXPECT_TRUE(key("ca2.example.org")->key.is_ec());
+  EXPECT_NE(exec("do show crypto key mypubkey rsa").output.find("Key name: ca1.example.com\n"),
+            std::string::npos);
 }
 
 TEST_F(KeyCommandsTest, ModulusTheCryptoLibraryRefuses) {

@@ -232,7 +232,7 @@ Result<Exported> exported(ca::Device& device, const std::string& label) {
     cert = server->info().ca_certificate;
   } else if (state) {
     cert = state->certificate;
-    key_label = tp->rsakeypair.empty() ? device.hostname() : tp->rsakeypair;
+    key_label = tp->rsakeypair.empty() ? device.fqdn() : tp->rsakeypair;
   }
   if (state && state->ca) chain = state->ca->ca_chain;
   if (!cert) {

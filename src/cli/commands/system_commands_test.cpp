@@ -1,4 +1,4 @@
-// clock, dir, hostname, terminal.
+// clock, dir, hostname, ip domain name, terminal.
 #include <chrono>
 #include <filesystem>
 #include <regex>
@@ -8,6 +8,8 @@
 #include "cli/cli_testing.h"
 #include "cli/commands/clock_commands.h"
 #include "cli/commands/commands.h"
+#include "cli/commands/more_commands_testing.h"
+#include "cli/config.h"
 #include "common/fs.h"
 
 namespace scepter::cli {
@@ -162,6 +164,109 @@ TEST_F(SystemCommandsTest, Hostname) {
   EXPECT_EQ(session_.prompt(), "ca-1(config)#");
   EXPECT_TRUE(run("no hostname").ok);
   EXPECT_EQ(session_.prompt(), "Router(config)#");
+}
+
+TEST_F(SystemCommandsTest, DomainName) {
+  run("configure terminal");
+  EXPECT_EQ(dev_.device().fqdn(), "Router");
+  Reply r = run("ip domain name example.com");
+  EXPECT_TRUE(r.ok) << r.output;
+  EXPECT_EQ(r.output, "");
+  EXPECT_EQ(dev_.device().domain_name(), "example.com");
+  EXPECT_EQ(dev_.device().fqdn(), "Router.example.com");
+  ASSERT_TRUE(run("hostname ca1").ok);
+  EXPECT_EQ(dev_.device().fqdn(), "ca1.example.com");
+  // Printed right after the hostname, in modern IOS's spelling whichever was typed.
+  EXPECT_NE(
+      run("do show running-config").output.find("!\nhostname ca1\nip domain name example.com\n!\n"),
+      std::string::npos);
+  ASSERT_TRUE(run("ip domain-name corp.example-1.org").ok);
+  EXPECT_EQ(dev_.device().domain_name(), "corp.example-1.org");
+  EXPECT_NE(run("do show running-config").output.find("ip domain name corp.example-1.org\n"),
+            std::string::npos);
+  EXPECT_EQ(run("do show running-config").output.find("domain-name"), std::string::npos);
+
+  const std::vector<std::string> bad = {"a_b.com",
+                                        "-a.com",
+                                        "a-.com",
+                                        "a..com",
+                                        ".a.com",
+                                        "a.com.",
+                                        "a b",
+                                        "a/b",
+                                        std::string(64, 'a') + ".com",
+                                        std::string(63, 'a') + "." + std::string(63, 'b') + "." +
+                                            std::string(63, 'c') + "." + std::string(63, 'd')};
+  for (const std::string& name : bad) {
+    r = run("ip domain name " + name);
+    EXPECT_FALSE(r.ok) << name;
+    if (name == "a b") continue;  // two words: the grammar's marker
+    EXPECT_EQ(r.output, "% Invalid domain name " + name +
+                            ": use labels of letters, digits and hyphens (not at either end of a "
+                            "label) separated by dots, such as example.com.\n")
+        << name;
+  }
+  EXPECT_EQ(dev_.device().domain_name(), "corp.example-1.org");  // unchanged
+  EXPECT_EQ(session_.help("ip domain "),
+            "  lookup  Enable IP Domain Name System hostname translation\n"
+            "  name    Define the default domain name\n");
+  EXPECT_NE(session_.help("ip domain name ").find("  WORD  Default domain name\n"),
+            std::string::npos);
+  EXPECT_EQ(run("ip domain name").output, "% Incomplete command.\n");
+  EXPECT_EQ(run("ip domain-name").output, "% Incomplete command.\n");
+
+  // `no` with or without the name, in either spelling.
+  EXPECT_TRUE(run("no ip domain name").ok);
+  EXPECT_EQ(dev_.device().domain_name(), "");
+  EXPECT_EQ(dev_.device().fqdn(), "ca1");
+  ASSERT_TRUE(run("ip domain name example.com").ok);
+  EXPECT_TRUE(run("no ip domain-name example.com").ok);
+  EXPECT_EQ(dev_.device().domain_name(), "");
+  EXPECT_EQ(run("do show running-config").output.find("ip domain"), std::string::npos);
+}
+
+TEST_F(SystemCommandsTest, DomainLookupOnlyOff) {
+  run("configure terminal");
+  // Pasted router configurations say this often; scepterd never looks names up anyway.
+  for (std::string_view line : {"no ip domain lookup", "no ip domain-lookup"}) {
+    Reply r = run(line);
+    EXPECT_TRUE(r.ok) << line << ": " << r.output;
+    EXPECT_EQ(r.output, "");
+  }
+  for (std::string_view line : {"ip domain lookup", "ip domain-lookup"}) {
+    Reply r = run(line);
+    EXPECT_FALSE(r.ok) << line;
+    EXPECT_EQ(r.output,
+              "% Name lookup is not supported: scepterd never resolves names typed at the "
+              "prompt, as with \"no ip domain lookup\".\n");
+  }
+  EXPECT_EQ(run("do show running-config").output.find("lookup"), std::string::npos);
+}
+
+// Saved with `write memory` and read back by a restarted daemon.
+TEST(DomainNameConfig, KeptAcrossARestart) {
+  CommandTable table;
+  register_all_commands(table);
+  testing::KeyDevice dev;
+  {
+    Session session(table, dev.device());
+    for (std::string_view line :
+         {"configure terminal", "hostname ca1", "ip domain-name example.com", "end"}) {
+      ASSERT_TRUE(session.execute(line).ok) << line;
+    }
+    ASSERT_TRUE(session.execute("write memory").ok);
+  }
+  const std::string before = running_config(table, dev.device());
+  auto saved = fs::read_file(dev.device().startup_config_path());
+  ASSERT_TRUE(saved.has_value());
+  EXPECT_NE(saved->find("hostname ca1\nip domain name example.com\n"), std::string::npos) << *saved;
+
+  dev.reopen();
+  EXPECT_EQ(dev.device().domain_name(), "");
+  LoadResult r = load_config(table, dev.device(), *saved);
+  EXPECT_EQ(r.errors, 0) << r.output;
+  EXPECT_EQ(dev.device().fqdn(), "ca1.example.com");
+  EXPECT_EQ(running_config(table, dev.device()), before);
 }
 
 TEST_F(SystemCommandsTest, TerminalSettingsAreAccepted) {

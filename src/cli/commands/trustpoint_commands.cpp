@@ -325,7 +325,7 @@ CmdResult revocation_check(Context& ctx, const Args& a) {
 
 // "Yes (General Purpose, non-exportable)" or "No".
 std::string key_state(ca::Device& device, const TrustpointConfig& tp) {
-  auto key = device.keys().get(tp.rsakeypair.empty() ? device.hostname() : tp.rsakeypair);
+  auto key = device.keys().get(tp.rsakeypair.empty() ? device.fqdn() : tp.rsakeypair);
   if (!key) return "No";
   std::string usage = ca::key_usage_name(key->usage);
   if (usage.ends_with(" Key")) usage.resize(usage.size() - 4);

@@ -183,11 +183,13 @@ TEST_F(TrustpointCommandsTest, RemovingATrustpoint) {
 
 TEST_F(TrustpointCommandsTest, ShowUnauthenticatedTrustpoints) {
   run("configure terminal\ncrypto pki trustpoint b\nrsakeypair bkey\n"
-      "crypto pki trustpoint a\nexit\ncrypto key generate rsa modulus 512 exportable\nend");
+      "crypto pki trustpoint a\nexit\nip domain name example.com\n"
+      "crypto key generate rsa modulus 512 exportable\nend");
   // IOS leaves two blank lines between trustpoints.
   EXPECT_EQ(exec("show crypto pki trustpoints").output,
             "Trustpoint a:\n    Not authenticated.\n\n\nTrustpoint b:\n    Not authenticated.\n");
-  // Trustpoint a has no rsakeypair: it uses the default key, named after the host.
+  // Trustpoint a has no rsakeypair: it uses the default key, named after the FQDN
+  // (Router.example.com).
   EXPECT_EQ(exec("show crypto pki trustpoints status").output,
             "Trustpoint a:\n"
             "  State:\n"
@@ -206,6 +208,22 @@ TEST_F(TrustpointCommandsTest, ShowUnauthenticatedTrustpoints) {
   Reply r = exec("show crypto pki trustpoints c");
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.output, "% Trustpoint c does not exist.\n");
+}
+
+// Without rsakeypair, a trustpoint's key is the one named after the router's FQDN at the
+// time, or after the hostname alone while no domain name is set.
+TEST_F(TrustpointCommandsTest, DefaultKeyFollowsTheFqdn) {
+  const std::string yes =
+      "    Keys generated ............. Yes (General Purpose, non-exportable)\n";
+  const std::string no = "    Keys generated ............. No\n";
+  run("configure terminal\ncrypto pki trustpoint a\nexit\n"
+      "crypto key generate rsa label Router modulus 512\nend");
+  EXPECT_NE(exec("show crypto pki trustpoints a status").output.find(yes), std::string::npos);
+  run("configure terminal\nip domain name example.com\nend");
+  EXPECT_NE(exec("show crypto pki trustpoints a status").output.find(no), std::string::npos);
+  run("configure terminal\ncrypto key generate rsa modulus 512\nend");
+  ASSERT_TRUE(dev_.device().keys().get("Router.example.com").has_value());
+  EXPECT_NE(exec("show crypto pki trustpoints a status").output.find(yes), std::string::npos);
 }
 
 TEST_F(TrustpointCommandsTest, ACertificateServersTrustpoint) {
