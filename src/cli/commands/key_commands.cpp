@@ -183,9 +183,8 @@ CmdResult generate(Context& ctx, GenerateRequest r) {
 // when the hostname or domain name changes later, as on IOS.
 std::optional<std::string> label_or_default(Context& ctx, const Args& a) {
   if (a.has("label")) return std::string(a.word("label"));
-  const std::string domain = ctx.device().domain_name();
-  if (domain.empty()) return std::nullopt;
-  return ctx.device().hostname() + "." + domain;
+  if (ctx.device().domain_name().empty()) return std::nullopt;
+  return ctx.device().fqdn();
 }
 
 constexpr std::string_view kNoDomain = "Please define a domain-name first.";
