@@ -10,6 +10,7 @@ import pytest
 
 import file_servers
 from conftest import Daemon, make_csr, openssl
+from seed_shapes import assert_guide_shape
 
 pytestmark = pytest.mark.skipif(not file_servers.binaries_present(),
                                 reason="tftpd-hpa is needed")
@@ -50,9 +51,10 @@ def wipe(d):
                                                                 ok=False)
 
 
-def check_restored(d, ca_der, workdir, storage):
+def check_restored(d, ca_der, workdir, storage, guide_example):
     show = d.show_server()
     assert "State: enabled" in show, show
+    assert_guide_shape(guide_example, show)  # the guide's restored server
     assert d.ca_der() == ca_der
     assert "Last certificate issued serial number: 0x3" in show, show
     rows = d.requests()
@@ -85,7 +87,7 @@ def test_restore_from_a_pkcs12_archive(daemon, workdir, tftp):
     assert "CRYPTO_PKI: Imported PKCS12 file successfully." in out, out
     out = daemon.sh("configure terminal", "crypto pki server mycs", "no shutdown", "end")
     assert "% Certificate Server enabled." in out, out
-    check_restored(daemon, ca_der, workdir, daemon.nvram)
+    check_restored(daemon, ca_der, workdir, daemon.nvram, 1558)
 
 
 def test_restore_from_a_pem_archive_into_flash(daemon, workdir, tftp):
@@ -124,7 +126,7 @@ def test_restore_from_a_pem_archive_into_flash(daemon, workdir, tftp):
     out = daemon.sh("configure terminal", "crypto pki server mycs", "database url flash:",
                     "no shutdown", "end")
     assert "% Certificate Server enabled." in out, out
-    check_restored(daemon, ca_der, workdir, flash)
+    check_restored(daemon, ca_der, workdir, flash, 1595)
     # Written back as crypto pki.
     assert "crypto ca" not in daemon.sh("show running-config")
 
