@@ -27,3 +27,31 @@ stop_pids() {
     fi
   done
 }
+
+# rsa_sign_rates: measures RSA-2048 private-key operations with `openssl speed -seconds 3`,
+# on one core and on all cores (-multi nproc), and sets sign_one and sign_all (per second).
+rsa_sign_rates() {
+  sign_one=$(openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ { print $6 }')
+  sign_all=$(openssl speed -seconds 3 -multi "$(nproc)" rsa2048 2>/dev/null |
+    awk '/^rsa 2048 bits/ { print $6 }')
+}
+
+# enrol_limit C: the enrolments/s the RSA operations alone allow at concurrency C (three
+# private-key operations per enrolment: unwrap, sign the certificate, sign the CertRep);
+# all cores from C >= nproc, one core per connection below.
+enrol_limit() {
+  local c=$1 cores
+  cores=$(nproc)
+  if [ "$c" -ge "$cores" ]; then
+    awk -v s="$sign_all" 'BEGIN { printf "%.0f", s / 3 }'
+  else
+    awk -v s="$sign_one" -v c="$c" 'BEGIN { printf "%.0f", c * s / 3 }'
+  fi
+}
+
+# median_range V...: "median (min-max)" of the values.
+median_range() {
+  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+    m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+    printf "%.1f (%.1f-%.1f)", m, v[1], v[NR] }'
+}

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # SCEP benchmark: enrolments per second and GetCACaps/GetCACert requests per second of
 # scepterd and of micromdm's scepserver (Debian package `scep`), in one run, on this
-# machine, with RSA-2048 CA keys and the same N pre-built PKCSReq messages per row.
+# machine, with RSA-2048 CA keys and the same N pre-built PKCSReq messages per row, against
+# the limit the RSA operations set on this machine, measured in the same run (`openssl
+# speed -seconds 3 rsa2048` on one core and on all cores; limit = sign/s / 3, one core per
+# connection up to all cores). The two servers alternate row by row (same concurrency,
+# same N, same keys), for ROUNDS rounds; the summary gives medians and ranges.
 #
 #   bench/run_scep_bench.sh [BUILD_DIR]
 #
 # BUILD_DIR defaults to build-bench (configured with -DCMAKE_BUILD_TYPE=Release). The
 # environment tunes it: N (enrolments per row, default 2000), CONCURRENCY (default
-# "1 4 16"), OTP_N (enrolments of the one-time-password row, default 200), SECONDS_GET
+# "1 4 16"), ROUNDS (default 3), OTP_N (enrolments of the one-time-password row, default
+# 200; run once, in the first round), SECONDS_GET
 # (length of each GetCACaps/GetCACert run, default 5), PORT (scepterd, default 18090),
 # MDM_PORT (scepserver, default 18091), KEYS (see below), NICE (niceness of both servers
 # and of the load generator, default 0; a negative value such as -10 keeps builds that
@@ -31,6 +36,7 @@ root=$(pwd)
 build=${1:-build-bench}
 n=${N:-2000}
 read -r -a levels <<<"${CONCURRENCY:-1 4 16}"
+rounds=${ROUNDS:-3}
 otp_n=${OTP_N:-200}
 get_seconds=${SECONDS_GET:-5}
 port=${PORT:-18090}
@@ -130,24 +136,37 @@ ip netns add "$ns"
 ip netns exec "$ns" ip link set lo up
 echo "namespace $ns: $(ip netns exec "$ns" ip -o link show | awk -F': ' '{ printf "%s ", $2 }')"
 
+echo
+echo "== the limit: openssl speed -seconds 3 rsa2048 (load average $(loadavg))"
+rsa_sign_rates
+echo "RSA-2048 sign/s: $sign_one on one core, $sign_all on all $(nproc) cores"
+for c in "${levels[@]}"; do echo "limit at c=$c: $(enrol_limit "$c") enrolments/s"; done
+
 
 enrol_rows=()
 get_rows=()
+declare -A rates  # "SERVER c=C" -> the POST rates of the rounds
 
-# add_row SERVER ROWNAME LOAD RESULT_FILE: one row of the enrolment table
+# add_row SERVER ROWNAME LOAD RESULT_FILE [C]: one row of the enrolment table (with C, the
+# fraction of the limit at that concurrency)
 add_row() {
-  local f=$4
+  local f=$4 c=${5:-} share="-"
   local bad=$(($(field http_errors "$f") + $(field bad_replies "$f")))
   local unverified=$(($(field unverified "$f") + $(field wrong_key "$f")))
-  enrol_rows+=("| $1 | $2 | $3 | $(field rate "$f") | $(field p50_ms "$f") | \
+  if [ -n "$c" ]; then
+    share=$(awk -v r="$(field rate "$f")" -v l="$(enrol_limit "$c")" \
+      'BEGIN { printf "%.0f%%", 100 * r / l }')
+  fi
+  enrol_rows+=("| $1 | $2 | $3 | $(field rate "$f") | $share | $(field p50_ms "$f") | \
 $(field p99_ms "$f") | $(field success "$f") | $(field pending "$f") | $(field failure "$f") | \
 $bad | $(field dup_serials "$f") | $unverified |")
 }
 
-# run_enrol SERVER ROWNAME OUT NETNS scep_load-args...: one enrolment row
+# run_enrol SERVER ROWNAME OUT NETNS C scep_load-args...: one enrolment row at
+# concurrency C (empty: no fraction of the limit, as for the manual-grant rows)
 run_enrol() {
-  local server=$1 name=$2 out=$3 netns=$4 load1
-  shift 4
+  local server=$1 name=$2 out=$3 netns=$4 c=$5 load1
+  shift 5
   load1=$(cut -d' ' -f1 /proc/loadavg)
   echo
   echo "== $server: $name (load average $(loadavg))"
@@ -156,7 +175,7 @@ run_enrol() {
   else
     nice -n "$nice_level" "$load" --keys "$keys" --n "$n" "$@" | tee "$out"
   fi
-  add_row "$server" "$name" "$load1" "$out"
+  add_row "$server" "$name" "$load1" "$out" "$c"
 }
 
 # run_get SERVER OPERATION URL_BASE PORT PATH [netns]: scep_load and wrk, c=16
@@ -180,55 +199,75 @@ run_get() {
 failed $(field failed "$out")) | $wrk_rate ${wrk_bad:+($wrk_bad)} |")
 }
 
-# ---- scepterd ----
-for c in "${levels[@]}"; do
-  start_scepterd "c$c"
-  if [ "$c" = "${levels[0]}" ]; then
-    run_get scepterd GetCACaps "$port" /cgi-bin/pkiclient.exe
-    run_get scepterd GetCACert "$port" /cgi-bin/pkiclient.exe
-  fi
-  run_enrol scepterd "c=$c POST" "$work/scepterd.c$c.txt" "" \
-    --port "$port" --c "$c" --tag "s$c" --challenge "$challenge"
-  if [ "$c" = "${levels[-1]}" ]; then
-    run_enrol scepterd "c=$c GET" "$work/scepterd.get.txt" "" \
-      --port "$port" --c "$c" --tag "g$c" --challenge "$challenge" --get
-    # Manual grant: every request carries a challenge password that is not the live
-    # one-time password, so each is stored and answered PENDING.
-    scepterd_cmd -c "configure terminal" -c "crypto pki server ca" -c "no grant auto" -c end \
-      >/dev/null
-    run_enrol scepterd "c=$c manual, wrong password (PENDING)" "$work/scepterd.pending.txt" "" \
-      --port "$port" --c "$c" --tag "p$c" --challenge "$challenge"
-    # Manual grant with a fresh one-time password per request, one at a time.
-    load1=$(cut -d' ' -f1 /proc/loadavg)
-    echo
-    echo "== scepterd: one-time passwords, $otp_n enrolments (load average $(loadavg))"
-    nice -n "$nice_level" "$load" --keys "$keys" --n "$otp_n" --port "$port" --mode otp \
-      --tag "o" --control-socket "$sock" | tee "$work/scepterd.otp.txt"
-    add_row scepterd "c=1 manual, one-time password per request (password generate + CSR + \
+# ---- both servers, alternately: per round and concurrency, scepterd then scepserver ----
+for round in $(seq 1 "$rounds"); do
+  for c in "${levels[@]}"; do
+    first_row=""
+    if [ "$round" = 1 ]; then first_row=yes; fi
+    start_scepterd "r$round.c$c"
+    if [ -n "$first_row" ] && [ "$c" = "${levels[0]}" ]; then
+      run_get scepterd GetCACaps "$port" /cgi-bin/pkiclient.exe
+      run_get scepterd GetCACert "$port" /cgi-bin/pkiclient.exe
+    fi
+    run_enrol scepterd "round $round, c=$c POST" "$work/scepterd.r$round.c$c.txt" "" "$c" \
+      --port "$port" --c "$c" --tag "s$round.$c" --challenge "$challenge"
+    rates["scepterd c=$c"]+="$(field rate "$work/scepterd.r$round.c$c.txt") "
+    if [ -n "$first_row" ] && [ "$c" = "${levels[-1]}" ]; then
+      run_enrol scepterd "c=$c GET" "$work/scepterd.get.txt" "" "$c" \
+        --port "$port" --c "$c" --tag "g$c" --challenge "$challenge" --get
+      # Manual grant: every request carries a challenge password that is not the live
+      # one-time password, so each is stored and answered PENDING (room made for all N:
+      # by default the policy refuses new requests once 1000 wait).
+      scepterd_cmd -c "configure terminal" -c "crypto pki server ca" -c "no grant auto" \
+        -c "limit pending-requests $((n + 1000))" -c end >/dev/null
+      run_enrol scepterd "c=$c manual, wrong password (PENDING)" "$work/scepterd.pending.txt" \
+        "" "" --port "$port" --c "$c" --tag "p$c" --challenge "$challenge"
+      # Manual grant with a fresh one-time password per request, one at a time.
+      load1=$(cut -d' ' -f1 /proc/loadavg)
+      echo
+      echo "== scepterd: one-time passwords, $otp_n enrolments (load average $(loadavg))"
+      nice -n "$nice_level" "$load" --keys "$keys" --n "$otp_n" --port "$port" --mode otp \
+        --tag "o" --control-socket "$sock" | tee "$work/scepterd.otp.txt"
+      add_row scepterd "c=1 manual, one-time password per request (password generate + CSR + \
 PKCSReq in the clock), N=$otp_n" "$load1" "$work/scepterd.otp.txt"
-  fi
-  stop_scepterd
-done
+    fi
+    stop_scepterd
 
-# ---- micromdm scepserver ----
-for c in "${levels[@]}"; do
-  start_mdm "c$c"
-  if [ "$c" = "${levels[0]}" ]; then
-    run_get scepserver GetCACaps "$mdm_port" /scep "$ns"
-    run_get scepserver GetCACert "$mdm_port" /scep "$ns"
-  fi
-  run_enrol scepserver "c=$c POST" "$work/mdm.c$c.txt" "$ns" \
-    --port "$mdm_port" --path /scep --c "$c" --tag "m$c" --challenge "$challenge"
-  stop_mdm "c$c"
+    start_mdm "r$round.c$c"
+    if [ -n "$first_row" ] && [ "$c" = "${levels[0]}" ]; then
+      run_get scepserver GetCACaps "$mdm_port" /scep "$ns"
+      run_get scepserver GetCACert "$mdm_port" /scep "$ns"
+    fi
+    run_enrol scepserver "round $round, c=$c POST" "$work/mdm.r$round.c$c.txt" "$ns" "$c" \
+      --port "$mdm_port" --path /scep --c "$c" --tag "m$round.$c" --challenge "$challenge"
+    rates["scepserver c=$c"]+="$(field rate "$work/mdm.r$round.c$c.txt") "
+    stop_mdm "r$round.c$c"
+  done
 done
 
 echo
 echo "load average after: $(loadavg)"
 echo
-echo "== enrolments (N=$n per row; RSA-2048 requester keys, AES-128-CBC, SHA-256, keep-alive)"
-echo "| server | run | load (1 min) | enrolments/s | p50 ms | p99 ms | SUCCESS | PENDING |" \
-  "FAILURE | HTTP errors / bad replies | duplicate serials | certificates not verifying |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "== the limit: RSA-2048 sign/s $sign_one (one core), $sign_all (all $(nproc) cores)"
+echo
+echo "== enrolments, POST, $rounds rounds alternating (median (range) enrolments/s; share of the limit)"
+echo "| concurrency | limit | scepterd | share | scepserver | share |"
+echo "|---|---|---|---|---|---|"
+for c in "${levels[@]}"; do
+  read -r -a s_rates <<<"${rates["scepterd c=$c"]}"
+  read -r -a m_rates <<<"${rates["scepserver c=$c"]}"
+  limit=$(enrol_limit "$c")
+  s_sum=$(median_range "${s_rates[@]}")
+  m_sum=$(median_range "${m_rates[@]}")
+  echo "| c=$c | $limit | $s_sum | $(awk -v r="${s_sum%% *}" -v l="$limit" \
+'BEGIN { printf "%.0f%%", 100 * r / l }') | $m_sum | $(awk -v r="${m_sum%% *}" -v l="$limit" \
+'BEGIN { printf "%.0f%%", 100 * r / l }') |"
+done
+echo
+echo "== enrolments, every row (N=$n per row; RSA-2048 requester keys, AES-128-CBC, SHA-256, keep-alive)"
+echo "| server | run | load (1 min) | enrolments/s | of the limit | p50 ms | p99 ms | SUCCESS |" \
+  "PENDING | FAILURE | HTTP errors / bad replies | duplicate serials | certificates not verifying |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${enrol_rows[@]}"
 echo
 echo "== GetCACaps / GetCACert, 16 keep-alive connections, ${get_seconds} s each (requests/s)"
