@@ -18,6 +18,28 @@ namespace {
 
 using ca::testing::FakeUpstream;
 
+// The block `show crypto pki certificates` prints for FakeUpstream's CA certificate (serial
+// 1, cn=upstream) held by `trustpoint`, with the blank line after it.
+std::string upstream_ca_block(const pki::Certificate& ca, const std::string& trustpoint) {
+  return "CA Certificate\n"
+         "  Status: Available\n"
+         "  Certificate Serial Number (hex): 01\n"
+         "  Certificate Usage: Signature\n"
+         "  Issuer: \n"
+         "    cn=upstream\n"
+         "  Subject: \n"
+         "    cn=upstream\n"
+         "  Validity Date: \n"
+         "    start date: " +
+         format_ios_time(ca.not_before()) +
+         "\n"
+         "    end   date: " +
+         format_ios_time(ca.not_after()) +
+         "\n"
+         "  Associated Trustpoints: " +
+         trustpoint + " \n\n";
+}
+
 class EnrollCommandsTest : public testing::MoreCommandsTest {
  protected:
   EnrollCommandsTest() {
@@ -139,24 +161,8 @@ TEST_F(EnrollCommandsTest, EnrollDialogueAndCertificate) {
       format_ios_time(mine.not_after()) +
       "\n"
       "  Associated Trustpoints: tp \n"
-      "\n"
-      "CA Certificate\n"
-      "  Status: Available\n"
-      "  Certificate Serial Number (hex): 01\n"
-      "  Certificate Usage: Signature\n"
-      "  Issuer: \n"
-      "    cn=upstream\n"
-      "  Subject: \n"
-      "    cn=upstream\n"
-      "  Validity Date: \n"
-      "    start date: " +
-      format_ios_time(ca.not_before()) +
-      "\n"
-      "    end   date: " +
-      format_ios_time(ca.not_after()) +
-      "\n"
-      "  Associated Trustpoints: tp \n"
-      "\n";
+      "\n" +
+      upstream_ca_block(ca, "tp");
   EXPECT_EQ(exec("show crypto pki certificates tp").output, listing);
   EXPECT_EQ(exec("show crypto pki certificates").output, listing);
   EXPECT_EQ(exec("show crypto pki certificates other").output, "");
@@ -238,24 +244,8 @@ TEST_F(EnrollCommandsTest, PendingShowsAndCanBeCancelled) {
                 pki::ios_fingerprint(state->pending->fingerprint_md5()) +
                 "\n"
                 "    Associated Trustpoint: tp\n"
-                "\n"
-                "CA Certificate\n"
-                "  Status: Available\n"
-                "  Certificate Serial Number (hex): 01\n"
-                "  Certificate Usage: Signature\n"
-                "  Issuer: \n"
-                "    cn=upstream\n"
-                "  Subject: \n"
-                "    cn=upstream\n"
-                "  Validity Date: \n"
-                "    start date: " +
-                format_ios_time(ca.not_before()) +
-                "\n"
-                "    end   date: " +
-                format_ios_time(ca.not_after()) +
-                "\n"
-                "  Associated Trustpoints: tp \n"
-                "\n");
+                "\n" +
+                upstream_ca_block(ca, "tp"));
   exec("configure terminal");
   EXPECT_NE(exec("crypto pki enroll tp").output.find("already waiting for the CA"),
             std::string::npos);
@@ -444,24 +434,8 @@ TEST_F(EnrollCommandsTest, RaModeInTheShell) {
                 format_ios_time(ra.not_after()) +
                 "\n"
                 "  Associated Trustpoints: myra \n"
-                "\n"
-                "CA Certificate\n"
-                "  Status: Available\n"
-                "  Certificate Serial Number (hex): 01\n"
-                "  Certificate Usage: Signature\n"
-                "  Issuer: \n"
-                "    cn=upstream\n"
-                "  Subject: \n"
-                "    cn=upstream\n"
-                "  Validity Date: \n"
-                "    start date: " +
-                format_ios_time(ca.not_before()) +
-                "\n"
-                "    end   date: " +
-                format_ios_time(ca.not_after()) +
-                "\n"
-                "  Associated Trustpoints: myra \n"
-                "\n");
+                "\n" +
+                upstream_ca_block(ca, "myra"));
   EXPECT_EQ(exec("show crypto pki trustpoints myra").output,
             "Trustpoint myra:\n"
             "    Subject Name:\n"
