@@ -1,12 +1,18 @@
 // libFuzzer target: PKCS#10 requests as a SCEP client or an operator's paste delivers
 // them. Csr::parse must reject anything malformed with a Status, and every accessor of
-// a request it accepts must work.
+// a request it accepts must work. The key bytes a request keeps (and a certificate issued
+// for it embeds) must be what OpenSSL writes for the key it decoded.
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <string_view>
 
+#include <openssl/x509.h>
+
 #include "pki/csr.h"
+#include "pki/io.h"
+#include "pki/issuer.h"
 #include "pki/name.h"
 #include "pki/profile.h"
 
@@ -22,7 +28,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)scepter::pki::format_dn_config(csr->subject());
   (void)csr->requested_extensions().size();
   (void)csr->challenge_password();
-  (void)csr->public_key().public_key_der();
+  if (csr->public_key().public_key_der() !=
+      scepter::pki::to_der(i2d_PUBKEY, csr->public_key().evp())) {
+    std::abort();
+  }
+  if (scepter::pki::key_identifier(csr->public_key()).size() != 20) std::abort();
   (void)csr->public_key().is_rsa();
   (void)csr->key_bits();
   (void)csr->md5_fingerprint();

@@ -282,6 +282,9 @@ class CertificateServer {
   // recorded and the grant policy applied. Failures of the request itself are an
   // outcome (kFailure with failInfo), not an error; errors are for the server's own
   // trouble (disabled, database down).
+  // `csr` as the SCEP layer parsed it; its signature is checked here.
+  Result<ScepOutcome> scep_enroll(const pki::Csr& csr, const ScepRequest& scep);
+  // The same from the PKCS#10 DER (bytes that do not parse: badMessageCheck).
   Result<ScepOutcome> scep_enroll(std::string_view csr_der, const ScepRequest& scep);
   // CertPoll (GetCertInitial): the state of the request with this transactionID.
   Result<ScepOutcome> scep_poll(const std::string& transaction_id);

@@ -17,7 +17,7 @@ void Issuer::note_issued(store::Serial serial) {
   }
 }
 
-Result<store::CertRecord> Issuer::issue(Order order) {
+Result<Issuer::Issued> Issuer::issue(Order order) {
   const ServerConfig& cfg = order.config;
   const TimePoint now = clock_.now();
   if (now >= ca_cert_.not_after()) {
@@ -79,7 +79,7 @@ Result<store::CertRecord> Issuer::issue(Order order) {
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: issued certificate 0x{} for request {}{}",
              number.hex(), order.request.id,
              order.predecessor ? fmt::format(" (renews 0x{:X})", *order.predecessor) : "");
-  return rec;
+  return Issued{std::move(rec), std::move(cert)};
 }
 
 }  // namespace scepter::ca

@@ -51,7 +51,12 @@ class Issuer {
     std::optional<TimePoint> not_before = std::nullopt;
     Seconds shorten{0};
   };
-  Result<store::CertRecord> issue(Order order);
+  // What was committed, and the certificate as parsed once from its DER.
+  struct Issued {
+    store::CertRecord record;
+    pki::Certificate certificate;
+  };
+  Result<Issued> issue(Order order);
 
   // The highest serial committed by this Issuer, or given to it at start.
   store::Serial last_issued() const { return last_issued_.load(); }

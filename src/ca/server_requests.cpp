@@ -193,20 +193,20 @@ Result<pki::Certificate> CertificateServer::issue_granted(Runtime& rt, RequestRe
                "certificate, {} s shorter",
                request.id, shorten.count());
   }
-  auto rec = issuer.issue({.request = request,
-                           .csr = csr,
-                           .csr_signer = std::move(csr_signer),
-                           .config = cfg,
-                           .predecessor = predecessor,
-                           .ca = issue_as_ca(ev.request_class, cfg, path_len_of(rt.ca_cert)),
-                           .also = std::move(also),
-                           .not_before = not_before,
-                           .shorten = shorten});
-  if (!rec.has_value()) return fail(rec.error());
+  auto issued = issuer.issue({.request = request,
+                              .csr = csr,
+                              .csr_signer = std::move(csr_signer),
+                              .config = cfg,
+                              .predecessor = predecessor,
+                              .ca = issue_as_ca(ev.request_class, cfg, path_len_of(rt.ca_cert)),
+                              .also = std::move(also),
+                              .not_before = not_before,
+                              .shorten = shorten});
+  if (!issued.has_value()) return fail(issued.error());
   if (ev.decision.consumes_otp) rt.otp->consumed();
-  Status files = write_cert_files(cfg, *rec);
+  Status files = write_cert_files(cfg, issued->record);
   if (!files.ok()) fail_critical(unavailable("cannot write certificate files: " + files.message()));
-  return pki::Certificate::from_der(rec->der);
+  return std::move(issued->certificate);
 }
 
 std::vector<std::string> CertificateServer::dropped_by_profile(const RequestRecord& r) const {

@@ -164,8 +164,7 @@ bool CertificateServer::resigned_by_ra(Runtime& rt, const pki::Csr& csr,
 
 Result<ScepOutcome> CertificateServer::scep_enroll(std::string_view csr_der,
                                                    const ScepRequest& scep) {
-  auto rt = runtime();
-  if (!rt) return fail(unavailable("certificate server " + label_ + " is not enabled"));
+  if (!runtime()) return fail(unavailable("certificate server " + label_ + " is not enabled"));
   // Decrypted bytes that are not a request we can verify: the same answer as an envelope
   // that cannot be opened (no oracle on the envelope's padding); details to the trace.
   auto csr = pki::Csr::parse(csr_der);
@@ -174,7 +173,13 @@ Result<ScepOutcome> CertificateServer::scep_enroll(std::string_view csr_der,
                scep.transaction_id, csr.error().message());
     return scep_failure(ScepFailInfo::kBadMessageCheck, "the request cannot be verified");
   }
-  if (Status s = csr->verify_signature(); !s.ok() && !resigned_by_ra(*rt, *csr, scep)) {
+  return scep_enroll(*csr, scep);
+}
+
+Result<ScepOutcome> CertificateServer::scep_enroll(const pki::Csr& csr, const ScepRequest& scep) {
+  auto rt = runtime();
+  if (!rt) return fail(unavailable("certificate server " + label_ + " is not enabled"));
+  if (Status s = csr.verify_signature(); !s.ok() && !resigned_by_ra(*rt, csr, scep)) {
     log::trace(log::Category::kPkiServer, "CRYPTO_CS: transaction {}: PKCS#10 signature invalid",
                scep.transaction_id);
     return scep_failure(ScepFailInfo::kBadMessageCheck, "the request cannot be verified");
@@ -185,7 +190,7 @@ Result<ScepOutcome> CertificateServer::scep_enroll(std::string_view csr_der,
     if (existing.has_value()) {
       // The transactionID stands for the key it was first used with (IOS derives it
       // from the key): another key under it must not get that key's certificate.
-      if (!same_key(existing->csr_der, *csr)) {
+      if (!same_key(existing->csr_der, csr)) {
         return scep_failure(ScepFailInfo::kBadRequest,
                             "The transactionID belongs to a request for another key.",
                             existing->id);
@@ -200,9 +205,9 @@ Result<ScepOutcome> CertificateServer::scep_enroll(std::string_view csr_der,
   req.signer_cert_der = scep.signer_cert_der;
   req.created = deps_.clock.now();
   req.flags = static_cast<int>(RequestSource::kScep);
-  req.csr_der = csr->der();
-  req.fingerprint = csr->md5_fingerprint();
-  req.subject = pki::format_dn_ios(csr->subject());
+  req.csr_der = csr.der();
+  req.fingerprint = csr.md5_fingerprint();
+  req.subject = pki::format_dn_ios(csr.subject());
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: received {}, transaction {} ({})",
              scep.renewal ? "RenewalReq" : "PKCSReq", req.transaction_id, req.subject);
   // A new request needs no request lock: nobody else can act on it before it is stored.
@@ -210,7 +215,7 @@ Result<ScepOutcome> CertificateServer::scep_enroll(std::string_view csr_der,
   // issuing CA receives in the RA's name.
   const RequestPath path =
       scep.renewal && !rt->forwarder ? RequestPath::kRenewalReq : RequestPath::kPkcsReq;
-  ASSIGN_OR_RETURN(Decided d, decide_and_record(*rt, req, *csr, path, cfg));
+  ASSIGN_OR_RETURN(Decided d, decide_and_record(*rt, req, csr, path, cfg));
   return scep_outcome(d.decision, std::move(d.certificate), req.id);
 }
 

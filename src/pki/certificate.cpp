@@ -5,6 +5,7 @@
 #include <openssl/err.h>
 
 #include "pki/asn1_time.h"
+#include "pki/crl_der.h"
 #include "pki/digest.h"
 #include "pki/encoding.h"
 #include "pki/io.h"
@@ -90,10 +91,31 @@ std::string Certificate::subject_key_id() const {
   return ski ? std::string(string_bytes(ski)) : std::string();
 }
 
+namespace {
+
+// The SubjectPublicKeyInfo TLV of a certificate d2i_X509 accepted, or empty.
+std::string_view spki_of(std::string_view cert) {
+  der::Tlv t;
+  if (der::next_tlv(cert, t) != nullptr) return {};  // Certificate
+  std::string_view in = t.content;
+  if (der::next_tlv(in, t) != nullptr) return {};  // TBSCertificate
+  in = t.content;
+  if (der::next_tlv(in, t) != nullptr) return {};  // [0] version, or serialNumber
+  if (t.cls == V_ASN1_CONTEXT_SPECIFIC && der::next_tlv(in, t) != nullptr) return {};
+  // signature, issuer, validity, subject, then subjectPublicKeyInfo
+  for (int i = 0; i < 5; ++i) {
+    if (der::next_tlv(in, t) != nullptr) return {};
+  }
+  return t.whole;
+}
+
+}  // namespace
+
 Result<Key> Certificate::public_key() const {
+  // X509_get_pubkey hands out the key d2i_X509 already decoded.
   Ptr<EVP_PKEY> pkey(X509_get_pubkey(x509()));
   if (!pkey) return fail(last_error(Code::kInvalidArgument, "unsupported public key"));
-  return Key::from_evp(std::move(pkey));
+  return Key::from_decoded(std::move(pkey), spki_of(state_->der));
 }
 
 bool Certificate::is_ca() const { return (X509_get_extension_flags(x509()) & EXFLAG_CA) != 0; }

@@ -1,14 +1,13 @@
 #include "pki/crl.h"
 
-#include <openssl/core_names.h>
 #include <openssl/x509.h>
 
 #include <openssl/err.h>
 #include <openssl/objects.h>
-#include <openssl/params.h>
 #include <climits>
 
 #include "pki/crl_der.h"
+#include "pki/der_signer.h"
 
 namespace scepter::pki {
 namespace {
@@ -58,36 +57,6 @@ Result<std::string> crl_number_extension(std::uint64_t number) {
   Ptr<X509_EXTENSION> ext(X509V3_EXT_i2d(NID_crl_number, 0, value.get()));
   if (!ext) return fail(last_error("encoding cRLNumber"));
   return to_der(i2d_X509_EXTENSION, ext.get(), "encoding cRLNumber");
-}
-
-// The AlgorithmIdentifier the signer will use. The provider knows it best (it is what
-// X509_sign puts in certificates); a key whose provider does not say gets the identifier
-// from OpenSSL's table, with NULL parameters for RSA as RFC 4055 asks.
-Result<std::string> signature_algorithm(EVP_PKEY_CTX* pctx, EVP_PKEY* key, const EVP_MD* md) {
-  unsigned char buf[256];
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, buf, sizeof buf),
-      OSSL_PARAM_construct_end()};
-  if (EVP_PKEY_CTX_get_params(pctx, params) == 1 && OSSL_PARAM_modified(&params[0]) &&
-      params[0].return_size > 0 && params[0].return_size <= sizeof buf) {
-    return std::string(reinterpret_cast<char*>(buf), params[0].return_size);
-  }
-  ERR_clear_error();
-  int md_nid = md ? EVP_MD_get_type(md) : NID_undef;
-  if (!md && EVP_PKEY_get_default_digest_nid(key, &md_nid) <= 0) {
-    return fail(last_error("no default digest for the CA key"));
-  }
-  const int key_nid = EVP_PKEY_get_base_id(key);
-  int sig_nid = NID_undef;
-  if (OBJ_find_sigid_by_algs(&sig_nid, md_nid, key_nid) != 1) {
-    return fail(internal_error("no signature algorithm for this digest and key"));
-  }
-  Ptr<X509_ALGOR> alg(X509_ALGOR_new());
-  if (!alg || X509_ALGOR_set0(alg.get(), OBJ_nid2obj(sig_nid),
-                              key_nid == EVP_PKEY_RSA ? V_ASN1_NULL : V_ASN1_UNDEF, nullptr) != 1) {
-    return fail(last_error("X509_ALGOR_set0"));
-  }
-  return to_der(i2d_X509_ALGOR, alg.get(), "encoding the signature algorithm");
 }
 
 }  // namespace
@@ -189,12 +158,8 @@ Result<std::string> CrlBuilder::build(TimePoint this_update, TimePoint next_upda
   if (next_update < this_update) {
     return fail(invalid_argument("CRL nextUpdate is before thisUpdate"));
   }
-  Ptr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
-  EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
-  if (!ctx || EVP_DigestSignInit(ctx.get(), &pctx, md, nullptr, key_.get()) != 1) {
-    return fail(last_error("starting to sign the CRL"));
-  }
-  ASSIGN_OR_RETURN(const std::string alg, signature_algorithm(pctx, key_.get(), md));
+  ASSIGN_OR_RETURN(DerSigner signer, DerSigner::start(key_.get(), md, "CRL"));
+  const std::string& alg = signer.algorithm();
   ASSIGN_OR_RETURN(const std::string this_der, der::encode_time(this_update));
   ASSIGN_OR_RETURN(const std::string next_der, der::encode_time(next_update));
   ASSIGN_OR_RETURN(const std::string number_ext, crl_number_extension(crl_number));
@@ -213,16 +178,11 @@ Result<std::string> CrlBuilder::build(TimePoint this_update, TimePoint next_upda
   const std::size_t tbs_content = version.size() + alg.size() + issuer_der_.size() +
                                   this_der.size() + next_der.size() + revoked_len + exts.size();
   const std::size_t tbs_len = der::header_size(tbs_content) + tbs_content;
-  const auto sig_max = static_cast<std::size_t>(EVP_PKEY_get_size(key_.get()));
-  const std::size_t bits_max = der::header_size(sig_max + 1) + sig_max + 1;
-  const std::size_t outer_max = tbs_len + alg.size() + bits_max;
-  // The outer header goes in front of the TBS once the signature length is known; leave
-  // room for the longest one it can need.
-  const std::size_t prefix = der::header_size(outer_max);
+  const std::size_t room = signer.outer_room(tbs_len);
 
   std::string out;
-  out.reserve(prefix + outer_max);
-  out.resize(prefix);
+  out.reserve(room + tbs_len);
+  out.resize(room);
   char header[der::kMaxHeaderSize];
   out.append(header, der::put_header(der::kSequence, tbs_content, header));
   out.append(version).append(alg).append(issuer_der_).append(this_der).append(next_der);
@@ -231,27 +191,8 @@ Result<std::string> CrlBuilder::build(TimePoint this_update, TimePoint next_upda
     out.append(entries_);
   }
   out.append(exts);
-  CA_ASSERT(out.size() == prefix + tbs_len, "TBSCertList size");
-
-  std::string sig(sig_max, '\0');
-  std::size_t sig_len = sig_max;
-  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &sig_len,
-                     reinterpret_cast<const unsigned char*>(out.data() + prefix), tbs_len) != 1) {
-    return fail(last_error("signing the CRL"));
-  }
-  out.append(alg);
-  out.append(header, der::put_header(der::kBitString, sig_len + 1, header));
-  out.push_back('\0');  // no unused bits
-  out.append(sig.data(), sig_len);
-
-  const std::size_t outer_content = out.size() - prefix;
-  const std::size_t outer_header = der::header_size(outer_content);
-  const std::size_t start = prefix - outer_header;
-  der::put_header(der::kSequence, outer_content, out.data() + start);
-  // Only when the real signature is shorter than the maximum by enough to shrink the
-  // length octets (an ECDSA edge case) does the buffer move.
-  if (start != 0) out.erase(0, start);
-  return out;
+  CA_ASSERT(out.size() == room + tbs_len, "TBSCertList size");
+  return signer.finish(std::move(out), room);
 }
 
 Result<bool> crl_lists_certificate(std::string_view crl_der, X509* issuer, X509* cert) {

@@ -1,6 +1,7 @@
 #pragma once
-// DER plumbing for the CRL engine (crl.h). Internal to pki/: nothing outside the CRL code
-// should include this header.
+// DER plumbing of pki/: the CRL engine (crl.h), the certificate builder (issuer.cpp) and
+// the readers that find a key's bytes inside requests and certificates. Internal to pki/:
+// nothing outside pki/ should include this header.
 //
 // Why we frame DER ourselves: a CRL with a million entries is one SEQUENCE OF a million
 // small SEQUENCEs. OpenSSL's X509_CRL keeps one X509_REVOKED object (plus an ASN1_INTEGER

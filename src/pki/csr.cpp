@@ -1,6 +1,7 @@
 #include "pki/csr.h"
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <cstdint>
 
@@ -15,11 +16,22 @@
 namespace scepter::pki {
 
 struct Csr::State {
+  State(Ptr<X509_REQ> r, std::string d, Key k, std::vector<Ptr<X509_EXTENSION>> e,
+        std::optional<std::string> c)
+      : req(std::move(r)),
+        der(std::move(d)),
+        key(std::move(k)),
+        extensions(std::move(e)),
+        challenge(std::move(c)) {}
+
   Ptr<X509_REQ> req;
   std::string der;
   Key key;
   std::vector<Ptr<X509_EXTENSION>> extensions;
   std::optional<std::string> challenge;
+  // The answer of verify_signature() once known (a request does not change): 0 not yet
+  // checked, 1 verifies, 2 does not.
+  mutable std::atomic<int> self_signed{0};
 };
 
 namespace {
@@ -326,7 +338,7 @@ Result<Csr> Csr::parse(std::string_view data) {
   if (!pkey) {
     return fail(last_error(Code::kInvalidArgument, "unsupported public key in the request"));
   }
-  auto key = Key::from_evp(std::move(pkey));
+  auto key = Key::from_decoded(std::move(pkey), spki);
   if (!key) return fail(invalid_argument("unusable public key in the request"));
   // The encoding was checked above; this guards against OpenSSL reading it differently.
   if (!(key->is_rsa() && key->bits() <= kMaxRsaBits) && !key->is_ec()) {
@@ -335,12 +347,20 @@ Result<Csr> Csr::parse(std::string_view data) {
   }
   ASSIGN_OR_RETURN(auto extensions, extract_extensions(req.get()));
   ASSIGN_OR_RETURN(auto challenge, extract_challenge(req.get()));
-  auto state = std::make_shared<State>(State{std::move(req), std::move(der), std::move(*key),
-                                             std::move(extensions), std::move(challenge)});
+  auto state = std::make_shared<State>(std::move(req), std::move(der), std::move(*key),
+                                       std::move(extensions), std::move(challenge));
   return Csr(std::move(state));
 }
 
-Status Csr::verify_signature() const { return verify_signature_with(state_->key); }
+Status Csr::verify_signature() const {
+  int known = state_->self_signed.load(std::memory_order_relaxed);
+  if (known == 0) {
+    known = verify_signature_with(state_->key).ok() ? 1 : 2;
+    state_->self_signed.store(known, std::memory_order_relaxed);
+  }
+  if (known != 1) return invalid_argument("the certificate request's signature does not verify");
+  return ok_status();
+}
 
 Status Csr::verify_signature_with(const Key& key) const {
   const int rc = X509_REQ_verify(x509_req(), key.evp());

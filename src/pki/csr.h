@@ -58,7 +58,8 @@ class Csr {
   static Result<Csr> parse(std::string_view data);
 
   // Fails with kInvalidArgument when the request's own key does not verify its
-  // signature (a corrupted or forged request).
+  // signature (a corrupted or forged request). Checked once per parsed request (and its
+  // copies), then remembered: the request path asks more than once.
   Status verify_signature() const;
   // Whether `key` made the signature: an RA that re-signs the requests it forwards signs
   // with its own key (a request it vouches for, not one proving possession).

@@ -5,7 +5,8 @@
 
 #include <openssl/err.h>
 
-#include "pki/asn1_time.h"
+#include "pki/crl_der.h"
+#include "pki/der_signer.h"
 #include "pki/io.h"
 
 namespace scepter::pki {
@@ -100,80 +101,116 @@ bool requests_ca(X509_EXTENSION* ext) {
   return !bc || bc->ca != 0;
 }
 
-// Serial, validity, names and key of a new certificate.
-Result<Ptr<X509>> new_certificate(const SerialNumber& serial, TimePoint not_before,
-                                  TimePoint not_after, const X509_NAME* subject,
-                                  const X509_NAME* issuer, const Key& key) {
-  if (serial.sequence == 0) return fail(invalid_argument("serial number 0 is not allowed"));
-  if (not_after <= not_before) {
-    return fail(invalid_argument("the certificate would expire before it becomes valid"));
+// An X.509 v3 certificate built as DER: the TBSCertificate from bytes already encoded
+// (names as their X509_NAME encodings, the key as the Key's SubjectPublicKeyInfo, the
+// extensions by OpenSSL's i2d), then signed. OpenSSL's X509 object would encode the key
+// again and, on the way back, decode it (X509_set_pubkey, then parsing the signed
+// certificate to drop the signer's private key it holds): two public-key decodes per
+// certificate that this path does not make. The one decode left is parsing the result.
+class CertificateDer {
+ public:
+  Status add(const X509_EXTENSION* ext) {
+    const int n = i2d_X509_EXTENSION(ext, nullptr);
+    if (n <= 0) return last_error("encoding an extension");
+    const std::size_t at = extensions_.size();
+    extensions_.resize(at + static_cast<std::size_t>(n));
+    auto* p = reinterpret_cast<unsigned char*>(extensions_.data() + at);
+    if (i2d_X509_EXTENSION(ext, &p) != n) return last_error("encoding an extension");
+    return ok_status();
   }
-  ASSIGN_OR_RETURN(Ptr<ASN1_TIME> nb, to_asn1_time(not_before));
-  ASSIGN_OR_RETURN(Ptr<ASN1_TIME> na, to_asn1_time(not_after));
-  const std::string serial_der = serial.der();
-  const auto* p = reinterpret_cast<const unsigned char*>(serial_der.data());
-  Ptr<ASN1_STRING> serial_value(
-      d2i_ASN1_INTEGER(nullptr, &p, static_cast<long>(serial_der.size())));
-  Ptr<X509> x(X509_new());
-  if (!x || !serial_value || X509_set_version(x.get(), X509_VERSION_3) != 1 ||
-      X509_set_serialNumber(x.get(), serial_value.get()) != 1 ||
-      X509_set_subject_name(x.get(), subject) != 1 || X509_set_issuer_name(x.get(), issuer) != 1 ||
-      X509_set1_notBefore(x.get(), nb.get()) != 1 || X509_set1_notAfter(x.get(), na.get()) != 1 ||
-      X509_set_pubkey(x.get(), key.evp()) != 1) {
-    return fail(last_error("building certificate"));
-  }
-  return x;
-}
 
-Status add(X509* x, const X509_EXTENSION* ext) {
-  // X509_add_ext copies; -1 appends, keeping our order.
-  if (X509_add_ext(x, const_cast<X509_EXTENSION*>(ext), -1) != 1) {
-    return last_error("adding extension");
-  }
-  return ok_status();
-}
+  Result<Certificate> sign(const SerialNumber& serial, TimePoint not_before, TimePoint not_after,
+                           const X509_NAME* subject, const X509_NAME* issuer,
+                           const Key& subject_key, const Key& signer, Hash hash) const {
+    if (serial.sequence == 0) return fail(invalid_argument("serial number 0 is not allowed"));
+    if (not_after <= not_before) {
+      return fail(invalid_argument("the certificate would expire before it becomes valid"));
+    }
+    if (!signer.has_private()) {
+      return fail(invalid_argument("the signing key has no private part"));
+    }
+    const Status cannot_sign =
+        invalid_argument("cannot sign with " + std::string(hash_name(hash)) + " and this key");
+    auto started = DerSigner::start(signer.evp(), evp_md(hash), "certificate");
+    if (!started.has_value()) return fail(cannot_sign);
+    DerSigner& der_signer = *started;
+    char validity[2 * der::kMaxTimeSize];
+    const std::size_t nb = der::put_time(not_before, validity);
+    const std::size_t na = nb == 0 ? 0 : der::put_time(not_after, validity + nb);
+    if (na == 0) return fail(invalid_argument("time out of range"));
+    const std::string subject_der = to_der(i2d_X509_NAME, subject);
+    const std::string issuer_der = to_der(i2d_X509_NAME, issuer);
+    if (subject_der.empty() || issuer_der.empty()) return fail(last_error("encoding a name"));
+    static constexpr std::string_view kVersion3("\xa0\x03\x02\x01\x02", 5);
+    const std::string serial_der = serial.der();
+    const std::string& alg = der_signer.algorithm();
+    const std::string& spki = subject_key.public_key_der();
+    const std::size_t validity_len = der::header_size(nb + na) + nb + na;
+    const std::size_t exts_seq = der::header_size(extensions_.size()) + extensions_.size();
+    const std::size_t exts_len = extensions_.empty() ? 0 : der::header_size(exts_seq) + exts_seq;
+    const std::size_t tbs_content = kVersion3.size() + serial_der.size() + alg.size() +
+                                    issuer_der.size() + validity_len + subject_der.size() +
+                                    spki.size() + exts_len;
+    const std::size_t tbs_len = der::header_size(tbs_content) + tbs_content;
+    const std::size_t room = der_signer.outer_room(tbs_len);
 
-Result<Certificate> sign(Ptr<X509> x, const Key& key, Hash hash) {
-  if (!key.has_private()) return fail(invalid_argument("the signing key has no private part"));
-  if (X509_sign(x.get(), key.evp(), evp_md(hash)) <= 0) {
-    return fail(last_error(Code::kInvalidArgument,
-                           "cannot sign with " + std::string(hash_name(hash)) + " and this key"));
+    std::string out;
+    out.reserve(room + tbs_len);
+    out.resize(room);
+    char header[der::kMaxHeaderSize];
+    out.append(header, der::put_header(der::kSequence, tbs_content, header));
+    out.append(kVersion3).append(serial_der).append(alg).append(issuer_der);
+    out.append(header, der::put_header(der::kSequence, nb + na, header));
+    out.append(validity, nb + na);
+    out.append(subject_der).append(spki);
+    if (!extensions_.empty()) {
+      out.append(header, der::put_header(kContext3, exts_seq, header));
+      out.append(header, der::put_header(der::kSequence, extensions_.size(), header));
+      out.append(extensions_);
+    }
+    CA_ASSERT(out.size() == room + tbs_len, "TBSCertificate size");
+    auto cert = der_signer.finish(std::move(out), room);
+    if (!cert.has_value()) return fail(cannot_sign);
+    return Certificate::from_der(*cert);
   }
-  return Certificate::from_x509(std::move(x));
-}
+
+ private:
+  static constexpr unsigned char kContext3 = 0xA3;  // [3] EXPLICIT extensions
+  std::string extensions_;                          // the Extension TLVs, in order
+};
 
 }  // namespace
 
 std::string key_identifier(const Key& key) {
-  // The BIT STRING value inside the SubjectPublicKeyInfo we already hold.
-  const auto* p = reinterpret_cast<const unsigned char*>(key.public_key_der().data());
-  Ptr<X509_PUBKEY> pub(
-      d2i_X509_PUBKEY(nullptr, &p, static_cast<long>(key.public_key_der().size())));
-  const unsigned char* bits = nullptr;
-  int len = 0;
-  if (!pub || X509_PUBKEY_get0_param(nullptr, &bits, &len, nullptr, pub.get()) != 1) {
-    ERR_clear_error();
+  // The BIT STRING value inside the SubjectPublicKeyInfo we already hold (its unused-bits
+  // octet excluded, as RFC 5280 4.2.1.2 hashes the subjectPublicKey's bits).
+  std::string_view in = key.public_key_der();
+  der::Tlv spki;
+  der::Tlv alg;
+  der::Tlv bits;
+  if (der::next_tlv(in, spki) != nullptr) return {};
+  std::string_view body = spki.content;
+  if (der::next_tlv(body, alg) != nullptr || der::next_tlv(body, bits) != nullptr ||
+      bits.tag != V_ASN1_BIT_STRING || bits.content.empty()) {
     return {};
   }
-  return digest(Hash::kSha1, std::string_view(reinterpret_cast<const char*>(bits),
-                                              static_cast<std::size_t>(len)));
+  return digest(Hash::kSha1, bits.content.substr(1));
 }
 
 Result<Certificate> make_ca_certificate(const CaCertSpec& spec) {
   if (spec.subject == nullptr) return fail(invalid_argument("no subject"));
-  ASSIGN_OR_RETURN(Ptr<X509> x,
-                   new_certificate(SerialNumber{spec.serial}, spec.not_before, spec.not_after,
-                                   spec.subject, spec.subject, spec.key));
   const std::string keyid = key_identifier(spec.key);
   if (keyid.empty()) return fail(internal_error("cannot compute the key identifier"));
   ASSIGN_OR_RETURN(auto bc, basic_constraints_ca());
   ASSIGN_OR_RETURN(auto ku, key_usage_ca());
   ASSIGN_OR_RETURN(auto aki, authority_key_id_ext(keyid));
   ASSIGN_OR_RETURN(auto ski, subject_key_id_ext(keyid));
+  CertificateDer cert;
   for (const auto* ext : {bc.get(), ku.get(), aki.get(), ski.get()}) {
-    RETURN_IF_ERROR(add(x.get(), ext));
+    RETURN_IF_ERROR(cert.add(ext));
   }
-  return sign(std::move(x), spec.key, spec.hash);
+  return cert.sign(SerialNumber{spec.serial}, spec.not_before, spec.not_after, spec.subject,
+                   spec.subject, spec.key, spec.key, spec.hash);
 }
 
 Profile issue_profile(const IssueSpec& spec) {
@@ -191,25 +228,24 @@ Result<Certificate> issue_certificate(const IssueSpec& spec) {
   if (!ca_public.equals_public(spec.ca_key)) {
     return fail(invalid_argument("the CA key does not match the CA certificate"));
   }
-  ASSIGN_OR_RETURN(Ptr<X509> x,
-                   new_certificate(spec.serial, spec.not_before, spec.not_after, spec.csr.subject(),
-                                   spec.ca_cert.subject(), spec.csr.public_key()));
+  CertificateDer cert;
   ASSIGN_OR_RETURN(const auto profiled, profile_extensions(spec.csr, issue_profile(spec)));
-  for (const auto& ext : profiled) RETURN_IF_ERROR(add(x.get(), ext.get()));
+  for (const auto& ext : profiled) RETURN_IF_ERROR(cert.add(ext.get()));
   std::string ca_keyid = spec.ca_cert.subject_key_id();
   if (ca_keyid.empty()) ca_keyid = key_identifier(ca_public);
   if (ca_keyid.empty()) return fail(internal_error("cannot compute the CA key identifier"));
   ASSIGN_OR_RETURN(auto aki, authority_key_id_ext(ca_keyid));
-  RETURN_IF_ERROR(add(x.get(), aki.get()));
+  RETURN_IF_ERROR(cert.add(aki.get()));
   const std::string keyid = key_identifier(spec.csr.public_key());
   if (keyid.empty()) return fail(internal_error("cannot compute the key identifier"));
   ASSIGN_OR_RETURN(auto ski, subject_key_id_ext(keyid));
-  RETURN_IF_ERROR(add(x.get(), ski.get()));
+  RETURN_IF_ERROR(cert.add(ski.get()));
   if (!spec.cdp_url.empty()) {
     ASSIGN_OR_RETURN(auto cdp, crl_distribution_point_ext(spec.cdp_url));
-    RETURN_IF_ERROR(add(x.get(), cdp.get()));
+    RETURN_IF_ERROR(cert.add(cdp.get()));
   }
-  return sign(std::move(x), spec.ca_key, spec.hash);
+  return cert.sign(spec.serial, spec.not_before, spec.not_after, spec.csr.subject(),
+                   spec.ca_cert.subject(), spec.csr.public_key(), spec.ca_key, spec.hash);
 }
 
 bool requests_ca_certificate(const Csr& csr) {

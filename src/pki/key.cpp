@@ -11,6 +11,7 @@
 #include <openssl/pkcs12.h>
 #include <openssl/x509.h>
 
+#include "pki/crl_der.h"
 #include "pki/encoding.h"
 #include "pki/io.h"
 #include "pki/provider.h"
@@ -98,6 +99,62 @@ const char* cipher_name(PemCipher cipher) {
   return "AES-256-CBC";
 }
 
+// A DER INTEGER that is non-negative and minimal (X.690 8.3.2), as OpenSSL writes a
+// BIGNUM.
+bool minimal_unsigned_integer(const der::Tlv& t) {
+  if (t.cls != V_ASN1_UNIVERSAL || t.tag != V_ASN1_INTEGER || t.constructed) return false;
+  const std::string_view v = t.content;
+  if (v.empty() || (static_cast<unsigned char>(v[0]) & 0x80) != 0) return false;
+  return !(v.size() > 1 && v[0] == 0 && (static_cast<unsigned char>(v[1]) & 0x80) == 0);
+}
+
+bool is_tlv(const der::Tlv& t, int tag, bool constructed) {
+  return t.cls == V_ASN1_UNIVERSAL && t.tag == tag && t.constructed == constructed;
+}
+
+// Whether `spki` is, byte for byte, what i2d_PUBKEY writes for the key it encodes: for
+// RSA, AlgorithmIdentifier {rsaEncryption, NULL} and an RSAPublicKey of two minimal
+// non-negative INTEGERs; for EC, {id-ecPublicKey, named curve} and an uncompressed point.
+// All lengths are DER (der::next_tlv refuses others) and nothing trails at any level. A
+// false answer only means the key is encoded again (see Key::make).
+bool canonical_spki(std::string_view spki) {
+  static constexpr std::string_view kRsaAlg("\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01\x05\x00",
+                                            13);
+  static constexpr std::string_view kEcOid("\x06\x07\x2a\x86\x48\xce\x3d\x02\x01", 9);
+  der::Tlv outer;
+  der::Tlv alg;
+  der::Tlv bits;
+  if (der::next_tlv(spki, outer) != nullptr || !spki.empty() ||
+      !is_tlv(outer, V_ASN1_SEQUENCE, true)) {
+    return false;
+  }
+  std::string_view body = outer.content;
+  if (der::next_tlv(body, alg) != nullptr || !is_tlv(alg, V_ASN1_SEQUENCE, true) ||
+      der::next_tlv(body, bits) != nullptr || !is_tlv(bits, V_ASN1_BIT_STRING, false) ||
+      !body.empty() || bits.content.size() < 2 || bits.content[0] != 0) {
+    return false;
+  }
+  std::string_view key = bits.content.substr(1);
+  if (alg.content == kRsaAlg) {
+    der::Tlv seq;
+    der::Tlv n;
+    der::Tlv e;
+    if (der::next_tlv(key, seq) != nullptr || !key.empty() || !is_tlv(seq, V_ASN1_SEQUENCE, true)) {
+      return false;
+    }
+    std::string_view ints = seq.content;
+    return der::next_tlv(ints, n) == nullptr && der::next_tlv(ints, e) == nullptr && ints.empty() &&
+           minimal_unsigned_integer(n) && minimal_unsigned_integer(e);
+  }
+  if (alg.content.substr(0, kEcOid.size()) == kEcOid) {
+    std::string_view params = alg.content.substr(kEcOid.size());
+    der::Tlv curve;
+    return der::next_tlv(params, curve) == nullptr && params.empty() &&
+           is_tlv(curve, V_ASN1_OBJECT, false) && key[0] == 0x04 && key.size() % 2 == 1;
+  }
+  return false;
+}
+
 }  // namespace
 
 Key::Key(Ptr<EVP_PKEY> pkey, bool has_private, std::string spki_der)
@@ -117,8 +174,13 @@ Key& Key::operator=(const Key& other) {
   return *this;
 }
 
-Result<Key> Key::make(Ptr<EVP_PKEY> pkey, bool has_private) {
+Result<Key> Key::make(Ptr<EVP_PKEY> pkey, bool has_private, std::string_view decoded_from) {
   if (!pkey) return fail(invalid_argument("no key"));
+  // OpenSSL 3 encodes a key through its encoder framework (about as costly as decoding
+  // one): bytes that already are that encoding are kept instead.
+  if (!decoded_from.empty() && canonical_spki(decoded_from)) {
+    return Key(std::move(pkey), has_private, std::string(decoded_from));
+  }
   std::string spki = to_der(i2d_PUBKEY, pkey.get());
   if (spki.empty()) return fail(last_error(Code::kInvalidArgument, "cannot encode public key"));
   return Key(std::move(pkey), has_private, std::move(spki));
@@ -230,13 +292,19 @@ Result<Key> Key::from_public_der(std::string_view spki_der) {
   if (p != reinterpret_cast<const unsigned char*>(spki_der.data() + spki_der.size())) {
     return fail(invalid_argument("trailing bytes after SubjectPublicKeyInfo"));
   }
-  return make(std::move(pkey), false);
+  return make(std::move(pkey), false, spki_der);
 }
 
 Result<Key> Key::from_evp(Ptr<EVP_PKEY> pkey) {
   if (!pkey) return fail(invalid_argument("no key"));
   const bool priv = detect_private(pkey.get());
   return make(std::move(pkey), priv);
+}
+
+Result<Key> Key::from_decoded(Ptr<EVP_PKEY> pkey, std::string_view spki_der) {
+  if (!pkey) return fail(invalid_argument("no key"));
+  const bool priv = detect_private(pkey.get());
+  return make(std::move(pkey), priv, spki_der);
 }
 
 bool Key::is_rsa() const { return EVP_PKEY_is_a(pkey_.get(), "RSA") == 1; }

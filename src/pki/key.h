@@ -69,6 +69,11 @@ class Key {
   // Takes ownership of an EVP_PKEY (public or private). Fails with kInvalidArgument if
   // it is null or its public key cannot be encoded.
   static Result<Key> from_evp(Ptr<EVP_PKEY> pkey);
+  // from_evp() for a key OpenSSL decoded from `spki_der` (the SubjectPublicKeyInfo of a
+  // request or certificate it parsed): those bytes become public_key_der() when they are
+  // already the DER that encoding the key would give, which saves encoding it again.
+  // The caller vouches that `pkey` was decoded from `spki_der`.
+  static Result<Key> from_decoded(Ptr<EVP_PKEY> pkey, std::string_view spki_der);
 
   Key(const Key& other);
   Key& operator=(const Key& other);
@@ -114,7 +119,7 @@ class Key {
 
  private:
   Key(Ptr<EVP_PKEY> pkey, bool has_private, std::string spki_der);
-  static Result<Key> make(Ptr<EVP_PKEY> pkey, bool has_private);
+  static Result<Key> make(Ptr<EVP_PKEY> pkey, bool has_private, std::string_view decoded_from = {});
 
   Ptr<EVP_PKEY> pkey_;
   bool has_private_ = false;

@@ -65,7 +65,7 @@ TEST_F(OpensslCli, SuccessCertRepVerifiesDecryptsAndUsesRsaEncryption) {
   const testing::Pki& p = shared_pki();
   for (DigestAlg digest : {DigestAlg::kSha1, DigestAlg::kSha256, DigestAlg::kSha512}) {
     DecodedRequest req = request(CipherAlg::kAes256Cbc, digest);
-    pki::Ptr<X509> issued = testing::issue(req.csr.get(), p.ca_cert.get(), p.ca_key.get(), 9);
+    pki::Ptr<X509> issued = testing::issue(req.csr->x509_req(), p.ca_cert.get(), p.ca_key.get(), 9);
     CertRepParams rp = reply(req, PkiStatus::kSuccess);
     rp.certificates = {issued.get(), p.ca_cert.get()};
     auto rep = encode_cert_rep(rp);

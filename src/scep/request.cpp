@@ -198,7 +198,11 @@ std::optional<DecodeError> parse_payload(State& st) {
   switch (req.type) {
     case MessageType::kPkcsReq:
     case MessageType::kRenewalReq: {
-      auto csr = decode_pkcs10(req.payload);
+      // DER only: Csr::parse would also read PEM or base64 text.
+      if (req.payload.empty() || req.payload.front() != 0x30) {
+        return refuse_envelope(st, "payload: not a DER PKCS#10 request");
+      }
+      auto csr = pki::Csr::parse(req.payload);
       if (!csr) return refuse_envelope(st, "payload: " + csr.error().message());
       req.csr = std::move(*csr);
       break;

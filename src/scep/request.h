@@ -58,6 +58,7 @@
 #include <tl/expected.hpp>
 
 #include "common/status.h"
+#include "pki/csr.h"
 #include "pki/ptr.h"
 #include "scep/message.h"
 
@@ -88,7 +89,9 @@ struct DecodedRequest {
   std::string payload;  // the decrypted content, DER
 
   // Parsed payload, by type:
-  pki::Ptr<X509_REQ> csr;        // PKCSReq, RenewalReq
+  // PKCSReq, RenewalReq: read as the CA reads every request (pki::Csr::parse), once;
+  // the signature is not checked here (an RA of ours may have re-signed it).
+  std::optional<pki::Csr> csr;
   pki::Ptr<X509_NAME> issuer;    // CertPoll, GetCert, GetCRL
   pki::Ptr<X509_NAME> subject;   // CertPoll
   pki::Ptr<ASN1_STRING> serial;  // GetCert, GetCRL (an ASN1_INTEGER)

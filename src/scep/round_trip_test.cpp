@@ -87,9 +87,9 @@ TEST_P(RoundTrip, PkcsReqSuccess) {
   EXPECT_LT(std::abs(*req.signing_time - time(nullptr)), 600);
   ASSERT_TRUE(req.csr);
   EXPECT_EQ(req.payload, csr_der(p.csr.get()));
-  EXPECT_EQ(csr_der(req.csr.get()), csr_der(p.csr.get()));
+  EXPECT_EQ(csr_der(req.csr->x509_req()), csr_der(p.csr.get()));
 
-  pki::Ptr<X509> issued = testing::issue(req.csr.get(), p.ca_cert.get(), p.ca_key.get(), 2);
+  pki::Ptr<X509> issued = testing::issue(req.csr->x509_req(), p.ca_cert.get(), p.ca_key.get(), 2);
   CertRepParams rp = reply_to(req, PkiStatus::kSuccess);
   rp.certificates = {issued.get(), p.ca_cert.get()};
   auto der = encode_cert_rep(rp);
@@ -262,7 +262,7 @@ TEST(RoundTripTest, RenewalSignedWithTheCurrentCertificate) {
     ASSERT_TRUE(req.signer);
     EXPECT_EQ(X509_cmp(req.signer.get(), current.get()), 0);
     ASSERT_TRUE(req.csr);
-    EXPECT_EQ(EVP_PKEY_eq(X509_REQ_get0_pubkey(req.csr.get()), new_key.get()), 1);
+    EXPECT_EQ(EVP_PKEY_eq(X509_REQ_get0_pubkey(req.csr->x509_req()), new_key.get()), 1);
   }
 }
 

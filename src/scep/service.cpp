@@ -353,8 +353,8 @@ ScepHttpResponse ScepService::pki_operation(const ScepHttpRequest& request) cons
       Result<ca::ScepOutcome> outcome =
           req.type == MessageType::kCertPoll
               ? server.scep_poll(req.transaction_id)
-              : server.scep_enroll(req.payload, {req.transaction_id, der_of(req.signer.get()),
-                                                 req.type == MessageType::kRenewalReq});
+              : server.scep_enroll(*req.csr, {req.transaction_id, der_of(req.signer.get()),
+                                              req.type == MessageType::kRenewalReq});
       if (!outcome.has_value()) {
         return server_error(reply, server, outcome.error(), options_.retry_after);
       }

@@ -346,7 +346,7 @@ class UpstreamFakeCaTest : public UpstreamHttpTest {
       auto req = decode_pki_message(pki_message_of(r), recipient_key, recipient.x509());
       if (!req.has_value()) return answer(400, "text/plain", req.error().status.message());
       const Hierarchy& h = hierarchy();
-      auto cert = testing::issue(req->csr.get(), h.sub.x509(), sub_key(), 42);
+      auto cert = testing::issue(req->csr->x509_req(), h.sub.x509(), sub_key(), 42);
       CertRepParams p;
       p.signer_cert = forgery == Forgery::kWrongKey ? impostor_.get() : signer.x509();
       p.signer_key = forgery == Forgery::kWrongKey ? stranger_key() : signer_key;
