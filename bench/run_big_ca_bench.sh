@@ -23,10 +23,10 @@
 # stops, and bench/big_ca_fill.cpp fills the CA's database LABEL.ser through the Store
 # interface, as scepterd writes it when it issues:
 #   reproduced: CERTS certificate rows (serial, DER, subject, validity, request id),
-#     REVOKED of them revoked (the serials that are multiples of CERTS/REVOKED), PENDING pending requests
-#     as SCEP leaves them (distinct signed PKCS#10, transactionID, signer certificate),
-#     the serial and request id counters past all of them, the .cnm files of the newest
-#     1024 certificates (scepterd checks the newest 256 at start-up).
+#     REVOKED of them revoked (the serials that are multiples of CERTS/REVOKED), PENDING
+#     pending requests as SCEP leaves them (distinct signed PKCS#10, transactionID,
+#     signer certificate), the serial and request id counters past all of them, the .cnm
+#     files of the newest 1024 certificates (scepterd checks the newest 256 at start-up).
 #   not reproduced: each row's DER is the enrolled certificate re-encoded with the row's
 #     serial, subject and validity, so its signature does not verify (nothing here
 #     verifies stored certificates); the request rows of old grants (expired in a real
@@ -44,9 +44,9 @@
 # without nginx); enrolment rate on the big CA and on an empty one, both served by a
 # scepterd that loaded the CA from its startup-config (scep_load, c=C, N=N, alternating;
 # the empty CA is also measured just after its creation, in the scepterd that made it);
-# REVOKES revocations one by one through
-# the shell (`crypto pki server ca revoke SERIAL`: each durable and a new CRL written),
-# from the client; GetCRL while revocations run. scepterd listens on 127.0.0.1 only.
+# REVOKES revocations one by one through the shell (`crypto pki server ca revoke SERIAL`:
+# each durable and a new CRL written), from the client; GetCRL while revocations run.
+# scepterd listens on 127.0.0.1 only.
 # Prints the machine and Markdown tables for docs/performance.md. Cleans up on exit.
 set -euo pipefail
 
