@@ -3,7 +3,7 @@
 // GetCACaps / GetCACert. Run by bench/run_scep_bench.sh.
 //
 //   scep_load --port P [--host 127.0.0.1] [--path /cgi-bin/pkiclient.exe] [--label ca]
-//             [--mode enroll|otp|getcacaps|getcacert] [--n 2000] [--c 16] [--get]
+//             [--mode enroll|otp|getcacaps|getcacert|getcrl] [--n 2000] [--c 16] [--get]
 //             [--keys FILE] [--tag TEXT] [--challenge PW] [--threads T] [--seconds S]
 //             [--control-socket PATH] [--save-dir DIR] [--retry [--retry-seconds 60]]
 //
@@ -37,8 +37,10 @@
 //            `crypto pki server <label> password generate` over the control socket, then
 //            a PKCSReq carrying that password (built inside the clock, since the password
 //            is inside the signed CSR), one at a time: only one password is live at once.
-// getcacaps, getcacert
+// getcacaps, getcacert, getcrl
 //            C keep-alive connections send the GET for S seconds; requests per second.
+//            getcrl sends the plain operation=GetCRL&message=LABEL of HTTP CDPs (the
+//            whole CRL in each answer).
 //
 // Prints a report, then one "RESULT key=value ..." line for scripts (with --retry it ends
 // in retries= retried= gave_up=, with --save-dir in saved= save_errors=). Exit status 0
@@ -133,7 +135,7 @@ Args parse_args(int argc, char** argv) {
   app.add_option("--port", a.port, "Server port")->required();
   app.add_option("--path", a.path, "Path of the SCEP CGI");
   app.add_option("--label", a.label, "message= of GetCACert and GetCACaps; the CA label");
-  app.add_option("--mode", a.mode, "enroll, otp, getcacaps or getcacert");
+  app.add_option("--mode", a.mode, "enroll, otp, getcacaps, getcacert or getcrl");
   app.add_option("--n", a.n, "Enrolments");
   app.add_option("--c", a.c, "Concurrent keep-alive connections");
   app.add_flag("--get", a.get, "PKIOperation with GET instead of POST");
@@ -141,7 +143,7 @@ Args parse_args(int argc, char** argv) {
   app.add_option("--tag", a.tag, "Makes this run's transactionIDs and subjects unique");
   app.add_option("--challenge", a.challenge, "challengePassword of the requests");
   app.add_option("--threads", a.threads, "Threads for key generation, preparation, checks");
-  app.add_option("--seconds", a.seconds, "Length of a getcacaps/getcacert run");
+  app.add_option("--seconds", a.seconds, "Length of a getcacaps/getcacert/getcrl run");
   app.add_option("--control-socket", a.control_socket, "scepterd's control socket (otp)");
   app.add_option("--save-dir", a.save_dir,
                  "enroll: write each issued certificate to DIR/<transactionID>.der");
@@ -636,9 +638,10 @@ int run_get(const Args& a, const std::string& operation) {
   if (bad > 0) std::printf("  first failure: %s\n", first_bad.c_str());
   std::printf(
       "RESULT mode=%s c=%d seconds=%.3f requests=%ld failed=%ld rate=%.0f p50_ms=%.3f "
-      "p99_ms=%.3f\n",
+      "p99_ms=%.3f max_ms=%.3f\n",
       operation.c_str(), a.c, elapsed, ok.load() + bad.load(), bad.load(), rate,
-      percentile(all, 50), percentile(all, 99));
+      percentile(all, 50), percentile(all, 99),
+      all.empty() ? 0.0 : *std::max_element(all.begin(), all.end()));
   return 0;
 }
 
@@ -653,5 +656,6 @@ int main(int argc, char** argv) {
   if (a.mode == "otp") return run_otp(a);
   if (a.mode == "getcacaps") return run_get(a, "GetCACaps");
   if (a.mode == "getcacert") return run_get(a, "GetCACert");
+  if (a.mode == "getcrl") return run_get(a, "GetCRL");
   die("unknown --mode " + a.mode);
 }

@@ -93,6 +93,7 @@ Status CrlPublisher::load(const ServerConfig& cfg, files::FileSet files) {
       this_update_ = info->this_update;
       next_update_ = *info->next_update;
       if (info->crl_number) number_ = std::max(number_, *info->crl_number);
+      show_locked();
       return ok_status();
     }
   }
@@ -111,6 +112,7 @@ Status CrlPublisher::publish_locked(const ServerConfig& cfg, files::FileSet file
   number_ = number;
   if (Status s = files.write(files::FileType::kCrl, label_ + ".crl", der); !s.ok()) {
     dirty_ = true;
+    show_locked();
     return s;
   }
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: Publishing {} bytes to crl file {}{}.crl",
@@ -119,13 +121,21 @@ Status CrlPublisher::publish_locked(const ServerConfig& cfg, files::FileSet file
   this_update_ = now;
   next_update_ = next;
   dirty_ = false;
+  show_locked();
   return ok_status();
+}
+
+void CrlPublisher::show_locked() {
+  View v{der_, der_ ? std::optional<TimePoint>(next_update_) : std::nullopt, dirty_};
+  MutexLock lock(view_mu_);
+  view_ = std::move(v);
 }
 
 Status CrlPublisher::publish_change_locked(std::string_view done, const ServerConfig& cfg,
                                            files::FileSet files) {
   if (Status s = publish_locked(cfg, std::move(files)); !s.ok()) {
     dirty_ = true;
+    show_locked();
     return unavailable(fmt::format("The certificate is {}, but the CRL could not be written: {}",
                                    done, s.message()));
   }
@@ -215,19 +225,18 @@ Status CrlPublisher::refresh_if_due(const ServerConfig& cfg, files::FileSet file
 }
 
 std::shared_ptr<const std::string> CrlPublisher::der() const {
-  MutexLock lock(mu_);
-  return der_;
+  MutexLock lock(view_mu_);
+  return view_.der;
 }
 
 std::optional<TimePoint> CrlPublisher::next_update() const {
-  MutexLock lock(mu_);
-  if (!der_) return std::nullopt;
-  return next_update_;
+  MutexLock lock(view_mu_);
+  return view_.next_update;
 }
 
 bool CrlPublisher::dirty() const {
-  MutexLock lock(mu_);
-  return dirty_;
+  MutexLock lock(view_mu_);
+  return view_.dirty;
 }
 
 }  // namespace scepter::ca

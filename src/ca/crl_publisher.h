@@ -7,9 +7,10 @@
 // Failures: a CRL that cannot be written leaves dirty() set; the caller treats it as
 // critical (IOS disables the server) and refresh_if_due() retries it at every call.
 //
-// Thread-safe: revocations and CRL builds are serialised on one lock; readers get the
-// current CRL's bytes as a shared, immutable string, so serving it (GetCRL) copies
-// nothing and never waits for a build longer than the swap.
+// Thread-safe: revocations and CRL builds are serialised on one lock; readers (der(),
+// next_update(), dirty()) take another, held only to copy or swap what was published, so
+// serving the CRL (GetCRL, a shared immutable string: nothing copied) or showing the
+// server never waits for a revocation, a CRL build or a CRL write.
 
 #include <cstdint>
 #include <memory>
@@ -83,6 +84,8 @@ class CrlPublisher {
   Status publish_change_locked(std::string_view done, const ServerConfig& cfg, files::FileSet files)
       REQUIRES(mu_);
   Result<std::vector<pki::CrlInfo::Entry>> foreign_locked() const REQUIRES(mu_);
+  // Hands der_, next_update_ and dirty_ to the readers; called after each change.
+  void show_locked() REQUIRES(mu_);
 
   store::Store& store_;
   const pki::Certificate ca_cert_;
@@ -97,6 +100,15 @@ class CrlPublisher {
   TimePoint next_update_ GUARDED_BY(mu_){};
   std::uint64_t number_ GUARDED_BY(mu_) = 0;
   bool dirty_ GUARDED_BY(mu_) = false;  // the last write failed
+
+  // What readers see: a copy of the published state, never held across slow work.
+  struct View {
+    std::shared_ptr<const std::string> der;
+    std::optional<TimePoint> next_update;
+    bool dirty = false;
+  };
+  mutable Mutex view_mu_;
+  View view_ GUARDED_BY(view_mu_);
 };
 
 }  // namespace scepter::ca

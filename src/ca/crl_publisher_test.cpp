@@ -1,0 +1,170 @@
+// CrlPublisher on its own: what readers of the CRL wait for while a revocation runs.
+#include "ca/crl_publisher.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "ca/ca_test_support.h"
+#include "pki/test_support.h"
+#include "store/memory/memory_store.h"
+
+namespace scepter::ca {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A MemoryStore whose next write(), once armed, waits until released: a revocation
+// stays in progress, holding whatever the publisher holds around its writes.
+class GatedStore final : public store::Store {
+ public:
+  void arm() {
+    std::lock_guard<std::mutex> lock(mu_);
+    armed_ = true;
+  }
+  // Waits until an armed write has started (and is waiting); false after 10 s.
+  bool wait_entered() {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, 10s, [&] { return entered_; });
+  }
+  void release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+  Status write(const store::WriteBatch& batch) override {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (armed_) {
+        armed_ = false;
+        entered_ = true;
+        cv_.notify_all();
+        cv_.wait(lock, [&] { return released_; });
+      }
+    }
+    return base_.write(batch);
+  }
+  Result<std::optional<std::string>> meta(const std::string& key) const override {
+    return base_.meta(key);
+  }
+  Result<store::CertRecord> certificate(store::Serial serial) const override {
+    return base_.certificate(serial);
+  }
+  Status for_each_certificate(
+      const std::function<bool(const store::CertRecord&)>& fn) const override {
+    return base_.for_each_certificate(fn);
+  }
+  Result<std::uint64_t> certificate_count() const override { return base_.certificate_count(); }
+  Result<store::Serial> last_serial() const override { return base_.last_serial(); }
+  Status for_each_revocation(
+      const std::function<void(const store::Revocation&)>& fn) const override {
+    return base_.for_each_revocation(fn);
+  }
+  Result<store::RequestRecord> request(store::RequestId id) const override {
+    return base_.request(id);
+  }
+  Result<store::RequestRecord> request_by_transaction(const std::string& tid) const override {
+    return base_.request_by_transaction(tid);
+  }
+  Result<std::vector<store::RequestRecord>> requests() const override { return base_.requests(); }
+  Result<std::vector<store::RequestRecord>> requests_page(store::RequestId before_id,
+                                                          std::size_t limit) const override {
+    return base_.requests_page(before_id, limit);
+  }
+  Status for_each_request(
+      const std::function<bool(const store::RequestRecord&)>& fn) const override {
+    return base_.for_each_request(fn);
+  }
+  Result<std::uint64_t> count_requests(
+      const std::vector<store::RequestState>& states) const override {
+    return base_.count_requests(states);
+  }
+  Result<std::uint64_t> delete_requests_created_before(TimePoint cutoff) override {
+    return base_.delete_requests_created_before(cutoff);
+  }
+  Result<store::Serial> allocate_serial() override { return base_.allocate_serial(); }
+  Result<store::RequestId> next_request_id() override { return base_.next_request_id(); }
+
+ private:
+  store::MemoryStore base_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool armed_ = false;
+  bool entered_ = false;
+  bool released_ = false;
+};
+
+class CrlPublisherTest : public ::testing::Test {
+ protected:
+  CrlPublisherTest() {
+    cfg_.label = "ca";
+    EXPECT_OK(store_.write(store::testing::one_cert(2)));
+  }
+  files::FileSet files() const {
+    return files::FileSet(cfg_.locations, testing::resolver_for(dir_.path()));
+  }
+
+  store::testing::TempDir dir_;
+  FakeClock clock_{from_unix(pki::test::kNow + 3600)};
+  GatedStore store_;
+  ServerConfig cfg_;
+  CrlPublisher crl_{store_, pki::test::make_test_ca(testing::shared_ca_key()),
+                    testing::shared_ca_key(), clock_, "ca"};
+};
+
+TEST_F(CrlPublisherTest, ReadersDoNotWaitForARevocationInProgress) {
+  ASSERT_OK(crl_.load(cfg_, files()));
+  const auto before = crl_.der();
+  ASSERT_NE(before, nullptr);
+  const auto next_before = crl_.next_update();
+  ASSERT_TRUE(next_before.has_value());
+
+  // The revocation stops in the store, with the publisher's build lock held.
+  store_.arm();
+  clock_.advance(60s);
+  auto revoking = std::async(std::launch::async,
+                             [&] { return crl_.revoke(pki::SerialNumber{2}, cfg_, files()); });
+  ASSERT_TRUE(store_.wait_entered());
+
+  auto reading = std::async(std::launch::async, [&] {
+    return std::make_tuple(crl_.der(), crl_.next_update(), crl_.dirty());
+  });
+  const bool answered = reading.wait_for(5s) == std::future_status::ready;
+  store_.release();  // whatever happened, let the revocation finish
+  ASSERT_TRUE(answered) << "a reader waited for the revocation";
+  const auto [der, next, dirty] = reading.get();
+  EXPECT_EQ(der, before);  // the CRL published before, unchanged
+  EXPECT_EQ(next, next_before);
+  EXPECT_FALSE(dirty);
+
+  ASSERT_OK(revoking.get());
+  const auto after = crl_.der();
+  ASSERT_NE(after, nullptr);
+  EXPECT_NE(*after, *before);
+  auto info = pki::parse_crl_info(*after);
+  ASSERT_OK(info);
+  ASSERT_EQ(info->entries.size(), 1u);
+  EXPECT_EQ(info->entries[0].serial.sequence, 2u);
+  EXPECT_EQ(crl_.next_update(), clock_.now() + std::chrono::hours(cfg_.crl_lifetime_hours));
+}
+
+TEST_F(CrlPublisherTest, AFailedWriteIsShownToReaders) {
+  ASSERT_OK(crl_.load(cfg_, files()));
+  EXPECT_FALSE(crl_.dirty());
+  // The CRL's directory disappears: the revocation is recorded, the CRL is not written.
+  cfg_.locations.primary = "/nonexistent-scepter-dir/";
+  const Status s = crl_.revoke(pki::SerialNumber{2}, cfg_, files());
+  EXPECT_EQ(s.code(), Code::kUnavailable);
+  EXPECT_TRUE(crl_.dirty());
+  cfg_.locations.primary = "nvram:";
+  ASSERT_OK(crl_.refresh_if_due(cfg_, files()));
+  EXPECT_FALSE(crl_.dirty());
+}
+
+}  // namespace
+}  // namespace scepter::ca
