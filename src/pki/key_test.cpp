@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <openssl/provider.h>
+
 #include "common/testing.h"
 #include "pki/encoding.h"
 #include "pki/test_support.h"
@@ -290,6 +292,32 @@ TEST(Key, IosKeyData) {
   }
   EXPECT_EQ(lines, 6u);
   EXPECT_EQ(joined, hex_upper(key.public_key_der()));
+}
+
+}  // namespace
+}  // namespace scepter::pki
+
+namespace scepter::pki {
+namespace {
+
+// Reading keys in the encryptions OpenSSL's default provider does (ours, and IOS's 3DES
+// and AES exports) leaves the legacy provider unloaded: once loaded, it makes every
+// public-key decode of the process about twice as costly.
+TEST(Key, OwnEncryptionDoesNotLoadTheLegacyProvider) {
+  if (OSSL_PROVIDER_available(nullptr, "legacy") == 1) {
+    GTEST_SKIP() << "another test in this process loaded the legacy provider";
+  }
+  const Key& key = test::rsa_key_1024();
+  auto pkcs8 = key.to_encrypted_pkcs8_pem("secret", 1000);
+  ASSERT_OK(pkcs8);
+  ASSERT_OK(Key::from_pem(*pkcs8, "secret"));
+  auto des3 = key.to_traditional_pem("secret", PemCipher::kTripleDes);
+  ASSERT_OK(des3);
+  ASSERT_OK(Key::from_pem(*des3, "secret"));
+  auto aes = key.to_traditional_pem("secret", PemCipher::kAes256);
+  ASSERT_OK(aes);
+  ASSERT_OK(Key::from_pem(*aes, "secret"));
+  EXPECT_NE(OSSL_PROVIDER_available(nullptr, "legacy"), 1);
 }
 
 }  // namespace
