@@ -26,7 +26,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)csr->pem();
   (void)scepter::pki::format_dn_ios(csr->subject());
   (void)scepter::pki::format_dn_config(csr->subject());
-  (void)csr->requested_extensions().size();
+  // The quick look that lets listings skip parsing must never miss an extension request.
+  if (!csr->requested_extensions().empty() && !scepter::pki::may_request_extensions(input)) {
+    std::abort();
+  }
   (void)csr->challenge_password();
   if (csr->public_key().public_key_der() !=
       scepter::pki::to_der(i2d_PUBKEY, csr->public_key().evp())) {

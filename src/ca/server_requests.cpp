@@ -211,6 +211,9 @@ Result<pki::Certificate> CertificateServer::issue_granted(Runtime& rt, RequestRe
 
 std::vector<std::string> CertificateServer::dropped_by_profile(const RequestRecord& r) const {
   if (r.csr_der.empty() || is_ra_mode(config())) return {};  // an RA's issuer decides
+  // The profile only drops what a request asks for: most ask for no extension, and
+  // listing thousands of them must not decode each key (docs/performance.md).
+  if (!pki::may_request_extensions(r.csr_der)) return {};
   auto csr = pki::Csr::parse(r.csr_der);
   if (!csr.has_value()) return {};
   auto rt = runtime();

@@ -385,6 +385,35 @@ std::string Csr::spki_md5_hex() const {
   return md5_hex(to_der(i2d_X509_PUBKEY, X509_REQ_get_X509_PUBKEY(x509_req())));
 }
 
+bool may_request_extensions(std::string_view der) {
+  static constexpr std::string_view kExtReq("\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x09\x0e", 11);
+  static constexpr std::string_view kMsExtReq("\x06\x0a\x2b\x06\x01\x04\x01\x82\x37\x02\x01\x0e",
+                                              12);
+  std::string_view spki;
+  if (!find_spki(der, spki)) return true;  // not walkable: let the parser judge
+  const auto* p = reinterpret_cast<const unsigned char*>(spki.data() + spki.size());
+  // The CertificationRequestInfo ends where the request's signatureAlgorithm begins;
+  // bounding the walk by the whole DER is enough, as each TLV is checked to fit.
+  const auto* end = reinterpret_cast<const unsigned char*>(der.data() + der.size());
+  Tlv attrs;
+  if (!next_tlv(p, end, attrs) || attrs.cls != V_ASN1_CONTEXT_SPECIFIC || attrs.tag != 0) {
+    return true;
+  }
+  p = attrs.body;
+  end = attrs.body + attrs.len;
+  while (p < end) {
+    Tlv attr;
+    if (!next_tlv(p, end, attr) || !is_universal(attr, V_ASN1_SEQUENCE)) return true;
+    const unsigned char* q = attr.body;
+    Tlv oid;
+    if (!next_tlv(q, attr.body + attr.len, oid) || !is_universal(oid, V_ASN1_OBJECT)) return true;
+    const std::string_view whole(reinterpret_cast<const char*>(attr.body),
+                                 static_cast<std::size_t>(oid.body + oid.len - attr.body));
+    if (whole == kExtReq || whole == kMsExtReq) return true;
+  }
+  return false;
+}
+
 std::string key_description(const Key& key) {
   if (key.is_rsa()) return fmt::format("RSA {}", key.bits());
   if (key.is_ec()) {

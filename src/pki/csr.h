@@ -96,6 +96,12 @@ class Csr {
   std::shared_ptr<const State> state_;
 };
 
+// False only when the PKCS#10 DER certainly asks for no extension: it has no
+// extensionRequest (or Microsoft's) attribute. Read by walking the DER, without decoding
+// the key, so that listing stored requests does not parse each of them; anything it
+// cannot walk answers true (parse it to know).
+bool may_request_extensions(std::string_view der);
+
 // The key as messages name it: "RSA 2048", "EC P-256" ("EC secp256k1" for a curve
 // without a NIST name), or OpenSSL's type name for other keys ("ED25519").
 std::string key_description(const Key& key);

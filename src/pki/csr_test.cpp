@@ -150,6 +150,32 @@ TEST(Csr, MakeCsrRoundTripsAndOpensslVerifies) {
   EXPECT_CODE(make_csr(CsrSpec{.subject = subject->get(), .key = *pub}), Code::kInvalidArgument);
 }
 
+// Listing stored requests skips parsing those that ask for no extension.
+TEST(Csr, MayRequestExtensionsLooksAtTheAttributesOnly) {
+  auto subject = parse_dn("CN=sub, O=Example");
+  ASSERT_OK(subject);
+  Ptr<X509_EXTENSION> san(
+      X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, "DNS:sub.example.com"));
+  ASSERT_TRUE(san);
+  auto plain = make_csr(CsrSpec{.subject = subject->get(), .key = test::rsa_key_1024()});
+  auto challenge = make_csr(
+      CsrSpec{.subject = subject->get(), .key = test::rsa_key_1024(), .challenge_password = "pw"});
+  auto both = make_csr(CsrSpec{.subject = subject->get(),
+                               .key = test::ec_key_256(),
+                               .challenge_password = "pw",
+                               .extensions = {san.get()}});
+  ASSERT_OK(plain);
+  ASSERT_OK(challenge);
+  ASSERT_OK(both);
+  EXPECT_FALSE(may_request_extensions(plain->der()));
+  EXPECT_FALSE(may_request_extensions(challenge->der()));
+  EXPECT_TRUE(may_request_extensions(both->der()));
+  // What cannot be walked is left to the parser.
+  EXPECT_TRUE(may_request_extensions(""));
+  EXPECT_TRUE(may_request_extensions(both->pem()));
+  EXPECT_TRUE(may_request_extensions(both->der().substr(0, both->der().size() / 2)));
+}
+
 TEST(Csr, BrokenSignatureIsRejectedByVerify) {
   auto subject = parse_dn("CN=victim");
   auto csr = make_csr(CsrSpec{.subject = subject->get(), .key = test::rsa_key_1024()});
