@@ -55,3 +55,25 @@ median_range() {
     m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
     printf "%.1f (%.1f-%.1f)", m, v[1], v[NR] }'
 }
+
+# wait_socket PATH [TRIES]: until the Unix socket PATH exists (TRIES × 0.1 s, default 100).
+wait_socket() {
+  for _ in $(seq 1 "${2:-100}"); do
+    [ -S "$1" ] && return 0
+    sleep 0.1
+  done
+}
+
+# setup_ca SCEPTER SOCKET PORT OUT [TRIES]: through the shell, the HTTP server on
+# 127.0.0.1:PORT and a root CA "ca" in grant auto (RSA-2048, archive password 12345678);
+# the shell's output goes to OUT. Then waits until the listener is bound to 127.0.0.1
+# (scepterd applies `ip http ...` once a second; TRIES × 0.1 s, default 100).
+setup_ca() {
+  "$1" --socket "$2" -c "configure terminal" -c "ip http server" -c "ip http port $3" \
+    -c "ip http bind-address 127.0.0.1" -c "crypto pki server ca" -c "grant auto" \
+    -c "database archive pkcs12 password 12345678" -c "no shutdown" -c yes -c end >"$4"
+  for _ in $(seq 1 "${5:-100}"); do
+    ss -Hltn "sport = :$3" | grep -q "127.0.0.1:$3" && return 0
+    sleep 0.1
+  done
+}

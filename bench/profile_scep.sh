@@ -43,15 +43,8 @@ SCEPTER_PASSWORD=bench-master valgrind --tool=callgrind --instr-atstart=no \
   --nvram "$work/nvram" --socket "$work/s.sock" --log "$work/scepterd.log" \
   2>"$work/valgrind.log" &
 pid=$!
-for _ in $(seq 1 600); do [ -S "$work/s.sock" ] && break; sleep 0.1; done
-"$build/src/shell/scepter" --socket "$work/s.sock" -c "configure terminal" -c "ip http server" \
-  -c "ip http port $port" -c "ip http bind-address 127.0.0.1" -c "crypto pki server ca" \
-  -c "grant auto" -c "database archive pkcs12 password 12345678" -c "no shutdown" -c yes \
-  -c end >"$work/setup.txt"
-for _ in $(seq 1 600); do
-  ss -Hltn "sport = :$port" | grep -q "127.0.0.1:$port" && break
-  sleep 0.1
-done
+wait_socket "$work/s.sock" 600
+setup_ca "$build/src/shell/scepter" "$work/s.sock" "$port" "$work/setup.txt" 600
 sleep 3  # one more `ip http` period, under valgrind
 
 # Warm up (first-use initialisation of OpenSSL's providers is not an enrolment's cost).

@@ -67,17 +67,10 @@ mkdir -p "$work/nvram"
 SCEPTER_PASSWORD=bench-master nice -n "$nice_level" "$scepterd_bin" --nvram "$work/nvram" \
   --socket "$work/s.sock" --log "$work/scepterd.log" &
 pid=$!
-for _ in $(seq 1 100); do [ -S "$work/s.sock" ] && break; sleep 0.1; done
-"$scepter_bin" --socket "$work/s.sock" -c "configure terminal" -c "ip http server" \
-  -c "ip http port $port" -c "ip http bind-address 127.0.0.1" -c "crypto pki server ca" \
-  -c "grant auto" -c "database archive pkcs12 password 12345678" -c "no shutdown" -c yes \
-  -c end >"$work/setup.txt"
+wait_socket "$work/s.sock"
 # scepterd applies `ip http ...` once a second: wait for the final listener and one more
 # period, so that no restart of it falls into a measurement.
-for _ in $(seq 1 100); do
-  ss -Hltn "sport = :$port" | grep -q "127.0.0.1:$port" && break
-  sleep 0.1
-done
+setup_ca "$scepter_bin" "$work/s.sock" "$port" "$work/setup.txt"
 sleep 1.2
 for _ in $(seq 1 100); do
   curl -fsS -o "$work/ca.der" "$url?operation=GetCACert&message=ca" 2>/dev/null && break

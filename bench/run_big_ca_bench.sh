@@ -333,36 +333,32 @@ enrol_rows=()
 big_rates=()
 empty_rates=()
 fresh_rates=()
+# enrol_row CA ROUND FILE: measures a row (enrol), then adds it to the table with scepterd's
+# RSS.
+enrol_row() {
+  local f=$3 rss_e peak_e
+  enrol "$f" "$(basename "$f" .txt)"
+  read -r rss_e peak_e <<<"$(rss)"
+  enrol_rows+=("| $1 | $2 | $(field rate "$f") | $(field p50_ms "$f") | $(field p99_ms "$f") | \
+$(field success "$f") | $rss_e / $peak_e |")
+}
 for r in $(seq 1 "$rounds"); do
   launch "$big"
   until_serving
   sleep 1.2  # past the HTTP listener's first reconcile tick
-  enrol "$work/enrol.big.$r.txt" "big$r"
+  enrol_row "big, restarted" "$r" "$work/enrol.big.$r.txt"
   big_rates+=("$(field rate "$work/enrol.big.$r.txt")")
-  read -r rss_e peak_e <<<"$(rss)"
-  enrol_rows+=("| big, restarted | $r | $(field rate "$work/enrol.big.$r.txt") | \
-$(field p50_ms "$work/enrol.big.$r.txt") | $(field p99_ms "$work/enrol.big.$r.txt") | \
-$(field success "$work/enrol.big.$r.txt") | $rss_e / $peak_e |")
   stop
   new_ca "$work/empty.$r"
   sleep 1.2
-  enrol "$work/enrol.fresh.$r.txt" "fresh$r"
+  enrol_row "empty, in the scepterd that created it" "$r" "$work/enrol.fresh.$r.txt"
   fresh_rates+=("$(field rate "$work/enrol.fresh.$r.txt")")
-  read -r rss_e peak_e <<<"$(rss)"
-  enrol_rows+=("| empty, in the scepterd that created it | $r | \
-$(field rate "$work/enrol.fresh.$r.txt") | $(field p50_ms "$work/enrol.fresh.$r.txt") | \
-$(field p99_ms "$work/enrol.fresh.$r.txt") | $(field success "$work/enrol.fresh.$r.txt") | \
-$rss_e / $peak_e |")
   stop
   launch "$work/empty.$r"
   until_serving
   sleep 1.2
-  enrol "$work/enrol.empty.$r.txt" "empty$r"
+  enrol_row "empty, restarted" "$r" "$work/enrol.empty.$r.txt"
   empty_rates+=("$(field rate "$work/enrol.empty.$r.txt")")
-  read -r rss_e peak_e <<<"$(rss)"
-  enrol_rows+=("| empty, restarted | $r | $(field rate "$work/enrol.empty.$r.txt") | \
-$(field p50_ms "$work/enrol.empty.$r.txt") | $(field p99_ms "$work/enrol.empty.$r.txt") | \
-$(field success "$work/enrol.empty.$r.txt") | $rss_e / $peak_e |")
   stop
 done
 big_med=$(median_range "${big_rates[@]}")

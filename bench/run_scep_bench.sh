@@ -85,18 +85,11 @@ start_scepterd() {
   SCEPTER_PASSWORD=bench-master nice -n "$nice_level" "$scepterd_bin" --nvram "$dir/nvram" \
     --socket "$dir/s.sock" --log "$dir/scepterd.log" &
   scepterd_pid=$!
-  for _ in $(seq 1 100); do [ -S "$dir/s.sock" ] && break; sleep 0.1; done
+  wait_socket "$dir/s.sock"
   sock=$dir/s.sock
-  "$scepter_bin" --socket "$sock" -c "configure terminal" -c "ip http server" \
-    -c "ip http port $port" -c "ip http bind-address 127.0.0.1" -c "crypto pki server ca" \
-    -c "grant auto" -c "database archive pkcs12 password 12345678" -c "no shutdown" -c yes \
-    -c end >"$dir/setup.txt"
   # scepterd applies `ip http ...` once a second: wait for the final listener, bound to
   # 127.0.0.1, and for one more period, so that no restart of it falls into a measurement.
-  for _ in $(seq 1 100); do
-    ss -Hltn "sport = :$port" | grep -q "127.0.0.1:$port" && break
-    sleep 0.1
-  done
+  setup_ca "$scepter_bin" "$sock" "$port" "$dir/setup.txt"
   sleep 1.2
   wait_http "http://127.0.0.1:$port/cgi-bin/pkiclient.exe?operation=GetCACert&message=ca"
 }
@@ -146,6 +139,14 @@ for c in "${levels[@]}"; do echo "limit at c=$c: $(enrol_limit "$c") enrolments/
 enrol_rows=()
 get_rows=()
 declare -A rates  # "SERVER c=C" -> the POST rates of the rounds
+declare -A unfair  # "SERVER c=C" -> yes when a round had a FAILURE, an error or a duplicate
+# flawed RESULT_FILE: true when the row had a FAILURE, an HTTP error or bad reply, a
+# duplicate serial or a certificate that does not verify: its rate is not comparable.
+flawed() {
+  local f=$1
+  [ $(($(field failure "$f") + $(field http_errors "$f") + $(field bad_replies "$f") +
+    $(field dup_serials "$f") + $(field unverified "$f") + $(field wrong_key "$f"))) -gt 0 ]
+}
 
 # add_row SERVER ROWNAME LOAD RESULT_FILE [C]: one row of the enrolment table (with C, the
 # fraction of the limit at that concurrency)
@@ -212,6 +213,7 @@ for round in $(seq 1 "$rounds"); do
     run_enrol scepterd "round $round, c=$c POST" "$work/scepterd.r$round.c$c.txt" "" "$c" \
       --port "$port" --c "$c" --tag "s$round.$c" --challenge "$challenge"
     rates["scepterd c=$c"]+="$(field rate "$work/scepterd.r$round.c$c.txt") "
+    flawed "$work/scepterd.r$round.c$c.txt" && unfair["scepterd c=$c"]=yes
     if [ -n "$first_row" ] && [ "$c" = "${levels[-1]}" ]; then
       run_enrol scepterd "c=$c GET" "$work/scepterd.get.txt" "" "$c" \
         --port "$port" --c "$c" --tag "g$c" --challenge "$challenge" --get
@@ -241,6 +243,7 @@ PKCSReq in the clock), N=$otp_n" "$load1" "$work/scepterd.otp.txt"
     run_enrol scepserver "round $round, c=$c POST" "$work/mdm.r$round.c$c.txt" "$ns" "$c" \
       --port "$mdm_port" --path /scep --c "$c" --tag "m$round.$c" --challenge "$challenge"
     rates["scepserver c=$c"]+="$(field rate "$work/mdm.r$round.c$c.txt") "
+    flawed "$work/mdm.r$round.c$c.txt" && unfair["scepserver c=$c"]=yes
     stop_mdm "r$round.c$c"
   done
 done
@@ -257,11 +260,19 @@ for c in "${levels[@]}"; do
   read -r -a s_rates <<<"${rates["scepterd c=$c"]}"
   read -r -a m_rates <<<"${rates["scepserver c=$c"]}"
   limit=$(enrol_limit "$c")
-  s_sum=$(median_range "${s_rates[@]}")
-  m_sum=$(median_range "${m_rates[@]}")
-  echo "| c=$c | $limit | $s_sum | $(awk -v r="${s_sum%% *}" -v l="$limit" \
-'BEGIN { printf "%.0f%%", 100 * r / l }') | $m_sum | $(awk -v r="${m_sum%% *}" -v l="$limit" \
-'BEGIN { printf "%.0f%%", 100 * r / l }') |"
+  cells=""
+  for server in scepterd scepserver; do
+    if [ "$server" = scepterd ]; then sum=$(median_range "${s_rates[@]}"); else
+      sum=$(median_range "${m_rates[@]}")
+    fi
+    share=$(awk -v r="${sum%% *}" -v l="$limit" 'BEGIN { printf "%.0f%%", 100 * r / l }')
+    if [ -n "${unfair["$server c=$c"]:-}" ]; then
+      sum="not comparable: FAILUREs, errors or duplicate serials (rate $sum)"
+      share="-"
+    fi
+    cells+=" $sum | $share |"
+  done
+  echo "| c=$c | $limit |$cells"
 done
 echo
 echo "== enrolments, every row (N=$n per row; RSA-2048 requester keys, AES-128-CBC, SHA-256, keep-alive)"
