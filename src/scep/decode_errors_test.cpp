@@ -4,7 +4,9 @@
 #include <cstdint>
 
 #include <gtest/gtest.h>
+
 #include <openssl/err.h>
+#include <openssl/pem.h>
 
 #include "common/testing.h"
 #include "scep/client.h"
@@ -248,6 +250,31 @@ TEST(DecodeErrors, PayloadOfTheWrongKindIsLikeAnUndecryptableEnvelope) {
     EXPECT_EQ(r.error().status.message(), kEnvelopeFailureText);
     EXPECT_FALSE(r.error().detail.empty());
   }
+}
+
+// The PKCS#10 is read here as the CA reads every request (pki::Csr::parse): one it
+// refuses (a key on a curve it does not take, the request as PEM text) gets the same
+// answer as an envelope that does not open, before the CA sees it.
+TEST(DecodeErrors, RequestTheCaRefusesIsLikeAnUndecryptableEnvelope) {
+  pki::Ptr<EVP_PKEY> k1(EVP_EC_gen("secp256k1"));
+  ASSERT_TRUE(k1);
+  const std::string k1_csr = csr_der(testing::make_csr(k1.get(), "router2.example.com").get());
+  pki::Ptr<BIO> pem(BIO_new(BIO_s_mem()));
+  ASSERT_EQ(PEM_write_bio_X509_REQ(pem.get(), shared_pki().csr.get()), 1);
+  char* text = nullptr;
+  const long len = BIO_get_mem_data(pem.get(), &text);
+  for (const std::string& payload : {k1_csr, std::string(text, static_cast<std::size_t>(len))}) {
+    DecodeResult r = decode(client_signed(ca_envelope(payload), scep_attrs("19")));
+    expect_replyable(r, FailInfo::kBadMessageCheck);
+    EXPECT_EQ(r.error().status.message(), kEnvelopeFailureText);
+    EXPECT_NE(r.error().detail.find("payload"), std::string::npos) << r.error().detail;
+  }
+  // The same request in DER, with a key the CA takes, decodes.
+  DecodeResult ok =
+      decode(client_signed(ca_envelope(csr_der(shared_pki().csr.get())), scep_attrs("19")));
+  ASSERT_TRUE(ok.has_value()) << ok.error().status.to_string();
+  ASSERT_TRUE(ok->csr.has_value());
+  EXPECT_EQ(ok->csr->der(), csr_der(shared_pki().csr.get()));
 }
 
 TEST(DecodeErrors, ContentThatIsNoEnvelopeIsBadMessageCheck) {
