@@ -98,7 +98,7 @@ def saved_count(save_dir):
     return sum(1 for f in os.listdir(save_dir) if f.endswith(".der"))
 
 
-LOAD_N = 300
+LOAD_N = 600
 LOAD_TAG = "kill"
 
 
