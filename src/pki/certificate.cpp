@@ -1,6 +1,7 @@
 #include "pki/certificate.h"
 
 #include <climits>
+#include <mutex>
 
 #include <openssl/err.h>
 
@@ -12,31 +13,62 @@
 
 namespace scepter::pki {
 
+// A certificate parsed at once (from_der) or, for one this process built itself
+// (from_own_der), when something first asks for more than its DER.
 struct Certificate::State {
-  Ptr<X509> x509;
   std::string der;
-  TimePoint not_before;
-  TimePoint not_after;
+  mutable std::once_flag parse_once;
+  mutable Ptr<X509> x509;
+  mutable TimePoint not_before{};
+  mutable TimePoint not_after{};
 };
 
-Result<Certificate> Certificate::make(Ptr<X509> x509, std::string der) {
-  auto nb = from_asn1_time(X509_get0_notBefore(x509.get()));
-  auto na = from_asn1_time(X509_get0_notAfter(x509.get()));
-  if (!nb || !na) return fail(invalid_argument("certificate has a malformed validity time"));
-  auto state = std::make_shared<State>(State{std::move(x509), std::move(der), *nb, *na});
+namespace {
+
+// The X509 and validity of `der`, or why not.
+Status parse_into(std::string_view der, Ptr<X509>& x509, TimePoint& not_before,
+                  TimePoint& not_after) {
+  if (der.empty()) return invalid_argument("empty certificate");
+  if (der.size() > LONG_MAX) return invalid_argument("certificate too large");
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  Ptr<X509> parsed(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+  if (!parsed) return last_error(Code::kInvalidArgument, "not a DER certificate");
+  if (p != reinterpret_cast<const unsigned char*>(der.data() + der.size())) {
+    return invalid_argument("trailing bytes after the certificate");
+  }
+  auto nb = from_asn1_time(X509_get0_notBefore(parsed.get()));
+  auto na = from_asn1_time(X509_get0_notAfter(parsed.get()));
+  if (!nb || !na) return invalid_argument("certificate has a malformed validity time");
+  x509 = std::move(parsed);
+  not_before = *nb;
+  not_after = *na;
+  return ok_status();
+}
+
+}  // namespace
+
+const Certificate::State& Certificate::parsed() const {
+  std::call_once(state_->parse_once, [this] {
+    if (state_->x509) return;  // parsed when made
+    const Status s = parse_into(state_->der, state_->x509, state_->not_before, state_->not_after);
+    // Only our own signed output is parsed late, and issuer_der_test.cpp holds it to
+    // OpenSSL's encoder: failing here is a bug, not bad input.
+    CA_ASSERT(s.ok(), "a certificate this process built does not parse");
+  });
+  return *state_;
+}
+
+Certificate Certificate::from_own_der(std::string der) {
+  auto state = std::make_shared<State>();
+  state->der = std::move(der);
   return Certificate(std::move(state));
 }
 
 Result<Certificate> Certificate::from_der(std::string_view der) {
-  if (der.empty()) return fail(invalid_argument("empty certificate"));
-  if (der.size() > LONG_MAX) return fail(invalid_argument("certificate too large"));
-  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-  Ptr<X509> x509(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
-  if (!x509) return fail(last_error(Code::kInvalidArgument, "not a DER certificate"));
-  if (p != reinterpret_cast<const unsigned char*>(der.data() + der.size())) {
-    return fail(invalid_argument("trailing bytes after the certificate"));
-  }
-  return make(std::move(x509), std::string(der));
+  auto state = std::make_shared<State>();
+  RETURN_IF_ERROR(parse_into(der, state->x509, state->not_before, state->not_after));
+  state->der = std::string(der);
+  return Certificate(std::move(state));
 }
 
 Result<Certificate> Certificate::from_pem(std::string_view pem) {
@@ -55,7 +87,7 @@ Result<Certificate> Certificate::from_x509(Ptr<X509> x509) {
 
 const std::string& Certificate::der() const { return state_->der; }
 std::string Certificate::pem() const { return pem_encode("CERTIFICATE", state_->der); }
-X509* Certificate::x509() const { return state_->x509.get(); }
+X509* Certificate::x509() const { return parsed().x509.get(); }
 
 Result<SerialNumber> Certificate::serial() const {
   return SerialNumber::from_asn1(X509_get0_serialNumber(x509()));
@@ -78,8 +110,8 @@ std::string Certificate::serial_hex() const {
 
 const X509_NAME* Certificate::subject() const { return X509_get_subject_name(x509()); }
 const X509_NAME* Certificate::issuer() const { return X509_get_issuer_name(x509()); }
-TimePoint Certificate::not_before() const { return state_->not_before; }
-TimePoint Certificate::not_after() const { return state_->not_after; }
+TimePoint Certificate::not_before() const { return parsed().not_before; }
+TimePoint Certificate::not_after() const { return parsed().not_after; }
 
 std::string Certificate::md5_fingerprint() const { return md5_hex(state_->der); }
 std::string Certificate::sha1_fingerprint() const {

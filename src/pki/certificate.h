@@ -27,6 +27,11 @@ class Certificate {
   static Result<Certificate> from_der(std::string_view der);
   // The first "CERTIFICATE" block of `pem` (see pem_decode).
   static Result<Certificate> from_pem(std::string_view pem);
+  // A certificate this process has just built and signed (pki::issue_certificate):
+  // not parsed until something asks for more than der(), which for an enrolment's
+  // CertRep is never (OpenSSL 3 decodes the public key of every certificate it parses).
+  // Never for bytes from outside: from_der() checks them.
+  static Certificate from_own_der(std::string der);
   // A Certificate with the DER of `x509` (e.g. one just signed), which is released.
   // kInvalidArgument when it is null, cannot be encoded or has unreadable validity times.
   static Result<Certificate> from_x509(Ptr<X509> x509);
@@ -74,7 +79,7 @@ class Certificate {
  private:
   struct State;
   explicit Certificate(std::shared_ptr<const State> state) : state_(std::move(state)) {}
-  static Result<Certificate> make(Ptr<X509> x509, std::string der);
+  const State& parsed() const;
 
   std::shared_ptr<const State> state_;
 };

@@ -1,7 +1,8 @@
 #pragma once
 // DER plumbing of pki/: the CRL engine (crl.h), the certificate builder (issuer.cpp) and
-// the readers that find a key's bytes inside requests and certificates. Internal to pki/:
-// nothing outside pki/ should include this header.
+// the readers that find a key's bytes inside requests and certificates. Outside pki/,
+// only the framing helpers (header_size, put_header, append_framed, next_tlv) are for
+// use: scep/ frames its certs-only SignedData with them.
 //
 // Why we frame DER ourselves: a CRL with a million entries is one SEQUENCE OF a million
 // small SEQUENCEs. OpenSSL's X509_CRL keeps one X509_REVOKED object (plus an ASN1_INTEGER

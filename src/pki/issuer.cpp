@@ -106,7 +106,8 @@ bool requests_ca(X509_EXTENSION* ext) {
 // extensions by OpenSSL's i2d), then signed. OpenSSL's X509 object would encode the key
 // again and, on the way back, decode it (X509_set_pubkey, then parsing the signed
 // certificate to drop the signer's private key it holds): two public-key decodes per
-// certificate that this path does not make. The one decode left is parsing the result.
+// certificate that this path does not make. The result is parsed only if something asks
+// (Certificate::from_own_der).
 class CertificateDer {
  public:
   Status add(const X509_EXTENSION* ext) {
@@ -171,7 +172,7 @@ class CertificateDer {
     CA_ASSERT(out.size() == room + tbs_len, "TBSCertificate size");
     auto cert = der_signer.finish(std::move(out), room);
     if (!cert.has_value()) return fail(cannot_sign);
-    return Certificate::from_der(*cert);
+    return Certificate::from_own_der(std::move(*cert));
   }
 
  private:

@@ -13,26 +13,19 @@ namespace {
 
 std::string decimal(int value) { return std::to_string(value); }
 
-Result<pki::Ptr<X509_CRL>> parse_crl(std::string_view der) {
-  if (der.size() > LONG_MAX) return fail(invalid_argument("CRL too large"));
-  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-  pki::Ptr<X509_CRL> crl(d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size())));
-  if (!crl) return fail(pki::last_error(Code::kInvalidArgument, "CertRep CRL is not DER"));
-  return crl;
-}
-
 // The degenerate SignedData inside a SUCCESS envelope.
 Result<std::string> success_content(const CertRepParams& params) {
-  std::vector<X509_CRL*> crls;
-  pki::Ptr<X509_CRL> crl;
-  if (!params.crl_der.empty()) {
-    ASSIGN_OR_RETURN(crl, parse_crl(params.crl_der));
-    crls.push_back(crl.get());
-  }
-  if (params.certificates.empty() && crls.empty()) {
+  if (params.certificates.empty() && params.crl_der.empty()) {
     return fail(invalid_argument("a SUCCESS CertRep needs a certificate or a CRL"));
   }
-  return detail::degenerate(params.certificates, crls);
+  std::vector<std::string_view> crls;
+  if (!params.crl_der.empty()) crls.push_back(params.crl_der);
+  auto content = detail::degenerate_der(
+      std::vector<std::string_view>(params.certificates.begin(), params.certificates.end()), crls);
+  if (!content.has_value() && !params.crl_der.empty()) {
+    return fail(invalid_argument("CertRep CRL is not DER"));
+  }
+  return content;
 }
 
 }  // namespace

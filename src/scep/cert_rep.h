@@ -43,10 +43,11 @@ struct CertRepParams {
 
   // SUCCESS only: the envelope goes to `recipient_cert` (the request's signer
   // certificate) with the request's `cipher`, and holds `certificates` (the issued
-  // certificate first, then any chain) and/or `crl_der` (GetCRL). Borrowed.
+  // certificate first, then any chain) and/or `crl_der` (GetCRL), all as DER, put into the
+  // reply byte for byte (a CRL is checked to be one DER SEQUENCE, not parsed).
   X509* recipient_cert = nullptr;
   CipherAlg cipher = CipherAlg::kAes128Cbc;
-  std::vector<X509*> certificates;
+  std::vector<std::string> certificates;  // DER
   std::string crl_der;
 
   // signingTime; the system clock when unset. Pass the server's Clock so that

@@ -11,6 +11,11 @@
 #include <openssl/objects.h>
 #include <openssl/rand.h>
 
+#include <fmt/format.h>
+
+#include "pki/crl_der.h"
+#include "pki/io.h"
+
 namespace scepter::scep::detail {
 namespace {
 
@@ -212,33 +217,68 @@ Result<std::string> envelope(std::string_view content, X509* recipient, CipherAl
   return bio_bytes(out.get());
 }
 
+Result<std::string> degenerate_der(const std::vector<std::string_view>& certs,
+                                   const std::vector<std::string_view>& crls) {
+  // ContentInfo { signedData, [0] SignedData { version 1, digestAlgorithms {},
+  // encapContentInfo { data } (no content: detached), [0] certificates, [1] crls,
+  // signerInfos {} } }, as i2d_PKCS7 writes it: the certificates and CRLs in the order
+  // given (PKCS#7 encodes them as SEQUENCE OF), each kept byte for byte.
+  static constexpr std::string_view kSignedDataOid("\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02",
+                                                   11);
+  static constexpr std::string_view kHead(
+      "\x02\x01\x01"                                           // version 1
+      "\x31\x00"                                               // digestAlgorithms
+      "\x30\x0b\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x01",  // data, detached
+      18);
+  static constexpr std::string_view kNoSigners("\x31\x00", 2);
+  const auto one_tlv = [](std::string_view der, const char* what) -> Status {
+    std::string_view in = der;
+    pki::der::Tlv t;
+    if (pki::der::next_tlv(in, t) != nullptr || !in.empty() || t.tag != V_ASN1_SEQUENCE ||
+        t.cls != V_ASN1_UNIVERSAL) {
+      return invalid_argument(fmt::format("the {} is not one DER SEQUENCE", what));
+    }
+    return ok_status();
+  };
+  std::string cert_content;
+  for (std::string_view c : certs) {
+    RETURN_IF_ERROR(one_tlv(c, "certificate"));
+    cert_content.append(c);
+  }
+  std::string crl_content;
+  for (std::string_view c : crls) {
+    RETURN_IF_ERROR(one_tlv(c, "CRL"));
+    crl_content.append(c);
+  }
+  std::string signed_data(kHead);
+  if (!certs.empty()) pki::der::append_framed(signed_data, 0xA0, cert_content);
+  if (!crls.empty()) pki::der::append_framed(signed_data, 0xA1, crl_content);
+  signed_data.append(kNoSigners);
+  std::string framed;
+  pki::der::append_framed(framed, pki::der::kSequence, signed_data);
+  std::string info(kSignedDataOid);
+  pki::der::append_framed(info, pki::der::kContext0, framed);
+  std::string out;
+  pki::der::append_framed(out, pki::der::kSequence, info);
+  return out;
+}
+
 Result<std::string> degenerate(const std::vector<X509*>& certs,
                                const std::vector<X509_CRL*>& crls) {
-  pki::Ptr<PKCS7> p7(PKCS7_new());
-  if (!p7 || PKCS7_set_type(p7.get(), NID_pkcs7_signed) != 1 ||
-      PKCS7_content_new(p7.get(), NID_pkcs7_data) != 1) {
-    return fail(pki::last_error("building a certs-only SignedData"));
-  }
-  // Degenerate means no content at all, not an empty OCTET STRING.
-  if (PKCS7_set_detached(p7.get(), 1) != 1) return fail(pki::last_error("PKCS7_set_detached"));
+  std::vector<std::string> cert_ders;
+  std::vector<std::string> crl_ders;
   for (X509* cert : certs) {
     if (cert == nullptr) return fail(invalid_argument("null certificate"));
-    if (PKCS7_add_certificate(p7.get(), cert) != 1) {
-      return fail(pki::last_error("PKCS7_add_certificate"));
-    }
+    cert_ders.push_back(pki::to_der(i2d_X509, cert));
+    if (cert_ders.back().empty()) return fail(pki::last_error("encoding a certificate"));
   }
   for (X509_CRL* crl : crls) {
     if (crl == nullptr) return fail(invalid_argument("null CRL"));
-    if (PKCS7_add_crl(p7.get(), crl) != 1) return fail(pki::last_error("PKCS7_add_crl"));
+    crl_ders.push_back(pki::to_der(i2d_X509_CRL, crl));
+    if (crl_ders.back().empty()) return fail(pki::last_error("encoding a CRL"));
   }
-  int len = i2d_PKCS7(p7.get(), nullptr);
-  if (len <= 0) return fail(pki::last_error("encoding the certs-only SignedData"));
-  std::string out(static_cast<size_t>(len), '\0');
-  auto* p = reinterpret_cast<unsigned char*>(out.data());
-  if (i2d_PKCS7(p7.get(), &p) != len) {
-    return fail(pki::last_error("encoding the certs-only SignedData"));
-  }
-  return out;
+  return degenerate_der(std::vector<std::string_view>(cert_ders.begin(), cert_ders.end()),
+                        std::vector<std::string_view>(crl_ders.begin(), crl_ders.end()));
 }
 
 Result<EnvelopeCipher> envelope_cipher(std::string_view der) {

@@ -83,7 +83,11 @@ Result<std::string> envelope(std::string_view content, X509* recipient, CipherAl
                              bool ber = false);
 
 // Degenerate certs-only SignedData (version 1, no content, no signers), the shape of
-// `openssl crl2pkcs7`.
+// `openssl crl2pkcs7`, from certificates and CRLs as DER (each kept byte for byte, in the
+// order given). kInvalidArgument when one is not a single DER SEQUENCE.
+Result<std::string> degenerate_der(const std::vector<std::string_view>& certs,
+                                   const std::vector<std::string_view>& crls);
+// The same from OpenSSL objects.
 Result<std::string> degenerate(const std::vector<X509*>& certs, const std::vector<X509_CRL*>& crls);
 
 // The content-encryption algorithm of a DER/BER EnvelopedData (CMS or PKCS#7). CMS has

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "common/testing.h"
+#include "pki/io.h"
 #include "scep/cert_rep.h"
 #include "scep/client.h"
 #include "scep/request.h"
@@ -67,7 +68,7 @@ TEST_F(OpensslCli, SuccessCertRepVerifiesDecryptsAndUsesRsaEncryption) {
     DecodedRequest req = request(CipherAlg::kAes256Cbc, digest);
     pki::Ptr<X509> issued = testing::issue(req.csr->x509_req(), p.ca_cert.get(), p.ca_key.get(), 9);
     CertRepParams rp = reply(req, PkiStatus::kSuccess);
-    rp.certificates = {issued.get(), p.ca_cert.get()};
+    rp.certificates = {pki::to_der(i2d_X509, issued.get()), pki::to_der(i2d_X509, p.ca_cert.get())};
     auto rep = encode_cert_rep(rp);
     ASSERT_OK(rep);
 

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "common/testing.h"
+#include "pki/io.h"
 #include "scep/cert_rep.h"
 #include "scep/client.h"
 #include "scep/cms_util.h"
@@ -91,7 +92,7 @@ TEST_P(RoundTrip, PkcsReqSuccess) {
 
   pki::Ptr<X509> issued = testing::issue(req.csr->x509_req(), p.ca_cert.get(), p.ca_key.get(), 2);
   CertRepParams rp = reply_to(req, PkiStatus::kSuccess);
-  rp.certificates = {issued.get(), p.ca_cert.get()};
+  rp.certificates = {pki::to_der(i2d_X509, issued.get()), pki::to_der(i2d_X509, p.ca_cert.get())};
   auto der = encode_cert_rep(rp);
   ASSERT_OK(der);
 
@@ -187,7 +188,7 @@ TEST(RoundTripTest, SuccessNeedsContentAndRecipient) {
       decode_ok(*encode_pki_request(request_params(MessageType::kPkcsReq, csr_der(p.csr.get()))));
   CertRepParams rp = reply_to(req, PkiStatus::kSuccess);
   EXPECT_CODE(encode_cert_rep(rp), Code::kInvalidArgument);  // no certificate
-  rp.certificates = {p.ca_cert.get()};
+  rp.certificates = {pki::to_der(i2d_X509, p.ca_cert.get())};
   rp.recipient_cert = nullptr;
   EXPECT_CODE(encode_cert_rep(rp), Code::kInvalidArgument);  // nobody to encrypt to
   rp.recipient_cert = req.signer.get();
@@ -299,7 +300,7 @@ TEST(RoundTripTest, ConcurrentCallsShareKeysAndCertificates) {
           continue;
         }
         CertRepParams rp = reply_to(*req, PkiStatus::kSuccess);
-        rp.certificates = {p.ca_cert.get()};
+        rp.certificates = {pki::to_der(i2d_X509, p.ca_cert.get())};
         auto der = encode_cert_rep(rp);
         auto rep = der ? decode_cert_rep(*der, p.client_key.get(), p.ca_cert.get())
                        : Result<CertRep>(fail(der.error()));

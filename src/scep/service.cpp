@@ -360,13 +360,13 @@ ScepHttpResponse ScepService::pki_operation(const ScepHttpRequest& request) cons
       }
       switch (outcome->status) {
         case ca::ScepOutcome::Status::kSuccess: {
-          ok.certificates = {outcome->certificate->x509()};
+          ok.certificates = {outcome->certificate->der()};
           // A client rollover certificate comes with the rollover CA certificate that
           // signed it, and a subordinate's next chain above it (the client has not
           // fetched them yet, perhaps).
           const std::vector<pki::Certificate> next = server.rollover_chain();
           if (!next.empty() && outcome->certificate->signed_by(next.front())) {
-            for (const pki::Certificate& c : next) ok.certificates.push_back(c.x509());
+            for (const pki::Certificate& c : next) ok.certificates.push_back(c.der());
           }
           return cert_rep(reply, std::move(ok));
         }
@@ -392,7 +392,7 @@ ScepHttpResponse ScepService::pki_operation(const ScepHttpRequest& request) cons
         }
         return failure(reply, FailInfo::kBadCertId, "no certificate 0x" + serial->hex());
       }
-      ok.certificates = {cert->x509()};
+      ok.certificates = {cert->der()};
       return cert_rep(reply, std::move(ok));
     }
     case MessageType::kGetCrl: {

@@ -19,6 +19,7 @@
 #include "common/testing.h"
 #include "http/server.h"
 #include "http/test_client.h"
+#include "pki/io.h"
 #include "scep/cert_rep.h"
 #include "scep/service_fixture.h"
 #include "scep/upstream_test_support.h"
@@ -361,7 +362,7 @@ class UpstreamFakeCaTest : public UpstreamHttpTest {
       if (forgery == Forgery::kSuccessWithoutCertificate) {
         p.crl_der = testing::crl_der(h.sub.x509(), sub_key());
       } else {
-        p.certificates = {cert.get(), h.sub.x509()};
+        p.certificates = {pki::to_der(i2d_X509, cert.get()), h.sub.der()};
       }
       auto rep = encode_cert_rep(p);
       if (!rep.has_value()) return answer(500, "text/plain", rep.error().message());
