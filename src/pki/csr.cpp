@@ -4,95 +4,124 @@
 #include <atomic>
 #include <climits>
 #include <cstdint>
+#include <mutex>
 
 #include <fmt/format.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 
+#include "pki/crl_der.h"
 #include "pki/encoding.h"
 #include "pki/io.h"
 
 namespace scepter::pki {
 
+// A parsed request keeps its DER and the pieces read from it. OpenSSL's X509_REQ is
+// made only when something asks for it (x509_req()): d2i_X509_REQ decodes the public
+// key through OpenSSL 3.0's decoder framework, which costs a third of an RSA-2048
+// signature, while the key is read here from its numbers (Key::from_public_der).
 struct Csr::State {
-  State(Ptr<X509_REQ> r, std::string d, Key k, std::vector<Ptr<X509_EXTENSION>> e,
-        std::optional<std::string> c)
-      : req(std::move(r)),
-        der(std::move(d)),
-        key(std::move(k)),
-        extensions(std::move(e)),
-        challenge(std::move(c)) {}
-
-  Ptr<X509_REQ> req;
   std::string der;
+  // Offsets into der: the CertificationRequestInfo TLV (the signed bytes), the
+  // SubjectPublicKeyInfo TLV, and the signature BIT STRING's contents.
+  std::size_t info_at = 0, info_len = 0;
+  std::size_t spki_at = 0, spki_len = 0;
+  std::size_t signature_at = 0, signature_len = 0;
+  Ptr<X509_NAME> subject;
+  Ptr<X509_ALGOR> signature_algorithm;
   Key key;
   std::vector<Ptr<X509_EXTENSION>> extensions;
   std::optional<std::string> challenge;
   // The answer of verify_signature() once known (a request does not change): 0 not yet
   // checked, 1 verifies, 2 does not.
   mutable std::atomic<int> self_signed{0};
+  mutable std::once_flag req_once;
+  mutable Ptr<X509_REQ> req;
+
+  explicit State(Key k) : key(std::move(k)) {}
+  std::string_view view(std::size_t at, std::size_t len) const {
+    return std::string_view(der).substr(at, len);
+  }
 };
 
 namespace {
 
-// One DER TLV, read with ASN1_get_object: definite length only, inside the buffer.
-struct Tlv {
-  int tag = 0;
-  int cls = 0;
-  const unsigned char* body = nullptr;
-  std::size_t len = 0;
+bool is_universal(const der::Tlv& t, int tag) { return t.cls == V_ASN1_UNIVERSAL && t.tag == tag; }
+
+// The pieces of a DER CertificationRequest (RFC 2986), as views into it.
+struct RequestParts {
+  std::string_view info;                 // CertificationRequestInfo TLV: the signed bytes
+  std::string_view version;              // INTEGER TLV
+  std::string_view subject;              // Name TLV
+  std::string_view spki;                 // SubjectPublicKeyInfo TLV
+  std::string_view attributes;           // the Attribute TLVs inside [0]; empty when none
+  std::string_view signature_algorithm;  // AlgorithmIdentifier TLV
+  std::string_view signature;            // BIT STRING TLV
 };
 
-bool next_tlv(const unsigned char*& p, const unsigned char* end, Tlv& t) {
-  if (p >= end) return false;
-  const unsigned char* q = p;
-  long len = 0;
-  int tag = 0;
-  int cls = 0;
-  const int rc = ASN1_get_object(&q, &len, &tag, &cls, end - p);
-  // 0x80: an error or a length past the end; 0x01: indefinite length (BER, not DER).
-  if ((rc & 0x80) != 0 || (rc & 0x01) != 0 || len < 0 || len > end - q) {
-    ERR_clear_error();
+// Walks the outer structure only (every length DER, every TLV inside its parent, nothing
+// trailing): no value is decoded. The attributes field is optional, as OpenSSL reads it
+// (some software omits it).
+bool split_request(std::string_view der, RequestParts& out) {
+  der::Tlv request;
+  der::Tlv info;
+  der::Tlv t;
+  if (der::next_tlv(der, request) != nullptr || !der.empty() ||
+      !is_universal(request, V_ASN1_SEQUENCE) || !request.constructed) {
     return false;
   }
-  t = Tlv{tag, cls, q, static_cast<std::size_t>(len)};
-  p = q + len;
-  return true;
-}
-
-bool is_universal(const Tlv& t, int tag) { return t.cls == V_ASN1_UNIVERSAL && t.tag == tag; }
-
-// The SubjectPublicKeyInfo TLV inside a CertificationRequest DER, found by walking the
-// outer structure only, so the key can be checked before OpenSSL decodes it.
-bool find_spki(std::string_view der, std::string_view& spki) {
-  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-  const unsigned char* end = p + der.size();
-  Tlv t;
-  if (!next_tlv(p, end, t) || !is_universal(t, V_ASN1_SEQUENCE)) return false;  // request
-  p = t.body;
-  end = t.body + t.len;
-  if (!next_tlv(p, end, t) || !is_universal(t, V_ASN1_SEQUENCE)) return false;  // info
-  p = t.body;
-  end = t.body + t.len;
-  if (!next_tlv(p, end, t) || !is_universal(t, V_ASN1_INTEGER)) return false;   // version
-  if (!next_tlv(p, end, t) || !is_universal(t, V_ASN1_SEQUENCE)) return false;  // subject
-  const unsigned char* start = p;
-  if (!next_tlv(p, end, t) || !is_universal(t, V_ASN1_SEQUENCE)) return false;
-  spki =
-      std::string_view(reinterpret_cast<const char*>(start), static_cast<std::size_t>(p - start));
-  return true;
-}
-
-// A non-negative DER INTEGER body without its leading zero bytes; false if negative or empty.
-bool unsigned_magnitude(const Tlv& t, const unsigned char*& digits, std::size_t& len) {
-  if (!is_universal(t, V_ASN1_INTEGER) || t.len == 0 || (t.body[0] & 0x80) != 0) return false;
-  digits = t.body;
-  len = t.len;
-  while (len > 0 && *digits == 0) {
-    ++digits;
-    --len;
+  std::string_view body = request.content;
+  if (der::next_tlv(body, info) != nullptr || !is_universal(info, V_ASN1_SEQUENCE) ||
+      !info.constructed) {
+    return false;
   }
+  out.info = info.whole;
+  std::string_view fields = info.content;
+  if (der::next_tlv(fields, t) != nullptr || !is_universal(t, V_ASN1_INTEGER)) return false;
+  out.version = t.whole;
+  if (der::next_tlv(fields, t) != nullptr || !is_universal(t, V_ASN1_SEQUENCE)) return false;
+  out.subject = t.whole;
+  if (der::next_tlv(fields, t) != nullptr || !is_universal(t, V_ASN1_SEQUENCE)) return false;
+  out.spki = t.whole;
+  out.attributes = {};
+  if (!fields.empty()) {
+    if (der::next_tlv(fields, t) != nullptr || t.cls != V_ASN1_CONTEXT_SPECIFIC || t.tag != 0 ||
+        !t.constructed || !fields.empty()) {
+      return false;
+    }
+    out.attributes = t.content;
+  }
+  if (der::next_tlv(body, t) != nullptr || !is_universal(t, V_ASN1_SEQUENCE)) return false;
+  out.signature_algorithm = t.whole;
+  if (der::next_tlv(body, t) != nullptr || !is_universal(t, V_ASN1_BIT_STRING) || !body.empty()) {
+    return false;
+  }
+  out.signature = t.whole;
+  return true;
+}
+
+// d2i of a whole TLV: null unless OpenSSL reads exactly these bytes.
+template <class T>
+Ptr<T> decode_exact(T* (*d2i)(T**, const unsigned char**, long), std::string_view tlv) {
+  const auto* p = reinterpret_cast<const unsigned char*>(tlv.data());
+  Ptr<T> out(d2i(nullptr, &p, static_cast<long>(tlv.size())));
+  if (!out || p != reinterpret_cast<const unsigned char*>(tlv.data() + tlv.size())) {
+    ERR_clear_error();
+    return nullptr;
+  }
+  return out;
+}
+
+// A non-negative DER INTEGER's digits without their leading zero bytes; false if negative
+// or empty.
+bool unsigned_magnitude(const der::Tlv& t, std::string_view& digits) {
+  if (!is_universal(t, V_ASN1_INTEGER) || t.content.empty() ||
+      (static_cast<unsigned char>(t.content[0]) & 0x80) != 0) {
+    return false;
+  }
+  digits = t.content;
+  while (!digits.empty() && digits.front() == 0) digits.remove_prefix(1);
   return true;
 }
 
@@ -107,24 +136,23 @@ std::string object_text(const ASN1_OBJECT* obj) {
 constexpr char kKeyAdvice[] = "use RSA (up to 4096 bits) or EC on P-256, P-384 or P-521";
 
 // RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }, read from the
-// BIT STRING without any RSA arithmetic.
-Status check_rsa_key(const Tlv& bits) {
+// BIT STRING's contents without any RSA arithmetic.
+Status check_rsa_key(std::string_view bits) {
   const Status malformed = invalid_argument("the request's RSA public key is malformed");
-  if (bits.len < 1 || bits.body[0] != 0) return malformed;  // unused-bits octet
-  const unsigned char* p = bits.body + 1;
-  const unsigned char* end = bits.body + bits.len;
-  Tlv seq;
-  Tlv n;
-  Tlv e;
-  if (!next_tlv(p, end, seq) || !is_universal(seq, V_ASN1_SEQUENCE)) return malformed;
-  p = seq.body;
-  end = seq.body + seq.len;
-  if (!next_tlv(p, end, n) || !next_tlv(p, end, e)) return malformed;
-  const unsigned char* digits = nullptr;
-  std::size_t len = 0;
-  if (!unsigned_magnitude(n, digits, len) || len == 0) return malformed;
-  std::size_t modulus_bits = (len - 1) * 8;
-  for (unsigned top = digits[0]; top != 0; top >>= 1) ++modulus_bits;
+  if (bits.empty() || bits[0] != 0) return malformed;  // unused-bits octet
+  bits.remove_prefix(1);
+  der::Tlv seq;
+  der::Tlv n;
+  der::Tlv e;
+  if (der::next_tlv(bits, seq) != nullptr || !is_universal(seq, V_ASN1_SEQUENCE)) {
+    return malformed;
+  }
+  std::string_view ints = seq.content;
+  if (der::next_tlv(ints, n) != nullptr || der::next_tlv(ints, e) != nullptr) return malformed;
+  std::string_view digits;
+  if (!unsigned_magnitude(n, digits) || digits.empty()) return malformed;
+  std::size_t modulus_bits = (digits.size() - 1) * 8;
+  for (unsigned top = static_cast<unsigned char>(digits[0]); top != 0; top >>= 1) ++modulus_bits;
   if (modulus_bits > static_cast<std::size_t>(kMaxRsaBits)) {
     return invalid_argument(fmt::format(
         "the request's RSA key has {} bits; at most {} are accepted (the largest IOS key)",
@@ -133,9 +161,9 @@ Status check_rsa_key(const Tlv& bits) {
   const Status bad_exponent = invalid_argument(
       "the request's RSA public exponent is not accepted: it must be odd, greater than 1 and "
       "below 2^32 (65537 is usual)");
-  if (!unsigned_magnitude(e, digits, len) || len > 4) return bad_exponent;
+  if (!unsigned_magnitude(e, digits) || digits.size() > 4) return bad_exponent;
   std::uint32_t exponent = 0;
-  for (std::size_t i = 0; i < len; ++i) exponent = (exponent << 8) | digits[i];
+  for (char d : digits) exponent = (exponent << 8) | static_cast<unsigned char>(d);
   if (exponent <= 1 || exponent % 2 == 0) return bad_exponent;
   return ok_status();
 }
@@ -145,23 +173,16 @@ Status check_rsa_key(const Tlv& bits) {
 // key or exponent never reaches a verification.
 Status check_public_key(std::string_view spki_der) {
   const Status malformed = invalid_argument("the request's public key is malformed");
-  const auto* p = reinterpret_cast<const unsigned char*>(spki_der.data());
-  const unsigned char* end = p + spki_der.size();
-  Tlv spki;
-  if (!next_tlv(p, end, spki)) return malformed;
-  p = spki.body;
-  end = spki.body + spki.len;
-  const unsigned char* alg_start = p;
-  Tlv alg;
-  Tlv bits;
-  if (!next_tlv(p, end, alg) || !is_universal(alg, V_ASN1_SEQUENCE)) return malformed;
-  const unsigned char* q = alg_start;
-  Ptr<X509_ALGOR> algor(d2i_X509_ALGOR(nullptr, &q, p - alg_start));
-  if (!algor || q != p) {
-    ERR_clear_error();
-    return malformed;
-  }
-  if (!next_tlv(p, end, bits) || !is_universal(bits, V_ASN1_BIT_STRING) || p != end) {
+  der::Tlv spki;
+  der::Tlv alg;
+  der::Tlv bits;
+  if (der::next_tlv(spki_der, spki) != nullptr) return malformed;
+  std::string_view body = spki.content;
+  if (der::next_tlv(body, alg) != nullptr || !is_universal(alg, V_ASN1_SEQUENCE)) return malformed;
+  Ptr<X509_ALGOR> algor = decode_exact(d2i_X509_ALGOR, alg.whole);
+  if (!algor) return malformed;
+  if (der::next_tlv(body, bits) != nullptr || !is_universal(bits, V_ASN1_BIT_STRING) ||
+      !body.empty()) {
     return malformed;
   }
   const ASN1_OBJECT* oid = nullptr;
@@ -170,7 +191,7 @@ Status check_public_key(std::string_view spki_der) {
   X509_ALGOR_get0(&oid, &param_type, &param, algor.get());
   switch (OBJ_obj2nid(oid)) {
     case NID_rsaEncryption:
-      return check_rsa_key(bits);
+      return check_rsa_key(bits.content);
     case NID_X9_62_id_ecPublicKey: {
       if (param_type != V_ASN1_OBJECT) {
         return invalid_argument(
@@ -213,18 +234,16 @@ Status check_duplicates(const std::vector<Ptr<X509_EXTENSION>>& exts) {
 // Counts the GeneralNames in the DER before decoding them, then checks they decode.
 Status check_subject_alt_name(X509_EXTENSION* ext) {
   const Status malformed = invalid_argument("the request's subjectAltName is malformed");
-  const ASN1_OCTET_STRING* value = X509_EXTENSION_get_data(ext);
-  const unsigned char* p = ASN1_STRING_get0_data(value);
-  const unsigned char* end = p + ASN1_STRING_length(value);
-  Tlv seq;
-  if (!next_tlv(p, end, seq) || !is_universal(seq, V_ASN1_SEQUENCE) || p != end) {
+  std::string_view value = string_bytes(X509_EXTENSION_get_data(ext));
+  der::Tlv seq;
+  if (der::next_tlv(value, seq) != nullptr || !is_universal(seq, V_ASN1_SEQUENCE) ||
+      !value.empty()) {
     return malformed;
   }
-  p = seq.body;
-  end = seq.body + seq.len;
+  std::string_view names_der = seq.content;
   std::size_t count = 0;
-  for (Tlv name; p < end; ++count) {
-    if (!next_tlv(p, end, name)) return malformed;
+  for (der::Tlv name; !names_der.empty(); ++count) {
+    if (der::next_tlv(names_der, name) != nullptr) return malformed;
     if (count == kMaxSubjectAltNames) {
       return invalid_argument(fmt::format("the request's subjectAltName has more than {} entries",
                                           kMaxSubjectAltNames));
@@ -238,23 +257,51 @@ Status check_subject_alt_name(X509_EXTENSION* ext) {
   return ok_status();
 }
 
-Result<std::vector<Ptr<X509_EXTENSION>>> extract_extensions(X509_REQ* req) {
+using Attributes = std::vector<Ptr<X509_ATTRIBUTE>>;
+
+// The request's attributes, each decoded by OpenSSL from its own TLV.
+Result<Attributes> decode_attributes(std::string_view in) {
+  Attributes out;
+  while (!in.empty()) {
+    der::Tlv t;
+    if (der::next_tlv(in, t) != nullptr || !is_universal(t, V_ASN1_SEQUENCE)) {
+      return fail(invalid_argument("not a PKCS#10 certificate request (malformed attributes)"));
+    }
+    Ptr<X509_ATTRIBUTE> attr = decode_exact(d2i_X509_ATTRIBUTE, t.whole);
+    if (!attr) {
+      return fail(invalid_argument("not a PKCS#10 certificate request (malformed attribute)"));
+    }
+    out.push_back(std::move(attr));
+  }
+  return out;
+}
+
+int attribute_nid(const Ptr<X509_ATTRIBUTE>& attr) {
+  return OBJ_obj2nid(X509_ATTRIBUTE_get0_object(attr.get()));
+}
+
+Result<std::vector<Ptr<X509_EXTENSION>>> extract_extensions(const Attributes& attrs) {
   std::vector<Ptr<X509_EXTENSION>> out;
   // OpenSSL reads only the first extension request attribute and its first value: a
   // second one would be ignored silently, so it is refused.
-  int requests = 0;
-  const int attrs = X509_REQ_get_attr_count(req);
-  for (int i = 0; i < attrs; ++i) {
-    X509_ATTRIBUTE* attr = X509_REQ_get_attr(req, i);
-    const int nid = OBJ_obj2nid(X509_ATTRIBUTE_get0_object(attr));
+  X509_ATTRIBUTE* request = nullptr;
+  for (const auto& attr : attrs) {
+    const int nid = attribute_nid(attr);
     if (nid != NID_ext_req && nid != NID_ms_ext_req) continue;
-    if (++requests > 1 || X509_ATTRIBUTE_count(attr) != 1) {
+    if (request != nullptr || X509_ATTRIBUTE_count(attr.get()) != 1) {
       return fail(invalid_argument("the request carries more than one extension request"));
     }
+    request = attr.get();
   }
-  if (requests == 0) return out;
-  Ptr<STACK_OF(X509_EXTENSION)> exts(X509_REQ_get_extensions(req));
-  if (!exts) return fail(last_error(Code::kInvalidArgument, "malformed extension request"));
+  if (request == nullptr) return out;
+  // As X509_REQ_get_extensions reads it: a SEQUENCE of Extension.
+  const ASN1_TYPE* value = X509_ATTRIBUTE_get0_type(request, 0);
+  Ptr<STACK_OF(X509_EXTENSION)> exts;
+  if (value != nullptr && value->type == V_ASN1_SEQUENCE) {
+    const std::string_view seq = string_bytes(value->value.sequence);
+    exts = decode_exact(d2i_X509_EXTENSIONS, seq);
+  }
+  if (!exts) return fail(invalid_argument("malformed extension request"));
   const int count = sk_X509_EXTENSION_num(exts.get());
   if (count > static_cast<int>(kMaxRequestedExtensions)) {
     return fail(
@@ -275,11 +322,14 @@ Result<std::vector<Ptr<X509_EXTENSION>>> extract_extensions(X509_REQ* req) {
   return out;
 }
 
-Result<std::optional<std::string>> extract_challenge(const X509_REQ* req) {
-  const int idx = X509_REQ_get_attr_by_NID(req, NID_pkcs9_challengePassword, -1);
-  if (idx < 0) return std::optional<std::string>();
-  X509_ATTRIBUTE* attr = X509_REQ_get_attr(req, idx);
-  ASN1_TYPE* value = attr ? X509_ATTRIBUTE_get0_type(attr, 0) : nullptr;
+// The first challengePassword attribute, as X509_REQ_get_attr_by_NID finds it.
+Result<std::optional<std::string>> extract_challenge(const Attributes& attrs) {
+  const auto it = std::find_if(attrs.begin(), attrs.end(), [](const Ptr<X509_ATTRIBUTE>& a) {
+    return attribute_nid(a) == NID_pkcs9_challengePassword;
+  });
+  if (it == attrs.end()) return std::optional<std::string>();
+  X509_ATTRIBUTE* attr = it->get();
+  ASN1_TYPE* value = X509_ATTRIBUTE_get0_type(attr, 0);
   if (value == nullptr || X509_ATTRIBUTE_count(attr) != 1) {
     return fail(invalid_argument("malformed challengePassword attribute"));
   }
@@ -305,6 +355,22 @@ Result<std::optional<std::string>> extract_challenge(const X509_REQ* req) {
       std::string(reinterpret_cast<const char*>(out), static_cast<std::size_t>(len)));
 }
 
+// The message digest of a signature algorithm that verify_signature_with() checks itself
+// for `key`: PKCS#1 v1.5 with an RSA key, ECDSA with an EC key. Null for others
+// (RSASSA-PSS, a mismatched key type), which X509_REQ_verify judges.
+const EVP_MD* plain_signature_digest(const X509_ALGOR* alg, const Key& key) {
+  const ASN1_OBJECT* oid = nullptr;
+  X509_ALGOR_get0(&oid, nullptr, nullptr, alg);
+  int md_nid = NID_undef;
+  int pkey_nid = NID_undef;
+  if (OBJ_find_sigid_algs(OBJ_obj2nid(oid), &md_nid, &pkey_nid) != 1 || md_nid == NID_undef) {
+    return nullptr;
+  }
+  const bool matches = (pkey_nid == NID_rsaEncryption && key.is_rsa()) ||
+                       (pkey_nid == NID_X9_62_id_ecPublicKey && key.is_ec());
+  return matches ? EVP_get_digestbynid(md_nid) : nullptr;
+}
+
 }  // namespace
 
 Result<Csr> Csr::parse(std::string_view data) {
@@ -323,32 +389,40 @@ Result<Csr> Csr::parse(std::string_view data) {
     return fail(invalid_argument(fmt::format("the request is {} bytes; at most {} are accepted",
                                              der.size(), kMaxCsrDerBytes)));
   }
-  std::string_view spki;
-  if (!find_spki(der, spki)) {
+  RequestParts parts;
+  if (!split_request(der, parts)) {
     return fail(invalid_argument("not a PKCS#10 certificate request (malformed DER)"));
   }
-  RETURN_IF_ERROR(check_public_key(spki));
-  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-  Ptr<X509_REQ> req(d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size())));
-  if (!req) return fail(last_error(Code::kInvalidArgument, "not a PKCS#10 certificate request"));
-  if (p != reinterpret_cast<const unsigned char*>(der.data() + der.size())) {
-    return fail(invalid_argument("trailing bytes after the certificate request"));
-  }
-  Ptr<EVP_PKEY> pkey(X509_REQ_get_pubkey(req.get()));
-  if (!pkey) {
-    return fail(last_error(Code::kInvalidArgument, "unsupported public key in the request"));
-  }
-  auto key = Key::from_decoded(std::move(pkey), spki);
-  if (!key) return fail(invalid_argument("unusable public key in the request"));
+  RETURN_IF_ERROR(check_public_key(parts.spki));
+  auto key = Key::from_public_der(parts.spki);
+  if (!key) return fail(invalid_argument("unsupported public key in the request"));
   // The encoding was checked above; this guards against OpenSSL reading it differently.
   if (!(key->is_rsa() && key->bits() <= kMaxRsaBits) && !key->is_ec()) {
     return fail(
         invalid_argument(std::string("unsupported public key in the request; ") + kKeyAdvice));
   }
-  ASSIGN_OR_RETURN(auto extensions, extract_extensions(req.get()));
-  ASSIGN_OR_RETURN(auto challenge, extract_challenge(req.get()));
-  auto state = std::make_shared<State>(std::move(req), std::move(der), std::move(*key),
-                                       std::move(extensions), std::move(challenge));
+  auto state = std::make_shared<State>(std::move(*key));
+  // The values OpenSSL's d2i_X509_REQ would decode, each with its own d2i.
+  Ptr<ASN1_STRING> version = decode_exact(d2i_ASN1_INTEGER, parts.version);
+  state->subject = decode_exact(d2i_X509_NAME, parts.subject);
+  state->signature_algorithm = decode_exact(d2i_X509_ALGOR, parts.signature_algorithm);
+  Ptr<ASN1_STRING> signature = decode_exact(d2i_ASN1_BIT_STRING, parts.signature);
+  if (!version || !state->subject || !state->signature_algorithm || !signature) {
+    return fail(invalid_argument("not a PKCS#10 certificate request"));
+  }
+  ASSIGN_OR_RETURN(Attributes attrs, decode_attributes(parts.attributes));
+  ASSIGN_OR_RETURN(state->extensions, extract_extensions(attrs));
+  ASSIGN_OR_RETURN(state->challenge, extract_challenge(attrs));
+  const auto offset = [&](std::string_view v) {
+    return static_cast<std::size_t>(v.data() - der.data());
+  };
+  state->info_at = offset(parts.info);
+  state->info_len = parts.info.size();
+  state->spki_at = offset(parts.spki);
+  state->spki_len = parts.spki.size();
+  state->signature_at = offset(parts.signature);
+  state->signature_len = parts.signature.size();
+  state->der = std::move(der);
   return Csr(std::move(state));
 }
 
@@ -363,15 +437,36 @@ Status Csr::verify_signature() const {
 }
 
 Status Csr::verify_signature_with(const Key& key) const {
-  const int rc = X509_REQ_verify(x509_req(), key.evp());
+  const Status refused = invalid_argument("the certificate request's signature does not verify");
+  const EVP_MD* md = plain_signature_digest(state_->signature_algorithm.get(), key);
+  if (md == nullptr) {
+    // Not one of the two plain schemes: OpenSSL's own verification reads the parameters.
+    X509_REQ* req = x509_req();
+    const int rc = req != nullptr ? X509_REQ_verify(req, key.evp()) : 0;
+    ERR_clear_error();
+    return rc == 1 ? ok_status() : refused;
+  }
+  // What ASN1_item_verify does for these: the signature over the
+  // CertificationRequestInfo as received, with no unused bits in the BIT STRING.
+  der::Tlv bits;
+  std::string_view signature = state_->view(state_->signature_at, state_->signature_len);
+  if (der::next_tlv(signature, bits) != nullptr || bits.content.empty() || bits.content[0] != 0) {
+    return refused;
+  }
+  const std::string_view sig = bits.content.substr(1);
+  const std::string_view info = state_->view(state_->info_at, state_->info_len);
+  Ptr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
+  const bool ok =
+      ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, key.evp()) == 1 &&
+      EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
+                       reinterpret_cast<const unsigned char*>(info.data()), info.size()) == 1;
   ERR_clear_error();
-  if (rc != 1) return invalid_argument("the certificate request's signature does not verify");
-  return ok_status();
+  return ok ? ok_status() : refused;
 }
 
 const std::string& Csr::der() const { return state_->der; }
 std::string Csr::pem() const { return pem_encode("CERTIFICATE REQUEST", state_->der); }
-const X509_NAME* Csr::subject() const { return X509_REQ_get_subject_name(x509_req()); }
+const X509_NAME* Csr::subject() const { return state_->subject.get(); }
 const std::vector<Ptr<X509_EXTENSION>>& Csr::requested_extensions() const {
   return state_->extensions;
 }
@@ -379,37 +474,34 @@ const std::optional<std::string>& Csr::challenge_password() const { return state
 const Key& Csr::public_key() const { return state_->key; }
 int Csr::key_bits() const { return state_->key.bits(); }
 std::string Csr::md5_fingerprint() const { return md5_hex(state_->der); }
-X509_REQ* Csr::x509_req() const { return state_->req.get(); }
+
+X509_REQ* Csr::x509_req() const {
+  std::call_once(state_->req_once, [this] {
+    const auto* p = reinterpret_cast<const unsigned char*>(state_->der.data());
+    state_->req.reset(d2i_X509_REQ(nullptr, &p, static_cast<long>(state_->der.size())));
+    ERR_clear_error();
+  });
+  return state_->req.get();
+}
 
 std::string Csr::spki_md5_hex() const {
-  return md5_hex(to_der(i2d_X509_PUBKEY, X509_REQ_get_X509_PUBKEY(x509_req())));
+  return md5_hex(state_->view(state_->spki_at, state_->spki_len));
 }
 
 bool may_request_extensions(std::string_view der) {
   static constexpr std::string_view kExtReq("\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x09\x0e", 11);
   static constexpr std::string_view kMsExtReq("\x06\x0a\x2b\x06\x01\x04\x01\x82\x37\x02\x01\x0e",
                                               12);
-  std::string_view spki;
-  if (!find_spki(der, spki)) return true;  // not walkable: let the parser judge
-  const auto* p = reinterpret_cast<const unsigned char*>(spki.data() + spki.size());
-  // The CertificationRequestInfo ends where the request's signatureAlgorithm begins;
-  // bounding the walk by the whole DER is enough, as each TLV is checked to fit.
-  const auto* end = reinterpret_cast<const unsigned char*>(der.data() + der.size());
-  Tlv attrs;
-  if (!next_tlv(p, end, attrs) || attrs.cls != V_ASN1_CONTEXT_SPECIFIC || attrs.tag != 0) {
-    return true;
-  }
-  p = attrs.body;
-  end = attrs.body + attrs.len;
-  while (p < end) {
-    Tlv attr;
-    if (!next_tlv(p, end, attr) || !is_universal(attr, V_ASN1_SEQUENCE)) return true;
-    const unsigned char* q = attr.body;
-    Tlv oid;
-    if (!next_tlv(q, attr.body + attr.len, oid) || !is_universal(oid, V_ASN1_OBJECT)) return true;
-    const std::string_view whole(reinterpret_cast<const char*>(attr.body),
-                                 static_cast<std::size_t>(oid.body + oid.len - attr.body));
-    if (whole == kExtReq || whole == kMsExtReq) return true;
+  RequestParts parts;
+  if (!split_request(der, parts)) return true;  // not walkable: let the parser judge
+  std::string_view attrs = parts.attributes;
+  while (!attrs.empty()) {
+    der::Tlv attr;
+    der::Tlv oid;
+    if (der::next_tlv(attrs, attr) != nullptr || !is_universal(attr, V_ASN1_SEQUENCE)) return true;
+    std::string_view fields = attr.content;
+    if (der::next_tlv(fields, oid) != nullptr || !is_universal(oid, V_ASN1_OBJECT)) return true;
+    if (oid.whole == kExtReq || oid.whole == kMsExtReq) return true;
   }
   return false;
 }

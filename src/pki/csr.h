@@ -86,7 +86,10 @@ class Csr {
   // IOS clients put in their SCEP messages.
   std::string spki_md5_hex() const;
 
-  // Borrowed, for OpenSSL calls. Do not modify it.
+  // The request as OpenSSL's X509_REQ, borrowed, for OpenSSL calls (tests, tools). Made
+  // from der() the first time it is asked for: parse() reads the request without it,
+  // because d2i_X509_REQ decodes the public key through OpenSSL 3.0's decoders (a third
+  // of an RSA-2048 signature). Do not modify it.
   X509_REQ* x509_req() const;
 
  private:

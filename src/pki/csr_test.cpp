@@ -195,6 +195,81 @@ TEST(Csr, BrokenSignatureIsRejectedByVerify) {
   EXPECT_CODE(tampered->verify_signature(), Code::kInvalidArgument);
 }
 
+// Csr::parse reads requests without d2i_X509_REQ; OpenSSL must read them the same way,
+// and the signature check must agree with X509_REQ_verify, for every signature scheme a
+// client uses: PKCS#1 v1.5 with SHA-1/256/384/512 and MD5 (old IOS), ECDSA, and
+// RSASSA-PSS (checked by OpenSSL itself).
+TEST(Csr, ReadsRequestsAsOpensslDoes) {
+  TempDir dir;
+  struct Case {
+    std::string newkey;
+    std::string extra;
+  };
+  const Case cases[] = {
+      {"rsa:2048", "-sha256 -addext subjectAltName=DNS:a.example,IP:10.0.0.1"},
+      {"rsa:1024", "-sha1"},
+      {"rsa:2048", "-md5"},
+      {"rsa:2048", "-sha512 -addext keyUsage=critical,digitalSignature"},
+      {"ec -pkeyopt ec_paramgen_curve:P-256", "-sha256"},
+      {"ec -pkeyopt ec_paramgen_curve:P-384", "-sha384"},
+      {"rsa:2048", "-sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.newkey + " " + c.extra);
+    const std::string pem = openssl_csr(dir, c.newkey, c.extra);
+    auto csr = Csr::parse(pem);
+    ASSERT_OK(csr);
+    X509_REQ* req = csr->x509_req();
+    ASSERT_NE(req, nullptr);
+    EXPECT_EQ(X509_NAME_cmp(csr->subject(), X509_REQ_get_subject_name(req)), 0);
+    EXPECT_EQ(EVP_PKEY_eq(X509_REQ_get0_pubkey(req), csr->public_key().evp()), 1);
+    EXPECT_EQ(csr->public_key().public_key_der(), to_der(i2d_PUBKEY, X509_REQ_get0_pubkey(req)));
+    Ptr<STACK_OF(X509_EXTENSION)> exts(X509_REQ_get_extensions(req));
+    ASSERT_TRUE(exts);
+    ASSERT_EQ(csr->requested_extensions().size(),
+              static_cast<std::size_t>(sk_X509_EXTENSION_num(exts.get())));
+    for (std::size_t i = 0; i < csr->requested_extensions().size(); ++i) {
+      EXPECT_EQ(
+          to_der(i2d_X509_EXTENSION, csr->requested_extensions()[i].get()),
+          to_der(i2d_X509_EXTENSION, sk_X509_EXTENSION_value(exts.get(), static_cast<int>(i))));
+    }
+    EXPECT_EQ(csr->challenge_password(), std::optional<std::string>("otp-12345"));
+    EXPECT_EQ(X509_REQ_verify(req, X509_REQ_get0_pubkey(req)), 1);
+    EXPECT_OK(csr->verify_signature());
+    // Another key of the same type does not verify it.
+    const Key& other = csr->public_key().is_rsa() ? test::rsa_key_1024() : test::ec_key_256();
+    EXPECT_CODE(csr->verify_signature_with(other), Code::kInvalidArgument);
+  }
+}
+
+// A signature algorithm for another key type than the request's is refused, as OpenSSL
+// refuses it.
+TEST(Csr, SignatureAlgorithmMustMatchTheKey) {
+  auto subject = parse_dn("CN=mismatch");
+  auto csr = make_csr(CsrSpec{.subject = subject->get(), .key = test::rsa_key_1024()});
+  ASSERT_OK(csr);
+  // sha256WithRSAEncryption -> ecdsa-with-SHA256 in the outer AlgorithmIdentifier (the
+  // OID bodies have different lengths, so the whole AlgorithmIdentifier is replaced).
+  static constexpr std::string_view kRsaSha256(
+      "\x30\x0d\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0b\x05\x00", 15);
+  static constexpr std::string_view kEcdsaSha256("\x30\x0a\x06\x08\x2a\x86\x48\xce\x3d\x04\x03\x02",
+                                                 12);
+  std::string der = csr->der();
+  const std::size_t at = der.rfind(kRsaSha256);
+  ASSERT_NE(at, std::string::npos);
+  der.replace(at, kRsaSha256.size(), kEcdsaSha256);
+  // The outer SEQUENCE shrank by three bytes: 30 82 HH LL.
+  ASSERT_EQ(static_cast<unsigned char>(der[1]), 0x82);
+  const std::size_t len =
+      (static_cast<unsigned char>(der[2]) << 8 | static_cast<unsigned char>(der[3])) - 3;
+  der[2] = static_cast<char>(len >> 8);
+  der[3] = static_cast<char>(len & 0xff);
+  auto changed = Csr::parse(der);
+  ASSERT_OK(changed);
+  EXPECT_NE(X509_REQ_verify(changed->x509_req(), changed->public_key().evp()), 1);
+  EXPECT_CODE(changed->verify_signature(), Code::kInvalidArgument);
+}
+
 TEST(Csr, RejectsBadInput) {
   auto subject = parse_dn("CN=x");
   auto csr = make_csr(CsrSpec{.subject = subject->get(), .key = test::ec_key_256()});

@@ -6,6 +6,7 @@
 
 #include "common/testing.h"
 #include "pki/encoding.h"
+#include "pki/io.h"
 #include "pki/test_support.h"
 
 namespace scepter::pki {
@@ -252,6 +253,49 @@ TEST(Key, ReadsKeysMadeByOpenssl) {
   ASSERT_OK(from_der);
   EXPECT_FALSE(from_der->has_private());
   EXPECT_TRUE(from_der->equals_public(*p8));
+}
+
+// from_public_der imports canonical RSA and EC keys from their numbers (no OpenSSL
+// decoder); the result must be the key d2i_PUBKEY reads, with the same bytes. Other
+// encodings still go through d2i_PUBKEY.
+TEST(Key, FromPublicDerImportsWhatD2iReads) {
+  for (const Key* key : {&test::rsa_key_1024(), &test::ec_key_256()}) {
+    const std::string spki = key->public_key_der();
+    auto imported = Key::from_public_der(spki);
+    ASSERT_OK(imported);
+    EXPECT_FALSE(imported->has_private());
+    EXPECT_EQ(imported->public_key_der(), spki);
+    EXPECT_EQ(to_der(i2d_PUBKEY, imported->evp()), spki);
+    EXPECT_EQ(EVP_PKEY_eq(imported->evp(), key->evp()), 1);
+    EXPECT_EQ(imported->bits(), key->bits());
+    EXPECT_EQ(imported->is_rsa(), key->is_rsa());
+  }
+  auto p384 = Key::generate_ec(384);
+  ASSERT_OK(p384);
+  auto imported = Key::from_public_der(p384->public_key_der());
+  ASSERT_OK(imported);
+  EXPECT_EQ(EVP_PKEY_eq(imported->evp(), p384->evp()), 1);
+
+  // RSA with the NULL parameters left out: not canonical, read by d2i_PUBKEY and encoded
+  // again in the canonical form.
+  const std::string rsa = test::rsa_key_1024().public_key_der();
+  static constexpr std::string_view kNull("\x05\x00", 2);
+  const std::size_t null_at = rsa.find(kNull);
+  ASSERT_NE(null_at, std::string::npos);
+  std::string no_null = rsa;
+  no_null.erase(null_at, 2);
+  ASSERT_EQ(static_cast<unsigned char>(rsa[1]), 0x81);  // 30 81 LL 30 0d ...
+  no_null[2] = static_cast<char>(static_cast<unsigned char>(no_null[2]) - 2);
+  no_null[4] = static_cast<char>(static_cast<unsigned char>(no_null[4]) - 2);
+  auto lenient = Key::from_public_der(no_null);
+  ASSERT_OK(lenient);
+  EXPECT_EQ(EVP_PKEY_eq(lenient->evp(), test::rsa_key_1024().evp()), 1);
+  EXPECT_EQ(lenient->public_key_der(), rsa);
+
+  // An EC point that is not on the curve is refused.
+  std::string off_curve = test::ec_key_256().public_key_der();
+  off_curve.back() ^= 0x01;
+  EXPECT_CODE(Key::from_public_der(off_curve), Code::kInvalidArgument);
 }
 
 TEST(Key, RejectsBadInput) {

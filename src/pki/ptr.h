@@ -15,6 +15,7 @@
 #include <openssl/decoder.h>
 #include <openssl/encoder.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/pkcs12.h>
 #include <openssl/pkcs7.h>
 #include <openssl/x509.h>
@@ -58,6 +59,8 @@ SCEPTER_PKI_FREE(OSSL_ENCODER_CTX, OSSL_ENCODER_CTX_free);
 SCEPTER_PKI_FREE(OSSL_DECODER_CTX, OSSL_DECODER_CTX_free);
 SCEPTER_PKI_FREE(ASN1_OBJECT, ASN1_OBJECT_free);
 SCEPTER_PKI_FREE(X509_PUBKEY, X509_PUBKEY_free);
+SCEPTER_PKI_FREE(X509_ATTRIBUTE, X509_ATTRIBUTE_free);
+SCEPTER_PKI_FREE(OSSL_PARAM_BLD, OSSL_PARAM_BLD_free);
 SCEPTER_PKI_FREE(BASIC_CONSTRAINTS, BASIC_CONSTRAINTS_free);
 SCEPTER_PKI_FREE(GENERAL_NAME, GENERAL_NAME_free);
 SCEPTER_PKI_FREE(DIST_POINT, DIST_POINT_free);
