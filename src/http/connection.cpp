@@ -1,13 +1,17 @@
 // One HTTP/1.x connection on Boost.Beast: reads a request at a time, passes it to the
 // handler on the heavy or the light worker pool, writes the answer, and repeats while
 // keep-alive lasts. The per-address request rate and the heavy queue are enforced here.
-// The only file that includes Beast's HTTP code.
+// The only file that includes Beast's HTTP code. Beast parses requests; responses are
+// serialized here into one header buffer, written together with the body (shared, not
+// copied) in one gather write.
 
 #include <algorithm>
+#include <array>
 #include <ctime>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
@@ -48,6 +52,76 @@ const std::string& cached_http_date() {
 }
 
 std::string_view view(beast::string_view s) { return {s.data(), s.size()}; }
+
+// What Beast's fields do to a value: leading and trailing spaces and tabs go.
+std::string_view trim(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
+    v.remove_prefix(1);
+  }
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) {
+    v.remove_suffix(1);
+  }
+  return v;
+}
+
+// A response's status line and header fields, in the order they are added.
+class HeadWriter {
+ public:
+  // `out` is cleared and reused (its capacity stays with the connection).
+  HeadWriter(std::string& out, unsigned version, int status) : out_(out) {
+    out_.clear();
+    out_ += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    append_number(static_cast<std::size_t>(status));
+    out_ += ' ';
+    out_ += view(bhttp::obsolete_reason(static_cast<bhttp::status>(status)));
+    out_ += "\r\n";
+  }
+
+  // False when the field is too long to send (Beast's limit: 64 KiB).
+  bool field(std::string_view name, std::string_view value) {
+    value = trim(value);
+    if (name.size() + 2 > kMaxField || value.size() + 2 > kMaxField) {
+      return false;
+    }
+    out_ += name;
+    out_ += ": ";
+    out_ += value;
+    out_ += "\r\n";
+    return true;
+  }
+
+  void content_length(std::size_t n) {
+    out_ += "Content-Length: ";
+    append_number(n);
+    out_ += "\r\n";
+  }
+
+ private:
+  static constexpr std::size_t kMaxField = 65535;
+
+  void append_number(std::size_t n) {
+    char digits[24];
+    std::size_t i = sizeof digits;
+    do {
+      digits[--i] = static_cast<char>('0' + n % 10);
+      n /= 10;
+    } while (n != 0);
+    out_.append(digits + i, sizeof digits - i);
+  }
+
+  std::string& out_;
+};
+
+// The last field and the empty line. As Beast's keep_alive(): HTTP/1.1 says when the
+// connection closes, HTTP/1.0 when it does not.
+void end_header(std::string& out, unsigned version, bool keep_alive) {
+  if (version == 10 && keep_alive) {
+    out += "Connection: keep-alive\r\n";
+  } else if (version != 10 && !keep_alive) {
+    out += "Connection: close\r\n";
+  }
+  out += "\r\n";
+}
 
 }  // namespace
 
@@ -117,7 +191,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool over_rate();
   void dispatch_request();
   bool is_heavy(const Request& request) const;
-  void send(bool keep_alive);
+  // Writes header_ (ended here) and out_body_.
+  void send(unsigned version, bool keep_alive);
   void on_written(const error_code& ec, bool keep_alive);
   void send_error(int status, std::string_view text, std::chrono::seconds retry_after = {});
   void start_drain();
@@ -127,7 +202,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  bhttp::response<bhttp::string_body> res_;  // alive until async_write completes
+  // The response being written, alive until async_write completes: header_ (status
+  // line and fields; send() adds Connection and ends it) and the body, owned (body_) or
+  // shared (shared_body_); out_body_ is what is sent of it (nothing for HEAD).
+  std::string header_;
+  std::string body_;
+  std::shared_ptr<const std::string> shared_body_;
+  std::string_view out_body_;
   const Peer peer_;
   std::uint64_t id_ = 0;
   State state_ = State::kReading;
@@ -353,50 +434,59 @@ void Connection::write_response(Response r, bool close_after) {
     log::error("HTTP handler returned status {}; sending 500", r.status);
     r = Response::text(500, "Internal Server Error\n");
   }
-  try {
-    res_ = {};
-    res_.version(version_);
-    res_.result(static_cast<unsigned>(r.status));
-    res_.set(bhttp::field::server, core_.options.server_name);
-    res_.set(bhttp::field::date, cached_http_date());
-    const bool type_ok = !r.content_type.empty() && is_sendable_header("X", r.content_type);
-    res_.set(bhttp::field::content_type, type_ok ? r.content_type : "text/plain");
-    const std::vector<Header>* lists[] = {&core_.options.response_headers, &r.headers};
-    for (const std::vector<Header>* list : lists) {
-      for (const Header& h : *list) {
-        if (is_sendable_header(h.first, h.second)) {
-          res_.insert(h.first, h.second);
-        }
+  HeadWriter head(header_, version_, r.status);
+  bool fits = head.field("Server", core_.options.server_name);
+  fits = fits && head.field("Date", cached_http_date());
+  const bool type_ok = !r.content_type.empty() && is_sendable_header("X", r.content_type);
+  fits = fits && head.field("Content-Type", type_ok ? r.content_type : "text/plain");
+  const std::vector<Header>* lists[] = {&core_.options.response_headers, &r.headers};
+  for (const std::vector<Header>* list : lists) {
+    for (const Header& h : *list) {
+      if (is_sendable_header(h.first, h.second)) {
+        fits = fits && head.field(h.first, h.second);
       }
     }
-    if (r.status == 204 || r.status == 304) {
-      r.body.clear();
-    }
-    if (head_) {
-      res_.content_length(r.body.size());  // the length GET would send, and no body
-    } else {
-      res_.body() = std::move(r.body);
-      res_.prepare_payload();
-    }
-  } catch (const std::exception& e) {
-    log::error("HTTP response for {} could not be built: {}", peer_.address, e.what());
+  }
+  if (!fits) {
+    log::error("HTTP response for {} could not be built: a header field is too long",
+               peer_.address);
     return close();
   }
-  send(keep_alive_ && !close_after && !core_.stopping);
+  const bool no_body = r.status == 204 || r.status == 304;
+  if (no_body) {
+    r.body.clear();
+    r.shared_body.reset();
+  }
+  body_ = std::move(r.body);
+  shared_body_ = std::move(r.shared_body);
+  const std::string_view payload = shared_body_ ? std::string_view(*shared_body_) : body_;
+  if (head_) {
+    head.content_length(payload.size());  // the length GET would send, and no body
+    out_body_ = {};
+  } else {
+    if (!no_body) {
+      head.content_length(payload.size());
+    }
+    out_body_ = payload;
+  }
+  send(version_, keep_alive_ && !close_after && !core_.stopping);
 }
 
-void Connection::send(bool keep_alive) {
-  res_.keep_alive(keep_alive);
+void Connection::send(unsigned version, bool keep_alive) {
+  end_header(header_, version, keep_alive);
   state_ = State::kWriting;
   stream_.expires_after(core_.options.write_timeout);
-  bhttp::async_write(stream_, res_,
-                     [self = shared_from_this(), keep_alive](const error_code& ec, std::size_t) {
-                       self->on_written(ec, keep_alive);
-                     });
+  const std::array<net::const_buffer, 2> buffers{net::buffer(header_), net::buffer(out_body_)};
+  net::async_write(stream_, buffers,
+                   [self = shared_from_this(), keep_alive](const error_code& ec, std::size_t) {
+                     self->on_written(ec, keep_alive);
+                   });
 }
 
 void Connection::on_written(const error_code& ec, bool keep_alive) {
-  res_ = {};
+  body_ = std::string();
+  shared_body_.reset();
+  out_body_ = {};
   if (ec) {
     if (ec == beast::error::timeout) {
       ++core_.timeouts;
@@ -417,18 +507,18 @@ void Connection::on_written(const error_code& ec, bool keep_alive) {
 // for its rate, is not worth reading).
 void Connection::send_error(int status, std::string_view text, std::chrono::seconds retry_after) {
   parser_.reset();
-  res_ = {};
-  res_.version(11);
-  res_.result(static_cast<unsigned>(status));
-  res_.set(bhttp::field::server, core_.options.server_name);
-  res_.set(bhttp::field::date, cached_http_date());
-  res_.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+  HeadWriter head(header_, 11, status);
+  head.field("Server", core_.options.server_name);
+  head.field("Date", cached_http_date());
+  head.field("Content-Type", "text/plain; charset=utf-8");
   if (retry_after.count() > 0) {
-    res_.set(bhttp::field::retry_after, std::to_string(retry_after.count()));
+    head.field("Retry-After", std::to_string(retry_after.count()));
   }
-  res_.body() = std::string(text);
-  res_.prepare_payload();
-  send(false);
+  head.content_length(text.size());
+  body_ = std::string(text);
+  shared_body_.reset();
+  out_body_ = body_;
+  send(11, false);
   state_ = State::kClosing;  // on_written() drains instead of closing
 }
 

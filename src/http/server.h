@@ -63,7 +63,14 @@ struct Response {
   int status = 200;          // 200..599; anything else is sent as 500
   std::string content_type;  // "text/plain" when empty
   std::string body;
+  // Immutable bytes shared with whoever else holds them (a cached CRL, the CA
+  // certificate's DER): when set, they are sent instead of `body`, without a copy. The
+  // server keeps a reference until they are written.
+  std::shared_ptr<const std::string> shared_body;
   std::vector<Header> headers;  // extra headers, e.g. {"Cache-Control", "no-store"}
+
+  // The bytes to send: *shared_body when set, else body.
+  std::string_view payload() const { return shared_body ? *shared_body : body; }
 
   // A short text/plain response, e.g. text(404, "Not Found\n").
   static Response text(int status, std::string body);

@@ -3,6 +3,7 @@
 
 #include "http/server.h"
 
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -47,6 +48,14 @@ Router test_router() {
                return res;
              },
              {"POST"});
+  router.add("/shared", [](const Request&) {
+    static const auto kBytes = std::make_shared<const std::string>(std::string("\0shared\r\n", 9));
+    Response r;
+    r.content_type = "application/octet-stream";
+    r.body = "not sent";
+    r.shared_body = kBytes;
+    return r;
+  });
   router.add("/throw", [](const Request&) -> Response { throw std::runtime_error("boom"); });
   router.add("/bad-status", [](const Request&) {
     Response r;
@@ -237,6 +246,23 @@ TEST_F(ServerTest, HeadSendsLengthWithoutBody) {
   auto next = c.read_response();
   ASSERT_TRUE(next.has_value());
   EXPECT_EQ(next->status, 200);
+}
+
+TEST_F(ServerTest, SharedBodyIsSentInsteadOfBody) {
+  RawClient c = connect();
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(c.send(get_request("/shared")));
+    auto r = c.read_response();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->header("Content-Length"), "9");
+    EXPECT_EQ(r->body, std::string("\0shared\r\n", 9));
+  }
+  ASSERT_TRUE(c.send("HEAD /shared HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto head = c.read_response(milliseconds(30'000), /*head=*/true);
+  ASSERT_TRUE(head.has_value());
+  EXPECT_EQ(head->header("Content-Length"), "9");
+  EXPECT_TRUE(head->body.empty());
 }
 
 TEST_F(ServerTest, NotFoundAndPkiclientPredicate) {
