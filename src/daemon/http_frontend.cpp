@@ -66,6 +66,7 @@ void HttpFrontend::reconcile() {
                   resp.status = out.status;
                   resp.content_type = std::move(out.content_type);
                   resp.body = std::move(out.body);
+                  resp.shared_body = std::move(out.shared_body);
                   resp.headers = {{"Cache-Control", "no-store, no-cache, must-revalidate"},
                                   {"Pragma", "no-cache"}};
                   for (auto& header : out.headers) resp.headers.push_back(std::move(header));

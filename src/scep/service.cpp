@@ -99,6 +99,19 @@ std::string der_of(X509* cert) {
   return i2d_X509(cert, &p) == len ? der : std::string();
 }
 
+// A 200 answer whose body is bytes kept elsewhere.
+ScepHttpResponse shared(std::string content_type, std::shared_ptr<const std::string> body) {
+  return {200, std::move(content_type), {}, {}, std::move(body)};
+}
+
+// The GetCACaps answers: the same bytes for every request.
+std::shared_ptr<const std::string> capabilities_body(bool next_ca_cert) {
+  static const auto kCaps = std::make_shared<const std::string>(ScepService::capabilities());
+  static const auto kWithNext =
+      std::make_shared<const std::string>(ScepService::capabilities() + "GetNextCACert\n");
+  return next_ca_cert ? kWithNext : kCaps;
+}
+
 FailInfo to_wire(ca::ScepFailInfo f) { return static_cast<FailInfo>(static_cast<int>(f)); }
 
 struct Reply {
@@ -154,9 +167,7 @@ ScepHttpResponse ScepService::handle(const ScepHttpRequest& request) const {
     // GetNextCACert only while the server named (or the first) has a rollover
     // certificate to give (RFC 8894 3.5.2).
     auto server = pick(device_, decode_label(request.message_raw));
-    std::string caps = capabilities();
-    if (server && server->rollover_certificate()) caps += "GetNextCACert\n";
-    return {200, "text/plain", std::move(caps), {}};
+    return shared("text/plain", capabilities_body(server && server->rollover_certificate()));
   }
   if (op == "GetCACert") {
     log::trace(Category::kPkiServer, "CRYPTO_PKI_SCEP: CS received GetCACert request");
@@ -164,7 +175,12 @@ ScepHttpResponse ScepService::handle(const ScepHttpRequest& request) const {
     if (!server) return unavailable_reply(options_.retry_after, "no certificate server is enabled");
     auto id = server->signing_identity();
     if (!id.has_value()) return unavailable_reply(options_.retry_after, id.error().message());
-    if (id->chain.empty()) return {200, "application/x-x509-ca-cert", id->certificate.der(), {}};
+    if (id->chain.empty()) {
+      // The DER the certificate holds, not a copy of it: the answer shares the certificate.
+      auto cert = std::make_shared<const pki::Certificate>(std::move(id->certificate));
+      return shared("application/x-x509-ca-cert",
+                    std::shared_ptr<const std::string>(cert, &cert->der()));
+    }
     // A subordinate CA: the chain, issuing CA first, up to the root (RFC 8894 4.2.1.2).
     // An RA: its certificate first (with usage keys, the signature one, then the
     // encryption one: clients tell them apart by keyUsage), then the issuing CA's chain.
@@ -189,7 +205,7 @@ ScepHttpResponse ScepService::handle(const ScepHttpRequest& request) const {
       log::warn("SCEP GetCRL: certificate server {} has no CRL", server->label());
       return unavailable_reply(options_.retry_after, "the CRL is not available");
     }
-    return {200, "application/pkix-crl", *crl, {}};
+    return shared("application/pkix-crl", std::move(crl));
   }
   if (op == "PKIOperation") return pki_operation(request);
   return text(400, op.empty() ? "missing operation" : "unknown operation " + esc(op));
@@ -213,17 +229,18 @@ ScepHttpResponse ScepService::next_ca_cert(const ScepHttpRequest& request) const
     auto it = next_ca_answers_.find(server->label());
     if (it != next_ca_answers_.end() && it->second.signer == signer &&
         it->second.next == next_der) {
-      return {200, std::string(kNextCaCertContentType), it->second.body, {}};
+      return shared(std::string(kNextCaCertContentType), it->second.body);
     }
   }
   // Signed by the current CA key, which the client already trusts.
   auto der = encode_next_ca_cert(next, id->certificate, id->key, to_unix(device_.clock().now()));
   if (!der.has_value()) return unavailable_reply(options_.retry_after, der.error().message());
+  auto body = std::make_shared<const std::string>(std::move(*der));
   {
     MutexLock lock(next_ca_mu_);
-    next_ca_answers_[server->label()] = NextCaAnswer{signer, next_der, *der};
+    next_ca_answers_[server->label()] = NextCaAnswer{signer, next_der, body};
   }
-  return {200, std::string(kNextCaCertContentType), std::move(*der), {}};
+  return shared(std::string(kNextCaCertContentType), std::move(body));
 }
 
 namespace {

@@ -38,7 +38,9 @@
 // the kept GetNextCACert answers, and no cryptography runs under it.
 
 #include <map>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -65,6 +67,13 @@ struct ScepHttpResponse {
   std::string body;
   // Extra headers to send, e.g. {"Retry-After", "30"} with a 503.
   std::vector<std::pair<std::string, std::string>> headers;
+  // Immutable bytes the server keeps anyway (the CRL as published, the CA certificate,
+  // the capabilities): when set, they are the body, shared rather than copied, and
+  // `body` is empty.
+  std::shared_ptr<const std::string> shared_body = nullptr;
+
+  // The body: *shared_body when set, else body.
+  std::string_view payload() const { return shared_body ? *shared_body : body; }
 };
 
 struct ScepServiceOptions {
@@ -94,7 +103,7 @@ class ScepService {
   struct NextCaAnswer {
     std::string signer;
     std::string next;
-    std::string body;
+    std::shared_ptr<const std::string> body;
   };
 
   ca::Device& device_;

@@ -32,9 +32,9 @@ TEST_F(ScepServiceTest, GetCaCapsListsWhatTheServerDoes) {
   EXPECT_EQ(r.content_type, "text/plain");
   for (const char* cap : {"AES\n", "DES3\n", "POSTPKIOperation\n", "Renewal\n", "SHA-1\n",
                           "SHA-256\n", "SHA-512\n", "SCEPStandard\n"}) {
-    EXPECT_NE(r.body.find(cap), std::string::npos) << cap;
+    EXPECT_NE(r.payload().find(cap), std::string::npos) << cap;
   }
-  EXPECT_EQ(r.body.find("GetNextCACert"), std::string::npos);  // no rollover certificate
+  EXPECT_EQ(r.payload().find("GetNextCACert"), std::string::npos);  // no rollover certificate
 }
 
 TEST_F(ScepServiceTest, GetCaCertIsTheDerCaCertificateWhateverTheMessage) {
@@ -42,7 +42,7 @@ TEST_F(ScepServiceTest, GetCaCertIsTheDerCaCertificateWhateverTheMessage) {
     ScepHttpResponse r = service_->handle({"GET", "GetCACert", message, *message != 0, ""});
     EXPECT_EQ(r.status, 200) << message;
     EXPECT_EQ(r.content_type, "application/x-x509-ca-cert");
-    EXPECT_EQ(r.body, testing::cert_der(ca_cert_.get())) << message;
+    EXPECT_EQ(r.payload(), testing::cert_der(ca_cert_.get())) << message;
   }
 }
 
@@ -50,8 +50,8 @@ TEST_F(ScepServiceTest, PlainGetCrlIsTheDerCrl) {
   ScepHttpResponse r = service_->handle({"GET", "GetCRL", "", false, ""});
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.content_type, "application/pkix-crl");
-  const auto* p = reinterpret_cast<const unsigned char*>(r.body.data());
-  pki::Ptr<X509_CRL> crl(d2i_X509_CRL(nullptr, &p, static_cast<long>(r.body.size())));
+  const auto* p = reinterpret_cast<const unsigned char*>(r.payload().data());
+  pki::Ptr<X509_CRL> crl(d2i_X509_CRL(nullptr, &p, static_cast<long>(r.payload().size())));
   ASSERT_TRUE(crl);
   EXPECT_EQ(X509_CRL_verify(crl.get(), X509_get0_pubkey(ca_cert_.get())), 1);
 }
@@ -70,22 +70,22 @@ TEST_F(ScepServiceTest, GetNextCaCertDuringARollover) {
   auto shadow = server_->rollover_certificate();
   ASSERT_TRUE(shadow.has_value());
   ScepHttpResponse caps = service_->handle({"GET", "GetCACaps", kLabel, true, ""});
-  EXPECT_NE(caps.body.find("GetNextCACert\n"), std::string::npos) << caps.body;
+  EXPECT_NE(caps.payload().find("GetNextCACert\n"), std::string::npos) << caps.payload();
   ScepHttpResponse r = service_->handle({"GET", "GetNextCACert", kLabel, true, ""});
-  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(r.status, 200) << r.payload();
   EXPECT_EQ(r.content_type, "application/x-x509-next-ca-cert");
   auto current = pki::Certificate::from_der(testing::cert_der(ca_cert_.get()));
   ASSERT_OK(current);
-  auto next = decode_next_ca_cert(r.body, {*current});
+  auto next = decode_next_ca_cert(r.payload(), {*current});
   ASSERT_OK(next);
   ASSERT_EQ(next->size(), 1u);
   EXPECT_EQ((*next)[0], *shadow);
   // Not something the shadow could have signed for itself.
-  EXPECT_FALSE(decode_next_ca_cert(r.body, {*shadow}).has_value());
+  EXPECT_FALSE(decode_next_ca_cert(r.payload(), {*shadow}).has_value());
 
   ASSERT_OK(server_->cancel_rollover());
   caps = service_->handle({"GET", "GetCACaps", kLabel, true, ""});
-  EXPECT_EQ(caps.body.find("GetNextCACert"), std::string::npos);
+  EXPECT_EQ(caps.payload().find("GetNextCACert"), std::string::npos);
   EXPECT_EQ(service_->handle({"GET", "GetNextCACert", kLabel, true, ""}).status, 404);
 }
 
@@ -95,11 +95,11 @@ TEST_F(ScepServiceTest, GetNextCaCertDuringARollover) {
 TEST_F(ScepServiceTest, GetNextCaCertIsSignedOncePerRolloverCertificate) {
   ASSERT_OK(server_->start_rollover());
   ScepHttpResponse first = service_->handle({"GET", "GetNextCACert", kLabel, true, ""});
-  ASSERT_EQ(first.status, 200) << first.body;
+  ASSERT_EQ(first.status, 200) << first.payload();
   clock_.advance(Seconds(60));
   ScepHttpResponse again = service_->handle({"GET", "GetNextCACert", "", false, ""});
   ASSERT_EQ(again.status, 200);
-  EXPECT_EQ(again.body, first.body);
+  EXPECT_EQ(again.payload(), first.payload());
 
   ASSERT_OK(server_->cancel_rollover());
   ASSERT_OK(server_->start_rollover());
@@ -107,10 +107,10 @@ TEST_F(ScepServiceTest, GetNextCaCertIsSignedOncePerRolloverCertificate) {
   ASSERT_TRUE(shadow.has_value());
   ScepHttpResponse renewed = service_->handle({"GET", "GetNextCACert", kLabel, true, ""});
   ASSERT_EQ(renewed.status, 200);
-  EXPECT_NE(renewed.body, first.body);
+  EXPECT_NE(renewed.payload(), first.payload());
   auto current = pki::Certificate::from_der(testing::cert_der(ca_cert_.get()));
   ASSERT_OK(current);
-  auto next = decode_next_ca_cert(renewed.body, {*current});
+  auto next = decode_next_ca_cert(renewed.payload(), {*current});
   ASSERT_OK(next);
   ASSERT_EQ(next->size(), 1u);
   EXPECT_EQ((*next)[0], *shadow);

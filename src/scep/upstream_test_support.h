@@ -169,7 +169,7 @@ inline std::unique_ptr<TestServer> serve_scep(const ScepService& service) {
     }
     in.body = req.body;
     ScepHttpResponse out = service.handle(in);
-    return answer(out.status, out.content_type, out.body);
+    return answer(out.status, out.content_type, std::string(out.payload()));
   });
 }
 
