@@ -17,6 +17,18 @@ bool is_heavy_request(const http::Request& req) {
   return http::is_pkiclient_path(req.path) && req.params.get("operation") == "PKIOperation";
 }
 
+// GET GetCACaps, GetCACert and GetCRL are answered from memory (the capabilities, the CA
+// certificate and the CRL as published; for a subordinate CA or an RA the chain is
+// encoded, without a key operation), taking only locks that are never held across I/O
+// or cryptography: answered on the network thread, they cost a fraction of a hand-off to
+// a worker. GetNextCACert may sign, and stays on the light pool.
+bool is_inline_request(const http::Request& req) {
+  if (req.method != "GET" && req.method != "HEAD") return false;
+  if (!http::is_pkiclient_path(req.path)) return false;
+  const auto op = req.params.get("operation");
+  return op == "GetCACaps" || op == "GetCACert" || op == "GetCRL";
+}
+
 }  // namespace
 
 HttpFrontend::HttpFrontend(ca::Device& device) : device_(device), scep_(device) {}
@@ -77,6 +89,7 @@ void HttpFrontend::reconcile() {
   options.bind_address = want.bind_address.empty() ? "::" : want.bind_address;
   options.port = static_cast<std::uint16_t>(want.port);  // 0: any free port
   options.is_heavy = is_heavy_request;  // the other limits keep their defaults (server.h)
+  options.is_inline = is_inline_request;
   // The only body SCEP takes is a POST PKIOperation: a declared Content-Length over its
   // cap is refused with 413 before the body is read, instead of after.
   options.max_body_bytes = scep::kMaxPkiMessageSize;

@@ -1,9 +1,10 @@
 // One HTTP/1.x connection on Boost.Beast: reads a request at a time, passes it to the
-// handler on the heavy or the light worker pool, writes the answer, and repeats while
-// keep-alive lasts. The per-address request rate and the heavy queue are enforced here.
-// The only file that includes Beast's HTTP code. Beast parses requests; responses are
-// serialized here into one header buffer, written together with the body (shared, not
-// copied) in one gather write.
+// handler (on this network thread for inline requests, else on the heavy or the light
+// worker pool), writes the answer, and repeats while keep-alive lasts. The per-address
+// request rate and the heavy queue are enforced here. The only file that includes
+// Beast's HTTP code. Beast parses requests; responses are serialized here into one
+// header buffer, written together with the body (shared, not copied) in one gather
+// write.
 
 #include <algorithm>
 #include <array>
@@ -176,8 +177,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     stream_.close();
   }
 
-  // The handler's answer, posted back from the worker thread. `close_after`: close the
-  // connection after it, whatever the client asked.
+  // The handler's answer, from this network thread or posted back from a worker
+  // thread. `close_after`: close the connection after it, whatever the client asked.
   void write_response(Response r, bool close_after = false);
 
  private:
@@ -191,6 +192,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool over_rate();
   void dispatch_request();
   bool is_heavy(const Request& request) const;
+  bool is_inline(const Request& request) const;
   // Writes header_ (ended here) and out_body_.
   void send(unsigned version, bool keep_alive);
   void on_written(const error_code& ec, bool keep_alive);
@@ -389,6 +391,17 @@ bool Connection::is_heavy(const Request& request) const {
   }
 }
 
+bool Connection::is_inline(const Request& request) const {
+  if (!core_.options.is_inline) {
+    return false;
+  }
+  try {
+    return core_.options.is_inline(request);
+  } catch (...) {
+    return false;  // a broken predicate must not put a slow handler on this thread
+  }
+}
+
 void Connection::dispatch_request() {
   auto& msg = parser_->get();
   Request req;
@@ -411,6 +424,10 @@ void Connection::dispatch_request() {
   parser_.reset();
 
   state_ = State::kHandling;
+  if (is_inline(req)) {
+    ++core_.requests;
+    return write_response(core_.call_handler(req));
+  }
   const bool heavy = is_heavy(req) || !core_.light_pool;
   HandlerJob job{core_.shared_from_this(), shared_from_this(), std::move(req), heavy,
                  std::chrono::steady_clock::now()};

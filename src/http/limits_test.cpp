@@ -5,6 +5,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -54,6 +55,11 @@ class LimitsTest : public ::testing::Test {
       return Response::text(200, "heavy");
     });
     router.add("/who", [](const Request& r) { return Response::text(200, r.remote_address); });
+    router.add("/light-gated", [this](const Request&) {
+      gate_.pass();
+      return Response::text(200, "light-gated");
+    });
+    router.add("/inline", [](const Request&) { return Response::text(200, "inline"); });
     auto created = HttpServer::create(options, router);
     ASSERT_OK(created);
     server_ = std::move(*created);
@@ -228,6 +234,50 @@ TEST_F(LimitsTest, FullHeavyQueueIsRefusedAtOnceWhileLightIsServed) {
   EXPECT_EQ(gate_.entered(), 2);
   EXPECT_EQ(server_->stats().heavy_queued, 0u);
   EXPECT_EQ(server_->stats().heavy_rejected_deadline, 0u);
+}
+
+// Inline requests need no worker: they are answered while every worker of both pools is
+// blocked.
+TEST_F(LimitsTest, InlineRequestsAreAnsweredWhileEveryWorkerIsBusy) {
+  ServerOptions options = heavy_options();
+  options.is_inline = [](const Request& r) { return r.path == "/inline"; };
+  start(options);
+  RawClient heavy = connect(), light = connect();
+  ASSERT_TRUE(heavy.send(get_request("/heavy")));
+  ASSERT_TRUE(light.send(get_request("/light-gated")));
+  ASSERT_TRUE(gate_.wait_entered(2));
+
+  RawClient c = connect();
+  for (int i = 0; i < 3; ++i) {
+    auto r = ask(c, "/inline");
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "inline");
+  }
+  EXPECT_EQ(gate_.entered(), 2);
+
+  gate_.open();
+  for (RawClient* blocked : {&heavy, &light}) {
+    auto r = blocked->read_response(std::chrono::seconds(30));
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 200);
+  }
+  EXPECT_EQ(server_->stats().requests, 5u);
+}
+
+// A predicate that throws puts nothing on the network thread: the request goes to a pool.
+TEST_F(LimitsTest, ThrowingInlinePredicateMeansAPool) {
+  ServerOptions options = heavy_options();
+  options.is_inline = [](const Request&) -> bool { throw std::runtime_error("broken"); };
+  start(options);
+  RawClient light = connect();
+  ASSERT_TRUE(light.send(get_request("/light-gated")));
+  ASSERT_TRUE(gate_.wait_entered(1));
+  gate_.open();
+  auto r = light.read_response(std::chrono::seconds(30));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "light-gated");
 }
 
 TEST_F(LimitsTest, WithoutPredicateEveryRequestIsHeavy) {

@@ -5,8 +5,10 @@
 // Clients are real network devices: Cisco IOS speaks HTTP/1.0 and closes after each
 // reply; others keep HTTP/1.1 connections open and may pipeline. The server reads one
 // request at a time per connection, hands it to the Handler on a worker thread (handlers
-// may block on crypto and database commits without stalling other connections), and
-// writes the Response with Content-Length, Content-Type, Date and "Server: scepterd".
+// may block on crypto and database commits without stalling other connections), or
+// calls it on the network thread for the cheap requests ServerOptions::is_inline picks,
+// and writes the Response with Content-Length, Content-Type, Date and
+// "Server: scepterd".
 //
 // The server answers by itself, and closes the connection, when a request is malformed
 // (400), its body is over the limit (413) or its header is over the limit (431), and
@@ -167,17 +169,26 @@ struct ServerOptions {
   // global limits (max_connections, the heavy queue) always apply.
   bool limit_loopback = false;
 
-  // --- Two classes of work ---
+  // --- Three classes of work ---
 
   // Which requests are heavy (for scepterd: PKIOperation, which signs and commits to the
   // database). Heavy requests run on the worker_threads pool behind a bounded queue;
-  // the others (GetCACert, GetCACaps, GetCRL) run on their own light_worker_threads
-  // pool, so they are answered while enrolments wait. The light pool has its own
-  // threads rather than the network threads because a light handler may still read the
-  // database (GetCRL) or wait on a lock; its queue needs no bound of its own, since a
-  // connection has at most one request in flight (max_connections bounds it).
+  // the others (GetNextCACert, and anything is_inline does not pick) run on their own
+  // light_worker_threads pool, so they are answered while enrolments wait. The light
+  // pool has its own threads rather than the network threads because a light handler
+  // may still sign (GetNextCACert, once per rollover) or wait on a lock; its queue
+  // needs no bound of its own, since a connection has at most one request in flight
+  // (max_connections bounds it).
   // Empty (the default): every request is heavy, as a handler may block.
   RequestPredicate is_heavy;
+  // Which requests the handler answers on the network thread that read them, without a
+  // hand-off to a worker and back (for scepterd: GetCACaps, GetCACert and GetCRL, whose
+  // answers are in memory). The hand-off (two thread wake-ups) costs more CPU than
+  // such an answer. Only for requests the handler answers in microseconds, without
+  // I/O, a private-key operation or a lock that is held for long: while the handler
+  // runs, that network thread serves no other connection. Checked before is_heavy,
+  // with the same rules (fast, no blocking, no throwing). Empty (the default): none.
+  RequestPredicate is_inline;
   // Heavy requests that may wait for a worker when every worker is busy (default 256,
   // about 0.4 s of enrolments at the benchmark's rate; 0: none wait). Beyond it: 503
   // with "Retry-After: 1" at once, without calling the handler.

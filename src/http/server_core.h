@@ -6,7 +6,8 @@
 // Threads: a few network threads run one io_context, each connection on its own strand;
 // handlers run on two WorkerPools (heavy and light requests), so a handler blocked on a
 // database commit never delays reading, writing, accepting or timeouts on other
-// connections, and light requests never wait behind heavy ones.
+// connections, and light requests never wait behind heavy ones. Inline requests
+// (ServerOptions::is_inline) are answered on the network thread that read them.
 //
 // Lifetimes: HttpServer owns a shared Core. A connection is owned by its pending
 // operation (or by the handler job) and refers to the Core by reference; a handler job
