@@ -192,7 +192,9 @@ Result<EnableReport> CertificateServer::enable_run(const EnableOptions& options,
       return fail(
           unavailable(fmt::format("The certificate server is {}.", server_state_name(state_))));
     }
-    transition(trigger);
+    // The timer's retry keeps the last failure on show until the checks answer again, so
+    // that `show crypto pki server` does not lose the reason for the second they run.
+    transition(trigger, trigger == LifeEvent::kRetry ? reason_ : std::string());
     cfg = config_;
     generation = ++generation_;
     if (!opts.archive_password.empty()) {
