@@ -126,7 +126,7 @@ void end_header(std::string& out, unsigned version, bool keep_alive) {
 
 }  // namespace
 
-// One client connection. All methods run on the connection's strand, except the
+// One client connection. All methods run on the connection's network thread, except the
 // constructor, start() and executor().
 class Connection : public std::enable_shared_from_this<Connection> {
  public:

@@ -54,6 +54,19 @@ detail::Peer peer_of(const tcp::socket& socket, const ServerOptions& options) {
   return peer;
 }
 
+// The network threads: ServerOptions::io_threads, or min(2, cores).
+unsigned network_threads(const ServerOptions& o) {
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  return o.io_threads != 0 ? o.io_threads : std::min(2u, cores);
+}
+
+// One io_context per network thread, each told that one thread runs it.
+std::vector<std::unique_ptr<net::io_context>> make_contexts(unsigned n) {
+  std::vector<std::unique_ptr<net::io_context>> out;
+  for (unsigned i = 0; i < n; ++i) out.push_back(std::make_unique<net::io_context>(1));
+  return out;
+}
+
 }  // namespace
 
 HttpServer::Core::Core(const ServerOptions& o, Handler h)
@@ -62,7 +75,8 @@ HttpServer::Core::Core(const ServerOptions& o, Handler h)
       limits(limits_options(o)),
       per_address_limits(o.max_connections_per_address != 0 ||
                          o.max_requests_per_second_per_address > 0),
-      acceptor(net::make_strand(ioc)),
+      iocs(make_contexts(network_threads(o))),
+      acceptor(net::make_strand(*iocs.front())),
       accept_retry(acceptor.get_executor()) {
   const std::string body = "Service Unavailable\n";
   rejection = "HTTP/1.1 503 Service Unavailable\r\nServer: " + options.server_name +
@@ -72,9 +86,15 @@ HttpServer::Core::Core(const ServerOptions& o, Handler h)
 }
 
 void HttpServer::Core::do_accept() {
-  acceptor.async_accept(net::make_strand(ioc), [this](const error_code& ec, tcp::socket socket) {
+  acceptor.async_accept(next_context(), [this](const error_code& ec, tcp::socket socket) {
     on_accept(ec, std::move(socket));
   });
+}
+
+net::io_context& HttpServer::Core::next_context() {
+  net::io_context& ctx = *iocs[next_ioc];
+  next_ioc = (next_ioc + 1) % iocs.size();
+  return ctx;
 }
 
 void HttpServer::Core::on_accept(const error_code& ec, tcp::socket socket) {
@@ -120,10 +140,10 @@ void HttpServer::Core::reject(tcp::socket socket, std::atomic<std::uint64_t>& co
   socket.close(ec);
 }
 
-void HttpServer::Core::run_io() {
+void HttpServer::Core::run_io(std::size_t i) {
   for (;;) {
     try {
-      ioc.run();
+      iocs[i]->run();
       return;
     } catch (const std::exception& e) {
       log::error("HTTP server on {}: network thread: {}", where, e.what());
@@ -226,20 +246,20 @@ Status HttpServer::start() {
       c.options.worker_threads != 0 ? c.options.worker_threads : std::max(4u, 2 * cores);
   const unsigned light =
       c.options.light_worker_threads != 0 ? c.options.light_worker_threads : std::max(2u, cores);
-  const unsigned io = c.options.io_threads != 0 ? c.options.io_threads : std::min(2u, cores);
+  const auto io = static_cast<unsigned>(c.iocs.size());
   try {
     c.pool = std::make_unique<detail::WorkerPool>(workers);
     if (c.options.is_heavy) {
       c.light_pool = std::make_unique<detail::WorkerPool>(light);
     }
-    c.work.emplace(c.ioc.get_executor());
+    for (const auto& ctx : c.iocs) c.work.push_back(net::make_work_guard(*ctx));
     net::post(c.acceptor.get_executor(), [core = &c] { core->do_accept(); });
-    for (unsigned i = 0; i < io; ++i) {
-      c.io_threads.emplace_back([core = &c] { core->run_io(); });
+    for (std::size_t i = 0; i < c.iocs.size(); ++i) {
+      c.io_threads.emplace_back([core = &c, i] { core->run_io(i); });
     }
   } catch (const std::exception& e) {
     c.stopping = true;
-    c.ioc.stop();
+    for (const auto& ctx : c.iocs) ctx->stop();
     for (std::thread& t : c.io_threads) {
       t.join();
     }
@@ -298,8 +318,8 @@ void HttpServer::stop() {
 
   // 4. Close what is left and stop the network threads.
   c.close_connections(/*only_idle=*/false);
-  c.work.reset();
-  c.ioc.stop();
+  c.work.clear();
+  for (const auto& ctx : c.iocs) ctx->stop();
   for (std::thread& t : c.io_threads) {
     t.join();
   }

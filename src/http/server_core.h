@@ -3,8 +3,10 @@
 // its connections (connection.cpp: the HTTP protocol, the only file with Beast). Only
 // those two files include this header, because it brings in Asio.
 //
-// Threads: a few network threads run one io_context, each connection on its own strand;
-// handlers run on two WorkerPools (heavy and light requests), so a handler blocked on a
+// Threads: each network thread runs its own io_context (as nginx runs one event loop per
+// worker), and each connection lives on one of them, handed out in turn at accept: no
+// two network threads share a queue, a lock or a wake-up, and a connection needs no
+// strand. Handlers run on two WorkerPools (heavy and light requests), so a handler blocked on a
 // database commit never delays reading, writing, accepting or timeouts on other
 // connections, and light requests never wait behind heavy ones. Inline requests
 // (ServerOptions::is_inline) are answered on the network thread that read them.
@@ -51,8 +53,8 @@ struct Peer {
 // Serves an accepted socket until the client leaves, a timeout, or stop().
 void start_connection(HttpServer::Core& core, boost::asio::ip::tcp::socket socket, Peer peer);
 
-// On the connection's strand: closes it (when `only_idle`, only if it is not working on
-// a request), then calls `done`.
+// On the connection's network thread: closes it (when `only_idle`, only if it is not
+// working on a request), then calls `done`.
 void post_close(std::shared_ptr<Connection> conn, bool only_idle, std::function<void()> done);
 
 }  // namespace detail
@@ -66,7 +68,10 @@ struct HttpServer::Core : std::enable_shared_from_this<HttpServer::Core> {
   void on_accept(const boost::system::error_code& ec, tcp::socket socket);
   // Answers the canned 503 and closes; `counter` counts the refusal.
   void reject(tcp::socket socket, std::atomic<std::uint64_t>& counter);
-  void run_io();
+  // Runs iocs[i] until stop().
+  void run_io(std::size_t i);
+  // The io_context the next accepted connection lives on (round robin).
+  boost::asio::io_context& next_context();
   // Calls the handler; an exception becomes a 500 answer.
   Response call_handler(const Request& request);
   // post_close() on every live connection; waits (bounded) until all of them ran.
@@ -101,10 +106,12 @@ struct HttpServer::Core : std::enable_shared_from_this<HttpServer::Core> {
       connections;            // GUARDED_BY(mu)
   std::uint64_t next_id = 1;  // GUARDED_BY(mu); 0 marks an unregistered connection
 
-  // Destroyed first (reverse order): pending operations own connections.
-  boost::asio::io_context ioc;
-  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
-  tcp::acceptor acceptor;  // on a strand: accept and stop() never overlap
+  // Destroyed first (reverse order): pending operations own connections. One io_context
+  // per network thread (ServerOptions::io_threads), each run by that thread alone.
+  std::vector<std::unique_ptr<boost::asio::io_context>> iocs;
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
+  std::size_t next_ioc = 0;  // only on the acceptor's strand
+  tcp::acceptor acceptor;    // on a strand of iocs[0]: accept and stop() never overlap
   boost::asio::steady_timer accept_retry;
 };
 
