@@ -24,7 +24,8 @@ namespace scepter::pki {
 struct Csr::State {
   std::string der;
   // Offsets into der: the CertificationRequestInfo TLV (the signed bytes), the
-  // SubjectPublicKeyInfo TLV, and the signature BIT STRING's contents.
+  // SubjectPublicKeyInfo TLV, and the signature BIT STRING TLV (its unused-bits octet is
+  // checked where the signature is verified).
   std::size_t info_at = 0, info_len = 0;
   std::size_t spki_at = 0, spki_len = 0;
   std::size_t signature_at = 0, signature_len = 0;
