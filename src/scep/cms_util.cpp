@@ -8,8 +8,11 @@
 #include <openssl/asn1t.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/rand.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
 
 #include <fmt/format.h>
 
@@ -195,10 +198,143 @@ Result<std::string> sign_data(std::string_view content, const SignSpec& spec,
   return bio_bytes(out.get());
 }
 
+namespace {
+
+// The DER TLV of an object identifier.
+std::string oid_der(int nid) {
+  const ASN1_OBJECT* obj = OBJ_nid2obj(nid);
+  std::string out;
+  const int len = obj == nullptr ? 0 : i2d_ASN1_OBJECT(obj, nullptr);
+  if (len <= 0) return out;
+  out.resize(static_cast<std::size_t>(len));
+  auto* p = reinterpret_cast<unsigned char*>(out.data());
+  i2d_ASN1_OBJECT(obj, &p);
+  return out;
+}
+
+std::string_view bytes_of(const unsigned char* p, std::size_t n) {
+  return {reinterpret_cast<const char*>(p), n};
+}
+
+// IssuerAndSerialNumber of `cert`: its issuer Name as encoded and its serial.
+Result<std::string> issuer_and_serial(X509* cert) {
+  const unsigned char* name = nullptr;
+  std::size_t name_len = 0;
+  if (X509_NAME_get0_der(X509_get_issuer_name(cert), &name, &name_len) != 1) {
+    return fail(pki::last_error("encoding the recipient's issuer"));
+  }
+  const ASN1_INTEGER* serial = X509_get0_serialNumber(cert);
+  const int serial_len = i2d_ASN1_INTEGER(serial, nullptr);
+  if (serial_len <= 0) return fail(pki::last_error("encoding the recipient's serial number"));
+  std::string content(bytes_of(name, name_len));
+  const std::size_t at = content.size();
+  content.resize(at + static_cast<std::size_t>(serial_len));
+  auto* p = reinterpret_cast<unsigned char*>(content.data() + at);
+  i2d_ASN1_INTEGER(serial, &p);
+  std::string out;
+  pki::der::append_framed(out, pki::der::kSequence, content);
+  return out;
+}
+
+// What CMS_encrypt writes in DER for one RSA key-transport recipient named by
+// issuerAndSerialNumber, without OpenSSL's CMS objects:
+//   ContentInfo { envelopedData, [0] EnvelopedData { version 0,
+//     recipientInfos SET { KeyTransRecipientInfo { version 0, rid, rsaEncryption NULL,
+//                                                  encryptedKey } },
+//     encryptedContentInfo { data, AlgorithmIdentifier { cipher, IV },
+//                            [0] IMPLICIT encryptedContent } } }
+// The content key comes from EVP_CIPHER_CTX_rand_key (DES keys get their parity, as
+// CMS_encrypt sets it); the key transport is PKCS#1 v1.5 (RFC 8894 section 3.2.1).
+Result<std::string> envelope_rsa(std::string_view content, std::string_view rid,
+                                 EVP_PKEY* recipient_key, CipherAlg cipher) {
+  const EVP_CIPHER* evp = evp_cipher(cipher);
+  pki::Ptr<EVP_CIPHER_CTX> ctx(EVP_CIPHER_CTX_new());
+  if (!ctx || EVP_EncryptInit_ex(ctx.get(), evp, nullptr, nullptr, nullptr) != 1) {
+    return fail(pki::last_error("encrypting the pkcsPKIEnvelope"));
+  }
+  const int key_len = EVP_CIPHER_CTX_get_key_length(ctx.get());
+  const int iv_len = EVP_CIPHER_CTX_get_iv_length(ctx.get());
+  unsigned char key[EVP_MAX_KEY_LENGTH];
+  unsigned char iv[EVP_MAX_IV_LENGTH];
+  struct Cleanse {
+    unsigned char* key;
+    ~Cleanse() { OPENSSL_cleanse(key, EVP_MAX_KEY_LENGTH); }
+  } cleanse{key};
+  if (key_len <= 0 || key_len > EVP_MAX_KEY_LENGTH || iv_len <= 0 || iv_len > EVP_MAX_IV_LENGTH ||
+      EVP_CIPHER_CTX_rand_key(ctx.get(), key) != 1 || RAND_bytes(iv, iv_len) != 1 ||
+      EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, key, iv) != 1) {
+    return fail(pki::last_error("encrypting the pkcsPKIEnvelope"));
+  }
+  std::string encrypted(content.size() + static_cast<std::size_t>(EVP_MAX_BLOCK_LENGTH), '\0');
+  auto* out = reinterpret_cast<unsigned char*>(encrypted.data());
+  int n = 0, last = 0;
+  if (content.size() > static_cast<std::size_t>(INT_MAX) ||
+      EVP_EncryptUpdate(ctx.get(), out, &n, reinterpret_cast<const unsigned char*>(content.data()),
+                        static_cast<int>(content.size())) != 1 ||
+      EVP_EncryptFinal_ex(ctx.get(), out + n, &last) != 1) {
+    return fail(pki::last_error("encrypting the pkcsPKIEnvelope"));
+  }
+  encrypted.resize(static_cast<std::size_t>(n) + static_cast<std::size_t>(last));
+
+  pki::Ptr<EVP_PKEY_CTX> pctx(EVP_PKEY_CTX_new(recipient_key, nullptr));
+  std::size_t ek_len = 0;
+  if (!pctx || EVP_PKEY_encrypt_init(pctx.get()) != 1 ||
+      EVP_PKEY_CTX_set_rsa_padding(pctx.get(), RSA_PKCS1_PADDING) != 1 ||
+      EVP_PKEY_encrypt(pctx.get(), nullptr, &ek_len, key, static_cast<std::size_t>(key_len)) != 1) {
+    return fail(pki::last_error("encrypting the content key"));
+  }
+  std::string ek(ek_len, '\0');
+  if (EVP_PKEY_encrypt(pctx.get(), reinterpret_cast<unsigned char*>(ek.data()), &ek_len, key,
+                       static_cast<std::size_t>(key_len)) != 1) {
+    return fail(pki::last_error("encrypting the content key"));
+  }
+  ek.resize(ek_len);
+
+  using pki::der::append_framed;
+  constexpr unsigned char kSet = 0x31, kOctetString = 0x04, kImplicit0 = 0x80;
+  constexpr std::string_view kVersion0("\x02\x01\x00", 3);
+  constexpr std::string_view kNull("\x05\x00", 2);
+  std::string ktri(kVersion0);
+  ktri += rid;
+  append_framed(ktri, pki::der::kSequence, oid_der(NID_rsaEncryption) + std::string(kNull));
+  append_framed(ktri, kOctetString, ek);
+  std::string ktri_seq;
+  append_framed(ktri_seq, pki::der::kSequence, ktri);
+
+  std::string cipher_alg = oid_der(EVP_CIPHER_get_type(evp));
+  append_framed(cipher_alg, kOctetString, bytes_of(iv, static_cast<std::size_t>(iv_len)));
+  std::string eci = oid_der(NID_pkcs7_data);
+  append_framed(eci, pki::der::kSequence, cipher_alg);
+  append_framed(eci, kImplicit0, encrypted);
+
+  std::string env(kVersion0);
+  append_framed(env, kSet, ktri_seq);
+  append_framed(env, pki::der::kSequence, eci);
+  std::string env_seq;
+  append_framed(env_seq, pki::der::kSequence, env);
+  std::string info = oid_der(NID_pkcs7_enveloped);
+  append_framed(info, pki::der::kContext0, env_seq);
+  std::string der;
+  append_framed(der, pki::der::kSequence, info);
+  return der;
+}
+
+}  // namespace
+
 Result<std::string> envelope(std::string_view content, X509* recipient, CipherAlg cipher,
                              bool ber) {
   if (recipient == nullptr) return fail(invalid_argument("no recipient certificate"));
   RETURN_IF_ERROR(cipher_ready(cipher));
+  EVP_PKEY* recipient_key = X509_get0_pubkey(recipient);
+  if (!ber && recipient_key != nullptr && EVP_PKEY_get_base_id(recipient_key) == EVP_PKEY_RSA) {
+    // DER for an RSA recipient is written directly, from the recipient's issuer, serial
+    // and key alone: the first step to answering a PKIMessage without decoding its
+    // signer certificate (what is left of the cost is the RSA operation and the random
+    // content key).
+    ASSIGN_OR_RETURN(std::string rid, issuer_and_serial(recipient));
+    return envelope_rsa(content, rid, recipient_key, cipher);
+  }
+  ERR_clear_error();
   X509Stack recipients(sk_X509_new_null());
   if (!recipients) return fail(pki::last_error("sk_X509_new_null"));
   pki::Ptr<X509> ref = pki::up_ref(recipient);

@@ -78,7 +78,9 @@ Result<std::string> sign_data(std::string_view content, const SignSpec& spec,
 
 // EnvelopedData of `content` for one RSA recipient (KeyTransRecipientInfo with
 // issuerAndSerialNumber, PKCS#1 v1.5 key transport). kInvalidArgument when the
-// cipher is unavailable (single DES without the legacy provider).
+// cipher is unavailable (single DES without the legacy provider). DER is written
+// directly, as CMS_encrypt writes it (cms_envelope_test.cpp holds the two together);
+// BER goes through OpenSSL's streaming encoder.
 Result<std::string> envelope(std::string_view content, X509* recipient, CipherAlg cipher,
                              bool ber = false);
 
