@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -20,6 +21,10 @@
 #include "store/store.h"
 
 namespace scepter::ca {
+
+// A clock before this is not calendar-valid: the CA would issue certificates from the
+// past. IOS refuses to start the server in that case ("Time has not been set").
+inline constexpr std::int64_t kEarliestValidTime = 1577836800;  // 2020-01-01T00:00:00Z
 
 // Meta keys in the main database.
 inline constexpr const char* kMetaCaCert = "ca_cert";
