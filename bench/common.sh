@@ -77,3 +77,13 @@ setup_ca() {
     sleep 0.1
   done
 }
+
+# bench_workdir NAME: sets `work` to a fresh directory under TMPDIR and `pid` to empty, and
+# arranges that on exit the process in `pid` (the server under test, when one runs) is
+# stopped and `work` removed.
+bench_workdir() {
+  work=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+  pid=""
+  trap 'stop_pids "$pid"; rm -rf "$work"' EXIT
+  trap 'exit 130' INT TERM
+}

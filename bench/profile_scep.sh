@@ -26,16 +26,9 @@ ninja -C "$build" -j2 scepterd scepter scep_load >/dev/null
 keys=${KEYS:-$build/bench/scep_load_keys.pem}
 command -v valgrind >/dev/null || { echo "valgrind missing: apt-get install valgrind" >&2; exit 1; }
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/scep_profile.XXXXXX")
+bench_workdir scep_profile
 out=${OUT:-$work}
 mkdir -p "$out"
-pid=""
-cleanup() {
-  stop_pids "$pid"
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 mkdir -p "$work/nvram"
 SCEPTER_PASSWORD=bench-master valgrind --tool=callgrind --instr-atstart=no \

@@ -43,14 +43,7 @@ attack_bin=$build/bench/scep_attack
 url="http://127.0.0.1:$port/cgi-bin/pkiclient.exe"
 hz=$(getconf CLK_TCK)
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/attack_bench.XXXXXX")
-pid=""
-cleanup() {
-  stop_pids "$pid"
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir attack_bench
 
 # utime + stime of the server, in clock ticks (fields 14 and 15; the command name in
 # field 2 has no spaces).

@@ -22,14 +22,7 @@ port=${PORT:-18090}
 first=${1#*=}
 load=${LOAD:-$first/bench/scep_load}
 hz=$(getconf CLK_TCK)
-work=$(mktemp -d "${TMPDIR:-/tmp}/get_ab.XXXXXX")
-pid=""
-cleanup() {
-  stop_pids "$pid"
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir get_ab
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 per_request() {  # per_request TICKS REQUESTS: CPU µs per request
