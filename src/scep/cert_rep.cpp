@@ -38,11 +38,11 @@ Result<std::string> encode_cert_rep(const CertRepParams& params) {
 
   std::string content;  // PENDING and FAILURE: an empty OCTET STRING
   if (params.status == PkiStatus::kSuccess) {
-    if (params.recipient_cert == nullptr) {
+    if (!params.recipient) {
       return fail(invalid_argument("a SUCCESS CertRep needs the requester's certificate"));
     }
     ASSIGN_OR_RETURN(std::string inner, success_content(params));
-    ASSIGN_OR_RETURN(content, detail::envelope(inner, params.recipient_cert, params.cipher));
+    ASSIGN_OR_RETURN(content, detail::envelope(inner, params.recipient, params.cipher));
   }
 
   std::string sender_nonce = params.sender_nonce;

@@ -20,6 +20,7 @@
 
 #include "common/status.h"
 #include "scep/message.h"
+#include "scep/peer_cert.h"
 
 namespace scepter::scep {
 
@@ -41,11 +42,11 @@ struct CertRepParams {
   FailInfo fail_info = FailInfo::kBadRequest;  // FAILURE only
   std::string fail_info_text;                  // FAILURE only; omitted when empty (UTF-8)
 
-  // SUCCESS only: the envelope goes to `recipient_cert` (the request's signer
-  // certificate) with the request's `cipher`, and holds `certificates` (the issued
+  // SUCCESS only: the envelope goes to `recipient` (the request's signer
+  // certificate, with an RSA key) with the request's `cipher`, and holds `certificates` (the issued
   // certificate first, then any chain) and/or `crl_der` (GetCRL), all as DER, put into the
   // reply byte for byte (a CRL is checked to be one DER SEQUENCE, not parsed).
-  X509* recipient_cert = nullptr;
+  PeerCert recipient;
   CipherAlg cipher = CipherAlg::kAes128Cbc;
   std::vector<std::string> certificates;  // DER
   std::string crl_der;

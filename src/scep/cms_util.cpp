@@ -216,26 +216,6 @@ std::string_view bytes_of(const unsigned char* p, std::size_t n) {
   return {reinterpret_cast<const char*>(p), n};
 }
 
-// IssuerAndSerialNumber of `cert`: its issuer Name as encoded and its serial.
-Result<std::string> issuer_and_serial(X509* cert) {
-  const unsigned char* name = nullptr;
-  std::size_t name_len = 0;
-  if (X509_NAME_get0_der(X509_get_issuer_name(cert), &name, &name_len) != 1) {
-    return fail(pki::last_error("encoding the recipient's issuer"));
-  }
-  const ASN1_INTEGER* serial = X509_get0_serialNumber(cert);
-  const int serial_len = i2d_ASN1_INTEGER(serial, nullptr);
-  if (serial_len <= 0) return fail(pki::last_error("encoding the recipient's serial number"));
-  std::string content(bytes_of(name, name_len));
-  const std::size_t at = content.size();
-  content.resize(at + static_cast<std::size_t>(serial_len));
-  auto* p = reinterpret_cast<unsigned char*>(content.data() + at);
-  i2d_ASN1_INTEGER(serial, &p);
-  std::string out;
-  pki::der::append_framed(out, pki::der::kSequence, content);
-  return out;
-}
-
 // What CMS_encrypt writes in DER for one RSA key-transport recipient named by
 // issuerAndSerialNumber, without OpenSSL's CMS objects:
 //   ContentInfo { envelopedData, [0] EnvelopedData { version 0,
@@ -321,18 +301,23 @@ Result<std::string> envelope_rsa(std::string_view content, std::string_view rid,
 
 }  // namespace
 
+Result<std::string> envelope(std::string_view content, const PeerCert& recipient,
+                             CipherAlg cipher) {
+  if (!recipient || EVP_PKEY_get_base_id(recipient.key.get()) != EVP_PKEY_RSA) {
+    return fail(invalid_argument("the recipient certificate has no RSA key"));
+  }
+  RETURN_IF_ERROR(cipher_ready(cipher));
+  return envelope_rsa(content, recipient.issuer_and_serial, recipient.key.get(), cipher);
+}
+
 Result<std::string> envelope(std::string_view content, X509* recipient, CipherAlg cipher,
                              bool ber) {
   if (recipient == nullptr) return fail(invalid_argument("no recipient certificate"));
   RETURN_IF_ERROR(cipher_ready(cipher));
   EVP_PKEY* recipient_key = X509_get0_pubkey(recipient);
   if (!ber && recipient_key != nullptr && EVP_PKEY_get_base_id(recipient_key) == EVP_PKEY_RSA) {
-    // DER for an RSA recipient is written directly, from the recipient's issuer, serial
-    // and key alone: the first step to answering a PKIMessage without decoding its
-    // signer certificate (what is left of the cost is the RSA operation and the random
-    // content key).
-    ASSIGN_OR_RETURN(std::string rid, issuer_and_serial(recipient));
-    return envelope_rsa(content, rid, recipient_key, cipher);
+    ASSIGN_OR_RETURN(PeerCert peer, PeerCert::from_x509(recipient));
+    return envelope(content, peer, cipher);
   }
   ERR_clear_error();
   X509Stack recipients(sk_X509_new_null());

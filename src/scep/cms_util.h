@@ -21,6 +21,7 @@
 #include "common/status.h"
 #include "pki/ptr.h"
 #include "scep/message.h"
+#include "scep/peer_cert.h"
 
 namespace scepter::scep::detail {
 
@@ -83,6 +84,9 @@ Result<std::string> sign_data(std::string_view content, const SignSpec& spec,
 // BER goes through OpenSSL's streaming encoder.
 Result<std::string> envelope(std::string_view content, X509* recipient, CipherAlg cipher,
                              bool ber = false);
+// The same, DER, for a recipient whose key is RSA, from what PeerCert keeps of its
+// certificate. kInvalidArgument for another key.
+Result<std::string> envelope(std::string_view content, const PeerCert& recipient, CipherAlg cipher);
 
 // Degenerate certs-only SignedData (version 1, no content, no signers), the shape of
 // `openssl crl2pkcs7`, from certificates and CRLs as DER (each kept byte for byte, in the

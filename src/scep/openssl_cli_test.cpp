@@ -48,7 +48,7 @@ class OpensslCli : public ::testing::Test {
     rp.transaction_id = req.transaction_id;
     rp.recipient_nonce = req.sender_nonce;
     rp.status = status;
-    rp.recipient_cert = req.signer.get();
+    rp.recipient = req.signer;
     rp.cipher = req.cipher;
     return rp;
   }

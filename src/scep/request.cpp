@@ -11,8 +11,10 @@
 #include <openssl/objects.h>
 #include <openssl/rsa.h>
 
+#include "pki/key.h"
 #include "scep/cms_util.h"
 #include "scep/payload.h"
+#include "scep/signed_data.h"
 
 namespace scepter::scep {
 namespace {
@@ -20,6 +22,7 @@ namespace {
 using detail::X509Stack;
 
 std::atomic<std::uint64_t> g_envelope_decryptions{0};
+std::atomic<std::uint64_t> g_openssl_decodes{0};
 
 constexpr int kMinSignerBits = 1024;
 constexpr int kMaxSignerBits = 4096;
@@ -45,8 +48,7 @@ std::string hex(std::string_view bytes) {
 
 // The signer key bounds the cost of the signature check and must be able to receive
 // the reply (RSA key transport). Checked before any public-key operation.
-Status check_signer_key(X509* signer) {
-  EVP_PKEY* key = X509_get0_pubkey(signer);
+Status check_signer_key(EVP_PKEY* key) {
   if (key == nullptr) {
     ERR_clear_error();
     return invalid_argument("the signer certificate's public key cannot be read");
@@ -83,6 +85,14 @@ struct PendingPkiMessage::State {
   std::vector<std::size_t> encrypted_key_sizes;
   DecodeError err;  // the echo fields, ready for a refusal
   DecodedRequest req;
+  // Read by OpenSSL alone: the signer certificate, as CMS_verify takes it.
+  pki::Ptr<X509> signer_x509;
+  // Read through signed_data.h (`cms` is then the message without its certificates):
+  // the signedAttrs as signed, and the message, for OpenSSL to decode again if the
+  // signature does not check out on this path.
+  bool split = false;
+  std::string signed_attrs;
+  std::string original;
 };
 
 namespace {
@@ -109,8 +119,26 @@ DecodeError refuse_envelope(State& st, std::string detail) {
                 std::move(detail));
 }
 
-// Signed layer, no key: digest algorithm, signer certificate and its key.
-std::optional<DecodeError> check_signer(State& st) {
+// The echo fields: what a FAILURE reply needs. Without both there is nobody to answer.
+std::optional<DecodeError> read_echo_fields(State& st) {
+  const AttributeTypes& types = attribute_types();
+  auto tid = detail::string_attr(st.si, types.transaction_id);
+  if (!tid || tid->empty() || tid->size() > kMaxTransactionIdSize || !printable_ascii(*tid)) {
+    return refuse(st, FailInfo::kBadRequest, "missing or malformed transactionID");
+  }
+  auto nonce = detail::octet_attr(st.si, types.sender_nonce);
+  if (!nonce || nonce->empty() || nonce->size() > kMaxNonceSize) {
+    return refuse(st, FailInfo::kBadRequest, "missing or malformed senderNonce");
+  }
+  st.err.transaction_id = *tid;
+  st.err.sender_nonce = *nonce;
+  st.err.replyable = true;
+  st.req.transaction_id = std::move(*tid);
+  st.req.sender_nonce = std::move(*nonce);
+  return std::nullopt;
+}
+
+std::optional<DecodeError> check_digest(State& st) {
   X509_ALGOR* digest_alg = nullptr;
   CMS_SignerInfo_get0_algs(st.si, nullptr, nullptr, &digest_alg, nullptr);
   const ASN1_OBJECT* digest_oid = nullptr;
@@ -122,7 +150,11 @@ std::optional<DecodeError> check_signer(State& st) {
   }
   st.err.digest = *digest;
   st.req.digest = *digest;
+  return std::nullopt;
+}
 
+// Signed layer, no key: the signer certificate and its key.
+std::optional<DecodeError> check_signer(State& st) {
   // The signer certificate comes from the message itself; clients sign with a
   // throw-away self-signed certificate, or with their current one when renewing.
   X509Stack certs(CMS_get1_certs(st.cms.get()));
@@ -136,9 +168,14 @@ std::optional<DecodeError> check_signer(State& st) {
   if (signer == nullptr) {
     return refuse(st, FailInfo::kBadMessageCheck, "signer certificate is not in the PKIMessage");
   }
-  st.err.signer = pki::up_ref(signer);
-  st.req.signer = pki::up_ref(signer);
-  if (Status s = check_signer_key(signer); !s.ok()) return refuse(st, FailInfo::kBadAlg, s);
+  st.signer_x509 = pki::up_ref(signer);
+  if (auto peer = PeerCert::from_x509(signer); peer.has_value()) {
+    st.err.signer = *peer;
+    st.req.signer = std::move(*peer);
+  }
+  if (Status s = check_signer_key(X509_get0_pubkey(signer)); !s.ok()) {
+    return refuse(st, FailInfo::kBadAlg, s);
+  }
   return std::nullopt;
 }
 
@@ -237,14 +274,12 @@ PendingPkiMessage::~PendingPkiMessage() = default;
 
 const std::string& PendingPkiMessage::transaction_id() const { return state_->req.transaction_id; }
 
-tl::expected<PendingPkiMessage, DecodeError> PendingPkiMessage::parse(std::string_view der) {
-  auto st = std::make_unique<State>();
-  const AttributeTypes& types = attribute_types();
-  // OpenSSL leaves traces in its error queue even on paths that end well.
-  struct ClearErrors {
-    ~ClearErrors() { ERR_clear_error(); }
-  } clear_errors;
+namespace {
 
+// The message as OpenSSL reads it, certificates and all.
+tl::expected<std::unique_ptr<State>, DecodeError> parse_with_openssl(std::string_view der) {
+  auto st = std::make_unique<State>();
+  g_openssl_decodes.fetch_add(1, std::memory_order_relaxed);
   auto parsed = detail::parse_cms(der);
   if (!parsed) return tl::unexpected(refuse(*st, FailInfo::kBadRequest, parsed.error()));
   st->cms = std::move(*parsed);
@@ -257,25 +292,153 @@ tl::expected<PendingPkiMessage, DecodeError> PendingPkiMessage::parse(std::strin
         refuse(*st, FailInfo::kBadMessageCheck, "PKIMessage must have exactly one signerInfo"));
   }
   st->si = sk_CMS_SignerInfo_value(infos, 0);
-
-  // What a FAILURE reply echoes. Without both there is nobody to answer.
-  auto tid = detail::string_attr(st->si, types.transaction_id);
-  if (!tid || tid->empty() || tid->size() > kMaxTransactionIdSize || !printable_ascii(*tid)) {
-    return tl::unexpected(refuse(*st, FailInfo::kBadRequest, "missing or malformed transactionID"));
-  }
-  auto nonce = detail::octet_attr(st->si, types.sender_nonce);
-  if (!nonce || nonce->empty() || nonce->size() > kMaxNonceSize) {
-    return tl::unexpected(refuse(*st, FailInfo::kBadRequest, "missing or malformed senderNonce"));
-  }
-  st->err.transaction_id = *tid;
-  st->err.sender_nonce = *nonce;
-  st->err.replyable = true;
-  st->req.transaction_id = std::move(*tid);
-  st->req.sender_nonce = std::move(*nonce);
-
+  if (auto e = read_echo_fields(*st)) return tl::unexpected(std::move(*e));
+  if (auto e = check_digest(*st)) return tl::unexpected(std::move(*e));
   if (auto e = check_signer(*st)) return tl::unexpected(std::move(*e));
   if (auto e = check_envelope(*st)) return tl::unexpected(std::move(*e));
-  return PendingPkiMessage(std::move(st));
+  return st;
+}
+
+// Whether the signed attributes are ones whose signature the split path may check as
+// received and that CMS_verify's attribute rules accept: every attribute with one value,
+// contentType and messageDigest exactly once, signingTime at most once, no
+// countersignature.
+bool plain_signed_attributes(CMS_SignerInfo* si) {
+  const int n = CMS_signed_get_attr_count(si);
+  if (n <= 0) return false;
+  const ASN1_OBJECT* content_type = OBJ_nid2obj(NID_pkcs9_contentType);
+  const ASN1_OBJECT* message_digest = OBJ_nid2obj(NID_pkcs9_messageDigest);
+  const ASN1_OBJECT* signing_time = OBJ_nid2obj(NID_pkcs9_signingTime);
+  const ASN1_OBJECT* countersignature = OBJ_nid2obj(NID_pkcs9_countersignature);
+  int content_types = 0, digests = 0, times = 0;
+  for (int i = 0; i < n; ++i) {
+    X509_ATTRIBUTE* attr = CMS_signed_get_attr(si, i);
+    if (attr == nullptr || X509_ATTRIBUTE_count(attr) != 1) return false;
+    const ASN1_OBJECT* type = X509_ATTRIBUTE_get0_object(attr);
+    if (OBJ_cmp(type, content_type) == 0) {
+      ++content_types;
+    } else if (OBJ_cmp(type, message_digest) == 0) {
+      ++digests;
+    } else if (OBJ_cmp(type, signing_time) == 0) {
+      ++times;
+    } else if (OBJ_cmp(type, countersignature) == 0) {
+      return false;
+    }
+  }
+  return content_types == 1 && digests == 1 && times <= 1;
+}
+
+// A signatureAlgorithm CMS_verify accepts for an RSA key other than RSASSA-PSS:
+// rsaEncryption, or an RSA PKCS#1 v1.5 signature OID (which some clients put there).
+bool pkcs1_signature_algorithm(CMS_SignerInfo* si) {
+  X509_ALGOR* alg = nullptr;
+  CMS_SignerInfo_get0_algs(si, nullptr, nullptr, nullptr, &alg);
+  const ASN1_OBJECT* oid = nullptr;
+  X509_ALGOR_get0(&oid, nullptr, nullptr, alg);
+  const int nid = OBJ_obj2nid(oid);
+  if (nid == NID_rsaEncryption) return true;
+  int pkey_nid = NID_undef;
+  return nid != NID_rsassaPss && OBJ_find_sigid_algs(nid, nullptr, &pkey_nid) == 1 &&
+         pkey_nid == NID_rsaEncryption;
+}
+
+// The split path (request.h). nullptr whenever the message is not one it takes, or a
+// check fails on it: the caller then decodes with OpenSSL alone, which answers.
+std::unique_ptr<State> parse_split(std::string_view der) {
+  auto split = detail::split_signed_data(der);
+  if (!split || split->certs.size() != 1 || split->sid_issuer.empty() || !split->digest_listed ||
+      split->signed_attrs.empty() || split->has_unsigned_attrs) {
+    return nullptr;
+  }
+  auto fields = detail::certificate_fields(split->certs.front());
+  if (!fields || fields->issuer != split->sid_issuer || fields->serial != split->sid_serial) {
+    return nullptr;
+  }
+  auto st = std::make_unique<State>();
+  auto parsed = detail::parse_cms(split->without_certs);
+  if (!parsed || OBJ_obj2nid(CMS_get0_type(parsed->get())) != NID_pkcs7_signed) return nullptr;
+  st->cms = std::move(*parsed);
+  STACK_OF(CMS_SignerInfo)* infos = CMS_get0_SignerInfos(st->cms.get());
+  if (infos == nullptr || sk_CMS_SignerInfo_num(infos) != 1) return nullptr;
+  st->si = sk_CMS_SignerInfo_value(infos, 0);
+  if (read_echo_fields(*st) || check_digest(*st) || !plain_signed_attributes(st->si) ||
+      !pkcs1_signature_algorithm(st->si)) {
+    return nullptr;
+  }
+  auto key = pki::Key::from_public_der(fields->spki);
+  if (!key.has_value() || !check_signer_key(key->evp()).ok()) return nullptr;
+  st->req.signer = PeerCert(std::string(split->certs.front()),
+                            detail::issuer_and_serial_der(fields->issuer, fields->serial),
+                            pki::up_ref(key->evp()));
+  st->err.signer = st->req.signer;
+  if (check_envelope(*st)) return nullptr;
+  st->split = true;
+  st->signed_attrs = std::move(split->signed_attrs);
+  st->original.assign(der);
+  return st;
+}
+
+// The split path's signature check, as CMS_verify makes it: messageDigest is the digest
+// of the content, and the signature over the signedAttrs verifies with the signer's key.
+bool verify_split(State& st) {
+  const EVP_MD* md = evp_md(st.req.digest);
+  ASN1_OCTET_STRING** content = CMS_get0_content(st.cms.get());
+  const auto* expected = static_cast<const ASN1_OCTET_STRING*>(CMS_signed_get0_data_by_OBJ(
+      st.si, OBJ_nid2obj(NID_pkcs9_messageDigest), -3, V_ASN1_OCTET_STRING));
+  const ASN1_OCTET_STRING* signature = CMS_SignerInfo_get0_signature(st.si);
+  if (content == nullptr || *content == nullptr || expected == nullptr || signature == nullptr) {
+    return false;
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_len = 0;
+  const std::string_view data = detail::view(*content);
+  if (EVP_Digest(data.data(), data.size(), digest, &digest_len, md, nullptr) != 1 ||
+      detail::view(expected) !=
+          std::string_view(reinterpret_cast<const char*>(digest), digest_len)) {
+    return false;
+  }
+  pki::Ptr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
+  return ctx &&
+         EVP_DigestVerifyInit_ex(ctx.get(), nullptr, EVP_MD_get0_name(md), nullptr, nullptr,
+                                 st.req.signer.key.get(), nullptr) == 1 &&
+         EVP_DigestVerify(ctx.get(), ASN1_STRING_get0_data(signature),
+                          static_cast<std::size_t>(ASN1_STRING_length(signature)),
+                          reinterpret_cast<const unsigned char*>(st.signed_attrs.data()),
+                          st.signed_attrs.size()) == 1;
+}
+
+// CMS_verify: the signature over the signed attributes and messageDigest over the
+// content, with only the signer certificate (its key bounded by check_signer_key) and no
+// chain verification.
+Status verify_with_openssl(State& st) {
+  X509Stack only(sk_X509_new_null());
+  pki::Ptr<X509> ref = pki::up_ref(st.signer_x509.get());
+  if (!only || sk_X509_push(only.get(), ref.get()) <= 0) return pki::last_error("sk_X509_push");
+  ref.release();
+  // No output BIO: OpenSSL reads the content into a null sink to check the digest; the
+  // envelope was taken from the parsed structure, without a copy.
+  const unsigned flags = CMS_NO_SIGNER_CERT_VERIFY | CMS_NOINTERN | CMS_BINARY;
+  if (CMS_verify(st.cms.get(), only.get(), nullptr, nullptr, nullptr, flags) != 1) {
+    return pki::last_error(Code::kInvalidArgument, "PKIMessage signature check failed");
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+tl::expected<PendingPkiMessage, DecodeError> PendingPkiMessage::parse(std::string_view der,
+                                                                      bool openssl_only) {
+  // OpenSSL leaves traces in its error queue even on paths that end well.
+  struct ClearErrors {
+    ~ClearErrors() { ERR_clear_error(); }
+  } clear_errors;
+  if (!openssl_only) {
+    if (auto st = parse_split(der)) return PendingPkiMessage(std::move(st));
+    ERR_clear_error();
+  }
+  auto st = parse_with_openssl(der);
+  if (!st) return tl::unexpected(std::move(st.error()));
+  return PendingPkiMessage(std::move(*st));
 }
 
 std::optional<std::size_t> PendingPkiMessage::recipient_for(X509* cert) const {
@@ -326,52 +489,48 @@ DecodeError PendingPkiMessage::not_addressed_to_us() const {
   copy.err.transaction_id = state_->err.transaction_id;
   copy.err.sender_nonce = state_->err.sender_nonce;
   copy.err.digest = state_->err.digest;
-  if (state_->err.signer) copy.err.signer = pki::up_ref(state_->err.signer.get());
+  copy.err.signer = state_->err.signer;
   return refuse_envelope(
       copy, "the recipientInfo names " + recipient_text() + ", none of our certificates");
 }
 
 DecodeResult PendingPkiMessage::open(EVP_PKEY* recipient_key, X509* recipient_cert) && {
-  State& st = *state_;
+  State& pre = *state_;
   struct ClearErrors {
     ~ClearErrors() { ERR_clear_error(); }
   } clear_errors;
   if (recipient_key == nullptr || recipient_cert == nullptr ||
       EVP_PKEY_get_base_id(recipient_key) != EVP_PKEY_RSA) {
-    return tl::unexpected(refuse(st, FailInfo::kBadMessageCheck,
+    return tl::unexpected(refuse(pre, FailInfo::kBadMessageCheck,
                                  internal_error("no RSA key to open SCEP envelopes")));
   }
   const std::optional<std::size_t> mine = recipient_for(recipient_cert);
   if (!mine) {
     return tl::unexpected(refuse_envelope(
-        st, "the recipientInfo names " + recipient_text() + ", not our certificate (or twice)"));
+        pre, "the recipientInfo names " + recipient_text() + ", not our certificate (or twice)"));
   }
   // An RSA ciphertext is exactly as long as the modulus.
   const int modulus_bytes = EVP_PKEY_get_size(recipient_key);
-  const std::size_t key_size = st.encrypted_key_sizes[*mine];
+  const std::size_t key_size = pre.encrypted_key_sizes[*mine];
   if (modulus_bytes <= 0 || key_size != static_cast<std::size_t>(modulus_bytes)) {
-    return tl::unexpected(refuse_envelope(st, "encryptedKey has " + std::to_string(key_size) +
-                                                  " bytes, the key " +
-                                                  std::to_string(modulus_bytes)));
+    return tl::unexpected(refuse_envelope(pre, "encryptedKey has " + std::to_string(key_size) +
+                                                   " bytes, the key " +
+                                                   std::to_string(modulus_bytes)));
   }
 
-  // Signature over the signed attributes and messageDigest over the content, with
-  // only the signer certificate (its key bounded by check_signer_key) and no chain
-  // verification.
-  X509Stack only(sk_X509_new_null());
-  pki::Ptr<X509> ref = pki::up_ref(st.req.signer.get());
-  if (!only || sk_X509_push(only.get(), ref.get()) <= 0) {
-    return tl::unexpected(refuse(st, FailInfo::kBadMessageCheck, pki::last_error("sk_X509_push")));
+  if (!(state_->split && verify_split(*state_))) {
+    if (state_->split) {
+      // Whatever the split path could not confirm, OpenSSL decides, from the start.
+      ERR_clear_error();
+      auto full = parse_with_openssl(state_->original);
+      if (!full) return tl::unexpected(std::move(full.error()));
+      state_ = std::move(*full);
+    }
+    if (Status s = verify_with_openssl(*state_); !s.ok()) {
+      return tl::unexpected(refuse(*state_, FailInfo::kBadMessageCheck, std::move(s)));
+    }
   }
-  ref.release();
-  // No output BIO: OpenSSL reads the content into a null sink to check the digest; the
-  // envelope was taken from the parsed structure, without a copy.
-  const unsigned flags = CMS_NO_SIGNER_CERT_VERIFY | CMS_NOINTERN | CMS_BINARY;
-  if (CMS_verify(st.cms.get(), only.get(), nullptr, nullptr, nullptr, flags) != 1) {
-    return tl::unexpected(
-        refuse(st, FailInfo::kBadMessageCheck,
-               pki::last_error(Code::kInvalidArgument, "PKIMessage signature check failed")));
-  }
+  State& st = *state_;
 
   // Only now are the attributes authentic.
   st.req.signing_time = detail::signing_time(st.si);
@@ -415,6 +574,8 @@ DecodeResult decode_pki_message(std::string_view der, EVP_PKEY* recipient_key,
   if (!pending) return tl::unexpected(std::move(pending.error()));
   return std::move(*pending).open(recipient_key, recipient_cert);
 }
+
+std::uint64_t openssl_decodes() { return g_openssl_decodes.load(std::memory_order_relaxed); }
 
 std::uint64_t envelope_decryptions() {
   return g_envelope_decryptions.load(std::memory_order_relaxed);

@@ -42,6 +42,19 @@
 //     client's remedy is to fetch GetCACert again. The trace names the recipient it
 //     used, so the operator can tell.
 //
+// How the signer certificate is read. A DER message with one certificate, its signer
+// named by issuerAndSerialNumber and signed with RSA PKCS#1 v1.5 over single-valued
+// signed attributes (what SCEP clients send) is taken apart by signed_data.h: OpenSSL
+// parses the message without the certificate, the signer's key is imported from the
+// certificate's SubjectPublicKeyInfo, and the signature is checked over the signedAttrs
+// as received. Anything else, and any message that fails a check on that path, is
+// decoded by OpenSSL alone (d2i_CMS_ContentInfo, CMS_verify), which gives every refusal
+// its answer. The one difference: on the first path the certificate's fields are walked
+// but not decoded, so a signer certificate OpenSSL would refuse for what is inside a
+// name, a time or an extension is accepted there. The certificate proves nothing to the
+// CA unless it is byte for byte one the CA issued (ca/server_requests.cpp), and the
+// reply's envelope uses only its issuer, serial number and key.
+//
 // Thread-safe: each call builds its own OpenSSL objects; the recipient key and
 // certificate are only read and may be shared between threads.
 
@@ -61,6 +74,7 @@
 #include "pki/csr.h"
 #include "pki/ptr.h"
 #include "scep/message.h"
+#include "scep/peer_cert.h"
 
 namespace scepter::scep {
 
@@ -83,7 +97,7 @@ struct DecodedRequest {
   CipherAlg cipher = CipherAlg::kAes128Cbc;  // of the envelope; encrypt the CertRep with it
   // The certificate that signed the request (encrypt the reply to it). Its key is RSA,
   // 1024..4096 bits.
-  pki::Ptr<X509> signer;
+  PeerCert signer;
   // The signingTime attribute, when the client sent one; the CA may answer badTime.
   std::optional<std::time_t> signing_time;
   std::string payload;  // the decrypted content, DER
@@ -116,7 +130,7 @@ struct DecodeError {
   DigestAlg digest = DigestAlg::kSha256;  // the request's digest, or SHA-256 if unknown
   std::optional<MessageType> type;        // when the messageType was read (after the
                                           // signature was verified)
-  pki::Ptr<X509> signer;                  // when the signer certificate was found
+  PeerCert signer;                        // when the signer certificate was found
 };
 
 using DecodeResult = tl::expected<DecodedRequest, DecodeError>;
@@ -135,7 +149,9 @@ class PendingPkiMessage {
   // Not replyable: bytes that are not a SignedData, not exactly one signerInfo, missing
   // or malformed transactionID or senderNonce. `der` is copied where needed; the caller
   // caps its size (kMaxPkiMessageSize).
-  static tl::expected<PendingPkiMessage, DecodeError> parse(std::string_view der);
+  // `openssl_only` skips the first path above (for tests that compare the two).
+  static tl::expected<PendingPkiMessage, DecodeError> parse(std::string_view der,
+                                                            bool openssl_only = false);
 
   PendingPkiMessage(PendingPkiMessage&&) noexcept;
   PendingPkiMessage& operator=(PendingPkiMessage&&) noexcept;
@@ -181,6 +197,11 @@ DecodeResult decode_pki_message(std::string_view der, EVP_PKEY* recipient_key,
 // How many envelope decryptions (each one RSA private-key operation) this process has
 // attempted. Thread-safe; for tests and metrics.
 std::uint64_t envelope_decryptions();
+
+// How many PKIMessages this process has had OpenSSL decode whole, signer certificate
+// included (the second path in "How the signer certificate is read" above). Thread-safe;
+// for tests and metrics.
+std::uint64_t openssl_decodes();
 
 // The `message=` value of a GET PKIOperation -> DER. Tolerates what clients send:
 // percent-escapes (%0A line breaks from IOS, %2B %2F %3D), '+' and '/' left raw

@@ -49,7 +49,7 @@ CertRepParams reply_to(const DecodedRequest& req, PkiStatus status) {
   rp.transaction_id = req.transaction_id;
   rp.recipient_nonce = req.sender_nonce;
   rp.status = status;
-  rp.recipient_cert = req.signer.get();
+  rp.recipient = req.signer;
   rp.cipher = req.cipher;
   return rp;
 }
@@ -83,7 +83,8 @@ TEST_P(RoundTrip, PkcsReqSuccess) {
   EXPECT_EQ(req.sender_nonce, kNonce);
   EXPECT_EQ(req.digest, digest);
   EXPECT_EQ(req.cipher, cipher);
-  EXPECT_EQ(X509_cmp(req.signer.get(), p.client_signer.get()), 0);
+  EXPECT_EQ(req.signer.der, pki::to_der(i2d_X509, p.client_signer.get()));
+  EXPECT_EQ(EVP_PKEY_eq(req.signer.key.get(), X509_get0_pubkey(p.client_signer.get())), 1);
   ASSERT_TRUE(req.signing_time.has_value());  // OpenSSL always adds one
   EXPECT_LT(std::abs(*req.signing_time - time(nullptr)), 600);
   ASSERT_TRUE(req.csr);
@@ -163,7 +164,7 @@ TEST(RoundTripTest, PendingAndFailure) {
 
   // A FAILURE can be answered without a requester certificate (e.g. to a request whose
   // signer was missing), and without text.
-  rp.recipient_cert = nullptr;
+  rp.recipient = PeerCert();
   rp.fail_info_text.clear();
   rp.fail_info = FailInfo::kBadMessageCheck;
   rep = decode_cert_rep(*encode_cert_rep(rp), nullptr, p.ca_cert.get());
@@ -189,9 +190,9 @@ TEST(RoundTripTest, SuccessNeedsContentAndRecipient) {
   CertRepParams rp = reply_to(req, PkiStatus::kSuccess);
   EXPECT_CODE(encode_cert_rep(rp), Code::kInvalidArgument);  // no certificate
   rp.certificates = {pki::to_der(i2d_X509, p.ca_cert.get())};
-  rp.recipient_cert = nullptr;
+  rp.recipient = PeerCert();
   EXPECT_CODE(encode_cert_rep(rp), Code::kInvalidArgument);  // nobody to encrypt to
-  rp.recipient_cert = req.signer.get();
+  rp.recipient = req.signer;
   rp.crl_der = "not a CRL";
   EXPECT_CODE(encode_cert_rep(rp), Code::kInvalidArgument);
 }
@@ -261,7 +262,7 @@ TEST(RoundTripTest, RenewalSignedWithTheCurrentCertificate) {
     DecodedRequest req = decode_ok(*encode_pki_request(rq));
     EXPECT_EQ(req.type, type);
     ASSERT_TRUE(req.signer);
-    EXPECT_EQ(X509_cmp(req.signer.get(), current.get()), 0);
+    EXPECT_EQ(req.signer.der, pki::to_der(i2d_X509, current.get()));
     ASSERT_TRUE(req.csr);
     EXPECT_EQ(EVP_PKEY_eq(X509_REQ_get0_pubkey(req.csr->x509_req()), new_key.get()), 1);
   }

@@ -89,16 +89,6 @@ std::shared_ptr<CertificateServer> pick(const ca::Device& device, const std::str
   return nullptr;
 }
 
-// Encoded only: parsing the DER again would decode its public key once more, one of
-// the costliest steps of an enrolment with OpenSSL 3 (docs/performance.md).
-std::string der_of(X509* cert) {
-  const int len = i2d_X509(cert, nullptr);
-  if (len <= 0) return {};
-  std::string der(static_cast<std::size_t>(len), '\0');
-  auto* p = reinterpret_cast<unsigned char*>(der.data());
-  return i2d_X509(cert, &p) == len ? der : std::string();
-}
-
 // A 200 answer whose body is bytes kept elsewhere.
 ScepHttpResponse shared(std::string content_type, std::shared_ptr<const std::string> body) {
   return {200, std::move(content_type), {}, {}, std::move(body)};
@@ -361,7 +351,7 @@ ScepHttpResponse ScepService::pki_operation(const ScepHttpRequest& request) cons
   // key transport (RFC 8894).
   CertRepParams ok;
   ok.status = PkiStatus::kSuccess;
-  ok.recipient_cert = req.signer.get();
+  ok.recipient = req.signer;
   ok.cipher = req.cipher;
   switch (req.type) {
     case MessageType::kPkcsReq:
@@ -370,7 +360,7 @@ ScepHttpResponse ScepService::pki_operation(const ScepHttpRequest& request) cons
       Result<ca::ScepOutcome> outcome =
           req.type == MessageType::kCertPoll
               ? server.scep_poll(req.transaction_id)
-              : server.scep_enroll(*req.csr, {req.transaction_id, der_of(req.signer.get()),
+              : server.scep_enroll(*req.csr, {req.transaction_id, req.signer.der,
                                               req.type == MessageType::kRenewalReq});
       if (!outcome.has_value()) {
         return server_error(reply, server, outcome.error(), options_.retry_after);

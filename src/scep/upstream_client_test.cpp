@@ -357,7 +357,7 @@ class UpstreamFakeCaTest : public UpstreamHttpTest {
       p.recipient_nonce =
           forgery == Forgery::kOtherNonce ? std::string("replayed-nonce!!") : req->sender_nonce;
       p.status = PkiStatus::kSuccess;
-      p.recipient_cert = req->signer.get();
+      p.recipient = req->signer;
       p.cipher = req->cipher;
       if (forgery == Forgery::kSuccessWithoutCertificate) {
         p.crl_der = testing::crl_der(h.sub.x509(), sub_key());
