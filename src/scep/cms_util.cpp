@@ -1,6 +1,8 @@
 #include "scep/cms_util.h"
 
 #include <algorithm>
+#include <array>
+#include <chrono>
 #include <climits>
 #include <memory>
 #include <utility>
@@ -166,11 +168,11 @@ Result<std::string> cms_der(CMS_ContentInfo* cms) {
   return out;
 }
 
-Result<std::string> sign_data(std::string_view content, const SignSpec& spec,
-                              const std::vector<Attribute>& attributes) {
-  if (spec.cert == nullptr || spec.key == nullptr) {
-    return fail(invalid_argument("signing needs a certificate and its key"));
-  }
+namespace {
+
+// SignedData through OpenSSL's CMS code: BER, and signers other than RSA.
+Result<std::string> sign_data_cms(std::string_view content, const SignSpec& spec,
+                                  const std::vector<Attribute>& attributes) {
   const unsigned stream = spec.ber ? CMS_STREAM : 0;
   pki::Ptr<CMS_ContentInfo> cms(
       CMS_sign(nullptr, nullptr, nullptr, nullptr, CMS_PARTIAL | CMS_BINARY | stream));
@@ -198,11 +200,8 @@ Result<std::string> sign_data(std::string_view content, const SignSpec& spec,
   return bio_bytes(out.get());
 }
 
-namespace {
-
 // The DER TLV of an object identifier.
-std::string oid_der(int nid) {
-  const ASN1_OBJECT* obj = OBJ_nid2obj(nid);
+std::string object_der(const ASN1_OBJECT* obj) {
   std::string out;
   const int len = obj == nullptr ? 0 : i2d_ASN1_OBJECT(obj, nullptr);
   if (len <= 0) return out;
@@ -211,6 +210,8 @@ std::string oid_der(int nid) {
   i2d_ASN1_OBJECT(obj, &p);
   return out;
 }
+
+std::string oid_der(int nid) { return object_der(OBJ_nid2obj(nid)); }
 
 std::string_view bytes_of(const unsigned char* p, std::size_t n) {
   return {reinterpret_cast<const char*>(p), n};
@@ -299,6 +300,115 @@ Result<std::string> envelope_rsa(std::string_view content, std::string_view rid,
   return der;
 }
 
+// A TLV: identifier, DER length, content.
+std::string tlv(unsigned char identifier, std::string_view content) {
+  std::string out;
+  pki::der::append_framed(out, identifier, content);
+  return out;
+}
+
+// An Attribute { type, SET { value } } with one value.
+std::string attribute_der(std::string_view type_oid, std::string_view value_tlv) {
+  constexpr unsigned char kSet = 0x31;
+  return tlv(pki::der::kSequence, std::string(type_oid) + tlv(kSet, value_tlv));
+}
+
+// The digest's AlgorithmIdentifier as CMS writes it (X509_ALGOR_set_md: parameters
+// absent or NULL, as the digest says), computed once per digest.
+const std::string& digest_algorithm_der(DigestAlg digest) {
+  static const std::array<std::string, 6> encoded = [] {
+    std::array<std::string, 6> out;
+    for (DigestAlg d : {DigestAlg::kMd5, DigestAlg::kSha1, DigestAlg::kSha224, DigestAlg::kSha256,
+                        DigestAlg::kSha384, DigestAlg::kSha512}) {
+      pki::Ptr<X509_ALGOR> alg(X509_ALGOR_new());
+      if (alg) {
+        X509_ALGOR_set_md(alg.get(), evp_md(d));
+        out[static_cast<std::size_t>(d)] = pki::to_der(i2d_X509_ALGOR, alg.get());
+      }
+    }
+    return out;
+  }();
+  return encoded[static_cast<std::size_t>(digest)];
+}
+
+// SignedData written directly, for an RSA signer in DER: what CMS_final writes for
+//   ContentInfo { signedData, [0] SignedData { version 1, digestAlgorithms { digest },
+//     encapContentInfo { data, [0] OCTET STRING content }, [0] certificates { cert }?,
+//     signerInfos { SignerInfo { version 1, issuerAndSerialNumber, digest,
+//       [0] signedAttrs (DER: sorted by encoding), rsaEncryption NULL, signature } } } }
+// with the attributes given, contentType, messageDigest and signingTime. The signature
+// is PKCS#1 v1.5 over the signedAttrs, as CMS_SignerInfo_sign makes it, so the bytes
+// are CMS_final's (cms_util_test.cpp holds them together).
+Result<std::string> sign_data_der(std::string_view content, const SignSpec& spec,
+                                  const std::vector<Attribute>& attributes) {
+  constexpr unsigned char kSet = 0x31, kOctetString = 0x04, kImplicit0 = 0xA0;
+  const EVP_MD* md = evp_md(spec.digest);
+  const std::string& digest_alg = digest_algorithm_der(spec.digest);
+  if (digest_alg.empty()) return fail(internal_error("encoding the digest algorithm"));
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_len = 0;
+  if (EVP_Digest(content.data(), content.size(), digest, &digest_len, md, nullptr) != 1) {
+    return fail(pki::last_error("digesting the content"));
+  }
+  static const std::string kData = oid_der(NID_pkcs7_data);
+  static const std::string kContentType = oid_der(NID_pkcs9_contentType);
+  static const std::string kMessageDigest = oid_der(NID_pkcs9_messageDigest);
+  static const std::string kSigningTime = oid_der(NID_pkcs9_signingTime);
+  static const std::string kSignedData = oid_der(NID_pkcs7_signed);
+  static const std::string kRsaNull =
+      tlv(pki::der::kSequence, oid_der(NID_rsaEncryption) + std::string("\x05\x00", 2));
+
+  std::vector<std::string> attrs;
+  attrs.reserve(attributes.size() + 3);
+  for (const Attribute& a : attributes) {
+    if (a.type < 0 || a.type > 30) return fail(invalid_argument("unsupported attribute type"));
+    attrs.push_back(
+        attribute_der(object_der(a.obj), tlv(static_cast<unsigned char>(a.type), a.value)));
+  }
+  attrs.push_back(attribute_der(kContentType, kData));
+  attrs.push_back(attribute_der(
+      kMessageDigest, tlv(kOctetString, bytes_of(digest, static_cast<std::size_t>(digest_len)))));
+  const std::time_t when = spec.signing_time.value_or(std::time(nullptr));
+  char time_tlv[pki::der::kMaxTimeSize];
+  const std::size_t time_len = pki::der::put_time(TimePoint(std::chrono::seconds(when)), time_tlv);
+  if (time_len == 0) return fail(invalid_argument("signingTime out of range"));
+  attrs.push_back(attribute_der(kSigningTime, std::string_view(time_tlv, time_len)));
+  std::sort(attrs.begin(), attrs.end());
+  std::string signed_attrs;
+  for (const std::string& a : attrs) signed_attrs += a;
+  std::string to_sign = tlv(kSet, signed_attrs);
+
+  pki::Ptr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
+  std::size_t sig_len = 0;
+  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, md, nullptr, spec.key) != 1 ||
+      EVP_DigestSign(ctx.get(), nullptr, &sig_len,
+                     reinterpret_cast<const unsigned char*>(to_sign.data()), to_sign.size()) != 1) {
+    return fail(pki::last_error("signing"));
+  }
+  std::string signature(sig_len, '\0');
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(signature.data()), &sig_len,
+                     reinterpret_cast<const unsigned char*>(to_sign.data()), to_sign.size()) != 1) {
+    return fail(pki::last_error("signing"));
+  }
+  signature.resize(sig_len);
+
+  ASSIGN_OR_RETURN(PeerCert signer, PeerCert::from_x509(spec.cert));
+  std::string si("\x02\x01\x01", 3);
+  si += signer.issuer_and_serial;
+  si += digest_alg;
+  to_sign[0] = static_cast<char>(kImplicit0);
+  si += to_sign;
+  si += kRsaNull;
+  pki::der::append_framed(si, kOctetString, signature);
+
+  std::string sd("\x02\x01\x01", 3);
+  sd += tlv(kSet, digest_alg);
+  sd += tlv(pki::der::kSequence, kData + tlv(kImplicit0, tlv(kOctetString, content)));
+  if (spec.include_cert) sd += tlv(kImplicit0, signer.der);
+  sd += tlv(kSet, tlv(pki::der::kSequence, si));
+  return tlv(pki::der::kSequence, kSignedData + tlv(kImplicit0, tlv(pki::der::kSequence, sd)));
+}
+
 }  // namespace
 
 Result<std::string> envelope(std::string_view content, const PeerCert& recipient,
@@ -336,6 +446,17 @@ Result<std::string> envelope(std::string_view content, X509* recipient, CipherAl
     return fail(pki::last_error("encrypting the pkcsPKIEnvelope (streaming)"));
   }
   return bio_bytes(out.get());
+}
+
+Result<std::string> sign_data(std::string_view content, const SignSpec& spec,
+                              const std::vector<Attribute>& attributes) {
+  if (spec.cert == nullptr || spec.key == nullptr) {
+    return fail(invalid_argument("signing needs a certificate and its key"));
+  }
+  if (!spec.ber && !spec.through_cms && EVP_PKEY_get_base_id(spec.key) == EVP_PKEY_RSA) {
+    return sign_data_der(content, spec, attributes);
+  }
+  return sign_data_cms(content, spec, attributes);
 }
 
 Result<std::string> degenerate_der(const std::vector<std::string_view>& certs,

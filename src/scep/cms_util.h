@@ -69,11 +69,17 @@ struct SignSpec {
   std::optional<std::time_t> signing_time;
   // Emit indefinite-length BER, as OpenSSL's streaming encoder does (sscep, certmonger).
   bool ber = false;
+  // Build it with OpenSSL's CMS code even where sign_data() writes the DER itself (for
+  // tests that compare the two).
+  bool through_cms = false;
 };
 
 // SignedData over `content` (eContentType id-data, content embedded) with one
 // signerInfo carrying contentType, messageDigest, signingTime and `attributes`. For RSA
 // keys the signatureAlgorithm is rsaEncryption (PKCS#1 v1.5), as SCEP clients expect.
+// DER for an RSA key is written directly, byte for byte what CMS_final writes
+// (cms_util_test.cpp); BER and other keys go through OpenSSL's CMS code. An attribute's
+// `type` is then its one-octet universal tag.
 Result<std::string> sign_data(std::string_view content, const SignSpec& spec,
                               const std::vector<Attribute>& attributes);
 
