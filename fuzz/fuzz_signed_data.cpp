@@ -2,8 +2,9 @@
 // certificate is read"). Every input goes through both the split path (signed_data.h,
 // the signature checked by request.cpp) and OpenSSL alone, with the CA below as the
 // recipient; the two must give the same answer. The one difference the design allows:
-// the split path walks the signer certificate's fields without decoding them, so where
-// the answers differ, d2i_X509 must refuse the signer certificate the split path read.
+// the split path takes the signer certificate as received and walks its fields without
+// decoding them, so where the answers differ, OpenSSL must refuse that certificate or
+// encode it differently from the bytes received.
 // The DER readers of signed_data.h are also held to what OpenSSL reads.
 //
 // Valid signatures cannot be found by mutation, so the seeds in fuzz/corpus/signed_data
@@ -136,6 +137,18 @@ void write_seeds(const std::string& dir) {
   }
 }
 
+// The certificate as OpenSSL encodes it after reading `der`; empty when it refuses it.
+std::string openssl_encoding(std::string_view der) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  Ptr<X509> x(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+  if (!x || p != reinterpret_cast<const unsigned char*>(der.data() + der.size())) return {};
+  unsigned char* out = nullptr;
+  const int n = i2d_X509(x.get(), &out);
+  std::string encoded = n > 0 ? std::string(reinterpret_cast<char*>(out), n) : std::string();
+  OPENSSL_free(out);
+  return encoded;
+}
+
 void same_answer(std::string_view msg) {
   const Ca& c = ca();
   auto open = [&](bool openssl_only) -> scep::DecodeResult {
@@ -159,11 +172,10 @@ void same_answer(std::string_view msg) {
            fast.error().status.message() == full.error().status.message();
   }
   if (!same) {
-    // Only where the split path read a signer certificate that OpenSSL refuses.
+    // Only where the split path read a signer certificate that OpenSSL refuses, or
+    // would encode differently from the bytes received.
     const std::string& der = fast ? fast->signer.der : fast.error().signer.der;
-    const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-    Ptr<X509> x(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
-    if (der.empty() || x) __builtin_trap();
+    if (der.empty() || openssl_encoding(der) == der) __builtin_trap();
   }
   ERR_clear_error();
 }
@@ -181,11 +193,13 @@ void readers_agree(std::string_view bytes) {
       scep::detail::X509Stack certs(CMS_get1_certs(whole.get()));
       const int count = certs ? sk_X509_num(certs.get()) : 0;
       if (count != static_cast<int>(split->certs.size())) __builtin_trap();
+      // OpenSSL keeps each certificate's TBSCertificate as received but encodes the
+      // rest again: compare its encodings of both.
       for (int i = 0; i < count; ++i) {
         unsigned char* der = nullptr;
         const int n = i2d_X509(sk_X509_value(certs.get(), i), &der);
         const bool same = n > 0 && std::string_view(reinterpret_cast<char*>(der), n) ==
-                                       split->certs[static_cast<std::size_t>(i)];
+                                       openssl_encoding(split->certs[static_cast<std::size_t>(i)]);
         OPENSSL_free(der);
         if (!same) __builtin_trap();
       }

@@ -49,10 +49,12 @@
 // certificate's SubjectPublicKeyInfo, and the signature is checked over the signedAttrs
 // as received. Anything else, and any message that fails a check on that path, is
 // decoded by OpenSSL alone (d2i_CMS_ContentInfo, CMS_verify), which gives every refusal
-// its answer. The one difference: on the first path the certificate's fields are walked
-// but not decoded, so a signer certificate OpenSSL would refuse for what is inside a
-// name, a time or an extension is accepted there. The certificate proves nothing to the
-// CA unless it is byte for byte one the CA issued (ca/server_requests.cpp), and the
+// its answer. The one difference: on the first path the certificate is taken as
+// received and its fields are walked but not decoded, so a signer certificate OpenSSL
+// would refuse for what is inside a name, a time or an extension is accepted there, and
+// one whose outer signature fields OpenSSL would encode differently keeps the bytes it
+// came with. The certificate proves nothing to the CA unless it is byte for byte one the
+// CA issued (ca/server_requests.cpp), and the
 // reply's envelope uses only its issuer, serial number and key.
 //
 // Thread-safe: each call builds its own OpenSSL objects; the recipient key and
