@@ -78,7 +78,7 @@ struct SignSpec {
 // signerInfo carrying contentType, messageDigest, signingTime and `attributes`. For RSA
 // keys the signatureAlgorithm is rsaEncryption (PKCS#1 v1.5), as SCEP clients expect.
 // DER for an RSA key is written directly, byte for byte what CMS_final writes
-// (cms_util_test.cpp); BER and other keys go through OpenSSL's CMS code. An attribute's
+// (cms_sign_test.cpp); BER and other keys go through OpenSSL's CMS code. An attribute's
 // `type` is then its one-octet universal tag.
 Result<std::string> sign_data(std::string_view content, const SignSpec& spec,
                               const std::vector<Attribute>& attributes);
