@@ -59,7 +59,10 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
+
+#include <sys/resource.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -107,6 +110,52 @@ T check(Result<T> r, const std::string& what) {
   if (!r.has_value()) die(what + ": " + r.error().to_string());
   return std::move(*r);
 }
+
+// Where the machine's CPU went while the clock ran: this process (the load generator),
+// and all cores busy or idle (/proc/stat). The server's share is what remains of busy.
+// Says whether a run was limited by the machine, and how much of it the client took.
+class CpuWindow {
+ public:
+  CpuWindow() : self_(self_seconds()), machine_(machine_ticks()) {}
+
+  // " client_cpu_ms=.. machine_busy_pct=..", per operation over `ops`.
+  std::string summary(std::size_t ops) const {
+    const double self = self_seconds() - self_;
+    const auto [busy, idle] = machine_ticks();
+    const double b = static_cast<double>(busy - machine_.first);
+    const double i = static_cast<double>(idle - machine_.second);
+    char out[96];
+    std::snprintf(out, sizeof out, " client_cpu_ms=%.3f machine_busy_pct=%.1f",
+                  ops == 0 ? 0.0 : self * 1e3 / static_cast<double>(ops),
+                  b + i > 0 ? 100.0 * b / (b + i) : 0.0);
+    return out;
+  }
+
+ private:
+  static double self_seconds() {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    const auto sec = [](const timeval& t) {
+      return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+    };
+    return sec(ru.ru_utime) + sec(ru.ru_stime);
+  }
+  // {busy, idle} clock ticks of all cores since boot; {0, 0} when unreadable.
+  static std::pair<unsigned long long, unsigned long long> machine_ticks() {
+    unsigned long long v[8] = {};
+    std::FILE* f = std::fopen("/proc/stat", "r");
+    if (f == nullptr) return {0, 0};
+    const int got = std::fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+                                &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+    std::fclose(f);
+    if (got != 8) return {0, 0};
+    // user nice system idle iowait irq softirq steal
+    return {v[0] + v[1] + v[2] + v[5] + v[6] + v[7], v[3] + v[4]};
+  }
+
+  double self_;
+  std::pair<unsigned long long, unsigned long long> machine_;
+};
 
 struct Args {
   std::string host = "127.0.0.1";
@@ -449,7 +498,8 @@ void check_and_save(const Args& a, const ServerCerts& certs, X509_STORE* store, 
 }
 
 void report(const Args& a, const char* mode, std::vector<Enrolment>& all, double elapsed,
-            const ServerCerts& certs, int reconnects, const ResendStats* resends = nullptr) {
+            const ServerCerts& certs, int reconnects, const std::string& cpu,
+            const ResendStats* resends = nullptr) {
   std::vector<double> lat;
   for (const auto& e : all) lat.push_back(e.latency_ms);
   const double rate = static_cast<double>(all.size()) / elapsed;
@@ -492,10 +542,10 @@ void report(const Args& a, const char* mode, std::vector<Enrolment>& all, double
   std::printf(
       "RESULT mode=%s method=%s n=%zu c=%d seconds=%.3f rate=%.1f p50_ms=%.1f p99_ms=%.1f "
       "max_ms=%.1f success=%d pending=%d failure=%d http_errors=%d bad_replies=%d "
-      "unverified=%d wrong_key=%d dup_serials=%d%s\n",
+      "unverified=%d wrong_key=%d dup_serials=%d%s%s\n",
       mode, a.get ? "GET" : "POST", all.size(), a.c, elapsed, rate, p50, p99, mx, v.success,
       v.pending, v.failure, v.http_errors, v.bad_replies, v.unverified, v.wrong_key,
-      v.duplicate_serials, extra.c_str());
+      v.duplicate_serials, cpu.c_str(), extra.c_str());
 }
 
 // Prints the CA and, when there is one, the RA.
@@ -536,6 +586,7 @@ int run_enroll(const Args& a) {
   const Ptr<X509_STORE> store = ca_store(certs);
   ResendStats stats;
   std::atomic<int> next{0}, reconnects{0};
+  const CpuWindow cpu;
   const auto start = Clock::now();
   std::vector<std::thread> clients;
   for (int t = 0; t < a.c; ++t) {
@@ -554,7 +605,8 @@ int run_enroll(const Args& a) {
   }
   for (auto& t : clients) t.join();
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  report(a, "enroll", all, elapsed, certs, reconnects, &stats);
+  const std::string cpu_used = cpu.summary(all.size());
+  report(a, "enroll", all, elapsed, certs, reconnects, cpu_used, &stats);
   return 0;
 }
 
@@ -568,6 +620,7 @@ int run_otp(const Args& a) {
   std::vector<Enrolment> all(static_cast<size_t>(a.n));
   HttpConn conn(a.host, a.port);
   double otp_ms = 0;
+  const CpuWindow cpu;
   const auto start = Clock::now();
   for (int i = 0; i < a.n; ++i) {
     Enrolment& e = all[static_cast<size_t>(i)];
@@ -585,11 +638,12 @@ int run_otp(const Args& a) {
     e.latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   }
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  const std::string cpu_used = cpu.summary(all.size());
   std::printf("one-time passwords: %.2f ms each on average (control socket, one fsync)\n",
               otp_ms / a.n);
   Args shown = a;
   shown.c = 1;
-  report(shown, "otp", all, elapsed, certs, conn.reconnects());
+  report(shown, "otp", all, elapsed, certs, conn.reconnects(), cpu_used);
   return 0;
 }
 

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "ca/issuer.h"
 #include "ca/keystore.h"
 #include "ca/life_cycle.h"
 #include "ca/otp_store.h"
@@ -86,6 +87,12 @@ struct ScepRequest {
   std::string transaction_id;
   std::string signer_cert_der;  // the certificate that signed the PKIMessage
   bool renewal = false;         // messageType RenewalReq (17)
+  // Called with a certificate this request is granted while its commit is in flight,
+  // so that the reply carrying it is signed meanwhile (Issuer::Order::while_committing):
+  // it may be called without the certificate ever being committed, or not at all (a
+  // pending, refused or repeated request). The reply goes out only for the
+  // certificate a kSuccess outcome names.
+  WhileCommitting while_committing = {};
 };
 
 // The answer a SCEP CertRep carries.
@@ -392,10 +399,13 @@ class CertificateServer {
   Result<Evaluation> evaluate(Runtime& rt, const pki::Csr& csr, RequestPath path,
                               std::string_view signer_der, const ServerConfig& cfg, bool allow_otp);
   // A new request: decides, then issues (kGrant), stores it (kPending) or drops it.
+  // `while_committing`: see ScepRequest.
   Result<Decided> decide_and_record(Runtime& rt, RequestRecord& req, const pki::Csr& csr,
-                                    RequestPath path, const ServerConfig& cfg);
+                                    RequestPath path, const ServerConfig& cfg,
+                                    const WhileCommitting& while_committing = {});
   Result<pki::Certificate> issue_granted(Runtime& rt, RequestRecord& request, const pki::Csr& csr,
-                                         const Evaluation& ev, const ServerConfig& cfg);
+                                         const Evaluation& ev, const ServerConfig& cfg,
+                                         const WhileCommitting& while_committing = {});
   // How much shorter than configured a rollover certificate is (random, see .cpp).
   Result<Seconds> rollover_jitter(const ServerConfig& cfg, TimePoint shadow_start) const;
   Result<ScepOutcome> scep_answer_existing(Runtime& rt, const RequestRecord& request);

@@ -73,7 +73,11 @@ Result<Issuer::Issued> Issuer::issue(Order order) {
   batch.put_certificate(rec);
   batch.put_request(granted);
   // Durable before anyone sees the certificate.
-  RETURN_IF_ERROR(store_.write(batch));
+  if (order.while_committing) {
+    RETURN_IF_ERROR(store_.write_overlapped(batch, [&] { order.while_committing(cert); }));
+  } else {
+    RETURN_IF_ERROR(store_.write(batch));
+  }
   order.request = std::move(granted);
   note_issued(serial);
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: issued certificate 0x{} for request {}{}",

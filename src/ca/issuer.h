@@ -13,6 +13,7 @@
 // Thread-safe: several threads may issue at once; serials come from the store.
 
 #include <atomic>
+#include <functional>
 #include <optional>
 
 #include "ca/server_config.h"
@@ -25,6 +26,9 @@
 #include "store/store.h"
 
 namespace scepter::ca {
+
+// Work beside the commit of a new certificate: see Issuer::Order::while_committing.
+using WhileCommitting = std::function<void(const pki::Certificate&)>;
 
 class Issuer {
  public:
@@ -50,6 +54,11 @@ class Issuer {
     // that the clients of a rollover do not all renew at once).
     std::optional<TimePoint> not_before = std::nullopt;
     Seconds shorten{0};
+    // Called with the new certificate while its commit is in flight (Store::
+    // write_overlapped), on this thread: the caller may prepare what carries it (the
+    // SCEP CertRep) but must not let it out unless issue() succeeds. May be called
+    // and then the certificate never committed; must not throw.
+    WhileCommitting while_committing = {};
   };
   // What was committed, and the certificate as parsed once from its DER.
   struct Issued {

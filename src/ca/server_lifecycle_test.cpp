@@ -7,6 +7,8 @@
 #include <condition_variable>
 #include <future>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "ca/ca_test_support.h"
 #include "ca/certificate_server.h"
@@ -155,6 +157,43 @@ TEST_F(FaultyStoreTest, AWriteThatFailsMidIssueHandsOutNothingAndReusesNoSerial)
     return true;
   }));
   EXPECT_EQ(serials.size(), 3u);  // the CA's, a's and b's
+}
+
+// The reply to a new certificate is prepared while the certificate is committed: the
+// hook sees the certificate the outcome then names, and a commit that fails after the
+// hook ran still hands out nothing.
+TEST_F(FaultyStoreTest, TheReplyPreparedDuringTheCommitIsOnlyForTheCommittedCertificate) {
+  std::vector<std::string> seen;
+  const WhileCommitting hook = [&](const pki::Certificate& c) { seen.push_back(c.der()); };
+
+  const std::string csr = make_csr_der("CN=d");
+  auto ok = h_.server().scep_enroll(csr, {"t-d", "", false, hook});
+  ASSERT_OK(ok);
+  ASSERT_EQ(ok->status, ScepOutcome::Status::kSuccess);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0], ok->certificate->der());
+
+  // The same transaction again: answered from the database, nothing new to prepare.
+  auto again = h_.server().scep_enroll(csr, {"t-d", "", false, hook});
+  ASSERT_OK(again);
+  ASSERT_EQ(again->status, ScepOutcome::Status::kSuccess);
+  EXPECT_EQ(again->certificate->der(), seen[0]);
+  EXPECT_EQ(seen.size(), 1u);
+
+  faulty_->fail_next_writes(1);
+  auto failed = h_.server().scep_enroll(make_csr_der("CN=e"), {"t-e", "", false, hook});
+  EXPECT_CODE(failed, Code::kUnavailable);
+  ASSERT_EQ(seen.size(), 2u);  // prepared, and never committed
+  const auto never = pki::Certificate::from_der(seen[1]);
+  ASSERT_OK(never);
+  EXPECT_CODE(h_.server().certificate_by_serial(*never->serial()), Code::kNotFound);
+
+  // Manual grant: the request waits, nothing is issued or prepared.
+  ASSERT_OK(h_.set([](ServerConfig& c) { c.grant = GrantMode::kManual; }));
+  auto pending = h_.server().scep_enroll(make_csr_der("CN=f"), {"t-f", "", false, hook});
+  ASSERT_OK(pending);
+  EXPECT_EQ(pending->status, ScepOutcome::Status::kPending);
+  EXPECT_EQ(seen.size(), 2u);
 }
 
 TEST_F(FaultyStoreTest, AnUnreachableDatabaseIsTemporaryTrouble) {

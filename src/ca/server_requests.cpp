@@ -148,7 +148,8 @@ Result<CertificateServer::Evaluation> CertificateServer::evaluate(Runtime& rt, c
 
 Result<pki::Certificate> CertificateServer::issue_granted(Runtime& rt, RequestRecord& request,
                                                           const pki::Csr& csr, const Evaluation& ev,
-                                                          const ServerConfig& cfg) {
+                                                          const ServerConfig& cfg,
+                                                          const WhileCommitting& while_committing) {
   CA_ASSERT(ev.decision.verdict == Verdict::kGrant, "issuing without a grant");
   store::WriteBatch also;
   if (ev.decision.consumes_otp) {
@@ -201,7 +202,8 @@ Result<pki::Certificate> CertificateServer::issue_granted(Runtime& rt, RequestRe
                               .ca = issue_as_ca(ev.request_class, cfg, path_len_of(rt.ca_cert)),
                               .also = std::move(also),
                               .not_before = not_before,
-                              .shorten = shorten});
+                              .shorten = shorten,
+                              .while_committing = while_committing});
   if (!issued.has_value()) return fail(issued.error());
   if (ev.decision.consumes_otp) rt.otp->consumed();
   Status files = write_cert_files(cfg, issued->record);
@@ -305,11 +307,9 @@ Result<Seconds> CertificateServer::rollover_jitter(const ServerConfig& cfg,
   return Seconds(static_cast<std::int64_t>(r % static_cast<std::uint64_t>(span.count() + 1)));
 }
 
-Result<CertificateServer::Decided> CertificateServer::decide_and_record(Runtime& rt,
-                                                                        RequestRecord& req,
-                                                                        const pki::Csr& csr,
-                                                                        RequestPath path,
-                                                                        const ServerConfig& cfg) {
+Result<CertificateServer::Decided> CertificateServer::decide_and_record(
+    Runtime& rt, RequestRecord& req, const pki::Csr& csr, RequestPath path, const ServerConfig& cfg,
+    const WhileCommitting& while_committing) {
   ASSIGN_OR_RETURN(Evaluation ev, evaluate(rt, csr, path, req.signer_cert_der, cfg, true));
   req.kind = ev.request_class == RequestClass::kCa   ? store::RequestKind::kSubCa
              : ev.request_class == RequestClass::kRa ? store::RequestKind::kRa
@@ -388,7 +388,7 @@ Result<CertificateServer::Decided> CertificateServer::decide_and_record(Runtime&
     }
   }
   if (ev.decision.verdict == Verdict::kGrant) {
-    auto cert = issue_granted(rt, req, csr, ev, cfg);
+    auto cert = issue_granted(rt, req, csr, ev, cfg, while_committing);
     if (cert.has_value()) return Decided{ev.decision, std::move(*cert)};
     if (!(ev.decision.consumes_otp && cert.error().code() == Code::kNotFound)) {
       return fail(cert.error());
@@ -396,7 +396,7 @@ Result<CertificateServer::Decided> CertificateServer::decide_and_record(Runtime&
     // Another request used the password first: decide again without it.
     ASSIGN_OR_RETURN(ev, evaluate(rt, csr, path, req.signer_cert_der, cfg, false));
     if (ev.decision.verdict == Verdict::kGrant) {
-      ASSIGN_OR_RETURN(pki::Certificate c, issue_granted(rt, req, csr, ev, cfg));
+      ASSIGN_OR_RETURN(pki::Certificate c, issue_granted(rt, req, csr, ev, cfg, while_committing));
       return Decided{ev.decision, std::move(c)};
     }
   }

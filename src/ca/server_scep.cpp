@@ -215,7 +215,7 @@ Result<ScepOutcome> CertificateServer::scep_enroll(const pki::Csr& csr, const Sc
   // issuing CA receives in the RA's name.
   const RequestPath path =
       scep.renewal && !rt->forwarder ? RequestPath::kRenewalReq : RequestPath::kPkcsReq;
-  ASSIGN_OR_RETURN(Decided d, decide_and_record(*rt, req, csr, path, cfg));
+  ASSIGN_OR_RETURN(Decided d, decide_and_record(*rt, req, csr, path, cfg, scep.while_committing));
   return scep_outcome(d.decision, std::move(d.certificate), req.id);
 }
 

@@ -243,7 +243,7 @@ Status HttpServer::start() {
   }
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   const unsigned workers =
-      c.options.worker_threads != 0 ? c.options.worker_threads : std::max(4u, 2 * cores);
+      c.options.worker_threads != 0 ? c.options.worker_threads : std::max(16u, 8 * cores);
   const unsigned light =
       c.options.light_worker_threads != 0 ? c.options.light_worker_threads : std::max(2u, cores);
   const auto io = static_cast<unsigned>(c.iocs.size());

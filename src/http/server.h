@@ -126,7 +126,7 @@ using RequestPredicate = std::function<bool(const Request&)>;
 struct ServerOptions {
   std::string bind_address = "0.0.0.0";     // numeric IPv4 or IPv6 ("127.0.0.1", "::1", "::")
   std::uint16_t port = 80;                  // 0: an ephemeral port, see HttpServer::port()
-  unsigned worker_threads = 0;              // heavy-request threads; 0: max(4, 2 x cores)
+  unsigned worker_threads = 0;              // heavy-request threads; 0: max(16, 8 x cores)
   unsigned light_worker_threads = 0;        // light-request threads; 0: max(2, cores)
   unsigned io_threads = 0;                  // network threads; 0: min(2, cores)
   std::size_t max_body_bytes = 1 << 20;     // larger bodies: 413 and close (a declared

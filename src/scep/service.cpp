@@ -112,23 +112,33 @@ struct Reply {
   std::time_t now = 0;
 };
 
-ScepHttpResponse cert_rep(const Reply& r, CertRepParams p) {
+// The CertRep's DER: signed, and enveloped when it carries certificates or a CRL.
+Result<std::string> encode_reply(const Reply& r, CertRepParams p) {
   p.signer_cert = r.id->certificate.x509();
   p.signer_key = r.id->key.evp();
   p.digest = reply_digest(r.digest);
   p.transaction_id = r.transaction_id;
   p.recipient_nonce = r.recipient_nonce;
   p.signing_time = r.now;
-  auto der = encode_cert_rep(p);
+  return encode_cert_rep(p);
+}
+
+// The answer carrying an encoded CertRep of this status.
+ScepHttpResponse send_reply(const Reply& r, PkiStatus status, Result<std::string> der) {
   if (!der.has_value()) {
     log::error("SCEP: cannot build CertRep: {}", der.error().message());
     return text(500, "cannot build the reply");
   }
   log::trace(Category::kPkiServer, "CRYPTO_CS: sending CertRep {} for transaction {}",
-             pki_status_name(p.status), r.transaction_id);
+             pki_status_name(status), r.transaction_id);
   log::trace(Category::kPkiTransactions, "CRYPTO_PKI: transaction {}: CertRep {}", r.transaction_id,
-             pki_status_name(p.status));
+             pki_status_name(status));
   return {200, "application/x-pki-message", std::move(*der), {}};
+}
+
+ScepHttpResponse cert_rep(const Reply& r, CertRepParams p) {
+  const PkiStatus status = p.status;
+  return send_reply(r, status, encode_reply(r, std::move(p)));
 }
 
 ScepHttpResponse failure(const Reply& r, FailInfo info, std::string why) {
@@ -353,29 +363,40 @@ ScepHttpResponse ScepService::pki_operation(const ScepHttpRequest& request) cons
   ok.status = PkiStatus::kSuccess;
   ok.recipient = req.signer;
   ok.cipher = req.cipher;
+  // The CertRep of a granted certificate. A client rollover certificate comes with the
+  // rollover CA certificate that signed it, and a subordinate's next chain above it (the
+  // client has not fetched them yet, perhaps).
+  const auto granted_reply = [&](const pki::Certificate& cert) {
+    CertRepParams p = ok;
+    p.certificates = {cert.der()};
+    const std::vector<pki::Certificate> next = server.rollover_chain();
+    if (!next.empty() && cert.signed_by(next.front())) {
+      for (const pki::Certificate& c : next) p.certificates.push_back(c.der());
+    }
+    return encode_reply(reply, std::move(p));
+  };
   switch (req.type) {
     case MessageType::kPkcsReq:
     case MessageType::kRenewalReq:
     case MessageType::kCertPoll: {
-      Result<ca::ScepOutcome> outcome =
-          req.type == MessageType::kCertPoll
-              ? server.scep_poll(req.transaction_id)
-              : server.scep_enroll(*req.csr, {req.transaction_id, req.signer.der,
-                                              req.type == MessageType::kRenewalReq});
+      // A new certificate's CertRep is signed while the certificate is committed; it
+      // goes out only if the outcome is that certificate's kSuccess.
+      std::optional<std::pair<std::string, Result<std::string>>> prepared;  // cert, CertRep
+      ca::ScepRequest enrol{
+          req.transaction_id, req.signer.der, req.type == MessageType::kRenewalReq,
+          [&](const pki::Certificate& cert) { prepared.emplace(cert.der(), granted_reply(cert)); }};
+      Result<ca::ScepOutcome> outcome = req.type == MessageType::kCertPoll
+                                            ? server.scep_poll(req.transaction_id)
+                                            : server.scep_enroll(*req.csr, enrol);
       if (!outcome.has_value()) {
         return server_error(reply, server, outcome.error(), options_.retry_after);
       }
       switch (outcome->status) {
         case ca::ScepOutcome::Status::kSuccess: {
-          ok.certificates = {outcome->certificate->der()};
-          // A client rollover certificate comes with the rollover CA certificate that
-          // signed it, and a subordinate's next chain above it (the client has not
-          // fetched them yet, perhaps).
-          const std::vector<pki::Certificate> next = server.rollover_chain();
-          if (!next.empty() && outcome->certificate->signed_by(next.front())) {
-            for (const pki::Certificate& c : next) ok.certificates.push_back(c.der());
+          if (prepared && prepared->first == outcome->certificate->der()) {
+            return send_reply(reply, PkiStatus::kSuccess, std::move(prepared->second));
           }
-          return cert_rep(reply, std::move(ok));
+          return send_reply(reply, PkiStatus::kSuccess, granted_reply(*outcome->certificate));
         }
         case ca::ScepOutcome::Status::kPending: {
           CertRepParams p;

@@ -172,6 +172,17 @@ class Store {
   // kInvalidArgument), or kUnavailable when the disk or database fails. A failing batch
   // never affects other callers' batches, even when they share a commit.
   virtual Status write(const WriteBatch& batch) = 0;
+  // write(), running `meanwhile` on the calling thread while the batch commits: for work
+  // that may start before the batch is durable but must not be shown before it is (the
+  // CA signs the reply that carries a new certificate while the certificate's row is
+  // flushed; it sends the reply only on OK). `meanwhile` runs exactly once, whatever the
+  // outcome, and must not throw. The result is write()'s.
+  // Engines that cannot overlap the two (this default) run `meanwhile` first. An empty
+  // `meanwhile` is write().
+  virtual Status write_overlapped(const WriteBatch& batch, const std::function<void()>& meanwhile) {
+    if (meanwhile) meanwhile();
+    return write(batch);
+  }
 
   virtual Result<std::optional<std::string>> meta(const std::string& key) const = 0;
 

@@ -61,6 +61,22 @@ TEST_P(StoreContract, EmptyStore) {
 
 TEST_P(StoreContract, EmptyBatchIsOk) { EXPECT_OK(store().write(WriteBatch())); }
 
+// write_overlapped() is write() with work beside it: `meanwhile` runs once, whatever
+// the batch's fate, and the result is the batch's.
+TEST_P(StoreContract, OverlappedWriteRunsItsWorkOnceAndCommits) {
+  int runs = 0;
+  const std::function<void()> count = [&] { ++runs; };
+  EXPECT_OK(store().write_overlapped(WriteBatch(), count));
+  EXPECT_EQ(runs, 1);
+  EXPECT_OK(store().write_overlapped(one_cert(5), count));
+  EXPECT_EQ(runs, 2);
+  EXPECT_OK(store().certificate(5));
+  EXPECT_CODE(store().write_overlapped(one_cert(5), count), Code::kAlreadyExists);
+  EXPECT_EQ(runs, 3);
+  EXPECT_OK(store().write_overlapped(one_cert(6), {}));  // nothing beside it: write()
+  EXPECT_EQ(store().certificate_count().value_or(0), 2u);
+}
+
 TEST_P(StoreContract, CertificateRoundTrips) {
   CertRecord c = make_cert(7);
   c.der = std::string("\x00\x01\xff\x00", 4);

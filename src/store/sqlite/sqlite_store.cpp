@@ -4,6 +4,7 @@
 #include <charconv>
 #include <limits>
 #include <optional>
+#include <system_error>
 #include <utility>
 
 #include <fmt/format.h>
@@ -117,8 +118,9 @@ Result<Counters> load_counters(const Connection& c) {
 
 // A caller of write() waiting in the queue.
 struct SqliteStore::Writer {
-  explicit Writer(const WriteBatch& b) : batch(b) {}
+  Writer(const WriteBatch& b, bool d) : batch(b), delegated(d) {}
   const WriteBatch& batch;
+  const bool delegated;  // write_overlapped(): the commit thread leads in its place
   Status status;
   bool done = false;  // under the store's queue_mu_
   std::condition_variable cv;
@@ -160,7 +162,14 @@ SqliteStore::SqliteStore(std::string path, std::unique_ptr<Connection> writer,
       last_serial_(last_serial),
       last_request_id_(last_request_id) {}
 
-SqliteStore::~SqliteStore() = default;
+SqliteStore::~SqliteStore() {
+  {
+    MutexLock lock(queue_mu_);
+    stopping_ = true;
+  }
+  committer_cv_.notify_one();
+  if (committer_.joinable()) committer_.join();
+}
 
 Status SqliteStore::apply_batch(const WriteBatch& batch) {
   using Kind = WriteBatch::Op::Kind;
@@ -276,35 +285,86 @@ void SqliteStore::raise_counters(const WriteBatch& batch) {
   }
 }
 
-Status SqliteStore::write(const WriteBatch& batch) {
+Status SqliteStore::write(const WriteBatch& batch) { return enqueue(batch, nullptr); }
+
+Status SqliteStore::write_overlapped(const WriteBatch& batch,
+                                     const std::function<void()>& meanwhile) {
+  return enqueue(batch, meanwhile ? &meanwhile : nullptr);
+}
+
+Status SqliteStore::enqueue(const WriteBatch& batch, const std::function<void()>* meanwhile) {
   raise_counters(batch);
-  Writer w(batch);
   UniqueMutexLock lock(queue_mu_);
   if (batch.empty()) {
     ++stats_.batches_written;
+    lock.unlock();
+    if (meanwhile != nullptr) (*meanwhile)();
     return ok_status();
   }
+  if (meanwhile != nullptr && !committer_.joinable()) {
+    try {
+      committer_ = std::thread([this] { run_committer(); });
+    } catch (const std::system_error&) {
+      lock.unlock();  // no thread to lead for us: `meanwhile` first, as without overlap
+      (*meanwhile)();
+      return enqueue(batch, nullptr);
+    }
+  }
+  Writer w(batch, meanwhile != nullptr);
   queue_.push_back(&w);
+  if (w.delegated) {
+    if (queue_.front() == &w) committer_cv_.notify_one();
+    lock.unlock();
+    (*meanwhile)();
+    lock.lock();
+    while (!w.done) lock.wait(w.cv);
+    return w.status;
+  }
   while (!w.done && queue_.front() != &w) lock.wait(w.cv);
-  if (w.done) return w.status;
+  if (!w.done) {
+    // This caller leads: it commits itself and whoever queued behind it so far.
+    const std::vector<Writer*> group = take_group();
+    lock.unlock();
+    commit_group(group);
+    lock.lock();
+    finish_group(group);
+  }
+  return w.status;
+}
 
-  // This caller leads: it commits itself and whoever queued behind it so far.
+std::vector<SqliteStore::Writer*> SqliteStore::take_group() {
   const std::size_t n = std::min(queue_.size(), kMaxGroup);
-  std::vector<Writer*> group(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
-  lock.unlock();
-  commit_group(group);
-  lock.lock();
-
   stats_.largest_group = std::max<std::uint64_t>(stats_.largest_group, n);
+  return {queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n)};
+}
+
+void SqliteStore::finish_group(const std::vector<Writer*>& group) {
   for (Writer* g : group) {
     CA_ASSERT(queue_.front() == g, "the group leaves the queue in order");
     queue_.pop_front();
     ++(g->status.ok() ? stats_.batches_written : stats_.batches_failed);
     g->done = true;
-    if (g != &w) g->cv.notify_one();
+    g->cv.notify_one();
   }
-  if (!queue_.empty()) queue_.front()->cv.notify_one();  // the next leader
-  return w.status;
+  if (queue_.empty()) return;
+  if (queue_.front()->delegated) {
+    committer_cv_.notify_one();  // the next leader
+  } else {
+    queue_.front()->cv.notify_one();
+  }
+}
+
+void SqliteStore::run_committer() {
+  UniqueMutexLock lock(queue_mu_);
+  for (;;) {
+    while (!stopping_ && (queue_.empty() || !queue_.front()->delegated)) lock.wait(committer_cv_);
+    if (stopping_) return;  // no write is in flight when the store is destroyed
+    const std::vector<Writer*> group = take_group();
+    lock.unlock();
+    commit_group(group);
+    lock.lock();
+    finish_group(group);
+  }
 }
 
 Result<std::optional<std::string>> SqliteStore::meta(const std::string& key) const {

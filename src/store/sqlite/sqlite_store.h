@@ -9,6 +9,11 @@
 // batch that fails is rolled back alone and only its caller sees the error. A lone
 // caller commits at once: there is no timer.
 //
+// write_overlapped() queues its batch the same way, but a commit thread of the store
+// leads in its place (started at the first such call), so that the caller runs its
+// `meanwhile` while the group is written and flushed. Either kind of caller may commit
+// a group holding both kinds.
+//
 // Reads use a second connection with its own mutex (WAL readers do not wait for the
 // writer); a ":memory:" database has a single connection shared by both.
 //
@@ -25,6 +30,8 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "common/mutex.h"
 #include "store/sqlite/connection.h"
@@ -48,6 +55,7 @@ class SqliteStore final : public Store {
   ~SqliteStore() override;
 
   Status write(const WriteBatch& batch) override;
+  Status write_overlapped(const WriteBatch& batch, const std::function<void()>& meanwhile) override;
   Result<std::optional<std::string>> meta(const std::string& key) const override;
   Result<CertRecord> certificate(Serial serial) const override;
   Status for_each_certificate(const std::function<bool(const CertRecord&)>& fn) const override;
@@ -85,7 +93,13 @@ class SqliteStore final : public Store {
   template <class Row, class Read, class Key, class Visit>
   Status walk(sqlite::Stmt sqlite::Statements::*stmt, std::int64_t first_after, int chunk_size,
               const char* what, Read read, Key key, Visit visit) const;
-  void commit_group(const std::vector<Writer*>& group) EXCLUDES(queue_mu_);  // the leader
+  Status enqueue(const WriteBatch& batch, const std::function<void()>* meanwhile);
+  // The leader's part: takes the group at the front of the queue, commits it (with
+  // queue_mu_ released) and wakes its writers and the next leader.
+  std::vector<Writer*> take_group() REQUIRES(queue_mu_);
+  void commit_group(const std::vector<Writer*>& group) EXCLUDES(queue_mu_);
+  void finish_group(const std::vector<Writer*>& group) REQUIRES(queue_mu_);
+  void run_committer();  // the commit thread: leads for write_overlapped() callers
   Status apply_batch(const WriteBatch& batch) REQUIRES(writer_->mu());
 
   const std::string path_;
@@ -96,6 +110,9 @@ class SqliteStore final : public Store {
   mutable Mutex queue_mu_;
   std::deque<Writer*> queue_ GUARDED_BY(queue_mu_);  // front() is the leader
   StoreStats stats_ GUARDED_BY(queue_mu_);
+  std::condition_variable committer_cv_;  // a write_overlapped() batch is at the front
+  bool stopping_ GUARDED_BY(queue_mu_) = false;
+  std::thread committer_;  // started under queue_mu_; joined by the destructor
 
   mutable Mutex counter_mu_;
   // Allocated or stored.
