@@ -121,7 +121,7 @@ using RequestPredicate = std::function<bool(const Request&)>;
 
 // Limits and timeouts. The defaults suit a deployment on the open network and leave room
 // for a single busy client such as the SCEP benchmark (16 keep-alive connections, about
-// 650 enrolments and 40k GetCACaps per second). Refusals by the server carry
+// 1,300 enrolments and 50k GetCACaps per second). Refusals by the server carry
 // "Retry-After" and close the connection.
 struct ServerOptions {
   std::string bind_address = "0.0.0.0";     // numeric IPv4 or IPv6 ("127.0.0.1", "::1", "::")

@@ -176,7 +176,8 @@ class Store {
   // that may start before the batch is durable but must not be shown before it is (the
   // CA signs the reply that carries a new certificate while the certificate's row is
   // flushed; it sends the reply only on OK). `meanwhile` runs exactly once, whatever the
-  // outcome, and must not throw. The result is write()'s.
+  // outcome. The result is write()'s; should `meanwhile` throw, the exception leaves
+  // write_overlapped() once the batch is committed or has failed.
   // Engines that cannot overlap the two (this default) run `meanwhile` first. An empty
   // `meanwhile` is write().
   virtual Status write_overlapped(const WriteBatch& batch, const std::function<void()>& meanwhile) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <exception>
 #include <limits>
 #include <optional>
 #include <system_error>
@@ -315,9 +316,16 @@ Status SqliteStore::enqueue(const WriteBatch& batch, const std::function<void()>
   if (w.delegated) {
     if (queue_.front() == &w) committer_cv_.notify_one();
     lock.unlock();
-    (*meanwhile)();
+    // `w` stays queued until its group is done: an exception waits for that too.
+    std::exception_ptr thrown;
+    try {
+      (*meanwhile)();
+    } catch (...) {
+      thrown = std::current_exception();
+    }
     lock.lock();
     while (!w.done) lock.wait(w.cv);
+    if (thrown) std::rethrow_exception(thrown);
     return w.status;
   }
   while (!w.done && queue_.front() != &w) lock.wait(w.cv);

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -337,6 +338,20 @@ TEST(SqliteStore, OverlappedWorkRunsWhileTheBatchCommits) {
   writer.join();
   EXPECT_OK(store.certificate(1));
   EXPECT_EQ(store.stats().commits, 1u);
+}
+
+// Work that throws does not take its batch with it: the exception comes out once the
+// batch is committed.
+TEST(SqliteStore, OverlappedWorkThatThrowsLeavesAfterTheCommit) {
+  TempDir dir;
+  auto opened = SqliteStore::open(dir.file("ca.ser"));
+  ASSERT_OK(opened);
+  SqliteStore& store = **opened;
+  EXPECT_THROW((void)store.write_overlapped(one_cert(1), [] { throw std::runtime_error("work"); }),
+               std::runtime_error);
+  EXPECT_OK(store.certificate(1));
+  EXPECT_EQ(store.queued_writes(), 0u);
+  EXPECT_OK(store.write_overlapped(one_cert(2), [] {}));
 }
 
 // Callers of write() and write_overlapped() share commits: whoever leads (a write()
