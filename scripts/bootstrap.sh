@@ -17,7 +17,7 @@ mode=${1:-run}
 packages=(
   build-essential cmake ninja-build ccache pkg-config clang clang-format libclang-rt-14-dev
   libssl-dev openssl libboost-dev libboost-system-dev libcurl4-openssl-dev libsqlite3-dev
-  sqlite3 libpq-dev libedit-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libcli11-dev
+  sqlite3 libpq-dev postgresql libedit-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libcli11-dev
   libexpected-dev libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-pytest python3-cryptography procps iproute2
   scep strongswan-pki libstrongswan-extra-plugins
@@ -46,6 +46,56 @@ install_packages() {
   fi
 }
 
+# A PostgreSQL server for the PostgreSQL engine's tests: the distribution's cluster
+# listening on 127.0.0.1 only, a role and a database of their own, and
+# SCEPTER_TEST_POSTGRES pointing at them for the unit tests. A SCEPTER_TEST_POSTGRES
+# already set (another server) is used as it is.
+pg_role=scepter
+pg_password=scepter-test
+pg_db=scepter_test
+setup_test_postgres() {
+  if [[ -n ${SCEPTER_TEST_POSTGRES:-} ]]; then
+    echo "== PostgreSQL for the tests: SCEPTER_TEST_POSTGRES as set"
+    return
+  fi
+  local version port status conf restart=
+  read -r version port status < <(pg_lsclusters -h | awk '$2 == "main" {print $1, $3, $4; exit}')
+  if [[ -z ${version:-} ]]; then
+    version=$(ls /usr/lib/postgresql | sort -V | tail -n 1)
+    pg_createcluster "$version" main >/dev/null
+    read -r port status < <(pg_lsclusters -h | awk -v v="$version" '$1 == v && $2 == "main" {print $3, $4}')
+  fi
+  # Loopback only; room for the tests that ctest runs side by side.
+  conf=/etc/postgresql/$version/main/conf.d/scepter-tests.conf
+  local want
+  want=$(printf '%s\n' "# scripts/bootstrap.sh: the server of the unit tests" \
+    "listen_addresses = '127.0.0.1'" "max_connections = 200")
+  if [[ ! -f $conf ]] || [[ $(cat "$conf") != "$want" ]]; then
+    printf '%s\n' "$want" > "$conf"
+    restart=1
+  fi
+  if [[ $status != online ]]; then
+    pg_ctlcluster "$version" main start
+  elif [[ -n $restart ]]; then
+    pg_ctlcluster "$version" main restart
+  fi
+  pg_isready -q -h 127.0.0.1 -p "$port" -t 30
+  (cd / && runuser -u postgres -- psql -q -v ON_ERROR_STOP=1 -p "$port") <<SQL
+DO \$\$BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$pg_role') THEN
+    CREATE ROLE $pg_role;
+  END IF;
+END\$\$;
+ALTER ROLE $pg_role LOGIN CREATEDB PASSWORD '$pg_password';
+SQL
+  if [[ -z $(cd / && runuser -u postgres -- psql -p "$port" -tAc \
+    "SELECT 1 FROM pg_database WHERE datname = '$pg_db'") ]]; then
+    (cd / && runuser -u postgres -- createdb -p "$port" -O "$pg_role" "$pg_db")
+  fi
+  export SCEPTER_TEST_POSTGRES=postgresql://$pg_role:$pg_password@127.0.0.1:$port/$pg_db
+  echo "== PostgreSQL $version for the tests on 127.0.0.1:$port (database $pg_db)"
+}
+
 jobs=$(nproc)
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
 
@@ -67,6 +117,7 @@ case "$mode" in
     ;;
   test)
     install_packages
+    setup_test_postgres
     bash scripts/test.sh
     ;;
   *)

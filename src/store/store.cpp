@@ -1,10 +1,13 @@
 #include "store/store.h"
 
+#include <algorithm>
 #include <string_view>
 #include <utility>
 
 #include "store/memory/memory_store.h"
+#include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
+#include "store/url.h"
 
 namespace scepter::store {
 
@@ -104,19 +107,46 @@ std::string_view scheme_of(std::string_view url) {
   return scheme;
 }
 
-// The URL as it may appear in an error message: a password in "scheme://user:pw@host" is
-// replaced by "***" (these messages end up in logs and on the operator's terminal).
+}  // namespace
+
+// These messages end up in logs and on the operator's terminal.
 std::string redacted(std::string_view url) {
-  const auto start = url.find("://");
-  if (start == std::string_view::npos) return std::string(url);
-  const auto host = start + 3;
-  const auto end = url.find_first_of("/?#", host);
-  const auto at = url.substr(0, end).rfind('@');
-  if (at == std::string_view::npos || at < host) return std::string(url);
-  const auto colon = url.substr(0, at).find(':', host);
-  if (colon == std::string_view::npos) return std::string(url);
-  return std::string(url.substr(0, colon + 1)) + "***" + std::string(url.substr(at));
+  std::string out(url);
+  // "scheme://user:pw@host": the last '@' before the path, and the first ':' after the
+  // scheme's "//" and before that '@'.
+  if (const auto start = out.find("://"); start != std::string::npos) {
+    const auto host = start + 3;
+    const auto end = out.find_first_of("/?#", host);
+    const auto at = out.substr(0, end).rfind('@');
+    if (at != std::string::npos && at >= host) {
+      const auto colon = out.substr(0, at).find(':', host);
+      if (colon != std::string::npos) out.replace(colon + 1, at - colon - 1, "***");
+    }
+  }
+  // "?password=pw&..." in a URL's query, "password=pw" or "password='p w'" in a libpq
+  // "key=value" string.
+  constexpr std::string_view kKey = "password=";
+  for (auto pos = out.find(kKey); pos != std::string::npos; pos = out.find(kKey, pos)) {
+    const bool starts_param = pos == 0 || out[pos - 1] == '?' || out[pos - 1] == '&' ||
+                              out[pos - 1] == ' ' || out[pos - 1] == '\t' || out[pos - 1] == '\n';
+    pos += kKey.size();
+    if (!starts_param) continue;
+    auto end = pos;
+    if (end < out.size() && out[end] == '\'') {
+      for (++end; end < out.size() && out[end] != '\''; ++end) {
+        if (out[end] == '\\') ++end;  // an escaped quote or backslash
+      }
+      end = std::min(end + 1, out.size());
+    } else {
+      end = std::min(out.find_first_of("& \t\n#", pos), out.size());
+    }
+    out.replace(pos, end - pos, "***");
+    pos += 3;
+  }
+  return out;
 }
+
+namespace {
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -167,11 +197,19 @@ Result<std::unique_ptr<Store>> open_store(const StoreConfig& config) {
     return std::unique_ptr<Store>(std::make_unique<MemoryStore>());
   }
   if (iequals(scheme, "postgresql") || iequals(scheme, "postgres")) {
-    return fail(invalid_argument("database URL '" + shown + "': PostgreSQL is not supported yet"));
+    // libpq reads the URL itself (hosts, ports, query parameters such as sslmode or
+    // target_session_attrs): it is passed on as typed, but for the scheme, which libpq
+    // only knows in lower case (schemes are case-insensitive, RFC 3986).
+    std::string pg_url(url);
+    for (std::size_t i = 0; i < scheme.size(); ++i) {
+      if (pg_url[i] >= 'A' && pg_url[i] <= 'Z') pg_url[i] = static_cast<char>(pg_url[i] + 32);
+    }
+    ASSIGN_OR_RETURN(auto db, PgStore::open(pg_url));
+    return std::unique_ptr<Store>(std::move(db));
   }
   return fail(invalid_argument("database URL '" + shown + "': unknown scheme '" +
                                std::string(scheme) +
-                               "' (use sqlite:<path>, a file path, or memory:)"));
+                               "' (use sqlite:<path>, a file path, postgresql://... or memory:)"));
 }
 
 }  // namespace scepter::store

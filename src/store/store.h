@@ -3,12 +3,13 @@
 // enrollment request database, the issued-certificate index and the revocations.
 //
 // One interface, several engines: SqliteStore (embedded default, a file `<label>.ser`),
-// MemoryStore (tests), PostgresStore (later: several scepterd nodes on one CA). No SQL
+// MemoryStore (tests), PgStore (PostgreSQL: several scepterd nodes on one CA). No SQL
 // or engine type appears outside the engine's folder.
 //
 // Durability: when write() returns OK, the batch is on stable storage (SQLite WAL with
-// synchronous=FULL). Engines may group concurrent batches into one transaction and one
-// fsync; each caller still waits for its own batch to be durable.
+// synchronous=FULL; PostgreSQL once its COMMIT succeeded). Engines may group concurrent
+// batches into one transaction and one fsync; each caller still waits for its own batch
+// to be durable.
 //
 // Thread safety: every method may be called from several threads at once.
 
@@ -197,8 +198,8 @@ class Store {
   // process but may have gaps (a failed issue wastes its serial). Nor do they return a
   // serial or id that write() has already stored, so explicit values may be mixed in.
   // SQLite keeps the counters in memory, initialised at open (no I/O per call; one
-  // writer process per file); a server engine (PostgreSQL) uses sequences, raised with
-  // setval when an explicitly stored value passes them.
+  // writer process per file); PostgreSQL keeps them in a table row shared by every
+  // node, raised inside the transaction of a batch that stores a larger value.
   //
   // The next certificate serial: one above the largest serial ever stored or allocated.
   // On an empty database the first one is 2 (serial 1 is the CA's own certificate).
@@ -266,14 +267,16 @@ class Store {
 struct StoreConfig {
   // "sqlite:/path/label.ser", "sqlite:///path/label.ser", a bare path ("/path/label.ser",
   // "data/label.ser"; ":memory:" is a private SQLite database), "memory:" (MemoryStore),
-  // later "postgresql://...".
+  // a libpq URL "postgresql://user:pw@host:port/db?..." or "postgres://..." (PgStore).
   std::string url;
 };
 
 // Picks the engine from the URL. Creates the database if it does not exist (but not its
-// directory). Fails with kInvalidArgument for an empty URL, an unknown scheme or one not
-// supported yet (postgresql://), and with kUnavailable when the file or server cannot be
-// opened: missing directory, permission denied, not a database, or a newer schema.
+// directory; for PostgreSQL the tables, not the database). Fails with kInvalidArgument
+// for an empty URL, an unknown scheme or a PostgreSQL URL libpq cannot parse, and with
+// kUnavailable when the file or server cannot be opened: missing directory, permission
+// denied, server unreachable, not a database, or a newer schema. Messages show a URL's
+// password as "***".
 Result<std::unique_ptr<Store>> open_store(const StoreConfig& config);
 
 }  // namespace scepter::store

@@ -12,6 +12,8 @@
 
 #include "common/testing.h"
 #include "store/memory/memory_store.h"
+#include "store/postgres/pg_store.h"
+#include "store/postgres/pg_test_util.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
 #include "store/store_contract.h"
@@ -44,6 +46,31 @@ Engine make_sqlite_file() {
     return again ? std::move(*again) : nullptr;
   };
   return {std::move(dir), s ? std::move(*s) : nullptr, reopen};
+}
+
+// A fresh schema on the server of SCEPTER_TEST_POSTGRES per test, dropped with the
+// engine. Without the variable the test is skipped: its body does not run, and the
+// memory store stands in only to satisfy the fixture.
+Engine make_postgres() {
+  const std::string base = testing::postgres_test_url();
+  if (base.empty()) {
+    testing::skip_without_postgres();
+    return {nullptr, std::make_unique<MemoryStore>(), nullptr};
+  }
+  auto schema = testing::PgSchema::create(base);
+  if (!schema) {
+    ADD_FAILURE() << schema.error().to_string();
+    return {};
+  }
+  std::shared_ptr<testing::PgSchema> owned = std::move(*schema);
+  PgOptions options;
+  options.max_connections = 4;  // tests run in parallel against one server
+  auto open = [owned, options]() -> std::unique_ptr<Store> {
+    auto s = PgStore::open(owned->url(), options);
+    EXPECT_OK(s);
+    return s ? std::move(*s) : nullptr;
+  };
+  return {nullptr, open(), open};
 }
 
 TEST_P(StoreContract, EmptyStore) {
@@ -503,6 +530,7 @@ TEST_P(StoreContract, ConcurrentWritersAndReaders) {
 INSTANTIATE_TEST_SUITE_P(Memory, StoreContract, ::testing::Values(&make_memory_store));
 INSTANTIATE_TEST_SUITE_P(SqliteInMemory, StoreContract, ::testing::Values(&make_sqlite_in_memory));
 INSTANTIATE_TEST_SUITE_P(SqliteFile, StoreContract, ::testing::Values(&make_sqlite_file));
+INSTANTIATE_TEST_SUITE_P(Postgres, StoreContract, ::testing::Values(&make_postgres));
 
 }  // namespace
 }  // namespace scepter::store

@@ -4,9 +4,12 @@
 
 #include "common/testing.h"
 #include "store/memory/memory_store.h"
+#include "store/postgres/pg_store.h"
+#include "store/postgres/pg_test_util.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
 #include "store/test_util.h"
+#include "store/url.h"
 
 namespace scepter::store {
 namespace {
@@ -59,18 +62,58 @@ TEST(OpenStore, BadUrls) {
   EXPECT_CODE(open_store({"sqlite://host/x.ser"}), Code::kInvalidArgument);
   EXPECT_CODE(open_store({"tftp://10.1.1.1/ca.ser"}), Code::kInvalidArgument);
   EXPECT_CODE(open_store({"nvram:ca.ser"}), Code::kInvalidArgument);
-  auto pg = open_store({"postgresql://ca@db/scepter"});
-  EXPECT_CODE(pg, Code::kInvalidArgument);
-  ASSERT_FALSE(pg.has_value());
-  EXPECT_NE(pg.error().message().find("not supported yet"), std::string::npos);
-  auto secret = open_store({"postgresql://ca:s3cret@db:5432/scepter"});
-  ASSERT_FALSE(secret.has_value());
-  EXPECT_EQ(secret.error().message().find("s3cret"), std::string::npos) << secret.error().message();
-  EXPECT_NE(secret.error().message().find("postgresql://ca:***@db:5432/scepter"), std::string::npos)
-      << secret.error().message();
   auto ftp = open_store({"ftp://x/y"});
   ASSERT_FALSE(ftp.has_value());
   EXPECT_NE(ftp.error().message().find("ftp"), std::string::npos);
+}
+
+// Nothing listens on port 1 of the loopback: the connection is refused at once.
+TEST(OpenStore, PostgresUrlsReachTheServerAndHideThePassword) {
+  for (const std::string url :
+       {"postgresql://ca:s3cret@127.0.0.1:1/scepter", "POSTGRES://ca:s3cret@127.0.0.1:1/scepter"}) {
+    auto pg = open_store({url});
+    EXPECT_CODE(pg, Code::kUnavailable);
+    ASSERT_FALSE(pg.has_value());
+    const std::string& msg = pg.error().message();
+    EXPECT_EQ(msg.find("s3cret"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("ca:***@127.0.0.1:1/scepter"), std::string::npos) << msg;
+  }
+  auto query = open_store({"postgresql://ca@127.0.0.1:1/scepter?password=s3cret&sslmode=disable"});
+  EXPECT_CODE(query, Code::kUnavailable);
+  ASSERT_FALSE(query.has_value());
+  EXPECT_EQ(query.error().message().find("s3cret"), std::string::npos) << query.error().message();
+  EXPECT_NE(query.error().message().find("password=***&sslmode"), std::string::npos)
+      << query.error().message();
+  // libpq refuses what it cannot parse, and may quote it: still no password.
+  auto bad = open_store({"postgresql://ca:s3cr%zzet@127.0.0.1:1/scepter?no_such_option=1"});
+  EXPECT_CODE(bad, Code::kInvalidArgument);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().message().find("s3cr"), std::string::npos) << bad.error().message();
+}
+
+TEST(OpenStore, PostgresUrlOpensAPgStore) {
+  const std::string base = testing::postgres_test_url();
+  if (base.empty()) return testing::skip_without_postgres();
+  auto schema = testing::PgSchema::create(base);
+  ASSERT_OK(schema);
+  auto s = open_store({(*schema)->url()});
+  ASSERT_OK(s);
+  EXPECT_TRUE(is<PgStore>(*s));
+  ASSERT_OK((*s)->write(one_cert(1)));
+  EXPECT_OK((*s)->certificate(1));
+}
+
+TEST(Redacted, HidesPasswordsOnly) {
+  EXPECT_EQ(redacted("postgresql://ca:pw@db:5432/x"), "postgresql://ca:***@db:5432/x");
+  EXPECT_EQ(redacted("postgresql://ca@db/x"), "postgresql://ca@db/x");
+  EXPECT_EQ(redacted("postgresql://c:p@h1:5432,h2:5433/x?target_session_attrs=read-write"),
+            "postgresql://c:***@h1:5432,h2:5433/x?target_session_attrs=read-write");
+  EXPECT_EQ(redacted("postgresql://db/x?user=ca&password=pw&sslmode=require"),
+            "postgresql://db/x?user=ca&password=***&sslmode=require");
+  EXPECT_EQ(redacted("host=db password='p w' user=ca"), "host=db password=*** user=ca");
+  EXPECT_EQ(redacted("postgresql://db/x?passwordfile=/f"), "postgresql://db/x?passwordfile=/f");
+  EXPECT_EQ(redacted("/var/lib/ca.ser"), "/var/lib/ca.ser");
+  EXPECT_EQ(redacted("sqlite:/a@b:c/d.ser"), "sqlite:/a@b:c/d.ser");
 }
 
 TEST(OpenStore, MissingDirectoryIsUnavailable) {

@@ -1,0 +1,112 @@
+#include "store/postgres/conn.h"
+
+#include <fmt/format.h>
+
+namespace scepter::store::pg {
+namespace {
+
+// NOTICEs (e.g. "relation already exists, skipping") are not for the daemon's stderr.
+void ignore_notice(void*, const char*) {}
+
+}  // namespace
+
+Result<std::unique_ptr<Conn>> Conn::connect(const ConnectInfo& info) {
+  const std::string timeout = std::to_string(info.connect_timeout_s);
+  // libpq applies the entries in order and the last non-empty value wins: those before
+  // "dbname" (which expands the URL) are defaults the URL may override, those after it
+  // are imposed. Keepalives let a call notice a server that vanished without a reset
+  // within about a minute, instead of waiting for the kernel's two hours.
+  const char* const keys[] = {
+      "connect_timeout",           "keepalives_idle", "keepalives_interval", "keepalives_count",
+      "fallback_application_name", "dbname",          "client_encoding",     nullptr};
+  const char* const values[] = {timeout.c_str(),  "30",   "10",   "3", "scepterd",
+                                info.url.c_str(), "UTF8", nullptr};
+  ConnPtr c(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
+  if (c == nullptr) return fail(unavailable("out of memory connecting to PostgreSQL"));
+  if (PQstatus(c.get()) != CONNECTION_OK) {
+    return fail(unavailable(fmt::format("cannot connect to '{}': {}", info.shown,
+                                        scrubbed(message_of(c.get()), info.secrets))));
+  }
+  PQsetNoticeProcessor(c.get(), ignore_notice, nullptr);
+  // The one-winner arguments (schema.cpp, pg_store.cpp) are READ COMMITTED's: an
+  // UPDATE or DELETE that waited for a row lock re-checks its WHERE on the new row. A
+  // server configured for a stricter default would fail those with serialization
+  // errors instead.
+  ResultPtr r(PQexec(c.get(), "SET default_transaction_isolation TO 'read committed'"));
+  if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
+    return fail(
+        error_of(c.get(), r.get(), fmt::format("setting up a connection to '{}'", info.shown)));
+  }
+  return std::unique_ptr<Conn>(new Conn(std::move(c)));
+}
+
+Result<Rows> Conn::result_of(ResultPtr r, std::string_view what) {
+  const ExecStatusType st = r != nullptr ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+  if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+    sqlstate_.clear();
+    return Rows(std::move(r));
+  }
+  sqlstate_ = sqlstate_of(r.get());
+  return fail(error_of(c_.get(), r.get(), what));
+}
+
+Status Conn::prepare(Sql s, std::string_view what) {
+  const auto i = static_cast<std::size_t>(s);
+  if (prepared_[i]) return ok_status();
+  const Statement& st = statement(s);
+  std::vector<Oid> types;
+  for (char t : st.types) types.push_back(oid_of(t));
+  ResultPtr r(PQprepare(c_.get(), st.name.c_str(), st.sql.c_str(), static_cast<int>(types.size()),
+                        types.data()));
+  RETURN_IF_ERROR(status_of(result_of(std::move(r), what)));
+  prepared_[i] = true;
+  return ok_status();
+}
+
+Result<Rows> Conn::run(Sql s, const Params& p, std::string_view what) {
+  RETURN_IF_ERROR(prepare(s, what));
+  const Statement& st = statement(s);
+  CA_ASSERT(p.size() == static_cast<int>(st.types.size()), "one value per declared parameter");
+  ResultPtr r(PQexecPrepared(c_.get(), st.name.c_str(), p.size(), p.values(), p.lengths(),
+                             p.formats(), /*resultFormat=*/1));
+  return result_of(std::move(r), what);
+}
+
+Status Conn::send(Sql s, const Params& p, std::string_view what) {
+  RETURN_IF_ERROR(prepare(s, what));
+  const Statement& st = statement(s);
+  CA_ASSERT(p.size() == static_cast<int>(st.types.size()), "one value per declared parameter");
+  if (PQsendQueryPrepared(c_.get(), st.name.c_str(), p.size(), p.values(), p.lengths(), p.formats(),
+                          /*resultFormat=*/1) == 0) {
+    sqlstate_.clear();
+    return unavailable(fmt::format("{}: {}", what, message_of(c_.get())));
+  }
+  return ok_status();
+}
+
+Result<Rows> Conn::receive(std::string_view what) {
+  // One statement gives one result, then null; an error may come instead of it.
+  ResultPtr first;
+  while (ResultPtr r{PQgetResult(c_.get())}) {
+    if (first == nullptr) first = std::move(r);
+  }
+  return result_of(std::move(first), what);
+}
+
+Result<Rows> Conn::query(const char* sql, std::string_view types, const Params& p,
+                         std::string_view what) {
+  std::vector<Oid> oids;
+  for (char t : types) oids.push_back(oid_of(t));
+  CA_ASSERT(p.size() == static_cast<int>(oids.size()), "one value per declared parameter");
+  ResultPtr r(PQexecParams(c_.get(), sql, p.size(), oids.data(), p.values(), p.lengths(),
+                           p.formats(), /*resultFormat=*/1));
+  return result_of(std::move(r), what);
+}
+
+Status Conn::script(const char* sql, std::string_view what) {
+  // PQexec returns the last statement's result; an error stops the script there.
+  ResultPtr r(PQexec(c_.get(), sql));
+  return status_of(result_of(std::move(r), what));
+}
+
+}  // namespace scepter::store::pg

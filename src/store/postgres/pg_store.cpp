@@ -1,0 +1,477 @@
+#include "store/postgres/pg_store.h"
+
+#include <algorithm>
+#include <exception>
+#include <limits>
+#include <random>
+#include <thread>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "common/parse.h"
+
+#include "store/postgres/conn.h"
+#include "store/postgres/pg.h"
+#include "store/postgres/pool.h"
+#include "store/postgres/rows.h"
+#include "store/postgres/schema.h"
+#include "store/url.h"
+
+// Allocation across nodes. The counters live in one table, `counters`, one row per
+// allocator holding the largest value allocated or stored, and:
+//
+//  * allocate_serial() / next_request_id() run `UPDATE counters SET n = n + 1 ...
+//    RETURNING n` as a transaction of their own. The row lock serialises allocators of
+//    every node: each gets a value no other allocation got.
+//  * A batch that stores a serial or request id raises the row to it inside the batch's
+//    own transaction (`SET n = x WHERE n < x`), after its other writes. If it raises,
+//    it holds the row lock until it commits, so an allocation either finished before
+//    the raise (the raise then sees its value) or waits for the commit and re-reads
+//    the row (READ COMMITTED re-evaluates an UPDATE on the row it waited for): once a
+//    batch is committed, no allocation returns a value at or below what it stored. If
+//    it does not raise, the row already held a larger committed value, and values only
+//    grow. (A sequence cannot do this: setval(GREATEST(last_value, x)) reads and writes
+//    in two steps, and a nextval() in between can be handed out again.)
+//  * Raises come last in a batch, serial before request id, so a transaction holding a
+//    counter row waits for nothing but its commit: counters take no part in deadlocks.
+//
+// Allocations commit with synchronous_commit off (schema.cpp): a crash may lose the
+// last allocations, which the contract allows for values that never left the CA
+// uncommitted. A value is only shown once the row that carries it is committed, and
+// that synchronous commit flushes the WAL up to its own record, past the allocation's.
+
+namespace scepter::store {
+
+using pg::Conn;
+using pg::Params;
+using pg::Rows;
+using pg::Sql;
+
+namespace {
+
+// Attempts of a batch that met a deadlock, a serialization failure or a dead idle
+// connection; and of a read that met a dead idle connection.
+constexpr int kMaxAttempts = 4;
+// Rows per read while iterating: memory stays bounded whatever the table size.
+constexpr int kCertChunk = 256;
+constexpr int kRevocationChunk = 4096;
+constexpr int kRequestChunk = 128;  // a request carries its CSR: a few KB
+
+// Before running a batch again after a deadlock: two batches retried at once in
+// lockstep would meet again.
+void back_off(int attempt) {
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  std::uniform_int_distribution<int> ms(1, 20 * attempt);
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms(rng)));
+}
+
+bool retryable(const std::string& sqlstate) {
+  return sqlstate == pg::kSerializationFailure || sqlstate == pg::kDeadlockDetected;
+}
+
+// The batch's ops, then the counters raised to what it stores. The legacy meta keys
+// raise them too, at once: every node sees a new floor without reopening.
+Status apply(Conn& c, const WriteBatch& batch) {
+  using Kind = WriteBatch::Op::Kind;
+  std::int64_t serial_floor = 0;
+  std::optional<std::int64_t> request_floor;
+  for (const WriteBatch::Op& op : batch.ops()) {
+    Status s;
+    switch (op.kind) {
+      case Kind::kPutCert:
+        s = pg::put_certificate(c, op.cert);
+        serial_floor = std::max(serial_floor, static_cast<std::int64_t>(op.cert.serial));
+        break;
+      case Kind::kRevoke:
+        s = pg::revoke(c, op.serial, op.at);
+        break;
+      case Kind::kUnrevoke:
+        s = pg::unrevoke(c, op.serial);
+        break;
+      case Kind::kPutRequest:
+        s = pg::put_request(c, op.request);
+        request_floor = std::max(request_floor.value_or(op.request.id), op.request.id);
+        break;
+      case Kind::kDeleteRequest:
+        s = pg::delete_request(c, op.request_id);
+        break;
+      case Kind::kPutMeta:
+        s = pg::put_meta(c, op.key, op.value);
+        if (op.key == "last_serial") {
+          serial_floor = std::max(serial_floor, parse_decimal<std::int64_t>(op.value).value_or(0));
+        } else if (op.key == "last_request_id") {
+          if (auto v = parse_decimal<std::int64_t>(op.value)) {
+            request_floor = std::max(request_floor.value_or(*v), *v);
+          }
+        }
+        break;
+      case Kind::kDeleteMeta:
+        s = pg::delete_meta(c, op.key);
+        break;
+      case Kind::kDeleteMetaIf:
+        s = pg::delete_meta_if(c, op.key, op.value);
+        break;
+    }
+    if (!s.ok()) return s;
+  }
+  // put_certificate refused serials above kMaxSerial, so the floor fits.
+  if (serial_floor > 0) RETURN_IF_ERROR(pg::raise_counter(c, pg::kSerialCounter, serial_floor));
+  if (request_floor) RETURN_IF_ERROR(pg::raise_counter(c, pg::kRequestCounter, *request_floor));
+  return ok_status();
+}
+
+}  // namespace
+
+// `meanwhile` of write_overlapped(): runs at most once; what it throws is kept until
+// the batch is done.
+class PgStore::Meanwhile {
+ public:
+  explicit Meanwhile(const std::function<void()>* fn) : fn_(fn) {}
+  void run() {
+    if (fn_ == nullptr || ran_) return;
+    ran_ = true;
+    try {
+      (*fn_)();
+    } catch (...) {
+      thrown_ = std::current_exception();
+    }
+  }
+  bool wanted() const { return fn_ != nullptr; }
+  void rethrow() {
+    if (thrown_) std::rethrow_exception(thrown_);
+  }
+
+ private:
+  const std::function<void()>* fn_;
+  bool ran_ = false;
+  std::exception_ptr thrown_;
+};
+
+struct PgStore::Attempt {
+  Status status;
+  bool retry = false;  // nothing was committed, and another attempt may succeed
+  std::string sqlstate = {};
+};
+
+Result<std::unique_ptr<PgStore>> PgStore::open(const std::string& url, const PgOptions& options) {
+  pg::ConnectInfo info;
+  info.url = url;
+  info.shown = redacted(url);
+  info.secrets = pg::secrets_of(url);
+  info.connect_timeout_s = options.connect_timeout_s;
+  {
+    char* err = nullptr;
+    PQconninfoOption* parsed = PQconninfoParse(url.c_str(), &err);
+    if (parsed == nullptr) {
+      std::string why = err != nullptr ? err : "out of memory";
+      PQfreemem(err);
+      while (!why.empty() && why.back() == '\n') why.pop_back();
+      return fail(invalid_argument(
+          fmt::format("database URL '{}': {}", info.shown, pg::scrubbed(why, info.secrets))));
+    }
+    PQconninfoFree(parsed);
+  }
+  auto pool = std::make_unique<pg::Pool>(info, options.max_connections, options.max_wait);
+  {
+    auto lease = pool->acquire();
+    if (!lease) return fail(unavailable("cannot open database: " + lease.error().message()));
+    Status s = pg::migrate(lease->conn());
+    if (!s.ok()) {
+      return fail(unavailable(fmt::format("database '{}': {}", info.shown, s.message())));
+    }
+  }
+  return std::unique_ptr<PgStore>(new PgStore(std::move(pool)));
+}
+
+PgStore::PgStore(std::unique_ptr<pg::Pool> pool) : pool_(std::move(pool)) {}
+
+PgStore::~PgStore() = default;
+
+template <class Fn>
+auto PgStore::with_connection(Fn&& fn) const {
+  for (int attempt = 1;; ++attempt) {
+    auto lease = pool_->acquire();
+    using R = decltype(fn(lease->conn()));
+    if (!lease) return R(fail(lease.error()));
+    R r = fn(lease->conn());
+    if (r.has_value() || !lease->conn().broken() || !lease->reused() || attempt == kMaxAttempts) {
+      return r;
+    }
+    pool_->discard_idle();
+  }
+}
+
+Status PgStore::write(const WriteBatch& batch) { return write_with(batch, nullptr); }
+
+Status PgStore::write_overlapped(const WriteBatch& batch, const std::function<void()>& meanwhile) {
+  return write_with(batch, meanwhile ? &meanwhile : nullptr);
+}
+
+Status PgStore::write_with(const WriteBatch& batch, const std::function<void()>* meanwhile) {
+  Meanwhile work(meanwhile);
+  Status status;
+  if (!batch.empty()) {
+    for (int attempt = 1;; ++attempt) {
+      Attempt a = try_write(batch, work);
+      status = std::move(a.status);
+      if (!a.retry || attempt == kMaxAttempts) break;
+      if (retryable(a.sqlstate)) back_off(attempt);
+    }
+  }
+  work.run();  // unless it ran while the COMMIT was in flight
+  {
+    MutexLock lock(stats_mu_);
+    ++(status.ok() ? stats_.batches_written : stats_.batches_failed);
+  }
+  work.rethrow();
+  return status;
+}
+
+PgStore::Attempt PgStore::try_write(const WriteBatch& batch, Meanwhile& meanwhile) {
+  auto lease = pool_->acquire();
+  if (!lease) return {lease.error(), false};
+  Conn& c = lease->conn();
+  Status s = pg::status_of(c.run(Sql::kBegin, Params(), "beginning a transaction"));
+  if (s.ok()) s = apply(c, batch);
+  if (!s.ok()) {
+    // Nothing is committed: the server rolls back a transaction whose connection is
+    // gone, and we roll back the others (a failed ROLLBACK leaves the connection inside
+    // a transaction, so the pool drops it).
+    const bool lost = c.broken();
+    std::string state = c.sqlstate();
+    const bool again = retryable(state) || (lost && lease->reused());
+    if (!lost) (void)c.run(Sql::kRollback, Params(), "rolling back");
+    if (lost && lease->reused()) pool_->discard_idle();
+    return {std::move(s), again, std::move(state)};
+  }
+  if (meanwhile.wanted()) {
+    s = c.send(Sql::kCommit, Params(), "committing");
+    meanwhile.run();
+    if (s.ok()) s = pg::status_of(c.receive("committing"));
+  } else {
+    s = pg::status_of(c.run(Sql::kCommit, Params(), "committing"));
+  }
+  if (!s.ok()) {
+    if (c.broken()) {
+      return {unavailable(s.message() + " (the connection was lost during COMMIT: the batch may "
+                                        "or may not be committed)"),
+              false};
+    }
+    return {std::move(s), retryable(c.sqlstate()), c.sqlstate()};
+  }
+  count_commit();
+  return {ok_status(), false};
+}
+
+void PgStore::count_commit() {
+  MutexLock lock(stats_mu_);
+  ++stats_.commits;
+  stats_.largest_group = std::max<std::uint64_t>(stats_.largest_group, 1);
+}
+
+Result<std::optional<std::string>> PgStore::meta(const std::string& key) const {
+  return with_connection([&](Conn& c) -> Result<std::optional<std::string>> {
+    Params p;
+    p.bytes(key);
+    ASSIGN_OR_RETURN(Rows rows, c.run(Sql::kGetMeta, p, fmt::format("reading '{}'", key)));
+    if (rows.size() == 0) return std::optional<std::string>();
+    return std::optional<std::string>(rows.bytes(0, 0));
+  });
+}
+
+Result<std::int64_t> PgStore::allocate(const char* counter, const char* what) {
+  return with_connection([&](Conn& c) -> Result<std::int64_t> {
+    Params p;
+    p.bytes(counter);
+    ASSIGN_OR_RETURN(Rows rows, c.run(Sql::kAllocate, p, fmt::format("allocating a {}", what)));
+    if (rows.size() == 0) return fail(invalid_argument(fmt::format("no {} left", what)));
+    return rows.int64(0, 0);
+  });
+}
+
+Result<Serial> PgStore::allocate_serial() {
+  ASSIGN_OR_RETURN(const std::int64_t v, allocate(pg::kSerialCounter, "serial"));
+  return static_cast<Serial>(v);
+}
+
+Result<RequestId> PgStore::next_request_id() { return allocate(pg::kRequestCounter, "request id"); }
+
+Result<CertRecord> PgStore::certificate(Serial serial) const {
+  if (serial > kMaxSerial) {
+    return fail(not_found(fmt::format("no certificate with serial {:#x}", serial)));
+  }
+  return with_connection([&](Conn& c) -> Result<CertRecord> {
+    Params p;
+    p.int8(static_cast<std::int64_t>(serial));
+    ASSIGN_OR_RETURN(Rows rows,
+                     c.run(Sql::kGetCert, p, fmt::format("reading certificate {:#x}", serial)));
+    if (rows.size() == 0) {
+      return fail(not_found(fmt::format("no certificate with serial {:#x}", serial)));
+    }
+    return pg::cert_from_row(rows, 0);
+  });
+}
+
+// Keyset pagination: each chunk is one statement on a connection that goes back to the
+// pool before `visit` runs (it may call the store, and take a connection itself).
+template <class Row, class ReadRow, class Key, class Visit>
+Status PgStore::walk(Sql sql, std::int64_t first_after, int chunk, const char* what,
+                     ReadRow read_row, Key key, Visit visit) const {
+  std::int64_t after = first_after;
+  for (;;) {
+    auto fetch = [&](Conn& c) -> Result<std::vector<Row>> {
+      Params p;
+      p.int8(after).int8(chunk);
+      ASSIGN_OR_RETURN(Rows rows, c.run(sql, p, what));
+      std::vector<Row> out;
+      out.reserve(static_cast<std::size_t>(rows.size()));
+      for (int i = 0; i < rows.size(); ++i) {
+        ASSIGN_OR_RETURN(Row row, read_row(rows, i));
+        out.push_back(std::move(row));
+      }
+      return out;
+    };
+    ASSIGN_OR_RETURN(const std::vector<Row> rows, with_connection(fetch));
+    for (const Row& row : rows) {
+      if (!visit(row)) return ok_status();
+    }
+    if (rows.size() < static_cast<std::size_t>(chunk)) return ok_status();
+    after = key(rows.back());
+  }
+}
+
+Status PgStore::for_each_certificate(const std::function<bool(const CertRecord&)>& fn) const {
+  return walk<CertRecord>(
+      Sql::kCertsAfter, -1, kCertChunk, "reading certificates",
+      [](const Rows& r, int i) -> Result<CertRecord> { return pg::cert_from_row(r, i); },
+      [](const CertRecord& c) { return static_cast<std::int64_t>(c.serial); }, fn);
+}
+
+Result<std::uint64_t> PgStore::certificate_count() const {
+  return with_connection([&](Conn& c) -> Result<std::uint64_t> {
+    ASSIGN_OR_RETURN(Rows rows, c.run(Sql::kCountCerts, Params(), "counting certificates"));
+    return static_cast<std::uint64_t>(rows.int64(0, 0));
+  });
+}
+
+Result<Serial> PgStore::last_serial() const {
+  return with_connection([&](Conn& c) -> Result<Serial> {
+    ASSIGN_OR_RETURN(Rows rows, c.run(Sql::kMaxSerial, Params(), "reading the last serial"));
+    return rows.is_null(0, 0) ? Serial{0} : static_cast<Serial>(rows.int64(0, 0));
+  });
+}
+
+Status PgStore::for_each_revocation(const std::function<void(const Revocation&)>& fn) const {
+  return walk<Revocation>(
+      Sql::kRevocationsAfter, -1, kRevocationChunk, "reading revocations",
+      [](const Rows& r, int i) -> Result<Revocation> { return pg::revocation_from_row(r, i); },
+      [](const Revocation& r) { return static_cast<std::int64_t>(r.serial); },
+      [&](const Revocation& r) {
+        fn(r);
+        return true;
+      });
+}
+
+Result<RequestRecord> PgStore::request(RequestId id) const {
+  return with_connection([&](Conn& c) -> Result<RequestRecord> {
+    Params p;
+    p.int8(id);
+    ASSIGN_OR_RETURN(Rows rows, c.run(Sql::kGetRequest, p, fmt::format("reading request {}", id)));
+    if (rows.size() == 0) return fail(not_found(fmt::format("no request with id {}", id)));
+    return pg::request_from_row(rows, 0);
+  });
+}
+
+Result<RequestRecord> PgStore::request_by_transaction(const std::string& tid) const {
+  if (tid.empty()) return fail(not_found("no request with an empty transaction id"));
+  return with_connection([&](Conn& c) -> Result<RequestRecord> {
+    Params p;
+    p.bytes(tid);
+    ASSIGN_OR_RETURN(Rows rows, c.run(Sql::kRequestByTid, p, "reading requests"));
+    if (rows.size() == 0) {
+      return fail(not_found(fmt::format("no request with transaction id '{}'", tid)));
+    }
+    return pg::request_from_row(rows, 0);
+  });
+}
+
+namespace {
+
+Result<std::vector<RequestRecord>> requests_of(const Rows& rows) {
+  std::vector<RequestRecord> out;
+  out.reserve(static_cast<std::size_t>(rows.size()));
+  for (int i = 0; i < rows.size(); ++i) {
+    ASSIGN_OR_RETURN(RequestRecord r, pg::request_from_row(rows, i));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<RequestRecord>> PgStore::requests() const {
+  return with_connection([&](Conn& c) -> Result<std::vector<RequestRecord>> {
+    ASSIGN_OR_RETURN(Rows rows, c.run(Sql::kAllRequests, Params(), "reading requests"));
+    return requests_of(rows);
+  });
+}
+
+Result<std::vector<RequestRecord>> PgStore::requests_page(RequestId before_id,
+                                                          std::size_t limit) const {
+  if (limit == 0) return std::vector<RequestRecord>();
+  const std::int64_t before = before_id == 0 ? std::numeric_limits<std::int64_t>::max() : before_id;
+  const auto max_rows = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
+  const auto n = static_cast<std::int64_t>(std::min(limit, max_rows));
+  return with_connection([&](Conn& c) -> Result<std::vector<RequestRecord>> {
+    Params p;
+    p.int8(before).int8(n);
+    ASSIGN_OR_RETURN(Rows rows, c.run(Sql::kRequestsBefore, p, "reading requests"));
+    return requests_of(rows);
+  });
+}
+
+Status PgStore::for_each_request(const std::function<bool(const RequestRecord&)>& fn) const {
+  return walk<RequestRecord>(
+      Sql::kRequestsAfter, std::numeric_limits<std::int64_t>::min(), kRequestChunk,
+      "reading requests", [](const Rows& r, int i) { return pg::request_from_row(r, i); },
+      [](const RequestRecord& r) { return r.id; }, fn);
+}
+
+Result<std::uint64_t> PgStore::count_requests(const std::vector<RequestState>& states) const {
+  std::vector<int> wanted;
+  for (RequestState st : states) {
+    if (std::find(wanted.begin(), wanted.end(), static_cast<int>(st)) == wanted.end()) {
+      wanted.push_back(static_cast<int>(st));
+    }
+  }
+  return with_connection([&](Conn& c) -> Result<std::uint64_t> {
+    Params p;
+    if (!wanted.empty()) p.int4_array(wanted);
+    ASSIGN_OR_RETURN(Rows rows, c.run(wanted.empty() ? Sql::kCountRequests : Sql::kCountRequestsIn,
+                                      p, "counting requests"));
+    return static_cast<std::uint64_t>(rows.int64(0, 0));
+  });
+}
+
+// One statement, so one transaction of its own. The counter keeps the deleted ids.
+Result<std::uint64_t> PgStore::delete_requests_created_before(TimePoint cutoff) {
+  auto expire = [&](Conn& c) -> Result<std::uint64_t> {
+    Params p;
+    p.int8(to_unix(cutoff));
+    ASSIGN_OR_RETURN(Rows rows, c.run(Sql::kDeleteRequestsBefore, p, "deleting expired requests"));
+    return rows.affected();
+  };
+  ASSIGN_OR_RETURN(const std::uint64_t n, with_connection(expire));
+  count_commit();
+  return n;
+}
+
+StoreStats PgStore::stats() const {
+  MutexLock lock(stats_mu_);
+  return stats_;
+}
+
+std::size_t PgStore::open_connections() const { return pool_->open_connections(); }
+
+}  // namespace scepter::store

@@ -1,0 +1,116 @@
+#pragma once
+// PgStore: the server engine, a PostgreSQL database shared by several scepterd nodes of
+// one CA (libpq).
+//
+// The URL is libpq's, passed on as typed ("postgresql://user:pw@host:port/db?...",
+// several hosts and target_session_attrs included); a connect_timeout of 5 s applies
+// unless it sets one. The tables, created and migrated by the engine at open, are the
+// SQLite engine's (schema.h). Statements are prepared once per connection.
+//
+// Connections come from a small bounded pool, opened when needed. A call that cannot
+// reach the server fails with kUnavailable (never blocking past the connect timeout per
+// host, or the pool's wait limit when every connection is busy); a broken connection is
+// dropped, and the next call connects again. A call that finds a connection dead after
+// it sat idle (server restarted, backend terminated) retries once on a new connection,
+// except for a COMMIT already sent.
+//
+// Durability: write() runs one transaction per batch and returns OK only after COMMIT
+// succeeded (synchronous_commit as configured on the server: "on" by default). Any
+// failure rolls the whole batch back; deadlocks and serialization failures are retried
+// (up to four attempts). One case cannot be decided by any client: if the connection is
+// lost after COMMIT was sent, write() fails with kUnavailable although the batch may have
+// been committed (a retry of it would then fail with kAlreadyExists).
+//
+// Serials and request ids are allocated by the database, never twice for one database
+// whichever node asks, and never below a stored one (pg_store.cpp explains how).
+//
+// Thread-safe. Owns its pool; no call may be in flight when the store is destroyed.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/mutex.h"
+#include "store/store.h"
+
+namespace scepter::store {
+
+namespace pg {
+class Conn;
+class Pool;
+enum class Sql : int;
+}  // namespace pg
+
+struct PgOptions {
+  // Connections open at most at once. Every call holds one for its duration (a
+  // for_each_* call for one chunk at a time).
+  std::size_t max_connections = 8;
+  // How long a call waits for a connection when all are busy, before kUnavailable.
+  std::chrono::milliseconds max_wait{30'000};
+  // Seconds to wait for each host to answer a connection attempt, unless the URL sets
+  // connect_timeout.
+  int connect_timeout_s = 5;
+};
+
+class PgStore final : public Store {
+ public:
+  // Connects once, then creates the schema or migrates it to this build's version.
+  // Fails with kInvalidArgument if libpq cannot parse the URL, and with kUnavailable if
+  // the server cannot be reached or refuses us, or the schema is newer than this build
+  // or not ours. Messages show the URL with its password replaced by "***".
+  static Result<std::unique_ptr<PgStore>> open(const std::string& url,
+                                               const PgOptions& options = {});
+  ~PgStore() override;
+
+  Status write(const WriteBatch& batch) override;
+  // The batch's COMMIT is sent, `meanwhile` runs, then its result is awaited.
+  Status write_overlapped(const WriteBatch& batch, const std::function<void()>& meanwhile) override;
+  Result<std::optional<std::string>> meta(const std::string& key) const override;
+  Result<Serial> allocate_serial() override;
+  Result<RequestId> next_request_id() override;
+  Result<CertRecord> certificate(Serial serial) const override;
+  Status for_each_certificate(const std::function<bool(const CertRecord&)>& fn) const override;
+  Result<std::uint64_t> certificate_count() const override;
+  Result<Serial> last_serial() const override;
+  Status for_each_revocation(const std::function<void(const Revocation&)>& fn) const override;
+  Result<RequestRecord> request(RequestId id) const override;
+  Result<RequestRecord> request_by_transaction(const std::string& tid) const override;
+  Result<std::vector<RequestRecord>> requests() const override;
+  Result<std::vector<RequestRecord>> requests_page(RequestId before_id,
+                                                   std::size_t limit) const override;
+  Status for_each_request(const std::function<bool(const RequestRecord&)>& fn) const override;
+  Result<std::uint64_t> count_requests(const std::vector<RequestState>& states) const override;
+  Result<std::uint64_t> delete_requests_created_before(TimePoint cutoff) override;
+  StoreStats stats() const override;
+
+  // Connections currently open (idle or in use); for tests.
+  std::size_t open_connections() const;
+
+ private:
+  class Meanwhile;
+  struct Attempt;
+  explicit PgStore(std::unique_ptr<pg::Pool> pool);
+
+  Status write_with(const WriteBatch& batch, const std::function<void()>* meanwhile);
+  Attempt try_write(const WriteBatch& batch, Meanwhile& meanwhile);
+  // Runs `fn(conn)` on a pooled connection, once more on a new one if a connection taken
+  // from the idle list turns out dead.
+  template <class Fn>
+  auto with_connection(Fn&& fn) const;
+  template <class Row, class ReadRow, class Key, class Visit>
+  Status walk(pg::Sql sql, std::int64_t first_after, int chunk, const char* what, ReadRow read_row,
+              Key key, Visit visit) const;
+  Result<std::int64_t> allocate(const char* counter, const char* what);
+  void count_commit();
+
+  std::unique_ptr<pg::Pool> pool_;
+  mutable Mutex stats_mu_;
+  StoreStats stats_ GUARDED_BY(stats_mu_);
+};
+
+}  // namespace scepter::store

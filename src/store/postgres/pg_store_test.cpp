@@ -1,0 +1,370 @@
+// PgStore beyond the contract: several nodes on one database, lost connections, an
+// unreachable server, schema versions. Needs SCEPTER_TEST_POSTGRES (pg_test_util.h).
+
+#include "store/postgres/pg_store.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/testing.h"
+#include "store/postgres/pg_test_util.h"
+#include "store/test_util.h"
+
+namespace scepter::store {
+namespace {
+
+using testing::make_cert;
+using testing::make_request;
+using testing::one_cert;
+using testing::PgSchema;
+
+constexpr int kRounds = 20;
+
+// Runs `fn(t)` on `n` threads released together.
+void run_together(int n, const std::function<void(int)>& fn) {
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < n; ++t) {
+    threads.emplace_back([&, t] {
+      ready.fetch_add(1);
+      while (ready.load() < n) std::this_thread::yield();
+      fn(t);
+    });
+  }
+  for (auto& th : threads) th.join();
+}
+
+PgOptions small_pool() {
+  PgOptions o;
+  o.max_connections = 4;
+  return o;
+}
+
+class PgStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string base = testing::postgres_test_url();
+    if (base.empty()) return testing::skip_without_postgres();
+    auto schema = PgSchema::create(base);
+    ASSERT_OK(schema);
+    schema_ = std::move(*schema);
+  }
+
+  std::unique_ptr<PgStore> open(const std::string& url) {
+    auto s = PgStore::open(url, small_pool());
+    EXPECT_OK(s);
+    return s ? std::move(*s) : nullptr;
+  }
+  // Two nodes of one CA: two stores on one database.
+  void open_two() {
+    a_ = open(schema_->url());
+    b_ = open(schema_->url());
+    ASSERT_NE(a_, nullptr);
+    ASSERT_NE(b_, nullptr);
+  }
+  Store& node(int i) { return i % 2 == 0 ? *a_ : *b_; }
+
+  std::unique_ptr<PgSchema> schema_;
+  std::unique_ptr<PgStore> a_;  // destroyed before the schema
+  std::unique_ptr<PgStore> b_;
+};
+
+TEST_F(PgStoreTest, TwoNodesNeverAllocateTheSameSerialOrId) {
+  open_two();
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 300;
+  std::vector<std::vector<Serial>> serials(kThreads);
+  std::vector<std::vector<RequestId>> ids(kThreads);
+  run_together(kThreads, [&](int t) {
+    for (int i = 0; i < kPerThread; ++i) {
+      auto s = node(t).allocate_serial();
+      auto id = node(t).next_request_id();
+      EXPECT_OK(s);
+      EXPECT_OK(id);
+      serials[t].push_back(s.value_or(0));
+      ids[t].push_back(id.value_or(0));
+    }
+  });
+  std::set<Serial> all_serials;
+  std::set<RequestId> all_ids;
+  for (int t = 0; t < kThreads; ++t) {
+    for (std::size_t i = 1; i < serials[t].size(); ++i) EXPECT_LT(serials[t][i - 1], serials[t][i]);
+    all_serials.insert(serials[t].begin(), serials[t].end());
+    all_ids.insert(ids[t].begin(), ids[t].end());
+  }
+  EXPECT_EQ(all_serials.size(), std::size_t{kThreads * kPerThread});
+  EXPECT_EQ(all_ids.size(), std::size_t{kThreads * kPerThread});
+  EXPECT_EQ(*all_serials.begin(), 2u);
+  EXPECT_EQ(*all_ids.begin(), 1);
+}
+
+// A value stored explicitly on one node is never handed out by the other afterwards,
+// while both keep allocating.
+TEST_F(PgStoreTest, ExplicitValuesRaiseTheOtherNodesCounters) {
+  open_two();
+  std::atomic<bool> stop{false};
+  std::thread churn([&] {
+    while (!stop.load()) {
+      EXPECT_OK(a_->allocate_serial());
+      EXPECT_OK(b_->next_request_id());
+    }
+  });
+  for (int round = 0; round < kRounds; ++round) {
+    const Serial ahead = b_->allocate_serial().value_or(0) + 50;
+    ASSERT_OK(a_->write(one_cert(ahead)));
+    EXPECT_GT(b_->allocate_serial().value_or(0), ahead);
+
+    const RequestId id = a_->next_request_id().value_or(0) + 50;
+    WriteBatch put;
+    put.put_request(make_request(id));
+    ASSERT_OK(b_->write(put));
+    EXPECT_GT(a_->next_request_id().value_or(0), id);
+  }
+  stop = true;
+  churn.join();
+
+  // The legacy floor written by the CA takes effect on every node at once.
+  const Serial floor = a_->allocate_serial().value_or(0) + 1000;
+  WriteBatch b;
+  b.put_meta("last_serial", std::to_string(floor));
+  ASSERT_OK(a_->write(b));
+  EXPECT_EQ(b_->allocate_serial().value_or(0), floor + 1);
+}
+
+TEST_F(PgStoreTest, SameSerialFromTwoNodesOneWins) {
+  open_two();
+  for (Serial s = 1; s <= kRounds; ++s) {
+    std::atomic<int> won{0};
+    std::atomic<int> lost{0};
+    run_together(2, [&](int t) {
+      CertRecord c = make_cert(s);
+      c.subject = "node " + std::to_string(t);
+      WriteBatch batch;
+      batch.put_certificate(c);
+      const Status st = node(t).write(batch);
+      if (st.ok()) {
+        won.fetch_add(1);
+      } else {
+        EXPECT_EQ(st.code(), Code::kAlreadyExists) << st.to_string();
+        lost.fetch_add(1);
+      }
+    });
+    EXPECT_EQ(won.load(), 1) << "serial " << s;
+    EXPECT_EQ(lost.load(), 1) << "serial " << s;
+  }
+  EXPECT_EQ(a_->certificate_count().value_or(0), std::uint64_t{kRounds});
+}
+
+TEST_F(PgStoreTest, OneTimeValueFromTwoNodesOneWins) {
+  open_two();
+  constexpr int kThreads = 4;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string otp = "otp-" + std::to_string(round);
+    WriteBatch setup;
+    setup.put_meta("otp", otp);
+    ASSERT_OK(a_->write(setup));
+    std::atomic<int> won{0};
+    run_together(kThreads, [&](int t) {
+      WriteBatch b;
+      b.delete_meta_if("otp", otp);
+      b.put_request(make_request(round * kThreads + t + 1));
+      const Status st = node(t).write(b);
+      if (st.ok()) {
+        won.fetch_add(1);
+      } else {
+        EXPECT_EQ(st.code(), Code::kNotFound) << st.to_string();
+      }
+    });
+    EXPECT_EQ(won.load(), 1) << "round " << round;
+    EXPECT_FALSE(b_->meta("otp")->has_value());
+  }
+  EXPECT_EQ(a_->count_requests({}).value_or(0), std::uint64_t{kRounds});
+}
+
+TEST_F(PgStoreTest, RevokeFromTwoNodesOneWins) {
+  open_two();
+  WriteBatch certs;
+  for (Serial s = 1; s <= kRounds; ++s) certs.put_certificate(make_cert(s));
+  ASSERT_OK(a_->write(certs));
+  for (Serial s = 1; s <= kRounds; ++s) {
+    std::atomic<int> won{0};
+    run_together(2, [&](int t) {
+      WriteBatch b;
+      b.revoke(s, from_unix(1'700'000'000 + t));
+      const Status st = node(t).write(b);
+      if (st.ok()) {
+        won.fetch_add(1);
+      } else {
+        EXPECT_EQ(st.code(), Code::kAlreadyExists) << st.to_string();
+      }
+    });
+    EXPECT_EQ(won.load(), 1) << "serial " << s;
+  }
+  std::size_t revoked = 0;
+  ASSERT_OK(b_->for_each_revocation([&](const Revocation&) { ++revoked; }));
+  EXPECT_EQ(revoked, std::size_t{kRounds});
+}
+
+// Batches that lock the same rows in opposite orders may deadlock; the server aborts
+// one, and the engine runs it again: both succeed.
+TEST_F(PgStoreTest, OpposingBatchesBothCommit) {
+  open_two();
+  constexpr int kKeys = 40;
+  WriteBatch setup;
+  for (int k = 0; k < kKeys; ++k) setup.put_meta("k" + std::to_string(k), "0");
+  ASSERT_OK(a_->write(setup));
+  for (int round = 0; round < 3; ++round) {
+    run_together(2, [&](int t) {
+      WriteBatch b;
+      for (int i = 0; i < kKeys; ++i) {
+        const int k = t == 0 ? i : kKeys - 1 - i;
+        b.put_meta("k" + std::to_string(k), std::to_string(t));
+      }
+      EXPECT_OK(node(t).write(b));
+    });
+  }
+}
+
+TEST_F(PgStoreTest, UnreachableServerIsUnavailableQuickly) {
+  // Port 1 of the loopback: nothing listens, the connection is refused.
+  const auto start = std::chrono::steady_clock::now();
+  auto s = PgStore::open("postgresql://scepter:hunter2-secret@127.0.0.1:1/scepter_test");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(6));
+  EXPECT_CODE(s, Code::kUnavailable);
+  ASSERT_FALSE(s.has_value());
+  EXPECT_EQ(s.error().message().find("hunter2"), std::string::npos) << s.error().message();
+  EXPECT_NE(s.error().message().find("scepter:***@127.0.0.1:1"), std::string::npos)
+      << s.error().message();
+}
+
+TEST_F(PgStoreTest, KilledConnectionsAreReplaced) {
+  const std::string app = "scepter_kill_" + schema_->name();
+  auto store = open(schema_->url_with("application_name", app));
+  ASSERT_NE(store, nullptr);
+  ASSERT_OK(store->write(one_cert(5)));
+  // Several connections in the pool, all idle.
+  run_together(4, [&](int) { EXPECT_OK(store->certificate(5)); });
+  ASSERT_GE(store->open_connections(), 1u);
+
+  auto kill = [&] {
+    return schema_->value(
+        "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+        "WHERE application_name = '" +
+        app + "'");
+  };
+  EXPECT_NE(kill(), "0");
+  // The next call may fail (kUnavailable) or reconnect; the one after it works.
+  auto first = store->certificate(5);
+  if (!first) {
+    EXPECT_CODE(first, Code::kUnavailable);
+  }
+  EXPECT_OK(store->certificate(5));
+
+  EXPECT_NE(kill(), "0");
+  const Status w = store->write(one_cert(6));
+  if (!w.ok()) {
+    EXPECT_EQ(w.code(), Code::kUnavailable) << w.to_string();
+  }
+  EXPECT_OK(store->write(one_cert(7)));
+  EXPECT_OK(store->certificate(7));
+
+  EXPECT_NE(kill(), "0");
+  auto serial = store->allocate_serial();
+  if (!serial) {
+    EXPECT_CODE(serial, Code::kUnavailable);
+  }
+  EXPECT_OK(store->allocate_serial());
+}
+
+TEST_F(PgStoreTest, PoolSmallerThanTheCallers) {
+  PgOptions one;
+  one.max_connections = 1;
+  auto s = PgStore::open(schema_->url(), one);
+  ASSERT_OK(s);
+  Store& store = **s;
+  run_together(6, [&](int t) {
+    for (int i = 0; i < 20; ++i) {
+      const Serial serial = static_cast<Serial>(t * 100 + i + 1);
+      EXPECT_OK(store.write(one_cert(serial)));
+      EXPECT_OK(store.certificate(serial));
+    }
+  });
+  EXPECT_EQ((*s)->open_connections(), 1u);
+  // A callback may use the store while a walk is under way, even with one connection.
+  ASSERT_OK(store.for_each_certificate([&](const CertRecord& c) {
+    EXPECT_OK(store.certificate(c.serial));
+    return true;
+  }));
+}
+
+TEST_F(PgStoreTest, OverlappedWorkThatThrowsLeavesAfterTheCommit) {
+  auto store = open(schema_->url());
+  ASSERT_NE(store, nullptr);
+  bool ran = false;
+  EXPECT_THROW((void)store->write_overlapped(one_cert(9),
+                                             [&] {
+                                               ran = true;
+                                               throw std::runtime_error("signing failed");
+                                             }),
+               std::runtime_error);
+  EXPECT_TRUE(ran);
+  EXPECT_OK(store->certificate(9));
+  // A failing batch runs it too, once.
+  int runs = 0;
+  EXPECT_CODE(store->write_overlapped(one_cert(9), [&] { ++runs; }), Code::kAlreadyExists);
+  EXPECT_EQ(runs, 1);
+  EXPECT_EQ(store->stats().batches_failed, 1u);
+}
+
+TEST_F(PgStoreTest, SchemaAtTheNewestVersionReopens) {
+  auto first = open(schema_->url());
+  ASSERT_NE(first, nullptr);
+  ASSERT_OK(first->write(one_cert(3)));
+  first.reset();
+  auto again = open(schema_->url());
+  ASSERT_NE(again, nullptr);
+  EXPECT_OK(again->certificate(3));
+  EXPECT_EQ(schema_->value("SELECT convert_from(value, 'UTF8') FROM " + schema_->name() +
+                           ".meta WHERE key = 'schema_version'"),
+            "1");
+}
+
+TEST_F(PgStoreTest, NodesStartingTogetherShareOneSchema) {
+  std::vector<std::unique_ptr<PgStore>> stores(4);
+  run_together(4, [&](int t) { stores[t] = open(schema_->url()); });
+  for (auto& s : stores) ASSERT_NE(s, nullptr);
+  ASSERT_OK(stores[0]->write(one_cert(4)));
+  for (auto& s : stores) EXPECT_OK(s->certificate(4));
+}
+
+TEST_F(PgStoreTest, NewerSchemaIsRefused) {
+  ASSERT_NE(open(schema_->url()), nullptr);
+  ASSERT_OK(
+      schema_->exec("UPDATE meta SET value = convert_to('99', 'UTF8') "
+                    "WHERE key = 'schema_version'"));
+  auto s = PgStore::open(schema_->url());
+  EXPECT_CODE(s, Code::kUnavailable);
+  ASSERT_FALSE(s.has_value());
+  EXPECT_NE(s.error().message().find("newer"), std::string::npos) << s.error().message();
+}
+
+TEST_F(PgStoreTest, ForeignTablesAreRefused) {
+  ASSERT_OK(schema_->exec("CREATE TABLE meta(key TEXT PRIMARY KEY, value BYTEA)"));
+  auto s = PgStore::open(schema_->url());
+  EXPECT_CODE(s, Code::kUnavailable);
+  ASSERT_FALSE(s.has_value());
+  EXPECT_NE(s.error().message().find("not a scepter database"), std::string::npos)
+      << s.error().message();
+}
+
+}  // namespace
+}  // namespace scepter::store

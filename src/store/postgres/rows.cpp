@@ -1,0 +1,184 @@
+#include "store/postgres/rows.h"
+
+#include <fmt/format.h>
+
+namespace scepter::store::pg {
+namespace {
+
+Params& optional_int8(Params& p, const std::optional<std::int64_t>& v) {
+  return v ? p.int8(*v) : p.null();
+}
+
+// Whether a certificate with this serial is stored (seen by this transaction).
+Result<bool> cert_exists(Conn& c, Serial serial) {
+  Params p;
+  p.int8(static_cast<std::int64_t>(serial));
+  ASSIGN_OR_RETURN(Rows rows,
+                   c.run(Sql::kCertExists, p, fmt::format("reading certificate {:#x}", serial)));
+  return rows.size() > 0;
+}
+
+}  // namespace
+
+CertRecord cert_from_row(const Rows& rows, int row) {
+  CertRecord c;
+  c.serial = static_cast<Serial>(rows.int64(row, 0));
+  c.der = rows.bytes(row, 1);
+  c.subject = rows.bytes(row, 2);
+  c.not_before = from_unix(rows.int64(row, 3));
+  c.not_after = from_unix(rows.int64(row, 4));
+  if (!rows.is_null(row, 5)) c.revoked_at = from_unix(rows.int64(row, 5));
+  c.request_id = rows.int64(row, 6);
+  if (!rows.is_null(row, 7)) c.predecessor = static_cast<Serial>(rows.int64(row, 7));
+  // Kept as the same 64 bits in a signed column.
+  if (!rows.is_null(row, 8)) c.serial_entropy = static_cast<std::uint64_t>(rows.int64(row, 8));
+  return c;
+}
+
+// The enums come from the database: a value this build does not know means damage.
+Result<RequestRecord> request_from_row(const Rows& rows, int row) {
+  RequestRecord r;
+  r.id = rows.int64(row, 0);
+  const std::int64_t state = rows.int64(row, 1);
+  const std::int64_t kind = rows.int64(row, 2);
+  if (state < 0 || state > static_cast<int>(RequestState::kPending) || kind < 0 ||
+      kind > static_cast<int>(RequestKind::kRaRollover)) {
+    return fail(unavailable(
+        fmt::format("request {} has state {} and kind {}: corrupt database", r.id, state, kind)));
+  }
+  r.state = static_cast<RequestState>(state);
+  r.kind = static_cast<RequestKind>(kind);
+  r.transaction_id = rows.bytes(row, 3);
+  r.csr_der = rows.bytes(row, 4);
+  r.fingerprint = rows.bytes(row, 5);
+  r.subject = rows.bytes(row, 6);
+  r.created = from_unix(rows.int64(row, 7));
+  if (!rows.is_null(row, 8)) r.serial = static_cast<Serial>(rows.int64(row, 8));
+  r.signer_cert_der = rows.bytes(row, 9);
+  r.flags = static_cast<int>(rows.int64(row, 10));
+  r.reason = rows.bytes(row, 11);
+  return r;
+}
+
+Revocation revocation_from_row(const Rows& rows, int row) {
+  Revocation r;
+  r.serial = static_cast<Serial>(rows.int64(row, 0));
+  r.at = from_unix(rows.int64(row, 1));
+  if (!rows.is_null(row, 2)) r.serial_entropy = static_cast<std::uint64_t>(rows.int64(row, 2));
+  return r;
+}
+
+Status put_certificate(Conn& c, const CertRecord& rec) {
+  if (rec.serial > kMaxSerial) {
+    return invalid_argument(fmt::format("serial {:#x} is too large", rec.serial));
+  }
+  if (rec.predecessor && *rec.predecessor > kMaxSerial) {
+    return invalid_argument(fmt::format("predecessor {:#x} is too large", *rec.predecessor));
+  }
+  Params p;
+  p.int8(static_cast<std::int64_t>(rec.serial))
+      .bytes(rec.der)
+      .bytes(rec.subject)
+      .int8(to_unix(rec.not_before))
+      .int8(to_unix(rec.not_after));
+  optional_int8(p, rec.revoked_at ? std::optional(to_unix(*rec.revoked_at)) : std::nullopt);
+  p.int8(rec.request_id);
+  optional_int8(p, rec.predecessor ? std::optional(static_cast<std::int64_t>(*rec.predecessor))
+                                   : std::nullopt);
+  optional_int8(p, rec.serial_entropy
+                       ? std::optional(static_cast<std::int64_t>(*rec.serial_entropy))
+                       : std::nullopt);
+  auto done = c.run(Sql::kInsertCert, p, fmt::format("storing certificate {:#x}", rec.serial));
+  if (!done && c.sqlstate() == kUniqueViolation) {
+    return already_exists(
+        fmt::format("a certificate with serial {:#x} already exists", rec.serial));
+  }
+  return status_of(done);
+}
+
+Status revoke(Conn& c, Serial serial, TimePoint at) {
+  if (serial > kMaxSerial)
+    return not_found(fmt::format("no certificate with serial {:#x}", serial));
+  Params p;
+  p.int8(static_cast<std::int64_t>(serial)).int8(to_unix(at));
+  ASSIGN_OR_RETURN(Rows rows,
+                   c.run(Sql::kRevoke, p, fmt::format("revoking certificate {:#x}", serial)));
+  if (rows.affected() == 1) return ok_status();
+  // Nothing changed: unknown, or revoked already (by this batch or a committed one).
+  ASSIGN_OR_RETURN(const bool exists, cert_exists(c, serial));
+  if (!exists) return not_found(fmt::format("no certificate with serial {:#x}", serial));
+  return already_exists(fmt::format("certificate {:#x} is already revoked", serial));
+}
+
+Status unrevoke(Conn& c, Serial serial) {
+  if (serial > kMaxSerial)
+    return not_found(fmt::format("no certificate with serial {:#x}", serial));
+  Params p;
+  p.int8(static_cast<std::int64_t>(serial));
+  ASSIGN_OR_RETURN(Rows rows,
+                   c.run(Sql::kUnrevoke, p, fmt::format("unrevoking certificate {:#x}", serial)));
+  if (rows.affected() == 1) return ok_status();
+  ASSIGN_OR_RETURN(const bool exists, cert_exists(c, serial));
+  if (!exists) return not_found(fmt::format("no certificate with serial {:#x}", serial));
+  return invalid_argument(fmt::format("certificate {:#x} is not revoked", serial));
+}
+
+Status put_request(Conn& c, const RequestRecord& r) {
+  if (r.serial && *r.serial > kMaxSerial) {
+    return invalid_argument(
+        fmt::format("request {} refers to unknown certificate {:#x}", r.id, *r.serial));
+  }
+  Params p;
+  p.int8(r.id)
+      .int4(static_cast<std::int32_t>(r.state))
+      .int4(static_cast<std::int32_t>(r.kind))
+      .bytes(r.transaction_id)
+      .bytes(r.csr_der)
+      .bytes(r.fingerprint)
+      .bytes(r.subject)
+      .int8(to_unix(r.created));
+  optional_int8(p, r.serial ? std::optional(static_cast<std::int64_t>(*r.serial)) : std::nullopt);
+  p.bytes(r.signer_cert_der).int4(r.flags).bytes(r.reason);
+  auto done = c.run(Sql::kUpsertRequest, p, fmt::format("storing request {}", r.id));
+  if (!done && c.sqlstate() == "23503") {  // foreign_key_violation
+    return invalid_argument(
+        fmt::format("request {} refers to unknown certificate {:#x}", r.id, r.serial.value_or(0)));
+  }
+  return status_of(done);
+}
+
+Status delete_request(Conn& c, RequestId id) {
+  Params p;
+  p.int8(id);
+  return status_of(c.run(Sql::kDeleteRequest, p, fmt::format("deleting request {}", id)));
+}
+
+Status put_meta(Conn& c, const std::string& key, const std::string& value) {
+  Params p;
+  p.bytes(key).bytes(value);
+  return status_of(c.run(Sql::kUpsertMeta, p, fmt::format("storing '{}'", key)));
+}
+
+Status delete_meta(Conn& c, const std::string& key) {
+  Params p;
+  p.bytes(key);
+  return status_of(c.run(Sql::kDeleteMeta, p, fmt::format("deleting '{}'", key)));
+}
+
+Status delete_meta_if(Conn& c, const std::string& key, const std::string& expected) {
+  Params p;
+  p.bytes(key).bytes(expected);
+  ASSIGN_OR_RETURN(Rows rows, c.run(Sql::kDeleteMetaIf, p, fmt::format("deleting '{}'", key)));
+  if (rows.affected() != 1) {
+    return not_found(fmt::format("'{}' is not set to the expected value", key));
+  }
+  return ok_status();
+}
+
+Status raise_counter(Conn& c, const char* counter, std::int64_t value) {
+  Params p;
+  p.bytes(counter).int8(value);
+  return status_of(c.run(Sql::kRaiseCounter, p, fmt::format("raising counter '{}'", counter)));
+}
+
+}  // namespace scepter::store::pg
