@@ -36,35 +36,39 @@ CertificateServer::Prepared CertificateServer::prepare(const ServerConfig& cfg,
   if (Status s = check_storage(cfg); !s.ok()) return fail_with(s);
   files::FileSet files = file_set(cfg);
   auto rt = std::make_shared<Runtime>();
-  auto ser_path = files.path_for(files::FileType::kSer, label_ + ".ser");
-  if (!ser_path.has_value()) return fail_with(ser_path.error());
+  // The main database: LABEL.ser in a local directory, or on a PostgreSQL server.
+  const bool db_server = files::is_database_server_url(files.url_for(files::FileType::kSer));
+  auto db_url = files.database_url(label_ + ".ser");
+  if (!db_url.has_value()) return fail_with(db_url.error());
+  const std::string ser_path = db_server ? std::string() : db_url->substr(7);  // "sqlite:"
+  const std::string db_shown = db_server ? files::redact_url(*db_url)
+                                         : files.url_for(files::FileType::kSer) + label_ + ".ser";
   const bool ca_exists = has_ca_certificate();
   if (is_ra_mode(cfg) && cfg.serial_number_above != 0) {
     return fail_with(
         invalid_argument("serial-number is for a CA: an RA issues no serial numbers (enter \"no "
                          "serial-number\")."));
   }
-  if (ca_exists && !fs::exists(*ser_path) && cfg.serial_number_above == 0) {
+  if (ca_exists && !db_server && !fs::exists(ser_path) && cfg.serial_number_above == 0) {
     // Do not create an empty database next to an existing CA: a new serial sequence
     // would repeat serials already issued. A CA moved from another server says where its
     // serials go on with `serial-number`.
-    return fail_with(unavailable(fmt::format(
-        "The CA certificate exists but there is no database {}{}.ser; move the existing "
-        "database to the new location (or, for a CA moved from another server, set "
-        "\"serial-number\" to the last serial number it issued there).",
-        files.url_for(files::FileType::kSer), label_)));
+    return fail_with(unavailable(
+        fmt::format("The CA certificate exists but there is no database {}; move the existing "
+                    "database to the new location (or, for a CA moved from another server, set "
+                    "\"serial-number\" to the last serial number it issued there).",
+                    db_shown)));
   }
   if (!ca_exists && needs_archive_password(cfg) && options.archive_password.empty()) {
     return fail_with(permission_denied("The CA key archive needs a password: enter \"no "
                                        "shutdown\" on the console to give it."),
                      LifeEvent::kNeedsOperator);
   }
-  log::trace(log::Category::kPkiServer, "CRYPTO_CS: file opened: {}{}.ser",
-             files.url_for(files::FileType::kSer), label_);
+  log::trace(log::Category::kPkiServer, "CRYPTO_CS: file opened: {}", db_shown);
   auto open_store = [&]() -> Status {
     rt->store.reset();
     auto store =
-        deps_.open_store ? deps_.open_store(*ser_path) : store::open_store({"sqlite:" + *ser_path});
+        deps_.open_store && !db_server ? deps_.open_store(ser_path) : store::open_store({*db_url});
     if (!store.has_value()) return unavailable("Storage inaccessible: " + store.error().message());
     rt->store = std::move(*store);
     return ok_status();
@@ -83,10 +87,10 @@ CertificateServer::Prepared CertificateServer::prepare(const ServerConfig& cfg,
   }
   if (!ca_der->has_value()) {
     if (ca_exists) {
-      return fail_with(unavailable(fmt::format(
-          "The CA certificate exists but the database {}{}.ser does not hold it; move the "
-          "existing database to the new location.",
-          files.url_for(files::FileType::kSer), label_)));
+      return fail_with(unavailable(
+          fmt::format("The CA certificate exists but the database {} does not hold it; move the "
+                      "existing database to the new location.",
+                      db_shown)));
     }
     if (cfg.mode == ServerMode::kSubCs || is_ra_mode(cfg)) {
       LifeEvent event = LifeEvent::kCheckFailed;

@@ -302,6 +302,54 @@ TEST_F(PasswordConfigTest, RunningConfigNeverShowsAPasswordInClear) {
   EXPECT_EQ(server->config().archive_password, "cisco1234");
 }
 
+// `database url ser postgresql://USER:PASSWORD@...`: typed with the password in the URL,
+// shown with the password apart as type 7, and read back to the same configuration.
+TEST_F(PasswordConfigTest, ADatabaseServerUrlKeepsItsPasswordOutOfTheConfig) {
+  testing::TempDevice dev;
+  LoadResult r = load(dev,
+                      "crypto pki server mycs\n"
+                      " database url ser postgresql://ca:s3cret%40db@127.0.0.1:5432/scepter\n"
+                      "end\n");
+  ASSERT_EQ(r.errors, 0) << r.output;
+  const std::string text = body(dev);
+  EXPECT_EQ(text.find("s3cret"), std::string::npos) << text;
+  EXPECT_NE(text.find(" database url ser postgresql://ca@127.0.0.1:5432/scepter username ca "
+                      "password 7 " +
+                      type7_encode("s3cret@db") + "\n"),
+            std::string::npos)
+      << text;
+  testing::TempDevice second;
+  r = load(second, text);
+  ASSERT_EQ(r.errors, 0) << r.output;
+  EXPECT_EQ(body(second), text);
+  const auto& loc = second.device().server("mycs")->config().locations;
+  EXPECT_EQ(loc.storage.at(files::FileType::kSer), "postgresql://ca@127.0.0.1:5432/scepter");
+  EXPECT_EQ(loc.logins.at("postgresql://ca@127.0.0.1:5432/scepter").password, "s3cret@db");
+
+  // `no database url ser URL` (with or without the password) takes the login away too.
+  r = load(second,
+           "crypto pki server mycs\n no database url ser "
+           "postgresql://ca:x@127.0.0.1:5432/scepter\nend\n");
+  ASSERT_EQ(r.errors, 0) << r.output;
+  EXPECT_EQ(body(second).find("postgresql"), std::string::npos) << body(second);
+}
+
+TEST_F(PasswordConfigTest, ADatabaseServerUrlIsRefusedWhereItCannotWork) {
+  for (const std::string line : {
+           " database url postgresql://ca:pw@db/scepter",               // not the primary
+           " database url crl postgresql://ca:pw@db/scepter",           // not the CRL
+           " database url ser postgresql:scepter",                      // not a URI
+           " database url ser postgresql://ca@db/scepter?password=pw",  // password as a parameter
+           " database url ser postgresql://ca:pw@db/x username ca password pw",  // twice
+           " database url ser postgresql://ca@db/x username other password pw",  // another user
+       }) {
+    testing::TempDevice dev;
+    LoadResult r = load(dev, "crypto pki server mycs\n" + line + "\nend\n");
+    EXPECT_EQ(r.errors, 1) << line << "\n" << r.output;
+    EXPECT_EQ(body(dev).find("postgres"), std::string::npos) << line << "\n" << body(dev);
+  }
+}
+
 TEST_F(PasswordConfigTest, AcceptsClearType0AndType7) {
   for (const std::string& line : std::vector<std::string>{
            " database archive pkcs12 password cisco1234",

@@ -10,6 +10,8 @@
 #include <fmt/format.h>
 
 #include "common/fs.h"
+#include "common/parse.h"
+#include "common/percent.h"
 
 namespace scepter::files {
 
@@ -49,6 +51,29 @@ std::string_view level_keyword(DbLevel level) {
       return "complete";
   }
   return "minimal";
+}
+
+bool is_database_server_url(std::string_view url) {
+  const std::string scheme = ascii_lower(url.substr(0, url.find(':')));
+  return url.find(':') != std::string_view::npos &&
+         (scheme == "postgresql" || scheme == "postgres");
+}
+
+DatabaseUrl split_database_url(std::string_view url) {
+  DatabaseUrl out{std::string(url), "", std::nullopt};
+  const auto start = url.find("://");
+  if (start == std::string_view::npos) return out;
+  const auto host = start + 3;
+  const auto at = url.substr(0, url.find_first_of("/?#", host)).rfind('@');
+  if (at == std::string_view::npos || at < host) return out;
+  const std::string_view info = url.substr(host, at - host);
+  const auto colon = info.find(':');
+  out.user = percent_decode(info.substr(0, colon));
+  if (colon != std::string_view::npos) {
+    out.password = percent_decode(info.substr(colon + 1));
+    out.url = std::string(url.substr(0, host + colon)) + std::string(url.substr(at));
+  }
+  return out;
 }
 
 const Credentials& Locations::login_for(const std::string& url) const {
@@ -124,7 +149,35 @@ Status FileSet::remove(FileType type, const std::string& name) {
   return fs::remove_file(path);
 }
 
+Result<std::string> FileSet::database_url(const std::string& name) const {
+  const std::string& url = url_for(FileType::kSer);
+  if (!is_database_server_url(url)) {
+    ASSIGN_OR_RETURN(std::string path, path_for(FileType::kSer, name));
+    return "sqlite:" + path;
+  }
+  // Only the URL's own login: `database username` is for file servers.
+  auto login = locations_.logins.find(url);
+  if (login == locations_.logins.end()) return url;
+  const Credentials& c = login->second;
+  const std::string secret = c.password.empty() ? "" : ":" + percent_encode(c.password);
+  const auto start = url.find("://");
+  if (start == std::string::npos) return url;
+  const auto host = start + 3;
+  const auto at = url.substr(0, url.find_first_of("/?#", host)).rfind('@');
+  if (at != std::string::npos && at >= host) {
+    return url.substr(0, at) + secret + url.substr(at);
+  }
+  if (c.username.empty()) return url;
+  return url.substr(0, host) + percent_encode(c.username) + secret + "@" + url.substr(host);
+}
+
 Status FileSet::check_writable(FileType type) const {
+  if (const std::string& url = url_for(type); is_database_server_url(url)) {
+    if (type == FileType::kSer) return ok_status();
+    return unavailable(fmt::format(
+        "{} is a database server: only the main database can be there (database url ser {})",
+        redact_url(url), redact_url(url)));
+  }
   if (const std::string& url = url_for(type); is_remote_url(url)) {
     if (type == FileType::kSer) {
       return unavailable(fmt::format(

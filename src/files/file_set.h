@@ -18,6 +18,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +38,21 @@ enum class DbLevel { kMinimal, kNames, kComplete };
 std::string_view level_keyword(DbLevel level);  // "minimal", "names", "complete"
 
 using Resolver = std::function<Result<std::string>(std::string_view url)>;
+
+// `database url ser postgresql://USER@HOST:PORT/DB`: the main database on a PostgreSQL
+// server (libpq's URI form, "postgres://" too, either case). Only the .ser location may
+// be one; its password is kept apart from the URL, as a location's login.
+bool is_database_server_url(std::string_view url);
+
+// A database server URL split for the configuration: the URL without the password of
+// its user information, the user (percent-decoded, empty when the URL names none) and
+// the password (percent-decoded; nullopt when the URL has none).
+struct DatabaseUrl {
+  std::string url;
+  std::string user;
+  std::optional<std::string> password;
+};
+DatabaseUrl split_database_url(std::string_view url);
 
 struct Locations {
   std::string primary = "nvram:";                        // `database url ROOT`
@@ -67,6 +83,11 @@ class FileSet {
   // Local directory for a type; fails like the resolver (kInvalidArgument for remote URLs).
   Result<std::string> dir_for(FileType type) const;
   Result<std::string> path_for(FileType type, const std::string& name) const;
+  // What store::open_store() opens as the main database `name` ("LABEL.ser"):
+  // "sqlite:PATH" in a local location; for a database server, its URL with the login of
+  // that URL (`username`, `password`) put back into it, percent-encoded. The result may
+  // hold a password: show it only through store::redacted().
+  Result<std::string> database_url(const std::string& name) const;
 
   // Writes the file to its storage location (locally: atomically), then to every publish
   // location (a local one is created if missing; a remote one is queued). A failure to
@@ -85,7 +106,8 @@ class FileSet {
   // another non-root user. kUnavailable with the reason otherwise, e.g.
   //   "Storage directory /x is writable by other users; fix its permissions (chmod go-w /x)"
   // A remote location is checked for a usable URL (a file server is not written to until
-  // there is something to write); a remote .ser is refused.
+  // there is something to write); a remote .ser is refused. A database server is
+  // accepted for .ser only (it is reached when the store opens).
   Status check_writable(FileType type) const;
 
   const Locations& locations() const { return locations_; }

@@ -203,6 +203,51 @@ TEST(FileSetRemote, AMainDatabaseOnAFileServerIsRefusedWithTheWayOut) {
   EXPECT_OK(FileSet(loc, d.resolver(), &remote).check_writable(FileType::kSer));
 }
 
+TEST(FileSetDatabaseServer, TheUrlIsSplitFromItsPassword) {
+  EXPECT_TRUE(is_database_server_url("postgresql://ca@db/scepter"));
+  EXPECT_TRUE(is_database_server_url("POSTGRES://db"));
+  EXPECT_FALSE(is_database_server_url("nvram:"));
+  EXPECT_FALSE(is_database_server_url("/var/lib/postgresql"));
+
+  DatabaseUrl d = split_database_url("postgresql://ca%40x:p%40ss:w@h1:5432,h2/db?sslmode=require");
+  EXPECT_EQ(d.url, "postgresql://ca%40x@h1:5432,h2/db?sslmode=require");
+  EXPECT_EQ(d.user, "ca@x");
+  EXPECT_EQ(d.password, "p@ss:w");
+  d = split_database_url("postgresql://ca@db/scepter");
+  EXPECT_EQ(d.url, "postgresql://ca@db/scepter");
+  EXPECT_EQ(d.user, "ca");
+  EXPECT_FALSE(d.password.has_value());
+  d = split_database_url("postgresql://db/x@y");  // an '@' in the path is not a user
+  EXPECT_EQ(d.url, "postgresql://db/x@y");
+  EXPECT_TRUE(d.user.empty());
+}
+
+TEST(FileSetDatabaseServer, TheLoginIsPutBackForTheStoreOnly) {
+  Dirs d = make_dirs();
+  Locations loc;
+  loc.storage[FileType::kSer] = "postgresql://ca@127.0.0.1:5432/scepter";
+  loc.logins[loc.storage[FileType::kSer]] = {"ca", "p@ss w"};
+  loc.default_login = {"ftpuser", "not-this-one"};
+  FileSet set(loc, d.resolver());
+  EXPECT_OK(set.check_writable(FileType::kSer));
+  EXPECT_EQ(*set.database_url("mycs.ser"), "postgresql://ca:p%40ss%20w@127.0.0.1:5432/scepter");
+
+  // A URL without a user takes the login's; without a login it is used as it is.
+  loc.storage[FileType::kSer] = "postgres://db.example/ca";
+  loc.logins[loc.storage[FileType::kSer]] = {"u", "pw"};
+  EXPECT_EQ(*FileSet(loc, d.resolver()).database_url("x.ser"), "postgres://u:pw@db.example/ca");
+  loc.logins.clear();
+  EXPECT_EQ(*FileSet(loc, d.resolver()).database_url("x.ser"), "postgres://db.example/ca");
+
+  // A local location is an SQLite file; the other files cannot go to a database server.
+  loc.storage[FileType::kSer] = "nvram:";
+  EXPECT_EQ(*FileSet(loc, d.resolver()).database_url("x.ser"), "sqlite:" + d.root + "/nvram/x.ser");
+  loc.storage[FileType::kCrl] = "postgresql://db/ca";
+  Status s = FileSet(loc, d.resolver()).check_writable(FileType::kCrl);
+  EXPECT_CODE(s, Code::kUnavailable);
+  EXPECT_NE(s.message().find("only the main database"), std::string::npos) << s.message();
+}
+
 TEST(FileSetRemote, CertificateFilesAndPublishedCopiesGoThroughTheQueue) {
   Dirs d = make_dirs();
   Locations loc;

@@ -6,9 +6,14 @@
 // header buffer, written together with the body (shared, not copied) in one gather
 // write.
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <ctime>
+#include <mutex>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -172,14 +177,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void close() {
     state_ = State::kClosed;
+    std::lock_guard<std::mutex> lock(socket_mu_);
+    socket_closed_ = true;
     error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.close();
   }
 
-  // The handler's answer, from this network thread or posted back from a worker
-  // thread. `close_after`: close the connection after it, whatever the client asked.
+  // The handler's answer, on this network thread (inline requests, refusals).
+  // `close_after`: close the connection after it, whatever the client asked.
   void write_response(Response r, bool close_after = false);
+  // The handler's answer, on the worker thread that ran the handler: sends what the
+  // socket takes at once from here, so that the answer does not wait for this
+  // connection's network thread to wake up, and posts the rest (and reading the next
+  // request) to that thread.
+  void answer_from_worker(Response r, bool close_after);
 
  private:
   enum class State { kIdle, kReading, kHandling, kWriting, kClosing, kClosed };
@@ -193,8 +205,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void dispatch_request();
   bool is_heavy(const Request& request) const;
   bool is_inline(const Request& request) const;
+  // Fills header_ (ended) and out_body_ with the answer; false (and nothing to send) when
+  // a header field is too long. `keep_alive` says whether the connection stays open.
+  bool build_response(Response r, bool close_after, bool& keep_alive);
   // Writes header_ (ended here) and out_body_.
   void send(unsigned version, bool keep_alive);
+  // Writes what is left of header_ and out_body_ after the first `sent` bytes.
+  void send_rest(std::size_t sent, bool keep_alive);
   void on_written(const error_code& ec, bool keep_alive);
   void send_error(int status, std::string_view text, std::chrono::seconds retry_after = {});
   void start_drain();
@@ -218,6 +235,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool keep_alive_ = false;
   bool head_ = false;
   std::size_t drained_ = 0;
+  // A worker thread writes to the socket only while holding socket_mu_ and only if
+  // close() has not run (close() takes socket_mu_ too): the descriptor cannot be closed,
+  // and its number reused, under the write.
+  std::mutex socket_mu_;
+  bool socket_closed_ = false;  // GUARDED_BY(socket_mu_)
 };
 
 namespace {
@@ -260,10 +282,7 @@ struct HandlerJob {
       ++core->requests;
       response = core->call_handler(request);
     }
-    const net::any_io_executor ex = conn->executor();
-    net::post(ex, [c = std::move(conn), r = std::move(response), close]() mutable {
-      c->write_response(std::move(r), close);
-    });
+    conn->answer_from_worker(std::move(response), close);
   }
 };
 
@@ -447,6 +466,50 @@ void Connection::write_response(Response r, bool close_after) {
   if (state_ != State::kHandling) {
     return;  // closed by stop() meanwhile
   }
+  bool keep_alive = false;
+  if (!build_response(std::move(r), close_after, keep_alive)) {
+    return close();
+  }
+  send(version_, keep_alive);
+}
+
+// Runs on a worker thread while state_ is kHandling. The network thread leaves the
+// connection alone in that state (only close() may run, from stop()), so header_, body_
+// and out_body_ are the worker's until the continuation posted here runs.
+void Connection::answer_from_worker(Response r, bool close_after) {
+  bool keep_alive = false;
+  const bool built = build_response(std::move(r), close_after, keep_alive);
+  std::size_t sent = 0;
+  if (built) {
+    end_header(header_, version_, keep_alive);
+    std::lock_guard<std::mutex> lock(socket_mu_);
+    if (!socket_closed_) {
+      std::array<iovec, 2> iov{iovec{header_.data(), header_.size()},
+                               iovec{const_cast<char*>(out_body_.data()), out_body_.size()}};
+      msghdr msg{};
+      msg.msg_iov = iov.data();
+      msg.msg_iovlen = out_body_.empty() ? 1 : 2;
+      // Non-blocking: what the socket does not take now, the network thread writes.
+      const ssize_t n =
+          ::sendmsg(stream_.socket().native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n > 0) {
+        sent = static_cast<std::size_t>(n);
+      }
+    }
+  }
+  const net::any_io_executor ex = executor();
+  net::post(ex, [self = shared_from_this(), built, sent, keep_alive] {
+    if (self->state_ != State::kHandling) {
+      return;  // closed by stop() meanwhile
+    }
+    if (!built) {
+      return self->close();
+    }
+    self->send_rest(sent, keep_alive);
+  });
+}
+
+bool Connection::build_response(Response r, bool close_after, bool& keep_alive) {
   if (r.status < 200 || r.status > 599) {
     log::error("HTTP handler returned status {}; sending 500", r.status);
     r = Response::text(500, "Internal Server Error\n");
@@ -467,7 +530,7 @@ void Connection::write_response(Response r, bool close_after) {
   if (!fits) {
     log::error("HTTP response for {} could not be built: a header field is too long",
                peer_.address);
-    return close();
+    return false;
   }
   const bool no_body = r.status == 204 || r.status == 304;
   if (no_body) {
@@ -486,7 +549,8 @@ void Connection::write_response(Response r, bool close_after) {
     }
     out_body_ = payload;
   }
-  send(version_, keep_alive_ && !close_after && !core_.stopping);
+  keep_alive = keep_alive_ && !close_after && !core_.stopping;
+  return true;
 }
 
 void Connection::send(unsigned version, bool keep_alive) {
@@ -494,6 +558,22 @@ void Connection::send(unsigned version, bool keep_alive) {
   state_ = State::kWriting;
   stream_.expires_after(core_.options.write_timeout);
   const std::array<net::const_buffer, 2> buffers{net::buffer(header_), net::buffer(out_body_)};
+  net::async_write(stream_, buffers,
+                   [self = shared_from_this(), keep_alive](const error_code& ec, std::size_t) {
+                     self->on_written(ec, keep_alive);
+                   });
+}
+
+void Connection::send_rest(std::size_t sent, bool keep_alive) {
+  state_ = State::kWriting;
+  if (sent == header_.size() + out_body_.size()) {
+    return on_written({}, keep_alive);
+  }
+  const std::size_t from_header = std::min(sent, header_.size());
+  const std::size_t from_body = sent - from_header;
+  stream_.expires_after(core_.options.write_timeout);
+  const std::array<net::const_buffer, 2> buffers{net::buffer(header_) + from_header,
+                                                 net::buffer(out_body_) + from_body};
   net::async_write(stream_, buffers,
                    [self = shared_from_this(), keep_alive](const error_code& ec, std::size_t) {
                      self->on_written(ec, keep_alive);

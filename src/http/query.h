@@ -14,10 +14,12 @@
 #include <string_view>
 #include <vector>
 
+#include "common/percent.h"
+
 namespace scepter::http {
 
-// Replaces each "%XX" (hex, either case) with its byte. '+' stays '+'.
-std::string percent_decode(std::string_view in);
+// common/percent.h: "%XX" to its byte, '+' kept.
+using ::scepter::percent_decode;
 
 // One `name=value` pair of a query string, in the order received.
 struct QueryParam {

@@ -56,6 +56,16 @@ Router test_router() {
     r.shared_body = kBytes;
     return r;
   });
+  router.add("/big", [](const Request&) {
+    // More than a socket takes at once: the worker sends the start, the network thread
+    // the rest.
+    std::string body(8u << 20, '\0');
+    for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 23);
+    Response r;
+    r.content_type = "application/octet-stream";
+    r.body = std::move(body);
+    return r;
+  });
   router.add("/throw", [](const Request&) -> Response { throw std::runtime_error("boom"); });
   router.add("/bad-status", [](const Request&) {
     Response r;
@@ -263,6 +273,30 @@ TEST_F(ServerTest, SharedBodyIsSentInsteadOfBody) {
   ASSERT_TRUE(head.has_value());
   EXPECT_EQ(head->header("Content-Length"), "9");
   EXPECT_TRUE(head->body.empty());
+}
+
+// The answer is written partly by the worker thread that ran the handler and partly by
+// the connection's network thread; the client gets it whole, in order, and the
+// connection stays usable.
+TEST_F(ServerTest, AnswerLargerThanTheSocketTakesAtOnceArrivesWhole) {
+  RawClient c = connect();
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(c.send(get_request("/big")));
+    std::this_thread::sleep_for(milliseconds(100));  // let the socket's buffer fill
+    auto r = c.read_response();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 200);
+    ASSERT_EQ(r->body.size(), 8u << 20);
+    bool same = true;
+    for (std::size_t k = 0; k < r->body.size() && same; ++k) {
+      same = r->body[k] == static_cast<char>('a' + k % 23);
+    }
+    EXPECT_TRUE(same) << "the body arrived out of order or damaged";
+  }
+  ASSERT_TRUE(c.send(get_request("/echo")));
+  auto r = c.read_response();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200);
 }
 
 TEST_F(ServerTest, NotFoundAndPkiclientPredicate) {

@@ -2,6 +2,7 @@
 // `no shutdown`: cs_enable_commands.cpp; the running-config writer:
 // cs_server_config_writer.cpp).
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include <fmt/format.h>
@@ -12,6 +13,8 @@
 #include "cli/context.h"
 #include "cli/questions.h"
 #include "cli/type7.h"
+#include "common/parse.h"
+#include "files/file_set.h"
 #include "pki/digest.h"
 #include "pki/name.h"
 #include "pki/profile.h"
@@ -78,22 +81,72 @@ Status check_url(Context& ctx, std::string_view url) {
   return path.has_value() ? ok_status() : path.error();
 }
 
+// `database url ser postgresql://USER:PASSWORD@HOST:PORT/DB`: the URL is kept without its
+// password, which becomes the location's login (stored and shown as type 7), so the
+// running-config never shows it in clear and reads back to the same configuration.
+Status take_database_server_url(const Args& a, std::string& url,
+                                std::optional<files::Credentials>& login) {
+  if (!a.has("type") || a.choice("type") != "ser" || a.has("publish")) {
+    return invalid_argument(
+        "A PostgreSQL URL is only for the main database: database url ser "
+        "postgresql://USER:PASSWORD@HOST:PORT/DB");
+  }
+  if (url.find("://") == std::string::npos) {
+    return invalid_argument("Enter the URL as postgresql://USER:PASSWORD@HOST:PORT/DB");
+  }
+  const std::string lower = ascii_lower(url);
+  if (lower.find("?password=") != std::string::npos ||
+      lower.find("&password=") != std::string::npos) {
+    return invalid_argument(
+        "Give the password in the URL's user part (postgresql://USER:PASSWORD@HOST/DB), "
+        "not as a parameter");
+  }
+  files::DatabaseUrl split = files::split_database_url(url);
+  url = split.url;
+  if (a.has("user")) {
+    if (split.password) {
+      return invalid_argument("Give the password in the URL or after it, not both");
+    }
+    const std::string user(a.word("user"));
+    if (!split.user.empty() && split.user != user) {
+      return invalid_argument(
+          fmt::format("The username {} is not the URL's user {}", user, split.user));
+    }
+    ASSIGN_OR_RETURN(std::string pw, password_argument(a));
+    login = files::Credentials{user, pw};
+  } else if (split.password) {
+    login = files::Credentials{split.user, *split.password};
+  }
+  return ok_status();
+}
+
 CmdResult database_url(Context& ctx, const Args& a) {
   const bool no = a.has("no");
   std::string url(a.word("url"));
-  if (!no) {
+  const bool db_server = files::is_database_server_url(url);
+  std::optional<files::Credentials> db_login;
+  if (!no && db_server) {
+    Status s = take_database_server_url(a, url, db_login);
+    if (!s.ok()) return ctx.error(s.message());
+  } else if (!no) {
     Status s = check_url(ctx, url);
     if (!s.ok()) return ctx.error(s.message());
   }
   auto server = current_server(ctx);
   bool had_ca = server && server->has_ca_certificate();
   std::string before = server ? server->config().locations.primary : "";
-  if (!no && a.has("user") && !files::is_remote_url(url)) {
+  if (!no && a.has("user") && !files::is_remote_url(url) && !db_server) {
     return ctx.error("A username is for a remote location (tftp:, ftp:, http:, sftp:, scp:).");
   }
   CmdResult r = edit_config(ctx, [&](ServerConfig& c) -> Status {
     if (no) {
-      c.locations.logins.erase(url);
+      c.locations.logins.erase(db_server ? files::split_database_url(url).url : url);
+    } else if (db_server) {
+      if (db_login) {
+        c.locations.logins[url] = *db_login;
+      } else {
+        c.locations.logins.erase(url);
+      }
     } else if (a.has("user")) {
       ASSIGN_OR_RETURN(std::string pw, password_argument(a));
       c.locations.logins[url] = files::Credentials{std::string(a.word("user")), pw};

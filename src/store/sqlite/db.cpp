@@ -90,4 +90,11 @@ std::string Query::blob(int col) const {
   return std::string(static_cast<const char*>(p), static_cast<std::size_t>(n));
 }
 
+Status run(const Stmt& stmt, std::string_view what) {
+  Query q(stmt);
+  const int rc = q.step();
+  if (rc == SQLITE_DONE || rc == SQLITE_ROW) return ok_status();
+  return sqlite_error(q.db(), rc, what);
+}
+
 }  // namespace scepter::store::sqlite

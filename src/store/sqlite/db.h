@@ -75,4 +75,8 @@ class Query {
   int bind_rc_ = SQLITE_OK;
 };
 
+// Runs a statement that returns no rows (transaction control, writes); errors as
+// sqlite_error() with `what`.
+Status run(const Stmt& stmt, std::string_view what);
+
 }  // namespace scepter::store::sqlite
