@@ -86,7 +86,7 @@ class FileSet {
   // What store::open_store() opens as the main database `name` ("LABEL.ser"):
   // "sqlite:PATH" in a local location; for a database server, its URL with the login of
   // that URL (`username`, `password`) put back into it, percent-encoded. The result may
-  // hold a password: show it only through store::redacted().
+  // hold a password: show it only through redact_url().
   Result<std::string> database_url(const std::string& name) const;
 
   // Writes the file to its storage location (locally: atomically), then to every publish

@@ -359,20 +359,6 @@ std::string join_url(std::string_view dir_url, std::string_view name) {
   return std::string(dir_url) + "/" + (escaped ? escaped.get() : std::string(name));
 }
 
-std::string redact_url(std::string_view url) {
-  const auto start = url.find("://");
-  if (start == std::string_view::npos) return std::string(url);
-  const auto end = url.find_first_of("/?#", start + 3);
-  const std::string_view authority =
-      url.substr(start + 3, end == url.npos ? url.npos : end - start - 3);
-  const auto at = authority.rfind('@');
-  if (at == std::string_view::npos) return std::string(url);
-  const auto colon = authority.substr(0, at).find(':');
-  if (colon == std::string_view::npos) return std::string(url);
-  return std::string(url.substr(0, start + 3 + colon + 1)) + "*" +
-         std::string(url.substr(start + 3 + at));
-}
-
 Result<std::string> RemoteFiles::read(const std::string& url, const Credentials& login) const {
   std::string out;
   Stream stream;

@@ -25,6 +25,7 @@
 #include <string_view>
 
 #include "common/status.h"
+#include "common/url.h"
 
 namespace scepter::files {
 
@@ -47,8 +48,8 @@ Status validate_remote_url(std::string_view url, bool allow_password);
 // "ftp://h/dir" + "x.crl" -> "ftp://h/dir/x.crl"; the name is percent-encoded.
 std::string join_url(std::string_view dir_url, std::string_view name);
 
-// The URL with its password (if any) replaced by "*", for messages and logs.
-std::string redact_url(std::string_view url);
+// For messages and logs: common/url.h (the password shown as "***").
+using ::scepter::redact_url;
 
 struct TransferOptions {
   std::chrono::milliseconds connect_timeout{5000};

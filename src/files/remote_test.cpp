@@ -39,7 +39,7 @@ TEST(RemoteUrl, Validation) {
 TEST(RemoteUrl, JoinAndRedact) {
   EXPECT_EQ(join_url("ftp://h/dir/", "mycs.crl"), "ftp://h/dir/mycs.crl");
   EXPECT_EQ(join_url("ftp://h/dir", "a b.cer"), "ftp://h/dir/a%20b.cer");
-  EXPECT_EQ(redact_url("ftp://u:pw@h/x"), "ftp://u:*@h/x");
+  EXPECT_EQ(redact_url("ftp://u:pw@h/x"), "ftp://u:***@h/x");
   EXPECT_EQ(redact_url("ftp://u@h/x"), "ftp://u@h/x");
   EXPECT_EQ(redact_url("http://h/x@y"), "http://h/x@y");
 }

@@ -4,10 +4,10 @@
 #include <string_view>
 #include <utility>
 
+#include "common/url.h"
 #include "store/memory/memory_store.h"
 #include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
-#include "store/url.h"
 
 namespace scepter::store {
 
@@ -107,47 +107,6 @@ std::string_view scheme_of(std::string_view url) {
   return scheme;
 }
 
-}  // namespace
-
-// These messages end up in logs and on the operator's terminal.
-std::string redacted(std::string_view url) {
-  std::string out(url);
-  // "scheme://user:pw@host": the last '@' before the path, and the first ':' after the
-  // scheme's "//" and before that '@'.
-  if (const auto start = out.find("://"); start != std::string::npos) {
-    const auto host = start + 3;
-    const auto end = out.find_first_of("/?#", host);
-    const auto at = out.substr(0, end).rfind('@');
-    if (at != std::string::npos && at >= host) {
-      const auto colon = out.substr(0, at).find(':', host);
-      if (colon != std::string::npos) out.replace(colon + 1, at - colon - 1, "***");
-    }
-  }
-  // "?password=pw&..." in a URL's query, "password=pw" or "password='p w'" in a libpq
-  // "key=value" string.
-  constexpr std::string_view kKey = "password=";
-  for (auto pos = out.find(kKey); pos != std::string::npos; pos = out.find(kKey, pos)) {
-    const bool starts_param = pos == 0 || out[pos - 1] == '?' || out[pos - 1] == '&' ||
-                              out[pos - 1] == ' ' || out[pos - 1] == '\t' || out[pos - 1] == '\n';
-    pos += kKey.size();
-    if (!starts_param) continue;
-    auto end = pos;
-    if (end < out.size() && out[end] == '\'') {
-      for (++end; end < out.size() && out[end] != '\''; ++end) {
-        if (out[end] == '\\') ++end;  // an escaped quote or backslash
-      }
-      end = std::min(end + 1, out.size());
-    } else {
-      end = std::min(out.find_first_of("& \t\n#", pos), out.size());
-    }
-    out.replace(pos, end - pos, "***");
-    pos += 3;
-  }
-  return out;
-}
-
-namespace {
-
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
@@ -158,7 +117,7 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 Result<std::string> sqlite_path(std::string_view url, std::string_view rest) {
-  const std::string shown = redacted(url);
+  const std::string shown = redact_url(url);
   // "sqlite:///abs/path" is the URL spelling of "sqlite:/abs/path"; a host is not allowed.
   if (rest.starts_with("//")) {
     rest.remove_prefix(2);
@@ -181,7 +140,7 @@ Result<std::unique_ptr<Store>> open_store(const StoreConfig& config) {
   if (url.empty()) return fail(invalid_argument("empty database URL"));
   const std::string_view scheme = scheme_of(url);
   const std::string_view rest = scheme.empty() ? url : url.substr(scheme.size() + 1);
-  const std::string shown = redacted(url);
+  const std::string shown = redact_url(url);
 
   if (scheme.empty() || iequals(scheme, "sqlite")) {
     ASSIGN_OR_RETURN(std::string path, scheme.empty() ? Result<std::string>(std::string(url))

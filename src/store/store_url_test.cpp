@@ -3,13 +3,13 @@
 #include <gtest/gtest.h>
 
 #include "common/testing.h"
+#include "common/url.h"
 #include "store/memory/memory_store.h"
 #include "store/postgres/pg_store.h"
 #include "store/postgres/pg_test_util.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
 #include "store/test_util.h"
-#include "store/url.h"
 
 namespace scepter::store {
 namespace {
@@ -104,16 +104,16 @@ TEST(OpenStore, PostgresUrlOpensAPgStore) {
 }
 
 TEST(Redacted, HidesPasswordsOnly) {
-  EXPECT_EQ(redacted("postgresql://ca:pw@db:5432/x"), "postgresql://ca:***@db:5432/x");
-  EXPECT_EQ(redacted("postgresql://ca@db/x"), "postgresql://ca@db/x");
-  EXPECT_EQ(redacted("postgresql://c:p@h1:5432,h2:5433/x?target_session_attrs=read-write"),
+  EXPECT_EQ(redact_url("postgresql://ca:pw@db:5432/x"), "postgresql://ca:***@db:5432/x");
+  EXPECT_EQ(redact_url("postgresql://ca@db/x"), "postgresql://ca@db/x");
+  EXPECT_EQ(redact_url("postgresql://c:p@h1:5432,h2:5433/x?target_session_attrs=read-write"),
             "postgresql://c:***@h1:5432,h2:5433/x?target_session_attrs=read-write");
-  EXPECT_EQ(redacted("postgresql://db/x?user=ca&password=pw&sslmode=require"),
+  EXPECT_EQ(redact_url("postgresql://db/x?user=ca&password=pw&sslmode=require"),
             "postgresql://db/x?user=ca&password=***&sslmode=require");
-  EXPECT_EQ(redacted("host=db password='p w' user=ca"), "host=db password=*** user=ca");
-  EXPECT_EQ(redacted("postgresql://db/x?passwordfile=/f"), "postgresql://db/x?passwordfile=/f");
-  EXPECT_EQ(redacted("/var/lib/ca.ser"), "/var/lib/ca.ser");
-  EXPECT_EQ(redacted("sqlite:/a@b:c/d.ser"), "sqlite:/a@b:c/d.ser");
+  EXPECT_EQ(redact_url("host=db password='p w' user=ca"), "host=db password=*** user=ca");
+  EXPECT_EQ(redact_url("postgresql://db/x?passwordfile=/f"), "postgresql://db/x?passwordfile=/f");
+  EXPECT_EQ(redact_url("/var/lib/ca.ser"), "/var/lib/ca.ser");
+  EXPECT_EQ(redact_url("sqlite:/a@b:c/d.ser"), "sqlite:/a@b:c/d.ser");
 }
 
 TEST(OpenStore, MissingDirectoryIsUnavailable) {

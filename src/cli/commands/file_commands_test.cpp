@@ -128,7 +128,7 @@ TEST_F(FileCommandsTest, BadSourcesAndDestinationsAreRefused) {
   EXPECT_EQ(exec("copy rcp://127.0.0.1/backup.ser nvram:").output,
             "% rcp: is not supported; use scp: or sftp:\n");
   EXPECT_EQ(exec("copy ftp://u:secret@127.0.0.1/a%0d%0aDELE%20b nvram:").output,
-            "% ftp://u:*@127.0.0.1/a%0d%0aDELE%20b is not a usable URL: control character in "
+            "% ftp://u:***@127.0.0.1/a%0d%0aDELE%20b is not a usable URL: control character in "
             "the path\n");
   EXPECT_EQ(exec("copy ftp://127.0.0.1/ nvram:").output, "% No file name in ftp://127.0.0.1/\n");
   EXPECT_EQ(exec("copy nvram:a.txt ftp://u:pw@127.0.0.1/?x").output,

@@ -11,12 +11,12 @@
 
 #include "common/parse.h"
 
+#include "common/url.h"
 #include "store/postgres/conn.h"
 #include "store/postgres/pg.h"
 #include "store/postgres/pool.h"
 #include "store/postgres/rows.h"
 #include "store/postgres/schema.h"
-#include "store/url.h"
 
 // Allocation across nodes. The counters live in one table, `counters`, one row per
 // allocator holding the largest value allocated or stored, and:
@@ -157,7 +157,7 @@ struct PgStore::Attempt {
 Result<std::unique_ptr<PgStore>> PgStore::open(const std::string& url, const PgOptions& options) {
   pg::ConnectInfo info;
   info.url = url;
-  info.shown = redacted(url);
+  info.shown = redact_url(url);
   info.secrets = pg::secrets_of(url);
   info.connect_timeout_s = options.connect_timeout_s;
   {

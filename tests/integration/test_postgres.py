@@ -1,0 +1,91 @@
+"""A certificate server whose main database is on PostgreSQL (`database url ser
+postgresql://USER:PASSWORD@HOST:PORT/DB`): it enrols over SCEP, survives a restart with
+its serials and requests, and never shows the database password.
+
+The PostgreSQL server is the one CI starts on 127.0.0.1 (scripts/bootstrap.sh):
+SCEPTER_TEST_POSTGRES is a libpq URL of a role that may create databases. Each test gets
+a database of its own, dropped afterwards."""
+
+import os
+import re
+import subprocess
+import uuid
+
+import pytest
+
+from conftest import BIN_DIR, LABEL, make_csr, extract_certificate, cert_serial
+from scep_helpers import ScepServer
+
+ADMIN_URL = os.environ.get("SCEPTER_TEST_POSTGRES", "")
+pytestmark = pytest.mark.skipif(
+    not ADMIN_URL, reason="set SCEPTER_TEST_POSTGRES to a PostgreSQL URL (bootstrap.sh does)")
+
+
+def psql(url, sql):
+    out = subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def with_database(url, name):
+    """The admin URL with its database replaced by `name`."""
+    head, _, _ = url.partition("?")
+    return re.sub(r"/[^/]*$", "/" + name, head)
+
+
+@pytest.fixture
+def pg_url():
+    name = "scepter_it_" + uuid.uuid4().hex[:12]
+    psql(ADMIN_URL, f"CREATE DATABASE {name}")
+    yield with_database(ADMIN_URL, name)
+    psql(ADMIN_URL, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def password_of(url):
+    m = re.match(r"postgres(?:ql)?://[^:/@]+:([^@]+)@", url)
+    assert m, "SCEPTER_TEST_POSTGRES needs a user and a password in the URL"
+    return m.group(1)
+
+
+def test_a_ca_on_postgresql_enrols_and_restarts(daemon, workdir, pg_url):
+    d = daemon
+    scep = ScepServer(d, workdir).listen()
+    scep.create_ca("grant auto", f"database url ser {pg_url}")
+    assert not os.path.exists(d.path(f"{LABEL}.ser")), "the database went to a local file"
+
+    pem = extract_certificate(d.submit(make_csr(workdir, "a", "/CN=a", key="ec:prime256v1")))
+    assert cert_serial(pem) == 2
+    load = subprocess.run(
+        [os.path.join(BIN_DIR, "bench/scep_load"), "--port", str(scep.port), "--label", LABEL,
+         "--mode", "enroll", "--n", "40", "--c", "8", "--tag", "pg",
+         "--keys", os.path.join(workdir, "keys.pem")],
+        capture_output=True, text=True, timeout=600)
+    assert "success=40 " in load.stdout and "dup_serials=0" in load.stdout, load.stdout
+    # The rows are in PostgreSQL: the CA (1), the shell's certificate and the 40.
+    assert psql(pg_url, "SELECT count(*), max(serial) FROM certificates") == "42|42"
+
+    secret = password_of(pg_url)
+    config = d.sh("show running-config")
+    assert secret not in config
+    assert re.search(r"database url ser postgres(ql)?://\S+ username \S+ password 7 \S+", config)
+    d.sh("write memory")
+    show = d.show_server()
+    d.restart()
+    assert d.show_server() == show
+    pem = extract_certificate(d.submit(make_csr(workdir, "b", "/CN=b", key="ec:prime256v1")))
+    assert cert_serial(pem) == 43
+    assert secret not in d.log()
+
+
+def test_an_unreachable_database_leaves_the_server_disabled_with_the_reason(daemon, workdir):
+    d = daemon
+    # Nothing listens on port 1 of 127.0.0.1.
+    out = d.sh("configure terminal", f"crypto pki server {LABEL}",
+               "database archive pkcs12 password cisco1234",
+               "database url ser postgresql://ca:Secret123@127.0.0.1:1/scepter",
+               "no shutdown", "yes", "end", ok=None)
+    assert "% Certificate Server enabled." not in out
+    assert "Storage inaccessible" in out or "Storage inaccessible" in d.show_server(), out
+    assert "Secret123" not in out + d.show_server() + d.log()
+    assert not d.server_enabled()
