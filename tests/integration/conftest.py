@@ -11,6 +11,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 
 import pytest
 
@@ -351,3 +352,29 @@ def write(path, text, mode="w"):
     with open(path, mode) as f:
         f.write(text)
     return path
+
+
+# --- PostgreSQL (the server CI starts on 127.0.0.1: scripts/bootstrap.sh) ---
+
+POSTGRES_ADMIN_URL = os.environ.get("SCEPTER_TEST_POSTGRES", "")
+
+
+def psql(url, sql):
+    out = subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh database on the tests' PostgreSQL server (SCEPTER_TEST_POSTGRES, a libpq
+    URL of a role that may create databases), dropped afterwards: its URL, password
+    included. Skips when the variable is unset."""
+    if not POSTGRES_ADMIN_URL:
+        pytest.skip("set SCEPTER_TEST_POSTGRES to a PostgreSQL URL (bootstrap.sh does)")
+    name = "scepter_it_" + uuid.uuid4().hex[:12]
+    psql(POSTGRES_ADMIN_URL, f"CREATE DATABASE {name}")
+    head = POSTGRES_ADMIN_URL.partition("?")[0]
+    yield re.sub(r"/[^/]*$", "/" + name, head)
+    psql(POSTGRES_ADMIN_URL, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -2,44 +2,15 @@
 postgresql://USER:PASSWORD@HOST:PORT/DB`): it enrols over SCEP, survives a restart with
 its serials and requests, and never shows the database password.
 
-The PostgreSQL server is the one CI starts on 127.0.0.1 (scripts/bootstrap.sh):
-SCEPTER_TEST_POSTGRES is a libpq URL of a role that may create databases. Each test gets
-a database of its own, dropped afterwards."""
+The PostgreSQL server is the one CI starts on 127.0.0.1 (conftest.postgres_url: a
+database of its own for each test)."""
 
 import os
 import re
 import subprocess
-import uuid
 
-import pytest
-
-from conftest import BIN_DIR, LABEL, make_csr, extract_certificate, cert_serial
+from conftest import BIN_DIR, LABEL, make_csr, extract_certificate, cert_serial, psql
 from scep_helpers import ScepServer
-
-ADMIN_URL = os.environ.get("SCEPTER_TEST_POSTGRES", "")
-pytestmark = pytest.mark.skipif(
-    not ADMIN_URL, reason="set SCEPTER_TEST_POSTGRES to a PostgreSQL URL (bootstrap.sh does)")
-
-
-def psql(url, sql):
-    out = subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql],
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    return out.stdout.strip()
-
-
-def with_database(url, name):
-    """The admin URL with its database replaced by `name`."""
-    head, _, _ = url.partition("?")
-    return re.sub(r"/[^/]*$", "/" + name, head)
-
-
-@pytest.fixture
-def pg_url():
-    name = "scepter_it_" + uuid.uuid4().hex[:12]
-    psql(ADMIN_URL, f"CREATE DATABASE {name}")
-    yield with_database(ADMIN_URL, name)
-    psql(ADMIN_URL, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def password_of(url):
@@ -48,10 +19,10 @@ def password_of(url):
     return m.group(1)
 
 
-def test_a_ca_on_postgresql_enrols_and_restarts(daemon, workdir, pg_url):
+def test_a_ca_on_postgresql_enrols_and_restarts(daemon, workdir, postgres_url):
     d = daemon
     scep = ScepServer(d, workdir).listen()
-    scep.create_ca("grant auto", f"database url ser {pg_url}")
+    scep.create_ca("grant auto", f"database url ser {postgres_url}")
     assert not os.path.exists(d.path(f"{LABEL}.ser")), "the database went to a local file"
 
     pem = extract_certificate(d.submit(make_csr(workdir, "a", "/CN=a", key="ec:prime256v1")))
@@ -63,9 +34,9 @@ def test_a_ca_on_postgresql_enrols_and_restarts(daemon, workdir, pg_url):
         capture_output=True, text=True, timeout=600)
     assert "success=40 " in load.stdout and "dup_serials=0" in load.stdout, load.stdout
     # The rows are in PostgreSQL: the CA (1), the shell's certificate and the 40.
-    assert psql(pg_url, "SELECT count(*), max(serial) FROM certificates") == "42|42"
+    assert psql(postgres_url, "SELECT count(*), max(serial) FROM certificates") == "42|42"
 
-    secret = password_of(pg_url)
+    secret = password_of(postgres_url)
     config = d.sh("show running-config")
     assert secret not in config
     assert re.search(r"database url ser postgres(ql)?://\S+ username \S+ password 7 \S+", config)

@@ -102,17 +102,22 @@ LOAD_N = 600
 LOAD_TAG = "kill"
 
 
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
 def test_sigkill_during_concurrent_issuing_never_reuses_a_serial(daemon, workdir,
-                                                                 reserved_port):
+                                                                 reserved_port, engine,
+                                                                 request):
     """16 SCEP clients (bench/scep_load --retry) enrol while scepterd is killed with
     SIGKILL and restarted four times. Every request ends in SUCCESS; each certificate a
     client holds is in the database, once, with its own serial; a transaction that was
-    resent after a kill got the same certificate, not a second one."""
+    resent after a kill got the same certificate, not a second one. The main database is
+    the SQLite file or a PostgreSQL database."""
     assert os.path.exists(scep_load_path()), "build bench/scep_load (ninja scep_load)"
+    database = ([f"database url ser {request.getfixturevalue('postgres_url')}"]
+                if engine == "postgresql" else [])
     d = daemon
     # A fixed port (kept for the test): scep_load reconnects to it after each restart.
     scep = ScepServer(d, workdir).listen(reserved_port)
-    scep.create_ca("grant auto", "database level complete")
+    scep.create_ca("grant auto", "database level complete", *database)
     d.sh("write memory")
     ca_pem = scep.ca_pem()
     ca_serial = x509.load_der_x509_certificate(d.ca_der()).serial_number
