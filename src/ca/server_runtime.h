@@ -99,6 +99,9 @@ class SignerCache {
 
 struct CertificateServer::Runtime {
   std::unique_ptr<store::Store> store;
+  // The role of the one node that serves this CA from its database (store.h
+  // try_take_role): until several nodes can share a CA's CRL, a second one is refused.
+  std::unique_ptr<store::RoleLease> serving;
   // Set by enable() before the runtime is published; immutable afterwards.
   std::optional<pki::Certificate> ca_cert;
   std::optional<pki::Key> ca_key;

@@ -135,6 +135,20 @@ Result<std::string> sqlite_path(std::string_view url, std::string_view rest) {
 
 }  // namespace
 
+namespace {
+
+// A process that has the database to itself holds every role.
+class ProcessRole final : public RoleLease {
+ public:
+  bool held() const override { return true; }
+};
+
+}  // namespace
+
+Result<std::unique_ptr<RoleLease>> Store::try_take_role(const std::string&) {
+  return std::unique_ptr<RoleLease>(std::make_unique<ProcessRole>());
+}
+
 Result<std::unique_ptr<Store>> open_store(const StoreConfig& config) {
   const std::string_view url = config.url;
   if (url.empty()) return fail(invalid_argument("empty database URL"));

@@ -164,6 +164,16 @@ struct StoreStats {
   std::uint64_t largest_group = 0;    // most batches ever committed together
 };
 
+// A role that one process at a time may hold among all those sharing a database (the
+// scepterd node that serves a CA). Released when destroyed.
+class RoleLease {
+ public:
+  virtual ~RoleLease() = default;
+  // False once the hold is lost (PostgreSQL: its session ended, which takes a round
+  // trip to learn); the holder must then stop acting in the role.
+  virtual bool held() const = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -257,6 +267,13 @@ class Store {
   virtual Result<std::uint64_t> delete_requests_created_before(TimePoint cutoff) = 0;
 
   virtual StoreStats stats() const { return {}; }
+
+  // Takes `role` unless another process holds it on this database: the lease, or null
+  // when another holds it. Engines that one process has to itself (SQLite: one writer
+  // process per file; memory) grant every call. PostgreSQL: a session advisory lock on a
+  // connection of its own, kept by the lease. kUnavailable when the database cannot be
+  // reached.
+  virtual Result<std::unique_ptr<RoleLease>> try_take_role(const std::string& role);
 
   // Moves everything written so far into the main database file, so that copying that
   // one file (the IOS-style backup of LABEL.ser) captures it. A no-op for engines

@@ -7,9 +7,11 @@ database of its own for each test)."""
 
 import os
 import re
+import shutil
 import subprocess
 
-from conftest import BIN_DIR, LABEL, make_csr, extract_certificate, cert_serial, psql
+from conftest import (BIN_DIR, LABEL, Daemon, make_csr, extract_certificate, cert_serial,
+                      psql)
 from scep_helpers import ScepServer
 
 
@@ -60,3 +62,36 @@ def test_an_unreachable_database_leaves_the_server_disabled_with_the_reason(daem
     assert "Storage inaccessible" in out or "Storage inaccessible" in d.show_server(), out
     assert "Secret123" not in out + d.show_server() + d.log()
     assert not d.server_enabled()
+
+
+def test_a_second_node_is_refused_while_the_first_serves_the_ca(daemon, workdir, postgres_url):
+    """Until several nodes can share one CA's CRL, one node serves a CA's database: a
+    second scepterd with the CA's archive is refused, and takes over once the first is
+    shut down."""
+    a = daemon
+    a.create_ca(f"database url ser {postgres_url}")
+    b = Daemon(os.path.join(workdir, "b"))
+    b.start()
+    try:
+        shutil.copy(a.path(f"{LABEL}.p12"), b.path(f"{LABEL}.p12"))
+        out = b.sh("configure terminal",
+                   f"crypto pki import {LABEL} pkcs12 nvram:{LABEL}.p12 cisco1234", "", "end")
+        assert "Imported PKCS12 file successfully" in out, out
+        enable = ["configure terminal", f"crypto pki server {LABEL}", "no shutdown", "end"]
+        out = b.sh("configure terminal", f"crypto pki server {LABEL}",
+                   f"database url ser {postgres_url}", "end")
+        out = b.sh(*enable, ok=None)
+        shown = out + b.show_server()
+        assert "% Certificate Server enabled." not in out
+        assert f"Another scepterd serves certificate server {LABEL}" in shown, shown
+        assert password_of(postgres_url) not in shown + b.log()
+
+        a.sh("configure terminal", f"crypto pki server {LABEL}", "shutdown", "end")
+        out = b.sh(*enable)
+        assert "% Certificate Server enabled." in out, out
+        pem = extract_certificate(b.submit(make_csr(workdir, "b1", "/CN=b1",
+                                                    key="ec:prime256v1"), ok=None) +
+                                  b.sh(f"crypto pki server {LABEL} grant all"))
+        assert cert_serial(pem) == 2
+    finally:
+        b.stop()

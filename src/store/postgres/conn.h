@@ -43,6 +43,12 @@ class Conn {
 
   // The connection is gone (the server closed it, or the network failed).
   bool broken() const { return PQstatus(c_.get()) != CONNECTION_OK; }
+  // broken(), after reading what the server sent meanwhile (without waiting): a session
+  // the server ended is noticed without a round trip.
+  bool broken_now() {
+    (void)PQconsumeInput(c_.get());
+    return broken();
+  }
   // Not inside a transaction, and usable: what the pool requires to keep it.
   bool reusable() const { return !broken() && PQtransactionStatus(c_.get()) == PQTRANS_IDLE; }
   // The SQLSTATE of the last failure; empty for a lost connection.

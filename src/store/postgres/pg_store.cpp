@@ -264,6 +264,46 @@ PgStore::Attempt PgStore::try_write(const WriteBatch& batch, Meanwhile& meanwhil
   return {ok_status(), false};
 }
 
+namespace {
+
+// Closing the connection ends the session, and the lock with it.
+class PgRole final : public RoleLease {
+ public:
+  explicit PgRole(std::unique_ptr<Conn> conn) : conn_(std::move(conn)) {}
+  // One round trip: only a statement tells a live session from one the server ended.
+  bool held() const override {
+    MutexLock lock(mu_);
+    return !conn_->broken_now() &&
+           conn_->query("SELECT 1", "", Params(), "checking a role").has_value();
+  }
+
+ private:
+  mutable Mutex mu_;
+  const std::unique_ptr<Conn> conn_ PT_GUARDED_BY(mu_);
+};
+
+// FNV-1a, 64 bits: a fixed advisory-lock key for a role name on every node.
+std::int64_t role_key(const std::string& role) {
+  std::uint64_t h = 14695981039346656037ULL;
+  for (const unsigned char c : "scepter-role:" + role) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return static_cast<std::int64_t>(h);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RoleLease>> PgStore::try_take_role(const std::string& role) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Conn> conn, Conn::connect(pool_->info()));
+  Params p;
+  p.int8(role_key(role));
+  ASSIGN_OR_RETURN(Rows rows, conn->query("SELECT pg_try_advisory_lock($1)::int", "i", p,
+                                          fmt::format("taking the role '{}'", role)));
+  if (rows.size() != 1 || rows.int64(0, 0) != 1) return std::unique_ptr<RoleLease>();
+  return std::unique_ptr<RoleLease>(std::make_unique<PgRole>(std::move(conn)));
+}
+
 void PgStore::count_commit() {
   MutexLock lock(stats_mu_);
   ++stats_.commits;

@@ -87,6 +87,9 @@ class PgStore final : public Store {
   Result<std::uint64_t> count_requests(const std::vector<RequestState>& states) const override;
   Result<std::uint64_t> delete_requests_created_before(TimePoint cutoff) override;
   StoreStats stats() const override;
+  // A session advisory lock (keyed by a hash of "scepter-role:" + role) on a connection
+  // opened for the lease, outside the pool.
+  Result<std::unique_ptr<RoleLease>> try_take_role(const std::string& role) override;
 
   // Connections currently open (idle or in use); for tests.
   std::size_t open_connections() const;

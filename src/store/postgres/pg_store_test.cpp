@@ -285,6 +285,48 @@ TEST_F(PgStoreTest, KilledConnectionsAreReplaced) {
   EXPECT_OK(store->allocate_serial());
 }
 
+// One node at a time holds a role (the node that serves a CA). The lease ends when it is
+// released, or when its session does; roles of other names are independent.
+TEST_F(PgStoreTest, ARoleIsHeldByOneNodeAtATime) {
+  const std::string app = "scepter_role_" + schema_->name();
+  a_ = open(schema_->url_with("application_name", app));
+  b_ = open(schema_->url());
+  ASSERT_NE(a_, nullptr);
+  ASSERT_NE(b_, nullptr);
+  const std::string role = "serve:" + schema_->name();  // advisory locks span the database
+  auto first = a_->try_take_role(role);
+  ASSERT_OK(first);
+  ASSERT_NE(*first, nullptr);
+  EXPECT_TRUE((*first)->held());
+  auto second = b_->try_take_role(role);
+  ASSERT_OK(second);
+  EXPECT_EQ(*second, nullptr);
+  auto other = b_->try_take_role(role + "-other");
+  ASSERT_OK(other);
+  EXPECT_NE(*other, nullptr);
+
+  first->reset();
+  auto again = b_->try_take_role(role);
+  ASSERT_OK(again);
+  ASSERT_NE(*again, nullptr);
+  b_->try_take_role(role).value().reset();  // refused: nothing to release
+
+  // A's next lease loses its session: held() says so, and B may take the role.
+  again->reset();
+  auto lease = a_->try_take_role(role);
+  ASSERT_OK(lease);
+  ASSERT_NE(*lease, nullptr);
+  EXPECT_NE(schema_->value("SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_locks "
+                           "JOIN pg_stat_activity USING (pid) WHERE locktype = 'advisory' "
+                           "AND application_name = '" +
+                           app + "'"),
+            "0");
+  EXPECT_FALSE((*lease)->held());
+  auto taken = b_->try_take_role(role);
+  ASSERT_OK(taken);
+  EXPECT_NE(*taken, nullptr);
+}
+
 TEST_F(PgStoreTest, PoolSmallerThanTheCallers) {
   PgOptions one;
   one.max_connections = 1;

@@ -59,6 +59,7 @@ class Pool {
   // Open connections, lent out or idle.
   std::size_t open_connections() const EXCLUDES(mu_);
   const std::string& shown() const { return info_.shown; }
+  const ConnectInfo& info() const { return info_; }
 
  private:
   friend class Lease;
