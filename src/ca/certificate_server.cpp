@@ -352,7 +352,18 @@ ServerInfo CertificateServer::info() const {
     out.ra_encryption_certificate = rt->ra_encryption_cert;
     if (auto shadow = rt->shadow()) out.rollover_certificate = shadow->cert;
     out.last_serial = rt->issuer ? rt->issuer->last_issued() : last_serial_.load();
-    if (rt->crl) out.crl_next_update = rt->crl->next_update();
+    if (rt->issuer && rt->store->shared()) {
+      // Other nodes issue too: the database knows the last serial (one indexed read).
+      if (auto used = serials_used(*rt->store); used.has_value()) out.last_serial = *used;
+    }
+    if (rt->crl) {
+      out.crl_next_update = rt->crl->next_update();
+      if (auto who = rt->crl->publisher()) {
+        out.crl_publisher = who->here           ? "this node (" + who->node + ")"
+                            : who->node.empty() ? std::string("none yet")
+                                                : who->node;
+      }
+    }
   } else {
     out.ca_certificate = stored_ca_certificate();
     out.last_serial = last_serial_.load();  // as it was when the server last ran

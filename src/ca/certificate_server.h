@@ -138,6 +138,9 @@ struct ServerInfo {
   bool rollover_requested = false;
   Serial last_serial = 0;
   std::optional<TimePoint> crl_next_update;
+  // Several nodes on one database: who publishes the CRL ("this node (NAME)", or the
+  // other node's NAME; "none yet").
+  std::optional<std::string> crl_publisher = std::nullopt;
   // mode sub-cs and mode ra: the superior's root, as authenticated by the operator, and
   // the CA that issues (the same for a two-tier PKI).
   std::optional<pki::Certificate> upper_ca = std::nullopt;
@@ -403,9 +406,13 @@ class CertificateServer {
   Result<Decided> decide_and_record(Runtime& rt, RequestRecord& req, const pki::Csr& csr,
                                     RequestPath path, const ServerConfig& cfg,
                                     const WhileCommitting& while_committing = {});
+  // Issues the certificate of a granted request and stores both. A request read from the
+  // database (a grant at the shell, a poll: `stored` set) is issued only if it is still in
+  // the state it was read in: another node may have decided it meanwhile (kAborted).
   Result<pki::Certificate> issue_granted(Runtime& rt, RequestRecord& request, const pki::Csr& csr,
                                          const Evaluation& ev, const ServerConfig& cfg,
-                                         const WhileCommitting& while_committing = {});
+                                         const WhileCommitting& while_committing = {},
+                                         bool stored = false);
   // How much shorter than configured a rollover certificate is (random, see .cpp).
   Result<Seconds> rollover_jitter(const ServerConfig& cfg, TimePoint shadow_start) const;
   Result<ScepOutcome> scep_answer_existing(Runtime& rt, const RequestRecord& request);

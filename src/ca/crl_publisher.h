@@ -7,17 +7,30 @@
 // Failures: a CRL that cannot be written leaves dirty() set; the caller treats it as
 // critical (IOS disables the server) and refresh_if_due() retries it at every call.
 //
+// Several nodes on one database (Store::shared(), PostgreSQL): one of them at a time
+// publishes, the holder of the store role "crl:LABEL". It keeps the revocations, signs
+// each CRL with a CRL number that the database compares and sets (so it never goes
+// backwards, whoever publishes), stores the CRL in the database beside the number, and
+// tells the other nodes ("crl:LABEL" event), which serve it from there. A node that is
+// not the holder records a revocation and tells the holder ("revoked:LABEL"); should
+// nobody hold the role, it takes it and publishes itself. refresh_if_due() (the timer)
+// notices a lost role, takes a free one, and catches up with a CRL whose event it
+// missed. On a database one process has to itself the publisher always holds the role.
+//
 // Thread-safe: revocations and CRL builds are serialised on one lock; readers (der(),
 // next_update(), dirty()) take another, held only to copy or swap what was published, so
 // serving the CRL (GetCRL, a shared immutable string: nothing copied) or showing the
 // server never waits for a revocation, a CRL build or a CRL write.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "ca/server_config.h"
 #include "common/clock.h"
@@ -43,16 +56,21 @@ class CrlPublisher {
   // `store` and `clock` are borrowed and must outlive the publisher.
   CrlPublisher(store::Store& store, pki::Certificate ca_cert, pki::Key ca_key, const Clock& clock,
                std::string label);
+  ~CrlPublisher();  // stops watching the other nodes first
+  CrlPublisher(const CrlPublisher&) = delete;
+  CrlPublisher& operator=(const CrlPublisher&) = delete;
 
-  // Start-up: every revocation from the store (the foreign ones too); the CRL file is reused when
-  // it is valid (signed by us, lists every revocation, not past nextUpdate), otherwise a new one is
-  // published. The seed: "When the certificate server is rebooted, it reloads the
-  // current CRL".
+  // Start-up: every revocation from the store (the foreign ones too); the CRL file (on a
+  // shared database, the CRL stored there) is reused when it is valid (signed by us,
+  // lists every revocation, not past nextUpdate), otherwise a new one is published. The
+  // seed: "When the certificate server is rebooted, it reloads the current CRL". A node
+  // that does not hold the CRL role serves the stored CRL.
   Status load(const ServerConfig& cfg, files::FileSet files);
-  // Records the revocation durably, then publishes a new CRL at once. `serial` is the
-  // certificate's whole serial (the CRL entry carries its entropy). kNotFound for an
-  // unknown serial, kAlreadyExists when already revoked; kUnavailable (with dirty() set)
-  // when the revocation is recorded but the CRL could not be written.
+  // Records the revocation durably, then publishes a new CRL at once (or has the holder
+  // of the CRL role publish it). `serial` is the certificate's whole serial (the CRL
+  // entry carries its entropy). kNotFound for an unknown serial, kAlreadyExists when
+  // already revoked; kUnavailable (with dirty() set) when the revocation is recorded but
+  // the CRL could not be written.
   Status revoke(const pki::SerialNumber& serial, const ServerConfig& cfg, files::FileSet files);
   // The same for a certificate the database does not hold (issued by this CA on the
   // server it came from): recorded with the foreign revocations. kAlreadyExists when
@@ -76,6 +94,22 @@ class CrlPublisher {
   std::shared_ptr<const std::string> der() const;
   std::optional<TimePoint> next_update() const;
   bool dirty() const;
+  // Who publishes, on a shared database: this node (`here`), or the node named, as it
+  // named itself ("HOST pid N"); empty when nobody has yet. Null on a database one
+  // process has to itself.
+  struct Publisher {
+    bool here = false;
+    std::string node;
+  };
+  std::optional<Publisher> publisher() const;
+
+  // The events between nodes (Store::watch).
+  static std::string revoked_event(std::string_view label) {
+    return fmt::format("revoked:{}", label);
+  }
+  static std::string published_event(std::string_view label) {
+    return fmt::format("crl:{}", label);
+  }
 
  private:
   Status publish_locked(const ServerConfig& cfg, files::FileSet files) REQUIRES(mu_);
@@ -86,6 +120,28 @@ class CrlPublisher {
   Result<std::vector<pki::CrlInfo::Entry>> foreign_locked() const REQUIRES(mu_);
   // Hands der_, next_update_ and dirty_ to the readers; called after each change.
   void show_locked() REQUIRES(mu_);
+
+  // Records a change of the revocations (`batch`, durably), then `apply` updates the
+  // builder and a new CRL is published; on a node without the CRL role the holder is
+  // told instead (or the role taken, when free).
+  Status change_locked(store::WriteBatch batch, const std::function<Status()>& apply,
+                       std::string_view done, const ServerConfig& cfg, files::FileSet files)
+      REQUIRES(mu_);
+  // Every revocation (and the CRL number) read again from the store.
+  Status rebuild_locked() REQUIRES(mu_);
+  // Becomes the publisher: rebuilds, then reuses `current` (the CRL file, or the stored
+  // one) if it is still valid, or publishes a new CRL.
+  Status hold_locked(std::optional<std::string> current, const ServerConfig& cfg,
+                     files::FileSet files) REQUIRES(mu_);
+  bool holder_locked() const REQUIRES(mu_) { return !shared_ || role_ != nullptr; }
+  // Shared database: takes the CRL role if it is free (false when another node holds it
+  // or the database cannot be reached).
+  bool take_role_locked() REQUIRES(mu_);
+  void lose_role_locked(std::string_view why) REQUIRES(mu_);
+  // Not the holder: serves the stored CRL when it is newer than the one served.
+  Status follow_locked() REQUIRES(mu_);
+  // An event from another node.
+  void on_event(const std::string& event);
 
   store::Store& store_;
   const pki::Certificate ca_cert_;
@@ -101,14 +157,27 @@ class CrlPublisher {
   std::uint64_t number_ GUARDED_BY(mu_) = 0;
   bool dirty_ GUARDED_BY(mu_) = false;  // the last write failed
 
+  // Shared database only.
+  const bool shared_;
+  const std::string node_;                                  // this node, as others see it
+  std::unique_ptr<store::RoleLease> role_ GUARDED_BY(mu_);  // the CRL role, when held
+  std::string publisher_ GUARDED_BY(mu_);                   // the holder's name, as stored
+  // What the last call passed, for publishing on an event.
+  std::optional<ServerConfig> cfg_ GUARDED_BY(mu_);
+  std::optional<files::FileSet> files_ GUARDED_BY(mu_);
+
   // What readers see: a copy of the published state, never held across slow work.
   struct View {
     std::shared_ptr<const std::string> der;
     std::optional<TimePoint> next_update;
     bool dirty = false;
+    std::optional<Publisher> publisher;
   };
   mutable Mutex view_mu_;
   View view_ GUARDED_BY(view_mu_);
+
+  // Last: stopped (its thread joined) before anything it calls into goes.
+  std::unique_ptr<store::Watch> watch_;
 };
 
 }  // namespace scepter::ca

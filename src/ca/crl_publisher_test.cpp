@@ -12,6 +12,8 @@
 #include "ca/ca_test_support.h"
 #include "pki/test_support.h"
 #include "store/memory/memory_store.h"
+#include "store/postgres/pg_store.h"
+#include "store/postgres/pg_test_util.h"
 
 namespace scepter::ca {
 namespace {
@@ -164,6 +166,78 @@ TEST_F(CrlPublisherTest, AFailedWriteIsShownToReaders) {
   cfg_.locations.primary = "nvram:";
   ASSERT_OK(crl_.refresh_if_due(cfg_, files()));
   EXPECT_FALSE(crl_.dirty());
+}
+
+// Two nodes on one PostgreSQL database, each with its store and publisher (in one
+// process here; the integration tests run two scepterd). One publishes; a revocation at
+// the other reaches the CRL both serve; when the publisher goes, the other takes over
+// and the CRL number goes on.
+TEST(CrlPublisherNodesTest, OneNodePublishesAndTheOthersFollow) {
+  const std::string url = store::testing::postgres_test_url();
+  if (url.empty()) return store::testing::skip_without_postgres();
+  auto schema = store::testing::PgSchema::create(url);
+  ASSERT_OK(schema);
+  const std::string label = "ca_" + (*schema)->name();  // roles and events span the database
+  auto store_a = store::PgStore::open((*schema)->url());
+  auto store_b = store::PgStore::open((*schema)->url());
+  ASSERT_OK(store_a);
+  ASSERT_OK(store_b);
+  ASSERT_OK((*store_a)->write(store::testing::one_cert(2)));
+  ASSERT_OK((*store_a)->write(store::testing::one_cert(3)));
+  store::testing::TempDir dir_a, dir_b;
+  ServerConfig cfg;
+  cfg.label = label;
+  auto files_of = [&](const store::testing::TempDir& d) {
+    return files::FileSet(cfg.locations, testing::resolver_for(d.path()));
+  };
+  FakeClock clock{from_unix(pki::test::kNow + 3600)};
+  const auto ca = pki::test::make_test_ca(testing::shared_ca_key());
+  auto a = std::make_unique<CrlPublisher>(**store_a, ca, testing::shared_ca_key(), clock, label);
+  CrlPublisher b(**store_b, ca, testing::shared_ca_key(), clock, label);
+  ASSERT_OK(a->load(cfg, files_of(dir_a)));
+  ASSERT_OK(b.load(cfg, files_of(dir_b)));
+  ASSERT_TRUE(a->publisher().has_value());
+  EXPECT_TRUE(a->publisher()->here);
+  EXPECT_FALSE(b.publisher()->here);
+  EXPECT_EQ(b.publisher()->node, a->publisher()->node);
+  ASSERT_NE(b.der(), nullptr);
+  EXPECT_EQ(*b.der(), *a->der());  // the stored CRL, not one of its own
+  const auto number_of = [](const std::shared_ptr<const std::string>& der) -> std::uint64_t {
+    if (der == nullptr) return 0;
+    auto info = pki::parse_crl_info(*der);
+    return info.has_value() ? info->crl_number.value_or(0) : 0;
+  };
+  const std::uint64_t first = number_of(a->der());
+  EXPECT_GE(first, 1u);
+
+  // Revoked at B: recorded, passed on; A publishes and B serves the new CRL.
+  ASSERT_OK(b.revoke(pki::SerialNumber{2}, cfg, files_of(dir_b)));
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (number_of(b.der()) == first && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_EQ(number_of(b.der()), first + 1);
+  ASSERT_EQ(number_of(a->der()), first + 1);
+  auto info = pki::parse_crl_info(*b.der());
+  ASSERT_OK(info);
+  ASSERT_EQ(info->entries.size(), 1u);
+  EXPECT_EQ(info->entries[0].serial.sequence, 2u);
+  EXPECT_EQ(b.revoke(pki::SerialNumber{2}, cfg, files_of(dir_b)).code(), Code::kAlreadyExists);
+
+  // A goes (its session ends): B's timer takes the role, and publishes above A's number.
+  a.reset();
+  store_a->reset();
+  const auto taken_by = std::chrono::steady_clock::now() + 10s;  // the server ends it soon
+  do {
+    ASSERT_OK(b.refresh_if_due(cfg, files_of(dir_b)));
+  } while (!b.publisher()->here && std::chrono::steady_clock::now() < taken_by &&
+           (std::this_thread::sleep_for(50ms), true));
+  ASSERT_TRUE(b.publisher()->here);
+  ASSERT_OK(b.revoke(pki::SerialNumber{3}, cfg, files_of(dir_b)));
+  info = pki::parse_crl_info(*b.der());
+  ASSERT_OK(info);
+  EXPECT_GT(info->crl_number.value_or(0), first + 1);
+  EXPECT_EQ(info->entries.size(), 2u);
 }
 
 }  // namespace

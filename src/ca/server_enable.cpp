@@ -74,18 +74,17 @@ CertificateServer::Prepared CertificateServer::prepare(const ServerConfig& cfg,
     return ok_status();
   };
   if (Status s = open_store(); !s.ok()) return fail_with(s);
-  // One node per database for now: two would each keep their own CRL and CRL number.
-  auto serving = rt->store->try_take_role("serve:" + label_);
-  if (!serving.has_value()) {
-    return fail_with(unavailable("Storage inaccessible: " + serving.error().message()));
+  // Several nodes may serve one database, but one at a time sets it up (generates the CA,
+  // adopts a moved one): the others wait for the role, and are retried.
+  auto enabling = rt->store->try_take_role("enable:" + label_);
+  if (!enabling.has_value()) {
+    return fail_with(unavailable("Storage inaccessible: " + enabling.error().message()));
   }
-  if (*serving == nullptr) {
-    return fail_with(unavailable(
-        fmt::format("Another scepterd serves certificate server {} from the database {}; one CA is "
-                    "served by one node at a time (shut the server down there first).",
-                    label_, db_shown)));
+  if (*enabling == nullptr) {
+    return fail_with(unavailable(fmt::format(
+        "Another scepterd is enabling certificate server {} on the database {}; retrying.", label_,
+        db_shown)));
   }
-  rt->serving = std::move(*serving);
 
   auto ca_der = rt->store->meta(kMetaCaCert);
   if (!ca_der.has_value()) return fail_with(ca_der.error());

@@ -149,9 +149,12 @@ Result<CertificateServer::Evaluation> CertificateServer::evaluate(Runtime& rt, c
 Result<pki::Certificate> CertificateServer::issue_granted(Runtime& rt, RequestRecord& request,
                                                           const pki::Csr& csr, const Evaluation& ev,
                                                           const ServerConfig& cfg,
-                                                          const WhileCommitting& while_committing) {
+                                                          const WhileCommitting& while_committing,
+                                                          bool stored) {
   CA_ASSERT(ev.decision.verdict == Verdict::kGrant, "issuing without a grant");
   store::WriteBatch also;
+  // A new request is not stored yet: its id was allocated for it alone.
+  if (stored) also.expect_request_state(request.id, request.state);
   if (ev.decision.consumes_otp) {
     const auto& challenge = csr.challenge_password();
     if (!challenge.has_value() || !rt.otp->add_consumption(*challenge, also)) {
@@ -465,6 +468,17 @@ Result<std::vector<RequestRecord>> CertificateServer::open_requests(Runtime& rt,
   return out;
 }
 
+namespace {
+
+Status decided_meanwhile(const std::string& label, RequestId id) {
+  return aborted(fmt::format(
+      "Request {} was decided meanwhile (on another node sharing the database); see \"show "
+      "crypto pki server {} requests\".",
+      id, label));
+}
+
+}  // namespace
+
 Result<std::vector<IssuedCertificate>> CertificateServer::grant(std::optional<RequestId> id) {
   auto rt = runtime();
   if (!rt) return fail(unavailable("The certificate server is not enabled."));
@@ -487,8 +501,13 @@ Result<std::vector<IssuedCertificate>> CertificateServer::grant(std::optional<Re
                 ev.decision.reason);
       continue;
     }
-    ASSIGN_OR_RETURN(pki::Certificate cert, issue_granted(*rt, r, *csr, ev, cfg));
-    out.push_back({r.id, static_cast<RequestSource>(r.flags & 3), std::move(cert)});
+    auto cert = issue_granted(*rt, r, *csr, ev, cfg, {}, true);
+    if (!cert.has_value() && cert.error().code() == Code::kAborted) {
+      if (id.has_value()) return fail(decided_meanwhile(label_, *id));
+      continue;  // granting all: another node took this one
+    }
+    if (!cert.has_value()) return fail(cert.error());
+    out.push_back({r.id, static_cast<RequestSource>(r.flags & 3), std::move(*cert)});
   }
   return out;
 }
@@ -497,15 +516,23 @@ Status CertificateServer::reject(std::optional<RequestId> id) {
   auto rt = runtime();
   if (!rt) return unavailable("The certificate server is not enabled.");
   MutexLock lock(rt->request_mu);
-  ASSIGN_OR_RETURN(std::vector<RequestRecord> todo, open_requests(*rt, id, "rejected"));
-  store::WriteBatch batch;
-  for (auto& r : todo) {
-    r.state = RequestState::kDenied;
-    r.reason = "rejected by the operator";
-    batch.put_request(r);
+  // Every request as it was read, or none: a request another node decided meanwhile
+  // makes the batch fail, and the open ones are read again.
+  for (int attempt = 1;; ++attempt) {
+    ASSIGN_OR_RETURN(std::vector<RequestRecord> todo, open_requests(*rt, id, "rejected"));
+    store::WriteBatch batch;
+    for (auto& r : todo) {
+      batch.expect_request_state(r.id, r.state);
+      r.state = RequestState::kDenied;
+      r.reason = "rejected by the operator";
+      batch.put_request(r);
+    }
+    if (batch.empty()) return ok_status();
+    Status s = rt->store->write(batch);
+    if (s.code() != Code::kAborted) return s;
+    if (id.has_value()) return decided_meanwhile(label_, *id);
+    if (attempt == 3) return s;
   }
-  if (batch.empty()) return ok_status();
-  return rt->store->write(batch);
 }
 
 Status CertificateServer::remove(std::optional<RequestId> id) {

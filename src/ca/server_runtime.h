@@ -31,6 +31,9 @@ inline constexpr const char* kMetaCaCert = "ca_cert";
 // mode ra with usage keys: the RA's encryption certificate (DER).
 inline constexpr const char* kMetaRaEncryptionCert = "ra_encryption_cert";
 inline constexpr const char* kMetaCrlNumber = "crl_number";
+// Several nodes on one database: the current CRL (DER) and the node that published it.
+inline constexpr const char* kMetaCrlDer = "crl_der";
+inline constexpr const char* kMetaCrlPublisher = "crl_publisher";
 // The store's serial floor: the allocator starts above it when the database opens.
 inline constexpr const char* kMetaLastSerial = "last_serial";
 // A CA moved from another server (`serial-number`): the revocations of certificates it
@@ -99,9 +102,6 @@ class SignerCache {
 
 struct CertificateServer::Runtime {
   std::unique_ptr<store::Store> store;
-  // The role of the one node that serves this CA from its database (store.h
-  // try_take_role): until several nodes can share a CA's CRL, a second one is refused.
-  std::unique_ptr<store::RoleLease> serving;
   // Set by enable() before the runtime is published; immutable afterwards.
   std::optional<pki::Certificate> ca_cert;
   std::optional<pki::Key> ca_key;

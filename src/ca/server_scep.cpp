@@ -125,8 +125,15 @@ Result<ScepOutcome> CertificateServer::scep_answer_existing(Runtime& rt, const R
   ASSIGN_OR_RETURN(Evaluation ev,
                    evaluate(rt, *csr, RequestPath::kPoll, fresh.signer_cert_der, cfg, false));
   if (ev.decision.verdict != Verdict::kGrant) return scep_outcome(ev.decision, {}, fresh.id);
-  ASSIGN_OR_RETURN(pki::Certificate cert, issue_granted(rt, fresh, *csr, ev, cfg));
-  return scep_success(std::move(cert), fresh.id);
+  auto cert = issue_granted(rt, fresh, *csr, ev, cfg, {}, true);
+  if (!cert.has_value() && cert.error().code() == Code::kAborted) {
+    // Decided meanwhile on another node: answer with what it decided.
+    ASSIGN_OR_RETURN(RequestRecord now, rt.store->request(r.id));
+    if (is_open_state(now.state)) return scep_pending(now.id);
+    return answer_closed(rt, now);
+  }
+  if (!cert.has_value()) return fail(cert.error());
+  return scep_success(std::move(*cert), fresh.id);
 }
 
 Result<ScepOutcome> CertificateServer::scep_poll(const std::string& transaction_id) {

@@ -21,6 +21,8 @@ std::string_view code_name(Code code) {
       return "Unavailable";
     case Code::kInternal:
       return "Internal";
+    case Code::kAborted:
+      return "Aborted";
   }
   return "Unknown";
 }

@@ -20,6 +20,7 @@ enum class Code {
   kPermissionDenied,  // refused by policy or by a locked configuration
   kUnavailable,       // a resource (disk, database, network) cannot be used now
   kInternal,          // an unexpected failure in a library we call
+  kAborted,           // a record changed meanwhile (another node decided first); retry or give up
 };
 
 std::string_view code_name(Code code);
@@ -51,6 +52,7 @@ inline Status already_exists(std::string m) { return {Code::kAlreadyExists, std:
 inline Status permission_denied(std::string m) { return {Code::kPermissionDenied, std::move(m)}; }
 inline Status unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
 inline Status internal_error(std::string m) { return {Code::kInternal, std::move(m)}; }
+inline Status aborted(std::string m) { return {Code::kAborted, std::move(m)}; }
 
 // A value or the Status that explains why there is none.
 template <class T>

@@ -9,7 +9,7 @@
 
 #include "cli/shell_session.h"
 #include "common/mutex.h"
-#include "daemon/control_fd.h"
+#include "common/unique_fd.h"
 
 namespace scepter::daemon {
 

@@ -17,8 +17,8 @@
 
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/unique_fd.h"
 #include "daemon/control_connection.h"
-#include "daemon/control_fd.h"
 #include "daemon/control_protocol.h"
 
 namespace scepter::daemon {

@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "daemon/control_fd.h"
+#include "common/unique_fd.h"
 
 namespace scepter::daemon::testing {
 

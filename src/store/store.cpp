@@ -72,6 +72,22 @@ void WriteBatch::delete_meta_if(std::string key, std::string expected) {
   ops_.push_back(std::move(op));
 }
 
+void WriteBatch::expect_request_state(RequestId id, RequestState state) {
+  Op op;
+  op.kind = Op::Kind::kExpectRequestState;
+  op.request_id = id;
+  op.request.id = id;
+  op.request.state = state;
+  ops_.push_back(std::move(op));
+}
+
+void WriteBatch::notify(std::string event) {
+  Op op;
+  op.kind = Op::Kind::kNotify;
+  op.key = std::move(event);
+  ops_.push_back(std::move(op));
+}
+
 const char* request_state_name(RequestState s) {
   switch (s) {
     case RequestState::kInitial:
@@ -147,6 +163,16 @@ class ProcessRole final : public RoleLease {
 
 Result<std::unique_ptr<RoleLease>> Store::try_take_role(const std::string&) {
   return std::unique_ptr<RoleLease>(std::make_unique<ProcessRole>());
+}
+
+namespace {
+
+class NoWatch final : public Watch {};
+
+}  // namespace
+
+Result<std::unique_ptr<Watch>> Store::watch(std::function<void(const std::string&)>) {
+  return std::unique_ptr<Watch>(std::make_unique<NoWatch>());
 }
 
 Result<std::unique_ptr<Store>> open_store(const StoreConfig& config) {

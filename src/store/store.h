@@ -125,6 +125,13 @@ class WriteBatch {
   // values (an enrolment password): of two batches consuming the same value, however
   // concurrent, exactly one succeeds.
   void delete_meta_if(std::string key, std::string expected);
+  // Fails the whole batch with kAborted unless request `id` exists and is in `state` when
+  // the batch is applied: a decision taken on what was read earlier (grant, reject)
+  // lands only if nobody decided meanwhile, in this process or another one.
+  void expect_request_state(RequestId id, RequestState state);
+  // Tells the other processes sharing the database that `event` happened, once the batch
+  // commits (Store::watch). Engines one process has to itself drop it.
+  void notify(std::string event);
 
   bool empty() const { return ops_.empty(); }
   std::size_t size() const { return ops_.size(); }
@@ -139,7 +146,9 @@ class WriteBatch {
       kUnrevoke,
       kPutMeta,
       kDeleteMeta,
-      kDeleteMetaIf,  // `value` holds the expected value
+      kDeleteMetaIf,        // `value` holds the expected value
+      kExpectRequestState,  // `request_id` in state `request.state`
+      kNotify,              // `key` is the event
     };
     Kind kind = Kind::kPutCert;
     CertRecord cert;
@@ -172,6 +181,12 @@ class RoleLease {
   // False once the hold is lost (PostgreSQL: its session ended, which takes a round
   // trip to learn); the holder must then stop acting in the role.
   virtual bool held() const = 0;
+};
+
+// Events from other processes (Store::watch); they stop when this is destroyed.
+class Watch {
+ public:
+  virtual ~Watch() = default;
 };
 
 class Store {
@@ -274,6 +289,18 @@ class Store {
   // connection of its own, kept by the lease. kUnavailable when the database cannot be
   // reached.
   virtual Result<std::unique_ptr<RoleLease>> try_take_role(const std::string& role);
+
+  // Other processes may write this database at the same time (PostgreSQL): what a node
+  // keeps in memory from it (the CRL) must follow their changes (watch()).
+  virtual bool shared() const { return false; }
+  // Calls `fn(event)` for every event that a batch of another process notified
+  // (WriteBatch::notify), on a thread of the engine, one call at a time, soon after that
+  // batch committed; and `fn("")` when events may have been missed (the engine lost its
+  // connection and has it again): the caller then re-reads what it keeps. Never the
+  // events of this Store's own batches. Engines one process has to itself never call it.
+  // kUnavailable when the database cannot be reached (the watch retries by itself once
+  // started).
+  virtual Result<std::unique_ptr<Watch>> watch(std::function<void(const std::string&)> fn);
 
   // Moves everything written so far into the main database file, so that copying that
   // one file (the IOS-style backup of LABEL.ser) captures it. A no-op for engines

@@ -5,6 +5,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -265,6 +266,81 @@ TEST_P(StoreContract, DeleteMetaIfRaceHasOneWinner) {
     EXPECT_FALSE(store().meta("otp")->has_value());
     EXPECT_EQ(store().count_requests({}).value_or(0), static_cast<std::uint64_t>(round + 1));
   }
+}
+
+TEST_P(StoreContract, ExpectRequestStateGuardsTheWholeBatch) {
+  RequestRecord pending = make_request(4, "t4");
+  pending.state = RequestState::kPending;
+  WriteBatch setup;
+  setup.put_request(pending);
+  ASSERT_OK(store().write(setup));
+
+  for (const auto& [id, state] : {std::pair{RequestId{4}, RequestState::kAuthorized},
+                                  std::pair{RequestId{5}, RequestState::kPending}}) {
+    WriteBatch b;
+    b.put_certificate(make_cert(9));
+    b.expect_request_state(id, state);
+    EXPECT_CODE(store().write(b), Code::kAborted);
+  }
+  EXPECT_CODE(store().certificate(9), Code::kNotFound);  // the whole batch failed
+
+  // Sees the ops before it in the batch, and guards the ones after.
+  WriteBatch grant;
+  grant.put_certificate(make_cert(9));
+  grant.expect_request_state(4, RequestState::kPending);
+  RequestRecord granted = pending;
+  granted.state = RequestState::kGranted;
+  granted.serial = 9;
+  grant.put_request(granted);
+  grant.expect_request_state(4, RequestState::kGranted);
+  ASSERT_OK(store().write(grant));
+  EXPECT_EQ(store().request(4)->state, RequestState::kGranted);
+
+  WriteBatch again;
+  again.put_certificate(make_cert(10));
+  again.expect_request_state(4, RequestState::kPending);
+  EXPECT_CODE(store().write(again), Code::kAborted);
+  EXPECT_CODE(store().certificate(10), Code::kNotFound);
+}
+
+// Concurrent decisions on one pending request: exactly one lands, every round.
+TEST_P(StoreContract, ExpectRequestStateRaceHasOneWinner) {
+  constexpr int kRounds = 10;
+  for (int round = 0; round < kRounds; ++round) {
+    const RequestId id = round + 1;
+    RequestRecord pending = make_request(id);
+    pending.state = RequestState::kPending;
+    WriteBatch setup;
+    setup.put_request(pending);
+    ASSERT_OK(store().write(setup));
+    std::atomic<int> won{0};
+    run_together([&](int t) {
+      const Serial serial = 100 + static_cast<Serial>(round * kThreads + t);
+      WriteBatch b;
+      b.put_certificate(make_cert(serial));
+      b.expect_request_state(id, RequestState::kPending);
+      RequestRecord granted = pending;
+      granted.state = RequestState::kGranted;
+      granted.serial = serial;
+      b.put_request(granted);
+      Status s = store().write(b);
+      if (s.ok()) {
+        won.fetch_add(1);
+      } else {
+        EXPECT_EQ(s.code(), Code::kAborted) << s.to_string();
+      }
+    });
+    EXPECT_EQ(won.load(), 1) << "round " << round;
+  }
+  EXPECT_EQ(store().certificate_count().value_or(0), static_cast<std::uint64_t>(kRounds));
+}
+
+TEST_P(StoreContract, NotifyIsPartOfABatchAndNeedsNoListener) {
+  WriteBatch b;
+  b.put_meta("k", "v");
+  b.notify("crl:ca");
+  ASSERT_OK(store().write(b));
+  EXPECT_EQ(store().meta("k")->value_or("?"), "v");
 }
 
 }  // namespace

@@ -366,6 +366,22 @@ def psql(url, sql):
     return out.stdout.strip()
 
 
+def second_node(a, workdir, postgres_url, *lines, name="b"):
+    """Another scepterd serving a's CA from the same database: the CA's archive imported
+    (`crypto pki import LABEL pkcs12`), the same `database url ser` and `lines`, `no
+    shutdown`."""
+    b = Daemon(os.path.join(workdir, name))
+    b.start()
+    shutil.copy(a.path(f"{LABEL}.p12"), b.path(f"{LABEL}.p12"))
+    out = b.sh("configure terminal",
+               f"crypto pki import {LABEL} pkcs12 nvram:{LABEL}.p12 cisco1234", "", "end")
+    assert "Imported PKCS12 file successfully" in out, out
+    out = b.sh("configure terminal", f"crypto pki server {LABEL}",
+               f"database url ser {postgres_url}", *lines, "no shutdown", "end")
+    assert "% Certificate Server enabled." in out, out
+    return b
+
+
 @pytest.fixture
 def postgres_url():
     """A fresh database on the tests' PostgreSQL server (SCEPTER_TEST_POSTGRES, a libpq

@@ -294,3 +294,91 @@ SERVERS = {"ftp": FtpServer, "tftp": TftpServer, "http": HttpServer, "https": Ht
 def binaries_present():
     return all(shutil.which(p) or os.path.exists(p) for p in
                ("/usr/sbin/vsftpd", "/usr/sbin/in.tftpd", "/usr/sbin/nginx", "/usr/sbin/sshd"))
+
+
+class Balancer:
+    """nginx as a round-robin load balancer on 127.0.0.1 in front of `ports` (several
+    scepterd nodes): each request goes to the next node; a node that refuses the
+    connection or answers 502/503 is skipped for that request (`proxy_next_upstream`,
+    also for POST: SCEP makes a resend safe, the transactionID gets the same answer)."""
+
+    def __init__(self, ports):
+        _need_root()
+        self.backends = list(ports)
+        self.root = tempfile.mkdtemp(prefix="scepter-lb-")
+        os.chmod(self.root, 0o755)
+        self.log = os.path.join(self.root, "server.log")
+        self.port = None
+        self.proc = None
+
+    def start(self):
+        self.port = free_port()
+        for d in ("body", "proxy", "logs"):
+            os.makedirs(os.path.join(self.root, d), exist_ok=True)
+        servers = "\n".join(f"    server 127.0.0.1:{p} max_fails=0;" for p in self.backends)
+        conf = os.path.join(self.root, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"""
+daemon off;
+master_process on;
+worker_processes 1;
+user root;
+pid {self.root}/nginx.pid;
+error_log {self.log} info;
+events {{ worker_connections 256; }}
+http {{
+  log_format upstream '$upstream_addr $status';
+  access_log {self.root}/access.log upstream;
+  client_body_temp_path {self.root}/body;
+  proxy_temp_path {self.root}/proxy;
+  upstream scepter {{
+{servers}
+    keepalive 16;
+  }}
+  server {{
+    listen 127.0.0.1:{self.port};
+    location / {{
+      proxy_pass http://scepter;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_next_upstream error timeout http_502 http_503 non_idempotent;
+      proxy_connect_timeout 2s;
+      client_max_body_size 1m;
+    }}
+  }}
+}}
+""")
+        log = open(self.log, "a")
+        self.proc = subprocess.Popen(["/usr/sbin/nginx", "-p", self.root, "-c", conf, "-e",
+                                      self.log], stdout=log, stderr=subprocess.STDOUT,
+                                     cwd=self.root, start_new_session=True)
+        _wait_tcp(self.port, self.proc, self.log)
+        return self
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def served_by(self):
+        """How many requests each backend port answered, from the access log."""
+        counts = {}
+        with open(os.path.join(self.root, "access.log")) as f:
+            for line in f:
+                for p in self.backends:
+                    if f"127.0.0.1:{p}" in line:
+                        counts[p] = counts.get(p, 0) + 1
+        return counts
+
+    def errors(self):
+        """How many times a backend could not be reached or failed mid-answer."""
+        with open(self.log) as f:
+            return sum(1 for line in f if "upstream" in line and "[error]" in line)
+
+    def remove(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        shutil.rmtree(self.root, ignore_errors=True)

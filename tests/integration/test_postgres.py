@@ -7,12 +7,12 @@ database of its own for each test)."""
 
 import os
 import re
-import shutil
 import subprocess
+import time
 
-from conftest import (BIN_DIR, LABEL, Daemon, make_csr, extract_certificate, cert_serial,
-                      psql)
-from scep_helpers import ScepServer
+from conftest import (BIN_DIR, LABEL, make_csr, extract_certificate, cert_serial, psql,
+                      second_node, wait_for)
+from scep_helpers import Micromdm, ScepServer, cert_serial_of
 
 
 def password_of(url):
@@ -43,9 +43,13 @@ def test_a_ca_on_postgresql_enrols_and_restarts(daemon, workdir, postgres_url):
     assert secret not in config
     assert re.search(r"database url ser postgres(ql)?://\S+ username \S+ password 7 \S+", config)
     d.sh("write memory")
-    show = d.show_server()
+    def shown():  # the same, but for the process that publishes the CRL
+        text = d.show_server()
+        assert re.search(r"  CRL published by: this node \(.+ pid \d+\)\n", text), text
+        return re.sub(r"pid \d+", "pid N", text)
+    show = shown()
     d.restart()
-    assert d.show_server() == show
+    assert shown() == show
     pem = extract_certificate(d.submit(make_csr(workdir, "b", "/CN=b", key="ec:prime256v1")))
     assert cert_serial(pem) == 43
     assert secret not in d.log()
@@ -64,34 +68,69 @@ def test_an_unreachable_database_leaves_the_server_disabled_with_the_reason(daem
     assert not d.server_enabled()
 
 
-def test_a_second_node_is_refused_while_the_first_serves_the_ca(daemon, workdir, postgres_url):
-    """Until several nodes can share one CA's CRL, one node serves a CA's database: a
-    second scepterd with the CA's archive is refused, and takes over once the first is
-    shut down."""
-    a = daemon
-    a.create_ca(f"database url ser {postgres_url}")
-    b = Daemon(os.path.join(workdir, "b"))
-    b.start()
-    try:
-        shutil.copy(a.path(f"{LABEL}.p12"), b.path(f"{LABEL}.p12"))
-        out = b.sh("configure terminal",
-                   f"crypto pki import {LABEL} pkcs12 nvram:{LABEL}.p12 cisco1234", "", "end")
-        assert "Imported PKCS12 file successfully" in out, out
-        enable = ["configure terminal", f"crypto pki server {LABEL}", "no shutdown", "end"]
-        out = b.sh("configure terminal", f"crypto pki server {LABEL}",
-                   f"database url ser {postgres_url}", "end")
-        out = b.sh(*enable, ok=None)
-        shown = out + b.show_server()
-        assert "% Certificate Server enabled." not in out
-        assert f"Another scepterd serves certificate server {LABEL}" in shown, shown
-        assert password_of(postgres_url) not in shown + b.log()
+def served_crl(scep):
+    """The CRL a node serves (plain GetCRL): (CRL number, revoked serials)."""
+    from cryptography import x509
+    r = scep.get("operation=GetCRL")
+    assert r.status == 200, r.status
+    crl = x509.load_der_x509_crl(r.body)
+    number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    return number, sorted(e.serial_number for e in crl)
 
-        a.sh("configure terminal", f"crypto pki server {LABEL}", "shutdown", "end")
-        out = b.sh(*enable)
-        assert "% Certificate Server enabled." in out, out
+
+def test_two_nodes_serve_one_ca(daemon, workdir, postgres_url):
+    """Two scepterd nodes on one PostgreSQL database serve one CA at once. A SCEP request
+    made through node A waits for the operator, who grants it at node B's shell; the
+    client's next poll, through B, gets the certificate. One node publishes the CRL and
+    both say which; a revocation at the other node is in the CRL both serve within
+    moments. When the publisher is killed, the other node takes over, and the CRL number
+    goes on from where it was."""
+    a = daemon
+    sa = ScepServer(a, workdir).listen()
+    sa.create_ca(f"database url ser {postgres_url}", "scep allow-des")  # micromdm's cipher
+    b = second_node(a, workdir, postgres_url, "scep allow-des")
+    try:
+        sb = ScepServer(b, workdir).listen()
+        client = Micromdm(workdir, "m1", sa.url, 1)
+        out = client.run_until_pending()
+        assert "pkiStatus=PENDING" in out, out
+        [row] = b.requests()  # node B sees the request made through A
+        assert row["state"] == "pending", row
+        out = b.sh(f"crypto pki server {LABEL} grant {row['id']}")
+        client.url = sb.url
+        rc, out = client.run()
+        assert rc == 0, out
+        assert cert_serial_of(client.cert) == 2
+        # Granted once: a second grant is refused at either node.
+        for node in (a, b):
+            out = node.sh(f"crypto pki server {LABEL} grant {row['id']}", ok=None)
+            assert "only pending requests can be granted" in out, out
+
+        shown_a, shown_b = a.show_server(), b.show_server()
+        m = re.search(r"CRL published by: this node \((.+)\)", shown_a)
+        assert m, shown_a
+        assert f"CRL published by: {m.group(1)}\n" in shown_b, shown_b
+        first, revoked = served_crl(sb)
+        assert revoked == []
+
+        b.sh(f"crypto pki server {LABEL} revoke 2")
+        started = time.monotonic()
+        wait_for(lambda: served_crl(sa) == (first + 1, [2]) and served_crl(sb) == (first + 1, [2]),
+                 timeout=10, what="the revocation in both nodes' CRL")
+        took = time.monotonic() - started
+        assert took < 5, took
+
+        a.kill()
+        wait_for(lambda: "CRL published by: this node" in b.show_server(), timeout=20,
+                 what="node B to take the CRL role")
+        number, revoked = served_crl(sb)  # A's last CRL is still good: B serves it on
+        assert number == first + 1 and revoked == [2], (number, revoked)
         pem = extract_certificate(b.submit(make_csr(workdir, "b1", "/CN=b1",
                                                     key="ec:prime256v1"), ok=None) +
                                   b.sh(f"crypto pki server {LABEL} grant all"))
-        assert cert_serial(pem) == 2
+        assert cert_serial(pem) == 3
+        b.sh(f"crypto pki server {LABEL} revoke 3")
+        assert served_crl(sb) == (number + 1, [2, 3])
+        assert password_of(postgres_url) not in b.log() + b.show_server()
     finally:
         b.stop()

@@ -145,6 +145,8 @@ void render_server(Context& ctx, const ca::CertificateServer& server) {
   } else {
     ctx.print("  CRL not present.\n");
   }
+  // Several nodes on one database (scepterd's own line).
+  if (info.crl_publisher) ctx.printf("  CRL published by: {}\n", *info.crl_publisher);
   render_storage(ctx, c);
   render_rollover(ctx, info);
 }

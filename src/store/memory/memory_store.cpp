@@ -134,6 +134,16 @@ Status MemoryStore::apply(const WriteBatch::Op& op, std::vector<Undo>& undo) {
       meta_.erase(it);
       return ok_status();
     }
+    case Kind::kExpectRequestState: {
+      auto it = requests_.find(op.request_id);
+      if (it == requests_.end() || it->second.state != op.request.state) {
+        return aborted(fmt::format("request {} is no longer {}", op.request_id,
+                                   request_state_name(op.request.state)));
+      }
+      return ok_status();
+    }
+    case Kind::kNotify:
+      return ok_status();  // no other process shares this database
   }
   return internal_error("unknown write op");
 }

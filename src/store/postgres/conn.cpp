@@ -109,4 +109,14 @@ Status Conn::script(const char* sql, std::string_view what) {
   return status_of(result_of(std::move(r), what));
 }
 
+std::vector<std::string> Conn::notifications() {
+  (void)PQconsumeInput(c_.get());
+  std::vector<std::string> out;
+  while (PGnotify* n = PQnotifies(c_.get())) {
+    out.emplace_back(n->extra != nullptr ? n->extra : "");
+    PQfreemem(n);
+  }
+  return out;
+}
+
 }  // namespace scepter::store::pg

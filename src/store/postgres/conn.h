@@ -49,6 +49,11 @@ class Conn {
     (void)PQconsumeInput(c_.get());
     return broken();
   }
+  // A listening connection (Store::watch): its socket, to wait on; and the payloads of
+  // the notifications that arrived, read without waiting.
+  int socket() const { return PQsocket(c_.get()); }
+  std::vector<std::string> notifications();
+
   // Not inside a transaction, and usable: what the pool requires to keep it.
   bool reusable() const { return !broken() && PQtransactionStatus(c_.get()) == PQTRANS_IDLE; }
   // The SQLSTATE of the last failure; empty for a lost connection.

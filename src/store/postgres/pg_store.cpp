@@ -7,10 +7,15 @@
 #include <thread>
 #include <utility>
 
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include "common/parse.h"
 
+#include "common/unique_fd.h"
 #include "common/url.h"
 #include "store/postgres/conn.h"
 #include "store/postgres/pg.h"
@@ -72,7 +77,7 @@ bool retryable(const std::string& sqlstate) {
 
 // The batch's ops, then the counters raised to what it stores. The legacy meta keys
 // raise them too, at once: every node sees a new floor without reopening.
-Status apply(Conn& c, const WriteBatch& batch) {
+Status apply(Conn& c, const WriteBatch& batch, const std::string& sender) {
   using Kind = WriteBatch::Op::Kind;
   std::int64_t serial_floor = 0;
   std::optional<std::int64_t> request_floor;
@@ -111,6 +116,12 @@ Status apply(Conn& c, const WriteBatch& batch) {
         break;
       case Kind::kDeleteMetaIf:
         s = pg::delete_meta_if(c, op.key, op.value);
+        break;
+      case Kind::kExpectRequestState:
+        s = pg::expect_request_state(c, op.request_id, op.request.state);
+        break;
+      case Kind::kNotify:
+        s = pg::notify(c, sender + " " + op.key);
         break;
     }
     if (!s.ok()) return s;
@@ -184,7 +195,10 @@ Result<std::unique_ptr<PgStore>> PgStore::open(const std::string& url, const PgO
   return std::unique_ptr<PgStore>(new PgStore(std::move(pool)));
 }
 
-PgStore::PgStore(std::unique_ptr<pg::Pool> pool) : pool_(std::move(pool)) {}
+PgStore::PgStore(std::unique_ptr<pg::Pool> pool) : pool_(std::move(pool)) {
+  std::random_device rd;
+  id_ = fmt::format("{:08x}{:08x}", rd(), rd());
+}
 
 PgStore::~PgStore() = default;
 
@@ -233,7 +247,7 @@ PgStore::Attempt PgStore::try_write(const WriteBatch& batch, Meanwhile& meanwhil
   if (!lease) return {lease.error(), false};
   Conn& c = lease->conn();
   Status s = pg::status_of(c.run(Sql::kBegin, Params(), "beginning a transaction"));
-  if (s.ok()) s = apply(c, batch);
+  if (s.ok()) s = apply(c, batch, id_);
   if (!s.ok()) {
     // Nothing is committed: the server rolls back a transaction whose connection is
     // gone, and we roll back the others (a failed ROLLBACK leaves the connection inside
@@ -293,6 +307,79 @@ std::int64_t role_key(const std::string& role) {
 }
 
 }  // namespace
+
+// LISTENs on a connection of its own, outside the pool, and calls the caller's function
+// on its thread. A lost connection is replaced (once a second until it works), followed
+// by fn(""): notifications sent meanwhile are gone. Every few seconds of silence a
+// query checks that the session still lives (a server that vanished without closing the
+// socket would otherwise never be noticed).
+class PgWatch final : public Watch {
+ public:
+  PgWatch(pg::ConnectInfo info, std::string self, std::function<void(const std::string&)> fn,
+          std::unique_ptr<Conn> conn, UniqueFd wake)
+      : info_(std::move(info)),
+        self_(std::move(self)),
+        fn_(std::move(fn)),
+        wake_(std::move(wake)),
+        thread_([this, c = std::move(conn)]() mutable { run(std::move(c)); }) {}
+  ~PgWatch() override {
+    const std::uint64_t one = 1;
+    (void)!::write(wake_.get(), &one, sizeof one);
+    thread_.join();
+  }
+
+  static Result<std::unique_ptr<Conn>> listen(const pg::ConnectInfo& info) {
+    ASSIGN_OR_RETURN(std::unique_ptr<Conn> c, Conn::connect(info));
+    RETURN_IF_ERROR(c->script(fmt::format("LISTEN {}", pg::kEventChannel).c_str(),
+                              "listening for the other nodes"));
+    return c;
+  }
+
+ private:
+  static constexpr int kProbeMs = 5000;
+
+  // Waits up to `ms` for the socket (or -1: none) or the wake-up; false once woken.
+  bool wait(int fd, int ms) {
+    pollfd fds[2] = {{wake_.get(), POLLIN, 0}, {fd, POLLIN, 0}};
+    const int n = ::poll(fds, fd >= 0 ? 2 : 1, ms);
+    return !(n > 0 && (fds[0].revents & POLLIN) != 0);
+  }
+
+  void run(std::unique_ptr<Conn> conn) {
+    for (;;) {
+      if (!conn) {
+        if (!wait(-1, 1000)) return;
+        auto c = listen(info_);
+        if (!c.has_value()) continue;
+        conn = std::move(*c);
+        fn_("");
+      }
+      if (!wait(conn->socket(), kProbeMs)) return;
+      for (const std::string& payload : conn->notifications()) {
+        const auto sp = payload.find(' ');
+        if (sp == std::string::npos || payload.compare(0, sp, self_) == 0) continue;
+        fn_(payload.substr(sp + 1));
+      }
+      if (conn->broken() || !conn->query("SELECT 1", "", Params(), "checking the listener")) {
+        conn.reset();
+      }
+    }
+  }
+
+  const pg::ConnectInfo info_;
+  const std::string self_;
+  const std::function<void(const std::string&)> fn_;
+  const UniqueFd wake_;
+  std::thread thread_;
+};
+
+Result<std::unique_ptr<Watch>> PgStore::watch(std::function<void(const std::string&)> fn) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Conn> conn, PgWatch::listen(pool_->info()));
+  UniqueFd wake(::eventfd(0, EFD_CLOEXEC));
+  if (!wake.valid()) return fail(unavailable("cannot watch the database: eventfd failed"));
+  return std::unique_ptr<Watch>(std::make_unique<PgWatch>(pool_->info(), id_, std::move(fn),
+                                                          std::move(conn), std::move(wake)));
+}
 
 Result<std::unique_ptr<RoleLease>> PgStore::try_take_role(const std::string& role) {
   ASSIGN_OR_RETURN(std::unique_ptr<Conn> conn, Conn::connect(pool_->info()));

@@ -90,6 +90,10 @@ class PgStore final : public Store {
   // A session advisory lock (keyed by a hash of "scepter-role:" + role) on a connection
   // opened for the lease, outside the pool.
   Result<std::unique_ptr<RoleLease>> try_take_role(const std::string& role) override;
+  bool shared() const override { return true; }
+  // LISTEN on a connection of its own, outside the pool; events are NOTIFY payloads on
+  // pg::kEventChannel that carry another store's id.
+  Result<std::unique_ptr<Watch>> watch(std::function<void(const std::string&)> fn) override;
 
   // Connections currently open (idle or in use); for tests.
   std::size_t open_connections() const;
@@ -112,6 +116,8 @@ class PgStore final : public Store {
   void count_commit();
 
   std::unique_ptr<pg::Pool> pool_;
+  // Random: tells this store's events from the other nodes' (watch()).
+  std::string id_;
   mutable Mutex stats_mu_;
   StoreStats stats_ GUARDED_BY(stats_mu_);
 };

@@ -5,10 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -325,6 +328,71 @@ TEST_F(PgStoreTest, ARoleIsHeldByOneNodeAtATime) {
   auto taken = b_->try_take_role(role);
   ASSERT_OK(taken);
   EXPECT_NE(*taken, nullptr);
+}
+
+// Events of a committed batch reach the other nodes' watches, not the sender's own, and
+// not those of a batch that failed. A listener whose session ends says so with "" and
+// goes on receiving.
+TEST_F(PgStoreTest, EventsReachTheOtherNodesOnceCommitted) {
+  const std::string app = "scepter_watch_" + schema_->name();
+  a_ = open(schema_->url_with("application_name", app));
+  b_ = open(schema_->url());
+  ASSERT_NE(a_, nullptr);
+  ASSERT_NE(b_, nullptr);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::string> seen_a, seen_b;
+  auto collect = [&](std::vector<std::string>& into) {
+    return [&](const std::string& event) {
+      std::lock_guard<std::mutex> lock(mu);
+      into.push_back(event);
+      cv.notify_all();
+    };
+  };
+  auto wa = a_->watch(collect(seen_a));
+  auto wb = b_->watch(collect(seen_b));
+  ASSERT_OK(wa);
+  ASSERT_OK(wb);
+  auto wait_for = [&](std::vector<std::string>& list, const std::string& event) {
+    std::unique_lock<std::mutex> lock(mu);
+    return cv.wait_for(lock, std::chrono::seconds(15),
+                       [&] { return std::find(list.begin(), list.end(), event) != list.end(); });
+  };
+  const std::string tag = schema_->name();
+
+  WriteBatch failing;  // rolled back: never delivered
+  failing.notify("lost:" + tag);
+  failing.revoke(12345, TimePoint{});
+  EXPECT_CODE(b_->write(failing), Code::kNotFound);
+  WriteBatch from_b;
+  from_b.put_meta("k", "v");
+  from_b.notify("crl:" + tag);
+  ASSERT_OK(b_->write(from_b));
+  EXPECT_TRUE(wait_for(seen_a, "crl:" + tag));
+  WriteBatch from_a;
+  from_a.notify("revocations:" + tag);
+  ASSERT_OK(a_->write(from_a));
+  EXPECT_TRUE(wait_for(seen_b, "revocations:" + tag));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(std::count(seen_a.begin(), seen_a.end(), "lost:" + tag), 0);
+    EXPECT_EQ(std::count(seen_b.begin(), seen_b.end(), "crl:" + tag), 0);  // its own
+    EXPECT_EQ(std::count(seen_a.begin(), seen_a.end(), "revocations:" + tag), 0);
+  }
+
+  // A's sessions end (its listener's among them): it reconnects, reports "", and hears B
+  // again.
+  EXPECT_NE(schema_->value("SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+                           "WHERE application_name = '" +
+                           app + "'"),
+            "0");
+  EXPECT_TRUE(wait_for(seen_a, ""));
+  WriteBatch later;
+  later.notify("later:" + tag);
+  ASSERT_OK(b_->write(later));
+  EXPECT_TRUE(wait_for(seen_a, "later:" + tag));
+  wa->reset();  // stops and joins its thread
+  wb->reset();
 }
 
 TEST_F(PgStoreTest, PoolSmallerThanTheCallers) {

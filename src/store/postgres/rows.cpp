@@ -175,6 +175,23 @@ Status delete_meta_if(Conn& c, const std::string& key, const std::string& expect
   return ok_status();
 }
 
+Status expect_request_state(Conn& c, RequestId id, RequestState state) {
+  Params p;
+  p.int8(id);
+  ASSIGN_OR_RETURN(Rows rows, c.run(Sql::kRequestStateForUpdate, p,
+                                    fmt::format("reading the state of request {}", id)));
+  if (rows.size() != 1 || rows.int64(0, 0) != static_cast<std::int64_t>(state)) {
+    return aborted(fmt::format("request {} is no longer {}", id, request_state_name(state)));
+  }
+  return ok_status();
+}
+
+Status notify(Conn& c, const std::string& payload) {
+  Params p;
+  p.bytes(payload);
+  return status_of(c.run(Sql::kNotify, p, "notifying the other nodes"));
+}
+
 Status raise_counter(Conn& c, const char* counter, std::int64_t value) {
   Params p;
   p.bytes(counter).int8(value);

@@ -30,6 +30,10 @@ Status put_meta(Conn& c, const std::string& key, const std::string& value);
 Status delete_meta(Conn& c, const std::string& key);
 // kNotFound unless `key` holds exactly `expected`.
 Status delete_meta_if(Conn& c, const std::string& key, const std::string& expected);
+// kAborted unless request `id` exists in `state`; locks its row for the transaction.
+Status expect_request_state(Conn& c, RequestId id, RequestState state);
+// pg_notify on kEventChannel, sent when the transaction commits.
+Status notify(Conn& c, const std::string& payload);
 // Keeps a counter (schema.h) at least `value`; locks its row only when it goes up.
 Status raise_counter(Conn& c, const char* counter, std::int64_t value);
 

@@ -124,6 +124,11 @@ std::array<Statement, kSqlCount> make_statements() {
   // Of two transactions deleting one row, the second waits and then deletes nothing.
   set(Sql::kDeleteMetaIf, "DELETE FROM meta WHERE key = $1 AND value = $2", "tb");
   set(Sql::kGetMeta, "SELECT value FROM meta WHERE key = $1", "t");
+  // Locks the row until the batch commits: of two transactions deciding one request, the
+  // second waits and then reads the first one's decision.
+  set(Sql::kRequestStateForUpdate, "SELECT state FROM requests WHERE id = $1 FOR UPDATE", "i");
+  // Delivered to the listeners when (and only if) the transaction commits.
+  set(Sql::kNotify, fmt::format("SELECT pg_notify('{}', $1)::text", kEventChannel), "t");
   // Inside a write transaction. The row is locked only when the value goes up (a WHERE
   // that is false locks nothing), so the usual batch, which stores values handed out by
   // the allocator, never makes an allocation wait for its commit.

@@ -62,8 +62,14 @@ enum class Sql : int {
   kRequestsBefore,
   kCountRequests,
   kCountRequestsIn,
+  kRequestStateForUpdate,
+  kNotify,
 };
-inline constexpr std::size_t kSqlCount = static_cast<std::size_t>(Sql::kCountRequestsIn) + 1;
+inline constexpr std::size_t kSqlCount = static_cast<std::size_t>(Sql::kNotify) + 1;
+
+// The channel every event of WriteBatch::notify goes out on; the payload is the sending
+// store's id, a space, and the event.
+inline constexpr const char* kEventChannel = "scepter_events";
 
 struct Statement {
   std::string name;   // the prepared statement's name on every connection

@@ -154,6 +154,7 @@ Status prepare_all(sqlite3* db, Statements& s) {
       {&s.count_certs, "SELECT n FROM counters WHERE name = 'certificates'"},
       {&s.max_serial, "SELECT MAX(serial) FROM certificates"},
       {&s.get_request, fmt::format("SELECT {} FROM requests WHERE id = ?1", kRequestColumns)},
+      {&s.request_state, "SELECT state FROM requests WHERE id = ?1"},
       {&s.request_by_tid, fmt::format("SELECT {} FROM requests WHERE transaction_id = ?1 "
                                       "ORDER BY id DESC LIMIT 1",
                                       kRequestColumns)},

@@ -29,7 +29,7 @@ struct Statements {
   Stmt upsert_request, delete_request, raise_request_mark, delete_requests_before;
   Stmt upsert_meta, delete_meta, delete_meta_if, get_meta;
   Stmt get_cert, certs_after, revocations_after, count_certs, max_serial;
-  Stmt get_request, request_by_tid, all_requests, requests_after, requests_before;
+  Stmt get_request, request_state, request_by_tid, all_requests, requests_after, requests_before;
   Stmt count_requests, count_requests_in;
 };
 

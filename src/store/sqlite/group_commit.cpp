@@ -86,6 +86,11 @@ Status SqliteStore::apply_batch(const WriteBatch& batch) {
       case Kind::kDeleteMetaIf:
         s = sqlite::delete_meta_if(sql, op.key, op.value);
         break;
+      case Kind::kExpectRequestState:
+        s = sqlite::expect_request_state(sql, op.request_id, op.request.state);
+        break;
+      case Kind::kNotify:
+        break;  // one process has the file to itself: nobody to tell
     }
     if (!s.ok()) return s;
   }

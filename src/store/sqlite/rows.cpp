@@ -169,6 +169,18 @@ Status delete_meta_if(const sqlite::Statements& sql, const std::string& key,
   return ok_status();
 }
 
+Status expect_request_state(const sqlite::Statements& sql, RequestId id, RequestState state) {
+  Query q(sql.request_state);
+  q.bind(1, id);
+  const int rc = q.step();
+  if (rc == SQLITE_ROW) {
+    if (q.int64(0) == static_cast<std::int64_t>(state)) return ok_status();
+  } else if (rc != SQLITE_DONE) {
+    return sqlite_error(q.db(), rc, fmt::format("reading the state of request {}", id));
+  }
+  return aborted(fmt::format("request {} is no longer {}", id, request_state_name(state)));
+}
+
 // Keeps the request id high-water mark at least `id`, in the batch's transaction.
 Status raise_request_mark(const sqlite::Statements& sql, RequestId id) {
   Query q(sql.raise_request_mark);

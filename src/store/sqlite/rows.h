@@ -31,6 +31,8 @@ Status put_request(const Statements& sql, const RequestRecord& r);
 Status delete_by_key(const Stmt& stmt, std::string_view key, std::string_view what);
 // kNotFound unless `key` holds exactly `expected`.
 Status delete_meta_if(const Statements& sql, const std::string& key, const std::string& expected);
+// kAborted unless request `id` exists in `state`.
+Status expect_request_state(const Statements& sql, RequestId id, RequestState state);
 // Keeps the request id high-water mark (kRequestMarkKey) at least `id`.
 Status raise_request_mark(const Statements& sql, RequestId id);
 
