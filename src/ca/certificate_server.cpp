@@ -306,7 +306,11 @@ void CertificateServer::tick() {
   if (rt->crl) {
     const ServerConfig cfg = config();
     if (Status s = rt->crl->refresh_if_due(cfg, file_set(cfg)); !s.ok()) {
-      fail_critical(unavailable("CRL could not be written: " + s.message()));
+      // On a shared database the publisher reads it at every tick: a failure that left
+      // no CRL unwritten is the database's.
+      const bool database = rt->store->shared() && !rt->crl->dirty();
+      fail_critical(unavailable(
+          (database ? "Storage inaccessible: " : "CRL could not be written: ") + s.message()));
       return;
     }
   }
