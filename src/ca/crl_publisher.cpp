@@ -103,8 +103,20 @@ Status CrlPublisher::rebuild_locked() {
 
 Status CrlPublisher::hold_locked(std::optional<std::string> der, const ServerConfig& cfg,
                                  files::FileSet files) {
-  if (Status s = rebuild_locked(); !s.ok()) {
-    if (shared_) role_.reset();  // the holder keeps the revocations; this node cannot
+  Status s = rebuild_locked();
+  if (s.ok() && shared_) {  // the CRL the last holder stored
+    auto stored = store_.meta(kMetaCrlDer);
+    if (stored.has_value()) {
+      der = std::move(*stored);
+    } else {
+      s = stored.error();
+    }
+  }
+  if (!s.ok()) {
+    if (shared_) {  // the holder keeps the revocations; this node could not read them
+      role_.reset();
+      crl_.reset();
+    }
     return s;
   }
   if (shared_) publisher_ = node_;
@@ -143,8 +155,7 @@ Status CrlPublisher::load(const ServerConfig& cfg, files::FileSet files) {
     ASSIGN_OR_RETURN(watch_, store_.watch([this](const std::string& event) { on_event(event); }));
   }
   if (!take_role_locked()) return follow_locked();
-  ASSIGN_OR_RETURN(std::optional<std::string> stored, store_.meta(kMetaCrlDer));
-  return hold_locked(std::move(stored), cfg, std::move(files));
+  return hold_locked(std::nullopt, cfg, std::move(files));
 }
 
 bool CrlPublisher::take_role_locked() {
@@ -296,7 +307,7 @@ Status CrlPublisher::change_locked(store::WriteBatch batch, const std::function<
   // The holder publishes on the event; with nobody holding the role, this node does.
   if (!take_role_locked()) return ok_status();
   if (Status s = hold_locked(std::nullopt, cfg, std::move(files)); !s.ok()) {
-    dirty_ = true;
+    if (holder_locked()) dirty_ = true;  // the timer tries again
     show_locked();
     return unavailable(fmt::format("The certificate is {}, but the CRL could not be written: {}",
                                    done, s.message()));
@@ -406,8 +417,7 @@ Status CrlPublisher::refresh_if_due(const ServerConfig& cfg, files::FileSet file
     if (role_ != nullptr && !role_->held()) lose_role_locked("its database session ended");
     if (role_ == nullptr) {
       if (!take_role_locked()) return follow_locked();  // in case an event was missed
-      ASSIGN_OR_RETURN(std::optional<std::string> stored, store_.meta(kMetaCrlDer));
-      return hold_locked(std::move(stored), cfg, std::move(files));
+      return hold_locked(std::nullopt, cfg, std::move(files));
     }
   }
   const auto lifetime = next_update_ - this_update_;

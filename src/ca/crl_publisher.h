@@ -129,8 +129,9 @@ class CrlPublisher {
       REQUIRES(mu_);
   // Every revocation (and the CRL number) read again from the store.
   Status rebuild_locked() REQUIRES(mu_);
-  // Becomes the publisher: rebuilds, then reuses `current` (the CRL file, or the stored
-  // one) if it is still valid, or publishes a new CRL.
+  // Becomes the publisher: rebuilds, then reuses `current` (the CRL file; on a shared
+  // database the stored CRL) if it is still valid, or publishes a new CRL. On a shared
+  // database a failure before publishing gives the role back.
   Status hold_locked(std::optional<std::string> current, const ServerConfig& cfg,
                      files::FileSet files) REQUIRES(mu_);
   bool holder_locked() const REQUIRES(mu_) { return !shared_ || role_ != nullptr; }

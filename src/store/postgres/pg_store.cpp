@@ -338,29 +338,45 @@ class PgWatch final : public Watch {
  private:
   static constexpr int kProbeMs = 5000;
 
-  // Waits up to `ms` for the socket (or -1: none) or the wake-up; false once woken.
-  bool wait(int fd, int ms) {
+  enum class Woke { kStop, kData, kQuiet };
+  // Waits up to `ms` for the socket (or -1: none) or the wake-up.
+  Woke wait(int fd, int ms) {
     pollfd fds[2] = {{wake_.get(), POLLIN, 0}, {fd, POLLIN, 0}};
     const int n = ::poll(fds, fd >= 0 ? 2 : 1, ms);
-    return !(n > 0 && (fds[0].revents & POLLIN) != 0);
+    if (n > 0 && (fds[0].revents & POLLIN) != 0) return Woke::kStop;
+    return n > 0 ? Woke::kData : Woke::kQuiet;
+  }
+
+  void deliver(Conn& conn) {
+    for (const std::string& payload : conn.notifications()) {
+      const auto sp = payload.find(' ');
+      if (sp == std::string::npos || payload.compare(0, sp, self_) == 0) continue;
+      fn_(payload.substr(sp + 1));
+    }
   }
 
   void run(std::unique_ptr<Conn> conn) {
     for (;;) {
       if (!conn) {
-        if (!wait(-1, 1000)) return;
+        if (wait(-1, 1000) == Woke::kStop) return;
         auto c = listen(info_);
         if (!c.has_value()) continue;
         conn = std::move(*c);
         fn_("");
       }
-      if (!wait(conn->socket(), kProbeMs)) return;
-      for (const std::string& payload : conn->notifications()) {
-        const auto sp = payload.find(' ');
-        if (sp == std::string::npos || payload.compare(0, sp, self_) == 0) continue;
-        fn_(payload.substr(sp + 1));
-      }
-      if (conn->broken() || !conn->query("SELECT 1", "", Params(), "checking the listener")) {
+      const Woke woke = wait(conn->socket(), kProbeMs);
+      if (woke == Woke::kStop) return;
+      deliver(*conn);
+      if (woke == Woke::kQuiet) {
+        // After a quiet spell, a query tells a live session from one that vanished;
+        // what arrived meanwhile libpq has read, and it is delivered at once.
+        if (conn->broken() ||
+            !conn->query("SELECT 1", "", Params(), "checking the listener").has_value()) {
+          conn.reset();
+          continue;
+        }
+        deliver(*conn);
+      } else if (conn->broken()) {
         conn.reset();
       }
     }
