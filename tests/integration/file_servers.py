@@ -77,6 +77,17 @@ def _wait_udp(port, proc, log, timeout=15):
     raise RuntimeError(f"server did not bind udp {port}: {_read(log)}")
 
 
+def _stop_group(proc):
+    """Ends a server started in a session of its own (SIGTERM, then SIGKILL)."""
+    if proc and proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
 def _read(path):
     try:
         with open(path) as f:
@@ -133,13 +144,7 @@ class FileServer:
         return self
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        _stop_group(self.proc)
         self.proc = None
 
     def remove(self):
@@ -374,11 +379,6 @@ http {{
             return sum(1 for line in f if "upstream" in line and "[error]" in line)
 
     def remove(self):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        _stop_group(self.proc)
+        self.proc = None
         shutil.rmtree(self.root, ignore_errors=True)

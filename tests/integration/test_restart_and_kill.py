@@ -87,6 +87,28 @@ def pem_key_count(path):
         return 0
 
 
+def cached_keys(workdir):
+    """A copy of the requester keys earlier runs made (KEYS_CACHE) in `workdir`, for
+    scep_load --keys: it adds what is missing."""
+    keys = os.path.join(workdir, "keys.pem")
+    if os.path.exists(KEYS_CACHE):
+        shutil.copy(KEYS_CACHE, keys)
+    return keys
+
+
+def keep_keys(keys):
+    """Keeps the keys scep_load made for the next runs."""
+    if pem_key_count(keys) > pem_key_count(KEYS_CACHE):
+        shutil.copy(keys, KEYS_CACHE + ".tmp")
+        os.replace(KEYS_CACHE + ".tmp", KEYS_CACHE)
+
+
+def load_result(out):
+    """scep_load's last RESULT line, as a dict."""
+    return dict(re.findall(r"(\w+)=(\S+)", [l for l in out.splitlines()
+                                             if l.startswith("RESULT ")][-1]))
+
+
 def list_certificates(d):
     """`show crypto pki server mycs certificates`: [(serial, subject)]."""
     listing = d.sh("show crypto pki server mycs certificates")
@@ -122,9 +144,7 @@ def test_sigkill_during_concurrent_issuing_never_reuses_a_serial(daemon, workdir
     ca_pem = scep.ca_pem()
     ca_serial = x509.load_der_x509_certificate(d.ca_der()).serial_number
 
-    keys = os.path.join(workdir, "keys.pem")
-    if os.path.exists(KEYS_CACHE):
-        shutil.copy(KEYS_CACHE, keys)
+    keys = cached_keys(workdir)
     save_dir = os.path.join(workdir, "issued")
     log_path = os.path.join(workdir, "scep_load.log")
     with open(log_path, "w") as log:
@@ -182,14 +202,11 @@ def test_sigkill_during_concurrent_issuing_never_reuses_a_serial(daemon, workdir
             load.kill()
             load.wait()
     out = load_log()
-    if pem_key_count(keys) > pem_key_count(KEYS_CACHE):
-        shutil.copy(keys, KEYS_CACHE + ".tmp")
-        os.replace(KEYS_CACHE + ".tmp", KEYS_CACHE)
+    keep_keys(keys)
 
     # scep_load: every request answered SUCCESS, verified, and saved
     assert load.returncode == 0, out
-    result = dict(re.findall(r"(\w+)=(\S+)", [l for l in out.splitlines()
-                                             if l.startswith("RESULT ")][-1]))
+    result = load_result(out)
     assert result["success"] == str(LOAD_N), out
     for field in ("pending", "failure", "http_errors", "bad_replies", "unverified",
                   "wrong_key", "dup_serials", "gave_up", "save_errors"):

@@ -5,8 +5,6 @@ grant made at either node's shell, or automatically; and a load of 16 clients
 (bench/scep_load) goes on while one node is killed with SIGKILL and started again."""
 
 import os
-import re
-import shutil
 import subprocess
 import threading
 
@@ -17,7 +15,8 @@ from conftest import LABEL, make_csr, psql, second_node, wait_for
 from file_servers import Balancer
 from pg_cluster import PASSWORD, pg_primary  # noqa: F401 (a fixture)
 from scep_helpers import SCEP_PATH, Micromdm, ScepServer, StrongSwan, cert_serial_of, verify
-from test_restart_and_kill import KEYS_CACHE, pem_key_count, saved_count, scep_load_path
+from test_restart_and_kill import (cached_keys, keep_keys, load_result, saved_count,
+                                   scep_load_path)
 
 
 @pytest.fixture
@@ -108,9 +107,7 @@ def run_load(workdir, port, tag, events, stored_serials, extra):
     (`stored_serials()`: its certificates' serials, one per line) holds each certificate
     a client received and, beside the CA and `extra` others, nothing more: a resent
     transaction got its first certificate again. Returns scep_load's RESULT fields."""
-    keys = os.path.join(workdir, "keys.pem")
-    if os.path.exists(KEYS_CACHE):
-        shutil.copy(KEYS_CACHE, keys)
+    keys = cached_keys(workdir)
     save_dir = os.path.join(workdir, f"issued-{tag}")
     log_path = os.path.join(workdir, f"scep_load-{tag}.log")
     with open(log_path, "w") as log:
@@ -139,13 +136,10 @@ def run_load(workdir, port, tag, events, stored_serials, extra):
             load.kill()
             load.wait()
     out = load_log()
-    if pem_key_count(keys) > pem_key_count(KEYS_CACHE):
-        shutil.copy(keys, KEYS_CACHE + ".tmp")
-        os.replace(KEYS_CACHE + ".tmp", KEYS_CACHE)
+    keep_keys(keys)
 
     assert load.returncode == 0, out
-    result = dict(re.findall(r"(\w+)=(\S+)", [l for l in out.splitlines()
-                                             if l.startswith("RESULT ")][-1]))
+    result = load_result(out)
     assert result["success"] == str(LOAD_N), out
     for field in ("pending", "failure", "bad_replies", "unverified", "wrong_key", "dup_serials",
                   "gave_up", "save_errors"):
@@ -187,8 +181,8 @@ def test_a_load_across_two_nodes_survives_a_node_killed(nodes, workdir, postgres
         b.start()
         wait_for(lambda: "Status: enabled" in b.show_server(), what="node B enabled again")
 
-    result = run_load(workdir, lb.port, "two-nodes", kill_and_restart_b(),
-                      lambda: psql(postgres_url, "SELECT serial FROM certificates"), extra=2)
+    run_load(workdir, lb.port, "two-nodes", kill_and_restart_b(),
+             lambda: psql(postgres_url, "SELECT serial FROM certificates"), extra=2)
     served = lb.served_by()
     assert served.get(sa.port, 0) > 0 and served.get(sb.port, 0) > 0, served
     # The kill was felt: the balancer found node B gone, and sent those requests to A.
