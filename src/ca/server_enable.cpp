@@ -74,6 +74,9 @@ CertificateServer::Prepared CertificateServer::prepare(const ServerConfig& cfg,
     return ok_status();
   };
   if (Status s = open_store(); !s.ok()) return fail_with(s);
+  if (rt->store->shared() && cfg.auto_rollover_days) {
+    return fail_with(shared_rollover_refused(label_), LifeEvent::kNeedsOperator);
+  }
   // Several nodes may serve one database, but one at a time sets it up (generates the CA,
   // adopts a moved one): the others wait for the role, and are retried.
   auto enabling = rt->store->try_take_role("enable:" + label_);

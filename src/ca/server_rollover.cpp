@@ -62,6 +62,14 @@ store::CertRecord certificate_record(const pki::Certificate& cert, Serial serial
   return rec;
 }
 
+Status shared_rollover_refused(const std::string& label) {
+  return permission_denied(fmt::format(
+      "Certificate server {} is served from a database that several nodes share: its rollover "
+      "key would live on one node only, so rollover is not available there yet (a CA on the "
+      "local database rolls over as usual).",
+      label));
+}
+
 bool is_rollover_request(const store::RequestRecord& request) {
   return (request.flags & kFlagRollover) != 0;
 }
@@ -265,6 +273,7 @@ Status CertificateServer::start_rollover(const std::string& archive_password) {
   auto rt = runtime();
   if (!rt) return unavailable("The certificate server is not enabled.");
   const ServerConfig cfg = config();
+  if (rt->store->shared()) return shared_rollover_refused(label_);
   MutexLock op(rt->rollover_op_mu);
   if (cfg.mode == ServerMode::kRoot) return make_shadow(*rt, cfg, archive_password);
   // Kept for a grant that comes later (archived then).

@@ -67,6 +67,10 @@ store::CertRecord certificate_record(const pki::Certificate& cert, Serial serial
 // (server_storage.cpp).
 Result<Serial> serials_used(const store::Store& store);
 
+// Rollover (`rollover`, `auto-rollover`) of a server on a database several nodes share is
+// refused with this: the shadow key would be on one node only (server_rollover.cpp).
+Status shared_rollover_refused(const std::string& label);
+
 // A request still waiting for a decision (pending, authorized, initial).
 bool is_open_state(RequestState s);
 RequestClass request_class(const pki::Csr& csr);

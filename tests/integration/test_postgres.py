@@ -134,3 +134,18 @@ def test_two_nodes_serve_one_ca(daemon, workdir, postgres_url):
         assert password_of(postgres_url) not in b.log() + b.show_server()
     finally:
         b.stop()
+
+
+def test_rollover_is_refused_on_a_shared_database(daemon, workdir, postgres_url):
+    """The rollover key would live on one node only: `rollover` and `auto-rollover` are
+    refused with the reason for a CA on PostgreSQL, and nothing changes."""
+    d = daemon
+    d.create_ca(f"database url ser {postgres_url}")
+    out = d.sh(f"crypto pki server {LABEL} rollover", ok=None)
+    assert "rollover is not available there yet" in out, out
+    assert "Rollover status" not in d.show_server()
+    out = d.cs("shutdown", "auto-rollover 30", "no shutdown", ok=None)
+    assert "rollover is not available there yet" in out + d.show_server(), out
+    assert not d.server_enabled()
+    out = d.cs("no auto-rollover", "no shutdown")
+    assert "% Certificate Server enabled." in out, out
