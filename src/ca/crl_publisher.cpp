@@ -292,7 +292,8 @@ Status CrlPublisher::publish_change_locked(std::string_view done, const ServerCo
   return ok_status();
 }
 
-Status CrlPublisher::change_locked(store::WriteBatch batch, const std::function<Status()>& apply,
+Status CrlPublisher::change_locked(store::WriteBatch batch,
+                                   const std::function<Status(pki::CrlBuilder&)>& apply,
                                    std::string_view done, const ServerConfig& cfg,
                                    files::FileSet files) {
   cfg_ = cfg;
@@ -301,7 +302,7 @@ Status CrlPublisher::change_locked(store::WriteBatch batch, const std::function<
   if (!holder) batch.notify(revoked_event(label_));
   RETURN_IF_ERROR(store_.write(batch));
   if (holder) {
-    RETURN_IF_ERROR(apply());
+    RETURN_IF_ERROR(apply(*crl_));
     return publish_change_locked(done, cfg, std::move(files));
   }
   // The holder publishes on the event; with nobody holding the role, this node does.
@@ -328,7 +329,8 @@ Status CrlPublisher::revoke(const pki::SerialNumber& serial, const ServerConfig&
   store::WriteBatch batch;
   batch.revoke(serial.sequence, now);
   RETURN_IF_ERROR(change_locked(
-      std::move(batch), [&] { return crl_->add(serial, now); }, "revoked", cfg, std::move(files)));
+      std::move(batch), [&](pki::CrlBuilder& crl) { return crl.add(serial, now); }, "revoked", cfg,
+      std::move(files)));
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: revoked certificate 0x{}", serial.hex());
   return ok_status();
 }
@@ -361,7 +363,8 @@ Status CrlPublisher::revoke_foreign(const pki::SerialNumber& serial, const Serve
   store::WriteBatch batch;
   replace_foreign(batch, was, entries);
   RETURN_IF_ERROR(change_locked(
-      std::move(batch), [&] { return crl_->add(serial, now); }, "revoked", cfg, std::move(files)));
+      std::move(batch), [&](pki::CrlBuilder& crl) { return crl.add(serial, now); }, "revoked", cfg,
+      std::move(files)));
   log::trace(log::Category::kPkiServer,
              "CRYPTO_CS: revoked certificate 0x{} (issued before the "
              "move)",
@@ -375,8 +378,8 @@ Status CrlPublisher::unrevoke(const pki::SerialNumber& serial, const ServerConfi
   store::WriteBatch batch;
   batch.unrevoke(serial.sequence);
   RETURN_IF_ERROR(change_locked(
-      std::move(batch), [&] { return crl_->remove(serial); }, "no longer revoked", cfg,
-      std::move(files)));
+      std::move(batch), [&](pki::CrlBuilder& crl) { return crl.remove(serial); },
+      "no longer revoked", cfg, std::move(files)));
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: unrevoked certificate 0x{}", serial.hex());
   return ok_status();
 }
@@ -402,8 +405,8 @@ Status CrlPublisher::unrevoke_foreign(const pki::SerialNumber& serial, const Ser
   store::WriteBatch batch;
   replace_foreign(batch, was, entries);
   RETURN_IF_ERROR(change_locked(
-      std::move(batch), [&] { return crl_->remove(whole); }, "no longer revoked", cfg,
-      std::move(files)));
+      std::move(batch), [&](pki::CrlBuilder& crl) { return crl.remove(whole); },
+      "no longer revoked", cfg, std::move(files)));
   log::trace(log::Category::kPkiServer,
              "CRYPTO_CS: unrevoked certificate 0x{} (issued before the move)", whole.hex());
   return ok_status();

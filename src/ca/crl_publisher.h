@@ -124,9 +124,9 @@ class CrlPublisher {
   // Records a change of the revocations (`batch`, durably), then `apply` updates the
   // builder and a new CRL is published; on a node without the CRL role the holder is
   // told instead (or the role taken, when free).
-  Status change_locked(store::WriteBatch batch, const std::function<Status()>& apply,
-                       std::string_view done, const ServerConfig& cfg, files::FileSet files)
-      REQUIRES(mu_);
+  Status change_locked(store::WriteBatch batch,
+                       const std::function<Status(pki::CrlBuilder&)>& apply, std::string_view done,
+                       const ServerConfig& cfg, files::FileSet files) REQUIRES(mu_);
   // Every revocation (and the CRL number) read again from the store.
   Status rebuild_locked() REQUIRES(mu_);
   // Becomes the publisher: rebuilds, then reuses `current` (the CRL file; on a shared
