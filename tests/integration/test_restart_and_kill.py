@@ -7,6 +7,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -182,6 +183,9 @@ def test_sigkill_during_concurrent_issuing_never_reuses_a_serial(daemon, workdir
             d.start()
             wait_for(lambda: "Status: enabled" in d.show_server(), what="server enabled")
             wait_listening(d, scep.port)  # the restarted daemon's listener
+            # The clients wait while the restarted server is checked: on a fast machine
+            # they would otherwise be through before the next kill.
+            load.send_signal(signal.SIGSTOP)
             # the restarted server's counter is above every committed certificate, and
             # above every certificate a client held when the old process died
             listed = [s for s, _ in list_certificates(d)]
@@ -196,9 +200,11 @@ def test_sigkill_during_concurrent_issuing_never_reuses_a_serial(daemon, workdir
             # before the probe is through: one still without its file is the old one's
             unfiled |= {s for s in listed
                         if s != ca_serial and not os.path.exists(d.path(f"{s:X}.cer"))}
+            load.send_signal(signal.SIGCONT)
         load.wait(timeout=120)
     finally:
         if load.poll() is None:
+            load.send_signal(signal.SIGCONT)
             load.kill()
             load.wait()
     out = load_log()
