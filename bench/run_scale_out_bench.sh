@@ -10,6 +10,11 @@
 #   PG_URL=postgresql://scepter:scepter-test@127.0.0.1:5432/scepter_test \
 #     N=2000 C="1 16" ROUNDS=3 bench/run_scale_out_bench.sh build-bench
 #
+# MODES: the rows to run (default "sqlite1 pg1 pg2").
+# PIN=1: scepterd on CPU 0, PostgreSQL and scep_load on CPU 1 (root; taskset), as when the
+# database server has cores of its own: whether the database limits one node. Run it
+# with MODES="sqlite1 pg1" (two nodes would share one core).
+#
 # PG_URL: a role that may create databases (each row's database is dropped after it).
 # KEYS: the requester keys (default /tmp/ab-keys.pem; scep_load makes what is missing).
 set -euo pipefail
@@ -20,6 +25,13 @@ build=$(realpath "${1:?usage: $0 BUILD_DIR}")
 n=${N:-2000}
 cs=${C:-1 16}
 rounds=${ROUNDS:-3}
+modes=${MODES:-sqlite1 pg1 pg2}
+pin_server=()
+pin_client=()
+if [ "${PIN:-0}" = 1 ]; then
+  pin_server=(taskset -c 0)
+  pin_client=(taskset -c 1)
+fi
 keys=${KEYS:-/tmp/ab-keys.pem}
 pg_url=${PG_URL:?a PostgreSQL URL of a role that may create databases}
 port_a=18191
@@ -38,6 +50,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# PostgreSQL's processes on CPU 1 (new backends inherit the postmaster's), and back.
+pin_postgres() {
+  [ ${#pin_client[@]} -gt 0 ] || return 0
+  for p in $(pgrep -u postgres -x postgres); do taskset -a -p -c "$1" "$p" >/dev/null; done
+}
+
 # CPU ticks (user + system) of the processes named, summed.
 ticks() { for p in "$@"; do awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null; done |
   awk '{ s += $1 } END { print s + 0 }'; }
@@ -49,7 +67,7 @@ node() {
   local name=$1 port=$2
   shift 2
   mkdir -p "$dir/$name/nvram"
-  SCEPTER_PASSWORD=bench-master nice -n -10 "$build/src/daemon/scepterd" \
+  SCEPTER_PASSWORD=bench-master nice -n -10 "${pin_server[@]}" "$build/src/daemon/scepterd" \
     --nvram "$dir/$name/nvram" --socket "$dir/$name/s.sock" --log "$dir/$name/log" &
   pids+=($!)
   wait_socket "$dir/$name/s.sock"
@@ -123,7 +141,7 @@ run() {  # run MODE C: one row
   local before_s before_p
   before_s=$(ticks "${scepterd[@]}")
   before_p=$(ticks $(postgres_pids))
-  out=$(nice -n -10 "$build/bench/scep_load" --port "$target" --label ca --n "$n" --c "$c" \
+  out=$(nice -n -10 "${pin_client[@]}" "$build/bench/scep_load" --port "$target" --label ca --n "$n" --c "$c" \
     --keys "$keys" --tag "$mode-$c-$RANDOM" | grep RESULT)
   local hz per_s per_p
   hz=$(getconf CLK_TCK)
@@ -143,9 +161,14 @@ echo "postgres: $(psql "$pg_url" -Atc 'SHOW server_version') synchronous_commit=
 rsa_sign_rates
 echo "openssl speed rsa2048: $sign_one sign/s on one core, $sign_all on $(nproc)"
 for c in $cs; do echo "limit c=$c: $(enrol_limit "$c") enrolments/s"; done
+if [ ${#pin_client[@]} -gt 0 ]; then
+  pin_postgres 1
+  trap 'cleanup; pin_postgres "0-$(($(nproc) - 1))"' EXIT
+  echo "pinned: scepterd on CPU 0; PostgreSQL and scep_load on CPU 1"
+fi
 for _ in $(seq 1 "$rounds"); do
   for c in $cs; do
-    for mode in sqlite1 pg1 pg2; do
+    for mode in $modes; do
       run "$mode" "$c"
     done
   done

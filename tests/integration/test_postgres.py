@@ -51,7 +51,9 @@ def test_a_ca_on_postgresql_enrols_and_restarts(daemon, workdir, postgres_url):
     d.restart()
     assert shown() == show
     pem = extract_certificate(d.submit(make_csr(workdir, "b", "/CN=b", key="ec:prime256v1")))
-    assert cert_serial(pem) == 43
+    # Under load the node took serials in blocks (up to 64); the rest of the block it held
+    # is skipped after the restart, never handed out.
+    assert 43 <= cert_serial(pem) <= 42 + 64
     assert secret not in d.log()
 
 

@@ -93,6 +93,77 @@ Result<Rows> Conn::receive(std::string_view what) {
   return result_of(std::move(first), what);
 }
 
+Status Conn::step_status(const Step& step, ResultPtr r) {
+  auto done = result_of(std::move(r), step.what);
+  if (!done && !step.on_state.empty() && sqlstate_ == step.on_state) return step.on_state_status;
+  return status_of(done);
+}
+
+Status Conn::run(const Step& step) {
+  RETURN_IF_ERROR(prepare(step.sql, step.what));
+  const Statement& st = statement(step.sql);
+  const Params& p = step.params;
+  CA_ASSERT(p.size() == static_cast<int>(st.types.size()), "one value per declared parameter");
+  return step_status(step, ResultPtr(PQexecPrepared(c_.get(), st.name.c_str(), p.size(), p.values(),
+                                                    p.lengths(), p.formats(),
+                                                    /*resultFormat=*/1)));
+}
+
+Status Conn::send_pipeline(const std::vector<Step>& steps) {
+  // Preparing is a round trip of its own, once per statement and connection.
+  for (const Step& step : steps) RETURN_IF_ERROR(prepare(step.sql, step.what));
+  sqlstate_.clear();
+  if (PQenterPipelineMode(c_.get()) != 1) {
+    return unavailable(fmt::format("entering pipeline mode: {}", message_of(c_.get())));
+  }
+  for (const Step& step : steps) {
+    const Statement& st = statement(step.sql);
+    const Params& p = step.params;
+    CA_ASSERT(p.size() == static_cast<int>(st.types.size()), "one value per declared parameter");
+    if (PQsendQueryPrepared(c_.get(), st.name.c_str(), p.size(), p.values(), p.lengths(),
+                            p.formats(), /*resultFormat=*/1) == 0) {
+      // Without the sync the server commits nothing; the connection is not reusable.
+      return unavailable(fmt::format("{}: {}", step.what, message_of(c_.get())));
+    }
+  }
+  if (PQpipelineSync(c_.get()) != 1) {
+    return unavailable(fmt::format("sending a batch: {}", message_of(c_.get())));
+  }
+  return ok_status();
+}
+
+Status Conn::receive_pipeline(const std::vector<Step>& steps) {
+  Status first;
+  for (const Step& step : steps) {
+    // Each statement gives its result (or PGRES_PIPELINE_ABORTED after a failure),
+    // then null.
+    ResultPtr r(PQgetResult(c_.get()));
+    if (r == nullptr) break;  // the connection is gone
+    while (ResultPtr extra{PQgetResult(c_.get())}) {
+    }
+    if (first.ok() && PQresultStatus(r.get()) != PGRES_PIPELINE_ABORTED) {
+      first = step_status(step, std::move(r));
+    }
+  }
+  // The sync; a failure to commit comes before it.
+  for (;;) {
+    ResultPtr r(PQgetResult(c_.get()));
+    if (r == nullptr) {
+      if (first.ok()) first = unavailable(fmt::format("committing: {}", message_of(c_.get())));
+      break;
+    }
+    const ExecStatusType st = PQresultStatus(r.get());
+    if (st == PGRES_PIPELINE_SYNC) break;
+    if (first.ok() && st != PGRES_PIPELINE_ABORTED) {
+      first = status_of(result_of(std::move(r), "committing"));
+    }
+  }
+  // Leaves pipeline mode once every result is read; otherwise the connection stays in
+  // it, is not reusable, and the pool closes it.
+  (void)PQexitPipelineMode(c_.get());
+  return first;
+}
+
 Result<Rows> Conn::query(const char* sql, std::string_view types, const Params& p,
                          std::string_view what) {
   std::vector<Oid> oids;

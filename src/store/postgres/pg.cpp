@@ -116,6 +116,11 @@ Params& Params::bytes(std::string_view v) {
   return *this;
 }
 
+Params& Params::owned_bytes(std::string v) {
+  owned_.push_back(std::move(v));
+  return bytes(owned_.back());
+}
+
 Params& Params::int4_array(const std::vector<int>& v) {
   std::string text = "{";
   for (std::size_t i = 0; i < v.size(); ++i) {

@@ -36,9 +36,17 @@ Oid oid_of(char type);
 // the execution. An empty string is sent as an empty value, never as NULL.
 class Params {
  public:
+  // Moves keep the values in place; a copy would point into the original.
+  Params() = default;
+  Params(Params&&) = default;
+  Params& operator=(Params&&) = default;
+  Params(const Params&) = delete;
+  Params& operator=(const Params&) = delete;
+
   Params& int8(std::int64_t v);
   Params& int4(std::int32_t v);
-  Params& bytes(std::string_view v);  // bytea or text, as the statement declares
+  Params& bytes(std::string_view v);   // bytea or text, as the statement declares; not copied
+  Params& owned_bytes(std::string v);  // bytes(), kept by the Params
   Params& int4_array(const std::vector<int>& v);
   Params& null();
 
@@ -72,6 +80,7 @@ class Rows {
 
 // SQLSTATE classes and codes the engine acts on.
 inline constexpr std::string_view kUniqueViolation = "23505";
+inline constexpr std::string_view kForeignKeyViolation = "23503";
 inline constexpr std::string_view kSerializationFailure = "40001";
 inline constexpr std::string_view kDeadlockDetected = "40P01";
 

@@ -26,25 +26,26 @@
 // Allocation across nodes. The counters live in one table, `counters`, one row per
 // allocator holding the largest value allocated or stored, and:
 //
-//  * allocate_serial() / next_request_id() run `UPDATE counters SET n = n + 1 ...
-//    RETURNING n` as a transaction of their own. The row lock serialises allocators of
-//    every node: each gets a value no other allocation got.
-//  * A batch that stores a serial or request id raises the row to it inside the batch's
-//    own transaction (`SET n = x WHERE n < x`), after its other writes. If it raises,
-//    it holds the row lock until it commits, so an allocation either finished before
-//    the raise (the raise then sees its value) or waits for the commit and re-reads
-//    the row (READ COMMITTED re-evaluates an UPDATE on the row it waited for): once a
-//    batch is committed, no allocation returns a value at or below what it stored. If
-//    it does not raise, the row already held a larger committed value, and values only
-//    grow. (A sequence cannot do this: setval(GREATEST(last_value, x)) reads and writes
-//    in two steps, and a nextval() in between can be handed out again.)
+//  * A node takes values in blocks (reserve.h): `UPDATE counters SET n = n + size ...
+//    RETURNING n`, a transaction of its own, committed synchronously before any value
+//    of the block is used. The row lock serialises the nodes: each block is theirs
+//    alone, and the row never goes below a value a node handed out, also after a
+//    failover to a synchronous standby.
+//  * A batch that stores a serial or request id the row may be below (above every value
+//    this node read from the row) raises the row to it inside the batch's own
+//    transaction (`SET n = x WHERE n < x`), after its other writes. If it raises, it
+//    holds the row lock until it commits, so a block taken meanwhile either came before
+//    the raise (the raise then sees it) or waits for the commit and re-reads the row
+//    (READ COMMITTED re-evaluates an UPDATE on the row it waited for): once a batch is
+//    committed, no block holds a value at or below what it stored, except blocks taken
+//    before it by other nodes (an explicit value inside one of those could be handed
+//    out once more; the CA stores no explicit values but its own certificate's serial
+//    1, and a certificate's primary key refuses a second serial). A node's own block
+//    skips what its batches store. (A sequence cannot do this: setval(GREATEST(
+//    last_value, x)) reads and writes in two steps, and a nextval() in between can be
+//    handed out again.)
 //  * Raises come last in a batch, serial before request id, so a transaction holding a
 //    counter row waits for nothing but its commit: counters take no part in deadlocks.
-//
-// Allocations commit with synchronous_commit off (schema.cpp): a crash may lose the
-// last allocations, which the contract allows for values that never left the CA
-// uncommitted. A value is only shown once the row that carries it is committed, and
-// that synchronous commit flushes the WAL up to its own record, past the allocation's.
 
 namespace scepter::store {
 
@@ -52,6 +53,7 @@ using pg::Conn;
 using pg::Params;
 using pg::Rows;
 using pg::Sql;
+using pg::Step;
 
 namespace {
 
@@ -75,60 +77,102 @@ bool retryable(const std::string& sqlstate) {
   return sqlstate == pg::kSerializationFailure || sqlstate == pg::kDeadlockDetected;
 }
 
-// The batch's ops, then the counters raised to what it stores. The legacy meta keys
-// raise them too, at once: every node sees a new floor without reopening.
-Status apply(Conn& c, const WriteBatch& batch, const std::string& sender) {
+using pg::Floors;
+
+// The largest serial and request id a batch stores. The legacy meta keys count too:
+// every node sees a new floor at once, without reopening.
+Floors floors_of(const WriteBatch& batch) {
   using Kind = WriteBatch::Op::Kind;
-  std::int64_t serial_floor = 0;
-  std::optional<std::int64_t> request_floor;
+  Floors f;
+  auto raise = [](std::optional<std::int64_t>& floor, std::int64_t v) {
+    floor = std::max(floor.value_or(v), v);
+  };
   for (const WriteBatch::Op& op : batch.ops()) {
-    Status s;
-    switch (op.kind) {
-      case Kind::kPutCert:
-        s = pg::put_certificate(c, op.cert);
-        serial_floor = std::max(serial_floor, static_cast<std::int64_t>(op.cert.serial));
-        break;
-      case Kind::kRevoke:
-        s = pg::revoke(c, op.serial, op.at);
-        break;
-      case Kind::kUnrevoke:
-        s = pg::unrevoke(c, op.serial);
-        break;
-      case Kind::kPutRequest:
-        s = pg::put_request(c, op.request);
-        request_floor = std::max(request_floor.value_or(op.request.id), op.request.id);
-        break;
-      case Kind::kDeleteRequest:
-        s = pg::delete_request(c, op.request_id);
-        break;
-      case Kind::kPutMeta:
-        s = pg::put_meta(c, op.key, op.value);
-        if (op.key == "last_serial") {
-          serial_floor = std::max(serial_floor, parse_decimal<std::int64_t>(op.value).value_or(0));
-        } else if (op.key == "last_request_id") {
-          if (auto v = parse_decimal<std::int64_t>(op.value)) {
-            request_floor = std::max(request_floor.value_or(*v), *v);
-          }
-        }
-        break;
-      case Kind::kDeleteMeta:
-        s = pg::delete_meta(c, op.key);
-        break;
-      case Kind::kDeleteMetaIf:
-        s = pg::delete_meta_if(c, op.key, op.value);
-        break;
-      case Kind::kExpectRequestState:
-        s = pg::expect_request_state(c, op.request_id, op.request.state);
-        break;
-      case Kind::kNotify:
-        s = pg::notify(c, sender + " " + op.key);
-        break;
+    if (op.kind == Kind::kPutCert && op.cert.serial <= kMaxSerial) {
+      raise(f.serial, static_cast<std::int64_t>(op.cert.serial));
+    } else if (op.kind == Kind::kPutRequest) {
+      raise(f.request, op.request.id);
+    } else if (op.kind == Kind::kPutMeta && op.key == "last_serial") {
+      if (auto v = parse_decimal<std::int64_t>(op.value)) raise(f.serial, *v);
+    } else if (op.kind == Kind::kPutMeta && op.key == "last_request_id") {
+      if (auto v = parse_decimal<std::int64_t>(op.value)) raise(f.request, *v);
     }
-    if (!s.ok()) return s;
   }
-  // put_certificate refused serials above kMaxSerial, so the floor fits.
-  if (serial_floor > 0) RETURN_IF_ERROR(pg::raise_counter(c, pg::kSerialCounter, serial_floor));
-  if (request_floor) RETURN_IF_ERROR(pg::raise_counter(c, pg::kRequestCounter, *request_floor));
+  return f;
+}
+
+// An op whose outcome is its statement's, as a step; nullopt for the ops that look at
+// the rows they touched (run by apply_one()).
+Result<std::optional<Step>> step_of(const WriteBatch::Op& op, const std::string& sender) {
+  using Kind = WriteBatch::Op::Kind;
+  switch (op.kind) {
+    case Kind::kPutCert:
+      return pg::put_certificate_step(op.cert);
+    case Kind::kPutRequest:
+      return pg::put_request_step(op.request);
+    case Kind::kDeleteRequest:
+      return pg::delete_request_step(op.request_id);
+    case Kind::kPutMeta:
+      return pg::put_meta_step(op.key, op.value);
+    case Kind::kDeleteMeta:
+      return pg::delete_meta_step(op.key);
+    case Kind::kNotify:
+      return pg::notify_step(sender + " " + op.key);
+    case Kind::kRevoke:
+    case Kind::kUnrevoke:
+    case Kind::kDeleteMetaIf:
+    case Kind::kExpectRequestState:
+      break;
+  }
+  return std::optional<Step>();
+}
+
+Status apply_one(Conn& c, const WriteBatch::Op& op) {
+  using Kind = WriteBatch::Op::Kind;
+  switch (op.kind) {
+    case Kind::kRevoke:
+      return pg::revoke(c, op.serial, op.at);
+    case Kind::kUnrevoke:
+      return pg::unrevoke(c, op.serial);
+    case Kind::kDeleteMetaIf:
+      return pg::delete_meta_if(c, op.key, op.value);
+    case Kind::kExpectRequestState:
+      return pg::expect_request_state(c, op.request_id, op.request.state);
+    default:
+      CA_ASSERT(false, "step_of() covers the other ops");
+      return ok_status();
+  }
+}
+
+void add_raises(std::vector<Step>& steps, const Floors& raise) {
+  if (raise.serial) steps.push_back(pg::raise_counter_step(pg::kSerialCounter, *raise.serial));
+  if (raise.request) steps.push_back(pg::raise_counter_step(pg::kRequestCounter, *raise.request));
+}
+
+// The whole batch as steps (the counter rows raised to `raise`, what the batch stores
+// that the rows may be below, last), or nullopt if an op has to look at its rows.
+Result<std::optional<std::vector<Step>>> steps_of(const WriteBatch& batch,
+                                                  const std::string& sender, const Floors& raise) {
+  std::vector<Step> steps;
+  steps.reserve(batch.ops().size() + 2);
+  for (const WriteBatch::Op& op : batch.ops()) {
+    ASSIGN_OR_RETURN(std::optional<Step> step, step_of(op, sender));
+    if (!step) return std::optional<std::vector<Step>>();
+    steps.push_back(std::move(*step));
+  }
+  add_raises(steps, raise);
+  return std::optional(std::move(steps));
+}
+
+// The batch one statement at a time, inside the caller's transaction.
+Status apply(Conn& c, const WriteBatch& batch, const std::string& sender, const Floors& raise) {
+  for (const WriteBatch::Op& op : batch.ops()) {
+    ASSIGN_OR_RETURN(std::optional<Step> step, step_of(op, sender));
+    RETURN_IF_ERROR(step ? c.run(*step) : apply_one(c, op));
+  }
+  std::vector<Step> raises;
+  add_raises(raises, raise);
+  for (const Step& step : raises) RETURN_IF_ERROR(c.run(step));
   return ok_status();
 }
 
@@ -195,7 +239,10 @@ Result<std::unique_ptr<PgStore>> PgStore::open(const std::string& url, const PgO
   return std::unique_ptr<PgStore>(new PgStore(std::move(pool)));
 }
 
-PgStore::PgStore(std::unique_ptr<pg::Pool> pool) : pool_(std::move(pool)) {
+PgStore::PgStore(std::unique_ptr<pg::Pool> pool)
+    : pool_(std::move(pool)),
+      serials_(pg::kSerialCounter, "serial"),
+      requests_(pg::kRequestCounter, "request id") {
   std::random_device rd;
   id_ = fmt::format("{:08x}{:08x}", rd(), rd());
 }
@@ -226,12 +273,22 @@ Status PgStore::write_with(const WriteBatch& batch, const std::function<void()>*
   Meanwhile work(meanwhile);
   Status status;
   if (!batch.empty()) {
-    for (int attempt = 1;; ++attempt) {
-      Attempt a = try_write(batch, work);
+    // What the batch stores leaves this node's blocks before it can commit.
+    Floors raise = floors_of(batch);
+    if (raise.serial && !serials_.stored(*raise.serial)) raise.serial.reset();
+    if (raise.request && !requests_.stored(*raise.request)) raise.request.reset();
+    // Most batches (an enrolment's) go in one round trip.
+    auto steps = steps_of(batch, id_, raise);
+    for (int attempt = 1; steps.has_value(); ++attempt) {
+      Attempt a = *steps ? try_pipeline(**steps, work) : try_write(batch, raise, work);
       status = std::move(a.status);
       if (!a.retry || attempt == kMaxAttempts) break;
       if (retryable(a.sqlstate)) back_off(attempt);
     }
+    if (!steps.has_value()) status = steps.error();
+    // A serial of this node's block that another node stored: the rest of the block
+    // may hold more of them.
+    if (status.code() == Code::kAlreadyExists) serials_.drop();
   }
   work.run();  // unless it ran while the COMMIT was in flight
   {
@@ -242,12 +299,45 @@ Status PgStore::write_with(const WriteBatch& batch, const std::function<void()>*
   return status;
 }
 
-PgStore::Attempt PgStore::try_write(const WriteBatch& batch, Meanwhile& meanwhile) {
+PgStore::Attempt PgStore::try_pipeline(const std::vector<Step>& steps, Meanwhile& meanwhile) {
+  auto lease = pool_->acquire();
+  if (!lease) return {lease.error(), false};
+  Conn& c = lease->conn();
+  // Whether a pipeline reached the server cannot be told once it is sent: a connection
+  // the server closed while it sat idle is found here, without a round trip, and the
+  // batch is sent on another one.
+  if (lease->reused() && c.broken_now()) {
+    pool_->discard_idle();
+    return {unavailable("the database connection was closed while idle"), true};
+  }
+  Status s = c.send_pipeline(steps);
+  if (!s.ok()) {
+    // Nothing reached the server with its sync: nothing is committed.
+    const bool again = c.broken() && lease->reused();
+    if (again) pool_->discard_idle();
+    return {std::move(s), again};
+  }
+  meanwhile.run();
+  s = c.receive_pipeline(steps);
+  if (!s.ok()) {
+    if (c.broken()) {
+      return {unavailable(s.message() + " (the connection was lost after the batch was sent: "
+                                        "it may or may not be committed)"),
+              false};
+    }
+    return {std::move(s), retryable(c.sqlstate()), c.sqlstate()};
+  }
+  count_commit();
+  return {ok_status(), false};
+}
+
+PgStore::Attempt PgStore::try_write(const WriteBatch& batch, const pg::Floors& raise,
+                                    Meanwhile& meanwhile) {
   auto lease = pool_->acquire();
   if (!lease) return {lease.error(), false};
   Conn& c = lease->conn();
   Status s = pg::status_of(c.run(Sql::kBegin, Params(), "beginning a transaction"));
-  if (s.ok()) s = apply(c, batch, id_);
+  if (s.ok()) s = apply(c, batch, id_, raise);
   if (!s.ok()) {
     // Nothing is committed: the server rolls back a transaction whose connection is
     // gone, and we roll back the others (a failed ROLLBACK leaves the connection inside
@@ -423,10 +513,32 @@ Result<std::optional<std::string>> PgStore::meta(const std::string& key) const {
   });
 }
 
-Result<std::int64_t> PgStore::allocate(const char* counter, const char* what) {
+bool PgStore::Counter::stored(std::int64_t value) {
+  MutexLock lock(mu);
+  return reserve.stored(value);
+}
+
+void PgStore::Counter::drop() {
+  MutexLock lock(mu);
+  reserve.drop();
+}
+
+Result<std::int64_t> PgStore::allocate(Counter& counter) {
+  // One block at a time: a caller that finds the block used up takes the next one while
+  // the others wait for it (they would otherwise take blocks of their own).
+  MutexLock lock(counter.mu);
+  if (auto v = counter.reserve.take()) return *v;
+  const auto now = pg::Reserve::Clock::now();
+  const std::int64_t size = counter.reserve.next_size(now);
+  ASSIGN_OR_RETURN(const std::int64_t last, take_block(counter.name, counter.what, size));
+  counter.reserve.refill(last, size, now);
+  return *counter.reserve.take();
+}
+
+Result<std::int64_t> PgStore::take_block(const char* name, const char* what, std::int64_t size) {
   return with_connection([&](Conn& c) -> Result<std::int64_t> {
     Params p;
-    p.bytes(counter);
+    p.bytes(name).int8(size);
     ASSIGN_OR_RETURN(Rows rows, c.run(Sql::kAllocate, p, fmt::format("allocating a {}", what)));
     if (rows.size() == 0) return fail(invalid_argument(fmt::format("no {} left", what)));
     return rows.int64(0, 0);
@@ -434,11 +546,11 @@ Result<std::int64_t> PgStore::allocate(const char* counter, const char* what) {
 }
 
 Result<Serial> PgStore::allocate_serial() {
-  ASSIGN_OR_RETURN(const std::int64_t v, allocate(pg::kSerialCounter, "serial"));
+  ASSIGN_OR_RETURN(const std::int64_t v, allocate(serials_));
   return static_cast<Serial>(v);
 }
 
-Result<RequestId> PgStore::next_request_id() { return allocate(pg::kRequestCounter, "request id"); }
+Result<RequestId> PgStore::next_request_id() { return allocate(requests_); }
 
 Result<CertRecord> PgStore::certificate(Serial serial) const {
   if (serial > kMaxSerial) {

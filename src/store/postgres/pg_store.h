@@ -21,8 +21,9 @@
 // lost after COMMIT was sent, write() fails with kUnavailable although the batch may have
 // been committed (a retry of it would then fail with kAlreadyExists).
 //
-// Serials and request ids are allocated by the database, never twice for one database
-// whichever node asks, and never below a stored one (pg_store.cpp explains how).
+// Serials and request ids are allocated by the database in blocks per node (reserve.h),
+// never twice for one database whichever node asks, and never below a value stored
+// before the block was taken (pg_store.cpp explains how).
 //
 // Thread-safe. Owns its pool; no call may be in flight when the store is destroyed.
 
@@ -36,6 +37,7 @@
 #include <vector>
 
 #include "common/mutex.h"
+#include "store/postgres/reserve.h"
 #include "store/store.h"
 
 namespace scepter::store {
@@ -43,6 +45,7 @@ namespace scepter::store {
 namespace pg {
 class Conn;
 class Pool;
+struct Step;
 enum class Sql : int;
 }  // namespace pg
 
@@ -103,8 +106,24 @@ class PgStore final : public Store {
   struct Attempt;
   explicit PgStore(std::unique_ptr<pg::Pool> pool);
 
+  // One allocator: its block (reserve.h) and the name of its counter row.
+  struct Counter {
+    Counter(const char* n, const char* w) : name(n), what(w) {}
+    // Reserve::stored() and drop(), under the lock.
+    bool stored(std::int64_t value);
+    void drop();
+
+    const char* const name;
+    const char* const what;  // for messages
+    Mutex mu;
+    pg::Reserve reserve GUARDED_BY(mu);
+  };
+
   Status write_with(const WriteBatch& batch, const std::function<void()>* meanwhile);
-  Attempt try_write(const WriteBatch& batch, Meanwhile& meanwhile);
+  // The batch in a transaction, one statement at a time.
+  Attempt try_write(const WriteBatch& batch, const pg::Floors& raise, Meanwhile& meanwhile);
+  // The batch as one pipeline (Conn::send_pipeline).
+  Attempt try_pipeline(const std::vector<pg::Step>& steps, Meanwhile& meanwhile);
   // Runs `fn(conn)` on a pooled connection, once more on a new one if a connection taken
   // from the idle list turns out dead.
   template <class Fn>
@@ -112,12 +131,16 @@ class PgStore final : public Store {
   template <class Row, class ReadRow, class Key, class Visit>
   Status walk(pg::Sql sql, std::int64_t first_after, int chunk, const char* what, ReadRow read_row,
               Key key, Visit visit) const;
-  Result<std::int64_t> allocate(const char* counter, const char* what);
+  Result<std::int64_t> allocate(Counter& counter);
+  // The last value of a new block of `size`.
+  Result<std::int64_t> take_block(const char* name, const char* what, std::int64_t size);
   void count_commit();
 
   std::unique_ptr<pg::Pool> pool_;
   // Random: tells this store's events from the other nodes' (watch()).
   std::string id_;
+  Counter serials_;
+  Counter requests_;
   mutable Mutex stats_mu_;
   StoreStats stats_ GUARDED_BY(stats_mu_);
 };

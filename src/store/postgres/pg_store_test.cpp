@@ -18,8 +18,12 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "common/testing.h"
 #include "store/postgres/pg_test_util.h"
+#include "store/postgres/reserve.h"
+#include "store/postgres/schema.h"
 #include "store/test_util.h"
 
 namespace scepter::store {
@@ -110,10 +114,26 @@ TEST_F(PgStoreTest, TwoNodesNeverAllocateTheSameSerialOrId) {
   EXPECT_EQ(*all_ids.begin(), 1);
 }
 
-// A value stored explicitly on one node is never handed out by the other afterwards,
-// while both keep allocating.
+// A value one node stores above every block taken so far is never handed out by the
+// other, while both keep allocating: what the other still has of an older block is
+// below it, and its next block starts above it. (A value stored inside a block another
+// node took before is the primary key's to refuse: SameSerialFromTwoNodesOneWins.)
 TEST_F(PgStoreTest, ExplicitValuesRaiseTheOtherNodesCounters) {
   open_two();
+  auto row = [&](const char* counter) {
+    return std::stoll(schema_->value(
+        fmt::format("SELECT n FROM {}.counters WHERE name = '{}'", schema_->name(), counter)));
+  };
+  // Allocates until a value above `v`: none is `v`; returns the first above.
+  auto first_above = [](auto allocate, std::int64_t v) {
+    for (int i = 0; i <= pg::Reserve::kMaxBlock; ++i) {
+      const std::int64_t got = allocate();
+      EXPECT_NE(got, v);
+      if (got > v) return got;
+    }
+    ADD_FAILURE() << "no value above " << v;
+    return std::int64_t{0};
+  };
   std::atomic<bool> stop{false};
   std::thread churn([&] {
     while (!stop.load()) {
@@ -121,26 +141,49 @@ TEST_F(PgStoreTest, ExplicitValuesRaiseTheOtherNodesCounters) {
       EXPECT_OK(b_->next_request_id());
     }
   });
+  auto b_serial = [&] { return static_cast<std::int64_t>(b_->allocate_serial().value_or(0)); };
+  auto a_id = [&] { return a_->next_request_id().value_or(0); };
   for (int round = 0; round < kRounds; ++round) {
-    const Serial ahead = b_->allocate_serial().value_or(0) + 50;
+    EXPECT_OK(b_->allocate_serial());  // b holds a block of serials
+    const auto ahead = static_cast<Serial>(row(pg::kSerialCounter) + 50);
     ASSERT_OK(a_->write(one_cert(ahead)));
-    EXPECT_GT(b_->allocate_serial().value_or(0), ahead);
+    first_above(b_serial, static_cast<std::int64_t>(ahead));
 
-    const RequestId id = a_->next_request_id().value_or(0) + 50;
+    EXPECT_OK(a_->next_request_id());
+    const RequestId id = row(pg::kRequestCounter) + 50;
     WriteBatch put;
     put.put_request(make_request(id));
     ASSERT_OK(b_->write(put));
-    EXPECT_GT(a_->next_request_id().value_or(0), id);
+    first_above(a_id, id);
   }
   stop = true;
   churn.join();
 
   // The legacy floor written by the CA takes effect on every node at once.
-  const Serial floor = a_->allocate_serial().value_or(0) + 1000;
+  const std::int64_t floor = row(pg::kSerialCounter) + 1000;
   WriteBatch b;
   b.put_meta("last_serial", std::to_string(floor));
   ASSERT_OK(a_->write(b));
-  EXPECT_EQ(b_->allocate_serial().value_or(0), floor + 1);
+  EXPECT_EQ(first_above(b_serial, floor), floor + 1);
+}
+
+// A node takes values in blocks once they are asked for quickly, one at a time
+// otherwise: a lone node's serials stay consecutive.
+TEST_F(PgStoreTest, ValuesComeInBlocksUnderLoadOnly) {
+  open_two();
+  auto row = [&] {
+    return std::stoll(schema_->value(fmt::format("SELECT n FROM {}.counters WHERE name = '{}'",
+                                                 schema_->name(), pg::kSerialCounter)));
+  };
+  EXPECT_EQ(a_->allocate_serial().value_or(0), 2u);
+  EXPECT_EQ(row(), 2);
+  for (int i = 0; i < 500; ++i) EXPECT_OK(a_->allocate_serial());  // up to 502
+  // Blocks of 1, 2, 4, ... 64, then 64: [2], [3, 4], ... [33, 64], [65, 128], ...
+  EXPECT_EQ(row(), 512);
+  // A value of a's block is never b's.
+  const Serial next_b = b_->allocate_serial().value_or(0);
+  EXPECT_GT(next_b, static_cast<Serial>(502));
+  EXPECT_EQ(next_b, static_cast<Serial>(row()));
 }
 
 TEST_F(PgStoreTest, SameSerialFromTwoNodesOneWins) {

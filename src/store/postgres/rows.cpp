@@ -68,14 +68,18 @@ Revocation revocation_from_row(const Rows& rows, int row) {
   return r;
 }
 
-Status put_certificate(Conn& c, const CertRecord& rec) {
+Result<Step> put_certificate_step(const CertRecord& rec) {
   if (rec.serial > kMaxSerial) {
-    return invalid_argument(fmt::format("serial {:#x} is too large", rec.serial));
+    return fail(invalid_argument(fmt::format("serial {:#x} is too large", rec.serial)));
   }
   if (rec.predecessor && *rec.predecessor > kMaxSerial) {
-    return invalid_argument(fmt::format("predecessor {:#x} is too large", *rec.predecessor));
+    return fail(invalid_argument(fmt::format("predecessor {:#x} is too large", *rec.predecessor)));
   }
-  Params p;
+  Step step{
+      Sql::kInsertCert, Params(), fmt::format("storing certificate {:#x}", rec.serial),
+      kUniqueViolation,
+      already_exists(fmt::format("a certificate with serial {:#x} already exists", rec.serial))};
+  Params& p = step.params;
   p.int8(static_cast<std::int64_t>(rec.serial))
       .bytes(rec.der)
       .bytes(rec.subject)
@@ -88,12 +92,7 @@ Status put_certificate(Conn& c, const CertRecord& rec) {
   optional_int8(p, rec.serial_entropy
                        ? std::optional(static_cast<std::int64_t>(*rec.serial_entropy))
                        : std::nullopt);
-  auto done = c.run(Sql::kInsertCert, p, fmt::format("storing certificate {:#x}", rec.serial));
-  if (!done && c.sqlstate() == kUniqueViolation) {
-    return already_exists(
-        fmt::format("a certificate with serial {:#x} already exists", rec.serial));
-  }
-  return status_of(done);
+  return step;
 }
 
 Status revoke(Conn& c, Serial serial, TimePoint at) {
@@ -123,12 +122,15 @@ Status unrevoke(Conn& c, Serial serial) {
   return invalid_argument(fmt::format("certificate {:#x} is not revoked", serial));
 }
 
-Status put_request(Conn& c, const RequestRecord& r) {
-  if (r.serial && *r.serial > kMaxSerial) {
+Result<Step> put_request_step(const RequestRecord& r) {
+  auto unknown_cert = [&] {
     return invalid_argument(
-        fmt::format("request {} refers to unknown certificate {:#x}", r.id, *r.serial));
-  }
-  Params p;
+        fmt::format("request {} refers to unknown certificate {:#x}", r.id, r.serial.value_or(0)));
+  };
+  if (r.serial && *r.serial > kMaxSerial) return fail(unknown_cert());
+  Step step{Sql::kUpsertRequest, Params(), fmt::format("storing request {}", r.id),
+            kForeignKeyViolation, unknown_cert()};
+  Params& p = step.params;
   p.int8(r.id)
       .int4(static_cast<std::int32_t>(r.state))
       .int4(static_cast<std::int32_t>(r.kind))
@@ -139,30 +141,25 @@ Status put_request(Conn& c, const RequestRecord& r) {
       .int8(to_unix(r.created));
   optional_int8(p, r.serial ? std::optional(static_cast<std::int64_t>(*r.serial)) : std::nullopt);
   p.bytes(r.signer_cert_der).int4(r.flags).bytes(r.reason);
-  auto done = c.run(Sql::kUpsertRequest, p, fmt::format("storing request {}", r.id));
-  if (!done && c.sqlstate() == "23503") {  // foreign_key_violation
-    return invalid_argument(
-        fmt::format("request {} refers to unknown certificate {:#x}", r.id, r.serial.value_or(0)));
-  }
-  return status_of(done);
+  return step;
 }
 
-Status delete_request(Conn& c, RequestId id) {
-  Params p;
-  p.int8(id);
-  return status_of(c.run(Sql::kDeleteRequest, p, fmt::format("deleting request {}", id)));
+Step delete_request_step(RequestId id) {
+  Step step{Sql::kDeleteRequest, Params(), fmt::format("deleting request {}", id)};
+  step.params.int8(id);
+  return step;
 }
 
-Status put_meta(Conn& c, const std::string& key, const std::string& value) {
-  Params p;
-  p.bytes(key).bytes(value);
-  return status_of(c.run(Sql::kUpsertMeta, p, fmt::format("storing '{}'", key)));
+Step put_meta_step(const std::string& key, const std::string& value) {
+  Step step{Sql::kUpsertMeta, Params(), fmt::format("storing '{}'", key)};
+  step.params.bytes(key).bytes(value);
+  return step;
 }
 
-Status delete_meta(Conn& c, const std::string& key) {
-  Params p;
-  p.bytes(key);
-  return status_of(c.run(Sql::kDeleteMeta, p, fmt::format("deleting '{}'", key)));
+Step delete_meta_step(const std::string& key) {
+  Step step{Sql::kDeleteMeta, Params(), fmt::format("deleting '{}'", key)};
+  step.params.bytes(key);
+  return step;
 }
 
 Status delete_meta_if(Conn& c, const std::string& key, const std::string& expected) {
@@ -186,16 +183,16 @@ Status expect_request_state(Conn& c, RequestId id, RequestState state) {
   return ok_status();
 }
 
-Status notify(Conn& c, const std::string& payload) {
-  Params p;
-  p.bytes(payload);
-  return status_of(c.run(Sql::kNotify, p, "notifying the other nodes"));
+Step notify_step(std::string payload) {
+  Step step{Sql::kNotify, Params(), "notifying the other nodes"};
+  step.params.owned_bytes(std::move(payload));
+  return step;
 }
 
-Status raise_counter(Conn& c, const char* counter, std::int64_t value) {
-  Params p;
-  p.bytes(counter).int8(value);
-  return status_of(c.run(Sql::kRaiseCounter, p, fmt::format("raising counter '{}'", counter)));
+Step raise_counter_step(const char* counter, std::int64_t value) {
+  Step step{Sql::kRaiseCounter, Params(), fmt::format("raising counter '{}'", counter)};
+  step.params.bytes(counter).int8(value);
+  return step;
 }
 
 }  // namespace scepter::store::pg

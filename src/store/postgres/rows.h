@@ -16,25 +16,28 @@ CertRecord cert_from_row(const Rows& rows, int row);
 Result<RequestRecord> request_from_row(const Rows& rows, int row);
 Revocation revocation_from_row(const Rows& rows, int row);
 
-// kInvalidArgument for a serial or predecessor above kMaxSerial, kAlreadyExists for a
-// used serial.
-Status put_certificate(Conn& c, const CertRecord& rec);
+// The ops of a batch whose outcome is their statement's (Conn::run(), or a pipeline).
+// kInvalidArgument for a serial or predecessor above kMaxSerial (before running),
+// kAlreadyExists for a used serial.
+Result<Step> put_certificate_step(const CertRecord& rec);
+// Insert or replace; kInvalidArgument if it refers to an unknown certificate.
+Result<Step> put_request_step(const RequestRecord& r);
+Step delete_request_step(RequestId id);
+Step put_meta_step(const std::string& key, const std::string& value);
+Step delete_meta_step(const std::string& key);
+// pg_notify on kEventChannel, sent when the transaction commits.
+Step notify_step(std::string payload);
+// Keeps a counter (schema.h) at least `value`; locks its row only when it goes up.
+Step raise_counter_step(const char* counter, std::int64_t value);
+
+// Ops that look at the rows they touched, run one at a time.
 // kNotFound for an unknown serial, kAlreadyExists if already revoked.
 Status revoke(Conn& c, Serial serial, TimePoint at);
 // kNotFound for an unknown serial, kInvalidArgument if not revoked.
 Status unrevoke(Conn& c, Serial serial);
-// Insert or replace; kInvalidArgument if it refers to an unknown certificate.
-Status put_request(Conn& c, const RequestRecord& r);
-Status delete_request(Conn& c, RequestId id);
-Status put_meta(Conn& c, const std::string& key, const std::string& value);
-Status delete_meta(Conn& c, const std::string& key);
 // kNotFound unless `key` holds exactly `expected`.
 Status delete_meta_if(Conn& c, const std::string& key, const std::string& expected);
 // kAborted unless request `id` exists in `state`; locks its row for the transaction.
 Status expect_request_state(Conn& c, RequestId id, RequestState state);
-// pg_notify on kEventChannel, sent when the transaction commits.
-Status notify(Conn& c, const std::string& payload);
-// Keeps a counter (schema.h) at least `value`; locks its row only when it goes up.
-Status raise_counter(Conn& c, const char* counter, std::int64_t value);
 
 }  // namespace scepter::store::pg

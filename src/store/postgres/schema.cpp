@@ -133,14 +133,12 @@ std::array<Statement, kSqlCount> make_statements() {
   // that is false locks nothing), so the usual batch, which stores values handed out by
   // the allocator, never makes an allocation wait for its commit.
   set(Sql::kRaiseCounter, "UPDATE counters SET n = $2 WHERE name = $1 AND n < $2", "ti");
-  // A transaction of its own (autocommit). set_config(..., true) lasts until the end of
-  // the transaction, which is where synchronous_commit is read: this commit does not
-  // wait for its WAL flush. See pg_store.cpp for why that is safe.
+  // A block of $2 values (reserve.h), a transaction of its own (autocommit), committed
+  // like every transaction: once the block is used, the row is durable above it.
   set(Sql::kAllocate,
-      "WITH async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true)) "
-      "UPDATE counters SET n = n + 1 FROM async "
-      "WHERE name = $1 AND n < 9223372036854775807 RETURNING n",
-      "t");
+      "UPDATE counters SET n = n + $2 WHERE name = $1 AND n <= 9223372036854775807 - $2 "
+      "RETURNING n",
+      "ti");
   set(Sql::kGetCert, fmt::format("SELECT {} FROM certificates WHERE serial = $1", kCertColumns),
       "i");
   set(Sql::kCertsAfter,
