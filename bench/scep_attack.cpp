@@ -6,7 +6,7 @@
 //   scep_attack --url http://127.0.0.1:PORT/cgi-bin/pkiclient.exe --ca CA.pem --kind KIND
 //               [--count N] [--signer-cert F --signer-key F] [--subject DN] [--out DIR]
 //               [--challenge PW] [--digest SHA-256] [--recipients N] [--extensions N] [--tid TID]
-//               [--keys FILE [--key-index K]] [--tag TEXT] [--threads T] [--quiet]
+//               [--keys FILE [--key-index K]] [--tag TEXT] [--threads T] [--together] [--quiet]
 //
 // Kinds (each request a POST of application/x-pki-message; RSA-2048 requester keys,
 // SHA-256 unless --digest, AES-128-CBC, transactionID = MD5 over the key and the run's tag):
@@ -34,7 +34,10 @@
 //   replay               one honest PKCSReq sent 1 + N times, byte for byte
 //   garbage-after-decrypt  an envelope that opens to bytes that are not a PKCS#10
 //
-// Every message is built before the first one is sent. Prints one line per request:
+// Every message is built before the first one is sent; one after the other on one
+// keep-alive connection, or with --together all at once, each on a connection of its own
+// (a replay that reaches two nodes behind a balancer at the same moment). Prints one line
+// per request:
 //   request I: kind=K role=R http=STATUS pkiStatus=S failInfo=F failInfoText="..." tid=T
 //              digest=D serial=HEX cert=PATH
 // (digest: of the CertRep's signature; echo=mismatch when its transactionID or
@@ -56,6 +59,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -132,6 +136,7 @@ struct Args {
   std::string tag;
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   bool quiet = false;
+  bool together = false;
   // From the URL.
   std::string host;
   int port = 0;
@@ -177,6 +182,7 @@ Args parse_args(int argc, char** argv) {
   app.add_option("--tag", a.tag, "Makes transactionIDs and subjects unique (default random)");
   app.add_option("--threads", a.threads, "Threads for building the messages");
   app.add_flag("--quiet", a.quiet, "Only the RESULT line");
+  app.add_flag("--together", a.together, "Send every message at once, a connection each");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -688,12 +694,32 @@ int main(int argc, char** argv) {
   }
   const std::vector<Message> messages = plan(c);
 
-  HttpConn conn(a.host, a.port);
   Tally t;
   const auto start = Clock::now();
-  std::vector<std::optional<HttpReply>> replies;
-  replies.reserve(messages.size());
-  for (const Message& m : messages) replies.push_back(conn.exchange(post_request(a, m.body)));
+  std::vector<std::optional<HttpReply>> replies(messages.size());
+  if (a.together) {
+    std::vector<std::unique_ptr<HttpConn>> conns;
+    std::vector<std::string> requests;
+    for (const Message& m : messages) {
+      conns.push_back(std::make_unique<HttpConn>(a.host, a.port));
+      requests.push_back(post_request(a, m.body));
+    }
+    std::atomic<size_t> ready{0};
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < messages.size(); ++i) {
+      threads.emplace_back([&, i] {
+        ready.fetch_add(1);
+        while (ready.load() < messages.size()) std::this_thread::yield();
+        replies[i] = conns[i]->exchange(requests[i]);
+      });
+    }
+    for (auto& th : threads) th.join();
+  } else {
+    HttpConn conn(a.host, a.port);
+    for (size_t i = 0; i < messages.size(); ++i) {
+      replies[i] = conn.exchange(post_request(a, messages[i].body));
+    }
+  }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   for (size_t i = 0; i < messages.size(); ++i) {
     const std::string line = judge(c, static_cast<int>(i), messages[i], replies[i], t);

@@ -192,18 +192,19 @@ Result<ScepOutcome> CertificateServer::scep_enroll(const pki::Csr& csr, const Sc
     return scep_failure(ScepFailInfo::kBadMessageCheck, "the request cannot be verified");
   }
   MutexLock tlock(transaction_stripe(*rt, scep.transaction_id));
+  // A request stored for this transaction answers it.
+  auto answer_stored = [&](const RequestRecord& existing) -> Result<ScepOutcome> {
+    // The transactionID stands for the key it was first used with (IOS derives it
+    // from the key): another key under it must not get that key's certificate.
+    if (!same_key(existing.csr_der, csr)) {
+      return scep_failure(ScepFailInfo::kBadRequest,
+                          "The transactionID belongs to a request for another key.", existing.id);
+    }
+    return scep_answer_existing(*rt, existing);
+  };
   if (!scep.transaction_id.empty()) {
     auto existing = rt->store->request_by_transaction(scep.transaction_id);
-    if (existing.has_value()) {
-      // The transactionID stands for the key it was first used with (IOS derives it
-      // from the key): another key under it must not get that key's certificate.
-      if (!same_key(existing->csr_der, csr)) {
-        return scep_failure(ScepFailInfo::kBadRequest,
-                            "The transactionID belongs to a request for another key.",
-                            existing->id);
-      }
-      return scep_answer_existing(*rt, *existing);
-    }
+    if (existing.has_value()) return answer_stored(*existing);
     if (existing.error().code() != Code::kNotFound) return fail(existing.error());
   }
   const ServerConfig cfg = config();
@@ -222,8 +223,21 @@ Result<ScepOutcome> CertificateServer::scep_enroll(const pki::Csr& csr, const Sc
   // issuing CA receives in the RA's name.
   const RequestPath path =
       scep.renewal && !rt->forwarder ? RequestPath::kRenewalReq : RequestPath::kPkcsReq;
-  ASSIGN_OR_RETURN(Decided d, decide_and_record(*rt, req, csr, path, cfg, scep.while_committing));
-  return scep_outcome(d.decision, std::move(d.certificate), req.id);
+  auto decided = decide_and_record(*rt, req, csr, path, cfg, scep.while_committing);
+  if (!decided.has_value() && decided.error().code() == Code::kAlreadyExists &&
+      !scep.transaction_id.empty()) {
+    // Another node sharing the database stored a request for this transaction meanwhile
+    // (the client resent it through a balancer): that request answers it. What this
+    // one would have written, certificate included, was not.
+    auto existing = rt->store->request_by_transaction(scep.transaction_id);
+    if (existing.has_value()) {
+      log::info("certificate server {}: transaction {} was stored meanwhile by another node",
+                label_, scep.transaction_id);
+      return answer_stored(*existing);
+    }
+  }
+  if (!decided.has_value()) return fail(decided.error());
+  return scep_outcome(decided->decision, std::move(decided->certificate), req.id);
 }
 
 }  // namespace scepter::ca

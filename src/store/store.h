@@ -104,7 +104,10 @@ class WriteBatch {
   void put_certificate(CertRecord rec);
   // Inserts or replaces a request (keyed by id). If rec.serial is set, that certificate
   // must already exist (earlier in this batch, or stored): otherwise the batch fails with
-  // kInvalidArgument.
+  // kInvalidArgument. On an engine several processes share (Store::shared()), a request
+  // whose non-empty transaction_id another stored request carries fails the batch with
+  // kAlreadyExists: of two nodes storing a request for one SCEP transaction, one wins.
+  // (One process serialises its own requests per transaction.)
   void put_request(RequestRecord rec);
   // Removes a request; deleting an unknown id is not an error.
   void delete_request(RequestId id);

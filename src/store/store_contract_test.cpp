@@ -344,15 +344,25 @@ TEST_P(StoreContract, DeleteRequest) {
 
 TEST_P(StoreContract, RequestByTransactionReturnsTheNewest) {
   WriteBatch b;
-  b.put_request(make_request(5, "abc"));
   b.put_request(make_request(3, "abc"));
   b.put_request(make_request(4, "other"));
   b.put_request(make_request(6, ""));
+  b.put_request(make_request(7, ""));
   ASSERT_OK(store().write(b));
-  EXPECT_EQ(store().request_by_transaction("abc")->id, 5);
+  EXPECT_EQ(store().request_by_transaction("abc")->id, 3);
   EXPECT_EQ(store().request_by_transaction("other")->id, 4);
   EXPECT_CODE(store().request_by_transaction("ABC"), Code::kNotFound);
   EXPECT_CODE(store().request_by_transaction(""), Code::kNotFound);
+  WriteBatch newer;
+  newer.put_request(make_request(5, "abc"));
+  if (store().shared()) {
+    // One request per transaction where several processes write (put_request).
+    EXPECT_CODE(store().write(newer), Code::kAlreadyExists);
+    EXPECT_EQ(store().request_by_transaction("abc")->id, 3);
+    return;
+  }
+  ASSERT_OK(store().write(newer));
+  EXPECT_EQ(store().request_by_transaction("abc")->id, 5);
   WriteBatch del;
   del.delete_request(5);
   ASSERT_OK(store().write(del));

@@ -7,6 +7,7 @@ grant made at either node's shell, or automatically; and a load of 16 clients
 import os
 import subprocess
 import threading
+import types
 
 import pytest
 from cryptography import x509
@@ -14,7 +15,8 @@ from cryptography import x509
 from conftest import LABEL, make_csr, psql, second_node, wait_for
 from file_servers import Balancer
 from pg_cluster import PASSWORD, pg_primary  # noqa: F401 (a fixture)
-from scep_helpers import SCEP_PATH, Micromdm, ScepServer, StrongSwan, cert_serial_of, verify
+from scep_helpers import (SCEP_PATH, Micromdm, ScepServer, StrongSwan, cert_serial_of,
+                          run_scep_attack, verify)
 from test_restart_and_kill import (cached_keys, keep_keys, load_result, saved_count,
                                    scep_load_path)
 
@@ -94,6 +96,29 @@ def test_grant_all_at_both_nodes_at_once_grants_each_request_once(nodes, workdir
     stored = psql(postgres_url, "SELECT count(*), count(DISTINCT request_id) FROM certificates "
                                 "WHERE request_id > 0")
     assert stored == "12|12", (stored, outputs)
+
+
+def test_a_transaction_sent_to_both_nodes_at_once_gets_one_certificate(nodes, postgres_url):
+    """A client resends its PKCSReq before the first copy is answered, and the balancer
+    takes the two copies to the two nodes at the same moment (bench/scep_attack replay
+    --together). Both copies get the same certificate; the database holds one request
+    and one certificate for the transaction."""
+    sa, sb, lb = nodes
+    for scep in (sa, sb):
+        scep.d.cs("grant auto")
+    via_balancer = types.SimpleNamespace(url=lb.url(SCEP_PATH), ca_pem=sa.ca_pem)
+    rounds = 12
+    for i in range(rounds):
+        run = run_scep_attack(via_balancer, "replay", "--together", count=1, key_index=i)
+        assert [r["pkiStatus"] for r in run.replies] == ["SUCCESS", "SUCCESS"], run.output
+        assert len({r["serial"] for r in run.replies}) == 1, run.output
+    served = lb.served_by()
+    assert served.get(sa.port, 0) > 0 and served.get(sb.port, 0) > 0, served
+    assert psql(postgres_url, "SELECT count(*) FROM requests") == str(rounds)
+    assert psql(postgres_url, "SELECT count(*) FROM certificates") == str(rounds + 1)  # + CA
+    # The two copies met: a node found the other's request when it went to store its own.
+    logs = sa.d.log() + sb.d.log()
+    assert "was stored meanwhile by another node" in logs, served
 
 
 LOAD_N = int(os.environ.get("SCEPTER_SCALE_OUT_N", "300"))

@@ -210,6 +210,75 @@ TEST_F(PgStoreTest, SameSerialFromTwoNodesOneWins) {
   EXPECT_EQ(a_->certificate_count().value_or(0), std::uint64_t{kRounds});
 }
 
+// A client resending one transaction through a balancer reaches both nodes: of the two
+// requests they store for it, one wins. The winner can be stored again (granted).
+TEST_F(PgStoreTest, SameTransactionFromTwoNodesOneWins) {
+  open_two();
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string tid = "TID" + std::to_string(round);
+    std::atomic<RequestId> winner{0};
+    std::atomic<int> lost{0};
+    run_together(2, [&](int t) {
+      const RequestId id = node(t).next_request_id().value_or(0);
+      WriteBatch batch;
+      batch.put_request(make_request(id, tid));
+      const Status st = node(t).write(batch);
+      if (st.ok()) {
+        winner = id;
+      } else {
+        EXPECT_EQ(st.code(), Code::kAlreadyExists) << st.to_string();
+        lost.fetch_add(1);
+      }
+    });
+    ASSERT_EQ(lost.load(), 1) << tid;
+    auto stored = b_->request_by_transaction(tid);
+    ASSERT_OK(stored);
+    EXPECT_EQ(stored->id, winner.load());
+    RequestRecord granted = *stored;
+    granted.state = RequestState::kGranted;
+    WriteBatch again;
+    again.put_request(granted);
+    EXPECT_OK(a_->write(again));
+  }
+  // Requests without a transactionID (the shell's) are not limited.
+  for (int i = 0; i < 3; ++i) {
+    WriteBatch batch;
+    batch.put_request(make_request(a_->next_request_id().value_or(0)));
+    EXPECT_OK(a_->write(batch));
+  }
+}
+
+// A database of schema version 1 in which two requests share a transactionID (two nodes
+// raced before version 2) opens: the newer one keeps answering for the transaction.
+TEST_F(PgStoreTest, SchemaVersionOneIsMigrated) {
+  ASSERT_OK(schema_->exec(pg::migration_sql(1)));
+  ASSERT_OK(schema_->exec(
+      "INSERT INTO meta(key, value) VALUES ('schema_version', convert_to('1', 'UTF8'))"));
+  std::string rows;
+  for (const auto& [id, tid] : {std::pair{5, "RACED"}, {7, "RACED"}, {9, "OTHER"}}) {
+    rows +=
+        fmt::format("{}({}, 0, 0, '{}'::bytea, ''::bytea, ''::bytea, ''::bytea, 0, ''::bytea, 0)",
+                    rows.empty() ? "" : ", ", id, tid);
+  }
+  ASSERT_OK(
+      schema_->exec("INSERT INTO requests(id, state, kind, transaction_id, csr_der, "
+                    "fingerprint, subject, created, signer_cert_der, flags) VALUES " +
+                    rows));
+  auto store = open(schema_->url());
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(schema_->value("SELECT convert_from(value, 'UTF8') FROM " + schema_->name() +
+                           ".meta WHERE key = 'schema_version'"),
+            "2");
+  auto raced = store->request_by_transaction("RACED");
+  ASSERT_OK(raced);
+  EXPECT_EQ(raced->id, 7);
+  EXPECT_EQ(store->request(5).value_or(RequestRecord{}).transaction_id, "");
+  EXPECT_EQ(store->request_by_transaction("OTHER").value_or(RequestRecord{}).id, 9);
+  WriteBatch dup;
+  dup.put_request(make_request(11, "RACED"));
+  EXPECT_CODE(store->write(dup), Code::kAlreadyExists);
+}
+
 TEST_F(PgStoreTest, OneTimeValueFromTwoNodesOneWins) {
   open_two();
   constexpr int kThreads = 4;
@@ -488,7 +557,7 @@ TEST_F(PgStoreTest, SchemaAtTheNewestVersionReopens) {
   EXPECT_OK(again->certificate(3));
   EXPECT_EQ(schema_->value("SELECT convert_from(value, 'UTF8') FROM " + schema_->name() +
                            ".meta WHERE key = 'schema_version'"),
-            "1");
+            "2");
 }
 
 TEST_F(PgStoreTest, NodesStartingTogetherShareOneSchema) {

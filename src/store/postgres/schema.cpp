@@ -58,6 +58,18 @@ CREATE INDEX requests_created ON requests(created);
 CREATE INDEX requests_state ON requests(state);
 )sql";
 
+// Version 2: one request per SCEP transactionID, so that of two nodes storing a request
+// for one transaction (a client resending through a balancer) one wins. An older
+// database that got two keeps them; the older ones stop answering for the transaction,
+// as request_by_transaction() already found the newest.
+constexpr const char* kSchemaV2 = R"sql(
+UPDATE requests SET transaction_id = ''::bytea
+  WHERE transaction_id <> ''::bytea AND id < (
+    SELECT max(newer.id) FROM requests newer WHERE newer.transaction_id = requests.transaction_id);
+CREATE UNIQUE INDEX requests_one_per_transaction ON requests(transaction_id)
+  WHERE transaction_id <> ''::bytea;
+)sql";
+
 struct Migration {
   int to;           // the version after `sql`
   const char* sql;  // runs inside the opening transaction
@@ -65,6 +77,7 @@ struct Migration {
 
 constexpr Migration kMigrations[] = {
     {1, kSchemaV1},
+    {2, kSchemaV2},
 };
 static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per version");
 
@@ -232,6 +245,13 @@ Status migrate_in_transaction(Conn& c) {
 }
 
 }  // namespace
+
+const char* migration_sql(int to) {
+  for (const Migration& m : kMigrations) {
+    if (m.to == to) return m.sql;
+  }
+  return nullptr;
+}
 
 const Statement& statement(Sql s) {
   static const std::array<Statement, kSqlCount> kStatements = make_statements();

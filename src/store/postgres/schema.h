@@ -22,9 +22,9 @@ namespace scepter::store::pg {
 class Conn;
 
 // The schema this code writes. Version 1 is the SQLite engine's version 3, plus the
-// counters. An empty schema is brought to this version at open; a higher stored version
-// is refused (kUnavailable).
-inline constexpr int kSchemaVersion = 1;
+// counters; version 2 allows one request per non-empty transactionID. An empty schema is
+// brought to this version at open; a higher stored version is refused (kUnavailable).
+inline constexpr int kSchemaVersion = 2;
 
 // Names of the `counters` rows.
 inline constexpr const char* kSerialCounter = "last_serial";
@@ -84,5 +84,8 @@ const Statement& statement(Sql s);
 // and "last_request_id" (a database filled by other means). `c` must be idle. Fails
 // with kUnavailable for a newer schema or tables that are not ours.
 Status migrate(Conn& c);
+// The SQL that brings a schema from version `to` - 1 to `to` (tests build old schemas
+// with it), or null.
+const char* migration_sql(int to);
 
 }  // namespace scepter::store::pg
