@@ -19,6 +19,8 @@
 //            signed by its signing certificate; issued certificates still chain to the CA.
 //            Each message gets its own transactionID: MD5 over the public key and the
 //            --tag, so that keys may be reused by later runs against the same CA.
+//            --distinct-keys K: the N enrolments take K keys in turn (a big load without
+//            making N keys); a key's later uses add "/ROUND" to what the MD5 covers.
 //            Then C threads, each on one keep-alive HTTP/1.1 connection, send them (POST
 //            with application/x-pki-message, or GET with --get) until all N are answered.
 //            After the clock stops, every CertRep is checked: signature by the CA (or RA),
@@ -165,6 +167,7 @@ struct Args {
   std::string mode = "enroll";
   int n = 2000;
   int c = 16;
+  int distinct_keys = 0;  // 0: one key per enrolment
   bool get = false;
   std::string keys_file;
   std::string tag;
@@ -189,6 +192,8 @@ Args parse_args(int argc, char** argv) {
   app.add_option("--c", a.c, "Concurrent keep-alive connections");
   app.add_flag("--get", a.get, "PKIOperation with GET instead of POST");
   app.add_option("--keys", a.keys_file, "PEM file of requester keys, read and extended");
+  app.add_option("--distinct-keys", a.distinct_keys,
+                 "Keys the enrolments take in turn (default: one each)");
   app.add_option("--tag", a.tag, "Makes this run's transactionIDs and subjects unique");
   app.add_option("--challenge", a.challenge, "challengePassword of the requests");
   app.add_option("--threads", a.threads, "Threads for key generation, preparation, checks");
@@ -207,6 +212,9 @@ Args parse_args(int argc, char** argv) {
   if (a.port <= 0 || a.n <= 0 || a.c <= 0 || a.threads <= 0 || a.seconds <= 0 ||
       a.retry_seconds <= 0) {
     die("--port, --n, --c, --threads, --seconds and --retry-seconds must be positive");
+  }
+  if (a.distinct_keys < 0 || (a.distinct_keys > 0 && a.mode != "enroll")) {
+    die("--distinct-keys takes a positive number, with --mode enroll");
   }
   if (a.tag.empty()) a.tag = std::to_string(std::time(nullptr));
   return a;
@@ -354,7 +362,9 @@ void prepare(const Args& a, const Certificate& recipient, int index, const std::
                        {.subject = subject.get(), .key = *e.key, .challenge_password = challenge}),
                    "make_csr");
   auto signer = check(scep::make_self_signed_signer(e.key->evp(), subject.get()), "signer");
-  e.transaction_id = hex_md5(e.key->public_key_der() + a.tag);
+  const int round = a.distinct_keys > 0 ? index / a.distinct_keys : 0;
+  e.transaction_id =
+      hex_md5(e.key->public_key_der() + a.tag + (round > 0 ? "/" + std::to_string(round) : ""));
   e.nonce.resize(scep::kNonceSize);
   if (RAND_bytes(reinterpret_cast<unsigned char*>(e.nonce.data()), scep::kNonceSize) != 1) {
     die("RAND_bytes");
@@ -566,12 +576,13 @@ void print_server_certs(const ServerCerts& certs) {
 int run_enroll(const Args& a) {
   const ServerCerts certs = fetch_ca(a);
   print_server_certs(certs);
-  std::vector<Key> keys = load_or_make_keys(a, a.n);
+  const int distinct = a.distinct_keys > 0 ? std::min(a.distinct_keys, a.n) : a.n;
+  std::vector<Key> keys = load_or_make_keys(a, distinct);
   std::vector<Enrolment> all(static_cast<size_t>(a.n));
   const auto prep_start = Clock::now();
   parallel_for(a.n, a.threads, [&](int i) {
     Enrolment& e = all[static_cast<size_t>(i)];
-    e.key = keys[static_cast<size_t>(i)];
+    e.key = keys[static_cast<size_t>(i % distinct)];
     prepare(a, certs.recipient(), i, a.challenge, e);
   });
   std::printf(

@@ -121,7 +121,10 @@ def test_a_transaction_sent_to_both_nodes_at_once_gets_one_certificate(nodes, po
     assert "was stored meanwhile by another node" in logs, served
 
 
-LOAD_N = int(os.environ.get("SCEPTER_SCALE_OUT_N", "300"))
+# The size. The clients take 600 keys in turn (each use its own transactionID):
+# making 10,000 RSA keys would take longer than the load.
+LOAD_N = int(os.environ.get("SCEPTER_SCALE_OUT_N", "10000"))
+LOAD_KEYS = 600
 
 
 def run_load(workdir, port, tag, events, stored_serials, extra):
@@ -138,7 +141,8 @@ def run_load(workdir, port, tag, events, stored_serials, extra):
     with open(log_path, "w") as log:
         load = subprocess.Popen(
             [scep_load_path(), "--port", str(port), "--label", LABEL, "--mode", "enroll",
-             "--n", str(LOAD_N), "--c", "16", "--keys", keys, "--tag", tag, "--retry",
+             "--n", str(LOAD_N), "--c", "16", "--keys", keys,
+             "--distinct-keys", str(min(LOAD_N, LOAD_KEYS)), "--tag", tag, "--retry",
              "--retry-seconds", "120", "--save-dir", save_dir],
             stdout=log, stderr=subprocess.STDOUT)
 
@@ -149,7 +153,7 @@ def run_load(workdir, port, tag, events, stored_serials, extra):
     try:
         wait_for(lambda: load.poll() is not None or
                  (os.path.isdir(save_dir) and saved_count(save_dir) >= 60),
-                 timeout=300 + LOAD_N // 10,  # keys missing from the cache are made first
+                 timeout=300 + LOAD_N // 10,  # keys missing from the cache, and the messages
                  what="the first certificates", interval=0.01)
         assert load.poll() is None, load_log()
         for target in events:
