@@ -73,8 +73,6 @@ def test_clients_enrol_through_the_balancer_granted_at_either_node(nodes, workdi
     assert served.get(sa.port, 0) > 0 and served.get(sb.port, 0) > 0, served
 
 
-# CI runs 300 enrolments per load; SCEPTER_SCALE_OUT_N=10000 makes it the full-size run
-# recorded in docs/performance.md.
 def test_grant_all_at_both_nodes_at_once_grants_each_request_once(nodes, workdir,
                                                                  postgres_url):
     """Twelve requests wait; the operators of both nodes enter `grant all` at the same
