@@ -24,7 +24,9 @@
 //    RETURNING n`, a transaction of its own, committed synchronously before any value
 //    of the block is used. The row lock serialises the nodes: each block is theirs
 //    alone, and the row never goes below a value a node handed out, also after a
-//    failover to a synchronous standby.
+//    failover to a synchronous standby. (An asynchronous standby may lack the last
+//    blocks: a node that loses a connection drops its block and forgets what it read
+//    from the rows, so its batches raise them again.)
 //  * A batch that stores a serial or request id the row may be below (above every value
 //    this node read from the row) raises the row to it inside the batch's own
 //    transaction (`SET n = x WHERE n < x`), after its other writes. If it raises, it
@@ -250,6 +252,7 @@ auto PgStore::with_connection(Fn&& fn) const {
     using R = decltype(fn(lease->conn()));
     if (!lease) return R(fail(lease.error()));
     R r = fn(lease->conn());
+    if (lease->conn().broken()) lost_connection();
     if (r.has_value() || !lease->conn().broken() || !lease->reused() || attempt == kMaxAttempts) {
       return r;
     }
@@ -267,19 +270,26 @@ Status PgStore::write_with(const WriteBatch& batch, const std::function<void()>*
   Meanwhile work(meanwhile);
   Status status;
   if (!batch.empty()) {
-    // What the batch stores leaves this node's blocks before it can commit.
-    Floors raise = floors_of(batch);
-    if (raise.serial && !serials_.stored(*raise.serial)) raise.serial.reset();
-    if (raise.request && !requests_.stored(*raise.request)) raise.request.reset();
-    // Most batches (an enrolment's) go in one round trip.
-    auto steps = steps_of(batch, id_, raise);
-    for (int attempt = 1; steps.has_value(); ++attempt) {
+    const Floors floors = floors_of(batch);
+    for (int attempt = 1;; ++attempt) {
+      // What the batch stores leaves this node's blocks before it can commit; the rows
+      // are raised unless this node read them above it (asked again on each attempt: a
+      // lost connection makes it forget what it read).
+      Floors raise = floors;
+      const std::uint64_t losses = losses_.load();
+      if (raise.serial && !serials_.stored(*raise.serial, losses)) raise.serial.reset();
+      if (raise.request && !requests_.stored(*raise.request, losses)) raise.request.reset();
+      // Most batches (an enrolment's) go in one round trip.
+      auto steps = steps_of(batch, id_, raise);
+      if (!steps.has_value()) {
+        status = steps.error();
+        break;
+      }
       Attempt a = *steps ? try_pipeline(**steps, work) : try_write(batch, raise, work);
       status = std::move(a.status);
       if (!a.retry || attempt == kMaxAttempts) break;
       if (retryable(a.sqlstate)) back_off(attempt);
     }
-    if (!steps.has_value()) status = steps.error();
     // A serial of this node's block that another node stored: the rest of the block
     // may hold more of them.
     if (status.code() == Code::kAlreadyExists) serials_.drop();
@@ -301,12 +311,14 @@ PgStore::Attempt PgStore::try_pipeline(const std::vector<Step>& steps, Meanwhile
   // the server closed while it sat idle is found here, without a round trip, and the
   // batch is sent on another one.
   if (lease->reused() && c.broken_now()) {
+    lost_connection();
     pool_->discard_idle();
     return {unavailable("the database connection was closed while idle"), true};
   }
   Status s = c.send_pipeline(steps);
   if (!s.ok()) {
     // Nothing reached the server with its sync: nothing is committed.
+    if (c.broken()) lost_connection();
     const bool again = c.broken() && lease->reused();
     if (again) pool_->discard_idle();
     return {std::move(s), again};
@@ -315,6 +327,7 @@ PgStore::Attempt PgStore::try_pipeline(const std::vector<Step>& steps, Meanwhile
   s = c.receive_pipeline(steps);
   if (!s.ok()) {
     if (c.broken()) {
+      lost_connection();
       return {unavailable(s.message() + " (the connection was lost after the batch was sent: "
                                         "it may or may not be committed)"),
               false};
@@ -337,6 +350,7 @@ PgStore::Attempt PgStore::try_write(const WriteBatch& batch, const pg::Floors& r
     // gone, and we roll back the others (a failed ROLLBACK leaves the connection inside
     // a transaction, so the pool drops it).
     const bool lost = c.broken();
+    if (lost) lost_connection();
     std::string state = c.sqlstate();
     const bool again = retryable(state) || (lost && lease->reused());
     if (!lost) (void)c.run(Sql::kRollback, Params(), "rolling back");
@@ -352,6 +366,7 @@ PgStore::Attempt PgStore::try_write(const WriteBatch& batch, const pg::Floors& r
   }
   if (!s.ok()) {
     if (c.broken()) {
+      lost_connection();
       return {unavailable(s.message() + " (the connection was lost during COMMIT: the batch may "
                                         "or may not be committed)"),
               false};
@@ -378,8 +393,16 @@ Result<std::optional<std::string>> PgStore::meta(const std::string& key) const {
   });
 }
 
-bool PgStore::Counter::stored(std::int64_t value) {
+void PgStore::lost_connection() const { losses_.fetch_add(1); }
+
+void PgStore::Counter::catch_up(std::uint64_t losses) {
+  if (losses != seen_losses) reserve.forget();
+  seen_losses = losses;
+}
+
+bool PgStore::Counter::stored(std::int64_t value, std::uint64_t losses) {
   MutexLock lock(mu);
+  catch_up(losses);
   return reserve.stored(value);
 }
 
@@ -392,10 +415,13 @@ Result<std::int64_t> PgStore::allocate(Counter& counter) {
   // One block at a time: a caller that finds the block used up takes the next one while
   // the others wait for it (they would otherwise take blocks of their own).
   MutexLock lock(counter.mu);
+  const std::uint64_t losses = losses_.load();
+  counter.catch_up(losses);
   if (auto v = counter.reserve.take()) return *v;
   const auto now = pg::Reserve::Clock::now();
   const std::int64_t size = counter.reserve.next_size(now);
   ASSIGN_OR_RETURN(const std::int64_t last, take_block(counter.name, counter.what, size));
+  // A connection lost meanwhile is caught up with at the next call (the block is dropped).
   counter.reserve.refill(last, size, now);
   return *counter.reserve.take();
 }

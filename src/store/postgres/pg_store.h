@@ -27,6 +27,7 @@
 //
 // Thread-safe. Owns its pool; no call may be in flight when the store is destroyed.
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -109,14 +110,17 @@ class PgStore final : public Store {
   // One allocator: its block (reserve.h) and the name of its counter row.
   struct Counter {
     Counter(const char* n, const char* w) : name(n), what(w) {}
-    // Reserve::stored() and drop(), under the lock.
-    bool stored(std::int64_t value);
+    // Reserve::stored() and drop(), under the lock; `losses` is PgStore::losses_.
+    bool stored(std::int64_t value, std::uint64_t losses);
     void drop();
+    // Forgets the reserve if a connection was lost since it was last called.
+    void catch_up(std::uint64_t losses) REQUIRES(mu);
 
     const char* const name;
     const char* const what;  // for messages
     Mutex mu;
     pg::Reserve reserve GUARDED_BY(mu);
+    std::uint64_t seen_losses GUARDED_BY(mu) = 0;
   };
 
   Status write_with(const WriteBatch& batch, const std::function<void()>* meanwhile);
@@ -139,8 +143,16 @@ class PgStore final : public Store {
   std::unique_ptr<pg::Pool> pool_;
   // Random: tells this store's events from the other nodes' (watch()).
   std::string id_;
+  // A connection broke: the server may be another one now (a failover), whose counter
+  // rows need not be where this node read them (an asynchronous standby may lack the
+  // last blocks). The counters drop their blocks and batches raise the rows again, from
+  // their next use on (Counter::catch_up(): no lock is taken here, as the caller may be
+  // inside allocate()).
+  void lost_connection() const;
+
   Counter serials_;
   Counter requests_;
+  mutable std::atomic<std::uint64_t> losses_{0};
   mutable Mutex stats_mu_;
   StoreStats stats_ GUARDED_BY(stats_mu_);
 };

@@ -64,6 +64,11 @@ class Reserve {
 
   // Forgets the rest of the block (a value of it was found stored by another node).
   void drop() { left_ = 0; }
+  // drop(), and what was read from the row: it may be below that now (another server).
+  void forget() {
+    left_ = 0;
+    seen_ = 0;
+  }
 
  private:
   std::int64_t next_ = 0;  // the next value handed out, if left_ > 0

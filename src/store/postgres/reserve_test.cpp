@@ -55,6 +55,15 @@ TEST(Reserve, StoredValuesAreSkipped) {
   EXPECT_FALSE(r.take());
 }
 
+TEST(Reserve, ForgettingDropsTheBlockAndWhatTheRowWas) {
+  Reserve r;
+  r.refill(20, 10, Reserve::Clock::now());
+  EXPECT_FALSE(r.stored(15));  // the row is at 20
+  r.forget();
+  EXPECT_FALSE(r.take());
+  EXPECT_TRUE(r.stored(15));  // the row may be below it now: the batch raises it
+}
+
 TEST(Reserve, TheLargestValueIsHandedOutOnce) {
   constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
   Reserve r;
