@@ -324,18 +324,7 @@ PgStore::Attempt PgStore::try_pipeline(const std::vector<Step>& steps, Meanwhile
     return {std::move(s), again};
   }
   meanwhile.run();
-  s = c.receive_pipeline(steps);
-  if (!s.ok()) {
-    if (c.broken()) {
-      lost_connection();
-      return {unavailable(s.message() + " (the connection was lost after the batch was sent: "
-                                        "it may or may not be committed)"),
-              false};
-    }
-    return {std::move(s), retryable(c.sqlstate()), c.sqlstate()};
-  }
-  count_commit();
-  return {ok_status(), false};
+  return commit_outcome(c, c.receive_pipeline(steps), "after the batch was sent");
 }
 
 PgStore::Attempt PgStore::try_write(const WriteBatch& batch, const pg::Floors& raise,
@@ -364,17 +353,22 @@ PgStore::Attempt PgStore::try_write(const WriteBatch& batch, const pg::Floors& r
   } else {
     s = pg::status_of(c.run(Sql::kCommit, Params(), "committing"));
   }
-  if (!s.ok()) {
-    if (c.broken()) {
-      lost_connection();
-      return {unavailable(s.message() + " (the connection was lost during COMMIT: the batch may "
-                                        "or may not be committed)"),
-              false};
-    }
-    return {std::move(s), retryable(c.sqlstate()), c.sqlstate()};
+  return commit_outcome(c, std::move(s), "during COMMIT");
+}
+
+PgStore::Attempt PgStore::commit_outcome(Conn& c, Status s, const char* lost_when) {
+  if (s.ok()) {
+    count_commit();
+    return {ok_status(), false};
   }
-  count_commit();
-  return {ok_status(), false};
+  if (c.broken()) {  // nobody can tell whether the server committed
+    lost_connection();
+    return {unavailable(fmt::format("{} (the connection was lost {}: the batch may or may not be "
+                                    "committed)",
+                                    s.message(), lost_when)),
+            false};
+  }
+  return {std::move(s), retryable(c.sqlstate()), c.sqlstate()};
 }
 
 void PgStore::count_commit() {

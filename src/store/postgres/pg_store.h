@@ -128,6 +128,8 @@ class PgStore final : public Store {
   Attempt try_write(const WriteBatch& batch, const pg::Floors& raise, Meanwhile& meanwhile);
   // The batch as one pipeline (Conn::send_pipeline).
   Attempt try_pipeline(const std::vector<pg::Step>& steps, Meanwhile& meanwhile);
+  // The end of an attempt whose commit was sent: `s` is how the commit went.
+  Attempt commit_outcome(pg::Conn& c, Status s, const char* lost_when);
   // Runs `fn(conn)` on a pooled connection, once more on a new one if a connection taken
   // from the idle list turns out dead.
   template <class Fn>
