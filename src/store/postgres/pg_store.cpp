@@ -290,8 +290,8 @@ Status PgStore::write_with(const WriteBatch& batch, const std::function<void()>*
       if (!a.retry || attempt == kMaxAttempts) break;
       if (retryable(a.sqlstate)) back_off(attempt);
     }
-    // A serial of this node's block that another node stored: the rest of the block
-    // may hold more of them.
+    // Perhaps a serial of this node's block that another node stored (or a transaction
+    // another node stored first): the rest of the block may hold more of them.
     if (status.code() == Code::kAlreadyExists) serials_.drop();
   }
   work.run();  // unless it ran while the COMMIT was in flight
