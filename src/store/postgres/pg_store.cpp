@@ -9,8 +9,8 @@
 
 #include <fmt/format.h>
 
-#include "common/parse.h"
 #include "common/url.h"
+#include "store/postgres/batch.h"
 #include "store/postgres/conn.h"
 #include "store/postgres/pg.h"
 #include "store/postgres/pool.h"
@@ -46,6 +46,7 @@
 namespace scepter::store {
 
 using pg::Conn;
+using pg::Floors;
 using pg::Params;
 using pg::Rows;
 using pg::Sql;
@@ -71,105 +72,6 @@ void back_off(int attempt) {
 
 bool retryable(const std::string& sqlstate) {
   return sqlstate == pg::kSerializationFailure || sqlstate == pg::kDeadlockDetected;
-}
-
-using pg::Floors;
-
-// The largest serial and request id a batch stores. The legacy meta keys count too:
-// every node sees a new floor at once, without reopening.
-Floors floors_of(const WriteBatch& batch) {
-  using Kind = WriteBatch::Op::Kind;
-  Floors f;
-  auto raise = [](std::optional<std::int64_t>& floor, std::int64_t v) {
-    floor = std::max(floor.value_or(v), v);
-  };
-  for (const WriteBatch::Op& op : batch.ops()) {
-    if (op.kind == Kind::kPutCert && op.cert.serial <= kMaxSerial) {
-      raise(f.serial, static_cast<std::int64_t>(op.cert.serial));
-    } else if (op.kind == Kind::kPutRequest) {
-      raise(f.request, op.request.id);
-    } else if (op.kind == Kind::kPutMeta && op.key == "last_serial") {
-      if (auto v = parse_decimal<std::int64_t>(op.value)) raise(f.serial, *v);
-    } else if (op.kind == Kind::kPutMeta && op.key == "last_request_id") {
-      if (auto v = parse_decimal<std::int64_t>(op.value)) raise(f.request, *v);
-    }
-  }
-  return f;
-}
-
-// An op whose outcome is its statement's, as a step; nullopt for the ops that look at
-// the rows they touched (run by apply_one()).
-Result<std::optional<Step>> step_of(const WriteBatch::Op& op, const std::string& sender) {
-  using Kind = WriteBatch::Op::Kind;
-  switch (op.kind) {
-    case Kind::kPutCert:
-      return pg::put_certificate_step(op.cert);
-    case Kind::kPutRequest:
-      return pg::put_request_step(op.request);
-    case Kind::kDeleteRequest:
-      return pg::delete_request_step(op.request_id);
-    case Kind::kPutMeta:
-      return pg::put_meta_step(op.key, op.value);
-    case Kind::kDeleteMeta:
-      return pg::delete_meta_step(op.key);
-    case Kind::kNotify:
-      return pg::notify_step(sender + " " + op.key);
-    case Kind::kRevoke:
-    case Kind::kUnrevoke:
-    case Kind::kDeleteMetaIf:
-    case Kind::kExpectRequestState:
-      break;
-  }
-  return std::optional<Step>();
-}
-
-Status apply_one(Conn& c, const WriteBatch::Op& op) {
-  using Kind = WriteBatch::Op::Kind;
-  switch (op.kind) {
-    case Kind::kRevoke:
-      return pg::revoke(c, op.serial, op.at);
-    case Kind::kUnrevoke:
-      return pg::unrevoke(c, op.serial);
-    case Kind::kDeleteMetaIf:
-      return pg::delete_meta_if(c, op.key, op.value);
-    case Kind::kExpectRequestState:
-      return pg::expect_request_state(c, op.request_id, op.request.state);
-    default:
-      CA_ASSERT(false, "step_of() covers the other ops");
-      return ok_status();
-  }
-}
-
-void add_raises(std::vector<Step>& steps, const Floors& raise) {
-  if (raise.serial) steps.push_back(pg::raise_counter_step(pg::kSerialCounter, *raise.serial));
-  if (raise.request) steps.push_back(pg::raise_counter_step(pg::kRequestCounter, *raise.request));
-}
-
-// The whole batch as steps (the counter rows raised to `raise`, what the batch stores
-// that the rows may be below, last), or nullopt if an op has to look at its rows.
-Result<std::optional<std::vector<Step>>> steps_of(const WriteBatch& batch,
-                                                  const std::string& sender, const Floors& raise) {
-  std::vector<Step> steps;
-  steps.reserve(batch.ops().size() + 2);
-  for (const WriteBatch::Op& op : batch.ops()) {
-    ASSIGN_OR_RETURN(std::optional<Step> step, step_of(op, sender));
-    if (!step) return std::optional<std::vector<Step>>();
-    steps.push_back(std::move(*step));
-  }
-  add_raises(steps, raise);
-  return std::optional(std::move(steps));
-}
-
-// The batch one statement at a time, inside the caller's transaction.
-Status apply(Conn& c, const WriteBatch& batch, const std::string& sender, const Floors& raise) {
-  for (const WriteBatch::Op& op : batch.ops()) {
-    ASSIGN_OR_RETURN(std::optional<Step> step, step_of(op, sender));
-    RETURN_IF_ERROR(step ? c.run(*step) : apply_one(c, op));
-  }
-  std::vector<Step> raises;
-  add_raises(raises, raise);
-  for (const Step& step : raises) RETURN_IF_ERROR(c.run(step));
-  return ok_status();
 }
 
 }  // namespace
@@ -270,7 +172,7 @@ Status PgStore::write_with(const WriteBatch& batch, const std::function<void()>*
   Meanwhile work(meanwhile);
   Status status;
   if (!batch.empty()) {
-    const Floors floors = floors_of(batch);
+    const Floors floors = pg::floors_of(batch);
     for (int attempt = 1;; ++attempt) {
       // What the batch stores leaves this node's blocks before it can commit; the rows
       // are raised unless this node read them above it (asked again on each attempt: a
@@ -280,7 +182,7 @@ Status PgStore::write_with(const WriteBatch& batch, const std::function<void()>*
       if (raise.serial && !serials_.stored(*raise.serial, losses)) raise.serial.reset();
       if (raise.request && !requests_.stored(*raise.request, losses)) raise.request.reset();
       // Most batches (an enrolment's) go in one round trip.
-      auto steps = steps_of(batch, id_, raise);
+      auto steps = pg::steps_of(batch, id_, raise);
       if (!steps.has_value()) {
         status = steps.error();
         break;
@@ -333,7 +235,7 @@ PgStore::Attempt PgStore::try_write(const WriteBatch& batch, const pg::Floors& r
   if (!lease) return {lease.error(), false};
   Conn& c = lease->conn();
   Status s = pg::status_of(c.run(Sql::kBegin, Params(), "beginning a transaction"));
-  if (s.ok()) s = apply(c, batch, id_, raise);
+  if (s.ok()) s = pg::apply(c, batch, id_, raise);
   if (!s.ok()) {
     // Nothing is committed: the server rolls back a transaction whose connection is
     // gone, and we roll back the others (a failed ROLLBACK leaves the connection inside
