@@ -191,8 +191,11 @@ Status SqliteStore::enqueue(const WriteBatch& batch, const std::function<void()>
   Writer w(batch, meanwhile != nullptr);
   queue_.push_back(&w);
   if (w.delegated) {
-    if (queue_.front() == &w) committer_cv_.notify_one();
+    const bool wake_committer = queue_.front() == &w;
     lock.unlock();
+    // Woken under the lock, the commit thread would only wait for it again: two more
+    // context switches per commit, on one core the caller's own time.
+    if (wake_committer) committer_cv_.notify_one();
     // `w` stays queued until its group is done: an exception waits for that too.
     std::exception_ptr thrown;
     try {
