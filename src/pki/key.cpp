@@ -83,6 +83,10 @@ bool has_bn_param(const EVP_PKEY* pkey, const char* name) {
   return present;
 }
 
+Status on_token_error(const std::string& token) {
+  return permission_denied("the private key is on token " + token + " and never leaves it");
+}
+
 bool detect_private(const EVP_PKEY* pkey) {
   const bool present =
       has_bn_param(pkey, OSSL_PKEY_PARAM_RSA_D) || has_bn_param(pkey, OSSL_PKEY_PARAM_PRIV_KEY);
@@ -236,13 +240,17 @@ Key::Key(Ptr<EVP_PKEY> pkey, bool has_private, std::string spki_der)
 Key::Key(const Key& other)
     : pkey_(up_ref(other.pkey_.get())),
       has_private_(other.has_private_),
-      spki_der_(other.spki_der_) {}
+      spki_der_(other.spki_der_),
+      holder_(other.holder_),
+      token_(other.token_) {}
 
 Key& Key::operator=(const Key& other) {
   if (this != &other) {
     pkey_ = up_ref(other.pkey_.get());
     has_private_ = other.has_private_;
     spki_der_ = other.spki_der_;
+    holder_ = other.holder_;
+    token_ = other.token_;
   }
   return *this;
 }
@@ -392,6 +400,15 @@ Result<Key> Key::from_evp(Ptr<EVP_PKEY> pkey) {
   return make(std::move(pkey), priv);
 }
 
+Result<Key> Key::on_token(Ptr<EVP_PKEY> pkey, std::shared_ptr<const void> holder,
+                          std::string token) {
+  if (!holder || token.empty()) return fail(invalid_argument("a token key needs its token"));
+  ASSIGN_OR_RETURN(Key key, make(std::move(pkey), true));
+  key.holder_ = std::move(holder);
+  key.token_ = std::move(token);
+  return key;
+}
+
 Result<Key> Key::from_decoded(Ptr<EVP_PKEY> pkey, std::string_view spki_der) {
   if (!pkey) return fail(invalid_argument("no key"));
   const bool priv = detect_private(pkey.get());
@@ -403,6 +420,7 @@ bool Key::is_ec() const { return EVP_PKEY_is_a(pkey_.get(), "EC") == 1; }
 int Key::bits() const { return EVP_PKEY_get_bits(pkey_.get()); }
 
 Result<std::string> Key::to_encrypted_pkcs8_pem(std::string_view passphrase, int iterations) const {
+  if (!token_.empty()) return fail(on_token_error(token_));
   if (!has_private_) return fail(invalid_argument("the key has no private part"));
   if (passphrase.empty()) return fail(invalid_argument("a passphrase is required"));
   if (passphrase.size() > INT_MAX) return fail(invalid_argument("passphrase too long"));
@@ -429,6 +447,7 @@ Result<std::string> Key::to_encrypted_pkcs8_pem(std::string_view passphrase, int
 }
 
 Result<std::string> Key::to_traditional_pem(std::string_view passphrase, PemCipher cipher) const {
+  if (!token_.empty()) return fail(on_token_error(token_));
   if (!has_private_) return fail(invalid_argument("the key has no private part"));
   if (passphrase.empty()) return fail(invalid_argument("a passphrase is required"));
   if (cipher == PemCipher::kDes && !load_legacy_provider()) {

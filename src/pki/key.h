@@ -13,6 +13,7 @@
 // assigned to or destroyed.
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -74,14 +75,23 @@ class Key {
   // already the DER that encoding the key would give, which saves encoding it again.
   // The caller vouches that `pkey` was decoded from `spki_der`.
   static Result<Key> from_decoded(Ptr<EVP_PKEY> pkey, std::string_view spki_der);
+  // A private key that a PKCS#11 token holds (see pki/token.h): `pkey` carries only its
+  // public half and hands every private operation to the token. `holder` keeps what that
+  // needs (the token's loaded module and session) alive while any copy of the Key lives;
+  // `token` is the token's name. Such a key is never exported: the to_*_pem() functions
+  // fail with kPermissionDenied.
+  static Result<Key> on_token(Ptr<EVP_PKEY> pkey, std::shared_ptr<const void> holder,
+                              std::string token);
 
   Key(const Key& other);
   Key& operator=(const Key& other);
   Key(Key&&) noexcept = default;
   Key& operator=(Key&&) noexcept = default;
-  ~Key() = default;
+  ~Key() { pkey_.reset(); }  // before holder_, which pkey_ may need to its end
 
   bool has_private() const { return has_private_; }
+  // The token holding the private key, empty for a key held in this process.
+  const std::string& token() const { return token_; }
   bool is_rsa() const;
   bool is_ec() const;
   // Modulus size for RSA, field size for EC (256, 384).
@@ -124,6 +134,9 @@ class Key {
   Ptr<EVP_PKEY> pkey_;
   bool has_private_ = false;
   std::string spki_der_;
+  // Declared after pkey_: assignments replace pkey_ first, then release the old holder.
+  std::shared_ptr<const void> holder_;
+  std::string token_;
 };
 
 // The "Key Data:" block of `show crypto key mypubkey rsa`: the SubjectPublicKeyInfo DER
