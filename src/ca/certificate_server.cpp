@@ -303,6 +303,22 @@ void CertificateServer::tick() {
     return;
   }
   if (!rt) return;
+  if (!rt->ca_key->token().empty()) {
+    // A token can be pulled out or its store lost: find out before a client does.
+    if (Status s = rt->ca_key->check_private(); !s.ok()) {
+      const std::string& token = rt->ca_key->token();
+      if (deps_.tokens != nullptr) deps_.tokens->mark_failed(token, s.message());
+      fail_critical(
+          unavailable("the CA key on token " + token + " cannot be used: " + s.message()));
+      MutexLock lock(mu_);
+      // Recovery logs in to the token again and enables afresh (tick()'s retry).
+      if (runtime_ == rt && state_ == ServerState::kCheckFailed) {
+        remember_last_serial();
+        runtime_.reset();
+      }
+      return;
+    }
+  }
   if (rt->crl) {
     const ServerConfig cfg = config();
     if (Status s = rt->crl->refresh_if_due(cfg, file_set(cfg)); !s.ok()) {

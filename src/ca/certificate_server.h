@@ -28,6 +28,7 @@
 #include "ca/otp_store.h"
 #include "ca/request_policy.h"
 #include "ca/server_config.h"
+#include "ca/tokens.h"
 #include "ca/trustpoint_client.h"
 #include "ca/upstream_ca.h"
 #include "common/clock.h"
@@ -64,6 +65,8 @@ struct EnableReport {
   bool generated_ca = false;
   bool archived = false;
   std::string archive_skipped_reason;
+  // The CA key is on this token: the archive holds the certificate alone.
+  std::string key_on_token;
   // mode sub-cs: the CA certificate was requested from the superior CA (fingerprint of
   // the request, MD5).
   bool requested_superior = false;
@@ -183,6 +186,10 @@ struct ServerDeps {
   std::shared_ptr<UpstreamCa> upstream = {};
   // Transfers to remote `database url` locations (null: they are refused).
   const files::RemoteFiles* remote = nullptr;
+  // The device's PKCS#11 tokens (null: none), and the token a key the server generates
+  // goes to (the `on NAME:` of the server's trustpoint; empty: the key store).
+  TokenRegistry* tokens = nullptr;
+  std::function<std::string()> key_device = {};
 };
 
 // The label of a certificate server's shadow (rollover) key.
@@ -350,6 +357,9 @@ class CertificateServer {
   Status obtain_superior_ca(Runtime& rt, const ServerConfig& cfg, EnableReport& report,
                             const EnableOptions& options, LifeEvent& event);
   Result<KeyEntry> ensure_ca_key(Runtime& rt, EnableReport& report);
+  // Whether the server can sign with `entry`: a key on a token that is not logged in (or
+  // has lost the key) cannot, and the reason says why.
+  Status usable_ca_key(const KeyEntry& entry) const;
   // mode ra with usage keys: checks the RA's encryption certificate against the
   // encryption key of `entry` and keeps both in the runtime.
   Status use_ra_encryption(Runtime& rt, const pki::Certificate& cert, const KeyEntry& entry);

@@ -40,6 +40,7 @@ Result<std::unique_ptr<Device>> Device::create(DeviceOptions options, SettableCl
   std::unique_ptr<Device> device(new Device(std::move(options), clock));
   ASSIGN_OR_RETURN(device->keys_, KeyStore::open(device->nvram_dir() + "/private-keys",
                                                  device->options_.master_passphrase));
+  device->tokens_ = std::make_unique<TokenRegistry>(*device->keys_);
   device->enrollment_ = std::make_unique<TrustpointClient>(
       *device->keys_, clock, device->nvram_dir(), device->options_.upstream);
   // A subordinate CA waiting for its certificate hears when the request is answered.
@@ -111,6 +112,11 @@ ServerDeps Device::server_deps(const std::string& label) {
   ServerDeps deps{*keys_, clock_, [this](std::string_view url) { return resolve_local_url(url); },
                   options_.nvram_dir};
   deps.remote = &remote_files_;
+  deps.tokens = tokens_.get();
+  deps.key_device = [this, label] {
+    std::optional<TrustpointConfig> tp = trustpoint(label);
+    return tp ? tp->on_device : std::string();
+  };
   // mode sub-cs: the trustpoint of the server's label is its client of the superior CA.
   deps.superior_state = [this, label] { return enrollment_->state(label); };
   deps.superior_enroll = [this, label](const EnrollOptions& options) -> Result<EnrollResult> {

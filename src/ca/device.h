@@ -35,6 +35,7 @@
 
 #include "ca/certificate_server.h"
 #include "ca/keystore.h"
+#include "ca/tokens.h"
 #include "ca/trustpoint_client.h"
 #include "ca/upstream_ca.h"
 #include "common/clock.h"
@@ -62,6 +63,9 @@ struct TrustpointConfig {
   int retry_count = 0;           // 0: not configured
   std::string subject_name;
   std::string rsakeypair;
+  // `on NAME:`: keys generated for this trustpoint (a certificate server's CA key) are
+  // made on the token NAME and stay there. Empty: the key store.
+  std::string on_device;
   int rsakeypair_bits = 0;  // the size a key generated at enrolment gets (0: 2048)
   // IOS usage keys (`rsakeypair LABEL SIZE ENC-SIZE`): the size of the encryption key,
   // which is enrolled for a certificate of its own. 0: one general-purpose key.
@@ -114,6 +118,8 @@ class Device {
   const files::RemoteFiles& remote_files() const { return remote_files_; }
 
   KeyStore& keys() { return *keys_; }
+  // `crypto pki token`: the PKCS#11 tokens keys can live on.
+  TokenRegistry& tokens() { return *tokens_; }
   // The trustpoints' side as SCEP clients: authentication, enrolment, polling.
   TrustpointClient& enrollment() { return *enrollment_; }
 
@@ -181,6 +187,7 @@ class Device {
   // set_clock(): the clock's offset is atomic; this keeps the offset file in step with it.
   Mutex clock_mu_;
   std::unique_ptr<KeyStore> keys_;                // set by create(), then never changed
+  std::unique_ptr<TokenRegistry> tokens_;         // the same; after keys_, which it uses
   std::unique_ptr<TrustpointClient> enrollment_;  // likewise
   mutable Mutex servers_mu_ ACQUIRED_BEFORE(trustpoints_mu_);
   std::map<std::string, std::shared_ptr<CertificateServer>> servers_ GUARDED_BY(servers_mu_);

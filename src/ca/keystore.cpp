@@ -58,6 +58,7 @@ Status parse_header(const std::string& text, KeyEntry& e) {
     std::string k = word.substr(0, eq), v = word.substr(eq + 1);
     if (k == "usage") e.usage = usage_from(v);
     if (k == "exportable") e.exportable = v == "yes";
+    if (k == "on") e.device = v;
     if (k == "created") {
       std::int64_t seconds = 0;
       auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), seconds);
@@ -69,6 +70,16 @@ Status parse_header(const std::string& text, KeyEntry& e) {
     }
   }
   return status;
+}
+
+// The token named by the attribute line's "on=", empty for a key held here.
+std::string device_of(const std::string& text) {
+  std::istringstream in(text.substr(0, text.find('\n')));
+  std::string word;
+  while (in >> word) {
+    if (word.starts_with("on=")) return word.substr(3);
+  }
+  return {};
 }
 
 // True when `pem` is protected as put() protects keys today.
@@ -127,6 +138,20 @@ Result<std::unique_ptr<KeyStore>> KeyStore::open(std::string dir, std::string ma
     std::string label = name.substr(0, name.size() - kSuffix.size());
     if (!check_label(label).ok()) continue;
     ASSIGN_OR_RETURN(std::string text, fs::read_file(dir + "/" + name));
+    if (text.starts_with(kHeader) && !device_of(text).empty()) {
+      // A token key: its public key here, its private key on the token.
+      auto pub = pki::Key::from_pem(text);
+      if (!pub.has_value()) {
+        return fail(
+            invalid_argument("key " + label + ": unreadable public key: " + pub.error().message()));
+      }
+      KeyEntry e{label, std::move(*pub)};
+      (void)parse_header(text, e);
+      e.device_error = "token " + e.device + " is not logged in";
+      MutexLock lock(ks->mu_);
+      ks->keys_.emplace(label, std::move(e));
+      continue;
+    }
     auto key = pki::Key::from_pem(text, ks->passphrase_);
     if (!key.has_value()) {
       return fail(permission_denied("cannot decrypt key " + label +
@@ -165,6 +190,18 @@ Result<std::unique_ptr<KeyStore>> KeyStore::open(std::string dir, std::string ma
 }
 
 Result<std::string> KeyStore::encode(const KeyEntry& entry) const {
+  const std::string header = std::string(kHeader) + " usage=" + usage_token(entry.usage) +
+                             " exportable=" + (entry.exportable ? "yes" : "no") +
+                             " created=" + std::to_string(to_unix(entry.created));
+  if (!entry.device.empty()) {
+    if (entry.exportable || entry.encryption_key.has_value()) {
+      return fail(invalid_argument("a key on a token is one pair and never exportable"));
+    }
+    if (!KeyStore::check_label(entry.device).ok()) {
+      return fail(invalid_argument("bad token name " + entry.device));
+    }
+    return header + " on=" + entry.device + "\n" + entry.key.public_pem();
+  }
   ASSIGN_OR_RETURN(std::string pem, entry.key.to_encrypted_pkcs8_pem(passphrase_, kdf_iterations_));
   if (entry.encryption_key.has_value()) {
     if (entry.usage != KeyUsage::kUsageKeys) {
@@ -174,9 +211,7 @@ Result<std::string> KeyStore::encode(const KeyEntry& entry) const {
                      entry.encryption_key->to_encrypted_pkcs8_pem(passphrase_, kdf_iterations_));
     pem += enc;
   }
-  return std::string(kHeader) + " usage=" + usage_token(entry.usage) +
-         " exportable=" + (entry.exportable ? "yes" : "no") +
-         " created=" + std::to_string(to_unix(entry.created)) + "\n" + pem;
+  return header + "\n" + pem;
 }
 
 Status KeyStore::put(const KeyEntry& entry) {
@@ -208,17 +243,71 @@ Status KeyStore::store_locked(const KeyEntry& entry, const std::string& text) {
 }
 
 std::optional<KeyEntry> KeyStore::get(const std::string& label) const {
-  MutexLock lock(mu_);
-  auto it = keys_.find(label);
-  if (it == keys_.end()) return std::nullopt;
-  return it->second;
+  std::optional<KeyEntry> entry;
+  TokenKeyResolver resolver;
+  {
+    MutexLock lock(mu_);
+    auto it = keys_.find(label);
+    if (it == keys_.end()) return std::nullopt;
+    entry = it->second;
+    resolver = resolver_;
+  }
+  resolve(*entry, resolver);
+  return entry;
 }
 
 std::vector<KeyEntry> KeyStore::list() const {
-  MutexLock lock(mu_);
   std::vector<KeyEntry> out;
-  for (const auto& [label, e] : keys_) out.push_back(e);
+  TokenKeyResolver resolver;
+  {
+    MutexLock lock(mu_);
+    for (const auto& [label, e] : keys_) out.push_back(e);
+    resolver = resolver_;
+  }
+  for (KeyEntry& e : out) resolve(e, resolver);
   return out;
+}
+
+// Outside the store's lock: the resolver talks to the token.
+void KeyStore::resolve(KeyEntry& entry, const TokenKeyResolver& resolver) const {
+  if (entry.device.empty() || entry.key.has_private()) return;
+  if (!resolver) return;
+  Result<pki::Key> found = resolver(entry.device, entry.label);
+  if (!found.has_value()) {
+    entry.device_error = found.error().message();
+    return;
+  }
+  if (!found->equals_public(entry.key)) {
+    entry.device_error = "the key " + entry.label + " on token " + entry.device +
+                         " is not the one this label was made with";
+    return;
+  }
+  entry.key = std::move(*found);
+  entry.device_error.clear();
+  // Kept, unless the label changed meanwhile.
+  MutexLock lock(mu_);
+  auto it = keys_.find(entry.label);
+  if (it != keys_.end() && it->second.device == entry.device &&
+      it->second.key.equals_public(entry.key)) {
+    it->second.key = entry.key;
+    it->second.device_error.clear();
+  }
+}
+
+void KeyStore::set_token_resolver(TokenKeyResolver resolver) {
+  MutexLock lock(mu_);
+  resolver_ = std::move(resolver);
+}
+
+void KeyStore::forget_token_keys(const std::string& device) {
+  MutexLock lock(mu_);
+  for (auto& [label, e] : keys_) {
+    if (e.device != device || !e.key.has_private()) continue;
+    auto pub = pki::Key::from_public_der(e.key.public_key_der());
+    if (!pub.has_value()) continue;  // cannot happen: the DER came from a key
+    e.key = std::move(*pub);
+    e.device_error = "token " + device + " is not logged in";
+  }
 }
 
 Status KeyStore::remove(const std::string& label) {

@@ -11,6 +11,12 @@
 // Each key is decrypted once, by open(); put() encrypts once (about 0.3 s): nothing on a
 // request path decrypts or encrypts.
 //
+// A key on a PKCS#11 token (`crypto key generate rsa ... on NAME:`) keeps only its public
+// key and the token's name in <label>.key: the private key never leaves the token. Such
+// an entry's `key` is public-only until the resolver set by set_token_resolver() finds it
+// on the token (the Device does, once the token is logged in); `device_error` says why
+// it is not at hand meanwhile.
+//
 // Thread-safe: every method may be called from several threads; KeyEntry values are
 // copies that share the (immutable, thread-safe) EVP_PKEY. The store's lock covers only
 // the map and the file write: encryption runs before it is taken, and keys are generated
@@ -18,6 +24,7 @@
 // key from what it read earlier (generation, import after a question) stores it with
 // put_if_unchanged(), so that of two such writers one wins and the other is told.
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -43,10 +50,19 @@ struct KeyEntry {
   // Usage keys: the encryption pair. Set only when usage is kUsageKeys (a usage-keys
   // label written by an older scepter has only the signature pair).
   std::optional<pki::Key> encryption_key = std::nullopt;
+  // The token holding the private key (`on NAME:`); empty for keys held here.
+  std::string device = {};
+  // A token key whose private half is not at hand: why (token not configured, wrong PIN,
+  // key missing on the token). Empty otherwise.
+  std::string device_error = {};
 
   // The pair that decrypts what is sent to this label's certificates.
   const pki::Key& decryption_key() const { return encryption_key ? *encryption_key : key; }
 };
+
+// Finds the private key `label` on the token `device`.
+using TokenKeyResolver =
+    std::function<Result<pki::Key>(const std::string& device, const std::string& label)>;
 
 class KeyStore {
  public:
@@ -70,8 +86,15 @@ class KeyStore {
   Status put_if_unchanged(const KeyEntry& entry, const std::optional<KeyEntry>& expected);
   std::optional<KeyEntry> get(const std::string& label) const;
   std::vector<KeyEntry> list() const;  // sorted by label
-  // Deletes the key file. kNotFound if there is no such key.
+  // Deletes the key file. kNotFound if there is no such key. (A token key's private half
+  // stays on the token: the caller deletes it there.)
   Status remove(const std::string& label);
+
+  // How token keys are found. get() and list() use it for entries whose private key is
+  // not yet at hand, and keep what it finds; forget_token_keys() drops what was found
+  // on `device` (the token was reconfigured or failed), so that the next get() asks again.
+  void set_token_resolver(TokenKeyResolver resolver);
+  void forget_token_keys(const std::string& device);
 
  private:
   KeyStore(std::string dir, std::string passphrase, int kdf_iterations)
@@ -85,9 +108,14 @@ class KeyStore {
   const int kdf_iterations_;
   // Writes the file and the map entry; the caller holds mu_.
   Status store_locked(const KeyEntry& entry, const std::string& text) REQUIRES(mu_);
+  // A token entry whose private key is not at hand: found now if the resolver can, and
+  // kept for the next caller. Takes mu_ itself.
+  void resolve(KeyEntry& entry, const TokenKeyResolver& resolver) const EXCLUDES(mu_);
 
   mutable Mutex mu_;
-  std::map<std::string, KeyEntry> keys_ GUARDED_BY(mu_);
+  // mutable: get() keeps the token keys it resolves.
+  mutable std::map<std::string, KeyEntry> keys_ GUARDED_BY(mu_);
+  TokenKeyResolver resolver_ GUARDED_BY(mu_);
 };
 
 }  // namespace scepter::ca

@@ -159,6 +159,7 @@ CertificateServer::Prepared CertificateServer::prepare(const ServerConfig& cfg,
       return fail_with(
           invalid_argument("The key " + label_ + " does not match the CA certificate."));
     }
+    if (Status s = usable_ca_key(*key); !s.ok()) return fail_with(s);
     // The issuer name is fixed by the certificate; a configuration that lost it (never
     // saved) shows the truth.
     // (An RA's certificate is named by its trustpoint, not by issuer-name.)

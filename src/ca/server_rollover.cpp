@@ -42,6 +42,13 @@ std::string archive_name(const std::string& label) { return label + "-rollover";
 
 // The guide: if the archive fails, there is no rollover. Without a password it cannot be
 // written, so the rollover does not begin.
+// A rollover makes its shadow key in the key store: not for a CA whose key is on a token.
+Status rollover_key_here(const pki::Key& ca_key) {
+  if (ca_key.token().empty()) return ok_status();
+  return permission_denied("The CA key is on token " + ca_key.token() +
+                           ": a rollover of a CA whose key is on a token is not supported.");
+}
+
 Status no_archive_password(const std::string& label) {
   return permission_denied(fmt::format(
       "The rollover CA key must be archived and no archive password is configured: configure "
@@ -82,6 +89,7 @@ Status CertificateServer::make_shadow(Runtime& rt, const ServerConfig& cfg,
         "deletes it).",
         label_));
   }
+  if (Status s = rollover_key_here(*rt.ca_key); !s.ok()) return s;
   const pki::Certificate& current = *rt.ca_cert;
   std::string password = cfg.archive_password.empty() ? archive_password : cfg.archive_password;
   if (cfg.archive_enabled && password.empty()) return no_archive_password(label_);
@@ -171,6 +179,7 @@ std::vector<pki::Certificate> CertificateServer::shadow_chain(const pki::Certifi
 
 Status CertificateServer::request_shadow(Runtime& rt, const ServerConfig& cfg,
                                          const std::string& archive_password) {
+  if (Status s = rollover_key_here(*rt.ca_key); !s.ok()) return s;
   if (rt.shadow()) {
     return already_exists(fmt::format(
         "A rollover certificate exists already (crypto pki server {} rollover cancel deletes "

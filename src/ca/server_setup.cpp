@@ -45,6 +45,15 @@ Result<RevocationTarget> revocation_target(const store::Store& store,
 
 }  // namespace
 
+Status CertificateServer::usable_ca_key(const KeyEntry& entry) const {
+  if (entry.key.has_private()) return ok_status();
+  if (!entry.device.empty()) {
+    return unavailable(fmt::format("The CA key {} is on token {}, which cannot be used: {}", label_,
+                                   entry.device, entry.device_error));
+  }
+  return invalid_argument("The key " + label_ + " has no private key.");
+}
+
 Result<KeyEntry> CertificateServer::ensure_ca_key(Runtime& rt, EnableReport& report) {
   std::optional<KeyEntry> existing = deps_.keys.get(label_);
   if (existing.has_value() && existing->encryption_key) {
@@ -53,12 +62,36 @@ Result<KeyEntry> CertificateServer::ensure_ca_key(Runtime& rt, EnableReport& rep
         "Remove it (crypto key zeroize rsa {0}) or name another key.",
         label_)));
   }
-  if (existing.has_value()) return *existing;
+  if (existing.has_value()) {
+    RETURN_IF_ERROR(usable_ca_key(*existing));
+    return *existing;
+  }
   log::trace(log::Category::kPkiServer,
              "CRYPTO_CS: key '{}' does not exist; generated automatically", label_);
-  ASSIGN_OR_RETURN(pki::Key key, pki::Key::generate_rsa(kDefaultCaKeyBits));
-  KeyEntry entry{label_, std::move(key), KeyUsage::kGeneralPurpose, false, deps_.clock.now()};
+  const std::string device = deps_.key_device ? deps_.key_device() : std::string();
+  std::optional<pki::Key> made;
+  if (!device.empty()) {
+    // `on NAME:` under the server's trustpoint: the token makes the key and keeps it.
+    if (deps_.tokens == nullptr) return fail(unavailable("This scepterd has no tokens."));
+    auto token = deps_.tokens->open(device);
+    if (!token.has_value()) {
+      return fail(unavailable(fmt::format("The CA key cannot be generated on token {}: {}", device,
+                                          token.error().message())));
+    }
+    Result<pki::Key> key = (*token)->generate_rsa(label_, kDefaultCaKeyBits);
+    if (!key.has_value() && key.error().code() == Code::kAlreadyExists) {
+      key = (*token)->find(label_);  // made there before (an earlier attempt, pkcs11-tool)
+    }
+    if (!key.has_value()) return fail(key.error());
+    made = std::move(*key);
+  } else {
+    ASSIGN_OR_RETURN(pki::Key key, pki::Key::generate_rsa(kDefaultCaKeyBits));
+    made = std::move(key);
+  }
+  KeyEntry entry{label_, std::move(*made), KeyUsage::kGeneralPurpose, false, deps_.clock.now()};
+  entry.device = device;
   RETURN_IF_ERROR(deps_.keys.put(entry));
+  if (!device.empty()) report.key_on_token = device;
   store::WriteBatch generated;
   generated.put_meta(kMetaKeyGenerated, "1");
   RETURN_IF_ERROR(rt.store->write(generated));
@@ -189,6 +222,10 @@ Status CertificateServer::write_archive(const ServerConfig& cfg, const pki::Cert
                                       deps_.archive_kdf_iterations));
     return files.write(files::FileType::kP12, name + ".p12", p12, 0600);
   }
+  if (!key.token().empty()) {
+    // The key never leaves its token: the certificate alone.
+    return files.write(files::FileType::kPem, name + ".pem", cert.pem(), 0600);
+  }
   ASSIGN_OR_RETURN(std::string key_pem,
                    key.to_encrypted_pkcs8_pem(password, deps_.archive_kdf_iterations));
   return files.write(files::FileType::kPem, name + ".pem", cert.pem() + key_pem, 0600);
@@ -211,6 +248,7 @@ Status CertificateServer::install_ca(Runtime& rt, const ServerConfig& cfg,
   rt.ca_cert = cert;
   rt.ca_key = entry.key;
   report.generated_ca = true;
+  if (!entry.device.empty()) report.key_on_token = entry.device;
 
   // Whether the server generated the key in an earlier run (a subordinate CA's
   // certificate, and so its archive, comes after its key).
@@ -225,7 +263,8 @@ Status CertificateServer::install_ca(Runtime& rt, const ServerConfig& cfg,
     // An RA's key signs no certificate: there is no CA key to archive.
   } else if (!cfg.archive_enabled) {
     report.archive_skipped_reason = "archive disabled";
-  } else if (!report.generated_key && !entry.exportable && !generated_by_server()) {
+  } else if (!report.generated_key && !entry.exportable && !generated_by_server() &&
+             entry.device.empty()) {
     report.archive_skipped_reason = "the key " + label_ + " is not exportable";
   } else {
     std::string password =

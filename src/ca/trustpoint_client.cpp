@@ -171,6 +171,14 @@ Result<EnrollResult> TrustpointClient::enroll(const TrustpointConfig& tp,
   // FQDN (IOS).
   const std::string label = tp.rsakeypair.empty() ? fqdn : tp.rsakeypair;
   std::optional<KeyEntry> key = keys_.get(label);
+  if (!key && !tp.on_device.empty()) {
+    // The key store makes no keys on tokens: a certificate server makes its own CA key
+    // there, and an operator any other (`crypto key generate rsa label L on NAME:`).
+    return fail(not_found(fmt::format(
+        "Trustpoint {0} keeps its keys on token {1}: generate the key pair {2} there first "
+        "(crypto key generate rsa label {2} on {1}:).",
+        name, tp.on_device, label)));
+  }
   if (!key) {
     const int bits = tp.rsakeypair_bits > 0 ? tp.rsakeypair_bits : options.key_bits;
     ASSIGN_OR_RETURN(KeyEntry entry, generate_key(label, bits, tp.rsakeypair_encryption_bits));
@@ -309,7 +317,11 @@ Status TrustpointClient::start_renewal(const TrustpointConfig& tp, const std::st
   // certificate arrives (IOS appends '#', which key labels here do not allow).
   std::string new_label = label;
   std::optional<KeyEntry> key = current;
-  if (tp.auto_enroll_regenerate) {
+  if (tp.auto_enroll_regenerate && !tp.on_device.empty()) {
+    // A new key on the token would need the operator's command: renew with the same key.
+    log::warn("trustpoint {}: keys on token {} are not regenerated; renewing with the same key",
+              tp.name, tp.on_device);
+  } else if (tp.auto_enroll_regenerate) {
     new_label = label + ".new";
     key = keys_.get(new_label);
     if (!key) {

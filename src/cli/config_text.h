@@ -47,6 +47,7 @@ using ConfigWriter = std::function<void(ca::Device&, ConfigText&)>;
 namespace config_order {
 inline constexpr int kHostname = 100;
 inline constexpr int kSystem = 200;
+inline constexpr int kTokens = 250;  // before the keys, trustpoints and servers that use them
 inline constexpr int kKeys = 300;
 inline constexpr int kTrustpoints = 400;
 inline constexpr int kCertificateServers = 500;

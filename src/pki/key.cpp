@@ -415,6 +415,33 @@ Result<Key> Key::from_decoded(Ptr<EVP_PKEY> pkey, std::string_view spki_der) {
   return make(std::move(pkey), priv, spki_der);
 }
 
+Status Key::check_private() const {
+  if (!has_private_) return invalid_argument("the key has no private part");
+  static constexpr unsigned char kProbe[] = "scepterd key check";
+  Ptr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
+  if (!ctx) return last_error("allocating a digest context");
+  std::size_t len = 0;
+  std::string sig;
+  if (EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, pkey_.get()) != 1 ||
+      EVP_DigestSign(ctx.get(), nullptr, &len, kProbe, sizeof kProbe) != 1) {
+    return last_error(Code::kUnavailable, "signing with the private key");
+  }
+  sig.resize(len);
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, kProbe,
+                     sizeof kProbe) != 1) {
+    return last_error(Code::kUnavailable, "signing with the private key");
+  }
+  sig.resize(len);
+  Ptr<EVP_MD_CTX> vctx(EVP_MD_CTX_new());
+  if (!vctx || EVP_DigestVerifyInit(vctx.get(), nullptr, EVP_sha256(), nullptr, pkey_.get()) != 1 ||
+      EVP_DigestVerify(vctx.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
+                       kProbe, sizeof kProbe) != 1) {
+    ERR_clear_error();
+    return unavailable("the private key's signature does not verify");
+  }
+  return ok_status();
+}
+
 bool Key::is_rsa() const { return EVP_PKEY_is_a(pkey_.get(), "RSA") == 1; }
 bool Key::is_ec() const { return EVP_PKEY_is_a(pkey_.get(), "EC") == 1; }
 int Key::bits() const { return EVP_PKEY_get_bits(pkey_.get()); }

@@ -92,6 +92,9 @@ class Key {
   bool has_private() const { return has_private_; }
   // The token holding the private key, empty for a key held in this process.
   const std::string& token() const { return token_; }
+  // Signs a few bytes and checks the signature: whether the private key still works (a
+  // token may have been removed). kUnavailable with the library's reason when not.
+  Status check_private() const;
   bool is_rsa() const;
   bool is_ec() const;
   // Modulus size for RSA, field size for EC (256, 384).

@@ -19,6 +19,8 @@ Result<std::string> make_pkcs12(const Certificate& cert, const Key& key,
   }
   if (passphrase.size() > INT_MAX) return fail(invalid_argument("passphrase too long"));
   if (!key.has_private()) return fail(invalid_argument("the key has no private part"));
+  // A key on a token never leaves it: the file holds the certificates alone.
+  const bool on_token = !key.token().empty();
   ASSIGN_OR_RETURN(const Key cert_key, cert.public_key());
   if (!cert_key.equals_public(key)) {
     return fail(invalid_argument("the key does not match the certificate"));
@@ -36,8 +38,9 @@ Result<std::string> make_pkcs12(const Certificate& cert, const Key& key,
   const int nid = aes ? NID_aes_256_cbc : NID_pbe_WithSHA1And3_Key_TripleDES_CBC;
   // mac_iter -1: no MAC here, so that we choose its digest below (PKCS12_create would
   // use SHA-1).
-  Ptr<PKCS12> p12(PKCS12_create(pass.c_str(), name.empty() ? nullptr : name.c_str(), key.evp(),
-                                cert.x509(), ca.get(), nid, nid, iterations, -1, 0));
+  Ptr<PKCS12> p12(PKCS12_create(pass.c_str(), name.empty() ? nullptr : name.c_str(),
+                                on_token ? nullptr : key.evp(), cert.x509(), ca.get(), nid, nid,
+                                iterations, -1, 0));
   if (!p12) return fail(last_error("building PKCS#12"));
   if (PKCS12_set_mac(p12.get(), pass.c_str(), static_cast<int>(pass.size()), nullptr, 0, iterations,
                      aes ? EVP_sha256() : EVP_sha1()) != 1) {

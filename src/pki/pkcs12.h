@@ -35,7 +35,8 @@ enum class Pkcs12Cipher {
 // for tests that build many files; production code keeps the default (about 0.6 s of one
 // core per file). Fails with kInvalidArgument when the passphrase is empty, the key has
 // no private part or does not match the certificate, or iterations is outside
-// 1..kMaxKeyEncryptionIterations.
+// 1..kMaxKeyEncryptionIterations. A key on a token (Key::token()) never leaves it: the
+// PKCS#12 then holds the certificate and the chain alone.
 Result<std::string> make_pkcs12(const Certificate& cert, const Key& key,
                                 std::string_view passphrase, std::string_view friendly_name,
                                 const std::vector<Certificate>& chain = {},

@@ -24,10 +24,19 @@ CmdResult shutdown_server(Context& ctx, const Args&) {
 CmdResult print_enable(Context& ctx, const Result<ca::EnableReport>& r, bool exporting_printed) {
   if (!r.has_value()) return ctx.error(r.error().message());
   if (r->generated_key) {
-    ctx.printf("% Generating {} bit RSA keys, keys will be non-exportable...[OK]\n", r->key_bits);
+    ctx.printf("% Generating {} bit RSA keys, keys will be {}...[OK]\n", r->key_bits,
+               r->key_on_token.empty() ? "non-exportable" : "on-token, non-exportable");
   }
   if (r->archived && !exporting_printed) {
-    ctx.print("% Exporting Certificate Server signing certificate and keys...\n");
+    ctx.print(r->key_on_token.empty()
+                  ? "% Exporting Certificate Server signing certificate and keys...\n"
+                  : "% Exporting Certificate Server signing certificate...\n");
+  }
+  if (r->generated_ca && r->archived && !r->key_on_token.empty()) {
+    ctx.printf(
+        "% The CA key is on token {} and never leaves it: the archive holds the CA "
+        "certificate only.\n",
+        r->key_on_token);
   }
   if (r->generated_ca && !r->archived && !r->archive_skipped_reason.empty() &&
       r->archive_skipped_reason != "archive disabled") {

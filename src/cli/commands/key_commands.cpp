@@ -37,6 +37,8 @@ struct GenerateRequest {
   // stored only if that is still so: of two sessions generating the same label at once,
   // the first to finish wins and the other is told.
   std::optional<ca::KeyEntry> expected;
+  // `on NAME:`: the token that makes and keeps the key (empty: the key store).
+  std::string device;
 };
 
 // "General Purpose Keys", as the modulus question names them.
@@ -63,11 +65,28 @@ CmdResult refuse_small_modulus(Context& ctx, int bits) {
 
 CmdResult start_pair(Context& ctx, GenerateRequest r);
 
+// Deletes the pair `label` from the token `device`.
+Status forget_on_token(Context& ctx, const std::string& device, const std::string& label) {
+  ASSIGN_OR_RETURN(std::shared_ptr<pki::Token> token, ctx.device().tokens().open(device));
+  return token->remove(label);
+}
+
+// The key pair, made by the token of `on NAME:` or here.
+Result<pki::Key> make_key(Context& ctx, const GenerateRequest& r, int bits) {
+  if (r.device.empty()) {
+    return r.type == KeyType::kRsa ? pki::Key::generate_rsa(bits) : pki::Key::generate_ec(bits);
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<pki::Token> token, ctx.device().tokens().open(r.device));
+  return token->generate_rsa(r.label, bits);
+}
+
 CmdResult generate_now(Context& ctx, GenerateRequest r, int bits) {
   ctx.printf("% Generating {} bit {} keys, keys will be {}...\n", bits, type_name(r.type),
-             r.exportable ? "exportable" : "non-exportable");
+             !r.device.empty() ? "on-token, non-exportable"
+             : r.exportable    ? "exportable"
+                               : "non-exportable");
   auto start = std::chrono::steady_clock::now();
-  auto key = r.type == KeyType::kRsa ? pki::Key::generate_rsa(bits) : pki::Key::generate_ec(bits);
+  auto key = make_key(ctx, r, bits);
   if (!key.has_value()) return ctx.error("Key generation failed: " + key.error().message());
   auto print_elapsed = [&ctx, start] {
     auto elapsed =
@@ -83,6 +102,7 @@ CmdResult generate_now(Context& ctx, GenerateRequest r, int bits) {
     return start_pair(ctx, std::move(r));
   }
   ca::KeyEntry entry{r.label, std::move(*key), r.usage, r.exportable, ctx.device().clock().now()};
+  entry.device = r.device;
   if (r.signature_key) {
     entry.encryption_key = std::move(entry.key);
     entry.key = std::move(*r.signature_key);
@@ -96,7 +116,10 @@ CmdResult generate_now(Context& ctx, GenerateRequest r, int bits) {
         "new keys were discarded.",
         r.label));
   }
-  if (!s.ok()) return ctx.error("The keys could not be stored: " + s.message());
+  if (!s.ok()) {
+    if (!r.device.empty()) (void)forget_on_token(ctx, r.device, r.label);
+    return ctx.error("The keys could not be stored: " + s.message());
+  }
   print_elapsed();
   return {};
 }
@@ -171,6 +194,12 @@ CmdResult generate(Context& ctx, GenerateRequest r) {
   if (!s.ok()) return ctx.error(s.message());
   auto existing = ctx.device().keys().get(r.label);
   r.expected = existing;
+  if (existing && (!existing->device.empty() || !r.device.empty())) {
+    // A token keeps one pair per label: the old pair goes first, by the operator's hand.
+    return ctx.error(fmt::format(
+        "You already have keys named {0}{1}; remove them first (crypto key zeroize rsa {0}).",
+        r.label, existing->device.empty() ? "" : " on token " + existing->device));
+  }
   if (!existing) return start_generation(ctx, std::move(r));
   ctx.printf("% You already have {} keys defined named {}.\n", type_name(type_of(existing->key)),
              r.label);
@@ -197,6 +226,27 @@ CmdResult generate_rsa(Context& ctx, const Args& a) {
   r.usage = usage_from_keyword(a.choice("usage"));
   r.exportable = a.has("exportable");
   r.bits = static_cast<int>(a.integer("bits", 0));
+  if (a.has("storage")) {
+    // IOS keeps such a key as a file on the device and uses it in memory: a PKCS#11
+    // token is not a file system, and its keys are used where they are.
+    return ctx.error(
+        fmt::format("Keys are not stored as files on a token; use \"on {}:\" to make them on it.",
+                    strip_device_colon(a.word("storage"))));
+  }
+  if (a.has("device")) {
+    r.device = strip_device_colon(a.word("device"));
+    if (!ctx.device().tokens().get(r.device)) {
+      return ctx.error(fmt::format("No token named {} is configured (crypto pki token {} ...).",
+                                   r.device, r.device));
+    }
+    if (r.exportable) return ctx.error("Keys on a token are never exportable.");
+    if (r.usage != ca::KeyUsage::kGeneralPurpose) {
+      return ctx.error("Keys on a token are one general-purpose pair.");
+    }
+    if (r.bits != 0 && r.bits < 1024) {
+      return ctx.error("Keys on a token are 1024 to 4096 bits.");
+    }
+  }
   return generate(ctx, std::move(r));
 }
 
@@ -256,6 +306,13 @@ CmdResult zeroize(Context& ctx, const Args& a) {
     Status checked = check_removable(c.device(), labels);
     if (!checked.ok()) return c.error(checked.message());
     for (const std::string& label : labels) {
+      if (auto e = c.device().keys().get(label); e && !e->device.empty()) {
+        Status gone = forget_on_token(c, e->device, label);
+        if (!gone.ok() && gone.code() != Code::kNotFound) {
+          return c.error(fmt::format("Keys {} could not be removed from token {}: {}", label,
+                                     e->device, gone.message()));
+        }
+      }
       Status removed = c.device().keys().remove(label);
       if (!removed.ok() && removed.code() != Code::kNotFound) {
         return c.error(fmt::format("Keys {} could not be removed: {}", label, removed.message()));
@@ -275,7 +332,7 @@ CmdResult show_mypubkey(Context& ctx, const Args& a) {
       ctx.printf("% Key pair was generated at: {}\n", format_ios_time(e.created));
       ctx.printf("Key name: {}\n", e.label);
       ctx.printf("Key type: {} KEYS\n", want);
-      ctx.print(" Storage Device: private-config\n");
+      ctx.printf(" Storage Device: {}\n", e.device.empty() ? "private-config" : e.device);
       ctx.printf(" Usage: {}\n", ca::key_usage_name(pair.usage));
       ctx.printf(" Key is {}exportable.\n", e.exportable ? "" : "not ");
       ctx.print(" Key Data:\n");
@@ -290,13 +347,15 @@ CmdResult show_mypubkey(Context& ctx, const Args& a) {
 void register_key_commands(CommandTable& t) {
   t.add(Node::kConfig,
         "crypto key generate rsa {<general-keys|usage-keys|signature|encryption>$usage|"
-        "label WORD$label|exportable|modulus (360-4096)$bits}",
+        "label WORD$label|exportable|modulus (360-4096)$bits|on WORD$device|storage WORD$storage}",
         {kCryptoHelp, kKeyHelp, "Generate new keys", "Generate RSA keys",
          "Generate a general purpose RSA key pair for signing and encryption",
          "Generate separate RSA key pairs for signing and encryption",
          "Generate an RSA key pair for signing", "Generate an RSA key pair for encryption",
          "Provide a label", "RSA key pair label", "Allow the key to be exported",
-         "Provide number of modulus bits on the command line", "size of the key modulus"},
+         "Provide number of modulus bits on the command line", "size of the key modulus",
+         "Generate the keys on a token", "Token name followed by a colon (token0:)",
+         "Store the keys on a device", "Device name followed by a colon"},
         generate_rsa);
   t.add(Node::kConfig,
         "crypto key generate ec keysize <256|384>$bits {label WORD$label|exportable}",

@@ -27,6 +27,12 @@ inline KeyType type_from_keyword(std::string_view keyword) {
   return keyword == "ec" ? KeyType::kEc : KeyType::kRsa;
 }
 
+// A device as typed after `on` (IOS writes "usbtoken0:"): the name without its colon.
+inline std::string strip_device_colon(std::string_view word) {
+  if (!word.empty() && word.back() == ':') word.remove_suffix(1);
+  return std::string(word);
+}
+
 inline std::string upper(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));

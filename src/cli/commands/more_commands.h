@@ -48,5 +48,7 @@ void print_ca_fingerprints(Context& ctx, const pki::Certificate& cert);
 // ip http server, ip http port, ip http bind-address, and their config writer
 // (config_order::kHttp).
 void register_http_commands(CommandTable& t);
+// crypto pki token, show crypto pki token, and their config writer (config_order::kTokens).
+void register_token_commands(CommandTable& t);
 
 }  // namespace scepter::cli

@@ -36,6 +36,7 @@ inline void build_full_table(CommandTable& t) {
   if (!has_command(t, Node::kConfig, "crypto key generate rsa")) register_key_commands(t);
   if (!has_command(t, Node::kConfig, "crypto pki trustpoint")) register_trustpoint_commands(t);
   if (!has_command(t, Node::kConfig, "[no] ip http server")) register_http_commands(t);
+  if (!has_command(t, Node::kConfig, "crypto pki token")) register_token_commands(t);
 }
 
 // A Device in a fresh temporary directory, with a master passphrase so keys can be

@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "ca/device.h"
+#include "cli/commands/key_commands_common.h"
 #include "cli/commands/more_commands.h"
 #include "cli/context.h"
 #include "cli/questions.h"
@@ -53,6 +54,7 @@ std::vector<std::string> trustpoint_lines(const TrustpointConfig& tp) {
       line += fmt::format(" {}", tp.rsakeypair_encryption_bits);
     out.push_back(std::move(line));
   }
+  if (!tp.on_device.empty()) out.push_back("on " + tp.on_device + ":");
   if (tp.hash) out.push_back(fmt::format("hash {}", pki::hash_name(*tp.hash)));
   if (tp.auto_enroll) {
     std::string line = "auto-enroll";
@@ -294,6 +296,19 @@ CmdResult rsakeypair(Context& ctx, const Args& a) {
   });
 }
 
+// `on NAME:`: keys generated for this trustpoint are made on the token NAME.
+CmdResult on_device(Context& ctx, const Args& a) {
+  std::string device;
+  if (!a.has("no")) {
+    device = strip_device_colon(a.word("device"));
+    if (!ctx.device().tokens().get(device)) {
+      return ctx.error(fmt::format("No token named {} is configured (crypto pki token {} ...).",
+                                   device, device));
+    }
+  }
+  return edit_trustpoint(ctx, [&](TrustpointConfig& tp) { tp.on_device = device; });
+}
+
 CmdResult set_hash(Context& ctx, const Args& a) {
   std::optional<pki::Hash> hash;
   if (!a.has("no")) {
@@ -510,6 +525,10 @@ void register_trustpoint_commands(CommandTable& t) {
         {kNoHelp, "RSA key pair", "Specify rsakeypair", "Key pair label",
          "Size of the signature (or general) key", "Size of the encryption key"},
         rsakeypair);
+  t.add(kTp, "on WORD$device",
+        {"Generate the keys on a token", "Token name followed by a colon (token0:)"}, on_device);
+  t.add(kTp, "no on [WORD$device]", {kNoHelp, "Generate the keys in the key store", "Token name"},
+        on_device);
   t.add(kTp, "hash <md5|sha1|sha256|sha384|sha512>$alg",
         {"Hash algorithm for self-signed certificates", "MD5", "SHA-1", "SHA-256", "SHA-384",
          "SHA-512"},

@@ -1,0 +1,194 @@
+// crypto pki token, keys generated `on NAME:`, a certificate server whose CA key lives on
+// the token, and what happens when the token goes away. The token is SoftHSM2 (a real
+// PKCS#11 module standing in for hardware; see pki/softhsm_testing.h).
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include <gtest/gtest.h>
+
+#include "ca/certificate_server.h"
+#include "cli/commands/more_commands_testing.h"
+#include "cli/config.h"
+#include "pki/softhsm_testing.h"
+
+namespace scepter::cli {
+namespace {
+
+using pki::test::kSoftHsmModule;
+
+class TokenCommandsTest : public testing::MoreCommandsTest {
+ protected:
+  void SetUp() override {
+    if (!pki::test::softhsm_installed()) GTEST_SKIP() << "softhsm2 is not installed";
+    ASSERT_EQ(hsm_.init_token("ca-token"), "");
+  }
+  std::string token_line(const std::string& pin = "1234") const {
+    return std::string("crypto pki token token0 module ") + kSoftHsmModule +
+           " label ca-token user-pin " + pin;
+  }
+  Reply config(const std::string& line) {
+    Reply r = exec("configure terminal");
+    EXPECT_TRUE(r.ok) << r.output;
+    r = exec(line);
+    (void)exec("end");
+    return r;
+  }
+
+  pki::test::SoftHsm hsm_;
+};
+
+TEST_F(TokenCommandsTest, ConfiguredTokenLogsInAndShowsWithoutItsPin) {
+  Reply r = config(token_line());
+  ASSERT_TRUE(r.ok) << r.output;
+  EXPECT_NE(r.output.find("% Token token0 logged in."), std::string::npos) << r.output;
+
+  const std::string running = running_config(table_, dev_.device());
+  EXPECT_NE(running.find(std::string("crypto pki token token0 module ") + kSoftHsmModule +
+                         " label ca-token user-pin 7 "),
+            std::string::npos)
+      << running;
+  EXPECT_EQ(running.find("1234"), std::string::npos) << running;
+
+  r = exec("show crypto pki token token0:");
+  ASSERT_TRUE(r.ok) << r.output;
+  EXPECT_NE(r.output.find("Status:          logged in"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("Label:           ca-token"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("Manufacturer:    SoftHSM project"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("Keys:            none"), std::string::npos) << r.output;
+
+  // The running-config loads back into the same state (the type 7 PIN included).
+  testing::KeyDevice second;
+  auto loaded = load_config(table_, second.device(), running);
+  EXPECT_EQ(loaded.errors, 0) << loaded.output;
+  auto state = second.device().tokens().get("token0");
+  ASSERT_TRUE(state.has_value());
+  EXPECT_EQ(state->config.pin, "1234");
+  EXPECT_NE(state->token, nullptr) << state->error;
+}
+
+TEST_F(TokenCommandsTest, WrongPinKeepsTheTokenConfiguredAndSaysWhy) {
+  Reply r = config(token_line("9999"));
+  EXPECT_NE(r.output.find("% Token token0 is configured but cannot be used: token token0: wrong "
+                          "user PIN"),
+            std::string::npos)
+      << r.output;
+  r = exec("show crypto pki token");
+  EXPECT_NE(r.output.find("Status:          not logged in (token token0: wrong user PIN)"),
+            std::string::npos)
+      << r.output;
+  // Keys cannot be made on it, and a typo in the name is caught.
+  (void)exec("configure terminal");
+  r = exec("crypto key generate rsa label k modulus 2048 on token0:");
+  EXPECT_NE(r.output.find("% Key generation failed: token token0: wrong user PIN"),
+            std::string::npos)
+      << r.output;
+  r = exec("crypto key generate rsa label k modulus 2048 on token9:");
+  EXPECT_NE(r.output.find("% No token named token9 is configured"), std::string::npos) << r.output;
+  r = exec("crypto key generate rsa label k modulus 2048 storage token0:");
+  EXPECT_NE(r.output.find("use \"on token0:\""), std::string::npos) << r.output;
+  r = exec("crypto key generate rsa label k modulus 2048 exportable on token0:");
+  EXPECT_NE(r.output.find("% Keys on a token are never exportable."), std::string::npos)
+      << r.output;
+}
+
+TEST_F(TokenCommandsTest, KeyGeneratedOnTheTokenStaysThereAndSurvivesARestart) {
+  ASSERT_TRUE(config(token_line()).ok);
+  (void)exec("configure terminal");
+  Reply r = exec("crypto key generate rsa label tk modulus 2048 on token0:");
+  ASSERT_TRUE(r.ok) << r.output;
+  EXPECT_NE(r.output.find("% Generating 2048 bit RSA keys, keys will be on-token, "
+                          "non-exportable..."),
+            std::string::npos)
+      << r.output;
+  (void)exec("end");
+  auto entry = dev_.device().keys().get("tk");
+  ASSERT_TRUE(entry.has_value());
+  EXPECT_EQ(entry->device, "token0");
+  EXPECT_TRUE(entry->key.has_private());
+  EXPECT_EQ(entry->key.token(), "token0");
+  EXPECT_NE(hsm_.list_objects("ca-token").find("never extractable"), std::string::npos);
+
+  // What the key store keeps is the public key and the token's name.
+  const std::string file = dev_.nvram("private-keys/tk.key");
+  std::ifstream in(file);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find(" on=token0\n-----BEGIN PUBLIC KEY-----"), std::string::npos) << text;
+  EXPECT_EQ(text.find("PRIVATE"), std::string::npos) << text;
+
+  r = exec("show crypto key mypubkey rsa tk");
+  EXPECT_NE(r.output.find(" Storage Device: token0\n"), std::string::npos) << r.output;
+  r = exec("show crypto pki token");
+  EXPECT_NE(r.output.find("Keys:            1\n    tk\n"), std::string::npos) << r.output;
+
+  // The key cannot be exported, and a second pair under its label is refused.
+  (void)exec("configure terminal");
+  r = exec("crypto key export rsa tk pem terminal 3des secret123");
+  EXPECT_FALSE(r.ok) << r.output;
+  r = exec("crypto key generate rsa label tk modulus 2048");
+  EXPECT_NE(r.output.find("remove them first (crypto key zeroize rsa tk)"), std::string::npos)
+      << r.output;
+  (void)exec("end");
+
+  // After a restart, the key is found on the token again once the token line is replayed.
+  const std::string running = running_config(table_, dev_.device());
+  dev_.reopen();
+  new_session();
+  auto before = dev_.device().keys().get("tk");
+  ASSERT_TRUE(before.has_value());
+  EXPECT_FALSE(before->key.has_private());
+  EXPECT_NE(before->device_error.find("token0"), std::string::npos) << before->device_error;
+  auto loaded = load_config(table_, dev_.device(), running);
+  ASSERT_EQ(loaded.errors, 0) << loaded.output;
+  auto after = dev_.device().keys().get("tk");
+  ASSERT_TRUE(after.has_value());
+  EXPECT_TRUE(after->key.has_private()) << after->device_error;
+  EXPECT_TRUE(after->key.equals_public(entry->key));
+
+  // Zeroized: gone from the key store and from the token.
+  (void)exec("configure terminal");
+  r = exec("crypto key zeroize rsa tk");
+  if (session_->has_question()) r = exec("yes");
+  EXPECT_TRUE(r.ok) << r.output;
+  EXPECT_FALSE(dev_.device().keys().get("tk").has_value());
+  auto token = dev_.device().tokens().open("token0");
+  ASSERT_TRUE(token.has_value());
+  EXPECT_TRUE((*token)->labels()->empty());
+}
+
+TEST_F(TokenCommandsTest, CertificateServerKeyOnTheTokenAndTheTokenLost) {
+  ASSERT_TRUE(config(token_line()).ok);
+  (void)exec("configure terminal");
+  ASSERT_TRUE(exec("crypto pki trustpoint ca").ok);
+  Reply r = exec("on token0:");
+  ASSERT_TRUE(r.ok) << r.output;
+  (void)exec("end");
+  auto server = enabled_server("ca");
+  ASSERT_NE(server, nullptr);
+  ASSERT_EQ(server->state(), ca::ServerState::kEnabled);
+  auto key = dev_.device().keys().get("ca");
+  ASSERT_TRUE(key.has_value());
+  EXPECT_EQ(key->device, "token0");
+  auto cert = server->info().ca_certificate;
+  ASSERT_TRUE(cert.has_value());
+  EXPECT_TRUE(cert->public_key()->equals_public(key->key));
+  EXPECT_TRUE(cert->verify_signature(*cert->public_key()));
+  const std::string running = running_config(table_, dev_.device());
+  EXPECT_NE(running.find("crypto pki trustpoint ca\n on token0:\n"), std::string::npos) << running;
+
+  // The token's store disappears: the next tick finds out and disables the server,
+  // saying why; when the store is back, the server logs in again and recovers.
+  const std::string dir = hsm_.token_dir();
+  std::filesystem::rename(dir, dir + ".gone");
+  dev_.device().tick();
+  EXPECT_EQ(server->state(), ca::ServerState::kCheckFailed);
+  EXPECT_NE(server->reason().find("token token0"), std::string::npos) << server->reason();
+  std::filesystem::rename(dir + ".gone", dir);
+  for (int i = 0; i < 3 && server->state() != ca::ServerState::kEnabled; ++i) {
+    dev_.device().tick();
+  }
+  EXPECT_EQ(server->state(), ca::ServerState::kEnabled) << server->reason();
+}
+
+}  // namespace
+}  // namespace scepter::cli
