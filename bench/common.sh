@@ -64,6 +64,17 @@ wait_socket() {
   done
 }
 
+# start_scepterd BUILD DIR NICE: scepterd of BUILD on a fresh NVRAM in DIR (socket
+# DIR/s.sock, log DIR/log) at niceness NICE, in the background; sets `pid` and returns
+# once the control socket exists.
+start_scepterd() {
+  mkdir -p "$2/nvram"
+  SCEPTER_PASSWORD=bench-master nice -n "$3" "$1/src/daemon/scepterd" --nvram "$2/nvram" \
+    --socket "$2/s.sock" --log "$2/log" &
+  pid=$!
+  wait_socket "$2/s.sock"
+}
+
 # setup_ca SCEPTER SOCKET PORT OUT [TRIES]: through the shell, the HTTP server on
 # 127.0.0.1:PORT and a root CA "ca" in grant auto (RSA-2048, archive password 12345678);
 # the shell's output goes to OUT. Then waits until the listener is bound to 127.0.0.1

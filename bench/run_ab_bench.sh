@@ -26,11 +26,7 @@ trap cleanup EXIT
 run() {  # run BUILD TAG C: one row, printed as "TAG c=C rate=... p50_ms=... failure=..."
   local b=$1 tag=$2 c=$3 out
   dir=$(mktemp -d /tmp/ab.XXXX)
-  mkdir -p "$dir/nvram"
-  SCEPTER_PASSWORD=bench-master nice -n -10 "$b/src/daemon/scepterd" --nvram "$dir/nvram" \
-    --socket "$dir/s.sock" --log "$dir/log" &
-  pid=$!
-  wait_socket "$dir/s.sock"
+  start_scepterd "$b" "$dir" -10
   setup_ca "$b/src/shell/scepter" "$dir/s.sock" "$port" "$dir/setup.txt"
   sleep 1.5  # one more `ip http` period
   out=$(nice -n -10 "$b/bench/scep_load" --port "$port" --n "$n" --c "$c" --keys "$keys" \

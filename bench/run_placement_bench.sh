@@ -31,11 +31,7 @@ commit_thread() {
 run() {  # run MODE: one row, "MODE rate=..."
   local mode=$1 dir t client=()
   dir=$(mktemp -d "$work/r.XXXX")
-  mkdir -p "$dir/nvram"
-  SCEPTER_PASSWORD=bench-master nice -n -10 "$build/src/daemon/scepterd" --nvram "$dir/nvram" \
-    --socket "$dir/s.sock" --log "$dir/log" &
-  pid=$!
-  wait_socket "$dir/s.sock"
+  start_scepterd "$build" "$dir" -10
   setup_ca "$build/src/shell/scepter" "$dir/s.sock" "$port" "$dir/setup.txt"
   sleep 1.5
   # Warm up: the commit thread starts with the first overlapped write.

@@ -61,11 +61,7 @@ limit_token_all=$(per_enrolment "$(tok decrypt_all)" "$(tok sign_all)")
 run_row() {  # run_row KIND C: sets row_rate
   local kind=$1 c=$2 dir out
   dir=$(mktemp -d "$work/row.XXXX")
-  mkdir -p "$dir/nvram"
-  SCEPTER_PASSWORD=bench-master nice -n "$nice_level" "$build/src/daemon/scepterd" \
-    --nvram "$dir/nvram" --socket "$dir/s.sock" --log "$dir/log" &
-  pid=$!
-  wait_socket "$dir/s.sock"
+  start_scepterd "$build" "$dir" "$nice_level"
   if [ "$kind" = token ]; then
     fresh_token
     "$build/src/shell/scepter" --socket "$dir/s.sock" -c "configure terminal" \
