@@ -54,6 +54,8 @@ Status TokenRegistry::configure(TokenConfig config) {
     state.config = std::move(config);
     state.token = opened.has_value() ? *opened : nullptr;
     state.error = opened.has_value() ? std::string() : opened.error().message();
+    state.may_retry = opened.has_value() || opened.error().code() != Code::kPermissionDenied;
+    state.last_attempt = std::chrono::steady_clock::now();
   }
   // Keys found on the token as it was configured before are forgotten: the new
   // configuration may name another token.
@@ -96,6 +98,11 @@ Result<std::shared_ptr<pki::Token>> TokenRegistry::open(const std::string& name)
     auto it = tokens_.find(name);
     if (it == tokens_.end()) return fail(not_found("no token named " + name + " is configured"));
     if (it->second.token) return it->second.token;
+    const auto now = std::chrono::steady_clock::now();
+    if (!it->second.may_retry || now - it->second.last_attempt < kRetryInterval) {
+      return fail(unavailable(it->second.error));
+    }
+    it->second.last_attempt = now;
     config = it->second.config;
   }
   Result<std::shared_ptr<pki::Token>> opened = pki::Token::open(spec_of(config));
@@ -110,6 +117,7 @@ Result<std::shared_ptr<pki::Token>> TokenRegistry::open(const std::string& name)
   }
   if (!opened.has_value()) {
     it->second.error = opened.error().message();
+    it->second.may_retry = opened.error().code() != Code::kPermissionDenied;
     return opened;
   }
   log::info("token {}: logged in again", name);
@@ -125,6 +133,7 @@ void TokenRegistry::mark_failed(const std::string& name, const std::string& why)
     if (it == tokens_.end()) return;
     it->second.token.reset();
     it->second.error = why;
+    it->second.last_attempt = {};  // the first retry may come at once
   }
   log::warn("token {}: {}", name, why);
   keys_.forget_token_keys(name);

@@ -12,6 +12,7 @@
 // Thread-safe. Lock order: the registry's lock is taken alone (the key store calls in
 // through its resolver without holding its own lock).
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -38,6 +39,10 @@ struct TokenState {
   TokenConfig config;
   std::shared_ptr<pki::Token> token;  // null while it cannot be opened
   std::string error;                  // why not, when token is null
+  // Whether open() may log in again by itself: not after the token refused the PIN
+  // (tokens lock the PIN after a few wrong ones), only after a new configuration.
+  bool may_retry = true;
+  std::chrono::steady_clock::time_point last_attempt = {};
 };
 
 class TokenRegistry {
@@ -62,8 +67,10 @@ class TokenRegistry {
   std::optional<TokenState> get(const std::string& name) const;
   // The open token `name`, logging in again first if it was not open (a token plugged
   // back in, a module installed since). kNotFound when not configured, else the reason
-  // it cannot be opened.
+  // it cannot be opened. Automatic logins are spaced by kRetryInterval, and never
+  // repeated after a wrong or locked PIN: only configure() tries a PIN again.
   Result<std::shared_ptr<pki::Token>> open(const std::string& name);
+  static constexpr std::chrono::seconds kRetryInterval{2};
   // A token operation failed (removed, unreadable): forget the session, so that the
   // next open() logs in afresh, and make the key store ask for its keys again.
   void mark_failed(const std::string& name, const std::string& why);

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -90,6 +91,24 @@ TEST_F(TokenCommandsTest, WrongPinKeepsTheTokenConfiguredAndSaysWhy) {
   r = exec("crypto key generate rsa label k modulus 2048 exportable on token0:");
   EXPECT_NE(r.output.find("% Keys on a token are never exportable."), std::string::npos)
       << r.output;
+}
+
+// Tokens lock the PIN after a few wrong ones: a refused PIN is tried again only when the
+// operator configures the token again, never by the retries that bring a token back.
+TEST_F(TokenCommandsTest, AWrongPinIsNeverRetriedBehindTheOperatorsBack) {
+  ASSERT_TRUE(config(token_line("9999")).ok);
+  // The token's PIN becomes the one configured: a retry would now succeed.
+  const pki::test::Output changed =
+      pki::test::run(std::string("pkcs11-tool --module ") + kSoftHsmModule +
+                     " --token-label ca-token --login --pin 1234 --change-pin --new-pin 9999");
+  ASSERT_EQ(changed.status, 0) << changed.text;
+  std::this_thread::sleep_for(ca::TokenRegistry::kRetryInterval + std::chrono::milliseconds(200));
+  auto opened = dev_.device().tokens().open("token0");
+  EXPECT_CODE(opened, Code::kUnavailable);
+  EXPECT_NE(opened.error().message().find("wrong user PIN"), std::string::npos);
+  // The operator's line tries it.
+  Reply r = config(token_line("9999"));
+  EXPECT_NE(r.output.find("% Token token0 logged in."), std::string::npos) << r.output;
 }
 
 TEST_F(TokenCommandsTest, KeyGeneratedOnTheTokenStaysThereAndSurvivesARestart) {
@@ -184,8 +203,10 @@ TEST_F(TokenCommandsTest, CertificateServerKeyOnTheTokenAndTheTokenLost) {
   EXPECT_EQ(server->state(), ca::ServerState::kCheckFailed);
   EXPECT_NE(server->reason().find("token token0"), std::string::npos) << server->reason();
   std::filesystem::rename(dir + ".gone", dir);
-  for (int i = 0; i < 3 && server->state() != ca::ServerState::kEnabled; ++i) {
+  // (Automatic logins are spaced by TokenRegistry::kRetryInterval.)
+  for (int i = 0; i < 60 && server->state() != ca::ServerState::kEnabled; ++i) {
     dev_.device().tick();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_EQ(server->state(), ca::ServerState::kEnabled) << server->reason();
 }
