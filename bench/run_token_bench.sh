@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# SCEP enrolments per second with the CA key in the process and with the CA key on a
-# PKCS#11 token (SoftHSM2), alternating row by row, each against its own crypto limit
+# SCEP enrolments per second with the CA key in the process, with the CA key on a PKCS#11
+# token (SoftHSM2), and with an EC CA (P-256) whose SCEP requests an RSA-2048 key opens
+# (`scep encryption-key`), alternating row by row, each against its own crypto limit
 # measured in the same run: `openssl speed -seconds 3 rsa2048` for the key in the process,
 # bench/token_speed (signatures and PKCS#1 v1.5 decryptions per second with a key made on
-# the token) for the token. An enrolment costs three private-key operations: the unwrap
-# (a decryption) and two signatures (certificate, CertRep); the limit is one over their
-# summed time, from one thread for c=1 and from all threads for c >= nproc.
+# the token) for the token, `openssl speed` rsa2048 and ecdsap256 for the EC CA. An
+# enrolment costs three private-key operations: the unwrap (a decryption) and two
+# signatures (certificate, CertRep); the limit is one over their summed time, from one
+# thread for c=1 and from all threads for c >= nproc.
 #
 #   bench/run_token_bench.sh [BUILD_DIR]     # N (2000), CONCURRENCY ("1 16"), ROUNDS (3),
 #                                            # KEYS, PORT, NICE (0)
@@ -57,6 +59,13 @@ limit_process_1=$(awk -v s="$sign_one" 'BEGIN { printf "%.0f", s / 3 }')
 limit_process_all=$(awk -v s="$sign_all" 'BEGIN { printf "%.0f", s / 3 }')
 limit_token_1=$(per_enrolment "$(tok decrypt_1)" "$(tok sign_1)")
 limit_token_all=$(per_enrolment "$(tok decrypt_all)" "$(tok sign_all)")
+# The EC CA: one RSA decryption (as costly as an RSA signature), two ECDSA signatures.
+ec_one=$(openssl speed -seconds 3 ecdsap256 2>/dev/null | awk '/ecdsa \(nistp256\)/ { print $7 }')
+ec_all=$(openssl speed -seconds 3 -multi "$(nproc)" ecdsap256 2>/dev/null |
+  awk '/ecdsa \(nistp256\)/ { print $7 }')
+echo "openssl speed ecdsap256: $ec_one sign/s on one core, $ec_all on all cores"
+limit_ec_1=$(per_enrolment "$sign_one" "$ec_one")
+limit_ec_all=$(per_enrolment "$sign_all" "$ec_all")
 
 run_row() {  # run_row KIND C: sets row_rate
   local kind=$1 c=$2 dir out
@@ -67,11 +76,20 @@ run_row() {  # run_row KIND C: sets row_rate
     "$build/src/shell/scepter" --socket "$dir/s.sock" -c "configure terminal" \
       -c "crypto pki token token0 module $module label bench-token user-pin 1234" \
       -c "crypto pki trustpoint ca" -c "on token0:" -c end >"$dir/token.txt"
+  elif [ "$kind" = ec ]; then
+    "$build/src/shell/scepter" --socket "$dir/s.sock" -c "configure terminal" \
+      -c "crypto key generate ec keysize 256 label ca" -c "crypto pki server ca" \
+      -c "scep encryption-key ca-scep" -c end >"$dir/ec.txt"
   fi
   setup_ca "$build/src/shell/scepter" "$dir/s.sock" "$port" "$dir/setup.txt"
   grep -q "Certificate Server enabled" "$dir/setup.txt" || { cat "$dir/setup.txt" >&2; exit 1; }
   if [ "$kind" = token ]; then
     grep -q "on-token" "$dir/setup.txt" || { cat "$dir/setup.txt" >&2; exit 1; }
+  elif [ "$kind" = ec ]; then
+    grep -q "SCEP encryption certificate issued" "$dir/setup.txt" || {
+      cat "$dir/setup.txt" >&2
+      exit 1
+    }
   fi
   sleep 1.5
   out=$(nice -n "$nice_level" "$build/bench/scep_load" --port "$port" --n "$n" --c "$c" \
@@ -88,7 +106,7 @@ run_row() {  # run_row KIND C: sets row_rate
 declare -A rates
 for r in $(seq 1 "$rounds"); do
   for c in "${levels[@]}"; do
-    for kind in process token; do
+    for kind in process token ec; do
       echo "== round $r, $kind, c=$c (load average $(loadavg))"
       run_row "$kind" "$c"
       rates[$kind,$c]+="$row_rate "
@@ -100,10 +118,13 @@ echo
 echo "| CA key | concurrency | limit, enrolments/s | enrolments/s, median (range) | share |"
 echo "|---|---|---|---|---|"
 for c in "${levels[@]}"; do
-  for kind in process token; do
+  for kind in process token ec; do
     if [ "$kind" = process ]; then
       limit=$([ "$c" -ge "$(nproc)" ] && echo "$limit_process_all" || echo "$limit_process_1")
       name="in the process"
+    elif [ "$kind" = ec ]; then
+      limit=$([ "$c" -ge "$(nproc)" ] && echo "$limit_ec_all" || echo "$limit_ec_1")
+      name="EC P-256, RSA-2048 decrypt key"
     else
       limit=$([ "$c" -ge "$(nproc)" ] && echo "$limit_token_all" || echo "$limit_token_1")
       name="on SoftHSM2"

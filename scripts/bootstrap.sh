@@ -20,7 +20,7 @@ packages=(
   sqlite3 libpq-dev postgresql libedit-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libcli11-dev
   libexpected-dev libgtest-dev libgmock-dev libbenchmark-dev libp11-dev softhsm2 opensc
   python3 python3-pytest python3-cryptography procps iproute2
-  scep strongswan-pki libstrongswan-extra-plugins
+  scep strongswan-pki libstrongswan-extra-plugins libstrongswan-standard-plugins
   vsftpd tftpd-hpa nginx-light openssh-server
 )
 

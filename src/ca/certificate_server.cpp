@@ -94,7 +94,8 @@ Status CertificateServer::set_config(const ServerConfig& next) {
                            next.locations.storage != cur.locations.storage ||
                            next.archive_enabled != cur.archive_enabled ||
                            next.archive_format != cur.archive_format ||
-                           next.serial_number_above != cur.serial_number_above;
+                           next.serial_number_above != cur.serial_number_above ||
+                           next.scep_encryption_key != cur.scep_encryption_key;
     if (storage_changed) {
       return permission_denied("Server's configuration is locked (enter \"shut\" to unlock it).");
     }
@@ -127,6 +128,11 @@ Status CertificateServer::set_config(const ServerConfig& next) {
     return invalid_argument(
         "eku is for a CA: in RA mode the issuing CA decides the extended key usages (enter "
         "\"no eku\").");
+  }
+  if (is_ra_mode(next) && !next.scep_encryption_key.empty()) {
+    return invalid_argument(
+        "scep encryption-key is for a CA: an RA's clients encrypt to its trustpoint's usage keys "
+        "(rsakeypair LABEL SIZE ENCRYPTION-SIZE; enter \"no scep encryption-key\").");
   }
   if (next.cert_lifetime_days > next.max_cert_lifetime_days()) {
     return invalid_argument(fmt::format(
@@ -303,13 +309,15 @@ void CertificateServer::tick() {
     return;
   }
   if (!rt) return;
-  if (!rt->ca_key->token().empty()) {
+  for (const std::optional<pki::Key>* key : {&rt->ca_key, &rt->encryption_key}) {
+    if (!key->has_value() || (*key)->token().empty()) continue;
     // A token can be pulled out or its store lost: find out before a client does.
-    if (Status s = rt->ca_key->check_private(); !s.ok()) {
-      const std::string& token = rt->ca_key->token();
+    if (Status s = (*key)->check_private(); !s.ok()) {
+      const std::string& token = (*key)->token();
       if (deps_.tokens != nullptr) deps_.tokens->mark_failed(token, s.message());
-      fail_critical(
-          unavailable("the CA key on token " + token + " cannot be used: " + s.message()));
+      fail_critical(unavailable(fmt::format("the {} key on token {} cannot be used: {}",
+                                            key == &rt->ca_key ? "CA" : "SCEP encryption", token,
+                                            s.message())));
       MutexLock lock(mu_);
       // Recovery logs in to the token again and enables afresh (tick()'s retry).
       if (runtime_ == rt && state_ == ServerState::kCheckFailed) {
@@ -369,7 +377,8 @@ ServerInfo CertificateServer::info() const {
   }
   if (rt) {
     out.ca_certificate = rt->ca_cert;
-    out.ra_encryption_certificate = rt->ra_encryption_cert;
+    (is_ra_mode(out.config) ? out.ra_encryption_certificate : out.scep_encryption_certificate) =
+        rt->encryption_cert;
     if (auto shadow = rt->shadow()) out.rollover_certificate = shadow->cert;
     out.last_serial = rt->issuer ? rt->issuer->last_issued() : last_serial_.load();
     if (rt->issuer && rt->store->shared()) {

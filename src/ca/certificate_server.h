@@ -67,6 +67,11 @@ struct EnableReport {
   std::string archive_skipped_reason;
   // The CA key is on this token: the archive holds the certificate alone.
   std::string key_on_token;
+  // `scep encryption-key`: the key was generated now (its size), and a certificate was
+  // issued to it now (its serial, hex).
+  int generated_encryption_key_bits = 0;
+  std::string encryption_key_on_token;
+  std::string issued_encryption_serial;
   // mode sub-cs: the CA certificate was requested from the superior CA (fingerprint of
   // the request, MD5).
   bool requested_superior = false;
@@ -108,12 +113,14 @@ struct ScepOutcome {
   RequestId request_id = 0;
 };
 
-// The CA's certificate and key while enabled (for decrypting requests, signing replies).
+// Who answers SCEP while the server is enabled (decrypting requests, signing replies):
+// the CA's certificate and key; an RA's own; or, for a CA with `scep encryption-key`,
+// that key and the certificate the CA issued it, with the CA first in `chain`.
 struct SigningIdentity {
   pki::Certificate certificate;
   pki::Key key;
-  // mode sub-cs and mode ra: the superior CAs, the one that issued `certificate` first,
-  // up to the root. Empty for a root.
+  // The CAs above `certificate`, the one that issued it first, up to the root as far as
+  // known. Empty for a root answering itself.
   std::vector<pki::Certificate> chain = {};
   // An RA with usage keys: the certificate (keyEncipherment) clients encrypt to, and its
   // key; `certificate` then only signs. Absent: `certificate` does both.
@@ -135,6 +142,8 @@ struct ServerInfo {
   // signature one, and `ra_encryption_certificate` the other).
   std::optional<pki::Certificate> ca_certificate;
   std::optional<pki::Certificate> ra_encryption_certificate = std::nullopt;
+  // A CA's `scep encryption-key`: the certificate it issued to that key.
+  std::optional<pki::Certificate> scep_encryption_certificate = std::nullopt;
   // The shadow (rollover) CA certificate, between stage two and stage three.
   std::optional<pki::Certificate> rollover_certificate = std::nullopt;
   // A subordinate CA or an RA: its rollover request waits for the superior.
@@ -357,6 +366,13 @@ class CertificateServer {
   Status obtain_superior_ca(Runtime& rt, const ServerConfig& cfg, EnableReport& report,
                             const EnableOptions& options, LifeEvent& event);
   Result<KeyEntry> ensure_ca_key(Runtime& rt, EnableReport& report);
+  // A new RSA key pair of the default size named `label`, in the key store, or on the
+  // token the server's trustpoint names (`on NAME:`); `what` names it in errors.
+  Result<KeyEntry> generate_server_key(const std::string& label, std::string_view what);
+  // prepare(), a CA: the key clients encrypt to when it is not the CA key (`scep
+  // encryption-key`), and the certificate the CA issued it (issued now when there is none
+  // that fits). Refuses a CA key that cannot decrypt without one.
+  Status setup_scep_encryption(Runtime& rt, const ServerConfig& cfg, EnableReport& report);
   // Whether the server can sign with `entry`: a key on a token that is not logged in (or
   // has lost the key) cannot, and the reason says why.
   Status usable_ca_key(const KeyEntry& entry) const;

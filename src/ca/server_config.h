@@ -51,6 +51,11 @@ struct ServerConfig {
   ServerMode mode = ServerMode::kRoot;
   // Scepter extension (`scep allow-des`): accept single-DES envelopes from old IOS.
   bool scep_allow_des = false;
+  // Scepter extension (`scep encryption-key LABEL`): clients encrypt their SCEP requests
+  // to this RSA key pair rather than to the CA key, which then only signs (an EC CA, or a
+  // CA key on a token that must not decrypt). The CA issues it a certificate at `no
+  // shutdown` (generating the key if it does not exist). Empty: the CA key does both.
+  std::string scep_encryption_key;
   // `grant auto renewal` (default on): a request signed by a valid certificate of this CA
   // for exactly that certificate's identity is granted without the operator.
   bool renewal_auto = true;

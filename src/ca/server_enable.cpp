@@ -229,6 +229,7 @@ CertificateServer::Prepared CertificateServer::prepare(const ServerConfig& cfg,
   if (!used.has_value()) return fail_with(used.error());
   rt->issuer->note_issued(*used);
   if (Status s = repair_recent_cert_files(*rt, cfg, *last); !s.ok()) return fail_with(s);
+  if (Status s = setup_scep_encryption(*rt, cfg, p.report); !s.ok()) return fail_with(s);
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: last issued serial number is 0x{:X}", *last);
   rt->otp = std::make_unique<OtpStore>(*rt->store, deps_.clock);
   if (Status s = rt->otp->load(); !s.ok()) return fail_with(s);

@@ -30,6 +30,9 @@ inline constexpr std::int64_t kEarliestValidTime = 1577836800;  // 2020-01-01T00
 inline constexpr const char* kMetaCaCert = "ca_cert";
 // mode ra with usage keys: the RA's encryption certificate (DER).
 inline constexpr const char* kMetaRaEncryptionCert = "ra_encryption_cert";
+// A CA's `scep encryption-key`: the certificate it issued to that key (it is also in the
+// certificates table, under its serial).
+inline constexpr const char* kMetaScepEncryptionCert = "scep_encryption_cert";
 inline constexpr const char* kMetaCrlNumber = "crl_number";
 // Several nodes on one database: the current CRL (DER) and the node that published it.
 inline constexpr const char* kMetaCrlDer = "crl_der";
@@ -111,9 +114,11 @@ struct CertificateServer::Runtime {
   std::optional<pki::Key> ca_key;
   // mode sub-cs: the superior CAs, issuing first, up to the root.
   std::vector<pki::Certificate> upper_chain;
-  // mode ra with usage keys: the certificate and key clients encrypt to.
-  std::optional<pki::Certificate> ra_encryption_cert;
-  std::optional<pki::Key> ra_encryption_key;
+  // The certificate and key clients encrypt their SCEP requests to, when the CA (or RA)
+  // certificate does not take them itself: an RA's usage keys (mode ra), or a CA's
+  // `scep encryption-key`. Absent: ca_cert and ca_key do both.
+  std::optional<pki::Certificate> encryption_cert;
+  std::optional<pki::Key> encryption_key;
 
   // Set by enable() before the runtime is published. A CA has an issuer and a CRL; an
   // RA (mode ra) has neither, and a forwarder instead.

@@ -68,8 +68,15 @@ Mutex& CertificateServer::transaction_stripe(Runtime& rt, const std::string& tid
 Result<SigningIdentity> CertificateServer::signing_identity() const {
   auto rt = runtime();
   if (!rt) return fail(unavailable("certificate server " + label_ + " is not enabled"));
-  return SigningIdentity{*rt->ca_cert, *rt->ca_key, rt->upper_chain, rt->ra_encryption_cert,
-                         rt->ra_encryption_key};
+  if (rt->issuer && rt->encryption_cert) {
+    // `scep encryption-key`: that key answers SCEP as the CA's own RA would (clients
+    // encrypt to it, it signs the replies), and the CA heads the chain above it.
+    std::vector<pki::Certificate> chain{*rt->ca_cert};
+    chain.insert(chain.end(), rt->upper_chain.begin(), rt->upper_chain.end());
+    return SigningIdentity{*rt->encryption_cert, *rt->encryption_key, std::move(chain)};
+  }
+  return SigningIdentity{*rt->ca_cert, *rt->ca_key, rt->upper_chain, rt->encryption_cert,
+                         rt->encryption_key};
 }
 
 Result<pki::Certificate> CertificateServer::certificate_by_serial(

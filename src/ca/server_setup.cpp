@@ -54,6 +54,34 @@ Status CertificateServer::usable_ca_key(const KeyEntry& entry) const {
   return invalid_argument("The key " + label_ + " has no private key.");
 }
 
+Result<KeyEntry> CertificateServer::generate_server_key(const std::string& label,
+                                                        std::string_view what) {
+  const std::string device = deps_.key_device ? deps_.key_device() : std::string();
+  std::optional<pki::Key> made;
+  if (!device.empty()) {
+    // `on NAME:` under the server's trustpoint: the token makes the key and keeps it.
+    if (deps_.tokens == nullptr) return fail(unavailable("This scepterd has no tokens."));
+    auto token = deps_.tokens->open(device);
+    if (!token.has_value()) {
+      return fail(unavailable(fmt::format("The {} cannot be generated on token {}: {}", what,
+                                          device, token.error().message())));
+    }
+    Result<pki::Key> key = (*token)->generate_rsa(label, kDefaultCaKeyBits);
+    if (!key.has_value() && key.error().code() == Code::kAlreadyExists) {
+      key = (*token)->find(label);  // made there before (an earlier attempt, pkcs11-tool)
+    }
+    if (!key.has_value()) return fail(key.error());
+    made = std::move(*key);
+  } else {
+    ASSIGN_OR_RETURN(pki::Key key, pki::Key::generate_rsa(kDefaultCaKeyBits));
+    made = std::move(key);
+  }
+  KeyEntry entry{label, std::move(*made), KeyUsage::kGeneralPurpose, false, deps_.clock.now()};
+  entry.device = device;
+  RETURN_IF_ERROR(deps_.keys.put(entry));
+  return entry;
+}
+
 Result<KeyEntry> CertificateServer::ensure_ca_key(Runtime& rt, EnableReport& report) {
   std::optional<KeyEntry> existing = deps_.keys.get(label_);
   if (existing.has_value() && existing->encryption_key) {
@@ -68,30 +96,8 @@ Result<KeyEntry> CertificateServer::ensure_ca_key(Runtime& rt, EnableReport& rep
   }
   log::trace(log::Category::kPkiServer,
              "CRYPTO_CS: key '{}' does not exist; generated automatically", label_);
-  const std::string device = deps_.key_device ? deps_.key_device() : std::string();
-  std::optional<pki::Key> made;
-  if (!device.empty()) {
-    // `on NAME:` under the server's trustpoint: the token makes the key and keeps it.
-    if (deps_.tokens == nullptr) return fail(unavailable("This scepterd has no tokens."));
-    auto token = deps_.tokens->open(device);
-    if (!token.has_value()) {
-      return fail(unavailable(fmt::format("The CA key cannot be generated on token {}: {}", device,
-                                          token.error().message())));
-    }
-    Result<pki::Key> key = (*token)->generate_rsa(label_, kDefaultCaKeyBits);
-    if (!key.has_value() && key.error().code() == Code::kAlreadyExists) {
-      key = (*token)->find(label_);  // made there before (an earlier attempt, pkcs11-tool)
-    }
-    if (!key.has_value()) return fail(key.error());
-    made = std::move(*key);
-  } else {
-    ASSIGN_OR_RETURN(pki::Key key, pki::Key::generate_rsa(kDefaultCaKeyBits));
-    made = std::move(key);
-  }
-  KeyEntry entry{label_, std::move(*made), KeyUsage::kGeneralPurpose, false, deps_.clock.now()};
-  entry.device = device;
-  RETURN_IF_ERROR(deps_.keys.put(entry));
-  if (!device.empty()) report.key_on_token = device;
+  ASSIGN_OR_RETURN(KeyEntry entry, generate_server_key(label_, "CA key"));
+  if (!entry.device.empty()) report.key_on_token = entry.device;
   store::WriteBatch generated;
   generated.put_meta(kMetaKeyGenerated, "1");
   RETURN_IF_ERROR(rt.store->write(generated));
@@ -207,8 +213,107 @@ Status CertificateServer::use_ra_encryption(Runtime& rt, const pki::Certificate&
   if (cert.is_ca() || !is_ra_certificate_name(cert.subject())) {
     return invalid_argument("The RA encryption certificate is not an RA certificate.");
   }
-  rt.ra_encryption_cert = cert;
-  rt.ra_encryption_key = *entry.encryption_key;
+  rt.encryption_cert = cert;
+  rt.encryption_key = *entry.encryption_key;
+  return ok_status();
+}
+
+Status CertificateServer::setup_scep_encryption(Runtime& rt, const ServerConfig& cfg,
+                                                EnableReport& report) {
+  const std::string& label = cfg.scep_encryption_key;
+  if (label.empty()) {
+    if (rt.ca_key->is_rsa()) return ok_status();
+    return invalid_argument(fmt::format(
+        "The CA key {} is not an RSA key, and SCEP clients encrypt their requests to RSA: name "
+        "an RSA key for them (scep encryption-key LABEL; generated if it does not exist).",
+        label_));
+  }
+  if (label == label_ || label == shadow_key_label()) {
+    return invalid_argument(fmt::format(
+        "The SCEP encryption key must be another key than the CA key {} (scep encryption-key).",
+        label_));
+  }
+  std::optional<KeyEntry> entry = deps_.keys.get(label);
+  if (!entry) {
+    log::trace(log::Category::kPkiServer,
+               "CRYPTO_CS: SCEP encryption key '{}' does not exist; generated automatically",
+               label);
+    ASSIGN_OR_RETURN(KeyEntry made, generate_server_key(label, "SCEP encryption key"));
+    entry = std::move(made);
+    report.generated_encryption_key_bits = kDefaultCaKeyBits;
+    report.encryption_key_on_token = entry->device;
+  }
+  if (entry->encryption_key || !entry->key.is_rsa()) {
+    return invalid_argument(
+        fmt::format("The SCEP encryption key {} must be one general-purpose RSA key pair.", label));
+  }
+  if (!entry->key.has_private()) {
+    return entry->device.empty()
+               ? invalid_argument("The key " + label + " has no private key.")
+               : unavailable(fmt::format("The SCEP encryption key {} is on token {}, which cannot "
+                                         "be used: {}",
+                                         label, entry->device, entry->device_error));
+  }
+  const pki::Certificate& ca = *rt.ca_cert;
+  const TimePoint now = deps_.clock.now();
+  // The certificate issued at an earlier start, while it still fits: the same key, issued
+  // by this CA certificate (a rollover gives a new one), valid, not revoked.
+  auto stored = rt.store->meta(kMetaScepEncryptionCert);
+  if (!stored.has_value()) return stored.error();
+  if (stored->has_value()) {
+    auto cert = pki::Certificate::from_der(**stored);
+    auto key = cert.has_value() ? cert->public_key() : Result<pki::Key>(fail(cert.error()));
+    bool fits = key.has_value() && key->equals_public(entry->key) && cert->signed_by(ca) &&
+                now < cert->not_after();
+    if (fits) {
+      auto serial = cert->serial();
+      auto rec = serial.has_value() ? rt.store->certificate(serial->sequence)
+                                    : Result<store::CertRecord>(fail(serial.error()));
+      if (!rec.has_value() && rec.error().code() != Code::kNotFound) return rec.error();
+      fits = rec.has_value() && rec->der == cert->der() && !rec->revoked_at;
+    }
+    if (fits) {
+      rt.encryption_cert = std::move(*cert);
+      rt.encryption_key = entry->key;
+      return ok_status();
+    }
+  }
+  // A new certificate for the key, valid as long as the CA certificate.
+  if (now >= ca.not_after()) return unavailable("The CA certificate has expired.");
+  ASSIGN_OR_RETURN(store::Serial serial, rt.store->allocate_serial());
+  pki::SerialNumber number{serial};
+  if (pki::collision_prone(cfg.hash)) {
+    ASSIGN_OR_RETURN(number, pki::SerialNumber::with_entropy(serial));
+  }
+  ASSIGN_OR_RETURN(auto subject,
+                   pki::parse_dn(pki::format_dn_config(ca.subject()) + ",OU=SCEP encryption"));
+  const pki::EncryptionCertSpec spec{.subject = subject.get(),
+                                     .key = entry->key,
+                                     .ca_cert = ca,
+                                     .ca_key = *rt.ca_key,
+                                     .serial = number,
+                                     .not_before = now,
+                                     .not_after = ca.not_after(),
+                                     .hash = cfg.hash,
+                                     .cdp_url = cfg.cdp_url};
+  ASSIGN_OR_RETURN(pki::Certificate cert, pki::make_encryption_certificate(spec));
+  store::CertRecord rec;
+  rec.serial = serial;
+  rec.der = cert.der();
+  rec.subject = pki::format_dn_config(cert.subject());
+  rec.not_before = now;
+  rec.not_after = cert.not_after();
+  rec.serial_entropy = number.entropy;
+  store::WriteBatch batch;
+  batch.put_certificate(rec);
+  batch.put_meta(kMetaScepEncryptionCert, cert.der());
+  RETURN_IF_ERROR(rt.store->write(batch));
+  if (rt.issuer) rt.issuer->note_issued(serial);
+  log::info("certificate server {}: SCEP encryption certificate 0x{} issued for key {}", label_,
+            number.hex(), label);
+  report.issued_encryption_serial = number.hex();
+  rt.encryption_cert = std::move(cert);
+  rt.encryption_key = entry->key;
   return ok_status();
 }
 
@@ -241,7 +346,7 @@ Status CertificateServer::install_ca(Runtime& rt, const ServerConfig& cfg,
     batch.put_certificate(certificate_record(cert, 1));
   }
   batch.put_meta(kMetaCaCert, cert.der());
-  if (rt.ra_encryption_cert) batch.put_meta(kMetaRaEncryptionCert, rt.ra_encryption_cert->der());
+  if (rt.encryption_cert) batch.put_meta(kMetaRaEncryptionCert, rt.encryption_cert->der());
   RETURN_IF_ERROR(rt.store->write(batch));
   RETURN_IF_ERROR(fs::write_atomic(trustpoint_cert_path(), cert.der()));
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: serial number 0x1 written.");

@@ -12,6 +12,12 @@
 namespace scepter::pki {
 namespace {
 
+// keyUsage bit numbers (RFC 5280 4.2.1.3).
+constexpr int kDigitalSignature = 0;
+constexpr int kKeyEncipherment = 2;
+constexpr int kKeyCertSign = 5;
+constexpr int kCrlSign = 6;
+
 Ptr<ASN1_OCTET_STRING> octet_string(std::string_view bytes) {
   Ptr<ASN1_OCTET_STRING> s(ASN1_OCTET_STRING_new());
   if (!s || ASN1_OCTET_STRING_set(s.get(), reinterpret_cast<const unsigned char*>(bytes.data()),
@@ -19,31 +25,6 @@ Ptr<ASN1_OCTET_STRING> octet_string(std::string_view bytes) {
     return nullptr;
   }
   return s;
-}
-
-Result<Ptr<X509_EXTENSION>> basic_constraints_ca() {
-  Ptr<BASIC_CONSTRAINTS> bc(BASIC_CONSTRAINTS_new());
-  if (!bc) return fail(last_error("allocating basicConstraints"));
-  bc->ca = 0xFF;  // DER TRUE; pathlen stays absent
-  Ptr<X509_EXTENSION> ext(X509V3_EXT_i2d(NID_basic_constraints, 1, bc.get()));
-  if (!ext) return fail(last_error("encoding basicConstraints"));
-  return ext;
-}
-
-Result<Ptr<X509_EXTENSION>> key_usage_ca() {
-  // Bit numbers from RFC 5280 4.2.1.3.
-  constexpr int kDigitalSignature = 0;
-  constexpr int kKeyCertSign = 5;
-  constexpr int kCrlSign = 6;
-  Ptr<ASN1_BIT_STRING> ku(ASN1_BIT_STRING_new());
-  if (!ku || ASN1_BIT_STRING_set_bit(ku.get(), kDigitalSignature, 1) != 1 ||
-      ASN1_BIT_STRING_set_bit(ku.get(), kKeyCertSign, 1) != 1 ||
-      ASN1_BIT_STRING_set_bit(ku.get(), kCrlSign, 1) != 1) {
-    return fail(last_error("building keyUsage"));
-  }
-  Ptr<X509_EXTENSION> ext(X509V3_EXT_i2d(NID_key_usage, 1, ku.get()));
-  if (!ext) return fail(last_error("encoding keyUsage"));
-  return ext;
 }
 
 Result<Ptr<X509_EXTENSION>> subject_key_id_ext(std::string_view keyid) {
@@ -202,8 +183,8 @@ Result<Certificate> make_ca_certificate(const CaCertSpec& spec) {
   if (spec.subject == nullptr) return fail(invalid_argument("no subject"));
   const std::string keyid = key_identifier(spec.key);
   if (keyid.empty()) return fail(internal_error("cannot compute the key identifier"));
-  ASSIGN_OR_RETURN(auto bc, basic_constraints_ca());
-  ASSIGN_OR_RETURN(auto ku, key_usage_ca());
+  ASSIGN_OR_RETURN(auto bc, basic_constraints_ext(true, std::nullopt));
+  ASSIGN_OR_RETURN(auto ku, key_usage_ext({kDigitalSignature, kKeyCertSign, kCrlSign}));
   ASSIGN_OR_RETURN(auto aki, authority_key_id_ext(keyid));
   ASSIGN_OR_RETURN(auto ski, subject_key_id_ext(keyid));
   CertificateDer cert;
@@ -212,6 +193,35 @@ Result<Certificate> make_ca_certificate(const CaCertSpec& spec) {
   }
   return cert.sign(SerialNumber{spec.serial}, spec.not_before, spec.not_after, spec.subject,
                    spec.subject, spec.key, spec.key, spec.hash);
+}
+
+Result<Certificate> make_encryption_certificate(const EncryptionCertSpec& spec) {
+  if (spec.subject == nullptr) return fail(invalid_argument("no subject"));
+  if (!spec.key.is_rsa()) return fail(invalid_argument("a SCEP encryption key must be RSA"));
+  ASSIGN_OR_RETURN(const Key ca_public, spec.ca_cert.public_key());
+  if (!ca_public.equals_public(spec.ca_key)) {
+    return fail(invalid_argument("the CA key does not match the CA certificate"));
+  }
+  std::string ca_keyid = spec.ca_cert.subject_key_id();
+  if (ca_keyid.empty()) ca_keyid = key_identifier(ca_public);
+  const std::string keyid = key_identifier(spec.key);
+  if (ca_keyid.empty() || keyid.empty()) {
+    return fail(internal_error("cannot compute the key identifier"));
+  }
+  ASSIGN_OR_RETURN(auto bc, basic_constraints_ext(false, std::nullopt));
+  ASSIGN_OR_RETURN(auto ku, key_usage_ext({kDigitalSignature, kKeyEncipherment}));
+  ASSIGN_OR_RETURN(auto aki, authority_key_id_ext(ca_keyid));
+  ASSIGN_OR_RETURN(auto ski, subject_key_id_ext(keyid));
+  CertificateDer cert;
+  for (const auto* ext : {bc.get(), ku.get(), aki.get(), ski.get()}) {
+    RETURN_IF_ERROR(cert.add(ext));
+  }
+  if (!spec.cdp_url.empty()) {
+    ASSIGN_OR_RETURN(auto cdp, crl_distribution_point_ext(spec.cdp_url));
+    RETURN_IF_ERROR(cert.add(cdp.get()));
+  }
+  return cert.sign(spec.serial, spec.not_before, spec.not_after, spec.subject,
+                   spec.ca_cert.subject(), spec.key, spec.ca_key, spec.hash);
 }
 
 Profile issue_profile(const IssueSpec& spec) {

@@ -46,6 +46,26 @@ struct CaCertSpec {
 // (PKCS#1 v1.5 for RSA, ECDSA for EC).
 Result<Certificate> make_ca_certificate(const CaCertSpec& spec);
 
+struct EncryptionCertSpec {
+  const X509_NAME* subject;  // borrowed
+  const Key& key;            // the RSA key clients encrypt to (its public half is enough)
+  const Certificate& ca_cert;
+  const Key& ca_key;  // must match ca_cert
+  SerialNumber serial = {};
+  TimePoint not_before = {};  // used as given
+  TimePoint not_after = {};
+  Hash hash = Hash::kSha256;
+  std::string cdp_url = {};  // as in IssueSpec
+};
+
+// The certificate of a CA's separate SCEP key: issued by the CA to `key`, which must be
+// RSA, for the part an RA certificate plays in RFC 8894 3.5.1 (clients encrypt their
+// requests to it, and it signs the replies). Extensions, in this order: basicConstraints
+// critical CA:FALSE; keyUsage critical digitalSignature+keyEncipherment (the one-RA-
+// certificate shape clients sort by keyUsage); authorityKeyIdentifier;
+// subjectKeyIdentifier; cRLDistributionPoints when cdp_url is set. No EKU.
+Result<Certificate> make_encryption_certificate(const EncryptionCertSpec& spec);
+
 struct IssueSpec {
   const Csr& csr;
   // The key that signed the request when it is not the request's own: an RA of this CA

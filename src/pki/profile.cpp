@@ -288,6 +288,24 @@ Decision decide(const Csr& csr, const Profile& profile) {
   return d;
 }
 
+Result<Ptr<X509_EXTENSION>> eku_ext(const std::array<bool, kEkus.size()>& ekus) {
+  EkuPtr stack(sk_ASN1_OBJECT_new_null());
+  if (!stack) return fail(last_error("allocating extendedKeyUsage"));
+  for (const EkuInfo& e : kEkus) {
+    if (!ekus[static_cast<std::size_t>(e.eku)]) continue;
+    // OBJ_nid2obj returns a static object: the stack's free leaves it alone.
+    ASN1_OBJECT* oid = OBJ_nid2obj(e.nid);
+    if (oid == nullptr || sk_ASN1_OBJECT_push(stack.get(), oid) == 0) {
+      return fail(last_error("building extendedKeyUsage"));
+    }
+  }
+  Ptr<X509_EXTENSION> ext(X509V3_EXT_i2d(NID_ext_key_usage, 0, stack.get()));
+  if (!ext) return fail(last_error("encoding extendedKeyUsage"));
+  return ext;
+}
+
+}  // namespace
+
 Result<Ptr<X509_EXTENSION>> basic_constraints_ext(bool ca, std::optional<int> path_len) {
   Ptr<BASIC_CONSTRAINTS> bc(BASIC_CONSTRAINTS_new());
   if (!bc) return fail(last_error("allocating basicConstraints"));
@@ -315,24 +333,6 @@ Result<Ptr<X509_EXTENSION>> key_usage_ext(const std::vector<int>& bits) {
   if (!ext) return fail(last_error("encoding keyUsage"));
   return ext;
 }
-
-Result<Ptr<X509_EXTENSION>> eku_ext(const std::array<bool, kEkus.size()>& ekus) {
-  EkuPtr stack(sk_ASN1_OBJECT_new_null());
-  if (!stack) return fail(last_error("allocating extendedKeyUsage"));
-  for (const EkuInfo& e : kEkus) {
-    if (!ekus[static_cast<std::size_t>(e.eku)]) continue;
-    // OBJ_nid2obj returns a static object: the stack's free leaves it alone.
-    ASN1_OBJECT* oid = OBJ_nid2obj(e.nid);
-    if (oid == nullptr || sk_ASN1_OBJECT_push(stack.get(), oid) == 0) {
-      return fail(last_error("building extendedKeyUsage"));
-    }
-  }
-  Ptr<X509_EXTENSION> ext(X509V3_EXT_i2d(NID_ext_key_usage, 0, stack.get()));
-  if (!ext) return fail(last_error("encoding extendedKeyUsage"));
-  return ext;
-}
-
-}  // namespace
 
 std::string_view eku_name(Eku eku) { return info(eku).name; }
 

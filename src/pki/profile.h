@@ -98,4 +98,10 @@ ProfileReport evaluate_profile(const Csr& csr, const Profile& profile);
 // subjectAltName entry; kInternal on OpenSSL failures.
 Result<std::vector<Ptr<X509_EXTENSION>>> profile_extensions(const Csr& csr, const Profile& profile);
 
+// The building blocks, for certificates made without a request (issuer.h):
+// basicConstraints, critical (CA:FALSE leaves the cA field out, as DER wants; path_len
+// only with CA:TRUE), and keyUsage, critical, with the given bits (RFC 5280 4.2.1.3).
+Result<Ptr<X509_EXTENSION>> basic_constraints_ext(bool ca, std::optional<int> path_len);
+Result<Ptr<X509_EXTENSION>> key_usage_ext(const std::vector<int>& bits);
+
 }  // namespace scepter::pki

@@ -184,6 +184,8 @@ ScepHttpResponse ScepService::handle(const ScepHttpRequest& request) const {
     // A subordinate CA: the chain, issuing CA first, up to the root (RFC 8894 4.2.1.2).
     // An RA: its certificate first (with usage keys, the signature one, then the
     // encryption one: clients tell them apart by keyUsage), then the issuing CA's chain.
+    // A CA with `scep encryption-key`: the certificate of that key (an RA's to the
+    // client), then the CA's.
     std::vector<X509*> chain{id->certificate.x509()};
     if (id->encryption_certificate) chain.push_back(id->encryption_certificate->x509());
     for (const pki::Certificate& c : id->chain) chain.push_back(c.x509());

@@ -73,17 +73,24 @@ class ScepServiceTest : public ::testing::Test {
     auto s = device_->create_server(kLabel);
     ASSERT_OK(s);
     server_ = *s;
-    ca::KeyEntry key{kLabel, device_ca_key(), ca::KeyUsage::kGeneralPurpose, true, clock_.now()};
+    ca::KeyEntry key{kLabel, ca_key(), ca::KeyUsage::kGeneralPurpose, true, clock_.now()};
     ASSERT_OK(device_->keys().put(key));
     ca::ServerConfig c = server_->config();
     c.archive_password = "archive-password";
+    configure(c);
     ASSERT_OK(server_->set_config(c));
     ASSERT_OK(server_->enable({}));
     auto id = server_->signing_identity();
     ASSERT_OK(id);
-    ca_cert_ = pki::up_ref(id->certificate.x509());
+    ca_cert_ = pki::up_ref((id->chain.empty() ? id->certificate : id->chain.front()).x509());
+    reply_signer_ = pki::up_ref(id->certificate.x509());
+    recipient_ = pki::up_ref(id->decryption_certificate().x509());
     service_ = std::make_unique<ScepService>(*device_);
   }
+
+  // What a derived fixture changes: the CA key, and the server's configuration.
+  virtual const pki::Key& ca_key() const { return device_ca_key(); }
+  virtual void configure(ca::ServerConfig&) {}
 
   void set_grant(ca::GrantMode mode) {
     ca::ServerConfig c = server_->config();
@@ -112,7 +119,7 @@ class ScepServiceTest : public ::testing::Test {
     }
     rq.signer_cert = signer;
     rq.signer_key = key;
-    rq.recipient_cert = ca_cert_.get();
+    rq.recipient_cert = recipient_.get();
     rq.transaction_id = *transaction_id_for(key);
     rq.sender_nonce = kNonce;
     return rq;
@@ -162,11 +169,12 @@ class ScepServiceTest : public ::testing::Test {
     return post(msg.value_or(""));
   }
 
-  // The CertRep in `resp`, checked against our CA certificate and opened with `key`.
+  // The CertRep in `resp`, checked against its signer (the CA, or the CA's SCEP key) and
+  // opened with `key`.
   CertRep rep_of(const ScepHttpResponse& resp, EVP_PKEY* key) const {
     EXPECT_EQ(resp.status, 200) << resp.body;
     EXPECT_EQ(resp.content_type, "application/x-pki-message");
-    auto rep = decode_cert_rep(resp.body, key, ca_cert_.get());
+    auto rep = decode_cert_rep(resp.body, key, reply_signer_.get());
     EXPECT_OK(rep);
     if (!rep.has_value()) return {};
     EXPECT_EQ(rep->recipient_nonce, kNonce);
@@ -213,6 +221,8 @@ class ScepServiceTest : public ::testing::Test {
   std::unique_ptr<ca::Device> device_;
   std::shared_ptr<ca::CertificateServer> server_;
   pki::Ptr<X509> ca_cert_;
+  pki::Ptr<X509> reply_signer_;  // the certificate that signs CertReps (the CA's, by default)
+  pki::Ptr<X509> recipient_;     // the certificate clients encrypt to (the CA's, by default)
   std::unique_ptr<ScepService> service_;
   std::vector<pki::Ptr<X509>> signers_;
 };

@@ -2,7 +2,8 @@
 module, standing in for an HSM or USB token that cannot run here), set up with
 `softhsm2-util` as an operator would. strongSwan and micromdm clients enrol, a
 certificate is revoked and the CRL signed on the token; a wrong PIN, and the token's
-store vanishing under a running server, are reported and recovered from."""
+store vanishing under a running server, are reported and recovered from. An EC CA hands
+the opening of SCEP envelopes to an RSA key on the token."""
 
 import os
 import re
@@ -12,7 +13,8 @@ import subprocess
 import pytest
 
 from conftest import Daemon, openssl, wait_for
-from scep_helpers import Micromdm, ScepServer, StrongSwan, cert_serial_of, verify
+from scep_helpers import (SCEP_PATH, Micromdm, ScepServer, StrongSwan, cert_field,
+                          cert_serial_of, http_request, verify)
 
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 PIN = "1234"
@@ -164,3 +166,92 @@ def test_wrong_pin_and_a_lost_token_are_reported_and_recovered(tdaemon, hsm, wor
     rc, out = sw2.run()
     assert rc == 0 and "Issued certificate" in out, out
     verify(scep.ca_pem(), sw2.cert)
+
+
+def test_ec_ca_with_an_rsa_decryption_key_on_the_token(tdaemon, hsm, workdir):
+    """An EC CA (P-384, its key in the process) whose SCEP requests are opened, and
+    replies signed, by an RSA key on the token (`scep encryption-key`): GetCACert serves
+    that key's certificate and the CA's, strongSwan (told which is which) and micromdm
+    (given the fingerprint of the RSA certificate) enrol, and every certificate and CRL
+    is signed with ECDSA."""
+    out = tdaemon.sh("configure terminal", token_line(),
+                     "crypto key generate ec keysize 384 label mycs",
+                     "crypto key generate rsa label mycs-scep modulus 2048 on token0:", "end")
+    assert "% Token token0 logged in." in out, out
+    scep = ScepServer(tdaemon, workdir).listen()
+    out = tdaemon.create_ca("grant auto", "scep allow-des", "scep encryption-key mycs-scep")
+    assert "% SCEP encryption certificate issued (serial 0x2)." in out, out
+    assert "Generating 2048 bit RSA keys for SCEP encryption" not in out, out  # it existed
+    ca_pem = scep.ca_pem()
+    assert "ecdsa-with-SHA256" in cert_field(ca_pem, "-text")
+
+    # GetCACert: the certificate of the SCEP key, as an RA's, then the CA's.
+    r = http_request(scep.port, "GET", f"{SCEP_PATH}?operation=GetCACert")
+    assert r.status == 200 and r.header("content-type") == "application/x-x509-ca-ra-cert"
+    bundle = os.path.join(workdir, "getcacert.p7b")
+    with open(bundle, "wb") as f:
+        f.write(r.body)
+    rc, out = openssl("pkcs7", "-inform", "DER", "-in", bundle, "-print_certs")
+    assert rc == 0, out
+    pems = re.findall(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", out, re.S)
+    assert len(pems) == 2, out
+    assert pems[1].strip() == open(ca_pem).read().strip()
+    enc_pem = os.path.join(workdir, "scep-enc.pem")
+    with open(enc_pem, "w") as f:
+        f.write(pems[0] + "\n")
+    text = cert_field(enc_pem, "-text")
+    assert re.search(r"X509v3 Key Usage: critical\s+Digital Signature, Key Encipherment\n",
+                     text), text
+    assert "CA:FALSE" in text and "Public-Key: (2048 bit)" in text, text
+    verify(ca_pem, enc_pem)
+    objects = hsm.objects("ca-token")
+    assert re.search(r"Private Key Object; RSA\s+label:\s+mycs-scep", objects), objects
+    out = tdaemon.show_server()
+    assert "SCEP encryption cert fingerprint:" in out and "(key mycs-scep)" in out, out
+
+    # strongSwan encrypts to the RSA certificate, which signs the reply; the certificate
+    # it gets chains to the EC CA.
+    sw = StrongSwan(workdir, "sw1", scep.url, enc_pem, 0)
+    args = sw.args() + ["--cacert", ca_pem]
+    with open(sw.cert, "wb") as f:
+        p = subprocess.run(args, stdout=f, stderr=subprocess.PIPE, timeout=60)
+    assert p.returncode == 0, p.stderr.decode()
+    verify(ca_pem, sw.cert)
+    assert "ecdsa-with-SHA256" in cert_field(sw.cert, "-text")
+
+    # micromdm encrypts to every certificate it is given, and trusts replies signed by
+    # one of them: the fingerprint picks the RSA one.
+    rc, out = openssl("x509", "-in", enc_pem, "-noout", "-fingerprint", "-sha256")
+    assert rc == 0, out
+    fingerprint = out.strip().split("=", 1)[1].replace(":", "").lower()
+    mm = Micromdm(workdir, "m1", scep.url, 1)
+    p = subprocess.run(mm.args() + ["-ca-fingerprint", fingerprint], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0 and "pkiStatus=SUCCESS" in p.stdout + p.stderr, p.stdout + p.stderr
+    verify(ca_pem, mm.cert)
+
+    # The CRL is the EC key's too.
+    serial = cert_serial_of(sw.cert)
+    scep.exec(f"revoke {serial:x}")
+    crl_pem = os.path.join(workdir, "mycs.crl.pem")
+    rc, out = openssl("crl", "-inform", "DER", "-in", tdaemon.path("mycs.crl"), "-out", crl_pem)
+    assert rc == 0, out
+    rc, out = openssl("crl", "-in", crl_pem, "-CAfile", ca_pem, "-noout", "-text")
+    assert rc == 0 and "verify OK" in out and "ecdsa-with-SHA256" in out, out
+
+    # After a restart the same encryption certificate is served, and used.
+    tdaemon.sh("write memory")
+    tdaemon.restart()
+    wait_for(tdaemon.server_enabled, what="the server enabled after the restart")
+    scep = ScepServer(tdaemon, workdir).listen()
+    r = http_request(scep.port, "GET", f"{SCEP_PATH}?operation=GetCACert")
+    with open(bundle, "wb") as f:
+        f.write(r.body)
+    rc, out = openssl("pkcs7", "-inform", "DER", "-in", bundle, "-print_certs")
+    assert pems[0] in out, out
+    sw2 = StrongSwan(workdir, "sw2", scep.url, enc_pem, 2)
+    args = sw2.args() + ["--cacert", ca_pem]
+    with open(sw2.cert, "wb") as f:
+        p = subprocess.run(args, stdout=f, stderr=subprocess.PIPE, timeout=60)
+    assert p.returncode == 0, p.stderr.decode()
+    verify(ca_pem, sw2.cert)

@@ -21,6 +21,18 @@ CmdResult shutdown_server(Context& ctx, const Args&) {
   return {};
 }
 
+// `scep encryption-key`: what enabling made for it.
+void print_encryption(Context& ctx, const ca::EnableReport& r) {
+  if (r.generated_encryption_key_bits != 0) {
+    ctx.printf("% Generating {} bit RSA keys for SCEP encryption, keys will be {}...[OK]\n",
+               r.generated_encryption_key_bits,
+               r.encryption_key_on_token.empty() ? "non-exportable" : "on-token, non-exportable");
+  }
+  if (!r.issued_encryption_serial.empty()) {
+    ctx.printf("% SCEP encryption certificate issued (serial 0x{}).\n", r.issued_encryption_serial);
+  }
+}
+
 CmdResult print_enable(Context& ctx, const Result<ca::EnableReport>& r, bool exporting_printed) {
   if (!r.has_value()) return ctx.error(r.error().message());
   if (r->generated_key) {
@@ -42,6 +54,7 @@ CmdResult print_enable(Context& ctx, const Result<ca::EnableReport>& r, bool exp
       r->archive_skipped_reason != "archive disabled") {
     ctx.printf("% The CA key was not archived: {}.\n", r->archive_skipped_reason);
   }
+  print_encryption(ctx, *r);
   ctx.print("% Certificate Server enabled.\n");
   if (!ctx.device().http().server) ctx.print(kHttpOffNote);
   return {};
@@ -66,6 +79,7 @@ CmdResult enable_subordinate(Context& ctx, const std::shared_ptr<ca::Certificate
       server->enable({.archive_password = archive_password, .request_superior = ctx.interactive()});
   if (r.has_value()) {
     if (r->archived) ctx.print("% Exporting Certificate Server signing certificate and keys...\n");
+    print_encryption(ctx, *r);
     ctx.print("% Certificate Server enabled.\n");
     if (!ctx.device().http().server) ctx.print(kHttpOffNote);
     return {};

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "ca/device.h"
+#include "ca/keystore.h"
 #include "cli/commands/cs_commands.h"
 #include "cli/commands/cs_server_config.h"
 #include "cli/context.h"
@@ -435,6 +436,20 @@ CmdResult allow_des(Context& ctx, const Args& a) {
   });
 }
 
+CmdResult encryption_key(Context& ctx, const Args& a) {
+  if (incomplete(a, "key")) return ctx.error("Incomplete command.");
+  std::string label = a.has("no") ? std::string() : std::string(a.word("key"));
+  if (!label.empty()) {
+    if (Status s = ca::KeyStore::check_label(label); !s.ok()) {
+      return ctx.error(fmt::format("Invalid key label {}: {}.", label, s.message()));
+    }
+  }
+  return edit_config(ctx, [&](ServerConfig& c) {
+    c.scep_encryption_key = label;
+    return ok_status();
+  });
+}
+
 }  // namespace
 
 void register_cs_server_commands(CommandTable& t) {
@@ -556,6 +571,10 @@ void register_cs_server_commands(CommandTable& t) {
   t.add(Node::kCsServer, "[no] scep allow-des",
         {kNoHelp, "SCEP settings", "Accept single-DES envelopes (old IOS clients; insecure)"},
         allow_des);
+  t.add(Node::kCsServer, "[no] scep encryption-key [WORD$key]",
+        {kNoHelp, "SCEP settings", "RSA key pair clients encrypt requests to (default: the CA key)",
+         "Key label (generated at no shutdown if it does not exist)"},
+        encryption_key);
   t.add_config_writer(config_order::kCertificateServers, write_servers);
 }
 

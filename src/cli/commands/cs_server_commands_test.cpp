@@ -1,5 +1,6 @@
 // cs-server commands: `pathlen`, its running-config line and its range; `rollover`;
-// `grant auto rollover`; `eku`; `issuer name`, the guide's spelling of `issuer-name`.
+// `grant auto rollover`; `eku`; `issuer name`, the guide's spelling of `issuer-name`;
+// `scep encryption-key` with an EC CA key.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <openssl/x509v3.h>
@@ -392,6 +393,44 @@ TEST_F(CsServerCommandsTest, IssuerNameTwoWordsIsIssuerName) {
   ASSERT_NE(enabled_server("mycs"), nullptr);
   EXPECT_EQ(exec("issuer name CN=other").output,
             "% The issuer name cannot be changed after CA certificate generation.\n");
+}
+
+// An EC CA: `no shutdown` refuses it until SCEP has an RSA key to decrypt with, then
+// generates that key, issues its certificate and says so.
+TEST_F(CsServerCommandsTest, ScepEncryptionKeyForAnEcCa) {
+  ASSERT_TRUE(exec("exit").ok);
+  Reply r = exec("crypto key generate ec keysize 256 label mycs");
+  ASSERT_TRUE(r.ok) << r.output;
+  ASSERT_TRUE(exec("crypto pki server mycs").ok);
+  ASSERT_TRUE(exec("no database archive").ok);
+  ASSERT_TRUE(exec("no shutdown").ok);
+  r = exec("yes");
+  EXPECT_NE(r.output.find("% The CA key mycs is not an RSA key, and SCEP clients encrypt their "
+                          "requests to RSA: name an RSA key for them (scep encryption-key LABEL"),
+            std::string::npos)
+      << r.output;
+  ASSERT_TRUE(exec("shutdown").ok);
+  r = exec("scep encryption-key mycs-scep");
+  EXPECT_TRUE(r.ok) << r.output;
+  EXPECT_NE(server_config().find("\n scep encryption-key mycs-scep\n"), std::string::npos)
+      << server_config();
+  r = exec("no shutdown");  // asked once already
+  EXPECT_NE(r.output.find("% Generating 2048 bit RSA keys for SCEP encryption, keys will be "
+                          "non-exportable...[OK]\n% SCEP encryption certificate issued (serial "
+                          "0x2).\n% Certificate Server enabled.\n"),
+            std::string::npos)
+      << r.output;
+  const std::string show = exec("do show crypto pki server mycs").output;
+  EXPECT_NE(show.find("  SCEP encryption cert fingerprint: "), std::string::npos) << show;
+  EXPECT_NE(show.find(" (key mycs-scep)\n"), std::string::npos) << show;
+  // Locked while the server runs, as the CA's storage is.
+  r = exec("scep encryption-key other");
+  EXPECT_NE(r.output.find("Server's configuration is locked"), std::string::npos) << r.output;
+  EXPECT_EQ(config().scep_encryption_key, "mycs-scep");
+  ASSERT_TRUE(exec("shutdown").ok);
+  ASSERT_TRUE(exec("no scep encryption-key").ok);
+  EXPECT_EQ(server_config().find("encryption-key"), std::string::npos) << server_config();
+  EXPECT_EQ(exec("scep encryption-key").output, "% Incomplete command.\n");
 }
 
 }  // namespace

@@ -111,6 +111,7 @@ void write_servers(ca::Device& device, ConfigText& out) {
     if (c.mode == ca::ServerMode::kRaTransparent) out.child("mode ra transparent");
     if (c.mode == ca::ServerMode::kSubCs) out.child("mode sub-cs");
     if (c.scep_allow_des) out.child("scep allow-des");
+    if (!c.scep_encryption_key.empty()) out.child("scep encryption-key " + c.scep_encryption_key);
     // Last, so that loading the configuration applies every setting before enabling.
     out.child(c.shutdown ? "shutdown" : "no shutdown");
   }

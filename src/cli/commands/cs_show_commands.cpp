@@ -128,6 +128,12 @@ void render_server(Context& ctx, const ca::CertificateServer& server) {
   } else {
     ctx.print("  CA cert fingerprint: -Not found-\n");
   }
+  if (info.scep_encryption_certificate) {
+    // `scep encryption-key`: the certificate clients encrypt their requests to.
+    ctx.printf("  SCEP encryption cert fingerprint: {} (key {})\n",
+               pki::ios_fingerprint(info.scep_encryption_certificate->md5_fingerprint()),
+               c.scep_encryption_key);
+  }
   if (c.mode == ca::ServerMode::kSubCs) {
     ctx.print("  Server configured in subordinate server mode\n");
     if (info.upper_ca) {
