@@ -3,6 +3,8 @@
 #include <array>
 #include <string_view>
 
+#include <fmt/format.h>
+
 #include "common/log.h"
 
 namespace scepter::ca {
@@ -46,6 +48,25 @@ Status TokenRegistry::check_name(const std::string& name) {
 Status TokenRegistry::configure(TokenConfig config) {
   RETURN_IF_ERROR(check_name(config.name));
   const std::string name = config.name;
+  {
+    // libp11 0.4 closes every session of a slot when one of its contexts lets the slot go,
+    // and finalises the module when it unloads it: two contexts on one module would log
+    // each other out, over and over. One token per module, then.
+    MutexLock lock(mu_);
+    for (const auto& [other, state] : tokens_) {
+      if (other != name && state.config.module == config.module) {
+        return already_exists(fmt::format(
+            "token {}: the module {} is already used by token {}; a PKCS#11 module serves one "
+            "token here (remove that one first: no crypto pki token {})",
+            name, config.module, other, other));
+      }
+    }
+    // The same token configured again: the old session goes first (its context's end would
+    // close the new one's sessions).
+    auto it = tokens_.find(name);
+    if (it != tokens_.end()) it->second.token.reset();
+  }
+  keys_.forget_token_keys(name);
   // Logged in without the lock: a slow module does not hold up the other tokens.
   Result<std::shared_ptr<pki::Token>> opened = pki::Token::open(spec_of(config));
   {

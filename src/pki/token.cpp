@@ -1,27 +1,23 @@
 #include "pki/token.h"
 
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <vector>
 
 #include <fmt/format.h>
 #include <libp11.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
+#include <p11-kit/pkcs11.h>
 
 namespace scepter::pki {
 
 namespace {
-
-// PKCS#11 return values that decide an error's code (pkcs11t.h).
-constexpr unsigned long kCkrPinIncorrect = 0xA0;
-constexpr unsigned long kCkrPinInvalid = 0xA1;
-constexpr unsigned long kCkrPinLenRange = 0xA2;
-constexpr unsigned long kCkrPinExpired = 0xA3;
-constexpr unsigned long kCkrPinLocked = 0xA4;
-constexpr unsigned long kCkrDeviceRemoved = 0x32;
-constexpr unsigned long kCkrTokenNotPresent = 0xE0;
 
 constexpr int kMinTokenRsaBits = 1024;
 constexpr int kMaxTokenRsaBits = 4096;
@@ -43,16 +39,16 @@ Status token_error(const std::string& token, const std::string& what) {
                               ? fmt::format("token {}: {} failed", token, what)
                               : fmt::format("token {}: {} failed (CKR 0x{:X})", token, what, ckr);
   switch (ckr) {
-    case kCkrPinIncorrect:
-    case kCkrPinInvalid:
-    case kCkrPinLenRange:
+    case CKR_PIN_INCORRECT:
+    case CKR_PIN_INVALID:
+    case CKR_PIN_LEN_RANGE:
       return permission_denied(fmt::format("token {}: wrong user PIN", token));
-    case kCkrPinExpired:
+    case CKR_PIN_EXPIRED:
       return permission_denied(fmt::format("token {}: the user PIN has expired", token));
-    case kCkrPinLocked:
+    case CKR_PIN_LOCKED:
       return permission_denied(fmt::format("token {}: the user PIN is locked", token));
-    case kCkrDeviceRemoved:
-    case kCkrTokenNotPresent:
+    case CKR_DEVICE_REMOVED:
+    case CKR_TOKEN_NOT_PRESENT:
       return unavailable(fmt::format("token {}: not present ({})", token, what));
     default:
       return unavailable(msg);
@@ -60,6 +56,43 @@ Status token_error(const std::string& token, const std::string& what) {
 }
 
 std::string text(const char* s) { return s == nullptr ? std::string() : std::string(s); }
+
+// A big-endian integer of an RSA key (OSSL_PKEY_PARAM_RSA_*), or empty if the key lacks
+// it. Private parts are wiped by ~SecretBytes.
+struct SecretBytes {
+  std::vector<unsigned char> bytes;
+  SecretBytes() = default;
+  SecretBytes(const SecretBytes&) = delete;
+  SecretBytes& operator=(const SecretBytes&) = delete;
+  SecretBytes(SecretBytes&&) = default;
+  ~SecretBytes() {
+    if (!bytes.empty()) OPENSSL_cleanse(bytes.data(), bytes.size());
+  }
+};
+
+SecretBytes rsa_param(const EVP_PKEY* pkey, const char* name) {
+  SecretBytes out;
+  BIGNUM* bn = nullptr;
+  if (EVP_PKEY_get_bn_param(pkey, name, &bn) != 1 || bn == nullptr) return out;
+  out.bytes.resize(static_cast<std::size_t>(BN_num_bytes(bn)));
+  BN_bn2bin(bn, out.bytes.data());
+  BN_clear_free(bn);
+  return out;
+}
+
+// The module's own function list: libp11 has loaded and initialised the module, so this
+// is the same list, and sessions opened with it share libp11's login (PKCS#11 keeps the
+// login per application and token).
+Result<CK_FUNCTION_LIST*> function_list(const std::string& module) {
+  void* handle = dlopen(module.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+  if (handle == nullptr) return fail(unavailable("the PKCS#11 module is not loaded"));
+  auto get = reinterpret_cast<CK_C_GetFunctionList>(dlsym(handle, "C_GetFunctionList"));
+  CK_FUNCTION_LIST* list = nullptr;
+  const bool ok = get != nullptr && get(&list) == CKR_OK && list != nullptr;
+  dlclose(handle);  // libp11 keeps its own reference
+  if (!ok) return fail(unavailable("the PKCS#11 module has no C_GetFunctionList"));
+  return list;
+}
 
 }  // namespace
 
@@ -235,6 +268,114 @@ Result<Key> Token::generate_rsa(const std::string& key_label, int bits) {
                           label.data(), id.data(), id.size());
 #pragma GCC diagnostic pop
   if (rc != 0) return fail(token_error(spec_.name, "generating an RSA key"));
+  return find_locked(key_label);
+}
+
+Result<Key> Token::import_rsa(const std::string& key_label, const Key& key) {
+  if (!key.is_rsa() || !key.has_private()) {
+    return fail(invalid_argument("only an RSA key pair can be imported onto a token"));
+  }
+  if (key.bits() < kMinTokenRsaBits || key.bits() > kMaxTokenRsaBits) {
+    return fail(invalid_argument(fmt::format("a key on a token is {} to {} bits, not {}",
+                                             kMinTokenRsaBits, kMaxTokenRsaBits, key.bits())));
+  }
+  if (key_label.empty()) return fail(invalid_argument("a key on a token needs a label"));
+  const EVP_PKEY* pkey = key.evp();
+  const SecretBytes n = rsa_param(pkey, OSSL_PKEY_PARAM_RSA_N);
+  const SecretBytes e = rsa_param(pkey, OSSL_PKEY_PARAM_RSA_E);
+  const SecretBytes d = rsa_param(pkey, OSSL_PKEY_PARAM_RSA_D);
+  const SecretBytes p = rsa_param(pkey, OSSL_PKEY_PARAM_RSA_FACTOR1);
+  const SecretBytes q = rsa_param(pkey, OSSL_PKEY_PARAM_RSA_FACTOR2);
+  const SecretBytes dp = rsa_param(pkey, OSSL_PKEY_PARAM_RSA_EXPONENT1);
+  const SecretBytes dq = rsa_param(pkey, OSSL_PKEY_PARAM_RSA_EXPONENT2);
+  const SecretBytes qinv = rsa_param(pkey, OSSL_PKEY_PARAM_RSA_COEFFICIENT1);
+  for (const SecretBytes* part : {&n, &e, &d, &p, &q, &dp, &dq, &qinv}) {
+    if (part->bytes.empty()) {
+      return fail(invalid_argument("the RSA key lacks the CRT parameters a token needs"));
+    }
+  }
+  MutexLock lock(mu_);
+  Result<Key> existing = find_locked(key_label);
+  if (existing) {
+    return fail(already_exists(
+        fmt::format("token {}: a key labelled {} exists already", spec_.name, key_label)));
+  }
+  if (existing.error().code() != Code::kNotFound) return existing;
+  ASSIGN_OR_RETURN(CK_FUNCTION_LIST * f, function_list(spec_.module));
+  std::array<unsigned char, 8> id{};
+  if (RAND_bytes(id.data(), static_cast<int>(id.size())) != 1) {
+    return fail(last_error("drawing a key id"));
+  }
+  // libp11 0.4 would create the private object extractable: written here instead, never
+  // extractable and sensitive from the start.
+  CK_OBJECT_CLASS private_class = CKO_PRIVATE_KEY;
+  CK_OBJECT_CLASS public_class = CKO_PUBLIC_KEY;
+  CK_KEY_TYPE rsa = CKK_RSA;
+  CK_BBOOL yes = CK_TRUE;
+  CK_BBOOL no = CK_FALSE;
+  std::string label = key_label;
+  auto attr = [](CK_ATTRIBUTE_TYPE type, const void* value, std::size_t len) {
+    return CK_ATTRIBUTE{type, const_cast<void*>(value), static_cast<CK_ULONG>(len)};
+  };
+  auto bytes = [&](CK_ATTRIBUTE_TYPE type, const SecretBytes& b) {
+    return attr(type, b.bytes.data(), b.bytes.size());
+  };
+  std::vector<CK_ATTRIBUTE> private_template = {
+      attr(CKA_CLASS, &private_class, sizeof private_class),
+      attr(CKA_KEY_TYPE, &rsa, sizeof rsa),
+      attr(CKA_TOKEN, &yes, sizeof yes),
+      attr(CKA_PRIVATE, &yes, sizeof yes),
+      attr(CKA_SENSITIVE, &yes, sizeof yes),
+      attr(CKA_EXTRACTABLE, &no, sizeof no),
+      attr(CKA_SIGN, &yes, sizeof yes),
+      attr(CKA_DECRYPT, &yes, sizeof yes),
+      attr(CKA_UNWRAP, &yes, sizeof yes),
+      attr(CKA_LABEL, label.data(), label.size()),
+      attr(CKA_ID, id.data(), id.size()),
+      bytes(CKA_MODULUS, n),
+      bytes(CKA_PUBLIC_EXPONENT, e),
+      bytes(CKA_PRIVATE_EXPONENT, d),
+      bytes(CKA_PRIME_1, p),
+      bytes(CKA_PRIME_2, q),
+      bytes(CKA_EXPONENT_1, dp),
+      bytes(CKA_EXPONENT_2, dq),
+      bytes(CKA_COEFFICIENT, qinv)};
+  std::vector<CK_ATTRIBUTE> public_template = {attr(CKA_CLASS, &public_class, sizeof public_class),
+                                               attr(CKA_KEY_TYPE, &rsa, sizeof rsa),
+                                               attr(CKA_TOKEN, &yes, sizeof yes),
+                                               attr(CKA_VERIFY, &yes, sizeof yes),
+                                               attr(CKA_ENCRYPT, &yes, sizeof yes),
+                                               attr(CKA_WRAP, &yes, sizeof yes),
+                                               attr(CKA_LABEL, label.data(), label.size()),
+                                               attr(CKA_ID, id.data(), id.size()),
+                                               bytes(CKA_MODULUS, n),
+                                               bytes(CKA_PUBLIC_EXPONENT, e)};
+  CK_SESSION_HANDLE session = 0;
+  CK_RV rv = f->C_OpenSession(PKCS11_get_slotid_from_slot(module_->slot),
+                              CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &session);
+  if (rv != CKR_OK) {
+    return fail(unavailable(
+        fmt::format("token {}: opening a session failed (CKR 0x{:X})", spec_.name, rv)));
+  }
+  CK_OBJECT_HANDLE private_object = 0;
+  CK_OBJECT_HANDLE public_object = 0;
+  rv = f->C_CreateObject(session, private_template.data(),
+                         static_cast<CK_ULONG>(private_template.size()), &private_object);
+  const char* step = "the private key";
+  if (rv == CKR_OK) {
+    step = "the public key";
+    rv = f->C_CreateObject(session, public_template.data(),
+                           static_cast<CK_ULONG>(public_template.size()), &public_object);
+    if (rv != CKR_OK) (void)f->C_DestroyObject(session, private_object);
+  }
+  (void)f->C_CloseSession(session);
+  if (rv != CKR_OK) {
+    if (rv == CKR_USER_NOT_LOGGED_IN) {
+      return fail(permission_denied(fmt::format("token {}: not logged in", spec_.name)));
+    }
+    return fail(
+        unavailable(fmt::format("token {}: writing {} failed (CKR 0x{:X})", spec_.name, step, rv)));
+  }
   return find_locked(key_label);
 }
 

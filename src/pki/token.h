@@ -11,9 +11,9 @@
 // signing and CMS path that takes a pki::Key works with them unchanged.
 //
 // Keys generated here are RSA, made by the token itself (C_GenerateKeyPair) with the
-// private key sensitive and never extractable: no command can read it back. EC keys and
-// importing a key onto a token are not offered (kInvalidArgument): libp11 0.4 makes
-// neither with those guarantees.
+// private key sensitive and never extractable: no command can read it back. An RSA key
+// imported here is written with the same attributes (C_CreateObject). EC keys are not
+// offered (kInvalidArgument): libp11 0.4 cannot make them with those guarantees.
 //
 // Failures: a module that cannot be loaded, a missing token or key: kNotFound; a wrong
 // or locked PIN: kPermissionDenied; the token failing an operation (removed, its store
@@ -76,6 +76,9 @@ class Token : public std::enable_shared_from_this<Token> {
   // A new RSA key pair made on the token under `key_label`, which must not be taken.
   // `bits`: 1024 to 4096 (what tokens commonly make).
   Result<Key> generate_rsa(const std::string& key_label, int bits);
+  // Writes `key` (an RSA key pair, 1024 to 4096 bits) onto the token under `key_label`,
+  // which must not be taken, never extractable from then on; returns it as the token's.
+  Result<Key> import_rsa(const std::string& key_label, const Key& key);
   // The private key labelled `key_label`. kNotFound when there is none.
   Result<Key> find(const std::string& key_label);
   // The labels of the private keys on the token, sorted.

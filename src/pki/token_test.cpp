@@ -111,6 +111,45 @@ TEST_F(TokenTest, GeneratedKeySignsAndDecryptsAndNeverLeaves) {
   EXPECT_EQ(std::string(data, static_cast<std::size_t>(len)), "sealed for the token");
 }
 
+// An RSA key made elsewhere, written onto the token: from then on it signs there and can
+// no more be read back than one the token made.
+TEST_F(TokenTest, ImportedKeyIsTheTokensAndNeverLeaves) {
+  auto outside = Key::generate_rsa(2048);
+  ASSERT_OK(outside);
+  {
+    auto token = Token::open(spec());
+    ASSERT_OK(token);
+    auto key = (*token)->import_rsa("imported", *outside);
+    ASSERT_OK(key);
+    EXPECT_EQ(key->token(), "token0");
+    EXPECT_TRUE(key->equals_public(*outside));
+    // Sensitive, and not extractable: pkcs11-tool lists "extractable" when CKA_EXTRACTABLE
+    // is set. (Not "never extractable": that says the key was never outside the token.)
+    const std::string objects = hsm_.list_objects("ca-token");
+    const auto at = objects.find("Private Key Object; RSA \n  label:      imported");
+    ASSERT_NE(at, std::string::npos) << objects;
+    const std::string access = objects.substr(objects.find("Access:", at), 40);
+    EXPECT_EQ(access.substr(0, access.find('\n')), "Access:     sensitive") << objects;
+    EXPECT_CODE(key->to_encrypted_pkcs8_pem("secret"), Code::kPermissionDenied);
+    // It signs on the token: the signature verifies with the key it came from.
+    const Certificate ca = test::make_test_ca(*key, "imported-ca");
+    EXPECT_TRUE(ca.verify_signature(*outside));
+
+    // A label that is taken, an EC key and a public key alone are refused.
+    EXPECT_CODE((*token)->import_rsa("imported", *outside), Code::kAlreadyExists);
+    EXPECT_CODE((*token)->import_rsa("ec", *Key::generate_ec(256)), Code::kInvalidArgument);
+    auto pub = Key::from_public_der(outside->public_key_der());
+    ASSERT_OK(pub);
+    EXPECT_CODE((*token)->import_rsa("public", *pub), Code::kInvalidArgument);
+  }
+  // Found again by label after the token is opened anew, as after a restart.
+  auto again = Token::open(spec());
+  ASSERT_OK(again);
+  auto found = (*again)->find("imported");
+  ASSERT_OK(found);
+  EXPECT_TRUE(found->equals_public(*outside));
+}
+
 TEST_F(TokenTest, KeysAreFoundListedAndRemovedByLabel) {
   auto token = Token::open(spec());
   ASSERT_OK(token);

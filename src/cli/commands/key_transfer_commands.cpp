@@ -18,6 +18,7 @@
 #include "common/fs.h"
 #include "common/parse.h"
 #include "pki/certificate.h"
+#include "pki/token.h"
 
 namespace scepter::cli {
 namespace {
@@ -146,6 +147,7 @@ struct ImportRequest {
   bool exportable = false;
   std::string passphrase;
   std::optional<std::string> url;
+  std::string device;  // `on NAME:`: written onto that token, never to leave it
   // The key the label had when the command was typed (nullopt: none); the import is
   // stored only if that is still so (another session may have changed it meanwhile).
   std::optional<ca::KeyEntry> expected;
@@ -228,7 +230,20 @@ CmdResult on_pair(Context& ctx, ImportRequest r, std::string_view public_text,
   // A certificate server's CA certificate was signed with the (signature) key.
   Status s = check_ca_key_replaceable(ctx.device(), r.label, &entry.key);
   if (!s.ok()) return ctx.error(s.message());
+  std::shared_ptr<pki::Token> token;
+  if (!r.device.empty()) {
+    // Written onto the token; from here on the key is the token's, and the copy in this
+    // process goes with `entry`'s old key.
+    auto opened = ctx.device().tokens().open(r.device);
+    if (!opened.has_value()) return import_failed(ctx, opened.error().message() + ".");
+    token = std::move(*opened);
+    auto on_token = token->import_rsa(r.label, entry.key);
+    if (!on_token.has_value()) return import_failed(ctx, on_token.error().message() + ".");
+    entry.key = std::move(*on_token);
+    entry.device = r.device;
+  }
   s = ctx.device().keys().put_if_unchanged(entry, r.expected);
+  if (!s.ok() && token) (void)token->remove(r.label);  // not recorded: not kept either
   if (s.code() == Code::kAlreadyExists) {
     return import_failed(ctx, fmt::format("the keys named {} were changed by another session "
                                           "meanwhile; nothing was imported.",
@@ -274,6 +289,24 @@ CmdResult import_key(Context& ctx, const Args& a) {
   if (!s.ok()) return ctx.error(fmt::format("Invalid key label {}: {}.", r.label, s.message()));
   auto existing = ctx.device().keys().get(r.label);
   r.expected = existing;
+  if (a.has("device")) {
+    r.device = strip_device_colon(a.word("device"));
+    if (!ctx.device().tokens().get(r.device)) {
+      return ctx.error(fmt::format("No token named {} is configured (crypto pki token {} ...).",
+                                   r.device, r.device));
+    }
+    if (r.type != KeyType::kRsa) return ctx.error("Keys on a token are RSA keys.");
+    if (r.exportable) return ctx.error("Keys on a token are never exportable.");
+    if (r.usage != ca::KeyUsage::kGeneralPurpose) {
+      return ctx.error("Keys on a token are one general-purpose pair.");
+    }
+  }
+  if (existing && (!existing->device.empty() || !r.device.empty())) {
+    // A token keeps one pair per label: the old pair goes first, by the operator's hand.
+    return ctx.error(fmt::format(
+        "You already have keys named {0}{1}; remove them first (crypto key zeroize rsa {0}).",
+        r.label, existing->device.empty() ? "" : " on token " + existing->device));
+  }
   if (!existing) return read_next_pair(ctx, r);
   ctx.printf("% You already have {} keys defined named {}.\n", type_name(type_of(existing->key)),
              r.label);
@@ -299,11 +332,12 @@ void register_key_transfer_commands(CommandTable& t) {
       Node::kConfig,
       "crypto key import <rsa|ec>$type WORD$label pem "
       "[<usage-keys|signature|encryption>$usage] <terminal|url WORD$url> [exportable] "
-      "WORD$passphrase",
+      "[on WORD$device] WORD$passphrase",
       {kCryptoHelp, kKeyHelp, "Import keys", "Import RSA keys", "Import EC keys", "Key pair label",
        "File format is PEM", "Usage keys: a signature and an encryption key pair", "Signature key",
        "Encryption key", "Import keys from the terminal", "Import keys from two files", kUrl,
-       "Allow the key to be exported", "Passphrase that decrypts the private key"},
+       "Allow the key to be exported", "Write the keys onto a token",
+       "Token name followed by a colon (token0:)", "Passphrase that decrypts the private key"},
       import_key);
 }
 

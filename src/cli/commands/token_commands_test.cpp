@@ -211,5 +211,70 @@ TEST_F(TokenCommandsTest, CertificateServerKeyOnTheTokenAndTheTokenLost) {
   EXPECT_EQ(server->state(), ca::ServerState::kEnabled) << server->reason();
 }
 
+// The seed's `crypto key import rsa ... on usbtoken0:`: an exported pair written onto the
+// token, where it signs; not extractable from then on, and never exported again.
+TEST_F(TokenCommandsTest, ImportedKeysGoOntoTheTokenAndStayThere) {
+  ASSERT_TRUE(config(token_line()).ok);
+  ASSERT_TRUE(exec("configure terminal").ok);
+  ASSERT_TRUE(exec("crypto key generate rsa label soft modulus 2048 exportable").ok);
+  ASSERT_TRUE(exec("crypto key export rsa soft pem url nvram:soft aes256 pass1234").ok);
+  Reply r = exec("crypto key import rsa hard pem url nvram:soft on token0: pass1234");
+  EXPECT_NE(r.output.find("% Key pair import succeeded.\n"), std::string::npos) << r.output;
+  auto hard = dev_.device().keys().get("hard");
+  ASSERT_TRUE(hard.has_value());
+  EXPECT_EQ(hard->device, "token0");
+  EXPECT_EQ(hard->key.token(), "token0");
+  EXPECT_TRUE(hard->key.equals_public(dev_.device().keys().get("soft")->key));
+  const std::string objects = hsm_.list_objects("ca-token");
+  EXPECT_NE(objects.find("Private Key Object; RSA \n  label:      hard"), std::string::npos)
+      << objects;
+  std::ifstream key_file(dev_.nvram("private-keys/hard.key"));
+  const std::string stored((std::istreambuf_iterator<char>(key_file)), {});
+  EXPECT_NE(stored.find("on=token0"), std::string::npos) << stored;
+  EXPECT_EQ(stored.find("PRIVATE"), std::string::npos) << stored;
+  r = exec("crypto key export rsa hard pem terminal aes256 pass1234");
+  EXPECT_FALSE(r.ok) << r.output;
+  r = exec("do show crypto key mypubkey rsa hard");
+  EXPECT_NE(r.output.find(" Storage Device: token0"), std::string::npos) << r.output;
+
+  // What the token cannot take is refused before anything is read.
+  r = exec("crypto key import rsa hard2 pem url nvram:soft exportable on token0: pass1234");
+  EXPECT_NE(r.output.find("% Keys on a token are never exportable."), std::string::npos)
+      << r.output;
+  r = exec("crypto key import rsa hard2 pem usage-keys url nvram:soft on token0: pass1234");
+  EXPECT_NE(r.output.find("% Keys on a token are one general-purpose pair."), std::string::npos)
+      << r.output;
+  r = exec("crypto key import rsa hard2 pem url nvram:soft on token9: pass1234");
+  EXPECT_NE(r.output.find("% No token named token9 is configured"), std::string::npos)
+      << r.output;
+  r = exec("crypto key import rsa hard pem url nvram:soft on token0: pass1234");
+  EXPECT_NE(r.output.find("% You already have keys named hard on token token0; remove them first"),
+            std::string::npos)
+      << r.output;
+  // A wrong passphrase leaves nothing on the token.
+  r = exec("crypto key import rsa hard3 pem url nvram:soft on token0: wrong-pass");
+  EXPECT_NE(r.output.find("Key pair import failed"), std::string::npos) << r.output;
+  EXPECT_EQ(hsm_.list_objects("ca-token").find("hard3"), std::string::npos);
+}
+
+// libp11 0.4 would have two contexts on one module close each other's sessions: a second
+// token on the module is refused, and the first keeps working.
+TEST_F(TokenCommandsTest, OneTokenPerModule) {
+  ASSERT_TRUE(config(token_line()).ok);
+  Reply r = config(std::string("crypto pki token token1 module ") + kSoftHsmModule +
+                   " label ca-token user-pin 1234");
+  EXPECT_NE(r.output.find("is already used by token token0; a PKCS#11 module serves one token"),
+            std::string::npos)
+      << r.output;
+  EXPECT_FALSE(dev_.device().tokens().get("token1").has_value());
+  // The same token configured again logs in afresh, and works.
+  r = config(token_line());
+  EXPECT_NE(r.output.find("% Token token0 logged in."), std::string::npos) << r.output;
+  ASSERT_TRUE(exec("configure terminal").ok);
+  r = exec("crypto key generate rsa label after modulus 1024 on token0:");
+  EXPECT_TRUE(r.ok) << r.output;
+  EXPECT_EQ(dev_.device().keys().get("after")->device, "token0");
+}
+
 }  // namespace
 }  // namespace scepter::cli
