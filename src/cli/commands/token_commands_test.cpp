@@ -245,8 +245,7 @@ TEST_F(TokenCommandsTest, ImportedKeysGoOntoTheTokenAndStayThere) {
   EXPECT_NE(r.output.find("% Keys on a token are one general-purpose pair."), std::string::npos)
       << r.output;
   r = exec("crypto key import rsa hard2 pem url nvram:soft on token9: pass1234");
-  EXPECT_NE(r.output.find("% No token named token9 is configured"), std::string::npos)
-      << r.output;
+  EXPECT_NE(r.output.find("% No token named token9 is configured"), std::string::npos) << r.output;
   r = exec("crypto key import rsa hard pem url nvram:soft on token0: pass1234");
   EXPECT_NE(r.output.find("% You already have keys named hard on token token0; remove them first"),
             std::string::npos)
