@@ -401,6 +401,8 @@ class CertificateServer {
   // prepare(): a switch interrupted after the database took the new certificate but
   // before the key store took the new key is finished.
   Status finish_interrupted_switch(const pki::Certificate& ca_cert);
+  // Deletes the key labelled `token_label` from token `device` (none there: done).
+  Status forget_on_token(const std::string& device, const std::string& token_label);
   // The timer: stage two at the autorollover time, stage three at the CA's expiry.
   void rollover_tick(const std::shared_ptr<Runtime>& rt);
   std::string shadow_key_label() const { return rollover_key_label(label_); }

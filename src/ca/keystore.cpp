@@ -59,6 +59,7 @@ Status parse_header(const std::string& text, KeyEntry& e) {
     if (k == "usage") e.usage = usage_from(v);
     if (k == "exportable") e.exportable = v == "yes";
     if (k == "on") e.device = v;
+    if (k == "tokenlabel") e.token_label = v;
     if (k == "created") {
       std::int64_t seconds = 0;
       auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), seconds);
@@ -200,7 +201,14 @@ Result<std::string> KeyStore::encode(const KeyEntry& entry) const {
     if (!KeyStore::check_label(entry.device).ok()) {
       return fail(invalid_argument("bad token name " + entry.device));
     }
-    return header + " on=" + entry.device + "\n" + entry.key.public_pem();
+    std::string where = " on=" + entry.device;
+    if (!entry.token_label.empty() && entry.token_label != entry.label) {
+      if (!KeyStore::check_label(entry.token_label).ok()) {
+        return fail(invalid_argument("bad token key label " + entry.token_label));
+      }
+      where += " tokenlabel=" + entry.token_label;
+    }
+    return header + where + "\n" + entry.key.public_pem();
   }
   ASSIGN_OR_RETURN(std::string pem, entry.key.to_encrypted_pkcs8_pem(passphrase_, kdf_iterations_));
   if (entry.encryption_key.has_value()) {
@@ -272,7 +280,7 @@ std::vector<KeyEntry> KeyStore::list() const {
 void KeyStore::resolve(KeyEntry& entry, const TokenKeyResolver& resolver) const {
   if (entry.device.empty() || entry.key.has_private()) return;
   if (!resolver) return;
-  Result<pki::Key> found = resolver(entry.device, entry.label);
+  Result<pki::Key> found = resolver(entry.device, entry.object_label());
   if (!found.has_value()) {
     entry.device_error = found.error().message();
     return;

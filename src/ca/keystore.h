@@ -52,10 +52,14 @@ struct KeyEntry {
   std::optional<pki::Key> encryption_key = std::nullopt;
   // The token holding the private key (`on NAME:`); empty for keys held here.
   std::string device = {};
+  // The key's label on the token (CKA_LABEL), when it is not `label`: a CA key that came
+  // from a rollover keeps the label it was made with there. Empty: `label`.
+  std::string token_label = {};
   // A token key whose private half is not at hand: why (token not configured, wrong PIN,
   // key missing on the token). Empty otherwise.
   std::string device_error = {};
 
+  const std::string& object_label() const { return token_label.empty() ? label : token_label; }
   // The pair that decrypts what is sent to this label's certificates.
   const pki::Key& decryption_key() const { return encryption_key ? *encryption_key : key; }
 };

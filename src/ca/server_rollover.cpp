@@ -43,10 +43,12 @@ std::string archive_name(const std::string& label) { return label + "-rollover";
 // The guide: if the archive fails, there is no rollover. Without a password it cannot be
 // written, so the rollover does not begin.
 // A rollover makes its shadow key in the key store: not for a CA whose key is on a token.
+// A subordinate's rollover key is made by its trustpoint, which makes none on a token.
 Status rollover_key_here(const pki::Key& ca_key) {
   if (ca_key.token().empty()) return ok_status();
   return permission_denied("The CA key is on token " + ca_key.token() +
-                           ": a rollover of a CA whose key is on a token is not supported.");
+                           ": a rollover of a subordinate CA or RA whose key is on a token is "
+                           "not supported.");
 }
 
 Status no_archive_password(const std::string& label) {
@@ -89,13 +91,36 @@ Status CertificateServer::make_shadow(Runtime& rt, const ServerConfig& cfg,
         "deletes it).",
         label_));
   }
-  if (Status s = rollover_key_here(*rt.ca_key); !s.ok()) return s;
   const pki::Certificate& current = *rt.ca_cert;
   std::string password = cfg.archive_password.empty() ? archive_password : cfg.archive_password;
   if (cfg.archive_enabled && password.empty()) return no_archive_password(label_);
   const int bits = rt.ca_key->bits() > 0 ? rt.ca_key->bits() : kDefaultCaKeyBits;
-  ASSIGN_OR_RETURN(pki::Key key,
-                   rt.ca_key->is_ec() ? pki::Key::generate_ec(bits) : pki::Key::generate_rsa(bits));
+  std::optional<KeyEntry> current_key = deps_.keys.get(label_);
+  std::optional<pki::Key> made;
+  std::string token_label;
+  const std::string& device = rt.ca_key->token();
+  if (!device.empty()) {
+    // The shadow is made on the CA key's token too. The token keeps the label a key was
+    // made with, so the shadow takes whichever of LABEL and LABEL.rollover the current
+    // key does not hold there (the old key goes at the switch).
+    if (deps_.tokens == nullptr) return unavailable("This scepterd has no tokens.");
+    ASSIGN_OR_RETURN(std::shared_ptr<pki::Token> token, deps_.tokens->open(device));
+    const std::string held = current_key ? current_key->object_label() : label_;
+    token_label = held == label_ ? shadow_key_label() : label_;
+    Result<pki::Key> key = token->generate_rsa(token_label, bits);
+    if (!key.has_value() && key.error().code() == Code::kAlreadyExists) {
+      // Left by an earlier attempt: unused, since no shadow refers to it.
+      RETURN_IF_ERROR(token->remove(token_label));
+      key = token->generate_rsa(token_label, bits);
+    }
+    if (!key.has_value()) return key.error();
+    made = std::move(*key);
+  } else {
+    ASSIGN_OR_RETURN(pki::Key key, rt.ca_key->is_ec() ? pki::Key::generate_ec(bits)
+                                                      : pki::Key::generate_rsa(bits));
+    made = std::move(key);
+  }
+  const pki::Key key = std::move(*made);
   const TimePoint not_before = current.not_after();
   TimePoint not_after = not_before + std::chrono::days(cfg.ca_lifetime_days);
   if (to_unix(not_after) > kLastUtcTime) not_after = from_unix(kLastUtcTime);
@@ -114,9 +139,10 @@ Status CertificateServer::make_shadow(Runtime& rt, const ServerConfig& cfg,
   if (cfg.archive_enabled) {
     RETURN_IF_ERROR(write_archive(cfg, cert, key, password, archive_name(label_)));
   }
-  std::optional<KeyEntry> current_key = deps_.keys.get(label_);
   KeyEntry entry{shadow_key_label(), key, KeyUsage::kGeneralPurpose,
-                 current_key && current_key->exportable, deps_.clock.now()};
+                 current_key && current_key->exportable && device.empty(), deps_.clock.now()};
+  entry.device = device;
+  if (token_label != shadow_key_label()) entry.token_label = token_label;
   RETURN_IF_ERROR(deps_.keys.put(entry));
   store::WriteBatch batch;
   batch.put_certificate(certificate_record(cert, serial));
@@ -319,6 +345,13 @@ Status CertificateServer::cancel_rollover() {
                 s.message());
     }
   }
+  if (std::optional<KeyEntry> shadow = deps_.keys.get(shadow_key_label());
+      shadow && !shadow->device.empty()) {
+    if (Status s = forget_on_token(shadow->device, shadow->object_label()); !s.ok()) {
+      log::warn("certificate server {}: the rollover key could not be deleted from token {}: {}",
+                label_, shadow->device, s.message());
+    }
+  }
   if (Status s = deps_.keys.remove(shadow_key_label()); !s.ok() && s.code() != Code::kNotFound) {
     log::warn("certificate server {}: the rollover key could not be deleted: {}", label_,
               s.message());
@@ -400,6 +433,14 @@ Status CertificateServer::switch_to_shadow(Runtime& rt, const ServerConfig& cfg)
   return ok_status();
 }
 
+Status CertificateServer::forget_on_token(const std::string& device,
+                                          const std::string& token_label) {
+  if (deps_.tokens == nullptr) return unavailable("This scepterd has no tokens.");
+  ASSIGN_OR_RETURN(std::shared_ptr<pki::Token> token, deps_.tokens->open(device));
+  Status s = token->remove(token_label);
+  return s.code() == Code::kNotFound ? ok_status() : s;
+}
+
 Status CertificateServer::finish_interrupted_switch(const pki::Certificate& ca_cert) {
   auto cert_key = ca_cert.public_key();
   if (!cert_key.has_value()) return cert_key.error();
@@ -411,7 +452,18 @@ Status CertificateServer::finish_interrupted_switch(const pki::Certificate& ca_c
     }
     KeyEntry entry = *shadow;
     entry.label = label_;
+    // On a token the key keeps the label it was made with there.
+    if (!entry.device.empty()) entry.token_label = shadow->object_label();
+    if (entry.token_label == label_) entry.token_label.clear();
     RETURN_IF_ERROR(deps_.keys.put(entry));
+    if (current && !current->device.empty() && current->object_label() != entry.object_label()) {
+      // The old CA key, whose certificate has expired, goes from the token as it goes
+      // from the key store.
+      if (Status s = forget_on_token(current->device, current->object_label()); !s.ok()) {
+        log::warn("certificate server {}: the old CA key {} stays on token {}: {}", label_,
+                  current->object_label(), current->device, s.message());
+      }
+    }
   }
   if (Status s = deps_.keys.remove(shadow_key_label()); !s.ok() && s.code() != Code::kNotFound) {
     return s;

@@ -307,7 +307,7 @@ CmdResult zeroize(Context& ctx, const Args& a) {
     if (!checked.ok()) return c.error(checked.message());
     for (const std::string& label : labels) {
       if (auto e = c.device().keys().get(label); e && !e->device.empty()) {
-        Status gone = forget_on_token(c, e->device, label);
+        Status gone = forget_on_token(c, e->device, e->object_label());
         if (!gone.ok() && gone.code() != Code::kNotFound) {
           return c.error(fmt::format("Keys {} could not be removed from token {}: {}", label,
                                      e->device, gone.message()));

@@ -275,5 +275,66 @@ TEST_F(TokenCommandsTest, OneTokenPerModule) {
   EXPECT_EQ(dev_.device().keys().get("after")->device, "token0");
 }
 
+// A CA whose key is on the token rolls over there: the shadow key is made on the token,
+// takes over at the expiry keeping its label there, and the old key leaves the token. The
+// next rollover makes its shadow under the label that was freed; cancelled, it is deleted.
+TEST_F(TokenCommandsTest, ACaOnTheTokenRollsOverOnTheToken) {
+  ASSERT_TRUE(config(token_line()).ok);
+  (void)exec("configure terminal");
+  ASSERT_TRUE(exec("crypto pki trustpoint ca").ok);
+  ASSERT_TRUE(exec("on token0:").ok);
+  (void)exec("end");
+  auto server = enabled_server("ca");
+  ASSERT_NE(server, nullptr);
+  const pki::Certificate first = *server->info().ca_certificate;
+  ASSERT_OK(server->start_rollover(""));
+  auto shadow = server->rollover_certificate();
+  ASSERT_TRUE(shadow.has_value());
+  auto shadow_key = dev_.device().keys().get("ca.rollover");
+  ASSERT_TRUE(shadow_key.has_value());
+  EXPECT_EQ(shadow_key->device, "token0");
+  EXPECT_EQ(shadow_key->key.token(), "token0");
+  std::string objects = hsm_.list_objects("ca-token");
+  EXPECT_NE(objects.find("label:      ca.rollover"), std::string::npos) << objects;
+
+  // The CA certificate expires: the shadow takes over, signing on the token.
+  dev_.device().clock().set_now(first.not_after() + std::chrono::seconds(1));
+  for (int i = 0; i < 4 && (server->state() != ca::ServerState::kEnabled ||
+                            *server->info().ca_certificate == first);
+       ++i) {
+    dev_.device().tick();
+  }
+  ASSERT_EQ(server->state(), ca::ServerState::kEnabled) << server->reason();
+  EXPECT_EQ(*server->info().ca_certificate, *shadow);
+  auto key = dev_.device().keys().get("ca");
+  ASSERT_TRUE(key.has_value());
+  EXPECT_EQ(key->token_label, "ca.rollover");
+  EXPECT_TRUE(key->key.has_private()) << key->device_error;
+  EXPECT_TRUE(key->key.equals_public(*shadow->public_key()));
+  EXPECT_FALSE(dev_.device().keys().get("ca.rollover").has_value());
+  objects = hsm_.list_objects("ca-token");
+  EXPECT_EQ(objects.find("label:      ca\n"), std::string::npos) << objects;  // the old key
+  EXPECT_NE(objects.find("label:      ca.rollover"), std::string::npos) << objects;
+  EXPECT_NE(running_config(table_, dev_.device()).find("crypto pki server ca"), std::string::npos);
+
+  // The next rollover uses the label the old key freed; a cancel deletes it again.
+  ASSERT_OK(server->start_rollover(""));
+  shadow_key = dev_.device().keys().get("ca.rollover");
+  ASSERT_TRUE(shadow_key.has_value());
+  EXPECT_EQ(shadow_key->token_label, "ca");
+  EXPECT_TRUE(shadow_key->key.has_private()) << shadow_key->device_error;
+  objects = hsm_.list_objects("ca-token");
+  EXPECT_NE(objects.find("label:      ca\n"), std::string::npos) << objects;
+  ASSERT_OK(server->cancel_rollover());
+  objects = hsm_.list_objects("ca-token");
+  EXPECT_EQ(objects.find("label:      ca\n"), std::string::npos) << objects;
+  EXPECT_NE(objects.find("label:      ca.rollover"), std::string::npos) << objects;
+
+  // The key file says where the key is on the token, for the next start.
+  std::ifstream key_file(dev_.nvram("private-keys/ca.key"));
+  const std::string stored((std::istreambuf_iterator<char>(key_file)), {});
+  EXPECT_NE(stored.find(" on=token0 tokenlabel=ca.rollover\n"), std::string::npos) << stored;
+}
+
 }  // namespace
 }  // namespace scepter::cli
