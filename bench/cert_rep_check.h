@@ -11,6 +11,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+#include <ctime>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -78,10 +79,29 @@ inline CertRepCheck check_cert_rep(const pki::Certificate& ca, X509_STORE* store
   }
   c.kind = CertRepCheck::Kind::kSuccess;
   pki::Ptr<X509_STORE_CTX> ctx(X509_STORE_CTX_new());
-  c.chain_ok = ctx && X509_STORE_CTX_init(ctx.get(), store, issued, nullptr) == 1 &&
-               X509_verify_cert(ctx.get()) == 1;
+  c.chain_ok = ctx && X509_STORE_CTX_init(ctx.get(), store, issued, nullptr) == 1;
+  if (c.chain_ok) {
+    // Checked as of one second on. OpenSSL takes the time from time(), which reads the
+    // kernel's coarse clock: for a few milliseconds after a second begins it still says
+    // the second before, while the server dated the certificate (no backdating) with the
+    // precise clock. A certificate checked at once then seemed "not yet valid".
+    X509_STORE_CTX_set_time(ctx.get(), 0, std::time(nullptr) + 1);
+    c.chain_ok = X509_verify_cert(ctx.get()) == 1;
+  }
   if (!c.chain_ok) {
     c.detail = X509_verify_cert_error_string(ctx ? X509_STORE_CTX_get_error(ctx.get()) : 0);
+    // Which certificate, and its validity against the time of the check.
+    X509* bad = ctx ? X509_STORE_CTX_get_current_cert(ctx.get()) : nullptr;
+    if (bad != nullptr) {
+      pki::Ptr<BIO> mem(BIO_new(BIO_s_mem()));
+      X509_NAME_print_ex(mem.get(), X509_get_subject_name(bad), 0, XN_FLAG_ONELINE);
+      BIO_puts(mem.get(), ", notBefore ");
+      ASN1_TIME_print(mem.get(), X509_get0_notBefore(bad));
+      BIO_printf(mem.get(), ", checked as of %lld", static_cast<long long>(std::time(nullptr) + 1));
+      char* data = nullptr;
+      const long len = BIO_get_mem_data(mem.get(), &data);
+      c.detail += " (" + std::string(data, static_cast<std::size_t>(len)) + ")";
+    }
   }
   pki::Ptr<BIGNUM> bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(issued), nullptr));
   char* hex = bn ? BN_bn2hex(bn.get()) : nullptr;

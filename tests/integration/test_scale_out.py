@@ -170,7 +170,7 @@ def run_load(workdir, port, tag, events, stored_serials, extra):
     assert result["success"] == str(LOAD_N), out
     for field in ("pending", "failure", "bad_replies", "unverified", "wrong_key", "dup_serials",
                   "gave_up", "save_errors"):
-        assert result[field] == "0", (field, out)
+        assert result[field] == "0", f"{field}:\n{out}"  # a string: shown whole
 
     held = set()
     for f in os.listdir(save_dir):

@@ -211,13 +211,17 @@ def test_ec_ca_with_an_rsa_decryption_key_on_the_token(tdaemon, hsm, workdir):
 
     # strongSwan encrypts to the RSA certificate, which signs the reply; the certificate
     # it gets chains to the EC CA.
-    sw = StrongSwan(workdir, "sw1", scep.url, enc_pem, 0)
-    args = sw.args() + ["--cacert", ca_pem]
-    with open(sw.cert, "wb") as f:
-        p = subprocess.run(args, stdout=f, stderr=subprocess.PIPE, timeout=60)
-    assert p.returncode == 0, p.stderr.decode()
-    verify(ca_pem, sw.cert)
-    assert "ecdsa-with-SHA256" in cert_field(sw.cert, "-text")
+    def strongswan(name, key_index):
+        sw = StrongSwan(workdir, name, scep.url, enc_pem, key_index)
+        with open(sw.cert, "wb") as f:
+            p = subprocess.run(sw.args() + ["--cacert", ca_pem], stdout=f,
+                               stderr=subprocess.PIPE, timeout=60)
+        assert p.returncode == 0, p.stderr.decode()
+        verify(ca_pem, sw.cert)
+        assert "ecdsa-with-SHA256" in cert_field(sw.cert, "-text")
+        return sw
+
+    sw = strongswan("sw1", 0)
 
     # micromdm encrypts to every certificate it is given, and trusts replies signed by
     # one of them: the fingerprint picks the RSA one.
@@ -249,9 +253,4 @@ def test_ec_ca_with_an_rsa_decryption_key_on_the_token(tdaemon, hsm, workdir):
         f.write(r.body)
     rc, out = openssl("pkcs7", "-inform", "DER", "-in", bundle, "-print_certs")
     assert pems[0] in out, out
-    sw2 = StrongSwan(workdir, "sw2", scep.url, enc_pem, 2)
-    args = sw2.args() + ["--cacert", ca_pem]
-    with open(sw2.cert, "wb") as f:
-        p = subprocess.run(args, stdout=f, stderr=subprocess.PIPE, timeout=60)
-    assert p.returncode == 0, p.stderr.decode()
-    verify(ca_pem, sw2.cert)
+    strongswan("sw2", 2)
