@@ -7,7 +7,8 @@
 # the token) for the token, `openssl speed` rsa2048 and ecdsap256 for the EC CA. An
 # enrolment costs three private-key operations: the unwrap (a decryption) and two
 # signatures (certificate, CertRep); the limit is one over their summed time, from one
-# thread for c=1 and from all threads for c >= nproc.
+# thread for c=1 and from all threads for c >= nproc. With the EC CA the RSA key unwraps
+# and signs the CertRep, the EC key signs the certificate.
 #
 #   bench/run_token_bench.sh [BUILD_DIR]     # N (2000), CONCURRENCY ("1 16"), ROUNDS (3),
 #                                            # KEYS, PORT, NICE (0)
@@ -59,13 +60,15 @@ limit_process_1=$(awk -v s="$sign_one" 'BEGIN { printf "%.0f", s / 3 }')
 limit_process_all=$(awk -v s="$sign_all" 'BEGIN { printf "%.0f", s / 3 }')
 limit_token_1=$(per_enrolment "$(tok decrypt_1)" "$(tok sign_1)")
 limit_token_all=$(per_enrolment "$(tok decrypt_all)" "$(tok sign_all)")
-# The EC CA: one RSA decryption (as costly as an RSA signature), two ECDSA signatures.
+# The EC CA: an RSA decryption (as costly as an RSA signature) and the RSA-signed CertRep,
+# one ECDSA signature (the certificate).
 ec_one=$(openssl speed -seconds 3 ecdsap256 2>/dev/null | awk '/ecdsa \(nistp256\)/ { print $7 }')
 ec_all=$(openssl speed -seconds 3 -multi "$(nproc)" ecdsap256 2>/dev/null |
   awk '/ecdsa \(nistp256\)/ { print $7 }')
 echo "openssl speed ecdsap256: $ec_one sign/s on one core, $ec_all on all cores"
-limit_ec_1=$(per_enrolment "$sign_one" "$ec_one")
-limit_ec_all=$(per_enrolment "$sign_all" "$ec_all")
+per_ec_enrolment() { awk -v r="$1" -v e="$2" 'BEGIN { printf "%.0f", 1 / (2 / r + 1 / e) }'; }
+limit_ec_1=$(per_ec_enrolment "$sign_one" "$ec_one")
+limit_ec_all=$(per_ec_enrolment "$sign_all" "$ec_all")
 
 run_row() {  # run_row KIND C: sets row_rate
   local kind=$1 c=$2 dir out
