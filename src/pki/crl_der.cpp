@@ -229,14 +229,14 @@ bool time_in_range(TimePoint t) {
   return to_unix(t) >= kYear0 && to_unix(t) <= kYear9999;
 }
 
-std::size_t put_time(TimePoint t, char* out) {
+std::size_t put_time(TimePoint t, char* out, bool generalized) {
   if (!time_in_range(t)) return 0;
   using namespace std::chrono;
   const sys_days day = floor<days>(t);
   const year_month_day ymd(day);
   const hh_mm_ss<Seconds> hms(t - day);
   const int y = static_cast<int>(ymd.year());  // 0..9999
-  const bool utc = y >= 1950 && y <= 2049;
+  const bool utc = !generalized && y >= 1950 && y <= 2049;
   // Two decimal digits of v (0..99) at p.
   const auto two = [](char* p, unsigned v) {
     p[0] = static_cast<char>('0' + v / 10);

@@ -115,7 +115,8 @@ inline constexpr std::size_t kMaxTimeSize = 2 + 15;
 // date comes from std::chrono civil-date arithmetic (no gmtime, no locale, no locks).
 // crl_der_test.cpp checks the bytes against i2d_ASN1_TIME of ASN1_TIME_set's output, byte
 // for byte, at the boundaries of both encodings and over random times from 0000 to 9999.
-std::size_t put_time(TimePoint t, char* out);
+// `generalized`: GeneralizedTime whatever the year, as OCSP (RFC 6960) encodes its times.
+std::size_t put_time(TimePoint t, char* out, bool generalized = false);
 // put_time() as a string. Fails with kInvalidArgument for years outside 0000..9999.
 Result<std::string> encode_time(TimePoint t);
 // Decodes a Time TLV. Fails with kInvalidArgument on a malformed time.
