@@ -140,8 +140,22 @@ Status CertificateServer::set_config(const ServerConfig& next) {
         "({} days).",
         kCertMarginDays, next.max_cert_lifetime_days()));
   }
+  if (is_ra_mode(next) && next.ocsp) {
+    return invalid_argument(
+        "ocsp is for a CA: an RA holds no revocations to answer for (enter \"no ocsp\").");
+  }
   config_ = next;
+  if (runtime_ && runtime_->ocsp) runtime_->ocsp->configure(ocsp_settings(next));
   return ok_status();
+}
+
+std::shared_ptr<OcspResponder> CertificateServer::ocsp_responder() const {
+  MutexLock lock(mu_);
+  if (state_ != ServerState::kEnabled || !runtime_ || !runtime_->ocsp ||
+      !runtime_->ocsp->enabled()) {
+    return nullptr;
+  }
+  return runtime_->ocsp;
 }
 
 ServerState CertificateServer::state() const {
@@ -231,6 +245,7 @@ Result<EnableReport> CertificateServer::enable_run(const EnableOptions& options,
   if (!p.issuer_name.empty()) config_.issuer_name = p.issuer_name;
   pending_archive_password_.clear();
   runtime_ = std::move(p.runtime);
+  if (runtime_->ocsp) runtime_->ocsp->configure(ocsp_settings(config_));
   last_failure_.clear();
   transition(LifeEvent::kChecksPassed);
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: SCEP server started");

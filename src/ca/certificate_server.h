@@ -43,6 +43,8 @@
 
 namespace scepter::ca {
 
+class OcspResponder;
+
 using store::RequestId;
 using store::RequestRecord;
 using store::RequestState;
@@ -198,6 +200,9 @@ struct ServerDeps {
   // The device's PKCS#11 tokens (null: none), and the token a key the server generates
   // goes to (the `on NAME:` of the server's trustpoint; empty: the key store).
   TokenRegistry* tokens = nullptr;
+  // The device's OCSP URL, http://HOST[:PORT]/ocsp, for issued certificates when `ocsp`
+  // is on without `ocsp url` (empty: none).
+  std::function<std::string()> ocsp_url = {};
   std::function<std::string()> key_device = {};
 };
 
@@ -320,6 +325,8 @@ class CertificateServer {
   // The CA certificate and key (an RA's own certificate and key in RA mode);
   // kUnavailable unless enabled.
   Result<SigningIdentity> signing_identity() const;
+  // The CA's OCSP responder while the server is enabled with `ocsp` on; null otherwise.
+  std::shared_ptr<OcspResponder> ocsp_responder() const;
 
   // --- rollover ---
   // `crypto pki server X rollover`: stage two now — a root makes its shadow (rollover)
@@ -373,6 +380,8 @@ class CertificateServer {
   // encryption-key`), and the certificate the CA issued it (issued now when there is none
   // that fits). Refuses a CA key that cannot decrypt without one.
   Status setup_scep_encryption(Runtime& rt, const ServerConfig& cfg, EnableReport& report);
+  // The OCSP responder of a CA (server_setup.cpp), signing with the CA key.
+  Status setup_ocsp(Runtime& rt, const ServerConfig& cfg);
   // Whether the server can sign with `entry`: a key on a token that is not logged in (or
   // has lost the key) cannot, and the reason says why.
   Status usable_ca_key(const KeyEntry& entry) const;

@@ -274,6 +274,7 @@ Status CrlPublisher::publish_locked(const ServerConfig& cfg, files::FileSet file
 }
 
 void CrlPublisher::show_locked() {
+  revision_.fetch_add(1, std::memory_order_acq_rel);
   View v{
       der_, der_ ? std::optional<TimePoint>(next_update_) : std::nullopt, dirty_,
       shared_ ? std::optional<Publisher>(Publisher{role_ != nullptr, publisher_}) : std::nullopt};
@@ -301,6 +302,7 @@ Status CrlPublisher::change_locked(store::WriteBatch batch,
   const bool holder = holder_locked();
   if (!holder) batch.notify(revoked_event(label_));
   RETURN_IF_ERROR(store_.write(batch));
+  revision_.fetch_add(1, std::memory_order_acq_rel);
   if (holder) {
     RETURN_IF_ERROR(apply(*crl_));
     return publish_change_locked(done, cfg, std::move(files));

@@ -22,6 +22,7 @@
 // serving the CRL (GetCRL, a shared immutable string: nothing copied) or showing the
 // server never waits for a revocation, a CRL build or a CRL write.
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -102,6 +103,10 @@ class CrlPublisher {
     std::string node;
   };
   std::optional<Publisher> publisher() const;
+  // Moves whenever the revocations may have changed: a revocation or unrevocation made
+  // durable here, a CRL published here or taken from another node. The OCSP responder
+  // keeps an answer only while this has not moved. Lock-free.
+  std::uint64_t revision() const { return revision_.load(std::memory_order_acquire); }
 
   // The events between nodes (Store::watch).
   static std::string revoked_event(std::string_view label) {
@@ -176,6 +181,7 @@ class CrlPublisher {
   };
   mutable Mutex view_mu_;
   View view_ GUARDED_BY(view_mu_);
+  std::atomic<std::uint64_t> revision_{0};
 
   // Last: stopped (its thread joined) before anything it calls into goes.
   std::unique_ptr<store::Watch> watch_;

@@ -113,6 +113,7 @@ ServerDeps Device::server_deps(const std::string& label) {
                   options_.nvram_dir};
   deps.remote = &remote_files_;
   deps.tokens = tokens_.get();
+  deps.ocsp_url = [this] { return ocsp_url(); };
   deps.key_device = [this, label] {
     std::optional<TrustpointConfig> tp = trustpoint(label);
     return tp ? tp->on_device : std::string();
@@ -310,6 +311,26 @@ Device::HttpListening Device::http_listening() const {
 void Device::set_http_listening(HttpListening listening) {
   MutexLock lock(http_mu_);
   http_listening_ = std::move(listening);
+}
+
+std::string Device::ocsp_url() const {
+  int port = http().port;
+  if (port == 0) port = http_listening().port;  // `ip http port 0`: the port bound
+  return port == 80 || port == 0 ? fmt::format("http://{}/ocsp", fqdn())
+                                 : fmt::format("http://{}:{}/ocsp", fqdn(), port);
+}
+
+std::optional<OcspAnswer> Device::answer_ocsp(std::string_view der, bool may_sign) const {
+  auto request = pki::ocsp::parse_request(der);
+  if (!request.has_value()) return ocsp_error(pki::ocsp::ResponseStatus::kMalformedRequest);
+  for (const auto& server : servers()) {
+    std::shared_ptr<OcspResponder> responder = server->ocsp_responder();
+    if (!responder || !responder->serves(*request)) continue;
+    if (std::optional<OcspAnswer> ready = responder->cached(*request)) return ready;
+    if (!may_sign) return std::nullopt;
+    return responder->answer(*request);
+  }
+  return ocsp_error(pki::ocsp::ResponseStatus::kUnauthorized);
 }
 
 }  // namespace scepter::ca

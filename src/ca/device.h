@@ -35,6 +35,7 @@
 
 #include "ca/certificate_server.h"
 #include "ca/keystore.h"
+#include "ca/ocsp_responder.h"
 #include "ca/tokens.h"
 #include "ca/trustpoint_client.h"
 #include "ca/upstream_ca.h"
@@ -158,6 +159,16 @@ class Device {
   };
   HttpListening http_listening() const;
   void set_http_listening(HttpListening listening);
+
+  // The OCSP URL of this device's HTTP server, http://HOST[:PORT]/ocsp: what issued
+  // certificates carry for a server with `ocsp` and no `ocsp url`.
+  std::string ocsp_url() const;
+  // OCSP at /ocsp: the answer to a DER OCSPRequest from the server whose CA it names
+  // (malformedRequest for bytes that are not one, unauthorized when no enabled server
+  // with `ocsp` issued it). With `may_sign` false, only answers ready in memory: nullopt
+  // when the answer needs the database or a signature (the caller asks again, with
+  // `may_sign`, from a thread that may wait).
+  std::optional<OcspAnswer> answer_ocsp(std::string_view der, bool may_sign) const;
 
   // Timers of every server; the daemon calls it about once a second.
   void tick();

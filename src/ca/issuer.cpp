@@ -8,8 +8,13 @@
 
 namespace scepter::ca {
 
-Issuer::Issuer(store::Store& store, pki::Certificate ca_cert, pki::Key ca_key, const Clock& clock)
-    : store_(store), ca_cert_(std::move(ca_cert)), ca_key_(std::move(ca_key)), clock_(clock) {}
+Issuer::Issuer(store::Store& store, pki::Certificate ca_cert, pki::Key ca_key, const Clock& clock,
+               std::function<std::string()> ocsp_url)
+    : store_(store),
+      ca_cert_(std::move(ca_cert)),
+      ca_key_(std::move(ca_key)),
+      clock_(clock),
+      ocsp_url_(std::move(ocsp_url)) {}
 
 void Issuer::note_issued(store::Serial serial) {
   store::Serial cur = last_issued_.load();
@@ -45,6 +50,10 @@ Result<Issuer::Issued> Issuer::issue(Order order) {
                             .not_after = not_after,
                             .hash = cfg.hash,
                             .cdp_url = cfg.cdp_url,
+                            .ocsp_url = !cfg.ocsp               ? std::string()
+                                        : !cfg.ocsp_url.empty() ? cfg.ocsp_url
+                                        : ocsp_url_             ? ocsp_url_()
+                                                                : std::string(),
                             .ca = order.ca,
                             .extra_ekus = cfg.ekus};
   if (log::debug_enabled(log::Category::kPkiServer)) {

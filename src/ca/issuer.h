@@ -33,7 +33,10 @@ using WhileCommitting = std::function<void(const pki::Certificate&)>;
 class Issuer {
  public:
   // All borrowed except the CA certificate and key, which are shared handles.
-  Issuer(store::Store& store, pki::Certificate ca_cert, pki::Key ca_key, const Clock& clock);
+  // `ocsp_url` gives the OCSP URL of the device (http://HOST[:PORT]/ocsp) for a
+  // configuration with `ocsp` and no `ocsp url`; empty: none.
+  Issuer(store::Store& store, pki::Certificate ca_cert, pki::Key ca_key, const Clock& clock,
+         std::function<std::string()> ocsp_url = {});
 
   const pki::Certificate& ca_certificate() const { return ca_cert_; }
   const pki::Key& ca_key() const { return ca_key_; }
@@ -76,6 +79,7 @@ class Issuer {
   const pki::Certificate ca_cert_;
   const pki::Key ca_key_;
   const Clock& clock_;
+  const std::function<std::string()> ocsp_url_;
   std::atomic<store::Serial> last_issued_{0};
 };
 

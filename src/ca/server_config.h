@@ -25,6 +25,8 @@ inline constexpr int kMaxAutoRolloverDays = 1825;
 inline constexpr int kCertMarginDays = 30;  // certificate lifetime <= CA lifetime - 30 days
 inline constexpr int kDefaultCaKeyBits = 2048;
 inline constexpr int kDefaultMinRsaBits = 2048, kLowestMinRsaBits = 1024, kHighestMinRsaBits = 4096;
+inline constexpr int kMinOcspValidityHours = 1, kMaxOcspValidityHours = 168;
+inline constexpr int kDefaultOcspValidityHours = 24;
 inline constexpr int kDefaultMaxPendingRequests = 1000, kMaxPendingRequestsLimit = 1000000;
 
 struct ServerConfig {
@@ -80,6 +82,18 @@ struct ServerConfig {
   // database yet, `no shutdown` makes a database for that CA, takes the revocations from
   // its LABEL.crl, and issues above N; later, a larger N raises the next serial. 0: unset.
   std::uint64_t serial_number_above = 0;
+  // Scepter extension (`ocsp`): the CA answers OCSP (RFC 6960) at /ocsp on the HTTP
+  // server, and the certificates it issues from then on carry an authorityInfoAccess
+  // OCSP URL: `ocsp url URL`, or (empty) http://HOST[:PORT]/ocsp of this device's name and
+  // `ip http port`.
+  bool ocsp = false;
+  std::string ocsp_url;
+  // `ocsp validity HOURS`: from a response's thisUpdate to its nextUpdate; responses are
+  // signed again after half of it.
+  int ocsp_validity_hours = kDefaultOcspValidityHours;
+  // `no ocsp nonce`: nonces in requests are ignored, so every answer comes from the
+  // cache (RFC 5019 2.1). Default: a request's nonce is echoed in a response signed for it.
+  bool ocsp_nonce = true;
   bool shutdown = true;
 
   std::string effective_issuer() const { return issuer_name.empty() ? "CN=" + label : issuer_name; }

@@ -221,7 +221,8 @@ CertificateServer::Prepared CertificateServer::prepare(const ServerConfig& cfg,
     p.runtime = std::move(rt);
     return p;
   }
-  rt->issuer = std::make_unique<Issuer>(*rt->store, *rt->ca_cert, *rt->ca_key, deps_.clock);
+  rt->issuer =
+      std::make_unique<Issuer>(*rt->store, *rt->ca_cert, *rt->ca_key, deps_.clock, deps_.ocsp_url);
   auto last = rt->store->last_serial();
   if (!last.has_value()) return fail_with(last.error());
   // "Last certificate issued": a moved CA's last serial before its first one here.
@@ -236,6 +237,7 @@ CertificateServer::Prepared CertificateServer::prepare(const ServerConfig& cfg,
   rt->crl =
       std::make_unique<CrlPublisher>(*rt->store, *rt->ca_cert, *rt->ca_key, deps_.clock, label_);
   if (Status s = rt->crl->load(cfg, files); !s.ok()) return fail_with(s);
+  if (Status s = setup_ocsp(*rt, cfg); !s.ok()) return fail_with(s);
   if (Status s = load_shadow(*rt); !s.ok()) {
     // Enabling goes on: the timer (or the operator) makes another one.
     log::error("certificate server {}: the rollover CA certificate is not usable: {}", label_,

@@ -148,8 +148,8 @@ Status CertificateServer::make_shadow(Runtime& rt, const ServerConfig& cfg,
   batch.put_certificate(certificate_record(cert, serial));
   batch.put_meta(kMetaRolloverCert, cert.der());
   RETURN_IF_ERROR(rt.store->write(batch));
-  rt.set_shadow(std::make_shared<const Runtime::Shadow>(
-      Runtime::Shadow{cert, key, std::make_shared<Issuer>(*rt.store, cert, key, deps_.clock)}));
+  rt.set_shadow(std::make_shared<const Runtime::Shadow>(Runtime::Shadow{
+      cert, key, std::make_shared<Issuer>(*rt.store, cert, key, deps_.clock, deps_.ocsp_url)}));
   log::info(
       "%PKI-6-CS_ROLLOVER_AVAILABLE: [Sub/RA]CS Rollover certificate has been generated for {}, "
       "and it will be active at {}",
@@ -185,7 +185,8 @@ Status CertificateServer::load_shadow(Runtime& rt) {
   }
   // An RA's shadow issues nothing: it only signs and decrypts after the switch.
   std::shared_ptr<Issuer> issuer =
-      rt.issuer ? std::make_shared<Issuer>(*rt.store, cert, key->key, deps_.clock) : nullptr;
+      rt.issuer ? std::make_shared<Issuer>(*rt.store, cert, key->key, deps_.clock, deps_.ocsp_url)
+                : nullptr;
   std::vector<pki::Certificate> chain = shadow_chain(cert);
   rt.set_shadow(std::make_shared<const Runtime::Shadow>(
       Runtime::Shadow{cert, key->key, std::move(issuer), std::move(chain), std::move(enc)}));
@@ -294,7 +295,8 @@ Status CertificateServer::adopt_shadow(Runtime& rt, const ServerConfig& cfg,
   if (enc) batch.put_meta(kMetaRolloverRaEncryptionCert, enc->der());
   RETURN_IF_ERROR(rt.store->write(batch));
   std::shared_ptr<Issuer> issuer =
-      rt.issuer ? std::make_shared<Issuer>(*rt.store, cert, key->key, deps_.clock) : nullptr;
+      rt.issuer ? std::make_shared<Issuer>(*rt.store, cert, key->key, deps_.clock, deps_.ocsp_url)
+                : nullptr;
   rt.set_shadow(std::make_shared<const Runtime::Shadow>(
       Runtime::Shadow{cert, key->key, std::move(issuer), shadow_chain(cert), std::move(enc)}));
   log::info(

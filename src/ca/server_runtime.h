@@ -14,6 +14,7 @@
 #include "ca/certificate_server.h"
 #include "ca/crl_publisher.h"
 #include "ca/issuer.h"
+#include "ca/ocsp_responder.h"
 #include "ca/otp_store.h"
 #include "ca/ra_forwarder.h"
 #include "pki/crl.h"
@@ -139,6 +140,9 @@ struct CertificateServer::Runtime {
 
   // The CRL: revocations and CRL builds are serialised.
   std::unique_ptr<CrlPublisher> crl;
+  // A CA's OCSP answers (none in RA mode). Made at enable() whether or not `ocsp` is on,
+  // so that `ocsp` takes effect at once; shared with requests in flight.
+  std::shared_ptr<OcspResponder> ocsp;
 
   TimePoint last_expiry_check GUARDED_BY(request_mu){};
   // When the database was last checkpointed (timer thread only).

@@ -451,4 +451,17 @@ Status CertificateServer::for_each_certificate(
   return rt->store->for_each_certificate(fn);
 }
 
+Status CertificateServer::setup_ocsp(Runtime& rt, const ServerConfig& cfg) {
+  // A response signed with MD5 or SHA-1 would be forgeable; `hash` chose them for old
+  // SCEP clients, which do not speak OCSP.
+  const pki::Hash hash = pki::collision_prone(cfg.hash) ? pki::Hash::kSha256 : cfg.hash;
+  ASSIGN_OR_RETURN(pki::ocsp::ResponseSigner signer,
+                   pki::ocsp::ResponseSigner::create(*rt.ca_cert, *rt.ca_key, hash, false));
+  CrlPublisher* crl = rt.crl.get();
+  rt.ocsp = std::make_shared<OcspResponder>(*rt.store, deps_.clock, *rt.ca_cert, std::move(signer),
+                                            [crl] { return crl->revision(); });
+  rt.ocsp->configure(ocsp_settings(cfg));
+  return ok_status();
+}
+
 }  // namespace scepter::ca

@@ -2,6 +2,7 @@
 
 #include "common/log.h"
 #include "http/server.h"
+#include "pki/encoding.h"
 #include "scep/request.h"
 
 namespace scepter::daemon {
@@ -27,6 +28,39 @@ bool is_inline_request(const http::Request& req) {
   if (!http::is_pkiclient_path(req.path)) return false;
   const auto op = req.params.get("operation");
   return op == "GetCACaps" || op == "GetCACert" || op == "GetCRL";
+}
+
+// OCSP (RFC 6960 appendix A): POST /ocsp with the DER request as the body, or GET
+// /ocsp/BASE64 (the server has percent-decoded the path). Clients given the URL
+// http://host/ocsp/ also POST to /ocsp/.
+bool is_ocsp_path(std::string_view path) { return path == "/ocsp" || path.starts_with("/ocsp/"); }
+
+// The DER request, or nullopt for a GET whose path is not base64.
+std::optional<std::string> ocsp_request_der(const http::Request& req) {
+  if (req.method == "POST") return req.body;
+  std::string_view rest = req.path;
+  rest.remove_prefix(std::min(rest.size(), std::string_view("/ocsp/").size()));
+  auto der = pki::base64_decode(rest);
+  if (!der.has_value()) return std::nullopt;
+  return std::move(*der);
+}
+
+http::Response ocsp_http_response(const ca::OcspAnswer& answer, TimePoint now) {
+  http::Response resp;
+  resp.content_type = "application/ocsp-response";
+  resp.shared_body = answer.der;
+  if (answer.this_update && answer.next_update && answer.fresh_until) {
+    // RFC 5019 6.2: caches along the way may keep a response without a nonce until the
+    // responder would sign it again.
+    const auto max_age = std::max<std::int64_t>(0, (*answer.fresh_until - now).count());
+    resp.headers = {{"Cache-Control",
+                     fmt::format("max-age={}, public, no-transform, must-revalidate", max_age)},
+                    {"Last-Modified", http::format_http_date(to_unix(*answer.this_update))},
+                    {"Expires", http::format_http_date(to_unix(*answer.next_update))}};
+  } else {
+    resp.headers = {{"Cache-Control", "no-store"}};
+  }
+  return resp;
 }
 
 }  // namespace
@@ -85,7 +119,26 @@ void HttpFrontend::reconcile() {
                   return resp;
                 },
                 {"GET", "POST"});
+  const auto answer_ocsp = [this](const http::Request& req,
+                                  bool may_sign) -> std::optional<http::Response> {
+    const TimePoint now = device_.clock().now();
+    std::optional<std::string> der = ocsp_request_der(req);
+    std::optional<ca::OcspAnswer> answer =
+        der ? device_.answer_ocsp(*der, may_sign)
+            : ca::ocsp_error(pki::ocsp::ResponseStatus::kMalformedRequest);
+    if (!answer) return std::nullopt;
+    return ocsp_http_response(*answer, now);
+  };
+  router.add_if(is_ocsp_path,
+                [answer_ocsp](const http::Request& req) { return *answer_ocsp(req, true); },
+                {"GET", "POST"});
   http::ServerOptions options;
+  options.answer_ready = [answer_ocsp](const http::Request& req) -> std::optional<http::Response> {
+    if (!is_ocsp_path(req.path) || (req.method != "GET" && req.method != "POST")) {
+      return std::nullopt;
+    }
+    return answer_ocsp(req, false);
+  };
   options.bind_address = want.bind_address.empty() ? "::" : want.bind_address;
   options.port = static_cast<std::uint16_t>(want.port);  // 0: any free port
   options.is_heavy = is_heavy_request;  // the other limits keep their defaults (server.h)

@@ -205,6 +205,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void dispatch_request();
   bool is_heavy(const Request& request) const;
   bool is_inline(const Request& request) const;
+  std::optional<Response> answer_ready(const Request& request) const;
   // Fills header_ (ended) and out_body_ with the answer; false (and nothing to send) when
   // a header field is too long. `keep_alive` says whether the connection stays open.
   bool build_response(Response r, bool close_after, bool& keep_alive);
@@ -421,6 +422,17 @@ bool Connection::is_inline(const Request& request) const {
   }
 }
 
+std::optional<Response> Connection::answer_ready(const Request& request) const {
+  if (!core_.options.answer_ready) {
+    return std::nullopt;
+  }
+  try {
+    return core_.options.answer_ready(request);
+  } catch (...) {
+    return std::nullopt;  // the pools' handler answers, or says why not
+  }
+}
+
 void Connection::dispatch_request() {
   auto& msg = parser_->get();
   Request req;
@@ -446,6 +458,10 @@ void Connection::dispatch_request() {
   if (is_inline(req)) {
     ++core_.requests;
     return write_response(core_.call_handler(req));
+  }
+  if (std::optional<Response> ready = answer_ready(req)) {
+    ++core_.requests;
+    return write_response(std::move(*ready));
   }
   const bool heavy = is_heavy(req) || !core_.light_pool;
   HandlerJob job{core_.shared_from_this(), shared_from_this(), std::move(req), heavy,

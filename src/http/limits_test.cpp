@@ -280,6 +280,42 @@ TEST_F(LimitsTest, ThrowingInlinePredicateMeansAPool) {
   EXPECT_EQ(r->body, "light-gated");
 }
 
+// Answers ready in memory are given on the network thread; the others go to the pools
+// (here: past a blocked light worker), as does a request whose check throws.
+TEST_F(LimitsTest, ReadyAnswersNeedNoWorker) {
+  ServerOptions options = heavy_options();
+  options.answer_ready = [](const Request& r) -> std::optional<Response> {
+    if (r.path == "/throws") throw std::runtime_error("broken");
+    if (r.path == "/light-ready") return Response::text(200, "ready");
+    return std::nullopt;
+  };
+  start(options);
+  RawClient heavy = connect(), light = connect();
+  ASSERT_TRUE(heavy.send(get_request("/heavy")));
+  ASSERT_TRUE(light.send(get_request("/light-gated")));
+  ASSERT_TRUE(gate_.wait_entered(2));
+
+  RawClient c = connect();
+  for (int i = 0; i < 3; ++i) {
+    auto r = ask(c, "/light-ready");
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "ready");
+  }
+  RawClient waiting = connect();
+  ASSERT_TRUE(waiting.send(get_request("/throws")));
+  gate_.open();
+  for (RawClient* blocked : {&heavy, &light}) {
+    auto r = blocked->read_response(std::chrono::seconds(30));
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 200);
+  }
+  auto routed = waiting.read_response(std::chrono::seconds(30));
+  ASSERT_TRUE(routed.has_value());
+  EXPECT_EQ(routed->status, 404);  // the router's answer: it went to a pool
+  EXPECT_EQ(server_->stats().requests, 6u);
+}
+
 TEST_F(LimitsTest, WithoutPredicateEveryRequestIsHeavy) {
   ServerOptions options;
   options.worker_threads = 1;

@@ -62,6 +62,8 @@ Response Router::operator()(const Request& request) const {
   return Response::text(404, "Not Found\n");
 }
 
+std::string format_http_date(std::time_t t) { return detail::http_date(t); }
+
 bool is_pkiclient_path(std::string_view path) {
   constexpr std::string_view kName = "pkiclient.exe";
   if (path.size() < kName.size() + 1) {

@@ -26,6 +26,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <ctime>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -111,6 +112,10 @@ class Router {
   std::vector<Route> predicates_;
 };
 
+// RFC 9110 IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), for handlers' Last-Modified and
+// Expires headers.
+std::string format_http_date(std::time_t t);
+
 // True when the path's last segment is "pkiclient.exe" (any case), as SCEP clients build
 // it from their enrollment URL: "/cgi-bin/pkiclient.exe", "/scep/pkiclient.exe".
 bool is_pkiclient_path(std::string_view path);
@@ -189,6 +194,13 @@ struct ServerOptions {
   // runs, that network thread serves no other connection. Checked before is_heavy,
   // with the same rules (fast, no blocking, no throwing). Empty (the default): none.
   RequestPredicate is_inline;
+  // Answers ready in memory for requests is_inline does not pick (for scepterd: OCSP
+  // responses already signed), given on the network thread: a Response is sent as is,
+  // nullopt sends the request on to the pools like any other. For handlers that only
+  // know whether they have the answer once they have read the request. Called for every
+  // such request, before is_heavy, with is_inline's rules (fast, no blocking, no
+  // throwing). Empty (the default): every request goes on.
+  std::function<std::optional<Response>(const Request&)> answer_ready;
   // Heavy requests that may wait for a worker when every worker is busy (default 256,
   // about 0.4 s of enrolments at the benchmark's rate; 0: none wait). Beyond it: 503
   // with "Retry-After: 1" at once, without calling the handler.

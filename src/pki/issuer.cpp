@@ -74,6 +74,29 @@ Result<Ptr<X509_EXTENSION>> crl_distribution_point_ext(std::string_view url) {
   return ext;
 }
 
+Result<Ptr<X509_EXTENSION>> ocsp_access_ext(std::string_view url) {
+  if (url.size() > INT_MAX) return fail(invalid_argument("OCSP URL too long"));
+  ACCESS_DESCRIPTION* ad = ACCESS_DESCRIPTION_new();
+  AUTHORITY_INFO_ACCESS* aia = AUTHORITY_INFO_ACCESS_new();
+  ASN1_IA5STRING* ia5 = ASN1_IA5STRING_new();
+  const bool built = ad != nullptr && aia != nullptr && ia5 != nullptr &&
+                     ASN1_STRING_set(ia5, url.data(), static_cast<int>(url.size())) == 1;
+  if (built) {
+    ASN1_OBJECT_free(ad->method);
+    ad->method = OBJ_nid2obj(NID_ad_OCSP);
+    GENERAL_NAME_set0_value(ad->location, GEN_URI, ia5);
+    ia5 = nullptr;  // ad owns it
+  }
+  const bool pushed = built && sk_ACCESS_DESCRIPTION_push(aia, ad) != 0;
+  if (pushed) ad = nullptr;  // aia owns it
+  Ptr<X509_EXTENSION> ext(pushed ? X509V3_EXT_i2d(NID_info_access, 0, aia) : nullptr);
+  ASN1_IA5STRING_free(ia5);
+  ACCESS_DESCRIPTION_free(ad);
+  AUTHORITY_INFO_ACCESS_free(aia);
+  if (!ext) return fail(last_error("encoding authorityInfoAccess"));
+  return ext;
+}
+
 bool requests_ca(X509_EXTENSION* ext) {
   if (OBJ_obj2nid(X509_EXTENSION_get_object(ext)) != NID_basic_constraints) return false;
   Ptr<BASIC_CONSTRAINTS> bc(static_cast<BASIC_CONSTRAINTS*>(X509V3_EXT_d2i(ext)));
@@ -254,6 +277,10 @@ Result<Certificate> issue_certificate(const IssueSpec& spec) {
   if (!spec.cdp_url.empty()) {
     ASSIGN_OR_RETURN(auto cdp, crl_distribution_point_ext(spec.cdp_url));
     RETURN_IF_ERROR(cert.add(cdp.get()));
+  }
+  if (!spec.ocsp_url.empty()) {
+    ASSIGN_OR_RETURN(auto aia, ocsp_access_ext(spec.ocsp_url));
+    RETURN_IF_ERROR(cert.add(aia.get()));
   }
   return cert.sign(spec.serial, spec.not_before, spec.not_after, spec.csr.subject(),
                    spec.ca_cert.subject(), spec.csr.public_key(), spec.ca_key, spec.hash);

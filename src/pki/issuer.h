@@ -80,6 +80,8 @@ struct IssueSpec {
   // When set, a cRLDistributionPoints extension with this one fullName URI is added. A
   // CDP in the request is never used.
   std::string cdp_url = {};
+  // When set, an authorityInfoAccess extension with this one OCSP URI (id-ad-ocsp).
+  std::string ocsp_url = {};
   // Kept for existing callers; prefer `ca`. When set and `ca` is not, a request that asks
   // for basicConstraints CA:TRUE gets the CA profile without a path length (any other
   // request gets the end-entity profile).
@@ -108,7 +110,8 @@ Profile issue_profile(const IssueSpec& spec);
 //      request order; critical when the subject is empty;
 //   5. authorityKeyIdentifier: keyid of the CA certificate's SKI;
 //   6. subjectKeyIdentifier: computed from the request's key (method 1, below);
-//   7. cRLDistributionPoints, with cdp_url only.
+//   7. cRLDistributionPoints, with cdp_url only;
+//   8. authorityInfoAccess (OCSP), with ocsp_url only.
 // Nothing else the request asks for is used (evaluate_profile() lists what is dropped).
 // Verifies the request's signature first.
 Result<Certificate> issue_certificate(const IssueSpec& spec);

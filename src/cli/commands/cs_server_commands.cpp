@@ -450,6 +450,43 @@ CmdResult encryption_key(Context& ctx, const Args& a) {
   });
 }
 
+CmdResult ocsp(Context& ctx, const Args& a) {
+  return edit_config(ctx, [&](ServerConfig& c) {
+    c.ocsp = !a.has("no");
+    return ok_status();
+  });
+}
+
+CmdResult ocsp_url(Context& ctx, const Args& a) {
+  if (incomplete(a, "url")) return ctx.error("Incomplete command.");
+  return edit_config(ctx, [&](ServerConfig& c) -> Status {
+    std::string url(a.line("url"));
+    if (!a.has("no") && !url.starts_with("http://")) {
+      // RFC 6960 appendix A: OCSP over HTTP; clients do not fetch it over HTTPS (the
+      // response is signed, and a TLS check would need OCSP itself).
+      return invalid_argument("The OCSP URL must be an HTTP URL (http://...).");
+    }
+    c.ocsp_url = a.has("no") ? "" : url;
+    return ok_status();
+  });
+}
+
+CmdResult ocsp_validity(Context& ctx, const Args& a) {
+  if (incomplete(a, "hours")) return ctx.error("Incomplete command.");
+  return edit_config(ctx, [&](ServerConfig& c) {
+    c.ocsp_validity_hours =
+        a.has("no") ? ca::kDefaultOcspValidityHours : static_cast<int>(a.integer("hours"));
+    return ok_status();
+  });
+}
+
+CmdResult ocsp_nonce(Context& ctx, const Args& a) {
+  return edit_config(ctx, [&](ServerConfig& c) {
+    c.ocsp_nonce = !a.has("no");
+    return ok_status();
+  });
+}
+
 }  // namespace
 
 void register_cs_server_commands(CommandTable& t) {
@@ -575,6 +612,18 @@ void register_cs_server_commands(CommandTable& t) {
         {kNoHelp, "SCEP settings", "RSA key pair clients encrypt requests to (default: the CA key)",
          "Key label (generated at no shutdown if it does not exist)"},
         encryption_key);
+  constexpr std::string_view kOcsp = "OCSP responder at /ocsp on the HTTP server (default off)";
+  t.add(Node::kCsServer, "[no] ocsp", {kNoHelp, kOcsp}, ocsp);
+  t.add(Node::kCsServer, "[no] ocsp url [LINE$url]",
+        {kNoHelp, kOcsp, "OCSP URL put in issued certificates (default http://HOST[:PORT]/ocsp)",
+         "HTTP URL"},
+        ocsp_url);
+  t.add(Node::kCsServer, "[no] ocsp validity [(1-168)$hours]",
+        {kNoHelp, kOcsp, "From a response's thisUpdate to its nextUpdate", "Hours (default 24)"},
+        ocsp_validity);
+  t.add(Node::kCsServer, "[no] ocsp nonce",
+        {kNoHelp, kOcsp, "Echo request nonces in responses signed for them (default on)"},
+        ocsp_nonce);
   t.add_config_writer(config_order::kCertificateServers, write_servers);
 }
 

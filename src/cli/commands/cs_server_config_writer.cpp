@@ -112,6 +112,12 @@ void write_servers(ca::Device& device, ConfigText& out) {
     if (c.mode == ca::ServerMode::kSubCs) out.child("mode sub-cs");
     if (c.scep_allow_des) out.child("scep allow-des");
     if (!c.scep_encryption_key.empty()) out.child("scep encryption-key " + c.scep_encryption_key);
+    if (c.ocsp) out.child("ocsp");
+    if (!c.ocsp_url.empty()) out.child("ocsp url " + c.ocsp_url);
+    if (c.ocsp_validity_hours != ca::kDefaultOcspValidityHours) {
+      out.child(fmt::format("ocsp validity {}", c.ocsp_validity_hours));
+    }
+    if (!c.ocsp_nonce) out.child("no ocsp nonce");
     // Last, so that loading the configuration applies every setting before enabling.
     out.child(c.shutdown ? "shutdown" : "no shutdown");
   }

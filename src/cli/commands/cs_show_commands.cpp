@@ -153,6 +153,13 @@ void render_server(Context& ctx, const ca::CertificateServer& server) {
   }
   // Several nodes on one database (scepterd's own line).
   if (info.crl_publisher) ctx.printf("  CRL published by: {}\n", *info.crl_publisher);
+  if (c.ocsp) {
+    // scepterd's own lines (`ocsp`).
+    ctx.printf("  OCSP responder: enabled at /ocsp, responses valid {} hours, nonces {}\n",
+               c.ocsp_validity_hours, c.ocsp_nonce ? "echoed" : "ignored");
+    ctx.printf("  OCSP URL in issued certificates: {}\n",
+               c.ocsp_url.empty() ? ctx.device().ocsp_url() : c.ocsp_url);
+  }
   render_storage(ctx, c);
   render_rollover(ctx, info);
 }

@@ -1,0 +1,176 @@
+// `ocsp` under crypto pki server: the CA's answers from its database, checked with
+// OpenSSL's OCSP reader; the cache, which never serves a status the database no longer
+// holds; and the authorityInfoAccess of issued certificates.
+#include "ca/ocsp_responder.h"
+
+#include <gtest/gtest.h>
+
+#include "ca/ca_test_support.h"
+#include "ca/certificate_server.h"
+#include "pki/io.h"
+#include "pki/ocsp_testing.h"
+#include "pki/test_support.h"
+
+namespace scepter::ca {
+namespace {
+
+using namespace std::chrono_literals;
+using pki::ocsp::testing::Checked;
+using pki::ocsp::testing::openssl_check;
+using pki::ocsp::testing::openssl_request;
+using testing::make_csr_der;
+using testing::ServerHarness;
+
+constexpr char kUrl[] = "http://ca.example.com:8080/ocsp";
+
+class OcspResponderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK(h_.set([](ServerConfig& c) {
+      c.grant = GrantMode::kAuto;
+      c.ocsp = true;
+      c.ocsp_url = kUrl;
+    }));
+    ASSERT_OK(h_.server().enable({}));
+    ca_ = h_.server().info().ca_certificate;
+    ASSERT_TRUE(ca_.has_value());
+  }
+  pki::Certificate issue(const std::string& subject) {
+    auto out = h_.server().submit(make_csr_der(subject), RequestSource::kManualPem);
+    EXPECT_OK(out);
+    return *out->certificate;
+  }
+  std::shared_ptr<OcspResponder> responder() {
+    auto r = h_.server().ocsp_responder();
+    EXPECT_NE(r, nullptr);
+    return r;
+  }
+  // The answer to `der`, and what OpenSSL reads in it about `serial`.
+  Checked ask(const std::string& der, long serial, OcspAnswer* answer = nullptr) {
+    auto req = pki::ocsp::parse_request(der);
+    EXPECT_OK(req);
+    OcspAnswer a = responder()->answer(*req);
+    if (answer) *answer = a;
+    return openssl_check(*a.der, *ca_, serial, der, to_unix(h_.clock().now()));
+  }
+
+  ServerHarness h_;
+  std::optional<pki::Certificate> ca_;
+};
+
+TEST_F(OcspResponderTest, AnswersFromTheDatabase) {
+  const long serial = static_cast<long>(testing::serial_of(issue("CN=good")));
+  Checked good = ask(openssl_request(*ca_, {serial}, EVP_sha1(), 16), serial);
+  EXPECT_EQ(good.response_status, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+  EXPECT_EQ(good.verify, 1);
+  EXPECT_EQ(good.nonce, 1);
+  EXPECT_EQ(good.cert_status, V_OCSP_CERTSTATUS_GOOD);
+  EXPECT_EQ(good.this_update, to_unix(h_.clock().now()));
+  EXPECT_EQ(good.next_update, to_unix(h_.clock().now() + 24h));
+
+  Checked unknown = ask(openssl_request(*ca_, {serial + 100}), serial + 100);
+  EXPECT_EQ(unknown.verify, 1);
+  EXPECT_EQ(unknown.cert_status, V_OCSP_CERTSTATUS_UNKNOWN);
+
+  // SHA-256 CertIDs name the CA too.
+  Checked sha256 = ask(openssl_request(*ca_, {serial}, EVP_sha256()), serial);
+  EXPECT_EQ(sha256.verify, 1);
+
+  // Another CA's certificates: unauthorized, unsigned.
+  const pki::Certificate other = pki::test::make_test_ca(pki::test::ec_key_256(), "other");
+  auto foreign = pki::ocsp::parse_request(openssl_request(other, {serial}));
+  ASSERT_OK(foreign);
+  EXPECT_FALSE(responder()->serves(*foreign));
+  OcspAnswer refused = responder()->answer(*foreign);
+  EXPECT_EQ(*refused.der, pki::ocsp::error_response(pki::ocsp::ResponseStatus::kUnauthorized));
+}
+
+TEST_F(OcspResponderTest, ARevocationIsSeenAtOnce) {
+  const long serial = static_cast<long>(testing::serial_of(issue("CN=soon-revoked")));
+  const std::string der = openssl_request(*ca_, {serial});
+  auto req = pki::ocsp::parse_request(der);
+  ASSERT_OK(req);
+  OcspAnswer first;
+  EXPECT_EQ(ask(der, serial, &first).cert_status, V_OCSP_CERTSTATUS_GOOD);
+  // Cached: the same bytes, without a signature.
+  auto again = responder()->cached(*req);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->der, first.der);
+
+  h_.clock().advance(5s);
+  ASSERT_OK(h_.server().revoke(static_cast<Serial>(serial)));
+  EXPECT_FALSE(responder()->cached(*req).has_value());
+  Checked revoked = ask(der, serial);
+  EXPECT_EQ(revoked.verify, 1);
+  EXPECT_EQ(revoked.cert_status, V_OCSP_CERTSTATUS_REVOKED);
+  EXPECT_EQ(revoked.revoked_at, to_unix(h_.clock().now()));
+
+  ASSERT_OK(h_.server().unrevoke(static_cast<Serial>(serial)));
+  EXPECT_EQ(ask(der, serial).cert_status, V_OCSP_CERTSTATUS_GOOD);
+}
+
+TEST_F(OcspResponderTest, ResignsAfterHalfTheValidity) {
+  const long serial = static_cast<long>(testing::serial_of(issue("CN=aging")));
+  const std::string der = openssl_request(*ca_, {serial});
+  auto req = pki::ocsp::parse_request(der);
+  ASSERT_OK(req);
+  OcspAnswer first;
+  ask(der, serial, &first);
+  ASSERT_TRUE(first.fresh_until.has_value());
+  EXPECT_EQ(*first.fresh_until, h_.clock().now() + 12h);
+  h_.clock().advance(12h - 1s);
+  EXPECT_TRUE(responder()->cached(*req).has_value());
+  h_.clock().advance(1s);
+  EXPECT_FALSE(responder()->cached(*req).has_value());
+  Checked later = ask(der, serial);
+  EXPECT_EQ(later.this_update, to_unix(h_.clock().now()));
+}
+
+TEST_F(OcspResponderTest, NoncesAreSignedForUnlessIgnored) {
+  const long serial = static_cast<long>(testing::serial_of(issue("CN=nonce")));
+  const std::string der = openssl_request(*ca_, {serial}, EVP_sha1(), 32);
+  auto req = pki::ocsp::parse_request(der);
+  ASSERT_OK(req);
+  OcspAnswer a;
+  EXPECT_EQ(ask(der, serial, &a).nonce, 1);
+  EXPECT_FALSE(a.fresh_until.has_value());  // not for caches
+  EXPECT_FALSE(responder()->cached(*req).has_value());
+
+  ASSERT_OK(h_.set([](ServerConfig& c) { c.ocsp_nonce = false; }));
+  OcspAnswer plain;
+  Checked c = ask(der, serial, &plain);
+  EXPECT_EQ(c.verify, 1);
+  EXPECT_EQ(c.nonce, -1);  // the request's nonce is not in the response
+  auto cached = responder()->cached(*req);
+  ASSERT_TRUE(cached.has_value());
+  EXPECT_EQ(cached->der, plain.der);
+}
+
+TEST_F(OcspResponderTest, IssuedCertificatesNameTheResponder) {
+  const pki::Certificate with = issue("CN=with-aia");
+  pki::Ptr<AUTHORITY_INFO_ACCESS> aia(static_cast<AUTHORITY_INFO_ACCESS*>(
+      X509_get_ext_d2i(with.x509(), NID_info_access, nullptr, nullptr)));
+  ASSERT_TRUE(aia);
+  ASSERT_EQ(sk_ACCESS_DESCRIPTION_num(aia.get()), 1);
+  const ACCESS_DESCRIPTION* ad = sk_ACCESS_DESCRIPTION_value(aia.get(), 0);
+  EXPECT_EQ(OBJ_obj2nid(ad->method), NID_ad_OCSP);
+  ASSERT_EQ(ad->location->type, GEN_URI);
+  EXPECT_EQ(pki::string_bytes(ad->location->d.uniformResourceIdentifier), kUrl);
+
+  ASSERT_OK(h_.set([](ServerConfig& c) { c.ocsp = false; }));
+  EXPECT_EQ(h_.server().ocsp_responder(), nullptr);
+  const pki::Certificate without = issue("CN=without-aia");
+  EXPECT_EQ(X509_get_ext_by_NID(without.x509(), NID_info_access, -1), -1);
+}
+
+TEST(OcspConfigTest, AnRaHasNoResponder) {
+  ServerHarness h;
+  EXPECT_CODE(h.set([](ServerConfig& c) {
+    c.mode = ServerMode::kRa;
+    c.ocsp = true;
+  }),
+              Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace scepter::ca
