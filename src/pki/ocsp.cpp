@@ -27,7 +27,6 @@ constexpr std::string_view kOidBasicTlv("\x06\x09\x2B\x06\x01\x05\x05\x07\x30\x0
 constexpr unsigned char kOctetString = 0x04;
 constexpr unsigned char kEnumerated = 0x0A;
 constexpr unsigned char kContext1 = 0xA1;  // [1] constructed
-constexpr unsigned char kContext2 = 0xA2;  // [2] constructed
 
 Status malformed(std::string_view what, std::string_view why) {
   return invalid_argument(fmt::format("malformed OCSP request: {}: {}", what, why));
@@ -213,14 +212,15 @@ Result<ResponseSigner> ResponseSigner::create(const Certificate& certificate, co
   ResponseSigner s;
   s.key_ = key;
   s.md_ = evp_md(hash);
-  // responderID byKey [2] EXPLICIT KeyHash: SHA-1 of the responder's subjectPublicKey.
-  const ASN1_BIT_STRING* bits = X509_get0_pubkey_bitstr(certificate.x509());
-  if (bits == nullptr) return fail(invalid_argument("OCSP responder certificate without a key"));
-  std::string key_hash;
-  put_framed(key_hash, kOctetString,
-             digest(Hash::kSha1, std::string_view(reinterpret_cast<const char*>(bits->data),
-                                                  static_cast<std::size_t>(bits->length))));
-  put_framed(s.responder_id_, kContext2, key_hash);
+  // responderID byName [1] EXPLICIT Name: GnuTLS finds a signer that is not in the
+  // response's certs by name only (gnutls_ocsp_resp_verify), and OpenSSL either way.
+  unsigned char* name = nullptr;
+  const int name_len = i2d_X509_NAME(const_cast<X509_NAME*>(certificate.subject()), &name);
+  if (name_len <= 0) return fail(invalid_argument("OCSP responder certificate without a subject"));
+  put_framed(
+      s.responder_id_, kContext1,
+      std::string_view(reinterpret_cast<const char*>(name), static_cast<std::size_t>(name_len)));
+  OPENSSL_free(name);
   if (include_certificate) {
     std::string seq;
     put_framed(seq, der::kSequence, certificate.der());

@@ -1,8 +1,9 @@
 #pragma once
 // OCSP (RFC 6960) as a responder speaks it: the request read from untrusted bytes, and
 // the BasicOCSPResponse written and signed, in the RFC 5019 lightweight profile's shape
-// (responderID byKey, GeneralizedTime everywhere, thisUpdate and nextUpdate in each
-// SingleResponse).
+// (GeneralizedTime everywhere, thisUpdate and nextUpdate in each SingleResponse), with
+// one departure: the responderID is byName, not byKey, because GnuTLS finds a responder
+// whose certificate the response does not carry by its name alone.
 //
 // Both directions frame DER by hand with crl_der.h's helpers, for the reason given there:
 // a responder answers thousands of requests a second, and building OpenSSL's OCSP_*
@@ -118,7 +119,7 @@ class ResponseSigner {
 
   std::optional<Key> key_;
   const EVP_MD* md_ = nullptr;
-  std::string responder_id_;  // [2] EXPLICIT KeyHash TLV
+  std::string responder_id_;  // [1] EXPLICIT Name TLV (byName)
   std::string certs_;         // [0] EXPLICIT SEQUENCE OF Certificate TLV, or empty
 };
 
