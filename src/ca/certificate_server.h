@@ -279,10 +279,17 @@ class CertificateServer {
 
   // --- certificates and revocation ---
   // Revokes by sequence number (`revoke 0x3`, as on IOS) when `serial` has no entropy,
-  // otherwise only the certificate whose serial is exactly `serial`. Fails with
-  // kNotFound for an unknown serial, kAlreadyExists when already revoked.
-  Status revoke(const pki::SerialNumber& serial);
-  Status revoke(Serial sequence) { return revoke(pki::SerialNumber{sequence}); }
+  // otherwise only the certificate whose serial is exactly `serial`. `reason`, an RFC 5280
+  // CRLReason code (pki/crl.h), is recorded with the revocation and put in the CRL entry
+  // (unspecified, 0, is recorded but leaves the entry without reasonCode); a certificate
+  // the database does not hold (issued before the CA moved here) is listed without it.
+  // Fails with kInvalidArgument for a reason a CRL entry cannot carry (removeFromCRL,
+  // unassigned codes), kNotFound for an unknown serial, kAlreadyExists when already
+  // revoked.
+  Status revoke(const pki::SerialNumber& serial, std::optional<int> reason = std::nullopt);
+  Status revoke(Serial sequence, std::optional<int> reason = std::nullopt) {
+    return revoke(pki::SerialNumber{sequence}, reason);
+  }
   // `unrevoke`: takes a revocation back (a certificate revoked by mistake) and publishes a
   // new CRL without it at once. Serials as for revoke(), and the same refusals (not
   // enabled, RA mode); kNotFound for an unknown serial, kInvalidArgument when the

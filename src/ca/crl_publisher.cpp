@@ -74,7 +74,8 @@ Result<std::vector<pki::CrlInfo::Entry>> parse_foreign_revocations(std::string_v
     if (!seq || !at || (entropy_text != "-" && !entropy)) {
       return fail(invalid_argument("corrupt foreign revocations in the main database"));
     }
-    out.push_back({pki::SerialNumber{*seq, entropy}, TimePoint(std::chrono::seconds(*at))});
+    out.push_back({pki::SerialNumber{*seq, entropy}, TimePoint(std::chrono::seconds(*at)),
+                   std::nullopt});  // foreign revocations keep no reason
   }
   return out;
 }
@@ -86,7 +87,11 @@ Status CrlPublisher::rebuild_locked() {
                    pki::CrlBuilder::create(ca_cert_.x509(), ca_key_.evp()));
   Status add_status;
   RETURN_IF_ERROR(store_.for_each_revocation([&](const store::Revocation& r) {
-    if (add_status.ok()) add_status = builder.add({r.serial, r.serial_entropy}, r.at);
+    // The store takes removeFromCRL, which only delta CRLs carry: such an entry is listed
+    // without its reason rather than keeping the CA from starting.
+    const std::optional<int> reason =
+        r.reason && pki::is_crl_entry_reason(*r.reason) ? r.reason : std::nullopt;
+    if (add_status.ok()) add_status = builder.add({r.serial, r.serial_entropy}, r.at, reason);
   }));
   RETURN_IF_ERROR(add_status);
   ASSIGN_OR_RETURN(std::optional<std::string> foreign, store_.meta(kMetaForeignRevocations));
@@ -324,15 +329,19 @@ Result<std::vector<pki::CrlInfo::Entry>> CrlPublisher::foreign_locked() const {
   return parse_foreign_revocations(*text);
 }
 
-Status CrlPublisher::revoke(const pki::SerialNumber& serial, const ServerConfig& cfg,
-                            files::FileSet files) {
+Status CrlPublisher::revoke(const pki::SerialNumber& serial, std::optional<int> reason,
+                            const ServerConfig& cfg, files::FileSet files) {
+  // Checked before anything is recorded: the builder would refuse it after the store took it.
+  if (reason && !pki::is_crl_entry_reason(*reason)) {
+    return invalid_argument(fmt::format("{} is not a revocation reason", *reason));
+  }
   MutexLock lock(mu_);
   const TimePoint now = clock_.now();
   store::WriteBatch batch;
-  batch.revoke(serial.sequence, now);
+  batch.revoke(serial.sequence, now, reason);
   RETURN_IF_ERROR(change_locked(
-      std::move(batch), [&](pki::CrlBuilder& crl) { return crl.add(serial, now); }, "revoked", cfg,
-      std::move(files)));
+      std::move(batch), [&](pki::CrlBuilder& crl) { return crl.add(serial, now, reason); },
+      "revoked", cfg, std::move(files)));
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: revoked certificate 0x{}", serial.hex());
   return ok_status();
 }
@@ -361,7 +370,7 @@ Status CrlPublisher::revoke_foreign(const pki::SerialNumber& serial, const Serve
     }
   }
   const TimePoint now = clock_.now();
-  entries.push_back({serial, now});
+  entries.push_back({serial, now, std::nullopt});
   store::WriteBatch batch;
   replace_foreign(batch, was, entries);
   RETURN_IF_ERROR(change_locked(

@@ -48,7 +48,7 @@ namespace scepter::ca {
 // Revocations of certificates the database does not hold: those of a CA moved here from
 // another server (the entries of its last CRL, and what is revoked later of what it issued
 // there). Kept in meta kMetaForeignRevocations, one "SEQUENCE ENTROPY|- UNIX-SECONDS" line
-// each (decimal).
+// each (decimal); they keep no revocation reason.
 std::string format_foreign_revocations(const std::vector<pki::CrlInfo::Entry>& entries);
 Result<std::vector<pki::CrlInfo::Entry>> parse_foreign_revocations(std::string_view text);
 
@@ -61,7 +61,8 @@ class CrlPublisher {
   CrlPublisher(const CrlPublisher&) = delete;
   CrlPublisher& operator=(const CrlPublisher&) = delete;
 
-  // Start-up: every revocation from the store (the foreign ones too); the CRL file (on a
+  // Start-up: every revocation from the store (the foreign ones too), with the reason
+  // recorded for it (a stored code no CRL entry may carry is left out); the CRL file (on a
   // shared database, the CRL stored there) is reused when it is valid (signed by us,
   // lists every revocation, not past nextUpdate), otherwise a new one is published. The
   // seed: "When the certificate server is rebooted, it reloads the current CRL". A node
@@ -69,10 +70,13 @@ class CrlPublisher {
   Status load(const ServerConfig& cfg, files::FileSet files);
   // Records the revocation durably, then publishes a new CRL at once (or has the holder
   // of the CRL role publish it). `serial` is the certificate's whole serial (the CRL
-  // entry carries its entropy). kNotFound for an unknown serial, kAlreadyExists when
-  // already revoked; kUnavailable (with dirty() set) when the revocation is recorded but
-  // the CRL could not be written.
-  Status revoke(const pki::SerialNumber& serial, const ServerConfig& cfg, files::FileSet files);
+  // entry carries its entropy); `reason`, an RFC 5280 CRLReason code, is stored with the
+  // revocation and becomes the entry's reasonCode (none for unspecified).
+  // kInvalidArgument for a reason a CRL entry cannot carry (pki::is_crl_entry_reason),
+  // kNotFound for an unknown serial, kAlreadyExists when already revoked; kUnavailable
+  // (with dirty() set) when the revocation is recorded but the CRL could not be written.
+  Status revoke(const pki::SerialNumber& serial, std::optional<int> reason, const ServerConfig& cfg,
+                files::FileSet files);
   // The same for a certificate the database does not hold (issued by this CA on the
   // server it came from): recorded with the foreign revocations. kAlreadyExists when
   // listed already.

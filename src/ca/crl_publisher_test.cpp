@@ -20,6 +20,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
+constexpr int kKeyCompromise = 1;
+constexpr int kSuperseded = 4;
+
 // A MemoryStore whose next write(), once armed, waits until released: a revocation
 // stays in progress, holding whatever the publisher holds around its writes.
 class GatedStore final : public store::Store {
@@ -129,8 +132,9 @@ TEST_F(CrlPublisherTest, ReadersDoNotWaitForARevocationInProgress) {
   // The revocation stops in the store, with the publisher's build lock held.
   store_.arm();
   clock_.advance(60s);
-  auto revoking = std::async(std::launch::async,
-                             [&] { return crl_.revoke(pki::SerialNumber{2}, cfg_, files()); });
+  auto revoking = std::async(std::launch::async, [&] {
+    return crl_.revoke(pki::SerialNumber{2}, std::nullopt, cfg_, files());
+  });
   ASSERT_TRUE(store_.wait_entered());
 
   auto reading = std::async(std::launch::async, [&] {
@@ -160,12 +164,54 @@ TEST_F(CrlPublisherTest, AFailedWriteIsShownToReaders) {
   EXPECT_FALSE(crl_.dirty());
   // The CRL's directory disappears: the revocation is recorded, the CRL is not written.
   cfg_.locations.primary = "/nonexistent-scepter-dir/";
-  const Status s = crl_.revoke(pki::SerialNumber{2}, cfg_, files());
+  const Status s = crl_.revoke(pki::SerialNumber{2}, std::nullopt, cfg_, files());
   EXPECT_EQ(s.code(), Code::kUnavailable);
   EXPECT_TRUE(crl_.dirty());
   cfg_.locations.primary = "nvram:";
   ASSERT_OK(crl_.refresh_if_due(cfg_, files()));
   EXPECT_FALSE(crl_.dirty());
+}
+
+TEST_F(CrlPublisherTest, TheReasonIsStoredAndListed) {
+  ASSERT_OK(crl_.load(cfg_, files()));
+  ASSERT_OK(crl_.revoke(pki::SerialNumber{2}, kKeyCompromise, cfg_, files()));
+  EXPECT_EQ(store_.certificate(2).value_or(store::CertRecord{}).revocation_reason, kKeyCompromise);
+  auto info = pki::parse_crl_info(*crl_.der());
+  ASSERT_OK(info);
+  ASSERT_EQ(info->entries.size(), 1u);
+  EXPECT_EQ(info->entries[0].reason, kKeyCompromise);
+}
+
+// removeFromCRL belongs to delta CRLs: refused before the store records anything.
+TEST_F(CrlPublisherTest, AReasonNoEntryCarriesIsRefused) {
+  ASSERT_OK(crl_.load(cfg_, files()));
+  const auto before = crl_.der();
+  for (int bad : {pki::kCrlReasonRemoveFromCrl, 7, 11, -1}) {
+    EXPECT_CODE(crl_.revoke(pki::SerialNumber{2}, bad, cfg_, files()), Code::kInvalidArgument)
+        << bad;
+  }
+  EXPECT_FALSE(store_.certificate(2).value_or(store::CertRecord{}).revoked_at.has_value());
+  EXPECT_EQ(crl_.der(), before);
+}
+
+// Start-up refills the CRL from the database with the reasons; a stored code no CRL
+// entry may carry leaves its entry without one.
+TEST_F(CrlPublisherTest, StartUpListsTheStoredReasons) {
+  store::WriteBatch b;
+  b.put_certificate(store::testing::make_cert(3));
+  b.put_certificate(store::testing::make_cert(4));
+  b.revoke(2, clock_.now(), kSuperseded);
+  b.revoke(3, clock_.now());
+  b.revoke(4, clock_.now(), pki::kCrlReasonRemoveFromCrl);
+  ASSERT_OK(store_.write(b));
+  ASSERT_OK(crl_.load(cfg_, files()));
+  auto info = pki::parse_crl_info(*crl_.der());
+  ASSERT_OK(info);
+  ASSERT_EQ(info->entries.size(), 3u);
+  EXPECT_EQ(info->entries[0].reason, kSuperseded);
+  EXPECT_FALSE(info->entries[1].reason.has_value());
+  EXPECT_EQ(info->entries[2].serial.sequence, 4u);
+  EXPECT_FALSE(info->entries[2].reason.has_value());
 }
 
 // Two nodes on one PostgreSQL database, each with its store and publisher (in one
@@ -210,8 +256,9 @@ TEST(CrlPublisherNodesTest, OneNodePublishesAndTheOthersFollow) {
   const std::uint64_t first = number_of(a->der());
   EXPECT_GE(first, 1u);
 
-  // Revoked at B: recorded, passed on; A publishes and B serves the new CRL.
-  ASSERT_OK(b.revoke(pki::SerialNumber{2}, cfg, files_of(dir_b)));
+  // Revoked at B: recorded, passed on; A publishes (the reason read back from the
+  // database) and B serves the new CRL.
+  ASSERT_OK(b.revoke(pki::SerialNumber{2}, kKeyCompromise, cfg, files_of(dir_b)));
   const auto deadline = std::chrono::steady_clock::now() + 10s;
   while (number_of(b.der()) == first && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(20ms);
@@ -222,7 +269,9 @@ TEST(CrlPublisherNodesTest, OneNodePublishesAndTheOthersFollow) {
   ASSERT_OK(info);
   ASSERT_EQ(info->entries.size(), 1u);
   EXPECT_EQ(info->entries[0].serial.sequence, 2u);
-  EXPECT_EQ(b.revoke(pki::SerialNumber{2}, cfg, files_of(dir_b)).code(), Code::kAlreadyExists);
+  EXPECT_EQ(info->entries[0].reason, kKeyCompromise);
+  EXPECT_EQ(b.revoke(pki::SerialNumber{2}, std::nullopt, cfg, files_of(dir_b)).code(),
+            Code::kAlreadyExists);
 
   // A goes (its session ends): B's timer takes the role, and publishes above A's number.
   a.reset();
@@ -233,11 +282,13 @@ TEST(CrlPublisherNodesTest, OneNodePublishesAndTheOthersFollow) {
   } while (!b.publisher()->here && std::chrono::steady_clock::now() < taken_by &&
            (std::this_thread::sleep_for(50ms), true));
   ASSERT_TRUE(b.publisher()->here);
-  ASSERT_OK(b.revoke(pki::SerialNumber{3}, cfg, files_of(dir_b)));
+  ASSERT_OK(b.revoke(pki::SerialNumber{3}, std::nullopt, cfg, files_of(dir_b)));
   info = pki::parse_crl_info(*b.der());
   ASSERT_OK(info);
   EXPECT_GT(info->crl_number.value_or(0), first + 1);
-  EXPECT_EQ(info->entries.size(), 2u);
+  ASSERT_EQ(info->entries.size(), 2u);
+  EXPECT_EQ(info->entries[0].reason, kKeyCompromise);  // B refilled its CRL from the database
+  EXPECT_FALSE(info->entries[1].reason.has_value());
 }
 
 }  // namespace

@@ -10,8 +10,9 @@ namespace {
 TEST(ForeignRevocations, RoundTrip) {
   const TimePoint at(std::chrono::seconds(1790000000));
   std::vector<pki::CrlInfo::Entry> entries = {
-      {pki::SerialNumber{3}, at},
-      {pki::SerialNumber{0x1A7, std::uint64_t{0xDEADBEEFCAFEF00D}}, at + std::chrono::hours(1)}};
+      {pki::SerialNumber{3}, at, std::nullopt},
+      {pki::SerialNumber{0x1A7, std::uint64_t{0xDEADBEEFCAFEF00D}}, at + std::chrono::hours(1),
+       std::nullopt}};
   const std::string text = format_foreign_revocations(entries);
   EXPECT_EQ(text, "3 - 1790000000\n423 " + std::to_string(0xDEADBEEFCAFEF00DULL) + " 1790003600\n");
   auto back = parse_foreign_revocations(text);

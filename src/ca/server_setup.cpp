@@ -391,7 +391,10 @@ Status CertificateServer::install_ca(Runtime& rt, const ServerConfig& cfg,
   return ok_status();
 }
 
-Status CertificateServer::revoke(const pki::SerialNumber& serial) {
+Status CertificateServer::revoke(const pki::SerialNumber& serial, std::optional<int> reason) {
+  if (reason && !pki::is_crl_entry_reason(*reason)) {
+    return invalid_argument(fmt::format("{} is not a revocation reason.", *reason));
+  }
   auto rt = runtime();
   if (!rt) return unavailable("The certificate server is not enabled.");
   if (!rt->crl) {
@@ -402,8 +405,9 @@ Status CertificateServer::revoke(const pki::SerialNumber& serial) {
   if (serial.sequence == 1) return invalid_argument("The CA certificate cannot be revoked.");
   ASSIGN_OR_RETURN(const RevocationTarget target, revocation_target(*rt->store, serial));
   const ServerConfig cfg = config();
+  // The foreign revocations keep no reasons (crl_publisher.h).
   Status s = target.foreign ? rt->crl->revoke_foreign(target.serial, cfg, file_set(cfg))
-                            : rt->crl->revoke(target.serial, cfg, file_set(cfg));
+                            : rt->crl->revoke(target.serial, reason, cfg, file_set(cfg));
   if (!s.ok() && rt->crl->dirty()) fail_critical(unavailable("CRL could not be written"));
   return s;
 }

@@ -5,6 +5,7 @@
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <climits>
+#include <iterator>
 
 #include "pki/crl_der.h"
 #include "pki/der_signer.h"
@@ -59,7 +60,38 @@ Result<std::string> crl_number_extension(std::uint64_t number) {
   return to_der(i2d_X509_EXTENSION, ext.get(), "encoding cRLNumber");
 }
 
+// The crlEntryExtensions of an entry revoked for `code`: an Extensions SEQUENCE holding
+// the non-critical reasonCode extension (an ENUMERATED), encoded by OpenSSL.
+Result<std::string> reason_extensions(int code) {
+  Ptr<ASN1_STRING> value(ASN1_ENUMERATED_new());
+  if (!value || ASN1_ENUMERATED_set(value.get(), code) != 1) {
+    return fail(last_error("encoding reasonCode"));
+  }
+  Ptr<X509_EXTENSION> ext(X509V3_EXT_i2d(NID_crl_reason, 0, value.get()));
+  if (!ext) return fail(last_error("encoding reasonCode"));
+  ASSIGN_OR_RETURN(const std::string ext_der,
+                   to_der(i2d_X509_EXTENSION, ext.get(), "encoding reasonCode"));
+  std::string out;
+  der::append_framed(out, der::kSequence, ext_der);
+  return out;
+}
+
 }  // namespace
+
+const char* crl_reason_name(int code) {
+  static constexpr const char* kNames[] = {
+      "unspecified",   "keyCompromise",        "cACompromise",    "affiliationChanged",
+      "superseded",    "cessationOfOperation", "certificateHold", nullptr,
+      "removeFromCRL", "privilegeWithdrawn",   "aACompromise",
+  };
+  static_assert(std::size(kNames) == kCrlReasonAaCompromise + 1);
+  if (code < 0 || code > kCrlReasonAaCompromise) return nullptr;
+  return kNames[code];
+}
+
+bool is_crl_entry_reason(int code) {
+  return crl_reason_name(code) != nullptr && code != kCrlReasonRemoveFromCrl;
+}
 
 Result<CrlBuilder> CrlBuilder::create(X509* issuer, EVP_PKEY* key) {
   if (!issuer || !key) return fail(invalid_argument("CRL issuer certificate or key missing"));
@@ -108,7 +140,8 @@ void CrlBuilder::reserve(std::size_t n) {
   serials_.reserve(serials_.size() + n);
 }
 
-Status CrlBuilder::add(const SerialNumber& serial, TimePoint revoked_at) {
+Status CrlBuilder::add(const SerialNumber& serial, TimePoint revoked_at,
+                       std::optional<int> reason) {
   // Both encodings have fixed upper bounds (SerialNumber::kMaxDerSize, der::kMaxTimeSize)
   // and are written by hand, not by OpenSSL: this loop is the CA's start-up path (see
   // crl_der.h).
@@ -118,16 +151,31 @@ Status CrlBuilder::add(const SerialNumber& serial, TimePoint revoked_at) {
   if (time_len == 0) {
     return invalid_argument("revocation time out of range: " + std::to_string(to_unix(revoked_at)));
   }
+  // The extension bytes depend on the code alone: OpenSSL encodes each code once per
+  // builder, and every later entry with that code copies them.
+  std::string_view extensions;
+  if (reason && *reason != kCrlReasonUnspecified) {
+    if (!is_crl_entry_reason(*reason)) {
+      return invalid_argument("revocation reason " + std::to_string(*reason) +
+                              " is not a CRLReason of a complete CRL");
+    }
+    std::string& cached = reason_extensions_[static_cast<std::size_t>(*reason)];
+    if (cached.empty()) {
+      ASSIGN_OR_RETURN(cached, reason_extensions(*reason));
+    }
+    extensions = cached;
+  }
   const std::size_t serial_len = serial.put_der(serial_der);
   if (!serials_.insert(serial.sequence)) {
     return already_exists("serial number " + std::to_string(serial.sequence) +
                           " is already on the CRL");
   }
   char header[der::kMaxHeaderSize];
-  const std::size_t content = serial_len + time_len;
+  const std::size_t content = serial_len + time_len + extensions.size();
   entries_.append(header, der::put_header(der::kSequence, content, header));
   entries_.append(reinterpret_cast<const char*>(serial_der), serial_len);
   entries_.append(time_der, time_len);
+  entries_.append(extensions);
   return ok_status();
 }
 

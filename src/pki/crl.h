@@ -10,16 +10,18 @@
 // The CRL it writes is a v2 CRL: version, signature, issuer (the issuer certificate's
 // subject, byte for byte), thisUpdate, nextUpdate (UTCTime through 2049, GeneralizedTime
 // from 2050, as RFC 5280 4.1.2.5 says), revokedCertificates (left out when empty; each
-// entry is serial + revocationDate with no entry extensions, as IOS writes them), and the
-// crlExtensions authorityKeyIdentifier (keyid) and cRLNumber. IOS itself writes v1 CRLs
-// without extensions; v2 with AKI and a CRL number is what current relying parties expect
-// and what `openssl crl -verify` and strongSwan check.
+// entry is serial + revocationDate, as IOS writes them, plus the non-critical reasonCode
+// entry extension when a reason other than unspecified was given), and the crlExtensions
+// authorityKeyIdentifier (keyid) and cRLNumber. IOS itself writes v1 CRLs without
+// extensions; v2 with AKI and a CRL number is what current relying parties expect and what
+// `openssl crl -verify` and strongSwan check.
 //
 // Serials are Scepter's (serial_number.h): a sequence number, with 64 bits of entropy
 // after it when a weak hash was in force. The builder indexes entries by sequence number;
 // a CRL holding a negative serial or one not below 2^128 is rejected by load() and
 // parse_crl_info() with kInvalidArgument.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -34,6 +36,17 @@
 #include "pki/serial_number.h"
 
 namespace scepter::pki {
+
+// RFC 5280 5.3.1 CRLReason codes; 7 is unassigned.
+inline constexpr int kCrlReasonUnspecified = 0;
+inline constexpr int kCrlReasonRemoveFromCrl = 8;  // delta CRLs only
+inline constexpr int kCrlReasonAaCompromise = 10;  // the highest code
+// The RFC 5280 name of a CRLReason code ("keyCompromise"), or nullptr for a code that
+// names none (7, or outside 0..10).
+const char* crl_reason_name(int code);
+// Whether an entry of a complete CRL may carry `code`: a CRLReason other than
+// removeFromCRL.
+bool is_crl_entry_reason(int code);
 
 // Not thread-safe: the CA holds its CrlBuilder under its own lock. The const member
 // functions (build() included) do not modify the builder, so several threads may call
@@ -60,9 +73,13 @@ class CrlBuilder {
   CrlBuilder& operator=(CrlBuilder&&) = default;
 
   // Appends one revoked entry, O(1) amortised. Entries appear in the CRL in the order they
-  // were added. Fails with kAlreadyExists if the sequence number is already listed,
-  // kInvalidArgument if the time cannot be encoded (year outside 0000..9999).
-  Status add(const SerialNumber& serial, TimePoint revoked_at);
+  // were added. With a `reason` other than unspecified (0) the entry carries the
+  // reasonCode extension (RFC 5280 5.3.1 says unspecified SHOULD be absent). Fails with
+  // kAlreadyExists if the sequence number is already listed, kInvalidArgument if the time
+  // cannot be encoded (year outside 0000..9999) or `reason` is not one a complete CRL may
+  // carry (is_crl_entry_reason).
+  Status add(const SerialNumber& serial, TimePoint revoked_at,
+             std::optional<int> reason = std::nullopt);
   // Removes an entry (for `unrevoke`); O(number of entries). Fails with kNotFound if this
   // serial (entropy included) is not listed.
   Status remove(const SerialNumber& serial);
@@ -88,6 +105,8 @@ class CrlBuilder {
   std::string aki_extension_;  // Extension TLV, fixed for the issuer
   std::string entries_;        // concatenated entry TLVs, in CRL order
   SerialSet serials_;          // sequence numbers
+  // crlEntryExtensions TLV holding reasonCode, by code; encoded on first use.
+  std::array<std::string, kCrlReasonAaCompromise + 1> reason_extensions_;
 };
 
 // Checks the signature of a DER CRL with `issuer_key` (a public or private key). Supports
@@ -107,6 +126,7 @@ struct CrlInfo {
   struct Entry {
     SerialNumber serial;
     TimePoint revoked_at;
+    std::optional<int> reason;  // the reasonCode entry extension, when present
   };
   int version = 1;                  // 1 or 2
   Ptr<X509_NAME> issuer;            // decoded issuer name

@@ -192,6 +192,7 @@ Status read_entry(std::string_view& in, RawEntry& out) {
   if (const char* why = next_tlv(c, time)) return malformed("revocationDate", why);
   if (!is_time_tag(time)) return malformed("revocationDate", "not a Time");
   out.has_extensions = false;
+  out.extensions = {};
   if (!c.empty()) {
     Tlv exts;
     if (const char* why = next_tlv(c, exts)) return malformed("crlEntryExtensions", why);
@@ -200,6 +201,7 @@ Status read_entry(std::string_view& in, RawEntry& out) {
     }
     if (!c.empty()) return malformed("entry", "trailing bytes");
     out.has_extensions = true;
+    out.extensions = exts.whole;
   }
   Result<SerialNumber> value = SerialNumber::from_integer_content(serial.content);
   if (!value.has_value()) {

@@ -88,6 +88,7 @@ struct RawEntry {
   SerialNumber serial;
   std::string_view time;  // revocationDate TLV (UTCTime or GeneralizedTime)
   bool has_extensions = false;
+  std::string_view extensions;  // crlEntryExtensions TLV, or empty
 };
 // Reads the entry at the front of `in` (CrlParts::entries) into `out` and advances `in`.
 // Fails with kInvalidArgument on a malformed entry or a serial that is negative or not

@@ -1,5 +1,6 @@
 // Reading CRLs: signature check and the decoded view for display.
 
+#include <climits>
 #include <memory>
 
 #include <openssl/err.h>
@@ -70,6 +71,28 @@ Status read_extensions(std::string_view tlv, CrlInfo& info) {
   return ok_status();
 }
 
+// The reasonCode among an entry's crlEntryExtensions, or nullopt when there is none.
+Result<std::optional<int>> read_entry_reason(std::string_view tlv) {
+  const unsigned char* p = bytes(tlv);
+  Extensions exts(d2i_X509_EXTENSIONS(nullptr, &p, static_cast<long>(tlv.size())));
+  if (!exts) return fail(last_error(Code::kInvalidArgument, "malformed CRL entry extensions"));
+  int crit = 0;
+  Ptr<ASN1_STRING> code(
+      static_cast<ASN1_ENUMERATED*>(X509V3_get_d2i(exts.get(), NID_crl_reason, &crit, nullptr)));
+  if (!code) {
+    if (crit == -1) return std::optional<int>();  // absent
+    ERR_clear_error();
+    return fail(invalid_argument("malformed reasonCode extension"));
+  }
+  // Codes this build has no name for (7, or one a later RFC adds) are shown as numbers.
+  const long value = ASN1_ENUMERATED_get(code.get());
+  if (value < 0 || value > INT_MAX) {
+    ERR_clear_error();
+    return fail(invalid_argument("reasonCode out of range"));
+  }
+  return std::optional<int>(static_cast<int>(value));
+}
+
 }  // namespace
 
 Status verify_crl_signature(std::string_view crl_der, EVP_PKEY* issuer_key) {
@@ -124,7 +147,11 @@ Result<CrlInfo> parse_crl_info(std::string_view crl_der) {
   while (!rest.empty()) {
     RETURN_IF_ERROR(der::read_entry(rest, e));
     ASSIGN_OR_RETURN(TimePoint at, der::decode_time(e.time));
-    info.entries.push_back({e.serial, at});
+    std::optional<int> reason;
+    if (e.has_extensions) {
+      ASSIGN_OR_RETURN(reason, read_entry_reason(e.extensions));
+    }
+    info.entries.push_back({e.serial, at, reason});
   }
   return info;
 }

@@ -34,11 +34,12 @@ void WriteBatch::delete_request(RequestId id) {
   ops_.push_back(std::move(op));
 }
 
-void WriteBatch::revoke(Serial serial, TimePoint at) {
+void WriteBatch::revoke(Serial serial, TimePoint at, std::optional<int> reason) {
   Op op;
   op.kind = Op::Kind::kRevoke;
   op.serial = serial;
   op.at = at;
+  op.reason = reason;
   ops_.push_back(std::move(op));
 }
 

@@ -73,7 +73,11 @@ struct CertRecord {
   TimePoint not_before{};
   TimePoint not_after{};
   std::optional<TimePoint> revoked_at;  // set once revoked
-  RequestId request_id = 0;             // 0 for certificates not issued from a request
+  // RFC 5280 CRLReason code given at revocation, if any. put_certificate fails the
+  // batch with kInvalidArgument for a code that is not a CRLReason (is_crl_reason) or a
+  // code without revoked_at.
+  std::optional<int> revocation_reason;
+  RequestId request_id = 0;  // 0 for certificates not issued from a request
   // The certificate this one renewed (rollover, re-enrolment), if any. Not checked
   // against the table: the predecessor may have been removed or imported elsewhere.
   // Above kMaxSerial fails the batch with kInvalidArgument.
@@ -86,8 +90,14 @@ struct CertRecord {
 struct Revocation {
   Serial serial = 0;
   TimePoint at{};
+  std::optional<int> reason;                    // the CRLReason code, if one was given
   std::optional<std::uint64_t> serial_entropy;  // as in the certificate's CertRecord
 };
+
+// Whether `code` is an RFC 5280 CRLReason a revocation may record: 0 (unspecified) to 10
+// (aACompromise), but not 7, which the RFC leaves unassigned. removeFromCRL (8) is
+// accepted here; the CA does not offer it.
+constexpr bool is_crl_reason(int code) { return code >= 0 && code <= 10 && code != 7; }
 
 // The largest serial an engine accepts (SQL engines keep serials in a signed 64-bit
 // column). A larger serial fails the batch with kInvalidArgument.
@@ -111,11 +121,12 @@ class WriteBatch {
   void put_request(RequestRecord rec);
   // Removes a request; deleting an unknown id is not an error.
   void delete_request(RequestId id);
-  // Marks a certificate revoked; fails with kNotFound if the serial is unknown and
-  // kAlreadyExists if it is already revoked.
-  void revoke(Serial serial, TimePoint at);
-  // Takes a revocation back (`unrevoke`): the certificate is no longer revoked and may
-  // be revoked again. Fails with kNotFound if the serial is unknown and
+  // Marks a certificate revoked, with the RFC 5280 CRLReason code if one is given;
+  // fails with kNotFound if the serial is unknown, kAlreadyExists if it is already
+  // revoked and kInvalidArgument if `reason` is not a CRLReason (is_crl_reason).
+  void revoke(Serial serial, TimePoint at, std::optional<int> reason = std::nullopt);
+  // Takes a revocation back (`unrevoke`): the certificate is no longer revoked (its
+  // reason goes too) and may be revoked again. Fails with kNotFound if the serial is unknown and
   // kInvalidArgument if it is not revoked.
   void unrevoke(Serial serial);
   // Small named values: "last_serial", "last_request_id", "crl_number", "otp", ...
@@ -159,6 +170,7 @@ class WriteBatch {
     RequestId request_id = 0;
     Serial serial = 0;
     TimePoint at{};
+    std::optional<int> reason;  // kRevoke: the CRLReason code, if any
     std::string key;
     std::string value;
   };

@@ -63,6 +63,7 @@ inline void expect_same(const CertRecord& a, const CertRecord& b) {
   EXPECT_EQ(a.not_before, b.not_before);
   EXPECT_EQ(a.not_after, b.not_after);
   EXPECT_EQ(a.revoked_at, b.revoked_at);
+  EXPECT_EQ(a.revocation_reason, b.revocation_reason);
   EXPECT_EQ(a.request_id, b.request_id);
   EXPECT_EQ(a.predecessor, b.predecessor);
   EXPECT_EQ(a.serial_entropy, b.serial_entropy);

@@ -1,7 +1,11 @@
 // Exec commands of a certificate server: crypto pki server LABEL grant|reject|remove|
 // revoke|unrevoke|request pkcs10|password generate|rollover [cancel].
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
+#include <functional>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -10,6 +14,7 @@
 #include "cli/context.h"
 #include "cli/questions.h"
 #include "common/fs.h"
+#include "pki/crl.h"
 #include "pki/encoding.h"
 
 namespace scepter::cli {
@@ -68,13 +73,14 @@ CmdResult remove(Context& ctx, const Args& a) {
 
 // `revoke` and `unrevoke` differ in the server call and in the refusal when the
 // certificate already is as asked: `already` is its code, `already_text` ends the message.
-CmdResult change_revocation(Context& ctx, const Args& a,
-                            Status (ca::CertificateServer::*op)(const pki::SerialNumber&),
-                            Code already, std::string_view already_text) {
+CmdResult change_revocation(
+    Context& ctx, const Args& a,
+    const std::function<Status(ca::CertificateServer&, const pki::SerialNumber&)>& op, Code already,
+    std::string_view already_text) {
   REQUIRE_SERVER(server);
   auto serial = parse_serial(a.word("serial"));
   if (!serial) return ctx.invalid_input(a, "serial");
-  Status s = ((*server).*op)(*serial);
+  Status s = op(*server, *serial);
   if (s.code() == Code::kNotFound) {
     return ctx.error(fmt::format(
         "Certificate with serial number 0x{} was not issued by this server.", serial->hex()));
@@ -86,14 +92,58 @@ CmdResult change_revocation(Context& ctx, const Args& a,
   return s.ok() ? CmdResult{} : ctx.error(s.message());
 }
 
+// The RFC 5280 CRLReasons `revoke ... reason` offers, by code. The keyword is the RFC's
+// name (pki::crl_reason_name) in lower case, as keywords are; matching ignores case, so
+// `keyCompromise` works as the RFC spells it. removeFromCRL, which only delta CRLs carry,
+// is left out.
+struct ReasonKeyword {
+  int code;
+  std::string_view help;
+};
+constexpr ReasonKeyword kReasonKeywords[] = {
+    {0, "Reason not given (the CRL entry carries none)"},
+    {1, "The certificate's private key was compromised"},
+    {2, "The key of a CA in the certificate's chain was compromised"},
+    {3, "The subject's name or other information changed"},
+    {4, "The certificate was replaced"},
+    {5, "The certificate is no longer needed"},
+    {6, "The certificate is on hold"},
+    {9, "A privilege granted by the certificate was withdrawn"},
+    {10, "The attribute authority was compromised"},
+};
+
+std::string reason_keyword(int code) {
+  std::string keyword = pki::crl_reason_name(code);
+  for (char& c : keyword) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return keyword;
+}
+
+// The code of the keyword matched by `reason <...>$crl_reason`; nullopt without one.
+std::optional<int> reason_code(const Args& a) {
+  const std::string_view keyword = a.choice("crl_reason");
+  for (const ReasonKeyword& r : kReasonKeywords) {
+    if (!keyword.empty() && reason_keyword(r.code) == keyword) return r.code;
+  }
+  return std::nullopt;
+}
+
 CmdResult revoke(Context& ctx, const Args& a) {
-  return change_revocation(ctx, a, &ca::CertificateServer::revoke, Code::kAlreadyExists,
-                           "is already revoked");
+  const std::optional<int> reason = reason_code(a);
+  return change_revocation(
+      ctx, a,
+      [reason](ca::CertificateServer& server, const pki::SerialNumber& serial) {
+        return server.revoke(serial, reason);
+      },
+      Code::kAlreadyExists, "is already revoked");
 }
 
 CmdResult unrevoke(Context& ctx, const Args& a) {
-  return change_revocation(ctx, a, &ca::CertificateServer::unrevoke, Code::kInvalidArgument,
-                           "is not revoked");
+  return change_revocation(
+      ctx, a,
+      [](ca::CertificateServer& server, const pki::SerialNumber& serial) {
+        return server.unrevoke(serial);
+      },
+      Code::kInvalidArgument, "is not revoked");
 }
 
 CmdResult submit_text(Context& ctx, std::shared_ptr<ca::CertificateServer> server,
@@ -245,14 +295,22 @@ void register_cs_exec_commands(CommandTable& t) {
     t.add(Node::kExec, fmt::format("crypto pki server WORD$label {} (1-2147483647)$id", verb),
           {kCrypto, kPki, kServer, kLabel, help, kId}, fn);
   }
-  t.add(Node::kExec, "crypto pki server WORD$label revoke WORD$serial",
-        {kCrypto, kPki, kServer, kLabel, "Revoke a certificate",
-         "Serial number: 0x<hex>, 0<octal> or decimal"},
-        revoke);
+  // revoke SERIAL [reason KEYWORD]: one keyword, and one help line, per CRLReason.
+  const std::string_view kSerial = "Serial number: 0x<hex>, 0<octal> or decimal";
+  const std::string_view kReason = "Why it is revoked (RFC 5280 CRLReason)";
+  std::vector<std::string_view> revoke_helps = {
+      kCrypto, kPki, kServer, kLabel, "Revoke a certificate", kSerial, kReason};
+  std::string reasons;
+  for (const ReasonKeyword& r : kReasonKeywords) {
+    reasons += (reasons.empty() ? "" : "|") + reason_keyword(r.code);
+    revoke_helps.push_back(r.help);
+  }
+  t.add(Node::kExec,
+        fmt::format("crypto pki server WORD$label revoke WORD$serial [reason <{}>$crl_reason]",
+                    reasons),
+        revoke_helps, revoke);
   t.add(Node::kExec, "crypto pki server WORD$label unrevoke WORD$serial",
-        {kCrypto, kPki, kServer, kLabel, "Unrevoke a certificate",
-         "Serial number: 0x<hex>, 0<octal> or decimal"},
-        unrevoke);
+        {kCrypto, kPki, kServer, kLabel, "Unrevoke a certificate", kSerial}, unrevoke);
   t.add(Node::kExec, "crypto pki server WORD$label request pkcs10 terminal [<base64|pem>$format]",
         {kCrypto, kPki, kServer, kLabel, "Manual enrollment", "PKCS#10 request",
          "Paste the request at the terminal", "Show the granted certificate in base64",

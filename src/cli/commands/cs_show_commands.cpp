@@ -10,6 +10,7 @@
 #include "cli/commands/more_commands.h"
 #include "cli/context.h"
 #include "common/fs.h"
+#include "pki/crl.h"
 #include "pki/digest.h"
 #include "pki/name.h"
 
@@ -259,6 +260,10 @@ CmdResult show_crl(Context& ctx, const Args& a) {
   for (const auto& e : info.entries) {
     ctx.printf("    Serial Number (hex): {}\n", even_hex(e.serial.hex()));
     ctx.printf("    Revocation Date: {}\n", format_ios_time(e.revoked_at));
+    if (e.reason) {
+      const char* name = pki::crl_reason_name(*e.reason);
+      ctx.printf("    Reason Code: {}\n", name ? std::string(name) : std::to_string(*e.reason));
+    }
   }
   return {};
 }

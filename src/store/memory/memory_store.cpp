@@ -58,6 +58,13 @@ Status MemoryStore::apply(const WriteBatch::Op& op, std::vector<Undo>& undo) {
         return invalid_argument(
             fmt::format("predecessor {:#x} is too large", *op.cert.predecessor));
       }
+      if (op.cert.revocation_reason &&
+          (!op.cert.revoked_at || !is_crl_reason(*op.cert.revocation_reason))) {
+        return invalid_argument(
+            fmt::format("certificate {:#x}: revocation reason {} {}", op.cert.serial,
+                        *op.cert.revocation_reason,
+                        op.cert.revoked_at ? "is not a CRLReason" : "without a revocation"));
+      }
       certs_.emplace(op.cert.serial, op.cert);
       // A rolled-back batch leaves the counter raised: a skipped serial is harmless.
       last_serial_ = std::max(last_serial_, op.cert.serial);
@@ -65,6 +72,9 @@ Status MemoryStore::apply(const WriteBatch::Op& op, std::vector<Undo>& undo) {
       return ok_status();
     }
     case Kind::kRevoke: {
+      if (op.reason && !is_crl_reason(*op.reason)) {
+        return invalid_argument(fmt::format("revocation reason {} is not a CRLReason", *op.reason));
+      }
       auto it = certs_.find(op.serial);
       if (it == certs_.end()) {
         return not_found(fmt::format("no certificate with serial {:#x}", op.serial));
@@ -74,6 +84,7 @@ Status MemoryStore::apply(const WriteBatch::Op& op, std::vector<Undo>& undo) {
       }
       undo.push_back(Undo::of_cert(op.serial, it->second));
       it->second.revoked_at = op.at;
+      it->second.revocation_reason = op.reason;
       return ok_status();
     }
     case Kind::kUnrevoke: {
@@ -86,6 +97,7 @@ Status MemoryStore::apply(const WriteBatch::Op& op, std::vector<Undo>& undo) {
       }
       undo.push_back(Undo::of_cert(op.serial, it->second));
       it->second.revoked_at.reset();
+      it->second.revocation_reason.reset();
       return ok_status();
     }
     case Kind::kPutRequest: {
@@ -249,6 +261,7 @@ Status MemoryStore::for_each_revocation(const std::function<void(const Revocatio
       if (it == certs_.end()) return ok_status();
       rev = {.serial = it->first,
              .at = *it->second.revoked_at,
+             .reason = it->second.revocation_reason,
              .serial_entropy = it->second.serial_entropy};
     }
     last = rev.serial;

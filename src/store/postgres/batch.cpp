@@ -41,7 +41,7 @@ Status apply_one(Conn& c, const WriteBatch::Op& op) {
   using Kind = WriteBatch::Op::Kind;
   switch (op.kind) {
     case Kind::kRevoke:
-      return revoke(c, op.serial, op.at);
+      return revoke(c, op.serial, op.at, op.reason);
     case Kind::kUnrevoke:
       return unrevoke(c, op.serial);
     case Kind::kDeleteMetaIf:

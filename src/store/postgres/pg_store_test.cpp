@@ -268,7 +268,7 @@ TEST_F(PgStoreTest, SchemaVersionOneIsMigrated) {
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(schema_->value("SELECT convert_from(value, 'UTF8') FROM " + schema_->name() +
                            ".meta WHERE key = 'schema_version'"),
-            "2");
+            std::to_string(pg::kSchemaVersion));
   auto raced = store->request_by_transaction("RACED");
   ASSERT_OK(raced);
   EXPECT_EQ(raced->id, 7);
@@ -277,6 +277,11 @@ TEST_F(PgStoreTest, SchemaVersionOneIsMigrated) {
   WriteBatch dup;
   dup.put_request(make_request(11, "RACED"));
   EXPECT_CODE(store->write(dup), Code::kAlreadyExists);
+  // Revocation reasons (version 3) work on the migrated tables.
+  WriteBatch revoked = one_cert(12);
+  revoked.revoke(12, from_unix(1'700'000'000), 1);  // keyCompromise
+  ASSERT_OK(store->write(revoked));
+  EXPECT_EQ(store->certificate(12).value_or(CertRecord{}).revocation_reason, 1);
 }
 
 TEST_F(PgStoreTest, OneTimeValueFromTwoNodesOneWins) {
@@ -557,7 +562,7 @@ TEST_F(PgStoreTest, SchemaAtTheNewestVersionReopens) {
   EXPECT_OK(again->certificate(3));
   EXPECT_EQ(schema_->value("SELECT convert_from(value, 'UTF8') FROM " + schema_->name() +
                            ".meta WHERE key = 'schema_version'"),
-            "2");
+            std::to_string(pg::kSchemaVersion));
 }
 
 TEST_F(PgStoreTest, NodesStartingTogetherShareOneSchema) {

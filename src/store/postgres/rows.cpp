@@ -9,6 +9,8 @@ Params& optional_int8(Params& p, const std::optional<std::int64_t>& v) {
   return v ? p.int8(*v) : p.null();
 }
 
+Params& optional_int4(Params& p, const std::optional<int>& v) { return v ? p.int4(*v) : p.null(); }
+
 // Whether a certificate with this serial is stored (seen by this transaction).
 Result<bool> cert_exists(Conn& c, Serial serial) {
   Params p;
@@ -32,6 +34,7 @@ CertRecord cert_from_row(const Rows& rows, int row) {
   if (!rows.is_null(row, 7)) c.predecessor = static_cast<Serial>(rows.int64(row, 7));
   // Kept as the same 64 bits in a signed column.
   if (!rows.is_null(row, 8)) c.serial_entropy = static_cast<std::uint64_t>(rows.int64(row, 8));
+  if (!rows.is_null(row, 9)) c.revocation_reason = static_cast<int>(rows.int64(row, 9));
   return c;
 }
 
@@ -65,6 +68,7 @@ Revocation revocation_from_row(const Rows& rows, int row) {
   r.serial = static_cast<Serial>(rows.int64(row, 0));
   r.at = from_unix(rows.int64(row, 1));
   if (!rows.is_null(row, 2)) r.serial_entropy = static_cast<std::uint64_t>(rows.int64(row, 2));
+  if (!rows.is_null(row, 3)) r.reason = static_cast<int>(rows.int64(row, 3));
   return r;
 }
 
@@ -74,6 +78,11 @@ Result<Step> put_certificate_step(const CertRecord& rec) {
   }
   if (rec.predecessor && *rec.predecessor > kMaxSerial) {
     return fail(invalid_argument(fmt::format("predecessor {:#x} is too large", *rec.predecessor)));
+  }
+  if (rec.revocation_reason && (!rec.revoked_at || !is_crl_reason(*rec.revocation_reason))) {
+    return fail(invalid_argument(fmt::format(
+        "certificate {:#x}: revocation reason {} {}", rec.serial, *rec.revocation_reason,
+        rec.revoked_at ? "is not a CRLReason" : "without a revocation")));
   }
   Step step{
       Sql::kInsertCert, Params(), fmt::format("storing certificate {:#x}", rec.serial),
@@ -92,14 +101,19 @@ Result<Step> put_certificate_step(const CertRecord& rec) {
   optional_int8(p, rec.serial_entropy
                        ? std::optional(static_cast<std::int64_t>(*rec.serial_entropy))
                        : std::nullopt);
+  optional_int4(p, rec.revocation_reason);
   return step;
 }
 
-Status revoke(Conn& c, Serial serial, TimePoint at) {
+Status revoke(Conn& c, Serial serial, TimePoint at, std::optional<int> reason) {
+  if (reason && !is_crl_reason(*reason)) {
+    return invalid_argument(fmt::format("revocation reason {} is not a CRLReason", *reason));
+  }
   if (serial > kMaxSerial)
     return not_found(fmt::format("no certificate with serial {:#x}", serial));
   Params p;
   p.int8(static_cast<std::int64_t>(serial)).int8(to_unix(at));
+  optional_int4(p, reason);
   ASSIGN_OR_RETURN(Rows rows,
                    c.run(Sql::kRevoke, p, fmt::format("revoking certificate {:#x}", serial)));
   if (rows.affected() == 1) return ok_status();

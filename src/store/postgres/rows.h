@@ -3,6 +3,8 @@
 // on a connection inside the batch's transaction. Same checks and codes as the SQLite
 // engine's rows.h.
 
+#include <optional>
+
 #include "common/status.h"
 #include "store/postgres/conn.h"
 #include "store/postgres/pg.h"
@@ -17,8 +19,8 @@ Result<RequestRecord> request_from_row(const Rows& rows, int row);
 Revocation revocation_from_row(const Rows& rows, int row);
 
 // The ops of a batch whose outcome is their statement's (Conn::run(), or a pipeline).
-// kInvalidArgument for a serial or predecessor above kMaxSerial (before running),
-// kAlreadyExists for a used serial.
+// kInvalidArgument for a serial or predecessor above kMaxSerial or a bad revocation
+// reason (before running), kAlreadyExists for a used serial.
 Result<Step> put_certificate_step(const CertRecord& rec);
 // Insert or replace; kInvalidArgument if it refers to an unknown certificate.
 Result<Step> put_request_step(const RequestRecord& r);
@@ -31,8 +33,9 @@ Step notify_step(std::string payload);
 Step raise_counter_step(const char* counter, std::int64_t value);
 
 // Ops that look at the rows they touched, run one at a time.
-// kNotFound for an unknown serial, kAlreadyExists if already revoked.
-Status revoke(Conn& c, Serial serial, TimePoint at);
+// kInvalidArgument for a reason that is not a CRLReason, kNotFound for an unknown serial,
+// kAlreadyExists if already revoked.
+Status revoke(Conn& c, Serial serial, TimePoint at, std::optional<int> reason);
 // kNotFound for an unknown serial, kInvalidArgument if not revoked.
 Status unrevoke(Conn& c, Serial serial);
 // kNotFound unless `key` holds exactly `expected`.

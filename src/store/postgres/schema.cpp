@@ -70,6 +70,16 @@ CREATE UNIQUE INDEX requests_one_per_transaction ON requests(transaction_id)
   WHERE transaction_id <> ''::bytea;
 )sql";
 
+// Version 3: the RFC 5280 CRLReason given at revocation, kept in the revocation index so
+// that rebuilding the CRL stays an index-only scan.
+constexpr const char* kSchemaV3 = R"sql(
+ALTER TABLE certificates ADD COLUMN revocation_reason INTEGER;
+DROP INDEX certificates_revoked;
+CREATE INDEX certificates_revoked ON certificates(serial)
+  INCLUDE (revoked_at, serial_entropy, revocation_reason)
+  WHERE revoked_at IS NOT NULL;
+)sql";
+
 struct Migration {
   int to;           // the version after `sql`
   const char* sql;  // runs inside the opening transaction
@@ -78,13 +88,14 @@ struct Migration {
 constexpr Migration kMigrations[] = {
     {1, kSchemaV1},
     {2, kSchemaV2},
+    {3, kSchemaV3},
 };
 static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per version");
 
 // The column order of the row readers (rows.cpp).
 constexpr const char* kCertColumns =
     "serial, der, subject, not_before, not_after, revoked_at, request_id, predecessor, "
-    "serial_entropy";
+    "serial_entropy, revocation_reason";
 constexpr const char* kRequestColumns =
     "id, state, kind, transaction_id, csr_der, fingerprint, subject, created, serial, "
     "signer_cert_der, flags, reason";
@@ -104,17 +115,21 @@ std::array<Statement, kSqlCount> make_statements() {
   set(Sql::kCommit, "COMMIT", "");
   set(Sql::kRollback, "ROLLBACK", "");
   set(Sql::kInsertCert,
-      fmt::format("INSERT INTO certificates({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+      fmt::format("INSERT INTO certificates({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+                  "$10)",
                   kCertColumns),
-      "ibbiiiiii");
+      "ibbiiiiiin");
   // Row-locking updates that check the state they change: of two transactions revoking
   // one certificate, the second waits for the first, re-reads the row and matches
   // nothing, so exactly one succeeds (READ COMMITTED re-evaluates WHERE on the row it
   // waited for).
   set(Sql::kRevoke,
-      "UPDATE certificates SET revoked_at = $2 WHERE serial = $1 AND revoked_at IS NULL", "ii");
+      "UPDATE certificates SET revoked_at = $2, revocation_reason = $3 "
+      "WHERE serial = $1 AND revoked_at IS NULL",
+      "iin");
   set(Sql::kUnrevoke,
-      "UPDATE certificates SET revoked_at = NULL WHERE serial = $1 AND revoked_at IS NOT NULL",
+      "UPDATE certificates SET revoked_at = NULL, revocation_reason = NULL "
+      "WHERE serial = $1 AND revoked_at IS NOT NULL",
       "i");
   set(Sql::kCertExists, "SELECT 1 FROM certificates WHERE serial = $1", "i");
   set(Sql::kUpsertRequest,
@@ -159,7 +174,7 @@ std::array<Statement, kSqlCount> make_statements() {
                   kCertColumns),
       "ii");
   set(Sql::kRevocationsAfter,
-      "SELECT serial, revoked_at, serial_entropy FROM certificates "
+      "SELECT serial, revoked_at, serial_entropy, revocation_reason FROM certificates "
       "WHERE revoked_at IS NOT NULL AND serial > $1 ORDER BY serial LIMIT $2",
       "ii");
   // A scan of the primary key (no counter row: one updated by every insert would make

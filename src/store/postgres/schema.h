@@ -22,9 +22,10 @@ namespace scepter::store::pg {
 class Conn;
 
 // The schema this code writes. Version 1 is the SQLite engine's version 3, plus the
-// counters; version 2 allows one request per non-empty transactionID. An empty schema is
+// counters; version 2 allows one request per non-empty transactionID; version 3 adds
+// certificates.revocation_reason (the SQLite engine's version 4). An empty schema is
 // brought to this version at open; a higher stored version is refused (kUnavailable).
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 // Names of the `counters` rows.
 inline constexpr const char* kSerialCounter = "last_serial";

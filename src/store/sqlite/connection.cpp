@@ -75,13 +75,20 @@ DROP INDEX certificates_revoked;
 CREATE INDEX certificates_revoked ON certificates(serial, revoked_at, serial_entropy)
   WHERE revoked_at IS NOT NULL;
 )sql"},
+    {4, R"sql(
+ALTER TABLE certificates ADD COLUMN revocation_reason INTEGER;
+DROP INDEX certificates_revoked;
+CREATE INDEX certificates_revoked
+  ON certificates(serial, revoked_at, serial_entropy, revocation_reason)
+  WHERE revoked_at IS NOT NULL;
+)sql"},
 };
 static_assert(std::size(kMigrations) == kSchemaVersion - 1, "one migration per version");
 
 // The column order the engine's row readers expect (sqlite_store.cpp).
 constexpr const char* kCertColumns =
     "serial, der, subject, not_before, not_after, revoked_at, request_id, predecessor, "
-    "serial_entropy";
+    "serial_entropy, revocation_reason";
 constexpr const char* kRequestColumns =
     "id, state, kind, transaction_id, csr_der, fingerprint, subject, created, serial, "
     "signer_cert_der, flags, reason";
@@ -114,10 +121,11 @@ Status prepare_all(sqlite3* db, Statements& s) {
       {&s.release, "RELEASE batch"},
       {&s.rollback_to, "ROLLBACK TO batch"},
       {&s.insert_cert, fmt::format("INSERT INTO certificates({}) VALUES (?1, ?2, ?3, ?4, ?5, "
-                                   "?6, ?7, ?8, ?9)",
+                                   "?6, ?7, ?8, ?9, ?10)",
                                    kCertColumns)},
       {&s.cert_revoked_at, "SELECT revoked_at FROM certificates WHERE serial = ?1"},
-      {&s.revoke_cert, "UPDATE certificates SET revoked_at = ?2 WHERE serial = ?1"},
+      {&s.revoke_cert,
+       "UPDATE certificates SET revoked_at = ?2, revocation_reason = ?3 WHERE serial = ?1"},
       {&s.upsert_request,
        fmt::format("INSERT INTO requests({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
                    "?11, ?12) ON CONFLICT(id) DO UPDATE SET state = excluded.state, kind = "
@@ -148,7 +156,7 @@ Status prepare_all(sqlite3* db, Statements& s) {
                                    "ORDER BY serial LIMIT ?2",
                                    kCertColumns)},
       {&s.revocations_after,
-       "SELECT serial, revoked_at, serial_entropy FROM certificates "
+       "SELECT serial, revoked_at, serial_entropy, revocation_reason FROM certificates "
        "INDEXED BY certificates_revoked "
        "WHERE revoked_at IS NOT NULL AND serial > ?1 ORDER BY serial LIMIT ?2"},
       {&s.count_certs, "SELECT n FROM counters WHERE name = 'certificates'"},

@@ -16,8 +16,9 @@ namespace scepter::store::sqlite {
 // one transaction, keeping its data); a file with a higher version is refused
 // (kUnavailable). Version 2 added certificates.predecessor, requests.reason, the
 // request indexes on created and state, and meta "schema_last_request_id". Version 3
-// added certificates.serial_entropy (kept in the revocation index).
-inline constexpr int kSchemaVersion = 3;
+// added certificates.serial_entropy (kept in the revocation index). Version 4 added
+// certificates.revocation_reason (kept in the revocation index too).
+inline constexpr int kSchemaVersion = 4;
 
 // The engine's meta key for the request id high-water mark (see Store::next_request_id).
 inline constexpr const char* kRequestMarkKey = "schema_last_request_id";

@@ -55,7 +55,7 @@ Status SqliteStore::apply_batch(const WriteBatch& batch) {
         s = sqlite::put_certificate(sql, op.cert);
         break;
       case Kind::kRevoke:
-        s = sqlite::revoke(sql, op.serial, op.at);
+        s = sqlite::revoke(sql, op.serial, op.at, op.reason);
         break;
       case Kind::kUnrevoke:
         s = sqlite::unrevoke(sql, op.serial);

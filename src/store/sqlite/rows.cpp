@@ -18,6 +18,7 @@ CertRecord cert_from_row(const Query& q) {
   if (!q.is_null(7)) c.predecessor = static_cast<Serial>(q.int64(7));
   // Kept as the same 64 bits in a signed column.
   if (!q.is_null(8)) c.serial_entropy = static_cast<std::uint64_t>(q.int64(8));
+  if (!q.is_null(9)) c.revocation_reason = static_cast<int>(q.int64(9));
   return c;
 }
 
@@ -53,6 +54,11 @@ Status put_certificate(const sqlite::Statements& sql, const CertRecord& c) {
   if (c.predecessor && *c.predecessor > kMaxSerial) {
     return invalid_argument(fmt::format("predecessor {:#x} is too large", *c.predecessor));
   }
+  if (c.revocation_reason && (!c.revoked_at || !is_crl_reason(*c.revocation_reason))) {
+    return invalid_argument(
+        fmt::format("certificate {:#x}: revocation reason {} {}", c.serial, *c.revocation_reason,
+                    c.revoked_at ? "is not a CRLReason" : "without a revocation"));
+  }
   Query q(sql.insert_cert);
   q.bind(1, static_cast<std::int64_t>(c.serial))
       .bind_blob(2, c.der)
@@ -74,6 +80,11 @@ Status put_certificate(const sqlite::Statements& sql, const CertRecord& c) {
     q.bind(9, static_cast<std::int64_t>(*c.serial_entropy));
   } else {
     q.bind_null(9);
+  }
+  if (c.revocation_reason) {
+    q.bind(10, *c.revocation_reason);
+  } else {
+    q.bind_null(10);
   }
   const int rc = q.step();
   if (rc == SQLITE_DONE) return ok_status();
@@ -102,11 +113,20 @@ Result<bool> is_revoked(const sqlite::Statements& sql, Serial serial) {
 
 }  // namespace
 
-Status revoke(const sqlite::Statements& sql, Serial serial, TimePoint at) {
+Status revoke(const sqlite::Statements& sql, Serial serial, TimePoint at,
+              std::optional<int> reason) {
+  if (reason && !is_crl_reason(*reason)) {
+    return invalid_argument(fmt::format("revocation reason {} is not a CRLReason", *reason));
+  }
   ASSIGN_OR_RETURN(const bool revoked, is_revoked(sql, serial));
   if (revoked) return already_exists(fmt::format("certificate {:#x} is already revoked", serial));
   Query q(sql.revoke_cert);
   q.bind(1, static_cast<std::int64_t>(serial)).bind(2, to_unix(at));
+  if (reason) {
+    q.bind(3, *reason);
+  } else {
+    q.bind_null(3);
+  }
   const int rc = q.step();
   if (rc == SQLITE_DONE) return ok_status();
   return sqlite_error(q.db(), rc, fmt::format("revoking certificate {:#x}", serial));
@@ -116,7 +136,7 @@ Status unrevoke(const sqlite::Statements& sql, Serial serial) {
   ASSIGN_OR_RETURN(const bool revoked, is_revoked(sql, serial));
   if (!revoked) return invalid_argument(fmt::format("certificate {:#x} is not revoked", serial));
   Query q(sql.revoke_cert);
-  q.bind(1, static_cast<std::int64_t>(serial)).bind_null(2);
+  q.bind(1, static_cast<std::int64_t>(serial)).bind_null(2).bind_null(3);
   const int rc = q.step();
   if (rc == SQLITE_DONE) return ok_status();
   return sqlite_error(q.db(), rc, fmt::format("unrevoking certificate {:#x}", serial));

@@ -3,6 +3,8 @@
 // batch, each on the write connection's prepared statements. Callers hold the
 // connection's mutex; the write ops run inside the batch's savepoint.
 
+#include <optional>
+
 #include "common/status.h"
 #include "store/sqlite/connection.h"
 #include "store/sqlite/db.h"
@@ -18,11 +20,12 @@ Result<RequestRecord> request_from_row(const Query& q);
 // kNotFound if no certificate has this serial, else sqlite_error() of a failed step.
 Status step_to_certificate(Query& q, Serial serial);
 
-// kInvalidArgument for a serial or predecessor above kMaxSerial, kAlreadyExists for a
-// used serial.
+// kInvalidArgument for a serial or predecessor above kMaxSerial or a bad revocation
+// reason, kAlreadyExists for a used serial.
 Status put_certificate(const Statements& sql, const CertRecord& c);
-// kNotFound for an unknown serial, kAlreadyExists if already revoked.
-Status revoke(const Statements& sql, Serial serial, TimePoint at);
+// kInvalidArgument for a reason that is not a CRLReason, kNotFound for an unknown serial,
+// kAlreadyExists if already revoked.
+Status revoke(const Statements& sql, Serial serial, TimePoint at, std::optional<int> reason);
 // kNotFound for an unknown serial, kInvalidArgument if not revoked.
 Status unrevoke(const Statements& sql, Serial serial);
 // Insert or replace; kInvalidArgument if it refers to an unknown certificate.

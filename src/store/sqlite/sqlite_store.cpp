@@ -227,6 +227,7 @@ Status SqliteStore::for_each_revocation(const std::function<void(const Revocatio
         r.serial = static_cast<Serial>(q.int64(0));
         r.at = from_unix(q.int64(1));
         if (!q.is_null(2)) r.serial_entropy = static_cast<std::uint64_t>(q.int64(2));
+        if (!q.is_null(3)) r.reason = static_cast<int>(q.int64(3));
         return r;
       },
       [](const Revocation& r) { return static_cast<std::int64_t>(r.serial); },

@@ -318,6 +318,7 @@ TEST(SqliteStore, Version1DatabaseIsMigratedAndKeepsItsData) {
     EXPECT_EQ(c3->der, std::string("\x30\x82\x02", 3));
     EXPECT_EQ(c3->subject, "cn=r3");
     EXPECT_EQ(c3->revoked_at, from_unix(1700000500));
+    EXPECT_FALSE(c3->revocation_reason.has_value());
     EXPECT_EQ(c3->request_id, 5);
     EXPECT_FALSE(c3->predecessor.has_value());
     auto r4 = store.request_by_transaction("tid-4");
@@ -333,6 +334,7 @@ TEST(SqliteStore, Version1DatabaseIsMigratedAndKeepsItsData) {
     int revoked = 0;
     ASSERT_OK(store.for_each_revocation([&](const Revocation& r) {
       EXPECT_EQ(r.serial, 3u);
+      EXPECT_FALSE(r.reason.has_value());
       ++revoked;
     }));
     EXPECT_EQ(revoked, 1);
@@ -349,6 +351,7 @@ TEST(SqliteStore, Version1DatabaseIsMigratedAndKeepsItsData) {
     WriteBatch b;
     b.put_certificate(renewed);
     b.put_request(refused);
+    b.revoke(2, from_unix(1700000600), 4);  // superseded
     ASSERT_OK(store.write(b));
     WriteBatch del;
     del.delete_request(8);
@@ -363,6 +366,7 @@ TEST(SqliteStore, Version1DatabaseIsMigratedAndKeepsItsData) {
   ASSERT_OK(opened);
   EXPECT_EQ((*opened)->certificate(4)->predecessor, Serial{2});
   EXPECT_EQ((*opened)->certificate(4)->serial_entropy, ~std::uint64_t{0});
+  EXPECT_EQ((*opened)->certificate(2)->revocation_reason, 4);
   EXPECT_EQ((*opened)->next_request_id().value_or(0), 9);  // 8 was deleted, not reused
   EXPECT_EQ((*opened)->allocate_serial().value_or(0), 5u);
   EXPECT_OK((*opened)->check_integrity());
