@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "common/log.h"
+#include "pki/crl.h"
 #include "pki/serial_number.h"
 
 namespace scepter::ca {
@@ -103,6 +104,11 @@ Result<OcspResponder::Status> OcspResponder::read_status(const ocsp::CertId& id)
   if (rec->revoked_at.has_value()) {
     out.status = ocsp::CertStatus::kRevoked;
     out.revoked_at = *rec->revoked_at;
+    // As in the CRL entry: unspecified (0) is left out (RFC 5280 5.3.1).
+    if (rec->revocation_reason && pki::is_crl_entry_reason(*rec->revocation_reason) &&
+        *rec->revocation_reason != 0) {
+      out.reason = rec->revocation_reason;
+    }
   } else {
     out.status = ocsp::CertStatus::kGood;
   }

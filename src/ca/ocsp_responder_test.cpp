@@ -105,8 +105,14 @@ TEST_F(OcspResponderTest, ARevocationIsSeenAtOnce) {
   EXPECT_EQ(revoked.cert_status, V_OCSP_CERTSTATUS_REVOKED);
   EXPECT_EQ(revoked.revoked_at, to_unix(h_.clock().now()));
 
+  EXPECT_EQ(revoked.reason, -1);  // none given
+
   ASSERT_OK(h_.server().unrevoke(static_cast<Serial>(serial)));
   EXPECT_EQ(ask(der, serial).cert_status, V_OCSP_CERTSTATUS_GOOD);
+  ASSERT_OK(h_.server().revoke(static_cast<Serial>(serial), 1));
+  Checked compromised = ask(der, serial);
+  EXPECT_EQ(compromised.cert_status, V_OCSP_CERTSTATUS_REVOKED);
+  EXPECT_EQ(compromised.reason, OCSP_REVOKED_STATUS_KEYCOMPROMISE);
 }
 
 TEST_F(OcspResponderTest, ResignsAfterHalfTheValidity) {

@@ -50,11 +50,12 @@ def test_openssl_sees_good_revoked_and_unknown(ocsp, workdir):
     assert "Response verify OK" in out, out
     assert f"{leaf}: good" in out, out
 
-    ocsp.d.sh(f"crypto pki server {LABEL} revoke {serial}")
+    ocsp.d.sh(f"crypto pki server {LABEL} revoke {serial} reason keyCompromise")
     out = openssl_ocsp(ocsp, "-cert", leaf, "-resp_text")
     assert "Response verify OK" in out, out
     assert f"{leaf}: revoked" in out, out
     assert "Revocation Time:" in out, out
+    assert "Reason: keyCompromise" in out, out
 
     ocsp.d.sh(f"crypto pki server {LABEL} unrevoke {serial}")
     assert f"{leaf}: good" in openssl_ocsp(ocsp, "-cert", leaf)
