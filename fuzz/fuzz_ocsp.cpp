@@ -8,14 +8,28 @@
 #include <string_view>
 #include <vector>
 
+#include "pki/issuer.h"
+#include "pki/name.h"
 #include "pki/ocsp.h"
-#include "pki/test_support.h"
 
 namespace {
 
+constexpr std::int64_t kNow = 1735995514;
+
+scepter::pki::Certificate make_ca(const scepter::pki::Key& key) {
+  auto name = scepter::pki::parse_dn("CN=fuzz");
+  CA_ASSERT(name.has_value(), "a name");
+  auto cert = scepter::pki::make_ca_certificate({.subject = name->get(),
+                                                 .key = key,
+                                                 .not_before = scepter::from_unix(kNow),
+                                                 .not_after = scepter::from_unix(kNow + 86400)});
+  CA_ASSERT(cert.has_value(), "a CA certificate");
+  return *cert;
+}
+
 struct Fixture {
-  const scepter::pki::Key& key = scepter::pki::test::ec_key_256();
-  scepter::pki::Certificate ca = scepter::pki::test::make_test_ca(key);
+  scepter::pki::Key key = *scepter::pki::Key::generate_ec(256);
+  scepter::pki::Certificate ca = make_ca(key);
   scepter::pki::ocsp::IssuerMatch match{ca};
   scepter::pki::ocsp::ResponseSigner signer =
       *scepter::pki::ocsp::ResponseSigner::create(ca, key, scepter::pki::Hash::kSha256, false);
@@ -35,7 +49,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   CA_ASSERT(!req->ids.empty() && req->ids.size() <= ocsp::kMaxCertIds, "1..16 CertIDs");
   static const Fixture f;
   std::vector<ocsp::SingleStatus> statuses;
-  const scepter::TimePoint now = scepter::from_unix(scepter::pki::test::kNow);
+  const scepter::TimePoint now = scepter::from_unix(kNow);
   for (const ocsp::CertId& id : req->ids) {
     CA_ASSERT(der.find(id.whole) != std::string_view::npos, "a CertID is a view of the input");
     statuses.push_back(
