@@ -95,7 +95,8 @@ Status CertificateServer::set_config(const ServerConfig& next) {
                            next.archive_enabled != cur.archive_enabled ||
                            next.archive_format != cur.archive_format ||
                            next.serial_number_above != cur.serial_number_above ||
-                           next.scep_encryption_key != cur.scep_encryption_key;
+                           next.scep_encryption_key != cur.scep_encryption_key ||
+                           next.ocsp_responder_key != cur.ocsp_responder_key;
     if (storage_changed) {
       return permission_denied("Server's configuration is locked (enter \"shut\" to unlock it).");
     }
@@ -145,17 +146,17 @@ Status CertificateServer::set_config(const ServerConfig& next) {
         "ocsp is for a CA: an RA holds no revocations to answer for (enter \"no ocsp\").");
   }
   config_ = next;
-  if (runtime_ && runtime_->ocsp) runtime_->ocsp->configure(ocsp_settings(next));
+  if (auto ocsp = runtime_ ? runtime_->ocsp_responder() : nullptr) {
+    ocsp->configure(ocsp_settings(next));
+  }
   return ok_status();
 }
 
 std::shared_ptr<OcspResponder> CertificateServer::ocsp_responder() const {
   MutexLock lock(mu_);
-  if (state_ != ServerState::kEnabled || !runtime_ || !runtime_->ocsp ||
-      !runtime_->ocsp->enabled()) {
-    return nullptr;
-  }
-  return runtime_->ocsp;
+  if (state_ != ServerState::kEnabled || !runtime_) return nullptr;
+  std::shared_ptr<OcspResponder> ocsp = runtime_->ocsp_responder();
+  return ocsp && ocsp->enabled() ? ocsp : nullptr;
 }
 
 ServerState CertificateServer::state() const {
@@ -245,7 +246,7 @@ Result<EnableReport> CertificateServer::enable_run(const EnableOptions& options,
   if (!p.issuer_name.empty()) config_.issuer_name = p.issuer_name;
   pending_archive_password_.clear();
   runtime_ = std::move(p.runtime);
-  if (runtime_->ocsp) runtime_->ocsp->configure(ocsp_settings(config_));
+  if (auto ocsp = runtime_->ocsp_responder()) ocsp->configure(ocsp_settings(config_));
   last_failure_.clear();
   transition(LifeEvent::kChecksPassed);
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: SCEP server started");
@@ -364,6 +365,7 @@ void CertificateServer::tick() {
     }
   }
   rollover_tick(rt);
+  ocsp_tick(rt);
   expire_requests(*rt);
   // Keep LABEL.ser self-contained for file-level backups (the guide tells operators to
   // back up the .ser file): fold the write-ahead log in once a minute.

@@ -44,6 +44,7 @@
 namespace scepter::ca {
 
 class OcspResponder;
+struct ServiceCert;
 
 using store::RequestId;
 using store::RequestRecord;
@@ -387,8 +388,17 @@ class CertificateServer {
   // encryption-key`), and the certificate the CA issued it (issued now when there is none
   // that fits). Refuses a CA key that cannot decrypt without one.
   Status setup_scep_encryption(Runtime& rt, const ServerConfig& cfg, EnableReport& report);
-  // The OCSP responder of a CA (server_setup.cpp), signing with the CA key.
+  // The OCSP responder of a CA (server_setup.cpp): the CA key signs, or the key of
+  // `ocsp responder-key` (generated if missing) with a certificate the CA issues it.
   Status setup_ocsp(Runtime& rt, const ServerConfig& cfg);
+  // The timer: a delegated responder's certificate renewed with a third of it left.
+  void ocsp_tick(const std::shared_ptr<Runtime>& rt);
+  // The certificate the CA issued to one of its own keys (`key`) for `kind`: the stored
+  // one while it fits (the same key, signed by the current CA certificate, not revoked,
+  // not due for renewal), otherwise a new one, stored; `issued` then gets its serial.
+  Result<pki::Certificate> service_certificate(Runtime& rt, const ServerConfig& cfg,
+                                               const pki::Key& key, const ServiceCert& kind,
+                                               std::string* issued);
   // Whether the server can sign with `entry`: a key on a token that is not logged in (or
   // has lost the key) cannot, and the reason says why.
   Status usable_ca_key(const KeyEntry& entry) const;

@@ -45,12 +45,14 @@ OcspAnswer ocsp_error(ocsp::ResponseStatus status) { return OcspAnswer{.der = er
 
 OcspResponder::OcspResponder(const store::Store& store, const Clock& clock,
                              const pki::Certificate& issuer, ocsp::ResponseSigner signer,
-                             std::function<std::uint64_t()> revision)
+                             std::function<std::uint64_t()> revision,
+                             std::optional<pki::Certificate> certificate)
     : store_(store),
       clock_(clock),
       match_(issuer),
       signer_(std::move(signer)),
-      revision_(std::move(revision)) {}
+      revision_(std::move(revision)),
+      certificate_(std::move(certificate)) {}
 
 void OcspResponder::configure(const OcspSettings& settings) {
   nonce_.store(settings.nonce, std::memory_order_relaxed);

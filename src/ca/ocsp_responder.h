@@ -59,8 +59,13 @@ class OcspResponder {
  public:
   // `store` and `clock` are borrowed and must outlive the responder; `revision` reads the
   // CRL publisher's revision (see above).
+  // `certificate`: a delegated responder's, which the signer signs with; nullopt when the
+  // CA key signs.
   OcspResponder(const store::Store& store, const Clock& clock, const pki::Certificate& issuer,
-                pki::ocsp::ResponseSigner signer, std::function<std::uint64_t()> revision);
+                pki::ocsp::ResponseSigner signer, std::function<std::uint64_t()> revision,
+                std::optional<pki::Certificate> certificate = std::nullopt);
+
+  const std::optional<pki::Certificate>& certificate() const { return certificate_; }
 
   void configure(const OcspSettings& settings);
   bool enabled() const { return enabled_.load(std::memory_order_relaxed); }
@@ -100,6 +105,7 @@ class OcspResponder {
   const pki::ocsp::IssuerMatch match_;
   const pki::ocsp::ResponseSigner signer_;
   const std::function<std::uint64_t()> revision_;
+  const std::optional<pki::Certificate> certificate_;
 
   std::atomic<bool> enabled_{false};
   std::atomic<bool> nonce_{true};

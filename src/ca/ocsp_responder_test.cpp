@@ -169,6 +169,48 @@ TEST_F(OcspResponderTest, IssuedCertificatesNameTheResponder) {
   EXPECT_EQ(X509_get_ext_by_NID(without.x509(), NID_info_access, -1), -1);
 }
 
+// `ocsp responder-key`: a delegated responder with a certificate the CA issued it
+// (OCSPSigning, nocheck), carried in each response, and renewed by the timer with a third
+// of its 30 days left.
+TEST_F(OcspResponderTest, ADelegatedResponderSignsAndIsRenewed) {
+  const long serial = static_cast<long>(testing::serial_of(issue("CN=delegated")));
+  h_.server().shutdown();
+  ASSERT_OK(h_.set([](ServerConfig& c) { c.ocsp_responder_key = "ocsp"; }));
+  ASSERT_OK(h_.server().enable({}));
+  ASSERT_TRUE(responder()->certificate().has_value());
+  const pki::Certificate first = *responder()->certificate();
+  EXPECT_TRUE(first.signed_by(*ca_));
+  EXPECT_EQ(first.not_after() - first.not_before(), std::chrono::days(30));
+  const int eku = X509_get_extended_key_usage(first.x509());
+  EXPECT_TRUE(eku & XKU_OCSP_SIGN);
+  EXPECT_GE(X509_get_ext_by_NID(first.x509(), NID_id_pkix_OCSP_noCheck, -1), 0);
+  EXPECT_TRUE(h_.keys().get("ocsp").has_value());
+
+  const std::string der = openssl_request(*ca_, {serial}, EVP_sha1(), 16);
+  Checked c = ask(der, serial);
+  EXPECT_EQ(c.verify, 1);
+  EXPECT_EQ(c.cert_status, V_OCSP_CERTSTATUS_GOOD);
+  // The key cannot change under a running server.
+  EXPECT_CODE(h_.set([](ServerConfig& c) { c.ocsp_responder_key = "other"; }),
+              Code::kPermissionDenied);
+
+  h_.clock().advance(std::chrono::days(19));
+  h_.server().tick();
+  EXPECT_EQ(*responder()->certificate(), first);  // eleven days left: kept
+  h_.clock().advance(std::chrono::days(1));
+  h_.server().tick();
+  const pki::Certificate second = *responder()->certificate();
+  EXPECT_NE(second, first);
+  EXPECT_EQ(second.not_before(), h_.clock().now());
+  Checked renewed = ask(der, serial);
+  EXPECT_EQ(renewed.verify, 1);
+
+  // A restart keeps the renewed certificate.
+  h_.server().shutdown();
+  ASSERT_OK(h_.server().enable({}));
+  EXPECT_EQ(*responder()->certificate(), second);
+}
+
 TEST(OcspConfigTest, AnRaHasNoResponder) {
   ServerHarness h;
   EXPECT_CODE(h.set([](ServerConfig& c) {

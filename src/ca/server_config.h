@@ -94,6 +94,10 @@ struct ServerConfig {
   // `no ocsp nonce`: nonces in requests are ignored, so every answer comes from the
   // cache (RFC 5019 2.1). Default: a request's nonce is echoed in a response signed for it.
   bool ocsp_nonce = true;
+  // `ocsp responder-key LABEL`: responses are signed by this key pair (generated at `no
+  // shutdown` if missing) as a delegated responder, with a certificate the CA issues it
+  // for 30 days and renews with 10 days left. Empty: the CA key signs them.
+  std::string ocsp_responder_key;
   bool shutdown = true;
 
   std::string effective_issuer() const { return issuer_name.empty() ? "CN=" + label : issuer_name; }

@@ -18,6 +18,7 @@
 #include "ca/otp_store.h"
 #include "ca/ra_forwarder.h"
 #include "pki/crl.h"
+#include "pki/issuer.h"
 #include "pki/key.h"
 #include "store/store.h"
 
@@ -34,6 +35,8 @@ inline constexpr const char* kMetaRaEncryptionCert = "ra_encryption_cert";
 // A CA's `scep encryption-key`: the certificate it issued to that key (it is also in the
 // certificates table, under its serial).
 inline constexpr const char* kMetaScepEncryptionCert = "scep_encryption_cert";
+// `ocsp responder-key`: the delegated OCSP responder's current certificate.
+inline constexpr const char* kMetaOcspResponderCert = "ocsp_responder_cert";
 inline constexpr const char* kMetaCrlNumber = "crl_number";
 // Several nodes on one database: the current CRL (DER) and the node that published it.
 inline constexpr const char* kMetaCrlDer = "crl_der";
@@ -74,6 +77,26 @@ Result<Serial> serials_used(const store::Store& store);
 // Rollover (`rollover`, `auto-rollover`) of a server on a database several nodes share is
 // refused with this: the shadow key would be on one node only (server_rollover.cpp).
 Status shared_rollover_refused(const std::string& label);
+
+// A certificate the CA issues to one of its own keys (CertificateServer::
+// service_certificate): where it is kept besides the certificates table, the OU its
+// subject adds to the CA's, and how long it lives (nullopt: as long as the CA
+// certificate; otherwise it is renewed with a third of it left).
+struct ServiceCert {
+  const char* meta;
+  const char* unit;
+  const char* what;  // for the log
+  pki::ServiceRole role;
+  std::optional<Seconds> lifetime;
+};
+inline const ServiceCert kScepEncryptionCert{kMetaScepEncryptionCert, "SCEP encryption",
+                                             "SCEP encryption certificate",
+                                             pki::ServiceRole::kScepEncryption, std::nullopt};
+// Short-lived: relying parties never ask whether it was revoked (ocsp-nocheck).
+inline constexpr int kOcspResponderDays = 30;
+inline const ServiceCert kOcspResponderCert{
+    kMetaOcspResponderCert, "OCSP responder", "OCSP responder certificate",
+    pki::ServiceRole::kOcspSigning, std::chrono::days(kOcspResponderDays)};
 
 // A request still waiting for a decision (pending, authorized, initial).
 bool is_open_state(RequestState s);
@@ -141,8 +164,16 @@ struct CertificateServer::Runtime {
   // The CRL: revocations and CRL builds are serialised.
   std::unique_ptr<CrlPublisher> crl;
   // A CA's OCSP answers (none in RA mode). Made at enable() whether or not `ocsp` is on,
-  // so that `ocsp` takes effect at once; shared with requests in flight.
-  std::shared_ptr<OcspResponder> ocsp;
+  // so that `ocsp` takes effect at once; replaced when a delegated responder's
+  // certificate is renewed, and shared with requests in flight.
+  std::shared_ptr<OcspResponder> ocsp_responder() const {
+    MutexLock lock(ocsp_mu);
+    return ocsp;
+  }
+  void set_ocsp(std::shared_ptr<OcspResponder> next) {
+    MutexLock lock(ocsp_mu);
+    ocsp = std::move(next);
+  }
 
   TimePoint last_expiry_check GUARDED_BY(request_mu){};
   // When the database was last checkpointed (timer thread only).
@@ -182,6 +213,8 @@ struct CertificateServer::Runtime {
   std::string rollover_password GUARDED_BY(rollover_op_mu);
 
  private:
+  mutable Mutex ocsp_mu;
+  std::shared_ptr<OcspResponder> ocsp GUARDED_BY(ocsp_mu);
   mutable Mutex rollover_mu;
   std::shared_ptr<const Shadow> rollover GUARDED_BY(rollover_mu);
 };

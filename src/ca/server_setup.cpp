@@ -254,49 +254,69 @@ Status CertificateServer::setup_scep_encryption(Runtime& rt, const ServerConfig&
                                          "be used: {}",
                                          label, entry->device, entry->device_error));
   }
+  ASSIGN_OR_RETURN(pki::Certificate cert,
+                   service_certificate(rt, cfg, entry->key, kScepEncryptionCert,
+                                       &report.issued_encryption_serial));
+  rt.encryption_cert = std::move(cert);
+  rt.encryption_key = entry->key;
+  return ok_status();
+}
+
+Result<pki::Certificate> CertificateServer::service_certificate(Runtime& rt,
+                                                                const ServerConfig& cfg,
+                                                                const pki::Key& key,
+                                                                const ServiceCert& kind,
+                                                                std::string* issued) {
   const pki::Certificate& ca = *rt.ca_cert;
   const TimePoint now = deps_.clock.now();
   // The certificate issued at an earlier start, while it still fits: the same key, issued
-  // by this CA certificate (a rollover gives a new one), valid, not revoked.
-  auto stored = rt.store->meta(kMetaScepEncryptionCert);
-  if (!stored.has_value()) return stored.error();
-  if (stored->has_value()) {
-    auto cert = pki::Certificate::from_der(**stored);
-    auto key = cert.has_value() ? cert->public_key() : Result<pki::Key>(fail(cert.error()));
-    bool fits = key.has_value() && key->equals_public(entry->key) && cert->signed_by(ca) &&
-                now < cert->not_after();
+  // by this CA certificate (a rollover gives a new one), valid with more than a third of
+  // a limited lifetime left, not revoked.
+  ASSIGN_OR_RETURN(std::optional<std::string> stored, rt.store->meta(kind.meta));
+  if (stored.has_value()) {
+    auto cert = pki::Certificate::from_der(*stored);
+    auto cert_key = cert.has_value() ? cert->public_key() : Result<pki::Key>(fail(cert.error()));
+    const TimePoint renew_at =
+        cert.has_value() && kind.lifetime
+            ? cert->not_after() - (cert->not_after() - cert->not_before()) / 3
+            : (cert.has_value() ? cert->not_after() : now);
+    bool fits = cert_key.has_value() && cert_key->equals_public(key) && cert->signed_by(ca) &&
+                now < renew_at;
     if (fits) {
       auto serial = cert->serial();
       auto rec = serial.has_value() ? rt.store->certificate(serial->sequence)
                                     : Result<store::CertRecord>(fail(serial.error()));
-      if (!rec.has_value() && rec.error().code() != Code::kNotFound) return rec.error();
+      if (!rec.has_value() && rec.error().code() != Code::kNotFound) return fail(rec.error());
       fits = rec.has_value() && rec->der == cert->der() && !rec->revoked_at;
     }
-    if (fits) {
-      rt.encryption_cert = std::move(*cert);
-      rt.encryption_key = entry->key;
-      return ok_status();
-    }
+    if (fits) return std::move(*cert);
   }
-  // A new certificate for the key, valid as long as the CA certificate.
-  if (now >= ca.not_after()) return unavailable("The CA certificate has expired.");
+  // A new certificate for the key, valid for its lifetime but never past the CA's.
+  if (now >= ca.not_after()) return fail(unavailable("The CA certificate has expired."));
+  const TimePoint not_after =
+      kind.lifetime ? std::min(ca.not_after(), now + *kind.lifetime) : ca.not_after();
   ASSIGN_OR_RETURN(store::Serial serial, rt.store->allocate_serial());
   pki::SerialNumber number{serial};
   if (pki::collision_prone(cfg.hash)) {
     ASSIGN_OR_RETURN(number, pki::SerialNumber::with_entropy(serial));
   }
   ASSIGN_OR_RETURN(auto subject,
-                   pki::parse_dn(pki::format_dn_config(ca.subject()) + ",OU=SCEP encryption"));
-  const pki::EncryptionCertSpec spec{.subject = subject.get(),
-                                     .key = entry->key,
-                                     .ca_cert = ca,
-                                     .ca_key = *rt.ca_key,
-                                     .serial = number,
-                                     .not_before = now,
-                                     .not_after = ca.not_after(),
-                                     .hash = cfg.hash,
-                                     .cdp_url = cfg.cdp_url};
-  ASSIGN_OR_RETURN(pki::Certificate cert, pki::make_encryption_certificate(spec));
+                   pki::parse_dn(pki::format_dn_config(ca.subject()) + ",OU=" + kind.unit));
+  // Signed with SHA-256 at least: `hash md5|sha1` is for old SCEP clients' sake only.
+  const pki::ServiceCertSpec spec{
+      .subject = subject.get(),
+      .key = key,
+      .ca_cert = ca,
+      .ca_key = *rt.ca_key,
+      .serial = number,
+      .not_before = now,
+      .not_after = not_after,
+      .hash = kind.role == pki::ServiceRole::kOcspSigning && pki::collision_prone(cfg.hash)
+                  ? pki::Hash::kSha256
+                  : cfg.hash,
+      .cdp_url = cfg.cdp_url,
+      .role = kind.role};
+  ASSIGN_OR_RETURN(pki::Certificate cert, pki::make_service_certificate(spec));
   store::CertRecord rec;
   rec.serial = serial;
   rec.der = cert.der();
@@ -306,15 +326,12 @@ Status CertificateServer::setup_scep_encryption(Runtime& rt, const ServerConfig&
   rec.serial_entropy = number.entropy;
   store::WriteBatch batch;
   batch.put_certificate(rec);
-  batch.put_meta(kMetaScepEncryptionCert, cert.der());
+  batch.put_meta(kind.meta, cert.der());
   RETURN_IF_ERROR(rt.store->write(batch));
   if (rt.issuer) rt.issuer->note_issued(serial);
-  log::info("certificate server {}: SCEP encryption certificate 0x{} issued for key {}", label_,
-            number.hex(), label);
-  report.issued_encryption_serial = number.hex();
-  rt.encryption_cert = std::move(cert);
-  rt.encryption_key = entry->key;
-  return ok_status();
+  log::info("certificate server {}: {} 0x{} issued", label_, kind.what, number.hex());
+  if (issued != nullptr) *issued = number.hex();
+  return cert;
 }
 
 Status CertificateServer::write_archive(const ServerConfig& cfg, const pki::Certificate& cert,
@@ -459,13 +476,59 @@ Status CertificateServer::setup_ocsp(Runtime& rt, const ServerConfig& cfg) {
   // A response signed with MD5 or SHA-1 would be forgeable; `hash` chose them for old
   // SCEP clients, which do not speak OCSP.
   const pki::Hash hash = pki::collision_prone(cfg.hash) ? pki::Hash::kSha256 : cfg.hash;
-  ASSIGN_OR_RETURN(pki::ocsp::ResponseSigner signer,
-                   pki::ocsp::ResponseSigner::create(*rt.ca_cert, *rt.ca_key, hash, false));
+  std::optional<pki::ocsp::ResponseSigner> signer;
+  std::optional<pki::Certificate> responder;
+  const std::string& label = cfg.ocsp_responder_key;
+  if (label.empty()) {
+    ASSIGN_OR_RETURN(signer,
+                     pki::ocsp::ResponseSigner::create(*rt.ca_cert, *rt.ca_key, hash, false));
+  } else {
+    if (label == label_ || label == shadow_key_label() || label == cfg.scep_encryption_key) {
+      return invalid_argument(fmt::format(
+          "The OCSP responder key must be a key of its own, not the CA key {} or the SCEP "
+          "encryption key (ocsp responder-key).",
+          label_));
+    }
+    std::optional<KeyEntry> entry = deps_.keys.get(label);
+    if (!entry) {
+      log::trace(log::Category::kPkiServer,
+                 "CRYPTO_CS: OCSP responder key '{}' does not exist; generated automatically",
+                 label);
+      ASSIGN_OR_RETURN(KeyEntry made, generate_server_key(label, "OCSP responder key"));
+      entry = std::move(made);
+    }
+    if (entry->encryption_key || !entry->key.has_private()) {
+      return entry->device.empty() || entry->key.has_private()
+                 ? invalid_argument(fmt::format(
+                       "The OCSP responder key {} must be one general-purpose key pair.", label))
+                 : unavailable(fmt::format("The OCSP responder key {} is on token {}, which "
+                                           "cannot be used: {}",
+                                           label, entry->device, entry->device_error));
+    }
+    ASSIGN_OR_RETURN(responder,
+                     service_certificate(rt, cfg, entry->key, kOcspResponderCert, nullptr));
+    ASSIGN_OR_RETURN(signer, pki::ocsp::ResponseSigner::create(*responder, entry->key, hash, true));
+  }
   CrlPublisher* crl = rt.crl.get();
-  rt.ocsp = std::make_shared<OcspResponder>(*rt.store, deps_.clock, *rt.ca_cert, std::move(signer),
-                                            [crl] { return crl->revision(); });
-  rt.ocsp->configure(ocsp_settings(cfg));
+  auto made = std::make_shared<OcspResponder>(
+      *rt.store, deps_.clock, *rt.ca_cert, std::move(*signer), [crl] { return crl->revision(); },
+      std::move(responder));
+  made->configure(ocsp_settings(cfg));
+  rt.set_ocsp(std::move(made));
   return ok_status();
+}
+
+void CertificateServer::ocsp_tick(const std::shared_ptr<Runtime>& rt) {
+  std::shared_ptr<OcspResponder> current = rt->ocsp_responder();
+  if (!current || !current->certificate()) return;
+  const pki::Certificate& cert = *current->certificate();
+  const TimePoint now = deps_.clock.now();
+  if (now < cert.not_after() - (cert.not_after() - cert.not_before()) / 3) return;
+  // A third of its lifetime left: a new certificate, and a responder that signs with it.
+  if (Status s = setup_ocsp(*rt, config()); !s.ok()) {
+    log::error("certificate server {}: the OCSP responder certificate could not be renewed: {}",
+               label_, s.message());
+  }
 }
 
 }  // namespace scepter::ca

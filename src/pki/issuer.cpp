@@ -218,9 +218,12 @@ Result<Certificate> make_ca_certificate(const CaCertSpec& spec) {
                    spec.subject, spec.key, spec.key, spec.hash);
 }
 
-Result<Certificate> make_encryption_certificate(const EncryptionCertSpec& spec) {
+Result<Certificate> make_service_certificate(const ServiceCertSpec& spec) {
   if (spec.subject == nullptr) return fail(invalid_argument("no subject"));
-  if (!spec.key.is_rsa()) return fail(invalid_argument("a SCEP encryption key must be RSA"));
+  const bool ocsp = spec.role == ServiceRole::kOcspSigning;
+  if (!ocsp && !spec.key.is_rsa()) {
+    return fail(invalid_argument("a SCEP encryption key must be RSA"));
+  }
   ASSIGN_OR_RETURN(const Key ca_public, spec.ca_cert.public_key());
   if (!ca_public.equals_public(spec.ca_key)) {
     return fail(invalid_argument("the CA key does not match the CA certificate"));
@@ -232,14 +235,26 @@ Result<Certificate> make_encryption_certificate(const EncryptionCertSpec& spec) 
     return fail(internal_error("cannot compute the key identifier"));
   }
   ASSIGN_OR_RETURN(auto bc, basic_constraints_ext(false, std::nullopt));
-  ASSIGN_OR_RETURN(auto ku, key_usage_ext({kDigitalSignature, kKeyEncipherment}));
+  ASSIGN_OR_RETURN(auto ku, ocsp ? key_usage_ext({kDigitalSignature})
+                                 : key_usage_ext({kDigitalSignature, kKeyEncipherment}));
   ASSIGN_OR_RETURN(auto aki, authority_key_id_ext(ca_keyid));
   ASSIGN_OR_RETURN(auto ski, subject_key_id_ext(keyid));
   CertificateDer cert;
-  for (const auto* ext : {bc.get(), ku.get(), aki.get(), ski.get()}) {
-    RETURN_IF_ERROR(cert.add(ext));
+  RETURN_IF_ERROR(cert.add(bc.get()));
+  RETURN_IF_ERROR(cert.add(ku.get()));
+  if (ocsp) {
+    Ptr<X509_EXTENSION> eku(
+        X509V3_EXT_conf_nid(nullptr, nullptr, NID_ext_key_usage, const_cast<char*>("OCSPSigning")));
+    // The value of id-pkix-ocsp-nocheck is NULL; OpenSSL's text form takes any string.
+    Ptr<X509_EXTENSION> nocheck(X509V3_EXT_conf_nid(nullptr, nullptr, NID_id_pkix_OCSP_noCheck,
+                                                    const_cast<char*>("ignored")));
+    if (!eku || !nocheck) return fail(last_error("encoding the OCSP responder extensions"));
+    RETURN_IF_ERROR(cert.add(eku.get()));
+    RETURN_IF_ERROR(cert.add(nocheck.get()));
   }
-  if (!spec.cdp_url.empty()) {
+  RETURN_IF_ERROR(cert.add(aki.get()));
+  RETURN_IF_ERROR(cert.add(ski.get()));
+  if (!ocsp && !spec.cdp_url.empty()) {
     ASSIGN_OR_RETURN(auto cdp, crl_distribution_point_ext(spec.cdp_url));
     RETURN_IF_ERROR(cert.add(cdp.get()));
   }

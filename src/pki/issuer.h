@@ -46,25 +46,37 @@ struct CaCertSpec {
 // (PKCS#1 v1.5 for RSA, ECDSA for EC).
 Result<Certificate> make_ca_certificate(const CaCertSpec& spec);
 
-struct EncryptionCertSpec {
+// What a certificate the CA issues to one of its own keys is for.
+enum class ServiceRole {
+  // A CA's separate SCEP key, for the part an RA certificate plays in RFC 8894 3.5.1
+  // (clients encrypt their requests to it, and it signs the replies): an RSA key;
+  // keyUsage critical digitalSignature+keyEncipherment (the one-RA-certificate shape
+  // clients sort by keyUsage), no EKU.
+  kScepEncryption,
+  // A delegated OCSP responder (RFC 6960 4.2.2.2): keyUsage critical digitalSignature,
+  // extendedKeyUsage OCSPSigning, and id-pkix-ocsp-nocheck (relying parties do not ask
+  // about the responder's own certificate, which is short-lived instead); no CDP.
+  kOcspSigning,
+};
+
+struct ServiceCertSpec {
   const X509_NAME* subject;  // borrowed
-  const Key& key;            // the RSA key clients encrypt to (its public half is enough)
+  const Key& key;            // the key certified (its public half is enough)
   const Certificate& ca_cert;
   const Key& ca_key;  // must match ca_cert
   SerialNumber serial = {};
   TimePoint not_before = {};  // used as given
   TimePoint not_after = {};
   Hash hash = Hash::kSha256;
-  std::string cdp_url = {};  // as in IssueSpec
+  std::string cdp_url = {};  // as in IssueSpec; kScepEncryption only
+  ServiceRole role = ServiceRole::kScepEncryption;
 };
 
-// The certificate of a CA's separate SCEP key: issued by the CA to `key`, which must be
-// RSA, for the part an RA certificate plays in RFC 8894 3.5.1 (clients encrypt their
-// requests to it, and it signs the replies). Extensions, in this order: basicConstraints
-// critical CA:FALSE; keyUsage critical digitalSignature+keyEncipherment (the one-RA-
-// certificate shape clients sort by keyUsage); authorityKeyIdentifier;
-// subjectKeyIdentifier; cRLDistributionPoints when cdp_url is set. No EKU.
-Result<Certificate> make_encryption_certificate(const EncryptionCertSpec& spec);
+// The certificate of one of the CA's own keys, in `role`. Extensions, in this order:
+// basicConstraints critical CA:FALSE; keyUsage; extendedKeyUsage and ocsp-nocheck
+// (kOcspSigning); authorityKeyIdentifier; subjectKeyIdentifier; cRLDistributionPoints
+// when cdp_url is set (kScepEncryption).
+Result<Certificate> make_service_certificate(const ServiceCertSpec& spec);
 
 struct IssueSpec {
   const Csr& csr;

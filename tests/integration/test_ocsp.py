@@ -183,3 +183,21 @@ def test_the_responder_outlives_bad_clients(ocsp, workdir):
     assert r.status == 413
     out = openssl_ocsp(ocsp, "-cert", leaf)
     assert f"{leaf}: good" in out, out
+
+
+def test_a_delegated_responder(daemon, workdir):
+    s = ScepServer(daemon, workdir).listen()
+    s.ocsp_url = f"http://127.0.0.1:{s.port}/ocsp"
+    s.create_ca("grant auto", "ocsp", f"ocsp url {s.ocsp_url}", "ocsp responder-key ocspkey")
+    assert "OCSP responses signed by: delegated responder key ocspkey" in daemon.show_server()
+    leaf, serial = issue(s, "leaf", "/CN=delegated.example.com")
+    out = openssl_ocsp(s, "-cert", leaf, "-resp_text")
+    assert "Response verify OK" in out, out
+    assert f"{leaf}: good" in out, out
+    assert "OCSP Signing" in out and "OCSP No Check" in out, out
+    daemon.sh(f"crypto pki server {LABEL} revoke {serial} reason superseded")
+    p = subprocess.run(["ocsptool", "--ask", "--load-cert", leaf, "--load-issuer", s.ca_pem(),
+                        "--load-trust", s.ca_pem()], capture_output=True, text=True, timeout=60)
+    out = p.stdout + p.stderr
+    assert "Verifying OCSP Response: Success" in out, out
+    assert "Certificate Status: revoked" in out, out

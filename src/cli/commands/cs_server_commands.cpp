@@ -480,6 +480,20 @@ CmdResult ocsp_validity(Context& ctx, const Args& a) {
   });
 }
 
+CmdResult ocsp_responder_key(Context& ctx, const Args& a) {
+  if (incomplete(a, "key")) return ctx.error("Incomplete command.");
+  std::string label = a.has("no") ? std::string() : std::string(a.word("key"));
+  if (!label.empty()) {
+    if (Status s = ca::KeyStore::check_label(label); !s.ok()) {
+      return ctx.error(fmt::format("Invalid key label {}: {}.", label, s.message()));
+    }
+  }
+  return edit_config(ctx, [&](ServerConfig& c) {
+    c.ocsp_responder_key = label;
+    return ok_status();
+  });
+}
+
 CmdResult ocsp_nonce(Context& ctx, const Args& a) {
   return edit_config(ctx, [&](ServerConfig& c) {
     c.ocsp_nonce = !a.has("no");
@@ -621,6 +635,10 @@ void register_cs_server_commands(CommandTable& t) {
   t.add(Node::kCsServer, "[no] ocsp validity [(1-168)$hours]",
         {kNoHelp, kOcsp, "From a response's thisUpdate to its nextUpdate", "Hours (default 24)"},
         ocsp_validity);
+  t.add(Node::kCsServer, "[no] ocsp responder-key [WORD$key]",
+        {kNoHelp, kOcsp, "Key pair of a delegated responder (default: the CA key signs)",
+         "Key label (generated at no shutdown if it does not exist)"},
+        ocsp_responder_key);
   t.add(Node::kCsServer, "[no] ocsp nonce",
         {kNoHelp, kOcsp, "Echo request nonces in responses signed for them (default on)"},
         ocsp_nonce);

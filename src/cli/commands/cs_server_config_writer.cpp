@@ -118,6 +118,7 @@ void write_servers(ca::Device& device, ConfigText& out) {
       out.child(fmt::format("ocsp validity {}", c.ocsp_validity_hours));
     }
     if (!c.ocsp_nonce) out.child("no ocsp nonce");
+    if (!c.ocsp_responder_key.empty()) out.child("ocsp responder-key " + c.ocsp_responder_key);
     // Last, so that loading the configuration applies every setting before enabling.
     out.child(c.shutdown ? "shutdown" : "no shutdown");
   }

@@ -158,6 +158,9 @@ void render_server(Context& ctx, const ca::CertificateServer& server) {
     // scepterd's own lines (`ocsp`).
     ctx.printf("  OCSP responder: enabled at /ocsp, responses valid {} hours, nonces {}\n",
                c.ocsp_validity_hours, c.ocsp_nonce ? "echoed" : "ignored");
+    ctx.printf("  OCSP responses signed by: {}\n",
+               c.ocsp_responder_key.empty() ? "the CA key"
+                                            : "delegated responder key " + c.ocsp_responder_key);
     ctx.printf("  OCSP URL in issued certificates: {}\n",
                c.ocsp_url.empty() ? ctx.device().ocsp_url() : c.ocsp_url);
   }
