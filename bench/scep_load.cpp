@@ -54,7 +54,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -178,6 +180,8 @@ struct Args {
   std::string save_dir;
   bool retry = false;
   int retry_seconds = 60;
+  std::vector<std::string> ocsp_requests;  // DER files
+  std::string ocsp_path = "/ocsp";
 };
 
 Args parse_args(int argc, char** argv) {
@@ -187,7 +191,7 @@ Args parse_args(int argc, char** argv) {
   app.add_option("--port", a.port, "Server port")->required();
   app.add_option("--path", a.path, "Path of the SCEP CGI");
   app.add_option("--label", a.label, "message= of GetCACert and GetCACaps; the CA label");
-  app.add_option("--mode", a.mode, "enroll, otp, getcacaps, getcacert or getcrl");
+  app.add_option("--mode", a.mode, "enroll, otp, getcacaps, getcacert, getcrl or ocsp");
   app.add_option("--n", a.n, "Enrolments");
   app.add_option("--c", a.c, "Concurrent keep-alive connections");
   app.add_flag("--get", a.get, "PKIOperation with GET instead of POST");
@@ -204,6 +208,10 @@ Args parse_args(int argc, char** argv) {
   app.add_flag("--retry", a.retry,
                "enroll: resend a message on no answer, HTTP 5xx or 429 (server restarts)");
   app.add_option("--retry-seconds", a.retry_seconds, "How long one message is resent");
+  app.add_option("--ocsp-request", a.ocsp_requests,
+                 "ocsp: a DER OCSPRequest file to POST (repeatable; connections take them in "
+                 "turn)");
+  app.add_option("--ocsp-path", a.ocsp_path, "ocsp: where to POST them (default /ocsp)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -658,12 +666,15 @@ int run_otp(const Args& a) {
   return 0;
 }
 
-int run_get(const Args& a, const std::string& operation) {
-  const std::string request = get_request(a, "operation=" + operation + "&message=" + a.label);
+// Sends `requests` (each connection starting at its own one and taking them in turn) on
+// a.c keep-alive connections for a.seconds; an answer counts as OK when `good` says so.
+int run_requests(const Args& a, const std::string& operation,
+                 const std::vector<std::string>& requests,
+                 const std::function<bool(const HttpReply&)>& good) {
   {
     HttpConn probe(a.host, a.port);
-    auto r = probe.exchange(request);
-    if (!r || r->status != 200 || r->body.empty()) die(operation + " does not answer 200");
+    auto r = probe.exchange(requests.front());
+    if (!r || r->status != 200 || !good(*r)) die(operation + " does not answer 200");
   }
   std::atomic<bool> done{false};
   std::atomic<long> ok{0}, bad{0};
@@ -675,11 +686,12 @@ int run_get(const Args& a, const std::string& operation) {
     clients.emplace_back([&, t] {
       HttpConn conn(a.host, a.port);
       auto& mine = lat[static_cast<size_t>(t)];
+      size_t next = static_cast<size_t>(t);
       while (!done) {
         const auto t0 = Clock::now();
-        auto r = conn.exchange(request);
+        auto r = conn.exchange(requests[next++ % requests.size()]);
         mine.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-        if (r && r->status == 200 && !r->body.empty()) {
+        if (r && r->status == 200 && good(*r)) {
           ++ok;
         } else if (bad++ == 0) {
           first_bad =
@@ -710,6 +722,34 @@ int run_get(const Args& a, const std::string& operation) {
   return 0;
 }
 
+int run_get(const Args& a, const std::string& operation) {
+  return run_requests(a, operation,
+                      {get_request(a, "operation=" + operation + "&message=" + a.label)},
+                      [](const HttpReply& r) { return !r.body.empty(); });
+}
+
+// POSTs the OCSP requests; an answer counts when it is a successful OCSPResponse (the
+// responder's unauthorized or malformedRequest would be cheap, and not what is measured).
+int run_ocsp(const Args& a) {
+  if (a.ocsp_requests.empty()) die("--mode ocsp needs --ocsp-request FILE");
+  std::vector<std::string> requests;
+  for (const std::string& file : a.ocsp_requests) {
+    std::ifstream in(file, std::ios::binary);
+    const std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (body.empty()) die("cannot read " + file);
+    requests.push_back("POST " + a.ocsp_path + " HTTP/1.1\r\nHost: " + a.host + ":" +
+                       std::to_string(a.port) +
+                       "\r\nUser-Agent: scep_load\r\nContent-Type: application/ocsp-request\r\n"
+                       "Content-Length: " +
+                       std::to_string(body.size()) + "\r\n\r\n" + body);
+  }
+  return run_requests(a, "OCSP", requests, [](const HttpReply& r) {
+    // SEQUENCE, then responseStatus ENUMERATED 0 after a 2- to 5-byte header.
+    const std::string& b = r.body;
+    return b.size() > 8 && b[0] == 0x30 && b.find(std::string("\x0a\x01\x00", 3)) < 8;
+  });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -717,6 +757,7 @@ int main(int argc, char** argv) {
   const Args a = parse_args(argc, argv);
   std::printf("OpenSSL legacy provider (single DES): %s\n",
               scep::des_available() ? "available" : "not available");
+  if (a.mode == "ocsp") return run_ocsp(a);
   if (a.mode == "enroll") return run_enroll(a);
   if (a.mode == "otp") return run_otp(a);
   if (a.mode == "getcacaps") return run_get(a, "GetCACaps");
