@@ -35,9 +35,8 @@ bool is_inline_request(const http::Request& req) {
 // http://host/ocsp/ also POST to /ocsp/.
 bool is_ocsp_path(std::string_view path) { return path == "/ocsp" || path.starts_with("/ocsp/"); }
 
-// The DER request, or nullopt for a GET whose path is not base64.
-std::optional<std::string> ocsp_request_der(const http::Request& req) {
-  if (req.method == "POST") return req.body;
+// The DER request of a GET, or nullopt when the path is not base64.
+std::optional<std::string> ocsp_get_der(const http::Request& req) {
   std::string_view rest = req.path;
   rest.remove_prefix(std::min(rest.size(), std::string_view("/ocsp/").size()));
   auto der = pki::base64_decode(rest);
@@ -122,10 +121,14 @@ void HttpFrontend::reconcile() {
   const auto answer_ocsp = [this](const http::Request& req,
                                   bool may_sign) -> std::optional<http::Response> {
     const TimePoint now = device_.clock().now();
-    std::optional<std::string> der = ocsp_request_der(req);
-    std::optional<ca::OcspAnswer> answer =
-        der ? device_.answer_ocsp(*der, may_sign)
-            : ca::ocsp_error(pki::ocsp::ResponseStatus::kMalformedRequest);
+    std::optional<ca::OcspAnswer> answer;
+    if (req.method == "POST") {
+      answer = device_.answer_ocsp(req.body, may_sign);
+    } else if (std::optional<std::string> der = ocsp_get_der(req)) {
+      answer = device_.answer_ocsp(*der, may_sign);
+    } else {
+      answer = ca::ocsp_error(pki::ocsp::ResponseStatus::kMalformedRequest);
+    }
     if (!answer) return std::nullopt;
     return ocsp_http_response(*answer, now);
   };
