@@ -156,7 +156,16 @@ std::shared_ptr<OcspResponder> CertificateServer::ocsp_responder() const {
   MutexLock lock(mu_);
   if (state_ != ServerState::kEnabled || !runtime_) return nullptr;
   std::shared_ptr<OcspResponder> ocsp = runtime_->ocsp_responder();
-  return ocsp && ocsp->enabled() ? ocsp : nullptr;
+  if (!ocsp || !ocsp->enabled()) return nullptr;
+  // The responder reads the runtime's database and CRL publisher: the pointer handed out
+  // keeps the runtime alive too, past a `shutdown` or a renewal meanwhile.
+  struct Held {
+    std::shared_ptr<Runtime> runtime;
+    std::shared_ptr<OcspResponder> responder;
+  };
+  auto held = std::make_shared<Held>(Held{runtime_, std::move(ocsp)});
+  OcspResponder* responder = held->responder.get();
+  return std::shared_ptr<OcspResponder>(std::move(held), responder);
 }
 
 ServerState CertificateServer::state() const {

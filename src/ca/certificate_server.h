@@ -334,6 +334,7 @@ class CertificateServer {
   // kUnavailable unless enabled.
   Result<SigningIdentity> signing_identity() const;
   // The CA's OCSP responder while the server is enabled with `ocsp` on; null otherwise.
+  // It stays usable while held, whatever the server does meanwhile.
   std::shared_ptr<OcspResponder> ocsp_responder() const;
 
   // --- rollover ---

@@ -211,6 +211,20 @@ TEST_F(OcspResponderTest, ADelegatedResponderSignsAndIsRenewed) {
   EXPECT_EQ(*responder()->certificate(), second);
 }
 
+// A request in flight keeps what it answers from: `shutdown` meanwhile frees nothing under it.
+TEST_F(OcspResponderTest, AHeldResponderOutlivesShutdown) {
+  const long serial = static_cast<long>(testing::serial_of(issue("CN=held")));
+  const std::string der = openssl_request(*ca_, {serial});
+  auto req = pki::ocsp::parse_request(der);
+  ASSERT_OK(req);
+  std::shared_ptr<OcspResponder> held = responder();
+  h_.server().shutdown();
+  EXPECT_EQ(h_.server().ocsp_responder(), nullptr);
+  OcspAnswer a = held->answer(*req);
+  Checked c = openssl_check(*a.der, *ca_, serial, der, to_unix(h_.clock().now()));
+  EXPECT_EQ(c.cert_status, V_OCSP_CERTSTATUS_GOOD);
+}
+
 TEST(OcspConfigTest, AnRaHasNoResponder) {
   ServerHarness h;
   EXPECT_CODE(h.set([](ServerConfig& c) {
