@@ -436,7 +436,9 @@ CmdResult allow_des(Context& ctx, const Args& a) {
   });
 }
 
-CmdResult encryption_key(Context& ctx, const Args& a) {
+// `scep encryption-key` and `ocsp responder-key`: the label of a key of the server's own,
+// into `field` (empty for the `no` form).
+CmdResult set_key_label(Context& ctx, const Args& a, std::string ServerConfig::*field) {
   if (incomplete(a, "key")) return ctx.error("Incomplete command.");
   std::string label = a.has("no") ? std::string() : std::string(a.word("key"));
   if (!label.empty()) {
@@ -445,9 +447,13 @@ CmdResult encryption_key(Context& ctx, const Args& a) {
     }
   }
   return edit_config(ctx, [&](ServerConfig& c) {
-    c.scep_encryption_key = label;
+    c.*field = label;
     return ok_status();
   });
+}
+
+CmdResult encryption_key(Context& ctx, const Args& a) {
+  return set_key_label(ctx, a, &ServerConfig::scep_encryption_key);
 }
 
 CmdResult ocsp(Context& ctx, const Args& a) {
@@ -481,17 +487,7 @@ CmdResult ocsp_validity(Context& ctx, const Args& a) {
 }
 
 CmdResult ocsp_responder_key(Context& ctx, const Args& a) {
-  if (incomplete(a, "key")) return ctx.error("Incomplete command.");
-  std::string label = a.has("no") ? std::string() : std::string(a.word("key"));
-  if (!label.empty()) {
-    if (Status s = ca::KeyStore::check_label(label); !s.ok()) {
-      return ctx.error(fmt::format("Invalid key label {}: {}.", label, s.message()));
-    }
-  }
-  return edit_config(ctx, [&](ServerConfig& c) {
-    c.ocsp_responder_key = label;
-    return ok_status();
-  });
+  return set_key_label(ctx, a, &ServerConfig::ocsp_responder_key);
 }
 
 CmdResult ocsp_nonce(Context& ctx, const Args& a) {

@@ -433,5 +433,46 @@ TEST_F(CsServerCommandsTest, ScepEncryptionKeyForAnEcCa) {
   EXPECT_EQ(exec("scep encryption-key").output, "% Incomplete command.\n");
 }
 
+// The ocsp lines: in the running-config in the order they load, `no` forms back to the
+// defaults, the ranges and the URL checked, the responder key locked while enabled.
+TEST_F(CsServerCommandsTest, OcspLines) {
+  ASSERT_TRUE(exec("ocsp").ok);
+  ASSERT_TRUE(exec("ocsp url http://ocsp.example.com/ocsp").ok);
+  ASSERT_TRUE(exec("ocsp validity 6").ok);
+  ASSERT_TRUE(exec("no ocsp nonce").ok);
+  ASSERT_TRUE(exec("ocsp responder-key mycs-ocsp").ok);
+  EXPECT_NE(server_config().find("\n ocsp\n ocsp url http://ocsp.example.com/ocsp\n ocsp validity "
+                                 "6\n no ocsp nonce\n ocsp responder-key mycs-ocsp\n"),
+            std::string::npos)
+      << server_config();
+  Reply r = exec("ocsp url https://ocsp.example.com/");
+  EXPECT_NE(r.output.find("The OCSP URL must be an HTTP URL"), std::string::npos) << r.output;
+  r = exec("ocsp validity 169");
+  EXPECT_NE(r.output.find("% Invalid input detected"), std::string::npos) << r.output;
+  r = exec("ocsp responder-key bad/label");
+  EXPECT_NE(r.output.find("Invalid key label bad/label"), std::string::npos) << r.output;
+
+  ASSERT_TRUE(exec("no database archive").ok);
+  ASSERT_TRUE(exec("no shutdown").ok);
+  r = exec("yes");
+  ASSERT_NE(r.output.find("% Certificate Server enabled."), std::string::npos) << r.output;
+  const std::string show = exec("do show crypto pki server mycs").output;
+  EXPECT_NE(show.find("  OCSP responder: enabled at /ocsp, responses valid 6 hours, nonces "
+                      "ignored\n  OCSP responses signed by: delegated responder key mycs-ocsp\n"
+                      "  OCSP URL in issued certificates: http://ocsp.example.com/ocsp\n"),
+            std::string::npos)
+      << show;
+  r = exec("ocsp responder-key other");
+  EXPECT_NE(r.output.find("Server's configuration is locked"), std::string::npos) << r.output;
+  ASSERT_TRUE(exec("ocsp validity 12").ok);  // not locked
+
+  ASSERT_TRUE(exec("shutdown").ok);
+  for (const char* line :
+       {"no ocsp", "no ocsp url", "no ocsp validity", "ocsp nonce", "no ocsp responder-key"}) {
+    ASSERT_TRUE(exec(line).ok) << line;
+  }
+  EXPECT_EQ(server_config().find("ocsp"), std::string::npos) << server_config();
+}
+
 }  // namespace
 }  // namespace scepter::cli
