@@ -78,7 +78,8 @@ TEST_F(OcspResponderTest, AnswersFromTheDatabase) {
 
   // Another CA's certificates: unauthorized, unsigned.
   const pki::Certificate other = pki::test::make_test_ca(pki::test::ec_key_256(), "other");
-  auto foreign = pki::ocsp::parse_request(openssl_request(other, {serial}));
+  const std::string foreign_der = openssl_request(other, {serial});
+  auto foreign = pki::ocsp::parse_request(foreign_der);
   ASSERT_OK(foreign);
   EXPECT_FALSE(responder()->serves(*foreign));
   OcspAnswer refused = responder()->answer(*foreign);

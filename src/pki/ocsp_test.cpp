@@ -39,18 +39,22 @@ TEST_F(OcspTest, ReadsWhatOpensslSends) {
   EXPECT_TRUE(match.matches(req->ids[0]));
   EXPECT_TRUE(match.matches(req->ids[1]));
 
-  auto sha256 = parse_request(openssl_request(ca_, {7}, EVP_sha256()));
+  // The bytes outlive the views parse_request() returns into them.
+  const std::string sha256_der = openssl_request(ca_, {7}, EVP_sha256());
+  auto sha256 = parse_request(sha256_der);
   ASSERT_OK(sha256);
   EXPECT_EQ(sha256->ids[0].hash, Hash::kSha256);
   EXPECT_TRUE(sha256->nonce_extension.empty());
   EXPECT_TRUE(match.matches(sha256->ids[0]));
 
   const Certificate other = test::make_test_ca(key_, "other");
-  auto foreign = parse_request(openssl_request(other, {2}));
+  const std::string foreign_der = openssl_request(other, {2});
+  auto foreign = parse_request(foreign_der);
   ASSERT_OK(foreign);
   EXPECT_FALSE(match.matches(foreign->ids[0]));
   // MD5 CertIDs name nobody this responder serves.
-  auto md5 = parse_request(openssl_request(ca_, {2}, EVP_md5()));
+  const std::string md5_der = openssl_request(ca_, {2}, EVP_md5());
+  auto md5 = parse_request(md5_der);
   ASSERT_OK(md5);
   EXPECT_FALSE(md5->ids[0].hash.has_value());
   EXPECT_FALSE(match.matches(md5->ids[0]));
