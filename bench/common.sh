@@ -64,6 +64,15 @@ wait_socket() {
   done
 }
 
+# wait_listening PORT [TRIES]: until something listens on PORT (any address), TRIES x 0.1 s
+# (default 100).
+wait_listening() {
+  for _ in $(seq 1 "${2:-100}"); do
+    ss -Hltn "sport = :$1" | grep -q LISTEN && return 0
+    sleep 0.1
+  done
+}
+
 # start_scepterd BUILD DIR NICE: scepterd of BUILD on a fresh NVRAM in DIR (socket
 # DIR/s.sock, log DIR/log) at niceness NICE, in the background; sets `pid` and returns
 # once the control socket exists.

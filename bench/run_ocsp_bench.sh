@@ -100,19 +100,13 @@ for round in $(seq 1 "$rounds"); do
     -rsigner "$work/peer.pem" -rkey "$work/peer.key" -port $((port + 1)) -nmin 5 \
     >/dev/null 2>&1 &
   opid=$!
-  for _ in $(seq 1 50); do
-    ss -Hltn "sport = :$((port + 1))" | grep -q LISTEN && break
-    sleep 0.1
-  done
+  wait_listening $((port + 1)) 50
   run openssl-ocsp "$opid" $((port + 1)) / "${peer_args[@]}"
   stop_pids "$opid"
   nice -n "$nice_level" cfssl ocspserve -address 127.0.0.1 -port $((port + 2)) \
     -responses "$work/responses.b64" >/dev/null 2>&1 &
   cpid=$!
-  for _ in $(seq 1 100); do
-    ss -Hltn "sport = :$((port + 2))" | grep -q LISTEN && break
-    sleep 0.1
-  done
+  wait_listening $((port + 2))
   run cfssl-ocspserve "$cpid" $((port + 2)) / "${peer_args[@]}"
   stop_pids "$cpid"
 done
