@@ -45,6 +45,7 @@ namespace scepter::ca {
 
 class OcspResponder;
 struct ServiceCert;
+struct ServiceNames;
 
 using store::RequestId;
 using store::RequestRecord;
@@ -104,6 +105,9 @@ struct ScepRequest {
   // pending, refused or repeated request). The reply goes out only for the
   // certificate a kSuccess outcome names.
   WhileCommitting while_committing = {};
+  // A one-time password the protocol carried outside the PKCS#10 (EST: the HTTP Basic
+  // password), taken instead of its challengePassword. nullopt: the challengePassword.
+  std::optional<std::string> password = std::nullopt;
 };
 
 // The answer a SCEP CertRep carries.
@@ -330,6 +334,31 @@ class CertificateServer {
   // GetCert: a certificate this server issued, by its whole serial (entropy included).
   // kNotFound otherwise.
   Result<pki::Certificate> certificate_by_serial(const pki::SerialNumber& serial) const;
+
+  // --- HTTPS and EST ---
+
+  // The certificate of the device's HTTPS listener when no `ip http secure-trustpoint`
+  // names one: issued by this CA to `key` for `dns_names` and `ip_addresses` (subject
+  // CN=the first DNS name; extendedKeyUsage serverAuth), valid 90 days and renewed with a
+  // third left; the one issued before is returned while it fits (same key and names,
+  // this CA certificate, not revoked). Kept in the database per `node` (the device's
+  // name), so that nodes sharing it do not replace each other's. Fails with kUnavailable
+  // when the server is not enabled or is an RA (it issues nothing itself).
+  Result<pki::Certificate> https_certificate(const pki::Key& key,
+                                             const std::vector<std::string>& dns_names,
+                                             const std::vector<std::string>& ip_addresses,
+                                             const std::string& node);
+  // The CA certificates a client of this server trusts, its own first, then those above
+  // it (a subordinate CA's or an RA's issuers): EST /cacerts. kUnavailable when disabled.
+  Result<std::vector<pki::Certificate>> ca_chain() const;
+  // Who a client certificate (DER) is to this server, as the request policy sees a
+  // signer (Signer::kNone for empty bytes); `cert` gets it when it is one of ours. EST:
+  // the certificate a client authenticated with in the TLS handshake. kUnavailable when
+  // disabled.
+  Result<Signer> classify_client(std::string_view der, std::optional<pki::Certificate>& cert);
+  // Whether `password` is the live one-time password (`password generate`); nothing is
+  // consumed. Constant-time in the password. False when disabled.
+  bool one_time_password_matches(std::string_view password) const;
   // The CA certificate and key (an RA's own certificate and key in RA mode);
   // kUnavailable unless enabled.
   Result<SigningIdentity> signing_identity() const;
@@ -396,10 +425,13 @@ class CertificateServer {
   void ocsp_tick(const std::shared_ptr<Runtime>& rt);
   // The certificate the CA issued to one of its own keys (`key`) for `kind`: the stored
   // one while it fits (the same key, signed by the current CA certificate, not revoked,
-  // not due for renewal), otherwise a new one, stored; `issued` then gets its serial.
+  // not due for renewal, for `names` when given), otherwise a new one, stored; `issued`
+  // then gets its serial. `names`: a kTlsServer certificate's (its subject is then
+  // CN=the first DNS name, and it is kept under `names->meta`).
   Result<pki::Certificate> service_certificate(Runtime& rt, const ServerConfig& cfg,
                                                const pki::Key& key, const ServiceCert& kind,
-                                               std::string* issued);
+                                               std::string* issued,
+                                               const ServiceNames* names = nullptr);
   // Whether the server can sign with `entry`: a key on a token that is not logged in (or
   // has lost the key) cannot, and the reason says why.
   Status usable_ca_key(const KeyEntry& entry) const;
@@ -444,6 +476,9 @@ class CertificateServer {
     Signer signer = Signer::kNone;
     std::optional<pki::Certificate> signer_cert;  // when the signer is a certificate of ours
     bool same_identity = false;                   // the signer's identity (PolicyInput)
+    // The one-time password offered, when it is the live one (consumed at the grant): the
+    // PKCS#10 challengePassword, or what the protocol carried besides it (EST: HTTP Basic).
+    std::optional<std::string> password;
   };
   struct Decided {
     Decision decision;
@@ -454,13 +489,17 @@ class CertificateServer {
   static bool is_subordinate_rollover(const Evaluation& ev, const pki::Csr& csr);
   Signer classify_signer(Runtime& rt, std::string_view der,
                          std::optional<pki::Certificate>& cert) const;
+  // `password`: the one-time password offered outside the PKCS#10 (nullopt: its
+  // challengePassword); looked at only with `allow_otp`.
   Result<Evaluation> evaluate(Runtime& rt, const pki::Csr& csr, RequestPath path,
-                              std::string_view signer_der, const ServerConfig& cfg, bool allow_otp);
+                              std::string_view signer_der, const ServerConfig& cfg, bool allow_otp,
+                              const std::optional<std::string>& password = std::nullopt);
   // A new request: decides, then issues (kGrant), stores it (kPending) or drops it.
   // `while_committing`: see ScepRequest.
   Result<Decided> decide_and_record(Runtime& rt, RequestRecord& req, const pki::Csr& csr,
                                     RequestPath path, const ServerConfig& cfg,
-                                    const WhileCommitting& while_committing = {});
+                                    const WhileCommitting& while_committing = {},
+                                    const std::optional<std::string>& password = std::nullopt);
   // Issues the certificate of a granted request and stores both. A request read from the
   // database (a grant at the shell, a poll: `stored` set) is issued only if it is still in
   // the state it was read in: another node may have decided it meanwhile (kAborted).
@@ -475,8 +514,7 @@ class CertificateServer {
   // mode ra (server_ra.cpp): a request the RA granted is stored as authorized (the
   // one-time password consumed with it), then sent to the issuing CA; the answer becomes
   // the request's state. The caller holds the request's transaction stripe.
-  Status ra_authorize(Runtime& rt, RequestRecord& request, const pki::Csr& csr,
-                      const Evaluation& ev);
+  Status ra_authorize(Runtime& rt, RequestRecord& request, const Evaluation& ev);
   Result<ScepOutcome> ra_forward(Runtime& rt, RequestRecord& request, const pki::Csr& csr);
   Result<ScepOutcome> ra_answer_existing(Runtime& rt, const RequestRecord& request);
   Result<std::vector<IssuedCertificate>> ra_grant(Runtime& rt, std::optional<RequestId> id);

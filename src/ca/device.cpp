@@ -313,6 +313,16 @@ void Device::set_http_listening(HttpListening listening) {
   http_listening_ = std::move(listening);
 }
 
+Device::HttpsListening Device::https_listening() const {
+  MutexLock lock(http_mu_);
+  return https_listening_;
+}
+
+void Device::set_https_listening(HttpsListening listening) {
+  MutexLock lock(http_mu_);
+  https_listening_ = std::move(listening);
+}
+
 std::string Device::ocsp_url() const {
   int port = http().port;
   if (port == 0) port = http_listening().port;  // `ip http port 0`: the port bound

@@ -81,12 +81,24 @@ struct TrustpointConfig {
   bool auto_enroll_regenerate = false;
 };
 
-// `ip http server`, `ip http port`, `ip http bind-address`.
+// `ip http server`, `ip http port`, `ip http bind-address`, and the HTTPS listener:
+// `ip http secure-server`, `ip http secure-port`, `ip http secure-trustpoint`.
 struct HttpConfig {
   bool server = false;
   int port = 80;
-  std::string bind_address;  // empty: all addresses
+  std::string bind_address;  // empty: all addresses (both listeners)
+  bool secure_server = false;
+  int secure_port = 443;
+  // The trustpoint whose enrolled certificate and key the HTTPS listener presents. Empty:
+  // a certificate an enabled CA of this device issues to the key kHttpsKeyLabel for the
+  // device's name and 127.0.0.1 (CertificateServer::https_certificate), renewed by itself.
+  std::string secure_trustpoint;
 };
+
+// The key of the HTTPS listener's own certificate when no `ip http secure-trustpoint`
+// names another (an ECDSA P-256 key: a TLS handshake then costs a fraction of an RSA
+// signature).
+inline constexpr const char* kHttpsKeyLabel = "scepterd-https";
 
 class Device {
  public:
@@ -159,6 +171,38 @@ class Device {
   };
   HttpListening http_listening() const;
   void set_http_listening(HttpListening listening);
+  // The same for the HTTPS listener, with why it is not listening while it should be
+  // (no certificate yet, the port taken).
+  struct HttpsListening {
+    HttpConfig config;
+    int port = 0;
+    std::string trustpoint;  // whose certificate it presents; empty: its own
+    std::string problem;
+  };
+  HttpsListening https_listening() const;
+  void set_https_listening(HttpsListening listening);
+
+  // What the HTTPS listener presents: its certificate chain (leaf first) and key.
+  struct HttpsIdentity {
+    std::vector<pki::Certificate> chain;
+    pki::Key key;
+    std::string trustpoint;  // whose certificate; empty: one the local CA issued
+  };
+  // With `ip http secure-trustpoint TP`: TP's enrolled certificate and its key, with the
+  // CA chain TP authenticated. Otherwise a certificate the first enabled CA (by label; an
+  // RA issues nothing) issues to the key kHttpsKeyLabel (an ECDSA P-256 key, generated
+  // here the first time) for `names()`. kUnavailable with the reason when there is none
+  // (TP not enrolled, its key missing, no enabled CA).
+  Result<HttpsIdentity> https_identity();
+  // The names the HTTPS listener's own certificate is for: this device's name (and the
+  // host name alone when a domain name is set), and 127.0.0.1 and ::1 besides a specific
+  // `ip http bind-address`.
+  struct HttpsNames {
+    std::vector<std::string> dns;
+    std::vector<std::string> ip;
+    bool operator==(const HttpsNames&) const = default;
+  };
+  HttpsNames https_names() const;
 
   // The OCSP URL of this device's HTTP server, http://HOST[:PORT]/ocsp: what issued
   // certificates carry for a server with `ocsp` and no `ocsp url`.
@@ -207,6 +251,7 @@ class Device {
   mutable Mutex http_mu_;
   HttpConfig http_ GUARDED_BY(http_mu_);
   HttpListening http_listening_ GUARDED_BY(http_mu_);
+  HttpsListening https_listening_ GUARDED_BY(http_mu_);
 };
 
 }  // namespace scepter::ca

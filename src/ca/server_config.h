@@ -27,6 +27,7 @@ inline constexpr int kDefaultCaKeyBits = 2048;
 inline constexpr int kDefaultMinRsaBits = 2048, kLowestMinRsaBits = 1024, kHighestMinRsaBits = 4096;
 inline constexpr int kMinOcspValidityHours = 1, kMaxOcspValidityHours = 168;
 inline constexpr int kDefaultOcspValidityHours = 24;
+inline constexpr int kDefaultEstRetryAfterSeconds = 60;
 inline constexpr int kDefaultMaxPendingRequests = 1000, kMaxPendingRequestsLimit = 1000000;
 
 struct ServerConfig {
@@ -98,6 +99,14 @@ struct ServerConfig {
   // shutdown` if missing) as a delegated responder, with a certificate the CA issues it
   // for 30 days and renews with 10 days left. Empty: the CA key signs them.
   std::string ocsp_responder_key;
+  // Scepter extension (`est`): the CA takes EST (RFC 7030) enrolments at
+  // /.well-known/est/LABEL/ on the HTTPS server (`ip http secure-server`), from clients
+  // that authenticate (a valid certificate of this CA, or the one-time password as the
+  // HTTP Basic password), through the same request policy as SCEP.
+  bool est = false;
+  // `est retry-after SECONDS`: what a 202 (a request waiting for the operator) tells the
+  // client in Retry-After.
+  int est_retry_after_seconds = kDefaultEstRetryAfterSeconds;
   bool shutdown = true;
 
   std::string effective_issuer() const { return issuer_name.empty() ? "CN=" + label : issuer_name; }

@@ -33,13 +33,11 @@ bool is_ra_mode(const ServerConfig& config) {
   return config.mode == ServerMode::kRa || config.mode == ServerMode::kRaTransparent;
 }
 
-Status CertificateServer::ra_authorize(Runtime& rt, RequestRecord& req, const pki::Csr& csr,
-                                       const Evaluation& ev) {
+Status CertificateServer::ra_authorize(Runtime& rt, RequestRecord& req, const Evaluation& ev) {
   CA_ASSERT(ev.decision.verdict == Verdict::kGrant, "authorizing without a grant");
   store::WriteBatch batch;
   if (ev.decision.consumes_otp) {
-    const auto& challenge = csr.challenge_password();
-    if (!challenge.has_value() || !rt.otp->add_consumption(*challenge, batch)) {
+    if (!ev.password.has_value() || !rt.otp->add_consumption(*ev.password, batch)) {
       return not_found("The one-time password was used or expired meanwhile.");
     }
   }
@@ -166,7 +164,7 @@ Result<ScepOutcome> CertificateServer::ra_answer_existing(Runtime& rt, const Req
       if (ev.decision.verdict != Verdict::kGrant) {
         return scep_outcome(ev.decision, std::nullopt, fresh.id);
       }
-      RETURN_IF_ERROR(ra_authorize(rt, fresh, *csr, ev));
+      RETURN_IF_ERROR(ra_authorize(rt, fresh, ev));
     } else if (!rt.forwarder->claim_exchange(fresh.id, kClientPollGap)) {
       return scep_pending(fresh.id);
     }
@@ -211,7 +209,7 @@ Result<std::vector<IssuedCertificate>> CertificateServer::ra_grant(Runtime& rt,
                   ev.decision.reason);
         continue;
       }
-      RETURN_IF_ERROR(ra_authorize(rt, r, *csr, ev));
+      RETURN_IF_ERROR(ra_authorize(rt, r, ev));
       authorized.push_back(r.id);
     }
   }

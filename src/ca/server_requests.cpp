@@ -98,11 +98,9 @@ Signer CertificateServer::classify_signer(Runtime& rt, std::string_view der,
   return is_ra_certificate_name(cert->subject()) ? Signer::kRa : Signer::kOurs;
 }
 
-Result<CertificateServer::Evaluation> CertificateServer::evaluate(Runtime& rt, const pki::Csr& csr,
-                                                                  RequestPath path,
-                                                                  std::string_view signer_der,
-                                                                  const ServerConfig& cfg,
-                                                                  bool allow_otp) {
+Result<CertificateServer::Evaluation> CertificateServer::evaluate(
+    Runtime& rt, const pki::Csr& csr, RequestPath path, std::string_view signer_der,
+    const ServerConfig& cfg, bool allow_otp, const std::optional<std::string>& password) {
   Evaluation ev;
   PolicyInput in;
   in.path = path;
@@ -120,8 +118,9 @@ Result<CertificateServer::Evaluation> CertificateServer::evaluate(Runtime& rt, c
   in.issuer_path_len = path_len_of(rt.ca_cert);
   in.rsa = csr.public_key().is_rsa();
   in.key_bits = csr.public_key().bits();
-  const auto& challenge = csr.challenge_password();
+  const auto& challenge = password ? password : csr.challenge_password();
   in.otp = allow_otp && challenge.has_value() && rt.otp->matches(*challenge);
+  if (in.otp) ev.password = challenge;
   ev.decision = decide(in, cfg);
   const bool is_new = path == RequestPath::kManual || path == RequestPath::kPkcsReq ||
                       path == RequestPath::kRenewalReq;
@@ -156,8 +155,7 @@ Result<pki::Certificate> CertificateServer::issue_granted(Runtime& rt, RequestRe
   // A new request is not stored yet: its id was allocated for it alone.
   if (stored) also.expect_request_state(request.id, request.state);
   if (ev.decision.consumes_otp) {
-    const auto& challenge = csr.challenge_password();
-    if (!challenge.has_value() || !rt.otp->add_consumption(*challenge, also)) {
+    if (!ev.password.has_value() || !rt.otp->add_consumption(*ev.password, also)) {
       return fail(not_found("The one-time password was used or expired meanwhile."));
     }
     log::trace(log::Category::kPkiServer, "CRYPTO_CS: request {} carries the one-time password",
@@ -312,8 +310,9 @@ Result<Seconds> CertificateServer::rollover_jitter(const ServerConfig& cfg,
 
 Result<CertificateServer::Decided> CertificateServer::decide_and_record(
     Runtime& rt, RequestRecord& req, const pki::Csr& csr, RequestPath path, const ServerConfig& cfg,
-    const WhileCommitting& while_committing) {
-  ASSIGN_OR_RETURN(Evaluation ev, evaluate(rt, csr, path, req.signer_cert_der, cfg, true));
+    const WhileCommitting& while_committing, const std::optional<std::string>& password) {
+  ASSIGN_OR_RETURN(Evaluation ev,
+                   evaluate(rt, csr, path, req.signer_cert_der, cfg, true, password));
   req.kind = ev.request_class == RequestClass::kCa   ? store::RequestKind::kSubCa
              : ev.request_class == RequestClass::kRa ? store::RequestKind::kRa
                                                      : store::RequestKind::kRouter;
@@ -371,11 +370,11 @@ Result<CertificateServer::Decided> CertificateServer::decide_and_record(
                 refused.reason);
       return Decided{refused, std::nullopt};
     }
-    Status s = ra_authorize(rt, req, csr, ev);
+    Status s = ra_authorize(rt, req, ev);
     if (!s.ok() && ev.decision.consumes_otp && s.code() == Code::kNotFound) {
       // Another request used the password first: decide again without it.
       ASSIGN_OR_RETURN(ev, evaluate(rt, csr, path, req.signer_cert_der, cfg, false));
-      s = ev.decision.verdict == Verdict::kGrant ? ra_authorize(rt, req, csr, ev) : ok_status();
+      s = ev.decision.verdict == Verdict::kGrant ? ra_authorize(rt, req, ev) : ok_status();
     }
     RETURN_IF_ERROR(s);
     if (ev.decision.verdict == Verdict::kGrant) {

@@ -37,6 +37,8 @@ inline constexpr const char* kMetaRaEncryptionCert = "ra_encryption_cert";
 inline constexpr const char* kMetaScepEncryptionCert = "scep_encryption_cert";
 // `ocsp responder-key`: the delegated OCSP responder's current certificate.
 inline constexpr const char* kMetaOcspResponderCert = "ocsp_responder_cert";
+// Followed by ":" and the node's name (CertificateServer::https_certificate).
+inline constexpr const char* kMetaHttpsServerCert = "https_server_cert";
 inline constexpr const char* kMetaCrlNumber = "crl_number";
 // Several nodes on one database: the current CRL (DER) and the node that published it.
 inline constexpr const char* kMetaCrlDer = "crl_der";
@@ -97,6 +99,19 @@ inline constexpr int kOcspResponderDays = 30;
 inline const ServiceCert kOcspResponderCert{
     kMetaOcspResponderCert, "OCSP responder", "OCSP responder certificate",
     pki::ServiceRole::kOcspSigning, std::chrono::days(kOcspResponderDays)};
+
+// The HTTPS listener's own certificate (CertificateServer::https_certificate): short-lived
+// like the responder's, so that a name change or a lost key ages out soon.
+inline constexpr int kHttpsServerDays = 90;
+inline const ServiceCert kHttpsServerCert{kMetaHttpsServerCert, "HTTPS server",
+                                          "HTTPS server certificate", pki::ServiceRole::kTlsServer,
+                                          std::chrono::days(kHttpsServerDays)};
+// What a kTlsServer certificate names, and the meta key it is kept under.
+struct ServiceNames {
+  std::vector<std::string> dns;
+  std::vector<std::string> ip;
+  std::string meta;
+};
 
 // A request still waiting for a decision (pending, authorized, initial).
 bool is_open_state(RequestState s);

@@ -230,7 +230,7 @@ Result<ScepOutcome> CertificateServer::scep_enroll(const pki::Csr& csr, const Sc
   // issuing CA receives in the RA's name.
   const RequestPath path =
       scep.renewal && !rt->forwarder ? RequestPath::kRenewalReq : RequestPath::kPkcsReq;
-  auto decided = decide_and_record(*rt, req, csr, path, cfg, scep.while_committing);
+  auto decided = decide_and_record(*rt, req, csr, path, cfg, scep.while_committing, scep.password);
   if (!decided.has_value() && decided.error().code() == Code::kAlreadyExists &&
       !scep.transaction_id.empty()) {
     // Another node sharing the database stored a request for this transaction meanwhile

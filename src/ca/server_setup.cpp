@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/parse.h"
 #include "pki/encoding.h"
+#include "pki/identity.h"
 #include "pki/issuer.h"
 #include "pki/name.h"
 #include "pki/pkcs12.h"
@@ -262,17 +263,26 @@ Status CertificateServer::setup_scep_encryption(Runtime& rt, const ServerConfig&
   return ok_status();
 }
 
-Result<pki::Certificate> CertificateServer::service_certificate(Runtime& rt,
-                                                                const ServerConfig& cfg,
-                                                                const pki::Key& key,
-                                                                const ServiceCert& kind,
-                                                                std::string* issued) {
+Result<pki::Certificate> CertificateServer::service_certificate(
+    Runtime& rt, const ServerConfig& cfg, const pki::Key& key, const ServiceCert& kind,
+    std::string* issued, const ServiceNames* names) {
   const pki::Certificate& ca = *rt.ca_cert;
   const TimePoint now = deps_.clock.now();
+  const std::string meta = names != nullptr ? names->meta : std::string(kind.meta);
+  std::vector<std::string> wanted_names;
+  if (names != nullptr) {
+    ASSIGN_OR_RETURN(wanted_names, pki::tls_server_alt_names({.subject = nullptr,
+                                                              .key = key,
+                                                              .ca_cert = ca,
+                                                              .ca_key = *rt.ca_key,
+                                                              .role = kind.role,
+                                                              .dns_names = names->dns,
+                                                              .ip_addresses = names->ip}));
+  }
   // The certificate issued at an earlier start, while it still fits: the same key, issued
   // by this CA certificate (a rollover gives a new one), valid with more than a third of
   // a limited lifetime left, not revoked.
-  ASSIGN_OR_RETURN(std::optional<std::string> stored, rt.store->meta(kind.meta));
+  ASSIGN_OR_RETURN(std::optional<std::string> stored, rt.store->meta(meta));
   if (stored.has_value()) {
     auto cert = pki::Certificate::from_der(*stored);
     auto cert_key = cert.has_value() ? cert->public_key() : Result<pki::Key>(fail(cert.error()));
@@ -281,7 +291,7 @@ Result<pki::Certificate> CertificateServer::service_certificate(Runtime& rt,
             ? cert->not_after() - (cert->not_after() - cert->not_before()) / 3
             : (cert.has_value() ? cert->not_after() : now);
     bool fits = cert_key.has_value() && cert_key->equals_public(key) && cert->signed_by(ca) &&
-                now < renew_at;
+                now < renew_at && (names == nullptr || pki::alt_names(*cert) == wanted_names);
     if (fits) {
       auto serial = cert->serial();
       auto rec = serial.has_value() ? rt.store->certificate(serial->sequence)
@@ -300,8 +310,13 @@ Result<pki::Certificate> CertificateServer::service_certificate(Runtime& rt,
   if (pki::collision_prone(cfg.hash)) {
     ASSIGN_OR_RETURN(number, pki::SerialNumber::with_entropy(serial));
   }
-  ASSIGN_OR_RETURN(auto subject,
-                   pki::parse_dn(pki::format_dn_config(ca.subject()) + ",OU=" + kind.unit));
+  pki::Ptr<X509_NAME> subject;
+  if (names != nullptr && !names->dns.empty()) {
+    ASSIGN_OR_RETURN(subject, pki::common_name(names->dns.front()));
+  } else {
+    ASSIGN_OR_RETURN(subject,
+                     pki::parse_dn(pki::format_dn_config(ca.subject()) + ",OU=" + kind.unit));
+  }
   // Signed with SHA-256 at least: `hash md5|sha1` is for old SCEP clients' sake only.
   const pki::ServiceCertSpec spec{
       .subject = subject.get(),
@@ -315,7 +330,9 @@ Result<pki::Certificate> CertificateServer::service_certificate(Runtime& rt,
                   ? pki::Hash::kSha256
                   : cfg.hash,
       .cdp_url = cfg.cdp_url,
-      .role = kind.role};
+      .role = kind.role,
+      .dns_names = names != nullptr ? names->dns : std::vector<std::string>{},
+      .ip_addresses = names != nullptr ? names->ip : std::vector<std::string>{}};
   ASSIGN_OR_RETURN(pki::Certificate cert, pki::make_service_certificate(spec));
   store::CertRecord rec;
   rec.serial = serial;
@@ -326,7 +343,7 @@ Result<pki::Certificate> CertificateServer::service_certificate(Runtime& rt,
   rec.serial_entropy = number.entropy;
   store::WriteBatch batch;
   batch.put_certificate(rec);
-  batch.put_meta(kind.meta, cert.der());
+  batch.put_meta(meta, cert.der());
   RETURN_IF_ERROR(rt.store->write(batch));
   if (rt.issuer) rt.issuer->note_issued(serial);
   log::info("certificate server {}: {} 0x{} issued", label_, kind.what, number.hex());

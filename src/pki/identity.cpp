@@ -64,7 +64,9 @@ std::string canonical(const GENERAL_NAME* gn) {
   }
 }
 
-std::vector<std::string> from_extension(const X509_EXTENSION* ext) {
+}  // namespace
+
+std::vector<std::string> alt_names_of(const X509_EXTENSION* ext) {
   GeneralNamesPtr names(
       static_cast<GENERAL_NAMES*>(X509V3_EXT_d2i(const_cast<X509_EXTENSION*>(ext))));
   if (!names) return {"invalid"};
@@ -76,8 +78,6 @@ std::vector<std::string> from_extension(const X509_EXTENSION* ext) {
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
-
-}  // namespace
 
 bool same_name(const X509_NAME* a, const X509_NAME* b) {
   return a != nullptr && b != nullptr && X509_NAME_cmp(a, b) == 0;
@@ -95,13 +95,13 @@ bool name_has_attribute(const X509_NAME* name, int nid, std::string_view value) 
 std::vector<std::string> alt_names(const Certificate& cert) {
   const int at = X509_get_ext_by_NID(cert.x509(), NID_subject_alt_name, -1);
   if (at < 0) return {};
-  return from_extension(X509_get_ext(cert.x509(), at));
+  return alt_names_of(X509_get_ext(cert.x509(), at));
 }
 
 std::vector<std::string> requested_alt_names(const Csr& csr) {
   for (const auto& ext : csr.requested_extensions()) {
     if (OBJ_obj2nid(X509_EXTENSION_get_object(ext.get())) == NID_subject_alt_name) {
-      return from_extension(ext.get());
+      return alt_names_of(ext.get());
     }
   }
   return {};

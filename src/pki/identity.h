@@ -30,6 +30,8 @@ bool name_has_attribute(const X509_NAME* name, int nid, std::string_view value);
 // other kind "other:<type number>:<hex of its DER>". An absent extension is an empty
 // list; an undecodable one yields {"invalid"} (never equal to a real list).
 std::vector<std::string> alt_names(const Certificate& cert);
+// The same for a subjectAltName extension.
+std::vector<std::string> alt_names_of(const X509_EXTENSION* ext);
 std::vector<std::string> requested_alt_names(const Csr& csr);
 
 // The request asks for exactly the subject and alternative names of `cert`.

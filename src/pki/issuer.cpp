@@ -7,6 +7,7 @@
 
 #include "pki/crl_der.h"
 #include "pki/der_signer.h"
+#include "pki/identity.h"
 #include "pki/io.h"
 
 namespace scepter::pki {
@@ -218,10 +219,60 @@ Result<Certificate> make_ca_certificate(const CaCertSpec& spec) {
                    spec.subject, spec.key, spec.key, spec.hash);
 }
 
+namespace {
+
+// The subjectAltName of a kTlsServer certificate.
+Result<Ptr<X509_EXTENSION>> tls_server_names_ext(const ServiceCertSpec& spec) {
+  if (spec.dns_names.empty() && spec.ip_addresses.empty()) {
+    return fail(invalid_argument("a TLS server certificate needs a name or an address"));
+  }
+  Ptr<GENERAL_NAMES> names(GENERAL_NAMES_new());
+  if (!names) return fail(last_error("allocating subjectAltName"));
+  auto push = [&](Ptr<GENERAL_NAME> gen) -> Status {
+    if (!gen || sk_GENERAL_NAME_push(names.get(), gen.get()) == 0) {
+      return last_error("building subjectAltName");
+    }
+    gen.release();  // the stack owns it now
+    return ok_status();
+  };
+  for (const std::string& dns : spec.dns_names) {
+    Ptr<GENERAL_NAME> gen(GENERAL_NAME_new());
+    Ptr<ASN1_IA5STRING> text(ASN1_IA5STRING_new());
+    if (!gen || !text ||
+        ASN1_STRING_set(text.get(), dns.data(), static_cast<int>(dns.size())) != 1) {
+      return fail(last_error("building a dNSName"));
+    }
+    GENERAL_NAME_set0_value(gen.get(), GEN_DNS, text.release());
+    RETURN_IF_ERROR(push(std::move(gen)));
+  }
+  for (const std::string& ip : spec.ip_addresses) {
+    Ptr<ASN1_OCTET_STRING> octets(a2i_IPADDRESS(ip.c_str()));
+    if (!octets) {
+      ERR_clear_error();
+      return fail(invalid_argument("not an IP address: " + ip));
+    }
+    Ptr<GENERAL_NAME> gen(GENERAL_NAME_new());
+    if (!gen) return fail(last_error("building an iPAddress"));
+    GENERAL_NAME_set0_value(gen.get(), GEN_IPADD, octets.release());
+    RETURN_IF_ERROR(push(std::move(gen)));
+  }
+  Ptr<X509_EXTENSION> ext(X509V3_EXT_i2d(NID_subject_alt_name, 0, names.get()));
+  if (!ext) return fail(last_error("encoding subjectAltName"));
+  return ext;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> tls_server_alt_names(const ServiceCertSpec& spec) {
+  ASSIGN_OR_RETURN(auto ext, tls_server_names_ext(spec));
+  return alt_names_of(ext.get());
+}
+
 Result<Certificate> make_service_certificate(const ServiceCertSpec& spec) {
   if (spec.subject == nullptr) return fail(invalid_argument("no subject"));
   const bool ocsp = spec.role == ServiceRole::kOcspSigning;
-  if (!ocsp && !spec.key.is_rsa()) {
+  const bool tls = spec.role == ServiceRole::kTlsServer;
+  if (spec.role == ServiceRole::kScepEncryption && !spec.key.is_rsa()) {
     return fail(invalid_argument("a SCEP encryption key must be RSA"));
   }
   ASSIGN_OR_RETURN(const Key ca_public, spec.ca_cert.public_key());
@@ -235,8 +286,9 @@ Result<Certificate> make_service_certificate(const ServiceCertSpec& spec) {
     return fail(internal_error("cannot compute the key identifier"));
   }
   ASSIGN_OR_RETURN(auto bc, basic_constraints_ext(false, std::nullopt));
-  ASSIGN_OR_RETURN(auto ku, ocsp ? key_usage_ext({kDigitalSignature})
-                                 : key_usage_ext({kDigitalSignature, kKeyEncipherment}));
+  const bool encipher = spec.role == ServiceRole::kScepEncryption || (tls && spec.key.is_rsa());
+  ASSIGN_OR_RETURN(auto ku, encipher ? key_usage_ext({kDigitalSignature, kKeyEncipherment})
+                                     : key_usage_ext({kDigitalSignature}));
   ASSIGN_OR_RETURN(auto aki, authority_key_id_ext(ca_keyid));
   ASSIGN_OR_RETURN(auto ski, subject_key_id_ext(keyid));
   CertificateDer cert;
@@ -252,9 +304,19 @@ Result<Certificate> make_service_certificate(const ServiceCertSpec& spec) {
     RETURN_IF_ERROR(cert.add(eku.get()));
     RETURN_IF_ERROR(cert.add(nocheck.get()));
   }
+  if (tls) {
+    Ptr<X509_EXTENSION> eku(
+        X509V3_EXT_conf_nid(nullptr, nullptr, NID_ext_key_usage, const_cast<char*>("serverAuth")));
+    if (!eku) return fail(last_error("encoding the TLS server extensions"));
+    RETURN_IF_ERROR(cert.add(eku.get()));
+  }
   RETURN_IF_ERROR(cert.add(aki.get()));
   RETURN_IF_ERROR(cert.add(ski.get()));
-  if (!ocsp && !spec.cdp_url.empty()) {
+  if (tls) {
+    ASSIGN_OR_RETURN(auto san, tls_server_names_ext(spec));
+    RETURN_IF_ERROR(cert.add(san.get()));
+  }
+  if (spec.role == ServiceRole::kScepEncryption && !spec.cdp_url.empty()) {
     ASSIGN_OR_RETURN(auto cdp, crl_distribution_point_ext(spec.cdp_url));
     RETURN_IF_ERROR(cert.add(cdp.get()));
   }

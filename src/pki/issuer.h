@@ -57,6 +57,10 @@ enum class ServiceRole {
   // extendedKeyUsage OCSPSigning, and id-pkix-ocsp-nocheck (relying parties do not ask
   // about the responder's own certificate, which is short-lived instead); no CDP.
   kOcspSigning,
+  // The TLS server certificate of scepterd's own HTTPS listener (EST): keyUsage critical
+  // digitalSignature (and keyEncipherment for an RSA key), extendedKeyUsage serverAuth,
+  // subjectAltName with the names and addresses clients connect to; no CDP.
+  kTlsServer,
 };
 
 struct ServiceCertSpec {
@@ -70,13 +74,22 @@ struct ServiceCertSpec {
   Hash hash = Hash::kSha256;
   std::string cdp_url = {};  // as in IssueSpec; kScepEncryption only
   ServiceRole role = ServiceRole::kScepEncryption;
+  // kTlsServer: the subjectAltName entries (DNS names, IPv4/IPv6 literals); at least one.
+  std::vector<std::string> dns_names = {};
+  std::vector<std::string> ip_addresses = {};
 };
 
 // The certificate of one of the CA's own keys, in `role`. Extensions, in this order:
 // basicConstraints critical CA:FALSE; keyUsage; extendedKeyUsage and ocsp-nocheck
-// (kOcspSigning); authorityKeyIdentifier; subjectKeyIdentifier; cRLDistributionPoints
-// when cdp_url is set (kScepEncryption).
+// (kOcspSigning), extendedKeyUsage serverAuth (kTlsServer); authorityKeyIdentifier;
+// subjectKeyIdentifier; subjectAltName (kTlsServer); cRLDistributionPoints when cdp_url is
+// set (kScepEncryption). Fails with kInvalidArgument for a non-RSA kScepEncryption key, a
+// kTlsServer without names or with an address that is not an IP literal.
 Result<Certificate> make_service_certificate(const ServiceCertSpec& spec);
+// The subjectAltName entries make_service_certificate() gives a kTlsServer certificate
+// for `spec`'s names and addresses, as pki::alt_names() reads them back (canonical,
+// sorted): whether a certificate made earlier still names what is wanted.
+Result<std::vector<std::string>> tls_server_alt_names(const ServiceCertSpec& spec);
 
 struct IssueSpec {
   const Csr& csr;

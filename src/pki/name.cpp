@@ -304,6 +304,13 @@ Result<Ptr<X509_NAME>> parse_dn(std::string_view dn) {
   return name;
 }
 
+Result<Ptr<X509_NAME>> common_name(std::string_view cn) {
+  if (cn.empty() || cn.size() > 64) {
+    return fail(invalid_argument("a common name has 1 to 64 characters"));
+  }
+  return parse_dn("CN=" + escape_config(cn));
+}
+
 std::string format_dn_config(const X509_NAME* name) {
   const auto rdns = rdns_of(name);
   std::string out;

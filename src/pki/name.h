@@ -33,6 +33,9 @@ namespace scepter::pki {
 // Fails with kInvalidArgument "<dn> is not a valid subject name" on anything else,
 // including an empty string or an empty value. The caller owns the result.
 Result<Ptr<X509_NAME>> parse_dn(std::string_view dn);
+// The name CN=`cn`, whatever characters `cn` holds (nothing is parsed), encoded as
+// parse_dn() would. Fails with kInvalidArgument when `cn` is empty or over 64 characters.
+Result<Ptr<X509_NAME>> common_name(std::string_view cn);
 
 // The canonical text of `name`: RFC 4514 order, upper-case short labels (CN, OU, O, C,
 // L, ST, E, DC, UID; serialNumber, unstructuredName, unstructuredAddress, title, street

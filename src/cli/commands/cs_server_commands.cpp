@@ -26,25 +26,36 @@ std::shared_ptr<ca::CertificateServer> current_server(Context& ctx) {
   return ctx.device().server(std::string(ctx.server_label()));
 }
 
-namespace {
-
-using ca::ServerConfig;
-
-// `no X` may omit the value; `X` alone is incomplete.
 bool incomplete(const Args& a, std::string_view name) { return !a.has("no") && !a.has(name); }
 
-// Applies `edit` to a copy of the current configuration and hands it to the server,
-// which refuses changes to locked settings.
-CmdResult edit_config(Context& ctx, const std::function<Status(ServerConfig&)>& edit) {
+CmdResult edit_config(Context& ctx, const std::function<Status(ca::ServerConfig&)>& edit) {
   auto server = current_server(ctx);
   if (!server) return ctx.error("The certificate server no longer exists.");
-  ServerConfig cfg = server->config();
+  ca::ServerConfig cfg = server->config();
   Status s = edit(cfg);
   if (!s.ok()) return ctx.error(s.message());
   s = server->set_config(cfg);
   if (!s.ok()) return ctx.error(s.message());
   return {};
 }
+
+CmdResult set_key_label(Context& ctx, const Args& a, std::string ca::ServerConfig::*field) {
+  if (incomplete(a, "key")) return ctx.error("Incomplete command.");
+  std::string label = a.has("no") ? std::string() : std::string(a.word("key"));
+  if (!label.empty()) {
+    if (Status s = ca::KeyStore::check_label(label); !s.ok()) {
+      return ctx.error(fmt::format("Invalid key label {}: {}.", label, s.message()));
+    }
+  }
+  return edit_config(ctx, [&](ca::ServerConfig& c) {
+    c.*field = label;
+    return ok_status();
+  });
+}
+
+namespace {
+
+using ca::ServerConfig;
 
 CmdResult enter_server(Context& ctx, const Args& a) {
   std::string label(a.word("label"));
@@ -436,65 +447,8 @@ CmdResult allow_des(Context& ctx, const Args& a) {
   });
 }
 
-// `scep encryption-key` and `ocsp responder-key`: the label of a key of the server's own,
-// into `field` (empty for the `no` form).
-CmdResult set_key_label(Context& ctx, const Args& a, std::string ServerConfig::*field) {
-  if (incomplete(a, "key")) return ctx.error("Incomplete command.");
-  std::string label = a.has("no") ? std::string() : std::string(a.word("key"));
-  if (!label.empty()) {
-    if (Status s = ca::KeyStore::check_label(label); !s.ok()) {
-      return ctx.error(fmt::format("Invalid key label {}: {}.", label, s.message()));
-    }
-  }
-  return edit_config(ctx, [&](ServerConfig& c) {
-    c.*field = label;
-    return ok_status();
-  });
-}
-
 CmdResult encryption_key(Context& ctx, const Args& a) {
   return set_key_label(ctx, a, &ServerConfig::scep_encryption_key);
-}
-
-CmdResult ocsp(Context& ctx, const Args& a) {
-  return edit_config(ctx, [&](ServerConfig& c) {
-    c.ocsp = !a.has("no");
-    return ok_status();
-  });
-}
-
-CmdResult ocsp_url(Context& ctx, const Args& a) {
-  if (incomplete(a, "url")) return ctx.error("Incomplete command.");
-  return edit_config(ctx, [&](ServerConfig& c) -> Status {
-    std::string url(a.line("url"));
-    if (!a.has("no") && !url.starts_with("http://")) {
-      // RFC 6960 appendix A: OCSP over HTTP; clients do not fetch it over HTTPS (the
-      // response is signed, and a TLS check would need OCSP itself).
-      return invalid_argument("The OCSP URL must be an HTTP URL (http://...).");
-    }
-    c.ocsp_url = a.has("no") ? "" : url;
-    return ok_status();
-  });
-}
-
-CmdResult ocsp_validity(Context& ctx, const Args& a) {
-  if (incomplete(a, "hours")) return ctx.error("Incomplete command.");
-  return edit_config(ctx, [&](ServerConfig& c) {
-    c.ocsp_validity_hours =
-        a.has("no") ? ca::kDefaultOcspValidityHours : static_cast<int>(a.integer("hours"));
-    return ok_status();
-  });
-}
-
-CmdResult ocsp_responder_key(Context& ctx, const Args& a) {
-  return set_key_label(ctx, a, &ServerConfig::ocsp_responder_key);
-}
-
-CmdResult ocsp_nonce(Context& ctx, const Args& a) {
-  return edit_config(ctx, [&](ServerConfig& c) {
-    c.ocsp_nonce = !a.has("no");
-    return ok_status();
-  });
 }
 
 }  // namespace
@@ -622,22 +576,6 @@ void register_cs_server_commands(CommandTable& t) {
         {kNoHelp, "SCEP settings", "RSA key pair clients encrypt requests to (default: the CA key)",
          "Key label (generated at no shutdown if it does not exist)"},
         encryption_key);
-  constexpr std::string_view kOcsp = "OCSP responder at /ocsp on the HTTP server (default off)";
-  t.add(Node::kCsServer, "[no] ocsp", {kNoHelp, kOcsp}, ocsp);
-  t.add(Node::kCsServer, "[no] ocsp url [LINE$url]",
-        {kNoHelp, kOcsp, "OCSP URL put in issued certificates (default http://HOST[:PORT]/ocsp)",
-         "HTTP URL"},
-        ocsp_url);
-  t.add(Node::kCsServer, "[no] ocsp validity [(1-168)$hours]",
-        {kNoHelp, kOcsp, "From a response's thisUpdate to its nextUpdate", "Hours (default 24)"},
-        ocsp_validity);
-  t.add(Node::kCsServer, "[no] ocsp responder-key [WORD$key]",
-        {kNoHelp, kOcsp, "Key pair of a delegated responder (default: the CA key signs)",
-         "Key label (generated at no shutdown if it does not exist)"},
-        ocsp_responder_key);
-  t.add(Node::kCsServer, "[no] ocsp nonce",
-        {kNoHelp, kOcsp, "Echo request nonces in responses signed for them (default on)"},
-        ocsp_nonce);
   t.add_config_writer(config_order::kCertificateServers, write_servers);
 }
 

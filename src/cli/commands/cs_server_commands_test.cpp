@@ -474,5 +474,33 @@ TEST_F(CsServerCommandsTest, OcspLines) {
   EXPECT_EQ(server_config().find("ocsp"), std::string::npos) << server_config();
 }
 
+// The est lines: saved, shown with where clients reach the service (and that it waits
+// for `ip http secure-server`), ranges checked, `no` forms back to the defaults.
+TEST_F(CsServerCommandsTest, EstLines) {
+  ASSERT_TRUE(exec("est").ok);
+  ASSERT_TRUE(exec("est retry-after 300").ok);
+  EXPECT_NE(server_config().find("\n est\n est retry-after 300\n"), std::string::npos)
+      << server_config();
+  Reply r = exec("est retry-after 9");
+  EXPECT_NE(r.output.find("% Invalid input detected"), std::string::npos) << r.output;
+  EXPECT_EQ(exec("est retry-after").output, "% Incomplete command.\n");
+  std::string show = exec("do show crypto pki server mycs").output;
+  EXPECT_NE(show.find("  EST server: enabled at /.well-known/est/mycs/ on the HTTP secure server "
+                      "(off: ip http secure-server)\n"),
+            std::string::npos)
+      << show;
+  ASSERT_TRUE(exec("exit").ok);
+  ASSERT_TRUE(exec("ip http secure-server").ok);
+  show = exec("do show crypto pki server mycs").output;
+  EXPECT_NE(
+      show.find("  EST server: enabled at /.well-known/est/mycs/ on the HTTP secure server\n"),
+      std::string::npos)
+      << show;
+  ASSERT_TRUE(exec("crypto pki server mycs").ok);
+  ASSERT_TRUE(exec("no est").ok);
+  ASSERT_TRUE(exec("no est retry-after").ok);
+  EXPECT_EQ(server_config().find(" est"), std::string::npos) << server_config();
+}
+
 }  // namespace
 }  // namespace scepter::cli

@@ -119,6 +119,10 @@ void write_servers(ca::Device& device, ConfigText& out) {
     }
     if (!c.ocsp_nonce) out.child("no ocsp nonce");
     if (!c.ocsp_responder_key.empty()) out.child("ocsp responder-key " + c.ocsp_responder_key);
+    if (c.est) out.child("est");
+    if (c.est_retry_after_seconds != ca::kDefaultEstRetryAfterSeconds) {
+      out.child(fmt::format("est retry-after {}", c.est_retry_after_seconds));
+    }
     // Last, so that loading the configuration applies every setting before enabling.
     out.child(c.shutdown ? "shutdown" : "no shutdown");
   }

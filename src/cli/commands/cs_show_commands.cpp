@@ -97,6 +97,12 @@ void render_ra(Context& ctx, const ca::ServerInfo& info) {
     ctx.printf("  RA certificate expiration timer: {}\n",
                format_ios_time(info.ca_certificate->not_after()));
   }
+  if (c.est) {
+    // scepterd's own line (`est`).
+    const ca::HttpConfig http = ctx.device().http();
+    ctx.printf("  EST server: enabled at /.well-known/est/{}/ on the HTTP secure server{}\n",
+               c.label, http.secure_server ? "" : " (off: ip http secure-server)");
+  }
   render_storage(ctx, c);
   render_rollover(ctx, info);
 }
@@ -163,6 +169,12 @@ void render_server(Context& ctx, const ca::CertificateServer& server) {
                                             : "delegated responder key " + c.ocsp_responder_key);
     ctx.printf("  OCSP URL in issued certificates: {}\n",
                c.ocsp_url.empty() ? ctx.device().ocsp_url() : c.ocsp_url);
+  }
+  if (c.est) {
+    // scepterd's own line (`est`).
+    const ca::HttpConfig http = ctx.device().http();
+    ctx.printf("  EST server: enabled at /.well-known/est/{}/ on the HTTP secure server{}\n",
+               c.label, http.secure_server ? "" : " (off: ip http secure-server)");
   }
   render_storage(ctx, c);
   render_rollover(ctx, info);

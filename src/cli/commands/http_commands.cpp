@@ -1,4 +1,5 @@
-// ip http server, ip http port, ip http bind-address (config mode), their config writer,
+// ip http server, ip http port, ip http bind-address, ip http secure-server,
+// ip http secure-port, ip http secure-trustpoint (config mode), their config writer,
 // and `show ip http server status` (exec). The SCEP service listens only while `ip http
 // server` is configured (the seed: "The HTTP server must be enabled on the router for the
 // certificate server to use SCEP"). `ip http port 0` (a Scepter extension) binds any free
@@ -18,6 +19,7 @@ namespace scepter::cli {
 namespace {
 
 constexpr int kDefaultPort = 80;
+constexpr int kDefaultSecurePort = 443;
 
 CmdResult http_server(Context& ctx, const Args& a) {
   const bool was_on = ctx.device().http().server;
@@ -37,6 +39,41 @@ CmdResult http_port(Context& ctx, const Args& a) {
   ctx.device().edit_http([&](ca::HttpConfig& h) {
     h.port = a.has("no") ? kDefaultPort : static_cast<int>(a.integer("number"));
   });
+  return {};
+}
+
+CmdResult https_server(Context& ctx, const Args& a) {
+  ctx.device().edit_http([&](ca::HttpConfig& h) { h.secure_server = !a.has("no"); });
+  return {};
+}
+
+CmdResult https_port(Context& ctx, const Args& a) {
+  ctx.device().edit_http([&](ca::HttpConfig& h) {
+    h.secure_port = a.has("no") ? kDefaultSecurePort : static_cast<int>(a.integer("number"));
+  });
+  return {};
+}
+
+// The seed: the certificate server's own trustpoint (and its certificate) cannot be the
+// device's identity; `ip http secure-trustpoint` must name another trustpoint, one the
+// device enrolled in (with a CA of its own or another).
+CmdResult https_trustpoint(Context& ctx, const Args& a) {
+  if (a.has("no")) {
+    ctx.device().edit_http([](ca::HttpConfig& h) { h.secure_trustpoint.clear(); });
+    return {};
+  }
+  const std::string name(a.word("trustpoint"));
+  if (ctx.device().server(name)) {
+    return ctx.error(fmt::format(
+        "Trustpoint {} belongs to the certificate server {}: its certificate cannot be the "
+        "HTTPS server's identity. Name another trustpoint, enrolled with this or another CA, "
+        "or enter \"no ip http secure-trustpoint\" for a certificate the local CA issues.",
+        name, name));
+  }
+  if (!ctx.device().trustpoint(name)) {
+    return ctx.error(fmt::format("Trustpoint {} does not exist.", name));
+  }
+  ctx.device().edit_http([&](ca::HttpConfig& h) { h.secure_trustpoint = name; });
   return {};
 }
 
@@ -82,6 +119,22 @@ CmdResult show_http_server_status(Context& ctx, const Args&) {
   ctx.printf("HTTP server port: {}\n", port);
   ctx.printf("HTTP server bind address: {}\n",
              http.bind_address.empty() ? "all addresses" : http.bind_address);
+  const ca::Device::HttpsListening secure = ctx.device().https_listening();
+  const bool secure_serving = http.secure_server && secure.port != 0 &&
+                              secure.config.secure_port == http.secure_port &&
+                              secure.config.bind_address == http.bind_address;
+  std::string secure_port = std::to_string(secure_serving ? secure.port : http.secure_port);
+  if (!secure_serving && http.secure_port == 0) secure_port += " (any free port)";
+  if (!secure_serving && http.secure_server) {
+    secure_port +=
+        secure.problem.empty() ? ", not listening" : ", not listening: " + secure.problem;
+  }
+  ctx.printf("HTTP secure server capability: Present\n");
+  ctx.printf("HTTP secure server status: {}\n", http.secure_server ? "Enabled" : "Disabled");
+  ctx.printf("HTTP secure server port: {}\n", secure_port);
+  ctx.printf("HTTP secure server trustpoint: {}\n", http.secure_trustpoint.empty()
+                                                        ? "none (a certificate from the local CA)"
+                                                        : http.secure_trustpoint);
   return {};
 }
 
@@ -93,6 +146,13 @@ void write_http(ca::Device& device, ConfigText& out) {
   if (http.port != kDefaultPort) out.line(fmt::format("ip http port {}", http.port));
   if (!http.bind_address.empty()) out.line("ip http bind-address " + http.bind_address);
   if (http.server) out.line("ip http server");
+  if (http.secure_port != kDefaultSecurePort) {
+    out.line(fmt::format("ip http secure-port {}", http.secure_port));
+  }
+  if (!http.secure_trustpoint.empty()) {
+    out.line("ip http secure-trustpoint " + http.secure_trustpoint);
+  }
+  if (http.secure_server) out.line("ip http secure-server");
 }
 
 }  // namespace
@@ -109,6 +169,16 @@ void register_http_commands(CommandTable& t) {
         {kNoHelp, kIp, kHttp, "Address the HTTP server listens on",
          "IPv4 or IPv6 address (default: all addresses)"},
         http_bind_address);
+  t.add(Node::kConfig, "[no] ip http secure-server",
+        {kNoHelp, kIp, kHttp, "Enable HTTP secure server (HTTPS: EST)"}, https_server);
+  t.add(Node::kConfig, "[no] ip http secure-port (0-65535)$number",
+        {kNoHelp, kIp, kHttp, "Set the HTTP secure server port number",
+         "Port number (default 443; 0: any free port)"},
+        https_port);
+  t.add(Node::kConfig, "[no] ip http secure-trustpoint WORD$trustpoint",
+        {kNoHelp, kIp, kHttp, "Set the HTTP secure server certificate trustpoint",
+         "Trustpoint name (default: a certificate from the local CA)"},
+        https_trustpoint);
   t.add(Node::kExec, "show ip http server status",
         {"Show running system information", "IP information", "HTTP information",
          "HTTP server information", "HTTP server status"},

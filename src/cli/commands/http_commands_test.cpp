@@ -79,10 +79,57 @@ TEST_F(HttpCommandsTest, PortZeroIsAnyFreePort) {
   EXPECT_NE(session_->help("ip http port ").find("0: any free port"), std::string::npos);
 }
 
-// What `show ip http server status` prints.
-std::string status(std::string_view state, std::string_view port, std::string_view bind) {
-  return fmt::format("HTTP server status: {}\nHTTP server port: {}\nHTTP server bind address: {}\n",
-                     state, port, bind);
+// What `show ip http server status` prints (the HTTPS lines: their defaults, unless given).
+std::string status(std::string_view state, std::string_view port, std::string_view bind,
+                   std::string_view secure_state = "Disabled", std::string_view secure_port = "443",
+                   std::string_view trustpoint = "none (a certificate from the local CA)") {
+  return fmt::format(
+      "HTTP server status: {}\nHTTP server port: {}\nHTTP server bind address: {}\n"
+      "HTTP secure server capability: Present\nHTTP secure server status: {}\n"
+      "HTTP secure server port: {}\nHTTP secure server trustpoint: {}\n",
+      state, port, bind, secure_state, secure_port, trustpoint);
+}
+
+// ip http secure-server, secure-port and secure-trustpoint: saved in loading order, shown
+// with the port bound (or why not), and the certificate server's own trustpoint refused
+// as the seed says.
+TEST_F(HttpCommandsTest, SecureServerLines) {
+  EXPECT_TRUE(exec("ip http secure-server").ok);
+  EXPECT_TRUE(exec("ip http secure-port 8443").ok);
+  EXPECT_EQ(http_config(), "ip http secure-port 8443\nip http secure-server\n!\nend\n");
+  EXPECT_EQ(exec("do show ip http server status").output,
+            status("Disabled", "80", "all addresses", "Enabled", "8443, not listening"));
+  dev_.device().set_https_listening({http(), 0, "", "no enabled certificate server"});
+  EXPECT_EQ(exec("do show ip http server status").output,
+            status("Disabled", "80", "all addresses", "Enabled",
+                   "8443, not listening: no enabled certificate server"));
+  dev_.device().set_https_listening({http(), 8443, "", ""});
+  EXPECT_EQ(exec("do show ip http server status").output,
+            status("Disabled", "80", "all addresses", "Enabled", "8443"));
+
+  EXPECT_EQ(exec("ip http secure-trustpoint nosuch").output,
+            "% Trustpoint nosuch does not exist.\n");
+  ASSERT_TRUE(exec("crypto pki server mycs").ok);
+  ASSERT_TRUE(exec("exit").ok);
+  Reply r = exec("ip http secure-trustpoint mycs");
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.output.find("% Trustpoint mycs belongs to the certificate server mycs"),
+            std::string::npos)
+      << r.output;
+  ASSERT_TRUE(exec("crypto pki trustpoint web").ok);
+  ASSERT_TRUE(exec("exit").ok);
+  EXPECT_TRUE(exec("ip http secure-trustpoint web").ok);
+  EXPECT_EQ(http().secure_trustpoint, "web");
+  EXPECT_NE(http_config().find("ip http secure-trustpoint web\nip http secure-server\n"),
+            std::string::npos);
+  EXPECT_EQ(exec("ip http secure-port 65536").output, marker(20));
+  for (const char* line :
+       {"no ip http secure-server", "no ip http secure-port", "no ip http secure-trustpoint"}) {
+    EXPECT_TRUE(exec(line).ok) << line;
+  }
+  EXPECT_EQ(http().secure_port, 443);
+  EXPECT_EQ(http().secure_trustpoint, "");
+  EXPECT_EQ(http_config().find("secure"), std::string::npos);
 }
 
 TEST_F(HttpCommandsTest, ShowStatusDisabled) {

@@ -1,0 +1,86 @@
+#pragma once
+// EstService: the server side of EST (RFC 7030 as updated by RFC 8951) for the
+// certificate servers of a device that have `est`: /cacerts, /csrattrs, /simpleenroll and
+// /simplereenroll under /.well-known/est/.
+//
+// Like ScepService it knows nothing of sockets: the HTTPS front end hands it the method,
+// the path, the headers it needs, the body and the client's TLS certificate, and sends
+// back what it returns.
+//
+// Paths: /.well-known/est/OP for the only server with `est`, /.well-known/est/LABEL/OP
+// (RFC 7030 3.2.2) or /LABEL/.well-known/est/OP for server LABEL; the last form is what
+// clients that put their URL's path in front of /.well-known/est/ (strongSwan) reach.
+//
+// Enrolment (simpleenroll, simplereenroll):
+//   - The client must authenticate (RFC 7030 3.2.3, 3.3.2): with a valid certificate of
+//     this CA in the TLS handshake, or with the CA's live one-time password as the HTTP
+//     Basic password (any user name). Anything else gets 401 with WWW-Authenticate Basic
+//     before the body is looked at: an unauthenticated request costs no parsing and no
+//     key operation.
+//   - simplereenroll needs the client's certificate (RFC 7030 4.2.2) and a request for
+//     exactly its subject and subjectAltNames; otherwise 401 or 400.
+//   - The request goes to CertificateServer::scep_enroll(), so the request policy decides
+//     as for SCEP: the TLS certificate is the signer, simplereenroll is a RenewalReq, the
+//     Basic password is the one-time password. A request's transactionID is derived from
+//     its bytes, its signer and the operation, so that a client asking again with the
+//     same request (after a 202) gets the stored request's answer, never a second one.
+//   - Answers: 200 with the certificate as a certs-only PKCS#7, base64 on one line (RFC
+//     8951; strongSwan reads nothing else); 202 with Retry-After (`est retry-after`) while
+//     the request waits for the operator; 400 with the reason when refused; 503 with
+//     Retry-After when the server has trouble of its own (database down).
+// Bodies are base64 (with or without line breaks; Content-Transfer-Encoding is ignored,
+// RFC 8951); bodies over scep::kMaxPkiMessageSize are refused with 413.
+// serverkeygen and fullcmc answer 501.
+//
+// Thread-safe: handle() may run on many threads at once; it holds no lock of its own.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace scepter::ca {
+class Device;
+}
+
+namespace scepter::est {
+
+// An EST path taken apart: the label (empty: none) and the operation as written.
+struct EstPath {
+  std::string label;
+  std::string operation;
+};
+// nullopt when `path` is not an EST path (see above). Labels and operations are single
+// non-empty path segments.
+std::optional<EstPath> parse_path(std::string_view path);
+
+struct EstHttpRequest {
+  std::string method;                        // "GET", "POST"
+  std::string path;                          // percent-decoded, without the query
+  std::optional<std::string> authorization;  // the Authorization header
+  std::string body;
+  std::string peer_certificate_der;  // the client's TLS certificate; empty: none
+};
+
+struct EstHttpResponse {
+  int status = 200;
+  std::string content_type;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+class EstService {
+ public:
+  explicit EstService(ca::Device& device) : device_(device) {}
+  EstHttpResponse handle(const EstHttpRequest& request) const;
+
+ private:
+  ca::Device& device_;
+};
+
+// The password of an HTTP Basic Authorization header value, nullopt when it is not
+// Basic credentials ("Basic " + base64 of "user:password").
+std::optional<std::string> basic_password(std::string_view authorization);
+
+}  // namespace scepter::est

@@ -1,0 +1,266 @@
+// EstService against a real Device with one enabled certificate server: requests are
+// built as EST clients build them (a base64 PKCS#10, HTTP Basic, a TLS client
+// certificate's DER), and answers read back as they read them.
+#include "est/service.h"
+
+#include <gtest/gtest.h>
+
+#include "ca/device.h"
+#include "common/testing.h"
+#include "pki/csr.h"
+#include "pki/encoding.h"
+#include "pki/identity.h"
+#include "pki/name.h"
+#include "scep/client.h"
+#include "store/test_util.h"
+
+namespace scepter::est {
+namespace {
+
+std::string header(const EstHttpResponse& r, std::string_view name) {
+  for (const auto& [k, v] : r.headers) {
+    if (k == name) return v;
+  }
+  return "";
+}
+
+std::string basic(std::string_view user, std::string_view password) {
+  return "Basic " + pki::base64_encode(std::string(user) + ":" + std::string(password), 0);
+}
+
+TEST(EstPathTest, TheThreeFormsAndNothingElse) {
+  auto p = parse_path("/.well-known/est/simpleenroll");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->label, "");
+  EXPECT_EQ(p->operation, "simpleenroll");
+  p = parse_path("/.well-known/est/ca2/cacerts");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->label, "ca2");
+  EXPECT_EQ(p->operation, "cacerts");
+  p = parse_path("/ca2/.well-known/est/simplereenroll");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->label, "ca2");
+  EXPECT_EQ(p->operation, "simplereenroll");
+  for (const char* bad :
+       {"/", "/.well-known/est", "/.well-known/est/", "/.well-known/estx/a",
+        "/.well-known/est//cacerts", "/.well-known/est/a/b/c", "/a/b/.well-known/est/cacerts",
+        "x/.well-known/est/cacerts", "/ca/.well-known/est/a/cacerts", "/cgi-bin/pkiclient.exe"}) {
+    EXPECT_FALSE(parse_path(bad)) << bad;
+  }
+}
+
+TEST(EstBasicTest, PasswordAfterTheFirstColon) {
+  EXPECT_EQ(basic_password(basic("u", "p:w")), "p:w");
+  EXPECT_EQ(basic_password("basic " + pki::base64_encode(":secret", 0)), "secret");
+  EXPECT_FALSE(basic_password("Bearer abc"));
+  EXPECT_FALSE(basic_password("Basic !!!"));
+  EXPECT_FALSE(basic_password("Basic " + pki::base64_encode("nocolon", 0)));
+  EXPECT_FALSE(basic_password("Basi"));
+}
+
+class EstServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto d = ca::Device::create({tmp_.file("nvram"), "", "passphrase"}, clock_);
+    ASSERT_OK(d);
+    device_ = std::move(*d);
+    auto s = device_->create_server("ca");
+    ASSERT_OK(s);
+    server_ = *s;
+    ca::ServerConfig c = server_->config();
+    c.archive_password = "archive-password";
+    c.est = true;
+    ASSERT_OK(server_->set_config(c));
+    ASSERT_OK(server_->enable({}));
+    service_ = std::make_unique<EstService>(*device_);
+  }
+
+  void edit(const std::function<void(ca::ServerConfig&)>& f) {
+    ca::ServerConfig c = server_->config();
+    f(c);
+    ASSERT_OK(server_->set_config(c));
+  }
+
+  // A base64 PKCS#10 for a new P-256 key, wrapped at 64 columns as openssl writes it.
+  std::string csr(std::string_view dn, pki::Key* key_out = nullptr) {
+    auto key = pki::Key::generate_ec(256);
+    EXPECT_OK(key);
+    auto subject = pki::parse_dn(dn);
+    EXPECT_OK(subject);
+    auto req = pki::make_csr({.subject = subject->get(), .key = *key});
+    EXPECT_OK(req);
+    if (key_out != nullptr) *key_out = *key;
+    return pki::base64_encode(req->der(), 64);
+  }
+
+  EstHttpResponse post(std::string op, std::string body, std::optional<std::string> auth,
+                       std::string peer = "") {
+    EstHttpRequest r;
+    r.method = "POST";
+    r.path = "/.well-known/est/" + op;
+    r.authorization = std::move(auth);
+    r.body = std::move(body);
+    r.peer_certificate_der = std::move(peer);
+    return service_->handle(r);
+  }
+
+  std::string otp() {
+    auto p = server_->generate_password(60);
+    EXPECT_OK(p);
+    return p->password;
+  }
+
+  // The certificate of a 200 answer.
+  pki::Certificate issued(const EstHttpResponse& r) {
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.content_type, "application/pkcs7-mime; smime-type=certs-only");
+    EXPECT_EQ(r.body.find('\n'), std::string::npos) << "base64 on one line";
+    auto der = pki::base64_decode(r.body);
+    EXPECT_OK(der);
+    auto certs = scep::decode_certs_only(*der);
+    EXPECT_OK(certs);
+    EXPECT_EQ(certs->certificates.size(), 1u);
+    auto cert = pki::Certificate::from_x509(pki::up_ref(certs->certificates.at(0).get()));
+    EXPECT_OK(cert);
+    return *cert;
+  }
+
+  store::testing::TempDir tmp_;
+  FakeClock clock_{std::chrono::floor<Seconds>(SysClock::now())};
+  std::unique_ptr<ca::Device> device_;
+  std::shared_ptr<ca::CertificateServer> server_;
+  std::unique_ptr<EstService> service_;
+};
+
+TEST_F(EstServiceTest, CaCertsIsTheCaCertificateOnOneLine) {
+  EstHttpRequest r{"GET", "/.well-known/est/cacerts", std::nullopt, "", ""};
+  EstHttpResponse a = service_->handle(r);
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(a.content_type, "application/pkcs7-mime");
+  EXPECT_EQ(a.body.find('\n'), std::string::npos);
+  auto certs = scep::decode_certs_only(*pki::base64_decode(a.body));
+  ASSERT_OK(certs);
+  ASSERT_EQ(certs->certificates.size(), 1u);
+  auto chain = server_->ca_chain();
+  ASSERT_OK(chain);
+  EXPECT_EQ(pki::Certificate::from_x509(pki::up_ref(certs->certificates[0].get()))->der(),
+            chain->front().der());
+  // By label, in both places.
+  r.path = "/.well-known/est/ca/cacerts";
+  EXPECT_EQ(service_->handle(r).body, a.body);
+  r.path = "/ca/.well-known/est/cacerts";
+  EXPECT_EQ(service_->handle(r).body, a.body);
+  r.path = "/.well-known/est/other/cacerts";
+  EXPECT_EQ(service_->handle(r).status, 404);
+  r.method = "POST";
+  r.path = "/.well-known/est/cacerts";
+  EXPECT_EQ(service_->handle(r).status, 405);
+}
+
+TEST_F(EstServiceTest, CsrAttrsNameTheSignatureAlgorithms) {
+  EstHttpRequest r{"GET", "/.well-known/est/csrattrs", std::nullopt, "", ""};
+  EstHttpResponse a = service_->handle(r);
+  ASSERT_EQ(a.status, 200);
+  EXPECT_EQ(a.content_type, "application/csrattrs");
+  // SEQUENCE { sha256WithRSAEncryption, ecdsa-with-SHA256 }
+  EXPECT_EQ(pki::hex_upper(*pki::base64_decode(a.body)),
+            "301506092A864886F70D01010B06082A8648CE3D040302");
+  edit([](ca::ServerConfig& c) { c.hash = pki::Hash::kSha384; });
+  EXPECT_EQ(pki::hex_upper(*pki::base64_decode(service_->handle(r).body)),
+            "301506092A864886F70D01010C06082A8648CE3D040303");
+}
+
+TEST_F(EstServiceTest, NoEstNoService) {
+  edit([](ca::ServerConfig& c) { c.est = false; });
+  EstHttpRequest r{"GET", "/.well-known/est/cacerts", std::nullopt, "", ""};
+  EXPECT_EQ(service_->handle(r).status, 404);
+}
+
+TEST_F(EstServiceTest, UnauthenticatedGets401BeforeTheBodyIsRead) {
+  EstHttpResponse a = post("simpleenroll", "not even base64 !!!", std::nullopt);
+  EXPECT_EQ(a.status, 401);
+  EXPECT_EQ(header(a, "WWW-Authenticate"), "Basic realm=\"EST ca\", charset=\"UTF-8\"");
+  otp();  // a live password, but not this one
+  EXPECT_EQ(post("simpleenroll", csr("CN=d1"), basic("u", "wrong")).status, 401);
+  // A self-signed client certificate proves nothing.
+  EXPECT_EQ(post("simpleenroll", csr("CN=d1"), std::nullopt, "garbage-der").status, 401);
+  EXPECT_EQ(server_->requests()->size(), 0u);
+}
+
+TEST_F(EstServiceTest, OneTimePasswordGrantsOnceUnderManualGrant) {
+  const std::string password = otp();
+  pki::Certificate cert =
+      issued(post("simpleenroll", csr("CN=d1,O=Example"), basic("any", password)));
+  EXPECT_EQ(pki::format_dn_config(cert.subject()), "CN=d1, O=Example");
+  // Used: a second request with it is not authenticated.
+  EXPECT_EQ(post("simpleenroll", csr("CN=d2"), basic("any", password)).status, 401);
+}
+
+TEST_F(EstServiceTest, BadBodiesAreRefusedClearly) {
+  const std::string password = otp();
+  EXPECT_EQ(post("simpleenroll", "%%%", basic("u", password)).status, 400);
+  EXPECT_EQ(post("simpleenroll", pki::base64_encode("not der", 0), basic("u", password)).status,
+            400);
+  EXPECT_EQ(post("simpleenroll", std::string(200 * 1024, 'A'), basic("u", password)).status, 413);
+  EXPECT_EQ(post("serverkeygen", csr("CN=k"), basic("u", password)).status, 501);
+  EXPECT_EQ(post("fullcmc", "", basic("u", password)).status, 501);
+  EXPECT_EQ(post("nosuchop", "", basic("u", password)).status, 404);
+  // The password is still there: none of these consumed it.
+  EXPECT_TRUE(server_->one_time_password_matches(password));
+}
+
+TEST_F(EstServiceTest, ManualGrantAnswers202ThenTheCertificate) {
+  // A device holding a certificate of ours asks for another identity: it waits.
+  pki::Certificate first = issued(post("simpleenroll", csr("CN=dev"), basic("u", otp())));
+  const std::string body = csr("CN=other");
+  EstHttpResponse a = post("simpleenroll", body, std::nullopt, std::string(first.der()));
+  ASSERT_EQ(a.status, 202) << a.body;
+  EXPECT_EQ(header(a, "Retry-After"), "60");
+  edit([](ca::ServerConfig& c) { c.est_retry_after_seconds = 15; });
+  // Asked again: the same request, not a second one.
+  a = post("simpleenroll", body, std::nullopt, std::string(first.der()));
+  EXPECT_EQ(a.status, 202);
+  EXPECT_EQ(header(a, "Retry-After"), "15");
+  auto open = server_->requests();
+  ASSERT_OK(open);
+  ASSERT_EQ(open->size(), 2u);  // the granted first one and the pending one
+  ASSERT_OK(server_->grant(std::nullopt));
+  pki::Certificate second =
+      issued(post("simpleenroll", body, std::nullopt, std::string(first.der())));
+  EXPECT_EQ(pki::format_dn_config(second.subject()), "CN=other");
+}
+
+TEST_F(EstServiceTest, ReenrolmentByTheCurrentCertificate) {
+  pki::Certificate first = issued(post("simpleenroll", csr("CN=dev"), basic("u", otp())));
+  // Renewed without the operator (grant auto renewal), for the same identity only.
+  pki::Certificate renewed =
+      issued(post("simplereenroll", csr("CN=dev"), std::nullopt, std::string(first.der())));
+  EXPECT_NE(renewed.der(), first.der());
+  EXPECT_EQ(
+      post("simplereenroll", csr("CN=someone-else"), std::nullopt, std::string(first.der())).status,
+      400);
+  // Without the certificate, or with a password alone: 401.
+  EXPECT_EQ(post("simplereenroll", csr("CN=dev"), std::nullopt).status, 401);
+  EXPECT_EQ(post("simplereenroll", csr("CN=dev"), basic("u", otp())).status, 401);
+  // A revoked certificate authenticates nothing.
+  ASSERT_OK(server_->revoke(*first.serial()));
+  EXPECT_EQ(post("simplereenroll", csr("CN=dev"), std::nullopt, std::string(first.der())).status,
+            401);
+}
+
+TEST_F(EstServiceTest, PolicyRefusalIs400AndStoresNothing) {
+  edit([](ca::ServerConfig& c) { c.grant = ca::GrantMode::kNone; });
+  const std::string password = otp();
+  EstHttpResponse a = post("simpleenroll", csr("CN=d"), basic("u", password));
+  EXPECT_EQ(a.status, 400);
+  EXPECT_EQ(server_->requests()->size(), 0u);
+}
+
+TEST_F(EstServiceTest, DisabledServerIsNotFound) {
+  server_->shutdown();
+  EstHttpRequest r{"GET", "/.well-known/est/cacerts", std::nullopt, "", ""};
+  EXPECT_EQ(service_->handle(r).status, 404);
+}
+
+}  // namespace
+}  // namespace scepter::est
