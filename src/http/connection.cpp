@@ -2,9 +2,15 @@
 // handler (on this network thread for inline requests, else on the heavy or the light
 // worker pool), writes the answer, and repeats while keep-alive lasts. The per-address
 // request rate and the heavy queue are enforced here. The only file that includes
-// Beast's HTTP code. Beast parses requests; responses are serialized here into one
-// header buffer, written together with the body (shared, not copied) in one gather
-// write.
+// Beast's HTTP code and Asio's TLS stream. Beast parses requests; responses are
+// serialized here into one header buffer, written together with the body (shared, not
+// copied) in one gather write.
+//
+// The protocol is written once, for a connection templated on its stream: a plain
+// beast::tcp_stream, or a beast::ssl_stream over one (HTTPS). What differs is small and
+// chosen at compile time (if constexpr): TLS starts with a handshake, its answers are
+// written by the network thread only (an SSL object is not thread-safe), and it ends by
+// sending close_notify.
 
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -21,18 +27,22 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "common/log.h"
 #include "http/message.h"
 #include "http/server_core.h"
+#include "pki/tls_context.h"
 
 namespace scepter::http::detail {
 
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
 using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 namespace {
 
@@ -44,6 +54,10 @@ constexpr std::size_t kReadChunk = 16 << 10;
 // answer on the client's side. A client that keeps sending past it is cut off.
 constexpr std::size_t kMaxDrainBytes = 4 << 20;
 constexpr auto kMaxDrainTime = std::chrono::seconds(2);
+// The plaintext of a full TLS record.
+constexpr std::size_t kTlsRecord = 16 << 10;
+// How long sending close_notify may take before the connection is closed without it.
+constexpr auto kMaxTlsShutdownTime = std::chrono::seconds(1);
 
 // Formatting the date on every response shows up in profiles; it changes once a second.
 const std::string& cached_http_date() {
@@ -131,20 +145,39 @@ void end_header(std::string& out, unsigned version, bool keep_alive) {
 
 }  // namespace
 
-// One client connection. All methods run on the connection's network thread, except the
-// constructor, start() and executor().
+// The server's TLS identity as Asio wants it: an ssl::context, which owns one reference
+// to the TlsServerContext's SSL_CTX. Connections hold the whole identity, so that the
+// TlsServerContext (and a token's key in it) outlives their SSL objects.
+struct TlsIdentity {
+  explicit TlsIdentity(std::shared_ptr<const pki::TlsServerContext> c)
+      : context(std::move(c)), asio_context(take_reference(*context)) {}
+
+  static SSL_CTX* take_reference(const pki::TlsServerContext& c) {
+    SSL_CTX_up_ref(c.native_handle());  // released by ~ssl::context
+    return c.native_handle();
+  }
+
+  const std::shared_ptr<const pki::TlsServerContext> context;
+  // Asio's stream constructor wants it non-const; it only reads the SSL_CTX (SSL_new).
+  ssl::context asio_context;
+};
+
+std::shared_ptr<TlsIdentity> make_tls_identity(std::shared_ptr<const pki::TlsServerContext> c) {
+  return std::make_shared<TlsIdentity>(std::move(c));
+}
+
+// What the server and the handler jobs see of a connection, whatever its stream. The
+// destructor releases what the connection holds in the Core (its address's slot, its
+// entry in Core::connections, the active count).
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   using Core = HttpServer::Core;
 
-  Connection(Core& core, tcp::socket socket, Peer peer)
-      : core_(core), stream_(std::move(socket)), peer_(std::move(peer)) {
-    ++core_.active;
-    error_code ec;
-    stream_.socket().set_option(tcp::no_delay(true), ec);
-  }
+  Connection(Core& core, Peer peer) : core_(core), peer_(std::move(peer)) { ++core_.active; }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
 
-  ~Connection() {
+  virtual ~Connection() {
     if (peer_.limited) {
       core_.limits.close_connection(peer_.address, std::chrono::steady_clock::now());
     }
@@ -157,47 +190,102 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
   }
 
-  net::any_io_executor executor() { return stream_.get_executor(); }
-
+  // Registers the connection in the Core and starts serving it on its network thread.
   void start() {
     {
       std::lock_guard<std::mutex> lock(core_.mu);
       id_ = core_.next_id++;
       core_.connections.emplace(id_, weak_from_this());
     }
-    net::dispatch(executor(), [self = shared_from_this()] { self->read_header(); });
+    net::dispatch(executor(), [self = shared_from_this()] { self->serve(); });
   }
 
-  // stop(): drop a connection that is not working on a request.
-  void close_if_idle() {
+  virtual net::any_io_executor executor() = 0;
+  // stop(): drop the connection if it is not working on a request.
+  virtual void close_if_idle() = 0;
+  virtual void close() = 0;
+  // The handler's answer, on the worker thread that ran the handler (see StreamConnection).
+  virtual void answer_from_worker(Response r, bool close_after) = 0;
+
+ protected:
+  virtual void serve() = 0;
+
+  Core& core_;
+  const Peer peer_;
+
+ private:
+  std::uint64_t id_ = 0;
+};
+
+// One client connection over `Stream` (beast::tcp_stream or TlsStream). All methods run
+// on the connection's network thread, except the constructor, start(), executor() and
+// answer_from_worker().
+template <class Stream>
+class StreamConnection final : public Connection {
+ public:
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
+  StreamConnection(Core& core, tcp::socket socket, Peer peer, std::shared_ptr<TlsIdentity> tls)
+      : Connection(core, std::move(peer)), tls_(std::move(tls)), stream_(make_stream(socket)) {
+    error_code ec;
+    tcp_layer().socket().set_option(tcp::no_delay(true), ec);
+  }
+
+  net::any_io_executor executor() override { return stream_.get_executor(); }
+
+  void close_if_idle() override {
     if (state_ == State::kIdle || state_ == State::kReading) {
       close();
     }
   }
 
-  void close() {
+  void close() override {
     state_ = State::kClosed;
-    std::lock_guard<std::mutex> lock(socket_mu_);
-    socket_closed_ = true;
+    std::unique_lock<std::mutex> lock(socket_mu_, std::defer_lock);
+    if constexpr (!kTls) {
+      lock.lock();
+      socket_closed_ = true;
+    }
     error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
+    tcp_layer().socket().shutdown(tcp::socket::shutdown_both, ec);
+    tcp_layer().close();
   }
 
-  // The handler's answer, on this network thread (inline requests, refusals).
-  // `close_after`: close the connection after it, whatever the client asked.
-  void write_response(Response r, bool close_after = false);
-  // The handler's answer, on the worker thread that ran the handler: sends what the
-  // socket takes at once from here, so that the answer does not wait for this
-  // connection's network thread to wake up, and posts the rest (and reading the next
-  // request) to that thread.
-  void answer_from_worker(Response r, bool close_after);
+  // Plain: sends what the socket takes at once from this worker thread, so that the
+  // answer does not wait for the connection's network thread to wake up, and posts the
+  // rest (and reading the next request) to that thread. TLS: builds the answer here and
+  // posts all of the writing, since the SSL object is the network thread's alone.
+  void answer_from_worker(Response r, bool close_after) override;
 
  private:
-  enum class State { kIdle, kReading, kHandling, kWriting, kClosing, kClosed };
+  enum class State { kIdle, kReading, kHandling, kWriting, kClosing, kEnding, kClosed };
 
+  Stream make_stream(tcp::socket& socket) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), tls_->asio_context);
+    } else {
+      return Stream(std::move(socket));
+    }
+  }
+
+  // The TCP stream, which carries the timeouts (under TLS: the stream under the TLS one).
+  beast::tcp_stream& tcp_layer() {
+    if constexpr (kTls) {
+      return stream_.next_layer();
+    } else {
+      return stream_;
+    }
+  }
+
+  std::shared_ptr<StreamConnection> self() {
+    return std::static_pointer_cast<StreamConnection>(shared_from_this());
+  }
+
+  void serve() override;
+  void on_handshake(const error_code& ec);
   void await_request();
-  void read_header();
+  // `restart_timer` false: the read timeout already runs (since the TLS handshake began).
+  void read_header(bool restart_timer = true);
   void on_header(const error_code& ec);
   void read_body();
   void on_read_error(const error_code& ec);
@@ -206,6 +294,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool is_heavy(const Request& request) const;
   bool is_inline(const Request& request) const;
   std::optional<Response> answer_ready(const Request& request) const;
+  // The handler's answer, on this network thread (inline requests, refusals).
+  // `close_after`: close the connection after it, whatever the client asked.
+  void write_response(Response r, bool close_after = false);
   // Fills header_ (ended) and out_body_ with the answer; false (and nothing to send) when
   // a header field is too long. `keep_alive` says whether the connection stays open.
   bool build_response(Response r, bool close_after, bool& keep_alive);
@@ -213,13 +304,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void send(unsigned version, bool keep_alive);
   // Writes what is left of header_ and out_body_ after the first `sent` bytes.
   void send_rest(std::size_t sent, bool keep_alive);
+  // send_rest() of a whole answer over TLS.
+  void send_tls(bool keep_alive);
   void on_written(const error_code& ec, bool keep_alive);
+  // The end of a connection after its last answer: close_notify first under TLS.
+  void finish();
   void send_error(int status, std::string_view text, std::chrono::seconds retry_after = {});
   void start_drain();
   void drain();
 
-  Core& core_;
-  beast::tcp_stream stream_;
+  // Declared before stream_: the SSL object is freed before the identity it came from.
+  const std::shared_ptr<TlsIdentity> tls_;  // null for plain connections
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   // The response being written, alive until async_write completes: header_ (status
@@ -229,16 +325,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string body_;
   std::shared_ptr<const std::string> shared_body_;
   std::string_view out_body_;
-  const Peer peer_;
-  std::uint64_t id_ = 0;
+  std::string peer_certificate_der_;  // TLS: what the client presented in the handshake
   State state_ = State::kReading;
   unsigned version_ = 11;
   bool keep_alive_ = false;
   bool head_ = false;
   std::size_t drained_ = 0;
-  // A worker thread writes to the socket only while holding socket_mu_ and only if
-  // close() has not run (close() takes socket_mu_ too): the descriptor cannot be closed,
-  // and its number reused, under the write.
+  // Plain connections: a worker thread writes to the socket only while holding
+  // socket_mu_ and only if close() has not run (close() takes socket_mu_ too): the
+  // descriptor cannot be closed, and its number reused, under the write.
   std::mutex socket_mu_;
   bool socket_closed_ = false;  // GUARDED_BY(socket_mu_)
 };
@@ -289,10 +384,49 @@ struct HandlerJob {
 
 }  // namespace
 
-// Keep-alive: wait up to the idle timeout for the first byte of the next request.
-void Connection::await_request() {
-  if (core_.stopping) {
+template <class Stream>
+void StreamConnection<Stream>::serve() {
+  if constexpr (kTls) {
+    // The handshake and the first request share one read timeout, as the request alone
+    // does on a plain connection: a client that sends nothing, or trickles its
+    // ClientHello, is cut off like one that trickles its request.
+    state_ = State::kReading;
+    tcp_layer().expires_after(core_.options.read_timeout);
+    stream_.async_handshake(ssl::stream_base::server,
+                            [self = self()](const error_code& ec) { self->on_handshake(ec); });
+  } else {
+    read_header();
+  }
+}
+
+template <class Stream>
+void StreamConnection<Stream>::on_handshake(const error_code& ec) {
+  if (state_ == State::kClosed || ec == net::error::operation_aborted) {
+    return;
+  }
+  if (ec == beast::error::timeout) {
+    ++core_.timeouts;  // the stream has closed the socket already
+    return;
+  }
+  if (ec) {
+    // Not TLS (plain HTTP, a scanner), an old protocol version, no common cipher: the
+    // client has had its alert, if any; nothing else is owed to it.
+    ++core_.tls_handshake_failures;
+    log::trace(log::Category::kGeneral, "HTTPS: TLS handshake with {} failed: {}", peer_.address,
+               ec.message());
     return close();
+  }
+  if constexpr (kTls) {
+    peer_certificate_der_ = pki::peer_certificate_der(stream_.native_handle());
+  }
+  read_header(/*restart_timer=*/false);
+}
+
+// Keep-alive: wait up to the idle timeout for the first byte of the next request.
+template <class Stream>
+void StreamConnection<Stream>::await_request() {
+  if (core_.stopping) {
+    return finish();
   }
   if (buffer_.size() > 0) {
     return read_header();  // pipelined: the next request is already here
@@ -301,9 +435,9 @@ void Connection::await_request() {
     buffer_.shrink_to_fit();  // do not keep a large body's buffer on an idle connection
   }
   state_ = State::kIdle;
-  stream_.expires_after(core_.options.idle_timeout);
+  tcp_layer().expires_after(core_.options.idle_timeout);
   stream_.async_read_some(buffer_.prepare(kReadChunk),
-                          [self = shared_from_this()](const error_code& ec, std::size_t n) {
+                          [self = self()](const error_code& ec, std::size_t n) {
                             self->buffer_.commit(n);
                             if (ec) {
                               return self->on_read_error(ec);
@@ -313,19 +447,23 @@ void Connection::await_request() {
 }
 
 // From the first byte on, the whole request must arrive within the read timeout.
-void Connection::read_header() {
+template <class Stream>
+void StreamConnection<Stream>::read_header(bool restart_timer) {
   state_ = State::kReading;
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(
       std::min<std::size_t>(core_.options.max_header_bytes, UINT32_MAX)));
   parser_->body_limit(static_cast<std::uint64_t>(core_.options.max_body_bytes));
-  stream_.expires_after(core_.options.read_timeout);
+  if (restart_timer) {
+    tcp_layer().expires_after(core_.options.read_timeout);
+  }
   bhttp::async_read_header(
       stream_, buffer_, *parser_,
-      [self = shared_from_this()](const error_code& ec, std::size_t) { self->on_header(ec); });
+      [self = self()](const error_code& ec, std::size_t) { self->on_header(ec); });
 }
 
-void Connection::on_header(const error_code& ec) {
+template <class Stream>
+void StreamConnection<Stream>::on_header(const error_code& ec) {
   if (ec) {
     return on_read_error(ec);
   }
@@ -339,7 +477,7 @@ void Connection::on_header(const error_code& ec) {
   if (req.version() >= 11 && iequals(view(req[bhttp::field::expect]), "100-continue")) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
-                     [self = shared_from_this()](const error_code& ec2, std::size_t) {
+                     [self = self()](const error_code& ec2, std::size_t) {
                        if (ec2) {
                          return self->on_read_error(ec2);
                        }
@@ -350,17 +488,18 @@ void Connection::on_header(const error_code& ec) {
   read_body();
 }
 
-void Connection::read_body() {
-  bhttp::async_read(stream_, buffer_, *parser_,
-                    [self = shared_from_this()](const error_code& ec, std::size_t) {
-                      if (ec) {
-                        return self->on_read_error(ec);
-                      }
-                      self->dispatch_request();
-                    });
+template <class Stream>
+void StreamConnection<Stream>::read_body() {
+  bhttp::async_read(stream_, buffer_, *parser_, [self = self()](const error_code& ec, std::size_t) {
+    if (ec) {
+      return self->on_read_error(ec);
+    }
+    self->dispatch_request();
+  });
 }
 
-void Connection::on_read_error(const error_code& ec) {
+template <class Stream>
+void StreamConnection<Stream>::on_read_error(const error_code& ec) {
   if (state_ == State::kClosed || ec == net::error::operation_aborted) {
     return;
   }
@@ -381,12 +520,13 @@ void Connection::on_read_error(const error_code& ec) {
     ++core_.bad_requests;
     return send_error(400, "Bad Request\n");
   }
-  close();  // the peer closed or reset the connection
+  close();  // the peer closed or reset the connection (or broke the TLS record layer)
 }
 
 // Once the header is in and before the body is read: a client over its request rate gets
 // 429 and the connection closes (lingering, as after any error answer).
-bool Connection::over_rate() {
+template <class Stream>
+bool StreamConnection<Stream>::over_rate() {
   if (!peer_.limited) {
     return false;
   }
@@ -400,7 +540,8 @@ bool Connection::over_rate() {
   return true;
 }
 
-bool Connection::is_heavy(const Request& request) const {
+template <class Stream>
+bool StreamConnection<Stream>::is_heavy(const Request& request) const {
   if (!core_.options.is_heavy) {
     return true;
   }
@@ -411,7 +552,8 @@ bool Connection::is_heavy(const Request& request) const {
   }
 }
 
-bool Connection::is_inline(const Request& request) const {
+template <class Stream>
+bool StreamConnection<Stream>::is_inline(const Request& request) const {
   if (!core_.options.is_inline) {
     return false;
   }
@@ -422,7 +564,8 @@ bool Connection::is_inline(const Request& request) const {
   }
 }
 
-std::optional<Response> Connection::answer_ready(const Request& request) const {
+template <class Stream>
+std::optional<Response> StreamConnection<Stream>::answer_ready(const Request& request) const {
   if (!core_.options.answer_ready) {
     return std::nullopt;
   }
@@ -433,7 +576,8 @@ std::optional<Response> Connection::answer_ready(const Request& request) const {
   }
 }
 
-void Connection::dispatch_request() {
+template <class Stream>
+void StreamConnection<Stream>::dispatch_request() {
   auto& msg = parser_->get();
   Request req;
   req.method = std::string(msg.method_string());
@@ -448,6 +592,8 @@ void Connection::dispatch_request() {
   req.body = std::move(msg.body());
   req.remote_address = peer_.address;
   req.remote_port = peer_.port;
+  req.tls = kTls;
+  req.peer_certificate_der = peer_certificate_der_;
   version_ = msg.version() == 10 ? 10 : 11;
   req.version = static_cast<int>(version_);
   keep_alive_ = msg.keep_alive();
@@ -478,7 +624,8 @@ void Connection::dispatch_request() {
   }
 }
 
-void Connection::write_response(Response r, bool close_after) {
+template <class Stream>
+void StreamConnection<Stream>::write_response(Response r, bool close_after) {
   if (state_ != State::kHandling) {
     return;  // closed by stop() meanwhile
   }
@@ -492,14 +639,17 @@ void Connection::write_response(Response r, bool close_after) {
 // Runs on a worker thread while state_ is kHandling. The network thread leaves the
 // connection alone in that state (only close() may run, from stop()), so header_, body_
 // and out_body_ are the worker's until the continuation posted here runs.
-void Connection::answer_from_worker(Response r, bool close_after) {
+template <class Stream>
+void StreamConnection<Stream>::answer_from_worker(Response r, bool close_after) {
   bool keep_alive = false;
   const bool built = build_response(std::move(r), close_after, keep_alive);
   std::size_t sent = 0;
   if (built) {
     end_header(header_, version_, keep_alive);
+  }
+  if constexpr (!kTls) {
     std::lock_guard<std::mutex> lock(socket_mu_);
-    if (!socket_closed_) {
+    if (built && !socket_closed_) {
       std::array<iovec, 2> iov{iovec{header_.data(), header_.size()},
                                iovec{const_cast<char*>(out_body_.data()), out_body_.size()}};
       msghdr msg{};
@@ -514,7 +664,7 @@ void Connection::answer_from_worker(Response r, bool close_after) {
     }
   }
   const net::any_io_executor ex = executor();
-  net::post(ex, [self = shared_from_this(), built, sent, keep_alive] {
+  net::post(ex, [self = self(), built, sent, keep_alive] {
     if (self->state_ != State::kHandling) {
       return;  // closed by stop() meanwhile
     }
@@ -525,7 +675,8 @@ void Connection::answer_from_worker(Response r, bool close_after) {
   });
 }
 
-bool Connection::build_response(Response r, bool close_after, bool& keep_alive) {
+template <class Stream>
+bool StreamConnection<Stream>::build_response(Response r, bool close_after, bool& keep_alive) {
   if (r.status < 200 || r.status > 599) {
     log::error("HTTP handler returned status {}; sending 500", r.status);
     r = Response::text(500, "Internal Server Error\n");
@@ -569,34 +720,57 @@ bool Connection::build_response(Response r, bool close_after, bool& keep_alive) 
   return true;
 }
 
-void Connection::send(unsigned version, bool keep_alive) {
+template <class Stream>
+void StreamConnection<Stream>::send(unsigned version, bool keep_alive) {
   end_header(header_, version, keep_alive);
-  state_ = State::kWriting;
-  stream_.expires_after(core_.options.write_timeout);
-  const std::array<net::const_buffer, 2> buffers{net::buffer(header_), net::buffer(out_body_)};
-  net::async_write(stream_, buffers,
-                   [self = shared_from_this(), keep_alive](const error_code& ec, std::size_t) {
-                     self->on_written(ec, keep_alive);
-                   });
+  send_rest(0, keep_alive);
 }
 
-void Connection::send_rest(std::size_t sent, bool keep_alive) {
+template <class Stream>
+void StreamConnection<Stream>::send_rest(std::size_t sent, bool keep_alive) {
   state_ = State::kWriting;
   if (sent == header_.size() + out_body_.size()) {
     return on_written({}, keep_alive);
   }
+  tcp_layer().expires_after(core_.options.write_timeout);
+  if constexpr (kTls) {
+    return send_tls(keep_alive);
+  }
   const std::size_t from_header = std::min(sent, header_.size());
   const std::size_t from_body = sent - from_header;
-  stream_.expires_after(core_.options.write_timeout);
   const std::array<net::const_buffer, 2> buffers{net::buffer(header_) + from_header,
                                                  net::buffer(out_body_) + from_body};
   net::async_write(stream_, buffers,
-                   [self = shared_from_this(), keep_alive](const error_code& ec, std::size_t) {
+                   [self = self(), keep_alive](const error_code& ec, std::size_t) {
                      self->on_written(ec, keep_alive);
                    });
 }
 
-void Connection::on_written(const error_code& ec, bool keep_alive) {
+// The header and the start of the body go in one buffer of at most one TLS record, so a
+// small answer is one record: a client's first read gets the whole header (strongSwan's
+// EST client reads 1024 bytes and wants the header in them). The rest of a large body
+// follows. (Beast's ssl_stream would join a header and body too, but not reliably: a
+// gather write whose first buffer is used up makes it write nothing.)
+template <class Stream>
+void StreamConnection<Stream>::send_tls(bool keep_alive) {
+  const std::size_t room = header_.size() < kTlsRecord ? kTlsRecord - header_.size() : 0;
+  const std::size_t joined = std::min(room, out_body_.size());
+  header_.append(out_body_.data(), joined);
+  out_body_.remove_prefix(joined);
+  net::async_write(stream_, net::buffer(header_),
+                   [self = self(), keep_alive](const error_code& ec, std::size_t) {
+                     if (ec || self->out_body_.empty()) {
+                       return self->on_written(ec, keep_alive);
+                     }
+                     net::async_write(self->stream_, net::buffer(self->out_body_),
+                                      [self, keep_alive](const error_code& ec2, std::size_t) {
+                                        self->on_written(ec2, keep_alive);
+                                      });
+                   });
+}
+
+template <class Stream>
+void StreamConnection<Stream>::on_written(const error_code& ec, bool keep_alive) {
   body_ = std::string();
   shared_body_.reset();
   out_body_ = {};
@@ -610,15 +784,32 @@ void Connection::on_written(const error_code& ec, bool keep_alive) {
     return start_drain();
   }
   if (!keep_alive) {
-    return close();
+    return finish();
   }
   await_request();
+}
+
+template <class Stream>
+void StreamConnection<Stream>::finish() {
+  if constexpr (kTls) {
+    // close_notify tells the client that the answer is complete (not cut off); the
+    // client's own close_notify is not awaited.
+    state_ = State::kEnding;
+    pki::shutdown_without_waiting(stream_.native_handle());
+    tcp_layer().expires_after(std::min<std::chrono::steady_clock::duration>(
+        kMaxTlsShutdownTime, core_.options.write_timeout));
+    stream_.async_shutdown([self = self()](const error_code&) { self->close(); });
+  } else {
+    close();
+  }
 }
 
 // An answer from the server itself to a request it will not pass on; the connection
 // closes afterwards, since the rest of the request cannot be trusted (or, when refused
 // for its rate, is not worth reading).
-void Connection::send_error(int status, std::string_view text, std::chrono::seconds retry_after) {
+template <class Stream>
+void StreamConnection<Stream>::send_error(int status, std::string_view text,
+                                          std::chrono::seconds retry_after) {
   parser_.reset();
   HeadWriter head(header_, 11, status);
   head.field("Server", core_.options.server_name);
@@ -635,33 +826,58 @@ void Connection::send_error(int status, std::string_view text, std::chrono::seco
   state_ = State::kClosing;  // on_written() drains instead of closing
 }
 
-void Connection::start_drain() {
-  error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream_.expires_after(
+template <class Stream>
+void StreamConnection<Stream>::start_drain() {
+  tcp_layer().expires_after(
       std::min<std::chrono::steady_clock::duration>(kMaxDrainTime, core_.options.read_timeout));
-  drain();
+  if constexpr (kTls) {
+    // close_notify, then the same lingering close as in plain HTTP, on the TCP stream:
+    // what the client still sends is dropped without being decrypted.
+    pki::shutdown_without_waiting(stream_.native_handle());
+    stream_.async_shutdown([self = self()](const error_code& ec) {
+      if (ec == beast::error::timeout || self->state_ == State::kClosed) {
+        return self->close();
+      }
+      error_code ignored;
+      self->tcp_layer().socket().shutdown(tcp::socket::shutdown_send, ignored);
+      self->drain();
+    });
+  } else {
+    error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    drain();
+  }
 }
 
 // Lingering close: after an error answer, read and discard what the client still sends
 // (up to kMaxDrainBytes and kMaxDrainTime) so that closing does not reset the connection
 // before a client that is still sending reads the answer.
-void Connection::drain() {
+template <class Stream>
+void StreamConnection<Stream>::drain() {
   buffer_.clear();
   const std::size_t want = std::min(kReadChunk, kMaxDrainBytes - drained_);
-  stream_.async_read_some(buffer_.prepare(want),
-                          [self = shared_from_this()](const error_code& ec2, std::size_t n) {
-                            self->drained_ += n;
-                            self->core_.drained_bytes += n;
-                            if (ec2 || self->drained_ >= kMaxDrainBytes) {
-                              return self->close();
-                            }
-                            self->drain();
-                          });
+  tcp_layer().async_read_some(buffer_.prepare(want),
+                              [self = self()](const error_code& ec2, std::size_t n) {
+                                self->drained_ += n;
+                                self->core_.drained_bytes += n;
+                                if (ec2 || self->drained_ >= kMaxDrainBytes) {
+                                  return self->close();
+                                }
+                                self->drain();
+                              });
 }
 
-void start_connection(HttpServer::Core& core, tcp::socket socket, Peer peer) {
-  std::make_shared<Connection>(core, std::move(socket), std::move(peer))->start();
+void start_connection(HttpServer::Core& core, tcp::socket socket, Peer peer,
+                      std::shared_ptr<TlsIdentity> tls) {
+  if (tls) {
+    std::make_shared<StreamConnection<TlsStream>>(core, std::move(socket), std::move(peer),
+                                                  std::move(tls))
+        ->start();
+  } else {
+    std::make_shared<StreamConnection<beast::tcp_stream>>(core, std::move(socket), std::move(peer),
+                                                          nullptr)
+        ->start();
+  }
 }
 
 void post_close(std::shared_ptr<Connection> conn, bool only_idle, std::function<void()> done) {

@@ -69,12 +69,22 @@ std::vector<std::unique_ptr<net::io_context>> make_contexts(unsigned n) {
 
 }  // namespace
 
+namespace {
+
+ServerOptions without_tls(ServerOptions o) {
+  o.tls.reset();
+  return o;
+}
+
+}  // namespace
+
 HttpServer::Core::Core(const ServerOptions& o, Handler h)
-    : options(o),
+    : options(without_tls(o)),
       handler(std::move(h)),
       limits(limits_options(o)),
       per_address_limits(o.max_connections_per_address != 0 ||
                          o.max_requests_per_second_per_address > 0),
+      serves_tls(o.tls != nullptr),
       iocs(make_contexts(network_threads(o))),
       acceptor(net::make_strand(*iocs.front())),
       accept_retry(acceptor.get_executor()) {
@@ -121,21 +131,29 @@ void HttpServer::Core::on_accept(const error_code& ec, tcp::socket socket) {
     if (peer.limited && !limits.open_connection(peer.address, SteadyClock::now())) {
       reject(std::move(socket), rejected_per_address);
     } else {
-      detail::start_connection(*this, std::move(socket), std::move(peer));
+      std::shared_ptr<detail::TlsIdentity> identity;
+      if (serves_tls) {
+        std::lock_guard<std::mutex> lock(tls_mu);
+        identity = tls;
+      }
+      detail::start_connection(*this, std::move(socket), std::move(peer), std::move(identity));
     }
   }
   do_accept();
 }
 
 // Over a connection cap: a canned 503, written without waiting, then close. The request
-// is not read (only what already arrived is discarded, so close does not reset).
+// is not read (only what already arrived is discarded, so close does not reset). A TLS
+// client gets no answer: it would need a handshake, the work the cap is there to spare.
 void HttpServer::Core::reject(tcp::socket socket, std::atomic<std::uint64_t>& counter) {
   ++counter;
   error_code ec;
   socket.non_blocking(true, ec);
   char sink[4096];
   socket.read_some(net::buffer(sink), ec);  // what already arrived, so close does not reset
-  socket.write_some(net::buffer(rejection), ec);
+  if (!serves_tls) {
+    socket.write_some(net::buffer(rejection), ec);
+  }
   socket.shutdown(tcp::socket::shutdown_both, ec);
   socket.close(ec);
 }
@@ -209,6 +227,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::create(const ServerOptions& opti
   }
   try {
     auto core = std::make_shared<Core>(options, std::move(handler));
+    if (options.tls) {
+      core->tls = detail::make_tls_identity(options.tls);
+    }
     core->where = endpoint_text(addr, options.port);
     const tcp::endpoint endpoint(addr, options.port);
     tcp::acceptor& acc = core->acceptor;
@@ -274,10 +295,11 @@ Status HttpServer::start() {
   }
   c.started = true;
   if (c.light_pool) {
-    log::info("HTTP server listening on {} ({} network, {} heavy and {} light handler threads)",
-              c.where, io, workers, light);
+    log::info("{} server listening on {} ({} network, {} heavy and {} light handler threads)",
+              c.serves_tls ? "HTTPS" : "HTTP", c.where, io, workers, light);
   } else {
-    log::info("HTTP server listening on {} ({} network, {} handler threads)", c.where, io, workers);
+    log::info("{} server listening on {} ({} network, {} handler threads)",
+              c.serves_tls ? "HTTPS" : "HTTP", c.where, io, workers);
   }
   return ok_status();
 }
@@ -337,6 +359,20 @@ void HttpServer::stop() {
   log::info("HTTP server on {} stopped", c.where);
 }
 
+Status HttpServer::set_tls(std::shared_ptr<const pki::TlsServerContext> context) {
+  Core& c = *core_;
+  if (!context) {
+    return invalid_argument("HTTPS server on " + c.where + ": no TLS context");
+  }
+  if (!c.serves_tls) {
+    return invalid_argument("HTTP server on " + c.where + " serves plain HTTP, not TLS");
+  }
+  std::shared_ptr<detail::TlsIdentity> identity = detail::make_tls_identity(std::move(context));
+  std::lock_guard<std::mutex> lock(c.tls_mu);
+  c.tls.swap(identity);
+  return ok_status();  // the old identity goes when its last connection does
+}
+
 std::uint16_t HttpServer::port() const { return core_->port; }
 
 const std::string& HttpServer::address() const { return core_->options.bind_address; }
@@ -352,6 +388,7 @@ ServerStats HttpServer::stats() const {
   s.bad_requests = c.bad_requests;
   s.timeouts = c.timeouts;
   s.bytes_drained = c.drained_bytes;
+  s.tls_handshake_failures = c.tls_handshake_failures;
   s.connections_rejected_per_address = c.rejected_per_address;
   s.requests_rate_limited = c.rate_limited;
   s.heavy_rejected_queue_full = c.heavy_queue_full;

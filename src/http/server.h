@@ -20,8 +20,16 @@
 // that throws yields 500; the server keeps running. Connections that trickle bytes are
 // cut off by the read timeout.
 //
-// No Boost type appears here: Asio lives in server.cpp and connection.cpp only, Beast in
-// connection.cpp only.
+// HTTPS: with ServerOptions::tls the server speaks only TLS on its port (1.2 and 1.3; see
+// pki/tls_context.h), with every behaviour above unchanged inside the TLS connection. The
+// TLS handshake counts against the read timeout of the first request. A client that
+// fails the handshake (plain HTTP, an old TLS version, garbage) is closed without an
+// answer and counted in ServerStats::tls_handshake_failures. A client certificate is
+// asked for but not required, and not judged: Request::peer_certificate_der carries it
+// to the handler, which decides what it is worth.
+//
+// No Boost type appears here: Asio lives in server.cpp and connection.cpp only, Beast and
+// Asio's TLS stream in connection.cpp only.
 
 #include <chrono>
 #include <cstddef>
@@ -37,6 +45,10 @@
 
 #include "common/status.h"
 #include "http/query.h"
+
+namespace scepter::pki {
+class TlsServerContext;  // pki/tls_context.h
+}  // namespace scepter::pki
 
 namespace scepter::http {
 
@@ -54,6 +66,13 @@ struct Request {
   std::string remote_address;   // "127.0.0.1", "::1" (IPv4-mapped IPv6 shown as IPv4)
   std::uint16_t remote_port = 0;
   int version = 11;  // 10 for HTTP/1.0, 11 for HTTP/1.1
+  bool tls = false;  // the request came over TLS (HTTPS)
+  // The DER certificate the client presented in the TLS handshake (its own, the first
+  // of its chain), or empty: a plain connection, or a TLS client without a certificate.
+  // NOT VERIFIED: it may come from any CA, be self-signed, expired or revoked. The TLS
+  // handshake only proves that the client holds its private key. Whether it identifies
+  // anyone is for the handler to decide (the CA looks it up among its own certificates).
+  std::string peer_certificate_der;
 
   // The value of the first header called `name` (compared case-insensitively), or nullopt.
   // The view points into this Request.
@@ -146,6 +165,10 @@ struct ServerOptions {
   std::chrono::milliseconds stop_timeout{5'000};  // stop(): wait for in-flight requests
   std::string server_name = "scepterd";           // the Server header
   std::vector<Header> response_headers;           // added to every response
+  // Set: the port speaks HTTPS only, with this identity (HttpServer::set_tls() replaces
+  // it later). Null (the default): plain HTTP. Over TLS, refusals for the connection caps
+  // close the connection without the 503 (it would need a handshake first).
+  std::shared_ptr<const pki::TlsServerContext> tls;
 
   // --- Per client address (IPv4-mapped IPv6 counts as the IPv4 address) ---
 
@@ -216,12 +239,13 @@ struct ServerStats {
   std::uint64_t connections_accepted = 0;
   std::uint64_t connections_rejected = 0;  // over max_connections
   std::uint64_t active_connections = 0;
-  std::uint64_t requests = 0;          // requests passed to the handler
-  std::uint64_t handler_failures = 0;  // the handler threw: answered 500
-  std::uint64_t bad_requests = 0;      // answered 400/413/431 by the server itself
-  std::uint64_t timeouts = 0;          // connections closed by a read/idle/write timeout
-  std::uint64_t bytes_drained = 0;     // read and dropped after an answer of the server's own
-                                       // (400/413/431/429): at most 4 MiB per connection
+  std::uint64_t requests = 0;                // requests passed to the handler
+  std::uint64_t handler_failures = 0;        // the handler threw: answered 500
+  std::uint64_t bad_requests = 0;            // answered 400/413/431 by the server itself
+  std::uint64_t timeouts = 0;                // connections closed by a read/idle/write timeout
+  std::uint64_t bytes_drained = 0;           // read and dropped after an answer of the server's own
+                                             // (400/413/431/429): at most 4 MiB per connection
+  std::uint64_t tls_handshake_failures = 0;  // closed in the TLS handshake (not timeouts)
   // Refusals, each answered with Retry-After and not passed to the handler.
   std::uint64_t connections_rejected_per_address = 0;  // over max_connections_per_address
   std::uint64_t requests_rate_limited = 0;             // 429: over the per-address rate
@@ -254,6 +278,12 @@ class HttpServer {
   // options.stop_timeout), then closes everything. Idempotent. A handler still running
   // after the timeout finishes in the background; its answer is discarded.
   void stop();
+
+  // HTTPS: the identity for connections accepted from now on (a renewed certificate).
+  // Open connections keep the one they started with until they close. Fails with
+  // kInvalidArgument when `context` is null or the server was created without
+  // ServerOptions::tls (a plain HTTP port does not turn into HTTPS).
+  Status set_tls(std::shared_ptr<const pki::TlsServerContext> context);
 
   std::uint16_t port() const;          // the bound port (useful with port 0)
   const std::string& address() const;  // the bind address as given

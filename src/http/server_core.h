@@ -9,7 +9,9 @@
 // strand. Handlers run on two WorkerPools (heavy and light requests), so a handler blocked on a
 // database commit never delays reading, writing, accepting or timeouts on other
 // connections, and light requests never wait behind heavy ones. Inline requests
-// (ServerOptions::is_inline) are answered on the network thread that read them.
+// (ServerOptions::is_inline) are answered on the network thread that read them. Over
+// TLS, every read and write of a connection happens on its network thread: a worker
+// hands its answer over instead of writing it.
 //
 // Lifetimes: HttpServer owns a shared Core. A connection is owned by its pending
 // operation (or by the handler job) and refers to the Core by reference; a handler job
@@ -41,7 +43,11 @@ namespace scepter::http {
 
 namespace detail {
 
-class Connection;  // connection.cpp
+class Connection;    // connection.cpp
+struct TlsIdentity;  // connection.cpp: a pki::TlsServerContext as Asio's TLS stream wants it
+
+// The identity for HttpServer::set_tls() and ServerOptions::tls.
+std::shared_ptr<TlsIdentity> make_tls_identity(std::shared_ptr<const pki::TlsServerContext> c);
 
 // The client of a connection.
 struct Peer {
@@ -50,8 +56,10 @@ struct Peer {
   bool limited = false;  // counted in Core::limits (release it when the connection ends)
 };
 
-// Serves an accepted socket until the client leaves, a timeout, or stop().
-void start_connection(HttpServer::Core& core, boost::asio::ip::tcp::socket socket, Peer peer);
+// Serves an accepted socket until the client leaves, a timeout, or stop(): over TLS with
+// `tls`, plain HTTP without.
+void start_connection(HttpServer::Core& core, boost::asio::ip::tcp::socket socket, Peer peer,
+                      std::shared_ptr<TlsIdentity> tls);
 
 // On the connection's network thread: closes it (when `only_idle`, only if it is not
 // working on a request), then calls `done`.
@@ -62,6 +70,8 @@ void post_close(std::shared_ptr<Connection> conn, bool only_idle, std::function<
 struct HttpServer::Core : std::enable_shared_from_this<HttpServer::Core> {
   using tcp = boost::asio::ip::tcp;
 
+  // `o.tls` is not kept in `options` (a renewed identity would keep the first one alive):
+  // create() puts it in `tls`.
   Core(const ServerOptions& o, Handler h);
 
   void do_accept();
@@ -91,6 +101,7 @@ struct HttpServer::Core : std::enable_shared_from_this<HttpServer::Core> {
   std::atomic<std::uint64_t> heavy_queue_full{0}, heavy_deadline{0};
   std::atomic<std::uint64_t> heavy_queued{0};  // posted heavy jobs not yet started
   std::atomic<std::uint64_t> drained_bytes{0};
+  std::atomic<std::uint64_t> tls_handshake_failures{0};
   std::atomic<bool> stopping{false};
 
   std::mutex lifecycle_mu;  // start()/stop()
@@ -99,6 +110,12 @@ struct HttpServer::Core : std::enable_shared_from_this<HttpServer::Core> {
   std::vector<std::thread> io_threads;
   std::unique_ptr<detail::WorkerPool> pool;        // heavy requests (all without is_heavy)
   std::unique_ptr<detail::WorkerPool> light_pool;  // only with is_heavy
+
+  // HTTPS: the identity new connections get (set_tls() replaces it; each connection
+  // keeps the one it started with). Fixed at create(): a plain server stays plain.
+  const bool serves_tls;
+  std::mutex tls_mu;
+  std::shared_ptr<detail::TlsIdentity> tls;  // GUARDED_BY(tls_mu); null when !serves_tls
 
   std::mutex mu;
   std::condition_variable idle_cv;  // `active` dropped to zero

@@ -79,6 +79,57 @@ struct RawResponse {
   }
 };
 
+// Takes one response off the front of `buf`, calling `fill()` (which appends what it
+// reads to `buf`, false on timeout, EOF or error) until the response is complete.
+// `head` true: the response to a HEAD request (no body follows).
+template <class Fill>
+std::optional<RawResponse> read_response_from(std::string& buf, bool head, Fill fill) {
+  std::size_t end;
+  while ((end = buf.find("\r\n\r\n")) == std::string::npos) {
+    if (!fill()) {
+      return std::nullopt;
+    }
+  }
+  RawResponse r;
+  std::string_view head_text(buf.data(), end);
+  std::size_t line_end = head_text.find("\r\n");
+  r.status_line = std::string(head_text.substr(0, line_end));
+  if (r.status_line.size() < 12) {
+    return std::nullopt;
+  }
+  r.status = std::atoi(r.status_line.c_str() + 9);
+  while (line_end != std::string_view::npos) {
+    const std::size_t start = line_end + 2;
+    line_end = head_text.find("\r\n", start);
+    std::string_view line = head_text.substr(start, line_end - start);
+    const std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) {
+      continue;
+    }
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') {
+      value.remove_prefix(1);
+    }
+    r.headers.emplace_back(std::string(line.substr(0, colon)), std::string(value));
+  }
+  buf.erase(0, end + 4);
+  std::size_t length = 0;
+  if (auto cl = r.header("Content-Length")) {
+    length = std::strtoull(cl->c_str(), nullptr, 10);
+  }
+  if (head || r.status == 100) {
+    length = 0;
+  }
+  while (buf.size() < length) {
+    if (!fill()) {
+      return std::nullopt;
+    }
+  }
+  r.body = buf.substr(0, length);
+  buf.erase(0, length);
+  return r;
+}
+
 class RawClient {
  public:
   RawClient() = default;
@@ -159,50 +210,7 @@ class RawClient {
   std::optional<RawResponse> read_response(
       std::chrono::milliseconds timeout = std::chrono::seconds(30), bool head = false) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    std::size_t end;
-    while ((end = buf_.find("\r\n\r\n")) == std::string::npos) {
-      if (!fill(deadline)) {
-        return std::nullopt;
-      }
-    }
-    RawResponse r;
-    std::string_view head_text(buf_.data(), end);
-    std::size_t line_end = head_text.find("\r\n");
-    r.status_line = std::string(head_text.substr(0, line_end));
-    if (r.status_line.size() < 12) {
-      return std::nullopt;
-    }
-    r.status = std::atoi(r.status_line.c_str() + 9);
-    while (line_end != std::string_view::npos) {
-      const std::size_t start = line_end + 2;
-      line_end = head_text.find("\r\n", start);
-      std::string_view line = head_text.substr(start, line_end - start);
-      const std::size_t colon = line.find(':');
-      if (colon == std::string_view::npos) {
-        continue;
-      }
-      std::string_view value = line.substr(colon + 1);
-      while (!value.empty() && value.front() == ' ') {
-        value.remove_prefix(1);
-      }
-      r.headers.emplace_back(std::string(line.substr(0, colon)), std::string(value));
-    }
-    buf_.erase(0, end + 4);
-    std::size_t length = 0;
-    if (auto cl = r.header("Content-Length")) {
-      length = std::strtoull(cl->c_str(), nullptr, 10);
-    }
-    if (head || r.status == 100) {
-      length = 0;
-    }
-    while (buf_.size() < length) {
-      if (!fill(deadline)) {
-        return std::nullopt;
-      }
-    }
-    r.body = buf_.substr(0, length);
-    buf_.erase(0, length);
-    return r;
+    return read_response_from(buf_, head, [&] { return fill(deadline); });
   }
 
   // True when the server closes (EOF or reset) within `timeout` with no further data.
