@@ -3,6 +3,7 @@
 #include "common/log.h"
 #include "http/server.h"
 #include "pki/encoding.h"
+#include "pki/tls_context.h"
 #include "scep/request.h"
 
 namespace scepter::daemon {
@@ -11,6 +12,17 @@ namespace {
 bool same(const ca::HttpConfig& a, const ca::HttpConfig& b) {
   return a.server == b.server && a.port == b.port && a.bind_address == b.bind_address;
 }
+
+bool same_secure(const ca::HttpConfig& a, const ca::HttpConfig& b) {
+  return a.secure_server == b.secure_server && a.secure_port == b.secure_port &&
+         a.bind_address == b.bind_address && a.secure_trustpoint == b.secure_trustpoint;
+}
+
+// How often the HTTPS identity is looked at again (renewal, host name, trustpoint).
+constexpr std::chrono::seconds kIdentityCheck{60};
+
+// An enrolment signs and commits: it waits in the bounded heavy queue, as PKIOperation.
+bool is_heavy_est(const http::Request& req) { return req.method == "POST"; }
 
 // PKIOperation signs and commits to the database: it waits in the server's bounded queue.
 // GetCACert, GetCACaps, GetCRL and everything else are light and never wait behind it.
@@ -64,16 +76,134 @@ http::Response ocsp_http_response(const ca::OcspAnswer& answer, TimePoint now) {
 
 }  // namespace
 
-HttpFrontend::HttpFrontend(ca::Device& device) : device_(device), scep_(device) {}
+HttpFrontend::HttpFrontend(ca::Device& device) : device_(device), scep_(device), est_(device) {}
 
 HttpFrontend::~HttpFrontend() {
   device_.set_http_listening({});
+  device_.set_https_listening({});
   if (server_) server_->stop();
+  if (secure_) secure_->stop();
 }
 
 int HttpFrontend::port() const { return server_ ? server_->port() : 0; }
 
+int HttpFrontend::secure_port() const { return secure_ ? secure_->port() : 0; }
+
 void HttpFrontend::reconcile() {
+  reconcile_plain();
+  reconcile_secure();
+}
+
+void HttpFrontend::stop_secure(const ca::HttpConfig& want, const std::string& problem) {
+  device_.set_https_listening({want, 0, want.secure_trustpoint, problem});
+  if (secure_) {
+    secure_->stop();
+    secure_.reset();
+    secure_leaf_.clear();
+    log::info("HTTPS server stopped");
+  }
+}
+
+void HttpFrontend::reconcile_secure() {
+  const ca::HttpConfig want = device_.http();
+  if (!want.secure_server) {
+    if (secure_) stop_secure(want, "");
+    device_.set_https_listening({});
+    secure_error_.clear();
+    return;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (secure_ && same_secure(want, secure_running_) && now - identity_checked_ < kIdentityCheck) {
+    return;
+  }
+  identity_checked_ = now;
+  auto identity = device_.https_identity();
+  std::shared_ptr<const pki::TlsServerContext> context;
+  if (identity.has_value()) {
+    auto made = pki::TlsServerContext::create({identity->chain, identity->key});
+    if (made.has_value()) {
+      context = std::move(*made);
+    } else {
+      identity = fail(made.error());
+    }
+  }
+  if (!context) {
+    const std::string problem = identity.error().message();
+    if (problem != secure_error_) {
+      log::error("HTTPS server: {}", problem);
+      secure_error_ = problem;
+    }
+    // A listener that still has a valid certificate keeps serving with it.
+    if (!secure_ || !same_secure(want, secure_running_)) stop_secure(want, problem);
+    return;
+  }
+  secure_error_.clear();
+  const std::string leaf(context->certificate().der());
+  if (secure_ && same_secure(want, secure_running_)) {
+    if (leaf != secure_leaf_) {
+      if (Status s = secure_->set_tls(context); !s.ok()) {
+        log::error("HTTPS server: {}", s.message());
+        return;
+      }
+      secure_leaf_ = leaf;
+      log::info("HTTPS server: now presents a new certificate, serial {}",
+                context->certificate().serial().has_value()
+                    ? context->certificate().serial()->hex()
+                    : std::string("?"));
+    }
+    return;
+  }
+  stop_secure(want, "");
+  http::Router router;
+  router.add_if([](std::string_view path) { return est::parse_path(path).has_value(); },
+                [this](const http::Request& req) {
+                  est::EstHttpRequest in;
+                  in.method = req.method;
+                  in.path = req.path;
+                  if (auto auth = req.header("Authorization")) in.authorization = std::string(*auth);
+                  in.body = req.body;
+                  in.peer_certificate_der = req.peer_certificate_der;
+                  est::EstHttpResponse out = est_.handle(in);
+                  http::Response resp;
+                  resp.status = out.status;
+                  resp.content_type = std::move(out.content_type);
+                  resp.body = std::move(out.body);
+                  resp.headers = {{"Cache-Control", "no-store"}};
+                  for (auto& header : out.headers) resp.headers.push_back(std::move(header));
+                  return resp;
+                },
+                {"GET", "POST"});
+  http::ServerOptions options;
+  options.bind_address = want.bind_address.empty() ? "::" : want.bind_address;
+  options.port = static_cast<std::uint16_t>(want.secure_port);  // 0: any free port
+  options.tls = context;
+  options.is_heavy = is_heavy_est;
+  // A base64 PKCS#10 of the largest request SCEP takes, with line breaks.
+  options.max_body_bytes = scep::kMaxPkiMessageSize * 3 / 2;
+  auto server = http::HttpServer::create(options, router);
+  if (!server.has_value() && want.bind_address.empty()) {
+    options.bind_address = "0.0.0.0";  // no IPv6 on this machine
+    server = http::HttpServer::create(options, router);
+  }
+  Status started = server.has_value() ? (*server)->start() : server.error();
+  if (!started.ok()) {
+    if (started.message() != secure_error_) {
+      log::error("HTTPS server: {}", started.message());
+      secure_error_ = started.message();
+    }
+    stop_secure(want, started.message());
+    identity_checked_ = {};  // try again on the next call
+    return;
+  }
+  secure_ = std::move(*server);
+  secure_running_ = want;
+  secure_leaf_ = leaf;
+  device_.set_https_listening({want, secure_->port(), identity->trustpoint, ""});
+  log::info("HTTPS server listening on {} port {}{}", options.bind_address, secure_->port(),
+            identity->trustpoint.empty() ? "" : " with trustpoint " + identity->trustpoint);
+}
+
+void HttpFrontend::reconcile_plain() {
   const ca::HttpConfig want = device_.http();
   if (server_ && same(want, running_)) return;
   if (!server_ && !want.server) return;

@@ -8,10 +8,12 @@
 //
 // Thread safety: reconcile() is called from the daemon's timer thread only.
 
+#include <chrono>
 #include <memory>
 #include <string>
 
 #include "ca/device.h"
+#include "est/service.h"
 #include "scep/service.h"
 
 namespace scepter::http {
@@ -30,13 +32,26 @@ class HttpFrontend {
   void reconcile();
   // The port actually bound (0 when not listening).
   int port() const;
+  // The HTTPS port bound (0 when not listening).
+  int secure_port() const;
 
  private:
+  void reconcile_plain();
+  void reconcile_secure();
+  // Stops the HTTPS listener, recording `problem` for `show ip http server status`.
+  void stop_secure(const ca::HttpConfig& want, const std::string& problem);
+
   ca::Device& device_;
   scep::ScepService scep_;
+  est::EstService est_;
   std::unique_ptr<http::HttpServer> server_;
   ca::HttpConfig running_;  // what server_ was started with
   std::string last_error_;
+  std::unique_ptr<http::HttpServer> secure_;
+  ca::HttpConfig secure_running_;  // what secure_ was started with
+  std::string secure_leaf_;        // the DER of the certificate it presents
+  std::chrono::steady_clock::time_point identity_checked_{};
+  std::string secure_error_;
 };
 
 }  // namespace scepter::daemon

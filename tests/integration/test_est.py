@@ -1,0 +1,223 @@
+"""EST (RFC 7030) on the HTTPS listener with real clients: strongSwan's `pki --estca` and
+`pki --est` (the only packaged EST client; it reads one-line base64 and an exact
+HTTP/1.1 status line only), and curl + openssl for csrattrs, client-certificate
+re-enrolment and the refusals. The HTTPS certificate is the one scepterd issues itself
+from its CA for 127.0.0.1."""
+
+import base64
+import os
+import re
+import subprocess
+
+import pytest
+
+from conftest import LABEL, openssl, make_csr, wait_for, write
+from scep_helpers import ScepServer, connection_refused
+
+
+def secure_port(daemon):
+    out = daemon.sh("show ip http server status")
+    m = re.search(r"HTTP secure server port: (\d+)\n", out)
+    return int(m.group(1)) if m else None
+
+
+@pytest.fixture
+def est(daemon, workdir):
+    s = ScepServer(daemon, workdir).listen()
+    s.create_ca("est")
+    daemon.sh("configure terminal", "ip http secure-port 0", "ip http secure-server", "end")
+    s.https = wait_for(lambda: secure_port(daemon), timeout=30, what="HTTPS listener")
+    s.base = f"https://127.0.0.1:{s.https}/.well-known/est"
+    return s
+
+
+def curl(*args, ok=True):
+    """curl -s with the status code on the last line: (status, body)."""
+    r = subprocess.run(["curl", "-s", "-S", "-w", "\n%{http_code}", *args], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0 or not ok, r.stderr
+    body, _, status = r.stdout.rpartition("\n")
+    return int(status or 0), body
+
+
+def der_csr_b64(workdir, name, subject, key="ec:prime256v1"):
+    make_csr(workdir, name, subject, key=key)
+    der = subprocess.run(["openssl", "req", "-in", os.path.join(workdir, name + ".csr"),
+                          "-outform", "DER"], check=True, capture_output=True).stdout
+    return write(os.path.join(workdir, name + ".b64"), base64.encodebytes(der).decode())
+
+
+def pkcs7_certs(workdir, name, b64_body):
+    """The certificates of a base64 certs-only PKCS#7, as PEM text."""
+    der = os.path.join(workdir, name + ".p7")
+    with open(der, "wb") as f:
+        f.write(base64.b64decode(b64_body))
+    rc, out = openssl("pkcs7", "-inform", "DER", "-in", der, "-print_certs")
+    assert rc == 0, out
+    return out
+
+
+def test_strongswan_estca_and_est_with_the_one_time_password(est, workdir):
+    ca_out = os.path.join(workdir, "estca.pem")
+    r = subprocess.run(["pki", "--estca", "--url", f"https://127.0.0.1:{est.https}",
+                        "--cacert", est.ca_pem(), "--caout", ca_out, "--outform", "pem"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rc, a = openssl("x509", "-in", ca_out, "-noout", "-fingerprint")
+    rc, b = openssl("x509", "-in", est.ca_pem(), "-noout", "-fingerprint")
+    assert a == b
+
+    key = os.path.join(workdir, "cl.key.der")
+    req = os.path.join(workdir, "cl.req.der")
+    subprocess.run(["pki", "--gen", "--type", "ecdsa", "--size", "256", "--outform", "der"],
+                   check=True, stdout=open(key, "wb"))
+    subprocess.run(["pki", "--req", "--in", key, "--type", "ecdsa", "--dn",
+                    "C=US, O=scepterd, CN=estclient1", "--san", "estclient1.example.test",
+                    "--outform", "der"], check=True, stdout=open(req, "wb"))
+    password = est.password()
+    cert = os.path.join(workdir, "cl.crt.pem")
+    r = subprocess.run(["pki", "--est", "--url", f"https://127.0.0.1:{est.https}",
+                        "--cacert", est.ca_pem(), "--in", req, "--userpass",
+                        f"estuser:{password}", "--outform", "pem"],
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    write(cert, r.stdout.decode())
+    rc, text = openssl("x509", "-in", cert, "-noout", "-subject", "-ext", "subjectAltName")
+    assert "CN = estclient1" in text and "DNS:estclient1.example.test" in text, text
+    rc, out = openssl("verify", "-CAfile", est.ca_pem(), cert)
+    assert rc == 0, out
+
+    # Re-enrolment with the certificate in the TLS handshake: strongSwan then uses
+    # simplereenroll, and `grant auto renewal` issues it without the operator.
+    key2 = os.path.join(workdir, "cl2.key.der")
+    req2 = os.path.join(workdir, "cl2.req.der")
+    subprocess.run(["pki", "--gen", "--type", "ecdsa", "--size", "256", "--outform", "der"],
+                   check=True, stdout=open(key2, "wb"))
+    subprocess.run(["pki", "--req", "--in", key2, "--type", "ecdsa", "--dn",
+                    "C=US, O=scepterd, CN=estclient1", "--san", "estclient1.example.test",
+                    "--outform", "der"], check=True, stdout=open(req2, "wb"))
+    r = subprocess.run(["pki", "--est", "--url", f"https://127.0.0.1:{est.https}",
+                        "--cacert", est.ca_pem(), "--in", req2, "--cert", cert, "--key", key,
+                        "--outform", "pem"], capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert b"BEGIN CERTIFICATE" in r.stdout
+
+
+def test_strongswan_polls_through_the_manual_grant(est, workdir):
+    """With `no grant auto renewal`, a re-enrolment waits for the operator: 202 with
+    Retry-After while it waits, then the certificate once granted."""
+    est.d.sh("configure terminal", f"crypto pki server {LABEL}", "est retry-after 10",
+             "no grant auto renewal", "end")
+    key = os.path.join(workdir, "k.der")
+    subprocess.run(["pki", "--gen", "--type", "ecdsa", "--size", "256", "--outform", "der"],
+                   check=True, stdout=open(key, "wb"))
+    first_req = os.path.join(workdir, "first.der")
+    subprocess.run(["pki", "--req", "--in", key, "--type", "ecdsa", "--dn", "CN=first",
+                    "--outform", "der"], check=True, stdout=open(first_req, "wb"))
+    r = subprocess.run(["pki", "--est", "--url", f"https://127.0.0.1:{est.https}", "--cacert",
+                        est.ca_pem(), "--in", first_req, "--userpass", f"u:{est.password()}",
+                        "--outform", "pem"], capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    first = write(os.path.join(workdir, "first.pem"), r.stdout.decode())
+
+    key2 = os.path.join(workdir, "k2.der")
+    subprocess.run(["pki", "--gen", "--type", "ecdsa", "--size", "256", "--outform", "der"],
+                   check=True, stdout=open(key2, "wb"))
+    other_req = os.path.join(workdir, "renew.der")
+    subprocess.run(["pki", "--req", "--in", key2, "--type", "ecdsa", "--dn", "CN=first",
+                    "--outform", "der"], check=True, stdout=open(other_req, "wb"))
+    client = subprocess.Popen(["pki", "--est", "--url", f"https://127.0.0.1:{est.https}",
+                               "--cacert", est.ca_pem(), "--in", other_req, "--cert", first,
+                               "--key", key, "--interval", "1", "--maxpolltime", "60",
+                               "--outform", "pem"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        rows = est.wait_for_request("pending")
+        est.exec(f"grant {rows[0]['id']}")
+        out, err = client.communicate(timeout=60)
+    finally:
+        client.kill()
+    assert client.returncode == 0, err
+    assert b"BEGIN CERTIFICATE" in out
+    assert b"EST request pending" in out + err
+
+
+def test_curl_openssl_flows_and_refusals(est, workdir):
+    ca = est.ca_pem()
+    status, body = curl("--cacert", ca, f"{est.base}/cacerts")
+    assert status == 200 and "\n" not in body.strip()
+    assert "BEGIN CERTIFICATE" in pkcs7_certs(workdir, "cacerts", body)
+
+    status, body = curl("--cacert", ca, f"{est.base}/csrattrs")
+    assert status == 200
+    attrs = write(os.path.join(workdir, "attrs.der"), "")
+    with open(attrs, "wb") as f:
+        f.write(base64.b64decode(body))
+    rc, out = openssl("asn1parse", "-inform", "DER", "-in", attrs)
+    assert "sha256WithRSAEncryption" in out and "ecdsa-with-SHA256" in out, out
+
+    # Unauthenticated: 401 with a Basic challenge, and nothing stored.
+    req = der_csr_b64(workdir, "c", "/CN=curlclient")
+    hdrs = os.path.join(workdir, "h.txt")
+    status, body = curl("--cacert", ca, "-D", hdrs, "-H", "Content-Type: application/pkcs10",
+                        "--data-binary", f"@{req}", f"{est.base}/simpleenroll")
+    assert status == 401, body
+    assert re.search(r"(?i)www-authenticate: Basic realm=", open(hdrs).read())
+    status, body = curl("--cacert", ca, "-u", "x:wrong", "-H", "Content-Type: application/pkcs10",
+                        "--data-binary", f"@{req}", f"{est.base}/simpleenroll")
+    assert status == 401, body
+    assert est.requests() == []
+
+    # The one-time password as the Basic password, a wrapped base64 body with CTE.
+    status, body = curl("--cacert", ca, "-u", f"curl:{est.password()}", "-H",
+                        "Content-Type: application/pkcs10", "-H",
+                        "Content-Transfer-Encoding: base64", "--data-binary", f"@{req}",
+                        f"{est.base}/{LABEL}/simpleenroll")
+    assert status == 200, body
+    pem = pkcs7_certs(workdir, "c", body)
+    cert = write(os.path.join(workdir, "c.pem"), pem)
+
+    # Re-enrolment with the client certificate, on the label-first path.
+    req2 = der_csr_b64(workdir, "c2", "/CN=curlclient")
+    status, body = curl("--cacert", ca, "--cert", cert, "--key", os.path.join(workdir, "c.key"),
+                        "-H", "Content-Type: application/pkcs10", "--data-binary", f"@{req2}",
+                        f"https://127.0.0.1:{est.https}/{LABEL}/.well-known/est/simplereenroll")
+    assert status == 200, body
+    assert "CN = curlclient" in pkcs7_certs(workdir, "c2", body)
+    # Another identity is not a re-enrolment.
+    req3 = der_csr_b64(workdir, "c3", "/CN=someone-else")
+    status, body = curl("--cacert", ca, "--cert", cert, "--key", os.path.join(workdir, "c.key"),
+                        "--data-binary", f"@{req3}", f"{est.base}/simplereenroll")
+    assert status == 400 and "RFC 7030 4.2.2" in body, body
+
+    # Revoked: the certificate authenticates nothing any more.
+    serial = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-serial"],
+                            capture_output=True, text=True).stdout.strip().split("=")[1]
+    est.exec(f"revoke 0x{serial}")
+    status, body = curl("--cacert", ca, "--cert", cert, "--key", os.path.join(workdir, "c.key"),
+                        "--data-binary", f"@{req2}", f"{est.base}/simplereenroll")
+    assert status == 401, body
+
+    status, _ = curl("--cacert", ca, "-X", "POST", f"{est.base}/serverkeygen")
+    assert status == 501
+    status, _ = curl("--cacert", ca, f"{est.base}/nosuch/cacerts")
+    assert status == 404
+    # Plain HTTP to the HTTPS port is no answer; the listener keeps serving.
+    status, _ = curl(f"http://127.0.0.1:{est.https}/.well-known/est/cacerts", ok=False)
+    assert status == 0
+    status, _ = curl("--cacert", ca, f"{est.base}/cacerts")
+    assert status == 200
+
+
+def test_https_certificate_is_issued_by_the_ca_for_the_device(est, workdir):
+    r = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{est.https}",
+                        "-CAfile", est.ca_pem(), "-verify_return_error", "-verify_ip",
+                        "127.0.0.1", "-showcerts"], input="", capture_output=True, text=True,
+                       timeout=30)
+    assert "Verify return code: 0 (ok)" in r.stdout, r.stdout + r.stderr
+    out = est.d.sh("show ip http server status")
+    assert "HTTP secure server status: Enabled" in out, out
+    assert f"HTTP secure server port: {est.https}\n" in out, out
+    # Turning it off closes the port.
+    est.d.sh("configure terminal", "no ip http secure-server", "end")
+    wait_for(lambda: connection_refused(est.https), what="HTTPS listener stopped")
