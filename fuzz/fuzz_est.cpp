@@ -1,0 +1,105 @@
+// libFuzzer target for the EST request paths: EstService::handle() on a real Device with
+// one enabled certificate server, fed what a client on the network controls — the method,
+// the path, the Authorization header, the body and the certificate it presented in the
+// TLS handshake. The first byte picks the method and whether the Basic password is the
+// live one-time password (so that bodies reach the PKCS#10 reader and the request
+// policy); the rest is split at NUL bytes into path, Authorization, body and peer DER.
+// Every answer must be a known status; nothing may crash.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ca/device.h"
+#include "common/clock.h"
+#include "est/service.h"
+#include "pki/encoding.h"
+
+namespace {
+
+struct Fixture {
+  Fixture() {
+    char tmpl[] = "/tmp/fuzz_est.XXXXXX";
+    const char* dir = mkdtemp(tmpl);
+    CA_ASSERT(dir != nullptr, "a temporary directory");
+    root = dir;
+    auto d = scepter::ca::Device::create({root + "/nvram", "", "passphrase"}, clock);
+    CA_ASSERT(d.has_value(), "a device");
+    device = std::move(*d);
+    auto s = device->create_server("ca");
+    CA_ASSERT(s.has_value(), "a server");
+    server = *s;
+    scepter::ca::ServerConfig c = server->config();
+    c.archive_enabled = false;
+    c.est = true;
+    CA_ASSERT(server->set_config(c).ok(), "configured");
+    CA_ASSERT(server->enable({}).has_value(), "enabled");
+    service = std::make_unique<scepter::est::EstService>(*device);
+  }
+  ~Fixture() {
+    service.reset();
+    server.reset();
+    device.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(root, ec);
+  }
+  // The live one-time password, made again once a grant consumed it.
+  std::string password() {
+    if (current.empty() || !server->one_time_password_matches(current)) {
+      auto p = server->generate_password(60);
+      CA_ASSERT(p.has_value(), "a password");
+      current = p->password;
+    }
+    return current;
+  }
+
+  std::string root;
+  scepter::FakeClock clock{std::chrono::floor<scepter::Seconds>(scepter::SysClock::now())};
+  std::unique_ptr<scepter::ca::Device> device;
+  std::shared_ptr<scepter::ca::CertificateServer> server;
+  std::unique_ptr<scepter::est::EstService> service;
+  std::string current;
+};
+
+std::vector<std::string_view> split(std::string_view in, std::size_t parts) {
+  std::vector<std::string_view> out;
+  while (out.size() + 1 < parts) {
+    const std::size_t at = in.find('\0');
+    if (at == std::string_view::npos) break;
+    out.push_back(in.substr(0, at));
+    in.remove_prefix(at + 1);
+  }
+  out.push_back(in);
+  out.resize(parts);
+  return out;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static Fixture f;
+  if (size == 0) return 0;
+  const std::uint8_t mode = data[0];
+  const auto parts = split(std::string_view(reinterpret_cast<const char*>(data + 1), size - 1), 4);
+  scepter::est::EstHttpRequest req;
+  req.method = (mode & 1) ? "POST" : "GET";
+  req.path = std::string(parts[0]);
+  if (!parts[1].empty()) req.authorization = std::string(parts[1]);
+  if (mode & 2) {
+    req.authorization = "Basic " + scepter::pki::base64_encode("fuzz:" + f.password(), 0);
+    if (mode & 4) req.path = "/.well-known/est/simpleenroll";
+  }
+  req.body = std::string(parts[2]);
+  req.peer_certificate_der = std::string(parts[3]);
+  const scepter::est::EstHttpResponse r = f.service->handle(req);
+  const int s = r.status;
+  CA_ASSERT(s == 200 || s == 202 || s == 400 || s == 401 || s == 404 || s == 405 || s == 413 ||
+                s == 501 || s == 503,
+            "a known EST status");
+  return 0;
+}
