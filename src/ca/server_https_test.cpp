@@ -40,9 +40,9 @@ TEST_F(HttpsCertificateTest, ATlsServerCertificateForTheNames) {
   auto c = cert({"ca.example.com", "ca"});
   ASSERT_OK(c);
   EXPECT_EQ(pki::format_dn_config(c->subject()), "CN=ca.example.com");
-  EXPECT_EQ(pki::alt_names(*c), (std::vector<std::string>{"DNS:ca", "DNS:ca.example.com",
-                                                          "IP:00000000000000000000000000000001",
-                                                          "IP:127.0.0.1"}));
+  EXPECT_EQ(pki::alt_names(*c),
+            (std::vector<std::string>{"DNS:ca", "DNS:ca.example.com",
+                                      "IP:00000000000000000000000000000001", "IP:127.0.0.1"}));
   EXPECT_FALSE(c->is_ca());
   EXPECT_TRUE(c->public_key()->equals_public(key_));
   EXPECT_EQ(c->not_after() - c->not_before(), std::chrono::days(90));

@@ -147,9 +147,8 @@ void HttpFrontend::reconcile_secure() {
       }
       secure_leaf_ = leaf;
       log::info("HTTPS server: now presents a new certificate, serial {}",
-                context->certificate().serial().has_value()
-                    ? context->certificate().serial()->hex()
-                    : std::string("?"));
+                context->certificate().serial().has_value() ? context->certificate().serial()->hex()
+                                                            : std::string("?"));
     }
     return;
   }
@@ -160,7 +159,8 @@ void HttpFrontend::reconcile_secure() {
                   est::EstHttpRequest in;
                   in.method = req.method;
                   in.path = req.path;
-                  if (auto auth = req.header("Authorization")) in.authorization = std::string(*auth);
+                  if (auto auth = req.header("Authorization"))
+                    in.authorization = std::string(*auth);
                   in.body = req.body;
                   in.peer_certificate_der = req.peer_certificate_der;
                   est::EstHttpResponse out = est_.handle(in);
