@@ -265,14 +265,16 @@ int main(int argc, char** argv) {
   std::vector<double> all;
   for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
   const double rate = static_cast<double>(issued) / elapsed;
-  std::printf("simpleenroll: n=%d c=%d TLS keep-alive, %.2f s: %ld issued, %ld failed, %ld bad "
-              "answers, %.0f/s, p50 %.1f ms, p99 %.1f ms\n",
-              a.n, a.c, elapsed, issued, failed.load(), bad, rate, percentile(all, 50),
-              percentile(all, 99));
+  std::printf(
+      "simpleenroll: n=%d c=%d TLS keep-alive, %.2f s: %ld issued, %ld failed, %ld bad "
+      "answers, %.0f/s, p50 %.1f ms, p99 %.1f ms\n",
+      a.n, a.c, elapsed, issued, failed.load(), bad, rate, percentile(all, 50),
+      percentile(all, 99));
   if (failed > 0) std::printf("  first failure: %s\n", first_failure.c_str());
-  std::printf("RESULT mode=est n=%d c=%d seconds=%.3f issued=%ld failed=%ld bad=%ld rate=%.1f "
-              "p50_ms=%.1f p99_ms=%.1f\n",
-              a.n, a.c, elapsed, issued, failed.load(), bad, rate, percentile(all, 50),
-              percentile(all, 99));
+  std::printf(
+      "RESULT mode=est n=%d c=%d seconds=%.3f issued=%ld failed=%ld bad=%ld rate=%.1f "
+      "p50_ms=%.1f p99_ms=%.1f\n",
+      a.n, a.c, elapsed, issued, failed.load(), bad, rate, percentile(all, 50),
+      percentile(all, 99));
   return 0;
 }

@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "est/service.h"
 #include "pki/encoding.h"
+#include "pki/password_hash.h"
 
 namespace {
 
@@ -37,6 +38,9 @@ struct Fixture {
     scepter::ca::ServerConfig c = server->config();
     c.archive_enabled = false;
     c.est = true;
+    // An account, so that Basic credentials naming it reach the password check (a few a
+    // minute: the rest are refused unchecked).
+    c.est_users["fuzz"] = *scepter::pki::type9_hash("fuzz-account");
     CA_ASSERT(server->set_config(c).ok(), "configured");
     CA_ASSERT(server->enable({}).has_value(), "enabled");
     service = std::make_unique<scepter::est::EstService>(*device);

@@ -3,6 +3,7 @@
 // subcommands), with the seed's defaults and ranges. A plain value: the CLI edits a
 // copy and hands it to CertificateServer::set_config(), which enforces the locks.
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -107,6 +108,11 @@ struct ServerConfig {
   // `est retry-after SECONDS`: what a 202 (a request waiting for the operator) tells the
   // client in Retry-After.
   int est_retry_after_seconds = kDefaultEstRetryAfterSeconds;
+  // `est user NAME secret PASSWORD`: HTTP Basic accounts that may send EST requests, by
+  // name, each with its password as IOS keeps `secret 9` (pki/password_hash.h). An
+  // account authenticates the client, and nothing more: its requests are granted as the
+  // grant mode says (manual: by the operator).
+  std::map<std::string, std::string> est_users;
   bool shutdown = true;
 
   std::string effective_issuer() const { return issuer_name.empty() ? "CN=" + label : issuer_name; }

@@ -11,6 +11,7 @@
 #include "pki/digest.h"
 #include "pki/encoding.h"
 #include "pki/identity.h"
+#include "pki/password_hash.h"
 #include "scep/cert_rep.h"
 #include "scep/request.h"
 
@@ -139,7 +140,7 @@ std::optional<EstPath> parse_path(std::string_view path) {
   return out;
 }
 
-std::optional<std::string> basic_password(std::string_view authorization) {
+std::optional<BasicCredentials> basic_credentials(std::string_view authorization) {
   constexpr std::string_view kBasic = "basic ";
   if (authorization.size() < kBasic.size()) return std::nullopt;
   for (std::size_t i = 0; i < kBasic.size(); ++i) {
@@ -153,7 +154,40 @@ std::optional<std::string> basic_password(std::string_view authorization) {
   if (!decoded.has_value()) return std::nullopt;
   const std::size_t colon = decoded->find(':');
   if (colon == std::string::npos) return std::nullopt;
-  return decoded->substr(colon + 1);
+  return BasicCredentials{decoded->substr(0, colon), decoded->substr(colon + 1)};
+}
+
+bool EstService::account_matches(const std::string& label, const std::string& user,
+                                 const std::string& hashed, std::string_view password) const {
+  const std::string key = label + '\0' + user;
+  const std::string digest = pki::digest(pki::Hash::kSha256, password);
+  const TimePoint now = device_.clock().now();
+  {
+    MutexLock lock(mu_);
+    AccountState& st = accounts_[key];
+    if (st.secret == hashed && !st.verified.empty() &&
+        pki::constant_time_equal(st.verified, digest)) {
+      return true;
+    }
+    if (now - st.window >= std::chrono::minutes(1)) {
+      st.window = now;
+      st.failures = 0;
+    }
+    if (st.failures >= kMaxAccountFailures) return false;
+  }
+  // The scrypt runs without the lock: other accounts are not held up by it.
+  const bool ok = pki::type9_verify(password, hashed);
+  MutexLock lock(mu_);
+  AccountState& st = accounts_[key];
+  if (ok) {
+    st.secret = hashed;
+    st.verified = digest;
+    st.failures = 0;
+  } else {
+    ++st.failures;
+    log::info("EST: wrong password for account {} of {}", user, label);
+  }
+  return ok;
 }
 
 EstHttpResponse EstService::handle(const EstHttpRequest& request) const {
@@ -194,20 +228,31 @@ EstHttpResponse EstService::handle(const EstHttpRequest& request) const {
     signer = *s;
   }
   const bool by_certificate = signer == ca::Signer::kOurs || signer == ca::Signer::kRa;
+  // Basic credentials: the one-time password (any user name), else an account's.
   std::optional<std::string> password;
+  std::string account;
   if (request.authorization) {
-    password = basic_password(*request.authorization);
-    if (password && !(*server)->one_time_password_matches(*password)) password.reset();
+    if (auto creds = basic_credentials(*request.authorization)) {
+      if ((*server)->one_time_password_matches(creds->password)) {
+        password = creds->password;
+      } else {
+        const auto users = (*server)->config().est_users;
+        const auto it = users.find(creds->user);
+        if (it != users.end() && account_matches(label, it->first, it->second, creds->password)) {
+          account = it->first;
+        }
+      }
+    }
   }
   if (reenroll && !by_certificate) {
     return unauthorized(label,
                         "Re-enrolment needs the certificate being renewed, valid and issued by "
                         "this CA, in the TLS handshake.");
   }
-  if (!by_certificate && !password) {
+  if (!by_certificate && !password && account.empty()) {
     return unauthorized(label,
-                        "Authenticate with a certificate of this CA or with the one-time "
-                        "enrolment password.");
+                        "Authenticate with a certificate of this CA, the one-time enrolment "
+                        "password or an EST account.");
   }
 
   if (request.body.size() > scep::kMaxPkiMessageSize * 4 / 3 + 1024) {
@@ -225,6 +270,8 @@ EstHttpResponse EstService::handle(const EstHttpRequest& request) const {
 
   // The same request from the same client for the same operation is one transaction.
   std::string tid_input = op;
+  tid_input.push_back('\0');
+  tid_input += account;
   tid_input.push_back('\0');
   tid_input += request.peer_certificate_der;
   tid_input.push_back('\0');

@@ -13,10 +13,14 @@
 //
 // Enrolment (simpleenroll, simplereenroll):
 //   - The client must authenticate (RFC 7030 3.2.3, 3.3.2): with a valid certificate of
-//     this CA in the TLS handshake, or with the CA's live one-time password as the HTTP
-//     Basic password (any user name). Anything else gets 401 with WWW-Authenticate Basic
-//     before the body is looked at: an unauthenticated request costs no parsing and no
-//     key operation.
+//     this CA in the TLS handshake; with the CA's live one-time password as the HTTP
+//     Basic password (any user name); or as one of the server's `est user` accounts.
+//     Anything else gets 401 with WWW-Authenticate Basic before the body is looked at:
+//     an unauthenticated request costs no parsing and no key operation. An account's
+//     password costs an scrypt (some milliseconds) to check, so an account takes at most
+//     kMaxAccountFailures wrong passwords a minute (then 401 without checking, until the
+//     minute is over); a password that verified is remembered (by its SHA-256), so a
+//     client that sends it again costs no scrypt. Unknown user names cost nothing.
 //   - simplereenroll needs the client's certificate (RFC 7030 4.2.2) and a request for
 //     exactly its subject and subjectAltNames; otherwise 401 or 400.
 //   - The request goes to CertificateServer::scep_enroll(), so the request policy decides
@@ -34,11 +38,15 @@
 //
 // Thread-safe: handle() may run on many threads at once; it holds no lock of its own.
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "common/clock.h"
+#include "common/mutex.h"
 
 namespace scepter::ca {
 class Device;
@@ -70,17 +78,39 @@ struct EstHttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
+// Wrong passwords an `est user` account takes in a minute before it is refused unchecked.
+inline constexpr int kMaxAccountFailures = 5;
+
 class EstService {
  public:
   explicit EstService(ca::Device& device) : device_(device) {}
   EstHttpResponse handle(const EstHttpRequest& request) const;
 
  private:
+  // Whether `password` is account `user`'s of server `label` (`hashed`: its secret), within
+  // the limits above.
+  bool account_matches(const std::string& label, const std::string& user, const std::string& hashed,
+                       std::string_view password) const;
+
+  struct AccountState {
+    std::string secret;    // the secret `verified` was checked against
+    std::string verified;  // SHA-256 of the password that last verified
+    int failures = 0;
+    TimePoint window{};  // the start of the minute failures are counted in
+  };
+
   ca::Device& device_;
+  mutable Mutex mu_;
+  // By label and user name; only accounts that exist get an entry.
+  mutable std::map<std::string, AccountState> accounts_ GUARDED_BY(mu_);
 };
 
-// The password of an HTTP Basic Authorization header value, nullopt when it is not
-// Basic credentials ("Basic " + base64 of "user:password").
-std::optional<std::string> basic_password(std::string_view authorization);
+// The user name and password of an HTTP Basic Authorization header value, nullopt when
+// it is not Basic credentials ("Basic " + base64 of "user:password").
+struct BasicCredentials {
+  std::string user;
+  std::string password;
+};
+std::optional<BasicCredentials> basic_credentials(std::string_view authorization);
 
 }  // namespace scepter::est

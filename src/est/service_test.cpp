@@ -11,6 +11,7 @@
 #include "pki/encoding.h"
 #include "pki/identity.h"
 #include "pki/name.h"
+#include "pki/password_hash.h"
 #include "scep/client.h"
 #include "store/test_util.h"
 
@@ -50,12 +51,18 @@ TEST(EstPathTest, TheThreeFormsAndNothingElse) {
 }
 
 TEST(EstBasicTest, PasswordAfterTheFirstColon) {
-  EXPECT_EQ(basic_password(basic("u", "p:w")), "p:w");
-  EXPECT_EQ(basic_password("basic " + pki::base64_encode(":secret", 0)), "secret");
-  EXPECT_FALSE(basic_password("Bearer abc"));
-  EXPECT_FALSE(basic_password("Basic !!!"));
-  EXPECT_FALSE(basic_password("Basic " + pki::base64_encode("nocolon", 0)));
-  EXPECT_FALSE(basic_password("Basi"));
+  auto c = basic_credentials(basic("u", "p:w"));
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->user, "u");
+  EXPECT_EQ(c->password, "p:w");
+  c = basic_credentials("basic " + pki::base64_encode(":secret", 0));
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->user, "");
+  EXPECT_EQ(c->password, "secret");
+  EXPECT_FALSE(basic_credentials("Bearer abc"));
+  EXPECT_FALSE(basic_credentials("Basic !!!"));
+  EXPECT_FALSE(basic_credentials("Basic " + pki::base64_encode("nocolon", 0)));
+  EXPECT_FALSE(basic_credentials("Basi"));
 }
 
 class EstServiceTest : public ::testing::Test {
@@ -246,6 +253,46 @@ TEST_F(EstServiceTest, ReenrolmentByTheCurrentCertificate) {
   ASSERT_OK(server_->revoke(*first.serial()));
   EXPECT_EQ(post("simplereenroll", csr("CN=dev"), std::nullopt, std::string(first.der())).status,
             401);
+}
+
+// An `est user` account authenticates; what it gets is the grant mode's decision.
+TEST_F(EstServiceTest, AccountsAuthenticateAndTheGrantModeDecides) {
+  edit([](ca::ServerConfig& c) { c.est_users["router7"] = *pki::type9_hash("acc0unt-pw"); });
+  EstHttpResponse a = post("simpleenroll", csr("CN=r7"), basic("router7", "acc0unt-pw"));
+  EXPECT_EQ(a.status, 202) << a.body;  // manual grant: the operator decides
+  edit([](ca::ServerConfig& c) { c.grant = ca::GrantMode::kAuto; });
+  issued(post("simpleenroll", csr("CN=r7b"), basic("router7", "acc0unt-pw")));
+  EXPECT_EQ(post("simpleenroll", csr("CN=r7"), basic("router7", "wrong")).status, 401);
+  EXPECT_EQ(post("simpleenroll", csr("CN=r7"), basic("nobody", "acc0unt-pw")).status, 401);
+  // An account is not a certificate: no re-enrolment with it.
+  EXPECT_EQ(post("simplereenroll", csr("CN=r7"), basic("router7", "acc0unt-pw")).status, 401);
+}
+
+// Wrong passwords for an account: a few a minute are checked, then none until the minute
+// is over, the right one included; the remembered right one still costs nothing.
+TEST_F(EstServiceTest, AccountTakesFewWrongPasswordsAMinute) {
+  edit([](ca::ServerConfig& c) {
+    c.grant = ca::GrantMode::kAuto;
+    c.est_users["a"] = *pki::type9_hash("right");
+    c.est_users["b"] = *pki::type9_hash("other");
+  });
+  for (int i = 0; i < kMaxAccountFailures; ++i) {
+    EXPECT_EQ(post("simpleenroll", csr("CN=x"), basic("a", "wrong")).status, 401);
+  }
+  EXPECT_EQ(post("simpleenroll", csr("CN=x"), basic("a", "right")).status, 401);
+  issued(post("simpleenroll", csr("CN=y"), basic("b", "other")));  // another account
+  clock_.advance(Seconds(61));
+  issued(post("simpleenroll", csr("CN=x"), basic("a", "right")));
+  // Remembered: accepted even while wrong passwords have used up the minute again.
+  for (int i = 0; i < kMaxAccountFailures; ++i) {
+    EXPECT_EQ(post("simpleenroll", csr("CN=x"), basic("a", "wrong")).status, 401);
+  }
+  issued(post("simpleenroll", csr("CN=z"), basic("a", "right")));
+  // A new secret for the account: the remembered password no longer counts.
+  edit([](ca::ServerConfig& c) { c.est_users["a"] = *pki::type9_hash("changed"); });
+  clock_.advance(Seconds(61));
+  EXPECT_EQ(post("simpleenroll", csr("CN=x"), basic("a", "right")).status, 401);
+  issued(post("simpleenroll", csr("CN=w"), basic("a", "changed")));
 }
 
 TEST_F(EstServiceTest, PolicyRefusalIs400AndStoresNothing) {

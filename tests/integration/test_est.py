@@ -221,3 +221,32 @@ def test_https_certificate_is_issued_by_the_ca_for_the_device(est, workdir):
     # Turning it off closes the port.
     est.d.sh("configure terminal", "no ip http secure-server", "end")
     wait_for(lambda: connection_refused(est.https), what="HTTPS listener stopped")
+
+
+def test_account_waits_for_the_operator_then_gets_its_certificate(est, workdir):
+    """An `est user` account under manual grant: 202 with Retry-After, the same request
+    asked again after `grant` gets the certificate. Kept hashed in the configuration."""
+    est.d.sh("configure terminal", f"crypto pki server {LABEL}", "est user dev7 secret Dev7-pw",
+             "end")
+    config = est.d.sh("show running-config")
+    assert re.search(r"est user dev7 secret 9 \$9\$\S{14}\$\S{43}\n", config), config
+    assert "Dev7-pw" not in config
+    req = der_csr_b64(workdir, "a", "/CN=dev7")
+    args = ["--cacert", est.ca_pem(), "-u", "dev7:Dev7-pw", "-H",
+            "Content-Type: application/pkcs10", "--data-binary", f"@{req}",
+            f"{est.base}/simpleenroll"]
+    hdrs = os.path.join(workdir, "h.txt")
+    status, body = curl("-D", hdrs, *args)
+    assert status == 202, body
+    assert re.search(r"(?i)retry-after: 60\r?\n", open(hdrs).read())
+    status, _ = curl(*args)
+    assert status == 202
+    rows = est.wait_for_request("pending")
+    assert len(rows) == 1, rows  # asked twice, stored once
+    est.exec(f"grant {rows[0]['id']}")
+    status, body = curl(*args)
+    assert status == 200, body
+    assert "CN = dev7" in pkcs7_certs(workdir, "a", body)
+    status, _ = curl("--cacert", est.ca_pem(), "-u", "dev7:wrong", "--data-binary", f"@{req}",
+                     f"{est.base}/simpleenroll")
+    assert status == 401

@@ -145,7 +145,11 @@ def test_show_ip_http_server_status(scep):
     out = scep.d.sh("show ip http server status")
     assert out == ("HTTP server status: Enabled\n"
                    f"HTTP server port: {scep.port}\n"
-                   "HTTP server bind address: 127.0.0.1\n"), out
+                   "HTTP server bind address: 127.0.0.1\n"
+                   "HTTP secure server capability: Present\n"
+                   "HTTP secure server status: Disabled\n"
+                   "HTTP secure server port: 443\n"
+                   "HTTP secure server trustpoint: none (a certificate from the local CA)\n"), out
     assert port_open(scep.port)
     # Port 0 is saved as such: a restart binds a free port again.
     assert "ip http port 0\n" in scep.d.sh("show running-config")

@@ -9,6 +9,7 @@
 #include "ca/device.h"
 #include "cli/commands/cs_commands.h"
 #include "cli/context.h"
+#include "pki/password_hash.h"
 
 namespace scepter::cli {
 namespace {
@@ -72,6 +73,35 @@ CmdResult est_retry_after(Context& ctx, const Args& a) {
   });
 }
 
+// `est user NAME secret [0|9] PASSWORD`: kept and written as type 9 (scrypt) only.
+CmdResult est_user(Context& ctx, const Args& a) {
+  const std::string name(a.word("name"));
+  if (name.size() > 64 || name.find(':') != std::string::npos) {
+    return ctx.error("An EST user name has at most 64 characters and no ':' (HTTP Basic).");
+  }
+  if (a.has("no")) {
+    return edit_config(ctx, [&](ServerConfig& c) {
+      c.est_users.erase(name);
+      return ok_status();
+    });
+  }
+  if (!a.has("pw")) return ctx.error("Incomplete command.");
+  const std::string secret(a.word("pw"));
+  std::string hashed;
+  if (a.has("enc") && a.choice("enc") == "9") {
+    if (!pki::is_type9(secret)) return ctx.error("Invalid type 9 secret.");
+    hashed = secret;
+  } else {
+    auto made = pki::type9_hash(secret);
+    if (!made.has_value()) return ctx.error(made.error().message());
+    hashed = std::move(*made);
+  }
+  return edit_config(ctx, [&](ServerConfig& c) {
+    c.est_users[name] = hashed;
+    return ok_status();
+  });
+}
+
 }  // namespace
 
 void register_cs_protocol_commands(CommandTable& t) {
@@ -98,6 +128,11 @@ void register_cs_protocol_commands(CommandTable& t) {
         {kNoHelp, kEst, "When clients ask again about a request waiting for the operator",
          "Seconds (default 60)"},
         est_retry_after);
+  t.add(Node::kCsServer, "[no] est user WORD$name [secret [<0|9>$enc] WORD$pw]",
+        {kNoHelp, kEst, "HTTP Basic account that may send EST requests", "User name",
+         "The account's password", "The password follows in clear text (kept as type 9)",
+         "The password follows as a type 9 (scrypt) secret", "The password"},
+        est_user);
 }
 
 }  // namespace scepter::cli

@@ -10,6 +10,7 @@
 #include "pki/csr.h"
 #include "pki/key.h"
 #include "pki/name.h"
+#include "pki/password_hash.h"
 #include "pki/profile.h"
 
 namespace scepter::cli {
@@ -497,6 +498,30 @@ TEST_F(CsServerCommandsTest, EstLines) {
       std::string::npos)
       << show;
   ASSERT_TRUE(exec("crypto pki server mycs").ok);
+
+  // Accounts: kept and shown as type 9 only; a type 9 secret is taken as it is.
+  ASSERT_TRUE(exec("est user router7 secret s3cret").ok);
+  const std::string config = server_config();
+  const std::size_t at = config.find(" est user router7 secret 9 $9$");
+  ASSERT_NE(at, std::string::npos) << config;
+  EXPECT_EQ(config.find("s3cret"), std::string::npos) << config;
+  const std::string hashed = config.substr(at + 27, 61);
+  EXPECT_TRUE(pki::type9_verify("s3cret", hashed)) << hashed;
+  ASSERT_TRUE(
+      exec("est user r2 secret 9 $9$2MJBozw/9R3UsU$2lFhcKvpghcyw8deP25GOfyZaagyUOGBymkryvOdfo6")
+          .ok);
+  EXPECT_NE(
+      server_config().find(
+          " est user r2 secret 9 $9$2MJBozw/9R3UsU$2lFhcKvpghcyw8deP25GOfyZaagyUOGBymkryvOdfo6\n"),
+      std::string::npos);
+  EXPECT_EQ(exec("est user r3 secret 9 $9$short").output, "% Invalid type 9 secret.\n");
+  EXPECT_NE(exec("est user a:b secret x").output.find("no ':'"), std::string::npos);
+  EXPECT_EQ(exec("est user r4").output, "% Incomplete command.\n");
+  EXPECT_NE(exec("do show crypto pki server mycs").output.find("  EST accounts: 2\n"),
+            std::string::npos);
+  ASSERT_TRUE(exec("no est user r2").ok);
+  ASSERT_TRUE(exec("no est user router7").ok);
+
   ASSERT_TRUE(exec("no est").ok);
   ASSERT_TRUE(exec("no est retry-after").ok);
   EXPECT_EQ(server_config().find(" est"), std::string::npos) << server_config();

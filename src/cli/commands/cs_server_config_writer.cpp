@@ -123,6 +123,9 @@ void write_servers(ca::Device& device, ConfigText& out) {
     if (c.est_retry_after_seconds != ca::kDefaultEstRetryAfterSeconds) {
       out.child(fmt::format("est retry-after {}", c.est_retry_after_seconds));
     }
+    for (const auto& [name, secret] : c.est_users) {
+      out.child(fmt::format("est user {} secret 9 {}", name, secret));
+    }
     // Last, so that loading the configuration applies every setting before enabling.
     out.child(c.shutdown ? "shutdown" : "no shutdown");
   }

@@ -102,6 +102,7 @@ void render_ra(Context& ctx, const ca::ServerInfo& info) {
     const ca::HttpConfig http = ctx.device().http();
     ctx.printf("  EST server: enabled at /.well-known/est/{}/ on the HTTP secure server{}\n",
                c.label, http.secure_server ? "" : " (off: ip http secure-server)");
+    ctx.printf("  EST accounts: {}\n", c.est_users.size());
   }
   render_storage(ctx, c);
   render_rollover(ctx, info);
@@ -175,6 +176,7 @@ void render_server(Context& ctx, const ca::CertificateServer& server) {
     const ca::HttpConfig http = ctx.device().http();
     ctx.printf("  EST server: enabled at /.well-known/est/{}/ on the HTTP secure server{}\n",
                c.label, http.secure_server ? "" : " (off: ip http secure-server)");
+    ctx.printf("  EST accounts: {}\n", c.est_users.size());
   }
   render_storage(ctx, c);
   render_rollover(ctx, info);
