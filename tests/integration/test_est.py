@@ -47,6 +47,28 @@ def der_csr_b64(workdir, name, subject, key="ec:prime256v1"):
     return write(os.path.join(workdir, name + ".b64"), base64.encodebytes(der).decode())
 
 
+def swan_request(workdir, name, dn, san=None):
+    """strongSwan `pki --gen` (an ECDSA P-256 key) and `pki --req` for `dn`: (key path, DER
+    request path)."""
+    key = os.path.join(workdir, name + ".key.der")
+    with open(key, "wb") as out:
+        subprocess.run(["pki", "--gen", "--type", "ecdsa", "--size", "256", "--outform", "der"],
+                       check=True, stdout=out)
+    req = os.path.join(workdir, name + ".req.der")
+    with open(req, "wb") as out:
+        subprocess.run(["pki", "--req", "--in", key, "--type", "ecdsa", "--dn", dn,
+                        *(["--san", san] if san else []), "--outform", "der"], check=True,
+                       stdout=out)
+    return key, req
+
+
+def swan_est(s, *args, timeout=60):
+    """`pki --est` against scepterd: the completed process (stdout as bytes)."""
+    return subprocess.run(["pki", "--est", "--url", f"https://127.0.0.1:{s.https}", "--cacert",
+                           s.ca_pem(), *args, "--outform", "pem"], capture_output=True,
+                          timeout=timeout)
+
+
 def pkcs7_certs(workdir, name, b64_body):
     """The certificates of a base64 certs-only PKCS#7, as PEM text."""
     der = os.path.join(workdir, name + ".p7")
@@ -67,19 +89,10 @@ def test_strongswan_estca_and_est_with_the_one_time_password(est, workdir):
     rc, b = openssl("x509", "-in", est.ca_pem(), "-noout", "-fingerprint")
     assert a == b
 
-    key = os.path.join(workdir, "cl.key.der")
-    req = os.path.join(workdir, "cl.req.der")
-    subprocess.run(["pki", "--gen", "--type", "ecdsa", "--size", "256", "--outform", "der"],
-                   check=True, stdout=open(key, "wb"))
-    subprocess.run(["pki", "--req", "--in", key, "--type", "ecdsa", "--dn",
-                    "C=US, O=scepterd, CN=estclient1", "--san", "estclient1.example.test",
-                    "--outform", "der"], check=True, stdout=open(req, "wb"))
-    password = est.password()
+    dn, san = "C=US, O=scepterd, CN=estclient1", "estclient1.example.test"
+    key, req = swan_request(workdir, "cl", dn, san)
     cert = os.path.join(workdir, "cl.crt.pem")
-    r = subprocess.run(["pki", "--est", "--url", f"https://127.0.0.1:{est.https}",
-                        "--cacert", est.ca_pem(), "--in", req, "--userpass",
-                        f"estuser:{password}", "--outform", "pem"],
-                       capture_output=True, timeout=60)
+    r = swan_est(est, "--in", req, "--userpass", f"estuser:{est.password()}")
     assert r.returncode == 0, r.stdout + r.stderr
     write(cert, r.stdout.decode())
     rc, text = openssl("x509", "-in", cert, "-noout", "-subject", "-ext", "subjectAltName")
@@ -89,16 +102,8 @@ def test_strongswan_estca_and_est_with_the_one_time_password(est, workdir):
 
     # Re-enrolment with the certificate in the TLS handshake: strongSwan then uses
     # simplereenroll, and `grant auto renewal` issues it without the operator.
-    key2 = os.path.join(workdir, "cl2.key.der")
-    req2 = os.path.join(workdir, "cl2.req.der")
-    subprocess.run(["pki", "--gen", "--type", "ecdsa", "--size", "256", "--outform", "der"],
-                   check=True, stdout=open(key2, "wb"))
-    subprocess.run(["pki", "--req", "--in", key2, "--type", "ecdsa", "--dn",
-                    "C=US, O=scepterd, CN=estclient1", "--san", "estclient1.example.test",
-                    "--outform", "der"], check=True, stdout=open(req2, "wb"))
-    r = subprocess.run(["pki", "--est", "--url", f"https://127.0.0.1:{est.https}",
-                        "--cacert", est.ca_pem(), "--in", req2, "--cert", cert, "--key", key,
-                        "--outform", "pem"], capture_output=True, timeout=60)
+    _, req2 = swan_request(workdir, "cl2", dn, san)
+    r = swan_est(est, "--in", req2, "--cert", cert, "--key", key)
     assert r.returncode == 0, r.stdout + r.stderr
     assert b"BEGIN CERTIFICATE" in r.stdout
 
@@ -108,26 +113,14 @@ def test_strongswan_polls_through_the_manual_grant(est, workdir):
     Retry-After while it waits, then the certificate once granted."""
     est.d.sh("configure terminal", f"crypto pki server {LABEL}", "est retry-after 10",
              "no grant auto renewal", "end")
-    key = os.path.join(workdir, "k.der")
-    subprocess.run(["pki", "--gen", "--type", "ecdsa", "--size", "256", "--outform", "der"],
-                   check=True, stdout=open(key, "wb"))
-    first_req = os.path.join(workdir, "first.der")
-    subprocess.run(["pki", "--req", "--in", key, "--type", "ecdsa", "--dn", "CN=first",
-                    "--outform", "der"], check=True, stdout=open(first_req, "wb"))
-    r = subprocess.run(["pki", "--est", "--url", f"https://127.0.0.1:{est.https}", "--cacert",
-                        est.ca_pem(), "--in", first_req, "--userpass", f"u:{est.password()}",
-                        "--outform", "pem"], capture_output=True, timeout=60)
+    key, first_req = swan_request(workdir, "first", "CN=first")
+    r = swan_est(est, "--in", first_req, "--userpass", f"u:{est.password()}")
     assert r.returncode == 0, r.stderr
     first = write(os.path.join(workdir, "first.pem"), r.stdout.decode())
 
-    key2 = os.path.join(workdir, "k2.der")
-    subprocess.run(["pki", "--gen", "--type", "ecdsa", "--size", "256", "--outform", "der"],
-                   check=True, stdout=open(key2, "wb"))
-    other_req = os.path.join(workdir, "renew.der")
-    subprocess.run(["pki", "--req", "--in", key2, "--type", "ecdsa", "--dn", "CN=first",
-                    "--outform", "der"], check=True, stdout=open(other_req, "wb"))
+    _, renew_req = swan_request(workdir, "renew", "CN=first")
     client = subprocess.Popen(["pki", "--est", "--url", f"https://127.0.0.1:{est.https}",
-                               "--cacert", est.ca_pem(), "--in", other_req, "--cert", first,
+                               "--cacert", est.ca_pem(), "--in", renew_req, "--cert", first,
                                "--key", key, "--interval", "1", "--maxpolltime", "60",
                                "--outform", "pem"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
