@@ -9,6 +9,10 @@
 #     which `grant auto` issues;
 #   - scep_load --mode enroll: N PKCSReq of RSA-2048 requester keys (KEYS, default
 #     BUILD_DIR/bench/scep_load_keys.pem, made once and kept), AES-128-CBC, SHA-256.
+# Then what an unauthenticated client can make the HTTPS listener do: `openssl s_time -new`
+# (a full TLS 1.3 handshake per connection, one client, SECONDS_TLS seconds, default 5),
+# with the CPU time scepterd spent on them (/proc), per handshake; and the same against
+# `openssl s_server` (ECDSA P-256 too) on PORT+2, the library's own cost.
 # And the limit of the same run: `openssl speed rsa2048` on one core and on all. An EST
 # enrolment costs the server one RSA signature (the certificate); a SCEP one three
 # private-key operations (unwrap, certificate, CertRep). Usage:
@@ -61,7 +65,33 @@ for round in $(seq 1 "$rounds"); do
     --c "$conns" --tag "est-bench-$round-$$" | tee "$work/scep.$round.txt"
   scep_rates+=("$(sed -n 's/^RESULT .* rate=\([0-9.]*\) .*/\1/p' "$work/scep.$round.txt")")
 done
+tls_secs=${SECONDS_TLS:-5}
+# handshake_cost PID PORT: "COUNT RATE CPU_US" of `openssl s_time -new` against PORT, with
+# the CPU time process PID spent per handshake.
+handshake_cost() {
+  local before after out count rate
+  before=$(awk '{ print $14 + $15 }' "/proc/$1/stat")
+  out=$(openssl s_time -connect "127.0.0.1:$2" -new -time "$tls_secs" 2>/dev/null)
+  after=$(awk '{ print $14 + $15 }' "/proc/$1/stat")
+  read -r count rate <<<"$(echo "$out" |
+    sed -n 's/^\([0-9]*\) connections in .*; \([0-9.]*\) connections\/user sec.*/\1 \2/p' |
+    head -1)"
+  echo "$count $rate $(echo "($after - $before) * 1000000 / $(getconf CLK_TCK) / $count" | bc)"
+}
+read -r hs_count hs_rate hs_cpu_us <<<"$(handshake_cost "$pid" "$https_port")"
+echo "openssl s_time -new against scepterd: $hs_count handshakes, $hs_rate/s, CPU $hs_cpu_us us each"
+# The same against `openssl s_server` with an ECDSA P-256 certificate: the library's own cost.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/s.key" \
+  -out "$work/s.pem" -subj /CN=127.0.0.1 -days 1 2>/dev/null
+nice -n "$nice_level" openssl s_server -quiet -accept "$((port + 2))" -cert "$work/s.pem" \
+  -key "$work/s.key" -naccept 1000000 </dev/null >/dev/null 2>&1 &
+s_server_pid=$!
+wait_listening "$((port + 2))"
+read -r ref_count ref_rate ref_cpu_us <<<"$(handshake_cost "$s_server_pid" "$((port + 2))")"
+stop_pids "$s_server_pid"
+echo "openssl s_time -new against openssl s_server: $ref_count handshakes, $ref_rate/s, CPU $ref_cpu_us us each"
 echo "== summary: N=$n c=$conns, $rounds rounds alternating"
 echo "EST simpleenroll/s (TLS 1.3 keep-alive, P-256 requesters): ${est_rates[*]}"
 echo "SCEP PKCSReq/s (keep-alive, RSA-2048 requesters): ${scep_rates[*]}"
+echo "TLS handshakes (openssl s_time -new, one client): scepterd $hs_rate/s at $hs_cpu_us us CPU each; openssl s_server $ref_rate/s at $ref_cpu_us us"
 echo "openssl speed rsa2048 signatures/s: one core $sign_one, all cores $sign_all"
