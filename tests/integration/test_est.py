@@ -7,6 +7,7 @@ from its CA for 127.0.0.1."""
 import base64
 import os
 import re
+import socket
 import subprocess
 
 import pytest
@@ -243,3 +244,43 @@ def test_account_waits_for_the_operator_then_gets_its_certificate(est, workdir):
     status, _ = curl("--cacert", est.ca_pem(), "-u", "dev7:wrong", "--data-binary", f"@{req}",
                      f"{est.base}/simpleenroll")
     assert status == 401
+
+
+def last_serial(s):
+    m = re.search(r"Last certificate issued serial number: (0x[0-9A-F]+)", s.d.show_server())
+    assert m
+    return int(m.group(1), 16)
+
+
+def test_attacks_cost_little_and_leave_nothing_behind(est, workdir):
+    """Bare connections, garbage and plaintext on the TLS port, an oversized body, a
+    replayed request: refused or answered as before, nothing new issued or stored, and
+    the listener keeps serving."""
+    with socket.create_connection(("127.0.0.1", est.https), timeout=5):
+        pass  # a bare connect and close
+    for payload in (b"\x16\x03\x01\x02\x00" + os.urandom(4096), b"GET / HTTP/1.1\r\n\r\n"):
+        with socket.create_connection(("127.0.0.1", est.https), timeout=5) as sock:
+            sock.sendall(payload)
+            try:
+                while sock.recv(65536):
+                    pass  # a TLS alert at most, then the server closes
+            except ConnectionResetError:
+                pass
+    # 200 KiB of base64: refused before it reaches the CA.
+    big = write(os.path.join(workdir, "big.b64"), "A" * (200 * 1024))
+    status, _ = curl("--cacert", est.ca_pem(), "-u", f"x:{est.password()}", "--data-binary",
+                     f"@{big}", f"{est.base}/simpleenroll", ok=False)
+    assert status == 413, status
+
+    # Replayed after it was granted: the same certificate, not a second one.
+    req = der_csr_b64(workdir, "r", "/CN=replayed")
+    args = ["--cacert", est.ca_pem(), "--data-binary", f"@{req}", f"{est.base}/simpleenroll"]
+    status, first = curl("-u", f"x:{est.password()}", *args)
+    assert status == 200, first
+    serial = last_serial(est)
+    status, again = curl("-u", f"y:{est.password()}", *args)
+    assert status == 200 and again == first
+    assert last_serial(est) == serial
+    assert est.requests() and all(r["state"] == "granted" for r in est.requests())
+    status, _ = curl("--cacert", est.ca_pem(), f"{est.base}/cacerts")
+    assert status == 200
