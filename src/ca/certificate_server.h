@@ -120,6 +120,13 @@ struct ScepOutcome {
   RequestId request_id = 0;
 };
 
+// What EST serverkeygen answers: the outcome, and with kSuccess the key made for the
+// certificate, which goes to the client with it.
+struct ServerKeygenOutcome {
+  ScepOutcome outcome;
+  std::optional<pki::Key> key;
+};
+
 // Who answers SCEP while the server is enabled (decrypting requests, signing replies):
 // the CA's certificate and key; an RA's own; or, for a CA with `scep encryption-key`,
 // that key and the certificate the CA issued it, with the CA first in `chain`.
@@ -356,6 +363,18 @@ class CertificateServer {
   // the certificate a client authenticated with in the TLS handshake. kUnavailable when
   // disabled.
   Result<Signer> classify_client(std::string_view der, std::optional<pki::Certificate>& cert);
+  // EST serverkeygen (RFC 7030 4.4): this server makes the key. `request` is the client's
+  // PKCS#10, whose key and signature only say what kind of key to make (RSA 2048, 3072
+  // or 4096 bits, EC P-256 or P-384; anything else is refused). The request that goes
+  // through scep_enroll() (and is stored) is one this server builds and signs with the
+  // new key, with the client's subject, extension request and challengePassword, and
+  // the new key sealed (pki/sealed_box.h) to the key SCEP requests are decrypted with,
+  // bound to the transaction: while the request waits for the operator, the key waits
+  // with it, in the database, where only a holder of the CA's key (any node) can open
+  // it; it goes when the request goes (removed, expired). A repeat of the transaction
+  // (`scep.transaction_id`) answers from the stored request with the same key.
+  // kUnavailable when disabled or the database fails.
+  Result<ServerKeygenOutcome> server_keygen(const pki::Csr& request, const ScepRequest& scep);
   // Whether `password` is the live one-time password (`password generate`); nothing is
   // consumed. Constant-time in the password. False when disabled.
   bool one_time_password_matches(std::string_view password) const;

@@ -59,6 +59,40 @@ EstHttpResponse certs_only(const std::vector<pki::Certificate>& certs, const cha
   return r;
 }
 
+// The attributes a serverkeygen request names a key to encrypt the new key to with
+// (RFC 7030 4.4.1.1, 4.4.1.2): id-aa-decryptKeyID and id-aa-asymmDecryptKeyID.
+constexpr const char* kDecryptKeyIdentifier = "1.2.840.113549.1.9.16.2.37";
+constexpr const char* kAsymmetricDecryptKeyIdentifier = "1.2.840.113549.1.9.16.2.54";
+
+// Whether the request has attribute `oid` at all, whatever its value.
+bool has_attribute(const pki::Csr& csr, const char* oid) {
+  pki::Ptr<ASN1_OBJECT> obj(OBJ_txt2obj(oid, 1));
+  X509_REQ* req = csr.x509_req();
+  return obj && req != nullptr && X509_REQ_get_attr_by_OBJ(req, obj.get(), -1) >= 0;
+}
+
+// serverkeygen's answer (RFC 7030 4.4.2, RFC 8951): multipart/mixed, the private key as
+// an unencrypted PKCS#8 (TLS protects it) and the certificate as a certs-only PKCS#7,
+// each base64. The boundary has characters base64 never has.
+constexpr std::string_view kBoundary = "est-scepter-boundary";
+
+EstHttpResponse key_and_certificate(const pki::Key& key, const pki::Certificate& cert) {
+  auto pkcs8 = key.to_pkcs8_der();
+  if (!pkcs8.has_value()) return unavailable(pkcs8.error());
+  auto certs = certs_only_base64({cert});
+  if (!certs.has_value()) return unavailable(certs.error());
+  std::string body = fmt::format(
+      "--{0}\r\nContent-Type: application/pkcs8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+      "{1}\r\n--{0}\r\nContent-Type: application/pkcs7-mime; smime-type=certs-only\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\n{2}\r\n--{0}--\r\n",
+      kBoundary, pki::base64_encode(*pkcs8, 0), *certs);
+  OPENSSL_cleanse(pkcs8->data(), pkcs8->size());
+  EstHttpResponse r{
+      200, fmt::format("multipart/mixed; boundary={}", kBoundary), std::move(body), {}};
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
 // CsrAttrs (RFC 7030 4.5.2): the signature algorithms the request should be signed with,
 // by the digest the CA signs with (`hash`, at least SHA-256), for an RSA or an EC key.
 std::string csr_attrs_der(pki::Hash hash) {
@@ -211,11 +245,12 @@ EstHttpResponse EstService::handle(const EstHttpRequest& request) const {
     if (!chain.has_value()) return unavailable(chain.error());
     return certs_only(*chain, "application/pkcs7-mime");
   }
-  if (op == "serverkeygen" || op == "fullcmc") {
-    return text(501, "This EST server does not offer " + op + ".");
-  }
+  if (op == "fullcmc") return text(501, "This EST server does not offer fullcmc.");
   const bool reenroll = op == "simplereenroll";
-  if (op != "simpleenroll" && !reenroll) return text(404, "Unknown EST operation " + op + ".");
+  const bool keygen = op == "serverkeygen";
+  if (op != "simpleenroll" && !reenroll && !keygen) {
+    return text(404, "Unknown EST operation " + op + ".");
+  }
   if (request.method != "POST") return text(405, "Use POST.");
 
   // Who asks, before anything of the request is read.
@@ -262,6 +297,12 @@ EstHttpResponse EstService::handle(const EstHttpRequest& request) const {
   if (!der.has_value() || der->empty()) return text(400, "The body is not a base64 PKCS#10.");
   auto csr = pki::Csr::parse(*der);
   if (!csr.has_value()) return text(400, "Not a usable PKCS#10: " + csr.error().message());
+  if (keygen && (has_attribute(*csr, kDecryptKeyIdentifier) ||
+                 has_attribute(*csr, kAsymmetricDecryptKeyIdentifier))) {
+    return text(501,
+                "This EST server sends the keys it makes over TLS only: it does not encrypt "
+                "them to another key (DecryptKeyIdentifier, AsymmetricDecryptKeyIdentifier).");
+  }
   if (reenroll && !pki::same_identity(*csr, *client_cert)) {
     return text(400,
                 "A re-enrolment asks for the subject and subjectAltNames of the certificate "
@@ -282,10 +323,20 @@ EstHttpResponse EstService::handle(const EstHttpRequest& request) const {
   scep.signer_cert_der = request.peer_certificate_der;
   scep.renewal = reenroll;
   scep.password = password;
-  auto outcome = (*server)->scep_enroll(*csr, scep);
+  std::optional<pki::Key> key;
+  Result<ca::ScepOutcome> outcome = fail(internal_error("no outcome"));
+  if (keygen) {
+    auto made = (*server)->server_keygen(*csr, scep);
+    if (!made.has_value()) return unavailable(made.error());
+    outcome = std::move(made->outcome);
+    key = std::move(made->key);
+  } else {
+    outcome = (*server)->scep_enroll(*csr, scep);
+  }
   if (!outcome.has_value()) return unavailable(outcome.error());
   switch (outcome->status) {
     case ca::ScepOutcome::Status::kSuccess:
+      if (key) return key_and_certificate(*key, *outcome->certificate);
       return certs_only({*outcome->certificate}, "application/pkcs7-mime; smime-type=certs-only");
     case ca::ScepOutcome::Status::kPending: {
       EstHttpResponse r =

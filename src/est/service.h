@@ -1,7 +1,7 @@
 #pragma once
 // EstService: the server side of EST (RFC 7030 as updated by RFC 8951) for the
-// certificate servers of a device that have `est`: /cacerts, /csrattrs, /simpleenroll and
-// /simplereenroll under /.well-known/est/.
+// certificate servers of a device that have `est`: /cacerts, /csrattrs, /simpleenroll,
+// /simplereenroll and /serverkeygen under /.well-known/est/.
 //
 // Like ScepService it knows nothing of sockets: the HTTPS front end hands it the method,
 // the path, the headers it needs, the body and the client's TLS certificate, and sends
@@ -11,7 +11,7 @@
 // (RFC 7030 3.2.2) or /LABEL/.well-known/est/OP for server LABEL; the last form is what
 // clients that put their URL's path in front of /.well-known/est/ (strongSwan) reach.
 //
-// Enrolment (simpleenroll, simplereenroll):
+// Enrolment (simpleenroll, simplereenroll, serverkeygen):
 //   - The client must authenticate (RFC 7030 3.2.3, 3.3.2): with a valid certificate of
 //     this CA in the TLS handshake; with the CA's live one-time password as the HTTP
 //     Basic password (any user name); or as one of the server's `est user` accounts.
@@ -32,9 +32,17 @@
 //     8951; strongSwan reads nothing else); 202 with Retry-After (`est retry-after`) while
 //     the request waits for the operator; 400 with the reason when refused; 503 with
 //     Retry-After when the server has trouble of its own (database down).
+//   - serverkeygen: the server makes the key (CertificateServer::server_keygen: of the
+//     kind the request's key is; the request's own key and signature count for nothing
+//     else, RFC 7030 4.4.1) and answers 200 with multipart/mixed: the key as an
+//     unencrypted PKCS#8 (application/pkcs8; TLS protects it) and the certificate as
+//     certs-only, both base64. Asking for the key encrypted to another key
+//     (DecryptKeyIdentifier, AsymmetricDecryptKeyIdentifier) gets 501. While the request
+//     waits for the operator (202), its key waits sealed in the stored request; the client
+//     polls with the same request and gets the same key.
 // Bodies are base64 (with or without line breaks; Content-Transfer-Encoding is ignored,
 // RFC 8951); bodies over scep::kMaxPkiMessageSize are refused with 413.
-// serverkeygen and fullcmc answer 501.
+// fullcmc answers 501.
 //
 // Thread-safe: handle() may run on many threads at once; it holds no lock of its own.
 

@@ -209,7 +209,7 @@ TEST_F(EstServiceTest, BadBodiesAreRefusedClearly) {
   EXPECT_EQ(post("simpleenroll", pki::base64_encode("not der", 0), basic("u", password)).status,
             400);
   EXPECT_EQ(post("simpleenroll", std::string(200 * 1024, 'A'), basic("u", password)).status, 413);
-  EXPECT_EQ(post("serverkeygen", csr("CN=k"), basic("u", password)).status, 501);
+  EXPECT_EQ(post("serverkeygen", "%%%", basic("u", password)).status, 400);
   EXPECT_EQ(post("fullcmc", "", basic("u", password)).status, 501);
   EXPECT_EQ(post("nosuchop", "", basic("u", password)).status, 404);
   // The password is still there: none of these consumed it.
@@ -301,6 +301,130 @@ TEST_F(EstServiceTest, PolicyRefusalIs400AndStoresNothing) {
   EstHttpResponse a = post("simpleenroll", csr("CN=d"), basic("u", password));
   EXPECT_EQ(a.status, 400);
   EXPECT_EQ(server_->requests()->size(), 0u);
+}
+
+// What a serverkeygen 200 carries: the key (PKCS#8) and the certificate (certs-only), as
+// the two parts of a multipart/mixed body, each base64.
+struct KeyAndCertificate {
+  pki::Key key;
+  pki::Certificate certificate;
+};
+
+std::string part_body(const std::string& body, std::size_t from, std::string_view type) {
+  const std::string marker = "Content-Type: " + std::string(type) + "\r\n";
+  const std::size_t at = body.find(marker, from);
+  EXPECT_NE(at, std::string::npos) << type;
+  if (at == std::string::npos) return "";
+  const std::size_t start = body.find("\r\n\r\n", at) + 4;
+  return body.substr(start, body.find("\r\n--", start) - start);
+}
+
+KeyAndCertificate key_and_certificate(const EstHttpResponse& r) {
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.content_type, "multipart/mixed; boundary=est-scepter-boundary");
+  EXPECT_EQ(header(r, "Cache-Control"), "no-store");
+  EXPECT_TRUE(r.body.starts_with("--est-scepter-boundary\r\n")) << r.body;
+  EXPECT_TRUE(r.body.ends_with("\r\n--est-scepter-boundary--\r\n")) << r.body;
+  auto key_der = pki::base64_decode(part_body(r.body, 0, "application/pkcs8"));
+  EXPECT_OK(key_der);
+  auto key = pki::Key::from_pkcs8_der(*key_der);
+  EXPECT_OK(key);
+  auto p7 =
+      pki::base64_decode(part_body(r.body, 0, "application/pkcs7-mime; smime-type=certs-only"));
+  EXPECT_OK(p7);
+  auto certs = scep::decode_certs_only(*p7);
+  EXPECT_OK(certs);
+  EXPECT_EQ(certs->certificates.size(), 1u);
+  auto cert = pki::Certificate::from_x509(pki::up_ref(certs->certificates.at(0).get()));
+  EXPECT_OK(cert);
+  auto cert_key = cert->public_key();
+  EXPECT_OK(cert_key);
+  EXPECT_TRUE(cert_key->equals_public(*key)) << "the certificate is for the key sent";
+  return {*key, *cert};
+}
+
+std::string rsa_csr(std::string_view dn, int bits) {
+  auto key = pki::Key::generate_rsa(bits);
+  EXPECT_OK(key);
+  auto subject = pki::parse_dn(dn);
+  EXPECT_OK(subject);
+  auto req = pki::make_csr({.subject = subject->get(), .key = *key});
+  EXPECT_OK(req);
+  return pki::base64_encode(req->der(), 64);
+}
+
+TEST_F(EstServiceTest, ServerkeygenSendsAKeyOfTheKindAskedForAndItsCertificate) {
+  pki::Key client_key = *pki::Key::generate_ec(256);
+  const std::string body = csr("CN=kg", &client_key);
+  KeyAndCertificate got = key_and_certificate(post("serverkeygen", body, basic("u", otp())));
+  EXPECT_TRUE(got.key.is_ec());
+  EXPECT_EQ(got.key.bits(), 256);
+  EXPECT_FALSE(got.key.equals_public(client_key)) << "the request's own key is not used";
+  EXPECT_EQ(pki::format_dn_config(got.certificate.subject()), "CN=kg");
+  // RSA in the request: an RSA key of that size.
+  KeyAndCertificate rsa =
+      key_and_certificate(post("serverkeygen", rsa_csr("CN=kg-rsa", 3072), basic("u", otp())));
+  EXPECT_TRUE(rsa.key.is_rsa());
+  EXPECT_EQ(rsa.key.bits(), 3072);
+  // By the client's certificate, under manual grant: the request waits (below).
+  // A key of another kind, or one encrypted to another key: refused, nothing stored.
+  const std::size_t stored = server_->requests()->size();
+  EstHttpResponse weak = post("serverkeygen", rsa_csr("CN=weak", 1024), basic("u", otp()));
+  EXPECT_EQ(weak.status, 400);
+  EXPECT_NE(weak.body.find("RSA 1024 is none of them"), std::string::npos) << weak.body;
+  auto decrypt_key = pki::Key::generate_ec(256);
+  auto subject = pki::parse_dn("CN=enc");
+  auto with_decrypt_id = pki::make_csr({.subject = subject->get(),
+                                        .key = *decrypt_key,
+                                        .octet_attributes = {{"1.2.840.113549.1.9.16.2.37", "k"}}});
+  ASSERT_OK(with_decrypt_id);
+  EXPECT_EQ(post("serverkeygen", pki::base64_encode(with_decrypt_id->der(), 64), basic("u", otp()))
+                .status,
+            501);
+  EXPECT_EQ(post("serverkeygen", csr("CN=anon"), std::nullopt).status, 401);
+  EXPECT_EQ(post("fullcmc", csr("CN=anon"), basic("u", otp())).status, 501);
+  EXPECT_EQ(server_->requests()->size(), stored);
+}
+
+// Under manual grant the key waits with the request, sealed; the client asks again with
+// the same request and gets the key made the first time.
+TEST_F(EstServiceTest, ServerkeygenKeyWaitsSealedWithTheRequest) {
+  edit([](ca::ServerConfig& c) { c.est_users["r9"] = *pki::type9_hash("acc0unt-pw"); });
+  const std::string body = rsa_csr("CN=waits", 2048);
+  EstHttpResponse a = post("serverkeygen", body, basic("r9", "acc0unt-pw"));
+  ASSERT_EQ(a.status, 202) << a.body;
+  a = post("serverkeygen", body, basic("r9", "acc0unt-pw"));
+  EXPECT_EQ(a.status, 202) << a.body;
+  auto open = server_->requests();
+  ASSERT_OK(open);
+  ASSERT_EQ(open->size(), 1u) << "asked twice, stored once";
+  // What is stored is a request for the key made here, which it holds only sealed.
+  auto stored = pki::Csr::parse(open->front().csr_der);
+  ASSERT_OK(stored);
+  ASSERT_OK(stored->verify_signature());
+  ASSERT_OK(server_->grant(std::nullopt));
+  KeyAndCertificate first =
+      key_and_certificate(post("serverkeygen", body, basic("r9", "acc0unt-pw")));
+  EXPECT_TRUE(first.key.equals_public(stored->public_key()));
+  auto pkcs8 = first.key.to_pkcs8_der();
+  ASSERT_OK(pkcs8);
+  EXPECT_EQ(open->front().csr_der.find(*pkcs8), std::string::npos);
+  EXPECT_EQ(open->front().csr_der.find(pkcs8->substr(pkcs8->size() - 32)), std::string::npos)
+      << "no part of the private key is stored in clear";
+  // Asked again: the same key and certificate, nothing issued twice.
+  KeyAndCertificate again =
+      key_and_certificate(post("serverkeygen", body, basic("r9", "acc0unt-pw")));
+  EXPECT_TRUE(again.key.equals_public(first.key));
+  EXPECT_EQ(again.certificate.der(), first.certificate.der());
+  EXPECT_EQ(server_->requests()->size(), 1u);
+  // Once the request is removed, its key is gone with it: the same bytes are a new
+  // request, for a new key.
+  ASSERT_OK(server_->remove(std::nullopt));
+  ASSERT_EQ(post("serverkeygen", body, basic("r9", "acc0unt-pw")).status, 202);
+  ASSERT_OK(server_->grant(std::nullopt));
+  KeyAndCertificate fresh =
+      key_and_certificate(post("serverkeygen", body, basic("r9", "acc0unt-pw")));
+  EXPECT_FALSE(fresh.key.equals_public(first.key));
 }
 
 TEST_F(EstServiceTest, DisabledServerIsNotFound) {

@@ -473,6 +473,22 @@ const std::vector<Ptr<X509_EXTENSION>>& Csr::requested_extensions() const {
 }
 const std::optional<std::string>& Csr::challenge_password() const { return state_->challenge; }
 const Key& Csr::public_key() const { return state_->key; }
+
+std::optional<std::string> Csr::octet_attribute(const char* oid) const {
+  Ptr<ASN1_OBJECT> obj(OBJ_txt2obj(oid, 1));
+  X509_REQ* req = x509_req();
+  if (!obj || req == nullptr) {
+    ERR_clear_error();
+    return std::nullopt;
+  }
+  const int at = X509_REQ_get_attr_by_OBJ(req, obj.get(), -1);
+  if (at < 0 || X509_REQ_get_attr_by_OBJ(req, obj.get(), at) >= 0) return std::nullopt;
+  X509_ATTRIBUTE* attr = X509_REQ_get_attr(req, at);
+  if (attr == nullptr || X509_ATTRIBUTE_count(attr) != 1) return std::nullopt;
+  const ASN1_TYPE* value = X509_ATTRIBUTE_get0_type(attr, 0);
+  if (value == nullptr || value->type != V_ASN1_OCTET_STRING) return std::nullopt;
+  return std::string(string_bytes(value->value.octet_string));
+}
 int Csr::key_bits() const { return state_->key.bits(); }
 std::string Csr::md5_fingerprint() const { return md5_hex(state_->der); }
 
@@ -565,6 +581,15 @@ Result<Csr> make_csr(const CsrSpec& spec) {
     }
     if (X509_REQ_add_extensions(req.get(), exts.get()) != 1) {
       return fail(last_error("adding extension request"));
+    }
+  }
+  for (const auto& [oid, value] : spec.octet_attributes) {
+    Ptr<ASN1_OBJECT> obj(OBJ_txt2obj(oid.c_str(), 1));
+    if (!obj || value.size() > INT_MAX ||
+        X509_REQ_add1_attr_by_OBJ(req.get(), obj.get(), V_ASN1_OCTET_STRING,
+                                  reinterpret_cast<const unsigned char*>(value.data()),
+                                  static_cast<int>(value.size())) != 1) {
+      return fail(last_error(Code::kInvalidArgument, "adding attribute " + oid));
     }
   }
   if (X509_REQ_sign(req.get(), spec.key.evp(), evp_md(spec.hash)) <= 0) {

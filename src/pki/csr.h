@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -76,6 +77,10 @@ class Csr {
   // The challengePassword attribute as UTF-8 (PrintableString, UTF8String, IA5String and
   // the other DirectoryString types), or nullopt when absent.
   const std::optional<std::string>& challenge_password() const;
+  // The value of the single-valued OCTET STRING attribute `oid` (dotted), or nullopt
+  // when the request has none (or it is not one OCTET STRING). Decodes the request with
+  // OpenSSL the first time (x509_req()).
+  std::optional<std::string> octet_attribute(const char* oid) const;
   // The subject's public key (public part only).
   const Key& public_key() const;
   int key_bits() const;
@@ -120,6 +125,8 @@ struct CsrSpec {
   std::string challenge_password = {};  // empty: no challengePassword attribute
   // Copied into an extensionRequest attribute, in this order; borrowed.
   std::vector<const X509_EXTENSION*> extensions = {};
+  // Further attributes, each one OCTET STRING: (dotted OID, value).
+  std::vector<std::pair<std::string, std::string>> octet_attributes = {};
 };
 
 // Builds and signs a PKCS#10 request. Fails with kInvalidArgument when the key has no

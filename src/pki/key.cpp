@@ -473,6 +473,29 @@ Result<std::string> Key::to_encrypted_pkcs8_pem(std::string_view passphrase, int
   return bio_contents(bio.get());
 }
 
+Result<std::string> Key::to_pkcs8_der() const {
+  if (!token_.empty()) return fail(on_token_error(token_));
+  if (!has_private_) return fail(invalid_argument("the key has no private part"));
+  P8InfoPtr info(EVP_PKEY2PKCS8(pkey_.get()));
+  if (!info) return fail(last_error("encoding private key"));
+  std::string der = to_der(i2d_PKCS8_PRIV_KEY_INFO, info.get());
+  if (der.empty()) return fail(last_error("encoding private key"));
+  return der;
+}
+
+Result<Key> Key::from_pkcs8_der(std::string_view der) {
+  if (der.size() > LONG_MAX) return fail(invalid_argument("private key too large"));
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  P8InfoPtr info(d2i_PKCS8_PRIV_KEY_INFO(nullptr, &p, static_cast<long>(der.size())));
+  if (!info || p != reinterpret_cast<const unsigned char*>(der.data() + der.size())) {
+    ERR_clear_error();
+    return fail(invalid_argument("not a PKCS#8 private key"));
+  }
+  Ptr<EVP_PKEY> pkey(EVP_PKCS82PKEY(info.get()));
+  if (!pkey) return fail(last_error(Code::kInvalidArgument, "not a usable PKCS#8 private key"));
+  return make(std::move(pkey), true);
+}
+
 Result<std::string> Key::to_traditional_pem(std::string_view passphrase, PemCipher cipher) const {
   if (!token_.empty()) return fail(on_token_error(token_));
   if (!has_private_) return fail(invalid_argument("the key has no private part"));

@@ -67,6 +67,9 @@ class Key {
   static Result<Key> from_pem(std::string_view pem, std::string_view passphrase = {});
   // A public-only key from a DER SubjectPublicKeyInfo. kInvalidArgument on bad bytes.
   static Result<Key> from_public_der(std::string_view spki_der);
+  // A private key from an unencrypted PKCS#8 PrivateKeyInfo (DER), as to_pkcs8_der()
+  // writes it. kInvalidArgument on bad or trailing bytes.
+  static Result<Key> from_pkcs8_der(std::string_view der);
   // Takes ownership of an EVP_PKEY (public or private). Fails with kInvalidArgument if
   // it is null or its public key cannot be encoded.
   static Result<Key> from_evp(Ptr<EVP_PKEY> pkey);
@@ -108,6 +111,10 @@ class Key {
   // passphrase or with iterations outside 1..kMaxKeyEncryptionIterations.
   Result<std::string> to_encrypted_pkcs8_pem(std::string_view passphrase,
                                              int iterations = kKeyEncryptionIterations) const;
+  // The unencrypted PKCS#8 PrivateKeyInfo (DER): only for a key handed to its owner
+  // at once over a secure channel (EST serverkeygen), or sealed (pki/sealed_box.h).
+  // kPermissionDenied for a token key, kInvalidArgument without a private part.
+  Result<std::string> to_pkcs8_der() const;
   // The former name of to_encrypted_pkcs8_pem(), same parameters.
   Result<std::string> to_pkcs8_encrypted_pem(std::string_view passphrase) const {
     return to_encrypted_pkcs8_pem(passphrase);

@@ -5,6 +5,8 @@ re-enrolment and the refusals. The HTTPS certificate is the one scepterd issues 
 from its CA for 127.0.0.1."""
 
 import base64
+import email
+import email.policy
 import os
 import re
 import socket
@@ -192,7 +194,8 @@ def test_curl_openssl_flows_and_refusals(est, workdir):
                         "--data-binary", f"@{req2}", f"{est.base}/simplereenroll")
     assert status == 401, body
 
-    status, _ = curl("--cacert", ca, "-X", "POST", f"{est.base}/serverkeygen")
+    status, _ = curl("--cacert", ca, "-u", f"curl:{est.password()}", "-X", "POST",
+                     f"{est.base}/fullcmc")
     assert status == 501
     status, _ = curl("--cacert", ca, f"{est.base}/nosuch/cacerts")
     assert status == 404
@@ -201,6 +204,80 @@ def test_curl_openssl_flows_and_refusals(est, workdir):
     assert status == 0
     status, _ = curl("--cacert", ca, f"{est.base}/cacerts")
     assert status == 200
+
+
+def serverkeygen_parts(workdir, name, headers_file, body):
+    """The key and the certificate of a serverkeygen answer, read by Python's MIME parser:
+    (key DER path, certificate PEM path)."""
+    content_type = re.search(r"(?im)^content-type: (.*?)\r?$", open(headers_file).read())
+    msg = email.message_from_string(f"Content-Type: {content_type.group(1)}\r\n\r\n{body}",
+                                    policy=email.policy.HTTP)
+    assert msg.is_multipart(), body
+    parts = {p.get_content_type(): p for p in msg.iter_parts()}
+    assert set(parts) == {"application/pkcs8", "application/pkcs7-mime"}, parts
+    assert parts["application/pkcs7-mime"].get_param("smime-type") == "certs-only"
+    key = os.path.join(workdir, name + ".key.der")
+    with open(key, "wb") as f:
+        f.write(parts["application/pkcs8"].get_payload(decode=True))
+    p7 = base64.b64encode(parts["application/pkcs7-mime"].get_payload(decode=True)).decode()
+    cert = write(os.path.join(workdir, name + ".pem"), pkcs7_certs(workdir, name, p7))
+    return key, cert
+
+
+def public_key_of(*args):
+    r = subprocess.run(["openssl", *args, "-pubout" if args[0] == "pkey" else "-pubkey",
+                        *(["-noout"] if args[0] == "x509" else [])], capture_output=True,
+                       text=True, check=True)
+    return r.stdout
+
+
+def test_serverkeygen_with_curl_and_openssl(est, workdir):
+    """serverkeygen: the key comes back as PKCS#8 beside its certificate (multipart/mixed,
+    as Python's MIME parser reads it); of the kind the request's key is; under manual grant
+    it waits sealed with the request, and the client's repeat after `grant` gets it."""
+    ca = est.ca_pem()
+    req = der_csr_b64(workdir, "k", "/CN=keygen", key="rsa:2048")
+    hdrs = os.path.join(workdir, "k.h")
+    status, body = curl("--cacert", ca, "-D", hdrs, "-u", f"kg:{est.password()}", "-H",
+                        "Content-Type: application/pkcs10", "--data-binary", f"@{req}",
+                        f"{est.base}/serverkeygen")
+    assert status == 200, body
+    key, cert = serverkeygen_parts(workdir, "k", hdrs, body)
+    rc, text = openssl("pkey", "-inform", "DER", "-in", key, "-check", "-noout")
+    assert rc == 0 and "valid" in text.lower(), text
+    rc, text = openssl("pkey", "-inform", "DER", "-in", key, "-text", "-noout")
+    assert "Private-Key: (2048 bit" in text, text
+    assert public_key_of("pkey", "-inform", "DER", "-in", key) == public_key_of(
+        "x509", "-in", cert)
+    rc, text = openssl("x509", "-in", cert, "-noout", "-subject")
+    assert "CN = keygen" in text, text
+    # The request's own key was not used.
+    assert public_key_of("pkey", "-in", os.path.join(workdir, "k.key")) != public_key_of(
+        "x509", "-in", cert)
+
+    # An account under manual grant: 202, the key waits with the request; after `grant`
+    # the same request gets the key and certificate, twice the same.
+    est.d.sh("configure terminal", f"crypto pki server {LABEL}", "est user kg2 secret Kg2-pw",
+             "end")
+    req2 = der_csr_b64(workdir, "k2", "/CN=keygen2", key="ec:secp384r1")
+    args = ["--cacert", ca, "-D", hdrs, "-u", "kg2:Kg2-pw", "--data-binary", f"@{req2}",
+            f"{est.base}/serverkeygen"]
+    status, body = curl(*args)
+    assert status == 202, body
+    rows = est.wait_for_request("pending")
+    assert len(rows) == 1, rows
+    est.exec(f"grant {rows[0]['id']}")
+    status, body = curl(*args)
+    assert status == 200, body
+    key2, cert2 = serverkeygen_parts(workdir, "k2", hdrs, body)
+    rc, text = openssl("pkey", "-inform", "DER", "-in", key2, "-text", "-noout")
+    assert "NIST CURVE: P-384" in text, text
+    assert public_key_of("pkey", "-inform", "DER", "-in", key2) == public_key_of(
+        "x509", "-in", cert2)
+    status, body = curl(*args)
+    assert status == 200
+    _, cert3 = serverkeygen_parts(workdir, "k3", hdrs, body)
+    assert open(cert3).read() == open(cert2).read()
 
 
 def test_https_certificate_is_issued_by_the_ca_for_the_device(est, workdir):
