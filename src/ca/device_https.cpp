@@ -45,8 +45,7 @@ Result<Device::HttpsIdentity> Device::https_identity() {
   std::shared_ptr<CertificateServer> issuer;
   for (const auto& server : servers()) {  // by label
     if (server->state() != ServerState::kEnabled) continue;
-    const ServerMode mode = server->config().mode;
-    if (mode == ServerMode::kRa || mode == ServerMode::kRaTransparent) continue;
+    if (is_ra_mode(server->config())) continue;
     issuer = server;
     break;
   }

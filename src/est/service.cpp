@@ -113,29 +113,39 @@ std::string csr_attrs_der(pki::Hash hash) {
   return out;
 }
 
-// The server a request is for: the one named, or the only one with `est`.
-Result<std::shared_ptr<ca::CertificateServer>> pick(ca::Device& device, const std::string& label) {
-  auto serves = [](const std::shared_ptr<ca::CertificateServer>& s) {
-    return s && s->config().est && s->state() == ca::ServerState::kEnabled;
+// The server a request is for (the one named, or the only one with `est`), with the
+// configuration it had when picked: one snapshot serves the whole request.
+struct Picked {
+  std::shared_ptr<ca::CertificateServer> server;
+  ca::ServerConfig config;
+};
+
+Result<Picked> pick(ca::Device& device, const std::string& label) {
+  auto serving = [](const std::shared_ptr<ca::CertificateServer>& s) -> std::optional<Picked> {
+    if (!s || s->state() != ca::ServerState::kEnabled) return std::nullopt;
+    ca::ServerConfig config = s->config();
+    if (!config.est) return std::nullopt;
+    return Picked{s, std::move(config)};
   };
   if (!label.empty()) {
-    auto server = device.server(label);
-    if (!serves(server)) return fail(not_found("No EST service is named " + label + "."));
-    return server;
+    auto picked = serving(device.server(label));
+    if (!picked) return fail(not_found("No EST service is named " + label + "."));
+    return std::move(*picked);
   }
-  std::shared_ptr<ca::CertificateServer> only;
+  std::optional<Picked> only;
   for (auto& server : device.servers()) {
-    if (!serves(server)) continue;
+    auto picked = serving(server);
+    if (!picked) continue;
     if (only) {
       return fail(
           not_found("Several certificate servers take EST here: name one, as in "
                     "/.well-known/est/" +
-                    only->label() + "/."));
+                    only->server->label() + "/."));
     }
-    only = server;
+    only = std::move(picked);
   }
   if (!only) return fail(not_found("No certificate server takes EST here."));
-  return only;
+  return std::move(*only);
 }
 
 }  // namespace
@@ -227,21 +237,23 @@ bool EstService::account_matches(const std::string& label, const std::string& us
 EstHttpResponse EstService::handle(const EstHttpRequest& request) const {
   std::optional<EstPath> path = parse_path(request.path);
   if (!path) return text(404, "Not an EST path.");
-  auto server = pick(device_, path->label);
-  if (!server.has_value()) return text(404, server.error().message());
+  auto picked = pick(device_, path->label);
+  if (!picked.has_value()) return text(404, picked.error().message());
+  const std::shared_ptr<ca::CertificateServer>& server = picked->server;
+  const ca::ServerConfig& config = picked->config;
   const std::string& op = path->operation;
   const bool get = request.method == "GET" || request.method == "HEAD";
 
   if (op == "cacerts" || op == "csrattrs") {
     if (!get) return text(405, "Use GET.");
     if (op == "csrattrs") {
-      const pki::Hash hash = std::max((*server)->config().hash, pki::Hash::kSha256);
+      const pki::Hash hash = std::max(config.hash, pki::Hash::kSha256);
       EstHttpResponse r{
           200, "application/csrattrs", pki::base64_encode(csr_attrs_der(hash), 0), {}};
       r.headers.emplace_back("Content-Transfer-Encoding", "base64");
       return r;
     }
-    auto chain = (*server)->ca_chain();
+    auto chain = server->ca_chain();
     if (!chain.has_value()) return unavailable(chain.error());
     return certs_only(*chain, "application/pkcs7-mime");
   }
@@ -254,11 +266,11 @@ EstHttpResponse EstService::handle(const EstHttpRequest& request) const {
   if (request.method != "POST") return text(405, "Use POST.");
 
   // Who asks, before anything of the request is read.
-  const std::string& label = (*server)->label();
+  const std::string& label = server->label();
   std::optional<pki::Certificate> client_cert;
   ca::Signer signer = ca::Signer::kNone;
   if (!request.peer_certificate_der.empty()) {
-    auto s = (*server)->classify_client(request.peer_certificate_der, client_cert);
+    auto s = server->classify_client(request.peer_certificate_der, client_cert);
     if (!s.has_value()) return unavailable(s.error());
     signer = *s;
   }
@@ -268,12 +280,12 @@ EstHttpResponse EstService::handle(const EstHttpRequest& request) const {
   std::string account;
   if (request.authorization) {
     if (auto creds = basic_credentials(*request.authorization)) {
-      if ((*server)->one_time_password_matches(creds->password)) {
+      if (server->one_time_password_matches(creds->password)) {
         password = creds->password;
       } else {
-        const auto users = (*server)->config().est_users;
-        const auto it = users.find(creds->user);
-        if (it != users.end() && account_matches(label, it->first, it->second, creds->password)) {
+        const auto it = config.est_users.find(creds->user);
+        if (it != config.est_users.end() &&
+            account_matches(label, it->first, it->second, creds->password)) {
           account = it->first;
         }
       }
@@ -326,12 +338,12 @@ EstHttpResponse EstService::handle(const EstHttpRequest& request) const {
   std::optional<pki::Key> key;
   Result<ca::ScepOutcome> outcome = fail(internal_error("no outcome"));
   if (keygen) {
-    auto made = (*server)->server_keygen(*csr, scep);
+    auto made = server->server_keygen(*csr, scep);
     if (!made.has_value()) return unavailable(made.error());
     outcome = std::move(made->outcome);
     key = std::move(made->key);
   } else {
-    outcome = (*server)->scep_enroll(*csr, scep);
+    outcome = server->scep_enroll(*csr, scep);
   }
   if (!outcome.has_value()) return unavailable(outcome.error());
   switch (outcome->status) {
@@ -341,8 +353,7 @@ EstHttpResponse EstService::handle(const EstHttpRequest& request) const {
     case ca::ScepOutcome::Status::kPending: {
       EstHttpResponse r =
           text(202, fmt::format("Request {} waits for the operator.", outcome->request_id));
-      r.headers.emplace_back("Retry-After",
-                             std::to_string((*server)->config().est_retry_after_seconds));
+      r.headers.emplace_back("Retry-After", std::to_string(config.est_retry_after_seconds));
       return r;
     }
     case ca::ScepOutcome::Status::kFailure:

@@ -54,6 +54,9 @@ constexpr std::size_t kReadChunk = 16 << 10;
 // answer on the client's side. A client that keeps sending past it is cut off.
 constexpr std::size_t kMaxDrainBytes = 4 << 20;
 constexpr auto kMaxDrainTime = std::chrono::seconds(2);
+// Draining reads in larger pieces than requests: each read is a trip through the event
+// loop, and what is drained is thrown away unlooked-at.
+constexpr std::size_t kDrainChunk = 64 << 10;
 // The plaintext of a full TLS record.
 constexpr std::size_t kTlsRecord = 16 << 10;
 // How long sending close_notify may take before the connection is closed without it.
@@ -855,7 +858,7 @@ void StreamConnection<Stream>::start_drain() {
 template <class Stream>
 void StreamConnection<Stream>::drain() {
   buffer_.clear();
-  const std::size_t want = std::min(kReadChunk, kMaxDrainBytes - drained_);
+  const std::size_t want = std::min(kDrainChunk, kMaxDrainBytes - drained_);
   tcp_layer().async_read_some(buffer_.prepare(want),
                               [self = self()](const error_code& ec2, std::size_t n) {
                                 self->drained_ += n;
