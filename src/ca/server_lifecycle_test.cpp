@@ -12,6 +12,7 @@
 
 #include "ca/ca_test_support.h"
 #include "ca/certificate_server.h"
+#include "ca/ocsp_responder.h"
 #include "store/faulty_store.h"
 
 namespace scepter::ca {
@@ -194,6 +195,49 @@ TEST_F(FaultyStoreTest, TheReplyPreparedDuringTheCommitIsOnlyForTheCommittedCert
   ASSERT_OK(pending);
   EXPECT_EQ(pending->status, ScepOutcome::Status::kPending);
   EXPECT_EQ(seen.size(), 2u);
+}
+
+// The delegated OCSP responder's certificate is due for renewal while the database
+// refuses writes: the timer tries once, then waits a minute, then two, and renews once
+// the database is back. Each try takes a serial number, which the failed write wastes:
+// the renewed certificate's serial counts the tries.
+TEST_F(FaultyStoreTest, AFailingOcspRenewalIsRetriedLessAndLessOften) {
+  h_.server().shutdown();
+  ASSERT_OK(h_.set([](ServerConfig& c) {
+    c.ocsp = true;
+    c.ocsp_url = "http://ocsp.example/ocsp";
+    c.ocsp_responder_key = "ocsp";
+  }));
+  ASSERT_OK(h_.server().enable({}));
+  const pki::Certificate first = *h_.server().ocsp_responder()->certificate();
+  // The CRL falls due first (a week), and is published while the database still works.
+  h_.clock().advance(std::chrono::days(19));
+  h_.server().tick();
+  ASSERT_EQ(*h_.server().ocsp_responder()->certificate(), first);
+  h_.clock().advance(std::chrono::days(1));  // a third of its 30 days left
+  faulty_->fail_all_writes();
+  h_.server().tick();  // try 1 fails: the next in a minute
+  for (int i = 0; i < 6; ++i) {
+    h_.clock().advance(std::chrono::seconds(10));
+    h_.server().tick();  // within the minute: no try
+  }
+  h_.clock().advance(std::chrono::seconds(5));
+  h_.server().tick();  // 65 s: try 2 fails, the next in two minutes
+  for (int i = 0; i < 11; ++i) {
+    h_.clock().advance(std::chrono::seconds(10));
+    h_.server().tick();  // within the two minutes: no try
+  }
+  EXPECT_EQ(*h_.server().ocsp_responder()->certificate(), first);
+  faulty_->heal();
+  h_.clock().advance(std::chrono::seconds(15));
+  h_.server().tick();  // 190 s: try 3 renews
+  const pki::Certificate renewed = *h_.server().ocsp_responder()->certificate();
+  ASSERT_NE(renewed, first);
+  EXPECT_EQ(testing::serial_of(renewed), testing::serial_of(first) + 3) << "three tries";
+  // A success resets the wait: nothing more until the next renewal is due.
+  h_.clock().advance(std::chrono::days(1));
+  h_.server().tick();
+  EXPECT_EQ(*h_.server().ocsp_responder()->certificate(), renewed);
 }
 
 TEST_F(FaultyStoreTest, AnUnreachableDatabaseIsTemporaryTrouble) {

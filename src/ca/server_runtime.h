@@ -193,6 +193,10 @@ struct CertificateServer::Runtime {
   TimePoint last_expiry_check GUARDED_BY(request_mu){};
   // When the database was last checkpointed (timer thread only).
   std::atomic<std::int64_t> last_checkpoint{0};
+  // The OCSP responder certificate's renewal after failures (timer thread only): failed
+  // tries in a row, and when the next one may run (unix seconds).
+  std::atomic<int> ocsp_renewal_failures{0};
+  std::atomic<std::int64_t> ocsp_renewal_retry_at{0};
   // mode ra: when poll_upstream() last looked for requests due upstream (unix seconds).
   std::atomic<std::int64_t> last_upstream_scan{0};
 

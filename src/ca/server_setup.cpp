@@ -1,6 +1,8 @@
 // CertificateServer: generating the CA at the first `no shutdown`, and the CRL: revoke and
 // unrevoke.
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "ca/certificate_server.h"
@@ -19,6 +21,10 @@ namespace {
 
 // IOS clients do not accept CA certificates that expire after 2049 (UTCTime).
 constexpr std::int64_t kLastUtcTime = 2524607999;  // 2049-12-31T23:59:59Z
+
+// The OCSP responder certificate's renewal after a failure: the first wait, and the longest.
+constexpr std::chrono::seconds kOcspRenewalRetry{60};
+constexpr std::chrono::seconds kOcspRenewalMaxRetry{3600};
 
 // What revoke and unrevoke act on: a certificate of the database, by its whole serial; or,
 // for a CA moved here, a serial it issued on the server it came from (`foreign`), which
@@ -541,11 +547,24 @@ void CertificateServer::ocsp_tick(const std::shared_ptr<Runtime>& rt) {
   const pki::Certificate& cert = *current->certificate();
   const TimePoint now = deps_.clock.now();
   if (now < cert.not_after() - (cert.not_after() - cert.not_before()) / 3) return;
+  // After a failure the next try waits, twice as long each time (a minute, two, four ...
+  // up to an hour), so that a database that is down is not asked every tick and the log
+  // says so once per try.
+  if (to_unix(now) < rt->ocsp_renewal_retry_at.load()) return;
   // A third of its lifetime left: a new certificate, and a responder that signs with it.
   if (Status s = setup_ocsp(*rt, config()); !s.ok()) {
-    log::error("certificate server {}: the OCSP responder certificate could not be renewed: {}",
-               label_, s.message());
+    const int failures = rt->ocsp_renewal_failures.fetch_add(1) + 1;
+    const std::int64_t wait = std::min<std::int64_t>(
+        kOcspRenewalRetry.count() << std::min(failures - 1, 6), kOcspRenewalMaxRetry.count());
+    rt->ocsp_renewal_retry_at = to_unix(now) + wait;
+    log::error(
+        "certificate server {}: the OCSP responder certificate could not be renewed: {} (next "
+        "try in {} s)",
+        label_, s.message(), wait);
+    return;
   }
+  rt->ocsp_renewal_failures = 0;
+  rt->ocsp_renewal_retry_at = 0;
 }
 
 }  // namespace scepter::ca
