@@ -107,3 +107,19 @@ bench_workdir() {
   trap 'stop_pids "$pid"; rm -rf "$work"' EXIT
   trap 'exit 130' INT TERM
 }
+
+# est_client SCEPTER SOCK HTTPS_PORT DIR CN: a client certificate of CA "ca" for CN,
+# enrolled over EST with a one-time password: DIR/ca.pem (the CA certificate, from
+# scepterd's NVRAM beside SOCK), DIR/client.key and DIR/client.pem.
+est_client() {
+  local nvram password
+  nvram=$(dirname "$2")/nvram
+  openssl x509 -inform DER -in "$nvram/ca#1CA.cer" -out "$4/ca.pem"
+  password=$("$1" --socket "$2" -c "crypto pki server ca password generate" |
+    sed -n 's/.*password: \([^ ]*\).*/\1/p')
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$4/client.key" \
+    -subj "/CN=$5" -outform DER 2>/dev/null | base64 -w0 >"$4/client.b64"
+  curl -fsS --cacert "$4/ca.pem" -u "bench:$password" -H "Content-Type: application/pkcs10" \
+    --data-binary "@$4/client.b64" "https://127.0.0.1:$3/.well-known/est/simpleenroll" |
+    base64 -d | openssl pkcs7 -inform DER -print_certs -out "$4/client.pem"
+}

@@ -45,16 +45,8 @@ setup_ca "$scepter" "$sock" "$port" "$work/setup.txt"
 "$scepter" --socket "$sock" -c "configure terminal" -c "crypto pki server ca" -c "est" \
   -c exit -c "ip http secure-port $https_port" -c "ip http secure-server" -c end >/dev/null
 wait_listening "$https_port" 300
-openssl x509 -inform DER -in "$work/scepterd/nvram/ca#1CA.cer" -out "$work/ca.pem"
-
 # The client certificate est_load authenticates with, through the one-time password.
-password=$("$scepter" --socket "$sock" -c "crypto pki server ca password generate" |
-  sed -n 's/.*password: \([^ ]*\).*/\1/p')
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/client.key" \
-  -subj /CN=est-bench-client -outform DER 2>/dev/null | base64 -w0 >"$work/client.b64"
-curl -fsS --cacert "$work/ca.pem" -u "bench:$password" -H "Content-Type: application/pkcs10" \
-  --data-binary "@$work/client.b64" "https://127.0.0.1:$https_port/.well-known/est/simpleenroll" |
-  base64 -d | openssl pkcs7 -inform DER -print_certs -out "$work/client.pem"
+est_client "$scepter" "$sock" "$https_port" "$work" est-bench-client
 
 est_rates=() scep_rates=()
 for round in $(seq 1 "$rounds"); do
