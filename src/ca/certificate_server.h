@@ -373,8 +373,14 @@ class CertificateServer {
   // with it, in the database, where only a holder of the CA's key (any node) can open
   // it; it goes when the request goes (removed, expired). A repeat of the transaction
   // (`scep.transaction_id`) answers from the stored request with the same key.
-  // kUnavailable when disabled or the database fails.
+  // Keys are made one at a time (an RSA-4096 key takes a core for a second or more): a
+  // request that needs a new key while another is being made fails with kUnavailable
+  // ("busy"; EST answers 503 with Retry-After), so that a client with credentials cannot
+  // put every core to key generation. kUnavailable also when disabled or the database
+  // fails.
   Result<ServerKeygenOutcome> server_keygen(const pki::Csr& request, const ScepRequest& scep);
+  // Whether server_keygen() is making a key at this moment.
+  bool making_key() const { return making_key_.load(); }
   // Whether `password` is the live one-time password (`password generate`); nothing is
   // consumed. Constant-time in the password. False when disabled.
   bool one_time_password_matches(std::string_view password) const;
@@ -591,6 +597,8 @@ class CertificateServer {
   std::atomic<bool> superior_answered_{false};
   // The last serial issued when the runtime was last torn down: `show` while shut down.
   std::atomic<store::Serial> last_serial_{0};
+  // Whether server_keygen() is making a key now (one at a time).
+  std::atomic<bool> making_key_{false};
   // Last: its thread reads the configuration, so it goes first.
   mutable Mutex publish_mu_;
   mutable std::unique_ptr<files::PublishQueue> publish_ GUARDED_BY(publish_mu_);

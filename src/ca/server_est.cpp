@@ -112,7 +112,12 @@ Result<ServerKeygenOutcome> CertificateServer::server_keygen(const pki::Csr& req
   }
   if (stored.error().code() != Code::kNotFound) return fail(stored.error());
 
+  if (making_key_.exchange(true)) {
+    return fail(unavailable("certificate server " + label_ +
+                            " is making another key; ask again in a moment"));
+  }
   auto key = key_like(request.public_key());
+  making_key_ = false;
   if (!key.has_value()) {
     if (key.error().code() != Code::kInvalidArgument) return fail(key.error());
     return ServerKeygenOutcome{scep_failure(ScepFailInfo::kBadAlg, key.error().message()),

@@ -39,7 +39,8 @@
 //     certs-only, both base64. Asking for the key encrypted to another key
 //     (DecryptKeyIdentifier, AsymmetricDecryptKeyIdentifier) gets 501. While the request
 //     waits for the operator (202), its key waits sealed in the stored request; the client
-//     polls with the same request and gets the same key.
+//     polls with the same request and gets the same key. While the server makes another
+//     key, 503 with Retry-After.
 // Bodies are base64 (with or without line breaks; Content-Transfer-Encoding is ignored,
 // RFC 8951); bodies over scep::kMaxPkiMessageSize are refused with 413.
 // fullcmc answers 501.

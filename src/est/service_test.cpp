@@ -3,6 +3,8 @@
 // certificate's DER), and answers read back as they read them.
 #include "est/service.h"
 
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "ca/device.h"
@@ -425,6 +427,33 @@ TEST_F(EstServiceTest, ServerkeygenKeyWaitsSealedWithTheRequest) {
   KeyAndCertificate fresh =
       key_and_certificate(post("serverkeygen", body, basic("r9", "acc0unt-pw")));
   EXPECT_FALSE(fresh.key.equals_public(first.key));
+}
+
+// Keys are made one at a time: while an RSA-4096 key is being made, another request that
+// needs a key is told to come back (503, Retry-After), and nothing of it is stored.
+TEST_F(EstServiceTest, ServerkeygenMakesOneKeyAtATime) {
+  edit([](ca::ServerConfig& c) {
+    c.grant = ca::GrantMode::kAuto;
+    c.est_users["r1"] = *pki::type9_hash("acc0unt-pw");
+  });
+  const std::string slow = rsa_csr("CN=slow", 4096);
+  const std::string other = csr("CN=other");
+  EstHttpResponse first;
+  std::thread maker([&] { first = post("serverkeygen", slow, basic("r1", "acc0unt-pw")); });
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!server_->making_key() && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(server_->making_key());
+  EstHttpResponse busy = post("serverkeygen", other, basic("r1", "acc0unt-pw"));
+  maker.join();
+  EXPECT_EQ(busy.status, 503) << busy.body;
+  EXPECT_FALSE(header(busy, "Retry-After").empty());
+  KeyAndCertificate made = key_and_certificate(first);
+  EXPECT_EQ(made.key.bits(), 4096);
+  EXPECT_EQ(server_->requests()->size(), 1u) << "the busy request left nothing";
+  EXPECT_FALSE(server_->making_key());
+  key_and_certificate(post("serverkeygen", other, basic("r1", "acc0unt-pw")));
 }
 
 TEST_F(EstServiceTest, DisabledServerIsNotFound) {
