@@ -64,13 +64,6 @@ EstHttpResponse certs_only(const std::vector<pki::Certificate>& certs, const cha
 constexpr const char* kDecryptKeyIdentifier = "1.2.840.113549.1.9.16.2.37";
 constexpr const char* kAsymmetricDecryptKeyIdentifier = "1.2.840.113549.1.9.16.2.54";
 
-// Whether the request has attribute `oid` at all, whatever its value.
-bool has_attribute(const pki::Csr& csr, const char* oid) {
-  pki::Ptr<ASN1_OBJECT> obj(OBJ_txt2obj(oid, 1));
-  X509_REQ* req = csr.x509_req();
-  return obj && req != nullptr && X509_REQ_get_attr_by_OBJ(req, obj.get(), -1) >= 0;
-}
-
 // serverkeygen's answer (RFC 7030 4.4.2, RFC 8951): multipart/mixed, the private key as
 // an unencrypted PKCS#8 (TLS protects it) and the certificate as a certs-only PKCS#7,
 // each base64. The boundary has characters base64 never has.
@@ -309,8 +302,8 @@ EstHttpResponse EstService::handle(const EstHttpRequest& request) const {
   if (!der.has_value() || der->empty()) return text(400, "The body is not a base64 PKCS#10.");
   auto csr = pki::Csr::parse(*der);
   if (!csr.has_value()) return text(400, "Not a usable PKCS#10: " + csr.error().message());
-  if (keygen && (has_attribute(*csr, kDecryptKeyIdentifier) ||
-                 has_attribute(*csr, kAsymmetricDecryptKeyIdentifier))) {
+  if (keygen && (csr->has_attribute(kDecryptKeyIdentifier) ||
+                 csr->has_attribute(kAsymmetricDecryptKeyIdentifier))) {
     return text(501,
                 "This EST server sends the keys it makes over TLS only: it does not encrypt "
                 "them to another key (DecryptKeyIdentifier, AsymmetricDecryptKeyIdentifier).");

@@ -474,15 +474,28 @@ const std::vector<Ptr<X509_EXTENSION>>& Csr::requested_extensions() const {
 const std::optional<std::string>& Csr::challenge_password() const { return state_->challenge; }
 const Key& Csr::public_key() const { return state_->key; }
 
-std::optional<std::string> Csr::octet_attribute(const char* oid) const {
+namespace {
+// The index of attribute `oid` in `req` (-1: none), and through `second` whether it
+// comes again.
+int attribute_index(X509_REQ* req, const char* oid, bool* second = nullptr) {
   Ptr<ASN1_OBJECT> obj(OBJ_txt2obj(oid, 1));
-  X509_REQ* req = x509_req();
   if (!obj || req == nullptr) {
     ERR_clear_error();
-    return std::nullopt;
+    return -1;
   }
   const int at = X509_REQ_get_attr_by_OBJ(req, obj.get(), -1);
-  if (at < 0 || X509_REQ_get_attr_by_OBJ(req, obj.get(), at) >= 0) return std::nullopt;
+  if (second != nullptr) *second = at >= 0 && X509_REQ_get_attr_by_OBJ(req, obj.get(), at) >= 0;
+  return at;
+}
+}  // namespace
+
+bool Csr::has_attribute(const char* oid) const { return attribute_index(x509_req(), oid) >= 0; }
+
+std::optional<std::string> Csr::octet_attribute(const char* oid) const {
+  X509_REQ* req = x509_req();
+  bool repeated = false;
+  const int at = attribute_index(req, oid, &repeated);
+  if (at < 0 || repeated) return std::nullopt;
   X509_ATTRIBUTE* attr = X509_REQ_get_attr(req, at);
   if (attr == nullptr || X509_ATTRIBUTE_count(attr) != 1) return std::nullopt;
   const ASN1_TYPE* value = X509_ATTRIBUTE_get0_type(attr, 0);

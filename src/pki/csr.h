@@ -81,6 +81,8 @@ class Csr {
   // when the request has none (or it is not one OCTET STRING). Decodes the request with
   // OpenSSL the first time (x509_req()).
   std::optional<std::string> octet_attribute(const char* oid) const;
+  // Whether the request has attribute `oid` (dotted) at all, whatever its value.
+  bool has_attribute(const char* oid) const;
   // The subject's public key (public part only).
   const Key& public_key() const;
   int key_bits() const;
