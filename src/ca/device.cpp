@@ -330,15 +330,21 @@ std::string Device::ocsp_url() const {
                                  : fmt::format("http://{}:{}/ocsp", fqdn(), port);
 }
 
-std::optional<OcspAnswer> Device::answer_ocsp(std::string_view der, bool may_sign) const {
+std::optional<OcspAnswer> Device::answer_ocsp(std::string_view der, OcspWork work) const {
   auto request = pki::ocsp::parse_request(der);
   if (!request.has_value()) return ocsp_error(pki::ocsp::ResponseStatus::kMalformedRequest);
   for (const auto& server : servers()) {
     std::shared_ptr<OcspResponder> responder = server->ocsp_responder();
     if (!responder || !responder->serves(*request)) continue;
     if (std::optional<OcspAnswer> ready = responder->cached(*request)) return ready;
-    if (!may_sign) return std::nullopt;
-    return responder->answer(*request);
+    switch (work) {
+      case OcspWork::kReady:
+        return std::nullopt;
+      case OcspWork::kCpu:
+        return responder->answer_from_memory(*request);
+      case OcspWork::kAnyway:
+        return responder->answer(*request);
+    }
   }
   return ocsp_error(pki::ocsp::ResponseStatus::kUnauthorized);
 }

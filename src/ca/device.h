@@ -207,12 +207,17 @@ class Device {
   // The OCSP URL of this device's HTTP server, http://HOST[:PORT]/ocsp: what issued
   // certificates carry for a server with `ocsp` and no `ocsp url`.
   std::string ocsp_url() const;
+  // How much answer_ocsp() may do for an answer.
+  enum class OcspWork {
+    kReady,   // only answers already made (no signature): for a network thread
+    kCpu,     // also a signature in this process, with a status already known
+    kAnyway,  // also reading the database or signing on a token: for a worker
+  };
   // OCSP at /ocsp: the answer to a DER OCSPRequest from the server whose CA it names
   // (malformedRequest for bytes that are not one, unauthorized when no enabled server
-  // with `ocsp` issued it). With `may_sign` false, only answers ready in memory: nullopt
-  // when the answer needs the database or a signature (the caller asks again, with
-  // `may_sign`, from a thread that may wait).
-  std::optional<OcspAnswer> answer_ocsp(std::string_view der, bool may_sign) const;
+  // with `ocsp` issued it), or nullopt when it would take more than `work` allows (the
+  // caller asks again with more).
+  std::optional<OcspAnswer> answer_ocsp(std::string_view der, OcspWork work) const;
 
   // Timers of every server; the daemon calls it about once a second.
   void tick();

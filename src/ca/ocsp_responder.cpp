@@ -133,15 +133,12 @@ OcspAnswer OcspResponder::answer(const ocsp::Request& request) {
   for (const ocsp::CertId& id : request.ids) {
     if (!match_.matches(id)) return ocsp_error(ocsp::ResponseStatus::kUnauthorized);
   }
-  const bool use_nonce = nonce_.load(std::memory_order_relaxed);
-  const std::string_view nonce = use_nonce ? request.nonce_extension : std::string_view();
-  const TimePoint now = clock_.now();
-  // Read before the statuses: a revocation landing meanwhile moves it, and the entry
-  // stored below is then already stale.
-  const std::uint64_t revision = revision_();
-
   if (request.ids.size() > 1) {
-    // Rare (RFC 5019 clients ask one at a time): each status read, one response signed.
+    // Rare (RFC 5019 clients ask one at a time): each status read, one response signed,
+    // nothing cached.
+    const bool use_nonce = nonce_.load(std::memory_order_relaxed);
+    const std::string_view nonce = use_nonce ? request.nonce_extension : std::string_view();
+    const TimePoint now = clock_.now();
     std::vector<Status> statuses;
     std::vector<ocsp::SingleStatus> singles;
     const std::chrono::seconds validity(validity_seconds_.load(std::memory_order_relaxed));
@@ -166,7 +163,23 @@ OcspAnswer OcspResponder::answer(const ocsp::Request& request) {
     return OcspAnswer{.der = std::make_shared<const std::string>(std::move(*der))};
   }
 
+  return *answer_one(request, /*may_read=*/true);
+}
+
+std::optional<OcspAnswer> OcspResponder::answer_from_memory(const ocsp::Request& request) {
+  if (request.ids.size() != 1 || !signer_.signs_in_process()) return std::nullopt;
+  return answer_one(request, /*may_read=*/false);
+}
+
+std::optional<OcspAnswer> OcspResponder::answer_one(const ocsp::Request& request, bool may_read) {
   const ocsp::CertId& id = request.ids.front();
+  if (!match_.matches(id)) return ocsp_error(ocsp::ResponseStatus::kUnauthorized);
+  const bool use_nonce = nonce_.load(std::memory_order_relaxed);
+  const std::string_view nonce = use_nonce ? request.nonce_extension : std::string_view();
+  const TimePoint now = clock_.now();
+  // Read before the status: a revocation landing meanwhile moves it, and the entry
+  // stored below is then already stale.
+  const std::uint64_t revision = revision_();
   const std::string key(id.whole);
   std::optional<Status> status;
   {
@@ -174,6 +187,7 @@ OcspAnswer OcspResponder::answer(const ocsp::Request& request) {
     auto it = cache_.find(key);
     if (it != cache_.end() && it->second.revision == revision) status = it->second.status;
   }
+  if (!status && !may_read) return std::nullopt;
   if (!status) {
     auto st = read_status(id);
     if (!st.has_value()) {

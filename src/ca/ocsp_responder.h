@@ -77,6 +77,10 @@ class OcspResponder {
   // gets `unauthorized`, a database that cannot be read `tryLater`, a signing failure
   // `internalError`.
   OcspAnswer answer(const pki::ocsp::Request& request);
+  // answer() when it needs nothing but the CPU: a request about one certificate whose
+  // status the cache holds (for the current revision), signed with a key in this process.
+  // nullopt when answer() would read the database or wait for a token.
+  std::optional<OcspAnswer> answer_from_memory(const pki::ocsp::Request& request);
 
   // Entries kept; beyond it the cache starts over (a flood of random serials cannot
   // grow it).
@@ -95,6 +99,9 @@ class OcspResponder {
     std::shared_ptr<const std::string> der;  // signed without a nonce
   };
   bool caches_response(const pki::ocsp::Request& request) const;
+  // answer() for a request about one certificate; with `may_read` false, nullopt instead
+  // of reading the database.
+  std::optional<OcspAnswer> answer_one(const pki::ocsp::Request& request, bool may_read);
   OcspAnswer from_entry(const Entry& e) const;
   Result<Status> read_status(const pki::ocsp::CertId& id) const;
   Result<std::string> sign(const pki::ocsp::CertId& id, const Status& status, TimePoint now,

@@ -116,6 +116,48 @@ TEST_F(OcspResponderTest, ARevocationIsSeenAtOnce) {
   EXPECT_EQ(compromised.reason, OCSP_REVOKED_STATUS_KEYCOMPROMISE);
 }
 
+// What the network thread may sign (answer_from_memory): a status the cache holds for
+// the current revision, never one the database has to give, so a revocation is never
+// answered from memory with the status before it.
+TEST_F(OcspResponderTest, AnswersFromMemoryOnlyWithAStatusItHolds) {
+  const long serial = static_cast<long>(testing::serial_of(issue("CN=memory")));
+  const std::string der = openssl_request(*ca_, {serial}, EVP_sha1(), 16);  // a nonce
+  auto req = pki::ocsp::parse_request(der);
+  ASSERT_OK(req);
+  // Nothing known yet: the database must be read.
+  EXPECT_FALSE(responder()->answer_from_memory(*req).has_value());
+  EXPECT_EQ(ask(der, serial).cert_status, V_OCSP_CERTSTATUS_GOOD);
+  // Known now: signed for this nonce from memory, and never the cached bytes.
+  auto fresh = responder()->answer_from_memory(*req);
+  ASSERT_TRUE(fresh.has_value());
+  Checked c = openssl_check(*fresh->der, *ca_, serial, der, to_unix(h_.clock().now()));
+  EXPECT_EQ(c.verify, 1);
+  EXPECT_EQ(c.nonce, 1);
+  EXPECT_EQ(c.cert_status, V_OCSP_CERTSTATUS_GOOD);
+
+  // After a revocation the status in memory is stale: back to the database.
+  h_.clock().advance(5s);
+  ASSERT_OK(h_.server().revoke(static_cast<Serial>(serial)));
+  EXPECT_FALSE(responder()->answer_from_memory(*req).has_value());
+  EXPECT_EQ(ask(der, serial).cert_status, V_OCSP_CERTSTATUS_REVOKED);
+  auto revoked = responder()->answer_from_memory(*req);
+  ASSERT_TRUE(revoked.has_value());
+  EXPECT_EQ(openssl_check(*revoked->der, *ca_, serial, der, to_unix(h_.clock().now())).cert_status,
+            V_OCSP_CERTSTATUS_REVOKED);
+
+  // Another issuer: refused from memory as by answer().
+  const pki::Certificate other = pki::test::make_test_ca(pki::test::ec_key_256(), "other");
+  auto foreign = pki::ocsp::parse_request(openssl_request(other, {serial}));
+  ASSERT_OK(foreign);
+  auto refused = responder()->answer_from_memory(*foreign);
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(*refused->der, pki::ocsp::error_response(pki::ocsp::ResponseStatus::kUnauthorized));
+  // Two certificates in one request: always the worker's (answer()).
+  auto two = pki::ocsp::parse_request(openssl_request(*ca_, {serial, serial}, EVP_sha1(), 16));
+  ASSERT_OK(two);
+  EXPECT_FALSE(responder()->answer_from_memory(*two).has_value());
+}
+
 TEST_F(OcspResponderTest, ResignsAfterHalfTheValidity) {
   const long serial = static_cast<long>(testing::serial_of(issue("CN=aging")));
   const std::string der = openssl_request(*ca_, {serial});

@@ -248,29 +248,40 @@ void HttpFrontend::reconcile_plain() {
                   return resp;
                 },
                 {"GET", "POST"});
+  using OcspWork = ca::Device::OcspWork;
   const auto answer_ocsp = [this](const http::Request& req,
-                                  bool may_sign) -> std::optional<http::Response> {
+                                  OcspWork work) -> std::optional<http::Response> {
     const TimePoint now = device_.clock().now();
     std::optional<ca::OcspAnswer> answer;
     if (req.method == "POST") {
-      answer = device_.answer_ocsp(req.body, may_sign);
+      answer = device_.answer_ocsp(req.body, work);
     } else if (std::optional<std::string> der = ocsp_get_der(req)) {
-      answer = device_.answer_ocsp(*der, may_sign);
+      answer = device_.answer_ocsp(*der, work);
     } else {
       answer = ca::ocsp_error(pki::ocsp::ResponseStatus::kMalformedRequest);
     }
     if (!answer) return std::nullopt;
     return ocsp_http_response(*answer, now);
   };
-  router.add_if(is_ocsp_path,
-                [answer_ocsp](const http::Request& req) { return *answer_ocsp(req, true); },
-                {"GET", "POST"});
+  router.add_if(
+      is_ocsp_path,
+      [answer_ocsp](const http::Request& req) { return *answer_ocsp(req, OcspWork::kAnyway); },
+      {"GET", "POST"});
   http::ServerOptions options;
-  options.answer_ready = [answer_ocsp](const http::Request& req) -> std::optional<http::Response> {
+  // An answer already signed is sent at once; one that needs only a signature with a
+  // status the responder knows is signed by the network thread after its other work
+  // (http::ReadyAnswer::soon); the rest (a database read, a token) goes to a worker.
+  options.answer_ready = [answer_ocsp](const http::Request& req) -> http::ReadyAnswer {
     if (!is_ocsp_path(req.path) || (req.method != "GET" && req.method != "POST")) {
-      return std::nullopt;
+      return {};
     }
-    return answer_ocsp(req, false);
+    http::ReadyAnswer ready = answer_ocsp(req, OcspWork::kReady);
+    if (!ready.now) {
+      ready.soon = [answer_ocsp](const http::Request& same) {
+        return answer_ocsp(same, OcspWork::kCpu);
+      };
+    }
+    return ready;
   };
   options.bind_address = want.bind_address.empty() ? "::" : want.bind_address;
   options.port = static_cast<std::uint16_t>(want.port);  // 0: any free port

@@ -30,6 +30,7 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "common/log.h"
+#include "http/later_queue.h"
 #include "http/message.h"
 #include "http/server_core.h"
 #include "pki/tls_context.h"
@@ -289,6 +290,8 @@ class StreamConnection final : public Connection {
   void await_request();
   // `restart_timer` false: the read timeout already runs (since the TLS handshake began).
   void read_header(bool restart_timer = true);
+  // Parses what buffer_ holds of the request; false when the header is not all there.
+  bool parse_buffered(bool restart_timer);
   void on_header(const error_code& ec);
   void read_body();
   void on_read_error(const error_code& ec);
@@ -296,7 +299,12 @@ class StreamConnection final : public Connection {
   void dispatch_request();
   bool is_heavy(const Request& request) const;
   bool is_inline(const Request& request) const;
-  std::optional<Response> answer_ready(const Request& request) const;
+  ReadyAnswer answer_ready(const Request& request) const;
+  // Runs `soon` on this network thread after the rest (LaterQueue), then answers with
+  // what it made or sends `req` on to the pools.
+  void answer_later(Request req, std::function<std::optional<Response>(const Request&)> soon);
+  // Hands `req` to the heavy or the light worker pool.
+  void to_pools(Request req);
   // The handler's answer, on this network thread (inline requests, refusals).
   // `close_after`: close the connection after it, whatever the client asked.
   void write_response(Response r, bool close_after = false);
@@ -305,6 +313,9 @@ class StreamConnection final : public Connection {
   bool build_response(Response r, bool close_after, bool& keep_alive);
   // Writes header_ (ended here) and out_body_.
   void send(unsigned version, bool keep_alive);
+  // Plain connections: a non-blocking write of what the socket takes now of header_ and
+  // out_body_; the bytes written.
+  std::size_t send_now();
   // Writes what is left of header_ and out_body_ after the first `sent` bytes.
   void send_rest(std::size_t sent, bool keep_alive);
   // send_rest() of a whole answer over TLS.
@@ -432,7 +443,10 @@ void StreamConnection<Stream>::await_request() {
     return finish();
   }
   if (buffer_.size() > 0) {
-    return read_header();  // pipelined: the next request is already here
+    // Pipelined: the next request is already here. Through the loop, as an answer written
+    // at once returns here within the handling of the last request: a client's pipeline
+    // must not become a chain of nested calls.
+    return net::post(executor(), [self = self()] { self->read_header(); });
   }
   if (buffer_.capacity() > 2 * kReadChunk) {
     buffer_.shrink_to_fit();  // do not keep a large body's buffer on an idle connection
@@ -457,12 +471,44 @@ void StreamConnection<Stream>::read_header(bool restart_timer) {
   parser_->header_limit(static_cast<std::uint32_t>(
       std::min<std::size_t>(core_.options.max_header_bytes, UINT32_MAX)));
   parser_->body_limit(static_cast<std::uint64_t>(core_.options.max_body_bytes));
+  if (parse_buffered(restart_timer)) {
+    return;
+  }
   if (restart_timer) {
     tcp_layer().expires_after(core_.options.read_timeout);
   }
   bhttp::async_read_header(
       stream_, buffer_, *parser_,
       [self = self()](const error_code& ec, std::size_t) { self->on_header(ec); });
+}
+
+// A keep-alive request usually arrives whole, in the bytes that ended the idle wait: its
+// header and body are parsed here, without arming the read timer (a timer that becomes
+// the earliest costs a system call) or a trip through the event loop. Nothing is consumed
+// while the header is incomplete; a body that is not all here is read as after any header,
+// within the read timeout.
+template <class Stream>
+bool StreamConnection<Stream>::parse_buffered(bool restart_timer) {
+  if (buffer_.size() == 0) {
+    return false;
+  }
+  error_code ec;
+  buffer_.consume(parser_->put(buffer_.data(), ec));
+  if (ec == bhttp::error::need_more) {
+    return false;
+  }
+  if (!ec && !parser_->is_done() && buffer_.size() > 0) {
+    parser_->eager(true);
+    buffer_.consume(parser_->put(buffer_.data(), ec));
+    if (ec == bhttp::error::need_more) {
+      ec = {};
+    }
+  }
+  if (!ec && !parser_->is_done() && restart_timer) {
+    tcp_layer().expires_after(core_.options.read_timeout);
+  }
+  on_header(ec);
+  return true;
 }
 
 template <class Stream>
@@ -568,15 +614,38 @@ bool StreamConnection<Stream>::is_inline(const Request& request) const {
 }
 
 template <class Stream>
-std::optional<Response> StreamConnection<Stream>::answer_ready(const Request& request) const {
+ReadyAnswer StreamConnection<Stream>::answer_ready(const Request& request) const {
   if (!core_.options.answer_ready) {
-    return std::nullopt;
+    return {};
   }
   try {
     return core_.options.answer_ready(request);
   } catch (...) {
-    return std::nullopt;  // the pools' handler answers, or says why not
+    return {};  // the pools' handler answers, or says why not
   }
+}
+
+template <class Stream>
+void StreamConnection<Stream>::answer_later(
+    Request req, std::function<std::optional<Response>(const Request&)> soon) {
+  const net::any_io_executor loop = executor();
+  LaterQueue::of(loop).push(
+      loop, [self = self(), req = std::move(req), soon = std::move(soon)]() mutable {
+        if (self->state_ != State::kHandling) {
+          return;  // closed by stop() meanwhile
+        }
+        std::optional<Response> answer;
+        try {
+          answer = soon(req);
+        } catch (...) {
+          answer.reset();  // the pools' handler answers, or says why not
+        }
+        if (!answer) {
+          return self->to_pools(std::move(req));
+        }
+        ++self->core_.requests;
+        self->write_response(std::move(*answer));
+      });
 }
 
 template <class Stream>
@@ -608,10 +677,19 @@ void StreamConnection<Stream>::dispatch_request() {
     ++core_.requests;
     return write_response(core_.call_handler(req));
   }
-  if (std::optional<Response> ready = answer_ready(req)) {
+  ReadyAnswer ready = answer_ready(req);
+  if (ready.now) {
     ++core_.requests;
-    return write_response(std::move(*ready));
+    return write_response(std::move(*ready.now));
   }
+  if (ready.soon) {
+    return answer_later(std::move(req), std::move(ready.soon));
+  }
+  to_pools(std::move(req));
+}
+
+template <class Stream>
+void StreamConnection<Stream>::to_pools(Request req) {
   const bool heavy = is_heavy(req) || !core_.light_pool;
   HandlerJob job{core_.shared_from_this(), shared_from_this(), std::move(req), heavy,
                  std::chrono::steady_clock::now()};
@@ -653,17 +731,7 @@ void StreamConnection<Stream>::answer_from_worker(Response r, bool close_after) 
   if constexpr (!kTls) {
     std::lock_guard<std::mutex> lock(socket_mu_);
     if (built && !socket_closed_) {
-      std::array<iovec, 2> iov{iovec{header_.data(), header_.size()},
-                               iovec{const_cast<char*>(out_body_.data()), out_body_.size()}};
-      msghdr msg{};
-      msg.msg_iov = iov.data();
-      msg.msg_iovlen = out_body_.empty() ? 1 : 2;
-      // Non-blocking: what the socket does not take now, the network thread writes.
-      const ssize_t n =
-          ::sendmsg(stream_.socket().native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (n > 0) {
-        sent = static_cast<std::size_t>(n);
-      }
+      sent = send_now();  // what the socket does not take now, the network thread writes
     }
   }
   const net::any_io_executor ex = executor();
@@ -724,14 +792,33 @@ bool StreamConnection<Stream>::build_response(Response r, bool close_after, bool
 }
 
 template <class Stream>
+std::size_t StreamConnection<Stream>::send_now() {
+  std::array<iovec, 2> iov{iovec{header_.data(), header_.size()},
+                           iovec{const_cast<char*>(out_body_.data()), out_body_.size()}};
+  msghdr msg{};
+  msg.msg_iov = iov.data();
+  msg.msg_iovlen = out_body_.empty() ? 1 : 2;
+  const ssize_t n = ::sendmsg(stream_.socket().native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  return n > 0 ? static_cast<std::size_t>(n) : 0;  // an error shows in the write that follows
+}
+
+template <class Stream>
 void StreamConnection<Stream>::send(unsigned version, bool keep_alive) {
   end_header(header_, version, keep_alive);
-  send_rest(0, keep_alive);
+  std::size_t sent = 0;
+  if constexpr (!kTls) {
+    // Most answers fit the socket's buffer: written now, with no write timer to arm (a
+    // timer that becomes the earliest costs a system call) and no trip through the loop.
+    sent = send_now();
+  }
+  send_rest(sent, keep_alive);
 }
 
 template <class Stream>
 void StreamConnection<Stream>::send_rest(std::size_t sent, bool keep_alive) {
-  state_ = State::kWriting;
+  if (state_ != State::kClosing) {
+    state_ = State::kWriting;
+  }
   if (sent == header_.size() + out_body_.size()) {
     return on_written({}, keep_alive);
   }
@@ -825,8 +912,8 @@ void StreamConnection<Stream>::send_error(int status, std::string_view text,
   body_ = std::string(text);
   shared_body_.reset();
   out_body_ = body_;
-  send(11, false);
   state_ = State::kClosing;  // on_written() drains instead of closing
+  send(11, false);
 }
 
 template <class Stream>

@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -42,6 +44,7 @@ class LimitsTest : public ::testing::Test {
  protected:
   void TearDown() override {
     gate_.open();  // before the server waits for its handlers
+    second_gate_.open();
     server_.reset();
   }
 
@@ -94,6 +97,7 @@ class LimitsTest : public ::testing::Test {
   }
 
   Gate gate_;
+  Gate second_gate_;
   std::unique_ptr<HttpServer> server_;
 };
 
@@ -265,6 +269,25 @@ TEST_F(LimitsTest, InlineRequestsAreAnsweredWhileEveryWorkerIsBusy) {
   EXPECT_EQ(server_->stats().requests, 5u);
 }
 
+// Answers written at once on the network thread: a long pipeline of them is answered in
+// order, each request through the loop rather than nested in the last one's answer.
+TEST_F(LimitsTest, ALongPipelineOfInlineRequests) {
+  ServerOptions options = heavy_options();
+  options.is_inline = [](const Request& r) { return r.path == "/inline"; };
+  start(options);
+  RawClient c = connect();
+  constexpr int kRequests = 2000;
+  std::string batch;
+  for (int i = 0; i < kRequests; ++i) batch += get_request("/inline");
+  ASSERT_TRUE(c.send(batch));
+  for (int i = 0; i < kRequests; ++i) {
+    auto r = c.read_response(std::chrono::seconds(30));
+    ASSERT_TRUE(r.has_value()) << i;
+    ASSERT_EQ(r->body, "inline") << i;
+  }
+  EXPECT_EQ(server_->stats().requests, static_cast<std::uint64_t>(kRequests));
+}
+
 // A predicate that throws puts nothing on the network thread: the request goes to a pool.
 TEST_F(LimitsTest, ThrowingInlinePredicateMeansAPool) {
   ServerOptions options = heavy_options();
@@ -314,6 +337,86 @@ TEST_F(LimitsTest, ReadyAnswersNeedNoWorker) {
   ASSERT_TRUE(routed.has_value());
   EXPECT_EQ(routed->status, 404);  // the router's answer: it went to a pool
   EXPECT_EQ(server_->stats().requests, 6u);
+}
+
+// ReadyAnswer::soon runs on the network thread that read the request, after what is ready
+// there: a request that arrives while one such job runs waits for it and at most one more,
+// not for the whole queue. One network thread; the order is what the handlers log.
+TEST_F(LimitsTest, LaterAnswersRunOnTheNetworkThreadBetweenTheRest) {
+  std::mutex mu;
+  std::vector<std::string> log;  // GUARDED_BY(mu)
+  std::thread::id network_thread, soon_thread;
+  const auto note = [&](const std::string& what) {
+    std::lock_guard<std::mutex> lock(mu);
+    log.push_back(what);
+  };
+  ServerOptions options = heavy_options();
+  options.io_threads = 1;
+  options.is_inline = [&](const Request& r) {
+    if (r.path != "/inline") return false;
+    network_thread = std::this_thread::get_id();
+    if (r.query == "log") note("inline");
+    return true;
+  };
+  options.answer_ready = [&](const Request& r) -> ReadyAnswer {
+    if (r.path == "/hold") {
+      gate_.pass();  // the network thread, busy while the next requests arrive
+      return Response::text(200, "held");
+    }
+    if (r.path != "/soon") return {};
+    ReadyAnswer ready;
+    ready.soon = [&](const Request& same) -> std::optional<Response> {
+      soon_thread = std::this_thread::get_id();
+      if (same.query == "decline") return std::nullopt;  // on to the pools
+      if (same.query == "throw") throw std::runtime_error("broken");
+      if (same.query == "A") second_gate_.pass();
+      note(same.query);
+      return Response::text(200, "soon " + same.query);
+    };
+    return ready;
+  };
+  start(options);
+
+  // Connections accepted and idle first (accepting is the network thread's work too).
+  RawClient x = connect(), a = connect(), b = connect(), c = connect(), d = connect(),
+            e = connect();
+  for (RawClient* client : {&x, &a, &b, &c, &d, &e}) {
+    auto r = ask(*client, "/inline");
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 200);
+  }
+  // A, B, C and E are read in one trip through the loop, while /hold keeps the thread.
+  ASSERT_TRUE(x.send(get_request("/hold")));
+  ASSERT_TRUE(gate_.wait_entered(1));
+  ASSERT_TRUE(a.send(get_request("/soon?A")));
+  ASSERT_TRUE(b.send(get_request("/soon?B")));
+  ASSERT_TRUE(c.send(get_request("/soon?C")));
+  ASSERT_TRUE(e.send(get_request("/soon?E")));
+  gate_.open();
+  // A's job holds the thread; D arrives meanwhile.
+  ASSERT_TRUE(second_gate_.wait_entered(1));
+  ASSERT_TRUE(d.send(get_request("/inline?log")));
+  second_gate_.open();
+  for (auto [client, body] :
+       {std::pair{&x, "held"}, std::pair{&a, "soon A"}, std::pair{&b, "soon B"},
+        std::pair{&c, "soon C"}, std::pair{&d, "inline"}, std::pair{&e, "soon E"}}) {
+    auto r = client->read_response(std::chrono::seconds(30));
+    ASSERT_TRUE(r.has_value()) << body;
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, body);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(log, (std::vector<std::string>{"A", "B", "inline", "C", "E"}));
+  }
+  EXPECT_EQ(soon_thread, network_thread);
+
+  // A job that declines, or throws, sends its request on to the pools' handler.
+  for (const char* target : {"/soon?decline", "/soon?throw"}) {
+    auto r = ask(b, target);
+    ASSERT_TRUE(r.has_value()) << target;
+    EXPECT_EQ(r->status, 404) << target;  // the router's answer: it went to a pool
+  }
 }
 
 TEST_F(LimitsTest, WithoutPredicateEveryRequestIsHeavy) {

@@ -54,10 +54,10 @@ detail::Peer peer_of(const tcp::socket& socket, const ServerOptions& options) {
   return peer;
 }
 
-// The network threads: ServerOptions::io_threads, or min(2, cores).
+// The network threads: ServerOptions::io_threads, or one per core.
 unsigned network_threads(const ServerOptions& o) {
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  return o.io_threads != 0 ? o.io_threads : std::min(2u, cores);
+  return o.io_threads != 0 ? o.io_threads : cores;
 }
 
 // One io_context per network thread, each told that one thread runs it.

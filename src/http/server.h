@@ -143,6 +143,29 @@ bool is_pkiclient_path(std::string_view path);
 // thread for every request: it must be fast, must not block and must not throw.
 using RequestPredicate = std::function<bool(const Request&)>;
 
+// What ServerOptions::answer_ready gives for a request: an answer to send at once (`now`),
+// work that makes the answer on the network thread after the rest (`soon`), or neither
+// (the request goes on to the worker pools like any other).
+//
+// `soon` is for an answer that costs CPU and nothing else: no I/O, no lock held for
+// long, no token (for scepterd: an OCSP response signed for a nonce, with a status the
+// responder already knows and a key in memory). Handing such work to a worker and back
+// costs two thread wake-ups, a seventh of an RSA-2048 signature on a virtual machine
+// (docs/performance.md, "OCSP"). The network thread that read the request runs it once it
+// has run what is ready on its loop, one such job per trip through the loop, so a
+// request that arrives meanwhile waits for the job running and at most one more, never
+// for the whole queue. Its nullopt (or an exception) sends the request on to the pools after all.
+struct ReadyAnswer {
+  ReadyAnswer() = default;
+  ReadyAnswer(std::nullopt_t) {}  // NOLINT(google-explicit-constructor): "nothing ready"
+  ReadyAnswer(std::optional<Response> r)
+      : now(std::move(r)) {}                      // NOLINT(google-explicit-constructor)
+  ReadyAnswer(Response r) : now(std::move(r)) {}  // NOLINT(google-explicit-constructor)
+
+  std::optional<Response> now;
+  std::function<std::optional<Response>(const Request&)> soon;  // given the same request
+};
+
 // Limits and timeouts. The defaults suit a deployment on the open network and leave room
 // for a single busy client such as the SCEP benchmark (16 keep-alive connections, about
 // 1,300 enrolments and 50k GetCACaps per second). Refusals by the server carry
@@ -152,7 +175,7 @@ struct ServerOptions {
   std::uint16_t port = 80;                  // 0: an ephemeral port, see HttpServer::port()
   unsigned worker_threads = 0;              // heavy-request threads; 0: max(16, 8 x cores)
   unsigned light_worker_threads = 0;        // light-request threads; 0: max(2, cores)
-  unsigned io_threads = 0;                  // network threads; 0: min(2, cores)
+  unsigned io_threads = 0;                  // network threads; 0: one per core
   std::size_t max_body_bytes = 1 << 20;     // larger bodies: 413 and close (a declared
                                             // Content-Length: before the body is read)
   std::size_t max_header_bytes = 64 << 10;  // request line + headers; larger: 431 and close
@@ -218,12 +241,13 @@ struct ServerOptions {
   // with the same rules (fast, no blocking, no throwing). Empty (the default): none.
   RequestPredicate is_inline;
   // Answers ready in memory for requests is_inline does not pick (for scepterd: OCSP
-  // responses already signed), given on the network thread: a Response is sent as is,
-  // nullopt sends the request on to the pools like any other. For handlers that only
-  // know whether they have the answer once they have read the request. Called for every
-  // such request, before is_heavy, with is_inline's rules (fast, no blocking, no
-  // throwing). Empty (the default): every request goes on.
-  std::function<std::optional<Response>(const Request&)> answer_ready;
+  // responses already signed), given on the network thread: a Response is sent as is, a
+  // ReadyAnswer::soon runs later on that thread (see ReadyAnswer), nothing sends the
+  // request on to the pools like any other. For handlers that only know whether they
+  // have the answer once they have read the request. Called for every such request,
+  // before is_heavy, with is_inline's rules (fast, no blocking, no throwing). Empty (the
+  // default): every request goes on.
+  std::function<ReadyAnswer(const Request&)> answer_ready;
   // Heavy requests that may wait for a worker when every worker is busy (default 256,
   // about 0.4 s of enrolments at the benchmark's rate; 0: none wait). Beyond it: 503
   // with "Retry-After: 1" at once, without calling the handler.

@@ -9,7 +9,8 @@
 // strand. Handlers run on two WorkerPools (heavy and light requests), so a handler blocked on a
 // database commit never delays reading, writing, accepting or timeouts on other
 // connections, and light requests never wait behind heavy ones. Inline requests
-// (ServerOptions::is_inline) are answered on the network thread that read them. Over
+// (ServerOptions::is_inline) are answered on the network thread that read them, and
+// ReadyAnswer::soon runs there too, after the rest (later_queue.h). Over
 // TLS, every read and write of a connection happens on its network thread: a worker
 // hands its answer over instead of writing it.
 //

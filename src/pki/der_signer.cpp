@@ -63,6 +63,14 @@ Result<DerSigner> DerSigner::start(EVP_PKEY* key, const EVP_MD* md, const char* 
   return DerSigner(std::move(ctx), std::move(alg), static_cast<std::size_t>(max), what);
 }
 
+Result<DerSigner> DerSigner::copy() const {
+  Ptr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_MD_CTX_copy_ex(ctx.get(), ctx_.get()) != 1) {
+    return fail(last_error(fmt::format("copying the signing context of the {}", what_)));
+  }
+  return DerSigner(std::move(ctx), algorithm_, max_signature_, what_);
+}
+
 std::size_t DerSigner::outer_room(std::size_t tbs_len) const {
   return der::header_size(tbs_len + algorithm_.size() + bit_string_size(max_signature_));
 }

@@ -208,10 +208,10 @@ Result<ResponseSigner> ResponseSigner::create(const Certificate& certificate, co
                                               Hash hash, bool include_certificate) {
   // Checked here once, so that sign() fails only on the token's trouble.
   ASSIGN_OR_RETURN(DerSigner probe, DerSigner::start(key.evp(), evp_md(hash), "OCSP response"));
-  (void)probe;
   ResponseSigner s;
   s.key_ = key;
   s.md_ = evp_md(hash);
+  if (s.signs_in_process()) s.prepared_ = std::make_shared<const DerSigner>(std::move(probe));
   // responderID byName [1] EXPLICIT Name: GnuTLS finds a signer that is not in the
   // response's certs by name only (gnutls_ocsp_resp_verify), and OpenSSL either way.
   unsigned char* name = nullptr;
@@ -276,7 +276,9 @@ Result<std::string> ResponseSigner::sign(std::span<const SingleStatus> statuses,
     put_framed(data, kContext1, exts);
   }
 
-  ASSIGN_OR_RETURN(DerSigner signer, DerSigner::start(key_->evp(), md_, "OCSP response"));
+  ASSIGN_OR_RETURN(DerSigner signer, prepared_
+                                         ? prepared_->copy()
+                                         : DerSigner::start(key_->evp(), md_, "OCSP response"));
   const std::size_t tbs_len = der::header_size(data.size()) + data.size();
   const std::size_t room = signer.outer_room(tbs_len);
   std::string buf(room, '\0');

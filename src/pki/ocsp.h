@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -27,6 +28,10 @@
 #include "pki/certificate.h"
 #include "pki/digest.h"
 #include "pki/key.h"
+
+namespace scepter::pki {
+class DerSigner;  // pki/der_signer.h
+}  // namespace scepter::pki
 
 namespace scepter::pki::ocsp {
 
@@ -114,11 +119,18 @@ class ResponseSigner {
   Result<std::string> sign(std::span<const SingleStatus> statuses, TimePoint produced_at,
                            std::string_view nonce_extension) const;
 
+  // Whether sign() is a computation in this process (false: the key is on a token, and
+  // signing waits for it).
+  bool signs_in_process() const { return key_.has_value() && key_->token().empty(); }
+
  private:
   ResponseSigner() = default;
 
   std::optional<Key> key_;
   const EVP_MD* md_ = nullptr;
+  // Set up once and copied for each response when the key is in this process (a token's
+  // context is set up for each).
+  std::shared_ptr<const DerSigner> prepared_;
   std::string responder_id_;  // [1] EXPLICIT Name TLV (byName)
   std::string certs_;         // [0] EXPLICIT SEQUENCE OF Certificate TLV, or empty
 };

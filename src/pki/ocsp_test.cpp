@@ -4,13 +4,18 @@
 
 #include "pki/ocsp.h"
 
+#include <thread>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "common/testing.h"
 #include "pki/issuer.h"
 #include "pki/name.h"
 #include "pki/ocsp_testing.h"
+#include "pki/softhsm_testing.h"
 #include "pki/test_support.h"
+#include "pki/token.h"
 
 namespace scepter::pki::ocsp {
 namespace {
@@ -147,6 +152,78 @@ TEST_F(OcspTest, RsaResponsesVerifyToo) {
   EXPECT_EQ(c.verify, 1);
   EXPECT_EQ(c.nonce, 1);
   EXPECT_EQ(c.cert_status, V_OCSP_CERTSTATUS_GOOD);
+}
+
+// A signer with a key in memory copies one prepared signing context for each response:
+// several threads signing at once with one signer each get a response that verifies,
+// with their own nonce.
+TEST_F(OcspTest, OneSignerSignsOnManyThreadsAtOnce) {
+  const Key& rsa = test::rsa_key_2048();
+  const Certificate ca = test::make_test_ca(rsa, "rsa");
+  auto signer = ResponseSigner::create(ca, rsa, Hash::kSha256, false);
+  ASSERT_OK(signer);
+  EXPECT_TRUE(signer->signs_in_process());
+  constexpr int kThreads = 4;
+  constexpr int kEach = 8;
+  std::vector<std::string> requests;
+  for (int t = 0; t < kThreads; ++t)
+    requests.push_back(openssl_request(ca, {10 + t}, EVP_sha1(), 16));
+  std::vector<std::vector<std::string>> responses(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto req = parse_request(requests[t]);
+      if (!req.has_value()) return;
+      const SingleStatus one[] = {
+          {.cert_id = req->ids[0].whole, .status = CertStatus::kGood, .this_update = now_}};
+      for (int i = 0; i < kEach; ++i) {
+        auto r = signer->sign(one, now_, req->nonce_extension);
+        if (r.has_value()) responses[t].push_back(*r);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int t = 0; t < kThreads; ++t) {
+    ASSERT_EQ(responses[t].size(), static_cast<std::size_t>(kEach)) << "thread " << t;
+    for (const std::string& response : responses[t]) {
+      Checked c = openssl_check(response, ca, 10 + t, requests[t]);
+      EXPECT_EQ(c.verify, 1);
+      EXPECT_EQ(c.nonce, 1);
+      EXPECT_EQ(c.cert_status, V_OCSP_CERTSTATUS_GOOD);
+    }
+  }
+}
+
+// A key on a token signs through the token for each response (nothing prepared is
+// shared), and says so: the responder then leaves its signatures to a worker.
+TEST_F(OcspTest, ATokenKeySignsToo) {
+  if (!test::softhsm_installed()) GTEST_SKIP() << "softhsm2 is not installed";
+  test::SoftHsm hsm;
+  ASSERT_EQ(hsm.init_token("ocsp-token"), "");
+  auto token = Token::open(TokenSpec{.name = "token0",
+                                     .module = test::kSoftHsmModule,
+                                     .slot = {},
+                                     .label = "ocsp-token",
+                                     .pin = test::kSoftHsmUserPin});
+  ASSERT_OK(token);
+  auto key = (*token)->generate_rsa("ca", 2048);
+  ASSERT_OK(key);
+  const Certificate ca = test::make_test_ca(*key, "token");
+  auto signer = ResponseSigner::create(ca, *key, Hash::kSha256, false);
+  ASSERT_OK(signer);
+  EXPECT_FALSE(signer->signs_in_process());
+  const std::string der = openssl_request(ca, {5}, EVP_sha1(), 16);
+  auto req = parse_request(der);
+  ASSERT_OK(req);
+  const SingleStatus one[] = {
+      {.cert_id = req->ids[0].whole, .status = CertStatus::kGood, .this_update = now_}};
+  for (int i = 0; i < 2; ++i) {
+    auto response = signer->sign(one, now_, req->nonce_extension);
+    ASSERT_OK(response);
+    Checked c = openssl_check(*response, ca, 5, der);
+    EXPECT_EQ(c.verify, 1);
+    EXPECT_EQ(c.nonce, 1);
+  }
 }
 
 TEST_F(OcspTest, ErrorResponsesAreBareStatuses) {
