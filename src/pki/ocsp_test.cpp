@@ -200,11 +200,7 @@ TEST_F(OcspTest, ATokenKeySignsToo) {
   if (!test::softhsm_installed()) GTEST_SKIP() << "softhsm2 is not installed";
   test::SoftHsm hsm;
   ASSERT_EQ(hsm.init_token("ocsp-token"), "");
-  auto token = Token::open(TokenSpec{.name = "token0",
-                                     .module = test::kSoftHsmModule,
-                                     .slot = {},
-                                     .label = "ocsp-token",
-                                     .pin = test::kSoftHsmUserPin});
+  auto token = Token::open(test::SoftHsm::spec("ocsp-token"));
   ASSERT_OK(token);
   auto key = (*token)->generate_rsa("ca", 2048);
   ASSERT_OK(key);

@@ -78,11 +78,7 @@ TEST(SealedBox, RsaKeyOnAToken) {
   if (!test::softhsm_installed()) GTEST_SKIP() << "softhsm2 is not installed";
   test::SoftHsm hsm;
   ASSERT_EQ(hsm.init_token("seal-token"), "");
-  auto token = Token::open(TokenSpec{.name = "token0",
-                                     .module = test::kSoftHsmModule,
-                                     .slot = {},
-                                     .label = "seal-token",
-                                     .pin = test::kSoftHsmUserPin});
+  auto token = Token::open(test::SoftHsm::spec("seal-token"));
   ASSERT_OK(token);
   auto key = (*token)->generate_rsa("ca", 2048);
   ASSERT_OK(key);

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "pki/test_support.h"
+#include "pki/token.h"
 
 namespace scepter::pki::test {
 
@@ -37,6 +38,14 @@ class SoftHsm {
         run("SOFTHSM2_CONF=" + conf_ + " softhsm2-util --init-token --free --label " + label +
             " --so-pin " + kSoftHsmSoPin + " --pin " + kSoftHsmUserPin);
     return out.status == 0 ? std::string() : out.text;
+  }
+  // How a test names the token labelled `label` (made by init_token) to Token::open().
+  static TokenSpec spec(const std::string& label) {
+    return TokenSpec{.name = "token0",
+                     .module = kSoftHsmModule,
+                     .slot = {},
+                     .label = label,
+                     .pin = kSoftHsmUserPin};
   }
   // What `pkcs11-tool --list-objects` shows of the token's objects after logging in.
   std::string list_objects(const std::string& label) const {

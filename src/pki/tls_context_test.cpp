@@ -182,11 +182,7 @@ TEST(TlsServerContext, KeyOnAToken) {
   if (!test::softhsm_installed()) GTEST_SKIP() << "softhsm2 is not installed";
   test::SoftHsm hsm;
   ASSERT_EQ(hsm.init_token("tls-token"), "");
-  auto token = Token::open(TokenSpec{.name = "token0",
-                                     .module = test::kSoftHsmModule,
-                                     .slot = {},
-                                     .label = "tls-token",
-                                     .pin = test::kSoftHsmUserPin});
+  auto token = Token::open(test::SoftHsm::spec("tls-token"));
   ASSERT_OK(token);
   auto key = (*token)->generate_rsa("tls", 2048);
   ASSERT_OK(key);
@@ -198,11 +194,7 @@ TEST(TlsServerContext, KeyOnAToken) {
     EXPECT_TRUE(h.ok) << version;
   }
   // A key of the token that is not the leaf's is refused like any other.
-  auto token2 = Token::open(TokenSpec{.name = "token0",
-                                      .module = test::kSoftHsmModule,
-                                      .slot = {},
-                                      .label = "tls-token",
-                                      .pin = test::kSoftHsmUserPin});
+  auto token2 = Token::open(test::SoftHsm::spec("tls-token"));
   ASSERT_OK(token2);
   auto other = (*token2)->generate_rsa("other", 2048);
   ASSERT_OK(other);
