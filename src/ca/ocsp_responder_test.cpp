@@ -146,14 +146,17 @@ TEST_F(OcspResponderTest, AnswersFromMemoryOnlyWithAStatusItHolds) {
             V_OCSP_CERTSTATUS_REVOKED);
 
   // Another issuer: refused from memory as by answer().
+  // (A parsed request points into its DER, which must outlive it.)
   const pki::Certificate other = pki::test::make_test_ca(pki::test::ec_key_256(), "other");
-  auto foreign = pki::ocsp::parse_request(openssl_request(other, {serial}));
+  const std::string foreign_der = openssl_request(other, {serial});
+  auto foreign = pki::ocsp::parse_request(foreign_der);
   ASSERT_OK(foreign);
   auto refused = responder()->answer_from_memory(*foreign);
   ASSERT_TRUE(refused.has_value());
   EXPECT_EQ(*refused->der, pki::ocsp::error_response(pki::ocsp::ResponseStatus::kUnauthorized));
   // Two certificates in one request: always the worker's (answer()).
-  auto two = pki::ocsp::parse_request(openssl_request(*ca_, {serial, serial}, EVP_sha1(), 16));
+  const std::string two_der = openssl_request(*ca_, {serial, serial}, EVP_sha1(), 16);
+  auto two = pki::ocsp::parse_request(two_der);
   ASSERT_OK(two);
   EXPECT_FALSE(responder()->answer_from_memory(*two).has_value());
 }
