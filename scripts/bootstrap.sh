@@ -21,7 +21,7 @@ packages=(
   libexpected-dev libgtest-dev libgmock-dev libbenchmark-dev libp11-dev libp11-kit-dev softhsm2 opensc
   python3 python3-pytest python3-cryptography procps iproute2 gnutls-bin
   scep strongswan-pki libstrongswan-extra-plugins libstrongswan-standard-plugins
-  vsftpd tftpd-hpa nginx-light openssh-server
+  vsftpd tftpd-hpa nginx-light openssh-server prometheus
 )
 
 install_packages() {
@@ -32,7 +32,7 @@ install_packages() {
   if ((${#missing[@]})); then
     echo "== installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    # The file servers the tests start on 127.0.0.1 (vsftpd, tftpd-hpa, nginx, sshd) are
+    # The servers the tests start on 127.0.0.1 (vsftpd, tftpd-hpa, nginx, sshd, prometheus) are
     # not to be started as system services on every address by their packages.
     local own_policy=
     if [[ ! -e /usr/sbin/policy-rc.d ]]; then

@@ -43,7 +43,11 @@ const char* grant_mode_text(GrantMode mode) {
 }
 
 CertificateServer::CertificateServer(ServerConfig config, ServerDeps deps)
-    : label_(config.label), deps_(std::move(deps)), config_(std::move(config)) {
+    : label_(config.label),
+      deps_(std::move(deps)),
+      issued_count_(issued_counter(label_)),
+      revoked_count_(revoked_counter(label_)),
+      config_(std::move(config)) {
   // Copies that waited for a file server when the process stopped go out now.
   if (deps_.remote != nullptr && fs::exists(publish_spool_dir())) (void)publish_queue();
 }

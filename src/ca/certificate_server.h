@@ -15,6 +15,7 @@
 // no lock; revocations and CRL builds are serialised by the CRL lock.
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -22,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "ca/crl_publisher.h"
 #include "ca/issuer.h"
 #include "ca/keystore.h"
 #include "ca/life_cycle.h"
@@ -32,6 +34,7 @@
 #include "ca/trustpoint_client.h"
 #include "ca/upstream_ca.h"
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "common/mutex.h"
 #include "common/status.h"
 #include "files/file_set.h"
@@ -174,6 +177,22 @@ struct ServerInfo {
   // Copies on their way to remote locations, once there have been any.
   std::optional<files::PublishQueue::State> publish = std::nullopt;
 };
+
+// What /metrics shows of one server (CertificateServer::gauges()).
+struct ServerGauges {
+  ServerState state = ServerState::kDisabled;
+  std::optional<TimePoint> ca_not_after;    // while enabled
+  std::optional<CrlPublisher::Gauges> crl;  // a CA that has published a CRL
+  // From the database, as they were at most a given age ago; nullopt when it could not
+  // be read (or the server is not enabled).
+  std::optional<std::uint64_t> certificates;  // every certificate issued and stored
+  std::optional<std::uint64_t> pending;       // requests waiting for the operator
+  std::optional<std::uint64_t> authorized;    // mode ra: granted here, waiting at the CA
+};
+
+// How old the database counts of ServerGauges may be: a scrape every second costs the
+// database no more than one every 15 s.
+inline constexpr std::chrono::seconds kGaugeCountsAge{15};
 
 struct CrlSummary {
   std::string der;
@@ -322,6 +341,9 @@ class CertificateServer {
   bool consume_password(std::string_view candidate);
 
   ServerInfo info() const;
+  // For /metrics: the state and CRL from memory, the counts from the database when the
+  // ones kept are older than `counts_age` (one refresh at a time; the others wait for it).
+  ServerGauges gauges(std::chrono::steady_clock::duration counts_age = kGaugeCountsAge) const;
   // `no crypto pki server`: stops the publish queue and deletes what it still held for
   // remote locations (the server's files stay where they are).
   void discard_publish_queue();
@@ -577,6 +599,9 @@ class CertificateServer {
 
   const std::string label_;
   ServerDeps deps_;
+  // /metrics: what this process did for this CA (server_gauges.cpp).
+  metrics::Counter& issued_count_;
+  metrics::Counter& revoked_count_;
 
   // Held for a whole enabling run (checks, key generation, database open, CRL), never
   // by show or SCEP paths.
@@ -599,6 +624,14 @@ class CertificateServer {
   std::atomic<store::Serial> last_serial_{0};
   // Whether server_keygen() is making a key now (one at a time).
   std::atomic<bool> making_key_{false};
+  // gauges(): the database counts, and when they were read.
+  struct Counts {
+    std::chrono::steady_clock::time_point read_at;
+    std::weak_ptr<Runtime> runtime;  // the runtime they were read from
+    std::optional<std::uint64_t> certificates, pending, authorized;
+  };
+  mutable Mutex counts_mu_;
+  mutable std::optional<Counts> counts_ GUARDED_BY(counts_mu_);
   // Last: its thread reads the configuration, so it goes first.
   mutable Mutex publish_mu_;
   mutable std::unique_ptr<files::PublishQueue> publish_ GUARDED_BY(publish_mu_);

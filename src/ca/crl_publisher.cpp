@@ -139,6 +139,7 @@ Status CrlPublisher::hold_locked(std::optional<std::string> der, const ServerCon
       der_ = std::make_shared<const std::string>(std::move(*der));
       this_update_ = info->this_update;
       next_update_ = *info->next_update;
+      entries_ = info->entries.size();
       if (info->crl_number) number_ = std::max(number_, *info->crl_number);
       show_locked();
       return ok_status();
@@ -201,6 +202,7 @@ Status CrlPublisher::follow_locked() {
   der_ = std::make_shared<const std::string>(std::move(*der));
   this_update_ = info.this_update;
   next_update_ = info.next_update.value_or(info.this_update);
+  entries_ = info.entries.size();
   number_ = number;
   show_locked();
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: serving CRL {} published by {}", number_,
@@ -273,6 +275,7 @@ Status CrlPublisher::publish_locked(const ServerConfig& cfg, files::FileSet file
   der_ = std::make_shared<const std::string>(std::move(der));
   this_update_ = now;
   next_update_ = next;
+  entries_ = crl_->size();
   dirty_ = false;
   show_locked();
   return ok_status();
@@ -280,9 +283,12 @@ Status CrlPublisher::publish_locked(const ServerConfig& cfg, files::FileSet file
 
 void CrlPublisher::show_locked() {
   revision_.fetch_add(1, std::memory_order_acq_rel);
-  View v{
-      der_, der_ ? std::optional<TimePoint>(next_update_) : std::nullopt, dirty_,
-      shared_ ? std::optional<Publisher>(Publisher{role_ != nullptr, publisher_}) : std::nullopt};
+  View v{der_,
+         der_ ? std::optional<TimePoint>(next_update_) : std::nullopt,
+         dirty_,
+         shared_ ? std::optional<Publisher>(Publisher{role_ != nullptr, publisher_}) : std::nullopt,
+         this_update_,
+         entries_};
   MutexLock lock(view_mu_);
   view_ = std::move(v);
 }
@@ -450,6 +456,12 @@ std::shared_ptr<const std::string> CrlPublisher::der() const {
 std::optional<TimePoint> CrlPublisher::next_update() const {
   MutexLock lock(view_mu_);
   return view_.next_update;
+}
+
+std::optional<CrlPublisher::Gauges> CrlPublisher::gauges() const {
+  MutexLock lock(view_mu_);
+  if (!view_.der || !view_.next_update) return std::nullopt;
+  return Gauges{view_.der->size(), view_.entries, view_.this_update, *view_.next_update};
 }
 
 bool CrlPublisher::dirty() const {

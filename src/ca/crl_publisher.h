@@ -99,6 +99,14 @@ class CrlPublisher {
   std::shared_ptr<const std::string> der() const;
   std::optional<TimePoint> next_update() const;
   bool dirty() const;
+  // The current CRL for /metrics; nullopt before the first one.
+  struct Gauges {
+    std::size_t der_bytes = 0;
+    std::size_t entries = 0;  // the serials it lists
+    TimePoint this_update{};
+    TimePoint next_update{};
+  };
+  std::optional<Gauges> gauges() const;
   // Who publishes, on a shared database: this node (`here`), or the node named, as it
   // named itself ("HOST pid N"); empty when nobody has yet. Null on a database one
   // process has to itself.
@@ -164,6 +172,7 @@ class CrlPublisher {
   std::shared_ptr<const std::string> der_ GUARDED_BY(mu_);
   TimePoint this_update_ GUARDED_BY(mu_){};
   TimePoint next_update_ GUARDED_BY(mu_){};
+  std::size_t entries_ GUARDED_BY(mu_) = 0;  // the serials der_ lists
   std::uint64_t number_ GUARDED_BY(mu_) = 0;
   bool dirty_ GUARDED_BY(mu_) = false;  // the last write failed
 
@@ -182,6 +191,8 @@ class CrlPublisher {
     std::optional<TimePoint> next_update;
     bool dirty = false;
     std::optional<Publisher> publisher;
+    TimePoint this_update{};
+    std::size_t entries = 0;
   };
   mutable Mutex view_mu_;
   View view_ GUARDED_BY(view_mu_);

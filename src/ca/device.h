@@ -93,6 +93,9 @@ struct HttpConfig {
   // a certificate an enabled CA of this device issues to the key kHttpsKeyLabel for the
   // device's name and 127.0.0.1 (CertificateServer::https_certificate), renewed by itself.
   std::string secure_trustpoint;
+  // `ip http metrics` (on by default): `/metrics` answers on both listeners, in the
+  // Prometheus text format. `no ip http metrics`: 404 there.
+  bool metrics = true;
 };
 
 // The key of the HTTPS listener's own certificate when no `ip http secure-trustpoint`

@@ -206,6 +206,7 @@ Result<pki::Certificate> CertificateServer::issue_granted(Runtime& rt, RequestRe
                               .shorten = shorten,
                               .while_committing = while_committing});
   if (!issued.has_value()) return fail(issued.error());
+  issued_count_.add();
   if (ev.decision.consumes_otp) rt.otp->consumed();
   Status files = write_cert_files(cfg, issued->record);
   if (!files.ok()) fail_critical(unavailable("cannot write certificate files: " + files.message()));

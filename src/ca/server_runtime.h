@@ -76,6 +76,10 @@ store::CertRecord certificate_record(const pki::Certificate& cert, Serial serial
 // (server_storage.cpp).
 Result<Serial> serials_used(const store::Store& store);
 
+// /metrics: certificates this process issued (committed) and revoked for the CA `label`.
+metrics::Counter& issued_counter(const std::string& label);
+metrics::Counter& revoked_counter(const std::string& label);
+
 // Rollover (`rollover`, `auto-rollover`) of a server on a database several nodes share is
 // refused with this: the shadow key would be on one node only (server_rollover.cpp).
 Status shared_rollover_refused(const std::string& label);

@@ -448,6 +448,7 @@ Status CertificateServer::revoke(const pki::SerialNumber& serial, std::optional<
   // The foreign revocations keep no reasons (crl_publisher.h).
   Status s = target.foreign ? rt->crl->revoke_foreign(target.serial, cfg, file_set(cfg))
                             : rt->crl->revoke(target.serial, reason, cfg, file_set(cfg));
+  if (s.ok()) revoked_count_.add();
   if (!s.ok() && rt->crl->dirty()) fail_critical(unavailable("CRL could not be written"));
   return s;
 }

@@ -1,6 +1,7 @@
 #include "daemon/http_frontend.h"
 
 #include "common/log.h"
+#include "daemon/http_metrics.h"
 #include "http/server.h"
 #include "pki/encoding.h"
 #include "pki/tls_context.h"
@@ -42,11 +43,6 @@ bool is_inline_request(const http::Request& req) {
   return op == "GetCACaps" || op == "GetCACert" || op == "GetCRL";
 }
 
-// OCSP (RFC 6960 appendix A): POST /ocsp with the DER request as the body, or GET
-// /ocsp/BASE64 (the server has percent-decoded the path). Clients given the URL
-// http://host/ocsp/ also POST to /ocsp/.
-bool is_ocsp_path(std::string_view path) { return path == "/ocsp" || path.starts_with("/ocsp/"); }
-
 // The DER request of a GET, or nullopt when the path is not base64.
 std::optional<std::string> ocsp_get_der(const http::Request& req) {
   std::string_view rest = req.path;
@@ -74,13 +70,24 @@ http::Response ocsp_http_response(const ca::OcspAnswer& answer, TimePoint now) {
   return resp;
 }
 
+// The answer to /metrics, on both listeners.
+void add_metrics_route(http::Router& router, const ca::Device& device) {
+  router.add(std::string(kMetricsPath),
+             [&device](const http::Request&) { return metrics_response(device); }, {"GET"});
+}
+
 }  // namespace
 
-HttpFrontend::HttpFrontend(ca::Device& device) : device_(device), scep_(device), est_(device) {}
+bool is_ocsp_path(std::string_view path) { return path == "/ocsp" || path.starts_with("/ocsp/"); }
+
+HttpFrontend::HttpFrontend(ca::Device& device)
+    : device_(device), device_metrics_(collect_device(device)), scep_(device), est_(device) {}
 
 HttpFrontend::~HttpFrontend() {
   device_.set_http_listening({});
   device_.set_https_listening({});
+  server_metrics_.reset();
+  secure_metrics_.reset();
   if (server_) server_->stop();
   if (secure_) secure_->stop();
 }
@@ -97,6 +104,7 @@ void HttpFrontend::reconcile() {
 void HttpFrontend::stop_secure(const ca::HttpConfig& want, const std::string& problem) {
   device_.set_https_listening({want, 0, want.secure_trustpoint, problem});
   if (secure_) {
+    secure_metrics_.reset();
     secure_->stop();
     secure_.reset();
     secure_leaf_.clear();
@@ -173,6 +181,7 @@ void HttpFrontend::reconcile_secure() {
                   return resp;
                 },
                 {"GET", "POST"});
+  add_metrics_route(router, device_);
   http::ServerOptions options;
   options.bind_address = want.bind_address.empty() ? "::" : want.bind_address;
   options.port = static_cast<std::uint16_t>(want.secure_port);  // 0: any free port
@@ -180,10 +189,11 @@ void HttpFrontend::reconcile_secure() {
   options.is_heavy = is_heavy_est;
   // A base64 PKCS#10 of the largest request SCEP takes, with line breaks.
   options.max_body_bytes = scep::kMaxPkiMessageSize * 3 / 2;
-  auto server = http::HttpServer::create(options, router);
+  const http::Handler handler = counted(router);
+  auto server = http::HttpServer::create(options, handler);
   if (!server.has_value() && want.bind_address.empty()) {
     options.bind_address = "0.0.0.0";  // no IPv6 on this machine
-    server = http::HttpServer::create(options, router);
+    server = http::HttpServer::create(options, handler);
   }
   Status started = server.has_value() ? (*server)->start() : server.error();
   if (!started.ok()) {
@@ -196,6 +206,7 @@ void HttpFrontend::reconcile_secure() {
     return;
   }
   secure_ = std::move(*server);
+  secure_metrics_ = collect_listener(*secure_, "https");
   secure_running_ = want;
   secure_leaf_ = leaf;
   device_.set_https_listening({want, secure_->port(), identity->trustpoint, ""});
@@ -218,6 +229,7 @@ void HttpFrontend::reconcile_plain() {
     // Cleared first: once a client sees the port closed, `show ip http server status`
     // no longer shows it.
     device_.set_http_listening({});
+    server_metrics_.reset();
     server_->stop();
     server_.reset();
     log::info("HTTP server stopped");
@@ -267,6 +279,7 @@ void HttpFrontend::reconcile_plain() {
       is_ocsp_path,
       [answer_ocsp](const http::Request& req) { return *answer_ocsp(req, OcspWork::kAnyway); },
       {"GET", "POST"});
+  add_metrics_route(router, device_);
   http::ServerOptions options;
   // An answer already signed is sent at once; one that needs only a signature with a
   // status the responder knows is signed by the network thread after its other work
@@ -276,9 +289,13 @@ void HttpFrontend::reconcile_plain() {
       return {};
     }
     http::ReadyAnswer ready = answer_ocsp(req, OcspWork::kReady);
-    if (!ready.now) {
+    if (ready.now) {
+      count_request(req, ready.now->status);
+    } else {
       ready.soon = [answer_ocsp](const http::Request& same) {
-        return answer_ocsp(same, OcspWork::kCpu);
+        std::optional<http::Response> answer = answer_ocsp(same, OcspWork::kCpu);
+        if (answer) count_request(same, answer->status);
+        return answer;
       };
     }
     return ready;
@@ -290,11 +307,12 @@ void HttpFrontend::reconcile_plain() {
   // The only body SCEP takes is a POST PKIOperation: a declared Content-Length over its
   // cap is refused with 413 before the body is read, instead of after.
   options.max_body_bytes = scep::kMaxPkiMessageSize;
-  auto server = http::HttpServer::create(options, router);
+  const http::Handler handler = counted(router);
+  auto server = http::HttpServer::create(options, handler);
   if (!server.has_value() && want.bind_address.empty()) {
     // No IPv6 on this machine: all IPv4 addresses then.
     options.bind_address = "0.0.0.0";
-    server = http::HttpServer::create(options, router);
+    server = http::HttpServer::create(options, handler);
   }
   if (!server.has_value()) {
     if (server.error().message() != last_error_) {
@@ -311,6 +329,7 @@ void HttpFrontend::reconcile_plain() {
   }
   last_error_.clear();
   server_ = std::move(*server);
+  server_metrics_ = collect_listener(*server_, "http");
   device_.set_http_listening({want, server_->port()});
   log::info("HTTP server listening on {} port {}", options.bind_address, server_->port());
 }

@@ -1,6 +1,7 @@
-// One HTTP/1.x connection on Boost.Beast: reads a request at a time, passes it to the
-// handler (on this network thread for inline requests, else on the heavy or the light
-// worker pool), writes the answer, and repeats while keep-alive lasts. The per-address
+// One HTTP/1.x connection on Boost.Beast: reads a request at a time, answers it (on this
+// network thread for inline requests and for answers ready in memory, later on this
+// thread for a ReadyAnswer::soon, else on the heavy or the light worker pool), writes
+// the answer, and repeats while keep-alive lasts. The per-address
 // request rate and the heavy queue are enforced here. The only file that includes
 // Beast's HTTP code and Asio's TLS stream. Beast parses requests; responses are
 // serialized here into one header buffer, written together with the body (shared, not
@@ -666,6 +667,7 @@ void StreamConnection<Stream>::dispatch_request() {
   req.remote_port = peer_.port;
   req.tls = kTls;
   req.peer_certificate_der = peer_certificate_der_;
+  req.received = std::chrono::steady_clock::now();
   version_ = msg.version() == 10 ? 10 : 11;
   req.version = static_cast<int>(version_);
   keep_alive_ = msg.keep_alive();

@@ -73,6 +73,9 @@ struct Request {
   // handshake only proves that the client holds its private key. Whether it identifies
   // anyone is for the handler to decide (the CA looks it up among its own certificates).
   std::string peer_certificate_der;
+  // When the server had read the request whole (its latency, queueing included, is
+  // measured from here).
+  std::chrono::steady_clock::time_point received{};
 
   // The value of the first header called `name` (compared case-insensitively), or nullopt.
   // The view points into this Request.

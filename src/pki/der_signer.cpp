@@ -10,6 +10,7 @@
 
 #include "pki/crl_der.h"
 #include "pki/io.h"
+#include "pki/key_metrics.h"
 
 namespace scepter::pki {
 namespace {
@@ -60,7 +61,8 @@ Result<DerSigner> DerSigner::start(EVP_PKEY* key, const EVP_MD* md, const char* 
   ASSIGN_OR_RETURN(std::string alg, signature_algorithm(pctx, key, md));
   const int max = EVP_PKEY_get_size(key);
   if (max <= 0) return fail(last_error(fmt::format("cannot sign the {}", what)));
-  return DerSigner(std::move(ctx), std::move(alg), static_cast<std::size_t>(max), what);
+  return DerSigner(std::move(ctx), std::move(alg), static_cast<std::size_t>(max), what,
+                   key_operation_histogram("sign", what));
 }
 
 Result<DerSigner> DerSigner::copy() const {
@@ -68,7 +70,7 @@ Result<DerSigner> DerSigner::copy() const {
   if (!ctx || EVP_MD_CTX_copy_ex(ctx.get(), ctx_.get()) != 1) {
     return fail(last_error(fmt::format("copying the signing context of the {}", what_)));
   }
-  return DerSigner(std::move(ctx), algorithm_, max_signature_, what_);
+  return DerSigner(std::move(ctx), algorithm_, max_signature_, what_, *timing_);
 }
 
 std::size_t DerSigner::outer_room(std::size_t tbs_len) const {
@@ -81,6 +83,7 @@ Result<std::string> DerSigner::finish(std::string out, std::size_t room) {
   out.reserve(room + tbs_len + algorithm_.size() + bit_string_size(max_signature_));
   std::string sig(max_signature_, '\0');
   std::size_t sig_len = max_signature_;
+  const metrics::ScopedTimer timed(*timing_);
   if (EVP_DigestSign(ctx_.get(), reinterpret_cast<unsigned char*>(sig.data()), &sig_len,
                      reinterpret_cast<const unsigned char*>(out.data() + room), tbs_len) != 1) {
     return fail(last_error(fmt::format("signing the {}", what_)));

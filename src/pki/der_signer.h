@@ -14,6 +14,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/metrics.h"
 #include "common/status.h"
 #include "pki/ptr.h"
 
@@ -46,16 +47,19 @@ class DerSigner {
   Result<std::string> finish(std::string out, std::size_t room);
 
  private:
-  DerSigner(Ptr<EVP_MD_CTX> ctx, std::string algorithm, std::size_t max_signature, const char* what)
+  DerSigner(Ptr<EVP_MD_CTX> ctx, std::string algorithm, std::size_t max_signature, const char* what,
+            metrics::Histogram& timing)
       : ctx_(std::move(ctx)),
         algorithm_(std::move(algorithm)),
         max_signature_(max_signature),
-        what_(what) {}
+        what_(what),
+        timing_(&timing) {}
 
   Ptr<EVP_MD_CTX> ctx_;
   std::string algorithm_;
   std::size_t max_signature_ = 0;
   const char* what_;
+  metrics::Histogram* timing_;  // the signatures' durations, for /metrics
 };
 
 }  // namespace scepter::pki

@@ -5,6 +5,7 @@
 
 #include <openssl/x509.h>
 
+#include "pki/key_metrics.h"
 #include "pki/ptr.h"
 #include "scep/cms_util.h"
 
@@ -72,6 +73,8 @@ Result<std::string> encode_cert_rep(const CertRepParams& params) {
   spec.digest = params.digest;
   spec.include_cert = params.include_signer_cert;
   spec.signing_time = params.signing_time;
+  static metrics::Histogram& timing = pki::key_operation_histogram("sign", "SCEP reply");
+  const metrics::ScopedTimer timed(timing);
   return detail::sign_data(content, spec, attrs);
 }
 

@@ -12,6 +12,7 @@
 #include <openssl/rsa.h>
 
 #include "pki/key.h"
+#include "pki/key_metrics.h"
 #include "scep/cms_util.h"
 #include "scep/payload.h"
 #include "scep/signed_data.h"
@@ -559,8 +560,12 @@ DecodeResult PendingPkiMessage::open(EVP_PKEY* recipient_key, X509* recipient_ce
   if (!out)
     return tl::unexpected(refuse(st, FailInfo::kBadMessageCheck, pki::last_error("BIO_new")));
   g_envelope_decryptions.fetch_add(1, std::memory_order_relaxed);
-  if (CMS_decrypt(st.envelope.get(), recipient_key, recipient_cert, nullptr, out.get(),
-                  CMS_BINARY) != 1) {
+  static metrics::Histogram& timing = pki::key_operation_histogram("decrypt", "SCEP request");
+  const auto started = std::chrono::steady_clock::now();
+  const int decrypted =
+      CMS_decrypt(st.envelope.get(), recipient_key, recipient_cert, nullptr, out.get(), CMS_BINARY);
+  timing.observe(std::chrono::steady_clock::now() - started);
+  if (decrypted != 1) {
     return tl::unexpected(refuse_envelope(st, "the pkcsPKIEnvelope does not decrypt"));
   }
   st.req.payload = detail::bio_bytes(out.get());

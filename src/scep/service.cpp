@@ -9,6 +9,7 @@
 
 #include "ca/device.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "scep/cert_rep.h"
 #include "scep/cms_util.h"
 #include "scep/message.h"
@@ -110,7 +111,19 @@ struct Reply {
   std::string recipient_nonce;
   DigestAlg digest = DigestAlg::kSha256;
   std::time_t now = 0;
+  // What the request was, for /metrics ("unknown" when it could not be read).
+  std::string_view message_type = "unknown";
 };
+
+// /metrics: every CertRep sent, by the request's messageType, pkiStatus and failInfo.
+void count_reply(const Reply& r, PkiStatus status, std::string_view fail) {
+  metrics::Registry::global()
+      .counter("scepter_scep_replies_total",
+               "SCEP CertRep messages sent, by request messageType, pkiStatus and failInfo.",
+               {"message_type", "pki_status", "fail_info"})
+      .with({r.message_type, pki_status_name(status), fail})
+      .add();
+}
 
 // The CertRep's DER: signed, and enveloped when it carries certificates or a CRL.
 Result<std::string> encode_reply(const Reply& r, CertRepParams p) {
@@ -124,11 +137,13 @@ Result<std::string> encode_reply(const Reply& r, CertRepParams p) {
 }
 
 // The answer carrying an encoded CertRep of this status.
-ScepHttpResponse send_reply(const Reply& r, PkiStatus status, Result<std::string> der) {
+ScepHttpResponse send_reply(const Reply& r, PkiStatus status, Result<std::string> der,
+                            std::string_view fail = "none") {
   if (!der.has_value()) {
     log::error("SCEP: cannot build CertRep: {}", der.error().message());
     return text(500, "cannot build the reply");
   }
+  count_reply(r, status, fail);
   log::trace(Category::kPkiServer, "CRYPTO_CS: sending CertRep {} for transaction {}",
              pki_status_name(status), r.transaction_id);
   log::trace(Category::kPkiTransactions, "CRYPTO_PKI: transaction {}: CertRep {}", r.transaction_id,
@@ -138,7 +153,9 @@ ScepHttpResponse send_reply(const Reply& r, PkiStatus status, Result<std::string
 
 ScepHttpResponse cert_rep(const Reply& r, CertRepParams p) {
   const PkiStatus status = p.status;
-  return send_reply(r, status, encode_reply(r, std::move(p)));
+  const std::string_view fail =
+      status == PkiStatus::kFailure ? fail_info_name(p.fail_info) : std::string_view("none");
+  return send_reply(r, status, encode_reply(r, std::move(p)), fail);
 }
 
 ScepHttpResponse failure(const Reply& r, FailInfo info, std::string why) {
@@ -344,7 +361,8 @@ ScepHttpResponse ScepService::pki_operation(const ScepHttpRequest& request) cons
 
   const DecodedRequest& req = *result;
   CertificateServer& server = *chosen->server;
-  Reply reply{&chosen->id, req.transaction_id, req.sender_nonce, req.digest, now};
+  Reply reply{&chosen->id, req.transaction_id,         req.sender_nonce, req.digest,
+              now,         message_type_name(req.type)};
   log::trace(Category::kPkiServer, "CRYPTO_PKI_SCEP: CS {} received {} request, transaction {}",
              server.label(), message_type_name(req.type), req.transaction_id);
   log::trace(Category::kPkiTransactions,

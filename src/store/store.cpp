@@ -89,6 +89,15 @@ void WriteBatch::notify(std::string event) {
   ops_.push_back(std::move(op));
 }
 
+metrics::Histogram& commit_histogram(std::string_view engine) {
+  return metrics::Registry::global()
+      .histogram("scepter_store_commit_duration_seconds",
+                 "Time a transaction waits on the database, from its first statement to its "
+                 "durable commit, by engine.",
+                 {"engine"})
+      .with({engine});
+}
+
 const char* request_state_name(RequestState s) {
   switch (s) {
     case RequestState::kInitial:

@@ -19,9 +19,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "common/status.h"
 
 namespace scepter::store {
@@ -187,6 +189,11 @@ struct StoreStats {
   std::uint64_t commits = 0;          // durable commits (one fsync each for SQLite)
   std::uint64_t largest_group = 0;    // most batches ever committed together
 };
+
+// /metrics: the time engines wait on their database for a transaction, from its first
+// statement to its durable COMMIT (SQLite: one group commit, fsync included;
+// PostgreSQL: the round trips, without the work the caller overlaps with them).
+metrics::Histogram& commit_histogram(std::string_view engine);
 
 // A role that one process at a time may hold among all those sharing a database (the
 // scepterd node that serves a CA). Released when destroyed.

@@ -149,7 +149,8 @@ def test_show_ip_http_server_status(scep):
                    "HTTP secure server capability: Present\n"
                    "HTTP secure server status: Disabled\n"
                    "HTTP secure server port: 443\n"
-                   "HTTP secure server trustpoint: none (a certificate from the local CA)\n"), out
+                   "HTTP secure server trustpoint: none (a certificate from the local CA)\n"
+                   "HTTP metrics (/metrics): Enabled\n"), out
     assert port_open(scep.port)
     # Port 0 is saved as such: a restart binds a free port again.
     assert "ip http port 0\n" in scep.d.sh("show running-config")

@@ -1,5 +1,6 @@
 // ip http server, ip http port, ip http bind-address, ip http secure-server,
-// ip http secure-port, ip http secure-trustpoint (config mode), their config writer,
+// ip http secure-port, ip http secure-trustpoint, ip http metrics (config mode), their
+// config writer,
 // and `show ip http server status` (exec). The SCEP service listens only while `ip http
 // server` is configured (the seed: "The HTTP server must be enabled on the router for the
 // certificate server to use SCEP"). `ip http port 0` (a Scepter extension) binds any free
@@ -51,6 +52,11 @@ CmdResult https_port(Context& ctx, const Args& a) {
   ctx.device().edit_http([&](ca::HttpConfig& h) {
     h.secure_port = a.has("no") ? kDefaultSecurePort : static_cast<int>(a.integer("number"));
   });
+  return {};
+}
+
+CmdResult http_metrics(Context& ctx, const Args& a) {
+  ctx.device().edit_http([&](ca::HttpConfig& h) { h.metrics = !a.has("no"); });
   return {};
 }
 
@@ -135,6 +141,7 @@ CmdResult show_http_server_status(Context& ctx, const Args&) {
   ctx.printf("HTTP secure server trustpoint: {}\n", http.secure_trustpoint.empty()
                                                         ? "none (a certificate from the local CA)"
                                                         : http.secure_trustpoint);
+  ctx.printf("HTTP metrics (/metrics): {}\n", http.metrics ? "Enabled" : "Disabled");
   return {};
 }
 
@@ -153,6 +160,7 @@ void write_http(ca::Device& device, ConfigText& out) {
     out.line("ip http secure-trustpoint " + http.secure_trustpoint);
   }
   if (http.secure_server) out.line("ip http secure-server");
+  if (!http.metrics) out.line("no ip http metrics");
 }
 
 }  // namespace
@@ -179,6 +187,8 @@ void register_http_commands(CommandTable& t) {
         {kNoHelp, kIp, kHttp, "Set the HTTP secure server certificate trustpoint",
          "Trustpoint name (default: a certificate from the local CA)"},
         https_trustpoint);
+  t.add(Node::kConfig, "[no] ip http metrics",
+        {kNoHelp, kIp, kHttp, "Serve /metrics (Prometheus text format; default on)"}, http_metrics);
   t.add(Node::kExec, "show ip http server status",
         {"Show running system information", "IP information", "HTTP information",
          "HTTP server information", "HTTP server status"},

@@ -14,7 +14,7 @@ class HttpCommandsTest : public testing::MoreCommandsTest {
   // The HTTP lines of the running-config, which follow every other block.
   std::string http_config() {
     std::string config = exec("do show running-config").output;
-    auto start = config.find("\nip http");
+    auto start = std::min(config.find("\nip http"), config.find("\nno ip http"));
     return start == std::string::npos ? "" : config.substr(start + 1);
   }
   // "Router(config)#" is 15 columns.
@@ -82,12 +82,28 @@ TEST_F(HttpCommandsTest, PortZeroIsAnyFreePort) {
 // What `show ip http server status` prints (the HTTPS lines: their defaults, unless given).
 std::string status(std::string_view state, std::string_view port, std::string_view bind,
                    std::string_view secure_state = "Disabled", std::string_view secure_port = "443",
-                   std::string_view trustpoint = "none (a certificate from the local CA)") {
+                   std::string_view trustpoint = "none (a certificate from the local CA)",
+                   std::string_view metrics = "Enabled") {
   return fmt::format(
       "HTTP server status: {}\nHTTP server port: {}\nHTTP server bind address: {}\n"
       "HTTP secure server capability: Present\nHTTP secure server status: {}\n"
-      "HTTP secure server port: {}\nHTTP secure server trustpoint: {}\n",
-      state, port, bind, secure_state, secure_port, trustpoint);
+      "HTTP secure server port: {}\nHTTP secure server trustpoint: {}\n"
+      "HTTP metrics (/metrics): {}\n",
+      state, port, bind, secure_state, secure_port, trustpoint, metrics);
+}
+
+// `/metrics` is on by default; `no ip http metrics` is saved and shown.
+TEST_F(HttpCommandsTest, MetricsLine) {
+  EXPECT_TRUE(http().metrics);
+  EXPECT_TRUE(exec("no ip http metrics").ok);
+  EXPECT_FALSE(http().metrics);
+  EXPECT_EQ(http_config(), "no ip http metrics\n!\nend\n");
+  EXPECT_EQ(exec("do show ip http server status").output,
+            status("Disabled", "80", "all addresses", "Disabled", "443",
+                   "none (a certificate from the local CA)", "Disabled"));
+  EXPECT_TRUE(exec("ip http metrics").ok);
+  EXPECT_TRUE(http().metrics);
+  EXPECT_EQ(http_config(), "");
 }
 
 // ip http secure-server, secure-port and secure-trustpoint: saved in loading order, shown

@@ -84,12 +84,16 @@ class PgStore::Meanwhile {
   void run() {
     if (fn_ == nullptr || ran_) return;
     ran_ = true;
+    const auto start = std::chrono::steady_clock::now();
     try {
       (*fn_)();
     } catch (...) {
       thrown_ = std::current_exception();
     }
+    spent_ = std::chrono::steady_clock::now() - start;
   }
+  // How long run() took (zero before it ran).
+  std::chrono::steady_clock::duration spent() const { return spent_; }
   bool wanted() const { return fn_ != nullptr; }
   void rethrow() {
     if (thrown_) std::rethrow_exception(thrown_);
@@ -98,7 +102,18 @@ class PgStore::Meanwhile {
  private:
   const std::function<void()>* fn_;
   bool ran_ = false;
+  std::chrono::steady_clock::duration spent_{};
   std::exception_ptr thrown_;
+};
+
+// When an attempt began, and how long the caller's overlapped work had run by then: the
+// commit histogram counts the time spent on the database only.
+struct PgStore::Timing {
+  explicit Timing(const Meanwhile& m)
+      : started(std::chrono::steady_clock::now()), meanwhile(m), spent_before(m.spent()) {}
+  std::chrono::steady_clock::time_point started;
+  const Meanwhile& meanwhile;
+  std::chrono::steady_clock::duration spent_before;
 };
 
 struct PgStore::Attempt {
@@ -208,6 +223,7 @@ Status PgStore::write_with(const WriteBatch& batch, const std::function<void()>*
 PgStore::Attempt PgStore::try_pipeline(const std::vector<Step>& steps, Meanwhile& meanwhile) {
   auto lease = pool_->acquire();
   if (!lease) return {lease.error(), false};
+  const Timing timing(meanwhile);
   Conn& c = lease->conn();
   // Whether a pipeline reached the server cannot be told once it is sent: a connection
   // the server closed while it sat idle is found here, without a round trip, and the
@@ -226,13 +242,14 @@ PgStore::Attempt PgStore::try_pipeline(const std::vector<Step>& steps, Meanwhile
     return {std::move(s), again};
   }
   meanwhile.run();
-  return commit_outcome(c, c.receive_pipeline(steps), "after the batch was sent");
+  return commit_outcome(c, c.receive_pipeline(steps), "after the batch was sent", timing);
 }
 
 PgStore::Attempt PgStore::try_write(const WriteBatch& batch, const pg::Floors& raise,
                                     Meanwhile& meanwhile) {
   auto lease = pool_->acquire();
   if (!lease) return {lease.error(), false};
+  const Timing timing(meanwhile);
   Conn& c = lease->conn();
   Status s = pg::status_of(c.run(Sql::kBegin, Params(), "beginning a transaction"));
   if (s.ok()) s = pg::apply(c, batch, id_, raise);
@@ -255,11 +272,15 @@ PgStore::Attempt PgStore::try_write(const WriteBatch& batch, const pg::Floors& r
   } else {
     s = pg::status_of(c.run(Sql::kCommit, Params(), "committing"));
   }
-  return commit_outcome(c, std::move(s), "during COMMIT");
+  return commit_outcome(c, std::move(s), "during COMMIT", timing);
 }
 
-PgStore::Attempt PgStore::commit_outcome(Conn& c, Status s, const char* lost_when) {
+PgStore::Attempt PgStore::commit_outcome(Conn& c, Status s, const char* lost_when,
+                                         const Timing& timing) {
   if (s.ok()) {
+    static metrics::Histogram& histogram = commit_histogram("postgresql");
+    histogram.observe(std::chrono::steady_clock::now() - timing.started -
+                      (timing.meanwhile.spent() - timing.spent_before));
     count_commit();
     return {ok_status(), false};
   }

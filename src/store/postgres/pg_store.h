@@ -105,6 +105,7 @@ class PgStore final : public Store {
  private:
   class Meanwhile;
   struct Attempt;
+  struct Timing;
   explicit PgStore(std::unique_ptr<pg::Pool> pool);
 
   // One allocator: its block (reserve.h) and the name of its counter row.
@@ -129,7 +130,7 @@ class PgStore final : public Store {
   // The batch as one pipeline (Conn::send_pipeline).
   Attempt try_pipeline(const std::vector<pg::Step>& steps, Meanwhile& meanwhile);
   // The end of an attempt whose commit was sent: `s` is how the commit went.
-  Attempt commit_outcome(pg::Conn& c, Status s, const char* lost_when);
+  Attempt commit_outcome(pg::Conn& c, Status s, const char* lost_when, const Timing& timing);
   // Runs `fn(conn)` on a pooled connection, once more on a new one if a connection taken
   // from the idle list turns out dead.
   template <class Fn>

@@ -102,6 +102,8 @@ Status SqliteStore::apply_batch(const WriteBatch& batch) {
 // Called by the leader alone, so only it touches the write connection's transaction
 // state. Every Writer of the group leaves with its status set.
 void SqliteStore::commit_group(const std::vector<Writer*>& group) {
+  static metrics::Histogram& timing = commit_histogram("sqlite");
+  const metrics::ScopedTimer timed(timing);
   MutexLock conn_lock(writer_->mu());
   const sqlite::Statements& sql = writer_->sql();
   sqlite3* db = writer_->db();

@@ -1,0 +1,68 @@
+// The request labels of /metrics: from fixed lists whatever a client sends, and a handler
+// that throws counted as the 500 the server answers.
+
+#include "daemon/http_metrics.h"
+
+#include <stdexcept>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace scepter::daemon {
+namespace {
+
+http::Request request(std::string method, std::string target) {
+  http::Request req;
+  req.method = std::move(method);
+  req.target = target;
+  const auto q = target.find('?');
+  req.path = target.substr(0, q);
+  req.query = q == std::string::npos ? "" : target.substr(q + 1);
+  req.params = http::QueryParams::parse(req.query);
+  return req;
+}
+
+std::string kind(const std::string& method, const std::string& target) {
+  const RequestKind k = classify(request(method, target));
+  return std::string(k.protocol) + " " + std::string(k.operation);
+}
+
+TEST(HttpMetrics, LabelsComeFromFixedLists) {
+  EXPECT_EQ(kind("GET", "/cgi-bin/pkiclient.exe?operation=GetCACaps"), "scep GetCACaps");
+  EXPECT_EQ(kind("POST", "/scep/pkiclient.exe?operation=PKIOperation"), "scep PKIOperation");
+  EXPECT_EQ(kind("GET", "/cgi-bin/pkiclient.exe?operation=Anything%20At%20All"), "scep other");
+  EXPECT_EQ(kind("GET", "/cgi-bin/pkiclient.exe"), "scep other");
+  EXPECT_EQ(kind("POST", "/ocsp"), "ocsp post");
+  EXPECT_EQ(kind("GET", "/ocsp/MEIwQDA-"), "ocsp get");
+  EXPECT_EQ(kind("PUT", "/ocsp"), "ocsp other");
+  EXPECT_EQ(kind("POST", "/.well-known/est/simpleenroll"), "est simpleenroll");
+  EXPECT_EQ(kind("GET", "/.well-known/est/mycs/cacerts"), "est cacerts");
+  EXPECT_EQ(kind("GET", "/.well-known/est/madeup"), "est other");
+  EXPECT_EQ(kind("GET", "/metrics"), "metrics scrape");
+  EXPECT_EQ(kind("GET", "/anything/else"), "other other");
+}
+
+std::uint64_t requests(const std::string& labels) {
+  const std::string text = metrics::Registry::global().render();
+  const std::string key = "scepter_http_requests_total{" + labels + "} ";
+  const auto at = text.find(key);
+  return at == std::string::npos ? 0 : std::stoull(text.substr(at + key.size()));
+}
+
+TEST(HttpMetrics, CountedCountsAnswersAndFailures) {
+  const std::string ok = R"(protocol="metrics",operation="scrape",code="200")";
+  const std::string failed = R"(protocol="metrics",operation="scrape",code="500")";
+  const std::uint64_t ok_before = requests(ok);
+  const std::uint64_t failed_before = requests(failed);
+  const http::Handler answers = counted([](const http::Request&) { return http::Response{}; });
+  const http::Handler throws =
+      counted([](const http::Request&) -> http::Response { throw std::runtime_error("x"); });
+  answers(request("GET", "/metrics"));
+  answers(request("GET", "/metrics"));
+  EXPECT_THROW(throws(request("GET", "/metrics")), std::runtime_error);
+  EXPECT_EQ(requests(ok), ok_before + 2);
+  EXPECT_EQ(requests(failed), failed_before + 1);
+}
+
+}  // namespace
+}  // namespace scepter::daemon
