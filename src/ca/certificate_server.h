@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "ca/audit_log.h"
 #include "ca/crl_publisher.h"
 #include "ca/issuer.h"
 #include "ca/keystore.h"
@@ -235,6 +236,8 @@ struct ServerDeps {
   // is on without `ocsp url` (empty: none).
   std::function<std::string()> ocsp_url = {};
   std::function<std::string()> key_device = {};
+  // The device's audit log, which gets a record of every certificate issued (null: none).
+  AuditLog* audit = nullptr;
 };
 
 // The label of a certificate server's shadow (rollover) key.

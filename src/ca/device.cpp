@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "common/fs.h"
+#include "common/log.h"
 #include "common/parse.h"
 
 namespace scepter::ca {
@@ -40,6 +41,7 @@ Result<std::unique_ptr<Device>> Device::create(DeviceOptions options, SettableCl
   std::unique_ptr<Device> device(new Device(std::move(options), clock));
   ASSIGN_OR_RETURN(device->keys_, KeyStore::open(device->nvram_dir() + "/private-keys",
                                                  device->options_.master_passphrase));
+  ASSIGN_OR_RETURN(device->audit_, AuditLog::open(device->audit_log_path(), clock));
   device->tokens_ = std::make_unique<TokenRegistry>(*device->keys_);
   device->enrollment_ = std::make_unique<TrustpointClient>(
       *device->keys_, clock, device->nvram_dir(), device->options_.upstream);
@@ -113,6 +115,7 @@ ServerDeps Device::server_deps(const std::string& label) {
                   options_.nvram_dir};
   deps.remote = &remote_files_;
   deps.tokens = tokens_.get();
+  deps.audit = audit_.get();
   deps.ocsp_url = [this] { return ocsp_url(); };
   deps.key_device = [this, label] {
     std::optional<TrustpointConfig> tp = trustpoint(label);
@@ -253,6 +256,36 @@ Status Device::remove_trustpoint(const std::string& name) {
 
 void Device::tick() {
   for (const auto& s : servers()) s->tick();
+  sign_audit();
+}
+
+// The first enabled certificate server, by label, signs what the audit log took since its
+// last checkpoint; none enabled: the records wait.
+void Device::sign_audit() {
+  const auto now = std::chrono::steady_clock::now();
+  if (audit_->unsigned_records() == 0 || now - audit_signed_at_ < options_.audit_checkpoint_every) {
+    return;
+  }
+  for (const auto& server : servers()) {
+    auto id = server->signing_identity();
+    if (!id.has_value()) continue;
+    if (Status s = audit_->checkpoint(server->label(), id->certificate, id->key); !s.ok()) {
+      log::error("audit: cannot sign a checkpoint with {}: {}", server->label(), s.message());
+      continue;
+    }
+    audit_signed_at_ = now;
+    return;
+  }
+}
+
+std::vector<pki::Certificate> Device::audit_signers() const {
+  std::vector<pki::Certificate> out;
+  for (const auto& server : servers()) {
+    const ServerInfo info = server->info();
+    if (info.ca_certificate) out.push_back(*info.ca_certificate);
+    if (info.rollover_certificate) out.push_back(*info.rollover_certificate);
+  }
+  return out;
 }
 
 void Device::poll_trustpoints() {

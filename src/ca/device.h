@@ -25,6 +25,7 @@
 // CertificateServer and KeyStore. Callbacks (edit_trustpoint, edit_http) run with the
 // Device's lock held: they must not call back into the Device.
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -33,6 +34,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ca/audit_log.h"
 #include "ca/certificate_server.h"
 #include "ca/keystore.h"
 #include "ca/ocsp_responder.h"
@@ -53,6 +55,8 @@ struct DeviceOptions {
   std::string master_passphrase;  // encrypts private keys at rest
   // scepterd's SCEP client, for trustpoints that enrol (null: enrolment is refused).
   std::shared_ptr<UpstreamCa> upstream = nullptr;
+  // How often the audit log gets a signed checkpoint while records arrive (tick()).
+  std::chrono::seconds audit_checkpoint_every{60};
 };
 
 // `crypto pki trustpoint NAME`. A certificate server creates one with its own label.
@@ -138,6 +142,12 @@ class Device {
   TokenRegistry& tokens() { return *tokens_; }
   // The trustpoints' side as SCEP clients: authentication, enrolment, polling.
   TrustpointClient& enrollment() { return *enrollment_; }
+  // The audit trail (nvram:audit.log, see audit_log.h).
+  AuditLog& audit() { return *audit_; }
+  std::string audit_log_path() const { return options_.nvram_dir + "/audit.log"; }
+  // The certificates an audit checkpoint may be signed with: every CA (or RA)
+  // certificate of this device's certificate servers, their rollover ones included.
+  std::vector<pki::Certificate> audit_signers() const;
 
   // Certificate servers by label.
   std::shared_ptr<CertificateServer> server(const std::string& label) const;
@@ -240,6 +250,8 @@ class Device {
 
  private:
   Device(DeviceOptions options, SettableClock& clock);
+  // tick(): a signed checkpoint in the audit log when one is due.
+  void sign_audit();
 
   DeviceOptions options_;
   files::RemoteFiles remote_files_;
@@ -252,6 +264,9 @@ class Device {
   std::unique_ptr<KeyStore> keys_;                // set by create(), then never changed
   std::unique_ptr<TokenRegistry> tokens_;         // the same; after keys_, which it uses
   std::unique_ptr<TrustpointClient> enrollment_;  // likewise
+  std::unique_ptr<AuditLog> audit_;               // likewise
+  // tick(): when the audit log last got a checkpoint.
+  std::chrono::steady_clock::time_point audit_signed_at_{};
   mutable Mutex servers_mu_ ACQUIRED_BEFORE(trustpoints_mu_);
   std::map<std::string, std::shared_ptr<CertificateServer>> servers_ GUARDED_BY(servers_mu_);
   mutable Mutex trustpoints_mu_;

@@ -207,6 +207,13 @@ Result<pki::Certificate> CertificateServer::issue_granted(Runtime& rt, RequestRe
                               .while_committing = while_committing});
   if (!issued.has_value()) return fail(issued.error());
   issued_count_.add();
+  if (deps_.audit != nullptr) {
+    deps_.audit->record({"issue", "scepterd", label_,
+                         fmt::format("certificate 0x{} for request {} ({}){}",
+                                     issued->certificate.serial_hex(), request.id, request.subject,
+                                     ev.decision.reason.empty() ? "" : ": " + ev.decision.reason),
+                         "ok"});
+  }
   if (ev.decision.consumes_otp) rt.otp->consumed();
   Status files = write_cert_files(cfg, issued->record);
   if (!files.ok()) fail_critical(unavailable("cannot write certificate files: " + files.message()));

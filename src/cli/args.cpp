@@ -1,5 +1,7 @@
 #include "cli/args.h"
 
+#include <algorithm>
+
 namespace scepter::cli {
 
 const Args::Entry* Args::find(std::string_view name) const {
@@ -29,6 +31,25 @@ std::optional<std::size_t> Args::offset(std::string_view name) const {
 void Args::add(std::string name, std::string value, std::size_t offset,
                std::optional<std::int64_t> number) {
   entries_.push_back(Entry{std::move(name), std::move(value), offset, number});
+}
+
+std::string Args::masked(std::string_view line,
+                         std::initializer_list<std::string_view> names) const {
+  std::string out(line);
+  // From the last word to the first, so that earlier offsets stay right.
+  std::vector<const Entry*> secret;
+  for (const Entry& e : entries_) {
+    for (std::string_view n : names) {
+      if (e.name == n && !e.value.empty()) secret.push_back(&e);
+    }
+  }
+  std::sort(secret.begin(), secret.end(),
+            [](const Entry* a, const Entry* b) { return a->offset > b->offset; });
+  for (const Entry* e : secret) {
+    if (e->offset < out.size())
+      out.replace(e->offset, std::min(e->value.size(), out.size() - e->offset), "*****");
+  }
+  return out;
 }
 
 }  // namespace scepter::cli

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,6 +33,10 @@ class Args {
   std::string_view choice(std::string_view name) const { return word(name); }
   // Where the word for `name` starts in the line, for an error marker.
   std::optional<std::size_t> offset(std::string_view name) const;
+
+  // `line` (the one these arguments were matched in) with the words bound to any of
+  // `names` replaced by "*****": a command line fit for the audit log.
+  std::string masked(std::string_view line, std::initializer_list<std::string_view> names) const;
 
   // Used by the matcher.
   void add(std::string name, std::string value, std::size_t offset,

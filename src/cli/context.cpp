@@ -75,7 +75,7 @@ CmdResult Context::run_in(Node mode, std::string_view line, std::size_t offset) 
     out_.append(match_error_text(m, line, marker_base_ + offset));
     return CmdResult::printed_failure();
   }
-  return session_.run_matched(m, mode, out_, marker_base_ + offset);
+  return session_.run_matched(m, mode, line, out_, marker_base_ + offset);
 }
 
 std::function<void(std::string_view)> Context::async_output() const {

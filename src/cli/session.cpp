@@ -110,7 +110,7 @@ CmdResult Session::dispatch(std::string_view line, std::string& out, std::size_t
     MatchResult m = match_command(table_, n, line);
     if (m.status == MatchStatus::kOk) {
       while (stack_.back().node != n) stack_.pop_back();
-      return run_matched(m, n, out, marker_base);
+      return run_matched(m, n, line, out, marker_base);
     }
     if (!best_failure || m.progress() > best_failure->progress()) best_failure = std::move(m);
   }
@@ -118,10 +118,39 @@ CmdResult Session::dispatch(std::string_view line, std::string& out, std::size_t
   return CmdResult::printed_failure();
 }
 
-CmdResult Session::run_matched(const MatchResult& m, Node node, std::string& out,
-                               std::size_t marker_base) {
+namespace {
+
+// Commands that only look (or move between modes) are not audited; `do` is, through the
+// exec command it runs.
+bool audited(const Command& command) {
+  const std::string_view g = command.grammar;
+  for (std::string_view look :
+       {"show", "more", "dir", "terminal", "exit", "end", "do", "configure", "enable", "disable"}) {
+    if (g.starts_with(look) && (g.size() == look.size() || g[look.size()] == ' ')) return false;
+  }
+  return g.find(" info ") == std::string_view::npos;
+}
+
+}  // namespace
+
+CmdResult Session::run_matched(const MatchResult& m, Node node, std::string_view line,
+                               std::string& out, std::size_t marker_base) {
   Context ctx(*this, out, node, marker_base);
+  const std::size_t printed = out.size();
   CmdResult r = m.command->handler(ctx, m.args);
+  if (options_.interactive && audited(*m.command)) {
+    // The line as matched, its passwords, passphrases and PINs masked; its outcome is
+    // the first line it printed when it failed.
+    std::string outcome = "ok";
+    if (!r.ok()) {
+      std::string_view said = std::string_view(out).substr(printed);
+      if (said.empty()) said = r.unprinted_message();
+      outcome = "failed: " + std::string(trim(said.substr(0, said.find('\n'))));
+    }
+    device_.audit().record(
+        {"command", options_.actor, "",
+         std::string(trim(m.args.masked(line, {"password", "passphrase", "pw", "pin"}))), outcome});
+  }
   if (question_ && !options_.interactive) {
     // Nobody can answer while a configuration loads; handlers should not have asked.
     out += fmt::format("% \"{}\" needs an answer at the terminal.\n", trim(question_->prompt));

@@ -38,6 +38,9 @@ struct SessionOptions {
   bool interactive = true;
   // Start in global configuration mode instead of exec mode.
   bool start_in_config = false;
+  // Who types, for the audit log ("shell uid 0 pid 4242"). The commands of an interactive
+  // session that change something are recorded there, with their secrets masked.
+  std::string actor = "shell";
 };
 
 class Session final : public ShellSession {
@@ -68,7 +71,8 @@ class Session final : public ShellSession {
   CmdResult answer_question(std::string_view line, std::string& out);
   // Runs a command line in `node` or, failing that, in its config parents.
   CmdResult dispatch(std::string_view line, std::string& out, std::size_t marker_base);
-  CmdResult run_matched(const MatchResult& m, Node node, std::string& out, std::size_t marker_base);
+  CmdResult run_matched(const MatchResult& m, Node node, std::string_view line, std::string& out,
+                        std::size_t marker_base);
   // `node` and the modes above it where a failed line is tried next.
   std::vector<Node> fallback_chain(Node node) const;
 

@@ -90,9 +90,18 @@ class ConnectionLoop {
   cli::ShellSession& session_;
 };
 
-std::unique_ptr<cli::ShellSession> make_session(const SessionFactory& factory) {
+// "uid 0 pid 4242": who is at the other end of a UNIX socket.
+std::string peer_of(int fd) {
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return "unknown peer";
+  return fmt::format("uid {} pid {}", cred.uid, cred.pid);
+}
+
+std::unique_ptr<cli::ShellSession> make_session(const SessionFactory& factory,
+                                                const std::string& peer) {
   try {
-    return factory ? factory() : nullptr;
+    return factory ? factory(peer) : nullptr;
   } catch (const std::exception& e) {
     log::error("control: cannot create a shell session: {}", e.what());
   } catch (...) {
@@ -239,7 +248,7 @@ void ControlChannel::shutdown() { ::shutdown(fd_.get(), SHUT_RDWR); }
 
 void serve_connection(const std::shared_ptr<ControlChannel>& channel,
                       const SessionFactory& factory) {
-  std::unique_ptr<cli::ShellSession> session = make_session(factory);
+  std::unique_ptr<cli::ShellSession> session = make_session(factory, peer_of(channel->fd()));
   if (!session) {
     ControlAnswer answer;
     answer.output = kInternal;

@@ -15,7 +15,9 @@ namespace scepter::daemon {
 
 // Makes the session for a new connection. Called on the connection's thread; may return
 // nullptr to refuse the connection (the client gets "% Internal error").
-using SessionFactory = std::function<std::unique_ptr<cli::ShellSession>()>;
+// Makes the session of one connection, given who connected ("uid 0 pid 4242", from the
+// socket's peer credentials), for the audit log.
+using SessionFactory = std::function<std::unique_ptr<cli::ShellSession>(const std::string& peer)>;
 
 // The write side of a connection, shared by the connection's thread (answers) and any
 // thread that emits asynchronous output. Writes are whole lines under one mutex, so an

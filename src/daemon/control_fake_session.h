@@ -206,8 +206,10 @@ class FakeShellSession final : public cli::ShellSession {
 
 class FakeSessionHub {
  public:
-  std::function<std::unique_ptr<cli::ShellSession>()> factory() {
-    return [this] { return std::make_unique<FakeShellSession>(*this, next_id_++); };
+  std::function<std::unique_ptr<cli::ShellSession>(const std::string&)> factory() {
+    return [this](const std::string&) {
+      return std::make_unique<FakeShellSession>(*this, next_id_++);
+    };
   }
   int created() const { return next_id_.load(); }
   int live() const { return live_.load(); }

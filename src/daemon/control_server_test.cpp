@@ -382,8 +382,8 @@ TEST_F(ControlServerTest, RefusesPathsItMustNotTouch) {
 TEST_F(ControlServerTest, RefusedSessionGetsAnError) {
   ControlServerOptions options;
   options.path = path_;
-  server_ =
-      std::make_unique<ControlServer>(options, [] { return std::unique_ptr<cli::ShellSession>(); });
+  server_ = std::make_unique<ControlServer>(
+      options, [](const std::string&) { return std::unique_ptr<cli::ShellSession>(); });
   ASSERT_OK(server_->start());
   auto c = connect();
   json j = c->read_json();

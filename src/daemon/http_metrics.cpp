@@ -41,26 +41,6 @@ std::string_view code_label(int status) {
 
 double unix_seconds(TimePoint t) { return static_cast<double>(to_unix(t)); }
 
-std::string_view state_label(ca::ServerState s) {
-  switch (s) {
-    case ca::ServerState::kDisabled:
-      return "disabled";
-    case ca::ServerState::kChecking:
-      return "checking";
-    case ca::ServerState::kWaitingForTime:
-      return "waiting_for_time";
-    case ca::ServerState::kWaitingForOperator:
-      return "waiting_for_operator";
-    case ca::ServerState::kCheckFailed:
-      return "check_failed";
-    case ca::ServerState::kWaitingForSuperior:
-      return "waiting_for_superior";
-    case ca::ServerState::kEnabled:
-      return "enabled";
-  }
-  return "unknown";
-}
-
 constexpr std::array<ca::ServerState, 7> kStates{
     ca::ServerState::kDisabled,       ca::ServerState::kChecking,
     ca::ServerState::kWaitingForTime, ca::ServerState::kWaitingForOperator,
@@ -72,8 +52,7 @@ void write_server(metrics::Exposition& out, const ca::CertificateServer& server,
   const metrics::Labels ca{{"ca", server.label()}};
   for (ca::ServerState s : kStates) {
     out.gauge("scepter_ca_state", "1 for the state the certificate server is in, by CA.",
-              {{"ca", server.label()}, {"state", std::string(state_label(s))}},
-              s == g.state ? 1 : 0);
+              {{"ca", server.label()}, {"state", ca::server_state_name(s)}}, s == g.state ? 1 : 0);
   }
   if (g.ca_not_after) {
     out.gauge("scepter_ca_certificate_not_after_timestamp_seconds",

@@ -1,6 +1,7 @@
 // scepterd: the certificate server daemon. Wiring only: options, the master passphrase,
 // the Device, the command table, the startup-config, the control socket and the timer.
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -10,6 +11,7 @@
 #include <string_view>
 #include <thread>
 
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
 #include "ca/device.h"
@@ -45,6 +47,7 @@ int main(int argc, char** argv) {
   std::string password_file;
   std::string log_file;
   bool verbose = false;
+  int audit_checkpoint_seconds = 60;
   app.add_option("--nvram", nvram, "Directory that plays the router's NVRAM (startup-config)");
   app.add_option("--flash", flash, "Directory for flash: (default <nvram>/../flash)");
   app.add_option("--socket", socket_path, "Control socket for the scepter shell");
@@ -52,6 +55,10 @@ int main(int argc, char** argv) {
                  "File holding the master passphrase that encrypts private keys");
   app.add_option("--log", log_file, "Log file (default: standard error)");
   app.add_flag("-v,--verbose", verbose, "Log debug messages");
+  app.add_option("--audit-checkpoint-seconds", audit_checkpoint_seconds,
+                 "How often the audit log gets a checkpoint signed by a CA key while records "
+                 "arrive (default 60)")
+      ->check(CLI::Range(1, 86400));
   CLI11_PARSE(app, argc, argv);
 
   log::init(verbose, log_file);
@@ -79,8 +86,10 @@ int main(int argc, char** argv) {
 
   SystemClock clock;
   // The trustpoints' SCEP client (crypto pki authenticate/enroll, sub-CA and RA).
-  auto device = ca::Device::create(
-      {nvram, flash, master->passphrase, std::make_shared<scep::HttpUpstream>()}, clock);
+  auto device =
+      ca::Device::create({nvram, flash, master->passphrase, std::make_shared<scep::HttpUpstream>(),
+                          std::chrono::seconds(audit_checkpoint_seconds)},
+                         clock);
   daemon::wipe(master->passphrase);  // the Device keeps the one copy it needs
   if (!device.has_value()) {
     std::fprintf(stderr, "scepterd: %s\n", device.error().to_string().c_str());
@@ -113,14 +122,19 @@ int main(int argc, char** argv) {
     log::error("cannot read {}: {}", startup, text.error().message());
   }
 
-  daemon::ControlServer control({.path = socket_path}, [&]() -> std::unique_ptr<cli::ShellSession> {
-    return std::make_unique<cli::Session>(table, **device);
-  });
+  daemon::ControlServer control(
+      {.path = socket_path}, [&](const std::string& peer) -> std::unique_ptr<cli::ShellSession> {
+        (*device)->audit().record({"login", "shell " + peer, "", "shell session opened", "ok"});
+        return std::make_unique<cli::Session>(table, **device,
+                                              cli::SessionOptions{.actor = "shell " + peer});
+      });
   if (Status s = control.start(); !s.ok()) {
     std::fprintf(stderr, "scepterd: control socket: %s\n", s.to_string().c_str());
     return 1;
   }
   log::info("scepterd ready; shell: scepter --socket {}", socket_path);
+  (*device)->audit().record(
+      {"start", "scepterd", "", fmt::format("scepterd started (pid {})", ::getpid()), "ok"});
 
   struct sigaction sa {};
   sa.sa_handler = on_signal;
@@ -146,6 +160,7 @@ int main(int argc, char** argv) {
     g_cv.wait_for(lock, std::chrono::seconds(1), [] { return g_stop.load(); });
   }
   log::info("scepterd stopping");
+  (*device)->audit().record({"stop", "scepterd", "", "scepterd stopping", "ok"});
   trustpoints.join();
   control.stop();
   return 0;

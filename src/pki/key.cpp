@@ -417,27 +417,39 @@ Result<Key> Key::from_decoded(Ptr<EVP_PKEY> pkey, std::string_view spki_der) {
 
 Status Key::check_private() const {
   if (!has_private_) return invalid_argument("the key has no private part");
-  static constexpr unsigned char kProbe[] = "scepterd key check";
+  static constexpr std::string_view kProbe = "scepterd key check";
+  ASSIGN_OR_RETURN(std::string sig, sign(kProbe));
+  if (!verify(kProbe, sig).ok()) return unavailable("the private key's signature does not verify");
+  return ok_status();
+}
+
+Result<std::string> Key::sign(std::string_view data) const {
+  if (!has_private_) return fail(invalid_argument("the key has no private part"));
   Ptr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
-  if (!ctx) return last_error("allocating a digest context");
+  if (!ctx) return fail(last_error("allocating a digest context"));
+  const auto* in = reinterpret_cast<const unsigned char*>(data.data());
   std::size_t len = 0;
-  std::string sig;
   if (EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, pkey_.get()) != 1 ||
-      EVP_DigestSign(ctx.get(), nullptr, &len, kProbe, sizeof kProbe) != 1) {
-    return last_error(Code::kUnavailable, "signing with the private key");
+      EVP_DigestSign(ctx.get(), nullptr, &len, in, data.size()) != 1) {
+    return fail(last_error(Code::kUnavailable, "signing with the private key"));
+  }
+  std::string sig(len, '\0');
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, in,
+                     data.size()) != 1) {
+    return fail(last_error(Code::kUnavailable, "signing with the private key"));
   }
   sig.resize(len);
-  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, kProbe,
-                     sizeof kProbe) != 1) {
-    return last_error(Code::kUnavailable, "signing with the private key");
-  }
-  sig.resize(len);
-  Ptr<EVP_MD_CTX> vctx(EVP_MD_CTX_new());
-  if (!vctx || EVP_DigestVerifyInit(vctx.get(), nullptr, EVP_sha256(), nullptr, pkey_.get()) != 1 ||
-      EVP_DigestVerify(vctx.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
-                       kProbe, sizeof kProbe) != 1) {
+  return sig;
+}
+
+Status Key::verify(std::string_view data, std::string_view signature) const {
+  Ptr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, pkey_.get()) != 1 ||
+      EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
+                       signature.size(), reinterpret_cast<const unsigned char*>(data.data()),
+                       data.size()) != 1) {
     ERR_clear_error();
-    return unavailable("the private key's signature does not verify");
+    return permission_denied("the signature does not verify");
   }
   return ok_status();
 }

@@ -98,6 +98,13 @@ class Key {
   // Signs a few bytes and checks the signature: whether the private key still works (a
   // token may have been removed). kUnavailable with the library's reason when not.
   Status check_private() const;
+  // A detached signature of `data` with SHA-256 (PKCS#1 v1.5 for RSA, DER ECDSA-Sig-Value
+  // for EC), on the token too for a token key. kInvalidArgument without a private key,
+  // kUnavailable when the key cannot sign.
+  Result<std::string> sign(std::string_view data) const;
+  // Whether `signature` is this (public) key's sign() of `data`: kPermissionDenied when
+  // it is not.
+  Status verify(std::string_view data, std::string_view signature) const;
   bool is_rsa() const;
   bool is_ec() const;
   // Modulus size for RSA, field size for EC (256, 384).

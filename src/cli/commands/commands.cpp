@@ -23,6 +23,7 @@ void register_all_commands(CommandTable& t) {
   register_cert_chain_commands(t);
   register_http_commands(t);
   register_token_commands(t);
+  register_audit_commands(t);
 }
 
 }  // namespace scepter::cli

@@ -50,5 +50,7 @@ void print_ca_fingerprints(Context& ctx, const pki::Certificate& cert);
 void register_http_commands(CommandTable& t);
 // crypto pki token, show crypto pki token, and their config writer (config_order::kTokens).
 void register_token_commands(CommandTable& t);
+// show audit, verify audit (exec).
+void register_audit_commands(CommandTable& t);
 
 }  // namespace scepter::cli

@@ -124,7 +124,8 @@ TEST_F(SystemCommandsTest, DirListsRegularFilesByName) {
   std::string out = run("dir nvram:").output;
   EXPECT_TRUE(std::regex_match(out, std::regex("Directory of nvram:/\n\n"
                                                "    1  -rw-           1 +<no date>  a.crl\n"
-                                               "    2  -rw-           5 +<no date>  b.ser\n"
+                                               "    2  -rw-           0 +<no date>  audit.log\n"
+                                               "    3  -rw-           5 +<no date>  b.ser\n"
                                                "\n\\d+ bytes total \\(\\d+ bytes free\\)\n")))
       << out;
   out = run("dir").output;

@@ -1,0 +1,256 @@
+#include "ca/audit_log.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/log.h"
+#include "pki/digest.h"
+#include "pki/encoding.h"
+#include "pki/name.h"
+
+namespace scepter::ca {
+namespace {
+
+using Json = nlohmann::json;
+
+const std::string kNoHead(64, '0');
+
+// The text a record's hash covers: its JSON without "hash", keys sorted (nlohmann's
+// objects are), no spaces, bytes that are not UTF-8 replaced (so that reading the line
+// back gives the same text).
+std::string canonical(const Json& record) {
+  return record.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+std::string chain_hash(const std::string& text) {
+  return pki::hex_upper(pki::digest(pki::Hash::kSha256, text));
+}
+
+Status write_all(int fd, const std::string& text) {
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0)
+      return unavailable(fmt::format("cannot write the audit log: {}", std::strerror(errno)));
+    done += static_cast<std::size_t>(n);
+  }
+  return ok_status();
+}
+
+std::string string_field(const Json& j, const char* name) {
+  auto it = j.find(name);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::optional<AuditRecord> to_record(const Json& j) {
+  if (!j.is_object() || !j.contains("seq") || !j["seq"].is_number_unsigned()) return std::nullopt;
+  AuditRecord r;
+  r.seq = j["seq"].get<std::uint64_t>();
+  r.time = string_field(j, "time");
+  r.event = string_field(j, "event");
+  r.actor = string_field(j, "actor");
+  r.ca = string_field(j, "ca");
+  r.detail = string_field(j, "detail");
+  r.outcome = string_field(j, "outcome");
+  return r;
+}
+
+// Every complete line of the file (without its line feed), and whether a last line was
+// cut short.
+Result<std::vector<std::string>> read_lines(const std::string& path, bool* cut = nullptr) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fail(unavailable(fmt::format("cannot read {}: {}", path, std::strerror(errno))));
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(line);
+  if (cut != nullptr) {
+    in.clear();
+    in.seekg(0, std::ios::end);
+    const auto size = in.tellg();
+    *cut = false;
+    if (size > 0) {
+      in.seekg(-1, std::ios::end);
+      char last = 0;
+      in.get(last);
+      *cut = last != '\n';
+    }
+  }
+  return lines;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<AuditLog>> AuditLog::open(std::string path, const Clock& clock) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd.valid()) {
+    return fail(
+        unavailable(fmt::format("cannot open the audit log {}: {}", path, std::strerror(errno))));
+  }
+  bool cut = false;
+  ASSIGN_OR_RETURN(std::vector<std::string> lines, read_lines(path, &cut));
+  if (cut) RETURN_IF_ERROR(write_all(fd.get(), "\n"));
+  std::unique_ptr<AuditLog> log(new AuditLog(std::move(path), clock, std::move(fd)));
+  MutexLock lock(log->mu_);
+  log->head_ = kNoHead;
+  // The chain goes on from the last complete record. One that cannot be read (someone
+  // wrote there) is reported, not fatal: the CA keeps working, and verify_audit() stops
+  // at that line.
+  std::size_t last = lines.size() - (cut ? 1 : 0);
+  if (last > 0) {
+    Json j = Json::parse(lines[last - 1], nullptr, false);
+    auto record = to_record(j);
+    if (record && j.contains("hash") && j["hash"].is_string()) {
+      log->seq_ = record->seq;
+      log->head_ = j["hash"].get<std::string>();
+    } else {
+      log::error("audit: the last record of {} cannot be read: see \"verify audit\"", log->path_);
+    }
+  }
+  // Counted from the last checkpoint.
+  for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
+    if (it->find("\"event\":\"checkpoint\"") != std::string::npos) break;
+    ++log->unsigned_;
+  }
+  return log;
+}
+
+Result<std::string> AuditLog::append_locked(const AuditEvent& event, const std::string* signer,
+                                            const std::string* signature) {
+  Json j;
+  j["seq"] = seq_ + 1;
+  j["time"] = format_iso_time(clock_.now());
+  j["event"] = event.event;
+  j["actor"] = event.actor;
+  j["ca"] = event.ca;
+  j["detail"] = event.detail;
+  j["outcome"] = event.outcome;
+  j["prev"] = head_;
+  if (signer != nullptr) j["signer"] = *signer;
+  if (signature != nullptr) j["signature"] = *signature;
+  const std::string hash = chain_hash(canonical(j));
+  j["hash"] = hash;
+  RETURN_IF_ERROR(write_all(fd_.get(), canonical(j) + "\n"));
+  ++seq_;
+  head_ = hash;
+  return hash;
+}
+
+void AuditLog::record(const AuditEvent& event) {
+  MutexLock lock(mu_);
+  auto written = append_locked(event, nullptr, nullptr);
+  if (!written.has_value()) {
+    log::error("audit: {} (event {}: {})", written.error().message(), event.event, event.detail);
+    return;
+  }
+  ++unsigned_;
+}
+
+std::uint64_t AuditLog::unsigned_records() const {
+  MutexLock lock(mu_);
+  return unsigned_;
+}
+
+Status AuditLog::checkpoint(const std::string& label, const pki::Certificate& cert,
+                            const pki::Key& key) {
+  MutexLock lock(mu_);
+  if (unsigned_ == 0) return ok_status();
+  ASSIGN_OR_RETURN(std::string signature, key.sign(head_));
+  const std::string signer = pki::base64_encode(cert.der(), 0);
+  const std::string sig64 = pki::base64_encode(signature, 0);
+  const std::string serial = cert.serial_hex();
+  ASSIGN_OR_RETURN(std::string hash,
+                   append_locked({"checkpoint", "scepterd", label,
+                                  fmt::format("{} records signed by the certificate 0x{} of {}",
+                                              unsigned_, serial, label),
+                                  "ok"},
+                                 &signer, &sig64));
+  (void)hash;
+  unsigned_ = 0;
+  if (::fdatasync(fd_.get()) != 0) {
+    return unavailable(fmt::format("cannot sync the audit log: {}", std::strerror(errno)));
+  }
+  return ok_status();
+}
+
+Result<std::vector<AuditRecord>> read_audit(const std::string& path, std::size_t count) {
+  ASSIGN_OR_RETURN(std::vector<std::string> lines, read_lines(path));
+  std::vector<AuditRecord> out;
+  const std::size_t first = count == 0 || count >= lines.size() ? 0 : lines.size() - count;
+  for (std::size_t i = first; i < lines.size(); ++i) {
+    if (auto r = to_record(Json::parse(lines[i], nullptr, false))) out.push_back(std::move(*r));
+  }
+  return out;
+}
+
+Result<AuditVerification> verify_audit(const std::string& path,
+                                       const std::vector<pki::Certificate>& trusted) {
+  bool cut = false;
+  ASSIGN_OR_RETURN(std::vector<std::string> lines, read_lines(path, &cut));
+  AuditVerification v;
+  std::string head = kNoHead;
+  std::uint64_t seq = 0;
+  std::set<std::string> signers;
+  const auto broken = [&](std::uint64_t line, std::string why) {
+    v.bad_line = line;
+    v.problem = std::move(why);
+    return v;
+  };
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const std::uint64_t line = i + 1;
+    if (cut && i + 1 == lines.size()) return broken(line, "the last record was cut short");
+    Json j = Json::parse(lines[i], nullptr, false);
+    auto record = to_record(j);
+    if (!record || !j.contains("hash") || !j["hash"].is_string() || !j.contains("prev")) {
+      return broken(line, "not an audit record");
+    }
+    const std::string hash = j["hash"].get<std::string>();
+    j.erase("hash");
+    if (chain_hash(canonical(j)) != hash) return broken(line, "the record was changed");
+    if (string_field(j, "prev") != head) {
+      return broken(line, "the record before it is missing, or was changed or moved");
+    }
+    if (record->seq != seq + 1) {
+      return broken(line, fmt::format("record {} follows record {}", record->seq, seq));
+    }
+    if (record->event == "checkpoint") {
+      auto der = pki::base64_decode(string_field(j, "signer"));
+      auto signature = pki::base64_decode(string_field(j, "signature"));
+      if (!der || !signature) return broken(line, "a checkpoint without its signature");
+      bool known = false;
+      for (const pki::Certificate& c : trusted) known = known || c.der() == *der;
+      auto cert = pki::Certificate::from_der(*der);
+      if (!cert) return broken(line, "a checkpoint whose certificate cannot be read");
+      if (!known) {
+        return broken(line, fmt::format("a checkpoint signed by a certificate this device does "
+                                        "not hold (0x{}, {})",
+                                        cert->serial_hex(), pki::format_dn_ios(cert->subject())));
+      }
+      auto key = cert->public_key();
+      if (!key || !key->verify(head, *signature).ok()) {
+        return broken(line, "a checkpoint whose signature does not verify");
+      }
+      signers.insert(fmt::format("{} (serial 0x{})", record->ca, cert->serial_hex()));
+      ++v.checkpoints;
+      v.unsigned_tail = 0;
+    } else {
+      ++v.unsigned_tail;
+    }
+    head = hash;
+    seq = record->seq;
+    ++v.records;
+  }
+  v.signers.assign(signers.begin(), signers.end());
+  return v;
+}
+
+}  // namespace scepter::ca
