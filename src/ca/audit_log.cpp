@@ -6,7 +6,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <fstream>
+#include <functional>
+#include <iterator>
 #include <set>
 
 #include <fmt/format.h>
@@ -65,27 +68,19 @@ std::optional<AuditRecord> to_record(const Json& j) {
   return r;
 }
 
-// Every complete line of the file (without its line feed), and whether a last line was
-// cut short.
-Result<std::vector<std::string>> read_lines(const std::string& path, bool* cut = nullptr) {
+// Calls `fn` with each line of the file, without its line feed, and whether the line was
+// ended (only a last line cut short is not), until `fn` returns false. Reads a line at a
+// time: memory does not grow with the log.
+Status for_each_line(const std::string& path,
+                     const std::function<bool(const std::string&, bool ended)>& fn) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return fail(unavailable(fmt::format("cannot read {}: {}", path, std::strerror(errno))));
-  std::vector<std::string> lines;
+  if (!in) return unavailable(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
   std::string line;
-  while (std::getline(in, line)) lines.push_back(line);
-  if (cut != nullptr) {
-    in.clear();
-    in.seekg(0, std::ios::end);
-    const auto size = in.tellg();
-    *cut = false;
-    if (size > 0) {
-      in.seekg(-1, std::ios::end);
-      char last = 0;
-      in.get(last);
-      *cut = last != '\n';
-    }
+  while (std::getline(in, line)) {
+    if (!fn(line, !in.eof())) break;
   }
-  return lines;
+  if (in.bad()) return unavailable(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
+  return ok_status();
 }
 
 }  // namespace
@@ -96,18 +91,31 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(std::string path, const Clock& 
     return fail(
         unavailable(fmt::format("cannot open the audit log {}: {}", path, std::strerror(errno))));
   }
+  // The last line that was ended, whether one after it was cut short, and how many
+  // records came after the last checkpoint.
+  std::string last;
   bool cut = false;
-  ASSIGN_OR_RETURN(std::vector<std::string> lines, read_lines(path, &cut));
+  std::uint64_t since_checkpoint = 0;
+  RETURN_IF_ERROR(for_each_line(path, [&](const std::string& line, bool ended) {
+    if (!ended) {
+      cut = true;
+      return false;
+    }
+    last = line;
+    since_checkpoint =
+        line.find("\"event\":\"checkpoint\"") != std::string::npos ? 0 : since_checkpoint + 1;
+    return true;
+  }));
   if (cut) RETURN_IF_ERROR(write_all(fd.get(), "\n"));
   std::unique_ptr<AuditLog> log(new AuditLog(std::move(path), clock, std::move(fd)));
   MutexLock lock(log->mu_);
   log->head_ = kNoHead;
+  log->unsigned_ = since_checkpoint;
   // The chain goes on from the last complete record. One that cannot be read (someone
   // wrote there) is reported, not fatal: the CA keeps working, and verify_audit() stops
   // at that line.
-  std::size_t last = lines.size() - (cut ? 1 : 0);
-  if (last > 0) {
-    Json j = Json::parse(lines[last - 1], nullptr, false);
+  if (!last.empty()) {
+    Json j = Json::parse(last, nullptr, false);
     auto record = to_record(j);
     if (record && j.contains("hash") && j["hash"].is_string()) {
       log->seq_ = record->seq;
@@ -115,11 +123,6 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(std::string path, const Clock& 
     } else {
       log::error("audit: the last record of {} cannot be read: see \"verify audit\"", log->path_);
     }
-  }
-  // Counted from the last checkpoint.
-  for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
-    if (it->find("\"event\":\"checkpoint\"") != std::string::npos) break;
-    ++log->unsigned_;
   }
   return log;
 }
@@ -183,61 +186,56 @@ Status AuditLog::checkpoint(const std::string& label, const pki::Certificate& ce
 }
 
 Result<std::vector<AuditRecord>> read_audit(const std::string& path, std::size_t count) {
-  ASSIGN_OR_RETURN(std::vector<std::string> lines, read_lines(path));
-  std::vector<AuditRecord> out;
-  const std::size_t first = count == 0 || count >= lines.size() ? 0 : lines.size() - count;
-  for (std::size_t i = first; i < lines.size(); ++i) {
-    if (auto r = to_record(Json::parse(lines[i], nullptr, false))) out.push_back(std::move(*r));
-  }
-  return out;
+  std::deque<AuditRecord> kept;
+  RETURN_IF_ERROR(for_each_line(path, [&](const std::string& line, bool) {
+    auto r = to_record(Json::parse(line, nullptr, false));
+    if (!r) return true;
+    kept.push_back(std::move(*r));
+    if (count != 0 && kept.size() > count) kept.pop_front();
+    return true;
+  }));
+  return std::vector<AuditRecord>(std::make_move_iterator(kept.begin()),
+                                  std::make_move_iterator(kept.end()));
 }
 
 Result<AuditVerification> verify_audit(const std::string& path,
                                        const std::vector<pki::Certificate>& trusted) {
-  bool cut = false;
-  ASSIGN_OR_RETURN(std::vector<std::string> lines, read_lines(path, &cut));
   AuditVerification v;
   std::string head = kNoHead;
   std::uint64_t seq = 0;
+  std::uint64_t number = 0;
   std::set<std::string> signers;
-  const auto broken = [&](std::uint64_t line, std::string why) {
-    v.bad_line = line;
-    v.problem = std::move(why);
-    return v;
-  };
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    const std::uint64_t line = i + 1;
-    if (cut && i + 1 == lines.size()) return broken(line, "the last record was cut short");
-    Json j = Json::parse(lines[i], nullptr, false);
+  // Why the line does not verify, or "" when it does (and the chain moves on).
+  const auto check = [&](const std::string& text, bool ended) -> std::string {
+    if (!ended) return "the last record was cut short";
+    Json j = Json::parse(text, nullptr, false);
     auto record = to_record(j);
     if (!record || !j.contains("hash") || !j["hash"].is_string() || !j.contains("prev")) {
-      return broken(line, "not an audit record");
+      return "not an audit record";
     }
     const std::string hash = j["hash"].get<std::string>();
     j.erase("hash");
-    if (chain_hash(canonical(j)) != hash) return broken(line, "the record was changed");
+    if (chain_hash(canonical(j)) != hash) return "the record was changed";
     if (string_field(j, "prev") != head) {
-      return broken(line, "the record before it is missing, or was changed or moved");
+      return "the record before it is missing, or was changed or moved";
     }
-    if (record->seq != seq + 1) {
-      return broken(line, fmt::format("record {} follows record {}", record->seq, seq));
-    }
+    if (record->seq != seq + 1) return fmt::format("record {} follows record {}", record->seq, seq);
     if (record->event == "checkpoint") {
       auto der = pki::base64_decode(string_field(j, "signer"));
       auto signature = pki::base64_decode(string_field(j, "signature"));
-      if (!der || !signature) return broken(line, "a checkpoint without its signature");
+      if (!der || !signature) return "a checkpoint without its signature";
       bool known = false;
       for (const pki::Certificate& c : trusted) known = known || c.der() == *der;
       auto cert = pki::Certificate::from_der(*der);
-      if (!cert) return broken(line, "a checkpoint whose certificate cannot be read");
+      if (!cert) return "a checkpoint whose certificate cannot be read";
       if (!known) {
-        return broken(line, fmt::format("a checkpoint signed by a certificate this device does "
-                                        "not hold (0x{}, {})",
-                                        cert->serial_hex(), pki::format_dn_ios(cert->subject())));
+        return fmt::format(
+            "a checkpoint signed by a certificate this device does not hold (0x{}, {})",
+            cert->serial_hex(), pki::format_dn_ios(cert->subject()));
       }
       auto key = cert->public_key();
       if (!key || !key->verify(head, *signature).ok()) {
-        return broken(line, "a checkpoint whose signature does not verify");
+        return "a checkpoint whose signature does not verify";
       }
       signers.insert(fmt::format("{} (serial 0x{})", record->ca, cert->serial_hex()));
       ++v.checkpoints;
@@ -248,7 +246,16 @@ Result<AuditVerification> verify_audit(const std::string& path,
     head = hash;
     seq = record->seq;
     ++v.records;
-  }
+    return "";
+  };
+  RETURN_IF_ERROR(for_each_line(path, [&](const std::string& text, bool ended) {
+    ++number;
+    std::string problem = check(text, ended);
+    if (problem.empty()) return true;
+    v.bad_line = number;
+    v.problem = std::move(problem);
+    return false;
+  }));
   v.signers.assign(signers.begin(), signers.end());
   return v;
 }
