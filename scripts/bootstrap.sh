@@ -19,7 +19,7 @@ packages=(
   libssl-dev openssl libboost-dev libboost-system-dev libcurl4-openssl-dev libsqlite3-dev
   sqlite3 libpq-dev postgresql libedit-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libcli11-dev
   libexpected-dev libgtest-dev libgmock-dev libbenchmark-dev libp11-dev libp11-kit-dev softhsm2 opensc
-  python3 python3-pytest python3-cryptography procps iproute2 gnutls-bin
+  python3 python3-pytest python3-cryptography python3-jsonschema procps iproute2 gnutls-bin
   scep strongswan-pki libstrongswan-extra-plugins libstrongswan-standard-plugins
   vsftpd tftpd-hpa nginx-light openssh-server prometheus
 )

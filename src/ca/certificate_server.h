@@ -331,6 +331,9 @@ class CertificateServer {
   Status unrevoke(const pki::SerialNumber& serial);
   Status unrevoke(Serial sequence) { return unrevoke(pki::SerialNumber{sequence}); }
   Status for_each_certificate(const std::function<bool(const store::CertRecord&)>& fn) const;
+  // The stored certificate with sequence number `sequence`; kNotFound when there is none,
+  // kUnavailable when the server is not enabled.
+  Result<store::CertRecord> stored_certificate(Serial sequence) const;
   // The current CRL with its parsed fields, for `show` and `info crl` (parses it: not for
   // hot paths).
   Result<CrlSummary> current_crl() const;

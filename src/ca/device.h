@@ -34,6 +34,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ca/accounts.h"
 #include "ca/audit_log.h"
 #include "ca/certificate_server.h"
 #include "ca/keystore.h"
@@ -142,6 +143,8 @@ class Device {
   TokenRegistry& tokens() { return *tokens_; }
   // The trustpoints' side as SCEP clients: authentication, enrolment, polling.
   TrustpointClient& enrollment() { return *enrollment_; }
+  // `username ...` and `aaa local authentication ...`: who may log in to the REST API.
+  Accounts& accounts() { return accounts_; }
   // The audit trail (nvram:audit.log, see audit_log.h).
   AuditLog& audit() { return *audit_; }
   std::string audit_log_path() const { return options_.nvram_dir + "/audit.log"; }
@@ -265,6 +268,7 @@ class Device {
   std::unique_ptr<TokenRegistry> tokens_;         // the same; after keys_, which it uses
   std::unique_ptr<TrustpointClient> enrollment_;  // likewise
   std::unique_ptr<AuditLog> audit_;               // likewise
+  Accounts accounts_{clock_};
   // tick(): when the audit log last got a checkpoint.
   std::chrono::steady_clock::time_point audit_signed_at_{};
   mutable Mutex servers_mu_ ACQUIRED_BEFORE(trustpoints_mu_);

@@ -496,6 +496,12 @@ Status CertificateServer::for_each_certificate(
   return rt->store->for_each_certificate(fn);
 }
 
+Result<store::CertRecord> CertificateServer::stored_certificate(Serial sequence) const {
+  std::shared_ptr<Runtime> rt = runtime();
+  if (!rt) return fail(unavailable("The certificate server is not enabled."));
+  return rt->store->certificate(sequence);
+}
+
 Status CertificateServer::setup_ocsp(Runtime& rt, const ServerConfig& cfg) {
   // A response signed with MD5 or SHA-1 would be forgeable; `hash` chose them for old
   // SCEP clients, which do not speak OCSP.

@@ -51,6 +51,7 @@ inline constexpr int kTokens = 250;  // before the keys, trustpoints and servers
 inline constexpr int kKeys = 300;
 inline constexpr int kTrustpoints = 400;
 inline constexpr int kCertificateServers = 500;
+inline constexpr int kAccounts = 550;  // after the servers, as IOS puts `username`
 inline constexpr int kHttp = 600;
 inline constexpr int kLast = 1000;
 }  // namespace config_order

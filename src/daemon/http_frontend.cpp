@@ -22,8 +22,11 @@ bool same_secure(const ca::HttpConfig& a, const ca::HttpConfig& b) {
 // How often the HTTPS identity is looked at again (renewal, host name, trustpoint).
 constexpr std::chrono::seconds kIdentityCheck{60};
 
-// An enrolment signs and commits: it waits in the bounded heavy queue, as PKIOperation.
-bool is_heavy_est(const http::Request& req) { return req.method == "POST"; }
+// An enrolment signs and commits: it waits in the bounded heavy queue, as PKIOperation;
+// so do the REST API's logins and actions (api::is_heavy_api_request).
+bool is_heavy_secure(const http::Request& req) {
+  return req.method == "POST" || api::is_heavy_api_request(req);
+}
 
 // PKIOperation signs and commits to the database: it waits in the server's bounded queue.
 // GetCACert, GetCACaps, GetCRL and everything else are light and never wait behind it.
@@ -81,7 +84,11 @@ void add_metrics_route(http::Router& router, const ca::Device& device) {
 bool is_ocsp_path(std::string_view path) { return path == "/ocsp" || path.starts_with("/ocsp/"); }
 
 HttpFrontend::HttpFrontend(ca::Device& device)
-    : device_(device), device_metrics_(collect_device(device)), scep_(device), est_(device) {}
+    : device_(device),
+      device_metrics_(collect_device(device)),
+      scep_(device),
+      est_(device),
+      api_(device) {}
 
 HttpFrontend::~HttpFrontend() {
   device_.set_http_listening({});
@@ -181,12 +188,14 @@ void HttpFrontend::reconcile_secure() {
                   return resp;
                 },
                 {"GET", "POST"});
+  router.add_if(api::is_api_path, [this](const http::Request& req) { return api_.handle(req); },
+                {"GET", "HEAD", "POST", "DELETE"});
   add_metrics_route(router, device_);
   http::ServerOptions options;
   options.bind_address = want.bind_address.empty() ? "::" : want.bind_address;
   options.port = static_cast<std::uint16_t>(want.secure_port);  // 0: any free port
   options.tls = context;
-  options.is_heavy = is_heavy_est;
+  options.is_heavy = is_heavy_secure;
   // A base64 PKCS#10 of the largest request SCEP takes, with line breaks.
   options.max_body_bytes = scep::kMaxPkiMessageSize * 3 / 2;
   const http::Handler handler = counted(router);

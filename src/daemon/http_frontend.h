@@ -2,7 +2,8 @@
 // The HTTP side of scepterd: follows the device's `ip http server`, `ip http port` and
 // `ip http bind-address` settings (starting, stopping or moving the listener when they
 // change) and routes every path ending in pkiclient.exe to the SCEP service, /ocsp to the
-// OCSP responder, /.well-known/est/ (HTTPS) to EST and /metrics to the metrics
+// OCSP responder, /.well-known/est/ (HTTPS) to EST, /api/v1/ (HTTPS) to the REST API and
+// /metrics to the metrics
 // (http_metrics.h). Other paths answer 404, as on IOS. `ip http port 0` binds any free port; the
 // port bound (with the settings it serves) is published through Device::set_http_listening() for
 // `show ip http server status`, and cleared when the listener stops.
@@ -13,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "api/service.h"
 #include "ca/device.h"
 #include "common/metrics.h"
 #include "est/service.h"
@@ -52,6 +54,7 @@ class HttpFrontend {
   metrics::Registration device_metrics_;
   scep::ScepService scep_;
   est::EstService est_;
+  api::ApiService api_;
   std::unique_ptr<http::HttpServer> server_;
   metrics::Registration server_metrics_;  // ends before server_ stops
   ca::HttpConfig running_;                // what server_ was started with

@@ -5,6 +5,7 @@
 #include <map>
 #include <tuple>
 
+#include "api/service.h"
 #include "ca/life_cycle.h"
 #include "daemon/http_frontend.h"
 #include "est/service.h"
@@ -86,7 +87,24 @@ void write_server(metrics::Exposition& out, const ca::CertificateServer& server,
 
 }  // namespace
 
+// The REST API by resource: "/api/v1/servers/L/requests/7/grant" is "requests".
+constexpr std::array<std::string_view, 4> kApiServerResources{"requests", "certificates", "crl",
+                                                              "otp"};
+constexpr std::array<std::string_view, 2> kApiRootResources{"session", "openapi.json"};
+std::string_view api_operation(std::string_view path) {
+  path.remove_prefix(std::min(path.size(), api::kApiRoot.size() + 1));
+  const std::string_view first = path.substr(0, path.find('/'));
+  if (first != "servers") return known_or_other(kApiRootResources, first);
+  const std::size_t label = path.find('/');
+  if (label == std::string_view::npos) return "servers";
+  const std::size_t resource = path.find('/', label + 1);
+  if (resource == std::string_view::npos) return "servers";
+  path.remove_prefix(resource + 1);
+  return known_or_other(kApiServerResources, path.substr(0, path.find('/')));
+}
+
 RequestKind classify(const http::Request& req) {
+  if (api::is_api_path(req.path)) return {"api", api_operation(req.path)};
   if (http::is_pkiclient_path(req.path)) {
     return {"scep", known_or_other(kScepOperations, req.params.get("operation").value_or(""))};
   }

@@ -40,6 +40,15 @@ TEST(HttpMetrics, LabelsComeFromFixedLists) {
   EXPECT_EQ(kind("GET", "/.well-known/est/madeup"), "est other");
   EXPECT_EQ(kind("GET", "/metrics"), "metrics scrape");
   EXPECT_EQ(kind("GET", "/anything/else"), "other other");
+  EXPECT_EQ(kind("POST", "/api/v1/session"), "api session");
+  EXPECT_EQ(kind("GET", "/api/v1/openapi.json"), "api openapi.json");
+  EXPECT_EQ(kind("GET", "/api/v1/servers"), "api servers");
+  EXPECT_EQ(kind("GET", "/api/v1/servers/ca"), "api servers");
+  EXPECT_EQ(kind("POST", "/api/v1/servers/ca/requests/7/grant"), "api requests");
+  EXPECT_EQ(kind("GET", "/api/v1/servers/ca/crl/info"), "api crl");
+  EXPECT_EQ(kind("GET", "/api/v1/servers/ca/madeup"), "api other");
+  EXPECT_EQ(kind("GET", "/api/v1/madeup/x"), "api other");
+  EXPECT_EQ(kind("GET", "/api/v1"), "api other");
 }
 
 std::uint64_t requests(const std::string& labels) {

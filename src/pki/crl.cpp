@@ -1,5 +1,7 @@
 #include "pki/crl.h"
 
+#include <cctype>
+
 #include <openssl/x509.h>
 
 #include <openssl/err.h>
@@ -91,6 +93,21 @@ const char* crl_reason_name(int code) {
 
 bool is_crl_entry_reason(int code) {
   return crl_reason_name(code) != nullptr && code != kCrlReasonRemoveFromCrl;
+}
+
+std::optional<int> crl_entry_reason_by_name(std::string_view name) {
+  for (int code = 0; code <= kCrlReasonAaCompromise; ++code) {
+    if (!is_crl_entry_reason(code)) continue;
+    const std::string_view candidate = crl_reason_name(code);
+    if (candidate.size() != name.size()) continue;
+    bool same = true;
+    for (std::size_t i = 0; i < name.size() && same; ++i) {
+      same = std::tolower(static_cast<unsigned char>(name[i])) ==
+             std::tolower(static_cast<unsigned char>(candidate[i]));
+    }
+    if (same) return code;
+  }
+  return std::nullopt;
 }
 
 Result<CrlBuilder> CrlBuilder::create(X509* issuer, EVP_PKEY* key) {

@@ -47,6 +47,9 @@ const char* crl_reason_name(int code);
 // Whether an entry of a complete CRL may carry `code`: a CRLReason other than
 // removeFromCRL.
 bool is_crl_entry_reason(int code);
+// The code of a CRL entry reason (is_crl_entry_reason) by its RFC 5280 name, compared
+// ignoring case ("keyCompromise", "keycompromise"); nullopt for any other name.
+std::optional<int> crl_entry_reason_by_name(std::string_view name);
 
 // Not thread-safe: the CA holds its CrlBuilder under its own lock. The const member
 // functions (build() included) do not modify the builder, so several threads may call

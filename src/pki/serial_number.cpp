@@ -1,6 +1,10 @@
 #include "pki/serial_number.h"
 
 #include <array>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <string>
 
 #include <openssl/err.h>
 #include <openssl/rand.h>
@@ -142,6 +146,40 @@ Result<SerialNumber> SerialNumber::from_hex(std::string_view hex) {
     ++pos;
   }
   return from_magnitude(raw.data(), raw.size());
+}
+
+// The seed: "A string with a leading 0x, which is treated as a hexadecimal value; a
+// string with a leading 0 and no x, which is treated as octal; all other strings,
+// which are treated as decimal." A number below 2^64 is a sequence number (it revokes
+// that certificate whatever the random bits of its serial); a longer hex string is a
+// whole serial of a certificate issued under `hash md5|sha1`, as `show` prints it.
+std::optional<SerialNumber> SerialNumber::parse(std::string_view text) {
+  const std::string s(text);
+  int base = 10;
+  std::size_t start = 0;
+  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+    base = 16;
+    start = 2;
+  } else if (s.size() > 1 && s[0] == '0') {
+    base = 8;
+    start = 1;
+  }
+  if (start >= s.size()) {
+    return s == "0" ? std::optional<SerialNumber>(SerialNumber{0}) : std::nullopt;
+  }
+  if (base == 16 && s.size() - start > 16) {
+    auto whole = from_hex(std::string_view(s).substr(start));
+    return whole.has_value() ? std::optional<SerialNumber>(*whole) : std::nullopt;
+  }
+  errno = 0;
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(s.c_str() + start, &end, base);
+  // strtoull would take leading spaces and signs.
+  if (errno != 0 || end == s.c_str() + start || *end != '\0' ||
+      !std::isxdigit(static_cast<unsigned char>(s[start]))) {
+    return std::nullopt;
+  }
+  return SerialNumber{v};
 }
 
 }  // namespace scepter::pki

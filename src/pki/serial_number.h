@@ -56,6 +56,11 @@ struct SerialNumber {
   // From what an operator types: the hex digits of a serial as `show` prints them.
   // kInvalidArgument for anything but 1 to 32 hex digits.
   static Result<SerialNumber> from_hex(std::string_view hex);
+  // What the seed lets an operator type: "0x" + hex, "0" + octal, or decimal. A number
+  // below 2^64 is a sequence number (it names that certificate whatever the random bits
+  // of its serial); a hex string longer than 16 digits is a whole serial, as `show`
+  // prints one issued under `hash md5|sha1`. nullopt when malformed.
+  static std::optional<SerialNumber> parse(std::string_view text);
 
   friend bool operator==(const SerialNumber&, const SerialNumber&) = default;
 };

@@ -24,6 +24,7 @@ void register_all_commands(CommandTable& t) {
   register_http_commands(t);
   register_token_commands(t);
   register_audit_commands(t);
+  register_account_commands(t);
 }
 
 }  // namespace scepter::cli

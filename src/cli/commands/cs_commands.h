@@ -31,10 +31,6 @@ class Context;
 // The server of the cs-server mode the line runs in (null once it was removed).
 std::shared_ptr<ca::CertificateServer> current_server(Context& ctx);
 
-// A serial number as the seed lets it be typed: 0xHEX, 0OCTAL or decimal (a hex string
-// longer than 16 digits is a whole serial with random bits). nullopt when malformed.
-std::optional<pki::SerialNumber> parse_serial(std::string_view text);
-
 // Shared by the cs-server configuration commands (cs_server_commands.cpp,
 // cs_protocol_commands.cpp).
 // `no X` may omit the value; `X` alone is incomplete.

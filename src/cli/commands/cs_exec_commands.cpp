@@ -78,7 +78,7 @@ CmdResult change_revocation(
     const std::function<Status(ca::CertificateServer&, const pki::SerialNumber&)>& op, Code already,
     std::string_view already_text) {
   REQUIRE_SERVER(server);
-  auto serial = parse_serial(a.word("serial"));
+  auto serial = pki::SerialNumber::parse(a.word("serial"));
   if (!serial) return ctx.invalid_input(a, "serial");
   Status s = op(*server, *serial);
   if (s.code() == Code::kNotFound) {
@@ -121,10 +121,8 @@ std::string reason_keyword(int code) {
 // The code of the keyword matched by `reason <...>$crl_reason`; nullopt without one.
 std::optional<int> reason_code(const Args& a) {
   const std::string_view keyword = a.choice("crl_reason");
-  for (const ReasonKeyword& r : kReasonKeywords) {
-    if (!keyword.empty() && reason_keyword(r.code) == keyword) return r.code;
-  }
-  return std::nullopt;
+  if (keyword.empty()) return std::nullopt;
+  return pki::crl_entry_reason_by_name(keyword);
 }
 
 CmdResult revoke(Context& ctx, const Args& a) {
@@ -251,39 +249,6 @@ CmdResult rollover_cancel(Context& ctx, const Args& a) {
 }
 
 }  // namespace
-
-// The seed: "A string with a leading 0x, which is treated as a hexadecimal value; a
-// string with a leading 0 and no x, which is treated as octal; all other strings,
-// which are treated as decimal." A number below 2^64 is a sequence number (it revokes
-// that certificate whatever the random bits of its serial); a longer hex string is a
-// whole serial of a certificate issued under `hash md5|sha1`, as `show` prints it.
-std::optional<pki::SerialNumber> parse_serial(std::string_view text) {
-  const std::string s(text);
-  int base = 10;
-  std::size_t start = 0;
-  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-    base = 16;
-    start = 2;
-  } else if (s.size() > 1 && s[0] == '0') {
-    base = 8;
-    start = 1;
-  }
-  if (start >= s.size()) {
-    return s == "0" ? std::optional<pki::SerialNumber>(pki::SerialNumber{0}) : std::nullopt;
-  }
-  if (base == 16 && s.size() - start > 16) {
-    auto whole = pki::SerialNumber::from_hex(std::string_view(s).substr(start));
-    return whole.has_value() ? std::optional<pki::SerialNumber>(*whole) : std::nullopt;
-  }
-  errno = 0;
-  char* end = nullptr;
-  unsigned long long v = std::strtoull(s.c_str() + start, &end, base);
-  if (errno != 0 || end == s.c_str() + start || *end != '\0' || s[start] == '-' ||
-      s[start] == '+') {
-    return std::nullopt;
-  }
-  return pki::SerialNumber{v};
-}
 
 void register_cs_exec_commands(CommandTable& t) {
   const std::string_view kId = "Request ID";

@@ -354,7 +354,7 @@ CmdResult serial_number(Context& ctx, const Args& a) {
   if (incomplete(a, "serial")) return ctx.error("Incomplete command.");
   std::uint64_t above = 0;
   if (!a.has("no")) {
-    auto serial = parse_serial(a.word("serial"));
+    auto serial = pki::SerialNumber::parse(a.word("serial"));
     if (!serial || serial->entropy || serial->sequence == 0 ||
         serial->sequence >= store::kMaxSerial) {
       return ctx.error(

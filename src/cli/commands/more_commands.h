@@ -50,6 +50,9 @@ void print_ca_fingerprints(Context& ctx, const pki::Certificate& cert);
 void register_http_commands(CommandTable& t);
 // crypto pki token, show crypto pki token, and their config writer (config_order::kTokens).
 void register_token_commands(CommandTable& t);
+// username, aaa local authentication attempts max-fail, their config writer
+// (config_order::kAccounts), clear aaa local user lockout, show aaa local user lockout.
+void register_account_commands(CommandTable& t);
 // show audit, verify audit (exec).
 void register_audit_commands(CommandTable& t);
 

@@ -1,0 +1,87 @@
+#pragma once
+// The REST API at /api/v1/ on the HTTPS listener: what an operator does at the shell, in
+// JSON, for scripts and for the web console. Its description is /api/v1/openapi.json
+// (openapi.json beside this file, compiled in).
+//
+//   POST   /api/v1/session                          log in (password or client certificate)
+//   GET    /api/v1/session                          who is logged in
+//   DELETE /api/v1/session                          log out
+//   GET    /api/v1/servers                          every certificate server's status
+//   GET    /api/v1/servers/{label}                  one server's status and timers
+//   GET    /api/v1/servers/{label}/requests         enrolment requests (filter, paging)
+//   GET    /api/v1/servers/{label}/requests/{id}    one request
+//   POST   /api/v1/servers/{label}/requests/{id}/grant | /reject
+//   DELETE /api/v1/servers/{label}/requests/{id}    remove it
+//   GET    /api/v1/servers/{label}/certificates     search by subject, SAN, serial, state
+//   GET    /api/v1/servers/{label}/certificates/{serial}
+//   POST   /api/v1/servers/{label}/certificates/{serial}/revoke   {"reason": "keyCompromise"}
+//   GET    /api/v1/servers/{label}/crl              the CRL (DER)
+//   GET    /api/v1/servers/{label}/crl/info         what it holds
+//   POST   /api/v1/servers/{label}/otp              a one-time enrolment password
+//
+// Accounts are the device's `username` lines (ca/accounts.h): privilege 1 reads, 2 and
+// up may also act. Sessions, CSRF and the login limits are in sessions.h. Every action
+// calls the CertificateServer method the shell command calls, and writes the audit
+// record the shell writes for that command line (event "command", the command as typed
+// at the shell, actor "api USER from ADDRESS"), so the audit log reads the same whichever
+// way an operator came in. Logins, failed ones included, are audited too; failed ones at
+// most kFailureRecordsPerMinute a minute (an unauthenticated client chooses how many it
+// makes), the rest counted in the next record.
+//
+// Errors are RFC 9457 problem documents (application/problem+json). Every answer says
+// Cache-Control: no-store.
+//
+// Thread safety: handle() may be called from any thread.
+
+#include <string_view>
+#include <variant>
+
+#include "api/sessions.h"
+#include "ca/device.h"
+#include "common/mutex.h"
+#include "http/server.h"
+
+namespace scepter::api {
+
+inline constexpr std::string_view kApiRoot = "/api/v1";
+inline constexpr std::string_view kSessionCookie = "scepter_session";
+inline constexpr int kFailureRecordsPerMinute = 30;
+// Paging of the lists: the default and the largest page.
+inline constexpr int kDefaultPage = 50, kMaxPage = 500;
+
+// "/api/v1" and everything under it.
+bool is_api_path(std::string_view path);
+// Requests that compute or commit (a login's scrypt, a grant's signature, a revocation):
+// they wait in the listener's bounded heavy queue. Reads are light.
+bool is_heavy_api_request(const http::Request& req);
+
+class ApiService {
+ public:
+  explicit ApiService(ca::Device& device);
+  http::Response handle(const http::Request& req);
+
+  // The logged-in caller of a request.
+  struct Caller {
+    Session session;
+    ca::Role role = ca::Role::kReadOnly;
+    std::string actor;  // "api USER from ADDRESS", as the audit log names it
+  };
+
+ private:
+  http::Response login(const http::Request& req);
+  // The caller, or the 401/403 answer.
+  std::variant<Caller, http::Response> authenticate(const http::Request& req);
+  // An audit record of a failed login, within kFailureRecordsPerMinute.
+  void audit_failure(const std::string& actor, const std::string& detail,
+                     const std::string& outcome);
+
+  ca::Device& device_;
+  SessionStore sessions_;
+  LoginLimiter limiter_;
+  Mutex audit_mu_;
+  TimePoint audit_window_ GUARDED_BY(audit_mu_){};
+  int audit_written_ GUARDED_BY(audit_mu_) = 0;
+  int audit_suppressed_ GUARDED_BY(audit_mu_) = 0;
+};
+
+}  // namespace scepter::api
