@@ -22,6 +22,7 @@ packages=(
   python3 python3-pytest python3-cryptography python3-jsonschema procps iproute2 gnutls-bin
   scep strongswan-pki libstrongswan-extra-plugins libstrongswan-standard-plugins
   vsftpd tftpd-hpa nginx-light openssh-server prometheus
+  dpkg-dev groff-base man-db systemd
 )
 
 install_packages() {

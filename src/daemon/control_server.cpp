@@ -20,6 +20,7 @@
 #include "common/unique_fd.h"
 #include "daemon/control_connection.h"
 #include "daemon/control_protocol.h"
+#include "daemon/peer_access.h"
 
 namespace scepter::daemon {
 namespace {
@@ -71,15 +72,6 @@ Status remove_stale_socket(const std::string& path, const sockaddr_un& addr) {
   return ok_status();
 }
 
-// Root and the daemon's own user may drive the CA; the 0600 socket already says so, this
-// also covers a socket mode loosened by hand.
-bool peer_allowed(int fd) {
-  ucred cred{};
-  socklen_t len = sizeof cred;
-  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return false;
-  return cred.uid == 0 || cred.uid == ::geteuid();
-}
-
 void refuse(int fd, std::string_view why) {
   ControlAnswer answer;
   answer.output = why;
@@ -104,6 +96,7 @@ struct ControlServer::State {
   UniqueFd wake_write;
   dev_t socket_dev = 0;  // identity of the socket file we made, so stop() removes only it
   ino_t socket_ino = 0;
+  SocketOwner owner;  // who may connect besides root (peer_access.h)
   std::thread accept_thread;
   std::atomic<std::size_t> active{0};
 
@@ -144,6 +137,11 @@ Status ControlServer::start() {
   if (state_) return already_exists("control server is already running");
   const std::string& path = options_.path;
   ASSIGN_OR_RETURN(sockaddr_un addr, socket_address(path));
+  if ((options_.socket_mode & ~mode_t{0660}) != 0) {
+    return invalid_argument(
+        fmt::format("control socket mode {:04o} gives access beyond the daemon's user and group",
+                    options_.socket_mode));
+  }
   RETURN_IF_ERROR(fs::make_dirs(parent_dir(path)));
   RETURN_IF_ERROR(remove_stale_socket(path, addr));
 
@@ -161,6 +159,7 @@ Status ControlServer::start() {
   }
   state->socket_dev = st.st_dev;
   state->socket_ino = st.st_ino;
+  state->owner = {::geteuid(), st.st_gid, options_.socket_mode};
   if (::listen(state->listen_fd.get(), SOMAXCONN) != 0) {
     Status s = errno_status("cannot listen on", path);
     ::unlink(path.c_str());
@@ -199,8 +198,11 @@ void ControlServer::accept_loop(State& state) {
       }
       continue;  // EAGAIN, ECONNABORTED, EINTR: the client is gone or never was
     }
-    if (!peer_allowed(fd.get())) {
-      refuse(fd.get(), "% Permission denied: only root may use scepterd's control socket\n");
+    if (auto peer = peer_credentials(fd.get()); !peer || !peer_may_connect(*peer, state.owner)) {
+      log::warn("control: refusing a shell of uid {}", peer ? static_cast<long>(peer->uid) : -1L);
+      refuse(fd.get(),
+             "% Permission denied: only root, scepterd's user and its socket's group may use "
+             "scepterd's control socket\n");
       continue;
     }
     if (state.active.load() >= options_.max_connections) {

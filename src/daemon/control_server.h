@@ -5,9 +5,10 @@
 // control_protocol.h and docs/shell.md). Asynchronous session output (debug traces) is
 // written between answers under a per-connection write lock.
 //
-// Access control is the socket file itself: it is created mode 0600 in a directory the
-// daemon creates mode 0700, so only the daemon's user (root) may drive the CA. Peers whose
-// uid is neither root nor the daemon's own are refused as well.
+// Access control is the socket file itself: it is created mode 0600 (or 0660 to let its
+// group in) in a directory the daemon creates mode 0700 if missing, so only root, the
+// daemon's user (and the socket's group) may drive the CA. The daemon checks each peer's
+// credentials as well (peer_access.h), so a socket loosened by hand opens nothing more.
 //
 // Thread-safe: start(), stop() and the accessors may be called from any thread. The
 // destructor stops the server. Sessions are created, driven and destroyed on their
@@ -29,7 +30,7 @@ namespace scepter::daemon {
 struct ControlServerOptions {
   std::string path;                  // socket path, e.g. /run/scepterd/scepterd.sock
   std::size_t max_connections = 64;  // extra connections get one error line and are closed
-  mode_t socket_mode = 0600;         // permission bits of the socket file
+  mode_t socket_mode = 0600;         // 0600, or 0660 for the socket's group; start() refuses more
   int write_timeout_ms = 5000;       // a client that reads nothing for this long is dropped
 };
 

@@ -1,11 +1,16 @@
 #include "daemon/control_server.h"
 
+#include <grp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -39,6 +44,47 @@ bool wait_until(Pred pred, std::chrono::milliseconds timeout = 10s) {
   return true;
 }
 
+// What a shell running as `uid`/`gid` with `groups` gets when it connects and runs
+// "echo hello": a child process changes its credentials (root only) and uses nothing but
+// system calls, as the parent has threads. "connect failed" when the kernel refuses.
+std::string connect_as(const std::string& path, uid_t uid, gid_t gid,
+                       const std::vector<gid_t>& groups) {
+  int out[2];
+  if (::pipe(out) != 0) return "pipe failed";
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  static constexpr char kRequest[] = "{\"op\":\"exec\",\"line\":\"echo hello\"}\n";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(out[0]);
+    if (::setgroups(groups.size(), groups.data()) != 0 || ::setgid(gid) != 0 ||
+        ::setuid(uid) != 0) {
+      ::_exit(3);
+    }
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) ::_exit(4);
+    (void)::send(fd, kRequest, sizeof kRequest - 1, MSG_NOSIGNAL);
+    char buf[512];
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 10000) == 1) {
+      const ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n > 0) (void)!::write(out[1], buf, static_cast<std::size_t>(n));
+    }
+    ::_exit(0);
+  }
+  ::close(out[1]);
+  std::string got;
+  char buf[512];
+  for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;) got.append(buf, n);
+  ::close(out[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 4) return "connect failed";
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return "child failed";
+  return got;
+}
+
 class ControlServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -52,10 +98,11 @@ class ControlServerTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  ControlServer& start(std::size_t max_connections = 64) {
+  ControlServer& start(std::size_t max_connections = 64, mode_t socket_mode = 0600) {
     ControlServerOptions options;
     options.path = path_;
     options.max_connections = max_connections;
+    options.socket_mode = socket_mode;
     server_ = std::make_unique<ControlServer>(options, hub_.factory());
     EXPECT_OK(server_->start());
     return *server_;
@@ -390,6 +437,55 @@ TEST_F(ControlServerTest, RefusedSessionGetsAnError) {
   EXPECT_EQ(j["output"], "% Internal error.\n");
   EXPECT_EQ(j["closed"], true);
   EXPECT_TRUE(c->at_eof());
+}
+
+TEST_F(ControlServerTest, RefusesASocketModeBeyondTheGroup) {
+  ControlServerOptions options;
+  options.path = path_;
+  options.socket_mode = 0666;
+  ControlServer server(options, hub_.factory());
+  EXPECT_CODE(server.start(), Code::kInvalidArgument);
+  EXPECT_FALSE(std::filesystem::exists(path_));
+}
+
+// The packaged service: scepterd runs as its own user with a 0660 socket, and root and
+// the members of the socket's group use the shell.
+TEST_F(ControlServerTest, GroupMembersMayUseA0660SocketAndNobodyElse) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to connect as other users";
+  constexpr uid_t kUser = 54321;
+  constexpr gid_t kOtherGroup = 54322;
+  start(64, 0660);
+  // The socket's group is the daemon's (root's here); let other users reach the socket.
+  ASSERT_EQ(::chmod(dir_.c_str(), 0711), 0);
+  ASSERT_EQ(::chmod((dir_ + "/run").c_str(), 0711), 0);
+  struct stat st {};
+  ASSERT_EQ(::stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+  const gid_t group = st.st_gid;
+
+  EXPECT_NE(connect_as(path_, kUser, group, {}).find("hello"), std::string::npos);
+  EXPECT_NE(connect_as(path_, kUser, kOtherGroup, {group}).find("hello"), std::string::npos);
+  EXPECT_EQ(connect_as(path_, kUser, kOtherGroup, {}), "connect failed");
+
+  // Loosened by hand: the kernel lets a stranger connect, scepterd still says no.
+  ASSERT_EQ(::chmod(path_.c_str(), 0666), 0);
+  const std::string stranger = connect_as(path_, kUser, kOtherGroup, {});
+  EXPECT_NE(stranger.find("Permission denied"), std::string::npos) << stranger;
+  EXPECT_EQ(stranger.find("hello"), std::string::npos) << stranger;
+}
+
+TEST_F(ControlServerTest, A0600SocketKeepsGroupMembersOut) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to connect as other users";
+  start();
+  ASSERT_EQ(::chmod(dir_.c_str(), 0711), 0);
+  ASSERT_EQ(::chmod((dir_ + "/run").c_str(), 0711), 0);
+  struct stat st {};
+  ASSERT_EQ(::stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(connect_as(path_, 54321, st.st_gid, {}), "connect failed");
+  // Even with the file opened by hand, the mode scepterd was given decides.
+  ASSERT_EQ(::chmod(path_.c_str(), 0666), 0);
+  EXPECT_NE(connect_as(path_, 54321, st.st_gid, {}).find("Permission denied"), std::string::npos);
+  EXPECT_NE(connect_as(path_, 0, 0, {}).find("hello"), std::string::npos);
 }
 
 }  // namespace

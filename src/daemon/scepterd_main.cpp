@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   std::string nvram = "/var/lib/scepterd/nvram";
   std::string flash;
   std::string socket_path = "/run/scepterd/scepterd.sock";
+  std::string socket_mode = "0600";
   std::string password_file;
   std::string log_file;
   bool verbose = false;
@@ -51,6 +52,10 @@ int main(int argc, char** argv) {
   app.add_option("--nvram", nvram, "Directory that plays the router's NVRAM (startup-config)");
   app.add_option("--flash", flash, "Directory for flash: (default <nvram>/../flash)");
   app.add_option("--socket", socket_path, "Control socket for the scepter shell");
+  app.add_option("--socket-mode", socket_mode,
+                 "Permissions of the control socket: 0600 (root and scepterd's user), or 0660 "
+                 "(its group too)")
+      ->check(CLI::IsMember({"0600", "0660"}));
   app.add_option("--password-file", password_file,
                  "File holding the master passphrase that encrypts private keys");
   app.add_option("--log", log_file, "Log file (default: standard error)");
@@ -123,7 +128,8 @@ int main(int argc, char** argv) {
   }
 
   daemon::ControlServer control(
-      {.path = socket_path}, [&](const std::string& peer) -> std::unique_ptr<cli::ShellSession> {
+      {.path = socket_path, .socket_mode = socket_mode == "0660" ? 0660u : 0600u},
+      [&](const std::string& peer) -> std::unique_ptr<cli::ShellSession> {
         (*device)->audit().record({"login", "shell " + peer, "", "shell session opened", "ok"});
         return std::make_unique<cli::Session>(table, **device,
                                               cli::SessionOptions{.actor = "shell " + peer});
