@@ -24,6 +24,7 @@ struct State {
   std::uint64_t next_id = 1;                        // GUARDED_BY(mu)
   std::array<std::atomic<int>, 3> listeners_per_category{};
   std::atomic<bool> verbose{false};
+  std::atomic<Format> format{Format::kText};
 };
 
 State& state() {
@@ -118,14 +119,36 @@ std::string escape(std::string_view text) {
   return out;
 }
 
-void init(bool verbose, const std::string& file) {
+std::string formatted(std::string_view message, Format format) {
+  std::string safe = escape(message);
+  if (format == Format::kText) return safe;
+  // escape() left no control character: only the quote and the backslash need JSON's
+  // escaping.
+  std::string out;
+  out.reserve(safe.size() + 2);
+  out.push_back('"');
+  for (char c : safe) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+void init(bool verbose, const std::string& file, Format format) {
   std::shared_ptr<spdlog::logger> logger;
   if (file.empty()) {
     logger = spdlog::stderr_logger_mt("scepterd");
   } else {
     logger = spdlog::basic_logger_mt("scepterd", file);
   }
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  if (format == Format::kJson) {
+    logger->set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","message":%v})",
+                        spdlog::pattern_time_type::utc);
+  } else {
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  }
+  state().format = format;
   logger->set_level(verbose ? spdlog::level::debug : spdlog::level::info);
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
@@ -136,7 +159,7 @@ void init(bool verbose, const std::string& file) {
 }
 
 void write(Level level, std::string_view message) {
-  spdlog::log(to_spd(level), "{}", escape(message));
+  spdlog::log(to_spd(level), "{}", formatted(message, state().format.load()));
 }
 
 bool debug_enabled(Category category) {
@@ -150,7 +173,9 @@ void debug(Category category, std::string_view message) {
   const bool verbose = s.verbose.load(std::memory_order_relaxed);
   if (!verbose && s.listeners_per_category[static_cast<int>(category)].load() == 0) return;
   const std::string safe = escape(message);
-  if (verbose) spdlog::debug("{}", safe);
+  if (verbose) {
+    spdlog::debug("{}", s.format.load() == Format::kText ? safe : formatted(message, Format::kJson));
+  }
   if (s.listeners_per_category[static_cast<int>(category)].load() == 0) return;
   std::lock_guard<std::mutex> lock(s.mu);
   for (auto& [id, sub] : s.subscribers) {

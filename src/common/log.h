@@ -64,7 +64,19 @@ using Listener = std::function<void(Category, std::string_view)>;
 std::uint64_t subscribe(Category category, Listener listener);
 void unsubscribe(std::uint64_t id);
 
+// How each log line is written.
+enum class Format {
+  kText,  // "2026-12-06T12:00:00.123 info MESSAGE", local time
+  // One JSON object per line, for log collectors: {"time":"2026-12-06T12:00:00.123Z",
+  // "level":"info","message":"..."} (UTC). The message is escaped as above first, so it
+  // reads the same as in text; then '"' and '\' are escaped for JSON.
+  kJson,
+};
+
 // Sends log output to stderr (default) or to a file; `verbose` enables debug level.
-void init(bool verbose, const std::string& file = "");
+void init(bool verbose, const std::string& file = "", Format format = Format::kText);
+// The line `message` is written as, after escape(), in `format`: as it is for text, a
+// JSON string (quotes included) for JSON. For tests.
+std::string formatted(std::string_view message, Format format);
 
 }  // namespace scepter::log

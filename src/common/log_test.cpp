@@ -59,3 +59,16 @@ TEST(Log, ListenersReceiveEscapedLines) {
 
 }  // namespace
 }  // namespace scepter::log
+
+namespace scepter::log {
+namespace {
+
+TEST(LogFormat, JsonLinesStayOneValidString) {
+  EXPECT_EQ(formatted("granted \"r1\"\n", Format::kText), "granted \"r1\"\\n");
+  EXPECT_EQ(formatted("granted \"r1\"\n", Format::kJson), R"("granted \"r1\"\\n")");
+  EXPECT_EQ(formatted("a\\b\x1b[31m", Format::kJson), R"("a\\b\\x1B[31m")");
+  EXPECT_EQ(formatted("caf\xc3\xa9", Format::kJson), "\"caf\xc3\xa9\"");
+}
+
+}  // namespace
+}  // namespace scepter::log

@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   std::string password_file;
   std::string log_file;
   bool verbose = false;
+  std::string log_format = "text";
   int audit_checkpoint_seconds = 60;
   app.add_option("--nvram", nvram, "Directory that plays the router's NVRAM (startup-config)");
   app.add_option("--flash", flash, "Directory for flash: (default <nvram>/../flash)");
@@ -60,13 +61,16 @@ int main(int argc, char** argv) {
                  "File holding the master passphrase that encrypts private keys");
   app.add_option("--log", log_file, "Log file (default: standard error)");
   app.add_flag("-v,--verbose", verbose, "Log debug messages");
+  app.add_option("--log-format", log_format,
+                 "text (the default) or json: one JSON object per line, times in UTC")
+      ->check(CLI::IsMember({"text", "json"}));
   app.add_option("--audit-checkpoint-seconds", audit_checkpoint_seconds,
                  "How often the audit log gets a checkpoint signed by a CA key while records "
                  "arrive (default 60)")
       ->check(CLI::Range(1, 86400));
   CLI11_PARSE(app, argc, argv);
 
-  log::init(verbose, log_file);
+  log::init(verbose, log_file, log_format == "json" ? log::Format::kJson : log::Format::kText);
   // NVRAM holds the keys, the startup-config and the private-config: a directory another
   // user can write to (or its parent) would let them swap any of these.
   Status nvram_ok = fs::make_dirs(nvram);

@@ -5,7 +5,7 @@ record edited in nvram:audit.log."""
 import json
 import os
 
-from conftest import LABEL, make_csr, wait_for
+from conftest import LABEL, Daemon, make_csr, wait_for
 
 
 def records(d):
@@ -62,3 +62,22 @@ def test_commands_checkpoints_and_a_tampered_record(daemon, workdir):
         f.writelines(lines)
     out = daemon.sh("verify audit", ok=False)
     assert f"% Audit log verification FAILED at line {at + 1}: the record was changed." in out, out
+
+
+def test_json_log_format(workdir):
+    """--log-format json: every line the daemon logs is one JSON object, even when an
+    attacker-chosen subject tries to break out of it."""
+    d = Daemon(workdir)
+    d.start(["--log-format", "json"])
+    try:
+        d.create_ca()
+        d.submit(make_csr(workdir, "q", '/CN=quote"brace}x', key="shared"), ok=None)
+    finally:
+        d.stop()
+    lines = [l for l in d.log().splitlines() if l.strip()]
+    assert len(lines) > 5
+    for line in lines:
+        record = json.loads(line)
+        assert set(record) == {"time", "level", "message"}, line
+        assert record["time"].endswith("Z")
+    assert any("scepterd ready" in json.loads(l)["message"] for l in lines)
