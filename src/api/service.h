@@ -24,9 +24,9 @@
 // calls the CertificateServer method the shell command calls, and writes the audit
 // record the shell writes for that command line (event "command", the command as typed
 // at the shell, actor "api USER from ADDRESS"), so the audit log reads the same whichever
-// way an operator came in. Logins, failed ones included, are audited too; failed ones at
-// most kFailureRecordsPerMinute a minute (an unauthenticated client chooses how many it
-// makes), the rest counted in the next record.
+// way an operator came in. Logins, failed ones included, are audited too; failed ones
+// through AuditLog::record_untrusted (an unauthenticated client chooses how many it
+// makes).
 //
 // Errors are RFC 9457 problem documents (application/problem+json). Every answer says
 // Cache-Control: no-store.
@@ -45,7 +45,6 @@ namespace scepter::api {
 
 inline constexpr std::string_view kApiRoot = "/api/v1";
 inline constexpr std::string_view kSessionCookie = "scepter_session";
-inline constexpr int kFailureRecordsPerMinute = 30;
 // Paging of the lists: the default and the largest page.
 inline constexpr int kDefaultPage = 50, kMaxPage = 500;
 
@@ -71,17 +70,13 @@ class ApiService {
   http::Response login(const http::Request& req);
   // The caller, or the 401/403 answer.
   std::variant<Caller, http::Response> authenticate(const http::Request& req);
-  // An audit record of a failed login, within kFailureRecordsPerMinute.
+  // An audit record of a failed login (AuditLog::record_untrusted).
   void audit_failure(const std::string& actor, const std::string& detail,
                      const std::string& outcome);
 
   ca::Device& device_;
   SessionStore sessions_;
   LoginLimiter limiter_;
-  Mutex audit_mu_;
-  TimePoint audit_window_ GUARDED_BY(audit_mu_){};
-  int audit_written_ GUARDED_BY(audit_mu_) = 0;
-  int audit_suppressed_ GUARDED_BY(audit_mu_) = 0;
 };
 
 }  // namespace scepter::api

@@ -158,6 +158,31 @@ void AuditLog::record(const AuditEvent& event) {
   ++unsigned_;
 }
 
+void AuditLog::record_untrusted(const AuditEvent& event) {
+  const TimePoint now = clock_.now();
+  MutexLock lock(mu_);
+  if (now - untrusted_window_ >= std::chrono::minutes(1)) {
+    untrusted_window_ = now;
+    untrusted_written_ = 0;
+  }
+  if (untrusted_written_ >= kUntrustedPerMinute) {
+    ++untrusted_left_out_;
+    return;
+  }
+  ++untrusted_written_;
+  AuditEvent e = event;
+  if (untrusted_left_out_ > 0) {
+    e.detail += fmt::format(" ({} more such events before this one were not recorded)",
+                            std::exchange(untrusted_left_out_, 0));
+  }
+  auto written = append_locked(e, nullptr, nullptr);
+  if (!written.has_value()) {
+    log::error("audit: {} (event {}: {})", written.error().message(), e.event, e.detail);
+    return;
+  }
+  ++unsigned_;
+}
+
 std::uint64_t AuditLog::unsigned_records() const {
   MutexLock lock(mu_);
   return unsigned_;

@@ -63,6 +63,13 @@ class AuditLog {
   // it records has happened.
   void record(const AuditEvent& event);
 
+  // Appends a record of an event a client without credentials can cause at will (a
+  // failed login, a refused enrolment request): at most kUntrustedPerMinute such
+  // records a minute over all of them, so that a flood cannot fill the disk or bury
+  // the operators' records. Those left out are counted in the detail of the next one
+  // recorded.
+  void record_untrusted(const AuditEvent& event);
+
   // Records since the last checkpoint.
   std::uint64_t unsigned_records() const;
   // Appends a checkpoint signed with `key` (the certificate server `label`'s, whose
@@ -86,7 +93,13 @@ class AuditLog {
   std::uint64_t seq_ GUARDED_BY(mu_) = 0;  // of the last record
   std::string head_ GUARDED_BY(mu_);       // its hash (64 zeros before the first)
   std::uint64_t unsigned_ GUARDED_BY(mu_) = 0;
+  // record_untrusted(): the minute being counted, and what was written and left out.
+  TimePoint untrusted_window_ GUARDED_BY(mu_){};
+  int untrusted_written_ GUARDED_BY(mu_) = 0;
+  std::uint64_t untrusted_left_out_ GUARDED_BY(mu_) = 0;
 };
+
+inline constexpr int kUntrustedPerMinute = 30;
 
 // The last `count` records of the log at `path` (all of them for 0), oldest first; a
 // line that is not a record is skipped.

@@ -185,3 +185,26 @@ TEST_F(AuditLogTest, TheFileIsPrivate) {
 
 }  // namespace
 }  // namespace scepter::ca
+
+namespace scepter::ca {
+namespace {
+
+TEST_F(AuditLogTest, UntrustedEventsAreBoundedAndCounted) {
+  auto log = open();
+  for (int i = 0; i < kUntrustedPerMinute + 7; ++i) {
+    log->record_untrusted({"login", "api ? from 192.0.2.1", "", "REST API login (password)",
+                           "failed: wrong user name or password"});
+  }
+  log->record({"command", "shell uid 0", "", "no ip http server", "ok"});  // never held back
+  EXPECT_EQ(lines().size(), static_cast<std::size_t>(kUntrustedPerMinute + 1));
+  clock_.advance(std::chrono::minutes(1));
+  log->record_untrusted({"refused", "scepterd", "mycs", "PKCSReq request from cn=x", "failed"});
+  auto records = read_audit(path_, 1);
+  ASSERT_OK(records);
+  EXPECT_EQ(records->back().detail,
+            "PKCSReq request from cn=x (7 more such events before this one were not recorded)");
+  EXPECT_EQ(verify({}).bad_line, std::nullopt);
+}
+
+}  // namespace
+}  // namespace scepter::ca

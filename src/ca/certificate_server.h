@@ -556,6 +556,8 @@ class CertificateServer {
   // Issues the certificate of a granted request and stores both. A request read from the
   // database (a grant at the shell, a poll: `stored` set) is issued only if it is still in
   // the state it was read in: another node may have decided it meanwhile (kAborted).
+  // The audit record of a request the policy refused (AuditLog::record_untrusted).
+  void audit_refusal(const RequestRecord& req, RequestPath path, const std::string& reason) const;
   Result<pki::Certificate> issue_granted(Runtime& rt, RequestRecord& request, const pki::Csr& csr,
                                          const Evaluation& ev, const ServerConfig& cfg,
                                          const WhileCommitting& while_committing = {},

@@ -316,6 +316,16 @@ Result<Seconds> CertificateServer::rollover_jitter(const ServerConfig& cfg,
   return Seconds(static_cast<std::int64_t>(r % static_cast<std::uint64_t>(span.count() + 1)));
 }
 
+void CertificateServer::audit_refusal(const RequestRecord& req, RequestPath path,
+                                      const std::string& reason) const {
+  if (deps_.audit == nullptr) return;
+  // Anyone who reaches the SCEP or EST URL can be refused at will: a bounded record.
+  deps_.audit->record_untrusted({"refused", "scepterd", label_,
+                                 fmt::format("{} request from {} (fingerprint {})",
+                                             request_path_name(path), req.subject, req.fingerprint),
+                                 "failed: " + reason});
+}
+
 Result<CertificateServer::Decided> CertificateServer::decide_and_record(
     Runtime& rt, RequestRecord& req, const pki::Csr& csr, RequestPath path, const ServerConfig& cfg,
     const WhileCommitting& while_committing, const std::optional<std::string>& password) {
@@ -376,6 +386,7 @@ Result<CertificateServer::Decided> CertificateServer::decide_and_record(
           "Too many requests ({}) are waiting for the issuing CA; try again later.", open);
       log::info("certificate server {}: request from {} refused: {}", label_, req.subject,
                 refused.reason);
+      audit_refusal(req, path, refused.reason);
       return Decided{refused, std::nullopt};
     }
     Status s = ra_authorize(rt, req, ev);
@@ -419,6 +430,7 @@ Result<CertificateServer::Decided> CertificateServer::decide_and_record(
     // Refused requests are not stored: the same rules refuse a resend again.
     log::info("certificate server {}: request from {} refused: {}", label_, req.subject,
               ev.decision.reason);
+    audit_refusal(req, path, ev.decision.reason);
   }
   return Decided{ev.decision, std::nullopt};
 }

@@ -174,7 +174,8 @@ void debug(Category category, std::string_view message) {
   if (!verbose && s.listeners_per_category[static_cast<int>(category)].load() == 0) return;
   const std::string safe = escape(message);
   if (verbose) {
-    spdlog::debug("{}", s.format.load() == Format::kText ? safe : formatted(message, Format::kJson));
+    spdlog::debug("{}",
+                  s.format.load() == Format::kText ? safe : formatted(message, Format::kJson));
   }
   if (s.listeners_per_category[static_cast<int>(category)].load() == 0) return;
   std::lock_guard<std::mutex> lock(s.mu);

@@ -223,6 +223,8 @@ bool EstService::account_matches(const std::string& label, const std::string& us
   } else {
     ++st.failures;
     log::info("EST: wrong password for account {} of {}", user, label);
+    device_.audit().record_untrusted(
+        {"login", "est user " + user, label, "EST HTTP Basic", "failed: wrong password"});
   }
   return ok;
 }
