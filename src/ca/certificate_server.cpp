@@ -54,6 +54,15 @@ CertificateServer::CertificateServer(ServerConfig config, ServerDeps deps)
 
 CertificateServer::~CertificateServer() = default;
 
+std::optional<RequestSlot> CertificateServer::try_begin_request(unsigned limit) const {
+  const unsigned before = running_requests_.fetch_add(1, std::memory_order_relaxed);
+  if (limit != 0 && before >= limit) {
+    running_requests_.fetch_sub(1, std::memory_order_relaxed);
+    return std::nullopt;
+  }
+  return RequestSlot(&running_requests_);
+}
+
 ServerConfig CertificateServer::config() const {
   MutexLock lock(mu_);
   return config_;

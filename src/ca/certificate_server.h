@@ -21,6 +21,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ca/audit_log.h"
@@ -249,12 +250,38 @@ bool is_rollover_request(const store::RequestRecord& request);
 // Whether the configuration puts the server in RA mode (`mode ra [transparent]`).
 bool is_ra_mode(const ServerConfig& config);
 
+// One of the requests a certificate server runs at once on a request worker
+// (CertificateServer::try_begin_request()). Given back when destroyed; must not outlive
+// the server. Movable.
+class RequestSlot {
+ public:
+  RequestSlot(RequestSlot&& other) noexcept : running_(std::exchange(other.running_, nullptr)) {}
+  RequestSlot& operator=(RequestSlot&&) = delete;
+  ~RequestSlot() {
+    if (running_ != nullptr) running_->fetch_sub(1, std::memory_order_relaxed);
+  }
+
+ private:
+  friend class CertificateServer;
+  explicit RequestSlot(std::atomic<unsigned>* running) : running_(running) {}
+  std::atomic<unsigned>* running_;
+};
+
 class CertificateServer {
  public:
   CertificateServer(ServerConfig config, ServerDeps deps);
   ~CertificateServer();
 
   const std::string& label() const { return label_; }
+
+  // A slot for a request that runs on a worker of the HTTP server (an enrolment, an OCSP
+  // answer from the database), or nullopt when `limit` requests of this server already
+  // run (0: no limit). Lock-free. The caller answers "try again later" when refused: a
+  // server whose storage hangs then holds at most `limit` workers, whatever its clients
+  // send (Device::try_begin_request()).
+  std::optional<RequestSlot> try_begin_request(unsigned limit) const;
+  // Requests that hold a slot now.
+  unsigned running_requests() const { return running_requests_.load(std::memory_order_relaxed); }
 
   ServerConfig config() const;
   // Replaces the configuration. Refused (kPermissionDenied, message for the operator)
@@ -627,6 +654,8 @@ class CertificateServer {
   std::atomic<store::Serial> last_serial_{0};
   // Whether server_keygen() is making a key now (one at a time).
   std::atomic<bool> making_key_{false};
+  // try_begin_request(): the slots taken.
+  mutable std::atomic<unsigned> running_requests_{0};
   // gauges(): the database counts, and when they were read.
   struct Counts {
     std::chrono::steady_clock::time_point read_at;

@@ -2,6 +2,7 @@
 
 #include <future>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -130,6 +131,47 @@ TEST_F(DeviceTest, OneObjectsLockDoesNotHoldTheOthers) {
   release.set_value();
   editor.join();
   EXPECT_TRUE(d->trustpoint("slow").has_value());
+}
+
+// With several certificate servers, one holds at most its share of the request workers;
+// one alone is not limited, and a slot comes back when its request ends.
+TEST_F(DeviceTest, OneServerOfSeveralHoldsAtMostItsShareOfRequests) {
+  auto d = make();
+  ASSERT_TRUE(d);
+  d->set_max_requests_per_server(2);
+  auto a = d->create_server("a");
+  ASSERT_OK(a);
+  {
+    std::vector<RequestSlot> alone;
+    for (int i = 0; i < 5; ++i) {
+      auto slot = d->try_begin_request(**a);
+      ASSERT_TRUE(slot.has_value());
+      alone.push_back(std::move(*slot));
+    }
+    EXPECT_EQ((*a)->running_requests(), 5u);
+  }
+  EXPECT_EQ((*a)->running_requests(), 0u);
+
+  auto b = d->create_server("b");
+  ASSERT_OK(b);
+  std::vector<RequestSlot> held;
+  for (int i = 0; i < 2; ++i) {
+    auto slot = d->try_begin_request(**a);
+    ASSERT_TRUE(slot.has_value());
+    held.push_back(std::move(*slot));
+  }
+  EXPECT_FALSE(d->try_begin_request(**a).has_value());
+  EXPECT_EQ((*a)->running_requests(), 2u);
+  EXPECT_TRUE(d->try_begin_request(**b).has_value());  // the other server is not held up
+  held.pop_back();
+  EXPECT_TRUE(d->try_begin_request(**a).has_value());
+  held.clear();
+  EXPECT_EQ((*a)->running_requests(), 0u);
+
+  ASSERT_OK(d->delete_server("b"));
+  auto slot1 = d->try_begin_request(**a);
+  auto slot2 = d->try_begin_request(**a);
+  EXPECT_TRUE(d->try_begin_request(**a).has_value());  // alone again
 }
 
 TEST_F(DeviceTest, ClockOffsetPersists) {
