@@ -47,7 +47,8 @@ CertificateServer::CertificateServer(ServerConfig config, ServerDeps deps)
       deps_(std::move(deps)),
       issued_count_(issued_counter(label_)),
       revoked_count_(revoked_counter(label_)),
-      config_(std::move(config)) {
+      config_(std::move(config)),
+      counts_(std::make_shared<GaugeCounts>()) {
   // Copies that waited for a file server when the process stopped go out now.
   if (deps_.remote != nullptr && fs::exists(publish_spool_dir())) (void)publish_queue();
 }

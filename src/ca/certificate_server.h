@@ -195,6 +195,8 @@ struct ServerGauges {
 // How old the database counts of ServerGauges may be: a scrape every second costs the
 // database no more than one every 15 s.
 inline constexpr std::chrono::seconds kGaugeCountsAge{15};
+// How long a scrape waits for counts being read from the database.
+inline constexpr std::chrono::milliseconds kGaugeCountsWait{500};
 
 struct CrlSummary {
   std::string der;
@@ -372,8 +374,12 @@ class CertificateServer {
 
   ServerInfo info() const;
   // For /metrics: the state and CRL from memory, the counts from the database when the
-  // ones kept are older than `counts_age` (one refresh at a time; the others wait for it).
-  ServerGauges gauges(std::chrono::steady_clock::duration counts_age = kGaugeCountsAge) const;
+  // ones kept are older than `counts_age`. The database is read on a thread of its own
+  // (one at a time), which the caller waits for at most `wait`: a database that is slow
+  // or hangs leaves the counts read last (or none, when they are of another runtime), and
+  // never holds the scrape, nor /metrics for the other servers, longer than that.
+  ServerGauges gauges(std::chrono::steady_clock::duration counts_age = kGaugeCountsAge,
+                      std::chrono::steady_clock::duration wait = kGaugeCountsWait) const;
   // `no crypto pki server`: stops the publish queue and deletes what it still held for
   // remote locations (the server's files stay where they are).
   void discard_publish_queue();
@@ -656,14 +662,10 @@ class CertificateServer {
   std::atomic<bool> making_key_{false};
   // try_begin_request(): the slots taken.
   mutable std::atomic<unsigned> running_requests_{0};
-  // gauges(): the database counts, and when they were read.
-  struct Counts {
-    std::chrono::steady_clock::time_point read_at;
-    std::weak_ptr<Runtime> runtime;  // the runtime they were read from
-    std::optional<std::uint64_t> certificates, pending, authorized;
-  };
-  mutable Mutex counts_mu_;
-  mutable std::optional<Counts> counts_ GUARDED_BY(counts_mu_);
+  // gauges(): the database counts, and when they were read; shared with the thread that
+  // reads them (server_gauges.cpp), which may outlive a scrape.
+  struct GaugeCounts;
+  const std::shared_ptr<GaugeCounts> counts_;
   // Last: its thread reads the configuration, so it goes first.
   mutable Mutex publish_mu_;
   mutable std::unique_ptr<files::PublishQueue> publish_ GUARDED_BY(publish_mu_);
