@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -252,22 +253,26 @@ bool is_rollover_request(const store::RequestRecord& request);
 // Whether the configuration puts the server in RA mode (`mode ra [transparent]`).
 bool is_ra_mode(const ServerConfig& config);
 
+class CertificateServer;
+
 // One of the requests a certificate server runs at once on a request worker
 // (CertificateServer::try_begin_request()). Given back when destroyed; must not outlive
 // the server. Movable.
 class RequestSlot {
  public:
-  RequestSlot(RequestSlot&& other) noexcept : running_(std::exchange(other.running_, nullptr)) {}
+  RequestSlot(RequestSlot&& other) noexcept : server_(std::exchange(other.server_, nullptr)) {}
   RequestSlot& operator=(RequestSlot&&) = delete;
-  ~RequestSlot() {
-    if (running_ != nullptr) running_->fetch_sub(1, std::memory_order_relaxed);
-  }
+  ~RequestSlot();
 
  private:
   friend class CertificateServer;
-  explicit RequestSlot(std::atomic<unsigned>* running) : running_(running) {}
-  std::atomic<unsigned>* running_;
+  explicit RequestSlot(const CertificateServer* server) : server_(server) {}
+  const CertificateServer* server_;
 };
+
+// How long a certificate server's share of the request workers may stay taken with none
+// of its requests ending before it is deemed stuck (try_begin_request()).
+inline constexpr std::chrono::seconds kRequestShareStuck{2};
 
 class CertificateServer {
  public:
@@ -277,10 +282,13 @@ class CertificateServer {
   const std::string& label() const { return label_; }
 
   // A slot for a request that runs on a worker of the HTTP server (an enrolment, an OCSP
-  // answer from the database), or nullopt when `limit` requests of this server already
-  // run (0: no limit). Lock-free. The caller answers "try again later" when refused: a
-  // server whose storage hangs then holds at most `limit` workers, whatever its clients
-  // send (Device::try_begin_request()).
+  // answer from the database), with at most `limit` of this server's requests running at
+  // once (0: no limit). Below the limit: at once, lock-free. At it, the caller waits for
+  // a slot while the server's requests move on (one ended, or the limit was reached, less
+  // than kRequestShareStuck ago: a burst); once they have not for that long (a storage
+  // that hangs), nullopt, at once for the callers that come next: the caller answers "try
+  // again later". A server whose storage hangs then holds at most `limit` workers, plus
+  // those that wait for up to kRequestShareStuck (Device::try_begin_request()).
   std::optional<RequestSlot> try_begin_request(unsigned limit) const;
   // Requests that hold a slot now.
   unsigned running_requests() const { return running_requests_.load(std::memory_order_relaxed); }
@@ -660,8 +668,17 @@ class CertificateServer {
   std::atomic<store::Serial> last_serial_{0};
   // Whether server_keygen() is making a key now (one at a time).
   std::atomic<bool> making_key_{false};
-  // try_begin_request(): the slots taken.
+  // try_begin_request(): the slots taken; when one was last given back, or the limit
+  // last reached (steady clock, ns); the callers waiting for a slot, woken by
+  // end_request().
+  friend class RequestSlot;
+  void end_request() const;
+  void note_request_progress() const;
   mutable std::atomic<unsigned> running_requests_{0};
+  mutable std::atomic<std::int64_t> request_progress_ns_{0};
+  mutable std::atomic<unsigned> share_waiters_{0};
+  mutable Mutex share_mu_;
+  mutable std::condition_variable share_freed_;
   // gauges(): the database counts, and when they were read; shared with the thread that
   // reads them (server_gauges.cpp), which may outlive a scrape.
   struct GaugeCounts;

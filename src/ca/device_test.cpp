@@ -133,9 +133,12 @@ TEST_F(DeviceTest, OneObjectsLockDoesNotHoldTheOthers) {
   EXPECT_TRUE(d->trustpoint("slow").has_value());
 }
 
-// With several certificate servers, one holds at most its share of the request workers;
-// one alone is not limited, and a slot comes back when its request ends.
+// With several certificate servers, one holds at most its share of the request workers:
+// past it a request waits while the server's requests end, and is refused once none has
+// for kRequestShareStuck. One server alone is not limited; a slot comes back when its
+// request ends.
 TEST_F(DeviceTest, OneServerOfSeveralHoldsAtMostItsShareOfRequests) {
+  using std::chrono::steady_clock;
   auto d = make();
   ASSERT_TRUE(d);
   d->set_max_requests_per_server(2);
@@ -160,13 +163,30 @@ TEST_F(DeviceTest, OneServerOfSeveralHoldsAtMostItsShareOfRequests) {
     ASSERT_TRUE(slot.has_value());
     held.push_back(std::move(*slot));
   }
-  EXPECT_FALSE(d->try_begin_request(**a).has_value());
-  EXPECT_EQ((*a)->running_requests(), 2u);
   EXPECT_TRUE(d->try_begin_request(**b).has_value());  // the other server is not held up
-  held.pop_back();
-  EXPECT_TRUE(d->try_begin_request(**a).has_value());
+
+  // A burst: the third waits for one of the two to end.
+  std::thread ends([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    held.pop_back();
+  });
+  auto third = d->try_begin_request(**a);
+  ends.join();
+  ASSERT_TRUE(third.has_value());
+  held.push_back(std::move(*third));
+  EXPECT_EQ((*a)->running_requests(), 2u);
+
+  // Stuck: no request ends; refused after kRequestShareStuck, then at once.
+  const auto start = steady_clock::now();
+  EXPECT_FALSE(d->try_begin_request(**a).has_value());
+  EXPECT_GE(steady_clock::now() - start, kRequestShareStuck - std::chrono::milliseconds(200));
+  const auto again = steady_clock::now();
+  EXPECT_FALSE(d->try_begin_request(**a).has_value());
+  EXPECT_LT(steady_clock::now() - again, std::chrono::milliseconds(500));
+  EXPECT_TRUE(d->try_begin_request(**b).has_value());
   held.clear();
   EXPECT_EQ((*a)->running_requests(), 0u);
+  EXPECT_TRUE(d->try_begin_request(**a).has_value());
 
   ASSERT_OK(d->delete_server("b"));
   auto slot1 = d->try_begin_request(**a);
