@@ -47,12 +47,64 @@ CertificateServer::CertificateServer(ServerConfig config, ServerDeps deps)
       deps_(std::move(deps)),
       issued_count_(issued_counter(label_)),
       revoked_count_(revoked_counter(label_)),
-      config_(std::move(config)) {
+      config_(std::move(config)),
+      counts_(std::make_shared<GaugeCounts>()) {
   // Copies that waited for a file server when the process stopped go out now.
   if (deps_.remote != nullptr && fs::exists(publish_spool_dir())) (void)publish_queue();
 }
 
 CertificateServer::~CertificateServer() = default;
+
+RequestSlot::~RequestSlot() {
+  if (server_ != nullptr) server_->end_request();
+}
+
+void CertificateServer::note_request_progress() const {
+  request_progress_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                 std::chrono::steady_clock::now().time_since_epoch())
+                                 .count());
+}
+
+std::optional<RequestSlot> CertificateServer::try_begin_request(unsigned limit) const {
+  const unsigned before = running_requests_.fetch_add(1);
+  if (limit == 0 || before < limit) {
+    if (before + 1 == limit) note_request_progress();
+    return RequestSlot(this);
+  }
+  running_requests_.fetch_sub(1);
+  // The share is taken: wait while the requests holding it move on, refuse once they
+  // have not for kRequestShareStuck. Waiters announce themselves before they look at the
+  // count, and end_request() looks at them after it lowers the count, so a slot given
+  // back meanwhile is seen by one side or the other.
+  UniqueMutexLock lock(share_mu_);
+  share_waiters_.fetch_add(1);
+  std::optional<RequestSlot> slot;
+  for (;;) {
+    unsigned running = running_requests_.load();
+    while (running < limit && !slot) {
+      if (running_requests_.compare_exchange_weak(running, running + 1)) {
+        if (running + 1 == limit) note_request_progress();
+        slot.emplace(RequestSlot(this));
+      }
+    }
+    if (slot) break;
+    const std::chrono::steady_clock::time_point stuck_at{
+        std::chrono::nanoseconds(request_progress_ns_.load())};
+    if (std::chrono::steady_clock::now() >= stuck_at + kRequestShareStuck) break;
+    lock.wait_until(share_freed_, stuck_at + kRequestShareStuck);
+  }
+  share_waiters_.fetch_sub(1);
+  return slot;
+}
+
+void CertificateServer::end_request() const {
+  note_request_progress();
+  running_requests_.fetch_sub(1);
+  if (share_waiters_.load() > 0) {
+    { MutexLock lock(share_mu_); }  // a waiter between its check and its wait finishes first
+    share_freed_.notify_one();
+  }
+}
 
 ServerConfig CertificateServer::config() const {
   MutexLock lock(mu_);

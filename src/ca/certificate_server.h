@@ -16,11 +16,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ca/audit_log.h"
@@ -194,6 +196,8 @@ struct ServerGauges {
 // How old the database counts of ServerGauges may be: a scrape every second costs the
 // database no more than one every 15 s.
 inline constexpr std::chrono::seconds kGaugeCountsAge{15};
+// How long a scrape waits for counts being read from the database.
+inline constexpr std::chrono::milliseconds kGaugeCountsWait{500};
 
 struct CrlSummary {
   std::string der;
@@ -249,12 +253,45 @@ bool is_rollover_request(const store::RequestRecord& request);
 // Whether the configuration puts the server in RA mode (`mode ra [transparent]`).
 bool is_ra_mode(const ServerConfig& config);
 
+class CertificateServer;
+
+// One of the requests a certificate server runs at once on a request worker
+// (CertificateServer::try_begin_request()). Given back when destroyed; must not outlive
+// the server. Movable.
+class RequestSlot {
+ public:
+  RequestSlot(RequestSlot&& other) noexcept : server_(std::exchange(other.server_, nullptr)) {}
+  RequestSlot& operator=(RequestSlot&&) = delete;
+  ~RequestSlot();
+
+ private:
+  friend class CertificateServer;
+  explicit RequestSlot(const CertificateServer* server) : server_(server) {}
+  const CertificateServer* server_;
+};
+
+// How long a certificate server's share of the request workers may stay taken with none
+// of its requests ending before it is deemed stuck (try_begin_request()).
+inline constexpr std::chrono::seconds kRequestShareStuck{2};
+
 class CertificateServer {
  public:
   CertificateServer(ServerConfig config, ServerDeps deps);
   ~CertificateServer();
 
   const std::string& label() const { return label_; }
+
+  // A slot for a request that runs on a worker of the HTTP server (an enrolment, an OCSP
+  // answer from the database), with at most `limit` of this server's requests running at
+  // once (0: no limit). Below the limit: at once, lock-free. At it, the caller waits for
+  // a slot while the server's requests move on (one ended, or the limit was reached, less
+  // than kRequestShareStuck ago: a burst); once they have not for that long (a storage
+  // that hangs), nullopt, at once for the callers that come next: the caller answers "try
+  // again later". A server whose storage hangs then holds at most `limit` workers, plus
+  // those that wait for up to kRequestShareStuck (Device::try_begin_request()).
+  std::optional<RequestSlot> try_begin_request(unsigned limit) const;
+  // Requests that hold a slot now.
+  unsigned running_requests() const { return running_requests_.load(std::memory_order_relaxed); }
 
   ServerConfig config() const;
   // Replaces the configuration. Refused (kPermissionDenied, message for the operator)
@@ -348,8 +385,12 @@ class CertificateServer {
 
   ServerInfo info() const;
   // For /metrics: the state and CRL from memory, the counts from the database when the
-  // ones kept are older than `counts_age` (one refresh at a time; the others wait for it).
-  ServerGauges gauges(std::chrono::steady_clock::duration counts_age = kGaugeCountsAge) const;
+  // ones kept are older than `counts_age`. The database is read on a thread of its own
+  // (one at a time), which the caller waits for at most `wait`: a database that is slow
+  // or hangs leaves the counts read last (or none, when they are of another runtime), and
+  // never holds the scrape, nor /metrics for the other servers, longer than that.
+  ServerGauges gauges(std::chrono::steady_clock::duration counts_age = kGaugeCountsAge,
+                      std::chrono::steady_clock::duration wait = kGaugeCountsWait) const;
   // `no crypto pki server`: stops the publish queue and deletes what it still held for
   // remote locations (the server's files stay where they are).
   void discard_publish_queue();
@@ -632,14 +673,21 @@ class CertificateServer {
   std::atomic<store::Serial> last_serial_{0};
   // Whether server_keygen() is making a key now (one at a time).
   std::atomic<bool> making_key_{false};
-  // gauges(): the database counts, and when they were read.
-  struct Counts {
-    std::chrono::steady_clock::time_point read_at;
-    std::weak_ptr<Runtime> runtime;  // the runtime they were read from
-    std::optional<std::uint64_t> certificates, pending, authorized;
-  };
-  mutable Mutex counts_mu_;
-  mutable std::optional<Counts> counts_ GUARDED_BY(counts_mu_);
+  // try_begin_request(): the slots taken; when one was last given back, or the limit
+  // last reached (steady clock, ns); the callers waiting for a slot, woken by
+  // end_request().
+  friend class RequestSlot;
+  void end_request() const;
+  void note_request_progress() const;
+  mutable std::atomic<unsigned> running_requests_{0};
+  mutable std::atomic<std::int64_t> request_progress_ns_{0};
+  mutable std::atomic<unsigned> share_waiters_{0};
+  mutable Mutex share_mu_;
+  mutable std::condition_variable share_freed_;
+  // gauges(): the database counts, and when they were read; shared with the thread that
+  // reads them (server_gauges.cpp), which may outlive a scrape.
+  struct GaugeCounts;
+  const std::shared_ptr<GaugeCounts> counts_;
   // Last: its thread reads the configuration, so it goes first.
   mutable Mutex publish_mu_;
   mutable std::unique_ptr<files::PublishQueue> publish_ GUARDED_BY(publish_mu_);

@@ -177,6 +177,7 @@ Result<std::shared_ptr<CertificateServer>> Device::create_server(const std::stri
   // Both locks: the server and its trustpoint appear together.
   MutexLock tp_lock(trustpoints_mu_);
   servers_.emplace(label, server);
+  server_count_.store(servers_.size());
   // IOS creates a trustpoint of the same name that holds the CA certificate.
   if (!trustpoints_.count(label)) {
     TrustpointConfig tp;
@@ -197,6 +198,7 @@ Status Device::delete_server(const std::string& label) {
     MutexLock tp_lock(trustpoints_mu_);
     server = it->second;
     servers_.erase(it);
+    server_count_.store(servers_.size());
     trustpoints_.erase(label);
   }
   server->shutdown();
@@ -363,6 +365,11 @@ std::string Device::ocsp_url() const {
                                  : fmt::format("http://{}:{}/ocsp", fqdn(), port);
 }
 
+std::optional<RequestSlot> Device::try_begin_request(const CertificateServer& server) const {
+  const unsigned limit = server_count_.load() > 1 ? max_requests_per_server_.load() : 0;
+  return server.try_begin_request(limit);
+}
+
 std::optional<OcspAnswer> Device::answer_ocsp(std::string_view der, OcspWork work) const {
   auto request = pki::ocsp::parse_request(der);
   if (!request.has_value()) return ocsp_error(pki::ocsp::ResponseStatus::kMalformedRequest);
@@ -375,8 +382,12 @@ std::optional<OcspAnswer> Device::answer_ocsp(std::string_view der, OcspWork wor
         return std::nullopt;
       case OcspWork::kCpu:
         return responder->answer_from_memory(*request);
-      case OcspWork::kAnyway:
+      case OcspWork::kAnyway: {
+        // The database, perhaps: within the server's share of the workers.
+        const std::optional<RequestSlot> slot = try_begin_request(*server);
+        if (!slot) return ocsp_error(pki::ocsp::ResponseStatus::kTryLater);
         return responder->answer(*request);
+      }
     }
   }
   return ocsp_error(pki::ocsp::ResponseStatus::kUnauthorized);

@@ -152,6 +152,17 @@ class Device {
   // certificate of this device's certificate servers, their rollover ones included.
   std::vector<pki::Certificate> audit_signers() const;
 
+  // The share of the HTTP server's request workers one certificate server may hold
+  // while there are several: try_begin_request() refuses a request of a server that
+  // already runs `n` (0, the default: no limit). Set once by the HTTP side, from its
+  // worker count, so that a server whose storage hangs cannot take every worker.
+  void set_max_requests_per_server(unsigned n) { max_requests_per_server_.store(n); }
+  // A slot for a request of `server` that runs on a worker (CertificateServer::
+  // try_begin_request()), within the share above while the device has more than one
+  // certificate server (one alone may use every worker); nullopt: answer "try again
+  // later" at once. Lock-free.
+  std::optional<RequestSlot> try_begin_request(const CertificateServer& server) const;
+
   // Certificate servers by label.
   std::shared_ptr<CertificateServer> server(const std::string& label) const;
   std::vector<std::shared_ptr<CertificateServer>> servers() const;
@@ -273,6 +284,8 @@ class Device {
   std::chrono::steady_clock::time_point audit_signed_at_{};
   mutable Mutex servers_mu_ ACQUIRED_BEFORE(trustpoints_mu_);
   std::map<std::string, std::shared_ptr<CertificateServer>> servers_ GUARDED_BY(servers_mu_);
+  std::atomic<std::size_t> server_count_{0};  // servers_.size(), read without the lock
+  std::atomic<unsigned> max_requests_per_server_{0};
   mutable Mutex trustpoints_mu_;
   std::map<std::string, TrustpointConfig> trustpoints_ GUARDED_BY(trustpoints_mu_);
   mutable Mutex http_mu_;

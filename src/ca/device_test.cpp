@@ -2,6 +2,7 @@
 
 #include <future>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -130,6 +131,67 @@ TEST_F(DeviceTest, OneObjectsLockDoesNotHoldTheOthers) {
   release.set_value();
   editor.join();
   EXPECT_TRUE(d->trustpoint("slow").has_value());
+}
+
+// With several certificate servers, one holds at most its share of the request workers:
+// past it a request waits while the server's requests end, and is refused once none has
+// for kRequestShareStuck. One server alone is not limited; a slot comes back when its
+// request ends.
+TEST_F(DeviceTest, OneServerOfSeveralHoldsAtMostItsShareOfRequests) {
+  using std::chrono::steady_clock;
+  auto d = make();
+  ASSERT_TRUE(d);
+  d->set_max_requests_per_server(2);
+  auto a = d->create_server("a");
+  ASSERT_OK(a);
+  {
+    std::vector<RequestSlot> alone;
+    for (int i = 0; i < 5; ++i) {
+      auto slot = d->try_begin_request(**a);
+      ASSERT_TRUE(slot.has_value());
+      alone.push_back(std::move(*slot));
+    }
+    EXPECT_EQ((*a)->running_requests(), 5u);
+  }
+  EXPECT_EQ((*a)->running_requests(), 0u);
+
+  auto b = d->create_server("b");
+  ASSERT_OK(b);
+  std::vector<RequestSlot> held;
+  for (int i = 0; i < 2; ++i) {
+    auto slot = d->try_begin_request(**a);
+    ASSERT_TRUE(slot.has_value());
+    held.push_back(std::move(*slot));
+  }
+  EXPECT_TRUE(d->try_begin_request(**b).has_value());  // the other server is not held up
+
+  // A burst: the third waits for one of the two to end.
+  std::thread ends([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    held.pop_back();
+  });
+  auto third = d->try_begin_request(**a);
+  ends.join();
+  ASSERT_TRUE(third.has_value());
+  held.push_back(std::move(*third));
+  EXPECT_EQ((*a)->running_requests(), 2u);
+
+  // Stuck: no request ends; refused after kRequestShareStuck, then at once.
+  const auto start = steady_clock::now();
+  EXPECT_FALSE(d->try_begin_request(**a).has_value());
+  EXPECT_GE(steady_clock::now() - start, kRequestShareStuck - std::chrono::milliseconds(200));
+  const auto again = steady_clock::now();
+  EXPECT_FALSE(d->try_begin_request(**a).has_value());
+  EXPECT_LT(steady_clock::now() - again, std::chrono::milliseconds(500));
+  EXPECT_TRUE(d->try_begin_request(**b).has_value());
+  held.clear();
+  EXPECT_EQ((*a)->running_requests(), 0u);
+  EXPECT_TRUE(d->try_begin_request(**a).has_value());
+
+  ASSERT_OK(d->delete_server("b"));
+  auto slot1 = d->try_begin_request(**a);
+  auto slot2 = d->try_begin_request(**a);
+  EXPECT_TRUE(d->try_begin_request(**a).has_value());  // alone again
 }
 
 TEST_F(DeviceTest, ClockOffsetPersists) {

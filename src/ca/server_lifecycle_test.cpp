@@ -134,6 +134,31 @@ class FaultyStoreTest : public ::testing::Test {
   store::FaultyStore* faulty_ = nullptr;
 };
 
+// /metrics reads the counts on a thread of its own: a store that hangs leaves the last
+// counts in the gauges, and no scrape waits longer than it is told.
+TEST_F(FaultyStoreTest, GaugesDoNotWaitForAStoreThatHangs) {
+  using std::chrono::milliseconds;
+  auto issued = h_.server().scep_enroll(make_csr_der("CN=g"), {"t-g", "", false});
+  ASSERT_OK(issued);
+  const ServerGauges before = h_.server().gauges(milliseconds(0), std::chrono::seconds(10));
+  ASSERT_TRUE(before.certificates.has_value());
+  EXPECT_EQ(*before.certificates, 2u);  // the CA's own and CN=g
+
+  faulty_->hang_reads();
+  for (int i = 0; i < 3; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    const ServerGauges g = h_.server().gauges(milliseconds(0), milliseconds(50));
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+    EXPECT_EQ(g.state, ServerState::kEnabled);
+    EXPECT_EQ(g.certificates, before.certificates);
+    EXPECT_EQ(g.pending, before.pending);
+  }
+  faulty_->heal();
+  // The read that waited ends; the next one sees the store again.
+  const ServerGauges after = h_.server().gauges(milliseconds(0), std::chrono::seconds(10));
+  EXPECT_EQ(after.certificates, before.certificates);
+}
+
 TEST_F(FaultyStoreTest, AWriteThatFailsMidIssueHandsOutNothingAndReusesNoSerial) {
   auto first = h_.server().scep_enroll(make_csr_der("CN=a"), {"t-a", "", false});
   ASSERT_OK(first);

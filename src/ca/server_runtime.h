@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -240,6 +242,19 @@ struct CertificateServer::Runtime {
   std::shared_ptr<OcspResponder> ocsp GUARDED_BY(ocsp_mu);
   mutable Mutex rollover_mu;
   std::shared_ptr<const Shadow> rollover GUARDED_BY(rollover_mu);
+};
+
+// CertificateServer::gauges(): the database counts, and the thread reading them.
+struct CertificateServer::GaugeCounts {
+  struct Read {
+    std::chrono::steady_clock::time_point at;
+    std::weak_ptr<Runtime> runtime;  // the runtime they were read from
+    std::optional<std::uint64_t> certificates, pending, authorized;
+  };
+  Mutex mu;
+  std::condition_variable done;  // a read ended
+  std::optional<Read> last GUARDED_BY(mu);
+  bool reading GUARDED_BY(mu) = false;
 };
 
 }  // namespace scepter::ca

@@ -29,8 +29,12 @@ bool is_heavy_secure(const http::Request& req) {
 }
 
 // PKIOperation signs and commits to the database: it waits in the server's bounded queue.
-// GetCACert, GetCACaps, GetCRL and everything else are light and never wait behind it.
+// So does an OCSP request that reaches a worker (answer_ready had no answer for it): it
+// reads the database, which may hang, and the light pool has only a few threads that
+// /metrics and GetNextCACert need. GetCACert, GetCACaps, GetCRL and everything else are
+// light and never wait behind them.
 bool is_heavy_request(const http::Request& req) {
+  if (is_ocsp_path(req.path)) return true;
   return http::is_pkiclient_path(req.path) && req.params.get("operation") == "PKIOperation";
 }
 
@@ -83,12 +87,22 @@ void add_metrics_route(http::Router& router, const ca::Device& device) {
 
 bool is_ocsp_path(std::string_view path) { return path == "/ocsp" || path.starts_with("/ocsp/"); }
 
+namespace {
+
+// With several certificate servers, one may hold three quarters of a listener's heavy
+// workers: one whose storage hangs leaves the rest to the others (docs/decisions.md).
+unsigned max_requests_per_server() { return http::default_worker_threads() * 3 / 4; }
+
+}  // namespace
+
 HttpFrontend::HttpFrontend(ca::Device& device)
     : device_(device),
       device_metrics_(collect_device(device)),
       scep_(device),
       est_(device),
-      api_(device) {}
+      api_(device) {
+  device_.set_max_requests_per_server(max_requests_per_server());
+}
 
 HttpFrontend::~HttpFrontend() {
   device_.set_http_listening({});

@@ -34,6 +34,15 @@ EstHttpResponse unavailable(const Status& s) {
   return r;
 }
 
+// The server already runs its share of the request workers (ca::Device::
+// try_begin_request()): its storage is slow or hangs. Not logged: every client of it
+// would add a line.
+EstHttpResponse busy() {
+  EstHttpResponse r = text(503, "The certificate server is busy; try again later.");
+  r.headers.emplace_back("Retry-After", std::to_string(kUnavailableRetrySeconds));
+  return r;
+}
+
 EstHttpResponse unauthorized(const std::string& label, std::string why) {
   EstHttpResponse r = text(401, std::move(why));
   r.headers.emplace_back("WWW-Authenticate",
@@ -259,6 +268,9 @@ EstHttpResponse EstService::handle(const EstHttpRequest& request) const {
     return text(404, "Unknown EST operation " + op + ".");
   }
   if (request.method != "POST") return text(405, "Use POST.");
+  // What follows reads the database and signs.
+  const std::optional<ca::RequestSlot> slot = device_.try_begin_request(*server);
+  if (!slot) return busy();
 
   // Who asks, before anything of the request is read.
   const std::string& label = server->label();

@@ -253,6 +253,10 @@ Result<std::unique_ptr<HttpServer>> HttpServer::create(const ServerOptions& opti
   }
 }
 
+unsigned default_worker_threads() {
+  return std::max(16u, 8 * std::max(1u, std::thread::hardware_concurrency()));
+}
+
 Status HttpServer::start() {
   Core& c = *core_;
   std::lock_guard<std::mutex> lock(c.lifecycle_mu);
@@ -264,7 +268,7 @@ Status HttpServer::start() {
   }
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   const unsigned workers =
-      c.options.worker_threads != 0 ? c.options.worker_threads : std::max(16u, 8 * cores);
+      c.options.worker_threads != 0 ? c.options.worker_threads : default_worker_threads();
   const unsigned light =
       c.options.light_worker_threads != 0 ? c.options.light_worker_threads : std::max(2u, cores);
   const auto io = static_cast<unsigned>(c.iocs.size());

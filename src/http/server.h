@@ -284,6 +284,10 @@ struct ServerStats {
   std::uint64_t address_evictions = 0;  // addresses forgotten to respect its bound
 };
 
+// The heavy-request threads a server starts when ServerOptions::worker_threads is 0:
+// max(16, 8 x cores).
+unsigned default_worker_threads();
+
 // The server. create() binds and listens; start() serves; stop() (or destruction) ends
 // it gracefully and releases the port at once, so a new server may bind it right after.
 // A stopped server cannot be started again: create a new one. Methods are thread-safe,

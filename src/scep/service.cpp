@@ -355,6 +355,12 @@ ScepHttpResponse ScepService::pki_operation(const ScepHttpRequest& request) cons
     }
   }
   if (chosen == nullptr) return refused(*fallback, pending->not_addressed_to_us());
+  // Decrypting, the database and signing: within the server's share of the workers.
+  const std::optional<ca::RequestSlot> slot = device_.try_begin_request(*chosen->server);
+  if (!slot) {
+    return unavailable_reply(options_.retry_after,
+                             "the certificate server is busy: try again later");
+  }
   DecodeResult result = std::move(*pending).open(chosen->id.decryption_key().evp(),
                                                  chosen->id.decryption_certificate().x509());
   if (!result.has_value()) return refused(*chosen, result.error());

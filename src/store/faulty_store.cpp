@@ -28,11 +28,20 @@ void FaultyStore::fail_all_allocations(Status why) {
   allocation_failure_ = std::move(why);
 }
 
-void FaultyStore::heal() {
+void FaultyStore::hang_reads() {
   MutexLock lock(mu_);
-  fail_writes_ = 0;
-  fail_reads_ = false;
-  fail_allocations_ = false;
+  hang_reads_ = true;
+}
+
+void FaultyStore::heal() {
+  {
+    MutexLock lock(mu_);
+    fail_writes_ = 0;
+    fail_reads_ = false;
+    fail_allocations_ = false;
+    hang_reads_ = false;
+  }
+  healed_.notify_all();
 }
 
 std::uint64_t FaultyStore::failed_writes() const {
@@ -59,7 +68,8 @@ Status FaultyStore::write(const WriteBatch& batch) {
 }
 
 Status FaultyStore::read_failure() const {
-  MutexLock lock(mu_);
+  UniqueMutexLock lock(mu_);
+  while (hang_reads_) lock.wait(healed_);
   return fail_reads_ ? read_failure_ : ok_status();
 }
 

@@ -10,6 +10,7 @@
 //
 // Thread-safe if the wrapped store is.
 
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 
@@ -36,6 +37,8 @@ class FaultyStore final : public Store {
   // Every allocate_serial() and next_request_id() fails with `why` until heal() (a
   // database that cannot be reached; SQLite's counters themselves never fail).
   void fail_all_allocations(Status why = default_failure());
+  // Every read waits, without an answer, until heal() (a database that hangs).
+  void hang_reads();
   // Back to forwarding everything.
   void heal();
   // Writes failed on purpose so far.
@@ -78,6 +81,8 @@ class FaultyStore final : public Store {
   int fail_writes_ GUARDED_BY(mu_) = 0;  // < 0 means "all"
   Status write_failure_ GUARDED_BY(mu_);
   bool fail_reads_ GUARDED_BY(mu_) = false;
+  bool hang_reads_ GUARDED_BY(mu_) = false;
+  mutable std::condition_variable healed_;  // hang_reads_ went back to false
   Status read_failure_ GUARDED_BY(mu_);
   bool fail_allocations_ GUARDED_BY(mu_) = false;
   Status allocation_failure_ GUARDED_BY(mu_);

@@ -2,8 +2,19 @@
 // One connection of the PostgreSQL engine: libpq's PGconn, with the engine's prepared
 // statements (schema.h) prepared on first use. Not thread-safe: the pool (pool.h) lends
 // a connection to one caller at a time.
+//
+// Every call waits for the server for at most the connection's timeout (ConnectInfo::
+// timeout, counted from the start of the call: from send() or send_pipeline() to the end
+// of receive() or receive_pipeline()). A server that keeps the connection open but does
+// not answer (hung, or a network path that drops everything) would otherwise hold the
+// caller, and the request worker it runs on, for as long as it hangs: TCP keepalives do
+// not notice a peer whose kernel still acknowledges. Past the timeout the connection is
+// shut down, the call fails with kUnavailable ("no answer ... within N s"), and the
+// connection is broken() and timed_out(). Sending is not timed: what the engine sends
+// fits in the socket's buffers.
 
 #include <bitset>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -20,6 +31,8 @@ struct ConnectInfo {
   std::string shown;                 // the URL for messages (redacted)
   std::vector<std::string> secrets;  // scrubbed from libpq's messages (secrets_of)
   int connect_timeout_s = 5;         // unless the URL sets connect_timeout
+  // How long a call waits for the server's answer (0: for ever).
+  std::chrono::milliseconds timeout{10'000};
 };
 
 // A prepared statement to run, what it does (for messages), and what one failure of it
@@ -85,14 +98,36 @@ class Conn {
   }
   // The SQLSTATE of the last failure; empty for a lost connection.
   const std::string& sqlstate() const { return sqlstate_; }
+  // The connection was shut down because the server did not answer in time: it was
+  // not found dead, so a retry on another connection would most likely wait as long.
+  bool timed_out() const { return timed_out_; }
+  // The answer timeout of the calls from now on (0: for ever): schema migrations, which
+  // may rewrite big tables and wait for another node's migration, run without one.
+  std::chrono::milliseconds timeout() const { return timeout_; }
+  void set_timeout(std::chrono::milliseconds t) { timeout_ = t; }
 
  private:
-  explicit Conn(ConnPtr c) : c_(std::move(c)) {}
+  Conn(ConnPtr c, std::chrono::milliseconds timeout) : c_(std::move(c)), timeout_(timeout) {}
+  // A call begins: its answer is due within the timeout.
+  void start_call();
+  // Waits until PQgetResult() would not block, until the call's deadline; past it, shuts
+  // the socket down (PQgetResult() then fails at once) and sets timed_out_.
+  void await_result();
+  // The first error result of what is in flight, else the last result (as PQexec).
+  ResultPtr collect();
+  // The result of the one statement in flight (its first), once it is complete.
+  ResultPtr first_result();
+  // The failure of a call whose connection is lost: kUnavailable, naming the timeout
+  // when it is the cause.
+  Status lost(std::string_view what);
   Status prepare(Sql s, std::string_view what);
   Result<Rows> result_of(ResultPtr r, std::string_view what);
   Status step_status(const Step& step, ResultPtr r);
 
   ConnPtr c_;
+  std::chrono::milliseconds timeout_;
+  std::chrono::steady_clock::time_point deadline_{};
+  bool timed_out_ = false;
   std::bitset<kSqlCount> prepared_;
   std::string sqlstate_;
 };

@@ -128,6 +128,7 @@ Result<std::unique_ptr<PgStore>> PgStore::open(const std::string& url, const PgO
   info.shown = redact_url(url);
   info.secrets = pg::secrets_of(url);
   info.connect_timeout_s = options.connect_timeout_s;
+  info.timeout = options.timeout;
   {
     char* err = nullptr;
     PQconninfoOption* parsed = PQconninfoParse(url.c_str(), &err);
@@ -170,7 +171,8 @@ auto PgStore::with_connection(Fn&& fn) const {
     if (!lease) return R(fail(lease.error()));
     R r = fn(lease->conn());
     if (lease->conn().broken()) lost_connection();
-    if (r.has_value() || !lease->conn().broken() || !lease->reused() || attempt == kMaxAttempts) {
+    if (r.has_value() || !lease->conn().broken() || !lease->reused() || lease->conn().timed_out() ||
+        attempt == kMaxAttempts) {
       return r;
     }
     pool_->discard_idle();
@@ -260,7 +262,7 @@ PgStore::Attempt PgStore::try_write(const WriteBatch& batch, const pg::Floors& r
     const bool lost = c.broken();
     if (lost) lost_connection();
     std::string state = c.sqlstate();
-    const bool again = retryable(state) || (lost && lease->reused());
+    const bool again = retryable(state) || (lost && lease->reused() && !c.timed_out());
     if (!lost) (void)c.run(Sql::kRollback, Params(), "rolling back");
     if (lost && lease->reused()) pool_->discard_idle();
     return {std::move(s), again, std::move(state)};

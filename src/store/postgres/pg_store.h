@@ -12,7 +12,9 @@
 // host, or the pool's wait limit when every connection is busy); a broken connection is
 // dropped, and the next call connects again. A call that finds a connection dead after
 // it sat idle (server restarted, backend terminated) retries once on a new connection,
-// except for a COMMIT already sent.
+// except for a COMMIT already sent. A server that does not answer a call within
+// PgOptions::timeout (10 s) fails it with kUnavailable, without a retry; a COMMIT so
+// cut off is a lost connection after COMMIT (below).
 //
 // Durability: write() runs one transaction per batch and returns OK only after COMMIT
 // succeeded (synchronous_commit as configured on the server: "on" by default). Any
@@ -59,6 +61,9 @@ struct PgOptions {
   // Seconds to wait for each host to answer a connection attempt, unless the URL sets
   // connect_timeout.
   int connect_timeout_s = 5;
+  // How long a call waits for the server's answer (conn.h): a database that hangs fails
+  // the calls with kUnavailable after this, instead of holding them. 0: for ever.
+  std::chrono::milliseconds timeout{10'000};
 };
 
 class PgStore final : public Store {

@@ -366,6 +366,44 @@ TEST_F(PgStoreTest, UnreachableServerIsUnavailableQuickly) {
       << s.error().message();
 }
 
+// A server that keeps the connection open but does not answer (here: a table another
+// session holds locked) fails the call after the store's timeout, without a retry that
+// would wait as long again; once it answers, the store works again.
+TEST_F(PgStoreTest, AServerThatDoesNotAnswerFailsTheCallInTime) {
+  PgOptions options = small_pool();
+  options.timeout = std::chrono::milliseconds(300);
+  auto opened = PgStore::open(schema_->url(), options);
+  ASSERT_OK(opened);
+  PgStore& store = **opened;
+  ASSERT_OK(store.write(one_cert(5)));
+
+  std::unique_ptr<PGconn, decltype(&PQfinish)> locker(PQconnectdb(schema_->url().c_str()),
+                                                      &PQfinish);
+  ASSERT_EQ(PQstatus(locker.get()), CONNECTION_OK);
+  PQclear(PQexec(locker.get(), "BEGIN; LOCK TABLE certificates IN ACCESS EXCLUSIVE MODE"));
+
+  for (int i = 0; i < 2; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    auto read = store.certificate(5);
+    const auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_CODE(read, Code::kUnavailable);
+    if (!read) {
+      EXPECT_NE(read.error().message().find("did not answer within 0.3 s"), std::string::npos)
+          << read.error().message();
+    }
+    EXPECT_GE(took, std::chrono::milliseconds(300));
+    EXPECT_LT(took, std::chrono::seconds(3));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const Status w = store.write(one_cert(6));
+  EXPECT_EQ(w.code(), Code::kUnavailable) << w.to_string();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+
+  PQclear(PQexec(locker.get(), "COMMIT"));
+  EXPECT_OK(store.certificate(5));
+  EXPECT_OK(store.write(one_cert(7)));
+}
+
 TEST_F(PgStoreTest, KilledConnectionsAreReplaced) {
   const std::string app = "scepter_kill_" + schema_->name();
   auto store = open(schema_->url_with("application_name", app));

@@ -274,10 +274,14 @@ const Statement& statement(Sql s) {
 }
 
 Status migrate(Conn& c) {
-  RETURN_IF_ERROR(status_of(c.run(Sql::kBegin, Params(), "beginning the schema check")));
-  Status s = migrate_in_transaction(c);
+  // A migration may rewrite big tables, and waits for another node's: no answer timeout.
+  const std::chrono::milliseconds timeout = c.timeout();
+  c.set_timeout(std::chrono::milliseconds(0));
+  Status s = status_of(c.run(Sql::kBegin, Params(), "beginning the schema check"));
+  if (s.ok()) s = migrate_in_transaction(c);
   if (s.ok()) s = status_of(c.run(Sql::kCommit, Params(), "committing the schema"));
   if (!s.ok() && !c.broken()) (void)c.run(Sql::kRollback, Params(), "rolling back");
+  c.set_timeout(timeout);
   return s;
 }
 
