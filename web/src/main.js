@@ -321,7 +321,12 @@ async function draw({ keep_focus } = {}) {
     show('Not found', h('p', {}, 'There is no such page.'));
     return;
   }
-  const focused = document.activeElement && document.activeElement.id;
+  // A redraw for a live update puts the focus back where it was (same id or same label),
+  // so a keyboard user is not thrown to the top of the page.
+  const active = document.activeElement;
+  const focused = active && active !== document.body && (active.id
+    ? `#${CSS.escape(active.id)}`
+    : active.getAttribute('aria-label') && `[aria-label="${CSS.escape(active.getAttribute('aria-label'))}"]`);
   try {
     await page();
   } catch (err) {
@@ -332,7 +337,7 @@ async function draw({ keep_focus } = {}) {
     return;
   }
   if (!live) live = start_live(on_event);
-  const again = keep_focus && focused && document.getElementById(focused);
+  const again = keep_focus && focused && main.querySelector(focused);
   if (again) again.focus();
   else if (!keep_focus) main.focus();
 }
