@@ -124,6 +124,9 @@ def test_console_in_chromium(daemon, workdir):
     assert status == 200 and js_headers["cache-control"].endswith("immutable")
     assert fetch(port, ca_pem, "/", headers={"If-None-Match": headers["etag"]})[0] == 304
     assert fetch(port, ca_pem, "/nothing-here.js")[0] == 404
+    status, head_headers, head_body = fetch(port, ca_pem, "/", method="HEAD")
+    assert status == 200 and head_body == b"" and head_headers["etag"] == headers["etag"]
+    assert fetch(port, ca_pem, "/", method="POST")[0] == 405
 
     shots = shots_dir()
     print(f"console screenshots in {shots}")
