@@ -67,10 +67,15 @@ try {
   await grant.waitFor({ timeout: 20000 });
   const row = await page.locator('tr[data-request]').first().innerText();
   await shot(page, 'request-arrived');
-  await grant.click();
+  // With the keyboard: Enter on the button, the dialog opens on Cancel, Tab, Enter.
+  await grant.focus();
+  await page.keyboard.press('Enter');
   await page.getByRole('dialog').waitFor();
   await shot(page, 'grant-confirm');
-  await page.getByRole('dialog').getByRole('button', { name: 'Grant' }).click();
+  await page.keyboard.press('Tab');
+  const focused = await page.evaluate(() => document.activeElement.textContent);
+  if (focused !== 'Grant') throw new Error(`Tab in the dialog went to "${focused}"`);
+  await page.keyboard.press('Enter');
   await page.getByRole('status').filter({ hasText: /granted/ }).waitFor();
   await shot(page, 'granted');
   say('granted', row);
