@@ -23,7 +23,14 @@ packages=(
   scep strongswan-pki libstrongswan-extra-plugins libstrongswan-standard-plugins
   vsftpd tftpd-hpa nginx-light openssh-server prometheus
   dpkg-dev groff-base man-db systemd
+  chromium
 )
+# The web console is built with node and npm (SCEPTER_WEB). A node from elsewhere
+# (NodeSource's nodejs bundles its own npm and conflicts with Debian's npm package) is
+# kept: Debian's nodejs and npm are added only when the commands are missing. chromium
+# above is for the tests only (test_console), not for building or running scepterd.
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 
 install_packages() {
   local missing=()

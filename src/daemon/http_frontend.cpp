@@ -100,7 +100,8 @@ HttpFrontend::HttpFrontend(ca::Device& device)
       device_metrics_(collect_device(device)),
       scep_(device),
       est_(device),
-      api_(device) {
+      api_(device),
+      console_(web::built_assets()) {
   device_.set_max_requests_per_server(max_requests_per_server());
 }
 
@@ -205,6 +206,9 @@ void HttpFrontend::reconcile_secure() {
   router.add_if(api::is_api_path, [this](const http::Request& req) { return api_.handle(req); },
                 {"GET", "HEAD", "POST", "DELETE"});
   add_metrics_route(router, device_);
+  // The web console: `/` and its bundled files only; any other path is still a 404.
+  router.add_if([this](std::string_view path) { return console_.is_console_path(path); },
+                [this](const http::Request& req) { return console_.serve(req); }, {"GET", "HEAD"});
   http::ServerOptions options;
   options.bind_address = want.bind_address.empty() ? "::" : want.bind_address;
   options.port = static_cast<std::uint16_t>(want.secure_port);  // 0: any free port

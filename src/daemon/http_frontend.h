@@ -19,6 +19,7 @@
 #include "common/metrics.h"
 #include "est/service.h"
 #include "scep/service.h"
+#include "web/console.h"
 
 namespace scepter::http {
 class HttpServer;
@@ -55,6 +56,7 @@ class HttpFrontend {
   scep::ScepService scep_;
   est::EstService est_;
   api::ApiService api_;
+  const web::Console console_;  // the web console's files, on the HTTPS listener
   std::unique_ptr<http::HttpServer> server_;
   metrics::Registration server_metrics_;  // ends before server_ stops
   ca::HttpConfig running_;                // what server_ was started with
