@@ -1036,7 +1036,10 @@ void StreamConnection<Stream>::start_stream(Response r) {
   stream_wake_ = std::make_shared<std::atomic<bool>>(false);
   const std::weak_ptr<Connection> weak = weak_from_this();
   const bool open = event_stream_->attach(
-      [weak, ex = executor(), pending = stream_wake_] {
+      // The Core (which owns the io_contexts) stays alive while a producer may still call
+      // this: push() calls a copy of it outside the stream's lock, perhaps after detach().
+      [weak, core = core_.shared_from_this(), ex = executor(), pending = stream_wake_] {
+        (void)core;  // held, not used
         if (pending->exchange(true)) {
           return;  // a wake-up is on its way already
         }
