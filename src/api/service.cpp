@@ -268,6 +268,12 @@ http::Response ApiService::handle(const http::Request& req) {
     }
     return wrong_method("GET, POST, DELETE");
   }
+  if (seg.size() == 1 && seg[0] == "events") {
+    if (!get) return wrong_method("GET");
+    std::string_view token = bearer(req);
+    if (token.empty()) token = cookie(req, kSessionCookie);
+    return events(req, caller, std::string(token));
+  }
   if (seg[0] == "servers") {
     return serve_servers(device_, caller, req, std::span(seg).subspan(1));
   }

@@ -18,6 +18,15 @@
 //   GET    /api/v1/servers/{label}/crl              the CRL (DER)
 //   GET    /api/v1/servers/{label}/crl/info         what it holds
 //   POST   /api/v1/servers/{label}/otp              a one-time enrolment password
+//   GET    /api/v1/events                           live changes (text/event-stream)
+//
+// Events: GET /api/v1/events answers server-sent events from the device's EventHub
+// (ca/events.h), any role, with the session cookie (an EventSource cannot send other
+// headers) or a bearer token. Each event has `id:` (its sequence number), `event:`
+// (request, certificate, crl or resync) and one `data:` line of JSON {sequence, kind,
+// server, id, state, time}. A client reconnecting with Last-Event-ID gets what it missed
+// while the hub's history still holds it, else `resync` (reload the lists). The stream
+// ends when its session does: checked at every heartbeat (a ":" comment every 15 s).
 //
 // Accounts are the device's `username` lines (ca/accounts.h): privilege 1 reads, 2 and
 // up may also act. Sessions, CSRF and the login limits are in sessions.h. Every action
@@ -68,6 +77,8 @@ class ApiService {
 
  private:
   http::Response login(const http::Request& req);
+  // GET /api/v1/events (events.cpp). `token`: the session's, checked at each heartbeat.
+  http::Response events(const http::Request& req, const Caller& caller, std::string token);
   // The caller, or the 401/403 answer.
   std::variant<Caller, http::Response> authenticate(const http::Request& req);
   // An audit record of a failed login (AuditLog::record_untrusted).

@@ -312,3 +312,79 @@ TEST_F(ApiServiceTest, BadPathsParametersAndMethods) {
 
 }  // namespace
 }  // namespace scepter::api
+
+namespace scepter::api {
+namespace {
+
+// What a stream holds so far (as the connection would write it).
+std::string stream_text(http::EventStream& s) {
+  std::string out;
+  bool overflowed = false;
+  s.take(out, overflowed);
+  return out;
+}
+
+TEST_F(ApiServiceTest, EventsNeedASession) {
+  EXPECT_EQ(call("GET", "/events").status, 401);
+  auto token = login("reader", "reader-pw")["token"].get<std::string>();
+  EXPECT_EQ(as(token, "POST", "/events").status, 405);
+}
+
+TEST_F(ApiServiceTest, EventsStreamWhatChangesForAnyRoleByCookie) {
+  auto session = login("reader", "reader-pw");
+  const std::string token = session["token"].get<std::string>();
+  auto r = call("GET", "/events", "", {{"Cookie", "scepter_session=" + token}});
+  ASSERT_EQ(r.status, 200);
+  ASSERT_NE(r.stream, nullptr);
+  EXPECT_EQ(r.content_type, "text/event-stream");
+  EXPECT_EQ(stream_text(*r.stream), "retry: 5000\n\n");
+
+  const store::RequestId id = pending_request("live");
+  const std::string text = stream_text(*r.stream);
+  EXPECT_NE(text.find("\nevent: request\ndata: {"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"state\":\"pending\""), std::string::npos) << text;
+  EXPECT_NE(text.find("\"id\":\"" + std::to_string(id) + "\""), std::string::npos) << text;
+  EXPECT_NE(text.find("\"server\":\"ca\""), std::string::npos) << text;
+  EXPECT_TRUE(text.starts_with("id: ")) << text;
+
+  ASSERT_TRUE(r.stream->keep_going);
+  EXPECT_TRUE(r.stream->keep_going());
+  EXPECT_EQ(as(token, "DELETE", "/session").status, 200);  // logout ends the stream
+  EXPECT_FALSE(r.stream->keep_going());
+}
+
+TEST_F(ApiServiceTest, EventsEndWhenTheAccountIsRemoved) {
+  const std::string token = login("reader", "reader-pw")["token"].get<std::string>();
+  auto r = as(token, "GET", "/events");
+  ASSERT_NE(r.stream, nullptr);
+  EXPECT_TRUE(r.stream->keep_going());
+  ASSERT_TRUE(device_->accounts().remove("reader"));
+  EXPECT_FALSE(r.stream->keep_going());
+}
+
+TEST_F(ApiServiceTest, LastEventIdReplaysOrResyncs) {
+  const std::string token = login("admin", "admin-pw")["token"].get<std::string>();
+  auto first = as(token, "GET", "/events");
+  stream_text(*first.stream);
+  pending_request("one");
+  const std::string one = stream_text(*first.stream);
+  const std::uint64_t seen = std::stoull(one.substr(4));  // "id: N\n..."
+  pending_request("two");
+
+  auto again =
+      call("GET", "/events", "",
+           {{"Authorization", "Bearer " + token}, {"Last-Event-ID", std::to_string(seen)}});
+  ASSERT_NE(again.stream, nullptr);
+  const std::string replay = stream_text(*again.stream);
+  EXPECT_NE(replay.find("id: " + std::to_string(seen + 1) + "\nevent: request\n"),
+            std::string::npos)
+      << replay;
+  EXPECT_EQ(replay.find("id: " + std::to_string(seen) + "\n"), std::string::npos) << replay;
+
+  auto stale = call("GET", "/events", "",
+                    {{"Authorization", "Bearer " + token}, {"Last-Event-ID", "99999999"}});
+  EXPECT_NE(stream_text(*stale.stream).find("event: resync\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace scepter::api

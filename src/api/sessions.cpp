@@ -56,6 +56,14 @@ std::optional<Session> SessionStore::use(std::string_view token) {
   return it->second;
 }
 
+bool SessionStore::alive(std::string_view token) const {
+  const std::string key = token_key(token);
+  const TimePoint now = clock_.now();
+  MutexLock lock(mu_);
+  auto it = sessions_.find(key);
+  return it != sessions_.end() && !expired(it->second, now);
+}
+
 void SessionStore::close(std::string_view token) {
   const std::string key = token_key(token);
   MutexLock lock(mu_);

@@ -52,6 +52,9 @@ class SessionStore {
   Result<Opened> open(Session session);
   // The live session `token` names (its idle time starts again), or nullopt.
   std::optional<Session> use(std::string_view token);
+  // Whether `token` names a live session, without counting as a use (an open event
+  // stream does not keep its session from going idle).
+  bool alive(std::string_view token) const;
   void close(std::string_view token);
   // Ends every session of `user` (the account was removed).
   void close_user(const std::string& user);

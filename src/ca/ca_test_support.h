@@ -93,14 +93,24 @@ class ServerHarness {
   // `opener` replaces SQLite for the main database (FaultyStore, a blocking opener...).
   void make_server(ServerConfig config, StoreOpener opener = {}) {
     server_.reset();
-    server_ = std::make_unique<CertificateServer>(
-        std::move(config), ServerDeps{*keys_, clock_, resolver_for(dir_.path()), dir_.path(),
-                                      std::move(opener), kTestKdfIterations});
+    const std::string label = config.label;
+    ServerDeps deps{*keys_,
+                    clock_,
+                    resolver_for(dir_.path()),
+                    dir_.path(),
+                    std::move(opener),
+                    kTestKdfIterations};
+    deps.on_event = [this, label](EventKind kind, std::string id, std::string state) {
+      events_.publish(kind, label, std::move(id), std::move(state));
+    };
+    server_ = std::make_unique<CertificateServer>(std::move(config), std::move(deps));
   }
 
   CertificateServer& server() { return *server_; }
   FakeClock& clock() { return clock_; }
   KeyStore& keys() { return *keys_; }
+  // What the server published (as the Device wires it).
+  EventHub& events() { return events_; }
   const store::testing::TempDir& dir() const { return dir_; }
   std::string file(const std::string& name) const { return dir_.file(name); }
 
@@ -113,6 +123,7 @@ class ServerHarness {
  private:
   store::testing::TempDir dir_;
   FakeClock clock_{from_unix(kStart)};
+  EventHub events_{clock_};
   std::unique_ptr<KeyStore> keys_;
   std::unique_ptr<CertificateServer> server_;
 };

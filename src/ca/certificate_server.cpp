@@ -410,7 +410,10 @@ void CertificateServer::tick() {
   }
   if (rt->crl) {
     const ServerConfig cfg = config();
-    if (Status s = rt->crl->refresh_if_due(cfg, file_set(cfg)); !s.ok()) {
+    const std::shared_ptr<const std::string> before = rt->crl->der();
+    Status s = rt->crl->refresh_if_due(cfg, file_set(cfg));
+    if (s.ok() && rt->crl->der() != before) notify(EventKind::kCrl, "", "published");
+    if (!s.ok()) {
       // On a shared database the publisher reads it at every tick: a failure that left
       // no CRL unwritten is the database's.
       const bool database = rt->store->shared() && !rt->crl->dirty();

@@ -27,6 +27,7 @@
 
 #include "ca/audit_log.h"
 #include "ca/crl_publisher.h"
+#include "ca/events.h"
 #include "ca/issuer.h"
 #include "ca/keystore.h"
 #include "ca/life_cycle.h"
@@ -242,6 +243,11 @@ struct ServerDeps {
   std::function<std::string()> key_device = {};
   // The device's audit log, which gets a record of every certificate issued (null: none).
   AuditLog* audit = nullptr;
+  // What changed, for live watchers (the Device wires its EventHub, events.h): a request
+  // stored, granted, rejected or removed, a certificate issued, revoked or unrevoked, a
+  // CRL published. Called after the change is committed, with none of the server's locks
+  // that a watcher could need. Empty: nobody watches.
+  std::function<void(EventKind kind, std::string id, std::string state)> on_event = {};
 };
 
 // The label of a certificate server's shadow (rollover) key.
@@ -623,6 +629,10 @@ class CertificateServer {
   Status ensure_cert_files(const ServerConfig& cfg, const store::CertRecord& rec);
   Status repair_recent_cert_files(Runtime& rt, const ServerConfig& cfg, Serial last);
   void fail_critical(const Status& why);
+  // deps_.on_event, when set.
+  void notify(EventKind kind, std::string id, std::string_view state) const {
+    if (deps_.on_event) deps_.on_event(kind, std::move(id), std::string(state));
+  }
   // mode sub-cs and mode ra, unless the trustpoint says `revocation-check none`: why the
   // server must not run (the superior CA's CRL lists its certificate); empty otherwise.
   std::string superior_revocation() const;

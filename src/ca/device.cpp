@@ -116,6 +116,9 @@ ServerDeps Device::server_deps(const std::string& label) {
   deps.remote = &remote_files_;
   deps.tokens = tokens_.get();
   deps.audit = audit_.get();
+  deps.on_event = [this, label](EventKind kind, std::string id, std::string state) {
+    events_.publish(kind, label, std::move(id), std::move(state));
+  };
   deps.ocsp_url = [this] { return ocsp_url(); };
   deps.key_device = [this, label] {
     std::optional<TrustpointConfig> tp = trustpoint(label);

@@ -37,6 +37,7 @@
 #include "ca/accounts.h"
 #include "ca/audit_log.h"
 #include "ca/certificate_server.h"
+#include "ca/events.h"
 #include "ca/keystore.h"
 #include "ca/ocsp_responder.h"
 #include "ca/tokens.h"
@@ -147,6 +148,9 @@ class Device {
   Accounts& accounts() { return accounts_; }
   // The audit trail (nvram:audit.log, see audit_log.h).
   AuditLog& audit() { return *audit_; }
+  // What changes in the certificate servers, live (events.h): the REST API's
+  // /api/v1/events subscribes here.
+  EventHub& events() { return events_; }
   std::string audit_log_path() const { return options_.nvram_dir + "/audit.log"; }
   // The certificates an audit checkpoint may be signed with: every CA (or RA)
   // certificate of this device's certificate servers, their rollover ones included.
@@ -280,6 +284,7 @@ class Device {
   std::unique_ptr<TrustpointClient> enrollment_;  // likewise
   std::unique_ptr<AuditLog> audit_;               // likewise
   Accounts accounts_{clock_};
+  EventHub events_{clock_};  // before the servers, which publish into it
   // tick(): when the audit log last got a checkpoint.
   std::chrono::steady_clock::time_point audit_signed_at_{};
   mutable Mutex servers_mu_ ACQUIRED_BEFORE(trustpoints_mu_);

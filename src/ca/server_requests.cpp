@@ -215,6 +215,9 @@ Result<pki::Certificate> CertificateServer::issue_granted(Runtime& rt, RequestRe
                          "ok"});
   }
   if (ev.decision.consumes_otp) rt.otp->consumed();
+  notify(EventKind::kRequest, std::to_string(request.id), "granted");
+  notify(EventKind::kCertificate,
+         pki::SerialNumber{issued->record.serial, issued->record.serial_entropy}.hex(), "issued");
   Status files = write_cert_files(cfg, issued->record);
   if (!files.ok()) fail_critical(unavailable("cannot write certificate files: " + files.message()));
   return std::move(issued->certificate);
@@ -426,6 +429,7 @@ Result<CertificateServer::Decided> CertificateServer::decide_and_record(
     store::WriteBatch batch;
     batch.put_request(req);
     RETURN_IF_ERROR(rt.store->write(batch));
+    notify(EventKind::kRequest, std::to_string(req.id), store::request_state_name(req.state));
   } else {
     // Refused requests are not stored: the same rules refuse a resend again.
     log::info("certificate server {}: request from {} refused: {}", label_, req.subject,
@@ -548,6 +552,9 @@ Status CertificateServer::reject(std::optional<RequestId> id) {
     }
     if (batch.empty()) return ok_status();
     Status s = rt->store->write(batch);
+    if (s.ok()) {
+      for (const auto& r : todo) notify(EventKind::kRequest, std::to_string(r.id), "rejected");
+    }
     if (s.code() != Code::kAborted) return s;
     if (id.has_value()) return decided_meanwhile(label_, *id);
     if (attempt == 3) return s;
@@ -569,7 +576,9 @@ Status CertificateServer::remove(std::optional<RequestId> id) {
     }));
   }
   if (batch.empty()) return ok_status();
-  return rt->store->write(batch);
+  RETURN_IF_ERROR(rt->store->write(batch));
+  notify(EventKind::kRequest, id.has_value() ? std::to_string(*id) : "all", "removed");
+  return ok_status();
 }
 
 Result<std::vector<RequestRecord>> CertificateServer::requests() const {

@@ -448,7 +448,11 @@ Status CertificateServer::revoke(const pki::SerialNumber& serial, std::optional<
   // The foreign revocations keep no reasons (crl_publisher.h).
   Status s = target.foreign ? rt->crl->revoke_foreign(target.serial, cfg, file_set(cfg))
                             : rt->crl->revoke(target.serial, reason, cfg, file_set(cfg));
-  if (s.ok()) revoked_count_.add();
+  if (s.ok()) {
+    revoked_count_.add();
+    notify(EventKind::kCertificate, target.serial.hex(), "revoked");
+    notify(EventKind::kCrl, "", "published");  // a revocation publishes a new CRL
+  }
   if (!s.ok() && rt->crl->dirty()) fail_critical(unavailable("CRL could not be written"));
   return s;
 }
@@ -465,6 +469,10 @@ Status CertificateServer::unrevoke(const pki::SerialNumber& serial) {
   const ServerConfig cfg = config();
   Status s = target.foreign ? rt->crl->unrevoke_foreign(target.serial, cfg, file_set(cfg))
                             : rt->crl->unrevoke(target.serial, cfg, file_set(cfg));
+  if (s.ok()) {
+    notify(EventKind::kCertificate, target.serial.hex(), "unrevoked");
+    notify(EventKind::kCrl, "", "published");
+  }
   if (!s.ok() && rt->crl->dirty()) fail_critical(unavailable("CRL could not be written"));
   return s;
 }

@@ -24,6 +24,7 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -238,14 +239,19 @@ class StreamConnection final : public Connection {
 
   net::any_io_executor executor() override { return stream_.get_executor(); }
 
+  ~StreamConnection() override { end_event_stream(); }
+
   void close_if_idle() override {
-    if (state_ == State::kIdle || state_ == State::kReading) {
+    if (state_ == State::kIdle || state_ == State::kReading || state_ == State::kStreaming) {
       close();
     }
   }
 
   void close() override {
     state_ = State::kClosed;
+    if (event_stream_) {
+      end_event_stream();
+    }
     std::unique_lock<std::mutex> lock(socket_mu_, std::defer_lock);
     if constexpr (!kTls) {
       lock.lock();
@@ -263,7 +269,7 @@ class StreamConnection final : public Connection {
   void answer_from_worker(Response r, bool close_after) override;
 
  private:
-  enum class State { kIdle, kReading, kHandling, kWriting, kClosing, kEnding, kClosed };
+  enum class State { kIdle, kReading, kHandling, kWriting, kClosing, kEnding, kStreaming, kClosed };
 
   Stream make_stream(tcp::socket& socket) {
     if constexpr (kTls) {
@@ -327,6 +333,15 @@ class StreamConnection final : public Connection {
   void send_error(int status, std::string_view text, std::chrono::seconds retry_after = {});
   void start_drain();
   void drain();
+  // Response::stream: the header, then what the stream gets, until it or the client ends.
+  void start_stream(Response r);
+  // Writes what the stream has queued (one write at a time); closes when it has ended.
+  void pump_stream();
+  // A read kept pending while streaming, so that a client that leaves is noticed.
+  void watch_peer();
+  void arm_heartbeat();
+  // Releases the stream, its slot in Core::open_streams and the heartbeat.
+  void end_event_stream();
 
   // Declared before stream_: the SSL object is freed before the identity it came from.
   const std::shared_ptr<TlsIdentity> tls_;  // null for plain connections
@@ -351,6 +366,14 @@ class StreamConnection final : public Connection {
   // descriptor cannot be closed, and its number reused, under the write.
   std::mutex socket_mu_;
   bool socket_closed_ = false;  // GUARDED_BY(socket_mu_)
+  // Streaming (state_ kStreaming): the stream, what is being written of it, and the
+  // heartbeat. stream_wake_ coalesces the producers' wake-ups into one post.
+  std::shared_ptr<EventStream> event_stream_;
+  std::string stream_out_;
+  bool stream_writing_ = false;
+  bool stream_counted_ = false;  // holds one of Core::open_streams
+  std::optional<net::steady_timer> heartbeat_;
+  std::shared_ptr<std::atomic<bool>> stream_wake_;
 };
 
 namespace {
@@ -710,7 +733,13 @@ void StreamConnection<Stream>::to_pools(Request req) {
 template <class Stream>
 void StreamConnection<Stream>::write_response(Response r, bool close_after) {
   if (state_ != State::kHandling) {
+    if (r.stream) {
+      r.stream->detach();
+    }
     return;  // closed by stop() meanwhile
+  }
+  if (r.stream) {
+    return start_stream(std::move(r));
   }
   bool keep_alive = false;
   if (!build_response(std::move(r), close_after, keep_alive)) {
@@ -724,6 +753,12 @@ void StreamConnection<Stream>::write_response(Response r, bool close_after) {
 // and out_body_ are the worker's until the continuation posted here runs.
 template <class Stream>
 void StreamConnection<Stream>::answer_from_worker(Response r, bool close_after) {
+  if (r.stream) {
+    // Rare (event streams): everything happens on the network thread.
+    net::post(executor(),
+              [self = self(), r = std::move(r)]() mutable { self->write_response(std::move(r)); });
+    return;
+  }
   bool keep_alive = false;
   const bool built = build_response(std::move(r), close_after, keep_alive);
   std::size_t sent = 0;
@@ -957,6 +992,162 @@ void StreamConnection<Stream>::drain() {
                                 }
                                 self->drain();
                               });
+}
+
+template <class Stream>
+void StreamConnection<Stream>::start_stream(Response r) {
+  std::shared_ptr<EventStream> stream = std::move(r.stream);
+  if (head_ || r.status != 200) {
+    // No stream to send: the header (HEAD), or the handler's refusal as it is.
+    stream->detach();
+    return write_response(std::move(r));
+  }
+  const bool over = core_.open_streams.fetch_add(1) >= core_.options.max_event_streams;
+  if (over || core_.stopping) {
+    --core_.open_streams;
+    ++core_.streams_rejected;
+    stream->detach();
+    return write_response(busy_response(), /*close_after=*/true);
+  }
+  stream_counted_ = true;
+  HeadWriter head(header_, version_, 200);
+  bool fits = head.field("Server", core_.options.server_name);
+  fits = fits && head.field("Date", cached_http_date());
+  const bool type_ok = !r.content_type.empty() && is_sendable_header("X", r.content_type);
+  fits = fits && head.field("Content-Type", type_ok ? r.content_type : "text/event-stream");
+  fits = fits && head.field("Cache-Control", "no-store");
+  const std::vector<Header>* lists[] = {&core_.options.response_headers, &r.headers};
+  for (const std::vector<Header>* list : lists) {
+    for (const Header& h : *list) {
+      if (is_sendable_header(h.first, h.second) && !iequals(h.first, "Cache-Control")) {
+        fits = fits && head.field(h.first, h.second);
+      }
+    }
+  }
+  event_stream_ = std::move(stream);
+  if (!fits) {
+    return close();
+  }
+  // Close-delimited: the body ends when the connection does (RFC 9112, 6.3).
+  end_header(header_, version_, /*keep_alive=*/false);
+  stream_out_ = std::move(header_);
+  header_ = std::string();
+  state_ = State::kStreaming;
+  stream_wake_ = std::make_shared<std::atomic<bool>>(false);
+  const std::weak_ptr<Connection> weak = weak_from_this();
+  const bool open = event_stream_->attach(
+      // The Core (which owns the io_contexts) stays alive while a producer may still call
+      // this: push() calls a copy of it outside the stream's lock, perhaps after detach().
+      [weak, core = core_.shared_from_this(), ex = executor(), pending = stream_wake_] {
+        (void)core;  // held, not used
+        if (pending->exchange(true)) {
+          return;  // a wake-up is on its way already
+        }
+        net::post(ex, [weak, pending] {
+          pending->store(false);
+          if (auto conn = std::static_pointer_cast<StreamConnection>(weak.lock())) {
+            conn->pump_stream();
+          }
+        });
+      },
+      core_.options.max_event_stream_queue_bytes);
+  if (!open) {
+    return close();
+  }
+  tcp_layer().expires_never();  // no read or idle timeout on a stream
+  watch_peer();
+  heartbeat_.emplace(executor());
+  arm_heartbeat();
+  pump_stream();
+}
+
+template <class Stream>
+void StreamConnection<Stream>::pump_stream() {
+  if (state_ != State::kStreaming || stream_writing_) {
+    return;
+  }
+  bool overflowed = false;
+  const bool open = event_stream_->take(stream_out_, overflowed);
+  if (overflowed) {
+    ++core_.streams_overflowed;
+    return close();
+  }
+  if (stream_out_.empty()) {
+    if (!open) {
+      close();  // the stream ended; everything it had is written
+    }
+    return;
+  }
+  stream_writing_ = true;
+  tcp_layer().expires_after(core_.options.write_timeout);  // the read pending keeps none
+  net::async_write(stream_, net::buffer(stream_out_),
+                   [self = self()](const error_code& ec, std::size_t) {
+                     self->stream_writing_ = false;
+                     self->stream_out_.clear();
+                     if (self->state_ != State::kStreaming) {
+                       return;
+                     }
+                     if (ec) {
+                       if (ec == beast::error::timeout) {
+                         ++self->core_.timeouts;
+                       }
+                       return self->close();
+                     }
+                     self->pump_stream();
+                   });
+}
+
+template <class Stream>
+void StreamConnection<Stream>::watch_peer() {
+  buffer_.clear();
+  stream_.async_read_some(buffer_.prepare(kReadChunk),
+                          [self = self()](const error_code& ec, std::size_t) {
+                            if (self->state_ != State::kStreaming) {
+                              return;
+                            }
+                            if (ec) {
+                              return self->close();  // the client left
+                            }
+                            self->watch_peer();  // whatever it sends is dropped
+                          });
+}
+
+template <class Stream>
+void StreamConnection<Stream>::arm_heartbeat() {
+  heartbeat_->expires_after(core_.options.event_stream_heartbeat);
+  heartbeat_->async_wait([self = self()](const error_code& ec) {
+    if (ec || self->state_ != State::kStreaming) {
+      return;
+    }
+    bool go = true;
+    if (self->event_stream_->keep_going) {
+      try {
+        go = self->event_stream_->keep_going();
+      } catch (...) {
+        go = false;
+      }
+    }
+    if (!go) {
+      return self->close();
+    }
+    self->event_stream_->push(":\n\n");
+    self->arm_heartbeat();
+  });
+}
+
+template <class Stream>
+void StreamConnection<Stream>::end_event_stream() {
+  if (event_stream_) {
+    event_stream_->detach();
+    event_stream_.reset();
+  }
+  if (heartbeat_) {
+    heartbeat_->cancel();
+  }
+  if (stream_counted_) {
+    stream_counted_ = false;
+    --core_.open_streams;
+  }
 }
 
 void start_connection(HttpServer::Core& core, tcp::socket socket, Peer peer,

@@ -400,6 +400,9 @@ ServerStats HttpServer::stats() const {
   s.heavy_queued = c.heavy_queued;
   s.tracked_addresses = c.limits.size();
   s.address_evictions = c.limits.evictions();
+  s.event_streams = c.open_streams;
+  s.event_streams_rejected = c.streams_rejected;
+  s.event_streams_overflowed = c.streams_overflowed;
   return s;
 }
 

@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "http/event_stream.h"
 #include "http/query.h"
 
 namespace scepter::pki {
@@ -93,6 +94,12 @@ struct Response {
   // server keeps a reference until they are written.
   std::shared_ptr<const std::string> shared_body;
   std::vector<Header> headers;  // extra headers, e.g. {"Cache-Control", "no-store"}
+  // Set: an answer that does not end (see event_stream.h). The server sends the status
+  // line and the header (Content-Type "text/event-stream" when content_type is empty,
+  // Cache-Control: no-store, no Content-Length, Connection: close), then what is pushed
+  // into the stream; `body` is not sent. Over ServerOptions::max_event_streams the
+  // client gets 503 instead. A HEAD request gets the header only.
+  std::shared_ptr<EventStream> stream;
 
   // The bytes to send: *shared_body when set, else body.
   std::string_view payload() const { return shared_body ? *shared_body : body; }
@@ -259,6 +266,20 @@ struct ServerOptions {
   // "Retry-After: 1" without calling the handler (default 10 s: SCEP clients time out
   // or retry by then, and the work would be wasted; 0: no deadline).
   std::chrono::milliseconds queue_deadline{10'000};
+
+  // --- Event streams (Response::stream) ---
+
+  // Streams open at once on this server (default 64). Beyond it: 503 with
+  // "Retry-After: 1", and the connection closes.
+  std::size_t max_event_streams = 64;
+  // Bytes a stream may hold queued and not yet written (default 256 KiB). A push beyond
+  // it ends the stream and the connection closes: a client that reads too slowly is cut
+  // off rather than buffered without end.
+  std::size_t max_event_stream_queue_bytes = 256 << 10;
+  // A stream is exempt from the read and idle timeouts; instead the comment ":\n\n" is
+  // sent this often (after EventStream::keep_going agrees), so a dead peer is noticed by
+  // the write timeout and proxies keep the connection.
+  std::chrono::milliseconds event_stream_heartbeat{15'000};
 };
 
 // Counters since create(), for tests and later for /metrics.
@@ -282,6 +303,10 @@ struct ServerStats {
   std::uint64_t heavy_queued = 0;       // heavy requests waiting for a worker now
   std::uint64_t tracked_addresses = 0;  // entries of the per-address table
   std::uint64_t address_evictions = 0;  // addresses forgotten to respect its bound
+  // Event streams.
+  std::uint64_t event_streams = 0;             // open now
+  std::uint64_t event_streams_rejected = 0;    // 503: over max_event_streams
+  std::uint64_t event_streams_overflowed = 0;  // cut off: over max_event_stream_queue_bytes
 };
 
 // The heavy-request threads a server starts when ServerOptions::worker_threads is 0:

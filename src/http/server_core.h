@@ -103,6 +103,7 @@ struct HttpServer::Core : std::enable_shared_from_this<HttpServer::Core> {
   std::atomic<std::uint64_t> heavy_queued{0};  // posted heavy jobs not yet started
   std::atomic<std::uint64_t> drained_bytes{0};
   std::atomic<std::uint64_t> tls_handshake_failures{0};
+  std::atomic<std::uint64_t> open_streams{0}, streams_rejected{0}, streams_overflowed{0};
   std::atomic<bool> stopping{false};
 
   std::mutex lifecycle_mu;  // start()/stop()

@@ -224,6 +224,19 @@ class RawClient {
   bool closed() const { return closed_; }
   int fd() const { return fd_; }
 
+  // Reads until the bytes after the last response contain `needle`; returns them all
+  // (they stay buffered), or nullopt on timeout, EOF or error. For streamed bodies.
+  std::optional<std::string> read_until(
+      std::string_view needle, std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (buf_.find(needle) == std::string::npos) {
+      if (!fill(deadline)) {
+        return std::nullopt;
+      }
+    }
+    return buf_;
+  }
+
  private:
   // Reads what is available; false on timeout, EOF or error.
   bool fill(std::chrono::steady_clock::time_point deadline) {

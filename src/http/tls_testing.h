@@ -210,6 +210,9 @@ class TlsClient {
            last_read_error_ == SSL_ERROR_SSL;
   }
 
+  // What read_response() read past the response it returned (a streamed body's start).
+  std::string take_buffered() { return std::exchange(buf_, std::string()); }
+
   // "TLSv1.3", "TLSv1.2".
   std::string version() const { return SSL_get_version(ssl_.get()); }
   std::string cipher() const { return SSL_get_cipher_name(ssl_.get()); }

@@ -316,6 +316,8 @@ def test_every_documented_operation_answers(api):
         for method in ops:
             if method == "parameters" or (template == "/session" and method != "get"):
                 continue
+            if template == "/events":
+                continue  # a stream that does not end: test_api_events.py reads it
             body = {} if method == "post" else None
             r = api.api.call(method.upper(), path, body, token=token)
             assert r.status != 405, (method, path, r.body)
