@@ -90,7 +90,7 @@ void write_server(metrics::Exposition& out, const ca::CertificateServer& server,
 // The REST API by resource: "/api/v1/servers/L/requests/7/grant" is "requests".
 constexpr std::array<std::string_view, 4> kApiServerResources{"requests", "certificates", "crl",
                                                               "otp"};
-constexpr std::array<std::string_view, 2> kApiRootResources{"session", "openapi.json"};
+constexpr std::array<std::string_view, 3> kApiRootResources{"session", "openapi.json", "events"};
 std::string_view api_operation(std::string_view path) {
   path.remove_prefix(std::min(path.size(), api::kApiRoot.size() + 1));
   const std::string_view first = path.substr(0, path.find('/'));

@@ -42,6 +42,7 @@ TEST(HttpMetrics, LabelsComeFromFixedLists) {
   EXPECT_EQ(kind("GET", "/anything/else"), "other other");
   EXPECT_EQ(kind("POST", "/api/v1/session"), "api session");
   EXPECT_EQ(kind("GET", "/api/v1/openapi.json"), "api openapi.json");
+  EXPECT_EQ(kind("GET", "/api/v1/events"), "api events");
   EXPECT_EQ(kind("GET", "/api/v1/servers"), "api servers");
   EXPECT_EQ(kind("GET", "/api/v1/servers/ca"), "api servers");
   EXPECT_EQ(kind("POST", "/api/v1/servers/ca/requests/7/grant"), "api requests");
