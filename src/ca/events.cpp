@@ -53,10 +53,10 @@ void EventHub::publish(EventKind kind, std::string server, std::string id, std::
       live.push_back(std::move(sub));
       return false;
     });
-  }
-  for (const auto& sub : live) {
-    {
-      MutexLock lock(sub->mu_);
+    // Queued under the hub's lock, so that every subscriber gets the events in the order
+    // of their sequence numbers whatever the publishers' threads do; woken outside it.
+    for (const auto& sub : live) {
+      MutexLock sub_lock(sub->mu_);
       if (sub->queue_.size() >= kMaxQueued) {
         // Too far behind: what it missed is replaced by one order to reload.
         sub->queue_.clear();
@@ -67,6 +67,8 @@ void EventHub::publish(EventKind kind, std::string server, std::string id, std::
         sub->queue_.push_back(event);
       }
     }
+  }
+  for (const auto& sub : live) {
     if (sub->wake_) {
       sub->wake_();
     }

@@ -174,6 +174,10 @@ async function act(label, request, verb) {
 // --- certificates ---------------------------------------------------------------------
 
 const search = { server: '', subject: '', san: '', serial: '', state: '', offset: 0 };
+// What the form holds but has not searched for yet: a live redraw of the page shows it
+// again rather than the last search, so typing is never lost to an update.
+const draft = { ...search };
+const FIELDS = ['server', 'subject', 'san', 'serial', 'state'];
 
 function labelled(id, text, control) {
   return h('div', { class: 'field' }, h('label', { for: id }, text), control);
@@ -182,19 +186,24 @@ function labelled(id, text, control) {
 async function certificates_page() {
   const { servers } = await get('/servers');
   if (!search.server && servers.length) search.server = servers[0].label;
+  if (!draft.server) draft.server = search.server;
   const form = h('form', { id: 'search', class: 'card search', role: 'search' },
     labelled('f-server', 'Server', h('select', { id: 'f-server', name: 'server' },
-      servers.map((s) => h('option', { value: s.label, selected: s.label === search.server }, s.label)))),
-    labelled('f-subject', 'Subject', h('input', { id: 'f-subject', name: 'subject', value: search.subject })),
-    labelled('f-san', 'Subject alternative name', h('input', { id: 'f-san', name: 'san', value: search.san })),
-    labelled('f-serial', 'Serial number', h('input', { id: 'f-serial', name: 'serial', value: search.serial })),
+      servers.map((s) => h('option', { value: s.label, selected: s.label === draft.server }, s.label)))),
+    labelled('f-subject', 'Subject', h('input', { id: 'f-subject', name: 'subject', value: draft.subject })),
+    labelled('f-san', 'Subject alternative name', h('input', { id: 'f-san', name: 'san', value: draft.san })),
+    labelled('f-serial', 'Serial number', h('input', { id: 'f-serial', name: 'serial', value: draft.serial })),
     labelled('f-state', 'State', h('select', { id: 'f-state', name: 'state' },
       [['', 'Any'], ['valid', 'Valid'], ['revoked', 'Revoked'], ['expired', 'Expired']].map(([v, t]) =>
-        h('option', { value: v, selected: v === search.state }, t)))),
+        h('option', { value: v, selected: v === draft.state }, t)))),
     h('button', { type: 'submit', class: 'primary' }, 'Search'));
+  const keep_draft = () => { for (const k of FIELDS) draft[k] = form[k].value; };
+  form.addEventListener('input', keep_draft);
+  form.addEventListener('change', keep_draft);
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    for (const k of ['server', 'subject', 'san', 'serial', 'state']) search[k] = form[k].value.trim();
+    keep_draft();
+    for (const k of FIELDS) search[k] = draft[k].trim();
     search.offset = 0;
     route();
   });
