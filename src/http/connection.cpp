@@ -1063,7 +1063,16 @@ void StreamConnection<Stream>::start_stream(Response r) {
 
 template <class Stream>
 void StreamConnection<Stream>::pump_stream() {
-  if (state_ != State::kStreaming || stream_writing_) {
+  if (state_ != State::kStreaming) {
+    return;
+  }
+  if (stream_writing_) {
+    // A reader so slow that the queue went over its bound is cut off now, not when the
+    // write that waits for it times out.
+    if (event_stream_->overflowed()) {
+      ++core_.streams_overflowed;
+      close();
+    }
     return;
   }
   bool overflowed = false;

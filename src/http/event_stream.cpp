@@ -65,6 +65,11 @@ bool EventStream::attach(std::function<void()> wake, std::size_t limit) {
   return true;
 }
 
+bool EventStream::overflowed() const {
+  MutexLock lock(mu_);
+  return overflowed_;
+}
+
 bool EventStream::take(std::string& out, bool& overflowed) {
   MutexLock lock(mu_);
   overflowed = overflowed_;

@@ -38,6 +38,8 @@ class EventStream {
   // Ends the stream after what is queued has been written.
   void close();
   bool closed() const;
+  // Whether it ended by going over its bound (the reader is too slow).
+  bool overflowed() const;
 
   // Called by the server on the connection's network thread every heartbeat (about
   // ServerOptions::event_stream_heartbeat), before the comment ":\n\n" is sent: false

@@ -1,5 +1,7 @@
 // username, aaa local authentication attempts max-fail, their running-config lines, and
 // show/clear aaa local user lockout.
+#include <sstream>
+
 #include <gtest/gtest.h>
 
 #include "cli/commands/more_commands_testing.h"
@@ -14,15 +16,10 @@ class AccountCommandsTest : public testing::MoreCommandsTest {
   ca::Accounts& accounts() { return dev_.device().accounts(); }
   // The account lines of the running-config.
   std::string account_config() {
-    std::string config = exec("do show running-config").output;
+    std::istringstream config(exec("do show running-config").output);
     std::string out;
-    std::size_t pos = 0;
-    while ((pos = config.find('\n', pos)) != std::string::npos) {
-      ++pos;
-      std::string_view line(config.data() + pos, config.find('\n', pos) - pos);
-      if (line.starts_with("username ") || line.starts_with("aaa ")) {
-        out += std::string(line) + "\n";
-      }
+    for (std::string line; std::getline(config, line);) {
+      if (line.starts_with("username ") || line.starts_with("aaa ")) out += line + "\n";
     }
     return out;
   }
