@@ -24,6 +24,7 @@ packages=(
   vsftpd tftpd-hpa nginx-light openssh-server prometheus
   dpkg-dev groff-base man-db systemd
   chromium
+  libc-ares-dev certbot lego pebble unbound
 )
 # The web console is built with node and npm (SCEPTER_WEB). A node from elsewhere
 # (NodeSource's nodejs bundles its own npm and conflicts with Debian's npm package) is

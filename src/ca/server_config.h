@@ -31,6 +31,45 @@ inline constexpr int kDefaultOcspValidityHours = 24;
 inline constexpr int kDefaultEstRetryAfterSeconds = 60;
 inline constexpr int kDefaultMaxPendingRequests = 1000, kMaxPendingRequestsLimit = 1000000;
 
+inline constexpr int kDefaultAcmeLifetimeDays = 90;
+inline constexpr int kDefaultAcmeHttpPort = 80, kDefaultAcmeTlsPort = 443;
+
+// Scepter extension: ACME (RFC 8555) at /acme/LABEL/ on the HTTPS server. Orders are
+// certified through the same request policy and profile as SCEP; the names they may
+// hold are the operator's allow-lists.
+struct AcmeConfig {
+  bool enabled = false;  // `acme`
+  // `acme allow dns SUFFIX`: DNS identifiers equal to SUFFIX or below it (lower case,
+  // no trailing dot). None: no DNS identifier is certified.
+  std::vector<std::string> dns_suffixes;
+  // `acme allow ip PREFIX`: IP identifiers inside one of these prefixes ("192.0.2.0/24",
+  // "2001:db8::/32"; common/ip_prefix.h). None: no IP identifier is certified.
+  std::vector<std::string> ip_prefixes;
+  // `acme allow connect PREFIX`: validation may connect to (and accept DNS answers
+  // naming) addresses in these prefixes even when they are loopback, link-local or
+  // otherwise refused by default (acme/validation.h).
+  std::vector<std::string> connect_prefixes;
+  // `[no] acme challenge http-01|dns-01|tls-alpn-01`: the challenge types offered (all
+  // by default).
+  bool http01 = true;
+  bool dns01 = true;
+  bool tls_alpn01 = true;
+  // `acme lifetime DAYS`: the lifetime of certificates ordered over ACME (at most the
+  // server's `lifetime certificate`).
+  int lifetime_days = kDefaultAcmeLifetimeDays;
+  // `acme resolver ADDR[:PORT]`: the DNS server validation asks; empty: the system's
+  // (/etc/resolv.conf).
+  std::string resolver;
+  // `acme http-port PORT` / `acme tls-port PORT`: where http-01 and tls-alpn-01 connect
+  // (RFC 8555 says 80 and 443; other ports are for tests and labs).
+  int http_port = kDefaultAcmeHttpPort;
+  int tls_port = kDefaultAcmeTlsPort;
+  // `acme eab KEYID`: external account binding keys (RFC 8555 7.3.4), by key id, each
+  // its raw HMAC-SHA256 key. When there is any, newAccount requires a binding by one of
+  // them, and each key binds one account.
+  std::map<std::string, std::string> eab_keys;
+};
+
 struct ServerConfig {
   std::string label;
   // `database url ...` (primary "nvram:" by default) and `database username`
@@ -113,6 +152,7 @@ struct ServerConfig {
   // account authenticates the client, and nothing more: its requests are granted as the
   // grant mode says (manual: by the operator).
   std::map<std::string, std::string> est_users;
+  AcmeConfig acme;
   bool shutdown = true;
 
   std::string effective_issuer() const { return issuer_name.empty() ? "CN=" + label : issuer_name; }

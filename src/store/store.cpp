@@ -73,6 +73,21 @@ void WriteBatch::delete_meta_if(std::string key, std::string expected) {
   ops_.push_back(std::move(op));
 }
 
+void WriteBatch::put_acme(AcmeRecord rec) {
+  Op op;
+  op.kind = Op::Kind::kPutAcme;
+  op.acme = std::move(rec);
+  ops_.push_back(std::move(op));
+}
+
+void WriteBatch::delete_acme(AcmeKind kind, std::string id) {
+  Op op;
+  op.kind = Op::Kind::kDeleteAcme;
+  op.acme.kind = kind;
+  op.acme.id = std::move(id);
+  ops_.push_back(std::move(op));
+}
+
 void WriteBatch::expect_request_state(RequestId id, RequestState state) {
   Op op;
   op.kind = Op::Kind::kExpectRequestState;
@@ -183,6 +198,23 @@ class NoWatch final : public Watch {};
 
 Result<std::unique_ptr<Watch>> Store::watch(std::function<void(const std::string&)>) {
   return std::unique_ptr<Watch>(std::make_unique<NoWatch>());
+}
+
+// Until an engine keeps ACME records, they are refused with a clear message.
+Result<AcmeRecord> Store::acme(AcmeKind, const std::string&) const {
+  return fail(unavailable("this database engine does not keep ACME records"));
+}
+Result<std::vector<AcmeRecord>> Store::acme_by_owner(AcmeKind, const std::string&, std::size_t) const {
+  return fail(unavailable("this database engine does not keep ACME records"));
+}
+Status Store::for_each_acme(AcmeKind, const std::function<bool(const AcmeRecord&)>&) const {
+  return fail(unavailable("this database engine does not keep ACME records"));
+}
+Result<std::uint64_t> Store::count_acme(AcmeKind) const {
+  return fail(unavailable("this database engine does not keep ACME records"));
+}
+Result<std::uint64_t> Store::delete_acme_expired(TimePoint) {
+  return fail(unavailable("this database engine does not keep ACME records"));
 }
 
 Result<std::unique_ptr<Store>> open_store(const StoreConfig& config) {

@@ -105,6 +105,29 @@ constexpr bool is_crl_reason(int code) { return code >= 0 && code <= 10 && code 
 // column). A larger serial fails the batch with kInvalidArgument.
 inline constexpr Serial kMaxSerial = 0x7fffffffffffffffULL;
 
+// ACME (RFC 8555) objects of a CA, which the acme module keeps as opaque bodies (its own
+// JSON): accounts, the index from an account key's thumbprint to its account, orders and
+// authorizations. Keyed by (kind, id).
+enum class AcmeKind : int {
+  kAccount = 0,        // id: the account id; owner: ""
+  kAccountKey = 1,     // id: the JWK thumbprint of an account's key; owner: the account id
+  kOrder = 2,          // id: the order id; owner: the account id
+  kAuthorization = 3,  // id: the authorization id; owner: the account id
+};
+
+struct AcmeRecord {
+  AcmeKind kind = AcmeKind::kAccount;
+  std::string id;     // at most 128 bytes
+  std::string owner;  // at most 128 bytes; "" for none
+  std::string body;   // at most 64 KiB
+  // When the record may be deleted (Store::delete_acme_expired); TimePoint{} (the
+  // epoch): never.
+  TimePoint expires{};
+  // Optimistic concurrency: 0 for a record not stored yet; as read, the stored version.
+  // Each put_acme of a record stores version + 1.
+  std::int64_t version = 0;
+};
+
 // A set of changes applied atomically by Store::write(), in order: a later op sees the
 // effect of an earlier one (revoke after put_certificate of the same serial works, and
 // unrevoke after revoke).
@@ -145,6 +168,14 @@ class WriteBatch {
   // the batch is applied: a decision taken on what was read earlier (grant, reject)
   // lands only if nobody decided meanwhile, in this process or another one.
   void expect_request_state(RequestId id, RequestState state);
+  // Stores an ACME record. With rec.version 0 it must not exist yet (else the batch
+  // fails with kAlreadyExists); otherwise the stored record must have exactly
+  // rec.version (else the batch fails with kAborted: someone changed it since it was
+  // read; kNotFound when it is gone). The stored version becomes rec.version + 1. Ids,
+  // owners or bodies over their bounds fail the batch with kInvalidArgument.
+  void put_acme(AcmeRecord rec);
+  // Removes an ACME record; deleting an unknown one is not an error.
+  void delete_acme(AcmeKind kind, std::string id);
   // Tells the other processes sharing the database that `event` happened, once the batch
   // commits (Store::watch). Engines one process has to itself drop it.
   void notify(std::string event);
@@ -165,6 +196,8 @@ class WriteBatch {
       kDeleteMetaIf,        // `value` holds the expected value
       kExpectRequestState,  // `request_id` in state `request.state`
       kNotify,              // `key` is the event
+      kPutAcme,             // `acme`
+      kDeleteAcme,          // `acme.kind`, `acme.id`
     };
     Kind kind = Kind::kPutCert;
     CertRecord cert;
@@ -175,6 +208,7 @@ class WriteBatch {
     std::optional<int> reason;  // kRevoke: the CRLReason code, if any
     std::string key;
     std::string value;
+    AcmeRecord acme;
   };
   const std::vector<Op>& ops() const { return ops_; }
 
@@ -302,6 +336,22 @@ class Store {
   // ids are not reused. Fails with kUnavailable when the disk or database fails (then
   // nothing is deleted).
   virtual Result<std::uint64_t> delete_requests_created_before(TimePoint cutoff) = 0;
+
+  // --- ACME records ----------------------------------------------------------------
+  //
+  // One record, or kNotFound.
+  virtual Result<AcmeRecord> acme(AcmeKind kind, const std::string& id) const;
+  // The records of `kind` whose owner is `owner`, in id order; at most `limit` (then the
+  // caller knows there may be more).
+  virtual Result<std::vector<AcmeRecord>> acme_by_owner(AcmeKind kind, const std::string& owner,
+                                                        std::size_t limit) const;
+  // Visits the records of `kind` in id order; stops early when `fn` returns false. Same
+  // chunking, locking and (non-)snapshot rules as for_each_certificate.
+  virtual Status for_each_acme(AcmeKind kind, const std::function<bool(const AcmeRecord&)>& fn) const;
+  virtual Result<std::uint64_t> count_acme(AcmeKind kind) const;
+  // Deletes every record whose expires is set and strictly before `now`, in one durable
+  // transaction; returns how many went.
+  virtual Result<std::uint64_t> delete_acme_expired(TimePoint now);
 
   virtual StoreStats stats() const { return {}; }
 

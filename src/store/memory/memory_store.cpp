@@ -156,6 +156,9 @@ Status MemoryStore::apply(const WriteBatch::Op& op, std::vector<Undo>& undo) {
     }
     case Kind::kNotify:
       return ok_status();  // no other process shares this database
+    case Kind::kPutAcme:
+    case Kind::kDeleteAcme:
+      return unavailable("this database engine does not keep ACME records yet");
   }
   return internal_error("unknown write op");
 }
