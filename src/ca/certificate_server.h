@@ -60,7 +60,7 @@ using store::RequestState;
 using store::Serial;
 
 // Where a request came from and how its certificate is shown when granted.
-enum class RequestSource { kManualBase64 = 0, kManualPem = 1, kScep = 2 };
+enum class RequestSource { kManualBase64 = 0, kManualPem = 1, kScep = 2, kAcme = 3 };
 
 struct EnableOptions {
   std::string archive_password = {};  // when the config has none and an archive is written
@@ -253,6 +253,10 @@ struct ServerDeps {
 // The label of a certificate server's shadow (rollover) key.
 inline std::string rollover_key_label(const std::string& label) { return label + ".rollover"; }
 
+// The transaction an ACME order's request is stored under. Not a SCEP transactionID
+// (those are printable strings without '#'), so SCEP cannot reach it.
+std::string acme_transaction(const std::string& order_id);
+
 // Whether a request is a rollover request (issued under the shadow CA key).
 bool is_rollover_request(const store::RequestRecord& request);
 
@@ -413,6 +417,20 @@ class CertificateServer {
   Result<ScepOutcome> scep_enroll(std::string_view csr_der, const ScepRequest& scep);
   // CertPoll (GetCertInitial): the state of the request with this transactionID.
   Result<ScepOutcome> scep_poll(const std::string& transaction_id);
+
+  // ACME finalize (server_acme.cpp): the CSR of ACME order `order_id`, whose names the
+  // ACME service checked against the order and found all validated (`validated`). The
+  // request policy decides (RequestPath::kAcme); the request is stored under the
+  // transaction acme_transaction(order_id), so a finalize sent again gets the same
+  // answer, and a pending one is answered later by acme_poll(). Certificates get the
+  // ACME lifetime (AcmeConfig::lifetime_days, at most `lifetime certificate`). Outcomes
+  // as scep_enroll's; an RA refuses (it issues nothing itself).
+  Result<ScepOutcome> acme_enroll(const pki::Csr& csr, const std::string& order_id, bool validated);
+  // The state of the request order `order_id` stored (kBadCertId when none).
+  Result<ScepOutcome> acme_poll(const std::string& order_id);
+  // This server's database, for the ACME records the acme module keeps there (and only
+  // for them); it stays open while the pointer lives. kUnavailable when not enabled.
+  Result<std::shared_ptr<store::Store>> acme_store() const;
   // GetCert: a certificate this server issued, by its whole serial (entropy included).
   // kNotFound otherwise.
   Result<pki::Certificate> certificate_by_serial(const pki::SerialNumber& serial) const;
@@ -591,15 +609,19 @@ class CertificateServer {
                          std::optional<pki::Certificate>& cert) const;
   // `password`: the one-time password offered outside the PKCS#10 (nullopt: its
   // challengePassword); looked at only with `allow_otp`.
+  // `acme_validated`: set for an ACME order's request (PolicyInput::acme), to whether its
+  // names were validated.
   Result<Evaluation> evaluate(Runtime& rt, const pki::Csr& csr, RequestPath path,
                               std::string_view signer_der, const ServerConfig& cfg, bool allow_otp,
-                              const std::optional<std::string>& password = std::nullopt);
+                              const std::optional<std::string>& password = std::nullopt,
+                              std::optional<bool> acme_validated = std::nullopt);
   // A new request: decides, then issues (kGrant), stores it (kPending) or drops it.
   // `while_committing`: see ScepRequest.
   Result<Decided> decide_and_record(Runtime& rt, RequestRecord& req, const pki::Csr& csr,
                                     RequestPath path, const ServerConfig& cfg,
                                     const WhileCommitting& while_committing = {},
-                                    const std::optional<std::string>& password = std::nullopt);
+                                    const std::optional<std::string>& password = std::nullopt,
+                                    std::optional<bool> acme_validated = std::nullopt);
   // Issues the certificate of a granted request and stores both. A request read from the
   // database (a grant at the shell, a poll: `stored` set) is issued only if it is still in
   // the state it was read in: another node may have decided it meanwhile (kAborted).

@@ -32,7 +32,8 @@ Decision reject(ScepFailInfo info, std::string reason) {
 }
 
 bool is_new(RequestPath p) {
-  return p == RequestPath::kManual || p == RequestPath::kPkcsReq || p == RequestPath::kRenewalReq;
+  return p == RequestPath::kManual || p == RequestPath::kPkcsReq || p == RequestPath::kRenewalReq ||
+         p == RequestPath::kAcme;
 }
 
 bool over_limit(const PolicyInput& in, const ServerConfig& cfg) {
@@ -93,6 +94,24 @@ Decision decide(const PolicyInput& in, const ServerConfig& cfg) {
       in.signer != Signer::kRa) {
     return reject(ScepFailInfo::kBadRequest,
                   "A RenewalReq must be signed by a valid certificate of this CA.");
+  }
+  // ACME: the CA validated the names itself, which proves control of the names and
+  // nothing else. End entities only; granted under `grant auto` or the operator's
+  // standing decision `grant auto acme`, otherwise they wait for the operator, vouched
+  // for (authorized) like an RA's.
+  if (in.acme) {
+    if (in.request != RequestClass::kEndEntity) {
+      return reject(ScepFailInfo::kBadRequest,
+                    "ACME certifies end entities only: a certificate for a CA or for the RA role "
+                    "is the operator's decision.");
+    }
+    if (!in.names_validated) {
+      return reject(ScepFailInfo::kBadRequest,
+                    "The names of the ACME order were not all validated for its account.");
+    }
+    if (cfg.grant == GrantMode::kAuto || cfg.acme_auto) return grant();
+    if (is_new(in.path) && over_limit(in, cfg)) return too_many(in);
+    return pending(/*authorized=*/true);
   }
   // A certificate for the RA role is the operator's decision alone: neither grant auto,
   // nor a one-time password, nor a certificate of ours (an RA's included) can obtain it.
@@ -173,6 +192,8 @@ const char* request_path_name(RequestPath p) {
       return "poll";
     case RequestPath::kShellGrant:
       return "shell grant";
+    case RequestPath::kAcme:
+      return "ACME finalize";
   }
   return "poll";
 }

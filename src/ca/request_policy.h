@@ -26,6 +26,7 @@ enum class RequestPath {
   kRenewalReq,  // SCEP RenewalReq (RFC 8894 3.3.1.2)
   kPoll,        // a CertPoll, or a PKCSReq/RenewalReq resent with a stored transactionID
   kShellGrant,  // `crypto pki server X grant ID|all`: the operator's decision
+  kAcme,        // ACME finalize (RFC 8555 7.4): an order's CSR
 };
 
 // Who signed a SCEP request, as the CA established it from the signer certificate.
@@ -68,6 +69,12 @@ struct PolicyInput {
   // The request's key.
   bool rsa = true;
   int key_bits = 2048;
+  // The request is an ACME order's (a finalize, or a poll of the request it stored).
+  bool acme = false;
+  // With acme: every name the request holds was validated by an ACME challenge for its
+  // account, and the names are the order's, within the operator's allow-lists (the ACME
+  // service establishes it; a stored ACME request that is "authorized" had it).
+  bool names_validated = false;
   // Requests now waiting for a decision (pending or authorized); counted only for a new
   // request that may have to wait.
   std::uint64_t open_requests = 0;

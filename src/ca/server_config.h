@@ -102,6 +102,9 @@ struct ServerConfig {
   // `grant auto renewal` (default on): a request signed by a valid certificate of this CA
   // for exactly that certificate's identity is granted without the operator.
   bool renewal_auto = true;
+  // `grant auto acme` (default off): an ACME order whose names were all validated is
+  // granted at finalize; otherwise it waits for the operator (request_policy.h).
+  bool acme_auto = false;
   // `grant auto rollover ca-cert` (default off): a subordinate CA's request for a new CA
   // certificate of its own identity, signed by its valid CA certificate from this CA, is
   // granted without the operator.

@@ -100,10 +100,13 @@ Signer CertificateServer::classify_signer(Runtime& rt, std::string_view der,
 
 Result<CertificateServer::Evaluation> CertificateServer::evaluate(
     Runtime& rt, const pki::Csr& csr, RequestPath path, std::string_view signer_der,
-    const ServerConfig& cfg, bool allow_otp, const std::optional<std::string>& password) {
+    const ServerConfig& cfg, bool allow_otp, const std::optional<std::string>& password,
+    std::optional<bool> acme_validated) {
   Evaluation ev;
   PolicyInput in;
   in.path = path;
+  in.acme = acme_validated.has_value();
+  in.names_validated = acme_validated.value_or(false);
   in.request = request_class(csr);
   in.signer = classify_signer(rt, signer_der, ev.signer_cert);
   if (ev.signer_cert && (in.signer == Signer::kOurs || in.signer == Signer::kRa)) {
@@ -123,7 +126,7 @@ Result<CertificateServer::Evaluation> CertificateServer::evaluate(
   if (in.otp) ev.password = challenge;
   ev.decision = decide(in, cfg);
   const bool is_new = path == RequestPath::kManual || path == RequestPath::kPkcsReq ||
-                      path == RequestPath::kRenewalReq;
+                      path == RequestPath::kRenewalReq || path == RequestPath::kAcme;
   if (ev.decision.verdict == Verdict::kPending && is_new) {
     // Counted only for a request that would wait: the limit concerns nobody else.
     ASSIGN_OR_RETURN(in.open_requests,
@@ -195,10 +198,17 @@ Result<pki::Certificate> CertificateServer::issue_granted(Runtime& rt, RequestRe
                "certificate, {} s shorter",
                request.id, shorten.count());
   }
+  // ACME orders get the ACME lifetime, within the server's.
+  ServerConfig acme_cfg;
+  const bool acme = static_cast<RequestSource>(request.flags & 3) == RequestSource::kAcme;
+  if (acme) {
+    acme_cfg = cfg;
+    acme_cfg.cert_lifetime_days = std::min(cfg.acme.lifetime_days, cfg.cert_lifetime_days);
+  }
   auto issued = issuer.issue({.request = request,
                               .csr = csr,
                               .csr_signer = std::move(csr_signer),
-                              .config = cfg,
+                              .config = acme ? acme_cfg : cfg,
                               .predecessor = predecessor,
                               .ca = issue_as_ca(ev.request_class, cfg, path_len_of(rt.ca_cert)),
                               .also = std::move(also),
@@ -331,9 +341,10 @@ void CertificateServer::audit_refusal(const RequestRecord& req, RequestPath path
 
 Result<CertificateServer::Decided> CertificateServer::decide_and_record(
     Runtime& rt, RequestRecord& req, const pki::Csr& csr, RequestPath path, const ServerConfig& cfg,
-    const WhileCommitting& while_committing, const std::optional<std::string>& password) {
-  ASSIGN_OR_RETURN(Evaluation ev,
-                   evaluate(rt, csr, path, req.signer_cert_der, cfg, true, password));
+    const WhileCommitting& while_committing, const std::optional<std::string>& password,
+    std::optional<bool> acme_validated) {
+  ASSIGN_OR_RETURN(Evaluation ev, evaluate(rt, csr, path, req.signer_cert_der, cfg, true, password,
+                                           acme_validated));
   req.kind = ev.request_class == RequestClass::kCa   ? store::RequestKind::kSubCa
              : ev.request_class == RequestClass::kRa ? store::RequestKind::kRa
                                                      : store::RequestKind::kRouter;

@@ -129,8 +129,14 @@ Result<ScepOutcome> CertificateServer::scep_answer_existing(Runtime& rt, const R
     return fail(internal_error("stored request " + std::to_string(r.id) +
                                " is unreadable: " + csr.error().message()));
   }
-  ASSIGN_OR_RETURN(Evaluation ev,
-                   evaluate(rt, *csr, RequestPath::kPoll, fresh.signer_cert_der, cfg, false));
+  // An ACME order's request: vouched for when its names were validated (stored
+  // "authorized").
+  std::optional<bool> acme;
+  if (static_cast<RequestSource>(fresh.flags & 3) == RequestSource::kAcme) {
+    acme = fresh.state == RequestState::kAuthorized;
+  }
+  ASSIGN_OR_RETURN(Evaluation ev, evaluate(rt, *csr, RequestPath::kPoll, fresh.signer_cert_der, cfg,
+                                           false, std::nullopt, acme));
   if (ev.decision.verdict != Verdict::kGrant) return scep_outcome(ev.decision, {}, fresh.id);
   auto cert = issue_granted(rt, fresh, *csr, ev, cfg, {}, true);
   if (!cert.has_value() && cert.error().code() == Code::kAborted) {
@@ -148,6 +154,9 @@ Result<ScepOutcome> CertificateServer::scep_poll(const std::string& transaction_
   if (!rt) return fail(unavailable("certificate server " + label_ + " is not enabled"));
   MutexLock tlock(transaction_stripe(*rt, transaction_id));
   auto r = rt->store->request_by_transaction(transaction_id);
+  if (r.has_value() && static_cast<RequestSource>(r->flags & 3) == RequestSource::kAcme) {
+    r = fail(not_found("an ACME order's request"));  // not SCEP's to answer
+  }
   if (!r.has_value()) {
     if (r.error().code() == Code::kNotFound) {
       return scep_failure(ScepFailInfo::kBadCertId, "No request has this transactionID.");
@@ -211,6 +220,11 @@ Result<ScepOutcome> CertificateServer::scep_enroll(const pki::Csr& csr, const Sc
   };
   if (!scep.transaction_id.empty()) {
     auto existing = rt->store->request_by_transaction(scep.transaction_id);
+    if (existing.has_value() &&
+        static_cast<RequestSource>(existing->flags & 3) == RequestSource::kAcme) {
+      return scep_failure(ScepFailInfo::kBadRequest,
+                          "The transactionID belongs to another request.", existing->id);
+    }
     if (existing.has_value()) return answer_stored(*existing);
     if (existing.error().code() != Code::kNotFound) return fail(existing.error());
   }

@@ -100,6 +100,7 @@ HttpFrontend::HttpFrontend(ca::Device& device)
       device_metrics_(collect_device(device)),
       scep_(device),
       est_(device),
+      acme_(device),
       api_(device),
       console_(web::built_assets()) {
   device_.set_max_requests_per_server(max_requests_per_server());
@@ -203,6 +204,24 @@ void HttpFrontend::reconcile_secure() {
                   return resp;
                 },
                 {"GET", "POST"});
+  router.add_if(acme::is_acme_path,
+                [this](const http::Request& req) {
+                  acme::AcmeHttpRequest in;
+                  in.method = req.method;
+                  in.path = req.path;
+                  in.host = std::string(req.header("Host").value_or(""));
+                  in.content_type = std::string(req.header("Content-Type").value_or(""));
+                  in.body = req.body;
+                  in.peer_address = req.remote_address;
+                  acme::AcmeHttpResponse out = acme_.handle(in);
+                  http::Response resp;
+                  resp.status = out.status;
+                  resp.content_type = std::move(out.content_type);
+                  resp.body = std::move(out.body);
+                  resp.headers = std::move(out.headers);
+                  return resp;
+                },
+                {"GET", "HEAD", "POST"});
   router.add_if(api::is_api_path, [this](const http::Request& req) { return api_.handle(req); },
                 {"GET", "HEAD", "POST", "DELETE"});
   add_metrics_route(router, device_);

@@ -2,7 +2,7 @@
 // The HTTP side of scepterd: follows the device's `ip http server`, `ip http port` and
 // `ip http bind-address` settings (starting, stopping or moving the listener when they
 // change) and routes every path ending in pkiclient.exe to the SCEP service, /ocsp to the
-// OCSP responder, /.well-known/est/ (HTTPS) to EST, /api/v1/ (HTTPS) to the REST API and
+// OCSP responder, /.well-known/est/ (HTTPS) to EST, /acme/ (HTTPS) to ACME, /api/v1/ (HTTPS) to the REST API and
 // /metrics to the metrics
 // (http_metrics.h). Other paths answer 404, as on IOS. `ip http port 0` binds any free port; the
 // port bound (with the settings it serves) is published through Device::set_http_listening() for
@@ -17,6 +17,7 @@
 #include "api/service.h"
 #include "ca/device.h"
 #include "common/metrics.h"
+#include "acme/service.h"
 #include "est/service.h"
 #include "scep/service.h"
 #include "web/console.h"
@@ -55,6 +56,7 @@ class HttpFrontend {
   metrics::Registration device_metrics_;
   scep::ScepService scep_;
   est::EstService est_;
+  acme::AcmeService acme_;
   api::ApiService api_;
   const web::Console console_;  // the web console's files, on the HTTPS listener
   std::unique_ptr<http::HttpServer> server_;

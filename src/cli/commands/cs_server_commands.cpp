@@ -311,6 +311,13 @@ CmdResult grant_auto_renewal(Context& ctx, const Args& a) {
   });
 }
 
+CmdResult grant_auto_acme(Context& ctx, const Args& a) {
+  return edit_config(ctx, [&](ServerConfig& c) {
+    c.acme_auto = !a.has("no");
+    return ok_status();
+  });
+}
+
 CmdResult grant_auto_rollover(Context& ctx, const Args& a) {
   if (!a.has("which")) return ctx.error("Incomplete command.");
   const bool ca_cert = a.choice("which") == "ca-cert";
@@ -529,6 +536,10 @@ void register_cs_server_commands(CommandTable& t) {
         {kNoHelp, "Granting policy (default manual)", "Grant requests automatically",
          "Renewals signed by the certificate they renew, same identity (default on)"},
         grant_auto_renewal);
+  t.add(Node::kCsServer, "[no] grant auto acme",
+        {kNoHelp, "Granting policy (default manual)", "Grant requests automatically",
+         "ACME orders whose names were all validated (default off)"},
+        grant_auto_acme);
   t.add(Node::kCsServer, "[no] grant auto rollover <ca-cert|ra-cert>$which",
         {kNoHelp, "Granting policy (default manual)", "Grant requests automatically",
          "Rollover (re-enrollment) requests of subordinate CAs and RA mode CAs",

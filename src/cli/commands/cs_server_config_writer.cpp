@@ -88,6 +88,7 @@ void write_servers(ca::Device& device, ConfigText& out) {
     if (c.grant == ca::GrantMode::kNone) out.child("grant none");
     if (c.grant == ca::GrantMode::kRaAuto) out.child("grant ra-auto");
     if (!c.renewal_auto) out.child("no grant auto renewal");
+    if (c.acme_auto) out.child("grant auto acme");
     if (c.rollover_auto_ca) out.child("grant auto rollover ca-cert");
     if (c.rollover_auto_ra) out.child("grant auto rollover ra-cert");
     if (c.min_rsa_bits != ca::kDefaultMinRsaBits) {

@@ -11,6 +11,7 @@
 #include "cli/context.h"
 #include "common/fs.h"
 #include "pki/crl.h"
+#include "acme/report.h"
 #include "pki/digest.h"
 #include "pki/name.h"
 
@@ -103,6 +104,12 @@ void render_ra(Context& ctx, const ca::ServerInfo& info) {
     ctx.printf("  EST server: enabled at /.well-known/est/{}/ on the HTTP secure server{}\n",
                c.label, http.secure_server ? "" : " (off: ip http secure-server)");
     ctx.printf("  EST accounts: {}\n", c.est_users.size());
+  }
+  if (c.acme.enabled) {
+    // scepterd's own line (`acme`).
+    const ca::HttpConfig http = ctx.device().http();
+    ctx.printf("  ACME server: enabled at /acme/{}/directory on the HTTP secure server{}\n",
+               c.label, http.secure_server ? "" : " (off: ip http secure-server)");
   }
   render_storage(ctx, c);
   render_rollover(ctx, info);
@@ -219,12 +226,71 @@ void render_requests(Context& ctx, const ca::CertificateServer& server,
       if (r.kind != kind || ca::is_rollover_request(r) != rollover) continue;
       ctx.printf("{:<6} {:<10} {} {}\n", r.id, store::request_state_name(r.state), r.fingerprint,
                  r.subject);
+      // scepterd's own: where a request came from when not SCEP or the shell.
+      const std::string acme_prefix = ca::acme_transaction("");
+      if (r.transaction_id.starts_with(acme_prefix)) {
+        ctx.printf("       ACME order {}\n", r.transaction_id.substr(acme_prefix.size()));
+      }
       // What the request asks for that the certificate profile will not put in.
       for (const std::string& item : server.dropped_by_profile(r)) {
         ctx.printf("       not granted: {}\n", item);
       }
     }
   }
+}
+
+// scepterd's own: `show crypto pki server LABEL acme`.
+CmdResult show_acme(Context& ctx, const Args& a) {
+  auto server = named_server(ctx, a);
+  if (!server)
+    return ctx.error(fmt::format("Certificate server {} does not exist.", a.word("label")));
+  if (!server->config().acme.enabled) {
+    ctx.printf("Certificate Server {} does not offer ACME.\n", server->label());
+    return {};
+  }
+  constexpr std::size_t kListed = 100;
+  auto report = acme::acme_report(*server, ctx.device().clock().now(), kListed);
+  if (!report.has_value()) return ctx.error(report.error().message());
+  auto more = [&](std::uint64_t all, std::size_t shown) {
+    if (all > shown) ctx.printf("  ... {} more\n", all - shown);
+  };
+  ctx.printf("ACME accounts of certificate server {}: {}\n", server->label(), report->accounts);
+  ctx.print("  Account                 Status       Created                       Contact\n");
+  for (const acme::Account& acc : report->account_list) {
+    std::string contact;
+    for (const std::string& m : acc.contact) contact += (contact.empty() ? "" : ", ") + m;
+    ctx.printf("  {:<23} {:<12} {:<29} {}\n", acc.id, acc.status, format_ios_time(acc.created),
+               contact.empty() ? "-" : contact);
+    if (!acc.eab_key_id.empty()) ctx.printf("    bound by EAB key {}\n", acc.eab_key_id);
+  }
+  more(report->accounts, report->account_list.size());
+  ctx.printf("\nACME orders: {}\n", report->orders);
+  ctx.print("  Order                   Account                 Status      Expires\n");
+  for (const auto& [order, status] : report->order_list) {
+    ctx.printf("  {:<23} {:<23} {:<11} {}\n", order.id, order.account, status,
+               format_ios_time(order.expires));
+    std::string names;
+    for (const acme::Identifier& i : order.identifiers) {
+      names += (names.empty() ? "" : ", ") + i.type + ":" + i.value;
+    }
+    ctx.printf("    {}\n", names);
+    if (!order.certificate.empty()) ctx.printf("    certificate 0x{}\n", order.certificate);
+    if (order.error) ctx.printf("    error {}: {}\n", order.error->type, order.error->detail);
+  }
+  more(report->orders, report->order_list.size());
+  ctx.printf("\nPending ACME authorizations: {}\n", report->pending.size());
+  ctx.print("  Authorization           Account                 Identifier\n");
+  for (const acme::Authorization& z : report->pending) {
+    std::string challenges;
+    for (const acme::Challenge& ch : z.challenges) {
+      challenges += (challenges.empty() ? "" : ", ") + std::string(acme::challenge_type_name(ch.type)) +
+                    " " + ch.status;
+    }
+    ctx.printf("  {:<23} {:<23} {}:{}{}\n", z.id, z.account, z.identifier.type,
+               z.wildcard ? "*." + z.identifier.value : z.identifier.value,
+               challenges.empty() ? "" : " (" + challenges + ")");
+  }
+  return {};
 }
 
 CmdResult show_requests(Context& ctx, const Args& a) {
@@ -345,6 +411,10 @@ void register_cs_show_commands(CommandTable& t) {
         {kShow, kCrypto, kPki, "Show IOS Certificate server status", kLabel,
          "Copies waiting for remote publish locations"},
         show_publish);
+  t.add(Node::kExec, "show crypto pki server WORD$label acme",
+        {kShow, kCrypto, kPki, "Show IOS Certificate server status", kLabel,
+         "ACME accounts, orders and pending authorizations"},
+        show_acme);
   t.add(Node::kExec, "show crypto pki server WORD$label certificates",
         {kShow, kCrypto, kPki, "Show IOS Certificate server status", kLabel, "Issued certificates"},
         show_issued);

@@ -1,0 +1,33 @@
+#pragma once
+// Which names ACME may certify: the syntax of identifiers (RFC 8555 7.1.3, 9.7.7; RFC
+// 8738 for IP addresses), the operator's allow-lists (`acme allow dns`, `acme allow
+// ip`), and whether a finalize's CSR asks for exactly its order's names.
+
+#include <optional>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "acme/problem.h"
+#include "ca/server_config.h"
+#include "pki/csr.h"
+
+namespace scepter::acme {
+
+// Most identifiers in one order.
+inline constexpr std::size_t kMaxOrderIdentifiers = 100;
+
+// An identifier of a newOrder, checked and in its canonical form (DNS: lower case;
+// IP: inet_ntop's text). A DNS wildcard keeps its "*." in `value`. Problems: malformed
+// (not an identifier object), unsupportedIdentifier (another type), rejectedIdentifier
+// (bad syntax, or outside the allow-lists; the detail says which).
+std::optional<Problem> check_identifier(const nlohmann::json& in, const ca::AcmeConfig& config,
+                                        Identifier& out);
+
+// Whether the CSR asks for exactly `identifiers` (as check_identifier left them, repeats
+// ignored): its subjectAltName holds exactly those DNS names and IP addresses and nothing
+// else, and its subject is empty or one commonName that is one of them. badCSR with the
+// difference in the detail.
+std::optional<Problem> check_csr_names(const pki::Csr& csr, const std::vector<Identifier>& identifiers);
+
+}  // namespace scepter::acme
