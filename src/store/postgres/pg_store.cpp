@@ -212,8 +212,11 @@ Status PgStore::write_with(const WriteBatch& batch, const std::function<void()>*
       if (retryable(a.sqlstate)) back_off(attempt);
     }
     // Perhaps a serial of this node's block that another node stored (or a transaction
-    // another node stored first): the rest of the block may hold more of them.
-    if (status.code() == Code::kAlreadyExists) serials_.drop();
+    // another node stored first): the rest of the block may hold more of them. A batch
+    // storing neither (an ACME record created twice) says nothing about the block.
+    if (status.code() == Code::kAlreadyExists && (floors.serial || floors.request)) {
+      serials_.drop();
+    }
   }
   work.run();  // unless it ran while the COMMIT was in flight
   {
