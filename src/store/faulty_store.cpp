@@ -139,6 +139,33 @@ Result<std::uint64_t> FaultyStore::delete_requests_created_before(TimePoint cuto
   return base_.delete_requests_created_before(cutoff);
 }
 
+Result<AcmeRecord> FaultyStore::acme(AcmeKind kind, const std::string& id) const {
+  RETURN_IF_ERROR(read_failure());
+  return base_.acme(kind, id);
+}
+
+Result<std::vector<AcmeRecord>> FaultyStore::acme_by_owner(AcmeKind kind, const std::string& owner,
+                                                           std::size_t limit) const {
+  RETURN_IF_ERROR(read_failure());
+  return base_.acme_by_owner(kind, owner, limit);
+}
+
+Status FaultyStore::for_each_acme(AcmeKind kind,
+                                  const std::function<bool(const AcmeRecord&)>& fn) const {
+  RETURN_IF_ERROR(read_failure());
+  return base_.for_each_acme(kind, fn);
+}
+
+Result<std::uint64_t> FaultyStore::count_acme(AcmeKind kind) const {
+  RETURN_IF_ERROR(read_failure());
+  return base_.count_acme(kind);
+}
+
+Result<std::uint64_t> FaultyStore::delete_acme_expired(TimePoint now) {
+  RETURN_IF_ERROR(write_failure());
+  return base_.delete_acme_expired(now);
+}
+
 Result<Serial> FaultyStore::allocate_serial() {
   RETURN_IF_ERROR(allocation_failure());
   return base_.allocate_serial();

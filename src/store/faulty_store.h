@@ -27,12 +27,12 @@ class FaultyStore final : public Store {
   explicit FaultyStore(std::unique_ptr<Store> base) : owned_(std::move(base)), base_(*owned_) {}
 
   // The next `n` writes fail with `why` (default: a full disk, kUnavailable). Writes are
-  // write() and delete_requests_created_before().
+  // write(), delete_requests_created_before() and delete_acme_expired().
   void fail_next_writes(int n, Status why = default_failure());
   // Every write fails with `why` until heal().
   void fail_all_writes(Status why = default_failure());
-  // Every read (meta, certificate, iteration, counts, requests, pages) fails with `why`
-  // until heal().
+  // Every read (meta, certificate, iteration, counts, requests, pages, ACME records)
+  // fails with `why` until heal().
   void fail_all_reads(Status why = default_failure());
   // Every allocate_serial() and next_request_id() fails with `why` until heal() (a
   // database that cannot be reached; SQLite's counters themselves never fail).
@@ -61,6 +61,13 @@ class FaultyStore final : public Store {
   Status for_each_request(const std::function<bool(const RequestRecord&)>& fn) const override;
   Result<std::uint64_t> count_requests(const std::vector<RequestState>& states) const override;
   Result<std::uint64_t> delete_requests_created_before(TimePoint cutoff) override;
+  Result<AcmeRecord> acme(AcmeKind kind, const std::string& id) const override;
+  Result<std::vector<AcmeRecord>> acme_by_owner(AcmeKind kind, const std::string& owner,
+                                                std::size_t limit) const override;
+  Status for_each_acme(AcmeKind kind,
+                       const std::function<bool(const AcmeRecord&)>& fn) const override;
+  Result<std::uint64_t> count_acme(AcmeKind kind) const override;
+  Result<std::uint64_t> delete_acme_expired(TimePoint now) override;
   Result<Serial> allocate_serial() override;
   Result<RequestId> next_request_id() override;
   StoreStats stats() const override { return base_.stats(); }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "common/testing.h"
 #include "store/memory/memory_store.h"
 #include "store/test_util.h"
@@ -50,6 +52,39 @@ TEST(FaultyStore, FailsReads) {
   ASSERT_OK(store.write(one_cert(2)));  // writes still go through
   store.heal();
   EXPECT_EQ(store.certificate_count().value_or(0), 2u);
+}
+
+TEST(FaultyStore, ForwardsAndFailsAcmeRecords) {
+  FaultyStore store(std::make_unique<MemoryStore>());
+  AcmeRecord order;
+  order.kind = AcmeKind::kOrder;
+  order.id = "o1";
+  order.owner = "a1";
+  order.expires = from_unix(100);
+  WriteBatch b;
+  b.put_acme(order);
+  ASSERT_OK(store.write(b));
+  EXPECT_EQ(store.acme(AcmeKind::kOrder, "o1").value_or(AcmeRecord{}).version, 1);
+  EXPECT_EQ(
+      store.acme_by_owner(AcmeKind::kOrder, "a1", 10).value_or(std::vector<AcmeRecord>()).size(),
+      1u);
+  EXPECT_EQ(store.count_acme(AcmeKind::kOrder).value_or(0), 1u);
+  int seen = 0;
+  ASSERT_OK(store.for_each_acme(AcmeKind::kOrder, [&](const AcmeRecord&) { return ++seen > 0; }));
+  EXPECT_EQ(seen, 1);
+
+  store.fail_all_reads();
+  EXPECT_CODE(store.acme(AcmeKind::kOrder, "o1"), Code::kUnavailable);
+  EXPECT_CODE(store.acme_by_owner(AcmeKind::kOrder, "a1", 10), Code::kUnavailable);
+  EXPECT_CODE(store.count_acme(AcmeKind::kOrder), Code::kUnavailable);
+  EXPECT_CODE(store.for_each_acme(AcmeKind::kOrder, [](const AcmeRecord&) { return true; }),
+              Code::kUnavailable);
+  store.heal();
+  store.fail_next_writes(1);
+  EXPECT_CODE(store.delete_acme_expired(from_unix(200)), Code::kUnavailable);
+  EXPECT_OK(store.acme(AcmeKind::kOrder, "o1"));  // nothing reached the base
+  EXPECT_EQ(store.delete_acme_expired(from_unix(200)).value_or(0), 1u);
+  EXPECT_CODE(store.acme(AcmeKind::kOrder, "o1"), Code::kNotFound);
 }
 
 TEST(FaultyStore, FailsRequestReads) {

@@ -5,6 +5,8 @@
 
 #include <functional>
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -82,6 +84,25 @@ inline void expect_same(const RequestRecord& a, const RequestRecord& b) {
   EXPECT_EQ(a.signer_cert_der, b.signer_cert_der);
   EXPECT_EQ(a.flags, b.flags);
   EXPECT_EQ(a.reason, b.reason);
+}
+
+inline void expect_same(const AcmeRecord& a, const AcmeRecord& b) {
+  EXPECT_EQ(a.kind, b.kind);
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.owner, b.owner);
+  EXPECT_EQ(a.body, b.body);
+  EXPECT_EQ(a.expires, b.expires);
+  EXPECT_EQ(a.version, b.version);
+}
+
+// A record not stored yet (version 0) whose body derives from the id.
+inline AcmeRecord make_acme(AcmeKind kind, std::string id, std::string owner = "") {
+  AcmeRecord r;
+  r.kind = kind;
+  r.body = "{\"id\":\"" + id + "\",\"status\":\"pending\"}";
+  r.id = std::move(id);
+  r.owner = std::move(owner);
+  return r;
 }
 
 }  // namespace scepter::store::testing

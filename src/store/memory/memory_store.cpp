@@ -6,12 +6,14 @@
 
 #include <fmt/format.h>
 
+#include "store/acme_check.h"
+
 namespace scepter::store {
 
 // What it takes to reverse one applied op: the previous value of the touched entry,
 // or nothing if the op created it.
 struct MemoryStore::Undo {
-  enum class Table { kCert, kRequest, kMeta };
+  enum class Table { kCert, kRequest, kMeta, kAcme };
   static Undo of_cert(Serial serial, std::optional<CertRecord> before) {
     Undo u;
     u.table = Table::kCert;
@@ -34,6 +36,14 @@ struct MemoryStore::Undo {
     return u;
   }
 
+  static Undo of_acme(AcmeKey key, std::optional<AcmeRecord> before) {
+    Undo u;
+    u.table = Table::kAcme;
+    u.acme_key = std::move(key);
+    u.acme = std::move(before);
+    return u;
+  }
+
   Table table = Table::kCert;
   Serial serial = 0;
   RequestId request_id = 0;
@@ -41,6 +51,8 @@ struct MemoryStore::Undo {
   std::optional<CertRecord> cert;
   std::optional<RequestRecord> request;
   std::optional<std::string> value;
+  AcmeKey acme_key;
+  std::optional<AcmeRecord> acme;
 };
 
 Status MemoryStore::apply(const WriteBatch::Op& op, std::vector<Undo>& undo) {
@@ -156,9 +168,39 @@ Status MemoryStore::apply(const WriteBatch::Op& op, std::vector<Undo>& undo) {
     }
     case Kind::kNotify:
       return ok_status();  // no other process shares this database
-    case Kind::kPutAcme:
-    case Kind::kDeleteAcme:
-      return unavailable("this database engine does not keep ACME records yet");
+    case Kind::kPutAcme: {
+      RETURN_IF_ERROR(check_acme_record(op.acme));
+      AcmeKey key{op.acme.kind, op.acme.id};
+      auto it = acme_.find(key);
+      const char* what = acme_kind_name(op.acme.kind);
+      if (op.acme.version == 0) {
+        if (it != acme_.end()) {
+          return already_exists(fmt::format("{} '{}' already exists", what, op.acme.id));
+        }
+        AcmeRecord rec = op.acme;
+        rec.version = 1;
+        acme_.emplace(key, std::move(rec));
+        undo.push_back(Undo::of_acme(std::move(key), std::nullopt));
+        return ok_status();
+      }
+      if (it == acme_.end()) return not_found(fmt::format("no {} '{}'", what, op.acme.id));
+      if (it->second.version != op.acme.version) {
+        return aborted(fmt::format("{} '{}' is at version {}, not {}", what, op.acme.id,
+                                   it->second.version, op.acme.version));
+      }
+      undo.push_back(Undo::of_acme(key, it->second));
+      it->second = op.acme;
+      it->second.version = op.acme.version + 1;
+      return ok_status();
+    }
+    case Kind::kDeleteAcme: {
+      auto it = acme_.find(AcmeKey{op.acme.kind, op.acme.id});
+      if (it != acme_.end()) {
+        undo.push_back(Undo::of_acme(it->first, std::move(it->second)));
+        acme_.erase(it);
+      }
+      return ok_status();
+    }
   }
   return internal_error("unknown write op");
 }
@@ -185,6 +227,13 @@ void MemoryStore::roll_back(std::vector<Undo>& undo) {
           meta_[u->key] = std::move(*u->value);
         } else {
           meta_.erase(u->key);
+        }
+        break;
+      case Undo::Table::kAcme:
+        if (u->acme) {
+          acme_[u->acme_key] = std::move(*u->acme);
+        } else {
+          acme_.erase(u->acme_key);
         }
         break;
     }
@@ -338,6 +387,62 @@ Result<std::uint64_t> MemoryStore::delete_requests_created_before(TimePoint cuto
   MutexLock lock(mu_);
   const auto n =
       std::erase_if(requests_, [&](const auto& kv) { return kv.second.created < cutoff; });
+  ++stats_.commits;
+  return static_cast<std::uint64_t>(n);
+}
+
+Result<AcmeRecord> MemoryStore::acme(AcmeKind kind, const std::string& id) const {
+  MutexLock lock(mu_);
+  auto it = acme_.find(AcmeKey{kind, id});
+  if (it == acme_.end())
+    return fail(not_found(fmt::format("no {} '{}'", acme_kind_name(kind), id)));
+  return it->second;
+}
+
+Result<std::vector<AcmeRecord>> MemoryStore::acme_by_owner(AcmeKind kind, const std::string& owner,
+                                                           std::size_t limit) const {
+  MutexLock lock(mu_);
+  std::vector<AcmeRecord> out;
+  for (auto it = acme_.lower_bound(AcmeKey{kind, ""});
+       out.size() < limit && it != acme_.end() && it->first.first == kind; ++it) {
+    if (it->second.owner == owner) out.push_back(it->second);
+  }
+  return out;
+}
+
+// One record per lock, resuming after the last id seen (as for_each_certificate).
+Status MemoryStore::for_each_acme(AcmeKind kind,
+                                  const std::function<bool(const AcmeRecord&)>& fn) const {
+  std::optional<std::string> last;
+  for (;;) {
+    AcmeRecord rec;
+    {
+      MutexLock lock(mu_);
+      auto it =
+          last ? acme_.upper_bound(AcmeKey{kind, *last}) : acme_.lower_bound(AcmeKey{kind, ""});
+      if (it == acme_.end() || it->first.first != kind) return ok_status();
+      rec = it->second;
+    }
+    last = rec.id;
+    if (!fn(rec)) return ok_status();
+  }
+}
+
+Result<std::uint64_t> MemoryStore::count_acme(AcmeKind kind) const {
+  MutexLock lock(mu_);
+  std::uint64_t n = 0;
+  for (auto it = acme_.lower_bound(AcmeKey{kind, ""}); it != acme_.end() && it->first.first == kind;
+       ++it) {
+    ++n;
+  }
+  return n;
+}
+
+Result<std::uint64_t> MemoryStore::delete_acme_expired(TimePoint now) {
+  MutexLock lock(mu_);
+  const auto n = std::erase_if(acme_, [&](const auto& kv) {
+    return kv.second.expires != TimePoint{} && kv.second.expires < now;
+  });
   ++stats_.commits;
   return static_cast<std::uint64_t>(n);
 }

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "common/parse.h"
+#include "store/acme_check.h"
 #include "store/postgres/rows.h"
 #include "store/postgres/schema.h"
 
@@ -28,12 +29,17 @@ Result<std::optional<Step>> step_of(const WriteBatch::Op& op, const std::string&
       return delete_meta_step(op.key);
     case Kind::kNotify:
       return notify_step(sender + " " + op.key);
+    case Kind::kDeleteAcme:
+      return delete_acme_step(op.acme.kind, op.acme.id);
+    case Kind::kPutAcme:
+      // An insert's outcome is its statement's; a compare-and-set looks at the row.
+      if (op.acme.version == 0) return insert_acme_step(op.acme);
+      if (Status s = check_acme_record(op.acme); !s.ok()) return fail(std::move(s));
+      break;
     case Kind::kRevoke:
     case Kind::kUnrevoke:
     case Kind::kDeleteMetaIf:
     case Kind::kExpectRequestState:
-    case Kind::kPutAcme:
-    case Kind::kDeleteAcme:
       break;
   }
   return std::optional<Step>();
@@ -51,8 +57,7 @@ Status apply_one(Conn& c, const WriteBatch::Op& op) {
     case Kind::kExpectRequestState:
       return expect_request_state(c, op.request_id, op.request.state);
     case Kind::kPutAcme:
-    case Kind::kDeleteAcme:
-      return unavailable("this database engine does not keep ACME records yet");
+      return update_acme(c, op.acme);
     default:
       CA_ASSERT(false, "step_of() covers the other ops");
       return ok_status();

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "common/url.h"
+#include "store/acme_check.h"
 #include "store/postgres/batch.h"
 #include "store/postgres/conn.h"
 #include "store/postgres/pg.h"
@@ -61,6 +62,7 @@ constexpr int kMaxAttempts = 4;
 constexpr int kCertChunk = 256;
 constexpr int kRevocationChunk = 4096;
 constexpr int kRequestChunk = 128;  // a request carries its CSR: a few KB
+constexpr int kAcmeChunk = 64;      // an ACME record's body may reach 64 KiB
 
 // Before running a batch again after a deadlock: two batches retried at once in
 // lockstep would meet again.
@@ -210,8 +212,11 @@ Status PgStore::write_with(const WriteBatch& batch, const std::function<void()>*
       if (retryable(a.sqlstate)) back_off(attempt);
     }
     // Perhaps a serial of this node's block that another node stored (or a transaction
-    // another node stored first): the rest of the block may hold more of them.
-    if (status.code() == Code::kAlreadyExists) serials_.drop();
+    // another node stored first): the rest of the block may hold more of them. A batch
+    // storing neither (an ACME record created twice) says nothing about the block.
+    if (status.code() == Code::kAlreadyExists && (floors.serial || floors.request)) {
+      serials_.drop();
+    }
   }
   work.run();  // unless it ran while the COMMIT was in flight
   {
@@ -525,6 +530,92 @@ Result<std::uint64_t> PgStore::delete_requests_created_before(TimePoint cutoff) 
     Params p;
     p.int8(to_unix(cutoff));
     ASSIGN_OR_RETURN(Rows rows, c.run(Sql::kDeleteRequestsBefore, p, "deleting expired requests"));
+    return rows.affected();
+  };
+  ASSIGN_OR_RETURN(const std::uint64_t n, with_connection(expire));
+  count_commit();
+  return n;
+}
+
+Result<AcmeRecord> PgStore::acme(AcmeKind kind, const std::string& id) const {
+  return with_connection([&](Conn& c) -> Result<AcmeRecord> {
+    Params p;
+    p.int4(static_cast<std::int32_t>(kind)).bytes(id);
+    ASSIGN_OR_RETURN(Rows rows, c.run(Sql::kGetAcme, p,
+                                      fmt::format("reading {} '{}'", acme_kind_name(kind), id)));
+    if (rows.size() == 0) {
+      return fail(not_found(fmt::format("no {} '{}'", acme_kind_name(kind), id)));
+    }
+    return pg::acme_from_row(rows, 0);
+  });
+}
+
+namespace {
+
+Result<std::vector<AcmeRecord>> acme_records_of(const Rows& rows) {
+  std::vector<AcmeRecord> out;
+  out.reserve(static_cast<std::size_t>(rows.size()));
+  for (int i = 0; i < rows.size(); ++i) {
+    ASSIGN_OR_RETURN(AcmeRecord r, pg::acme_from_row(rows, i));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<AcmeRecord>> PgStore::acme_by_owner(AcmeKind kind, const std::string& owner,
+                                                       std::size_t limit) const {
+  if (limit == 0) return std::vector<AcmeRecord>();
+  const auto max_rows = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
+  const auto n = static_cast<std::int64_t>(std::min(limit, max_rows));
+  return with_connection([&](Conn& c) -> Result<std::vector<AcmeRecord>> {
+    Params p;
+    p.int4(static_cast<std::int32_t>(kind)).bytes(owner).int8(n);
+    ASSIGN_OR_RETURN(Rows rows, c.run(Sql::kAcmeByOwner, p, "reading ACME records"));
+    return acme_records_of(rows);
+  });
+}
+
+// walk() with a bytea key: the first chunk starts at the smallest id ("" included), the
+// next ones after the last id seen.
+Status PgStore::for_each_acme(AcmeKind kind,
+                              const std::function<bool(const AcmeRecord&)>& fn) const {
+  bool first = true;
+  std::string after;
+  for (;;) {
+    auto fetch = [&](Conn& c) -> Result<std::vector<AcmeRecord>> {
+      Params p;
+      p.int4(static_cast<std::int32_t>(kind)).bytes(after).int8(kAcmeChunk);
+      ASSIGN_OR_RETURN(Rows rows,
+                       c.run(first ? Sql::kAcmeFrom : Sql::kAcmeAfter, p, "reading ACME records"));
+      return acme_records_of(rows);
+    };
+    ASSIGN_OR_RETURN(const std::vector<AcmeRecord> chunk, with_connection(fetch));
+    for (const AcmeRecord& r : chunk) {
+      if (!fn(r)) return ok_status();
+    }
+    if (chunk.size() < static_cast<std::size_t>(kAcmeChunk)) return ok_status();
+    first = false;
+    after = chunk.back().id;
+  }
+}
+
+Result<std::uint64_t> PgStore::count_acme(AcmeKind kind) const {
+  return with_connection([&](Conn& c) -> Result<std::uint64_t> {
+    Params p;
+    p.int4(static_cast<std::int32_t>(kind));
+    ASSIGN_OR_RETURN(Rows rows, c.run(Sql::kCountAcme, p, "counting ACME records"));
+    return static_cast<std::uint64_t>(rows.int64(0, 0));
+  });
+}
+
+// One statement, so one transaction of its own.
+Result<std::uint64_t> PgStore::delete_acme_expired(TimePoint now) {
+  auto expire = [&](Conn& c) -> Result<std::uint64_t> {
+    Params p;
+    p.int8(to_unix(now));
+    ASSIGN_OR_RETURN(Rows rows, c.run(Sql::kDeleteAcmeExpired, p, "deleting expired ACME records"));
     return rows.affected();
   };
   ASSIGN_OR_RETURN(const std::uint64_t n, with_connection(expire));

@@ -23,6 +23,12 @@
 // lost after COMMIT was sent, write() fails with kUnavailable although the batch may have
 // been committed (a retry of it would then fail with kAlreadyExists).
 //
+// ACME records (table acme) are versioned: put_acme of a new record is an INSERT that a
+// concurrent one from another node makes fail on the primary key (kAlreadyExists), and
+// of a stored one an UPDATE ... WHERE version = the version read, whose row count tells
+// whether it won (kAborted otherwise): of several nodes changing one record from the
+// same version, exactly one succeeds.
+//
 // Serials and request ids are allocated by the database in blocks per node (reserve.h),
 // never twice for one database whichever node asks, and never below a value stored
 // before the block was taken (pg_store.cpp explains how).
@@ -95,6 +101,13 @@ class PgStore final : public Store {
   Status for_each_request(const std::function<bool(const RequestRecord&)>& fn) const override;
   Result<std::uint64_t> count_requests(const std::vector<RequestState>& states) const override;
   Result<std::uint64_t> delete_requests_created_before(TimePoint cutoff) override;
+  Result<AcmeRecord> acme(AcmeKind kind, const std::string& id) const override;
+  Result<std::vector<AcmeRecord>> acme_by_owner(AcmeKind kind, const std::string& owner,
+                                                std::size_t limit) const override;
+  Status for_each_acme(AcmeKind kind,
+                       const std::function<bool(const AcmeRecord&)>& fn) const override;
+  Result<std::uint64_t> count_acme(AcmeKind kind) const override;
+  Result<std::uint64_t> delete_acme_expired(TimePoint now) override;
   StoreStats stats() const override;
   // A session advisory lock (keyed by a hash of "scepter-role:" + role) on a connection
   // opened for the lease, outside the pool.

@@ -284,6 +284,86 @@ TEST_F(PgStoreTest, SchemaVersionOneIsMigrated) {
   EXPECT_EQ(store->certificate(12).value_or(CertRecord{}).revocation_reason, 1);
 }
 
+// Two nodes change one ACME record from the version both read (an order finalised
+// twice, through two nodes): exactly one compare-and-set wins, the other is kAborted.
+// Creating one record from both: one insert wins, the other is kAlreadyExists.
+TEST_F(PgStoreTest, AcmeCompareAndSetFromTwoNodesOneWins) {
+  open_two();
+  constexpr int kThreads = 4;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string id = "order-" + std::to_string(round);
+    std::atomic<int> created{0};
+    run_together(2, [&](int t) {
+      AcmeRecord rec;
+      rec.kind = AcmeKind::kOrder;
+      rec.id = id;
+      rec.owner = "acct";
+      rec.body = fmt::format("{{\"node\":{}}}", t);
+      WriteBatch b;
+      b.put_acme(rec);
+      const Status st = node(t).write(b);
+      if (st.ok()) {
+        created.fetch_add(1);
+      } else {
+        EXPECT_EQ(st.code(), Code::kAlreadyExists) << st.to_string();
+      }
+    });
+    ASSERT_EQ(created.load(), 1) << id;
+    auto read = a_->acme(AcmeKind::kOrder, id);
+    ASSERT_OK(read);
+    ASSERT_EQ(read->version, 1);
+    std::atomic<int> won{0};
+    std::atomic<int> winner{-1};
+    run_together(kThreads, [&](int t) {
+      AcmeRecord mine = *read;
+      mine.body = fmt::format("{{\"status\":\"valid\",\"by\":{}}}", t);
+      WriteBatch b;
+      b.put_acme(mine);
+      const Status st = node(t).write(b);
+      if (st.ok()) {
+        won.fetch_add(1);
+        winner = t;
+      } else {
+        EXPECT_EQ(st.code(), Code::kAborted) << st.to_string();
+      }
+    });
+    ASSERT_EQ(won.load(), 1) << id;
+    auto after = b_->acme(AcmeKind::kOrder, id);
+    ASSERT_OK(after);
+    EXPECT_EQ(after->version, 2);
+    EXPECT_EQ(after->body, fmt::format("{{\"status\":\"valid\",\"by\":{}}}", winner.load()));
+  }
+  EXPECT_EQ(b_->count_acme(AcmeKind::kOrder).value_or(0), std::uint64_t{kRounds});
+}
+
+// A database of schema version 3 (before ACME records) gains the table acme at open.
+TEST_F(PgStoreTest, SchemaVersionThreeGainsTheAcmeTable) {
+  for (int v = 1; v <= 3; ++v) ASSERT_OK(schema_->exec(pg::migration_sql(v)));
+  ASSERT_OK(schema_->exec(
+      "INSERT INTO meta(key, value) VALUES ('schema_version', convert_to('3', 'UTF8'))"));
+  ASSERT_OK(
+      schema_->exec("INSERT INTO certificates(serial, der, subject, not_before, not_after) "
+                    "VALUES (2, '\\x3082'::bytea, 'cn=r2'::bytea, 1700000000, 1800000000)"));
+  EXPECT_EQ(schema_->value("SELECT to_regclass('" + schema_->name() + ".acme') IS NULL"), "t");
+  auto store = open(schema_->url());
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(schema_->value("SELECT convert_from(value, 'UTF8') FROM " + schema_->name() +
+                           ".meta WHERE key = 'schema_version'"),
+            std::to_string(pg::kSchemaVersion));
+  EXPECT_EQ(store->certificate(2).value_or(CertRecord{}).subject, "cn=r2");
+  AcmeRecord account;
+  account.kind = AcmeKind::kAccount;
+  account.id = "acct";
+  account.body = "{}";
+  WriteBatch b;
+  b.put_acme(account);
+  ASSERT_OK(store->write(b));
+  EXPECT_EQ(store->acme(AcmeKind::kAccount, "acct").value_or(AcmeRecord{}).version, 1);
+  EXPECT_EQ(schema_->value("SELECT count(*) FROM pg_indexes WHERE schemaname = '" +
+                           schema_->name() + "' AND indexname IN ('acme_owner', 'acme_expires')"),
+            "2");
+}
+
 TEST_F(PgStoreTest, OneTimeValueFromTwoNodesOneWins) {
   open_two();
   constexpr int kThreads = 4;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "store/acme_check.h"
+
 namespace scepter::store::pg {
 namespace {
 
@@ -70,6 +72,64 @@ Revocation revocation_from_row(const Rows& rows, int row) {
   if (!rows.is_null(row, 2)) r.serial_entropy = static_cast<std::uint64_t>(rows.int64(row, 2));
   if (!rows.is_null(row, 3)) r.reason = static_cast<int>(rows.int64(row, 3));
   return r;
+}
+
+Result<AcmeRecord> acme_from_row(const Rows& rows, int row) {
+  AcmeRecord r;
+  const std::int64_t kind = rows.int64(row, 0);
+  r.id = rows.bytes(row, 1);
+  if (!is_acme_kind(kind)) {
+    return fail(
+        unavailable(fmt::format("ACME record '{}' has kind {}: corrupt database", r.id, kind)));
+  }
+  r.kind = static_cast<AcmeKind>(kind);
+  r.owner = rows.bytes(row, 2);
+  r.body = rows.bytes(row, 3);
+  r.expires = from_unix(rows.int64(row, 4));
+  r.version = rows.int64(row, 5);
+  return r;
+}
+
+Result<Step> insert_acme_step(const AcmeRecord& rec) {
+  if (Status s = check_acme_record(rec); !s.ok()) return fail(std::move(s));
+  const char* what = acme_kind_name(rec.kind);
+  Step step{Sql::kInsertAcme, Params(), fmt::format("storing {} '{}'", what, rec.id),
+            kUniqueViolation, already_exists(fmt::format("{} '{}' already exists", what, rec.id))};
+  step.params.int4(static_cast<std::int32_t>(rec.kind))
+      .bytes(rec.id)
+      .bytes(rec.owner)
+      .bytes(rec.body)
+      .int8(to_unix(rec.expires));
+  return step;
+}
+
+Step delete_acme_step(AcmeKind kind, const std::string& id) {
+  Step step{Sql::kDeleteAcme, Params(), fmt::format("deleting {} '{}'", acme_kind_name(kind), id)};
+  step.params.int4(static_cast<std::int32_t>(kind)).bytes(id);
+  return step;
+}
+
+Status update_acme(Conn& c, const AcmeRecord& rec) {
+  RETURN_IF_ERROR(check_acme_record(rec));
+  const char* what = acme_kind_name(rec.kind);
+  Params p;
+  p.int4(static_cast<std::int32_t>(rec.kind))
+      .bytes(rec.id)
+      .bytes(rec.owner)
+      .bytes(rec.body)
+      .int8(to_unix(rec.expires))
+      .int8(rec.version);
+  ASSIGN_OR_RETURN(Rows rows,
+                   c.run(Sql::kUpdateAcme, p, fmt::format("storing {} '{}'", what, rec.id)));
+  if (rows.affected() == 1) return ok_status();
+  // Nothing changed: the record is gone, or another transaction stored another version.
+  Params q;
+  q.int4(static_cast<std::int32_t>(rec.kind)).bytes(rec.id);
+  ASSIGN_OR_RETURN(Rows found,
+                   c.run(Sql::kAcmeVersion, q, fmt::format("reading {} '{}'", what, rec.id)));
+  if (found.size() == 0) return not_found(fmt::format("no {} '{}'", what, rec.id));
+  return aborted(fmt::format("{} '{}' is at version {}, not {}", what, rec.id, found.int64(0, 0),
+                             rec.version));
 }
 
 Result<Step> put_certificate_step(const CertRecord& rec) {

@@ -80,6 +80,22 @@ CREATE INDEX certificates_revoked ON certificates(serial)
   WHERE revoked_at IS NOT NULL;
 )sql";
 
+// Version 4: ACME records (Store::acme), keyed by kind and id; expires is Unix seconds,
+// 0 for never (only the others are indexed). put_acme is a compare-and-set on version.
+constexpr const char* kSchemaV4 = R"sql(
+CREATE TABLE acme(
+  kind INTEGER NOT NULL,
+  id BYTEA NOT NULL,
+  owner BYTEA NOT NULL,
+  body BYTEA NOT NULL,
+  expires BIGINT NOT NULL,
+  version BIGINT NOT NULL,
+  PRIMARY KEY (kind, id)
+);
+CREATE INDEX acme_owner ON acme(kind, owner, id);
+CREATE INDEX acme_expires ON acme(expires) WHERE expires <> 0;
+)sql";
+
 struct Migration {
   int to;           // the version after `sql`
   const char* sql;  // runs inside the opening transaction
@@ -89,6 +105,7 @@ constexpr Migration kMigrations[] = {
     {1, kSchemaV1},
     {2, kSchemaV2},
     {3, kSchemaV3},
+    {4, kSchemaV4},
 };
 static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per version");
 
@@ -99,6 +116,7 @@ constexpr const char* kCertColumns =
 constexpr const char* kRequestColumns =
     "id, state, kind, transaction_id, csr_der, fingerprint, subject, created, serial, "
     "signer_cert_der, flags, reason";
+constexpr const char* kAcmeColumns = "kind, id, owner, body, expires, version";
 
 // 'SCPT', as the SQLite engine's application_id; the second key is the schema, so that
 // schemas of one database (tests) do not wait for each other.
@@ -198,6 +216,34 @@ std::array<Statement, kSqlCount> make_statements() {
       "ii");
   set(Sql::kCountRequests, "SELECT count(*) FROM requests", "");
   set(Sql::kCountRequestsIn, "SELECT count(*) FROM requests WHERE state = ANY($1)", "a");
+  // Of two nodes inserting one record, the second waits for the first's commit on the
+  // primary key, then fails with a unique violation.
+  set(Sql::kInsertAcme,
+      fmt::format("INSERT INTO acme({}) VALUES ($1, $2, $3, $4, $5, 1)", kAcmeColumns), "nbbbi");
+  // Compare-and-set: of two transactions updating one record from the same version, the
+  // second waits for the first, re-reads the row (READ COMMITTED) and matches nothing.
+  set(Sql::kUpdateAcme,
+      "UPDATE acme SET owner = $3, body = $4, expires = $5, version = $6 + 1 "
+      "WHERE kind = $1 AND id = $2 AND version = $6",
+      "nbbbii");
+  set(Sql::kAcmeVersion, "SELECT version FROM acme WHERE kind = $1 AND id = $2", "nb");
+  set(Sql::kDeleteAcme, "DELETE FROM acme WHERE kind = $1 AND id = $2", "nb");
+  set(Sql::kDeleteAcmeExpired, "DELETE FROM acme WHERE expires <> 0 AND expires < $1", "i");
+  set(Sql::kGetAcme, fmt::format("SELECT {} FROM acme WHERE kind = $1 AND id = $2", kAcmeColumns),
+      "nb");
+  set(Sql::kAcmeByOwner,
+      fmt::format("SELECT {} FROM acme WHERE kind = $1 AND owner = $2 ORDER BY id LIMIT $3",
+                  kAcmeColumns),
+      "nbi");
+  set(Sql::kAcmeFrom,
+      fmt::format("SELECT {} FROM acme WHERE kind = $1 AND id >= $2 ORDER BY id LIMIT $3",
+                  kAcmeColumns),
+      "nbi");
+  set(Sql::kAcmeAfter,
+      fmt::format("SELECT {} FROM acme WHERE kind = $1 AND id > $2 ORDER BY id LIMIT $3",
+                  kAcmeColumns),
+      "nbi");
+  set(Sql::kCountAcme, "SELECT count(*) FROM acme WHERE kind = $1", "n");
   return s;
 }
 

@@ -23,9 +23,10 @@ class Conn;
 
 // The schema this code writes. Version 1 is the SQLite engine's version 3, plus the
 // counters; version 2 allows one request per non-empty transactionID; version 3 adds
-// certificates.revocation_reason (the SQLite engine's version 4). An empty schema is
-// brought to this version at open; a higher stored version is refused (kUnavailable).
-inline constexpr int kSchemaVersion = 3;
+// certificates.revocation_reason (the SQLite engine's version 4); version 4 adds the
+// table acme (the SQLite engine's version 5; ids and owners are bytea). An empty schema
+// is brought to this version at open; a higher stored version is refused (kUnavailable).
+inline constexpr int kSchemaVersion = 4;
 
 // Names of the `counters` rows.
 inline constexpr const char* kSerialCounter = "last_serial";
@@ -64,6 +65,16 @@ enum class Sql : int {
   kCountRequests,
   kCountRequestsIn,
   kRequestStateForUpdate,
+  kInsertAcme,
+  kUpdateAcme,
+  kAcmeVersion,
+  kDeleteAcme,
+  kDeleteAcmeExpired,
+  kGetAcme,
+  kAcmeByOwner,
+  kAcmeFrom,
+  kAcmeAfter,
+  kCountAcme,
   kNotify,
 };
 inline constexpr std::size_t kSqlCount = static_cast<std::size_t>(Sql::kNotify) + 1;

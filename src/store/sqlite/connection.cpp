@@ -82,6 +82,20 @@ CREATE INDEX certificates_revoked
   ON certificates(serial, revoked_at, serial_entropy, revocation_reason)
   WHERE revoked_at IS NOT NULL;
 )sql"},
+    // ACME records: expires is Unix seconds, 0 for never (only the others are indexed).
+    {5, R"sql(
+CREATE TABLE acme(
+  kind INTEGER NOT NULL,
+  id TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  body BLOB NOT NULL,
+  expires INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  PRIMARY KEY(kind, id)
+) WITHOUT ROWID;
+CREATE INDEX acme_owner ON acme(kind, owner, id);
+CREATE INDEX acme_expires ON acme(expires) WHERE expires <> 0;
+)sql"},
 };
 static_assert(std::size(kMigrations) == kSchemaVersion - 1, "one migration per version");
 
@@ -92,6 +106,7 @@ constexpr const char* kCertColumns =
 constexpr const char* kRequestColumns =
     "id, state, kind, transaction_id, csr_der, fingerprint, subject, created, serial, "
     "signer_cert_der, flags, reason";
+constexpr const char* kAcmeColumns = "kind, id, owner, body, expires, version";
 
 Status open_error(const std::string& path, const Status& s) {
   return Status(s.code() == Code::kInternal ? Code::kInternal : Code::kUnavailable,
@@ -177,6 +192,26 @@ Status prepare_all(sqlite3* db, Statements& s) {
       // Every state fits in the six slots; unused ones repeat a wanted state.
       {&s.count_requests_in,
        "SELECT COUNT(*) FROM requests WHERE state IN (?1, ?2, ?3, ?4, ?5, ?6)"},
+      {&s.insert_acme,
+       fmt::format("INSERT INTO acme({}) VALUES (?1, ?2, ?3, ?4, ?5, 1)", kAcmeColumns)},
+      // Compare-and-set: changes nothing unless the stored version is ?6.
+      {&s.update_acme,
+       "UPDATE acme SET owner = ?3, body = ?4, expires = ?5, version = ?6 + 1 "
+       "WHERE kind = ?1 AND id = ?2 AND version = ?6"},
+      {&s.acme_version, "SELECT version FROM acme WHERE kind = ?1 AND id = ?2"},
+      {&s.delete_acme, "DELETE FROM acme WHERE kind = ?1 AND id = ?2"},
+      {&s.delete_acme_expired, "DELETE FROM acme WHERE expires <> 0 AND expires < ?1"},
+      {&s.get_acme, fmt::format("SELECT {} FROM acme WHERE kind = ?1 AND id = ?2", kAcmeColumns)},
+      {&s.acme_by_owner, fmt::format("SELECT {} FROM acme WHERE kind = ?1 AND owner = ?2 "
+                                     "ORDER BY id LIMIT ?3",
+                                     kAcmeColumns)},
+      {&s.acme_from, fmt::format("SELECT {} FROM acme WHERE kind = ?1 AND id >= ?2 "
+                                 "ORDER BY id LIMIT ?3",
+                                 kAcmeColumns)},
+      {&s.acme_after, fmt::format("SELECT {} FROM acme WHERE kind = ?1 AND id > ?2 "
+                                  "ORDER BY id LIMIT ?3",
+                                  kAcmeColumns)},
+      {&s.count_acme, "SELECT COUNT(*) FROM acme WHERE kind = ?1"},
   };
   for (const Entry& e : entries) {
     ASSIGN_OR_RETURN(*e.stmt, Stmt::prepare(db, e.sql));

@@ -17,8 +17,10 @@ namespace scepter::store::sqlite {
 // (kUnavailable). Version 2 added certificates.predecessor, requests.reason, the
 // request indexes on created and state, and meta "schema_last_request_id". Version 3
 // added certificates.serial_entropy (kept in the revocation index). Version 4 added
-// certificates.revocation_reason (kept in the revocation index too).
-inline constexpr int kSchemaVersion = 4;
+// certificates.revocation_reason (kept in the revocation index too). Version 5 added the
+// table acme (ACME records, keyed by kind and id) with its indexes on (kind, owner) and
+// on expires.
+inline constexpr int kSchemaVersion = 5;
 
 // The engine's meta key for the request id high-water mark (see Store::next_request_id).
 inline constexpr const char* kRequestMarkKey = "schema_last_request_id";
@@ -32,6 +34,8 @@ struct Statements {
   Stmt get_cert, certs_after, revocations_after, count_certs, max_serial;
   Stmt get_request, request_state, request_by_tid, all_requests, requests_after, requests_before;
   Stmt count_requests, count_requests_in;
+  Stmt insert_acme, update_acme, acme_version, delete_acme, delete_acme_expired;
+  Stmt get_acme, acme_by_owner, acme_from, acme_after, count_acme;
 };
 
 class Connection {

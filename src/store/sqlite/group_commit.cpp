@@ -92,8 +92,10 @@ Status SqliteStore::apply_batch(const WriteBatch& batch) {
       case Kind::kNotify:
         break;  // one process has the file to itself: nobody to tell
       case Kind::kPutAcme:
+        s = sqlite::put_acme(sql, op.acme);
+        break;
       case Kind::kDeleteAcme:
-        s = unavailable("this database engine does not keep ACME records yet");
+        s = sqlite::delete_acme(sql, op.acme.kind, op.acme.id);
         break;
     }
     if (!s.ok()) return s;

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "store/acme_check.h"
+
 namespace scepter::store::sqlite {
 
 CertRecord cert_from_row(const Query& q) {
@@ -44,6 +46,22 @@ Result<RequestRecord> request_from_row(const Query& q) {
   r.signer_cert_der = q.blob(9);
   r.flags = static_cast<int>(q.int64(10));
   r.reason = q.blob(11);
+  return r;
+}
+
+Result<AcmeRecord> acme_from_row(const Query& q) {
+  AcmeRecord r;
+  const std::int64_t kind = q.int64(0);
+  r.id = q.blob(1);
+  if (!is_acme_kind(kind)) {
+    return fail(
+        unavailable(fmt::format("ACME record '{}' has kind {}: corrupt database", r.id, kind)));
+  }
+  r.kind = static_cast<AcmeKind>(kind);
+  r.owner = q.blob(2);
+  r.body = q.blob(3);
+  r.expires = from_unix(q.int64(4));
+  r.version = q.int64(5);
   return r;
 }
 
@@ -199,6 +217,47 @@ Status expect_request_state(const sqlite::Statements& sql, RequestId id, Request
     return sqlite_error(q.db(), rc, fmt::format("reading the state of request {}", id));
   }
   return aborted(fmt::format("request {} is no longer {}", id, request_state_name(state)));
+}
+
+Status put_acme(const sqlite::Statements& sql, const AcmeRecord& rec) {
+  RETURN_IF_ERROR(check_acme_record(rec));
+  const char* what = acme_kind_name(rec.kind);
+  const auto kind = static_cast<std::int64_t>(rec.kind);
+  {
+    Query q(rec.version == 0 ? sql.insert_acme : sql.update_acme);
+    q.bind(1, kind)
+        .bind_text(2, rec.id)
+        .bind_text(3, rec.owner)
+        .bind_blob(4, rec.body)
+        .bind(5, to_unix(rec.expires));
+    if (rec.version != 0) q.bind(6, rec.version);
+    const int rc = q.step();
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+      return already_exists(fmt::format("{} '{}' already exists", what, rec.id));
+    }
+    if (rc != SQLITE_DONE) {
+      return sqlite_error(q.db(), rc, fmt::format("storing {} '{}'", what, rec.id));
+    }
+    if (rec.version == 0 || sqlite3_changes64(q.db()) == 1) return ok_status();
+  }
+  // Nothing changed: the record is gone, or at another version.
+  Query q(sql.acme_version);
+  q.bind(1, kind).bind_text(2, rec.id);
+  const int rc = q.step();
+  if (rc == SQLITE_DONE) return not_found(fmt::format("no {} '{}'", what, rec.id));
+  if (rc != SQLITE_ROW) {
+    return sqlite_error(q.db(), rc, fmt::format("reading {} '{}'", what, rec.id));
+  }
+  return aborted(
+      fmt::format("{} '{}' is at version {}, not {}", what, rec.id, q.int64(0), rec.version));
+}
+
+Status delete_acme(const sqlite::Statements& sql, AcmeKind kind, const std::string& id) {
+  Query q(sql.delete_acme);
+  q.bind(1, static_cast<std::int64_t>(kind)).bind_text(2, id);
+  const int rc = q.step();
+  if (rc == SQLITE_DONE) return ok_status();
+  return sqlite_error(q.db(), rc, fmt::format("deleting {} '{}'", acme_kind_name(kind), id));
 }
 
 // Keeps the request id high-water mark at least `id`, in the batch's transaction.

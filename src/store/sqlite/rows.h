@@ -4,6 +4,7 @@
 // connection's mutex; the write ops run inside the batch's savepoint.
 
 #include <optional>
+#include <string>
 
 #include "common/status.h"
 #include "store/sqlite/connection.h"
@@ -16,6 +17,8 @@ namespace scepter::store::sqlite {
 // kind this build does not know fails with kUnavailable (a damaged file).
 CertRecord cert_from_row(const Query& q);
 Result<RequestRecord> request_from_row(const Query& q);
+// A row of kAcmeColumns; a kind this build does not know fails with kUnavailable.
+Result<AcmeRecord> acme_from_row(const Query& q);
 // Binds `serial` as ?1 of `q`, a query for one certificate, and steps to its row:
 // kNotFound if no certificate has this serial, else sqlite_error() of a failed step.
 Status step_to_certificate(Query& q, Serial serial);
@@ -36,6 +39,11 @@ Status delete_by_key(const Stmt& stmt, std::string_view key, std::string_view wh
 Status delete_meta_if(const Statements& sql, const std::string& key, const std::string& expected);
 // kAborted unless request `id` exists in `state`.
 Status expect_request_state(const Statements& sql, RequestId id, RequestState state);
+// WriteBatch::put_acme: insert (version 0) or compare-and-set on the version;
+// kInvalidArgument, kAlreadyExists, kAborted or kNotFound as store.h says.
+Status put_acme(const Statements& sql, const AcmeRecord& rec);
+// Removing an unknown record is not an error.
+Status delete_acme(const Statements& sql, AcmeKind kind, const std::string& id);
 // Keeps the request id high-water mark (kRequestMarkKey) at least `id`.
 Status raise_request_mark(const Statements& sql, RequestId id);
 

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "common/fs.h"
+#include "store/acme_check.h"
 #include "store/sqlite/connection.h"
 #include "store/sqlite/db.h"
 #include "store/sqlite/rows.h"
@@ -31,6 +32,7 @@ namespace {
 constexpr int kCertChunk = 256;
 constexpr int kRevocationChunk = 4096;
 constexpr int kRequestChunk = 128;  // a request carries its CSR: a few KB
+constexpr int kAcmeChunk = 64;      // an ACME record's body may reach 64 KiB
 
 bool in_memory(const std::string& path) { return path.empty() || path == ":memory:"; }
 
@@ -322,7 +324,8 @@ Result<std::uint64_t> SqliteStore::count_requests(const std::vector<RequestState
 
 // One statement in its own transaction on the write connection. Holding its mutex keeps
 // it out of a group commit in progress (the leader holds it for the whole transaction).
-Result<std::uint64_t> SqliteStore::delete_requests_created_before(TimePoint cutoff) {
+Result<std::uint64_t> SqliteStore::delete_alone(Stmt Statements::*stmt, std::int64_t arg,
+                                                const char* what) {
   std::uint64_t deleted = 0;
   {
     MutexLock lock(writer_->mu());
@@ -330,13 +333,13 @@ Result<std::uint64_t> SqliteStore::delete_requests_created_before(TimePoint cuto
     sqlite3* db = writer_->db();
     Status s = run(sql.begin, "beginning a transaction");
     if (s.ok()) {
-      Query q(sql.delete_requests_before);
-      q.bind(1, to_unix(cutoff));
+      Query q(sql.*stmt);
+      q.bind(1, arg);
       const int rc = q.step();
       if (rc == SQLITE_DONE) {
         deleted = static_cast<std::uint64_t>(sqlite3_changes64(db));
       } else {
-        s = sqlite_error(db, rc, "deleting expired requests");
+        s = sqlite_error(db, rc, what);
       }
     }
     if (s.ok()) s = run(sql.commit, "committing");
@@ -348,6 +351,88 @@ Result<std::uint64_t> SqliteStore::delete_requests_created_before(TimePoint cuto
   MutexLock lock(queue_mu_);
   ++stats_.commits;
   return deleted;
+}
+
+Result<std::uint64_t> SqliteStore::delete_requests_created_before(TimePoint cutoff) {
+  return delete_alone(&Statements::delete_requests_before, to_unix(cutoff),
+                      "deleting expired requests");
+}
+
+Result<AcmeRecord> SqliteStore::acme(AcmeKind kind, const std::string& id) const {
+  MutexLock lock(reader_->mu());
+  Query q(reader_->sql().get_acme);
+  q.bind(1, static_cast<std::int64_t>(kind)).bind_text(2, id);
+  const int rc = q.step();
+  if (rc == SQLITE_DONE) {
+    return fail(not_found(fmt::format("no {} '{}'", acme_kind_name(kind), id)));
+  }
+  if (rc != SQLITE_ROW) {
+    return fail(sqlite_error(q.db(), rc, fmt::format("reading {} '{}'", acme_kind_name(kind), id)));
+  }
+  return sqlite::acme_from_row(q);
+}
+
+Result<std::vector<AcmeRecord>> SqliteStore::acme_by_owner(AcmeKind kind, const std::string& owner,
+                                                           std::size_t limit) const {
+  std::vector<AcmeRecord> out;
+  if (limit == 0) return out;
+  const auto max_rows = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
+  MutexLock lock(reader_->mu());
+  Query q(reader_->sql().acme_by_owner);
+  q.bind(1, static_cast<std::int64_t>(kind))
+      .bind_text(2, owner)
+      .bind(3, static_cast<std::int64_t>(std::min(limit, max_rows)));
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW) {
+    ASSIGN_OR_RETURN(AcmeRecord r, sqlite::acme_from_row(q));
+    out.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return fail(sqlite_error(q.db(), rc, "reading ACME records"));
+  return out;
+}
+
+// walk() with a text key: the first chunk starts at the smallest id ("" included), the
+// next ones after the last id seen.
+Status SqliteStore::for_each_acme(AcmeKind kind,
+                                  const std::function<bool(const AcmeRecord&)>& fn) const {
+  bool first = true;
+  std::string after;  // bound without a copy: outlives the query
+  std::vector<AcmeRecord> chunk;
+  for (;;) {
+    chunk.clear();
+    {
+      MutexLock lock(reader_->mu());
+      const sqlite::Statements& sql = reader_->sql();
+      Query q(first ? sql.acme_from : sql.acme_after);
+      q.bind(1, static_cast<std::int64_t>(kind)).bind_text(2, after).bind(3, kAcmeChunk);
+      int rc;
+      while ((rc = q.step()) == SQLITE_ROW) {
+        ASSIGN_OR_RETURN(AcmeRecord r, sqlite::acme_from_row(q));
+        chunk.push_back(std::move(r));
+      }
+      if (rc != SQLITE_DONE) return sqlite_error(q.db(), rc, "reading ACME records");
+    }
+    for (const AcmeRecord& r : chunk) {
+      if (!fn(r)) return ok_status();
+    }
+    if (chunk.size() < static_cast<std::size_t>(kAcmeChunk)) return ok_status();
+    first = false;
+    after = chunk.back().id;
+  }
+}
+
+Result<std::uint64_t> SqliteStore::count_acme(AcmeKind kind) const {
+  MutexLock lock(reader_->mu());
+  Query q(reader_->sql().count_acme);
+  q.bind(1, static_cast<std::int64_t>(kind));
+  const int rc = q.step();
+  if (rc != SQLITE_ROW) return fail(sqlite_error(q.db(), rc, "counting ACME records"));
+  return static_cast<std::uint64_t>(q.int64(0));
+}
+
+Result<std::uint64_t> SqliteStore::delete_acme_expired(TimePoint now) {
+  return delete_alone(&Statements::delete_acme_expired, to_unix(now),
+                      "deleting expired ACME records");
 }
 
 Result<Serial> SqliteStore::allocate_serial() {

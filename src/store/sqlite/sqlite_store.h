@@ -22,6 +22,11 @@
 // writer process per file (a second process would hand out the same values; its
 // writes would then fail with kAlreadyExists rather than overwrite anything).
 //
+// ACME records live in table acme (schema version 5), keyed by (kind, id); put_acme's
+// compare-and-set on the version is an UPDATE ... WHERE version = ? inside the batch's
+// savepoint (one writer connection: nothing can change the row between the check and
+// the write).
+//
 // Thread-safe. Owns its connections; closing the store closes the file.
 
 #include <condition_variable>
@@ -70,6 +75,13 @@ class SqliteStore final : public Store {
   Status for_each_request(const std::function<bool(const RequestRecord&)>& fn) const override;
   Result<std::uint64_t> count_requests(const std::vector<RequestState>& states) const override;
   Result<std::uint64_t> delete_requests_created_before(TimePoint cutoff) override;
+  Result<AcmeRecord> acme(AcmeKind kind, const std::string& id) const override;
+  Result<std::vector<AcmeRecord>> acme_by_owner(AcmeKind kind, const std::string& owner,
+                                                std::size_t limit) const override;
+  Status for_each_acme(AcmeKind kind,
+                       const std::function<bool(const AcmeRecord&)>& fn) const override;
+  Result<std::uint64_t> count_acme(AcmeKind kind) const override;
+  Result<std::uint64_t> delete_acme_expired(TimePoint now) override;
   Result<Serial> allocate_serial() override;
   Result<RequestId> next_request_id() override;
   StoreStats stats() const override;
@@ -101,6 +113,10 @@ class SqliteStore final : public Store {
   void finish_group(const std::vector<Writer*>& group) REQUIRES(queue_mu_);
   void run_committer();  // the commit thread: leads for write_overlapped() callers
   Status apply_batch(const WriteBatch& batch) REQUIRES(writer_->mu());
+  // One statement in a transaction of its own on the write connection: the number of
+  // rows it changed.
+  Result<std::uint64_t> delete_alone(sqlite::Stmt sqlite::Statements::*stmt, std::int64_t arg,
+                                     const char* what);
 
   const std::string path_;
   std::unique_ptr<sqlite::Connection> writer_;

@@ -406,6 +406,63 @@ TEST(SqliteStore, RequestQueriesUseTheIndexes) {
             std::string::npos);
 }
 
+// A file of schema version 4 (before ACME records): its data stays, and it gains the
+// table acme with its indexes.
+TEST(SqliteStore, Version4DatabaseGainsTheAcmeTable) {
+  TempDir dir;
+  const std::string path = dir.file("ca.ser");
+  {
+    auto opened = SqliteStore::open(path);
+    ASSERT_OK(opened);
+    CertRecord c = make_cert(2);
+    c.revoked_at = from_unix(1'700'000'100);
+    c.revocation_reason = 1;
+    WriteBatch b;
+    b.put_certificate(c);
+    b.put_request(make_request(3, "tid-3"));
+    ASSERT_OK((*opened)->write(b));
+  }
+  {
+    // What version 4 left behind: everything but the table acme.
+    RawConnection raw(path);
+    ASSERT_OK(raw.exec("DROP TABLE acme"));
+    ASSERT_OK(raw.exec("UPDATE meta SET value = '4' WHERE key = 'schema_version'"));
+    ASSERT_EQ(raw.query("SELECT count(*) FROM sqlite_master WHERE name LIKE 'acme%'"), "0");
+  }
+  {
+    auto opened = SqliteStore::open(path);
+    ASSERT_OK(opened);
+    SqliteStore& store = **opened;
+    EXPECT_EQ(store.meta("schema_version")->value_or(""), std::to_string(sqlite::kSchemaVersion));
+    EXPECT_EQ(store.certificate(2)->revocation_reason, 1);
+    EXPECT_EQ(store.request_by_transaction("tid-3")->id, 3);
+    EXPECT_EQ(store.count_acme(AcmeKind::kOrder).value_or(99), 0u);
+    AcmeRecord order;
+    order.kind = AcmeKind::kOrder;
+    order.id = "o1";
+    order.owner = "a1";
+    order.body = "{}";
+    order.expires = from_unix(1'800'000'000);
+    WriteBatch b;
+    b.put_acme(order);
+    ASSERT_OK(store.write(b));
+    EXPECT_EQ(store.acme(AcmeKind::kOrder, "o1")->version, 1);
+    EXPECT_OK(store.check_integrity());
+  }
+  RawConnection raw(path);
+  EXPECT_EQ(raw.query("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
+                      "('acme_owner', 'acme_expires')"),
+            "2");
+  EXPECT_NE(raw.plan("SELECT id FROM acme WHERE kind = 2 AND owner = 'a1' ORDER BY id")
+                .find("acme_owner"),
+            std::string::npos);
+  EXPECT_NE(raw.plan("DELETE FROM acme WHERE expires <> 0 AND expires < 5").find("acme_expires"),
+            std::string::npos);
+  auto again = SqliteStore::open(path);  // opening again migrates nothing
+  ASSERT_OK(again);
+  EXPECT_EQ((*again)->acme(AcmeKind::kOrder, "o1")->owner, "a1");
+}
+
 TEST(SqliteStore, DamagedRequestMarkIsUnavailable) {
   TempDir dir;
   const std::string path = dir.file("ca.ser");
