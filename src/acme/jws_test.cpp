@@ -318,6 +318,22 @@ TEST(Jws, BadBase64url) {
                  "malformed");
 }
 
+TEST(Jws, DuplicateNamesAnywhere) {
+  json out;
+  EXPECT_EQ(parse_json_object(R"({"a":{"b":1,"c":2},"d":[{"b":1},{"b":2}]})", "x", out),
+            std::nullopt);
+  EXPECT_EQ(out["d"][1]["b"], 2);
+  EXPECT_PROBLEM(parse_json_object(R"({"a":{"b":1,"b":2}})", "x", out), "malformed");
+  EXPECT_PROBLEM(parse_json_object(R"({"d":[{"b":1,"c":{},"b":2}]})", "x", out), "malformed");
+  EXPECT_PROBLEM(parse_json_object(R"({"a":1,"\u0061":2})", "x", out), "malformed");
+  EXPECT_PROBLEM(parse(request_body(p256(), kUrl, kNonce, kAccount,
+                                    R"({"identifiers":[{"type":"dns","type":"ip"}]})")),
+                 "malformed");
+  EXPECT_PROBLEM(parse(request_body(p256(), kUrl, kNonce, kAccount,
+                                    R"({"identifiers":[{"type":"dns"},{"type":"dns"}]})")),
+                 "ok");
+}
+
 TEST(Jws, DeepJsonIsRefused) {
   const auto nested = [](int depth) {
     std::string s = R"({"a":)";
