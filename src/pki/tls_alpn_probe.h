@@ -29,7 +29,8 @@ std::string tls_alpn_server_name(const IpAddress& address);
 // certificate the server sent. The connection is not used further and no close_notify
 // is sent. Fails with kUnavailable when the deadline passes or the peer closes before
 // the handshake ends; with kInvalidArgument when the handshake fails otherwise (no TLS,
-// an alert) or the server does not select "acme-tls/1".
+// an alert) or the server does not select "acme-tls/1". Writes to a socket the peer may
+// have closed: the process must ignore SIGPIPE (scepterd does).
 Result<std::string> fetch_tls_alpn_certificate(int fd, const std::string& server_name,
                                                std::chrono::steady_clock::time_point deadline);
 
