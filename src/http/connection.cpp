@@ -340,6 +340,11 @@ class StreamConnection final : public Connection {
   // A read kept pending while streaming, so that a client that leaves is noticed.
   void watch_peer();
   void arm_heartbeat();
+  // Closes the connection of a reader too slow for its stream with a reset: what the
+  // socket holds unsent (megabytes on a loopback) is dropped, instead of trickling out
+  // at the pace of a reader that does not keep up, which would keep the kernel's buffer
+  // and keep the client from seeing the end until it has read it all.
+  void cut_off();
   // Releases the stream, its slot in Core::open_streams and the heartbeat.
   void end_event_stream();
 
@@ -1071,7 +1076,7 @@ void StreamConnection<Stream>::pump_stream() {
     // write that waits for it times out.
     if (event_stream_->overflowed()) {
       ++core_.streams_overflowed;
-      close();
+      cut_off();
     }
     return;
   }
@@ -1079,7 +1084,7 @@ void StreamConnection<Stream>::pump_stream() {
   const bool open = event_stream_->take(stream_out_, overflowed);
   if (overflowed) {
     ++core_.streams_overflowed;
-    return close();
+    return cut_off();
   }
   if (stream_out_.empty()) {
     if (!open) {
@@ -1104,6 +1109,13 @@ void StreamConnection<Stream>::pump_stream() {
                      }
                      self->pump_stream();
                    });
+}
+
+template <class Stream>
+void StreamConnection<Stream>::cut_off() {
+  error_code ec;
+  tcp_layer().socket().set_option(net::socket_base::linger(true, 0), ec);
+  close();
 }
 
 template <class Stream>
