@@ -258,7 +258,11 @@ class StreamConnection final : public Connection {
       socket_closed_ = true;
     }
     error_code ec;
-    tcp_layer().socket().shutdown(tcp::socket::shutdown_both, ec);
+    if (!cut_off_) {
+      // A FIN: after it, a reader reads what was sent and sees the end. Not for a reader
+      // cut off, which gets a reset.
+      tcp_layer().socket().shutdown(tcp::socket::shutdown_both, ec);
+    }
     tcp_layer().close();
   }
 
@@ -377,6 +381,7 @@ class StreamConnection final : public Connection {
   std::string stream_out_;
   bool stream_writing_ = false;
   bool stream_counted_ = false;  // holds one of Core::open_streams
+  bool cut_off_ = false;         // cut_off(): close() resets the connection
   std::optional<net::steady_timer> heartbeat_;
   std::shared_ptr<std::atomic<bool>> stream_wake_;
 };
@@ -1113,6 +1118,9 @@ void StreamConnection<Stream>::pump_stream() {
 
 template <class Stream>
 void StreamConnection<Stream>::cut_off() {
+  // SO_LINGER 0 and no shutdown() before the close: a reset, not a FIN (after which the
+  // client would read to the end first).
+  cut_off_ = true;
   error_code ec;
   tcp_layer().socket().set_option(net::socket_base::linger(true, 0), ec);
   close();
