@@ -157,6 +157,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   f.service->drain_validations();
   std::error_code ec;
   const std::string audit = f.device->audit_log_path();
-  if (std::filesystem::file_size(audit, ec) > (1u << 20)) std::filesystem::resize_file(audit, 0, ec);
+  if (std::filesystem::file_size(audit, ec) > (1u << 20))
+    std::filesystem::resize_file(audit, 0, ec);
   return 0;
 }

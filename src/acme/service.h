@@ -39,8 +39,8 @@
 #include <utility>
 #include <vector>
 
-#include "common/clock.h"
 #include "acme/validation.h"
+#include "common/clock.h"
 #include "common/mutex.h"
 
 namespace scepter::ca {
