@@ -225,3 +225,94 @@ def test_external_account_binding_is_required_once_a_key_exists(acme, workdir):
     # The key binds one account only.
     rc, out, _ = acme.certbot("eab2", *common, "--eab-kid", "team-a", "--eab-hmac-key", hmac)
     assert rc != 0 and "unauthorized" in out, out
+
+
+class Pebble:
+    """Let's Encrypt's test server (Debian's pebble) on 127.0.0.1, validating through the
+    same unbound and on the same ports as scepterd, with its artificial sleeps and nonce
+    rejections off. Its HTTPS certificate is a self-signed one made here."""
+
+    def __init__(self, workdir, resolver, http_port, tls_port):
+        self.dir = os.path.join(workdir, "pebble")
+        os.makedirs(self.dir)
+        self.cert = os.path.join(self.dir, "cert.pem")
+        key = os.path.join(self.dir, "key.pem")
+        rc, out = openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+                          "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out",
+                          self.cert, "-subj", "/CN=pebble", "-addext",
+                          "subjectAltName=IP:127.0.0.1", "-days", "2")
+        assert rc == 0, out
+        self.port = free_port()
+        config = {"pebble": {"listenAddress": f"127.0.0.1:{self.port}",
+                             "managementListenAddress": f"127.0.0.1:{free_port()}",
+                             "certificate": self.cert, "privateKey": key,
+                             "httpPort": http_port, "tlsPort": tls_port,
+                             "ocspResponderURL": "", "externalAccountBindingRequired": False}}
+        self.config = os.path.join(self.dir, "pebble.json")
+        with open(self.config, "w") as f:
+            json.dump(config, f)
+        self.resolver = resolver
+        self.proc = None
+
+    def start(self):
+        env = dict(os.environ, PEBBLE_VA_NOSLEEP="1", PEBBLE_WFE_NONCEREJECT="0")
+        self.log = open(os.path.join(self.dir, "pebble.log"), "w")
+        self.proc = subprocess.Popen(["pebble", "-config", self.config, "-dnsserver",
+                                      self.resolver], stdout=self.log,
+                                     stderr=subprocess.STDOUT, env=env)
+
+        def up():
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", self.port)) == 0
+        wait_for(up, timeout=30, what="pebble")
+        return self
+
+    def stop(self):
+        if self.proc:
+            self.proc.kill()
+            self.proc.wait()
+            self.log.close()
+
+    @property
+    def directory(self):
+        return f"https://127.0.0.1:{self.port}/dir"
+
+
+def test_the_same_clients_against_pebble(acme, workdir):
+    """Pebble as the conformance peer: certbot (http-01) and lego (tls-alpn-01, dns-01
+    with a wildcard) make the same runs against Pebble and scepterd; both must issue.
+    Where the two differ, the user guide's "ACME" section says why."""
+    http_port, tls_port = free_port(), free_port()
+    acme.d.sh("configure terminal", f"crypto pki server {LABEL}", f"acme http-port {http_port}",
+              f"acme tls-port {tls_port}", "end")
+    for kind in ("certbot", "tls", "dns"):
+        acme.dns.add(f"{kind}.peer.{ZONE}. A 127.0.0.1")
+    pebble = Pebble(workdir, acme.dns.resolver, http_port, tls_port).start()
+    try:
+        servers = {"scepterd": (acme.directory, acme.ca_pem()),
+                   "pebble": (pebble.directory, pebble.cert)}
+        for server, (directory, cafile) in servers.items():
+            env = dict(os.environ, REQUESTS_CA_BUNDLE=cafile, LEGO_CA_CERTIFICATES=cafile)
+            base = os.path.join(workdir, f"peer-{server}")
+            r = subprocess.run(
+                ["certbot", "certonly", "--standalone", "--non-interactive", "--agree-tos",
+                 "--register-unsafely-without-email", "--config-dir", base + "/certbot",
+                 "--work-dir", base + "/work", "--logs-dir", base + "/logs", "--server",
+                 directory, "--http-01-port", str(http_port), "--http-01-address", "127.0.0.1",
+                 "-d", f"certbot.peer.{ZONE}"], capture_output=True, text=True, timeout=180,
+                env=env)
+            assert r.returncode == 0, f"{server}: {r.stdout}{r.stderr}"
+            lego = ["lego", "--server", directory, "--path", base + "/lego", "--accept-tos",
+                    "--email", f"peer@{ZONE}"]
+            r = subprocess.run(lego + ["--domains", f"tls.peer.{ZONE}", "--tls", "--tls.port",
+                                       f"127.0.0.1:{tls_port}", "run"],
+                               capture_output=True, text=True, timeout=180, env=env)
+            assert r.returncode == 0, f"{server}: {r.stdout}{r.stderr}"
+            env.update(lego_dns_hook(acme, workdir))
+            r = subprocess.run(lego + ["--domains", f"dns.peer.{ZONE}", "--domains",
+                                       f"*.dns.peer.{ZONE}", "--dns", "exec", "--dns.disable-cp",
+                                       "run"], capture_output=True, text=True, timeout=180,
+                               env=env)
+            assert r.returncode == 0, f"{server}: {r.stdout}{r.stderr}"
+    finally:
+        pebble.stop()
