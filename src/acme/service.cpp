@@ -121,6 +121,10 @@ bool RateLimiter::allow(const std::string& key, int limit, TimePoint now) {
 
 bool is_acme_path(std::string_view path) { return path.starts_with(kPrefix); }
 
+AcmeHttpResponse too_large_answer() {
+  return problem_answer(problem("malformed", "the request is too large", 413));
+}
+
 // ---- One request ----------------------------------------------------------------------
 
 struct RequestContext {

@@ -5,7 +5,9 @@ validation asks (`acme resolver`). The clients trust scepterd's HTTPS certificat
 scepterd issues itself from its CA, through REQUESTS_CA_BUNDLE (certbot) and
 LEGO_CA_CERTIFICATES (lego)."""
 
+import base64
 import glob
+import http.client
 import json
 import os
 import re
@@ -15,6 +17,8 @@ import subprocess
 import urllib.request
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, utils
 
 from acme_dns import Unbound
 from conftest import LABEL, openssl, wait_for
@@ -316,3 +320,73 @@ def test_the_same_clients_against_pebble(acme, workdir):
             assert r.returncode == 0, f"{server}: {r.stdout}{r.stderr}"
     finally:
         pebble.stop()
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class PyClient:
+    """A minimal ACME client of the test's own (cryptography's ECDSA): what certbot and
+    lego never send."""
+
+    def __init__(self, acme):
+        self.acme = acme
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        n = self.key.public_key().public_numbers()
+        self.jwk = {"crv": "P-256", "kty": "EC", "x": b64url(n.x.to_bytes(32, "big")),
+                    "y": b64url(n.y.to_bytes(32, "big"))}
+        self.base = f"https://127.0.0.1:{acme.https}/acme/{LABEL}/"
+
+    def request(self, method, path, body=None, content_type="application/jose+json"):
+        ctx = ssl.create_default_context(cafile=self.acme.ca_pem())
+        conn = http.client.HTTPSConnection("127.0.0.1", self.acme.https, context=ctx, timeout=30)
+        headers = {"Content-Type": content_type} if body is not None else {}
+        conn.request(method, f"/acme/{LABEL}/{path}", body=body, headers=headers)
+        r = conn.getresponse()
+        out = (r.status, r.getheader("Content-Type"), r.read(), r.getheader("Replay-Nonce"))
+        conn.close()
+        return out
+
+    def nonce(self):
+        return self.request("HEAD", "new-nonce")[3]
+
+    def jws(self, path, payload, nonce, kid=None):
+        protected = {"alg": "ES256", "nonce": nonce, "url": self.base + path}
+        if kid:
+            protected["kid"] = kid
+        else:
+            protected["jwk"] = self.jwk
+        p64 = b64url(json.dumps(protected).encode())
+        pl64 = "" if payload is None else b64url(json.dumps(payload).encode())
+        r, s = utils.decode_dss_signature(
+            self.key.sign(f"{p64}.{pl64}".encode(), ec.ECDSA(hashes.SHA256())))
+        sig = b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+        return json.dumps({"protected": p64, "payload": pl64, "signature": sig})
+
+
+def problem_of(answer):
+    status, content_type, body, nonce = answer
+    assert content_type == "application/problem+json", answer
+    p = json.loads(body)
+    assert p["status"] == status, p
+    return status, p["type"].removeprefix("urn:ietf:params:acme:error:")
+
+
+def test_bad_requests_get_problem_documents(acme):
+    c = PyClient(acme)
+    body = c.jws("new-account", {"termsOfServiceAgreed": True}, c.nonce())
+    status, _, _, fresh = c.request("POST", "new-account", body)
+    assert status == 201 and fresh
+    # The same request again: its nonce is spent.
+    assert problem_of(c.request("POST", "new-account", body)) == (400, "badNonce")
+    # Not a JWS, not JOSE, signed for another URL.
+    assert problem_of(c.request("POST", "new-order", '{"protected": 1}')) == (400, "malformed")
+    assert problem_of(c.request("POST", "new-order", "{}", "application/json"))[0] == 415
+    wrong = c.jws("new-account", {"termsOfServiceAgreed": True}, c.nonce())
+    assert problem_of(c.request("POST", "new-order", wrong)) == (401, "unauthorized")
+    # Too large for the service, and too large for the listener itself.
+    assert problem_of(c.request("POST", "new-order", "x" * (70 * 1024))) == (413, "malformed")
+    assert problem_of(c.request("POST", "new-order", "x" * (200 * 1024))) == (413, "malformed")
+    # Nothing of it left a trace in the CA's database.
+    assert acme.d.requests() == []
