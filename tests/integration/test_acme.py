@@ -390,3 +390,34 @@ def test_bad_requests_get_problem_documents(acme):
     assert problem_of(c.request("POST", "new-order", "x" * (200 * 1024))) == (413, "malformed")
     # Nothing of it left a trace in the CA's database.
     assert acme.d.requests() == []
+
+
+def test_accounts_and_orders_survive_a_restart(acme):
+    """ACME's accounts and orders are in the CA's database, not in memory."""
+    acme.d.sh("configure terminal", f"ip http secure-port {acme.https}", "end")
+    c = PyClient(acme)
+    status, _, _, _ = c.request("POST", "new-account",
+                                c.jws("new-account", {"termsOfServiceAgreed": True}, c.nonce()))
+    assert status == 201
+    order = {"identifiers": [{"type": "dns", "value": "kept." + ZONE}]}
+    # The account URL: the Location of newAccount, which finds the account of a known key.
+    ctx = ssl.create_default_context(cafile=acme.ca_pem())
+    conn = http.client.HTTPSConnection("127.0.0.1", acme.https, context=ctx, timeout=30)
+    conn.request("POST", f"/acme/{LABEL}/new-account",
+                 body=c.jws("new-account", {"onlyReturnExisting": True}, c.nonce()),
+                 headers={"Content-Type": "application/jose+json"})
+    r = conn.getresponse()
+    r.read()
+    kid = r.getheader("Location")
+    conn.close()
+    status, _, body, _ = c.request("POST", "new-order", c.jws("new-order", order, c.nonce(), kid))
+    assert status == 201, body
+    acme.d.sh("write memory")
+    acme.d.restart()
+    wait_for(lambda: secure_port(acme.d) == acme.https, timeout=30, what="HTTPS listener")
+    status, _, body, _ = c.request("POST", kid.split(f"/acme/{LABEL}/")[1],
+                                   c.jws(kid.split(f"/acme/{LABEL}/")[1], None, c.nonce(), kid))
+    assert status == 200, body
+    assert json.loads(body)["status"] == "valid"
+    show = acme.d.sh(f"show crypto pki server {LABEL} acme")
+    assert f"dns:kept.{ZONE}" in show, show
