@@ -1017,7 +1017,7 @@ AcmeHttpResponse AcmeService::certificate(Context& c, const std::string& order_i
   if (o.status != "valid" || o.certificate.empty()) {
     return problem_answer(problem("malformed", "the order has no certificate", 404));
   }
-  auto serial = pki::SerialNumber::parse(o.certificate);
+  auto serial = pki::SerialNumber::from_hex(o.certificate);
   if (!serial) return problem_answer(server_trouble(internal_error("stored serial is unreadable")));
   auto cert = c.server->certificate_by_serial(*serial);
   if (!cert.has_value()) return problem_answer(server_trouble(cert.error()));

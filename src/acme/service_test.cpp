@@ -268,6 +268,30 @@ TEST_F(AcmeServiceTest, AnHttp01OrderIsIssuedDownloadedAndRevoked) {
   ASSERT_OK(crl);
 }
 
+TEST_F(AcmeServiceTest, CertificatesWithAnySerialAreDownloaded) {
+  // Serials 2 to 7 go to other requests: the ACME certificate gets 0x08, whose hex text
+  // ("08") must not be read as octal.
+  for (int i = 0; i < 6; ++i) {
+    auto key = pki::Key::generate_ec(256);
+    auto name = pki::parse_dn("CN=other" + std::to_string(i));
+    auto csr = pki::make_csr({.subject = name->get(), .key = *key});
+    ASSERT_OK(csr);
+    auto out = server_->submit(csr->der(), ca::RequestSource::kManualPem);
+    ASSERT_OK(out);
+    ASSERT_OK(server_->grant(out->request.id));
+  }
+  auto key = pki::Key::generate_ec(256);
+  const std::string kid = new_account(*key);
+  Answer done =
+      issue(*key, kid, json::array({{{"type", "ip"}, {"value", "127.0.0.1"}}}), {"IP:127.0.0.1"});
+  ASSERT_EQ(done.status, 200) << done.raw;
+  Answer cert = post(tail(done.body["certificate"]), *key, kid, "");
+  ASSERT_EQ(cert.status, 200) << cert.raw;
+  auto leaf = pki::Certificate::from_pem(cert.raw);
+  ASSERT_OK(leaf);
+  EXPECT_EQ(leaf->serial()->sequence, 8u);
+}
+
 TEST_F(AcmeServiceTest, WithoutGrantAutoAcmeTheOrderWaitsForTheOperator) {
   configure([](ca::ServerConfig& c) { c.acme_auto = false; });
   auto key = pki::Key::generate_ec(256);
