@@ -269,9 +269,9 @@ TEST_F(AcmeServiceTest, AnHttp01OrderIsIssuedDownloadedAndRevoked) {
 }
 
 TEST_F(AcmeServiceTest, CertificatesWithAnySerialAreDownloaded) {
-  // Serials 2 to 7 go to other requests: the ACME certificate gets 0x08, whose hex text
-  // ("08") must not be read as octal.
-  for (int i = 0; i < 6; ++i) {
+  // Serials 2 to 0xF go to other requests: the ACME certificate gets 0x10, whose hex text
+  // ("10") must not be read as another number.
+  for (int i = 0; i < 14; ++i) {
     auto key = pki::Key::generate_ec(256);
     auto name = pki::parse_dn("CN=other" + std::to_string(i));
     auto csr = pki::make_csr({.subject = name->get(), .key = *key});
@@ -289,7 +289,7 @@ TEST_F(AcmeServiceTest, CertificatesWithAnySerialAreDownloaded) {
   ASSERT_EQ(cert.status, 200) << cert.raw;
   auto leaf = pki::Certificate::from_pem(cert.raw);
   ASSERT_OK(leaf);
-  EXPECT_EQ(leaf->serial()->sequence, 8u);
+  EXPECT_EQ(leaf->serial()->sequence, 16u);
 }
 
 TEST_F(AcmeServiceTest, WithoutGrantAutoAcmeTheOrderWaitsForTheOperator) {
