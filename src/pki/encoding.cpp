@@ -16,6 +16,32 @@ bool is_b64_char(char c) {
          c == '/';
 }
 
+// The value of a character of the standard alphabet (is_b64_char).
+unsigned sextet(char c) {
+  if (c >= 'A' && c <= 'Z') return static_cast<unsigned>(c - 'A');
+  if (c >= 'a' && c <= 'z') return static_cast<unsigned>(c - 'a') + 26;
+  if (c >= '0' && c <= '9') return static_cast<unsigned>(c - '0') + 52;
+  return c == '+' ? 62 : 63;
+}
+
+// The one base64 reader: `clean` holds only standard-alphabet characters, no padding,
+// and its length is not 1 mod 4. It is padded with 'A' (zero bits) to a whole quantum
+// so EVP_DecodeBlock accepts it, and the extra bytes are cut off again.
+Result<std::string> decode_unpadded(std::string clean) {
+  if (clean.empty()) return std::string();
+  const std::size_t want = clean.size() * 3 / 4;
+  while (clean.size() % 4 != 0) clean.push_back('A');
+  std::string out(clean.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(clean.data()),
+                                static_cast<int>(clean.size()));
+  if (n < 0 || static_cast<std::size_t>(n) < want) {
+    return fail(invalid_argument("base64: cannot decode"));
+  }
+  out.resize(want);
+  return out;
+}
+
 struct PemBlock {
   std::string_view label;
   std::string_view body;  // between the BEGIN and END lines
@@ -76,8 +102,7 @@ std::string base64_encode(std::string_view bytes, std::size_t line_width) {
 }
 
 Result<std::string> base64_decode(std::string_view text) {
-  // Normalise to the standard alphabet without padding, then pad with 'A' (zero bits) to a
-  // whole quantum so EVP_DecodeBlock accepts it, and cut the extra bytes off again.
+  // Normalise to the standard alphabet without padding, then decode that.
   std::string clean;
   clean.reserve(text.size());
   std::size_t padding = 0;
@@ -102,18 +127,40 @@ Result<std::string> base64_decode(std::string_view text) {
   if (padding > 0 && (clean.size() % 4 == 0 || clean.size() % 4 + padding > 4)) {
     return fail(invalid_argument("base64: wrong amount of '=' padding"));
   }
-  if (clean.empty()) return std::string();
-  const std::size_t want = clean.size() * 3 / 4;
-  while (clean.size() % 4 != 0) clean.push_back('A');
-  std::string out(clean.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(clean.data()),
-                                static_cast<int>(clean.size()));
-  if (n < 0 || static_cast<std::size_t>(n) < want) {
-    return fail(invalid_argument("base64: cannot decode"));
+  return decode_unpadded(std::move(clean));
+}
+
+std::string base64url_encode(std::string_view bytes) {
+  std::string out = base64_encode(bytes, 0);
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  for (char& c : out) {
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
   }
-  out.resize(want);
   return out;
+}
+
+Result<std::string> base64url_decode(std::string_view text) {
+  std::string clean(text);
+  for (std::size_t i = 0; i < clean.size(); ++i) {
+    char& c = clean[i];
+    if (c == '+' || c == '/') c = '!';  // the standard alphabet's own symbols are foreign here
+    if (c == '-') c = '+';
+    if (c == '_') c = '/';
+    if (!is_b64_char(c)) {
+      return fail(invalid_argument("base64url: invalid character at offset " + std::to_string(i)));
+    }
+  }
+  if (clean.size() % 4 == 1) return fail(invalid_argument("base64url: truncated input"));
+  // The last character of a partial quantum carries 2 (or 4) bits that encode nothing;
+  // they must be zero, or several texts would decode to the same bytes.
+  if (!clean.empty() && clean.size() % 4 != 0) {
+    const unsigned unused = clean.size() % 4 == 2 ? 0x0F : 0x03;
+    if ((sextet(clean.back()) & unused) != 0) {
+      return fail(invalid_argument("base64url: non-zero bits after the last byte"));
+    }
+  }
+  return decode_unpadded(std::move(clean));
 }
 
 std::string pem_encode(std::string_view label, std::string_view der) {

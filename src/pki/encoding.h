@@ -25,6 +25,16 @@ std::string base64_encode(std::string_view bytes, std::size_t line_width = 64);
 // padding in the middle, or a length that cannot be base64. Empty text gives "".
 Result<std::string> base64_decode(std::string_view text);
 
+// base64url (RFC 4648 section 5) without padding, as JOSE writes it (RFC 7515 section 2).
+// Empty input gives "".
+std::string base64url_encode(std::string_view bytes);
+
+// Decodes base64url strictly, as JOSE requires: only A-Z a-z 0-9 '-' '_', no padding,
+// no whitespace, no length that leaves a single character in the last quantum, and the
+// unused bits of the last character zero (so every byte string has exactly one
+// encoding). Fails with kInvalidArgument otherwise. Empty text gives "".
+Result<std::string> base64url_decode(std::string_view text);
+
 // "-----BEGIN <label>-----\n" + base64 in 64-character lines + "-----END <label>-----\n".
 std::string pem_encode(std::string_view label, std::string_view der);
 

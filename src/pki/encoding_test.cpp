@@ -67,6 +67,47 @@ TEST(Base64, DecodeRejectsGarbage) {
   EXPECT_CODE(base64_decode("\xC3\xA9t\xC3\xA9"), Code::kInvalidArgument);
 }
 
+TEST(Base64url, RoundTripsEveryLength) {
+  for (int n = 0; n < 200; ++n) {
+    const std::string data = bytes_0_to(n);
+    const std::string text = base64url_encode(data);
+    EXPECT_EQ(text.find_first_of("+/=\n"), std::string::npos) << text;
+    auto back = base64url_decode(text);
+    ASSERT_OK(back);
+    EXPECT_EQ(*back, data) << n;
+  }
+}
+
+TEST(Base64url, KnownVectors) {
+  EXPECT_EQ(base64url_encode(""), "");
+  EXPECT_EQ(base64url_encode("f"), "Zg");
+  EXPECT_EQ(base64url_encode("fo"), "Zm8");
+  EXPECT_EQ(base64url_encode("foo"), "Zm9v");
+  EXPECT_EQ(base64url_encode("\xFB\xFF"), "-_8");
+  // RFC 7515 appendix C.
+  EXPECT_EQ(base64url_encode(std::string("\x03\xEC\xFF\xE0\xC1\x7F", 6)), "A-z_4MF_");
+  EXPECT_EQ(*base64url_decode("A-z_4MF_"), std::string("\x03\xEC\xFF\xE0\xC1\x7F", 6));
+  EXPECT_EQ(*base64url_decode(""), "");
+  EXPECT_EQ(*base64url_decode("Zg"), "f");
+  EXPECT_EQ(*base64url_decode("Zm8"), "fo");
+}
+
+TEST(Base64url, DecodeIsStrict) {
+  EXPECT_CODE(base64url_decode("Zg=="), Code::kInvalidArgument);     // padding
+  EXPECT_CODE(base64url_decode("Zg="), Code::kInvalidArgument);      // padding
+  EXPECT_CODE(base64url_decode("+/8"), Code::kInvalidArgument);      // standard alphabet
+  EXPECT_CODE(base64url_decode("Zm9v Ym"), Code::kInvalidArgument);  // whitespace
+  EXPECT_CODE(base64url_decode("Zm9v\n"), Code::kInvalidArgument);
+  EXPECT_CODE(base64url_decode("Zm9vY"), Code::kInvalidArgument);  // length 1 mod 4
+  EXPECT_CODE(base64url_decode("Z"), Code::kInvalidArgument);
+  EXPECT_CODE(base64url_decode("Zh"), Code::kInvalidArgument);   // "f" with a stray low bit
+  EXPECT_CODE(base64url_decode("Zm9"), Code::kInvalidArgument);  // "fo" with a stray low bit
+  EXPECT_CODE(base64url_decode(std::string("Zm\0v", 4)), Code::kInvalidArgument);
+  EXPECT_CODE(base64url_decode("\xC3\xA9t\xC3\xA9"), Code::kInvalidArgument);
+  // The tolerant decoder still takes non-canonical trailing bits.
+  EXPECT_EQ(*base64_decode("Zh"), "f");
+}
+
 TEST(Pem, RoundTrip) {
   const std::string der = bytes_0_to(100);
   const std::string pem = pem_encode("CERTIFICATE", der);
