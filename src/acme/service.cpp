@@ -450,9 +450,7 @@ AcmeHttpResponse AcmeService::post(Context& c) {
     key = &account_key->key;
   }
   if (auto p = verify_jws(c.jws, *key)) return problem_answer(*p);
-  if (!c.jws.post_as_get) {
-    if (auto p = parse_json_object(c.jws.payload, "payload", c.payload)) return problem_answer(*p);
-  }
+  c.payload = std::move(c.jws.payload_json);
 
   const std::string& rest = c.rest;
   auto after = [&](std::string_view prefix) { return rest.substr(prefix.size()); };

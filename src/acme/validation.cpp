@@ -16,6 +16,7 @@
 #include "common/unique_fd.h"
 #include "files/curl_util.h"
 #include "pki/digest.h"
+#include "pki/encoding.h"
 #include "pki/tls_alpn_probe.h"
 
 namespace scepter::acme {
@@ -26,37 +27,6 @@ using files::CurlPtr;
 
 // RFC 8555 8.3: the key authorization file is small; anything past this is not one.
 constexpr std::size_t kMaxBody = 8192;
-
-// RFC 4648 section 5 without padding (RFC 8555 uses it everywhere). Kept here until pki/
-// offers one.
-std::string base64url(std::string_view bytes) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  out.reserve((bytes.size() * 4 + 2) / 3);
-  std::size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    const unsigned v = static_cast<unsigned char>(bytes[i]) << 16 |
-                       static_cast<unsigned char>(bytes[i + 1]) << 8 |
-                       static_cast<unsigned char>(bytes[i + 2]);
-    out += kAlphabet[v >> 18 & 63];
-    out += kAlphabet[v >> 12 & 63];
-    out += kAlphabet[v >> 6 & 63];
-    out += kAlphabet[v & 63];
-  }
-  if (i + 1 == bytes.size()) {
-    const unsigned v = static_cast<unsigned char>(bytes[i]) << 16;
-    out += kAlphabet[v >> 18 & 63];
-    out += kAlphabet[v >> 12 & 63];
-  } else if (i + 2 == bytes.size()) {
-    const unsigned v =
-        static_cast<unsigned char>(bytes[i]) << 16 | static_cast<unsigned char>(bytes[i + 1]) << 8;
-    out += kAlphabet[v >> 18 & 63];
-    out += kAlphabet[v >> 12 & 63];
-    out += kAlphabet[v >> 6 & 63];
-  }
-  return out;
-}
 
 bool is_base64url(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
@@ -259,7 +229,7 @@ std::optional<Problem> validate_dns01(const Attempt& at, const std::string& key_
     return at.problem(values.error().code() == Code::kInvalidArgument ? "serverInternal" : "dns",
                       values.error().message());
   }
-  const std::string want = base64url(pki::digest(pki::Hash::kSha256, key_authorization));
+  const std::string want = pki::base64url_encode(pki::digest(pki::Hash::kSha256, key_authorization));
   for (const std::string& v : *values) {
     if (v == want) return std::nullopt;
   }

@@ -83,7 +83,8 @@ std::string mask_passwords(std::string_view line) {
     const bool keyword =
         (w.size() >= 2 && iequals(w, std::string_view("password").substr(0, w.size()))) ||
         (w.size() > 4 && iequals(w.substr(0, 4), "pass")) ||
-        (w.size() >= 6 && iequals(w, std::string_view("user-pin").substr(0, w.size())));
+        (w.size() >= 6 && iequals(w, std::string_view("user-pin").substr(0, w.size()))) ||
+        (w.size() >= 2 && iequals(w, std::string_view("hmac").substr(0, w.size())));
     if (keyword) {
       std::string out(line.substr(0, end));
       std::size_t rest = end;

@@ -49,8 +49,8 @@ Result<std::string> password_argument(const Args& a, std::string_view enc = "enc
                                       std::string_view word = "password");
 
 // Replaces everything after a `password` keyword (abbreviated or not, or any word
-// starting with "pass"), except the 0/7 type, with "*****", so that a configuration line
-// can be logged:
+// starting with "pass", `user-pin`, or `hmac` as in `acme eab KEYID hmac 7 ...`), except
+// the 0/7 type, with "*****", so that a configuration line can be logged:
 //   "database archive pem password 7 0822455D0A16" -> "database archive pem password 7 *****"
 std::string mask_passwords(std::string_view line);
 

@@ -13,6 +13,7 @@ void register_all_commands(CommandTable& t) {
   register_debug_commands(t);
   register_cs_server_commands(t);
   register_cs_protocol_commands(t);
+  register_cs_acme_commands(t);
   register_cs_enable_commands(t);
   register_cs_exec_commands(t);
   register_cs_show_commands(t);

@@ -45,6 +45,8 @@ CmdResult set_key_label(Context& ctx, const Args& a, std::string ca::ServerConfi
 void register_cs_server_commands(CommandTable& t);
 // The protocols a CA speaks besides SCEP (cs-server mode): ocsp ..., est ...
 void register_cs_protocol_commands(CommandTable& t);
+// acme ... (cs-server mode): ca::AcmeConfig.
+void register_cs_acme_commands(CommandTable& t);
 // shutdown, no shutdown (cs-server mode).
 void register_cs_enable_commands(CommandTable& t);
 void register_cs_exec_commands(CommandTable& t);

@@ -22,6 +22,29 @@ std::string_view eku_keyword(pki::Eku eku) {
   return "";
 }
 
+// After the est lines, in the order of ca::AcmeConfig; only what is not the default.
+void write_acme(const ca::AcmeConfig& a, ConfigText& out) {
+  if (a.enabled) out.child("acme");
+  for (const auto& s : a.dns_suffixes) out.child("acme allow dns " + s);
+  for (const auto& p : a.ip_prefixes) out.child("acme allow ip " + p);
+  for (const auto& p : a.connect_prefixes) out.child("acme allow connect " + p);
+  if (!a.http01) out.child("no acme challenge http-01");
+  if (!a.dns01) out.child("no acme challenge dns-01");
+  if (!a.tls_alpn01) out.child("no acme challenge tls-alpn-01");
+  if (a.lifetime_days != ca::kDefaultAcmeLifetimeDays) {
+    out.child(fmt::format("acme lifetime {}", a.lifetime_days));
+  }
+  if (!a.resolver.empty()) out.child("acme resolver " + a.resolver);
+  if (a.http_port != ca::kDefaultAcmeHttpPort) {
+    out.child(fmt::format("acme http-port {}", a.http_port));
+  }
+  if (a.tls_port != ca::kDefaultAcmeTlsPort) out.child(fmt::format("acme tls-port {}", a.tls_port));
+  // The key as IOS hides passwords (type 7, cli/type7.h): never in clear.
+  for (const auto& [id, key] : a.eab_keys) {
+    out.child(fmt::format("acme eab {} hmac 7 {}", id, type7_encode(acme_base64url_encode(key))));
+  }
+}
+
 }  // namespace
 
 void write_servers(ca::Device& device, ConfigText& out) {
@@ -127,6 +150,7 @@ void write_servers(ca::Device& device, ConfigText& out) {
     for (const auto& [name, secret] : c.est_users) {
       out.child(fmt::format("est user {} secret 9 {}", name, secret));
     }
+    write_acme(c.acme, out);
     // Last, so that loading the configuration applies every setting before enabling.
     out.child(c.shutdown ? "shutdown" : "no shutdown");
   }
