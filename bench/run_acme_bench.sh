@@ -19,7 +19,8 @@
 # NICE (default 0) is the niceness of the servers and the load generator. PORT (default
 # 18390): scepterd's HTTP; PORT+1 unbound; PORT+2 the http-01 responder (HTTP01_PORT);
 # PORT+3 and PORT+4 Pebble's ACME and management listeners. ONLY=pebble or
-# ONLY=scepterd runs one of the two.
+# ONLY=scepterd runs one of the two. MAX_POLL_MS (default 50): the longest wait between
+# two polls of an authorization or order (Retry-After is capped to it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/common.sh
@@ -34,6 +35,7 @@ http01_port=${HTTP01_PORT:-$((port + 2))}
 pebble_port=$((port + 3))
 nice_level=${NICE:-0}
 only=${ONLY:-}
+max_poll_ms=${MAX_POLL_MS:-50}
 scepter="$build/src/shell/scepter"
 bench_workdir acme_bench
 pebble_pid="" unbound_pid=""
@@ -138,7 +140,8 @@ run() {
   echo "-- $1, round $5"
   nice -n "$nice_level" "$build/bench/acme_load" --directory "$2" --cacert "$3" \
     --concurrency "$conns" --seconds "$secs" --http-port "$http01_port" \
-    --domain-suffix "r$5.$1.example.test" --server-pid "$4" | tee "$work/$1.$5.txt"
+    --domain-suffix "r$5.$1.example.test" --server-pid "$4" --max-poll-ms "$max_poll_ms" |
+    tee "$work/$1.$5.txt"
 }
 for round in $(seq 1 "$rounds"); do
   [ "$only" = pebble ] || run scepterd "$scepterd_dir" "$work/scepterd-ca.pem" "$pid" "$round"
@@ -159,7 +162,7 @@ row() {
     "$(median_range "${p50[@]}")" "$(median_range "${p99[@]}")" "$(median_range "${cpu[@]}")" \
     "${failed[*]}"
 }
-echo "== summary: c=$conns, http-01, $rounds rounds of ${secs} s alternating," \
+echo "== summary: c=$conns, http-01, polls at most ${max_poll_ms} ms apart, $rounds rounds of ${secs} s alternating," \
   "median (min-max) over the rounds"
 echo "| server | orders/s | p50 order ms | p99 order ms | server CPU ms/order | failed orders |"
 echo "|---|---|---|---|---|---|"
