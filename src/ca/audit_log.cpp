@@ -230,6 +230,12 @@ Result<AuditVerification> verify_audit(const std::string& path,
   std::uint64_t seq = 0;
   std::uint64_t number = 0;
   std::set<std::string> signers;
+  // Checkpoints by a certificate not in `trusted` (a CA certificate replaced by a rollover
+  // since), not yet vouched for by a later checkpoint by one that is: the first one's line
+  // and what names it, and the signers to list once they are vouched for.
+  std::optional<std::uint64_t> unvouched_line;
+  std::string unvouched_problem;
+  std::vector<std::string> unvouched_signers;
   // Why the line does not verify, or "" when it does (and the chain moves on).
   const auto check = [&](const std::string& text, bool ended) -> std::string {
     if (!ended) return "the last record was cut short";
@@ -253,16 +259,32 @@ Result<AuditVerification> verify_audit(const std::string& path,
       for (const pki::Certificate& c : trusted) known = known || c.der() == *der;
       auto cert = pki::Certificate::from_der(*der);
       if (!cert) return "a checkpoint whose certificate cannot be read";
-      if (!known) {
-        return fmt::format(
-            "a checkpoint signed by a certificate this device does not hold (0x{}, {})",
-            cert->serial_hex(), pki::format_dn_ios(cert->subject()));
-      }
       auto key = cert->public_key();
       if (!key || !key->verify(head, *signature).ok()) {
         return "a checkpoint whose signature does not verify";
       }
-      signers.insert(fmt::format("{} (serial 0x{})", record->ca, cert->serial_hex()));
+      if (known) {
+        // It vouches for every record before it, checkpoints by older keys included.
+        signers.insert(fmt::format("{} (serial 0x{})", record->ca, cert->serial_hex()));
+        signers.insert(unvouched_signers.begin(), unvouched_signers.end());
+        unvouched_signers.clear();
+        unvouched_line.reset();
+      } else {
+        // Signed by a CA certificate that a rollover has replaced since (or one this
+        // device does not hold at all): good only if a later checkpoint by a certificate
+        // it holds covers it.
+        if (!unvouched_line) {
+          unvouched_line = number;
+          unvouched_problem = fmt::format(
+              "a checkpoint signed by a certificate this device does not hold (0x{}, {}), and "
+              "no checkpoint after it is signed by one it holds",
+              cert->serial_hex(), pki::format_dn_ios(cert->subject()));
+        }
+        unvouched_signers.push_back(fmt::format(
+            "{} (serial 0x{}, a certificate this device no longer holds, vouched for by a "
+            "later checkpoint)",
+            record->ca, cert->serial_hex()));
+      }
       ++v.checkpoints;
       v.unsigned_tail = 0;
     } else {
@@ -281,6 +303,11 @@ Result<AuditVerification> verify_audit(const std::string& path,
     v.problem = std::move(problem);
     return false;
   }));
+  // The last checkpoint must be by a certificate the device holds.
+  if (!v.bad_line && unvouched_line) {
+    v.bad_line = unvouched_line;
+    v.problem = std::move(unvouched_problem);
+  }
   v.signers.assign(signers.begin(), signers.end());
   return v;
 }

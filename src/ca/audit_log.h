@@ -117,8 +117,11 @@ struct AuditVerification {
 };
 
 // Walks the whole log: each line's hash, the link to the line before, the sequence, and
-// each checkpoint's signature, whose certificate must be one of `trusted` (DER; the CA
-// certificates this device holds).
+// each checkpoint's signature, whose certificate must be one of `trusted` (the CA
+// certificates this device holds). A checkpoint by another certificate (the CA's before
+// a rollover) is good when its signature verifies and a later checkpoint by one of
+// `trusted` covers it: so the last checkpoint must be by one of `trusted`, and when it
+// is not, `bad_line` names the first checkpoint after the last trusted one.
 Result<AuditVerification> verify_audit(const std::string& path,
                                        const std::vector<pki::Certificate>& trusted);
 

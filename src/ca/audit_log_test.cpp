@@ -161,6 +161,69 @@ TEST_F(AuditLogTest, ARewrittenChainNeedsTheCaKey) {
   EXPECT_TRUE(verify({other}).bad_line);
 }
 
+// After a rollover the device holds the new CA certificate only: the checkpoints signed
+// by the old one are good because a checkpoint by the new one covers them, and the last
+// checkpoint must be by a certificate the device holds.
+TEST_F(AuditLogTest, CheckpointsByARolledOverKeyAreVouchedForByALaterOne) {
+  const pki::Certificate old_ca = pki::test::make_test_ca(pki::test::ec_key_256(), "mycs");
+  {
+    auto log = open();
+    log->record({"command", "shell uid 0", "", "crypto pki server mycs grant 1", "ok"});
+    ASSERT_OK(log->checkpoint("mycs", old_ca, pki::test::ec_key_256()));  // line 2
+    log->record({"command", "shell uid 0", "", "crypto pki server mycs rollover", "ok"});
+    ASSERT_OK(log->checkpoint("mycs", old_ca, pki::test::ec_key_256()));  // line 4
+    log->record({"command", "shell uid 0", "", "crypto pki server mycs grant 2", "ok"});
+    ASSERT_OK(log->checkpoint("mycs", ca_, pki::test::rsa_key_2048()));  // line 6
+    log->record({"command", "shell uid 0", "", "crypto pki server mycs grant 3", "ok"});
+  }
+  AuditVerification v = verify({ca_});
+  EXPECT_FALSE(v.bad_line) << v.problem;
+  EXPECT_EQ(v.records, 7u);
+  EXPECT_EQ(v.checkpoints, 3u);
+  EXPECT_EQ(v.unsigned_tail, 1u);
+  ASSERT_EQ(v.signers.size(), 2u);
+  EXPECT_EQ(v.signers[0], "mycs (serial 0x1)");
+  EXPECT_NE(v.signers[1].find("no longer holds"), std::string::npos) << v.signers[1];
+
+  // A device that does not know the new certificate yet: the last checkpoint is not by
+  // one it holds.
+  v = verify({old_ca});
+  ASSERT_TRUE(v.bad_line);
+  EXPECT_EQ(*v.bad_line, 6u);
+  EXPECT_NE(v.problem.find("signed by a certificate this device does not hold"), std::string::npos)
+      << v.problem;
+
+  // The old key's checkpoints still have to verify.
+  auto l = lines();
+  const auto sig = l[3].find("\"signature\":\"");
+  ASSERT_NE(sig, std::string::npos);
+  l[3][sig + 14] = l[3][sig + 14] == 'A' ? 'B' : 'A';
+  write_lines(l);
+  v = verify({ca_});
+  ASSERT_TRUE(v.bad_line);
+  EXPECT_EQ(*v.bad_line, 4u);
+}
+
+// Checkpoints by the old key after the last one by a certificate the device holds vouch
+// for nothing: the first of them is named.
+TEST_F(AuditLogTest, TheLastCheckpointMustBeByAHeldCertificate) {
+  const pki::Certificate old_ca = pki::test::make_test_ca(pki::test::ec_key_256(), "mycs");
+  {
+    auto log = open();
+    log->record({"command", "shell uid 0", "", "crypto pki server mycs grant 1", "ok"});
+    ASSERT_OK(log->checkpoint("mycs", ca_, pki::test::rsa_key_2048()));  // line 2
+    log->record({"command", "shell uid 0", "", "crypto pki server mycs grant 2", "ok"});
+    ASSERT_OK(log->checkpoint("mycs", old_ca, pki::test::ec_key_256()));  // line 4
+    log->record({"command", "shell uid 0", "", "crypto pki server mycs grant 3", "ok"});
+    ASSERT_OK(log->checkpoint("mycs", old_ca, pki::test::ec_key_256()));  // line 6
+  }
+  const AuditVerification v = verify({ca_});
+  ASSERT_TRUE(v.bad_line);
+  EXPECT_EQ(*v.bad_line, 4u);
+  EXPECT_NE(v.problem.find("no checkpoint after it is signed by one it holds"), std::string::npos)
+      << v.problem;
+}
+
 TEST_F(AuditLogTest, ACutLastRecordIsEndedAndNamed) {
   fill();
   {

@@ -9,6 +9,10 @@
 // every `enrollment retry period` of the RA's trustpoint, and when its client polls (at
 // most every kClientPollGap), until it is answered or `lifetime enrollment-request`
 // removes it.
+//
+// Each change of state is published on the event hub as on a CA (server_requests.cpp):
+// the request authorized (stored, on its way to the issuing CA), then granted with the
+// certificate received ("issued", by the RA's own serial), or rejected.
 
 #include <fmt/format.h>
 
@@ -51,6 +55,7 @@ Status CertificateServer::ra_authorize(Runtime& rt, RequestRecord& req, const Ev
   batch.put_request(req);
   RETURN_IF_ERROR(rt.store->write(batch));
   if (ev.decision.consumes_otp) rt.otp->consumed();
+  notify(EventKind::kRequest, std::to_string(req.id), "authorized");
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: RA: request {} ({}) authorized", req.id,
              req.subject);
   return ok_status();
@@ -114,6 +119,7 @@ Result<ScepOutcome> CertificateServer::ra_forward(Runtime& rt, RequestRecord& re
       batch.put_request(req);
       RETURN_IF_ERROR(rt.store->write(batch));
       rt.forwarder->forget(req.id);
+      notify(EventKind::kRequest, std::to_string(req.id), "rejected");
       log::info("certificate server {}: request {} ({}): {}", label_, req.id, req.subject,
                 req.reason);
       return scep_failure(answer->fail_info, req.reason, req.id);
@@ -135,6 +141,9 @@ Result<ScepOutcome> CertificateServer::ra_forward(Runtime& rt, RequestRecord& re
   batch.put_request(req);
   RETURN_IF_ERROR(rt.store->write(batch));
   rt.forwarder->forget(req.id);
+  notify(EventKind::kRequest, std::to_string(req.id), "granted");
+  notify(EventKind::kCertificate, pki::SerialNumber{rec.serial, rec.serial_entropy}.hex(),
+         "issued");
   log::info("certificate server {}: request {} ({}) granted by the issuing CA", label_, req.id,
             req.subject);
   return scep_success(cert, req.id);

@@ -51,7 +51,11 @@ class RaTest : public testing::SuperiorFixture {
     cfg.label = "ra";
     cfg.mode = mode;
     cfg.grant = grant;
-    server_ = std::make_unique<CertificateServer>(cfg, deps());
+    ServerDeps d = deps();
+    d.on_event = [this](EventKind kind, std::string id, std::string state) {
+      events_.push_back(fmt::format("{} {} {}", event_kind_name(kind), id, state));
+    };
+    server_ = std::make_unique<CertificateServer>(cfg, std::move(d));
   }
 
   // The seed's RA task: authenticate, `no shutdown` (the request goes up), the issuing
@@ -81,6 +85,11 @@ class RaTest : public testing::SuperiorFixture {
   }
 
   pki::Certificate ra_cert() { return server_->signing_identity()->certificate; }
+
+  // What the server published, as "request 1 pending", from the last call on.
+  std::vector<std::string> take_events() { return std::exchange(events_, {}); }
+
+  std::vector<std::string> events_;
 };
 
 TEST_F(RaTest, RefusesASubjectThatDoesNotNameTheRaRole) {
@@ -289,6 +298,7 @@ TEST_F(RaTest, ManualGrantThenTheIssuingCaDecidesAndTheClientsPollCollects) {
   auto out = enroll(c);
   ASSERT_EQ(out->status, ScepOutcome::Status::kPending);
   const RequestId id = out->request_id;
+  (void)take_events();
   // Waiting for the RA's operator: nothing goes upstream, however often the client polls.
   ASSERT_EQ(server_->scep_poll(c.tid)->status, ScepOutcome::Status::kPending);
   EXPECT_EQ(upstream_->kinds().size(), calls);
@@ -313,6 +323,51 @@ TEST_F(RaTest, ManualGrantThenTheIssuingCaDecidesAndTheClientsPollCollects) {
   EXPECT_EQ(upstream_->transaction_ids().back(), c.tid);
   EXPECT_TRUE(done->certificate->public_key()->equals_public(c.key));
   EXPECT_EQ(request(id).state, store::RequestState::kGranted);
+}
+
+// The event hub hears of an RA's requests as of a CA's: stored, authorized (forwarded),
+// granted with the certificate that came back, or rejected by the RA's operator.
+TEST_F(RaTest, RequestsAndTheCertificatesReceivedArePublished) {
+  make_server(ServerMode::kRa, GrantMode::kManual);
+  enable_ra();
+  (void)take_events();
+  Client c = make_client("CN=watched");
+  auto out = enroll(c);
+  ASSERT_EQ(out->status, ScepOutcome::Status::kPending);
+  const std::string id = std::to_string(out->request_id);
+  EXPECT_EQ(take_events(), std::vector<std::string>{"request " + id + " pending"});
+
+  auto unwanted = enroll(make_client("CN=unwanted"));
+  ASSERT_EQ(unwanted->status, ScepOutcome::Status::kPending);
+  ASSERT_OK(server_->reject(unwanted->request_id));
+  const std::string uid = std::to_string(unwanted->request_id);
+  EXPECT_EQ(take_events(), (std::vector<std::string>{"request " + uid + " pending",
+                                                     "request " + uid + " rejected"}));
+
+  upstream_->script({Answer::kPending});
+  ASSERT_TRUE(server_->grant(out->request_id).has_value());
+  EXPECT_EQ(take_events(), std::vector<std::string>{"request " + id + " authorized"});
+
+  clock_.advance(Seconds(5));
+  auto done = server_->scep_poll(c.tid);
+  ASSERT_EQ(done->status, ScepOutcome::Status::kSuccess) << done->fail_text;
+  const RequestRecord r = request(out->request_id);
+  ASSERT_TRUE(r.serial.has_value());
+  EXPECT_EQ(take_events(), (std::vector<std::string>{
+                               "request " + id + " granted",
+                               "certificate " + pki::SerialNumber(*r.serial).hex() + " issued"}));
+}
+
+// Granted at once by the RA, refused by the issuing CA.
+TEST_F(RaTest, ARefusalUpstreamIsPublished) {
+  enable_ra();
+  (void)take_events();
+  upstream_->script({Answer::kReject});
+  auto out = enroll(make_client("CN=refused"));
+  ASSERT_EQ(out->status, ScepOutcome::Status::kFailure);
+  const std::string id = std::to_string(out->request_id);
+  EXPECT_EQ(take_events(), (std::vector<std::string>{"request " + id + " authorized",
+                                                     "request " + id + " rejected"}));
 }
 
 TEST_F(RaTest, ARefusalUpstreamIsTheClientsAnswer) {

@@ -56,6 +56,8 @@ void Context::ask(Question q) {
   session_.question_ = std::move(q);
 }
 
+void Context::decline() { session_.answer_declined_ = true; }
+
 CmdResult Context::run_in(Node mode, std::string_view line, std::size_t offset) {
   // The command sees `mode` as the current mode; whatever mode it enters is dropped.
   struct Restore {

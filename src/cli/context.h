@@ -89,6 +89,9 @@ class Context {
   // In a non-interactive session nobody can answer: the line fails (use questions.h,
   // which answers for the user there).
   void ask(Question q);
+  // Says that the answer being handled declines the command (a "no" to "Are you sure?"):
+  // its audit record says "declined" (questions.h calls it).
+  void decline();
 
   // Runs `line` in `mode` without leaving the current mode (`do`); `offset` is where it
   // starts in the typed line, to place error markers.

@@ -18,18 +18,22 @@ bool iequals(std::string_view a, std::string_view b) {
 
 CmdResult run(const Then& fn, Context& ctx) { return fn ? fn(ctx) : CmdResult(); }
 
-void ask_yes_no(Context& ctx, std::string prompt, std::optional<bool> fallback, Then on_yes,
-                Then on_no) {
+// `no_declines`: a "no" declines the command (its audit record says so), rather than
+// choosing the other way to do it.
+void ask_yes_no(Context& ctx, std::string prompt, std::optional<bool> fallback, bool no_declines,
+                Then on_yes, Then on_no) {
   Question q;
   q.prompt = prompt;
-  q.on_answer = [prompt, fallback, on_yes, on_no](Context& c, std::string_view answer) {
+  q.on_answer = [prompt, fallback, no_declines, on_yes, on_no](Context& c,
+                                                               std::string_view answer) {
     std::optional<bool> yes = parse_yes_no(answer);
     if (!yes && fallback && trim_space(answer).empty()) yes = fallback;
     if (!yes) {
       c.print("% Please answer 'yes' or 'no'.\n");
-      ask_yes_no(c, prompt, fallback, on_yes, on_no);
+      ask_yes_no(c, prompt, fallback, no_declines, on_yes, on_no);
       return CmdResult();
     }
+    if (!*yes && no_declines) c.decline();
     return run(*yes ? on_yes : on_no, c);
   };
   ctx.ask(std::move(q));
@@ -74,7 +78,10 @@ void ask_first_password(Context& ctx, std::shared_ptr<const PasswordQuestion> q,
   first.prompt = q->prompt;
   first.hidden = true;
   first.on_answer = [q, on_password, on_cancel](Context& c, std::string_view pw) {
-    if (pw.empty() && q->empty_cancels) return run(on_cancel, c);
+    if (pw.empty() && q->empty_cancels) {
+      c.decline();
+      return run(on_cancel, c);
+    }
     if ((q->min_length && pw.size() < q->min_length) ||
         (q->max_length && pw.size() > q->max_length)) {
       c.print(length_message(*q) + "\n");
@@ -127,7 +134,8 @@ std::optional<bool> parse_yes_no(std::string_view answer) {
 
 CmdResult confirm(Context& ctx, std::string question, Then on_yes, Then on_no) {
   if (!ctx.interactive()) return run(on_yes, ctx);
-  ask_yes_no(ctx, question + " [yes/no]: ", std::nullopt, std::move(on_yes), std::move(on_no));
+  ask_yes_no(ctx, question + " [yes/no]: ", std::nullopt, true, std::move(on_yes),
+             std::move(on_no));
   return {};
 }
 
@@ -138,6 +146,7 @@ CmdResult ask_confirm(Context& ctx, std::string question, Then on_yes) {
   q.on_answer = [on_yes = std::move(on_yes)](Context& c, std::string_view answer) {
     answer = trim_space(answer);
     if (answer.empty() || parse_yes_no(answer) == std::optional<bool>(true)) return run(on_yes, c);
+    c.decline();
     return CmdResult();
   };
   ctx.ask(std::move(q));
@@ -148,7 +157,8 @@ CmdResult confirm_or(Context& ctx, std::string question, bool default_yes, Then 
                      Then on_no) {
   if (!ctx.interactive()) return run(default_yes ? on_yes : on_no, ctx);
   std::string prompt = question + (default_yes ? " [yes]: " : " [no]: ");
-  ask_yes_no(ctx, std::move(prompt), default_yes, std::move(on_yes), std::move(on_no));
+  const bool no_declines = !on_no;
+  ask_yes_no(ctx, std::move(prompt), default_yes, no_declines, std::move(on_yes), std::move(on_no));
   return {};
 }
 

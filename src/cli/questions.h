@@ -14,6 +14,11 @@
 //   ctx.print("% Enter Base64 encoded or PEM formatted PKCS10 enrollment request.\n");
 //   return ask_paste(ctx, {}, [label](Context& c, std::string text) { ... });
 
+// The audit record of a command that asks is written when the last question is answered
+// (cli/session.h): "ok" or "failed: ..." from what the answer's callback returns, or
+// "declined" for a "no" to confirm() or ask_confirm(), a "no" to confirm_or() without
+// `on_no`, or a password question cancelled.
+
 #include <cstddef>
 #include <functional>
 #include <optional>

@@ -1,7 +1,14 @@
 // Pending questions: yes/no, passwords, pasted text, and non-interactive sessions.
 #include "cli/questions.h"
 
+#include <memory>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
+
+#include "ca/audit_log.h"
+#include "ca/device.h"
 
 #include "cli/cli_testing.h"
 #include "cli/session.h"
@@ -65,6 +72,16 @@ class QuestionsTest : public ::testing::Test {
   void SetUp() override { add_question_commands(table_); }
   std::string transcript(std::string_view input) {
     return testing::run_transcript(session_, input);
+  }
+  // "LINE: OUTCOME" for each command in the audit log.
+  std::vector<std::string> audited() {
+    auto records = ca::read_audit(dev_.device().audit_log_path());
+    EXPECT_TRUE(records.has_value()) << records.error().to_string();
+    std::vector<std::string> out;
+    for (const ca::AuditRecord& r : *records) {
+      if (r.event == "command") out.push_back(r.detail + ": " + r.outcome);
+    }
+    return out;
   }
   CommandTable table_;
   testing::TempDevice dev_;
@@ -158,6 +175,39 @@ TEST_F(QuestionsTest, PasteEndsAtBlankLineOrQuit) {
             "! not a comment here\n"
             "quit\n"
             "got [a\n\n! not a comment here\n]\n");
+}
+
+// A command that asks is recorded when it is answered, with what came of it, not as "ok"
+// when it is typed.
+TEST_F(QuestionsTest, AnsweredCommandsAreAuditedWithTheirOutcome) {
+  session_.execute("remove all");
+  EXPECT_TRUE(audited().empty());
+  session_.execute("maybe");
+  EXPECT_TRUE(audited().empty());
+  session_.execute("yes");
+  EXPECT_EQ(audited(), std::vector<std::string>{"remove all: ok"});
+
+  session_.execute("remove all");
+  session_.execute("no");
+  session_.execute("secret");
+  session_.execute("");
+  session_.execute("secret");
+  session_.execute("secret-one");
+  session_.execute("secret-one");
+  session_.execute("include ip");
+  session_.execute("");
+  EXPECT_EQ(audited(),
+            (std::vector<std::string>{"remove all: ok", "remove all: declined: % Not removed.",
+                                      "secret: declined", "secret: ok", "include ip: ok"}));
+}
+
+TEST_F(QuestionsTest, AQuestionLeftUnansweredIsAuditedWhenTheSessionEnds) {
+  {
+    Session other(table_, dev_.device());
+    other.execute("remove all");
+    EXPECT_TRUE(audited().empty());
+  }
+  EXPECT_EQ(audited(), std::vector<std::string>{"remove all: not answered: the session ended"});
 }
 
 TEST_F(QuestionsTest, HelpAndCompletionWaitWhileAQuestionIsPending) {

@@ -1,6 +1,7 @@
 #include "cli/session.h"
 
 #include <exception>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -32,6 +33,13 @@ Session::Session(const CommandTable& table, ca::Device& device, SessionOptions o
   if (options_.start_in_config) stack_.push_back(Frame{Node::kConfig, {}});
 }
 
+Session::~Session() {
+  if (audit_pending_) {
+    device_.audit().record({"command", options_.actor, "", std::move(*audit_pending_),
+                            "not answered: the session ended"});
+  }
+}
+
 Reply Session::execute(std::string_view line) {
   line = trim_newline(line);
   Reply reply;
@@ -44,11 +52,13 @@ Reply Session::execute(std::string_view line) {
     // The one catch-all of the CLI: a throwing library must not take the daemon down.
     log::error("CLI: exception while running \"{}\": {}", secret ? "<hidden>" : line, e.what());
     question_.reset();
+    record_pending(CmdResult::printed_failure(), kInternalError);
     reply.output += kInternalError;
     reply.ok = false;
   } catch (...) {
     log::error("CLI: unknown exception while running \"{}\"", secret ? "<hidden>" : line);
     question_.reset();
+    record_pending(CmdResult::printed_failure(), kInternalError);
     reply.output += kInternalError;
     reply.ok = false;
   }
@@ -65,7 +75,9 @@ CmdResult Session::answer_question(std::string_view line, std::string& out) {
   Question q = std::move(*question_);
   question_.reset();
   Context ctx(*this, out, node(), 0);
+  const std::size_t printed = out.size();
   CmdResult r = q.on_answer(ctx, line);
+  if (!question_) record_pending(r, std::string_view(out).substr(printed));
   if (!r.ok() && !r.unprinted_message().empty()) {
     out += "% " + r.unprinted_message() + "\n";
     return CmdResult::printed_failure();
@@ -139,17 +151,16 @@ CmdResult Session::run_matched(const MatchResult& m, Node node, std::string_view
   const std::size_t printed = out.size();
   CmdResult r = m.command->handler(ctx, m.args);
   if (options_.interactive && audited(*m.command)) {
-    // The line as matched, its passwords, passphrases and PINs masked; its outcome is
-    // the first line it printed when it failed.
-    std::string outcome = "ok";
-    if (!r.ok()) {
-      std::string_view said = std::string_view(out).substr(printed);
-      if (said.empty()) said = r.unprinted_message();
-      outcome = "failed: " + std::string(trim(said.substr(0, said.find('\n'))));
+    // The line as matched, its passwords, passphrases and PINs masked.
+    std::string detail =
+        std::string(trim(m.args.masked(line, {"password", "passphrase", "pw", "pin"})));
+    if (question_ && !audit_pending_) {
+      // What it does depends on the answer: recorded then.
+      audit_pending_ = std::move(detail);
+      answer_declined_ = false;
+    } else if (!question_) {
+      record_command(std::move(detail), r, std::string_view(out).substr(printed), false);
     }
-    device_.audit().record(
-        {"command", options_.actor, "",
-         std::string(trim(m.args.masked(line, {"password", "passphrase", "pw", "pin"}))), outcome});
   }
   if (question_ && !options_.interactive) {
     // Nobody can answer while a configuration loads; handlers should not have asked.
@@ -162,6 +173,25 @@ CmdResult Session::run_matched(const MatchResult& m, Node node, std::string_view
     return CmdResult::printed_failure();
   }
   return r;
+}
+
+// The outcome is the first line the command printed when it failed.
+void Session::record_command(std::string detail, const CmdResult& r, std::string_view said,
+                             bool declined) {
+  std::string outcome = declined ? "declined" : "ok";
+  if (!r.ok()) {
+    if (said.empty()) said = r.unprinted_message();
+    outcome = fmt::format("{}: {}", declined ? "declined" : "failed",
+                          trim(said.substr(0, said.find('\n'))));
+  }
+  device_.audit().record({"command", options_.actor, "", std::move(detail), std::move(outcome)});
+}
+
+void Session::record_pending(const CmdResult& r, std::string_view said) {
+  if (!audit_pending_) return;
+  std::string detail = std::move(*audit_pending_);
+  audit_pending_.reset();
+  record_command(std::move(detail), r, said, std::exchange(answer_declined_, false));
 }
 
 std::string Session::prompt() const {

@@ -39,13 +39,16 @@ struct SessionOptions {
   // Start in global configuration mode instead of exec mode.
   bool start_in_config = false;
   // Who types, for the audit log ("shell uid 0 pid 4242"). The commands of an interactive
-  // session that change something are recorded there, with their secrets masked.
+  // session that change something are recorded there, with their secrets masked; one
+  // that asks a question is recorded when the answer is handled, with its outcome
+  // ("ok", "declined", "failed: ..."), or when the session ends unanswered.
   std::string actor = "shell";
 };
 
 class Session final : public ShellSession {
  public:
   Session(const CommandTable& table, ca::Device& device, SessionOptions options = {});
+  ~Session() override;
 
   Reply execute(std::string_view line) override;
   std::string help(std::string_view line) override;
@@ -73,6 +76,12 @@ class Session final : public ShellSession {
   CmdResult dispatch(std::string_view line, std::string& out, std::size_t marker_base);
   CmdResult run_matched(const MatchResult& m, Node node, std::string_view line, std::string& out,
                         std::size_t marker_base);
+  // Writes the audit record of the command `detail` (masked) from its result and what it
+  // printed.
+  void record_command(std::string detail, const CmdResult& r, std::string_view said, bool declined);
+  // The audit record waiting for the answer to a question, if any: written when no
+  // question is left (or the session ends).
+  void record_pending(const CmdResult& r, std::string_view said);
   // `node` and the modes above it where a failed line is tried next.
   std::vector<Node> fallback_chain(Node node) const;
 
@@ -81,6 +90,9 @@ class Session final : public ShellSession {
   SessionOptions options_;
   std::vector<Frame> stack_;
   std::optional<Question> question_;
+  // The masked line of the command that asked question_, recorded once it is answered.
+  std::optional<std::string> audit_pending_;
+  bool answer_declined_ = false;  // Context::decline() since the command was typed
   bool closed_ = false;
   mutable Mutex sink_mu_;
   std::function<void(std::string_view)> sink_ GUARDED_BY(sink_mu_);

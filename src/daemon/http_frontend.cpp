@@ -235,7 +235,8 @@ void HttpFrontend::reconcile_secure() {
   options.is_heavy = is_heavy_secure;
   // A base64 PKCS#10 of the largest request SCEP takes, with line breaks.
   options.max_body_bytes = scep::kMaxPkiMessageSize * 3 / 2;
-  const http::Handler handler = counted(router);
+  const http::Handler handler =
+      counted(router, [this](std::string_view path) { return console_.is_console_path(path); });
   auto server = http::HttpServer::create(options, handler);
   if (!server.has_value() && want.bind_address.empty()) {
     options.bind_address = "0.0.0.0";  // no IPv6 on this machine

@@ -103,7 +103,7 @@ std::string_view api_operation(std::string_view path) {
   return known_or_other(kApiServerResources, path.substr(0, path.find('/')));
 }
 
-RequestKind classify(const http::Request& req) {
+RequestKind classify(const http::Request& req, const PathTest& is_console) {
   if (api::is_api_path(req.path)) return {"api", api_operation(req.path)};
   if (http::is_pkiclient_path(req.path)) {
     return {"scep", known_or_other(kScepOperations, req.params.get("operation").value_or(""))};
@@ -115,10 +115,13 @@ RequestKind classify(const http::Request& req) {
     return {"est", known_or_other(kEstOperations, est->operation)};
   }
   if (req.path == kMetricsPath) return {"metrics", "scrape"};
+  if (is_console && is_console(req.path)) {
+    return {"console", req.path == "/" || req.path == "/index.html" ? "index" : "asset"};
+  }
   return {"other", "other"};
 }
 
-void count_request(const http::Request& req, int status) {
+void count_request(const http::Request& req, int status, const PathTest& is_console) {
   static metrics::Family<metrics::Counter>& requests = metrics::Registry::global().counter(
       "scepter_http_requests_total",
       "HTTP requests answered by a handler, by protocol, operation and status code.",
@@ -135,7 +138,7 @@ void count_request(const http::Request& req, int status) {
     metrics::Histogram* time;
   };
   thread_local std::map<std::tuple<const char*, const char*, const char*>, Cached> cache;
-  const RequestKind kind = classify(req);
+  const RequestKind kind = classify(req, is_console);
   const std::string_view code = code_label(status);
   auto [it, added] = cache.try_emplace({kind.protocol.data(), kind.operation.data(), code.data()});
   if (added) {
@@ -148,14 +151,14 @@ void count_request(const http::Request& req, int status) {
   }
 }
 
-http::Handler counted(http::Handler inner) {
-  return [inner = std::move(inner)](const http::Request& req) {
+http::Handler counted(http::Handler inner, PathTest is_console) {
+  return [inner = std::move(inner), is_console = std::move(is_console)](const http::Request& req) {
     try {
       http::Response resp = inner(req);
-      count_request(req, resp.status);
+      count_request(req, resp.status, is_console);
       return resp;
     } catch (...) {
-      count_request(req, 500);
+      count_request(req, 500, is_console);
       throw;
     }
   };

@@ -15,6 +15,7 @@
 //
 // Thread safety: everything here may be called from any thread.
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -26,16 +27,21 @@ namespace scepter::daemon {
 
 // The labels a request is counted under.
 struct RequestKind {
-  std::string_view protocol;   // "scep", "ocsp", "est", "metrics", "other"
+  std::string_view protocol;   // "scep", "ocsp", "est", "api", "console", "metrics", "other"
   std::string_view operation;  // "PKIOperation", "simpleenroll", "post", ... or "other"
 };
-RequestKind classify(const http::Request& req);
+// Whether a path is the web console's (web::Console::is_console_path), on the listener
+// that serves it; empty elsewhere.
+using PathTest = std::function<bool(std::string_view path)>;
+// The web console's requests are protocol "console", operation "index" (its page, at "/"
+// or "/index.html") or "asset" (the bundled files it loads).
+RequestKind classify(const http::Request& req, const PathTest& is_console = {});
 
 // Counts one answered request (its code, and its latency since req.received).
-void count_request(const http::Request& req, int status);
+void count_request(const http::Request& req, int status, const PathTest& is_console = {});
 
 // `inner`, counting every request it answers (500 when it throws, which it rethrows).
-http::Handler counted(http::Handler inner);
+http::Handler counted(http::Handler inner, PathTest is_console = {});
 
 inline constexpr std::string_view kMetricsPath = "/metrics";
 

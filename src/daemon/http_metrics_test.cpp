@@ -74,5 +74,31 @@ TEST(HttpMetrics, CountedCountsAnswersAndFailures) {
   EXPECT_EQ(requests(failed), failed_before + 1);
 }
 
+// The web console's page and files, on the listener that serves it; any other path
+// there, and every path on a listener without it, stays "other".
+TEST(HttpMetrics, TheConsoleIsItsOwnProtocol) {
+  const PathTest is_console = [](std::string_view path) {
+    return path == "/" || path == "/index.html" || path == "/main-ABCD1234.js";
+  };
+  const auto kind_at = [&](const std::string& target) {
+    const RequestKind k = classify(request("GET", target), is_console);
+    return std::string(k.protocol) + " " + std::string(k.operation);
+  };
+  EXPECT_EQ(kind_at("/"), "console index");
+  EXPECT_EQ(kind_at("/index.html"), "console index");
+  EXPECT_EQ(kind_at("/main-ABCD1234.js"), "console asset");
+  EXPECT_EQ(kind_at("/main-EFGH5678.js"), "other other");
+  EXPECT_EQ(kind_at("/api/v1/session"), "api session");
+  EXPECT_EQ(kind_at("/metrics"), "metrics scrape");
+  EXPECT_EQ(kind("GET", "/"), "other other");
+
+  const std::string page = R"(protocol="console",operation="index",code="200")";
+  const std::uint64_t before = requests(page);
+  const http::Handler answers =
+      counted([](const http::Request&) { return http::Response{}; }, is_console);
+  answers(request("GET", "/"));
+  EXPECT_EQ(requests(page), before + 1);
+}
+
 }  // namespace
 }  // namespace scepter::daemon

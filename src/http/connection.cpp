@@ -258,7 +258,11 @@ class StreamConnection final : public Connection {
       socket_closed_ = true;
     }
     error_code ec;
-    tcp_layer().socket().shutdown(tcp::socket::shutdown_both, ec);
+    if (!cut_off_) {
+      // A FIN: after it, a reader reads what was sent and sees the end. Not for a reader
+      // cut off, which gets a reset.
+      tcp_layer().socket().shutdown(tcp::socket::shutdown_both, ec);
+    }
     tcp_layer().close();
   }
 
@@ -340,6 +344,11 @@ class StreamConnection final : public Connection {
   // A read kept pending while streaming, so that a client that leaves is noticed.
   void watch_peer();
   void arm_heartbeat();
+  // Closes the connection of a reader too slow for its stream with a reset: what the
+  // socket holds unsent (megabytes on a loopback) is dropped, instead of trickling out
+  // at the pace of a reader that does not keep up, which would keep the kernel's buffer
+  // and keep the client from seeing the end until it has read it all.
+  void cut_off();
   // Releases the stream, its slot in Core::open_streams and the heartbeat.
   void end_event_stream();
 
@@ -372,6 +381,7 @@ class StreamConnection final : public Connection {
   std::string stream_out_;
   bool stream_writing_ = false;
   bool stream_counted_ = false;  // holds one of Core::open_streams
+  bool cut_off_ = false;         // cut_off(): close() resets the connection
   std::optional<net::steady_timer> heartbeat_;
   std::shared_ptr<std::atomic<bool>> stream_wake_;
 };
@@ -1071,7 +1081,7 @@ void StreamConnection<Stream>::pump_stream() {
     // write that waits for it times out.
     if (event_stream_->overflowed()) {
       ++core_.streams_overflowed;
-      close();
+      cut_off();
     }
     return;
   }
@@ -1079,7 +1089,7 @@ void StreamConnection<Stream>::pump_stream() {
   const bool open = event_stream_->take(stream_out_, overflowed);
   if (overflowed) {
     ++core_.streams_overflowed;
-    return close();
+    return cut_off();
   }
   if (stream_out_.empty()) {
     if (!open) {
@@ -1104,6 +1114,16 @@ void StreamConnection<Stream>::pump_stream() {
                      }
                      self->pump_stream();
                    });
+}
+
+template <class Stream>
+void StreamConnection<Stream>::cut_off() {
+  // SO_LINGER 0 and no shutdown() before the close: a reset, not a FIN (after which the
+  // client would read to the end first).
+  cut_off_ = true;
+  error_code ec;
+  tcp_layer().socket().set_option(net::socket_base::linger(true, 0), ec);
+  close();
 }
 
 template <class Stream>

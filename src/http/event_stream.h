@@ -33,7 +33,8 @@ class EventStream {
 
   // Queues `chunk` for sending. False when the stream has ended, or when the bytes queued
   // and not yet written would exceed the server's per-stream bound: the stream then ends
-  // and the connection closes without sending what was queued.
+  // and the connection closes without sending what was queued, by a reset that drops
+  // what its socket holds unsent too.
   bool push(std::string chunk);
   // Ends the stream after what is queued has been written.
   void close();

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -222,6 +223,8 @@ class RawClient {
   }
 
   bool closed() const { return closed_; }
+  // Whether it closed by a reset (the server dropped what it had not sent).
+  bool reset() const { return reset_; }
   int fd() const { return fd_; }
 
   // Reads until the bytes after the last response contain `needle`; returns them all
@@ -253,6 +256,7 @@ class RawClient {
     const ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
     if (n <= 0) {
       closed_ = true;
+      reset_ = n < 0 && errno == ECONNRESET;
       return false;
     }
     buf_.append(tmp, static_cast<std::size_t>(n));
@@ -262,6 +266,7 @@ class RawClient {
   int fd_ = -1;
   std::string buf_;
   bool closed_ = false;
+  bool reset_ = false;
 };
 
 // "GET <target> HTTP/1.1" with Host and any extra header lines ("Name: value\r\n").

@@ -194,14 +194,17 @@ def test_lego_http01_tls_alpn01_and_dns01(acme, workdir):
 
     # Renewal and revocation through lego: the revoked certificate is on the CRL.
     rc, out, path = acme.lego("http", "--domains", names["http"], "--http", "--http.port",
-                              f"127.0.0.1:{http_port}", "renew", "--days", "1000")
-    assert rc == 0, out
-    rc, out, path = acme.lego("http", "--domains", names["http"], "revoke", "--reason", "4")
+                              f"127.0.0.1:{http_port}", "renew", "--days", "1000",
+                              "--no-random-sleep")
     assert rc == 0, out
     rc, serial = openssl("x509", "-in", os.path.join(path, "certificates", names["http"] + ".crt"),
                          "-noout", "-serial")
+    assert rc == 0, serial
+    rc, out, path = acme.lego("http", "--domains", names["http"], "revoke", "--reason", "4")
+    assert rc == 0, out
     crl = acme.d.sh(f"crypto pki server {LABEL} info crl")
     assert serial.strip().split("=")[1].lstrip("0").upper() in crl.upper(), crl
+    assert "superseded" in crl, crl
 
 
 def test_external_account_binding_is_required_once_a_key_exists(acme, workdir):

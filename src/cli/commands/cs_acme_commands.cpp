@@ -18,26 +18,6 @@
 
 namespace scepter::cli {
 
-// TODO: replace by pki::base64url_encode/decode once pki/encoding.h has them.
-std::string acme_base64url_encode(std::string_view bytes) {
-  std::string text = pki::base64_encode(bytes, 0);
-  while (!text.empty() && text.back() == '=') text.pop_back();
-  std::replace(text.begin(), text.end(), '+', '-');
-  std::replace(text.begin(), text.end(), '/', '_');
-  return text;
-}
-
-Result<std::string> acme_base64url_decode(std::string_view text) {
-  if (text.find_first_of("+/=") != std::string_view::npos) {
-    return fail(invalid_argument("not base64url"));
-  }
-  std::string std_text(text);
-  std::replace(std_text.begin(), std_text.end(), '-', '+');
-  std::replace(std_text.begin(), std_text.end(), '_', '/');
-  while (std_text.size() % 4 != 0) std_text += '=';
-  return pki::base64_decode(std_text);
-}
-
 namespace {
 
 using ca::AcmeConfig;
@@ -261,7 +241,7 @@ CmdResult acme_eab(Context& ctx, const Args& a) {
   std::string key;
   if (a.has("hidden")) {
     auto text = type7_decode(a.word("hidden"));
-    Result<std::string> raw = text.has_value() ? acme_base64url_decode(*text) : fail(text.error());
+    Result<std::string> raw = text.has_value() ? pki::base64url_decode(*text) : fail(text.error());
     if (!raw || raw->size() < kMinEabKeyBytes) {
       return ctx.error(fmt::format("Invalid hidden EAB key for key id {}.", id));
     }
@@ -283,7 +263,7 @@ CmdResult acme_eab(Context& ctx, const Args& a) {
     ctx.printf(
         "EAB key id {}: HMAC key (base64url) {}\n"
         "Shown only now: give both to the ACME client.\n",
-        id, acme_base64url_encode(key));
+        id, pki::base64url_encode(key));
   }
   return r;
 }

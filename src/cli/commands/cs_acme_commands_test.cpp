@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "pki/encoding.h"
 #include "cli/commands/cs_server_config.h"
 #include "cli/commands/more_commands_testing.h"
 #include "cli/config.h"
@@ -233,8 +234,8 @@ TEST_F(CsAcmeCommandsTest, EabKeyShownOnceAndHidden) {
   ASSERT_EQ(keys.size(), 1U);
   const std::string key = keys.at("client-1.lab_A");
   EXPECT_EQ(key.size(), 32U);
-  EXPECT_EQ(acme_base64url_encode(key), text);
-  auto decoded = acme_base64url_decode(text);
+  EXPECT_EQ(pki::base64url_encode(key), text);
+  auto decoded = pki::base64url_decode(text);
   ASSERT_TRUE(decoded.has_value());
   EXPECT_EQ(*decoded, key);
 
@@ -267,7 +268,7 @@ TEST_F(CsAcmeCommandsTest, EabRefusals) {
   EXPECT_TRUE(exec("acme eab " + std::string(64, 'k')).ok);
   EXPECT_EQ(error("acme eab k1 hmac 7 XYZ"), "% Invalid hidden EAB key for key id k1.\n");
   // Type 7 of a base64url text that is too short a key (8 bytes).
-  EXPECT_EQ(error("acme eab k1 hmac 7 " + type7_encode(acme_base64url_encode("12345678"))),
+  EXPECT_EQ(error("acme eab k1 hmac 7 " + type7_encode(pki::base64url_encode("12345678"))),
             "% Invalid hidden EAB key for key id k1.\n");
   EXPECT_EQ(error("acme eab k1 hmac 7 " + type7_encode("not+base64url")),
             "% Invalid hidden EAB key for key id k1.\n");
@@ -275,7 +276,7 @@ TEST_F(CsAcmeCommandsTest, EabRefusals) {
   EXPECT_EQ(acme().eab_keys.count("k1"), 0U);
   // The hidden form takes a key and prints nothing.
   const std::string key(32, '\x07');
-  Reply r = exec("acme eab k1 hmac 7 " + type7_encode(acme_base64url_encode(key)));
+  Reply r = exec("acme eab k1 hmac 7 " + type7_encode(pki::base64url_encode(key)));
   ASSERT_TRUE(r.ok) << r.output;
   EXPECT_EQ(r.output, "");
   EXPECT_EQ(acme().eab_keys.at("k1"), key);
@@ -318,7 +319,7 @@ TEST(CsAcmeConfig, RoundTrip) {
       " acme tls-port 5001\n"
       " acme eab k1 hmac 7 {}\n"
       "end\n",
-      type7_encode(acme_base64url_encode(key)));
+      type7_encode(pki::base64url_encode(key)));
   testing::TempDevice first;
   LoadResult r = load_config(table, first.device(), text);
   EXPECT_EQ(r.errors, 0) << r.output;
@@ -330,7 +331,7 @@ TEST(CsAcmeConfig, RoundTrip) {
   EXPECT_EQ(loaded.resolver, "[2001:db8::53]:5353");
   EXPECT_EQ(loaded.eab_keys.at("k1"), key);
   const std::string body = running_config(table, first.device());
-  EXPECT_EQ(body.find(acme_base64url_encode(key)), std::string::npos) << body;
+  EXPECT_EQ(body.find(pki::base64url_encode(key)), std::string::npos) << body;
   testing::TempDevice second;
   r = load_config(table, second.device(), body);
   EXPECT_EQ(r.errors, 0) << r.output;

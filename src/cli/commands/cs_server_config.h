@@ -27,12 +27,6 @@ inline constexpr std::array<std::pair<std::string_view, std::string_view>, 9> kE
     {"ssh-server", "SSH Server"},
 }};
 
-// The text of an `acme eab` HMAC key, shown once when made and hidden as type 7 in
-// `acme eab KEYID hmac 7 ...`: base64url without padding (RFC 4648 section 5).
-// TODO: pki::base64url_encode/decode once pki/encoding.h has them.
-std::string acme_base64url_encode(std::string_view bytes);
-Result<std::string> acme_base64url_decode(std::string_view text);
-
 // The `crypto pki server` sections of `show running-config`: one per server of `device`,
 // in commands that parse back to its configuration.
 void write_servers(ca::Device& device, ConfigText& out);

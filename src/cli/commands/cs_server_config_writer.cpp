@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "ca/device.h"
+#include "pki/encoding.h"
 #include "cli/commands/cs_server_config.h"
 #include "cli/type7.h"
 #include "pki/digest.h"
@@ -41,7 +42,7 @@ void write_acme(const ca::AcmeConfig& a, ConfigText& out) {
   if (a.tls_port != ca::kDefaultAcmeTlsPort) out.child(fmt::format("acme tls-port {}", a.tls_port));
   // The key as IOS hides passwords (type 7, cli/type7.h): never in clear.
   for (const auto& [id, key] : a.eab_keys) {
-    out.child(fmt::format("acme eab {} hmac 7 {}", id, type7_encode(acme_base64url_encode(key))));
+    out.child(fmt::format("acme eab {} hmac 7 {}", id, type7_encode(pki::base64url_encode(key))));
   }
 }
 
