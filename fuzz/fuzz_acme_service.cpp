@@ -21,6 +21,7 @@
 #include "acme/service.h"
 #include "ca/device.h"
 #include "common/clock.h"
+#include "fuzz_input.h"
 
 namespace {
 
@@ -100,19 +101,6 @@ struct Fixture {
   std::string kid;
 };
 
-std::vector<std::string_view> split(std::string_view in, std::size_t parts) {
-  std::vector<std::string_view> out;
-  while (out.size() + 1 < parts) {
-    const std::size_t at = in.find('\0');
-    if (at == std::string_view::npos) break;
-    out.push_back(in.substr(0, at));
-    in.remove_prefix(at + 1);
-  }
-  out.push_back(in);
-  out.resize(parts);
-  return out;
-}
-
 Fixture& fixture() {
   static Fixture f;
   return f;
@@ -130,7 +118,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   Fixture& f = fixture();
   if (size == 0) return 0;
   const std::uint8_t mode = data[0];
-  const auto parts = split(std::string_view(reinterpret_cast<const char*>(data + 1), size - 1), 3);
+  const auto parts = scepter::fuzzing::split_fields(
+      std::string_view(reinterpret_cast<const char*>(data + 1), size - 1), 3);
   static constexpr const char* kMethods[] = {"GET", "POST", "HEAD", "PUT"};
   scepter::acme::AcmeHttpResponse r;
   const std::string path(parts[0]);
@@ -157,6 +146,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   f.service->drain_validations();
   std::error_code ec;
   const std::string audit = f.device->audit_log_path();
-  if (std::filesystem::file_size(audit, ec) > (1u << 20)) std::filesystem::resize_file(audit, 0, ec);
+  if (std::filesystem::file_size(audit, ec) > (1u << 20))
+    std::filesystem::resize_file(audit, 0, ec);
   return 0;
 }

@@ -20,6 +20,7 @@
 #include "api/service.h"
 #include "ca/device.h"
 #include "common/clock.h"
+#include "fuzz_input.h"
 #include "pki/password_hash.h"
 
 namespace {
@@ -78,19 +79,6 @@ struct Fixture {
   std::string csrf;
 };
 
-std::vector<std::string_view> split(std::string_view in, std::size_t parts) {
-  std::vector<std::string_view> out;
-  while (out.size() + 1 < parts) {
-    const std::size_t at = in.find('\0');
-    if (at == std::string_view::npos) break;
-    out.push_back(in.substr(0, at));
-    in.remove_prefix(at + 1);
-  }
-  out.push_back(in);
-  out.resize(parts);
-  return out;
-}
-
 Fixture& fixture() {
   static Fixture f;
   return f;
@@ -108,7 +96,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   Fixture& f = fixture();
   if (size == 0) return 0;
   const std::uint8_t mode = data[0];
-  const auto parts = split(std::string_view(reinterpret_cast<const char*>(data + 1), size - 1), 6);
+  const auto parts = scepter::fuzzing::split_fields(
+      std::string_view(reinterpret_cast<const char*>(data + 1), size - 1), 6);
   static constexpr const char* kMethods[] = {"GET", "POST", "DELETE", "HEAD",
                                              "PUT", "POST", "GET",    "OPTIONS"};
   scepter::http::Request req;

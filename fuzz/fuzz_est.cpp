@@ -18,6 +18,7 @@
 #include "ca/device.h"
 #include "common/clock.h"
 #include "est/service.h"
+#include "fuzz_input.h"
 #include "pki/encoding.h"
 #include "pki/password_hash.h"
 
@@ -70,26 +71,14 @@ struct Fixture {
   std::string current;
 };
 
-std::vector<std::string_view> split(std::string_view in, std::size_t parts) {
-  std::vector<std::string_view> out;
-  while (out.size() + 1 < parts) {
-    const std::size_t at = in.find('\0');
-    if (at == std::string_view::npos) break;
-    out.push_back(in.substr(0, at));
-    in.remove_prefix(at + 1);
-  }
-  out.push_back(in);
-  out.resize(parts);
-  return out;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static Fixture f;
   if (size == 0) return 0;
   const std::uint8_t mode = data[0];
-  const auto parts = split(std::string_view(reinterpret_cast<const char*>(data + 1), size - 1), 4);
+  const auto parts = scepter::fuzzing::split_fields(
+      std::string_view(reinterpret_cast<const char*>(data + 1), size - 1), 4);
   scepter::est::EstHttpRequest req;
   req.method = (mode & 1) ? "POST" : "GET";
   req.path = std::string(parts[0]);

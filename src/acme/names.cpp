@@ -41,9 +41,8 @@ bool is_host_name(std::string_view name) {
 }
 
 bool under_suffix(std::string_view name, const std::string& suffix) {
-  return name == suffix ||
-         (name.size() > suffix.size() && name.ends_with(suffix) &&
-          name[name.size() - suffix.size() - 1] == '.');
+  return name == suffix || (name.size() > suffix.size() && name.ends_with(suffix) &&
+                            name[name.size() - suffix.size() - 1] == '.');
 }
 
 Problem rejected(const std::string& value, const std::string& why) {
@@ -80,19 +79,19 @@ std::optional<Problem> check_identifier(const nlohmann::json& in, const ca::Acme
   if (type == "ip") {
     auto address = parse_ip_address(value);
     if (!address) return rejected(value, "not an IP address");
-    const bool allowed =
-        std::any_of(config.ip_prefixes.begin(), config.ip_prefixes.end(), [&](const std::string& p) {
-          auto prefix = parse_ip_prefix(p);
-          return prefix && prefix->contains(*address);
-        });
+    const bool allowed = std::any_of(config.ip_prefixes.begin(), config.ip_prefixes.end(),
+                                     [&](const std::string& p) {
+                                       auto prefix = parse_ip_prefix(p);
+                                       return prefix && prefix->contains(*address);
+                                     });
     if (!allowed) {
       return rejected(value, "outside the addresses this CA certifies over ACME (acme allow ip)");
     }
     out = Identifier{"ip", address->text()};
     return std::nullopt;
   }
-  return problem("unsupportedIdentifier", "identifiers of type \"" + type +
-                                              "\" are not certified here (dns and ip are)");
+  return problem("unsupportedIdentifier",
+                 "identifiers of type \"" + type + "\" are not certified here (dns and ip are)");
 }
 
 std::optional<Problem> check_csr_names(const pki::Csr& csr,
@@ -115,12 +114,14 @@ std::optional<Problem> check_csr_names(const pki::Csr& csr,
   for (const auto& rdn : pki::ios_rdns(csr.subject())) {
     for (const pki::IosAttribute& attribute : rdn) {
       if (attribute.label != "cn") {
-        return problem("badCSR", "the CSR's subject holds " + attribute.label +
-                                     "=; only a commonName naming one of the order's names may be there");
+        return problem("badCSR",
+                       "the CSR's subject holds " + attribute.label +
+                           "=; only a commonName naming one of the order's names may be there");
       }
       const std::string cn = lower(attribute.value);
       if (!want.contains("DNS:" + cn) && !want.contains("IP:" + cn)) {
-        return problem("badCSR", "the CSR's commonName " + attribute.value + " is not in the order");
+        return problem("badCSR",
+                       "the CSR's commonName " + attribute.value + " is not in the order");
       }
     }
   }

@@ -28,6 +28,7 @@ std::optional<Problem> check_identifier(const nlohmann::json& in, const ca::Acme
 // ignored): its subjectAltName holds exactly those DNS names and IP addresses and nothing
 // else, and its subject is empty or one commonName that is one of them. badCSR with the
 // difference in the detail.
-std::optional<Problem> check_csr_names(const pki::Csr& csr, const std::vector<Identifier>& identifiers);
+std::optional<Problem> check_csr_names(const pki::Csr& csr,
+                                       const std::vector<Identifier>& identifiers);
 
 }  // namespace scepter::acme

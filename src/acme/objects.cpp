@@ -16,9 +16,8 @@ json problem_body(const Problem& p) {
   if (!p.subproblems.empty()) {
     json subs = json::array();
     for (const Subproblem& s : p.subproblems) {
-      subs.push_back({{"identifier", identifier_json(s.identifier)},
-                      {"type", s.type},
-                      {"detail", s.detail}});
+      subs.push_back(
+          {{"identifier", identifier_json(s.identifier)}, {"type", s.type}, {"detail", s.detail}});
     }
     j["subproblems"] = std::move(subs);
   }
@@ -32,10 +31,9 @@ Problem problem_of(const json& j) {
   p.status = j.value("status", 400);
   if (j.contains("subproblems")) {
     for (const json& s : j.at("subproblems")) {
-      p.subproblems.push_back(
-          {Identifier{s.at("identifier").at("type").get<std::string>(),
-                      s.at("identifier").at("value").get<std::string>()},
-           s.at("type").get<std::string>(), s.value("detail", "")});
+      p.subproblems.push_back({Identifier{s.at("identifier").at("type").get<std::string>(),
+                                          s.at("identifier").at("value").get<std::string>()},
+                               s.at("type").get<std::string>(), s.value("detail", "")});
     }
   }
   return p;
@@ -93,9 +91,12 @@ std::string order_status(const Order& o, const std::vector<Authorization>& authz
 }
 
 store::AcmeRecord to_record(const Account& a) {
-  json j{{"status", a.status},          {"key", a.key},
-         {"thumbprint", a.thumbprint},  {"contact", a.contact},
-         {"created", seconds(a.created)}, {"eab", a.eab_key_id}};
+  json j{{"status", a.status},
+         {"key", a.key},
+         {"thumbprint", a.thumbprint},
+         {"contact", a.contact},
+         {"created", seconds(a.created)},
+         {"eab", a.eab_key_id}};
   return {store::AcmeKind::kAccount, a.id, "", j.dump(), TimePoint{}, a.version};
 }
 
@@ -109,7 +110,11 @@ store::AcmeRecord to_record(const Order& o) {
          {"certificate", o.certificate}};
   if (o.error) j["error"] = problem_body(*o.error);
   // Kept a day past its expiry, so that a client polling late learns it expired.
-  return {store::AcmeKind::kOrder, o.id, o.account, j.dump(), o.expires + std::chrono::hours(24),
+  return {store::AcmeKind::kOrder,
+          o.id,
+          o.account,
+          j.dump(),
+          o.expires + std::chrono::hours(24),
           o.version};
 }
 
@@ -127,7 +132,7 @@ store::AcmeRecord to_record(const Authorization& a) {
          {"wildcard", a.wildcard},
          {"token", a.token},
          {"challenges", std::move(challenges)}};
-  return {store::AcmeKind::kAuthorization, a.id, a.account, j.dump(),
+  return {store::AcmeKind::kAuthorization,    a.id,     a.account, j.dump(),
           a.expires + std::chrono::hours(24), a.version};
 }
 

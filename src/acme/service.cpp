@@ -121,6 +121,10 @@ bool RateLimiter::allow(const std::string& key, int limit, TimePoint now) {
 
 bool is_acme_path(std::string_view path) { return path.starts_with(kPrefix); }
 
+AcmeHttpResponse too_large_answer() {
+  return problem_answer(problem("malformed", "the request is too large", 413));
+}
+
 // ---- One request ----------------------------------------------------------------------
 
 struct RequestContext {
@@ -197,7 +201,9 @@ json authorization_view(const RequestContext& c, const Authorization& a) {
 }
 
 json account_view(const RequestContext&, const Account& a, const std::string& orders_url) {
-  return json{{"status", a.status}, {"contact", a.contact}, {"orders", orders_url},
+  return json{{"status", a.status},
+              {"contact", a.contact},
+              {"orders", orders_url},
               {"createdAt", format_iso_time(a.created)}};
 }
 
@@ -218,7 +224,8 @@ std::optional<Problem> check_contacts(const json& payload, std::vector<std::stri
   auto it = payload.find("contact");
   if (it == payload.end()) return std::nullopt;
   if (!it->is_array() || it->size() > kMaxContacts) {
-    return problem("malformed", fmt::format("contact is an array of at most {} URLs", kMaxContacts));
+    return problem("malformed",
+                   fmt::format("contact is an array of at most {} URLs", kMaxContacts));
   }
   out.clear();
   for (const json& c : *it) {
@@ -329,8 +336,9 @@ AcmeHttpResponse AcmeService::handle(const AcmeHttpRequest& request) {
             .server = server,
             .config = server->config()};
   if (c.config.mode == ca::ServerMode::kRa || c.config.mode == ca::ServerMode::kRaTransparent) {
-    return problem_answer(problem(
-        "malformed", "Certificate server " + label + " is an RA: ACME is offered by CAs only.", 404));
+    return problem_answer(
+        problem("malformed",
+                "Certificate server " + label + " is an RA: ACME is offered by CAs only.", 404));
   }
   if (!plausible_host(request.host)) {
     return problem_answer(problem("malformed", "the request needs a Host header"));
@@ -381,7 +389,6 @@ AcmeHttpResponse AcmeService::dispatch(RequestContext& c) {
   return post(c);
 }
 
-
 AcmeHttpResponse AcmeService::post(Context& c) {
   const AcmeHttpRequest& req = c.request;
   // RFC 8555 6.2: application/jose+json, and nothing larger than we ever need.
@@ -396,17 +403,20 @@ AcmeHttpResponse AcmeService::post(Context& c) {
   }
   if (auto p = parse_jws(req.body, c.jws)) return problem_answer(*p);
   if (c.jws.url != c.url(c.rest)) {
-    return problem_answer(problem("unauthorized", "the JWS url header is not this request's URL", 401));
+    return problem_answer(
+        problem("unauthorized", "the JWS url header is not this request's URL", 401));
   }
   if (!nonces_.consume(c.jws.nonce)) {
     return problem_answer(problem("badNonce", "the nonce is unknown or was used; take a new one"));
   }
   const bool by_key = c.rest == "new-account" || c.rest == "revoke-cert";
   if (c.jws.jwk && !by_key) {
-    return problem_answer(problem("malformed", "this resource takes requests signed by an account (kid)"));
+    return problem_answer(
+        problem("malformed", "this resource takes requests signed by an account (kid)"));
   }
   if (!c.jws.jwk && c.rest == "new-account") {
-    return problem_answer(problem("malformed", "newAccount is signed with the account's key (jwk)"));
+    return problem_answer(
+        problem("malformed", "newAccount is signed with the account's key (jwk)"));
   }
   // What follows reads the database and verifies a signature.
   const std::optional<ca::RequestSlot> slot = device_.try_begin_request(*c.server);
@@ -476,7 +486,8 @@ AcmeHttpResponse AcmeService::post(Context& c) {
   if (rest.starts_with("chall/")) {
     const std::string tail = after("chall/");
     const std::size_t slash = tail.find('/');
-    if (slash == std::string::npos) return problem_answer(problem("malformed", "no such challenge", 404));
+    if (slash == std::string::npos)
+      return problem_answer(problem("malformed", "no such challenge", 404));
     return challenge(c, tail.substr(0, slash), tail.substr(slash + 1));
   }
   if (rest.starts_with("cert/")) return certificate(c, after("cert/"));
@@ -486,7 +497,8 @@ AcmeHttpResponse AcmeService::post(Context& c) {
 void AcmeService::maybe_clean_up(Context& c) {
   const std::int64_t now = c.now.time_since_epoch().count();
   std::int64_t last = last_cleanup_.load();
-  if (now - last < kCleanupEverySeconds || !last_cleanup_.compare_exchange_strong(last, now)) return;
+  if (now - last < kCleanupEverySeconds || !last_cleanup_.compare_exchange_strong(last, now))
+    return;
   auto gone = c.store->delete_acme_expired(c.now);
   if (!gone.has_value()) {
     log::warn("certificate server {}: cannot delete expired ACME records: {}", c.label,
@@ -507,20 +519,27 @@ AcmeHttpResponse AcmeService::new_account(Context& c) {
     auto account = account_from(*record);
     if (!account.has_value()) return problem_answer(server_trouble(account.error()));
     if (account->status != "valid") {
-      return problem_answer(problem("unauthorized", "the account of this key is " + account->status, 401));
+      return problem_answer(
+          problem("unauthorized", "the account of this key is " + account->status, 401));
     }
     return with_location(
         json_answer(200, account_view(c, *account, c.account_url(account->id) + "/orders")),
         c.account_url(account->id));
   }
-  if (existing.error().code() != Code::kNotFound) return problem_answer(server_trouble(existing.error()));
-  const auto only_existing = c.payload.is_object() ? c.payload.find("onlyReturnExisting") : c.payload.end();
+  if (existing.error().code() != Code::kNotFound)
+    return problem_answer(server_trouble(existing.error()));
+  const auto only_existing =
+      c.payload.is_object() ? c.payload.find("onlyReturnExisting") : c.payload.end();
   if (c.payload.is_object() && only_existing != c.payload.end() && *only_existing == true) {
     return problem_answer(problem("accountDoesNotExist", "no account has this key"));
   }
-  if (!c.payload.is_object()) return problem_answer(problem("malformed", "newAccount takes a JSON object"));
+  if (!c.payload.is_object())
+    return problem_answer(problem("malformed", "newAccount takes a JSON object"));
   if (!limits_.allow("account " + c.request.peer_address, kNewAccountsPerMinute, c.now)) {
-    return with_retry_after(problem_answer(problem("rateLimited", "too many new accounts from this address; wait a minute", 429)), 60);
+    return with_retry_after(
+        problem_answer(
+            problem("rateLimited", "too many new accounts from this address; wait a minute", 429)),
+        60);
   }
   Account a;
   if (auto p = check_contacts(c.payload, a.contact)) return problem_answer(*p);
@@ -528,8 +547,9 @@ AcmeHttpResponse AcmeService::new_account(Context& c) {
   if (!c.config.acme.eab_keys.empty()) {
     auto eab = c.payload.find("externalAccountBinding");
     if (eab == c.payload.end()) {
-      return problem_answer(problem("externalAccountRequired",
-                                    "this CA takes accounts bound to a key its operator gave out (EAB)"));
+      return problem_answer(
+          problem("externalAccountRequired",
+                  "this CA takes accounts bound to a key its operator gave out (EAB)"));
     }
     const std::optional<std::string> key_id = eab_key_id(*eab);
     auto key = key_id ? c.config.acme.eab_keys.find(*key_id) : c.config.acme.eab_keys.end();
@@ -552,10 +572,13 @@ AcmeHttpResponse AcmeService::new_account(Context& c) {
     if (!a.eab_key_id.empty()) {
       auto used = c.store->acme(AcmeKind::kAccountKey, "eab:" + a.eab_key_id);
       if (used.has_value()) {
-        return problem_answer(problem("unauthorized", "this external account binding key is bound to an account already", 401));
+        return problem_answer(
+            problem("unauthorized",
+                    "this external account binding key is bound to an account already", 401));
       }
     }
-    return problem_answer(problem("malformed", "an account was made for this key meanwhile; ask again", 409));
+    return problem_answer(
+        problem("malformed", "an account was made for this key meanwhile; ask again", 409));
   }
   if (!s.ok()) return problem_answer(server_trouble(s));
   device_.audit().record({"acme-account", "acme from " + c.request.peer_address, c.label,
@@ -579,14 +602,16 @@ AcmeHttpResponse AcmeService::account(Context& c, const std::string& id, bool or
   if (!c.jws.post_as_get && c.payload.is_object() && !c.payload.empty()) {
     const std::string status = str(c.payload, "status");
     if (!status.empty() && status != "deactivated" && status != "valid") {
-      return problem_answer(problem("malformed", "an account's status may only become deactivated"));
+      return problem_answer(
+          problem("malformed", "an account's status may only become deactivated"));
     }
     if (auto p = check_contacts(c.payload, a.contact)) return problem_answer(*p);
     if (status == "deactivated") a.status = "deactivated";
     store::WriteBatch batch;
     batch.put_acme(to_record(a));
     Status s = write(*c.store, batch);
-    if (s.code() == Code::kAborted) return problem_answer(problem("malformed", "the account changed meanwhile; ask again", 409));
+    if (s.code() == Code::kAborted)
+      return problem_answer(problem("malformed", "the account changed meanwhile; ask again", 409));
     if (!s.ok()) return problem_answer(server_trouble(s));
     if (a.status == "deactivated") {
       device_.audit().record({"acme-account", "acme account " + a.id, c.label,
@@ -598,15 +623,16 @@ AcmeHttpResponse AcmeService::account(Context& c, const std::string& id, bool or
 }
 
 AcmeHttpResponse AcmeService::key_change(Context& c) {
-  if (!c.payload.is_object()) return problem_answer(problem("malformed", "keyChange carries a JWS"));
+  if (!c.payload.is_object())
+    return problem_answer(problem("malformed", "keyChange carries a JWS"));
   std::optional<Jwk> old_jwk;
   if (auto p = parse_jwk(c.account.key, old_jwk)) {
     return problem_answer(server_trouble(internal_error("stored account key: " + p->detail)));
   }
   const Jwk& old_key = *old_jwk;
   std::optional<Jwk> new_jwk;
-  if (auto p = verify_key_change(c.payload, c.jws.url, c.account_url(c.account.id), old_key,
-                                 new_jwk)) {
+  if (auto p =
+          verify_key_change(c.payload, c.jws.url, c.account_url(c.account.id), old_key, new_jwk)) {
     return problem_answer(*p);
   }
   const Jwk& new_key = *new_jwk;
@@ -624,7 +650,8 @@ AcmeHttpResponse AcmeService::key_change(Context& c) {
   batch.put_acme({AcmeKind::kAccountKey, new_key.thumbprint, a.id, "{}", TimePoint{}, 0});
   Status s = write(*c.store, batch);
   if (s.code() == Code::kAborted || s.code() == Code::kAlreadyExists) {
-    return problem_answer(problem("malformed", "the account or the key changed meanwhile; ask again", 409));
+    return problem_answer(
+        problem("malformed", "the account or the key changed meanwhile; ask again", 409));
   }
   if (!s.ok()) return problem_answer(server_trouble(s));
   device_.audit().record({"acme-account", "acme account " + a.id, c.label,
@@ -635,13 +662,18 @@ AcmeHttpResponse AcmeService::key_change(Context& c) {
 // ---- Orders and authorizations -------------------------------------------------------
 
 AcmeHttpResponse AcmeService::new_order(Context& c) {
-  if (!c.payload.is_object()) return problem_answer(problem("malformed", "newOrder takes a JSON object"));
+  if (!c.payload.is_object())
+    return problem_answer(problem("malformed", "newOrder takes a JSON object"));
   if (c.payload.contains("notBefore") || c.payload.contains("notAfter")) {
-    return problem_answer(problem("malformed", "notBefore and notAfter are not taken: the CA sets the validity (acme lifetime)"));
+    return problem_answer(
+        problem("malformed",
+                "notBefore and notAfter are not taken: the CA sets the validity (acme lifetime)"));
   }
   auto ids = c.payload.find("identifiers");
-  if (ids == c.payload.end() || !ids->is_array() || ids->empty() || ids->size() > kMaxOrderIdentifiers) {
-    return problem_answer(problem("malformed", fmt::format("an order has 1 to {} identifiers", kMaxOrderIdentifiers)));
+  if (ids == c.payload.end() || !ids->is_array() || ids->empty() ||
+      ids->size() > kMaxOrderIdentifiers) {
+    return problem_answer(problem(
+        "malformed", fmt::format("an order has 1 to {} identifiers", kMaxOrderIdentifiers)));
   }
   Order o;
   std::vector<Subproblem> refused;
@@ -663,7 +695,10 @@ AcmeHttpResponse AcmeService::new_order(Context& c) {
     return problem_answer(p);
   }
   if (!limits_.allow("order " + c.account.id, kNewOrdersPerMinute, c.now)) {
-    return with_retry_after(problem_answer(problem("rateLimited", "too many new orders for this account; wait a minute", 429)), 60);
+    return with_retry_after(
+        problem_answer(
+            problem("rateLimited", "too many new orders for this account; wait a minute", 429)),
+        60);
   }
   o.id = random_id(12);
   o.account = c.account.id;
@@ -683,9 +718,11 @@ AcmeHttpResponse AcmeService::new_order(Context& c) {
       a.challenges.push_back(std::move(ch));
     }
     if (a.challenges.empty()) {
-      return problem_answer(problem("rejectedIdentifier", id.value + ": no challenge type this CA offers can validate it"));
+      return problem_answer(problem(
+          "rejectedIdentifier", id.value + ": no challenge type this CA offers can validate it"));
     }
-    if (a.id.empty() || a.token.empty()) return problem_answer(server_trouble(internal_error("no random bytes")));
+    if (a.id.empty() || a.token.empty())
+      return problem_answer(server_trouble(internal_error("no random bytes")));
     o.authorizations.push_back(a.id);
     batch.put_acme(to_record(a));
   }
@@ -698,7 +735,8 @@ AcmeHttpResponse AcmeService::new_order(Context& c) {
 namespace {
 
 // The order `id` of the requesting account, or the answer to give instead.
-std::optional<AcmeHttpResponse> load_order(const RequestContext& c, const std::string& id, Order& out) {
+std::optional<AcmeHttpResponse> load_order(const RequestContext& c, const std::string& id,
+                                           Order& out) {
   auto record = c.store->acme(AcmeKind::kOrder, id);
   if (!record.has_value()) {
     if (record.error().code() == Code::kNotFound) {
@@ -708,7 +746,8 @@ std::optional<AcmeHttpResponse> load_order(const RequestContext& c, const std::s
   }
   auto order = order_from(*record);
   if (!order.has_value()) return problem_answer(server_trouble(order.error()));
-  if (order->account != c.account.id) return problem_answer(problem("unauthorized", "not your order", 403));
+  if (order->account != c.account.id)
+    return problem_answer(problem("unauthorized", "not your order", 403));
   out = std::move(*order);
   return std::nullopt;
 }
@@ -725,8 +764,9 @@ void apply_outcome(Order& o, const ca::ScepOutcome& outcome) {
       break;
     case ca::ScepOutcome::Status::kFailure:
       o.status = "invalid";
-      o.error = problem(outcome.fail_info == ca::ScepFailInfo::kBadAlg ? "badCSR" : "rejectedIdentifier",
-                        outcome.fail_text.empty() ? "the CA refused the request" : outcome.fail_text, 403);
+      o.error = problem(
+          outcome.fail_info == ca::ScepFailInfo::kBadAlg ? "badCSR" : "rejectedIdentifier",
+          outcome.fail_text.empty() ? "the CA refused the request" : outcome.fail_text, 403);
       if (outcome.fail_info == ca::ScepFailInfo::kBadMessageCheck ||
           outcome.fail_info == ca::ScepFailInfo::kBadAlg) {
         o.error->type = "badCSR";
@@ -775,7 +815,8 @@ AcmeHttpResponse AcmeService::finalize(Context& c, const std::string& id) {
   auto der = pki::base64url_decode(c.payload.at("csr").get<std::string>());
   if (!der.has_value()) return problem_answer(problem("badCSR", "the csr is not base64url"));
   auto csr = pki::Csr::parse(*der);
-  if (!csr.has_value()) return problem_answer(problem("badCSR", "the CSR cannot be read: " + csr.error().message()));
+  if (!csr.has_value())
+    return problem_answer(problem("badCSR", "the CSR cannot be read: " + csr.error().message()));
   if (auto p = check_csr_names(*csr, o.identifiers)) return problem_answer(*p);
   // The operator may have narrowed the allow-lists since the order was made.
   for (const Identifier& i : o.identifiers) {
@@ -795,7 +836,8 @@ AcmeHttpResponse AcmeService::finalize(Context& c, const std::string& id) {
   if (s.code() == Code::kAborted) return order(c, id);  // finalized meanwhile: that stands
   if (!s.ok()) return problem_answer(server_trouble(s));
   if (o.status == "invalid" && o.error) return problem_answer(*o.error);
-  AcmeHttpResponse r = with_location(json_answer(200, order_view(c, o, o.status)), c.order_url(o.id));
+  AcmeHttpResponse r =
+      with_location(json_answer(200, order_view(c, o, o.status)), c.order_url(o.id));
   return o.status == "processing" ? with_retry_after(std::move(r), kRetryAfterSeconds) : r;
 }
 
@@ -812,7 +854,8 @@ std::optional<AcmeHttpResponse> load_authorization(const RequestContext& c, cons
   }
   auto a = authorization_from(*record);
   if (!a.has_value()) return problem_answer(server_trouble(a.error()));
-  if (a->account != c.account.id) return problem_answer(problem("unauthorized", "not your authorization", 403));
+  if (a->account != c.account.id)
+    return problem_answer(problem("unauthorized", "not your authorization", 403));
   out = std::move(*a);
   return std::nullopt;
 }
@@ -824,13 +867,16 @@ AcmeHttpResponse AcmeService::authorization(Context& c, const std::string& id) {
   if (auto answer = load_authorization(c, id, a)) return *answer;
   if (!c.jws.post_as_get && c.payload.is_object() && !c.payload.empty()) {
     if (str(c.payload, "status") != "deactivated") {
-      return problem_answer(problem("malformed", "an authorization's status may only become deactivated"));
+      return problem_answer(
+          problem("malformed", "an authorization's status may only become deactivated"));
     }
     a.status = "deactivated";
     store::WriteBatch batch;
     batch.put_acme(to_record(a));
     Status s = write(*c.store, batch);
-    if (s.code() == Code::kAborted) return problem_answer(problem("malformed", "the authorization changed meanwhile; ask again", 409));
+    if (s.code() == Code::kAborted)
+      return problem_answer(
+          problem("malformed", "the authorization changed meanwhile; ask again", 409));
     if (!s.ok()) return problem_answer(server_trouble(s));
   }
   return json_answer(200, authorization_view(c, a));
@@ -843,14 +889,19 @@ AcmeHttpResponse AcmeService::challenge(Context& c, const std::string& authz_id,
   if (auto answer = load_authorization(c, authz_id, a)) return *answer;
   auto it = std::find_if(a.challenges.begin(), a.challenges.end(),
                          [&](const Challenge& ch) { return type && ch.type == *type; });
-  if (it == a.challenges.end()) return problem_answer(problem("malformed", "no such challenge", 404));
+  if (it == a.challenges.end())
+    return problem_answer(problem("malformed", "no such challenge", 404));
   const bool respond = !c.jws.post_as_get;
   if (respond && it->status == "pending" && authorization_status(a, c.now) == "pending") {
     {
       MutexLock lock(validation_mu_);
       int& running = validations_by_account_[c.account.id];
       if (running >= kValidationsPerAccount) {
-        return with_retry_after(problem_answer(problem("rateLimited", "too many challenges of this account are being validated; wait", 429)), kRetryAfterSeconds);
+        return with_retry_after(
+            problem_answer(problem("rateLimited",
+                                   "too many challenges of this account are being validated; wait",
+                                   429)),
+            kRetryAfterSeconds);
       }
       ++running;
     }
@@ -864,15 +915,19 @@ AcmeHttpResponse AcmeService::challenge(Context& c, const std::string& authz_id,
     };
     if (!s.ok()) {
       release();
-      if (s.code() == Code::kAborted) return problem_answer(problem("malformed", "the authorization changed meanwhile; ask again", 409));
+      if (s.code() == Code::kAborted)
+        return problem_answer(
+            problem("malformed", "the authorization changed meanwhile; ask again", 409));
       return problem_answer(server_trouble(s));
     }
     ++a.version;
     const ChallengeType t = it->type;
     std::string key_auth = key_authorization(a.token, c.account.thumbprint);
-    const bool queued = enqueue_validation(
-        [this, server = c.server, id = a.id, t, key_auth, settings = settings_of(c.config.acme),
-         account = c.account.id] { validate_challenge(server, id, t, key_auth, settings, account); });
+    const bool queued =
+        enqueue_validation([this, server = c.server, id = a.id, t, key_auth,
+                            settings = settings_of(c.config.acme), account = c.account.id] {
+          validate_challenge(server, id, t, key_auth, settings, account);
+        });
     if (!queued) {
       release();
       // Put the challenge back so that the client may try again.
@@ -880,7 +935,10 @@ AcmeHttpResponse AcmeService::challenge(Context& c, const std::string& authz_id,
       store::WriteBatch back;
       back.put_acme(to_record(a));
       (void)write(*c.store, back);
-      return with_retry_after(problem_answer(problem("serverInternal", "too many validations are waiting; try again", 503)), kRetryAfterSeconds);
+      return with_retry_after(
+          problem_answer(
+              problem("serverInternal", "too many validations are waiting; try again", 503)),
+          kRetryAfterSeconds);
     }
   }
   AcmeHttpResponse r = json_answer(200, challenge_view(c, a, *it));
@@ -889,9 +947,8 @@ AcmeHttpResponse AcmeService::challenge(Context& c, const std::string& authz_id,
 }
 
 void AcmeService::validate_challenge(std::shared_ptr<ca::CertificateServer> server,
-                                     std::string authz_id, ChallengeType type,
-                                     std::string key_auth, ValidationSettings settings,
-                                     std::string account_id) {
+                                     std::string authz_id, ChallengeType type, std::string key_auth,
+                                     ValidationSettings settings, std::string account_id) {
   auto done = [&] {
     MutexLock lock(validation_mu_);
     if (--validations_by_account_[account_id] <= 0) validations_by_account_.erase(account_id);
@@ -906,9 +963,11 @@ void AcmeService::validate_challenge(std::shared_ptr<ca::CertificateServer> serv
   std::string token;
   {
     auto record = (*store)->acme(AcmeKind::kAuthorization, authz_id);
-    auto a = record.has_value() ? authorization_from(*record) : Result<Authorization>(fail(record.error()));
+    auto a = record.has_value() ? authorization_from(*record)
+                                : Result<Authorization>(fail(record.error()));
     if (!a.has_value()) {
-      log::warn("ACME: authorization {} cannot be read for validation: {}", authz_id, a.error().message());
+      log::warn("ACME: authorization {} cannot be read for validation: {}", authz_id,
+                a.error().message());
       done();
       return;
     }
@@ -939,11 +998,14 @@ void AcmeService::validate_challenge(std::shared_ptr<ca::CertificateServer> serv
     batch.put_acme(to_record(*a));
     Status s = (*store)->write(batch);
     if (s.code() == Code::kAborted) continue;
-    if (!s.ok()) log::warn("ACME: the validation of authorization {} cannot be recorded: {}", authz_id, s.message());
+    if (!s.ok())
+      log::warn("ACME: the validation of authorization {} cannot be recorded: {}", authz_id,
+                s.message());
     break;
   }
   log::info("ACME: {} of {} {} for account {}: {}", challenge_type_name(type), identifier.type,
-            identifier.value, account_id, outcome ? outcome->type + ": " + outcome->detail : "valid");
+            identifier.value, account_id,
+            outcome ? outcome->type + ": " + outcome->detail : "valid");
   done();
 }
 
@@ -970,24 +1032,30 @@ AcmeHttpResponse AcmeService::certificate(Context& c, const std::string& order_i
 }
 
 AcmeHttpResponse AcmeService::revoke(Context& c) {
-  if (!c.payload.is_object() || !c.payload.contains("certificate") || !c.payload.at("certificate").is_string()) {
-    return problem_answer(problem("malformed", "revokeCert carries {\"certificate\": base64url DER}"));
+  if (!c.payload.is_object() || !c.payload.contains("certificate") ||
+      !c.payload.at("certificate").is_string()) {
+    return problem_answer(
+        problem("malformed", "revokeCert carries {\"certificate\": base64url DER}"));
   }
   std::optional<int> reason;
   if (c.payload.contains("reason")) {
     const json& r = c.payload.at("reason");
     const std::int64_t code = r.is_number_integer() ? r.get<std::int64_t>() : -1;
     if (code < 0 || code > 10 || !store::is_crl_reason(static_cast<int>(code)) || code == 8) {
-      return problem_answer(problem("badRevocationReason", "the reason is not a CRLReason a CA may give"));
+      return problem_answer(
+          problem("badRevocationReason", "the reason is not a CRLReason a CA may give"));
     }
     reason = static_cast<int>(code);
   }
   auto der = pki::base64url_decode(c.payload.at("certificate").get<std::string>());
-  if (!der.has_value()) return problem_answer(problem("malformed", "the certificate is not base64url"));
+  if (!der.has_value())
+    return problem_answer(problem("malformed", "the certificate is not base64url"));
   auto cert = pki::Certificate::from_der(*der);
-  if (!cert.has_value()) return problem_answer(problem("malformed", "the certificate cannot be read"));
+  if (!cert.has_value())
+    return problem_answer(problem("malformed", "the certificate cannot be read"));
   auto serial = cert->serial();
-  if (!serial.has_value()) return problem_answer(problem("malformed", "the certificate's serial is not one of this CA's"));
+  if (!serial.has_value())
+    return problem_answer(problem("malformed", "the certificate's serial is not one of this CA's"));
   auto ours = c.server->certificate_by_serial(*serial);
   if (!ours.has_value() || ours->der() != cert->der()) {
     if (ours.has_value() || ours.error().code() == Code::kNotFound) {
@@ -1013,11 +1081,15 @@ AcmeHttpResponse AcmeService::revoke(Context& c) {
     }
   }
   if (!allowed) {
-    return problem_answer(problem("unauthorized", "only the certificate's key or the account that ordered it may revoke it", 403));
+    return problem_answer(
+        problem("unauthorized",
+                "only the certificate's key or the account that ordered it may revoke it", 403));
   }
   Status s = c.server->revoke(*serial, reason);
-  if (s.code() == Code::kAlreadyExists) return problem_answer(problem("alreadyRevoked", "the certificate is revoked already"));
-  if (s.code() == Code::kInvalidArgument) return problem_answer(problem("badRevocationReason", s.message()));
+  if (s.code() == Code::kAlreadyExists)
+    return problem_answer(problem("alreadyRevoked", "the certificate is revoked already"));
+  if (s.code() == Code::kInvalidArgument)
+    return problem_answer(problem("badRevocationReason", s.message()));
   if (!s.ok()) return problem_answer(server_trouble(s));
   const std::string actor =
       c.jws.jwk ? std::string("acme by certificate key") : "acme account " + c.account.id;
@@ -1033,7 +1105,8 @@ AcmeHttpResponse AcmeService::revoke(Context& c) {
 AcmeHttpResponse AcmeService::renewal_info(Context& c, std::string_view cert_id) {
   // RFC 9773 4.1: base64url(AKI keyIdentifier) "." base64url(serial's DER content).
   const std::size_t dot = cert_id.find('.');
-  if (dot == std::string_view::npos) return problem_answer(problem("malformed", "a certID is AKI.serial"));
+  if (dot == std::string_view::npos)
+    return problem_answer(problem("malformed", "a certID is AKI.serial"));
   auto aki = pki::base64url_decode(cert_id.substr(0, dot));
   auto serial_bytes = pki::base64url_decode(cert_id.substr(dot + 1));
   if (!aki.has_value() || !serial_bytes.has_value()) {
@@ -1045,10 +1118,12 @@ AcmeHttpResponse AcmeService::renewal_info(Context& c, std::string_view cert_id)
     return problem_answer(problem("malformed", "the certificate is not this CA's", 404));
   }
   auto serial = pki::SerialNumber::from_integer_content(*serial_bytes);
-  if (!serial.has_value()) return problem_answer(problem("malformed", "the serial cannot be read", 404));
+  if (!serial.has_value())
+    return problem_answer(problem("malformed", "the serial cannot be read", 404));
   auto record = c.server->stored_certificate(serial->sequence);
   if (!record.has_value()) {
-    if (record.error().code() == Code::kNotFound) return problem_answer(problem("malformed", "no such certificate", 404));
+    if (record.error().code() == Code::kNotFound)
+      return problem_answer(problem("malformed", "no such certificate", 404));
     return problem_answer(server_trouble(record.error()));
   }
   TimePoint start;
@@ -1063,7 +1138,9 @@ AcmeHttpResponse AcmeService::renewal_info(Context& c, std::string_view cert_id)
     start = record->not_before + life * 2 / 3;
     end = record->not_after - life / 9;
   }
-  AcmeHttpResponse r = json_answer(200, {{"suggestedWindow", {{"start", format_iso_time(start)}, {"end", format_iso_time(end)}}}});
+  AcmeHttpResponse r = json_answer(
+      200,
+      {{"suggestedWindow", {{"start", format_iso_time(start)}, {"end", format_iso_time(end)}}}});
   return with_retry_after(std::move(r), 6 * 3600);
 }
 

@@ -39,8 +39,8 @@
 #include <utility>
 #include <vector>
 
-#include "common/clock.h"
 #include "acme/validation.h"
+#include "common/clock.h"
 #include "common/mutex.h"
 
 namespace scepter::ca {
@@ -68,6 +68,9 @@ struct AcmeHttpResponse {
 
 // Whether `path` is one of ours (/acme/...).
 bool is_acme_path(std::string_view path);
+// The answer to a request whose body is over the listener's limit (the HTTP server
+// refuses it before the service sees it): a problem document, as for every ACME error.
+AcmeHttpResponse too_large_answer();
 
 inline constexpr int kValidationThreads = 4;
 inline constexpr std::size_t kMaxQueuedValidations = 256;

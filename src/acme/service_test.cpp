@@ -20,12 +20,12 @@
 #include "acme/jws_testing.h"
 #include "ca/device.h"
 #include "common/testing.h"
-#include "store/test_util.h"
 #include "pki/csr.h"
-#include "pki/issuer_test_support.h"
 #include "pki/encoding.h"
+#include "pki/issuer_test_support.h"
 #include "pki/key.h"
 #include "pki/name.h"
+#include "store/test_util.h"
 
 namespace scepter::acme {
 namespace {
@@ -81,8 +81,9 @@ class HttpResponder {
         std::lock_guard<std::mutex> lock(mu_);
         body = body_;
       }
-      const std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) +
-                                 "\r\nConnection: close\r\n\r\n" + body;
+      const std::string answer =
+          "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) +
+          "\r\nConnection: close\r\n\r\n" + body;
       (void)!::write(c, answer.data(), answer.size());
       ::close(c);
     }
@@ -170,7 +171,8 @@ class AcmeServiceTest : public ::testing::Test {
   }
 
   // A new account for `key`; returns its URL.
-  std::string new_account(const pki::Key& key, json payload = json{{"termsOfServiceAgreed", true}}) {
+  std::string new_account(const pki::Key& key,
+                          json payload = json{{"termsOfServiceAgreed", true}}) {
     Answer a = post("new-account", key, "", payload.dump());
     EXPECT_EQ(a.status, 201) << a.raw;
     return a.location;
@@ -247,8 +249,8 @@ TEST_F(AcmeServiceTest, AnHttp01OrderIsIssuedDownloadedAndRevoked) {
   auto key = pki::Key::generate_ec(256);
   const std::string kid = new_account(*key);
   ASSERT_TRUE(kid.starts_with(std::string(kBase) + "account/")) << kid;
-  Answer done = issue(*key, kid, json::array({{{"type", "ip"}, {"value", "127.0.0.1"}}}),
-                      {"IP:127.0.0.1"});
+  Answer done =
+      issue(*key, kid, json::array({{{"type", "ip"}, {"value", "127.0.0.1"}}}), {"IP:127.0.0.1"});
   ASSERT_EQ(done.status, 200) << done.raw;
   EXPECT_EQ(done.body["status"], "valid");
   ASSERT_TRUE(done.body.contains("certificate"));
@@ -270,8 +272,8 @@ TEST_F(AcmeServiceTest, WithoutGrantAutoAcmeTheOrderWaitsForTheOperator) {
   configure([](ca::ServerConfig& c) { c.acme_auto = false; });
   auto key = pki::Key::generate_ec(256);
   const std::string kid = new_account(*key);
-  Answer done = issue(*key, kid, json::array({{{"type", "ip"}, {"value", "127.0.0.1"}}}),
-                      {"IP:127.0.0.1"});
+  Answer done =
+      issue(*key, kid, json::array({{{"type", "ip"}, {"value", "127.0.0.1"}}}), {"IP:127.0.0.1"});
   ASSERT_EQ(done.status, 200) << done.raw;
   EXPECT_EQ(done.body["status"], "processing");
   auto requests = server_->requests();
@@ -287,7 +289,8 @@ TEST_F(AcmeServiceTest, RequestsThatFailTheChecksAreRefusedCleanly) {
   auto key = pki::Key::generate_ec(256);
   const std::string kid = new_account(*key);
   const std::string url = std::string(kBase) + "new-order";
-  const std::string payload = json{{"identifiers", json::array({{{"type", "dns"}, {"value", "a.example.test"}}})}}.dump();
+  const std::string payload =
+      json{{"identifiers", json::array({{{"type", "dns"}, {"value", "a.example.test"}}})}}.dump();
   // A replayed nonce.
   const std::string n = nonce();
   EXPECT_EQ(send("POST", "new-order", test::request_body(*key, url, n, kid, payload)).status, 201);
@@ -295,8 +298,9 @@ TEST_F(AcmeServiceTest, RequestsThatFailTheChecksAreRefusedCleanly) {
   EXPECT_EQ(replay.body["type"], "urn:ietf:params:acme:error:badNonce") << replay.raw;
   EXPECT_FALSE(replay.nonce.empty());
   // The url of another resource.
-  Answer wrong_url = send("POST", "new-order",
-                          test::request_body(*key, std::string(kBase) + "new-account", nonce(), kid, payload));
+  Answer wrong_url =
+      send("POST", "new-order",
+           test::request_body(*key, std::string(kBase) + "new-account", nonce(), kid, payload));
   EXPECT_EQ(wrong_url.body["type"], "urn:ietf:params:acme:error:unauthorized");
   // Not JOSE.
   EXPECT_EQ(send("POST", "new-order", "{}", "application/json").status, 415);
@@ -313,18 +317,21 @@ TEST_F(AcmeServiceTest, RequestsThatFailTheChecksAreRefusedCleanly) {
   Answer forged = post("new-order", *other, kid, payload);
   EXPECT_EQ(forged.status, 400);
   // A name outside the allow-list.
-  Answer outside = post("new-order", *key, kid,
-                        json{{"identifiers", json::array({{{"type", "dns"}, {"value", "a.example.org"}}})}}.dump());
+  Answer outside = post(
+      "new-order", *key, kid,
+      json{{"identifiers", json::array({{{"type", "dns"}, {"value", "a.example.org"}}})}}.dump());
   EXPECT_EQ(outside.body["type"], "urn:ietf:params:acme:error:rejectedIdentifier") << outside.raw;
 }
 
 TEST_F(AcmeServiceTest, FinalizeChecksReadinessAndTheCsrNames) {
   auto key = pki::Key::generate_ec(256);
   const std::string kid = new_account(*key);
-  Answer order = post("new-order", *key, kid,
-                      json{{"identifiers", json::array({{{"type", "ip"}, {"value", "127.0.0.1"}}})}}.dump());
+  Answer order =
+      post("new-order", *key, kid,
+           json{{"identifiers", json::array({{{"type", "ip"}, {"value", "127.0.0.1"}}})}}.dump());
   ASSERT_EQ(order.status, 201);
-  Answer early = post(tail(order.body["finalize"]), *key, kid, json{{"csr", csr_for({"IP:127.0.0.1"})}}.dump());
+  Answer early = post(tail(order.body["finalize"]), *key, kid,
+                      json{{"csr", csr_for({"IP:127.0.0.1"})}}.dump());
   EXPECT_EQ(early.body["type"], "urn:ietf:params:acme:error:orderNotReady") << early.raw;
   validate(*key, kid, order.body);
   Answer extra = post(tail(order.body["finalize"]), *key, kid,
@@ -339,15 +346,17 @@ TEST_F(AcmeServiceTest, FinalizeChecksReadinessAndTheCsrNames) {
   Answer theft = post(tail(order.body["finalize"]), *other, other_kid,
                       json{{"csr", csr_for({"IP:127.0.0.1"})}}.dump());
   EXPECT_EQ(theft.status, 403) << theft.raw;
-  Answer ok = post(tail(order.body["finalize"]), *key, kid, json{{"csr", csr_for({"IP:127.0.0.1"})}}.dump());
+  Answer ok = post(tail(order.body["finalize"]), *key, kid,
+                   json{{"csr", csr_for({"IP:127.0.0.1"})}}.dump());
   EXPECT_EQ(ok.body["status"], "valid") << ok.raw;
 }
 
 TEST_F(AcmeServiceTest, AWrongKeyAuthorizationInvalidatesTheAuthorization) {
   auto key = pki::Key::generate_ec(256);
   const std::string kid = new_account(*key);
-  Answer order = post("new-order", *key, kid,
-                      json{{"identifiers", json::array({{{"type", "ip"}, {"value", "127.0.0.1"}}})}}.dump());
+  Answer order =
+      post("new-order", *key, kid,
+           json{{"identifiers", json::array({{{"type", "ip"}, {"value", "127.0.0.1"}}})}}.dump());
   Answer authz = post(tail(order.body["authorizations"][0]), *key, kid, "");
   json http01;
   for (const auto& ch : authz.body["challenges"]) {
@@ -367,7 +376,8 @@ TEST_F(AcmeServiceTest, ExternalAccountBindingIsRequiredOnceAKeyExists) {
   configure([&](ca::ServerConfig& c) { c.acme.eab_keys["kid-1"] = hmac; });
   auto key = pki::Key::generate_ec(256);
   Answer refused = post("new-account", *key, "", json{{"termsOfServiceAgreed", true}}.dump());
-  EXPECT_EQ(refused.body["type"], "urn:ietf:params:acme:error:externalAccountRequired") << refused.raw;
+  EXPECT_EQ(refused.body["type"], "urn:ietf:params:acme:error:externalAccountRequired")
+      << refused.raw;
   const json bound{{"termsOfServiceAgreed", true},
                    {"externalAccountBinding",
                     test::eab_object(hmac, "kid-1", std::string(kBase) + "new-account", *key)}};
@@ -403,8 +413,9 @@ TEST_F(AcmeServiceTest, DeactivatedAccountsCanDoNothing) {
   const std::string kid = new_account(*key);
   Answer off = post(tail(kid), *key, kid, json{{"status", "deactivated"}}.dump());
   EXPECT_EQ(off.body["status"], "deactivated");
-  Answer after = post("new-order", *key, kid,
-                      json{{"identifiers", json::array({{{"type", "ip"}, {"value", "127.0.0.1"}}})}}.dump());
+  Answer after =
+      post("new-order", *key, kid,
+           json{{"identifiers", json::array({{{"type", "ip"}, {"value", "127.0.0.1"}}})}}.dump());
   EXPECT_EQ(after.body["type"], "urn:ietf:params:acme:error:unauthorized");
 }
 

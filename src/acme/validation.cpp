@@ -229,7 +229,8 @@ std::optional<Problem> validate_dns01(const Attempt& at, const std::string& key_
     return at.problem(values.error().code() == Code::kInvalidArgument ? "serverInternal" : "dns",
                       values.error().message());
   }
-  const std::string want = pki::base64url_encode(pki::digest(pki::Hash::kSha256, key_authorization));
+  const std::string want =
+      pki::base64url_encode(pki::digest(pki::Hash::kSha256, key_authorization));
   for (const std::string& v : *values) {
     if (v == want) return std::nullopt;
   }

@@ -145,6 +145,65 @@ const RequestPath kPaths[] = {RequestPath::kManual, RequestPath::kPkcsReq, Reque
 
 // Neither grant auto, nor grant ra-auto, nor the one-time password, nor a certificate of
 // ours (an RA's included) obtains a CA certificate: only the operator's grant does.
+TEST(RequestPolicy, EveryCellOfTheAcmeTable) {
+  auto rows = policy_table("policy-table-acme");
+  ASSERT_EQ(rows.size(), 9u);  // the header and 8 rows
+  rows.erase(rows.begin());
+  const std::vector<std::pair<std::string, RequestPath>> columns = {
+      {"finalize", RequestPath::kAcme},
+      {"poll", RequestPath::kPoll},
+      {"shell grant", RequestPath::kShellGrant}};
+  for (const auto& row : rows) {
+    ASSERT_EQ(row.size(), 5u);
+    ServerConfig cfg;
+    cfg.grant = mode_of(row[0]);
+    cfg.acme_auto = row[1] == "on";
+    for (std::size_t c = 0; c < columns.size(); ++c) {
+      PolicyInput in;
+      in.path = columns[c].second;
+      in.signer = Signer::kNone;
+      in.acme = true;
+      in.names_validated = true;
+      const Decision d = decide(in, cfg);
+      const std::string got = d.verdict == Verdict::kGrant    ? "grant"
+                              : d.verdict == Verdict::kReject ? "reject"
+                              : d.authorized                  ? "authorized"
+                                                              : "pending";
+      EXPECT_EQ(got, row[2 + c]) << row[0] << " / grant auto acme " << row[1] << " / "
+                                 << columns[c].first;
+    }
+  }
+}
+
+TEST(RequestPolicy, AcmeCertifiesValidatedEndEntitiesOnly) {
+  ServerConfig cfg;
+  cfg.grant = GrantMode::kAuto;
+  cfg.acme_auto = true;
+  PolicyInput in;
+  in.path = RequestPath::kAcme;
+  in.acme = true;
+  in.names_validated = true;
+  for (RequestClass kind : {RequestClass::kCa, RequestClass::kRa}) {
+    in.request = kind;
+    EXPECT_EQ(decide(in, cfg).verdict, Verdict::kReject);
+  }
+  in.request = RequestClass::kEndEntity;
+  in.names_validated = false;
+  EXPECT_EQ(decide(in, cfg).verdict, Verdict::kReject);
+  // The one-time password changes nothing for ACME.
+  in.otp = true;
+  EXPECT_EQ(decide(in, cfg).verdict, Verdict::kReject);
+  // The pending limit holds for a new order that would wait.
+  cfg.grant = GrantMode::kManual;
+  cfg.acme_auto = false;
+  in.otp = false;
+  in.names_validated = true;
+  in.open_requests = static_cast<std::uint64_t>(cfg.max_pending_requests);
+  EXPECT_EQ(decide(in, cfg).verdict, Verdict::kReject);
+  in.path = RequestPath::kPoll;
+  EXPECT_EQ(decide(in, cfg).verdict, Verdict::kPending);
+}
+
 TEST(RequestPolicy, CaRequestsWaitForTheOperator) {
   for (GrantMode m : kModes) {
     for (Signer s : kSigners) {

@@ -48,8 +48,8 @@ Result<ScepOutcome> CertificateServer::acme_enroll(const pki::Csr& csr, const st
   req.subject = pki::format_dn_ios(csr.subject());
   log::trace(log::Category::kPkiServer, "CRYPTO_CS: ACME order {} finalized ({})", order_id,
              req.subject);
-  auto decided = decide_and_record(*rt, req, csr, RequestPath::kAcme, cfg, {}, std::nullopt,
-                                   validated);
+  auto decided =
+      decide_and_record(*rt, req, csr, RequestPath::kAcme, cfg, {}, std::nullopt, validated);
   if (!decided.has_value() && decided.error().code() == Code::kAlreadyExists) {
     // Another node stored this order's request meanwhile: that one answers.
     auto now = rt->store->request_by_transaction(tid);

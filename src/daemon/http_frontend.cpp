@@ -235,6 +235,13 @@ void HttpFrontend::reconcile_secure() {
   options.is_heavy = is_heavy_secure;
   // A base64 PKCS#10 of the largest request SCEP takes, with line breaks.
   options.max_body_bytes = scep::kMaxPkiMessageSize * 3 / 2;
+  // ACME answers every error with a problem document, a body over the limit too.
+  options.too_large_answer =
+      [](std::string_view path) -> std::optional<std::pair<std::string, std::string>> {
+    if (!acme::is_acme_path(path)) return std::nullopt;
+    acme::AcmeHttpResponse answer = acme::too_large_answer();
+    return std::make_pair(std::move(answer.content_type), std::move(answer.body));
+  };
   const http::Handler handler =
       counted(router, [this](std::string_view path) { return console_.is_console_path(path); });
   auto server = http::HttpServer::create(options, handler);

@@ -2,11 +2,11 @@
 // The HTTP side of scepterd: follows the device's `ip http server`, `ip http port` and
 // `ip http bind-address` settings (starting, stopping or moving the listener when they
 // change) and routes every path ending in pkiclient.exe to the SCEP service, /ocsp to the
-// OCSP responder, /.well-known/est/ (HTTPS) to EST, /acme/ (HTTPS) to ACME, /api/v1/ (HTTPS) to the REST API and
-// /metrics to the metrics
-// (http_metrics.h). Other paths answer 404, as on IOS. `ip http port 0` binds any free port; the
-// port bound (with the settings it serves) is published through Device::set_http_listening() for
-// `show ip http server status`, and cleared when the listener stops.
+// OCSP responder, /.well-known/est/ (HTTPS) to EST, /acme/ (HTTPS) to ACME, /api/v1/
+// (HTTPS) to the REST API and /metrics to the metrics (http_metrics.h). Other paths
+// answer 404, as on IOS. `ip http port 0` binds any free port; the port bound (with the
+// settings it serves) is published through Device::set_http_listening() for `show ip
+// http server status`, and cleared when the listener stops.
 //
 // Thread safety: reconcile() is called from the daemon's timer thread only.
 
@@ -14,10 +14,10 @@
 #include <memory>
 #include <string>
 
+#include "acme/service.h"
 #include "api/service.h"
 #include "ca/device.h"
 #include "common/metrics.h"
-#include "acme/service.h"
 #include "est/service.h"
 #include "scep/service.h"
 #include "web/console.h"

@@ -5,6 +5,7 @@
 #include <map>
 #include <tuple>
 
+#include "acme/service.h"
 #include "api/service.h"
 #include "ca/life_cycle.h"
 #include "daemon/http_frontend.h"
@@ -18,6 +19,11 @@ constexpr std::array<std::string_view, 5> kScepOperations{"GetCACaps", "GetCACer
                                                           "PKIOperation", "GetCRL"};
 constexpr std::array<std::string_view, 6> kEstOperations{
     "cacerts", "csrattrs", "simpleenroll", "simplereenroll", "serverkeygen", "fullcmc"};
+
+// ACME by resource: "/acme/L/order/ID/finalize" is "finalize", "/acme/L/order/ID" "order".
+constexpr std::array<std::string_view, 13> kAcmeResources{
+    "directory", "new-nonce", "new-account", "new-order",   "account",    "order",       "finalize",
+    "authz",     "chall",     "cert",        "revoke-cert", "key-change", "renewal-info"};
 
 // `value` when it is one of `known`, else "other": the label is one of a fixed list.
 template <std::size_t N>
@@ -103,6 +109,15 @@ std::string_view api_operation(std::string_view path) {
   return known_or_other(kApiServerResources, path.substr(0, path.find('/')));
 }
 
+std::string_view acme_operation(std::string_view path) {
+  path.remove_prefix(std::min(path.size(), std::string_view("/acme/").size()));
+  const std::size_t label = path.find('/');
+  if (label == std::string_view::npos) return "other";
+  path.remove_prefix(label + 1);
+  if (path.starts_with("order/") && path.ends_with("/finalize")) return "finalize";
+  return known_or_other(kAcmeResources, path.substr(0, path.find('/')));
+}
+
 RequestKind classify(const http::Request& req, const PathTest& is_console) {
   if (api::is_api_path(req.path)) return {"api", api_operation(req.path)};
   if (http::is_pkiclient_path(req.path)) {
@@ -114,6 +129,7 @@ RequestKind classify(const http::Request& req, const PathTest& is_console) {
   if (auto est = est::parse_path(req.path)) {
     return {"est", known_or_other(kEstOperations, est->operation)};
   }
+  if (acme::is_acme_path(req.path)) return {"acme", acme_operation(req.path)};
   if (req.path == kMetricsPath) return {"metrics", "scrape"};
   if (is_console && is_console(req.path)) {
     return {"console", req.path == "/" || req.path == "/index.html" ? "index" : "asset"};

@@ -100,5 +100,16 @@ TEST(HttpMetrics, TheConsoleIsItsOwnProtocol) {
   EXPECT_EQ(requests(page), before + 1);
 }
 
+TEST(HttpMetrics, AcmeIsCountedByResource) {
+  EXPECT_EQ(kind("GET", "/acme/ca/directory"), "acme directory");
+  EXPECT_EQ(kind("HEAD", "/acme/ca/new-nonce"), "acme new-nonce");
+  EXPECT_EQ(kind("POST", "/acme/ca/order/abc"), "acme order");
+  EXPECT_EQ(kind("POST", "/acme/ca/order/abc/finalize"), "acme finalize");
+  EXPECT_EQ(kind("POST", "/acme/ca/chall/abc/http-01"), "acme chall");
+  EXPECT_EQ(kind("GET", "/acme/ca/renewal-info/a.b"), "acme renewal-info");
+  EXPECT_EQ(kind("POST", "/acme/ca/whatever"), "acme other");
+  EXPECT_EQ(kind("GET", "/acme/ca"), "acme other");
+}
+
 }  // namespace
 }  // namespace scepter::daemon

@@ -334,7 +334,8 @@ class StreamConnection final : public Connection {
   void on_written(const error_code& ec, bool keep_alive);
   // The end of a connection after its last answer: close_notify first under TLS.
   void finish();
-  void send_error(int status, std::string_view text, std::chrono::seconds retry_after = {});
+  void send_error(int status, std::string_view text, std::chrono::seconds retry_after = {},
+                  std::string_view content_type = "text/plain; charset=utf-8");
   void start_drain();
   void drain();
   // Response::stream: the header, then what the stream gets, until it or the client ends.
@@ -592,6 +593,17 @@ void StreamConnection<Stream>::on_read_error(const error_code& ec) {
   }
   if (ec == bhttp::error::body_limit) {
     ++core_.bad_requests;
+    if (core_.options.too_large_answer) {
+      std::string_view target;
+      if (parser_) {
+        const auto t = parser_->get().target();
+        target = std::string_view(t.data(), t.size());
+      }
+      target = target.substr(0, target.find('?'));
+      if (auto answer = core_.options.too_large_answer(target)) {
+        return send_error(413, answer->second, {}, answer->first);
+      }
+    }
     return send_error(413, "Payload Too Large\n");
   }
   if (ec == bhttp::error::header_limit) {
@@ -946,12 +958,13 @@ void StreamConnection<Stream>::finish() {
 // for its rate, is not worth reading).
 template <class Stream>
 void StreamConnection<Stream>::send_error(int status, std::string_view text,
-                                          std::chrono::seconds retry_after) {
+                                          std::chrono::seconds retry_after,
+                                          std::string_view content_type) {
   parser_.reset();
   HeadWriter head(header_, 11, status);
   head.field("Server", core_.options.server_name);
   head.field("Date", cached_http_date());
-  head.field("Content-Type", "text/plain; charset=utf-8");
+  head.field("Content-Type", content_type);
   if (retry_after.count() > 0) {
     head.field("Retry-After", std::to_string(retry_after.count()));
   }

@@ -181,16 +181,21 @@ struct ReadyAnswer {
 // 1,300 enrolments and 50k GetCACaps per second). Refusals by the server carry
 // "Retry-After" and close the connection.
 struct ServerOptions {
-  std::string bind_address = "0.0.0.0";     // numeric IPv4 or IPv6 ("127.0.0.1", "::1", "::")
-  std::uint16_t port = 80;                  // 0: an ephemeral port, see HttpServer::port()
-  unsigned worker_threads = 0;              // heavy-request threads; 0: max(16, 8 x cores)
-  unsigned light_worker_threads = 0;        // light-request threads; 0: max(2, cores)
-  unsigned io_threads = 0;                  // network threads; 0: one per core
-  std::size_t max_body_bytes = 1 << 20;     // larger bodies: 413 and close (a declared
-                                            // Content-Length: before the body is read)
-  std::size_t max_header_bytes = 64 << 10;  // request line + headers; larger: 431 and close
-                                            // (GET PKIOperation carries the CMS in the URL)
-  std::size_t max_connections = 1024;       // beyond it: 503 and close at once
+  std::string bind_address = "0.0.0.0";  // numeric IPv4 or IPv6 ("127.0.0.1", "::1", "::")
+  std::uint16_t port = 80;               // 0: an ephemeral port, see HttpServer::port()
+  unsigned worker_threads = 0;           // heavy-request threads; 0: max(16, 8 x cores)
+  unsigned light_worker_threads = 0;     // light-request threads; 0: max(2, cores)
+  unsigned io_threads = 0;               // network threads; 0: one per core
+  std::size_t max_body_bytes = 1 << 20;  // larger bodies: 413 and close (a declared
+                                         // Content-Length: before the body is read)
+  // The 413 of a body over max_body_bytes, for protocols that answer errors in their own
+  // format (ACME's problem documents): given the request's path, a Content-Type and body,
+  // or nullopt for the plain-text default.
+  std::function<std::optional<std::pair<std::string, std::string>>(std::string_view path)>
+      too_large_answer;
+  std::size_t max_header_bytes = 64 << 10;         // request line + headers; larger: 431 and close
+                                                   // (GET PKIOperation carries the CMS in the URL)
+  std::size_t max_connections = 1024;              // beyond it: 503 and close at once
   std::chrono::milliseconds read_timeout{10'000};  // connect (or, on keep-alive, the first
                                                    // byte) to the last byte of a request
   std::chrono::milliseconds idle_timeout{30'000};  // keep-alive wait for the next request

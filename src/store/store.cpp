@@ -204,7 +204,8 @@ Result<std::unique_ptr<Watch>> Store::watch(std::function<void(const std::string
 Result<AcmeRecord> Store::acme(AcmeKind, const std::string&) const {
   return fail(unavailable("this database engine does not keep ACME records"));
 }
-Result<std::vector<AcmeRecord>> Store::acme_by_owner(AcmeKind, const std::string&, std::size_t) const {
+Result<std::vector<AcmeRecord>> Store::acme_by_owner(AcmeKind, const std::string&,
+                                                     std::size_t) const {
   return fail(unavailable("this database engine does not keep ACME records"));
 }
 Status Store::for_each_acme(AcmeKind, const std::function<bool(const AcmeRecord&)>&) const {

@@ -347,7 +347,8 @@ class Store {
                                                         std::size_t limit) const;
   // Visits the records of `kind` in id order; stops early when `fn` returns false. Same
   // chunking, locking and (non-)snapshot rules as for_each_certificate.
-  virtual Status for_each_acme(AcmeKind kind, const std::function<bool(const AcmeRecord&)>& fn) const;
+  virtual Status for_each_acme(AcmeKind kind,
+                               const std::function<bool(const AcmeRecord&)>& fn) const;
   virtual Result<std::uint64_t> count_acme(AcmeKind kind) const;
   // Deletes every record whose expires is set and strictly before `now`, in one durable
   // transaction; returns how many went.

@@ -6,11 +6,11 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include "pki/encoding.h"
 #include "cli/commands/cs_server_config.h"
 #include "cli/commands/more_commands_testing.h"
 #include "cli/config.h"
 #include "cli/type7.h"
+#include "pki/encoding.h"
 
 namespace scepter::cli {
 namespace {

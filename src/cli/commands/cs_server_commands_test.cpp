@@ -195,6 +195,26 @@ TEST_F(CsServerCommandsTest, RolloverNowShowAndCancel) {
             "% Certificate server nosuch does not exist.\n");
 }
 
+// `grant auto acme`: off by default, shown when on, loads back, `no` turns it off.
+TEST_F(CsServerCommandsTest, GrantAutoAcmeSetShownAndRemoved) {
+  EXPECT_FALSE(config().acme_auto);
+  EXPECT_EQ(server_config().find("acme"), std::string::npos) << server_config();
+  Reply r = exec("grant auto acme");
+  EXPECT_TRUE(r.ok) << r.output;
+  EXPECT_TRUE(config().acme_auto);
+  EXPECT_EQ(config().grant, ca::GrantMode::kManual);
+  EXPECT_NE(server_config().find("\n grant auto acme\n"), std::string::npos) << server_config();
+  const std::string body = running_config(table_, dev_.device());
+  testing::TempDevice second;
+  LoadResult loaded = load_config(table_, second.device(), body);
+  EXPECT_EQ(loaded.errors, 0) << loaded.output;
+  EXPECT_TRUE(second.device().server("mycs")->config().acme_auto);
+  r = exec("no grant auto acme");
+  EXPECT_TRUE(r.ok) << r.output;
+  EXPECT_FALSE(config().acme_auto);
+  EXPECT_EQ(server_config().find("grant auto acme"), std::string::npos) << server_config();
+}
+
 // `grant auto rollover {ca-cert | ra-cert}`: two settings, off by default, each with its
 // `no` form and its running-config line, which loads back into the same settings.
 TEST_F(CsServerCommandsTest, GrantAutoRolloverSetShownAndRemoved) {

@@ -4,10 +4,10 @@
 #include <fmt/format.h>
 
 #include "ca/device.h"
-#include "pki/encoding.h"
 #include "cli/commands/cs_server_config.h"
 #include "cli/type7.h"
 #include "pki/digest.h"
+#include "pki/encoding.h"
 #include "pki/profile.h"
 
 namespace scepter::cli {

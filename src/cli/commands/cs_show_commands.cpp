@@ -5,13 +5,13 @@
 
 #include <fmt/format.h>
 
+#include "acme/report.h"
 #include "ca/device.h"
 #include "cli/commands/cs_commands.h"
 #include "cli/commands/more_commands.h"
 #include "cli/context.h"
 #include "common/fs.h"
 #include "pki/crl.h"
-#include "acme/report.h"
 #include "pki/digest.h"
 #include "pki/name.h"
 
@@ -283,8 +283,8 @@ CmdResult show_acme(Context& ctx, const Args& a) {
   for (const acme::Authorization& z : report->pending) {
     std::string challenges;
     for (const acme::Challenge& ch : z.challenges) {
-      challenges += (challenges.empty() ? "" : ", ") + std::string(acme::challenge_type_name(ch.type)) +
-                    " " + ch.status;
+      challenges += (challenges.empty() ? "" : ", ") +
+                    std::string(acme::challenge_type_name(ch.type)) + " " + ch.status;
     }
     ctx.printf("  {:<23} {:<23} {}:{}{}\n", z.id, z.account, z.identifier.type,
                z.wildcard ? "*." + z.identifier.value : z.identifier.value,
