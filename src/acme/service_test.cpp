@@ -292,6 +292,36 @@ TEST_F(AcmeServiceTest, CertificatesWithAnySerialAreDownloaded) {
   EXPECT_EQ(leaf->serial()->sequence, 16u);
 }
 
+TEST_F(AcmeServiceTest, RenewalInfoSuggestsTheLastThirdOrNowOnceRevoked) {
+  auto key = pki::Key::generate_ec(256);
+  const std::string kid = new_account(*key);
+  Answer done =
+      issue(*key, kid, json::array({{{"type", "ip"}, {"value", "127.0.0.1"}}}), {"IP:127.0.0.1"});
+  ASSERT_EQ(done.status, 200) << done.raw;
+  auto leaf = pki::Certificate::from_pem(post(tail(done.body["certificate"]), *key, kid, "").raw);
+  ASSERT_OK(leaf);
+  // RFC 9773 4.1: base64url(AKI keyIdentifier) "." base64url(the serial's DER content).
+  auto ca = server_->ca_chain();
+  ASSERT_OK(ca);
+  const std::string serial_der = leaf->serial()->der();
+  const std::string cert_id = pki::base64url_encode((*ca)[0].subject_key_id()) + "." +
+                              pki::base64url_encode(serial_der.substr(2));
+  Answer info = send("GET", "renewal-info/" + cert_id);
+  ASSERT_EQ(info.status, 200) << info.raw;
+  const auto life = leaf->not_after() - leaf->not_before();
+  EXPECT_EQ(info.body["suggestedWindow"]["start"],
+            format_iso_time(leaf->not_before() + life * 2 / 3));
+  EXPECT_EQ(info.body["suggestedWindow"]["end"], format_iso_time(leaf->not_after() - life / 9));
+  // Revoked: renew now.
+  ASSERT_OK(server_->revoke(leaf->serial()->sequence, 1));
+  Answer now = send("GET", "renewal-info/" + cert_id);
+  ASSERT_EQ(now.status, 200) << now.raw;
+  EXPECT_LT(now.body["suggestedWindow"]["end"].get<std::string>(), format_iso_time(clock_.now()));
+  // Not this CA's, or not a certID.
+  EXPECT_EQ(send("GET", "renewal-info/AAAA." + cert_id.substr(cert_id.find('.') + 1)).status, 404);
+  EXPECT_EQ(send("GET", "renewal-info/nodot").status, 400);
+}
+
 TEST_F(AcmeServiceTest, WithoutGrantAutoAcmeTheOrderWaitsForTheOperator) {
   configure([](ca::ServerConfig& c) { c.acme_auto = false; });
   auto key = pki::Key::generate_ec(256);
