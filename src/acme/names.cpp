@@ -18,26 +18,9 @@ std::string lower(std::string s) {
   return s;
 }
 
-// RFC 1123 host name syntax: labels of letters, digits and '-', 1 to 63 characters, not
-// starting or ending with '-', at least two labels, at most 253 characters.
+// An identifier's name: a host name of at least two labels.
 bool is_host_name(std::string_view name) {
-  if (name.empty() || name.size() > 253) return false;
-  std::size_t labels = 0;
-  std::size_t start = 0;
-  while (start <= name.size()) {
-    std::size_t end = name.find('.', start);
-    if (end == std::string_view::npos) end = name.size();
-    const std::string_view label = name.substr(start, end - start);
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
-      return false;
-    }
-    for (char c : label) {
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
-    }
-    ++labels;
-    start = end + 1;
-  }
-  return labels >= 2;
+  return !dns_name_error(name) && name.find('.') != std::string_view::npos;
 }
 
 bool under_suffix(std::string_view name, const std::string& suffix) {
@@ -51,6 +34,28 @@ Problem rejected(const std::string& value, const std::string& why) {
 }
 
 }  // namespace
+
+std::optional<std::string> dns_name_error(std::string_view name) {
+  if (name.empty()) return "a DNS name has at least one label";
+  if (name.size() > 253) return "a DNS name has at most 253 characters";
+  std::size_t start = 0;
+  while (start <= name.size()) {
+    std::size_t end = name.find('.', start);
+    if (end == std::string_view::npos) end = name.size();
+    const std::string_view label = name.substr(start, end - start);
+    if (label.empty() || label.size() > 63) return "each label has 1 to 63 characters";
+    for (char c : label) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') {
+        return "labels have letters, digits and hyphens only";
+      }
+    }
+    if (label.front() == '-' || label.back() == '-') {
+      return "a label neither starts nor ends with a hyphen";
+    }
+    start = end + 1;
+  }
+  return std::nullopt;
+}
 
 std::optional<Problem> check_identifier(const nlohmann::json& in, const ca::AcmeConfig& config,
                                         Identifier& out) {

@@ -14,6 +14,11 @@
 
 namespace scepter::acme {
 
+// Why `name` is not a DNS host name (RFC 1123 2.1: labels of 1 to 63 letters, digits and
+// hyphens, not starting or ending with a hyphen; at least one label, at most 253
+// characters; no trailing dot), or nullopt when it is one. The reason reads after "…:".
+std::optional<std::string> dns_name_error(std::string_view name);
+
 // Most identifiers in one order.
 inline constexpr std::size_t kMaxOrderIdentifiers = 100;
 

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "acme/names.h"
 #include "ca/device.h"
 #include "cli/commands/cs_commands.h"
 #include "cli/commands/cs_server_config.h"
@@ -45,23 +46,7 @@ Result<std::string> dns_suffix(std::string_view typed) {
   if (name.find('*') != std::string::npos) {
     return refuse("no wildcards (a suffix already allows the names below it)");
   }
-  if (name.empty()) return refuse("a DNS name has at least one label");
-  if (name.size() > 253) return refuse("a DNS name has at most 253 characters");
-  std::size_t start = 0;
-  while (start <= name.size()) {
-    std::size_t end = name.find('.', start);
-    if (end == std::string::npos) end = name.size();
-    const std::string_view label = std::string_view(name).substr(start, end - start);
-    if (label.empty() || label.size() > 63) return refuse("each label has 1 to 63 characters");
-    if (!std::all_of(label.begin(), label.end(),
-                     [](char ch) { return is_alnum(ch) || ch == '-'; })) {
-      return refuse("labels have letters, digits and hyphens only");
-    }
-    if (label.front() == '-' || label.back() == '-') {
-      return refuse("a label neither starts nor ends with a hyphen");
-    }
-    start = end + 1;
-  }
+  if (auto why = acme::dns_name_error(name)) return refuse(*why);
   return name;
 }
 
