@@ -300,7 +300,9 @@ void AcmeService::validation_loop() {
   UniqueMutexLock lock(validation_mu_);
   for (;;) {
     while (!stopping_ && validation_queue_.empty()) lock.wait(validation_cv_);
-    if (validation_queue_.empty()) return;  // stopping, and nothing left to finish
+    // Stopping: what waits is dropped (each could take the validation timeout); its
+    // challenges stay "processing" and their orders expire.
+    if (stopping_) return;
     std::function<void()> job = std::move(validation_queue_.front());
     validation_queue_.pop_front();
     ++validations_running_;

@@ -116,7 +116,7 @@ struct RequestContext;  // one request's state (service.cpp)
 class AcmeService {
  public:
   explicit AcmeService(ca::Device& device);
-  ~AcmeService();  // waits for the validations under way
+  ~AcmeService();  // waits for the validations under way; drops those still queued
   AcmeService(const AcmeService&) = delete;
   AcmeService& operator=(const AcmeService&) = delete;
 
