@@ -131,10 +131,14 @@ class Daemon:
             return f.read()
 
     def ca_pem_file(self, label=LABEL):
-        """Writes the CA certificate as PEM beside nvram and returns its path."""
+        """Writes the CA certificate as PEM beside nvram and returns its path (atomically)."""
         path = os.path.join(self.root, f"{label}-ca.pem")
-        with open(path, "w") as f:
+        # Written aside and renamed: tests that ask from several threads at once never
+        # let a reader see the file empty.
+        fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".pem.tmp")
+        with os.fdopen(fd, "w") as f:
             f.write(der_to_pem(self.ca_der(label)))
+        os.replace(tmp, path)
         return path
 
     def submit(self, csr_pem, fmt="pem", label=LABEL, via="stdin", ok=True):
