@@ -146,4 +146,41 @@ std::optional<Problem> check_csr_names(const pki::Csr& csr,
   return std::nullopt;
 }
 
+std::optional<std::vector<std::string>> certificate_identifiers(const pki::Certificate& cert) {
+  std::set<std::string> names;
+  auto add = [&](const std::string& kind, const std::string& value) {
+    if (kind == "DNS") {
+      std::string name = lower(value);
+      const std::string base = name.starts_with("*.") ? name.substr(2) : name;
+      if (!is_host_name(base)) return false;
+      names.insert("DNS:" + name);
+      return true;
+    }
+    auto address = parse_ip_address(value);
+    if (!address) return false;
+    names.insert("IP:" + address->text());
+    return true;
+  };
+  for (const std::string& san : pki::alt_names(cert)) {
+    const std::size_t colon = san.find(':');
+    const std::string kind = colon == std::string::npos ? san : san.substr(0, colon);
+    if ((kind != "DNS" && kind != "IP") || !add(kind, san.substr(colon + 1))) return std::nullopt;
+  }
+  for (const auto& rdn : pki::ios_rdns(cert.subject())) {
+    for (const pki::IosAttribute& attribute : rdn) {
+      if (attribute.label != "cn") return std::nullopt;
+      if (!add(parse_ip_address(attribute.value) ? "IP" : "DNS", attribute.value)) {
+        return std::nullopt;
+      }
+    }
+  }
+  if (names.empty()) return std::nullopt;
+  return std::vector<std::string>(names.begin(), names.end());
+}
+
+std::string identifier_name(const Identifier& identifier, bool wildcard) {
+  if (identifier.type == "ip") return "IP:" + identifier.value;
+  return "DNS:" + std::string(wildcard ? "*." : "") + identifier.value;
+}
+
 }  // namespace scepter::acme

@@ -10,6 +10,7 @@
 
 #include "acme/problem.h"
 #include "ca/server_config.h"
+#include "pki/certificate.h"
 #include "pki/csr.h"
 
 namespace scepter::acme {
@@ -35,5 +36,15 @@ std::optional<Problem> check_identifier(const nlohmann::json& in, const ca::Acme
 // difference in the detail.
 std::optional<Problem> check_csr_names(const pki::Csr& csr,
                                        const std::vector<Identifier>& identifiers);
+
+// The names a certificate certifies, as ACME identifiers would name them: "DNS:name"
+// (lower case, a wildcard with its "*.") and "IP:address" (canonical), from its
+// subjectAltName and its commonNames, sorted, without repeats. nullopt when it names
+// anything else (another kind of alternative name, a subject attribute other than
+// commonName, a commonName that is neither) or nothing: no ACME authorization covers it.
+std::optional<std::vector<std::string>> certificate_identifiers(const pki::Certificate& cert);
+
+// The same name for an authorization's identifier ("DNS:*.example.com" for a wildcard).
+std::string identifier_name(const Identifier& identifier, bool wildcard);
 
 }  // namespace scepter::acme

@@ -123,6 +123,7 @@ store::AcmeRecord to_record(const Authorization& a) {
   for (const Challenge& c : a.challenges) {
     json cj{{"type", challenge_type_name(c.type)}, {"status", c.status}};
     if (c.validated) cj["validated"] = seconds(*c.validated);
+    if (c.started) cj["started"] = seconds(*c.started);
     if (c.error) cj["error"] = problem_body(*c.error);
     challenges.push_back(std::move(cj));
   }
@@ -179,6 +180,7 @@ Result<Authorization> authorization_from(const store::AcmeRecord& r) {
       c.type = *type;
       c.status = cj.at("status").get<std::string>();
       if (cj.contains("validated")) c.validated = time_of(cj.at("validated").get<std::int64_t>());
+      if (cj.contains("started")) c.started = time_of(cj.at("started").get<std::int64_t>());
       if (cj.contains("error")) c.error = problem_of(cj.at("error"));
       a.challenges.push_back(std::move(c));
     }

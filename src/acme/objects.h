@@ -33,6 +33,7 @@ struct Challenge {
   ChallengeType type = ChallengeType::kHttp01;
   std::string status = "pending";  // "pending", "processing", "valid", "invalid"
   std::optional<TimePoint> validated;
+  std::optional<TimePoint> started;  // when it became "processing"
   std::optional<Problem> error;
 };
 

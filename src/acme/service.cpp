@@ -39,6 +39,7 @@ constexpr std::int64_t kCleanupEverySeconds = 600;
 constexpr std::size_t kMaxContacts = 10;
 constexpr std::size_t kMaxContactSize = 256;
 constexpr std::size_t kMaxListedOrders = 1000;
+constexpr std::size_t kMaxAuthorizationsLooked = 5000;
 constexpr int kCasRetries = 5;
 
 std::string random_id(std::size_t bytes) {
@@ -140,7 +141,6 @@ struct RequestContext {
   Jws jws = {};
   json payload = {};  // the payload as JSON (null for POST-as-GET)
   Account account = {};
-  bool has_account = false;
 
   std::string url(std::string_view what) const { return base + std::string(what); }
   std::string account_url(const std::string& id) const { return url("account/" + id); }
@@ -151,8 +151,6 @@ struct RequestContext {
 namespace {
 
 // ---- Views -----------------------------------------------------------------------------
-
-json account_view(const RequestContext&, const Account& a, const std::string& orders_url);
 
 Result<std::vector<Authorization>> load_authorizations(const store::Store& store, const Order& o) {
   std::vector<Authorization> out;
@@ -216,9 +214,6 @@ AcmeHttpResponse with_retry_after(AcmeHttpResponse r, int seconds) {
   r.headers.emplace_back("Retry-After", std::to_string(seconds));
   return r;
 }
-
-// Writes `batch`; a kAborted/kAlreadyExists comes back as is for the caller to decide.
-Status write(store::Store& store, const store::WriteBatch& batch) { return store.write(batch); }
 
 std::optional<Problem> check_contacts(const json& payload, std::vector<std::string>& out) {
   auto it = payload.find("contact");
@@ -433,7 +428,7 @@ AcmeHttpResponse AcmeService::post(Context& c) {
   maybe_clean_up(c);
 
   const pki::Key* key = nullptr;
-  std::optional<Jwk> account_key;
+  std::shared_ptr<const Jwk> account_key;
   if (c.jws.jwk) {
     key = &c.jws.jwk->key;
   } else {
@@ -452,13 +447,12 @@ AcmeHttpResponse AcmeService::post(Context& c) {
     auto account = account_from(*record);
     if (!account.has_value()) return problem_answer(server_trouble(account.error()));
     c.account = std::move(*account);
-    c.has_account = true;
     if (c.account.status != "valid") {
       return problem_answer(problem("unauthorized", "the account is " + c.account.status, 401));
     }
-    if (auto p = parse_jwk(c.account.key, account_key)) {
-      return problem_answer(server_trouble(internal_error("stored account key: " + p->detail)));
-    }
+    auto cached = this->account_key(c);
+    if (!cached.has_value()) return problem_answer(server_trouble(cached.error()));
+    account_key = std::move(*cached);
     key = &account_key->key;
   }
   if (auto p = verify_jws(c.jws, *key)) return problem_answer(*p);
@@ -496,11 +490,35 @@ AcmeHttpResponse AcmeService::post(Context& c) {
   return problem_answer(problem("malformed", "no such resource", 404));
 }
 
+Result<std::shared_ptr<const Jwk>> AcmeService::account_key(const Context& c) {
+  {
+    MutexLock lock(account_keys_mu_);
+    auto it = account_keys_.find(c.account.thumbprint);
+    if (it != account_keys_.end()) return it->second;
+  }
+  std::optional<Jwk> parsed;
+  if (auto p = parse_jwk(c.account.key, parsed)) {
+    return fail(internal_error("stored account key: " + p->detail));
+  }
+  if (parsed->thumbprint != c.account.thumbprint) {
+    return fail(internal_error("stored account key does not match its thumbprint"));
+  }
+  auto key = std::make_shared<const Jwk>(std::move(*parsed));
+  MutexLock lock(account_keys_mu_);
+  if (account_keys_.size() >= kMaxCachedAccountKeys) account_keys_.clear();
+  account_keys_.emplace(c.account.thumbprint, key);
+  return key;
+}
+
 void AcmeService::maybe_clean_up(Context& c) {
-  const std::int64_t now = c.now.time_since_epoch().count();
-  std::int64_t last = last_cleanup_.load();
-  if (now - last < kCleanupEverySeconds || !last_cleanup_.compare_exchange_strong(last, now))
-    return;
+  {
+    MutexLock lock(cleanup_mu_);
+    auto [it, first] = last_cleanup_.try_emplace(c.label, c.now);
+    if (!first) {
+      if (c.now - it->second < Seconds(kCleanupEverySeconds)) return;
+      it->second = c.now;
+    }
+  }
   auto gone = c.store->delete_acme_expired(c.now);
   if (!gone.has_value()) {
     log::warn("certificate server {}: cannot delete expired ACME records: {}", c.label,
@@ -569,7 +587,7 @@ AcmeHttpResponse AcmeService::new_account(Context& c) {
   a.created = c.now;
   batch.put_acme(to_record(a));
   batch.put_acme({AcmeKind::kAccountKey, jwk.thumbprint, a.id, "{}", TimePoint{}, 0});
-  Status s = write(*c.store, batch);
+  Status s = c.store->write(batch);
   if (s.code() == Code::kAlreadyExists) {
     if (!a.eab_key_id.empty()) {
       auto used = c.store->acme(AcmeKind::kAccountKey, "eab:" + a.eab_key_id);
@@ -611,7 +629,7 @@ AcmeHttpResponse AcmeService::account(Context& c, const std::string& id, bool or
     if (status == "deactivated") a.status = "deactivated";
     store::WriteBatch batch;
     batch.put_acme(to_record(a));
-    Status s = write(*c.store, batch);
+    Status s = c.store->write(batch);
     if (s.code() == Code::kAborted)
       return problem_answer(problem("malformed", "the account changed meanwhile; ask again", 409));
     if (!s.ok()) return problem_answer(server_trouble(s));
@@ -650,7 +668,7 @@ AcmeHttpResponse AcmeService::key_change(Context& c) {
   batch.put_acme(to_record(a));
   batch.delete_acme(AcmeKind::kAccountKey, old_key.thumbprint);
   batch.put_acme({AcmeKind::kAccountKey, new_key.thumbprint, a.id, "{}", TimePoint{}, 0});
-  Status s = write(*c.store, batch);
+  Status s = c.store->write(batch);
   if (s.code() == Code::kAborted || s.code() == Code::kAlreadyExists) {
     return problem_answer(
         problem("malformed", "the account or the key changed meanwhile; ask again", 409));
@@ -730,7 +748,7 @@ AcmeHttpResponse AcmeService::new_order(Context& c) {
   }
   if (o.id.empty()) return problem_answer(server_trouble(internal_error("no random bytes")));
   batch.put_acme(to_record(o));
-  if (Status s = write(*c.store, batch); !s.ok()) return problem_answer(server_trouble(s));
+  if (Status s = c.store->write(batch); !s.ok()) return problem_answer(server_trouble(s));
   return with_location(json_answer(201, order_view(c, o, "pending")), c.order_url(o.id));
 }
 
@@ -790,7 +808,7 @@ AcmeHttpResponse AcmeService::order(Context& c, const std::string& id) {
       apply_outcome(o, *outcome);
       store::WriteBatch batch;
       batch.put_acme(to_record(o));
-      Status s = write(*c.store, batch);
+      Status s = c.store->write(batch);
       if (!s.ok() && s.code() != Code::kAborted) return problem_answer(server_trouble(s));
     }
   }
@@ -834,7 +852,7 @@ AcmeHttpResponse AcmeService::finalize(Context& c, const std::string& id) {
   apply_outcome(o, *outcome);
   store::WriteBatch batch;
   batch.put_acme(to_record(o));
-  Status s = write(*c.store, batch);
+  Status s = c.store->write(batch);
   if (s.code() == Code::kAborted) return order(c, id);  // finalized meanwhile: that stands
   if (!s.ok()) return problem_answer(server_trouble(s));
   if (o.status == "invalid" && o.error) return problem_answer(*o.error);
@@ -862,6 +880,25 @@ std::optional<AcmeHttpResponse> load_authorization(const RequestContext& c, cons
   return std::nullopt;
 }
 
+// Whether the account of `c` holds a valid authorization for every name `cert`
+// certifies (RFC 8555 7.6); false for a certificate naming anything ACME cannot
+// authorize, or nothing. Looks at no more than kMaxAuthorizationsLooked of the
+// account's authorizations.
+Result<bool> holds_authorizations_for(const RequestContext& c, const pki::Certificate& cert) {
+  auto names = certificate_identifiers(cert);
+  if (!names) return false;
+  std::set<std::string> missing(names->begin(), names->end());
+  ASSIGN_OR_RETURN(
+      std::vector<AcmeRecord> records,
+      c.store->acme_by_owner(AcmeKind::kAuthorization, c.account.id, kMaxAuthorizationsLooked));
+  for (const AcmeRecord& r : records) {
+    auto a = authorization_from(r);
+    if (!a.has_value() || authorization_status(*a, c.now) != "valid") continue;
+    missing.erase(identifier_name(a->identifier, a->wildcard));
+  }
+  return missing.empty();
+}
+
 }  // namespace
 
 AcmeHttpResponse AcmeService::authorization(Context& c, const std::string& id) {
@@ -875,7 +912,7 @@ AcmeHttpResponse AcmeService::authorization(Context& c, const std::string& id) {
     a.status = "deactivated";
     store::WriteBatch batch;
     batch.put_acme(to_record(a));
-    Status s = write(*c.store, batch);
+    Status s = c.store->write(batch);
     if (s.code() == Code::kAborted)
       return problem_answer(
           problem("malformed", "the authorization changed meanwhile; ask again", 409));
@@ -894,7 +931,11 @@ AcmeHttpResponse AcmeService::challenge(Context& c, const std::string& authz_id,
   if (it == a.challenges.end())
     return problem_answer(problem("malformed", "no such challenge", 404));
   const bool respond = !c.jws.post_as_get;
-  if (respond && it->status == "pending" && authorization_status(a, c.now) == "pending") {
+  // A validation lost to a stop or a crash leaves its challenge "processing"; after
+  // kLostValidationAfter the client may ask for it again.
+  const bool lost =
+      it->status == "processing" && (!it->started || c.now - *it->started >= kLostValidationAfter);
+  if (respond && (it->status == "pending" || lost) && authorization_status(a, c.now) == "pending") {
     {
       MutexLock lock(validation_mu_);
       int& running = validations_by_account_[c.account.id];
@@ -907,10 +948,12 @@ AcmeHttpResponse AcmeService::challenge(Context& c, const std::string& authz_id,
       }
       ++running;
     }
+    const Challenge before = *it;
     it->status = "processing";
+    it->started = c.now;
     store::WriteBatch batch;
     batch.put_acme(to_record(a));
-    Status s = write(*c.store, batch);
+    Status s = c.store->write(batch);
     auto release = [&] {
       MutexLock lock(validation_mu_);
       if (--validations_by_account_[c.account.id] <= 0) validations_by_account_.erase(c.account.id);
@@ -933,10 +976,10 @@ AcmeHttpResponse AcmeService::challenge(Context& c, const std::string& authz_id,
     if (!queued) {
       release();
       // Put the challenge back so that the client may try again.
-      it->status = "pending";
+      *it = before;
       store::WriteBatch back;
       back.put_acme(to_record(a));
-      (void)write(*c.store, back);
+      (void)c.store->write(back);
       return with_retry_after(
           problem_answer(
               problem("serverInternal", "too many validations are waiting; try again", 503)),
@@ -1065,7 +1108,10 @@ AcmeHttpResponse AcmeService::revoke(Context& c) {
     }
     return problem_answer(server_trouble(ours.error()));
   }
-  // Who may revoke: the certificate's key, or the account whose order it was.
+  // Who may revoke (RFC 8555 7.6): the certificate's key; for a certificate issued over
+  // ACME, also the account whose order it was, or an account holding valid
+  // authorizations for every name it certifies. (A certificate from SCEP or EST is its
+  // device's: only its key or the operator revokes it.)
   bool allowed = false;
   if (c.jws.jwk) {
     auto key = cert->public_key();
@@ -1073,19 +1119,27 @@ AcmeHttpResponse AcmeService::revoke(Context& c) {
   } else {
     auto record = c.server->stored_certificate(serial->sequence);
     if (!record.has_value()) return problem_answer(server_trouble(record.error()));
+    bool from_acme = false;
     if (record->request_id != 0) {
       auto request = c.store->request(record->request_id);
       const std::string prefix = ca::acme_transaction("");
       if (request.has_value() && request->transaction_id.starts_with(prefix)) {
+        from_acme = true;
         auto order = c.store->acme(AcmeKind::kOrder, request->transaction_id.substr(prefix.size()));
         allowed = order.has_value() && order->owner == c.account.id;
       }
     }
+    if (from_acme && !allowed) {
+      auto holds = holds_authorizations_for(c, *cert);
+      if (!holds.has_value()) return problem_answer(server_trouble(holds.error()));
+      allowed = *holds;
+    }
   }
   if (!allowed) {
-    return problem_answer(
-        problem("unauthorized",
-                "only the certificate's key or the account that ordered it may revoke it", 403));
+    return problem_answer(problem("unauthorized",
+                                  "only the certificate's key, the account that ordered it or one "
+                                  "with valid authorizations for all its names may revoke it",
+                                  403));
   }
   Status s = c.server->revoke(*serial, reason);
   if (s.code() == Code::kAlreadyExists)
@@ -1114,11 +1168,6 @@ AcmeHttpResponse AcmeService::renewal_info(Context& c, std::string_view cert_id)
   if (!aki.has_value() || !serial_bytes.has_value()) {
     return problem_answer(problem("malformed", "a certID is two base64url parts"));
   }
-  auto chain = c.server->ca_chain();
-  if (!chain.has_value()) return problem_answer(server_trouble(chain.error()));
-  if (*aki != chain->front().subject_key_id()) {
-    return problem_answer(problem("malformed", "the certificate is not this CA's", 404));
-  }
   auto serial = pki::SerialNumber::from_integer_content(*serial_bytes);
   if (!serial.has_value())
     return problem_answer(problem("malformed", "the serial cannot be read", 404));
@@ -1128,22 +1177,55 @@ AcmeHttpResponse AcmeService::renewal_info(Context& c, std::string_view cert_id)
       return problem_answer(problem("malformed", "no such certificate", 404));
     return problem_answer(server_trouble(record.error()));
   }
-  TimePoint start;
-  TimePoint end;
-  if (record->revoked_at) {
-    // Revoked: renew now (RFC 9773 4.2, a window in the past).
-    start = c.now - Seconds(3600);
-    end = c.now - Seconds(1);
+  auto cert = pki::Certificate::from_der(record->der);
+  if (!cert.has_value()) return problem_answer(server_trouble(cert.error()));
+  // The certID names this certificate: the key that signed it and all of its serial.
+  auto cert_serial = cert->serial();
+  if (cert->authority_key_id() != *aki || !cert_serial.has_value() ||
+      cert_serial->entropy != serial->entropy) {
+    return problem_answer(problem("malformed", "no such certificate", 404));
+  }
+  auto chain = c.server->ca_chain();
+  if (!chain.has_value()) return problem_answer(server_trouble(chain.error()));
+  const pki::Certificate& current = chain->front();
+  const std::optional<pki::Certificate> shadow = c.server->rollover_certificate();
+  const bool by_current_key = *aki == current.subject_key_id();
+  const bool by_shadow_key = shadow && *aki == shadow->subject_key_id();
+  const RenewalWindow w = renewal_window(*record, by_current_key || by_shadow_key,
+                                         by_current_key && (shadow || c.config.auto_rollover_days)
+                                             ? std::optional<TimePoint>(current.not_after())
+                                             : std::nullopt,
+                                         c.now);
+  AcmeHttpResponse r =
+      json_answer(200, {{"suggestedWindow",
+                         {{"start", format_iso_time(w.start)}, {"end", format_iso_time(w.end)}}}});
+  return with_retry_after(std::move(r), static_cast<int>(w.retry_after.count()));
+}
+
+RenewalWindow renewal_window(const store::CertRecord& cert, bool by_a_live_key,
+                             std::optional<TimePoint> switch_at, TimePoint now) {
+  RenewalWindow w;
+  if (cert.revoked_at || !by_a_live_key) {
+    // Revoked, or signed by a key the CA has rolled over from: renew now (a window in
+    // the past, RFC 9773 4.2).
+    w.start = now - Seconds(3600);
+    w.end = now - Seconds(1);
+  } else if (switch_at && cert.not_after >= *switch_at) {
+    // Cut short by the end of the CA certificate, which the rollover certificate takes
+    // over from: until then the CA can only issue certificates ending at the same
+    // moment, so the window opens at the switch, kept short because the certificate
+    // ends there. Asked again by the switch at the latest.
+    w.start = *switch_at;
+    w.end = *switch_at + kSwitchRenewalWindow;
+    w.retry_after = std::clamp(std::chrono::duration_cast<Seconds>(*switch_at - now), Seconds(60),
+                               w.retry_after);
   } else {
     // The last third of the validity, ending a ninth before expiry.
-    const auto life = record->not_after - record->not_before;
-    start = record->not_before + life * 2 / 3;
-    end = record->not_after - life / 9;
+    const auto life = cert.not_after - cert.not_before;
+    w.start = cert.not_before + life * 2 / 3;
+    w.end = cert.not_after - life / 9;
   }
-  AcmeHttpResponse r = json_answer(
-      200,
-      {{"suggestedWindow", {{"start", format_iso_time(start)}, {"end", format_iso_time(end)}}}});
-  return with_retry_after(std::move(r), 6 * 3600);
+  return w;
 }
 
 }  // namespace scepter::acme

@@ -26,13 +26,14 @@
 //
 // Thread-safe: handle() runs on many threads at once.
 
-#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_set>
@@ -42,6 +43,8 @@
 #include "acme/validation.h"
 #include "common/clock.h"
 #include "common/mutex.h"
+#include "common/status.h"
+#include "store/store.h"
 
 namespace scepter::ca {
 class CertificateServer;
@@ -81,6 +84,12 @@ inline constexpr std::size_t kMaxNonces = 65536;
 inline constexpr int kNewAccountsPerMinute = 20;
 inline constexpr int kNewOrdersPerMinute = 300;
 inline constexpr int kValidationsPerAccount = 16;
+inline constexpr std::size_t kMaxCachedAccountKeys = 4096;
+// A challenge still "processing" this long after its validation was asked for was lost
+// (the daemon stopped with it queued, or crashed): the client may ask again. Longer
+// than a full queue takes (kMaxQueuedValidations / kValidationThreads validations of at
+// most 10 s each).
+inline constexpr std::chrono::seconds kLostValidationAfter{900};
 
 // Single-use nonces (RFC 8555 6.5), in memory.
 class NoncePool {
@@ -111,7 +120,22 @@ class RateLimiter {
   std::map<std::string, Window> windows_ GUARDED_BY(mu_);
 };
 
+// The renewal window ARI suggests (RFC 9773 4.2) for `cert`: a window in the past (renew
+// now) when it is revoked or was signed by a key the CA no longer has (`by_a_live_key`
+// false: rolled over from); from `switch_at`, for kSwitchRenewalWindow, when it ends with
+// a CA certificate that a rollover certificate takes over from at `switch_at`; else its
+// validity's last third, ending a ninth before expiry. Asked again after `retry_after`.
+inline constexpr std::chrono::seconds kSwitchRenewalWindow{900};
+struct RenewalWindow {
+  TimePoint start{};
+  TimePoint end{};
+  std::chrono::seconds retry_after{6 * 3600};
+};
+RenewalWindow renewal_window(const store::CertRecord& cert, bool by_a_live_key,
+                             std::optional<TimePoint> switch_at, TimePoint now);
+
 struct RequestContext;  // one request's state (service.cpp)
+struct Jwk;             // acme/jws.h
 
 class AcmeService {
  public:
@@ -145,8 +169,10 @@ class AcmeService {
   void validate_challenge(std::shared_ptr<ca::CertificateServer> server, std::string authz_id,
                           ChallengeType type, std::string key_authorization,
                           ValidationSettings settings, std::string account_id);
-  // Deletes expired records now and then.
+  // Deletes expired records now and then (each CA's on its own schedule).
   void maybe_clean_up(Context& c);
+  // The key of the account in `c` (from the cache, or parsed and cached).
+  Result<std::shared_ptr<const Jwk>> account_key(const Context& c);
 
   // Queues `job`; false when the queue is full.
   bool enqueue_validation(std::function<void()> job);
@@ -155,7 +181,13 @@ class AcmeService {
   ca::Device& device_;
   NoncePool nonces_;
   RateLimiter limits_;
-  std::atomic<std::int64_t> last_cleanup_{0};
+  // When each CA's expired records were last deleted, by label.
+  Mutex cleanup_mu_;
+  std::map<std::string, TimePoint> last_cleanup_ GUARDED_BY(cleanup_mu_);
+  // Account keys read from the database, by thumbprint, so that an account's requests
+  // do not parse its key again (at most kMaxCachedAccountKeys; emptied when full).
+  Mutex account_keys_mu_;
+  std::map<std::string, std::shared_ptr<const Jwk>> account_keys_ GUARDED_BY(account_keys_mu_);
 
   Mutex validation_mu_;
   std::condition_variable validation_cv_;

@@ -18,6 +18,7 @@
 
 #include "acme/jws.h"
 #include "acme/jws_testing.h"
+#include "acme/objects.h"
 #include "ca/device.h"
 #include "common/testing.h"
 #include "pki/csr.h"
@@ -471,6 +472,181 @@ TEST_F(AcmeServiceTest, DeactivatedAccountsCanDoNothing) {
       post("new-order", *key, kid,
            json{{"identifiers", json::array({{{"type", "ip"}, {"value", "127.0.0.1"}}})}}.dump());
   EXPECT_EQ(after.body["type"], "urn:ietf:params:acme:error:unauthorized");
+}
+
+TEST_F(AcmeServiceTest, AnAccountWithAuthorizationsForEveryNameMayRevoke) {
+  auto owner_key = pki::Key::generate_ec(256);
+  const std::string owner = new_account(*owner_key);
+  Answer done = issue(*owner_key, owner, json::array({{{"type", "ip"}, {"value", "127.0.0.1"}}}),
+                      {"IP:127.0.0.1"});
+  ASSERT_EQ(done.status, 200) << done.raw;
+  auto leaf =
+      pki::Certificate::from_pem(post(tail(done.body["certificate"]), *owner_key, owner, "").raw);
+  ASSERT_OK(leaf);
+  const json revoke{{"certificate", pki::base64url_encode(leaf->der())}};
+  // Another account, without an authorization for 127.0.0.1: refused.
+  auto other_key = pki::Key::generate_ec(256);
+  const std::string other = new_account(*other_key);
+  Answer refused = post("revoke-cert", *other_key, other, revoke.dump());
+  EXPECT_EQ(refused.status, 403) << refused.raw;
+  // A pending authorization is not enough.
+  Answer pending =
+      post("new-order", *other_key, other,
+           json{{"identifiers", json::array({{{"type", "ip"}, {"value", "127.0.0.1"}}})}}.dump());
+  ASSERT_EQ(pending.status, 201);
+  EXPECT_EQ(post("revoke-cert", *other_key, other, revoke.dump()).status, 403);
+  // Once it holds a valid one, it may.
+  validate(*other_key, other, pending.body);
+  Answer revoked = post("revoke-cert", *other_key, other, revoke.dump());
+  EXPECT_EQ(revoked.status, 200) << revoked.raw;
+  auto record = server_->stored_certificate(leaf->serial()->sequence);
+  ASSERT_OK(record);
+  EXPECT_TRUE(record->revoked_at.has_value());
+}
+
+TEST_F(AcmeServiceTest, AuthorizationsDoNotRevokeADevicesCertificate) {
+  // A certificate from a SCEP or pasted request, naming 127.0.0.1: its device's, not an
+  // ACME account's, whatever the account has validated.
+  auto device_key = pki::Key::generate_ec(256);
+  auto name = pki::parse_dn("CN=127.0.0.1");
+  auto csr = pki::make_csr({.subject = name->get(), .key = *device_key});
+  ASSERT_OK(csr);
+  auto submitted = server_->submit(csr->der(), ca::RequestSource::kManualPem);
+  ASSERT_OK(submitted);
+  auto granted = server_->grant(submitted->request.id);
+  ASSERT_OK(granted);
+  ASSERT_EQ(granted->size(), 1u);
+  const pki::Certificate& device_cert = (*granted)[0].certificate;
+  auto key = pki::Key::generate_ec(256);
+  const std::string kid = new_account(*key);
+  Answer order =
+      post("new-order", *key, kid,
+           json{{"identifiers", json::array({{{"type", "ip"}, {"value", "127.0.0.1"}}})}}.dump());
+  validate(*key, kid, order.body);
+  const json revoke{{"certificate", pki::base64url_encode(device_cert.der())}};
+  EXPECT_EQ(post("revoke-cert", *key, kid, revoke.dump()).status, 403);
+  // Its own key may.
+  EXPECT_EQ(post("revoke-cert", *device_key, "", revoke.dump()).status, 200);
+}
+
+TEST_F(AcmeServiceTest, AValidationLostToAStopMayBeAskedForAgain) {
+  auto key = pki::Key::generate_ec(256);
+  const std::string kid = new_account(*key);
+  Answer order =
+      post("new-order", *key, kid,
+           json{{"identifiers", json::array({{{"type", "ip"}, {"value", "127.0.0.1"}}})}}.dump());
+  const std::string authz_url = order.body["authorizations"][0];
+  Answer authz = post(tail(authz_url), *key, kid, "");
+  json http01;
+  for (const auto& ch : authz.body["challenges"]) {
+    if (ch["type"] == "http-01") http01 = ch;
+  }
+  // The state a stop leaves: "processing", with no validation queued.
+  auto store = server_->acme_store();
+  ASSERT_OK(store);
+  auto record = (*store)->acme(store::AcmeKind::kAuthorization, tail(authz_url).substr(6));
+  ASSERT_OK(record);
+  auto a = authorization_from(*record);
+  ASSERT_OK(a);
+  for (Challenge& ch : a->challenges) {
+    if (ch.type == ChallengeType::kHttp01) {
+      ch.status = "processing";
+      ch.started = clock_.now();
+    }
+  }
+  store::WriteBatch batch;
+  batch.put_acme(to_record(*a));
+  ASSERT_OK((*store)->write(batch));
+  http_.set_body(key_authorization(http01["token"].get<std::string>(), thumbprint(*key)));
+  // Soon after, asking again changes nothing.
+  Answer early = post(tail(http01["url"]), *key, kid, "{}");
+  EXPECT_EQ(early.body["status"], "processing");
+  service_->drain_validations();
+  EXPECT_EQ(http_.hits(), 0);
+  // Past kLostValidationAfter, it is validated again.
+  clock_.advance(kLostValidationAfter);
+  Answer again = post(tail(http01["url"]), *key, kid, "{}");
+  EXPECT_EQ(again.body["status"], "processing");
+  service_->drain_validations();
+  EXPECT_EQ(http_.hits(), 1);
+  EXPECT_EQ(post(tail(authz_url), *key, kid, "").body["status"], "valid");
+}
+
+TEST_F(AcmeServiceTest, RenewalInfoOpensAtTheSwitchForCertificatesEndingWithTheCa) {
+  auto ca = server_->ca_chain();
+  ASSERT_OK(ca);
+  const TimePoint ca_end = (*ca)[0].not_after();
+  configure([](ca::ServerConfig& c) { c.auto_rollover_days = 30; });
+  // Ten days before the CA certificate ends, an ACME certificate ends with it.
+  clock_.advance(std::chrono::duration_cast<Seconds>(ca_end - clock_.now()) -
+                 std::chrono::days(10));
+  auto key = pki::Key::generate_ec(256);
+  const std::string kid = new_account(*key);
+  Answer done =
+      issue(*key, kid, json::array({{{"type", "ip"}, {"value", "127.0.0.1"}}}), {"IP:127.0.0.1"});
+  ASSERT_EQ(done.status, 200) << done.raw;
+  auto leaf = pki::Certificate::from_pem(post(tail(done.body["certificate"]), *key, kid, "").raw);
+  ASSERT_OK(leaf);
+  ASSERT_EQ(leaf->not_after(), ca_end);
+  const std::string serial_der = leaf->serial()->der();
+  const std::string cert_id = pki::base64url_encode(leaf->authority_key_id()) + "." +
+                              pki::base64url_encode(serial_der.substr(2));
+  AcmeHttpRequest r;
+  r.method = "GET";
+  r.path = "/acme/ca/renewal-info/" + cert_id;
+  r.host = kHost;
+  AcmeHttpResponse info = service_->handle(r);
+  ASSERT_EQ(info.status, 200) << info.body;
+  const json window = json::parse(info.body)["suggestedWindow"];
+  EXPECT_EQ(window["start"], format_iso_time(ca_end));
+  EXPECT_EQ(window["end"], format_iso_time(ca_end + kSwitchRenewalWindow));
+  // Asked again by the switch (or in six hours, whichever comes first).
+  bool retry = false;
+  for (const auto& [name, value] : info.headers) {
+    if (name == "Retry-After") {
+      retry = true;
+      EXPECT_EQ(value, std::to_string(6 * 3600));
+    }
+  }
+  EXPECT_TRUE(retry);
+  // A certID whose serial is right but whose key is not: no such certificate.
+  r.path = "/acme/ca/renewal-info/" + pki::base64url_encode(std::string(20, 'k')) + "." +
+           pki::base64url_encode(serial_der.substr(2));
+  EXPECT_EQ(service_->handle(r).status, 404);
+}
+
+store::CertRecord cert_valid(TimePoint from, TimePoint to) {
+  store::CertRecord r;
+  r.not_before = from;
+  r.not_after = to;
+  return r;
+}
+
+TEST(RenewalWindow, LastThirdNowOrAtTheSwitch) {
+  const TimePoint t0(Seconds(1'800'000'000));
+  const auto day = std::chrono::days(1);
+  const store::CertRecord cert = cert_valid(t0, t0 + 90 * day);
+  // Ordinary: the last third, ending a ninth before the end.
+  RenewalWindow w = renewal_window(cert, true, std::nullopt, t0 + day);
+  EXPECT_EQ(w.start, t0 + 60 * day);
+  EXPECT_EQ(w.end, t0 + 80 * day);
+  EXPECT_EQ(w.retry_after, Seconds(6 * 3600));
+  // A CA switch after the certificate's end changes nothing.
+  EXPECT_EQ(renewal_window(cert, true, t0 + 91 * day, t0 + day).start, t0 + 60 * day);
+  // Revoked, or signed by a key the CA has rolled over from: a window in the past.
+  store::CertRecord revoked = cert;
+  revoked.revoked_at = t0 + day;
+  w = renewal_window(revoked, true, std::nullopt, t0 + 2 * day);
+  EXPECT_LT(w.end, t0 + 2 * day);
+  EXPECT_LT(w.start, w.end);
+  w = renewal_window(cert, false, std::nullopt, t0 + 2 * day);
+  EXPECT_LT(w.end, t0 + 2 * day);
+  // Ending with the CA certificate: from the switch; asked again by then.
+  w = renewal_window(cert, true, t0 + 90 * day, t0 + 90 * day - Seconds(600));
+  EXPECT_EQ(w.start, t0 + 90 * day);
+  EXPECT_EQ(w.end, t0 + 90 * day + kSwitchRenewalWindow);
+  EXPECT_EQ(w.retry_after, Seconds(600));
+  EXPECT_EQ(renewal_window(cert, true, t0 + 90 * day, t0 + 90 * day).retry_after, Seconds(60));
 }
 
 }  // namespace

@@ -28,13 +28,6 @@ using files::CurlPtr;
 // RFC 8555 8.3: the key authorization file is small; anything past this is not one.
 constexpr std::size_t kMaxBody = 8192;
 
-bool is_base64url(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_';
-  });
-}
-
 // A name that can go into a URL and a DNS query as it is (the service checked it
 // already; this keeps odd bytes out of both).
 bool plausible_dns_name(std::string_view s) {
@@ -353,7 +346,8 @@ std::optional<Problem> validate(ChallengeType type, const Identifier& identifier
     return at.problem("unsupportedIdentifier", "unknown identifier type");
   }
   // The token goes into a URL; RFC 8555 8.1 makes it base64url.
-  if (!is_base64url(token) || key_authorization.rfind(token + ".", 0) != 0) {
+  if (token.empty() || !pki::base64url_decode(token).has_value() ||
+      key_authorization.rfind(token + ".", 0) != 0) {
     return at.problem("serverInternal", "the token or key authorization is malformed");
   }
   switch (type) {

@@ -123,6 +123,11 @@ std::string Certificate::subject_key_id() const {
   return ski ? std::string(string_bytes(ski)) : std::string();
 }
 
+std::string Certificate::authority_key_id() const {
+  const ASN1_OCTET_STRING* aki = X509_get0_authority_key_id(x509());
+  return aki ? std::string(string_bytes(aki)) : std::string();
+}
+
 namespace {
 
 // The SubjectPublicKeyInfo TLV of a certificate d2i_X509 accepted, or empty.

@@ -58,6 +58,8 @@ class Certificate {
   std::string sha1_fingerprint() const;
   // The subjectKeyIdentifier extension's bytes; empty when absent.
   std::string subject_key_id() const;
+  // The authorityKeyIdentifier extension's keyIdentifier bytes; empty when absent.
+  std::string authority_key_id() const;
 
   // Fails with kInvalidArgument when the key type is not one OpenSSL can use.
   Result<Key> public_key() const;
