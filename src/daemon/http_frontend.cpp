@@ -77,6 +77,19 @@ http::Response ocsp_http_response(const ca::OcspAnswer& answer, TimePoint now) {
   return resp;
 }
 
+// An EST or ACME answer (est::EstHttpResponse, acme::AcmeHttpResponse) as an HTTP
+// response: `headers` first, then the service's own.
+template <class ServiceResponse>
+http::Response service_http_response(ServiceResponse out, std::vector<http::Header> headers = {}) {
+  http::Response resp;
+  resp.status = out.status;
+  resp.content_type = std::move(out.content_type);
+  resp.body = std::move(out.body);
+  resp.headers = std::move(headers);
+  for (auto& header : out.headers) resp.headers.push_back(std::move(header));
+  return resp;
+}
+
 // The answer to /metrics, on both listeners.
 void add_metrics_route(http::Router& router, const ca::Device& device) {
   router.add(std::string(kMetricsPath),
@@ -194,14 +207,7 @@ void HttpFrontend::reconcile_secure() {
                     in.authorization = std::string(*auth);
                   in.body = req.body;
                   in.peer_certificate_der = req.peer_certificate_der;
-                  est::EstHttpResponse out = est_.handle(in);
-                  http::Response resp;
-                  resp.status = out.status;
-                  resp.content_type = std::move(out.content_type);
-                  resp.body = std::move(out.body);
-                  resp.headers = {{"Cache-Control", "no-store"}};
-                  for (auto& header : out.headers) resp.headers.push_back(std::move(header));
-                  return resp;
+                  return service_http_response(est_.handle(in), {{"Cache-Control", "no-store"}});
                 },
                 {"GET", "POST"});
   router.add_if(acme::is_acme_path,
@@ -213,13 +219,7 @@ void HttpFrontend::reconcile_secure() {
                   in.content_type = std::string(req.header("Content-Type").value_or(""));
                   in.body = req.body;
                   in.peer_address = req.remote_address;
-                  acme::AcmeHttpResponse out = acme_.handle(in);
-                  http::Response resp;
-                  resp.status = out.status;
-                  resp.content_type = std::move(out.content_type);
-                  resp.body = std::move(out.body);
-                  resp.headers = std::move(out.headers);
-                  return resp;
+                  return service_http_response(acme_.handle(in));
                 },
                 {"GET", "HEAD", "POST"});
   router.add_if(api::is_api_path, [this](const http::Request& req) { return api_.handle(req); },

@@ -48,7 +48,7 @@ class EventStream {
   // it must be fast, must not block and must not throw.
   std::function<bool()> keep_going;
 
-  // --- for the server (connection.cpp) ---
+  // --- for the server (streaming.cpp) ---
 
   // Binds the stream to its connection: `wake` is called, with no lock held, when there
   // is something to write or the stream has ended; `limit` bounds the queued bytes.

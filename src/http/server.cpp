@@ -1,5 +1,5 @@
 // HttpServer: binding, accepting, start and graceful stop. The HTTP protocol itself is
-// in connection.cpp; see server_core.h for threads and lifetimes.
+// in the connection (connection.h); see server_core.h for threads and lifetimes.
 
 #include "http/server.h"
 

@@ -28,8 +28,8 @@
 // asked for but not required, and not judged: Request::peer_certificate_der carries it
 // to the handler, which decides what it is worth.
 //
-// No Boost type appears here: Asio lives in server.cpp and connection.cpp only, Beast and
-// Asio's TLS stream in connection.cpp only.
+// No Boost type appears here: Asio lives in server.cpp and the connection's files
+// (connection.h) only, Beast and Asio's TLS stream in the connection's files only.
 
 #include <chrono>
 #include <cstddef>
@@ -350,7 +350,7 @@ class HttpServer {
   const std::string& address() const;  // the bind address as given
   ServerStats stats() const;
 
-  struct Core;  // the implementation (server_core.h); named here for connection.cpp
+  struct Core;  // the implementation (server_core.h); named here for connection.h
 
  private:
   explicit HttpServer(std::shared_ptr<Core> core);

@@ -1,7 +1,7 @@
 #pragma once
 // Internal to http/: the state the server (server.cpp: accept, start, stop) shares with
-// its connections (connection.cpp: the HTTP protocol, the only file with Beast). Only
-// those two files include this header, because it brings in Asio.
+// its connections (connection.h and the files that implement it: the HTTP protocol, the
+// only ones with Beast). Only those files include this header, because it brings in Asio.
 //
 // Threads: each network thread runs its own io_context (as nginx runs one event loop per
 // worker), and each connection lives on one of them, handed out in turn at accept: no
@@ -44,8 +44,8 @@ namespace scepter::http {
 
 namespace detail {
 
-class Connection;    // connection.cpp
-struct TlsIdentity;  // connection.cpp: a pki::TlsServerContext as Asio's TLS stream wants it
+class Connection;    // connection.h
+struct TlsIdentity;  // connection.h: a pki::TlsServerContext as Asio's TLS stream wants it
 
 // The identity for HttpServer::set_tls() and ServerOptions::tls.
 std::shared_ptr<TlsIdentity> make_tls_identity(std::shared_ptr<const pki::TlsServerContext> c);
