@@ -19,53 +19,34 @@
 
 #include "acme/jws_testing.h"
 #include "acme/service.h"
-#include "ca/device.h"
-#include "common/clock.h"
+#include "ca/device_test_support.h"
 #include "fuzz_input.h"
 
 namespace {
 
 constexpr const char* kBase = "https://ca.example.test/acme/ca/";
 
-struct Fixture {
+struct Fixture : scepter::ca::testing::DeviceWithServer {
   Fixture() {
-    char tmpl[] = "/tmp/fuzz_acme.XXXXXX";
-    const char* dir = mkdtemp(tmpl);
-    CA_ASSERT(dir != nullptr, "a temporary directory");
-    root = dir;
-    auto d = scepter::ca::Device::create({root + "/nvram", "", "passphrase"}, clock);
-    CA_ASSERT(d.has_value(), "a device");
-    device = std::move(*d);
-    auto s = device->create_server("ca");
-    CA_ASSERT(s.has_value(), "a server");
-    server = *s;
-    scepter::ca::ServerConfig c = server->config();
-    c.archive_enabled = false;
-    c.acme.enabled = true;
-    c.acme.dns_suffixes = {"example.test"};
-    // DNS names only, resolved by nobody (port 1 refuses at once): validations end fast.
-    c.acme.resolver = "127.0.0.1:1";
-    c.acme.http_port = 1;
-    c.acme.tls_port = 1;
-    c.acme_auto = true;
-    CA_ASSERT(server->set_config(c).ok(), "configured");
-    CA_ASSERT(server->enable({}).has_value(), "enabled");
+    const scepter::Status opened = open_device([](scepter::ca::ServerConfig& c) {
+      c.archive_enabled = false;
+      c.acme.enabled = true;
+      c.acme.dns_suffixes = {"example.test"};
+      // DNS names only, resolved by nobody (port 1 refuses at once): validations end fast.
+      c.acme.resolver = "127.0.0.1:1";
+      c.acme.http_port = 1;
+      c.acme.tls_port = 1;
+      c.acme_auto = true;
+    });
+    CA_ASSERT(opened.ok(), "an enabled server");
     key = std::make_unique<scepter::pki::Key>(*scepter::pki::Key::generate_ec(256));
-    service = std::make_unique<scepter::acme::AcmeService>(*device);
+    service = std::make_unique<scepter::acme::AcmeService>(*device_);
     auto answer = post("new-account", *key, "", R"({"termsOfServiceAgreed": true})");
     CA_ASSERT(answer.status == 201, "an account");
     for (const auto& [name, value] : answer.headers) {
       if (name == "Location") kid = value;
     }
   }
-  ~Fixture() {
-    service.reset();
-    server.reset();
-    device.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(root, ec);
-  }
-
   scepter::acme::AcmeHttpResponse send(std::string method, std::string path,
                                        std::string content_type, std::string body) {
     scepter::acme::AcmeHttpRequest r;
@@ -92,10 +73,6 @@ struct Fixture {
                 scepter::acme::test::request_body(k, kBase + path, nonce(), by, payload));
   }
 
-  std::string root;
-  scepter::FakeClock clock{std::chrono::floor<scepter::Seconds>(scepter::SysClock::now())};
-  std::unique_ptr<scepter::ca::Device> device;
-  std::shared_ptr<scepter::ca::CertificateServer> server;
   std::unique_ptr<scepter::pki::Key> key;
   std::unique_ptr<scepter::acme::AcmeService> service;
   std::string kid;
@@ -152,7 +129,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Validations the fuzzer started (they fail at once: nothing listens) must not pile up.
   f.service->drain_validations();
   std::error_code ec;
-  const std::string audit = f.device->audit_log_path();
+  const std::string audit = f.device_->audit_log_path();
   if (std::filesystem::file_size(audit, ec) > (1u << 20))
     std::filesystem::resize_file(audit, 0, ec);
   return 0;

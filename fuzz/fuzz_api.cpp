@@ -18,45 +18,26 @@
 #include <nlohmann/json.hpp>
 
 #include "api/service.h"
-#include "ca/device.h"
-#include "common/clock.h"
+#include "ca/device_test_support.h"
 #include "fuzz_input.h"
 #include "pki/password_hash.h"
 
 namespace {
 
-struct Fixture {
+struct Fixture : scepter::ca::testing::DeviceWithServer {
   Fixture() {
-    char tmpl[] = "/tmp/fuzz_api.XXXXXX";
-    const char* dir = mkdtemp(tmpl);
-    CA_ASSERT(dir != nullptr, "a temporary directory");
-    root = dir;
-    auto d = scepter::ca::Device::create({root + "/nvram", "", "passphrase"}, clock);
-    CA_ASSERT(d.has_value(), "a device");
-    device = std::move(*d);
-    auto s = device->create_server("ca");
-    CA_ASSERT(s.has_value(), "a server");
-    server = *s;
-    scepter::ca::ServerConfig c = server->config();
-    c.archive_enabled = false;
-    CA_ASSERT(server->set_config(c).ok(), "configured");
-    CA_ASSERT(server->enable({}).has_value(), "enabled");
-    CA_ASSERT(device->accounts().set({"fuzz", 15, *scepter::pki::type9_hash("fuzz-pw"), ""}).ok(),
+    const scepter::Status opened =
+        open_device([](scepter::ca::ServerConfig& c) { c.archive_enabled = false; });
+    CA_ASSERT(opened.ok(), "an enabled server");
+    CA_ASSERT(device_->accounts().set({"fuzz", 15, *scepter::pki::type9_hash("fuzz-pw"), ""}).ok(),
               "an account");
-    service = std::make_unique<scepter::api::ApiService>(*device);
+    service = std::make_unique<scepter::api::ApiService>(*device_);
     login();
-  }
-  ~Fixture() {
-    service.reset();
-    server.reset();
-    device.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(root, ec);
   }
   // A live session (the fuzzer may have logged it out). Its wrong passwords may have
   // locked the account: that lock is lifted first.
   void login() {
-    device->accounts().clear_lockout(std::nullopt);
+    device_->accounts().clear_lockout(std::nullopt);
     scepter::http::Request r;
     r.method = "POST";
     r.path = "/api/v1/session";
@@ -70,10 +51,6 @@ struct Fixture {
     csrf = j["csrf_token"];
   }
 
-  std::string root;
-  scepter::FakeClock clock{std::chrono::floor<scepter::Seconds>(scepter::SysClock::now())};
-  std::unique_ptr<scepter::ca::Device> device;
-  std::shared_ptr<scepter::ca::CertificateServer> server;
   std::unique_ptr<scepter::api::ApiService> service;
   std::string token;
   std::string csrf;
@@ -128,7 +105,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if ((mode & 48) != 0 && s == 401) f.login();
   // The audit log grows with each action: keep it small, as fuzz_cli does.
   std::error_code ec;
-  const std::string audit = f.device->audit_log_path();
+  const std::string audit = f.device_->audit_log_path();
   if (std::filesystem::file_size(audit, ec) > (1u << 20))
     std::filesystem::resize_file(audit, 0, ec);
   return 0;

@@ -8,15 +8,12 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "ca/device.h"
-#include "common/clock.h"
+#include "ca/device_test_support.h"
 #include "est/service.h"
 #include "fuzz_input.h"
 #include "pki/encoding.h"
@@ -24,49 +21,28 @@
 
 namespace {
 
-struct Fixture {
+struct Fixture : scepter::ca::testing::DeviceWithServer {
   Fixture() {
-    char tmpl[] = "/tmp/fuzz_est.XXXXXX";
-    const char* dir = mkdtemp(tmpl);
-    CA_ASSERT(dir != nullptr, "a temporary directory");
-    root = dir;
-    auto d = scepter::ca::Device::create({root + "/nvram", "", "passphrase"}, clock);
-    CA_ASSERT(d.has_value(), "a device");
-    device = std::move(*d);
-    auto s = device->create_server("ca");
-    CA_ASSERT(s.has_value(), "a server");
-    server = *s;
-    scepter::ca::ServerConfig c = server->config();
-    c.archive_enabled = false;
-    c.est = true;
-    // An account, so that Basic credentials naming it reach the password check (a few a
-    // minute: the rest are refused unchecked).
-    c.est_users["fuzz"] = *scepter::pki::type9_hash("fuzz-account");
-    CA_ASSERT(server->set_config(c).ok(), "configured");
-    CA_ASSERT(server->enable({}).has_value(), "enabled");
-    service = std::make_unique<scepter::est::EstService>(*device);
-  }
-  ~Fixture() {
-    service.reset();
-    server.reset();
-    device.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(root, ec);
+    const scepter::Status opened = open_device([](scepter::ca::ServerConfig& c) {
+      c.archive_enabled = false;
+      c.est = true;
+      // An account, so that Basic credentials naming it reach the password check (a few a
+      // minute: the rest are refused unchecked).
+      c.est_users["fuzz"] = *scepter::pki::type9_hash("fuzz-account");
+    });
+    CA_ASSERT(opened.ok(), "an enabled server");
+    service = std::make_unique<scepter::est::EstService>(*device_);
   }
   // The live one-time password, made again once a grant consumed it.
   std::string password() {
-    if (current.empty() || !server->one_time_password_matches(current)) {
-      auto p = server->generate_password(60);
+    if (current.empty() || !server_->one_time_password_matches(current)) {
+      auto p = server_->generate_password(60);
       CA_ASSERT(p.has_value(), "a password");
       current = p->password;
     }
     return current;
   }
 
-  std::string root;
-  scepter::FakeClock clock{std::chrono::floor<scepter::Seconds>(scepter::SysClock::now())};
-  std::unique_ptr<scepter::ca::Device> device;
-  std::shared_ptr<scepter::ca::CertificateServer> server;
   std::unique_ptr<scepter::est::EstService> service;
   std::string current;
 };

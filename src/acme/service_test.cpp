@@ -20,13 +20,13 @@
 #include "acme/jws_testing.h"
 #include "acme/objects.h"
 #include "ca/device.h"
+#include "ca/device_test_support.h"
 #include "common/testing.h"
 #include "pki/csr.h"
 #include "pki/encoding.h"
 #include "pki/issuer_test_support.h"
 #include "pki/key.h"
 #include "pki/name.h"
-#include "store/test_util.h"
 
 namespace scepter::acme {
 namespace {
@@ -107,32 +107,25 @@ struct Answer {
   std::string nonce;
 };
 
-class AcmeServiceTest : public ::testing::Test {
+class AcmeServiceTest : public ::testing::Test, public ca::testing::DeviceWithServer {
  protected:
+  AcmeServiceTest() : DeviceWithServer(TimePoint(std::chrono::seconds(1'800'000'000))) {}
+
   void SetUp() override {
-    auto d = ca::Device::create({tmp_.file("nvram"), "", "passphrase"}, clock_);
-    ASSERT_OK(d);
-    device_ = std::move(*d);
-    auto s = device_->create_server("ca");
-    ASSERT_OK(s);
-    server_ = *s;
-    ca::ServerConfig c = server_->config();
-    c.archive_password = "archive-password";
-    c.acme.enabled = true;
-    c.acme.ip_prefixes = {"127.0.0.0/8"};
-    c.acme.dns_suffixes = {"example.test"};
-    c.acme.connect_prefixes = {"127.0.0.0/8"};
-    c.acme.http_port = http_.port();
-    c.acme_auto = true;
-    ASSERT_OK(server_->set_config(c));
-    ASSERT_OK(server_->enable({}));
+    ASSERT_OK(open_device([this](ca::ServerConfig& c) {
+      c.archive_password = "archive-password";
+      c.acme.enabled = true;
+      c.acme.ip_prefixes = {"127.0.0.0/8"};
+      c.acme.dns_suffixes = {"example.test"};
+      c.acme.connect_prefixes = {"127.0.0.0/8"};
+      c.acme.http_port = http_.port();
+      c.acme_auto = true;
+    }));
     service_ = std::make_unique<AcmeService>(*device_);
   }
 
   void configure(const std::function<void(ca::ServerConfig&)>& edit) {
-    ca::ServerConfig c = server_->config();
-    edit(c);
-    ASSERT_OK(server_->set_config(c));
+    ASSERT_OK(edit_config(edit));
   }
 
   Answer send(const std::string& method, const std::string& path, std::string body = "",
@@ -228,11 +221,7 @@ class AcmeServiceTest : public ::testing::Test {
     return post(tail(order.body["finalize"]), key, kid, json{{"csr", csr_for(sans)}}.dump());
   }
 
-  store::testing::TempDir tmp_;
-  FakeClock clock_{TimePoint(std::chrono::seconds(1'800'000'000))};
   HttpResponder http_;
-  std::unique_ptr<ca::Device> device_;
-  std::shared_ptr<ca::CertificateServer> server_;
   std::unique_ptr<AcmeService> service_;
 };
 

@@ -6,31 +6,24 @@
 #include <nlohmann/json.hpp>
 
 #include "ca/device.h"
+#include "ca/device_test_support.h"
 #include "common/testing.h"
 #include "pki/csr.h"
 #include "pki/key.h"
 #include "pki/name.h"
 #include "pki/password_hash.h"
-#include "store/test_util.h"
 
 namespace scepter::api {
 namespace {
 
 using nlohmann::json;
 
-class ApiServiceTest : public ::testing::Test {
+class ApiServiceTest : public ::testing::Test, public ca::testing::DeviceWithServer {
  protected:
+  ApiServiceTest() : DeviceWithServer(TimePoint(std::chrono::seconds(1'800'000'000))) {}
+
   void SetUp() override {
-    auto d = ca::Device::create({tmp_.file("nvram"), "", "passphrase"}, clock_);
-    ASSERT_OK(d);
-    device_ = std::move(*d);
-    auto s = device_->create_server("ca");
-    ASSERT_OK(s);
-    server_ = *s;
-    ca::ServerConfig c = server_->config();
-    c.archive_password = "archive-password";
-    ASSERT_OK(server_->set_config(c));
-    ASSERT_OK(server_->enable({}));
+    ASSERT_OK(open_device([](ca::ServerConfig& c) { c.archive_password = "archive-password"; }));
     add_account("admin", 15, "admin-pw");
     add_account("reader", 1, "reader-pw");
     service_ = std::make_unique<ApiService>(*device_);
@@ -93,10 +86,6 @@ class ApiServiceTest : public ::testing::Test {
     return text;
   }
 
-  store::testing::TempDir tmp_;
-  FakeClock clock_{TimePoint(std::chrono::seconds(1'800'000'000))};
-  std::unique_ptr<ca::Device> device_;
-  std::shared_ptr<ca::CertificateServer> server_;
   std::unique_ptr<ApiService> service_;
 };
 

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "ca/device.h"
+#include "ca/device_test_support.h"
 #include "common/testing.h"
 #include "pki/csr.h"
 #include "pki/encoding.h"
@@ -15,7 +16,6 @@
 #include "pki/name.h"
 #include "pki/password_hash.h"
 #include "scep/client.h"
-#include "store/test_util.h"
 
 namespace scepter::est {
 namespace {
@@ -67,28 +67,17 @@ TEST(EstBasicTest, PasswordAfterTheFirstColon) {
   EXPECT_FALSE(basic_credentials("Basi"));
 }
 
-class EstServiceTest : public ::testing::Test {
+class EstServiceTest : public ::testing::Test, public ca::testing::DeviceWithServer {
  protected:
   void SetUp() override {
-    auto d = ca::Device::create({tmp_.file("nvram"), "", "passphrase"}, clock_);
-    ASSERT_OK(d);
-    device_ = std::move(*d);
-    auto s = device_->create_server("ca");
-    ASSERT_OK(s);
-    server_ = *s;
-    ca::ServerConfig c = server_->config();
-    c.archive_password = "archive-password";
-    c.est = true;
-    ASSERT_OK(server_->set_config(c));
-    ASSERT_OK(server_->enable({}));
+    ASSERT_OK(open_device([](ca::ServerConfig& c) {
+      c.archive_password = "archive-password";
+      c.est = true;
+    }));
     service_ = std::make_unique<EstService>(*device_);
   }
 
-  void edit(const std::function<void(ca::ServerConfig&)>& f) {
-    ca::ServerConfig c = server_->config();
-    f(c);
-    ASSERT_OK(server_->set_config(c));
-  }
+  void edit(const std::function<void(ca::ServerConfig&)>& f) { ASSERT_OK(edit_config(f)); }
 
   // A base64 PKCS#10 for a new P-256 key, wrapped at 64 columns as openssl writes it.
   std::string csr(std::string_view dn, pki::Key* key_out = nullptr) {
@@ -134,10 +123,6 @@ class EstServiceTest : public ::testing::Test {
     return *cert;
   }
 
-  store::testing::TempDir tmp_;
-  FakeClock clock_{std::chrono::floor<Seconds>(SysClock::now())};
-  std::unique_ptr<ca::Device> device_;
-  std::shared_ptr<ca::CertificateServer> server_;
   std::unique_ptr<EstService> service_;
 };
 
