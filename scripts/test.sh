@@ -53,7 +53,7 @@ cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=
   -DCMAKE_CXX_FLAGS=-O1 -DSCEPTER_TSAN=ON -DSCEPTER_INTEGRATION=OFF >/dev/null
 # The modules with shared state between threads: the CA core, the store, the publish
 # queue, SCEP, HTTP.
-tsan_tests=(store_test files_test ca_test scep_test http_test)
+tsan_tests=(store_test files_test ca_test scep_test http_test acme_test)
 ninja -C build-tsan -j "$jobs" "${tsan_tests[@]}"
 for t in "${tsan_tests[@]}"; do
   echo "-- $t"
