@@ -1,5 +1,6 @@
 #include "ca/device.h"
 
+#include <algorithm>
 #include <string>
 
 #include <fmt/format.h>
@@ -265,11 +266,18 @@ void Device::tick() {
 }
 
 // The first enabled certificate server, by label, signs what the audit log took since its
-// last checkpoint; none enabled: the records wait.
+// last checkpoint; none enabled: the records wait. Due every audit_checkpoint_every, and
+// at once when this process has signed none yet or the certificate of its last
+// checkpoint is no longer one the device holds (a rollover switched it): until a
+// checkpoint by a certificate it holds, `verify audit` could not vouch for the log.
 void Device::sign_audit() {
   const auto now = std::chrono::steady_clock::now();
-  if (audit_->unsigned_records() == 0 || now - audit_signed_at_ < options_.audit_checkpoint_every) {
-    return;
+  if (audit_->unsigned_records() == 0) return;
+  if (now - audit_signed_at_ < options_.audit_checkpoint_every) {
+    const std::vector<pki::Certificate> held = audit_signers();
+    if (audit_signed_by_ && std::find(held.begin(), held.end(), *audit_signed_by_) != held.end()) {
+      return;
+    }
   }
   for (const auto& server : servers()) {
     auto id = server->signing_identity();
@@ -279,6 +287,7 @@ void Device::sign_audit() {
       continue;
     }
     audit_signed_at_ = now;
+    audit_signed_by_ = id->certificate;
     return;
   }
 }

@@ -287,6 +287,8 @@ class Device {
   EventHub events_{clock_};  // before the servers, which publish into it
   // tick(): when the audit log last got a checkpoint.
   std::chrono::steady_clock::time_point audit_signed_at_{};
+  // tick(): the certificate that signed that checkpoint (none yet in this process).
+  std::optional<pki::Certificate> audit_signed_by_;
   mutable Mutex servers_mu_ ACQUIRED_BEFORE(trustpoints_mu_);
   std::map<std::string, std::shared_ptr<CertificateServer>> servers_ GUARDED_BY(servers_mu_);
   std::atomic<std::size_t> server_count_{0};  // servers_.size(), read without the lock

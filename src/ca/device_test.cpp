@@ -1,5 +1,6 @@
 #include "ca/device.h"
 
+#include <algorithm>
 #include <future>
 #include <thread>
 #include <vector>
@@ -238,6 +239,44 @@ TEST_F(DeviceTest, TickDrivesEveryServer) {
   std::filesystem::create_directory(tmp_.file("blocked"));
   d->tick();
   EXPECT_EQ((*s)->state(), ServerState::kEnabled);
+}
+
+// After a rollover switch the last checkpoint is by a certificate the device no longer
+// holds; the next tick signs one with the new certificate at once, not at the next
+// interval, so `verify audit` vouches for the log right away.
+TEST_F(DeviceTest, ARolloverSwitchIsCheckpointedAtOnce) {
+  FakeClock clock(from_unix(1'800'000'000));
+  DeviceOptions options{tmp_.file("nvram"), "", "master"};
+  options.audit_checkpoint_every = Seconds(24 * 3600);
+  auto d = Device::create(options, clock);
+  ASSERT_OK(d);
+  auto s = (*d)->create_server("a");
+  ASSERT_OK(s);
+  ServerConfig c = (*s)->config();
+  c.archive_enabled = false;
+  ASSERT_OK((*s)->set_config(c));
+  ASSERT_OK((*s)->enable({}));
+  (*d)->audit().record({"command", "admin", "a", "no shutdown", "ok"});
+  (*d)->tick();  // the first checkpoint, by the current certificate
+  auto first = verify_audit((*d)->audit_log_path(), (*d)->audit_signers());
+  ASSERT_OK(first);
+  ASSERT_EQ(first->checkpoints, 1u);
+  const pki::Certificate old = *(*s)->info().ca_certificate;
+  ASSERT_OK((*s)->start_rollover());
+  clock.set(old.not_after() + Seconds(1));
+  for (int i = 0; i < 5 && (*s)->info().ca_certificate == old; ++i) (*d)->tick();
+  for (int i = 0; i < 5 && (*s)->state() != ServerState::kEnabled; ++i) (*d)->tick();
+  ASSERT_EQ((*s)->state(), ServerState::kEnabled);
+  ASSERT_NE(*(*s)->info().ca_certificate, old);
+  (*d)->tick();
+  auto after = verify_audit((*d)->audit_log_path(), (*d)->audit_signers());
+  ASSERT_OK(after);
+  EXPECT_FALSE(after->bad_line.has_value()) << after->problem;
+  EXPECT_EQ(after->unsigned_tail, 0u);
+  auto records = read_audit((*d)->audit_log_path());
+  ASSERT_OK(records);
+  EXPECT_TRUE(std::any_of(records->begin(), records->end(),
+                          [](const AuditRecord& r) { return r.event == "rollover"; }));
 }
 
 }  // namespace

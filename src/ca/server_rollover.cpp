@@ -428,6 +428,12 @@ Status CertificateServer::switch_to_shadow(Runtime& rt, const ServerConfig& cfg)
                 name, ext, s.message());
     }
   }
+  if (deps_.audit != nullptr) {
+    deps_.audit->record({"rollover", "scepterd", label_,
+                         fmt::format("the rollover CA certificate 0x{} replaces 0x{}",
+                                     shadow->cert.serial_hex(), old.serial_hex()),
+                         "ok"});
+  }
   log::info(
       "%PKI-6-CS_ROLLOVER_ACTIVE: [Sub/RA]CS Rollover certificate has been activated for {}, "
       "replacing the previous [Sub/RA]CA certificate (serial {}, expired {})",
