@@ -134,7 +134,7 @@ struct RenewalWindow {
 RenewalWindow renewal_window(const store::CertRecord& cert, bool by_a_live_key,
                              std::optional<TimePoint> switch_at, TimePoint now);
 
-struct RequestContext;  // one request's state (service.cpp)
+struct RequestContext;  // one request's state (service_internal.h)
 struct Jwk;             // acme/jws.h
 
 class AcmeService {
