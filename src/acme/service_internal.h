@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -78,6 +79,29 @@ Problem server_trouble(const Status& s);
 std::string str(const json& j, const char* key);
 AcmeHttpResponse with_location(AcmeHttpResponse r, std::string location);
 AcmeHttpResponse with_retry_after(AcmeHttpResponse r, int seconds);
+
+// The record `id` of `kind`, as `from` reads it, when it belongs to the requesting
+// account; otherwise the answer to give instead (404 for none, 403 for another
+// account's, 503 for a database that cannot answer). `what` names it in the answer.
+template <class T>
+std::optional<AcmeHttpResponse> load_owned(const RequestContext& c, AcmeKind kind,
+                                           const std::string& id, const char* what,
+                                           Result<T> (*from)(const AcmeRecord&), T& out) {
+  auto record = c.store->acme(kind, id);
+  if (!record.has_value()) {
+    if (record.error().code() == Code::kNotFound) {
+      return problem_answer(problem("malformed", std::string("no such ") + what, 404));
+    }
+    return problem_answer(server_trouble(record.error()));
+  }
+  auto object = from(*record);
+  if (!object.has_value()) return problem_answer(server_trouble(object.error()));
+  if (object->account != c.account.id) {
+    return problem_answer(problem("unauthorized", std::string("not your ") + what, 403));
+  }
+  out = std::move(*object);
+  return std::nullopt;
+}
 
 // The order `id` of the requesting account, or the answer to give instead.
 std::optional<AcmeHttpResponse> load_order(const RequestContext& c, const std::string& id,

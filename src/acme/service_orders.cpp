@@ -174,19 +174,7 @@ AcmeHttpResponse AcmeService::new_order(Context& c) {
 
 std::optional<AcmeHttpResponse> load_order(const RequestContext& c, const std::string& id,
                                            Order& out) {
-  auto record = c.store->acme(AcmeKind::kOrder, id);
-  if (!record.has_value()) {
-    if (record.error().code() == Code::kNotFound) {
-      return problem_answer(problem("malformed", "no such order", 404));
-    }
-    return problem_answer(server_trouble(record.error()));
-  }
-  auto order = order_from(*record);
-  if (!order.has_value()) return problem_answer(server_trouble(order.error()));
-  if (order->account != c.account.id)
-    return problem_answer(problem("unauthorized", "not your order", 403));
-  out = std::move(*order);
-  return std::nullopt;
+  return load_owned(c, AcmeKind::kOrder, id, "order", order_from, out);
 }
 
 namespace {
@@ -284,19 +272,7 @@ namespace {
 
 std::optional<AcmeHttpResponse> load_authorization(const RequestContext& c, const std::string& id,
                                                    Authorization& out) {
-  auto record = c.store->acme(AcmeKind::kAuthorization, id);
-  if (!record.has_value()) {
-    if (record.error().code() == Code::kNotFound) {
-      return problem_answer(problem("malformed", "no such authorization", 404));
-    }
-    return problem_answer(server_trouble(record.error()));
-  }
-  auto a = authorization_from(*record);
-  if (!a.has_value()) return problem_answer(server_trouble(a.error()));
-  if (a->account != c.account.id)
-    return problem_answer(problem("unauthorized", "not your authorization", 403));
-  out = std::move(*a);
-  return std::nullopt;
+  return load_owned(c, AcmeKind::kAuthorization, id, "authorization", authorization_from, out);
 }
 
 }  // namespace

@@ -221,6 +221,16 @@ class AcmeServiceTest : public ::testing::Test, public ca::testing::DeviceWithSe
     return post(tail(order.body["finalize"]), key, kid, json{{"csr", csr_for(sans)}}.dump());
   }
 
+  // A certificate for 127.0.0.1, ordered by account `kid` and downloaded.
+  Result<pki::Certificate> localhost_certificate(const pki::Key& key, const std::string& kid) {
+    Answer done =
+        issue(key, kid, json::array({{{"type", "ip"}, {"value", "127.0.0.1"}}}), {"IP:127.0.0.1"});
+    if (done.status != 200 || !done.body.contains("certificate")) {
+      return fail(internal_error("not issued: " + done.raw));
+    }
+    return pki::Certificate::from_pem(post(tail(done.body["certificate"]), key, kid, "").raw);
+  }
+
   HttpResponder http_;
   std::unique_ptr<AcmeService> service_;
 };
@@ -285,10 +295,7 @@ TEST_F(AcmeServiceTest, CertificatesWithAnySerialAreDownloaded) {
 TEST_F(AcmeServiceTest, RenewalInfoSuggestsTheLastThirdOrNowOnceRevoked) {
   auto key = pki::Key::generate_ec(256);
   const std::string kid = new_account(*key);
-  Answer done =
-      issue(*key, kid, json::array({{{"type", "ip"}, {"value", "127.0.0.1"}}}), {"IP:127.0.0.1"});
-  ASSERT_EQ(done.status, 200) << done.raw;
-  auto leaf = pki::Certificate::from_pem(post(tail(done.body["certificate"]), *key, kid, "").raw);
+  auto leaf = localhost_certificate(*key, kid);
   ASSERT_OK(leaf);
   // RFC 9773 4.1: base64url(AKI keyIdentifier) "." base64url(the serial's DER content).
   auto ca = server_->ca_chain();
@@ -466,11 +473,7 @@ TEST_F(AcmeServiceTest, DeactivatedAccountsCanDoNothing) {
 TEST_F(AcmeServiceTest, AnAccountWithAuthorizationsForEveryNameMayRevoke) {
   auto owner_key = pki::Key::generate_ec(256);
   const std::string owner = new_account(*owner_key);
-  Answer done = issue(*owner_key, owner, json::array({{{"type", "ip"}, {"value", "127.0.0.1"}}}),
-                      {"IP:127.0.0.1"});
-  ASSERT_EQ(done.status, 200) << done.raw;
-  auto leaf =
-      pki::Certificate::from_pem(post(tail(done.body["certificate"]), *owner_key, owner, "").raw);
+  auto leaf = localhost_certificate(*owner_key, owner);
   ASSERT_OK(leaf);
   const json revoke{{"certificate", pki::base64url_encode(leaf->der())}};
   // Another account, without an authorization for 127.0.0.1: refused.
@@ -571,10 +574,7 @@ TEST_F(AcmeServiceTest, RenewalInfoOpensAtTheSwitchForCertificatesEndingWithTheC
                  std::chrono::days(10));
   auto key = pki::Key::generate_ec(256);
   const std::string kid = new_account(*key);
-  Answer done =
-      issue(*key, kid, json::array({{{"type", "ip"}, {"value", "127.0.0.1"}}}), {"IP:127.0.0.1"});
-  ASSERT_EQ(done.status, 200) << done.raw;
-  auto leaf = pki::Certificate::from_pem(post(tail(done.body["certificate"]), *key, kid, "").raw);
+  auto leaf = localhost_certificate(*key, kid);
   ASSERT_OK(leaf);
   ASSERT_EQ(leaf->not_after(), ca_end);
   const std::string serial_der = leaf->serial()->der();
