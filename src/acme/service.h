@@ -79,10 +79,8 @@ inline constexpr int kValidationThreads = 4;
 inline constexpr std::size_t kMaxQueuedValidations = 256;
 // Nonces handed out and not yet used; the oldest go first past this.
 inline constexpr std::size_t kMaxNonces = 65536;
-// Rate limits: new accounts per client address per minute; new orders per account per
-// minute; challenges an account may have waiting for validation at once.
-inline constexpr int kNewAccountsPerMinute = 20;
-inline constexpr int kNewOrdersPerMinute = 300;
+// Challenges an account may have waiting for validation at once. (New accounts per
+// client address and new orders per account, a minute: `acme rate-limit`, AcmeConfig.)
 inline constexpr int kValidationsPerAccount = 16;
 inline constexpr std::size_t kMaxCachedAccountKeys = 4096;
 // A challenge still "processing" this long after its validation was asked for was lost

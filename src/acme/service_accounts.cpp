@@ -78,7 +78,8 @@ AcmeHttpResponse AcmeService::new_account(Context& c) {
   }
   if (!c.payload.is_object())
     return problem_answer(problem("malformed", "newAccount takes a JSON object"));
-  if (!limits_.allow("account " + c.request.peer_address, kNewAccountsPerMinute, c.now)) {
+  if (!limits_.allow("account " + c.label + " " + c.request.peer_address,
+                     c.config.acme.accounts_per_minute, c.now)) {
     return with_retry_after(
         problem_answer(
             problem("rateLimited", "too many new accounts from this address; wait a minute", 429)),

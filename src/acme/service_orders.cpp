@@ -134,7 +134,7 @@ AcmeHttpResponse AcmeService::new_order(Context& c) {
     p.subproblems = std::move(refused);
     return problem_answer(p);
   }
-  if (!limits_.allow("order " + c.account.id, kNewOrdersPerMinute, c.now)) {
+  if (!limits_.allow("order " + c.account.id, c.config.acme.orders_per_minute, c.now)) {
     return with_retry_after(
         problem_answer(
             problem("rateLimited", "too many new orders for this account; wait a minute", 429)),

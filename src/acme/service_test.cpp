@@ -604,6 +604,30 @@ TEST_F(AcmeServiceTest, RenewalInfoOpensAtTheSwitchForCertificatesEndingWithTheC
   EXPECT_EQ(service_->handle(r).status, 404);
 }
 
+TEST_F(AcmeServiceTest, RateLimitsAreTheServersSettings) {
+  configure([](ca::ServerConfig& c) {
+    c.acme.accounts_per_minute = 2;
+    c.acme.orders_per_minute = 3;
+  });
+  auto key = pki::Key::generate_ec(256);
+  const std::string kid = new_account(*key);
+  const std::string order =
+      json{{"identifiers", json::array({{{"type", "ip"}, {"value", "127.0.0.1"}}})}}.dump();
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(post("new-order", *key, kid, order).status, 201);
+  Answer limited = post("new-order", *key, kid, order);
+  EXPECT_EQ(limited.status, 429) << limited.raw;
+  EXPECT_EQ(limited.body["type"], "urn:ietf:params:acme:error:rateLimited");
+  // A minute later, orders again.
+  clock_.advance(Seconds(60));
+  EXPECT_EQ(post("new-order", *key, kid, order).status, 201);
+  // Accounts from one address: two a minute (the first was made a minute ago).
+  clock_.advance(Seconds(60));
+  for (int i = 0; i < 2; ++i) new_account(*pki::Key::generate_ec(256));
+  Answer too_many = post("new-account", *pki::Key::generate_ec(256), "",
+                         json{{"termsOfServiceAgreed", true}}.dump());
+  EXPECT_EQ(too_many.body["type"], "urn:ietf:params:acme:error:rateLimited") << too_many.raw;
+}
+
 store::CertRecord cert_valid(TimePoint from, TimePoint to) {
   store::CertRecord r;
   r.not_before = from;

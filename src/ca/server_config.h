@@ -33,6 +33,7 @@ inline constexpr int kDefaultMaxPendingRequests = 1000, kMaxPendingRequestsLimit
 
 inline constexpr int kDefaultAcmeLifetimeDays = 90;
 inline constexpr int kDefaultAcmeHttpPort = 80, kDefaultAcmeTlsPort = 443;
+inline constexpr int kDefaultAcmeAccountsPerMinute = 20, kDefaultAcmeOrdersPerMinute = 300;
 
 // Scepter extension: ACME (RFC 8555) at /acme/LABEL/ on the HTTPS server. Orders are
 // certified through the same request policy and profile as SCEP; the names they may
@@ -64,6 +65,11 @@ struct AcmeConfig {
   // (RFC 8555 says 80 and 443; other ports are for tests and labs).
   int http_port = kDefaultAcmeHttpPort;
   int tls_port = kDefaultAcmeTlsPort;
+  // `acme rate-limit accounts N`: new accounts a minute from one client address;
+  // `acme rate-limit orders N`: new orders a minute by one account. Past them, newAccount
+  // and newOrder answer rateLimited (429) with Retry-After.
+  int accounts_per_minute = kDefaultAcmeAccountsPerMinute;
+  int orders_per_minute = kDefaultAcmeOrdersPerMinute;
   // `acme eab KEYID`: external account binding keys (RFC 8555 7.3.4), by key id, each
   // its raw HMAC-SHA256 key. When there is any, newAccount requires a binding by one of
   // them, and each key binds one account.
@@ -90,7 +96,7 @@ struct ServerConfig {
   // now on, whatever the request asks; a CA certificate gets none (pki::Profile). Each
   // once, in pki::Eku order. Empty (the default): only those the request asks for.
   std::vector<pki::Eku> ekus;
-  std::optional<int> auto_rollover_days;  // accepted and stored; rollover comes later
+  std::optional<int> auto_rollover_days;  // `auto-rollover [DAYS]`; none: no automatic rollover
   ServerMode mode = ServerMode::kRoot;
   // Scepter extension (`scep allow-des`): accept single-DES envelopes from old IOS.
   bool scep_allow_des = false;

@@ -209,6 +209,18 @@ CmdResult acme_tls_port(Context& ctx, const Args& a) {
   });
 }
 
+CmdResult acme_rate_limit(Context& ctx, const Args& a) {
+  if (incomplete(a, "count")) return ctx.error("Incomplete command.");
+  const bool accounts = a.choice("what") == "accounts";
+  return edit_config(ctx, [&](ServerConfig& c) {
+    int& limit = accounts ? c.acme.accounts_per_minute : c.acme.orders_per_minute;
+    const int fallback =
+        accounts ? ca::kDefaultAcmeAccountsPerMinute : ca::kDefaultAcmeOrdersPerMinute;
+    limit = a.has("no") ? fallback : static_cast<int>(a.integer("count"));
+    return ok_status();
+  });
+}
+
 // `acme eab KEYID`: a new random key, shown once. `acme eab KEYID hmac 7 TEXT`: the
 // running-config's form, the key's base64url hidden as type 7.
 CmdResult acme_eab(Context& ctx, const Args& a) {
@@ -291,6 +303,11 @@ void register_cs_acme_commands(CommandTable& t) {
   t.add(Node::kCsServer, "[no] acme tls-port [(1-65535)$port]",
         {kNoHelp, kAcme, "Port tls-alpn-01 validation connects to", "Port (default 443)"},
         acme_tls_port);
+  t.add(Node::kCsServer, "[no] acme rate-limit <accounts|orders>$what [(1-1000000)$count]",
+        {kNoHelp, kAcme, "How many new accounts or orders a minute",
+         "New accounts a minute from one client address (default 20)",
+         "New orders a minute by one account (default 300)", "Count a minute"},
+        acme_rate_limit);
   t.add(Node::kCsServer, "acme eab WORD$keyid [hmac 7 WORD$hidden]",
         {kAcme, "External account binding key (generated and shown once)", "Key id",
          "The HMAC key follows", kHelpPasswordHidden, "The HMAC key, hidden"},

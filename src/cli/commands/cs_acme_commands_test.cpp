@@ -17,9 +17,11 @@ namespace {
 
 bool same(const ca::AcmeConfig& a, const ca::AcmeConfig& b) {
   return std::tie(a.enabled, a.dns_suffixes, a.ip_prefixes, a.connect_prefixes, a.http01, a.dns01,
-                  a.tls_alpn01, a.lifetime_days, a.resolver, a.http_port, a.tls_port, a.eab_keys) ==
+                  a.tls_alpn01, a.lifetime_days, a.resolver, a.http_port, a.tls_port,
+                  a.accounts_per_minute, a.orders_per_minute, a.eab_keys) ==
          std::tie(b.enabled, b.dns_suffixes, b.ip_prefixes, b.connect_prefixes, b.http01, b.dns01,
-                  b.tls_alpn01, b.lifetime_days, b.resolver, b.http_port, b.tls_port, b.eab_keys);
+                  b.tls_alpn01, b.lifetime_days, b.resolver, b.http_port, b.tls_port,
+                  b.accounts_per_minute, b.orders_per_minute, b.eab_keys);
 }
 
 class CsAcmeCommandsTest : public testing::MoreCommandsTest {
@@ -221,6 +223,28 @@ TEST_F(CsAcmeCommandsTest, Ports) {
   EXPECT_EQ(server_config().find("port"), std::string::npos) << server_config();
 }
 
+TEST_F(CsAcmeCommandsTest, RateLimits) {
+  EXPECT_EQ(acme().accounts_per_minute, 20);
+  EXPECT_EQ(acme().orders_per_minute, 300);
+  ASSERT_TRUE(exec("acme rate-limit accounts 500").ok);
+  ASSERT_TRUE(exec("acme rate-limit orders 6000").ok);
+  EXPECT_EQ(acme().accounts_per_minute, 500);
+  EXPECT_EQ(acme().orders_per_minute, 6000);
+  EXPECT_NE(server_config().find("\n acme rate-limit accounts 500\n acme rate-limit orders 6000\n"),
+            std::string::npos)
+      << server_config();
+  EXPECT_NE(exec("acme rate-limit orders 0").output.find("% Invalid input detected"),
+            std::string::npos);
+  EXPECT_NE(exec("acme rate-limit nonces 5").output.find("% Invalid input detected"),
+            std::string::npos);
+  EXPECT_EQ(exec("acme rate-limit orders").output, "% Incomplete command.\n");
+  ASSERT_TRUE(exec("no acme rate-limit accounts").ok);
+  ASSERT_TRUE(exec("no acme rate-limit orders 6000").ok);
+  EXPECT_EQ(acme().accounts_per_minute, 20);
+  EXPECT_EQ(acme().orders_per_minute, 300);
+  EXPECT_EQ(server_config().find("rate-limit"), std::string::npos) << server_config();
+}
+
 TEST_F(CsAcmeCommandsTest, EabKeyShownOnceAndHidden) {
   Reply r = exec("acme eab client-1.lab_A");
   ASSERT_TRUE(r.ok) << r.output;
@@ -317,6 +341,8 @@ TEST(CsAcmeConfig, RoundTrip) {
       " acme resolver [2001:db8::53]:5353\n"
       " acme http-port 5002\n"
       " acme tls-port 5001\n"
+      " acme rate-limit accounts 100\n"
+      " acme rate-limit orders 1000\n"
       " acme eab k1 hmac 7 {}\n"
       "end\n",
       type7_encode(pki::base64url_encode(key)));
@@ -329,6 +355,8 @@ TEST(CsAcmeConfig, RoundTrip) {
   EXPECT_FALSE(loaded.http01);
   EXPECT_TRUE(loaded.dns01);
   EXPECT_EQ(loaded.resolver, "[2001:db8::53]:5353");
+  EXPECT_EQ(loaded.accounts_per_minute, 100);
+  EXPECT_EQ(loaded.orders_per_minute, 1000);
   EXPECT_EQ(loaded.eab_keys.at("k1"), key);
   const std::string body = running_config(table, first.device());
   EXPECT_EQ(body.find(pki::base64url_encode(key)), std::string::npos) << body;

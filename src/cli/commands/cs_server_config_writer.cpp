@@ -40,6 +40,12 @@ void write_acme(const ca::AcmeConfig& a, ConfigText& out) {
     out.child(fmt::format("acme http-port {}", a.http_port));
   }
   if (a.tls_port != ca::kDefaultAcmeTlsPort) out.child(fmt::format("acme tls-port {}", a.tls_port));
+  if (a.accounts_per_minute != ca::kDefaultAcmeAccountsPerMinute) {
+    out.child(fmt::format("acme rate-limit accounts {}", a.accounts_per_minute));
+  }
+  if (a.orders_per_minute != ca::kDefaultAcmeOrdersPerMinute) {
+    out.child(fmt::format("acme rate-limit orders {}", a.orders_per_minute));
+  }
   // The key as IOS hides passwords (type 7, cli/type7.h): never in clear.
   for (const auto& [id, key] : a.eab_keys) {
     out.child(fmt::format("acme eab {} hmac 7 {}", id, type7_encode(pki::base64url_encode(key))));
