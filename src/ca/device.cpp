@@ -1,6 +1,5 @@
 #include "ca/device.h"
 
-#include <algorithm>
 #include <string>
 
 #include <fmt/format.h>
@@ -267,16 +266,18 @@ void Device::tick() {
 
 // The first enabled certificate server, by label, signs what the audit log took since its
 // last checkpoint; none enabled: the records wait. Due every audit_checkpoint_every, and
-// at once when this process has signed none yet or the certificate of its last
-// checkpoint is no longer one the device holds (a rollover switched it): until a
-// checkpoint by a certificate it holds, `verify audit` could not vouch for the log.
+// at once when this process has signed none yet or the server of its last checkpoint no
+// longer signs with that certificate (a rollover switched it): until a checkpoint by a
+// certificate the device holds, `verify audit` could not vouch for the log.
 void Device::sign_audit() {
   const auto now = std::chrono::steady_clock::now();
   if (audit_->unsigned_records() == 0) return;
-  if (now - audit_signed_at_ < options_.audit_checkpoint_every) {
-    const std::vector<pki::Certificate> held = audit_signers();
-    if (audit_signed_by_ && std::find(held.begin(), held.end(), *audit_signed_by_) != held.end()) {
-      return;
+  if (now - audit_signed_at_ < options_.audit_checkpoint_every && audit_signed_by_) {
+    // Still the certificate its server signs with: not due yet. (Asked of that server
+    // alone: audit_signers() may read the database, and this runs every tick.)
+    if (const auto signer = server(audit_signer_label_)) {
+      const auto id = signer->signing_identity();
+      if (id.has_value() && id->certificate == *audit_signed_by_) return;
     }
   }
   for (const auto& server : servers()) {
@@ -288,6 +289,7 @@ void Device::sign_audit() {
     }
     audit_signed_at_ = now;
     audit_signed_by_ = id->certificate;
+    audit_signer_label_ = server->label();
     return;
   }
 }

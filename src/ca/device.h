@@ -289,6 +289,7 @@ class Device {
   std::chrono::steady_clock::time_point audit_signed_at_{};
   // tick(): the certificate that signed that checkpoint (none yet in this process).
   std::optional<pki::Certificate> audit_signed_by_;
+  std::string audit_signer_label_;  // and the server it belongs to
   mutable Mutex servers_mu_ ACQUIRED_BEFORE(trustpoints_mu_);
   std::map<std::string, std::shared_ptr<CertificateServer>> servers_ GUARDED_BY(servers_mu_);
   std::atomic<std::size_t> server_count_{0};  // servers_.size(), read without the lock
