@@ -75,7 +75,9 @@ bool plausible_host(std::string_view host) {
 std::string NoncePool::issue() {
   std::string nonce = random_id(16);
   MutexLock lock(mu_);
-  if (live_.size() >= kMaxNonces && !order_.empty()) {
+  // Bounded by what was issued, used or not: used ones stay in order_ until they fall
+  // off the front (erasing one from live_ is what uses it).
+  if (order_.size() >= kMaxNonces) {
     live_.erase(order_.front());
     order_.pop_front();
   }
@@ -86,7 +88,6 @@ std::string NoncePool::issue() {
 
 bool NoncePool::consume(const std::string& nonce) {
   MutexLock lock(mu_);
-  // Left in order_ until it falls off the front; erasing it from live_ is what counts.
   return live_.erase(nonce) == 1;
 }
 

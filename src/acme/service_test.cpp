@@ -628,6 +628,18 @@ TEST_F(AcmeServiceTest, RateLimitsAreTheServersSettings) {
   EXPECT_EQ(too_many.body["type"], "urn:ietf:params:acme:error:rateLimited") << too_many.raw;
 }
 
+TEST(NoncePool, OnlyTheNewestAreLiveWhetherUsedOrNot) {
+  NoncePool pool;
+  const std::string first = pool.issue();
+  // As many again, each used at once: the pool holds what it issued, used or not, so
+  // the first has fallen off (and the memory stays bounded under steady use).
+  for (std::size_t i = 0; i < kMaxNonces; ++i) EXPECT_TRUE(pool.consume(pool.issue()));
+  EXPECT_FALSE(pool.consume(first));
+  const std::string fresh = pool.issue();
+  EXPECT_TRUE(pool.consume(fresh));
+  EXPECT_FALSE(pool.consume(fresh));
+}
+
 store::CertRecord cert_valid(TimePoint from, TimePoint to) {
   store::CertRecord r;
   r.not_before = from;
